@@ -1,0 +1,272 @@
+//! The one resolved run configuration the engine sees (`JobSpec`).
+//!
+//! Owns: validated settings with units in their names. Must not: parse command lines or
+//! JSON specs (the binary resolves SIPp flags and worker specs into this). Read by the
+//! shards, the pacer and every call.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// Where the scenario comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScenarioSource {
+    /// `-sf file`.
+    File(PathBuf),
+    /// `-sn name`.
+    Builtin(String),
+    /// An XML text already in memory (worker jobs), with a name for error messages.
+    Xml { name: String, text: Vec<u8> },
+}
+
+/// SIP transport (`-t`). Only UDP runs on this engine today; the others are parsed so the
+/// error can say so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportMode {
+    /// `u1`: one UDP socket for every call.
+    UdpShared,
+    /// `un`: one UDP socket per call.
+    UdpPerCall,
+    /// `t1`.
+    TcpShared,
+    /// `tn`.
+    TcpPerCall,
+    /// `l1`.
+    TlsShared,
+    /// `ln`.
+    TlsPerCall,
+    /// `w1`, `wn`, `ws1`, `wsn`.
+    WsShared,
+    WsPerCall,
+    WssShared,
+    WssPerCall,
+}
+
+impl TransportMode {
+    /// Parses SIPp's `-t` codes (and gossipper's WebSocket codes).
+    pub fn parse(code: &str) -> Option<TransportMode> {
+        Some(match code.to_ascii_lowercase().as_str() {
+            "u1" | "s1" => TransportMode::UdpShared,
+            "un" | "sn" => TransportMode::UdpPerCall,
+            "t1" => TransportMode::TcpShared,
+            "tn" => TransportMode::TcpPerCall,
+            "l1" | "sl" | "cl" => TransportMode::TlsShared,
+            "ln" | "cln" => TransportMode::TlsPerCall,
+            "w1" => TransportMode::WsShared,
+            "wn" => TransportMode::WsPerCall,
+            "ws1" => TransportMode::WssShared,
+            "wsn" => TransportMode::WssPerCall,
+            _ => return None,
+        })
+    }
+
+    /// What `[transport]` renders.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            TransportMode::UdpShared | TransportMode::UdpPerCall => "UDP",
+            TransportMode::TcpShared | TransportMode::TcpPerCall => "TCP",
+            TransportMode::TlsShared | TransportMode::TlsPerCall => "TLS",
+            TransportMode::WsShared | TransportMode::WsPerCall => "WS",
+            TransportMode::WssShared | TransportMode::WssPerCall => "WSS",
+        }
+    }
+
+    pub fn is_udp(self) -> bool {
+        matches!(self, TransportMode::UdpShared | TransportMode::UdpPerCall)
+    }
+}
+
+/// SIPp's default behaviours (`-default_behaviors`, `-nd`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultBehaviors {
+    /// Send BYE for aborted calls that were answered.
+    pub bye: bool,
+    /// Answer 200 to pings (`-aa` style) for out-of-call requests.
+    pub pingreply: bool,
+    /// Abort the call on an unexpected message.
+    pub abort_unexp: bool,
+    /// Send CANCEL for aborted calls that were not answered.
+    pub cancel: bool,
+}
+
+impl Default for DefaultBehaviors {
+    fn default() -> Self {
+        DefaultBehaviors { bye: true, pingreply: true, abort_unexp: true, cancel: true }
+    }
+}
+
+/// RFC 3261 retransmission settings for UDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetransConfig {
+    /// `-nr` turns retransmissions off.
+    pub enabled: bool,
+    /// T2 cap for non-INVITE requests (`-T2`, default 4000 ms).
+    pub t2_ms: u64,
+    /// `-max_invite_retrans` (SIPp default 5).
+    pub max_invite_retrans: u32,
+    /// `-max_non_invite_retrans` (SIPp default 7).
+    pub max_non_invite_retrans: u32,
+}
+
+impl Default for RetransConfig {
+    fn default() -> Self {
+        RetransConfig { enabled: true, t2_ms: 4000, max_invite_retrans: 5, max_non_invite_retrans: 7 }
+    }
+}
+
+/// Trace files to write (all off by default). Paths are resolved by the binary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceConfig {
+    /// -trace_stat: CSV path and period.
+    pub stat_file: Option<PathBuf>,
+    pub stat_period_ms: u64,
+    pub stat_delimiter: String,
+    pub periodic_rtd: bool,
+    /// -trace_msg.
+    pub message_file: Option<PathBuf>,
+    /// -trace_shortmsg.
+    pub shortmessage_file: Option<PathBuf>,
+    /// -trace_err.
+    pub error_file: Option<PathBuf>,
+    /// -trace_screen.
+    pub screen_file: Option<PathBuf>,
+    /// -trace_rtt + -rtt_freq.
+    pub rtt_file: Option<PathBuf>,
+    pub rtt_freq: u64,
+    /// -trace_counts.
+    pub counts_file: Option<PathBuf>,
+    /// -trace_logs.
+    pub log_file: Option<PathBuf>,
+    /// -summary_json.
+    pub summary_json: Option<PathBuf>,
+    /// -call_records_jsonl.
+    pub call_records: Option<PathBuf>,
+}
+
+/// Health gates (gossipper extras): any failing one makes the exit code 2.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HealthGates {
+    pub min_success_ratio: Option<f64>,
+    pub max_failed_calls: Option<u64>,
+    pub max_timeouts: Option<u64>,
+}
+
+/// One run of the engine, fully resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobSpec {
+    pub scenario: ScenarioSource,
+    /// The peer: `host[:port]` positional argument or `-rsa`. `None` for a UAS.
+    pub remote: Option<SocketAddr>,
+    /// The text the user gave for the remote host (`[remote_host]`).
+    pub remote_host: Option<String>,
+    pub transport: TransportMode,
+    /// `-i`: address put in Via/Contact and bound to. `None`: detected.
+    pub local_ip: Option<IpAddr>,
+    /// `-p`: local port. `None`: 5060 for servers when free, else any.
+    pub local_port: Option<u16>,
+    /// `-mi` / `-mp`.
+    pub media_ip: Option<IpAddr>,
+    pub media_port: Option<u16>,
+    /// `-s`: `[service]`.
+    pub service: String,
+    /// `-r` calls per `-rp` ms.
+    pub rate: f64,
+    pub rate_period_ms: u64,
+    /// `-rate_increase`, `-rate_interval` ms, `-rate_max`, `-no_rate_quit`.
+    pub rate_increase: Option<f64>,
+    pub rate_interval_ms: Option<u64>,
+    pub rate_max: Option<f64>,
+    pub no_rate_quit: bool,
+    /// `-m`: stop after this many calls (created for clients, processed for servers).
+    pub max_calls: Option<u64>,
+    /// `-l`: concurrent call limit. `None`: SIPp's 3 × rate × max(duration, 1 s).
+    pub call_limit: Option<u64>,
+    /// `-users`: closed-loop users instead of a rate.
+    pub users: Option<u64>,
+    /// `-d`: length of `<pause/>` without a duration, ms.
+    pub default_pause_ms: u64,
+    /// `-timeout`: whole-run timeout, ms; `-timeout_error`.
+    pub global_timeout_ms: Option<u64>,
+    pub timeout_error: bool,
+    /// `-recv_timeout` / `-send_timeout`, ms.
+    pub recv_timeout_ms: Option<u64>,
+    pub send_timeout_ms: Option<u64>,
+    pub retrans: RetransConfig,
+    /// `-aa`.
+    pub auto_answer: bool,
+    pub default_behaviors: DefaultBehaviors,
+    /// `-base_cseq`.
+    pub base_cseq: u32,
+    /// `-cid_str` (SIPp default `%u-%p@%s`).
+    pub cid_str: String,
+    /// `-key name value`.
+    pub keys: Vec<(String, String)>,
+    /// `-set var value`.
+    pub set_vars: Vec<(String, String)>,
+    /// `-au` / `-ap`.
+    pub auth_username: Option<String>,
+    pub auth_password: Option<String>,
+    /// `-inf` files, in order (the first is the default for `[fieldN]`).
+    pub inject_files: Vec<PathBuf>,
+    /// `-shards N`; `None`: one per CPU of the affinity mask.
+    pub shards: Option<usize>,
+    /// `-buff_size` for SO_RCVBUF/SO_SNDBUF; `None`: sized for the rate.
+    pub buff_size: Option<usize>,
+    /// `-max_socket` (un/tn).
+    pub max_sockets: Option<usize>,
+    /// Allow `<exec command=…>` (`-allow_exec`); never on for uploaded scenarios.
+    pub allow_exec_command: bool,
+    /// Seed for Call-IDs, tags and random choices; written to summary.json.
+    pub seed: u64,
+    pub trace: TraceConfig,
+    pub health: HealthGates,
+    /// `-rtp_echo`.
+    pub rtp_echo: bool,
+}
+
+impl Default for JobSpec {
+    fn default() -> Self {
+        JobSpec {
+            scenario: ScenarioSource::Builtin("uac".into()),
+            remote: None,
+            remote_host: None,
+            transport: TransportMode::UdpShared,
+            local_ip: None,
+            local_port: None,
+            media_ip: None,
+            media_port: None,
+            service: "service".into(),
+            rate: 10.0,
+            rate_period_ms: 1000,
+            rate_increase: None,
+            rate_interval_ms: None,
+            rate_max: None,
+            no_rate_quit: false,
+            max_calls: None,
+            call_limit: None,
+            users: None,
+            default_pause_ms: 0,
+            global_timeout_ms: None,
+            timeout_error: false,
+            recv_timeout_ms: None,
+            send_timeout_ms: None,
+            retrans: RetransConfig::default(),
+            auto_answer: false,
+            default_behaviors: DefaultBehaviors::default(),
+            base_cseq: 1,
+            cid_str: "%u-%p@%s".into(),
+            keys: Vec::new(),
+            set_vars: Vec::new(),
+            auth_username: None,
+            auth_password: None,
+            inject_files: Vec::new(),
+            shards: None,
+            buff_size: None,
+            max_sockets: None,
+            allow_exec_command: false,
+            seed: 0,
+            trace: TraceConfig { stat_period_ms: 60_000, stat_delimiter: ";".into(), rtt_freq: 200, ..Default::default() },
+            health: HealthGates::default(),
+            rtp_echo: false,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! SIP message parsing (stub until the parser lands).

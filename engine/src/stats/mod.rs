@@ -1,0 +1,220 @@
+//! Run statistics: per-shard counters and timers, merged into one `Snapshot` per period.
+//!
+//! Owns: the numbers every output shows (screens, -trace_stat CSV, summary.json, worker
+//! stats lines). Must not: read clocks or do I/O; writers in the submodules format a
+//! `Snapshot` into bytes and the shell writes them. Driven by `call` (which counts) and
+//! the shard (which publishes a copy every period).
+//!
+//! Counter names follow SIPp's statistics (`reference/sipp.md` §4.1) so screens and CSV
+//! map one to one.
+
+pub mod timing;
+
+pub use timing::{Histogram, TimeStat};
+
+/// Cumulative counters, named as SIPp prints them (CSV column in the comment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// IncomingCall: calls created by a received request (server scenarios).
+    pub incoming_calls: u64,
+    /// OutgoingCall: calls created by the pacer (client scenarios).
+    pub outgoing_calls: u64,
+    /// SuccessfulCall.
+    pub successful_calls: u64,
+    /// FailedCall (the sum of the failure reasons below, each call counted once).
+    pub failed_calls: u64,
+    pub failed_cannot_send_message: u64,
+    pub failed_max_udp_retrans: u64,
+    pub failed_tcp_connect: u64,
+    pub failed_tcp_closed: u64,
+    pub failed_unexpected_message: u64,
+    pub failed_call_rejected: u64,
+    pub failed_cmd_not_sent: u64,
+    pub failed_regexp_doesnt_match: u64,
+    pub failed_regexp_shouldnt_match: u64,
+    pub failed_regexp_hdr_not_found: u64,
+    pub failed_outbound_congestion: u64,
+    pub failed_timeout_on_recv: u64,
+    pub failed_timeout_on_send: u64,
+    pub failed_test_doesnt_match: u64,
+    pub failed_test_shouldnt_match: u64,
+    pub failed_strcmp_doesnt_match: u64,
+    pub failed_strcmp_shouldnt_match: u64,
+    /// OutOfCallMsgs: messages for no call that could not start one.
+    pub out_of_call_msgs: u64,
+    /// DeadCallMsgs: messages for a call that already ended.
+    pub dead_call_msgs: u64,
+    /// Retransmissions we sent.
+    pub retransmissions: u64,
+    /// AutoAnswered (-aa, default behaviour "pingreply").
+    pub auto_answered: u64,
+    pub warnings: u64,
+    pub fatal_errors: u64,
+    pub watchdog_major: u64,
+    pub watchdog_minor: u64,
+    /// Not in SIPp's CSV: datagrams or stream frames that did not parse.
+    pub malformed_messages: u64,
+    /// Not in SIPp's CSV: retransmitted requests from the peer that we absorbed by
+    /// re-sending our last response.
+    pub absorbed_retransmissions: u64,
+    /// Not in SIPp's CSV: recv timeouts (FailedTimeoutOnRecv counts only the failed
+    /// calls; this counts every expiry, including those sent to `ontimeout`).
+    pub timeouts: u64,
+    /// Not in SIPp's CSV: messages sent / received by all calls.
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    /// Not in SIPp's CSV: send errors from the socket.
+    pub send_errors: u64,
+}
+
+/// Why a call failed. Each maps to one `Counters` field (SIPp's Failed* columns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureReason {
+    CannotSendMessage,
+    MaxUdpRetrans,
+    TcpConnect,
+    TcpClosed,
+    UnexpectedMessage,
+    CallRejected,
+    CmdNotSent,
+    RegexpDoesntMatch,
+    RegexpShouldntMatch,
+    RegexpHdrNotFound,
+    OutboundCongestion,
+    TimeoutOnRecv,
+    TimeoutOnSend,
+    TestDoesntMatch,
+    TestShouldntMatch,
+    StrcmpDoesntMatch,
+    StrcmpShouldntMatch,
+}
+
+impl FailureReason {
+    /// The failure class of the Go gossipper's summary (`failure_classes`).
+    pub fn class(self) -> &'static str {
+        match self {
+            FailureReason::MaxUdpRetrans
+            | FailureReason::TimeoutOnRecv
+            | FailureReason::TimeoutOnSend => "timeout",
+            FailureReason::UnexpectedMessage | FailureReason::CallRejected => "unexpected_sip",
+            FailureReason::CannotSendMessage
+            | FailureReason::TcpConnect
+            | FailureReason::TcpClosed
+            | FailureReason::OutboundCongestion
+            | FailureReason::CmdNotSent => "transport_error",
+            _ => "scenario_error",
+        }
+    }
+}
+
+impl Counters {
+    /// Counts one failed call under `reason`.
+    pub fn fail(&mut self, reason: FailureReason) {
+        self.failed_calls += 1;
+        let c = match reason {
+            FailureReason::CannotSendMessage => &mut self.failed_cannot_send_message,
+            FailureReason::MaxUdpRetrans => &mut self.failed_max_udp_retrans,
+            FailureReason::TcpConnect => &mut self.failed_tcp_connect,
+            FailureReason::TcpClosed => &mut self.failed_tcp_closed,
+            FailureReason::UnexpectedMessage => &mut self.failed_unexpected_message,
+            FailureReason::CallRejected => &mut self.failed_call_rejected,
+            FailureReason::CmdNotSent => &mut self.failed_cmd_not_sent,
+            FailureReason::RegexpDoesntMatch => &mut self.failed_regexp_doesnt_match,
+            FailureReason::RegexpShouldntMatch => &mut self.failed_regexp_shouldnt_match,
+            FailureReason::RegexpHdrNotFound => &mut self.failed_regexp_hdr_not_found,
+            FailureReason::OutboundCongestion => &mut self.failed_outbound_congestion,
+            FailureReason::TimeoutOnRecv => &mut self.failed_timeout_on_recv,
+            FailureReason::TimeoutOnSend => &mut self.failed_timeout_on_send,
+            FailureReason::TestDoesntMatch => &mut self.failed_test_doesnt_match,
+            FailureReason::TestShouldntMatch => &mut self.failed_test_shouldnt_match,
+            FailureReason::StrcmpDoesntMatch => &mut self.failed_strcmp_doesnt_match,
+            FailureReason::StrcmpShouldntMatch => &mut self.failed_strcmp_shouldnt_match,
+        };
+        *c += 1;
+    }
+
+    /// Adds every field of `other` into `self` (merging shards).
+    pub fn add(&mut self, o: &Counters) {
+        macro_rules! add_all { ($($f:ident),*) => { $( self.$f += o.$f; )* } }
+        add_all!(
+            incoming_calls, outgoing_calls, successful_calls, failed_calls,
+            failed_cannot_send_message, failed_max_udp_retrans, failed_tcp_connect,
+            failed_tcp_closed, failed_unexpected_message, failed_call_rejected,
+            failed_cmd_not_sent, failed_regexp_doesnt_match, failed_regexp_shouldnt_match,
+            failed_regexp_hdr_not_found, failed_outbound_congestion, failed_timeout_on_recv,
+            failed_timeout_on_send, failed_test_doesnt_match, failed_test_shouldnt_match,
+            failed_strcmp_doesnt_match, failed_strcmp_shouldnt_match, out_of_call_msgs,
+            dead_call_msgs, retransmissions, auto_answered, warnings, fatal_errors,
+            watchdog_major, watchdog_minor, malformed_messages, absorbed_retransmissions,
+            timeouts, messages_sent, messages_received, send_errors
+        );
+    }
+}
+
+/// Per scenario step: the columns of SIPp's scenario screen and -trace_counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepCounters {
+    /// Messages sent (send) or received (recv), or calls that went through (pause, nop).
+    pub messages: u64,
+    pub retrans: u64,
+    pub timeouts: u64,
+    pub unexpected: u64,
+}
+
+impl StepCounters {
+    pub fn add(&mut self, o: &StepCounters) {
+        self.messages += o.messages;
+        self.retrans += o.retrans;
+        self.timeouts += o.timeouts;
+        self.unexpected += o.unexpected;
+    }
+}
+
+/// Everything one shard has counted since the run started. Cumulative only: periodic
+/// values are the difference of two snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct ShardStats {
+    pub counters: Counters,
+    /// One entry per scenario command (same index as `Scenario::commands`).
+    pub steps: Vec<StepCounters>,
+    /// One per `RtdId`.
+    pub rtd: Vec<TimeStat>,
+    pub call_length: TimeStat,
+    /// Scenario `counter=` values, one per `CounterId`.
+    pub generic_counters: Vec<u64>,
+    /// Calls alive right now.
+    pub current_calls: u64,
+    /// Highest `current_calls` seen.
+    pub peak_calls: u64,
+}
+
+impl ShardStats {
+    pub fn new(steps: usize, rtds: usize, counters: usize, rtd_edges: &[u64], cl_edges: &[u64]) -> Self {
+        ShardStats {
+            counters: Counters::default(),
+            steps: vec![StepCounters::default(); steps],
+            rtd: (0..rtds).map(|_| TimeStat::new(rtd_edges)).collect(),
+            call_length: TimeStat::new(cl_edges),
+            generic_counters: vec![0; counters],
+            current_calls: 0,
+            peak_calls: 0,
+        }
+    }
+
+    /// Adds `o` into `self` (merging shards). Both must come from the same scenario.
+    pub fn merge(&mut self, o: &ShardStats) {
+        self.counters.add(&o.counters);
+        for (a, b) in self.steps.iter_mut().zip(&o.steps) {
+            a.add(b);
+        }
+        for (a, b) in self.rtd.iter_mut().zip(&o.rtd) {
+            a.merge(b);
+        }
+        self.call_length.merge(&o.call_length);
+        for (a, b) in self.generic_counters.iter_mut().zip(&o.generic_counters) {
+            *a += b;
+        }
+        self.current_calls += o.current_calls;
+        self.peak_calls += o.peak_calls;
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one test entry point: installs what the tests need, then runs every test.
+# README.md and .ci/run both call this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+fi
+command -v sipp >/dev/null || { echo "sipp (Debian package sip-tester) is required for the tests" >&2; exit 1; }
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo build (the gossipper binary the end-to-end tests run)"
+cargo build -p gossipper
+echo "== cargo test"
+cargo test --workspace
