@@ -8,7 +8,15 @@
 //! Counter names follow SIPp's statistics (`reference/sipp.md` §4.1) so screens and CSV
 //! map one to one.
 
+pub mod call_record;
+pub mod csv;
+pub mod format;
+pub mod report;
+pub mod screen;
+pub mod stats_line;
+pub mod summary;
 pub mod timing;
+pub mod traces;
 
 pub use timing::{Histogram, TimeStat};
 
@@ -87,6 +95,9 @@ pub enum FailureReason {
     TestShouldntMatch,
     StrcmpDoesntMatch,
     StrcmpShouldntMatch,
+    /// The scenario itself stopped the call (`<error>` action, a loop that never waits,
+    /// a 3PCC command without a twin). Counted in FailedCall only: SIPp has no column.
+    ScenarioError,
 }
 
 impl FailureReason {
@@ -129,6 +140,7 @@ impl Counters {
             FailureReason::TestShouldntMatch => &mut self.failed_test_shouldnt_match,
             FailureReason::StrcmpDoesntMatch => &mut self.failed_strcmp_doesnt_match,
             FailureReason::StrcmpShouldntMatch => &mut self.failed_strcmp_shouldnt_match,
+            FailureReason::ScenarioError => &mut self.fatal_errors,
         };
         *c += 1;
     }

@@ -1,0 +1,249 @@
+//! Renders a compiled `Template` for one call into a reused buffer: literal runs are
+//! copied, keyword slots filled, `[len]` patched once the body is known, and a line whose
+//! `[last_*]` or `[routes]` keyword came out empty is dropped (SIPp does the same).
+//!
+//! Owns: keyword values. Must not: allocate per literal or keep state between messages.
+
+use std::io::Write as _;
+use std::time::Instant;
+
+use super::{Call, ShardCx, digest};
+use crate::scenario::{FieldLine, Keyword, Segment, Template};
+use crate::sip::SipMessage;
+use crate::wallclock::Civil;
+
+fn push_num(out: &mut Vec<u8>, n: i64) {
+    let _ = write!(out, "{n}");
+}
+
+/// Renders `t` for `call` (step `index`) into `out` (appends).
+pub(super) fn render(call: &Call, t: &Template, index: usize, now: Instant, cx: &mut ShardCx<'_>, out: &mut Vec<u8>) {
+    let base = out.len();
+    let mut len_slots: Vec<(usize, i64)> = Vec::new();
+    // When a keyword came out empty and wants its line gone: where that line starts.
+    let mut drop_line_from: Option<usize> = None;
+    let last = SipMessage::parse(&call.last_recv).ok();
+    for seg in &t.segments {
+        match seg {
+            Segment::Literal(bytes) => {
+                let mut bytes: &[u8] = bytes;
+                if let Some(line_start) = drop_line_from.take() {
+                    // Remove the rest of the dropped line, through its line end.
+                    out.truncate(line_start);
+                    match memchr::memchr(b'\n', bytes) {
+                        Some(p) => bytes = bytes.get(p + 1..).unwrap_or(&[]),
+                        None => bytes = &[],
+                    }
+                }
+                out.extend_from_slice(bytes);
+            }
+            Segment::Keyword(k) => {
+                let before = out.len();
+                let drops_line = render_keyword(call, k, index, now, cx, last.as_ref(), out, &mut len_slots);
+                if drops_line && out.len() == before {
+                    let line_start = memchr::memrchr(b'\n', out.get(base..).unwrap_or(&[])).map_or(base, |p| base + p + 1);
+                    // Only when the keyword is alone on its line so far (SIPp's rule).
+                    if out.get(line_start..).is_some_and(|l| l.iter().all(|c| *c == b' ' || *c == b'\t')) {
+                        drop_line_from = Some(line_start);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(line_start) = drop_line_from {
+        out.truncate(line_start);
+    }
+    if !len_slots.is_empty() {
+        patch_len(out, base, &len_slots);
+    }
+}
+
+/// Writes the body length into every `[len]` slot, last slot first so offsets stay valid.
+fn patch_len(out: &mut Vec<u8>, base: usize, slots: &[(usize, i64)]) {
+    let msg = out.get(base..).unwrap_or(&[]);
+    let body_len = match memchr::memmem::find(msg, b"\r\n\r\n") {
+        Some(p) => msg.len() - (p + 4),
+        None => match memchr::memmem::find(msg, b"\n\n") {
+            Some(p) => msg.len() - (p + 2),
+            None => 0,
+        },
+    };
+    for &(pos, offset) in slots.iter().rev() {
+        let mut digits = Vec::with_capacity(8);
+        push_num(&mut digits, body_len as i64 + offset);
+        out.splice(pos..pos, digits);
+    }
+}
+
+/// Appends the value of one keyword. Returns true when an empty value drops its line.
+#[allow(clippy::too_many_arguments)]
+fn render_keyword(
+    call: &Call,
+    k: &Keyword,
+    index: usize,
+    now: Instant,
+    cx: &mut ShardCx<'_>,
+    last: Option<&SipMessage<'_>>,
+    out: &mut Vec<u8>,
+    len_slots: &mut Vec<(usize, i64)>,
+) -> bool {
+    let env = cx.env;
+    match k {
+        Keyword::Service => out.extend_from_slice(env.service.as_bytes()),
+        Keyword::RemoteIp => out.extend_from_slice(ip_text(call.dest.ip()).as_bytes()),
+        Keyword::RemoteHost => {
+            if env.remote_host.is_empty() {
+                out.extend_from_slice(ip_text(call.dest.ip()).as_bytes())
+            } else {
+                out.extend_from_slice(env.remote_host.as_bytes())
+            }
+        }
+        Keyword::RemotePort(o) => push_num(out, i64::from(call.dest.port()) + o),
+        Keyword::LocalIp | Keyword::ServerIp => out.extend_from_slice(env.local_ip_text.as_bytes()),
+        Keyword::LocalIpType => out.push(if env.local_ip.is_ipv6() { b'6' } else { b'4' }),
+        Keyword::LocalPort(o) => push_num(out, i64::from(env.local_port) + o),
+        Keyword::MediaIp => out.extend_from_slice(env.media_ip_text.as_bytes()),
+        Keyword::MediaIpType => out.push(if env.media_ip.is_ipv6() { b'6' } else { b'4' }),
+        Keyword::MediaPort(o) | Keyword::AutoMediaPort(o) | Keyword::RtpstreamAudioPort(o) => {
+            push_num(out, i64::from(env.media_port) + o)
+        }
+        Keyword::RtpstreamVideoPort(o) => push_num(out, i64::from(env.media_port) + 2 + o),
+        Keyword::Transport => out.extend_from_slice(env.transport.keyword().as_bytes()),
+        Keyword::Branch(o) => {
+            let _ = write!(out, "z9hG4bK-{}-{}-{}", env.pid, call.number, index as i64 + o);
+        }
+        Keyword::CallId => out.extend_from_slice(&call.call_id),
+        Keyword::Cseq(o) => push_num(out, i64::from(call.cseq) + o),
+        Keyword::Len(o) => len_slots.push((out.len(), *o)),
+        Keyword::CallNumber => push_num(out, call.number as i64),
+        Keyword::DynamicId(o) => {
+            *cx.dynamic_id += 1;
+            push_num(out, *cx.dynamic_id as i64 + o)
+        }
+        Keyword::Pid => push_num(out, i64::from(env.pid)),
+        Keyword::PeerTagParam => {
+            if let Some(tag) = &call.peer_tag {
+                out.extend_from_slice(b";tag=");
+                out.extend_from_slice(tag);
+            }
+        }
+        Keyword::MsgIndex => push_num(out, index as i64),
+        Keyword::NextUrl => {
+            if let Some(u) = &call.next_url {
+                out.extend_from_slice(u);
+            }
+        }
+        Keyword::Routes => {
+            if let Some(r) = &call.route_set {
+                out.extend_from_slice(b"Route: ");
+                out.extend_from_slice(r);
+            }
+            return true;
+        }
+        Keyword::LastRequestUri => {
+            if let Some(u) = last.and_then(|m| m.request_uri()) {
+                out.extend_from_slice(u);
+            }
+        }
+        Keyword::LastCseqNumber(o) => {
+            if let Some(m) = last {
+                push_num(out, i64::from(m.cseq().number) + o);
+            }
+        }
+        Keyword::LastMessage => {
+            if let Some(m) = last {
+                out.extend_from_slice(m.raw());
+            }
+        }
+        Keyword::LastHeader { name, value_only } => {
+            if let Some(m) = last {
+                let mut first = true;
+                for v in m.header_values(name.as_bytes()) {
+                    if !first {
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    first = false;
+                    if !value_only {
+                        out.extend_from_slice(name.as_bytes());
+                        out.extend_from_slice(b": ");
+                    }
+                    out.extend_from_slice(v);
+                }
+            }
+            return true;
+        }
+        Keyword::ClockTick(o) => push_num(out, now.saturating_duration_since(env.start).as_millis() as i64 + o),
+        Keyword::Timestamp => out.extend_from_slice(Civil::from_system(cx.wall).date_time_micros().as_bytes()),
+        Keyword::Date => out.extend_from_slice(Civil::from_system(cx.wall).rfc1123().as_bytes()),
+        Keyword::Users => push_num(out, env.users.unwrap_or(0) as i64),
+        Keyword::UserId => push_num(out, call.user_id as i64),
+        Keyword::SippVersion => out.extend_from_slice(concat!("gossipper ", env!("CARGO_PKG_VERSION")).as_bytes()),
+        Keyword::TdmMap => out.extend_from_slice(b"0.0.0/0"),
+        Keyword::Var(v) => call.var(*v, cx).render(out),
+        Keyword::Field { n, file, line } => {
+            let row = match line {
+                Some(FieldLine::Fixed(l)) => Some((*l as usize).saturating_sub(1)),
+                Some(FieldLine::Var(v)) => Some((call.var(*v, cx).as_f64().max(1.0) as usize).saturating_sub(1)),
+                None => None,
+            };
+            if let Some(f) = cx.inject.file(file.as_deref()) {
+                let row = row.or(if file.is_none() { call.inject_row } else { None }).unwrap_or_else(|| {
+                    f.row_for(call.number, call.user_id, &mut crate::rng::Rng::new(call.number))
+                });
+                if let Some(v) = f.field(row, *n as usize) {
+                    out.extend_from_slice(v);
+                }
+            }
+        }
+        Keyword::File(bytes) => out.extend_from_slice(bytes),
+        Keyword::Fill { variable, text } => {
+            let n = call.var(*variable, cx).as_f64().max(0.0) as usize;
+            let t = text.as_bytes();
+            if !t.is_empty() {
+                for i in 0..n {
+                    out.push(t[i % t.len()]);
+                }
+            }
+        }
+        Keyword::Authentication(p) => {
+            let Some(m) = last else { return true };
+            let (proxy, challenge) = match m.status() {
+                Some(407) => (true, m.header_by_name(b"Proxy-Authenticate")),
+                _ => (false, m.header_by_name(b"WWW-Authenticate")),
+            };
+            let Some(challenge) = challenge else { return true };
+            // The method and Request-URI of the message being rendered (its first line).
+            let (method, uri) = request_line(out);
+            let user = p.username.as_deref().unwrap_or(&env.auth_username);
+            let pass = p.password.as_deref().unwrap_or(&env.auth_password);
+            let cnonce = format!("{:08x}", cx.rng.next_u64() as u32);
+            let (method, uri) = (method.to_vec(), uri.to_vec());
+            digest::authorization_line(proxy, challenge, user.as_bytes(), pass.as_bytes(), &method, &uri, &cnonce, out);
+            return true;
+        }
+        Keyword::Generic(name) => {
+            if let Some((_, v)) = env.keys.iter().find(|(k, _)| k == name) {
+                out.extend_from_slice(v.as_bytes());
+            }
+        }
+        #[allow(unreachable_patterns)]
+        _ => {}
+    }
+    false
+}
+
+/// The method and Request-URI of the (partly rendered) message in `out`.
+fn request_line(out: &[u8]) -> (&[u8], &[u8]) {
+    // The message being rendered starts after the last blank line of earlier messages;
+    // the render buffer holds one message, so its first line is the request line.
+    let end = memchr::memchr(b'\n', out).unwrap_or(out.len());
+    let line = out.get(..end).unwrap_or(&[]);
+    let mut parts = line.split(|&c| c == b' ');
+    let method = parts.next().unwrap_or(&[]);
+    let uri = parts.next().unwrap_or(&[]);
+    (method, uri)
+}
+
+fn ip_text(ip: std::net::IpAddr) -> String {
+    ip.to_string()
+}

@@ -1,0 +1,179 @@
+//! Virtual-time tests of calls: retransmission timers, timeouts, optional recv,
+//! branching, unexpected messages and loss, driven through `sim::SimNet`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::sim::{self, SimNet};
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn gaps_ms(net: &SimNet, prefix: &str) -> Vec<u128> {
+    let times: Vec<Duration> = net.log.iter().filter(|s| s.first_line.starts_with(prefix)).map(|s| s.at).collect();
+    times.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect()
+}
+
+#[test]
+fn builtin_uac_and_uas_complete_ten_calls() {
+    let mut net = SimNet::new(1);
+    let uas = net.add_server(sim::builtin("uas"), addr(5060));
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 10.0, 10);
+    net.run_until(100_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    let c = &net.endpoints[uac].stats.counters;
+    assert_eq!((c.outgoing_calls, c.successful_calls, c.failed_calls), (10, 10, 0));
+    let s = &net.endpoints[uas].stats.counters;
+    assert_eq!((s.incoming_calls, s.successful_calls, s.failed_calls), (10, 10, 0));
+    // The uac's response time was measured for each call.
+    assert_eq!(net.endpoints[uac].stats.rtd[0].count, 10);
+}
+
+#[test]
+fn invite_retransmits_double_until_timer_b() {
+    let mut net = SimNet::new(2);
+    // Nobody listens at 5060: every INVITE is lost.
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1.0, 1);
+    net.run_until(10_000, |n| n.endpoints[uac].done());
+    assert_eq!(gaps_ms(&net, "INVITE"), vec![500, 1000, 2000, 4000, 8000]);
+    let c = &net.endpoints[uac].stats.counters;
+    assert_eq!(c.failed_max_udp_retrans, 1);
+    assert_eq!(c.retransmissions, 5);
+    // Timer B: the call fails 64·T1 = 32 s after the first INVITE (31.5 s after it with
+    // SIPp's retrans="500" schedule, which ends at the sixth interval).
+    let first = net.log.iter().find(|s| s.first_line.starts_with("INVITE")).map(|s| s.at).unwrap();
+    assert!(net.now - net.epoch() - first >= Duration::from_millis(31_500));
+}
+
+#[test]
+fn non_invite_retransmits_are_capped_at_t2() {
+    let xml = r#"<?xml version="1.0"?>
+<scenario name="options">
+  <send retrans="500"><![CDATA[
+OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:a@[local_ip]>;tag=[call_number]
+To: <sip:[service]@[remote_ip]>
+Call-ID: [call_id]
+CSeq: 1 OPTIONS
+Content-Length: 0
+]]></send>
+  <recv response="200"/>
+</scenario>"#;
+    let mut net = SimNet::new(3);
+    let uac = net.add_client(sim::scenario(xml), addr(5061), addr(5060), 1.0, 1);
+    net.run_until(10_000, |n| n.endpoints[uac].done());
+    assert_eq!(gaps_ms(&net, "OPTIONS"), vec![500, 1000, 2000, 4000, 4000, 4000, 4000]);
+    assert_eq!(net.endpoints[uac].stats.counters.failed_max_udp_retrans, 1);
+}
+
+#[test]
+fn lost_180_and_200_are_absorbed_by_resending_the_last_response() {
+    let mut net = SimNet::new(4);
+    let uas = net.add_server(sim::builtin("uas"), addr(5060));
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1.0, 1);
+    let mut dropped = 0;
+    net.drop_rule = Some(Box::new(move |s| {
+        // Drop the first 180 and the first 200 to the INVITE: SIPp's uas fails here.
+        if dropped < 2 && (s.first_line.starts_with("SIP/2.0 180") || s.first_line.starts_with("SIP/2.0 200")) {
+            dropped += 1;
+            return true;
+        }
+        false
+    }));
+    net.run_until(100_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    let c = &net.endpoints[uac].stats.counters;
+    assert_eq!((c.successful_calls, c.failed_calls), (1, 0), "{c:?}\n{:#?}", net.log);
+    let s = &net.endpoints[uas].stats.counters;
+    assert_eq!((s.successful_calls, s.failed_calls), (1, 0), "{s:?}");
+    assert!(s.absorbed_retransmissions >= 1);
+}
+
+#[test]
+fn uac_uas_pair_completes_under_five_percent_loss() {
+    let mut net = SimNet::new(5);
+    net.loss = 0.05;
+    net.jitter = Duration::from_millis(2);
+    let uas = net.add_server(sim::builtin("uas"), addr(5060));
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 50.0, 200);
+    net.endpoints[uac].collect_finished = true;
+    net.run_until(2_000_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    let c = &net.endpoints[uac].stats.counters;
+    assert_eq!(c.outgoing_calls, 200);
+    let failed: Vec<String> = net.endpoints[uac]
+        .finished
+        .iter()
+        .filter(|f| f.outcome != crate::call::Outcome::Success)
+        .map(|f| String::from_utf8_lossy(&f.call_id).into_owned())
+        .collect();
+    let trail: Vec<String> = net
+        .log
+        .iter()
+        .filter(|s| failed.first().is_some_and(|id| *id == s.call_id))
+        .map(|s| format!("{:?} {} -> {} {}{}", s.at, s.from, s.to, s.first_line, if s.dropped { " (lost)" } else { "" }))
+        .collect();
+    assert_eq!((c.successful_calls, c.failed_calls), (200, 0), "{c:?}\n{}", trail.join("\n"));
+    assert!(c.retransmissions > 0, "5 % loss must cause retransmissions");
+}
+
+#[test]
+fn an_unexpected_response_fails_the_call() {
+    let uas_busy = r#"<?xml version="1.0"?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <recv request="ACK"/>
+</scenario>"#;
+    let mut net = SimNet::new(6);
+    let _uas = net.add_server(sim::scenario(uas_busy), addr(5060));
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1.0, 1);
+    net.run_until(100_000, |n| n.endpoints[uac].done());
+    let c = &net.endpoints[uac].stats.counters;
+    assert_eq!(c.failed_unexpected_message, 1, "{c:?}");
+    // SIPp counts it on the step the call was waiting at: the optional 100.
+    assert_eq!(net.endpoints[uac].stats.steps[1].unexpected, 1, "{:?}", net.endpoints[uac].stats.steps);
+}
+
+#[test]
+fn recv_timeout_goes_to_ontimeout_label() {
+    let xml = r#"<?xml version="1.0"?>
+<scenario name="ontimeout">
+  <send><![CDATA[
+OPTIONS sip:x@[remote_ip] SIP/2.0
+Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+Call-ID: [call_id]
+CSeq: 1 OPTIONS
+Content-Length: 0
+]]></send>
+  <recv response="200" timeout="2000" ontimeout="done"/>
+  <label id="done"/>
+  <pause milliseconds="100"/>
+</scenario>"#;
+    let mut net = SimNet::new(7);
+    let uac = net.add_client(sim::scenario(xml), addr(5061), addr(5060), 1.0, 1);
+    net.run_until(10_000, |n| n.endpoints[uac].done());
+    let c = &net.endpoints[uac].stats.counters;
+    assert_eq!((c.successful_calls, c.timeouts), (1, 1), "{c:?}");
+    // 2 s timeout + 100 ms pause.
+    assert_eq!((net.now - net.epoch()).as_millis(), 2100);
+}
+
+#[test]
+fn branchc_and_branchs_complete() {
+    let mut net = SimNet::new(8);
+    let s = net.add_server(sim::builtin("branchs"), addr(5060));
+    let c = net.add_client(sim::builtin("branchc"), addr(5061), addr(5060), 5.0, 5);
+    net.run_until(200_000, |n| n.endpoints[c].done() && n.endpoints[s].live_calls() == 0);
+    let cc = &net.endpoints[c].stats.counters;
+    assert_eq!((cc.successful_calls, cc.failed_calls), (5, 0), "{cc:?}");
+    let sc = &net.endpoints[s].stats.counters;
+    assert_eq!((sc.successful_calls, sc.failed_calls), (5, 0), "{sc:?}");
+}

@@ -1,0 +1,402 @@
+//! Runs one job: loads the scenario, binds the sockets, starts one shard per CPU, merges
+//! their statistics and stops them when the run is over.
+//!
+//! Owns: threads, sockets setup and run-level decisions (timeouts, `-m` for servers, rate
+//! ramps, stop commands). Must not: format output; an `Observer` (the legacy screen and
+//! CSV writers, or the worker's JSON lines) sees a merged snapshot every tick.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::call::inject::{InjectData, InjectFile};
+use crate::call::{Env, ShardEvent};
+use crate::config::{JobSpec, ScenarioSource};
+use crate::load::{self, Pacer};
+use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
+use crate::shard::{self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardTraces};
+use crate::stats::ShardStats;
+
+/// Why a run could not start. Each maps to one SIPp exit code in the binary.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Scenario(ScenarioErrors),
+    #[error("{0}")]
+    Config(String),
+    /// Binding a socket failed (SIPp exits 254).
+    #[error("{0}")]
+    Bind(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// How the run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every call finished (client `-m`, server `-m`, or a quit that drained).
+    Completed,
+    /// `-timeout` fired.
+    TimedOut,
+    /// `int_cmd="stop_now"` (SIPp exit 97).
+    StoppedNow,
+}
+
+/// The result of a run.
+#[derive(Debug)]
+pub struct RunReport {
+    pub stats: ShardStats,
+    pub end: RunEnd,
+    pub started_at: SystemTime,
+    pub finished_at: SystemTime,
+    pub elapsed: Duration,
+}
+
+/// What a tick shows an observer.
+pub struct Tick<'a> {
+    pub stats: &'a ShardStats,
+    pub now: Instant,
+    pub wall: SystemTime,
+    pub started: Instant,
+    pub control: &'a Control,
+    /// Calls that ended since the last tick (only when `wants_finished_calls`).
+    pub finished: &'a [Finished],
+    pub events: &'a [ShardEvent],
+}
+
+/// Sees the run as it goes. Every method has a default, so observers implement only what
+/// they show.
+pub trait Observer {
+    /// Called about every 50 ms with the merged statistics.
+    fn on_tick(&mut self, _tick: &Tick<'_>) {}
+    /// Whether `Tick::finished` should be filled (costs a little per call).
+    fn wants_finished_calls(&self) -> bool {
+        false
+    }
+    /// Whether received and sent messages should be written to the -trace_msg file.
+    fn message_trace(&mut self) -> Option<std::fs::File> {
+        None
+    }
+}
+
+/// A run that loaded and bound successfully and can be started.
+pub struct Prepared {
+    pub scenario: Arc<Scenario>,
+    pub role: Role,
+    /// The first shard's local address (what `[local_port]` renders for shard 0).
+    pub local: SocketAddr,
+    pub shards: usize,
+    plans: Vec<ShardPlan>,
+    control: Arc<Control>,
+    published: Vec<Arc<Mutex<Published>>>,
+    spec: JobSpec,
+}
+
+/// Loads the scenario named by `spec` (for `-sd`, validation and runs).
+pub fn load_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
+    let keys: Vec<String> = spec.keys.iter().map(|(k, _)| k.clone()).collect();
+    let read = |name: &str| std::fs::read(name);
+    let opts = LoadOptions { keys: &keys, read_file: &read };
+    let (bytes, name): (Vec<u8>, String) = match &spec.scenario {
+        ScenarioSource::File(p) => {
+            let b = std::fs::read(p).map_err(|e| RunError::Config(format!("cannot read scenario {}: {e}", p.display())))?;
+            (b, p.display().to_string())
+        }
+        ScenarioSource::Builtin(n) => {
+            let b = scenario::builtin::get(n).ok_or_else(|| RunError::Config(format!("unknown built-in scenario '{n}'")))?;
+            (b.xml.as_bytes().to_vec(), format!("{n}.xml"))
+        }
+        ScenarioSource::Xml { name, text } => (text.clone(), name.clone()),
+    };
+    scenario::load(&bytes, &name, &opts).map_err(RunError::Scenario)
+}
+
+fn has_exec_command(sc: &Scenario) -> bool {
+    sc.commands.iter().chain(&sc.init).any(|c| c.common.actions.iter().any(|a| matches!(a, Action::ExecCommand(_))))
+}
+
+/// The address Via/Contact should carry when `-i` is not given: the source address the
+/// kernel picks toward the peer (a connected UDP socket sends nothing), else loopback.
+fn detect_local_ip(remote: Option<SocketAddr>) -> IpAddr {
+    let target = remote.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 9));
+    let bind: SocketAddr = if target.is_ipv6() { "[::]:0".parse().ok() } else { "0.0.0.0:0".parse().ok() }
+        .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+    UdpSocket::bind(bind)
+        .and_then(|s| s.connect(target).map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Checks that `addr` is free with a plain bind (glommio sets SO_REUSEPORT and would
+/// silently share a busy port: reference/rust-deps.md).
+fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    UdpSocket::bind(addr).map(drop).map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))
+}
+
+/// Loads, validates and binds everything a run needs, without starting it.
+pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
+    if !spec.transport.is_udp() {
+        return Err(RunError::Config(format!(
+            "transport {} is not available yet in this build (UDP u1/un only)",
+            spec.transport.keyword()
+        )));
+    }
+    let sc = Arc::new(load_scenario(spec)?);
+    if has_exec_command(&sc) && !spec.allow_exec_command {
+        return Err(RunError::Config(
+            "the scenario uses <exec command=...>, which runs shell commands; pass -allow_exec to permit it".into(),
+        ));
+    }
+    let mut inject = InjectData::default();
+    for path in &spec.inject_files {
+        let bytes = std::fs::read(path).map_err(|e| RunError::Config(format!("cannot read -inf {}: {e}", path.display())))?;
+        let f = InjectFile::parse(&path.display().to_string(), &bytes).map_err(|e| RunError::Config(e.to_string()))?;
+        inject.files.push(f);
+    }
+    let role = sc.role;
+    if role == Role::Client && spec.remote.is_none() {
+        return Err(RunError::Config("a client scenario needs a remote host (host[:port] or -rsa)".into()));
+    }
+    let local_ip = spec.local_ip.unwrap_or_else(|| detect_local_ip(spec.remote));
+    let bind_ip = spec.local_ip.unwrap_or(if local_ip.is_ipv6() {
+        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    });
+    let cpus = shard::os::affinity_cpus();
+    let shards = spec.shards.unwrap_or(cpus.len()).max(1);
+    let port = spec.local_port.unwrap_or(if role == Role::Server { 5060 } else { 0 });
+    probe_free(SocketAddr::new(bind_ip, port))?;
+    // Buffers sized for load by default: SIPp's 64 KiB default drops datagrams on stalls
+    // (reference/sipp.md §7.4); the kernel caps the value at net.core.rmem_max.
+    let buff = spec.buff_size.unwrap_or(4 << 20);
+
+    let rate_cps = spec.rate * 1000.0 / spec.rate_period_ms.max(1) as f64;
+    let call_limit = spec.call_limit.unwrap_or_else(|| load::default_call_limit(rate_cps, spec.default_pause_ms));
+    let control = Arc::new(Control::new(rate_cps));
+    let now = Instant::now();
+    let start_wall = SystemTime::now();
+    let _ = start_wall;
+    let mut plans = Vec::with_capacity(shards);
+    let mut published = Vec::with_capacity(shards);
+    let mut first_local = None;
+    let seed = spec.seed;
+    for i in 0..shards {
+        // Servers share the port (SO_REUSEPORT); client shards after the first take any
+        // free port, so responses come back to the shard that owns the call.
+        let (addr, reuse) = match role {
+            Role::Server => (SocketAddr::new(bind_ip, port), true),
+            Role::Client if i == 0 => (SocketAddr::new(bind_ip, port), false),
+            Role::Client => (SocketAddr::new(bind_ip, 0), false),
+        };
+        let sock = shard::udp_socket(addr, reuse, buff).map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))?;
+        let local = sock.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(addr);
+        first_local.get_or_insert(local);
+        let media_ip = spec.media_ip.unwrap_or(local_ip);
+        let env = Env {
+            local_ip,
+            local_ip_text: local_ip.to_string(),
+            local_port: local.port(),
+            media_ip,
+            media_ip_text: media_ip.to_string(),
+            media_port: spec.media_port.unwrap_or(6000),
+            remote: spec.remote,
+            remote_host: spec.remote_host.clone().unwrap_or_default(),
+            transport: spec.transport,
+            service: spec.service.clone(),
+            pid: std::process::id(),
+            start: now,
+            default_pause_ms: spec.default_pause_ms,
+            recv_timeout_ms: spec.recv_timeout_ms,
+            retrans: spec.retrans,
+            behaviors: spec.default_behaviors,
+            base_cseq: spec.base_cseq,
+            cid_str: spec.cid_str.clone(),
+            keys: spec.keys.clone(),
+            auth_username: spec.auth_username.clone().unwrap_or_else(|| spec.service.clone()),
+            auth_password: spec.auth_password.clone().unwrap_or_else(|| "password".into()),
+            users: spec.users,
+            allow_exec_command: spec.allow_exec_command,
+            auto_answer: spec.auto_answer,
+        };
+        let budget = Budget {
+            remaining: if role == Role::Client { spec.max_calls.map(|m| load::share(m, shards, i)) } else { None },
+            limit: load::share(call_limit, shards, i).max(1),
+        };
+        let mut core = ShardCore::new(
+            i,
+            shards,
+            Arc::clone(&sc),
+            env,
+            seed,
+            inject.clone(),
+            Pacer::new(rate_cps / shards as f64, now),
+            budget,
+        );
+        if let Some(users) = spec.users {
+            let n = load::share(users, shards, i);
+            let first = (0..i).map(|j| load::share(users, shards, j)).sum::<u64>() + 1;
+            core.start_users(first, n);
+        }
+        let p = Arc::new(Mutex::new(Published::default()));
+        published.push(Arc::clone(&p));
+        plans.push(ShardPlan {
+            cpu: if spec.shards.is_some() && shards > cpus.len() { None } else { cpus.get(i % cpus.len()).copied() },
+            socket: sock,
+            core,
+            control: Arc::clone(&control),
+            published: p,
+            traces: ShardTraces::default(),
+        });
+    }
+    Ok(Prepared {
+        local: first_local.unwrap_or(SocketAddr::new(bind_ip, port)),
+        scenario: sc,
+        role,
+        shards,
+        plans,
+        control,
+        published,
+        spec: spec.clone(),
+    })
+}
+
+impl Prepared {
+    /// The control block, for keys, signals and the API to steer the run.
+    pub fn control(&self) -> Arc<Control> {
+        Arc::clone(&self.control)
+    }
+
+    /// Runs to the end, calling `observer` every tick.
+    pub fn run(mut self, observer: &mut dyn Observer) -> Result<RunReport, RunError> {
+        let started = Instant::now();
+        let started_at = SystemTime::now();
+        let want_finished = observer.wants_finished_calls();
+        let message_file = observer.message_trace();
+        for plan in &mut self.plans {
+            plan.core.collect_finished = want_finished;
+            if let Some(f) = &message_file {
+                plan.traces.messages = f.try_clone().ok();
+            }
+        }
+        let sc = Arc::clone(&self.scenario);
+        let mut handles = Vec::new();
+        for plan in self.plans.drain(..) {
+            handles.push(shard::spawn(plan).map_err(|e| RunError::Io(format!("cannot start shard thread: {e}")))?);
+        }
+        let spec = &self.spec;
+        let control = &self.control;
+        let mut merged;
+        let mut end = RunEnd::Completed;
+        let mut finished = Vec::new();
+        let mut events = Vec::new();
+        let timeout = spec.global_timeout_ms.map(Duration::from_millis);
+        let mut hard_deadline: Option<Instant> = None;
+        let rate_interval = Duration::from_millis(spec.rate_interval_ms.unwrap_or(spec.trace.stat_period_ms).max(1));
+        let mut next_ramp = started + rate_interval;
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = Instant::now();
+            let wall = SystemTime::now();
+            merged = empty_stats(&sc);
+            let mut all_done = true;
+            finished.clear();
+            events.clear();
+            for p in &self.published {
+                let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(e) = p.error.take() {
+                    control.hard_quit();
+                    events.push(ShardEvent::Error(e));
+                }
+                merged.merge(&p.stats);
+                all_done &= p.done;
+                finished.append(&mut p.finished);
+                events.append(&mut p.events);
+            }
+            for e in &events {
+                match e {
+                    ShardEvent::StopGracefully => control.soft_quit(),
+                    ShardEvent::StopNow => {
+                        end = RunEnd::StoppedNow;
+                        control.hard_quit();
+                    }
+                    ShardEvent::Exec(cmd) => {
+                        let _ = std::process::Command::new("sh").arg("-c").arg(cmd).spawn();
+                    }
+                    _ => {}
+                }
+            }
+            // Servers stop after -m calls processed.
+            if self.role == Role::Server
+                && let Some(m) = spec.max_calls
+                && merged.counters.successful_calls + merged.counters.failed_calls >= m
+            {
+                control.soft_quit();
+            }
+            if let Some(t) = timeout
+                && now.duration_since(started) >= t
+                && end != RunEnd::TimedOut
+            {
+                end = RunEnd::TimedOut;
+                if spec.timeout_error {
+                    control.hard_quit();
+                } else {
+                    control.soft_quit();
+                    // SIPp drains open calls after -timeout; we give them Timer B (32 s).
+                    hard_deadline = Some(now + Duration::from_secs(32));
+                }
+            }
+            if hard_deadline.is_some_and(|d| now >= d) {
+                control.hard_quit();
+            }
+            if let Some(inc) = spec.rate_increase
+                && now >= next_ramp
+                && control.quit_level() == 0
+            {
+                next_ramp += rate_interval;
+                let mut r = control.rate() + inc;
+                if let Some(max) = spec.rate_max
+                    && r >= max
+                {
+                    r = max;
+                    if !spec.no_rate_quit {
+                        control.soft_quit();
+                    }
+                }
+                control.set_rate(r);
+            }
+            observer.on_tick(&Tick {
+                stats: &merged,
+                now,
+                wall,
+                started,
+                control,
+                finished: &finished,
+                events: &events,
+            });
+            if all_done {
+                break;
+            }
+        }
+        for h in handles {
+            let _ = h.join();
+        }
+        Ok(RunReport { stats: merged, end, started_at, finished_at: SystemTime::now(), elapsed: started.elapsed() })
+    }
+}
+
+fn empty_stats(sc: &Scenario) -> ShardStats {
+    ShardStats::new(
+        sc.commands.len(),
+        sc.rtd_names.len(),
+        sc.counter_names.len(),
+        &sc.response_time_repartition,
+        &sc.call_length_repartition,
+    )
+}

@@ -1,0 +1,436 @@
+//! The I/O-free heart of a shard: routes datagrams to calls, creates calls (pacer for
+//! clients, first request for servers), fires timers, answers out-of-call requests and
+//! counts everything. The glommio loop in `shard::mod` feeds it bytes and instants and
+//! sends what it queues.
+//!
+//! Owns: the call table, the pacer, the shard's counters and RNG. Must not: touch sockets
+//! or read the clock.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use super::table::{CallHandle, CallTable};
+use crate::call::inject::InjectData;
+use crate::call::vars::Vars;
+use crate::call::{Call, Env, Outcome, Progress, ShardCx, ShardEvent, TxQueue};
+use crate::load::Pacer;
+use crate::rng::Rng;
+use crate::scenario::{CommandKind, RecvMatch, Role, Scenario};
+use crate::sip::{HeaderName, SipMessage};
+use crate::stats::ShardStats;
+
+/// What the loop should know after feeding the core.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// Calls this shard may still create (`-m` share); `None`: unlimited.
+    pub remaining: Option<u64>,
+    /// Concurrent call limit for this shard (`-l` share).
+    pub limit: u64,
+}
+
+/// A finished call, for call records and -trace_rtt.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    pub number: u64,
+    pub call_id: Box<[u8]>,
+    pub outcome: Outcome,
+    pub duration_us: u64,
+}
+
+pub struct ShardCore {
+    pub index: usize,
+    pub shards: usize,
+    scenario: Arc<Scenario>,
+    pub env: Env,
+    pub stats: ShardStats,
+    rng: Rng,
+    globals: Vars,
+    inject: InjectData,
+    pub tx: TxQueue,
+    pub events: Vec<ShardEvent>,
+    scratch: Vec<u8>,
+    dynamic_id: u64,
+    calls: CallTable,
+    pub pacer: Pacer,
+    pub budget: Budget,
+    /// Local sequence of created calls (call numbers interleave across shards).
+    created: u64,
+    /// -users: ids of users whose call ended and who start again.
+    users_waiting: Vec<u64>,
+    /// Stop creating calls (soft quit, `-m` reached).
+    pub stopping: bool,
+    /// Finished calls since the last drain (only collected when someone wants them).
+    pub finished: Vec<Finished>,
+    pub collect_finished: bool,
+    /// Received datagrams (for -trace_msg): (source, range in `rx_log`).
+    pub trace_rx: bool,
+    pub rx_log: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl ShardCore {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        index: usize,
+        shards: usize,
+        scenario: Arc<Scenario>,
+        env: Env,
+        seed: u64,
+        inject: InjectData,
+        pacer: Pacer,
+        budget: Budget,
+    ) -> ShardCore {
+        let sc = &scenario;
+        let stats = ShardStats::new(
+            sc.commands.len(),
+            sc.rtd_names.len(),
+            sc.counter_names.len(),
+            &sc.response_time_repartition,
+            &sc.call_length_repartition,
+        );
+        let globals = Vars::new(sc.variables.len());
+        ShardCore {
+            index,
+            shards,
+            env,
+            stats,
+            rng: Rng::new(seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            globals,
+            inject,
+            tx: TxQueue::default(),
+            events: Vec::new(),
+            scratch: Vec::with_capacity(2048),
+            dynamic_id: 0,
+            calls: CallTable::default(),
+            pacer,
+            budget,
+            created: 0,
+            users_waiting: Vec::new(),
+            stopping: false,
+            finished: Vec::new(),
+            collect_finished: false,
+            trace_rx: false,
+            rx_log: Vec::new(),
+            scenario,
+        }
+    }
+
+    pub fn live_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True when this shard has nothing left to do: no calls, and no more to create.
+    pub fn done(&self) -> bool {
+        if !self.calls.is_empty() {
+            return false;
+        }
+        self.stopping || (self.scenario.role == Role::Client && self.budget.remaining == Some(0))
+    }
+
+    /// The next instant the loop must wake for (timers or the pacer).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let pacer = if self.scenario.role == Role::Client && !self.stopping && self.budget.remaining != Some(0) {
+            self.pacer.next_due()
+        } else {
+            None
+        };
+        match (self.calls.next_timer(), pacer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Sets up -users: `n` users on this shard start a call each as soon as possible.
+    pub fn start_users(&mut self, first_user: u64, n: u64) {
+        self.users_waiting.extend(first_user..first_user + n);
+    }
+
+    fn cx<'a>(
+        scenario: &'a Scenario,
+        env: &'a Env,
+        stats: &'a mut ShardStats,
+        rng: &'a mut Rng,
+        globals: &'a mut Vars,
+        inject: &'a mut InjectData,
+        tx: &'a mut TxQueue,
+        events: &'a mut Vec<ShardEvent>,
+        scratch: &'a mut Vec<u8>,
+        dynamic_id: &'a mut u64,
+        wall: SystemTime,
+    ) -> ShardCx<'a> {
+        ShardCx { scenario, env, stats, rng, globals, inject, tx, events, scratch, dynamic_id, wall }
+    }
+
+    /// Runs `f` on call `h` with a borrowed shard context, then books its progress.
+    fn with_call(
+        &mut self,
+        h: CallHandle,
+        now: Instant,
+        wall: SystemTime,
+        f: impl FnOnce(&mut Call, &mut ShardCx<'_>) -> Progress,
+    ) {
+        let scenario = Arc::clone(&self.scenario);
+        let Some(call) = self.calls.get_mut(h) else { return };
+        let mut cx = Self::cx(
+            &scenario,
+            &self.env,
+            &mut self.stats,
+            &mut self.rng,
+            &mut self.globals,
+            &mut self.inject,
+            &mut self.tx,
+            &mut self.events,
+            &mut self.scratch,
+            &mut self.dynamic_id,
+            wall,
+        );
+        let progress = f(call, &mut cx);
+        let deadline = call.deadline();
+        match progress {
+            Progress::Running => {
+                if let Some(d) = deadline {
+                    self.calls.arm(h, d);
+                }
+            }
+            Progress::Finished(outcome) => self.end_call(h, now, outcome),
+        }
+    }
+
+    fn end_call(&mut self, h: CallHandle, now: Instant, outcome: Outcome) {
+        let Some(call) = self.calls.remove(h, now) else { return };
+        let duration_us = now.saturating_duration_since(call.started_at()).as_micros() as u64;
+        match outcome {
+            Outcome::Success => {
+                self.stats.counters.successful_calls += 1;
+                self.stats.call_length.record(duration_us);
+            }
+            Outcome::Failed(reason) => self.stats.counters.fail(reason),
+        }
+        self.stats.current_calls = self.calls.len() as u64;
+        if self.collect_finished {
+            self.finished.push(Finished { number: call.number(), call_id: call.call_id().into(), outcome, duration_us });
+        }
+        if self.env.users.is_some() && !self.stopping {
+            self.users_waiting.push(call_user(&call));
+        }
+    }
+
+    /// A datagram arrived from `src`.
+    pub fn handle_datagram(&mut self, now: Instant, wall: SystemTime, bytes: &[u8], src: SocketAddr) {
+        if self.trace_rx {
+            self.rx_log.push((src, bytes.to_vec()));
+        }
+        // RFC 5626 keepalives (CRLF) are not messages.
+        if bytes.iter().all(|b| *b == b'\r' || *b == b'\n') {
+            return;
+        }
+        let msg = match SipMessage::parse(bytes) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.counters.malformed_messages += 1;
+                return;
+            }
+        };
+        if let Some(h) = self.calls.find(msg.call_id()) {
+            self.with_call(h, now, wall, |call, cx| call.handle_message(now, &msg, src, cx));
+            return;
+        }
+        if self.calls.is_dead(msg.call_id()) {
+            self.stats.counters.dead_call_msgs += 1;
+            return;
+        }
+        if self.scenario.role == Role::Server && msg.is_request() && self.first_recv_matches(&msg) {
+            if self.stopping {
+                self.stats.counters.out_of_call_msgs += 1;
+                return;
+            }
+            let number = self.next_call_number();
+            self.stats.counters.incoming_calls += 1;
+            let call = {
+                let cx_scenario = Arc::clone(&self.scenario);
+                let mut cx = Self::cx(
+                    &cx_scenario,
+                    &self.env,
+                    &mut self.stats,
+                    &mut self.rng,
+                    &mut self.globals,
+                    &mut self.inject,
+                    &mut self.tx,
+                    &mut self.events,
+                    &mut self.scratch,
+                    &mut self.dynamic_id,
+                    wall,
+                );
+                let c = Call::new(number, 0, msg.call_id(), src, now, &cx);
+                let _ = &mut cx;
+                c
+            };
+            let h = self.calls.insert(call);
+            self.stats.current_calls = self.calls.len() as u64;
+            self.stats.peak_calls = self.stats.peak_calls.max(self.stats.current_calls);
+            self.with_call(h, now, wall, |call, cx| {
+                // A server call starts at its first recv: deliver the request to it.
+                match call.start(now, cx) {
+                    Progress::Running => call.handle_message(now, &msg, src, cx),
+                    done => done,
+                }
+            });
+            return;
+        }
+        self.out_of_call(&msg, src);
+    }
+
+    fn first_recv_matches(&self, msg: &SipMessage<'_>) -> bool {
+        let first = self.scenario.commands.iter().find(|c| !matches!(c.kind, CommandKind::Label(_)));
+        match first.map(|c| &c.kind) {
+            Some(CommandKind::Recv(r)) => match &r.matcher {
+                RecvMatch::Request(m) => msg.method() == Some(m.as_bytes()),
+                RecvMatch::Regex { request: true, re } => {
+                    msg.method().and_then(|m| std::str::from_utf8(m).ok()).is_some_and(|m| re.is_match(m))
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// A message for no call: answer pings (`pingreply`) and, with `-aa`, INFO, NOTIFY
+    /// and UPDATE too; count the rest.
+    fn out_of_call(&mut self, msg: &SipMessage<'_>, src: SocketAddr) {
+        let method = msg.method().unwrap_or(b"");
+        let answer = (method == b"OPTIONS" && (self.env.behaviors.pingreply || self.env_auto_answer()))
+            || (self.env_auto_answer() && matches!(method, b"INFO" | b"NOTIFY" | b"UPDATE"));
+        if !answer {
+            self.stats.counters.out_of_call_msgs += 1;
+            return;
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        out.extend_from_slice(b"SIP/2.0 200 OK\r\n");
+        for (name, written, value) in msg.headers() {
+            if matches!(name, HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq) {
+                out.extend_from_slice(written);
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        self.tx.push(src, &out);
+        self.scratch = out;
+        self.stats.counters.auto_answered += 1;
+    }
+
+    fn env_auto_answer(&self) -> bool {
+        self.env.auto_answer
+    }
+
+    fn next_call_number(&mut self) -> u64 {
+        self.created += 1;
+        (self.created - 1) * self.shards as u64 + self.index as u64 + 1
+    }
+
+    /// Fires due timers and opens owed calls.
+    pub fn handle_tick(&mut self, now: Instant, wall: SystemTime) {
+        self.calls.expire_dead(now);
+        // Bounded per turn so a timer storm cannot starve receiving.
+        for _ in 0..100_000 {
+            let Some(h) = self.calls.pop_due(now) else { break };
+            self.with_call(h, now, wall, |call, cx| call.handle_timeout(now, cx));
+        }
+        if self.scenario.role == Role::Client && !self.stopping {
+            self.open_calls(now, wall);
+        }
+    }
+
+    fn open_calls(&mut self, now: Instant, wall: SystemTime) {
+        let mut owed = if self.env.users.is_some() {
+            self.users_waiting.len() as u64
+        } else {
+            self.pacer.due(now)
+        };
+        if let Some(r) = self.budget.remaining {
+            owed = owed.min(r);
+        }
+        let room = self.budget.limit.saturating_sub(self.calls.len() as u64);
+        let n = if self.env.users.is_some() { owed } else { owed.min(room) };
+        for _ in 0..n.min(10_000) {
+            let user = self.users_waiting.pop().unwrap_or(0);
+            self.open_one(now, wall, user);
+        }
+        if self.env.users.is_none() {
+            self.pacer.opened(n);
+        }
+        if let Some(r) = self.budget.remaining.as_mut() {
+            *r -= n.min(*r);
+        }
+    }
+
+    fn open_one(&mut self, now: Instant, wall: SystemTime, user: u64) {
+        let Some(dest) = self.env.remote else { return };
+        let number = self.next_call_number();
+        let call_id = render_call_id(&self.env, number);
+        let scenario = Arc::clone(&self.scenario);
+        let cx = Self::cx(
+            &scenario,
+            &self.env,
+            &mut self.stats,
+            &mut self.rng,
+            &mut self.globals,
+            &mut self.inject,
+            &mut self.tx,
+            &mut self.events,
+            &mut self.scratch,
+            &mut self.dynamic_id,
+            wall,
+        );
+        let call = Call::new(number, user, call_id.as_bytes(), dest, now, &cx);
+        let h = self.calls.insert(call);
+        self.stats.counters.outgoing_calls += 1;
+        self.stats.current_calls = self.calls.len() as u64;
+        self.stats.peak_calls = self.stats.peak_calls.max(self.stats.current_calls);
+        self.with_call(h, now, wall, |call, cx| call.start(now, cx));
+    }
+
+    /// Ends every call now (hard quit, `-timeout`): each counts as failed.
+    pub fn abort_all(&mut self, now: Instant) {
+        for h in self.calls.handles() {
+            if let Some(c) = self.calls.get_mut(h) {
+                c.abort();
+            }
+            if self.calls.remove(h, now).is_some() {
+                self.stats.counters.failed_calls += 1;
+            }
+        }
+        self.stats.current_calls = 0;
+    }
+}
+
+fn call_user(call: &Call) -> u64 {
+    call.user_id()
+}
+
+/// SIPp's `-cid_str` (default `%u-%p@%s`): %u call number, %p pid, %s local IP, %% a
+/// percent sign.
+pub fn render_call_id(env: &Env, number: u64) -> String {
+    let mut out = String::with_capacity(32);
+    let mut chars = env.cid_str.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('u') => out.push_str(&number.to_string()),
+            Some('p') => out.push_str(&env.pid.to_string()),
+            Some('s') => out.push_str(&env.local_ip_text),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}

@@ -1,0 +1,286 @@
+//! A shard: one glommio executor pinned to one CPU, owning its UDP socket, its calls,
+//! its timers and its counters. Calls never move between shards.
+//!
+//! Owns: the I/O loop only — receive datagrams, feed `ShardCore`, send what it queued,
+//! sleep until the next deadline, publish a copy of the statistics every period. All
+//! protocol decisions are in `ShardCore` and `call`. The clock is read in `clock()` only.
+
+pub mod core;
+pub mod os;
+pub mod table;
+
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use glommio::{LocalExecutorBuilder, Placement};
+
+pub use self::core::{Budget, Finished, ShardCore};
+use crate::call::ShardEvent;
+use crate::stats::ShardStats;
+
+/// Run-wide control, written by the runner (keys, signals, limits) and read by every
+/// shard once per loop turn. Atomics only: no lock on the hot path.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// 0 run, 1 soft quit (no new calls, drain), 2 hard quit (abort calls now).
+    quit: AtomicU8,
+    paused: AtomicBool,
+    /// Total target rate in calls per second, as f64 bits.
+    rate_bits: AtomicU64,
+}
+
+impl Control {
+    pub fn new(rate_cps: f64) -> Control {
+        let c = Control::default();
+        c.set_rate(rate_cps);
+        c
+    }
+    pub fn soft_quit(&self) {
+        let _ = self.quit.compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    pub fn hard_quit(&self) {
+        self.quit.store(2, Ordering::Relaxed);
+    }
+    pub fn quit_level(&self) -> u8 {
+        self.quit.load(Ordering::Relaxed)
+    }
+    pub fn set_paused(&self, p: bool) {
+        self.paused.store(p, Ordering::Relaxed);
+    }
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+    pub fn set_rate(&self, cps: f64) {
+        self.rate_bits.store(cps.max(0.0).to_bits(), Ordering::Relaxed);
+    }
+    pub fn rate(&self) -> f64 {
+        f64::from_bits(self.rate_bits.load(Ordering::Relaxed))
+    }
+}
+
+/// What a shard hands to the runner every period.
+#[derive(Debug, Default)]
+pub struct Published {
+    pub stats: ShardStats,
+    pub done: bool,
+    pub finished: Vec<Finished>,
+    pub events: Vec<ShardEvent>,
+    /// Set when the executor could not start or the loop failed.
+    pub error: Option<String>,
+}
+
+/// Trace files a shard appends to (each opened by the runner; writes are whole blocks).
+#[derive(Default)]
+pub struct ShardTraces {
+    pub messages: Option<std::fs::File>,
+    pub short_messages: Option<std::fs::File>,
+}
+
+/// Everything a shard thread needs.
+pub struct ShardPlan {
+    pub cpu: Option<usize>,
+    pub socket: socket2::Socket,
+    pub core: ShardCore,
+    pub control: Arc<Control>,
+    pub published: Arc<Mutex<Published>>,
+    pub traces: ShardTraces,
+}
+
+/// The one place a shard reads the clocks (STYLE.md §1).
+#[allow(clippy::disallowed_methods)]
+fn clock() -> (Instant, SystemTime) {
+    (Instant::now(), SystemTime::now())
+}
+
+/// Starts the shard on its own thread. The handle joins to `Ok(())` when the shard ran.
+pub fn spawn(plan: ShardPlan) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let name = format!("gossipper-shard-{}", plan.core.index);
+    std::thread::Builder::new().name(name.clone()).spawn(move || {
+        let published = Arc::clone(&plan.published);
+        let placement = match plan.cpu {
+            Some(cpu) => Placement::Fixed(cpu),
+            None => Placement::Unbound,
+        };
+        let builder = LocalExecutorBuilder::new(placement).name(&name).io_memory(512 << 10);
+        let result = builder.make().map(|ex| ex.run(shard_loop(plan)));
+        if let Err(e) = result {
+            let mut p = published.lock().unwrap_or_else(|e| e.into_inner());
+            p.error = Some(format!("shard executor failed to start: {e}"));
+            p.done = true;
+        }
+    })
+}
+
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// The longest the loop sleeps, so control changes are seen promptly.
+const MAX_SLEEP: Duration = Duration::from_millis(1);
+
+async fn shard_loop(plan: ShardPlan) {
+    let ShardPlan { socket, core, control, published, traces, .. } = plan;
+    let sock = Rc::new(os::into_glommio_udp(socket));
+    let core = Rc::new(RefCell::new(core));
+    let traces = Rc::new(RefCell::new(traces));
+    {
+        let mut c = core.borrow_mut();
+        c.trace_rx = traces.borrow().messages.is_some();
+    }
+
+    // Receiver task: one datagram at a time into one reused buffer.
+    let rx_core = Rc::clone(&core);
+    let rx_sock = Rc::clone(&sock);
+    let rx_traces = Rc::clone(&traces);
+    glommio::spawn_local(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match rx_sock.recv_from(&mut buf).await {
+                Ok((n, src)) => {
+                    let (now, wall) = clock();
+                    let batch = {
+                        let mut c = rx_core.borrow_mut();
+                        c.handle_datagram(now, wall, buf.get(..n).unwrap_or(&[]), src);
+                        c.handle_tick(now, wall);
+                        take_tx(&mut c)
+                    };
+                    flush(&rx_sock, &rx_core, &rx_traces, batch, wall).await;
+                }
+                Err(_) => {
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+    })
+    .detach();
+
+    let mut last_publish = clock().0;
+    let mut rate_seen = f64::NAN;
+    let mut paused_seen = false;
+    loop {
+        let (now, wall) = clock();
+        let quit = control.quit_level();
+        let batch = {
+            let mut c = core.borrow_mut();
+            let rate = control.rate() / c.shards as f64;
+            if rate != rate_seen {
+                c.pacer.set_rate(rate, now);
+                rate_seen = rate;
+            }
+            let paused = control.paused();
+            if paused != paused_seen {
+                c.pacer.set_paused(paused, now);
+                paused_seen = paused;
+            }
+            if quit >= 1 {
+                c.stopping = true;
+            }
+            if quit >= 2 {
+                c.abort_all(now);
+            }
+            c.handle_tick(now, wall);
+            take_tx(&mut c)
+        };
+        flush(&sock, &core, &traces, batch, wall).await;
+
+        let done = core.borrow().done();
+        if done || now.duration_since(last_publish) >= PUBLISH_EVERY {
+            last_publish = now;
+            publish(&core, &published, done);
+        }
+        if done {
+            break;
+        }
+        let next = core.borrow().next_deadline();
+        let (now, _) = clock();
+        let sleep = match next {
+            Some(d) if d > now => (d - now).min(MAX_SLEEP),
+            Some(_) => Duration::ZERO,
+            None => MAX_SLEEP,
+        };
+        if sleep.is_zero() {
+            glommio::yield_if_needed().await;
+        } else {
+            glommio::timer::sleep(sleep).await;
+        }
+    }
+}
+
+fn take_tx(c: &mut ShardCore) -> crate::call::TxQueue {
+    std::mem::take(&mut c.tx)
+}
+
+/// Sends every queued datagram, writes traces, and gives the buffers back to the core.
+async fn flush(
+    sock: &glommio::net::UdpSocket,
+    core: &Rc<RefCell<ShardCore>>,
+    traces: &Rc<RefCell<ShardTraces>>,
+    mut batch: crate::call::TxQueue,
+    wall: SystemTime,
+) {
+    let mut errors = 0u64;
+    for t in &batch.items {
+        if sock.send_to(batch.bytes(t), t.dest).await.is_err() {
+            errors += 1;
+        }
+    }
+    {
+        let mut tr = traces.borrow_mut();
+        if let Some(f) = tr.messages.as_mut() {
+            let mut text = Vec::new();
+            let mut c = core.borrow_mut();
+            for (src, bytes) in c.rx_log.drain(..) {
+                trace_block(&mut text, wall, "received", &bytes, src);
+            }
+            for t in &batch.items {
+                trace_block(&mut text, wall, "sent", batch.bytes(t), t.dest);
+            }
+            let _ = f.write_all(&text);
+        }
+    }
+    let mut c = core.borrow_mut();
+    c.stats.counters.send_errors += errors;
+    batch.clear();
+    if c.tx.is_empty() {
+        c.tx = batch;
+    }
+}
+
+/// One -trace_msg block in SIPp's layout (reference/sipp.md §4.1).
+fn trace_block(out: &mut Vec<u8>, wall: SystemTime, dir: &str, bytes: &[u8], peer: SocketAddr) {
+    let when = crate::wallclock::Civil::from_system(wall).date_time_micros();
+    let _ = writeln!(out, "----------------------------------------------- {when}");
+    if dir == "sent" {
+        let _ = writeln!(out, "UDP message sent ({} bytes) to {peer}:\n", bytes.len());
+    } else {
+        let _ = writeln!(out, "UDP message received [{}] bytes from {peer}:\n", bytes.len());
+    }
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\n\n");
+}
+
+fn publish(core: &Rc<RefCell<ShardCore>>, published: &Arc<Mutex<Published>>, done: bool) {
+    let mut c = core.borrow_mut();
+    let mut p = published.lock().unwrap_or_else(|e| e.into_inner());
+    p.stats.clone_from(&c.stats);
+    p.done = done;
+    p.finished.append(&mut c.finished);
+    p.events.append(&mut c.events);
+}
+
+/// Creates a UDP socket bound to `addr` with the buffer sizes asked for. `reuse_port`
+/// lets several shards share one port (server scenarios).
+pub fn udp_socket(addr: SocketAddr, reuse_port: bool, buff_size: usize) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
+    let _ = s.set_recv_buffer_size(buff_size);
+    let _ = s.set_send_buffer_size(buff_size);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    Ok(s)
+}

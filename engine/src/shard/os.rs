@@ -1,0 +1,34 @@
+//! The few operating-system calls the shell needs that std does not offer: the CPU
+//! affinity mask and handing a configured socket2 socket to glommio.
+//!
+//! This is the one place with `unsafe` (STYLE.md §6), each use with its SAFETY note.
+
+use std::os::fd::{IntoRawFd, RawFd};
+
+/// CPUs this process may run on (`taskset` narrows it), in ascending order.
+#[allow(unsafe_code)]
+pub fn affinity_cpus() -> Vec<usize> {
+    // SAFETY: `set` is a plain bitmask owned by this frame; sched_getaffinity writes at
+    // most size_of::<cpu_set_t>() bytes into it, and CPU_ISSET only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return vec![0];
+        }
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect();
+        if cpus.is_empty() { vec![0] } else { cpus }
+    }
+}
+
+/// Turns a bound, configured socket2 UDP socket into a glommio socket.
+///
+/// glommio 0.9 only converts from socket2 0.4 (reference/rust-deps.md), so the fd is moved
+/// across by hand.
+#[allow(unsafe_code)]
+pub fn into_glommio_udp(sock: socket2::Socket) -> glommio::net::UdpSocket {
+    use std::os::fd::FromRawFd;
+    let fd: RawFd = sock.into_raw_fd();
+    // SAFETY: `fd` was just released by `into_raw_fd`, so it is an open UDP socket that
+    // nothing else owns; glommio takes ownership and closes it on drop.
+    unsafe { glommio::net::UdpSocket::from_raw_fd(fd) }
+}

@@ -1,0 +1,169 @@
+//! The call table of one shard: a slab of calls addressed by `CallHandle`, a Call-ID
+//! index, the timer heap and the recently ended Call-IDs.
+//!
+//! Owns: where calls live. Must not: run calls or do I/O. Timer entries carry the
+//! handle's generation; stale ones are skipped when they fire instead of being cancelled
+//! (STYLE.md §2).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::call::Call;
+
+/// A call's address in the slab; the generation stops a reused slot from getting a stale
+/// timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallHandle {
+    pub index: u32,
+    pub generation: u32,
+}
+
+struct Slot {
+    generation: u32,
+    call: Option<Call>,
+    /// The earliest timer entry in the heap for this call, so the same deadline is not
+    /// pushed again after every step.
+    armed: Option<Instant>,
+}
+
+/// How long the Call-ID of an ended call is remembered (messages for it are "dead call
+/// messages", not new calls). SIPp keeps them 33 s (`-deadcall_wait`); we keep fewer
+/// seconds and a cap, so memory stays bounded at high rates.
+const DEAD_CALL_WAIT: Duration = Duration::from_secs(5);
+const DEAD_CALL_MAX: usize = 500_000;
+
+#[derive(Default)]
+pub struct CallTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    by_id: HashMap<Box<[u8]>, CallHandle>,
+    timers: BinaryHeap<Reverse<(Instant, CallHandle)>>,
+    dead: HashMap<Box<[u8]>, Instant>,
+    dead_order: VecDeque<(Instant, Box<[u8]>)>,
+    live: usize,
+}
+
+impl CallTable {
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Inserts a call under its Call-ID.
+    pub fn insert(&mut self, call: Call) -> CallHandle {
+        let id: Box<[u8]> = call.call_id().into();
+        let handle = match self.free.pop() {
+            Some(index) => {
+                let slot = &mut self.slots[index as usize];
+                slot.generation = slot.generation.wrapping_add(1);
+                slot.call = Some(call);
+                slot.armed = None;
+                CallHandle { index, generation: slot.generation }
+            }
+            None => {
+                let index = self.slots.len() as u32;
+                self.slots.push(Slot { generation: 0, call: Some(call), armed: None });
+                CallHandle { index, generation: 0 }
+            }
+        };
+        self.by_id.insert(id, handle);
+        self.live += 1;
+        handle
+    }
+
+    pub fn find(&self, call_id: &[u8]) -> Option<CallHandle> {
+        self.by_id.get(call_id).copied()
+    }
+
+    pub fn get_mut(&mut self, h: CallHandle) -> Option<&mut Call> {
+        let slot = self.slots.get_mut(h.index as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.call.as_mut()
+    }
+
+    /// Removes a call and remembers its Call-ID as dead until `now + DEAD_CALL_WAIT`.
+    pub fn remove(&mut self, h: CallHandle, now: Instant) -> Option<Call> {
+        let slot = self.slots.get_mut(h.index as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        let call = slot.call.take()?;
+        self.free.push(h.index);
+        self.live -= 1;
+        let id = call.call_id();
+        self.by_id.remove(id);
+        if self.dead.len() < DEAD_CALL_MAX {
+            let key: Box<[u8]> = id.into();
+            self.dead.insert(key.clone(), now + DEAD_CALL_WAIT);
+            self.dead_order.push_back((now + DEAD_CALL_WAIT, key));
+        }
+        Some(call)
+    }
+
+    pub fn is_dead(&self, call_id: &[u8]) -> bool {
+        self.dead.contains_key(call_id)
+    }
+
+    /// Forgets dead Call-IDs whose wait is over.
+    pub fn expire_dead(&mut self, now: Instant) {
+        while let Some((at, _)) = self.dead_order.front() {
+            if *at > now {
+                break;
+            }
+            if let Some((_, id)) = self.dead_order.pop_front() {
+                self.dead.remove(&id);
+            }
+        }
+    }
+
+    /// Arms a timer for `h` at `at`. Several entries per call are fine: the call decides
+    /// what is due when it runs.
+    pub fn arm(&mut self, h: CallHandle, at: Instant) {
+        if let Some(slot) = self.slots.get_mut(h.index as usize)
+            && slot.generation == h.generation
+        {
+            if slot.armed.is_some_and(|a| a <= at) {
+                return;
+            }
+            slot.armed = Some(at);
+        }
+        self.timers.push(Reverse((at, h)));
+    }
+
+    /// The earliest armed timer.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Pops one timer due at `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<CallHandle> {
+        match self.timers.peek() {
+            Some(Reverse((at, _))) if *at <= now => {
+                let Reverse((at, h)) = self.timers.pop()?;
+                if let Some(slot) = self.slots.get_mut(h.index as usize)
+                    && slot.armed == Some(at)
+                {
+                    slot.armed = None;
+                }
+                Some(h)
+            }
+            _ => None,
+        }
+    }
+
+    /// Every live call's handle (for aborting them all).
+    pub fn handles(&self) -> Vec<CallHandle> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.call.is_some())
+            .map(|(i, s)| CallHandle { index: i as u32, generation: s.generation })
+            .collect()
+    }
+}
