@@ -221,6 +221,13 @@ pub struct JobSpec {
     pub health: HealthGates,
     /// `-rtp_echo`.
     pub rtp_echo: bool,
+    /// `-bg`: run detached (the binary re-spawns itself and prints the PID).
+    pub background: bool,
+    /// `-nostdin`: no keyboard control.
+    pub nostdin: bool,
+    /// `-ci` / `-cp`: the UDP control socket (SIPp's default port is 8888).
+    pub control_ip: Option<IpAddr>,
+    pub control_port: Option<u16>,
 }
 
 impl Default for JobSpec {
@@ -267,6 +274,10 @@ impl Default for JobSpec {
             trace: TraceConfig { stat_period_ms: 60_000, stat_delimiter: ";".into(), rtt_freq: 200, ..Default::default() },
             health: HealthGates::default(),
             rtp_echo: false,
+            background: false,
+            nostdin: false,
+            control_ip: None,
+            control_port: None,
         }
     }
 }

@@ -7,3 +7,11 @@ pub mod config;
 pub mod scenario;
 pub mod sip;
 pub mod stats;
+pub mod call;
+pub mod rng;
+pub mod wallclock;
+pub mod load;
+pub mod shard;
+pub mod runner;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;

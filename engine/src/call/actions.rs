@@ -117,6 +117,10 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
             cx.events.push(ShardEvent::Media { call_number: call.number, verb: m.verb.clone(), argument: m.argument.clone() })
         }
         Action::Assign { var, value } => call.set_var(*var, Value::Double(*value), cx),
+        Action::AssignVar { var, source } => {
+            let v = call.var(*source, cx).clone();
+            call.set_var(*var, v, cx);
+        }
         Action::AssignStr { var, value } => {
             let v = render_text(call, value, cx);
             call.set_var(*var, Value::Str(v.into()), cx);

@@ -69,8 +69,9 @@ fn patch_len(out: &mut Vec<u8>, base: usize, slots: &[(usize, i64)]) {
         },
     };
     for &(pos, offset) in slots.iter().rev() {
+        // SIPp writes `[len]` right-aligned in five columns (`Content-Length:    32`).
         let mut digits = Vec::with_capacity(8);
-        push_num(&mut digits, body_len as i64 + offset);
+        let _ = write!(digits, "{:>5}", body_len as i64 + offset);
         out.splice(pos..pos, digits);
     }
 }

@@ -3,10 +3,17 @@
 //! Owns: turning XML bytes into an immutable `Scenario`. Must not: read files itself
 //! (callers pass a `read_file` function for `[file name=…]`), read clocks or touch sockets.
 
+mod actions;
 pub mod builtin;
+mod ctx;
+mod dom;
 mod error;
+mod keywords;
 mod loader;
 pub mod model;
+mod template;
+#[cfg(test)]
+mod tests;
 
 pub use error::{ScenarioError, ScenarioErrorKind, ScenarioErrors};
 pub use model::*;

@@ -122,6 +122,8 @@ pub struct CommandCommon {
     pub display: Option<String>,
     /// `hide="true"`.
     pub hide: bool,
+    /// `hiderest="true"`: hide this step and every later one on the scenario screen.
+    pub hiderest: bool,
     /// `lost="10"`: percent of messages to drop on purpose.
     pub lost_percent: Option<f64>,
     /// `<action>` children, run when the step completes (recv: after the message matched).
@@ -287,6 +289,10 @@ pub enum Keyword {
     Authentication(AuthParams),
     /// A name given with `-key name value`.
     Generic(String),
+    /// An SRTP keyword of SIPp's RTPSTREAM builds (`[cryptotag1audio]`,
+    /// `[cryptosuiteaescm128sha1801audio]`, `[cryptokeyparams1audio-5]`, `[ueaescm128sha1801video]`…):
+    /// the name without the offset, and the offset.
+    Crypto { name: String, offset: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -319,6 +325,8 @@ pub enum Action {
     /// `<exec play_pcap_audio=…>` and other media commands: handed to the media layer.
     Media(MediaCommand),
     Assign { var: VarId, value: f64 },
+    /// `<assign assign_to="a" variable="b"/>`: copy b's numeric value into a.
+    AssignVar { var: VarId, source: VarId },
     /// `assign` with `variable` source.
     AssignStr { var: VarId, value: Template },
     Add { var: VarId, operand: Operand },

@@ -22,6 +22,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 pub use self::core::{Budget, Finished, ShardCore};
 use crate::call::ShardEvent;
 use crate::stats::ShardStats;
+use crate::stats::traces::{Direction, msg_block};
 
 /// Run-wide control, written by the runner (keys, signals, limits) and read by every
 /// shard once per loop turn. Atomics only: no lock on the hot path.
@@ -231,11 +232,12 @@ async fn flush(
         if let Some(f) = tr.messages.as_mut() {
             let mut text = Vec::new();
             let mut c = core.borrow_mut();
-            for (src, bytes) in c.rx_log.drain(..) {
-                trace_block(&mut text, wall, "received", &bytes, src);
+            let transport = c.env.transport.keyword();
+            for (_, bytes) in c.rx_log.drain(..) {
+                text.extend_from_slice(&msg_block(wall, transport, Direction::Received, &bytes));
             }
             for t in &batch.items {
-                trace_block(&mut text, wall, "sent", batch.bytes(t), t.dest);
+                text.extend_from_slice(&msg_block(wall, transport, Direction::Sent, batch.bytes(t)));
             }
             let _ = f.write_all(&text);
         }
@@ -246,19 +248,6 @@ async fn flush(
     if c.tx.is_empty() {
         c.tx = batch;
     }
-}
-
-/// One -trace_msg block in SIPp's layout (reference/sipp.md §4.1).
-fn trace_block(out: &mut Vec<u8>, wall: SystemTime, dir: &str, bytes: &[u8], peer: SocketAddr) {
-    let when = crate::wallclock::Civil::from_system(wall).date_time_micros();
-    let _ = writeln!(out, "----------------------------------------------- {when}");
-    if dir == "sent" {
-        let _ = writeln!(out, "UDP message sent ({} bytes) to {peer}:\n", bytes.len());
-    } else {
-        let _ = writeln!(out, "UDP message received [{}] bytes from {peer}:\n", bytes.len());
-    }
-    out.extend_from_slice(bytes);
-    out.extend_from_slice(b"\n\n");
 }
 
 fn publish(core: &Rc<RefCell<ShardCore>>, published: &Arc<Mutex<Published>>, done: bool) {

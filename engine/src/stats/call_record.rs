@@ -1,0 +1,104 @@
+//! `call_records.jsonl`: one JSON line per finished call (schema
+//! `gossipper_call_record_v1`, `spec/gossipper-reference.md` §5.9).
+//!
+//! Owns: the record's field names. The `media` object keeps the Go gossipper's PascalCase
+//! keys (`RTPPacketsSent`, …) because outside importers read exactly those. Must not: do
+//! I/O; the shell appends the returned line.
+
+use serde::Serialize;
+
+/// The schema this module writes.
+pub const SCHEMA_VERSION: &str = "gossipper_call_record_v1";
+
+/// Per-call media counters, serialised with Go's PascalCase names. Zeros until the media
+/// layer reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CallMedia {
+    /// RTP packets sent.
+    #[serde(rename = "RTPPacketsSent")]
+    pub rtp_packets_sent: u64,
+    /// RTP payload octets sent.
+    #[serde(rename = "RTPOctetsSent")]
+    pub rtp_octets_sent: u64,
+    /// RTP packets received.
+    #[serde(rename = "RTPPacketsReceived")]
+    pub rtp_packets_received: u64,
+    /// RTCP sender reports sent.
+    #[serde(rename = "RTCPSenderReports")]
+    pub rtcp_sender_reports: u64,
+}
+
+/// One finished call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CallRecord<'a> {
+    /// Always `gossipper_call_record_v1`.
+    pub schema_version: &'static str,
+    /// The SIP Call-ID.
+    pub call_id: &'a str,
+    /// `[call_number]`, from 1.
+    pub call_number: u64,
+    /// Whether the call ended successfully.
+    pub success: bool,
+    /// Call length in whole ms.
+    pub duration_ms: u64,
+    /// Why it failed; empty on success.
+    pub error: &'a str,
+    /// Media counters.
+    pub media: CallMedia,
+}
+
+/// The JSON line of one finished call, ending in `\n`.
+pub fn call_record_line(
+    call_id: &str,
+    call_number: u64,
+    success: bool,
+    duration_ms: u64,
+    error: &str,
+    media: CallMedia,
+) -> String {
+    let rec = CallRecord {
+        schema_version: SCHEMA_VERSION,
+        call_id,
+        call_number,
+        success,
+        duration_ms,
+        error,
+        media,
+    };
+    // A struct of strings, integers and booleans cannot fail to serialise.
+    let mut line = serde_json::to_string(&rec).expect("call record serialises");
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_record_has_the_go_shape_with_pascal_case_media() {
+        let line = call_record_line("1-42@127.0.0.1", 1, true, 300_277, "", CallMedia::default());
+        assert!(line.ends_with('\n'));
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(
+            line,
+            "{\"schema_version\":\"gossipper_call_record_v1\",\"call_id\":\"1-42@127.0.0.1\",\"call_number\":1,\"success\":true,\"duration_ms\":300277,\"error\":\"\",\"media\":{\"RTPPacketsSent\":0,\"RTPOctetsSent\":0,\"RTPPacketsReceived\":0,\"RTCPSenderReports\":0}}\n"
+        );
+    }
+
+    #[test]
+    fn errors_and_odd_call_ids_are_escaped() {
+        let line = call_record_line(
+            "a\"b\nc",
+            2,
+            false,
+            0,
+            "timeout on \"ACK\"",
+            CallMedia::default(),
+        );
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["call_id"], "a\"b\nc");
+        assert_eq!(v["error"], "timeout on \"ACK\"");
+        assert_eq!(v["success"], false);
+    }
+}

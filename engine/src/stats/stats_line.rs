@@ -1,0 +1,199 @@
+//! The worker's periodic stdout line (`{"kind":"stats",…}`, one per `stats_interval_ms`),
+//! which the master tees into `stats.jsonl` and live subscribers.
+//!
+//! Owns: the line's field names. Unlike the Go gossipper's heartbeat-only lines, ours
+//! carry the numbers: calls, rate over the interval, retransmissions, timeouts,
+//! unexpected messages, response-time percentiles (rtd 1, cumulative histogram), media
+//! counters, and every cumulative SIPp counter under `sipp`. Must not: read clocks (`ts`
+//! is passed in) or write.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::ShardStats;
+use super::csv::sipp_counters;
+use super::summary::OrderedCounters;
+
+/// Media numbers for a stats line (zeros until the media layer reports).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LineMedia {
+    /// RTP packets sent.
+    pub rtp_packets_sent: u64,
+    /// RTP packets received.
+    pub rtp_packets_received: u64,
+    /// RTP packets lost (RFC 3550 cumulative loss).
+    pub rtp_packets_lost: u64,
+    /// Interarrival jitter in ms.
+    pub jitter_ms: f64,
+}
+
+/// One stats line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatsLine<'a> {
+    /// Always `stats`.
+    pub kind: &'static str,
+    /// The job.
+    pub job_id: &'a str,
+    /// Unix milliseconds.
+    pub ts: u64,
+    /// The interval this line covers in ms.
+    pub interval_ms: u64,
+    /// Calls created so far.
+    pub calls_created: u64,
+    /// Successful calls so far.
+    pub calls_succeeded: u64,
+    /// Failed calls so far.
+    pub calls_failed: u64,
+    /// Calls alive now.
+    pub calls_active: u64,
+    /// Calls created per second during the interval.
+    pub cps: f64,
+    /// Retransmissions sent so far.
+    pub retransmissions: u64,
+    /// SIP timeouts so far.
+    pub timeouts: u64,
+    /// Unexpected messages so far (sum of the scenario screen's Unexpected-Msg column).
+    pub unexpected: u64,
+    /// Median of the first response time, in ms, since the start.
+    pub response_time_p50_ms: f64,
+    /// 90th percentile, ms.
+    pub response_time_p90_ms: f64,
+    /// 99th percentile, ms.
+    pub response_time_p99_ms: f64,
+    /// RTP packets sent so far.
+    pub rtp_packets_sent: u64,
+    /// RTP packets received so far.
+    pub rtp_packets_received: u64,
+    /// RTP packets lost so far.
+    pub rtp_packets_lost: u64,
+    /// Jitter in ms.
+    pub jitter_ms: f64,
+    /// Every cumulative SIPp counter by its -trace_stat name.
+    pub sipp: OrderedCounters,
+}
+
+/// The stats line for the interval from `prev` to `cur`, ending in `\n`.
+pub fn stats_line(
+    job_id: &str,
+    ts_ms: u64,
+    prev: &ShardStats,
+    cur: &ShardStats,
+    interval: Duration,
+) -> String {
+    stats_line_with_media(job_id, ts_ms, prev, cur, interval, LineMedia::default())
+}
+
+/// `stats_line` with media numbers.
+pub fn stats_line_with_media(
+    job_id: &str,
+    ts_ms: u64,
+    prev: &ShardStats,
+    cur: &ShardStats,
+    interval: Duration,
+    media: LineMedia,
+) -> String {
+    let c = &cur.counters;
+    let created = c.incoming_calls + c.outgoing_calls;
+    let created_before = prev.counters.incoming_calls + prev.counters.outgoing_calls;
+    let secs = interval.as_secs_f64();
+    let cps = if secs > 0.0 {
+        created.saturating_sub(created_before) as f64 / secs
+    } else {
+        0.0
+    };
+    let q = |p: f64| {
+        cur.rtd
+            .first()
+            .map_or(0.0, |t| t.histogram.quantile(p) as f64 / 1000.0)
+    };
+    let line = StatsLine {
+        kind: "stats",
+        job_id,
+        ts: ts_ms,
+        interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+        calls_created: created,
+        calls_succeeded: c.successful_calls,
+        calls_failed: c.failed_calls,
+        calls_active: cur.current_calls,
+        cps,
+        retransmissions: c.retransmissions,
+        timeouts: c.timeouts,
+        unexpected: cur.steps.iter().map(|s| s.unexpected).sum(),
+        response_time_p50_ms: q(0.5),
+        response_time_p90_ms: q(0.9),
+        response_time_p99_ms: q(0.99),
+        rtp_packets_sent: media.rtp_packets_sent,
+        rtp_packets_received: media.rtp_packets_received,
+        rtp_packets_lost: media.rtp_packets_lost,
+        jitter_ms: if media.jitter_ms.is_finite() {
+            media.jitter_ms
+        } else {
+            0.0
+        },
+        sipp: OrderedCounters(sipp_counters(c)),
+    };
+    // Strings, integers and finite floats cannot fail to serialise.
+    let mut out = serde_json::to_string(&line).expect("stats line serialises");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_line_carries_interval_rate_and_cumulative_counters() {
+        let mut prev = ShardStats::new(3, 1, 0, &[10], &[10]);
+        prev.counters.outgoing_calls = 10;
+        let mut cur = prev.clone();
+        cur.counters.outgoing_calls = 30;
+        cur.counters.successful_calls = 25;
+        cur.counters
+            .fail(crate::stats::FailureReason::TimeoutOnRecv);
+        cur.counters.retransmissions = 4;
+        cur.counters.timeouts = 2;
+        cur.current_calls = 4;
+        cur.steps[1].unexpected = 2;
+        cur.steps[2].unexpected = 1;
+        for v in 1..=100u64 {
+            cur.rtd[0].record(v * 1000);
+        }
+        let line = stats_line(
+            "job-1",
+            1_795_686_419_487,
+            &prev,
+            &cur,
+            Duration::from_millis(2000),
+        );
+        assert!(line.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["kind"], "stats");
+        assert_eq!(v["job_id"], "job-1");
+        assert_eq!(v["ts"], 1_795_686_419_487u64);
+        assert_eq!(v["calls_created"], 30);
+        assert_eq!(v["calls_succeeded"], 25);
+        assert_eq!(v["calls_failed"], 1);
+        assert_eq!(v["calls_active"], 4);
+        assert_eq!(v["cps"], 10.0);
+        assert_eq!(v["retransmissions"], 4);
+        assert_eq!(v["timeouts"], 2);
+        assert_eq!(v["unexpected"], 3);
+        let p50 = v["response_time_p50_ms"].as_f64().unwrap();
+        assert!((p50 - 50.0).abs() < 1.0, "p50 {p50}");
+        assert_eq!(v["rtp_packets_lost"], 0);
+        assert_eq!(v["jitter_ms"], 0.0);
+        assert_eq!(v["sipp"]["OutgoingCall"], 30);
+        assert_eq!(v["sipp"]["FailedTimeoutOnRecv"], 1);
+    }
+
+    #[test]
+    fn a_zero_interval_reports_zero_rate() {
+        let s = ShardStats::new(0, 0, 0, &[], &[]);
+        let line = stats_line("j", 0, &s, &s, Duration::ZERO);
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["cps"], 0.0);
+        assert_eq!(v["response_time_p99_ms"], 0.0);
+    }
+}

@@ -1,0 +1,804 @@
+//! `summary.json` (schema `gossipper_summary_v1`, `spec/gossipper-reference.md` §5.8) and
+//! the health gates that decide exit code 2.
+//!
+//! Owns: the summary's field names (kept from the Go gossipper so its consumers keep
+//! working: integer-nanosecond durations, `le_10ms…` buckets, `failure_classes`, `health`,
+//! `findings`) plus our additions (`*_ms` float siblings, percentiles, `seed`, and a `sipp`
+//! block with every SIPp counter by its CSV name). Must not: read clocks or write files.
+//!
+//! Go's latency buckets (`le_10ms` … `gt_5000ms`) are derived from our histogram, which
+//! keeps two significant digits: a value within ~1.5 % of a bucket edge may land in the
+//! neighbouring bucket.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use super::csv::sipp_counters;
+use super::format::rfc3339;
+use super::report::RunInfo;
+use super::{Counters, FailureReason, Histogram, ShardStats, TimeStat};
+use crate::config::HealthGates;
+
+/// The schema this module writes.
+pub const SCHEMA_VERSION: &str = "gossipper_summary_v1";
+
+/// Go's latency bucket upper edges in ms (`ms <= edge`), then `gt_5000ms`.
+const GO_BUCKETS_MS: [u64; 9] = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
+
+/// Name/value pairs serialised as a JSON object in their given order (SIPp's CSV order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderedCounters(pub Vec<(&'static str, u64)>);
+
+impl Serialize for OrderedCounters {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// One Go latency bucket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LatencyBucket {
+    /// `le_10ms` … `gt_5000ms`.
+    pub label: String,
+    /// Values in the bucket.
+    pub count: u64,
+}
+
+/// A latency object (`call_length`, `invite_rtt`, `rtd.<name>`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Latency {
+    /// Number of values.
+    pub count: u64,
+    /// Mean in ns (Go `time.Duration`).
+    pub average: u64,
+    /// Minimum in ns.
+    pub min: u64,
+    /// Maximum in ns.
+    pub max: u64,
+    /// Last value in ns.
+    pub last: u64,
+    /// Population standard deviation in ns.
+    pub stddev: u64,
+    /// Go's fixed buckets.
+    pub buckets: Vec<LatencyBucket>,
+    /// `average` in ms.
+    pub average_ms: f64,
+    /// `min` in ms.
+    pub min_ms: f64,
+    /// `max` in ms.
+    pub max_ms: f64,
+    /// `last` in ms.
+    pub last_ms: f64,
+    /// `stddev` in ms.
+    pub stddev_ms: f64,
+    /// Median in ms (from the histogram).
+    pub p50_ms: f64,
+    /// 90th percentile in ms.
+    pub p90_ms: f64,
+    /// 99th percentile in ms.
+    pub p99_ms: f64,
+    /// 99.9th percentile in ms.
+    pub p999_ms: f64,
+}
+
+/// Go's `media` block. Zeros until the media layer reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MediaSummary {
+    /// RTP packets sent.
+    pub rtp_packets_sent: u64,
+    /// RTP payload octets sent.
+    pub rtp_octets_sent: u64,
+    /// RTP packets received.
+    pub rtp_packets_received: u64,
+    /// RTCP sender reports sent.
+    pub rtcp_sender_reports: u64,
+    /// RTCP receiver reports sent.
+    pub rtcp_receiver_reports: u64,
+    /// RTCP packets received.
+    pub rtcp_packets_received: u64,
+}
+
+/// The health verdict (`health` in summary.json; also decides exit code 2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// Whether any gate is configured.
+    pub active: bool,
+    /// Whether every configured gate passed (true when none is configured).
+    pub pass: bool,
+    /// One plain-language line per failed gate.
+    pub reasons: Vec<String>,
+}
+
+/// The numbers the health gates look at.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HealthFacts {
+    /// Successful calls over calls created.
+    pub success_ratio: f64,
+    /// Failed calls.
+    pub failed_calls: u64,
+    /// SIP timeouts.
+    pub timeouts: u64,
+}
+
+impl HealthFacts {
+    /// The facts of a finished (or running) run.
+    pub fn of(stats: &ShardStats) -> HealthFacts {
+        let c = &stats.counters;
+        HealthFacts {
+            success_ratio: success_ratio(c),
+            failed_calls: c.failed_calls,
+            timeouts: c.timeouts,
+        }
+    }
+}
+
+/// Checks the gates the way the Go gossipper does (reasons worded the same): a minimum
+/// success ratio (with 1e-9 slack), and maxima for failed calls and timeouts.
+pub fn evaluate_health(gates: &HealthGates, f: &HealthFacts) -> Health {
+    let mut reasons = Vec::new();
+    if let Some(min) = gates.min_success_ratio
+        && min > 0.0
+        && f.success_ratio + 1e-9 < min
+    {
+        reasons.push(format!(
+            "success_ratio {:.4} below minimum {:.4}",
+            f.success_ratio, min
+        ));
+    }
+    if let Some(max) = gates.max_failed_calls
+        && f.failed_calls > max
+    {
+        reasons.push(format!(
+            "failed_calls {} exceeds maximum {}",
+            f.failed_calls, max
+        ));
+    }
+    if let Some(max) = gates.max_timeouts
+        && f.timeouts > max
+    {
+        reasons.push(format!("timeouts {} exceeds maximum {}", f.timeouts, max));
+    }
+    let active = gates.min_success_ratio.is_some_and(|m| m > 0.0)
+        || gates.max_failed_calls.is_some()
+        || gates.max_timeouts.is_some();
+    Health {
+        active,
+        pass: reasons.is_empty(),
+        reasons,
+    }
+}
+
+/// The whole summary.json document.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Always `gossipper_summary_v1`.
+    pub schema_version: &'static str,
+    /// `Gossipper X.Y.Z`.
+    pub tool_version: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339.
+    pub finished_at: String,
+    /// Run length in ns.
+    pub duration: u64,
+    /// Run length in ms.
+    pub duration_ms: f64,
+    /// Calls created (incoming + outgoing).
+    pub total_calls: u64,
+    /// Successful calls.
+    pub success_calls: u64,
+    /// Failed calls.
+    pub failed_calls: u64,
+    /// Calls still alive.
+    pub active_calls: u64,
+    /// `success_calls / total_calls` (0 without calls).
+    pub success_ratio: f64,
+    /// Calls created per second over the whole run.
+    pub calls_per_second: f64,
+    /// Retransmissions sent.
+    pub retransmits: u64,
+    /// SIP timeouts.
+    pub timeouts: u64,
+    /// Mean call length in ns.
+    pub average_call_latency: u64,
+    /// Mean call length in ms.
+    pub average_call_latency_ms: f64,
+    /// Mean of the first response time (the INVITE round trip in the built-ins) in ns.
+    pub average_invite_rtt: u64,
+    /// Same in ms.
+    pub average_invite_rtt_ms: f64,
+    /// Call lengths, when any call finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_length: Option<Latency>,
+    /// The first response time, when measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite_rtt: Option<Latency>,
+    /// Media counters.
+    pub media: MediaSummary,
+    /// Every measured response time by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub rtd: BTreeMap<String, Latency>,
+    /// Scenario counters by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, u64>,
+    /// Failed calls by class (`timeout`, `unexpected_sip`, `transport_error`,
+    /// `scenario_error`, …); classes with no failure are left out, as in Go.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub failure_classes: BTreeMap<String, u64>,
+    /// The health gates' verdict.
+    pub health: Health,
+    /// Plain-language lines.
+    pub findings: Vec<String>,
+    /// The RNG seed, to replay the run.
+    pub seed: u64,
+    /// Every cumulative SIPp counter by its -trace_stat name.
+    pub sipp: OrderedCounters,
+}
+
+/// What `summary` needs.
+#[derive(Clone, Copy, Debug)]
+pub struct SummaryInput<'a> {
+    /// The run's facts (start time, rtd and counter names).
+    pub info: &'a RunInfo,
+    /// The final merged statistics.
+    pub stats: &'a ShardStats,
+    /// When the run ended.
+    pub finished_at: SystemTime,
+    /// `Gossipper X.Y.Z`.
+    pub tool_version: &'a str,
+    /// The run's RNG seed.
+    pub seed: u64,
+    /// The configured gates.
+    pub gates: &'a HealthGates,
+    /// Media counters (zeros without media).
+    pub media: MediaSummary,
+}
+
+fn success_ratio(c: &Counters) -> f64 {
+    let total = c.incoming_calls + c.outgoing_calls;
+    if total == 0 {
+        0.0
+    } else {
+        c.successful_calls as f64 / total as f64
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn ns(us: u64) -> u64 {
+    us.saturating_mul(1000)
+}
+
+/// How many recorded values are at most `x_us`, read from the histogram by bisecting
+/// over ranks (the histogram exposes quantiles only).
+fn count_at_most(h: &Histogram, x_us: u64) -> u64 {
+    let n = h.count();
+    let value_at_rank = |k: u64| h.quantile((k as f64 - 0.5) / n as f64);
+    let (mut lo, mut hi) = (0u64, n); // invariant: rank lo is <= x (rank 0 trivially)
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if value_at_rank(mid) <= x_us {
+            lo = mid
+        } else {
+            hi = mid - 1
+        }
+    }
+    lo
+}
+
+fn go_buckets(h: &Histogram) -> Vec<LatencyBucket> {
+    let mut out = Vec::with_capacity(GO_BUCKETS_MS.len() + 1);
+    let mut below = 0;
+    for edge in GO_BUCKETS_MS {
+        // Go compares whole milliseconds: ms <= edge means us < (edge + 1) * 1000.
+        let upto = count_at_most(h, (edge + 1) * 1000 - 1);
+        out.push(LatencyBucket {
+            label: format!("le_{edge}ms"),
+            count: upto.saturating_sub(below),
+        });
+        below = upto;
+    }
+    out.push(LatencyBucket {
+        label: "gt_5000ms".into(),
+        count: h.count().saturating_sub(below),
+    });
+    out
+}
+
+/// The latency object of one timer, or `None` when it recorded nothing.
+pub fn latency(t: &TimeStat) -> Option<Latency> {
+    if t.count == 0 {
+        return None;
+    }
+    let mean = t.mean_us() as u64;
+    // Finite and non-negative: the cast saturates.
+    let stdev = t.stdev_us() as u64;
+    let q = |p: f64| ms(t.histogram.quantile(p));
+    Some(Latency {
+        count: t.count,
+        average: ns(mean),
+        min: ns(t.min_us),
+        max: ns(t.max_us),
+        last: ns(t.last_us),
+        stddev: ns(stdev),
+        buckets: go_buckets(&t.histogram),
+        average_ms: ms(mean),
+        min_ms: ms(t.min_us),
+        max_ms: ms(t.max_us),
+        last_ms: ms(t.last_us),
+        stddev_ms: ms(stdev),
+        p50_ms: q(0.5),
+        p90_ms: q(0.9),
+        p99_ms: q(0.99),
+        p999_ms: q(0.999),
+    })
+}
+
+/// Failed calls by Go failure class. Failures no SIPp column explains count as
+/// `scenario_error`.
+pub fn failure_classes(c: &Counters) -> BTreeMap<String, u64> {
+    let by_reason = [
+        (
+            FailureReason::CannotSendMessage,
+            c.failed_cannot_send_message,
+        ),
+        (FailureReason::MaxUdpRetrans, c.failed_max_udp_retrans),
+        (FailureReason::TcpConnect, c.failed_tcp_connect),
+        (FailureReason::TcpClosed, c.failed_tcp_closed),
+        (
+            FailureReason::UnexpectedMessage,
+            c.failed_unexpected_message,
+        ),
+        (FailureReason::CallRejected, c.failed_call_rejected),
+        (FailureReason::CmdNotSent, c.failed_cmd_not_sent),
+        (
+            FailureReason::RegexpDoesntMatch,
+            c.failed_regexp_doesnt_match,
+        ),
+        (
+            FailureReason::RegexpShouldntMatch,
+            c.failed_regexp_shouldnt_match,
+        ),
+        (
+            FailureReason::RegexpHdrNotFound,
+            c.failed_regexp_hdr_not_found,
+        ),
+        (
+            FailureReason::OutboundCongestion,
+            c.failed_outbound_congestion,
+        ),
+        (FailureReason::TimeoutOnRecv, c.failed_timeout_on_recv),
+        (FailureReason::TimeoutOnSend, c.failed_timeout_on_send),
+        (FailureReason::TestDoesntMatch, c.failed_test_doesnt_match),
+        (
+            FailureReason::TestShouldntMatch,
+            c.failed_test_shouldnt_match,
+        ),
+        (
+            FailureReason::StrcmpDoesntMatch,
+            c.failed_strcmp_doesnt_match,
+        ),
+        (
+            FailureReason::StrcmpShouldntMatch,
+            c.failed_strcmp_shouldnt_match,
+        ),
+    ];
+    let mut out = BTreeMap::new();
+    let mut explained = 0u64;
+    for (reason, n) in by_reason {
+        if n > 0 {
+            *out.entry(reason.class().to_string()).or_insert(0) += n;
+            explained += n;
+        }
+    }
+    let rest = c.failed_calls.saturating_sub(explained);
+    if rest > 0 {
+        *out.entry("scenario_error".to_string()).or_insert(0) += rest;
+    }
+    out
+}
+
+/// Go's findings: the health verdict, a calls line, timeouts, the top three failure
+/// classes.
+fn findings(s: &Summary) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !s.health.reasons.is_empty() {
+        lines.push(format!(
+            "Health check: FAIL — {}",
+            s.health.reasons.join("; ")
+        ));
+    } else if s.health.active {
+        lines.push("Health check: PASS".into());
+    }
+    if s.total_calls == 0 {
+        lines.push("No calls were started.".into());
+        return lines;
+    }
+    let finished = s.success_calls + s.failed_calls;
+    let pct = 100.0 * s.success_calls as f64 / s.total_calls as f64;
+    lines.push(format!(
+        "Calls: total={} finished={finished} success={} failed={} (success {pct:.1}% of total).",
+        s.total_calls, s.success_calls, s.failed_calls
+    ));
+    if s.timeouts > 0 {
+        lines.push(format!("SIP timeouts: {}", s.timeouts));
+    }
+    if !s.failure_classes.is_empty() {
+        let mut list: Vec<(&String, &u64)> = s.failure_classes.iter().collect();
+        list.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let parts: Vec<String> = list
+            .iter()
+            .take(3)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        lines.push(format!("Top failure classes: {}", parts.join(", ")));
+    }
+    lines
+}
+
+/// Builds the summary of a run.
+pub fn summary(i: &SummaryInput<'_>) -> Summary {
+    let c = &i.stats.counters;
+    let start = i.info.run.start;
+    let run_ns = u64::try_from(
+        i.finished_at
+            .duration_since(start)
+            .unwrap_or_default()
+            .as_nanos(),
+    )
+    .unwrap_or(u64::MAX);
+    let total = c.incoming_calls + c.outgoing_calls;
+    let secs = run_ns as f64 / 1e9;
+    let call_length = latency(&i.stats.call_length);
+    let invite_rtt = i.stats.rtd.first().and_then(latency);
+    let rtd = i
+        .info
+        .rtd_names
+        .iter()
+        .zip(&i.stats.rtd)
+        .filter_map(|(name, t)| latency(t).map(|l| (name.clone(), l)))
+        .collect();
+    let counters = i
+        .info
+        .counter_names
+        .iter()
+        .zip(&i.stats.generic_counters)
+        .map(|(name, v)| (name.clone(), *v))
+        .collect();
+    let health = evaluate_health(i.gates, &HealthFacts::of(i.stats));
+    let mut s = Summary {
+        schema_version: SCHEMA_VERSION,
+        tool_version: i.tool_version.to_string(),
+        started_at: rfc3339(start),
+        finished_at: rfc3339(i.finished_at),
+        duration: run_ns,
+        duration_ms: run_ns as f64 / 1e6,
+        total_calls: total,
+        success_calls: c.successful_calls,
+        failed_calls: c.failed_calls,
+        active_calls: i.stats.current_calls,
+        success_ratio: success_ratio(c),
+        calls_per_second: if secs > 0.0 { total as f64 / secs } else { 0.0 },
+        retransmits: c.retransmissions,
+        timeouts: c.timeouts,
+        average_call_latency: call_length.as_ref().map_or(0, |l| l.average),
+        average_call_latency_ms: call_length.as_ref().map_or(0.0, |l| l.average_ms),
+        average_invite_rtt: invite_rtt.as_ref().map_or(0, |l| l.average),
+        average_invite_rtt_ms: invite_rtt.as_ref().map_or(0.0, |l| l.average_ms),
+        call_length,
+        invite_rtt,
+        media: i.media,
+        rtd,
+        counters,
+        failure_classes: failure_classes(c),
+        health,
+        findings: Vec::new(),
+        seed: i.seed,
+        sipp: OrderedCounters(sipp_counters(c)),
+    };
+    s.findings = findings(&s);
+    s
+}
+
+/// summary.json text: indented by two spaces like Go's `MarshalIndent`, ending in `\n`.
+pub fn to_json(s: &Summary) -> String {
+    // Plain structs with string keys and finite-or-null floats cannot fail to serialise.
+    let mut out = serde_json::to_string_pretty(s).expect("summary serialises");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::report::tests::uac_info;
+    use std::time::Duration;
+
+    fn stats(info: &RunInfo) -> ShardStats {
+        ShardStats::new(
+            info.steps.len(),
+            info.rtd_names.len(),
+            info.counter_names.len(),
+            &info.rtd_edges_ms,
+            &info.call_length_edges_ms,
+        )
+    }
+
+    fn finished_run() -> (RunInfo, ShardStats) {
+        let mut info = uac_info();
+        info.counter_names = vec!["okc".into()];
+        let mut s = stats(&info);
+        s.counters.outgoing_calls = 100;
+        s.counters.successful_calls = 90;
+        s.counters.fail(FailureReason::TimeoutOnRecv);
+        s.counters.fail(FailureReason::MaxUdpRetrans);
+        s.counters.fail(FailureReason::UnexpectedMessage);
+        s.counters.failed_calls += 7; // failures no SIPp column explains
+        s.counters.timeouts = 4;
+        s.counters.retransmissions = 12;
+        s.current_calls = 0;
+        s.generic_counters = vec![42];
+        for v in 1..=1000u64 {
+            s.rtd[0].record(v * 1000); // 1 ms .. 1000 ms
+        }
+        s.call_length.record(4_000_000);
+        (info, s)
+    }
+
+    fn build(info: &RunInfo, s: &ShardStats, gates: &HealthGates) -> Summary {
+        summary(&SummaryInput {
+            info,
+            stats: s,
+            finished_at: info.run.start + Duration::from_millis(10_500),
+            tool_version: "Gossipper 0.1.0",
+            seed: 7,
+            gates,
+            media: MediaSummary::default(),
+        })
+    }
+
+    #[test]
+    fn summary_json_keeps_the_go_field_names() {
+        let (info, s) = finished_run();
+        let json = to_json(&build(&info, &s, &HealthGates::default()));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for key in [
+            "schema_version",
+            "tool_version",
+            "started_at",
+            "finished_at",
+            "duration",
+            "total_calls",
+            "success_calls",
+            "failed_calls",
+            "active_calls",
+            "success_ratio",
+            "calls_per_second",
+            "retransmits",
+            "timeouts",
+            "average_call_latency",
+            "average_invite_rtt",
+            "call_length",
+            "invite_rtt",
+            "media",
+            "rtd",
+            "counters",
+            "failure_classes",
+            "health",
+            "findings",
+            "duration_ms",
+            "seed",
+            "sipp",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["schema_version"], "gossipper_summary_v1");
+        assert_eq!(v["duration"], 10_500_000_000u64);
+        assert_eq!(v["duration_ms"], 10_500.0);
+        assert_eq!(v["started_at"], "2026-11-26T09:46:59.487723Z");
+        assert_eq!(v["total_calls"], 100);
+        assert_eq!(v["success_ratio"], 0.9);
+        assert_eq!(v["retransmits"], 12);
+        assert_eq!(v["counters"]["okc"], 42);
+        assert_eq!(v["media"]["rtp_packets_sent"], 0);
+        assert_eq!(v["sipp"]["SuccessfulCall"], 90);
+        assert_eq!(v["sipp"]["FailedMaxUDPRetrans"], 1);
+        assert_eq!(v["seed"], 7);
+        let rtt = &v["invite_rtt"];
+        for key in [
+            "count",
+            "average",
+            "min",
+            "max",
+            "last",
+            "stddev",
+            "buckets",
+            "p50_ms",
+            "p90_ms",
+            "p99_ms",
+            "p999_ms",
+            "average_ms",
+        ] {
+            assert!(rtt.get(key).is_some(), "invite_rtt lacks {key}");
+        }
+        assert_eq!(rtt["min"], 1_000_000);
+        assert_eq!(rtt["max"], 1_000_000_000u64);
+        assert_eq!(v["rtd"]["1"]["count"], 1000);
+        // The SIPp block lists counters in CSV order.
+        let sipp_pos = |k: &str| json.find(&format!("\"{k}\"")).unwrap();
+        assert!(sipp_pos("IncomingCall") < sipp_pos("WatchdogMinor"));
+    }
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        let (info, s) = finished_run();
+        let l = build(&info, &s, &HealthGates::default())
+            .invite_rtt
+            .unwrap();
+        let near = |got: f64, want: f64| (got - want).abs() / want < 0.02;
+        assert!(near(l.p50_ms, 500.0), "p50 {}", l.p50_ms);
+        assert!(near(l.p90_ms, 900.0), "p90 {}", l.p90_ms);
+        assert!(near(l.p99_ms, 990.0), "p99 {}", l.p99_ms);
+        assert!(near(l.p999_ms, 999.0), "p999 {}", l.p999_ms);
+        assert!(near(l.average_ms, 500.5));
+    }
+
+    #[test]
+    fn go_buckets_count_whole_milliseconds_at_or_below_each_edge() {
+        let (info, s) = finished_run();
+        let l = build(&info, &s, &HealthGates::default())
+            .invite_rtt
+            .unwrap();
+        let labels: Vec<&str> = l.buckets.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "le_10ms",
+                "le_20ms",
+                "le_50ms",
+                "le_100ms",
+                "le_200ms",
+                "le_500ms",
+                "le_1000ms",
+                "le_2000ms",
+                "le_5000ms",
+                "gt_5000ms"
+            ]
+        );
+        let counts: Vec<u64> = l.buckets.iter().map(|b| b.count).collect();
+        // 1..=1000 ms in 1 ms steps: every edge is hit exactly, so the histogram's
+        // two-digit precision may move a value across an edge (±1 % of the total).
+        let want = [10u64, 10, 30, 50, 100, 300, 500, 0, 0, 0];
+        for (got, want) in counts.iter().zip(want) {
+            assert!(got.abs_diff(want) <= 1 + want / 100, "{counts:?}");
+        }
+        assert_eq!(counts.iter().sum::<u64>(), 1000);
+
+        // Values away from the edges land exactly.
+        let mut t = TimeStat::new(&[]);
+        for us in [5_000, 15_400, 3_000_000, 7_000_000, 7_500_000] {
+            t.record(us);
+        }
+        let counts: Vec<u64> = latency(&t)
+            .unwrap()
+            .buckets
+            .iter()
+            .map(|b| b.count)
+            .collect();
+        assert_eq!(counts, [1, 1, 0, 0, 0, 0, 0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn failure_classes_follow_failure_reason_class() {
+        let (info, s) = finished_run();
+        let sum = build(&info, &s, &HealthGates::default());
+        assert_eq!(sum.failed_calls, 10);
+        assert_eq!(sum.failure_classes.get("timeout"), Some(&2));
+        assert_eq!(sum.failure_classes.get("unexpected_sip"), Some(&1));
+        assert_eq!(sum.failure_classes.get("scenario_error"), Some(&7));
+        assert_eq!(sum.failure_classes.get("transport_error"), None);
+        assert!(
+            sum.findings
+                .iter()
+                .any(|f| f == "Top failure classes: scenario_error=7, timeout=2, unexpected_sip=1")
+        );
+        assert!(
+            sum.findings.iter().any(|f| f
+                == "Calls: total=100 finished=100 success=90 failed=10 (success 90.0% of total).")
+        );
+    }
+
+    #[test]
+    fn health_passes_without_gates_and_reports_each_failed_gate() {
+        let facts = HealthFacts {
+            success_ratio: 0.9,
+            failed_calls: 10,
+            timeouts: 4,
+        };
+        let none = evaluate_health(&HealthGates::default(), &facts);
+        assert_eq!(
+            none,
+            Health {
+                active: false,
+                pass: true,
+                reasons: vec![]
+            }
+        );
+
+        let gates = HealthGates {
+            min_success_ratio: Some(0.95),
+            max_failed_calls: Some(10),
+            max_timeouts: Some(3),
+        };
+        let h = evaluate_health(&gates, &facts);
+        assert!(h.active);
+        assert!(!h.pass);
+        assert_eq!(
+            h.reasons,
+            [
+                "success_ratio 0.9000 below minimum 0.9500",
+                "timeouts 4 exceeds maximum 3"
+            ]
+        );
+
+        let ok = HealthGates {
+            min_success_ratio: Some(0.9),
+            max_failed_calls: Some(10),
+            max_timeouts: None,
+        };
+        assert!(
+            evaluate_health(&ok, &facts).pass,
+            "equal to the limit passes"
+        );
+
+        let zero = HealthGates {
+            max_failed_calls: Some(0),
+            ..Default::default()
+        };
+        assert!(
+            !evaluate_health(&zero, &facts).pass,
+            "max 0 fails on any failure"
+        );
+    }
+
+    #[test]
+    fn health_verdict_opens_the_findings() {
+        let (info, s) = finished_run();
+        let gates = HealthGates {
+            max_failed_calls: Some(5),
+            ..Default::default()
+        };
+        let sum = build(&info, &s, &gates);
+        assert_eq!(
+            sum.findings[0],
+            "Health check: FAIL — failed_calls 10 exceeds maximum 5"
+        );
+        let gates = HealthGates {
+            max_failed_calls: Some(50),
+            ..Default::default()
+        };
+        assert_eq!(build(&info, &s, &gates).findings[0], "Health check: PASS");
+    }
+
+    #[test]
+    fn an_idle_run_has_no_latency_objects() {
+        let info = uac_info();
+        let s = stats(&info);
+        let sum = build(&info, &s, &HealthGates::default());
+        assert!(sum.call_length.is_none());
+        assert!(sum.invite_rtt.is_none());
+        assert_eq!(sum.findings, ["No calls were started."]);
+        let v: serde_json::Value = serde_json::from_str(&to_json(&sum)).unwrap();
+        assert!(v.get("call_length").is_none());
+        assert_eq!(v["success_ratio"], 0.0);
+    }
+}
