@@ -26,6 +26,8 @@ pub enum TransportMode {
     UdpShared,
     /// `un`: one UDP socket per call.
     UdpPerCall,
+    /// `ui`: one UDP socket per local IP address taken from the injection file (`-ip_field`).
+    UdpPerIp,
     /// `t1`.
     TcpShared,
     /// `tn`.
@@ -47,6 +49,7 @@ impl TransportMode {
         Some(match code.to_ascii_lowercase().as_str() {
             "u1" | "s1" => TransportMode::UdpShared,
             "un" | "sn" => TransportMode::UdpPerCall,
+            "ui" => TransportMode::UdpPerIp,
             "t1" => TransportMode::TcpShared,
             "tn" => TransportMode::TcpPerCall,
             "l1" | "sl" | "cl" => TransportMode::TlsShared,
@@ -62,7 +65,7 @@ impl TransportMode {
     /// What `[transport]` renders.
     pub fn keyword(self) -> &'static str {
         match self {
-            TransportMode::UdpShared | TransportMode::UdpPerCall => "UDP",
+            TransportMode::UdpShared | TransportMode::UdpPerCall | TransportMode::UdpPerIp => "UDP",
             TransportMode::TcpShared | TransportMode::TcpPerCall => "TCP",
             TransportMode::TlsShared | TransportMode::TlsPerCall => "TLS",
             TransportMode::WsShared | TransportMode::WsPerCall => "WS",
@@ -71,7 +74,7 @@ impl TransportMode {
     }
 
     pub fn is_udp(self) -> bool {
-        matches!(self, TransportMode::UdpShared | TransportMode::UdpPerCall)
+        matches!(self, TransportMode::UdpShared | TransportMode::UdpPerCall | TransportMode::UdpPerIp)
     }
 }
 
@@ -136,6 +139,10 @@ pub struct TraceConfig {
     pub counts_file: Option<PathBuf>,
     /// -trace_logs.
     pub log_file: Option<PathBuf>,
+    /// -trace_error_codes: response codes of unexpected messages.
+    pub error_codes_file: Option<PathBuf>,
+    /// -trace_calldebug (+ -calldebug_file): debugging dump of aborted calls.
+    pub calldebug_file: Option<PathBuf>,
     /// -summary_json.
     pub summary_json: Option<PathBuf>,
     /// -call_records_jsonl.
@@ -228,6 +235,43 @@ pub struct JobSpec {
     /// `-ci` / `-cp`: the UDP control socket (SIPp's default port is 8888).
     pub control_ip: Option<IpAddr>,
     pub control_port: Option<u16>,
+    /// `-oocsf` / `-oocsn`: the out-of-call scenario. `None`: the built-in `ooc_default`.
+    pub ooc_scenario: Option<ScenarioSource>,
+    /// `-rsa host:port`: where messages are actually sent when it differs from `remote`
+    /// (SIPp keeps rendering `[remote_ip]`/`[remote_port]` from `remote`).
+    pub send_to: Option<SocketAddr>,
+    /// `-bind_local`: bind the SIP sockets to `local_ip` instead of the wildcard address.
+    pub bind_local: bool,
+    /// `-min_rtp_port` / `-max_rtp_port`: the media port range (SIPp 3.7).
+    pub min_rtp_port: Option<u16>,
+    pub max_rtp_port: Option<u16>,
+    /// `-rate_scale`: step for the `+ - * /` keys (SIPp default 1).
+    pub rate_scale: f64,
+    /// `-rtcheck loose`: retransmission detection by Call-ID + CSeq only (default `full`).
+    pub rtcheck_loose: bool,
+    /// `-lost`: percentage of packets to drop on purpose (scenario attributes override it).
+    pub lost_percent: Option<f64>,
+    /// `-auth_uri`: URI used in digest authentication instead of `remote_ip:remote_port`.
+    pub auth_uri: Option<String>,
+    /// `-infindex file field`: build an index of an injection file on that field.
+    pub inject_indexes: Vec<(PathBuf, usize)>,
+    /// `-ip_field`: the injection field holding the local IP (`-t ui`).
+    pub ip_field: Option<usize>,
+    /// `-max_reconnect`, `-reconnect_sleep` (ms), `-reconnect_close` (SIPp default true):
+    /// stream transports only.
+    pub max_reconnect: Option<u32>,
+    pub reconnect_sleep_ms: Option<u64>,
+    pub reconnect_close: bool,
+    /// `-f`: live screen refresh period, ms (SIPp default 1 s).
+    pub screen_refresh_ms: u64,
+    /// `-tls_cert`, `-tls_key`, `-tls_ca`, `-tls_version` (gossipper extras; stored for the
+    /// TLS transports).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_version: Option<String>,
+    /// `-ws_path`: request path of the WebSocket upgrade (gossipper extra).
+    pub ws_path: Option<String>,
 }
 
 impl Default for JobSpec {
@@ -278,6 +322,26 @@ impl Default for JobSpec {
             nostdin: false,
             control_ip: None,
             control_port: None,
+            ooc_scenario: None,
+            send_to: None,
+            bind_local: false,
+            min_rtp_port: None,
+            max_rtp_port: None,
+            rate_scale: 1.0,
+            rtcheck_loose: false,
+            lost_percent: None,
+            auth_uri: None,
+            inject_indexes: Vec::new(),
+            ip_field: None,
+            max_reconnect: None,
+            reconnect_sleep_ms: None,
+            reconnect_close: true,
+            screen_refresh_ms: 1000,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
+            tls_version: None,
+            ws_path: None,
         }
     }
 }

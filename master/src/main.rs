@@ -8,6 +8,7 @@
 //! and maps them to an exit code.
 
 mod cli;
+mod legacy;
 mod ui;
 mod worker;
 

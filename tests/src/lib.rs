@@ -1,1 +1,159 @@
-//! e2e helpers
+//! Helpers for the end-to-end tests: find the `gossipper` binary and SIPp, pick free
+//! loopback ports, run processes with hard time limits, and read SIPp-format CSVs.
+//!
+//! Every test here uses real processes and real sockets on 127.0.0.1. A test that needs
+//! SIPp fails loudly when it is missing (the test entry point installs it).
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// The `gossipper` binary built by `scripts/test.sh` (or `GOSSIPPER_BIN`).
+pub fn gossipper_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("GOSSIPPER_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let p = root.join("target/debug/gossipper");
+    assert!(p.exists(), "{} is missing: run `cargo build -p gossipper` first (scripts/test.sh does)", p.display());
+    p
+}
+
+/// The SIPp binary. Panics with a clear message when SIPp is not installed.
+pub fn sipp_bin() -> PathBuf {
+    let out = Command::new("sh").arg("-c").arg("command -v sipp").output().expect("sh runs");
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!path.is_empty(), "sipp is required for this test: install the Debian package sip-tester (scripts/test.sh does)");
+    PathBuf::from(path)
+}
+
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// A UDP port on 127.0.0.1 that is free now, from a range picked per test process.
+pub fn free_port() -> u16 {
+    if NEXT_PORT.load(Ordering::Relaxed) == 0 {
+        let base = 20_000 + (std::process::id() % 2000) as u16 * 16;
+        let _ = NEXT_PORT.compare_exchange(0, base, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    loop {
+        let p = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+        let p = if p > 60_000 { 20_000 + p % 1000 } else { p };
+        if UdpSocket::bind(("127.0.0.1", p)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// A fresh scratch directory under the system temp dir.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gossipper-e2e-{}-{}-{}", name, std::process::id(), NEXT_PORT.load(Ordering::Relaxed)));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create scratch dir");
+    d
+}
+
+/// A child process killed when dropped, so a failing test never leaves peers behind.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { child, name: name.to_string() }
+    }
+
+    /// Waits at most `limit`; kills the process and panics when it is exceeded.
+    pub fn wait(mut self, limit: Duration) -> (ExitStatus, String, String) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                let out = read_all(self.child.stdout.take());
+                let err = read_all(self.child.stderr.take());
+                return (status, out, err);
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let out = read_all(self.child.stdout.take());
+                let err = read_all(self.child.stderr.take());
+                panic!("{} did not exit within {:?}\nstdout:\n{}\nstderr:\n{}", self.name, limit, tail(&out), tail(&err));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGUSR1 (SIPp's and our soft quit) and waits.
+    pub fn quit(self, limit: Duration) -> (ExitStatus, String, String) {
+        let _ = Command::new("kill").arg("-USR1").arg(self.child.id().to_string()).status();
+        self.wait(limit)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_all(p: Option<impl std::io::Read>) -> String {
+    let mut s = String::new();
+    if let Some(mut r) = p {
+        let _ = r.read_to_string(&mut s);
+    }
+    s
+}
+
+/// The last 40 lines of a text, for failure messages.
+pub fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Runs a command to completion with a time limit.
+pub fn run(name: &str, cmd: &mut Command, limit: Duration) -> (ExitStatus, String, String) {
+    Proc::spawn(name, cmd).wait(limit)
+}
+
+/// Output of a quick command (no time limit beyond the command's own).
+pub fn output(cmd: &mut Command) -> Output {
+    cmd.output().expect("command runs")
+}
+
+/// A SIPp-format statistics CSV: header names and rows.
+pub struct StatCsv {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl StatCsv {
+    pub fn read(path: &Path) -> StatCsv {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let mut lines = text.lines().filter(|l| !l.is_empty());
+        let header = lines.next().unwrap_or_else(|| panic!("{} is empty", path.display())).split(';').map(str::to_string).collect();
+        let rows = lines.map(|l| l.split(';').map(str::to_string).collect()).collect();
+        StatCsv { header, rows }
+    }
+
+    /// The value of column `name` in the last row, as a number.
+    pub fn last(&self, name: &str) -> u64 {
+        let i = self.header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {:?}", self.header));
+        let row = self.rows.last().expect("the CSV has data rows");
+        row.get(i).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("column {name} is not a number: {row:?}"))
+    }
+}
+
+/// Where SIPp's corpus lives (only in the shared folder beside the project).
+pub fn corpus_dir() -> Option<PathBuf> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/sipp-scenarios");
+    d.is_dir().then_some(d)
+}

@@ -22,7 +22,21 @@ pub(super) fn render(call: &Call, t: &Template, index: usize, now: Instant, cx: 
     let mut len_slots: Vec<(usize, i64)> = Vec::new();
     // When a keyword came out empty and wants its line gone: where that line starts.
     let mut drop_line_from: Option<usize> = None;
-    let last = SipMessage::parse(&call.last_recv).ok();
+    // Parse the last message only when a keyword reads it (most sends of the built-ins do,
+    // but requests like ACK and BYE often don't).
+    let needs_last = t.segments.iter().any(|s| {
+        matches!(
+            s,
+            Segment::Keyword(
+                Keyword::LastHeader { .. }
+                    | Keyword::LastRequestUri
+                    | Keyword::LastCseqNumber(_)
+                    | Keyword::LastMessage
+                    | Keyword::Authentication(_)
+            )
+        )
+    });
+    let last = if needs_last { SipMessage::parse(&call.last_recv).ok() } else { None };
     for seg in &t.segments {
         match seg {
             Segment::Literal(bytes) => {

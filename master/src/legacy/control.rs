@@ -1,0 +1,112 @@
+//! How a running test is steered from outside: signals (SIGUSR1 soft quit like `q`,
+//! SIGINT/SIGTERM quit, SIGUSR2 screen dump), keys on a terminal, and SIPp's UDP control
+//! port (`echo q >/dev/udp/127.0.0.1/8888`).
+
+use std::io::Read as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use gossipper_engine::config::JobSpec;
+use gossipper_engine::shard::Control;
+
+use super::terminal::RawMode;
+
+/// Signal flags set by handlers and read every tick.
+pub(super) struct Signals {
+    pub(super) usr1: Arc<AtomicBool>,
+    pub(super) usr2: Arc<AtomicBool>,
+    pub(super) interrupts: Arc<AtomicUsize>,
+}
+
+impl Signals {
+    pub(super) fn install() -> Signals {
+        let usr1 = Arc::new(AtomicBool::new(false));
+        let usr2 = Arc::new(AtomicBool::new(false));
+        let interrupts = Arc::new(AtomicUsize::new(0));
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&usr1));
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR2, Arc::clone(&usr2));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let counter = Arc::clone(&interrupts);
+            // SAFETY-free: signal_hook's low-level register needs unsafe; count with a flag
+            // pair instead, checked each tick.
+            let flag = Arc::new(AtomicBool::new(false));
+            let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+            std::thread::spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    if flag.swap(false, Ordering::Relaxed) {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        Signals { usr1, usr2, interrupts }
+    }
+
+    /// Applies pending signals to `control`. Returns true when a screen dump is asked.
+    pub(super) fn apply(&self, control: &Control) -> bool {
+        if self.usr1.swap(false, Ordering::Relaxed) {
+            control.soft_quit();
+        }
+        match self.interrupts.load(Ordering::Relaxed) {
+            0 => {}
+            1 => control.soft_quit(),
+            _ => control.hard_quit(),
+        }
+        self.usr2.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// Keys from the terminal and the UDP control port, as single characters.
+pub(super) struct Keys {
+    rx: mpsc::Receiver<u8>,
+    _raw: Option<RawMode>,
+}
+
+impl Keys {
+    pub(super) fn start(spec: &JobSpec, _control: std::sync::Arc<Control>) -> Keys {
+        let (tx, rx) = mpsc::channel();
+        let raw = if spec.nostdin || spec.background { None } else { RawMode::enable() };
+        if raw.is_some() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut b = [0u8; 1];
+                let mut stdin = std::io::stdin();
+                while let Ok(1) = stdin.read(&mut b) {
+                    if tx.send(b[0]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        if let Some(sock) = control_socket(spec) {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 512];
+                while let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    for &b in buf.get(..n).unwrap_or(&[]) {
+                        if !b.is_ascii_whitespace() && tx.send(b).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+        Keys { rx, _raw: raw }
+    }
+
+    /// The keys pressed since the last call.
+    pub(super) fn drain(&self) -> Vec<u8> {
+        self.rx.try_iter().collect()
+    }
+}
+
+/// SIPp's control socket: `-ci`/`-cp`, default 127.0.0.1 and the first free port from
+/// 8888 (SIPp binds every interface by default; we stay on the given or loopback address).
+fn control_socket(spec: &JobSpec) -> Option<std::net::UdpSocket> {
+    let ip = spec.control_ip.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    match spec.control_port {
+        Some(p) => std::net::UdpSocket::bind((ip, p)).ok(),
+        None => (8888..8898).find_map(|p| std::net::UdpSocket::bind((ip, p)).ok()),
+    }
+}

@@ -1,0 +1,185 @@
+//! Runs a resolved `JobSpec` the way SIPp does: live screen, keys, signals, trace files,
+//! final screens and SIPp's exit codes.
+//!
+//! Owns: presentation and the process edge of the legacy command line. Must not: parse
+//! flags (`cli` does) or make protocol decisions (the engine does). Files are opened here
+//! and written from the runner's ticks.
+
+mod control;
+mod observer;
+mod terminal;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use gossipper_engine::config::JobSpec;
+use gossipper_engine::runner::{self, RunEnd, RunError};
+use gossipper_engine::stats::report::{RunInfo, RunParams};
+use gossipper_engine::stats::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
+use gossipper_engine::stats::summary::{self, HealthFacts, SummaryInput};
+
+use observer::LegacyObserver;
+
+/// SIPp's exit codes (reference/sipp.md §3) and gossipper's health gate.
+pub(crate) mod exit {
+    pub(crate) const ALL_SUCCEEDED: u8 = 0;
+    pub(crate) const SOME_FAILED: u8 = 1;
+    pub(crate) const HEALTH_GATE_FAILED: u8 = 2;
+    pub(crate) const INTERNAL_COMMAND: u8 = 97;
+    pub(crate) const NO_CALLS: u8 = 99;
+    pub(crate) const FATAL: u8 = 255;
+    pub(crate) const BIND: u8 = 254;
+}
+
+/// `-bg`: starts this same command again without `-bg`, detached from the terminal, and
+/// prints its PID as SIPp does ("Background mode - PID=[N]").
+fn respawn_in_background() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "-bg" && a != "--bg").collect();
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("gossipper: -bg: cannot find my own executable: {e}");
+            return ExitCode::from(exit::FATAL);
+        }
+    };
+    let child = std::process::Command::new(exe)
+        .args(&args)
+        .arg("-nostdin")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(c) => {
+            println!("Background mode - PID=[{}]", c.id());
+            ExitCode::from(exit::ALL_SUCCEEDED)
+        }
+        Err(e) => {
+            eprintln!("gossipper: -bg: cannot start: {e}");
+            ExitCode::from(exit::FATAL)
+        }
+    }
+}
+
+/// Runs `spec` to the end and returns SIPp's exit code.
+pub(crate) fn run(spec: JobSpec) -> ExitCode {
+    if spec.background {
+        return respawn_in_background();
+    }
+    let prepared = match runner::prepare(&spec) {
+        Ok(p) => p,
+        Err(e) => return ExitCode::from(report_error(&e)),
+    };
+    let pid = std::process::id();
+    let start = std::time::SystemTime::now();
+    let rate_cps = spec.rate * 1000.0 / spec.rate_period_ms.max(1) as f64;
+    let info = RunInfo::new(
+        &prepared.scenario,
+        RunParams {
+            transport: spec.transport.keyword().to_string(),
+            remote: spec.remote.map(|r| r.to_string()).unwrap_or_default(),
+            local_port: prepared.local.port(),
+            rate: spec.rate,
+            rate_period_ms: spec.rate_period_ms,
+            users: spec.users,
+            call_limit: spec
+                .call_limit
+                .unwrap_or_else(|| gossipper_engine::load::default_call_limit(rate_cps, spec.default_pause_ms)),
+            max_calls: spec.max_calls,
+            default_pause_ms: spec.default_pause_ms,
+            start,
+            pid,
+        },
+    );
+    let control = prepared.control();
+    let signals = control::Signals::install();
+    let keys = control::Keys::start(&spec, control);
+    let mut obs = match LegacyObserver::new(&spec, info.clone(), start, signals, keys) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("gossipper: {e}");
+            return ExitCode::from(exit::FATAL);
+        }
+    };
+    let report = match prepared.run(&mut obs) {
+        Ok(r) => r,
+        Err(e) => return ExitCode::from(report_error(&e)),
+    };
+    obs.finish(&report);
+
+    // Final screens on stdout, as SIPp prints them at exit.
+    let live = LiveInfo { last_error: obs.last_error.clone(), ..Default::default() };
+    let empty = obs.screen_prev.clone();
+    let input = ScreenInput {
+        info: &info,
+        prev: &empty,
+        cur: &report.stats,
+        period_start: obs.screen_prev_at,
+        now: report.finished_at,
+        live: &live,
+        footer: Footer::Terminated,
+    };
+    if !spec.background {
+        let text = screen::closing_screens(Screen::Scenario, &input);
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+    if let Some(path) = &spec.trace.screen_file {
+        let _ = std::fs::write(path, screen::trace_screen(&input));
+    }
+    let gates = spec.health;
+    let health = summary::evaluate_health(&gates, &HealthFacts::of(&report.stats));
+    if let Some(path) = &spec.trace.summary_json {
+        let s = summary::summary(&SummaryInput {
+            info: &info,
+            stats: &report.stats,
+            finished_at: report.finished_at,
+            tool_version: concat!("Gossipper ", env!("CARGO_PKG_VERSION")),
+            seed: spec.seed,
+            gates: &gates,
+            media: Default::default(),
+        });
+        match serde_json::to_vec_pretty(&s) {
+            Ok(bytes) => {
+                if let Err(e) = std::fs::write(path, bytes) {
+                    eprintln!("gossipper: cannot write {}: {e}", path.display());
+                }
+            }
+            Err(e) => eprintln!("gossipper: cannot encode the summary: {e}"),
+        }
+    }
+    let c = &report.stats.counters;
+    let code = match report.end {
+        RunEnd::StoppedNow => exit::INTERNAL_COMMAND,
+        RunEnd::TimedOut if spec.timeout_error => exit::FATAL,
+        _ if health.active && !health.pass => exit::HEALTH_GATE_FAILED,
+        _ if c.failed_calls > 0 => exit::SOME_FAILED,
+        _ if c.successful_calls == 0 => exit::NO_CALLS,
+        _ => exit::ALL_SUCCEEDED,
+    };
+    ExitCode::from(code)
+}
+
+/// Prints a start-up error once and returns its exit code.
+fn report_error(e: &RunError) -> u8 {
+    match e {
+        RunError::Scenario(errs) => {
+            for err in &errs.0 {
+                eprintln!("{err}");
+            }
+            if errs.0.is_empty() {
+                eprintln!("gossipper: the scenario could not be loaded");
+            }
+            exit::FATAL
+        }
+        RunError::Bind(m) => {
+            eprintln!("gossipper: {m}");
+            exit::BIND
+        }
+        RunError::Config(m) | RunError::Io(m) => {
+            eprintln!("gossipper: {m}");
+            exit::FATAL
+        }
+    }
+}

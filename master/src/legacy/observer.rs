@@ -1,0 +1,235 @@
+//! The legacy run's observer: live screen, keys, periodic -trace_stat rows, logs and
+//! call records, fed by the runner's ticks.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::time::{Duration, Instant, SystemTime};
+
+use gossipper_engine::call::{Outcome, ShardEvent};
+use gossipper_engine::config::JobSpec;
+use gossipper_engine::runner::{Observer, RunReport, Tick};
+use gossipper_engine::stats::ShardStats;
+use gossipper_engine::stats::call_record::{CallMedia, call_record_line};
+use gossipper_engine::stats::csv;
+use gossipper_engine::stats::report::RunInfo;
+use gossipper_engine::stats::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
+
+use super::control::{Keys, Signals};
+use super::terminal;
+
+fn create(path: &Option<std::path::PathBuf>) -> std::io::Result<Option<File>> {
+    match path {
+        Some(p) => File::create(p).map(Some).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
+        None => Ok(None),
+    }
+}
+
+pub(super) struct LegacyObserver {
+    info: RunInfo,
+    delimiter: String,
+    screen_file: Option<std::path::PathBuf>,
+    rate_scale: f64,
+    signals: Signals,
+    keys: Keys,
+    tty: bool,
+    stat_file: Option<File>,
+    stat_prev: ShardStats,
+    stat_prev_at: SystemTime,
+    stat_period: Duration,
+    stat_next: Option<Instant>,
+    pub(super) screen_prev: ShardStats,
+    pub(super) screen_prev_at: SystemTime,
+    screen_next: Option<Instant>,
+    screen: Screen,
+    counts_file: Option<File>,
+    call_records: Option<File>,
+    logs: Option<File>,
+    errors: Option<File>,
+    message_file: Option<File>,
+    quit_presses: u32,
+    pub(super) last_error: Option<String>,
+}
+
+impl LegacyObserver {
+    pub(super) fn new(spec: &JobSpec, info: RunInfo, start: SystemTime, signals: Signals, keys: Keys) -> std::io::Result<Self> {
+        let empty = ShardStats::new(
+            info.steps.len(),
+            info.rtd_names.len(),
+            info.counter_names.len(),
+            &info.rtd_edges_ms,
+            &info.call_length_edges_ms,
+        );
+        let t = &spec.trace;
+        let mut stat_file = create(&t.stat_file)?;
+        if let Some(f) = stat_file.as_mut() {
+            f.write_all(csv::header(&info, &t.stat_delimiter).as_bytes())?;
+        }
+        let mut counts_file = create(&t.counts_file)?;
+        if let Some(f) = counts_file.as_mut() {
+            f.write_all(csv::counts_header(&info, &t.stat_delimiter).as_bytes())?;
+        }
+        Ok(LegacyObserver {
+            delimiter: t.stat_delimiter.clone(),
+            screen_file: t.screen_file.clone(),
+            rate_scale: 1.0,
+            signals,
+            keys,
+            tty: terminal::stdout_is_tty() && !spec.background,
+            stat_file,
+            stat_prev: empty.clone(),
+            stat_prev_at: start,
+            stat_period: Duration::from_millis(t.stat_period_ms.max(1)),
+            stat_next: None,
+            screen_prev: empty,
+            screen_prev_at: start,
+            screen_next: None,
+            screen: Screen::Scenario,
+            counts_file,
+            call_records: create(&t.call_records)?,
+            logs: create(&t.log_file)?,
+            errors: create(&t.error_file)?,
+            message_file: create(&t.message_file)?,
+            quit_presses: 0,
+            last_error: None,
+            info,
+        })
+    }
+
+    fn screen_input<'a>(&'a self, cur: &'a ShardStats, now: SystemTime, live: &'a LiveInfo, footer: Footer) -> ScreenInput<'a> {
+        ScreenInput {
+            info: &self.info,
+            prev: &self.screen_prev,
+            cur,
+            period_start: self.screen_prev_at,
+            now,
+            live,
+            footer,
+        }
+    }
+
+    fn handle_key(&mut self, k: u8, tick: &Tick<'_>) {
+        let c = tick.control;
+        let step = self.rate_scale;
+        match k {
+            b'+' => c.set_rate(c.rate() + step),
+            b'-' => c.set_rate((c.rate() - step).max(0.0)),
+            b'*' => c.set_rate(c.rate() + 10.0 * step),
+            b'/' => c.set_rate((c.rate() - 10.0 * step).max(0.0)),
+            b'p' => c.set_paused(!c.paused()),
+            b'q' => {
+                self.quit_presses += 1;
+                if self.quit_presses > 1 { c.hard_quit() } else { c.soft_quit() }
+            }
+            b'Q' => c.hard_quit(),
+            b'1' => self.screen = Screen::Scenario,
+            b'2' => self.screen = Screen::Statistics,
+            b'3' => self.screen = Screen::Repartition,
+            b'6'..=b'9' => self.screen = Screen::RtdRepartition(usize::from(k - b'5')),
+            _ => {}
+        }
+    }
+
+    fn write_events(&mut self, events: &[ShardEvent], wall: SystemTime) {
+        let when = gossipper_engine::stats::format::date_time_spaced(wall);
+        for e in events {
+            match e {
+                ShardEvent::Log(t) => {
+                    if let Some(f) = self.logs.as_mut() {
+                        let _ = writeln!(f, "{t}");
+                    }
+                }
+                ShardEvent::Warning(t) | ShardEvent::Error(t) => {
+                    self.last_error = Some(t.clone());
+                    if let Some(f) = self.errors.as_mut() {
+                        let _ = writeln!(f, "{when}: {t}");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Writes the last -trace_stat and -trace_counts rows.
+    pub(super) fn finish(&mut self, report: &RunReport) {
+        if let Some(f) = self.stat_file.as_mut() {
+            let row = csv::row(&self.info, &self.stat_prev, &report.stats, self.stat_prev_at, report.finished_at, &self.delimiter);
+            let _ = f.write_all(row.as_bytes());
+        }
+        if let Some(f) = self.counts_file.as_mut() {
+            let _ = f.write_all(csv::counts_row(&self.info, &report.stats, report.finished_at, &self.delimiter).as_bytes());
+        }
+        if self.tty {
+            // Leave the live screen.
+            print!("\x1b[2J\x1b[H");
+        }
+    }
+}
+
+impl Observer for LegacyObserver {
+    fn on_tick(&mut self, tick: &Tick<'_>) {
+        if self.signals.apply(tick.control)
+            && let Some(path) = &self.screen_file
+        {
+            let live = LiveInfo { last_error: self.last_error.clone(), ..Default::default() };
+            let text = screen::trace_screen(&self.screen_input(tick.stats, tick.wall, &live, Footer::Running));
+            let _ = std::fs::write(path, text);
+        }
+        for k in self.keys.drain() {
+            self.handle_key(k, tick);
+        }
+        self.write_events(tick.events, tick.wall);
+        if let Some(f) = self.call_records.as_mut() {
+            for fin in tick.finished {
+                let (ok, err) = match fin.outcome {
+                    Outcome::Success => (true, String::new()),
+                    Outcome::Failed(r) => (false, format!("{r:?}")),
+                };
+                let line = call_record_line(
+                    &String::from_utf8_lossy(&fin.call_id),
+                    fin.number,
+                    ok,
+                    fin.duration_us / 1000,
+                    &err,
+                    CallMedia::default(),
+                );
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+        let next = *self.stat_next.get_or_insert(tick.started + self.stat_period);
+        if tick.now >= next {
+            self.stat_next = Some(next + self.stat_period);
+            if let Some(f) = self.stat_file.as_mut() {
+                let row = csv::row(&self.info, &self.stat_prev, tick.stats, self.stat_prev_at, tick.wall, &self.delimiter);
+                let _ = f.write_all(row.as_bytes());
+                self.stat_prev = tick.stats.clone();
+                self.stat_prev_at = tick.wall;
+            }
+        }
+        let next_screen = *self.screen_next.get_or_insert(tick.started + Duration::from_secs(1));
+        if tick.now >= next_screen {
+            self.screen_next = Some(next_screen + Duration::from_secs(1));
+            if self.tty {
+                let footer = match (tick.control.quit_level(), tick.control.paused()) {
+                    (q, _) if q > 0 => Footer::Quitting,
+                    (_, true) => Footer::Paused,
+                    _ => Footer::Running,
+                };
+                let live = LiveInfo { last_error: self.last_error.clone(), ..Default::default() };
+                let lines = screen::screen_lines(self.screen, &self.screen_input(tick.stats, tick.wall, &live, footer));
+                let mut out = std::io::stdout().lock();
+                let _ = write!(out, "\x1b[2J\x1b[H{}", screen::to_text(&lines).replace('\n', "\r\n"));
+                let _ = out.flush();
+            }
+            self.screen_prev = tick.stats.clone();
+            self.screen_prev_at = tick.wall;
+        }
+    }
+
+    fn wants_finished_calls(&self) -> bool {
+        self.call_records.is_some()
+    }
+
+    fn message_trace(&mut self) -> Option<File> {
+        self.message_file.take()
+    }
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: gossipper against SIPp on this machine, in one run.
+
+Measures, for gossipper<->gossipper and SIPp<->SIPp (built-in uac against built-in uas on
+127.0.0.1, each process pinned to its own core with taskset):
+  1. the highest call rate with zero failed calls, stepping the rate (UDP u1);
+  2. CPU-µs per call for each role at a fixed rate both sustain;
+  3. memory per concurrent call: N calls held open (-d), RSS / calls.
+Numbers are read from each tool's own -trace_stat CSV (same format for both) and from
+/proc (CPU ticks, RSS). Prints a table with ratios. Every load loop is bounded in calls and
+in time; all traffic stays on 127.0.0.1.
+
+Usage: perf/compare.py [--quick] [--gossipper target/release/gossipper]
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HZ = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return int(parts[11]) + int(parts[12])  # utime + stime
+    except OSError:
+        return None
+
+
+def rss_bytes(pid):
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except OSError:
+        return None
+
+
+def read_csv(path):
+    with open(path) as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    header = lines[0].split(";")
+    rows = [l.split(";") for l in lines[1:]]
+    return header, rows
+
+
+def col(header, row, name):
+    return float(row[header.index(name)].strip() or 0)
+
+
+class Tool:
+    def __init__(self, name, binary, extra):
+        self.name, self.binary, self.extra = name, binary, extra
+
+
+def free_port(base=[31000]):
+    import socket
+    while True:
+        base[0] += 2
+        p = base[0]
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", p))
+            s.close()
+            return p
+        except OSError:
+            continue
+
+
+def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure_mem=False):
+    """One uac->uas run. Returns a dict of measurements."""
+    d = tempfile.mkdtemp(prefix=f"perf-{tool.name}-")
+    sport, cport = free_port(), free_port()
+    timeout_s = int(calls / rate * 3 + hold_ms / 1000 + 20)
+    uas_cmd = ["taskset", "-c", cores[1], tool.binary, "-sn", "uas", "-i", "127.0.0.1", "-p", str(sport),
+               "-nostdin", "-timeout", f"{timeout_s + 20}s", "-trace_stat", "-stf", f"{d}/uas.csv", "-fd", "1",
+               "-ci", "127.0.0.1", "-cp", str(free_port())] + tool.extra
+    uac_cmd = ["taskset", "-c", cores[0], tool.binary, f"127.0.0.1:{sport}", "-sn", "uac", "-i", "127.0.0.1",
+               "-p", str(cport), "-r", str(rate), "-m", str(calls), "-nostdin", "-timeout", f"{timeout_s}s",
+               "-trace_stat", "-stf", f"{d}/uac.csv", "-fd", "1", "-ci", "127.0.0.1", "-cp", str(free_port())] + tool.extra
+    if hold_ms:
+        uac_cmd += ["-d", str(hold_ms)]
+    uac_cmd += ["-l", str(limit or max(3 * rate, calls))]
+    uas = subprocess.Popen(uas_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    t_uas0 = cpu_ticks(uas.pid)
+    start = time.time()
+    uac = subprocess.Popen(uac_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak_rss = {"uac": 0, "uas": 0}
+    last_ticks = {"uac": 0, "uas": t_uas0 or 0}
+    while uac.poll() is None and time.time() - start < timeout_s + 15:
+        for role, p in (("uac", uac), ("uas", uas)):
+            r = rss_bytes(p.pid)
+            if r:
+                peak_rss[role] = max(peak_rss[role], r)
+            t = cpu_ticks(p.pid)
+            if t is not None:
+                last_ticks[role] = t
+        time.sleep(0.1)
+    if uac.poll() is None:
+        uac.kill()
+    wall = time.time() - start
+    uas_ticks = (cpu_ticks(uas.pid) or last_ticks["uas"]) - (t_uas0 or 0)
+    uas.send_signal(signal.SIGUSR1)
+    try:
+        uas.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        uas.kill()
+    res = {"rate": rate, "calls": calls, "wall": wall, "rc": uac.returncode,
+           "uac_cpu_s": last_ticks["uac"] / HZ, "uas_cpu_s": uas_ticks / HZ,
+           "uac_rss": peak_rss["uac"], "uas_rss": peak_rss["uas"]}
+    try:
+        h, rows = read_csv(f"{d}/uac.csv")
+        last = rows[-1]
+        res["ok"] = col(h, last, "SuccessfulCall(C)")
+        res["failed"] = col(h, last, "FailedCall(C)")
+        res["retrans"] = col(h, last, "Retransmissions(C)")
+        res["peak"] = max(col(h, r, "CurrentCall") for r in rows)
+    except (OSError, ValueError, IndexError) as e:
+        res["ok"], res["failed"], res["retrans"], res["peak"] = 0, calls, 0, 0
+        res["error"] = str(e)
+    shutil.rmtree(d, ignore_errors=True)
+    return res
+
+
+def clean(r, rate):
+    return r["failed"] == 0 and r["rc"] == 0 and r["ok"] >= r["calls"] and r["wall"] <= r["calls"] / rate * 1.15 + 5
+
+
+def max_clean_rate(tool, rates, secs):
+    best = 0
+    for rate in rates:
+        r = run_pair(tool, rate, int(rate * secs))
+        ok = clean(r, rate)
+        print(f"  {tool.name:10s} {rate:>7} cps: ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} "
+              f"wall={r['wall']:.1f}s rc={r['rc']} {'CLEAN' if ok else 'FAIL'}", flush=True)
+        if not ok:
+            break
+        best = rate
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gossipper", default="target/release/gossipper")
+    ap.add_argument("--quick", action="store_true", help="fewer steps, shorter runs")
+    a = ap.parse_args()
+    if not shutil.which("sipp"):
+        sys.exit("sipp is required (apt-get install sip-tester)")
+    g = Tool("gossipper", a.gossipper, ["-shards", "1"])
+    s = Tool("sipp", "sipp", ["-buff_size", "4194304"])
+    secs = 3 if a.quick else 5
+    print(f"machine: {os.cpu_count()} CPUs, {open('/proc/cpuinfo').read().count('processor')} processors; "
+          f"{subprocess.run(['uname', '-r'], capture_output=True, text=True).stdout.strip()}")
+    print("\n1. highest zero-failure call rate (UDP u1, uac and uas each on one core)")
+    sipp_rates = [2000, 6000, 10000, 12000, 14000] if not a.quick else [2000, 8000, 12000]
+    g_rates = [2000, 6000, 10000, 14000, 20000, 26000, 33000, 40000, 50000] if not a.quick else [2000, 10000, 20000, 33000]
+    best_s = max_clean_rate(s, sipp_rates, secs)
+    best_g = max_clean_rate(g, g_rates, secs)
+    fixed = 10000 if not a.quick else 5000
+    print(f"\n2. CPU per call at {fixed} cps")
+    cs = run_pair(s, fixed, fixed * secs)
+    cg = run_pair(g, fixed, fixed * secs)
+    def per_call(r, role):
+        return r[f"{role}_cpu_s"] / max(r["ok"], 1) * 1e6
+    held = 20000 if a.quick else 100000
+    print(f"\n3. memory per concurrent call ({held} calls held, -d 60000)")
+    hold_rate = 10000 if a.quick else 20000
+    ms = run_pair(s, hold_rate, held, hold_ms=60000, limit=held)
+    mg = run_pair(g, hold_rate, held, hold_ms=60000, limit=held)
+    print("\n| measure | SIPp | gossipper | ratio |\n|---|---:|---:|---:|")
+    print(f"| zero-failure rate, UDP u1 (cps) | {best_s} | {best_g} | {best_g / max(best_s, 1):.1f}x |")
+    for role in ("uac", "uas"):
+        a_, b_ = per_call(cs, role), per_call(cg, role)
+        print(f"| CPU per call, {role} (µs) | {a_:.1f} | {b_:.1f} | {a_ / max(b_, 0.01):.1f}x less |")
+    for role in ("uac", "uas"):
+        a_, b_ = ms[f"{role}_rss"] / held, mg[f"{role}_rss"] / held
+        print(f"| memory per held call, {role} (bytes) | {a_:.0f} | {b_:.0f} | {a_ / max(b_, 1):.1f}x less |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+//! Real SIPp as the peer, both directions, on 127.0.0.1: our UAC against `sipp -sn uas`,
+//! `sipp -sn uac` against our UAS, for the built-in pairs. Zero failed calls and exit code
+//! 0 on both sides, checked from each side's own -trace_stat CSV.
+
+use std::process::Command;
+use std::time::Duration;
+
+use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, scratch_dir, sipp_bin, tail};
+
+const CALLS: &str = "50";
+
+/// Starts a server (ours or SIPp's), runs the client to completion, then waits for the
+/// server to finish its `-m` calls; asserts both sides succeeded.
+fn pair(name: &str, server_is_sipp: bool, server_scn: &str, client_scn: &str, extra: &[&str]) {
+    let dir = scratch_dir(name);
+    let sport = free_port();
+    let cport = free_port();
+    let (sbin, cbin) = if server_is_sipp { (sipp_bin(), gossipper_bin()) } else { (gossipper_bin(), sipp_bin()) };
+    let s_csv = dir.join("server.csv");
+    let c_csv = dir.join("client.csv");
+    let mut scmd = Command::new(&sbin);
+    scmd.current_dir(&dir)
+        .args(["-sn", server_scn, "-i", "127.0.0.1", "-p", &sport.to_string(), "-m", CALLS, "-nostdin"])
+        .args(["-timeout", "60s", "-trace_stat", "-stf"])
+        .arg(&s_csv)
+        .args(["-fd", "1", "-cp", &free_port().to_string(), "-ci", "127.0.0.1"]);
+    let server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut ccmd = Command::new(&cbin);
+    ccmd.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sn", client_scn, "-i", "127.0.0.1", "-p", &cport.to_string(), "-m", CALLS, "-r", "25", "-nostdin"])
+        .args(["-timeout", "60s", "-trace_stat", "-stf"])
+        .arg(&c_csv)
+        .args(["-fd", "1", "-cp", &free_port().to_string(), "-ci", "127.0.0.1"])
+        .args(extra);
+    let (cstatus, cout, cerr) = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd).wait(Duration::from_secs(90));
+    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
+    assert_eq!(cstatus.code(), Some(0), "client exit\nstdout:\n{}\nstderr:\n{}", tail(&cout), tail(&cerr));
+    assert_eq!(sstatus.code(), Some(0), "server exit\nstdout:\n{}\nstderr:\n{}", tail(&sout), tail(&serr));
+    let c = StatCsv::read(&c_csv);
+    assert_eq!(c.last("SuccessfulCall(C)"), 50, "client successes");
+    assert_eq!(c.last("FailedCall(C)"), 0, "client failures");
+    let s = StatCsv::read(&s_csv);
+    assert_eq!(s.last("SuccessfulCall(C)"), 50, "server successes");
+    assert_eq!(s.last("FailedCall(C)"), 0, "server failures");
+}
+
+#[test]
+fn our_uac_against_sipp_uas() {
+    pair("uac-vs-sipp", true, "uas", "uac", &[]);
+}
+
+#[test]
+fn sipp_uac_against_our_uas() {
+    pair("sipp-vs-uas", false, "uas", "uac", &[]);
+}
+
+#[test]
+fn our_branchc_against_sipp_branchs() {
+    pair("branchc-vs-sipp", true, "branchs", "branchc", &[]);
+}
+
+#[test]
+fn sipp_branchc_against_our_branchs() {
+    pair("sipp-vs-branchs", false, "branchs", "branchc", &[]);
+}
+
+#[test]
+fn our_regexp_against_sipp_uas() {
+    pair("regexp-vs-sipp", true, "uas", "regexp", &[]);
+}
+
+#[test]
+fn sipp_regexp_against_our_uas() {
+    pair("sipp-regexp-vs-uas", false, "uas", "regexp", &[]);
+}
