@@ -240,6 +240,24 @@ pub struct Summary {
     pub seed: u64,
     /// Every cumulative SIPp counter by its -trace_stat name.
     pub sipp: OrderedCounters,
+    /// What the engine discarded or absorbed, each with its counter (STYLE.md §5: no
+    /// silent drops).
+    pub discards: Discards,
+}
+
+/// Messages that did not become call steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Discards {
+    /// Datagrams or frames that did not parse as SIP.
+    pub malformed_messages: u64,
+    /// Messages for calls that had already ended.
+    pub dead_call_msgs: u64,
+    /// Messages for no call that could not start one.
+    pub out_of_call_msgs: u64,
+    /// Retransmissions from the peer answered from our last message.
+    pub absorbed_retransmissions: u64,
+    /// Datagrams the socket refused to send.
+    pub send_errors: u64,
 }
 
 /// What `summary` needs.
@@ -504,6 +522,13 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
         findings: Vec::new(),
         seed: i.seed,
         sipp: OrderedCounters(sipp_counters(c)),
+        discards: Discards {
+            malformed_messages: c.malformed_messages,
+            dead_call_msgs: c.dead_call_msgs,
+            out_of_call_msgs: c.out_of_call_msgs,
+            absorbed_retransmissions: c.absorbed_retransmissions,
+            send_errors: c.send_errors,
+        },
     };
     s.findings = findings(&s);
     s
