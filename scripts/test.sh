@@ -25,5 +25,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo build (the gossipper binary the end-to-end tests run)"
 cargo build -p gossipper
+echo "== smoke: a real gossipper ui process over HTTP"
+GOSSIPPER_BIN="$PWD/target/debug/gossipper" scripts/smoke-api-v2.sh
 echo "== cargo test"
 cargo test --workspace

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime};
 
 use crate::call::inject::InjectData;
+use crate::call::plan::Plan;
 use crate::call::vars::Vars;
 use crate::config::{DefaultBehaviors, RetransConfig, TransportMode};
 use crate::rng::Rng;
@@ -106,6 +107,8 @@ impl TxQueue {
 /// The shard state a call borrows for one step.
 pub struct ShardCx<'a> {
     pub scenario: &'a Scenario,
+    /// Facts derived from the scenario once per run.
+    pub plan: &'a Plan,
     pub env: &'a Env,
     pub stats: &'a mut ShardStats,
     pub rng: &'a mut Rng,

@@ -17,6 +17,7 @@ pub mod actions;
 pub mod digest;
 pub mod env;
 pub mod inject;
+pub mod plan;
 mod render;
 pub mod vars;
 
@@ -322,12 +323,14 @@ impl Call {
                     let ms = self.pause_ms(&p.duration, cx);
                     self.state = State::Pausing;
                     self.wait_deadline = Some(now + Duration::from_millis(ms));
+                    self.compact(cx);
                     return Progress::Running;
                 }
                 CommandKind::Recv(r) => {
                     self.state = State::Waiting;
                     let timeout = r.timeout_ms.or(cx.env.recv_timeout_ms);
                     self.wait_deadline = timeout.map(|ms| now + Duration::from_millis(ms));
+                    self.compact(cx);
                     return Progress::Running;
                 }
                 CommandKind::SendCmd(_) | CommandKind::RecvCmd => {
@@ -337,6 +340,17 @@ impl Call {
         }
         cx.events.push(ShardEvent::Error("scenario loops without waiting; call aborted".into()));
         self.finish(now, Outcome::Failed(FailureReason::ScenarioError), cx)
+    }
+
+    /// Frees what no later step will read while the call waits (memory per idle call is
+    /// a budget: a load test holds 100,000 of them).
+    fn compact(&mut self, cx: &ShardCx<'_>) {
+        if !self.last_recv.is_empty() && !cx.plan.keep_last_recv(self.pc) {
+            self.last_recv = Vec::new();
+        }
+        if self.retrans.is_none() && self.last_sent.capacity() > 0 {
+            self.last_sent = Vec::new();
+        }
     }
 
     fn condexec_allows(&self, cmd: &Command, cx: &ShardCx<'_>) -> bool {
@@ -494,6 +508,7 @@ impl Call {
     fn find_recv(&self, msg: &SipMessage<'_>, cx: &ShardCx<'_>) -> Option<usize> {
         let commands = &cx.scenario.commands;
         let mut i = self.pc;
+        let global = cx.plan.has_global_recv;
         while let Some(cmd) = commands.get(i) {
             match &cmd.kind {
                 CommandKind::Label(_) => {}
@@ -508,6 +523,9 @@ impl Call {
                 _ => break,
             }
             i += 1;
+        }
+        if !global {
+            return None;
         }
         commands.iter().enumerate().find_map(|(j, c)| match &c.kind {
             CommandKind::Recv(r) if r.optional == Optional::Global && self.matches(r, msg) => Some(j),
@@ -556,6 +574,11 @@ impl Call {
                 }
             } else {
                 self.last_ack_cseq = Some(cseq.number);
+                // The ACK ends the INVITE server transaction: its response is not needed
+                // to answer retransmissions any more (RFC 3261 §17.2.1).
+                if self.last_response.as_ref().is_some_and(|(n, m, _)| *n == cseq.number && &m[..] == b"INVITE") {
+                    self.last_response = None;
+                }
             }
             if let Some(tag) = msg.header(HeaderName::From).and_then(|f| sip::param(f, b"tag")) {
                 self.peer_tag = Some(tag.into());

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use super::table::{CallHandle, CallTable};
 use crate::call::inject::InjectData;
+use crate::call::plan::Plan;
 use crate::call::vars::Vars;
 use crate::call::{Call, Env, Outcome, Progress, ShardCx, ShardEvent, TxQueue};
 use crate::load::Pacer;
@@ -42,6 +43,7 @@ pub struct ShardCore {
     pub index: usize,
     pub shards: usize,
     scenario: Arc<Scenario>,
+    plan: Plan,
     pub env: Env,
     pub stats: ShardStats,
     rng: Rng,
@@ -111,6 +113,7 @@ impl ShardCore {
             collect_finished: false,
             trace_rx: false,
             rx_log: Vec::new(),
+            plan: Plan::new(&scenario),
             scenario,
         }
     }
@@ -147,6 +150,7 @@ impl ShardCore {
 
     fn cx<'a>(
         scenario: &'a Scenario,
+        plan: &'a Plan,
         env: &'a Env,
         stats: &'a mut ShardStats,
         rng: &'a mut Rng,
@@ -158,7 +162,7 @@ impl ShardCore {
         dynamic_id: &'a mut u64,
         wall: SystemTime,
     ) -> ShardCx<'a> {
-        ShardCx { scenario, env, stats, rng, globals, inject, tx, events, scratch, dynamic_id, wall }
+        ShardCx { scenario, plan, env, stats, rng, globals, inject, tx, events, scratch, dynamic_id, wall }
     }
 
     /// Runs `f` on call `h` with a borrowed shard context, then books its progress.
@@ -173,6 +177,7 @@ impl ShardCore {
         let Some(call) = self.calls.get_mut(h) else { return };
         let mut cx = Self::cx(
             &scenario,
+            &self.plan,
             &self.env,
             &mut self.stats,
             &mut self.rng,
@@ -250,6 +255,7 @@ impl ShardCore {
                 let cx_scenario = Arc::clone(&self.scenario);
                 let mut cx = Self::cx(
                     &cx_scenario,
+                    &self.plan,
                     &self.env,
                     &mut self.stats,
                     &mut self.rng,
@@ -373,6 +379,7 @@ impl ShardCore {
         let scenario = Arc::clone(&self.scenario);
         let cx = Self::cx(
             &scenario,
+            &self.plan,
             &self.env,
             &mut self.stats,
             &mut self.rng,

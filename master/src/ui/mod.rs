@@ -1,8 +1,195 @@
-//! `gossipper ui`: the master process (stub).
+//! `gossipper ui`: the master process — console at `/`, REST API at `/api/v2`, one
+//! listener, a synchronous tiny_http server. It runs no SIP itself.
+//!
+//! Owns: the command line of `gossipper ui`, opening the store, bootstrapping the first
+//! admin and the JWT secret, and starting the request threads. Flow: `main` → `run` →
+//! `ExitCode`; errors are printed once, here.
+//!
+//! Modules: `paths` (the one safe path builder), `store` (SQLite + files), `auth`
+//! (passwords, tokens, tickets, throttle), `api` (router + one module per resource),
+//! `http` (tiny_http glue), `console` (embedded static files), `timefmt`.
 
+mod api;
+mod auth;
+mod console;
+mod http;
+mod paths;
+mod store;
+mod timefmt;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
-pub(crate) fn main(_args: &[String]) -> ExitCode {
-    eprintln!("gossipper ui: not built yet");
-    ExitCode::from(1)
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use api::{Config, Ctx};
+use store::users::Role;
+use store::{Store, kv, users};
+
+/// `gossipper ui` flags.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gossipper ui",
+    about = "The gossipper master: web console and /api/v2"
+)]
+struct UiArgs {
+    /// Where every UI artefact lives (created if missing).
+    #[arg(long, default_value = "./gossipper-data")]
+    data_dir: PathBuf,
+    /// `:PORT` (all interfaces) or `HOST:PORT`; port 0 picks a free port.
+    #[arg(long, default_value = ":8080")]
+    listen: String,
+    /// Archived versions kept per scenario (0 = unlimited).
+    #[arg(long, default_value_t = 20)]
+    scenario_history_keep: usize,
+    /// JWT secret (≥ 16 characters) for a fresh data dir; a secret already saved there
+    /// (e.g. after a rotation) wins. Prefer the environment variable over the flag.
+    #[arg(long, env = "GOSSIPPER_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Serve without authentication (everyone is an anonymous admin). Loopback labs only.
+    #[arg(long)]
+    no_auth: bool,
+    /// Request threads.
+    #[arg(long, default_value_t = 8)]
+    http_threads: usize,
+}
+
+pub(crate) fn main(args: &[String]) -> ExitCode {
+    let parsed = UiArgs::try_parse_from(
+        std::iter::once("gossipper ui".to_string()).chain(args.iter().cloned()),
+    );
+    let args = match parsed {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gossipper ui: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: UiArgs) -> anyhow::Result<()> {
+    let layout = paths::Layout::new(&args.data_dir);
+    std::fs::create_dir_all(layout.root())
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let store = Store::open(layout, args.scenario_history_keep)
+        .with_context(|| format!("opening {}", args.data_dir.display()))?;
+    let secret = jwt_secret(&store, args.jwt_secret.as_deref())?;
+    let auth_enabled = !args.no_auth;
+    if auth_enabled {
+        bootstrap_admin(&store)?;
+    } else {
+        eprintln!("gossipper ui: WARNING: --no-auth: every caller is an anonymous admin");
+    }
+    let ctx = Arc::new(Ctx {
+        store,
+        tokens: auth::Tokens::new(&secret),
+        tickets: auth::Tickets::default(),
+        throttle: auth::Throttle::new(5, Duration::from_secs(60)),
+        dummy_hash: auth::dummy_hash()?,
+        config: Config {
+            data_dir: args.data_dir.clone(),
+            scenario_history_keep: args.scenario_history_keep,
+            auth_enabled,
+            started_at: SystemTime::now(),
+        },
+        disk_usage: Mutex::new(None),
+    });
+    let addr = http::listen_addr(&args.listen);
+    let server =
+        tiny_http::Server::http(&addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
+    match server.server_addr().to_ip() {
+        Some(bound) => eprintln!("gossipper ui: listening on http://{bound}"),
+        None => eprintln!("gossipper ui: listening on {addr}"),
+    }
+    let threads = http::serve(Arc::new(server), ctx, args.http_threads)
+        .context("starting request threads")?;
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// The JWT secret: the saved one, else `--jwt-secret`, else 32 random bytes; saved so
+/// tokens (and a rotation) survive restarts.
+fn jwt_secret(store: &Store, flag: Option<&str>) -> anyhow::Result<String> {
+    if let Some(given) = flag
+        && given.len() < auth::MIN_SECRET_LEN
+    {
+        bail!(
+            "--jwt-secret must be at least {} characters",
+            auth::MIN_SECRET_LEN
+        );
+    }
+    let saved = store.db.read(|c| kv::get(c, kv::JWT_SECRET))?;
+    if let Some(saved) = saved.filter(|s| s.len() >= auth::MIN_SECRET_LEN) {
+        if flag.is_some_and(|f| f != saved) {
+            eprintln!(
+                "gossipper ui: note: using the JWT secret saved in the data dir, not --jwt-secret"
+            );
+        }
+        return Ok(saved);
+    }
+    let secret = match flag {
+        Some(f) => f.to_string(),
+        None => auth::random_hex(32).context("generating a JWT secret")?,
+    };
+    store.db.tx(|c| kv::set(c, kv::JWT_SECRET, &secret))?;
+    Ok(secret)
+}
+
+/// With no users at all, creates the bootstrap admin (admin / sipcapture, or
+/// GOSSIPPER_BOOTSTRAP_USERNAME / GOSSIPPER_BOOTSTRAP_PASSWORD). The password is never printed.
+fn bootstrap_admin(store: &Store) -> anyhow::Result<()> {
+    if store.db.read(users::count)? > 0 {
+        return Ok(());
+    }
+    let username = std::env::var("GOSSIPPER_BOOTSTRAP_USERNAME")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let password = std::env::var("GOSSIPPER_BOOTSTRAP_PASSWORD")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let from_env = password.is_some();
+    let username = username.unwrap_or_else(|| "admin".to_string());
+    let password = password.unwrap_or_else(|| "sipcapture".to_string());
+    if password.chars().count() < auth::MIN_PASSWORD_LEN {
+        bail!(
+            "GOSSIPPER_BOOTSTRAP_PASSWORD must be at least {} characters",
+            auth::MIN_PASSWORD_LEN
+        );
+    }
+    if username.len() > 64
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        bail!("GOSSIPPER_BOOTSTRAP_USERNAME must be 1 to 64 characters of A-Z a-z 0-9 . _ - @");
+    }
+    let hash = auth::hash_password(&password)?;
+    let now = timefmt::rfc3339(SystemTime::now());
+    store.db.tx(|c| {
+        users::create(c, &username, &hash, Role::Admin, &now)?;
+        kv::set(c, kv::BOOTSTRAP_AT, &now)?;
+        kv::set(c, kv::AUTH_MODE, "internal")
+    })?;
+    let source = if from_env {
+        "GOSSIPPER_BOOTSTRAP_PASSWORD"
+    } else {
+        "the default password"
+    };
+    eprintln!(
+        "gossipper ui: created the admin user \"{username}\" with {source}; change it now (POST /api/v2/me/password)"
+    );
+    Ok(())
 }

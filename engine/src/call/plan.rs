@@ -1,0 +1,139 @@
+//! What a compiled scenario lets each call forget: facts derived once per run from the
+//! program, so that an idle call keeps only what a later step will read (issue: ≤ 1 KiB
+//! per idle call).
+//!
+//! Owns: the analysis. Must not: hold per-call state. Built by the shard from the
+//! `Scenario` and lent to calls through `ShardCx`.
+
+use crate::scenario::{Action, Command, CommandKind, Keyword, Optional, Scenario, SearchIn, Segment, Template};
+
+/// Per-run facts about the program.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// `keep_last_recv[pc]`: while a call waits at `pc`, may a step read the last
+    /// received message before another received message replaces it?
+    keep_last_recv: Vec<bool>,
+    /// Whether any recv is `optional="global"` (else the global search is skipped).
+    pub has_global_recv: bool,
+}
+
+fn template_reads_last(t: &Template) -> bool {
+    t.segments.iter().any(|s| {
+        matches!(
+            s,
+            Segment::Keyword(
+                Keyword::LastHeader { .. }
+                    | Keyword::LastRequestUri
+                    | Keyword::LastCseqNumber(_)
+                    | Keyword::LastMessage
+                    | Keyword::Authentication(_)
+            )
+        )
+    })
+}
+
+fn action_reads_last(a: &Action) -> bool {
+    match a {
+        Action::Ereg(e) => !matches!(e.search_in, SearchIn::Var(_)),
+        Action::VerifyAuth { .. } => true,
+        Action::Log(t) | Action::Warning(t) | Action::Error(t) | Action::ExecCommand(t) => template_reads_last(t),
+        Action::AssignStr { value, .. } | Action::Insert { value, .. } => template_reads_last(value),
+        Action::Lookup { key, .. } => template_reads_last(key),
+        Action::Replace { line, value, .. } => template_reads_last(line) || template_reads_last(value),
+        Action::SetDest { host, port, protocol } => {
+            template_reads_last(host) || template_reads_last(port) || template_reads_last(protocol)
+        }
+        _ => false,
+    }
+}
+
+/// Whether running `cmd` (not as a recv that just stored a new message) reads the stored
+/// last message.
+fn command_reads_last(cmd: &Command) -> bool {
+    let own = match &cmd.kind {
+        CommandKind::Send(s) => template_reads_last(&s.template),
+        CommandKind::SendCmd(t) => template_reads_last(t),
+        _ => false,
+    };
+    let actions = !matches!(cmd.kind, CommandKind::Recv(_)) && cmd.common.actions.iter().any(action_reads_last);
+    own || actions
+}
+
+fn has_action_jump(cmd: &Command) -> bool {
+    cmd.common.actions.iter().any(|a| matches!(a, Action::Jump(_)))
+}
+
+impl Plan {
+    pub fn new(sc: &Scenario) -> Plan {
+        let n = sc.commands.len();
+        // Jumps computed at run time (action jumps, _unexp.main) can land anywhere: keep
+        // everything then.
+        let dynamic = sc.unexp_main.is_some() || sc.commands.iter().any(has_action_jump);
+        let keep_last_recv = (0..n).map(|pc| dynamic || reads_before_overwrite(sc, pc)).collect();
+        let has_global_recv =
+            sc.commands.iter().any(|c| matches!(&c.kind, CommandKind::Recv(r) if r.optional == Optional::Global));
+        Plan { keep_last_recv, has_global_recv }
+    }
+
+    /// See `keep_last_recv`; true for an index it does not know.
+    pub fn keep_last_recv(&self, pc: usize) -> bool {
+        self.keep_last_recv.get(pc).copied().unwrap_or(true)
+    }
+}
+
+/// Walks every path from `start` until a mandatory recv (which replaces the message) and
+/// reports whether a step on the way reads the stored message.
+fn reads_before_overwrite(sc: &Scenario, start: usize) -> bool {
+    let mut stack = vec![start];
+    let mut seen = vec![false; sc.commands.len() + 1];
+    while let Some(mut pc) = stack.pop() {
+        loop {
+            let Some(cmd) = sc.commands.get(pc) else { break };
+            if std::mem::replace(&mut seen[pc], true) {
+                break;
+            }
+            if command_reads_last(cmd) {
+                return true;
+            }
+            if let Some(t) = cmd.common.ontimeout {
+                stack.push(t);
+            }
+            if let Some(t) = cmd.common.next {
+                stack.push(t);
+            }
+            if let CommandKind::Recv(r) = &cmd.kind
+                && r.optional == Optional::No
+            {
+                break;
+            }
+            pc += 1;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtin(name: &str) -> Scenario {
+        let b = crate::scenario::builtin::get(name).unwrap();
+        crate::scenario::load(b.xml.as_bytes(), name, &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn uac_forgets_the_200_while_it_pauses() {
+        let p = Plan::new(&builtin("uac"));
+        // 0 INVITE, 1-3 optional provisionals, 4 200, 5 ACK, 6 pause, 7 BYE, 8 200.
+        assert!(!p.keep_last_recv(6), "the BYE reads no [last_*] keyword");
+    }
+
+    #[test]
+    fn uas_keeps_the_invite_until_its_answers_are_rendered() {
+        let p = Plan::new(&builtin("uas"));
+        // 0 recv INVITE, 1 send 180 ([last_Via:] …).
+        assert!(p.keep_last_recv(1));
+        // Waiting for BYE at 4: the 200 to BYE reads the BYE, which replaces the ACK.
+        assert!(!p.keep_last_recv(4));
+    }
+}

@@ -1,0 +1,398 @@
+//! `/api/v2` and the root paths: routing, authentication of each call, and the request
+//! and reply types that handlers see.
+//!
+//! Owns: turning an [`Incoming`] request into a [`Reply`]. The route table (`routes`)
+//! says, for every method and path, who may call it and how large its body may be;
+//! [`dispatch`] enforces both before a handler runs, so handlers stay thin:
+//! parse → store → typed reply. One module per resource. Must not: touch sockets
+//! (`http` does) or SQL (`store` does).
+
+mod audit;
+mod builtin;
+mod error;
+mod health;
+mod jobs;
+mod media;
+mod profiles;
+mod routes;
+mod scenarios;
+mod session;
+mod settings;
+mod users;
+
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub(crate) use error::ApiError;
+
+use super::auth::{Principal, Throttle, Tickets, Tokens};
+use super::console;
+use super::store::Store;
+use super::store::audit::Actor;
+use super::store::users::Role;
+
+/// Fixed runtime facts, shown by `/health` and `/settings`.
+pub(crate) struct Config {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) scenario_history_keep: usize,
+    pub(crate) auth_enabled: bool,
+    pub(crate) started_at: SystemTime,
+}
+
+/// Everything a handler may use. Shared by the request threads.
+pub(crate) struct Ctx {
+    pub(crate) store: Store,
+    pub(crate) tokens: Tokens,
+    pub(crate) tickets: Tickets,
+    pub(crate) throttle: Throttle,
+    /// Verified against when a login names an unknown user (equal timing).
+    pub(crate) dummy_hash: String,
+    pub(crate) config: Config,
+    /// `(computed at, bytes)`: the data dir walk is cached for a few seconds.
+    pub(crate) disk_usage: Mutex<Option<(Instant, u64)>>,
+}
+
+impl Ctx {
+    /// Appends an audit row in its own transaction (for changes made to files).
+    pub(crate) fn audit(
+        &self,
+        who: &Principal,
+        action: &str,
+        target: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let ts = super::timefmt::rfc3339(SystemTime::now());
+        self.store
+            .db
+            .tx(|c| super::store::audit::append(c, &ts, actor(who), action, target, &payload))?;
+        Ok(())
+    }
+}
+
+/// The audit actor for a principal (user id 0 is the anonymous caller with auth off).
+pub(crate) fn actor(who: &Principal) -> Actor<'_> {
+    Actor {
+        user_id: (who.user_id != 0).then_some(who.user_id),
+        username: &who.username,
+    }
+}
+
+/// Where the body of a request comes from (tiny_http's request, or a slice in tests).
+pub(crate) trait BodySource {
+    fn reader(&mut self) -> &mut dyn Read;
+}
+
+impl BodySource for &[u8] {
+    fn reader(&mut self) -> &mut dyn Read {
+        self
+    }
+}
+
+/// A request as the router sees it.
+pub(crate) struct Incoming<'a> {
+    pub(crate) method: &'a str,
+    /// The path without the query string.
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    /// Header names in lower case.
+    pub(crate) headers: &'a [(String, String)],
+    pub(crate) remote_ip: IpAddr,
+    pub(crate) content_length: Option<u64>,
+    pub(crate) body: &'a mut dyn BodySource,
+}
+
+impl Incoming<'_> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What to send back.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Json {
+        status: u16,
+        body: Vec<u8>,
+    },
+    Static {
+        content_type: &'static str,
+        body: &'static [u8],
+    },
+    Text {
+        status: u16,
+        body: &'static str,
+    },
+    File {
+        path: PathBuf,
+        content_type: &'static str,
+        file_name: String,
+    },
+    Empty(u16),
+}
+
+impl Reply {
+    pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> Result<Reply, ApiError> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| ApiError::Internal(format!("serializing a reply: {e}")))?;
+        Ok(Reply::Json { status, body })
+    }
+
+    pub(crate) fn ok<T: Serialize>(value: &T) -> Result<Reply, ApiError> {
+        Reply::json(200, value)
+    }
+
+    pub(crate) fn error(e: &ApiError) -> Reply {
+        Reply::Json {
+            status: e.status(),
+            body: e.body(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            Reply::Json { status, .. } | Reply::Text { status, .. } => *status,
+            Reply::Static { .. } | Reply::File { .. } => 200,
+            Reply::Empty(s) => *s,
+        }
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Open,
+    User,
+    Admin,
+}
+
+/// Body size limits (gossipper-reference.md §5.5).
+pub(crate) const SMALL_BODY: u64 = 64 << 10;
+pub(crate) const JSON_BODY: u64 = 1 << 20;
+pub(crate) const SCENARIO_BODY: u64 = 16 << 20;
+pub(crate) const MEDIA_BODY: u64 = 256 << 20;
+
+/// One call being handled: path parameters, caller, body.
+pub(crate) struct Call<'r, 'a> {
+    params: Vec<(&'static str, String)>,
+    inc: &'r mut Incoming<'a>,
+    principal: Option<Principal>,
+    body_limit: u64,
+}
+
+impl Call<'_, '_> {
+    /// A path parameter named in the route pattern (empty if the route has none by that name).
+    pub(crate) fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// A query parameter, percent-decoded.
+    pub(crate) fn query(&self, name: &str) -> Option<String> {
+        query_param(self.inc.query, name)
+    }
+
+    /// A numeric query parameter with a default and a cap; a non-number is a 400.
+    pub(crate) fn query_u32(&self, name: &str, default: u32, max: u32) -> Result<u32, ApiError> {
+        match self.query(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u32>().map(|n| n.min(max)).map_err(|_| {
+                ApiError::field(name, format!("\"{v}\" is not a non-negative integer"))
+            }),
+        }
+    }
+
+    /// The caller. Routes other than `Open` always have one (dispatch checked).
+    pub(crate) fn who(&self) -> Result<&Principal, ApiError> {
+        self.principal.as_ref().ok_or(ApiError::Unauthorized)
+    }
+
+    pub(crate) fn remote_ip(&self) -> IpAddr {
+        self.inc.remote_ip
+    }
+
+    pub(crate) fn body_limit(&self) -> u64 {
+        self.body_limit
+    }
+
+    /// Refuses a body whose declared length is over the route's limit, before reading it.
+    pub(crate) fn check_declared_length(&self) -> Result<(), ApiError> {
+        match self.inc.content_length {
+            Some(n) if n > self.body_limit => Err(ApiError::TooLarge(self.body_limit)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The raw body reader (check the declared length first).
+    pub(crate) fn body_reader(&mut self) -> &mut dyn Read {
+        self.inc.body.reader()
+    }
+
+    /// Reads the whole body, at most the route's limit.
+    pub(crate) fn body_bytes(&mut self) -> Result<Vec<u8>, ApiError> {
+        self.check_declared_length()?;
+        let limit = self.body_limit;
+        let mut buf = Vec::new();
+        self.inc
+            .body
+            .reader()
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| ApiError::BadRequest(format!("body: {e}")))?;
+        if buf.len() as u64 > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        Ok(buf)
+    }
+
+    /// Reads and decodes a JSON body (unknown fields are refused by the target types).
+    pub(crate) fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.body_bytes()?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// Percent-decodes one query parameter (`+` is a space).
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+        match c {
+            b'%' => match (hex(i + 1), hex(i + 2)) {
+                (Some(h), Some(l)) => {
+                    // Two hex digits make at most 0xff.
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(c),
+            },
+            b'+' => out.push(b' '),
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Handles one request: root paths, then `/api/v2`, then the console.
+pub(crate) fn dispatch(ctx: &Ctx, inc: &mut Incoming<'_>) -> Reply {
+    if inc.path == "/healthz" {
+        return Reply::Text {
+            status: 200,
+            body: "ok",
+        };
+    }
+    if let Some(rest) = inc.path.strip_prefix("/api/v2")
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        let rest = rest.to_string();
+        return match api(ctx, inc, &rest) {
+            Ok(reply) => reply,
+            Err(e) => Reply::error(&e),
+        };
+    }
+    if (inc.method == "GET" || inc.method == "HEAD")
+        && let Some((content_type, body)) = console::asset(inc.path)
+    {
+        return Reply::Static { content_type, body };
+    }
+    Reply::error(&ApiError::NotFound(format!("no such page: {}", inc.path)))
+}
+
+fn api(ctx: &Ctx, inc: &mut Incoming<'_>, path: &str) -> Result<Reply, ApiError> {
+    let (route, params) = routes::find(inc.method, path)?;
+    if inc
+        .header("upgrade")
+        .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+        && !same_origin(inc)
+    {
+        return Err(ApiError::Forbidden("cross-origin WebSocket refused"));
+    }
+    let principal = authenticate(ctx, inc, route.access)?;
+    let mut call = Call {
+        params,
+        inc,
+        principal,
+        body_limit: route.body_limit,
+    };
+    (route.handler)(ctx, &mut call)
+}
+
+/// WebSocket upgrades must come from our own page: no `Origin`, or one naming our host.
+pub(crate) fn same_origin(inc: &Incoming<'_>) -> bool {
+    let Some(origin) = inc.header("origin") else {
+        return true;
+    };
+    let Some(host) = inc.header("host") else {
+        return false;
+    };
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+    origin_host.eq_ignore_ascii_case(host)
+}
+
+/// Finds the caller: `Authorization: Bearer <jwt>` or `?ticket=` (single use), checked
+/// against the route's access. With auth off everyone is the anonymous admin.
+fn authenticate(
+    ctx: &Ctx,
+    inc: &Incoming<'_>,
+    access: Access,
+) -> Result<Option<Principal>, ApiError> {
+    if !ctx.config.auth_enabled {
+        return Ok(Some(Principal {
+            user_id: 0,
+            username: "anonymous".into(),
+            role: Role::Admin,
+            expires_at: 0,
+        }));
+    }
+    let bearer = inc.header("authorization").and_then(|h| {
+        let (scheme, token) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    if access == Access::Open {
+        // Open routes never fail on a stale token; they may still use a valid one.
+        return Ok(bearer.and_then(|t| ctx.tokens.verify(t)));
+    }
+    let principal = match (bearer, query_param(inc.query, "ticket")) {
+        (Some(token), _) => Some(ctx.tokens.verify(token).ok_or(ApiError::Unauthorized)?),
+        (None, Some(ticket)) => Some(
+            ctx.tickets
+                .redeem(&ticket, Instant::now())
+                .ok_or(ApiError::Unauthorized)?,
+        ),
+        (None, None) => None,
+    };
+    match (access, &principal) {
+        (_, None) => Err(ApiError::Unauthorized),
+        (Access::Admin, Some(p)) if p.role != Role::Admin => {
+            Err(ApiError::Forbidden("admin role required"))
+        }
+        _ => Ok(principal),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+//! The `/api/v2` route table: method, path pattern, access and body limit per route.
+//!
+//! Owns: which handler answers which request, and who may call it. The authorization
+//! matrix test walks this same table. Jobs, live streams, load tests, tools and reports
+//! join it as their modules land (their paths answer 404 until then).
+
+use super::{
+    Access, ApiError, Call, Ctx, JSON_BODY, MEDIA_BODY, Reply, SCENARIO_BODY, SMALL_BODY, audit,
+    builtin, health, jobs, media, profiles, scenarios, session, settings, users,
+};
+
+pub(crate) type Handler = fn(&Ctx, &mut Call<'_, '_>) -> Result<Reply, ApiError>;
+/// Path parameters by name.
+pub(crate) type Params = Vec<(&'static str, String)>;
+
+pub(crate) struct Route {
+    pub(crate) method: &'static str,
+    /// `/`-separated; `{name}` segments are parameters.
+    pub(crate) pattern: &'static str,
+    pub(crate) access: Access,
+    pub(crate) body_limit: u64,
+    pub(crate) handler: Handler,
+}
+
+const fn r(
+    method: &'static str,
+    pattern: &'static str,
+    access: Access,
+    body_limit: u64,
+    handler: Handler,
+) -> Route {
+    Route {
+        method,
+        pattern,
+        access,
+        body_limit,
+        handler,
+    }
+}
+
+use Access::{Admin, Open, User};
+
+pub(crate) const ROUTES: &[Route] = &[
+    r("GET", "/health", Open, 0, health::health),
+    r("GET", "/healthz", Open, 0, health::healthz),
+    r("GET", "/auth/status", Open, 0, health::auth_status),
+    r("POST", "/auth/login", Open, SMALL_BODY, session::login),
+    r("POST", "/auth/ticket", User, SMALL_BODY, session::ticket),
+    r("GET", "/me", User, 0, session::me),
+    r(
+        "POST",
+        "/me/password",
+        User,
+        SMALL_BODY,
+        session::change_password,
+    ),
+    // Profiles
+    r("GET", "/servers", User, 0, profiles::list_servers),
+    r("POST", "/servers", User, JSON_BODY, profiles::create_server),
+    r("GET", "/servers/{id}", User, 0, profiles::get_server),
+    r(
+        "PUT",
+        "/servers/{id}",
+        User,
+        JSON_BODY,
+        profiles::update_server,
+    ),
+    r("DELETE", "/servers/{id}", User, 0, profiles::delete_server),
+    r("GET", "/clients", User, 0, profiles::list_clients),
+    r("POST", "/clients", User, JSON_BODY, profiles::create_client),
+    r("GET", "/clients/{id}", User, 0, profiles::get_client),
+    r(
+        "PUT",
+        "/clients/{id}",
+        User,
+        JSON_BODY,
+        profiles::update_client,
+    ),
+    r("DELETE", "/clients/{id}", User, 0, profiles::delete_client),
+    // Scenarios
+    r("GET", "/scenarios", User, 0, scenarios::list),
+    r("POST", "/scenarios", User, SCENARIO_BODY, scenarios::create),
+    r("GET", "/scenarios/{id}", User, 0, scenarios::get),
+    r(
+        "PUT",
+        "/scenarios/{id}",
+        User,
+        SCENARIO_BODY,
+        scenarios::update,
+    ),
+    r("DELETE", "/scenarios/{id}", User, 0, scenarios::delete),
+    r(
+        "GET",
+        "/scenarios/{id}/history",
+        User,
+        0,
+        scenarios::history,
+    ),
+    r(
+        "GET",
+        "/scenarios/{id}/history/{ts}",
+        User,
+        0,
+        scenarios::history_get,
+    ),
+    r(
+        "DELETE",
+        "/scenarios/{id}/history/{ts}",
+        User,
+        0,
+        scenarios::history_delete,
+    ),
+    r(
+        "POST",
+        "/scenarios/{id}/history/{ts}/fork",
+        User,
+        JSON_BODY,
+        scenarios::fork,
+    ),
+    r("GET", "/builtin-scenarios", User, 0, builtin::list),
+    r("GET", "/builtin-scenarios/{id}", User, 0, builtin::get),
+    // Media
+    r("GET", "/media/{kind}", User, 0, media::list),
+    r(
+        "POST",
+        "/media/{kind}/{name}",
+        User,
+        MEDIA_BODY,
+        media::upload,
+    ),
+    r("GET", "/media/{kind}/{name}", User, 0, media::download),
+    r("DELETE", "/media/{kind}/{name}", User, 0, media::delete),
+    // Jobs (read-only until the supervisor lands)
+    r("GET", "/jobs", User, 0, jobs::list),
+    r("GET", "/jobs/{id}", User, 0, jobs::get),
+    // Administration
+    r("GET", "/users", Admin, 0, users::list),
+    r("POST", "/users", Admin, SMALL_BODY, users::create),
+    r("PUT", "/users/{id}", Admin, SMALL_BODY, users::update),
+    r("DELETE", "/users/{id}", Admin, 0, users::delete),
+    r("GET", "/audit", Admin, 0, audit::list),
+    r("GET", "/settings", User, 0, settings::get),
+    r(
+        "POST",
+        "/settings/rotate-jwt-secret",
+        Admin,
+        0,
+        settings::rotate_jwt_secret,
+    ),
+];
+
+/// Matches a path against one pattern, returning its parameters.
+fn matches(pattern: &'static str, path: &str) -> Option<Params> {
+    let mut params = Vec::new();
+    let mut pat = pattern.split('/');
+    let mut segs = path.split('/');
+    loop {
+        match (pat.next(), segs.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) => {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.push((name, super::percent_decode(s)));
+                } else if p != s {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The route for a request: 404 when no pattern matches the path, 405 when only the
+/// method is wrong. `HEAD` is answered as `GET`.
+pub(crate) fn find(method: &str, path: &str) -> Result<(&'static Route, Params), ApiError> {
+    let method = if method == "HEAD" { "GET" } else { method };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let mut path_matched = false;
+    for route in ROUTES {
+        if let Some(params) = matches(route.pattern, path) {
+            if route.method == method {
+                return Ok((route, params));
+            }
+            path_matched = true;
+        }
+    }
+    if path_matched {
+        Err(ApiError::MethodNotAllowed)
+    } else {
+        Err(ApiError::NotFound(format!("no route for {path}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_routes_with_parameters() {
+        let (route, params) = find(
+            "POST",
+            "/scenarios/uac/history/20250101T000000.000000000Z/fork",
+        )
+        .unwrap();
+        assert_eq!(route.pattern, "/scenarios/{id}/history/{ts}/fork");
+        assert_eq!(
+            params,
+            [
+                ("id", "uac".to_string()),
+                ("ts", "20250101T000000.000000000Z".to_string())
+            ]
+        );
+        assert_eq!(find("GET", "/scenarios/").unwrap().0.pattern, "/scenarios");
+    }
+
+    #[test]
+    fn wrong_method_is_405_and_unknown_path_is_404() {
+        assert_eq!(
+            find("PATCH", "/scenarios").err().map(|e| e.status()),
+            Some(405)
+        );
+        assert_eq!(find("GET", "/nope").err().map(|e| e.status()), Some(404));
+        assert_eq!(
+            find("GET", "/media/wav/a/b").err().map(|e| e.status()),
+            Some(404)
+        );
+    }
+
+    #[test]
+    fn encoded_parameters_are_decoded_so_traversal_is_seen_by_the_name_check() {
+        let (_, params) = find("GET", "/scenarios/..%2Fx").unwrap();
+        assert_eq!(params[0].1, "../x");
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.pattern == b.pattern),
+                    "{} {}",
+                    a.method,
+                    a.pattern
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_user_and_role_administration_routes_are_admin_only() {
+        let admin: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.access == Access::Admin)
+            .map(|r| (r.method, r.pattern))
+            .collect();
+        assert_eq!(
+            admin,
+            [
+                ("GET", "/users"),
+                ("POST", "/users"),
+                ("PUT", "/users/{id}"),
+                ("DELETE", "/users/{id}"),
+                ("GET", "/audit"),
+                ("POST", "/settings/rotate-jwt-secret"),
+            ]
+        );
+    }
+}

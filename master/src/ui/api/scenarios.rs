@@ -1,0 +1,275 @@
+//! `/scenarios`: CRUD of stored scenarios (XML + metadata), their history and forks.
+//!
+//! Every XML body is checked by the engine's own scenario loader before anything is
+//! written; its errors carry `scenario.xml:line:column`. An empty error list from the
+//! loader counts as valid (the loader reports at least one error for every bad file).
+
+use std::time::SystemTime;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Call, Ctx, Reply};
+use crate::ui::paths::check_name;
+use crate::ui::store::scenarios::{HistoryEntry, ScenarioMeta};
+use gossipper_engine::scenario::{self, LoadOptions};
+
+/// How errors name the file.
+const FILE_NAME: &str = "scenario.xml";
+/// How many loader errors go into one reply.
+const MAX_ERRORS_SHOWN: usize = 5;
+
+/// POST/PUT body: ScenarioMeta + `xml`. Read-only fields from a GET are accepted and ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioRequest {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    xml: String,
+    #[serde(default, rename = "size_bytes")]
+    _size_bytes: Option<IgnoredAny>,
+    #[serde(default, rename = "created_at")]
+    _created_at: Option<IgnoredAny>,
+    #[serde(default, rename = "updated_at")]
+    _updated_at: Option<IgnoredAny>,
+}
+
+#[derive(Serialize)]
+struct ScenarioReply<'a> {
+    meta: &'a ScenarioMeta,
+    xml: &'a str,
+}
+
+#[derive(Serialize)]
+struct ScenarioList {
+    scenarios: Vec<ScenarioMeta>,
+}
+
+/// Checks the metadata fields; fills a missing name from the id.
+fn check_meta(meta: &mut ScenarioMeta) -> Result<(), ApiError> {
+    check_name(&meta.id).map_err(|e| ApiError::field("id", e))?;
+    if meta.name.is_empty() {
+        meta.name = meta.id.clone();
+    }
+    for (field, value, max) in [
+        ("name", &meta.name, 200),
+        ("description", &meta.description, 4096),
+        ("role", &meta.role, 32),
+    ] {
+        if value.len() > max {
+            return Err(ApiError::field(
+                field,
+                format!("must be at most {max} bytes"),
+            ));
+        }
+    }
+    if meta.tags.len() > 64 || meta.tags.iter().any(|t| t.is_empty() || t.len() > 64) {
+        return Err(ApiError::field(
+            "tags",
+            "at most 64 tags of 1 to 64 bytes each",
+        ));
+    }
+    Ok(())
+}
+
+/// Asks the engine's loader; its errors become one 400 that says where.
+pub(crate) fn check_xml(xml: &str) -> Result<(), ApiError> {
+    if xml.trim().is_empty() {
+        return Err(ApiError::field("xml", "is empty"));
+    }
+    // Files named by `[file name=…]` are resolved when a job runs, not at upload time.
+    let read_file = |_: &str| -> std::io::Result<Vec<u8>> { Ok(Vec::new()) };
+    let opts = LoadOptions {
+        read_file: &read_file,
+        ..LoadOptions::default()
+    };
+    match scenario::load(xml.as_bytes(), FILE_NAME, &opts) {
+        Ok(_) => Ok(()),
+        Err(errors) if errors.0.is_empty() => Ok(()),
+        Err(errors) => {
+            let mut lines: Vec<String> = errors
+                .0
+                .iter()
+                .take(MAX_ERRORS_SHOWN)
+                .map(|e| e.to_string())
+                .collect();
+            if errors.0.len() > MAX_ERRORS_SHOWN {
+                lines.push(format!("… and {} more", errors.0.len() - MAX_ERRORS_SHOWN));
+            }
+            Err(ApiError::BadRequest(lines.join("\n")))
+        }
+    }
+}
+
+fn into_meta(req: &ScenarioRequest) -> ScenarioMeta {
+    ScenarioMeta {
+        id: req.id.clone(),
+        name: req.name.clone(),
+        description: req.description.clone(),
+        role: req.role.clone(),
+        tags: req.tags.clone(),
+        ..Default::default()
+    }
+}
+
+pub(super) fn list(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    Reply::ok(&ScenarioList {
+        scenarios: ctx.store.scenarios.list(),
+    })
+}
+
+pub(super) fn get(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id");
+    check_name(id).map_err(|e| ApiError::field("id", e))?;
+    let (meta, xml) = ctx.store.scenarios.get(id)?;
+    Reply::ok(&ScenarioReply {
+        meta: &meta,
+        xml: &xml,
+    })
+}
+
+pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let req: ScenarioRequest = call.json()?;
+    let mut meta = into_meta(&req);
+    check_meta(&mut meta)?;
+    check_xml(&req.xml)?;
+    let meta = ctx
+        .store
+        .scenarios
+        .create(meta, &req.xml, SystemTime::now())?;
+    ctx.audit(
+        call.who()?,
+        "scenario.create",
+        &meta.id,
+        serde_json::json!({"size_bytes": meta.size_bytes}),
+    )?;
+    Reply::json(
+        201,
+        &ScenarioReply {
+            meta: &meta,
+            xml: &req.xml,
+        },
+    )
+}
+
+pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let req: ScenarioRequest = call.json()?;
+    if !req.id.is_empty() && req.id != id {
+        return Err(ApiError::field(
+            "id",
+            format!("\"{}\" does not match the path id \"{id}\"", req.id),
+        ));
+    }
+    let mut meta = ScenarioMeta {
+        id: id.clone(),
+        ..into_meta(&req)
+    };
+    check_meta(&mut meta)?;
+    check_xml(&req.xml)?;
+    let meta = ctx
+        .store
+        .scenarios
+        .update(meta, &req.xml, SystemTime::now())?;
+    ctx.audit(
+        call.who()?,
+        "scenario.update",
+        &id,
+        serde_json::json!({"size_bytes": meta.size_bytes}),
+    )?;
+    Reply::ok(&ScenarioReply {
+        meta: &meta,
+        xml: &req.xml,
+    })
+}
+
+pub(super) fn delete(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    ctx.store.scenarios.delete(&id)?;
+    ctx.audit(call.who()?, "scenario.delete", &id, serde_json::json!({}))?;
+    Ok(Reply::Empty(204))
+}
+
+#[derive(Serialize)]
+struct History {
+    history: Vec<HistoryEntry>,
+}
+
+pub(super) fn history(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    Reply::ok(&History {
+        history: ctx.store.scenarios.history(call.param("id"))?,
+    })
+}
+
+pub(super) fn history_get(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let (meta, xml) = ctx
+        .store
+        .scenarios
+        .history_get(call.param("id"), call.param("ts"))?;
+    Reply::ok(&ScenarioReply {
+        meta: &meta,
+        xml: &xml,
+    })
+}
+
+pub(super) fn history_delete(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let (id, ts) = (call.param("id").to_string(), call.param("ts").to_string());
+    ctx.store.scenarios.history_delete(&id, &ts)?;
+    ctx.audit(
+        call.who()?,
+        "scenario.history_delete",
+        &id,
+        serde_json::json!({"ts": ts}),
+    )?;
+    Ok(Reply::Empty(204))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForkRequest {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// Creates a new scenario from an archived version.
+pub(super) fn fork(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let (id, ts) = (call.param("id").to_string(), call.param("ts").to_string());
+    let req: ForkRequest = call.json()?;
+    let (old, xml) = ctx.store.scenarios.history_get(&id, &ts)?;
+    let mut meta = ScenarioMeta {
+        id: req.id,
+        name: req.name.unwrap_or_default(),
+        description: req.description.unwrap_or(old.description),
+        role: req.role.unwrap_or(old.role),
+        tags: old.tags,
+        ..Default::default()
+    };
+    check_meta(&mut meta)?;
+    let meta = ctx.store.scenarios.create(meta, &xml, SystemTime::now())?;
+    ctx.audit(
+        call.who()?,
+        "scenario.create",
+        &meta.id,
+        serde_json::json!({"forked_from": id, "ts": ts}),
+    )?;
+    Reply::json(
+        201,
+        &ScenarioReply {
+            meta: &meta,
+            xml: &xml,
+        },
+    )
+}

@@ -1,0 +1,190 @@
+//! tiny_http glue: a small pool of threads, each looping on `server.recv()`, turning
+//! tiny_http requests into [`Incoming`] and [`Reply`] into responses.
+//!
+//! Owns: the socket side of the master. Body limits are enforced while reading (by the
+//! api's `Call`), and a declared `Content-Length` beyond any limit is refused before a
+//! byte of body is read. A panic in a handler costs that request a 500, never a thread.
+//! Must not: route or authorize (the api does).
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tiny_http::{Header, Response, Server, StatusCode};
+
+use super::api::{self, ApiError, BodySource, Ctx, Incoming, MEDIA_BODY, Reply};
+
+/// Declared bodies larger than this are refused without being drained (see
+/// [`refuse_without_draining`]). Above every route limit.
+const HARD_BODY_CAP: u64 = 2 * MEDIA_BODY;
+
+impl BodySource for tiny_http::Request {
+    fn reader(&mut self) -> &mut dyn Read {
+        self.as_reader()
+    }
+}
+
+/// Starts `threads` request threads on the server.
+pub(crate) fn serve(
+    server: Arc<Server>,
+    ctx: Arc<Ctx>,
+    threads: usize,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    (0..threads.max(1))
+        .map(|i| {
+            let (server, ctx) = (Arc::clone(&server), Arc::clone(&ctx));
+            std::thread::Builder::new()
+                .name(format!("ui-http-{i}"))
+                .spawn(move || {
+                    loop {
+                        match server.recv() {
+                            Ok(req) => handle(&ctx, req),
+                            Err(e) => {
+                                eprintln!("gossipper ui: accept failed: {e}");
+                                std::thread::sleep(std::time::Duration::from_millis(100));
+                            }
+                        }
+                    }
+                })
+        })
+        .collect()
+}
+
+fn handle(ctx: &Ctx, mut req: tiny_http::Request) {
+    let method = req.method().as_str().to_string();
+    let url = req.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|h| {
+            (
+                h.field.as_str().as_str().to_ascii_lowercase(),
+                h.value.as_str().to_string(),
+            )
+        })
+        .collect();
+    let remote_ip = req
+        .remote_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
+    let content_length = req.body_length().map(|n| n as u64);
+    if content_length.is_some_and(|n| n > HARD_BODY_CAP) {
+        refuse_without_draining(req);
+        return;
+    }
+    let reply = catch_unwind(AssertUnwindSafe(|| {
+        let mut inc = Incoming {
+            method: &method,
+            path,
+            query,
+            headers: &headers,
+            remote_ip,
+            content_length,
+            body: &mut req,
+        };
+        api::dispatch(ctx, &mut inc)
+    }))
+    .unwrap_or_else(|_| {
+        Reply::error(&ApiError::Internal(format!(
+            "handler panicked on {method} {path}"
+        )))
+    });
+    respond(req, reply);
+}
+
+/// tiny_http drains an unread body when the request is dropped, allocating a buffer of
+/// the remaining declared length first; a client declaring terabytes would abort the
+/// process. So such a request is answered 413 on the raw stream, which is then leaked
+/// (one socket and one tiny_http connection thread) instead of dropped.
+///
+/// `Request::upgrade` prints no `Content-Length` (and `Response` refuses to carry one
+/// through it), so the length rides in the `Upgrade` value after a CRLF: the client
+/// then sees a complete, well-framed 413. Pinned by the e2e test that declares 10 TB.
+fn refuse_without_draining(req: tiny_http::Request) {
+    let body = ApiError::TooLarge(HARD_BODY_CAP).body();
+    let resp =
+        Response::empty(StatusCode(413)).with_header(header("Content-Type", "application/json"));
+    let protocol = format!("close\r\nContent-Length: {}", body.len());
+    let mut stream = req.upgrade(&protocol, resp);
+    let _ = stream.write_all(&body);
+    let _ = stream.flush();
+    std::mem::forget(stream);
+}
+
+fn header(name: &str, value: &str) -> Header {
+    // Names and values here are ASCII without CR/LF, which tiny_http always accepts.
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
+}
+
+fn respond(req: tiny_http::Request, reply: Reply) {
+    let nosniff = header("X-Content-Type-Options", "nosniff");
+    let result = match reply {
+        Reply::Json { status, body } => req.respond(
+            Response::from_data(body)
+                .with_status_code(StatusCode(status))
+                .with_header(header("Content-Type", "application/json"))
+                .with_header(header("Cache-Control", "no-store"))
+                .with_header(nosniff),
+        ),
+        Reply::Text { status, body } => req.respond(
+            Response::from_data(body.as_bytes())
+                .with_status_code(StatusCode(status))
+                .with_header(header("Content-Type", "text/plain; charset=utf-8"))
+                .with_header(nosniff),
+        ),
+        Reply::Static { content_type, body } => req.respond(
+            Response::from_data(body)
+                .with_header(header("Content-Type", content_type))
+                .with_header(header("X-Frame-Options", "DENY"))
+                .with_header(nosniff),
+        ),
+        Reply::Empty(status) => req.respond(Response::empty(StatusCode(status))),
+        Reply::File {
+            path,
+            content_type,
+            file_name,
+        } => match std::fs::File::open(&path) {
+            Ok(f) => req.respond(
+                Response::from_file(f)
+                    .with_header(header("Content-Type", content_type))
+                    .with_header(header(
+                        "Content-Disposition",
+                        &format!("attachment; filename=\"{file_name}\""),
+                    ))
+                    .with_header(nosniff),
+            ),
+            Err(_) => {
+                let e = ApiError::NotFound(format!("{file_name} not found"));
+                req.respond(
+                    Response::from_data(e.body())
+                        .with_status_code(StatusCode(404))
+                        .with_header(header("Content-Type", "application/json")),
+                )
+            }
+        },
+    };
+    // The client went away mid-response: nothing to tell anyone.
+    let _ = result;
+}
+
+/// Resolves `--listen`: `:8080` means all interfaces; `host:port` is used as given.
+pub(crate) fn listen_addr(listen: &str) -> String {
+    match listen.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => listen.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_port_listens_on_every_interface() {
+        assert_eq!(listen_addr(":8080"), "0.0.0.0:8080");
+        assert_eq!(listen_addr("127.0.0.1:0"), "127.0.0.1:0");
+        assert_eq!(listen_addr("[::1]:9000"), "[::1]:9000");
+    }
+}

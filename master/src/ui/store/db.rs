@@ -1,0 +1,234 @@
+//! `settings.sqlite`: one connection (WAL, foreign keys, busy timeout) and the migrations.
+//!
+//! Owns: opening the database and the schema. Migrations are versioned in code with
+//! `PRAGMA user_version`; each runs once, in order, inside a transaction. Requests reach
+//! the connection through [`Db::read`] and [`Db::tx`] (one transaction per request).
+
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, Transaction};
+
+use super::StoreError;
+use crate::ui::paths::{Layout, Place};
+
+/// The schema, one entry per version. Never edit a shipped entry: append a new one.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // v1: the tables of gossipper-reference.md §5.3.
+    "CREATE TABLE users (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'operator')),
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+     );
+     CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     );
+     CREATE TABLE jobs (
+        id            TEXT PRIMARY KEY,
+        profile_id    TEXT NOT NULL DEFAULT '',
+        profile_kind  TEXT NOT NULL CHECK (profile_kind IN ('server', 'client', 'tool', 'gateway')),
+        scenario_id   TEXT NOT NULL DEFAULT '',
+        status        TEXT NOT NULL,
+        args_json     TEXT NOT NULL DEFAULT '{}',
+        artifacts_dir TEXT NOT NULL DEFAULT '',
+        created_at    TEXT NOT NULL,
+        started_at    TEXT,
+        finished_at   TEXT,
+        exit_code     INTEGER,
+        error         TEXT NOT NULL DEFAULT '',
+        created_by    TEXT NOT NULL DEFAULT '',
+        pid           INTEGER
+     );
+     CREATE INDEX jobs_created_at ON jobs (created_at);
+     CREATE INDEX jobs_profile ON jobs (profile_kind, profile_id);
+     CREATE TABLE job_artifacts (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+     );
+     CREATE INDEX job_artifacts_job ON job_artifacts (job_id);
+     CREATE TABLE audit_log (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts           TEXT NOT NULL,
+        user_id      INTEGER,
+        username     TEXT NOT NULL DEFAULT '',
+        action       TEXT NOT NULL,
+        target       TEXT NOT NULL DEFAULT '',
+        payload_json TEXT NOT NULL DEFAULT '{}'
+     );",
+];
+
+/// The one connection, shared by the request threads.
+pub(crate) struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens `settings.sqlite` (creating it) and brings the schema up to date.
+    pub(crate) fn open(layout: &Layout) -> Result<Db, StoreError> {
+        let path = layout.path(Place::SettingsDb)?;
+        let conn = Connection::open(&path)?;
+        Self::configure(conn)
+    }
+
+    /// An in-memory database with the full schema (tests).
+    #[cfg(test)]
+    pub(crate) fn open_in_memory() -> Result<Db, StoreError> {
+        Self::configure(Connection::open_in_memory()?)
+    }
+
+    fn configure(mut conn: Connection) -> Result<Db, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // WAL on a file database; an in-memory one answers "memory", which is fine too.
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")?;
+        migrate(&mut conn)?;
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable (SQLite rolls back
+        // the open transaction when it is dropped), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs read-only queries.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        f(&self.lock())
+    }
+
+    /// Runs `f` in one transaction: committed when `f` returns `Ok`, rolled back otherwise.
+    pub(crate) fn tx<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// The schema version this binary writes.
+pub(crate) fn schema_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = schema_version();
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut st = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn fresh_database_gets_every_table_and_the_latest_version() {
+        let db = Db::open_in_memory().unwrap();
+        db.read(|c| {
+            assert_eq!(
+                tables(c),
+                ["audit_log", "job_artifacts", "jobs", "settings", "users"]
+            );
+            let v: i64 = c
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(v, schema_version());
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')", [])
+            .unwrap();
+        migrate(&mut conn).unwrap();
+        let v: String = conn
+            .query_row("SELECT value FROM settings WHERE key='k'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, "v");
+    }
+
+    #[test]
+    fn refuses_a_database_from_a_newer_binary() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", schema_version() + 1)
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
+
+    #[test]
+    fn file_database_uses_wal_and_survives_reopen() {
+        let dir = std::env::temp_dir().join(format!("gossipper-db-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let layout = Layout::new(&dir);
+        {
+            let db = Db::open(&layout).unwrap();
+            db.tx(|t| {
+                t.execute("INSERT INTO settings (key, value) VALUES ('a', 'b')", [])?;
+                Ok(())
+            })
+            .unwrap();
+            let mode: String = db
+                .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+        let db = Db::open(&layout).unwrap();
+        let v: String = db
+            .read(
+                |c| Ok(c.query_row("SELECT value FROM settings WHERE key='a'", [], |r| r.get(0))?),
+            )
+            .unwrap();
+        assert_eq!(v, "b");
+        drop(db);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

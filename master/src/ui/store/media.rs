@@ -1,0 +1,340 @@
+//! The media library: `media/wav/<name>.wav` and `media/pcap/<name>.pcap`.
+//!
+//! Owns: storing uploads (spooled to `tmp/`, checked with hound or pcap-file, then renamed
+//! into place, so a bad or cut-off upload never becomes a library file), listing,
+//! locating and deleting assets. Must not: know about HTTP.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::{StoreError, files};
+use crate::ui::paths::{Layout, Place};
+use crate::ui::timefmt;
+
+/// The two libraries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MediaKind {
+    Wav,
+    Pcap,
+}
+
+impl MediaKind {
+    pub(crate) fn parse(s: &str) -> Option<MediaKind> {
+        match s {
+            "wav" => Some(MediaKind::Wav),
+            "pcap" => Some(MediaKind::Pcap),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Wav => "wav",
+            MediaKind::Pcap => "pcap",
+        }
+    }
+
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            MediaKind::Wav => "audio/wav",
+            MediaKind::Pcap => "application/vnd.tcpdump.pcap",
+        }
+    }
+
+    fn dir(self) -> &'static str {
+        match self {
+            MediaKind::Wav => "media/wav",
+            MediaKind::Pcap => "media/pcap",
+        }
+    }
+
+    fn ext(self) -> &'static str {
+        match self {
+            MediaKind::Wav => ".wav",
+            MediaKind::Pcap => ".pcap",
+        }
+    }
+}
+
+/// One asset as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct MediaAsset {
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) size_bytes: u64,
+    pub(crate) mod_time: String,
+}
+
+/// Why an upload was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum UploadError {
+    #[error("body is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("body is empty")]
+    Empty,
+    #[error("not a valid {kind} file: {reason}")]
+    Invalid { kind: &'static str, reason: String },
+    #[error("reading the body: {0}")]
+    Read(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub(crate) struct Media {
+    layout: Layout,
+}
+
+impl Media {
+    pub(crate) fn new(layout: &Layout) -> Media {
+        Media {
+            layout: layout.clone(),
+        }
+    }
+
+    /// The stored name for an upload: the URL name without a repeated extension
+    /// (`ring.wav` and `ring` both become `ring`, referenced as `[[media:wav/ring]]`).
+    pub(crate) fn normalize(kind: MediaKind, name: &str) -> &str {
+        name.strip_suffix(kind.ext())
+            .filter(|s| !s.is_empty())
+            .unwrap_or(name)
+    }
+
+    fn place(kind: MediaKind, name: &str) -> Place<'_> {
+        match kind {
+            MediaKind::Wav => Place::Wav(name),
+            MediaKind::Pcap => Place::Pcap(name),
+        }
+    }
+
+    /// The file of an existing asset.
+    pub(crate) fn locate(&self, kind: MediaKind, name: &str) -> Result<PathBuf, StoreError> {
+        let name = Self::normalize(kind, name);
+        let path = self.layout.path(Self::place(kind, name))?;
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(StoreError::NotFound(format!(
+                "{} \"{name}\"",
+                kind.as_str()
+            )))
+        }
+    }
+
+    /// Every asset of a kind, by name. (A directory listing: the library is small and
+    /// this keeps it right even if an admin copies files in by hand.)
+    pub(crate) fn list(&self, kind: MediaKind) -> Result<Vec<MediaAsset>, StoreError> {
+        let dir = self.layout.dir(kind.dir());
+        let entries = std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let Some(name) = file_name.strip_suffix(kind.ext()) else {
+                continue;
+            };
+            let Ok(md) = entry.metadata() else { continue };
+            if !md.is_file() {
+                continue;
+            }
+            out.push(MediaAsset {
+                kind: kind.as_str(),
+                name: name.to_string(),
+                size_bytes: md.len(),
+                mod_time: timefmt::rfc3339(md.modified().unwrap_or(SystemTime::UNIX_EPOCH)),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Stores an upload: spool (≤ `limit` bytes), check the format, rename into place.
+    pub(crate) fn upload(
+        &self,
+        kind: MediaKind,
+        name: &str,
+        body: &mut dyn Read,
+        limit: u64,
+    ) -> Result<MediaAsset, UploadError> {
+        let name = Self::normalize(kind, name);
+        let target = self
+            .layout
+            .path(Self::place(kind, name))
+            .map_err(StoreError::from)?;
+        let spooled = files::spool(&self.layout, body, limit).map_err(|e| match e {
+            files::SpoolError::TooLarge => UploadError::TooLarge(limit),
+            files::SpoolError::Read(e) => UploadError::Read(e),
+            files::SpoolError::Store(e) => UploadError::Store(e),
+        })?;
+        if spooled.size == 0 {
+            return Err(UploadError::Empty);
+        }
+        let f = File::open(&spooled.path).map_err(|e| StoreError::io(&spooled.path, e))?;
+        let check = match kind {
+            MediaKind::Wav => check_wav(f, spooled.size),
+            MediaKind::Pcap => check_pcap(f),
+        };
+        check.map_err(|reason| UploadError::Invalid {
+            kind: kind.as_str(),
+            reason,
+        })?;
+        let size_bytes = spooled.size;
+        spooled.commit(&target)?;
+        Ok(MediaAsset {
+            kind: kind.as_str(),
+            name: name.to_string(),
+            size_bytes,
+            mod_time: timefmt::rfc3339(SystemTime::now()),
+        })
+    }
+
+    pub(crate) fn delete(&self, kind: MediaKind, name: &str) -> Result<(), StoreError> {
+        let path = self.locate(kind, name)?;
+        files::remove(&path)?;
+        Ok(())
+    }
+}
+
+/// A WAV must have a header hound accepts and as many data bytes as it declares.
+fn check_wav(f: File, file_size: u64) -> Result<(), String> {
+    let reader = hound::WavReader::new(BufReader::new(f)).map_err(|e| e.to_string())?;
+    let spec = reader.spec();
+    if spec.channels == 0 || spec.sample_rate == 0 {
+        return Err(format!(
+            "{} channels at {} Hz",
+            spec.channels, spec.sample_rate
+        ));
+    }
+    let bytes_per_sample = u64::from(spec.bits_per_sample).div_ceil(8);
+    let data_bytes = u64::from(reader.len()) * bytes_per_sample;
+    // hound stops at the start of the data chunk: that is where the samples begin.
+    let data_start = reader
+        .into_inner()
+        .stream_position()
+        .map_err(|e| e.to_string())?;
+    if data_start + data_bytes > file_size {
+        return Err(format!(
+            "declares {data_bytes} bytes of samples but only {} follow the header",
+            file_size - data_start.min(file_size)
+        ));
+    }
+    Ok(())
+}
+
+/// A PCAP (or pcapng) must parse to the end, every packet whole.
+fn check_pcap(f: File) -> Result<(), String> {
+    let mut head = [0u8; 4];
+    let mut buf = BufReader::new(f);
+    buf.read_exact(&mut head)
+        .map_err(|_| "shorter than a pcap header".to_string())?;
+    let chained = std::io::Cursor::new(head).chain(buf);
+    if head == [0x0a, 0x0d, 0x0d, 0x0a] {
+        let mut r = pcap_file::pcapng::PcapNgReader::new(chained).map_err(|e| e.to_string())?;
+        while let Some(block) = r.next_block() {
+            block.map_err(|e| e.to_string())?;
+        }
+    } else {
+        let mut r = pcap_file::pcap::PcapReader::new(chained).map_err(|e| e.to_string())?;
+        let mut n = 0u64;
+        while let Some(packet) = r.next_packet() {
+            packet.map_err(|e| format!("packet {}: {e}", n + 1))?;
+            n += 1;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod samples {
+    //! Small valid media files for tests.
+
+    pub(crate) fn wav() -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+        for i in 0..800 {
+            w.write_sample((i % 100) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        out.into_inner()
+    }
+
+    pub(crate) fn pcap() -> Vec<u8> {
+        use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+        let mut w = PcapWriter::with_header(Vec::new(), PcapHeader::default()).unwrap();
+        let data = [0u8; 60];
+        w.write_packet(&PcapPacket::new(
+            std::time::Duration::from_secs(1),
+            60,
+            &data,
+        ))
+        .unwrap();
+        w.into_writer()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::store::files::testdir::TestDir;
+
+    #[test]
+    fn valid_uploads_are_stored_and_listed() {
+        let t = TestDir::new("media-ok");
+        let m = Media::new(&t.layout);
+        let wav = samples::wav();
+        let a = m
+            .upload(MediaKind::Wav, "ring.wav", &mut &wav[..], 1 << 20)
+            .unwrap();
+        assert_eq!(a.name, "ring");
+        m.upload(MediaKind::Pcap, "dtmf", &mut &samples::pcap()[..], 1 << 20)
+            .unwrap();
+        assert_eq!(
+            m.list(MediaKind::Wav).unwrap()[0].size_bytes,
+            wav.len() as u64
+        );
+        assert_eq!(
+            std::fs::read(m.locate(MediaKind::Wav, "ring").unwrap()).unwrap(),
+            wav
+        );
+        m.delete(MediaKind::Pcap, "dtmf").unwrap();
+        assert!(m.list(MediaKind::Pcap).unwrap().is_empty());
+    }
+
+    #[test]
+    fn invalid_truncated_or_oversize_uploads_write_nothing() {
+        let t = TestDir::new("media-bad");
+        let m = Media::new(&t.layout);
+        let wav = samples::wav();
+        let pcap = samples::pcap();
+        let cases: [(MediaKind, &[u8], u64); 5] = [
+            (MediaKind::Wav, b"RIFF....not a wave", 1 << 20),
+            (MediaKind::Wav, &wav[..wav.len() - 2], 1 << 20),
+            (MediaKind::Wav, &wav, 10),
+            (MediaKind::Pcap, &pcap[..pcap.len() - 10], 1 << 20),
+            (MediaKind::Pcap, b"", 1 << 20),
+        ];
+        for (kind, body, limit) in cases {
+            let mut r = body;
+            assert!(
+                m.upload(kind, "x", &mut r, limit).is_err(),
+                "{kind:?} {} bytes",
+                body.len()
+            );
+        }
+        assert!(m.list(MediaKind::Wav).unwrap().is_empty());
+        assert!(m.list(MediaKind::Pcap).unwrap().is_empty());
+        assert_eq!(std::fs::read_dir(t.layout.dir("tmp")).unwrap().count(), 0);
+        assert!(matches!(
+            m.upload(MediaKind::Wav, "../x", &mut &wav[..], 1 << 20),
+            Err(UploadError::Store(StoreError::BadName(_)))
+        ));
+    }
+}

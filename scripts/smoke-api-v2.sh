@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Smoke test of the master: starts a real `gossipper ui` on 127.0.0.1 (free port, temp
+# data dir) and checks health, login, 401 without a token, scenarios, RBAC (an operator
+# gets 403 on /users and /audit), the built-in catalogue and the console at /.
+# Needs curl and jq. Binary: $GOSSIPPER_BIN, else target/debug/gossipper.
+# Exits non-zero on the first failed check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN="${GOSSIPPER_BIN:-target/debug/gossipper}"
+command -v curl >/dev/null || { echo "smoke: curl is required" >&2; exit 1; }
+command -v jq >/dev/null || { echo "smoke: jq is required" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "smoke: $BIN not found; build it first (cargo build -p gossipper)" >&2; exit 1; }
+
+DATA="$(mktemp -d "${TMPDIR:-/tmp}/gossipper-smoke.XXXXXX")"
+LOG="$DATA.log"
+PID=""
+cleanup() {
+  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  rm -rf "$DATA" "$LOG"
+}
+trap cleanup EXIT
+
+env -u GOSSIPPER_BOOTSTRAP_USERNAME -u GOSSIPPER_BOOTSTRAP_PASSWORD -u GOSSIPPER_JWT_SECRET \
+  "$BIN" ui --data-dir "$DATA" --listen 127.0.0.1:0 2>"$LOG" &
+PID=$!
+
+ADDR=""
+for _ in $(seq 1 300); do
+  ADDR="$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$LOG" | head -n1)"
+  [ -n "$ADDR" ] && break
+  kill -0 "$PID" 2>/dev/null || { echo "smoke: gossipper ui exited:" >&2; cat "$LOG" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$ADDR" ] || { echo "smoke: gossipper ui did not start" >&2; cat "$LOG" >&2; exit 1; }
+BASE="http://$ADDR"
+API="$BASE/api/v2"
+
+fails=0
+pass() { echo "ok   - $1"; }
+fail() { echo "FAIL - $1" >&2; fails=$((fails + 1)); }
+# check NAME WANT_STATUS curl-args... ; the body is left in $BODY
+check() {
+  local name="$1" want="$2"; shift 2
+  local out status
+  out="$(curl -sS -w '\n%{http_code}' "$@")" || { fail "$name (curl failed)"; BODY=""; return; }
+  status="${out##*$'\n'}"
+  BODY="${out%$'\n'*}"
+  if [ "$status" = "$want" ]; then pass "$name ($status)"; else fail "$name: got $status, want $want: $BODY"; fi
+}
+jcheck() { # NAME JQ_FILTER (on $BODY, must print true)
+  if [ "$(printf '%s' "$BODY" | jq -r "$2" 2>/dev/null)" = "true" ]; then pass "$1"; else fail "$1: $BODY"; fi
+}
+
+# Health
+check "GET /healthz" 200 "$BASE/healthz"
+[ "$BODY" = "ok" ] && pass "/healthz says ok" || fail "/healthz body: $BODY"
+check "GET /api/v2/healthz" 200 "$API/healthz"
+check "GET /api/v2/health" 200 "$API/health"
+jcheck "health is ok with internal auth" '.status == "ok" and .auth == "internal"'
+
+# Console
+check "GET / (console)" 200 "$BASE/"
+printf '%s' "$BODY" | grep -qi "gossipper console" && pass "console page served" || fail "console page: $BODY"
+
+# Login and 401
+check "no token → 401" 401 "$API/scenarios"
+jcheck "401 has an error body" '.error | type == "string"'
+check "bad password → 401" 401 -X POST "$API/auth/login" -d '{"username":"admin","password":"wrong-password"}'
+check "login admin" 200 -X POST "$API/auth/login" -d '{"username":"admin","password":"sipcapture"}'
+ADMIN="$(printf '%s' "$BODY" | jq -r .token)"
+[ -n "$ADMIN" ] && [ "$ADMIN" != null ] && pass "got a token" || fail "no token"
+AUTH=(-H "Authorization: Bearer $ADMIN")
+check "GET /me" 200 "${AUTH[@]}" "$API/me"
+jcheck "me is admin" '.username == "admin" and .role == "admin"'
+
+# Scenarios
+XML='<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="smoke">
+  <send retrans="500"><![CDATA[
+      OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: smoke <sip:smoke@[local_ip]:[local_port]>;tag=[call_number]
+      To: sut <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 OPTIONS
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>
+</scenario>'
+SCEN="$(jq -n --arg xml "$XML" '{id:"smoke", name:"Smoke", role:"client", xml:$xml}')"
+check "create scenario" 201 "${AUTH[@]}" -X POST "$API/scenarios" -d "$SCEN"
+check "list scenarios" 200 "${AUTH[@]}" "$API/scenarios"
+jcheck "scenario listed" '[.scenarios[].id] | index("smoke") != null'
+check "get scenario" 200 "${AUTH[@]}" "$API/scenarios/smoke"
+jcheck "scenario xml round-trips" '.xml | contains("OPTIONS sip:")'
+check "update scenario" 200 "${AUTH[@]}" -X PUT "$API/scenarios/smoke" -d "$(jq -n --arg xml "$XML" '{name:"Smoke 2", xml:$xml}')"
+check "scenario history" 200 "${AUTH[@]}" "$API/scenarios/smoke/history"
+jcheck "one archived version" '.history | length == 1'
+check "invalid XML → 400" 400 "${AUTH[@]}" -X POST "$API/scenarios" -d '{"id":"bad","xml":"<scenario>\n<send>\n</scenario>"}'
+jcheck "error names scenario.xml:line:col" '.error | test("^scenario\\.xml:[0-9]+:[0-9]+: ")'
+check "traversal id → 400" 400 "${AUTH[@]}" -X POST "$API/scenarios" -d "$(jq -n --arg xml "$XML" '{id:"../x", xml:$xml}')"
+
+# RBAC
+check "create operator" 201 "${AUTH[@]}" -X POST "$API/users" -d '{"username":"smoke-op","password":"operator-pass"}'
+jcheck "new users default to operator" '.role == "operator"'
+check "login operator" 200 -X POST "$API/auth/login" -d '{"username":"smoke-op","password":"operator-pass"}'
+OP=(-H "Authorization: Bearer $(printf '%s' "$BODY" | jq -r .token)")
+check "operator GET /users → 403" 403 "${OP[@]}" "$API/users"
+check "operator GET /audit → 403" 403 "${OP[@]}" "$API/audit"
+check "operator rotate secret → 403" 403 "${OP[@]}" -X POST "$API/settings/rotate-jwt-secret"
+check "operator GET /scenarios" 200 "${OP[@]}" "$API/scenarios"
+check "admin GET /users" 200 "${AUTH[@]}" "$API/users"
+check "admin GET /audit" 200 "${AUTH[@]}" "$API/audit"
+jcheck "audit recorded the scenario" '[.audit[].action] | index("scenario.create") != null'
+
+# Built-in catalogue
+check "builtin catalogue" 200 "${OP[@]}" "$API/builtin-scenarios"
+jcheck "catalogue shape" '.source == "builtin" and (.scenarios | type == "array")'
+FIRST="$(printf '%s' "$BODY" | jq -r '.scenarios[0].id // empty')"
+if [ -n "$FIRST" ]; then
+  check "builtin $FIRST" 200 "${OP[@]}" "$API/builtin-scenarios/$FIRST"
+  jcheck "builtin has xml" '.xml | length > 0'
+fi
+
+# Settings
+check "settings" 200 "${OP[@]}" "$API/settings"
+jcheck "settings shows disk use" '.disk_usage_bytes > 0'
+
+if [ "$fails" -gt 0 ]; then
+  echo "smoke-api-v2: $fails check(s) failed" >&2
+  echo "--- gossipper ui log ---" >&2; cat "$LOG" >&2
+  exit 1
+fi
+echo "smoke-api-v2: all checks passed"
