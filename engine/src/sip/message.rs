@@ -1,0 +1,477 @@
+//! `SipMessage`: one parsed SIP request or response (RFC 3261 §7), borrowed from the
+//! receive buffer.
+//!
+//! Owns: the start line and a fixed array of header ranges into the caller's buffer, plus
+//! the Call-ID, CSeq and body located once at parse time. Must not: allocate, copy header
+//! text, or trust a peer length (`Content-Length: 4294967295` is refused before it is used).
+//! Driven by the shard (datagrams, framed stream messages); read by `call` and `scenario`.
+
+use memchr::{memchr, memrchr};
+
+use super::header::HeaderName;
+use super::scan::{self, DecimalError, Line};
+use super::{MAX_HEADERS, ParseError};
+
+/// A byte range `start..end` into the message buffer. `u32` keeps the header table small;
+/// `parse` refuses buffers whose offsets do not fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Span {
+    pub(super) start: u32,
+    pub(super) end: u32,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Span {
+        // `parse` checked that the buffer length fits in u32, so these never saturate; if
+        // they did, `slice` would return an empty slice rather than panic.
+        Span {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn slice(self, buf: &[u8]) -> &[u8] {
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or(&[])
+    }
+
+    fn is_empty(self) -> bool {
+        self.start >= self.end
+    }
+}
+
+/// One header line: its resolved name, the name as written and the trimmed value (which
+/// keeps any folded continuation lines inside it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct HeaderEntry {
+    pub(super) name: HeaderName,
+    pub(super) name_span: Span,
+    pub(super) value: Span,
+}
+
+impl HeaderEntry {
+    const EMPTY: HeaderEntry = HeaderEntry {
+        name: HeaderName::Other,
+        name_span: Span { start: 0, end: 0 },
+        value: Span { start: 0, end: 0 },
+    };
+}
+
+/// What the start line says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StartLine {
+    /// `Method SP Request-URI SP SIP/2.0`.
+    Request { method: Span, uri: Span },
+    /// `SIP/2.0 SP Status-Code SP Reason-Phrase`.
+    Response { status: u16, reason: Span },
+}
+
+/// The CSeq header (RFC 3261 §20.16): sequence number and method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CSeq<'a> {
+    /// The sequence number (RFC 3261 asks for < 2^31; any u32 is accepted).
+    pub number: u32,
+    /// The method, as written.
+    pub method: &'a [u8],
+}
+
+/// A parsed SIP message borrowing its buffer: the start line and up to `MAX_HEADERS`
+/// header ranges, with Call-ID, CSeq and the body located.
+///
+/// Built by [`SipMessage::parse`]; every accessor is a slice of [`SipMessage::raw`].
+#[derive(Clone, Debug)]
+pub struct SipMessage<'a> {
+    buf: &'a [u8],
+    first_line: Span,
+    start: StartLine,
+    headers: [HeaderEntry; MAX_HEADERS],
+    header_count: usize,
+    call_id: Span,
+    cseq_number: u32,
+    cseq_method: Span,
+    content_length: Option<usize>,
+    body: Span,
+}
+
+impl<'a> SipMessage<'a> {
+    /// Parses one whole message (a datagram, or a stream frame cut by
+    /// [`frame_len`](super::frame_len)).
+    ///
+    /// Leading CR/LF bytes (keepalives, RFC 3261 §7.5) are skipped. Lines may end in CRLF
+    /// or bare LF; continuation lines (starting with SP or HTAB) extend the previous
+    /// header's value. Call-ID and CSeq are required, other headers are optional. With a
+    /// Content-Length the body is exactly that many bytes (trailing bytes are ignored);
+    /// without one it is the rest of the buffer.
+    pub fn parse(buf: &'a [u8]) -> Result<SipMessage<'a>, ParseError> {
+        if u32::try_from(buf.len()).is_err() {
+            return Err(ParseError::TooLarge);
+        }
+        let begin = buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .ok_or(ParseError::Empty)?;
+        let line = scan::next_line(buf, begin).ok_or(ParseError::BadStartLine)?;
+        let start = parse_start_line(buf, line)?;
+
+        let mut msg = SipMessage {
+            buf,
+            first_line: Span::new(line.start, line.end),
+            start,
+            headers: [HeaderEntry::EMPTY; MAX_HEADERS],
+            header_count: 0,
+            call_id: Span::default(),
+            cseq_number: 0,
+            cseq_method: Span::default(),
+            content_length: None,
+            body: Span::default(),
+        };
+        let headers_end = msg.parse_headers(line.next)?;
+        msg.locate_required()?;
+        msg.locate_body(headers_end)?;
+        Ok(msg)
+    }
+
+    /// Fills the header table from `pos` up to the empty line; returns the offset after it.
+    fn parse_headers(&mut self, mut pos: usize) -> Result<usize, ParseError> {
+        let buf = self.buf;
+        loop {
+            let line = scan::next_line(buf, pos).ok_or(ParseError::Unterminated)?;
+            if line.is_empty() {
+                return Ok(line.next);
+            }
+            pos = line.next;
+            let first = buf.get(line.start).copied().unwrap_or(b' ');
+            if scan::is_wsp(first) {
+                // Folded continuation (RFC 3261 §7.3.1): extend the previous value.
+                let last = self
+                    .header_count
+                    .checked_sub(1)
+                    .and_then(|i| self.headers.get_mut(i))
+                    .ok_or(ParseError::BadHeader)?;
+                let (s, e) = scan::trim_range(buf, line.start, line.end);
+                if s < e {
+                    if last.value.is_empty() {
+                        last.value = Span::new(s, e);
+                    } else {
+                        last.value.end = Span::new(s, e).end;
+                    }
+                }
+                continue;
+            }
+            let entry = parse_header_line(buf, line)?;
+            let slot = self
+                .headers
+                .get_mut(self.header_count)
+                .ok_or(ParseError::TooManyHeaders)?;
+            *slot = entry;
+            self.header_count += 1;
+        }
+    }
+
+    /// Finds Call-ID and CSeq (the first of each) and checks them.
+    fn locate_required(&mut self) -> Result<(), ParseError> {
+        let call_id = self
+            .entry(HeaderName::CallId)
+            .ok_or(ParseError::MissingHeader("Call-ID"))?
+            .value;
+        if call_id.is_empty() {
+            return Err(ParseError::BadCallId);
+        }
+        self.call_id = call_id;
+        let cseq = self
+            .entry(HeaderName::CSeq)
+            .ok_or(ParseError::MissingHeader("CSeq"))?
+            .value;
+        let (number, method) = parse_cseq(self.buf, cseq).ok_or(ParseError::BadCSeq)?;
+        self.cseq_number = number;
+        self.cseq_method = method;
+        Ok(())
+    }
+
+    /// Applies Content-Length (every occurrence must agree) to place the body.
+    fn locate_body(&mut self, headers_end: usize) -> Result<(), ParseError> {
+        let mut length: Option<u64> = None;
+        for e in self
+            .entries()
+            .iter()
+            .filter(|e| e.name == HeaderName::ContentLength)
+        {
+            let n = scan::parse_decimal(e.value.slice(self.buf))
+                .map_err(|_| ParseError::BadContentLength)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(ParseError::BadContentLength);
+            }
+            length = Some(n);
+        }
+        let available = self.buf.len().saturating_sub(headers_end);
+        let body_len = match length {
+            None => available,
+            Some(n) => {
+                // A peer length is only compared, never used to size anything.
+                let n = usize::try_from(n).map_err(|_| ParseError::BodyTooShort)?;
+                if n > available {
+                    return Err(ParseError::BodyTooShort);
+                }
+                self.content_length = Some(n);
+                n
+            }
+        };
+        self.body = Span::new(headers_end, headers_end + body_len);
+        Ok(())
+    }
+
+    fn entries(&self) -> &[HeaderEntry] {
+        self.headers.get(..self.header_count).unwrap_or(&[])
+    }
+
+    fn entry(&self, name: HeaderName) -> Option<&HeaderEntry> {
+        self.entries().iter().find(|e| e.name == name)
+    }
+
+    /// True if the entry's name matches `query` (resolved as `kind`): by kind for known
+    /// names (so compact and long forms match each other), by text for `Other`.
+    fn matches(&self, e: &HeaderEntry, kind: HeaderName, query: &[u8]) -> bool {
+        if kind == HeaderName::Other {
+            e.name == HeaderName::Other && e.name_span.slice(self.buf).eq_ignore_ascii_case(query)
+        } else {
+            e.name == kind
+        }
+    }
+
+    /// The whole buffer the message was parsed from.
+    pub fn raw(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The start line without its line end.
+    pub fn first_line(&self) -> &'a [u8] {
+        self.first_line.slice(self.buf)
+    }
+
+    /// True for a request, false for a response.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The method of a request (`INVITE`); `None` for a response.
+    pub fn method(&self) -> Option<&'a [u8]> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(method.slice(self.buf)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI of a request; `None` for a response.
+    pub fn request_uri(&self) -> Option<&'a [u8]> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(uri.slice(self.buf)),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code of a response (100..=699); `None` for a request.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { status, .. } => Some(status),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase of a response (may be empty); `None` for a request.
+    pub fn reason(&self) -> Option<&'a [u8]> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(reason.slice(self.buf)),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The first value of a known header, trimmed. `Other` finds nothing: use
+    /// [`header_by_name`](Self::header_by_name) for names outside the enum.
+    pub fn header(&self, name: HeaderName) -> Option<&'a [u8]> {
+        if name == HeaderName::Other {
+            return None;
+        }
+        self.entry(name).map(|e| e.value.slice(self.buf))
+    }
+
+    /// The first value of the header called `name`, case-insensitively; compact and long
+    /// forms find each other (`"v"` finds `Via:`, `"Via"` finds `v:`).
+    pub fn header_by_name(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.header_values(name).next()
+    }
+
+    /// Every header in message order: resolved name, name as written, trimmed value.
+    pub fn headers(&self) -> impl Iterator<Item = (HeaderName, &'a [u8], &'a [u8])> {
+        let buf = self.buf;
+        self.entries()
+            .iter()
+            .map(move |e| (e.name, e.name_span.slice(buf), e.value.slice(buf)))
+    }
+
+    /// Every value of the header called `name` (as for `header_by_name`), in message order
+    /// and as written: comma-joined values are not split (see
+    /// [`split_comma_values`](super::split_comma_values)).
+    pub fn header_values(&self, name: &[u8]) -> impl Iterator<Item = &'a [u8]> {
+        let kind = HeaderName::from_bytes(name);
+        let buf = self.buf;
+        self.entries()
+            .iter()
+            .filter(move |e| self.matches(e, kind, name))
+            .map(move |e| e.value.slice(buf))
+    }
+
+    /// Number of header lines (continuations not counted).
+    pub fn header_count(&self) -> usize {
+        self.header_count
+    }
+
+    /// The Call-ID value (present and non-empty: `parse` checks it).
+    pub fn call_id(&self) -> &'a [u8] {
+        self.call_id.slice(self.buf)
+    }
+
+    /// The CSeq number and method (present and well-formed: `parse` checks it).
+    pub fn cseq(&self) -> CSeq<'a> {
+        CSeq {
+            number: self.cseq_number,
+            method: self.cseq_method.slice(self.buf),
+        }
+    }
+
+    /// The Content-Length value, if the message had one.
+    pub fn content_length(&self) -> Option<usize> {
+        self.content_length
+    }
+
+    /// The body: Content-Length bytes after the header section, or all remaining bytes
+    /// when there is no Content-Length.
+    pub fn body(&self) -> &'a [u8] {
+        self.body.slice(self.buf)
+    }
+
+    /// Offset in `raw()` of the first body byte (just after the empty line).
+    pub fn headers_end(&self) -> usize {
+        self.body.start as usize
+    }
+
+    /// Checks the internal ranges (for the fuzz properties): each lies inside the buffer,
+    /// start line before headers, headers in order before the body.
+    #[cfg(any(test, feature = "fuzz"))]
+    pub(super) fn check_ranges(&self) -> Result<(), &'static str> {
+        let len = self.buf.len();
+        let inside = |s: Span| s.start <= s.end && (s.end as usize) <= len;
+        let spans = [self.first_line, self.call_id, self.cseq_method, self.body];
+        if !spans.iter().all(|&s| inside(s)) {
+            return Err("fixed range outside the buffer");
+        }
+        let mut last_end = self.first_line.end;
+        for e in self.entries() {
+            if !inside(e.name_span) || !inside(e.value) {
+                return Err("header range outside the buffer");
+            }
+            if e.name_span.start < last_end || e.value.start < e.name_span.end {
+                return Err("header ranges out of order");
+            }
+            last_end = e.value.end.max(e.name_span.end);
+        }
+        if last_end > self.body.start {
+            return Err("header range overlaps the body");
+        }
+        match self.start {
+            StartLine::Request { method, uri } if !(inside(method) && inside(uri)) => {
+                Err("request line range outside the buffer")
+            }
+            StartLine::Response { reason, .. } if !inside(reason) => {
+                Err("reason range outside the buffer")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Parses the start line (RFC 3261 §7.1, §7.2).
+fn parse_start_line(buf: &[u8], line: Line) -> Result<StartLine, ParseError> {
+    let text = buf
+        .get(line.start..line.end)
+        .ok_or(ParseError::BadStartLine)?;
+    let at = |i: usize| line.start + i;
+    if text.len() >= 4
+        && text
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+    {
+        let sp = memchr(b' ', text).ok_or(ParseError::BadStartLine)?;
+        if !text.get(..sp).is_some_and(is_version) {
+            return Err(ParseError::BadVersion);
+        }
+        let rest = text.get(sp + 1..).unwrap_or(&[]);
+        let code = rest.get(..3).ok_or(ParseError::BadStatusCode)?;
+        let status = scan::parse_decimal(code).map_err(|_| ParseError::BadStatusCode)?;
+        let status = u16::try_from(status).map_err(|_| ParseError::BadStatusCode)?;
+        if !(100..=699).contains(&status) {
+            return Err(ParseError::BadStatusCode);
+        }
+        let reason = match rest.get(3) {
+            None => Span::new(line.end, line.end),
+            Some(b' ') => Span::new(at(sp + 5), line.end),
+            Some(_) => return Err(ParseError::BadStatusCode),
+        };
+        return Ok(StartLine::Response { status, reason });
+    }
+    let sp1 = memchr(b' ', text).ok_or(ParseError::BadStartLine)?;
+    let sp2 = memrchr(b' ', text).ok_or(ParseError::BadStartLine)?;
+    if !text.get(..sp1).is_some_and(scan::is_token) {
+        return Err(ParseError::BadStartLine);
+    }
+    let uri = text.get(sp1 + 1..sp2).unwrap_or(&[]);
+    if uri.is_empty() || memchr(b' ', uri).is_some() || uri.contains(&b'\t') {
+        return Err(ParseError::BadStartLine);
+    }
+    if !text.get(sp2 + 1..).is_some_and(is_version) {
+        return Err(ParseError::BadVersion);
+    }
+    Ok(StartLine::Request {
+        method: Span::new(line.start, at(sp1)),
+        uri: Span::new(at(sp1 + 1), at(sp2)),
+    })
+}
+
+/// `SIP/2.0`, case-insensitively (RFC 3261 §7.1 makes the version string case-insensitive).
+fn is_version(v: &[u8]) -> bool {
+    v.eq_ignore_ascii_case(b"SIP/2.0")
+}
+
+/// One `name: value` line (not a continuation).
+fn parse_header_line(buf: &[u8], line: Line) -> Result<HeaderEntry, ParseError> {
+    let text = buf.get(line.start..line.end).ok_or(ParseError::BadHeader)?;
+    let (name_len, colon) = scan::split_header_line(text).ok_or(ParseError::BadHeader)?;
+    let name = text.get(..name_len).unwrap_or(&[]);
+    let (value_start, value_end) = scan::trim_range(buf, line.start + colon + 1, line.end);
+    Ok(HeaderEntry {
+        name: HeaderName::from_bytes(name),
+        name_span: Span::new(line.start, line.start + name_len),
+        value: Span::new(value_start, value_end),
+    })
+}
+
+/// `CSeq: 1*DIGIT LWS Method` → (number, method range).
+fn parse_cseq(buf: &[u8], value: Span) -> Option<(u32, Span)> {
+    let text = value.slice(buf);
+    let digits = text.iter().position(|&b| !b.is_ascii_digit())?;
+    let number = match scan::parse_decimal(text.get(..digits)?) {
+        Ok(n) => u32::try_from(n).ok()?,
+        Err(DecimalError::NotDigits | DecimalError::Overflow) => return None,
+    };
+    let gap = text.get(digits..)?;
+    let ws = gap.iter().position(|&b| !scan::is_lws(b))?;
+    if ws == 0 {
+        return None;
+    }
+    let method_start = digits + ws;
+    let method = text.get(method_start..)?;
+    if !scan::is_token(method) {
+        return None;
+    }
+    let base = value.start as usize;
+    Some((number, Span::new(base + method_start, base + text.len())))
+}
