@@ -261,9 +261,19 @@ fn search_text(call: &Call, e: &Ereg, cx: &ShardCx<'_>) -> Option<Vec<u8>> {
     match &e.search_in {
         SearchIn::Var(v) => Some(call.var(*v, cx).to_bytes()),
         SearchIn::Msg => Some(call.last_recv.clone()),
-        SearchIn::Body => SipMessage::parse(&call.last_recv).ok().map(|m| m.body().to_vec()),
+        SearchIn::Body => match cx.current {
+            Some(m) => Some(m.body().to_vec()),
+            None => SipMessage::parse(&call.last_recv).ok().map(|m| m.body().to_vec()),
+        },
         SearchIn::Hdr(name) => {
-            let m = SipMessage::parse(&call.last_recv).ok()?;
+            let parsed;
+            let m = match cx.current {
+                Some(m) => m,
+                None => {
+                    parsed = SipMessage::parse(&call.last_recv).ok()?;
+                    &parsed
+                }
+            };
             let occurrence = e.occurrence.max(1) as usize;
             let v = m.header_values(name.trim_end_matches(':').trim().as_bytes()).nth(occurrence - 1)?;
             Some(v.to_vec())

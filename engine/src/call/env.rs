@@ -13,6 +13,7 @@ use crate::call::vars::Vars;
 use crate::config::{DefaultBehaviors, RetransConfig, TransportMode};
 use crate::rng::Rng;
 use crate::scenario::Scenario;
+use crate::sip::SipMessage;
 use crate::stats::ShardStats;
 
 /// A shard's view of the run, fixed for its lifetime.
@@ -28,6 +29,8 @@ pub struct Env {
     pub media_port: u16,
     /// The peer for client scenarios (`[remote_ip]`, `[remote_port]`).
     pub remote: Option<SocketAddr>,
+    /// `remote`'s address as text, rendered once.
+    pub remote_ip_text: String,
     /// `[remote_host]`: the text the user gave.
     pub remote_host: String,
     pub transport: TransportMode,
@@ -73,6 +76,9 @@ pub struct Transmit {
     pub dest: SocketAddr,
     pub start: usize,
     pub len: usize,
+    /// The call that queued it (its number; 0 outside a call step). Stream transports
+    /// with a connection per call (tn, ln, wn, wsn) pick the connection by it.
+    pub flow: u64,
 }
 
 /// Outgoing datagrams of one loop turn, in one reused buffer.
@@ -80,18 +86,24 @@ pub struct Transmit {
 pub struct TxQueue {
     pub buf: Vec<u8>,
     pub items: Vec<Transmit>,
+    /// Stamped on each pushed `Transmit`: set by the shard around each call step.
+    pub flow: u64,
+    /// Flows whose call ended since the last drain (filled for per-call stream
+    /// transports only, so their connections can close).
+    pub ended_flows: Vec<u64>,
 }
 
 impl TxQueue {
     pub fn push(&mut self, dest: SocketAddr, bytes: &[u8]) {
         let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
-        self.items.push(Transmit { dest, start, len: bytes.len() });
+        self.items.push(Transmit { dest, start, len: bytes.len(), flow: self.flow });
     }
 
     pub fn clear(&mut self) {
         self.buf.clear();
         self.items.clear();
+        self.ended_flows.clear();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,4 +135,8 @@ pub struct ShardCx<'a> {
     pub dynamic_id: &'a mut u64,
     /// Wall clock sampled once per loop turn (`[timestamp]`, `[date]`, gettimeofday).
     pub wall: SystemTime,
+    /// The message being handled, already parsed: the call stores it as its last
+    /// received message, so `[last_*]` keywords and ereg read it from here instead of
+    /// parsing the stored copy again.
+    pub current: Option<&'a SipMessage<'a>>,
 }

@@ -12,8 +12,24 @@ use crate::scenario::{FieldLine, Keyword, Segment, Template};
 use crate::sip::SipMessage;
 use crate::wallclock::Civil;
 
-fn push_num(out: &mut Vec<u8>, n: i64) {
-    let _ = write!(out, "{n}");
+/// Appends `n` in decimal without going through `fmt` (this runs for every keyword of
+/// every message).
+pub(crate) fn push_num(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut v = n.unsigned_abs();
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Renders `t` for `call` (step `index`) into `out` (appends).
@@ -36,7 +52,15 @@ pub(super) fn render(call: &Call, t: &Template, index: usize, now: Instant, cx: 
             )
         )
     });
-    let last = if needs_last { SipMessage::parse(&call.last_recv).ok() } else { None };
+    let parsed;
+    let last = match (needs_last, cx.current) {
+        (false, _) => None,
+        (true, Some(cur)) => Some(cur),
+        (true, None) => {
+            parsed = SipMessage::parse(&call.last_recv).ok();
+            parsed.as_ref()
+        }
+    };
     for seg in &t.segments {
         match seg {
             Segment::Literal(bytes) => {
@@ -53,7 +77,7 @@ pub(super) fn render(call: &Call, t: &Template, index: usize, now: Instant, cx: 
             }
             Segment::Keyword(k) => {
                 let before = out.len();
-                let drops_line = render_keyword(call, k, index, now, cx, last.as_ref(), out, &mut len_slots);
+                let drops_line = render_keyword(call, k, index, now, cx, last, out, &mut len_slots);
                 if drops_line && out.len() == before {
                     let line_start = memchr::memrchr(b'\n', out.get(base..).unwrap_or(&[])).map_or(base, |p| base + p + 1);
                     // Only when the keyword is alone on its line so far (SIPp's rule).
@@ -105,10 +129,10 @@ fn render_keyword(
     let env = cx.env;
     match k {
         Keyword::Service => out.extend_from_slice(env.service.as_bytes()),
-        Keyword::RemoteIp => out.extend_from_slice(ip_text(call.dest.ip()).as_bytes()),
+        Keyword::RemoteIp => push_ip(out, call.dest, env),
         Keyword::RemoteHost => {
             if env.remote_host.is_empty() {
-                out.extend_from_slice(ip_text(call.dest.ip()).as_bytes())
+                push_ip(out, call.dest, env)
             } else {
                 out.extend_from_slice(env.remote_host.as_bytes())
             }
@@ -125,7 +149,12 @@ fn render_keyword(
         Keyword::RtpstreamVideoPort(o) => push_num(out, i64::from(env.media_port) + 2 + o),
         Keyword::Transport => out.extend_from_slice(env.transport.keyword().as_bytes()),
         Keyword::Branch(o) => {
-            let _ = write!(out, "z9hG4bK-{}-{}-{}", env.pid, call.number, index as i64 + o);
+            out.extend_from_slice(b"z9hG4bK-");
+            push_num(out, i64::from(env.pid));
+            out.push(b'-');
+            push_num(out, call.number as i64);
+            out.push(b'-');
+            push_num(out, index as i64 + o);
         }
         Keyword::CallId => out.extend_from_slice(&call.call_id),
         Keyword::Cseq(o) => push_num(out, i64::from(call.cseq) + o),
@@ -259,6 +288,12 @@ fn request_line(out: &[u8]) -> (&[u8], &[u8]) {
     (method, uri)
 }
 
-fn ip_text(ip: std::net::IpAddr) -> String {
-    ip.to_string()
+/// The peer's address: the run's remote text when the call talks to it (the common
+/// case, formatted once per run), else formatted now.
+fn push_ip(out: &mut Vec<u8>, dest: std::net::SocketAddr, env: &super::Env) {
+    if env.remote == Some(dest) {
+        out.extend_from_slice(env.remote_ip_text.as_bytes());
+    } else {
+        let _ = write!(out, "{}", dest.ip());
+    }
 }

@@ -177,3 +177,18 @@ fn branchc_and_branchs_complete() {
     let sc = &net.endpoints[s].stats.counters;
     assert_eq!((sc.successful_calls, sc.failed_calls), (5, 0), "{sc:?}");
 }
+
+/// Userland cost of a whole uac+uas call pair in virtual time (no sockets): run with
+/// `cargo test --release -p gossipper-engine userland_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn userland_cost_per_call_pair() {
+    let mut net = SimNet::new(9);
+    let uas = net.add_server(sim::builtin("uas"), addr(5060));
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 20_000.0, 20_000);
+    let t = std::time::Instant::now();
+    net.run_until(50_000_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    let el = t.elapsed();
+    assert_eq!(net.endpoints[uac].stats.counters.successful_calls, 20_000);
+    eprintln!("{:.2} µs per call pair (uac + uas + simulated network)", el.as_secs_f64() * 1e6 / 20_000.0);
+}

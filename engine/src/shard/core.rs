@@ -161,8 +161,9 @@ impl ShardCore {
         scratch: &'a mut Vec<u8>,
         dynamic_id: &'a mut u64,
         wall: SystemTime,
+        current: Option<&'a SipMessage<'a>>,
     ) -> ShardCx<'a> {
-        ShardCx { scenario, plan, env, stats, rng, globals, inject, tx, events, scratch, dynamic_id, wall }
+        ShardCx { scenario, plan, env, stats, rng, globals, inject, tx, events, scratch, dynamic_id, wall, current }
     }
 
     /// Runs `f` on call `h` with a borrowed shard context, then books its progress.
@@ -171,10 +172,13 @@ impl ShardCore {
         h: CallHandle,
         now: Instant,
         wall: SystemTime,
+        current: Option<&SipMessage<'_>>,
         f: impl FnOnce(&mut Call, &mut ShardCx<'_>) -> Progress,
     ) {
         let scenario = Arc::clone(&self.scenario);
         let Some(call) = self.calls.get_mut(h) else { return };
+        // Stream transports with a connection per call route by this (transport::Streams).
+        self.tx.flow = call.number();
         let mut cx = Self::cx(
             &scenario,
             &self.plan,
@@ -188,8 +192,10 @@ impl ShardCore {
             &mut self.scratch,
             &mut self.dynamic_id,
             wall,
+            current,
         );
         let progress = f(call, &mut cx);
+        self.tx.flow = 0;
         let deadline = call.deadline();
         match progress {
             Progress::Running => {
@@ -204,6 +210,9 @@ impl ShardCore {
     fn end_call(&mut self, h: CallHandle, now: Instant, outcome: Outcome) {
         let Some(call) = self.calls.remove(h, now) else { return };
         let duration_us = now.saturating_duration_since(call.started_at()).as_micros() as u64;
+        if self.env.transport.is_stream_per_call() {
+            self.tx.ended_flows.push(call.number());
+        }
         match outcome {
             Outcome::Success => {
                 self.stats.counters.successful_calls += 1;
@@ -237,7 +246,7 @@ impl ShardCore {
             }
         };
         if let Some(h) = self.calls.find(msg.call_id()) {
-            self.with_call(h, now, wall, |call, cx| call.handle_message(now, &msg, src, cx));
+            self.with_call(h, now, wall, Some(&msg), |call, cx| call.handle_message(now, &msg, src, cx));
             return;
         }
         if self.calls.is_dead(msg.call_id()) {
@@ -266,6 +275,7 @@ impl ShardCore {
                     &mut self.scratch,
                     &mut self.dynamic_id,
                     wall,
+                    None,
                 );
                 let c = Call::new(number, 0, msg.call_id(), src, now, &cx);
                 let _ = &mut cx;
@@ -274,7 +284,7 @@ impl ShardCore {
             let h = self.calls.insert(call);
             self.stats.current_calls = self.calls.len() as u64;
             self.stats.peak_calls = self.stats.peak_calls.max(self.stats.current_calls);
-            self.with_call(h, now, wall, |call, cx| {
+            self.with_call(h, now, wall, Some(&msg), |call, cx| {
                 // A server call starts at its first recv: deliver the request to it.
                 match call.start(now, cx) {
                     Progress::Running => call.handle_message(now, &msg, src, cx),
@@ -342,7 +352,7 @@ impl ShardCore {
         // Bounded per turn so a timer storm cannot starve receiving.
         for _ in 0..100_000 {
             let Some(h) = self.calls.pop_due(now) else { break };
-            self.with_call(h, now, wall, |call, cx| call.handle_timeout(now, cx));
+            self.with_call(h, now, wall, None, |call, cx| call.handle_timeout(now, cx));
         }
         if self.scenario.role == Role::Client && !self.stopping {
             self.open_calls(now, wall);
@@ -390,13 +400,14 @@ impl ShardCore {
             &mut self.scratch,
             &mut self.dynamic_id,
             wall,
+            None,
         );
         let call = Call::new(number, user, call_id.as_bytes(), dest, now, &cx);
         let h = self.calls.insert(call);
         self.stats.counters.outgoing_calls += 1;
         self.stats.current_calls = self.calls.len() as u64;
         self.stats.peak_calls = self.stats.peak_calls.max(self.stats.current_calls);
-        self.with_call(h, now, wall, |call, cx| call.start(now, cx));
+        self.with_call(h, now, wall, None, |call, cx| call.start(now, cx));
     }
 
     /// Ends every call now (hard quit, `-timeout`): each counts as failed.

@@ -18,18 +18,8 @@ use gossipper_engine::stats::report::{RunInfo, RunParams};
 use gossipper_engine::stats::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
 use gossipper_engine::stats::summary::{self, HealthFacts, SummaryInput};
 
+use crate::cli::Exit;
 use observer::LegacyObserver;
-
-/// SIPp's exit codes (reference/sipp.md §3) and gossipper's health gate.
-pub(crate) mod exit {
-    pub(crate) const ALL_SUCCEEDED: u8 = 0;
-    pub(crate) const SOME_FAILED: u8 = 1;
-    pub(crate) const HEALTH_GATE_FAILED: u8 = 2;
-    pub(crate) const INTERNAL_COMMAND: u8 = 97;
-    pub(crate) const NO_CALLS: u8 = 99;
-    pub(crate) const FATAL: u8 = 255;
-    pub(crate) const BIND: u8 = 254;
-}
 
 /// `-bg`: starts this same command again without `-bg`, detached from the terminal, and
 /// prints its PID as SIPp does ("Background mode - PID=[N]").
@@ -39,7 +29,7 @@ fn respawn_in_background() -> ExitCode {
         Ok(e) => e,
         Err(e) => {
             eprintln!("gossipper: -bg: cannot find my own executable: {e}");
-            return ExitCode::from(exit::FATAL);
+            return Exit::Fatal.into();
         }
     };
     let child = std::process::Command::new(exe)
@@ -52,11 +42,11 @@ fn respawn_in_background() -> ExitCode {
     match child {
         Ok(c) => {
             println!("Background mode - PID=[{}]", c.id());
-            ExitCode::from(exit::ALL_SUCCEEDED)
+            Exit::AllSucceeded.into()
         }
         Err(e) => {
             eprintln!("gossipper: -bg: cannot start: {e}");
-            ExitCode::from(exit::FATAL)
+            Exit::Fatal.into()
         }
     }
 }
@@ -68,7 +58,7 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
     }
     let prepared = match runner::prepare(&spec) {
         Ok(p) => p,
-        Err(e) => return ExitCode::from(report_error(&e)),
+        Err(e) => return report_error(&e).into(),
     };
     let pid = std::process::id();
     let start = std::time::SystemTime::now();
@@ -98,12 +88,12 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             eprintln!("gossipper: {e}");
-            return ExitCode::from(exit::FATAL);
+            return Exit::Fatal.into();
         }
     };
     let report = match prepared.run(&mut obs) {
         Ok(r) => r,
-        Err(e) => return ExitCode::from(report_error(&e)),
+        Err(e) => return report_error(&e).into(),
     };
     obs.finish(&report);
 
@@ -151,18 +141,18 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
     }
     let c = &report.stats.counters;
     let code = match report.end {
-        RunEnd::StoppedNow => exit::INTERNAL_COMMAND,
-        RunEnd::TimedOut if spec.timeout_error => exit::FATAL,
-        _ if health.active && !health.pass => exit::HEALTH_GATE_FAILED,
-        _ if c.failed_calls > 0 => exit::SOME_FAILED,
-        _ if c.successful_calls == 0 => exit::NO_CALLS,
-        _ => exit::ALL_SUCCEEDED,
+        RunEnd::StoppedNow => Exit::InternalCommand,
+        RunEnd::TimedOut if spec.timeout_error => Exit::Fatal,
+        _ if health.active && !health.pass => Exit::HealthGateFailed,
+        _ if c.failed_calls > 0 => Exit::SomeFailed,
+        _ if c.successful_calls == 0 => Exit::NoCallsProcessed,
+        _ => Exit::AllSucceeded,
     };
-    ExitCode::from(code)
+    code.into()
 }
 
 /// Prints a start-up error once and returns its exit code.
-fn report_error(e: &RunError) -> u8 {
+fn report_error(e: &RunError) -> Exit {
     match e {
         RunError::Scenario(errs) => {
             for err in &errs.0 {
@@ -171,15 +161,15 @@ fn report_error(e: &RunError) -> u8 {
             if errs.0.is_empty() {
                 eprintln!("gossipper: the scenario could not be loaded");
             }
-            exit::FATAL
+            Exit::Fatal
         }
         RunError::Bind(m) => {
             eprintln!("gossipper: {m}");
-            exit::BIND
+            Exit::BindError
         }
         RunError::Config(m) | RunError::Io(m) => {
             eprintln!("gossipper: {m}");
-            exit::FATAL
+            Exit::Fatal
         }
     }
 }

@@ -1,0 +1,246 @@
+//! Batched UDP I/O with recvmmsg(2) and sendmmsg(2): one system call moves many
+//! datagrams. glommio issues one io_uring operation per datagram (reference/rust-deps.md),
+//! which costs more than the call itself at tens of thousands of calls per second; the
+//! shard waits for readability through glommio and then drains the socket here.
+//!
+//! The one other place with `unsafe` besides `os.rs`, each block with its SAFETY note.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
+
+/// Datagrams per system call.
+pub const BATCH: usize = 32;
+/// Receive buffer per datagram: larger datagrams are truncated and then fail to parse
+/// (counted as malformed). SIP over UDP stays well under this (RFC 3261 §18.1.1).
+pub const SLOT: usize = 16 * 1024;
+
+/// Reused receive buffers and headers for one shard.
+pub struct RecvBatch {
+    bufs: Vec<u8>,
+    addrs: Vec<libc::sockaddr_storage>,
+    lens: Vec<usize>,
+    from: Vec<Option<SocketAddr>>,
+    count: usize,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch {
+            bufs: vec![0; BATCH * SLOT],
+            // SAFETY-free: zeroed sockaddr_storage is a valid (AF_UNSPEC) value.
+            addrs: vec![zeroed_storage(); BATCH],
+            lens: vec![0; BATCH],
+            from: vec![None; BATCH],
+            count: 0,
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn zeroed_storage() -> libc::sockaddr_storage {
+    // SAFETY: sockaddr_storage is plain old data; all-zero bytes are a valid value.
+    unsafe { MaybeUninit::<libc::sockaddr_storage>::zeroed().assume_init() }
+}
+
+impl RecvBatch {
+    /// Number of datagrams of the last `recv`.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Datagram `i` of the last `recv` and its source.
+    pub fn get(&self, i: usize) -> Option<(&[u8], SocketAddr)> {
+        let len = *self.lens.get(i)?;
+        let from = (*self.from.get(i)?)?;
+        let start = i * SLOT;
+        Some((self.bufs.get(start..start + len.min(SLOT))?, from))
+    }
+
+    /// Receives up to `BATCH` datagrams without blocking. `Ok(0)` when none is waiting.
+    #[allow(unsafe_code)]
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        let base = self.bufs.as_mut_ptr();
+        for i in 0..BATCH {
+            // SAFETY: `base + i*SLOT` stays inside `bufs` (BATCH*SLOT bytes long); the iovec
+            // and header arrays live on this frame for the whole call; `addrs[i]` is a valid
+            // sockaddr_storage the kernel may overwrite.
+            unsafe {
+                iovs[i].write(libc::iovec { iov_base: base.add(i * SLOT).cast(), iov_len: SLOT });
+                let mut h: libc::mmsghdr = std::mem::zeroed();
+                h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+                h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                h.msg_hdr.msg_iov = iovs[i].as_mut_ptr();
+                h.msg_hdr.msg_iovlen = 1;
+                hdrs[i].write(h);
+            }
+        }
+        // SAFETY: every header was initialised above and points at live buffers.
+        let n = unsafe {
+            libc::recvmmsg(fd, hdrs.as_mut_ptr().cast(), BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            self.count = 0;
+            return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+        }
+        let n = n as usize;
+        for i in 0..n {
+            // SAFETY: the kernel filled the first `n` headers.
+            let h = unsafe { hdrs[i].assume_init_ref() };
+            self.lens[i] = h.msg_len as usize;
+            self.from[i] = to_socket_addr(&self.addrs[i]);
+        }
+        self.count = n;
+        Ok(n)
+    }
+}
+
+fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(s.ss_family) {
+        libc::AF_INET => {
+            let sin = storage_as::<libc::sockaddr_in>(s);
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            let sin6 = storage_as::<libc::sockaddr_in6>(s);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+#[allow(unsafe_code)]
+fn storage_as<T: Copy>(s: &libc::sockaddr_storage) -> T {
+    // SAFETY: sockaddr_storage is larger than and aligned for every sockaddr type, and the
+    // family was checked by the caller.
+    unsafe { std::ptr::read((s as *const libc::sockaddr_storage).cast::<T>()) }
+}
+
+fn from_socket_addr(a: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    let mut s = zeroed_storage();
+    let len = match a {
+        SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from(*v4.ip()).to_be() },
+                sin_zero: [0; 8],
+            };
+            write_storage(&mut s, sin);
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: v6.ip().octets() },
+                sin6_scope_id: v6.scope_id(),
+            };
+            write_storage(&mut s, sin6);
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (s, len as libc::socklen_t)
+}
+
+#[allow(unsafe_code)]
+fn write_storage<T>(s: &mut libc::sockaddr_storage, v: T) {
+    // SAFETY: T is a sockaddr type, smaller than sockaddr_storage and no more aligned.
+    unsafe { std::ptr::write((s as *mut libc::sockaddr_storage).cast::<T>(), v) }
+}
+
+/// Sends `items` (bytes, destination) with as few sendmmsg calls as possible, without
+/// blocking. Returns how many were sent; the caller retries the rest when the socket is
+/// writable again.
+#[allow(unsafe_code)]
+pub fn send_batch(fd: RawFd, items: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
+    let mut sent = 0;
+    while sent < items.len() {
+        let chunk = &items[sent..items.len().min(sent + BATCH)];
+        let mut addrs: [MaybeUninit<(libc::sockaddr_storage, libc::socklen_t)>; BATCH] =
+            [const { MaybeUninit::uninit() }; BATCH];
+        let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        for (i, (bytes, dest)) in chunk.iter().enumerate() {
+            addrs[i].write(from_socket_addr(dest));
+            // SAFETY: addrs[i] was just initialised; the iovec points at `bytes`, which the
+            // caller keeps alive for this call; the kernel only reads through msg_iov.
+            unsafe {
+                let (storage, len) = addrs[i].assume_init_mut();
+                iovs[i].write(libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() });
+                let mut h: libc::mmsghdr = std::mem::zeroed();
+                h.msg_hdr.msg_name = (storage as *mut libc::sockaddr_storage).cast();
+                h.msg_hdr.msg_namelen = *len;
+                h.msg_hdr.msg_iov = iovs[i].as_mut_ptr();
+                h.msg_hdr.msg_iovlen = 1;
+                hdrs[i].write(h);
+            }
+        }
+        // SAFETY: the first chunk.len() headers are initialised and point at live memory.
+        let n = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr().cast(), chunk.len() as libc::c_uint, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Ok(sent);
+            }
+            if sent == 0 {
+                return Err(e);
+            }
+            return Ok(sent);
+        }
+        if n == 0 {
+            return Ok(sent);
+        }
+        sent += n as usize;
+    }
+    Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_batch_sent_is_a_batch_received() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = b.local_addr().unwrap();
+        let msgs: Vec<Vec<u8>> = (0..40).map(|i| format!("message {i}").into_bytes()).collect();
+        let items: Vec<(&[u8], SocketAddr)> = msgs.iter().map(|m| (&m[..], to)).collect();
+        assert_eq!(send_batch(a.as_raw_fd(), &items).unwrap(), 40);
+        let mut rb = RecvBatch::default();
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            let n = rb.recv(b.as_raw_fd()).unwrap();
+            for i in 0..n {
+                let (bytes, from) = rb.get(i).unwrap();
+                assert_eq!(from, a.local_addr().unwrap());
+                got.push(bytes.to_vec());
+            }
+            if got.len() == 40 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(got, msgs);
+        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 0, "nothing left: WouldBlock is Ok(0)");
+    }
+}
