@@ -26,6 +26,11 @@ impl Pacer {
         self.rate_cps
     }
 
+    /// When the current rate took effect.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
     /// Changes the rate from `now` on; calls already opened are not owed again.
     pub fn set_rate(&mut self, rate_cps: f64, now: Instant) {
         if (rate_cps - self.rate_cps).abs() > f64::EPSILON {

@@ -208,6 +208,12 @@ impl Call {
             return self.run(now, cx);
         }
         if cx.env.behaviors.abort_unexp {
+            cx.events.push(ShardEvent::Error(format!(
+                "Aborting call on unexpected message for Call-Id '{}': while expecting step {}, received '{}'",
+                String::from_utf8_lossy(&self.call_id),
+                self.pc,
+                String::from_utf8_lossy(msg.first_line())
+            )));
             return self.finish(now, Outcome::Failed(FailureReason::UnexpectedMessage), cx);
         }
         Progress::Running
@@ -227,6 +233,10 @@ impl Call {
                     step.timeouts += 1;
                 }
                 cx.stats.counters.timeouts += 1;
+                cx.events.push(ShardEvent::Error(format!(
+                    "Aborting call on UDP retransmission timeout for Call-ID '{}'",
+                    String::from_utf8_lossy(&self.call_id)
+                )));
                 return self.finish(now, Outcome::Failed(FailureReason::MaxUdpRetrans), cx);
             }
             r.count += 1;
@@ -266,6 +276,11 @@ impl Call {
                         self.state = State::Ready;
                         return self.run(now, cx);
                     }
+                    cx.events.push(ShardEvent::Error(format!(
+                        "Aborting call on receive timeout for Call-ID '{}' at step {}",
+                        String::from_utf8_lossy(&self.call_id),
+                        self.pc
+                    )));
                     return self.finish(now, Outcome::Failed(FailureReason::TimeoutOnRecv), cx);
                 }
                 _ => {}

@@ -192,3 +192,38 @@ fn userland_cost_per_call_pair() {
     assert_eq!(net.endpoints[uac].stats.counters.successful_calls, 20_000);
     eprintln!("{:.2} µs per call pair (uac + uas + simulated network)", el.as_secs_f64() * 1e6 / 20_000.0);
 }
+
+#[test]
+fn call_state_stays_within_its_memory_budget() {
+    // Memory per call is a budget (STYLE.md §4): growing `Call` must be a deliberate
+    // commit. Heap parts are freed while a call waits (see `plan`).
+    let size = std::mem::size_of::<crate::call::Call>();
+    assert!(size <= 448, "Call is {size} bytes");
+}
+
+#[test]
+fn users_mode_keeps_the_number_of_calls_constant() {
+    let mut net = SimNet::new(10);
+    let uas = net.add_server(sim::builtin("uas"), addr(5060));
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 0.0, 40);
+    net.endpoints[uac].env.users = Some(5);
+    net.endpoints[uac].env.default_pause_ms = 100;
+    net.endpoints[uac].start_users(1, 5);
+    net.run_until(1_000_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    let s = &net.endpoints[uac].stats;
+    assert_eq!((s.counters.successful_calls, s.counters.failed_calls), (40, 0), "{:?}", s.counters);
+    assert_eq!(s.peak_calls, 5, "five users, five calls at a time");
+}
+
+#[test]
+fn a_call_limit_throttles_creation_without_failing_calls() {
+    let mut net = SimNet::new(11);
+    let uas = net.add_server(sim::builtin("uas"), addr(5060));
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 100);
+    net.endpoints[uac].budget.limit = 3;
+    net.endpoints[uac].env.default_pause_ms = 50;
+    net.run_until(1_000_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    let s = &net.endpoints[uac].stats;
+    assert_eq!((s.counters.successful_calls, s.counters.failed_calls), (100, 0));
+    assert!(s.peak_calls <= 3, "peak {}", s.peak_calls);
+}

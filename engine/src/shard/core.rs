@@ -62,6 +62,8 @@ pub struct ShardCore {
     users_waiting: Vec<u64>,
     /// Stop creating calls (soft quit, `-m` reached).
     pub stopping: bool,
+    /// The instant of the last tick (a deadline that is due now).
+    last_tick: Instant,
     /// Finished calls since the last drain (only collected when someone wants them).
     pub finished: Vec<Finished>,
     pub collect_finished: bool,
@@ -91,6 +93,7 @@ impl ShardCore {
             &sc.call_length_repartition,
         );
         let globals = Vars::new(sc.variables.len());
+        let last_tick = pacer.epoch();
         ShardCore {
             index,
             shards,
@@ -109,6 +112,7 @@ impl ShardCore {
             created: 0,
             users_waiting: Vec::new(),
             stopping: false,
+            last_tick,
             finished: Vec::new(),
             collect_finished: false,
             trace_rx: false,
@@ -132,10 +136,16 @@ impl ShardCore {
 
     /// The next instant the loop must wake for (timers or the pacer).
     pub fn next_deadline(&self) -> Option<Instant> {
-        let pacer = if self.scenario.role == Role::Client && !self.stopping && self.budget.remaining != Some(0) {
-            self.pacer.next_due()
-        } else {
-            None
+        let may_open = self.scenario.role == Role::Client
+            && !self.stopping
+            && self.budget.remaining != Some(0)
+            // At the call limit the next event is a call ending, not the pacer (else the
+            // loop would spin on a deadline in the past).
+            && (self.env.users.is_some() || (self.calls.len() as u64) < self.budget.limit);
+        let pacer = match (may_open, self.env.users.is_some()) {
+            (false, _) => None,
+            (true, true) => (!self.users_waiting.is_empty()).then_some(self.last_tick),
+            (true, false) => self.pacer.next_due(),
         };
         match (self.calls.next_timer(), pacer) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -348,6 +358,7 @@ impl ShardCore {
 
     /// Fires due timers and opens owed calls.
     pub fn handle_tick(&mut self, now: Instant, wall: SystemTime) {
+        self.last_tick = now;
         self.calls.expire_dead(now);
         // Bounded per turn so a timer storm cannot starve receiving.
         for _ in 0..100_000 {
