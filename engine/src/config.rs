@@ -18,8 +18,8 @@ pub enum ScenarioSource {
     Xml { name: String, text: Vec<u8> },
 }
 
-/// SIP transport (`-t`). Only UDP runs on this engine today; the others are parsed so the
-/// error can say so.
+/// SIP transport (`-t`). UDP runs on the shard sockets; TCP, TLS and WebSocket run on
+/// `engine::transport` connections. `ui` is parsed but not available yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransportMode {
     /// `u1`: one UDP socket for every call.
@@ -75,6 +75,14 @@ impl TransportMode {
 
     pub fn is_udp(self) -> bool {
         matches!(self, TransportMode::UdpShared | TransportMode::UdpPerCall | TransportMode::UdpPerIp)
+    }
+
+    /// A stream transport with one connection per call (tn, ln, wn, wsn).
+    pub fn is_stream_per_call(self) -> bool {
+        matches!(
+            self,
+            TransportMode::TcpPerCall | TransportMode::TlsPerCall | TransportMode::WsPerCall | TransportMode::WssPerCall
+        )
     }
 }
 

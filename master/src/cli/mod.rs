@@ -1,8 +1,103 @@
-//! The legacy SIPp-compatible command line (stub).
+//! The legacy SIPp-compatible command line: `gossipper [sipp flags] [host[:port]]`.
+//!
+//! Owns: turning `argv` into one validated `JobSpec` (STYLE.md §1 "One resolved config",
+//! after ripgrep's lowargs → hiargs), printing `-h`, `-v` and `-sd`, printing a command-line
+//! error once, and the exit code table. Must not: run the engine (`launch` does).
+//!
+//! Flow: `flags` (the table of every flag) drives the hand-written scanner in `args`,
+//! which fills the raw `SippArgs`; `resolve` applies SIPp's units, defaults and rules and
+//! yields the `JobSpec`; `main` prints and maps to `exit`. A hand parser rather than clap:
+//! SIPp's flags are single-dash long names (`-trace_stat`), some take two values (`-key k
+//! v`), and `-h`/`-v`/`-sd` act as soon as they are seen, none of which clap models.
+
+mod args;
+mod error;
+mod exit;
+mod flags;
+mod launch;
+mod resolve;
+mod units;
+
+#[cfg(test)]
+mod tests;
 
 use std::process::ExitCode;
 
-pub(crate) fn main(_args: &[String]) -> ExitCode {
-    eprintln!("gossipper: not built yet");
-    ExitCode::from(255)
+use gossipper_engine::config::JobSpec;
+use gossipper_engine::scenario::builtin;
+
+pub(crate) use error::CliError;
+pub(crate) use exit::Exit;
+pub(crate) use launch::launch;
+
+/// What a legacy command line asks for.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Parsed {
+    /// Run this job.
+    Run(Box<JobSpec>),
+    /// `-sd name`: the built-in scenario's XML, to print.
+    Dump(String),
+    /// `-v`.
+    Version,
+    /// `-h`, `--help`, or no arguments at all.
+    Help,
+}
+
+/// Parses a legacy command line (`args` without the program name).
+pub(crate) fn parse(args: &[String]) -> Result<Parsed, CliError> {
+    parse_with(args, &resolve::Env::current())
+}
+
+fn parse_with(args: &[String], env: &resolve::Env) -> Result<Parsed, CliError> {
+    Ok(match args::scan(args)? {
+        args::Scan::Help => Parsed::Help,
+        args::Scan::Version => Parsed::Version,
+        args::Scan::Dump(name) => match builtin::get(&name) {
+            Some(b) => Parsed::Dump(b.xml.to_owned()),
+            None => return Err(CliError::UnknownBuiltin { name }),
+        },
+        args::Scan::Run(raw) => {
+            for name in &raw.ignored {
+                eprintln!(
+                    "gossipper: -{name} has no effect in gossipper (accepted for SIPp compatibility)"
+                );
+            }
+            Parsed::Run(Box::new(resolve::resolve(&raw, env)?))
+        }
+    })
+}
+
+/// The `-v` text. Contains "SIPp v3.6.1-compatible": SIPp's regress suite greps `SIPp v`.
+pub(crate) fn version_text() -> String {
+    format!(
+        "gossipper {} (SIPp-compatible: SIPp v3.6.1 command line)\n\
+         SIPp v3.6.1-compatible SIP traffic generator. Run 'gossipper -h' for the options.",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Entry point for every invocation that is not `ui` or `worker`.
+pub(crate) fn main(args: &[String]) -> ExitCode {
+    match parse(args) {
+        Ok(Parsed::Run(spec)) => launch(*spec),
+        Ok(Parsed::Dump(xml)) => {
+            print!("{xml}");
+            if !xml.ends_with('\n') {
+                println!();
+            }
+            Exit::NoCallsProcessed.into()
+        }
+        Ok(Parsed::Version) => {
+            println!("{}", version_text());
+            Exit::NoCallsProcessed.into()
+        }
+        Ok(Parsed::Help) => {
+            print!("{}", flags::usage());
+            Exit::NoCallsProcessed.into()
+        }
+        Err(e) => {
+            eprintln!("gossipper: {e}");
+            Exit::Fatal.into()
+        }
+    }
 }

@@ -1,0 +1,344 @@
+//! The table of every SIPp-style flag the legacy command line accepts (a data table, so it
+//! may run long, as ripgrep's `flags/defs.rs` does).
+//!
+//! Owns: each flag's name, how many values it takes, its help text, its help group, and
+//! where its raw value lands in `SippArgs`. Must not: interpret values (`resolve` does) or
+//! read the environment. Read by the scanner in `args` and by the `-h` text below.
+//!
+//! The arity lives in the type: `Kind::Switch` takes no value, `Kind::Value` one and
+//! `Kind::Pair` two (`-key name value`, `-set var value`, `-infindex file field`), so a
+//! setter can never be handed the wrong number of values.
+
+use super::args::SippArgs;
+
+/// Where a flag appears in `-h`, in SIPp's section order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Group {
+    Scenario,
+    Network,
+    Overall,
+    Call,
+    Injection,
+    Media,
+    Rate,
+    Retrans,
+    Trace,
+    Gossipper,
+    /// SIPp tuning knobs with no meaning for gossipper's engine: accepted, no effect.
+    Ignored,
+    /// SIPp features gossipper does not have: a clear error instead of "invalid argument".
+    Unsupported,
+}
+
+impl Group {
+    /// Every group, in help order.
+    pub(crate) const ALL: [Group; 12] = [
+        Group::Scenario,
+        Group::Network,
+        Group::Overall,
+        Group::Call,
+        Group::Injection,
+        Group::Media,
+        Group::Rate,
+        Group::Retrans,
+        Group::Trace,
+        Group::Gossipper,
+        Group::Ignored,
+        Group::Unsupported,
+    ];
+
+    /// The `-h` section title.
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Group::Scenario => "Scenario",
+            Group::Network => "IP, port and transport",
+            Group::Overall => "Overall behaviour",
+            Group::Call => "Call behaviour",
+            Group::Injection => "Injection files",
+            Group::Media => "RTP and media",
+            Group::Rate => "Call rate",
+            Group::Retrans => "Retransmissions and timeouts",
+            Group::Trace => "Tracing, logging and statistics",
+            Group::Gossipper => "gossipper extras",
+            Group::Ignored => "Accepted for SIPp compatibility, no effect in gossipper",
+            Group::Unsupported => "SIPp options gossipper does not support (rejected)",
+        }
+    }
+}
+
+/// What a flag does with the command line.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// No value.
+    Switch(fn(&mut SippArgs)),
+    /// One value: the next argument, taken verbatim even if it starts with `-`.
+    Value(fn(&mut SippArgs, String)),
+    /// Two values.
+    Pair(fn(&mut SippArgs, String, String)),
+    /// `-h`: stop scanning and print the usage.
+    Help,
+    /// `-v`: stop scanning and print the version.
+    Version,
+    /// `-sd name`: stop scanning and dump a built-in scenario.
+    Dump,
+    /// A SIPp option we reject, naming the missing feature.
+    Unsupported { what: &'static str },
+}
+
+/// One accepted flag.
+#[derive(Clone, Copy)]
+pub(crate) struct Flag {
+    /// Without the leading dash.
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    /// Placeholder(s) shown in help, e.g. `file`, `name value`.
+    pub(crate) value_name: &'static str,
+    pub(crate) help: &'static str,
+    pub(crate) group: Group,
+}
+
+impl std::fmt::Debug for Flag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flag")
+            .field("name", &self.name)
+            .field("group", &self.group)
+            .finish()
+    }
+}
+
+/// The flag named `name` (no dash), if we know it.
+pub(crate) fn lookup(name: &str) -> Option<&'static Flag> {
+    FLAGS.iter().find(|f| f.name == name)
+}
+
+const fn flag(
+    name: &'static str,
+    kind: Kind,
+    value_name: &'static str,
+    group: Group,
+    help: &'static str,
+) -> Flag {
+    Flag {
+        name,
+        kind,
+        value_name,
+        help,
+        group,
+    }
+}
+
+fn ignore_switch(_: &mut SippArgs) {}
+fn ignore_value(_: &mut SippArgs, _: String) {}
+
+use Group as G;
+use Kind::{Pair, Switch, Value};
+
+/// Every flag, in help order within each group.
+#[rustfmt::skip]
+pub(crate) static FLAGS: &[Flag] = &[
+    // --- Scenario
+    flag("sf", Value(|a, v| a.sf = Some(v)), "file", G::Scenario, "Load the scenario from an XML file."),
+    flag("sn", Value(|a, v| a.sn = Some(v)), "name", G::Scenario, "Use a built-in scenario (default: uac). See -sd."),
+    flag("sd", Kind::Dump, "name", G::Scenario, "Print a built-in scenario's XML and exit (code 99)."),
+    flag("oocsf", Value(|a, v| a.oocsf = Some(v)), "file", G::Scenario, "Out-of-call scenario from an XML file."),
+    flag("oocsn", Value(|a, v| a.oocsn = Some(v)), "name", G::Scenario, "Built-in out-of-call scenario."),
+    // --- Network
+    flag("t", Value(|a, v| a.t = Some(v)), "mode", G::Network, "Transport: u1 (UDP, one socket, default), un (UDP, socket per call), ui (UDP, socket per IP from -ip_field), t1/tn (TCP), l1/ln (TLS), w1/wn (WebSocket), ws1/wsn (secure WebSocket). SCTP (s1/sn) and compression (c1/cn) are not supported."),
+    flag("i", Value(|a, v| a.i = Some(v)), "ip", G::Network, "Local IP for Via, Contact and From, and to bind to."),
+    flag("p", Value(|a, v| a.p = Some(v)), "port", G::Network, "Local SIP port (default: any free port)."),
+    flag("bind_local", Switch(|a| a.bind_local = true), "", G::Network, "Bind the SIP sockets to -i only."),
+    flag("ci", Value(|a, v| a.ci = Some(v)), "ip", G::Network, "Local IP of the UDP control socket."),
+    flag("cp", Value(|a, v| a.cp = Some(v)), "port", G::Network, "Port of the UDP control socket (default 8888)."),
+    flag("rsa", Value(|a, v| a.rsa = Some(v)), "host:port", G::Network, "Send every message to this address."),
+    flag("max_socket", Value(|a, v| a.max_socket = Some(v)), "n", G::Network, "Most sockets open at once (un, tn)."),
+    flag("max_reconnect", Value(|a, v| a.max_reconnect = Some(v)), "n", G::Network, "Most reconnections (t1, l1)."),
+    flag("reconnect_sleep", Value(|a, v| a.reconnect_sleep = Some(v)), "time", G::Network, "Pause between close and reconnect (default unit ms)."),
+    flag("reconnect_close", Value(|a, v| a.reconnect_close = Some(v)), "bool", G::Network, "Close the calls of a reconnected socket (default true)."),
+    flag("tls_cert", Value(|a, v| a.tls_cert = Some(v)), "file", G::Network, "TLS certificate (PEM) for l1/ln/ws1/wsn."),
+    flag("tls_key", Value(|a, v| a.tls_key = Some(v)), "file", G::Network, "TLS private key (PEM)."),
+    flag("tls_ca", Value(|a, v| a.tls_ca = Some(v)), "file", G::Network, "CA bundle (PEM) to verify the peer."),
+    flag("tls_version", Value(|a, v| a.tls_version = Some(v)), "ver", G::Network, "TLS version (1.2 or 1.3)."),
+    flag("ws_path", Value(|a, v| a.ws_path = Some(v)), "path", G::Network, "Request path of the WebSocket upgrade."),
+    // --- Overall
+    flag("v", Kind::Version, "", G::Overall, "Print the version and exit."),
+    flag("h", Kind::Help, "", G::Overall, "Print this help and exit."),
+    flag("help", Kind::Help, "", G::Overall, "Same as -h."),
+    flag("bg", Switch(|a| a.bg = true), "", G::Overall, "Run in the background (prints the PID)."),
+    flag("nostdin", Switch(|a| a.nostdin = true), "", G::Overall, "Do not read keys from stdin."),
+    flag("buff_size", Value(|a, v| a.buff_size = Some(v)), "bytes", G::Overall, "SO_SNDBUF/SO_RCVBUF of the SIP sockets (default: sized for the rate)."),
+    flag("lost", Value(|a, v| a.lost = Some(v)), "percent", G::Overall, "Drop this share of packets on purpose."),
+    flag("key", Pair(|a, k, v| a.keys.push((k, v))), "name value", G::Overall, "Make [name] render as value."),
+    flag("set", Pair(|a, k, v| a.sets.push((k, v))), "var value", G::Overall, "Initial value of a global variable."),
+    // --- Call
+    flag("aa", Switch(|a| a.aa = true), "", G::Call, "Answer out-of-call INFO, NOTIFY, OPTIONS, UPDATE with 200."),
+    flag("base_cseq", Value(|a, v| a.base_cseq = Some(v)), "n", G::Call, "First [cseq] of each call (default 1)."),
+    flag("cid_str", Value(|a, v| a.cid_str = Some(v)), "fmt", G::Call, "Call-ID format (default %u-%p@%s: call number, pid, local IP)."),
+    flag("d", Value(|a, v| a.d = Some(v)), "time", G::Call, "Length of <pause/> without a duration (default 0, unit ms)."),
+    flag("auth_uri", Value(|a, v| a.auth_uri = Some(v)), "uri", G::Call, "URI used in digest authentication."),
+    flag("au", Value(|a, v| a.au = Some(v)), "user", G::Call, "Digest username (default: the -s value)."),
+    flag("ap", Value(|a, v| a.ap = Some(v)), "password", G::Call, "Digest password (default 'password')."),
+    flag("s", Value(|a, v| a.s = Some(v)), "user", G::Call, "User part of the Request-URI, [service] (default service)."),
+    flag("default_behaviors", Value(|a, v| a.default_behaviors = Some(v)), "list", G::Call, "Comma list of all, none, bye, abortunexp, pingreply; '-x' turns x off (e.g. all,-bye)."),
+    flag("nd", Switch(|a| a.nd = true), "", G::Call, "No default behaviours (same as -default_behaviors none)."),
+    // --- Injection
+    flag("inf", Value(|a, v| a.inf.push(v)), "file", G::Injection, "CSV injection file; repeat for several."),
+    flag("infindex", Pair(|a, f, n| a.infindex.push((f, n))), "file field", G::Injection, "Index an injection file on a field."),
+    flag("ip_field", Value(|a, v| a.ip_field = Some(v)), "n", G::Injection, "Injection field with the local IP (-t ui)."),
+    // --- Media
+    flag("mi", Value(|a, v| a.mi = Some(v)), "ip", G::Media, "Local media IP (default: -i)."),
+    flag("mp", Value(|a, v| a.mp = Some(v)), "port", G::Media, "Local media (RTP echo) port (default 6000)."),
+    flag("min_rtp_port", Value(|a, v| a.min_rtp_port = Some(v)), "port", G::Media, "Lowest media port."),
+    flag("max_rtp_port", Value(|a, v| a.max_rtp_port = Some(v)), "port", G::Media, "Highest media port."),
+    flag("rtp_echo", Switch(|a| a.rtp_echo = true), "", G::Media, "Echo RTP received on -mp (and -mp+2)."),
+    // --- Rate
+    flag("r", Value(|a, v| a.r = Some(v)), "n", G::Rate, "Calls per rate period (default 10)."),
+    flag("rp", Value(|a, v| a.rp = Some(v)), "time", G::Rate, "Rate period (default 1000, unit ms): -r 7 -rp 2s is 3.5 calls/s."),
+    flag("rate_scale", Value(|a, v| a.rate_scale = Some(v)), "x", G::Rate, "Step of the + - * / keys (default 1)."),
+    flag("rate_increase", Value(|a, v| a.rate_increase = Some(v)), "n", G::Rate, "Add n to the rate every -rate_interval."),
+    flag("rate_max", Value(|a, v| a.rate_max = Some(v)), "n", G::Rate, "Stop ramping (and quit) at this rate."),
+    flag("rate_interval", Value(|a, v| a.rate_interval = Some(v)), "time", G::Rate, "Ramp step period (unit s; default: -fd)."),
+    flag("no_rate_quit", Switch(|a| a.no_rate_quit = true), "", G::Rate, "Keep running once -rate_max is reached."),
+    flag("l", Value(|a, v| a.l = Some(v)), "n", G::Rate, "Most simultaneous calls (default 3 x rate x call length in s)."),
+    flag("m", Value(|a, v| a.m = Some(v)), "n", G::Rate, "Stop after n calls (default: no limit)."),
+    flag("users", Value(|a, v| a.users = Some(v)), "n", G::Rate, "Keep n calls running instead of a rate."),
+    // --- Retransmissions and timeouts
+    flag("recv_timeout", Value(|a, v| a.recv_timeout = Some(v)), "time", G::Retrans, "Per-call receive timeout (unit ms)."),
+    flag("send_timeout", Value(|a, v| a.send_timeout = Some(v)), "time", G::Retrans, "Per-call send timeout (unit ms)."),
+    flag("timeout", Value(|a, v| a.timeout = Some(v)), "time", G::Retrans, "Whole-run timeout (unit s): -timeout 20s, -timeout 2m."),
+    flag("timeout_error", Switch(|a| a.timeout_error = true), "", G::Retrans, "Reaching -timeout is a fatal error (exit 255)."),
+    flag("max_retrans", Value(|a, v| a.max_retrans = Some(v)), "n", G::Retrans, "UDP retransmissions before a timeout (default 5 INVITE, 7 others)."),
+    flag("max_invite_retrans", Value(|a, v| a.max_invite_retrans = Some(v)), "n", G::Retrans, "UDP retransmissions of INVITE transactions."),
+    flag("max_non_invite_retrans", Value(|a, v| a.max_non_invite_retrans = Some(v)), "n", G::Retrans, "UDP retransmissions of non-INVITE transactions."),
+    flag("nr", Switch(|a| a.nr = true), "", G::Retrans, "No UDP retransmissions."),
+    flag("rtcheck", Value(|a, v| a.rtcheck = Some(v)), "full|loose", G::Retrans, "Retransmission detection (default full)."),
+    flag("T2", Value(|a, v| a.t2 = Some(v)), "time", G::Retrans, "RFC 3261 T2 timer (default 4000, unit ms)."),
+    // --- Traces
+    flag("f", Value(|a, v| a.f = Some(v)), "time", G::Trace, "Screen refresh period (default 1, unit s)."),
+    flag("trace_stat", Switch(|a| a.trace_stat = true), "", G::Trace, "Write statistics to <scenario>_<pid>_.csv."),
+    flag("stf", Value(|a, v| a.stf = Some(v)), "file", G::Trace, "Statistics file name."),
+    flag("fd", Value(|a, v| a.fd = Some(v)), "time", G::Trace, "Statistics period (default 60, unit s)."),
+    flag("stat_delimiter", Value(|a, v| a.stat_delimiter = Some(v)), "text", G::Trace, "Statistics file delimiter (default ';')."),
+    flag("periodic_rtd", Switch(|a| a.periodic_rtd = true), "", G::Trace, "Reset response-time partitions every period."),
+    flag("trace_msg", Switch(|a| a.trace_msg = true), "", G::Trace, "Log messages to <scenario>_<pid>_messages.log."),
+    flag("message_file", Value(|a, v| a.message_file = Some(v)), "file", G::Trace, "Message log name."),
+    flag("trace_shortmsg", Switch(|a| a.trace_shortmsg = true), "", G::Trace, "Log messages as CSV to <scenario>_<pid>_shortmessages.log."),
+    flag("shortmessage_file", Value(|a, v| a.shortmessage_file = Some(v)), "file", G::Trace, "Short message log name."),
+    flag("trace_err", Switch(|a| a.trace_err = true), "", G::Trace, "Log unexpected messages to <scenario>_<pid>_errors.log."),
+    flag("error_file", Value(|a, v| a.error_file = Some(v)), "file", G::Trace, "Error log name."),
+    flag("trace_error_codes", Switch(|a| a.trace_error_codes = true), "", G::Trace, "Log response codes of unexpected messages to <scenario>_<pid>_error_codes.csv."),
+    flag("trace_screen", Switch(|a| a.trace_screen = true), "", G::Trace, "Write the screens to <scenario>_<pid>_screen.log at exit."),
+    flag("screen_file", Value(|a, v| a.screen_file = Some(v)), "file", G::Trace, "Screen log name."),
+    flag("trace_rtt", Switch(|a| a.trace_rtt = true), "", G::Trace, "Write response times to <scenario>_<pid>_rtt.csv."),
+    flag("rtt_freq", Value(|a, v| a.rtt_freq = Some(v)), "n", G::Trace, "Flush response times every n calls (default 200)."),
+    flag("trace_counts", Switch(|a| a.trace_counts = true), "", G::Trace, "Write message counts to <scenario>_<pid>_counts.csv."),
+    flag("trace_logs", Switch(|a| a.trace_logs = true), "", G::Trace, "Write <log> actions to <scenario>_<pid>_logs.log."),
+    flag("log_file", Value(|a, v| a.log_file = Some(v)), "file", G::Trace, "<log> action log name."),
+    flag("trace_calldebug", Switch(|a| a.trace_calldebug = true), "", G::Trace, "Dump aborted calls to <scenario>_<pid>_calldebug.log."),
+    flag("calldebug_file", Value(|a, v| a.calldebug_file = Some(v)), "file", G::Trace, "Call debug log name."),
+    // --- gossipper
+    flag("shards", Value(|a, v| a.shards = Some(v)), "n", G::Gossipper, "Engine threads (default: one per CPU)."),
+    flag("seed", Value(|a, v| a.seed = Some(v)), "n", G::Gossipper, "Seed for Call-IDs, tags and random choices."),
+    flag("summary_json", Value(|a, v| a.summary_json = Some(v)), "file", G::Gossipper, "Write a JSON summary at exit."),
+    flag("call_records_jsonl", Value(|a, v| a.call_records_jsonl = Some(v)), "file", G::Gossipper, "Write one JSON line per finished call."),
+    flag("allow_exec", Switch(|a| a.allow_exec = true), "", G::Gossipper, "Allow <exec command=...> to run shell commands."),
+    flag("health_min_success_ratio", Value(|a, v| a.health_min_success_ratio = Some(v)), "0..1", G::Gossipper, "Exit 2 if fewer calls succeed."),
+    flag("health_max_failed_calls", Value(|a, v| a.health_max_failed_calls = Some(v)), "n", G::Gossipper, "Exit 2 if more calls fail (-1: off)."),
+    flag("health_max_timeouts", Value(|a, v| a.health_max_timeouts = Some(v)), "n", G::Gossipper, "Exit 2 if more calls time out (-1: off)."),
+    flag("version", Kind::Version, "", G::Gossipper, "Same as -v (Go gossipper spelling)."),
+    // --- Ignored SIPp tuning knobs: our engine has no such setting.
+    flag("timer_resol", Value(ignore_value), "time", G::Ignored, "SIPp scheduler resolution."),
+    flag("max_recv_loops", Value(ignore_value), "n", G::Ignored, "SIPp receive batch."),
+    flag("max_sched_loops", Value(ignore_value), "n", G::Ignored, "SIPp scheduling batch."),
+    flag("watchdog_interval", Value(ignore_value), "time", G::Ignored, "SIPp watchdog."),
+    flag("watchdog_reset", Value(ignore_value), "time", G::Ignored, "SIPp watchdog."),
+    flag("watchdog_minor_threshold", Value(ignore_value), "time", G::Ignored, "SIPp watchdog."),
+    flag("watchdog_major_threshold", Value(ignore_value), "time", G::Ignored, "SIPp watchdog."),
+    flag("watchdog_minor_maxtriggers", Value(ignore_value), "n", G::Ignored, "SIPp watchdog."),
+    flag("watchdog_major_maxtriggers", Value(ignore_value), "n", G::Ignored, "SIPp watchdog."),
+    flag("skip_rlimit", Switch(ignore_switch), "", G::Ignored, "SIPp fd limit tuning."),
+    flag("sendbuffer_warn", Value(ignore_value), "bool", G::Ignored, "SIPp send buffer warnings."),
+    flag("deadcall_wait", Value(ignore_value), "time", G::Ignored, "SIPp dead-call memory."),
+    flag("message_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
+    flag("shortmessage_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
+    flag("error_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
+    flag("calldebug_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
+    flag("screen_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
+    flag("log_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
+    flag("ringbuffer_files", Value(ignore_value), "n", G::Ignored, "SIPp log rotation."),
+    flag("ringbuffer_size", Value(ignore_value), "bytes", G::Ignored, "SIPp log rotation."),
+    flag("max_log_size", Value(ignore_value), "bytes", G::Ignored, "SIPp log size cap."),
+    // --- Rejected SIPp features
+    flag("3pcc", unsupported("3PCC twin sockets"), "ip:port", G::Unsupported, "Third-party call control."),
+    flag("master", unsupported("extended 3PCC"), "name", G::Unsupported, "Extended 3PCC master."),
+    flag("slave", unsupported("extended 3PCC"), "name", G::Unsupported, "Extended 3PCC slave."),
+    flag("slave_cfg", unsupported("extended 3PCC"), "file", G::Unsupported, "Extended 3PCC addresses."),
+    flag("tdmmap", unsupported("TDM circuit maps"), "map", G::Unsupported, "TDM circuit table."),
+    flag("plugin", unsupported("plugins"), "file", G::Unsupported, "Load a plugin."),
+    flag("multihome", unsupported("SCTP"), "ip", G::Unsupported, "SCTP multihoming."),
+    flag("heartbeat", unsupported("SCTP"), "ms", G::Unsupported, "SCTP heartbeat."),
+    flag("assocmaxret", unsupported("SCTP"), "n", G::Unsupported, "SCTP association retransmits."),
+    flag("pathmaxret", unsupported("SCTP"), "n", G::Unsupported, "SCTP path retransmits."),
+    flag("pmtu", unsupported("SCTP"), "n", G::Unsupported, "SCTP path MTU."),
+    flag("gracefulclose", unsupported("SCTP"), "bool", G::Unsupported, "SCTP shutdown mode."),
+];
+
+const fn unsupported(what: &'static str) -> Kind {
+    Kind::Unsupported { what }
+}
+
+/// Width of the help column in `-h` (the flag column takes 32).
+const HELP_WIDTH: usize = 68;
+
+/// Splits `text` into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// The `-h` text: SIPp's layout (usage, example, one section per group), our words.
+pub(crate) fn usage() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    out.push_str(
+        "\nUsage:\n\n  gossipper [remote_host[:remote_port]] [options]\n\n\
+         Flags take one dash as in SIPp (two work too); a bare argument is the remote host\n\
+         (default port 5060). Times take a unit suffix: ms, s, m or h.\n\n\
+         Example:\n\n\
+         \x20  Built-in server (uas):         gossipper -sn uas -i 127.0.0.1 -p 5070\n\
+         \x20  Built-in client on that host:  gossipper -sn uac 127.0.0.1:5070\n",
+    );
+    for group in Group::ALL {
+        let _ = write!(out, "\n*** {}:\n\n", group.title());
+        for f in FLAGS.iter().filter(|f| f.group == group) {
+            let left = if f.value_name.is_empty() {
+                format!("-{}", f.name)
+            } else {
+                format!("-{} {}", f.name, f.value_name)
+            };
+            let mut pad = format!("   {left:<28} ");
+            for line in wrap(f.help, HELP_WIDTH) {
+                let _ = writeln!(out, "{pad}{line}");
+                pad = " ".repeat(32);
+            }
+        }
+    }
+    out.push_str(
+        "\nSignals:\n\n   USR1: soft exit (stop new calls, let open calls end, exit).\n   \
+         USR2: write the screens to the screen log.\n\nExit codes:\n\n",
+    );
+    for row in super::exit::TABLE {
+        let _ = writeln!(out, "   {:>3}: {}", row.code, row.meaning);
+    }
+    out
+}

@@ -1,0 +1,545 @@
+//! `SippArgs` → `JobSpec`: SIPp's defaults, units and rules applied once, with validation.
+//!
+//! Owns: every decision about what a raw flag value means (ripgrep's lowargs → hiargs).
+//! Must not: read files or start anything; the only outside input is `Env` (pid, a seed)
+//! and name resolution of the remote host and `-i`/`-mi`/`-ci` names.
+//!
+//! SIPp rules kept on purpose (checked against SIPp 3.6.1):
+//! - trace files default to `<scenario>_<pid>_<suffix>` in the current directory, where
+//!   `<scenario>` is the `-sn` name or the `-sf` file name minus a trailing `.xml`;
+//! - `-message_file`, `-stf`, `-screen_file`… only name a file; the `-trace_*` switch
+//!   turns it on;
+//! - `-max_retrans` sets both retransmission limits, the specific flags override it;
+//! - `-rate_interval` defaults to the `-fd` period once `-rate_increase` is given;
+//! - `-timeout 0` and `-recv_timeout 0` mean "none";
+//! - `-default_behaviors` starts from none, `-nd` turns everything off.
+//!
+//! `-bg` only sets `JobSpec::background`: detaching is the launcher's job.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
+
+use super::args::SippArgs;
+use super::error::CliError;
+use super::units::{self, TimeUnit};
+
+/// SIP's default port, for a remote host given without one.
+const DEFAULT_SIP_PORT: u16 = 5060;
+
+/// What resolution needs from the process.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Env {
+    /// Goes into default trace file names.
+    pub(crate) pid: u32,
+    /// Used when `-seed` is not given.
+    pub(crate) seed: u64,
+}
+
+impl Env {
+    /// This process: its pid and a seed from the wall clock.
+    pub(crate) fn current() -> Env {
+        let pid = std::process::id();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Env {
+            pid,
+            seed: nanos ^ (u64::from(pid) << 32),
+        }
+    }
+}
+
+/// Resolves and validates every flag.
+pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
+    // Scenario.
+    let scenario = match (&a.sf, &a.sn) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Conflict {
+                flag: "sf",
+                other: "sn",
+            });
+        }
+        (Some(f), None) => ScenarioSource::File(PathBuf::from(f)),
+        (None, Some(n)) => ScenarioSource::Builtin(n.clone()),
+        (None, None) => ScenarioSource::Builtin("uac".into()),
+    };
+    let ooc_scenario = match (&a.oocsf, &a.oocsn) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Conflict {
+                flag: "oocsf",
+                other: "oocsn",
+            });
+        }
+        (Some(f), None) => Some(ScenarioSource::File(PathBuf::from(f))),
+        (None, Some(n)) => Some(ScenarioSource::Builtin(n.clone())),
+        (None, None) => None,
+    };
+    let mut spec = JobSpec {
+        scenario,
+        ooc_scenario,
+        ..JobSpec::default()
+    };
+
+    // Network.
+    if let Some(t) = &a.t {
+        spec.transport = transport(t)?;
+    }
+    if let Some(text) = &a.remote {
+        let (host, addr) = remote_addr("remote host", text)?;
+        spec.remote = Some(addr);
+        spec.remote_host = Some(host);
+    }
+    if let Some(text) = &a.rsa {
+        let (host, addr) = remote_addr("-rsa", text)?;
+        spec.send_to = Some(addr);
+        if spec.remote.is_none() {
+            spec.remote = Some(addr);
+            spec.remote_host = Some(host);
+        }
+    }
+    spec.local_ip = a.i.as_deref().map(|t| ip("i", t)).transpose()?;
+    spec.local_port = a.p.as_deref().map(|t| units::port("p", t)).transpose()?;
+    spec.bind_local = a.bind_local;
+    spec.control_ip = a.ci.as_deref().map(|t| ip("ci", t)).transpose()?;
+    spec.control_port = a.cp.as_deref().map(|t| units::port("cp", t)).transpose()?;
+    spec.max_sockets = a
+        .max_socket
+        .as_deref()
+        .map(|t| positive::<usize>("max_socket", t))
+        .transpose()?;
+    spec.max_reconnect = a
+        .max_reconnect
+        .as_deref()
+        .map(|t| units::uint("max_reconnect", t))
+        .transpose()?;
+    spec.reconnect_sleep_ms = a
+        .reconnect_sleep
+        .as_deref()
+        .map(|t| units::time_ms("reconnect_sleep", t, TimeUnit::Millis))
+        .transpose()?;
+    if let Some(t) = &a.reconnect_close {
+        spec.reconnect_close = units::boolean("reconnect_close", t)?;
+    }
+    spec.tls_cert = a.tls_cert.as_ref().map(PathBuf::from);
+    spec.tls_key = a.tls_key.as_ref().map(PathBuf::from);
+    spec.tls_ca = a.tls_ca.as_ref().map(PathBuf::from);
+    spec.tls_version = a.tls_version.clone();
+    spec.ws_path = a.ws_path.clone();
+
+    // Overall.
+    spec.background = a.bg;
+    spec.nostdin = a.nostdin;
+    spec.buff_size = a
+        .buff_size
+        .as_deref()
+        .map(|t| positive::<usize>("buff_size", t))
+        .transpose()?;
+    if let Some(t) = &a.lost {
+        let v = units::number("lost", t)?;
+        if v > 100.0 {
+            return Err(CliError::Invalid {
+                flag: "lost",
+                reason: format!("{v} is over 100 percent"),
+            });
+        }
+        spec.lost_percent = Some(v);
+    }
+    spec.keys = a.keys.clone();
+    spec.set_vars = a.sets.clone();
+
+    // Call behaviour.
+    spec.auto_answer = a.aa;
+    if let Some(t) = &a.base_cseq {
+        spec.base_cseq = units::uint("base_cseq", t)?;
+    }
+    if let Some(s) = &a.cid_str {
+        spec.cid_str = s.clone();
+    }
+    if let Some(t) = &a.d {
+        spec.default_pause_ms = units::time_ms("d", t, TimeUnit::Millis)?;
+    }
+    spec.auth_uri = a.auth_uri.clone();
+    spec.auth_username = a.au.clone();
+    spec.auth_password = a.ap.clone();
+    if let Some(s) = &a.s {
+        spec.service = s.clone();
+    }
+    if let Some(list) = &a.default_behaviors {
+        spec.default_behaviors = default_behaviors(list)?;
+    }
+    if a.nd {
+        spec.default_behaviors = DefaultBehaviors {
+            bye: false,
+            pingreply: false,
+            abort_unexp: false,
+            cancel: false,
+        };
+    }
+
+    // Injection.
+    spec.inject_files = a.inf.iter().map(PathBuf::from).collect();
+    spec.inject_indexes = a
+        .infindex
+        .iter()
+        .map(|(file, field)| Ok((PathBuf::from(file), units::uint("infindex", field)?)))
+        .collect::<Result<_, CliError>>()?;
+    spec.ip_field = a
+        .ip_field
+        .as_deref()
+        .map(|t| units::uint("ip_field", t))
+        .transpose()?;
+
+    // Media.
+    spec.media_ip = a.mi.as_deref().map(|t| ip("mi", t)).transpose()?;
+    spec.media_port = a.mp.as_deref().map(|t| units::port("mp", t)).transpose()?;
+    spec.min_rtp_port = a
+        .min_rtp_port
+        .as_deref()
+        .map(|t| units::port("min_rtp_port", t))
+        .transpose()?;
+    spec.max_rtp_port = a
+        .max_rtp_port
+        .as_deref()
+        .map(|t| units::port("max_rtp_port", t))
+        .transpose()?;
+    if let (Some(lo), Some(hi)) = (spec.min_rtp_port, spec.max_rtp_port)
+        && lo > hi
+    {
+        return Err(CliError::Invalid {
+            flag: "min_rtp_port",
+            reason: format!("{lo} is above -max_rtp_port {hi}"),
+        });
+    }
+    spec.rtp_echo = a.rtp_echo;
+
+    // Traces (before the rate: -rate_interval defaults to -fd).
+    if let Some(t) = &a.fd {
+        spec.trace.stat_period_ms = positive_time("fd", t, TimeUnit::Seconds)?;
+    }
+    if let Some(t) = &a.f {
+        spec.screen_refresh_ms = positive_time("f", t, TimeUnit::Seconds)?;
+    }
+    if let Some(d) = &a.stat_delimiter {
+        spec.trace.stat_delimiter = d.clone();
+    }
+    spec.trace.periodic_rtd = a.periodic_rtd;
+    if let Some(t) = &a.rtt_freq {
+        spec.trace.rtt_freq = positive::<u64>("rtt_freq", t)?;
+    }
+    let name = scenario_name(a);
+    let file = |on: bool, given: &Option<String>, suffix: &str| {
+        on.then(|| {
+            given.as_ref().map_or_else(
+                || PathBuf::from(format!("{name}_{}_{suffix}", env.pid)),
+                PathBuf::from,
+            )
+        })
+    };
+    spec.trace.stat_file = file(a.trace_stat, &a.stf, ".csv");
+    spec.trace.message_file = file(a.trace_msg, &a.message_file, "messages.log");
+    spec.trace.shortmessage_file =
+        file(a.trace_shortmsg, &a.shortmessage_file, "shortmessages.log");
+    spec.trace.error_file = file(a.trace_err, &a.error_file, "errors.log");
+    spec.trace.error_codes_file = file(a.trace_error_codes, &None, "error_codes.csv");
+    spec.trace.screen_file = file(a.trace_screen, &a.screen_file, "screen.log");
+    spec.trace.rtt_file = file(a.trace_rtt, &None, "rtt.csv");
+    spec.trace.counts_file = file(a.trace_counts, &None, "counts.csv");
+    spec.trace.log_file = file(a.trace_logs, &a.log_file, "logs.log");
+    spec.trace.calldebug_file = file(a.trace_calldebug, &a.calldebug_file, "calldebug.log");
+    spec.trace.summary_json = a.summary_json.as_ref().map(PathBuf::from);
+    spec.trace.call_records = a.call_records_jsonl.as_ref().map(PathBuf::from);
+
+    // Rate.
+    if let Some(t) = &a.r {
+        spec.rate = units::number("r", t)?;
+    }
+    if let Some(t) = &a.rp {
+        spec.rate_period_ms = positive_time("rp", t, TimeUnit::Millis)?;
+    }
+    if let Some(t) = &a.rate_scale {
+        spec.rate_scale = units::number("rate_scale", t)?;
+    }
+    spec.rate_increase = a
+        .rate_increase
+        .as_deref()
+        .map(|t| units::number("rate_increase", t))
+        .transpose()?;
+    spec.rate_max = a
+        .rate_max
+        .as_deref()
+        .map(|t| units::number("rate_max", t))
+        .transpose()?;
+    spec.rate_interval_ms = match &a.rate_interval {
+        Some(t) => Some(positive_time("rate_interval", t, TimeUnit::Seconds)?),
+        None => spec.rate_increase.map(|_| spec.trace.stat_period_ms),
+    };
+    spec.no_rate_quit = a.no_rate_quit;
+    spec.call_limit = a.l.as_deref().map(|t| units::uint("l", t)).transpose()?;
+    spec.max_calls = a.m.as_deref().map(|t| units::uint("m", t)).transpose()?;
+    spec.users = a
+        .users
+        .as_deref()
+        .map(|t| units::uint("users", t))
+        .transpose()?;
+
+    // Retransmissions and timeouts.
+    spec.recv_timeout_ms = optional_time("recv_timeout", &a.recv_timeout, TimeUnit::Millis)?;
+    spec.send_timeout_ms = optional_time("send_timeout", &a.send_timeout, TimeUnit::Millis)?;
+    spec.global_timeout_ms = optional_time("timeout", &a.timeout, TimeUnit::Seconds)?;
+    spec.timeout_error = a.timeout_error;
+    if let Some(t) = &a.max_retrans {
+        let n = units::uint("max_retrans", t)?;
+        spec.retrans.max_invite_retrans = n;
+        spec.retrans.max_non_invite_retrans = n;
+    }
+    if let Some(t) = &a.max_invite_retrans {
+        spec.retrans.max_invite_retrans = units::uint("max_invite_retrans", t)?;
+    }
+    if let Some(t) = &a.max_non_invite_retrans {
+        spec.retrans.max_non_invite_retrans = units::uint("max_non_invite_retrans", t)?;
+    }
+    spec.retrans.enabled = !a.nr;
+    if let Some(t) = &a.t2 {
+        spec.retrans.t2_ms = positive_time("T2", t, TimeUnit::Millis)?;
+    }
+    if let Some(t) = &a.rtcheck {
+        spec.rtcheck_loose = match t.as_str() {
+            "full" => false,
+            "loose" => true,
+            _ => {
+                return Err(CliError::Invalid {
+                    flag: "rtcheck",
+                    reason: format!(
+                        "unknown retransmission detection method '{t}' (full or loose)"
+                    ),
+                });
+            }
+        };
+    }
+
+    // gossipper extras.
+    spec.shards = a
+        .shards
+        .as_deref()
+        .map(|t| positive::<usize>("shards", t))
+        .transpose()?;
+    spec.seed = match &a.seed {
+        Some(t) => units::uint("seed", t)?,
+        None => env.seed,
+    };
+    spec.allow_exec_command = a.allow_exec;
+    if let Some(t) = &a.health_min_success_ratio {
+        let v = units::number("health_min_success_ratio", t)?;
+        if v > 1.0 {
+            return Err(CliError::Invalid {
+                flag: "health_min_success_ratio",
+                reason: format!("{v} is not a ratio between 0 and 1"),
+            });
+        }
+        spec.health.min_success_ratio = Some(v);
+    }
+    spec.health.max_failed_calls = gate("health_max_failed_calls", &a.health_max_failed_calls)?;
+    spec.health.max_timeouts = gate("health_max_timeouts", &a.health_max_timeouts)?;
+
+    Ok(spec)
+}
+
+/// The name trace files start with: the `-sn` name, or the `-sf` file name without a
+/// trailing `.xml` (SIPp keeps other extensions: `scen.txt_<pid>_.csv`).
+pub(crate) fn scenario_name(a: &SippArgs) -> String {
+    if let Some(f) = &a.sf {
+        let base = Path::new(f)
+            .file_name()
+            .map_or_else(|| f.clone(), |b| b.to_string_lossy().into_owned());
+        return base.strip_suffix(".xml").map(str::to_owned).unwrap_or(base);
+    }
+    a.sn.clone().unwrap_or_else(|| "uac".into())
+}
+
+fn transport(code: &str) -> Result<TransportMode, CliError> {
+    match code.to_ascii_lowercase().as_str() {
+        // TransportMode::parse reads s1/sn as the Go gossipper's UDP-server aliases; SIPp
+        // means SCTP, which we do not have.
+        "s1" | "sn" => Err(CliError::Unsupported {
+            flag: "t",
+            what: "SCTP",
+        }),
+        "c1" | "cn" => Err(CliError::Unsupported {
+            flag: "t",
+            what: "SigComp compression",
+        }),
+        _ => TransportMode::parse(code).ok_or_else(|| CliError::BadValue {
+            flag: "t",
+            value: code.to_owned(),
+            expected: "a transport (u1, un, ui, t1, tn, l1, ln, w1, wn, ws1, wsn)",
+        }),
+    }
+}
+
+fn default_behaviors(list: &str) -> Result<DefaultBehaviors, CliError> {
+    let mut b = DefaultBehaviors {
+        bye: false,
+        pingreply: false,
+        abort_unexp: false,
+        cancel: false,
+    };
+    for token in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let (on, name) = match token.strip_prefix('-') {
+            Some(rest) => (false, rest),
+            None => (true, token),
+        };
+        match name {
+            "all" => {
+                b = DefaultBehaviors {
+                    bye: on,
+                    pingreply: on,
+                    abort_unexp: on,
+                    cancel: on,
+                }
+            }
+            "none" => {
+                b = DefaultBehaviors {
+                    bye: !on,
+                    pingreply: !on,
+                    abort_unexp: !on,
+                    cancel: !on,
+                }
+            }
+            // SIPp's "bye" sends BYE or CANCEL, whichever the aborted call needs.
+            "bye" => {
+                b.bye = on;
+                b.cancel = on;
+            }
+            "abortunexp" => b.abort_unexp = on,
+            "pingreply" => b.pingreply = on,
+            _ => {
+                return Err(CliError::Invalid {
+                    flag: "default_behaviors",
+                    reason: format!(
+                        "unknown default behavior '{name}' (all, none, bye, abortunexp, pingreply)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(b)
+}
+
+/// `host[:port]`, `[v6]:port`, or a bare IPv6 address → the text host and an address.
+/// Names resolve through the system resolver, IPv4 first.
+fn remote_addr(what: &'static str, text: &str) -> Result<(String, SocketAddr), CliError> {
+    let bad = |reason: String| CliError::BadAddress {
+        what,
+        text: text.to_owned(),
+        reason,
+    };
+    let (host, port) = split_host_port(text).map_err(|r| bad(r.to_owned()))?;
+    let port = match port {
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| bad(format!("'{p}' is not a port number")))?,
+        None => DEFAULT_SIP_PORT,
+    };
+    let addr = match host.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port),
+        Err(_) => lookup(host, port).map_err(bad)?,
+    };
+    Ok((host.to_owned(), addr))
+}
+
+fn split_host_port(text: &str) -> Result<(&str, Option<&str>), &'static str> {
+    if text.is_empty() {
+        return Err("empty address");
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or("missing ']' after an IPv6 address")?;
+        return match after {
+            "" => Ok((host, None)),
+            _ => after
+                .strip_prefix(':')
+                .map(|p| (host, Some(p)))
+                .ok_or("expected ':port' after ']'"),
+        };
+    }
+    if text.matches(':').count() > 1 {
+        return Ok((text, None)); // a bare IPv6 address
+    }
+    Ok(match text.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (text, None),
+    })
+}
+
+fn lookup(host: &str, port: u16) -> Result<SocketAddr, String> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| "the name has no address".to_owned())
+}
+
+/// An IP address, or a host name resolved to one (SIPp's `-i` accepts names too).
+fn ip(flag: &'static str, text: &str) -> Result<IpAddr, CliError> {
+    if let Ok(ip) = text.trim().parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    lookup(text.trim(), 0)
+        .map(|a| a.ip())
+        .map_err(|reason| CliError::Invalid {
+            flag,
+            reason: format!("'{text}' is not an IP address ({reason})"),
+        })
+}
+
+fn positive<T: std::str::FromStr + PartialEq + Default>(
+    flag: &'static str,
+    text: &str,
+) -> Result<T, CliError> {
+    let v: T = units::uint(flag, text)?;
+    if v == T::default() {
+        return Err(CliError::Invalid {
+            flag,
+            reason: "must be greater than 0".into(),
+        });
+    }
+    Ok(v)
+}
+
+fn positive_time(flag: &'static str, text: &str, unit: TimeUnit) -> Result<u64, CliError> {
+    match units::time_ms(flag, text, unit)? {
+        0 => Err(CliError::Invalid {
+            flag,
+            reason: format!("\"{text}\" must be longer than 0 ms"),
+        }),
+        ms => Ok(ms),
+    }
+}
+
+/// A time where 0 means "none" (SIPp's convention for its timeouts).
+fn optional_time(
+    flag: &'static str,
+    text: &Option<String>,
+    unit: TimeUnit,
+) -> Result<Option<u64>, CliError> {
+    Ok(match text {
+        Some(t) => Some(units::time_ms(flag, t, unit)?).filter(|&ms| ms > 0),
+        None => None,
+    })
+}
+
+/// A health-gate count: -1 (the Go gossipper's default) means off.
+fn gate(flag: &'static str, text: &Option<String>) -> Result<Option<u64>, CliError> {
+    match text.as_deref().map(str::trim) {
+        None | Some("-1") => Ok(None),
+        Some(t) => units::uint(flag, t).map(Some),
+    }
+}
