@@ -13,5 +13,6 @@ pub mod wallclock;
 pub mod load;
 pub mod shard;
 pub mod runner;
+pub mod transport;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;

@@ -14,8 +14,9 @@ use crate::call::{Env, ShardEvent};
 use crate::config::{JobSpec, ScenarioSource};
 use crate::load::{self, Pacer};
 use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
-use crate::shard::{self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardTraces};
+use crate::shard::{self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardSocket, ShardTraces};
 use crate::stats::ShardStats;
+use crate::transport::{self, StreamKind};
 
 /// Why a run could not start. Each maps to one SIPp exit code in the binary.
 #[derive(Debug, thiserror::Error)]
@@ -141,12 +142,7 @@ fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
 
 /// Loads, validates and binds everything a run needs, without starting it.
 pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
-    if !spec.transport.is_udp() {
-        return Err(RunError::Config(format!(
-            "transport {} is not available yet in this build (UDP u1/un only)",
-            spec.transport.keyword()
-        )));
-    }
+    let stream_kind = StreamKind::of(spec.transport);
     let sc = Arc::new(load_scenario(spec)?);
     if has_exec_command(&sc) && !spec.allow_exec_command {
         return Err(RunError::Config(
@@ -172,7 +168,18 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     let cpus = shard::os::affinity_cpus();
     let shards = spec.shards.unwrap_or(cpus.len()).max(1);
     let port = spec.local_port.unwrap_or(if role == Role::Server { 5060 } else { 0 });
-    probe_free(SocketAddr::new(bind_ip, port))?;
+    // Stream transports (TCP, TLS, WebSocket): settings once, sockets per shard below.
+    let streams = match stream_kind {
+        Some(kind) => {
+            let p = transport::setup::settings(spec, kind, role == Role::Server, local_ip).map_err(RunError::Config)?;
+            transport::setup::probe_free(SocketAddr::new(bind_ip, port)).map_err(RunError::Bind)?;
+            Some(p)
+        }
+        None => {
+            probe_free(SocketAddr::new(bind_ip, port))?;
+            None
+        }
+    };
     // Buffers sized for load by default: SIPp's 64 KiB default drops datagrams on stalls
     // (reference/sipp.md §7.4); the kernel caps the value at net.core.rmem_max.
     let buff = spec.buff_size.unwrap_or(4 << 20);
@@ -191,12 +198,23 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         // Servers share the port (SO_REUSEPORT); client shards after the first take any
         // free port, so responses come back to the shard that owns the call.
         let (addr, reuse) = match role {
-            Role::Server => (SocketAddr::new(bind_ip, port), true),
+            Role::Server => (SocketAddr::new(bind_ip, first_local.map_or(port, |l: SocketAddr| l.port())), true),
             Role::Client if i == 0 => (SocketAddr::new(bind_ip, port), false),
             Role::Client => (SocketAddr::new(bind_ip, 0), false),
         };
-        let sock = shard::udp_socket(addr, reuse, buff).map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))?;
-        let local = sock.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(addr);
+        let (socket, local) = match &streams {
+            None => {
+                let sock = shard::udp_socket(addr, reuse, buff)
+                    .map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))?;
+                let local = sock.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(addr);
+                (ShardSocket::Udp(sock), local)
+            }
+            Some(p) => {
+                let remote = spec.send_to.or(spec.remote);
+                let (plan, local) = transport::setup::shard_plan(&p.settings, addr, remote).map_err(RunError::Bind)?;
+                (ShardSocket::Stream(plan), local)
+            }
+        };
         first_local.get_or_insert(local);
         let media_ip = spec.media_ip.unwrap_or(local_ip);
         let env = Env {
@@ -207,6 +225,8 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             media_ip_text: media_ip.to_string(),
             media_port: spec.media_port.unwrap_or(6000),
             remote: spec.remote,
+            remote_ip_text: spec.remote.map(|r| r.ip().to_string()).unwrap_or_default(),
+            send_to: spec.send_to,
             remote_host: spec.remote_host.clone().unwrap_or_default(),
             transport: spec.transport,
             service: spec.service.clone(),
@@ -239,6 +259,11 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             Pacer::new(rate_cps / shards as f64, now),
             budget,
         );
+        if i == 0
+            && let Some(note) = streams.as_ref().and_then(|p| p.note.clone())
+        {
+            core.events.push(ShardEvent::Warning(note));
+        }
         if let Some(users) = spec.users {
             let n = load::share(users, shards, i);
             let first = (0..i).map(|j| load::share(users, shards, j)).sum::<u64>() + 1;
@@ -248,7 +273,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         published.push(Arc::clone(&p));
         plans.push(ShardPlan {
             cpu: if spec.shards.is_some() && shards > cpus.len() { None } else { cpus.get(i % cpus.len()).copied() },
-            socket: sock,
+            socket,
             core,
             control: Arc::clone(&control),
             published: p,

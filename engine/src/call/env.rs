@@ -31,6 +31,9 @@ pub struct Env {
     pub remote: Option<SocketAddr>,
     /// `remote`'s address as text, rendered once.
     pub remote_ip_text: String,
+    /// `-rsa`: where messages for `remote` actually go (an outbound proxy); the
+    /// keywords still name `remote`.
+    pub send_to: Option<SocketAddr>,
     /// `[remote_host]`: the text the user gave.
     pub remote_host: String,
     pub transport: TransportMode,

@@ -246,7 +246,7 @@ impl Call {
             }
             r.next_at = now + r.interval;
             self.retrans = Some(r);
-            cx.tx.push(self.dest, &self.last_sent);
+            cx.tx.push(self.wire_dest(cx.env), &self.last_sent);
             cx.stats.counters.retransmissions += 1;
             cx.stats.counters.messages_sent += 1;
             if let Some(step) = cx.stats.steps.get_mut(r.step) {
@@ -483,7 +483,7 @@ impl Call {
         }
         let dropped = common.lost_percent.is_some_and(|p| cx.rng.next_f64() * 100.0 < p);
         if !dropped {
-            cx.tx.push(self.dest, &out);
+            cx.tx.push(self.wire_dest(cx.env), &out);
         }
         cx.stats.counters.messages_sent += 1;
         if let Some(step) = cx.stats.steps.get_mut(i) {
@@ -661,7 +661,7 @@ impl Call {
                 && rnum == num
                 && rmethod == method
             {
-                cx.tx.push(self.dest, bytes);
+                cx.tx.push(self.wire_dest(cx.env), bytes);
                 cx.stats.counters.messages_sent += 1;
             }
             return true;
@@ -684,10 +684,19 @@ impl Call {
         cx.stats.counters.absorbed_retransmissions += 1;
         let is_2xx_invite = msg.status().is_some_and(|s| (200..300).contains(&s)) && cseq.method == b"INVITE";
         if is_2xx_invite && let Some(ack) = &self.last_ack {
-            cx.tx.push(self.dest, ack);
+            cx.tx.push(self.wire_dest(cx.env), ack);
             cx.stats.counters.messages_sent += 1;
         }
         true
+    }
+
+    /// Where this call's datagrams go: the peer, or the `-rsa` address when the peer is
+    /// the run's remote host.
+    fn wire_dest(&self, env: &Env) -> SocketAddr {
+        match env.send_to {
+            Some(to) if env.remote == Some(self.dest) => to,
+            _ => self.dest,
+        }
     }
 
     fn var<'v>(&'v self, id: crate::scenario::VarId, cx: &'v ShardCx<'_>) -> &'v vars::Value {

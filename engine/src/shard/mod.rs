@@ -1,18 +1,21 @@
-//! A shard: one glommio executor pinned to one CPU, owning its UDP socket, its calls,
-//! its timers and its counters. Calls never move between shards.
+//! A shard: one glommio executor pinned to one CPU, owning its socket (UDP) or its
+//! stream connections (TCP, TLS, WebSocket: `transport::Streams`), its calls, its timers
+//! and its counters. Calls never move between shards.
 //!
-//! Owns: the I/O loop only — receive datagrams, feed `ShardCore`, send what it queued,
-//! sleep until the next deadline, publish a copy of the statistics every period. All
-//! protocol decisions are in `ShardCore` and `call`. The clock is read in `clock()` only.
+//! Owns: the I/O loop only — receive datagrams (or framed stream messages), feed
+//! `ShardCore`, send what it queued, sleep until the next deadline, publish a copy of the
+//! statistics every period. All protocol decisions are in `ShardCore` and `call`. The
+//! clock is read in `clock()` only. The UDP path allocates nothing per datagram.
 
 pub mod core;
+pub mod mmsg;
 pub mod os;
 pub mod table;
 
 use std::cell::RefCell;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -20,9 +23,10 @@ use std::time::{Duration, Instant, SystemTime};
 use glommio::{LocalExecutorBuilder, Placement};
 
 pub use self::core::{Budget, Finished, ShardCore};
-use crate::call::ShardEvent;
+use crate::call::{ShardEvent, TxQueue};
 use crate::stats::ShardStats;
 use crate::stats::traces::{Direction, msg_block};
+use crate::transport::{StreamEvent, StreamHost, StreamPlan, Streams};
 
 /// Run-wide control, written by the runner (keys, signals, limits) and read by every
 /// shard once per loop turn. Atomics only: no lock on the hot path.
@@ -82,10 +86,18 @@ pub struct ShardTraces {
     pub short_messages: Option<std::fs::File>,
 }
 
+/// The SIP socket(s) of a shard.
+pub enum ShardSocket {
+    /// One bound UDP socket.
+    Udp(socket2::Socket),
+    /// Stream connections (and a listener for servers).
+    Stream(StreamPlan),
+}
+
 /// Everything a shard thread needs.
 pub struct ShardPlan {
     pub cpu: Option<usize>,
-    pub socket: socket2::Socket,
+    pub socket: ShardSocket,
     pub core: ShardCore,
     pub control: Arc<Control>,
     pub published: Arc<Mutex<Published>>,
@@ -121,41 +133,33 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 /// The longest the loop sleeps, so control changes are seen promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(1);
 
+/// Where a shard's messages go.
+enum Out {
+    Udp(Rc<glommio::net::UdpSocket>),
+    Stream(Rc<Streams>),
+}
+
 async fn shard_loop(plan: ShardPlan) {
     let ShardPlan { socket, core, control, published, traces, .. } = plan;
-    let sock = Rc::new(os::into_glommio_udp(socket));
     let core = Rc::new(RefCell::new(core));
     let traces = Rc::new(RefCell::new(traces));
     {
         let mut c = core.borrow_mut();
         c.trace_rx = traces.borrow().messages.is_some();
     }
-
-    // Receiver task: one datagram at a time into one reused buffer.
-    let rx_core = Rc::clone(&core);
-    let rx_sock = Rc::clone(&sock);
-    let rx_traces = Rc::clone(&traces);
-    glommio::spawn_local(async move {
-        let mut buf = vec![0u8; 65_536];
-        loop {
-            match rx_sock.recv_from(&mut buf).await {
-                Ok((n, src)) => {
-                    let (now, wall) = clock();
-                    let batch = {
-                        let mut c = rx_core.borrow_mut();
-                        c.handle_datagram(now, wall, buf.get(..n).unwrap_or(&[]), src);
-                        c.handle_tick(now, wall);
-                        take_tx(&mut c)
-                    };
-                    flush(&rx_sock, &rx_core, &rx_traces, batch, wall).await;
-                }
-                Err(_) => {
-                    glommio::timer::sleep(Duration::from_millis(1)).await;
-                }
-            }
+    let out = match socket {
+        ShardSocket::Udp(socket) => {
+            let sock = Rc::new(os::into_glommio_udp(socket));
+            spawn_udp_receiver(Rc::clone(&sock), Rc::clone(&core), Rc::clone(&traces));
+            Out::Udp(sock)
         }
-    })
-    .detach();
+        ShardSocket::Stream(plan) => {
+            let host = Rc::new(Host { core: Rc::clone(&core), traces: Rc::clone(&traces), streams: RefCell::new(Weak::new()) });
+            let streams = Streams::start(plan, Rc::clone(&host) as Rc<dyn StreamHost>, os::into_glommio_tcp, os::into_glommio_listener);
+            *host.streams.borrow_mut() = Rc::downgrade(&streams);
+            Out::Stream(streams)
+        }
+    };
 
     let mut last_publish = clock().0;
     let mut rate_seen = f64::NAN;
@@ -184,9 +188,19 @@ async fn shard_loop(plan: ShardPlan) {
             c.handle_tick(now, wall);
             take_tx(&mut c)
         };
-        flush(&sock, &core, &traces, batch, wall).await;
+        match &out {
+            Out::Udp(sock) => flush(sock, &core, &traces, batch, wall).await,
+            Out::Stream(streams) => send_stream(streams, &core, &traces, batch, wall),
+        }
 
         let done = core.borrow().done();
+        if done {
+            // Stream writers run in their own tasks: let them put the last messages
+            // (a final ACK or 200) on the wire before the executor goes away.
+            if let Out::Stream(streams) = &out {
+                drain(streams).await;
+            }
+        }
         if done || now.duration_since(last_publish) >= PUBLISH_EVERY {
             last_publish = now;
             publish(&core, &published, done);
@@ -209,7 +223,42 @@ async fn shard_loop(plan: ShardPlan) {
     }
 }
 
-fn take_tx(c: &mut ShardCore) -> crate::call::TxQueue {
+/// Receiver task: one datagram at a time into one reused buffer.
+fn spawn_udp_receiver(sock: Rc<glommio::net::UdpSocket>, core: Rc<RefCell<ShardCore>>, traces: Rc<RefCell<ShardTraces>>) {
+    glommio::spawn_local(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match sock.recv_from(&mut buf).await {
+                Ok((n, src)) => {
+                    let (now, wall) = clock();
+                    let batch = {
+                        let mut c = core.borrow_mut();
+                        c.handle_datagram(now, wall, buf.get(..n).unwrap_or(&[]), src);
+                        c.handle_tick(now, wall);
+                        take_tx(&mut c)
+                    };
+                    flush(&sock, &core, &traces, batch, wall).await;
+                }
+                Err(_) => {
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+    })
+    .detach();
+}
+
+/// Waits (at most a second) until every stream connection wrote what it was given.
+async fn drain(streams: &Streams) {
+    for _ in 0..1000 {
+        if streams.idle() {
+            return;
+        }
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn take_tx(c: &mut ShardCore) -> TxQueue {
     std::mem::take(&mut c.tx)
 }
 
@@ -218,7 +267,7 @@ async fn flush(
     sock: &glommio::net::UdpSocket,
     core: &Rc<RefCell<ShardCore>>,
     traces: &Rc<RefCell<ShardTraces>>,
-    mut batch: crate::call::TxQueue,
+    batch: TxQueue,
     wall: SystemTime,
 ) {
     let mut errors = 0u64;
@@ -227,6 +276,19 @@ async fn flush(
             errors += 1;
         }
     }
+    finish_batch(core, traces, batch, wall, errors);
+}
+
+/// Hands the batch to the stream connections (never waits), then writes traces.
+fn send_stream(streams: &Streams, core: &Rc<RefCell<ShardCore>>, traces: &Rc<RefCell<ShardTraces>>, batch: TxQueue, wall: SystemTime) {
+    if !batch.items.is_empty() || !batch.ended_flows.is_empty() {
+        streams.send(&batch);
+    }
+    finish_batch(core, traces, batch, wall, 0);
+}
+
+/// Writes -trace_msg blocks, counts send errors and gives the buffers back to the core.
+fn finish_batch(core: &Rc<RefCell<ShardCore>>, traces: &Rc<RefCell<ShardTraces>>, mut batch: TxQueue, wall: SystemTime, errors: u64) {
     {
         let mut tr = traces.borrow_mut();
         if let Some(f) = tr.messages.as_mut() {
@@ -247,6 +309,73 @@ async fn flush(
     batch.clear();
     if c.tx.is_empty() {
         c.tx = batch;
+    }
+}
+
+/// The shard as the stream transport sees it: messages go to the core, events to the
+/// counters (and warnings that name the peer and the reason).
+struct Host {
+    core: Rc<RefCell<ShardCore>>,
+    traces: Rc<RefCell<ShardTraces>>,
+    streams: RefCell<Weak<Streams>>,
+}
+
+impl StreamHost for Host {
+    fn on_message(&self, bytes: &[u8], peer: SocketAddr) {
+        let (now, wall) = clock();
+        self.core.borrow_mut().handle_datagram(now, wall, bytes, peer);
+    }
+
+    fn on_batch_end(&self) {
+        let (now, wall) = clock();
+        let batch = {
+            let mut c = self.core.borrow_mut();
+            c.handle_tick(now, wall);
+            take_tx(&mut c)
+        };
+        let streams = self.streams.borrow().upgrade();
+        match streams {
+            Some(s) => send_stream(&s, &self.core, &self.traces, batch, wall),
+            None => finish_batch(&self.core, &self.traces, batch, wall, 0),
+        }
+    }
+
+    fn on_event(&self, event: StreamEvent) {
+        let mut c = self.core.borrow_mut();
+        let n = &mut c.stats.counters;
+        let warning = match event {
+            StreamEvent::Opened { .. } => {
+                n.connections_opened += 1;
+                None
+            }
+            StreamEvent::Accepted { .. } => {
+                n.connections_accepted += 1;
+                None
+            }
+            StreamEvent::ConnectFailed { peer, reason } => {
+                n.connect_failures += 1;
+                Some(format!("cannot connect to {peer}: {reason}"))
+            }
+            StreamEvent::HandshakeFailed { peer, reason } => {
+                n.tls_handshake_failures += 1;
+                Some(format!("{} handshake with {peer} failed: {reason}", c.env.transport.keyword()))
+            }
+            StreamEvent::TooLarge { .. } => {
+                n.stream_too_large += 1;
+                None
+            }
+            StreamEvent::BadInput { .. } => {
+                n.connections_closed_bad_input += 1;
+                None
+            }
+            StreamEvent::SendFailed { messages, .. } => {
+                n.send_errors += messages;
+                None
+            }
+        };
+        if let Some(w) = warning {
+            c.events.push(ShardEvent::Warning(w));
+        }
     }
 }
 

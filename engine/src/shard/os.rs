@@ -1,5 +1,5 @@
 //! The few operating-system calls the shell needs that std does not offer: the CPU
-//! affinity mask and handing a configured socket2 socket to glommio.
+//! affinity mask and handing configured sockets (UDP, TCP streams and listeners) to glommio.
 //!
 //! This is the one place with `unsafe` (STYLE.md §6), each use with its SAFETY note.
 
@@ -31,4 +31,25 @@ pub fn into_glommio_udp(sock: socket2::Socket) -> glommio::net::UdpSocket {
     // SAFETY: `fd` was just released by `into_raw_fd`, so it is an open UDP socket that
     // nothing else owns; glommio takes ownership and closes it on drop.
     unsafe { glommio::net::UdpSocket::from_raw_fd(fd) }
+}
+
+/// Turns a connected std TCP stream into a glommio stream (same fd hand-over as UDP).
+#[allow(unsafe_code)]
+pub fn into_glommio_tcp(stream: std::net::TcpStream) -> glommio::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    let _ = stream.set_nonblocking(true);
+    let fd: RawFd = stream.into_raw_fd();
+    // SAFETY: `fd` was just released by `into_raw_fd`, so it is an open, connected TCP
+    // socket that nothing else owns; glommio takes ownership and closes it on drop.
+    unsafe { glommio::net::TcpStream::from_raw_fd(fd) }
+}
+
+/// Turns a bound, listening std TCP listener into a glommio listener.
+#[allow(unsafe_code)]
+pub fn into_glommio_listener(listener: std::net::TcpListener) -> glommio::net::TcpListener {
+    use std::os::fd::FromRawFd;
+    let fd: RawFd = listener.into_raw_fd();
+    // SAFETY: `fd` was just released by `into_raw_fd`, so it is an open, listening TCP
+    // socket that nothing else owns; glommio takes ownership and closes it on drop.
+    unsafe { glommio::net::TcpListener::from_raw_fd(fd) }
 }

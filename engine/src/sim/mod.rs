@@ -71,6 +71,7 @@ pub fn env(local: SocketAddr, remote: Option<SocketAddr>, start: Instant) -> Env
         media_port: 6000,
         remote,
         remote_ip_text: remote.map(|r| r.ip().to_string()).unwrap_or_default(),
+        send_to: None,
         remote_host: String::new(),
         transport: TransportMode::UdpShared,
         service: "service".into(),

@@ -12,6 +12,7 @@ pub mod call_record;
 pub mod csv;
 pub mod format;
 pub mod report;
+pub mod report_html;
 pub mod screen;
 pub mod stats_line;
 pub mod summary;
@@ -73,6 +74,20 @@ pub struct Counters {
     pub messages_received: u64,
     /// Not in SIPp's CSV: send errors from the socket.
     pub send_errors: u64,
+    /// Not in SIPp's CSV (stream transports): messages over the stream size limit; each
+    /// closed its connection.
+    pub stream_too_large: u64,
+    /// Not in SIPp's CSV (stream transports): connections closed for bad input (bytes
+    /// that cannot be framed or parsed, a message cut by the peer's close).
+    pub connections_closed_bad_input: u64,
+    /// Not in SIPp's CSV: TLS or WebSocket handshakes that failed (each is also reported
+    /// as a warning with the peer address and the reason).
+    pub tls_handshake_failures: u64,
+    /// Not in SIPp's CSV: stream connections we opened / accepted.
+    pub connections_opened: u64,
+    pub connections_accepted: u64,
+    /// Not in SIPp's CSV: stream connections that could not be opened.
+    pub connect_failures: u64,
 }
 
 /// Why a call failed. Each maps to one `Counters` field (SIPp's Failed* columns).
@@ -158,7 +173,9 @@ impl Counters {
             failed_strcmp_doesnt_match, failed_strcmp_shouldnt_match, out_of_call_msgs,
             dead_call_msgs, retransmissions, auto_answered, warnings, fatal_errors,
             watchdog_major, watchdog_minor, malformed_messages, absorbed_retransmissions,
-            timeouts, messages_sent, messages_received, send_errors
+            timeouts, messages_sent, messages_received, send_errors, stream_too_large,
+            connections_closed_bad_input, tls_handshake_failures, connections_opened,
+            connections_accepted, connect_failures
         );
     }
 }

@@ -1,0 +1,118 @@
+//! Stream transports for SIP: TCP (RFC 3261 §18), TLS (rustls) and SIP over WebSocket
+//! (RFC 7118, plain and secure), shared by every call of a shard (`t1`, `l1`, `w1`,
+//! `ws1`) or one connection per call (`tn`, `ln`, `wn`, `wsn`).
+//!
+//! Owns: connections and their buffers: framing received bytes into messages
+//! (`framer`), TLS settings and certificates (`tls`), the WebSocket handshake rules
+//! (`ws`) and the per-shard connection table with its reader and writer tasks (`conn`).
+//! Must not: parse SIP beyond framing, or decide anything about calls: received messages
+//! go to a [`StreamHost`] (the shard), which hands them to `ShardCore` exactly like
+//! datagrams, and the shard gives the `TxQueue` back to [`Streams::send`].
+//!
+//! How a message finds its connection: a call names only its peer (`Transmit::dest`).
+//! Servers reply on the connection the peer opened (every accepted connection has its
+//! own peer address); shared clients use the one connection to the remote; per-call
+//! clients pick the connection by `Transmit::flow` (the call number, stamped by
+//! `ShardCore`), and close it when the call's flow ends (`TxQueue::ended_flows`).
+
+pub mod conn;
+pub mod framer;
+pub mod setup;
+pub mod tls;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use conn::{StreamEvent, StreamHost, StreamPlan, Streams};
+pub use framer::StreamBuffer;
+pub use tls::TlsSetup;
+
+use crate::config::TransportMode;
+
+/// The longest message accepted on a stream; a longer one closes its connection and
+/// counts `stream_too_large`.
+pub const DEFAULT_MAX_MESSAGE: usize = 64 << 10;
+
+/// What runs on top of TCP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamKind {
+    Tcp,
+    Tls,
+    Ws,
+    Wss,
+}
+
+impl StreamKind {
+    /// The stream kind of a transport mode, `None` for UDP.
+    pub fn of(mode: TransportMode) -> Option<StreamKind> {
+        Some(match mode {
+            TransportMode::UdpShared | TransportMode::UdpPerCall | TransportMode::UdpPerIp => return None,
+            TransportMode::TcpShared | TransportMode::TcpPerCall => StreamKind::Tcp,
+            TransportMode::TlsShared | TransportMode::TlsPerCall => StreamKind::Tls,
+            TransportMode::WsShared | TransportMode::WsPerCall => StreamKind::Ws,
+            TransportMode::WssShared | TransportMode::WssPerCall => StreamKind::Wss,
+        })
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, StreamKind::Tls | StreamKind::Wss)
+    }
+
+    pub fn is_websocket(self) -> bool {
+        matches!(self, StreamKind::Ws | StreamKind::Wss)
+    }
+}
+
+/// A shard's stream settings, fixed for the run.
+#[derive(Clone, Debug)]
+pub struct StreamSettings {
+    pub kind: StreamKind,
+    /// One connection per call (client side of tn, ln, wn, wsn).
+    pub per_call: bool,
+    /// Accepting side: replies go back on the peer's connection.
+    pub server: bool,
+    pub max_message: usize,
+    /// `-max_socket`: the most per-call connections open at once; past it, calls share
+    /// the open ones.
+    pub max_sockets: Option<usize>,
+    /// `-max_reconnect`: how many times a lost shared connection is opened again
+    /// (`None`: no limit).
+    pub max_reconnect: Option<u32>,
+    /// `-reconnect_sleep`: pause before each reconnection.
+    pub reconnect_sleep: Duration,
+    /// `-ws_path`: the request path of the WebSocket upgrade.
+    pub ws_path: String,
+    pub tls: Option<TlsSetup>,
+    /// Longest wait for a connect or a TLS/WebSocket handshake.
+    pub handshake_timeout: Duration,
+}
+
+impl StreamSettings {
+    /// Settings with the defaults for `kind` (no TLS yet, `/` as WebSocket path).
+    pub fn new(kind: StreamKind, per_call: bool, server: bool) -> StreamSettings {
+        StreamSettings {
+            kind,
+            per_call,
+            server,
+            max_message: DEFAULT_MAX_MESSAGE,
+            max_sockets: None,
+            max_reconnect: None,
+            reconnect_sleep: Duration::ZERO,
+            ws_path: "/".into(),
+            tls: None,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the stream transport could not be set up (at preparation, never per message).
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Certificates, keys or TLS settings.
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// Shared settings as the shard tasks hold them.
+pub type SharedSettings = Arc<StreamSettings>;
