@@ -117,3 +117,47 @@ fn malformed_datagrams_are_counted_and_calls_still_succeed() {
     assert_eq!(v["success_calls"], 20, "{v}");
     assert!(v["discards"]["malformed_messages"].as_u64().unwrap() >= 80, "{}", v["discards"]);
 }
+
+/// The benchmark harness of reference/sipp.md §7.1, word for word with `sipp` replaced
+/// by `gossipper` on both sides (smaller rate and count): it runs unchanged and leaves
+/// SIPp's files where a script expects them.
+#[test]
+fn sipps_benchmark_harness_command_lines_run_unchanged() {
+    let dir = scratch_dir("harness");
+    let port = free_port();
+    let g = gossipper_bin();
+    let uas = Proc::spawn(
+        "gossipper uas (harness flags)",
+        Command::new(&g).current_dir(&dir).args([
+            "-sn", "uas", "-t", "u1", "-i", "127.0.0.1", "-ci", "127.0.0.1", "-mi", "127.0.0.1", "-p", &port.to_string(),
+            "-nostdin", "-timeout", "60s", "-trace_stat", "-stf", "uas.csv", "-fd", "1", "-trace_screen", "-screen_file",
+            "uas.screen", "-cp", &free_port().to_string(),
+        ]),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, out, err) = run(
+        "gossipper uac (harness flags)",
+        Command::new(&g).current_dir(&dir).args([
+            &format!("127.0.0.1:{port}"), "-sn", "uac", "-t", "u1", "-i", "127.0.0.1", "-ci", "127.0.0.1", "-mi", "127.0.0.1",
+            "-p", &free_port().to_string(), "-r", "200", "-m", "600", "-l", "600", "-nostdin", "-timeout", "30s",
+            "-trace_stat", "-stf", "uac.csv", "-fd", "1", "-trace_screen", "-screen_file", "uac.screen",
+            "-cp", &free_port().to_string(),
+        ]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(status.code(), Some(0), "{}\n{}", tail(&out), tail(&err));
+    // The harness stops the server with SIGUSR1.
+    let (sstatus, sout, serr) = uas.quit(Duration::from_secs(20));
+    assert_eq!(sstatus.code(), Some(0), "{}\n{}", tail(&sout), tail(&serr));
+    let csv = gossipper_e2e::StatCsv::read(&dir.join("uac.csv"));
+    assert_eq!(csv.last("SuccessfulCall(C)"), 600);
+    assert_eq!(csv.last("FailedCall(C)"), 0);
+    // SIPp's own regress test reads fields 12 and 18 by position.
+    assert_eq!(csv.header[11], "OutgoingCall(C)");
+    assert_eq!(csv.header[17], "FailedCall(C)");
+    assert!(csv.rows.len() >= 3, "a row per -fd period plus the final one");
+    let screen = std::fs::read_to_string(dir.join("uac.screen")).unwrap();
+    assert!(screen.contains("INVITE ---------->"), "{screen}");
+    let s = gossipper_e2e::StatCsv::read(&dir.join("uas.csv"));
+    assert_eq!(s.last("SuccessfulCall(C)"), 600);
+}
