@@ -95,7 +95,8 @@ fn qop_auth(challenge: &[u8]) -> bool {
     digest_param(challenge, "qop").is_some_and(|q| q.split(|&c| c == b',').any(|t| trim(t).eq_ignore_ascii_case(b"auth")))
 }
 
-/// The response value: H(HA1:nonce[:nc:cnonce:qop]:HA2).
+/// The response value: H(HA1:nonce[:nc:cnonce:qop]:HA2), with RFC 2617's argument
+/// order (one argument per term of the formula).
 #[allow(clippy::too_many_arguments)]
 pub fn response(
     alg: Algorithm,
@@ -118,18 +119,21 @@ pub fn response(
     }
 }
 
+/// What an answer to a challenge is computed over.
+#[derive(Clone, Copy, Debug)]
+pub struct Answer<'a> {
+    pub user: &'a [u8],
+    pub password: &'a [u8],
+    /// Method and Request-URI of the request being authorised.
+    pub method: &'a [u8],
+    pub uri: &'a [u8],
+    pub cnonce: &'a str,
+}
+
 /// Builds the `Authorization:` / `Proxy-Authorization:` header line (without CRLF) that
 /// answers `challenge` (the WWW-Authenticate or Proxy-Authenticate value).
-pub fn authorization_line(
-    proxy: bool,
-    challenge: &[u8],
-    user: &[u8],
-    password: &[u8],
-    method: &[u8],
-    uri: &[u8],
-    cnonce: &str,
-    out: &mut Vec<u8>,
-) {
+pub fn authorization_line(proxy: bool, challenge: &[u8], a: &Answer<'_>, out: &mut Vec<u8>) {
+    let Answer { user, password, method, uri, cnonce } = *a;
     let alg = algorithm_of(challenge);
     let realm = digest_param(challenge, "realm").unwrap_or(b"");
     let nonce = digest_param(challenge, "nonce").unwrap_or(b"");
@@ -225,7 +229,8 @@ mod tests {
     fn authorization_line_verifies() {
         let challenge = br#"Digest realm="sip.example", nonce="abc123", qop="auth", algorithm=SHA-256"#;
         let mut out = Vec::new();
-        authorization_line(false, challenge, b"alice", b"secret", b"REGISTER", b"sip:sip.example", "c0ffee", &mut out);
+        let a = Answer { user: b"alice", password: b"secret", method: b"REGISTER", uri: b"sip:sip.example", cnonce: "c0ffee" };
+        authorization_line(false, challenge, &a, &mut out);
         let line = String::from_utf8(out.clone()).unwrap();
         assert!(line.starts_with("Authorization: Digest username=\"alice\""), "{line}");
         let value = &out[b"Authorization: ".len()..];

@@ -74,6 +74,15 @@ struct Retrans {
     step: usize,
 }
 
+/// A response kept to answer retransmissions of the request it answers.
+#[derive(Debug)]
+struct SentResponse {
+    /// CSeq number and method of the request.
+    cseq: u32,
+    method: Box<[u8]>,
+    bytes: Box<[u8]>,
+}
+
 /// One call's state.
 #[derive(Debug)]
 pub struct Call {
@@ -104,8 +113,8 @@ pub struct Call {
     /// CSeq number of the INVITE we took: its ACK may arrive late (after a BYE that
     /// overtook it) and is then absorbed too.
     invite_cseq: Option<u32>,
-    /// The last response we sent and the request (CSeq number, method) it answers.
-    last_response: Option<(u32, Box<[u8]>, Box<[u8]>)>,
+    /// The last response we sent and the request it answers.
+    last_response: Option<SentResponse>,
     peer_tag: Option<Box<[u8]>>,
     route_set: Option<Box<[u8]>>,
     next_url: Option<Box<[u8]>>,
@@ -479,7 +488,7 @@ impl Call {
         if status.is_some()
             && let Some((num, ref m, _)) = self.last_request
         {
-            self.last_response = Some((num, m.clone(), out.as_slice().into()));
+            self.last_response = Some(SentResponse { cseq: num, method: m.clone(), bytes: out.as_slice().into() });
         }
         let dropped = common.lost_percent.is_some_and(|p| cx.rng.next_f64() * 100.0 < p);
         if !dropped {
@@ -591,7 +600,7 @@ impl Call {
                 self.last_ack_cseq = Some(cseq.number);
                 // The ACK ends the INVITE server transaction: its response is not needed
                 // to answer retransmissions any more (RFC 3261 §17.2.1).
-                if self.last_response.as_ref().is_some_and(|(n, m, _)| *n == cseq.number && &m[..] == b"INVITE") {
+                if self.last_response.as_ref().is_some_and(|r| r.cseq == cseq.number && &r.method[..] == b"INVITE") {
                     self.last_response = None;
                 }
             }
@@ -657,11 +666,11 @@ impl Call {
                 s.retrans += 1;
             }
             cx.stats.counters.absorbed_retransmissions += 1;
-            if let Some((rnum, ref rmethod, ref bytes)) = self.last_response
-                && rnum == num
-                && rmethod == method
+            if let Some(r) = &self.last_response
+                && r.cseq == num
+                && &r.method == method
             {
-                cx.tx.push(self.wire_dest(cx.env), bytes);
+                cx.tx.push(self.wire_dest(cx.env), &r.bytes);
                 cx.stats.counters.messages_sent += 1;
             }
             return true;

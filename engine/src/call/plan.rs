@@ -87,8 +87,7 @@ fn reads_before_overwrite(sc: &Scenario, start: usize) -> bool {
     let mut stack = vec![start];
     let mut seen = vec![false; sc.commands.len() + 1];
     while let Some(mut pc) = stack.pop() {
-        loop {
-            let Some(cmd) = sc.commands.get(pc) else { break };
+        while let Some(cmd) = sc.commands.get(pc) {
             if std::mem::replace(&mut seen[pc], true) {
                 break;
             }

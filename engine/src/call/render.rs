@@ -262,7 +262,8 @@ fn render_keyword(
             let pass = p.password.as_deref().unwrap_or(&env.auth_password);
             let cnonce = format!("{:08x}", cx.rng.next_u64() as u32);
             let (method, uri) = (method.to_vec(), uri.to_vec());
-            digest::authorization_line(proxy, challenge, user.as_bytes(), pass.as_bytes(), &method, &uri, &cnonce, out);
+            let answer = digest::Answer { user: user.as_bytes(), password: pass.as_bytes(), method: &method, uri: &uri, cnonce: &cnonce };
+            digest::authorization_line(proxy, challenge, &answer, out);
             return true;
         }
         Keyword::Generic(name) => {

@@ -92,9 +92,9 @@ impl RecvBatch {
             return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
         }
         let n = n as usize;
-        for i in 0..n {
+        for (i, hdr) in hdrs.iter().take(n).enumerate() {
             // SAFETY: the kernel filled the first `n` headers.
-            let h = unsafe { hdrs[i].assume_init_ref() };
+            let h = unsafe { hdr.assume_init_ref() };
             self.lens[i] = h.msg_len as usize;
             self.from[i] = to_socket_addr(&self.addrs[i]);
         }

@@ -30,6 +30,9 @@ pub struct Sent {
     pub dropped: bool,
 }
 
+/// Decides, per datagram, to lose it on purpose.
+pub type DropRule = Box<dyn FnMut(&Sent) -> bool>;
+
 /// A seeded network between endpoints.
 pub struct SimNet {
     pub endpoints: Vec<ShardCore>,
@@ -46,7 +49,7 @@ pub struct SimNet {
     pub log: Vec<Sent>,
     /// Drops the datagram when this returns true (`(from, to, first line)`), on top of
     /// random loss.
-    pub drop_rule: Option<Box<dyn FnMut(&Sent) -> bool>>,
+    pub drop_rule: Option<DropRule>,
 }
 
 /// Loads a built-in scenario for tests.
