@@ -18,6 +18,7 @@ pub mod digest;
 pub mod env;
 pub mod inject;
 pub mod plan;
+mod token;
 mod render;
 pub mod vars;
 
@@ -33,6 +34,7 @@ use crate::scenario::{Command, CommandKind, Optional, PauseDuration, Recv, RecvM
 use crate::sip::{self, HeaderName, SipMessage};
 use crate::stats::FailureReason;
 use actions::ActionOutcome;
+use token::Token;
 use vars::Vars;
 
 /// How a call ended.
@@ -79,8 +81,8 @@ struct Retrans {
 struct SentResponse {
     /// CSeq number and method of the request.
     cseq: u32,
-    method: Box<[u8]>,
-    bytes: Box<[u8]>,
+    method: Token,
+    bytes: Vec<u8>,
 }
 
 /// One call's state.
@@ -102,11 +104,11 @@ pub struct Call {
     last_sent: Vec<u8>,
     retrans: Option<Retrans>,
     /// Method of the last non-ACK request we sent: responses must carry it in CSeq.
-    last_request_method: Option<Box<[u8]>>,
-    /// The ACK we sent for a 2xx, re-sent when the 2xx is retransmitted.
-    last_ack: Option<Box<[u8]>>,
+    last_request_method: Option<Token>,
+    /// The ACK we sent for a 2xx, re-sent when the 2xx is retransmitted (empty: none).
+    last_ack: Vec<u8>,
     /// The last request received (CSeq number, method) and the step that took it.
-    last_request: Option<(u32, Box<[u8]>, usize)>,
+    last_request: Option<(u32, Token, usize)>,
     /// CSeq number of the last ACK taken: a repeated ACK (one per 2xx retransmission,
     /// RFC 3261 §13.2.2.4) is absorbed, not unexpected.
     last_ack_cseq: Option<u32>,
@@ -115,7 +117,7 @@ pub struct Call {
     invite_cseq: Option<u32>,
     /// The last response we sent and the request it answers.
     last_response: Option<SentResponse>,
-    peer_tag: Option<Box<[u8]>>,
+    peer_tag: Option<Token>,
     route_set: Option<Box<[u8]>>,
     next_url: Option<Box<[u8]>>,
     /// Start instants of response-time timers (`None`: not running).
@@ -144,7 +146,7 @@ impl Call {
             last_sent: Vec::new(),
             retrans: None,
             last_request_method: None,
-            last_ack: None,
+            last_ack: Vec::new(),
             last_request: None,
             last_ack_cseq: None,
             invite_cseq: None,
@@ -480,15 +482,20 @@ impl Call {
         let (method, status) = start_line_kind(&out);
         if let Some(m) = method {
             if m != b"ACK" {
-                self.last_request_method = Some(m.into());
+                Token::set(&mut self.last_request_method, m);
             } else {
-                self.last_ack = Some(out.as_slice().into());
+                self.last_ack.clear();
+                self.last_ack.extend_from_slice(&out);
             }
         }
         if status.is_some()
             && let Some((num, ref m, _)) = self.last_request
         {
-            self.last_response = Some(SentResponse { cseq: num, method: m.clone(), bytes: out.as_slice().into() });
+            // Reuse the buffer of the previous response of this call.
+            let mut bytes = self.last_response.take().map(|r| r.bytes).unwrap_or_default();
+            bytes.clear();
+            bytes.extend_from_slice(&out);
+            self.last_response = Some(SentResponse { cseq: num, method: m.clone(), bytes });
         }
         let dropped = common.lost_percent.is_some_and(|p| cx.rng.next_f64() * 100.0 < p);
         if !dropped {
@@ -504,7 +511,7 @@ impl Call {
             Some(ms) if ms > 0 => {
                 let invite_request = method == Some(b"INVITE");
                 let invite_txn = invite_request
-                    || (status.is_some() && self.last_request.as_ref().is_some_and(|(_, m, _)| &m[..] == b"INVITE"));
+                    || (status.is_some() && self.last_request.as_ref().is_some_and(|(_, m, _)| m.as_bytes() == b"INVITE"));
                 self.last_sent.clear();
                 self.last_sent.extend_from_slice(&out);
                 self.retrans = Some(Retrans {
@@ -576,7 +583,7 @@ impl Call {
     /// A response belongs to our last request only if its CSeq names that method.
     fn response_method_ok(&self, msg: &SipMessage<'_>) -> bool {
         match &self.last_request_method {
-            Some(m) => msg.cseq().method == &m[..],
+            Some(m) => msg.cseq().method == m.as_bytes(),
             None => true,
         }
     }
@@ -592,7 +599,7 @@ impl Call {
         if msg.is_request() {
             let cseq = msg.cseq();
             if msg.method() != Some(b"ACK") {
-                self.last_request = Some((cseq.number, cseq.method.into(), i));
+                self.last_request = Some((cseq.number, Token::new(cseq.method), i));
                 if cseq.method == b"INVITE" {
                     self.invite_cseq = Some(cseq.number);
                 }
@@ -600,15 +607,15 @@ impl Call {
                 self.last_ack_cseq = Some(cseq.number);
                 // The ACK ends the INVITE server transaction: its response is not needed
                 // to answer retransmissions any more (RFC 3261 §17.2.1).
-                if self.last_response.as_ref().is_some_and(|r| r.cseq == cseq.number && &r.method[..] == b"INVITE") {
+                if self.last_response.as_ref().is_some_and(|r| r.cseq == cseq.number && r.method.as_bytes() == b"INVITE") {
                     self.last_response = None;
                 }
             }
             if let Some(tag) = msg.header(HeaderName::From).and_then(|f| sip::param(f, b"tag")) {
-                self.peer_tag = Some(tag.into());
+                Token::set(&mut self.peer_tag, tag);
             }
         } else if let Some(tag) = msg.header(HeaderName::To).and_then(|t| sip::param(t, b"tag")) {
-            self.peer_tag = Some(tag.into());
+            Token::set(&mut self.peer_tag, tag);
         }
         self.store_last_recv(msg);
         if let Some(Command { kind: CommandKind::Recv(r), .. }) = cx.scenario.commands.get(i)
@@ -659,7 +666,7 @@ impl Call {
                 return repeated;
             }
             let Some((num, ref method, step)) = self.last_request else { return false };
-            if cseq.number != num || cseq.method != &method[..] {
+            if cseq.number != num || cseq.method != method.as_bytes() {
                 return false;
             }
             if let Some(s) = cx.stats.steps.get_mut(step) {
@@ -692,8 +699,8 @@ impl Call {
         }
         cx.stats.counters.absorbed_retransmissions += 1;
         let is_2xx_invite = msg.status().is_some_and(|s| (200..300).contains(&s)) && cseq.method == b"INVITE";
-        if is_2xx_invite && let Some(ack) = &self.last_ack {
-            cx.tx.push(self.wire_dest(cx.env), ack);
+        if is_2xx_invite && !self.last_ack.is_empty() {
+            cx.tx.push(self.wire_dest(cx.env), &self.last_ack);
             cx.stats.counters.messages_sent += 1;
         }
         true

@@ -168,7 +168,7 @@ fn render_keyword(
         Keyword::PeerTagParam => {
             if let Some(tag) = &call.peer_tag {
                 out.extend_from_slice(b";tag=");
-                out.extend_from_slice(tag);
+                out.extend_from_slice(tag.as_bytes());
             }
         }
         Keyword::MsgIndex => push_num(out, index as i64),
