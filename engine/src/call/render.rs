@@ -12,14 +12,10 @@ use crate::scenario::{FieldLine, Keyword, Segment, Template};
 use crate::sip::SipMessage;
 use crate::wallclock::Civil;
 
-/// Appends `n` in decimal without going through `fmt` (this runs for every keyword of
-/// every message).
-pub(crate) fn push_num(out: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        out.push(b'-');
-    }
+/// Formats `n` in decimal into `buf` without going through `fmt` (this runs for every
+/// keyword of every message) and returns the digits.
+fn format_num(n: i64, buf: &mut [u8; 24]) -> &[u8] {
     let mut v = n.unsigned_abs();
-    let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -29,13 +25,23 @@ pub(crate) fn push_num(out: &mut Vec<u8>, n: i64) {
             break;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_num(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 24];
+    out.extend_from_slice(format_num(n, &mut buf));
 }
 
 /// Renders `t` for `call` (step `index`) into `out` (appends).
 pub(super) fn render(call: &Call, t: &Template, index: usize, now: Instant, cx: &mut ShardCx<'_>, out: &mut Vec<u8>) {
     let base = out.len();
-    let mut len_slots: Vec<(usize, i64)> = Vec::new();
+    let mut len_slots = LenSlots::default();
     // When a keyword came out empty and wants its line gone: where that line starts.
     let mut drop_line_from: Option<usize> = None;
     // Parse the last message only when a keyword reads it (most sends of the built-ins do,
@@ -91,8 +97,29 @@ pub(super) fn render(call: &Call, t: &Template, index: usize, now: Instant, cx: 
     if let Some(line_start) = drop_line_from {
         out.truncate(line_start);
     }
-    if !len_slots.is_empty() {
-        patch_len(out, base, &len_slots);
+    if len_slots.count > 0 {
+        patch_len(out, base, len_slots.as_slice());
+    }
+}
+
+/// Where `[len]` slots were left, in a fixed array: a message has one or two, and
+/// rendering must not allocate.
+#[derive(Default)]
+struct LenSlots {
+    slots: [(usize, i64); 8],
+    count: usize,
+}
+
+impl LenSlots {
+    fn push(&mut self, slot: (usize, i64)) {
+        if let Some(s) = self.slots.get_mut(self.count) {
+            *s = slot;
+            self.count += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[(usize, i64)] {
+        self.slots.get(..self.count).unwrap_or(&[])
     }
 }
 
@@ -108,9 +135,13 @@ fn patch_len(out: &mut Vec<u8>, base: usize, slots: &[(usize, i64)]) {
     };
     for &(pos, offset) in slots.iter().rev() {
         // SIPp writes `[len]` right-aligned in five columns (`Content-Length:    32`).
-        let mut digits = Vec::with_capacity(8);
-        let _ = write!(digits, "{:>5}", body_len as i64 + offset);
-        out.splice(pos..pos, digits);
+        let mut buf = [0u8; 24];
+        let digits = format_num(body_len as i64 + offset, &mut buf);
+        let pad = 5usize.saturating_sub(digits.len());
+        let mut field = [b' '; 32];
+        let n = pad + digits.len();
+        field[pad..n].copy_from_slice(digits);
+        out.splice(pos..pos, field[..n].iter().copied());
     }
 }
 
@@ -124,7 +155,7 @@ fn render_keyword(
     cx: &mut ShardCx<'_>,
     last: Option<&SipMessage<'_>>,
     out: &mut Vec<u8>,
-    len_slots: &mut Vec<(usize, i64)>,
+    len_slots: &mut LenSlots,
 ) -> bool {
     let env = cx.env;
     match k {

@@ -64,6 +64,8 @@ pub struct ShardCore {
     pub stopping: bool,
     /// The instant of the last tick (a deadline that is due now).
     last_tick: Instant,
+    /// Reused buffer for rendering client Call-IDs.
+    call_id_buf: String,
     /// Finished calls since the last drain (only collected when someone wants them).
     pub finished: Vec<Finished>,
     pub collect_finished: bool,
@@ -113,6 +115,7 @@ impl ShardCore {
             users_waiting: Vec::new(),
             stopping: false,
             last_tick,
+            call_id_buf: String::with_capacity(64),
             finished: Vec::new(),
             collect_finished: false,
             trace_rx: false,
@@ -399,7 +402,9 @@ impl ShardCore {
     fn open_one(&mut self, now: Instant, wall: SystemTime, user: u64) {
         let Some(dest) = self.env.remote else { return };
         let number = self.next_call_number();
-        let call_id = render_call_id(&self.env, number);
+        let mut call_id = std::mem::take(&mut self.call_id_buf);
+        call_id.clear();
+        render_call_id(&self.env, number, &mut call_id);
         let scenario = Arc::clone(&self.scenario);
         let cx = Self::cx(
             &scenario,
@@ -417,6 +422,7 @@ impl ShardCore {
             None,
         );
         let call = Call::new(number, user, call_id.as_bytes(), dest, now, &cx);
+        self.call_id_buf = call_id;
         let h = self.calls.insert(call);
         self.stats.counters.outgoing_calls += 1;
         self.stats.current_calls = self.calls.len() as u64;
@@ -444,8 +450,8 @@ fn call_user(call: &Call) -> u64 {
 
 /// SIPp's `-cid_str` (default `%u-%p@%s`): %u call number, %p pid, %s local IP, %% a
 /// percent sign.
-pub fn render_call_id(env: &Env, number: u64) -> String {
-    let mut out = String::with_capacity(32);
+pub fn render_call_id(env: &Env, number: u64, out: &mut String) {
+    use std::fmt::Write as _;
     let mut chars = env.cid_str.chars();
     while let Some(c) = chars.next() {
         if c != '%' {
@@ -453,8 +459,12 @@ pub fn render_call_id(env: &Env, number: u64) -> String {
             continue;
         }
         match chars.next() {
-            Some('u') => out.push_str(&number.to_string()),
-            Some('p') => out.push_str(&env.pid.to_string()),
+            Some('u') => {
+                let _ = write!(out, "{number}");
+            }
+            Some('p') => {
+                let _ = write!(out, "{}", env.pid);
+            }
             Some('s') => out.push_str(&env.local_ip_text),
             Some('%') => out.push('%'),
             Some(other) => {
@@ -464,5 +474,4 @@ pub fn render_call_id(env: &Env, number: u64) -> String {
             None => out.push('%'),
         }
     }
-    out
 }

@@ -88,14 +88,49 @@ struct Slot {
 const DEAD_CALL_WAIT: Duration = Duration::from_secs(5);
 const DEAD_CALL_MAX: usize = 500_000;
 
+/// The keys are already hashes: use them as they are.
+#[derive(Clone, Copy, Default)]
+pub struct NoHash;
+
+/// Passes a `u64` key through.
+#[derive(Default)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl BuildHasher for NoHash {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
 #[derive(Default)]
 pub struct CallTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_id: HashMap<Box<[u8]>, CallHandle, CallIdHash>,
+    /// Call-ID hash → handle; the call itself holds the Call-ID, compared on lookup, so
+    /// the index keeps no copy. The rare second Call-ID with the same 64-bit hash goes
+    /// to `collisions`.
+    by_hash: HashMap<u64, CallHandle, NoHash>,
+    collisions: HashMap<Box<[u8]>, CallHandle>,
+    hasher: CallIdHash,
     timers: BinaryHeap<Reverse<(Instant, CallHandle)>>,
-    dead: HashMap<Box<[u8]>, Instant, CallIdHash>,
-    dead_order: VecDeque<(Instant, Box<[u8]>)>,
+    /// Hashes of recently ended Call-IDs (a false "dead" match needs a 64-bit collision).
+    dead: HashMap<u64, Instant, NoHash>,
+    dead_order: VecDeque<(Instant, u64)>,
     live: usize,
 }
 
@@ -110,7 +145,9 @@ impl CallTable {
 
     /// Inserts a call under its Call-ID.
     pub fn insert(&mut self, call: Call) -> CallHandle {
-        let id: Box<[u8]> = call.call_id().into();
+        let key = self.hasher.hash_one(call.call_id());
+        let collides = self.by_hash.contains_key(&key);
+        let id: Option<Box<[u8]>> = collides.then(|| call.call_id().into());
         let handle = match self.free.pop() {
             Some(index) => {
                 let slot = &mut self.slots[index as usize];
@@ -125,13 +162,34 @@ impl CallTable {
                 CallHandle { index, generation: 0 }
             }
         };
-        self.by_id.insert(id, handle);
+        match id {
+            Some(id) => {
+                self.collisions.insert(id, handle);
+            }
+            None => {
+                self.by_hash.insert(key, handle);
+            }
+        }
         self.live += 1;
         handle
     }
 
     pub fn find(&self, call_id: &[u8]) -> Option<CallHandle> {
-        self.by_id.get(call_id).copied()
+        let key = self.hasher.hash_one(call_id);
+        if let Some(&h) = self.by_hash.get(&key)
+            && self.call(h).is_some_and(|c| c.call_id() == call_id)
+        {
+            return Some(h);
+        }
+        if self.collisions.is_empty() { None } else { self.collisions.get(call_id).copied() }
+    }
+
+    fn call(&self, h: CallHandle) -> Option<&Call> {
+        let slot = self.slots.get(h.index as usize)?;
+        if slot.generation != h.generation {
+            return None;
+        }
+        slot.call.as_ref()
     }
 
     pub fn get_mut(&mut self, h: CallHandle) -> Option<&mut Call> {
@@ -152,17 +210,21 @@ impl CallTable {
         self.free.push(h.index);
         self.live -= 1;
         let id = call.call_id();
-        self.by_id.remove(id);
+        let key = self.hasher.hash_one(id);
+        if self.by_hash.get(&key) == Some(&h) {
+            self.by_hash.remove(&key);
+        } else {
+            self.collisions.remove(id);
+        }
         if self.dead.len() < DEAD_CALL_MAX {
-            let key: Box<[u8]> = id.into();
-            self.dead.insert(key.clone(), now + DEAD_CALL_WAIT);
+            self.dead.insert(key, now + DEAD_CALL_WAIT);
             self.dead_order.push_back((now + DEAD_CALL_WAIT, key));
         }
         Some(call)
     }
 
     pub fn is_dead(&self, call_id: &[u8]) -> bool {
-        self.dead.contains_key(call_id)
+        !self.dead.is_empty() && self.dead.contains_key(&self.hasher.hash_one(call_id))
     }
 
     /// Forgets dead Call-IDs whose wait is over.
@@ -171,8 +233,10 @@ impl CallTable {
             if *at > now {
                 break;
             }
-            if let Some((_, id)) = self.dead_order.pop_front() {
-                self.dead.remove(&id);
+            if let Some((at, key)) = self.dead_order.pop_front()
+                && self.dead.get(&key) == Some(&at)
+            {
+                self.dead.remove(&key);
             }
         }
     }

@@ -47,6 +47,8 @@ pub struct SimNet {
     payloads: std::collections::HashMap<u64, (SocketAddr, Vec<u8>)>,
     seq: u64,
     pub log: Vec<Sent>,
+    /// Record every datagram in `log` (off for allocation counting).
+    pub log_enabled: bool,
     /// Drops the datagram when this returns true (`(from, to, first line)`), on top of
     /// random loss.
     pub drop_rule: Option<DropRule>,
@@ -111,6 +113,7 @@ impl SimNet {
             payloads: Default::default(),
             seq: 0,
             log: Vec::new(),
+            log_enabled: true,
             drop_rule: None,
         }
     }
@@ -166,6 +169,13 @@ impl SimNet {
         let tx = std::mem::take(&mut self.endpoints[i].tx);
         for t in &tx.items {
             let bytes = tx.bytes(t).to_vec();
+            if !self.log_enabled && self.drop_rule.is_none() && self.loss == 0.0 {
+                let Some(to) = self.addrs.iter().position(|a| *a == t.dest) else { continue };
+                self.seq += 1;
+                self.payloads.insert(self.seq, (from, bytes));
+                self.in_flight.push(Reverse((self.now + self.delay, self.seq, to)));
+                continue;
+            }
             let first_line = String::from_utf8_lossy(bytes.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(&[])).into_owned();
             let call_id = crate::sip::SipMessage::parse(&bytes)
                 .map(|m| String::from_utf8_lossy(m.call_id()).into_owned())

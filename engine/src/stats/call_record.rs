@@ -10,9 +10,9 @@ use serde::Serialize;
 /// The schema this module writes.
 pub const SCHEMA_VERSION: &str = "gossipper_call_record_v1";
 
-/// Per-call media counters, serialised with Go's PascalCase names. Zeros until the media
-/// layer reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+/// Per-call media counters, serialised with Go's PascalCase names (our additions keep
+/// the style). Zeros for a call without media.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct CallMedia {
     /// RTP packets sent.
     #[serde(rename = "RTPPacketsSent")]
@@ -26,10 +26,24 @@ pub struct CallMedia {
     /// RTCP sender reports sent.
     #[serde(rename = "RTCPSenderReports")]
     pub rtcp_sender_reports: u64,
+    /// RFC 3550 cumulative packets lost on receive.
+    #[serde(rename = "RTPPacketsLost")]
+    pub rtp_packets_lost: u64,
+    /// Final RFC 3550 interarrival jitter, ms.
+    #[serde(rename = "JitterMs")]
+    pub jitter_ms: f64,
+    /// Peak interarrival jitter, RTP timestamp units.
+    #[serde(rename = "JitterPeakTs")]
+    pub jitter_peak_ts: u32,
+    /// ITU-T G.107 E-model estimate (0 when nothing was received).
+    #[serde(rename = "MOS")]
+    pub mos: f64,
+    #[serde(rename = "RFactor")]
+    pub r_factor: f64,
 }
 
 /// One finished call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct CallRecord<'a> {
     /// Always `gossipper_call_record_v1`.
     pub schema_version: &'static str,
@@ -82,7 +96,7 @@ mod tests {
         assert_eq!(line.matches('\n').count(), 1);
         assert_eq!(
             line,
-            "{\"schema_version\":\"gossipper_call_record_v1\",\"call_id\":\"1-42@127.0.0.1\",\"call_number\":1,\"success\":true,\"duration_ms\":300277,\"error\":\"\",\"media\":{\"RTPPacketsSent\":0,\"RTPOctetsSent\":0,\"RTPPacketsReceived\":0,\"RTCPSenderReports\":0}}\n"
+            "{\"schema_version\":\"gossipper_call_record_v1\",\"call_id\":\"1-42@127.0.0.1\",\"call_number\":1,\"success\":true,\"duration_ms\":300277,\"error\":\"\",\"media\":{\"RTPPacketsSent\":0,\"RTPOctetsSent\":0,\"RTPPacketsReceived\":0,\"RTCPSenderReports\":0,\"RTPPacketsLost\":0,\"JitterMs\":0.0,\"JitterPeakTs\":0,\"MOS\":0.0,\"RFactor\":0.0}}\n"
         );
     }
 

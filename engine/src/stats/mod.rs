@@ -11,6 +11,7 @@
 pub mod call_record;
 pub mod csv;
 pub mod format;
+pub mod media;
 pub mod report;
 pub mod report_html;
 pub mod screen;
@@ -215,6 +216,8 @@ pub struct ShardStats {
     pub current_calls: u64,
     /// Highest `current_calls` seen.
     pub peak_calls: u64,
+    /// RTP/RTCP counters and per-call quality (zeros without media).
+    pub media: media::MediaStats,
 }
 
 impl ShardStats {
@@ -227,6 +230,7 @@ impl ShardStats {
             generic_counters: vec![0; counters],
             current_calls: 0,
             peak_calls: 0,
+            media: media::MediaStats::default(),
         }
     }
 
@@ -245,5 +249,6 @@ impl ShardStats {
         }
         self.current_calls += o.current_calls;
         self.peak_calls += o.peak_calls;
+        self.media.merge(&o.media);
     }
 }

@@ -15,7 +15,7 @@ use super::ShardStats;
 use super::csv::sipp_counters;
 use super::summary::OrderedCounters;
 
-/// Media numbers for a stats line (zeros until the media layer reports).
+/// Media numbers for a stats line (`MediaStats::line`; zeros without media).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LineMedia {
     /// RTP packets sent.
@@ -81,7 +81,7 @@ pub fn stats_line(
     cur: &ShardStats,
     interval: Duration,
 ) -> String {
-    stats_line_with_media(job_id, ts_ms, prev, cur, interval, LineMedia::default())
+    stats_line_with_media(job_id, ts_ms, prev, cur, interval, cur.media.line())
 }
 
 /// `stats_line` with media numbers.

@@ -88,8 +88,8 @@ pub struct Latency {
     pub p999_ms: f64,
 }
 
-/// Go's `media` block. Zeros until the media layer reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+/// Go's `media` block, plus our receive-side and quality numbers. Zeros without media.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct MediaSummary {
     /// RTP packets sent.
     pub rtp_packets_sent: u64,
@@ -103,6 +103,46 @@ pub struct MediaSummary {
     pub rtcp_receiver_reports: u64,
     /// RTCP packets received.
     pub rtcp_packets_received: u64,
+    /// Report blocks received about our streams.
+    pub rtcp_reception_reports: u64,
+    /// Largest fraction lost a peer reported about us (0..=1).
+    pub rtcp_max_fraction_lost: f64,
+    /// Largest jitter a peer reported about us, RTP timestamp units.
+    pub rtcp_max_jitter_ts: u32,
+    /// RTP packets lost (RFC 3550 cumulative loss, summed over calls).
+    pub rtp_packets_lost: u64,
+    /// Packets echoed back to their source.
+    pub rtp_packets_echoed: u64,
+    /// Datagrams on a media port from a source no call expects.
+    pub rtp_unexpected_source: u64,
+    /// Datagrams on a media port that are neither RTP nor RTCP.
+    pub rtp_malformed: u64,
+    /// Calls that received at least one RTP packet.
+    pub media_calls_with_rtp_received: u64,
+    /// Fewest RTP packets received by one call with media.
+    pub per_call_min_rtp_packets_received: u64,
+    /// Largest cumulative loss of one call.
+    pub rtp_recv_max_cumulative_lost: u64,
+    /// Peak interarrival jitter of any call, RTP timestamp units.
+    pub rtp_recv_interarrival_jitter_peak_ts: u32,
+    /// Mean of the calls' final interarrival jitter, ms.
+    pub jitter_ms_avg: f64,
+    /// Mean and lowest per-call MOS (ITU-T G.107 E-model), 0 without received RTP.
+    pub mos_avg: f64,
+    pub mos_min: f64,
+    /// Mean per-call R factor.
+    pub r_factor_avg: f64,
+    /// WAV recordings written / failed.
+    pub recordings_written: u64,
+    pub recording_errors: u64,
+    /// `rtpcheck` verdicts.
+    pub rtpcheck_passed: u64,
+    pub rtpcheck_failed: u64,
+    /// Packets sent by the RTP scheduler, those sent within 1 ms of their schedule, and
+    /// the worst lateness in µs.
+    pub scheduled_packets: u64,
+    pub scheduled_within_1ms: u64,
+    pub scheduled_max_late_us: u64,
 }
 
 /// The health verdict (`health` in summary.json; also decides exit code 2).

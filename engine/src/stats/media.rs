@@ -1,0 +1,249 @@
+//! Media counters of a shard (RTP, RTCP, echo, recordings, quality), merged like the other
+//! counters and turned into the summary's `media` block, the stats line's media numbers
+//! and each call record's `media` object.
+//!
+//! Owns: plain cumulative numbers. Must not: read clocks or do I/O. Filled by the
+//! shard's `media::MediaEngine` (its totals are copied here once per loop turn) and merged
+//! across shards by `ShardStats::merge`.
+
+use super::call_record::CallMedia;
+use super::stats_line::LineMedia;
+use super::summary::MediaSummary;
+
+/// Cumulative media numbers of one shard (or of the run, once merged).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MediaStats {
+    /// RTP packets sent (streams, pcap replays, DTMF and echoed packets).
+    pub rtp_packets_sent: u64,
+    /// RTP payload octets sent (RFC 3550 sender octet count).
+    pub rtp_octets_sent: u64,
+    /// RTP packets received and accepted (echoed packets included).
+    pub rtp_packets_received: u64,
+    /// RTP packets lost, from each finished call's RFC 3550 cumulative loss.
+    pub rtp_packets_lost: u64,
+    /// Packets echoed back to their source (`-rtp_echo`, `rtp_stream="echo"`).
+    pub rtp_packets_echoed: u64,
+    /// Datagrams on a media port that no call expects (counted, then dropped or echoed).
+    pub rtp_unexpected_source: u64,
+    /// Datagrams on a media port that are neither RTP nor RTCP.
+    pub rtp_malformed: u64,
+    /// Datagrams the media socket refused to send.
+    pub rtp_send_errors: u64,
+    /// RTCP sender / receiver reports we sent.
+    pub rtcp_sender_reports: u64,
+    pub rtcp_receiver_reports: u64,
+    /// RTCP compound packets received.
+    pub rtcp_packets_received: u64,
+    /// Report blocks received about our own streams.
+    pub rtcp_reception_reports: u64,
+    /// Largest fraction lost a peer reported about us (0..=1).
+    pub rtcp_max_fraction_lost: f64,
+    /// Largest interarrival jitter a peer reported about us, timestamp units.
+    pub rtcp_max_jitter_ts: u32,
+    /// Calls that received at least one RTP packet.
+    pub calls_with_rtp_received: u64,
+    /// Calls that had media (a stream, a replay, a recording or RTP received).
+    pub calls_with_media: u64,
+    /// Fewest RTP packets received by a call with media (`u64::MAX` until one ended).
+    pub per_call_min_rtp_packets_received: u64,
+    /// Largest RFC 3550 cumulative loss of one call.
+    pub rtp_recv_max_cumulative_lost: u64,
+    /// Peak interarrival jitter of any call, timestamp units.
+    pub rtp_recv_jitter_peak_ts: u32,
+    /// Sum of the final jitter of calls that received RTP, in ms (for the mean).
+    pub jitter_ms_sum: f64,
+    /// Sum / count / minimum of the per-call MOS estimates (calls that received RTP).
+    pub mos_sum: f64,
+    pub mos_count: u64,
+    pub mos_min: f64,
+    /// Sum of the per-call R factors (same calls as `mos_*`).
+    pub r_factor_sum: f64,
+    /// WAV recordings written / that failed to write.
+    pub recordings_written: u64,
+    pub recording_errors: u64,
+    /// `rtpcheck` verdicts at call end.
+    pub rtpcheck_passed: u64,
+    pub rtpcheck_failed: u64,
+    /// Media commands that could not run (no SDP address, unknown verb, stale stream…).
+    pub command_errors: u64,
+    /// Packets that left within 1 ms of their schedule, and all scheduled packets.
+    pub sched_within_1ms: u64,
+    pub sched_packets: u64,
+    /// Worst lateness of a scheduled packet, µs.
+    pub sched_max_late_us: u64,
+}
+
+impl MediaStats {
+    /// Adds `o` into `self` (merging shards).
+    pub fn merge(&mut self, o: &MediaStats) {
+        let min_calls = |a: u64, b: u64| a.min(b);
+        let had_mos = self.mos_count > 0;
+        self.rtp_packets_sent += o.rtp_packets_sent;
+        self.rtp_octets_sent += o.rtp_octets_sent;
+        self.rtp_packets_received += o.rtp_packets_received;
+        self.rtp_packets_lost += o.rtp_packets_lost;
+        self.rtp_packets_echoed += o.rtp_packets_echoed;
+        self.rtp_unexpected_source += o.rtp_unexpected_source;
+        self.rtp_malformed += o.rtp_malformed;
+        self.rtp_send_errors += o.rtp_send_errors;
+        self.rtcp_sender_reports += o.rtcp_sender_reports;
+        self.rtcp_receiver_reports += o.rtcp_receiver_reports;
+        self.rtcp_packets_received += o.rtcp_packets_received;
+        self.rtcp_reception_reports += o.rtcp_reception_reports;
+        self.rtcp_max_fraction_lost = self.rtcp_max_fraction_lost.max(o.rtcp_max_fraction_lost);
+        self.rtcp_max_jitter_ts = self.rtcp_max_jitter_ts.max(o.rtcp_max_jitter_ts);
+        self.calls_with_rtp_received += o.calls_with_rtp_received;
+        let self_min = if self.calls_with_media == 0 { u64::MAX } else { self.per_call_min_rtp_packets_received };
+        let o_min = if o.calls_with_media == 0 { u64::MAX } else { o.per_call_min_rtp_packets_received };
+        self.calls_with_media += o.calls_with_media;
+        self.per_call_min_rtp_packets_received = min_calls(self_min, o_min);
+        self.rtp_recv_max_cumulative_lost = self.rtp_recv_max_cumulative_lost.max(o.rtp_recv_max_cumulative_lost);
+        self.rtp_recv_jitter_peak_ts = self.rtp_recv_jitter_peak_ts.max(o.rtp_recv_jitter_peak_ts);
+        self.jitter_ms_sum += o.jitter_ms_sum;
+        self.mos_min = match (had_mos, o.mos_count > 0) {
+            (true, true) => self.mos_min.min(o.mos_min),
+            (false, true) => o.mos_min,
+            _ => self.mos_min,
+        };
+        self.mos_sum += o.mos_sum;
+        self.mos_count += o.mos_count;
+        self.r_factor_sum += o.r_factor_sum;
+        self.recordings_written += o.recordings_written;
+        self.recording_errors += o.recording_errors;
+        self.rtpcheck_passed += o.rtpcheck_passed;
+        self.rtpcheck_failed += o.rtpcheck_failed;
+        self.command_errors += o.command_errors;
+        self.sched_within_1ms += o.sched_within_1ms;
+        self.sched_packets += o.sched_packets;
+        self.sched_max_late_us = self.sched_max_late_us.max(o.sched_max_late_us);
+    }
+
+    /// Books one finished call's media numbers into the shard totals.
+    pub fn add_call(&mut self, c: &CallMedia) {
+        self.calls_with_media += 1;
+        let first = self.calls_with_media == 1;
+        self.per_call_min_rtp_packets_received =
+            if first { c.rtp_packets_received } else { self.per_call_min_rtp_packets_received.min(c.rtp_packets_received) };
+        self.rtp_packets_lost += c.rtp_packets_lost;
+        self.rtp_recv_max_cumulative_lost = self.rtp_recv_max_cumulative_lost.max(c.rtp_packets_lost);
+        if c.rtp_packets_received > 0 {
+            self.calls_with_rtp_received += 1;
+            self.jitter_ms_sum += c.jitter_ms;
+            self.mos_min = if self.mos_count == 0 { c.mos } else { self.mos_min.min(c.mos) };
+            self.mos_sum += c.mos;
+            self.mos_count += 1;
+            self.r_factor_sum += c.r_factor;
+        }
+    }
+
+    /// Mean per-call MOS (0 when no call received RTP).
+    pub fn mos_avg(&self) -> f64 {
+        if self.mos_count == 0 { 0.0 } else { self.mos_sum / self.mos_count as f64 }
+    }
+
+    /// Mean per-call final jitter in ms (0 when no call received RTP).
+    pub fn jitter_ms_avg(&self) -> f64 {
+        if self.calls_with_rtp_received == 0 { 0.0 } else { self.jitter_ms_sum / self.calls_with_rtp_received as f64 }
+    }
+
+    /// The summary's `media` block.
+    pub fn summary(&self) -> MediaSummary {
+        MediaSummary {
+            rtp_packets_sent: self.rtp_packets_sent,
+            rtp_octets_sent: self.rtp_octets_sent,
+            rtp_packets_received: self.rtp_packets_received,
+            rtcp_sender_reports: self.rtcp_sender_reports,
+            rtcp_receiver_reports: self.rtcp_receiver_reports,
+            rtcp_packets_received: self.rtcp_packets_received,
+            rtcp_reception_reports: self.rtcp_reception_reports,
+            rtcp_max_fraction_lost: self.rtcp_max_fraction_lost,
+            rtcp_max_jitter_ts: self.rtcp_max_jitter_ts,
+            rtp_packets_lost: self.rtp_packets_lost,
+            rtp_packets_echoed: self.rtp_packets_echoed,
+            rtp_unexpected_source: self.rtp_unexpected_source,
+            rtp_malformed: self.rtp_malformed,
+            media_calls_with_rtp_received: self.calls_with_rtp_received,
+            per_call_min_rtp_packets_received: if self.calls_with_media == 0 {
+                0
+            } else {
+                self.per_call_min_rtp_packets_received
+            },
+            rtp_recv_max_cumulative_lost: self.rtp_recv_max_cumulative_lost,
+            rtp_recv_interarrival_jitter_peak_ts: self.rtp_recv_jitter_peak_ts,
+            jitter_ms_avg: self.jitter_ms_avg(),
+            mos_avg: self.mos_avg(),
+            mos_min: if self.mos_count == 0 { 0.0 } else { self.mos_min },
+            r_factor_avg: if self.mos_count == 0 { 0.0 } else { self.r_factor_sum / self.mos_count as f64 },
+            recordings_written: self.recordings_written,
+            recording_errors: self.recording_errors,
+            rtpcheck_passed: self.rtpcheck_passed,
+            rtpcheck_failed: self.rtpcheck_failed,
+            scheduled_packets: self.sched_packets,
+            scheduled_within_1ms: self.sched_within_1ms,
+            scheduled_max_late_us: self.sched_max_late_us,
+        }
+    }
+
+    /// The stats line's media numbers.
+    pub fn line(&self) -> LineMedia {
+        LineMedia {
+            rtp_packets_sent: self.rtp_packets_sent,
+            rtp_packets_received: self.rtp_packets_received,
+            rtp_packets_lost: self.rtp_packets_lost,
+            jitter_ms: self.jitter_ms_avg(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(received: u64, lost: u64, jitter_ms: f64, mos: f64) -> CallMedia {
+        CallMedia { rtp_packets_received: received, rtp_packets_lost: lost, jitter_ms, mos, r_factor: mos * 20.0, ..Default::default() }
+    }
+
+    #[test]
+    fn calls_fold_into_min_mean_and_peak() {
+        let mut s = MediaStats::default();
+        s.add_call(&call(100, 2, 1.0, 4.4));
+        s.add_call(&call(50, 7, 3.0, 4.0));
+        s.add_call(&call(0, 0, 0.0, 0.0));
+        assert_eq!(s.calls_with_media, 3);
+        assert_eq!(s.calls_with_rtp_received, 2);
+        assert_eq!(s.per_call_min_rtp_packets_received, 0);
+        assert_eq!(s.rtp_packets_lost, 9);
+        assert_eq!(s.rtp_recv_max_cumulative_lost, 7);
+        assert!((s.mos_avg() - 4.2).abs() < 1e-9);
+        assert!((s.jitter_ms_avg() - 2.0).abs() < 1e-9);
+        assert_eq!(s.summary().mos_min, 4.0);
+    }
+
+    #[test]
+    fn merging_shards_keeps_minimums_of_shards_that_had_calls() {
+        let mut a = MediaStats::default();
+        a.add_call(&call(80, 0, 1.0, 4.3));
+        a.rtp_packets_sent = 10;
+        let b = MediaStats { rtp_packets_sent: 5, ..Default::default() };
+        let mut merged = MediaStats::default();
+        merged.merge(&b);
+        merged.merge(&a);
+        assert_eq!(merged.rtp_packets_sent, 15);
+        assert_eq!(merged.per_call_min_rtp_packets_received, 80);
+        assert_eq!(merged.summary().mos_min, 4.3);
+        let mut c = MediaStats::default();
+        c.add_call(&call(20, 1, 2.0, 3.9));
+        merged.merge(&c);
+        assert_eq!(merged.per_call_min_rtp_packets_received, 20);
+        assert_eq!(merged.summary().mos_min, 3.9);
+        assert_eq!(merged.mos_count, 2);
+    }
+
+    #[test]
+    fn an_empty_run_reports_zeros_not_sentinels() {
+        let s = MediaStats::default().summary();
+        assert_eq!(s.per_call_min_rtp_packets_received, 0);
+        assert_eq!(s.mos_min, 0.0);
+        assert_eq!(s.mos_avg, 0.0);
+    }
+}
