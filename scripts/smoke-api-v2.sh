@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of the master: starts a real `gossipper ui` on 127.0.0.1 (free port, temp
 # data dir) and checks health, login, 401 without a token, scenarios, RBAC (an operator
-# gets 403 on /users and /audit), the built-in catalogue and the console at /.
+# gets 403 on /users and /audit), the built-in catalogue, the console at /, and jobs (a
+# UAS and a UAC job on loopback, artifacts, events, /live, reports, stop).
 # Needs curl and jq. Binary: $GOSSIPPER_BIN, else target/debug/gossipper.
 # Exits non-zero on the first failed check.
 set -euo pipefail
@@ -127,6 +128,51 @@ fi
 # Settings
 check "settings" 200 "${OP[@]}" "$API/settings"
 jcheck "settings shows disk use" '.disk_usage_bytes > 0'
+
+# Jobs: a UAS job and a UAC job on loopback, the client completes its calls; the
+# server is stopped through its profile; live frame, events stream, artifacts, reports.
+PORT="$(( 20000 + RANDOM % 20000 ))"
+check "create server profile" 201 "${AUTH[@]}" -X POST "$API/servers" -d "{\"id\":\"smoke-uas\",\"scenario_ref\":\"uas\",\"transports\":[{\"transport\":\"u1\",\"local_ip\":\"127.0.0.1\",\"local_port\":$PORT,\"enabled\":true}]}"
+check "create client profile" 201 "${AUTH[@]}" -X POST "$API/clients" -d "{\"id\":\"smoke-uac\",\"scenario_ref\":\"uac\",\"remote_ip\":\"127.0.0.1\",\"remote_port\":$PORT,\"rate\":100,\"transports\":[{\"transport\":\"u1\",\"local_ip\":\"127.0.0.1\",\"enabled\":true}]}"
+check "unknown override key → 400" 400 "${AUTH[@]}" -X POST "$API/jobs" -d '{"profile_id":"smoke-uac","profile_kind":"client","engine":{"rtae":1}}'
+check "start server job" 201 "${AUTH[@]}" -X POST "$API/servers/smoke-uas/start"
+SJOB="$(printf '%s' "$BODY" | jq -r .id)"
+for _ in $(seq 1 100); do
+  grep -q '"kind":"stats"' "$DATA/artifacts/jobs/$SJOB/stats.jsonl" 2>/dev/null && break
+  sleep 0.1
+done
+check "start client job (100 calls)" 201 "${AUTH[@]}" -X POST "$API/clients/smoke-uac/start" -d '{"engine":{"total_calls":100}}'
+CJOB="$(printf '%s' "$BODY" | jq -r .id)"
+STATUS=""
+for _ in $(seq 1 300); do
+  STATUS="$(curl -sS "${AUTH[@]}" "$API/jobs/$CJOB" | jq -r .job.status)"
+  case "$STATUS" in succeeded|failed|stopped) break ;; esac
+  sleep 0.1
+done
+[ "$STATUS" = succeeded ] && pass "client job succeeded" || fail "client job ended $STATUS"
+check "client summary" 200 "${AUTH[@]}" "$API/jobs/$CJOB/artifacts/summary"
+jcheck "100 calls succeeded" '.success_calls == 100 and .failed_calls == 0'
+check "client report.html" 200 "${AUTH[@]}" "$API/jobs/$CJOB/artifacts/report_html"
+printf '%s' "$BODY" | grep -q '<svg' && pass "report has charts" || fail "report.html has no chart"
+check "events stream (ndjson)" 200 "${AUTH[@]}" "$API/jobs/$CJOB/events?follow=false"
+printf '%s' "$BODY" | head -n1 | jq -e '.kind == "started"' >/dev/null && pass "events start with started" || fail "events: $BODY"
+printf '%s' "$BODY" | grep -q '"kind":"stats"' && pass "events carry stats lines" || fail "no stats line in events"
+check "live (plain JSON)" 200 "${AUTH[@]}" "$API/live"
+jcheck "live counts one running server" '.counts.running == 1'
+check "reports" 200 "${AUTH[@]}" "$API/reports"
+jcheck "client summary is a report" "[.reports[].job_id] | index(\"$CJOB\") != null"
+check "stop server through its profile" 200 "${AUTH[@]}" -X POST "$API/servers/smoke-uas/stop"
+jcheck "server job marked stopped" '.status == "stopped"'
+for _ in $(seq 1 200); do
+  STATUS="$(curl -sS "${AUTH[@]}" "$API/jobs/$SJOB" | jq -r '.job.finished_at // empty')"
+  [ -n "$STATUS" ] && break
+  sleep 0.1
+done
+[ -n "$STATUS" ] && pass "server worker ended" || fail "server worker still running"
+check "load-test catalogue" 200 "${OP[@]}" "$API/load-test"
+jcheck "load-test defaults" '.defaults.scenario_id == "invite_media"'
+check "tools catalogue" 200 "${OP[@]}" "$API/tools"
+jcheck "report-html tool listed" '[.tools[].id] | index("report-html") != null'
 
 if [ "$fails" -gt 0 ]; then
   echo "smoke-api-v2: $fails check(s) failed" >&2

@@ -11,6 +11,7 @@ pub mod call;
 pub mod rng;
 pub mod wallclock;
 pub mod load;
+pub mod media;
 pub mod shard;
 pub mod runner;
 pub mod transport;

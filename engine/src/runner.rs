@@ -13,6 +13,7 @@ use crate::call::inject::{InjectData, InjectFile};
 use crate::call::{Env, ShardEvent};
 use crate::config::{JobSpec, ScenarioSource};
 use crate::load::{self, Pacer};
+use crate::media::{self, library::MediaLibrary};
 use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
 use crate::shard::{self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardSocket, ShardTraces};
 use crate::stats::ShardStats;
@@ -140,6 +141,42 @@ fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
     UdpSocket::bind(addr).map(drop).map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))
 }
 
+/// issue 8: the media files of the scenario, when the run has media (a media action, or
+/// `-rtp_echo`). Paths are relative to the working directory, as in SIPp; the built-in
+/// scenarios' pcap names map to our embedded captures.
+fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>, RunError> {
+    if !spec.rtp_echo && !media::library::scenario_has_media(sc) {
+        return Ok(None);
+    }
+    let builtin = matches!(spec.scenario, ScenarioSource::Builtin(_));
+    let read = |p: &std::path::Path| std::fs::read(p);
+    let lib = MediaLibrary::load(sc, builtin, &read).map_err(|e| RunError::Config(format!("media: {e}")))?;
+    Ok(Some(Arc::new(lib)))
+}
+
+/// issue 8: binds shard `shard`'s RTP socket. `-mp` (or `-min_rtp_port`, else SIPp's 6000)
+/// is the first shard's port, each further shard takes the next even port. An explicit
+/// `-mp` that is taken is an error; otherwise a taken port is skipped (two ports at a
+/// time, up to `-max_rtp_port`).
+fn bind_media_port(spec: &JobSpec, ip: IpAddr, shard: usize, buff: usize) -> Result<(socket2::Socket, u16), RunError> {
+    let explicit = spec.media_port.is_some();
+    let base = u32::from(spec.media_port.or(spec.min_rtp_port).unwrap_or(6000));
+    let max = u32::from(spec.max_rtp_port.unwrap_or(u16::MAX - 1));
+    let mut port = base + 2 * shard as u32;
+    loop {
+        let p = u16::try_from(port).ok().filter(|_| port <= max);
+        let Some(p) = p else {
+            return Err(RunError::Bind(format!("no free RTP port from {base} to {max} for shard {shard}")));
+        };
+        let addr = SocketAddr::new(ip, p);
+        match shard::udp_socket(addr, false, buff) {
+            Ok(sock) => return Ok((sock, p)),
+            Err(e) if explicit => return Err(RunError::Bind(format!("cannot bind the RTP socket to {addr} (-mp): {e}"))),
+            Err(_) => port += 2,
+        }
+    }
+}
+
 /// Loads, validates and binds everything a run needs, without starting it.
 pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     let stream_kind = StreamKind::of(spec.transport);
@@ -149,6 +186,8 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             "the scenario uses <exec command=...>, which runs shell commands; pass -allow_exec to permit it".into(),
         ));
     }
+    // issue 8: every media file is read now; a bad one fails the load, naming it.
+    let media_lib = load_media(spec, &sc)?;
     let mut inject = InjectData::default();
     for path in &spec.inject_files {
         let bytes = std::fs::read(path).map_err(|e| RunError::Config(format!("cannot read -inf {}: {e}", path.display())))?;
@@ -217,13 +256,21 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         };
         first_local.get_or_insert(local);
         let media_ip = spec.media_ip.unwrap_or(local_ip);
+        // issue 8: one RTP socket per shard when the run has media.
+        let (media_socket, media_port) = match &media_lib {
+            Some(_) => {
+                let (sock, port) = bind_media_port(spec, spec.media_ip.unwrap_or(bind_ip), i, buff)?;
+                (Some(sock), port)
+            }
+            None => (None, spec.media_port.unwrap_or(6000)),
+        };
         let env = Env {
             local_ip,
             local_ip_text: local_ip.to_string(),
             local_port: local.port(),
             media_ip,
             media_ip_text: media_ip.to_string(),
-            media_port: spec.media_port.unwrap_or(6000),
+            media_port,
             remote: spec.remote,
             remote_ip_text: spec.remote.map(|r| r.ip().to_string()).unwrap_or_default(),
             send_to: spec.send_to,
@@ -264,6 +311,10 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         {
             core.events.push(ShardEvent::Warning(note));
         }
+        if let Some(lib) = &media_lib {
+            let cfg = crate::media::MediaConfig { echo_all: spec.rtp_echo, ..Default::default() };
+            core.media = Some(crate::media::MediaEngine::new(now, Arc::clone(lib), cfg, seed ^ (i as u64 + 1)));
+        }
         if let Some(users) = spec.users {
             let n = load::share(users, shards, i);
             let first = (0..i).map(|j| load::share(users, shards, j)).sum::<u64>() + 1;
@@ -278,6 +329,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             control: Arc::clone(&control),
             published: p,
             traces: ShardTraces::default(),
+            media_socket,
         });
     }
     Ok(Prepared {

@@ -5,7 +5,7 @@
 
 /// Bytes stored inline up to `INLINE` long, on the heap beyond.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Token {
+pub(crate) enum Token {
     Inline { len: u8, bytes: [u8; INLINE] },
     Heap(Box<[u8]>),
 }
@@ -13,7 +13,7 @@ pub enum Token {
 const INLINE: usize = 22;
 
 impl Token {
-    pub fn new(b: &[u8]) -> Token {
+    pub(crate) fn new(b: &[u8]) -> Token {
         if b.len() <= INLINE {
             let mut bytes = [0u8; INLINE];
             bytes[..b.len()].copy_from_slice(b);
@@ -23,7 +23,7 @@ impl Token {
         }
     }
 
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             Token::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Token::Heap(b) => b,
@@ -31,7 +31,7 @@ impl Token {
     }
 
     /// Replaces the value only when it differs (so an unchanged tag costs nothing).
-    pub fn set(slot: &mut Option<Token>, b: &[u8]) {
+    pub(crate) fn set(slot: &mut Option<Token>, b: &[u8]) {
         if slot.as_ref().is_none_or(|t| t.as_bytes() != b) {
             *slot = Some(Token::new(b));
         }

@@ -19,7 +19,10 @@ use crate::load::Pacer;
 use crate::rng::Rng;
 use crate::scenario::{CommandKind, RecvMatch, Role, Scenario};
 use crate::sip::{HeaderName, SipMessage};
-use crate::stats::ShardStats;
+use crate::stats::{FailureReason, ShardStats};
+
+/// The pacer's wake-up granularity at high rates.
+const PACER_TICK: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// What the loop should know after feeding the core.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub struct Finished {
     pub call_id: Box<[u8]>,
     pub outcome: Outcome,
     pub duration_us: u64,
+    /// The call's media numbers (zeros without media).
+    pub media: crate::stats::call_record::CallMedia,
 }
 
 pub struct ShardCore {
@@ -72,6 +77,9 @@ pub struct ShardCore {
     /// Received datagrams (for -trace_msg): (source, range in `rx_log`).
     pub trace_rx: bool,
     pub rx_log: Vec<(SocketAddr, Vec<u8>)>,
+    /// RTP of this shard's calls (`None` when the run has no media); driven by
+    /// `shard::media_io`.
+    pub media: Option<crate::media::MediaEngine>,
 }
 
 impl ShardCore {
@@ -120,6 +128,7 @@ impl ShardCore {
             collect_finished: false,
             trace_rx: false,
             rx_log: Vec::new(),
+            media: None,
             plan: Plan::new(&scenario),
             scenario,
         }
@@ -148,7 +157,11 @@ impl ShardCore {
         let pacer = match (may_open, self.env.users.is_some()) {
             (false, _) => None,
             (true, true) => (!self.users_waiting.is_empty()).then_some(self.last_tick),
-            (true, false) => self.pacer.next_due(),
+            // Above 1,000 calls/s new calls are released in 1 ms bursts, as SIPp does:
+            // one loop turn per call would cost more than the call.
+            (true, false) => self.pacer.next_due().map(|d| {
+                if self.pacer.rate_cps() >= 1000.0 { d.max(self.last_tick + PACER_TICK) } else { d }
+            }),
         };
         match (self.calls.next_timer(), pacer) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -195,6 +208,7 @@ impl ShardCore {
         let Some(call) = self.calls.get_mut(h) else { return };
         // Stream transports with a connection per call route by this (transport::Streams).
         self.tx.flow = call.number();
+        let events_before = self.events.len();
         let mut cx = Self::cx(
             &scenario,
             &self.plan,
@@ -212,6 +226,13 @@ impl ShardCore {
         );
         let progress = f(call, &mut cx);
         self.tx.flow = 0;
+        // Media actions of this step go to the media engine before the call may end.
+        if let Some(m) = self.media.as_mut()
+            && self.events.len() > events_before
+        {
+            m.take_commands(now, call.call_id(), &mut self.events, events_before);
+            self.stats.media = m.stats();
+        }
         let deadline = call.deadline();
         match progress {
             Progress::Running => {
@@ -226,6 +247,14 @@ impl ShardCore {
     fn end_call(&mut self, h: CallHandle, now: Instant, outcome: Outcome) {
         let Some(call) = self.calls.remove(h, now) else { return };
         let duration_us = now.saturating_duration_since(call.started_at()).as_micros() as u64;
+        let media = match self.media.as_mut() {
+            Some(m) => {
+                let media = m.end_call(call.number()).unwrap_or_default();
+                self.stats.media = m.stats();
+                media
+            }
+            None => Default::default(),
+        };
         if self.env.transport.is_stream_per_call() {
             self.tx.ended_flows.push(call.number());
         }
@@ -238,7 +267,7 @@ impl ShardCore {
         }
         self.stats.current_calls = self.calls.len() as u64;
         if self.collect_finished {
-            self.finished.push(Finished { number: call.number(), call_id: call.call_id().into(), outcome, duration_us });
+            self.finished.push(Finished { number: call.number(), call_id: call.call_id().into(), outcome, duration_us, media });
         }
         if self.env.users.is_some() && !self.stopping {
             self.users_waiting.push(call_user(&call));
@@ -262,6 +291,12 @@ impl ShardCore {
             }
         };
         if let Some(h) = self.calls.find(msg.call_id()) {
+            // The peer's SDP tells the media engine where this call's RTP goes.
+            if let Some(m) = self.media.as_mut()
+                && let Some(c) = self.calls.get_mut(h)
+            {
+                m.handle_sip(c.number(), msg.body());
+            }
             self.with_call(h, now, wall, Some(&msg), |call, cx| call.handle_message(now, &msg, src, cx));
             return;
         }
@@ -297,6 +332,9 @@ impl ShardCore {
                 let _ = &mut cx;
                 c
             };
+            if let Some(m) = self.media.as_mut() {
+                m.handle_sip(number, msg.body());
+            }
             let h = self.calls.insert(call);
             self.stats.current_calls = self.calls.len() as u64;
             self.stats.peak_calls = self.stats.peak_calls.max(self.stats.current_calls);
@@ -430,8 +468,24 @@ impl ShardCore {
         self.with_call(h, now, wall, None, |call, cx| call.start(now, cx));
     }
 
+    /// A stream connection was lost (transport::Streams): the calls it carried fail with
+    /// `reason` (SIPp's FailedTcpConnect / FailedTcpClosed). `flow`: the one call of a
+    /// per-call connection; `None`: every call (a shared connection, -reconnect_close).
+    pub fn fail_calls(&mut self, now: Instant, flow: Option<u64>, reason: FailureReason) {
+        for h in self.calls.handles() {
+            let hit = self.calls.get_mut(h).is_some_and(|c| flow.is_none_or(|f| c.number() == f));
+            if hit {
+                self.end_call(h, now, Outcome::Failed(reason));
+            }
+        }
+    }
+
     /// Ends every call now (hard quit, `-timeout`): each counts as failed.
     pub fn abort_all(&mut self, now: Instant) {
+        if let Some(m) = self.media.as_mut() {
+            m.end_all();
+            self.stats.media = m.stats();
+        }
         for h in self.calls.handles() {
             if let Some(c) = self.calls.get_mut(h) {
                 c.abort();

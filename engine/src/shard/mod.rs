@@ -8,6 +8,7 @@
 //! clock is read in `clock()` only. The UDP path allocates nothing per datagram.
 
 pub mod core;
+pub mod media_io; // issue 8: RTP socket tasks
 pub mod mmsg;
 pub mod os;
 pub mod table;
@@ -24,7 +25,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 pub use self::core::{Budget, Finished, ShardCore};
 use crate::call::{ShardEvent, TxQueue};
-use crate::stats::ShardStats;
+use crate::stats::{FailureReason, ShardStats};
 use crate::stats::traces::{Direction, msg_block};
 use crate::transport::{StreamEvent, StreamHost, StreamPlan, Streams};
 
@@ -102,6 +103,8 @@ pub struct ShardPlan {
     pub control: Arc<Control>,
     pub published: Arc<Mutex<Published>>,
     pub traces: ShardTraces,
+    /// issue 8: this shard's RTP socket (`media_io`); `None` when the run has no media.
+    pub media_socket: Option<socket2::Socket>,
 }
 
 /// The one place a shard reads the clocks (STYLE.md §1).
@@ -140,7 +143,7 @@ enum Out {
 }
 
 async fn shard_loop(plan: ShardPlan) {
-    let ShardPlan { socket, core, control, published, traces, .. } = plan;
+    let ShardPlan { socket, core, control, published, traces, media_socket, .. } = plan;
     let core = Rc::new(RefCell::new(core));
     let traces = Rc::new(RefCell::new(traces));
     {
@@ -150,7 +153,6 @@ async fn shard_loop(plan: ShardPlan) {
     let out = match socket {
         ShardSocket::Udp(socket) => {
             let sock = Rc::new(os::into_glommio_udp(socket));
-            spawn_udp_receiver(Rc::clone(&sock), Rc::clone(&core), Rc::clone(&traces));
             Out::Udp(sock)
         }
         ShardSocket::Stream(plan) => {
@@ -160,13 +162,22 @@ async fn shard_loop(plan: ShardPlan) {
             Out::Stream(streams)
         }
     };
+    if let Some(s) = media_socket {
+        media_io::start(s, Rc::clone(&core)); // issue 8: RTP tasks
+    }
 
     let mut last_publish = clock().0;
     let mut rate_seen = f64::NAN;
     let mut paused_seen = false;
+    let mut rx = mmsg::RecvBatch::default();
     loop {
         let (now, wall) = clock();
         let quit = control.quit_level();
+        // UDP: take every datagram waiting (bounded), one recvmmsg per batch.
+        let drained = match &out {
+            Out::Udp(sock) => drain_udp(sock, &mut rx, &core, now, wall),
+            Out::Stream(_) => 0,
+        };
         let batch = {
             let mut c = core.borrow_mut();
             let rate = control.rate() / c.shards as f64;
@@ -195,6 +206,9 @@ async fn shard_loop(plan: ShardPlan) {
 
         let done = core.borrow().done();
         if done {
+            media_io::finish(&core); // issue 8: last recordings and media counters
+        }
+        if done {
             // Stream writers run in their own tasks: let them put the last messages
             // (a final ACK or 200) on the wire before the executor goes away.
             if let Out::Stream(streams) = &out {
@@ -215,69 +229,81 @@ async fn shard_loop(plan: ShardPlan) {
             Some(_) => Duration::ZERO,
             None => MAX_SLEEP,
         };
-        if sleep.is_zero() {
-            glommio::yield_if_needed().await;
-        } else {
-            glommio::timer::sleep(sleep).await;
+        match &out {
+            // Busy: let datagrams gather for a moment, so the next turn moves a batch
+            // (adds at most COALESCE to a response time).
+            Out::Udp(_) if drained > 0 => glommio::timer::sleep(sleep.min(COALESCE)).await,
+            // Quiet: wake on the first datagram or the next deadline.
+            Out::Udp(sock) if !sleep.is_zero() => wait_readable(sock, sleep).await,
+            _ if sleep.is_zero() => glommio::yield_if_needed().await,
+            _ => glommio::timer::sleep(sleep).await,
         }
     }
 }
 
-/// Receiver task: waits for a datagram through glommio (io_uring), then drains whatever
-/// else is queued with recvmmsg, so a loaded shard pays one system call per batch instead
-/// of one io_uring operation per datagram.
-fn spawn_udp_receiver(sock: Rc<glommio::net::UdpSocket>, core: Rc<RefCell<ShardCore>>, traces: Rc<RefCell<ShardTraces>>) {
-    glommio::spawn_local(async move {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&*sock);
-        let mut first = vec![0u8; 65_536];
-        let mut batch = mmsg::RecvBatch::default();
-        loop {
-            match sock.recv_from(&mut first).await {
-                Ok((n, src)) => {
-                    let (now, wall) = clock();
-                    let tx = {
-                        let mut c = core.borrow_mut();
-                        c.handle_datagram(now, wall, first.get(..n).unwrap_or(&[]), src);
-                        // Bounded drain: timers and the pacer get their turn at least
-                        // every MAX_DRAIN batches.
-                        for _ in 0..MAX_DRAIN {
-                            match batch.recv(fd) {
-                                Ok(0) | Err(_) => break,
-                                Ok(k) => {
-                                    for i in 0..k {
-                                        if let Some((bytes, from)) = batch.get(i) {
-                                            c.handle_datagram(now, wall, bytes, from);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        c.handle_tick(now, wall);
-                        take_tx(&mut c)
-                    };
-                    flush(&sock, &core, &traces, tx, wall).await;
-                }
-                Err(_) => {
-                    glommio::timer::sleep(Duration::from_millis(1)).await;
+/// Receives every waiting datagram (up to MAX_DRAIN batches) into the core.
+fn drain_udp(
+    sock: &glommio::net::UdpSocket,
+    rx: &mut mmsg::RecvBatch,
+    core: &Rc<RefCell<ShardCore>>,
+    now: Instant,
+    wall: SystemTime,
+) -> usize {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(sock);
+    let mut c = core.borrow_mut();
+    let mut drained = 0;
+    for _ in 0..MAX_DRAIN {
+        match rx.recv(fd) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => {
+                drained += k;
+                for i in 0..k {
+                    if let Some((bytes, from)) = rx.get(i) {
+                        c.handle_datagram(now, wall, bytes, from);
+                    }
                 }
             }
         }
-    })
-    .detach();
+    }
+    drained
+}
+
+/// Waits until a datagram can be read or `timeout` passes. A peek consumes nothing, so
+/// dropping it when the timer wins loses no datagram.
+async fn wait_readable(sock: &glommio::net::UdpSocket, timeout: Duration) {
+    let mut probe = [0u8; 1];
+    let peek = std::pin::pin!(sock.peek_from(&mut probe));
+    let sleep = std::pin::pin!(glommio::timer::sleep(timeout));
+    let _ = futures_util::future::select(peek, sleep).await;
 }
 
 /// recvmmsg batches drained per wake-up before timers run again.
 const MAX_DRAIN: usize = 8;
+/// How long a busy receiver lets datagrams gather before the next wake-up.
+const COALESCE: Duration = Duration::from_micros(200);
 
-/// Waits (at most a second) until every stream connection wrote what it was given.
+/// Waits (at most a second) until every stream connection wrote what it was given, then
+/// gives peers up to `CLOSE_GRACE` to close first: SIPp fails the calls still on a
+/// connection that closes under them (FailedTcpClosed), even calls that already ended
+/// for us and are only in SIPp's final `<timewait>`.
 async fn drain(streams: &Streams) {
     for _ in 0..1000 {
         if streams.idle() {
+            break;
+        }
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    let grace_ms = CLOSE_GRACE.as_millis() as u64;
+    for _ in 0..grace_ms {
+        if streams.open_connections() == 0 {
             return;
         }
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
 }
+
+/// How long a finished shard keeps its stream connections open for the peer to close.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 fn take_tx(c: &mut ShardCore) -> TxQueue {
     std::mem::take(&mut c.tx)
@@ -296,10 +322,7 @@ async fn flush(
     // glommio, which waits for room.
     let fd = std::os::fd::AsRawFd::as_raw_fd(sock);
     let items: Vec<(&[u8], SocketAddr)> = batch.items.iter().map(|t| (batch.bytes(t), t.dest)).collect();
-    let sent = match mmsg::send_batch(fd, &items) {
-        Ok(n) => n,
-        Err(_) => 0,
-    };
+    let sent = mmsg::send_batch(fd, &items).unwrap_or_default();
     for (bytes, dest) in items.iter().skip(sent) {
         if sock.send_to(bytes, *dest).await.is_err() {
             errors += 1;
@@ -371,6 +394,22 @@ impl StreamHost for Host {
     }
 
     fn on_event(&self, event: StreamEvent) {
+        if let StreamEvent::Lost { flows, all, opened, .. } = event {
+            let reason = if opened { FailureReason::TcpClosed } else { FailureReason::TcpConnect };
+            let (now, _) = clock();
+            {
+                let mut c = self.core.borrow_mut();
+                if all {
+                    c.fail_calls(now, None, reason);
+                }
+                for f in flows {
+                    c.fail_calls(now, Some(f), reason);
+                }
+            }
+            // Ending calls may queue messages and close flows: send them now.
+            self.on_batch_end();
+            return;
+        }
         let mut c = self.core.borrow_mut();
         let n = &mut c.stats.counters;
         let warning = match event {
@@ -402,6 +441,7 @@ impl StreamHost for Host {
                 n.send_errors += messages;
                 None
             }
+            StreamEvent::Lost { .. } => None,
         };
         if let Some(w) = warning {
             c.events.push(ShardEvent::Warning(w));

@@ -29,6 +29,10 @@ pub struct MediaStats {
     pub rtp_malformed: u64,
     /// Datagrams the media socket refused to send.
     pub rtp_send_errors: u64,
+    /// Packets a stream skipped because it fell more than 200 ms behind (a stalled shard).
+    pub rtp_late_skipped: u64,
+    /// Receive calls on the media socket that failed (ICMP errors reported late).
+    pub rtp_receive_errors: u64,
     /// RTCP sender / receiver reports we sent.
     pub rtcp_sender_reports: u64,
     pub rtcp_receiver_reports: u64,
@@ -86,6 +90,8 @@ impl MediaStats {
         self.rtp_unexpected_source += o.rtp_unexpected_source;
         self.rtp_malformed += o.rtp_malformed;
         self.rtp_send_errors += o.rtp_send_errors;
+        self.rtp_receive_errors += o.rtp_receive_errors;
+        self.rtp_late_skipped += o.rtp_late_skipped;
         self.rtcp_sender_reports += o.rtcp_sender_reports;
         self.rtcp_receiver_reports += o.rtcp_receiver_reports;
         self.rtcp_packets_received += o.rtcp_packets_received;
@@ -162,6 +168,8 @@ impl MediaStats {
             rtp_packets_echoed: self.rtp_packets_echoed,
             rtp_unexpected_source: self.rtp_unexpected_source,
             rtp_malformed: self.rtp_malformed,
+            rtp_late_skipped: self.rtp_late_skipped,
+            rtp_send_errors: self.rtp_send_errors,
             media_calls_with_rtp_received: self.calls_with_rtp_received,
             per_call_min_rtp_packets_received: if self.calls_with_media == 0 {
                 0

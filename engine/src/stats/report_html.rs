@@ -178,13 +178,12 @@ const PAD_B: f64 = 28.0;
 const PAD_T: f64 = 12.0;
 const PAD_R: f64 = 16.0;
 
+/// One series of a line chart: name, colour, value of a point.
+type Line<'a> = (&'a str, &'a str, fn(&SeriesPoint) -> f64);
+
 /// A line chart of several series over `t_s`, each with its own colour, sharing one y
 /// axis starting at zero.
-fn line_chart(
-    title: &str,
-    points: &[SeriesPoint],
-    lines: &[(&str, &str, fn(&SeriesPoint) -> f64)],
-) -> String {
+fn line_chart(title: &str, points: &[SeriesPoint], lines: &[Line<'_>]) -> String {
     let mut svg = String::new();
     let _ = write!(svg, "<h2>{}</h2>", escape(title));
     if points.len() < 2 {
@@ -207,7 +206,7 @@ fn line_chart(
     let y = |v: f64| PAD_T + ph * (1.0 - (if v.is_finite() { v } else { 0.0 }) / y_max);
     let _ = write!(
         svg,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
+        "<svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
         escape(title)
     );
     for i in 0..=4 {
@@ -272,7 +271,7 @@ fn bucket_chart(title: &str, l: &LatencyView) -> String {
     let bw = pw / n;
     let _ = write!(
         svg,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
+        "<svg width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
         escape(title)
     );
     for (i, b) in l.buckets.iter().enumerate() {
@@ -480,7 +479,9 @@ mod tests {
         ] {
             assert!(html.contains(needle), "missing {needle}");
         }
-        for external in ["<script", "src=", "href=", "@import", "url("] {
+        for external in [
+            "<script", "src=", "href=", "@import", "url(", "http:", "https:",
+        ] {
             assert!(
                 !html.contains(external),
                 "page must not load anything: {external}"

@@ -117,6 +117,10 @@ pub struct MediaSummary {
     pub rtp_unexpected_source: u64,
     /// Datagrams on a media port that are neither RTP nor RTCP.
     pub rtp_malformed: u64,
+    /// Packets skipped because their stream fell more than 200 ms behind schedule.
+    pub rtp_late_skipped: u64,
+    /// Media datagrams the socket refused to send.
+    pub rtp_send_errors: u64,
     /// Calls that received at least one RTP packet.
     pub media_calls_with_rtp_received: u64,
     /// Fewest RTP packets received by one call with media.

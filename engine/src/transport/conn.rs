@@ -47,6 +47,11 @@ pub enum StreamEvent {
     /// Messages that could not be sent (no connection, reconnections exhausted, write
     /// failure).
     SendFailed { peer: SocketAddr, messages: u64 },
+    /// A client connection ended while calls still used it: fail those calls (`flows`),
+    /// or every call of the shard (`all`: a shared connection with -reconnect_close).
+    /// `opened` tells a lost connection (FailedTcpClosed) from one never opened
+    /// (FailedTcpConnect).
+    Lost { peer: SocketAddr, flows: Vec<u64>, all: bool, opened: bool },
 }
 
 /// The shard side of the transport.
@@ -99,6 +104,8 @@ struct Conn {
     stop: LocalSender<()>,
     /// No more messages go to it: the writer drains, shuts down and the reader stops.
     closing: Cell<bool>,
+    /// We closed it on purpose (its last call ended): losing it fails nothing.
+    wanted_close: Cell<bool>,
     /// The writer is in the middle of a write.
     busy: Cell<bool>,
     per_call: bool,
@@ -290,6 +297,7 @@ impl Streams {
                 flows.is_empty()
             };
             if empty && c.per_call {
+                c.wanted_close.set(true);
                 c.close();
             }
         }
@@ -307,6 +315,7 @@ impl Streams {
             wake,
             stop,
             closing: Cell::new(false),
+            wanted_close: Cell::new(false),
             busy: Cell::new(false),
             per_call,
             flows: RefCell::new(Vec::new()),
@@ -335,9 +344,10 @@ impl Streams {
     fn spawn_conn(&self, conn: Rc<Conn>, rx: Receivers, how: Establish) {
         let Some(me) = self.rc() else { return };
         glommio::spawn_local(async move {
-            me.run_conn(&conn, how, rx.wake, rx.stop).await;
+            let opened = me.run_conn(&conn, how, rx.wake, rx.stop).await;
             conn.closing.set(true);
             me.forget(&conn);
+            me.report_lost(&conn, opened);
             let lost = conn.outbox.borrow().frames.len() as u64;
             if lost > 0 {
                 me.host.on_event(StreamEvent::SendFailed { peer: conn.peer, messages: lost });
@@ -362,7 +372,8 @@ impl Streams {
 
     /// Opens (or takes) the socket, runs the handshakes, then reads and writes until the
     /// connection ends.
-    async fn run_conn(self: &Rc<Self>, conn: &Rc<Conn>, how: Establish, wake: LocalReceiver<()>, stop: LocalReceiver<()>) {
+    /// Returns whether the connection was ever open (handshakes done).
+    async fn run_conn(self: &Rc<Self>, conn: &Rc<Conn>, how: Establish, wake: LocalReceiver<()>, stop: LocalReceiver<()>) -> bool {
         let st = SharedSettings::clone(&self.settings);
         let peer = conn.peer;
         let (tcp, accepted) = match how {
@@ -376,7 +387,7 @@ impl Streams {
                     Ok(t) => (t, false),
                     Err(e) => {
                         self.host.on_event(StreamEvent::ConnectFailed { peer, reason: e.to_string() });
-                        return;
+                        return false;
                     }
                 }
             }
@@ -386,7 +397,7 @@ impl Streams {
             Ok(io) => io,
             Err(reason) => {
                 self.host.on_event(StreamEvent::HandshakeFailed { peer, reason });
-                return;
+                return false;
             }
         };
         if st.kind.is_websocket() {
@@ -407,7 +418,7 @@ impl Streams {
                 Ok(ws) => ws,
                 Err(reason) => {
                     self.host.on_event(StreamEvent::HandshakeFailed { peer, reason });
-                    return;
+                    return false;
                 }
             };
             self.host.on_event(if accepted { StreamEvent::Accepted { peer } } else { StreamEvent::Opened { peer } });
@@ -425,6 +436,22 @@ impl Streams {
             self.report_end(peer, end);
             conn.close();
             let _ = writer.await;
+        }
+        true
+    }
+
+    /// A client connection ended under calls that still need it.
+    fn report_lost(&self, conn: &Conn, opened: bool) {
+        if self.settings.server || conn.wanted_close.get() {
+            return;
+        }
+        if conn.per_call {
+            let flows = conn.flows.borrow().clone();
+            if !flows.is_empty() {
+                self.host.on_event(StreamEvent::Lost { peer: conn.peer, flows, all: false, opened });
+            }
+        } else if self.settings.reconnect_close {
+            self.host.on_event(StreamEvent::Lost { peer: conn.peer, flows: Vec::new(), all: true, opened });
         }
     }
 
@@ -499,6 +526,10 @@ impl Streams {
                 }
             }
             self.host.on_batch_end();
+            if buf.take_pings() > 0 {
+                conn.outbox.borrow_mut().bytes.extend_from_slice(b"\r\n");
+                let _ = conn.wake.try_send(());
+            }
             if let Some(e) = end {
                 return e;
             }

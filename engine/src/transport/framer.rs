@@ -56,12 +56,22 @@ pub struct StreamBuffer {
     start: usize,
     /// The longest message accepted (`FramingError::TooLarge` past it).
     max: usize,
+    /// CR/LF bytes seen in a row between messages, across reads (RFC 5626 pings).
+    crlf_run: usize,
+    /// Double-CRLF pings seen and not yet taken by `take_pings`.
+    pings: usize,
 }
 
 impl StreamBuffer {
     /// An empty buffer for messages of at most `max` bytes.
     pub fn new(max: usize) -> StreamBuffer {
-        StreamBuffer { data: Vec::with_capacity(READ_CHUNK.min(max.max(1024))), start: 0, max }
+        StreamBuffer { data: Vec::with_capacity(READ_CHUNK.min(max.max(1024))), start: 0, max, crlf_run: 0, pings: 0 }
+    }
+
+    /// How many keepalive pings (CRLFCRLF) arrived since the last call; each deserves a
+    /// CRLF pong (RFC 5626 §4.4.1).
+    pub fn take_pings(&mut self) -> usize {
+        std::mem::take(&mut self.pings)
     }
 
     /// Bytes received but not yet returned as a message.
@@ -108,11 +118,20 @@ impl StreamBuffer {
     pub fn next_frame(&mut self) -> Result<Option<&[u8]>, FrameError> {
         let rest = self.data.get(self.start..).unwrap_or_default();
         let skip = sip::keepalive_len(rest);
+        // RFC 5626 §4.4.1: a CRLFCRLF ping between messages wants a CRLF pong.
+        if skip > 0 {
+            self.crlf_run += skip;
+            if self.crlf_run >= 4 {
+                self.pings += 1;
+                self.crlf_run = 0;
+            }
+        }
         self.start += skip;
         let rest = rest.get(skip..).unwrap_or_default();
         if rest.is_empty() {
             return Ok(None);
         }
+        self.crlf_run = 0;
         start_line_ok(rest)?;
         match sip::frame_len(rest, self.max)? {
             Some(n) => {
@@ -237,6 +256,23 @@ mod tests {
     #[test]
     fn a_sip_message_without_content_length_is_bad_input() {
         assert_eq!(frames_of(&[b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n"], 4096), Err(FrameError::BadInput));
+    }
+
+    #[test]
+    fn a_double_crlf_ping_is_counted_however_it_is_split() {
+        let (s, msgs) = stream();
+        let mut b = StreamBuffer::new(4096);
+        let mut out = Vec::new();
+        for c in s.chunks(1) {
+            b.extend(c);
+            while let Some(f) = b.next_frame().expect("frames") {
+                out.push(f.to_vec());
+            }
+        }
+        assert_eq!(out, msgs);
+        // One CRLFCRLF between the first two messages; the lone CRLF at the end is a pong.
+        assert_eq!(b.take_pings(), 1);
+        assert_eq!(b.take_pings(), 0);
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub struct StreamSettings {
     pub max_reconnect: Option<u32>,
     /// `-reconnect_sleep`: pause before each reconnection.
     pub reconnect_sleep: Duration,
+    /// `-reconnect_close` (SIPp default true): calls on a lost shared connection fail.
+    pub reconnect_close: bool,
     /// `-ws_path`: the request path of the WebSocket upgrade.
     pub ws_path: String,
     pub tls: Option<TlsSetup>,
@@ -99,6 +101,7 @@ impl StreamSettings {
             max_sockets: None,
             max_reconnect: None,
             reconnect_sleep: Duration::ZERO,
+            reconnect_close: true,
             ws_path: "/".into(),
             tls: None,
             handshake_timeout: Duration::from_secs(10),
@@ -116,3 +119,31 @@ pub enum TransportError {
 
 /// Shared settings as the shard tasks hold them.
 pub type SharedSettings = Arc<StreamSettings>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stream_code_maps_to_its_kind_and_transport_keyword() {
+        let cases = [
+            ("t1", StreamKind::Tcp, false, "TCP"),
+            ("tn", StreamKind::Tcp, true, "TCP"),
+            ("l1", StreamKind::Tls, false, "TLS"),
+            ("ln", StreamKind::Tls, true, "TLS"),
+            ("w1", StreamKind::Ws, false, "WS"),
+            ("wn", StreamKind::Ws, true, "WS"),
+            ("ws1", StreamKind::Wss, false, "WSS"),
+            ("wsn", StreamKind::Wss, true, "WSS"),
+        ];
+        for (code, kind, per_call, keyword) in cases {
+            let mode = TransportMode::parse(code).expect("code");
+            assert_eq!(StreamKind::of(mode), Some(kind), "{code}");
+            assert_eq!(mode.is_stream_per_call(), per_call, "{code}");
+            assert_eq!(mode.keyword(), keyword, "[transport] for {code}");
+        }
+        for code in ["u1", "un", "ui"] {
+            assert_eq!(StreamKind::of(TransportMode::parse(code).expect("code")), None, "{code}");
+        }
+    }
+}

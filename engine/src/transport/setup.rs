@@ -26,6 +26,7 @@ pub fn settings(spec: &JobSpec, kind: StreamKind, server: bool, local_ip: IpAddr
     s.max_sockets = spec.max_sockets;
     s.max_reconnect = spec.max_reconnect;
     s.reconnect_sleep = Duration::from_millis(spec.reconnect_sleep_ms.unwrap_or(0));
+    s.reconnect_close = spec.reconnect_close;
     if let Some(p) = spec.ws_path.as_deref().filter(|p| !p.is_empty()) {
         s.ws_path = p.to_string();
     }

@@ -128,7 +128,7 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
             tool_version: concat!("Gossipper ", env!("CARGO_PKG_VERSION")),
             seed: spec.seed,
             gates: &gates,
-            media: Default::default(),
+            media: report.stats.media.summary(),
         });
         match serde_json::to_vec_pretty(&s) {
             Ok(bytes) => {

@@ -9,7 +9,7 @@ use gossipper_engine::call::{Outcome, ShardEvent};
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::runner::{Observer, RunReport, Tick};
 use gossipper_engine::stats::ShardStats;
-use gossipper_engine::stats::call_record::{CallMedia, call_record_line};
+use gossipper_engine::stats::call_record::call_record_line;
 use gossipper_engine::stats::csv;
 use gossipper_engine::stats::report::RunInfo;
 use gossipper_engine::stats::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
@@ -190,7 +190,7 @@ impl Observer for LegacyObserver {
                     ok,
                     fin.duration_us / 1000,
                     &err,
-                    CallMedia::default(),
+                    fin.media,
                 );
                 let _ = f.write_all(line.as_bytes());
             }

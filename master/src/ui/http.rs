@@ -4,7 +4,9 @@
 //! Owns: the socket side of the master. Body limits are enforced while reading (by the
 //! api's `Call`), and a declared `Content-Length` beyond any limit is refused before a
 //! byte of body is read. A panic in a handler costs that request a 500, never a thread.
-//! Must not: route or authorize (the api does).
+//! Streaming replies and WebSocket sessions get a thread of their own, so a
+//! long-lived client never holds a request thread. Must not: route or authorize (the
+//! api does).
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
@@ -118,9 +120,91 @@ fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("static header is valid")
 }
 
+/// Writes a chunked response by hand, flushing every chunk (tiny_http's own chunked
+/// writer buffers 8 KiB, which would hold live lines back).
+fn stream(
+    req: tiny_http::Request,
+    content_type: &'static str,
+    chunks: Box<dyn Iterator<Item = Vec<u8>> + Send>,
+) {
+    let spawned = std::thread::Builder::new().name("ui-stream".into()).spawn(move || {
+        let mut w = req.into_writer();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+        );
+        if w.write_all(head.as_bytes()).and_then(|()| w.flush()).is_err() {
+            return;
+        }
+        for chunk in chunks {
+            if chunk.is_empty() {
+                continue;
+            }
+            let framed = format!("{:x}\r\n", chunk.len());
+            let ok = w
+                .write_all(framed.as_bytes())
+                .and_then(|()| w.write_all(&chunk))
+                .and_then(|()| w.write_all(b"\r\n"))
+                .and_then(|()| w.flush());
+            if ok.is_err() {
+                return;
+            }
+        }
+        let _ = w.write_all(b"0\r\n\r\n");
+        let _ = w.flush();
+    });
+    if let Err(e) = spawned {
+        eprintln!("gossipper ui: cannot start a stream thread: {e}");
+    }
+}
+
+/// Completes a WebSocket handshake and runs the session on its own thread.
+fn websocket(
+    req: tiny_http::Request,
+    accept: &str,
+    session: Box<dyn FnOnce(Box<dyn api::Duplex>) + Send>,
+) {
+    let resp = Response::empty(StatusCode(101)).with_header(header("Sec-WebSocket-Accept", accept));
+    let stream = req.upgrade("websocket", resp);
+    let spawned = std::thread::Builder::new()
+        .name("ui-websocket".into())
+        .spawn(move || session(Box::new(stream)));
+    if let Err(e) = spawned {
+        eprintln!("gossipper ui: cannot start a WebSocket thread: {e}");
+    }
+}
+
 fn respond(req: tiny_http::Request, reply: Reply) {
     let nosniff = header("X-Content-Type-Options", "nosniff");
     let result = match reply {
+        Reply::Stream { content_type, chunks } => {
+            stream(req, content_type, chunks);
+            return;
+        }
+        Reply::WebSocket { accept, session } => {
+            websocket(req, &accept, session);
+            return;
+        }
+        Reply::Page { path, content_type } => match std::fs::File::open(&path) {
+            Ok(f) => req.respond(
+                Response::from_file(f)
+                    .with_header(header("Content-Type", content_type))
+                    .with_header(header(
+                        "Content-Security-Policy",
+                        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
+                    ))
+                    .with_header(header("X-Frame-Options", "SAMEORIGIN"))
+                    .with_header(header("Cache-Control", "no-store"))
+                    .with_header(nosniff),
+            ),
+            Err(_) => {
+                let e = ApiError::NotFound("report not found".into());
+                req.respond(
+                    Response::from_data(e.body())
+                        .with_status_code(StatusCode(404))
+                        .with_header(header("Content-Type", "application/json")),
+                )
+            }
+        },
         Reply::Json { status, body } => req.respond(
             Response::from_data(body)
                 .with_status_code(StatusCode(status))
@@ -134,11 +218,26 @@ fn respond(req: tiny_http::Request, reply: Reply) {
                 .with_header(header("Content-Type", "text/plain; charset=utf-8"))
                 .with_header(nosniff),
         ),
-        Reply::Static { content_type, body } => req.respond(
+        Reply::Static {
+            content_type,
+            body,
+            cache_control,
+            etag,
+        } => req.respond(
             Response::from_data(body)
                 .with_header(header("Content-Type", content_type))
+                .with_header(header("Cache-Control", cache_control))
+                .with_header(header("ETag", &etag))
                 .with_header(header("X-Frame-Options", "DENY"))
                 .with_header(nosniff),
+        ),
+        Reply::NotModified {
+            etag,
+            cache_control,
+        } => req.respond(
+            Response::empty(StatusCode(304))
+                .with_header(header("Cache-Control", cache_control))
+                .with_header(header("ETag", &etag)),
         ),
         Reply::Empty(status) => req.respond(Response::empty(StatusCode(status))),
         Reply::File {

@@ -7,15 +7,17 @@
 //!
 //! Modules: `paths` (the one safe path builder), `store` (SQLite + files), `auth`
 //! (passwords, tokens, tickets, throttle), `api` (router + one module per resource),
-//! `http` (tiny_http glue), `console` (embedded static files), `timefmt`.
+//! `supervisor` (worker processes of jobs), `http` (tiny_http glue), `console` (embedded
+//! static files), `timefmt`.
 
 mod api;
 mod auth;
 mod console;
 mod http;
-mod paths;
-mod store;
-mod timefmt;
+pub(crate) mod paths;
+pub(crate) mod store;
+pub(crate) mod supervisor;
+pub(crate) mod timefmt;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +87,19 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
     let store = Store::open(layout, args.scenario_history_keep)
         .with_context(|| format!("opening {}", args.data_dir.display()))?;
     let secret = jwt_secret(&store, args.jwt_secret.as_deref())?;
+    let exe = std::env::current_exe().context("finding the gossipper executable for workers")?;
+    let supervisor = Arc::new(
+        supervisor::Supervisor::new(store.layout.clone(), exe)
+            .context("opening the job supervisor")?,
+    );
+    let settled = supervisor
+        .recover()
+        .context("settling jobs of a previous run")?;
+    if settled > 0 {
+        eprintln!(
+            "gossipper ui: {settled} job(s) left unfinished by a previous run were settled (master restarted)"
+        );
+    }
     let auth_enabled = !args.no_auth;
     if auth_enabled {
         bootstrap_admin(&store)?;
@@ -104,6 +119,7 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
             started_at: SystemTime::now(),
         },
         disk_usage: Mutex::new(None),
+        supervisor,
     });
     let addr = http::listen_addr(&args.listen);
     let server =

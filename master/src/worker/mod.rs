@@ -1,8 +1,432 @@
-//! `gossipper worker --spec`: one job for the master (stub).
+//! `gossipper worker --spec <path>`: runs one job for the master (or headless).
+//!
+//! Reads the spec (gossipper-reference.md §5.7), builds the engine configuration
+//! (`config`), runs the engine in this process and reports on stdout as JSON lines, each
+//! with `kind`, `job_id` and `ts` (Unix ms):
+//!
+//! - `{"kind":"started","job_id","pid","ts"}` first;
+//! - `{"kind":"stats",…}` every `stats_interval_ms` with the real counters (engine
+//!   `stats::stats_line`), plus one last line when the run ends;
+//! - `{"kind":"error","job_id","error","ts"}` when the job cannot run;
+//! - `{"kind":"exit","job_id","code","stopped","ts"[, "error"]}` last.
+//!
+//! At the end it writes `summary.json`, `call_records.jsonl` and `report.html` into the
+//! job's artifacts folder, even when stopped. Exit codes: [`exit`]. stderr is the
+//! human-readable log (`worker.log`). Flow: `main` → `run` → exit code.
 
+mod config;
+mod load_scenario;
+mod media;
+mod observer;
+pub(crate) mod spec;
+pub(crate) mod tools;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 
-pub(crate) fn main(_args: &[String]) -> ExitCode {
-    eprintln!("gossipper worker: not built yet");
-    ExitCode::from(1)
+use gossipper_engine::runner::{self, RunError};
+use gossipper_engine::stats::ShardStats;
+use gossipper_engine::stats::format::unix_ms;
+use gossipper_engine::stats::report::{RunInfo, RunParams};
+use gossipper_engine::stats::report_html::{self, ReportData};
+use gossipper_engine::stats::summary::{self, SummaryInput};
+use serde::Serialize;
+
+pub(crate) use config::build as build_config;
+pub(crate) use load_scenario::IDS as LOAD_SCENARIOS;
+pub(crate) use load_scenario::check_identity_value;
+use observer::{JobObserver, Lines, StopSignals};
+use spec::{MIN_STATS_INTERVAL_MS, WorkerSpec};
+
+/// The worker's exit codes (the master maps them to job states).
+pub(crate) mod exit {
+    /// The run completed and every call succeeded (or the tool ran).
+    pub(crate) const OK: u8 = 0;
+    /// At least one call failed.
+    pub(crate) const SOME_FAILED: u8 = 1;
+    /// A health gate failed.
+    pub(crate) const HEALTH_GATE_FAILED: u8 = 2;
+    /// A socket could not be bound.
+    pub(crate) const BIND: u8 = 254;
+    /// The spec, the configuration or the scenario is unusable.
+    pub(crate) const FATAL: u8 = 255;
+}
+
+/// The artifact file names inside a job's folder.
+pub(crate) mod files {
+    pub(crate) const STATS: &str = "stats.jsonl";
+    pub(crate) const LOG: &str = "worker.log";
+    pub(crate) const SUMMARY: &str = "summary.json";
+    pub(crate) const CALL_RECORDS: &str = "call_records.jsonl";
+    pub(crate) const REPORT_HTML: &str = "report.html";
+    pub(crate) const RECORDINGS: &str = "recordings";
+}
+
+const TOOL_VERSION: &str = concat!("Gossipper ", env!("CARGO_PKG_VERSION"));
+
+fn now_ms() -> u64 {
+    unix_ms(SystemTime::now())
+}
+
+#[derive(Serialize)]
+struct Started<'a> {
+    kind: &'static str,
+    job_id: &'a str,
+    pid: u32,
+    ts: u64,
+}
+
+#[derive(Serialize)]
+struct ErrorLine<'a> {
+    kind: &'static str,
+    job_id: &'a str,
+    error: &'a str,
+    ts: u64,
+}
+
+#[derive(Serialize)]
+struct ExitLine<'a> {
+    kind: &'static str,
+    job_id: &'a str,
+    code: u8,
+    stopped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    ts: u64,
+}
+
+fn usage() -> &'static str {
+    "usage: gossipper worker --spec <path>"
+}
+
+fn spec_path(args: &[String]) -> Option<PathBuf> {
+    match args {
+        [flag, path] if flag == "--spec" || flag == "-spec" => Some(PathBuf::from(path)),
+        [one] => one.strip_prefix("--spec=").map(PathBuf::from),
+        _ => None,
+    }
+}
+
+pub(crate) fn main(args: &[String]) -> ExitCode {
+    let Some(path) = spec_path(args) else {
+        eprintln!("{}", usage());
+        return ExitCode::from(exit::FATAL);
+    };
+    let mut lines = Lines::stdout();
+    let spec = match read_spec(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gossipper worker: {e}");
+            return ExitCode::from(fail(&mut lines, "", &e, exit::FATAL));
+        }
+    };
+    ExitCode::from(run(&spec, lines))
+}
+
+fn read_spec(path: &Path) -> Result<WorkerSpec, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let spec: WorkerSpec = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: invalid spec: {e}", path.display()))?;
+    if !config::artifacts_dir_is_sane(&spec.data_dir, &spec.job_id, &spec.artifacts_dir) {
+        return Err(format!(
+            "{}: artifacts_dir must be <data_dir>/artifacts/jobs/<job_id>",
+            path.display()
+        ));
+    }
+    if spec.stats_interval_ms < MIN_STATS_INTERVAL_MS {
+        return Err(format!(
+            "{}: stats_interval_ms must be at least {MIN_STATS_INTERVAL_MS}",
+            path.display()
+        ));
+    }
+    Ok(spec)
+}
+
+/// Reports a job that cannot run: an error line, then the exit line.
+fn fail(lines: &mut Lines, job_id: &str, error: &str, code: u8) -> u8 {
+    lines.json(&ErrorLine {
+        kind: "error",
+        job_id,
+        error,
+        ts: now_ms(),
+    });
+    lines.json(&ExitLine {
+        kind: "exit",
+        job_id,
+        code,
+        stopped: false,
+        error: Some(error),
+        ts: now_ms(),
+    });
+    code
+}
+
+fn run(spec: &WorkerSpec, mut lines: Lines) -> u8 {
+    let signals = StopSignals::install();
+    lines.json(&Started {
+        kind: "started",
+        job_id: &spec.job_id,
+        pid: std::process::id(),
+        ts: now_ms(),
+    });
+    if let Err(e) = std::fs::create_dir_all(&spec.artifacts_dir) {
+        let msg = format!("{}: {e}", spec.artifacts_dir.display());
+        eprintln!("gossipper worker: {msg}");
+        return fail(&mut lines, &spec.job_id, &msg, exit::FATAL);
+    }
+    if spec.profile_kind == "tool" {
+        return run_tool(spec, lines);
+    }
+    run_engine(spec, lines, signals)
+}
+
+fn run_tool(spec: &WorkerSpec, mut lines: Lines) -> u8 {
+    eprintln!("worker: job {}: tool {}", spec.job_id, spec.profile_id);
+    match tools::run(
+        &spec.profile_id,
+        &spec.tool_args,
+        &spec.data_dir,
+        &spec.artifacts_dir,
+    ) {
+        Ok(written) => {
+            for p in &written {
+                eprintln!("worker: wrote {}", p.display());
+            }
+            lines.json(&ExitLine {
+                kind: "exit",
+                job_id: &spec.job_id,
+                code: exit::OK,
+                stopped: false,
+                error: None,
+                ts: now_ms(),
+            });
+            exit::OK
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            eprintln!("worker: {msg}");
+            fail(&mut lines, &spec.job_id, &msg, exit::FATAL)
+        }
+    }
+}
+
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    match getrandom::getrandom(&mut b) {
+        Ok(()) => u64::from_le_bytes(b),
+        Err(_) => now_ms(),
+    }
+}
+
+fn run_error(e: &RunError) -> (String, u8) {
+    match e {
+        RunError::Scenario(errs) => {
+            let text: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+            let text = if text.is_empty() {
+                "the scenario could not be loaded".to_string()
+            } else {
+                text.join("; ")
+            };
+            (text, exit::FATAL)
+        }
+        RunError::Bind(m) => (m.clone(), exit::BIND),
+        RunError::Config(m) | RunError::Io(m) => (m.clone(), exit::FATAL),
+    }
+}
+
+fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: StopSignals) -> u8 {
+    let job_id = spec.job_id.as_str();
+    let built = match config::build(spec, random_seed()) {
+        Ok(b) => b,
+        Err(e) => {
+            let msg = e.to_string();
+            eprintln!("worker: {msg}");
+            return fail(&mut lines, job_id, &msg, exit::FATAL);
+        }
+    };
+    let job = &built.job;
+    let prepared = match runner::prepare(job) {
+        Ok(p) => p,
+        Err(e) => {
+            let (msg, code) = run_error(&e);
+            eprintln!("worker: {msg}");
+            return fail(&mut lines, job_id, &msg, code);
+        }
+    };
+    eprintln!(
+        "worker: job {job_id}: {} scenario \"{}\" on {} ({} shard(s)), remote {}, seed {}",
+        spec.profile_kind,
+        built.scenario_id,
+        prepared.local,
+        prepared.shards,
+        job.remote
+            .map_or_else(|| "-".to_string(), |r| r.to_string()),
+        job.seed
+    );
+    if spec.record_wav || spec.record_wav_duplex {
+        let dir = spec.artifacts_dir.join(files::RECORDINGS);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("worker: {}: {e}", dir.display());
+        }
+        eprintln!(
+            "worker: record_wav: this build does not record call audio yet; no recordings are written"
+        );
+    }
+    let start = SystemTime::now();
+    let rate_cps = job.rate * 1000.0 / job.rate_period_ms.max(1) as f64;
+    let info = RunInfo::new(
+        &prepared.scenario,
+        RunParams {
+            transport: job.transport.keyword().to_string(),
+            remote: job.remote.map(|r| r.to_string()).unwrap_or_default(),
+            local_port: prepared.local.port(),
+            rate: job.rate,
+            rate_period_ms: job.rate_period_ms,
+            users: job.users,
+            call_limit: job.call_limit.unwrap_or_else(|| {
+                gossipper_engine::load::default_call_limit(rate_cps, job.default_pause_ms)
+            }),
+            max_calls: job.max_calls,
+            default_pause_ms: job.default_pause_ms,
+            start,
+            pid: std::process::id(),
+        },
+    );
+    let empty = ShardStats::new(
+        info.steps.len(),
+        info.rtd_names.len(),
+        info.counter_names.len(),
+        &info.rtd_edges_ms,
+        &info.call_length_edges_ms,
+    );
+    let records_path = spec.artifacts_dir.join(files::CALL_RECORDS);
+    let records = match std::fs::File::create(&records_path) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!("worker: {}: {e}; no call records", records_path.display());
+            None
+        }
+    };
+    let interval = Duration::from_millis(spec.stats_interval_ms);
+    let mut obs = JobObserver::new(job_id, interval, lines, records, empty, signals);
+    let report = match prepared.run(&mut obs) {
+        Ok(r) => r,
+        Err(e) => {
+            let (msg, code) = run_error(&e);
+            eprintln!("worker: {msg}");
+            return fail(&mut obs.lines, job_id, &msg, code);
+        }
+    };
+    obs.emit_stats(&report.stats, std::time::Instant::now(), report.finished_at);
+    obs.finish();
+
+    let s = summary::summary(&SummaryInput {
+        info: &info,
+        stats: &report.stats,
+        finished_at: report.finished_at,
+        tool_version: TOOL_VERSION,
+        seed: job.seed,
+        gates: &job.health,
+        media: report.stats.media.summary(),
+    });
+    write_artifact(
+        &spec.artifacts_dir.join(files::SUMMARY),
+        summary::to_json(&s).as_bytes(),
+    );
+    let title = format!(
+        "gossipper job {job_id} — {} {}",
+        spec.profile_kind, built.scenario_id
+    );
+    let html = report_html::render(&title, &ReportData::from_summary(&s), &obs.series);
+    write_artifact(
+        &spec.artifacts_dir.join(files::REPORT_HTML),
+        html.as_bytes(),
+    );
+
+    let c = &report.stats.counters;
+    let code = if s.health.active && !s.health.pass {
+        exit::HEALTH_GATE_FAILED
+    } else if c.failed_calls > 0 {
+        exit::SOME_FAILED
+    } else {
+        exit::OK
+    };
+    let error = if code == exit::HEALTH_GATE_FAILED {
+        Some(format!(
+            "health gate failed: {}",
+            s.health.reasons.join("; ")
+        ))
+    } else if code == exit::SOME_FAILED {
+        Some(format!(
+            "{} of {} calls failed",
+            c.failed_calls, s.total_calls
+        ))
+    } else {
+        obs.last_error.clone()
+    };
+    eprintln!(
+        "worker: done: {} calls, {} succeeded, {} failed, exit {code}{}",
+        s.total_calls,
+        s.success_calls,
+        s.failed_calls,
+        if obs.stopped { " (stopped)" } else { "" }
+    );
+    let stopped = obs.stopped;
+    obs.lines.json(&ExitLine {
+        kind: "exit",
+        job_id,
+        code,
+        stopped,
+        error: error.as_deref(),
+        ts: now_ms(),
+    });
+    code
+}
+
+fn write_artifact(path: &Path, bytes: &[u8]) {
+    if let Err(e) = std::fs::write(path, bytes) {
+        eprintln!("worker: cannot write {}: {e}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_flag_is_required() {
+        assert_eq!(
+            spec_path(&["--spec".into(), "/t/s.json".into()]),
+            Some("/t/s.json".into())
+        );
+        assert_eq!(
+            spec_path(&["--spec=/t/s.json".into()]),
+            Some("/t/s.json".into())
+        );
+        assert_eq!(spec_path(&[]), None);
+        assert_eq!(spec_path(&["--spec".into()]), None);
+    }
+
+    #[test]
+    fn a_spec_writing_outside_its_job_folder_is_refused() {
+        let dir = std::env::temp_dir().join(format!("gossipper-wspec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("spec.json");
+        std::fs::write(
+            &p,
+            r#"{"job_id":"j1","data_dir":"/d","profile_kind":"server","artifacts_dir":"/etc"}"#,
+        )
+        .unwrap();
+        assert!(read_spec(&p).unwrap_err().contains("artifacts_dir"));
+        std::fs::write(
+            &p,
+            r#"{"job_id":"j1","data_dir":"/d","profile_kind":"server","artifacts_dir":"/d/artifacts/jobs/j1","stats_interval_ms":1}"#,
+        )
+        .unwrap();
+        assert!(read_spec(&p).unwrap_err().contains("stats_interval_ms"));
+        std::fs::write(&p, r#"{"job_id":"j1","bogus":1}"#).unwrap();
+        assert!(read_spec(&p).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -10,20 +10,25 @@
 mod audit;
 mod builtin;
 mod error;
+mod events;
 mod health;
 mod jobs;
+mod live;
+mod loadtest;
 mod media;
 mod profiles;
+mod reports;
 mod routes;
 mod scenarios;
 mod session;
 mod settings;
+mod tools;
 mod users;
 
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
@@ -36,6 +41,7 @@ use super::console;
 use super::store::Store;
 use super::store::audit::Actor;
 use super::store::users::Role;
+use super::supervisor::Supervisor;
 
 /// Fixed runtime facts, shown by `/health` and `/settings`.
 pub(crate) struct Config {
@@ -56,6 +62,8 @@ pub(crate) struct Ctx {
     pub(crate) config: Config,
     /// `(computed at, bytes)`: the data dir walk is cached for a few seconds.
     pub(crate) disk_usage: Mutex<Option<(Instant, u64)>>,
+    /// Jobs: worker processes, their lines and their final state.
+    pub(crate) supervisor: Arc<Supervisor>,
 }
 
 impl Ctx {
@@ -117,7 +125,6 @@ impl Incoming<'_> {
 }
 
 /// What to send back.
-#[derive(Debug)]
 pub(crate) enum Reply {
     Json {
         status: u16,
@@ -126,6 +133,13 @@ pub(crate) enum Reply {
     Static {
         content_type: &'static str,
         body: &'static [u8],
+        cache_control: &'static str,
+        etag: String,
+    },
+    /// 304 for a console file the browser already has.
+    NotModified {
+        etag: String,
+        cache_control: &'static str,
     },
     Text {
         status: u16,
@@ -136,8 +150,50 @@ pub(crate) enum Reply {
         content_type: &'static str,
         file_name: String,
     },
+    /// A file shown in the browser (reports): inline, framable by our own pages only,
+    /// and forbidden to load anything (`Content-Security-Policy: default-src 'none'`).
+    Page {
+        path: PathBuf,
+        content_type: &'static str,
+    },
     Empty(u16),
+    /// A chunked streaming body, one chunk per item, sent from its own thread until the
+    /// iterator ends (`GET /jobs/{id}/events` without a WebSocket upgrade).
+    Stream {
+        content_type: &'static str,
+        chunks: Box<dyn Iterator<Item = Vec<u8>> + Send>,
+    },
+    /// A WebSocket upgrade: `101` with `Sec-WebSocket-Accept: accept`, then `session`
+    /// runs on its own thread with the raw stream.
+    WebSocket {
+        accept: String,
+        session: Box<dyn FnOnce(Box<dyn Duplex>) + Send>,
+    },
 }
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Json { status, body } => f
+                .debug_struct("Json")
+                .field("status", status)
+                .field("body", &String::from_utf8_lossy(body))
+                .finish(),
+            Reply::Static { content_type, .. } => write!(f, "Static({content_type})"),
+            Reply::NotModified { etag, .. } => write!(f, "NotModified({etag})"),
+            Reply::Text { status, body } => write!(f, "Text({status}, {body})"),
+            Reply::File { path, .. } => write!(f, "File({})", path.display()),
+            Reply::Page { path, .. } => write!(f, "Page({})", path.display()),
+            Reply::Empty(s) => write!(f, "Empty({s})"),
+            Reply::Stream { content_type, .. } => write!(f, "Stream({content_type})"),
+            Reply::WebSocket { .. } => write!(f, "WebSocket"),
+        }
+    }
+}
+
+/// A two-way byte stream (an upgraded connection).
+pub(crate) trait Duplex: Read + std::io::Write + Send {}
+impl<T: Read + std::io::Write + Send + ?Sized> Duplex for T {}
 
 impl Reply {
     pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> Result<Reply, ApiError> {
@@ -161,8 +217,11 @@ impl Reply {
     pub(crate) fn status(&self) -> u16 {
         match self {
             Reply::Json { status, .. } | Reply::Text { status, .. } => *status,
-            Reply::Static { .. } | Reply::File { .. } => 200,
+            Reply::Static { .. } | Reply::File { .. } | Reply::Page { .. } => 200,
+            Reply::Stream { .. } => 200,
+            Reply::WebSocket { .. } => 101,
             Reply::Empty(s) => *s,
+            Reply::NotModified { .. } => 304,
         }
     }
 }
@@ -221,6 +280,37 @@ impl Call<'_, '_> {
 
     pub(crate) fn remote_ip(&self) -> IpAddr {
         self.inc.remote_ip
+    }
+
+    /// A request header (name in lower case).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.inc.header(name)
+    }
+
+    /// For a WebSocket upgrade request, the `Sec-WebSocket-Accept` value; `None` for a
+    /// plain request. A broken handshake is a 400 (tiny_http checks nothing itself).
+    pub(crate) fn websocket_accept(&self) -> Result<Option<String>, ApiError> {
+        let upgrade = self
+            .header("upgrade")
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+        if !upgrade {
+            return Ok(None);
+        }
+        if self.header("sec-websocket-version").map(str::trim) != Some("13") {
+            return Err(ApiError::BadRequest(
+                "WebSocket upgrade needs Sec-WebSocket-Version: 13".into(),
+            ));
+        }
+        let key = self
+            .header("sec-websocket-key")
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ApiError::BadRequest("WebSocket upgrade needs Sec-WebSocket-Key".into())
+            })?;
+        Ok(Some(tungstenite::handshake::derive_accept_key(
+            key.as_bytes(),
+        )))
     }
 
     pub(crate) fn body_limit(&self) -> u64 {
@@ -314,10 +404,8 @@ pub(crate) fn dispatch(ctx: &Ctx, inc: &mut Incoming<'_>) -> Reply {
             Err(e) => Reply::error(&e),
         };
     }
-    if (inc.method == "GET" || inc.method == "HEAD")
-        && let Some((content_type, body)) = console::asset(inc.path)
-    {
-        return Reply::Static { content_type, body };
+    if let Some(reply) = console::serve(inc) {
+        return reply;
     }
     Reply::error(&ApiError::NotFound(format!("no such page: {}", inc.path)))
 }

@@ -1,5 +1,6 @@
 //! `/servers` and `/clients`: UAS and UAC profile CRUD, with validation of every
-//! TransportSpec row. Start/stop shortcuts arrive with the supervisor.
+//! TransportSpec row. Lists carry each profile's newest job as `runtime`; the start/stop
+//! shortcuts live in `jobs`.
 
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -95,7 +96,8 @@ fn check_client(p: &mut ClientProfile) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// What a profile row looks like in a list (with the job runtime, idle until jobs exist).
+/// What a profile row looks like in a list: the profile plus the runtime of its newest
+/// job (`idle` when it never ran).
 #[derive(Serialize)]
 struct Listed<T> {
     #[serde(flatten)]
@@ -105,7 +107,7 @@ struct Listed<T> {
 
 #[derive(Serialize)]
 struct Runtime {
-    status: &'static str,
+    status: String,
     job_id: Option<String>,
     pid: Option<i64>,
     started_at: Option<String>,
@@ -113,18 +115,30 @@ struct Runtime {
     exit_code: Option<i64>,
 }
 
-fn listed<T>(profile: T) -> Listed<T> {
-    Listed {
-        profile,
-        runtime: Runtime {
-            status: "idle",
+fn listed<T: Profile>(ctx: &Ctx, kind: &str, profile: T) -> Result<Listed<T>, ApiError> {
+    let newest = ctx
+        .store
+        .db
+        .read(|c| crate::ui::store::jobs::newest_for_profile(c, kind, profile.id(), &[]))?;
+    let runtime = match newest {
+        Some(j) => Runtime {
+            status: j.status,
+            job_id: Some(j.id),
+            pid: j.pid,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+            exit_code: j.exit_code,
+        },
+        None => Runtime {
+            status: "idle".into(),
             job_id: None,
             pid: None,
             started_at: None,
             finished_at: None,
             exit_code: None,
         },
-    }
+    };
+    Ok(Listed { profile, runtime })
 }
 
 #[derive(Serialize)]
@@ -182,9 +196,14 @@ fn body_for<T: Profile + serde::de::DeserializeOwned>(
 }
 
 pub(super) fn list_servers(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    Reply::ok(&ServerList {
-        servers: ctx.store.servers.list().into_iter().map(listed).collect(),
-    })
+    let servers = ctx
+        .store
+        .servers
+        .list()
+        .into_iter()
+        .map(|p| listed(ctx, "server", p))
+        .collect::<Result<_, _>>()?;
+    Reply::ok(&ServerList { servers })
 }
 
 pub(super) fn get_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
@@ -218,9 +237,14 @@ pub(super) fn delete_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply,
 }
 
 pub(super) fn list_clients(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    Reply::ok(&ClientList {
-        clients: ctx.store.clients.list().into_iter().map(listed).collect(),
-    })
+    let clients = ctx
+        .store
+        .clients
+        .list()
+        .into_iter()
+        .map(|p| listed(ctx, "client", p))
+        .collect::<Result<_, _>>()?;
+    Reply::ok(&ClientList { clients })
 }
 
 pub(super) fn get_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {

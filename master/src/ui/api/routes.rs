@@ -1,12 +1,12 @@
 //! The `/api/v2` route table: method, path pattern, access and body limit per route.
 //!
 //! Owns: which handler answers which request, and who may call it. The authorization
-//! matrix test walks this same table. Jobs, live streams, load tests, tools and reports
-//! join it as their modules land (their paths answer 404 until then).
+//! matrix test walks this same table.
 
 use super::{
     Access, ApiError, Call, Ctx, JSON_BODY, MEDIA_BODY, Reply, SCENARIO_BODY, SMALL_BODY, audit,
-    builtin, health, jobs, media, profiles, scenarios, session, settings, users,
+    builtin, events, health, jobs, live, loadtest, media, profiles, reports, scenarios, session,
+    settings, tools, users,
 };
 
 pub(crate) type Handler = fn(&Ctx, &mut Call<'_, '_>) -> Result<Reply, ApiError>;
@@ -130,9 +130,50 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     r("GET", "/media/{kind}/{name}", User, 0, media::download),
     r("DELETE", "/media/{kind}/{name}", User, 0, media::delete),
-    // Jobs (read-only until the supervisor lands)
+    r(
+        "POST",
+        "/servers/{id}/start",
+        User,
+        JSON_BODY,
+        jobs::start_server,
+    ),
+    r("POST", "/servers/{id}/stop", User, 0, jobs::stop_server),
+    r(
+        "POST",
+        "/clients/{id}/start",
+        User,
+        JSON_BODY,
+        jobs::start_client,
+    ),
+    r("POST", "/clients/{id}/stop", User, 0, jobs::stop_client),
+    // Jobs
     r("GET", "/jobs", User, 0, jobs::list),
+    r("POST", "/jobs", User, JSON_BODY, jobs::create),
     r("GET", "/jobs/{id}", User, 0, jobs::get),
+    r("DELETE", "/jobs/{id}", User, 0, jobs::delete),
+    r("POST", "/jobs/{id}/stop", User, 0, jobs::stop),
+    r("GET", "/jobs/{id}/events", User, 0, events::events),
+    r(
+        "GET",
+        "/jobs/{id}/artifacts/{kind}",
+        User,
+        0,
+        jobs::artifact,
+    ),
+    r("GET", "/jobs/{id}/recordings", User, 0, jobs::recordings),
+    r(
+        "GET",
+        "/jobs/{id}/recordings/{name}",
+        User,
+        0,
+        jobs::recording,
+    ),
+    r("GET", "/live", User, 0, live::live),
+    r("GET", "/reports", User, 0, reports::list),
+    r("GET", "/load-test", User, 0, loadtest::info),
+    r("POST", "/load-test/run", User, JSON_BODY, loadtest::run),
+    r("GET", "/tools", User, 0, tools::list),
+    r("POST", "/tools/{id}/run", User, JSON_BODY, tools::run),
     // Administration
     r("GET", "/users", Admin, 0, users::list),
     r("POST", "/users", Admin, SMALL_BODY, users::create),

@@ -58,6 +58,13 @@ fn harness() -> Harness {
             started_at: SystemTime::now(),
         },
         disk_usage: Mutex::new(None),
+        supervisor: std::sync::Arc::new(
+            crate::ui::supervisor::Supervisor::new(
+                Layout::new(dir.layout.root()),
+                std::path::PathBuf::from("/bin/false"),
+            )
+            .unwrap(),
+        ),
     };
     Harness { ctx, _dir: dir }
 }

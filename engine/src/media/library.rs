@@ -1,0 +1,192 @@
+//! The media files a scenario plays, loaded once when the run is prepared and shared by
+//! every shard (`Arc`): pcap captures for `play_pcap_*` and frames for `rtp_stream`.
+//!
+//! Owns: finding every media action of the compiled scenario, checking its argument, and
+//! reading each file once. A missing or malformed file is an error here that names the
+//! file, the verb and the reason, never a failed call later. Relative paths resolve
+//! against the working directory, as in SIPp. The built-in `uac_pcap` names SIPp's
+//! `pcap/g711a.pcap` and `pcap/dtmf_2833_1.pcap`; we do not ship SIPp's files, so for
+//! the built-in those two names map to our generated captures embedded in the binary
+//! (`assets/media/`). Must not: run on a shard; the reader is passed in, so tests need no
+//! files.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use gossipper_media::{AudioFrames, PcapPayloads, read_pcap, read_stream_file};
+
+use super::command::{self, MediaCommand, StreamCommand};
+use crate::scenario::{Action, Scenario};
+
+/// Our G.711 A-law tone capture, standing in for SIPp's `pcap/g711a.pcap`.
+const BUILTIN_TONE: &[u8] = include_bytes!("../../../assets/media/g711a_tone.pcap");
+/// Our RFC 2833 digit capture, standing in for SIPp's `pcap/dtmf_2833_1.pcap`.
+const BUILTIN_DTMF: &[u8] = include_bytes!("../../../assets/media/dtmf_2833.pcap");
+
+/// The embedded capture for a name the built-in scenarios use.
+fn builtin_pcap(name: &str) -> Option<&'static [u8]> {
+    match name {
+        "pcap/g711a.pcap" => Some(BUILTIN_TONE),
+        "pcap/dtmf_2833_1.pcap" => Some(BUILTIN_DTMF),
+        _ => None,
+    }
+}
+
+/// A media action that cannot run: which verb, which argument, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("<exec {verb}=\"{argument}\">: {reason}")]
+pub struct MediaLoadError {
+    pub verb: String,
+    pub argument: String,
+    /// Names the file when a file is at fault.
+    pub reason: String,
+}
+
+/// Every file the scenario's media actions need, loaded.
+#[derive(Debug, Default)]
+pub struct MediaLibrary {
+    pcaps: HashMap<String, Arc<PcapPayloads>>,
+    frames: HashMap<(String, u8), Arc<AudioFrames>>,
+}
+
+/// Whether the scenario has any media action (a run without one binds no media port).
+pub fn scenario_has_media(sc: &Scenario) -> bool {
+    media_actions(sc).next().is_some()
+}
+
+fn media_actions(sc: &Scenario) -> impl Iterator<Item = (&str, &str)> {
+    sc.commands.iter().chain(&sc.init).flat_map(|c| c.common.actions.iter()).filter_map(|a| match a {
+        Action::Media(m) => Some((m.verb.as_str(), m.argument.as_str())),
+        _ => None,
+    })
+}
+
+impl MediaLibrary {
+    /// Checks every media action of `sc` and loads its files through `read`. `builtin`
+    /// maps SIPp's pcap names of the built-in scenarios to our embedded captures.
+    pub fn load(
+        sc: &Scenario,
+        builtin: bool,
+        read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
+    ) -> Result<MediaLibrary, MediaLoadError> {
+        let mut lib = MediaLibrary::default();
+        for (verb, argument) in media_actions(sc) {
+            let err = |reason: String| MediaLoadError { verb: verb.into(), argument: argument.into(), reason };
+            match command::parse(verb, argument).map_err(err)? {
+                MediaCommand::PlayPcap { file, .. } => {
+                    if lib.pcaps.contains_key(&file) {
+                        continue;
+                    }
+                    let path = Path::new(&file);
+                    let payloads = match builtin.then(|| builtin_pcap(&file)).flatten() {
+                        Some(bytes) => read_pcap(path, bytes),
+                        None => {
+                            let bytes = read(path).map_err(|e| err(format!("{file}: cannot read: {e}")))?;
+                            read_pcap(path, &bytes[..])
+                        }
+                    }
+                    .map_err(|e| err(e.to_string()))?;
+                    lib.pcaps.insert(file, Arc::new(payloads));
+                }
+                MediaCommand::Stream(StreamCommand::File { file, payload_type, .. }) => {
+                    let key = (file, payload_type);
+                    if lib.frames.contains_key(&key) {
+                        continue;
+                    }
+                    let path = Path::new(&key.0);
+                    let bytes = read(path).map_err(|e| err(format!("{}: cannot read: {e}", key.0)))?;
+                    let frames = read_stream_file(path, &bytes[..], payload_type).map_err(|e| err(e.to_string()))?;
+                    lib.frames.insert(key, Arc::new(frames));
+                }
+                _ => {}
+            }
+        }
+        Ok(lib)
+    }
+
+    /// A loaded capture.
+    pub fn pcap(&self, file: &str) -> Option<&Arc<PcapPayloads>> {
+        self.pcaps.get(file)
+    }
+
+    /// Loaded frames of an `rtp_stream` file for a payload type.
+    pub fn frames(&self, file: &str, payload_type: u8) -> Option<&Arc<AudioFrames>> {
+        self.frames.get(&(file.to_string(), payload_type))
+    }
+
+    /// Adds frames under a name (tests and generated sources).
+    pub fn insert_frames(&mut self, file: &str, payload_type: u8, frames: AudioFrames) {
+        self.frames.insert((file.to_string(), payload_type), Arc::new(frames));
+    }
+
+    /// Adds a capture under a name (tests and generated sources).
+    pub fn insert_pcap(&mut self, file: &str, payloads: PcapPayloads) {
+        self.pcaps.insert(file.to_string(), Arc::new(payloads));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{LoadOptions, load};
+
+    fn scenario(actions: &str) -> Scenario {
+        let xml = format!(
+            "<scenario><send><![CDATA[\nINVITE sip:x SIP/2.0\nContent-Length: 0\n\n]]></send>\
+             <nop><action>{actions}</action></nop></scenario>"
+        );
+        let read = |_: &str| Err(std::io::Error::other("no files"));
+        load(xml.as_bytes(), "t.xml", &LoadOptions { keys: &[], read_file: &read }).unwrap()
+    }
+
+    fn no_files(p: &Path) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} not found", p.display())))
+    }
+
+    #[test]
+    fn builtin_names_map_to_embedded_captures() {
+        let sc = scenario(r#"<exec play_pcap_audio="pcap/g711a.pcap"/><exec play_pcap_audio="pcap/dtmf_2833_1.pcap"/>"#);
+        assert!(scenario_has_media(&sc));
+        let lib = MediaLibrary::load(&sc, true, &no_files).unwrap();
+        assert!(lib.pcap("pcap/g711a.pcap").unwrap().packets().len() > 100);
+        assert!(!lib.pcap("pcap/dtmf_2833_1.pcap").unwrap().packets().is_empty());
+    }
+
+    #[test]
+    fn a_user_scenario_reads_from_the_working_directory_and_names_a_missing_file() {
+        let sc = scenario(r#"<exec play_pcap_audio="pcap/g711a.pcap"/>"#);
+        let e = MediaLibrary::load(&sc, false, &no_files).unwrap_err();
+        assert_eq!(e.verb, "play_pcap_audio");
+        assert!(e.reason.contains("pcap/g711a.pcap"), "{e}");
+        let ok = MediaLibrary::load(&sc, false, &|p: &Path| {
+            assert_eq!(p, Path::new("pcap/g711a.pcap"));
+            Ok(BUILTIN_TONE.to_vec())
+        });
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn a_pcm_wav_streams_as_20_ms_g711_frames() {
+        let sc = scenario(r#"<exec rtp_stream="tone.wav,-1,0"/>"#);
+        let wav = include_bytes!("../../../assets/media/tone_440_8k.wav");
+        let lib = MediaLibrary::load(&sc, false, &|_: &Path| Ok(wav.to_vec())).unwrap();
+        let frames = lib.frames("tone.wav", 0).unwrap();
+        assert_eq!(frames.len(), 200, "4 s at 8 kHz in 160-sample frames");
+        assert_eq!(frames.payload_type(), 0);
+    }
+
+    #[test]
+    fn malformed_files_and_arguments_fail_at_load_with_the_reason() {
+        let sc = scenario(r#"<exec play_pcap_audio="bad.pcap"/>"#);
+        let e = MediaLibrary::load(&sc, false, &|_: &Path| Ok(b"not a capture".to_vec())).unwrap_err();
+        assert!(e.reason.contains("bad.pcap"), "{e}");
+        let sc = scenario(r#"<exec rtp_stream="tone.wav,1,8"/>"#);
+        let e = MediaLibrary::load(&sc, false, &|_: &Path| Ok(b"RIFF\x04\x00\x00\x00WAVE".to_vec())).unwrap_err();
+        assert!(e.reason.contains("tone.wav"), "{e}");
+        let sc = scenario(r#"<exec rtp_stream="tone.wav,sometimes"/>"#);
+        assert!(MediaLibrary::load(&sc, false, &no_files).is_err());
+        let sc = scenario(r#"<exec rtp_stream="pause"/><exec rtpcheck="5"/>"#);
+        assert!(MediaLibrary::load(&sc, false, &no_files).is_ok());
+    }
+}

@@ -1,0 +1,549 @@
+//! Builds the engine's `JobSpec` from a worker spec: profile, then scenario, then the
+//! engine overrides (gossipper-reference.md §5.7 "How the worker builds its config").
+//!
+//! Owns: the mapping from profiles and overrides to engine settings, and every reason a
+//! job cannot run before it starts (unknown profile or scenario, a missing media asset,
+//! a value that makes no sense). The master calls [`build`] too, before it forks, so a
+//! job that cannot run fails at once with this error in its `error` field. Must not:
+//! bind sockets or start the engine (the worker's `run` does).
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use gossipper_engine::config::{JobSpec, ScenarioSource, TransportMode};
+use gossipper_engine::scenario::builtin;
+
+use super::load_scenario::{self, Identity};
+use super::media::{self, MediaRefError, MediaRefKind};
+use super::spec::{EngineOverrides, WorkerSpec};
+use crate::ui::paths::{Layout, Place};
+use crate::ui::store::files;
+use crate::ui::store::profiles::{ClientProfile, ServerProfile, TransportSpec};
+
+/// Why a job cannot run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error("{kind} profile \"{id}\" not found")]
+    ProfileNotFound { kind: &'static str, id: String },
+    #[error("{0}")]
+    Store(#[from] crate::ui::store::StoreError),
+    #[error("scenario \"{0}\" is neither a stored scenario nor a built-in")]
+    UnknownScenario(String),
+    #[error("scenario \"{id}\": {source}")]
+    Media {
+        id: String,
+        #[source]
+        source: MediaRefError,
+    },
+    #[error("{field}: {problem}")]
+    BadValue { field: String, problem: String },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+fn bad(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::BadValue {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// A resolved job: the engine settings and the scenario id actually used.
+#[derive(Debug, Clone)]
+pub(crate) struct Built {
+    pub(crate) job: JobSpec,
+    pub(crate) scenario_id: String,
+}
+
+/// The profile's SIP row: the first enabled one that is not WebRTC.
+fn sip_row(rows: &[TransportSpec]) -> Result<Option<&TransportSpec>, ConfigError> {
+    let enabled: Vec<&TransportSpec> = rows.iter().filter(|r| r.enabled).collect();
+    if let Some(r) = enabled.iter().find(|r| r.transport != "webrtc") {
+        return Ok(Some(r));
+    }
+    if !enabled.is_empty() {
+        return Err(ConfigError::Unsupported(
+            "the webrtc transport is not available in this build".into(),
+        ));
+    }
+    Ok(None)
+}
+
+fn parse_ip(field: &str, v: &str) -> Result<Option<IpAddr>, ConfigError> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let ip: IpAddr = v
+        .parse()
+        .map_err(|_| bad(field, format!("\"{v}\" is not an IP address")))?;
+    // The wildcard means "any interface": let the engine pick the address it advertises.
+    Ok((!ip.is_unspecified()).then_some(ip))
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| bad("remote_host", format!("cannot resolve \"{host}\": {e}")))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| bad("remote_host", format!("\"{host}\" has no address")))
+}
+
+fn apply_row(job: &mut JobSpec, row: Option<&TransportSpec>) -> Result<(), ConfigError> {
+    let Some(row) = row else { return Ok(()) };
+    job.transport = TransportMode::parse(&row.transport).ok_or_else(|| {
+        bad(
+            "transports.transport",
+            format!("unknown transport \"{}\"", row.transport),
+        )
+    })?;
+    job.local_ip = parse_ip("transports.local_ip", &row.local_ip)?;
+    job.local_port = (row.local_port != 0).then_some(row.local_port);
+    if !row.ws_path.is_empty() {
+        job.ws_path = Some(row.ws_path.clone());
+    }
+    if !row.tls_cert_file.is_empty() {
+        job.tls_cert = Some(PathBuf::from(&row.tls_cert_file));
+    }
+    if !row.tls_key_file.is_empty() {
+        job.tls_key = Some(PathBuf::from(&row.tls_key_file));
+    }
+    Ok(())
+}
+
+/// Where the scenario text comes from, with `[[media:…]]` expanded for stored ones.
+fn scenario_source(
+    layout: &Layout,
+    id: &str,
+    ident: &Identity,
+) -> Result<ScenarioSource, ConfigError> {
+    let stored = layout
+        .path(Place::ScenarioXml(id))
+        .map_err(|e| bad("scenario_id", e.to_string()))?;
+    if let Some(bytes) = files::read_optional(&stored)? {
+        let text = String::from_utf8_lossy(&bytes);
+        let expanded = media::expand(&text, |kind, name| media_path(layout, kind, name)).map_err(
+            |source| ConfigError::Media {
+                id: id.to_string(),
+                source,
+            },
+        )?;
+        return Ok(ScenarioSource::Xml {
+            name: format!("{id}.xml"),
+            text: expanded.into_bytes(),
+        });
+    }
+    if let Some(xml) = load_scenario::xml(id, ident) {
+        return Ok(ScenarioSource::Xml {
+            name: format!("{id}.xml"),
+            text: xml.into_bytes(),
+        });
+    }
+    if builtin::get(id).is_some() {
+        return Ok(ScenarioSource::Builtin(id.to_string()));
+    }
+    Err(ConfigError::UnknownScenario(id.to_string()))
+}
+
+/// The absolute path of a library asset, if it exists (`ring` and `ring.wav` both work).
+fn media_path(layout: &Layout, kind: MediaRefKind, name: &str) -> Option<PathBuf> {
+    let ext = match kind {
+        MediaRefKind::Wav => ".wav",
+        MediaRefKind::Pcap => ".pcap",
+    };
+    let name = name
+        .strip_suffix(ext)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(name);
+    let place = match kind {
+        MediaRefKind::Wav => Place::Wav(name),
+        MediaRefKind::Pcap => Place::Pcap(name),
+    };
+    let p = layout.path(place).ok()?;
+    if !p.is_file() {
+        return None;
+    }
+    Some(std::fs::canonicalize(&p).unwrap_or(p))
+}
+
+fn identity(o: &EngineOverrides) -> Result<Identity, ConfigError> {
+    let check = |field: &str, v: &Option<String>| -> Result<Option<String>, ConfigError> {
+        match v.as_deref() {
+            None | Some("") => Ok(None),
+            Some(s) => load_scenario::check_identity_value(s)
+                .map(|()| Some(s.to_string()))
+                .map_err(|p| bad(field, p)),
+        }
+    };
+    Ok(Identity {
+        from: check("engine.sip_from", &o.sip_from)?,
+        pai: check("engine.sip_pai", &o.sip_pai)?,
+        provider: check("engine.sip_provider", &o.sip_provider)?,
+    })
+}
+
+/// Applies the overrides, last (§5.7 step 7).
+fn apply_overrides(
+    job: &mut JobSpec,
+    o: &EngineOverrides,
+    ident: &Identity,
+) -> Result<(), ConfigError> {
+    if let Some(t) = &o.transport {
+        job.transport = TransportMode::parse(t)
+            .ok_or_else(|| bad("engine.transport", format!("unknown transport \"{t}\"")))?;
+    }
+    if let Some(ip) = &o.local_ip {
+        job.local_ip = parse_ip("engine.local_ip", ip)?;
+    }
+    if let Some(p) = o.local_port {
+        job.local_port = (p != 0).then_some(p);
+    }
+    if let Some(r) = o.rate {
+        if !r.is_finite() || r <= 0.0 {
+            return Err(bad("engine.rate", "must be a number > 0"));
+        }
+        job.rate = r;
+    }
+    if let Some(m) = o.max_concurrent {
+        job.call_limit = (m != 0).then_some(m);
+    }
+    if let Some(n) = o.total_calls {
+        job.max_calls = (n != 0).then_some(n);
+    }
+    if let Some(t) = o.global_timeout_ms {
+        job.global_timeout_ms = (t != 0).then_some(t);
+    }
+    if let Some(r) = o.health_min_success_ratio {
+        if !(0.0..=1.0).contains(&r) {
+            return Err(bad(
+                "engine.health_min_success_ratio",
+                "must be between 0 and 1",
+            ));
+        }
+        job.health.min_success_ratio = Some(r);
+    }
+    if let Some(n) = o.health_max_failed_calls {
+        job.health.max_failed_calls = Some(n);
+    }
+    if let Some(n) = o.health_max_timeouts {
+        job.health.max_timeouts = Some(n);
+    }
+    if let Some(u) = o.auth_username.as_ref().filter(|s| !s.is_empty()) {
+        job.auth_username = Some(u.clone());
+    }
+    if let Some(p) = o.auth_password.as_ref().filter(|s| !s.is_empty()) {
+        job.auth_password = Some(p.clone());
+    }
+    if let Some(s) = o.service.as_ref().filter(|s| !s.is_empty()) {
+        if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(bad(
+                "engine.service",
+                "must not contain spaces or control characters",
+            ));
+        }
+        job.service = s.clone();
+    }
+    if let Some(d) = o.call_duration_ms {
+        job.default_pause_ms = d;
+    }
+    if let Some(n) = o.shards {
+        if !(1..=64).contains(&n) {
+            return Err(bad("engine.shards", "must be between 1 and 64"));
+        }
+        job.shards = Some(n);
+    }
+    if let Some(s) = o.seed {
+        job.seed = s;
+    }
+    // Identity headers also reach stored scenarios as -key values: [sip_from], [sip_pai],
+    // [sip_provider].
+    for (k, v) in [
+        ("sip_from", &ident.from),
+        ("sip_pai", &ident.pai),
+        ("sip_provider", &ident.provider),
+    ] {
+        if let Some(v) = v {
+            job.keys.push((k.to_string(), v.clone()));
+        }
+    }
+    Ok(())
+}
+
+fn load_profile<T: serde::de::DeserializeOwned>(
+    layout: &Layout,
+    place: Place<'_>,
+    kind: &'static str,
+    id: &str,
+) -> Result<T, ConfigError> {
+    let path = layout
+        .path(place)
+        .map_err(|e| bad("profile_id", e.to_string()))?;
+    files::read_json::<T>(&path)?.ok_or_else(|| ConfigError::ProfileNotFound {
+        kind,
+        id: id.to_string(),
+    })
+}
+
+/// Builds the engine settings for a server or client job. `seed` is used when the
+/// overrides name none.
+pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> {
+    let layout = Layout::new(&spec.data_dir);
+    let o = &spec.engine;
+    let ident = identity(o)?;
+    let mut job = JobSpec {
+        seed,
+        ..JobSpec::default()
+    };
+    let (default_scenario, scenario_ref) = match spec.profile_kind.as_str() {
+        "server" => {
+            let p: ServerProfile = load_profile(
+                &layout,
+                Place::ServerProfile(&spec.profile_id),
+                "server",
+                &spec.profile_id,
+            )?;
+            apply_row(&mut job, sip_row(&p.transports)?)?;
+            if p.max_concurrent > 0 {
+                job.call_limit = Some(u64::from(p.max_concurrent));
+            }
+            ("uas", p.scenario_ref)
+        }
+        "client" => {
+            let p: ClientProfile = load_profile(
+                &layout,
+                Place::ClientProfile(&spec.profile_id),
+                "client",
+                &spec.profile_id,
+            )?;
+            apply_row(&mut job, sip_row(&p.transports)?)?;
+            if p.rate > 0.0 {
+                job.rate = p.rate;
+            }
+            if p.max_concurrent > 0 {
+                job.call_limit = Some(u64::from(p.max_concurrent));
+            }
+            if p.duration_ms > 0 {
+                job.global_timeout_ms = Some(p.duration_ms);
+            }
+            let host = o
+                .remote_host
+                .clone()
+                .filter(|h| !h.is_empty())
+                .unwrap_or(p.remote_ip);
+            let port = o
+                .remote_port
+                .filter(|p| *p != 0)
+                .unwrap_or(if p.remote_port != 0 {
+                    p.remote_port
+                } else {
+                    5060
+                });
+            if host.is_empty() {
+                return Err(bad(
+                    "remote_ip",
+                    "the client profile names no remote host; set remote_ip or pass engine.remote_host",
+                ));
+            }
+            job.remote = Some(resolve(&host, port)?);
+            job.remote_host = Some(host);
+            ("uac", p.scenario_ref)
+        }
+        "gateway" => {
+            return Err(ConfigError::Unsupported(
+                "gateway jobs are not available in this build".into(),
+            ));
+        }
+        other => {
+            return Err(bad(
+                "profile_kind",
+                format!("\"{other}\" is not server, client or gateway"),
+            ));
+        }
+    };
+    let scenario_id = [spec.scenario_id.as_str(), scenario_ref.as_str()]
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .unwrap_or(default_scenario)
+        .to_string();
+    job.scenario = scenario_source(&layout, &scenario_id, &ident)?;
+    apply_overrides(&mut job, o, &ident)?;
+    // A server job given no remote stays a UAS; a client override of the remote applies
+    // only to clients (handled above).
+    Ok(Built { job, scenario_id })
+}
+
+/// Whether `dir` is the artifacts folder of `job_id` inside `data_dir` (the worker never
+/// writes anywhere else).
+pub(crate) fn artifacts_dir_is_sane(data_dir: &Path, job_id: &str, dir: &Path) -> bool {
+    Layout::new(data_dir)
+        .path(Place::JobArtifacts(job_id))
+        .is_ok_and(|p| p == dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::store::files::testdir::TestDir;
+
+    fn spec(t: &TestDir, kind: &str, profile: &str) -> WorkerSpec {
+        WorkerSpec {
+            job_id: "j1".into(),
+            data_dir: t.layout.root().to_path_buf(),
+            profile_id: profile.into(),
+            profile_kind: kind.into(),
+            scenario_id: String::new(),
+            tool_args: Default::default(),
+            artifacts_dir: t.layout.root().join("artifacts/jobs/j1"),
+            stats_interval_ms: 1000,
+            record_wav: false,
+            record_wav_duplex: false,
+            engine: EngineOverrides::default(),
+        }
+    }
+
+    fn write_profile<T: serde::Serialize>(t: &TestDir, place: Place<'_>, p: &T) {
+        let path = t.layout.path(place).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_vec(p).unwrap()).unwrap();
+    }
+
+    fn row(transport: &str, ip: &str, port: u16) -> TransportSpec {
+        TransportSpec {
+            transport: transport.into(),
+            local_ip: ip.into(),
+            local_port: port,
+            enabled: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_server_profile_becomes_a_uas_on_its_address() {
+        let t = TestDir::new("cfg-server");
+        let p = ServerProfile {
+            id: "s1".into(),
+            transports: vec![row("u1", "127.0.0.1", 5099)],
+            ..Default::default()
+        };
+        write_profile(&t, Place::ServerProfile("s1"), &p);
+        let b = build(&spec(&t, "server", "s1"), 7).unwrap();
+        assert_eq!(b.scenario_id, "uas");
+        assert_eq!(b.job.scenario, ScenarioSource::Builtin("uas".into()));
+        assert_eq!(b.job.local_ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(b.job.local_port, Some(5099));
+        assert_eq!(b.job.seed, 7);
+    }
+
+    #[test]
+    fn a_client_profile_gets_remote_rate_and_overrides_last() {
+        let t = TestDir::new("cfg-client");
+        let p = ClientProfile {
+            id: "c1".into(),
+            transports: vec![row("u1", "0.0.0.0", 0)],
+            remote_ip: "127.0.0.1".into(),
+            remote_port: 5099,
+            rate: 50.0,
+            max_concurrent: 10,
+            duration_ms: 60_000,
+            ..Default::default()
+        };
+        write_profile(&t, Place::ClientProfile("c1"), &p);
+        let mut s = spec(&t, "client", "c1");
+        s.engine.total_calls = Some(500);
+        s.engine.rate = Some(200.0);
+        s.engine.health_min_success_ratio = Some(0.9);
+        s.engine.sip_pai = Some("sip:+1555@x".into());
+        let b = build(&s, 1).unwrap();
+        assert_eq!(b.scenario_id, "uac");
+        assert_eq!(b.job.remote, Some("127.0.0.1:5099".parse().unwrap()));
+        assert_eq!(b.job.local_ip, None, "0.0.0.0 lets the engine pick");
+        assert_eq!(b.job.rate, 200.0);
+        assert_eq!(b.job.call_limit, Some(10));
+        assert_eq!(b.job.max_calls, Some(500));
+        assert_eq!(b.job.global_timeout_ms, Some(60_000));
+        assert_eq!(b.job.health.min_success_ratio, Some(0.9));
+        assert!(
+            b.job
+                .keys
+                .contains(&("sip_pai".into(), "sip:+1555@x".into()))
+        );
+    }
+
+    #[test]
+    fn what_cannot_run_is_an_error_before_any_call() {
+        let t = TestDir::new("cfg-bad");
+        assert!(matches!(
+            build(&spec(&t, "server", "nope"), 0),
+            Err(ConfigError::ProfileNotFound { .. })
+        ));
+        let p = ClientProfile {
+            id: "c1".into(),
+            remote_ip: "127.0.0.1".into(),
+            ..Default::default()
+        };
+        write_profile(&t, Place::ClientProfile("c1"), &p);
+        let mut s = spec(&t, "client", "c1");
+        s.scenario_id = "no-such-scenario".into();
+        assert!(matches!(build(&s, 0), Err(ConfigError::UnknownScenario(_))));
+        let mut s = spec(&t, "client", "c1");
+        s.engine.transport = Some("carrier-pigeon".into());
+        assert!(matches!(build(&s, 0), Err(ConfigError::BadValue { .. })));
+        let mut s = spec(&t, "client", "c1");
+        s.engine.rate = Some(-1.0);
+        assert!(matches!(build(&s, 0), Err(ConfigError::BadValue { .. })));
+        let mut s = spec(&t, "client", "c1");
+        s.engine.sip_from = Some("a\r\nb".into());
+        assert!(matches!(build(&s, 0), Err(ConfigError::BadValue { .. })));
+        let s = spec(&t, "gateway", "g");
+        assert!(matches!(build(&s, 0), Err(ConfigError::Unsupported(_))));
+    }
+
+    #[test]
+    fn stored_scenarios_have_media_expanded_and_missing_media_fails() {
+        let t = TestDir::new("cfg-media");
+        let p = ServerProfile {
+            id: "s1".into(),
+            scenario_ref: "mine".into(),
+            ..Default::default()
+        };
+        write_profile(&t, Place::ServerProfile("s1"), &p);
+        let xml_path = t.layout.path(Place::ScenarioXml("mine")).unwrap();
+        std::fs::create_dir_all(xml_path.parent().unwrap()).unwrap();
+        std::fs::write(&xml_path, "<scenario>[[media:wav/ring]]</scenario>").unwrap();
+        let err = build(&spec(&t, "server", "s1"), 0).unwrap_err();
+        assert!(matches!(err, ConfigError::Media { .. }), "{err}");
+        let wav = t.layout.path(Place::Wav("ring")).unwrap();
+        std::fs::create_dir_all(wav.parent().unwrap()).unwrap();
+        std::fs::write(&wav, b"RIFF").unwrap();
+        let b = build(&spec(&t, "server", "s1"), 0).unwrap();
+        match b.job.scenario {
+            ScenarioSource::Xml { text, .. } => {
+                let text = String::from_utf8(text).unwrap();
+                assert!(
+                    text.contains("/media/wav/ring.wav") && text.starts_with("<scenario>/"),
+                    "{text}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_webrtc_only_profile_is_refused_with_a_message() {
+        let t = TestDir::new("cfg-webrtc");
+        let p = ServerProfile {
+            id: "s1".into(),
+            transports: vec![row("webrtc", "", 0)],
+            ..Default::default()
+        };
+        write_profile(&t, Place::ServerProfile("s1"), &p);
+        assert!(matches!(
+            build(&spec(&t, "server", "s1"), 0),
+            Err(ConfigError::Unsupported(_))
+        ));
+    }
+}

@@ -1,0 +1,316 @@
+//! The worker's view of a run: a stats line on stdout every `stats_interval_ms`, one
+//! call record per finished call, engine warnings on stderr (`worker.log`), and the
+//! stop protocol.
+//!
+//! Owns: the JSON lines on stdout (through [`Lines`]) and the signals that steer the
+//! run. SIGTERM (or SIGINT) asks for a soft quit: no new calls, open calls finish. A
+//! second signal, or [`HARD_QUIT_AFTER`] without the run ending, is a hard quit, so the
+//! worker still writes summary.json, call_records.jsonl and report.html well before the
+//! master's SIGKILL. When stdout is gone (the master died), the worker soft-quits too.
+//! Must not: decide the exit code (`mod.rs` does).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use gossipper_engine::call::{Outcome, ShardEvent};
+use gossipper_engine::runner::{Observer, Tick};
+use gossipper_engine::stats::ShardStats;
+use gossipper_engine::stats::call_record::call_record_line;
+use gossipper_engine::stats::format::{date_time_spaced, unix_ms};
+use gossipper_engine::stats::report_html::SeriesPoint;
+use gossipper_engine::stats::stats_line::stats_line_with_media;
+
+/// How long a soft quit may take before the worker forces a hard one: long enough for
+/// the built-in uas to finish its 4 s timewait, well inside the master's SIGKILL grace.
+pub(crate) const HARD_QUIT_AFTER: Duration = Duration::from_millis(4500);
+
+/// At most this many chart points are kept (older ones are thinned out by half).
+const MAX_SERIES: usize = 2048;
+
+/// stdout as a line sink: each line is written and flushed whole; after the first
+/// failure (the master closed the pipe) lines are dropped and `gone` is set.
+pub(crate) struct Lines {
+    out: std::io::Stdout,
+    gone: bool,
+}
+
+impl Lines {
+    pub(crate) fn stdout() -> Lines {
+        Lines {
+            out: std::io::stdout(),
+            gone: false,
+        }
+    }
+
+    /// Writes one line (which must end in `\n`).
+    pub(crate) fn write(&mut self, line: &str) {
+        if self.gone {
+            return;
+        }
+        let mut out = self.out.lock();
+        if out
+            .write_all(line.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            self.gone = true;
+        }
+    }
+
+    /// Serialises `v` as one line.
+    pub(crate) fn json<T: serde::Serialize>(&mut self, v: &T) {
+        match serde_json::to_string(v) {
+            Ok(mut s) => {
+                s.push('\n');
+                self.write(&s);
+            }
+            Err(e) => eprintln!("worker: cannot encode a line: {e}"),
+        }
+    }
+
+    pub(crate) fn gone(&self) -> bool {
+        self.gone
+    }
+}
+
+/// Counts SIGTERM and SIGINT deliveries.
+pub(crate) struct StopSignals {
+    count: Arc<AtomicUsize>,
+}
+
+impl StopSignals {
+    pub(crate) fn install() -> StopSignals {
+        let count = Arc::new(AtomicUsize::new(0));
+        // The handlers only set flags (async-signal-safe); a small thread turns them into
+        // a count, so a second signal can be told from the first.
+        let flags: Vec<Arc<AtomicBool>> =
+            [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT]
+                .iter()
+                .filter_map(|&sig| {
+                    let f = Arc::new(AtomicBool::new(false));
+                    match signal_hook::flag::register(sig, Arc::clone(&f)) {
+                        Ok(_) => Some(f),
+                        Err(e) => {
+                            eprintln!("worker: cannot install a handler for signal {sig}: {e}");
+                            None
+                        }
+                    }
+                })
+                .collect();
+        let c = Arc::clone(&count);
+        let spawned = std::thread::Builder::new()
+            .name("worker-signals".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_millis(20));
+                    for f in &flags {
+                        if f.swap(false, Ordering::Relaxed) {
+                            c.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("worker: cannot start the signal thread: {e}");
+        }
+        StopSignals { count }
+    }
+
+    pub(crate) fn received(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// The observer of one job's run.
+pub(crate) struct JobObserver {
+    job_id: String,
+    interval: Duration,
+    pub(crate) lines: Lines,
+    call_records: Option<BufWriter<File>>,
+    signals: StopSignals,
+    prev: ShardStats,
+    prev_at: Option<Instant>,
+    next_at: Option<Instant>,
+    started: Option<Instant>,
+    pub(crate) series: Vec<SeriesPoint>,
+    series_stride: usize,
+    series_skip: usize,
+    soft_quit_at: Option<Instant>,
+    hard_quit: bool,
+    /// A stop was asked (signal or lost master).
+    pub(crate) stopped: bool,
+    /// The last engine error or warning, for the exit line.
+    pub(crate) last_error: Option<String>,
+}
+
+impl JobObserver {
+    pub(crate) fn new(
+        job_id: &str,
+        interval: Duration,
+        lines: Lines,
+        call_records: Option<File>,
+        empty: ShardStats,
+        signals: StopSignals,
+    ) -> JobObserver {
+        JobObserver {
+            job_id: job_id.to_string(),
+            interval,
+            lines,
+            call_records: call_records.map(BufWriter::new),
+            signals,
+            prev: empty,
+            prev_at: None,
+            next_at: None,
+            started: None,
+            series: Vec::new(),
+            series_stride: 1,
+            series_skip: 0,
+            soft_quit_at: None,
+            hard_quit: false,
+            stopped: false,
+            last_error: None,
+        }
+    }
+
+    /// Writes a stats line for the interval ending at `now`.
+    pub(crate) fn emit_stats(&mut self, cur: &ShardStats, now: Instant, wall: SystemTime) {
+        let prev_at = self.prev_at.unwrap_or(now);
+        let line = stats_line_with_media(
+            &self.job_id,
+            unix_ms(wall),
+            &self.prev,
+            cur,
+            now.saturating_duration_since(prev_at),
+            cur.media.line(),
+        );
+        self.lines.write(&line);
+        self.record_point(&line, now);
+        self.prev = cur.clone();
+        self.prev_at = Some(now);
+    }
+
+    fn record_point(&mut self, line: &str, now: Instant) {
+        if self.series_skip > 0 {
+            self.series_skip -= 1;
+            return;
+        }
+        self.series_skip = self.series_stride - 1;
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim_end()) else {
+            return;
+        };
+        let f = |k: &str| v.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+        let u = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let t_s = self
+            .started
+            .map_or(0.0, |s| now.saturating_duration_since(s).as_secs_f64());
+        self.series.push(SeriesPoint {
+            t_s,
+            cps: f("cps"),
+            active: u("calls_active"),
+            succeeded: u("calls_succeeded"),
+            failed: u("calls_failed"),
+            p50_ms: f("response_time_p50_ms"),
+            p99_ms: f("response_time_p99_ms"),
+        });
+        if self.series.len() >= MAX_SERIES {
+            let mut keep = false;
+            self.series.retain(|_| {
+                keep = !keep;
+                keep
+            });
+            self.series_stride *= 2;
+        }
+    }
+
+    /// Flushes the call records.
+    pub(crate) fn finish(&mut self) {
+        if let Some(f) = self.call_records.as_mut()
+            && let Err(e) = f.flush()
+        {
+            eprintln!("worker: writing call_records.jsonl: {e}");
+        }
+    }
+
+    fn steer(&mut self, tick: &Tick<'_>) {
+        let signals = self.signals.received();
+        let want_stop = signals > 0 || self.lines.gone();
+        if want_stop && self.soft_quit_at.is_none() {
+            self.stopped = true;
+            self.soft_quit_at = Some(tick.now);
+            tick.control.soft_quit();
+            if self.lines.gone() {
+                eprintln!("worker: the master is gone (stdout closed); stopping");
+            } else {
+                eprintln!("worker: stop requested; no new calls, letting open calls finish");
+            }
+        }
+        if !self.hard_quit
+            && (signals > 1
+                || self
+                    .soft_quit_at
+                    .is_some_and(|t| tick.now.saturating_duration_since(t) >= HARD_QUIT_AFTER))
+        {
+            self.hard_quit = true;
+            tick.control.hard_quit();
+            eprintln!("worker: hard quit: aborting the calls still open");
+        }
+    }
+}
+
+impl Observer for JobObserver {
+    fn on_tick(&mut self, tick: &Tick<'_>) {
+        self.started.get_or_insert(tick.started);
+        self.prev_at.get_or_insert(tick.started);
+        self.steer(tick);
+        let when = date_time_spaced(tick.wall);
+        for e in tick.events {
+            match e {
+                ShardEvent::Warning(t) => eprintln!("{when} warning: {t}"),
+                ShardEvent::Error(t) => {
+                    eprintln!("{when} error: {t}");
+                    self.last_error = Some(t.clone());
+                }
+                ShardEvent::Log(t) => eprintln!("{when} log: {t}"),
+                _ => {}
+            }
+        }
+        if let Some(f) = self.call_records.as_mut() {
+            for fin in tick.finished {
+                let (ok, err) = match fin.outcome {
+                    Outcome::Success => (true, String::new()),
+                    Outcome::Failed(r) => (false, format!("{r:?}")),
+                };
+                let line = call_record_line(
+                    &String::from_utf8_lossy(&fin.call_id),
+                    fin.number,
+                    ok,
+                    fin.duration_us / 1000,
+                    &err,
+                    fin.media,
+                );
+                if f.write_all(line.as_bytes()).is_err() {
+                    eprintln!("worker: cannot write call_records.jsonl; call records stop here");
+                    self.call_records = None;
+                    break;
+                }
+            }
+        }
+        let next = *self.next_at.get_or_insert(tick.started + self.interval);
+        if tick.now >= next {
+            // Skip missed intervals instead of bursting lines after a stall.
+            let mut n = next + self.interval;
+            while n <= tick.now {
+                n += self.interval;
+            }
+            self.next_at = Some(n);
+            self.emit_stats(tick.stats, tick.now, tick.wall);
+        }
+    }
+
+    fn wants_finished_calls(&self) -> bool {
+        self.call_records.is_some()
+    }
+}

@@ -1,0 +1,152 @@
+//! A real Kamailio proxy for the stream transport tests: writes the config from
+//! `kamailio.cfg.in` (ports, certificate, where each leg goes), starts `kamailio -DD -E`
+//! on 127.0.0.1 in its own process group, waits until it listens, and kills it (by its
+//! PID's group) when dropped. Missing Kamailio is a failure, never a skip:
+//! scripts/test.sh installs it (Debian packages kamailio, kamailio-tls-modules,
+//! kamailio-websocket-modules).
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gossipper_e2e::free_port;
+
+/// Where Kamailio sends each leg.
+pub struct Legs {
+    /// Requests that arrived over a stream go here (e.g. `sip:127.0.0.1:5070;transport=udp`).
+    pub uas_uri: String,
+    /// Requests that arrived over UDP go here (e.g. `sip:127.0.0.1:5071;transport=tls`).
+    pub stream_uri: String,
+}
+
+/// A running Kamailio; killed on drop.
+pub struct Kamailio {
+    child: Child,
+    pub udp_port: u16,
+    /// SIP over TCP and WS (the same socket).
+    pub tcp_port: u16,
+    /// SIP over TLS and WSS (the same socket).
+    pub tls_port: u16,
+    pub dir: PathBuf,
+    log: PathBuf,
+}
+
+/// The Kamailio binary; panics with the install hint when it is missing.
+pub fn kamailio_bin() -> PathBuf {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("command -v kamailio || ls /usr/sbin/kamailio")
+        .output()
+        .expect("sh runs");
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    assert!(
+        !path.is_empty(),
+        "kamailio is required for this test: apt-get install kamailio kamailio-tls-modules kamailio-websocket-modules (scripts/test.sh does)"
+    );
+    PathBuf::from(path)
+}
+
+impl Kamailio {
+    /// Starts Kamailio with fresh ports and a generated EC P-256 certificate.
+    pub fn start(dir: &Path, legs: &Legs) -> Kamailio {
+        let bin = kamailio_bin();
+        let (udp_port, tcp_port, tls_port) = (free_port(), free_port(), free_port());
+        let cert = gossipper_engine::transport::tls::self_signed(&[
+            "127.0.0.1".into(),
+            "localhost".into(),
+        ])
+        .expect("certificate");
+        let (cert_path, key_path) = (dir.join("kamailio-cert.pem"), dir.join("kamailio-key.pem"));
+        std::fs::write(&cert_path, &cert.cert_pem).expect("write cert");
+        std::fs::write(&key_path, &cert.key_pem).expect("write key");
+        let template = include_str!("kamailio.cfg.in");
+        let cfg = template
+            .replace("@UDP_PORT@", &udp_port.to_string())
+            .replace("@TCP_PORT@", &tcp_port.to_string())
+            .replace("@TLS_PORT@", &tls_port.to_string())
+            .replace("@TLS_CERT@", &cert_path.display().to_string())
+            .replace("@TLS_KEY@", &key_path.display().to_string())
+            .replace("@UAS_URI@", &legs.uas_uri)
+            .replace("@STREAM_URI@", &legs.stream_uri);
+        let cfg_path = dir.join("kamailio.cfg");
+        std::fs::write(&cfg_path, cfg).expect("write kamailio.cfg");
+        let run_dir = dir.join("kamailio-run");
+        std::fs::create_dir_all(&run_dir).expect("run dir");
+        let log = dir.join("kamailio.log");
+        let log_file = std::fs::File::create(&log).expect("kamailio log");
+        let child = Command::new(&bin)
+            .arg("-f")
+            .arg(&cfg_path)
+            .args(["-DD", "-E", "-m", "64", "-M", "8"])
+            .arg("-P")
+            .arg(dir.join("kamailio.pid"))
+            .arg("-Y")
+            .arg(&run_dir)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("log"))
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let k = Kamailio {
+            child,
+            udp_port,
+            tcp_port,
+            tls_port,
+            dir: dir.to_path_buf(),
+            log,
+        };
+        k.wait_listening();
+        k
+    }
+
+    fn wait_listening(&self) {
+        let start = Instant::now();
+        loop {
+            let up = [self.tcp_port, self.tls_port].iter().all(|p| {
+                TcpStream::connect_timeout(&([127, 0, 0, 1], *p).into(), Duration::from_millis(200))
+                    .is_ok()
+            });
+            if up {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "kamailio did not listen within 15 s:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The end of Kamailio's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        gossipper_e2e::tail(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        // Kamailio forks workers: signal the whole group we created for it, by its id.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(3) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}

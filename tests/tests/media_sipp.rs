@@ -1,0 +1,265 @@
+//! RTP media against real SIPp on 127.0.0.1, both directions: `sipp -sn uac_pcap` plays
+//! SIPp's captures to our UAS running `-rtp_echo`; our built-in `uac_pcap` plays our
+//! embedded captures to `sipp -sn uas -rtp_echo` and counts every packet back; a WAV
+//! played through SIPp's echo is recorded and matches the source within G.711
+//! quantisation; a missing or malformed media file fails the scenario load, naming it.
+//!
+//! Each side's numbers come from its own output: SIPp's -trace_stat CSV, our
+//! summary.json and call_records.jsonl.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail};
+use gossipper_media::G711Law;
+
+const CALLS: u64 = 3;
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn records(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
+
+/// A media port whose neighbours (RTCP +1, SIPp's video +2, our second shard +2) are
+/// kept away from the other ports this test hands out.
+fn media_port() -> u16 {
+    let p = free_port();
+    for _ in 0..4 {
+        free_port();
+    }
+    p
+}
+
+fn common(cmd: &mut Command, port: u16, stat: &Path) {
+    cmd.args(["-i", "127.0.0.1", "-p", &port.to_string(), "-nostdin", "-timeout", "60s", "-trace_stat", "-stf"])
+        .arg(stat)
+        .args(["-fd", "1", "-cp", &free_port().to_string(), "-ci", "127.0.0.1"]);
+}
+
+/// Our UAS with `-rtp_echo` answers `sipp -sn uac_pcap`; SIPp replays its own pcaps
+/// (from its package's share directory, copied into the scratch dir at test time).
+#[test]
+fn sipp_uac_pcap_against_our_uas_with_rtp_echo() {
+    let dir = scratch_dir("media-sipp-uac-pcap");
+    let share = Path::new("/usr/share/sip-tester");
+    std::fs::create_dir_all(dir.join("pcap")).unwrap();
+    for f in ["g711a.pcap", "dtmf_2833_1.pcap"] {
+        std::fs::copy(share.join(f), dir.join("pcap").join(f)).unwrap_or_else(|e| panic!("SIPp's {f} (sip-tester package): {e}"));
+    }
+    let (sport, cport, smp, cmp) = (free_port(), free_port(), media_port(), media_port());
+    let mut ours = Command::new(gossipper_bin());
+    ours.current_dir(&dir).args(["-sn", "uas", "-rtp_echo", "-mp", &smp.to_string(), "-m", &CALLS.to_string()]);
+    ours.args(["-summary_json", "summary.json", "-call_records_jsonl", "calls.jsonl"]);
+    common(&mut ours, sport, &dir.join("server.csv"));
+    let server = Proc::spawn("our uas -rtp_echo", &mut ours);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut sipp = Command::new(sipp_bin());
+    sipp.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sn", "uac_pcap", "-mp", &cmp.to_string(), "-m", &CALLS.to_string(), "-r", "10"]);
+    common(&mut sipp, cport, &dir.join("client.csv"));
+    let (cstatus, cout, cerr) = Proc::spawn("sipp -sn uac_pcap", &mut sipp).wait(Duration::from_secs(60));
+    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
+    assert_eq!(cstatus.code(), Some(0), "sipp exit\n{}\n{}", tail(&cout), tail(&cerr));
+    assert_eq!(sstatus.code(), Some(0), "our exit\n{}\n{}", tail(&sout), tail(&serr));
+    let c = StatCsv::read(&dir.join("client.csv"));
+    assert_eq!((c.last("SuccessfulCall(C)"), c.last("FailedCall(C)")), (CALLS, 0), "SIPp's calls");
+    let s = StatCsv::read(&dir.join("server.csv"));
+    assert_eq!((s.last("SuccessfulCall(C)"), s.last("FailedCall(C)")), (CALLS, 0), "our calls");
+
+    let media = &json(&dir.join("summary.json"))["media"];
+    let received = media["rtp_packets_received"].as_u64().unwrap();
+    assert!(received >= CALLS * 200, "SIPp's g711a.pcap is ~250 packets a call: {media}");
+    assert_eq!(media["rtp_packets_echoed"].as_u64(), Some(received), "every packet echoed: {media}");
+    assert_eq!(media["rtp_packets_sent"].as_u64(), Some(received), "{media}");
+    assert_eq!(media["rtp_malformed"].as_u64(), Some(0), "{media}");
+    let calls = records(&dir.join("calls.jsonl"));
+    assert_eq!(calls.len() as u64, CALLS);
+    for call in &calls {
+        let m = &call["media"];
+        assert_eq!(call["success"], true, "{call}");
+        assert!(m["RTPPacketsReceived"].as_u64().unwrap() >= 200, "each call got its replay: {call}");
+        assert_eq!(m["RTPPacketsReceived"], m["RTPPacketsSent"], "{call}");
+        assert!(m["MOS"].as_f64().unwrap() > 4.0, "{call}");
+    }
+}
+
+/// Our built-in `uac_pcap` (embedded captures) against `sipp -sn uas -rtp_echo`: every
+/// packet we play comes back, per call.
+#[test]
+fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
+    let dir = scratch_dir("media-our-uac-pcap");
+    let (sport, cport, smp) = (free_port(), free_port(), media_port());
+    let mut sipp = Command::new(sipp_bin());
+    sipp.current_dir(&dir).args(["-sn", "uas", "-rtp_echo", "-mp", &smp.to_string(), "-m", &CALLS.to_string()]);
+    common(&mut sipp, sport, &dir.join("server.csv"));
+    let server = Proc::spawn("sipp -sn uas -rtp_echo", &mut sipp);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut ours = Command::new(gossipper_bin());
+    ours.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sn", "uac_pcap", "-m", &CALLS.to_string(), "-r", "10"])
+        .args(["-summary_json", "summary.json", "-call_records_jsonl", "calls.jsonl"]);
+    common(&mut ours, cport, &dir.join("client.csv"));
+    let (cstatus, cout, cerr) = Proc::spawn("our uac_pcap", &mut ours).wait(Duration::from_secs(60));
+    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
+    assert_eq!(cstatus.code(), Some(0), "our exit\n{}\n{}", tail(&cout), tail(&cerr));
+    assert_eq!(sstatus.code(), Some(0), "sipp exit\n{}\n{}", tail(&sout), tail(&serr));
+    let c = StatCsv::read(&dir.join("client.csv"));
+    assert_eq!((c.last("SuccessfulCall(C)"), c.last("FailedCall(C)")), (CALLS, 0), "our calls");
+    let s = StatCsv::read(&dir.join("server.csv"));
+    assert_eq!((s.last("SuccessfulCall(C)"), s.last("FailedCall(C)")), (CALLS, 0), "SIPp's calls");
+
+    // Our tone capture is 200 packets, our DTMF capture 32. A packet more than 200 ms
+    // behind schedule (a starved shard on a loaded machine) is skipped and counted.
+    let per_call = 232;
+    let media = &json(&dir.join("summary.json"))["media"];
+    let sent = media["rtp_packets_sent"].as_u64().unwrap();
+    let skipped = media["rtp_late_skipped"].as_u64().unwrap();
+    assert_eq!(sent + skipped, CALLS * per_call, "every packet sent or counted as skipped: {media}");
+    assert!(skipped <= CALLS * per_call / 10, "{media}");
+    assert_eq!(media["rtp_packets_received"].as_u64(), Some(sent), "every packet echoed back: {media}");
+    assert_eq!(media["rtp_unexpected_source"].as_u64(), Some(0), "{media}");
+    assert_eq!(media["rtp_send_errors"].as_u64(), Some(0), "{media}");
+    assert!(media["rtcp_receiver_reports"].as_u64().unwrap() > 0, "{media}");
+    let calls = records(&dir.join("calls.jsonl"));
+    assert_eq!(calls.len() as u64, CALLS);
+    for call in calls {
+        let m = &call["media"];
+        assert!(m["RTPPacketsSent"].as_u64().unwrap() > per_call * 9 / 10, "{call}");
+        assert_eq!(m["RTPPacketsReceived"], m["RTPPacketsSent"], "{call}");
+        assert!(m["MOS"].as_f64().unwrap() > 1.0, "{call}");
+    }
+}
+
+const WAV_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="WAV through an echo, recorded">
+  <send retrans="500"><![CDATA[
+    INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+    To: [service] <sip:[service]@[remote_ip]:[remote_port]>
+    Call-ID: [call_id]
+    CSeq: 1 INVITE
+    Contact: sip:sipp@[local_ip]:[local_port]
+    Max-Forwards: 70
+    Content-Type: application/sdp
+    Content-Length: [len]
+
+    v=0
+    o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+    s=-
+    c=IN IP[media_ip_type] [media_ip]
+    t=0 0
+    m=audio [media_port] RTP/AVP 0
+    a=rtpmap:0 PCMU/8000
+  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+    ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+    To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+    Call-ID: [call_id]
+    CSeq: 1 ACK
+    Contact: sip:sipp@[local_ip]:[local_port]
+    Max-Forwards: 70
+    Content-Length: 0
+  ]]></send>
+  <nop>
+    <action>
+      <exec rtp_record="start"/>
+      <exec rtp_stream="tone.wav,1,0"/>
+      <exec rtpcheck="min_packets=150 direction=both"/>
+    </action>
+  </nop>
+  <pause milliseconds="4500"/>
+  <send retrans="500"><![CDATA[
+    BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
+    To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+    Call-ID: [call_id]
+    CSeq: 2 BYE
+    Contact: sip:sipp@[local_ip]:[local_port]
+    Max-Forwards: 70
+    Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"#;
+
+/// The 16-bit PCM samples of a canonical WAV (our recorder and our asset both write one).
+fn wav_samples(path: &Path) -> Vec<i16> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let data = b.windows(4).position(|w| w == b"data").expect("a data chunk") + 8;
+    b[data..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+}
+
+/// A WAV played (PCM → µ-law) through SIPp's echo and recorded on receive equals the
+/// source after one G.711 round trip, sample for sample, once aligned.
+#[test]
+fn a_wav_played_through_sipp_echo_is_recorded_within_g711_quantisation() {
+    let dir = scratch_dir("media-wav-record");
+    let asset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/media/tone_440_8k.wav");
+    std::fs::copy(&asset, dir.join("tone.wav")).unwrap();
+    std::fs::write(dir.join("wav.xml"), WAV_SCENARIO).unwrap();
+    let (sport, cport, smp) = (free_port(), free_port(), media_port());
+    let mut sipp = Command::new(sipp_bin());
+    sipp.current_dir(&dir).args(["-sn", "uas", "-rtp_echo", "-mp", &smp.to_string(), "-m", "1"]);
+    common(&mut sipp, sport, &dir.join("server.csv"));
+    let server = Proc::spawn("sipp -sn uas -rtp_echo", &mut sipp);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut ours = Command::new(gossipper_bin());
+    ours.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sf", "wav.xml", "-m", "1", "-cid_str", "wavcall-%u", "-summary_json", "summary.json"]);
+    common(&mut ours, cport, &dir.join("client.csv"));
+    let (cstatus, cout, cerr) = Proc::spawn("our WAV client", &mut ours).wait(Duration::from_secs(60));
+    let _ = server.wait(Duration::from_secs(30));
+    assert_eq!(cstatus.code(), Some(0), "our exit\n{}\n{}", tail(&cout), tail(&cerr));
+    let media = &json(&dir.join("summary.json"))["media"];
+    assert_eq!(media["rtp_late_skipped"].as_u64(), Some(0), "a stalled shard skips packets; this test needs all: {media}");
+    assert_eq!(media["rtp_packets_sent"].as_u64(), Some(200), "4 s of 20 ms frames: {media}");
+    assert_eq!(media["rtp_packets_received"].as_u64(), Some(200), "{media}");
+    assert_eq!(media["recordings_written"].as_u64(), Some(1), "{media}");
+    assert_eq!(media["rtpcheck_passed"].as_u64(), Some(1), "{media}");
+
+    let source = wav_samples(&dir.join("tone.wav"));
+    let rec = wav_samples(&dir.join("recordings/wavcall-1.wav"));
+    let law = G711Law::MuLaw;
+    let expect: Vec<i16> = source.iter().map(|s| law.decode(law.encode(*s))).collect();
+    // The recording starts at rtp_record; the echo arrives a few ms later.
+    let lead = (0..rec.len().min(8000))
+        .find(|&k| rec.get(k..k + 400) == expect.get(..400))
+        .unwrap_or_else(|| panic!("the source does not appear in the first second of the recording"));
+    let got = &rec[lead..];
+    assert!(got.len() >= expect.len(), "recording {} samples after a {lead}-sample lead, source {}", got.len(), expect.len());
+    let mismatched = expect.iter().zip(got).filter(|(a, b)| a != b).count();
+    assert_eq!(mismatched, 0, "every sample equals the G.711 round trip of the source");
+}
+
+/// A missing pcap and a malformed WAV fail when the scenario loads, naming the file.
+#[test]
+fn missing_or_malformed_media_files_fail_the_load_naming_the_file() {
+    let dir = scratch_dir("media-bad-files");
+    std::fs::write(dir.join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunkjunk").unwrap();
+    for (action, file) in [(r#"play_pcap_audio="pcap/nothere.pcap""#, "pcap/nothere.pcap"), (r#"rtp_stream="broken.wav,1,8""#, "broken.wav")] {
+        let xml = WAV_SCENARIO.replace(r#"rtp_stream="tone.wav,1,0""#, action);
+        std::fs::write(dir.join("bad.xml"), xml).unwrap();
+        let mut cmd = Command::new(gossipper_bin());
+        cmd.current_dir(&dir).args(["127.0.0.1:9", "-sf", "bad.xml", "-m", "1", "-nostdin"]);
+        let (status, out, err) = run("gossipper with a bad media file", &mut cmd, Duration::from_secs(20));
+        assert_ne!(status.code(), Some(0), "must fail\n{out}\n{err}");
+        assert!(err.contains(file) || out.contains(file), "the error names {file}:\n{}\n{}", tail(&out), tail(&err));
+        assert!(!dir.join("summary.json").exists());
+    }
+}
