@@ -1,0 +1,110 @@
+// #/dashboard: running jobs, recent results, and live charts (calls/s, active calls,
+// failures, p50/p99 response time) summed over every running job, fed by /live.
+
+import * as api from '../api.js';
+import { h, clear, kpi, table, fmtAgo, fmtDuration, fmtNum, jobDuration, emptyState, icon, showError } from '../ui.js';
+import { standardCharts } from '../chart.js';
+import { FINAL, jobLink, profileLabel, statusBadge, stopJob, liveStatsOf, isActive } from '../jobs-common.js';
+
+export async function render(ctx) {
+  const kRunning = h('span', {}, '–');
+  const kOk = h('span', {}, '–');
+  const kFail = h('span', {}, '–');
+  const kCps = h('span', {}, '–');
+  const charts = standardCharts('dash', 5 * 60 * 1000);
+  ctx.onCleanup(() => charts.destroy());
+  const runningBox = h('div');
+  const recentBox = h('div');
+
+  ctx.el.append(
+    h('div', { class: 'page-head' },
+      h('div', {}, h('h1', {}, 'Dashboard'), h('div', { class: 'sub' }, 'Everything running on this master, live.')),
+      h('div', { class: 'actions' },
+        h('a', { class: 'btn', href: '#/jobs' }, icon('jobs'), 'All jobs'),
+        h('a', { class: 'btn primary', href: '#/load', 'data-testid': 'new-load-test' }, icon('load'), 'New load test'))),
+    h('div', { class: 'grid g4' },
+      kpi('Running jobs', kRunning, { testid: 'kpi-running' }),
+      kpi('Succeeded (24 h)', kOk, { cls: 'ok', testid: 'kpi-succeeded' }),
+      kpi('Failed (24 h)', kFail, { cls: 'bad', testid: 'kpi-failed' }),
+      kpi('Calls per second now', kCps, { testid: 'kpi-cps' })),
+    h('div', { class: 'mt' }, charts.el),
+    h('div', { class: 'grid g2 mt' },
+      h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Running jobs')), runningBox),
+      h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Recent results'), h('div', { class: 'actions' }, h('a', { href: '#/reports', class: 'small' }, 'All reports'))), recentBox)));
+
+  let jobs = [];
+  let liveStats = new Map();
+  const prevFailed = new Map();
+  let prevT = 0;
+
+  function draw() {
+    const running = jobs.filter(isActive);
+    kRunning.textContent = String(running.length);
+    const day = Date.now() - 86400e3;
+    const recent = jobs.filter((j) => FINAL.has(j.status) && Date.parse(j.finished_at || j.created_at) >= day);
+    kOk.textContent = String(recent.filter((j) => j.status === 'succeeded').length);
+    kFail.textContent = String(recent.filter((j) => j.status === 'failed').length);
+    clear(runningBox, table([
+      { label: 'Job', render: jobLink },
+      { label: 'Profile', render: profileLabel },
+      { label: 'Status', render: statusBadge },
+      { label: 'Running for', render: (j) => fmtDuration(jobDuration(j)) },
+      { label: 'Calls/s', cls: 'num', render: (j) => fmtNum(liveStats.get(j.id)?.cps, 1) },
+      { label: 'Active', cls: 'num', render: (j) => fmtNum(liveStats.get(j.id)?.calls_active) },
+      { label: '', cls: 'actions', render: (j) => h('button', { class: 'sm danger', onclick: () => stopJob(j, refresh) }, icon('stop'), 'Stop') },
+    ], running, { empty: emptyState('Nothing is running', 'Start a load test, or start a server or client profile.', h('a', { class: 'btn sm', href: '#/load' }, 'New load test')) }));
+    const finished = jobs.filter((j) => FINAL.has(j.status)).slice(0, 8);
+    clear(recentBox, table([
+      { label: 'Job', render: jobLink },
+      { label: 'Profile', render: profileLabel },
+      { label: 'Result', render: statusBadge },
+      { label: 'Finished', render: (j) => fmtAgo(j.finished_at) },
+      { label: '', cls: 'actions', render: (j) => j.status === 'succeeded' || j.status === 'failed' ? h('a', { class: 'btn sm', href: `#/reports?report=${encodeURIComponent(j.id)}` }, 'Report') : '' },
+    ], finished, { empty: emptyState('No results yet', 'Finished jobs and their reports appear here.') }));
+  }
+
+  async function refresh() {
+    try {
+      jobs = (await api.get('/jobs?limit=200')).jobs || [];
+      if (ctx.alive()) draw();
+    } catch (e) { if (ctx.alive()) showError(e, 'load jobs'); }
+  }
+
+  ctx.live((frame) => {
+    const t = frame.ts ? Date.parse(frame.ts) || Date.now() : Date.now();
+    if (t <= prevT) return;
+    const dt = prevT ? (t - prevT) / 1000 : 0;
+    prevT = t;
+    const byId = new Map((frame.jobs || []).map((j) => [j.id, j]));
+    // Merge live job rows over the list, so status flips without waiting for a refresh.
+    let changed = false;
+    for (const j of jobs) {
+      const l = byId.get(j.id);
+      if (l && l.status !== j.status) { Object.assign(j, l); changed = true; }
+    }
+    for (const l of frame.jobs || []) if (!jobs.some((j) => j.id === l.id)) { jobs.unshift({ ...l }); changed = true; }
+    liveStats = new Map();
+    let cps = 0, active = 0, failedDelta = 0, p50 = [], p99 = [];
+    for (const j of frame.jobs || []) {
+      const st = liveStatsOf(j, frame);
+      if (!st) continue;
+      liveStats.set(j.id, st);
+      if (j.status !== 'running') continue;
+      cps += st.cps || 0;
+      active += st.calls_active || 0;
+      const f = st.calls_failed || 0;
+      if (prevFailed.has(j.id)) failedDelta += Math.max(0, f - prevFailed.get(j.id));
+      prevFailed.set(j.id, f);
+      if (typeof st.response_time_p50_ms === 'number') p50.push(st.response_time_p50_ms);
+      if (typeof st.response_time_p99_ms === 'number') p99.push(st.response_time_p99_ms);
+    }
+    const avg = (a) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : null);
+    charts.push({ t, cps, active, failedPerS: dt ? failedDelta / dt : 0, p50: avg(p50), p99: p99.length ? Math.max(...p99) : null });
+    kCps.textContent = fmtNum(cps, 1);
+    if (changed || liveStats.size) draw();
+    if (changed && [...byId.values()].some((j) => FINAL.has(j.status))) refresh();
+  });
+
+  await refresh();
+  ctx.every(5000, refresh);
+}
