@@ -74,14 +74,20 @@ impl TransportMode {
     }
 
     pub fn is_udp(self) -> bool {
-        matches!(self, TransportMode::UdpShared | TransportMode::UdpPerCall | TransportMode::UdpPerIp)
+        matches!(
+            self,
+            TransportMode::UdpShared | TransportMode::UdpPerCall | TransportMode::UdpPerIp
+        )
     }
 
     /// A stream transport with one connection per call (tn, ln, wn, wsn).
     pub fn is_stream_per_call(self) -> bool {
         matches!(
             self,
-            TransportMode::TcpPerCall | TransportMode::TlsPerCall | TransportMode::WsPerCall | TransportMode::WssPerCall
+            TransportMode::TcpPerCall
+                | TransportMode::TlsPerCall
+                | TransportMode::WsPerCall
+                | TransportMode::WssPerCall
         )
     }
 }
@@ -101,7 +107,12 @@ pub struct DefaultBehaviors {
 
 impl Default for DefaultBehaviors {
     fn default() -> Self {
-        DefaultBehaviors { bye: true, pingreply: true, abort_unexp: true, cancel: true }
+        DefaultBehaviors {
+            bye: true,
+            pingreply: true,
+            abort_unexp: true,
+            cancel: true,
+        }
     }
 }
 
@@ -120,7 +131,12 @@ pub struct RetransConfig {
 
 impl Default for RetransConfig {
     fn default() -> Self {
-        RetransConfig { enabled: true, t2_ms: 4000, max_invite_retrans: 5, max_non_invite_retrans: 7 }
+        RetransConfig {
+            enabled: true,
+            t2_ms: 4000,
+            max_invite_retrans: 5,
+            max_non_invite_retrans: 7,
+        }
     }
 }
 
@@ -323,7 +339,12 @@ impl Default for JobSpec {
             max_sockets: None,
             allow_exec_command: false,
             seed: 0,
-            trace: TraceConfig { stat_period_ms: 60_000, stat_delimiter: ";".into(), rtt_freq: 200, ..Default::default() },
+            trace: TraceConfig {
+                stat_period_ms: 60_000,
+                stat_delimiter: ";".into(),
+                rtt_freq: 200,
+                ..Default::default()
+            },
             health: HealthGates::default(),
             rtp_echo: false,
             background: false,

@@ -3,17 +3,17 @@
 //! The protocol core (`sip`, `scenario`, `call`, `stats`, the pacer arithmetic in `load`)
 //! is sans-IO: plain state machines fed `(now, input)`. Only `shard` does I/O.
 
-pub mod config;
-pub mod scenario;
-pub mod sip;
-pub mod stats;
 pub mod call;
-pub mod rng;
-pub mod wallclock;
+pub mod config;
 pub mod load;
 pub mod media;
-pub mod shard;
+pub mod rng;
 pub mod runner;
-pub mod transport;
+pub mod scenario;
+pub mod shard;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+pub mod sip;
+pub mod stats;
+pub mod transport;
+pub mod wallclock;

@@ -19,7 +19,12 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(rate_cps: f64, now: Instant) -> Pacer {
-        Pacer { rate_cps: rate_cps.max(0.0), epoch: now, opened_since_epoch: 0, paused: false }
+        Pacer {
+            rate_cps: rate_cps.max(0.0),
+            epoch: now,
+            opened_since_epoch: 0,
+            paused: false,
+        }
     }
 
     pub fn rate_cps(&self) -> f64 {

@@ -15,7 +15,9 @@ use crate::config::{JobSpec, ScenarioSource};
 use crate::load::{self, Pacer};
 use crate::media::{self, library::MediaLibrary};
 use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
-use crate::shard::{self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardSocket, ShardTraces};
+use crate::shard::{
+    self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardSocket, ShardTraces,
+};
 use crate::stats::ShardStats;
 use crate::transport::{self, StreamKind};
 
@@ -98,14 +100,20 @@ pub struct Prepared {
 pub fn load_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
     let keys: Vec<String> = spec.keys.iter().map(|(k, _)| k.clone()).collect();
     let read = |name: &str| std::fs::read(name);
-    let opts = LoadOptions { keys: &keys, read_file: &read };
+    let opts = LoadOptions {
+        keys: &keys,
+        read_file: &read,
+    };
     let (bytes, name): (Vec<u8>, String) = match &spec.scenario {
         ScenarioSource::File(p) => {
-            let b = std::fs::read(p).map_err(|e| RunError::Config(format!("cannot read scenario {}: {e}", p.display())))?;
+            let b = std::fs::read(p).map_err(|e| {
+                RunError::Config(format!("cannot read scenario {}: {e}", p.display()))
+            })?;
             (b, p.display().to_string())
         }
         ScenarioSource::Builtin(n) => {
-            let b = scenario::builtin::get(n).ok_or_else(|| RunError::Config(format!("unknown built-in scenario '{n}'")))?;
+            let b = scenario::builtin::get(n)
+                .ok_or_else(|| RunError::Config(format!("unknown built-in scenario '{n}'")))?;
             (b.xml.as_bytes().to_vec(), format!("{n}.xml"))
         }
         ScenarioSource::Xml { name, text } => (text.clone(), name.clone()),
@@ -114,15 +122,24 @@ pub fn load_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
 }
 
 fn has_exec_command(sc: &Scenario) -> bool {
-    sc.commands.iter().chain(&sc.init).any(|c| c.common.actions.iter().any(|a| matches!(a, Action::ExecCommand(_))))
+    sc.commands.iter().chain(&sc.init).any(|c| {
+        c.common
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::ExecCommand(_)))
+    })
 }
 
 /// The address Via/Contact should carry when `-i` is not given: the source address the
 /// kernel picks toward the peer (a connected UDP socket sends nothing), else loopback.
 fn detect_local_ip(remote: Option<SocketAddr>) -> IpAddr {
     let target = remote.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 9));
-    let bind: SocketAddr = if target.is_ipv6() { "[::]:0".parse().ok() } else { "0.0.0.0:0".parse().ok() }
-        .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+    let bind: SocketAddr = if target.is_ipv6() {
+        "[::]:0".parse().ok()
+    } else {
+        "0.0.0.0:0".parse().ok()
+    }
+    .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
     UdpSocket::bind(bind)
         .and_then(|s| s.connect(target).map(|_| s))
         .and_then(|s| s.local_addr())
@@ -138,7 +155,9 @@ fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
     if addr.port() == 0 {
         return Ok(());
     }
-    UdpSocket::bind(addr).map(drop).map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))
+    UdpSocket::bind(addr)
+        .map(drop)
+        .map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))
 }
 
 /// issue 8: the media files of the scenario, when the run has media (a media action, or
@@ -150,7 +169,8 @@ fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>
     }
     let builtin = matches!(spec.scenario, ScenarioSource::Builtin(_));
     let read = |p: &std::path::Path| std::fs::read(p);
-    let lib = MediaLibrary::load(sc, builtin, &read).map_err(|e| RunError::Config(format!("media: {e}")))?;
+    let lib = MediaLibrary::load(sc, builtin, &read)
+        .map_err(|e| RunError::Config(format!("media: {e}")))?;
     Ok(Some(Arc::new(lib)))
 }
 
@@ -158,7 +178,12 @@ fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>
 /// is the first shard's port, each further shard takes the next even port. An explicit
 /// `-mp` that is taken is an error; otherwise a taken port is skipped (two ports at a
 /// time, up to `-max_rtp_port`).
-fn bind_media_port(spec: &JobSpec, ip: IpAddr, shard: usize, buff: usize) -> Result<(socket2::Socket, u16), RunError> {
+fn bind_media_port(
+    spec: &JobSpec,
+    ip: IpAddr,
+    shard: usize,
+    buff: usize,
+) -> Result<(socket2::Socket, u16), RunError> {
     let explicit = spec.media_port.is_some();
     let base = u32::from(spec.media_port.or(spec.min_rtp_port).unwrap_or(6000));
     let max = u32::from(spec.max_rtp_port.unwrap_or(u16::MAX - 1));
@@ -166,12 +191,18 @@ fn bind_media_port(spec: &JobSpec, ip: IpAddr, shard: usize, buff: usize) -> Res
     loop {
         let p = u16::try_from(port).ok().filter(|_| port <= max);
         let Some(p) = p else {
-            return Err(RunError::Bind(format!("no free RTP port from {base} to {max} for shard {shard}")));
+            return Err(RunError::Bind(format!(
+                "no free RTP port from {base} to {max} for shard {shard}"
+            )));
         };
         let addr = SocketAddr::new(ip, p);
         match shard::udp_socket(addr, false, buff) {
             Ok(sock) => return Ok((sock, p)),
-            Err(e) if explicit => return Err(RunError::Bind(format!("cannot bind the RTP socket to {addr} (-mp): {e}"))),
+            Err(e) if explicit => {
+                return Err(RunError::Bind(format!(
+                    "cannot bind the RTP socket to {addr} (-mp): {e}"
+                )));
+            }
             Err(_) => port += 2,
         }
     }
@@ -190,15 +221,21 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     let media_lib = load_media(spec, &sc)?;
     let mut inject = InjectData::default();
     for path in &spec.inject_files {
-        let bytes = std::fs::read(path).map_err(|e| RunError::Config(format!("cannot read -inf {}: {e}", path.display())))?;
-        let f = InjectFile::parse(&path.display().to_string(), &bytes).map_err(|e| RunError::Config(e.to_string()))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| RunError::Config(format!("cannot read -inf {}: {e}", path.display())))?;
+        let f = InjectFile::parse(&path.display().to_string(), &bytes)
+            .map_err(|e| RunError::Config(e.to_string()))?;
         inject.files.push(f);
     }
     let role = sc.role;
     if role == Role::Client && spec.remote.is_none() {
-        return Err(RunError::Config("a client scenario needs a remote host (host[:port] or -rsa)".into()));
+        return Err(RunError::Config(
+            "a client scenario needs a remote host (host[:port] or -rsa)".into(),
+        ));
     }
-    let local_ip = spec.local_ip.unwrap_or_else(|| detect_local_ip(spec.remote));
+    let local_ip = spec
+        .local_ip
+        .unwrap_or_else(|| detect_local_ip(spec.remote));
     let bind_ip = spec.local_ip.unwrap_or(if local_ip.is_ipv6() {
         IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
     } else {
@@ -206,11 +243,14 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     });
     let cpus = shard::os::affinity_cpus();
     let shards = spec.shards.unwrap_or(cpus.len()).max(1);
-    let port = spec.local_port.unwrap_or(if role == Role::Server { 5060 } else { 0 });
+    let port = spec
+        .local_port
+        .unwrap_or(if role == Role::Server { 5060 } else { 0 });
     // Stream transports (TCP, TLS, WebSocket): settings once, sockets per shard below.
     let streams = match stream_kind {
         Some(kind) => {
-            let p = transport::setup::settings(spec, kind, role == Role::Server, local_ip).map_err(RunError::Config)?;
+            let p = transport::setup::settings(spec, kind, role == Role::Server, local_ip)
+                .map_err(RunError::Config)?;
             transport::setup::probe_free(SocketAddr::new(bind_ip, port)).map_err(RunError::Bind)?;
             Some(p)
         }
@@ -224,7 +264,9 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     let buff = spec.buff_size.unwrap_or(4 << 20);
 
     let rate_cps = spec.rate * 1000.0 / spec.rate_period_ms.max(1) as f64;
-    let call_limit = spec.call_limit.unwrap_or_else(|| load::default_call_limit(rate_cps, spec.default_pause_ms));
+    let call_limit = spec
+        .call_limit
+        .unwrap_or_else(|| load::default_call_limit(rate_cps, spec.default_pause_ms));
     let control = Arc::new(Control::new(rate_cps));
     let now = Instant::now();
     let start_wall = SystemTime::now();
@@ -237,20 +279,29 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         // Servers share the port (SO_REUSEPORT); client shards after the first take any
         // free port, so responses come back to the shard that owns the call.
         let (addr, reuse) = match role {
-            Role::Server => (SocketAddr::new(bind_ip, first_local.map_or(port, |l: SocketAddr| l.port())), true),
+            Role::Server => (
+                SocketAddr::new(bind_ip, first_local.map_or(port, |l: SocketAddr| l.port())),
+                true,
+            ),
             Role::Client if i == 0 => (SocketAddr::new(bind_ip, port), false),
             Role::Client => (SocketAddr::new(bind_ip, 0), false),
         };
         let (socket, local) = match &streams {
             None => {
-                let sock = shard::udp_socket(addr, reuse, buff)
-                    .map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))?;
-                let local = sock.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or(addr);
+                let sock = shard::udp_socket(addr, reuse, buff).map_err(|e| {
+                    RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}"))
+                })?;
+                let local = sock
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_socket())
+                    .unwrap_or(addr);
                 (ShardSocket::Udp(sock), local)
             }
             Some(p) => {
                 let remote = spec.send_to.or(spec.remote);
-                let (plan, local) = transport::setup::shard_plan(&p.settings, addr, remote).map_err(RunError::Bind)?;
+                let (plan, local) = transport::setup::shard_plan(&p.settings, addr, remote)
+                    .map_err(RunError::Bind)?;
                 (ShardSocket::Stream(plan), local)
             }
         };
@@ -259,7 +310,8 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         // issue 8: one RTP socket per shard when the run has media.
         let (media_socket, media_port) = match &media_lib {
             Some(_) => {
-                let (sock, port) = bind_media_port(spec, spec.media_ip.unwrap_or(bind_ip), i, buff)?;
+                let (sock, port) =
+                    bind_media_port(spec, spec.media_ip.unwrap_or(bind_ip), i, buff)?;
                 (Some(sock), port)
             }
             None => (None, spec.media_port.unwrap_or(6000)),
@@ -286,14 +338,24 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             base_cseq: spec.base_cseq,
             cid_str: spec.cid_str.clone(),
             keys: spec.keys.clone(),
-            auth_username: spec.auth_username.clone().unwrap_or_else(|| spec.service.clone()),
-            auth_password: spec.auth_password.clone().unwrap_or_else(|| "password".into()),
+            auth_username: spec
+                .auth_username
+                .clone()
+                .unwrap_or_else(|| spec.service.clone()),
+            auth_password: spec
+                .auth_password
+                .clone()
+                .unwrap_or_else(|| "password".into()),
             users: spec.users,
             allow_exec_command: spec.allow_exec_command,
             auto_answer: spec.auto_answer,
         };
         let budget = Budget {
-            remaining: if role == Role::Client { spec.max_calls.map(|m| load::share(m, shards, i)) } else { None },
+            remaining: if role == Role::Client {
+                spec.max_calls.map(|m| load::share(m, shards, i))
+            } else {
+                None
+            },
             limit: load::share(call_limit, shards, i).max(1),
         };
         let mut core = ShardCore::new(
@@ -312,8 +374,16 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             core.events.push(ShardEvent::Warning(note));
         }
         if let Some(lib) = &media_lib {
-            let cfg = crate::media::MediaConfig { echo_all: spec.rtp_echo, ..Default::default() };
-            core.media = Some(crate::media::MediaEngine::new(now, Arc::clone(lib), cfg, seed ^ (i as u64 + 1)));
+            let cfg = crate::media::MediaConfig {
+                echo_all: spec.rtp_echo,
+                ..Default::default()
+            };
+            core.media = Some(crate::media::MediaEngine::new(
+                now,
+                Arc::clone(lib),
+                cfg,
+                seed ^ (i as u64 + 1),
+            ));
         }
         if let Some(users) = spec.users {
             let n = load::share(users, shards, i);
@@ -323,7 +393,11 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         let p = Arc::new(Mutex::new(Published::default()));
         published.push(Arc::clone(&p));
         plans.push(ShardPlan {
-            cpu: if spec.shards.is_some() && shards > cpus.len() { None } else { cpus.get(i % cpus.len()).copied() },
+            cpu: if spec.shards.is_some() && shards > cpus.len() {
+                None
+            } else {
+                cpus.get(i % cpus.len()).copied()
+            },
             socket,
             core,
             control: Arc::clone(&control),
@@ -365,7 +439,10 @@ impl Prepared {
         let sc = Arc::clone(&self.scenario);
         let mut handles = Vec::new();
         for plan in self.plans.drain(..) {
-            handles.push(shard::spawn(plan).map_err(|e| RunError::Io(format!("cannot start shard thread: {e}")))?);
+            handles.push(
+                shard::spawn(plan)
+                    .map_err(|e| RunError::Io(format!("cannot start shard thread: {e}")))?,
+            );
         }
         let spec = &self.spec;
         let control = &self.control;
@@ -375,7 +452,11 @@ impl Prepared {
         let mut events = Vec::new();
         let timeout = spec.global_timeout_ms.map(Duration::from_millis);
         let mut hard_deadline: Option<Instant> = None;
-        let rate_interval = Duration::from_millis(spec.rate_interval_ms.unwrap_or(spec.trace.stat_period_ms).max(1));
+        let rate_interval = Duration::from_millis(
+            spec.rate_interval_ms
+                .unwrap_or(spec.trace.stat_period_ms)
+                .max(1),
+        );
         let mut next_ramp = started + rate_interval;
         loop {
             std::thread::sleep(Duration::from_millis(50));
@@ -464,7 +545,13 @@ impl Prepared {
         for h in handles {
             let _ = h.join();
         }
-        Ok(RunReport { stats: merged, end, started_at, finished_at: SystemTime::now(), elapsed: started.elapsed() })
+        Ok(RunReport {
+            stats: merged,
+            end,
+            started_at,
+            finished_at: SystemTime::now(),
+            elapsed: started.elapsed(),
+        })
     }
 }
 

@@ -57,7 +57,9 @@ impl Civil {
     /// `Thu, 26 Nov 2026 08:39:30 GMT` (RFC 1123, SIP Date header).
     pub fn rfc1123(&self) -> String {
         const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
         format!(
             "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
             DAYS[self.weekday as usize % 7],

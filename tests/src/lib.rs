@@ -17,15 +17,26 @@ pub fn gossipper_bin() -> PathBuf {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let p = root.join("target/debug/gossipper");
-    assert!(p.exists(), "{} is missing: run `cargo build -p gossipper` first (scripts/test.sh does)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build -p gossipper` first (scripts/test.sh does)",
+        p.display()
+    );
     p
 }
 
 /// The SIPp binary. Panics with a clear message when SIPp is not installed.
 pub fn sipp_bin() -> PathBuf {
-    let out = Command::new("sh").arg("-c").arg("command -v sipp").output().expect("sh runs");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("command -v sipp")
+        .output()
+        .expect("sh runs");
     let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!path.is_empty(), "sipp is required for this test: install the Debian package sip-tester (scripts/test.sh does)");
+    assert!(
+        !path.is_empty(),
+        "sipp is required for this test: install the Debian package sip-tester (scripts/test.sh does)"
+    );
     PathBuf::from(path)
 }
 
@@ -40,7 +51,9 @@ pub fn free_port() -> u16 {
     loop {
         let p = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
         let p = if p > 60_000 { 20_000 + p % 1000 } else { p };
-        if UdpSocket::bind(("127.0.0.1", p)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+        if UdpSocket::bind(("127.0.0.1", p)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        {
             return p;
         }
     }
@@ -48,7 +61,12 @@ pub fn free_port() -> u16 {
 
 /// A fresh scratch directory under the system temp dir.
 pub fn scratch_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gossipper-e2e-{}-{}-{}", name, std::process::id(), NEXT_PORT.load(Ordering::Relaxed)));
+    let d = std::env::temp_dir().join(format!(
+        "gossipper-e2e-{}-{}-{}",
+        name,
+        std::process::id(),
+        NEXT_PORT.load(Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("create scratch dir");
     d
@@ -68,7 +86,10 @@ impl Proc {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Proc { child, name: name.to_string() }
+        Proc {
+            child,
+            name: name.to_string(),
+        }
     }
 
     /// Waits at most `limit`; kills the process and panics when it is exceeded.
@@ -85,7 +106,13 @@ impl Proc {
                 let _ = self.child.wait();
                 let out = read_all(self.child.stdout.take());
                 let err = read_all(self.child.stderr.take());
-                panic!("{} did not exit within {:?}\nstdout:\n{}\nstderr:\n{}", self.name, limit, tail(&out), tail(&err));
+                panic!(
+                    "{} did not exit within {:?}\nstdout:\n{}\nstderr:\n{}",
+                    self.name,
+                    limit,
+                    tail(&out),
+                    tail(&err)
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -93,7 +120,10 @@ impl Proc {
 
     /// Sends SIGUSR1 (SIPp's and our soft quit) and waits.
     pub fn quit(self, limit: Duration) -> (ExitStatus, String, String) {
-        let _ = Command::new("kill").arg("-USR1").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-USR1")
+            .arg(self.child.id().to_string())
+            .status();
         self.wait(limit)
     }
 }
@@ -137,18 +167,32 @@ pub struct StatCsv {
 
 impl StatCsv {
     pub fn read(path: &Path) -> StatCsv {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let mut lines = text.lines().filter(|l| !l.is_empty());
-        let header = lines.next().unwrap_or_else(|| panic!("{} is empty", path.display())).split(';').map(str::to_string).collect();
-        let rows = lines.map(|l| l.split(';').map(str::to_string).collect()).collect();
+        let header = lines
+            .next()
+            .unwrap_or_else(|| panic!("{} is empty", path.display()))
+            .split(';')
+            .map(str::to_string)
+            .collect();
+        let rows = lines
+            .map(|l| l.split(';').map(str::to_string).collect())
+            .collect();
         StatCsv { header, rows }
     }
 
     /// The value of column `name` in the last row, as a number.
     pub fn last(&self, name: &str) -> u64 {
-        let i = self.header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name} in {:?}", self.header));
+        let i = self
+            .header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.header));
         let row = self.rows.last().expect("the CSV has data rows");
-        row.get(i).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("column {name} is not a number: {row:?}"))
+        row.get(i)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("column {name} is not a number: {row:?}"))
     }
 }
 

@@ -14,12 +14,22 @@ fn a_malformed_scenario_exits_255_naming_file_line_and_column() {
     std::fs::write(&bad, "<?xml version=\"1.0\"?>\n<scenario name=\"bad\">\n  <send><![CDATA[OPTIONS sip:x SIP/2.0\n]]></send>\n  <frobnicate/>\n</scenario>\n").unwrap();
     let (status, _out, err) = run(
         "gossipper bad scenario",
-        Command::new(gossipper_bin()).arg("127.0.0.1:9").arg("-sf").arg(&bad).args(["-m", "1", "-nostdin"]),
+        Command::new(gossipper_bin())
+            .arg("127.0.0.1:9")
+            .arg("-sf")
+            .arg(&bad)
+            .args(["-m", "1", "-nostdin"]),
         Duration::from_secs(20),
     );
     assert_eq!(status.code(), Some(255), "stderr: {err}");
-    assert!(err.contains("bad.xml:5:"), "the error names file and line: {err}");
-    assert!(err.contains("frobnicate"), "the error names the element: {err}");
+    assert!(
+        err.contains("bad.xml:5:"),
+        "the error names file and line: {err}"
+    );
+    assert!(
+        err.contains("frobnicate"),
+        "the error names the element: {err}"
+    );
 }
 
 #[test]
@@ -29,7 +39,11 @@ fn an_unknown_keyword_exits_255_with_its_position() {
     std::fs::write(&bad, "<?xml version=\"1.0\"?>\n<scenario name=\"kw\">\n  <send><![CDATA[\nOPTIONS sip:[no_such_keyword] SIP/2.0\nCall-ID: [call_id]\n]]></send>\n</scenario>\n").unwrap();
     let (status, _out, err) = run(
         "gossipper bad keyword",
-        Command::new(gossipper_bin()).arg("127.0.0.1:9").arg("-sf").arg(&bad).args(["-m", "1", "-nostdin"]),
+        Command::new(gossipper_bin())
+            .arg("127.0.0.1:9")
+            .arg("-sf")
+            .arg(&bad)
+            .args(["-m", "1", "-nostdin"]),
         Duration::from_secs(20),
     );
     assert_eq!(status.code(), Some(255), "stderr: {err}");
@@ -40,10 +54,16 @@ fn an_unknown_keyword_exits_255_with_its_position() {
 #[test]
 fn sd_dumps_a_builtin_that_loads_again_and_exits_99() {
     let dir = scratch_dir("sd");
-    let out = Command::new(gossipper_bin()).args(["-sd", "uac"]).output().unwrap();
+    let out = Command::new(gossipper_bin())
+        .args(["-sd", "uac"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(99));
     let xml = String::from_utf8(out.stdout).unwrap();
-    assert!(xml.contains("<scenario") && xml.contains("INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0"));
+    assert!(
+        xml.contains("<scenario")
+            && xml.contains("INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0")
+    );
     let f = dir.join("uac.xml");
     std::fs::write(&f, xml).unwrap();
     // The dumped file runs: against a closed port with -nr and a short recv timeout the
@@ -54,7 +74,18 @@ fn sd_dumps_a_builtin_that_loads_again_and_exits_99() {
             .arg(format!("127.0.0.1:{}", free_port()))
             .arg("-sf")
             .arg(&f)
-            .args(["-m", "1", "-nr", "-recv_timeout", "300", "-nostdin", "-i", "127.0.0.1", "-cp", &free_port().to_string()]),
+            .args([
+                "-m",
+                "1",
+                "-nr",
+                "-recv_timeout",
+                "300",
+                "-nostdin",
+                "-i",
+                "127.0.0.1",
+                "-cp",
+                &free_port().to_string(),
+            ]),
         Duration::from_secs(20),
     );
     assert_eq!(status.code(), Some(1), "{err}");
@@ -65,14 +96,31 @@ fn failed_calls_exit_1_and_a_failed_health_gate_exits_2() {
     let base = |extra: &[&str]| {
         let mut c = Command::new(gossipper_bin());
         c.arg(format!("127.0.0.1:{}", free_port()))
-            .args(["-sn", "uac", "-m", "2", "-r", "10", "-nr", "-recv_timeout", "300", "-nostdin", "-i", "127.0.0.1"])
+            .args([
+                "-sn",
+                "uac",
+                "-m",
+                "2",
+                "-r",
+                "10",
+                "-nr",
+                "-recv_timeout",
+                "300",
+                "-nostdin",
+                "-i",
+                "127.0.0.1",
+            ])
             .args(["-cp", &free_port().to_string()])
             .args(extra);
         c
     };
     let (status, _o, err) = run("uac to nobody", &mut base(&[]), Duration::from_secs(20));
     assert_eq!(status.code(), Some(1), "{err}");
-    let (status, _o, err) = run("uac to nobody, gated", &mut base(&["-health_max_failed_calls", "0"]), Duration::from_secs(20));
+    let (status, _o, err) = run(
+        "uac to nobody, gated",
+        &mut base(&["-health_max_failed_calls", "0"]),
+        Duration::from_secs(20),
+    );
     assert_eq!(status.code(), Some(2), "{err}");
 }
 
@@ -84,7 +132,19 @@ fn malformed_datagrams_are_counted_and_calls_still_succeed() {
     let uas = Proc::spawn(
         "gossipper uas",
         Command::new(gossipper_bin())
-            .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string(), "-m", "20", "-nostdin", "-timeout", "60s"])
+            .args([
+                "-sn",
+                "uas",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-m",
+                "20",
+                "-nostdin",
+                "-timeout",
+                "60s",
+            ])
             .args(["-cp", &free_port().to_string(), "-summary_json"])
             .arg(&summary),
     );
@@ -106,7 +166,19 @@ fn malformed_datagrams_are_counted_and_calls_still_succeed() {
         "sipp uac",
         Command::new(sipp_bin())
             .arg(format!("127.0.0.1:{port}"))
-            .args(["-sn", "uac", "-i", "127.0.0.1", "-m", "20", "-r", "20", "-nostdin", "-timeout", "60s"])
+            .args([
+                "-sn",
+                "uac",
+                "-i",
+                "127.0.0.1",
+                "-m",
+                "20",
+                "-r",
+                "20",
+                "-nostdin",
+                "-timeout",
+                "60s",
+            ])
             .args(["-cp", &free_port().to_string()]),
         Duration::from_secs(60),
     );
@@ -115,7 +187,11 @@ fn malformed_datagrams_are_counted_and_calls_still_succeed() {
     assert_eq!(status.code(), Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(v["success_calls"], 20, "{v}");
-    assert!(v["discards"]["malformed_messages"].as_u64().unwrap() >= 80, "{}", v["discards"]);
+    assert!(
+        v["discards"]["malformed_messages"].as_u64().unwrap() >= 80,
+        "{}",
+        v["discards"]
+    );
 }
 
 /// The benchmark harness of reference/sipp.md §7.1, word for word with `sipp` replaced
@@ -129,19 +205,69 @@ fn sipps_benchmark_harness_command_lines_run_unchanged() {
     let uas = Proc::spawn(
         "gossipper uas (harness flags)",
         Command::new(&g).current_dir(&dir).args([
-            "-sn", "uas", "-t", "u1", "-i", "127.0.0.1", "-ci", "127.0.0.1", "-mi", "127.0.0.1", "-p", &port.to_string(),
-            "-nostdin", "-timeout", "60s", "-trace_stat", "-stf", "uas.csv", "-fd", "1", "-trace_screen", "-screen_file",
-            "uas.screen", "-cp", &free_port().to_string(),
+            "-sn",
+            "uas",
+            "-t",
+            "u1",
+            "-i",
+            "127.0.0.1",
+            "-ci",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-nostdin",
+            "-timeout",
+            "60s",
+            "-trace_stat",
+            "-stf",
+            "uas.csv",
+            "-fd",
+            "1",
+            "-trace_screen",
+            "-screen_file",
+            "uas.screen",
+            "-cp",
+            &free_port().to_string(),
         ]),
     );
     std::thread::sleep(Duration::from_millis(300));
     let (status, out, err) = run(
         "gossipper uac (harness flags)",
         Command::new(&g).current_dir(&dir).args([
-            &format!("127.0.0.1:{port}"), "-sn", "uac", "-t", "u1", "-i", "127.0.0.1", "-ci", "127.0.0.1", "-mi", "127.0.0.1",
-            "-p", &free_port().to_string(), "-r", "200", "-m", "600", "-l", "600", "-nostdin", "-timeout", "30s",
-            "-trace_stat", "-stf", "uac.csv", "-fd", "1", "-trace_screen", "-screen_file", "uac.screen",
-            "-cp", &free_port().to_string(),
+            &format!("127.0.0.1:{port}"),
+            "-sn",
+            "uac",
+            "-t",
+            "u1",
+            "-i",
+            "127.0.0.1",
+            "-ci",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+            "-r",
+            "200",
+            "-m",
+            "600",
+            "-l",
+            "600",
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-trace_stat",
+            "-stf",
+            "uac.csv",
+            "-fd",
+            "1",
+            "-trace_screen",
+            "-screen_file",
+            "uac.screen",
+            "-cp",
+            &free_port().to_string(),
         ]),
         Duration::from_secs(60),
     );
@@ -155,7 +281,10 @@ fn sipps_benchmark_harness_command_lines_run_unchanged() {
     // SIPp's own regress test reads fields 12 and 18 by position.
     assert_eq!(csv.header[11], "OutgoingCall(C)");
     assert_eq!(csv.header[17], "FailedCall(C)");
-    assert!(csv.rows.len() >= 3, "a row per -fd period plus the final one");
+    assert!(
+        csv.rows.len() >= 3,
+        "a row per -fd period plus the final one"
+    );
     let screen = std::fs::read_to_string(dir.join("uac.screen")).unwrap();
     assert!(screen.contains("INVITE ---------->"), "{screen}");
     let s = gossipper_e2e::StatCsv::read(&dir.join("uas.csv"));

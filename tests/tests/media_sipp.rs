@@ -17,13 +17,17 @@ use gossipper_media::G711Law;
 const CALLS: u64 = 3;
 
 fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 fn records(path: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
 }
 
 /// A media port whose neighbours (RTCP +1, SIPp's video +2, our second shard +2) are
@@ -37,9 +41,26 @@ fn media_port() -> u16 {
 }
 
 fn common(cmd: &mut Command, port: u16, stat: &Path) {
-    cmd.args(["-i", "127.0.0.1", "-p", &port.to_string(), "-nostdin", "-timeout", "60s", "-trace_stat", "-stf"])
-        .arg(stat)
-        .args(["-fd", "1", "-cp", &free_port().to_string(), "-ci", "127.0.0.1"]);
+    cmd.args([
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-nostdin",
+        "-timeout",
+        "60s",
+        "-trace_stat",
+        "-stf",
+    ])
+    .arg(stat)
+    .args([
+        "-fd",
+        "1",
+        "-cp",
+        &free_port().to_string(),
+        "-ci",
+        "127.0.0.1",
+    ]);
 }
 
 /// Our UAS with `-rtp_echo` answers `sipp -sn uac_pcap`; SIPp replays its own pcaps
@@ -50,41 +71,99 @@ fn sipp_uac_pcap_against_our_uas_with_rtp_echo() {
     let share = Path::new("/usr/share/sip-tester");
     std::fs::create_dir_all(dir.join("pcap")).unwrap();
     for f in ["g711a.pcap", "dtmf_2833_1.pcap"] {
-        std::fs::copy(share.join(f), dir.join("pcap").join(f)).unwrap_or_else(|e| panic!("SIPp's {f} (sip-tester package): {e}"));
+        std::fs::copy(share.join(f), dir.join("pcap").join(f))
+            .unwrap_or_else(|e| panic!("SIPp's {f} (sip-tester package): {e}"));
     }
     let (sport, cport, smp, cmp) = (free_port(), free_port(), media_port(), media_port());
     let mut ours = Command::new(gossipper_bin());
-    ours.current_dir(&dir).args(["-sn", "uas", "-rtp_echo", "-mp", &smp.to_string(), "-m", &CALLS.to_string()]);
-    ours.args(["-summary_json", "summary.json", "-call_records_jsonl", "calls.jsonl"]);
+    ours.current_dir(&dir).args([
+        "-sn",
+        "uas",
+        "-rtp_echo",
+        "-mp",
+        &smp.to_string(),
+        "-m",
+        &CALLS.to_string(),
+    ]);
+    ours.args([
+        "-summary_json",
+        "summary.json",
+        "-call_records_jsonl",
+        "calls.jsonl",
+    ]);
     common(&mut ours, sport, &dir.join("server.csv"));
     let server = Proc::spawn("our uas -rtp_echo", &mut ours);
     std::thread::sleep(Duration::from_millis(300));
     let mut sipp = Command::new(sipp_bin());
     sipp.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))
-        .args(["-sn", "uac_pcap", "-mp", &cmp.to_string(), "-m", &CALLS.to_string(), "-r", "10"]);
+        .args([
+            "-sn",
+            "uac_pcap",
+            "-mp",
+            &cmp.to_string(),
+            "-m",
+            &CALLS.to_string(),
+            "-r",
+            "10",
+        ]);
     common(&mut sipp, cport, &dir.join("client.csv"));
-    let (cstatus, cout, cerr) = Proc::spawn("sipp -sn uac_pcap", &mut sipp).wait(Duration::from_secs(60));
+    let (cstatus, cout, cerr) =
+        Proc::spawn("sipp -sn uac_pcap", &mut sipp).wait(Duration::from_secs(60));
     let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
-    assert_eq!(cstatus.code(), Some(0), "sipp exit\n{}\n{}", tail(&cout), tail(&cerr));
-    assert_eq!(sstatus.code(), Some(0), "our exit\n{}\n{}", tail(&sout), tail(&serr));
+    assert_eq!(
+        cstatus.code(),
+        Some(0),
+        "sipp exit\n{}\n{}",
+        tail(&cout),
+        tail(&cerr)
+    );
+    assert_eq!(
+        sstatus.code(),
+        Some(0),
+        "our exit\n{}\n{}",
+        tail(&sout),
+        tail(&serr)
+    );
     let c = StatCsv::read(&dir.join("client.csv"));
-    assert_eq!((c.last("SuccessfulCall(C)"), c.last("FailedCall(C)")), (CALLS, 0), "SIPp's calls");
+    assert_eq!(
+        (c.last("SuccessfulCall(C)"), c.last("FailedCall(C)")),
+        (CALLS, 0),
+        "SIPp's calls"
+    );
     let s = StatCsv::read(&dir.join("server.csv"));
-    assert_eq!((s.last("SuccessfulCall(C)"), s.last("FailedCall(C)")), (CALLS, 0), "our calls");
+    assert_eq!(
+        (s.last("SuccessfulCall(C)"), s.last("FailedCall(C)")),
+        (CALLS, 0),
+        "our calls"
+    );
 
     let media = &json(&dir.join("summary.json"))["media"];
     let received = media["rtp_packets_received"].as_u64().unwrap();
-    assert!(received >= CALLS * 200, "SIPp's g711a.pcap is ~250 packets a call: {media}");
-    assert_eq!(media["rtp_packets_echoed"].as_u64(), Some(received), "every packet echoed: {media}");
-    assert_eq!(media["rtp_packets_sent"].as_u64(), Some(received), "{media}");
+    assert!(
+        received >= CALLS * 200,
+        "SIPp's g711a.pcap is ~250 packets a call: {media}"
+    );
+    assert_eq!(
+        media["rtp_packets_echoed"].as_u64(),
+        Some(received),
+        "every packet echoed: {media}"
+    );
+    assert_eq!(
+        media["rtp_packets_sent"].as_u64(),
+        Some(received),
+        "{media}"
+    );
     assert_eq!(media["rtp_malformed"].as_u64(), Some(0), "{media}");
     let calls = records(&dir.join("calls.jsonl"));
     assert_eq!(calls.len() as u64, CALLS);
     for call in &calls {
         let m = &call["media"];
         assert_eq!(call["success"], true, "{call}");
-        assert!(m["RTPPacketsReceived"].as_u64().unwrap() >= 200, "each call got its replay: {call}");
+        assert!(
+            m["RTPPacketsReceived"].as_u64().unwrap() >= 200,
+            "each call got its replay: {call}"
+        );
         assert_eq!(m["RTPPacketsReceived"], m["RTPPacketsSent"], "{call}");
         assert!(m["MOS"].as_f64().unwrap() > 4.0, "{call}");
     }
@@ -97,7 +176,15 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
     let dir = scratch_dir("media-our-uac-pcap");
     let (sport, cport, smp) = (free_port(), free_port(), media_port());
     let mut sipp = Command::new(sipp_bin());
-    sipp.current_dir(&dir).args(["-sn", "uas", "-rtp_echo", "-mp", &smp.to_string(), "-m", &CALLS.to_string()]);
+    sipp.current_dir(&dir).args([
+        "-sn",
+        "uas",
+        "-rtp_echo",
+        "-mp",
+        &smp.to_string(),
+        "-m",
+        &CALLS.to_string(),
+    ]);
     common(&mut sipp, sport, &dir.join("server.csv"));
     let server = Proc::spawn("sipp -sn uas -rtp_echo", &mut sipp);
     std::thread::sleep(Duration::from_millis(300));
@@ -105,16 +192,42 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
     ours.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))
         .args(["-sn", "uac_pcap", "-m", &CALLS.to_string(), "-r", "10"])
-        .args(["-summary_json", "summary.json", "-call_records_jsonl", "calls.jsonl"]);
+        .args([
+            "-summary_json",
+            "summary.json",
+            "-call_records_jsonl",
+            "calls.jsonl",
+        ]);
     common(&mut ours, cport, &dir.join("client.csv"));
-    let (cstatus, cout, cerr) = Proc::spawn("our uac_pcap", &mut ours).wait(Duration::from_secs(60));
+    let (cstatus, cout, cerr) =
+        Proc::spawn("our uac_pcap", &mut ours).wait(Duration::from_secs(60));
     let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
-    assert_eq!(cstatus.code(), Some(0), "our exit\n{}\n{}", tail(&cout), tail(&cerr));
-    assert_eq!(sstatus.code(), Some(0), "sipp exit\n{}\n{}", tail(&sout), tail(&serr));
+    assert_eq!(
+        cstatus.code(),
+        Some(0),
+        "our exit\n{}\n{}",
+        tail(&cout),
+        tail(&cerr)
+    );
+    assert_eq!(
+        sstatus.code(),
+        Some(0),
+        "sipp exit\n{}\n{}",
+        tail(&sout),
+        tail(&serr)
+    );
     let c = StatCsv::read(&dir.join("client.csv"));
-    assert_eq!((c.last("SuccessfulCall(C)"), c.last("FailedCall(C)")), (CALLS, 0), "our calls");
+    assert_eq!(
+        (c.last("SuccessfulCall(C)"), c.last("FailedCall(C)")),
+        (CALLS, 0),
+        "our calls"
+    );
     let s = StatCsv::read(&dir.join("server.csv"));
-    assert_eq!((s.last("SuccessfulCall(C)"), s.last("FailedCall(C)")), (CALLS, 0), "SIPp's calls");
+    assert_eq!(
+        (s.last("SuccessfulCall(C)"), s.last("FailedCall(C)")),
+        (CALLS, 0),
+        "SIPp's calls"
+    );
 
     // Our tone capture is 200 packets, our DTMF capture 32. A packet more than 200 ms
     // behind schedule (a starved shard on a loaded machine) is skipped and counted.
@@ -122,17 +235,31 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
     let media = &json(&dir.join("summary.json"))["media"];
     let sent = media["rtp_packets_sent"].as_u64().unwrap();
     let skipped = media["rtp_late_skipped"].as_u64().unwrap();
-    assert_eq!(sent + skipped, CALLS * per_call, "every packet sent or counted as skipped: {media}");
+    assert_eq!(
+        sent + skipped,
+        CALLS * per_call,
+        "every packet sent or counted as skipped: {media}"
+    );
     assert!(skipped <= CALLS * per_call / 10, "{media}");
-    assert_eq!(media["rtp_packets_received"].as_u64(), Some(sent), "every packet echoed back: {media}");
+    assert_eq!(
+        media["rtp_packets_received"].as_u64(),
+        Some(sent),
+        "every packet echoed back: {media}"
+    );
     assert_eq!(media["rtp_unexpected_source"].as_u64(), Some(0), "{media}");
     assert_eq!(media["rtp_send_errors"].as_u64(), Some(0), "{media}");
-    assert!(media["rtcp_receiver_reports"].as_u64().unwrap() > 0, "{media}");
+    assert!(
+        media["rtcp_receiver_reports"].as_u64().unwrap() > 0,
+        "{media}"
+    );
     let calls = records(&dir.join("calls.jsonl"));
     assert_eq!(calls.len() as u64, CALLS);
     for call in calls {
         let m = &call["media"];
-        assert!(m["RTPPacketsSent"].as_u64().unwrap() > per_call * 9 / 10, "{call}");
+        assert!(
+            m["RTPPacketsSent"].as_u64().unwrap() > per_call * 9 / 10,
+            "{call}"
+        );
         assert_eq!(m["RTPPacketsReceived"], m["RTPPacketsSent"], "{call}");
         assert!(m["MOS"].as_f64().unwrap() > 1.0, "{call}");
     }
@@ -200,8 +327,15 @@ const WAV_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 /// The 16-bit PCM samples of a canonical WAV (our recorder and our asset both write one).
 fn wav_samples(path: &Path) -> Vec<i16> {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let data = b.windows(4).position(|w| w == b"data").expect("a data chunk") + 8;
-    b[data..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+    let data = b
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("a data chunk")
+        + 8;
+    b[data..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
 }
 
 /// A WAV played (PCM → µ-law) through SIPp's echo and recorded on receive equals the
@@ -214,21 +348,53 @@ fn a_wav_played_through_sipp_echo_is_recorded_within_g711_quantisation() {
     std::fs::write(dir.join("wav.xml"), WAV_SCENARIO).unwrap();
     let (sport, cport, smp) = (free_port(), free_port(), media_port());
     let mut sipp = Command::new(sipp_bin());
-    sipp.current_dir(&dir).args(["-sn", "uas", "-rtp_echo", "-mp", &smp.to_string(), "-m", "1"]);
+    sipp.current_dir(&dir).args([
+        "-sn",
+        "uas",
+        "-rtp_echo",
+        "-mp",
+        &smp.to_string(),
+        "-m",
+        "1",
+    ]);
     common(&mut sipp, sport, &dir.join("server.csv"));
     let server = Proc::spawn("sipp -sn uas -rtp_echo", &mut sipp);
     std::thread::sleep(Duration::from_millis(300));
     let mut ours = Command::new(gossipper_bin());
     ours.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))
-        .args(["-sf", "wav.xml", "-m", "1", "-cid_str", "wavcall-%u", "-summary_json", "summary.json"]);
+        .args([
+            "-sf",
+            "wav.xml",
+            "-m",
+            "1",
+            "-cid_str",
+            "wavcall-%u",
+            "-summary_json",
+            "summary.json",
+        ]);
     common(&mut ours, cport, &dir.join("client.csv"));
-    let (cstatus, cout, cerr) = Proc::spawn("our WAV client", &mut ours).wait(Duration::from_secs(60));
+    let (cstatus, cout, cerr) =
+        Proc::spawn("our WAV client", &mut ours).wait(Duration::from_secs(60));
     let _ = server.wait(Duration::from_secs(30));
-    assert_eq!(cstatus.code(), Some(0), "our exit\n{}\n{}", tail(&cout), tail(&cerr));
+    assert_eq!(
+        cstatus.code(),
+        Some(0),
+        "our exit\n{}\n{}",
+        tail(&cout),
+        tail(&cerr)
+    );
     let media = &json(&dir.join("summary.json"))["media"];
-    assert_eq!(media["rtp_late_skipped"].as_u64(), Some(0), "a stalled shard skips packets; this test needs all: {media}");
-    assert_eq!(media["rtp_packets_sent"].as_u64(), Some(200), "4 s of 20 ms frames: {media}");
+    assert_eq!(
+        media["rtp_late_skipped"].as_u64(),
+        Some(0),
+        "a stalled shard skips packets; this test needs all: {media}"
+    );
+    assert_eq!(
+        media["rtp_packets_sent"].as_u64(),
+        Some(200),
+        "4 s of 20 ms frames: {media}"
+    );
     assert_eq!(media["rtp_packets_received"].as_u64(), Some(200), "{media}");
     assert_eq!(media["recordings_written"].as_u64(), Some(1), "{media}");
     assert_eq!(media["rtpcheck_passed"].as_u64(), Some(1), "{media}");
@@ -240,11 +406,21 @@ fn a_wav_played_through_sipp_echo_is_recorded_within_g711_quantisation() {
     // The recording starts at rtp_record; the echo arrives a few ms later.
     let lead = (0..rec.len().min(8000))
         .find(|&k| rec.get(k..k + 400) == expect.get(..400))
-        .unwrap_or_else(|| panic!("the source does not appear in the first second of the recording"));
+        .unwrap_or_else(|| {
+            panic!("the source does not appear in the first second of the recording")
+        });
     let got = &rec[lead..];
-    assert!(got.len() >= expect.len(), "recording {} samples after a {lead}-sample lead, source {}", got.len(), expect.len());
+    assert!(
+        got.len() >= expect.len(),
+        "recording {} samples after a {lead}-sample lead, source {}",
+        got.len(),
+        expect.len()
+    );
     let mismatched = expect.iter().zip(got).filter(|(a, b)| a != b).count();
-    assert_eq!(mismatched, 0, "every sample equals the G.711 round trip of the source");
+    assert_eq!(
+        mismatched, 0,
+        "every sample equals the G.711 round trip of the source"
+    );
 }
 
 /// A missing pcap and a malformed WAV fail when the scenario loads, naming the file.
@@ -252,14 +428,30 @@ fn a_wav_played_through_sipp_echo_is_recorded_within_g711_quantisation() {
 fn missing_or_malformed_media_files_fail_the_load_naming_the_file() {
     let dir = scratch_dir("media-bad-files");
     std::fs::write(dir.join("broken.wav"), b"RIFF\x10\x00\x00\x00WAVEjunkjunk").unwrap();
-    for (action, file) in [(r#"play_pcap_audio="pcap/nothere.pcap""#, "pcap/nothere.pcap"), (r#"rtp_stream="broken.wav,1,8""#, "broken.wav")] {
+    for (action, file) in [
+        (
+            r#"play_pcap_audio="pcap/nothere.pcap""#,
+            "pcap/nothere.pcap",
+        ),
+        (r#"rtp_stream="broken.wav,1,8""#, "broken.wav"),
+    ] {
         let xml = WAV_SCENARIO.replace(r#"rtp_stream="tone.wav,1,0""#, action);
         std::fs::write(dir.join("bad.xml"), xml).unwrap();
         let mut cmd = Command::new(gossipper_bin());
-        cmd.current_dir(&dir).args(["127.0.0.1:9", "-sf", "bad.xml", "-m", "1", "-nostdin"]);
-        let (status, out, err) = run("gossipper with a bad media file", &mut cmd, Duration::from_secs(20));
+        cmd.current_dir(&dir)
+            .args(["127.0.0.1:9", "-sf", "bad.xml", "-m", "1", "-nostdin"]);
+        let (status, out, err) = run(
+            "gossipper with a bad media file",
+            &mut cmd,
+            Duration::from_secs(20),
+        );
         assert_ne!(status.code(), Some(0), "must fail\n{out}\n{err}");
-        assert!(err.contains(file) || out.contains(file), "the error names {file}:\n{}\n{}", tail(&out), tail(&err));
+        assert!(
+            err.contains(file) || out.contains(file),
+            "the error names {file}:\n{}\n{}",
+            tail(&out),
+            tail(&err)
+        );
         assert!(!dir.join("summary.json").exists());
     }
 }

@@ -18,35 +18,91 @@ fn pair(name: &str, server_is_sipp: bool, server_scn: &str, client_scn: &str, ex
 }
 
 /// `pair` with any scenario arguments (`-sf file` or `-sn name`) for each side.
-fn pair_with(name: &str, server_is_sipp: bool, server_scn: &[&str], client_scn: &[&str], extra: &[&str]) {
+fn pair_with(
+    name: &str,
+    server_is_sipp: bool,
+    server_scn: &[&str],
+    client_scn: &[&str],
+    extra: &[&str],
+) {
     let dir = scratch_dir(name);
     let sport = free_port();
     let cport = free_port();
-    let (sbin, cbin) = if server_is_sipp { (sipp_bin(), gossipper_bin()) } else { (gossipper_bin(), sipp_bin()) };
+    let (sbin, cbin) = if server_is_sipp {
+        (sipp_bin(), gossipper_bin())
+    } else {
+        (gossipper_bin(), sipp_bin())
+    };
     let s_csv = dir.join("server.csv");
     let c_csv = dir.join("client.csv");
     let mut scmd = Command::new(&sbin);
     scmd.current_dir(&dir)
         .args(server_scn)
-        .args(["-i", "127.0.0.1", "-p", &sport.to_string(), "-m", CALLS, "-nostdin"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &sport.to_string(),
+            "-m",
+            CALLS,
+            "-nostdin",
+        ])
         .args(["-timeout", "60s", "-trace_stat", "-stf"])
         .arg(&s_csv)
-        .args(["-fd", "1", "-cp", &free_port().to_string(), "-ci", "127.0.0.1"]);
+        .args([
+            "-fd",
+            "1",
+            "-cp",
+            &free_port().to_string(),
+            "-ci",
+            "127.0.0.1",
+        ]);
     let server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
     std::thread::sleep(Duration::from_millis(300));
     let mut ccmd = Command::new(&cbin);
     ccmd.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))
         .args(client_scn)
-        .args(["-i", "127.0.0.1", "-p", &cport.to_string(), "-m", CALLS, "-r", "25", "-nostdin"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &cport.to_string(),
+            "-m",
+            CALLS,
+            "-r",
+            "25",
+            "-nostdin",
+        ])
         .args(["-timeout", "60s", "-trace_stat", "-stf"])
         .arg(&c_csv)
-        .args(["-fd", "1", "-cp", &free_port().to_string(), "-ci", "127.0.0.1"])
+        .args([
+            "-fd",
+            "1",
+            "-cp",
+            &free_port().to_string(),
+            "-ci",
+            "127.0.0.1",
+        ])
         .args(extra);
-    let (cstatus, cout, cerr) = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd).wait(Duration::from_secs(90));
+    let (cstatus, cout, cerr) =
+        Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd)
+            .wait(Duration::from_secs(90));
     let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
-    assert_eq!(cstatus.code(), Some(0), "client exit\nstdout:\n{}\nstderr:\n{}", tail(&cout), tail(&cerr));
-    assert_eq!(sstatus.code(), Some(0), "server exit\nstdout:\n{}\nstderr:\n{}", tail(&sout), tail(&serr));
+    assert_eq!(
+        cstatus.code(),
+        Some(0),
+        "client exit\nstdout:\n{}\nstderr:\n{}",
+        tail(&cout),
+        tail(&cerr)
+    );
+    assert_eq!(
+        sstatus.code(),
+        Some(0),
+        "server exit\nstdout:\n{}\nstderr:\n{}",
+        tail(&sout),
+        tail(&serr)
+    );
     let c = StatCsv::read(&c_csv);
     assert_eq!(c.last("SuccessfulCall(C)"), 50, "client successes");
     assert_eq!(c.last("FailedCall(C)"), 0, "client failures");
@@ -91,20 +147,31 @@ fn corpus_file(rel: &str) -> Option<String> {
     match gossipper_e2e::corpus_dir() {
         Some(d) => Some(d.join(rel).display().to_string()),
         None => {
-            assert!(std::env::var_os("CI").is_none(), "the SIPp corpus (../shared/reference/sipp-scenarios) is missing in CI");
-            eprintln!("SKIPPED: SIPp corpus not found (it lives only in ../shared beside the project)");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the SIPp corpus (../shared/reference/sipp-scenarios) is missing in CI"
+            );
+            eprintln!(
+                "SKIPPED: SIPp corpus not found (it lives only in ../shared beside the project)"
+            );
             None
         }
     }
 }
 
 fn challenge_uas() -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/register_challenge_uas.xml").display().to_string()
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/register_challenge_uas.xml")
+        .display()
+        .to_string()
 }
 
 #[test]
 fn corpus_register_pair_our_client_against_sipp_server() {
-    let (Some(c), Some(s)) = (corpus_file("sipp_scenarios/uc360_register.xml"), corpus_file("sipp_scenarios/mcd_register.xml")) else {
+    let (Some(c), Some(s)) = (
+        corpus_file("sipp_scenarios/uc360_register.xml"),
+        corpus_file("sipp_scenarios/mcd_register.xml"),
+    ) else {
         return;
     };
     pair_with("corpus-register-a", true, &["-sf", &s], &["-sf", &c], &[]);
@@ -112,7 +179,10 @@ fn corpus_register_pair_our_client_against_sipp_server() {
 
 #[test]
 fn corpus_register_pair_sipp_client_against_our_server() {
-    let (Some(c), Some(s)) = (corpus_file("sipp_scenarios/uc360_register.xml"), corpus_file("sipp_scenarios/mcd_register.xml")) else {
+    let (Some(c), Some(s)) = (
+        corpus_file("sipp_scenarios/uc360_register.xml"),
+        corpus_file("sipp_scenarios/mcd_register.xml"),
+    ) else {
         return;
     };
     pair_with("corpus-register-b", false, &["-sf", &s], &["-sf", &c], &[]);
@@ -120,14 +190,18 @@ fn corpus_register_pair_sipp_client_against_our_server() {
 
 #[test]
 fn sipp_digest_register_is_verified_by_our_registrar() {
-    let Some(c) = corpus_file("sipp_scenarios/uc360_register_challenge.xml") else { return };
+    let Some(c) = corpus_file("sipp_scenarios/uc360_register_challenge.xml") else {
+        return;
+    };
     let s = challenge_uas();
     pair_with("digest-sipp-client", false, &["-sf", &s], &["-sf", &c], &[]);
 }
 
 #[test]
 fn our_digest_register_is_verified_by_sipp_registrar() {
-    let Some(c) = corpus_file("sipp_scenarios/uc360_register_challenge.xml") else { return };
+    let Some(c) = corpus_file("sipp_scenarios/uc360_register_challenge.xml") else {
+        return;
+    };
     let s = challenge_uas();
     pair_with("digest-our-client", true, &["-sf", &s], &["-sf", &c], &[]);
 }

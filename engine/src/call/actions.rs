@@ -6,7 +6,9 @@
 use super::vars::Value;
 use super::{Call, ShardCx, ShardEvent, digest, render};
 use crate::rng::Rng;
-use crate::scenario::{Action, Compare, Distribution, Ereg, IntCmd, JumpTarget, Operand, SearchIn, StrOperand, VarId};
+use crate::scenario::{
+    Action, Compare, Distribution, Ereg, IntCmd, JumpTarget, Operand, SearchIn, StrOperand, VarId,
+};
 use crate::sip::SipMessage;
 use crate::stats::FailureReason;
 
@@ -28,11 +30,23 @@ pub fn sample(d: &Distribution, rng: &mut Rng) -> f64 {
         Distribution::Normal { mean, stdev } => mean + stdev * rng.normal(),
         Distribution::LogNormal { mean, stdev } => (mean + stdev * rng.normal()).exp(),
         Distribution::Exponential { mean } => -mean * (1.0 - rng.next_f64()).ln(),
-        Distribution::Weibull { lambda, k } => lambda * (-(1.0 - rng.next_f64()).ln()).powf(1.0 / k.max(f64::MIN_POSITIVE)),
-        Distribution::Pareto { k, xm } => xm / (1.0 - rng.next_f64()).powf(1.0 / k.max(f64::MIN_POSITIVE)),
-        Distribution::GPareto { shape, scale, location } => {
+        Distribution::Weibull { lambda, k } => {
+            lambda * (-(1.0 - rng.next_f64()).ln()).powf(1.0 / k.max(f64::MIN_POSITIVE))
+        }
+        Distribution::Pareto { k, xm } => {
+            xm / (1.0 - rng.next_f64()).powf(1.0 / k.max(f64::MIN_POSITIVE))
+        }
+        Distribution::GPareto {
+            shape,
+            scale,
+            location,
+        } => {
             let u = 1.0 - rng.next_f64();
-            if shape == 0.0 { location - scale * u.ln() } else { location + scale * (u.powf(-shape) - 1.0) / shape }
+            if shape == 0.0 {
+                location - scale * u.ln()
+            } else {
+                location + scale * (u.powf(-shape) - 1.0) / shape
+            }
         }
         Distribution::Gamma { k, theta } => {
             // Sum of exponentials for integer-ish k; good enough for pause lengths.
@@ -110,12 +124,16 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
                 cx.events.push(ShardEvent::Exec(cmd));
             } else {
                 cx.stats.counters.warnings += 1;
-                cx.events.push(ShardEvent::Warning(format!("<exec command> refused (run with -allow_exec): {cmd}")));
+                cx.events.push(ShardEvent::Warning(format!(
+                    "<exec command> refused (run with -allow_exec): {cmd}"
+                )));
             }
         }
-        Action::Media(m) => {
-            cx.events.push(ShardEvent::Media { call_number: call.number, verb: m.verb.clone(), argument: m.argument.clone() })
-        }
+        Action::Media(m) => cx.events.push(ShardEvent::Media {
+            call_number: call.number,
+            verb: m.verb.clone(),
+            argument: m.argument.clone(),
+        }),
         Action::Assign { var, value } => call.set_var(*var, Value::Double(*value), cx),
         Action::AssignVar { var, source } => {
             let v = call.var(*source, cx).clone();
@@ -131,7 +149,9 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
         Action::Divide { var, operand: o } => {
             if operand(call, o, cx) == 0.0 {
                 cx.stats.counters.warnings += 1;
-                cx.events.push(ShardEvent::Warning("divide action: division by zero".into()));
+                cx.events.push(ShardEvent::Warning(
+                    "divide action: division by zero".into(),
+                ));
                 return ActionOutcome::Fail(FailureReason::ScenarioError);
             }
             arith(call, *var, o, cx, |a, b| a / b)
@@ -144,7 +164,12 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
             let v = call.var(*source, cx).as_f64();
             call.set_var(*var, Value::Double(v), cx);
         }
-        Action::Test { var, left, compare, right } => {
+        Action::Test {
+            var,
+            left,
+            compare,
+            right,
+        } => {
             let l = call.var(*left, cx).as_f64();
             let r = operand(call, right, cx);
             let b = match compare {
@@ -183,7 +208,10 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
             return ActionOutcome::Jump(target);
         }
         Action::GetTimeOfDay { sec, usec } => {
-            let d = cx.wall.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let d = cx
+                .wall
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
             call.set_var(*sec, Value::Double(d.as_secs() as f64), cx);
             if let Some(u) = usec {
                 call.set_var(*u, Value::Double(f64::from(d.subsec_micros())), cx);
@@ -192,9 +220,15 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
         Action::Lookup { var, file, key } => {
             let key = render_text(call, key, cx);
             let line = cx.inject.file(Some(file)).and_then(|f| {
-                f.rows.iter().position(|r| r.first().is_some_and(|k| k[..] == key[..]))
+                f.rows
+                    .iter()
+                    .position(|r| r.first().is_some_and(|k| k[..] == key[..]))
             });
-            call.set_var(*var, Value::Double(line.map_or(-1.0, |l| l as f64 + 1.0)), cx);
+            call.set_var(
+                *var,
+                Value::Double(line.map_or(-1.0, |l| l as f64 + 1.0)),
+                cx,
+            );
         }
         Action::Insert { file, value } => {
             let v = render_text(call, value, cx);
@@ -204,30 +238,56 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
             }
         }
         Action::Replace { file, line, value } => {
-            let l = String::from_utf8_lossy(&render_text(call, line, cx)).trim().parse::<usize>().unwrap_or(0);
+            let l = String::from_utf8_lossy(&render_text(call, line, cx))
+                .trim()
+                .parse::<usize>()
+                .unwrap_or(0);
             let v = render_text(call, value, cx);
             let row: Vec<Box<[u8]>> = v.split(|&b| b == b';').map(Box::from).collect();
-            if let Some(slot) = cx.inject.files.iter_mut().find(|f| &f.name == file).and_then(|f| f.rows.get_mut(l.saturating_sub(1))) {
+            if let Some(slot) = cx
+                .inject
+                .files
+                .iter_mut()
+                .find(|f| &f.name == file)
+                .and_then(|f| f.rows.get_mut(l.saturating_sub(1)))
+            {
                 *slot = row;
             }
         }
-        Action::SetDest { host, port, protocol } => {
-            let h = String::from_utf8_lossy(&render_text(call, host, cx)).trim().to_string();
-            let p = String::from_utf8_lossy(&render_text(call, port, cx)).trim().parse::<u16>().ok();
+        Action::SetDest {
+            host,
+            port,
+            protocol,
+        } => {
+            let h = String::from_utf8_lossy(&render_text(call, host, cx))
+                .trim()
+                .to_string();
+            let p = String::from_utf8_lossy(&render_text(call, port, cx))
+                .trim()
+                .parse::<u16>()
+                .ok();
             let _ = render_text(call, protocol, cx);
             match (h.parse::<std::net::IpAddr>(), p) {
                 (Ok(ip), Some(port)) => call.dest = std::net::SocketAddr::new(ip, port),
                 _ => {
                     cx.stats.counters.warnings += 1;
-                    cx.events.push(ShardEvent::Warning(format!("setdest: cannot use {h}:{p:?}")));
+                    cx.events.push(ShardEvent::Warning(format!(
+                        "setdest: cannot use {h}:{p:?}"
+                    )));
                 }
             }
         }
-        Action::VerifyAuth { var, username, password } => {
+        Action::VerifyAuth {
+            var,
+            username,
+            password,
+        } => {
             let user = render_text(call, username, cx);
             let pass = render_text(call, password, cx);
             let ok = SipMessage::parse(&call.last_recv).ok().is_some_and(|m| {
-                let cred = m.header_by_name(b"Authorization").or_else(|| m.header_by_name(b"Proxy-Authorization"));
+                let cred = m
+                    .header_by_name(b"Authorization")
+                    .or_else(|| m.header_by_name(b"Proxy-Authorization"));
                 match (cred, m.method()) {
                     (Some(c), Some(method)) => digest::verify(c, method, &user, &pass),
                     _ => false,
@@ -250,7 +310,13 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
     ActionOutcome::Continue
 }
 
-fn arith(call: &mut Call, var: VarId, o: &Operand, cx: &mut ShardCx<'_>, f: impl Fn(f64, f64) -> f64) {
+fn arith(
+    call: &mut Call,
+    var: VarId,
+    o: &Operand,
+    cx: &mut ShardCx<'_>,
+    f: impl Fn(f64, f64) -> f64,
+) {
     let a = call.var(var, cx).as_f64();
     let b = operand(call, o, cx);
     call.set_var(var, Value::Double(f(a, b)), cx);
@@ -263,7 +329,9 @@ fn search_text(call: &Call, e: &Ereg, cx: &ShardCx<'_>) -> Option<Vec<u8>> {
         SearchIn::Msg => Some(call.last_recv.clone()),
         SearchIn::Body => match cx.current {
             Some(m) => Some(m.body().to_vec()),
-            None => SipMessage::parse(&call.last_recv).ok().map(|m| m.body().to_vec()),
+            None => SipMessage::parse(&call.last_recv)
+                .ok()
+                .map(|m| m.body().to_vec()),
         },
         SearchIn::Hdr(name) => {
             let parsed;
@@ -275,7 +343,9 @@ fn search_text(call: &Call, e: &Ereg, cx: &ShardCx<'_>) -> Option<Vec<u8>> {
                 }
             };
             let occurrence = e.occurrence.max(1) as usize;
-            let v = m.header_values(name.trim_end_matches(':').trim().as_bytes()).nth(occurrence - 1)?;
+            let v = m
+                .header_values(name.trim_end_matches(':').trim().as_bytes())
+                .nth(occurrence - 1)?;
             Some(v.to_vec())
         }
     }
@@ -291,7 +361,9 @@ fn ereg(call: &mut Call, e: &Ereg, cx: &mut ShardCx<'_>) -> ActionOutcome {
     match e.regex.captures(&text) {
         Some(caps) => {
             for (i, var) in e.assign_to.iter().enumerate() {
-                let v: Box<[u8]> = caps.get(i).map_or_else(|| Box::from(&b""[..]), |m| Box::from(m.as_bytes()));
+                let v: Box<[u8]> = caps
+                    .get(i)
+                    .map_or_else(|| Box::from(&b""[..]), |m| Box::from(m.as_bytes()));
                 call.set_var(*var, Value::Str(v), cx);
             }
             if e.check_it_inverse {
@@ -327,7 +399,10 @@ fn url_decode(s: &[u8]) -> Vec<u8> {
     while i < s.len() {
         match (s[i], s.get(i + 1..i + 3)) {
             (b'%', Some(h)) if h.iter().all(u8::is_ascii_hexdigit) => {
-                let v = std::str::from_utf8(h).ok().and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(b'?');
+                let v = std::str::from_utf8(h)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .unwrap_or(b'?');
                 out.push(v);
                 i += 3;
             }
@@ -358,7 +433,13 @@ mod tests {
     fn uniform_sample_stays_in_range() {
         let mut rng = Rng::new(7);
         for _ in 0..1000 {
-            let v = sample(&Distribution::Uniform { min: 10.0, max: 20.0 }, &mut rng);
+            let v = sample(
+                &Distribution::Uniform {
+                    min: 10.0,
+                    max: 20.0,
+                },
+                &mut rng,
+            );
             assert!((10.0..20.0).contains(&v));
         }
     }

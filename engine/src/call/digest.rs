@@ -79,8 +79,14 @@ pub fn digest_param<'a>(header_value: &'a [u8], name: &str) -> Option<&'a [u8]> 
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(s.len());
-    let end = s.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &s[start..end.max(start)]
 }
 
@@ -92,7 +98,10 @@ fn algorithm_of(challenge: &[u8]) -> Algorithm {
 }
 
 fn qop_auth(challenge: &[u8]) -> bool {
-    digest_param(challenge, "qop").is_some_and(|q| q.split(|&c| c == b',').any(|t| trim(t).eq_ignore_ascii_case(b"auth")))
+    digest_param(challenge, "qop").is_some_and(|q| {
+        q.split(|&c| c == b',')
+            .any(|t| trim(t).eq_ignore_ascii_case(b"auth"))
+    })
 }
 
 /// The response value: H(HA1:nonce[:nc:cnonce:qop]:HA2), with RFC 2617's argument
@@ -113,7 +122,19 @@ pub fn response(
     match qop {
         Some((nc, cnonce, qop)) => hash_hex(
             alg,
-            &[ha1.as_bytes(), b":", nonce, b":", nc, b":", cnonce, b":", qop, b":", ha2.as_bytes()],
+            &[
+                ha1.as_bytes(),
+                b":",
+                nonce,
+                b":",
+                nc,
+                b":",
+                cnonce,
+                b":",
+                qop,
+                b":",
+                ha2.as_bytes(),
+            ],
         ),
         None => hash_hex(alg, &[ha1.as_bytes(), b":", nonce, b":", ha2.as_bytes()]),
     }
@@ -133,7 +154,13 @@ pub struct Answer<'a> {
 /// Builds the `Authorization:` / `Proxy-Authorization:` header line (without CRLF) that
 /// answers `challenge` (the WWW-Authenticate or Proxy-Authenticate value).
 pub fn authorization_line(proxy: bool, challenge: &[u8], a: &Answer<'_>, out: &mut Vec<u8>) {
-    let Answer { user, password, method, uri, cnonce } = *a;
+    let Answer {
+        user,
+        password,
+        method,
+        uri,
+        cnonce,
+    } = *a;
     let alg = algorithm_of(challenge);
     let realm = digest_param(challenge, "realm").unwrap_or(b"");
     let nonce = digest_param(challenge, "nonce").unwrap_or(b"");
@@ -150,7 +177,11 @@ pub fn authorization_line(proxy: bool, challenge: &[u8], a: &Answer<'_>, out: &m
         nonce,
         use_qop.then_some((&nc[..], cnonce.as_bytes(), &b"auth"[..])),
     );
-    out.extend_from_slice(if proxy { b"Proxy-Authorization: Digest " } else { b"Authorization: Digest " });
+    out.extend_from_slice(if proxy {
+        b"Proxy-Authorization: Digest "
+    } else {
+        b"Authorization: Digest "
+    });
     for (i, (k, v)) in [("username", user), ("realm", realm)].iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -174,7 +205,11 @@ pub fn authorization_line(proxy: bool, challenge: &[u8], a: &Answer<'_>, out: &m
     out.extend_from_slice(b"\",response=\"");
     out.extend_from_slice(resp.as_bytes());
     out.extend_from_slice(b"\",algorithm=");
-    out.extend_from_slice(if alg == Algorithm::Sha256 { b"SHA-256" } else { b"MD5" });
+    out.extend_from_slice(if alg == Algorithm::Sha256 {
+        b"SHA-256"
+    } else {
+        b"MD5"
+    });
     if let Some(o) = opaque {
         out.extend_from_slice(b",opaque=\"");
         out.extend_from_slice(o);
@@ -185,7 +220,9 @@ pub fn authorization_line(proxy: bool, challenge: &[u8], a: &Answer<'_>, out: &m
 /// Checks credentials (an Authorization header value) sent with `method` against
 /// `user`/`password` (the `verifyauth` action).
 pub fn verify(credentials: &[u8], method: &[u8], user: &[u8], password: &[u8]) -> bool {
-    let Some(got_user) = digest_param(credentials, "username") else { return false };
+    let Some(got_user) = digest_param(credentials, "username") else {
+        return false;
+    };
     if got_user != user {
         return false;
     }
@@ -193,7 +230,9 @@ pub fn verify(credentials: &[u8], method: &[u8], user: &[u8], password: &[u8]) -
     let realm = digest_param(credentials, "realm").unwrap_or(b"");
     let nonce = digest_param(credentials, "nonce").unwrap_or(b"");
     let uri = digest_param(credentials, "uri").unwrap_or(b"");
-    let Some(given) = digest_param(credentials, "response") else { return false };
+    let Some(given) = digest_param(credentials, "response") else {
+        return false;
+    };
     let qop = digest_param(credentials, "qop").map(|q| {
         (
             digest_param(credentials, "nc").unwrap_or(b""),
@@ -227,12 +266,22 @@ mod tests {
 
     #[test]
     fn authorization_line_verifies() {
-        let challenge = br#"Digest realm="sip.example", nonce="abc123", qop="auth", algorithm=SHA-256"#;
+        let challenge =
+            br#"Digest realm="sip.example", nonce="abc123", qop="auth", algorithm=SHA-256"#;
         let mut out = Vec::new();
-        let a = Answer { user: b"alice", password: b"secret", method: b"REGISTER", uri: b"sip:sip.example", cnonce: "c0ffee" };
+        let a = Answer {
+            user: b"alice",
+            password: b"secret",
+            method: b"REGISTER",
+            uri: b"sip:sip.example",
+            cnonce: "c0ffee",
+        };
         authorization_line(false, challenge, &a, &mut out);
         let line = String::from_utf8(out.clone()).unwrap();
-        assert!(line.starts_with("Authorization: Digest username=\"alice\""), "{line}");
+        assert!(
+            line.starts_with("Authorization: Digest username=\"alice\""),
+            "{line}"
+        );
         let value = &out[b"Authorization: ".len()..];
         assert!(verify(value, b"REGISTER", b"alice", b"secret"));
         assert!(!verify(value, b"REGISTER", b"alice", b"wrong"));

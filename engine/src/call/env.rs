@@ -70,7 +70,11 @@ pub enum ShardEvent {
     /// `int_cmd="stop_now"`: end the run now (exit code 97).
     StopNow,
     /// A media command for the media layer (`play_pcap_audio`, `rtp_stream`, …).
-    Media { call_number: u64, verb: String, argument: String },
+    Media {
+        call_number: u64,
+        verb: String,
+        argument: String,
+    },
 }
 
 /// One datagram to send: `len` bytes at `start` in `TxQueue::buf`.
@@ -100,7 +104,12 @@ impl TxQueue {
     pub fn push(&mut self, dest: SocketAddr, bytes: &[u8]) {
         let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
-        self.items.push(Transmit { dest, start, len: bytes.len(), flow: self.flow });
+        self.items.push(Transmit {
+            dest,
+            start,
+            len: bytes.len(),
+            flow: self.flow,
+        });
     }
 
     pub fn clear(&mut self) {

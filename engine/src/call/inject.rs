@@ -36,7 +36,9 @@ pub enum InjectError {
 
 impl InjectFile {
     pub fn parse(name: &str, bytes: &[u8]) -> Result<InjectFile, InjectError> {
-        let mut lines = bytes.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        let mut lines = bytes
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
         let first = lines.next().unwrap_or(b"");
         let head = String::from_utf8_lossy(first).to_ascii_uppercase();
         let order = if head.starts_with("SEQUENTIAL") {
@@ -55,7 +57,11 @@ impl InjectFile {
         if rows.is_empty() {
             return Err(InjectError::Empty(name.to_string()));
         }
-        Ok(InjectFile { name: name.to_string(), order, rows })
+        Ok(InjectFile {
+            name: name.to_string(),
+            order,
+            rows,
+        })
     }
 
     /// The row index for call `call_number` (1-based) or user `user_id`.
@@ -71,7 +77,10 @@ impl InjectFile {
 
     /// Field `field` of row `row`, if both exist.
     pub fn field(&self, row: usize, field: usize) -> Option<&[u8]> {
-        self.rows.get(row).and_then(|r| r.get(field)).map(|f| &f[..])
+        self.rows
+            .get(row)
+            .and_then(|r| r.get(field))
+            .map(|f| &f[..])
     }
 }
 
@@ -87,7 +96,10 @@ impl InjectData {
         match name {
             None => self.files.first(),
             Some(n) => self.files.iter().find(|f| {
-                f.name == n || std::path::Path::new(&f.name).file_name().is_some_and(|b| b.to_string_lossy() == n)
+                f.name == n
+                    || std::path::Path::new(&f.name)
+                        .file_name()
+                        .is_some_and(|b| b.to_string_lossy() == n)
             }),
         }
     }
@@ -99,7 +111,8 @@ mod tests {
 
     #[test]
     fn sequential_rows_cycle_by_call_number() {
-        let f = InjectFile::parse("users.csv", b"SEQUENTIAL\n# comment\nalice;a1\nbob;b1\n").unwrap();
+        let f =
+            InjectFile::parse("users.csv", b"SEQUENTIAL\n# comment\nalice;a1\nbob;b1\n").unwrap();
         let mut rng = Rng::new(1);
         assert_eq!(f.row_for(1, 0, &mut rng), 0);
         assert_eq!(f.row_for(2, 0, &mut rng), 1);
@@ -109,6 +122,9 @@ mod tests {
 
     #[test]
     fn a_file_without_order_line_is_refused() {
-        assert!(matches!(InjectFile::parse("x.csv", b"alice;1\n"), Err(InjectError::BadOrder(_))));
+        assert!(matches!(
+            InjectFile::parse("x.csv", b"alice;1\n"),
+            Err(InjectError::BadOrder(_))
+        ));
     }
 }

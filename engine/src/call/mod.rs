@@ -18,8 +18,8 @@ pub mod digest;
 pub mod env;
 pub mod inject;
 pub mod plan;
-mod token;
 mod render;
+mod token;
 pub mod vars;
 
 #[cfg(test)]
@@ -130,7 +130,14 @@ pub struct Call {
 impl Call {
     /// A new call. `call_id` is SIPp's `-cid_str` rendering for clients, or the received
     /// Call-ID for servers; `dest` is the peer.
-    pub fn new(number: u64, user_id: u64, call_id: &[u8], dest: SocketAddr, now: Instant, cx: &ShardCx<'_>) -> Call {
+    pub fn new(
+        number: u64,
+        user_id: u64,
+        call_id: &[u8],
+        dest: SocketAddr,
+        now: Instant,
+        cx: &ShardCx<'_>,
+    ) -> Call {
         let sc = cx.scenario;
         Call {
             number,
@@ -196,7 +203,13 @@ impl Call {
     }
 
     /// A message for this call arrived from `src`.
-    pub fn handle_message(&mut self, now: Instant, msg: &SipMessage<'_>, src: SocketAddr, cx: &mut ShardCx<'_>) -> Progress {
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        msg: &SipMessage<'_>,
+        src: SocketAddr,
+        cx: &mut ShardCx<'_>,
+    ) -> Progress {
         if self.state == State::Finished {
             return Progress::Finished(Outcome::Success);
         }
@@ -281,7 +294,11 @@ impl Call {
                         step.timeouts += 1;
                     }
                     cx.stats.counters.timeouts += 1;
-                    let ontimeout = cx.scenario.commands.get(self.pc).and_then(|c| c.common.ontimeout);
+                    let ontimeout = cx
+                        .scenario
+                        .commands
+                        .get(self.pc)
+                        .and_then(|c| c.common.ontimeout);
                     if let Some(target) = ontimeout {
                         self.pc = target;
                         self.state = State::Ready;
@@ -364,7 +381,9 @@ impl Call {
                 }
             }
         }
-        cx.events.push(ShardEvent::Error("scenario loops without waiting; call aborted".into()));
+        cx.events.push(ShardEvent::Error(
+            "scenario loops without waiting; call aborted".into(),
+        ));
         self.finish(now, Outcome::Failed(FailureReason::ScenarioError), cx)
     }
 
@@ -429,7 +448,9 @@ impl Call {
         if !common.actions.is_empty() {
             match actions::run(self, &common.actions, cx) {
                 ActionOutcome::Continue => {}
-                ActionOutcome::Fail(reason) => return self.finish(now, Outcome::Failed(reason), cx),
+                ActionOutcome::Fail(reason) => {
+                    return self.finish(now, Outcome::Failed(reason), cx);
+                }
                 ActionOutcome::Jump(target) => jump = Some(target),
                 ActionOutcome::StopCall => return self.finish(now, Outcome::Success, cx),
             }
@@ -467,7 +488,12 @@ impl Call {
 
     /// Renders and queues the `send` at step `i`, and arms its retransmission.
     fn send(&mut self, now: Instant, i: usize, cx: &mut ShardCx<'_>) -> Result<(), FailureReason> {
-        let Some(Command { kind: CommandKind::Send(s), common, .. }) = cx.scenario.commands.get(i) else {
+        let Some(Command {
+            kind: CommandKind::Send(s),
+            common,
+            ..
+        }) = cx.scenario.commands.get(i)
+        else {
             return Ok(());
         };
         let is_ack = s.method.as_deref() == Some("ACK");
@@ -492,12 +518,22 @@ impl Call {
             && let Some((num, ref m, _)) = self.last_request
         {
             // Reuse the buffer of the previous response of this call.
-            let mut bytes = self.last_response.take().map(|r| r.bytes).unwrap_or_default();
+            let mut bytes = self
+                .last_response
+                .take()
+                .map(|r| r.bytes)
+                .unwrap_or_default();
             bytes.clear();
             bytes.extend_from_slice(&out);
-            self.last_response = Some(SentResponse { cseq: num, method: m.clone(), bytes });
+            self.last_response = Some(SentResponse {
+                cseq: num,
+                method: m.clone(),
+                bytes,
+            });
         }
-        let dropped = common.lost_percent.is_some_and(|p| cx.rng.next_f64() * 100.0 < p);
+        let dropped = common
+            .lost_percent
+            .is_some_and(|p| cx.rng.next_f64() * 100.0 < p);
         if !dropped {
             cx.tx.push(self.wire_dest(cx.env), &out);
         }
@@ -506,19 +542,29 @@ impl Call {
             step.messages += 1;
         }
         // Retransmit on unreliable transports only, and never an ACK (RFC 3261 §17.1.1.2).
-        let retrans_ms = s.retrans_ms.filter(|_| cx.env.transport.is_udp() && cx.env.retrans.enabled && !is_ack);
+        let retrans_ms = s
+            .retrans_ms
+            .filter(|_| cx.env.transport.is_udp() && cx.env.retrans.enabled && !is_ack);
         match retrans_ms {
             Some(ms) if ms > 0 => {
                 let invite_request = method == Some(b"INVITE");
                 let invite_txn = invite_request
-                    || (status.is_some() && self.last_request.as_ref().is_some_and(|(_, m, _)| m.as_bytes() == b"INVITE"));
+                    || (status.is_some()
+                        && self
+                            .last_request
+                            .as_ref()
+                            .is_some_and(|(_, m, _)| m.as_bytes() == b"INVITE"));
                 self.last_sent.clear();
                 self.last_sent.extend_from_slice(&out);
                 self.retrans = Some(Retrans {
                     next_at: now + Duration::from_millis(ms),
                     interval: Duration::from_millis(ms),
                     count: 0,
-                    max: if invite_txn { cx.env.retrans.max_invite_retrans } else { cx.env.retrans.max_non_invite_retrans },
+                    max: if invite_txn {
+                        cx.env.retrans.max_invite_retrans
+                    } else {
+                        cx.env.retrans.max_non_invite_retrans
+                    },
                     capped: !invite_request,
                     step: i,
                 });
@@ -558,10 +604,15 @@ impl Call {
         if !global {
             return None;
         }
-        commands.iter().enumerate().find_map(|(j, c)| match &c.kind {
-            CommandKind::Recv(r) if r.optional == Optional::Global && self.matches(r, msg) => Some(j),
-            _ => None,
-        })
+        commands
+            .iter()
+            .enumerate()
+            .find_map(|(j, c)| match &c.kind {
+                CommandKind::Recv(r) if r.optional == Optional::Global && self.matches(r, msg) => {
+                    Some(j)
+                }
+                _ => None,
+            })
     }
 
     fn matches(&self, r: &Recv, msg: &SipMessage<'_>) -> bool {
@@ -572,9 +623,12 @@ impl Call {
             RecvMatch::Request(method) => msg.method() == Some(method.as_bytes()),
             RecvMatch::Regex { request, re } => {
                 if *request {
-                    msg.method().and_then(|m| std::str::from_utf8(m).ok()).is_some_and(|m| re.is_match(m))
+                    msg.method()
+                        .and_then(|m| std::str::from_utf8(m).ok())
+                        .is_some_and(|m| re.is_match(m))
                 } else {
-                    msg.status().is_some_and(|s| re.is_match(&s.to_string())) && self.response_method_ok(msg)
+                    msg.status().is_some_and(|s| re.is_match(&s.to_string()))
+                        && self.response_method_ok(msg)
                 }
             }
         }
@@ -589,7 +643,14 @@ impl Call {
     }
 
     /// Takes `msg` at recv step `i`.
-    fn accept(&mut self, now: Instant, i: usize, msg: &SipMessage<'_>, src: SocketAddr, cx: &mut ShardCx<'_>) -> Progress {
+    fn accept(
+        &mut self,
+        now: Instant,
+        i: usize,
+        msg: &SipMessage<'_>,
+        src: SocketAddr,
+        cx: &mut ShardCx<'_>,
+    ) -> Progress {
         let _ = src;
         if let Some(step) = cx.stats.steps.get_mut(i) {
             step.messages += 1;
@@ -607,18 +668,31 @@ impl Call {
                 self.last_ack_cseq = Some(cseq.number);
                 // The ACK ends the INVITE server transaction: its response is not needed
                 // to answer retransmissions any more (RFC 3261 §17.2.1).
-                if self.last_response.as_ref().is_some_and(|r| r.cseq == cseq.number && r.method.as_bytes() == b"INVITE") {
+                if self
+                    .last_response
+                    .as_ref()
+                    .is_some_and(|r| r.cseq == cseq.number && r.method.as_bytes() == b"INVITE")
+                {
                     self.last_response = None;
                 }
             }
-            if let Some(tag) = msg.header(HeaderName::From).and_then(|f| sip::param(f, b"tag")) {
+            if let Some(tag) = msg
+                .header(HeaderName::From)
+                .and_then(|f| sip::param(f, b"tag"))
+            {
                 Token::set(&mut self.peer_tag, tag);
             }
-        } else if let Some(tag) = msg.header(HeaderName::To).and_then(|t| sip::param(t, b"tag")) {
+        } else if let Some(tag) = msg
+            .header(HeaderName::To)
+            .and_then(|t| sip::param(t, b"tag"))
+        {
             Token::set(&mut self.peer_tag, tag);
         }
         self.store_last_recv(msg);
-        if let Some(Command { kind: CommandKind::Recv(r), .. }) = cx.scenario.commands.get(i)
+        if let Some(Command {
+            kind: CommandKind::Recv(r),
+            ..
+        }) = cx.scenario.commands.get(i)
             && r.rrs
         {
             self.record_routes(msg);
@@ -659,13 +733,16 @@ impl Call {
         if msg.is_request() {
             let cseq = msg.cseq();
             if msg.method() == Some(b"ACK") {
-                let repeated = self.last_ack_cseq == Some(cseq.number) || self.invite_cseq == Some(cseq.number);
+                let repeated = self.last_ack_cseq == Some(cseq.number)
+                    || self.invite_cseq == Some(cseq.number);
                 if repeated {
                     cx.stats.counters.absorbed_retransmissions += 1;
                 }
                 return repeated;
             }
-            let Some((num, ref method, step)) = self.last_request else { return false };
+            let Some((num, ref method, step)) = self.last_request else {
+                return false;
+            };
             if cseq.number != num || cseq.method != method.as_bytes() {
                 return false;
             }
@@ -685,20 +762,28 @@ impl Call {
         // A response matching an earlier recv step is a retransmission (or a late
         // provisional): re-ACK a 2xx to INVITE, otherwise absorb it.
         let cseq = msg.cseq();
-        let earlier = cx.scenario.commands.iter().take(self.pc).rposition(|c| match &c.kind {
-            CommandKind::Recv(r) => match &r.matcher {
-                RecvMatch::Response(code) => msg.status() == Some(*code),
-                RecvMatch::Regex { request: false, re } => msg.status().is_some_and(|s| re.is_match(&s.to_string())),
+        let earlier = cx
+            .scenario
+            .commands
+            .iter()
+            .take(self.pc)
+            .rposition(|c| match &c.kind {
+                CommandKind::Recv(r) => match &r.matcher {
+                    RecvMatch::Response(code) => msg.status() == Some(*code),
+                    RecvMatch::Regex { request: false, re } => {
+                        msg.status().is_some_and(|s| re.is_match(&s.to_string()))
+                    }
+                    _ => false,
+                },
                 _ => false,
-            },
-            _ => false,
-        });
+            });
         let Some(step) = earlier else { return false };
         if let Some(s) = cx.stats.steps.get_mut(step) {
             s.retrans += 1;
         }
         cx.stats.counters.absorbed_retransmissions += 1;
-        let is_2xx_invite = msg.status().is_some_and(|s| (200..300).contains(&s)) && cseq.method == b"INVITE";
+        let is_2xx_invite =
+            msg.status().is_some_and(|s| (200..300).contains(&s)) && cseq.method == b"INVITE";
         if is_2xx_invite && !self.last_ack.is_empty() {
             cx.tx.push(self.wire_dest(cx.env), &self.last_ack);
             cx.stats.counters.messages_sent += 1;
@@ -716,7 +801,11 @@ impl Call {
     }
 
     fn var<'v>(&'v self, id: crate::scenario::VarId, cx: &'v ShardCx<'_>) -> &'v vars::Value {
-        if cx.scenario.globals.contains(&id) { cx.globals.get(id) } else { self.vars.get(id) }
+        if cx.scenario.globals.contains(&id) {
+            cx.globals.get(id)
+        } else {
+            self.vars.get(id)
+        }
     }
 
     fn set_var(&mut self, id: crate::scenario::VarId, v: vars::Value, cx: &mut ShardCx<'_>) {
@@ -738,9 +827,16 @@ fn start_line_kind(out: &[u8]) -> (Option<&[u8]>, Option<u16>) {
     let line_end = memchr::memchr(b'\n', out).unwrap_or(out.len());
     let line = out.get(..line_end).unwrap_or(&[]);
     if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
-        let code = rest.get(..3).and_then(|c| std::str::from_utf8(c).ok()).and_then(|c| c.parse().ok());
+        let code = rest
+            .get(..3)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|c| c.parse().ok());
         return (None, code);
     }
     let sp = memchr::memchr(b' ', line).unwrap_or(0);
-    if sp == 0 { (None, None) } else { (line.get(..sp), None) }
+    if sp == 0 {
+        (None, None)
+    } else {
+        (line.get(..sp), None)
+    }
 }

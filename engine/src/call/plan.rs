@@ -5,7 +5,9 @@
 //! Owns: the analysis. Must not: hold per-call state. Built by the shard from the
 //! `Scenario` and lent to calls through `ShardCx`.
 
-use crate::scenario::{Action, Command, CommandKind, Keyword, Optional, Scenario, SearchIn, Segment, Template};
+use crate::scenario::{
+    Action, Command, CommandKind, Keyword, Optional, Scenario, SearchIn, Segment, Template,
+};
 
 /// Per-run facts about the program.
 #[derive(Clone, Debug, Default)]
@@ -36,11 +38,21 @@ fn action_reads_last(a: &Action) -> bool {
     match a {
         Action::Ereg(e) => !matches!(e.search_in, SearchIn::Var(_)),
         Action::VerifyAuth { .. } => true,
-        Action::Log(t) | Action::Warning(t) | Action::Error(t) | Action::ExecCommand(t) => template_reads_last(t),
-        Action::AssignStr { value, .. } | Action::Insert { value, .. } => template_reads_last(value),
+        Action::Log(t) | Action::Warning(t) | Action::Error(t) | Action::ExecCommand(t) => {
+            template_reads_last(t)
+        }
+        Action::AssignStr { value, .. } | Action::Insert { value, .. } => {
+            template_reads_last(value)
+        }
         Action::Lookup { key, .. } => template_reads_last(key),
-        Action::Replace { line, value, .. } => template_reads_last(line) || template_reads_last(value),
-        Action::SetDest { host, port, protocol } => {
+        Action::Replace { line, value, .. } => {
+            template_reads_last(line) || template_reads_last(value)
+        }
+        Action::SetDest {
+            host,
+            port,
+            protocol,
+        } => {
             template_reads_last(host) || template_reads_last(port) || template_reads_last(protocol)
         }
         _ => false,
@@ -55,12 +67,16 @@ fn command_reads_last(cmd: &Command) -> bool {
         CommandKind::SendCmd(t) => template_reads_last(t),
         _ => false,
     };
-    let actions = !matches!(cmd.kind, CommandKind::Recv(_)) && cmd.common.actions.iter().any(action_reads_last);
+    let actions = !matches!(cmd.kind, CommandKind::Recv(_))
+        && cmd.common.actions.iter().any(action_reads_last);
     own || actions
 }
 
 fn has_action_jump(cmd: &Command) -> bool {
-    cmd.common.actions.iter().any(|a| matches!(a, Action::Jump(_)))
+    cmd.common
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Jump(_)))
 }
 
 impl Plan {
@@ -69,10 +85,17 @@ impl Plan {
         // Jumps computed at run time (action jumps, _unexp.main) can land anywhere: keep
         // everything then.
         let dynamic = sc.unexp_main.is_some() || sc.commands.iter().any(has_action_jump);
-        let keep_last_recv = (0..n).map(|pc| dynamic || reads_before_overwrite(sc, pc)).collect();
-        let has_global_recv =
-            sc.commands.iter().any(|c| matches!(&c.kind, CommandKind::Recv(r) if r.optional == Optional::Global));
-        Plan { keep_last_recv, has_global_recv }
+        let keep_last_recv = (0..n)
+            .map(|pc| dynamic || reads_before_overwrite(sc, pc))
+            .collect();
+        let has_global_recv = sc
+            .commands
+            .iter()
+            .any(|c| matches!(&c.kind, CommandKind::Recv(r) if r.optional == Optional::Global));
+        Plan {
+            keep_last_recv,
+            has_global_recv,
+        }
     }
 
     /// See `keep_last_recv`; true for an index it does not know.

@@ -39,7 +39,14 @@ pub(crate) fn push_num(out: &mut Vec<u8>, n: i64) {
 }
 
 /// Renders `t` for `call` (step `index`) into `out` (appends).
-pub(super) fn render(call: &Call, t: &Template, index: usize, now: Instant, cx: &mut ShardCx<'_>, out: &mut Vec<u8>) {
+pub(super) fn render(
+    call: &Call,
+    t: &Template,
+    index: usize,
+    now: Instant,
+    cx: &mut ShardCx<'_>,
+    out: &mut Vec<u8>,
+) {
     let base = out.len();
     let mut len_slots = LenSlots::default();
     // When a keyword came out empty and wants its line gone: where that line starts.
@@ -85,9 +92,13 @@ pub(super) fn render(call: &Call, t: &Template, index: usize, now: Instant, cx: 
                 let before = out.len();
                 let drops_line = render_keyword(call, k, index, now, cx, last, out, &mut len_slots);
                 if drops_line && out.len() == before {
-                    let line_start = memchr::memrchr(b'\n', out.get(base..).unwrap_or(&[])).map_or(base, |p| base + p + 1);
+                    let line_start = memchr::memrchr(b'\n', out.get(base..).unwrap_or(&[]))
+                        .map_or(base, |p| base + p + 1);
                     // Only when the keyword is alone on its line so far (SIPp's rule).
-                    if out.get(line_start..).is_some_and(|l| l.iter().all(|c| *c == b' ' || *c == b'\t')) {
+                    if out
+                        .get(line_start..)
+                        .is_some_and(|l| l.iter().all(|c| *c == b' ' || *c == b'\t'))
+                    {
                         drop_line_from = Some(line_start);
                     }
                 }
@@ -247,24 +258,43 @@ fn render_keyword(
             }
             return true;
         }
-        Keyword::ClockTick(o) => push_num(out, now.saturating_duration_since(env.start).as_millis() as i64 + o),
-        Keyword::Timestamp => out.extend_from_slice(Civil::from_system(cx.wall).date_time_micros().as_bytes()),
+        Keyword::ClockTick(o) => push_num(
+            out,
+            now.saturating_duration_since(env.start).as_millis() as i64 + o,
+        ),
+        Keyword::Timestamp => {
+            out.extend_from_slice(Civil::from_system(cx.wall).date_time_micros().as_bytes())
+        }
         Keyword::Date => out.extend_from_slice(Civil::from_system(cx.wall).rfc1123().as_bytes()),
         Keyword::Users => push_num(out, env.users.unwrap_or(0) as i64),
         Keyword::UserId => push_num(out, call.user_id as i64),
-        Keyword::SippVersion => out.extend_from_slice(concat!("gossipper ", env!("CARGO_PKG_VERSION")).as_bytes()),
+        Keyword::SippVersion => {
+            out.extend_from_slice(concat!("gossipper ", env!("CARGO_PKG_VERSION")).as_bytes())
+        }
         Keyword::TdmMap => out.extend_from_slice(b"0.0.0/0"),
         Keyword::Var(v) => call.var(*v, cx).render(out),
         Keyword::Field { n, file, line } => {
             let row = match line {
                 Some(FieldLine::Fixed(l)) => Some((*l as usize).saturating_sub(1)),
-                Some(FieldLine::Var(v)) => Some((call.var(*v, cx).as_f64().max(1.0) as usize).saturating_sub(1)),
+                Some(FieldLine::Var(v)) => {
+                    Some((call.var(*v, cx).as_f64().max(1.0) as usize).saturating_sub(1))
+                }
                 None => None,
             };
             if let Some(f) = cx.inject.file(file.as_deref()) {
-                let row = row.or(if file.is_none() { call.inject_row } else { None }).unwrap_or_else(|| {
-                    f.row_for(call.number, call.user_id, &mut crate::rng::Rng::new(call.number))
-                });
+                let row = row
+                    .or(if file.is_none() {
+                        call.inject_row
+                    } else {
+                        None
+                    })
+                    .unwrap_or_else(|| {
+                        f.row_for(
+                            call.number,
+                            call.user_id,
+                            &mut crate::rng::Rng::new(call.number),
+                        )
+                    });
                 if let Some(v) = f.field(row, *n as usize) {
                     out.extend_from_slice(v);
                 }
@@ -286,14 +316,22 @@ fn render_keyword(
                 Some(407) => (true, m.header_by_name(b"Proxy-Authenticate")),
                 _ => (false, m.header_by_name(b"WWW-Authenticate")),
             };
-            let Some(challenge) = challenge else { return true };
+            let Some(challenge) = challenge else {
+                return true;
+            };
             // The method and Request-URI of the message being rendered (its first line).
             let (method, uri) = request_line(out);
             let user = p.username.as_deref().unwrap_or(&env.auth_username);
             let pass = p.password.as_deref().unwrap_or(&env.auth_password);
             let cnonce = format!("{:08x}", cx.rng.next_u64() as u32);
             let (method, uri) = (method.to_vec(), uri.to_vec());
-            let answer = digest::Answer { user: user.as_bytes(), password: pass.as_bytes(), method: &method, uri: &uri, cnonce: &cnonce };
+            let answer = digest::Answer {
+                user: user.as_bytes(),
+                password: pass.as_bytes(),
+                method: &method,
+                uri: &uri,
+                cnonce: &cnonce,
+            };
             digest::authorization_line(proxy, challenge, &answer, out);
             return true;
         }

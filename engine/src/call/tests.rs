@@ -11,8 +11,16 @@ fn addr(port: u16) -> SocketAddr {
 }
 
 fn gaps_ms(net: &SimNet, prefix: &str) -> Vec<u128> {
-    let times: Vec<Duration> = net.log.iter().filter(|s| s.first_line.starts_with(prefix)).map(|s| s.at).collect();
-    times.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect()
+    let times: Vec<Duration> = net
+        .log
+        .iter()
+        .filter(|s| s.first_line.starts_with(prefix))
+        .map(|s| s.at)
+        .collect();
+    times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect()
 }
 
 #[test]
@@ -20,11 +28,19 @@ fn builtin_uac_and_uas_complete_ten_calls() {
     let mut net = SimNet::new(1);
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 10.0, 10);
-    net.run_until(100_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    net.run_until(100_000, |n| {
+        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+    });
     let c = &net.endpoints[uac].stats.counters;
-    assert_eq!((c.outgoing_calls, c.successful_calls, c.failed_calls), (10, 10, 0));
+    assert_eq!(
+        (c.outgoing_calls, c.successful_calls, c.failed_calls),
+        (10, 10, 0)
+    );
     let s = &net.endpoints[uas].stats.counters;
-    assert_eq!((s.incoming_calls, s.successful_calls, s.failed_calls), (10, 10, 0));
+    assert_eq!(
+        (s.incoming_calls, s.successful_calls, s.failed_calls),
+        (10, 10, 0)
+    );
     // The uac's response time was measured for each call.
     assert_eq!(net.endpoints[uac].stats.rtd[0].count, 10);
 }
@@ -41,7 +57,12 @@ fn invite_retransmits_double_until_timer_b() {
     assert_eq!(c.retransmissions, 5);
     // Timer B: the call fails 64·T1 = 32 s after the first INVITE (31.5 s after it with
     // SIPp's retrans="500" schedule, which ends at the sixth interval).
-    let first = net.log.iter().find(|s| s.first_line.starts_with("INVITE")).map(|s| s.at).unwrap();
+    let first = net
+        .log
+        .iter()
+        .find(|s| s.first_line.starts_with("INVITE"))
+        .map(|s| s.at)
+        .unwrap();
     assert!(net.now - net.epoch() - first >= Duration::from_millis(31_500));
 }
 
@@ -63,7 +84,10 @@ Content-Length: 0
     let mut net = SimNet::new(3);
     let uac = net.add_client(sim::scenario(xml), addr(5061), addr(5060), 1.0, 1);
     net.run_until(10_000, |n| n.endpoints[uac].done());
-    assert_eq!(gaps_ms(&net, "OPTIONS"), vec![500, 1000, 2000, 4000, 4000, 4000, 4000]);
+    assert_eq!(
+        gaps_ms(&net, "OPTIONS"),
+        vec![500, 1000, 2000, 4000, 4000, 4000, 4000]
+    );
     assert_eq!(net.endpoints[uac].stats.counters.failed_max_udp_retrans, 1);
 }
 
@@ -75,15 +99,24 @@ fn lost_180_and_200_are_absorbed_by_resending_the_last_response() {
     let mut dropped = 0;
     net.drop_rule = Some(Box::new(move |s| {
         // Drop the first 180 and the first 200 to the INVITE: SIPp's uas fails here.
-        if dropped < 2 && (s.first_line.starts_with("SIP/2.0 180") || s.first_line.starts_with("SIP/2.0 200")) {
+        if dropped < 2
+            && (s.first_line.starts_with("SIP/2.0 180") || s.first_line.starts_with("SIP/2.0 200"))
+        {
             dropped += 1;
             return true;
         }
         false
     }));
-    net.run_until(100_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    net.run_until(100_000, |n| {
+        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+    });
     let c = &net.endpoints[uac].stats.counters;
-    assert_eq!((c.successful_calls, c.failed_calls), (1, 0), "{c:?}\n{:#?}", net.log);
+    assert_eq!(
+        (c.successful_calls, c.failed_calls),
+        (1, 0),
+        "{c:?}\n{:#?}",
+        net.log
+    );
     let s = &net.endpoints[uas].stats.counters;
     assert_eq!((s.successful_calls, s.failed_calls), (1, 0), "{s:?}");
     assert!(s.absorbed_retransmissions >= 1);
@@ -97,7 +130,9 @@ fn uac_uas_pair_completes_under_five_percent_loss() {
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 50.0, 200);
     net.endpoints[uac].collect_finished = true;
-    net.run_until(2_000_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    net.run_until(2_000_000, |n| {
+        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+    });
     let c = &net.endpoints[uac].stats.counters;
     assert_eq!(c.outgoing_calls, 200);
     let failed: Vec<String> = net.endpoints[uac]
@@ -110,9 +145,23 @@ fn uac_uas_pair_completes_under_five_percent_loss() {
         .log
         .iter()
         .filter(|s| failed.first().is_some_and(|id| *id == s.call_id))
-        .map(|s| format!("{:?} {} -> {} {}{}", s.at, s.from, s.to, s.first_line, if s.dropped { " (lost)" } else { "" }))
+        .map(|s| {
+            format!(
+                "{:?} {} -> {} {}{}",
+                s.at,
+                s.from,
+                s.to,
+                s.first_line,
+                if s.dropped { " (lost)" } else { "" }
+            )
+        })
         .collect();
-    assert_eq!((c.successful_calls, c.failed_calls), (200, 0), "{c:?}\n{}", trail.join("\n"));
+    assert_eq!(
+        (c.successful_calls, c.failed_calls),
+        (200, 0),
+        "{c:?}\n{}",
+        trail.join("\n")
+    );
     assert!(c.retransmissions > 0, "5 % loss must cause retransmissions");
 }
 
@@ -139,7 +188,11 @@ Content-Length: 0
     let c = &net.endpoints[uac].stats.counters;
     assert_eq!(c.failed_unexpected_message, 1, "{c:?}");
     // SIPp counts it on the step the call was waiting at: the optional 100.
-    assert_eq!(net.endpoints[uac].stats.steps[1].unexpected, 1, "{:?}", net.endpoints[uac].stats.steps);
+    assert_eq!(
+        net.endpoints[uac].stats.steps[1].unexpected, 1,
+        "{:?}",
+        net.endpoints[uac].stats.steps
+    );
 }
 
 #[test]
@@ -171,7 +224,9 @@ fn branchc_and_branchs_complete() {
     let mut net = SimNet::new(8);
     let s = net.add_server(sim::builtin("branchs"), addr(5060));
     let c = net.add_client(sim::builtin("branchc"), addr(5061), addr(5060), 5.0, 5);
-    net.run_until(200_000, |n| n.endpoints[c].done() && n.endpoints[s].live_calls() == 0);
+    net.run_until(200_000, |n| {
+        n.endpoints[c].done() && n.endpoints[s].live_calls() == 0
+    });
     let cc = &net.endpoints[c].stats.counters;
     assert_eq!((cc.successful_calls, cc.failed_calls), (5, 0), "{cc:?}");
     let sc = &net.endpoints[s].stats.counters;
@@ -185,12 +240,23 @@ fn branchc_and_branchs_complete() {
 fn userland_cost_per_call_pair() {
     let mut net = SimNet::new(9);
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
-    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 20_000.0, 20_000);
+    let uac = net.add_client(
+        sim::builtin("uac"),
+        addr(5061),
+        addr(5060),
+        20_000.0,
+        20_000,
+    );
     let t = std::time::Instant::now();
-    net.run_until(50_000_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    net.run_until(50_000_000, |n| {
+        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+    });
     let el = t.elapsed();
     assert_eq!(net.endpoints[uac].stats.counters.successful_calls, 20_000);
-    eprintln!("{:.2} µs per call pair (uac + uas + simulated network)", el.as_secs_f64() * 1e6 / 20_000.0);
+    eprintln!(
+        "{:.2} µs per call pair (uac + uas + simulated network)",
+        el.as_secs_f64() * 1e6 / 20_000.0
+    );
 }
 
 #[test]
@@ -209,9 +275,16 @@ fn users_mode_keeps_the_number_of_calls_constant() {
     net.endpoints[uac].env.users = Some(5);
     net.endpoints[uac].env.default_pause_ms = 100;
     net.endpoints[uac].start_users(1, 5);
-    net.run_until(1_000_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    net.run_until(1_000_000, |n| {
+        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+    });
     let s = &net.endpoints[uac].stats;
-    assert_eq!((s.counters.successful_calls, s.counters.failed_calls), (40, 0), "{:?}", s.counters);
+    assert_eq!(
+        (s.counters.successful_calls, s.counters.failed_calls),
+        (40, 0),
+        "{:?}",
+        s.counters
+    );
     assert_eq!(s.peak_calls, 5, "five users, five calls at a time");
 }
 
@@ -222,9 +295,14 @@ fn a_call_limit_throttles_creation_without_failing_calls() {
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 100);
     net.endpoints[uac].budget.limit = 3;
     net.endpoints[uac].env.default_pause_ms = 50;
-    net.run_until(1_000_000, |n| n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0);
+    net.run_until(1_000_000, |n| {
+        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+    });
     let s = &net.endpoints[uac].stats;
-    assert_eq!((s.counters.successful_calls, s.counters.failed_calls), (100, 0));
+    assert_eq!(
+        (s.counters.successful_calls, s.counters.failed_calls),
+        (100, 0)
+    );
     assert!(s.peak_calls <= 3, "peak {}", s.peak_calls);
 }
 
@@ -273,10 +351,14 @@ fn steady_state_allocations_per_call_are_bounded() {
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 3000);
     net.log_enabled = false;
     // Warm up: buffers and tables reach their working size.
-    net.run_until(10_000_000, |n| n.endpoints[uac].stats.counters.successful_calls >= 1000);
+    net.run_until(10_000_000, |n| {
+        n.endpoints[uac].stats.counters.successful_calls >= 1000
+    });
     let before = allocations::count();
     let calls_before = net.endpoints[uac].stats.counters.successful_calls;
-    net.run_until(10_000_000, |n| n.endpoints[uac].stats.counters.successful_calls >= 2000);
+    net.run_until(10_000_000, |n| {
+        n.endpoints[uac].stats.counters.successful_calls >= 2000
+    });
     let allocs = allocations::count() - before;
     let calls = net.endpoints[uac].stats.counters.successful_calls - calls_before;
     let per_call = allocs as f64 / calls as f64;

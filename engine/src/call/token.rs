@@ -17,7 +17,10 @@ impl Token {
         if b.len() <= INLINE {
             let mut bytes = [0u8; INLINE];
             bytes[..b.len()].copy_from_slice(b);
-            Token::Inline { len: b.len() as u8, bytes }
+            Token::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
         } else {
             Token::Heap(b.into())
         }

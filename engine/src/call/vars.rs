@@ -23,7 +23,10 @@ impl Value {
             Value::Unset => 0.0,
             Value::Double(d) => *d,
             Value::Bool(b) => f64::from(u8::from(*b)),
-            Value::Str(s) => std::str::from_utf8(s).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0.0),
+            Value::Str(s) => std::str::from_utf8(s)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0.0),
         }
     }
 
@@ -67,7 +70,9 @@ pub struct Vars {
 
 impl Vars {
     pub fn new(count: usize) -> Vars {
-        Vars { values: vec![Value::Unset; count] }
+        Vars {
+            values: vec![Value::Unset; count],
+        }
     }
 
     pub fn get(&self, id: VarId) -> &Value {

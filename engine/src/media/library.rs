@@ -56,10 +56,14 @@ pub fn scenario_has_media(sc: &Scenario) -> bool {
 }
 
 fn media_actions(sc: &Scenario) -> impl Iterator<Item = (&str, &str)> {
-    sc.commands.iter().chain(&sc.init).flat_map(|c| c.common.actions.iter()).filter_map(|a| match a {
-        Action::Media(m) => Some((m.verb.as_str(), m.argument.as_str())),
-        _ => None,
-    })
+    sc.commands
+        .iter()
+        .chain(&sc.init)
+        .flat_map(|c| c.common.actions.iter())
+        .filter_map(|a| match a {
+            Action::Media(m) => Some((m.verb.as_str(), m.argument.as_str())),
+            _ => None,
+        })
 }
 
 impl MediaLibrary {
@@ -72,7 +76,11 @@ impl MediaLibrary {
     ) -> Result<MediaLibrary, MediaLoadError> {
         let mut lib = MediaLibrary::default();
         for (verb, argument) in media_actions(sc) {
-            let err = |reason: String| MediaLoadError { verb: verb.into(), argument: argument.into(), reason };
+            let err = |reason: String| MediaLoadError {
+                verb: verb.into(),
+                argument: argument.into(),
+                reason,
+            };
             match command::parse(verb, argument).map_err(err)? {
                 MediaCommand::PlayPcap { file, .. } => {
                     if lib.pcaps.contains_key(&file) {
@@ -82,21 +90,26 @@ impl MediaLibrary {
                     let payloads = match builtin.then(|| builtin_pcap(&file)).flatten() {
                         Some(bytes) => read_pcap(path, bytes),
                         None => {
-                            let bytes = read(path).map_err(|e| err(format!("{file}: cannot read: {e}")))?;
+                            let bytes =
+                                read(path).map_err(|e| err(format!("{file}: cannot read: {e}")))?;
                             read_pcap(path, &bytes[..])
                         }
                     }
                     .map_err(|e| err(e.to_string()))?;
                     lib.pcaps.insert(file, Arc::new(payloads));
                 }
-                MediaCommand::Stream(StreamCommand::File { file, payload_type, .. }) => {
+                MediaCommand::Stream(StreamCommand::File {
+                    file, payload_type, ..
+                }) => {
                     let key = (file, payload_type);
                     if lib.frames.contains_key(&key) {
                         continue;
                     }
                     let path = Path::new(&key.0);
-                    let bytes = read(path).map_err(|e| err(format!("{}: cannot read: {e}", key.0)))?;
-                    let frames = read_stream_file(path, &bytes[..], payload_type).map_err(|e| err(e.to_string()))?;
+                    let bytes =
+                        read(path).map_err(|e| err(format!("{}: cannot read: {e}", key.0)))?;
+                    let frames = read_stream_file(path, &bytes[..], payload_type)
+                        .map_err(|e| err(e.to_string()))?;
                     lib.frames.insert(key, Arc::new(frames));
                 }
                 _ => {}
@@ -117,7 +130,8 @@ impl MediaLibrary {
 
     /// Adds frames under a name (tests and generated sources).
     pub fn insert_frames(&mut self, file: &str, payload_type: u8, frames: AudioFrames) {
-        self.frames.insert((file.to_string(), payload_type), Arc::new(frames));
+        self.frames
+            .insert((file.to_string(), payload_type), Arc::new(frames));
     }
 
     /// Adds a capture under a name (tests and generated sources).
@@ -137,20 +151,38 @@ mod tests {
              <nop><action>{actions}</action></nop></scenario>"
         );
         let read = |_: &str| Err(std::io::Error::other("no files"));
-        load(xml.as_bytes(), "t.xml", &LoadOptions { keys: &[], read_file: &read }).unwrap()
+        load(
+            xml.as_bytes(),
+            "t.xml",
+            &LoadOptions {
+                keys: &[],
+                read_file: &read,
+            },
+        )
+        .unwrap()
     }
 
     fn no_files(p: &Path) -> std::io::Result<Vec<u8>> {
-        Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} not found", p.display())))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} not found", p.display()),
+        ))
     }
 
     #[test]
     fn builtin_names_map_to_embedded_captures() {
-        let sc = scenario(r#"<exec play_pcap_audio="pcap/g711a.pcap"/><exec play_pcap_audio="pcap/dtmf_2833_1.pcap"/>"#);
+        let sc = scenario(
+            r#"<exec play_pcap_audio="pcap/g711a.pcap"/><exec play_pcap_audio="pcap/dtmf_2833_1.pcap"/>"#,
+        );
         assert!(scenario_has_media(&sc));
         let lib = MediaLibrary::load(&sc, true, &no_files).unwrap();
         assert!(lib.pcap("pcap/g711a.pcap").unwrap().packets().len() > 100);
-        assert!(!lib.pcap("pcap/dtmf_2833_1.pcap").unwrap().packets().is_empty());
+        assert!(
+            !lib.pcap("pcap/dtmf_2833_1.pcap")
+                .unwrap()
+                .packets()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -179,10 +211,14 @@ mod tests {
     #[test]
     fn malformed_files_and_arguments_fail_at_load_with_the_reason() {
         let sc = scenario(r#"<exec play_pcap_audio="bad.pcap"/>"#);
-        let e = MediaLibrary::load(&sc, false, &|_: &Path| Ok(b"not a capture".to_vec())).unwrap_err();
+        let e =
+            MediaLibrary::load(&sc, false, &|_: &Path| Ok(b"not a capture".to_vec())).unwrap_err();
         assert!(e.reason.contains("bad.pcap"), "{e}");
         let sc = scenario(r#"<exec rtp_stream="tone.wav,1,8"/>"#);
-        let e = MediaLibrary::load(&sc, false, &|_: &Path| Ok(b"RIFF\x04\x00\x00\x00WAVE".to_vec())).unwrap_err();
+        let e = MediaLibrary::load(&sc, false, &|_: &Path| {
+            Ok(b"RIFF\x04\x00\x00\x00WAVE".to_vec())
+        })
+        .unwrap_err();
         assert!(e.reason.contains("tone.wav"), "{e}");
         let sc = scenario(r#"<exec rtp_stream="tone.wav,sometimes"/>"#);
         assert!(MediaLibrary::load(&sc, false, &no_files).is_err());

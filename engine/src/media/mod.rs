@@ -47,11 +47,14 @@ use gossipper_media::rtcp_report::{ntp_from_unix, write_report};
 use gossipper_media::rtp::{RtpPacket, looks_like_rtcp};
 use gossipper_media::stream::PTIME;
 use gossipper_media::{
-    CallRecorder, Conditions, Direction, G711Law, RecordMode, Received, RtpEcho, RtpReceiver, RtpScheduler, RtpStream,
-    SchedulerEvent, SourcePolicy, StreamConfig, StreamHandle, StreamSource, quality,
+    CallRecorder, Conditions, Direction, G711Law, Received, RecordMode, RtpEcho, RtpReceiver,
+    RtpScheduler, RtpStream, SchedulerEvent, SourcePolicy, StreamConfig, StreamHandle,
+    StreamSource, quality,
 };
 
-use self::command::{CheckDirection, EchoCommand, MediaCommand, PcapTarget, RecordSide, RtpCheck, StreamCommand};
+use self::command::{
+    CheckDirection, EchoCommand, MediaCommand, PcapTarget, RecordSide, RtpCheck, StreamCommand,
+};
 use self::library::MediaLibrary;
 use self::sdp::RemoteMedia;
 use crate::call::ShardEvent;
@@ -111,7 +114,11 @@ impl MediaTx {
     fn push(&mut self, dest: SocketAddr, bytes: &[u8]) -> usize {
         let start = self.buf.len();
         self.buf.extend_from_slice(bytes);
-        self.items.push(MediaTransmit { dest, start, len: bytes.len() });
+        self.items.push(MediaTransmit {
+            dest,
+            start,
+            len: bytes.len(),
+        });
         start
     }
 
@@ -203,7 +210,13 @@ pub struct MediaEngine {
 fn sanitize_call_id(id: &[u8]) -> String {
     let s: String = id
         .iter()
-        .map(|&b| if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@') { b as char } else { '_' })
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@') {
+                b as char
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() { "call".into() } else { s }
 }
@@ -352,7 +365,9 @@ impl MediaEngine {
         if body.is_empty() {
             return;
         }
-        let Some(remote) = sdp::read(body) else { return };
+        let Some(remote) = sdp::read(body) else {
+            return;
+        };
         if remote.is_empty() {
             return;
         }
@@ -374,24 +389,48 @@ impl MediaEngine {
 
     /// Routes the `ShardEvent::Media` events queued from index `from` on (one call step's)
     /// to this engine; other events stay. Bad commands become warnings.
-    pub fn take_commands(&mut self, now: Instant, call_id: &[u8], events: &mut Vec<ShardEvent>, from: usize) {
+    pub fn take_commands(
+        &mut self,
+        now: Instant,
+        call_id: &[u8],
+        events: &mut Vec<ShardEvent>,
+        from: usize,
+    ) {
         let mut i = from;
         while i < events.len() {
             if !matches!(events.get(i), Some(ShardEvent::Media { .. })) {
                 i += 1;
                 continue;
             }
-            if let ShardEvent::Media { call_number, verb, argument } = events.remove(i)
-                && let Err(reason) = self.handle_command(now, call_number, call_id, &verb, &argument)
+            if let ShardEvent::Media {
+                call_number,
+                verb,
+                argument,
+            } = events.remove(i)
+                && let Err(reason) =
+                    self.handle_command(now, call_number, call_id, &verb, &argument)
             {
                 self.stats.command_errors += 1;
-                events.insert(i, ShardEvent::Warning(format!("call {call_number}: <exec {verb}=\"{argument}\">: {reason}")));
+                events.insert(
+                    i,
+                    ShardEvent::Warning(format!(
+                        "call {call_number}: <exec {verb}=\"{argument}\">: {reason}"
+                    )),
+                );
                 i += 1;
             }
         }
     }
 
-    fn add_stream(&mut self, now: Instant, call: u64, dest: SocketAddr, source: StreamSource, pt: u8, loops: gossipper_media::Loops) -> (StreamHandle, u32) {
+    fn add_stream(
+        &mut self,
+        now: Instant,
+        call: u64,
+        dest: SocketAddr,
+        source: StreamSource,
+        pt: u8,
+        loops: gossipper_media::Loops,
+    ) -> (StreamHandle, u32) {
         let rewrite_ssrc = matches!(source, StreamSource::Pcap(_));
         let ssrc = self.new_ssrc();
         let r = self.next_random();
@@ -400,15 +439,27 @@ impl MediaEngine {
         cfg.initial_timestamp = (r >> 32) as u32;
         cfg.dtmf_payload_type = DTMF_PAYLOAD_TYPE;
         cfg.loops = loops;
-        let h = self.scheduler.insert(RtpStream::new(now + START_DELAY, cfg, source));
+        let h = self
+            .scheduler
+            .insert(RtpStream::new(now + START_DELAY, cfg, source));
         // Sent packets go to the recorder only when it records them (mono-received does not).
-        let record = self.sessions.get(&call).and_then(|s| s.recorder.as_ref()).is_some_and(|r| r.2);
+        let record = self
+            .sessions
+            .get(&call)
+            .and_then(|s| s.recorder.as_ref())
+            .is_some_and(|r| r.2);
         let i = h.index() as usize;
         if self.owners.len() <= i {
             self.owners.resize(i + 1, None);
         }
         if let Some(slot) = self.owners.get_mut(i) {
-            *slot = Some(Owner { call, dest, ssrc, rewrite_ssrc, record });
+            *slot = Some(Owner {
+                call,
+                dest,
+                ssrc,
+                rewrite_ssrc,
+                record,
+            });
         }
         self.by_ssrc.insert(ssrc, call);
         if let Some(s) = self.sessions.get_mut(&call) {
@@ -427,19 +478,24 @@ impl MediaEngine {
 
     /// Removes a stream and books what it sent to its call.
     fn drop_stream(&mut self, h: StreamHandle) {
-        let Some(stream) = self.scheduler.remove(h) else { return };
+        let Some(stream) = self.scheduler.remove(h) else {
+            return;
+        };
         self.stats.rtp_late_skipped += stream.stats().late_skipped;
-        let owner = self.owners.get_mut(h.index() as usize).and_then(Option::take);
+        let owner = self
+            .owners
+            .get_mut(h.index() as usize)
+            .and_then(Option::take);
         // The SSRC stays routed until the call ends: echoes of the last packets are late.
-        if let Some(o) = owner {
-            if let Some(s) = self.sessions.get_mut(&o.call) {
-                let st = stream.stats();
-                s.sent_packets += st.packets;
-                s.sent_octets += st.payload_octets;
-                for slot in [&mut s.audio, &mut s.video, &mut s.dtmf] {
-                    if *slot == Some(h) {
-                        *slot = None;
-                    }
+        if let Some(o) = owner
+            && let Some(s) = self.sessions.get_mut(&o.call)
+        {
+            let st = stream.stats();
+            s.sent_packets += st.packets;
+            s.sent_octets += st.payload_octets;
+            for slot in [&mut s.audio, &mut s.video, &mut s.dtmf] {
+                if *slot == Some(h) {
+                    *slot = None;
                 }
             }
         }
@@ -454,11 +510,20 @@ impl MediaEngine {
     }
 
     /// Runs one media command of call `call`. The error says why it could not run.
-    pub fn handle_command(&mut self, now: Instant, call: u64, call_id: &[u8], verb: &str, argument: &str) -> Result<(), String> {
+    pub fn handle_command(
+        &mut self,
+        now: Instant,
+        call: u64,
+        call_id: &[u8],
+        verb: &str,
+        argument: &str,
+    ) -> Result<(), String> {
         let cmd = command::parse(verb, argument)?;
         let s = self.session(call);
         let remote = s.remote;
-        let no_sdp = |what: &str| format!("no {what} address: the call's SIP messages carried no SDP with m={what}");
+        let no_sdp = |what: &str| {
+            format!("no {what} address: the call's SIP messages carried no SDP with m={what}")
+        };
         match cmd {
             MediaCommand::PlayPcap { target, file } => {
                 let (dest, what) = match target {
@@ -468,13 +533,21 @@ impl MediaEngine {
                 };
                 let dest = dest.ok_or_else(|| no_sdp(what))?;
                 // A new replay replaces the one playing on the same stream, as in SIPp.
-                let old = if target == PcapTarget::Audio { s.audio } else { s.video };
-                let pcap = self.lib.pcap(&file).ok_or_else(|| format!("{file} was not loaded with the scenario"))?;
+                let old = if target == PcapTarget::Audio {
+                    s.audio
+                } else {
+                    s.video
+                };
+                let pcap = self
+                    .lib
+                    .pcap(&file)
+                    .ok_or_else(|| format!("{file} was not loaded with the scenario"))?;
                 let source = StreamSource::Pcap(Arc::clone(pcap));
                 if let Some(h) = old {
                     self.drop_stream(h);
                 }
-                let (h, _) = self.add_stream(now, call, dest, source, 0, gossipper_media::Loops::Count(1));
+                let (h, _) =
+                    self.add_stream(now, call, dest, source, 0, gossipper_media::Loops::Count(1));
                 let s = self.session(call);
                 if target == PcapTarget::Audio {
                     s.audio = Some(h);
@@ -495,12 +568,21 @@ impl MediaEngine {
                     Some(h) => h,
                     None => {
                         let dest = remote.audio.ok_or_else(|| no_sdp("audio"))?;
-                        let (h, _) = self.add_stream(now, call, dest, StreamSource::DtmfOnly, DTMF_PAYLOAD_TYPE, gossipper_media::Loops::Count(1));
+                        let (h, _) = self.add_stream(
+                            now,
+                            call,
+                            dest,
+                            StreamSource::DtmfOnly,
+                            DTMF_PAYLOAD_TYPE,
+                            gossipper_media::Loops::Count(1),
+                        );
                         self.session(call).dtmf = Some(h);
                         h
                     }
                 };
-                self.scheduler.send_dtmf(host, now + START_DELAY, &keys).map_err(|e| e.to_string())?;
+                self.scheduler
+                    .send_dtmf(host, now + START_DELAY, &keys)
+                    .map_err(|e| e.to_string())?;
             }
             MediaCommand::RecordStart { path, side } => {
                 let mode = match side {
@@ -510,21 +592,34 @@ impl MediaEngine {
                 };
                 let path = match path {
                     Some(p) => PathBuf::from(p),
-                    None => self.cfg.record_dir.join(format!("{}.wav", sanitize_call_id(call_id))),
+                    None => self
+                        .cfg
+                        .record_dir
+                        .join(format!("{}.wav", sanitize_call_id(call_id))),
                 };
                 let s = self.session(call);
                 if let Some(old) = s.recorder.take() {
                     let (recorder, path, _) = *old;
-                    self.recordings.push(PendingRecording { path, recorder: Box::new(recorder) });
+                    self.recordings.push(PendingRecording {
+                        path,
+                        recorder: Box::new(recorder),
+                    });
                 }
                 let s = self.session(call);
-                s.recorder = Some(Box::new((CallRecorder::new(now, mode, DEFAULT_MAX_DURATION), path, side != RecordSide::Received)));
+                s.recorder = Some(Box::new((
+                    CallRecorder::new(now, mode, DEFAULT_MAX_DURATION),
+                    path,
+                    side != RecordSide::Received,
+                )));
                 self.set_recording_flag(call, side != RecordSide::Received);
             }
             MediaCommand::RecordStop => {
                 if let Some(old) = s.recorder.take() {
                     let (recorder, path, _) = *old;
-                    self.recordings.push(PendingRecording { path, recorder: Box::new(recorder) });
+                    self.recordings.push(PendingRecording {
+                        path,
+                        recorder: Box::new(recorder),
+                    });
                 }
                 self.set_recording_flag(call, false);
             }
@@ -539,8 +634,14 @@ impl MediaEngine {
         let dest = s.remote.audio;
         let need_audio = || "no rtp_stream is playing in this call".to_string();
         match sc {
-            StreamCommand::Pause => self.scheduler.pause(audio.ok_or_else(need_audio)?, now).map_err(|e| e.to_string()),
-            StreamCommand::Resume => self.scheduler.resume(audio.ok_or_else(need_audio)?, now).map_err(|e| e.to_string()),
+            StreamCommand::Pause => self
+                .scheduler
+                .pause(audio.ok_or_else(need_audio)?, now)
+                .map_err(|e| e.to_string()),
+            StreamCommand::Resume => self
+                .scheduler
+                .resume(audio.ok_or_else(need_audio)?, now)
+                .map_err(|e| e.to_string()),
             StreamCommand::Stop => {
                 if let Some(h) = audio {
                     self.drop_stream(h);
@@ -551,24 +652,56 @@ impl MediaEngine {
                 s.echo = true;
                 Ok(())
             }
-            StreamCommand::File { file, loops, payload_type } => {
-                let dest = dest.ok_or("no audio address: the call's SIP messages carried no SDP with m=audio")?;
-                let frames = self.lib.frames(&file, payload_type).ok_or_else(|| format!("{file} was not loaded with the scenario"))?;
+            StreamCommand::File {
+                file,
+                loops,
+                payload_type,
+            } => {
+                let dest = dest.ok_or(
+                    "no audio address: the call's SIP messages carried no SDP with m=audio",
+                )?;
+                let frames = self
+                    .lib
+                    .frames(&file, payload_type)
+                    .ok_or_else(|| format!("{file} was not loaded with the scenario"))?;
                 let source = StreamSource::Frames(Arc::clone(frames));
                 self.start_audio(now, call, dest, source, payload_type, loops);
                 Ok(())
             }
-            StreamCommand::Synthetic { payload_type, duration_ms } => {
-                let dest = dest.ok_or("no audio address: the call's SIP messages carried no SDP with m=audio")?;
+            StreamCommand::Synthetic {
+                payload_type,
+                duration_ms,
+            } => {
+                let dest = dest.ok_or(
+                    "no audio address: the call's SIP messages carried no SDP with m=audio",
+                )?;
                 let law = G711Law::from_payload_type(payload_type).unwrap_or(G711Law::MuLaw);
-                let source = StreamSource::Silence { law, duration: duration_ms.map(Duration::from_millis) };
-                self.start_audio(now, call, dest, source, payload_type, gossipper_media::Loops::Count(1));
+                let source = StreamSource::Silence {
+                    law,
+                    duration: duration_ms.map(Duration::from_millis),
+                };
+                self.start_audio(
+                    now,
+                    call,
+                    dest,
+                    source,
+                    payload_type,
+                    gossipper_media::Loops::Count(1),
+                );
                 Ok(())
             }
         }
     }
 
-    fn start_audio(&mut self, now: Instant, call: u64, dest: SocketAddr, source: StreamSource, pt: u8, loops: gossipper_media::Loops) {
+    fn start_audio(
+        &mut self,
+        now: Instant,
+        call: u64,
+        dest: SocketAddr,
+        source: StreamSource,
+        pt: u8,
+        loops: gossipper_media::Loops,
+    ) {
         if let Some(h) = self.session(call).audio {
             self.drop_stream(h);
         }
@@ -586,7 +719,9 @@ impl MediaEngine {
         // Our own SSRC coming back (an echo): the surest match.
         if !looks_like_rtcp(bytes)
             && let Some(ssrc) = bytes.get(8..12)
-            && let Some(&call) = self.by_ssrc.get(&u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]))
+            && let Some(&call) = self
+                .by_ssrc
+                .get(&u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]))
         {
             return Some(call);
         }
@@ -595,7 +730,9 @@ impl MediaEngine {
         }
         // RTCP usually comes from the RTP port + 1.
         if looks_like_rtcp(bytes)
-            && let Some(&call) = self.by_source.get(&SocketAddr::new(src.ip(), src.port().wrapping_sub(1)))
+            && let Some(&call) = self
+                .by_source
+                .get(&SocketAddr::new(src.ip(), src.port().wrapping_sub(1)))
         {
             return Some(call);
         }
@@ -607,8 +744,13 @@ impl MediaEngine {
         let mut found = None;
         let mut i = 0;
         while i < self.awaiting.len().min(LATCH_SCAN) {
-            let Some(&call) = self.awaiting.get(i) else { break };
-            let waiting = self.sessions.get(&call).filter(|s| s.latched.is_none() && s.receiver.stats().packets == 0);
+            let Some(&call) = self.awaiting.get(i) else {
+                break;
+            };
+            let waiting = self
+                .sessions
+                .get(&call)
+                .filter(|s| s.latched.is_none() && s.receiver.stats().packets == 0);
             match waiting {
                 None => {
                     self.awaiting.remove(i);
@@ -686,9 +828,18 @@ impl MediaEngine {
 
     /// Sends what is due at `now`: packets, RTCP reports; books finished streams.
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
-        let MediaEngine { scheduler, owners, tx, stats, sessions, .. } = self;
+        let MediaEngine {
+            scheduler,
+            owners,
+            tx,
+            stats,
+            sessions,
+            ..
+        } = self;
         scheduler.poll_due(now, &mut |h, bytes| {
-            let Some(Some(o)) = owners.get(h.index() as usize) else { return };
+            let Some(Some(o)) = owners.get(h.index() as usize) else {
+                return;
+            };
             let start = tx.push(o.dest, bytes);
             if o.rewrite_ssrc
                 && bytes.len() >= 12
@@ -714,29 +865,45 @@ impl MediaEngine {
     }
 
     fn send_rtcp(&mut self, now: Instant, wall: SystemTime) {
-        let Some(interval) = self.cfg.rtcp_interval else { return };
-        let ntp = ntp_from_unix(wall.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
+        let Some(interval) = self.cfg.rtcp_interval else {
+            return;
+        };
+        let ntp = ntp_from_unix(
+            wall.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default(),
+        );
         while let Some(&Reverse((at, call))) = self.rtcp_due.peek() {
             if at > now {
                 break;
             }
             self.rtcp_due.pop();
-            let Some(s) = self.sessions.get_mut(&call) else { continue };
+            let Some(s) = self.sessions.get_mut(&call) else {
+                continue;
+            };
             if s.rtcp_next != Some(at) {
                 continue;
             }
             let next = at + interval;
             s.rtcp_next = Some(next);
             self.rtcp_due.push(Reverse((next, call)));
-            let Some(audio) = s.remote.audio else { continue };
+            let Some(audio) = s.remote.audio else {
+                continue;
+            };
             let dest = SocketAddr::new(audio.ip(), audio.port().wrapping_add(1));
             let sender = match (s.audio, s.audio_is_pcap) {
                 (Some(h), false) => self.scheduler.stream(h),
                 _ => None,
             };
             let sr = sender.is_some_and(|st| st.stats().packets > 0);
-            if let Ok(n) = write_report(&mut self.scratch, now, ntp, s.ssrc, &self.cfg.cname, sender, Some(&mut s.receiver))
-                && let Some(bytes) = self.scratch.get(..n)
+            if let Ok(n) = write_report(
+                &mut self.scratch,
+                now,
+                ntp,
+                s.ssrc,
+                &self.cfg.cname,
+                sender,
+                Some(&mut s.receiver),
+            ) && let Some(bytes) = self.scratch.get(..n)
             {
                 self.tx.push(dest, bytes);
                 if sr {
@@ -770,7 +937,10 @@ impl MediaEngine {
         }
         if let Some(rec) = s.recorder.take() {
             let (recorder, path, _) = *rec;
-            self.recordings.push(PendingRecording { path, recorder: Box::new(recorder) });
+            self.recordings.push(PendingRecording {
+                path,
+                recorder: Box::new(recorder),
+            });
         }
         let r = s.receiver.stats();
         if let Some(c) = s.check {
@@ -818,9 +988,13 @@ impl MediaEngine {
         };
         self.stats.add_call(&media);
         self.stats.rtcp_reception_reports += r.rtcp_reception_reports;
-        self.stats.rtcp_max_fraction_lost = self.stats.rtcp_max_fraction_lost.max(r.remote_max_fraction_lost);
+        self.stats.rtcp_max_fraction_lost = self
+            .stats
+            .rtcp_max_fraction_lost
+            .max(r.remote_max_fraction_lost);
         self.stats.rtcp_max_jitter_ts = self.stats.rtcp_max_jitter_ts.max(r.remote_max_jitter_ts);
-        self.stats.rtp_recv_jitter_peak_ts = self.stats.rtp_recv_jitter_peak_ts.max(r.jitter_peak_ts);
+        self.stats.rtp_recv_jitter_peak_ts =
+            self.stats.rtp_recv_jitter_peak_ts.max(r.jitter_peak_ts);
         Some(media)
     }
 

@@ -76,8 +76,12 @@ pub fn read(body: &[u8]) -> Option<RemoteMedia> {
         if line.starts_with(b"--") {
             break;
         }
-        let Some((&key, rest)) = line.split_first() else { continue };
-        let Some(value) = rest.strip_prefix(b"=") else { continue };
+        let Some((&key, rest)) = line.split_first() else {
+            continue;
+        };
+        let Some(value) = rest.strip_prefix(b"=") else {
+            continue;
+        };
         match key {
             b'c' => {
                 let ip = parse_connection(value);
@@ -124,7 +128,9 @@ fn sdp_start(body: &[u8]) -> Option<usize> {
     if body.starts_with(b"v=") {
         return Some(0);
     }
-    memchr::memmem::find_iter(body, b"\nv=0").next().map(|i| i + 1)
+    memchr::memmem::find_iter(body, b"\nv=0")
+        .next()
+        .map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -161,13 +167,30 @@ m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 6002 RTP/AVP 96\r\n";
 
     #[test]
     fn rejected_streams_hostnames_and_garbage_are_absent_not_errors() {
-        assert_eq!(read(b"v=0\nc=IN IP4 1.2.3.4\nm=audio 0 RTP/AVP 0\n").unwrap().audio, None);
-        assert!(read(b"v=0\nc=IN IP4 host.example\nm=audio 5 RTP/AVP 0\n").unwrap().is_empty());
-        assert!(read(b"v=0\nm=audio 99999 RTP/AVP 0\nc=\xff\xfe\n").unwrap().is_empty());
+        assert_eq!(
+            read(b"v=0\nc=IN IP4 1.2.3.4\nm=audio 0 RTP/AVP 0\n")
+                .unwrap()
+                .audio,
+            None
+        );
+        assert!(
+            read(b"v=0\nc=IN IP4 host.example\nm=audio 5 RTP/AVP 0\n")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            read(b"v=0\nm=audio 99999 RTP/AVP 0\nc=\xff\xfe\n")
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(read(b"hello"), None);
         assert_eq!(read(b""), None);
         // Many m= lines: extra ones are ignored, never indexed out of bounds.
-        let many = b"v=0\nc=IN IP4 1.1.1.1\n".iter().copied().chain(b"m=audio 1 RTP/AVP 0\n".repeat(20)).collect::<Vec<u8>>();
+        let many = b"v=0\nc=IN IP4 1.1.1.1\n"
+            .iter()
+            .copied()
+            .chain(b"m=audio 1 RTP/AVP 0\n".repeat(20))
+            .collect::<Vec<u8>>();
         assert_eq!(read(&many).unwrap().audio, sa("1.1.1.1:1"));
     }
 }

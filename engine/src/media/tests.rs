@@ -29,7 +29,11 @@ fn tone() -> Vec<i16> {
 
 fn library() -> MediaLibrary {
     let mut lib = MediaLibrary::default();
-    lib.insert_frames("tone.wav", 0, AudioFrames::from_pcm(G711Law::MuLaw, &tone()));
+    lib.insert_frames(
+        "tone.wav",
+        0,
+        AudioFrames::from_pcm(G711Law::MuLaw, &tone()),
+    );
     let rtp: Vec<Vec<u8>> = (0..10u16)
         .map(|i| {
             let mut p = vec![0x80, 8, 0, i as u8, 0, 0, 0, 0, 0xAA, 0xBB, 0xCC, 0xDD];
@@ -37,7 +41,14 @@ fn library() -> MediaLibrary {
             p
         })
         .collect();
-    lib.insert_pcap("a.pcap", PcapPayloads::from_parts(rtp.iter().enumerate().map(|(i, p)| (Duration::from_millis(20 * i as u64), &p[..]))));
+    lib.insert_pcap(
+        "a.pcap",
+        PcapPayloads::from_parts(
+            rtp.iter()
+                .enumerate()
+                .map(|(i, p)| (Duration::from_millis(20 * i as u64), &p[..])),
+        ),
+    );
     lib
 }
 
@@ -46,7 +57,10 @@ fn engine(t0: Instant, cfg: MediaConfig) -> MediaEngine {
 }
 
 fn quiet() -> MediaConfig {
-    MediaConfig { rtcp_interval: None, ..Default::default() }
+    MediaConfig {
+        rtcp_interval: None,
+        ..Default::default()
+    }
 }
 
 /// Runs the engine from `from` to `to` in 1 ms steps; returns (time, dest, bytes).
@@ -54,7 +68,10 @@ fn run(e: &mut MediaEngine, from: Instant, to: Instant) -> Vec<(Instant, SocketA
     let mut out = Vec::new();
     let mut t = from;
     while t <= to {
-        e.handle_timeout(t, SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        e.handle_timeout(
+            t,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        );
         let tx = e.tx_mut();
         for item in tx.items() {
             out.push((t, item.dest, tx.bytes(item).to_vec()));
@@ -70,14 +87,18 @@ fn a_wav_stream_sends_one_packet_every_20_ms_to_the_sdp_address() {
     let t0 = Instant::now();
     let mut e = engine(t0, quiet());
     e.handle_sip(1, &sdp(4000));
-    e.handle_command(t0, 1, b"c1", "rtp_stream", "tone.wav,1,0").unwrap();
+    e.handle_command(t0, 1, b"c1", "rtp_stream", "tone.wav,1,0")
+        .unwrap();
     let sent = run(&mut e, t0, t0 + Duration::from_millis(1100));
     assert_eq!(sent.len(), 50, "1 s of audio in 20 ms packets");
     assert!(sent.iter().all(|(_, d, _)| *d == peer()));
     assert_eq!(sent[0].0, t0 + START_DELAY);
     for w in sent.windows(2) {
         assert_eq!(w[1].0 - w[0].0, Duration::from_millis(20));
-        let (a, b) = (RtpPacket::parse(&w[0].2).unwrap(), RtpPacket::parse(&w[1].2).unwrap());
+        let (a, b) = (
+            RtpPacket::parse(&w[0].2).unwrap(),
+            RtpPacket::parse(&w[1].2).unwrap(),
+        );
         assert_eq!(b.header.sequence, a.header.sequence.wrapping_add(1));
         assert_eq!(b.header.timestamp, a.header.timestamp.wrapping_add(160));
         assert_eq!(a.header.payload_type, 0);
@@ -100,8 +121,10 @@ fn an_echoed_wav_is_attributed_by_ssrc_and_its_recording_matches_the_source() {
     e.handle_sip(1, &sdp(4000));
     // A second call whose peer shares the address: echoes still find their own call.
     e.handle_sip(2, &sdp(4000));
-    e.handle_command(t0, 1, b"c1@x", "rtp_record", "start").unwrap();
-    e.handle_command(t0, 1, b"c1@x", "rtp_stream", "tone.wav,1,0").unwrap();
+    e.handle_command(t0, 1, b"c1@x", "rtp_record", "start")
+        .unwrap();
+    e.handle_command(t0, 1, b"c1@x", "rtp_stream", "tone.wav,1,0")
+        .unwrap();
     let sent = run(&mut e, t0, t0 + Duration::from_millis(1100));
     for (t, dest, bytes) in &sent {
         e.handle_datagram(*t + Duration::from_millis(5), *dest, bytes);
@@ -133,7 +156,10 @@ fn hound_samples(wav: Cursor<Vec<u8>>) -> Vec<i16> {
     // A minimal RIFF reader: 44-byte canonical header written by hound, then i16 LE.
     let bytes = wav.into_inner();
     assert_eq!(&bytes[..4], b"RIFF");
-    bytes[44..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+    bytes[44..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
 }
 
 #[test]
@@ -141,16 +167,26 @@ fn a_pcap_replay_gets_its_own_ssrc_and_a_new_replay_replaces_the_old() {
     let t0 = Instant::now();
     let mut e = engine(t0, quiet());
     e.handle_sip(1, &sdp(4000));
-    e.handle_command(t0, 1, b"c", "play_pcap_audio", "a.pcap").unwrap();
+    e.handle_command(t0, 1, b"c", "play_pcap_audio", "a.pcap")
+        .unwrap();
     let first = run(&mut e, t0, t0 + Duration::from_millis(50));
     assert_eq!(first.len(), 3);
     let ssrc = RtpPacket::parse(&first[0].2).unwrap().header.ssrc;
     assert_ne!(ssrc, 0xAABB_CCDD, "the capture's SSRC is replaced");
-    assert_eq!(&first[0].2[12..], &[0xD5; 160][..], "payload bytes are the capture's");
+    assert_eq!(
+        &first[0].2[12..],
+        &[0xD5; 160][..],
+        "payload bytes are the capture's"
+    );
     let t1 = t0 + Duration::from_millis(51);
-    e.handle_command(t1, 1, b"c", "play_pcap_audio", "a.pcap").unwrap();
+    e.handle_command(t1, 1, b"c", "play_pcap_audio", "a.pcap")
+        .unwrap();
     let second = run(&mut e, t1, t1 + Duration::from_millis(300));
-    assert_eq!(second.len(), 10, "the old replay stopped, the new one plays all 10");
+    assert_eq!(
+        second.len(),
+        10,
+        "the old replay stopped, the new one plays all 10"
+    );
     assert_ne!(RtpPacket::parse(&second[0].2).unwrap().header.ssrc, ssrc);
     assert_eq!(e.end_call(1).unwrap().rtp_packets_sent, 13);
 }
@@ -158,7 +194,14 @@ fn a_pcap_replay_gets_its_own_ssrc_and_a_new_replay_replaces_the_old() {
 #[test]
 fn rtp_echo_sends_each_datagram_back_and_counts_it_both_ways() {
     let t0 = Instant::now();
-    let mut e = engine(t0, MediaConfig { echo_all: true, rtcp_interval: None, ..Default::default() });
+    let mut e = engine(
+        t0,
+        MediaConfig {
+            echo_all: true,
+            rtcp_interval: None,
+            ..Default::default()
+        },
+    );
     let src: SocketAddr = "127.0.0.1:7000".parse().unwrap();
     let pkt = [0x80, 0, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4, 0xFF, 0xFF];
     e.handle_datagram(t0, src, &pkt);
@@ -168,7 +211,14 @@ fn rtp_echo_sends_each_datagram_back_and_counts_it_both_ways() {
     assert_eq!(tx.items()[0].dest, src);
     assert_eq!(tx.bytes(&tx.items()[0]), &pkt);
     let s = e.stats();
-    assert_eq!((s.rtp_packets_echoed, s.rtp_packets_sent, s.rtp_packets_received), (1, 1, 1));
+    assert_eq!(
+        (
+            s.rtp_packets_echoed,
+            s.rtp_packets_sent,
+            s.rtp_packets_received
+        ),
+        (1, 1, 1)
+    );
 }
 
 #[test]
@@ -229,7 +279,12 @@ fn loss_lowers_the_mos_estimate() {
     assert_eq!(clean.rtp_packets_lost, 0);
     assert_eq!(lossy.rtp_packets_lost, 20);
     assert!(clean.mos > 4.3, "{}", clean.mos);
-    assert!(lossy.mos < clean.mos - 1.0, "10 % loss: {} vs {}", lossy.mos, clean.mos);
+    assert!(
+        lossy.mos < clean.mos - 1.0,
+        "10 % loss: {} vs {}",
+        lossy.mos,
+        clean.mos
+    );
     let s = e.stats();
     assert_eq!(s.rtp_packets_lost, 20);
     assert_eq!(s.mos_count, 2);
@@ -240,7 +295,8 @@ fn rtcp_goes_to_the_rtp_port_plus_one_every_interval() {
     let t0 = Instant::now();
     let mut e = engine(t0, MediaConfig::default());
     e.handle_sip(1, &sdp(4000));
-    e.handle_command(t0, 1, b"c", "rtp_stream", "tone.wav,-1,0").unwrap();
+    e.handle_command(t0, 1, b"c", "rtp_stream", "tone.wav,-1,0")
+        .unwrap();
     let sent = run(&mut e, t0, t0 + Duration::from_millis(1001));
     let rtcp: Vec<_> = sent.iter().filter(|(_, _, b)| looks_like_rtcp(b)).collect();
     assert_eq!(rtcp.len(), 2, "at 500 ms and 1000 ms");
@@ -268,9 +324,17 @@ fn commands_that_cannot_run_become_warnings_and_other_events_stay() {
     let mut e = engine(t0, quiet());
     let mut events = vec![
         ShardEvent::Log("before".into()),
-        ShardEvent::Media { call_number: 1, verb: "play_pcap_audio".into(), argument: "a.pcap".into() },
+        ShardEvent::Media {
+            call_number: 1,
+            verb: "play_pcap_audio".into(),
+            argument: "a.pcap".into(),
+        },
         ShardEvent::Log("after".into()),
-        ShardEvent::Media { call_number: 1, verb: "rtpcheck".into(), argument: "5".into() },
+        ShardEvent::Media {
+            call_number: 1,
+            verb: "rtpcheck".into(),
+            argument: "5".into(),
+        },
     ];
     e.take_commands(t0, b"c", &mut events, 1);
     assert_eq!(events.len(), 3);
@@ -289,14 +353,41 @@ fn pause_and_resume_hold_the_stream() {
     let t0 = Instant::now();
     let mut e = engine(t0, quiet());
     e.handle_sip(1, &sdp(4000));
-    e.handle_command(t0, 1, b"c", "rtp_stream", "tone.wav,1,0").unwrap();
+    e.handle_command(t0, 1, b"c", "rtp_stream", "tone.wav,1,0")
+        .unwrap();
     let a = run(&mut e, t0, t0 + Duration::from_millis(99));
-    e.handle_command(t0 + Duration::from_millis(100), 1, b"c", "rtp_stream", "pause").unwrap();
-    let b = run(&mut e, t0 + Duration::from_millis(100), t0 + Duration::from_millis(499));
-    e.handle_command(t0 + Duration::from_millis(500), 1, b"c", "rtp_stream", "resume").unwrap();
-    let c = run(&mut e, t0 + Duration::from_millis(500), t0 + Duration::from_millis(2000));
+    e.handle_command(
+        t0 + Duration::from_millis(100),
+        1,
+        b"c",
+        "rtp_stream",
+        "pause",
+    )
+    .unwrap();
+    let b = run(
+        &mut e,
+        t0 + Duration::from_millis(100),
+        t0 + Duration::from_millis(499),
+    );
+    e.handle_command(
+        t0 + Duration::from_millis(500),
+        1,
+        b"c",
+        "rtp_stream",
+        "resume",
+    )
+    .unwrap();
+    let c = run(
+        &mut e,
+        t0 + Duration::from_millis(500),
+        t0 + Duration::from_millis(2000),
+    );
     assert_eq!(a.len(), 5);
     assert!(b.is_empty());
     assert_eq!(a.len() + c.len(), 50, "the whole file still plays");
-    assert!(e.handle_command(t0, 9, b"x", "rtp_stream", "pause").is_err(), "nothing to pause");
+    assert!(
+        e.handle_command(t0, 9, b"x", "rtp_stream", "pause")
+            .is_err(),
+        "nothing to pause"
+    );
 }

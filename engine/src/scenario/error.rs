@@ -21,9 +21,17 @@ pub enum ScenarioErrorKind {
     #[error("unknown element <{0}>")]
     UnknownElement(String),
     #[error("<{element}> needs the attribute {attribute}")]
-    MissingAttribute { element: &'static str, attribute: &'static str },
+    MissingAttribute {
+        element: &'static str,
+        attribute: &'static str,
+    },
     #[error("<{element}> has an invalid {attribute}=\"{value}\": {reason}")]
-    InvalidAttribute { element: String, attribute: String, value: String, reason: String },
+    InvalidAttribute {
+        element: String,
+        attribute: String,
+        value: String,
+        reason: String,
+    },
     #[error("unknown action <{0}>")]
     UnknownAction(String),
     #[error("unsupported keyword [{0}]")]
@@ -48,7 +56,11 @@ pub struct ScenarioErrors(pub Vec<ScenarioError>);
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.pos.line, self.pos.column, self.kind)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.pos.line, self.pos.column, self.kind
+        )
     }
 }
 

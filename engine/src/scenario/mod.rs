@@ -28,13 +28,25 @@ pub struct LoadOptions<'a> {
 
 impl Default for LoadOptions<'_> {
     fn default() -> Self {
-        LoadOptions { keys: &[], read_file: &|name| Err(std::io::Error::new(std::io::ErrorKind::NotFound, name.to_string())) }
+        LoadOptions {
+            keys: &[],
+            read_file: &|name| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    name.to_string(),
+                ))
+            },
+        }
     }
 }
 
 /// Loads and compiles a scenario. `file_name` is used in error messages only.
 ///
 /// The bytes may be UTF-8 or ISO-8859-1 (SIPp scenarios often declare Latin-1).
-pub fn load(bytes: &[u8], file_name: &str, opts: &LoadOptions<'_>) -> Result<Scenario, ScenarioErrors> {
+pub fn load(
+    bytes: &[u8],
+    file_name: &str,
+    opts: &LoadOptions<'_>,
+) -> Result<Scenario, ScenarioErrors> {
     loader::load(bytes, file_name, opts)
 }

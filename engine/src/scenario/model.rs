@@ -207,15 +207,42 @@ pub enum PauseDuration {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Distribution {
     Fixed(f64),
-    Uniform { min: f64, max: f64 },
-    Normal { mean: f64, stdev: f64 },
-    LogNormal { mean: f64, stdev: f64 },
-    Exponential { mean: f64 },
-    Weibull { lambda: f64, k: f64 },
-    Pareto { k: f64, xm: f64 },
-    GPareto { shape: f64, scale: f64, location: f64 },
-    Gamma { k: f64, theta: f64 },
-    NegBin { p: f64, n: f64 },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    Normal {
+        mean: f64,
+        stdev: f64,
+    },
+    LogNormal {
+        mean: f64,
+        stdev: f64,
+    },
+    Exponential {
+        mean: f64,
+    },
+    Weibull {
+        lambda: f64,
+        k: f64,
+    },
+    Pareto {
+        k: f64,
+        xm: f64,
+    },
+    GPareto {
+        shape: f64,
+        scale: f64,
+        location: f64,
+    },
+    Gamma {
+        k: f64,
+        theta: f64,
+    },
+    NegBin {
+        p: f64,
+        n: f64,
+    },
 }
 
 /// A message template: literal runs and keyword slots, in order. `[len]` is a slot too:
@@ -268,7 +295,10 @@ pub enum Keyword {
     /// `[last_Via:]` / `[last_Via]`: the header line(s) of the last received message; the
     /// whole template line is dropped when the header is missing. Holds the header name
     /// without the colon, as written.
-    LastHeader { name: String, value_only: bool },
+    LastHeader {
+        name: String,
+        value_only: bool,
+    },
     ClockTick(i64),
     Timestamp,
     Date,
@@ -279,11 +309,18 @@ pub enum Keyword {
     /// `[$name]` / `[$1]`.
     Var(VarId),
     /// `[fieldN]`, with optional `file=` and `line=` (a number or `$var`).
-    Field { n: u32, file: Option<String>, line: Option<FieldLine> },
+    Field {
+        n: u32,
+        file: Option<String>,
+        line: Option<FieldLine>,
+    },
     /// `[file name="…"]`: the file's contents, read at load time.
     File(Arc<[u8]>),
     /// `[fill variable=… text=…]`: repeat `text` to the length held in a variable.
-    Fill { variable: VarId, text: String },
+    Fill {
+        variable: VarId,
+        text: String,
+    },
     /// `[authentication username=… password=… …]`: a Digest Authorization header built
     /// from the last 401/407.
     Authentication(AuthParams),
@@ -292,7 +329,10 @@ pub enum Keyword {
     /// An SRTP keyword of SIPp's RTPSTREAM builds (`[cryptotag1audio]`,
     /// `[cryptosuiteaescm128sha1801audio]`, `[cryptokeyparams1audio-5]`, `[ueaescm128sha1801video]`…):
     /// the name without the offset, and the offset.
-    Crypto { name: String, offset: i64 },
+    Crypto {
+        name: String,
+        offset: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -324,29 +364,93 @@ pub enum Action {
     ExecCommand(Template),
     /// `<exec play_pcap_audio=…>` and other media commands: handed to the media layer.
     Media(MediaCommand),
-    Assign { var: VarId, value: f64 },
+    Assign {
+        var: VarId,
+        value: f64,
+    },
     /// `<assign assign_to="a" variable="b"/>`: copy b's numeric value into a.
-    AssignVar { var: VarId, source: VarId },
+    AssignVar {
+        var: VarId,
+        source: VarId,
+    },
     /// `assign` with `variable` source.
-    AssignStr { var: VarId, value: Template },
-    Add { var: VarId, operand: Operand },
-    Subtract { var: VarId, operand: Operand },
-    Multiply { var: VarId, operand: Operand },
-    Divide { var: VarId, operand: Operand },
-    Sample { var: VarId, distribution: Distribution },
-    ToDouble { var: VarId, source: VarId },
-    Test { var: VarId, left: VarId, compare: Compare, right: Operand },
-    Strcmp { var: VarId, left: VarId, right: StrOperand },
-    Trim { var: VarId },
+    AssignStr {
+        var: VarId,
+        value: Template,
+    },
+    Add {
+        var: VarId,
+        operand: Operand,
+    },
+    Subtract {
+        var: VarId,
+        operand: Operand,
+    },
+    Multiply {
+        var: VarId,
+        operand: Operand,
+    },
+    Divide {
+        var: VarId,
+        operand: Operand,
+    },
+    Sample {
+        var: VarId,
+        distribution: Distribution,
+    },
+    ToDouble {
+        var: VarId,
+        source: VarId,
+    },
+    Test {
+        var: VarId,
+        left: VarId,
+        compare: Compare,
+        right: Operand,
+    },
+    Strcmp {
+        var: VarId,
+        left: VarId,
+        right: StrOperand,
+    },
+    Trim {
+        var: VarId,
+    },
     Jump(JumpTarget),
-    GetTimeOfDay { sec: VarId, usec: Option<VarId> },
-    Lookup { var: VarId, file: String, key: Template },
-    Insert { file: String, value: Template },
-    Replace { file: String, line: Template, value: Template },
-    SetDest { host: Template, port: Template, protocol: Template },
-    VerifyAuth { var: VarId, username: Template, password: Template },
-    UrlEncode { var: VarId },
-    UrlDecode { var: VarId },
+    GetTimeOfDay {
+        sec: VarId,
+        usec: Option<VarId>,
+    },
+    Lookup {
+        var: VarId,
+        file: String,
+        key: Template,
+    },
+    Insert {
+        file: String,
+        value: Template,
+    },
+    Replace {
+        file: String,
+        line: Template,
+        value: Template,
+    },
+    SetDest {
+        host: Template,
+        port: Template,
+        protocol: Template,
+    },
+    VerifyAuth {
+        var: VarId,
+        username: Template,
+        password: Template,
+    },
+    UrlEncode {
+        var: VarId,
+    },
+    UrlDecode {
+        var: VarId,
+    },
     CloseCon,
     PauseRestore,
 }

@@ -160,13 +160,19 @@ impl ShardCore {
             // Above 1,000 calls/s new calls are released in 1 ms bursts, as SIPp does:
             // one loop turn per call would cost more than the call.
             (true, false) => self.pacer.next_due().map(|d| {
-                if self.pacer.rate_cps() >= 1000.0 { d.max(self.last_tick + PACER_TICK) } else { d }
+                if self.pacer.rate_cps() >= 1000.0 {
+                    d.max(self.last_tick + PACER_TICK)
+                } else {
+                    d
+                }
             }),
         };
-        match (self.calls.next_timer(), pacer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // issue 8: the next RTP packet or RTCP report.
+        let media = self.media.as_ref().and_then(|m| m.poll_timeout());
+        [self.calls.next_timer(), pacer, media]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Sets up -users: `n` users on this shard start a call each as soon as possible.
@@ -192,7 +198,21 @@ impl ShardCore {
         wall: SystemTime,
         current: Option<&'a SipMessage<'a>>,
     ) -> ShardCx<'a> {
-        ShardCx { scenario, plan, env, stats, rng, globals, inject, tx, events, scratch, dynamic_id, wall, current }
+        ShardCx {
+            scenario,
+            plan,
+            env,
+            stats,
+            rng,
+            globals,
+            inject,
+            tx,
+            events,
+            scratch,
+            dynamic_id,
+            wall,
+            current,
+        }
     }
 
     /// Runs `f` on call `h` with a borrowed shard context, then books its progress.
@@ -205,7 +225,9 @@ impl ShardCore {
         f: impl FnOnce(&mut Call, &mut ShardCx<'_>) -> Progress,
     ) {
         let scenario = Arc::clone(&self.scenario);
-        let Some(call) = self.calls.get_mut(h) else { return };
+        let Some(call) = self.calls.get_mut(h) else {
+            return;
+        };
         // Stream transports with a connection per call route by this (transport::Streams).
         self.tx.flow = call.number();
         let events_before = self.events.len();
@@ -245,7 +267,9 @@ impl ShardCore {
     }
 
     fn end_call(&mut self, h: CallHandle, now: Instant, outcome: Outcome) {
-        let Some(call) = self.calls.remove(h, now) else { return };
+        let Some(call) = self.calls.remove(h, now) else {
+            return;
+        };
         let duration_us = now.saturating_duration_since(call.started_at()).as_micros() as u64;
         let media = match self.media.as_mut() {
             Some(m) => {
@@ -267,7 +291,13 @@ impl ShardCore {
         }
         self.stats.current_calls = self.calls.len() as u64;
         if self.collect_finished {
-            self.finished.push(Finished { number: call.number(), call_id: call.call_id().into(), outcome, duration_us, media });
+            self.finished.push(Finished {
+                number: call.number(),
+                call_id: call.call_id().into(),
+                outcome,
+                duration_us,
+                media,
+            });
         }
         if self.env.users.is_some() && !self.stopping {
             self.users_waiting.push(call_user(&call));
@@ -275,7 +305,13 @@ impl ShardCore {
     }
 
     /// A datagram arrived from `src`.
-    pub fn handle_datagram(&mut self, now: Instant, wall: SystemTime, bytes: &[u8], src: SocketAddr) {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        bytes: &[u8],
+        src: SocketAddr,
+    ) {
         if self.trace_rx {
             self.rx_log.push((src, bytes.to_vec()));
         }
@@ -297,7 +333,9 @@ impl ShardCore {
             {
                 m.handle_sip(c.number(), msg.body());
             }
-            self.with_call(h, now, wall, Some(&msg), |call, cx| call.handle_message(now, &msg, src, cx));
+            self.with_call(h, now, wall, Some(&msg), |call, cx| {
+                call.handle_message(now, &msg, src, cx)
+            });
             return;
         }
         if self.calls.is_dead(msg.call_id()) {
@@ -351,13 +389,18 @@ impl ShardCore {
     }
 
     fn first_recv_matches(&self, msg: &SipMessage<'_>) -> bool {
-        let first = self.scenario.commands.iter().find(|c| !matches!(c.kind, CommandKind::Label(_)));
+        let first = self
+            .scenario
+            .commands
+            .iter()
+            .find(|c| !matches!(c.kind, CommandKind::Label(_)));
         match first.map(|c| &c.kind) {
             Some(CommandKind::Recv(r)) => match &r.matcher {
                 RecvMatch::Request(m) => msg.method() == Some(m.as_bytes()),
-                RecvMatch::Regex { request: true, re } => {
-                    msg.method().and_then(|m| std::str::from_utf8(m).ok()).is_some_and(|m| re.is_match(m))
-                }
+                RecvMatch::Regex { request: true, re } => msg
+                    .method()
+                    .and_then(|m| std::str::from_utf8(m).ok())
+                    .is_some_and(|m| re.is_match(m)),
                 _ => false,
             },
             _ => false,
@@ -368,7 +411,8 @@ impl ShardCore {
     /// and UPDATE too; count the rest.
     fn out_of_call(&mut self, msg: &SipMessage<'_>, src: SocketAddr) {
         let method = msg.method().unwrap_or(b"");
-        let answer = (method == b"OPTIONS" && (self.env.behaviors.pingreply || self.env_auto_answer()))
+        let answer = (method == b"OPTIONS"
+            && (self.env.behaviors.pingreply || self.env_auto_answer()))
             || (self.env_auto_answer() && matches!(method, b"INFO" | b"NOTIFY" | b"UPDATE"));
         if !answer {
             self.stats.counters.out_of_call_msgs += 1;
@@ -378,7 +422,14 @@ impl ShardCore {
         out.clear();
         out.extend_from_slice(b"SIP/2.0 200 OK\r\n");
         for (name, written, value) in msg.headers() {
-            if matches!(name, HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq) {
+            if matches!(
+                name,
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
+            ) {
                 out.extend_from_slice(written);
                 out.extend_from_slice(b": ");
                 out.extend_from_slice(value);
@@ -406,7 +457,9 @@ impl ShardCore {
         self.calls.expire_dead(now);
         // Bounded per turn so a timer storm cannot starve receiving.
         for _ in 0..100_000 {
-            let Some(h) = self.calls.pop_due(now) else { break };
+            let Some(h) = self.calls.pop_due(now) else {
+                break;
+            };
             self.with_call(h, now, wall, None, |call, cx| call.handle_timeout(now, cx));
         }
         if self.scenario.role == Role::Client && !self.stopping {
@@ -424,7 +477,11 @@ impl ShardCore {
             owed = owed.min(r);
         }
         let room = self.budget.limit.saturating_sub(self.calls.len() as u64);
-        let n = if self.env.users.is_some() { owed } else { owed.min(room) };
+        let n = if self.env.users.is_some() {
+            owed
+        } else {
+            owed.min(room)
+        };
         for _ in 0..n.min(10_000) {
             let user = self.users_waiting.pop().unwrap_or(0);
             self.open_one(now, wall, user);
@@ -473,7 +530,10 @@ impl ShardCore {
     /// per-call connection; `None`: every call (a shared connection, -reconnect_close).
     pub fn fail_calls(&mut self, now: Instant, flow: Option<u64>, reason: FailureReason) {
         for h in self.calls.handles() {
-            let hit = self.calls.get_mut(h).is_some_and(|c| flow.is_none_or(|f| c.number() == f));
+            let hit = self
+                .calls
+                .get_mut(h)
+                .is_some_and(|c| flow.is_none_or(|f| c.number() == f));
             if hit {
                 self.end_call(h, now, Outcome::Failed(reason));
             }

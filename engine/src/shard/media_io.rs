@@ -1,87 +1,80 @@
-//! The glommio side of a shard's media: its RTP socket and the one task that drives the
-//! shard's sans-IO `media::MediaEngine` (inside `ShardCore`).
+//! The I/O side of a shard's media: its RTP socket, driven from the shard loop, feeding
+//! the shard's sans-IO `media::MediaEngine` (inside `ShardCore`).
 //!
 //! Owns: the RTP socket (bound by the runner), moving datagrams in batches (recvmmsg /
 //! sendmmsg through `mmsg`), sleeping until the engine's next deadline, and writing the
 //! WAV recordings the engine hands out. Must not: decide anything about media (the
-//! engine does) or hold the core borrowed across an await. One task per shard, never one
-//! per call or stream. Each turn: drain the socket (non-blocking recvmmsg, at most
+//! engine does) or hold the core borrowed across an await. No task or timer of its own,
+//! never one per call or stream: the shard loop calls `MediaIo::turn` every turn and
+//! wakes for `ShardCore::next_deadline`, which includes the media deadlines. Each turn: drain the socket (non-blocking recvmmsg, at most
 //! `RECV_ROUNDS` batches) into engine.handle_datagram → engine.handle_timeout → send the
-//! queue (sendmmsg) → write recordings → sleep until engine.poll_timeout, at most
-//! `MAX_SLEEP`, so new streams and arriving RTP are seen within a millisecond.
+//! queue (sendmmsg) → write recordings. The loop sleeps at most 1 ms, so arriving RTP
+//! is seen within a millisecond.
 //!
-//! Why no receive task: a glommio `recv_from` pending on a second socket kept this
-//! executor's timers from firing in a spawned task (measured: a 1 ms sleep woke only on
-//! the next SIP datagram, seconds later), so the socket is polled instead. Arrival times
-//! are therefore quantised to the loop turn (≤ 1 ms), which bounds the added jitter.
+//! Why polled, not a glommio receive task: a glommio `recv_from` pending on a second
+//! socket kept timers of a spawned task from firing (measured: a 1 ms sleep woke only on
+//! the next SIP datagram, seconds later). Arrival times are therefore quantised to the
+//! loop turn (≤ 1 ms), which bounds the jitter this adds.
 
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::Duration;
 
+use super::clock;
 use super::core::ShardCore;
 use super::mmsg::{RecvBatch, send_batch};
-use super::{clock, os};
 use crate::media::{MediaEngine, PendingRecording};
 
-/// Longest sleep of the media task.
-const MAX_SLEEP: Duration = Duration::from_millis(1);
 /// recvmmsg batches per turn, so a flood cannot starve the sends.
 const RECV_ROUNDS: usize = 8;
 
-/// Starts the media task of a shard on its RTP socket.
-pub(crate) fn start(socket: socket2::Socket, core: Rc<RefCell<ShardCore>>) {
-    let sock = os::into_glommio_udp(socket);
-    glommio::spawn_local(async move {
-        let fd = sock.as_raw_fd();
-        let mut batch = RecvBatch::default();
-        loop {
-            let next = {
-                let mut c = core.borrow_mut();
-                let Some(m) = c.media.as_mut() else { return };
-                for _ in 0..RECV_ROUNDS {
-                    let n = match batch.recv(fd) {
-                        Ok(n) => n,
-                        Err(_) => {
-                            m.note_receive_error();
-                            break;
-                        }
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    let (now, _) = clock();
-                    for i in 0..n {
-                        if let Some((bytes, src)) = batch.get(i) {
-                            m.handle_datagram(now, src, bytes);
-                        }
-                    }
+/// A shard's RTP socket and receive buffers; `turn` runs once per loop turn.
+pub(crate) struct MediaIo {
+    socket: socket2::Socket,
+    batch: RecvBatch,
+}
+
+impl MediaIo {
+    /// Takes the shard's bound, non-blocking RTP socket.
+    pub(crate) fn new(socket: socket2::Socket) -> MediaIo {
+        MediaIo {
+            socket,
+            batch: RecvBatch::default(),
+        }
+    }
+
+    /// One turn: receive what is waiting, send what is due, write finished recordings.
+    pub(crate) fn turn(&mut self, core: &Rc<RefCell<ShardCore>>) {
+        let fd = self.socket.as_raw_fd();
+        let mut c = core.borrow_mut();
+        let Some(m) = c.media.as_mut() else { return };
+        for _ in 0..RECV_ROUNDS {
+            let n = match self.batch.recv(fd) {
+                Ok(n) => n,
+                Err(_) => {
+                    m.note_receive_error();
+                    break;
                 }
-                let (now, wall) = clock();
-                m.handle_timeout(now, wall);
-                send_queue(fd, m);
-                write_recordings(m);
-                let warnings = m.take_warnings();
-                let next = m.poll_timeout();
-                c.stats.media = m.stats();
-                c.events.extend(warnings.into_iter().map(crate::call::ShardEvent::Warning));
-                next
             };
+            if n == 0 {
+                break;
+            }
             let (now, _) = clock();
-            let sleep = match next {
-                Some(d) if d > now => (d - now).min(MAX_SLEEP),
-                Some(_) => Duration::ZERO,
-                None => MAX_SLEEP,
-            };
-            if sleep.is_zero() {
-                glommio::yield_if_needed().await;
-            } else {
-                glommio::timer::sleep(sleep).await;
+            for i in 0..n {
+                if let Some((bytes, src)) = self.batch.get(i) {
+                    m.handle_datagram(now, src, bytes);
+                }
             }
         }
-    })
-    .detach();
+        let (now, wall) = clock();
+        m.handle_timeout(now, wall);
+        send_queue(fd, m);
+        write_recordings(m);
+        let warnings = m.take_warnings();
+        c.stats.media = m.stats();
+        c.events
+            .extend(warnings.into_iter().map(crate::call::ShardEvent::Warning));
+    }
 }
 
 /// The shard is about to stop: writes the last recordings and copies the counters.
@@ -91,7 +84,8 @@ pub(crate) fn finish(core: &Rc<RefCell<ShardCore>>) {
     write_recordings(m);
     let warnings = m.take_warnings();
     c.stats.media = c.media.as_ref().map(MediaEngine::stats).unwrap_or_default();
-    c.events.extend(warnings.into_iter().map(crate::call::ShardEvent::Warning));
+    c.events
+        .extend(warnings.into_iter().map(crate::call::ShardEvent::Warning));
 }
 
 /// Sends every queued datagram (sendmmsg, never blocking); what the socket refuses is
@@ -101,7 +95,8 @@ fn send_queue(fd: std::os::fd::RawFd, m: &mut MediaEngine) {
     if tx.is_empty() {
         return;
     }
-    let items: Vec<(&[u8], std::net::SocketAddr)> = tx.items().iter().map(|t| (tx.bytes(t), t.dest)).collect();
+    let items: Vec<(&[u8], std::net::SocketAddr)> =
+        tx.items().iter().map(|t| (tx.bytes(t), t.dest)).collect();
     let total = items.len();
     let mut sent = 0;
     // A send error on one destination (ICMP unreachable reported late) must not stop the
@@ -126,12 +121,16 @@ fn send_queue(fd: std::os::fd::RawFd, m: &mut MediaEngine) {
 /// Writes the finished recordings (WAV, 8 kHz 16-bit), creating their directory.
 fn write_recordings(m: &mut MediaEngine) {
     for PendingRecording { path, recorder } in m.take_recordings() {
-        let result = write_one(&path, &recorder).map_err(|e| format!("cannot write recording {}: {e}", path.display()));
+        let result = write_one(&path, &recorder)
+            .map_err(|e| format!("cannot write recording {}: {e}", path.display()));
         m.note_recording(result);
     }
 }
 
-fn write_one(path: &std::path::Path, recorder: &gossipper_media::CallRecorder) -> Result<(), Box<dyn std::error::Error>> {
+fn write_one(
+    path: &std::path::Path,
+    recorder: &gossipper_media::CallRecorder,
+) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

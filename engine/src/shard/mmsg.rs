@@ -66,17 +66,22 @@ impl RecvBatch {
     #[allow(unsafe_code)]
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
-        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] =
+            [const { MaybeUninit::uninit() }; BATCH];
         let base = self.bufs.as_mut_ptr();
         for i in 0..BATCH {
             // SAFETY: `base + i*SLOT` stays inside `bufs` (BATCH*SLOT bytes long); the iovec
             // and header arrays live on this frame for the whole call; `addrs[i]` is a valid
             // sockaddr_storage the kernel may overwrite.
             unsafe {
-                iovs[i].write(libc::iovec { iov_base: base.add(i * SLOT).cast(), iov_len: SLOT });
+                iovs[i].write(libc::iovec {
+                    iov_base: base.add(i * SLOT).cast(),
+                    iov_len: SLOT,
+                });
                 let mut h: libc::mmsghdr = std::mem::zeroed();
                 h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
-                h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                h.msg_hdr.msg_namelen =
+                    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 h.msg_hdr.msg_iov = iovs[i].as_mut_ptr();
                 h.msg_hdr.msg_iovlen = 1;
                 hdrs[i].write(h);
@@ -84,12 +89,22 @@ impl RecvBatch {
         }
         // SAFETY: every header was initialised above and points at live buffers.
         let n = unsafe {
-            libc::recvmmsg(fd, hdrs.as_mut_ptr().cast(), BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            libc::recvmmsg(
+                fd,
+                hdrs.as_mut_ptr().cast(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
         };
         if n < 0 {
             let e = io::Error::last_os_error();
             self.count = 0;
-            return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(e)
+            };
         }
         let n = n as usize;
         for (i, hdr) in hdrs.iter().take(n).enumerate() {
@@ -139,7 +154,9 @@ fn from_socket_addr(a: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: v4.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from(*v4.ip()).to_be() },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*v4.ip()).to_be(),
+                },
                 sin_zero: [0; 8],
             };
             write_storage(&mut s, sin);
@@ -150,7 +167,9 @@ fn from_socket_addr(a: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t)
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: v6.port().to_be(),
                 sin6_flowinfo: v6.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: v6.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
                 sin6_scope_id: v6.scope_id(),
             };
             write_storage(&mut s, sin6);
@@ -177,14 +196,18 @@ pub fn send_batch(fd: RawFd, items: &[(&[u8], SocketAddr)]) -> io::Result<usize>
         let mut addrs: [MaybeUninit<(libc::sockaddr_storage, libc::socklen_t)>; BATCH] =
             [const { MaybeUninit::uninit() }; BATCH];
         let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
-        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
+        let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] =
+            [const { MaybeUninit::uninit() }; BATCH];
         for (i, (bytes, dest)) in chunk.iter().enumerate() {
             addrs[i].write(from_socket_addr(dest));
             // SAFETY: addrs[i] was just initialised; the iovec points at `bytes`, which the
             // caller keeps alive for this call; the kernel only reads through msg_iov.
             unsafe {
                 let (storage, len) = addrs[i].assume_init_mut();
-                iovs[i].write(libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() });
+                iovs[i].write(libc::iovec {
+                    iov_base: bytes.as_ptr() as *mut libc::c_void,
+                    iov_len: bytes.len(),
+                });
                 let mut h: libc::mmsghdr = std::mem::zeroed();
                 h.msg_hdr.msg_name = (storage as *mut libc::sockaddr_storage).cast();
                 h.msg_hdr.msg_namelen = *len;
@@ -194,7 +217,14 @@ pub fn send_batch(fd: RawFd, items: &[(&[u8], SocketAddr)]) -> io::Result<usize>
             }
         }
         // SAFETY: the first chunk.len() headers are initialised and point at live memory.
-        let n = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr().cast(), chunk.len() as libc::c_uint, libc::MSG_DONTWAIT) };
+        let n = unsafe {
+            libc::sendmmsg(
+                fd,
+                hdrs.as_mut_ptr().cast(),
+                chunk.len() as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::WouldBlock {
@@ -223,7 +253,9 @@ mod tests {
         let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = b.local_addr().unwrap();
-        let msgs: Vec<Vec<u8>> = (0..40).map(|i| format!("message {i}").into_bytes()).collect();
+        let msgs: Vec<Vec<u8>> = (0..40)
+            .map(|i| format!("message {i}").into_bytes())
+            .collect();
         let items: Vec<(&[u8], SocketAddr)> = msgs.iter().map(|m| (&m[..], to)).collect();
         assert_eq!(send_batch(a.as_raw_fd(), &items).unwrap(), 40);
         let mut rb = RecvBatch::default();
@@ -241,6 +273,10 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         assert_eq!(got, msgs);
-        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 0, "nothing left: WouldBlock is Ok(0)");
+        assert_eq!(
+            rb.recv(b.as_raw_fd()).unwrap(),
+            0,
+            "nothing left: WouldBlock is Ok(0)"
+        );
     }
 }

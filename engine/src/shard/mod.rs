@@ -8,7 +8,7 @@
 //! clock is read in `clock()` only. The UDP path allocates nothing per datagram.
 
 pub mod core;
-pub mod media_io; // issue 8: RTP socket tasks
+pub mod media_io; // issue 8: RTP socket I/O
 pub mod mmsg;
 pub mod os;
 pub mod table;
@@ -25,8 +25,8 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 pub use self::core::{Budget, Finished, ShardCore};
 use crate::call::{ShardEvent, TxQueue};
-use crate::stats::{FailureReason, ShardStats};
 use crate::stats::traces::{Direction, msg_block};
+use crate::stats::{FailureReason, ShardStats};
 use crate::transport::{StreamEvent, StreamHost, StreamPlan, Streams};
 
 /// Run-wide control, written by the runner (keys, signals, limits) and read by every
@@ -47,7 +47,9 @@ impl Control {
         c
     }
     pub fn soft_quit(&self) {
-        let _ = self.quit.compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed);
+        let _ = self
+            .quit
+            .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed);
     }
     pub fn hard_quit(&self) {
         self.quit.store(2, Ordering::Relaxed);
@@ -62,7 +64,8 @@ impl Control {
         self.paused.load(Ordering::Relaxed)
     }
     pub fn set_rate(&self, cps: f64) {
-        self.rate_bits.store(cps.max(0.0).to_bits(), Ordering::Relaxed);
+        self.rate_bits
+            .store(cps.max(0.0).to_bits(), Ordering::Relaxed);
     }
     pub fn rate(&self) -> f64 {
         f64::from_bits(self.rate_bits.load(Ordering::Relaxed))
@@ -116,20 +119,24 @@ fn clock() -> (Instant, SystemTime) {
 /// Starts the shard on its own thread. The handle joins to `Ok(())` when the shard ran.
 pub fn spawn(plan: ShardPlan) -> std::io::Result<std::thread::JoinHandle<()>> {
     let name = format!("gossipper-shard-{}", plan.core.index);
-    std::thread::Builder::new().name(name.clone()).spawn(move || {
-        let published = Arc::clone(&plan.published);
-        let placement = match plan.cpu {
-            Some(cpu) => Placement::Fixed(cpu),
-            None => Placement::Unbound,
-        };
-        let builder = LocalExecutorBuilder::new(placement).name(&name).io_memory(512 << 10);
-        let result = builder.make().map(|ex| ex.run(shard_loop(plan)));
-        if let Err(e) = result {
-            let mut p = published.lock().unwrap_or_else(|e| e.into_inner());
-            p.error = Some(format!("shard executor failed to start: {e}"));
-            p.done = true;
-        }
-    })
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let published = Arc::clone(&plan.published);
+            let placement = match plan.cpu {
+                Some(cpu) => Placement::Fixed(cpu),
+                None => Placement::Unbound,
+            };
+            let builder = LocalExecutorBuilder::new(placement)
+                .name(&name)
+                .io_memory(512 << 10);
+            let result = builder.make().map(|ex| ex.run(shard_loop(plan)));
+            if let Err(e) = result {
+                let mut p = published.lock().unwrap_or_else(|e| e.into_inner());
+                p.error = Some(format!("shard executor failed to start: {e}"));
+                p.done = true;
+            }
+        })
 }
 
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -143,7 +150,15 @@ enum Out {
 }
 
 async fn shard_loop(plan: ShardPlan) {
-    let ShardPlan { socket, core, control, published, traces, media_socket, .. } = plan;
+    let ShardPlan {
+        socket,
+        core,
+        control,
+        published,
+        traces,
+        media_socket,
+        ..
+    } = plan;
     let core = Rc::new(RefCell::new(core));
     let traces = Rc::new(RefCell::new(traces));
     {
@@ -156,15 +171,22 @@ async fn shard_loop(plan: ShardPlan) {
             Out::Udp(sock)
         }
         ShardSocket::Stream(plan) => {
-            let host = Rc::new(Host { core: Rc::clone(&core), traces: Rc::clone(&traces), streams: RefCell::new(Weak::new()) });
-            let streams = Streams::start(plan, Rc::clone(&host) as Rc<dyn StreamHost>, os::into_glommio_tcp, os::into_glommio_listener);
+            let host = Rc::new(Host {
+                core: Rc::clone(&core),
+                traces: Rc::clone(&traces),
+                streams: RefCell::new(Weak::new()),
+            });
+            let streams = Streams::start(
+                plan,
+                Rc::clone(&host) as Rc<dyn StreamHost>,
+                os::into_glommio_tcp,
+                os::into_glommio_listener,
+            );
             *host.streams.borrow_mut() = Rc::downgrade(&streams);
             Out::Stream(streams)
         }
     };
-    if let Some(s) = media_socket {
-        media_io::start(s, Rc::clone(&core)); // issue 8: RTP tasks
-    }
+    let mut media = media_socket.map(media_io::MediaIo::new); // issue 8: RTP socket
 
     let mut last_publish = clock().0;
     let mut rate_seen = f64::NAN;
@@ -202,6 +224,9 @@ async fn shard_loop(plan: ShardPlan) {
         match &out {
             Out::Udp(sock) => flush(sock, &core, &traces, batch, wall).await,
             Out::Stream(streams) => send_stream(streams, &core, &traces, batch, wall),
+        }
+        if let Some(m) = media.as_mut() {
+            m.turn(&core); // issue 8: RTP in and out, due packets
         }
 
         let done = core.borrow().done();
@@ -321,7 +346,11 @@ async fn flush(
     // One sendmmsg for the whole turn; what the socket would not take now goes through
     // glommio, which waits for room.
     let fd = std::os::fd::AsRawFd::as_raw_fd(sock);
-    let items: Vec<(&[u8], SocketAddr)> = batch.items.iter().map(|t| (batch.bytes(t), t.dest)).collect();
+    let items: Vec<(&[u8], SocketAddr)> = batch
+        .items
+        .iter()
+        .map(|t| (batch.bytes(t), t.dest))
+        .collect();
     let sent = mmsg::send_batch(fd, &items).unwrap_or_default();
     for (bytes, dest) in items.iter().skip(sent) {
         if sock.send_to(bytes, *dest).await.is_err() {
@@ -333,7 +362,13 @@ async fn flush(
 }
 
 /// Hands the batch to the stream connections (never waits), then writes traces.
-fn send_stream(streams: &Streams, core: &Rc<RefCell<ShardCore>>, traces: &Rc<RefCell<ShardTraces>>, batch: TxQueue, wall: SystemTime) {
+fn send_stream(
+    streams: &Streams,
+    core: &Rc<RefCell<ShardCore>>,
+    traces: &Rc<RefCell<ShardTraces>>,
+    batch: TxQueue,
+    wall: SystemTime,
+) {
     if !batch.items.is_empty() || !batch.ended_flows.is_empty() {
         streams.send(&batch);
     }
@@ -341,7 +376,13 @@ fn send_stream(streams: &Streams, core: &Rc<RefCell<ShardCore>>, traces: &Rc<Ref
 }
 
 /// Writes -trace_msg blocks, counts send errors and gives the buffers back to the core.
-fn finish_batch(core: &Rc<RefCell<ShardCore>>, traces: &Rc<RefCell<ShardTraces>>, mut batch: TxQueue, wall: SystemTime, errors: u64) {
+fn finish_batch(
+    core: &Rc<RefCell<ShardCore>>,
+    traces: &Rc<RefCell<ShardTraces>>,
+    mut batch: TxQueue,
+    wall: SystemTime,
+    errors: u64,
+) {
     {
         let mut tr = traces.borrow_mut();
         if let Some(f) = tr.messages.as_mut() {
@@ -352,7 +393,12 @@ fn finish_batch(core: &Rc<RefCell<ShardCore>>, traces: &Rc<RefCell<ShardTraces>>
                 text.extend_from_slice(&msg_block(wall, transport, Direction::Received, &bytes));
             }
             for t in &batch.items {
-                text.extend_from_slice(&msg_block(wall, transport, Direction::Sent, batch.bytes(t)));
+                text.extend_from_slice(&msg_block(
+                    wall,
+                    transport,
+                    Direction::Sent,
+                    batch.bytes(t),
+                ));
             }
             let _ = f.write_all(&text);
         }
@@ -376,7 +422,9 @@ struct Host {
 impl StreamHost for Host {
     fn on_message(&self, bytes: &[u8], peer: SocketAddr) {
         let (now, wall) = clock();
-        self.core.borrow_mut().handle_datagram(now, wall, bytes, peer);
+        self.core
+            .borrow_mut()
+            .handle_datagram(now, wall, bytes, peer);
     }
 
     fn on_batch_end(&self) {
@@ -394,8 +442,15 @@ impl StreamHost for Host {
     }
 
     fn on_event(&self, event: StreamEvent) {
-        if let StreamEvent::Lost { flows, all, opened, .. } = event {
-            let reason = if opened { FailureReason::TcpClosed } else { FailureReason::TcpConnect };
+        if let StreamEvent::Lost {
+            flows, all, opened, ..
+        } = event
+        {
+            let reason = if opened {
+                FailureReason::TcpClosed
+            } else {
+                FailureReason::TcpConnect
+            };
             let (now, _) = clock();
             {
                 let mut c = self.core.borrow_mut();
@@ -427,7 +482,10 @@ impl StreamHost for Host {
             }
             StreamEvent::HandshakeFailed { peer, reason } => {
                 n.tls_handshake_failures += 1;
-                Some(format!("{} handshake with {peer} failed: {reason}", c.env.transport.keyword()))
+                Some(format!(
+                    "{} handshake with {peer} failed: {reason}",
+                    c.env.transport.keyword()
+                ))
             }
             StreamEvent::TooLarge { .. } => {
                 n.stream_too_large += 1;
@@ -460,7 +518,11 @@ fn publish(core: &Rc<RefCell<ShardCore>>, published: &Arc<Mutex<Published>>, don
 
 /// Creates a UDP socket bound to `addr` with the buffer sizes asked for. `reuse_port`
 /// lets several shards share one port (server scenarios).
-pub fn udp_socket(addr: SocketAddr, reuse_port: bool, buff_size: usize) -> std::io::Result<socket2::Socket> {
+pub fn udp_socket(
+    addr: SocketAddr,
+    reuse_port: bool,
+    buff_size: usize,
+) -> std::io::Result<socket2::Socket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if reuse_port {

@@ -55,7 +55,9 @@ impl Default for CallIdHash {
         // The address of a fresh stack value plus the hash of std's RandomState: a key
         // that differs per run without reading a clock.
         let rs = std::collections::hash_map::RandomState::new();
-        CallIdHash { key: rs.hash_one(0x9e37_79b9_u64) }
+        CallIdHash {
+            key: rs.hash_one(0x9e37_79b9_u64),
+        }
     }
 }
 
@@ -154,12 +156,22 @@ impl CallTable {
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.call = Some(call);
                 slot.armed = None;
-                CallHandle { index, generation: slot.generation }
+                CallHandle {
+                    index,
+                    generation: slot.generation,
+                }
             }
             None => {
                 let index = self.slots.len() as u32;
-                self.slots.push(Slot { generation: 0, call: Some(call), armed: None });
-                CallHandle { index, generation: 0 }
+                self.slots.push(Slot {
+                    generation: 0,
+                    call: Some(call),
+                    armed: None,
+                });
+                CallHandle {
+                    index,
+                    generation: 0,
+                }
             }
         };
         match id {
@@ -181,7 +193,11 @@ impl CallTable {
         {
             return Some(h);
         }
-        if self.collisions.is_empty() { None } else { self.collisions.get(call_id).copied() }
+        if self.collisions.is_empty() {
+            None
+        } else {
+            self.collisions.get(call_id).copied()
+        }
     }
 
     fn call(&self, h: CallHandle) -> Option<&Call> {
@@ -282,7 +298,10 @@ impl CallTable {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.call.is_some())
-            .map(|(i, s)| CallHandle { index: i as u32, generation: s.generation })
+            .map(|(i, s)| CallHandle {
+                index: i as u32,
+                generation: s.generation,
+            })
             .collect()
     }
 }

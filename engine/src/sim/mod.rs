@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::call::inject::InjectData;
 use crate::call::Env;
+use crate::call::inject::InjectData;
 use crate::config::{DefaultBehaviors, RetransConfig, TransportMode};
 use crate::load::Pacer;
 use crate::rng::Rng;
@@ -57,12 +57,18 @@ pub struct SimNet {
 /// Loads a built-in scenario for tests.
 pub fn builtin(name: &str) -> Arc<Scenario> {
     let b = crate::scenario::builtin::get(name).unwrap_or_else(|| panic!("no built-in {name}"));
-    Arc::new(crate::scenario::load(b.xml.as_bytes(), name, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}")))
+    Arc::new(
+        crate::scenario::load(b.xml.as_bytes(), name, &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
 /// Loads scenario XML text for tests.
 pub fn scenario(xml: &str) -> Arc<Scenario> {
-    Arc::new(crate::scenario::load(xml.as_bytes(), "test.xml", &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}")))
+    Arc::new(
+        crate::scenario::load(xml.as_bytes(), "test.xml", &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
 }
 
 /// An `Env` for an endpoint at `local` talking to `remote`.
@@ -123,33 +129,52 @@ impl SimNet {
     }
 
     /// Adds a client endpoint running `sc` toward `remote` (`rate` cps, `max` calls).
-    pub fn add_client(&mut self, sc: Arc<Scenario>, local: SocketAddr, remote: SocketAddr, rate: f64, max: u64) -> usize {
+    pub fn add_client(
+        &mut self,
+        sc: Arc<Scenario>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        rate: f64,
+        max: u64,
+    ) -> usize {
         let e = env(local, Some(remote), self.epoch);
-        self.add(ShardCore::new(
-            self.endpoints.len(),
-            1,
-            sc,
-            e,
-            7,
-            InjectData::default(),
-            Pacer::new(rate, self.epoch),
-            Budget { remaining: Some(max), limit: 10_000 },
-        ), local)
+        self.add(
+            ShardCore::new(
+                self.endpoints.len(),
+                1,
+                sc,
+                e,
+                7,
+                InjectData::default(),
+                Pacer::new(rate, self.epoch),
+                Budget {
+                    remaining: Some(max),
+                    limit: 10_000,
+                },
+            ),
+            local,
+        )
     }
 
     /// Adds a server endpoint running `sc` at `local`.
     pub fn add_server(&mut self, sc: Arc<Scenario>, local: SocketAddr) -> usize {
         let e = env(local, None, self.epoch);
-        self.add(ShardCore::new(
-            self.endpoints.len(),
-            1,
-            sc,
-            e,
-            11,
-            InjectData::default(),
-            Pacer::new(0.0, self.epoch),
-            Budget { remaining: None, limit: 10_000 },
-        ), local)
+        self.add(
+            ShardCore::new(
+                self.endpoints.len(),
+                1,
+                sc,
+                e,
+                11,
+                InjectData::default(),
+                Pacer::new(0.0, self.epoch),
+                Budget {
+                    remaining: None,
+                    limit: 10_000,
+                },
+            ),
+            local,
+        )
     }
 
     /// Adds a prepared endpoint (tests that tune `Env`).
@@ -170,17 +195,33 @@ impl SimNet {
         for t in &tx.items {
             let bytes = tx.bytes(t).to_vec();
             if !self.log_enabled && self.drop_rule.is_none() && self.loss == 0.0 {
-                let Some(to) = self.addrs.iter().position(|a| *a == t.dest) else { continue };
+                let Some(to) = self.addrs.iter().position(|a| *a == t.dest) else {
+                    continue;
+                };
                 self.seq += 1;
                 self.payloads.insert(self.seq, (from, bytes));
-                self.in_flight.push(Reverse((self.now + self.delay, self.seq, to)));
+                self.in_flight
+                    .push(Reverse((self.now + self.delay, self.seq, to)));
                 continue;
             }
-            let first_line = String::from_utf8_lossy(bytes.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(&[])).into_owned();
+            let first_line = String::from_utf8_lossy(
+                bytes
+                    .split(|&b| b == b'\r' || b == b'\n')
+                    .next()
+                    .unwrap_or(&[]),
+            )
+            .into_owned();
             let call_id = crate::sip::SipMessage::parse(&bytes)
                 .map(|m| String::from_utf8_lossy(m.call_id()).into_owned())
                 .unwrap_or_default();
-            let mut sent = Sent { at: self.now - self.epoch, from, to: t.dest, first_line, call_id, dropped: false };
+            let mut sent = Sent {
+                at: self.now - self.epoch,
+                from,
+                to: t.dest,
+                first_line,
+                call_id,
+                dropped: false,
+            };
             let mut drop = self.loss > 0.0 && self.rng.next_f64() < self.loss;
             if let Some(rule) = self.drop_rule.as_mut() {
                 drop |= rule(&sent);
@@ -190,7 +231,9 @@ impl SimNet {
             if drop {
                 continue;
             }
-            let Some(to) = self.addrs.iter().position(|a| *a == t.dest) else { continue };
+            let Some(to) = self.addrs.iter().position(|a| *a == t.dest) else {
+                continue;
+            };
             let jitter = if self.jitter.is_zero() {
                 Duration::ZERO
             } else {
@@ -198,7 +241,8 @@ impl SimNet {
             };
             self.seq += 1;
             self.payloads.insert(self.seq, (from, bytes));
-            self.in_flight.push(Reverse((self.now + self.delay + jitter, self.seq, to)));
+            self.in_flight
+                .push(Reverse((self.now + self.delay + jitter, self.seq, to)));
         }
         let mut tx = tx;
         tx.clear();
@@ -242,10 +286,17 @@ impl SimNet {
                 return;
             }
             if !self.step() {
-                assert!(done(self), "simulation ran out of events at {:?}", self.now - self.epoch);
+                assert!(
+                    done(self),
+                    "simulation ran out of events at {:?}",
+                    self.now - self.epoch
+                );
                 return;
             }
         }
-        panic!("simulation did not finish in {max_steps} steps (virtual time {:?})", self.now - self.epoch);
+        panic!(
+            "simulation did not finish in {max_steps} steps (virtual time {:?})",
+            self.now - self.epoch
+        );
     }
 }

@@ -99,11 +99,21 @@ impl MediaStats {
         self.rtcp_max_fraction_lost = self.rtcp_max_fraction_lost.max(o.rtcp_max_fraction_lost);
         self.rtcp_max_jitter_ts = self.rtcp_max_jitter_ts.max(o.rtcp_max_jitter_ts);
         self.calls_with_rtp_received += o.calls_with_rtp_received;
-        let self_min = if self.calls_with_media == 0 { u64::MAX } else { self.per_call_min_rtp_packets_received };
-        let o_min = if o.calls_with_media == 0 { u64::MAX } else { o.per_call_min_rtp_packets_received };
+        let self_min = if self.calls_with_media == 0 {
+            u64::MAX
+        } else {
+            self.per_call_min_rtp_packets_received
+        };
+        let o_min = if o.calls_with_media == 0 {
+            u64::MAX
+        } else {
+            o.per_call_min_rtp_packets_received
+        };
         self.calls_with_media += o.calls_with_media;
         self.per_call_min_rtp_packets_received = min_calls(self_min, o_min);
-        self.rtp_recv_max_cumulative_lost = self.rtp_recv_max_cumulative_lost.max(o.rtp_recv_max_cumulative_lost);
+        self.rtp_recv_max_cumulative_lost = self
+            .rtp_recv_max_cumulative_lost
+            .max(o.rtp_recv_max_cumulative_lost);
         self.rtp_recv_jitter_peak_ts = self.rtp_recv_jitter_peak_ts.max(o.rtp_recv_jitter_peak_ts);
         self.jitter_ms_sum += o.jitter_ms_sum;
         self.mos_min = match (had_mos, o.mos_count > 0) {
@@ -128,14 +138,23 @@ impl MediaStats {
     pub fn add_call(&mut self, c: &CallMedia) {
         self.calls_with_media += 1;
         let first = self.calls_with_media == 1;
-        self.per_call_min_rtp_packets_received =
-            if first { c.rtp_packets_received } else { self.per_call_min_rtp_packets_received.min(c.rtp_packets_received) };
+        self.per_call_min_rtp_packets_received = if first {
+            c.rtp_packets_received
+        } else {
+            self.per_call_min_rtp_packets_received
+                .min(c.rtp_packets_received)
+        };
         self.rtp_packets_lost += c.rtp_packets_lost;
-        self.rtp_recv_max_cumulative_lost = self.rtp_recv_max_cumulative_lost.max(c.rtp_packets_lost);
+        self.rtp_recv_max_cumulative_lost =
+            self.rtp_recv_max_cumulative_lost.max(c.rtp_packets_lost);
         if c.rtp_packets_received > 0 {
             self.calls_with_rtp_received += 1;
             self.jitter_ms_sum += c.jitter_ms;
-            self.mos_min = if self.mos_count == 0 { c.mos } else { self.mos_min.min(c.mos) };
+            self.mos_min = if self.mos_count == 0 {
+                c.mos
+            } else {
+                self.mos_min.min(c.mos)
+            };
             self.mos_sum += c.mos;
             self.mos_count += 1;
             self.r_factor_sum += c.r_factor;
@@ -144,12 +163,20 @@ impl MediaStats {
 
     /// Mean per-call MOS (0 when no call received RTP).
     pub fn mos_avg(&self) -> f64 {
-        if self.mos_count == 0 { 0.0 } else { self.mos_sum / self.mos_count as f64 }
+        if self.mos_count == 0 {
+            0.0
+        } else {
+            self.mos_sum / self.mos_count as f64
+        }
     }
 
     /// Mean per-call final jitter in ms (0 when no call received RTP).
     pub fn jitter_ms_avg(&self) -> f64 {
-        if self.calls_with_rtp_received == 0 { 0.0 } else { self.jitter_ms_sum / self.calls_with_rtp_received as f64 }
+        if self.calls_with_rtp_received == 0 {
+            0.0
+        } else {
+            self.jitter_ms_sum / self.calls_with_rtp_received as f64
+        }
     }
 
     /// The summary's `media` block.
@@ -180,8 +207,16 @@ impl MediaStats {
             rtp_recv_interarrival_jitter_peak_ts: self.rtp_recv_jitter_peak_ts,
             jitter_ms_avg: self.jitter_ms_avg(),
             mos_avg: self.mos_avg(),
-            mos_min: if self.mos_count == 0 { 0.0 } else { self.mos_min },
-            r_factor_avg: if self.mos_count == 0 { 0.0 } else { self.r_factor_sum / self.mos_count as f64 },
+            mos_min: if self.mos_count == 0 {
+                0.0
+            } else {
+                self.mos_min
+            },
+            r_factor_avg: if self.mos_count == 0 {
+                0.0
+            } else {
+                self.r_factor_sum / self.mos_count as f64
+            },
             recordings_written: self.recordings_written,
             recording_errors: self.recording_errors,
             rtpcheck_passed: self.rtpcheck_passed,
@@ -208,7 +243,14 @@ mod tests {
     use super::*;
 
     fn call(received: u64, lost: u64, jitter_ms: f64, mos: f64) -> CallMedia {
-        CallMedia { rtp_packets_received: received, rtp_packets_lost: lost, jitter_ms, mos, r_factor: mos * 20.0, ..Default::default() }
+        CallMedia {
+            rtp_packets_received: received,
+            rtp_packets_lost: lost,
+            jitter_ms,
+            mos,
+            r_factor: mos * 20.0,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -232,7 +274,10 @@ mod tests {
         let mut a = MediaStats::default();
         a.add_call(&call(80, 0, 1.0, 4.3));
         a.rtp_packets_sent = 10;
-        let b = MediaStats { rtp_packets_sent: 5, ..Default::default() };
+        let b = MediaStats {
+            rtp_packets_sent: 5,
+            ..Default::default()
+        };
         let mut merged = MediaStats::default();
         merged.merge(&b);
         merged.merge(&a);

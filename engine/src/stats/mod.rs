@@ -165,18 +165,47 @@ impl Counters {
     pub fn add(&mut self, o: &Counters) {
         macro_rules! add_all { ($($f:ident),*) => { $( self.$f += o.$f; )* } }
         add_all!(
-            incoming_calls, outgoing_calls, successful_calls, failed_calls,
-            failed_cannot_send_message, failed_max_udp_retrans, failed_tcp_connect,
-            failed_tcp_closed, failed_unexpected_message, failed_call_rejected,
-            failed_cmd_not_sent, failed_regexp_doesnt_match, failed_regexp_shouldnt_match,
-            failed_regexp_hdr_not_found, failed_outbound_congestion, failed_timeout_on_recv,
-            failed_timeout_on_send, failed_test_doesnt_match, failed_test_shouldnt_match,
-            failed_strcmp_doesnt_match, failed_strcmp_shouldnt_match, out_of_call_msgs,
-            dead_call_msgs, retransmissions, auto_answered, warnings, fatal_errors,
-            watchdog_major, watchdog_minor, malformed_messages, absorbed_retransmissions,
-            timeouts, messages_sent, messages_received, send_errors, stream_too_large,
-            connections_closed_bad_input, tls_handshake_failures, connections_opened,
-            connections_accepted, connect_failures
+            incoming_calls,
+            outgoing_calls,
+            successful_calls,
+            failed_calls,
+            failed_cannot_send_message,
+            failed_max_udp_retrans,
+            failed_tcp_connect,
+            failed_tcp_closed,
+            failed_unexpected_message,
+            failed_call_rejected,
+            failed_cmd_not_sent,
+            failed_regexp_doesnt_match,
+            failed_regexp_shouldnt_match,
+            failed_regexp_hdr_not_found,
+            failed_outbound_congestion,
+            failed_timeout_on_recv,
+            failed_timeout_on_send,
+            failed_test_doesnt_match,
+            failed_test_shouldnt_match,
+            failed_strcmp_doesnt_match,
+            failed_strcmp_shouldnt_match,
+            out_of_call_msgs,
+            dead_call_msgs,
+            retransmissions,
+            auto_answered,
+            warnings,
+            fatal_errors,
+            watchdog_major,
+            watchdog_minor,
+            malformed_messages,
+            absorbed_retransmissions,
+            timeouts,
+            messages_sent,
+            messages_received,
+            send_errors,
+            stream_too_large,
+            connections_closed_bad_input,
+            tls_handshake_failures,
+            connections_opened,
+            connections_accepted,
+            connect_failures
         );
     }
 }
@@ -221,7 +250,13 @@ pub struct ShardStats {
 }
 
 impl ShardStats {
-    pub fn new(steps: usize, rtds: usize, counters: usize, rtd_edges: &[u64], cl_edges: &[u64]) -> Self {
+    pub fn new(
+        steps: usize,
+        rtds: usize,
+        counters: usize,
+        rtd_edges: &[u64],
+        cl_edges: &[u64],
+    ) -> Self {
         ShardStats {
             counters: Counters::default(),
             steps: vec![StepCounters::default(); steps],

@@ -18,7 +18,10 @@ const POWERS: u32 = 33;
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { buckets: vec![0; (SUB * POWERS) as usize].into_boxed_slice(), count: 0 }
+        Histogram {
+            buckets: vec![0; (SUB * POWERS) as usize].into_boxed_slice(),
+            count: 0,
+        }
     }
 }
 
@@ -118,7 +121,11 @@ impl TimeStat {
         self.sum_sq_ms += ms * ms;
         self.last_us = us;
         let ms_int = us / 1000;
-        let bucket = self.edges_ms.iter().position(|&e| ms_int < e).unwrap_or(self.edges_ms.len());
+        let bucket = self
+            .edges_ms
+            .iter()
+            .position(|&e| ms_int < e)
+            .unwrap_or(self.edges_ms.len());
         if let Some(b) = self.repartition.get_mut(bucket) {
             *b += 1;
         }
@@ -145,7 +152,11 @@ impl TimeStat {
 
     /// Mean in microseconds (0 when empty).
     pub fn mean_us(&self) -> f64 {
-        if self.count == 0 { 0.0 } else { self.sum_us as f64 / self.count as f64 }
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum_us as f64 / self.count as f64
+        }
     }
 
     /// Standard deviation in microseconds (population, as SIPp computes it).

@@ -51,7 +51,12 @@ pub enum StreamEvent {
     /// or every call of the shard (`all`: a shared connection with -reconnect_close).
     /// `opened` tells a lost connection (FailedTcpClosed) from one never opened
     /// (FailedTcpConnect).
-    Lost { peer: SocketAddr, flows: Vec<u64>, all: bool, opened: bool },
+    Lost {
+        peer: SocketAddr,
+        flows: Vec<u64>,
+        all: bool,
+        opened: bool,
+    },
 }
 
 /// The shard side of the transport.
@@ -168,8 +173,18 @@ pub struct Streams {
 
 impl Streams {
     /// Starts the transport: the accept loop and the adopted connection, if any.
-    pub fn start(plan: StreamPlan, host: Rc<dyn StreamHost>, adopt: impl Fn(std::net::TcpStream) -> TcpStream, listen: impl Fn(std::net::TcpListener) -> TcpListener) -> Rc<Streams> {
-        let streams = Rc::new_cyclic(|me| Streams { settings: plan.settings, host, table: RefCell::new(Table::default()), me: me.clone() });
+    pub fn start(
+        plan: StreamPlan,
+        host: Rc<dyn StreamHost>,
+        adopt: impl Fn(std::net::TcpStream) -> TcpStream,
+        listen: impl Fn(std::net::TcpListener) -> TcpListener,
+    ) -> Rc<Streams> {
+        let streams = Rc::new_cyclic(|me| Streams {
+            settings: plan.settings,
+            host,
+            table: RefCell::new(Table::default()),
+            me: me.clone(),
+        });
         if let Some(l) = plan.listener {
             let listener = listen(l);
             let s = Rc::clone(&streams);
@@ -196,7 +211,10 @@ impl Streams {
     pub fn send(&self, tx: &TxQueue) {
         for t in &tx.items {
             let Some(conn) = self.route(t.dest, t.flow) else {
-                self.host.on_event(StreamEvent::SendFailed { peer: t.dest, messages: 1 });
+                self.host.on_event(StreamEvent::SendFailed {
+                    peer: t.dest,
+                    messages: 1,
+                });
                 continue;
             };
             {
@@ -213,7 +231,11 @@ impl Streams {
 
     /// True when no connection has bytes waiting or being written.
     pub fn idle(&self) -> bool {
-        self.table.borrow().conns.values().all(|c| c.outbox.borrow().bytes.is_empty() && !c.busy.get())
+        self.table
+            .borrow()
+            .conns
+            .values()
+            .all(|c| c.outbox.borrow().bytes.is_empty() && !c.busy.get())
     }
 
     /// Open connections (for tests and the screen).
@@ -226,12 +248,18 @@ impl Streams {
         if st.per_call && !st.server && flow != 0 {
             let existing = {
                 let t = self.table.borrow();
-                t.by_flow.get(&flow).and_then(|id| t.conns.get(id)).filter(|c| !c.closing.get()).cloned()
+                t.by_flow
+                    .get(&flow)
+                    .and_then(|id| t.conns.get(id))
+                    .filter(|c| !c.closing.get())
+                    .cloned()
             };
             if let Some(c) = existing {
                 return Some(c);
             }
-            let at_limit = st.max_sockets.is_some_and(|m| self.table.borrow().per_call_open >= m.max(1));
+            let at_limit = st
+                .max_sockets
+                .is_some_and(|m| self.table.borrow().per_call_open >= m.max(1));
             let conn = if at_limit {
                 self.shared_per_call_conn()?
             } else {
@@ -246,7 +274,11 @@ impl Streams {
         }
         let existing = {
             let t = self.table.borrow();
-            t.by_peer.get(&dest).and_then(|id| t.conns.get(id)).filter(|c| !c.closing.get()).cloned()
+            t.by_peer
+                .get(&dest)
+                .and_then(|id| t.conns.get(id))
+                .filter(|c| !c.closing.get())
+                .cloned()
         };
         if let Some(c) = existing {
             return Some(c);
@@ -267,14 +299,24 @@ impl Streams {
         };
         let (c, rx) = self.register(dest, false);
         self.table.borrow_mut().by_peer.insert(dest, c.id);
-        self.spawn_conn(Rc::clone(&c), rx, Establish::Connect { reconnect: reconnect && !st.server });
+        self.spawn_conn(
+            Rc::clone(&c),
+            rx,
+            Establish::Connect {
+                reconnect: reconnect && !st.server,
+            },
+        );
         Some(c)
     }
 
     /// `-max_socket` reached: the next open per-call connection, in turn.
     fn shared_per_call_conn(&self) -> Option<Rc<Conn>> {
         let mut t = self.table.borrow_mut();
-        let open: Vec<&Rc<Conn>> = t.conns.values().filter(|c| c.per_call && !c.closing.get()).collect();
+        let open: Vec<&Rc<Conn>> = t
+            .conns
+            .values()
+            .filter(|c| c.per_call && !c.closing.get())
+            .collect();
         if open.is_empty() {
             return None;
         }
@@ -287,7 +329,9 @@ impl Streams {
     fn end_flow(&self, flow: u64) {
         let conn = {
             let mut t = self.table.borrow_mut();
-            let Some(id) = t.by_flow.remove(&flow) else { return };
+            let Some(id) = t.by_flow.remove(&flow) else {
+                return;
+            };
             t.conns.get(&id).cloned()
         };
         if let Some(c) = conn {
@@ -321,7 +365,13 @@ impl Streams {
             flows: RefCell::new(Vec::new()),
         });
         t.conns.insert(conn.id, Rc::clone(&conn));
-        (conn, Receivers { wake: wake_rx, stop: stop_rx })
+        (
+            conn,
+            Receivers {
+                wake: wake_rx,
+                stop: stop_rx,
+            },
+        )
     }
 
     /// Removes a closed connection from every map.
@@ -350,7 +400,10 @@ impl Streams {
             me.report_lost(&conn, opened);
             let lost = conn.outbox.borrow().frames.len() as u64;
             if lost > 0 {
-                me.host.on_event(StreamEvent::SendFailed { peer: conn.peer, messages: lost });
+                me.host.on_event(StreamEvent::SendFailed {
+                    peer: conn.peer,
+                    messages: lost,
+                });
             }
         })
         .detach();
@@ -373,7 +426,13 @@ impl Streams {
     /// Opens (or takes) the socket, runs the handshakes, then reads and writes until the
     /// connection ends.
     /// Returns whether the connection was ever open (handshakes done).
-    async fn run_conn(self: &Rc<Self>, conn: &Rc<Conn>, how: Establish, wake: LocalReceiver<()>, stop: LocalReceiver<()>) -> bool {
+    async fn run_conn(
+        self: &Rc<Self>,
+        conn: &Rc<Conn>,
+        how: Establish,
+        wake: LocalReceiver<()>,
+        stop: LocalReceiver<()>,
+    ) -> bool {
         let st = SharedSettings::clone(&self.settings);
         let peer = conn.peer;
         let (tcp, accepted) = match how {
@@ -386,7 +445,10 @@ impl Streams {
                 match TcpStream::connect_timeout(peer, st.handshake_timeout).await {
                     Ok(t) => (t, false),
                     Err(e) => {
-                        self.host.on_event(StreamEvent::ConnectFailed { peer, reason: e.to_string() });
+                        self.host.on_event(StreamEvent::ConnectFailed {
+                            peer,
+                            reason: e.to_string(),
+                        });
                         return false;
                     }
                 }
@@ -396,32 +458,46 @@ impl Streams {
         let io = match with_timeout(st.handshake_timeout, self.secure(tcp, accepted)).await {
             Ok(io) => io,
             Err(reason) => {
-                self.host.on_event(StreamEvent::HandshakeFailed { peer, reason });
+                self.host
+                    .on_event(StreamEvent::HandshakeFailed { peer, reason });
                 return false;
             }
         };
         if st.kind.is_websocket() {
             let ws = if accepted {
-                async_tungstenite::accept_hdr_async_with_config(io, ws::answer, Some(ws::config(st.max_message)))
-                    .await
-                    .map_err(|e| e.to_string())
+                async_tungstenite::accept_hdr_async_with_config(
+                    io,
+                    ws::answer,
+                    Some(ws::config(st.max_message)),
+                )
+                .await
+                .map_err(|e| e.to_string())
             } else {
                 match ws::client_request(st.kind == StreamKind::Wss, peer, &st.ws_path) {
-                    Ok(req) => async_tungstenite::client_async_with_config(req, io, Some(ws::config(st.max_message)))
-                        .await
-                        .map(|(ws, _)| ws)
-                        .map_err(|e| e.to_string()),
+                    Ok(req) => async_tungstenite::client_async_with_config(
+                        req,
+                        io,
+                        Some(ws::config(st.max_message)),
+                    )
+                    .await
+                    .map(|(ws, _)| ws)
+                    .map_err(|e| e.to_string()),
                     Err(e) => Err(e),
                 }
             };
             let ws = match ws {
                 Ok(ws) => ws,
                 Err(reason) => {
-                    self.host.on_event(StreamEvent::HandshakeFailed { peer, reason });
+                    self.host
+                        .on_event(StreamEvent::HandshakeFailed { peer, reason });
                     return false;
                 }
             };
-            self.host.on_event(if accepted { StreamEvent::Accepted { peer } } else { StreamEvent::Opened { peer } });
+            self.host.on_event(if accepted {
+                StreamEvent::Accepted { peer }
+            } else {
+                StreamEvent::Opened { peer }
+            });
             let (tx, rx) = ws.split();
             let writer = glommio::spawn_local(write_ws(Rc::clone(conn), tx, wake));
             let end = self.read_ws(conn, rx, stop).await;
@@ -429,7 +505,11 @@ impl Streams {
             conn.close();
             let _ = writer.await;
         } else {
-            self.host.on_event(if accepted { StreamEvent::Accepted { peer } } else { StreamEvent::Opened { peer } });
+            self.host.on_event(if accepted {
+                StreamEvent::Accepted { peer }
+            } else {
+                StreamEvent::Opened { peer }
+            });
             let (r, w) = io.split();
             let writer = glommio::spawn_local(write_bytes(Rc::clone(conn), w, wake));
             let end = self.read_bytes(conn, r, stop).await;
@@ -448,10 +528,20 @@ impl Streams {
         if conn.per_call {
             let flows = conn.flows.borrow().clone();
             if !flows.is_empty() {
-                self.host.on_event(StreamEvent::Lost { peer: conn.peer, flows, all: false, opened });
+                self.host.on_event(StreamEvent::Lost {
+                    peer: conn.peer,
+                    flows,
+                    all: false,
+                    opened,
+                });
             }
         } else if self.settings.reconnect_close {
-            self.host.on_event(StreamEvent::Lost { peer: conn.peer, flows: Vec::new(), all: true, opened });
+            self.host.on_event(StreamEvent::Lost {
+                peer: conn.peer,
+                flows: Vec::new(),
+                all: true,
+                opened,
+            });
         }
     }
 
@@ -473,14 +563,27 @@ impl Streams {
         };
         if accepted {
             let acceptor = futures_rustls::TlsAcceptor::from(std::sync::Arc::clone(&tls.server));
-            acceptor.accept(tcp).await.map(|s| Box::new(s) as BoxIo).map_err(|e| e.to_string())
+            acceptor
+                .accept(tcp)
+                .await
+                .map(|s| Box::new(s) as BoxIo)
+                .map_err(|e| e.to_string())
         } else {
             let connector = futures_rustls::TlsConnector::from(std::sync::Arc::clone(&tls.client));
-            connector.connect(tls.server_name.clone(), tcp).await.map(|s| Box::new(s) as BoxIo).map_err(|e| e.to_string())
+            connector
+                .connect(tls.server_name.clone(), tcp)
+                .await
+                .map(|s| Box::new(s) as BoxIo)
+                .map_err(|e| e.to_string())
         }
     }
 
-    async fn read_bytes(&self, conn: &Conn, mut r: futures_util::io::ReadHalf<BoxIo>, stop: LocalReceiver<()>) -> ReadEnd {
+    async fn read_bytes(
+        &self,
+        conn: &Conn,
+        mut r: futures_util::io::ReadHalf<BoxIo>,
+        stop: LocalReceiver<()>,
+    ) -> ReadEnd {
         let mut buf = StreamBuffer::new(self.settings.max_message);
         loop {
             let read = {
@@ -501,7 +604,11 @@ impl Streams {
                 Some(Ok(0)) => {
                     buf.filled(0);
                     // The peer closed; a message it started and never finished is bad input.
-                    return if buf.only_keepalives() { ReadEnd::Closed } else { ReadEnd::BadInput };
+                    return if buf.only_keepalives() {
+                        ReadEnd::Closed
+                    } else {
+                        ReadEnd::BadInput
+                    };
                 }
                 Some(Ok(n)) => n,
                 Some(Err(_)) => {
@@ -536,7 +643,12 @@ impl Streams {
         }
     }
 
-    async fn read_ws(&self, conn: &Conn, mut rx: async_tungstenite::WebSocketReceiver<BoxIo>, stop: LocalReceiver<()>) -> ReadEnd {
+    async fn read_ws(
+        &self,
+        conn: &Conn,
+        mut rx: async_tungstenite::WebSocketReceiver<BoxIo>,
+        stop: LocalReceiver<()>,
+    ) -> ReadEnd {
         loop {
             let next = {
                 let next = rx.next();
@@ -562,7 +674,11 @@ impl Streams {
 }
 
 /// Writes a byte stream's outbox until the connection closes.
-async fn write_bytes(conn: Rc<Conn>, mut w: futures_util::io::WriteHalf<BoxIo>, wake: LocalReceiver<()>) {
+async fn write_bytes(
+    conn: Rc<Conn>,
+    mut w: futures_util::io::WriteHalf<BoxIo>,
+    wake: LocalReceiver<()>,
+) {
     let mut local = Outbox::default();
     loop {
         std::mem::swap(&mut *conn.outbox.borrow_mut(), &mut local);
@@ -585,7 +701,11 @@ async fn write_bytes(conn: Rc<Conn>, mut w: futures_util::io::WriteHalf<BoxIo>, 
 }
 
 /// Writes a WebSocket connection's outbox, one message per frame, until it closes.
-async fn write_ws(conn: Rc<Conn>, mut tx: async_tungstenite::WebSocketSender<BoxIo>, wake: LocalReceiver<()>) {
+async fn write_ws(
+    conn: Rc<Conn>,
+    mut tx: async_tungstenite::WebSocketSender<BoxIo>,
+    wake: LocalReceiver<()>,
+) {
     let mut local = Outbox::default();
     loop {
         std::mem::swap(&mut *conn.outbox.borrow_mut(), &mut local);
@@ -621,7 +741,10 @@ async fn write_ws(conn: Rc<Conn>, mut tx: async_tungstenite::WebSocketSender<Box
 }
 
 /// `fut`, or an error once `limit` passed.
-async fn with_timeout<T>(limit: Duration, fut: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+async fn with_timeout<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
     let timer = glommio::timer::sleep(limit);
     pin_mut!(fut, timer);
     match select(fut, timer).await {

@@ -34,7 +34,11 @@ const MAX_START_LINE: usize = 4096;
 /// filling the buffer up to the limit.
 fn start_line_ok(rest: &[u8]) -> Result<(), FrameError> {
     let Some(end) = memchr::memchr(b'\n', rest) else {
-        return if rest.len() > MAX_START_LINE { Err(FrameError::BadInput) } else { Ok(()) };
+        return if rest.len() > MAX_START_LINE {
+            Err(FrameError::BadInput)
+        } else {
+            Ok(())
+        };
     };
     let line = rest.get(..end).unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -65,7 +69,13 @@ pub struct StreamBuffer {
 impl StreamBuffer {
     /// An empty buffer for messages of at most `max` bytes.
     pub fn new(max: usize) -> StreamBuffer {
-        StreamBuffer { data: Vec::with_capacity(READ_CHUNK.min(max.max(1024))), start: 0, max, crlf_run: 0, pings: 0 }
+        StreamBuffer {
+            data: Vec::with_capacity(READ_CHUNK.min(max.max(1024))),
+            start: 0,
+            max,
+            crlf_run: 0,
+            pings: 0,
+        }
     }
 
     /// How many keepalive pings (CRLFCRLF) arrived since the last call; each deserves a
@@ -82,7 +92,9 @@ impl StreamBuffer {
     /// True when only keepalive CR/LF bytes (or nothing) are pending: a close here loses
     /// no message.
     pub fn only_keepalives(&self) -> bool {
-        self.data.get(self.start..).is_none_or(|rest| sip::keepalive_len(rest) == rest.len())
+        self.data
+            .get(self.start..)
+            .is_none_or(|rest| sip::keepalive_len(rest) == rest.len())
     }
 
     /// Room to read into. Pair every call with `filled(n)`. Consumed bytes are dropped
@@ -158,7 +170,11 @@ mod tests {
 
     /// Three messages (one with a body, keepalives in between) as one stream.
     fn stream() -> (Vec<u8>, Vec<Vec<u8>>) {
-        let msgs = vec![msg(1, ""), msg(2, "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\n"), msg(3, "x")];
+        let msgs = vec![
+            msg(1, ""),
+            msg(2, "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\n"),
+            msg(3, "x"),
+        ];
         let mut s = Vec::new();
         s.extend_from_slice(&msgs[0]);
         s.extend_from_slice(b"\r\n\r\n");
@@ -202,7 +218,11 @@ mod tests {
             assert_eq!(frames_of(&[a, b], 4096), Ok(msgs.clone()), "split at {i}");
             for j in i..=s.len() {
                 let (b1, b2) = b.split_at(j - i);
-                assert_eq!(frames_of(&[a, b1, b2], 4096), Ok(msgs.clone()), "split at {i} and {j}");
+                assert_eq!(
+                    frames_of(&[a, b1, b2], 4096),
+                    Ok(msgs.clone()),
+                    "split at {i} and {j}"
+                );
             }
         }
     }
@@ -228,8 +248,14 @@ mod tests {
 
     #[test]
     fn a_message_over_the_limit_is_too_large_before_its_body_arrives() {
-        let big = format!("MESSAGE sip:a@b SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\nContent-Length: {}\r\n\r\n", 1 << 20);
-        assert_eq!(frames_of(&[big.as_bytes()], 4096), Err(FrameError::TooLarge));
+        let big = format!(
+            "MESSAGE sip:a@b SIP/2.0\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\nContent-Length: {}\r\n\r\n",
+            1 << 20
+        );
+        assert_eq!(
+            frames_of(&[big.as_bytes()], 4096),
+            Err(FrameError::TooLarge)
+        );
     }
 
     #[test]
@@ -249,13 +275,22 @@ mod tests {
 
     #[test]
     fn garbage_is_bad_input_as_soon_as_its_first_line_ends() {
-        assert_eq!(frames_of(&[b"hello there\r\n"], 4096), Err(FrameError::BadInput));
-        assert_eq!(frames_of(&[&[0xffu8; 5000]], 65536), Err(FrameError::BadInput));
+        assert_eq!(
+            frames_of(&[b"hello there\r\n"], 4096),
+            Err(FrameError::BadInput)
+        );
+        assert_eq!(
+            frames_of(&[&[0xffu8; 5000]], 65536),
+            Err(FrameError::BadInput)
+        );
     }
 
     #[test]
     fn a_sip_message_without_content_length_is_bad_input() {
-        assert_eq!(frames_of(&[b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n"], 4096), Err(FrameError::BadInput));
+        assert_eq!(
+            frames_of(&[b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n"], 4096),
+            Err(FrameError::BadInput)
+        );
     }
 
     #[test]

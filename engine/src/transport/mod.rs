@@ -47,7 +47,9 @@ impl StreamKind {
     /// The stream kind of a transport mode, `None` for UDP.
     pub fn of(mode: TransportMode) -> Option<StreamKind> {
         Some(match mode {
-            TransportMode::UdpShared | TransportMode::UdpPerCall | TransportMode::UdpPerIp => return None,
+            TransportMode::UdpShared | TransportMode::UdpPerCall | TransportMode::UdpPerIp => {
+                return None;
+            }
             TransportMode::TcpShared | TransportMode::TcpPerCall => StreamKind::Tcp,
             TransportMode::TlsShared | TransportMode::TlsPerCall => StreamKind::Tls,
             TransportMode::WsShared | TransportMode::WsPerCall => StreamKind::Ws,
@@ -143,7 +145,11 @@ mod tests {
             assert_eq!(mode.keyword(), keyword, "[transport] for {code}");
         }
         for code in ["u1", "un", "ui"] {
-            assert_eq!(StreamKind::of(TransportMode::parse(code).expect("code")), None, "{code}");
+            assert_eq!(
+                StreamKind::of(TransportMode::parse(code).expect("code")),
+                None,
+                "{code}"
+            );
         }
     }
 }

@@ -21,7 +21,12 @@ pub struct Prepared {
 }
 
 /// Resolves the stream settings of a run.
-pub fn settings(spec: &JobSpec, kind: StreamKind, server: bool, local_ip: IpAddr) -> Result<Prepared, String> {
+pub fn settings(
+    spec: &JobSpec,
+    kind: StreamKind,
+    server: bool,
+    local_ip: IpAddr,
+) -> Result<Prepared, String> {
     let mut s = StreamSettings::new(kind, spec.transport.is_stream_per_call() && !server, server);
     s.max_sockets = spec.max_sockets;
     s.max_reconnect = spec.max_reconnect;
@@ -51,7 +56,10 @@ pub fn settings(spec: &JobSpec, kind: StreamKind, server: bool, local_ip: IpAddr
             note = generated;
         }
     }
-    Ok(Prepared { settings: Arc::new(s), note })
+    Ok(Prepared {
+        settings: Arc::new(s),
+        note,
+    })
 }
 
 /// A listening TCP socket on `addr`; `reuse_port` lets every shard of a server accept
@@ -59,7 +67,8 @@ pub fn settings(spec: &JobSpec, kind: StreamKind, server: bool, local_ip: IpAddr
 pub fn listener(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, String> {
     use socket2::{Domain, Protocol, Socket, Type};
     let fail = |e: std::io::Error| format!("cannot listen on TCP {addr}: {e}");
-    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
+    let s =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
     s.set_reuse_address(true).map_err(fail)?;
     if reuse_port {
         s.set_reuse_port(true).map_err(fail)?;
@@ -74,17 +83,29 @@ pub fn probe_free(addr: SocketAddr) -> Result<(), String> {
     if addr.port() == 0 {
         return Ok(());
     }
-    TcpListener::bind(addr).map(drop).map_err(|e| format!("cannot listen on TCP {addr}: {e}"))
+    TcpListener::bind(addr)
+        .map(drop)
+        .map_err(|e| format!("cannot listen on TCP {addr}: {e}"))
 }
 
 /// Opens the shared client connection to `remote`, from `local` when its port is set.
-pub fn connect(remote: SocketAddr, local: SocketAddr, timeout: Duration) -> Result<TcpStream, String> {
+pub fn connect(
+    remote: SocketAddr,
+    local: SocketAddr,
+    timeout: Duration,
+) -> Result<TcpStream, String> {
     use socket2::{Domain, Protocol, Socket, Type};
     let fail = |e: std::io::Error| format!("cannot connect over TCP to {remote}: {e}");
-    let s = Socket::new(Domain::for_address(remote), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
+    let s = Socket::new(
+        Domain::for_address(remote),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(fail)?;
     if local.port() != 0 || !local.ip().is_unspecified() {
         s.set_reuse_address(true).map_err(fail)?;
-        s.bind(&local.into()).map_err(|e| format!("cannot bind TCP {local}: {e}"))?;
+        s.bind(&local.into())
+            .map_err(|e| format!("cannot bind TCP {local}: {e}"))?;
     }
     s.connect_timeout(&remote.into(), timeout).map_err(fail)?;
     let _ = s.set_tcp_nodelay(true);
@@ -97,7 +118,11 @@ pub fn shard_plan(
     bind: SocketAddr,
     remote: Option<SocketAddr>,
 ) -> Result<(StreamPlan, SocketAddr), String> {
-    let mut plan = StreamPlan { settings: Arc::clone(settings), listener: None, connected: None };
+    let mut plan = StreamPlan {
+        settings: Arc::clone(settings),
+        listener: None,
+        connected: None,
+    };
     let local = if settings.server || settings.per_call {
         let l = listener(bind, settings.server)?;
         let local = l.local_addr().map_err(|e| format!("TCP {bind}: {e}"))?;
@@ -106,7 +131,9 @@ pub fn shard_plan(
     } else {
         let remote = remote.ok_or("a stream client needs a remote address")?;
         let c = connect(remote, bind, settings.handshake_timeout)?;
-        let local = c.local_addr().map_err(|e| format!("TCP connection to {remote}: {e}"))?;
+        let local = c
+            .local_addr()
+            .map_err(|e| format!("TCP connection to {remote}: {e}"))?;
         plan.connected = Some(c);
         local
     };

@@ -32,7 +32,9 @@ pub struct TlsSetup {
 
 impl std::fmt::Debug for TlsSetup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSetup").field("server_name", &self.server_name).finish_non_exhaustive()
+        f.debug_struct("TlsSetup")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,46 +63,72 @@ pub struct SelfSigned {
 /// An EC P-256 certificate marked `CA:FALSE` (rustls refuses a CA as a server
 /// certificate), valid for `names` (DNS names or IP addresses).
 pub fn self_signed(names: &[String]) -> Result<SelfSigned, TransportError> {
-    let key = rcgen::KeyPair::generate().map_err(|e| TransportError::Tls(format!("cannot generate a key: {e}")))?;
-    let mut params = rcgen::CertificateParams::new(names.to_vec())
-        .map_err(|e| TransportError::Tls(format!("cannot build a certificate for {names:?}: {e}")))?;
+    let key = rcgen::KeyPair::generate()
+        .map_err(|e| TransportError::Tls(format!("cannot generate a key: {e}")))?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(|e| {
+        TransportError::Tls(format!("cannot build a certificate for {names:?}: {e}"))
+    })?;
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
-    params.distinguished_name.push(rcgen::DnType::CommonName, names.first().cloned().unwrap_or_else(|| "gossipper".into()));
-    let cert = params.self_signed(&key).map_err(|e| TransportError::Tls(format!("cannot sign a certificate: {e}")))?;
-    Ok(SelfSigned { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        names.first().cloned().unwrap_or_else(|| "gossipper".into()),
+    );
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| TransportError::Tls(format!("cannot sign a certificate: {e}")))?;
+    Ok(SelfSigned {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
 }
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn versions(v: Option<&str>) -> Result<&'static [&'static rustls::SupportedProtocolVersion], TransportError> {
-    static BOTH: [&rustls::SupportedProtocolVersion; 2] = [&rustls::version::TLS13, &rustls::version::TLS12];
+fn versions(
+    v: Option<&str>,
+) -> Result<&'static [&'static rustls::SupportedProtocolVersion], TransportError> {
+    static BOTH: [&rustls::SupportedProtocolVersion; 2] =
+        [&rustls::version::TLS13, &rustls::version::TLS12];
     static V12: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
     static V13: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
     match v.map(str::trim) {
         None | Some("") => Ok(&BOTH),
         Some("1.2") | Some("TLSv1.2") => Ok(&V12),
         Some("1.3") | Some("TLSv1.3") => Ok(&V13),
-        Some(other) => Err(TransportError::Tls(format!("-tls_version {other}: only 1.2 and 1.3 are supported"))),
+        Some(other) => Err(TransportError::Tls(format!(
+            "-tls_version {other}: only 1.2 and 1.3 are supported"
+        ))),
     }
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
-    let bytes = std::fs::read(path).map_err(|e| TransportError::Tls(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| TransportError::Tls(format!("cannot read {}: {e}", path.display())))?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
-        .map_err(|e| TransportError::Tls(format!("{}: not a PEM certificate file: {e}", path.display())))?;
+        .map_err(|e| {
+            TransportError::Tls(format!(
+                "{}: not a PEM certificate file: {e}",
+                path.display()
+            ))
+        })?;
     if certs.is_empty() {
-        return Err(TransportError::Tls(format!("{}: no certificate in it", path.display())));
+        return Err(TransportError::Tls(format!(
+            "{}: no certificate in it",
+            path.display()
+        )));
     }
     Ok(certs)
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TransportError> {
-    let bytes = std::fs::read(path).map_err(|e| TransportError::Tls(format!("cannot read {}: {e}", path.display())))?;
-    PrivateKeyDer::from_pem_slice(&bytes)
-        .map_err(|e| TransportError::Tls(format!("{}: no PEM private key in it: {e}", path.display())))
+    let bytes = std::fs::read(path)
+        .map_err(|e| TransportError::Tls(format!("cannot read {}: {e}", path.display())))?;
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
+        TransportError::Tls(format!("{}: no PEM private key in it: {e}", path.display()))
+    })
 }
 
 /// Builds both configs. The returned note says when a self-signed certificate was made
@@ -140,11 +168,15 @@ pub fn setup(opts: &TlsOptions<'_>) -> Result<(TlsSetup, Option<String>), Transp
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
             for c in read_certs(ca)? {
-                roots.add(c).map_err(|e| TransportError::Tls(format!("{}: unusable CA certificate: {e}", ca.display())))?;
+                roots.add(c).map_err(|e| {
+                    TransportError::Tls(format!("{}: unusable CA certificate: {e}", ca.display()))
+                })?;
             }
             builder.with_root_certificates(roots)
         }
-        None => builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider()))),
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider()))),
     };
     // A client presents its certificate only when one was given.
     let client = match (opts.cert, opts.key) {
@@ -154,19 +186,34 @@ pub fn setup(opts: &TlsOptions<'_>) -> Result<(TlsSetup, Option<String>), Transp
         _ => builder.with_no_client_auth(),
     };
     let server_name = server_name(opts.remote_host)?;
-    Ok((TlsSetup { server: Arc::new(server), client: Arc::new(client), server_name }, note))
+    Ok((
+        TlsSetup {
+            server: Arc::new(server),
+            client: Arc::new(client),
+            server_name,
+        },
+        note,
+    ))
 }
 
 /// The SNI name: the host the user wrote (without a port), an IP address as is.
 fn server_name(host: Option<&str>) -> Result<ServerName<'static>, TransportError> {
     let host = host.unwrap_or("localhost");
-    let bare = host.strip_prefix('[').and_then(|h| h.split(']').next()).unwrap_or_else(|| {
-        if host.matches(':').count() == 1 { host.split(':').next().unwrap_or(host) } else { host }
-    });
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.split(']').next())
+        .unwrap_or_else(|| {
+            if host.matches(':').count() == 1 {
+                host.split(':').next().unwrap_or(host)
+            } else {
+                host
+            }
+        });
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(ServerName::IpAddress(ip.into()));
     }
-    ServerName::try_from(bare.to_string()).map_err(|e| TransportError::Tls(format!("'{bare}' is not a TLS server name: {e}")))
+    ServerName::try_from(bare.to_string())
+        .map_err(|e| TransportError::Tls(format!("'{bare}' is not a TLS server name: {e}")))
 }
 
 /// Accepts any server certificate (no `-tls_ca`), but still checks the handshake
@@ -192,7 +239,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -201,7 +253,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -215,7 +272,10 @@ mod tests {
 
     #[test]
     fn a_server_without_a_certificate_generates_one_and_says_so() {
-        let opts = TlsOptions { self_signed_names: vec!["127.0.0.1".into(), "localhost".into()], ..Default::default() };
+        let opts = TlsOptions {
+            self_signed_names: vec!["127.0.0.1".into(), "localhost".into()],
+            ..Default::default()
+        };
         let (_, note) = setup(&opts).expect("setup");
         assert!(note.is_some());
     }
@@ -228,7 +288,12 @@ mod tests {
         let (c, k) = (dir.join("c.pem"), dir.join("k.pem"));
         std::fs::write(&c, &s.cert_pem).expect("write");
         std::fs::write(&k, &s.key_pem).expect("write");
-        let opts = TlsOptions { cert: Some(&c), key: Some(&k), version: Some("1.3"), ..Default::default() };
+        let opts = TlsOptions {
+            cert: Some(&c),
+            key: Some(&k),
+            version: Some("1.3"),
+            ..Default::default()
+        };
         let (_, note) = setup(&opts).expect("setup");
         assert!(note.is_none());
         let _ = std::fs::remove_dir_all(&dir);
@@ -236,14 +301,27 @@ mod tests {
 
     #[test]
     fn an_unknown_tls_version_is_refused() {
-        let opts = TlsOptions { version: Some("1.0"), self_signed_names: vec!["a".into()], ..Default::default() };
+        let opts = TlsOptions {
+            version: Some("1.0"),
+            self_signed_names: vec!["a".into()],
+            ..Default::default()
+        };
         assert!(matches!(setup(&opts), Err(TransportError::Tls(_))));
     }
 
     #[test]
     fn sni_takes_the_host_without_its_port() {
-        assert_eq!(server_name(Some("sip.example.com:5061")).ok(), ServerName::try_from("sip.example.com").ok());
-        assert!(matches!(server_name(Some("127.0.0.1")), Ok(ServerName::IpAddress(_))));
-        assert!(matches!(server_name(Some("[::1]:5061")), Ok(ServerName::IpAddress(_))));
+        assert_eq!(
+            server_name(Some("sip.example.com:5061")).ok(),
+            ServerName::try_from("sip.example.com").ok()
+        );
+        assert!(matches!(
+            server_name(Some("127.0.0.1")),
+            Ok(ServerName::IpAddress(_))
+        ));
+        assert!(matches!(
+            server_name(Some("[::1]:5061")),
+            Ok(ServerName::IpAddress(_))
+        ));
     }
 }

@@ -41,7 +41,11 @@ impl Signals {
                 }
             });
         }
-        Signals { usr1, usr2, interrupts }
+        Signals {
+            usr1,
+            usr2,
+            interrupts,
+        }
     }
 
     /// Applies pending signals to `control`. Returns true when a screen dump is asked.
@@ -67,7 +71,11 @@ pub(super) struct Keys {
 impl Keys {
     pub(super) fn start(spec: &JobSpec, _control: std::sync::Arc<Control>) -> Keys {
         let (tx, rx) = mpsc::channel();
-        let raw = if spec.nostdin || spec.background { None } else { RawMode::enable() };
+        let raw = if spec.nostdin || spec.background {
+            None
+        } else {
+            RawMode::enable()
+        };
         if raw.is_some() {
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -104,7 +112,9 @@ impl Keys {
 /// SIPp's control socket: `-ci`/`-cp`, default 127.0.0.1 and the first free port from
 /// 8888 (SIPp binds every interface by default; we stay on the given or loopback address).
 fn control_socket(spec: &JobSpec) -> Option<std::net::UdpSocket> {
-    let ip = spec.control_ip.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let ip = spec
+        .control_ip
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
     match spec.control_port {
         Some(p) => std::net::UdpSocket::bind((ip, p)).ok(),
         None => (8888..8898).find_map(|p| std::net::UdpSocket::bind((ip, p)).ok()),

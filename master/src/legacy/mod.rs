@@ -24,7 +24,10 @@ use observer::LegacyObserver;
 /// `-bg`: starts this same command again without `-bg`, detached from the terminal, and
 /// prints its PID as SIPp does ("Background mode - PID=[N]").
 fn respawn_in_background() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "-bg" && a != "--bg").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "-bg" && a != "--bg")
+        .collect();
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -72,9 +75,9 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
             rate: spec.rate,
             rate_period_ms: spec.rate_period_ms,
             users: spec.users,
-            call_limit: spec
-                .call_limit
-                .unwrap_or_else(|| gossipper_engine::load::default_call_limit(rate_cps, spec.default_pause_ms)),
+            call_limit: spec.call_limit.unwrap_or_else(|| {
+                gossipper_engine::load::default_call_limit(rate_cps, spec.default_pause_ms)
+            }),
             max_calls: spec.max_calls,
             default_pause_ms: spec.default_pause_ms,
             start,
@@ -98,7 +101,10 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
     obs.finish(&report);
 
     // Final screens on stdout, as SIPp prints them at exit.
-    let live = LiveInfo { last_error: obs.last_error.clone(), ..Default::default() };
+    let live = LiveInfo {
+        last_error: obs.last_error.clone(),
+        ..Default::default()
+    };
     let empty = obs.screen_prev.clone();
     let input = ScreenInput {
         info: &info,

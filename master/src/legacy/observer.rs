@@ -19,7 +19,9 @@ use super::terminal;
 
 fn create(path: &Option<std::path::PathBuf>) -> std::io::Result<Option<File>> {
     match path {
-        Some(p) => File::create(p).map(Some).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
+        Some(p) => File::create(p)
+            .map(Some)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))),
         None => Ok(None),
     }
 }
@@ -51,7 +53,13 @@ pub(super) struct LegacyObserver {
 }
 
 impl LegacyObserver {
-    pub(super) fn new(spec: &JobSpec, info: RunInfo, start: SystemTime, signals: Signals, keys: Keys) -> std::io::Result<Self> {
+    pub(super) fn new(
+        spec: &JobSpec,
+        info: RunInfo,
+        start: SystemTime,
+        signals: Signals,
+        keys: Keys,
+    ) -> std::io::Result<Self> {
         let empty = ShardStats::new(
             info.steps.len(),
             info.rtd_names.len(),
@@ -95,7 +103,13 @@ impl LegacyObserver {
         })
     }
 
-    fn screen_input<'a>(&'a self, cur: &'a ShardStats, now: SystemTime, live: &'a LiveInfo, footer: Footer) -> ScreenInput<'a> {
+    fn screen_input<'a>(
+        &'a self,
+        cur: &'a ShardStats,
+        now: SystemTime,
+        live: &'a LiveInfo,
+        footer: Footer,
+    ) -> ScreenInput<'a> {
         ScreenInput {
             info: &self.info,
             prev: &self.screen_prev,
@@ -118,7 +132,11 @@ impl LegacyObserver {
             b'p' => c.set_paused(!c.paused()),
             b'q' => {
                 self.quit_presses += 1;
-                if self.quit_presses > 1 { c.hard_quit() } else { c.soft_quit() }
+                if self.quit_presses > 1 {
+                    c.hard_quit()
+                } else {
+                    c.soft_quit()
+                }
             }
             b'Q' => c.hard_quit(),
             b'1' => self.screen = Screen::Scenario,
@@ -152,11 +170,26 @@ impl LegacyObserver {
     /// Writes the last -trace_stat and -trace_counts rows.
     pub(super) fn finish(&mut self, report: &RunReport) {
         if let Some(f) = self.stat_file.as_mut() {
-            let row = csv::row(&self.info, &self.stat_prev, &report.stats, self.stat_prev_at, report.finished_at, &self.delimiter);
+            let row = csv::row(
+                &self.info,
+                &self.stat_prev,
+                &report.stats,
+                self.stat_prev_at,
+                report.finished_at,
+                &self.delimiter,
+            );
             let _ = f.write_all(row.as_bytes());
         }
         if let Some(f) = self.counts_file.as_mut() {
-            let _ = f.write_all(csv::counts_row(&self.info, &report.stats, report.finished_at, &self.delimiter).as_bytes());
+            let _ = f.write_all(
+                csv::counts_row(
+                    &self.info,
+                    &report.stats,
+                    report.finished_at,
+                    &self.delimiter,
+                )
+                .as_bytes(),
+            );
         }
         if self.tty {
             // Leave the live screen.
@@ -170,8 +203,16 @@ impl Observer for LegacyObserver {
         if self.signals.apply(tick.control)
             && let Some(path) = &self.screen_file
         {
-            let live = LiveInfo { last_error: self.last_error.clone(), ..Default::default() };
-            let text = screen::trace_screen(&self.screen_input(tick.stats, tick.wall, &live, Footer::Running));
+            let live = LiveInfo {
+                last_error: self.last_error.clone(),
+                ..Default::default()
+            };
+            let text = screen::trace_screen(&self.screen_input(
+                tick.stats,
+                tick.wall,
+                &live,
+                Footer::Running,
+            ));
             let _ = std::fs::write(path, text);
         }
         for k in self.keys.drain() {
@@ -195,17 +236,28 @@ impl Observer for LegacyObserver {
                 let _ = f.write_all(line.as_bytes());
             }
         }
-        let next = *self.stat_next.get_or_insert(tick.started + self.stat_period);
+        let next = *self
+            .stat_next
+            .get_or_insert(tick.started + self.stat_period);
         if tick.now >= next {
             self.stat_next = Some(next + self.stat_period);
             if let Some(f) = self.stat_file.as_mut() {
-                let row = csv::row(&self.info, &self.stat_prev, tick.stats, self.stat_prev_at, tick.wall, &self.delimiter);
+                let row = csv::row(
+                    &self.info,
+                    &self.stat_prev,
+                    tick.stats,
+                    self.stat_prev_at,
+                    tick.wall,
+                    &self.delimiter,
+                );
                 let _ = f.write_all(row.as_bytes());
                 self.stat_prev = tick.stats.clone();
                 self.stat_prev_at = tick.wall;
             }
         }
-        let next_screen = *self.screen_next.get_or_insert(tick.started + Duration::from_secs(1));
+        let next_screen = *self
+            .screen_next
+            .get_or_insert(tick.started + Duration::from_secs(1));
         if tick.now >= next_screen {
             self.screen_next = Some(next_screen + Duration::from_secs(1));
             if self.tty {
@@ -214,10 +266,20 @@ impl Observer for LegacyObserver {
                     (_, true) => Footer::Paused,
                     _ => Footer::Running,
                 };
-                let live = LiveInfo { last_error: self.last_error.clone(), ..Default::default() };
-                let lines = screen::screen_lines(self.screen, &self.screen_input(tick.stats, tick.wall, &live, footer));
+                let live = LiveInfo {
+                    last_error: self.last_error.clone(),
+                    ..Default::default()
+                };
+                let lines = screen::screen_lines(
+                    self.screen,
+                    &self.screen_input(tick.stats, tick.wall, &live, footer),
+                );
                 let mut out = std::io::stdout().lock();
-                let _ = write!(out, "\x1b[2J\x1b[H{}", screen::to_text(&lines).replace('\n', "\r\n"));
+                let _ = write!(
+                    out,
+                    "\x1b[2J\x1b[H{}",
+                    screen::to_text(&lines).replace('\n', "\r\n")
+                );
                 let _ = out.flush();
             }
             self.screen_prev = tick.stats.clone();
