@@ -242,7 +242,11 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     });
     let cpus = shard::os::affinity_cpus();
-    let shards = spec.shards.unwrap_or(cpus.len()).max(1);
+    // A client given -p expects every message to leave from that port (SIPp users set it
+    // for the SUT's access lists); client shards after the first use ports of their own,
+    // so such a run keeps one shard unless -shards asks for more.
+    let default_shards = if role == Role::Client && spec.local_port.is_some() { 1 } else { cpus.len() };
+    let shards = spec.shards.unwrap_or(default_shards).max(1);
     let port = spec
         .local_port
         .unwrap_or(if role == Role::Server { 5060 } else { 0 });
