@@ -81,6 +81,10 @@ pub trait Observer {
     fn message_trace(&mut self) -> Option<std::fs::File> {
         None
     }
+    /// Whether each message should get a -trace_shortmsg line.
+    fn short_message_trace(&mut self) -> Option<std::fs::File> {
+        None
+    }
 }
 
 /// A run that loaded and bound successfully and can be started.
@@ -245,7 +249,11 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     // A client given -p expects every message to leave from that port (SIPp users set it
     // for the SUT's access lists); client shards after the first use ports of their own,
     // so such a run keeps one shard unless -shards asks for more.
-    let default_shards = if role == Role::Client && spec.local_port.is_some() { 1 } else { cpus.len() };
+    let default_shards = if role == Role::Client && spec.local_port.is_some() {
+        1
+    } else {
+        cpus.len()
+    };
     let shards = spec.shards.unwrap_or(default_shards).max(1);
     let port = spec
         .local_port
@@ -353,6 +361,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             users: spec.users,
             allow_exec_command: spec.allow_exec_command,
             auto_answer: spec.auto_answer,
+            trace_rtt: spec.trace.rtt_file.is_some(),
         };
         let budget = Budget {
             remaining: if role == Role::Client {
@@ -434,10 +443,14 @@ impl Prepared {
         let started_at = SystemTime::now();
         let want_finished = observer.wants_finished_calls();
         let message_file = observer.message_trace();
+        let short_file = observer.short_message_trace();
         for plan in &mut self.plans {
             plan.core.collect_finished = want_finished;
             if let Some(f) = &message_file {
                 plan.traces.messages = f.try_clone().ok();
+            }
+            if let Some(f) = &short_file {
+                plan.traces.short_messages = f.try_clone().ok();
             }
         }
         let sc = Arc::clone(&self.scenario);

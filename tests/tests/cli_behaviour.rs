@@ -290,3 +290,100 @@ fn sipps_benchmark_harness_command_lines_run_unchanged() {
     let s = gossipper_e2e::StatCsv::read(&dir.join("uas.csv"));
     assert_eq!(s.last("SuccessfulCall(C)"), 600);
 }
+
+/// SIPp's trace flags write SIPp's files under SIPp's default names
+/// (`<scenario>_<pid>_<suffix>`), with the content scripts grep for.
+#[test]
+fn trace_flags_write_sipps_files() {
+    let dir = scratch_dir("traces");
+    let port = free_port();
+    let uas = Proc::spawn(
+        "sipp uas",
+        Command::new(sipp_bin())
+            .current_dir(&dir)
+            .args([
+                "-sn",
+                "uas",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-m",
+                "5",
+                "-nostdin",
+                "-timeout",
+                "30s",
+            ])
+            .args(["-cp", &free_port().to_string()]),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, out, err) = run(
+        "gossipper uac with traces",
+        Command::new(gossipper_bin())
+            .current_dir(&dir)
+            .arg(format!("127.0.0.1:{port}"))
+            .args([
+                "-sn",
+                "uac",
+                "-i",
+                "127.0.0.1",
+                "-m",
+                "5",
+                "-r",
+                "10",
+                "-nostdin",
+                "-timeout",
+                "30s",
+            ])
+            .args([
+                "-trace_msg",
+                "-trace_shortmsg",
+                "-trace_rtt",
+                "-rtt_freq",
+                "2",
+                "-trace_counts",
+                "-trace_stat",
+            ])
+            .args(["-trace_screen", "-cp", &free_port().to_string()]),
+        Duration::from_secs(40),
+    );
+    assert_eq!(status.code(), Some(0), "{}\n{}", tail(&out), tail(&err));
+    let _ = uas.wait(Duration::from_secs(20));
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let find = |suffix: &str| {
+        let n = names
+            .iter()
+            .find(|n| n.starts_with("uac_") && n.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no uac_<pid>{suffix} in {names:?}"));
+        std::fs::read_to_string(dir.join(n)).unwrap()
+    };
+    let msgs = find("_messages.log");
+    assert!(
+        msgs.contains("UDP message sent") && msgs.contains("UDP message received"),
+        "{msgs}"
+    );
+    assert_eq!(msgs.lines().filter(|l| l.starts_with("BYE ")).count(), 5);
+    let short = find("_shortmessages.log");
+    assert_eq!(
+        short
+            .lines()
+            .filter(|l| l.contains("\tS\t") && l.contains("CSeq:1 INVITE"))
+            .count(),
+        5,
+        "{short}"
+    );
+    let rtt = find("_rtt.csv");
+    assert!(rtt.starts_with("Date_ms;response_time_ms;rtd_no"), "{rtt}");
+    assert_eq!(
+        rtt.lines().count(),
+        1 + 5,
+        "one response time per call: {rtt}"
+    );
+    let counts = find("_counts.csv");
+    assert!(counts.contains("INVITE"), "{counts}");
+    assert!(find("_.csv").contains("SuccessfulCall(C)"));
+    assert!(find("_screen.log").contains("Statistics Screen"));
+}

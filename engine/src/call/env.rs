@@ -54,6 +54,8 @@ pub struct Env {
     pub allow_exec_command: bool,
     /// `-aa`: answer INFO, NOTIFY, OPTIONS and UPDATE outside calls.
     pub auto_answer: bool,
+    /// `-trace_rtt`: report every response time as a `ShardEvent::Rtt`.
+    pub trace_rtt: bool,
 }
 
 /// Something a call asks the shard to do besides sending (logs, shell commands, run
@@ -69,6 +71,11 @@ pub enum ShardEvent {
     StopGracefully,
     /// `int_cmd="stop_now"`: end the run now (exit code 97).
     StopNow,
+    /// A response time was measured (only with -trace_rtt).
+    Rtt {
+        rtd: u16,
+        us: u64,
+    },
     /// A media command for the media layer (`play_pcap_audio`, `rtp_stream`, …).
     Media {
         call_number: u64,

@@ -427,6 +427,9 @@ impl Call {
                 if let Some(t) = cx.stats.rtd.get_mut(slot) {
                     t.record(us);
                 }
+                if cx.env.trace_rtt {
+                    cx.events.push(ShardEvent::Rtt { rtd: id.0, us });
+                }
                 if !common.repeat_rtd
                     && let Some(s) = self.rtd_start.get_mut(slot)
                 {

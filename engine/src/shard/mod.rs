@@ -25,7 +25,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 pub use self::core::{Budget, Finished, ShardCore};
 use crate::call::{ShardEvent, TxQueue};
-use crate::stats::traces::{Direction, msg_block};
+use crate::stats::traces::{Direction, msg_block, shortmsg_line};
 use crate::stats::{FailureReason, ShardStats};
 use crate::transport::{StreamEvent, StreamHost, StreamPlan, Streams};
 
@@ -163,7 +163,7 @@ async fn shard_loop(plan: ShardPlan) {
     let traces = Rc::new(RefCell::new(traces));
     {
         let mut c = core.borrow_mut();
-        c.trace_rx = traces.borrow().messages.is_some();
+        c.trace_rx = traces.borrow().messages.is_some() || traces.borrow().short_messages.is_some();
     }
     let out = match socket {
         ShardSocket::Udp(socket) => {
@@ -375,6 +375,24 @@ fn send_stream(
     finish_batch(core, traces, batch, wall, 0);
 }
 
+/// One -trace_shortmsg line for a message (Call-ID, CSeq and first line).
+fn short_line(wall: SystemTime, dir: Direction, bytes: &[u8]) -> String {
+    match crate::sip::SipMessage::parse(bytes) {
+        Ok(m) => {
+            let cseq = m.cseq();
+            let cseq = format!("{} {}", cseq.number, String::from_utf8_lossy(cseq.method));
+            shortmsg_line(
+                wall,
+                dir,
+                &String::from_utf8_lossy(m.call_id()),
+                &cseq,
+                &String::from_utf8_lossy(m.first_line()),
+            )
+        }
+        Err(_) => shortmsg_line(wall, dir, "", "", "(malformed)"),
+    }
+}
+
 /// Writes -trace_msg blocks, counts send errors and gives the buffers back to the core.
 fn finish_batch(
     core: &Rc<RefCell<ShardCore>>,
@@ -385,22 +403,32 @@ fn finish_batch(
 ) {
     {
         let mut tr = traces.borrow_mut();
-        if let Some(f) = tr.messages.as_mut() {
-            let mut text = Vec::new();
+        let tr = &mut *tr;
+        if tr.messages.is_some() || tr.short_messages.is_some() {
+            let mut full = Vec::new();
+            let mut short = String::new();
             let mut c = core.borrow_mut();
             let transport = c.env.transport.keyword();
-            for (_, bytes) in c.rx_log.drain(..) {
-                text.extend_from_slice(&msg_block(wall, transport, Direction::Received, &bytes));
+            let rx = std::mem::take(&mut c.rx_log);
+            let sent = batch
+                .items
+                .iter()
+                .map(|t| (Direction::Sent, batch.bytes(t)));
+            let received = rx.iter().map(|(_, b)| (Direction::Received, &b[..]));
+            for (dir, bytes) in received.chain(sent) {
+                if tr.messages.is_some() {
+                    full.extend_from_slice(&msg_block(wall, transport, dir, bytes));
+                }
+                if tr.short_messages.is_some() {
+                    short.push_str(&short_line(wall, dir, bytes));
+                }
             }
-            for t in &batch.items {
-                text.extend_from_slice(&msg_block(
-                    wall,
-                    transport,
-                    Direction::Sent,
-                    batch.bytes(t),
-                ));
+            if let Some(f) = tr.messages.as_mut() {
+                let _ = f.write_all(&full);
             }
-            let _ = f.write_all(&text);
+            if let Some(f) = tr.short_messages.as_mut() {
+                let _ = f.write_all(short.as_bytes());
+            }
         }
     }
     let mut c = core.borrow_mut();

@@ -100,6 +100,7 @@ pub fn env(local: SocketAddr, remote: Option<SocketAddr>, start: Instant) -> Env
         users: None,
         allow_exec_command: false,
         auto_answer: false,
+        trace_rtt: false,
     }
 }
 

@@ -44,10 +44,16 @@ pub(super) struct LegacyObserver {
     screen_next: Option<Instant>,
     screen: Screen,
     counts_file: Option<File>,
+    /// -trace_rtt: lines are buffered and written every `rtt_freq` values, as SIPp does.
+    rtt_file: Option<File>,
+    rtt_buf: String,
+    rtt_pending: u64,
+    rtt_freq: u64,
     call_records: Option<File>,
     logs: Option<File>,
     errors: Option<File>,
     message_file: Option<File>,
+    short_message_file: Option<File>,
     quit_presses: u32,
     pub(super) last_error: Option<String>,
 }
@@ -72,6 +78,10 @@ impl LegacyObserver {
         if let Some(f) = stat_file.as_mut() {
             f.write_all(csv::header(&info, &t.stat_delimiter).as_bytes())?;
         }
+        let mut rtt_file = create(&t.rtt_file)?;
+        if let Some(f) = rtt_file.as_mut() {
+            f.write_all(csv::rtt_header(&t.stat_delimiter).as_bytes())?;
+        }
         let mut counts_file = create(&t.counts_file)?;
         if let Some(f) = counts_file.as_mut() {
             f.write_all(csv::counts_header(&info, &t.stat_delimiter).as_bytes())?;
@@ -93,10 +103,15 @@ impl LegacyObserver {
             screen_next: None,
             screen: Screen::Scenario,
             counts_file,
+            rtt_file,
+            rtt_buf: String::new(),
+            rtt_pending: 0,
+            rtt_freq: t.rtt_freq.max(1),
             call_records: create(&t.call_records)?,
             logs: create(&t.log_file)?,
             errors: create(&t.error_file)?,
             message_file: create(&t.message_file)?,
+            short_message_file: create(&t.shortmessage_file)?,
             quit_presses: 0,
             last_error: None,
             info,
@@ -156,6 +171,22 @@ impl LegacyObserver {
                         let _ = writeln!(f, "{t}");
                     }
                 }
+                ShardEvent::Rtt { rtd, us } => {
+                    if self.rtt_file.is_some() {
+                        let line = csv::rtt_line(
+                            &self.info,
+                            wall,
+                            usize::from(*rtd),
+                            *us,
+                            &self.delimiter,
+                        );
+                        self.rtt_buf.push_str(&line);
+                        self.rtt_pending += 1;
+                        if self.rtt_pending >= self.rtt_freq {
+                            self.flush_rtt();
+                        }
+                    }
+                }
                 ShardEvent::Warning(t) | ShardEvent::Error(t) => {
                     self.last_error = Some(t.clone());
                     if let Some(f) = self.errors.as_mut() {
@@ -167,8 +198,17 @@ impl LegacyObserver {
         }
     }
 
-    /// Writes the last -trace_stat and -trace_counts rows.
+    fn flush_rtt(&mut self) {
+        if let Some(f) = self.rtt_file.as_mut() {
+            let _ = f.write_all(self.rtt_buf.as_bytes());
+        }
+        self.rtt_buf.clear();
+        self.rtt_pending = 0;
+    }
+
+    /// Writes the last -trace_stat, -trace_counts and -trace_rtt rows.
     pub(super) fn finish(&mut self, report: &RunReport) {
+        self.flush_rtt();
         if let Some(f) = self.stat_file.as_mut() {
             let row = csv::row(
                 &self.info,
@@ -293,5 +333,9 @@ impl Observer for LegacyObserver {
 
     fn message_trace(&mut self) -> Option<File> {
         self.message_file.take()
+    }
+
+    fn short_message_trace(&mut self) -> Option<File> {
+        self.short_message_file.take()
     }
 }
