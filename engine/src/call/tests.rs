@@ -264,7 +264,7 @@ fn call_state_stays_within_its_memory_budget() {
     // Memory per call is a budget (STYLE.md §4): growing `Call` must be a deliberate
     // commit. Heap parts are freed while a call waits (see `plan`).
     let size = std::mem::size_of::<crate::call::Call>();
-    assert!(size <= 496, "Call is {size} bytes");
+    assert!(size <= 512, "Call is {size} bytes");
 }
 
 #[test]
@@ -366,7 +366,7 @@ fn steady_state_allocations_per_call_are_bounded() {
     // The simulated network copies each of the 12 datagrams of a call pair once.
     let engine = per_call - 12.0;
     eprintln!("{engine:.1} engine allocations per call pair (uac + uas)");
-    // What is left is per-call setup on both sides (Call-ID, table and dead-call keys,
+    // What is left is per-call setup on both sides (the boxed call, its Call-ID,
     // buffers kept while a call waits): no allocation per message.
-    assert!(engine <= 12.0, "{engine:.1} allocations per call pair");
+    assert!(engine <= 14.0, "{engine:.1} allocations per call pair");
 }
