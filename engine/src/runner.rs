@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::call::inject::{InjectData, InjectFile};
 use crate::call::{Env, ShardEvent};
-use crate::config::{JobSpec, ScenarioSource};
+use crate::config::{JobSpec, ScenarioSource, TransportMode};
 use crate::load::{self, Pacer};
 use crate::media::{self, library::MediaLibrary};
 use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
@@ -99,6 +99,9 @@ pub struct Prepared {
     published: Vec<Arc<Mutex<Published>>>,
     spec: JobSpec,
 }
+
+/// SIPp's default `-max_socket`.
+const DEFAULT_MAX_SOCKETS: usize = 50_000;
 
 /// Loads the scenario named by `spec` (for `-sd`, validation and runs).
 pub fn load_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
@@ -417,6 +420,19 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             published: p,
             traces: ShardTraces::default(),
             media_socket,
+            // `-t un`: SIPp gives each client call its own socket; a server answers from
+            // its one listening socket, as with u1.
+            udp_per_call: (spec.transport == TransportMode::UdpPerCall && role == Role::Client)
+                .then(|| shard::udp_per_call::Settings {
+                    bind_ip,
+                    buff_size: spec.buff_size,
+                    max_sockets: load::share(
+                        spec.max_sockets.unwrap_or(DEFAULT_MAX_SOCKETS) as u64,
+                        shards,
+                        i,
+                    )
+                    .max(1) as usize,
+                }),
         });
     }
     Ok(Prepared {
@@ -580,4 +596,45 @@ fn empty_stats(sc: &Scenario) -> ShardStats {
         &sc.response_time_repartition,
         &sc.call_length_repartition,
     )
+}
+
+/// issue 8: RTP port allocation per shard.
+#[cfg(test)]
+mod media_port_tests {
+    use super::*;
+
+    fn spec(media_port: Option<u16>, min: Option<u16>, max: Option<u16>) -> JobSpec {
+        JobSpec { media_port, min_rtp_port: min, max_rtp_port: max, ..JobSpec::default() }
+    }
+
+    fn busy_pair() -> (UdpSocket, u16) {
+        // A port p with p + 2 free too, p held busy.
+        loop {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let p = s.local_addr().unwrap().port();
+            if p < 60_000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
+                return (s, p);
+            }
+        }
+    }
+
+    #[test]
+    fn shards_take_every_second_port_from_mp() {
+        let (held, p) = busy_pair();
+        drop(held);
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let (_a, pa) = bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16).unwrap();
+        let (_b, pb) = bind_media_port(&spec(Some(p), None, None), ip, 1, 1 << 16).unwrap();
+        assert_eq!((pa, pb), (p, p + 2));
+    }
+
+    #[test]
+    fn a_busy_explicit_mp_is_an_error_but_a_range_skips_it() {
+        let (_held, p) = busy_pair();
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert!(matches!(bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16), Err(RunError::Bind(_))));
+        let (_s, got) = bind_media_port(&spec(None, Some(p), Some(p + 10)), ip, 0, 1 << 16).unwrap();
+        assert_eq!(got, p + 2, "-min_rtp_port skips the busy port two at a time");
+        assert!(matches!(bind_media_port(&spec(None, Some(p), Some(p + 1)), ip, 0, 1 << 16), Err(RunError::Bind(_))));
+    }
 }

@@ -91,7 +91,9 @@ pub struct Transmit {
     pub start: usize,
     pub len: usize,
     /// The call that queued it (its number; 0 outside a call step). Stream transports
-    /// with a connection per call (tn, ln, wn, wsn) pick the connection by it.
+    /// with a connection per call (tn, ln, wn, wsn) pick the connection by it. A `-t un`
+    /// client call stamps its own local port instead (`shard::udp_per_call` picks the
+    /// socket by it).
     pub flow: u64,
 }
 

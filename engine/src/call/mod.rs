@@ -125,6 +125,9 @@ pub struct Call {
     wait_deadline: Option<Instant>,
     /// Row of the default injection file, chosen once per call.
     inject_row: Option<usize>,
+    /// `-t un` clients: the port of this call's own socket (`[local_port]`); `None`: the
+    /// shard's socket (`Env::local_port`).
+    local_port: Option<u16>,
 }
 
 impl Call {
@@ -164,7 +167,18 @@ impl Call {
             rtd_start: vec![Some(now); sc.rtd_names.len()],
             wait_deadline: None,
             inject_row: None,
+            local_port: None,
         }
+    }
+
+    /// Gives the call its own local port (`-t un`), before `start`.
+    pub fn set_local_port(&mut self, port: u16) {
+        self.local_port = Some(port);
+    }
+
+    /// The call's own local port, when it has one (`-t un`).
+    pub fn local_port(&self) -> Option<u16> {
+        self.local_port
     }
 
     pub fn number(&self) -> u64 {

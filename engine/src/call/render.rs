@@ -182,7 +182,10 @@ fn render_keyword(
         Keyword::RemotePort(o) => push_num(out, i64::from(call.dest.port()) + o),
         Keyword::LocalIp | Keyword::ServerIp => out.extend_from_slice(env.local_ip_text.as_bytes()),
         Keyword::LocalIpType => out.push(if env.local_ip.is_ipv6() { b'6' } else { b'4' }),
-        Keyword::LocalPort(o) => push_num(out, i64::from(env.local_port) + o),
+        Keyword::LocalPort(o) => push_num(
+            out,
+            i64::from(call.local_port.unwrap_or(env.local_port)) + o,
+        ),
         Keyword::MediaIp => out.extend_from_slice(env.media_ip_text.as_bytes()),
         Keyword::MediaIpType => out.push(if env.media_ip.is_ipv6() { b'6' } else { b'4' }),
         Keyword::MediaPort(o) | Keyword::AutoMediaPort(o) | Keyword::RtpstreamAudioPort(o) => {

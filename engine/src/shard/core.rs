@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use super::port_pool::PortPool;
 use super::table::{CallHandle, CallTable};
 use crate::call::inject::InjectData;
 use crate::call::plan::Plan;
@@ -80,6 +81,9 @@ pub struct ShardCore {
     /// RTP of this shard's calls (`None` when the run has no media); driven by
     /// `shard::media_io`.
     pub media: Option<crate::media::MediaEngine>,
+    /// `-t un` clients: the local port of each call (`None`: every call uses the shard's
+    /// socket). The shell binds the sockets; see `udp_ports_wanted`.
+    udp_ports: Option<PortPool>,
 }
 
 impl ShardCore {
@@ -129,6 +133,7 @@ impl ShardCore {
             trace_rx: false,
             rx_log: Vec::new(),
             media: None,
+            udp_ports: None,
             plan: Plan::new(&scenario),
             scenario,
         }
@@ -173,6 +178,60 @@ impl ShardCore {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// `-t un` for a client: every new call gets its own local UDP port (at most
+    /// `max_sockets` open on this shard; past that, calls share them round-robin).
+    /// No effect for servers, which answer from the shard's socket as SIPp does.
+    pub fn enable_udp_per_call(&mut self, max_sockets: usize) {
+        if self.scenario.role == Role::Client {
+            self.udp_ports = Some(PortPool::new(max_sockets, self.env.local_port));
+        }
+    }
+
+    /// `-t un`: how many more bound UDP ports the shell should hand in (`supply_udp_port`)
+    /// before the next `handle_tick`, so the calls due at `now` can open. 0 otherwise.
+    #[must_use]
+    pub fn udp_ports_wanted(&self, now: Instant) -> usize {
+        let Some(pool) = &self.udp_ports else {
+            return 0;
+        };
+        if self.stopping {
+            return 0;
+        }
+        let owed = if self.env.users.is_some() {
+            self.users_waiting.len() as u64
+        } else {
+            let room = self.budget.limit.saturating_sub(self.calls.len() as u64);
+            self.pacer.due(now).min(room)
+        };
+        let owed = self.budget.remaining.map_or(owed, |r| owed.min(r));
+        pool.wanted(owed.min(10_000) as usize)
+    }
+
+    /// `-t un`: the shell bound a socket on `port` for a future call.
+    pub fn supply_udp_port(&mut self, port: u16) {
+        if let Some(pool) = self.udp_ports.as_mut() {
+            pool.supply(port);
+        }
+    }
+
+    /// `-t un`: the shell could not bind another socket; calls share the open ones.
+    pub fn udp_port_bind_failed(&mut self, why: String) {
+        if let Some(pool) = self.udp_ports.as_mut() {
+            pool.bind_failed();
+            self.events.push(ShardEvent::Warning(format!(
+                "-t un: {why}; new calls share the {} sockets already open",
+                pool.open_count()
+            )));
+        }
+    }
+
+    /// `-t un`: moves the ports whose last call ended into `out`; the shell closes them.
+    pub fn take_closed_udp_ports(&mut self, out: &mut Vec<u16>) {
+        if let Some(pool) = self.udp_ports.as_mut() {
+            pool.take_closed(out);
+        }
     }
 
     /// Sets up -users: `n` users on this shard start a call each as soon as possible.
@@ -228,8 +287,12 @@ impl ShardCore {
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
-        // Stream transports with a connection per call route by this (transport::Streams).
-        self.tx.flow = call.number();
+        // Stream transports with a connection per call route by this (transport::Streams);
+        // `-t un` calls by their own local port (shard::udp_per_call).
+        self.tx.flow = match call.local_port() {
+            Some(port) => u64::from(port),
+            None => call.number(),
+        };
         let events_before = self.events.len();
         let mut cx = Self::cx(
             &scenario,
@@ -281,6 +344,9 @@ impl ShardCore {
         };
         if self.env.transport.is_stream_per_call() {
             self.tx.ended_flows.push(call.number());
+        }
+        if let (Some(pool), Some(port)) = (self.udp_ports.as_mut(), call.local_port()) {
+            pool.release(port);
         }
         match outcome {
             Outcome::Success => {
@@ -482,20 +548,36 @@ impl ShardCore {
         } else {
             owed.min(room)
         };
-        for _ in 0..n.min(10_000) {
+        let n = n.min(10_000);
+        let mut opened = 0;
+        while opened < n {
+            // `-t un`: a call without a socket waits for the next turn (still owed).
+            let port = match self.udp_ports.as_mut() {
+                Some(pool) => match pool.assign() {
+                    Some(p) => Some(p),
+                    None => break,
+                },
+                None => None,
+            };
             let user = self.users_waiting.pop().unwrap_or(0);
-            self.open_one(now, wall, user);
+            self.open_one(now, wall, user, port);
+            opened += 1;
         }
         if self.env.users.is_none() {
-            self.pacer.opened(n);
+            self.pacer.opened(opened);
         }
         if let Some(r) = self.budget.remaining.as_mut() {
-            *r -= n.min(*r);
+            *r -= opened.min(*r);
         }
     }
 
-    fn open_one(&mut self, now: Instant, wall: SystemTime, user: u64) {
-        let Some(dest) = self.env.remote else { return };
+    fn open_one(&mut self, now: Instant, wall: SystemTime, user: u64, port: Option<u16>) {
+        let Some(dest) = self.env.remote else {
+            if let (Some(pool), Some(p)) = (self.udp_ports.as_mut(), port) {
+                pool.release(p);
+            }
+            return;
+        };
         let number = self.next_call_number();
         let mut call_id = std::mem::take(&mut self.call_id_buf);
         call_id.clear();
@@ -516,7 +598,10 @@ impl ShardCore {
             wall,
             None,
         );
-        let call = Call::new(number, user, call_id.as_bytes(), dest, now, &cx);
+        let mut call = Call::new(number, user, call_id.as_bytes(), dest, now, &cx);
+        if let Some(p) = port {
+            call.set_local_port(p);
+        }
         self.call_id_buf = call_id;
         let h = self.calls.insert(call);
         self.stats.counters.outgoing_calls += 1;
@@ -550,8 +635,11 @@ impl ShardCore {
             if let Some(c) = self.calls.get_mut(h) {
                 c.abort();
             }
-            if self.calls.remove(h, now).is_some() {
+            if let Some(call) = self.calls.remove(h, now) {
                 self.stats.counters.failed_calls += 1;
+                if let (Some(pool), Some(port)) = (self.udp_ports.as_mut(), call.local_port()) {
+                    pool.release(port);
+                }
             }
         }
         self.stats.current_calls = 0;
@@ -587,5 +675,103 @@ pub fn render_call_id(env: &Env, number: u64, out: &mut String) {
             }
             None => out.push('%'),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim;
+    use std::time::Duration;
+
+    /// A `-t un` client core (`uac`, 1000 calls/s, 3 calls at most, 2 sockets at most).
+    fn un_client(now: Instant) -> ShardCore {
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let mut env = sim::env(local, Some(remote), now);
+        env.transport = crate::config::TransportMode::UdpPerCall;
+        let mut core = ShardCore::new(
+            0,
+            1,
+            sim::builtin("uac"),
+            env,
+            7,
+            InjectData::default(),
+            Pacer::new(1000.0, now),
+            Budget {
+                remaining: Some(3),
+                limit: 100,
+            },
+        );
+        core.enable_udp_per_call(2);
+        core
+    }
+
+    fn via_port(tx: &TxQueue, t: &crate::call::Transmit) -> u16 {
+        let text = String::from_utf8_lossy(tx.bytes(t)).to_string();
+        let via = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Via: SIP/2.0/UDP 127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no Via in {text}"));
+        via.split(';').next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn un_calls_wait_for_a_socket_then_each_renders_and_sends_from_its_own_port() {
+        let t0 = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH;
+        let mut core = un_client(t0);
+        let later = t0 + Duration::from_millis(3);
+        // 3 calls are due but only 2 sockets may open; none is bound yet.
+        assert_eq!(core.udp_ports_wanted(later), 2);
+        core.handle_tick(later, wall);
+        assert!(core.tx.items.is_empty(), "no call opens without a socket");
+        assert_eq!(core.live_calls(), 0);
+
+        core.supply_udp_port(4001);
+        core.supply_udp_port(4002);
+        assert_eq!(core.udp_ports_wanted(later), 0);
+        core.handle_tick(later, wall);
+        assert_eq!(core.live_calls(), 3, "the third call shares a socket");
+        let tx = std::mem::take(&mut core.tx);
+        assert_eq!(tx.items.len(), 3);
+        let mut ports = Vec::new();
+        for t in &tx.items {
+            let port = via_port(&tx, t);
+            assert_eq!(u64::from(port), t.flow, "sent from the port it renders");
+            ports.push(port);
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports, vec![4001, 4002]);
+
+        // Ending the calls releases the sockets, each once its last call is gone.
+        core.abort_all(later);
+        let mut closed = Vec::new();
+        core.take_closed_udp_ports(&mut closed);
+        closed.sort_unstable();
+        assert_eq!(closed, vec![4001, 4002]);
+    }
+
+    #[test]
+    fn un_is_ignored_by_servers_which_answer_from_the_shard_socket() {
+        let now = Instant::now();
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let mut core = ShardCore::new(
+            0,
+            1,
+            sim::builtin("uas"),
+            sim::env(local, None, now),
+            7,
+            InjectData::default(),
+            Pacer::new(0.0, now),
+            Budget {
+                remaining: None,
+                limit: 100,
+            },
+        );
+        core.enable_udp_per_call(10);
+        assert_eq!(core.udp_ports_wanted(now), 0);
+        assert!(core.udp_ports.is_none());
     }
 }

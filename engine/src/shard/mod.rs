@@ -1,6 +1,7 @@
 //! A shard: one glommio executor pinned to one CPU, owning its socket (UDP) or its
 //! stream connections (TCP, TLS, WebSocket: `transport::Streams`), its calls, its timers
-//! and its counters. Calls never move between shards.
+//! and its counters. Calls never move between shards. A `-t un` client shard also owns
+//! one UDP socket per call (`udp_per_call`; the port bookkeeping is in `port_pool`).
 //!
 //! Owns: the I/O loop only — receive datagrams (or framed stream messages), feed
 //! `ShardCore`, send what it queued, sleep until the next deadline, publish a copy of the
@@ -11,7 +12,9 @@ pub mod core;
 pub mod media_io; // issue 8: RTP socket I/O
 pub mod mmsg;
 pub mod os;
+pub mod port_pool;
 pub mod table;
+pub mod udp_per_call;
 
 use std::cell::RefCell;
 use std::io::Write as _;
@@ -108,6 +111,9 @@ pub struct ShardPlan {
     pub traces: ShardTraces,
     /// issue 8: this shard's RTP socket (`media_io`); `None` when the run has no media.
     pub media_socket: Option<socket2::Socket>,
+    /// `-t un` clients: bind one more UDP socket per call (`udp_per_call`); the shard
+    /// socket then carries only what belongs to no call.
+    pub udp_per_call: Option<udp_per_call::Settings>,
 }
 
 /// The one place a shard reads the clocks (STYLE.md §1).
@@ -157,6 +163,7 @@ async fn shard_loop(plan: ShardPlan) {
         published,
         traces,
         media_socket,
+        udp_per_call,
         ..
     } = plan;
     let core = Rc::new(RefCell::new(core));
@@ -187,6 +194,14 @@ async fn shard_loop(plan: ShardPlan) {
         }
     };
     let mut media = media_socket.map(media_io::MediaIo::new); // issue 8: RTP socket
+    // `-t un` (clients): per-call sockets, and the signal their receive tasks wake us by.
+    let (mut per_call, woken) = match (&out, udp_per_call) {
+        (Out::Udp(_), Some(settings)) => {
+            let (s, w) = udp_per_call::CallSockets::new(Rc::clone(&core), settings);
+            (Some(s), Some(w))
+        }
+        _ => (None, None),
+    };
 
     let mut last_publish = clock().0;
     let mut rate_seen = f64::NAN;
@@ -200,6 +215,9 @@ async fn shard_loop(plan: ShardPlan) {
             Out::Udp(sock) => drain_udp(sock, &mut rx, &core, now, wall),
             Out::Stream(_) => 0,
         };
+        if let Some(pc) = per_call.as_mut() {
+            pc.top_up(now);
+        }
         let batch = {
             let mut c = core.borrow_mut();
             let rate = control.rate() / c.shards as f64;
@@ -221,8 +239,17 @@ async fn shard_loop(plan: ShardPlan) {
             c.handle_tick(now, wall);
             take_tx(&mut c)
         };
+        if let Some(pc) = per_call.as_mut() {
+            pc.take_ended();
+        }
         match &out {
-            Out::Udp(sock) => flush(sock, &core, &traces, batch, wall).await,
+            Out::Udp(sock) => match per_call.as_mut() {
+                None => flush(sock, &core, &traces, batch, wall).await,
+                Some(pc) => {
+                    flush_per_call(sock, pc, &core, &traces, batch, wall).await;
+                    pc.close_ended();
+                }
+            },
             Out::Stream(streams) => send_stream(streams, &core, &traces, batch, wall),
         }
         if let Some(m) = media.as_mut() {
@@ -254,6 +281,19 @@ async fn shard_loop(plan: ShardPlan) {
             Some(_) => Duration::ZERO,
             None => MAX_SLEEP,
         };
+        if let Some(w) = woken.as_ref() {
+            // `-t un`: a call socket's task fed the core: send its replies promptly.
+            if let Out::Udp(sock) = &out
+                && !sleep.is_zero()
+            {
+                let wait = std::pin::pin!(wait_readable(sock, sleep));
+                let wake = std::pin::pin!(w.recv());
+                let _ = futures_util::future::select(wait, wake).await;
+            } else {
+                glommio::yield_if_needed().await;
+            }
+            continue;
+        }
         match &out {
             // Busy: let datagrams gather for a moment, so the next turn moves a batch
             // (adds at most COALESCE to a response time).
@@ -358,6 +398,40 @@ async fn flush(
         }
     }
     drop(items);
+    finish_batch(core, traces, batch, wall, errors);
+}
+
+/// `-t un`: sends each datagram from the socket of the call that queued it (the shard's
+/// socket for the rest), one sendmmsg per socket and run of datagrams.
+async fn flush_per_call(
+    main: &glommio::net::UdpSocket,
+    sockets: &udp_per_call::CallSockets,
+    core: &Rc<RefCell<ShardCore>>,
+    traces: &Rc<RefCell<ShardTraces>>,
+    batch: TxQueue,
+    wall: SystemTime,
+) {
+    let mut errors = 0u64;
+    let mut order: Vec<&crate::call::Transmit> = batch.items.iter().collect();
+    // Stable: a call's datagrams keep their order.
+    order.sort_by_key(|t| t.flow);
+    for run in order.chunk_by(|a, b| a.flow == b.flow) {
+        let Some(first) = run.first() else { continue };
+        let sock: &glommio::net::UdpSocket = match sockets.socket(first.flow) {
+            Some(s) => s,
+            None => main,
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(sock);
+        let items: Vec<(&[u8], SocketAddr)> =
+            run.iter().map(|t| (batch.bytes(t), t.dest)).collect();
+        let sent = mmsg::send_batch(fd, &items).unwrap_or_default();
+        for (bytes, dest) in items.iter().skip(sent) {
+            if sock.send_to(bytes, *dest).await.is_err() {
+                errors += 1;
+            }
+        }
+    }
+    drop(order);
     finish_batch(core, traces, batch, wall, errors);
 }
 
