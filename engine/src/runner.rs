@@ -604,7 +604,12 @@ mod media_port_tests {
     use super::*;
 
     fn spec(media_port: Option<u16>, min: Option<u16>, max: Option<u16>) -> JobSpec {
-        JobSpec { media_port, min_rtp_port: min, max_rtp_port: max, ..JobSpec::default() }
+        JobSpec {
+            media_port,
+            min_rtp_port: min,
+            max_rtp_port: max,
+            ..JobSpec::default()
+        }
     }
 
     fn busy_pair() -> (UdpSocket, u16) {
@@ -632,9 +637,20 @@ mod media_port_tests {
     fn a_busy_explicit_mp_is_an_error_but_a_range_skips_it() {
         let (_held, p) = busy_pair();
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        assert!(matches!(bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16), Err(RunError::Bind(_))));
-        let (_s, got) = bind_media_port(&spec(None, Some(p), Some(p + 10)), ip, 0, 1 << 16).unwrap();
-        assert_eq!(got, p + 2, "-min_rtp_port skips the busy port two at a time");
-        assert!(matches!(bind_media_port(&spec(None, Some(p), Some(p + 1)), ip, 0, 1 << 16), Err(RunError::Bind(_))));
+        assert!(matches!(
+            bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16),
+            Err(RunError::Bind(_))
+        ));
+        let (_s, got) =
+            bind_media_port(&spec(None, Some(p), Some(p + 10)), ip, 0, 1 << 16).unwrap();
+        assert_eq!(
+            got,
+            p + 2,
+            "-min_rtp_port skips the busy port two at a time"
+        );
+        assert!(matches!(
+            bind_media_port(&spec(None, Some(p), Some(p + 1)), ip, 0, 1 << 16),
+            Err(RunError::Bind(_))
+        ));
     }
 }
