@@ -171,20 +171,13 @@ impl LegacyObserver {
                         let _ = writeln!(f, "{t}");
                     }
                 }
-                ShardEvent::Rtt { rtd, us } => {
-                    if self.rtt_file.is_some() {
-                        let line = csv::rtt_line(
-                            &self.info,
-                            wall,
-                            usize::from(*rtd),
-                            *us,
-                            &self.delimiter,
-                        );
-                        self.rtt_buf.push_str(&line);
-                        self.rtt_pending += 1;
-                        if self.rtt_pending >= self.rtt_freq {
-                            self.flush_rtt();
-                        }
+                ShardEvent::Rtt { rtd, us } if self.rtt_file.is_some() => {
+                    let line =
+                        csv::rtt_line(&self.info, wall, usize::from(*rtd), *us, &self.delimiter);
+                    self.rtt_buf.push_str(&line);
+                    self.rtt_pending += 1;
+                    if self.rtt_pending >= self.rtt_freq {
+                        self.flush_rtt();
                     }
                 }
                 ShardEvent::Warning(t) | ShardEvent::Error(t) => {
