@@ -13,6 +13,7 @@
 //! messages we sent since (RFC 3261 §17.2: the server transaction re-sends its last
 //! response), so a lost 180+200 pair does not turn into a failed call.
 
+mod abort;
 pub mod actions;
 pub mod digest;
 pub mod env;
@@ -76,6 +77,19 @@ struct Retrans {
     step: usize,
 }
 
+/// Our INVITE's progress (client side).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InviteState {
+    None,
+    /// Sent, no final response yet: an abort sends CANCEL (the INVITE stays in
+    /// `last_sent` until then).
+    Pending,
+    /// Answered with a 2xx: an abort sends BYE (built from `last_ack`).
+    Answered,
+    /// Answered with a failure: nothing to clean up.
+    Rejected,
+}
+
 /// A response kept to answer retransmissions of the request it answers.
 #[derive(Debug)]
 struct SentResponse {
@@ -115,6 +129,8 @@ pub struct Call {
     /// CSeq number of the INVITE we took: its ACK may arrive late (after a BYE that
     /// overtook it) and is then absorbed too.
     invite_cseq: Option<u32>,
+    /// Where our own INVITE stands, for SIPp's abort behaviour (CANCEL or BYE).
+    invite: InviteState,
     /// The last response we sent and the request it answers.
     last_response: Option<SentResponse>,
     peer_tag: Option<Token>,
@@ -160,6 +176,7 @@ impl Call {
             last_request: None,
             last_ack_cseq: None,
             invite_cseq: None,
+            invite: InviteState::None,
             last_response: None,
             peer_tag: None,
             route_set: None,
@@ -234,7 +251,18 @@ impl Call {
         if self.absorb_retransmission(msg, cx) {
             return Progress::Running;
         }
-        // Unexpected.
+        // Unexpected. A final answer to our INVITE still decides how an abort cleans up.
+        if !msg.is_request()
+            && msg.cseq().method == b"INVITE"
+            && let Some(code) = msg.status()
+            && code >= 200
+        {
+            self.invite = if code < 300 {
+                InviteState::Answered
+            } else {
+                InviteState::Rejected
+            };
+        }
         if let Some(step) = cx.stats.steps.get_mut(self.pc) {
             step.unexpected += 1;
         }
@@ -407,7 +435,8 @@ impl Call {
         if !self.last_recv.is_empty() && !cx.plan.keep_last_recv(self.pc) {
             self.last_recv = Vec::new();
         }
-        if self.retrans.is_none() && self.last_sent.capacity() > 0 {
+        let cancel_may_need_it = self.invite == InviteState::Pending && cx.env.behaviors.cancel;
+        if self.retrans.is_none() && self.last_sent.capacity() > 0 && !cancel_may_need_it {
             self.last_sent = Vec::new();
         }
     }
@@ -496,11 +525,45 @@ impl Call {
 
     fn finish(&mut self, now: Instant, outcome: Outcome, cx: &mut ShardCx<'_>) -> Progress {
         let _ = now;
-        let _ = cx;
+        if matches!(outcome, Outcome::Failed(_)) {
+            self.send_abort_request(cx);
+        }
         self.state = State::Finished;
         self.retrans = None;
         self.wait_deadline = None;
         Progress::Finished(outcome)
+    }
+
+    /// SIPp's default behaviours when a client call is aborted: BYE after a 2xx, CANCEL
+    /// while the INVITE is unanswered (`-default_behaviors`, off with `-nd`).
+    fn send_abort_request(&mut self, cx: &mut ShardCx<'_>) {
+        let b = cx.env.behaviors;
+        let (src, kind) = match self.invite {
+            InviteState::Answered if b.bye && !self.last_ack.is_empty() => (
+                &self.last_ack,
+                abort::AbortRequest::Bye {
+                    cseq: self.cseq.wrapping_add(1),
+                },
+            ),
+            InviteState::Pending if b.cancel && !self.last_sent.is_empty() => {
+                (&self.last_sent, abort::AbortRequest::Cancel)
+            }
+            _ => return,
+        };
+        let mut branch = Vec::with_capacity(40);
+        branch.extend_from_slice(b"z9hG4bK-");
+        render::push_num(&mut branch, i64::from(cx.env.pid));
+        branch.push(b'-');
+        render::push_num(&mut branch, self.number as i64);
+        branch.extend_from_slice(b"-abort");
+        let mut out = std::mem::take(cx.scratch);
+        out.clear();
+        if abort::derive(src, kind, &branch, &mut out) {
+            cx.tx.push(self.wire_dest(cx.env), &out);
+            cx.stats.counters.messages_sent += 1;
+        }
+        *cx.scratch = out;
+        self.invite = InviteState::None;
     }
 
     /// Renders and queues the `send` at step `i`, and arms its retransmission.
@@ -523,6 +586,14 @@ impl Call {
         render::render(self, &s.template, i, now, cx, &mut out);
         // The start line decides what was sent (a template may begin with a keyword).
         let (method, status) = start_line_kind(&out);
+        if method == Some(b"INVITE") {
+            self.invite = InviteState::Pending;
+            if cx.env.behaviors.cancel {
+                // Kept for a CANCEL until a final response (also the retransmission copy).
+                self.last_sent.clear();
+                self.last_sent.extend_from_slice(&out);
+            }
+        }
         if let Some(m) = method {
             if m != b"ACK" {
                 Token::set(&mut self.last_request_method, m);
@@ -699,11 +770,23 @@ impl Call {
             {
                 Token::set(&mut self.peer_tag, tag);
             }
-        } else if let Some(tag) = msg
-            .header(HeaderName::To)
-            .and_then(|t| sip::param(t, b"tag"))
-        {
-            Token::set(&mut self.peer_tag, tag);
+        } else {
+            if let Some(tag) = msg
+                .header(HeaderName::To)
+                .and_then(|t| sip::param(t, b"tag"))
+            {
+                Token::set(&mut self.peer_tag, tag);
+            }
+            if msg.cseq().method == b"INVITE"
+                && let Some(code) = msg.status()
+                && code >= 200
+            {
+                self.invite = if code < 300 {
+                    InviteState::Answered
+                } else {
+                    InviteState::Rejected
+                };
+            }
         }
         self.store_last_recv(msg);
         if let Some(Command {

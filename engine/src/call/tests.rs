@@ -370,3 +370,100 @@ fn steady_state_allocations_per_call_are_bounded() {
     // buffers kept while a call waits): no allocation per message.
     assert!(engine <= 14.0, "{engine:.1} allocations per call pair");
 }
+
+const RINGING_ONLY_UAS: &str = r#"<?xml version="1.0"?>
+<scenario name="ringing only">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <recv request="CANCEL"/>
+</scenario>"#;
+
+#[test]
+fn an_aborted_unanswered_call_sends_cancel() {
+    let uac_short_wait = sim::builtin("uac");
+    let mut net = SimNet::new(13);
+    let uas = net.add_server(sim::scenario(RINGING_ONLY_UAS), addr(5060));
+    let uac = net.add_client(uac_short_wait, addr(5061), addr(5060), 1.0, 1);
+    net.endpoints[uac].env.recv_timeout_ms = Some(1000);
+    net.run_until(100_000, |n| {
+        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+    });
+    assert_eq!(net.endpoints[uac].stats.counters.failed_timeout_on_recv, 1);
+    let cancel = net
+        .log
+        .iter()
+        .find(|s| s.first_line.starts_with("CANCEL "))
+        .expect("a CANCEL was sent");
+    assert_eq!(
+        cancel.first_line,
+        "CANCEL sip:service@127.0.0.1:5060 SIP/2.0"
+    );
+    // The uas took it as the CANCEL it waited for.
+    assert_eq!(net.endpoints[uas].stats.counters.successful_calls, 1);
+}
+
+#[test]
+fn an_aborted_answered_call_sends_bye_and_nd_sends_nothing() {
+    let client = r#"<?xml version="1.0"?>
+<scenario name="hangs after ack">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:a@[local_ip]>;tag=[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Content-Length: 0
+]]></send>
+  <recv response="180" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:a@[local_ip]>;tag=[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+]]></send>
+  <recv request="INFO" timeout="300"/>
+</scenario>"#;
+    for behaviors_on in [true, false] {
+        let mut net = SimNet::new(14);
+        let uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let uac = net.add_client(sim::scenario(client), addr(5061), addr(5060), 1.0, 1);
+        if !behaviors_on {
+            net.endpoints[uac].env.behaviors = crate::config::DefaultBehaviors {
+                bye: false,
+                pingreply: false,
+                abort_unexp: true,
+                cancel: false,
+            };
+        }
+        // With -nd nobody ends the uas's call: only the client is waited for.
+        net.run_until(100_000, |n| {
+            n.endpoints[uac].done() && (!behaviors_on || n.endpoints[uas].live_calls() == 0)
+        });
+        assert_eq!(net.endpoints[uac].stats.counters.failed_timeout_on_recv, 1);
+        let byes: Vec<_> = net
+            .log
+            .iter()
+            .filter(|s| s.first_line.starts_with("BYE "))
+            .collect();
+        if behaviors_on {
+            assert_eq!(byes.len(), 1, "one BYE");
+            // SIPp's uas took the BYE and ended its call normally.
+            assert_eq!(net.endpoints[uas].stats.counters.successful_calls, 1);
+        } else {
+            assert!(byes.is_empty(), "-nd: no BYE");
+        }
+    }
+}
