@@ -122,8 +122,7 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
         supervisor,
     });
     let addr = http::listen_addr(&args.listen);
-    let server =
-        tiny_http::Server::http(&addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
+    let server = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
     match server.server_addr().to_ip() {
         Some(bound) => eprintln!("gossipper ui: listening on http://{bound}"),
         None => eprintln!("gossipper ui: listening on {addr}"),

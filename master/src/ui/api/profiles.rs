@@ -115,12 +115,27 @@ struct Runtime {
     exit_code: Option<i64>,
 }
 
-fn listed<T: Profile>(ctx: &Ctx, kind: &str, profile: T) -> Result<Listed<T>, ApiError> {
-    let newest = ctx
-        .store
-        .db
-        .read(|c| crate::ui::store::jobs::newest_for_profile(c, kind, profile.id(), &[]))?;
-    let runtime = match newest {
+/// Every profile with its runtime, looked up in one database read (one lock, not one per
+/// profile: under load each acquisition queues behind other requests).
+fn listed<T: Profile>(ctx: &Ctx, kind: &str, profiles: Vec<T>) -> Result<Vec<Listed<T>>, ApiError> {
+    let newest = ctx.store.db.read(|c| {
+        profiles
+            .iter()
+            .map(|p| crate::ui::store::jobs::newest_for_profile(c, kind, p.id(), &[]))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    Ok(profiles
+        .into_iter()
+        .zip(newest)
+        .map(|(profile, newest)| Listed {
+            profile,
+            runtime: runtime_of(newest),
+        })
+        .collect())
+}
+
+fn runtime_of(newest: Option<crate::ui::store::jobs::Job>) -> Runtime {
+    match newest {
         Some(j) => Runtime {
             status: j.status,
             job_id: Some(j.id),
@@ -137,8 +152,7 @@ fn listed<T: Profile>(ctx: &Ctx, kind: &str, profile: T) -> Result<Listed<T>, Ap
             finished_at: None,
             exit_code: None,
         },
-    };
-    Ok(Listed { profile, runtime })
+    }
 }
 
 #[derive(Serialize)]
@@ -196,13 +210,7 @@ fn body_for<T: Profile + serde::de::DeserializeOwned>(
 }
 
 pub(super) fn list_servers(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let servers = ctx
-        .store
-        .servers
-        .list()
-        .into_iter()
-        .map(|p| listed(ctx, "server", p))
-        .collect::<Result<_, _>>()?;
+    let servers = listed(ctx, "server", ctx.store.servers.list())?;
     Reply::ok(&ServerList { servers })
 }
 
@@ -237,13 +245,7 @@ pub(super) fn delete_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply,
 }
 
 pub(super) fn list_clients(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let clients = ctx
-        .store
-        .clients
-        .list()
-        .into_iter()
-        .map(|p| listed(ctx, "client", p))
-        .collect::<Result<_, _>>()?;
+    let clients = listed(ctx, "client", ctx.store.clients.list())?;
     Reply::ok(&ClientList { clients })
 }
 

@@ -48,11 +48,6 @@ struct ScenarioReply<'a> {
     xml: &'a str,
 }
 
-#[derive(Serialize)]
-struct ScenarioList {
-    scenarios: Vec<ScenarioMeta>,
-}
-
 /// Checks the metadata fields; fills a missing name from the id.
 fn check_meta(meta: &mut ScenarioMeta) -> Result<(), ApiError> {
     check_name(&meta.id).map_err(|e| ApiError::field("id", e))?;
@@ -120,10 +115,14 @@ fn into_meta(req: &ScenarioRequest) -> ScenarioMeta {
     }
 }
 
+/// `{"scenarios": [...]}` around the store's cached array (no per-request serialization).
 pub(super) fn list(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    Reply::ok(&ScenarioList {
-        scenarios: ctx.store.scenarios.list(),
-    })
+    let metas = ctx.store.scenarios.list_json()?;
+    let mut body = Vec::with_capacity(metas.len() + 16);
+    body.extend_from_slice(b"{\"scenarios\":");
+    body.extend_from_slice(&metas);
+    body.push(b'}');
+    Ok(Reply::Json { status: 200, body })
 }
 
 pub(super) fn get(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {

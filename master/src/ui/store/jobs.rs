@@ -77,13 +77,16 @@ pub(crate) fn page(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// How many jobs (of one status).
+/// How many jobs (of one status). Two statements on purpose: a `(?1 IS NULL OR …)`
+/// filter makes SQLite read every row (≈ 1 ms at 10,000 jobs, on each `GET /jobs`),
+/// while a bare `COUNT(*)` walks the smallest index (≈ 10 µs).
 pub(crate) fn count(c: &Connection, status: Option<&str>) -> Result<u64, StoreError> {
-    let n: i64 = c.query_row(
-        "SELECT COUNT(*) FROM jobs WHERE (?1 IS NULL OR status = ?1)",
-        [status],
-        |r| r.get(0),
-    )?;
+    let n: i64 = match status {
+        None => c.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?,
+        Some(s) => c.query_row("SELECT COUNT(*) FROM jobs WHERE status = ?1", [s], |r| {
+            r.get(0)
+        })?,
+    };
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
