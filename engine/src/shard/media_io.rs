@@ -35,6 +35,11 @@ pub(crate) struct MediaIo {
 }
 
 impl MediaIo {
+    /// The RTP socket's descriptor (the shard loop waits on it).
+    pub(crate) fn fd(&self) -> std::os::fd::RawFd {
+        self.socket.as_raw_fd()
+    }
+
     /// Takes the shard's bound, non-blocking RTP socket.
     pub(crate) fn new(socket: socket2::Socket) -> MediaIo {
         MediaIo {

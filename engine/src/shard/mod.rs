@@ -294,6 +294,22 @@ async fn shard_loop(plan: ShardPlan) {
             }
             continue;
         }
+        if let Out::Udp(sock) = &out {
+            // Plain UDP: nothing else runs on this executor, so wait with one blocking
+            // system call (see os::poll_readable for the measurement).
+            if drained > 0 {
+                // Busy: let datagrams gather, so the next turn moves a batch (adds at
+                // most COALESCE to a response time).
+                std::thread::sleep(sleep.min(COALESCE));
+            } else if !sleep.is_zero() {
+                let sip = std::os::fd::AsRawFd::as_raw_fd(&**sock);
+                match media.as_ref() {
+                    Some(m) => os::poll_readable(&[sip, m.fd()], sleep),
+                    None => os::poll_readable(&[sip], sleep),
+                }
+            }
+            continue;
+        }
         match &out {
             // Busy: let datagrams gather for a moment, so the next turn moves a batch
             // (adds at most COALESCE to a response time).
