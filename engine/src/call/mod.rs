@@ -155,9 +155,9 @@ impl Call {
         call_id: &[u8],
         dest: SocketAddr,
         now: Instant,
-        cx: &ShardCx<'_>,
+        sc: &crate::scenario::Scenario,
+        env: &Env,
     ) -> Call {
-        let sc = cx.scenario;
         Call {
             number,
             user_id,
@@ -167,7 +167,7 @@ impl Call {
             started_at: now,
             dest,
             vars: Vars::new(sc.variables.len()),
-            cseq: cx.env.base_cseq.wrapping_sub(1),
+            cseq: env.base_cseq.wrapping_sub(1),
             last_recv: Vec::new(),
             last_sent: Vec::new(),
             retrans: None,

@@ -415,27 +415,15 @@ impl ShardCore {
             }
             let number = self.next_call_number();
             self.stats.counters.incoming_calls += 1;
-            let call = {
-                let cx_scenario = Arc::clone(&self.scenario);
-                let mut cx = Self::cx(
-                    &cx_scenario,
-                    &self.plan,
-                    &self.env,
-                    &mut self.stats,
-                    &mut self.rng,
-                    &mut self.globals,
-                    &mut self.inject,
-                    &mut self.tx,
-                    &mut self.events,
-                    &mut self.scratch,
-                    &mut self.dynamic_id,
-                    wall,
-                    None,
-                );
-                let c = Call::new(number, 0, msg.call_id(), src, now, &cx);
-                let _ = &mut cx;
-                c
-            };
+            let call = Call::new(
+                number,
+                0,
+                msg.call_id(),
+                src,
+                now,
+                &self.scenario,
+                &self.env,
+            );
             if let Some(m) = self.media.as_mut() {
                 m.handle_sip(number, msg.body());
             }
@@ -582,23 +570,15 @@ impl ShardCore {
         let mut call_id = std::mem::take(&mut self.call_id_buf);
         call_id.clear();
         render_call_id(&self.env, number, &mut call_id);
-        let scenario = Arc::clone(&self.scenario);
-        let cx = Self::cx(
-            &scenario,
-            &self.plan,
+        let mut call = Call::new(
+            number,
+            user,
+            call_id.as_bytes(),
+            dest,
+            now,
+            &self.scenario,
             &self.env,
-            &mut self.stats,
-            &mut self.rng,
-            &mut self.globals,
-            &mut self.inject,
-            &mut self.tx,
-            &mut self.events,
-            &mut self.scratch,
-            &mut self.dynamic_id,
-            wall,
-            None,
         );
-        let mut call = Call::new(number, user, call_id.as_bytes(), dest, now, &cx);
         if let Some(p) = port {
             call.set_local_port(p);
         }
