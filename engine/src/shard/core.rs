@@ -45,6 +45,24 @@ pub struct Finished {
     pub media: crate::stats::call_record::CallMedia,
 }
 
+impl Finished {
+    /// The call's line of call_records.jsonl (schema gossipper_call_record_v1).
+    pub fn record_line(&self) -> String {
+        let (ok, err) = match self.outcome {
+            Outcome::Success => (true, String::new()),
+            Outcome::Failed(r) => (false, format!("{r:?}")),
+        };
+        crate::stats::call_record::call_record_line(
+            &String::from_utf8_lossy(&self.call_id),
+            self.number,
+            ok,
+            self.duration_us / 1000,
+            &err,
+            self.media,
+        )
+    }
+}
+
 pub struct ShardCore {
     pub index: usize,
     pub shards: usize,

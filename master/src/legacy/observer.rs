@@ -5,11 +5,10 @@ use std::fs::File;
 use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
-use gossipper_engine::call::{Outcome, ShardEvent};
+use gossipper_engine::call::ShardEvent;
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::runner::{Observer, RunReport, Tick};
 use gossipper_engine::stats::ShardStats;
-use gossipper_engine::stats::call_record::call_record_line;
 use gossipper_engine::stats::csv;
 use gossipper_engine::stats::report::RunInfo;
 use gossipper_engine::stats::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
@@ -254,18 +253,7 @@ impl Observer for LegacyObserver {
         self.write_events(tick.events, tick.wall);
         if let Some(f) = self.call_records.as_mut() {
             for fin in tick.finished {
-                let (ok, err) = match fin.outcome {
-                    Outcome::Success => (true, String::new()),
-                    Outcome::Failed(r) => (false, format!("{r:?}")),
-                };
-                let line = call_record_line(
-                    &String::from_utf8_lossy(&fin.call_id),
-                    fin.number,
-                    ok,
-                    fin.duration_us / 1000,
-                    &err,
-                    fin.media,
-                );
+                let line = fin.record_line();
                 let _ = f.write_all(line.as_bytes());
             }
         }

@@ -15,10 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use gossipper_engine::call::{Outcome, ShardEvent};
+use gossipper_engine::call::ShardEvent;
 use gossipper_engine::runner::{Observer, Tick};
 use gossipper_engine::stats::ShardStats;
-use gossipper_engine::stats::call_record::call_record_line;
 use gossipper_engine::stats::format::{date_time_spaced, unix_ms};
 use gossipper_engine::stats::report_html::SeriesPoint;
 use gossipper_engine::stats::stats_line::stats_line_with_media;
@@ -279,18 +278,7 @@ impl Observer for JobObserver {
         }
         if let Some(f) = self.call_records.as_mut() {
             for fin in tick.finished {
-                let (ok, err) = match fin.outcome {
-                    Outcome::Success => (true, String::new()),
-                    Outcome::Failed(r) => (false, format!("{r:?}")),
-                };
-                let line = call_record_line(
-                    &String::from_utf8_lossy(&fin.call_id),
-                    fin.number,
-                    ok,
-                    fin.duration_us / 1000,
-                    &err,
-                    fin.media,
-                );
+                let line = fin.record_line();
                 if f.write_all(line.as_bytes()).is_err() {
                     eprintln!("worker: cannot write call_records.jsonl; call records stop here");
                     self.call_records = None;
