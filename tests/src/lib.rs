@@ -201,3 +201,47 @@ pub fn corpus_dir() -> Option<PathBuf> {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/sipp-scenarios");
     d.is_dir().then_some(d)
 }
+
+/// The end of every client/server interop test: waits for the client (up to
+/// `client_limit`), then for its server, asserts both exited 0, and that each side's
+/// -trace_stat CSV counts `calls` successes and no failure.
+pub fn finish_pair(
+    name: &str,
+    client: Proc,
+    server: Proc,
+    c_csv: &Path,
+    s_csv: &Path,
+    calls: u64,
+    client_limit: Duration,
+) {
+    let (cstatus, cout, cerr) = client.wait(client_limit);
+    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
+    assert_eq!(
+        cstatus.code(),
+        Some(0),
+        "{name}: client exit\nstdout:\n{}\nstderr:\n{}",
+        tail(&cout),
+        tail(&cerr)
+    );
+    assert_eq!(
+        sstatus.code(),
+        Some(0),
+        "{name}: server exit\nstdout:\n{}\nstderr:\n{}",
+        tail(&sout),
+        tail(&serr)
+    );
+    let c = StatCsv::read(c_csv);
+    assert_eq!(
+        c.last("SuccessfulCall(C)"),
+        calls,
+        "{name}: client successes"
+    );
+    assert_eq!(c.last("FailedCall(C)"), 0, "{name}: client failures");
+    let s = StatCsv::read(s_csv);
+    assert_eq!(
+        s.last("SuccessfulCall(C)"),
+        calls,
+        "{name}: server successes"
+    );
+    assert_eq!(s.last("FailedCall(C)"), 0, "{name}: server failures");
+}

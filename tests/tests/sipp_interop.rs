@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, scratch_dir, sipp_bin, tail};
+use gossipper_e2e::{Proc, finish_pair, free_port, gossipper_bin, scratch_dir, sipp_bin};
 
 const CALLS: &str = "50";
 
@@ -85,30 +85,16 @@ fn pair_with(
             "127.0.0.1",
         ])
         .args(extra);
-    let (cstatus, cout, cerr) =
-        Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd)
-            .wait(Duration::from_secs(90));
-    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
-    assert_eq!(
-        cstatus.code(),
-        Some(0),
-        "client exit\nstdout:\n{}\nstderr:\n{}",
-        tail(&cout),
-        tail(&cerr)
+    let client = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd);
+    finish_pair(
+        name,
+        client,
+        server,
+        &c_csv,
+        &s_csv,
+        CALLS.parse().expect("CALLS is a number"),
+        Duration::from_secs(90),
     );
-    assert_eq!(
-        sstatus.code(),
-        Some(0),
-        "server exit\nstdout:\n{}\nstderr:\n{}",
-        tail(&sout),
-        tail(&serr)
-    );
-    let c = StatCsv::read(&c_csv);
-    assert_eq!(c.last("SuccessfulCall(C)"), 50, "client successes");
-    assert_eq!(c.last("FailedCall(C)"), 0, "client failures");
-    let s = StatCsv::read(&s_csv);
-    assert_eq!(s.last("SuccessfulCall(C)"), 50, "server successes");
-    assert_eq!(s.last("FailedCall(C)"), 0, "server failures");
 }
 
 #[test]

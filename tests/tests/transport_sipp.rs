@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, scratch_dir, sipp_bin, tail};
+use gossipper_e2e::{Proc, finish_pair, free_port, gossipper_bin, scratch_dir, sipp_bin};
 
 const CALLS: u64 = 40;
 
@@ -113,30 +113,16 @@ fn pair(name: &str, server_is_sipp: bool, server_mode: &str, client_mode: &str) 
         .arg(&c_csv)
         .args(["-cp", &free_port().to_string(), "-ci", "127.0.0.1"])
         .args(max_socket(client_mode));
-    let (cstatus, cout, cerr) =
-        Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd)
-            .wait(Duration::from_secs(90));
-    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
-    assert_eq!(
-        cstatus.code(),
-        Some(0),
-        "client exit\nstdout:\n{}\nstderr:\n{}",
-        tail(&cout),
-        tail(&cerr)
+    let client = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd);
+    finish_pair(
+        name,
+        client,
+        server,
+        &c_csv,
+        &s_csv,
+        CALLS,
+        Duration::from_secs(90),
     );
-    assert_eq!(
-        sstatus.code(),
-        Some(0),
-        "server exit\nstdout:\n{}\nstderr:\n{}",
-        tail(&sout),
-        tail(&serr)
-    );
-    let c = StatCsv::read(&c_csv);
-    assert_eq!(c.last("SuccessfulCall(C)"), CALLS, "client successes");
-    assert_eq!(c.last("FailedCall(C)"), 0, "client failures");
-    let s = StatCsv::read(&s_csv);
-    assert_eq!(s.last("SuccessfulCall(C)"), CALLS, "server successes");
-    assert_eq!(s.last("FailedCall(C)"), 0, "server failures");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, scratch_dir, sipp_bin, tail};
+use gossipper_e2e::{Proc, finish_pair, free_port, gossipper_bin, scratch_dir, sipp_bin};
 
 /// Runs `server` (SIPp or ours) and the client to completion, both with `calls` calls;
 /// asserts exit 0 and zero failures on both sides. Returns the scratch directory, where
@@ -72,31 +72,16 @@ fn run_pair(
             "127.0.0.1",
         ])
         .args(client_args);
-    let (cstatus, cout, cerr) =
-        Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd)
-            .wait(Duration::from_secs(60));
-    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
-    assert_eq!(
-        cstatus.code(),
-        Some(0),
-        "client exit\nstdout:\n{}\nstderr:\n{}",
-        tail(&cout),
-        tail(&cerr)
+    let client = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd);
+    finish_pair(
+        name,
+        client,
+        server,
+        &c_csv,
+        &s_csv,
+        calls,
+        Duration::from_secs(60),
     );
-    assert_eq!(
-        sstatus.code(),
-        Some(0),
-        "server exit\nstdout:\n{}\nstderr:\n{}",
-        tail(&sout),
-        tail(&serr)
-    );
-    let want = calls;
-    let c = StatCsv::read(&c_csv);
-    assert_eq!(c.last("SuccessfulCall(C)"), want, "client successes");
-    assert_eq!(c.last("FailedCall(C)"), 0, "client failures");
-    let s = StatCsv::read(&s_csv);
-    assert_eq!(s.last("SuccessfulCall(C)"), want, "server successes");
-    assert_eq!(s.last("FailedCall(C)"), 0, "server failures");
     dir
 }
 
