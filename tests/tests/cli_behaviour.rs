@@ -387,3 +387,116 @@ fn trace_flags_write_sipps_files() {
     assert!(find("_.csv").contains("SuccessfulCall(C)"));
     assert!(find("_screen.log").contains("Statistics Screen"));
 }
+
+/// `-inf` injection (SEQUENTIAL): each call takes the next row; SIPp, as the peer, logs
+/// what arrived.
+#[test]
+fn injection_file_fields_reach_the_wire_in_order() {
+    let dir = scratch_dir("inf");
+    std::fs::write(
+        dir.join("users.csv"),
+        "SEQUENTIAL\n# user;number\nalice;1111\nbob;2222\ncarol;3333\n",
+    )
+    .unwrap();
+    let scenario = r#"<?xml version="1.0"?>
+<scenario name="inf uac">
+  <send retrans="500"><![CDATA[
+INVITE sip:[field1]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[call_number]
+To: <sip:[field1]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:[field0]@[local_ip]:[local_port]>
+Content-Length: 0
+]]></send>
+  <recv response="180" optional="true"/>
+  <recv response="200"/>
+  <send><![CDATA[
+ACK sip:[field1]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[call_number]
+To: <sip:[field1]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+]]></send>
+  <send retrans="500"><![CDATA[
+BYE sip:[field1]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "[field0]" <sip:[field0]@[local_ip]:[local_port]>;tag=[call_number]
+To: <sip:[field1]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Content-Length: 0
+]]></send>
+  <recv response="200"/>
+</scenario>"#;
+    std::fs::write(dir.join("inf.xml"), scenario).unwrap();
+    let port = free_port();
+    let uas = Proc::spawn(
+        "sipp uas (traces)",
+        Command::new(sipp_bin())
+            .current_dir(&dir)
+            .args([
+                "-sn",
+                "uas",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-m",
+                "3",
+                "-nostdin",
+                "-timeout",
+                "30s",
+            ])
+            .args([
+                "-trace_msg",
+                "-message_file",
+                "uas_messages.log",
+                "-cp",
+                &free_port().to_string(),
+            ]),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, out, err) = run(
+        "gossipper -inf",
+        Command::new(gossipper_bin())
+            .current_dir(&dir)
+            .arg(format!("127.0.0.1:{port}"))
+            .args([
+                "-sf",
+                "inf.xml",
+                "-inf",
+                "users.csv",
+                "-i",
+                "127.0.0.1",
+                "-m",
+                "3",
+                "-r",
+                "5",
+                "-nostdin",
+            ])
+            .args(["-timeout", "30s", "-cp", &free_port().to_string()]),
+        Duration::from_secs(40),
+    );
+    assert_eq!(status.code(), Some(0), "{}\n{}", tail(&out), tail(&err));
+    let (sstatus, _o, serr) = uas.wait(Duration::from_secs(20));
+    assert_eq!(sstatus.code(), Some(0), "{serr}");
+    let log = std::fs::read_to_string(dir.join("uas_messages.log")).unwrap();
+    let invites: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("INVITE sip:"))
+        .collect();
+    assert_eq!(
+        invites,
+        vec![
+            format!("INVITE sip:1111@127.0.0.1:{port} SIP/2.0"),
+            format!("INVITE sip:2222@127.0.0.1:{port} SIP/2.0"),
+            format!("INVITE sip:3333@127.0.0.1:{port} SIP/2.0"),
+        ],
+        "rows in order, one per call"
+    );
+    assert!(log.contains("From: \"bob\" <sip:bob@127.0.0.1:"), "{log}");
+}
