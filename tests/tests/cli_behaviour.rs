@@ -478,6 +478,9 @@ Content-Length: 0
                 "5",
                 "-nostdin",
             ])
+            // One shard, so the three calls leave in call-number order (with two shards,
+            // calls 1 and 2 start at the same instant on different cores).
+            .args(["-shards", "1"])
             .args(["-timeout", "30s", "-cp", &free_port().to_string()]),
         Duration::from_secs(40),
     );
