@@ -16,4 +16,3 @@ pub mod sim;
 pub mod sip;
 pub mod stats;
 pub mod transport;
-pub mod wallclock;

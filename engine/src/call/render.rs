@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{Call, ShardCx, digest};
 use crate::scenario::{FieldLine, Keyword, Segment, Template};
 use crate::sip::SipMessage;
-use crate::wallclock::Civil;
+use crate::stats::format;
 
 /// Formats `n` in decimal into `buf` without going through `fmt` (this runs for every
 /// keyword of every message) and returns the digits.
@@ -265,10 +265,8 @@ fn render_keyword(
             out,
             now.saturating_duration_since(env.start).as_millis() as i64 + o,
         ),
-        Keyword::Timestamp => {
-            out.extend_from_slice(Civil::from_system(cx.wall).date_time_micros().as_bytes())
-        }
-        Keyword::Date => out.extend_from_slice(Civil::from_system(cx.wall).rfc1123().as_bytes()),
+        Keyword::Timestamp => out.extend_from_slice(format::date_time_spaced(cx.wall).as_bytes()),
+        Keyword::Date => out.extend_from_slice(format::rfc1123(cx.wall).as_bytes()),
         Keyword::Users => push_num(out, env.users.unwrap_or(0) as i64),
         Keyword::UserId => push_num(out, call.user_id as i64),
         Keyword::SippVersion => {

@@ -108,6 +108,22 @@ pub fn date_time_spaced(t: SystemTime) -> String {
     )
 }
 
+/// `Thu, 26 Nov 2026 08:39:30 GMT`: RFC 1123, the SIP Date header (`[date]`).
+pub fn rfc1123(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let c = civil(t);
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS[(c.epoch_secs / 86_400 % 7) as usize];
+    let month = MONTHS[(c.month as usize + 11) % 12];
+    format!(
+        "{weekday}, {:02} {month} {} {:02}:{:02}:{:02} GMT",
+        c.day, c.year, c.hour, c.minute, c.second
+    )
+}
+
 /// RFC 3339 in UTC with trailing zeros of the fraction dropped, as Go's `time.Time`
 /// marshals (`2026-11-26T07:52:06.910978Z`; no fraction when it is zero).
 pub fn rfc3339(t: SystemTime) -> String {
@@ -238,6 +254,15 @@ pub fn left_exact(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc1123_names_the_weekday_and_month() {
+        // 1795679526.910978 = Thursday 2026-11-26 07:52:06 UTC (reference/sipp.md).
+        let t = UNIX_EPOCH + Duration::from_micros(1_795_679_526_910_978);
+        assert_eq!(rfc1123(t), "Thu, 26 Nov 2026 07:52:06 GMT");
+        assert_eq!(rfc1123(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(date_time_spaced(t), "2026-11-26 07:52:06.910978");
+    }
 
     fn at(secs: u64, micros: u32) -> SystemTime {
         UNIX_EPOCH + Duration::new(secs, micros * 1000)
