@@ -7,21 +7,31 @@ use std::time::Duration;
 
 use gossipper_e2e::{Proc, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail};
 
-#[test]
-fn a_malformed_scenario_exits_255_naming_file_line_and_column() {
-    let dir = scratch_dir("bad-scenario");
-    let bad = dir.join("bad.xml");
-    std::fs::write(&bad, "<?xml version=\"1.0\"?>\n<scenario name=\"bad\">\n  <send><![CDATA[OPTIONS sip:x SIP/2.0\n]]></send>\n  <frobnicate/>\n</scenario>\n").unwrap();
+/// Writes `xml` as `file` in a scratch dir, runs it as a client and returns its exit code
+/// and stderr.
+fn run_scenario_file(file: &str, xml: &str) -> (Option<i32>, String) {
+    let dir = scratch_dir(file);
+    let path = dir.join(file);
+    std::fs::write(&path, xml).expect("write the scenario");
     let (status, _out, err) = run(
-        "gossipper bad scenario",
+        file,
         Command::new(gossipper_bin())
             .arg("127.0.0.1:9")
             .arg("-sf")
-            .arg(&bad)
+            .arg(&path)
             .args(["-m", "1", "-nostdin"]),
         Duration::from_secs(20),
     );
-    assert_eq!(status.code(), Some(255), "stderr: {err}");
+    (status.code(), err)
+}
+
+#[test]
+fn a_malformed_scenario_exits_255_naming_file_line_and_column() {
+    let (code, err) = run_scenario_file(
+        "bad.xml",
+        "<?xml version=\"1.0\"?>\n<scenario name=\"bad\">\n  <send><![CDATA[OPTIONS sip:x SIP/2.0\n]]></send>\n  <frobnicate/>\n</scenario>\n",
+    );
+    assert_eq!(code, Some(255), "stderr: {err}");
     assert!(
         err.contains("bad.xml:5:"),
         "the error names file and line: {err}"
@@ -34,19 +44,11 @@ fn a_malformed_scenario_exits_255_naming_file_line_and_column() {
 
 #[test]
 fn an_unknown_keyword_exits_255_with_its_position() {
-    let dir = scratch_dir("bad-keyword");
-    let bad = dir.join("kw.xml");
-    std::fs::write(&bad, "<?xml version=\"1.0\"?>\n<scenario name=\"kw\">\n  <send><![CDATA[\nOPTIONS sip:[no_such_keyword] SIP/2.0\nCall-ID: [call_id]\n]]></send>\n</scenario>\n").unwrap();
-    let (status, _out, err) = run(
-        "gossipper bad keyword",
-        Command::new(gossipper_bin())
-            .arg("127.0.0.1:9")
-            .arg("-sf")
-            .arg(&bad)
-            .args(["-m", "1", "-nostdin"]),
-        Duration::from_secs(20),
+    let (code, err) = run_scenario_file(
+        "kw.xml",
+        "<?xml version=\"1.0\"?>\n<scenario name=\"kw\">\n  <send><![CDATA[\nOPTIONS sip:[no_such_keyword] SIP/2.0\nCall-ID: [call_id]\n]]></send>\n</scenario>\n",
     );
-    assert_eq!(status.code(), Some(255), "stderr: {err}");
+    assert_eq!(code, Some(255), "stderr: {err}");
     assert!(err.contains("kw.xml:4:"), "{err}");
     assert!(err.contains("no_such_keyword"), "{err}");
 }
