@@ -578,6 +578,9 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
     s
 }
 
+/// `tool_version` of summaries written by this build (the workspace shares one version).
+pub const TOOL_VERSION: &str = concat!("Gossipper ", env!("CARGO_PKG_VERSION"));
+
 /// summary.json text: indented by two spaces like Go's `MarshalIndent`, ending in `\n`.
 pub fn to_json(s: &Summary) -> String {
     // Plain structs with string keys and finite-or-null floats cannot fail to serialise.

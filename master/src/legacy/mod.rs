@@ -131,18 +131,13 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
             info: &info,
             stats: &report.stats,
             finished_at: report.finished_at,
-            tool_version: concat!("Gossipper ", env!("CARGO_PKG_VERSION")),
+            tool_version: summary::TOOL_VERSION,
             seed: spec.seed,
             gates: &gates,
             media: report.stats.media.summary(),
         });
-        match serde_json::to_vec_pretty(&s) {
-            Ok(bytes) => {
-                if let Err(e) = std::fs::write(path, bytes) {
-                    eprintln!("gossipper: cannot write {}: {e}", path.display());
-                }
-            }
-            Err(e) => eprintln!("gossipper: cannot encode the summary: {e}"),
+        if let Err(e) = std::fs::write(path, summary::to_json(&s)) {
+            eprintln!("gossipper: cannot write {}: {e}", path.display());
         }
     }
     let c = &report.stats.counters;

@@ -63,8 +63,6 @@ pub(crate) mod files {
     pub(crate) const RECORDINGS: &str = "recordings";
 }
 
-const TOOL_VERSION: &str = concat!("Gossipper ", env!("CARGO_PKG_VERSION"));
-
 fn now_ms() -> u64 {
     unix_ms(SystemTime::now())
 }
@@ -325,7 +323,7 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: StopSignals) -> u8 {
         info: &info,
         stats: &report.stats,
         finished_at: report.finished_at,
-        tool_version: TOOL_VERSION,
+        tool_version: summary::TOOL_VERSION,
         seed: job.seed,
         gates: &job.health,
         media: report.stats.media.summary(),
