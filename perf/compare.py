@@ -3,14 +3,17 @@
 
 Measures, for gossipper<->gossipper and SIPp<->SIPp (built-in uac against built-in uas on
 127.0.0.1, each process pinned to its own core with taskset):
-  1. the highest call rate with zero failed calls, stepping the rate (UDP u1);
-  2. CPU-µs per call for each role at a fixed rate both sustain;
-  3. memory per concurrent call: N calls held open (-d), RSS / calls.
+  1. the highest call rate with zero failed calls, stepping the rate (UDP u1, then TCP t1:
+     one connection carries every call);
+  2. CPU-µs per call for each role at a fixed rate both sustain (u1, then t1);
+  3. memory per concurrent call: 100,000 calls held open (-d 60000); the RSS of each
+     process once all are established, minus its RSS with one call held, per call.
 Numbers are read from each tool's own -trace_stat CSV (same format for both) and from
 /proc (CPU ticks, RSS). Prints a table with ratios. Every load loop is bounded in calls and
 in time; all traffic stays on 127.0.0.1.
 
-Usage: perf/compare.py [--quick] [--gossipper target/release/gossipper]
+Usage: perf/compare.py [--quick] [--no-t1] [--gossipper target/release/gossipper]
+(perf/tls_rate.py measures new TLS connections per second over -t ln.)
 """
 
 import argparse
@@ -74,8 +77,9 @@ def free_port(base=[31000]):
             continue
 
 
-def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure_mem=False):
-    """One uac->uas run. Returns a dict of measurements."""
+def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure_mem=False,
+             transport="u1"):
+    """One uac->uas run over `transport`. Returns a dict of measurements."""
     d = tempfile.mkdtemp(prefix=f"perf-{tool.name}-")
     sport, cport = free_port(), free_port()
     timeout_s = int(calls / rate * 3 + hold_ms / 1000 + 20)
@@ -88,6 +92,9 @@ def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure
     if hold_ms:
         uac_cmd += ["-d", str(hold_ms)]
     uac_cmd += ["-l", str(limit or max(3 * rate, calls))]
+    if transport != "u1":
+        uas_cmd += ["-t", transport]
+        uac_cmd += ["-t", transport]
     uas = subprocess.Popen(uas_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     t_uas0 = cpu_ticks(uas.pid)
@@ -130,6 +137,58 @@ def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure
     return res
 
 
+def held_rss(tool, rate, calls, hold_ms=60000, cores=("0", "1")):
+    """Holds `calls` calls open (uac -d hold_ms against uas). Returns each role's RSS once
+    the uac counts them all current and both processes stopped growing, then ends both
+    (no need to wait out the hold)."""
+    d = tempfile.mkdtemp(prefix=f"perf-mem-{tool.name}-")
+    sport, cport = free_port(), free_port()
+    timeout_s = int(calls / rate * 3 + 30)
+    uas_cmd = ["taskset", "-c", cores[1], tool.binary, "-sn", "uas", "-i", "127.0.0.1", "-p", str(sport),
+               "-nostdin", "-timeout", f"{timeout_s + hold_ms // 1000 + 20}s", "-ci", "127.0.0.1",
+               "-cp", str(free_port())] + tool.extra
+    uac_cmd = ["taskset", "-c", cores[0], tool.binary, f"127.0.0.1:{sport}", "-sn", "uac", "-i", "127.0.0.1",
+               "-p", str(cport), "-r", str(rate), "-m", str(calls), "-l", str(calls), "-d", str(hold_ms),
+               "-nostdin", "-timeout", f"{timeout_s + hold_ms // 1000}s", "-trace_stat", "-stf", f"{d}/uac.csv",
+               "-fd", "1", "-ci", "127.0.0.1", "-cp", str(free_port())] + tool.extra
+    uas = subprocess.Popen(uas_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    uac = subprocess.Popen(uac_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    start = time.time()
+    current, last = 0, (0, 0)
+    rss = {"uac": 0, "uas": 0, "held": 0}
+    while uac.poll() is None and time.time() - start < timeout_s:
+        time.sleep(1)
+        try:
+            h, rows = read_csv(f"{d}/uac.csv")
+            current = col(h, rows[-1], "CurrentCall")
+        except (OSError, ValueError, IndexError):
+            continue
+        now = (rss_bytes(uac.pid) or 0, rss_bytes(uas.pid) or 0)
+        # All calls placed, and neither process grew by more than 0.2 % in the last second.
+        if current >= calls and all(abs(a - b) <= b * 0.002 for a, b in zip(now, last)):
+            rss = {"uac": now[0], "uas": now[1], "held": current}
+            break
+        last = now
+    for p in (uac, uas):
+        p.kill()
+        p.wait()
+    shutil.rmtree(d, ignore_errors=True)
+    return rss
+
+
+def memory_per_call(tool, rate, calls):
+    """Bytes per held call for each role: RSS with `calls` held minus RSS with one held."""
+    base = held_rss(tool, rate, 1)
+    full = held_rss(tool, rate, calls)
+    if not full["held"]:
+        print(f"  {tool.name}: the {calls} calls were not all established in time", flush=True)
+    res = {role: (full[role] - base[role]) / max(calls - 1, 1) for role in ("uac", "uas")}
+    print(f"  {tool.name:10s} RSS with 1 call: uac {base['uac'] / 1e6:.1f} MB, uas {base['uas'] / 1e6:.1f} MB; "
+          f"with {calls}: uac {full['uac'] / 1e6:.1f} MB, uas {full['uas'] / 1e6:.1f} MB", flush=True)
+    return res
+
+
 def clean(r, rate):
     # Zero failures, all calls done within 15 % of the paced time (+ drain), and no
     # retransmission storm (more than 1 % of messages retransmitted means the receiver
@@ -138,12 +197,12 @@ def clean(r, rate):
             and r["wall"] <= r["calls"] / rate * 1.15 + 5 and r["retrans"] <= r["calls"] * 0.06)
 
 
-def max_clean_rate(tool, rates, secs):
+def max_clean_rate(tool, rates, secs, transport="u1"):
     best = 0
     for rate in rates:
-        r = run_pair(tool, rate, int(rate * secs))
+        r = run_pair(tool, rate, int(rate * secs), transport=transport)
         ok = clean(r, rate)
-        print(f"  {tool.name:10s} {rate:>7} cps: ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} "
+        print(f"  {tool.name:10s} {transport} {rate:>7} cps: ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} "
               f"wall={r['wall']:.1f}s rc={r['rc']} {'CLEAN' if ok else 'FAIL'}", flush=True)
         if not ok:
             break
@@ -155,6 +214,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gossipper", default="target/release/gossipper")
     ap.add_argument("--quick", action="store_true", help="fewer steps, shorter runs")
+    ap.add_argument("--no-t1", action="store_true", help="skip the TCP t1 rows")
     a = ap.parse_args()
     if not shutil.which("sipp"):
         sys.exit("sipp is required (apt-get install sip-tester)")
@@ -175,18 +235,37 @@ def main():
     cg = run_pair(g, fixed, fixed * secs)
     def per_call(r, role):
         return r[f"{role}_cpu_s"] / max(r["ok"], 1) * 1e6
-    held = 20000 if a.quick else 100000
-    print(f"\n3. memory per concurrent call ({held} calls held, -d 60000)")
+    # TCP t1: the same two measures, every call on one connection each way.
+    if not a.no_t1:
+        print("\n1b. highest zero-failure call rate (TCP t1, uac and uas each on one core)")
+        # TCP loses nothing: a peer that falls behind only stretches the run (`clean`).
+        t1_sipp_rates = ([2000, 6000, 10000, 14000, 18000, 22000, 26000, 30000] if not a.quick
+                         else [2000, 10000, 18000, 26000])
+        t1_g_rates = ([10000, 20000, 33000, 40000, 50000, 60000, 70000, 80000, 90000, 100000] if not a.quick
+                      else [10000, 33000, 60000, 80000])
+        t1_best_s = max_clean_rate(s, t1_sipp_rates, secs, "t1")
+        t1_best_g = max_clean_rate(g, t1_g_rates, secs, "t1")
+        print(f"\n2b. CPU per call at {fixed} cps (TCP t1)")
+        t1_cs = run_pair(s, fixed, fixed * secs, transport="t1")
+        t1_cg = run_pair(g, fixed, fixed * secs, transport="t1")
+    # Issue #3: 100,000 held calls, in both modes (only the pace differs).
+    held = 100000
+    print(f"\n3. memory per concurrent call ({held} calls held, -d 60000; RSS delta / calls)")
     hold_rate = 10000 if a.quick else 20000
-    ms = run_pair(s, hold_rate, held, hold_ms=60000, limit=held)
-    mg = run_pair(g, hold_rate, held, hold_ms=60000, limit=held)
+    ms = memory_per_call(s, hold_rate, held)
+    mg = memory_per_call(g, hold_rate, held)
     print("\n| measure | SIPp | gossipper | ratio |\n|---|---:|---:|---:|")
     print(f"| zero-failure rate, UDP u1 (cps) | {best_s} | {best_g} | {best_g / max(best_s, 1):.1f}x |")
     for role in ("uac", "uas"):
         a_, b_ = per_call(cs, role), per_call(cg, role)
         print(f"| CPU per call, {role} (µs) | {a_:.1f} | {b_:.1f} | {a_ / max(b_, 0.01):.1f}x less |")
+    if not a.no_t1:
+        print(f"| zero-failure rate, TCP t1 (cps) | {t1_best_s} | {t1_best_g} | {t1_best_g / max(t1_best_s, 1):.1f}x |")
+        for role in ("uac", "uas"):
+            a_, b_ = per_call(t1_cs, role), per_call(t1_cg, role)
+            print(f"| CPU per call, TCP t1, {role} (µs) | {a_:.1f} | {b_:.1f} | {a_ / max(b_, 0.01):.1f}x less |")
     for role in ("uac", "uas"):
-        a_, b_ = ms[f"{role}_rss"] / held, mg[f"{role}_rss"] / held
+        a_, b_ = ms[role], mg[role]
         print(f"| memory per held call, {role} (bytes) | {a_:.0f} | {b_:.0f} | {a_ / max(b_, 1):.1f}x less |")
 
 

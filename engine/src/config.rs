@@ -252,6 +252,13 @@ pub struct JobSpec {
     pub health: HealthGates,
     /// `-rtp_echo`.
     pub rtp_echo: bool,
+    /// `-record_wav_dir`: where recordings named after their call go (every call's with
+    /// `record_calls`, and `rtp_record` without a path). `None`: `recordings` in the
+    /// working directory.
+    pub record_dir: Option<PathBuf>,
+    /// `-record_wav_dir` (mono) / `-record_wav_duplex` (stereo): record every call
+    /// (issue 6). Any value but `Off` gives the run a media engine.
+    pub record_calls: crate::media::RecordCalls,
     /// `-bg`: run detached (the binary re-spawns itself and prints the PID).
     pub background: bool,
     /// `-nostdin`: no keyboard control.
@@ -347,6 +354,8 @@ impl Default for JobSpec {
             },
             health: HealthGates::default(),
             rtp_echo: false,
+            record_dir: None,
+            record_calls: crate::media::RecordCalls::Off,
             background: false,
             nostdin: false,
             control_ip: None,

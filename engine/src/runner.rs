@@ -50,6 +50,8 @@ pub enum RunEnd {
 #[derive(Debug)]
 pub struct RunReport {
     pub stats: ShardStats,
+    /// Calls created (incoming + outgoing) by each shard, in shard order.
+    pub shard_calls: Vec<u64>,
     pub end: RunEnd,
     pub started_at: SystemTime,
     pub finished_at: SystemTime,
@@ -167,11 +169,12 @@ fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
         .map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))
 }
 
-/// issue 8: the media files of the scenario, when the run has media (a media action, or
-/// `-rtp_echo`). Paths are relative to the working directory, as in SIPp; the built-in
+/// issue 8: the media files of the scenario, when the run has media (a media action,
+/// `-rtp_echo`, or every call recorded). Paths are relative to the working directory, as in SIPp; the built-in
 /// scenarios' pcap names map to our embedded captures.
 fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>, RunError> {
-    if !spec.rtp_echo && !media::library::scenario_has_media(sc) {
+    let record_all = spec.record_calls != media::RecordCalls::Off;
+    if !spec.rtp_echo && !record_all && !media::library::scenario_has_media(sc) {
         return Ok(None);
     }
     let builtin = matches!(spec.scenario, ScenarioSource::Builtin(_));
@@ -290,6 +293,15 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     let mut published = Vec::with_capacity(shards);
     let mut first_local = None;
     let seed = spec.seed;
+    // UDP servers: one peer hashes to one SO_REUSEPORT socket; the hand-off spreads its
+    // calls over every shard by Call-ID.
+    let mut handoffs = if role == Role::Server && streams.is_none() && shards > 1 {
+        shard::handoff::Handoff::set(shards)
+            .map_err(|e| RunError::Bind(format!("cannot set up the shard hand-off: {e}")))?
+            .into_iter()
+    } else {
+        Vec::new().into_iter()
+    };
     for i in 0..shards {
         // Servers share the port (SO_REUSEPORT); client shards after the first take any
         // free port, so responses come back to the shard that owns the call.
@@ -390,10 +402,14 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             core.events.push(ShardEvent::Warning(note));
         }
         if let Some(lib) = &media_lib {
-            let cfg = crate::media::MediaConfig {
+            let mut cfg = crate::media::MediaConfig {
                 echo_all: spec.rtp_echo,
+                record_calls: spec.record_calls,
                 ..Default::default()
             };
+            if let Some(dir) = &spec.record_dir {
+                cfg.record_dir = dir.clone();
+            }
             core.media = Some(crate::media::MediaEngine::new(
                 now,
                 Arc::clone(lib),
@@ -433,6 +449,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
                     )
                     .max(1) as usize,
                 }),
+            handoff: handoffs.next(),
         });
     }
     Ok(Prepared {
@@ -483,6 +500,7 @@ impl Prepared {
         let mut end = RunEnd::Completed;
         let mut finished = Vec::new();
         let mut events = Vec::new();
+        let mut shard_calls = Vec::with_capacity(self.published.len());
         let timeout = spec.global_timeout_ms.map(Duration::from_millis);
         let mut hard_deadline: Option<Instant> = None;
         let rate_interval = Duration::from_millis(
@@ -496,6 +514,7 @@ impl Prepared {
             let now = Instant::now();
             let wall = SystemTime::now();
             merged = empty_stats(&sc);
+            shard_calls.clear();
             let mut all_done = true;
             finished.clear();
             events.clear();
@@ -506,6 +525,7 @@ impl Prepared {
                     events.push(ShardEvent::Error(e));
                 }
                 merged.merge(&p.stats);
+                shard_calls.push(p.stats.counters.incoming_calls + p.stats.counters.outgoing_calls);
                 all_done &= p.done;
                 finished.append(&mut p.finished);
                 events.append(&mut p.events);
@@ -580,6 +600,7 @@ impl Prepared {
         }
         Ok(RunReport {
             stats: merged,
+            shard_calls,
             end,
             started_at,
             finished_at: SystemTime::now(),

@@ -2,10 +2,12 @@
 //! capture, an RFC 4733 (RFC 2833) DTMF capture and a PCM WAV prompt, all written by our
 //! own code so the project carries no third-party audio. `examples/gen_assets.rs` writes
 //! them; a test regenerates them and checks they are byte-identical to the checked-in
-//! files, so they stay reproducible.
+//! files, so they stay reproducible. Tests also generate, at run time, the tone under
+//! other link layers (Linux cooked SLL, raw IP) and a video-like capture
+//! ([`write_tone_pcap_as`], [`write_video_pcap`]).
 //!
-//! Owns: building RTP packets, wrapping them in Ethernet/IPv4/UDP frames (with correct IP
-//! and UDP checksums) and writing a classic pcap through pcap-file. Writes to any
+//! Owns: building RTP packets, wrapping them in link-layer/IPv4/UDP frames (with correct
+//! IP and UDP checksums) and writing a classic pcap through pcap-file. Writes to any
 //! `Write`; never opens files, never reads a clock (timestamps start at a fixed epoch).
 
 use std::io::{Seek, Write};
@@ -43,8 +45,48 @@ const DTMF_PACKETS_PER_KEY: u16 = 5;
 const DTMF_GAP_PACKETS: u32 = 5;
 const DTMF_VOLUME: u8 = 10;
 
+/// RTP payload type of the video capture (a dynamic one, as H.264 offers use).
+pub const VIDEO_PAYLOAD_TYPE: u8 = 96;
+/// Video capture timing: 25 frames/s on the 90 kHz video clock, one packet per frame.
+const VIDEO_FRAME_MS: u64 = 40;
+const VIDEO_TS_STEP: u32 = 3600;
+/// Bytes of each video packet's payload.
+const VIDEO_PAYLOAD_BYTES: usize = 600;
+
 /// A pcap-file or I/O error while writing an asset.
 pub type GenResult = Result<(), pcap_file::PcapError>;
+
+/// The link layer a generated capture is written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// Ethernet II (what the checked-in assets use).
+    Ethernet,
+    /// Linux cooked capture v1 (`tcpdump -i any`).
+    LinuxSll,
+    /// Raw IP, no link header (LINKTYPE_RAW).
+    RawIp,
+}
+
+impl Link {
+    fn datalink(self) -> DataLink {
+        match self {
+            Link::Ethernet => DataLink::ETHERNET,
+            Link::LinuxSll => DataLink::LINUX_SLL,
+            Link::RawIp => DataLink::RAW,
+        }
+    }
+
+    /// The bytes before the IPv4 header.
+    fn header(self) -> &'static [u8] {
+        match self {
+            Link::Ethernet => &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00],
+            // Packet type 0 (to us), ARPHRD_LOOPBACK (772), a 6-byte address padded to
+            // 8, protocol IPv4.
+            Link::LinuxSll => &[0, 0, 3, 4, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00],
+            Link::RawIp => &[],
+        }
+    }
+}
 
 fn checksum(words: &[u8], mut sum: u32) -> u16 {
     let mut chunks = words.chunks_exact(2);
@@ -61,11 +103,17 @@ fn checksum(words: &[u8], mut sum: u32) -> u16 {
 }
 
 /// Ethernet II + IPv4 + UDP around `payload`, 127.0.0.1:SRC_PORT → 127.0.0.1:DST_PORT.
+#[cfg(test)]
 fn udp_frame(payload: &[u8], ip_id: u16) -> Vec<u8> {
+    link_frame(Link::Ethernet, payload, ip_id)
+}
+
+/// `link`'s header + IPv4 + UDP around `payload`, 127.0.0.1:SRC_PORT → 127.0.0.1:DST_PORT.
+fn link_frame(link: Link, payload: &[u8], ip_id: u16) -> Vec<u8> {
     let udp_len = (8 + payload.len()) as u16;
     let total = 20 + udp_len;
-    let mut f = Vec::with_capacity(14 + usize::from(total));
-    f.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00]);
+    let mut f = Vec::with_capacity(link.header().len() + usize::from(total));
+    f.extend_from_slice(link.header());
     let mut ip = [0u8; 20];
     ip[0] = 0x45;
     ip[2..4].copy_from_slice(&total.to_be_bytes());
@@ -95,7 +143,7 @@ fn udp_frame(payload: &[u8], ip_id: u16) -> Vec<u8> {
     f
 }
 
-fn writer<W: Write>(out: W) -> Result<PcapWriter<W>, pcap_file::PcapError> {
+fn writer<W: Write>(out: W, link: Link) -> Result<PcapWriter<W>, pcap_file::PcapError> {
     PcapWriter::with_header(
         out,
         PcapHeader {
@@ -104,7 +152,7 @@ fn writer<W: Write>(out: W) -> Result<PcapWriter<W>, pcap_file::PcapError> {
             ts_correction: 0,
             ts_accuracy: 0,
             snaplen: 65535,
-            datalink: DataLink::ETHERNET,
+            datalink: link.datalink(),
             ts_resolution: TsResolution::MicroSecond,
             endianness: Endianness::Little,
         },
@@ -113,11 +161,12 @@ fn writer<W: Write>(out: W) -> Result<PcapWriter<W>, pcap_file::PcapError> {
 
 fn write_frame<W: Write>(
     w: &mut PcapWriter<W>,
+    link: Link,
     at: Duration,
     payload: &[u8],
     ip_id: u16,
 ) -> GenResult {
-    let frame = udp_frame(payload, ip_id);
+    let frame = link_frame(link, payload, ip_id);
     // Frames are at most a few hundred bytes.
     let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
     w.write_packet(&PcapPacket::new(EPOCH + at, len, &frame))?;
@@ -132,7 +181,12 @@ pub fn tone_pcm() -> Vec<i16> {
 
 /// Writes the 4 s, 440 Hz, A-law (PT 8), 20 ms-per-packet tone capture.
 pub fn write_tone_pcap(out: impl Write) -> GenResult {
-    let mut w = writer(out)?;
+    write_tone_pcap_as(out, Link::Ethernet)
+}
+
+/// The tone capture of [`write_tone_pcap`] with another link layer (same 200 packets).
+pub fn write_tone_pcap_as(out: impl Write, link: Link) -> GenResult {
+    let mut w = writer(out, link)?;
     let pcm = tone_pcm();
     let mut payload = [0u8; FRAME_SAMPLES];
     let mut pkt = [0u8; 12 + FRAME_SAMPLES];
@@ -151,6 +205,7 @@ pub fn write_tone_pcap(out: impl Write) -> GenResult {
             .map_err(|_| pcap_file::PcapError::InvalidField("rtp"))?;
         write_frame(
             &mut w,
+            link,
             Duration::from_millis(20 * i as u64),
             &pkt[..n],
             i16_,
@@ -159,11 +214,40 @@ pub fn write_tone_pcap(out: impl Write) -> GenResult {
     Ok(())
 }
 
+/// Writes a video-like capture: `frames` RTP packets of payload type
+/// [`VIDEO_PAYLOAD_TYPE`], one 600-byte packet per frame at 25 frames/s on the 90 kHz
+/// clock, the marker set on each (every frame fits one packet). The payload is a
+/// deterministic pattern, not a decodable picture: replays and echoes only count packets.
+pub fn write_video_pcap(out: impl Write, link: Link, frames: u16) -> GenResult {
+    let mut w = writer(out, link)?;
+    let mut payload = [0u8; VIDEO_PAYLOAD_BYTES];
+    let mut pkt = [0u8; 12 + VIDEO_PAYLOAD_BYTES];
+    for i in 0..frames {
+        // An IDR slice NAL header every 25 frames, non-IDR slices between.
+        payload[0] = if i % 25 == 0 { 0x65 } else { 0x41 };
+        for (k, b) in payload.iter_mut().enumerate().skip(1) {
+            *b = (k as u16).wrapping_add(i) as u8;
+        }
+        let header = RtpHeader {
+            marker: true,
+            payload_type: VIDEO_PAYLOAD_TYPE,
+            sequence: 3000u16.wrapping_add(i),
+            timestamp: u32::from(i) * VIDEO_TS_STEP,
+            ssrc: 0x676F_7333,
+        };
+        let n = write_rtp(&header, &payload, &mut pkt)
+            .map_err(|_| pcap_file::PcapError::InvalidField("rtp"))?;
+        let at = Duration::from_millis(VIDEO_FRAME_MS * u64::from(i));
+        write_frame(&mut w, link, at, &pkt[..n], i)?;
+    }
+    Ok(())
+}
+
 /// Writes the RFC 4733 capture of [`DTMF_KEYS`]: per key, five 20 ms updates (100 ms)
 /// then the end packet three times (RFC 4733 §2.5.1.4), one packet per 20 ms, then
 /// 100 ms of nothing: keys start 260 ms apart.
 pub fn write_dtmf_pcap(out: impl Write) -> GenResult {
-    let mut w = writer(out)?;
+    let mut w = writer(out, Link::Ethernet)?;
     let mut seq: u16 = 2000;
     let mut slot: u32 = 0; // 20 ms slots since the start
     let mut pkt = [0u8; 16];
@@ -193,7 +277,7 @@ pub fn write_dtmf_pcap(out: impl Write) -> GenResult {
                 .map_err(|_| pcap_file::PcapError::InvalidField("rtp"))?;
             // One packet per 20 ms: five updates, then the three end packets.
             let at = Duration::from_millis(u64::from(slot + k as u32) * 20);
-            write_frame(&mut w, at, &pkt[..len], seq)?;
+            write_frame(&mut w, Link::Ethernet, at, &pkt[..len], seq)?;
             seq = seq.wrapping_add(1);
         }
         slot += u32::from(DTMF_PACKETS_PER_KEY) + 3 + DTMF_GAP_PACKETS;
@@ -308,6 +392,36 @@ mod tests {
         let [.., (_, wav)] = generated();
         let f = read_wav(Path::new(TONE_WAV), &wav[..], G711Law::ALaw).unwrap();
         assert_eq!(f.len(), 200);
+    }
+
+    #[test]
+    fn the_tone_reads_back_the_same_under_every_link_layer() {
+        let [(_, ethernet), ..] = generated();
+        let want = read_pcap(Path::new("eth"), &ethernet[..]).unwrap();
+        for link in [Link::LinuxSll, Link::RawIp] {
+            let mut bytes = Vec::new();
+            write_tone_pcap_as(&mut bytes, link).unwrap();
+            let got = read_pcap(Path::new("other"), &bytes[..]).unwrap();
+            assert_eq!(got, want, "{link:?}");
+        }
+    }
+
+    #[test]
+    fn the_video_capture_is_one_marked_packet_per_40_ms_frame() {
+        for link in [Link::Ethernet, Link::LinuxSll, Link::RawIp] {
+            let mut bytes = Vec::new();
+            write_video_pcap(&mut bytes, link, 50).unwrap();
+            let p = read_pcap(Path::new("video"), &bytes[..]).unwrap();
+            assert_eq!(p.packets().len(), 50, "{link:?}");
+            for (i, pk) in p.packets().iter().enumerate() {
+                assert_eq!(pk.offset, Duration::from_millis(40 * i as u64));
+                let rtp = RtpPacket::parse(p.payload(pk)).unwrap();
+                assert_eq!(rtp.header.payload_type, VIDEO_PAYLOAD_TYPE);
+                assert_eq!(rtp.header.timestamp, 3600 * i as u32);
+                assert!(rtp.header.marker);
+                assert_eq!(rtp.payload.len(), VIDEO_PAYLOAD_BYTES);
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! RTP media against real SIPp on 127.0.0.1, both directions: `sipp -sn uac_pcap` plays
 //! SIPp's captures to our UAS running `-rtp_echo`; our built-in `uac_pcap` plays our
-//! embedded captures to `sipp -sn uas -rtp_echo` and counts every packet back; a WAV
+//! embedded captures to `sipp -sn uas -rtp_echo`, counts every packet back and records
+//! each call with `-record_wav_dir` (a scenario without media actions); a WAV
 //! played through SIPp's echo is recorded and matches the source within G.711
 //! quantisation; a missing or malformed media file fails the scenario load, naming it.
 //!
@@ -170,7 +171,7 @@ fn sipp_uac_pcap_against_our_uas_with_rtp_echo() {
 }
 
 /// Our built-in `uac_pcap` (embedded captures) against `sipp -sn uas -rtp_echo`: every
-/// packet we play comes back, per call.
+/// packet we play comes back, per call, and `-record_wav_dir` writes one WAV per call.
 #[test]
 fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
     let dir = scratch_dir("media-our-uac-pcap");
@@ -197,6 +198,8 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
             "summary.json",
             "-call_records_jsonl",
             "calls.jsonl",
+            "-record_wav_dir",
+            "recs",
         ]);
     common(&mut ours, cport, &dir.join("client.csv"));
     let (cstatus, cout, cerr) =
@@ -252,6 +255,7 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
         media["rtcp_receiver_reports"].as_u64().unwrap() > 0,
         "{media}"
     );
+    assert_eq!(media["recordings_written"].as_u64(), Some(CALLS), "{media}");
     let calls = records(&dir.join("calls.jsonl"));
     assert_eq!(calls.len() as u64, CALLS);
     for call in calls {
@@ -262,7 +266,19 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
         );
         assert_eq!(m["RTPPacketsReceived"], m["RTPPacketsSent"], "{call}");
         assert!(m["MOS"].as_f64().unwrap() > 1.0, "{call}");
+        // Mono, what came back: the 4 s A-law tone (the DTMF events are not audio).
+        let id = call["call_id"].as_str().unwrap();
+        let wav = dir.join("recs").join(format!("{id}.wav"));
+        let bytes = std::fs::read(&wav).unwrap_or_else(|e| panic!("{}: {e}", wav.display()));
+        assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 1, "mono");
+        let samples = wav_samples(&wav).len();
+        assert!(
+            (31_000..=34_000).contains(&samples),
+            "{id}: {samples} samples, ~4 s expected"
+        );
     }
+    let wavs = std::fs::read_dir(dir.join("recs")).unwrap().count() as u64;
+    assert_eq!(wavs, CALLS, "one WAV per call");
 }
 
 const WAV_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

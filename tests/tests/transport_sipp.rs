@@ -1,6 +1,7 @@
 //! Real SIPp as the peer over TCP, both directions, on 127.0.0.1: our UAC against
 //! `sipp -sn uas -t t1|tn`, `sipp -sn uac -t t1|tn` against our UAS. Zero failed calls
-//! and exit code 0 on both sides, read from each side's own -trace_stat CSV.
+//! and exit code 0 on both sides, read from each side's own -trace_stat CSV. Our side's
+//! summary.json counts the connections in its `transport` block.
 
 use std::process::Command;
 use std::time::Duration;
@@ -56,6 +57,12 @@ fn pair(name: &str, server_is_sipp: bool, server_mode: &str, client_mode: &str) 
         (gossipper_bin(), sipp_bin())
     };
     let (s_csv, c_csv) = (dir.join("server.csv"), dir.join("client.csv"));
+    let summary = dir.join("summary.json");
+    let ours = |cmd: &mut Command, is_ours: bool| {
+        if is_ours {
+            cmd.arg("-summary_json").arg(&summary);
+        }
+    };
     let calls = CALLS.to_string();
     let mut scmd = Command::new(&sbin);
     scmd.current_dir(&dir)
@@ -82,6 +89,7 @@ fn pair(name: &str, server_is_sipp: bool, server_mode: &str, client_mode: &str) 
         .arg(&s_csv)
         .args(["-cp", &free_port().to_string(), "-ci", "127.0.0.1"])
         .args(max_socket(server_mode));
+    ours(&mut scmd, !server_is_sipp);
     let server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
     std::thread::sleep(Duration::from_millis(300));
     let mut ccmd = Command::new(&cbin);
@@ -113,6 +121,7 @@ fn pair(name: &str, server_is_sipp: bool, server_mode: &str, client_mode: &str) 
         .arg(&c_csv)
         .args(["-cp", &free_port().to_string(), "-ci", "127.0.0.1"])
         .args(max_socket(client_mode));
+    ours(&mut ccmd, server_is_sipp);
     let client = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd);
     finish_pair(
         name,
@@ -123,6 +132,28 @@ fn pair(name: &str, server_is_sipp: bool, server_mode: &str, client_mode: &str) 
         CALLS,
         Duration::from_secs(90),
     );
+    let text = std::fs::read_to_string(&summary).expect("our summary.json");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("summary.json parses");
+    let t = &v["transport"];
+    // One connection for t1, one per call for tn, each way.
+    let want = if client_mode == "tn" { CALLS } else { 1 };
+    let (counted, other) = if server_is_sipp {
+        ("connections_opened", "connections_accepted")
+    } else {
+        ("connections_accepted", "connections_opened")
+    };
+    assert_eq!(t[counted], want, "{name}: transport block {t}");
+    assert_eq!(t[other], 0, "{name}: transport block {t}");
+    for zero in [
+        "connect_failures",
+        "handshake_failures",
+        "closed_bad_input",
+        "stream_too_large",
+        "calls_failed_closed",
+        "calls_failed_connect",
+    ] {
+        assert_eq!(t[zero], 0, "{name}: {zero} in {t}");
+    }
 }
 
 #[test]

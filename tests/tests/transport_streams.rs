@@ -2,15 +2,18 @@
 //! counter is visible): each of t1 tn l1 ln w1 wn ws1 wsn completes its calls, per-call
 //! modes open one connection per call (capped by -max_socket), and bad input on one
 //! connection (garbage, an oversized message, a half-sent message, a failed TLS
-//! handshake) closes only that connection, is counted, and leaves the calls alone.
+//! handshake) closes only that connection, is counted, and leaves the calls alone. A
+//! connection that closes under calls still in progress fails them as FailedTcpClosed
+//! (a server's calls too), but never calls only waiting out their final `<timewait>`.
 
 mod transport_common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::time::Duration;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use gossipper_e2e::free_port;
+use gossipper_e2e::{Proc, free_port, gossipper_bin};
 use transport_common::{Outcome, finish, spec, start};
 
 fn addr(port: u16) -> SocketAddr {
@@ -287,4 +290,155 @@ fn a_crlf_keepalive_ping_gets_a_crlf_pong_and_keeps_the_connection() {
     drop(sock);
     let out = finish(server);
     assert_eq!(out.counters.connections_closed_bad_input, 0, "{out:?}");
+}
+
+/// An INVITE (CSeq 1) or an in-dialog `method` (CSeq 1 ACK, 2 BYE) of call `id`, as a
+/// TCP client at `local` sends it to our UAS on `port`.
+fn request(method: &str, id: &str, local: SocketAddr, port: u16) -> Vec<u8> {
+    let cseq = if method == "BYE" { 2 } else { 1 };
+    format!(
+        "{method} sip:service@127.0.0.1:{port} SIP/2.0\r\n\
+Via: SIP/2.0/TCP {local};branch=z9hG4bK-{id}-{method}\r\n\
+From: sipp <sip:sipp@{local}>;tag={id}\r\n\
+To: service <sip:service@127.0.0.1:{port}>\r\n\
+Call-ID: {id}\r\n\
+CSeq: {cseq} {method}\r\n\
+Contact: <sip:sipp@{local};transport=tcp>\r\n\
+Max-Forwards: 70\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Reads from `s` into `got` until `needle` occurs `n` times (5 s at most).
+fn read_until(s: &mut TcpStream, got: &mut String, needle: &str, n: usize) {
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    while got.matches(needle).count() < n {
+        let k = s.read(&mut buf).expect("read from our UAS");
+        assert!(k > 0, "our UAS closed the connection; got so far:\n{got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..k]));
+    }
+}
+
+#[test]
+fn a_server_fails_the_calls_of_a_closed_connection_but_not_those_in_timewait() {
+    let port = free_port();
+    let mut s = spec("uas", "t1", port, None);
+    s.max_calls = Some(2);
+    let started = Instant::now();
+    let server = start(s);
+    let mut c = TcpStream::connect(addr(port)).expect("connect");
+    let local = c.local_addr().expect("local addr");
+    let mut got = String::new();
+    // Call "done" completes: it is then only in the UAS's 4 s <timewait>.
+    c.write_all(&request("INVITE", "done", local, port))
+        .expect("write");
+    read_until(&mut c, &mut got, "SIP/2.0 200", 1);
+    c.write_all(&request("ACK", "done", local, port))
+        .expect("write");
+    c.write_all(&request("BYE", "done", local, port))
+        .expect("write");
+    read_until(&mut c, &mut got, "SIP/2.0 200", 2);
+    // Call "cut" is answered, and the UAS waits for its ACK when the connection goes.
+    c.write_all(&request("INVITE", "cut", local, port))
+        .expect("write");
+    read_until(&mut c, &mut got, "SIP/2.0 200", 3);
+    drop(c);
+    let out = finish(server);
+    assert_eq!(out.counters.failed_tcp_closed, 1, "{out:?}");
+    assert_eq!(out.counters.failed_calls, 1, "{out:?}");
+    assert_eq!(out.counters.successful_calls, 1, "{out:?}");
+    // Nothing waited for a timeout: the run ended with the <timewait> (4 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_killed_t1_client_fails_its_calls_on_the_server_at_once() {
+    killed_client_fails_its_calls_on_the_server("t1");
+}
+
+#[test]
+fn a_killed_l1_client_fails_its_calls_on_the_server_at_once() {
+    killed_client_fails_its_calls_on_the_server("l1");
+}
+
+/// A `mode` client (our binary) holding calls in their pause is killed: the server
+/// fails each of those calls as TCP closed, none waits for a timeout.
+fn killed_client_fails_its_calls_on_the_server(mode: &str) {
+    let port = free_port();
+    let mut s = spec("uas", mode, port, None);
+    // Long enough for every held call to time out if the close were not noticed.
+    s.global_timeout_ms = Some(8_000);
+    let server = start(s);
+    let dir = gossipper_e2e::scratch_dir(&format!("killed-{mode}-client"));
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.current_dir(&dir).args([
+        &format!("127.0.0.1:{port}"),
+        "-sn",
+        "uac",
+        "-t",
+        mode,
+        "-i",
+        "127.0.0.1",
+        "-r",
+        "20",
+        "-d",
+        "20000",
+        "-m",
+        "1000",
+        "-nostdin",
+        "-timeout",
+        "30s",
+    ]);
+    let mut client = Proc::spawn(&format!("{mode} uac (killed mid-call)"), &mut cmd);
+    std::thread::sleep(Duration::from_millis(1500));
+    client.child.kill().expect("kill the client");
+    let _ = client.child.wait();
+    let out = finish(server);
+    assert!(out.counters.incoming_calls >= 5, "{out:?}");
+    // Every call was held in its pause: each fails as TCP closed, none at the timeout.
+    assert_eq!(
+        out.counters.failed_tcp_closed, out.counters.incoming_calls,
+        "{out:?}"
+    );
+    assert_eq!(
+        out.counters.failed_calls, out.counters.incoming_calls,
+        "{out:?}"
+    );
+}
+
+#[test]
+fn without_reconnect_close_a_t1_client_fails_its_calls_once_no_reconnection_is_left() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let peer = std::thread::spawn(move || {
+        // Take the first INVITE, then hang up without answering.
+        let (mut s, _) = listener.accept().expect("accept");
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+    });
+    let mut c = spec("uac", "t1", 0, Some(addr(port)));
+    c.max_calls = Some(3);
+    c.reconnect_close = false;
+    c.max_reconnect = Some(0);
+    let started = Instant::now();
+    let out = finish(start(c));
+    peer.join().expect("peer");
+    let n = &out.counters;
+    assert_eq!(n.failed_calls, 3, "{out:?}");
+    // The calls sent on the connection before it went fail as closed, the later ones
+    // find no connection.
+    assert!(n.failed_tcp_closed >= 1, "{out:?}");
+    assert_eq!(n.failed_tcp_closed + n.failed_tcp_connect, 3, "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }

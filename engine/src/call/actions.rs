@@ -268,7 +268,9 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
                 .ok();
             let _ = render_text(call, protocol, cx);
             match (h.parse::<std::net::IpAddr>(), p) {
-                (Ok(ip), Some(port)) => call.dest = std::net::SocketAddr::new(ip, port),
+                (Ok(ip), Some(port)) => {
+                    call.dest = super::store::Peer::new(std::net::SocketAddr::new(ip, port))
+                }
                 _ => {
                     cx.stats.counters.warnings += 1;
                     cx.events.push(ShardEvent::Warning(format!(
@@ -284,7 +286,7 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
         } => {
             let user = render_text(call, username, cx);
             let pass = render_text(call, password, cx);
-            let ok = SipMessage::parse(&call.last_recv).ok().is_some_and(|m| {
+            let ok = SipMessage::parse(call.last_recv(cx)).ok().is_some_and(|m| {
                 let cred = m
                     .header_by_name(b"Authorization")
                     .or_else(|| m.header_by_name(b"Proxy-Authorization"));
@@ -326,10 +328,10 @@ fn arith(
 fn search_text(call: &Call, e: &Ereg, cx: &ShardCx<'_>) -> Option<Vec<u8>> {
     match &e.search_in {
         SearchIn::Var(v) => Some(call.var(*v, cx).to_bytes()),
-        SearchIn::Msg => Some(call.last_recv.clone()),
+        SearchIn::Msg => Some(call.last_recv(cx).to_vec()),
         SearchIn::Body => match cx.current {
             Some(m) => Some(m.body().to_vec()),
-            None => SipMessage::parse(&call.last_recv)
+            None => SipMessage::parse(call.stored_last_recv())
                 .ok()
                 .map(|m| m.body().to_vec()),
         },
@@ -338,7 +340,7 @@ fn search_text(call: &Call, e: &Ereg, cx: &ShardCx<'_>) -> Option<Vec<u8>> {
             let m = match cx.current {
                 Some(m) => m,
                 None => {
-                    parsed = SipMessage::parse(&call.last_recv).ok()?;
+                    parsed = SipMessage::parse(call.stored_last_recv()).ok()?;
                     &parsed
                 }
             };

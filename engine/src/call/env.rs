@@ -7,6 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime};
 
+use crate::call::KeptPool;
 use crate::call::inject::InjectData;
 use crate::call::plan::Plan;
 use crate::call::vars::Vars;
@@ -152,6 +153,8 @@ pub struct ShardCx<'a> {
     pub events: &'a mut Vec<ShardEvent>,
     /// Scratch buffer for rendering (cleared by each user).
     pub scratch: &'a mut Vec<u8>,
+    /// Spare message-copy buffers of the shard's calls.
+    pub kept: &'a mut KeptPool,
     /// `[dynamic_id]` counter.
     pub dynamic_id: &'a mut u64,
     /// Wall clock sampled once per loop turn (`[timestamp]`, `[date]`, gettimeofday).

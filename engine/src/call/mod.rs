@@ -1,7 +1,8 @@
 //! One call: the scenario interpreter for one Call-ID, with its UDP retransmission timers.
 //!
 //! Owns: the program counter, variables, dialog state (peer tag, route set, last messages)
-//! and deadlines. Must not: read a clock, touch a socket, or look up another call. The
+//! and deadlines, stored as `store` lays them out (memory per held call is a budget).
+//! Must not: read a clock, touch a socket, or look up another call. The
 //! shard feeds it `(now, input)` through `start`, `handle_message` and `handle_timeout`,
 //! each of which returns `Progress`; datagrams to send are appended to `ShardCx::tx`, and
 //! `deadline()` tells the shard when to call `handle_timeout` next (calling it early or
@@ -20,6 +21,7 @@ pub mod env;
 pub mod inject;
 pub mod plan;
 mod render;
+mod store;
 mod token;
 pub mod vars;
 
@@ -35,6 +37,8 @@ use crate::scenario::{Command, CommandKind, Optional, PauseDuration, Recv, RecvM
 use crate::sip::{self, HeaderName, SipMessage};
 use crate::stats::FailureReason;
 use actions::ActionOutcome;
+pub use store::KeptPool;
+use store::{CSeqNo, CallTime, Kept, Peer, Rare, Retrans, SentAck};
 use token::Token;
 use vars::Vars;
 
@@ -64,86 +68,57 @@ enum State {
     Finished,
 }
 
-/// UDP retransmission of the last message sent (RFC 3261 §17.1.1.2 / §17.1.2.2).
-#[derive(Clone, Copy, Debug)]
-struct Retrans {
-    next_at: Instant,
-    interval: Duration,
-    count: u32,
-    max: u32,
-    /// INVITE requests double without a cap (Timer A); everything else stops at T2.
-    capped: bool,
-    /// The step that sent it (for the screen's Retrans/Timeout columns).
-    step: usize,
-}
-
 /// Our INVITE's progress (client side).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum InviteState {
     None,
     /// Sent, no final response yet: an abort sends CANCEL (the INVITE stays in
-    /// `last_sent` until then).
+    /// `Kept::last_sent` until then).
     Pending,
-    /// Answered with a 2xx: an abort sends BYE (built from `last_ack`).
+    /// Answered with a 2xx: an abort sends BYE (built from our ACK).
     Answered,
     /// Answered with a failure: nothing to clean up.
     Rejected,
 }
 
-/// A response kept to answer retransmissions of the request it answers.
-#[derive(Debug)]
-struct SentResponse {
-    /// CSeq number and method of the request.
-    cseq: u32,
-    method: Token,
-    bytes: Vec<u8>,
-}
-
-/// One call's state.
+/// One call's state: what every call reads while it waits (`size_of::<Call>()` is
+/// pinned by a test); message copies and rarely used state are boxed (`store`).
 #[derive(Debug)]
 pub struct Call {
     number: u64,
-    user_id: u64,
-    call_id: Box<[u8]>,
+    call_id: Token<30>,
     pc: usize,
     state: State,
     started_at: Instant,
-    dest: SocketAddr,
-    vars: Vars,
+    /// The peer (`-rsa` aside, where datagrams go).
+    dest: Peer,
     /// `[cseq]`: the CSeq of the last request we sent (incremented before each non-ACK).
     cseq: u32,
-    /// The last message received (for `[last_*]`, ereg and digest challenges).
-    last_recv: Vec<u8>,
-    /// The last message sent, kept while it may be retransmitted.
-    last_sent: Vec<u8>,
-    retrans: Option<Retrans>,
     /// Method of the last non-ACK request we sent: responses must carry it in CSeq.
     last_request_method: Option<Token>,
-    /// The ACK we sent for a 2xx, re-sent when the 2xx is retransmitted (empty: none).
-    last_ack: Vec<u8>,
+    /// The last ACK we sent, re-sent when the 2xx is retransmitted.
+    ack: SentAck,
     /// The last request received (CSeq number, method) and the step that took it.
-    last_request: Option<(u32, Token, usize)>,
+    last_request: Option<(u32, Token, u32)>,
     /// CSeq number of the last ACK taken: a repeated ACK (one per 2xx retransmission,
     /// RFC 3261 §13.2.2.4) is absorbed, not unexpected.
-    last_ack_cseq: Option<u32>,
+    last_ack_cseq: CSeqNo,
     /// CSeq number of the INVITE we took: its ACK may arrive late (after a BYE that
     /// overtook it) and is then absorbed too.
-    invite_cseq: Option<u32>,
+    invite_cseq: CSeqNo,
     /// Where our own INVITE stands, for SIPp's abort behaviour (CANCEL or BYE).
     invite: InviteState,
-    /// The last response we sent and the request it answers.
-    last_response: Option<SentResponse>,
     peer_tag: Option<Token>,
-    route_set: Option<Box<[u8]>>,
-    next_url: Option<Box<[u8]>>,
-    /// Start instants of response-time timers (`None`: not running).
-    rtd_start: Vec<Option<Instant>>,
-    wait_deadline: Option<Instant>,
-    /// Row of the default injection file, chosen once per call.
-    inject_row: Option<usize>,
-    /// `-t un` clients: the port of this call's own socket (`[local_port]`); `None`: the
-    /// shard's socket (`Env::local_port`).
-    local_port: Option<u16>,
+    /// Start of response-time timer 1 (the others are in `Rare::rtd_more`).
+    rtd0: CallTime,
+    /// The end of a pause, or the recv timeout.
+    wait_deadline: CallTime,
+    /// Message copies (last received, last sent and its retransmission timer, last
+    /// response); `None` while the call waits without needing any.
+    kept: Option<Box<Kept>>,
+    /// Variables, route set, `-users` and `-t un` state, more rtd timers, an ACK that
+    /// cannot be rendered again; `None` for calls that use none of them.
+    rare: Option<Box<Rare>>,
 }
 
 impl Call {
@@ -158,44 +133,50 @@ impl Call {
         sc: &crate::scenario::Scenario,
         env: &Env,
     ) -> Call {
+        // Every response-time timer starts with the call.
+        let rtds = sc.rtd_names.len();
+        let rare = (user_id != 0 || !sc.variables.is_empty() || rtds > 1).then(|| {
+            Box::new(Rare {
+                user_id,
+                vars: Vars::new(sc.variables.len()),
+                rtd_more: vec![CallTime::START; rtds.saturating_sub(1)],
+                ..Rare::default()
+            })
+        });
         Call {
             number,
-            user_id,
-            call_id: call_id.into(),
+            call_id: Token::new(call_id),
             pc: 0,
             state: State::Ready,
             started_at: now,
-            dest,
-            vars: Vars::new(sc.variables.len()),
+            dest: Peer::new(dest),
             cseq: env.base_cseq.wrapping_sub(1),
-            last_recv: Vec::new(),
-            last_sent: Vec::new(),
-            retrans: None,
             last_request_method: None,
-            last_ack: Vec::new(),
+            ack: SentAck::NONE,
             last_request: None,
-            last_ack_cseq: None,
-            invite_cseq: None,
+            last_ack_cseq: CSeqNo::NONE,
+            invite_cseq: CSeqNo::NONE,
             invite: InviteState::None,
-            last_response: None,
             peer_tag: None,
-            route_set: None,
-            next_url: None,
-            rtd_start: vec![Some(now); sc.rtd_names.len()],
-            wait_deadline: None,
-            inject_row: None,
-            local_port: None,
+            rtd0: if rtds > 0 {
+                CallTime::START
+            } else {
+                CallTime::NONE
+            },
+            wait_deadline: CallTime::NONE,
+            kept: None,
+            rare,
         }
     }
 
     /// Gives the call its own local port (`-t un`), before `start`.
     pub fn set_local_port(&mut self, port: u16) {
-        self.local_port = Some(port);
+        self.rare_mut().local_port = Some(port);
     }
 
     /// The call's own local port, when it has one (`-t un`).
     pub fn local_port(&self) -> Option<u16> {
-        self.local_port
+        self.rare.as_ref().and_then(|r| r.local_port)
     }
 
     pub fn number(&self) -> u64 {
@@ -203,15 +184,31 @@ impl Call {
     }
 
     pub fn user_id(&self) -> u64 {
-        self.user_id
+        self.rare.as_ref().map_or(0, |r| r.user_id)
     }
 
     pub fn call_id(&self) -> &[u8] {
-        &self.call_id
+        self.call_id.as_bytes()
     }
 
     pub fn started_at(&self) -> Instant {
         self.started_at
+    }
+
+    /// The peer the call talks to (for a server call, the one that sent its first
+    /// request: on a stream transport, the connection it came on).
+    pub fn peer(&self) -> SocketAddr {
+        self.dest()
+    }
+
+    /// True while the call only waits out its final `<timewait>`: the peer expects
+    /// nothing more from it, so losing the connection does not fail it.
+    pub fn in_timewait(&self, sc: &crate::scenario::Scenario) -> bool {
+        self.state == State::Pausing
+            && matches!(
+                sc.commands.get(self.pc).map(|c| &c.kind),
+                Some(CommandKind::Pause(p)) if p.timewait
+            )
     }
 
     /// The earliest instant at which `handle_timeout` has work to do.
@@ -220,8 +217,8 @@ impl Call {
         if self.state == State::Finished {
             return None;
         }
-        let r = self.retrans.map(|r| r.next_at);
-        match (r, self.wait_deadline) {
+        let r = self.retrans().map(|r| r.next_at);
+        match (r, self.wait_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -248,7 +245,7 @@ impl Call {
         if let Some(i) = self.find_recv(msg, cx) {
             return self.accept(now, i, msg, src, cx);
         }
-        if self.absorb_retransmission(msg, cx) {
+        if self.absorb_retransmission(now, msg, cx) {
             return Progress::Running;
         }
         // Unexpected. A final answer to our INVITE still decides how an abort cleans up.
@@ -267,16 +264,16 @@ impl Call {
             step.unexpected += 1;
         }
         if let Some(target) = cx.scenario.unexp_main {
-            self.store_last_recv(msg);
+            // `msg` becomes the last message received (`cx.current`).
             self.pc = target;
             self.state = State::Ready;
-            self.wait_deadline = None;
+            self.wait_deadline = CallTime::NONE;
             return self.run(now, cx);
         }
         if cx.env.behaviors.abort_unexp {
             cx.events.push(ShardEvent::Error(format!(
                 "Aborting call on unexpected message for Call-Id '{}': while expecting step {}, received '{}'",
-                String::from_utf8_lossy(&self.call_id),
+                String::from_utf8_lossy(self.call_id()),
                 self.pc,
                 String::from_utf8_lossy(msg.first_line())
             )));
@@ -290,18 +287,18 @@ impl Call {
         if self.state == State::Finished {
             return Progress::Finished(Outcome::Success);
         }
-        if let Some(mut r) = self.retrans
+        if let Some(mut r) = self.retrans()
             && r.next_at <= now
         {
             if r.count >= r.max {
-                self.retrans = None;
+                self.stop_retrans();
                 if let Some(step) = cx.stats.steps.get_mut(r.step) {
                     step.timeouts += 1;
                 }
                 cx.stats.counters.timeouts += 1;
                 cx.events.push(ShardEvent::Error(format!(
                     "Aborting call on UDP retransmission timeout for Call-ID '{}'",
-                    String::from_utf8_lossy(&self.call_id)
+                    String::from_utf8_lossy(self.call_id())
                 )));
                 return self.finish(now, Outcome::Failed(FailureReason::MaxUdpRetrans), cx);
             }
@@ -311,18 +308,20 @@ impl Call {
                 r.interval = r.interval.min(Duration::from_millis(cx.env.retrans.t2_ms));
             }
             r.next_at = now + r.interval;
-            self.retrans = Some(r);
-            cx.tx.push(self.wire_dest(cx.env), &self.last_sent);
+            if let Some(k) = self.kept.as_mut() {
+                k.retrans = Some(r);
+            }
+            cx.tx.push(self.wire_dest(cx.env), self.last_sent());
             cx.stats.counters.retransmissions += 1;
             cx.stats.counters.messages_sent += 1;
             if let Some(step) = cx.stats.steps.get_mut(r.step) {
                 step.retrans += 1;
             }
         }
-        if let Some(d) = self.wait_deadline
+        if let Some(d) = self.wait_deadline()
             && d <= now
         {
-            self.wait_deadline = None;
+            self.wait_deadline = CallTime::NONE;
             match self.state {
                 State::Pausing => {
                     let i = self.pc;
@@ -348,7 +347,7 @@ impl Call {
                     }
                     cx.events.push(ShardEvent::Error(format!(
                         "Aborting call on receive timeout for Call-ID '{}' at step {}",
-                        String::from_utf8_lossy(&self.call_id),
+                        String::from_utf8_lossy(self.call_id()),
                         self.pc
                     )));
                     return self.finish(now, Outcome::Failed(FailureReason::TimeoutOnRecv), cx);
@@ -362,8 +361,8 @@ impl Call {
     /// Ends the call now (run stopped, `-timeout`), counted as failed by the caller.
     pub fn abort(&mut self) {
         self.state = State::Finished;
-        self.retrans = None;
-        self.wait_deadline = None;
+        self.stop_retrans();
+        self.wait_deadline = CallTime::NONE;
     }
 
     /// Runs commands from `pc` until the call waits or ends.
@@ -407,14 +406,18 @@ impl Call {
                 CommandKind::Pause(p) => {
                     let ms = self.pause_ms(&p.duration, cx);
                     self.state = State::Pausing;
-                    self.wait_deadline = Some(now + Duration::from_millis(ms));
+                    self.wait_deadline =
+                        CallTime::at(now + Duration::from_millis(ms), self.started_at);
                     self.compact(cx);
                     return Progress::Running;
                 }
                 CommandKind::Recv(r) => {
                     self.state = State::Waiting;
                     let timeout = r.timeout_ms.or(cx.env.recv_timeout_ms);
-                    self.wait_deadline = timeout.map(|ms| now + Duration::from_millis(ms));
+                    self.wait_deadline = match timeout {
+                        Some(ms) => CallTime::at(now + Duration::from_millis(ms), self.started_at),
+                        None => CallTime::NONE,
+                    };
                     self.compact(cx);
                     return Progress::Running;
                 }
@@ -429,15 +432,32 @@ impl Call {
         self.finish(now, Outcome::Failed(FailureReason::ScenarioError), cx)
     }
 
-    /// Frees what no later step will read while the call waits (memory per idle call is
-    /// a budget: a load test holds 100,000 of them).
-    fn compact(&mut self, cx: &ShardCx<'_>) {
-        if !self.last_recv.is_empty() && !cx.plan.keep_last_recv(self.pc) {
-            self.last_recv = Vec::new();
+    /// The call is about to wait: keeps the message it ran on if a later step reads it,
+    /// and lets go of what no later step will read (memory per idle call is a budget: a
+    /// load test holds 100,000 of them).
+    fn compact(&mut self, cx: &mut ShardCx<'_>) {
+        if cx.plan.keep_last_recv(self.pc) {
+            if let Some(m) = cx.current {
+                let k = self.kept_mut(cx.kept);
+                k.last_recv.clear();
+                k.last_recv.extend_from_slice(m.raw());
+            }
+        } else if let Some(k) = self.kept.as_mut() {
+            k.last_recv.clear();
         }
         let cancel_may_need_it = self.invite == InviteState::Pending && cx.env.behaviors.cancel;
-        if self.retrans.is_none() && self.last_sent.capacity() > 0 && !cancel_may_need_it {
-            self.last_sent = Vec::new();
+        if let Some(k) = self.kept.as_mut() {
+            if k.retrans.is_none() && !cancel_may_need_it {
+                k.last_sent.clear();
+            }
+            if k.is_empty() {
+                if let Some(k) = self.kept.take() {
+                    cx.kept.put(k);
+                }
+            } else if self.state == State::Pausing {
+                // A pause may be long (call hold): no spare capacity while it lasts.
+                k.shrink();
+            }
         }
     }
 
@@ -465,7 +485,7 @@ impl Call {
         let common = &cmd.common;
         for id in &common.rtd {
             let slot = id.0 as usize;
-            if let Some(Some(start)) = self.rtd_start.get(slot).copied() {
+            if let Some(start) = self.rtd_start(slot) {
                 let us = now.saturating_duration_since(start).as_micros() as u64;
                 if let Some(t) = cx.stats.rtd.get_mut(slot) {
                     t.record(us);
@@ -473,17 +493,14 @@ impl Call {
                 if cx.env.trace_rtt {
                     cx.events.push(ShardEvent::Rtt { rtd: id.0, us });
                 }
-                if !common.repeat_rtd
-                    && let Some(s) = self.rtd_start.get_mut(slot)
-                {
-                    *s = None;
+                if !common.repeat_rtd {
+                    self.set_rtd_start(slot, CallTime::NONE, cx);
                 }
             }
         }
         for id in &common.start_rtd {
-            if let Some(s) = self.rtd_start.get_mut(id.0 as usize) {
-                *s = Some(now);
-            }
+            let start = CallTime::at(now, self.started_at);
+            self.set_rtd_start(id.0 as usize, start, cx);
         }
         if let Some(c) = common.counter
             && let Some(v) = cx.stats.generic_counters.get_mut(c.0 as usize)
@@ -502,7 +519,7 @@ impl Call {
             }
         }
         self.state = State::Ready;
-        self.wait_deadline = None;
+        self.wait_deadline = CallTime::NONE;
         self.pc = match (jump, common.next) {
             (Some(t), _) => t,
             (None, Some(target)) if self.branch_taken(cmd, cx) => target,
@@ -524,29 +541,38 @@ impl Call {
     }
 
     fn finish(&mut self, now: Instant, outcome: Outcome, cx: &mut ShardCx<'_>) -> Progress {
-        let _ = now;
         if matches!(outcome, Outcome::Failed(_)) {
-            self.send_abort_request(cx);
+            self.send_abort_request(now, cx);
         }
         self.state = State::Finished;
-        self.retrans = None;
-        self.wait_deadline = None;
+        self.stop_retrans();
+        self.wait_deadline = CallTime::NONE;
+        // Nothing reads the copies of an ended call: the next calls reuse the buffers.
+        if let Some(k) = self.kept.take() {
+            cx.kept.put(k);
+        }
         Progress::Finished(outcome)
     }
 
     /// SIPp's default behaviours when a client call is aborted: BYE after a 2xx, CANCEL
     /// while the INVITE is unanswered (`-default_behaviors`, off with `-nd`).
-    fn send_abort_request(&mut self, cx: &mut ShardCx<'_>) {
+    fn send_abort_request(&mut self, now: Instant, cx: &mut ShardCx<'_>) {
         let b = cx.env.behaviors;
+        // Rare (a failed call): the ACK is rendered again into its own buffer.
+        let mut ack = Vec::new();
+        let have_ack = match self.invite {
+            InviteState::Answered if b.bye => self.render_ack(now, cx, &mut ack),
+            _ => false,
+        };
         let (src, kind) = match self.invite {
-            InviteState::Answered if b.bye && !self.last_ack.is_empty() => (
-                &self.last_ack,
+            InviteState::Answered if have_ack => (
+                &ack[..],
                 abort::AbortRequest::Bye {
                     cseq: self.cseq.wrapping_add(1),
                 },
             ),
-            InviteState::Pending if b.cancel && !self.last_sent.is_empty() => {
-                (&self.last_sent, abort::AbortRequest::Cancel)
+            InviteState::Pending if b.cancel && !self.last_sent().is_empty() => {
+                (self.last_sent(), abort::AbortRequest::Cancel)
             }
             _ => return,
         };
@@ -564,6 +590,31 @@ impl Call {
         }
         *cx.scratch = out;
         self.invite = InviteState::None;
+    }
+
+    /// Appends the last ACK we sent to `out`: its kept bytes, or its step rendered
+    /// again with the `[cseq]` it carried (`Plan::rerenders`). False when we sent none.
+    fn render_ack(&mut self, now: Instant, cx: &mut ShardCx<'_>, out: &mut Vec<u8>) -> bool {
+        if let Some(r) = self.rare.as_ref()
+            && !r.ack.is_empty()
+        {
+            out.extend_from_slice(&r.ack);
+            return true;
+        }
+        let Some(i) = self.ack.step() else {
+            return false;
+        };
+        let Some(Command {
+            kind: CommandKind::Send(s),
+            ..
+        }) = cx.scenario.commands.get(i)
+        else {
+            return false;
+        };
+        let cseq = std::mem::replace(&mut self.cseq, self.ack.cseq);
+        render::render(self, &s.template, i, now, cx, out);
+        self.cseq = cseq;
+        true
     }
 
     /// Renders and queues the `send` at step `i`, and arms its retransmission.
@@ -590,34 +641,35 @@ impl Call {
             self.invite = InviteState::Pending;
             if cx.env.behaviors.cancel {
                 // Kept for a CANCEL until a final response (also the retransmission copy).
-                self.last_sent.clear();
-                self.last_sent.extend_from_slice(&out);
+                let k = self.kept_mut(cx.kept);
+                k.last_sent.clear();
+                k.last_sent.extend_from_slice(&out);
             }
         }
         if let Some(m) = method {
             if m != b"ACK" {
                 Token::set(&mut self.last_request_method, m);
             } else {
-                self.last_ack.clear();
-                self.last_ack.extend_from_slice(&out);
+                self.ack = SentAck::new(i, self.cseq);
+                if cx.plan.rerenders(i) {
+                    if let Some(r) = self.rare.as_mut() {
+                        r.ack = Vec::new();
+                    }
+                } else {
+                    let ack = &mut self.rare_mut().ack;
+                    ack.clear();
+                    ack.extend_from_slice(&out);
+                }
             }
         }
         if status.is_some()
             && let Some((num, ref m, _)) = self.last_request
         {
-            // Reuse the buffer of the previous response of this call.
-            let mut bytes = self
-                .last_response
-                .take()
-                .map(|r| r.bytes)
-                .unwrap_or_default();
-            bytes.clear();
-            bytes.extend_from_slice(&out);
-            self.last_response = Some(SentResponse {
-                cseq: num,
-                method: m.clone(),
-                bytes,
-            });
+            let method = m.clone();
+            let k = self.kept_mut(cx.kept);
+            k.response_to = Some((num, method));
+            k.response.clear();
+            k.response.extend_from_slice(&out);
         }
         let dropped = common
             .lost_percent
@@ -642,9 +694,10 @@ impl Call {
                             .last_request
                             .as_ref()
                             .is_some_and(|(_, m, _)| m.as_bytes() == b"INVITE"));
-                self.last_sent.clear();
-                self.last_sent.extend_from_slice(&out);
-                self.retrans = Some(Retrans {
+                let k = self.kept_mut(cx.kept);
+                k.last_sent.clear();
+                k.last_sent.extend_from_slice(&out);
+                k.retrans = Some(Retrans {
                     next_at: now + Duration::from_millis(ms),
                     interval: Duration::from_millis(ms),
                     count: 0,
@@ -658,9 +711,9 @@ impl Call {
                 });
             }
             _ => {
-                if self.retrans.is_some_and(|r| r.step != i) && method.is_some() {
+                if self.retrans().is_some_and(|r| r.step != i) && method.is_some() {
                     // A new request ends the previous transaction's retransmissions.
-                    self.retrans = None;
+                    self.stop_retrans();
                 }
             }
         }
@@ -744,24 +797,26 @@ impl Call {
             step.messages += 1;
         }
         // Any answer ends the retransmission of what we sent last (Timer A/E stop).
-        self.retrans = None;
+        self.stop_retrans();
         if msg.is_request() {
             let cseq = msg.cseq();
             if msg.method() != Some(b"ACK") {
-                self.last_request = Some((cseq.number, Token::new(cseq.method), i));
+                let step = u32::try_from(i).unwrap_or(u32::MAX);
+                self.last_request = Some((cseq.number, Token::new(cseq.method), step));
                 if cseq.method == b"INVITE" {
-                    self.invite_cseq = Some(cseq.number);
+                    self.invite_cseq = CSeqNo::new(cseq.number);
                 }
             } else {
-                self.last_ack_cseq = Some(cseq.number);
+                self.last_ack_cseq = CSeqNo::new(cseq.number);
                 // The ACK ends the INVITE server transaction: its response is not needed
                 // to answer retransmissions any more (RFC 3261 §17.2.1).
-                if self
-                    .last_response
-                    .as_ref()
-                    .is_some_and(|r| r.cseq == cseq.number && r.method.as_bytes() == b"INVITE")
+                if let Some(k) = self.kept.as_mut()
+                    && k.response_to
+                        .as_ref()
+                        .is_some_and(|(n, m)| *n == cseq.number && m.as_bytes() == b"INVITE")
                 {
-                    self.last_response = None;
+                    k.response_to = None;
+                    k.response.clear();
                 }
             }
             if let Some(tag) = msg
@@ -788,7 +843,6 @@ impl Call {
                 };
             }
         }
-        self.store_last_recv(msg);
         if let Some(Command {
             kind: CommandKind::Recv(r),
             ..
@@ -799,13 +853,8 @@ impl Call {
         }
         self.pc = i;
         self.state = State::Ready;
-        self.wait_deadline = None;
+        self.wait_deadline = CallTime::NONE;
         self.complete_step(now, i, cx)
-    }
-
-    fn store_last_recv(&mut self, msg: &SipMessage<'_>) {
-        self.last_recv.clear();
-        self.last_recv.extend_from_slice(msg.raw());
     }
 
     /// `rrs="true"`: the route set from Record-Route (reversed for responses, RFC 3261
@@ -819,22 +868,27 @@ impl Call {
             routes.reverse();
         }
         if !routes.is_empty() {
-            self.route_set = Some(routes.join(&b", "[..]).into());
+            self.rare_mut().route_set = Some(routes.join(&b", "[..]).into());
         }
         if let Some(c) = msg.header(HeaderName::Contact) {
-            self.next_url = Some(sip::uri_of(c).into());
+            self.rare_mut().next_url = Some(sip::uri_of(c).into());
         }
     }
 
     /// Recognises a retransmission from the peer and answers it as RFC 3261 says: a
     /// repeated request gets our last response again, a repeated 2xx to INVITE gets our
     /// ACK again. Returns true when `msg` was one.
-    fn absorb_retransmission(&mut self, msg: &SipMessage<'_>, cx: &mut ShardCx<'_>) -> bool {
+    fn absorb_retransmission(
+        &mut self,
+        now: Instant,
+        msg: &SipMessage<'_>,
+        cx: &mut ShardCx<'_>,
+    ) -> bool {
         if msg.is_request() {
             let cseq = msg.cseq();
             if msg.method() == Some(b"ACK") {
-                let repeated = self.last_ack_cseq == Some(cseq.number)
-                    || self.invite_cseq == Some(cseq.number);
+                let repeated =
+                    self.last_ack_cseq.is(cseq.number) || self.invite_cseq.is(cseq.number);
                 if repeated {
                     cx.stats.counters.absorbed_retransmissions += 1;
                 }
@@ -846,15 +900,16 @@ impl Call {
             if cseq.number != num || cseq.method != method.as_bytes() {
                 return false;
             }
-            if let Some(s) = cx.stats.steps.get_mut(step) {
+            if let Some(s) = cx.stats.steps.get_mut(step as usize) {
                 s.retrans += 1;
             }
             cx.stats.counters.absorbed_retransmissions += 1;
-            if let Some(r) = &self.last_response
-                && r.cseq == num
-                && &r.method == method
+            if let Some(k) = self.kept.as_ref()
+                && let Some((n, m)) = &k.response_to
+                && *n == num
+                && m == method
             {
-                cx.tx.push(self.wire_dest(cx.env), &r.bytes);
+                cx.tx.push(self.wire_dest(cx.env), &k.response);
                 cx.stats.counters.messages_sent += 1;
             }
             return true;
@@ -884,9 +939,14 @@ impl Call {
         cx.stats.counters.absorbed_retransmissions += 1;
         let is_2xx_invite =
             msg.status().is_some_and(|s| (200..300).contains(&s)) && cseq.method == b"INVITE";
-        if is_2xx_invite && !self.last_ack.is_empty() {
-            cx.tx.push(self.wire_dest(cx.env), &self.last_ack);
-            cx.stats.counters.messages_sent += 1;
+        if is_2xx_invite {
+            let mut out = std::mem::take(cx.scratch);
+            out.clear();
+            if self.render_ack(now, cx, &mut out) {
+                cx.tx.push(self.wire_dest(cx.env), &out);
+                cx.stats.counters.messages_sent += 1;
+            }
+            *cx.scratch = out;
         }
         true
     }
@@ -895,24 +955,26 @@ impl Call {
     /// the run's remote host.
     fn wire_dest(&self, env: &Env) -> SocketAddr {
         match env.send_to {
-            Some(to) if env.remote == Some(self.dest) => to,
-            _ => self.dest,
+            Some(to) if env.remote == Some(self.dest()) => to,
+            _ => self.dest(),
         }
     }
 
     fn var<'v>(&'v self, id: crate::scenario::VarId, cx: &'v ShardCx<'_>) -> &'v vars::Value {
+        static NO_VARS: Vars = Vars::empty();
         if cx.scenario.globals.contains(&id) {
             cx.globals.get(id)
         } else {
-            self.vars.get(id)
+            self.rare.as_ref().map_or(&NO_VARS, |r| &r.vars).get(id)
         }
     }
 
     fn set_var(&mut self, id: crate::scenario::VarId, v: vars::Value, cx: &mut ShardCx<'_>) {
         if cx.scenario.globals.contains(&id) {
             cx.globals.set(id, v);
-        } else {
-            self.vars.set(id, v);
+        } else if let Some(r) = self.rare.as_mut() {
+            // No `Rare`: the scenario has no variables to set.
+            r.vars.set(id, v);
         }
     }
 

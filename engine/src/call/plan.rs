@@ -6,7 +6,8 @@
 //! `Scenario` and lent to calls through `ShardCx`.
 
 use crate::scenario::{
-    Action, Command, CommandKind, Keyword, Optional, Scenario, SearchIn, Segment, Template,
+    Action, Command, CommandKind, FieldLine, Keyword, Optional, Scenario, SearchIn, Segment,
+    Template,
 };
 
 /// Per-run facts about the program.
@@ -15,6 +16,10 @@ pub struct Plan {
     /// `keep_last_recv[pc]`: while a call waits at `pc`, may a step read the last
     /// received message before another received message replaces it?
     keep_last_recv: Vec<bool>,
+    /// `rerenders[i]`: the send at step `i` puts the same bytes on the wire whenever a
+    /// call renders it again later (given the `[cseq]` it had), so the ACK it sends is
+    /// rendered again for a repeated 2xx instead of being kept (RFC 3261 §13.2.2.4).
+    rerenders: Vec<bool>,
     /// Whether any recv is `optional="global"` (else the global search is skipped).
     pub has_global_recv: bool,
 }
@@ -92,16 +97,117 @@ impl Plan {
             .commands
             .iter()
             .any(|c| matches!(&c.kind, CommandKind::Recv(r) if r.optional == Optional::Global));
+        let dest_stable = !sc.commands.iter().any(|c| {
+            c.common
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::SetDest { .. }))
+        });
+        let rerenders = (0..n)
+            .map(|i| match sc.commands.get(i).map(|c| &c.kind) {
+                Some(CommandKind::Send(s)) => {
+                    // The route set changes only at a recv with rrs="true".
+                    let routes_stable = !reachable_from(sc, i + 1, dynamic)
+                        .iter()
+                        .zip(&sc.commands)
+                        .any(|(r, c)| *r && matches!(&c.kind, CommandKind::Recv(r) if r.rrs));
+                    s.template.segments.iter().all(|seg| match seg {
+                        Segment::Literal(_) => true,
+                        Segment::Keyword(k) => keyword_is_stable(k, routes_stable, dest_stable),
+                    })
+                }
+                _ => false,
+            })
+            .collect();
         Plan {
             keep_last_recv,
+            rerenders,
             has_global_recv,
         }
+    }
+
+    /// See `rerenders`; false for an index it does not know.
+    pub fn rerenders(&self, pc: usize) -> bool {
+        self.rerenders.get(pc).copied().unwrap_or(false)
     }
 
     /// See `keep_last_recv`; true for an index it does not know.
     pub fn keep_last_recv(&self, pc: usize) -> bool {
         self.keep_last_recv.get(pc).copied().unwrap_or(true)
     }
+}
+
+/// Whether a keyword renders the same value for a call every time. `routes_stable`: no
+/// later step changes the route set; `dest_stable`: no step changes the peer. The peer's
+/// tag counts as stable: it names the dialog (RFC 3261 §12), and a repeated 2xx is
+/// absorbed without changing it.
+fn keyword_is_stable(k: &Keyword, routes_stable: bool, dest_stable: bool) -> bool {
+    match k {
+        Keyword::Service
+        | Keyword::LocalIp
+        | Keyword::LocalIpType
+        | Keyword::LocalPort(_)
+        | Keyword::ServerIp
+        | Keyword::MediaIp
+        | Keyword::MediaIpType
+        | Keyword::MediaPort(_)
+        | Keyword::AutoMediaPort(_)
+        | Keyword::RtpstreamAudioPort(_)
+        | Keyword::RtpstreamVideoPort(_)
+        | Keyword::Transport
+        | Keyword::Branch(_)
+        | Keyword::CallId
+        | Keyword::Cseq(_)
+        | Keyword::Len(_)
+        | Keyword::CallNumber
+        | Keyword::Pid
+        | Keyword::PeerTagParam
+        | Keyword::MsgIndex
+        | Keyword::Users
+        | Keyword::UserId
+        | Keyword::SippVersion
+        | Keyword::TdmMap
+        | Keyword::File(_)
+        | Keyword::Generic(_)
+        | Keyword::Crypto { .. } => true,
+        Keyword::RemoteIp | Keyword::RemoteHost | Keyword::RemotePort(_) => dest_stable,
+        Keyword::NextUrl | Keyword::Routes => routes_stable,
+        Keyword::Field { line, .. } => !matches!(line, Some(FieldLine::Var(_))),
+        Keyword::DynamicId(_)
+        | Keyword::LastRequestUri
+        | Keyword::LastCseqNumber(_)
+        | Keyword::LastMessage
+        | Keyword::LastHeader { .. }
+        | Keyword::ClockTick(_)
+        | Keyword::Timestamp
+        | Keyword::Date
+        | Keyword::Var(_)
+        | Keyword::Fill { .. }
+        | Keyword::Authentication(_) => false,
+    }
+}
+
+/// The steps a call may run from `start` on (every step when jumps are computed at run
+/// time).
+fn reachable_from(sc: &Scenario, start: usize, dynamic: bool) -> Vec<bool> {
+    let n = sc.commands.len();
+    if dynamic {
+        return vec![true; n];
+    }
+    let mut seen = vec![false; n];
+    let mut stack = vec![start];
+    while let Some(pc) = stack.pop() {
+        let Some(cmd) = sc.commands.get(pc) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[pc], true) {
+            continue;
+        }
+        stack.push(pc + 1);
+        stack.extend(cmd.common.next);
+        stack.extend(cmd.common.ontimeout);
+    }
+    seen
 }
 
 /// Walks every path from `start` until a mandatory recv (which replaces the message) and
@@ -157,5 +263,27 @@ mod tests {
         assert!(p.keep_last_recv(1));
         // Waiting for BYE at 4: the 200 to BYE reads the BYE, which replaces the ACK.
         assert!(!p.keep_last_recv(4));
+    }
+
+    #[test]
+    fn the_uac_ack_is_rendered_again_instead_of_kept() {
+        let p = Plan::new(&builtin("uac"));
+        assert!(p.rerenders(5), "the ACK reads only stable keywords");
+        let p = Plan::new(&builtin("uas"));
+        assert!(!p.rerenders(1), "the 180 reads [last_*] keywords");
+    }
+
+    #[test]
+    fn an_ack_reading_a_variable_or_a_later_route_set_is_kept() {
+        let sc = builtin("regexp");
+        let p = Plan::new(&sc);
+        let ack = sc
+            .commands
+            .iter()
+            .position(
+                |c| matches!(&c.kind, CommandKind::Send(s) if s.method.as_deref() == Some("ACK")),
+            )
+            .expect("regexp sends an ACK");
+        assert!(!p.rerenders(ack), "its ACK echoes regexp captures");
     }
 }

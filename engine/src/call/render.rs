@@ -70,7 +70,7 @@ pub(super) fn render(
         (false, _) => None,
         (true, Some(cur)) => Some(cur),
         (true, None) => {
-            parsed = SipMessage::parse(&call.last_recv).ok();
+            parsed = SipMessage::parse(call.stored_last_recv()).ok();
             parsed.as_ref()
         }
     };
@@ -171,20 +171,20 @@ fn render_keyword(
     let env = cx.env;
     match k {
         Keyword::Service => out.extend_from_slice(env.service.as_bytes()),
-        Keyword::RemoteIp => push_ip(out, call.dest, env),
+        Keyword::RemoteIp => push_ip(out, call.dest(), env),
         Keyword::RemoteHost => {
             if env.remote_host.is_empty() {
-                push_ip(out, call.dest, env)
+                push_ip(out, call.dest(), env)
             } else {
                 out.extend_from_slice(env.remote_host.as_bytes())
             }
         }
-        Keyword::RemotePort(o) => push_num(out, i64::from(call.dest.port()) + o),
+        Keyword::RemotePort(o) => push_num(out, i64::from(call.dest().port()) + o),
         Keyword::LocalIp | Keyword::ServerIp => out.extend_from_slice(env.local_ip_text.as_bytes()),
         Keyword::LocalIpType => out.push(if env.local_ip.is_ipv6() { b'6' } else { b'4' }),
         Keyword::LocalPort(o) => push_num(
             out,
-            i64::from(call.local_port.unwrap_or(env.local_port)) + o,
+            i64::from(call.local_port().unwrap_or(env.local_port)) + o,
         ),
         Keyword::MediaIp => out.extend_from_slice(env.media_ip_text.as_bytes()),
         Keyword::MediaIpType => out.push(if env.media_ip.is_ipv6() { b'6' } else { b'4' }),
@@ -201,7 +201,7 @@ fn render_keyword(
             out.push(b'-');
             push_num(out, index as i64 + o);
         }
-        Keyword::CallId => out.extend_from_slice(&call.call_id),
+        Keyword::CallId => out.extend_from_slice(call.call_id()),
         Keyword::Cseq(o) => push_num(out, i64::from(call.cseq) + o),
         Keyword::Len(o) => len_slots.push((out.len(), *o)),
         Keyword::CallNumber => push_num(out, call.number as i64),
@@ -218,12 +218,12 @@ fn render_keyword(
         }
         Keyword::MsgIndex => push_num(out, index as i64),
         Keyword::NextUrl => {
-            if let Some(u) = &call.next_url {
+            if let Some(u) = call.next_url() {
                 out.extend_from_slice(u);
             }
         }
         Keyword::Routes => {
-            if let Some(r) = &call.route_set {
+            if let Some(r) = call.route_set() {
                 out.extend_from_slice(b"Route: ");
                 out.extend_from_slice(r);
             }
@@ -268,7 +268,7 @@ fn render_keyword(
         Keyword::Timestamp => out.extend_from_slice(format::date_time_spaced(cx.wall).as_bytes()),
         Keyword::Date => out.extend_from_slice(format::rfc1123(cx.wall).as_bytes()),
         Keyword::Users => push_num(out, env.users.unwrap_or(0) as i64),
-        Keyword::UserId => push_num(out, call.user_id as i64),
+        Keyword::UserId => push_num(out, call.user_id() as i64),
         Keyword::SippVersion => {
             out.extend_from_slice(concat!("gossipper ", env!("CARGO_PKG_VERSION")).as_bytes())
         }
@@ -283,19 +283,13 @@ fn render_keyword(
                 None => None,
             };
             if let Some(f) = cx.inject.file(file.as_deref()) {
-                let row = row
-                    .or(if file.is_none() {
-                        call.inject_row
-                    } else {
-                        None
-                    })
-                    .unwrap_or_else(|| {
-                        f.row_for(
-                            call.number,
-                            call.user_id,
-                            &mut crate::rng::Rng::new(call.number),
-                        )
-                    });
+                let row = row.unwrap_or_else(|| {
+                    f.row_for(
+                        call.number,
+                        call.user_id(),
+                        &mut crate::rng::Rng::new(call.number),
+                    )
+                });
                 if let Some(v) = f.field(row, *n as usize) {
                     out.extend_from_slice(v);
                 }

@@ -69,6 +69,11 @@ pub struct Vars {
 }
 
 impl Vars {
+    /// A table without variables (no allocation).
+    pub const fn empty() -> Vars {
+        Vars { values: Vec::new() }
+    }
+
     pub fn new(count: usize) -> Vars {
         Vars {
             values: vec![Value::Unset; count],

@@ -5,9 +5,11 @@
 //! task or timer per stream), the per-call media sessions (the peer's addresses from the
 //! SDP of the call's SIP messages, an [`RtpReceiver`] with RFC 3550 loss and jitter, an
 //! optional [`CallRecorder`], RTCP SR/RR every 500 ms, `rtpcheck`), the `-rtp_echo` echo,
-//! and the shard's media counters. Must not: read a clock, touch a socket or a file: the
-//! shard gives `now` (and the wall clock for RTCP), feeds datagrams, sends what is queued
-//! in [`MediaEngine::tx_mut`] and writes the recordings it hands out.
+//! the automatic recording of every call ([`RecordCalls`]) and the shard's media
+//! counters. The scenario's media actions run in `actions`. Must not: read a clock, touch
+//! a socket or a file: the shard gives `now` (and the wall clock for RTCP), feeds
+//! datagrams, sends what is queued in [`MediaEngine::tx_mut`] and writes the recordings
+//! it hands out.
 //!
 //! Drive loop (`shard::media_io`), in this order:
 //!
@@ -15,11 +17,24 @@
 //! commands:  ShardCore routes ShardEvent::Media after each call step → take_commands
 //!            and every SIP message of a call → handle_sip (SDP: c=, m=audio/video/image)
 //! receive:   handle_datagram(now, src, bytes) for each datagram on the media port
-//! timers:    handle_timeout(now, wall)   — due packets, RTCP, finished streams
+//! timers:    handle_timeout(now, wall)   — due packets, RTCP, rtpcheck timeouts,
+//!                                          finished streams
 //! output:    send tx_mut() (sendmmsg), then clear it; write take_recordings()
 //! sleep:     until poll_timeout()
-//! call end:  end_call(now, number) → the call's CallMedia for call_records.jsonl
+//! call end:  end_call(number) → the call's CallMedia for call_records.jsonl
+//!            and the rtpcheck verdict (a failed one fails the call: FailureReason::RtpCheck)
 //! ```
+//!
+//! A later SDP of the call (re-INVITE, UPDATE, a 200 to our re-INVITE) that moves the
+//! peer's audio, video or image address re-targets the streams already playing from the
+//! next packet on; echoes always go back to each packet's source, so they follow the
+//! peer by themselves. A moved audio address also lets the call latch to a new source.
+//!
+//! `rtpcheck` (`min_packets`, `direction`, `timeout_ms`) counts the call's packets since
+//! its media began. With `timeout_ms` the verdict is taken when the timeout expires (the
+//! threshold reached or not); without, when the call ends. A failed verdict does not cut
+//! the call short: the call runs its scenario to the end and then counts as failed (one
+//! place decides outcomes, the scenario keeps its own flow).
 //!
 //! Demultiplexing: every stream we send carries its own SSRC (pcap replays are rewritten
 //! to it; SIPp keeps the capture's, which makes concurrent replays indistinguishable), so
@@ -28,9 +43,12 @@
 //! from that IP (SIPp plays pcaps from its `-mp` port whatever its SDP says). Anything
 //! else is counted as `rtp_unexpected_source` and dropped (or echoed with `-rtp_echo`).
 
+mod actions;
 pub mod command;
 pub mod library;
 pub mod sdp;
+mod session;
+mod tx;
 
 #[cfg(test)]
 mod tests;
@@ -42,22 +60,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use gossipper_media::record::DEFAULT_MAX_DURATION;
 use gossipper_media::rtcp_report::{ntp_from_unix, write_report};
 use gossipper_media::rtp::{RtpPacket, looks_like_rtcp};
 use gossipper_media::stream::PTIME;
 use gossipper_media::{
-    CallRecorder, Conditions, Direction, G711Law, Received, RecordMode, RtpEcho, RtpReceiver,
-    RtpScheduler, RtpStream, SchedulerEvent, SourcePolicy, StreamConfig, StreamHandle,
-    StreamSource, quality,
+    CallRecorder, Conditions, Direction, Received, RtpEcho, RtpScheduler, RtpStream,
+    SchedulerEvent, StreamConfig, StreamHandle, StreamSource, quality,
 };
 
-use self::command::{
-    CheckDirection, EchoCommand, MediaCommand, PcapTarget, RecordSide, RtpCheck, StreamCommand,
-};
+use self::command::PcapTarget;
 use self::library::MediaLibrary;
-use self::sdp::RemoteMedia;
-use crate::call::ShardEvent;
+pub use self::session::RecordCalls;
+use self::session::Session;
+pub use self::tx::{MediaTransmit, MediaTx};
 use crate::stats::call_record::CallMedia;
 use crate::stats::media::MediaStats;
 
@@ -80,8 +95,10 @@ const LATCH_SCAN: usize = 64;
 pub struct MediaConfig {
     /// `-rtp_echo`: echo every datagram received on the media port to its source.
     pub echo_all: bool,
-    /// Where `rtp_record` without a path writes `<call-id>.wav`.
+    /// Where `rtp_record` without a path (and [`RecordCalls`]) writes `<call-id>.wav`.
     pub record_dir: PathBuf,
+    /// Record every call automatically (`-record_wav_dir`, `-record_wav_duplex`).
+    pub record_calls: RecordCalls,
     /// RTCP report interval; `None`: no RTCP.
     pub rtcp_interval: Option<Duration>,
     /// Our RTCP CNAME.
@@ -95,58 +112,11 @@ impl Default for MediaConfig {
         MediaConfig {
             echo_all: false,
             record_dir: PathBuf::from("recordings"),
+            record_calls: RecordCalls::Off,
             rtcp_interval: Some(RTCP_INTERVAL),
             cname: b"gossipper".to_vec(),
             turn_interval: TURN_INTERVAL,
         }
-    }
-}
-
-/// One datagram to send: `len` bytes at `start` in the queue's buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MediaTransmit {
-    pub dest: SocketAddr,
-    start: usize,
-    len: usize,
-}
-
-/// Outgoing media datagrams, in one reused buffer.
-#[derive(Debug, Default)]
-pub struct MediaTx {
-    buf: Vec<u8>,
-    items: Vec<MediaTransmit>,
-}
-
-impl MediaTx {
-    fn push(&mut self, dest: SocketAddr, bytes: &[u8]) -> usize {
-        let start = self.buf.len();
-        self.buf.extend_from_slice(bytes);
-        self.items.push(MediaTransmit {
-            dest,
-            start,
-            len: bytes.len(),
-        });
-        start
-    }
-
-    /// The queued datagrams.
-    pub fn items(&self) -> &[MediaTransmit] {
-        &self.items
-    }
-
-    /// The bytes of one queued datagram.
-    pub fn bytes(&self, t: &MediaTransmit) -> &[u8] {
-        self.buf.get(t.start..t.start + t.len).unwrap_or(&[])
-    }
-
-    /// Forgets every queued datagram (keeps the capacity).
-    pub fn clear(&mut self) {
-        self.buf.clear();
-        self.items.clear();
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 }
 
@@ -167,29 +137,17 @@ struct Owner {
     rewrite_ssrc: bool,
     /// Feed sent packets to the call's recorder.
     record: bool,
+    /// Which of the peer's addresses it follows when an SDP moves them.
+    target: PcapTarget,
 }
 
-#[derive(Debug)]
-struct Session {
-    remote: RemoteMedia,
-    latched: Option<SocketAddr>,
-    audio: Option<StreamHandle>,
-    audio_is_pcap: bool,
-    video: Option<StreamHandle>,
-    dtmf: Option<StreamHandle>,
-    receiver: RtpReceiver,
-    /// The recorder, its file, and whether it records what we send.
-    recorder: Option<Box<(CallRecorder, PathBuf, bool)>>,
-    echo: bool,
-    /// Our RTCP SSRC (and the SSRC of the first generated stream).
-    ssrc: u32,
-    /// SSRCs of every stream this call sent (routes echoes until the call ends).
-    ssrcs: Vec<u32>,
-    sent_packets: u64,
-    sent_octets: u64,
-    rtcp_sender_reports: u64,
-    rtcp_next: Option<Instant>,
-    check: Option<RtpCheck>,
+/// What `end_call` hands back about a call's media.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EndedMedia {
+    /// The call's media numbers (call_records.jsonl).
+    pub media: CallMedia,
+    /// The call had an `rtpcheck` and it failed: the call fails (`FailureReason::RtpCheck`).
+    pub rtpcheck_failed: bool,
 }
 
 /// The media of one shard. See the module docs for the drive loop.
@@ -201,10 +159,20 @@ pub struct MediaEngine {
     sessions: HashMap<u64, Session>,
     by_source: HashMap<SocketAddr, u64>,
     by_ssrc: HashMap<u32, u64>,
+    /// The peer's streams by source and SSRC, once seen: several calls from one peer
+    /// address (a load generator sending every call from one media socket) are told apart
+    /// by their SSRCs. Keyed by source too: SIPp replays one capture, SSRC and all, for
+    /// every call, each from its own port.
+    by_peer_ssrc: HashMap<(SocketAddr, u32), u64>,
+    /// Calls whose SDP named this address and which have no peer SSRC yet, oldest first:
+    /// a new SSRC from the address belongs to the first of them.
+    unbound: HashMap<SocketAddr, VecDeque<u64>>,
     /// Calls with an SDP address that have received nothing yet (for latching).
     awaiting: VecDeque<u64>,
     owners: Vec<Option<Owner>>,
     rtcp_due: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// `rtpcheck` timeouts: (deadline, call).
+    checks_due: BinaryHeap<Reverse<(Instant, u64)>>,
     echo: RtpEcho,
     tx: MediaTx,
     recordings: Vec<PendingRecording>,
@@ -240,9 +208,12 @@ impl MediaEngine {
             sessions: HashMap::new(),
             by_source: HashMap::new(),
             by_ssrc: HashMap::new(),
+            by_peer_ssrc: HashMap::new(),
+            unbound: HashMap::new(),
             awaiting: VecDeque::new(),
             owners: Vec::new(),
             rtcp_due: BinaryHeap::new(),
+            checks_due: BinaryHeap::new(),
             echo: RtpEcho::new(),
             tx: MediaTx::default(),
             recordings: Vec::new(),
@@ -328,55 +299,45 @@ impl MediaEngine {
         std::mem::take(&mut self.warnings)
     }
 
-    /// The earliest instant worth waking for (a packet or an RTCP report), never sooner
-    /// than `turn_interval` after the last turn.
+    /// The earliest instant worth waking for (a packet, an RTCP report or an `rtpcheck`
+    /// timeout), never sooner than `turn_interval` after the last turn.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let rtcp = self.rtcp_due.peek().map(|Reverse((at, _))| *at);
-        let next = match (self.scheduler.poll_timeout(), rtcp) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }?;
+        let check = self.checks_due.peek().map(|Reverse((at, _))| *at);
+        let next = [self.scheduler.poll_timeout(), rtcp, check]
+            .into_iter()
+            .flatten()
+            .min()?;
         Some(match self.last_turn {
             Some(last) => next.max(last + self.cfg.turn_interval),
             None => next,
         })
     }
 
-    fn session(&mut self, call: u64) -> &mut Session {
+    /// Call `call`'s session, opened on first use (`call_id` names its recording).
+    fn session(&mut self, call: u64, call_id: &[u8]) -> &mut Session {
         if !self.sessions.contains_key(&call) {
             let ssrc = self.new_ssrc();
-            let mut receiver = RtpReceiver::new(SourcePolicy::Any, 8000);
-            receiver.set_local_ssrc(ssrc);
-            self.sessions.insert(
-                call,
-                Session {
-                    remote: RemoteMedia::default(),
-                    latched: None,
-                    audio: None,
-                    audio_is_pcap: false,
-                    video: None,
-                    dtmf: None,
-                    receiver,
-                    recorder: None,
-                    echo: false,
-                    ssrc,
-                    ssrcs: Vec::new(),
-                    sent_packets: 0,
-                    sent_octets: 0,
-                    rtcp_sender_reports: 0,
-                    rtcp_next: None,
-                    check: None,
-                },
-            );
+            let auto_record = (self.cfg.record_calls != RecordCalls::Off)
+                .then(|| self.default_record_path(call_id));
+            self.sessions.insert(call, Session::new(ssrc, auto_record));
         }
         // Inserted just above when absent.
         self.sessions.get_mut(&call).expect("session exists")
     }
 
-    /// A SIP message of call `call` passed by: learn the peer's media addresses from its
-    /// SDP, if it has one.
-    pub fn handle_sip(&mut self, call: u64, body: &[u8]) {
+    /// `<record_dir>/<sanitised call-id>.wav`.
+    fn default_record_path(&self, call_id: &[u8]) -> PathBuf {
+        self.cfg
+            .record_dir
+            .join(format!("{}.wav", sanitize_call_id(call_id)))
+    }
+
+    /// A SIP message of call `call` (Call-ID `call_id`) passed by: learn the peer's media
+    /// addresses from its SDP, if it has one. A changed address re-targets the streams
+    /// already playing (re-INVITE, UPDATE).
+    pub fn handle_sip(&mut self, call: u64, call_id: &[u8], body: &[u8]) {
         if body.is_empty() {
             return;
         }
@@ -386,9 +347,40 @@ impl MediaEngine {
         if remote.is_empty() {
             return;
         }
-        let s = self.session(call);
+        let s = self.session(call, call_id);
         let old = std::mem::replace(&mut s.remote, remote);
-        let waiting = s.latched.is_none() && s.receiver.stats().packets == 0;
+        if old == remote {
+            return;
+        }
+        let moved = old.audio.is_some() && old.audio != remote.audio;
+        let mut unlatched = None;
+        if moved {
+            // The peer moved: forget the source we latched to and wait for the new one.
+            s.received_at_move = s.receiver.stats().packets;
+            unlatched = s.latched.take();
+        }
+        if let Some(l) = unlatched
+            && self.by_source.get(&l) == Some(&call)
+        {
+            self.by_source.remove(&l);
+        }
+        let s = self.session(call, call_id);
+        let waiting = s.waiting_for_media();
+        let streams = [s.audio, s.video, s.dtmf];
+        for h in streams.into_iter().flatten() {
+            let Some(Some(o)) = self.owners.get_mut(h.index() as usize) else {
+                continue;
+            };
+            let dest = match o.target {
+                PcapTarget::Audio => remote.audio,
+                PcapTarget::Video => remote.video,
+                PcapTarget::Image => remote.image,
+            };
+            // A stream the new SDP drops (port 0) keeps its address: the scenario stops it.
+            if let Some(d) = dest {
+                o.dest = d;
+            }
+        }
         if let Some(a) = old.audio
             && self.by_source.get(&a) == Some(&call)
         {
@@ -396,52 +388,23 @@ impl MediaEngine {
         }
         if let Some(a) = remote.audio {
             self.by_source.insert(a, call);
-            if waiting && old.audio.is_none() {
+            let queue = self.unbound.entry(a).or_default();
+            if !queue.contains(&call) {
+                queue.push_back(call);
+            }
+            if waiting && (old.audio.is_none() || moved) {
                 self.awaiting.push_back(call);
             }
         }
     }
 
-    /// Routes the `ShardEvent::Media` events queued from index `from` on (one call step's)
-    /// to this engine; other events stay. Bad commands become warnings.
-    pub fn take_commands(
-        &mut self,
-        now: Instant,
-        call_id: &[u8],
-        events: &mut Vec<ShardEvent>,
-        from: usize,
-    ) {
-        let mut i = from;
-        while i < events.len() {
-            if !matches!(events.get(i), Some(ShardEvent::Media { .. })) {
-                i += 1;
-                continue;
-            }
-            if let ShardEvent::Media {
-                call_number,
-                verb,
-                argument,
-            } = events.remove(i)
-                && let Err(reason) =
-                    self.handle_command(now, call_number, call_id, &verb, &argument)
-            {
-                self.stats.command_errors += 1;
-                events.insert(
-                    i,
-                    ShardEvent::Warning(format!(
-                        "call {call_number}: <exec {verb}=\"{argument}\">: {reason}"
-                    )),
-                );
-                i += 1;
-            }
-        }
-    }
-
+    #[allow(clippy::too_many_arguments)]
     fn add_stream(
         &mut self,
         now: Instant,
         call: u64,
         dest: SocketAddr,
+        target: PcapTarget,
         source: StreamSource,
         pt: u8,
         loops: gossipper_media::Loops,
@@ -458,11 +421,7 @@ impl MediaEngine {
             .scheduler
             .insert(RtpStream::new(now + START_DELAY, cfg, source));
         // Sent packets go to the recorder only when it records them (mono-received does not).
-        let record = self
-            .sessions
-            .get(&call)
-            .and_then(|s| s.recorder.as_ref())
-            .is_some_and(|r| r.2);
+        let record = self.sessions.get(&call).is_some_and(Session::records_sent);
         let i = h.index() as usize;
         if self.owners.len() <= i {
             self.owners.resize(i + 1, None);
@@ -474,6 +433,7 @@ impl MediaEngine {
                 ssrc,
                 rewrite_ssrc,
                 record,
+                target,
             });
         }
         self.by_ssrc.insert(ssrc, call);
@@ -516,219 +476,6 @@ impl MediaEngine {
         }
     }
 
-    fn set_recording_flag(&mut self, call: u64, on: bool) {
-        for o in self.owners.iter_mut().flatten() {
-            if o.call == call {
-                o.record = on;
-            }
-        }
-    }
-
-    /// Runs one media command of call `call`. The error says why it could not run.
-    pub fn handle_command(
-        &mut self,
-        now: Instant,
-        call: u64,
-        call_id: &[u8],
-        verb: &str,
-        argument: &str,
-    ) -> Result<(), String> {
-        let cmd = command::parse(verb, argument)?;
-        let s = self.session(call);
-        let remote = s.remote;
-        let no_sdp = |what: &str| {
-            format!("no {what} address: the call's SIP messages carried no SDP with m={what}")
-        };
-        match cmd {
-            MediaCommand::PlayPcap { target, file } => {
-                let (dest, what) = match target {
-                    PcapTarget::Audio => (remote.audio, "audio"),
-                    PcapTarget::Video => (remote.video, "video"),
-                    PcapTarget::Image => (remote.image, "image"),
-                };
-                let dest = dest.ok_or_else(|| no_sdp(what))?;
-                // A new replay replaces the one playing on the same stream, as in SIPp.
-                let old = if target == PcapTarget::Audio {
-                    s.audio
-                } else {
-                    s.video
-                };
-                let pcap = self
-                    .lib
-                    .pcap(&file)
-                    .ok_or_else(|| format!("{file} was not loaded with the scenario"))?;
-                let source = StreamSource::Pcap(Arc::clone(pcap));
-                if let Some(h) = old {
-                    self.drop_stream(h);
-                }
-                let (h, _) =
-                    self.add_stream(now, call, dest, source, 0, gossipper_media::Loops::Count(1));
-                let s = self.session(call);
-                if target == PcapTarget::Audio {
-                    s.audio = Some(h);
-                    s.audio_is_pcap = true;
-                } else {
-                    s.video = Some(h);
-                }
-            }
-            MediaCommand::Stream(sc) => self.stream_command(now, call, sc)?,
-            MediaCommand::Echo(EchoCommand::Start) => s.echo = true,
-            MediaCommand::Echo(EchoCommand::Stop) => s.echo = false,
-            MediaCommand::SendDtmf(keys) => {
-                let host = match (s.audio, s.audio_is_pcap) {
-                    (Some(h), false) => Some(h),
-                    _ => s.dtmf,
-                };
-                let host = match host {
-                    Some(h) => h,
-                    None => {
-                        let dest = remote.audio.ok_or_else(|| no_sdp("audio"))?;
-                        let (h, _) = self.add_stream(
-                            now,
-                            call,
-                            dest,
-                            StreamSource::DtmfOnly,
-                            DTMF_PAYLOAD_TYPE,
-                            gossipper_media::Loops::Count(1),
-                        );
-                        self.session(call).dtmf = Some(h);
-                        h
-                    }
-                };
-                self.scheduler
-                    .send_dtmf(host, now + START_DELAY, &keys)
-                    .map_err(|e| e.to_string())?;
-            }
-            MediaCommand::RecordStart { path, side } => {
-                let mode = match side {
-                    RecordSide::Duplex => RecordMode::Duplex,
-                    RecordSide::Sent => RecordMode::Mono(Direction::Sent),
-                    RecordSide::Received => RecordMode::Mono(Direction::Received),
-                };
-                let path = match path {
-                    Some(p) => PathBuf::from(p),
-                    None => self
-                        .cfg
-                        .record_dir
-                        .join(format!("{}.wav", sanitize_call_id(call_id))),
-                };
-                let s = self.session(call);
-                if let Some(old) = s.recorder.take() {
-                    let (recorder, path, _) = *old;
-                    self.recordings.push(PendingRecording {
-                        path,
-                        recorder: Box::new(recorder),
-                    });
-                }
-                let s = self.session(call);
-                s.recorder = Some(Box::new((
-                    CallRecorder::new(now, mode, DEFAULT_MAX_DURATION),
-                    path,
-                    side != RecordSide::Received,
-                )));
-                self.set_recording_flag(call, side != RecordSide::Received);
-            }
-            MediaCommand::RecordStop => {
-                if let Some(old) = s.recorder.take() {
-                    let (recorder, path, _) = *old;
-                    self.recordings.push(PendingRecording {
-                        path,
-                        recorder: Box::new(recorder),
-                    });
-                }
-                self.set_recording_flag(call, false);
-            }
-            MediaCommand::RtpCheck(c) => s.check = Some(c),
-        }
-        Ok(())
-    }
-
-    fn stream_command(&mut self, now: Instant, call: u64, sc: StreamCommand) -> Result<(), String> {
-        let s = self.session(call);
-        let audio = s.audio;
-        let dest = s.remote.audio;
-        let need_audio = || "no rtp_stream is playing in this call".to_string();
-        match sc {
-            StreamCommand::Pause => self
-                .scheduler
-                .pause(audio.ok_or_else(need_audio)?, now)
-                .map_err(|e| e.to_string()),
-            StreamCommand::Resume => self
-                .scheduler
-                .resume(audio.ok_or_else(need_audio)?, now)
-                .map_err(|e| e.to_string()),
-            StreamCommand::Stop => {
-                if let Some(h) = audio {
-                    self.drop_stream(h);
-                }
-                Ok(())
-            }
-            StreamCommand::Echo => {
-                s.echo = true;
-                Ok(())
-            }
-            StreamCommand::File {
-                file,
-                loops,
-                payload_type,
-            } => {
-                let dest = dest.ok_or(
-                    "no audio address: the call's SIP messages carried no SDP with m=audio",
-                )?;
-                let frames = self
-                    .lib
-                    .frames(&file, payload_type)
-                    .ok_or_else(|| format!("{file} was not loaded with the scenario"))?;
-                let source = StreamSource::Frames(Arc::clone(frames));
-                self.start_audio(now, call, dest, source, payload_type, loops);
-                Ok(())
-            }
-            StreamCommand::Synthetic {
-                payload_type,
-                duration_ms,
-            } => {
-                let dest = dest.ok_or(
-                    "no audio address: the call's SIP messages carried no SDP with m=audio",
-                )?;
-                let law = G711Law::from_payload_type(payload_type).unwrap_or(G711Law::MuLaw);
-                let source = StreamSource::Silence {
-                    law,
-                    duration: duration_ms.map(Duration::from_millis),
-                };
-                self.start_audio(
-                    now,
-                    call,
-                    dest,
-                    source,
-                    payload_type,
-                    gossipper_media::Loops::Count(1),
-                );
-                Ok(())
-            }
-        }
-    }
-
-    fn start_audio(
-        &mut self,
-        now: Instant,
-        call: u64,
-        dest: SocketAddr,
-        source: StreamSource,
-        pt: u8,
-        loops: gossipper_media::Loops,
-    ) {
-        if let Some(h) = self.session(call).audio {
-            self.drop_stream(h);
-        }
-        let (h, ssrc) = self.add_stream(now, call, dest, source, pt, loops);
-        let s = self.session(call);
-        s.audio = Some(h);
-        s.audio_is_pcap = false;
-        // RTCP speaks for the generated audio stream.
-        s.ssrc = ssrc;
-        s.receiver.set_local_ssrc(ssrc);
-    }
-
     /// Finds the call a datagram from `src` belongs to.
     fn route(&mut self, src: SocketAddr, bytes: &[u8]) -> Option<u64> {
         // Our own SSRC coming back (an echo): the surest match.
@@ -740,7 +487,24 @@ impl MediaEngine {
         {
             return Some(call);
         }
+        let rtcp = looks_like_rtcp(bytes);
+        // RTP carries its SSRC at 8..12, RTCP its sender's at 4..8.
+        let peer_ssrc = bytes
+            .get(if rtcp { 4..8 } else { 8..12 })
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        if let Some(ssrc) = peer_ssrc
+            && let Some(&call) = self.by_peer_ssrc.get(&(src, ssrc))
+        {
+            return Some(call);
+        }
         if let Some(&call) = self.by_source.get(&src) {
+            // A new RTP stream from an address several calls share: it belongs to the
+            // oldest of them that has no stream yet.
+            if let Some(ssrc) = peer_ssrc.filter(|_| !rtcp) {
+                let owner = self.take_unbound(src).unwrap_or(call);
+                self.bind_peer_ssrc(src, ssrc, owner);
+                return Some(owner);
+            }
             return Some(call);
         }
         // RTCP usually comes from the RTP port + 1.
@@ -754,6 +518,33 @@ impl MediaEngine {
         self.latch(src)
     }
 
+    /// The oldest live call that named `addr` in its SDP and has no peer SSRC yet.
+    fn take_unbound(&mut self, addr: SocketAddr) -> Option<u64> {
+        let queue = self.unbound.get_mut(&addr)?;
+        let mut found = None;
+        while let Some(call) = queue.pop_front() {
+            if self
+                .sessions
+                .get(&call)
+                .is_some_and(|s| s.peer_ssrcs.is_empty())
+            {
+                found = Some(call);
+                break;
+            }
+        }
+        if queue.is_empty() {
+            self.unbound.remove(&addr);
+        }
+        found
+    }
+
+    fn bind_peer_ssrc(&mut self, src: SocketAddr, ssrc: u32, call: u64) {
+        if let Some(s) = self.sessions.get_mut(&call) {
+            s.peer_ssrcs.push((src, ssrc));
+            self.by_peer_ssrc.insert((src, ssrc), call);
+        }
+    }
+
     /// Symmetric-RTP latching: the oldest call waiting for media from this IP adopts `src`.
     fn latch(&mut self, src: SocketAddr) -> Option<u64> {
         let mut found = None;
@@ -762,10 +553,7 @@ impl MediaEngine {
             let Some(&call) = self.awaiting.get(i) else {
                 break;
             };
-            let waiting = self
-                .sessions
-                .get(&call)
-                .filter(|s| s.latched.is_none() && s.receiver.stats().packets == 0);
+            let waiting = self.sessions.get(&call).filter(|s| s.waiting_for_media());
             match waiting {
                 None => {
                     self.awaiting.remove(i);
@@ -792,6 +580,7 @@ impl MediaEngine {
         let rtcp = looks_like_rtcp(bytes);
         let mut echo = self.cfg.echo_all;
         let mut counted = false;
+        let auto_mode = self.cfg.record_calls.mode();
         if let Some(s) = call.and_then(|c| self.sessions.get_mut(&c)) {
             echo |= s.echo;
             // A call that only receives still reports (RR) what it gets.
@@ -812,8 +601,12 @@ impl MediaEngine {
                     Received::Accepted(p) | Received::Late(p) => {
                         self.stats.rtp_packets_received += 1;
                         counted = true;
-                        if let Some(r) = s.recorder.as_mut() {
-                            r.0.handle_packet(now, Direction::Received, &p);
+                        if let Some(r) = s.recorder_at(now, auto_mode) {
+                            r.recorder.handle_packet(now, Direction::Received, &p);
+                            // The echo sends this very packet back: it is what we send.
+                            if echo && r.sent {
+                                r.recorder.handle_packet(now, Direction::Sent, &p);
+                            }
                         }
                     }
                     Received::Malformed => self.stats.rtp_malformed += 1,
@@ -844,6 +637,7 @@ impl MediaEngine {
     /// Sends what is due at `now`: packets, RTCP reports; books finished streams.
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
         self.last_turn = Some(now);
+        let auto_mode = self.cfg.record_calls.mode();
         let MediaEngine {
             scheduler,
             owners,
@@ -853,14 +647,14 @@ impl MediaEngine {
             ..
         } = self;
         scheduler.poll_due(now, &mut |h, bytes| {
-            let Some(Some(o)) = owners.get(h.index() as usize) else {
+            let Some(Some(o)) = owners.get_mut(h.index() as usize) else {
                 return;
             };
             let start = tx.push(o.dest, bytes);
             if o.rewrite_ssrc
                 && bytes.len() >= 12
                 && bytes.first().is_some_and(|b| b >> 6 == 2)
-                && let Some(dst) = tx.buf.get_mut(start + 8..start + 12)
+                && let Some(dst) = tx.bytes_mut(start + 8, 4)
             {
                 dst.copy_from_slice(&o.ssrc.to_be_bytes());
             }
@@ -868,16 +662,79 @@ impl MediaEngine {
             stats.rtp_octets_sent += bytes.len().saturating_sub(12) as u64;
             if o.record
                 && let Some(s) = sessions.get_mut(&o.call)
-                && let Some(r) = s.recorder.as_mut()
-                && let Ok(p) = RtpPacket::parse(bytes)
             {
-                r.0.handle_packet(now, Direction::Sent, &p);
+                match s.recorder_at(now, auto_mode) {
+                    Some(r) if r.sent => {
+                        if let Ok(p) = RtpPacket::parse(bytes) {
+                            r.recorder.handle_packet(now, Direction::Sent, &p);
+                        }
+                    }
+                    // A mono-received recording (started by this packet) wants no more.
+                    _ => o.record = false,
+                }
             }
         });
         while let Some(SchedulerEvent::StreamFinished(h)) = self.scheduler.poll_event() {
             self.drop_stream(h);
         }
+        self.check_timeouts(now);
         self.send_rtcp(now, wall);
+    }
+
+    /// Packets call `s` sent (finished streams, echoes, and the streams still playing)
+    /// and received so far.
+    fn packet_counts(&self, s: &Session) -> (u64, u64) {
+        let playing: u64 = [s.audio, s.video, s.dtmf]
+            .into_iter()
+            .flatten()
+            .filter_map(|h| self.scheduler.stream(h))
+            .map(|st| st.stats().packets)
+            .sum();
+        (s.sent_packets + playing, s.receiver.stats().packets)
+    }
+
+    /// Takes the verdict of each `rtpcheck` whose `timeout_ms` has expired.
+    fn check_timeouts(&mut self, now: Instant) {
+        while let Some(&Reverse((at, call))) = self.checks_due.peek() {
+            if at > now {
+                break;
+            }
+            self.checks_due.pop();
+            let Some(s) = self.sessions.get(&call) else {
+                continue;
+            };
+            // A later rtpcheck of the call replaced this one: its entry is stale.
+            if s.check
+                .is_none_or(|c| c.deadline != Some(at) || c.verdict.is_some())
+            {
+                continue;
+            }
+            let (sent, received) = self.packet_counts(s);
+            self.take_verdict(call, sent, received);
+        }
+    }
+
+    /// Records call `call`'s rtpcheck verdict from these counts (once).
+    fn take_verdict(&mut self, call: u64, sent: u64, received: u64) {
+        let Some(c) = self.sessions.get_mut(&call).and_then(|s| s.check.as_mut()) else {
+            return;
+        };
+        if c.verdict.is_some() {
+            return;
+        }
+        let passed = c.passes(sent, received);
+        c.verdict = Some(passed);
+        if !passed {
+            let (n, direction) = (c.check.min_packets, c.check.direction);
+            let when = if c.deadline.is_some() {
+                "when its timeout expired"
+            } else {
+                "at the end of the call"
+            };
+            self.warnings.push(format!(
+                "call {call}: rtpcheck failed {when}: {sent} RTP packets sent, {received} received, {n} required ({direction:?})"
+            ));
+        }
     }
 
     fn send_rtcp(&mut self, now: Instant, wall: SystemTime) {
@@ -932,18 +789,36 @@ impl MediaEngine {
         }
     }
 
-    /// Call `call` ended: stops its streams, hands out its recording and returns its
-    /// media numbers (`None` for a call that had no media).
-    pub fn end_call(&mut self, call: u64) -> Option<CallMedia> {
+    /// Call `call` ended: stops its streams, hands out its recording, takes its rtpcheck
+    /// verdict if still open, and returns its media numbers (`None` for a call that had no
+    /// media).
+    pub fn end_call(&mut self, call: u64) -> Option<EndedMedia> {
         let s = self.sessions.get(&call)?;
         let handles = [s.audio, s.video, s.dtmf];
         for h in handles.into_iter().flatten() {
             self.drop_stream(h);
         }
+        if let Some(s) = self.sessions.get(&call) {
+            let (sent, received) = self.packet_counts(s);
+            self.take_verdict(call, sent, received);
+        }
         let mut s = self.sessions.remove(&call)?;
         for ssrc in &s.ssrcs {
             if self.by_ssrc.get(ssrc) == Some(&call) {
                 self.by_ssrc.remove(ssrc);
+            }
+        }
+        for key in &s.peer_ssrcs {
+            if self.by_peer_ssrc.get(key) == Some(&call) {
+                self.by_peer_ssrc.remove(key);
+            }
+        }
+        if let Some(a) = s.remote.audio
+            && let Some(queue) = self.unbound.get_mut(&a)
+        {
+            queue.retain(|c| *c != call);
+            if queue.is_empty() {
+                self.unbound.remove(&a);
             }
         }
         for addr in [s.remote.audio, s.latched].into_iter().flatten() {
@@ -952,32 +827,20 @@ impl MediaEngine {
             }
         }
         if let Some(rec) = s.recorder.take() {
-            let (recorder, path, _) = *rec;
-            self.recordings.push(PendingRecording {
-                path,
-                recorder: Box::new(recorder),
-            });
+            self.hand_out(*rec, None);
         }
         let r = s.receiver.stats();
-        if let Some(c) = s.check {
-            let (sent, recv) = (s.sent_packets, r.packets);
-            let n = c.min_packets;
-            let ok = match c.direction {
-                CheckDirection::Any => sent.max(recv) >= n,
-                CheckDirection::Send => sent >= n,
-                CheckDirection::Recv => recv >= n,
-                CheckDirection::Both => sent >= n && recv >= n,
-            };
-            if ok {
+        let rtpcheck_failed = match s.check.and_then(|c| c.verdict) {
+            Some(true) => {
                 self.stats.rtpcheck_passed += 1;
-            } else {
-                self.stats.rtpcheck_failed += 1;
-                self.warnings.push(format!(
-                    "call {call}: rtpcheck failed: {sent} RTP packets sent, {recv} received, {n} required ({:?})",
-                    c.direction
-                ));
+                false
             }
-        }
+            Some(false) => {
+                self.stats.rtpcheck_failed += 1;
+                true
+            }
+            None => false,
+        };
         let jitter = Duration::from_secs_f64(f64::from(r.jitter_ts) / 8000.0);
         // The E-model sees the peak jitter: a jitter buffer is sized for the worst seen.
         let peak = Duration::from_secs_f64(f64::from(r.jitter_peak_ts) / 8000.0);
@@ -1011,7 +874,10 @@ impl MediaEngine {
         self.stats.rtcp_max_jitter_ts = self.stats.rtcp_max_jitter_ts.max(r.remote_max_jitter_ts);
         self.stats.rtp_recv_jitter_peak_ts =
             self.stats.rtp_recv_jitter_peak_ts.max(r.jitter_peak_ts);
-        Some(media)
+        Some(EndedMedia {
+            media,
+            rtpcheck_failed,
+        })
     }
 
     /// Ends every call's media (hard quit).

@@ -6,6 +6,7 @@
 //! Owns: the call table, the pacer, the shard's counters and RNG. Must not: touch sockets
 //! or read the clock.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -15,7 +16,7 @@ use super::table::{CallHandle, CallTable};
 use crate::call::inject::InjectData;
 use crate::call::plan::Plan;
 use crate::call::vars::Vars;
-use crate::call::{Call, Env, Outcome, Progress, ShardCx, ShardEvent, TxQueue};
+use crate::call::{Call, Env, KeptPool, Outcome, Progress, ShardCx, ShardEvent, TxQueue};
 use crate::load::Pacer;
 use crate::rng::Rng;
 use crate::scenario::{CommandKind, RecvMatch, Role, Scenario};
@@ -24,6 +25,17 @@ use crate::stats::{FailureReason, ShardStats};
 
 /// The pacer's wake-up granularity at high rates.
 const PACER_TICK: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Which calls a lost stream connection carried (`ShardCore::fail_calls`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallsOn {
+    /// Every call of the shard (a shared client connection).
+    All,
+    /// The call with this number (a per-call client connection).
+    Flow(u64),
+    /// Every call talking to this peer (a connection the peer opened to a server).
+    Peer(SocketAddr),
+}
 
 /// What the loop should know after feeding the core.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +88,8 @@ pub struct ShardCore {
     pub tx: TxQueue,
     pub events: Vec<ShardEvent>,
     scratch: Vec<u8>,
+    /// Spare message-copy buffers, shared by this shard's calls.
+    kept: KeptPool,
     dynamic_id: u64,
     calls: CallTable,
     pub pacer: Pacer,
@@ -102,6 +116,9 @@ pub struct ShardCore {
     /// `-t un` clients: the local port of each call (`None`: every call uses the shard's
     /// socket). The shell binds the sockets; see `udp_ports_wanted`.
     udp_ports: Option<PortPool>,
+    /// Stream servers: the live calls each peer (connection) started, so that a closed
+    /// connection fails its calls without a scan of the whole table (`fail_calls`).
+    calls_by_peer: Option<HashMap<SocketAddr, HashSet<CallHandle>>>,
 }
 
 impl ShardCore {
@@ -126,6 +143,9 @@ impl ShardCore {
         );
         let globals = Vars::new(sc.variables.len());
         let last_tick = pacer.epoch();
+        let calls_by_peer = (sc.role == Role::Server
+            && crate::transport::StreamKind::of(env.transport).is_some())
+        .then(HashMap::new);
         ShardCore {
             index,
             shards,
@@ -137,8 +157,9 @@ impl ShardCore {
             tx: TxQueue::default(),
             events: Vec::new(),
             scratch: Vec::with_capacity(2048),
+            kept: KeptPool::default(),
             dynamic_id: 0,
-            calls: CallTable::default(),
+            calls: CallTable::new(last_tick),
             pacer,
             budget,
             created: 0,
@@ -152,6 +173,7 @@ impl ShardCore {
             rx_log: Vec::new(),
             media: None,
             udp_ports: None,
+            calls_by_peer,
             plan: Plan::new(&scenario),
             scenario,
         }
@@ -271,6 +293,7 @@ impl ShardCore {
         tx: &'a mut TxQueue,
         events: &'a mut Vec<ShardEvent>,
         scratch: &'a mut Vec<u8>,
+        kept: &'a mut KeptPool,
         dynamic_id: &'a mut u64,
         wall: SystemTime,
         current: Option<&'a SipMessage<'a>>,
@@ -286,6 +309,7 @@ impl ShardCore {
             tx,
             events,
             scratch,
+            kept,
             dynamic_id,
             wall,
             current,
@@ -323,6 +347,7 @@ impl ShardCore {
             &mut self.tx,
             &mut self.events,
             &mut self.scratch,
+            &mut self.kept,
             &mut self.dynamic_id,
             wall,
             current,
@@ -351,14 +376,21 @@ impl ShardCore {
         let Some(call) = self.calls.remove(h, now) else {
             return;
         };
+        self.unindex_peer(h, call.peer());
         let duration_us = now.saturating_duration_since(call.started_at()).as_micros() as u64;
-        let media = match self.media.as_mut() {
+        let ended = match self.media.as_mut() {
             Some(m) => {
-                let media = m.end_call(call.number()).unwrap_or_default();
+                let ended = m.end_call(call.number()).unwrap_or_default();
                 self.stats.media = m.stats();
-                media
+                ended
             }
             None => Default::default(),
+        };
+        let media = ended.media;
+        // issue 8: a failed rtpcheck fails a call that otherwise succeeded.
+        let outcome = match outcome {
+            Outcome::Success if ended.rtpcheck_failed => Outcome::Failed(FailureReason::RtpCheck),
+            other => other,
         };
         if self.env.transport.is_stream_per_call() {
             self.tx.ended_flows.push(call.number());
@@ -415,7 +447,7 @@ impl ShardCore {
             if let Some(m) = self.media.as_mut()
                 && let Some(c) = self.calls.get_mut(h)
             {
-                m.handle_sip(c.number(), msg.body());
+                m.handle_sip(c.number(), msg.call_id(), msg.body());
             }
             self.with_call(h, now, wall, Some(&msg), |call, cx| {
                 call.handle_message(now, &msg, src, cx)
@@ -443,9 +475,12 @@ impl ShardCore {
                 &self.env,
             );
             if let Some(m) = self.media.as_mut() {
-                m.handle_sip(number, msg.body());
+                m.handle_sip(number, msg.call_id(), msg.body());
             }
             let h = self.calls.insert(call);
+            if let Some(ix) = self.calls_by_peer.as_mut() {
+                ix.entry(src).or_default().insert(h);
+            }
             self.stats.current_calls = self.calls.len() as u64;
             self.stats.peak_calls = self.stats.peak_calls.max(self.stats.current_calls);
             self.with_call(h, now, wall, Some(&msg), |call, cx| {
@@ -509,6 +544,8 @@ impl ShardCore {
             }
         }
         out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        // Outside a call step: no call's flow (Transmit::flow).
+        self.tx.flow = 0;
         self.tx.push(src, &out);
         self.scratch = out;
         self.stats.counters.auto_answered += 1;
@@ -609,16 +646,39 @@ impl ShardCore {
     }
 
     /// A stream connection was lost (transport::Streams): the calls it carried fail with
-    /// `reason` (SIPp's FailedTcpConnect / FailedTcpClosed). `flow`: the one call of a
-    /// per-call connection; `None`: every call (a shared connection, -reconnect_close).
-    pub fn fail_calls(&mut self, now: Instant, flow: Option<u64>, reason: FailureReason) {
-        for h in self.calls.handles() {
-            let hit = self
-                .calls
-                .get_mut(h)
-                .is_some_and(|c| flow.is_none_or(|f| c.number() == f));
+    /// `reason` (SIPp's FailedTcpConnect / FailedTcpClosed). Calls only waiting out their
+    /// final `<timewait>` are left to end normally: the peer closing once it is done
+    /// with them is not a failure.
+    pub fn fail_calls(&mut self, now: Instant, on: CallsOn, reason: FailureReason) {
+        let scenario = Arc::clone(&self.scenario);
+        let handles: Vec<CallHandle> = match (on, self.calls_by_peer.as_mut()) {
+            // The connection is gone: its index entry goes with it.
+            (CallsOn::Peer(p), Some(ix)) => ix.remove(&p).into_iter().flatten().collect(),
+            _ => self.calls.handles(),
+        };
+        for h in handles {
+            let hit = self.calls.get_mut(h).is_some_and(|c| {
+                let carried = match on {
+                    CallsOn::All => true,
+                    CallsOn::Flow(f) => c.number() == f,
+                    CallsOn::Peer(p) => c.peer() == p,
+                };
+                carried && !c.in_timewait(&scenario)
+            });
             if hit {
                 self.end_call(h, now, Outcome::Failed(reason));
+            }
+        }
+    }
+
+    /// Drops an ended call from `calls_by_peer`.
+    fn unindex_peer(&mut self, h: CallHandle, peer: SocketAddr) {
+        if let Some(ix) = self.calls_by_peer.as_mut()
+            && let Some(set) = ix.get_mut(&peer)
+        {
+            set.remove(&h);
+            if set.is_empty() {
+                ix.remove(&peer);
             }
         }
     }
@@ -634,6 +694,7 @@ impl ShardCore {
                 c.abort();
             }
             if let Some(call) = self.calls.remove(h, now) {
+                self.unindex_peer(h, call.peer());
                 self.stats.counters.failed_calls += 1;
                 if let (Some(pool), Some(port)) = (self.udp_ports.as_mut(), call.local_port()) {
                     pool.release(port);

@@ -1,6 +1,6 @@
 //! A shard: one glommio executor pinned to one CPU, owning its socket (UDP) or its
-//! stream connections (TCP, TLS, WebSocket: `transport::Streams`), its calls, its timers
-//! and its counters. Calls never move between shards. A `-t un` client shard also owns
+//! stream connections (TCP and TLS polled by this loop: `transport::Polled`; WebSocket
+//! with tasks: `transport::Streams`), its calls, its timers and its counters. Calls never move between shards. A `-t un` client shard also owns
 //! one UDP socket per call (`udp_per_call`; the port bookkeeping is in `port_pool`).
 //!
 //! Owns: the I/O loop only — receive datagrams (or framed stream messages), feed
@@ -9,6 +9,7 @@
 //! clock is read in `clock()` only. The UDP path allocates nothing per datagram.
 
 pub mod core;
+pub mod handoff;
 pub mod media_io; // issue 8: RTP socket I/O
 pub mod mmsg;
 pub mod os;
@@ -26,11 +27,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use glommio::{LocalExecutorBuilder, Placement};
 
-pub use self::core::{Budget, Finished, ShardCore};
+pub use self::core::{Budget, CallsOn, Finished, ShardCore};
 use crate::call::{ShardEvent, TxQueue};
 use crate::stats::traces::{Direction, msg_block, shortmsg_line};
 use crate::stats::{FailureReason, ShardStats};
-use crate::transport::{StreamEvent, StreamHost, StreamPlan, Streams};
+use crate::transport::{Carried, Polled, StreamEvent, StreamHost, StreamPlan, Streams};
 
 /// Run-wide control, written by the runner (keys, signals, limits) and read by every
 /// shard once per loop turn. Atomics only: no lock on the hot path.
@@ -114,6 +115,9 @@ pub struct ShardPlan {
     /// `-t un` clients: bind one more UDP socket per call (`udp_per_call`); the shard
     /// socket then carries only what belongs to no call.
     pub udp_per_call: Option<udp_per_call::Settings>,
+    /// UDP servers with several shards: route each datagram to the shard that owns its
+    /// call (`handoff`), so one peer's calls spread over every shard.
+    pub handoff: Option<handoff::Handoff>,
 }
 
 /// The one place a shard reads the clocks (STYLE.md §1).
@@ -152,7 +156,10 @@ const MAX_SLEEP: Duration = Duration::from_millis(1);
 /// Where a shard's messages go.
 enum Out {
     Udp(Rc<glommio::net::UdpSocket>),
+    /// WebSocket: reader and writer tasks per connection.
     Stream(Rc<Streams>),
+    /// TCP and TLS: nonblocking sockets this loop polls (`transport::polled`).
+    Polled(Box<RefCell<Polled>>),
 }
 
 async fn shard_loop(plan: ShardPlan) {
@@ -164,6 +171,7 @@ async fn shard_loop(plan: ShardPlan) {
         traces,
         media_socket,
         udp_per_call,
+        mut handoff,
         ..
     } = plan;
     let core = Rc::new(RefCell::new(core));
@@ -176,6 +184,17 @@ async fn shard_loop(plan: ShardPlan) {
         ShardSocket::Udp(socket) => {
             let sock = Rc::new(os::into_glommio_udp(socket));
             Out::Udp(sock)
+        }
+        ShardSocket::Stream(plan) if crate::transport::polled::applies(plan.settings.kind) => {
+            match Polled::start(plan, clock().0) {
+                Ok(p) => Out::Polled(Box::new(RefCell::new(p))),
+                Err(e) => {
+                    let mut p = published.lock().unwrap_or_else(|e| e.into_inner());
+                    p.error = Some(format!("cannot set up the TCP/TLS sockets: {e}"));
+                    p.done = true;
+                    return;
+                }
+            }
         }
         ShardSocket::Stream(plan) => {
             let host = Rc::new(Host {
@@ -194,6 +213,10 @@ async fn shard_loop(plan: ShardPlan) {
         }
     };
     let mut media = media_socket.map(media_io::MediaIo::new); // issue 8: RTP socket
+    if let (Out::Polled(p), Some(m)) = (&out, media.as_ref()) {
+        // RTP wakes the loop's wait as TCP does.
+        let _ = p.borrow().watch(m.fd());
+    }
     // `-t un` (clients): per-call sockets, and the signal their receive tasks wake us by.
     let (mut per_call, woken) = match (&out, udp_per_call) {
         (Out::Udp(_), Some(settings)) => {
@@ -212,8 +235,17 @@ async fn shard_loop(plan: ShardPlan) {
         let quit = control.quit_level();
         // UDP: take every datagram waiting (bounded), one recvmmsg per batch.
         let drained = match &out {
-            Out::Udp(sock) => drain_udp(sock, &mut rx, &core, now, wall),
+            Out::Udp(sock) => {
+                let mut n = drain_udp(sock, &mut rx, &core, handoff.as_mut(), now, wall);
+                if let Some(h) = handoff.as_mut() {
+                    h.flush();
+                    let mut c = core.borrow_mut();
+                    n += h.receive(|bytes, from| c.handle_datagram(now, wall, bytes, from));
+                }
+                n
+            }
             Out::Stream(_) => 0,
+            Out::Polled(p) => polled_in(p, &core, now, wall),
         };
         if let Some(pc) = per_call.as_mut() {
             pc.top_up(now);
@@ -251,20 +283,28 @@ async fn shard_loop(plan: ShardPlan) {
                 }
             },
             Out::Stream(streams) => send_stream(streams, &core, &traces, batch, wall),
+            Out::Polled(p) => send_polled(p, &core, &traces, batch, now, wall),
         }
         if let Some(m) = media.as_mut() {
             m.turn(&core); // issue 8: RTP in and out, due packets
         }
 
         let done = core.borrow().done();
+        // A server shard with the hand-off forwards for the others until all are done.
+        let done = match handoff.as_mut() {
+            Some(h) => h.all_done(done),
+            None => done,
+        };
         if done {
             media_io::finish(&core); // issue 8: last recordings and media counters
         }
         if done {
             // Stream writers run in their own tasks: let them put the last messages
             // (a final ACK or 200) on the wire before the executor goes away.
-            if let Out::Stream(streams) = &out {
-                drain(streams).await;
+            match &out {
+                Out::Stream(streams) => drain(streams).await,
+                Out::Polled(p) => drain_polled(p, &core),
+                Out::Udp(_) => {}
             }
         }
         if done || now.duration_since(last_publish) >= PUBLISH_EVERY {
@@ -281,6 +321,22 @@ async fn shard_loop(plan: ShardPlan) {
             Some(_) => Duration::ZERO,
             None => MAX_SLEEP,
         };
+        if let Out::Polled(p) = &out {
+            // TCP and TLS: as for UDP, one blocking wait (epoll) when quiet, and a short
+            // pause when busy so the next turn reads and writes a batch.
+            let mut p = p.borrow_mut();
+            let sleep = match p.poll_timeout() {
+                Some(d) => sleep.min(d.saturating_duration_since(now)),
+                None => sleep,
+            };
+            if drained > 0 && !sleep.is_zero() {
+                std::thread::sleep(sleep.min(STREAM_COALESCE));
+                p.wait(Duration::ZERO);
+            } else {
+                p.wait(sleep);
+            }
+            continue;
+        }
         if let Some(w) = woken.as_ref() {
             // `-t un`: a call socket's task fed the core: send its replies promptly.
             if let Out::Udp(sock) = &out
@@ -302,11 +358,19 @@ async fn shard_loop(plan: ShardPlan) {
                 // most COALESCE to a response time).
                 std::thread::sleep(sleep.min(COALESCE));
             } else if !sleep.is_zero() {
-                let sip = std::os::fd::AsRawFd::as_raw_fd(&**sock);
-                match media.as_ref() {
-                    Some(m) => os::poll_readable(&[sip, m.fd()], sleep),
-                    None => os::poll_readable(&[sip], sleep),
+                let mut fds = [std::os::fd::AsRawFd::as_raw_fd(&**sock), -1, -1];
+                let mut n = 1;
+                for fd in [
+                    media.as_ref().map(|m| m.fd()),
+                    handoff.as_ref().map(|h| h.fd()),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    fds[n] = fd;
+                    n += 1;
                 }
+                os::poll_readable(&fds[..n], sleep);
             }
             continue;
         }
@@ -327,6 +391,7 @@ fn drain_udp(
     sock: &glommio::net::UdpSocket,
     rx: &mut mmsg::RecvBatch,
     core: &Rc<RefCell<ShardCore>>,
+    mut handoff: Option<&mut handoff::Handoff>,
     now: Instant,
     wall: SystemTime,
 ) -> usize {
@@ -340,8 +405,17 @@ fn drain_udp(
                 drained += k;
                 for i in 0..k {
                     if let Some((bytes, from)) = rx.get(i) {
+                        if let Some(h) = handoff.as_deref_mut()
+                            && h.forward(bytes, from)
+                        {
+                            continue;
+                        }
                         c.handle_datagram(now, wall, bytes, from);
                     }
+                }
+                // A short batch emptied the socket: skip the recvmmsg that would say so.
+                if k < mmsg::BATCH {
+                    break;
                 }
             }
         }
@@ -385,6 +459,88 @@ async fn drain(streams: &Streams) {
 
 /// How long a finished shard keeps its stream connections open for the peer to close.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// `COALESCE` for polled TCP and TLS. Longer than UDP's: TCP loses nothing while bytes
+/// wait in the socket (flow control), where a UDP receive buffer overflows. Measured at
+/// 10,000 calls/s over t1 (uac+uas, perf/README.md): 200 µs gave 16/19 µs of CPU per
+/// call and a 0.56 ms INVITE→200 time, 500 µs 13/14 µs and 0.75 ms (SIPp: 3 ms).
+const STREAM_COALESCE: Duration = Duration::from_micros(500);
+
+/// TCP and TLS (polled): accepts, reads and delivers every ready message to the core,
+/// then counts what happened to connections. Returns the messages delivered.
+fn polled_in(
+    p: &RefCell<Polled>,
+    core: &Rc<RefCell<ShardCore>>,
+    now: Instant,
+    wall: SystemTime,
+) -> usize {
+    let mut p = p.borrow_mut();
+    let n = {
+        let mut c = core.borrow_mut();
+        p.handle_io(now, &mut |bytes, peer| {
+            c.handle_datagram(now, wall, bytes, peer)
+        })
+    };
+    polled_events(&mut p, core);
+    n
+}
+
+/// TCP and TLS (polled): queues the batch on its connections and writes them (one write
+/// per connection), then writes traces.
+fn send_polled(
+    p: &RefCell<Polled>,
+    core: &Rc<RefCell<ShardCore>>,
+    traces: &Rc<RefCell<ShardTraces>>,
+    batch: TxQueue,
+    now: Instant,
+    wall: SystemTime,
+) {
+    let mut p = p.borrow_mut();
+    if !batch.items.is_empty() || !batch.ended_flows.is_empty() {
+        p.send(now, &batch);
+    }
+    p.flush();
+    finish_batch(core, traces, batch, wall, 0);
+    // After the batch went back to the core: calls failed here queue into the core's
+    // next batch.
+    polled_events(&mut p, core);
+}
+
+fn polled_events(p: &mut Polled, core: &Rc<RefCell<ShardCore>>) {
+    while let Some(e) = p.poll_event() {
+        let _ = stream_event(core, e);
+    }
+}
+
+/// `drain` for polled TCP and TLS: writes what is queued (a second at most), then gives
+/// peers `CLOSE_GRACE` to close first, still reading (late messages are counted).
+fn drain_polled(p: &RefCell<Polled>, core: &Rc<RefCell<ShardCore>>) {
+    let (start, _) = clock();
+    let step = Duration::from_millis(1);
+    let mut grace_from = None;
+    loop {
+        let (now, wall) = clock();
+        let mut pp = p.borrow_mut();
+        pp.flush();
+        let limit = match grace_from {
+            None if pp.idle() || now.duration_since(start) >= Duration::from_secs(1) => {
+                grace_from = Some(now);
+                continue;
+            }
+            None => step,
+            Some(from) => {
+                let left = CLOSE_GRACE.saturating_sub(now.duration_since(from));
+                if pp.open_connections() == 0 || left.is_zero() {
+                    return;
+                }
+                left
+            }
+        };
+        pp.wait(limit);
+        drop(pp);
+        polled_in(p, core, now, wall);
+    }
+}
 
 fn take_tx(c: &mut ShardCore) -> TxQueue {
     std::mem::take(&mut c.tx)
@@ -560,69 +716,80 @@ impl StreamHost for Host {
     }
 
     fn on_event(&self, event: StreamEvent) {
-        if let StreamEvent::Lost {
-            flows, all, opened, ..
-        } = event
-        {
-            let reason = if opened {
-                FailureReason::TcpClosed
-            } else {
-                FailureReason::TcpConnect
-            };
-            let (now, _) = clock();
-            {
-                let mut c = self.core.borrow_mut();
-                if all {
-                    c.fail_calls(now, None, reason);
-                }
-                for f in flows {
-                    c.fail_calls(now, Some(f), reason);
-                }
-            }
+        if stream_event(&self.core, event) {
             // Ending calls may queue messages and close flows: send them now.
             self.on_batch_end();
-            return;
-        }
-        let mut c = self.core.borrow_mut();
-        let n = &mut c.stats.counters;
-        let warning = match event {
-            StreamEvent::Opened { .. } => {
-                n.connections_opened += 1;
-                None
-            }
-            StreamEvent::Accepted { .. } => {
-                n.connections_accepted += 1;
-                None
-            }
-            StreamEvent::ConnectFailed { peer, reason } => {
-                n.connect_failures += 1;
-                Some(format!("cannot connect to {peer}: {reason}"))
-            }
-            StreamEvent::HandshakeFailed { peer, reason } => {
-                n.tls_handshake_failures += 1;
-                Some(format!(
-                    "{} handshake with {peer} failed: {reason}",
-                    c.env.transport.keyword()
-                ))
-            }
-            StreamEvent::TooLarge { .. } => {
-                n.stream_too_large += 1;
-                None
-            }
-            StreamEvent::BadInput { .. } => {
-                n.connections_closed_bad_input += 1;
-                None
-            }
-            StreamEvent::SendFailed { messages, .. } => {
-                n.send_errors += messages;
-                None
-            }
-            StreamEvent::Lost { .. } => None,
-        };
-        if let Some(w) = warning {
-            c.events.push(ShardEvent::Warning(w));
         }
     }
+}
+
+/// Counts a stream event (warnings name the peer and the reason), or fails the calls of
+/// a lost connection. True when calls ended (their last messages wait in the core).
+fn stream_event(core: &RefCell<ShardCore>, event: StreamEvent) -> bool {
+    if let StreamEvent::Lost {
+        peer,
+        carried,
+        opened,
+    } = event
+    {
+        let reason = if opened {
+            FailureReason::TcpClosed
+        } else {
+            FailureReason::TcpConnect
+        };
+        let (now, _) = clock();
+        let mut c = core.borrow_mut();
+        match carried {
+            Carried::All => c.fail_calls(now, CallsOn::All, reason),
+            Carried::Peer => c.fail_calls(now, CallsOn::Peer(peer), reason),
+            Carried::Flows(flows) => {
+                for f in flows {
+                    c.fail_calls(now, CallsOn::Flow(f), reason);
+                }
+            }
+        }
+        return true;
+    }
+    let mut c = core.borrow_mut();
+    let n = &mut c.stats.counters;
+    let warning = match event {
+        StreamEvent::Opened { .. } => {
+            n.connections_opened += 1;
+            None
+        }
+        StreamEvent::Accepted { .. } => {
+            n.connections_accepted += 1;
+            None
+        }
+        StreamEvent::ConnectFailed { peer, reason } => {
+            n.connect_failures += 1;
+            Some(format!("cannot connect to {peer}: {reason}"))
+        }
+        StreamEvent::HandshakeFailed { peer, reason } => {
+            n.tls_handshake_failures += 1;
+            Some(format!(
+                "{} handshake with {peer} failed: {reason}",
+                c.env.transport.keyword()
+            ))
+        }
+        StreamEvent::TooLarge { .. } => {
+            n.stream_too_large += 1;
+            None
+        }
+        StreamEvent::BadInput { .. } => {
+            n.connections_closed_bad_input += 1;
+            None
+        }
+        StreamEvent::SendFailed { messages, .. } => {
+            n.send_errors += messages;
+            None
+        }
+        StreamEvent::Lost { .. } => None,
+    };
+    if let Some(w) = warning {
+        c.events.push(ShardEvent::Warning(w));
+    }
+    false
 }
 
 fn publish(core: &Rc<RefCell<ShardCore>>, published: &Arc<Mutex<Published>>, done: bool) {

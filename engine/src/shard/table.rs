@@ -4,6 +4,10 @@
 //! Owns: where calls live. Must not: run calls or do I/O. Timer entries carry the
 //! handle's generation; stale ones are skipped when they fire instead of being cancelled
 //! (STYLE.md §2).
+//!
+//! Memory per held call is a budget (issue #3): a slot is 24 bytes and a timer entry 16
+//! (deadlines are kept as nanoseconds after the table's epoch, not as 16-byte
+//! `Instant`s), and the index keeps 64-bit hashes, not Call-IDs.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -79,11 +83,25 @@ pub struct CallHandle {
 struct Slot {
     generation: u32,
     /// Boxed: the slab grows by doubling, and spare capacity of 8-byte pointers costs
-    /// nothing next to spare capacity of 500-byte calls (memory per held call).
+    /// little next to spare capacity of 250-byte calls (memory per held call).
     call: Option<Box<Call>>,
-    /// The earliest timer entry in the heap for this call, so the same deadline is not
-    /// pushed again after every step.
-    armed: Option<Instant>,
+    /// The earliest timer entry in the heap for this call (`Tick::NONE`: none), so the
+    /// same deadline is not pushed again after every step.
+    armed: Tick,
+}
+
+/// A deadline as nanoseconds after the table's epoch (8 bytes instead of an
+/// `Instant`'s 16, for every slot and timer entry). One before the epoch is kept as the
+/// epoch: rounded up, never down (STYLE.md §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Tick(u64);
+
+impl Tick {
+    const NONE: Tick = Tick(u64::MAX);
+
+    fn is_some(self) -> bool {
+        self != Tick::NONE
+    }
 }
 
 /// How long the Call-ID of an ended call is remembered (messages for it are "dead call
@@ -121,8 +139,9 @@ impl BuildHasher for NoHash {
     }
 }
 
-#[derive(Default)]
 pub struct CallTable {
+    /// The origin of `Tick`s: no deadline comes before it (the run's start).
+    epoch: Instant,
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// Call-ID hash → handle; the call itself holds the Call-ID, compared on lookup, so
@@ -131,7 +150,7 @@ pub struct CallTable {
     by_hash: HashMap<u64, CallHandle, NoHash>,
     collisions: HashMap<Box<[u8]>, CallHandle>,
     hasher: CallIdHash,
-    timers: BinaryHeap<Reverse<(Instant, CallHandle)>>,
+    timers: BinaryHeap<Reverse<(Tick, CallHandle)>>,
     /// Hashes of recently ended Call-IDs (a false "dead" match needs a 64-bit collision).
     dead: HashMap<u64, Instant, NoHash>,
     dead_order: VecDeque<(Instant, u64)>,
@@ -139,6 +158,31 @@ pub struct CallTable {
 }
 
 impl CallTable {
+    /// An empty table whose deadlines all come at or after `epoch`.
+    pub fn new(epoch: Instant) -> CallTable {
+        CallTable {
+            epoch,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_hash: HashMap::default(),
+            collisions: HashMap::new(),
+            hasher: CallIdHash::default(),
+            timers: BinaryHeap::new(),
+            dead: HashMap::default(),
+            dead_order: VecDeque::new(),
+            live: 0,
+        }
+    }
+
+    fn tick(&self, at: Instant) -> Tick {
+        let ns = at.saturating_duration_since(self.epoch).as_nanos();
+        Tick(u64::try_from(ns).unwrap_or(u64::MAX - 1).min(u64::MAX - 1))
+    }
+
+    fn instant(&self, t: Tick) -> Instant {
+        self.epoch + Duration::from_nanos(t.0)
+    }
+
     pub fn len(&self) -> usize {
         self.live
     }
@@ -157,7 +201,7 @@ impl CallTable {
                 let slot = &mut self.slots[index as usize];
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.call = Some(Box::new(call));
-                slot.armed = None;
+                slot.armed = Tick::NONE;
                 CallHandle {
                     index,
                     generation: slot.generation,
@@ -168,7 +212,7 @@ impl CallTable {
                 self.slots.push(Slot {
                     generation: 0,
                     call: Some(Box::new(call)),
-                    armed: None,
+                    armed: Tick::NONE,
                 });
                 CallHandle {
                     index,
@@ -262,31 +306,34 @@ impl CallTable {
     /// Arms a timer for `h` at `at`. Several entries per call are fine: the call decides
     /// what is due when it runs.
     pub fn arm(&mut self, h: CallHandle, at: Instant) {
+        // Rounded up to whole nanoseconds after the epoch (`Instant`s are no finer here).
+        let at = self.tick(at);
         if let Some(slot) = self.slots.get_mut(h.index as usize)
             && slot.generation == h.generation
         {
-            if slot.armed.is_some_and(|a| a <= at) {
+            if slot.armed.is_some() && slot.armed <= at {
                 return;
             }
-            slot.armed = Some(at);
+            slot.armed = at;
         }
         self.timers.push(Reverse((at, h)));
     }
 
     /// The earliest armed timer.
     pub fn next_timer(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        self.timers.peek().map(|Reverse((at, _))| self.instant(*at))
     }
 
     /// Pops one timer due at `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<CallHandle> {
+        let now = self.tick(now);
         match self.timers.peek() {
             Some(Reverse((at, _))) if *at <= now => {
                 let Reverse((at, h)) = self.timers.pop()?;
                 if let Some(slot) = self.slots.get_mut(h.index as usize)
-                    && slot.armed == Some(at)
+                    && slot.armed == at
                 {
-                    slot.armed = None;
+                    slot.armed = Tick::NONE;
                 }
                 Some(h)
             }

@@ -155,7 +155,7 @@ async fn receive(
             continue;
         }
         let (now, wall) = clock();
-        let n = drain_udp(&sock, &mut rx.borrow_mut(), &core, now, wall);
+        let n = drain_udp(&sock, &mut rx.borrow_mut(), &core, None, now, wall);
         if n > 0 {
             // Full: the loop is already due to wake.
             let _ = wake.try_send(());

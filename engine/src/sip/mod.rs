@@ -30,6 +30,7 @@
 mod framing;
 mod header;
 mod message;
+mod peek;
 mod scan;
 mod values;
 
@@ -42,6 +43,7 @@ mod tests;
 pub use framing::{frame_len, keepalive_len};
 pub use header::HeaderName;
 pub use message::{CSeq, SipMessage};
+pub use peek::call_id_of;
 pub use values::{param, split_comma_values, uri_of};
 
 /// Most header lines one message may carry; one more is [`ParseError::TooManyHeaders`].

@@ -89,6 +89,8 @@ pub struct Counters {
     pub connections_accepted: u64,
     /// Not in SIPp's CSV: stream connections that could not be opened.
     pub connect_failures: u64,
+    /// Not in SIPp's CSV: calls failed by an `rtpcheck` (too few RTP packets).
+    pub failed_rtp_check: u64,
 }
 
 /// Why a call failed. Each maps to one `Counters` field (SIPp's Failed* columns).
@@ -114,6 +116,9 @@ pub enum FailureReason {
     /// The scenario itself stopped the call (`<error>` action, a loop that never waits,
     /// a 3PCC command without a twin). Counted in FailedCall only: SIPp has no column.
     ScenarioError,
+    /// An `rtpcheck` counted too few RTP packets (gossipper; no SIPp column). Its Go
+    /// failure class is `scenario_error`.
+    RtpCheck,
 }
 
 impl FailureReason {
@@ -157,6 +162,7 @@ impl Counters {
             FailureReason::StrcmpDoesntMatch => &mut self.failed_strcmp_doesnt_match,
             FailureReason::StrcmpShouldntMatch => &mut self.failed_strcmp_shouldnt_match,
             FailureReason::ScenarioError => &mut self.fatal_errors,
+            FailureReason::RtpCheck => &mut self.failed_rtp_check,
         };
         *c += 1;
     }
@@ -205,7 +211,8 @@ impl Counters {
             tls_handshake_failures,
             connections_opened,
             connections_accepted,
-            connect_failures
+            connect_failures,
+            failed_rtp_check
         );
     }
 }

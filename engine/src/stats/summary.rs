@@ -4,7 +4,8 @@
 //! Owns: the summary's field names (kept from the Go gossipper so its consumers keep
 //! working: integer-nanosecond durations, `le_10ms…` buckets, `failure_classes`, `health`,
 //! `findings`) plus our additions (`*_ms` float siblings, percentiles, `seed`, and a `sipp`
-//! block with every SIPp counter by its CSV name). Must not: read clocks or write files.
+//! block with every SIPp counter by its CSV name, a `transport` block of stream connection
+//! counters). Must not: read clocks or write files.
 //!
 //! Go's latency buckets (`le_10ms` … `gt_5000ms`) are derived from our histogram, which
 //! keeps two significant digits: a value within ~1.5 % of a bucket edge may land in the
@@ -287,6 +288,48 @@ pub struct Summary {
     /// What the engine discarded or absorbed, each with its counter (STYLE.md §5: no
     /// silent drops).
     pub discards: Discards,
+    /// Stream transport counters (TCP, TLS, WebSocket); zeros over UDP.
+    pub transport: TransportSummary,
+    /// Calls created by each shard, in shard order: shows how the load spread over cores.
+    pub shard_calls: Vec<u64>,
+}
+
+/// What happened to stream connections (`-t t1`, `tn`, `l1`, `ln`, `w1`, …).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TransportSummary {
+    /// Connections we opened (after their TLS/WebSocket handshakes).
+    pub connections_opened: u64,
+    /// Connections peers opened to us (after their handshakes).
+    pub connections_accepted: u64,
+    /// Connections that could not be opened.
+    pub connect_failures: u64,
+    /// TLS or WebSocket handshakes that failed.
+    pub handshake_failures: u64,
+    /// Connections closed for bytes that cannot be framed as SIP (or a message cut by
+    /// the peer's close).
+    pub closed_bad_input: u64,
+    /// Connections closed for a message over the stream size limit.
+    pub stream_too_large: u64,
+    /// Calls failed because their connection closed (SIPp's FailedTcpClosed).
+    pub calls_failed_closed: u64,
+    /// Calls failed because no connection could be opened (FailedTcpConnect).
+    pub calls_failed_connect: u64,
+}
+
+impl TransportSummary {
+    /// The transport counters of a run.
+    pub fn of(c: &Counters) -> TransportSummary {
+        TransportSummary {
+            connections_opened: c.connections_opened,
+            connections_accepted: c.connections_accepted,
+            connect_failures: c.connect_failures,
+            handshake_failures: c.tls_handshake_failures,
+            closed_bad_input: c.connections_closed_bad_input,
+            stream_too_large: c.stream_too_large,
+            calls_failed_closed: c.failed_tcp_closed,
+            calls_failed_connect: c.failed_tcp_connect,
+        }
+    }
 }
 
 /// Messages that did not become call steps.
@@ -321,6 +364,8 @@ pub struct SummaryInput<'a> {
     pub gates: &'a HealthGates,
     /// Media counters (zeros without media).
     pub media: MediaSummary,
+    /// Calls created by each shard (`RunReport::shard_calls`).
+    pub shard_calls: &'a [u64],
 }
 
 fn success_ratio(c: &Counters) -> f64 {
@@ -573,6 +618,8 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
             absorbed_retransmissions: c.absorbed_retransmissions,
             send_errors: c.send_errors,
         },
+        transport: TransportSummary::of(c),
+        shard_calls: i.shard_calls.to_vec(),
     };
     s.findings = findings(&s);
     s
@@ -635,6 +682,7 @@ mod tests {
             seed: 7,
             gates,
             media: MediaSummary::default(),
+            shard_calls: &[3, 2],
         })
     }
 
@@ -708,6 +756,44 @@ mod tests {
         // The SIPp block lists counters in CSV order.
         let sipp_pos = |k: &str| json.find(&format!("\"{k}\"")).unwrap();
         assert!(sipp_pos("IncomingCall") < sipp_pos("WatchdogMinor"));
+    }
+
+    #[test]
+    fn shard_calls_are_listed_in_shard_order() {
+        let (info, s) = finished_run();
+        let json = to_json(&build(&info, &s, &HealthGates::default()));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["shard_calls"], serde_json::json!([3, 2]));
+    }
+
+    #[test]
+    fn the_transport_block_carries_every_stream_counter() {
+        let (info, mut s) = finished_run();
+        let c = &mut s.counters;
+        c.connections_opened = 1;
+        c.connections_accepted = 2;
+        c.connect_failures = 3;
+        c.tls_handshake_failures = 4;
+        c.connections_closed_bad_input = 5;
+        c.stream_too_large = 6;
+        c.fail(FailureReason::TcpClosed);
+        c.fail(FailureReason::TcpConnect);
+        c.fail(FailureReason::TcpConnect);
+        let json = to_json(&build(&info, &s, &HealthGates::default()));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let t = &v["transport"];
+        assert_eq!(t["connections_opened"], 1);
+        assert_eq!(t["connections_accepted"], 2);
+        assert_eq!(t["connect_failures"], 3);
+        assert_eq!(t["handshake_failures"], 4);
+        assert_eq!(t["closed_bad_input"], 5);
+        assert_eq!(t["stream_too_large"], 6);
+        assert_eq!(t["calls_failed_closed"], 1);
+        assert_eq!(t["calls_failed_connect"], 2);
+        assert_eq!(
+            v["sipp"]["FailedTcpConnect"], 2,
+            "the SIPp block is unchanged"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! One shard's stream connections inside its glommio executor: opening (connect, TLS,
 //! WebSocket handshake), accepting, a reader and a writer task per connection, and the
-//! table that maps a `Transmit` to its connection.
+//! table that maps a `Transmit` to its connection. The shard runs WebSocket (`w1`, `wn`,
+//! `ws1`, `wsn`) this way; TCP and TLS go through `polled`, which keeps the same
+//! routing and loss rules without tasks. It also defines the events both report.
 //!
 //! Owns: sockets of stream transports and their tasks. Must not: parse SIP beyond
 //! framing or touch calls; it hands whole messages to its [`StreamHost`] and reports
@@ -47,16 +49,27 @@ pub enum StreamEvent {
     /// Messages that could not be sent (no connection, reconnections exhausted, write
     /// failure).
     SendFailed { peer: SocketAddr, messages: u64 },
-    /// A client connection ended while calls still used it: fail those calls (`flows`),
-    /// or every call of the shard (`all`: a shared connection with -reconnect_close).
+    /// A connection ended while calls still used it: fail the calls it `carried`.
     /// `opened` tells a lost connection (FailedTcpClosed) from one never opened
     /// (FailedTcpConnect).
     Lost {
         peer: SocketAddr,
-        flows: Vec<u64>,
-        all: bool,
+        carried: Carried,
         opened: bool,
     },
+}
+
+/// The calls a lost connection carried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Carried {
+    /// These calls (flows) of per-call client connections.
+    Flows(Vec<u64>),
+    /// Every call of the shard: its shared client connection is gone (-reconnect_close,
+    /// or no reconnection possible).
+    All,
+    /// Every call with this peer: a server's connection from (or to) it, or one the peer
+    /// opened to a client's listener.
+    Peer,
 }
 
 /// The shard side of the transport.
@@ -113,6 +126,8 @@ struct Conn {
     wanted_close: Cell<bool>,
     /// The writer is in the middle of a write.
     busy: Cell<bool>,
+    /// A peer opened it (to a server, or to a client's listener).
+    accepted: Cell<bool>,
     per_call: bool,
     /// Flows (calls) routed to it (per-call connections).
     flows: RefCell<Vec<u64>>,
@@ -209,12 +224,19 @@ impl Streams {
     /// Queues every message of `tx` on its connection (opening connections as needed),
     /// then closes the connections of flows that ended. Never waits.
     pub fn send(&self, tx: &TxQueue) {
+        let mut unroutable: Vec<u64> = Vec::new();
+        let mut unroutable_peer = None;
         for t in &tx.items {
             let Some(conn) = self.route(t.dest, t.flow) else {
                 self.host.on_event(StreamEvent::SendFailed {
                     peer: t.dest,
                     messages: 1,
                 });
+                // No connection and no reconnection left: the call cannot go on.
+                if t.flow != 0 && !unroutable.contains(&t.flow) {
+                    unroutable.push(t.flow);
+                }
+                unroutable_peer = Some(t.dest);
                 continue;
             };
             {
@@ -226,6 +248,15 @@ impl Streams {
         }
         for f in &tx.ended_flows {
             self.end_flow(*f);
+        }
+        if let Some(peer) = unroutable_peer
+            && !unroutable.is_empty()
+        {
+            self.host.on_event(StreamEvent::Lost {
+                peer,
+                carried: Carried::Flows(unroutable),
+                opened: false,
+            });
         }
     }
 
@@ -361,6 +392,7 @@ impl Streams {
             closing: Cell::new(false),
             wanted_close: Cell::new(false),
             busy: Cell::new(false),
+            accepted: Cell::new(false),
             per_call,
             flows: RefCell::new(Vec::new()),
         });
@@ -415,6 +447,7 @@ impl Streams {
                 Ok(tcp) => {
                     let Ok(peer) = tcp.peer_addr() else { continue };
                     let (conn, rx) = self.register(peer, false);
+                    conn.accepted.set(true);
                     self.table.borrow_mut().by_peer.insert(peer, conn.id);
                     self.spawn_conn(conn, rx, Establish::Accepted(tcp));
                 }
@@ -520,29 +553,46 @@ impl Streams {
         true
     }
 
-    /// A client connection ended under calls that still need it.
+    /// A connection ended under calls that still need it (SIPp's `close_calls`).
     fn report_lost(&self, conn: &Conn, opened: bool) {
-        if self.settings.server || conn.wanted_close.get() {
+        if conn.wanted_close.get() {
             return;
         }
-        if conn.per_call {
-            let flows = conn.flows.borrow().clone();
-            if !flows.is_empty() {
-                self.host.on_event(StreamEvent::Lost {
-                    peer: conn.peer,
-                    flows,
-                    all: false,
-                    opened,
-                });
+        let st = &self.settings;
+        // A server's connection, or one a peer opened to a client: the calls with that
+        // peer.
+        let carried = if st.server || conn.accepted.get() {
+            // A handshake that failed carried no call.
+            if !opened {
+                return;
             }
-        } else if self.settings.reconnect_close {
-            self.host.on_event(StreamEvent::Lost {
-                peer: conn.peer,
-                flows: Vec::new(),
-                all: true,
-                opened,
-            });
-        }
+            Carried::Peer
+        } else if conn.per_call {
+            let flows = conn.flows.borrow().clone();
+            if flows.is_empty() {
+                return;
+            }
+            Carried::Flows(flows)
+        } else if st.reconnect_close || !opened || !self.may_reconnect() {
+            // Without -reconnect_close the calls wait for the next send to reconnect;
+            // when that cannot happen (a reconnection failed, or none is left) they
+            // fail now instead of waiting for their timeouts.
+            Carried::All
+        } else {
+            return;
+        };
+        self.host.on_event(StreamEvent::Lost {
+            peer: conn.peer,
+            carried,
+            opened,
+        });
+    }
+
+    /// True while -max_reconnect allows another reconnection.
+    fn may_reconnect(&self) -> bool {
+        self.settings
+            .max_reconnect
+            .is_none_or(|m| self.table.borrow().reconnects < m)
     }
 
     fn report_end(&self, peer: SocketAddr, end: ReadEnd) {

@@ -4,10 +4,13 @@
 //!
 //! Owns: connections and their buffers: framing received bytes into messages
 //! (`framer`), TLS settings and certificates (`tls`), the WebSocket handshake rules
-//! (`ws`) and the per-shard connection table with its reader and writer tasks (`conn`).
-//! Must not: parse SIP beyond framing, or decide anything about calls: received messages
-//! go to a [`StreamHost`] (the shard), which hands them to `ShardCore` exactly like
-//! datagrams, and the shard gives the `TxQueue` back to [`Streams::send`].
+//! (`ws`), and the per-shard connection table in two forms: TCP and TLS as nonblocking
+//! sockets the shard loop polls itself (`polled`, the fast path), WebSocket with reader
+//! and writer tasks per connection (`conn`). Must not: parse SIP beyond framing, or
+//! decide anything about calls: received messages go to the shard, which hands them to
+//! `ShardCore` exactly like datagrams, and gives the core's `TxQueue` back to
+//! [`Polled::send`] or [`Streams::send`]. What happens to connections comes back as
+//! [`StreamEvent`]s; a connection lost under calls fails them ([`Carried`]).
 //!
 //! How a message finds its connection: a call names only its peer (`Transmit::dest`).
 //! Servers reply on the connection the peer opened (every accepted connection has its
@@ -17,6 +20,7 @@
 
 pub mod conn;
 pub mod framer;
+pub mod polled;
 pub mod setup;
 pub mod tls;
 pub mod ws;
@@ -24,14 +28,17 @@ pub mod ws;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use conn::{StreamEvent, StreamHost, StreamPlan, Streams};
+pub use conn::{Carried, StreamEvent, StreamHost, StreamPlan, Streams};
 pub use framer::StreamBuffer;
+pub use polled::Polled;
 pub use tls::TlsSetup;
 
 use crate::config::TransportMode;
 
 /// The longest message accepted on a stream; a longer one closes its connection and
-/// counts `stream_too_large`.
+/// counts `stream_too_large`. Fixed, as in SIPp (`SIPP_MAX_MSG_SIZE`, 65536, a build-time
+/// constant): no SIPp flag sets it. `-buff_size` sizes socket buffers and
+/// `-max_recv_loops` bounds reads per loop turn; neither is a message size.
 pub const DEFAULT_MAX_MESSAGE: usize = 64 << 10;
 
 /// What runs on top of TCP.

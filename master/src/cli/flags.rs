@@ -190,6 +190,8 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("min_rtp_port", Value(|a, v| a.min_rtp_port = Some(v)), "port", G::Media, "Lowest media port."),
     flag("max_rtp_port", Value(|a, v| a.max_rtp_port = Some(v)), "port", G::Media, "Highest media port."),
     flag("rtp_echo", Switch(|a| a.rtp_echo = true), "", G::Media, "Echo RTP received on -mp (and -mp+2)."),
+    flag("record_wav_dir", Value(|a, v| a.record_wav_dir = Some(v)), "dir", G::Media, "Record every call's received audio to <dir>/<call-id>.wav."),
+    flag("record_wav_duplex", Switch(|a| a.record_wav_duplex = true), "", G::Media, "With -record_wav_dir: stereo, left = sent, right = received."),
     // --- Rate
     flag("r", Value(|a, v| a.r = Some(v)), "n", G::Rate, "Calls per rate period (default 10)."),
     flag("rp", Value(|a, v| a.rp = Some(v)), "time", G::Rate, "Rate period (default 1000, unit ms): -r 7 -rp 2s is 3.5 calls/s."),

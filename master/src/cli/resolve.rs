@@ -20,6 +20,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
+use gossipper_engine::media::RecordCalls;
 
 use super::args::SippArgs;
 use super::error::CliError;
@@ -213,6 +214,25 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         });
     }
     spec.rtp_echo = a.rtp_echo;
+    // issue 6: record every call (the Go gossipper's flags).
+    spec.record_calls = match (a.record_wav_dir.as_deref(), a.record_wav_duplex) {
+        (None, false) => RecordCalls::Off,
+        (None, true) => {
+            return Err(CliError::Invalid {
+                flag: "record_wav_duplex",
+                reason: "needs -record_wav_dir <dir>".into(),
+            });
+        }
+        (Some(""), _) => {
+            return Err(CliError::Invalid {
+                flag: "record_wav_dir",
+                reason: "needs a directory".into(),
+            });
+        }
+        (Some(_), false) => RecordCalls::Mono,
+        (Some(_), true) => RecordCalls::Duplex,
+    };
+    spec.record_dir = a.record_wav_dir.as_ref().map(PathBuf::from);
 
     // Traces (before the rate: -rate_interval defaults to -fd).
     if let Some(t) = &a.fd {

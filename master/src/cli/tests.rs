@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
+use gossipper_engine::media::RecordCalls;
 use gossipper_engine::scenario::builtin;
 
 use super::flags::{FLAGS, Group, Kind};
@@ -90,6 +91,12 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
         s.min_rtp_port == Some(6200) && s.max_rtp_port == Some(6300)
     }),
     (&["-rtp_echo"], |s| s.rtp_echo),
+    (&["-record_wav_dir", "recs"], |s| {
+        s.record_calls == RecordCalls::Mono && s.record_dir == path("recs")
+    }),
+    (&["-record_wav_dir", "recs", "-record_wav_duplex"], |s| {
+        s.record_calls == RecordCalls::Duplex && s.record_dir == path("recs")
+    }),
     (&["-rsa", "127.0.0.9:5099"], |s| {
         s.send_to == Some(SocketAddr::new(v4(127, 0, 0, 9), 5099)) && s.remote == s.send_to
     }),
@@ -526,6 +533,24 @@ fn errors_name_the_flag_at_fault() {
             *e == CliError::MissingValue { flag: "infindex" }
         }),
         (&["-sd"], |e| *e == CliError::MissingValue { flag: "sd" }),
+        (&["-record_wav_duplex"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "record_wav_duplex",
+                    ..
+                }
+            )
+        }),
+        (&["-record_wav_dir", ""], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "record_wav_dir",
+                    ..
+                }
+            )
+        }),
         (&["-r", "abc"], |e| {
             matches!(e, CliError::BadValue { flag: "r", .. })
         }),

@@ -135,6 +135,7 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
             seed: spec.seed,
             gates: &gates,
             media: report.stats.media.summary(),
+            shard_calls: &report.shard_calls,
         });
         if let Err(e) = std::fs::write(path, summary::to_json(&s)) {
             eprintln!("gossipper: cannot write {}: {e}", path.display());

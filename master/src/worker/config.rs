@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use gossipper_engine::config::{JobSpec, ScenarioSource, TransportMode};
+use gossipper_engine::media::RecordCalls;
 use gossipper_engine::scenario::builtin;
 
 use super::load_scenario::{self, Identity};
@@ -371,6 +372,15 @@ pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> 
         .to_string();
     job.scenario = scenario_source(&layout, &scenario_id, &ident)?;
     apply_overrides(&mut job, o, &ident)?;
+    // record_wav / record_wav_duplex: every call's audio into the job's recordings folder.
+    job.record_calls = match (spec.record_wav_duplex, spec.record_wav) {
+        (true, _) => RecordCalls::Duplex,
+        (false, true) => RecordCalls::Mono,
+        (false, false) => RecordCalls::Off,
+    };
+    if job.record_calls != RecordCalls::Off {
+        job.record_dir = Some(spec.artifacts_dir.join(super::files::RECORDINGS));
+    }
     // A server job given no remote stays a UAS; a client override of the remote applies
     // only to clients (handled above).
     Ok(Built { job, scenario_id })
@@ -436,6 +446,29 @@ mod tests {
         assert_eq!(b.job.local_ip, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(b.job.local_port, Some(5099));
         assert_eq!(b.job.seed, 7);
+    }
+
+    #[test]
+    fn record_wav_records_every_call_into_the_jobs_recordings_folder() {
+        let t = TestDir::new("cfg-record");
+        let p = ServerProfile {
+            id: "s1".into(),
+            transports: vec![row("u1", "127.0.0.1", 5099)],
+            ..Default::default()
+        };
+        write_profile(&t, Place::ServerProfile("s1"), &p);
+        let mut s = spec(&t, "server", "s1");
+        let b = build(&s, 1).unwrap();
+        assert_eq!(
+            (b.job.record_calls, b.job.record_dir),
+            (RecordCalls::Off, None)
+        );
+        s.record_wav = true;
+        let b = build(&s, 1).unwrap();
+        assert_eq!(b.job.record_calls, RecordCalls::Mono);
+        assert_eq!(b.job.record_dir, Some(s.artifacts_dir.join("recordings")));
+        s.record_wav_duplex = true;
+        assert_eq!(build(&s, 1).unwrap().job.record_calls, RecordCalls::Duplex);
     }
 
     #[test]

@@ -262,14 +262,11 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: StopSignals) -> u8 {
             .map_or_else(|| "-".to_string(), |r| r.to_string()),
         job.seed
     );
-    if spec.record_wav || spec.record_wav_duplex {
-        let dir = spec.artifacts_dir.join(files::RECORDINGS);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Some(dir) = &job.record_dir {
+        // The engine writes <call-id>.wav here as each call ends (config::build set it).
+        if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("worker: {}: {e}", dir.display());
         }
-        eprintln!(
-            "worker: record_wav: this build does not record call audio yet; no recordings are written"
-        );
     }
     let start = SystemTime::now();
     let rate_cps = job.rate * 1000.0 / job.rate_period_ms.max(1) as f64;
@@ -327,6 +324,7 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: StopSignals) -> u8 {
         seed: job.seed,
         gates: &job.health,
         media: report.stats.media.summary(),
+        shard_calls: &report.shard_calls,
     });
     write_artifact(
         &spec.artifacts_dir.join(files::SUMMARY),

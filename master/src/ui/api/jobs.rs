@@ -364,7 +364,7 @@ pub(super) fn recordings(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, Ap
     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Ok(m) = e.metadata() else { continue };
-        if !m.is_file() || !name.ends_with(".wav") || check_name(&name).is_err() {
+        if !m.is_file() || !name.ends_with(".wav") || check_recording_name(&name).is_err() {
             continue;
         }
         out.push(Recording {
@@ -380,11 +380,17 @@ pub(super) fn recordings(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, Ap
     Reply::ok(&Recordings { recordings: out })
 }
 
+/// Recordings are named after their Call-ID, which usually holds an `@`: allowed here on
+/// top of the safe file-name characters (it cannot climb out of the folder).
+fn check_recording_name(name: &str) -> Result<(), crate::ui::paths::PathError> {
+    check_name(&name.replace('@', "_"))
+}
+
 pub(super) fn recording(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let id = call.param("id").to_string();
     let name = call.param("name").to_string();
     check_name(&id).map_err(|e| ApiError::field("id", e))?;
-    check_name(&name).map_err(|e| ApiError::field("name", e))?;
+    check_recording_name(&name).map_err(|e| ApiError::field("name", e))?;
     let file = if name.ends_with(".wav") {
         name.clone()
     } else {

@@ -1,0 +1,663 @@
+//! TCP and TLS (`-t t1`, `tn`, `l1`, `ln`) without tasks: nonblocking sockets that the
+//! shard loop polls itself through one epoll set, as it polls its UDP socket; TLS is
+//! rustls driven by hand (rustls does no I/O of its own). WebSocket keeps its reader and
+//! writer tasks (`transport::conn`).
+//!
+//! Why: through glommio every read and every write is an io_uring operation plus a task
+//! wake-up, for each message, and every connection spawns tasks. Here one loop turn reads
+//! every ready connection in large chunks, hands the messages to the core, and writes each
+//! connection's messages of the turn with one `write` (perf/README.md has the figures).
+//!
+//! Owns: the connections of one shard and the routing of a `Transmit` to its connection
+//! (the rules of `transport::conn::Streams`: servers answer on the peer's connection,
+//! shared clients use their one connection, per-call clients one per flow); `conn` does
+//! one connection's socket I/O. Must not: touch calls; what happens to connections comes
+//! out as [`StreamEvent`]s.
+//!
+//! Drive, once per loop turn: [`Polled::wait`] (sleep until a socket is ready or the
+//! timeout) → [`Polled::handle_io`] (accept, finish connects and handshakes, read; each
+//! whole message goes to the caller) → the core runs → [`Polled::send`] the core's
+//! `TxQueue` → [`Polled::flush`] → [`Polled::poll_event`] until `None`. Sleep no longer
+//! than [`Polled::poll_timeout`]. Bad input closes only its connection, as with tasks.
+
+mod conn;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use self::conn::{Conn, End, READ, READ_WRITE, State, start_connect};
+use super::conn::{Carried, StreamEvent, StreamPlan};
+use super::{SharedSettings, StreamKind};
+use crate::call::TxQueue;
+use crate::shard::os::{Epoll, Interest, Ready};
+
+/// The epoll token of the listener; connections count up from 1.
+const LISTENER: u64 = u64::MAX;
+/// The token of an extra descriptor that only wakes the wait (`watch`).
+const WAKE: u64 = u64::MAX - 1;
+/// Connections accepted per turn.
+const MAX_ACCEPTS: usize = 256;
+/// Sockets reported per wait.
+const EVENTS: usize = 512;
+
+/// True when this transport runs polled rather than with tasks.
+pub fn applies(kind: StreamKind) -> bool {
+    matches!(kind, StreamKind::Tcp | StreamKind::Tls)
+}
+
+/// The polled connections of one shard.
+pub struct Polled {
+    settings: SharedSettings,
+    epoll: Epoll,
+    listener: Option<TcpListener>,
+    conns: HashMap<u64, Conn>,
+    next_id: u64,
+    by_peer: HashMap<SocketAddr, u64>,
+    by_flow: HashMap<u64, u64>,
+    per_call_open: usize,
+    /// Reconnections of shared client connections so far.
+    reconnects: u32,
+    /// Peers a shared connection was ever opened to (the next open is a reconnection).
+    opened_before: Vec<SocketAddr>,
+    round_robin: usize,
+    /// Connections with bytes to write.
+    dirty: Vec<u64>,
+    /// Connections sleeping, connecting or handshaking (they have deadlines).
+    pending: Vec<u64>,
+    /// Connections to close at the end of the current step.
+    doomed: Vec<(u64, End)>,
+    ready: Vec<Ready>,
+    events: VecDeque<StreamEvent>,
+    /// TLS: what one socket read brought, before rustls decrypts it.
+    scratch: Vec<u8>,
+}
+
+impl Polled {
+    /// Takes the plan's sockets (listener, shared client connection) into an epoll set;
+    /// a TLS client connection starts its handshake.
+    pub fn start(plan: StreamPlan, now: Instant) -> std::io::Result<Polled> {
+        let mut p = Polled {
+            settings: plan.settings,
+            epoll: Epoll::new(EVENTS)?,
+            listener: None,
+            conns: HashMap::new(),
+            next_id: 0,
+            by_peer: HashMap::new(),
+            by_flow: HashMap::new(),
+            per_call_open: 0,
+            reconnects: 0,
+            opened_before: Vec::new(),
+            round_robin: 0,
+            dirty: Vec::new(),
+            pending: Vec::new(),
+            doomed: Vec::new(),
+            ready: Vec::with_capacity(EVENTS),
+            events: VecDeque::new(),
+            scratch: Vec::new(),
+        };
+        if let Some(l) = plan.listener {
+            l.set_nonblocking(true)?;
+            p.epoll.add(l.as_raw_fd(), LISTENER, READ)?;
+            p.listener = Some(l);
+        }
+        if let Some(c) = plan.connected {
+            let peer = c.peer_addr()?;
+            c.set_nonblocking(true)?;
+            let _ = c.set_nodelay(true);
+            let max = p.settings.max_message;
+            let id = p.insert(Conn::new(peer, State::Open, false, max));
+            p.opened_before.push(peer);
+            p.by_peer.insert(peer, id);
+            p.attach(id, c, READ)?;
+            p.opened(id, now);
+            p.flush();
+        }
+        Ok(p)
+    }
+
+    /// Also wakes `wait` when `fd` becomes readable (the shard's RTP socket).
+    pub fn watch(&self, fd: RawFd) -> std::io::Result<()> {
+        self.epoll.add(fd, WAKE, READ)
+    }
+
+    /// Sleeps until a socket is ready or `timeout` passes (zero: only looks).
+    pub fn wait(&mut self, timeout: Duration) {
+        self.epoll.wait(&mut self.ready, timeout);
+    }
+
+    /// The earliest connect or handshake deadline, or reconnection time.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pending
+            .iter()
+            .filter_map(|id| match self.conns.get(id)?.state {
+                State::Sleeping { until } => Some(until),
+                State::Connecting { deadline } | State::Handshaking { deadline } => Some(deadline),
+                State::Open => None,
+            })
+            .min()
+    }
+
+    /// What happened to connections, oldest first.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<StreamEvent> {
+        self.events.pop_front()
+    }
+
+    /// True when no connection has bytes waiting to be written.
+    pub fn idle(&self) -> bool {
+        self.conns.values().all(Conn::idle)
+    }
+
+    /// Open connections (including those still connecting).
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Handles what `wait` found ready and the deadlines due at `now`: accepts, finishes
+    /// connects and handshakes, writes what was blocked, and reads; `deliver` gets each
+    /// whole message and its peer. Returns the number of messages delivered.
+    pub fn handle_io(&mut self, now: Instant, deliver: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
+        self.handle_deadlines(now);
+        let mut delivered = 0;
+        let mut ready = std::mem::take(&mut self.ready);
+        for r in ready.drain(..) {
+            match r.token {
+                LISTENER => self.accept(now),
+                WAKE => {}
+                id => {
+                    let Some(state) = self.conns.get(&id).map(|c| c.state) else {
+                        continue;
+                    };
+                    match state {
+                        State::Connecting { .. } if r.write => self.finish_connect(id, now),
+                        State::Connecting { .. } | State::Sleeping { .. } => {}
+                        State::Handshaking { .. } | State::Open => {
+                            if r.write {
+                                self.write_out(id);
+                            }
+                            if r.read {
+                                delivered += self.read(id, deliver);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.ready = ready;
+        // Connections that ended go first (not written to again), then handshake
+        // replies, pongs and blocked bytes.
+        self.reap();
+        self.flush();
+        delivered
+    }
+
+    /// Queues every message of `tx` on its connection (opening connections as needed),
+    /// then closes the connections of flows that ended. Writes nothing: see `flush`.
+    pub fn send(&mut self, now: Instant, tx: &TxQueue) {
+        let mut unroutable: Vec<u64> = Vec::new();
+        let mut unroutable_peer = None;
+        for t in &tx.items {
+            let Some(id) = self.route(now, t.dest, t.flow) else {
+                self.events.push_back(StreamEvent::SendFailed {
+                    peer: t.dest,
+                    messages: 1,
+                });
+                // No connection and no reconnection left: the call cannot go on.
+                if t.flow != 0 && !unroutable.contains(&t.flow) {
+                    unroutable.push(t.flow);
+                }
+                unroutable_peer = Some(t.dest);
+                continue;
+            };
+            self.queue(id, tx.bytes(t));
+        }
+        for f in &tx.ended_flows {
+            self.end_flow(*f);
+        }
+        if let Some(peer) = unroutable_peer
+            && !unroutable.is_empty()
+        {
+            self.events.push_back(StreamEvent::Lost {
+                peer,
+                carried: Carried::Flows(unroutable),
+                opened: false,
+            });
+        }
+        self.reap();
+    }
+
+    /// Writes every connection's queued bytes (one `write` per connection, usually);
+    /// what the socket does not take now waits for it to become writable.
+    pub fn flush(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for id in dirty.drain(..) {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.dirty = false;
+                if c.live() && !c.writing {
+                    self.write_out(id);
+                }
+            }
+        }
+        self.dirty = dirty;
+        self.reap();
+    }
+
+    fn insert(&mut self, conn: Conn) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        if conn.per_call {
+            self.per_call_open += 1;
+        }
+        self.conns.insert(id, conn);
+        id
+    }
+
+    fn attach(&mut self, id: u64, sock: TcpStream, interest: Interest) -> std::io::Result<()> {
+        self.epoll.add(sock.as_raw_fd(), id, interest)?;
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.writing = interest.write;
+            c.sock = Some(sock);
+        }
+        Ok(())
+    }
+
+    fn queue(&mut self, id: u64, bytes: &[u8]) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        // TLS: the session may not exist yet (connecting); its messages wait in `plain`.
+        c.queue(bytes, self.settings.kind == StreamKind::Tls);
+        c.mark_dirty(id, &mut self.dirty);
+    }
+
+    fn route(&mut self, now: Instant, dest: SocketAddr, flow: u64) -> Option<u64> {
+        let st = &*self.settings;
+        let (per_call, server) = (st.per_call, st.server);
+        let (max_sockets, max_reconnect) = (st.max_sockets, st.max_reconnect);
+        let usable = |p: &Polled, id: Option<&u64>| {
+            id.copied()
+                .filter(|id| p.conns.get(id).is_some_and(|c| !c.closing))
+        };
+        if per_call && !server && flow != 0 {
+            if let Some(id) = usable(self, self.by_flow.get(&flow)) {
+                return Some(id);
+            }
+            let at_limit = max_sockets.is_some_and(|m| self.per_call_open >= m.max(1));
+            let id = if at_limit {
+                self.shared_per_call_conn()?
+            } else {
+                self.open(now, dest, true, false)
+            };
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.flows.push(flow);
+            }
+            self.by_flow.insert(flow, id);
+            return Some(id);
+        }
+        if let Some(id) = usable(self, self.by_peer.get(&dest)) {
+            return Some(id);
+        }
+        // A shared connection that was open before is a reconnection (-max_reconnect).
+        let again = self.opened_before.contains(&dest);
+        if again {
+            if max_reconnect.is_some_and(|m| self.reconnects >= m) && !server {
+                return None;
+            }
+            self.reconnects += 1;
+        } else {
+            self.opened_before.push(dest);
+        }
+        let id = self.open(now, dest, false, again && !server);
+        self.by_peer.insert(dest, id);
+        Some(id)
+    }
+
+    /// `-max_socket` reached: the next open per-call connection, in turn.
+    fn shared_per_call_conn(&mut self) -> Option<u64> {
+        let mut open: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.per_call && !c.closing)
+            .map(|(id, _)| *id)
+            .collect();
+        if open.is_empty() {
+            return None;
+        }
+        open.sort_unstable();
+        let pick = open.get(self.round_robin % open.len()).copied();
+        self.round_robin = self.round_robin.wrapping_add(1);
+        pick
+    }
+
+    /// A new outgoing connection to `peer` (after -reconnect_sleep for a reconnection).
+    fn open(&mut self, now: Instant, peer: SocketAddr, per_call: bool, reconnect: bool) -> u64 {
+        let sleep = self.settings.reconnect_sleep;
+        let max = self.settings.max_message;
+        if reconnect && !sleep.is_zero() {
+            let until = now + sleep;
+            let id = self.insert(Conn::new(peer, State::Sleeping { until }, per_call, max));
+            self.pending.push(id);
+            return id;
+        }
+        let deadline = now + self.settings.handshake_timeout;
+        let id = self.insert(Conn::new(
+            peer,
+            State::Connecting { deadline },
+            per_call,
+            max,
+        ));
+        self.connect(id, deadline);
+        id
+    }
+
+    /// Starts a nonblocking connect for connection `id`.
+    fn connect(&mut self, id: u64, deadline: Instant) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.state = State::Connecting { deadline };
+        let peer = c.peer;
+        self.pending.push(id);
+        match start_connect(peer) {
+            Ok(sock) => {
+                if let Err(e) = self.attach(id, sock, READ_WRITE) {
+                    self.connect_failed(id, e.to_string());
+                }
+            }
+            Err(e) => self.connect_failed(id, e.to_string()),
+        }
+    }
+
+    fn connect_failed(&mut self, id: u64, reason: String) {
+        if let Some(c) = self.conns.get(&id) {
+            self.events.push_back(StreamEvent::ConnectFailed {
+                peer: c.peer,
+                reason,
+            });
+        }
+        self.doomed.push((id, End::Failed));
+    }
+
+    /// The connect of `id` finished (its socket became writable): open, or failed.
+    fn finish_connect(&mut self, id: u64, now: Instant) {
+        let error = {
+            let Some(sock) = self.conns.get(&id).and_then(|c| c.sock.as_ref()) else {
+                return;
+            };
+            match sock.take_error() {
+                Ok(None) => sock.peer_addr().err(),
+                Ok(Some(e)) | Err(e) => Some(e),
+            }
+        };
+        if let Some(e) = error {
+            self.connect_failed(id, e.to_string());
+            return;
+        }
+        if let Some(sock) = self.conns.get(&id).and_then(|c| c.sock.as_ref()) {
+            let _ = sock.set_nodelay(true);
+        }
+        self.pending.retain(|p| *p != id);
+        self.opened(id, now);
+        // Messages queued while connecting (or the ClientHello) go now; then only reads
+        // are watched.
+        self.write_out(id);
+    }
+
+    /// Connection `id` is connected or accepted: plain TCP is open now, TLS starts its
+    /// handshake (it opens when the handshake is done, in `read`).
+    fn opened(&mut self, id: u64, now: Instant) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if self.settings.kind != StreamKind::Tls {
+            c.state = State::Open;
+            self.events.push_back(c.open_event());
+            return;
+        }
+        let session = match self.settings.tls.as_ref() {
+            None => Err("TLS is not configured".to_string()),
+            Some(t) if c.accepted => rustls::ServerConnection::new(Arc::clone(&t.server))
+                .map(rustls::Connection::from)
+                .map_err(|e| e.to_string()),
+            Some(t) => rustls::ClientConnection::new(Arc::clone(&t.client), t.server_name.clone())
+                .map(rustls::Connection::from)
+                .map_err(|e| e.to_string()),
+        };
+        match session {
+            Ok(mut tls) => {
+                // Messages wait in `plain` until the handshake is done; then rustls takes
+                // them all at once.
+                tls.set_buffer_limit(None);
+                c.tls = Some(Box::new(tls));
+                c.state = State::Handshaking {
+                    deadline: now + self.settings.handshake_timeout,
+                };
+                self.pending.push(id);
+                // A client speaks first (ClientHello).
+                c.mark_dirty(id, &mut self.dirty);
+            }
+            Err(reason) => {
+                self.events.push_back(StreamEvent::HandshakeFailed {
+                    peer: c.peer,
+                    reason,
+                });
+                self.doomed.push((id, End::Failed));
+            }
+        }
+    }
+
+    fn handle_deadlines(&mut self, now: Instant) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let due: Vec<(u64, State)> = self
+            .pending
+            .iter()
+            .filter_map(|id| self.conns.get(id).map(|c| (*id, c.state)))
+            .filter(|(_, s)| match s {
+                State::Sleeping { until } => *until <= now,
+                State::Connecting { deadline } | State::Handshaking { deadline } => {
+                    *deadline <= now
+                }
+                State::Open => true,
+            })
+            .collect();
+        let ms = self.settings.handshake_timeout.as_millis();
+        for (id, state) in due {
+            self.pending.retain(|p| *p != id);
+            match state {
+                State::Sleeping { .. } => {
+                    let deadline = now + self.settings.handshake_timeout;
+                    self.connect(id, deadline);
+                }
+                State::Connecting { .. } => {
+                    self.connect_failed(id, format!("no answer within {ms} ms"));
+                }
+                State::Handshaking { .. } => {
+                    if let Some(c) = self.conns.get(&id) {
+                        self.events.push_back(StreamEvent::HandshakeFailed {
+                            peer: c.peer,
+                            reason: format!("no answer within {ms} ms"),
+                        });
+                    }
+                    self.doomed.push((id, End::Failed));
+                }
+                State::Open => {}
+            }
+        }
+        self.pending
+            .retain(|id| self.conns.get(id).is_some_and(|c| c.state != State::Open));
+        self.reap();
+    }
+
+    fn accept(&mut self, now: Instant) {
+        for _ in 0..MAX_ACCEPTS {
+            let Some(l) = self.listener.as_ref() else {
+                return;
+            };
+            let (sock, peer) = match l.accept() {
+                Ok(a) => a,
+                // WouldBlock: all taken. Anything else (out of descriptors): next turn.
+                Err(_) => return,
+            };
+            if sock.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let _ = sock.set_nodelay(true);
+            let mut conn = Conn::new(peer, State::Open, false, self.settings.max_message);
+            conn.accepted = true;
+            let id = self.insert(conn);
+            if self.attach(id, sock, READ).is_err() {
+                self.conns.remove(&id);
+                continue;
+            }
+            self.by_peer.insert(peer, id);
+            self.opened(id, now);
+        }
+    }
+
+    /// Reads what connection `id` has and delivers each whole message; reports the end
+    /// of its handshake. Returns the number delivered.
+    fn read(&mut self, id: u64, deliver: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return 0;
+        };
+        let got = c.read(&mut self.scratch, deliver);
+        if got.opened {
+            self.pending.retain(|p| *p != id);
+            self.events.push_back(c.open_event());
+        }
+        if let Some(reason) = got.handshake_error {
+            self.events.push_back(StreamEvent::HandshakeFailed {
+                peer: c.peer,
+                reason,
+            });
+        }
+        if got.wants_write {
+            c.mark_dirty(id, &mut self.dirty);
+        }
+        if let Some(e) = got.end {
+            self.doomed.push((id, e));
+        }
+        got.delivered
+    }
+
+    /// Writes what connection `id` has queued; a closing connection goes once
+    /// everything is written.
+    fn write_out(&mut self, id: u64) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match c.write_out(&self.epoll, id) {
+            Err(()) => self.doomed.push((id, End::Failed)),
+            Ok(true) if c.closing => self.doomed.push((id, End::Closed)),
+            Ok(_) => {}
+        }
+    }
+
+    /// A call ended: its per-call connection closes once no other call uses it.
+    fn end_flow(&mut self, flow: u64) {
+        let Some(id) = self.by_flow.remove(&flow) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.flows.retain(|f| *f != flow);
+        if c.flows.is_empty() && c.per_call {
+            c.wanted_close = true;
+            c.closing = true;
+            // With bytes still queued, it closes once they are written.
+            if c.idle() {
+                self.doomed.push((id, End::Closed));
+            }
+        }
+    }
+
+    /// Closes the connections marked during this step and reports their ends.
+    fn reap(&mut self) {
+        // In the order they were marked: the first reason a connection ended is the one
+        // counted.
+        for (id, end) in std::mem::take(&mut self.doomed) {
+            let Some(mut c) = self.conns.remove(&id) else {
+                continue;
+            };
+            let opened = c.state == State::Open;
+            c.close(&self.epoll, end);
+            c.closing = true;
+            self.forget(id, &c);
+            let peer = c.peer;
+            match end {
+                End::TooLarge => self.events.push_back(StreamEvent::TooLarge { peer }),
+                End::BadInput => self.events.push_back(StreamEvent::BadInput { peer }),
+                End::Closed | End::Failed => {}
+            }
+            self.report_lost(&c, opened);
+            let unsent = c.unsent();
+            if unsent > 0 {
+                self.events.push_back(StreamEvent::SendFailed {
+                    peer,
+                    messages: unsent,
+                });
+            }
+        }
+    }
+
+    /// Removes a closed connection from every map.
+    fn forget(&mut self, id: u64, c: &Conn) {
+        if self.by_peer.get(&c.peer) == Some(&id) {
+            self.by_peer.remove(&c.peer);
+        }
+        for f in &c.flows {
+            if self.by_flow.get(f) == Some(&id) {
+                self.by_flow.remove(f);
+            }
+        }
+        if c.per_call {
+            self.per_call_open = self.per_call_open.saturating_sub(1);
+        }
+        self.pending.retain(|p| *p != id);
+    }
+
+    /// A connection ended under calls that still need it (SIPp's `close_calls`); the
+    /// rules of `transport::conn::Streams::report_lost`.
+    fn report_lost(&mut self, c: &Conn, opened: bool) {
+        if c.wanted_close {
+            return;
+        }
+        let st = &self.settings;
+        // A server's connection, or one a peer opened to a client: the calls with that
+        // peer.
+        let carried = if st.server || c.accepted {
+            // A handshake that failed carried no call.
+            if !opened {
+                return;
+            }
+            Carried::Peer
+        } else if c.per_call {
+            if c.flows.is_empty() {
+                return;
+            }
+            Carried::Flows(c.flows.clone())
+        } else if st.reconnect_close
+            || !opened
+            || st.max_reconnect.is_some_and(|m| self.reconnects >= m)
+        {
+            Carried::All
+        } else {
+            return;
+        };
+        self.events.push_back(StreamEvent::Lost {
+            peer: c.peer,
+            carried,
+            opened,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

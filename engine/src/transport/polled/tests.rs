@@ -1,0 +1,221 @@
+//! The polled transport on real loopback sockets, driven turn by turn in this thread
+//! (no executor): framing across writes, pings, per-call connections that close with
+//! their flow, losses reported with the calls they carried, and TLS both ways.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::transport::tls::{self, TlsOptions};
+use crate::transport::{StreamSettings, setup};
+
+fn msg(id: &str) -> Vec<u8> {
+    format!(
+        "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: {id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn plan(s: StreamSettings, listener: Option<TcpListener>) -> StreamPlan {
+    StreamPlan {
+        settings: Arc::new(s),
+        listener,
+        connected: None,
+    }
+}
+
+/// One loop turn: wait a little, handle I/O, flush; returns the messages delivered.
+fn turn(p: &mut Polled, got: &mut Vec<Vec<u8>>) {
+    p.wait(Duration::from_millis(5));
+    #[allow(clippy::disallowed_methods)] // a test on real sockets needs real time
+    let now = Instant::now();
+    p.handle_io(now, &mut |m, _| got.push(m.to_vec()));
+    p.flush();
+}
+
+fn events(p: &mut Polled) -> Vec<StreamEvent> {
+    std::iter::from_fn(|| p.poll_event()).collect()
+}
+
+fn server(kind: StreamKind) -> (Polled, SocketAddr) {
+    let l = setup::listener("127.0.0.1:0".parse().expect("addr"), false).expect("listen");
+    let addr = l.local_addr().expect("addr");
+    let mut s = StreamSettings::new(kind, false, true);
+    if kind == StreamKind::Tls {
+        s.tls = Some(tls_setup());
+    }
+    #[allow(clippy::disallowed_methods)]
+    let p = Polled::start(plan(s, Some(l)), Instant::now()).expect("start");
+    (p, addr)
+}
+
+fn tls_setup() -> tls::TlsSetup {
+    let opts = TlsOptions {
+        self_signed_names: vec!["127.0.0.1".into()],
+        remote_host: Some("127.0.0.1"),
+        ..Default::default()
+    };
+    tls::setup(&opts).expect("tls").0
+}
+
+#[test]
+fn a_server_frames_messages_split_across_writes_and_answers_a_ping() {
+    let (mut p, addr) = server(StreamKind::Tcp);
+    let mut c = TcpStream::connect(addr).expect("connect");
+    let (a, b) = (msg("one"), msg("two"));
+    c.write_all(&a[..10]).expect("write");
+    let mut got = Vec::new();
+    turn(&mut p, &mut got);
+    let mut rest = a[10..].to_vec();
+    rest.extend_from_slice(b"\r\n\r\n");
+    rest.extend_from_slice(&b);
+    c.write_all(&rest).expect("write");
+    for _ in 0..200 {
+        if got.len() == 2 {
+            break;
+        }
+        turn(&mut p, &mut got);
+    }
+    assert_eq!(got, vec![a, b]);
+    let peer = c.local_addr().expect("addr");
+    assert_eq!(events(&mut p), vec![StreamEvent::Accepted { peer }]);
+    let mut pong = [0u8; 2];
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    c.read_exact(&mut pong).expect("pong");
+    assert_eq!(&pong, b"\r\n");
+}
+
+#[test]
+fn a_server_connection_closed_by_its_peer_loses_that_peers_calls() {
+    let (mut p, addr) = server(StreamKind::Tcp);
+    let c = TcpStream::connect(addr).expect("connect");
+    let peer = c.local_addr().expect("addr");
+    let mut got = Vec::new();
+    turn(&mut p, &mut got);
+    drop(c);
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        turn(&mut p, &mut got);
+        seen.extend(events(&mut p));
+        if p.open_connections() == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            StreamEvent::Accepted { peer },
+            StreamEvent::Lost {
+                peer,
+                carried: Carried::Peer,
+                opened: true
+            }
+        ]
+    );
+}
+
+#[test]
+fn per_call_connections_open_per_flow_and_close_quietly_when_their_flow_ends() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let dest = l.local_addr().expect("addr");
+    let s = StreamSettings::new(StreamKind::Tcp, true, false);
+    #[allow(clippy::disallowed_methods)]
+    let now = Instant::now();
+    let mut p = Polled::start(plan(s, None), now).expect("start");
+    let mut tx = TxQueue::default();
+    for flow in [1, 2] {
+        tx.flow = flow;
+        tx.push(dest, &msg(&format!("call{flow}")));
+    }
+    p.send(now, &tx);
+    p.flush();
+    let mut got = Vec::new();
+    let mut accepted = Vec::new();
+    l.set_nonblocking(true).expect("nonblocking");
+    for _ in 0..200 {
+        turn(&mut p, &mut got);
+        if let Ok((s, _)) = l.accept() {
+            accepted.push(s);
+        }
+        if accepted.len() == 2 && p.idle() {
+            break;
+        }
+    }
+    assert_eq!(accepted.len(), 2, "one connection per flow");
+    assert_eq!(p.open_connections(), 2);
+    // Flow 1 ends: its connection closes, and losing it fails nothing.
+    let mut end = TxQueue::default();
+    end.ended_flows.push(1);
+    p.send(now, &end);
+    assert_eq!(p.open_connections(), 1);
+    let ev = events(&mut p);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, StreamEvent::Opened { .. }))
+            .count(),
+        2
+    );
+    assert!(
+        !ev.iter().any(|e| matches!(e, StreamEvent::Lost { .. })),
+        "{ev:?}"
+    );
+    let mut texts = Vec::new();
+    for mut s in accepted {
+        s.set_nonblocking(false).expect("blocking");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = vec![0u8; 200];
+        let n = s.read(&mut buf).expect("read");
+        texts.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    texts.sort();
+    assert!(texts[0].contains("Call-ID: call1") && texts[1].contains("Call-ID: call2"));
+}
+
+#[test]
+fn tls_client_and_server_connect_and_carry_messages_both_ways() {
+    let (mut srv, addr) = server(StreamKind::Tls);
+    let mut s = StreamSettings::new(StreamKind::Tls, true, false);
+    s.tls = Some(tls_setup());
+    #[allow(clippy::disallowed_methods)]
+    let now = Instant::now();
+    let mut cli = Polled::start(plan(s, None), now).expect("start");
+    let mut tx = TxQueue {
+        flow: 7,
+        ..TxQueue::default()
+    };
+    tx.push(addr, &msg("hello"));
+    cli.send(now, &tx);
+    cli.flush();
+    let (mut at_srv, mut at_cli) = (Vec::new(), Vec::new());
+    let mut answered = false;
+    for _ in 0..400 {
+        turn(&mut cli, &mut at_cli);
+        turn(&mut srv, &mut at_srv);
+        if !answered && !at_srv.is_empty() {
+            let peer = match events(&mut srv).as_slice() {
+                [StreamEvent::Accepted { peer }] => *peer,
+                other => panic!("server events {other:?}"),
+            };
+            let mut reply = TxQueue::default();
+            reply.push(peer, &msg("world"));
+            #[allow(clippy::disallowed_methods)]
+            srv.send(Instant::now(), &reply);
+            srv.flush();
+            answered = true;
+        }
+        if !at_cli.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(at_srv, vec![msg("hello")]);
+    assert_eq!(at_cli, vec![msg("world")]);
+    assert_eq!(
+        events(&mut cli),
+        vec![StreamEvent::Opened { peer: addr }],
+        "opened once, after the handshake"
+    );
+}
