@@ -9,6 +9,8 @@
 //! and SIPp answers from a scenario written here that offers `m=video`: its built-in `uas`
 //! offers audio only.
 
+mod media_support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -17,6 +19,7 @@ use gossipper_e2e::{
     Proc, StatCsv, finish_pair, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail,
 };
 use gossipper_media::asset_gen::{Link, write_tone_pcap_as, write_video_pcap};
+use media_support::*;
 
 const CALLS: u64 = 2;
 /// Our tone capture is 200 packets (4 s); the video capture gets 100 frames (4 s).
@@ -137,53 +140,6 @@ const OUR_UAC_AV: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </scenario>
 "#;
 
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-fn records(path: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
-
-/// A media port whose neighbours (RTCP +1, SIPp's video +2 and its RTCP, our second
-/// shard +2) stay away from the other ports this test hands out.
-fn media_port() -> u16 {
-    let p = free_port();
-    for _ in 0..4 {
-        free_port();
-    }
-    p
-}
-
-fn common(cmd: &mut Command, port: u16, stat: &Path) {
-    cmd.args([
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-nostdin",
-        "-timeout",
-        "60s",
-        "-trace_stat",
-        "-stf",
-    ])
-    .arg(stat)
-    .args([
-        "-fd",
-        "1",
-        "-cp",
-        &free_port().to_string(),
-        "-ci",
-        "127.0.0.1",
-    ]);
-}
-
 /// Writes the captures and both scenarios into `dir`, with `rtpcheck` as our check.
 fn prepare(dir: &Path, rtpcheck: &str) {
     let mut sll = Vec::new();
@@ -237,25 +193,6 @@ fn our_uac(dir: &Path, sport: u16, calls: u64, extra: &[&str]) -> Command {
         .args(extra);
     common(&mut ours, free_port(), &dir.join("client.csv"));
     ours
-}
-
-/// The 16-bit PCM samples and channel count of a canonical WAV (our recorder's).
-fn wav(path: &Path) -> (u16, Vec<i16>) {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    assert_eq!(&b[..4], b"RIFF", "{}", path.display());
-    let channels = u16::from_le_bytes([b[22], b[23]]);
-    let rate = u32::from_le_bytes([b[24], b[25], b[26], b[27]]);
-    assert_eq!(rate, 8000, "{}", path.display());
-    let data = b
-        .windows(4)
-        .position(|w| w == b"data")
-        .expect("a data chunk")
-        + 8;
-    let samples = b[data..]
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    (channels, samples)
 }
 
 /// SLL audio and raw-IP video replays come back from SIPp's echo, packet for packet;

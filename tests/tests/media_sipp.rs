@@ -8,61 +8,17 @@
 //! Each side's numbers come from its own output: SIPp's -trace_stat CSV, our
 //! summary.json and call_records.jsonl.
 
+mod media_support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail};
 use gossipper_media::G711Law;
+use media_support::*;
 
 const CALLS: u64 = 3;
-
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
-}
-
-fn records(path: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
-}
-
-/// A media port whose neighbours (RTCP +1, SIPp's video +2, our second shard +2) are
-/// kept away from the other ports this test hands out.
-fn media_port() -> u16 {
-    let p = free_port();
-    for _ in 0..4 {
-        free_port();
-    }
-    p
-}
-
-fn common(cmd: &mut Command, port: u16, stat: &Path) {
-    cmd.args([
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-nostdin",
-        "-timeout",
-        "60s",
-        "-trace_stat",
-        "-stf",
-    ])
-    .arg(stat)
-    .args([
-        "-fd",
-        "1",
-        "-cp",
-        &free_port().to_string(),
-        "-ci",
-        "127.0.0.1",
-    ]);
-}
 
 /// Our UAS with `-rtp_echo` answers `sipp -sn uac_pcap`; SIPp replays its own pcaps
 /// (from its package's share directory, copied into the scratch dir at test time).
@@ -339,20 +295,6 @@ const WAV_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
   <recv response="200"/>
 </scenario>
 "#;
-
-/// The 16-bit PCM samples of a canonical WAV (our recorder and our asset both write one).
-fn wav_samples(path: &Path) -> Vec<i16> {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let data = b
-        .windows(4)
-        .position(|w| w == b"data")
-        .expect("a data chunk")
-        + 8;
-    b[data..]
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect()
-}
 
 /// A WAV played (PCM → µ-law) through SIPp's echo and recorded on receive equals the
 /// source after one G.711 round trip, sample for sample, once aligned.

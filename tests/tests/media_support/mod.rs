@@ -1,0 +1,85 @@
+//! Helpers shared by the media end-to-end tests: reading summary.json and call records,
+//! media ports with room around them, the SIPp-style arguments both tools get, and reading
+//! our recorder's WAV files.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::Path;
+use std::process::Command;
+
+use gossipper_e2e::free_port;
+
+/// A JSON file, parsed (panics naming the file).
+pub(crate) fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// A JSON-lines file (call_records.jsonl), one value per line.
+pub(crate) fn records(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// A media port whose neighbours (RTCP +1, SIPp's video +2 and its RTCP, our second
+/// shard +2) stay away from the other ports a test hands out.
+pub(crate) fn media_port() -> u16 {
+    let p = free_port();
+    for _ in 0..4 {
+        free_port();
+    }
+    p
+}
+
+/// Arguments both tools get: address and port, no keyboard, a 60 s timeout, the
+/// -trace_stat CSV at `stat` every second, and a control port on loopback.
+pub(crate) fn common(cmd: &mut Command, port: u16, stat: &Path) {
+    cmd.args([
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-nostdin",
+        "-timeout",
+        "60s",
+        "-trace_stat",
+        "-stf",
+    ])
+    .arg(stat)
+    .args([
+        "-fd",
+        "1",
+        "-cp",
+        &free_port().to_string(),
+        "-ci",
+        "127.0.0.1",
+    ]);
+}
+
+/// The 16-bit PCM samples and channel count of a canonical WAV (our recorder's).
+pub(crate) fn wav(path: &Path) -> (u16, Vec<i16>) {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert_eq!(&b[..4], b"RIFF", "{}", path.display());
+    let channels = u16::from_le_bytes([b[22], b[23]]);
+    let rate = u32::from_le_bytes([b[24], b[25], b[26], b[27]]);
+    assert_eq!(rate, 8000, "{}", path.display());
+    let data = b
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("a data chunk")
+        + 8;
+    let samples = b[data..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    (channels, samples)
+}
+
+/// The 16-bit PCM samples of a canonical WAV (our recorder and our asset both write one).
+pub(crate) fn wav_samples(path: &Path) -> Vec<i16> {
+    wav(path).1
+}
