@@ -388,9 +388,15 @@ impl MediaEngine {
         }
         if let Some(a) = remote.audio {
             self.by_source.insert(a, call);
-            let queue = self.unbound.entry(a).or_default();
-            if !queue.contains(&call) {
-                queue.push_back(call);
+            // A call already bound to a stream of this peer needs no place in the queue; a
+            // repeated entry (re-INVITE) is skipped when its turn comes.
+            if self
+                .sessions
+                .get(&call)
+                .is_some_and(|s| s.peer_ssrcs.is_empty())
+            {
+                self.unbound.entry(a).or_default().push_back(call);
+                self.prune_unbound(a);
             }
             if waiting && (old.audio.is_none() || moved) {
                 self.awaiting.push_back(call);
@@ -536,6 +542,28 @@ impl MediaEngine {
             self.unbound.remove(&addr);
         }
         found
+    }
+
+    /// Drops ended or already bound calls from the front of `addr`'s queue. Calls mostly
+    /// end in the order they started, so this keeps the queue to the calls still waiting
+    /// for a stream, at O(1) per call (a scan on every call end would be O(live calls)).
+    fn prune_unbound(&mut self, addr: SocketAddr) {
+        let Some(queue) = self.unbound.get_mut(&addr) else {
+            return;
+        };
+        while let Some(&front) = queue.front() {
+            if self
+                .sessions
+                .get(&front)
+                .is_some_and(|s| s.peer_ssrcs.is_empty())
+            {
+                break;
+            }
+            queue.pop_front();
+        }
+        if queue.is_empty() {
+            self.unbound.remove(&addr);
+        }
     }
 
     fn bind_peer_ssrc(&mut self, src: SocketAddr, ssrc: u32, call: u64) {
@@ -813,13 +841,8 @@ impl MediaEngine {
                 self.by_peer_ssrc.remove(key);
             }
         }
-        if let Some(a) = s.remote.audio
-            && let Some(queue) = self.unbound.get_mut(&a)
-        {
-            queue.retain(|c| *c != call);
-            if queue.is_empty() {
-                self.unbound.remove(&a);
-            }
+        if let Some(a) = s.remote.audio {
+            self.prune_unbound(a);
         }
         for addr in [s.remote.audio, s.latched].into_iter().flatten() {
             if self.by_source.get(&addr) == Some(&call) {

@@ -677,3 +677,20 @@ fn calls_replaying_one_capture_from_their_own_ports_keep_their_packets() {
         assert_eq!(e.end_call(call).unwrap().media.rtp_packets_received, 10);
     }
 }
+
+#[test]
+fn calls_that_never_get_a_stream_leave_no_queue_behind() {
+    let t0 = Instant::now();
+    let mut e = engine(t0, quiet());
+    for call in 1..=1000u64 {
+        e.handle_sip(call, b"c", &sdp(4000));
+        if call > 10 {
+            e.end_call(call - 10);
+        }
+    }
+    assert!(e.unbound.values().map(|q| q.len()).sum::<usize>() <= 10);
+    for call in 991..=1000 {
+        e.end_call(call);
+    }
+    assert!(e.unbound.is_empty());
+}

@@ -166,6 +166,14 @@ impl Handoff {
     }
 }
 
+/// A shard that ends without saying it is done (its executor failed to start, its loop
+/// returned early, a panic) must not keep the others forwarding for it forever.
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        self.all_done(true);
+    }
+}
+
 #[allow(unsafe_code)]
 fn eventfd() -> io::Result<OwnedFd> {
     // SAFETY: eventfd takes no pointers; a non-negative result is a new fd we own.
@@ -256,5 +264,14 @@ mod tests {
         assert!(!ends[1].all_done(false));
         assert!(ends[1].all_done(true));
         assert!(ends[0].all_done(true));
+    }
+
+    #[test]
+    fn a_shard_that_goes_away_counts_as_done() {
+        let mut ends = Handoff::set(3).unwrap();
+        let dropped = ends.pop();
+        drop(dropped);
+        assert!(!ends[0].all_done(true));
+        assert!(ends[1].all_done(true));
     }
 }

@@ -25,11 +25,12 @@ pub(crate) fn records(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// A media port whose neighbours (RTCP +1, SIPp's video +2 and its RTCP, our second
-/// shard +2) stay away from the other ports a test hands out.
+/// A media port whose next 15 neighbours stay away from the other ports a test hands
+/// out: RTCP +1, video +2 and its RTCP, our second shard +2, and SIPp's per-call ports
+/// (`-mp`, then +4 for each further call: 3 calls reach +11).
 pub(crate) fn media_port() -> u16 {
     let p = free_port();
-    for _ in 0..4 {
+    for _ in 0..15 {
         free_port();
     }
     p
