@@ -14,7 +14,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail};
+use gossipper_e2e::{
+    Proc, finish_pair, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail,
+};
 use gossipper_media::G711Law;
 use media_support::*;
 
@@ -65,34 +67,15 @@ fn sipp_uac_pcap_against_our_uas_with_rtp_echo() {
             "10",
         ]);
     common(&mut sipp, cport, &dir.join("client.csv"));
-    let (cstatus, cout, cerr) =
-        Proc::spawn("sipp -sn uac_pcap", &mut sipp).wait(Duration::from_secs(60));
-    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
-    assert_eq!(
-        cstatus.code(),
-        Some(0),
-        "sipp exit\n{}\n{}",
-        tail(&cout),
-        tail(&cerr)
-    );
-    assert_eq!(
-        sstatus.code(),
-        Some(0),
-        "our exit\n{}\n{}",
-        tail(&sout),
-        tail(&serr)
-    );
-    let c = StatCsv::read(&dir.join("client.csv"));
-    assert_eq!(
-        (c.last("SuccessfulCall(C)"), c.last("FailedCall(C)")),
-        (CALLS, 0),
-        "SIPp's calls"
-    );
-    let s = StatCsv::read(&dir.join("server.csv"));
-    assert_eq!(
-        (s.last("SuccessfulCall(C)"), s.last("FailedCall(C)")),
-        (CALLS, 0),
-        "our calls"
+    let client = Proc::spawn("sipp -sn uac_pcap", &mut sipp);
+    finish_pair(
+        "sipp uac_pcap vs our uas",
+        client,
+        server,
+        &dir.join("client.csv"),
+        &dir.join("server.csv"),
+        CALLS,
+        Duration::from_secs(60),
     );
 
     let media = &json(&dir.join("summary.json"))["media"];
@@ -158,34 +141,15 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
             "recs",
         ]);
     common(&mut ours, cport, &dir.join("client.csv"));
-    let (cstatus, cout, cerr) =
-        Proc::spawn("our uac_pcap", &mut ours).wait(Duration::from_secs(60));
-    let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
-    assert_eq!(
-        cstatus.code(),
-        Some(0),
-        "our exit\n{}\n{}",
-        tail(&cout),
-        tail(&cerr)
-    );
-    assert_eq!(
-        sstatus.code(),
-        Some(0),
-        "sipp exit\n{}\n{}",
-        tail(&sout),
-        tail(&serr)
-    );
-    let c = StatCsv::read(&dir.join("client.csv"));
-    assert_eq!(
-        (c.last("SuccessfulCall(C)"), c.last("FailedCall(C)")),
-        (CALLS, 0),
-        "our calls"
-    );
-    let s = StatCsv::read(&dir.join("server.csv"));
-    assert_eq!(
-        (s.last("SuccessfulCall(C)"), s.last("FailedCall(C)")),
-        (CALLS, 0),
-        "SIPp's calls"
+    let client = Proc::spawn("our uac_pcap", &mut ours);
+    finish_pair(
+        "our uac_pcap vs sipp uas",
+        client,
+        server,
+        &dir.join("client.csv"),
+        &dir.join("server.csv"),
+        CALLS,
+        Duration::from_secs(60),
     );
 
     // Our tone capture is 200 packets, our DTMF capture 32. A packet more than 200 ms
