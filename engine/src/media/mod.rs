@@ -484,20 +484,17 @@ impl MediaEngine {
 
     /// Finds the call a datagram from `src` belongs to.
     fn route(&mut self, src: SocketAddr, bytes: &[u8]) -> Option<u64> {
-        // Our own SSRC coming back (an echo): the surest match.
-        if !looks_like_rtcp(bytes)
-            && let Some(ssrc) = bytes.get(8..12)
-            && let Some(&call) = self
-                .by_ssrc
-                .get(&u32::from_be_bytes([ssrc[0], ssrc[1], ssrc[2], ssrc[3]]))
-        {
-            return Some(call);
-        }
         let rtcp = looks_like_rtcp(bytes);
         // RTP carries its SSRC at 8..12, RTCP its sender's at 4..8.
         let peer_ssrc = bytes
             .get(if rtcp { 4..8 } else { 8..12 })
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        // Our own SSRC coming back (an echo): the surest match.
+        if let Some(ssrc) = peer_ssrc.filter(|_| !rtcp)
+            && let Some(&call) = self.by_ssrc.get(&ssrc)
+        {
+            return Some(call);
+        }
         if let Some(ssrc) = peer_ssrc
             && let Some(&call) = self.by_peer_ssrc.get(&(src, ssrc))
         {
@@ -514,7 +511,7 @@ impl MediaEngine {
             return Some(call);
         }
         // RTCP usually comes from the RTP port + 1.
-        if looks_like_rtcp(bytes)
+        if rtcp
             && let Some(&call) = self
                 .by_source
                 .get(&SocketAddr::new(src.ip(), src.port().wrapping_sub(1)))
