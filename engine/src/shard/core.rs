@@ -192,6 +192,11 @@ impl ShardCore {
     }
 
     /// The next instant the loop must wake for (timers or the pacer).
+    /// This shard places calls (its scenario starts with a send).
+    pub fn is_client(&self) -> bool {
+        self.scenario.role == Role::Client
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         let may_open = self.scenario.role == Role::Client
             && !self.stopping

@@ -9,6 +9,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
+use std::time::{Duration, SystemTime};
 
 /// Datagrams per system call.
 pub const BATCH: usize = 32;
@@ -22,8 +23,15 @@ pub struct RecvBatch {
     addrs: Vec<libc::sockaddr_storage>,
     lens: Vec<usize>,
     from: Vec<Option<SocketAddr>>,
+    /// Ancillary data per datagram: room for one SCM_TIMESTAMPNS (a socket with
+    /// `os::enable_receive_timestamps` gets the kernel's receive time of each datagram).
+    ctrl: Vec<[u64; CTRL_WORDS]>,
+    stamps: Vec<Option<SystemTime>>,
     count: usize,
 }
+
+/// 64 bytes of control buffer per datagram: a cmsghdr (16) and a timespec (16) need 32.
+const CTRL_WORDS: usize = 8;
 
 impl Default for RecvBatch {
     fn default() -> Self {
@@ -33,6 +41,8 @@ impl Default for RecvBatch {
             addrs: vec![zeroed_storage(); BATCH],
             lens: vec![0; BATCH],
             from: vec![None; BATCH],
+            ctrl: vec![[0; CTRL_WORDS]; BATCH],
+            stamps: vec![None; BATCH],
             count: 0,
         }
     }
@@ -62,6 +72,12 @@ impl RecvBatch {
         Some((self.bufs.get(start..start + len.min(SLOT))?, from))
     }
 
+    /// When the kernel received datagram `i` of the last `recv` (wall clock), if the
+    /// socket asked for receive timestamps.
+    pub fn received_at(&self, i: usize) -> Option<SystemTime> {
+        self.stamps.get(i).copied().flatten()
+    }
+
     /// Receives up to `BATCH` datagrams without blocking. `Ok(0)` when none is waiting.
     #[allow(unsafe_code)]
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
@@ -84,6 +100,8 @@ impl RecvBatch {
                     std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 h.msg_hdr.msg_iov = iovs[i].as_mut_ptr();
                 h.msg_hdr.msg_iovlen = 1;
+                h.msg_hdr.msg_control = self.ctrl[i].as_mut_ptr().cast();
+                h.msg_hdr.msg_controllen = std::mem::size_of::<[u64; CTRL_WORDS]>() as _;
                 hdrs[i].write(h);
             }
         }
@@ -112,10 +130,31 @@ impl RecvBatch {
             let h = unsafe { hdr.assume_init_ref() };
             self.lens[i] = h.msg_len as usize;
             self.from[i] = to_socket_addr(&self.addrs[i]);
+            self.stamps[i] = receive_timestamp(&h.msg_hdr);
         }
         self.count = n;
         Ok(n)
     }
+}
+
+/// The SCM_TIMESTAMPNS the kernel attached to a received message, if any.
+#[allow(unsafe_code)]
+fn receive_timestamp(hdr: &libc::msghdr) -> Option<SystemTime> {
+    // SAFETY: `hdr` was filled by recvmmsg: msg_control points at this datagram's control
+    // buffer and msg_controllen says how much of it the kernel wrote, which is what the
+    // CMSG_* macros walk; the payload is read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(hdr);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                let since = Duration::new(u64::try_from(ts.tv_sec).ok()?, ts.tv_nsec as u32);
+                return SystemTime::UNIX_EPOCH.checked_add(since);
+            }
+            c = libc::CMSG_NXTHDR(hdr, c);
+        }
+    }
+    None
 }
 
 fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -278,5 +317,39 @@ mod tests {
             0,
             "nothing left: WouldBlock is Ok(0)"
         );
+    }
+
+    #[test]
+    fn a_socket_asking_for_timestamps_gets_each_datagrams_arrival_time() {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut rb = RecvBatch::default();
+        a.send_to(b"plain", b.local_addr().unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 1);
+        assert_eq!(rb.received_at(0), None, "not asked for: no stamp");
+
+        crate::shard::os::enable_receive_timestamps(b.as_raw_fd()).unwrap();
+        // The kernel turns stamping on for the whole system from a work queue: until it
+        // has, a datagram is stamped when it is read. So a few tries are allowed.
+        let mut last = String::new();
+        for _ in 0..10 {
+            #[allow(clippy::disallowed_methods)] // a test bounds the stamp by the wall clock
+            let before = SystemTime::now();
+            a.send_to(b"stamped", b.local_addr().unwrap()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            #[allow(clippy::disallowed_methods)]
+            let after = SystemTime::now();
+            assert_eq!(rb.recv(b.as_raw_fd()).unwrap(), 1);
+            let at = rb.received_at(0).expect("a stamp");
+            let read_late = after
+                .duration_since(at)
+                .is_ok_and(|d| d >= std::time::Duration::from_millis(15));
+            if before <= at && read_late {
+                return; // the arrival time, not the time it was read
+            }
+            last = format!("{at:?} for a datagram sent at {before:?} and read at {after:?}");
+        }
+        panic!("no arrival stamp in 10 tries; last: {last}");
     }
 }

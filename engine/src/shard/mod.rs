@@ -16,6 +16,7 @@ pub mod os;
 pub mod port_pool;
 pub mod table;
 pub mod udp_per_call;
+pub mod wait;
 
 use std::cell::RefCell;
 use std::io::Write as _;
@@ -150,8 +151,12 @@ pub fn spawn(plan: ShardPlan) -> std::io::Result<std::thread::JoinHandle<()>> {
 }
 
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
-/// The longest the loop sleeps, so control changes are seen promptly.
+/// The longest the loop sleeps when its input does not wake it (WebSocket tasks, `-t un`).
 const MAX_SLEEP: Duration = Duration::from_millis(1);
+/// The longest a loop waiting for readiness sleeps: control changes (a new rate, pause,
+/// quit) are seen within this. An idle shard wakes 40 times a second, not 1,000 (an idle
+/// uas spent 3.5 % of a core on 1 ms wake-ups).
+const QUIET_SLEEP: Duration = Duration::from_millis(25);
 
 /// Where a shard's messages go.
 enum Out {
@@ -182,6 +187,11 @@ async fn shard_loop(plan: ShardPlan) {
     }
     let out = match socket {
         ShardSocket::Udp(socket) => {
+            if core.borrow().is_client() {
+                // Framed clients read each datagram's arrival time from the kernel
+                // (`wait`); without it they would measure at the frame's end.
+                let _ = os::enable_receive_timestamps(std::os::fd::AsRawFd::as_raw_fd(&socket));
+            }
             let sock = Rc::new(os::into_glommio_udp(socket));
             Out::Udp(sock)
         }
@@ -230,13 +240,17 @@ async fn shard_loop(plan: ShardPlan) {
     let mut rate_seen = f64::NAN;
     let mut paused_seen = false;
     let mut rx = mmsg::RecvBatch::default();
+    let mut waiting = wait::WaitPolicy::default();
+    // The clock reading of the previous turn: no datagram is handled as received earlier.
+    let mut floor = clock().0;
     loop {
         let (now, wall) = clock();
         let quit = control.quit_level();
         // UDP: take every datagram waiting (bounded), one recvmmsg per batch.
         let drained = match &out {
             Out::Udp(sock) => {
-                let mut n = drain_udp(sock, &mut rx, &core, handoff.as_mut(), now, wall);
+                let at = Received { floor, now, wall };
+                let mut n = drain_udp(sock, &mut rx, &core, handoff.as_mut(), at);
                 if let Some(h) = handoff.as_mut() {
                     h.flush();
                     let mut c = core.borrow_mut();
@@ -247,6 +261,7 @@ async fn shard_loop(plan: ShardPlan) {
             Out::Stream(_) => 0,
             Out::Polled(p) => polled_in(p, &core, now, wall),
         };
+        floor = now;
         if let Some(pc) = per_call.as_mut() {
             pc.top_up(now);
         }
@@ -316,10 +331,16 @@ async fn shard_loop(plan: ShardPlan) {
         }
         let next = core.borrow().next_deadline();
         let (now, _) = clock();
+        // A loop that sleeps in a readiness wait (UDP, TCP/TLS) wakes for input anyway and
+        // needs a turn only for control changes; the others poll more often.
+        let longest = match (&out, &woken) {
+            (Out::Udp(_), None) | (Out::Polled(_), _) => QUIET_SLEEP,
+            _ => MAX_SLEEP,
+        };
         let sleep = match next {
-            Some(d) if d > now => (d - now).min(MAX_SLEEP),
+            Some(d) if d > now => (d - now).min(longest),
             Some(_) => Duration::ZERO,
-            None => MAX_SLEEP,
+            None => longest,
         };
         if let Out::Polled(p) = &out {
             // TCP and TLS: as for UDP, one blocking wait (epoll) when quiet, and a short
@@ -352,37 +373,75 @@ async fn shard_loop(plan: ShardPlan) {
         }
         if let Out::Udp(sock) = &out {
             // Plain UDP: nothing else runs on this executor, so wait with one blocking
-            // system call (see os::poll_readable for the measurement).
-            if drained > 0 {
-                // Busy: let datagrams gather, so the next turn moves a batch (adds at
-                // most COALESCE to a response time).
-                std::thread::sleep(sleep.min(COALESCE));
-            } else if !sleep.is_zero() {
-                let mut fds = [std::os::fd::AsRawFd::as_raw_fd(&**sock), -1, -1];
-                let mut n = 1;
-                for fd in [
-                    media.as_ref().map(|m| m.fd()),
-                    handoff.as_ref().map(|h| h.fd()),
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    fds[n] = fd;
-                    n += 1;
+            // system call (see os::poll_readable for the measurement); `wait` decides
+            // whether to wake for datagrams.
+            let framed = rate_seen >= wait::FRAMED_RATE && core.borrow().is_client();
+            match waiting.next(framed, drained, sleep) {
+                wait::Wait::Now => {}
+                wait::Wait::Sleep(d) => std::thread::sleep(d),
+                wait::Wait::Readable(sleep) => {
+                    let mut fds = [std::os::fd::AsRawFd::as_raw_fd(&**sock), -1, -1];
+                    let mut n = 1;
+                    for fd in [
+                        media.as_ref().map(|m| m.fd()),
+                        handoff.as_ref().map(|h| h.fd()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        fds[n] = fd;
+                        n += 1;
+                    }
+                    os::poll_readable(&fds[..n], sleep);
                 }
-                os::poll_readable(&fds[..n], sleep);
             }
             continue;
         }
-        match &out {
-            // Busy: let datagrams gather for a moment, so the next turn moves a batch
-            // (adds at most COALESCE to a response time).
-            Out::Udp(_) if drained > 0 => glommio::timer::sleep(sleep.min(COALESCE)).await,
-            // Quiet: wake on the first datagram or the next deadline.
-            Out::Udp(sock) if !sleep.is_zero() => wait_readable(sock, sleep).await,
-            _ if sleep.is_zero() => glommio::yield_if_needed().await,
-            _ => glommio::timer::sleep(sleep).await,
+        // WebSocket: its reader and writer tasks run on this executor too.
+        if sleep.is_zero() {
+            glommio::yield_if_needed().await;
+        } else {
+            glommio::timer::sleep(sleep).await;
         }
+    }
+}
+
+/// The clocks of one drain: each datagram is handled at its kernel receive time when the
+/// socket has them (framed clients), kept within `floor..=now` and in order.
+struct Received {
+    /// The previous turn's clock reading.
+    floor: Instant,
+    now: Instant,
+    wall: SystemTime,
+}
+
+impl Received {
+    /// Every datagram handled at `now` (a socket without receive timestamps).
+    fn at_once(now: Instant, wall: SystemTime) -> Received {
+        Received {
+            floor: now,
+            now,
+            wall,
+        }
+    }
+
+    /// The instant and wall time to handle a datagram stamped `stamp` at; moves `floor`
+    /// up so the next datagram is never handled as received earlier.
+    fn at(&mut self, stamp: Option<SystemTime>) -> (Instant, SystemTime) {
+        let Some(stamp) = stamp else {
+            return (self.now, self.wall);
+        };
+        let ago = self.wall.duration_since(stamp).unwrap_or_default();
+        let at = self
+            .now
+            .checked_sub(ago)
+            .unwrap_or(self.now)
+            .clamp(self.floor, self.now);
+        self.floor = at;
+        (
+            at,
+            self.wall.checked_sub(self.now - at).unwrap_or(self.wall),
+        )
     }
 }
 
@@ -392,8 +451,7 @@ fn drain_udp(
     rx: &mut mmsg::RecvBatch,
     core: &Rc<RefCell<ShardCore>>,
     mut handoff: Option<&mut handoff::Handoff>,
-    now: Instant,
-    wall: SystemTime,
+    mut at: Received,
 ) -> usize {
     let fd = std::os::fd::AsRawFd::as_raw_fd(sock);
     let mut c = core.borrow_mut();
@@ -410,6 +468,7 @@ fn drain_udp(
                         {
                             continue;
                         }
+                        let (now, wall) = at.at(rx.received_at(i));
                         c.handle_datagram(now, wall, bytes, from);
                     }
                 }
@@ -434,8 +493,6 @@ async fn wait_readable(sock: &glommio::net::UdpSocket, timeout: Duration) {
 
 /// recvmmsg batches drained per wake-up before timers run again.
 const MAX_DRAIN: usize = 8;
-/// How long a busy receiver lets datagrams gather before the next wake-up.
-const COALESCE: Duration = Duration::from_micros(200);
 
 /// Waits (at most a second) until every stream connection wrote what it was given, then
 /// gives peers up to `CLOSE_GRACE` to close first: SIPp fails the calls still on a
@@ -460,7 +517,7 @@ async fn drain(streams: &Streams) {
 /// How long a finished shard keeps its stream connections open for the peer to close.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
-/// `COALESCE` for polled TCP and TLS. Longer than UDP's: TCP loses nothing while bytes
+/// `wait::COALESCE` for polled TCP and TLS. Longer than UDP's: TCP loses nothing while bytes
 /// wait in the socket (flow control), where a UDP receive buffer overflows. Measured at
 /// 10,000 calls/s over t1 (uac+uas, perf/README.md): 200 µs gave 16/19 µs of CPU per
 /// call and a 0.56 ms INVITE→200 time, 500 µs 13/14 µs and 0.75 ms (SIPp: 3 ms).
@@ -818,4 +875,26 @@ pub fn udp_socket(
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     Ok(s)
+}
+
+#[cfg(test)]
+mod received_tests {
+    use super::*;
+
+    #[test]
+    fn datagrams_are_handled_at_their_arrival_within_the_turn_and_in_order() {
+        let floor = Instant::now();
+        let now = floor + Duration::from_millis(1);
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut r = Received { floor, now, wall };
+        let ms = Duration::from_micros;
+        // Arrived 300 µs before the drain.
+        assert_eq!(r.at(Some(wall - ms(300))), (now - ms(300), wall - ms(300)));
+        // Stamped before the previous turn: not earlier than what was handled already.
+        assert_eq!(r.at(Some(wall - ms(5_000))).0, now - ms(300));
+        // A stamp from the future (clock stepped) is handled now.
+        assert_eq!(r.at(Some(wall + ms(50))), (now, wall));
+        // No stamp: now.
+        assert_eq!(Received::at_once(now, wall).at(None), (now, wall));
+    }
 }

@@ -85,6 +85,29 @@ pub fn poll_readable(fds: &[RawFd], timeout: std::time::Duration) {
     }
 }
 
+/// Asks the kernel to stamp every datagram received on `fd` with its arrival time
+/// (SO_TIMESTAMPNS, read by `mmsg::RecvBatch::received_at`): a client that drains its
+/// socket once per frame still measures response times to the microsecond.
+#[allow(unsafe_code)]
+pub fn enable_receive_timestamps(fd: RawFd) -> std::io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` lives for the call and its size is passed with it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Readiness a polled socket is watched for (`Epoll`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Interest {

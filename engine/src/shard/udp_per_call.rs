@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 
-use super::{ShardCore, clock, drain_udp, mmsg, os};
+use super::{Received, ShardCore, clock, drain_udp, mmsg, os};
 
 /// How a shard binds its per-call sockets.
 #[derive(Clone, Copy, Debug)]
@@ -155,7 +155,13 @@ async fn receive(
             continue;
         }
         let (now, wall) = clock();
-        let n = drain_udp(&sock, &mut rx.borrow_mut(), &core, None, now, wall);
+        let n = drain_udp(
+            &sock,
+            &mut rx.borrow_mut(),
+            &core,
+            None,
+            Received::at_once(now, wall),
+        );
         if n > 0 {
             // Full: the loop is already due to wake.
             let _ = wake.try_send(());
