@@ -6,8 +6,13 @@
 
 /// A header name known to the engine; any other name is `Other` and keeps its text as a
 /// range in the message.
+///
+/// `Other` comes first: an empty header table is then all zero bytes, which the compiler
+/// fills with one memset instead of a loop (the parser starts every message that way).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HeaderName {
+    /// Any other name; look it up with `SipMessage::header_by_name`.
+    Other,
     /// `Via` (compact `v`).
     Via,
     /// `From` (compact `f`).
@@ -62,8 +67,6 @@ pub enum HeaderName {
     ContentEncoding,
     /// `Allow-Events` (compact `u`, RFC 6665).
     AllowEvents,
-    /// Any other name; look it up with `SipMessage::header_by_name`.
-    Other,
 }
 
 use HeaderName as H;

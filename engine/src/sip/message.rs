@@ -102,6 +102,7 @@ impl<'a> SipMessage<'a> {
     /// header's value. Call-ID and CSeq are required, other headers are optional. With a
     /// Content-Length the body is exactly that many bytes (trailing bytes are ignored);
     /// without one it is the rest of the buffer.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<SipMessage<'a>, ParseError> {
         if u32::try_from(buf.len()).is_err() {
             return Err(ParseError::TooLarge);

@@ -112,20 +112,24 @@ fn huge_content_length_costs_nothing() {
 fn parse_speed() {
     use std::hint::black_box;
     use std::time::Instant;
-    let rounds: u32 = 1_000_000;
+    // The best of ten batches: the least disturbed by whatever else the machine runs.
+    let rounds: u32 = 200_000;
     for (name, msg) in [
         ("INVITE", UAC_INVITE),
         ("200 OK", UAS_200_OK),
         ("BYE", UAC_BYE),
     ] {
-        let started = Instant::now();
-        let mut sum = 0usize;
-        for _ in 0..rounds {
-            let m = SipMessage::parse(black_box(msg)).unwrap();
-            sum += m.body().len() + m.call_id().len();
+        let mut best = std::time::Duration::MAX;
+        for _ in 0..10 {
+            let started = Instant::now();
+            let mut sum = 0usize;
+            for _ in 0..rounds {
+                let m = SipMessage::parse(black_box(msg)).unwrap();
+                sum += m.body().len() + m.call_id().len();
+            }
+            best = best.min(started.elapsed() / rounds);
+            black_box(sum);
         }
-        let per = started.elapsed() / rounds;
-        black_box(sum);
-        println!("parse {name} ({} bytes): {per:?} per message", msg.len());
+        println!("parse {name} ({} bytes): {best:?} per message", msg.len());
     }
 }
