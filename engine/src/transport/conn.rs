@@ -1,18 +1,18 @@
-//! One shard's stream connections inside its glommio executor: opening (connect, TLS,
-//! WebSocket handshake), accepting, a reader and a writer task per connection, and the
-//! table that maps a `Transmit` to its connection. The shard runs WebSocket (`w1`, `wn`,
-//! `ws1`, `wsn`) this way; TCP and TLS go through `polled`, which keeps the same
-//! routing and loss rules without tasks. It also defines the events both report.
+//! One shard's WebSocket connections (`w1`, `wn`, `ws1`, `wsn`) inside its glommio
+//! executor: opening (connect, TLS for `wss`, WebSocket handshake), accepting, and a
+//! reader and a writer task per connection. TCP and TLS go through `polled`, without
+//! tasks. Which connection a `Transmit` takes, and which calls a lost connection fails,
+//! are `routing`'s rules, which both ask. It also defines the events both report.
 //!
-//! Owns: sockets of stream transports and their tasks. Must not: parse SIP beyond
-//! framing or touch calls; it hands whole messages to its [`StreamHost`] and reports
-//! what happened to connections as [`StreamEvent`]s (the host counts them).
+//! Owns: WebSocket sockets and their tasks. Must not: parse SIP or touch calls; it hands
+//! whole messages (one per WebSocket message) to its [`StreamHost`] and reports what
+//! happened to connections as [`StreamEvent`]s (the host counts them).
 //!
 //! Drive: the shard calls [`Streams::send`] with every `TxQueue` it drains (that only
 //! appends to outboxes and wakes writers: it never waits). Reader tasks call
 //! `StreamHost::on_message` for each message, then `on_batch_end` once per read.
-//! Bad input (bytes that cannot be framed, a message over the limit, a message cut by
-//! the peer's close) closes that one connection only.
+//! Bad input (a WebSocket protocol error, a message over the limit) closes that one
+//! connection only.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -22,12 +22,12 @@ use std::time::Duration;
 
 use async_tungstenite::tungstenite::{Error as WsError, Message};
 use futures_util::future::{Either, select};
-use futures_util::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use futures_util::io::{AsyncRead, AsyncWrite};
 use futures_util::{StreamExt, pin_mut};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 
-use super::framer::{FrameError, StreamBuffer};
+use super::routing::{Carried, Route, Routes, Unroutable};
 use super::{SharedSettings, StreamKind, ws};
 use crate::call::TxQueue;
 
@@ -59,19 +59,6 @@ pub enum StreamEvent {
     },
 }
 
-/// The calls a lost connection carried.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Carried {
-    /// These calls (flows) of per-call client connections.
-    Flows(Vec<u64>),
-    /// Every call of the shard: its shared client connection is gone (-reconnect_close,
-    /// or no reconnection possible).
-    All,
-    /// Every call with this peer: a server's connection from (or to) it, or one the peer
-    /// opened to a client's listener.
-    Peer,
-}
-
 /// The shard side of the transport.
 pub trait StreamHost {
     /// One whole SIP message from `peer`.
@@ -97,8 +84,8 @@ trait Io: AsyncRead + AsyncWrite + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 type BoxIo = Box<dyn Io>;
 
-/// Bytes waiting for a connection's writer; `frames` keeps message boundaries for
-/// WebSocket (one message per frame).
+/// Messages waiting for a connection's writer: their bytes, one after the other, and
+/// their lengths (each goes in a WebSocket message of its own).
 #[derive(Debug, Default)]
 struct Outbox {
     bytes: Vec<u8>,
@@ -122,15 +109,8 @@ struct Conn {
     stop: LocalSender<()>,
     /// No more messages go to it: the writer drains, shuts down and the reader stops.
     closing: Cell<bool>,
-    /// We closed it on purpose (its last call ended): losing it fails nothing.
-    wanted_close: Cell<bool>,
     /// The writer is in the middle of a write.
     busy: Cell<bool>,
-    /// A peer opened it (to a server, or to a client's listener).
-    accepted: Cell<bool>,
-    per_call: bool,
-    /// Flows (calls) routed to it (per-call connections).
-    flows: RefCell<Vec<u64>>,
 }
 
 impl Conn {
@@ -164,18 +144,10 @@ enum ReadEnd {
     Failed,
 }
 
-#[derive(Default)]
 struct Table {
     conns: HashMap<u64, Rc<Conn>>,
-    next_id: u64,
-    by_peer: HashMap<SocketAddr, u64>,
-    by_flow: HashMap<u64, u64>,
-    per_call_open: usize,
-    /// Reconnections of shared client connections so far.
-    reconnects: u32,
-    /// Peers a shared connection was ever opened to (the next open is a reconnection).
-    opened_before: Vec<SocketAddr>,
-    round_robin: usize,
+    /// Connection ids, and which connection each message takes.
+    routes: Routes,
 }
 
 /// The connections of one shard.
@@ -187,17 +159,22 @@ pub struct Streams {
 }
 
 impl Streams {
-    /// Starts the transport: the accept loop and the adopted connection, if any.
+    /// Starts the transport (a WebSocket kind: TCP and TLS run `polled`): the accept
+    /// loop and the adopted connection, if any.
     pub fn start(
         plan: StreamPlan,
         host: Rc<dyn StreamHost>,
         adopt: impl Fn(std::net::TcpStream) -> TcpStream,
         listen: impl Fn(std::net::TcpListener) -> TcpListener,
     ) -> Rc<Streams> {
+        debug_assert!(plan.settings.kind.is_websocket(), "TCP and TLS run polled");
         let streams = Rc::new_cyclic(|me| Streams {
+            table: RefCell::new(Table {
+                conns: HashMap::new(),
+                routes: Routes::new(&plan.settings),
+            }),
             settings: plan.settings,
             host,
-            table: RefCell::new(Table::default()),
             me: me.clone(),
         });
         if let Some(l) = plan.listener {
@@ -208,9 +185,8 @@ impl Streams {
         if let Some(c) = plan.connected {
             let tcp = adopt(c);
             if let Ok(peer) = tcp.peer_addr() {
-                let (conn, rx) = streams.register(peer, false);
-                streams.table.borrow_mut().opened_before.push(peer);
-                streams.table.borrow_mut().by_peer.insert(peer, conn.id);
+                let id = streams.table.borrow_mut().routes.adopt(peer);
+                let (conn, rx) = streams.register(id, peer);
                 streams.spawn_conn(conn, rx, Establish::Adopted(tcp));
             }
         }
@@ -224,8 +200,7 @@ impl Streams {
     /// Queues every message of `tx` on its connection (opening connections as needed),
     /// then closes the connections of flows that ended. Never waits.
     pub fn send(&self, tx: &TxQueue) {
-        let mut unroutable: Vec<u64> = Vec::new();
-        let mut unroutable_peer = None;
+        let mut unroutable = Unroutable::default();
         for t in &tx.items {
             let Some(conn) = self.route(t.dest, t.flow) else {
                 self.host.on_event(StreamEvent::SendFailed {
@@ -233,10 +208,7 @@ impl Streams {
                     messages: 1,
                 });
                 // No connection and no reconnection left: the call cannot go on.
-                if t.flow != 0 && !unroutable.contains(&t.flow) {
-                    unroutable.push(t.flow);
-                }
-                unroutable_peer = Some(t.dest);
+                unroutable.add(t.dest, t.flow);
                 continue;
             };
             {
@@ -249,14 +221,8 @@ impl Streams {
         for f in &tx.ended_flows {
             self.end_flow(*f);
         }
-        if let Some(peer) = unroutable_peer
-            && !unroutable.is_empty()
-        {
-            self.host.on_event(StreamEvent::Lost {
-                peer,
-                carried: Carried::Flows(unroutable),
-                opened: false,
-            });
+        if let Some(lost) = unroutable.into_lost() {
+            self.host.on_event(lost);
         }
     }
 
@@ -274,129 +240,54 @@ impl Streams {
         self.table.borrow().conns.len()
     }
 
+    /// The connection a message to `dest` of `flow` goes on (opening it if needed), or
+    /// `None` when none may be opened.
     fn route(&self, dest: SocketAddr, flow: u64) -> Option<Rc<Conn>> {
-        let st = &self.settings;
-        if st.per_call && !st.server && flow != 0 {
-            let existing = {
-                let t = self.table.borrow();
-                t.by_flow
-                    .get(&flow)
-                    .and_then(|id| t.conns.get(id))
-                    .filter(|c| !c.closing.get())
-                    .cloned()
-            };
-            if let Some(c) = existing {
-                return Some(c);
-            }
-            let at_limit = st
-                .max_sockets
-                .is_some_and(|m| self.table.borrow().per_call_open >= m.max(1));
-            let conn = if at_limit {
-                self.shared_per_call_conn()?
-            } else {
-                let (c, rx) = self.register(dest, true);
-                self.table.borrow_mut().per_call_open += 1;
-                self.spawn_conn(Rc::clone(&c), rx, Establish::Connect { reconnect: false });
-                c
-            };
-            conn.flows.borrow_mut().push(flow);
-            self.table.borrow_mut().by_flow.insert(flow, conn.id);
-            return Some(conn);
-        }
-        let existing = {
-            let t = self.table.borrow();
-            t.by_peer
-                .get(&dest)
-                .and_then(|id| t.conns.get(id))
-                .filter(|c| !c.closing.get())
-                .cloned()
+        let route = {
+            let t = &mut *self.table.borrow_mut();
+            let conns = &t.conns;
+            let usable = |id| conns.get(&id).is_some_and(|c: &Rc<Conn>| !c.closing.get());
+            t.routes.route(dest, flow, usable)
         };
-        if let Some(c) = existing {
-            return Some(c);
-        }
-        // A shared connection that was open before is a reconnection (-max_reconnect).
-        let reconnect = {
-            let mut t = self.table.borrow_mut();
-            let again = t.opened_before.contains(&dest);
-            if again {
-                if st.max_reconnect.is_some_and(|m| t.reconnects >= m) && !st.server {
-                    return None;
-                }
-                t.reconnects += 1;
-            } else {
-                t.opened_before.push(dest);
+        match route {
+            Route::Existing(id) => self.table.borrow().conns.get(&id).cloned(),
+            Route::Open { id, reconnect } => {
+                let (c, rx) = self.register(id, dest);
+                self.spawn_conn(Rc::clone(&c), rx, Establish::Connect { reconnect });
+                Some(c)
             }
-            again
-        };
-        let (c, rx) = self.register(dest, false);
-        self.table.borrow_mut().by_peer.insert(dest, c.id);
-        self.spawn_conn(
-            Rc::clone(&c),
-            rx,
-            Establish::Connect {
-                reconnect: reconnect && !st.server,
-            },
-        );
-        Some(c)
-    }
-
-    /// `-max_socket` reached: the next open per-call connection, in turn.
-    fn shared_per_call_conn(&self) -> Option<Rc<Conn>> {
-        let mut t = self.table.borrow_mut();
-        let open: Vec<&Rc<Conn>> = t
-            .conns
-            .values()
-            .filter(|c| c.per_call && !c.closing.get())
-            .collect();
-        if open.is_empty() {
-            return None;
+            Route::Refused => None,
         }
-        let pick = Rc::clone(open[t.round_robin % open.len()]);
-        t.round_robin = t.round_robin.wrapping_add(1);
-        Some(pick)
     }
 
     /// A call ended: its per-call connection closes once no other call uses it.
     fn end_flow(&self, flow: u64) {
         let conn = {
             let mut t = self.table.borrow_mut();
-            let Some(id) = t.by_flow.remove(&flow) else {
+            let Some(id) = t.routes.end_flow(flow) else {
                 return;
             };
             t.conns.get(&id).cloned()
         };
         if let Some(c) = conn {
-            let empty = {
-                let mut flows = c.flows.borrow_mut();
-                flows.retain(|f| *f != flow);
-                flows.is_empty()
-            };
-            if empty && c.per_call {
-                c.wanted_close.set(true);
-                c.close();
-            }
+            c.close();
         }
     }
 
-    fn register(&self, peer: SocketAddr, per_call: bool) -> (Rc<Conn>, Receivers) {
+    /// Connection `id` (its routing is registered already), with its channels.
+    fn register(&self, id: u64, peer: SocketAddr) -> (Rc<Conn>, Receivers) {
         let (wake, wake_rx) = local_channel::new_bounded(1);
         let (stop, stop_rx) = local_channel::new_bounded(1);
-        let mut t = self.table.borrow_mut();
-        t.next_id += 1;
         let conn = Rc::new(Conn {
-            id: t.next_id,
+            id,
             peer,
             outbox: RefCell::new(Outbox::default()),
             wake,
             stop,
             closing: Cell::new(false),
-            wanted_close: Cell::new(false),
             busy: Cell::new(false),
-            accepted: Cell::new(false),
-            per_call,
-            flows: RefCell::new(Vec::new()),
         });
-        t.conns.insert(conn.id, Rc::clone(&conn));
+        self.table.borrow_mut().conns.insert(id, Rc::clone(&conn));
         (
             conn,
             Receivers {
@@ -406,30 +297,24 @@ impl Streams {
         )
     }
 
-    /// Removes a closed connection from every map.
-    fn forget(&self, conn: &Conn) {
-        let mut t = self.table.borrow_mut();
-        t.conns.remove(&conn.id);
-        if t.by_peer.get(&conn.peer) == Some(&conn.id) {
-            t.by_peer.remove(&conn.peer);
-        }
-        for f in conn.flows.borrow().iter() {
-            if t.by_flow.get(f) == Some(&conn.id) {
-                t.by_flow.remove(f);
-            }
-        }
-        if conn.per_call {
-            t.per_call_open = t.per_call_open.saturating_sub(1);
-        }
-    }
-
     fn spawn_conn(&self, conn: Rc<Conn>, rx: Receivers, how: Establish) {
         let Some(me) = self.rc() else { return };
         glommio::spawn_local(async move {
             let opened = me.run_conn(&conn, how, rx.wake, rx.stop).await;
             conn.closing.set(true);
-            me.forget(&conn);
-            me.report_lost(&conn, opened);
+            // Calls that still needed it fail (SIPp's `close_calls`).
+            let carried = {
+                let mut t = me.table.borrow_mut();
+                t.conns.remove(&conn.id);
+                t.routes.close(conn.id, opened)
+            };
+            if let Some(carried) = carried {
+                me.host.on_event(StreamEvent::Lost {
+                    peer: conn.peer,
+                    carried,
+                    opened,
+                });
+            }
             let lost = conn.outbox.borrow().frames.len() as u64;
             if lost > 0 {
                 me.host.on_event(StreamEvent::SendFailed {
@@ -446,9 +331,8 @@ impl Streams {
             match listener.accept().await {
                 Ok(tcp) => {
                     let Ok(peer) = tcp.peer_addr() else { continue };
-                    let (conn, rx) = self.register(peer, false);
-                    conn.accepted.set(true);
-                    self.table.borrow_mut().by_peer.insert(peer, conn.id);
+                    let id = self.table.borrow_mut().routes.accept(peer);
+                    let (conn, rx) = self.register(id, peer);
                     self.spawn_conn(conn, rx, Establish::Accepted(tcp));
                 }
                 Err(_) => glommio::timer::sleep(Duration::from_millis(10)).await,
@@ -456,8 +340,8 @@ impl Streams {
         }
     }
 
-    /// Opens (or takes) the socket, runs the handshakes, then reads and writes until the
-    /// connection ends.
+    /// Opens (or takes) the socket, runs the handshakes (TLS for `wss`, then WebSocket),
+    /// then reads and writes until the connection ends.
     /// Returns whether the connection was ever open (handshakes done).
     async fn run_conn(
         self: &Rc<Self>,
@@ -496,103 +380,47 @@ impl Streams {
                 return false;
             }
         };
-        if st.kind.is_websocket() {
-            let ws = if accepted {
-                async_tungstenite::accept_hdr_async_with_config(
+        let ws = if accepted {
+            async_tungstenite::accept_hdr_async_with_config(
+                io,
+                ws::answer,
+                Some(ws::config(st.max_message)),
+            )
+            .await
+            .map_err(|e| e.to_string())
+        } else {
+            match ws::client_request(st.kind == StreamKind::Wss, peer, &st.ws_path) {
+                Ok(req) => async_tungstenite::client_async_with_config(
+                    req,
                     io,
-                    ws::answer,
                     Some(ws::config(st.max_message)),
                 )
                 .await
-                .map_err(|e| e.to_string())
-            } else {
-                match ws::client_request(st.kind == StreamKind::Wss, peer, &st.ws_path) {
-                    Ok(req) => async_tungstenite::client_async_with_config(
-                        req,
-                        io,
-                        Some(ws::config(st.max_message)),
-                    )
-                    .await
-                    .map(|(ws, _)| ws)
-                    .map_err(|e| e.to_string()),
-                    Err(e) => Err(e),
-                }
-            };
-            let ws = match ws {
-                Ok(ws) => ws,
-                Err(reason) => {
-                    self.host
-                        .on_event(StreamEvent::HandshakeFailed { peer, reason });
-                    return false;
-                }
-            };
-            self.host.on_event(if accepted {
-                StreamEvent::Accepted { peer }
-            } else {
-                StreamEvent::Opened { peer }
-            });
-            let (tx, rx) = ws.split();
-            let writer = glommio::spawn_local(write_ws(Rc::clone(conn), tx, wake));
-            let end = self.read_ws(conn, rx, stop).await;
-            self.report_end(peer, end);
-            conn.close();
-            let _ = writer.await;
-        } else {
-            self.host.on_event(if accepted {
-                StreamEvent::Accepted { peer }
-            } else {
-                StreamEvent::Opened { peer }
-            });
-            let (r, w) = io.split();
-            let writer = glommio::spawn_local(write_bytes(Rc::clone(conn), w, wake));
-            let end = self.read_bytes(conn, r, stop).await;
-            self.report_end(peer, end);
-            conn.close();
-            let _ = writer.await;
-        }
-        true
-    }
-
-    /// A connection ended under calls that still need it (SIPp's `close_calls`).
-    fn report_lost(&self, conn: &Conn, opened: bool) {
-        if conn.wanted_close.get() {
-            return;
-        }
-        let st = &self.settings;
-        // A server's connection, or one a peer opened to a client: the calls with that
-        // peer.
-        let carried = if st.server || conn.accepted.get() {
-            // A handshake that failed carried no call.
-            if !opened {
-                return;
+                .map(|(ws, _)| ws)
+                .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
             }
-            Carried::Peer
-        } else if conn.per_call {
-            let flows = conn.flows.borrow().clone();
-            if flows.is_empty() {
-                return;
-            }
-            Carried::Flows(flows)
-        } else if st.reconnect_close || !opened || !self.may_reconnect() {
-            // Without -reconnect_close the calls wait for the next send to reconnect;
-            // when that cannot happen (a reconnection failed, or none is left) they
-            // fail now instead of waiting for their timeouts.
-            Carried::All
-        } else {
-            return;
         };
-        self.host.on_event(StreamEvent::Lost {
-            peer: conn.peer,
-            carried,
-            opened,
+        let ws = match ws {
+            Ok(ws) => ws,
+            Err(reason) => {
+                self.host
+                    .on_event(StreamEvent::HandshakeFailed { peer, reason });
+                return false;
+            }
+        };
+        self.host.on_event(if accepted {
+            StreamEvent::Accepted { peer }
+        } else {
+            StreamEvent::Opened { peer }
         });
-    }
-
-    /// True while -max_reconnect allows another reconnection.
-    fn may_reconnect(&self) -> bool {
-        self.settings
-            .max_reconnect
-            .is_none_or(|m| self.table.borrow().reconnects < m)
+        let (tx, rx) = ws.split();
+        let writer = glommio::spawn_local(write_ws(Rc::clone(conn), tx, wake));
+        let end = self.read_ws(conn, rx, stop).await;
+        self.report_end(peer, end);
+        conn.close();
+        let _ = writer.await;
+        true
     }
 
     fn report_end(&self, peer: SocketAddr, end: ReadEnd) {
@@ -603,7 +431,7 @@ impl Streams {
         }
     }
 
-    /// TLS on top of TCP when the transport asks for it.
+    /// `wss`: TLS under the WebSocket; `ws`: the TCP stream as it is.
     async fn secure(&self, tcp: TcpStream, accepted: bool) -> Result<BoxIo, String> {
         if !self.settings.kind.uses_tls() {
             return Ok(Box::new(tcp));
@@ -625,71 +453,6 @@ impl Streams {
                 .await
                 .map(|s| Box::new(s) as BoxIo)
                 .map_err(|e| e.to_string())
-        }
-    }
-
-    async fn read_bytes(
-        &self,
-        conn: &Conn,
-        mut r: futures_util::io::ReadHalf<BoxIo>,
-        stop: LocalReceiver<()>,
-    ) -> ReadEnd {
-        let mut buf = StreamBuffer::new(self.settings.max_message);
-        loop {
-            let read = {
-                let space = buf.read_space();
-                let read = r.read(space);
-                let stopped = stop.recv();
-                pin_mut!(read, stopped);
-                match select(read, stopped).await {
-                    Either::Left((res, _)) => Some(res),
-                    Either::Right(_) => None,
-                }
-            };
-            let n = match read {
-                None => {
-                    buf.filled(0);
-                    return ReadEnd::Closed;
-                }
-                Some(Ok(0)) => {
-                    buf.filled(0);
-                    // The peer closed; a message it started and never finished is bad input.
-                    return if buf.only_keepalives() {
-                        ReadEnd::Closed
-                    } else {
-                        ReadEnd::BadInput
-                    };
-                }
-                Some(Ok(n)) => n,
-                Some(Err(_)) => {
-                    buf.filled(0);
-                    return ReadEnd::Failed;
-                }
-            };
-            buf.filled(n);
-            let mut end = None;
-            loop {
-                match buf.next_frame() {
-                    Ok(Some(m)) => self.host.on_message(m, conn.peer),
-                    Ok(None) => break,
-                    Err(FrameError::TooLarge) => {
-                        end = Some(ReadEnd::TooLarge);
-                        break;
-                    }
-                    Err(FrameError::BadInput) => {
-                        end = Some(ReadEnd::BadInput);
-                        break;
-                    }
-                }
-            }
-            self.host.on_batch_end();
-            if buf.take_pings() > 0 {
-                conn.outbox.borrow_mut().bytes.extend_from_slice(b"\r\n");
-                let _ = conn.wake.try_send(());
-            }
-            if let Some(e) = end {
-                return e;
-            }
         }
     }
 
@@ -721,33 +484,6 @@ impl Streams {
             self.host.on_batch_end();
         }
     }
-}
-
-/// Writes a byte stream's outbox until the connection closes.
-async fn write_bytes(
-    conn: Rc<Conn>,
-    mut w: futures_util::io::WriteHalf<BoxIo>,
-    wake: LocalReceiver<()>,
-) {
-    let mut local = Outbox::default();
-    loop {
-        std::mem::swap(&mut *conn.outbox.borrow_mut(), &mut local);
-        if !local.bytes.is_empty() {
-            conn.busy.set(true);
-            let ok = w.write_all(&local.bytes).await.is_ok() && w.flush().await.is_ok();
-            conn.busy.set(false);
-            local.clear();
-            if !ok {
-                break;
-            }
-            continue;
-        }
-        if conn.closing.get() || wake.recv().await.is_none() {
-            break;
-        }
-    }
-    let _ = w.close().await;
-    let _ = conn.stop.try_send(());
 }
 
 /// Writes a WebSocket connection's outbox, one message per frame, until it closes.

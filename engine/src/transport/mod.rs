@@ -6,21 +6,24 @@
 //! (`framer`), TLS settings and certificates (`tls`), the WebSocket handshake rules
 //! (`ws`), and the per-shard connection table in two forms: TCP and TLS as nonblocking
 //! sockets the shard loop polls itself (`polled`, the fast path), WebSocket with reader
-//! and writer tasks per connection (`conn`). Must not: parse SIP beyond framing, or
-//! decide anything about calls: received messages go to the shard, which hands them to
-//! `ShardCore` exactly like datagrams, and gives the core's `TxQueue` back to
-//! [`Polled::send`] or [`Streams::send`]. What happens to connections comes back as
-//! [`StreamEvent`]s; a connection lost under calls fails them ([`Carried`]).
+//! and writer tasks per connection (`conn`). Both ask `routing` (sans-IO) which
+//! connection a message takes and which calls a lost one fails. Must not: parse SIP
+//! beyond framing, or decide anything about calls: received messages go to the shard,
+//! which hands them to `ShardCore` exactly like datagrams, and gives the core's `TxQueue`
+//! back to [`Polled::send`] or [`Streams::send`]. What happens to connections comes back
+//! as [`StreamEvent`]s; a connection lost under calls fails them ([`Carried`]).
 //!
-//! How a message finds its connection: a call names only its peer (`Transmit::dest`).
-//! Servers reply on the connection the peer opened (every accepted connection has its
-//! own peer address); shared clients use the one connection to the remote; per-call
-//! clients pick the connection by `Transmit::flow` (the call number, stamped by
-//! `ShardCore`), and close it when the call's flow ends (`TxQueue::ended_flows`).
+//! How a message finds its connection (`routing`): a call names only its peer
+//! (`Transmit::dest`). Servers reply on the connection the peer opened (every accepted
+//! connection has its own peer address); shared clients use the one connection to the
+//! remote; per-call clients pick the connection by `Transmit::flow` (the call number,
+//! stamped by `ShardCore`), and close it when the call's flow ends
+//! (`TxQueue::ended_flows`).
 
 pub mod conn;
 pub mod framer;
 pub mod polled;
+mod routing;
 pub mod setup;
 pub mod tls;
 pub mod ws;
@@ -28,9 +31,10 @@ pub mod ws;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use conn::{Carried, StreamEvent, StreamHost, StreamPlan, Streams};
+pub use conn::{StreamEvent, StreamHost, StreamPlan, Streams};
 pub use framer::StreamBuffer;
 pub use polled::Polled;
+pub use routing::Carried;
 pub use tls::TlsSetup;
 
 use crate::config::TransportMode;

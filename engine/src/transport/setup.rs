@@ -3,7 +3,8 @@
 //! and the shared client connection opened up front.
 //!
 //! Owns: blocking std sockets created once per run. Must not: run handshakes or move
-//! bytes (the shard's `Streams` does). Errors name the address and the reason.
+//! bytes (the shard's `Polled` or `Streams` does). Errors name the address and the
+//! reason.
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;

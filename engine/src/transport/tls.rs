@@ -3,7 +3,8 @@
 //! `-tls_version`, and the self-signed certificate a server makes when none is given.
 //!
 //! Owns: reading PEM files and building `rustls` configs. Must not: do socket I/O (the
-//! handshakes run in `transport::conn`). Called by the runner while preparing a run.
+//! handshakes run in `transport::polled` for TLS, `transport::conn` for WSS). Called by
+//! the runner while preparing a run.
 //!
 //! Without `-tls_ca` the client accepts any server certificate, as SIPp does: a load
 //! tester talks to test systems with test certificates. With `-tls_ca` it verifies the

@@ -2,8 +2,8 @@
 //! and writes within one loop turn.
 //!
 //! Owns: the bytes in and out of one socket. Must not: route messages or decide what a
-//! connection's end means for calls (the parent `Polled` does, from the `End` and
-//! `ReadOutcome` it gets back).
+//! connection's end means for calls (the parent `Polled` asks `transport::routing`, from
+//! the `End` and `ReadOutcome` it gets back).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -94,15 +94,10 @@ pub(super) struct Conn {
     pub(super) dirty: bool,
     /// No more messages go to it; it closes once everything is written.
     pub(super) closing: bool,
-    /// We close it on purpose (its last call ended): losing it fails nothing.
-    pub(super) wanted_close: bool,
-    pub(super) per_call: bool,
-    /// Calls (flows) routed to it (per-call connections).
-    pub(super) flows: Vec<u64>,
 }
 
 impl Conn {
-    pub(super) fn new(peer: SocketAddr, state: State, per_call: bool, max: usize) -> Conn {
+    pub(super) fn new(peer: SocketAddr, state: State, max: usize) -> Conn {
         Conn {
             sock: None,
             peer,
@@ -117,9 +112,6 @@ impl Conn {
             writing: false,
             dirty: false,
             closing: false,
-            wanted_close: false,
-            per_call,
-            flows: Vec::new(),
         }
     }
 

@@ -8,11 +8,10 @@
 //! every ready connection in large chunks, hands the messages to the core, and writes each
 //! connection's messages of the turn with one `write` (perf/README.md has the figures).
 //!
-//! Owns: the connections of one shard and the routing of a `Transmit` to its connection
-//! (the rules of `transport::conn::Streams`: servers answer on the peer's connection,
-//! shared clients use their one connection, per-call clients one per flow); `conn` does
-//! one connection's socket I/O. Must not: touch calls; what happens to connections comes
-//! out as [`StreamEvent`]s.
+//! Owns: the connections of one shard; `conn` does one connection's socket I/O. Must not:
+//! decide which connection a `Transmit` takes or which calls a lost connection fails (it
+//! asks `transport::routing`, as `transport::conn::Streams` does), or touch calls; what
+//! happens to connections comes out as [`StreamEvent`]s.
 //!
 //! Drive, once per loop turn: [`Polled::wait`] (sleep until a socket is ready or the
 //! timeout) → [`Polled::handle_io`] (accept, finish connects and handshakes, read; each
@@ -29,7 +28,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use self::conn::{Conn, End, READ, READ_WRITE, State, start_connect};
-use super::conn::{Carried, StreamEvent, StreamPlan};
+use super::conn::{StreamEvent, StreamPlan};
+use super::routing::{Route, Routes, Unroutable};
 use super::{SharedSettings, StreamKind};
 use crate::call::TxQueue;
 use crate::shard::os::{Epoll, Interest, Ready};
@@ -54,15 +54,8 @@ pub struct Polled {
     epoll: Epoll,
     listener: Option<TcpListener>,
     conns: HashMap<u64, Conn>,
-    next_id: u64,
-    by_peer: HashMap<SocketAddr, u64>,
-    by_flow: HashMap<u64, u64>,
-    per_call_open: usize,
-    /// Reconnections of shared client connections so far.
-    reconnects: u32,
-    /// Peers a shared connection was ever opened to (the next open is a reconnection).
-    opened_before: Vec<SocketAddr>,
-    round_robin: usize,
+    /// Connection ids, and which connection each message takes.
+    routes: Routes,
     /// Connections with bytes to write.
     dirty: Vec<u64>,
     /// Connections sleeping, connecting or handshaking (they have deadlines).
@@ -80,17 +73,11 @@ impl Polled {
     /// a TLS client connection starts its handshake.
     pub fn start(plan: StreamPlan, now: Instant) -> std::io::Result<Polled> {
         let mut p = Polled {
+            routes: Routes::new(&plan.settings),
             settings: plan.settings,
             epoll: Epoll::new(EVENTS)?,
             listener: None,
             conns: HashMap::new(),
-            next_id: 0,
-            by_peer: HashMap::new(),
-            by_flow: HashMap::new(),
-            per_call_open: 0,
-            reconnects: 0,
-            opened_before: Vec::new(),
-            round_robin: 0,
             dirty: Vec::new(),
             pending: Vec::new(),
             doomed: Vec::new(),
@@ -107,10 +94,9 @@ impl Polled {
             let peer = c.peer_addr()?;
             c.set_nonblocking(true)?;
             let _ = c.set_nodelay(true);
-            let max = p.settings.max_message;
-            let id = p.insert(Conn::new(peer, State::Open, false, max));
-            p.opened_before.push(peer);
-            p.by_peer.insert(peer, id);
+            let id = p.routes.adopt(peer);
+            p.conns
+                .insert(id, Conn::new(peer, State::Open, p.settings.max_message));
             p.attach(id, c, READ)?;
             p.opened(id, now);
             p.flush();
@@ -198,8 +184,7 @@ impl Polled {
     /// Queues every message of `tx` on its connection (opening connections as needed),
     /// then closes the connections of flows that ended. Writes nothing: see `flush`.
     pub fn send(&mut self, now: Instant, tx: &TxQueue) {
-        let mut unroutable: Vec<u64> = Vec::new();
-        let mut unroutable_peer = None;
+        let mut unroutable = Unroutable::default();
         for t in &tx.items {
             let Some(id) = self.route(now, t.dest, t.flow) else {
                 self.events.push_back(StreamEvent::SendFailed {
@@ -207,10 +192,7 @@ impl Polled {
                     messages: 1,
                 });
                 // No connection and no reconnection left: the call cannot go on.
-                if t.flow != 0 && !unroutable.contains(&t.flow) {
-                    unroutable.push(t.flow);
-                }
-                unroutable_peer = Some(t.dest);
+                unroutable.add(t.dest, t.flow);
                 continue;
             };
             self.queue(id, tx.bytes(t));
@@ -218,14 +200,8 @@ impl Polled {
         for f in &tx.ended_flows {
             self.end_flow(*f);
         }
-        if let Some(peer) = unroutable_peer
-            && !unroutable.is_empty()
-        {
-            self.events.push_back(StreamEvent::Lost {
-                peer,
-                carried: Carried::Flows(unroutable),
-                opened: false,
-            });
+        if let Some(lost) = unroutable.into_lost() {
+            self.events.push_back(lost);
         }
         self.reap();
     }
@@ -246,16 +222,6 @@ impl Polled {
         self.reap();
     }
 
-    fn insert(&mut self, conn: Conn) -> u64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        if conn.per_call {
-            self.per_call_open += 1;
-        }
-        self.conns.insert(id, conn);
-        id
-    }
-
     fn attach(&mut self, id: u64, sock: TcpStream, interest: Interest) -> std::io::Result<()> {
         self.epoll.add(sock.as_raw_fd(), id, interest)?;
         if let Some(c) = self.conns.get_mut(&id) {
@@ -274,84 +240,36 @@ impl Polled {
         c.mark_dirty(id, &mut self.dirty);
     }
 
+    /// The connection a message to `dest` of `flow` goes on (opening it if needed), or
+    /// `None` when none may be opened.
     fn route(&mut self, now: Instant, dest: SocketAddr, flow: u64) -> Option<u64> {
-        let st = &*self.settings;
-        let (per_call, server) = (st.per_call, st.server);
-        let (max_sockets, max_reconnect) = (st.max_sockets, st.max_reconnect);
-        let usable = |p: &Polled, id: Option<&u64>| {
-            id.copied()
-                .filter(|id| p.conns.get(id).is_some_and(|c| !c.closing))
-        };
-        if per_call && !server && flow != 0 {
-            if let Some(id) = usable(self, self.by_flow.get(&flow)) {
-                return Some(id);
+        let conns = &self.conns;
+        let usable = |id| conns.get(&id).is_some_and(|c: &Conn| !c.closing);
+        match self.routes.route(dest, flow, usable) {
+            Route::Existing(id) => Some(id),
+            Route::Open { id, reconnect } => {
+                self.open(now, id, dest, reconnect);
+                Some(id)
             }
-            let at_limit = max_sockets.is_some_and(|m| self.per_call_open >= m.max(1));
-            let id = if at_limit {
-                self.shared_per_call_conn()?
-            } else {
-                self.open(now, dest, true, false)
-            };
-            if let Some(c) = self.conns.get_mut(&id) {
-                c.flows.push(flow);
-            }
-            self.by_flow.insert(flow, id);
-            return Some(id);
+            Route::Refused => None,
         }
-        if let Some(id) = usable(self, self.by_peer.get(&dest)) {
-            return Some(id);
-        }
-        // A shared connection that was open before is a reconnection (-max_reconnect).
-        let again = self.opened_before.contains(&dest);
-        if again {
-            if max_reconnect.is_some_and(|m| self.reconnects >= m) && !server {
-                return None;
-            }
-            self.reconnects += 1;
-        } else {
-            self.opened_before.push(dest);
-        }
-        let id = self.open(now, dest, false, again && !server);
-        self.by_peer.insert(dest, id);
-        Some(id)
     }
 
-    /// `-max_socket` reached: the next open per-call connection, in turn.
-    fn shared_per_call_conn(&mut self) -> Option<u64> {
-        let mut open: Vec<u64> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.per_call && !c.closing)
-            .map(|(id, _)| *id)
-            .collect();
-        if open.is_empty() {
-            return None;
-        }
-        open.sort_unstable();
-        let pick = open.get(self.round_robin % open.len()).copied();
-        self.round_robin = self.round_robin.wrapping_add(1);
-        pick
-    }
-
-    /// A new outgoing connection to `peer` (after -reconnect_sleep for a reconnection).
-    fn open(&mut self, now: Instant, peer: SocketAddr, per_call: bool, reconnect: bool) -> u64 {
+    /// New outgoing connection `id` to `peer` (after -reconnect_sleep for a reconnection).
+    fn open(&mut self, now: Instant, id: u64, peer: SocketAddr, reconnect: bool) {
         let sleep = self.settings.reconnect_sleep;
         let max = self.settings.max_message;
         if reconnect && !sleep.is_zero() {
             let until = now + sleep;
-            let id = self.insert(Conn::new(peer, State::Sleeping { until }, per_call, max));
+            self.conns
+                .insert(id, Conn::new(peer, State::Sleeping { until }, max));
             self.pending.push(id);
-            return id;
+            return;
         }
         let deadline = now + self.settings.handshake_timeout;
-        let id = self.insert(Conn::new(
-            peer,
-            State::Connecting { deadline },
-            per_call,
-            max,
-        ));
+        self.conns
+            .insert(id, Conn::new(peer, State::Connecting { deadline }, max));
         self.connect(id, deadline);
-        id
     }
 
     /// Starts a nonblocking connect for connection `id`.
@@ -508,14 +426,15 @@ impl Polled {
                 continue;
             }
             let _ = sock.set_nodelay(true);
-            let mut conn = Conn::new(peer, State::Open, false, self.settings.max_message);
+            let mut conn = Conn::new(peer, State::Open, self.settings.max_message);
             conn.accepted = true;
-            let id = self.insert(conn);
+            let id = self.routes.accept(peer);
+            self.conns.insert(id, conn);
             if self.attach(id, sock, READ).is_err() {
                 self.conns.remove(&id);
+                self.routes.forget(id);
                 continue;
             }
-            self.by_peer.insert(peer, id);
             self.opened(id, now);
         }
     }
@@ -561,20 +480,16 @@ impl Polled {
 
     /// A call ended: its per-call connection closes once no other call uses it.
     fn end_flow(&mut self, flow: u64) {
-        let Some(id) = self.by_flow.remove(&flow) else {
+        let Some(id) = self.routes.end_flow(flow) else {
             return;
         };
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
-        c.flows.retain(|f| *f != flow);
-        if c.flows.is_empty() && c.per_call {
-            c.wanted_close = true;
-            c.closing = true;
-            // With bytes still queued, it closes once they are written.
-            if c.idle() {
-                self.doomed.push((id, End::Closed));
-            }
+        c.closing = true;
+        // With bytes still queued, it closes once they are written.
+        if c.idle() {
+            self.doomed.push((id, End::Closed));
         }
     }
 
@@ -589,14 +504,21 @@ impl Polled {
             let opened = c.state == State::Open;
             c.close(&self.epoll, end);
             c.closing = true;
-            self.forget(id, &c);
+            self.pending.retain(|p| *p != id);
             let peer = c.peer;
             match end {
                 End::TooLarge => self.events.push_back(StreamEvent::TooLarge { peer }),
                 End::BadInput => self.events.push_back(StreamEvent::BadInput { peer }),
                 End::Closed | End::Failed => {}
             }
-            self.report_lost(&c, opened);
+            // Calls that still needed it fail (SIPp's `close_calls`).
+            if let Some(carried) = self.routes.close(id, opened) {
+                self.events.push_back(StreamEvent::Lost {
+                    peer,
+                    carried,
+                    opened,
+                });
+            }
             let unsent = c.unsent();
             if unsent > 0 {
                 self.events.push_back(StreamEvent::SendFailed {
@@ -605,57 +527,6 @@ impl Polled {
                 });
             }
         }
-    }
-
-    /// Removes a closed connection from every map.
-    fn forget(&mut self, id: u64, c: &Conn) {
-        if self.by_peer.get(&c.peer) == Some(&id) {
-            self.by_peer.remove(&c.peer);
-        }
-        for f in &c.flows {
-            if self.by_flow.get(f) == Some(&id) {
-                self.by_flow.remove(f);
-            }
-        }
-        if c.per_call {
-            self.per_call_open = self.per_call_open.saturating_sub(1);
-        }
-        self.pending.retain(|p| *p != id);
-    }
-
-    /// A connection ended under calls that still need it (SIPp's `close_calls`); the
-    /// rules of `transport::conn::Streams::report_lost`.
-    fn report_lost(&mut self, c: &Conn, opened: bool) {
-        if c.wanted_close {
-            return;
-        }
-        let st = &self.settings;
-        // A server's connection, or one a peer opened to a client: the calls with that
-        // peer.
-        let carried = if st.server || c.accepted {
-            // A handshake that failed carried no call.
-            if !opened {
-                return;
-            }
-            Carried::Peer
-        } else if c.per_call {
-            if c.flows.is_empty() {
-                return;
-            }
-            Carried::Flows(c.flows.clone())
-        } else if st.reconnect_close
-            || !opened
-            || st.max_reconnect.is_some_and(|m| self.reconnects >= m)
-        {
-            Carried::All
-        } else {
-            return;
-        };
-        self.events.push_back(StreamEvent::Lost {
-            peer: c.peer,
-            carried,
-            opened,
-        });
     }
 }
 

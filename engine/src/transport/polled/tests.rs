@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::transport::tls::{self, TlsOptions};
-use crate::transport::{StreamSettings, setup};
+use crate::transport::{Carried, StreamSettings, setup};
 
 fn msg(id: &str) -> Vec<u8> {
     format!(
