@@ -368,11 +368,7 @@ impl ShardCore {
         }
         let deadline = call.deadline();
         match progress {
-            Progress::Running => {
-                if let Some(d) = deadline {
-                    self.calls.arm(h, d);
-                }
-            }
+            Progress::Running => self.calls.set_timer(h, deadline),
             Progress::Finished(outcome) => self.end_call(h, now, outcome),
         }
     }

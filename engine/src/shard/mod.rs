@@ -15,6 +15,7 @@ pub mod mmsg;
 pub mod os;
 pub mod port_pool;
 pub mod table;
+pub mod timers;
 pub mod udp_per_call;
 pub mod wait;
 
@@ -375,7 +376,9 @@ async fn shard_loop(plan: ShardPlan) {
             // Plain UDP: nothing else runs on this executor, so wait with one blocking
             // system call (see os::poll_readable for the measurement); `wait` decides
             // whether to wake for datagrams.
-            let framed = rate_seen >= wait::FRAMED_RATE && core.borrow().is_client();
+            // Not with media: RTP arrival times feed jitter and would be a frame late.
+            let framed =
+                rate_seen >= wait::FRAMED_RATE && media.is_none() && core.borrow().is_client();
             match waiting.next(framed, drained, sleep) {
                 wait::Wait::Now => {}
                 wait::Wait::Sleep(d) => std::thread::sleep(d),

@@ -1,19 +1,21 @@
 //! The call table of one shard: a slab of calls addressed by `CallHandle`, a Call-ID
-//! index, the timer heap and the recently ended Call-IDs.
+//! index, the timer wheel (`timers`) and the recently ended Call-IDs.
 //!
-//! Owns: where calls live. Must not: run calls or do I/O. Timer entries carry the
-//! handle's generation; stale ones are skipped when they fire instead of being cancelled
+//! Owns: where calls live. Must not: run calls or do I/O. A call has one timer, keyed
+//! by its slot: after every step the shard sets it to the call's next deadline (or
+//! cancels it), and removing the call cancels it, so no timer fires for nothing and a
+//! reused slot never gets a stale one. An early `handle_timeout` is still harmless
 //! (STYLE.md §2).
 //!
-//! Memory per held call is a budget (issue #3): a slot is 24 bytes and a timer entry 16
-//! (deadlines are kept as nanoseconds after the table's epoch, not as 16-byte
+//! Memory per held call is a budget (issue #3): a slot is 16 bytes and its timer node
+//! 16 (deadlines are kept as nanoseconds after the table's epoch, not as 16-byte
 //! `Instant`s), and the index keeps 64-bit hashes, not Call-IDs.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
+use super::timers::{Tick, TimerWheel};
 use crate::call::Call;
 
 /// A fast multiply-rotate hash for Call-IDs (SipHash showed up at 1.5 % of a call's
@@ -85,23 +87,6 @@ struct Slot {
     /// Boxed: the slab grows by doubling, and spare capacity of 8-byte pointers costs
     /// little next to spare capacity of 250-byte calls (memory per held call).
     call: Option<Box<Call>>,
-    /// The earliest timer entry in the heap for this call (`Tick::NONE`: none), so the
-    /// same deadline is not pushed again after every step.
-    armed: Tick,
-}
-
-/// A deadline as nanoseconds after the table's epoch (8 bytes instead of an
-/// `Instant`'s 16, for every slot and timer entry). One before the epoch is kept as the
-/// epoch: rounded up, never down (STYLE.md §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Tick(u64);
-
-impl Tick {
-    const NONE: Tick = Tick(u64::MAX);
-
-    fn is_some(self) -> bool {
-        self != Tick::NONE
-    }
 }
 
 /// How long the Call-ID of an ended call is remembered (messages for it are "dead call
@@ -150,7 +135,8 @@ pub struct CallTable {
     by_hash: HashMap<u64, CallHandle, NoHash>,
     collisions: HashMap<Box<[u8]>, CallHandle>,
     hasher: CallIdHash,
-    timers: BinaryHeap<Reverse<(Tick, CallHandle)>>,
+    /// One deadline per slot index, for the slots holding a call.
+    timers: TimerWheel,
     /// Hashes of recently ended Call-IDs (a false "dead" match needs a 64-bit collision).
     dead: HashMap<u64, Instant, NoHash>,
     dead_order: VecDeque<(Instant, u64)>,
@@ -167,20 +153,23 @@ impl CallTable {
             by_hash: HashMap::default(),
             collisions: HashMap::new(),
             hasher: CallIdHash::default(),
-            timers: BinaryHeap::new(),
+            timers: TimerWheel::new(),
             dead: HashMap::default(),
             dead_order: VecDeque::new(),
             live: 0,
         }
     }
 
+    /// `at` as a `Tick`: whole nanoseconds after the epoch (`Instant`s are no finer
+    /// here). One before the epoch is kept as the epoch: rounded up, never down
+    /// (STYLE.md §2); one past `Tick::MAX` (584 years) as that.
     fn tick(&self, at: Instant) -> Tick {
         let ns = at.saturating_duration_since(self.epoch).as_nanos();
-        Tick(u64::try_from(ns).unwrap_or(u64::MAX - 1).min(u64::MAX - 1))
+        Tick::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
     }
 
     fn instant(&self, t: Tick) -> Instant {
-        self.epoch + Duration::from_nanos(t.0)
+        self.epoch + Duration::from_nanos(t.as_nanos())
     }
 
     pub fn len(&self) -> usize {
@@ -201,7 +190,6 @@ impl CallTable {
                 let slot = &mut self.slots[index as usize];
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.call = Some(Box::new(call));
-                slot.armed = Tick::NONE;
                 CallHandle {
                     index,
                     generation: slot.generation,
@@ -212,7 +200,6 @@ impl CallTable {
                 self.slots.push(Slot {
                     generation: 0,
                     call: Some(Box::new(call)),
-                    armed: Tick::NONE,
                 });
                 CallHandle {
                     index,
@@ -262,13 +249,15 @@ impl CallTable {
         slot.call.as_deref_mut()
     }
 
-    /// Removes a call and remembers its Call-ID as dead until `now + DEAD_CALL_WAIT`.
-    pub fn remove(&mut self, h: CallHandle, now: Instant) -> Option<Call> {
+    /// Removes a call, cancels its timer and remembers its Call-ID as dead until
+    /// `now + DEAD_CALL_WAIT`. The call stays in its box: moving it out would copy it.
+    pub fn remove(&mut self, h: CallHandle, now: Instant) -> Option<Box<Call>> {
         let slot = self.slots.get_mut(h.index as usize)?;
         if slot.generation != h.generation {
             return None;
         }
-        let call = *slot.call.take()?;
+        let call = slot.call.take()?;
+        self.timers.cancel(h.index);
         self.free.push(h.index);
         self.live -= 1;
         let id = call.call_id();
@@ -303,42 +292,47 @@ impl CallTable {
         }
     }
 
-    /// Arms a timer for `h` at `at`. Several entries per call are fine: the call decides
-    /// what is due when it runs.
-    pub fn arm(&mut self, h: CallHandle, at: Instant) {
-        // Rounded up to whole nanoseconds after the epoch (`Instant`s are no finer here).
-        let at = self.tick(at);
-        if let Some(slot) = self.slots.get_mut(h.index as usize)
-            && slot.generation == h.generation
-        {
-            if slot.armed.is_some() && slot.armed <= at {
-                return;
-            }
-            slot.armed = at;
+    /// Sets call `h`'s one timer to `at` (its `Call::deadline` after a step), moving it
+    /// earlier or later, or cancels it (`None`). Exact, not "earliest wins": a timer the
+    /// call no longer needs (a retransmission after the answer came) would otherwise
+    /// wake the shard for nothing — at 10,000 calls/s, thousands of wake-ups a second.
+    /// A stale handle is ignored.
+    pub fn set_timer(&mut self, h: CallHandle, at: Option<Instant>) {
+        let live = self
+            .slots
+            .get(h.index as usize)
+            .is_some_and(|s| s.generation == h.generation && s.call.is_some());
+        if !live {
+            return;
         }
-        self.timers.push(Reverse((at, h)));
-    }
-
-    /// The earliest armed timer.
-    pub fn next_timer(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| self.instant(*at))
-    }
-
-    /// Pops one timer due at `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<CallHandle> {
-        let now = self.tick(now);
-        match self.timers.peek() {
-            Some(Reverse((at, _))) if *at <= now => {
-                let Reverse((at, h)) = self.timers.pop()?;
-                if let Some(slot) = self.slots.get_mut(h.index as usize)
-                    && slot.armed == at
-                {
-                    slot.armed = Tick::NONE;
+        match at {
+            Some(at) => {
+                let at = self.tick(at);
+                if self.timers.deadline(h.index) != Some(at) {
+                    self.timers.set(h.index, at);
                 }
-                Some(h)
             }
-            _ => None,
+            None => self.timers.cancel(h.index),
         }
+    }
+
+    /// No later than the earliest armed timer, so the shard never sleeps past one. It
+    /// is exact, except after the earliest timer of a wheel slot was cancelled or moved:
+    /// then it is early by less than that slot's width (0.5 ms near, 2.1 s for a timer
+    /// 2–137 s away), and costs one idle loop turn (`TimerWheel::next_timer`).
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.timers.next_timer().map(|t| self.instant(t))
+    }
+
+    /// Pops one call whose timer is due at `now`. Each armed timer fires once.
+    pub fn pop_due(&mut self, now: Instant) -> Option<CallHandle> {
+        let index = self.timers.pop_due(self.tick(now))?;
+        // Removing a call cancels its timer: the slot holds the call that armed it.
+        let slot = self.slots.get(index as usize)?;
+        Some(CallHandle {
+            index,
+            generation: slot.generation,
+        })
     }
 
     /// Every live call's handle (for aborting them all).

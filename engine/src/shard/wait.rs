@@ -4,7 +4,7 @@
 //! A wake-up costs far more than a datagram: on the 2-vCPU VM of reference/sipp.md a
 //! sleep and wake-up pair costs about 25 µs of CPU (`finish_task_switch`, the peer's
 //! wake-up IPI), handling a datagram 1–2 µs. So the loop batches, two ways:
-//! - A client pacing at least [`FRAMED_RATE`] calls/s runs in frames: it sleeps until its
+//! - A client pacing at least [`FRAMED_RATE`] calls/s, without media, runs in frames: it sleeps until its
 //!   next deadline (at most one [`FRAME`], 1 ms) and does not wake for datagrams. Its
 //!   response times stay exact because each datagram carries the kernel's receive time
 //!   (SO_TIMESTAMPNS); an ACK or BYE leaves at most one frame late, which no RFC 3261
