@@ -330,7 +330,8 @@ impl ShardCore {
         current: Option<&SipMessage<'_>>,
         f: impl FnOnce(&mut Call, &mut ShardCx<'_>) -> Progress,
     ) {
-        let scenario = Arc::clone(&self.scenario);
+        // Borrowed, not cloned: an Arc clone is an atomic increment per message.
+        let scenario: &Scenario = &self.scenario;
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
@@ -342,7 +343,7 @@ impl ShardCore {
         };
         let events_before = self.events.len();
         let mut cx = Self::cx(
-            &scenario,
+            scenario,
             &self.plan,
             &self.env,
             &mut self.stats,
