@@ -44,17 +44,34 @@ static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
 /// A UDP port on 127.0.0.1 that is free now, from a range picked per test process.
 pub fn free_port() -> u16 {
+    free_port_block(1)
+}
+
+/// The first of `len` consecutive ports on 127.0.0.1 that are all free now (UDP, and TCP
+/// for the first), none of which this process hands out again. The block is taken from
+/// the counter in one step, so tests running in parallel threads never get ports inside
+/// each other's blocks: peers bind neighbours of the port they are given (SIPp's `-mp`:
+/// RTCP, video and per-call media ports).
+pub fn free_port_block(len: u16) -> u16 {
     if NEXT_PORT.load(Ordering::Relaxed) == 0 {
         let base = 20_000 + (std::process::id() % 2000) as u16 * 16;
         let _ = NEXT_PORT.compare_exchange(0, base, Ordering::Relaxed, Ordering::Relaxed);
     }
+    let len = len.max(1);
     loop {
-        let p = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
-        let p = if p > 60_000 { 20_000 + p % 1000 } else { p };
-        if UdpSocket::bind(("127.0.0.1", p)).is_ok()
-            && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        let taken = NEXT_PORT.fetch_add(len, Ordering::Relaxed);
+        // Past 60,000 (or wrapped past u16) start again low; rare: a test process takes
+        // a few hundred ports.
+        let first = if (20_000..=60_000).contains(&taken) {
+            taken
+        } else {
+            20_000 + taken % 1000
+        };
+        let last = first + (len - 1);
+        if (first..=last).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok())
+            && std::net::TcpListener::bind(("127.0.0.1", first)).is_ok()
         {
-            return p;
+            return first;
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use gossipper_e2e::free_port;
+use gossipper_e2e::{free_port, free_port_block};
 
 /// A JSON file, parsed (panics naming the file).
 pub(crate) fn json(path: &Path) -> serde_json::Value {
@@ -25,15 +25,11 @@ pub(crate) fn records(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// A media port whose next 15 neighbours stay away from the other ports a test hands
-/// out: RTCP +1, video +2 and its RTCP, our second shard +2, and SIPp's per-call ports
+/// A media port whose next 15 neighbours are free and stay away from the other ports a
+/// test hands out: RTCP +1, video +2 and its RTCP, our second shard +2, and SIPp's per-call ports
 /// (`-mp`, then +4 for each further call: 3 calls reach +11).
 pub(crate) fn media_port() -> u16 {
-    let p = free_port();
-    for _ in 0..15 {
-        free_port();
-    }
-    p
+    free_port_block(16)
 }
 
 /// Arguments both tools get: address and port, no keyboard, a 60 s timeout, the
