@@ -88,7 +88,8 @@ impl RecvBatch {
         for i in 0..BATCH {
             // SAFETY: `base + i*SLOT` stays inside `bufs` (BATCH*SLOT bytes long); the iovec
             // and header arrays live on this frame for the whole call; `addrs[i]` is a valid
-            // sockaddr_storage the kernel may overwrite.
+            // sockaddr_storage the kernel may overwrite, and `ctrl[i]` a buffer of the
+            // length given in msg_controllen that it may write control messages into.
             unsafe {
                 iovs[i].write(libc::iovec {
                     iov_base: base.add(i * SLOT).cast(),

@@ -439,7 +439,8 @@ impl Received {
             .now
             .checked_sub(ago)
             .unwrap_or(self.now)
-            .clamp(self.floor, self.now);
+            .max(self.floor)
+            .min(self.now); // not clamp(): that would panic if floor were after now
         self.floor = at;
         (
             at,
