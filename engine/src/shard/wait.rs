@@ -15,9 +15,10 @@
 //!   that finds more; a wake that found a whole burst (a framed peer) goes straight back
 //!   to waiting, since a gather after a burst would only cost one more wake-up.
 //!
-//! Measured (built-in uac → uas, 10,000 calls/s, one core each, CPU-µs per call per
-//! role): gathering after every busy turn and no frames 27–29; frames for the client and
-//! no gathering 17–18 (perf/README.md).
+//! Measured (`perf/cpu_per_call.sh 10000`: built-in uac → uas, one core each, CPU-µs per
+//! call per role): gathering after every busy turn and no frames 28–31; this policy
+//! 20–24, and 17–20 once each call's timer is exact (`timers`). Gathering after every
+//! wake instead of after a trickle doubles the server's wake-ups (perf/README.md).
 
 use std::time::Duration;
 
