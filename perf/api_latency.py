@@ -46,6 +46,8 @@ import threading
 import time
 import types
 
+from perfutil import cpu_ticks
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USER, PASSWORD = "admin", "sipcapture"
 
@@ -231,12 +233,6 @@ def machine_busy(seconds=2.0):
     time.sleep(seconds)
     b1, t1 = cpu_times()
     return (b1 - b0) / max(1, t1 - t0)
-
-
-def process_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 def percentile(sorted_ms, p):
@@ -430,12 +426,12 @@ def main():
               f"one keep-alive connection each), {args.duration:g} s, at most "
               f"{args.max_requests} requests each, {len(endpoints)} endpoints in turn")
         busy_before = machine_busy()
-        master_ticks = process_ticks(master.proc.pid)
+        master_ticks = cpu_ticks(master.proc.pid)
         lat, errors, elapsed, slowest = run_clients(
             master.port, token, endpoints, args.clients, args.duration, args.max_requests,
             args.threads, args.connect_burst,
         )
-        master_cpu = (process_ticks(master.proc.pid) - master_ticks) / os.sysconf("SC_CLK_TCK")
+        master_cpu = (cpu_ticks(master.proc.pid) - master_ticks) / os.sysconf("SC_CLK_TCK")
         total = sum(len(v) for v in lat.values())
         print(f"{total} requests in {elapsed:.1f} s ({total / elapsed:.0f} req/s); the master "
               f"used {100 * master_cpu / elapsed:.0f} % of one CPU "

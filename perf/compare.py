@@ -25,17 +25,11 @@ import sys
 import tempfile
 import time
 
+from perfutil import Ports, cpu_ticks
+
 HZ = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def cpu_ticks(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return int(parts[11]) + int(parts[12])  # utime + stime
-    except OSError:
-        return None
+free_port = Ports(31000, step=2).next
 
 
 def rss_bytes(pid):
@@ -61,20 +55,6 @@ def col(header, row, name):
 class Tool:
     def __init__(self, name, binary, extra):
         self.name, self.binary, self.extra = name, binary, extra
-
-
-def free_port(base=[31000]):
-    import socket
-    while True:
-        base[0] += 2
-        p = base[0]
-        try:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind(("127.0.0.1", p))
-            s.close()
-            return p
-        except OSError:
-            continue
 
 
 def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure_mem=False,

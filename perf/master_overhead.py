@@ -28,13 +28,9 @@ import tempfile
 import time
 import urllib.request
 
+from perfutil import cpu_ticks
+
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 def measure(pid, window):

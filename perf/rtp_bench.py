@@ -57,6 +57,10 @@ import sys
 import tempfile
 import time
 
+from perfutil import Ports
+
+free_port = Ports(34000).next
+
 SCENARIO = """<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="rtp bench">
   <send retrans="500"><![CDATA[
@@ -109,18 +113,6 @@ SCENARIO = """<?xml version="1.0" encoding="UTF-8"?>
   <recv response="200"/>
 </scenario>
 """
-
-
-def free_port(base=[34000]):
-    while True:
-        base[0] += 1
-        p = base[0]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            continue
 
 
 def free_pair(base=[38000]):

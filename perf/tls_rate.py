@@ -26,30 +26,10 @@ import sys
 import tempfile
 import time
 
+from perfutil import Ports, cpu_ticks
+
 HZ = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return int(parts[11]) + int(parts[12])  # utime + stime
-    except OSError:
-        return None
-
-
-def free_port(base=[33000]):
-    import socket
-    while True:
-        base[0] += 2
-        p = base[0]
-        try:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", p))
-            s.close()
-            return p
-        except OSError:
-            continue
+free_port = Ports(33000, step=2).next
 
 
 def last_row(path, name):
