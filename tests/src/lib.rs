@@ -76,6 +76,24 @@ pub fn free_port_block(len: u16) -> u16 {
     }
 }
 
+/// The arguments every end-to-end peer gets, gossipper and SIPp alike: no keyboard, a
+/// 60 s run timeout, SIPp's statistics CSV at `stat` every second (`-trace_stat -stf
+/// -fd 1`, which `StatCsv` and `finish_pair` read), and the UDP control port on a free
+/// loopback port (SIPp's default, 8888, would collide between tests run in parallel).
+pub fn peer_args<'c>(cmd: &'c mut Command, stat: &Path) -> &'c mut Command {
+    cmd.args([
+        "-nostdin",
+        "-timeout",
+        "60s",
+        "-trace_stat",
+        "-fd",
+        "1",
+        "-stf",
+    ])
+    .arg(stat)
+    .args(["-cp", &free_port().to_string(), "-ci", "127.0.0.1"])
+}
+
 /// A fresh scratch directory under the system temp dir.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(

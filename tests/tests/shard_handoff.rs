@@ -6,7 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, finish_pair, free_port, gossipper_bin, scratch_dir, sipp_bin};
+use gossipper_e2e::{
+    Proc, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+};
 
 const CALLS: u64 = 400;
 
@@ -19,11 +21,10 @@ fn one_sipp_peer_spreads_over_both_server_shards() {
     let mut scmd = Command::new(gossipper_bin());
     scmd.current_dir(&dir)
         .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &sport.to_string()])
-        .args(["-shards", "2", "-m", &CALLS.to_string(), "-nostdin"])
-        .args(["-timeout", "60s", "-trace_stat", "-fd", "1", "-stf"])
-        .arg(&s_csv)
+        .args(["-shards", "2", "-m", &CALLS.to_string()])
         .arg("-summary_json")
         .arg(&summary);
+    peer_args(&mut scmd, &s_csv);
     let server = Proc::spawn("handoff server (gossipper)", &mut scmd);
     std::thread::sleep(Duration::from_millis(300));
     let mut ccmd = Command::new(sipp_bin());
@@ -37,9 +38,8 @@ fn one_sipp_peer_spreads_over_both_server_shards() {
             "-p",
             &free_port().to_string(),
         ])
-        .args(["-m", &CALLS.to_string(), "-r", "200", "-nostdin"])
-        .args(["-timeout", "60s", "-trace_stat", "-fd", "1", "-stf"])
-        .arg(&c_csv);
+        .args(["-m", &CALLS.to_string(), "-r", "200"]);
+    peer_args(&mut ccmd, &c_csv);
     let client = Proc::spawn("handoff client (sipp)", &mut ccmd);
     finish_pair(
         "handoff",

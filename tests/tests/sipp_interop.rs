@@ -5,7 +5,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, finish_pair, free_port, gossipper_bin, scratch_dir, sipp_bin};
+use gossipper_e2e::{
+    Proc, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+};
 
 const CALLS: &str = "50";
 
@@ -36,27 +38,15 @@ fn pair_with(
     let s_csv = dir.join("server.csv");
     let c_csv = dir.join("client.csv");
     let mut scmd = Command::new(&sbin);
-    scmd.current_dir(&dir)
-        .args(server_scn)
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &sport.to_string(),
-            "-m",
-            CALLS,
-            "-nostdin",
-        ])
-        .args(["-timeout", "60s", "-trace_stat", "-stf"])
-        .arg(&s_csv)
-        .args([
-            "-fd",
-            "1",
-            "-cp",
-            &free_port().to_string(),
-            "-ci",
-            "127.0.0.1",
-        ]);
+    scmd.current_dir(&dir).args(server_scn).args([
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &sport.to_string(),
+        "-m",
+        CALLS,
+    ]);
+    peer_args(&mut scmd, &s_csv);
     let server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
     std::thread::sleep(Duration::from_millis(300));
     let mut ccmd = Command::new(&cbin);
@@ -72,19 +62,9 @@ fn pair_with(
             CALLS,
             "-r",
             "25",
-            "-nostdin",
-        ])
-        .args(["-timeout", "60s", "-trace_stat", "-stf"])
-        .arg(&c_csv)
-        .args([
-            "-fd",
-            "1",
-            "-cp",
-            &free_port().to_string(),
-            "-ci",
-            "127.0.0.1",
         ])
         .args(extra);
+    peer_args(&mut ccmd, &c_csv);
     let client = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd);
     finish_pair(
         name,

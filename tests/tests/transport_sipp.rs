@@ -6,7 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, finish_pair, free_port, gossipper_bin, scratch_dir, sipp_bin};
+use gossipper_e2e::{
+    Proc, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+};
 
 const CALLS: u64 = 40;
 
@@ -77,18 +79,8 @@ fn pair(name: &str, server_is_sipp: bool, server_mode: &str, client_mode: &str) 
             "-m",
             &calls,
         ])
-        .args([
-            "-nostdin",
-            "-timeout",
-            "60s",
-            "-trace_stat",
-            "-fd",
-            "1",
-            "-stf",
-        ])
-        .arg(&s_csv)
-        .args(["-cp", &free_port().to_string(), "-ci", "127.0.0.1"])
         .args(max_socket(server_mode));
+    peer_args(&mut scmd, &s_csv);
     ours(&mut scmd, !server_is_sipp);
     let server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
     std::thread::sleep(Duration::from_millis(300));
@@ -105,22 +97,9 @@ fn pair(name: &str, server_is_sipp: bool, server_mode: &str, client_mode: &str) 
             "-p",
             &free_port().to_string(),
         ])
-        .args([
-            "-m",
-            &calls,
-            "-r",
-            "40",
-            "-nostdin",
-            "-timeout",
-            "60s",
-            "-trace_stat",
-            "-fd",
-            "1",
-            "-stf",
-        ])
-        .arg(&c_csv)
-        .args(["-cp", &free_port().to_string(), "-ci", "127.0.0.1"])
+        .args(["-m", &calls, "-r", "40"])
         .args(max_socket(client_mode));
+    peer_args(&mut ccmd, &c_csv);
     ours(&mut ccmd, server_is_sipp);
     let client = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd);
     finish_pair(

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, finish_pair, free_port, gossipper_bin, scratch_dir, sipp_bin};
+use gossipper_e2e::{
+    Proc, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+};
 
 /// Runs `server` (SIPp or ours) and the client to completion, both with `calls` calls;
 /// asserts exit 0 and zero failures on both sides. Returns the scratch directory, where
@@ -36,42 +38,17 @@ fn run_pair(
     let mut scmd = Command::new(&sbin);
     scmd.current_dir(&dir)
         .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &sport.to_string()])
-        .args([
-            "-m",
-            &m,
-            "-nostdin",
-            "-timeout",
-            "60s",
-            "-trace_stat",
-            "-stf",
-        ])
-        .arg(&s_csv)
-        .args([
-            "-fd",
-            "1",
-            "-cp",
-            &free_port().to_string(),
-            "-ci",
-            "127.0.0.1",
-        ])
+        .args(["-m", &m])
         .args(server_args);
+    peer_args(&mut scmd, &s_csv);
     let server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
     std::thread::sleep(Duration::from_millis(300));
     let mut ccmd = Command::new(&cbin);
     ccmd.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))
-        .args(["-sn", "uac", "-i", "127.0.0.1", "-m", &m, "-nostdin"])
-        .args(["-timeout", "60s", "-trace_stat", "-stf"])
-        .arg(&c_csv)
-        .args([
-            "-fd",
-            "1",
-            "-cp",
-            &free_port().to_string(),
-            "-ci",
-            "127.0.0.1",
-        ])
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-m", &m])
         .args(client_args);
+    peer_args(&mut ccmd, &c_csv);
     let client = Proc::spawn(&format!("{name} client ({})", cbin.display()), &mut ccmd);
     finish_pair(
         name,

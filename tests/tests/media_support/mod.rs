@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use gossipper_e2e::{free_port, free_port_block};
+use gossipper_e2e::{free_port_block, peer_args};
 
 /// A JSON file, parsed (panics naming the file).
 pub(crate) fn json(path: &Path) -> serde_json::Value {
@@ -35,26 +35,8 @@ pub(crate) fn media_port() -> u16 {
 /// Arguments both tools get: address and port, no keyboard, a 60 s timeout, the
 /// -trace_stat CSV at `stat` every second, and a control port on loopback.
 pub(crate) fn common(cmd: &mut Command, port: u16, stat: &Path) {
-    cmd.args([
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-nostdin",
-        "-timeout",
-        "60s",
-        "-trace_stat",
-        "-stf",
-    ])
-    .arg(stat)
-    .args([
-        "-fd",
-        "1",
-        "-cp",
-        &free_port().to_string(),
-        "-ci",
-        "127.0.0.1",
-    ]);
+    cmd.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
+    peer_args(cmd, stat);
 }
 
 /// The 16-bit PCM samples and channel count of a canonical WAV (our recorder's).
