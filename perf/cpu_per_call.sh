@@ -19,7 +19,11 @@ shift || true
 command -v perf >/dev/null || { echo "perf is required (apt-get install linux-perf)" >&2; exit 2; }
 W=$(mktemp -d)
 SP=; CP=
-pause() { [ "${PAUSE_BUILDS:-0}" = 1 ] && pkill "-$1" -x rustc; [ "${PAUSE_BUILDS:-0}" = 1 ] && pkill "-$1" -x cc; [ "${PAUSE_BUILDS:-0}" = 1 ] && pkill "-$1" -x ld; true; }
+# pkill exits 1 when nothing matches; under `set -e` that must not end the script.
+pause() {
+    [ "${PAUSE_BUILDS:-0}" = 1 ] || return 0
+    for p in rustc cc ld; do pkill "-$1" -x "$p" || true; done
+}
 cleanup() { pause CONT; [ -n "$CP" ] && kill "$CP" 2>/dev/null; [ -n "$SP" ] && kill "$SP" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 pause STOP

@@ -9,6 +9,7 @@
 
 mod cli;
 mod legacy;
+mod signals;
 mod ui;
 mod worker;
 

@@ -3,63 +3,25 @@
 //! port (`echo q >/dev/udp/127.0.0.1/8888`).
 
 use std::io::Read as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::shard::Control;
 
 use super::terminal::RawMode;
+use crate::signals::SignalCounts;
 
-/// Signal flags set by handlers and read every tick.
-pub(super) struct Signals {
-    pub(super) usr1: Arc<AtomicBool>,
-    pub(super) usr2: Arc<AtomicBool>,
-    pub(super) interrupts: Arc<AtomicUsize>,
-}
-
-impl Signals {
-    pub(super) fn install() -> Signals {
-        let usr1 = Arc::new(AtomicBool::new(false));
-        let usr2 = Arc::new(AtomicBool::new(false));
-        let interrupts = Arc::new(AtomicUsize::new(0));
-        let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&usr1));
-        let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR2, Arc::clone(&usr2));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            let counter = Arc::clone(&interrupts);
-            // SAFETY-free: signal_hook's low-level register needs unsafe; count with a flag
-            // pair instead, checked each tick.
-            let flag = Arc::new(AtomicBool::new(false));
-            let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
-            std::thread::spawn(move || {
-                loop {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                    if flag.swap(false, Ordering::Relaxed) {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-        Signals {
-            usr1,
-            usr2,
-            interrupts,
-        }
+/// Applies pending signals to `control`. Returns true when a screen dump is asked.
+pub(super) fn apply_signals(signals: &SignalCounts, control: &Control) -> bool {
+    if signals.take_usr1() {
+        control.soft_quit();
     }
-
-    /// Applies pending signals to `control`. Returns true when a screen dump is asked.
-    pub(super) fn apply(&self, control: &Control) -> bool {
-        if self.usr1.swap(false, Ordering::Relaxed) {
-            control.soft_quit();
-        }
-        match self.interrupts.load(Ordering::Relaxed) {
-            0 => {}
-            1 => control.soft_quit(),
-            _ => control.hard_quit(),
-        }
-        self.usr2.swap(false, Ordering::Relaxed)
+    match signals.stops() {
+        0 => {}
+        1 => control.soft_quit(),
+        _ => control.hard_quit(),
     }
+    signals.take_usr2()
 }
 
 /// Keys from the terminal and the UDP control port, as single characters.

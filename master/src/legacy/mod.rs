@@ -85,7 +85,7 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
         },
     );
     let control = prepared.control();
-    let signals = control::Signals::install();
+    let signals = crate::signals::SignalCounts::install("gossipper");
     let keys = control::Keys::start(&spec, control);
     let mut obs = match LegacyObserver::new(&spec, info.clone(), start, signals, keys) {
         Ok(o) => o,

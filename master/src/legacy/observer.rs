@@ -13,8 +13,9 @@ use gossipper_engine::stats::csv;
 use gossipper_engine::stats::report::RunInfo;
 use gossipper_engine::stats::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
 
-use super::control::{Keys, Signals};
+use super::control::{Keys, apply_signals};
 use super::terminal;
+use crate::signals::SignalCounts;
 
 fn create(path: &Option<std::path::PathBuf>) -> std::io::Result<Option<File>> {
     match path {
@@ -30,7 +31,7 @@ pub(super) struct LegacyObserver {
     delimiter: String,
     screen_file: Option<std::path::PathBuf>,
     rate_scale: f64,
-    signals: Signals,
+    signals: SignalCounts,
     keys: Keys,
     tty: bool,
     stat_file: Option<File>,
@@ -62,7 +63,7 @@ impl LegacyObserver {
         spec: &JobSpec,
         info: RunInfo,
         start: SystemTime,
-        signals: Signals,
+        signals: SignalCounts,
         keys: Keys,
     ) -> std::io::Result<Self> {
         let empty = ShardStats::new(
@@ -232,7 +233,7 @@ impl LegacyObserver {
 
 impl Observer for LegacyObserver {
     fn on_tick(&mut self, tick: &Tick<'_>) {
-        if self.signals.apply(tick.control)
+        if apply_signals(&self.signals, tick.control)
             && let Some(path) = &self.screen_file
         {
             let live = LiveInfo {

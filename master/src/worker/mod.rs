@@ -33,10 +33,11 @@ use gossipper_engine::stats::report_html::{self, ReportData};
 use gossipper_engine::stats::summary::{self, SummaryInput};
 use serde::Serialize;
 
+use crate::signals::SignalCounts;
 pub(crate) use config::build as build_config;
 pub(crate) use load_scenario::IDS as LOAD_SCENARIOS;
 pub(crate) use load_scenario::check_identity_value;
-use observer::{JobObserver, Lines, StopSignals};
+use observer::{JobObserver, Lines};
 use spec::{MIN_STATS_INTERVAL_MS, WorkerSpec};
 
 /// The worker's exit codes (the master maps them to job states).
@@ -161,7 +162,7 @@ fn fail(lines: &mut Lines, job_id: &str, error: &str, code: u8) -> u8 {
 }
 
 fn run(spec: &WorkerSpec, mut lines: Lines) -> u8 {
-    let signals = StopSignals::install();
+    let signals = SignalCounts::install("worker");
     lines.json(&Started {
         kind: "started",
         job_id: &spec.job_id,
@@ -233,7 +234,7 @@ fn run_error(e: &RunError) -> (String, u8) {
     }
 }
 
-fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: StopSignals) -> u8 {
+fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 {
     let job_id = spec.job_id.as_str();
     let built = match config::build(spec, random_seed()) {
         Ok(b) => b,

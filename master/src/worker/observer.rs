@@ -11,8 +11,6 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use gossipper_engine::call::ShardEvent;
@@ -21,6 +19,8 @@ use gossipper_engine::stats::ShardStats;
 use gossipper_engine::stats::format::{date_time_spaced, unix_ms};
 use gossipper_engine::stats::report_html::SeriesPoint;
 use gossipper_engine::stats::stats_line::stats_line_with_media;
+
+use crate::signals::SignalCounts;
 
 /// How long a soft quit may take before the worker forces a hard one: long enough for
 /// the built-in uas to finish its 4 s timewait, well inside the master's SIGKILL grace.
@@ -75,61 +75,13 @@ impl Lines {
     }
 }
 
-/// Counts SIGTERM and SIGINT deliveries.
-pub(crate) struct StopSignals {
-    count: Arc<AtomicUsize>,
-}
-
-impl StopSignals {
-    pub(crate) fn install() -> StopSignals {
-        let count = Arc::new(AtomicUsize::new(0));
-        // The handlers only set flags (async-signal-safe); a small thread turns them into
-        // a count, so a second signal can be told from the first.
-        let flags: Vec<Arc<AtomicBool>> =
-            [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT]
-                .iter()
-                .filter_map(|&sig| {
-                    let f = Arc::new(AtomicBool::new(false));
-                    match signal_hook::flag::register(sig, Arc::clone(&f)) {
-                        Ok(_) => Some(f),
-                        Err(e) => {
-                            eprintln!("worker: cannot install a handler for signal {sig}: {e}");
-                            None
-                        }
-                    }
-                })
-                .collect();
-        let c = Arc::clone(&count);
-        let spawned = std::thread::Builder::new()
-            .name("worker-signals".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(Duration::from_millis(20));
-                    for f in &flags {
-                        if f.swap(false, Ordering::Relaxed) {
-                            c.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            eprintln!("worker: cannot start the signal thread: {e}");
-        }
-        StopSignals { count }
-    }
-
-    pub(crate) fn received(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
-    }
-}
-
 /// The observer of one job's run.
 pub(crate) struct JobObserver {
     job_id: String,
     interval: Duration,
     pub(crate) lines: Lines,
     call_records: Option<BufWriter<File>>,
-    signals: StopSignals,
+    signals: SignalCounts,
     prev: ShardStats,
     prev_at: Option<Instant>,
     next_at: Option<Instant>,
@@ -152,7 +104,7 @@ impl JobObserver {
         lines: Lines,
         call_records: Option<File>,
         empty: ShardStats,
-        signals: StopSignals,
+        signals: SignalCounts,
     ) -> JobObserver {
         JobObserver {
             job_id: job_id.to_string(),
@@ -234,7 +186,7 @@ impl JobObserver {
     }
 
     fn steer(&mut self, tick: &Tick<'_>) {
-        let signals = self.signals.received();
+        let signals = self.signals.stops();
         let want_stop = signals > 0 || self.lines.gone();
         if want_stop && self.soft_quit_at.is_none() {
             self.stopped = true;
