@@ -102,6 +102,9 @@ mod tests {
         signal_hook::low_level::raise(SIGTERM).expect("raise SIGTERM");
         assert!(eventually(|| s.stops() == 1));
         signal_hook::low_level::raise(SIGINT).expect("raise SIGINT");
-        assert!(eventually(|| s.stops() == 2), "SIGINT and SIGTERM count together");
+        assert!(
+            eventually(|| s.stops() == 2),
+            "SIGINT and SIGTERM count together"
+        );
     }
 }

@@ -211,6 +211,13 @@ impl Call {
             )
     }
 
+    /// True when the call's next deadline only ends its final `<timewait>` (no
+    /// retransmission pending): nothing is sent then and nobody waits for it, so the
+    /// shard may run it a little late, together with others (`CallTable::set_timer`).
+    pub fn deadline_is_lazy(&self, sc: &crate::scenario::Scenario) -> bool {
+        self.retrans().is_none() && self.in_timewait(sc)
+    }
+
     /// The earliest instant at which `handle_timeout` has work to do.
     #[must_use]
     pub fn deadline(&self) -> Option<Instant> {

@@ -368,8 +368,9 @@ impl ShardCore {
             self.stats.media = m.stats();
         }
         let deadline = call.deadline();
+        let lazy = call.deadline_is_lazy(scenario);
         match progress {
-            Progress::Running => self.calls.set_timer(h, deadline),
+            Progress::Running => self.calls.set_timer(h, deadline, lazy),
             Progress::Finished(outcome) => self.end_call(h, now, outcome),
         }
     }
@@ -834,5 +835,47 @@ mod tests {
         core.enable_udp_per_call(10);
         assert_eq!(core.udp_ports_wanted(now), 0);
         assert!(core.udp_ports.is_none());
+    }
+}
+
+#[cfg(test)]
+mod lazy_timer_tests {
+    use crate::shard::table::LAZY_GRID;
+    use crate::sim::{self, SimNet};
+    use std::time::Duration;
+
+    #[test]
+    fn timewaits_end_together_on_the_lazy_grid_never_early() {
+        let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let mut net = SimNet::new(9);
+        let uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 5);
+        net.run_until(100_000, |n| n.endpoints[uac].done());
+        let epoch = net.epoch();
+        let byes: Vec<Duration> = net
+            .log
+            .iter()
+            .filter(|s| s.first_line.starts_with("BYE "))
+            .map(|s| s.at + net.delay)
+            .collect();
+        assert_eq!(byes.len(), 5);
+        let core = &net.endpoints[uas];
+        assert_eq!(core.live_calls(), 5, "all five wait out the 4 s timewait");
+        let next = core.next_deadline().expect("a timewait deadline") - epoch;
+        // The uas's 4 s timewait starts when it answers the BYE, which it does on arrival.
+        let first_end = byes[0] + Duration::from_secs(4);
+        assert!(next >= first_end, "never early: {next:?} < {first_end:?}");
+        assert!(
+            next < first_end + Duration::from_nanos(LAZY_GRID),
+            "at most one grid step late: {next:?}"
+        );
+        assert_eq!(next.as_nanos() % u128::from(LAZY_GRID), 0, "on the grid");
+        // The five BYEs came within 5 ms, so their timewaits end in at most two turns.
+        let mut turns = 0;
+        net.run_until(1000, |n| {
+            turns += 1;
+            n.endpoints[uas].live_calls() == 0
+        });
+        assert!(turns <= 3, "{turns} turns to end five timewaits");
     }
 }

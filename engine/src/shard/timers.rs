@@ -47,6 +47,14 @@ impl Tick {
     pub(crate) const fn as_nanos(self) -> u64 {
         self.0
     }
+
+    /// The first multiple of `grid` nanoseconds at or after this tick (`grid` > 0).
+    pub(crate) const fn round_up(self, grid: u64) -> Tick {
+        match self.0.checked_next_multiple_of(grid) {
+            Some(ns) => Tick::from_nanos(ns),
+            None => Tick::MAX,
+        }
+    }
 }
 
 /// log2 of the slots per level.
