@@ -2,8 +2,9 @@
 //! calls), so it is tested without sockets or clocks.
 //!
 //! A wake-up costs far more than a datagram: on the 2-vCPU VM of reference/sipp.md a
-//! sleep and wake-up pair costs about 25 µs of CPU (`finish_task_switch`, the peer's
-//! wake-up IPI), handling a datagram 1–2 µs. So the loop batches, two ways:
+//! timer wake-up costs about 40 µs of CPU and a datagram waking another CPU about 20 µs
+//! there plus 20 µs to its sender (`perf/src/bin/wake_cost.rs`), handling a datagram
+//! 1–2 µs. So the loop batches, two ways:
 //! - A client pacing at least [`FRAMED_RATE`] calls/s, without media, runs in frames: it sleeps until its
 //!   next deadline (at most one [`FRAME`], 1 ms) and does not wake for datagrams. Its
 //!   response times stay exact because each datagram carries the kernel's receive time
