@@ -25,6 +25,9 @@ use crate::stats::{FailureReason, ShardStats};
 
 /// The pacer's wake-up granularity at high rates.
 const PACER_TICK: std::time::Duration = std::time::Duration::from_millis(1);
+/// A timewait at least this long ends on `table::LAZY_GRID` (at most 1.7 % late); a
+/// shorter one ends exactly.
+const LAZY_AT_LEAST: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Which calls a lost stream connection carried (`ShardCore::fail_calls`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -368,7 +371,9 @@ impl ShardCore {
             self.stats.media = m.stats();
         }
         let deadline = call.deadline();
-        let lazy = call.deadline_is_lazy(scenario);
+        // Only long waits: a 16.8 ms step would stretch a short timewait noticeably.
+        let lazy = call.deadline_is_lazy(scenario)
+            && deadline.is_some_and(|d| d.saturating_duration_since(now) >= LAZY_AT_LEAST);
         match progress {
             Progress::Running => self.calls.set_timer(h, deadline, lazy),
             Progress::Finished(outcome) => self.end_call(h, now, outcome),
@@ -877,5 +882,30 @@ mod lazy_timer_tests {
             n.endpoints[uas].live_calls() == 0
         });
         assert!(turns <= 3, "{turns} turns to end five timewaits");
+    }
+
+    #[test]
+    fn a_short_timewait_ends_exactly() {
+        let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let uas = crate::scenario::builtin::get("uas").expect("the built-in uas");
+        assert!(uas.xml.contains("<timewait milliseconds=\"4000\"/>"));
+        let uas_xml = uas.xml.replace(
+            "<timewait milliseconds=\"4000\"/>",
+            "<timewait milliseconds=\"300\"/>",
+        );
+        let mut net = SimNet::new(9);
+        let uas = net.add_server(sim::scenario(&uas_xml), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 1);
+        net.run_until(100_000, |n| n.endpoints[uac].done());
+        let bye = net
+            .log
+            .iter()
+            .find(|s| s.first_line.starts_with("BYE "))
+            .map(|s| s.at + net.delay)
+            .expect("a BYE");
+        let next = net.endpoints[uas]
+            .next_deadline()
+            .expect("the timewait's end");
+        assert_eq!(next - net.epoch(), bye + Duration::from_millis(300));
     }
 }
