@@ -5,7 +5,8 @@ Measures, for gossipper<->gossipper and SIPp<->SIPp (built-in uac against built-
 127.0.0.1, each process pinned to its own core with taskset):
   1. the highest call rate with zero failed calls, stepping the rate (UDP u1, then TCP t1:
      one connection carries every call);
-  2. CPU-µs per call for each role at a fixed rate both sustain (u1, then t1);
+  2. CPU-µs per call for each role at a fixed rate both sustain (u1, then t1), in steady
+     state: a 6 s window of a 14 s run, after the uas's timewaits have begun to end;
   3. memory per concurrent call: 100,000 calls held open (-d 60000); the RSS of each
      process once all are established, minus its RSS with one call held, per call.
 Numbers are read from each tool's own -trace_stat CSV (same format for both) and from
@@ -58,8 +59,10 @@ class Tool:
 
 
 def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure_mem=False,
-             transport="u1"):
-    """One uac->uas run over `transport`. Returns a dict of measurements."""
+             transport="u1", window=None):
+    """One uac->uas run over `transport`. Returns a dict of measurements. With
+    `window=(a, b)` (seconds after the uac starts) it also measures each process's CPU
+    between those instants: steady state, without start-up and wind-down."""
     d = tempfile.mkdtemp(prefix=f"perf-{tool.name}-")
     sport, cport = free_port(), free_port()
     timeout_s = int(calls / rate * 3 + hold_ms / 1000 + 20)
@@ -82,6 +85,7 @@ def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure
     uac = subprocess.Popen(uac_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak_rss = {"uac": 0, "uas": 0}
     last_ticks = {"uac": 0, "uas": t_uas0 or 0}
+    marks = []  # (time, uac ticks, uas ticks) at the window's edges
     while uac.poll() is None and time.time() - start < timeout_s + 15:
         for role, p in (("uac", uac), ("uas", uas)):
             r = rss_bytes(p.pid)
@@ -90,7 +94,9 @@ def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure
             t = cpu_ticks(p.pid)
             if t is not None:
                 last_ticks[role] = t
-        time.sleep(0.1)
+        if window and len(marks) < 2 and time.time() - start >= window[len(marks)]:
+            marks.append((time.time(), cpu_ticks(uac.pid), cpu_ticks(uas.pid)))
+        time.sleep(0.1 if not window else 0.02)
     if uac.poll() is None:
         uac.kill()
     wall = time.time() - start
@@ -103,6 +109,11 @@ def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure
     res = {"rate": rate, "calls": calls, "wall": wall, "rc": uac.returncode,
            "uac_cpu_s": last_ticks["uac"] / HZ, "uas_cpu_s": uas_ticks / HZ,
            "uac_rss": peak_rss["uac"], "uas_rss": peak_rss["uas"]}
+    if len(marks) == 2 and None not in marks[0] + marks[1]:
+        (t0, c0, s0), (t1, c1, s1) = marks
+        res["window_calls"] = rate * (t1 - t0)
+        res["window_uac_cpu_s"] = (c1 - c0) / HZ
+        res["window_uas_cpu_s"] = (s1 - s0) / HZ
     try:
         h, rows = read_csv(f"{d}/uac.csv")
         last = rows[-1]
@@ -177,14 +188,23 @@ def clean(r, rate):
             and r["wall"] <= r["calls"] / rate * 1.15 + 5 and r["retrans"] <= r["calls"] * 0.06)
 
 
+def report(tool, transport, r, rate):
+    """Prints one run's line (with its steady-state CPU when measured); True when clean."""
+    ok = clean(r, rate)
+    cpu = ""
+    if "window_calls" in r:
+        cpu = " cpu/call uac={:.1f}us uas={:.1f}us".format(
+            *(r[f"window_{role}_cpu_s"] / r["window_calls"] * 1e6 for role in ("uac", "uas")))
+    print(f"  {tool.name:10s} {transport} {rate:>7} cps: ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} "
+          f"wall={r['wall']:.1f}s rc={r['rc']}{cpu} {'CLEAN' if ok else 'FAIL'}", flush=True)
+    return ok
+
+
 def max_clean_rate(tool, rates, secs, transport="u1"):
     best = 0
     for rate in rates:
         r = run_pair(tool, rate, int(rate * secs), transport=transport)
-        ok = clean(r, rate)
-        print(f"  {tool.name:10s} {transport} {rate:>7} cps: ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} "
-              f"wall={r['wall']:.1f}s rc={r['rc']} {'CLEAN' if ok else 'FAIL'}", flush=True)
-        if not ok:
+        if not report(tool, transport, r, rate):
             break
         best = rate
     return best
@@ -210,11 +230,19 @@ def main():
     best_g = max_clean_rate(g, g_rates, secs)
     # The issue's reference point: a rate both tools sustain.
     fixed = 10000
-    print(f"\n2. CPU per call at {fixed} cps")
-    cs = run_pair(s, fixed, fixed * secs)
-    cg = run_pair(g, fixed, fixed * secs)
+    # CPU per call in steady state: 14 s runs measured from 5.5 s to 11.5 s, after the
+    # uas's 4 s timewaits have begun to end (a shorter run never pays for them) and
+    # before the last calls wind down. The run must be clean for the window to count.
+    cpu_secs, window = 14, (5.5, 11.5)
+    print(f"\n2. CPU per call at {fixed} cps (steady state, {window[0]}-{window[1]} s of a {cpu_secs} s run)")
+    cs = run_pair(s, fixed, fixed * cpu_secs, window=window)
+    cg = run_pair(g, fixed, fixed * cpu_secs, window=window)
+    clean_cpu = {id(r): report(t, "u1", r, fixed) for t, r in ((s, cs), (g, cg))}
+
     def per_call(r, role):
-        return r[f"{role}_cpu_s"] / max(r["ok"], 1) * 1e6
+        if not clean_cpu.get(id(r)) or "window_calls" not in r:
+            return float("nan")
+        return r[f"window_{role}_cpu_s"] / r["window_calls"] * 1e6
     # TCP t1: the same two measures, every call on one connection each way.
     if not a.no_t1:
         print("\n1b. highest zero-failure call rate (TCP t1, uac and uas each on one core)")
@@ -226,8 +254,9 @@ def main():
         t1_best_s = max_clean_rate(s, t1_sipp_rates, secs, "t1")
         t1_best_g = max_clean_rate(g, t1_g_rates, secs, "t1")
         print(f"\n2b. CPU per call at {fixed} cps (TCP t1)")
-        t1_cs = run_pair(s, fixed, fixed * secs, transport="t1")
-        t1_cg = run_pair(g, fixed, fixed * secs, transport="t1")
+        t1_cs = run_pair(s, fixed, fixed * cpu_secs, transport="t1", window=window)
+        t1_cg = run_pair(g, fixed, fixed * cpu_secs, transport="t1", window=window)
+        clean_cpu.update({id(r): report(t, "t1", r, fixed) for t, r in ((s, t1_cs), (g, t1_cg))})
     # Issue #3: 100,000 held calls, in both modes (only the pace differs).
     held = 100000
     print(f"\n3. memory per concurrent call ({held} calls held, -d 60000; RSS delta / calls)")
