@@ -89,14 +89,14 @@ struct Slot {
     call: Option<Box<Call>>,
 }
 
-/// How long the Call-ID of an ended call is remembered (messages for it are "dead call
-/// messages", not new calls). SIPp keeps them 33 s (`-deadcall_wait`); we keep fewer
-/// seconds and a cap, so memory stays bounded at high rates.
 /// The step lazy deadlines are rounded up to (`set_timer`): 2^24 ns ≈ 16.8 ms, so a
 /// 4 s timewait ends at most 0.4 % late and timewaits wake a shard at most 60 times a
 /// second whatever the call rate.
 pub const LAZY_GRID: u64 = 1 << 24;
 
+/// How long the Call-ID of an ended call is remembered (messages for it are "dead call
+/// messages", not new calls). SIPp keeps them 33 s (`-deadcall_wait`); we keep fewer
+/// seconds and a cap, so memory stays bounded at high rates.
 const DEAD_CALL_WAIT: Duration = Duration::from_secs(5);
 const DEAD_CALL_MAX: usize = 500_000;
 
