@@ -77,68 +77,22 @@ const SIPP_UAS_AV: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 </scenario>
 "#;
 
-/// Our side: plays both captures at once, then checks the packet counts. `RTPCHECK` is
-/// replaced per run.
-const OUR_UAC_AV: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="pcap link layers and video through an echo">
-  <send retrans="500"><![CDATA[
-    INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]AVC[call_number]
-    To: [service] <sip:[service]@[remote_ip]:[remote_port]>
-    Call-ID: [call_id]
-    CSeq: 1 INVITE
-    Contact: sip:sipp@[local_ip]:[local_port]
-    Max-Forwards: 70
-    Content-Type: application/sdp
-    Content-Length: [len]
-
-    v=0
-    o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-    s=-
-    c=IN IP[media_ip_type] [media_ip]
-    t=0 0
-    m=audio [media_port] RTP/AVP 8
-    a=rtpmap:8 PCMA/8000
-    m=video [rtpstream_video_port] RTP/AVP 96
-    a=rtpmap:96 H264/90000
-  ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-    ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]AVC[call_number]
-    To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-    Call-ID: [call_id]
-    CSeq: 1 ACK
-    Contact: sip:sipp@[local_ip]:[local_port]
-    Max-Forwards: 70
-    Content-Length: 0
-  ]]></send>
-  <nop>
-    <action>
-      <exec play_pcap_audio="tone_sll.pcap"/>
+/// Our side: plays both captures at once, then checks the packet counts with `rtpcheck`.
+fn our_uac_av(rtpcheck: &str) -> String {
+    media_support::media_uac_scenario(
+        "pcap link layers and video through an echo",
+        "AVC",
+        "m=audio [media_port] RTP/AVP 8
+         a=rtpmap:8 PCMA/8000
+         m=video [rtpstream_video_port] RTP/AVP 96
+         a=rtpmap:96 H264/90000",
+        &format!(
+            r#"      <exec play_pcap_audio="tone_sll.pcap"/>
       <exec play_pcap_video="video_raw.pcap"/>
-      <exec rtpcheck="RTPCHECK"/>
-    </action>
-  </nop>
-  <pause milliseconds="4500"/>
-  <send retrans="500"><![CDATA[
-    BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]AVC[call_number]
-    To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-    Call-ID: [call_id]
-    CSeq: 2 BYE
-    Contact: sip:sipp@[local_ip]:[local_port]
-    Max-Forwards: 70
-    Content-Length: 0
-  ]]></send>
-  <recv response="200"/>
-</scenario>
-"#;
+      <exec rtpcheck="{rtpcheck}"/>"#
+        ),
+    )
+}
 
 /// Writes the captures and both scenarios into `dir`, with `rtpcheck` as our check.
 fn prepare(dir: &Path, rtpcheck: &str) {
@@ -146,7 +100,7 @@ fn prepare(dir: &Path, rtpcheck: &str) {
     write_tone_pcap_as(&mut sll, Link::LinuxSll).expect("SLL capture");
     let mut raw = Vec::new();
     write_video_pcap(&mut raw, Link::RawIp, VIDEO_PACKETS).expect("raw-IP capture");
-    let uac = OUR_UAC_AV.replace("RTPCHECK", rtpcheck);
+    let uac = our_uac_av(rtpcheck);
     let files: [(&str, &[u8]); 4] = [
         ("tone_sll.pcap", &sll),
         ("video_raw.pcap", &raw),

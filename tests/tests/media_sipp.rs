@@ -201,64 +201,21 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
     assert_eq!(wavs, CALLS, "one WAV per call");
 }
 
-const WAV_SCENARIO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<scenario name="WAV through an echo, recorded">
-  <send retrans="500"><![CDATA[
-    INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
-    To: [service] <sip:[service]@[remote_ip]:[remote_port]>
-    Call-ID: [call_id]
-    CSeq: 1 INVITE
-    Contact: sip:sipp@[local_ip]:[local_port]
-    Max-Forwards: 70
-    Content-Type: application/sdp
-    Content-Length: [len]
-
-    v=0
-    o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-    s=-
-    c=IN IP[media_ip_type] [media_ip]
-    t=0 0
-    m=audio [media_port] RTP/AVP 0
-    a=rtpmap:0 PCMU/8000
-  ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
-  <send><![CDATA[
-    ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
-    To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-    Call-ID: [call_id]
-    CSeq: 1 ACK
-    Contact: sip:sipp@[local_ip]:[local_port]
-    Max-Forwards: 70
-    Content-Length: 0
-  ]]></send>
-  <nop>
-    <action>
-      <exec rtp_record="start"/>
-      <exec rtp_stream="tone.wav,1,0"/>
-      <exec rtpcheck="min_packets=150 direction=both"/>
-    </action>
-  </nop>
-  <pause milliseconds="4500"/>
-  <send retrans="500"><![CDATA[
-    BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-    Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-    From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag09[call_number]
-    To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-    Call-ID: [call_id]
-    CSeq: 2 BYE
-    Contact: sip:sipp@[local_ip]:[local_port]
-    Max-Forwards: 70
-    Content-Length: 0
-  ]]></send>
-  <recv response="200"/>
-</scenario>
-"#;
+/// Our side: streams `stream` (an `<exec>` attribute) through an echo, records both
+/// directions and checks the packets.
+fn wav_scenario(stream: &str) -> String {
+    media_support::media_uac_scenario(
+        "WAV through an echo, recorded",
+        "SIPpTag09",
+        "m=audio [media_port] RTP/AVP 0
+         a=rtpmap:0 PCMU/8000",
+        &format!(
+            r#"      <exec rtp_record="start"/>
+      <exec {stream}/>
+      <exec rtpcheck="min_packets=150 direction=both"/>"#
+        ),
+    )
+}
 
 /// A WAV played (PCM → µ-law) through SIPp's echo and recorded on receive equals the
 /// source after one G.711 round trip, sample for sample, once aligned.
@@ -267,7 +224,11 @@ fn a_wav_played_through_sipp_echo_is_recorded_within_g711_quantisation() {
     let dir = scratch_dir("media-wav-record");
     let asset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/media/tone_440_8k.wav");
     std::fs::copy(&asset, dir.join("tone.wav")).unwrap();
-    std::fs::write(dir.join("wav.xml"), WAV_SCENARIO).unwrap();
+    std::fs::write(
+        dir.join("wav.xml"),
+        wav_scenario(r#"rtp_stream="tone.wav,1,0""#),
+    )
+    .unwrap();
     let (sport, cport, smp) = (free_port(), free_port(), media_port());
     let mut sipp = Command::new(sipp_bin());
     sipp.current_dir(&dir).args([
@@ -357,7 +318,7 @@ fn missing_or_malformed_media_files_fail_the_load_naming_the_file() {
         ),
         (r#"rtp_stream="broken.wav,1,8""#, "broken.wav"),
     ] {
-        let xml = WAV_SCENARIO.replace(r#"rtp_stream="tone.wav,1,0""#, action);
+        let xml = wav_scenario(action);
         std::fs::write(dir.join("bad.xml"), xml).unwrap();
         let mut cmd = Command::new(gossipper_bin());
         cmd.current_dir(&dir)

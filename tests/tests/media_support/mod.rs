@@ -62,3 +62,61 @@ pub(crate) fn wav(path: &Path) -> (u16, Vec<i16>) {
 pub(crate) fn wav_samples(path: &Path) -> Vec<i16> {
     wav(path).1
 }
+
+/// A client scenario for media tests: INVITE with `sdp_media` (the `m=`/`a=` lines, one
+/// per line) after the usual session lines, ACK, a `<nop>` running `actions`, a 4.5 s
+/// pause, BYE. `tag` tells the tests' From tags apart in traces.
+pub(crate) fn media_uac_scenario(name: &str, tag: &str, sdp_media: &str, actions: &str) -> String {
+    let request = |first_line: &str, cseq: &str, to_tag: &str| {
+        format!(
+            "    {first_line}\n\
+             \x20   Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n\
+             \x20   From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]{tag}[call_number]\n\
+             \x20   To: [service] <sip:[service]@[remote_ip]:[remote_port]>{to_tag}\n\
+             \x20   Call-ID: [call_id]\n\
+             \x20   CSeq: {cseq}\n\
+             \x20   Contact: sip:sipp@[local_ip]:[local_port]\n\
+             \x20   Max-Forwards: 70\n"
+        )
+    };
+    let uri = "sip:[service]@[remote_ip]:[remote_port] SIP/2.0";
+    let media: String = sdp_media
+        .lines()
+        .map(|l| format!("    {}\n", l.trim()))
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="{name}">
+  <send retrans="500"><![CDATA[
+{invite}    Content-Type: application/sdp
+    Content-Length: [len]
+
+    v=0
+    o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+    s=-
+    c=IN IP[media_ip_type] [media_ip]
+    t=0 0
+{media}  ]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+{ack}    Content-Length: 0
+  ]]></send>
+  <nop>
+    <action>
+{actions}
+    </action>
+  </nop>
+  <pause milliseconds="4500"/>
+  <send retrans="500"><![CDATA[
+{bye}    Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"#,
+        invite = request(&format!("INVITE {uri}"), "1 INVITE", ""),
+        ack = request(&format!("ACK {uri}"), "1 ACK", "[peer_tag_param]"),
+        bye = request(&format!("BYE {uri}"), "2 BYE", "[peer_tag_param]"),
+    )
+}
