@@ -619,7 +619,8 @@ impl Call {
             return false;
         };
         let cseq = std::mem::replace(&mut self.cseq, self.ack.cseq);
-        render::render(self, &s.template, i, now, cx, out);
+        let plan = cx.plan;
+        render::render(self, plan.send_template(i, &s.template), i, now, cx, out);
         self.cseq = cseq;
         true
     }
@@ -641,7 +642,15 @@ impl Call {
         }
         let mut out = std::mem::take(cx.scratch);
         out.clear();
-        render::render(self, &s.template, i, now, cx, &mut out);
+        let plan = cx.plan;
+        render::render(
+            self,
+            plan.send_template(i, &s.template),
+            i,
+            now,
+            cx,
+            &mut out,
+        );
         // The start line decides what was sent (a template may begin with a keyword).
         let (method, status) = start_line_kind(&out);
         if method == Some(b"INVITE") {

@@ -22,6 +22,9 @@ pub struct Plan {
     rerenders: Vec<bool>,
     /// Whether any recv is `optional="global"` (else the global search is skipped).
     pub has_global_recv: bool,
+    /// `sends[i]`: the send at step `i` with this shard's run constants folded into its
+    /// literals (`render::fold_run_constants`); empty until `fold_sends` runs.
+    sends: Vec<Option<Template>>,
 }
 
 fn template_reads_last(t: &Template) -> bool {
@@ -123,6 +126,32 @@ impl Plan {
             keep_last_recv,
             rerenders,
             has_global_recv,
+            sends: Vec::new(),
+        }
+    }
+
+    /// Folds this shard's run constants into every send's template, once, when the shard
+    /// is set up (`per_call_ports`: calls may get local ports of their own, `-t un`).
+    pub fn fold_sends(&mut self, sc: &Scenario, env: &super::Env, per_call_ports: bool) {
+        self.sends = sc
+            .commands
+            .iter()
+            .map(|c| match &c.kind {
+                CommandKind::Send(s) => Some(super::render::fold_run_constants(
+                    &s.template,
+                    env,
+                    per_call_ports,
+                )),
+                _ => None,
+            })
+            .collect();
+    }
+
+    /// The send at step `i` as `fold_sends` left it, or `original` before it ran.
+    pub fn send_template<'a>(&'a self, i: usize, original: &'a Template) -> &'a Template {
+        match self.sends.get(i) {
+            Some(Some(t)) => t,
+            _ => original,
         }
     }
 

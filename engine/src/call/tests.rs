@@ -239,6 +239,7 @@ fn branchc_and_branchs_complete() {
 #[ignore]
 fn userland_cost_per_call_pair() {
     let mut net = SimNet::new(9);
+    net.log_enabled = false; // the log parses and copies every datagram again
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
     let uac = net.add_client(
         sim::builtin("uac"),

@@ -149,6 +149,8 @@ impl ShardCore {
         let calls_by_peer = (sc.role == Role::Server
             && crate::transport::StreamKind::of(env.transport).is_some())
         .then(HashMap::new);
+        let mut plan = Plan::new(sc);
+        plan.fold_sends(sc, &env, false);
         ShardCore {
             index,
             shards,
@@ -177,7 +179,7 @@ impl ShardCore {
             media: None,
             udp_ports: None,
             calls_by_peer,
-            plan: Plan::new(&scenario),
+            plan,
             scenario,
         }
     }
@@ -234,6 +236,8 @@ impl ShardCore {
     pub fn enable_udp_per_call(&mut self, max_sockets: usize) {
         if self.scenario.role == Role::Client {
             self.udp_ports = Some(PortPool::new(max_sockets, self.env.local_port));
+            // Calls now render their own `[local_port]`: it can no longer be folded.
+            self.plan.fold_sends(&self.scenario, &self.env, true);
         }
     }
 
@@ -907,5 +911,121 @@ mod lazy_timer_tests {
             .next_deadline()
             .expect("the timewait's end");
         assert_eq!(next - net.epoch(), bye + Duration::from_millis(300));
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use crate::call::plan::Plan;
+    use crate::scenario::Scenario;
+    use crate::sim::{self, SimNet};
+    use std::sync::Arc;
+
+    /// Every datagram of `calls` calls from `client` to `server`, with the sends' run
+    /// constants folded (as shards run) or not.
+    fn wire(client: Arc<Scenario>, server: Arc<Scenario>, folded: bool) -> Vec<Vec<u8>> {
+        let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let mut net = SimNet::new(3);
+        let s = net.add_server(server, addr(5060));
+        let c = net.add_client(client, addr(5061), addr(5060), 100.0, 3);
+        for i in [s, c] {
+            net.endpoints[i].env.keys = vec![("site".into(), "lab-7".into())];
+            let core = &mut net.endpoints[i];
+            core.plan = Plan::new(&core.scenario);
+            if folded {
+                core.plan.fold_sends(&core.scenario, &core.env, false);
+            }
+        }
+        net.run_until(1_000_000, |n| {
+            n.endpoints[c].done() && n.endpoints[s].live_calls() == 0
+        });
+        let c = &net.endpoints[c].stats.counters;
+        assert_eq!((c.successful_calls, c.failed_calls), (3, 0), "{c:?}");
+        net.log.iter().map(|s| s.bytes.clone()).collect()
+    }
+
+    /// `xml` loaded with `-key site …` allowed.
+    fn with_key_site(xml: &str) -> Arc<Scenario> {
+        let keys = ["site".to_string()];
+        let options = crate::scenario::LoadOptions {
+            keys: &keys,
+            ..Default::default()
+        };
+        Arc::new(crate::scenario::load(xml.as_bytes(), "edge.xml", &options).expect("loads"))
+    }
+
+    #[test]
+    fn folding_run_constants_changes_no_byte_on_the_wire() {
+        // A client whose INVITE has a line-dropping keyword followed by constants on the
+        // same line (no last message yet: the line is cut where the next literal ends it),
+        // a -key value, and constants everywhere else.
+        let uac = crate::scenario::builtin::get("uac")
+            .expect("the built-in uac")
+            .xml;
+        let edge = uac.replacen(
+            "Max-Forwards: 70",
+            "[last_Via:] [local_ip]:[local_port] x [transport]\n    X-Site: [site] [pid]\n    Max-Forwards: 70",
+            1,
+        );
+        assert_ne!(edge, uac, "the built-in uac has a Max-Forwards line");
+        let pairs = [
+            (sim::builtin("uac"), sim::builtin("uas")),
+            (sim::builtin("regexp"), sim::builtin("uas")),
+            (sim::builtin("branchc"), sim::builtin("branchs")),
+            (with_key_site(&edge), sim::builtin("uas")),
+        ];
+        for (client, server) in pairs {
+            let name = client.name.clone();
+            let plain = wire(client.clone(), server.clone(), false);
+            let folded = wire(client, server, true);
+            assert!(plain.len() >= 18, "{name}: {} datagrams", plain.len());
+            for (a, b) in plain.iter().zip(&folded) {
+                assert_eq!(
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b),
+                    "{name}"
+                );
+            }
+            assert_eq!(plain.len(), folded.len(), "{name}");
+        }
+    }
+
+    #[test]
+    fn folding_leaves_fewer_segments_and_keeps_per_call_keywords() {
+        let sc = sim::builtin("uac");
+        let env = sim::env(
+            "127.0.0.1:5061".parse().expect("an address"),
+            Some("127.0.0.1:5060".parse().expect("an address")),
+            std::time::Instant::now(),
+        );
+        let mut plan = Plan::new(&sc);
+        plan.fold_sends(&sc, &env, false);
+        let crate::scenario::CommandKind::Send(invite) = &sc.commands[0].kind else {
+            panic!("the uac starts with a send");
+        };
+        let folded = plan.send_template(0, &invite.template);
+        assert!(
+            folded.segments.len() * 2 < invite.template.segments.len(),
+            "{} -> {} segments",
+            invite.template.segments.len(),
+            folded.segments.len()
+        );
+        let kept = |t: &crate::scenario::Template, k: fn(&crate::scenario::Keyword) -> bool| {
+            t.segments
+                .iter()
+                .filter(|s| matches!(s, crate::scenario::Segment::Keyword(kw) if k(kw)))
+                .count()
+        };
+        use crate::scenario::Keyword as K;
+        let per_call = |k: &K| matches!(k, K::CallId | K::Branch(_) | K::CallNumber | K::Len(_));
+        assert_eq!(kept(folded, per_call), kept(&invite.template, per_call));
+        // -t un: each call renders its own port.
+        plan.fold_sends(&sc, &env, true);
+        let port = |k: &K| matches!(k, K::LocalPort(_));
+        assert_eq!(
+            kept(plan.send_template(0, &invite.template), port),
+            kept(&invite.template, port)
+        );
+        assert!(kept(&invite.template, port) > 0);
     }
 }

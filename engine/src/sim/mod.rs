@@ -28,6 +28,8 @@ pub struct Sent {
     pub first_line: String,
     pub call_id: String,
     pub dropped: bool,
+    /// The datagram as sent.
+    pub bytes: Vec<u8>,
 }
 
 /// Decides, per datagram, to lose it on purpose.
@@ -222,6 +224,7 @@ impl SimNet {
                 first_line,
                 call_id,
                 dropped: false,
+                bytes: bytes.clone(),
             };
             let mut drop = self.loss > 0.0 && self.rng.next_f64() < self.loss;
             if let Some(rule) = self.drop_rule.as_mut() {
