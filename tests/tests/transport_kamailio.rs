@@ -10,43 +10,19 @@ mod kamailio;
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, scratch_dir, tail};
+use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, tail};
 use kamailio::{Kamailio, Legs};
 
 const CALLS: u64 = 20;
 
-/// One side of a call path: transport code, port to listen on (UAS) or to call (UAC).
-fn gossipper(dir: &std::path::Path, name: &str, args: &[String]) -> Proc {
+/// One side of a call path: our address, `CALLS` calls, the arguments every peer gets
+/// (`peer_args`, statistics CSV at `csv`), then `args`.
+fn gossipper(dir: &std::path::Path, name: &str, csv: &std::path::Path, args: &[String]) -> Proc {
     let mut cmd = Command::new(gossipper_bin());
-    cmd.current_dir(dir).args(args);
+    cmd.current_dir(dir)
+        .args(["-i", "127.0.0.1", "-m", &CALLS.to_string()]);
+    peer_args(&mut cmd, csv).args(args);
     Proc::spawn(name, &mut cmd)
-}
-
-fn common(csv: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "-i",
-        "127.0.0.1",
-        "-m",
-        &CALLS.to_string(),
-        "-nostdin",
-        "-timeout",
-        "60s",
-        "-trace_stat",
-        "-fd",
-        "1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    v.push("-stf".into());
-    v.push(csv.display().to_string());
-    v.extend([
-        "-cp".to_string(),
-        free_port().to_string(),
-        "-ci".into(),
-        "127.0.0.1".into(),
-    ]);
-    v
 }
 
 /// Our UAS over `uas_mode` behind Kamailio, our UAC over `uac_mode` calling Kamailio.
@@ -75,12 +51,11 @@ fn through_kamailio(name: &str, uac_mode: &str, uas_mode: &str) {
         _ => k.tls_port,
     };
     let (s_csv, c_csv) = (dir.join("server.csv"), dir.join("client.csv"));
-    let mut sargs: Vec<String> = ["-sn", "uas", "-t", uas_mode, "-p", &uas_port.to_string()]
+    let sargs: Vec<String> = ["-sn", "uas", "-t", uas_mode, "-p", &uas_port.to_string()]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    sargs.extend(common(&s_csv));
-    let server = gossipper(&dir, &format!("{name} uas"), &sargs);
+    let server = gossipper(&dir, &format!("{name} uas"), &s_csv, &sargs);
     std::thread::sleep(Duration::from_millis(300));
     let mut cargs: Vec<String> = vec![format!("127.0.0.1:{proxy_port}")];
     cargs.extend(
@@ -88,7 +63,6 @@ fn through_kamailio(name: &str, uac_mode: &str, uas_mode: &str) {
             .iter()
             .map(|s| s.to_string()),
     );
-    cargs.extend(common(&c_csv));
     let trace = dir.join("uac_messages.log");
     cargs.extend([
         "-trace_msg".to_string(),
@@ -96,7 +70,7 @@ fn through_kamailio(name: &str, uac_mode: &str, uas_mode: &str) {
         trace.display().to_string(),
     ]);
     let (cstatus, cout, cerr) =
-        gossipper(&dir, &format!("{name} uac"), &cargs).wait(Duration::from_secs(90));
+        gossipper(&dir, &format!("{name} uac"), &c_csv, &cargs).wait(Duration::from_secs(90));
     let (sstatus, sout, serr) = server.wait(Duration::from_secs(30));
     let klog = k.log_tail();
     assert_eq!(
