@@ -111,9 +111,9 @@ def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure
            "uac_rss": peak_rss["uac"], "uas_rss": peak_rss["uas"]}
     if len(marks) == 2 and None not in marks[0] + marks[1]:
         (t0, c0, s0), (t1, c1, s1) = marks
-        res["window_calls"] = rate * (t1 - t0)
-        res["window_uac_cpu_s"] = (c1 - c0) / HZ
-        res["window_uas_cpu_s"] = (s1 - s0) / HZ
+        calls_in_window = rate * (t1 - t0)
+        res["window_us_per_call"] = {role: ticks / HZ * 1e6 / calls_in_window
+                                     for role, ticks in (("uac", c1 - c0), ("uas", s1 - s0))}
     try:
         h, rows = read_csv(f"{d}/uac.csv")
         last = rows[-1]
@@ -192,9 +192,8 @@ def report(tool, transport, r, rate):
     """Prints one run's line (with its steady-state CPU when measured); True when clean."""
     ok = clean(r, rate)
     cpu = ""
-    if "window_calls" in r:
-        cpu = " cpu/call uac={:.1f}us uas={:.1f}us".format(
-            *(r[f"window_{role}_cpu_s"] / r["window_calls"] * 1e6 for role in ("uac", "uas")))
+    if "window_us_per_call" in r:
+        cpu = " cpu/call uac={uac:.1f}us uas={uas:.1f}us".format(**r["window_us_per_call"])
     print(f"  {tool.name:10s} {transport} {rate:>7} cps: ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} "
           f"wall={r['wall']:.1f}s rc={r['rc']}{cpu} {'CLEAN' if ok else 'FAIL'}", flush=True)
     return ok
@@ -240,9 +239,9 @@ def main():
     clean_cpu = {id(r): report(t, "u1", r, fixed) for t, r in ((s, cs), (g, cg))}
 
     def per_call(r, role):
-        if not clean_cpu.get(id(r)) or "window_calls" not in r:
+        if not clean_cpu.get(id(r)) or "window_us_per_call" not in r:
             return float("nan")
-        return r[f"window_{role}_cpu_s"] / r["window_calls"] * 1e6
+        return r["window_us_per_call"][role]
     # TCP t1: the same two measures, every call on one connection each way.
     if not a.no_t1:
         print("\n1b. highest zero-failure call rate (TCP t1, uac and uas each on one core)")
