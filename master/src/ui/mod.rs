@@ -1,5 +1,5 @@
 //! `gossipper ui`: the master process — console at `/`, REST API at `/api/v2`, one
-//! listener, a synchronous tiny_http server. It runs no SIP itself.
+//! listener, a synchronous HTTP/1.1 server of our own (`http`). It runs no SIP itself.
 //!
 //! Owns: the command line of `gossipper ui`, opening the store, bootstrapping the first
 //! admin and the JWT secret, and starting the request threads. Flow: `main` → `run` →
@@ -7,8 +7,8 @@
 //!
 //! Modules: `paths` (the one safe path builder), `store` (SQLite + files), `auth`
 //! (passwords, tokens, tickets, throttle), `api` (router + one module per resource),
-//! `supervisor` (worker processes of jobs), `http` (tiny_http glue), `console` (embedded
-//! static files), `timefmt`.
+//! `supervisor` (worker processes of jobs), `http` (the server: connection caps and
+//! deadlines), `console` (embedded static files), `timefmt`.
 
 mod api;
 mod auth;
@@ -54,9 +54,19 @@ struct UiArgs {
     /// Serve without authentication (everyone is an anonymous admin). Loopback labs only.
     #[arg(long)]
     no_auth: bool,
-    /// Request threads.
-    #[arg(long, default_value_t = 8)]
-    http_threads: usize,
+    /// Connections served at once (each has its own thread); more get 503.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections: u32,
+    /// Connections from one client address (an IPv6 client: its /64); more get 503.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections_per_ip: u32,
+    /// Seconds a client has to send a request head; also the longest wait on one read or
+    /// write, and the grace of body and reply deadlines (which add 1 s per 64 KiB).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: u64,
 }
 
 pub(crate) fn main(args: &[String]) -> ExitCode {
@@ -122,17 +132,22 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
         supervisor,
     });
     let addr = http::listen_addr(&args.listen);
-    let server = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
-    match server.server_addr().to_ip() {
-        Some(bound) => eprintln!("gossipper ui: listening on http://{bound}"),
-        None => eprintln!("gossipper ui: listening on {addr}"),
+    let listener = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
+    match listener.local_addr() {
+        Ok(bound) => eprintln!("gossipper ui: listening on http://{bound}"),
+        Err(_) => eprintln!("gossipper ui: listening on {addr}"),
     }
-    let threads = http::serve(Arc::new(server), ctx, args.http_threads)
-        .context("starting request threads")?;
-    for t in threads {
-        let _ = t.join();
-    }
-    Ok(())
+    let limits = http::Limits {
+        max_connections: args.max_connections as usize,
+        max_per_client: args.max_connections_per_ip as usize,
+        request_timeout: Duration::from_secs(args.request_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+    };
+    http::serve(
+        listener,
+        limits,
+        Arc::new(move |inc: &mut api::Incoming<'_>| api::dispatch(&ctx, inc)),
+    )
 }
 
 /// The JWT secret: the saved one, else `--jwt-secret`, else 32 random bytes; saved so

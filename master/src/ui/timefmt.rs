@@ -81,6 +81,24 @@ pub(crate) fn compact(t: SystemTime) -> String {
     )
 }
 
+/// `Sun, 06 Nov 1994 08:49:37 GMT`: RFC 9110 §5.6.7's IMF-fixdate, for the `Date` header.
+pub(crate) fn http_date(t: SystemTime) -> String {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let p = parts(t);
+    // 1970-01-01 was a Thursday; the index is below 7 and the month within 1..=12.
+    let weekday = WEEKDAYS
+        .get((unix_secs(t) / 86_400 % 7) as usize)
+        .unwrap_or(&"Thu");
+    let month = MONTHS.get(p.month as usize - 1).unwrap_or(&"Jan");
+    format!(
+        "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+        p.day, p.year, p.hour, p.minute, p.second
+    )
+}
+
 /// The RFC 3339 form of a [`compact`] name, or `None` if it is not one.
 pub(crate) fn compact_to_rfc3339(ts: &str) -> Option<String> {
     let b = ts.as_bytes();
@@ -120,6 +138,13 @@ mod tests {
         );
         let t2 = UNIX_EPOCH + Duration::from_secs(4_102_444_799); // 2099-12-31T23:59:59
         assert_eq!(rfc3339(t2), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn http_dates_are_imf_fixdate() {
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 
     #[test]

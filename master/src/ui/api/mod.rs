@@ -91,7 +91,7 @@ pub(crate) fn actor(who: &Principal) -> Actor<'_> {
     }
 }
 
-/// Where the body of a request comes from (tiny_http's request, or a slice in tests).
+/// Where the body of a request comes from (the connection, or a slice in tests).
 pub(crate) trait BodySource {
     fn reader(&mut self) -> &mut dyn Read;
 }
@@ -288,7 +288,7 @@ impl Call<'_, '_> {
     }
 
     /// For a WebSocket upgrade request, the `Sec-WebSocket-Accept` value; `None` for a
-    /// plain request. A broken handshake is a 400 (tiny_http checks nothing itself).
+    /// plain request. A broken handshake is a 400 (the HTTP layer checks nothing itself).
     pub(crate) fn websocket_accept(&self) -> Result<Option<String>, ApiError> {
         let upgrade = self
             .header("upgrade")
