@@ -55,18 +55,22 @@ pub(crate) fn hash_password(password: &str) -> Result<String, AuthError> {
     let mut salt = [0u8; 16];
     getrandom::getrandom(&mut salt).map_err(|e| AuthError::Random(e.to_string()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AuthError::Hash(e.to_string()))
+    super::hash_gate::run(|| {
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AuthError::Hash(e.to_string()))
+    })
 }
 
 /// Checks a password against a stored PHC hash; a malformed hash never matches.
 pub(crate) fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
+        super::hash_gate::run(|| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     })
 }
 

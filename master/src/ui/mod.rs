@@ -2,17 +2,19 @@
 //! listener, a synchronous HTTP/1.1 server of our own (`http`). It runs no SIP itself.
 //!
 //! Owns: the command line of `gossipper ui`, opening the store, bootstrapping the first
-//! admin and the JWT secret, and starting the request threads. Flow: `main` → `run` →
+//! admin and the JWT secret, and starting the HTTP server. Flow: `main` → `run` →
 //! `ExitCode`; errors are printed once, here.
 //!
 //! Modules: `paths` (the one safe path builder), `store` (SQLite + files), `auth`
-//! (passwords, tokens, tickets, throttle), `api` (router + one module per resource),
-//! `supervisor` (worker processes of jobs), `http` (the server: connection caps and
-//! deadlines), `console` (embedded static files), `timefmt`.
+//! (passwords, tokens, tickets, throttle), `hash_gate` (at most a few password hashes at
+//! once), `api` (router + one module per resource), `supervisor` (worker processes of
+//! jobs), `http` (the server: connection caps and deadlines), `console` (embedded static
+//! files), `timefmt`.
 
 mod api;
 mod auth;
 mod console;
+mod hash_gate;
 mod http;
 pub(crate) mod paths;
 pub(crate) mod store;
