@@ -1,0 +1,454 @@
+//! Attacks on the master's HTTP layer and on SIP stream connections, each performed
+//! against a real process on loopback (`gossipper ui`, or `gossipper -sn uas -t t1`):
+//! slow bodies, slow header trickles, a client over its connection share, a flood over
+//! the global cap, a client that never reads, a 10 TB declaration, and SIP connections
+//! that send nothing or half a message. Each test checks that the attack fails, that the
+//! service still answers while it is on, and that nothing in the data dir changed.
+//!
+//! Attackers bind their sockets to 127.0.0.2 and up, so that the master sees them as
+//! other clients than the probes from 127.0.0.1. The line above each `#[test]`,
+//! `/// attack: … => …`, feeds README's security table.
+
+mod api_support;
+
+use std::collections::BTreeMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use api_support::{Master, wav_bytes};
+use socket2::{Domain, Socket, Type};
+
+/// A login declaring a 60,000-byte body, of which it sends one byte.
+const SLOW_LOGIN: &[u8] = b"POST /api/v2/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{";
+/// How long a probe may take while an attack is on.
+const PROBE_LIMIT: Duration = Duration::from_secs(1);
+
+/// 127.0.0.`n`.
+fn loopback(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))
+}
+
+/// A TCP connection to `addr` from 127.0.0.`from`; `rcvbuf` fixes the receive buffer
+/// (and so the window the server may fill) before connecting.
+fn connect_from(from: u8, addr: &str, rcvbuf: Option<usize>) -> TcpStream {
+    let dest: SocketAddr = addr.parse().expect("master address");
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    if let Some(n) = rcvbuf {
+        s.set_recv_buffer_size(n).expect("SO_RCVBUF");
+    }
+    s.bind(&SocketAddr::new(loopback(from), 0).into())
+        .expect("bind a loopback source address");
+    s.connect_timeout(&dest.into(), Duration::from_secs(5))
+        .expect("connect");
+    s.into()
+}
+
+/// One `Connection: close` request from 127.0.0.`from`, answered in full within
+/// `limit`: the status and the body, or what went wrong.
+fn exchange(
+    addr: &str,
+    from: u8,
+    request: &str,
+    limit: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let until = Instant::now() + limit;
+    let mut s = connect_from(from, addr, None);
+    s.write_all(request.as_bytes())
+        .map_err(|e| format!("send: {e}"))?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no whole reply within {limit:?}: {:?}",
+                String::from_utf8_lossy(&got)
+            ));
+        }
+        s.set_read_timeout(Some(left)).expect("timeout");
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => {
+                return Err(format!(
+                    "read: {e} after {:?}",
+                    String::from_utf8_lossy(&got)
+                ));
+            }
+        }
+    }
+    let split = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no head in {:?}", String::from_utf8_lossy(&got)))?;
+    let status = std::str::from_utf8(&got[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status")?;
+    Ok((status, got[split + 4..].to_vec()))
+}
+
+/// `GET /healthz` from 127.0.0.`from` within [`PROBE_LIMIT`]: its status.
+fn healthz(addr: &str, from: u8) -> Result<u16, String> {
+    let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let (status, body) = exchange(addr, from, &req, PROBE_LIMIT)?;
+    if status == 200 && body != b"ok" {
+        return Err(format!("healthz body {:?}", String::from_utf8_lossy(&body)));
+    }
+    Ok(status)
+}
+
+/// Asserts `/healthz` from 127.0.0.1 answers 200 within [`PROBE_LIMIT`].
+fn assert_served(addr: &str, what: &str) {
+    assert_eq!(
+        healthz(addr, 1),
+        Ok(200),
+        "{what}: /healthz must answer within {PROBE_LIMIT:?}"
+    );
+}
+
+/// What the server did with an attacking connection by `until`: the status of the
+/// reply it sent (if any), and whether it closed the connection.
+fn outcome(s: &mut TcpStream, until: Instant) -> (Option<u16>, bool) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break false;
+        }
+        s.set_read_timeout(Some(left)).expect("timeout");
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break true,
+        }
+    };
+    let status = got
+        .get(9..12)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| s.parse().ok());
+    (status, closed)
+}
+
+/// True while the server has neither answered nor closed `s`.
+fn still_held(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).expect("nonblocking");
+    let mut b = [0u8; 1];
+    let held = matches!(s.peek(&mut b), Err(e) if e.kind() == ErrorKind::WouldBlock);
+    s.set_nonblocking(false).expect("blocking");
+    held
+}
+
+/// Every file and directory under `dir` with its size and modification time, except
+/// the SQLite WAL and shared-memory files, which SQLite touches on reads.
+fn snapshot(dir: &Path) -> BTreeMap<String, (u64, SystemTime)> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u64, SystemTime)>) {
+        for e in std::fs::read_dir(dir).expect("read data dir").flatten() {
+            let p = e.path();
+            let name = p
+                .strip_prefix(root)
+                .expect("under root")
+                .display()
+                .to_string();
+            if name.ends_with("settings.sqlite-wal") || name.ends_with("settings.sqlite-shm") {
+                continue;
+            }
+            let meta = e.metadata().expect("metadata");
+            out.insert(name, (meta.len(), meta.modified().expect("mtime")));
+            if meta.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Holds `n` slow-body connections from four client addresses while probing, then
+/// checks each gets 408 and is closed, and that nothing was written.
+fn slow_bodies(tag: &str, n: usize) {
+    let m = Master::start_with(tag, &["--request-timeout", "4"], &[]);
+    let before = snapshot(&m.data_dir);
+    let mut conns: Vec<TcpStream> = (0..n)
+        .map(|i| {
+            let mut s = connect_from(10 + (i % 4) as u8, &m.addr, None);
+            s.write_all(SLOW_LOGIN).expect("send the head and one byte");
+            s
+        })
+        .collect();
+    for _ in 0..3 {
+        assert_served(&m.addr, &format!("{n} slow bodies"));
+    }
+    assert!(
+        conns.iter().all(still_held),
+        "the probes ran while every slow body was still held"
+    );
+    let until = Instant::now() + Duration::from_secs(4 + 4);
+    for (i, s) in conns.iter_mut().enumerate() {
+        assert_eq!(outcome(s, until), (Some(408), true), "slow body {i}");
+    }
+    assert_served(&m.addr, "after the attack");
+    assert_eq!(snapshot(&m.data_dir), before, "the data dir changed");
+}
+
+/// attack: 8 connections declare a 60,000-byte login body and send one byte of it => /healthz answers within 1 s throughout, and each slow connection gets 408 and is closed when its body deadline passes.
+#[test]
+fn eight_slow_bodies_get_408_and_the_service_answers() {
+    slow_bodies("slow-body-8", 8);
+}
+
+/// attack: 200 connections from four addresses declare a 60,000-byte login body and send one byte of it => /healthz answers within 1 s throughout, and each slow connection gets 408 and is closed when its body deadline passes.
+#[test]
+fn two_hundred_slow_bodies_get_408_and_the_service_answers() {
+    slow_bodies("slow-body-200", 200);
+}
+
+/// attack: 50 connections send a request head one byte every 200 ms and never finish it => /healthz answers within 1 s throughout, and each trickling connection gets 408 and is closed when its 2 s head deadline passes.
+#[test]
+fn slow_header_trickles_get_408_at_the_head_deadline() {
+    let m = Master::start_with("slow-head", &["--request-timeout", "2"], &[]);
+    let before = snapshot(&m.data_dir);
+    struct Trickle {
+        s: TcpStream,
+        opened: Instant,
+        answer: Option<u16>,
+        ended: Option<Instant>,
+    }
+    let mut conns: Vec<Trickle> = (0..50)
+        .map(|i| {
+            let mut s = connect_from(20 + (i % 4) as u8, &m.addr, None);
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Trickle: ")
+                .expect("head start");
+            s.set_nonblocking(true).expect("nonblocking");
+            Trickle {
+                s,
+                opened: Instant::now(),
+                answer: None,
+                ended: None,
+            }
+        })
+        .collect();
+    let mut probed = false;
+    // 30 rounds of 200 ms: 6 s, three times the head deadline.
+    for round in 0..30 {
+        for c in conns.iter_mut().filter(|c| c.ended.is_none()) {
+            let mut buf = [0u8; 512];
+            match c.s.read(&mut buf) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    // Still waiting for the head: one more byte.
+                    let _ = c.s.write(b"a");
+                }
+                Ok(n) if n >= 12 => {
+                    c.answer = std::str::from_utf8(&buf[9..12])
+                        .ok()
+                        .and_then(|s| s.parse().ok());
+                    c.ended = Some(Instant::now());
+                }
+                _ => c.ended = Some(Instant::now()),
+            }
+        }
+        if round == 3 {
+            assert_served(&m.addr, "50 header trickles");
+            assert!(
+                conns.iter().all(|c| c.ended.is_none()),
+                "the probe ran while every trickle was still held"
+            );
+            probed = true;
+        }
+        if conns.iter().all(|c| c.ended.is_some()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(probed);
+    for (i, c) in conns.iter().enumerate() {
+        let ended = c
+            .ended
+            .unwrap_or_else(|| panic!("trickle {i} still open after 6 s"));
+        assert_eq!(c.answer, Some(408), "trickle {i}");
+        let held = ended - c.opened;
+        assert!(
+            held < Duration::from_millis(3500),
+            "trickle {i} held for {held:?} with a 2 s head deadline"
+        );
+    }
+    assert_served(&m.addr, "after the attack");
+    assert_eq!(snapshot(&m.data_dir), before, "the data dir changed");
+}
+
+/// attack: one client address opens more connections than its share (4 here) and holds them with slow bodies => its connection over the share gets a JSON 503 within 1 s, and clients from other addresses are served within 1 s.
+#[test]
+fn a_client_over_its_share_gets_503_and_others_are_served() {
+    let m = Master::start_with(
+        "per-ip",
+        &["--max-connections-per-ip", "4", "--request-timeout", "10"],
+        &[],
+    );
+    let before = snapshot(&m.data_dir);
+    let held: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = connect_from(2, &m.addr, None);
+            s.write_all(SLOW_LOGIN).expect("send");
+            s
+        })
+        .collect();
+    let over = healthz(&m.addr, 2);
+    assert_eq!(over, Ok(503), "the fifth connection from 127.0.0.2");
+    let req = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        m.addr
+    );
+    let (_, body) = exchange(&m.addr, 2, &req, PROBE_LIMIT).expect("503 in time");
+    let err: serde_json::Value = serde_json::from_slice(&body).expect("a JSON body");
+    assert!(err["error"].is_string(), "{err}");
+    assert_eq!(healthz(&m.addr, 3), Ok(200), "127.0.0.3 is another client");
+    assert_served(&m.addr, "one address at its share");
+    assert!(held.iter().all(still_held), "the four stay admitted");
+    assert_eq!(snapshot(&m.data_dir), before, "the data dir changed");
+}
+
+/// attack: slow-body connections take every connection slot of the master (6 here) => new clients get a 503 within 1 s, never a hang, and the service answers again once the slow connections time out.
+#[test]
+fn a_flood_over_the_global_cap_gets_503_until_the_slots_free() {
+    let m = Master::start_with(
+        "global-cap",
+        &["--max-connections", "6", "--request-timeout", "3"],
+        &[],
+    );
+    let before = snapshot(&m.data_dir);
+    let mut held: Vec<TcpStream> = (0..6)
+        .map(|i| {
+            let mut s = connect_from(30 + i, &m.addr, None);
+            s.write_all(SLOW_LOGIN).expect("send");
+            s
+        })
+        .collect();
+    assert_eq!(healthz(&m.addr, 1), Ok(503), "every slot is taken");
+    assert!(held.iter().all(still_held));
+    let until = Instant::now() + Duration::from_secs(3 + 4);
+    for (i, s) in held.iter_mut().enumerate() {
+        assert_eq!(outcome(s, until), (Some(408), true), "slow body {i}");
+    }
+    // A slot is given back as its thread ends, just after the close the client saw.
+    let back = (0..20).any(|_| {
+        healthz(&m.addr, 1) == Ok(200) || {
+            std::thread::sleep(Duration::from_millis(100));
+            false
+        }
+    });
+    assert!(
+        back,
+        "the service answers once the slow connections timed out"
+    );
+    assert_eq!(snapshot(&m.data_dir), before, "the data dir changed");
+}
+
+/// attack: 8 clients request a 16 MiB media download and never read the reply => /healthz answers within 1 s throughout, and the master gives up on each download once the socket stops taking bytes for its write timeout, which frees the client's connection share.
+#[test]
+fn clients_that_never_read_a_download_are_cut_off() {
+    let m = Master::start_with(
+        "never-read",
+        &["--request-timeout", "2", "--max-connections-per-ip", "8"],
+        &[],
+    );
+    let token = m.admin_token();
+    // A 16 MiB WAV: more than a blocked client's window and the master's send buffer
+    // (net.ipv4.tcp_wmem allows 4 MiB).
+    let mut wav = wav_bytes();
+    let samples = 8 << 20;
+    wav[4..8].copy_from_slice(&(36 + 2 * samples as u32).to_le_bytes());
+    wav[40..44].copy_from_slice(&(2 * samples as u32).to_le_bytes());
+    wav.truncate(44);
+    wav.resize(44 + 2 * samples, 0);
+    let size = wav.len();
+    let up = m.req("POST", "/api/v2/media/wav/big", Some(&token), Some(&wav));
+    assert_eq!(up.status, 201, "{}", up.text());
+    let before = snapshot(&m.data_dir);
+    let request = format!(
+        "GET /api/v2/media/wav/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    let mut conns: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = connect_from(2, &m.addr, Some(4096));
+            s.write_all(request.as_bytes()).expect("send");
+            s
+        })
+        .collect();
+    assert_eq!(
+        healthz(&m.addr, 2),
+        Ok(503),
+        "the 8 downloads hold 127.0.0.2's share"
+    );
+    assert_served(&m.addr, "8 downloads nobody reads");
+    // The kernel grows the master's send buffer for a while (each growth is progress),
+    // then the writes stall and time out: the threads end and the share frees.
+    let started = Instant::now();
+    let mut freed = false;
+    while !freed && started.elapsed() < Duration::from_secs(40) {
+        assert_served(&m.addr, "8 downloads nobody reads, while they last");
+        freed = healthz(&m.addr, 2) == Ok(200);
+        if !freed {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    assert!(freed, "the master still holds the downloads after 40 s");
+    for (i, s) in conns.iter_mut().enumerate() {
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let ended = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => got += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    break false;
+                }
+                Err(_) => break true,
+            }
+        };
+        assert!(
+            ended,
+            "download {i}: the master must have closed it (got {got})"
+        );
+        assert!(
+            got < size,
+            "download {i}: got all {got} bytes; the master should have given up"
+        );
+    }
+    assert_served(&m.addr, "after the attack");
+    assert_eq!(snapshot(&m.data_dir), before, "the data dir changed");
+}
+
+/// attack: a request declares a 10 TB body => 413 within 1 s without reading or allocating the body, the connection is closed, and the service still answers.
+#[test]
+fn a_declared_ten_terabyte_body_is_refused_at_once() {
+    let m = Master::start("ten-tb");
+    let token = m.admin_token();
+    let before = snapshot(&m.data_dir);
+    let mut s = connect_from(2, &m.addr, None);
+    let started = Instant::now();
+    s.write_all(
+        format!(
+            "POST /api/v2/media/wav/huge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 10000000000000\r\n\r\nRIFF"
+        )
+        .as_bytes(),
+    )
+    .expect("send");
+    let mut head = [0u8; 12];
+    s.set_read_timeout(Some(PROBE_LIMIT)).expect("timeout");
+    s.read_exact(&mut head).expect("a reply within 1 s");
+    assert_eq!(&head[9..12], b"413", "{:?}", String::from_utf8_lossy(&head));
+    assert!(started.elapsed() < PROBE_LIMIT);
+    // The master lingers up to 2 s for bytes in flight, then closes.
+    let (_, closed) = outcome(&mut s, Instant::now() + Duration::from_secs(4));
+    assert!(closed, "the connection is closed after the refusal");
+    assert_served(&m.addr, "after a 10 TB declaration");
+    assert_eq!(snapshot(&m.data_dir), before, "the data dir changed");
+}
