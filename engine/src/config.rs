@@ -293,6 +293,10 @@ pub struct JobSpec {
     pub max_reconnect: Option<u32>,
     pub reconnect_sleep_ms: Option<u64>,
     pub reconnect_close: bool,
+    /// `-stream_idle_timeout` (ms; gossipper's, SIPp has none): accepted stream
+    /// connections that send no whole message for this long are closed. `None`: the
+    /// default (`transport::DEFAULT_IDLE_TIMEOUT`); 0: never.
+    pub stream_idle_timeout_ms: Option<u64>,
     /// `-f`: live screen refresh period, ms (SIPp default 1 s).
     pub screen_refresh_ms: u64,
     /// `-tls_cert`, `-tls_key`, `-tls_ca`, `-tls_version` (gossipper extras; stored for the
@@ -374,6 +378,7 @@ impl Default for JobSpec {
             max_reconnect: None,
             reconnect_sleep_ms: None,
             reconnect_close: true,
+            stream_idle_timeout_ms: None,
             screen_refresh_ms: 1000,
             tls_cert: None,
             tls_key: None,

@@ -841,6 +841,10 @@ fn stream_event(core: &RefCell<ShardCore>, event: StreamEvent) -> bool {
             n.connections_closed_bad_input += 1;
             None
         }
+        StreamEvent::IdleClosed { .. } => {
+            n.stream_idle_closed += 1;
+            None
+        }
         StreamEvent::SendFailed { messages, .. } => {
             n.send_errors += messages;
             None

@@ -78,6 +78,9 @@ pub struct Counters {
     /// Not in SIPp's CSV (stream transports): messages over the stream size limit; each
     /// closed its connection.
     pub stream_too_large: u64,
+    /// Not in SIPp's CSV (stream transports): accepted connections closed because they
+    /// sent no whole message for `-stream_idle_timeout`.
+    pub stream_idle_closed: u64,
     /// Not in SIPp's CSV (stream transports): connections closed for bad input (bytes
     /// that cannot be framed or parsed, a message cut by the peer's close).
     pub connections_closed_bad_input: u64,
@@ -207,6 +210,7 @@ impl Counters {
             messages_received,
             send_errors,
             stream_too_large,
+            stream_idle_closed,
             connections_closed_bad_input,
             tls_handshake_failures,
             connections_opened,

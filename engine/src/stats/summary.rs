@@ -310,6 +310,8 @@ pub struct TransportSummary {
     pub closed_bad_input: u64,
     /// Connections closed for a message over the stream size limit.
     pub stream_too_large: u64,
+    /// Accepted connections closed for sending no whole message for the idle timeout.
+    pub stream_idle_closed: u64,
     /// Calls failed because their connection closed (SIPp's FailedTcpClosed).
     pub calls_failed_closed: u64,
     /// Calls failed because no connection could be opened (FailedTcpConnect).
@@ -326,6 +328,7 @@ impl TransportSummary {
             handshake_failures: c.tls_handshake_failures,
             closed_bad_input: c.connections_closed_bad_input,
             stream_too_large: c.stream_too_large,
+            stream_idle_closed: c.stream_idle_closed,
             calls_failed_closed: c.failed_tcp_closed,
             calls_failed_connect: c.failed_tcp_connect,
         }
@@ -776,6 +779,7 @@ mod tests {
         c.tls_handshake_failures = 4;
         c.connections_closed_bad_input = 5;
         c.stream_too_large = 6;
+        c.stream_idle_closed = 7;
         c.fail(FailureReason::TcpClosed);
         c.fail(FailureReason::TcpConnect);
         c.fail(FailureReason::TcpConnect);
@@ -788,6 +792,7 @@ mod tests {
         assert_eq!(t["handshake_failures"], 4);
         assert_eq!(t["closed_bad_input"], 5);
         assert_eq!(t["stream_too_large"], 6);
+        assert_eq!(t["stream_idle_closed"], 7);
         assert_eq!(t["calls_failed_closed"], 1);
         assert_eq!(t["calls_failed_connect"], 2);
         assert_eq!(

@@ -12,7 +12,10 @@
 //! appends to outboxes and wakes writers: it never waits). Reader tasks call
 //! `StreamHost::on_message` for each message, then `on_batch_end` once per read.
 //! Bad input (a WebSocket protocol error, a message over the limit) closes that one
-//! connection only.
+//! connection only. An accepted connection must finish its handshakes within the
+//! handshake timeout, and is closed when it sends no whole message (or ping) for the
+//! idle timeout (`IdleClosed`): its reader counts quiet quarters of the timeout on one
+//! timer re-armed only when it fires, so a message costs no timer update.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -46,6 +49,8 @@ pub enum StreamEvent {
     TooLarge { peer: SocketAddr },
     /// Bytes that are not SIP, or a message cut by the peer's close, closed the connection.
     BadInput { peer: SocketAddr },
+    /// An accepted connection sent no whole message for the idle timeout and was closed.
+    IdleClosed { peer: SocketAddr },
     /// Messages that could not be sent (no connection, reconnections exhausted, write
     /// failure).
     SendFailed { peer: SocketAddr, messages: u64 },
@@ -142,6 +147,8 @@ enum ReadEnd {
     BadInput,
     /// A socket error.
     Failed,
+    /// An accepted connection sent nothing whole for the idle timeout.
+    Idle,
 }
 
 struct Table {
@@ -381,13 +388,18 @@ impl Streams {
             }
         };
         let ws = if accepted {
-            async_tungstenite::accept_hdr_async_with_config(
-                io,
-                ws::answer,
-                Some(ws::config(st.max_message)),
-            )
-            .await
-            .map_err(|e| e.to_string())
+            // Bounded like the TLS handshake: a peer that never finishes its upgrade
+            // request does not keep the connection.
+            let upgrade = async {
+                async_tungstenite::accept_hdr_async_with_config(
+                    io,
+                    ws::answer,
+                    Some(ws::config(st.max_message)),
+                )
+                .await
+                .map_err(|e| e.to_string())
+            };
+            with_timeout(st.handshake_timeout, upgrade).await
         } else {
             match ws::client_request(st.kind == StreamKind::Wss, peer, &st.ws_path) {
                 Ok(req) => async_tungstenite::client_async_with_config(
@@ -416,7 +428,8 @@ impl Streams {
         });
         let (tx, rx) = ws.split();
         let writer = glommio::spawn_local(write_ws(Rc::clone(conn), tx, wake));
-        let end = self.read_ws(conn, rx, stop).await;
+        let idle = if accepted { st.idle_timeout } else { None };
+        let end = self.read_ws(conn, rx, stop, idle).await;
         self.report_end(peer, end);
         conn.close();
         let _ = writer.await;
@@ -427,6 +440,7 @@ impl Streams {
         match end {
             ReadEnd::TooLarge => self.host.on_event(StreamEvent::TooLarge { peer }),
             ReadEnd::BadInput => self.host.on_event(StreamEvent::BadInput { peer }),
+            ReadEnd::Idle => self.host.on_event(StreamEvent::IdleClosed { peer }),
             ReadEnd::Closed | ReadEnd::Failed => {}
         }
     }
@@ -456,26 +470,45 @@ impl Streams {
         }
     }
 
+    /// Reads messages until the connection ends; with `idle`, ends it after that long
+    /// without a whole message or ping. A tick every quarter of it counts quiet
+    /// quarters; the first after a message may be short, so the fifth quiet tick ends
+    /// it: between `idle` and 1.25 × `idle` after the last message.
     async fn read_ws(
         &self,
         conn: &Conn,
         mut rx: async_tungstenite::WebSocketReceiver<BoxIo>,
         stop: LocalReceiver<()>,
+        idle: Option<Duration>,
     ) -> ReadEnd {
+        // Without an idle timeout the tick comes once a day and changes nothing.
+        let quarter = idle.map_or(Duration::from_secs(86_400), |d| d / 4);
+        let mut tick = glommio::timer::Timer::new(quarter);
+        let mut quiet_quarters = 0u32;
         loop {
             let next = {
                 let next = rx.next();
                 let stopped = stop.recv();
                 pin_mut!(next, stopped);
-                match select(next, stopped).await {
+                match select(next, select(stopped, &mut tick)).await {
                     Either::Left((m, _)) => m,
-                    Either::Right(_) => return ReadEnd::Closed,
+                    Either::Right((Either::Left(_), _)) => return ReadEnd::Closed,
+                    Either::Right((Either::Right(_), _)) => {
+                        quiet_quarters += 1;
+                        if idle.is_some() && quiet_quarters >= 5 {
+                            return ReadEnd::Idle;
+                        }
+                        tick.reset(quarter);
+                        continue;
+                    }
                 }
             };
+            quiet_quarters = 0;
             match next {
                 None | Some(Ok(Message::Close(_))) => return ReadEnd::Closed,
                 Some(Ok(Message::Text(t))) => self.host.on_message(t.as_bytes(), conn.peer),
                 Some(Ok(Message::Binary(b))) => self.host.on_message(&b, conn.peer),
+                // Pings and pongs keep the connection alive.
                 Some(Ok(_)) => continue,
                 Some(Err(WsError::Capacity(_))) => return ReadEnd::TooLarge,
                 Some(Err(WsError::Protocol(_) | WsError::Utf8(_))) => return ReadEnd::BadInput,

@@ -45,6 +45,14 @@ use crate::config::TransportMode;
 /// `-max_recv_loops` bounds reads per loop turn; neither is a message size.
 pub const DEFAULT_MAX_MESSAGE: usize = 64 << 10;
 
+/// How long an accepted connection may go without sending a whole message (or a
+/// keepalive) before it is closed and counted `stream_idle_closed`: a peer that connects
+/// and sends nothing, or half a message, must not hold a connection for ever. SIPp has
+/// no such limit; 60 s is well above any retransmission interval (Timer B/F: 32 s) and
+/// below RFC 5626's keepalive period only for peers that never send keepalives.
+/// `-stream_idle_timeout` sets it (0: never).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What runs on top of TCP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamKind {
@@ -101,6 +109,9 @@ pub struct StreamSettings {
     pub tls: Option<TlsSetup>,
     /// Longest wait for a connect or a TLS/WebSocket handshake.
     pub handshake_timeout: Duration,
+    /// `-stream_idle_timeout`: accepted connections that send no whole message for this
+    /// long are closed (`None`: never).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl StreamSettings {
@@ -118,6 +129,7 @@ impl StreamSettings {
             ws_path: "/".into(),
             tls: None,
             handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }

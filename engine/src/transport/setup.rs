@@ -33,6 +33,9 @@ pub fn settings(
     s.max_reconnect = spec.max_reconnect;
     s.reconnect_sleep = Duration::from_millis(spec.reconnect_sleep_ms.unwrap_or(0));
     s.reconnect_close = spec.reconnect_close;
+    if let Some(ms) = spec.stream_idle_timeout_ms {
+        s.idle_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+    }
     if let Some(p) = spec.ws_path.as_deref().filter(|p| !p.is_empty()) {
         s.ws_path = p.to_string();
     }
@@ -139,4 +142,28 @@ pub fn shard_plan(
         local
     };
     Ok((plan, local))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idle(ms: Option<u64>) -> Option<Duration> {
+        let spec = JobSpec {
+            stream_idle_timeout_ms: ms,
+            ..JobSpec::default()
+        };
+        let ip: IpAddr = "127.0.0.1".parse().expect("ip");
+        settings(&spec, StreamKind::Tcp, true, ip)
+            .expect("settings")
+            .settings
+            .idle_timeout
+    }
+
+    #[test]
+    fn the_idle_timeout_is_the_default_the_flag_or_never() {
+        assert_eq!(idle(None), Some(super::super::DEFAULT_IDLE_TIMEOUT));
+        assert_eq!(idle(Some(1500)), Some(Duration::from_millis(1500)));
+        assert_eq!(idle(Some(0)), None, "0 means never");
+    }
 }

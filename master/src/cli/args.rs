@@ -34,6 +34,7 @@ pub(crate) struct SippArgs {
     pub(crate) max_reconnect: Option<String>,
     pub(crate) reconnect_sleep: Option<String>,
     pub(crate) reconnect_close: Option<String>,
+    pub(crate) stream_idle_timeout: Option<String>,
     pub(crate) tls_cert: Option<String>,
     pub(crate) tls_key: Option<String>,
     pub(crate) tls_ca: Option<String>,

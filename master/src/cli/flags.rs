@@ -154,6 +154,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("max_reconnect", Value(|a, v| a.max_reconnect = Some(v)), "n", G::Network, "Most reconnections (t1, l1)."),
     flag("reconnect_sleep", Value(|a, v| a.reconnect_sleep = Some(v)), "time", G::Network, "Pause between close and reconnect (default unit ms)."),
     flag("reconnect_close", Value(|a, v| a.reconnect_close = Some(v)), "bool", G::Network, "Close the calls of a reconnected socket (default true)."),
+    flag("stream_idle_timeout", Value(|a, v| a.stream_idle_timeout = Some(v)), "time", G::Network, "Close an accepted TCP/TLS/WebSocket connection that sends no whole message or keepalive for this long (default 60s, unit s; 0: never). Not in SIPp."),
     flag("tls_cert", Value(|a, v| a.tls_cert = Some(v)), "file", G::Network, "TLS certificate (PEM) for l1/ln/ws1/wsn."),
     flag("tls_key", Value(|a, v| a.tls_key = Some(v)), "file", G::Network, "TLS private key (PEM)."),
     flag("tls_ca", Value(|a, v| a.tls_ca = Some(v)), "file", G::Network, "CA bundle (PEM) to verify the peer."),

@@ -123,6 +123,11 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
     if let Some(t) = &a.reconnect_close {
         spec.reconnect_close = units::boolean("reconnect_close", t)?;
     }
+    spec.stream_idle_timeout_ms = a
+        .stream_idle_timeout
+        .as_deref()
+        .map(|t| units::time_ms("stream_idle_timeout", t, TimeUnit::Seconds))
+        .transpose()?;
     spec.tls_cert = a.tls_cert.as_ref().map(PathBuf::from);
     spec.tls_key = a.tls_key.as_ref().map(PathBuf::from);
     spec.tls_ca = a.tls_ca.as_ref().map(PathBuf::from);

@@ -259,6 +259,15 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-reconnect_sleep", "100"], |s| {
         s.reconnect_sleep_ms == Some(100) && s.reconnect_close
     }),
+    (&["-stream_idle_timeout", "90"], |s| {
+        s.stream_idle_timeout_ms == Some(90_000)
+    }),
+    (&["-stream_idle_timeout", "500ms"], |s| {
+        s.stream_idle_timeout_ms == Some(500)
+    }),
+    (&["-stream_idle_timeout", "0"], |s| {
+        s.stream_idle_timeout_ms == Some(0)
+    }),
     (&["-lost", "2.5"], |s| s.lost_percent == Some(2.5)),
     (&["-trace_stat"], |s| {
         s.trace.stat_file == path("uac_4242_.csv")

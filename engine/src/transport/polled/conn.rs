@@ -54,6 +54,8 @@ pub(super) enum End {
     BadInput,
     /// A socket error, or a connect or handshake that failed.
     Failed,
+    /// An accepted connection sent no whole message for `-stream_idle_timeout`.
+    Idle,
 }
 
 /// What one `Conn::read` did.
@@ -69,6 +71,8 @@ pub(super) struct ReadOutcome {
     pub(super) handshake_error: Option<String>,
     /// Bytes are waiting to be written (handshake replies, pongs, queued messages).
     pub(super) wants_write: bool,
+    /// A whole message or a keepalive arrived (the idle timeout starts again).
+    pub(super) heard: bool,
 }
 
 /// One connection (see the fields for its buffers).
@@ -78,6 +82,9 @@ pub(super) struct Conn {
     pub(super) state: State,
     /// A peer connected to us (reported as `Accepted` once open).
     pub(super) accepted: bool,
+    /// An accepted connection under the idle timeout: when it was accepted or last sent
+    /// a whole message or keepalive.
+    pub(super) heard_at: Option<Instant>,
     /// The TLS session (TLS transports only).
     pub(super) tls: Option<Box<rustls::Connection>>,
     /// TLS: messages not encrypted yet (they wait for the handshake).
@@ -103,6 +110,7 @@ impl Conn {
             peer,
             state,
             accepted: false,
+            heard_at: None,
             tls: None,
             plain: Vec::new(),
             rx: StreamBuffer::new(max),
@@ -166,6 +174,7 @@ impl Conn {
         };
         // RFC 5626 §4.4.1: a CRLF pong per CRLFCRLF ping.
         let pongs = self.rx.take_pings();
+        out.heard = out.delivered > 0 || pongs > 0;
         if pongs > 0 && out.end.is_none() {
             let buf = if self.tls.is_some() {
                 &mut self.plain
@@ -368,7 +377,7 @@ impl Conn {
         let _ = epoll.remove(sock.as_raw_fd());
         let open = self.state == State::Open;
         if let Some(tls) = self.tls.as_mut() {
-            if open && end == End::Closed {
+            if open && matches!(end, End::Closed | End::Idle) {
                 tls.send_close_notify();
             }
             let mut last = Vec::new();

@@ -18,8 +18,11 @@
 //! whole message goes to the caller) → the core runs → [`Polled::send`] the core's
 //! `TxQueue` → [`Polled::flush`] → [`Polled::poll_event`] until `None`. Sleep no longer
 //! than [`Polled::poll_timeout`]. Bad input closes only its connection, as with tasks.
+//! An accepted connection that sends no whole message for `-stream_idle_timeout` is
+//! closed (`idle`: a sweep whose time comes through `poll_timeout` like any deadline).
 
 mod conn;
+mod idle;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -28,6 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use self::conn::{Conn, End, READ, READ_WRITE, State, start_connect};
+use self::idle::IdleSweep;
 use super::conn::{StreamEvent, StreamPlan};
 use super::routing::{Route, Routes, Unroutable};
 use super::{SharedSettings, StreamKind};
@@ -62,6 +66,8 @@ pub struct Polled {
     pending: Vec<u64>,
     /// Connections to close at the end of the current step.
     doomed: Vec<(u64, End)>,
+    /// Accepted connections' idle timeout (`None`: `-stream_idle_timeout 0`).
+    idle: Option<IdleSweep>,
     ready: Vec<Ready>,
     events: VecDeque<StreamEvent>,
     /// TLS: what one socket read brought, before rustls decrypts it.
@@ -81,11 +87,13 @@ impl Polled {
             dirty: Vec::new(),
             pending: Vec::new(),
             doomed: Vec::new(),
+            idle: None,
             ready: Vec::with_capacity(EVENTS),
             events: VecDeque::new(),
             scratch: Vec::new(),
         };
         if let Some(l) = plan.listener {
+            p.idle = p.settings.idle_timeout.map(IdleSweep::new);
             l.set_nonblocking(true)?;
             p.epoll.add(l.as_raw_fd(), LISTENER, READ)?;
             p.listener = Some(l);
@@ -114,9 +122,10 @@ impl Polled {
         self.epoll.wait(&mut self.ready, timeout);
     }
 
-    /// The earliest connect or handshake deadline, or reconnection time.
+    /// The earliest connect or handshake deadline, reconnection time, or idle sweep.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let sweep = self.idle.and_then(|i| i.poll_timeout());
         self.pending
             .iter()
             .filter_map(|id| match self.conns.get(id)?.state {
@@ -124,6 +133,7 @@ impl Polled {
                 State::Connecting { deadline } | State::Handshaking { deadline } => Some(deadline),
                 State::Open => None,
             })
+            .chain(sweep)
             .min()
     }
 
@@ -166,7 +176,7 @@ impl Polled {
                                 self.write_out(id);
                             }
                             if r.read {
-                                delivered += self.read(id, deliver);
+                                delivered += self.read(id, now, deliver);
                             }
                         }
                     }
@@ -369,6 +379,7 @@ impl Polled {
     }
 
     fn handle_deadlines(&mut self, now: Instant) {
+        self.sweep_idle(now);
         if self.pending.is_empty() {
             return;
         }
@@ -412,6 +423,29 @@ impl Polled {
         self.reap();
     }
 
+    /// When the idle sweep is due: closes the accepted connections not heard from for
+    /// the idle timeout, and schedules the next sweep by the earliest expiry left.
+    fn sweep_idle(&mut self, now: Instant) {
+        let Some(mut idle) = self.idle.filter(|i| i.due(now)) else {
+            return;
+        };
+        let mut earliest: Option<Instant> = None;
+        for (id, c) in &self.conns {
+            let Some(heard_at) = c.heard_at else {
+                continue;
+            };
+            if idle.expired(heard_at, now) {
+                self.doomed.push((*id, End::Idle));
+            } else {
+                let e = idle.expiry(heard_at);
+                earliest = Some(earliest.map_or(e, |x| x.min(e)));
+            }
+        }
+        idle.swept(now, earliest);
+        self.idle = Some(idle);
+        self.reap();
+    }
+
     fn accept(&mut self, now: Instant) {
         for _ in 0..MAX_ACCEPTS {
             let Some(l) = self.listener.as_ref() else {
@@ -428,6 +462,10 @@ impl Polled {
             let _ = sock.set_nodelay(true);
             let mut conn = Conn::new(peer, State::Open, self.settings.max_message);
             conn.accepted = true;
+            if let Some(idle) = self.idle.as_mut() {
+                conn.heard_at = Some(now);
+                idle.accepted(now);
+            }
             let id = self.routes.accept(peer);
             self.conns.insert(id, conn);
             if self.attach(id, sock, READ).is_err() {
@@ -441,11 +479,14 @@ impl Polled {
 
     /// Reads what connection `id` has and delivers each whole message; reports the end
     /// of its handshake. Returns the number delivered.
-    fn read(&mut self, id: u64, deliver: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
+    fn read(&mut self, id: u64, now: Instant, deliver: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
         let Some(c) = self.conns.get_mut(&id) else {
             return 0;
         };
         let got = c.read(&mut self.scratch, deliver);
+        if got.heard && c.heard_at.is_some() {
+            c.heard_at = Some(now);
+        }
         if got.opened {
             self.pending.retain(|p| *p != id);
             self.events.push_back(c.open_event());
@@ -509,6 +550,7 @@ impl Polled {
             match end {
                 End::TooLarge => self.events.push_back(StreamEvent::TooLarge { peer }),
                 End::BadInput => self.events.push_back(StreamEvent::BadInput { peer }),
+                End::Idle => self.events.push_back(StreamEvent::IdleClosed { peer }),
                 End::Closed | End::Failed => {}
             }
             // Calls that still needed it fail (SIPp's `close_calls`).

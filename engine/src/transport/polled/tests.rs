@@ -219,3 +219,119 @@ fn tls_client_and_server_connect_and_carry_messages_both_ways() {
         "opened once, after the handshake"
     );
 }
+
+/// Virtual time on real sockets: `now` is passed in and jumps ahead, nothing sleeps.
+#[test]
+fn accepted_connections_that_stay_silent_or_stuck_in_half_a_message_close_after_the_idle_timeout() {
+    let l = setup::listener("127.0.0.1:0".parse().expect("addr"), false).expect("listen");
+    let addr = l.local_addr().expect("addr");
+    let mut s = StreamSettings::new(StreamKind::Tcp, false, true);
+    s.idle_timeout = Some(Duration::from_secs(60));
+    #[allow(clippy::disallowed_methods)]
+    let t0 = Instant::now();
+    let at = |secs: u64| t0 + Duration::from_secs(secs);
+    let mut p = Polled::start(plan(s, Some(l)), t0).expect("start");
+    let step = |p: &mut Polled, now: Instant, got: &mut Vec<Vec<u8>>| {
+        p.wait(Duration::from_millis(5));
+        p.handle_io(now, &mut |m, _| got.push(m.to_vec()));
+        p.flush();
+    };
+    let idle_closed = |ev: &[StreamEvent]| -> Vec<SocketAddr> {
+        ev.iter()
+            .filter_map(|e| match e {
+                StreamEvent::IdleClosed { peer } => Some(*peer),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut silent = TcpStream::connect(addr).expect("connect");
+    let mut half = TcpStream::connect(addr).expect("connect");
+    let mut talker = TcpStream::connect(addr).expect("connect");
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        step(&mut p, t0, &mut got);
+        if p.open_connections() == 3 {
+            break;
+        }
+    }
+    assert_eq!(p.open_connections(), 3);
+    assert_eq!(p.poll_timeout(), Some(at(60)), "the first sweep is due");
+
+    half.write_all(&msg("half")[..20]).expect("write");
+    talker.write_all(&msg("talk")).expect("write");
+    for _ in 0..200 {
+        step(&mut p, at(30), &mut got);
+        if !got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(got, vec![msg("talk")]);
+    step(&mut p, at(59), &mut got);
+    assert_eq!(p.open_connections(), 3, "nothing closes early");
+    let _ = events(&mut p);
+
+    step(&mut p, at(60), &mut got);
+    let ev = events(&mut p);
+    let mut closed = idle_closed(&ev);
+    closed.sort();
+    let mut expected = vec![
+        silent.local_addr().expect("addr"),
+        half.local_addr().expect("addr"),
+    ];
+    expected.sort();
+    assert_eq!(closed, expected, "{ev:?}");
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            StreamEvent::Lost {
+                carried: Carried::Peer,
+                ..
+            }
+        )),
+        "their calls fail like any lost connection's: {ev:?}"
+    );
+    assert_eq!(p.open_connections(), 1);
+    assert_eq!(
+        p.poll_timeout(),
+        Some(at(90)),
+        "the talker expires at 30 + 60 s"
+    );
+    for c in [&mut silent, &mut half] {
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = [0u8; 16];
+        assert_eq!(c.read(&mut buf).expect("the close"), 0);
+    }
+
+    step(&mut p, at(90), &mut got);
+    assert_eq!(
+        idle_closed(&events(&mut p)),
+        vec![talker.local_addr().expect("addr")]
+    );
+    assert_eq!(p.poll_timeout(), None, "no accepted connection left");
+}
+
+#[test]
+fn idle_timeout_zero_never_closes_a_silent_connection() {
+    let l = setup::listener("127.0.0.1:0".parse().expect("addr"), false).expect("listen");
+    let addr = l.local_addr().expect("addr");
+    let mut s = StreamSettings::new(StreamKind::Tcp, false, true);
+    s.idle_timeout = None;
+    #[allow(clippy::disallowed_methods)]
+    let t0 = Instant::now();
+    let mut p = Polled::start(plan(s, Some(l)), t0).expect("start");
+    let _silent = TcpStream::connect(addr).expect("connect");
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        p.wait(Duration::from_millis(5));
+        p.handle_io(t0, &mut |m, _| got.push(m.to_vec()));
+        if p.open_connections() == 1 {
+            break;
+        }
+    }
+    assert_eq!(p.poll_timeout(), None);
+    p.handle_io(t0 + Duration::from_secs(86_400), &mut |m, _| {
+        got.push(m.to_vec())
+    });
+    assert_eq!(p.open_connections(), 1);
+}
