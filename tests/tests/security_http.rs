@@ -452,3 +452,191 @@ fn a_declared_ten_terabyte_body_is_refused_at_once() {
     assert_served(&m.addr, "after a 10 TB declaration");
     assert_eq!(snapshot(&m.data_dir), before, "the data dir changed");
 }
+
+/// A TCP connection to 127.0.0.1:`port` once something listens there (at most 20 s).
+fn connect_when_listening(port: u16) -> TcpStream {
+    let started = Instant::now();
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return s,
+            Err(_) if started.elapsed() < Duration::from_secs(20) => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("nothing listens on TCP {port} after 20 s: {e}"),
+        }
+    }
+}
+
+/// attack: SIP peers open TCP connections to a uas and send nothing, or half a message, then wait => each connection is closed once it has sent no whole message for the idle timeout (3 s here) and counted in stream_idle_closed, while a real SIPp client's calls over TCP succeed meanwhile.
+#[test]
+fn sip_tcp_connections_sending_nothing_or_half_a_message_are_closed_when_idle() {
+    use gossipper_e2e::{
+        Proc, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+    };
+    use std::process::Command;
+
+    let dir = scratch_dir("sip-idle-uas");
+    let sipp_dir = scratch_dir("sip-idle-sipp");
+    let port = free_port();
+    let summary = dir.join("summary.json");
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.current_dir(&dir)
+        .args([
+            "-sn",
+            "uas",
+            "-t",
+            "t1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-stream_idle_timeout", "3s", "-nostdin", "-timeout", "60s"])
+        .args([
+            "-cp",
+            &free_port().to_string(),
+            "-ci",
+            "127.0.0.1",
+            "-summary_json",
+        ])
+        .arg(&summary);
+    let uas = Proc::spawn("gossipper uas", &mut cmd);
+    // The first connection that gets in is the silent attacker.
+    let mut silent = connect_when_listening(port);
+    let silent_at = Instant::now();
+    let mut half = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    half.write_all(b"INVITE sip:service@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK-half\r\nMax-Forwards: 70\r\n")
+        .expect("half a message");
+    let half_at = Instant::now();
+    let before = snapshot(&dir);
+
+    // Meanwhile a real client's calls go through.
+    let stat = sipp_dir.join("uac.csv");
+    let mut sipp = Command::new(sipp_bin());
+    sipp.current_dir(&sipp_dir)
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-sn", "uac", "-t", "t1", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string(), "-m", "5", "-r", "10"]);
+    peer_args(&mut sipp, &stat);
+    let (status, out, err) = Proc::spawn("sipp uac", &mut sipp).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "SIPp uac:\n{out}\n{err}");
+    let csv = StatCsv::read(&stat);
+    assert_eq!(csv.last("SuccessfulCall(C)"), 5);
+    assert!(
+        still_held(&silent) && still_held(&half),
+        "the calls ran while both attackers were still connected (idle timeout 3 s)"
+    );
+
+    for (name, c, since) in [
+        ("silent", &mut silent, silent_at),
+        ("half", &mut half, half_at),
+    ] {
+        let (_, closed) = outcome(c, since + Duration::from_secs(8));
+        let held = since.elapsed();
+        assert!(closed, "{name}: still open after {held:?}");
+        assert!(
+            held >= Duration::from_millis(2900) && held < Duration::from_secs(6),
+            "{name}: closed after {held:?} with a 3 s idle timeout"
+        );
+    }
+    assert_eq!(
+        snapshot(&dir),
+        before,
+        "the uas wrote something during the attack"
+    );
+    let (status, out, err) = uas.quit(Duration::from_secs(30));
+    assert!(status.success(), "uas exit {status:?}\n{out}\n{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary.json"))
+            .expect("summary parses");
+    let t = &v["transport"];
+    assert_eq!(t["stream_idle_closed"], 2, "{t}");
+    assert_eq!(
+        t["closed_bad_input"], 0,
+        "half a message is idle, not bad input: {t}"
+    );
+    assert_eq!(t["connections_accepted"], 3, "{t}");
+}
+
+/// attack: SIP-over-WebSocket peers connect to a uas and either never finish the upgrade or finish it and then send nothing => each connection is closed (the upgrade by the 10 s handshake timeout, the silent session after the 2 s idle timeout, counted in stream_idle_closed).
+#[test]
+fn sip_websocket_connections_that_stay_silent_are_closed() {
+    use gossipper_e2e::{Proc, free_port, gossipper_bin, scratch_dir};
+    use std::process::Command;
+    use tungstenite::client::IntoClientRequest;
+
+    let dir = scratch_dir("sip-idle-ws");
+    let port = free_port();
+    let summary = dir.join("summary.json");
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.current_dir(&dir)
+        .args([
+            "-sn",
+            "uas",
+            "-t",
+            "w1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-stream_idle_timeout", "2s", "-nostdin", "-timeout", "60s"])
+        .args([
+            "-cp",
+            &free_port().to_string(),
+            "-ci",
+            "127.0.0.1",
+            "-summary_json",
+        ])
+        .arg(&summary);
+    let uas = Proc::spawn("gossipper uas (ws)", &mut cmd);
+    // Never finishes its upgrade request.
+    let mut stalled = connect_when_listening(port);
+    stalled
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .expect("half an upgrade");
+    let stalled_at = Instant::now();
+    let before = snapshot(&dir);
+    // Finishes the upgrade (the service answers while the stalled one holds on), then
+    // says nothing.
+    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut req = format!("ws://127.0.0.1:{port}/")
+        .into_client_request()
+        .expect("request");
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "sip".parse().expect("header"));
+    let (mut ws, _) = tungstenite::client::client(req, tcp).expect("WebSocket upgrade");
+    let silent_at = Instant::now();
+    ws.get_mut()
+        .set_read_timeout(Some(Duration::from_secs(8)))
+        .expect("timeout");
+    let ended = loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(_)) | Err(_) => break silent_at.elapsed(),
+            Ok(_) => {}
+        }
+    };
+    assert!(
+        ended >= Duration::from_millis(1900) && ended < Duration::from_secs(6),
+        "silent session closed after {ended:?} with a 2 s idle timeout"
+    );
+    let (_, closed) = outcome(&mut stalled, stalled_at + Duration::from_secs(14));
+    assert!(
+        closed,
+        "the stalled upgrade is closed by the handshake timeout"
+    );
+    assert_eq!(
+        snapshot(&dir),
+        before,
+        "the uas wrote something during the attack"
+    );
+    let (status, out, err) = uas.quit(Duration::from_secs(30));
+    // 99: SIPp's "normal exit without calls processed".
+    assert_eq!(status.code(), Some(99), "uas exit\n{out}\n{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary.json"))
+            .expect("summary parses");
+    let t = &v["transport"];
+    assert_eq!(t["stream_idle_closed"], 1, "{t}");
+    assert_eq!(t["handshake_failures"], 1, "the stalled upgrade: {t}");
+}
