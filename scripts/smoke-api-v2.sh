@@ -162,13 +162,15 @@ jcheck "live counts one running server" '.counts.running == 1'
 check "reports" 200 "${AUTH[@]}" "$API/reports"
 jcheck "client summary is a report" "[.reports[].job_id] | index(\"$CJOB\") != null"
 check "stop server through its profile" 200 "${AUTH[@]}" -X POST "$API/servers/smoke-uas/stop"
-jcheck "server job marked stopped" '.status == "stopped"'
+jcheck "server job stopping (stopped once its worker exits)" '.status == "stopping" or .status == "stopped"'
 for _ in $(seq 1 200); do
   STATUS="$(curl -sS "${AUTH[@]}" "$API/jobs/$SJOB" | jq -r '.job.finished_at // empty')"
   [ -n "$STATUS" ] && break
   sleep 0.1
 done
 [ -n "$STATUS" ] && pass "server worker ended" || fail "server worker still running"
+check "server job after its worker ended" 200 "${AUTH[@]}" "$API/jobs/$SJOB"
+jcheck "server job stopped" '.job.status == "stopped"'
 check "load-test catalogue" 200 "${OP[@]}" "$API/load-test"
 jcheck "load-test defaults" '.defaults.scenario_id == "invite_media"'
 check "tools catalogue" 200 "${OP[@]}" "$API/tools"

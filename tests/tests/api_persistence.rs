@@ -48,15 +48,16 @@ fn a_killed_and_restarted_master_keeps_everything() {
         201
     );
     let new_pw = json!({"current_password": ADMIN_PASSWORD, "new_password": "a-better-secret"});
-    assert_eq!(
-        m.json("POST", "/api/v2/me/password", a, &new_pw).status,
-        200
-    );
+    let changed = m.json("POST", "/api/v2/me/password", a, &new_pw);
+    assert_eq!(changed.status, 200);
+    // The change revoked the token it was made with and handed out a new one.
+    let renewed = changed.json()["token"].as_str().unwrap().to_string();
 
     m.restart();
 
-    // The secret survived: the old token still works; the new password is the one.
-    assert_eq!(m.get("/api/v2/me", a).status, 200);
+    // The secret survived: the renewed token still works; the new password is the one.
+    assert_eq!(m.get("/api/v2/me", Some(&renewed)).status, 200);
+    assert_eq!(m.get("/api/v2/me", a).status, 401, "revoked stays revoked");
     let bad = m.json(
         "POST",
         "/api/v2/auth/login",

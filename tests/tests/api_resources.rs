@@ -278,12 +278,12 @@ fn users_roles_and_the_last_admin() {
 
     // Own password change.
     let pw = json!({"current_password": "password-123", "new_password": "new-password-1"});
-    assert_eq!(
-        m.json("POST", "/api/v2/me/password", Some(&bob_token), &pw)
-            .status,
-        200
-    );
+    let changed = m.json("POST", "/api/v2/me/password", Some(&bob_token), &pw);
+    assert_eq!(changed.status, 200);
     m.login("bob", "new-password-1");
+    // The change revoked bob's earlier token and handed him a new one.
+    assert_eq!(m.get("/api/v2/me", Some(&bob_token)).status, 401);
+    let bob_token = changed.json()["token"].as_str().unwrap().to_string();
 
     let page = m
         .get("/api/v2/audit?limit=2&offset=1", Some(&bob_token))

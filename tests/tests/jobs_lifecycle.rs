@@ -192,7 +192,11 @@ fn a_client_job_completes_500_calls_against_a_server_job_with_live_stats_and_art
     // Stopping the server ends its process; the job is stopped with its artifacts.
     let r = m.req("POST", "/api/v2/servers/uas1/stop", Some(tk), None);
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["status"], "stopped");
+    assert_eq!(
+        r.json()["status"],
+        "stopping",
+        "final only once the worker has exited"
+    );
     let server = wait_job(&m, tk, &server_id, Duration::from_secs(20), finished);
     assert_eq!(server["status"], "stopped");
     assert!(!alive(server_pid), "the worker process is gone");

@@ -30,7 +30,8 @@ fn start_server(m: &Master, tk: &str, port: u16) -> String {
 
 #[test]
 fn twenty_jobs_at_once_all_complete() {
-    let m = Master::start("jobs-twenty");
+    // Above the default cap of 8 running jobs (gossipper ui --max-running-jobs).
+    let m = Master::start_with("jobs-twenty", &["--max-running-jobs", "20"], &[]);
     let tk = m.admin_token();
     let tk = tk.as_str();
     let port = free_udp_port();

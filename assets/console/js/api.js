@@ -41,6 +41,9 @@ const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('g
 channel?.addEventListener('message', (ev) => {
   const m = ev.data || {};
   if (m.type === 'need' && session) channel.postMessage({ type: 'session', session });
+  if (m.type === 'renewed' && session && m.session?.username === session.username) {
+    setSession(m.session, { broadcast: false });
+  }
   if (m.type === 'logout' && session) {
     setSession(null, { broadcast: false });
     for (const fn of listeners) fn();
@@ -144,6 +147,13 @@ export async function login(username, password) {
 }
 
 export function logout() { setSession(null); }
+
+/** Swaps in a fresh token (after a password change revoked the old ones), in every tab. */
+export function renewSession(token, expiresAt) {
+  if (!session) return;
+  setSession({ ...session, token, expires_at: expiresAt }, { broadcast: false });
+  channel?.postMessage({ type: 'renewed', session });
+}
 
 /** A single-use ticket for `?ticket=` (WebSocket upgrades). */
 export async function ticket() {

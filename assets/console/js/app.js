@@ -187,7 +187,9 @@ export function changePasswordDialog() {
     err.replaceChildren();
     if (nw.value !== again.value) { err.append(errorBox(new Error('The two new passwords differ.'))); return; }
     try {
-      await api.post('/me/password', { current_password: cur.value, new_password: nw.value });
+      const r = await api.post('/me/password', { current_password: cur.value, new_password: nw.value });
+      // The change revoked every earlier token, this one too: carry on with the new one.
+      if (r?.token) api.renewSession(r.token, r.expires_at);
       m.close();
       toast('Your password was changed.', 'ok');
     } catch (ex) { err.append(errorBox(ex)); }

@@ -5,7 +5,8 @@ import * as api from './api.js';
 import { h, badge, toast, showError, confirmDialog } from './ui.js';
 
 export const FINAL = new Set(['succeeded', 'failed', 'stopped']);
-export const isActive = (j) => j && (j.status === 'running' || j.status === 'pending');
+// `stopping`: a stop was asked; the worker is still writing its artifacts.
+export const isActive = (j) => j && (j.status === 'running' || j.status === 'pending' || j.status === 'stopping');
 
 /** A short name for a job id: `j-<time>-<hex>` shows as its hex suffix. */
 export function shortJobId(id) {

@@ -69,6 +69,28 @@ struct UiArgs {
     /// Seconds a kept-alive connection may wait for its next request.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_timeout: u64,
+    /// Jobs that may run at once (starting or running); one more is refused with 429.
+    #[arg(long, default_value_t = supervisor::admission::DEFAULT_MAX_RUNNING,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_running_jobs: usize,
+    /// Jobs one user may run at once (0: only --max-running-jobs applies).
+    #[arg(long, default_value_t = 0)]
+    max_running_jobs_per_user: usize,
+    /// Bytes of a worker's stderr kept in each job's worker.log; the rest is dropped
+    /// after one line saying so.
+    #[arg(long, default_value_t = supervisor::DEFAULT_MAX_LOG_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_worker_log_bytes: u64,
+    /// Files the media library may hold (wav and pcap together); one more is refused
+    /// with 429.
+    #[arg(long, default_value_t = store::media::Quota::default().max_files,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    media_max_files: usize,
+    /// Bytes the media library may hold (wav and pcap together); an upload past it is
+    /// refused with 413.
+    #[arg(long, default_value_t = store::media::Quota::default().max_bytes,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    media_max_bytes: u64,
 }
 
 pub(crate) fn main(args: &[String]) -> ExitCode {
@@ -93,16 +115,33 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
 }
 
 fn run(args: UiArgs) -> anyhow::Result<()> {
+    // Before the first file: everything this process and its workers create is private.
+    store::modes::restrict_umask();
     let layout = paths::Layout::new(&args.data_dir);
-    std::fs::create_dir_all(layout.root())
+    store::files::create_private_dir(layout.root())
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let store = Store::open(layout, args.scenario_history_keep)
+    report_tightened(&args.data_dir, &store::modes::tighten(layout.root()));
+    let mut store = Store::open(layout, args.scenario_history_keep)
         .with_context(|| format!("opening {}", args.data_dir.display()))?;
+    store.media.set_quota(store::media::Quota {
+        max_files: args.media_max_files,
+        max_bytes: args.media_max_bytes,
+    });
     let secret = jwt_secret(&store, args.jwt_secret.as_deref())?;
     let exe = std::env::current_exe().context("finding the gossipper executable for workers")?;
     let supervisor = Arc::new(
-        supervisor::Supervisor::new(store.layout.clone(), exe)
-            .context("opening the job supervisor")?,
+        supervisor::Supervisor::new(
+            store.layout.clone(),
+            exe,
+            supervisor::Limits {
+                jobs: supervisor::JobLimits {
+                    max_running: args.max_running_jobs,
+                    max_per_user: args.max_running_jobs_per_user,
+                },
+                max_log_bytes: args.max_worker_log_bytes,
+            },
+        )
+        .context("opening the job supervisor")?,
     );
     let settled = supervisor
         .recover()
@@ -122,7 +161,7 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
         store,
         tokens: auth::Tokens::new(&secret),
         tickets: auth::Tickets::default(),
-        throttle: auth::Throttle::new(5, Duration::from_secs(60)),
+        throttle: auth::Throttle::new(auth::ThrottleLimits::default()),
         dummy_hash: auth::dummy_hash()?,
         config: Config {
             data_dir: args.data_dir.clone(),
@@ -150,6 +189,24 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
         limits,
         Arc::new(move |inc: &mut api::Incoming<'_>| api::dispatch(&ctx, inc)),
     )
+}
+
+/// Says once on stderr that an existing data dir let other users in and was narrowed
+/// (and what could not be).
+fn report_tightened(data_dir: &std::path::Path, t: &store::modes::Tightened) {
+    if !t.changed.is_empty() {
+        eprintln!(
+            "gossipper ui: the data dir {} was readable by other users: narrowed {} path(s) to the owner (directories 0700, files 0600)",
+            data_dir.display(),
+            t.changed.len()
+        );
+    }
+    for (path, e) in t.failed.iter().take(5) {
+        eprintln!(
+            "gossipper ui: WARNING: cannot narrow the mode of {}: {e}",
+            path.display()
+        );
+    }
 }
 
 /// The JWT secret: the saved one, else `--jwt-secret`, else 32 random bytes; saved so

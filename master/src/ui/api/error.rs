@@ -16,6 +16,15 @@ pub(crate) enum ApiError {
     Unauthorized,
     #[error("invalid username or password")]
     BadCredentials,
+    /// A well-signed credential whose user was deleted or whose token version moved on.
+    #[error(
+        "this session was revoked (the user was removed or the password changed); sign in again"
+    )]
+    Revoked,
+    #[error(
+        "a ticket is only accepted by GET /live, /jobs/{{id}}/events, /jobs/{{id}}/artifacts/…, /jobs/{{id}}/recordings/… and /media/{{kind}}/{{name}}; use the Authorization header"
+    )]
+    TicketNotHere,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -26,8 +35,15 @@ pub(crate) enum ApiError {
     Conflict(String),
     #[error("body is larger than {0} bytes")]
     TooLarge(u64),
-    #[error("too many failed logins from this address; try again in a minute")]
-    TooManyRequests,
+    /// 429; with `retry_after_s`, a `Retry-After` header says when to try again.
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after_s: Option<u64>,
+    },
+    /// 413 for a quota (not the body limit of the route).
+    #[error("{0}")]
+    OverQuota(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -36,14 +52,25 @@ impl ApiError {
     pub(crate) fn status(&self) -> u16 {
         match self {
             ApiError::BadRequest(_) => 400,
-            ApiError::Unauthorized | ApiError::BadCredentials => 401,
+            ApiError::Unauthorized
+            | ApiError::BadCredentials
+            | ApiError::Revoked
+            | ApiError::TicketNotHere => 401,
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::Conflict(_) => 409,
-            ApiError::TooLarge(_) => 413,
-            ApiError::TooManyRequests => 429,
+            ApiError::TooLarge(_) | ApiError::OverQuota(_) => 413,
+            ApiError::TooMany { .. } => 429,
             ApiError::Internal(_) => 500,
+        }
+    }
+
+    /// Seconds for a `Retry-After` header, for the errors that have one.
+    pub(crate) fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            ApiError::TooMany { retry_after_s, .. } => *retry_after_s,
+            _ => None,
         }
     }
 
@@ -89,6 +116,11 @@ impl From<UploadError> for ApiError {
     fn from(e: UploadError) -> Self {
         match e {
             UploadError::TooLarge(n) => ApiError::TooLarge(n),
+            UploadError::OverQuota { .. } => ApiError::OverQuota(e.to_string()),
+            UploadError::TooManyFiles { .. } => ApiError::TooMany {
+                message: e.to_string(),
+                retry_after_s: None,
+            },
             UploadError::Empty | UploadError::Invalid { .. } => {
                 ApiError::BadRequest(format!("body: {e}"))
             }
@@ -100,7 +132,13 @@ impl From<UploadError> for ApiError {
 
 impl From<crate::ui::auth::AuthError> for ApiError {
     fn from(e: crate::ui::auth::AuthError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            crate::ui::auth::AuthError::TooManyTickets(_) => ApiError::TooMany {
+                message: e.to_string(),
+                retry_after_s: Some(crate::ui::auth::TICKET_TTL.as_secs()),
+            },
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 

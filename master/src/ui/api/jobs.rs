@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, Call, Ctx, Reply};
 use crate::ui::paths::check_name;
 use crate::ui::store::jobs::{self, Artifact, Job};
+use crate::ui::supervisor::admission::Refusal;
 use crate::ui::supervisor::{Deleted, StartError, StartRequest};
 use crate::worker::files;
 use crate::worker::spec::EngineOverrides;
@@ -21,6 +22,11 @@ impl From<StartError> for ApiError {
     fn from(e: StartError) -> Self {
         match e {
             StartError::BadRequest(m) => ApiError::BadRequest(m),
+            StartError::Refused(r @ Refusal::Duplicate(_)) => ApiError::Conflict(r.to_string()),
+            StartError::Refused(r) => ApiError::TooMany {
+                message: r.to_string(),
+                retry_after_s: None,
+            },
             StartError::Store(s) => s.into(),
         }
     }
@@ -228,7 +234,9 @@ fn stop_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: &'static str) -> Resul
     let newest = ctx
         .store
         .db
-        .read(|c| jobs::newest_for_profile(c, kind, &profile_id, &["running", "pending"]))?
+        .read(|c| {
+            jobs::newest_for_profile(c, kind, &profile_id, &["running", "pending", "stopping"])
+        })?
         .ok_or_else(|| {
             ApiError::Conflict(format!(
                 "{kind} profile \"{profile_id}\" has no running job"

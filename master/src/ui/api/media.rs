@@ -1,5 +1,6 @@
 //! `/media/{wav|pcap}[/{name}]`: the media library. Uploads are the raw body (no
-//! multipart), at most 256 MiB, checked with hound / pcap-file before they are stored.
+//! multipart), at most 256 MiB, checked with hound / pcap-file before they are stored,
+//! within the library's quota (413 over its bytes, 429 over its file count).
 
 use serde::Serialize;
 
@@ -32,10 +33,11 @@ pub(super) fn upload(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
     crate::ui::paths::check_name(&name).map_err(|e| ApiError::field("name", e))?;
     call.check_declared_length()?;
     let limit = call.body_limit();
+    let declared = call.declared_length();
     let asset = ctx
         .store
         .media
-        .upload(kind, &name, call.body_reader(), limit)?;
+        .upload(kind, &name, call.body_reader(), limit, declared)?;
     ctx.audit(
         call.who()?,
         "media.upload",

@@ -2,8 +2,10 @@
 //! and reply types that handlers see.
 //!
 //! Owns: turning an [`Incoming`] request into a [`Reply`]. The route table (`routes`)
-//! says, for every method and path, who may call it and how large its body may be;
-//! [`dispatch`] enforces both before a handler runs, so handlers stay thin:
+//! says, for every method and path, who may call it, whether a `?ticket=` may stand in
+//! for the token, and how large its body may be; [`dispatch`] enforces all three (the
+//! caller checked against their stored user row on every request) before a handler
+//! runs, so handlers stay thin:
 //! parse → store → typed reply. One module per resource. Must not: touch sockets
 //! (`http` does) or SQL (`store` does).
 
@@ -36,7 +38,7 @@ use serde::de::DeserializeOwned;
 
 pub(crate) use error::ApiError;
 
-use super::auth::{Principal, Throttle, Tickets, Tokens};
+use super::auth::{self, Grant, Principal, Throttle, Tickets, Tokens, Via};
 use super::console;
 use super::store::Store;
 use super::store::audit::Actor;
@@ -130,6 +132,11 @@ pub(crate) enum Reply {
         status: u16,
         body: Vec<u8>,
     },
+    /// 429 with `Retry-After: retry_after_s` and a JSON error body.
+    RetryLater {
+        body: Vec<u8>,
+        retry_after_s: u64,
+    },
     Static {
         content_type: &'static str,
         body: &'static [u8],
@@ -179,6 +186,7 @@ impl std::fmt::Debug for Reply {
                 .field("status", status)
                 .field("body", &String::from_utf8_lossy(body))
                 .finish(),
+            Reply::RetryLater { retry_after_s, .. } => write!(f, "RetryLater({retry_after_s})"),
             Reply::Static { content_type, .. } => write!(f, "Static({content_type})"),
             Reply::NotModified { etag, .. } => write!(f, "NotModified({etag})"),
             Reply::Text { status, body } => write!(f, "Text({status}, {body})"),
@@ -207,9 +215,15 @@ impl Reply {
     }
 
     pub(crate) fn error(e: &ApiError) -> Reply {
-        Reply::Json {
-            status: e.status(),
-            body: e.body(),
+        match e.retry_after_s() {
+            Some(retry_after_s) => Reply::RetryLater {
+                body: e.body(),
+                retry_after_s,
+            },
+            None => Reply::Json {
+                status: e.status(),
+                body: e.body(),
+            },
         }
     }
 
@@ -217,6 +231,7 @@ impl Reply {
     pub(crate) fn status(&self) -> u16 {
         match self {
             Reply::Json { status, .. } | Reply::Text { status, .. } => *status,
+            Reply::RetryLater { .. } => 429,
             Reply::Static { .. } | Reply::File { .. } | Reply::Page { .. } => 200,
             Reply::Stream { .. } => 200,
             Reply::WebSocket { .. } => 101,
@@ -325,6 +340,11 @@ impl Call<'_, '_> {
         }
     }
 
+    /// The body length the client declared (`Content-Length`), if any.
+    pub(crate) fn declared_length(&self) -> Option<u64> {
+        self.inc.content_length
+    }
+
     /// The raw body reader (check the declared length first).
     pub(crate) fn body_reader(&mut self) -> &mut dyn Read {
         self.inc.body.reader()
@@ -419,7 +439,7 @@ fn api(ctx: &Ctx, inc: &mut Incoming<'_>, path: &str) -> Result<Reply, ApiError>
     {
         return Err(ApiError::Forbidden("cross-origin WebSocket refused"));
     }
-    let principal = authenticate(ctx, inc, route.access)?;
+    let principal = authenticate(ctx, inc, route)?;
     let mut call = Call {
         params,
         inc,
@@ -441,45 +461,57 @@ pub(crate) fn same_origin(inc: &Incoming<'_>) -> bool {
     origin_host.eq_ignore_ascii_case(host)
 }
 
-/// Finds the caller: `Authorization: Bearer <jwt>` or `?ticket=` (single use), checked
-/// against the route's access. With auth off everyone is the anonymous admin.
+/// Finds the caller: `Authorization: Bearer <jwt>`, or `?ticket=` (single use) on the
+/// routes that take one, checked against the user's stored row (existence, token
+/// version, current role) and then against the route's access. With auth off everyone is
+/// the anonymous admin. Open routes are not authenticated at all.
+///
+/// Cost per authenticated request: one HMAC check and one primary-key read of the
+/// `users` row on a read-only WAL connection.
 fn authenticate(
     ctx: &Ctx,
     inc: &Incoming<'_>,
-    access: Access,
+    route: &routes::Route,
 ) -> Result<Option<Principal>, ApiError> {
     if !ctx.config.auth_enabled {
         return Ok(Some(Principal {
             user_id: 0,
             username: "anonymous".into(),
             role: Role::Admin,
+            token_version: 0,
             expires_at: 0,
+            via: Via::Anonymous,
         }));
+    }
+    if route.access == Access::Open {
+        return Ok(None);
     }
     let bearer = inc.header("authorization").and_then(|h| {
         let (scheme, token) = h.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
-    if access == Access::Open {
-        // Open routes never fail on a stale token; they may still use a valid one.
-        return Ok(bearer.and_then(|t| ctx.tokens.verify(t)));
-    }
-    let principal = match (bearer, query_param(inc.query, "ticket")) {
-        (Some(token), _) => Some(ctx.tokens.verify(token).ok_or(ApiError::Unauthorized)?),
-        (None, Some(ticket)) => Some(
-            ctx.tickets
-                .redeem(&ticket, Instant::now())
-                .ok_or(ApiError::Unauthorized)?,
-        ),
-        (None, None) => None,
-    };
-    match (access, &principal) {
-        (_, None) => Err(ApiError::Unauthorized),
-        (Access::Admin, Some(p)) if p.role != Role::Admin => {
-            Err(ApiError::Forbidden("admin role required"))
+    let grant: Grant = match (bearer, query_param(inc.query, "ticket")) {
+        (Some(token), _) => ctx.tokens.verify(token).ok_or(ApiError::Unauthorized)?,
+        (None, Some(ticket)) => {
+            // Redeemed (so burnt) even on a route it does not open: a ticket seen in the
+            // wrong place has leaked.
+            let grant = ctx.tickets.redeem(&ticket, Instant::now());
+            if !route.ticket {
+                return Err(ApiError::TicketNotHere);
+            }
+            grant.ok_or(ApiError::Unauthorized)?
         }
-        _ => Ok(principal),
+        (None, None) => return Err(ApiError::Unauthorized),
+    };
+    let account = ctx
+        .store
+        .db
+        .read(|c| super::store::users::account(c, grant.user_id))?;
+    let principal = auth::admit(grant, account).map_err(|_| ApiError::Revoked)?;
+    if route.access == Access::Admin && principal.role != Role::Admin {
+        return Err(ApiError::Forbidden("admin role required"));
     }
+    Ok(Some(principal))
 }
 
 #[cfg(test)]

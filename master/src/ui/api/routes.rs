@@ -20,6 +20,10 @@ pub(crate) struct Route {
     pub(crate) access: Access,
     pub(crate) body_limit: u64,
     pub(crate) handler: Handler,
+    /// Whether a `?ticket=` may stand in for the token: only the reads a browser must
+    /// open by URL (WebSockets, the event stream, downloads), never a change, and never
+    /// `/auth/ticket` (a ticket cannot mint more tickets).
+    pub(crate) ticket: bool,
 }
 
 const fn r(
@@ -35,6 +39,15 @@ const fn r(
         access,
         body_limit,
         handler,
+        ticket: false,
+    }
+}
+
+/// A `GET` route that also takes a `?ticket=` (see [`Route::ticket`]).
+const fn by_url(pattern: &'static str, handler: Handler) -> Route {
+    Route {
+        ticket: true,
+        ..r("GET", pattern, User, 0, handler)
     }
 }
 
@@ -128,7 +141,7 @@ pub(crate) const ROUTES: &[Route] = &[
         MEDIA_BODY,
         media::upload,
     ),
-    r("GET", "/media/{kind}/{name}", User, 0, media::download),
+    by_url("/media/{kind}/{name}", media::download),
     r("DELETE", "/media/{kind}/{name}", User, 0, media::delete),
     r(
         "POST",
@@ -152,23 +165,11 @@ pub(crate) const ROUTES: &[Route] = &[
     r("GET", "/jobs/{id}", User, 0, jobs::get),
     r("DELETE", "/jobs/{id}", User, 0, jobs::delete),
     r("POST", "/jobs/{id}/stop", User, 0, jobs::stop),
-    r("GET", "/jobs/{id}/events", User, 0, events::events),
-    r(
-        "GET",
-        "/jobs/{id}/artifacts/{kind}",
-        User,
-        0,
-        jobs::artifact,
-    ),
+    by_url("/jobs/{id}/events", events::events),
+    by_url("/jobs/{id}/artifacts/{kind}", jobs::artifact),
     r("GET", "/jobs/{id}/recordings", User, 0, jobs::recordings),
-    r(
-        "GET",
-        "/jobs/{id}/recordings/{name}",
-        User,
-        0,
-        jobs::recording,
-    ),
-    r("GET", "/live", User, 0, live::live),
+    by_url("/jobs/{id}/recordings/{name}", jobs::recording),
+    by_url("/live", live::live),
     r("GET", "/reports", User, 0, reports::list),
     r("GET", "/load-test", User, 0, loadtest::info),
     r("POST", "/load-test/run", User, JSON_BODY, loadtest::run),
@@ -291,6 +292,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn tickets_open_only_reads_a_browser_must_open_by_url() {
+        let by_ticket: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.ticket)
+            .map(|r| (r.method, r.pattern, r.access))
+            .collect();
+        assert_eq!(
+            by_ticket,
+            [
+                ("GET", "/media/{kind}/{name}", User),
+                ("GET", "/jobs/{id}/events", User),
+                ("GET", "/jobs/{id}/artifacts/{kind}", User),
+                ("GET", "/jobs/{id}/recordings/{name}", User),
+                ("GET", "/live", User),
+            ]
+        );
     }
 
     #[test]

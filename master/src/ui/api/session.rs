@@ -1,15 +1,18 @@
 //! The caller's session: `POST /auth/login`, `POST /auth/ticket`, `GET /me`,
 //! `POST /me/password`.
 //!
-//! Login runs exactly one argon2 verification whether or not the user exists, and a
-//! client IP with 5 failures in the last minute gets 429 before any check.
+//! Login runs exactly one argon2 verification whether or not the user exists, and is
+//! refused with 429 + `Retry-After` before any check while the throttle (auth::throttle:
+//! failures per address and per account) says so. A password change moves the user's
+//! token version on, which ends every earlier token and ticket; the caller gets a fresh
+//! token in the reply.
 
 use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply, actor};
-use crate::ui::auth::{self, MIN_PASSWORD_LEN, TICKET_TTL};
+use crate::ui::auth::{self, Grant, MIN_PASSWORD_LEN, TICKET_TTL, Via};
 use crate::ui::store::{audit, users};
 use crate::ui::timefmt;
 
@@ -33,23 +36,35 @@ pub(super) fn login(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErro
     if !ctx.config.auth_enabled {
         return Err(ApiError::NotFound("authentication is off".into()));
     }
-    let ip = call.remote_ip();
-    if ctx.throttle.is_blocked(ip, Instant::now()) {
-        return Err(ApiError::TooManyRequests);
-    }
     let req: LoginRequest = call.json()?;
+    let ip = call.remote_ip();
+    if let Err(refused) = ctx.throttle.check(ip, &req.username, Instant::now()) {
+        // Whole seconds, rounded up, so a client waiting that long is let in.
+        let secs =
+            refused.retry_after.as_secs() + u64::from(refused.retry_after.subsec_nanos() > 0);
+        return Err(ApiError::TooMany {
+            message: format!(
+                "too many failed logins for this account or from this address; try again in {secs} s"
+            ),
+            retry_after_s: Some(secs),
+        });
+    }
     let found = ctx.store.db.read(|c| users::by_name(c, &req.username))?;
     // Always one verification, so an unknown name takes as long as a wrong password.
     let hash = found
         .as_ref()
         .map_or(ctx.dummy_hash.as_str(), |u| u.password_hash.as_str());
     let ok = auth::verify_password(hash, &req.password) && found.is_some();
-    let Some(user) = found.filter(|_| ok).map(|u| u.user) else {
-        ctx.throttle.record_failure(ip, Instant::now());
+    let Some(found) = found.filter(|_| ok) else {
+        ctx.throttle
+            .record_failure(ip, &req.username, Instant::now());
         return Err(ApiError::BadCredentials);
     };
-    ctx.throttle.record_success(ip);
-    let (token, expires_at) = ctx.tokens.issue(user.id, &user.username, user.role)?;
+    ctx.throttle.record_success(ip, &req.username);
+    let user = found.user;
+    let (token, expires_at) = ctx
+        .tokens
+        .issue(user.id, &user.username, found.token_version)?;
     Reply::ok(&LoginReply {
         token,
         expires_at,
@@ -65,10 +80,21 @@ struct TicketReply {
     expires_at: u64,
 }
 
-/// A single-use ticket for `?ticket=` (WebSocket upgrades, download links).
+/// A single-use ticket for `?ticket=` (WebSocket upgrades, download links), bound to the
+/// caller's user id and token version. Only a token mints one: the route takes no
+/// ticket, and a ticket principal is refused here too.
 pub(super) fn ticket(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let who = call.who()?.clone();
-    let ticket = ctx.tickets.issue(who, Instant::now())?;
+    let who = call.who()?;
+    if who.via == Via::Ticket {
+        return Err(ApiError::TicketNotHere);
+    }
+    let grant = Grant {
+        user_id: who.user_id,
+        token_version: who.token_version,
+        expires_at: who.expires_at,
+        via: who.via,
+    };
+    let ticket = ctx.tickets.issue(grant, Instant::now())?;
     let expires_at = timefmt::unix_secs(SystemTime::now()) + TICKET_TTL.as_secs();
     Reply::ok(&TicketReply { ticket, expires_at })
 }
@@ -106,8 +132,12 @@ struct PasswordRequest {
 }
 
 #[derive(Serialize)]
-pub(super) struct StatusOk {
-    pub(super) status: &'static str,
+struct PasswordChanged {
+    status: &'static str,
+    /// A fresh token: the change revoked every earlier one, the caller's included.
+    token: String,
+    expires_at: u64,
+    token_type: &'static str,
 }
 
 pub(super) fn change_password(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
@@ -126,7 +156,7 @@ pub(super) fn change_password(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Repl
     }
     let hash = auth::hash_password(&req.new_password)?;
     let now = timefmt::rfc3339(SystemTime::now());
-    ctx.store.db.tx(|c| {
+    let account = ctx.store.db.tx(|c| {
         users::update(c, who.user_id, Some(&hash), None, &now)?;
         audit::append(
             c,
@@ -135,9 +165,19 @@ pub(super) fn change_password(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Repl
             "user.password_change",
             &who.username,
             &serde_json::json!({}),
-        )
+        )?;
+        users::account(c, who.user_id)
     })?;
-    Reply::ok(&StatusOk { status: "ok" })
+    let account = account.ok_or(ApiError::Revoked)?;
+    let (token, expires_at) =
+        ctx.tokens
+            .issue(who.user_id, &account.username, account.token_version)?;
+    Reply::ok(&PasswordChanged {
+        status: "ok",
+        token,
+        expires_at,
+        token_type: "Bearer",
+    })
 }
 
 /// Password policy: at least 8 characters, at most 1 KiB (argon2 input stays cheap).

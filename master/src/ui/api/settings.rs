@@ -90,14 +90,19 @@ pub(super) fn get(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError
     })
 }
 
+/// The reply of a rotation. The secret itself never leaves the master: a reply can be
+/// logged, cached or shown on a screen, and nothing needs it (the master signs tokens).
 #[derive(Serialize)]
 struct Rotated {
-    jwt_secret: String,
+    status: &'static str,
+    rotated_at: String,
+    rotated_by: String,
     warning: &'static str,
 }
 
 /// New random secret, saved (so it survives restarts) and used at once: every token
-/// and ticket issued before stops working, including the caller's.
+/// and ticket issued before stops working, including the caller's. Audited as
+/// `settings.rotate_jwt_secret`.
 pub(super) fn rotate_jwt_secret(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let secret = auth::random_hex(32).map_err(|e| ApiError::Internal(e.to_string()))?;
     let who = call.who()?;
@@ -116,7 +121,9 @@ pub(super) fn rotate_jwt_secret(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Re
     ctx.tokens.rotate(&secret);
     ctx.tickets.clear();
     Reply::ok(&Rotated {
-        jwt_secret: secret,
+        status: "rotated",
+        rotated_at: now,
+        rotated_by: who.username.clone(),
         warning: "every token issued before is now invalid; sign in again",
     })
 }

@@ -5,7 +5,6 @@ use crate::ui::auth;
 use crate::ui::paths::Layout;
 use crate::ui::store::files::testdir::TestDir;
 use crate::ui::store::users as user_rows;
-use std::time::Duration;
 
 /// A small scenario the engine's loader accepts.
 pub(crate) const VALID_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -49,7 +48,7 @@ fn harness() -> Harness {
         store,
         tokens: auth::Tokens::new("unit-test-secret-0123456789"),
         tickets: auth::Tickets::default(),
-        throttle: auth::Throttle::new(5, Duration::from_secs(60)),
+        throttle: auth::Throttle::new(auth::ThrottleLimits::default()),
         dummy_hash: hash,
         config: Config {
             data_dir: dir.layout.root().to_path_buf(),
@@ -62,6 +61,7 @@ fn harness() -> Harness {
             crate::ui::supervisor::Supervisor::new(
                 Layout::new(dir.layout.root()),
                 std::path::PathBuf::from("/bin/false"),
+                crate::ui::supervisor::Limits::default(),
             )
             .unwrap(),
         ),
@@ -94,6 +94,7 @@ impl Harness {
         };
         match dispatch(&self.ctx, &mut inc) {
             Reply::Json { status, body } => (status, serde_json::from_slice(&body).unwrap()),
+            Reply::RetryLater { body, .. } => (429, serde_json::from_slice(&body).unwrap()),
             other => (other.status(), serde_json::Value::Null),
         }
     }
@@ -259,21 +260,220 @@ fn rotation_invalidates_earlier_tokens() {
 }
 
 #[test]
-fn tickets_work_once_in_the_query() {
+fn tickets_work_once_and_only_on_the_routes_a_browser_opens_by_url() {
     let h = harness();
     let t = h.token("op");
-    let (_, ticket) = h.call("POST", "/api/v2/auth/ticket", Some(&t), b"");
-    let ticket = ticket["ticket"].as_str().unwrap();
+    let ticket = |h: &Harness| {
+        let (s, v) = h.call("POST", "/api/v2/auth/ticket", Some(&t), b"");
+        assert_eq!(s, 200, "{v}");
+        v["ticket"].as_str().unwrap().to_string()
+    };
+    let tk = ticket(&h);
     assert_eq!(
-        h.call("GET", &format!("/api/v2/me?ticket={ticket}"), None, b"")
+        h.call("GET", &format!("/api/v2/live?ticket={tk}"), None, b"")
             .0,
         200
     );
     assert_eq!(
-        h.call("GET", &format!("/api/v2/me?ticket={ticket}"), None, b"")
+        h.call("GET", &format!("/api/v2/live?ticket={tk}"), None, b"")
+            .0,
+        401,
+        "single use"
+    );
+    // Anywhere else a ticket is refused, and burnt.
+    for (method, path) in [
+        ("GET", "/api/v2/me"),
+        ("GET", "/api/v2/scenarios"),
+        ("POST", "/api/v2/auth/ticket"),
+        ("DELETE", "/api/v2/media/wav/x"),
+    ] {
+        let tk = ticket(&h);
+        let (s, e) = h.call(method, &format!("{path}?ticket={tk}"), None, b"");
+        assert_eq!(s, 401, "{method} {path}: {e}");
+        assert_eq!(
+            h.call("GET", &format!("/api/v2/live?ticket={tk}"), None, b"")
+                .0,
+            401
+        );
+    }
+}
+
+/// The user row of `name`.
+fn user_id(h: &Harness, name: &str) -> i64 {
+    h.ctx
+        .store
+        .db
+        .read(|c| user_rows::by_name(c, name))
+        .unwrap()
+        .unwrap()
+        .user
+        .id
+}
+
+#[test]
+fn a_deleted_users_token_and_tickets_stop_at_the_next_request() {
+    let h = harness();
+    let admin = h.token("admin");
+    let body = br#"{"username":"admin2","password":"password-123","role":"admin"}"#;
+    assert_eq!(h.call("POST", "/api/v2/users", Some(&admin), body).0, 201);
+    let login = br#"{"username":"admin2","password":"password-123"}"#;
+    let (_, v) = h.call("POST", "/api/v2/auth/login", None, login);
+    let doomed = v["token"].as_str().unwrap().to_string();
+    let (_, v) = h.call("POST", "/api/v2/auth/ticket", Some(&doomed), b"");
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+    let id = user_id(&h, "admin2");
+    assert_eq!(
+        h.call("DELETE", &format!("/api/v2/users/{id}"), Some(&admin), b"")
+            .0,
+        204
+    );
+    let (s, e) = h.call(
+        "POST",
+        "/api/v2/users",
+        Some(&doomed),
+        br#"{"username":"evil","password":"password-123","role":"admin"}"#,
+    );
+    assert_eq!(s, 401, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("revoked"), "{e}");
+    assert_eq!(
+        h.call("GET", &format!("/api/v2/live?ticket={ticket}"), None, b"")
             .0,
         401
     );
+    assert!(
+        h.ctx
+            .store
+            .db
+            .read(|c| user_rows::by_name(c, "evil"))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_demoted_admin_is_an_operator_at_the_next_request() {
+    let h = harness();
+    let admin = h.token("admin");
+    let op_id = user_id(&h, "op");
+    // op becomes admin, signs in, and is demoted again.
+    let put = |role: &str| format!(r#"{{"role":"{role}"}}"#);
+    assert_eq!(
+        h.call(
+            "PUT",
+            &format!("/api/v2/users/{op_id}"),
+            Some(&admin),
+            put("admin").as_bytes()
+        )
+        .0,
+        200
+    );
+    let t = h.token("op");
+    assert_eq!(h.call("GET", "/api/v2/users", Some(&t), b"").0, 200);
+    assert_eq!(
+        h.call(
+            "PUT",
+            &format!("/api/v2/users/{op_id}"),
+            Some(&admin),
+            put("operator").as_bytes()
+        )
+        .0,
+        200
+    );
+    assert_eq!(h.call("GET", "/api/v2/users", Some(&t), b"").0, 403);
+    assert_eq!(h.call("GET", "/api/v2/audit", Some(&t), b"").0, 403);
+    let (s, me) = h.call("GET", "/api/v2/me", Some(&t), b"");
+    assert_eq!(
+        (s, me["role"].as_str()),
+        (200, Some("operator")),
+        "still signed in, as what it is now"
+    );
+}
+
+#[test]
+fn a_password_change_or_reset_ends_every_earlier_token_and_hands_the_caller_a_new_one() {
+    let h = harness();
+    let admin = h.token("admin");
+    let old = h.token("op");
+    let (_, v) = h.call("POST", "/api/v2/auth/ticket", Some(&old), b"");
+    let ticket = v["ticket"].as_str().unwrap().to_string();
+    let (s, v) = h.call(
+        "POST",
+        "/api/v2/me/password",
+        Some(&old),
+        br#"{"current_password":"sipcapture","new_password":"brand-new-pass"}"#,
+    );
+    assert_eq!(s, 200, "{v}");
+    let fresh = v["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        h.call("GET", "/api/v2/me", Some(&old), b"").0,
+        401,
+        "own change"
+    );
+    assert_eq!(
+        h.call("GET", &format!("/api/v2/live?ticket={ticket}"), None, b"")
+            .0,
+        401
+    );
+    assert_eq!(h.call("GET", "/api/v2/me", Some(&fresh), b"").0, 200);
+    // An admin's reset ends the new one too.
+    let op_id = user_id(&h, "op");
+    assert_eq!(
+        h.call(
+            "PUT",
+            &format!("/api/v2/users/{op_id}"),
+            Some(&admin),
+            br#"{"password":"reset-by-admin"}"#
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        h.call("GET", "/api/v2/me", Some(&fresh), b"").0,
+        401,
+        "admin reset"
+    );
+    assert_eq!(
+        h.call("GET", "/api/v2/me", Some(&admin), b"").0,
+        200,
+        "others keep theirs"
+    );
+}
+
+#[test]
+fn throttled_logins_get_429_with_retry_after() {
+    let h = harness();
+    let bad = br#"{"username":"admin","password":"wrongwrong"}"#;
+    for _ in 0..5 {
+        assert_eq!(h.call("POST", "/api/v2/auth/login", None, bad).0, 401);
+    }
+    let (path, query) = ("/api/v2/auth/login", "");
+    let mut src: &[u8] = bad;
+    let mut inc = Incoming {
+        method: "POST",
+        path,
+        query,
+        headers: &[],
+        remote_ip: "127.0.0.1".parse().unwrap(),
+        content_length: Some(bad.len() as u64),
+        body: &mut src,
+    };
+    match dispatch(&h.ctx, &mut inc) {
+        Reply::RetryLater {
+            retry_after_s,
+            body,
+        } => {
+            assert!((1..=60).contains(&retry_after_s), "{retry_after_s}");
+            let e: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert!(
+                e["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("{retry_after_s} s")),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -66,6 +66,20 @@ pub(super) fn send(out: Out<'_>, reply: Reply) -> After {
     let nosniff = NOSNIFF;
     let sent = match reply {
         Reply::Json { status, body } => fixed(&out, status, &[JSON, NO_STORE, nosniff], &body),
+        Reply::RetryLater {
+            body,
+            retry_after_s,
+        } => fixed(
+            &out,
+            429,
+            &[
+                JSON,
+                ("Retry-After", &retry_after_s.to_string()),
+                NO_STORE,
+                nosniff,
+            ],
+            &body,
+        ),
         Reply::Text { status, body } => fixed(
             &out,
             status,

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 
-use super::StoreError;
+use super::{StoreError, files};
 use crate::ui::paths::{Layout, Place};
 
 /// The schema, one entry per version. Never edit a shipped entry: append a new one.
@@ -67,6 +67,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         target       TEXT NOT NULL DEFAULT '',
         payload_json TEXT NOT NULL DEFAULT '{}'
      );",
+    // v2: a per-user token version for revocation (issue #14). Existing users start at
+    // 0; tokens of the v1 binary carry no version and are refused, so everyone signs in
+    // once after the upgrade.
+    "ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Read-only connections opened beside the read-write one.
@@ -82,9 +86,32 @@ pub(crate) struct Db {
 }
 
 impl Db {
-    /// Opens `settings.sqlite` (creating it) and brings the schema up to date.
+    /// Opens `settings.sqlite` (creating it, mode 0600, before SQLite does: SQLite gives
+    /// its `-wal` and `-shm` files the database's mode) and brings the schema up to date.
     pub(crate) fn open(layout: &Layout) -> Result<Db, StoreError> {
         let path = layout.path(Place::SettingsDb)?;
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(files::FILE_MODE)
+                .open(&path)
+                .map_err(|e| StoreError::io(&path, e))?;
+            // An existing file keeps its mode on open: narrow it (it holds the secrets).
+            let loose = f
+                .metadata()
+                .map_err(|e| StoreError::io(&path, e))?
+                .permissions()
+                .mode()
+                & 0o077
+                != 0;
+            if loose {
+                f.set_permissions(std::fs::Permissions::from_mode(files::FILE_MODE))
+                    .map_err(|e| StoreError::io(&path, e))?;
+            }
+        }
         let conn = Connection::open(&path)?;
         let mut db = Self::configure(conn)?;
         // Opened after the migrations, so they see the current schema.
@@ -220,6 +247,27 @@ mod tests {
     }
 
     #[test]
+    fn a_v1_database_keeps_its_users_and_gets_token_versions() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO users (username, password_hash, role, created_at, updated_at) VALUES ('admin', 'h', 'admin', 't', 't')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let (name, hash, version): (String, String, i64) = conn
+            .query_row(
+                "SELECT username, password_hash, token_version FROM users",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((name.as_str(), hash.as_str(), version), ("admin", "h", 0));
+    }
+
+    #[test]
     fn migrating_twice_changes_nothing() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
@@ -289,6 +337,19 @@ mod tests {
                 .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
                 .unwrap();
             assert_eq!(mode, "wal");
+            // The database and the files SQLite made beside it are the owner's alone.
+            use std::os::unix::fs::PermissionsExt;
+            for name in [
+                "settings.sqlite",
+                "settings.sqlite-wal",
+                "settings.sqlite-shm",
+            ] {
+                let m = std::fs::metadata(dir.join(name))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(m & 0o777, 0o600, "{name}");
+            }
         }
         let db = Db::open(&layout).unwrap();
         let v: String = db

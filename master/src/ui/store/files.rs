@@ -1,11 +1,15 @@
 //! Atomic file writes inside the data dir: temp file in `tmp/`, fsync, rename, fsync dir.
 //!
 //! Owns: the only way the store creates or replaces a file, so a crash leaves either the
-//! old file or the new one, never half of one. Temp files are named `.w-*` and removed on
-//! start by [`clean_stale_temps`]. Must not: build paths from caller input (`paths` does).
+//! old file or the new one, never half of one, and the modes of what the master creates:
+//! files 0600 and directories 0700, whatever the umask (the data dir holds secrets and
+//! is one service's; `gossipper ui` also sets its umask to 077, for SQLite and workers).
+//! Temp files are named `.w-*` and removed on start by [`clean_stale_temps`]. Must not:
+//! build paths from caller input (`paths` does).
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,6 +18,38 @@ use crate::ui::paths::Layout;
 
 const TEMP_PREFIX: &str = ".w-";
 static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Mode of every file the master creates in the data dir.
+pub(crate) const FILE_MODE: u32 = 0o600;
+/// Mode of every directory the master creates in the data dir.
+pub(crate) const DIR_MODE: u32 = 0o700;
+
+/// Creates (or truncates) a file readable by the service's user only.
+pub(crate) fn create_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// Creates a new file (failing if it exists) readable by the service's user only.
+fn create_new_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// `mkdir -p` with mode 0700 for each directory it creates.
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(path)
+}
 
 /// A fresh, unique temp path in `tmp/` (same file system as every target).
 pub(crate) fn temp_path(layout: &Layout) -> PathBuf {
@@ -27,7 +63,7 @@ pub(crate) fn temp_path(layout: &Layout) -> PathBuf {
 pub(crate) fn write_atomic(layout: &Layout, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let tmp = temp_path(layout);
     let result = (|| {
-        let mut f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let mut f = create_new_private(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| StoreError::io(&tmp, e))?;
         f.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
         drop(f);
@@ -42,7 +78,7 @@ pub(crate) fn write_atomic(layout: &Layout, target: &Path, bytes: &[u8]) -> Resu
 /// Moves a fully written and synced temp file into place, then syncs the directory.
 pub(crate) fn commit(tmp: &Path, target: &Path) -> Result<(), StoreError> {
     if let Some(dir) = target.parent() {
-        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        create_private_dir(dir).map_err(|e| StoreError::io(dir, e))?;
     }
     fs::rename(tmp, target).map_err(|e| StoreError::io(target, e))?;
     sync_dir(target)
@@ -116,7 +152,7 @@ pub(crate) fn spool(
     limit: u64,
 ) -> Result<Spooled, SpoolError> {
     let tmp = temp_path(layout);
-    let mut f = File::create(&tmp).map_err(|e| SpoolError::Store(StoreError::io(&tmp, e)))?;
+    let mut f = create_new_private(&tmp).map_err(|e| SpoolError::Store(StoreError::io(&tmp, e)))?;
     let mut guard = Spooled {
         path: tmp,
         size: 0,
@@ -233,6 +269,20 @@ mod tests {
         write_atomic(&t.layout, &target, b"two").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"two");
         assert_eq!(temps(&t.layout), 0);
+    }
+
+    #[test]
+    fn files_and_directories_the_store_creates_are_private_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = TestDir::new("modes");
+        let target = t.layout.dir("scenarios").join("new.history").join("a.xml");
+        write_atomic(&t.layout, &target, b"x").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&target), FILE_MODE);
+        assert_eq!(mode(target.parent().unwrap()), DIR_MODE);
+        let mut body: &[u8] = b"abc";
+        let s = spool(&t.layout, &mut body, 10).unwrap();
+        assert_eq!(mode(&s.path), FILE_MODE);
     }
 
     #[test]

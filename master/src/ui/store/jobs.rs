@@ -1,7 +1,9 @@
 //! The `jobs` and `job_artifacts` tables (gossipper-reference.md §5.3).
 //!
 //! Owns: every SQL statement on jobs and their artifacts: the supervisor creates rows
-//! and moves them pending → running → succeeded / failed / stopped; the API reads them
+//! and moves them pending → running → (stopping →) succeeded / failed / stopped. A stop
+//! request marks the row `stopping`; only the final write, made once the worker has
+//! exited, turns it into `stopped` (whatever the exit code). The API reads them
 //! (paged lists, reports, per-profile runtime). Must not: start processes or touch
 //! artifact files (the supervisor does).
 
@@ -142,30 +144,39 @@ pub(crate) fn insert(c: &Connection, j: &NewJob<'_>) -> Result<(), StoreError> {
     }
 }
 
-/// pending → running.
+/// pending → running, with the worker's pid. `false` when the row is no longer pending
+/// (a stop came while the worker was being started: it is `stopping`); `pid` and
+/// `started_at` are recorded either way.
 pub(crate) fn set_running(
     c: &Connection,
     id: &str,
     pid: u32,
     started_at: &str,
-) -> Result<(), StoreError> {
-    c.execute(
-        "UPDATE jobs SET status = 'running', pid = ?2, started_at = ?3 WHERE id = ?1 AND status = 'pending'",
+) -> Result<bool, StoreError> {
+    let n = c.execute(
+        "UPDATE jobs SET status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
+                         pid = ?2, started_at = ?3
+         WHERE id = ?1 AND status IN ('pending', 'stopping')",
         rusqlite::params![id, pid, started_at],
     )?;
-    Ok(())
+    let running: Option<String> = c
+        .query_row("SELECT status FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    Ok(n > 0 && running.as_deref() == Some("running"))
 }
 
-/// Marks a stop request (the row keeps `stopped` whatever the exit code).
-pub(crate) fn set_stopped(c: &Connection, id: &str) -> Result<(), StoreError> {
+/// Marks a stop request: pending / running → stopping (not final: the worker may still
+/// be writing its artifacts).
+pub(crate) fn set_stopping(c: &Connection, id: &str) -> Result<(), StoreError> {
     c.execute(
-        "UPDATE jobs SET status = 'stopped' WHERE id = ?1 AND status IN ('pending', 'running')",
+        "UPDATE jobs SET status = 'stopping' WHERE id = ?1 AND status IN ('pending', 'running')",
         [id],
     )?;
     Ok(())
 }
 
-/// The final state. A row already marked `stopped` stays stopped.
+/// The final state. A row marked `stopping` (or `stopped`, by an older binary) ends
+/// `stopped`.
 pub(crate) fn finish(
     c: &Connection,
     id: &str,
@@ -175,7 +186,7 @@ pub(crate) fn finish(
     finished_at: &str,
 ) -> Result<(), StoreError> {
     c.execute(
-        "UPDATE jobs SET status = CASE WHEN status = 'stopped' THEN 'stopped' ELSE ?2 END,
+        "UPDATE jobs SET status = CASE WHEN status IN ('stopping', 'stopped') THEN 'stopped' ELSE ?2 END,
                          exit_code = ?3, error = ?4, finished_at = ?5
          WHERE id = ?1",
         rusqlite::params![id, status, exit_code, error, finished_at],
@@ -183,10 +194,26 @@ pub(crate) fn finish(
     Ok(())
 }
 
-/// Jobs that have not finished (running, pending, or stopped without a finish time).
+/// Settles a job that has no worker (none was ever forked) as `stopped`; a row already
+/// final is left alone.
+pub(crate) fn stop_without_worker(
+    c: &Connection,
+    id: &str,
+    finished_at: &str,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE jobs SET status = 'stopped', finished_at = ?2
+         WHERE id = ?1 AND status IN ('pending', 'running', 'stopping')",
+        [id, finished_at],
+    )?;
+    Ok(())
+}
+
+/// Jobs that have not finished (pending, running, stopping, or stopped without a finish
+/// time, as an older binary left them).
 pub(crate) fn unfinished(c: &Connection) -> Result<Vec<Job>, StoreError> {
     let mut st = c.prepare_cached(&format!(
-        "SELECT {COLS} FROM jobs WHERE status IN ('pending', 'running') OR (status = 'stopped' AND finished_at IS NULL) ORDER BY rowid"
+        "SELECT {COLS} FROM jobs WHERE status IN ('pending', 'running', 'stopping') OR (status = 'stopped' AND finished_at IS NULL) ORDER BY rowid"
     ))?;
     let rows = st.query_map([], row_to_job)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -361,15 +388,35 @@ mod tests {
             let j = by_id(c, "j1")?.unwrap();
             assert_eq!((j.status.as_str(), j.pid), ("running", Some(42)));
             assert_eq!(unfinished(c)?.len(), 1);
-            set_stopped(c, "j1")?;
+            set_stopping(c, "j1")?;
+            let j = by_id(c, "j1")?.unwrap();
+            assert_eq!(
+                j.status, "stopping",
+                "not final until the worker has exited"
+            );
+            assert!(j.finished_at.is_none());
+            assert_eq!(unfinished(c)?.len(), 1);
             finish(c, "j1", "failed", Some(143), "", "t2")?;
             let j = by_id(c, "j1")?.unwrap();
             assert_eq!((j.status.as_str(), j.exit_code), ("stopped", Some(143)));
             assert!(unfinished(c)?.is_empty());
+            set_stopping(c, "j1")?;
+            assert_eq!(
+                by_id(c, "j1")?.unwrap().status,
+                "stopped",
+                "final stays final"
+            );
             insert(c, &new_job("j2", "client", "c1"))?;
-            set_running(c, "j2", 43, "t3")?;
+            assert!(set_running(c, "j2", 43, "t3")?);
             finish(c, "j2", "succeeded", Some(0), "", "t4")?;
             assert_eq!(by_id(c, "j2")?.unwrap().status, "succeeded");
+            // A stop that came while the worker was being forked: the row stays
+            // `stopping` and the supervisor is told to stop the worker it just made.
+            insert(c, &new_job("j3", "client", "c1"))?;
+            set_stopping(c, "j3")?;
+            assert!(!set_running(c, "j3", 44, "t5")?);
+            let j = by_id(c, "j3")?.unwrap();
+            assert_eq!((j.status.as_str(), j.pid), ("stopping", Some(44)));
             Ok(())
         })
         .unwrap();

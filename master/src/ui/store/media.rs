@@ -1,12 +1,16 @@
 //! The media library: `media/wav/<name>.wav` and `media/pcap/<name>.pcap`.
 //!
 //! Owns: storing uploads (spooled to `tmp/`, checked with hound or pcap-file, then renamed
-//! into place, so a bad or cut-off upload never becomes a library file), listing,
-//! locating and deleting assets. Must not: know about HTTP.
+//! into place, so a bad or cut-off upload never becomes a library file), the library's
+//! quota (file count and total bytes over both kinds, checked before the body is read
+//! when its length is declared, and again under a lock just before the rename, so
+//! concurrent uploads cannot overshoot it together), listing, locating and deleting
+//! assets. Must not: know about HTTP.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -69,9 +73,34 @@ pub(crate) struct MediaAsset {
     pub(crate) mod_time: String,
 }
 
+/// The library's limits, over both kinds together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Quota {
+    pub(crate) max_files: usize,
+    pub(crate) max_bytes: u64,
+}
+
+impl Default for Quota {
+    /// 1,000 files and 4 GiB (`gossipper ui --media-max-files / --media-max-bytes`).
+    fn default() -> Quota {
+        Quota {
+            max_files: 1000,
+            max_bytes: 4 << 30,
+        }
+    }
+}
+
 /// Why an upload was refused.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum UploadError {
+    #[error(
+        "the media library is full: it holds {files} of at most {max} files; delete some first"
+    )]
+    TooManyFiles { files: usize, max: usize },
+    #[error(
+        "the media library is full: {used} of {max} bytes are used and this upload needs {size} more; delete some first"
+    )]
+    OverQuota { used: u64, size: u64, max: u64 },
     #[error("body is larger than {0} bytes")]
     TooLarge(u64),
     #[error("body is empty")]
@@ -86,13 +115,64 @@ pub(crate) enum UploadError {
 
 pub(crate) struct Media {
     layout: Layout,
+    quota: Quota,
+    /// Held from the final quota check to the rename of an upload.
+    commit_lock: Mutex<()>,
+}
+
+/// What the library holds now, apart from one name (an upload replacing it frees it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Usage {
+    files: usize,
+    bytes: u64,
 }
 
 impl Media {
     pub(crate) fn new(layout: &Layout) -> Media {
         Media {
             layout: layout.clone(),
+            quota: Quota::default(),
+            commit_lock: Mutex::new(()),
         }
+    }
+
+    pub(crate) fn set_quota(&mut self, quota: Quota) {
+        self.quota = quota;
+    }
+
+    /// Files and bytes of both libraries, leaving out `except` (the file an upload would
+    /// replace).
+    fn usage(&self, except: &std::path::Path) -> Result<Usage, StoreError> {
+        let mut usage = Usage { files: 0, bytes: 0 };
+        for kind in [MediaKind::Wav, MediaKind::Pcap] {
+            for asset in self.list(kind)? {
+                let path = self.layout.path(Self::place(kind, &asset.name))?;
+                if path != except {
+                    usage.files += 1;
+                    usage.bytes += asset.size_bytes;
+                }
+            }
+        }
+        Ok(usage)
+    }
+
+    /// Whether `size` more bytes in one more file (unless it replaces `target`) fit.
+    fn check_quota(&self, target: &std::path::Path, size: u64) -> Result<(), UploadError> {
+        let usage = self.usage(target)?;
+        if usage.files >= self.quota.max_files {
+            return Err(UploadError::TooManyFiles {
+                files: usage.files,
+                max: self.quota.max_files,
+            });
+        }
+        if usage.bytes.saturating_add(size) > self.quota.max_bytes {
+            return Err(UploadError::OverQuota {
+                used: usage.bytes,
+                size,
+                max: self.quota.max_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// The stored name for an upload: the URL name without a repeated extension
@@ -150,19 +230,23 @@ impl Media {
         Ok(out)
     }
 
-    /// Stores an upload: spool (≤ `limit` bytes), check the format, rename into place.
+    /// Stores an upload: check the quota against the declared length, spool (≤ `limit`
+    /// bytes), check the format, check the quota again with the real size, rename into
+    /// place.
     pub(crate) fn upload(
         &self,
         kind: MediaKind,
         name: &str,
         body: &mut dyn Read,
         limit: u64,
+        declared_len: Option<u64>,
     ) -> Result<MediaAsset, UploadError> {
         let name = Self::normalize(kind, name);
         let target = self
             .layout
             .path(Self::place(kind, name))
             .map_err(StoreError::from)?;
+        self.check_quota(&target, declared_len.unwrap_or(0).min(limit))?;
         let spooled = files::spool(&self.layout, body, limit).map_err(|e| match e {
             files::SpoolError::TooLarge => UploadError::TooLarge(limit),
             files::SpoolError::Read(e) => UploadError::Read(e),
@@ -181,7 +265,11 @@ impl Media {
             reason,
         })?;
         let size_bytes = spooled.size;
-        spooled.commit(&target)?;
+        {
+            let _one_at_a_time = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.check_quota(&target, size_bytes)?;
+            spooled.commit(&target)?;
+        }
         Ok(MediaAsset {
             kind: kind.as_str(),
             name: name.to_string(),
@@ -291,11 +379,17 @@ mod tests {
         let m = Media::new(&t.layout);
         let wav = samples::wav();
         let a = m
-            .upload(MediaKind::Wav, "ring.wav", &mut &wav[..], 1 << 20)
+            .upload(MediaKind::Wav, "ring.wav", &mut &wav[..], 1 << 20, None)
             .unwrap();
         assert_eq!(a.name, "ring");
-        m.upload(MediaKind::Pcap, "dtmf", &mut &samples::pcap()[..], 1 << 20)
-            .unwrap();
+        m.upload(
+            MediaKind::Pcap,
+            "dtmf",
+            &mut &samples::pcap()[..],
+            1 << 20,
+            None,
+        )
+        .unwrap();
         assert_eq!(
             m.list(MediaKind::Wav).unwrap()[0].size_bytes,
             wav.len() as u64
@@ -324,7 +418,7 @@ mod tests {
         for (kind, body, limit) in cases {
             let mut r = body;
             assert!(
-                m.upload(kind, "x", &mut r, limit).is_err(),
+                m.upload(kind, "x", &mut r, limit, None).is_err(),
                 "{kind:?} {} bytes",
                 body.len()
             );
@@ -333,8 +427,52 @@ mod tests {
         assert!(m.list(MediaKind::Pcap).unwrap().is_empty());
         assert_eq!(std::fs::read_dir(t.layout.dir("tmp")).unwrap().count(), 0);
         assert!(matches!(
-            m.upload(MediaKind::Wav, "../x", &mut &wav[..], 1 << 20),
+            m.upload(MediaKind::Wav, "../x", &mut &wav[..], 1 << 20, None),
             Err(UploadError::Store(StoreError::BadName(_)))
         ));
+    }
+
+    #[test]
+    fn the_quota_counts_both_kinds_refuses_before_reading_and_lets_a_replacement_through() {
+        let t = TestDir::new("media-quota");
+        let mut m = Media::new(&t.layout);
+        let wav = samples::wav();
+        let pcap = samples::pcap();
+        let size = wav.len() as u64;
+        m.set_quota(Quota {
+            max_files: 2,
+            max_bytes: 2 * size + pcap.len() as u64,
+        });
+        m.upload(MediaKind::Wav, "a", &mut &wav[..], 1 << 20, None)
+            .unwrap();
+        m.upload(MediaKind::Pcap, "p", &mut &pcap[..], 1 << 20, None)
+            .unwrap();
+        assert!(matches!(
+            m.upload(MediaKind::Wav, "b", &mut &wav[..], 1 << 20, None),
+            Err(UploadError::TooManyFiles { files: 2, max: 2 })
+        ));
+        // Replacing a file of the library does not count as one more.
+        m.upload(MediaKind::Wav, "a", &mut &wav[..], 1 << 20, None)
+            .unwrap();
+        m.set_quota(Quota {
+            max_files: 10,
+            max_bytes: 2 * size + pcap.len() as u64 - 1,
+        });
+        assert!(matches!(
+            m.upload(MediaKind::Wav, "b", &mut &wav[..], 1 << 20, None),
+            Err(UploadError::OverQuota { .. })
+        ));
+        // A declared length over the quota is refused before a byte is read.
+        let mut unread: &[u8] = &wav;
+        assert!(matches!(
+            m.upload(MediaKind::Wav, "b", &mut unread, 1 << 20, Some(1 << 19)),
+            Err(UploadError::OverQuota { size, .. }) if size == 1 << 19
+        ));
+        assert_eq!(unread.len(), wav.len(), "the body was not read");
+        assert_eq!(
+            m.list(MediaKind::Wav).unwrap().len() + m.list(MediaKind::Pcap).unwrap().len(),
+            2
+        );
+        assert_eq!(std::fs::read_dir(t.layout.dir("tmp")).unwrap().count(), 0);
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod files;
 pub(crate) mod jobs;
 pub(crate) mod kv;
 pub(crate) mod media;
+pub(crate) mod modes;
 pub(crate) mod profiles;
 pub(crate) mod scenarios;
 pub(crate) mod users;
@@ -71,7 +72,7 @@ impl Store {
     pub(crate) fn open(layout: Layout, scenario_history_keep: usize) -> Result<Store, StoreError> {
         for dir in DIRS {
             let p = layout.dir(dir);
-            std::fs::create_dir_all(&p).map_err(|e| StoreError::io(&p, e))?;
+            files::create_private_dir(&p).map_err(|e| StoreError::io(&p, e))?;
         }
         files::clean_stale_temps(&layout)?;
         let db = db::Db::open(&layout)?;

@@ -1,7 +1,9 @@
 //! The `users` table: accounts, roles and password hashes.
 //!
-//! Owns: user rows and the "last admin" rule (checked inside the caller's transaction, so
-//! two concurrent demotions cannot both pass). Must not: hash passwords (auth does) or
+//! Owns: user rows, the "last admin" rule (checked inside the caller's transaction, so
+//! two concurrent demotions cannot both pass) and each user's token version, which a
+//! password change or reset moves on (every token and ticket issued before then stops
+//! admitting; auth compares it on each request). Must not: hash passwords (auth does) or
 //! decide who may call what (the api does).
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -43,11 +45,20 @@ pub(crate) struct User {
     pub(crate) created_at: String,
 }
 
+/// What a request's credential is checked against on every request (auth::admit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Account {
+    pub(crate) username: String,
+    pub(crate) role: Role,
+    pub(crate) token_version: i64,
+}
+
 /// A user with the stored password hash (for login and password changes).
 #[derive(Debug, Clone)]
 pub(crate) struct UserWithHash {
     pub(crate) user: User,
     pub(crate) password_hash: String,
+    pub(crate) token_version: i64,
 }
 
 fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserWithHash> {
@@ -61,10 +72,11 @@ fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserWithHash> {
             created_at: r.get(3)?,
         },
         password_hash: r.get(4)?,
+        token_version: r.get(5)?,
     })
 }
 
-const COLS: &str = "id, username, role, created_at, password_hash";
+const COLS: &str = "id, username, role, created_at, password_hash, token_version";
 
 pub(crate) fn count(c: &Connection) -> Result<i64, StoreError> {
     Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
@@ -102,6 +114,25 @@ pub(crate) fn by_id(c: &Connection, id: i64) -> Result<Option<UserWithHash>, Sto
     .optional()?)
 }
 
+/// The account behind a credential: one primary-key read (a prepared statement cached
+/// on the connection), done for every authenticated request.
+pub(crate) fn account(c: &Connection, id: i64) -> Result<Option<Account>, StoreError> {
+    let mut st =
+        c.prepare_cached("SELECT username, role, token_version FROM users WHERE id = ?1")?;
+    Ok(st
+        .query_row([id], |r| {
+            let role: String = r.get(1)?;
+            Ok(Account {
+                username: r.get(0)?,
+                // The CHECK constraint allows only the two names; anything else gets the
+                // lesser role.
+                role: Role::parse(&role).unwrap_or(Role::Operator),
+                token_version: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
 pub(crate) fn create(
     c: &Connection,
     username: &str,
@@ -124,7 +155,8 @@ pub(crate) fn create(
     })
 }
 
-/// Changes the hash and/or the role. Refuses to demote the last admin.
+/// Changes the hash and/or the role. Refuses to demote the last admin. A new hash moves
+/// the token version on, so every token and ticket issued before stops working.
 pub(crate) fn update(
     c: &Connection,
     id: i64,
@@ -144,7 +176,7 @@ pub(crate) fn update(
     }
     if let Some(hash) = password_hash {
         c.execute(
-            "UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3",
+            "UPDATE users SET password_hash = ?1, token_version = token_version + 1, updated_at = ?2 WHERE id = ?3",
             params![hash, now, id],
         )?;
     }
@@ -213,6 +245,18 @@ mod tests {
             let got = by_id(c, u.id)?.unwrap();
             assert_eq!(got.password_hash, "h2");
             assert_eq!(got.user.role, Role::Operator);
+            assert_eq!(got.token_version, 1, "a new password moves the version on");
+            update(c, u.id, None, Some(Role::Admin), "t3")?;
+            assert_eq!(
+                account(c, u.id)?,
+                Some(Account {
+                    username: "u".into(),
+                    role: Role::Admin,
+                    token_version: 1
+                }),
+                "a role change keeps the version (the role is read on each request)"
+            );
+            assert_eq!(account(c, 999)?, None);
             assert!(matches!(
                 update(c, 999, None, None, "t"),
                 Err(StoreError::NotFound(_))

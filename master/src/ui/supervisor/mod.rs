@@ -2,24 +2,31 @@
 //! tees its stdout into `stats.jsonl` and live subscribers, and records the final state.
 //!
 //! Owns: job rows from `pending` to `succeeded` / `failed` / `stopped`, the spec files in
-//! `tmp/`, and one reader thread per running job (STYLE.md §9), which reads the worker's
-//! JSON lines, publishes them through the job's [`hub::Hub`], and, at end of stream,
-//! reaps the worker, registers the artifacts and writes the final row. A stop is SIGTERM
-//! to the group, then SIGKILL after [`STOP_GRACE`]. On start ([`Supervisor::recover`]),
-//! jobs a previous master left running are stopped if their worker survived and marked
-//! failed ("master restarted"); their artifacts are kept and registered.
+//! `tmp/`, the cap on jobs running at once (`admission`), and one reader thread per
+//! running job (STYLE.md §9), which reads the worker's JSON lines, publishes them
+//! through the job's [`hub::Hub`], copies its stderr into `worker.log` up to a cap
+//! (`log`), and, once both pipes have ended, reaps the worker, registers the artifacts
+//! and writes the final row, in one transaction. So a final status (`stopped` included)
+//! is only ever seen after the worker process is gone and with its artifacts listed. A
+//! stop marks the row `stopping` and sends SIGTERM to the group, then SIGKILL after
+//! [`STOP_GRACE`]. On start ([`Supervisor::recover`]), jobs a previous master left
+//! running are stopped if their worker survived and marked failed ("master restarted");
+//! their artifacts are kept and registered.
 //!
 //! A job that cannot run fails at once: the master builds the engine configuration (the
 //! worker's own `config::build`) and loads the scenario before it forks, and writes the
 //! error into the row. Must not: parse HTTP or decide access (the api does).
 
+pub(crate) mod admission;
 pub(crate) mod hub;
+mod log;
 mod process;
+mod reader;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus};
+pub(crate) use admission::JobLimits;
+pub(crate) use log::DEFAULT_MAX_LOG_BYTES;
+
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -29,13 +36,15 @@ use serde::Serialize;
 use crate::ui::paths::{Layout, Place, check_name};
 use crate::ui::store::StoreError;
 use crate::ui::store::db::Db;
-use crate::ui::store::files::write_atomic;
+use crate::ui::store::files::{create_private, create_private_dir, write_atomic};
 use crate::ui::store::jobs::{self, Job, NewJob};
 use crate::ui::timefmt;
 use crate::worker::files;
 use crate::worker::spec::{EngineOverrides, WorkerSpec};
+use admission::{Places, Refusal};
 use hub::{Hub, Subscription};
 use process::Sig;
+use reader::{Found, Pipes, collect_artifacts, outcome, read_lines};
 
 /// How long a stopped worker may take before SIGKILL. The worker itself turns a soft
 /// quit into a hard one after a few seconds and then writes its artifacts.
@@ -50,8 +59,28 @@ const MAX_LINE: u64 = 1 << 20;
 pub(crate) enum StartError {
     #[error("{0}")]
     BadRequest(String),
+    /// Not admitted: too many jobs running (or this id is already starting).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The supervisor's limits (`gossipper ui` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) jobs: JobLimits,
+    /// Bytes of a worker's stderr kept in `worker.log`.
+    pub(crate) max_log_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            jobs: JobLimits::default(),
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+        }
+    }
 }
 
 /// What to start.
@@ -114,8 +143,35 @@ pub(crate) struct Supervisor {
     db: Db,
     exe: PathBuf,
     stats_interval_ms: u64,
-    running: Mutex<HashMap<String, Arc<RunningJob>>>,
+    max_log_bytes: u64,
+    /// Starting and running jobs. Held while a job's row moves to running, to stopping,
+    /// or to its final state, so those moves and the places agree.
+    places: Mutex<Places<RunningJob>>,
     live_cache: Mutex<Option<(Instant, Arc<String>)>>,
+}
+
+/// A job's place, from admission until its worker runs (then the reader thread owns the
+/// place) or until it is settled without one. Dropped unsettled (an early error), it
+/// frees the place.
+struct Admitted<'a> {
+    sup: &'a Supervisor,
+    id: &'a str,
+    armed: bool,
+}
+
+impl Admitted<'_> {
+    /// The place now belongs to a running worker or was freed by a settle.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.sup.places).release(self.id);
+        }
+    }
 }
 
 fn now_text() -> String {
@@ -156,20 +212,25 @@ struct LiveFrame<'a> {
 
 impl Supervisor {
     /// A supervisor with its own connection to `settings.sqlite`, forking `exe`.
-    pub(crate) fn new(layout: Layout, exe: PathBuf) -> Result<Supervisor, StoreError> {
+    pub(crate) fn new(
+        layout: Layout,
+        exe: PathBuf,
+        limits: Limits,
+    ) -> Result<Supervisor, StoreError> {
         let db = Db::open(&layout)?;
         Ok(Supervisor {
             layout,
             db,
             exe,
             stats_interval_ms: 1000,
-            running: Mutex::new(HashMap::new()),
+            max_log_bytes: limits.max_log_bytes,
+            places: Mutex::new(Places::new(limits.jobs)),
             live_cache: Mutex::new(None),
         })
     }
 
     pub(crate) fn running(&self, id: &str) -> Option<Arc<RunningJob>> {
-        lock(&self.running).get(id).cloned()
+        lock(&self.places).running(id)
     }
 
     /// `artifacts/jobs/<id>/`.
@@ -182,7 +243,8 @@ impl Supervisor {
     }
 
     /// Creates the job and starts its worker. A job that cannot run is returned
-    /// `failed`, with the reason in `error`.
+    /// `failed`, with the reason in `error`. Over the cap on running jobs it is refused
+    /// ([`StartError::Refused`]) before anything is created.
     pub(crate) fn start(self: &Arc<Self>, req: StartRequest) -> Result<Job, StartError> {
         let id = match req.id.as_deref().filter(|s| !s.is_empty()) {
             Some(id) => {
@@ -196,6 +258,12 @@ impl Supervisor {
             serde_json::Value::Object(req.tool_args.clone()).to_string()
         } else {
             serde_json::to_string(&req.engine.redacted()).unwrap_or_else(|_| "{}".into())
+        };
+        lock(&self.places).admit(&id, &req.created_by)?;
+        let admitted = Admitted {
+            sup: self,
+            id: &id,
+            armed: true,
         };
         let now = now_text();
         self.db.tx(|c| {
@@ -226,13 +294,15 @@ impl Supervisor {
             record_wav_duplex: req.record_wav_duplex,
             engine: req.engine.clone(),
         };
-        if let Err(reason) = precheck(&spec) {
-            self.fail_now(&id, &reason)?;
-            return self.job(&id);
-        }
-        match self.spawn(&spec) {
-            Ok(()) => {}
-            Err(reason) => self.fail_now(&id, &reason)?,
+        let outcome = precheck(&spec).and_then(|()| self.spawn(&spec));
+        match outcome {
+            // The reader thread owns the place now.
+            Ok(()) => admitted.disarm(),
+            Err(reason) => {
+                let settled = self.settle(&id, "failed", None, &reason, &[]);
+                admitted.disarm();
+                settled?;
+            }
         }
         self.job(&id)
     }
@@ -243,30 +313,47 @@ impl Supervisor {
             .ok_or_else(|| StartError::Store(StoreError::NotFound(format!("job \"{id}\""))))
     }
 
-    fn fail_now(&self, id: &str, reason: &str) -> Result<(), StoreError> {
+    /// Writes a job's final row (with its artifacts) and frees its place, both under the
+    /// places lock: a caller who has seen the final state finds the place free.
+    fn settle(
+        &self,
+        id: &str,
+        state: &str,
+        code: Option<i64>,
+        error: &str,
+        artifacts: &[Found],
+    ) -> Result<(), StoreError> {
         let now = now_text();
-        self.db
-            .tx(|c| jobs::finish(c, id, "failed", None, reason, &now))?;
+        let result = {
+            let mut places = lock(&self.places);
+            let result = self.db.tx(|c| {
+                for a in artifacts {
+                    jobs::add_artifact(c, id, a.kind, &a.path, a.size_bytes, &now)?;
+                }
+                jobs::finish(c, id, state, code, error, &now)
+            });
+            places.release(id);
+            result
+        };
         self.invalidate_live();
-        Ok(())
+        result
     }
 
     /// Writes the spec, creates the artifacts folder and forks the worker.
     fn spawn(self: &Arc<Self>, spec: &WorkerSpec) -> Result<(), String> {
         let id = spec.job_id.as_str();
         let dir = &spec.artifacts_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create the artifacts folder: {e}"))?;
+        create_private_dir(dir).map_err(|e| format!("cannot create the artifacts folder: {e}"))?;
         let spec_path = self.spec_path(id).map_err(|e| e.to_string())?;
         let text =
             serde_json::to_vec_pretty(spec).map_err(|e| format!("cannot encode the spec: {e}"))?;
         write_atomic(&self.layout, &spec_path, &text)
             .map_err(|e| format!("cannot write the spec: {e}"))?;
-        let stats = std::fs::File::create(dir.join(files::STATS))
+        let stats = create_private(&dir.join(files::STATS))
             .map_err(|e| format!("cannot create stats.jsonl: {e}"))?;
-        let log = std::fs::File::create(dir.join(files::LOG))
+        let log = create_private(&dir.join(files::LOG))
             .map_err(|e| format!("cannot create worker.log: {e}"))?;
-        let mut child = match process::spawn_worker(&self.exe, &spec_path, log) {
+        let mut child = match process::spawn_worker(&self.exe, &spec_path) {
             Ok(c) => c,
             Err(e) => {
                 let _ = std::fs::remove_file(&spec_path);
@@ -277,10 +364,10 @@ impl Supervisor {
             }
         };
         let pid = child.id();
-        let Some(stdout) = child.stdout.take() else {
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             let _ = child.kill();
             let _ = child.wait();
-            return Err("the worker has no stdout pipe".into());
+            return Err("the worker has no stdout or stderr pipe".into());
         };
         let job = Arc::new(RunningJob {
             id: id.to_string(),
@@ -292,140 +379,117 @@ impl Supervisor {
             latest_stats: Mutex::new(None),
             error: Mutex::new(None),
         });
-        lock(&self.running).insert(id.to_string(), Arc::clone(&job));
         let started = now_text();
-        if let Err(e) = self.db.tx(|c| jobs::set_running(c, id, pid, &started)) {
-            eprintln!("gossipper ui: job {id}: {e}");
+        let running = {
+            let mut places = lock(&self.places);
+            places.launch(id, Arc::clone(&job));
+            self.db.tx(|c| jobs::set_running(c, id, pid, &started))
+        };
+        match running {
+            Ok(true) => {}
+            // A stop came while the worker was being started.
+            Ok(false) => self.terminate(&job),
+            Err(e) => eprintln!("gossipper ui: job {id}: {e}"),
         }
         self.invalidate_live();
         let sup = Arc::clone(self);
+        let pipes = Pipes {
+            child,
+            stdout,
+            stderr,
+            log,
+        };
         let spawned = std::thread::Builder::new()
             .name(format!("job-{id}"))
-            .spawn(move || sup.read_worker(job, child, stdout, spec_path));
+            .spawn(move || sup.read_worker(job, pipes, spec_path));
         if let Err(e) = spawned {
             // Without a reader nobody would reap it: stop it now.
             process::signal_group(pid, Sig::Kill);
-            lock(&self.running).remove(id);
             return Err(format!("cannot start the reader thread: {e}"));
         }
         Ok(())
     }
 
-    /// The reader thread: lines until end of stream, then the final state.
-    fn read_worker(
-        &self,
-        job: Arc<RunningJob>,
-        mut child: Child,
-        stdout: std::process::ChildStdout,
-        spec_path: PathBuf,
-    ) {
-        let mut reader = BufReader::new(stdout);
-        let mut buf = Vec::with_capacity(4096);
-        let mut exit_error: Option<String> = None;
-        loop {
-            buf.clear();
-            match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    eprintln!("gossipper ui: job {}: reading the worker: {e}", job.id);
-                    break;
-                }
+    /// The reader thread: the worker's lines until end of stream (its stderr copied into
+    /// `worker.log` beside), then, with the worker reaped and both pipes ended, the
+    /// artifacts and the final state in one write.
+    fn read_worker(&self, job: Arc<RunningJob>, pipes: Pipes, spec_path: PathBuf) {
+        let Pipes {
+            mut child,
+            stdout,
+            stderr,
+            log,
+        } = pipes;
+        let cap = self.max_log_bytes;
+        let (status, error) = std::thread::scope(|s| {
+            let copier = std::thread::Builder::new()
+                .name(format!("log-{}", job.id))
+                .spawn_scoped(s, move || log::copy_capped(stderr, log, cap));
+            let mut failure = None;
+            if copier.is_err() {
+                // Its stderr is closed: stop it rather than let it run without a log.
+                job.signal(Sig::Kill);
+                failure = Some("cannot start the worker.log thread; the worker was killed".into());
             }
-            if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
-                // Skip the rest of an over-long line.
-                let mut sink = Vec::new();
-                let _ = (&mut reader)
-                    .take(MAX_LINE * 64)
-                    .read_until(b'\n', &mut sink);
-            }
-            let line = String::from_utf8_lossy(&buf);
-            let line = line.trim_end_matches(['\n', '\r']);
-            if line.is_empty() {
-                continue;
-            }
-            job.hub.publish(line);
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                match v.get("kind").and_then(serde_json::Value::as_str) {
-                    Some("stats") => *lock(&job.latest_stats) = Some(Arc::new(v)),
-                    Some("error") => {
-                        if let Some(e) = v.get("error").and_then(serde_json::Value::as_str) {
-                            *lock(&job.error) = Some(e.to_string());
-                        }
-                    }
-                    Some("exit") => {
-                        exit_error = v
-                            .get("error")
-                            .and_then(serde_json::Value::as_str)
-                            .map(str::to_string);
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let status = {
-            let mut exited = lock(&job.exited);
-            let status = child.wait();
-            *exited = true;
-            job.exited_cv.notify_all();
-            status
-        };
-        let error = lock(&job.error).clone().or(exit_error);
-        self.finalize(&job, status, error);
-        let _ = std::fs::remove_file(&spec_path);
-    }
-
-    fn finalize(
-        &self,
-        job: &RunningJob,
-        status: std::io::Result<ExitStatus>,
-        error: Option<String>,
-    ) {
-        use std::os::unix::process::ExitStatusExt;
-        let (state, code, mut text) = match &status {
-            Ok(s) if s.success() => ("succeeded", Some(0), String::new()),
-            Ok(s) => match (s.code(), s.signal()) {
-                (Some(c), _) => (
-                    "failed",
-                    Some(i64::from(c)),
-                    format!("worker exited with code {c}"),
-                ),
-                (None, Some(sig)) => ("failed", None, format!("worker killed by signal {sig}")),
-                _ => ("failed", None, "worker ended".to_string()),
-            },
-            Err(e) => ("failed", None, format!("cannot reap the worker: {e}")),
-        };
-        if let Some(e) = error {
-            text = e;
-        }
-        let stopped = job.stop_requested.load(Ordering::Relaxed);
-        if stopped && state == "failed" && text.starts_with("worker killed") {
-            text = format!("stopped; {text} after the grace period");
-        }
-        if state == "succeeded" {
-            text.clear();
-        }
-        let dir = self.artifacts_dir(&job.id).ok();
-        let now = now_text();
-        let result = self.db.tx(|c| {
-            if let Some(dir) = &dir {
-                register_artifacts(c, &job.id, dir, &now)?;
-            }
-            jobs::finish(c, &job.id, state, code, &text, &now)
+            let exit_error = read_lines(&job, stdout);
+            let status = {
+                let mut exited = lock(&job.exited);
+                let status = child.wait();
+                *exited = true;
+                job.exited_cv.notify_all();
+                status
+            };
+            let error = failure.or_else(|| lock(&job.error).clone()).or(exit_error);
+            (status, error)
+            // The scope joins the copier here: worker.log is complete.
         });
-        if let Err(e) = result {
+        let stopped = job.stop_requested.load(Ordering::Relaxed);
+        let (state, code, text) = outcome(&status, error, stopped);
+        let found = self
+            .artifacts_dir(&job.id)
+            .map(|d| collect_artifacts(&d))
+            .unwrap_or_default();
+        if let Err(e) = self.settle(&job.id, state, code, &text, &found) {
             eprintln!(
                 "gossipper ui: job {}: recording the final state: {e}",
                 job.id
             );
         }
         job.hub.close();
-        lock(&self.running).remove(&job.id);
-        self.invalidate_live();
+        let _ = std::fs::remove_file(&spec_path);
     }
 
-    /// Stops a job: SIGTERM to its group now, SIGKILL after [`STOP_GRACE`]. Returns the
-    /// row (marked `stopped`); `None` if the job does not exist.
+    /// Asks a running job's worker to stop: SIGTERM to its group now, SIGKILL after
+    /// [`STOP_GRACE`] if it has not exited by then.
+    fn terminate(&self, job: &Arc<RunningJob>) {
+        job.stop_requested.store(true, Ordering::Relaxed);
+        job.signal(Sig::Term);
+        let killer = Arc::clone(job);
+        let spawned = std::thread::Builder::new()
+            .name(format!("stop-{}", job.id))
+            .spawn(move || {
+                let exited = lock(&killer.exited);
+                let (exited, _) = killer
+                    .exited_cv
+                    .wait_timeout_while(exited, STOP_GRACE, |e| !*e)
+                    .unwrap_or_else(|p| p.into_inner());
+                if !*exited {
+                    drop(exited);
+                    eprintln!(
+                        "gossipper ui: job {}: no exit after SIGTERM; sending SIGKILL",
+                        killer.id
+                    );
+                    killer.signal(Sig::Kill);
+                }
+            });
+        if spawned.is_err() {
+            job.signal(Sig::Kill);
+        }
+    }
+
+    /// Stops a job: marks it `stopping` and sends SIGTERM to its group (SIGKILL after
+    /// [`STOP_GRACE`]). The row turns `stopped` only when the worker has exited and its
+    /// artifacts are registered. Returns the row; `None` if the job does not exist.
     pub(crate) fn stop(&self, id: &str) -> Result<Option<Job>, StoreError> {
         let Some(row) = self.db.read(|c| jobs::by_id(c, id))? else {
             return Ok(None);
@@ -433,39 +497,24 @@ impl Supervisor {
         if !matches!(row.status.as_str(), "pending" | "running") {
             return Ok(Some(row));
         }
-        self.db.tx(|c| jobs::set_stopped(c, id))?;
-        match self.running(id) {
-            Some(job) => {
-                job.stop_requested.store(true, Ordering::Relaxed);
-                job.signal(Sig::Term);
-                let killer = Arc::clone(&job);
-                let spawned = std::thread::Builder::new()
-                    .name(format!("stop-{id}"))
-                    .spawn(move || {
-                        let exited = lock(&killer.exited);
-                        let (exited, _) = killer
-                            .exited_cv
-                            .wait_timeout_while(exited, STOP_GRACE, |e| !*e)
-                            .unwrap_or_else(|p| p.into_inner());
-                        if !*exited {
-                            drop(exited);
-                            eprintln!(
-                                "gossipper ui: job {}: no exit after SIGTERM; sending SIGKILL",
-                                killer.id
-                            );
-                            killer.signal(Sig::Kill);
-                        }
-                    });
-                if spawned.is_err() {
-                    job.signal(Sig::Kill);
-                }
-            }
-            None => {
-                // No worker (it never started): the stop is final now.
+        let job = {
+            let places = lock(&self.places);
+            if let Some(job) = places.running(id) {
+                self.db.tx(|c| jobs::set_stopping(c, id))?;
+                Some(job)
+            } else if places.is_starting(id) {
+                // Its start sees the mark when it records the worker, and stops it then.
+                self.db.tx(|c| jobs::set_stopping(c, id))?;
+                None
+            } else {
+                // No worker and none coming: the stop is final now.
                 let now = now_text();
-                self.db
-                    .tx(|c| jobs::finish(c, id, "stopped", None, "", &now))?;
+                self.db.tx(|c| jobs::stop_without_worker(c, id, &now))?;
+                None
             }
+        };
+        if let Some(job) = job {
+            self.terminate(&job);
         }
         self.invalidate_live();
         self.db.read(|c| jobs::by_id(c, id))
@@ -499,14 +548,15 @@ impl Supervisor {
             }
             let dir = self.artifacts_dir(&row.id).ok();
             let now = now_text();
-            let (state, error) = if row.status == "stopped" {
+            let (state, error) = if matches!(row.status.as_str(), "stopped" | "stopping") {
                 ("stopped", row.error.clone())
             } else {
                 ("failed", "master restarted".to_string())
             };
+            let found = dir.map(|d| collect_artifacts(&d)).unwrap_or_default();
             self.db.tx(|c| {
-                if let Some(dir) = &dir {
-                    register_artifacts(c, &row.id, dir, &now)?;
+                for a in &found {
+                    jobs::add_artifact(c, &row.id, a.kind, &a.path, a.size_bytes, &now)?;
                 }
                 jobs::finish(c, &row.id, state, row.exit_code, &error, &now)
             })?;
@@ -533,7 +583,7 @@ impl Supervisor {
         let (rows, counts) = self
             .db
             .read(|c| Ok((jobs::page(c, 200, 0, None)?, jobs::counts(c)?)))?;
-        let running = lock(&self.running).clone();
+        let running = lock(&self.places).running_jobs();
         let stats: Vec<Option<Arc<serde_json::Value>>> = rows
             .iter()
             .map(|j| running.get(&j.id).and_then(|r| r.latest_stats()))
@@ -567,8 +617,11 @@ impl Supervisor {
 
     /// Deletes a finished job and its artifacts folder.
     pub(crate) fn delete(&self, id: &str) -> Result<Deleted, StoreError> {
-        if self.running(id).is_some() {
-            return Ok(Deleted::Running);
+        {
+            let places = lock(&self.places);
+            if places.running(id).is_some() || places.is_starting(id) {
+                return Ok(Deleted::Running);
+            }
         }
         if !self.db.tx(|c| jobs::delete(c, id))? {
             return Ok(Deleted::NotFound);
@@ -601,41 +654,6 @@ fn precheck(spec: &WorkerSpec) -> Result<(), String> {
                 })
         }
     }
-}
-
-/// Registers the files a job left: stats, log, summary, call records, report, recordings.
-fn register_artifacts(
-    c: &rusqlite::Connection,
-    id: &str,
-    dir: &Path,
-    now: &str,
-) -> Result<(), StoreError> {
-    let fixed = [
-        ("stats", files::STATS),
-        ("log", files::LOG),
-        ("summary", files::SUMMARY),
-        ("call_records", files::CALL_RECORDS),
-        ("report_html", files::REPORT_HTML),
-    ];
-    for (kind, name) in fixed {
-        let p = dir.join(name);
-        if let Ok(m) = std::fs::metadata(&p)
-            && m.is_file()
-        {
-            jobs::add_artifact(c, id, kind, &p.display().to_string(), m.len(), now)?;
-        }
-    }
-    if let Ok(entries) = std::fs::read_dir(dir.join(files::RECORDINGS)) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "wav")
-                && let Ok(m) = e.metadata()
-            {
-                jobs::add_artifact(c, id, "recording", &p.display().to_string(), m.len(), now)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -2,24 +2,23 @@
 //! signalling that group, and recognising our workers after a master restart.
 //!
 //! Owns: the only `unsafe` of the supervisor, [`signal_group`] (one `kill(2)` call).
-//! Must not: touch the database or the job's files beyond the log it hands to the child.
+//! Must not: touch the database or the job's files.
 
-use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// Starts the worker: stdin closed, stdout piped to the master, stderr into `log`, in a
-/// new process group whose id is the child's pid (so a stop reaches everything it
-/// started).
-pub(super) fn spawn_worker(exe: &Path, spec: &Path, log: File) -> std::io::Result<Child> {
+/// Starts the worker: stdin closed, stdout and stderr piped to the master (which copies
+/// stderr into `worker.log`, up to a cap), in a new process group whose id is the
+/// child's pid (so a stop reaches everything it started).
+pub(super) fn spawn_worker(exe: &Path, spec: &Path) -> std::io::Result<Child> {
     Command::new(exe)
         .arg("worker")
         .arg("--spec")
         .arg(spec)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
+        .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
 }

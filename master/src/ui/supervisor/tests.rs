@@ -11,13 +11,17 @@ struct Fixture {
 }
 
 fn fixture(script: &str) -> Fixture {
+    fixture_with(script, Limits::default())
+}
+
+fn fixture_with(script: &str, limits: Limits) -> Fixture {
     let dir = TestDir::new("supervisor");
     let exe = dir.layout.root().join("fake-worker.sh");
     std::fs::write(&exe, format!("#!/bin/sh\n{script}\n")).unwrap();
     let mut perm = std::fs::metadata(&exe).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
     std::fs::set_permissions(&exe, perm).unwrap();
-    let sup = Arc::new(Supervisor::new(Layout::new(dir.layout.root()), exe).unwrap());
+    let sup = Arc::new(Supervisor::new(Layout::new(dir.layout.root()), exe, limits).unwrap());
     Fixture { sup, _dir: dir }
 }
 
@@ -90,6 +94,129 @@ exit 3"#,
     );
 }
 
+/// Waits for the worker's first stdout line (so a TERM trap in the script is installed).
+fn wait_started(f: &Fixture, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(f.sup.artifacts_dir(id).unwrap().join("stats.jsonl"))
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "job {id} printed nothing");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A worker that runs until SIGTERM, then takes a while to write `summary.json` and exit.
+const SLOW_TO_STOP: &str = r#"D="$(dirname "$3")/../artifacts/jobs/$(basename "$3" .json | sed 's/^spec-//')"
+trap 'sleep 0.3; echo "{}" > "$D/summary.json"; echo "{\"kind\":\"exit\",\"code\":0,\"ts\":3}"; exit 0' TERM
+echo '{"kind":"started","ts":1}'
+while :; do sleep 0.05; done"#;
+
+#[test]
+fn stopped_is_written_only_after_the_worker_has_exited_with_its_artifacts_listed() {
+    let f = fixture(SLOW_TO_STOP);
+    let started = f.sup.start(tool_job("slow")).unwrap();
+    let pid = started.pid.unwrap();
+    wait_started(&f, "slow");
+    assert_eq!(f.sup.stop("slow").unwrap().unwrap().status, "stopping");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let job = loop {
+        let job = f.sup.db.read(|c| jobs::by_id(c, "slow")).unwrap().unwrap();
+        if job.status != "stopping" {
+            break job;
+        }
+        assert!(job.finished_at.is_none(), "{job:?}");
+        assert!(Instant::now() < deadline, "never settled: {job:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // The first time the row reads final, the worker is reaped and its summary listed.
+    assert_eq!(job.status, "stopped");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "worker {pid} still exists while the job reads stopped"
+    );
+    let kinds: Vec<String> = f
+        .sup
+        .db
+        .read(|c| jobs::artifacts(c, "slow"))
+        .unwrap()
+        .into_iter()
+        .map(|a| a.kind)
+        .collect();
+    assert!(kinds.contains(&"summary".to_string()), "{kinds:?}");
+}
+
+#[test]
+fn a_worker_flooding_stderr_is_capped_in_worker_log_and_never_blocks() {
+    let limits = Limits {
+        max_log_bytes: 10_000,
+        ..Limits::default()
+    };
+    // 4 MB on stderr: far more than a pipe holds, so a reader that stopped reading at
+    // the cap would leave the worker blocked forever.
+    let f = fixture_with(
+        r#"head -c 4000000 /dev/zero | tr '\0' x >&2
+echo '{"kind":"exit","code":0,"ts":1}'"#,
+        limits,
+    );
+    f.sup.start(tool_job("noisy")).unwrap();
+    let job = wait_final(&f.sup, "noisy");
+    assert_eq!(job.status, "succeeded", "{job:?}");
+    let log = f.sup.artifacts_dir("noisy").unwrap().join("worker.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.starts_with(&"x".repeat(10_000)),
+        "the first 10,000 bytes are kept"
+    );
+    assert!(text.len() < 10_000 + 200, "{} bytes", text.len());
+    assert!(text.trim_end().ends_with("dropped]"), "{}", &text[10_000..]);
+    let row = f
+        .sup
+        .db
+        .read(|c| jobs::newest_artifact(c, "noisy", "log"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.size_bytes as usize,
+        text.len(),
+        "registered once complete"
+    );
+}
+
+#[test]
+fn jobs_over_the_cap_are_refused_without_a_row_and_a_settled_job_frees_its_place_at_once() {
+    let limits = Limits {
+        jobs: JobLimits {
+            max_running: 2,
+            max_per_user: 0,
+        },
+        ..Limits::default()
+    };
+    let f = fixture_with(SLOW_TO_STOP, limits);
+    f.sup.start(tool_job("a")).unwrap();
+    f.sup.start(tool_job("b")).unwrap();
+    assert!(matches!(
+        f.sup.start(tool_job("c")),
+        Err(StartError::Refused(Refusal::Full { running: 2, max: 2 }))
+    ));
+    assert!(f.sup.db.read(|c| jobs::by_id(c, "c")).unwrap().is_none());
+    assert!(!f.sup.artifacts_dir("c").unwrap().exists());
+    wait_started(&f, "a");
+    f.sup.stop("a").unwrap();
+    assert!(
+        matches!(f.sup.start(tool_job("c")), Err(StartError::Refused(_))),
+        "a stopping job keeps its place"
+    );
+    wait_final(&f.sup, "a");
+    // Final means the place is free: no window where the next start is refused.
+    f.sup.start(tool_job("c")).unwrap();
+    for id in ["b", "c"] {
+        wait_started(&f, id);
+        f.sup.stop(id).unwrap();
+        wait_final(&f.sup, id);
+    }
+}
+
 #[test]
 fn a_clean_exit_succeeds_and_a_signal_death_says_so() {
     let f = fixture(r#"echo '{"kind":"exit","job_id":"a","code":0,"ts":1}'"#);
@@ -115,18 +242,10 @@ echo '{"kind":"started","job_id":"s","ts":1}'
 while :; do sleep 0.05; done"#,
     );
     f.sup.start(tool_job("s")).unwrap();
-    // Wait for the started line so the trap is installed.
     let sub = f.sup.subscribe("s").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(f.sup.artifacts_dir("s").unwrap().join("stats.jsonl"))
-        .unwrap_or_default()
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_started(&f, "s");
     let stopped = f.sup.stop("s").unwrap().unwrap();
-    assert_eq!(stopped.status, "stopped");
+    assert_eq!(stopped.status, "stopping");
     let job = wait_final(&f.sup, "s");
     assert_eq!((job.status.as_str(), job.exit_code), ("stopped", Some(0)));
     let lines: Vec<Arc<str>> = sub.lines.iter().collect();

@@ -1,0 +1,180 @@
+//! What a job's reader thread reads: the worker's stdout lines, how it ended, and the
+//! files it left.
+//!
+//! Owns: the line protocol's side effects on the running job (stats kept, errors
+//! remembered), the mapping of an exit status to a final state, and the list of artifact
+//! files. Must not: write the job's row or free its place (the supervisor settles the
+//! job, in one transaction, with what these return).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, ExitStatus};
+use std::sync::Arc;
+
+use super::{MAX_LINE, RunningJob, lock};
+use crate::worker::files;
+
+/// The worker process's pipes and the log file its stderr is copied into.
+pub(super) struct Pipes {
+    pub(super) child: Child,
+    pub(super) stdout: std::process::ChildStdout,
+    pub(super) stderr: std::process::ChildStderr,
+    pub(super) log: std::fs::File,
+}
+
+/// Reads the worker's JSON lines until end of stream: each is published (to
+/// `stats.jsonl` and subscribers); `stats`, `error` and `exit` lines are remembered.
+/// Returns the `exit` line's error, if any.
+pub(super) fn read_lines(job: &RunningJob, stdout: std::process::ChildStdout) -> Option<String> {
+    let mut reader = BufReader::new(stdout);
+    let mut buf = Vec::with_capacity(4096);
+    let mut exit_error: Option<String> = None;
+    loop {
+        buf.clear();
+        match (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("gossipper ui: job {}: reading the worker: {e}", job.id);
+                break;
+            }
+        }
+        if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
+            // Skip the rest of an over-long line.
+            let mut sink = Vec::new();
+            let _ = (&mut reader)
+                .take(MAX_LINE * 64)
+                .read_until(b'\n', &mut sink);
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.is_empty() {
+            continue;
+        }
+        job.hub.publish(line);
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            match v.get("kind").and_then(serde_json::Value::as_str) {
+                Some("stats") => *lock(&job.latest_stats) = Some(Arc::new(v)),
+                Some("error") => {
+                    if let Some(e) = v.get("error").and_then(serde_json::Value::as_str) {
+                        *lock(&job.error) = Some(e.to_string());
+                    }
+                }
+                Some("exit") => {
+                    exit_error = v
+                        .get("error")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_string);
+                }
+                _ => {}
+            }
+        }
+    }
+    exit_error
+}
+
+/// The final (state, exit code, error text) of a reaped worker. A job asked to stop ends
+/// `stopped` whatever this says (the row's `stopping` mark wins in `jobs::finish`).
+pub(super) fn outcome(
+    status: &std::io::Result<ExitStatus>,
+    error: Option<String>,
+    stop_requested: bool,
+) -> (&'static str, Option<i64>, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let (state, code, mut text) = match status {
+        Ok(s) if s.success() => ("succeeded", Some(0), String::new()),
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => (
+                "failed",
+                Some(i64::from(c)),
+                format!("worker exited with code {c}"),
+            ),
+            (None, Some(sig)) => ("failed", None, format!("worker killed by signal {sig}")),
+            _ => ("failed", None, "worker ended".to_string()),
+        },
+        Err(e) => ("failed", None, format!("cannot reap the worker: {e}")),
+    };
+    if let Some(e) = error {
+        text = e;
+    }
+    if stop_requested && state == "failed" && text.starts_with("worker killed") {
+        text = format!("stopped; {text} after the grace period");
+    }
+    if state == "succeeded" {
+        text.clear();
+    }
+    (state, code, text)
+}
+
+/// One file a job left, to be registered as an artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Found {
+    pub(super) kind: &'static str,
+    pub(super) path: String,
+    pub(super) size_bytes: u64,
+}
+
+/// The files a job left: stats, log, summary, call records, report, recordings.
+pub(super) fn collect_artifacts(dir: &Path) -> Vec<Found> {
+    let fixed = [
+        ("stats", files::STATS),
+        ("log", files::LOG),
+        ("summary", files::SUMMARY),
+        ("call_records", files::CALL_RECORDS),
+        ("report_html", files::REPORT_HTML),
+    ];
+    let mut found = Vec::new();
+    for (kind, name) in fixed {
+        let p = dir.join(name);
+        if let Ok(m) = std::fs::metadata(&p)
+            && m.is_file()
+        {
+            found.push(Found {
+                kind,
+                path: p.display().to_string(),
+                size_bytes: m.len(),
+            });
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir.join(files::RECORDINGS)) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "wav")
+                && let Ok(m) = e.metadata()
+            {
+                found.push(Found {
+                    kind: "recording",
+                    path: p.display().to_string(),
+                    size_bytes: m.len(),
+                });
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn an_exit_status_maps_to_a_final_state_and_a_stop_explains_a_kill() {
+        let ok = Ok(ExitStatus::from_raw(0));
+        assert_eq!(
+            outcome(&ok, None, false),
+            ("succeeded", Some(0), String::new())
+        );
+        let code3 = Ok(ExitStatus::from_raw(3 << 8));
+        assert_eq!(
+            outcome(&code3, Some("boom".into()), false),
+            ("failed", Some(3), "boom".to_string())
+        );
+        let killed = Ok(ExitStatus::from_raw(9));
+        assert_eq!(outcome(&killed, None, false).2, "worker killed by signal 9");
+        assert_eq!(
+            outcome(&killed, None, true).2,
+            "stopped; worker killed by signal 9 after the grace period"
+        );
+    }
+}
