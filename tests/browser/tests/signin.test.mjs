@@ -1,6 +1,6 @@
 // Sign-in, sign-out, wrong passwords shown plainly, and a 401 returning to sign-in.
 
-import { BASE, ADMIN, signIn, goto, shot, assert, uniq, createUser, eventually } from '../lib.mjs';
+import { BASE, ADMIN, signIn, goto, shot, assert, assertEq, uniq, createUser, eventually } from '../lib.mjs';
 
 export const tests = [
   {
@@ -63,6 +63,10 @@ export const tests = [
       await dlg.locator('input[name="current_password"]').fill('first-pass-1');
       await dlg.getByRole('button', { name: 'Change password' }).click();
       await page.getByText('Your password was changed').waitFor();
+      // The change revoked the old token; the console carries on with the new one.
+      await goto(page, '#/settings');
+      await page.getByTestId('runtime-info').waitFor();
+      assertEq(await page.getByTestId('login-username').count(), 0, 'still signed in after the change');
       await page.getByTestId('user-menu').click();
       await page.getByTestId('sign-out').click();
       await signIn(page, { username: name, password: 'second-pass-2' });
