@@ -259,6 +259,10 @@ fn ereg(ctx: &mut Ctx<'_>, n: &Node) -> Option<Ereg> {
         Some(attr) => ctx.var_list(attr),
         None => Vec::new(),
     };
+    let at = n.attr("regexp").map_or(n.pos, |a| a.pos);
+    if !ctx.regex_allowed(&source, at) {
+        return None;
+    }
     let regex = match regex::bytes::RegexBuilder::new(&source)
         .case_insensitive(case_indep)
         .dot_matches_new_line(true)
@@ -267,7 +271,6 @@ fn ereg(ctx: &mut Ctx<'_>, n: &Node) -> Option<Ereg> {
     {
         Ok(re) => re,
         Err(e) => {
-            let at = n.attr("regexp").map_or(n.pos, |a| a.pos);
             ctx.error(at, ScenarioErrorKind::Regex(source, e.to_string()));
             return None;
         }

@@ -5,12 +5,13 @@
 //! Owns: name → index interning and SIPp's variable reference counts. Must not: walk
 //! elements (that is `loader`, `actions`) or build templates (`template`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::LoadOptions;
 use super::dom::{Attr, Node, Source};
 use super::error::{ScenarioError, ScenarioErrorKind};
+use super::limits::{Limit, MAX_REGEX_BYTES, MAX_REGEXES, work};
 use super::model::{CounterId, Distribution, RtdId, VarId};
 
 /// Errors kept before we stop recording (the report shows the first ~20 in file order).
@@ -23,10 +24,32 @@ pub(super) struct Ctx<'a> {
     errors: Vec<(usize, ScenarioError)>,
     vars: Vec<VarEntry>,
     var_index: HashMap<String, VarId>,
-    rtds: Vec<String>,
-    counters: Vec<String>,
+    rtds: Names,
+    counters: Names,
     pub(super) generic_keywords: Vec<String>,
     pub(super) files_referenced: Vec<String>,
+    files_seen: HashSet<String>,
+    /// Regular expressions compiled so far, and their total length.
+    regexes: (usize, usize),
+}
+
+/// Names interned in order of first use: an index each, found in constant time.
+#[derive(Default)]
+struct Names {
+    list: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Names {
+    fn intern(&mut self, name: &str) -> usize {
+        work::add(1);
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.list.push(name.to_owned());
+        self.index.insert(name.to_owned(), self.list.len() - 1);
+        self.list.len() - 1
+    }
 }
 
 struct VarEntry {
@@ -46,10 +69,12 @@ impl<'a> Ctx<'a> {
             errors: Vec::new(),
             vars: Vec::new(),
             var_index: HashMap::new(),
-            rtds: Vec::new(),
-            counters: Vec::new(),
+            rtds: Names::default(),
+            counters: Names::default(),
             generic_keywords: Vec::new(),
             files_referenced: Vec::new(),
+            files_seen: HashSet::new(),
+            regexes: (0, 0),
         }
     }
 
@@ -65,6 +90,25 @@ impl<'a> Ctx<'a> {
                 },
             ));
         }
+    }
+
+    /// Counts one regular expression about to be compiled; `false` (and an error at `at`,
+    /// the first time) once the scenario has more than the limits allow.
+    pub(super) fn regex_allowed(&mut self, pattern: &str, at: usize) -> bool {
+        let (count, bytes) = self.regexes;
+        let was_ok = count <= MAX_REGEXES && bytes <= MAX_REGEX_BYTES;
+        self.regexes = (count + 1, bytes.saturating_add(pattern.len()));
+        let limit = if self.regexes.0 > MAX_REGEXES {
+            Limit::Regexes
+        } else if self.regexes.1 > MAX_REGEX_BYTES {
+            Limit::RegexBytes
+        } else {
+            return true;
+        };
+        if was_ok {
+            self.error(at, ScenarioErrorKind::Limit(limit));
+        }
+        false
     }
 
     pub(super) fn has_errors(&self) -> bool {
@@ -148,13 +192,7 @@ impl<'a> Ctx<'a> {
                 "true" => "1",
                 other => other,
             };
-            let idx = match self.rtds.iter().position(|r| r == name) {
-                Some(i) => i,
-                None => {
-                    self.rtds.push(name.to_owned());
-                    self.rtds.len() - 1
-                }
-            };
+            let idx = self.rtds.intern(name);
             match u16::try_from(idx) {
                 Ok(i) => out.push(RtdId(i)),
                 Err(_) => self.error(at, ScenarioErrorKind::Invalid("too many rtd timers".into())),
@@ -164,17 +202,11 @@ impl<'a> Ctx<'a> {
     }
 
     pub(super) fn rtd_names(&self) -> Vec<String> {
-        self.rtds.clone()
+        self.rtds.list.clone()
     }
 
     pub(super) fn counter(&mut self, name: &str, at: usize) -> Option<CounterId> {
-        let idx = match self.counters.iter().position(|c| c == name) {
-            Some(i) => i,
-            None => {
-                self.counters.push(name.to_owned());
-                self.counters.len() - 1
-            }
-        };
+        let idx = self.counters.intern(name);
         match u16::try_from(idx) {
             Ok(i) => Some(CounterId(i)),
             Err(_) => {
@@ -185,7 +217,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub(super) fn counter_names(&self) -> Vec<String> {
-        self.counters.clone()
+        self.counters.list.clone()
     }
 
     pub(super) fn add_generic_keyword(&mut self, name: &str) {
@@ -195,7 +227,8 @@ impl<'a> Ctx<'a> {
     }
 
     pub(super) fn add_file(&mut self, name: &str) {
-        if !self.files_referenced.iter().any(|f| f == name) {
+        work::add(1);
+        if self.files_seen.insert(name.to_owned()) {
             self.files_referenced.push(name.to_owned());
         }
     }

@@ -1,13 +1,23 @@
 //! Scenario bytes → a small element tree with byte offsets, for the loader to walk.
 //!
 //! Owns: text decoding (UTF-8, else ISO-8859-1 byte → char; a UTF-8 BOM is dropped),
-//! the quick-xml event loop, and offset → line:column conversion. Must not: know any
-//! SIPp element (that is `loader`). Scenario files are small, so a tree costs nothing
-//! and lets the loader look ahead (labels) without a second XML pass.
+//! the quick-xml event loop, offset → line:column conversion, and the grammar's size
+//! limits (depth, elements, attributes: `limits`), checked before the tree grows past
+//! them. Must not: know any SIPp element (that is `loader`). Scenario files are small,
+//! so a tree costs little and lets the loader look ahead (labels) without a second XML
+//! pass; the depth cap keeps every walk over it (and its `Drop`) shallow.
+//!
+//! Every step is linear in the input: a line:column lookup scans at most
+//! [`CHECKPOINT`] bytes, and attribute positions come from one scan of the tag.
 
 use quick_xml::events::{BytesStart, Event};
 
+use super::limits::{Limit, MAX_ATTRIBUTES, MAX_DEPTH, MAX_ELEMENTS, work};
 use super::model::Pos;
+
+/// `Source` keeps the character count at every multiple of this many bytes, so turning
+/// an offset into a column never counts a long line from its start.
+const CHECKPOINT: usize = 64;
 
 /// The decoded scenario text and where its lines start.
 pub(super) struct Source {
@@ -16,6 +26,8 @@ pub(super) struct Source {
     /// to single bytes on the wire, as SIPp sends the file's bytes unchanged.
     pub(super) latin1: bool,
     line_starts: Vec<usize>,
+    /// Characters in `text[..i * CHECKPOINT]`, for every `i`.
+    chars_before: Vec<usize>,
 }
 
 impl Source {
@@ -27,11 +39,28 @@ impl Source {
         };
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let mut chars_before = Vec::with_capacity(text.len() / CHECKPOINT + 1);
+        let mut total = 0;
+        for block in text.as_bytes().chunks(CHECKPOINT) {
+            chars_before.push(total);
+            total += char_starts(block);
+        }
         Source {
             text,
             latin1,
             line_starts,
+            chars_before,
         }
+    }
+
+    /// Characters that start before byte `offset` (at most `CHECKPOINT` bytes counted).
+    fn char_index(&self, offset: usize) -> usize {
+        let block = offset / CHECKPOINT;
+        let from = block * CHECKPOINT;
+        let base = self.chars_before.get(block).copied().unwrap_or(0);
+        let bytes = self.text.as_bytes().get(from..offset).unwrap_or(&[]);
+        work::add(bytes.len());
+        base + char_starts(bytes)
     }
 
     /// 1-based line and column (in characters) of a byte offset into `text`.
@@ -39,16 +68,17 @@ impl Source {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts.get(line - 1).copied().unwrap_or(0);
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
+        let column = self.char_index(offset) - self.char_index(start) + 1;
         Pos {
             line: u32::try_from(line).unwrap_or(u32::MAX),
             column: u32::try_from(column).unwrap_or(u32::MAX),
         }
     }
+}
+
+/// Bytes of `b` that start a UTF-8 character (everything but continuation bytes).
+fn char_starts(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c & 0xC0 != 0x80).count()
 }
 
 /// One XML element.
@@ -79,10 +109,29 @@ impl Node {
     }
 }
 
-/// A fatal XML syntax error: where, and what quick-xml (or we) said.
+/// A fatal XML error: where, and what quick-xml (or we) said, or which limit was passed.
 pub(super) struct XmlError {
     pub(super) offset: usize,
     pub(super) message: String,
+    pub(super) limit: Option<Limit>,
+}
+
+impl XmlError {
+    fn syntax(offset: usize, message: impl Into<String>) -> XmlError {
+        XmlError {
+            offset,
+            message: message.into(),
+            limit: None,
+        }
+    }
+
+    fn limit(offset: usize, limit: Limit) -> XmlError {
+        XmlError {
+            offset,
+            message: limit.to_string(),
+            limit: Some(limit),
+        }
+    }
 }
 
 /// Parses the whole document and returns its root element.
@@ -94,12 +143,23 @@ pub(super) fn parse(text: &str) -> Result<Node, XmlError> {
     config.check_comments = false;
     let mut stack: Vec<Node> = Vec::new();
     let mut root: Option<Node> = None;
+    let mut elements = 0usize;
     loop {
         let at = offset(reader.buffer_position());
-        let event = reader.read_event().map_err(|e| XmlError {
-            offset: offset(reader.error_position()),
-            message: e.to_string(),
-        })?;
+        let event = reader
+            .read_event()
+            .map_err(|e| XmlError::syntax(offset(reader.error_position()), e.to_string()))?;
+        work::add(1);
+        if let Event::Start(_) | Event::Empty(_) = event {
+            // Checked before the element is built: the tree never exceeds the caps.
+            if stack.len() >= MAX_DEPTH {
+                return Err(XmlError::limit(at, Limit::Depth));
+            }
+            elements += 1;
+            if elements > MAX_ELEMENTS {
+                return Err(XmlError::limit(at, Limit::Elements));
+            }
+        }
         match event {
             Event::Start(e) => stack.push(element(text, &e, at)?),
             Event::Empty(e) => {
@@ -107,22 +167,16 @@ pub(super) fn parse(text: &str) -> Result<Node, XmlError> {
                 attach(&mut stack, &mut root, node, at)?;
             }
             Event::End(_) => {
-                let node = stack.pop().ok_or_else(|| XmlError {
-                    offset: at,
-                    message: "unexpected closing tag".into(),
-                })?;
+                let node = stack
+                    .pop()
+                    .ok_or_else(|| XmlError::syntax(at, "unexpected closing tag"))?;
                 attach(&mut stack, &mut root, node, at)?;
             }
             Event::CData(c) => {
                 let content = c.into_inner().into_owned();
                 match stack.last_mut() {
                     Some(parent) => parent.cdata.push((content, at + "<![CDATA[".len())),
-                    None => {
-                        return Err(XmlError {
-                            offset: at,
-                            message: "CDATA outside the root element".into(),
-                        });
-                    }
+                    None => return Err(XmlError::syntax(at, "CDATA outside the root element")),
                 }
             }
             Event::Text(t) => {
@@ -133,10 +187,10 @@ pub(super) fn parse(text: &str) -> Result<Node, XmlError> {
                             parent.text_at.get_or_insert(at + skip);
                         }
                         None => {
-                            return Err(XmlError {
-                                offset: at + skip,
-                                message: "text outside the root element".into(),
-                            });
+                            return Err(XmlError::syntax(
+                                at + skip,
+                                "text outside the root element",
+                            ));
                         }
                     }
                 }
@@ -145,27 +199,19 @@ pub(super) fn parse(text: &str) -> Result<Node, XmlError> {
                 Some(parent) => {
                     parent.text_at.get_or_insert(at);
                 }
-                None => {
-                    return Err(XmlError {
-                        offset: at,
-                        message: "text outside the root element".into(),
-                    });
-                }
+                None => return Err(XmlError::syntax(at, "text outside the root element")),
             },
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
             Event::Eof => break,
         }
     }
     if let Some(open) = stack.last() {
-        return Err(XmlError {
-            offset: open.pos,
-            message: format!("<{}> is never closed", open.name),
-        });
+        return Err(XmlError::syntax(
+            open.pos,
+            format!("<{}> is never closed", open.name),
+        ));
     }
-    root.ok_or(XmlError {
-        offset: text.len(),
-        message: "no root element".into(),
-    })
+    root.ok_or_else(|| XmlError::syntax(text.len(), "no root element"))
 }
 
 fn offset(p: u64) -> usize {
@@ -181,12 +227,7 @@ fn attach(
     match stack.last_mut() {
         Some(parent) => parent.children.push(node),
         None if root.is_none() => *root = Some(node),
-        None => {
-            return Err(XmlError {
-                offset: at,
-                message: "a second root element".into(),
-            });
-        }
+        None => return Err(XmlError::syntax(at, "a second root element")),
     }
     Ok(())
 }
@@ -196,19 +237,18 @@ fn element(text: &str, e: &BytesStart<'_>, at: usize) -> Result<Node, XmlError> 
     // The attribute text follows `<` and the name inside the tag.
     let attrs_at = at + 1 + name.len();
     let raw = e.attributes_raw();
+    let mut names_at = AttrNames { raw, at: 0 };
     let mut attrs = Vec::new();
     for a in e.attributes() {
-        let a = a.map_err(|err| XmlError {
-            offset: attrs_at,
-            message: err.to_string(),
-        })?;
+        let a = a.map_err(|err| XmlError::syntax(attrs_at, err.to_string()))?;
+        let pos = attrs_at + names_at.next().unwrap_or(0);
+        // Checked before quick-xml compares this name with every earlier one.
+        if attrs.len() >= MAX_ATTRIBUTES {
+            return Err(XmlError::limit(pos, Limit::Attributes));
+        }
         let key = a.key.as_ref().to_owned();
-        let pos = attrs_at + find_attr(raw, &key).unwrap_or(0);
         let value = quick_xml::escape::unescape(&a.value)
-            .map_err(|err| XmlError {
-                offset: pos,
-                message: err.to_string(),
-            })?
+            .map_err(|err| XmlError::syntax(pos, err.to_string()))?
             .into_owned();
         attrs.push(Attr {
             name: key,
@@ -225,16 +265,51 @@ fn element(text: &str, e: &BytesStart<'_>, at: usize) -> Result<Node, XmlError> 
     })
 }
 
-/// Offset of `key=` inside the raw attribute text (for error positions only).
-fn find_attr(raw: &str, key: &str) -> Option<usize> {
-    raw.match_indices(key).map(|(i, _)| i).find(|&i| {
-        let before_ok = raw[..i]
-            .chars()
-            .next_back()
-            .is_none_or(|c| c.is_ascii_whitespace());
-        let after = raw[i + key.len()..].trim_start();
-        before_ok && after.starts_with('=')
-    })
+/// The offsets of the attribute names in a tag's raw attribute text, in order (for error
+/// positions): one forward scan over `name = "value"` pairs, which quick-xml has already
+/// checked, so the whole tag costs one pass however many attributes it has.
+struct AttrNames<'a> {
+    raw: &'a str,
+    at: usize,
+}
+
+impl Iterator for AttrNames<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let bytes = self.raw.as_bytes();
+        let skip_blank = |mut i: usize| {
+            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            i
+        };
+        let start = skip_blank(self.at);
+        let mut i = start;
+        while bytes
+            .get(i)
+            .is_some_and(|b| *b != b'=' && !b.is_ascii_whitespace())
+        {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        i = skip_blank(i);
+        if bytes.get(i) == Some(&b'=') {
+            i = skip_blank(i + 1);
+            if let Some(&quote) = bytes.get(i).filter(|b| matches!(b, b'"' | b'\'')) {
+                i += 1;
+                while bytes.get(i).is_some_and(|b| *b != quote) {
+                    i += 1;
+                }
+                i += 1;
+            }
+        }
+        work::add(i - self.at);
+        self.at = i;
+        Some(start)
+    }
 }
 
 #[cfg(test)]

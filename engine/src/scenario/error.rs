@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::limits::Limit;
 use super::model::Pos;
 
 /// One mistake in a scenario file.
@@ -18,6 +19,9 @@ pub struct ScenarioError {
 pub enum ScenarioErrorKind {
     #[error("invalid XML: {0}")]
     Xml(String),
+    /// Past one of the grammar's size limits (`scenario::limits`).
+    #[error("{0}")]
+    Limit(Limit),
     #[error("unknown element <{0}>")]
     UnknownElement(String),
     #[error("<{element}> needs the attribute {attribute}")]

@@ -9,12 +9,13 @@
 //! Driven by `scenario::load`; helpers live in `dom`, `ctx`, `template`, `keywords`,
 //! `actions`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::actions::{self, JumpTable};
 use super::ctx::{Ctx, parse_u64};
 use super::dom::{self, Node, Source};
 use super::error::ScenarioErrorKind;
+use super::limits::{Limit, MAX_COMMANDS, work};
 use super::model::{
     Command, CommandCommon, CommandKind, Optional, Pause, PauseDuration, Recv, RecvMatch, Role,
     Scenario, Send, Template,
@@ -35,7 +36,11 @@ pub(crate) fn load(
     let scenario = match dom::parse(&src.text) {
         Ok(root) => Some(build(&mut ctx, &root)),
         Err(e) => {
-            ctx.error(e.offset, ScenarioErrorKind::Xml(e.message));
+            let kind = match e.limit {
+                Some(limit) => ScenarioErrorKind::Limit(limit),
+                None => ScenarioErrorKind::Xml(e.message),
+            };
+            ctx.error(e.offset, kind);
             None
         }
     };
@@ -81,8 +86,17 @@ fn index_program(ctx: &mut Ctx<'_>, nodes: &[&Node]) -> Program {
 struct Order {
     last_recv_optional: bool,
     timewait_at: Option<usize>,
+    /// Every `start_txn`, in file order, with its offset (for the "never answered" check).
     started_txn: Vec<(String, usize)>,
-    answered_txn: Vec<String>,
+    started_names: HashSet<String>,
+    answered_txn: HashSet<String>,
+}
+
+impl Order {
+    fn started(&self, txn: &str) -> bool {
+        work::add(1);
+        self.started_names.contains(txn)
+    }
 }
 
 fn build(ctx: &mut Ctx<'_>, root: &Node) -> Scenario {
@@ -129,6 +143,10 @@ fn build(ctx: &mut Ctx<'_>, root: &Node) -> Scenario {
         .iter()
         .filter(|n| COMMANDS.contains(&n.name.as_str()))
         .collect();
+    if let Some(past) = past_command_cap(root, main.len()) {
+        ctx.error(past, ScenarioErrorKind::Limit(Limit::Commands));
+        return scenario;
+    }
     let program = index_program(ctx, &main);
     let mut order = Order::default();
     for n in &root.children {
@@ -182,6 +200,7 @@ fn build(ctx: &mut Ctx<'_>, root: &Node) -> Scenario {
         );
     }
     for (name, at) in &order.started_txn {
+        work::add(1);
         if !order.answered_txn.contains(name) {
             ctx.error(
                 *at,
@@ -201,6 +220,25 @@ fn build(ctx: &mut Ctx<'_>, root: &Node) -> Scenario {
     scenario.generic_keywords = std::mem::take(&mut ctx.generic_keywords);
     scenario.files_referenced = std::mem::take(&mut ctx.files_referenced);
     scenario
+}
+
+/// The offset of the first command past [`MAX_COMMANDS`] in file order (main program and
+/// `<init>` together), if there is one. Checked before any command is built.
+fn past_command_cap(root: &Node, main: usize) -> Option<usize> {
+    let init = || root.children.iter().filter(|n| n.name == "init");
+    if main + init().map(|n| n.children.len()).sum::<usize>() <= MAX_COMMANDS {
+        return None;
+    }
+    let mut commands = root.children.iter().flat_map(|n| {
+        let own = COMMANDS.contains(&n.name.as_str()).then_some(n);
+        let inner = if n.name == "init" {
+            &n.children[..]
+        } else {
+            &[]
+        };
+        own.into_iter().chain(inner)
+    });
+    commands.nth(MAX_COMMANDS).map(|n| n.pos)
 }
 
 /// Server when the first SIP/3PCC exchange of the main program is a receive (SIPp's
@@ -315,6 +353,7 @@ fn cdata(ctx: &mut Ctx<'_>, n: &Node, element: &'static str) -> Option<(String, 
 }
 
 fn command(ctx: &mut Ctx<'_>, n: &Node, program: &Program, order: &mut Order) -> Option<Command> {
+    work::add(1);
     let pos = ctx.src.pos(n.pos);
     let is_label = n.name == "label";
     if let Some(tw) = order.timewait_at
@@ -471,9 +510,10 @@ fn send(ctx: &mut Ctx<'_>, n: &Node, order: &mut Order) -> Option<Send> {
     }
     if let Some(t) = &start_txn {
         order.started_txn.push((t.clone(), n.pos));
+        order.started_names.insert(t.clone());
     }
     if let Some(t) = &ack_txn
-        && !order.started_txn.iter().any(|(s, _)| s == t)
+        && !order.started(t)
     {
         ctx.error(
             n.pos,
@@ -513,19 +553,24 @@ fn recv(ctx: &mut Ctx<'_>, n: &Node, order: &mut Order) -> Option<Recv> {
             );
             return None;
         }
-        (Some(a), None) | (None, Some(a)) if regexp_match => match regex::Regex::new(&a.value) {
-            Ok(re) => RecvMatch::Regex {
-                request: a.name == "request",
-                re,
-            },
-            Err(e) => {
-                ctx.error(
-                    a.pos,
-                    ScenarioErrorKind::Regex(a.value.clone(), e.to_string()),
-                );
+        (Some(a), None) | (None, Some(a)) if regexp_match => {
+            if !ctx.regex_allowed(&a.value, a.pos) {
                 return None;
             }
-        },
+            match regex::Regex::new(&a.value) {
+                Ok(re) => RecvMatch::Regex {
+                    request: a.name == "request",
+                    re,
+                },
+                Err(e) => {
+                    ctx.error(
+                        a.pos,
+                        ScenarioErrorKind::Regex(a.value.clone(), e.to_string()),
+                    );
+                    return None;
+                }
+            }
+        }
         (Some(a), None) => RecvMatch::Request(a.value.trim().to_owned()),
         (None, Some(a)) => match a.value.trim().parse::<u16>() {
             Ok(code) if (100..700).contains(&code) => RecvMatch::Response(code),
@@ -554,7 +599,7 @@ fn recv(ctx: &mut Ctx<'_>, n: &Node, order: &mut Order) -> Option<Recv> {
     }
     let response_txn = n.attr("response_txn").map(|a| a.value.clone());
     if let Some(t) = &response_txn {
-        if !order.started_txn.iter().any(|(s, _)| s == t) {
+        if !order.started(t) {
             ctx.error(
                 n.pos,
                 ScenarioErrorKind::Invalid(format!(
@@ -562,7 +607,7 @@ fn recv(ctx: &mut Ctx<'_>, n: &Node, order: &mut Order) -> Option<Recv> {
                 )),
             );
         }
-        order.answered_txn.push(t.clone());
+        order.answered_txn.insert(t.clone());
     }
     Some(Recv {
         matcher,

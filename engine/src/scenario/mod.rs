@@ -9,6 +9,9 @@ mod ctx;
 mod dom;
 mod error;
 mod keywords;
+pub mod limits;
+#[cfg(test)]
+mod limits_tests;
 mod loader;
 pub mod model;
 mod template;
@@ -16,6 +19,7 @@ mod template;
 mod tests;
 
 pub use error::{ScenarioError, ScenarioErrorKind, ScenarioErrors};
+pub use limits::Limit;
 pub use model::*;
 
 /// What the loader needs from its caller.

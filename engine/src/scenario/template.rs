@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use super::ctx::Ctx;
 use super::keywords;
+use super::limits::work;
 use super::model::{Segment, Template};
 
 /// The text of a `<send>` (or `<DefaultMessage>`) CDATA after SIPp's clean-up.
@@ -42,12 +43,40 @@ pub(super) fn clean_cdata(cdata: &str) -> (String, usize) {
     if !msg.contains("\n\n") {
         msg.push_str("\n\n");
     }
-    for (from, to) in [("\n ", "\n"), (" \n", "\n"), ("\n\t", "\n"), ("\t\n", "\n")] {
-        while msg.contains(from) {
-            msg = msg.replace(from, to);
-        }
+    // SIPp replaces "\n " by "\n" until none is left, then " \n", "\n\t" and "\t\n" the
+    // same way; each of those loops is one pass here.
+    for (blank, after_lf) in [(' ', true), (' ', false), ('\t', true), ('\t', false)] {
+        msg = strip_blank_runs(&msg, blank, after_lf);
     }
     (msg, removed_lf)
+}
+
+/// `text` without the runs of `blank` right after a line feed (`after_lf`) or right
+/// before one: what replacing "\n" + blank (or blank + "\n") by "\n" until none is left
+/// gives, in one pass instead of one pass per blank of the longest run.
+fn strip_blank_runs(text: &str, blank: char, after_lf: bool) -> String {
+    work::add(text.len());
+    let mut out = String::with_capacity(text.len());
+    let mut pending = 0usize;
+    let mut after_newline = false;
+    for c in text.chars() {
+        if c == blank {
+            if !after_lf {
+                pending += 1;
+            } else if !after_newline {
+                out.push(c);
+            }
+            continue;
+        }
+        if c != '\n' {
+            out.extend(std::iter::repeat_n(blank, pending));
+        }
+        pending = 0;
+        after_newline = c == '\n';
+        out.push(c);
+    }
+    out.extend(std::iter::repeat_n(blank, pending));
+    out
 }
 
 /// Compiles message text into a template. `at` is the file offset used for errors, and
@@ -57,6 +86,10 @@ pub(super) fn compile(ctx: &mut Ctx<'_>, text: &str, at: usize, raw: &str) -> Te
     let mut segments = Vec::new();
     let mut lit: Vec<u8> = Vec::new();
     let mut rest = text;
+    work::add(text.len());
+    // Where in `raw` to look for the next keyword (they come in file order); `None` once
+    // one was not found verbatim, so no search rescans the text.
+    let mut raw_from = Some(0);
     while let Some(c) = rest.chars().next() {
         if let Some(after) = rest.strip_prefix("\\x") {
             let mut chars = after.chars();
@@ -88,7 +121,9 @@ pub(super) fn compile(ctx: &mut Ctx<'_>, text: &str, at: usize, raw: &str) -> Te
                         if !lit.is_empty() {
                             segments.push(Segment::Literal(Arc::from(std::mem::take(&mut lit))));
                         }
-                        let kw_at = keyword_offset(raw, inner).map_or(at, |o| at + o);
+                        let found = raw_from.and_then(|from| keyword_offset(raw, inner, from));
+                        raw_from = found.map(|o| o + 1 + inner.len());
+                        let kw_at = found.map_or(at, |o| at + o);
                         if let Some(kw) = keywords::parse(ctx, inner, kw_at) {
                             segments.push(Segment::Keyword(kw));
                         }
@@ -151,11 +186,14 @@ fn closing_bracket(s: &str) -> Option<usize> {
     None
 }
 
-/// Where `[inner]` sits in the raw text, for error positions.
-fn keyword_offset(raw: &str, inner: &str) -> Option<usize> {
-    raw.match_indices('[')
-        .map(|(i, _)| i)
-        .find(|&i| raw.get(i + 1..).is_some_and(|r| r.starts_with(inner)))
+/// Where `[inner` first sits in the raw text at or after `from`, for error positions.
+/// (`str::find` with a string needle is linear in the text searched.)
+fn keyword_offset(raw: &str, inner: &str, from: usize) -> Option<usize> {
+    let tail = raw.get(from..)?;
+    let needle = format!("[{inner}");
+    let found = tail.find(&needle);
+    work::add(found.map_or(tail.len(), |i| i + needle.len()));
+    found.map(|i| from + i)
 }
 
 /// The request method or response status from the template's first literal:
@@ -227,6 +265,38 @@ mod tests {
             send_text("A x SIP/2.0\r\nB: 1\r\n\r\n"),
             "A x SIP/2.0\nB: 1\n\n"
         );
+    }
+
+    /// SIPp's clean-up as written in SIPp: replace until no occurrence is left.
+    fn clean_by_replacing(mut msg: String) -> String {
+        for (from, to) in [("\n ", "\n"), (" \n", "\n"), ("\n\t", "\n"), ("\t\n", "\n")] {
+            while msg.contains(from) {
+                msg = msg.replace(from, to);
+            }
+        }
+        msg
+    }
+
+    #[test]
+    fn one_pass_strip_equals_replacing_until_none_is_left() {
+        let blanks = [" ", "\t", "\n", "x", "  ", "\t ", " \t"];
+        // Every string of up to 5 pieces over the alphabet: runs, mixes, edges.
+        let mut cases = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = cases
+                .iter()
+                .flat_map(|c| blanks.iter().map(move |b| format!("{c}{b}")))
+                .collect();
+            cases.extend(longer);
+        }
+        assert!(cases.len() > 10_000);
+        for case in cases {
+            let mut one_pass = case.clone();
+            for (blank, after_lf) in [(' ', true), (' ', false), ('\t', true), ('\t', false)] {
+                one_pass = strip_blank_runs(&one_pass, blank, after_lf);
+            }
+            assert_eq!(one_pass, clean_by_replacing(case.clone()), "{case:?}");
+        }
     }
 
     #[test]
