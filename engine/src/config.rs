@@ -307,6 +307,10 @@ pub struct JobSpec {
     pub tls_version: Option<String>,
     /// `-ws_path`: request path of the WebSocket upgrade (gossipper extra).
     pub ws_path: Option<String>,
+    /// The rule for every file the run reads or writes because the scenario, the command
+    /// line or a profile names it (`files`): `Cwd` for SIPp's command line, `Confined`
+    /// for a job of the master. The default reads nothing.
+    pub file_access: crate::files::FileAccess,
 }
 
 impl Default for JobSpec {
@@ -383,6 +387,7 @@ impl Default for JobSpec {
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
+            file_access: crate::files::FileAccess::NoFiles,
             tls_version: None,
             ws_path: None,
         }

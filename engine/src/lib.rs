@@ -5,6 +5,7 @@
 
 pub mod call;
 pub mod config;
+pub mod files;
 pub mod load;
 pub mod media;
 pub mod rng;

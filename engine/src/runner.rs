@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::call::inject::{InjectData, InjectFile};
 use crate::call::{Env, ShardEvent};
 use crate::config::{JobSpec, ScenarioSource, TransportMode};
+use crate::files::{FileError, MAX_DATA_FILE_BYTES, MAX_FILE_BYTES};
 use crate::load::{self, Pacer};
 use crate::media::{self, library::MediaLibrary};
 use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
@@ -28,6 +29,10 @@ pub enum RunError {
     Scenario(ScenarioErrors),
     #[error("{0}")]
     Config(String),
+    /// The job names a file its rule does not allow, or a shell command without
+    /// `-allow_exec` (the master answers 400 before it forks a worker).
+    #[error("{0}")]
+    Refused(String),
     /// Binding a socket failed (SIPp exits 254).
     #[error("{0}")]
     Bind(String),
@@ -105,19 +110,20 @@ pub struct Prepared {
 /// SIPp's default `-max_socket`.
 const DEFAULT_MAX_SOCKETS: usize = 50_000;
 
-/// Loads the scenario named by `spec` (for `-sd`, validation and runs).
+/// Loads the scenario named by `spec` (for `-sd`, validation and runs). Its files are
+/// read under `spec.file_access`.
 pub fn load_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
     let keys: Vec<String> = spec.keys.iter().map(|(k, _)| k.clone()).collect();
-    let read = |name: &str| std::fs::read(name);
     let opts = LoadOptions {
         keys: &keys,
-        read_file: &read,
+        files: &spec.file_access,
     };
     let (bytes, name): (Vec<u8>, String) = match &spec.scenario {
         ScenarioSource::File(p) => {
-            let b = std::fs::read(p).map_err(|e| {
-                RunError::Config(format!("cannot read scenario {}: {e}", p.display()))
-            })?;
+            let b = spec
+                .file_access
+                .read(p, MAX_FILE_BYTES)
+                .map_err(|e| file_error("scenario", &p.display().to_string(), e))?;
             (b, p.display().to_string())
         }
         ScenarioSource::Builtin(n) => {
@@ -128,6 +134,59 @@ pub fn load_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
         ScenarioSource::Xml { name, text } => (text.clone(), name.clone()),
     };
     scenario::load(&bytes, &name, &opts).map_err(RunError::Scenario)
+}
+
+/// A file the job names that cannot be used: a refusal when the rule forbids it.
+fn file_error(what: &str, name: &str, e: FileError) -> RunError {
+    let msg = format!("{what} \"{name}\": {e}");
+    if e.is_refusal() {
+        RunError::Refused(msg)
+    } else {
+        RunError::Config(msg)
+    }
+}
+
+/// The scenario, loaded, and allowed to run: a shell command needs `-allow_exec`.
+fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
+    let sc = load_scenario(spec)?;
+    if has_exec_command(&sc) && !spec.allow_exec_command {
+        return Err(RunError::Refused(
+            "the scenario uses <exec command=...>, which runs shell commands; pass -allow_exec to permit it".into(),
+        ));
+    }
+    Ok(sc)
+}
+
+/// What the master checks before it forks a worker: the scenario loads (its
+/// `[file name=…]`s read under the job's rule) and runs no shell command, and every other
+/// file the job names (media, `-inf`, TLS) passes the rule. Those files are checked, not
+/// read: the worker reads them, under the same rule.
+pub fn check(spec: &JobSpec) -> Result<(), RunError> {
+    let sc = checked_scenario(spec)?;
+    let files = &spec.file_access;
+    if needs_media(spec, &sc) {
+        MediaLibrary::check(&sc, is_builtin(spec), &|p| {
+            files.check(p, MAX_DATA_FILE_BYTES)
+        })
+        .map_err(|e| media_error(spec, e))?;
+    }
+    for path in &spec.inject_files {
+        files
+            .check(path, MAX_DATA_FILE_BYTES)
+            .map_err(|e| file_error("-inf", &path.display().to_string(), e))?;
+    }
+    for (flag, path) in [
+        ("-tls_cert", &spec.tls_cert),
+        ("-tls_key", &spec.tls_key),
+        ("-tls_ca", &spec.tls_ca),
+    ] {
+        if let Some(p) = path {
+            files
+                .check(p, MAX_FILE_BYTES)
+                .map_err(|e| file_error(flag, &p.display().to_string(), e))?;
+        }
+    }
+    Ok(())
 }
 
 fn has_exec_command(sc: &Scenario) -> bool {
@@ -169,18 +228,44 @@ fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
         .map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))
 }
 
-/// issue 8: the media files of the scenario, when the run has media (a media action,
-/// `-rtp_echo`, or every call recorded). Paths are relative to the working directory, as in SIPp; the built-in
-/// scenarios' pcap names map to our embedded captures.
+/// Whether the run has media: a media action, `-rtp_echo`, or every call recorded.
+fn needs_media(spec: &JobSpec, sc: &Scenario) -> bool {
+    spec.rtp_echo
+        || spec.record_calls != media::RecordCalls::Off
+        || media::library::scenario_has_media(sc)
+}
+
+fn is_builtin(spec: &JobSpec) -> bool {
+    matches!(spec.scenario, ScenarioSource::Builtin(_))
+}
+
+/// A media error, placed in the scenario file; a refusal when the file rule said no.
+fn media_error(spec: &JobSpec, e: media::library::MediaLoadError) -> RunError {
+    let file = match &spec.scenario {
+        ScenarioSource::File(p) => p.display().to_string(),
+        ScenarioSource::Builtin(n) => format!("{n}.xml"),
+        ScenarioSource::Xml { name, .. } => name.clone(),
+    };
+    let msg = format!("{file}:{}:{}: media: {e}", e.pos.line, e.pos.column);
+    if e.refused {
+        RunError::Refused(msg)
+    } else {
+        RunError::Config(msg)
+    }
+}
+
+/// issue 8: the media files of the scenario, when the run has media, read under the
+/// job's file rule (the command line: relative to the working directory, as in SIPp); the
+/// built-in scenarios' pcap names map to our embedded captures.
 fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>, RunError> {
-    let record_all = spec.record_calls != media::RecordCalls::Off;
-    if !spec.rtp_echo && !record_all && !media::library::scenario_has_media(sc) {
+    if !needs_media(spec, sc) {
         return Ok(None);
     }
-    let builtin = matches!(spec.scenario, ScenarioSource::Builtin(_));
-    let read = |p: &std::path::Path| std::fs::read(p);
-    let lib = MediaLibrary::load(sc, builtin, &read)
-        .map_err(|e| RunError::Config(format!("media: {e}")))?;
+    let files = &spec.file_access;
+    let lib = MediaLibrary::load(sc, is_builtin(spec), &|p| {
+        files.read(p, MAX_DATA_FILE_BYTES)
+    })
+    .map_err(|e| media_error(spec, e))?;
     Ok(Some(Arc::new(lib)))
 }
 
@@ -221,18 +306,15 @@ fn bind_media_port(
 /// Loads, validates and binds everything a run needs, without starting it.
 pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     let stream_kind = StreamKind::of(spec.transport);
-    let sc = Arc::new(load_scenario(spec)?);
-    if has_exec_command(&sc) && !spec.allow_exec_command {
-        return Err(RunError::Config(
-            "the scenario uses <exec command=...>, which runs shell commands; pass -allow_exec to permit it".into(),
-        ));
-    }
+    let sc = Arc::new(checked_scenario(spec)?);
     // issue 8: every media file is read now; a bad one fails the load, naming it.
     let media_lib = load_media(spec, &sc)?;
     let mut inject = InjectData::default();
     for path in &spec.inject_files {
-        let bytes = std::fs::read(path)
-            .map_err(|e| RunError::Config(format!("cannot read -inf {}: {e}", path.display())))?;
+        let bytes = spec
+            .file_access
+            .read(path, MAX_DATA_FILE_BYTES)
+            .map_err(|e| file_error("-inf", &path.display().to_string(), e))?;
         let f = InjectFile::parse(&path.display().to_string(), &bytes)
             .map_err(|e| RunError::Config(e.to_string()))?;
         inject.files.push(f);
@@ -407,9 +489,13 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
                 record_calls: spec.record_calls,
                 ..Default::default()
             };
-            if let Some(dir) = &spec.record_dir {
-                cfg.record_dir = dir.clone();
-            }
+            // Recordings go where the file rule writes: a job's own folder, or (SIPp's
+            // command line) relative to the working directory.
+            cfg.record_dir = match &spec.record_dir {
+                Some(dir) => dir.clone(),
+                None => spec.file_access.write_path(&cfg.record_dir),
+            };
+            cfg.write_base = spec.file_access.write_base();
             core.media = Some(crate::media::MediaEngine::new(
                 now,
                 Arc::clone(lib),

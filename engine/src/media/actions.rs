@@ -8,7 +8,7 @@
 
 use std::cmp::Reverse;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -147,7 +147,7 @@ impl MediaEngine {
                     RecordSide::Received => RecordMode::Mono(Direction::Received),
                 };
                 let path = match path {
-                    Some(p) => PathBuf::from(p),
+                    Some(p) => self.cfg.write_base.join(p),
                     None => self.default_record_path(call_id),
                 };
                 let s = self.session(call, call_id);

@@ -91,6 +91,21 @@ pub enum MediaCommand {
     RtpCheck(RtpCheck),
 }
 
+impl MediaCommand {
+    /// The file this command reads (`play_pcap_*`, an `rtp_stream` file) or writes (an
+    /// `rtp_record` path), and whether it writes it.
+    pub fn file(&self) -> Option<(&str, bool)> {
+        match self {
+            MediaCommand::PlayPcap { file, .. }
+            | MediaCommand::Stream(StreamCommand::File { file, .. }) => Some((file, false)),
+            MediaCommand::RecordStart {
+                path: Some(path), ..
+            } => Some((path, true)),
+            _ => None,
+        }
+    }
+}
+
 /// What a recording holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordSide {

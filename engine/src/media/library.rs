@@ -3,21 +3,24 @@
 //!
 //! Owns: finding every media action of the compiled scenario, checking its argument, and
 //! reading each file once. A missing or malformed file is an error here that names the
-//! file, the verb and the reason, never a failed call later. Relative paths resolve
-//! against the working directory, as in SIPp. The built-in `uac_pcap` names SIPp's
+//! file, the verb, where the action is and the reason, never a failed call later. Files
+//! are read (or, for the master's check before it forks, checked) through the caller's
+//! function, which applies the run's file rule (`files::FileAccess`: relative to the
+//! working directory on SIPp's command line). The built-in `uac_pcap` names SIPp's
 //! `pcap/g711a.pcap` and `pcap/dtmf_2833_1.pcap`; we do not ship SIPp's files, so for
 //! the built-in those two names map to our generated captures embedded in the binary
 //! (`assets/media/`). Must not: run on a shard; the reader is passed in, so tests need no
 //! files.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use gossipper_media::{AudioFrames, PcapPayloads, read_pcap, read_stream_file};
 
 use super::command::{self, MediaCommand, StreamCommand};
-use crate::scenario::{Action, Scenario};
+use crate::files::FileError;
+use crate::scenario::{Action, Pos, Scenario};
 
 /// Our G.711 A-law tone capture, standing in for SIPp's `pcap/g711a.pcap`.
 const BUILTIN_TONE: &[u8] = include_bytes!("../../../assets/media/g711a_tone.pcap");
@@ -33,14 +36,40 @@ fn builtin_pcap(name: &str) -> Option<&'static [u8]> {
     }
 }
 
-/// A media action that cannot run: which verb, which argument, and why.
+/// A media action that cannot run: which verb, which argument, where, and why.
 #[derive(Debug, thiserror::Error)]
 #[error("<exec {verb}=\"{argument}\">: {reason}")]
 pub struct MediaLoadError {
     pub verb: String,
     pub argument: String,
+    /// Where the attribute is in the scenario file.
+    pub pos: Pos,
     /// Names the file when a file is at fault.
     pub reason: String,
+    /// The file rule forbids the file (as opposed to it being absent or malformed).
+    pub refused: bool,
+}
+
+/// One file a media action needs.
+struct Need<'a> {
+    action: &'a crate::scenario::MediaCommand,
+    cmd: MediaCommand,
+}
+
+impl Need<'_> {
+    fn error(&self, reason: String, refused: bool) -> MediaLoadError {
+        MediaLoadError {
+            verb: self.action.verb.clone(),
+            argument: self.action.argument.clone(),
+            pos: self.action.pos,
+            reason,
+            refused,
+        }
+    }
+
+    fn file_error(&self, file: &str, e: FileError) -> MediaLoadError {
+        self.error(format!("\"{file}\": {e}"), e.is_refusal())
+    }
 }
 
 /// Every file the scenario's media actions need, loaded.
@@ -55,15 +84,43 @@ pub fn scenario_has_media(sc: &Scenario) -> bool {
     media_actions(sc).next().is_some()
 }
 
-fn media_actions(sc: &Scenario) -> impl Iterator<Item = (&str, &str)> {
+fn media_actions(sc: &Scenario) -> impl Iterator<Item = &crate::scenario::MediaCommand> {
     sc.commands
         .iter()
         .chain(&sc.init)
         .flat_map(|c| c.common.actions.iter())
         .filter_map(|a| match a {
-            Action::Media(m) => Some((m.verb.as_str(), m.argument.as_str())),
+            Action::Media(m) => Some(m),
             _ => None,
         })
+}
+
+/// Every media action of `sc` with a file to read, its argument parsed, each file once
+/// (per payload type for `rtp_stream`). An argument that does not parse is an error.
+fn needs(sc: &Scenario) -> Result<Vec<Need<'_>>, MediaLoadError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for action in media_actions(sc) {
+        let cmd =
+            command::parse(&action.verb, &action.argument).map_err(|reason| MediaLoadError {
+                verb: action.verb.clone(),
+                argument: action.argument.clone(),
+                pos: action.pos,
+                reason,
+                refused: false,
+            })?;
+        let key = match &cmd {
+            MediaCommand::PlayPcap { file, .. } => (file.clone(), None),
+            MediaCommand::Stream(StreamCommand::File {
+                file, payload_type, ..
+            }) => (file.clone(), Some(*payload_type)),
+            _ => continue,
+        };
+        if seen.insert(key) {
+            out.push(Need { action, cmd });
+        }
+    }
+    Ok(out)
 }
 
 impl MediaLibrary {
@@ -72,50 +129,56 @@ impl MediaLibrary {
     pub fn load(
         sc: &Scenario,
         builtin: bool,
-        read: &dyn Fn(&Path) -> std::io::Result<Vec<u8>>,
+        read: &dyn Fn(&Path) -> Result<Vec<u8>, FileError>,
     ) -> Result<MediaLibrary, MediaLoadError> {
         let mut lib = MediaLibrary::default();
-        for (verb, argument) in media_actions(sc) {
-            let err = |reason: String| MediaLoadError {
-                verb: verb.into(),
-                argument: argument.into(),
-                reason,
-            };
-            match command::parse(verb, argument).map_err(err)? {
+        for need in needs(sc)? {
+            let err = |e: &dyn std::fmt::Display| need.error(e.to_string(), false);
+            match &need.cmd {
                 MediaCommand::PlayPcap { file, .. } => {
-                    if lib.pcaps.contains_key(&file) {
-                        continue;
-                    }
-                    let path = Path::new(&file);
-                    let payloads = match builtin.then(|| builtin_pcap(&file)).flatten() {
+                    let path = Path::new(file);
+                    let payloads = match builtin.then(|| builtin_pcap(file)).flatten() {
                         Some(bytes) => read_pcap(path, bytes),
                         None => {
-                            let bytes =
-                                read(path).map_err(|e| err(format!("{file}: cannot read: {e}")))?;
+                            let bytes = read(path).map_err(|e| need.file_error(file, e))?;
                             read_pcap(path, &bytes[..])
                         }
                     }
-                    .map_err(|e| err(e.to_string()))?;
-                    lib.pcaps.insert(file, Arc::new(payloads));
+                    .map_err(|e| err(&e))?;
+                    lib.pcaps.insert(file.clone(), Arc::new(payloads));
                 }
                 MediaCommand::Stream(StreamCommand::File {
                     file, payload_type, ..
                 }) => {
-                    let key = (file, payload_type);
-                    if lib.frames.contains_key(&key) {
-                        continue;
-                    }
-                    let path = Path::new(&key.0);
-                    let bytes =
-                        read(path).map_err(|e| err(format!("{}: cannot read: {e}", key.0)))?;
-                    let frames = read_stream_file(path, &bytes[..], payload_type)
-                        .map_err(|e| err(e.to_string()))?;
-                    lib.frames.insert(key, Arc::new(frames));
+                    let path = Path::new(file);
+                    let bytes = read(path).map_err(|e| need.file_error(file, e))?;
+                    let frames =
+                        read_stream_file(path, &bytes[..], *payload_type).map_err(|e| err(&e))?;
+                    lib.frames
+                        .insert((file.clone(), *payload_type), Arc::new(frames));
                 }
                 _ => {}
             }
         }
         Ok(lib)
+    }
+
+    /// What `load` checks before reading: every argument parses and every file passes
+    /// `check` (the run's file rule, on the file's metadata). The master runs this before
+    /// it forks a worker, without reading any media.
+    pub fn check(
+        sc: &Scenario,
+        builtin: bool,
+        check: &dyn Fn(&Path) -> Result<(), FileError>,
+    ) -> Result<(), MediaLoadError> {
+        for need in needs(sc)? {
+            if let Some((file, _)) = need.cmd.file()
+                && !(builtin && builtin_pcap(file).is_some())
+            {
+                check(Path::new(file)).map_err(|e| need.file_error(file, e))?;
+            }
+        }
+        Ok(())
     }
 
     /// A loaded capture.
@@ -150,23 +213,11 @@ mod tests {
             "<scenario><send><![CDATA[\nINVITE sip:x SIP/2.0\nContent-Length: 0\n\n]]></send>\
              <nop><action>{actions}</action></nop></scenario>"
         );
-        let read = |_: &str| Err(std::io::Error::other("no files"));
-        load(
-            xml.as_bytes(),
-            "t.xml",
-            &LoadOptions {
-                keys: &[],
-                read_file: &read,
-            },
-        )
-        .unwrap()
+        load(xml.as_bytes(), "t.xml", &LoadOptions::default()).unwrap()
     }
 
-    fn no_files(p: &Path) -> std::io::Result<Vec<u8>> {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{} not found", p.display()),
-        ))
+    fn no_files(p: &Path) -> Result<Vec<u8>, FileError> {
+        Err(FileError::Io(format!("{} not found", p.display())))
     }
 
     #[test]
@@ -196,6 +247,22 @@ mod tests {
             Ok(BUILTIN_TONE.to_vec())
         });
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn the_check_names_the_refused_action_and_skips_embedded_captures() {
+        let sc =
+            scenario(r#"<exec play_pcap_audio="pcap/g711a.pcap"/><exec rtp_stream="x.wav,1,0"/>"#);
+        let refuse = |p: &Path| {
+            assert_eq!(p, Path::new("x.wav"), "only files not embedded are checked");
+            Err(FileError::Escapes)
+        };
+        let e = MediaLibrary::check(&sc, true, &refuse).unwrap_err();
+        assert!(e.refused && e.verb == "rtp_stream", "{e:?}");
+        assert!(e.reason.contains("\"x.wav\""), "{e}");
+        // The position of the rtp_stream attribute in the test scenario.
+        assert_eq!((e.pos.line, e.pos.column), (5, 71), "{e:?}");
+        assert!(MediaLibrary::check(&sc, false, &|_: &Path| Ok(())).is_ok());
     }
 
     #[test]

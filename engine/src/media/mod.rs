@@ -97,6 +97,9 @@ pub struct MediaConfig {
     pub echo_all: bool,
     /// Where `rtp_record` without a path (and [`RecordCalls`]) writes `<call-id>.wav`.
     pub record_dir: PathBuf,
+    /// What a relative `rtp_record` path is joined to: a job's own folder (the file rule,
+    /// `files::FileAccess::write_base`), or empty for the working directory.
+    pub write_base: PathBuf,
     /// Record every call automatically (`-record_wav_dir`, `-record_wav_duplex`).
     pub record_calls: RecordCalls,
     /// RTCP report interval; `None`: no RTCP.
@@ -112,6 +115,7 @@ impl Default for MediaConfig {
         MediaConfig {
             echo_all: false,
             record_dir: PathBuf::from("recordings"),
+            write_base: PathBuf::new(),
             record_calls: RecordCalls::Off,
             rtcp_interval: Some(RTCP_INTERVAL),
             cname: b"gossipper".to_vec(),

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use super::ctx::Ctx;
-use super::dom::Node;
+use super::dom::{Attr, Node};
 use super::error::ScenarioErrorKind;
 use super::model::{
     Action, Compare, Ereg, IntCmd, JumpTarget, MediaCommand, Operand, SearchIn, StrOperand,
@@ -317,10 +317,14 @@ fn exec(ctx: &mut Ctx<'_>, n: &Node, out: &mut Vec<Action>) -> Option<Action> {
                     continue;
                 }
             }),
-            verb if MEDIA_VERBS.contains(&verb) => Action::Media(MediaCommand {
-                verb: verb.to_owned(),
-                argument: attr.value.clone(),
-            }),
+            verb if MEDIA_VERBS.contains(&verb) => {
+                check_media_file(ctx, verb, attr);
+                Action::Media(MediaCommand {
+                    verb: verb.to_owned(),
+                    argument: attr.value.clone(),
+                    pos: ctx.src.pos(attr.pos),
+                })
+            }
             _ => {
                 ctx.error(
                     attr.pos,
@@ -343,6 +347,28 @@ fn exec(ctx: &mut Ctx<'_>, n: &Node, out: &mut Vec<Action>) -> Option<Action> {
     let last = found.pop();
     out.extend(found);
     last
+}
+
+/// The file a media verb reads or writes must pass the run's file rule (a job of the
+/// master: a relative name without `..`). Only the name is checked here; the media
+/// library checks the file itself when the run is prepared. An argument that does not
+/// parse is left to that step too, which names the verb and the reason.
+fn check_media_file(ctx: &mut Ctx<'_>, verb: &str, attr: &Attr) {
+    let Ok(cmd) = crate::media::command::parse(verb, &attr.value) else {
+        return;
+    };
+    if let Some((file, _)) = cmd.file()
+        && let Err(e) = ctx.opts.files.check_name(std::path::Path::new(file))
+    {
+        ctx.error(
+            attr.pos,
+            ScenarioErrorKind::File {
+                element: format!("<exec {verb}>"),
+                name: file.to_owned(),
+                error: e,
+            },
+        );
+    }
 }
 
 fn jump(ctx: &mut Ctx<'_>, n: &Node, jumps: &JumpTable<'_>) -> Option<JumpTarget> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::limits::Limit;
 use super::model::Pos;
+use crate::files::FileError;
 
 /// One mistake in a scenario file.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,8 +51,14 @@ pub enum ScenarioErrorKind {
     Regex(String, String),
     #[error("{0}")]
     Invalid(String),
-    #[error("cannot read file \"{0}\": {1}")]
-    File(String, String),
+    /// A file the scenario names may not be read (or could not be): where it is named
+    /// (`[file]`, `<exec play_pcap_audio>`…), the name, and why.
+    #[error("{element}: file \"{name}\": {error}")]
+    File {
+        element: String,
+        name: String,
+        error: FileError,
+    },
 }
 
 /// Every error found while loading (up to a cap), in file order.

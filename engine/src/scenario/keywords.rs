@@ -3,7 +3,8 @@
 //! Owns: the list of built-in keyword names (src/message.cpp's table in SIPp, plus the
 //! SRTP crypto names of RTPSTREAM builds) and the parameter syntax of `[fieldN …]`,
 //! `[file name=…]`, `[fill …]`, `[authentication …]`. Must not: render values (that is
-//! `call`). Reads `[file name=…]` through `LoadOptions::read_file` at load time.
+//! `call`). Reads `[file name=…]` through `LoadOptions::files` at load time (at most
+//! `files::MAX_FILE_BYTES`).
 //!
 //! Lookup order follows SIPp: a `+N`/`-N` offset is split off the name first (except for
 //! `authentication` and `tdmmap`), then simple names, then prefixed forms, then `-key`
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use super::ctx::Ctx;
 use super::error::ScenarioErrorKind;
 use super::model::{AuthParams, FieldLine, Keyword};
+use crate::files::MAX_FILE_BYTES;
 
 pub(super) fn parse(ctx: &mut Ctx<'_>, inner: &str, at: usize) -> Option<Keyword> {
     let (name, offset) = split_offset(inner);
@@ -221,10 +223,21 @@ fn file(ctx: &mut Ctx<'_>, name: &str, at: usize) -> Option<Keyword> {
         );
         return None;
     };
-    match (ctx.opts.read_file)(&file_name) {
+    match ctx
+        .opts
+        .files
+        .read(std::path::Path::new(&file_name), MAX_FILE_BYTES)
+    {
         Ok(bytes) => Some(Keyword::File(Arc::from(bytes))),
         Err(e) => {
-            ctx.error(at, ScenarioErrorKind::File(file_name, e.to_string()));
+            ctx.error(
+                at,
+                ScenarioErrorKind::File {
+                    element: "[file]".into(),
+                    name: file_name,
+                    error: e,
+                },
+            );
             None
         }
     }

@@ -1,7 +1,8 @@
 //! SIPp scenario XML: the compiled model, the loader and the built-in catalogue.
 //!
-//! Owns: turning XML bytes into an immutable `Scenario`. Must not: read files itself
-//! (callers pass a `read_file` function for `[file name=…]`), read clocks or touch sockets.
+//! Owns: turning XML bytes into an immutable `Scenario`. Must not: open files itself
+//! (`[file name=…]` is read, and every file name is checked, through the caller's
+//! `files::FileAccess`), read clocks or touch sockets.
 
 mod actions;
 pub mod builtin;
@@ -18,6 +19,7 @@ mod template;
 #[cfg(test)]
 mod tests;
 
+pub use crate::files::FileAccess;
 pub use error::{ScenarioError, ScenarioErrorKind, ScenarioErrors};
 pub use limits::Limit;
 pub use model::*;
@@ -26,20 +28,16 @@ pub use model::*;
 pub struct LoadOptions<'a> {
     /// Names given with `-key`: these keywords are allowed in templates.
     pub keys: &'a [String],
-    /// Reads a file named by `[file name=…]` or an action (relative to the working dir).
-    pub read_file: &'a dyn Fn(&str) -> std::io::Result<Vec<u8>>,
+    /// Reads `[file name=…]`; every other file name in the scenario (media files,
+    /// `rtp_record` paths) is checked against its rule when the scenario loads.
+    pub files: &'a FileAccess,
 }
 
 impl Default for LoadOptions<'_> {
     fn default() -> Self {
         LoadOptions {
             keys: &[],
-            read_file: &|name| {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    name.to_string(),
-                ))
-            },
+            files: &crate::files::NO_FILES,
         }
     }
 }

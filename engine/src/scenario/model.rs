@@ -496,6 +496,8 @@ pub struct MediaCommand {
     /// The attribute name, e.g. `play_pcap_audio`, `rtp_stream`, `rtp_echo`.
     pub verb: String,
     pub argument: String,
+    /// Where the attribute is, for errors about its file.
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq)]

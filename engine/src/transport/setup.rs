@@ -52,6 +52,7 @@ pub fn settings(
             version: spec.tls_version.as_deref(),
             remote_host: spec.remote_host.as_deref(),
             self_signed_names: names,
+            files: &spec.file_access,
         };
         let (setup, generated) = tls::setup(&opts).map_err(|e| e.to_string())?;
         s.tls = Some(setup);

@@ -2,7 +2,8 @@
 //! client configurations built once per run from `-tls_cert`, `-tls_key`, `-tls_ca` and
 //! `-tls_version`, and the self-signed certificate a server makes when none is given.
 //!
-//! Owns: reading PEM files and building `rustls` configs. Must not: do socket I/O (the
+//! Owns: reading PEM files (through the run's file rule, `files::FileAccess`, at most
+//! `files::MAX_FILE_BYTES`) and building `rustls` configs. Must not: do socket I/O (the
 //! handshakes run in `transport::polled` for TLS, `transport::conn` for WSS). Called by
 //! the runner while preparing a run.
 //!
@@ -21,6 +22,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 
 use super::TransportError;
+use crate::files::{FileAccess, MAX_FILE_BYTES, NO_FILES};
 
 /// The TLS side of a run: what a server presents and how a client checks.
 #[derive(Clone)]
@@ -39,8 +41,8 @@ impl std::fmt::Debug for TlsSetup {
     }
 }
 
-/// What the user asked for (paths are read here).
-#[derive(Clone, Debug, Default)]
+/// What the user asked for (paths are read here, under `files`).
+#[derive(Clone, Debug)]
 pub struct TlsOptions<'a> {
     pub cert: Option<&'a Path>,
     pub key: Option<&'a Path>,
@@ -51,6 +53,22 @@ pub struct TlsOptions<'a> {
     pub remote_host: Option<&'a str>,
     /// Names and addresses a generated certificate is valid for.
     pub self_signed_names: Vec<String>,
+    /// The run's file rule; the default reads nothing.
+    pub files: &'a FileAccess,
+}
+
+impl Default for TlsOptions<'_> {
+    fn default() -> Self {
+        TlsOptions {
+            cert: None,
+            key: None,
+            ca: None,
+            version: None,
+            remote_host: None,
+            self_signed_names: Vec::new(),
+            files: &NO_FILES,
+        }
+    }
 }
 
 /// A generated certificate and key, PEM-encoded (also used by tests to give a peer a
@@ -117,9 +135,17 @@ fn versions(
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| TransportError::Tls(format!("cannot read {}: {e}", path.display())))?;
+fn read_pem(files: &FileAccess, path: &Path) -> Result<Vec<u8>, TransportError> {
+    files
+        .read(path, MAX_FILE_BYTES)
+        .map_err(|e| TransportError::Tls(format!("cannot read {}: {e}", path.display())))
+}
+
+fn read_certs(
+    files: &FileAccess,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+    let bytes = read_pem(files, path)?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| {
@@ -137,9 +163,8 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportErro
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TransportError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| TransportError::Tls(format!("cannot read {}: {e}", path.display())))?;
+fn read_key(files: &FileAccess, path: &Path) -> Result<PrivateKeyDer<'static>, TransportError> {
+    let bytes = read_pem(files, path)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
         TransportError::Tls(format!("{}: no PEM private key in it: {e}", path.display()))
     })
@@ -151,8 +176,8 @@ pub fn setup(opts: &TlsOptions<'_>) -> Result<(TlsSetup, Option<String>), Transp
     let versions = versions(opts.version)?;
     let mut note = None;
     let (certs, key) = match (opts.cert, opts.key) {
-        (Some(c), Some(k)) => (read_certs(c)?, read_key(k)?),
-        (Some(c), None) => (read_certs(c)?, read_key(c)?),
+        (Some(c), Some(k)) => (read_certs(opts.files, c)?, read_key(opts.files, k)?),
+        (Some(c), None) => (read_certs(opts.files, c)?, read_key(opts.files, c)?),
         (None, Some(_)) => return Err(TransportError::Tls("-tls_key needs -tls_cert".into())),
         (None, None) => {
             let s = self_signed(&opts.self_signed_names)?;
@@ -182,7 +207,7 @@ pub fn setup(opts: &TlsOptions<'_>) -> Result<(TlsSetup, Option<String>), Transp
     let builder = match opts.ca {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for c in read_certs(ca)? {
+            for c in read_certs(opts.files, ca)? {
                 roots.add(c).map_err(|e| {
                     TransportError::Tls(format!("{}: unusable CA certificate: {e}", ca.display()))
                 })?;
@@ -307,6 +332,7 @@ mod tests {
             cert: Some(&c),
             key: Some(&k),
             version: Some("1.3"),
+            files: &FileAccess::Cwd,
             ..Default::default()
         };
         let (_, note) = setup(&opts).expect("setup");

@@ -20,6 +20,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
+use gossipper_engine::files::FileAccess;
 use gossipper_engine::media::RecordCalls;
 
 use super::args::SippArgs;
@@ -80,6 +81,9 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
     let mut spec = JobSpec {
         scenario,
         ooc_scenario,
+        // A trusted single-user run reads the paths it is given, as SIPp does (relative
+        // to the working directory, absolute allowed; regular files only, size-capped).
+        file_access: FileAccess::Cwd,
         ..JobSpec::default()
     };
 

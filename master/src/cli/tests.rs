@@ -387,6 +387,7 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
         |s| {
             *s == JobSpec {
                 seed: 7,
+                file_access: gossipper_engine::files::FileAccess::Cwd,
                 ..JobSpec::default()
             } // accepted, no effect
         },

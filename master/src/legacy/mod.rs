@@ -169,7 +169,7 @@ fn report_error(e: &RunError) -> Exit {
             eprintln!("gossipper: {m}");
             Exit::BindError
         }
-        RunError::Config(m) | RunError::Io(m) => {
+        RunError::Config(m) | RunError::Refused(m) | RunError::Io(m) => {
             eprintln!("gossipper: {m}");
             Exit::Fatal
         }

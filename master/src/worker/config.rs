@@ -4,13 +4,17 @@
 //! Owns: the mapping from profiles and overrides to engine settings, and every reason a
 //! job cannot run before it starts (unknown profile or scenario, a missing media asset,
 //! a value that makes no sense). The master calls [`build`] too, before it forks, so a
-//! job that cannot run fails at once with this error in its `error` field. Must not:
+//! job that cannot run fails at once with this error in its `error` field. The job's
+//! file rule is set here: it reads only its media library and its own folder
+//! (`files::FileAccess::Confined`), whatever the scenario or the profile names. Must not:
 //! bind sockets or start the engine (the worker's `run` does).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use gossipper_engine::config::{JobSpec, ScenarioSource, TransportMode};
+use gossipper_engine::files::{FileAccess, JobRoots};
 use gossipper_engine::media::RecordCalls;
 use gossipper_engine::scenario::builtin;
 
@@ -116,7 +120,9 @@ fn apply_row(job: &mut JobSpec, row: Option<&TransportSpec>) -> Result<(), Confi
     Ok(())
 }
 
-/// Where the scenario text comes from, with `[[media:…]]` expanded for stored ones.
+/// Where the scenario text comes from, with `[[media:…]]` expanded for stored ones (to
+/// `media/wav/NAME.wav` or `media/pcap/NAME.pcap`, names the job's file rule reads from
+/// the media library).
 fn scenario_source(
     layout: &Layout,
     id: &str,
@@ -127,12 +133,17 @@ fn scenario_source(
         .map_err(|e| bad("scenario_id", e.to_string()))?;
     if let Some(bytes) = files::read_optional(&stored)? {
         let text = String::from_utf8_lossy(&bytes);
-        let expanded = media::expand(&text, |kind, name| media_path(layout, kind, name)).map_err(
-            |source| ConfigError::Media {
-                id: id.to_string(),
-                source,
-            },
-        )?;
+        let mut found: HashMap<(MediaRefKind, String), Option<PathBuf>> = HashMap::new();
+        let expanded = media::expand(&text, |kind, name| {
+            found
+                .entry((kind, name.to_string()))
+                .or_insert_with(|| media_path(layout, kind, name))
+                .clone()
+        })
+        .map_err(|source| ConfigError::Media {
+            id: id.to_string(),
+            source,
+        })?;
         return Ok(ScenarioSource::Xml {
             name: format!("{id}.xml"),
             text: expanded.into_bytes(),
@@ -150,11 +161,12 @@ fn scenario_source(
     Err(ConfigError::UnknownScenario(id.to_string()))
 }
 
-/// The absolute path of a library asset, if it exists (`ring` and `ring.wav` both work).
+/// The job-relative name of a library asset (`media/wav/NAME.wav`), if it exists (`ring`
+/// and `ring.wav` both work).
 fn media_path(layout: &Layout, kind: MediaRefKind, name: &str) -> Option<PathBuf> {
-    let ext = match kind {
-        MediaRefKind::Wav => ".wav",
-        MediaRefKind::Pcap => ".pcap",
+    let (dir, ext) = match kind {
+        MediaRefKind::Wav => ("media/wav", ".wav"),
+        MediaRefKind::Pcap => ("media/pcap", ".pcap"),
     };
     let name = name
         .strip_suffix(ext)
@@ -164,11 +176,10 @@ fn media_path(layout: &Layout, kind: MediaRefKind, name: &str) -> Option<PathBuf
         MediaRefKind::Wav => Place::Wav(name),
         MediaRefKind::Pcap => Place::Pcap(name),
     };
-    let p = layout.path(place).ok()?;
-    if !p.is_file() {
+    if !layout.path(place).ok()?.is_file() {
         return None;
     }
-    Some(std::fs::canonicalize(&p).unwrap_or(p))
+    Some(Path::new(dir).join(format!("{name}{ext}")))
 }
 
 fn identity(o: &EngineOverrides) -> Result<Identity, ConfigError> {
@@ -297,6 +308,10 @@ pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> 
     let ident = identity(o)?;
     let mut job = JobSpec {
         seed,
+        file_access: FileAccess::Confined(JobRoots {
+            data_dir: spec.data_dir.clone(),
+            job_dir: spec.artifacts_dir.clone(),
+        }),
         ..JobSpec::default()
     };
     let (default_scenario, scenario_ref) = match spec.profile_kind.as_str() {
@@ -556,10 +571,7 @@ mod tests {
         match b.job.scenario {
             ScenarioSource::Xml { text, .. } => {
                 let text = String::from_utf8(text).unwrap();
-                assert!(
-                    text.contains("/media/wav/ring.wav") && text.starts_with("<scenario>/"),
-                    "{text}"
-                );
+                assert_eq!(text, "<scenario>media/wav/ring.wav</scenario>");
             }
             other => panic!("{other:?}"),
         }

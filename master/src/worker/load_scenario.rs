@@ -128,13 +128,7 @@ mod tests {
     use gossipper_engine::scenario::{self, LoadOptions};
 
     fn load(xml: &str) -> Result<(), String> {
-        let read =
-            |_: &str| -> std::io::Result<Vec<u8>> { Err(std::io::ErrorKind::NotFound.into()) };
-        let opts = LoadOptions {
-            keys: &[],
-            read_file: &read,
-        };
-        scenario::load(xml.as_bytes(), "invite_media.xml", &opts)
+        scenario::load(xml.as_bytes(), "invite_media.xml", &LoadOptions::default())
             .map(drop)
             .map_err(|e| e.to_string())
     }

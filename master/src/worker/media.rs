@@ -1,6 +1,7 @@
 //! `[[media:wav/NAME]]` and `[[media:pcap/NAME]]` placeholders in stored scenarios
-//! (ui-mode.md "Scenarios + media linkage"): rewritten to the asset's absolute path
-//! before the scenario is parsed.
+//! (ui-mode.md "Scenarios + media linkage"): rewritten to the asset's path before the
+//! scenario is parsed (a job-relative `media/wav/NAME.wav`, which the job's file rule
+//! reads from the media library; not an absolute path, which the rule refuses).
 //!
 //! Owns: finding placeholders and checking their names (`[A-Za-z0-9._-]+`, never `.` or
 //! `..`). Every placeholder must name an existing asset: a missing one is an error
@@ -37,7 +38,7 @@ pub(crate) enum MediaRefError {
 }
 
 /// A media library kind, as placeholders name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum MediaRefKind {
     Wav,
     Pcap,
@@ -53,16 +54,17 @@ impl MediaRefKind {
 }
 
 /// Replaces every placeholder in `xml` with `resolve(kind, name)`; `resolve` returns
-/// `None` for a missing asset. Names are checked before `resolve` sees them.
+/// `None` for a missing asset. Names are checked before `resolve` sees them. One pass:
+/// line numbers are counted as the text goes by.
 pub(crate) fn expand(
     xml: &str,
-    resolve: impl Fn(MediaRefKind, &str) -> Option<PathBuf>,
+    mut resolve: impl FnMut(MediaRefKind, &str) -> Option<PathBuf>,
 ) -> Result<String, MediaRefError> {
     let mut out = String::with_capacity(xml.len());
     let mut rest = xml;
-    let mut consumed = 0usize;
+    let mut line = 1usize;
     while let Some(start) = rest.find(OPEN) {
-        let line = 1 + xml[..consumed + start].matches('\n').count();
+        line += rest[..start].matches('\n').count();
         out.push_str(&rest[..start]);
         let after = &rest[start + OPEN.len()..];
         let end = after
@@ -92,7 +94,7 @@ pub(crate) fn expand(
         })?;
         out.push_str(&path.display().to_string());
         let skip = start + OPEN.len() + end + CLOSE.len();
-        consumed += skip;
+        line += rest[start..skip].matches('\n').count();
         rest = &rest[skip..];
     }
     out.push_str(rest);
@@ -130,6 +132,19 @@ mod tests {
                 line: 2,
                 kind: "wav",
                 name: "nope".into()
+            }
+        );
+        // Lines are counted across earlier placeholders too.
+        let err = expand(
+            "[[media:wav/ring]]\n[[media:pcap/dtmf]]\n\n[[media:wav/x]]",
+            lib,
+        );
+        assert_eq!(
+            err.unwrap_err(),
+            MediaRefError::Missing {
+                line: 4,
+                kind: "wav",
+                name: "x".into()
             }
         );
     }

@@ -230,7 +230,7 @@ fn run_error(e: &RunError) -> (String, u8) {
             (text, exit::FATAL)
         }
         RunError::Bind(m) => (m.clone(), exit::BIND),
-        RunError::Config(m) | RunError::Io(m) => (m.clone(), exit::FATAL),
+        RunError::Config(m) | RunError::Refused(m) | RunError::Io(m) => (m.clone(), exit::FATAL),
     }
 }
 

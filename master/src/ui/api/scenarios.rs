@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, Call, Ctx, Reply};
 use crate::ui::paths::check_name;
 use crate::ui::store::scenarios::{HistoryEntry, ScenarioMeta};
-use gossipper_engine::scenario::{self, LoadOptions};
+use gossipper_engine::scenario::{self, FileAccess, LoadOptions};
 
 /// How errors name the file.
 const FILE_NAME: &str = "scenario.xml";
@@ -80,10 +80,10 @@ pub(crate) fn check_xml(xml: &str) -> Result<(), ApiError> {
     if xml.trim().is_empty() {
         return Err(ApiError::field("xml", "is empty"));
     }
-    // Files named by `[file name=…]` are resolved when a job runs, not at upload time.
-    let read_file = |_: &str| -> std::io::Result<Vec<u8>> { Ok(Vec::new()) };
+    // File names are checked against a job's rule now (relative, no `..`); the files
+    // themselves are read when a job runs, under that rule.
     let opts = LoadOptions {
-        read_file: &read_file,
+        files: &FileAccess::NamesOnly,
         ..LoadOptions::default()
     };
     match scenario::load(xml.as_bytes(), FILE_NAME, &opts) {

@@ -14,12 +14,14 @@
 //! their artifacts are kept and registered.
 //!
 //! A job that cannot run fails at once: the master builds the engine configuration (the
-//! worker's own `config::build`) and loads the scenario before it forks, and writes the
-//! error into the row. Must not: parse HTTP or decide access (the api does).
+//! worker's own `config::build`) and checks the scenario and its files before it forks
+//! (`precheck`), and writes the error into the row; a request the rules refuse creates
+//! no job at all. Must not: parse HTTP or decide access (the api does).
 
 pub(crate) mod admission;
 pub(crate) mod hub;
 mod log;
+mod precheck;
 mod process;
 mod reader;
 
@@ -43,6 +45,7 @@ use crate::worker::files;
 use crate::worker::spec::{EngineOverrides, WorkerSpec};
 use admission::{Places, Refusal};
 use hub::{Hub, Subscription};
+use precheck::{Precheck, precheck};
 use process::Sig;
 use reader::{Found, Pipes, collect_artifacts, outcome, read_lines};
 
@@ -244,7 +247,8 @@ impl Supervisor {
 
     /// Creates the job and starts its worker. A job that cannot run is returned
     /// `failed`, with the reason in `error`. Over the cap on running jobs it is refused
-    /// ([`StartError::Refused`]) before anything is created.
+    /// ([`StartError::Refused`]) before anything is created, and so is a request the
+    /// rules refuse (`precheck`: a `BadRequest`).
     pub(crate) fn start(self: &Arc<Self>, req: StartRequest) -> Result<Job, StartError> {
         let id = match req.id.as_deref().filter(|s| !s.is_empty()) {
             Some(id) => {
@@ -259,11 +263,37 @@ impl Supervisor {
         } else {
             serde_json::to_string(&req.engine.redacted()).unwrap_or_else(|_| "{}".into())
         };
+        let spec = WorkerSpec {
+            job_id: id.clone(),
+            data_dir: self.layout.root().to_path_buf(),
+            profile_id: req.profile_id.clone(),
+            profile_kind: req.profile_kind.clone(),
+            scenario_id: req.scenario_id.clone(),
+            tool_args: req.tool_args.clone(),
+            artifacts_dir: artifacts.clone(),
+            stats_interval_ms: self.stats_interval_ms,
+            record_wav: req.record_wav,
+            record_wav_duplex: req.record_wav_duplex,
+            engine: req.engine.clone(),
+        };
+        // A taken id is refused first, so the check below never reads another job's
+        // folder as this job's own.
+        let exists = |job: &str| matches!(self.db.read(|c| jobs::by_id(c, job)), Ok(Some(_)));
+        if exists(&id) {
+            return Err(StoreError::Conflict(format!("job \"{id}\"")).into());
+        }
         lock(&self.places).admit(&id, &req.created_by)?;
         let admitted = Admitted {
             sup: self,
             id: &id,
             armed: true,
+        };
+        // Before the row: a refused request leaves nothing behind (dropping `admitted`
+        // frees its place).
+        let checked = match precheck(&spec) {
+            Err(Precheck::Refused(reason)) => return Err(StartError::BadRequest(reason)),
+            Err(Precheck::CannotRun(reason)) => Err(reason),
+            Ok(()) => Ok(()),
         };
         let now = now_text();
         self.db.tx(|c| {
@@ -281,21 +311,7 @@ impl Supervisor {
                 },
             )
         })?;
-        let spec = WorkerSpec {
-            job_id: id.clone(),
-            data_dir: self.layout.root().to_path_buf(),
-            profile_id: req.profile_id.clone(),
-            profile_kind: req.profile_kind.clone(),
-            scenario_id: req.scenario_id.clone(),
-            tool_args: req.tool_args.clone(),
-            artifacts_dir: artifacts.clone(),
-            stats_interval_ms: self.stats_interval_ms,
-            record_wav: req.record_wav,
-            record_wav_duplex: req.record_wav_duplex,
-            engine: req.engine.clone(),
-        };
-        let outcome = precheck(&spec).and_then(|()| self.spawn(&spec));
-        match outcome {
+        match checked.and_then(|()| self.spawn(&spec)) {
             // The reader thread owns the place now.
             Ok(()) => admitted.disarm(),
             Err(reason) => {
@@ -631,28 +647,6 @@ impl Supervisor {
         }
         self.invalidate_live();
         Ok(Deleted::Done)
-    }
-}
-
-/// The engine configuration and the scenario must load before a worker is forked.
-fn precheck(spec: &WorkerSpec) -> Result<(), String> {
-    match spec.profile_kind.as_str() {
-        "tool" => crate::worker::tools::check(&spec.profile_id, &spec.tool_args)
-            .map_err(|e| e.to_string()),
-        _ => {
-            let built = crate::worker::build_config(spec, 0).map_err(|e| e.to_string())?;
-            gossipper_engine::runner::load_scenario(&built.job)
-                .map(drop)
-                .map_err(|e| match e {
-                    gossipper_engine::runner::RunError::Scenario(errs) => errs
-                        .0
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                    other => other.to_string(),
-                })
-        }
     }
 }
 
