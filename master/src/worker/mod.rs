@@ -187,6 +187,7 @@ fn run_tool(spec: &WorkerSpec, mut lines: Lines) -> u8 {
         &spec.tool_args,
         &spec.data_dir,
         &spec.artifacts_dir,
+        &spec.job_id,
     ) {
         Ok(written) => {
             for p in &written {

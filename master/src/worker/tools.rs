@@ -1,18 +1,24 @@
 //! Tool jobs (`profile_kind: tool`, the tool id in `profile_id`): the catalogue that
 //! `GET /tools` shows and the tools a worker can run.
 //!
-//! Owns: the tool table and each tool's arguments. Paths in arguments are relative to
-//! the data dir, each component checked like every other name (`[A-Za-z0-9._-]+`), so a
-//! tool never reads or writes outside it. In this build `report-html` runs; the others
-//! are listed as not available and their jobs fail at once saying so. Must not: start
-//! processes.
+//! Owns: the tool table and each tool's arguments. A tool job reads only what its
+//! arguments may name and writes only into its own artifacts folder: `report-html`'s
+//! `in` names an existing job (its id, or the data-dir path of its `summary.json`, which
+//! is read like every file a job reads: a regular file, no link out of that job's folder,
+//! size-capped), and `out` a `NAME.html` file of the tool job's own folder (never another
+//! job's files or a folder for a job id not yet used). In this build `report-html` runs;
+//! the others are listed as not available and their jobs fail at once saying so. Must
+//! not: start processes.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use gossipper_engine::files::{FileAccess, JobRoots, MAX_FILE_BYTES};
 use gossipper_engine::stats::report_html::{self, ReportData};
 use serde::Serialize;
 
-use crate::ui::paths::check_name;
+use crate::ui::paths::{Layout, Place, check_name};
 
 /// One catalogue entry.
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +41,7 @@ pub(crate) fn catalogue() -> Vec<Tool> {
             id: "report-html",
             title: "HTML report",
             summary: "Builds a self-contained report.html (totals, rates, response-time charts) from a summary.json.",
-            args_schema: json!({"in": "string, required — summary.json path relative to the data dir", "out": "string — output path relative to the data dir, under artifacts/ (default: this job's artifacts folder)"}),
+            args_schema: json!({"in": "string, required — a job id, or that job's summary path relative to the data dir: artifacts/jobs/JOB_ID/summary.json", "out": "string — NAME.html in this job's own artifacts folder (default report.html; artifacts/jobs/THIS_JOB_ID/NAME.html is accepted too)"}),
             example_args: json!({"in": "artifacts/jobs/JOB_ID/summary.json"}),
             available: true,
         },
@@ -87,10 +93,14 @@ pub(crate) enum ToolError {
     Io { path: PathBuf, problem: String },
 }
 
-/// Checks a tool id and its arguments (the master calls this before it forks).
+/// Checks a tool id and its arguments (the master calls this before it forks; the worker
+/// again). `job_id` is the tool job's own id; `job_exists` says whether an id names a
+/// job.
 pub(crate) fn check(
     id: &str,
     args: &serde_json::Map<String, serde_json::Value>,
+    job_id: &str,
+    job_exists: &dyn Fn(&str) -> bool,
 ) -> Result<(), ToolError> {
     let tool = catalogue()
         .into_iter()
@@ -106,21 +116,14 @@ pub(crate) fn check(
             problem: format!("unknown argument \"{k}\" (report-html takes in, out)"),
         });
     }
-    let input = str_arg(args, "in")?.ok_or(ToolError::BadArg {
-        arg: "in",
-        problem: "is required".into(),
-    })?;
-    let root = Path::new("/");
-    safe_join(root, input, "in")?;
-    if let Some(out) = str_arg(args, "out")? {
-        if !out.starts_with("artifacts/") {
-            return Err(ToolError::BadArg {
-                arg: "out",
-                problem: "must be under artifacts/".into(),
-            });
-        }
-        safe_join(root, out, "out")?;
+    let source = input_job(args)?;
+    if !job_exists(source) {
+        return Err(ToolError::BadArg {
+            arg: "in",
+            problem: format!("no job \"{source}\""),
+        });
     }
+    output_name(args, job_id)?;
     Ok(())
 }
 
@@ -138,23 +141,47 @@ fn str_arg<'a>(
     }
 }
 
-/// Joins a `/`-separated relative path under `root`, every component checked.
-pub(crate) fn safe_join(root: &Path, rel: &str, arg: &'static str) -> Result<PathBuf, ToolError> {
-    let mut p = root.to_path_buf();
-    for part in rel.split('/').filter(|s| !s.is_empty()) {
-        check_name(part).map_err(|e| ToolError::BadArg {
-            arg,
-            problem: format!("\"{rel}\": {e}"),
-        })?;
-        p.push(part);
+/// The job whose summary `in` names: `JOB_ID` or `artifacts/jobs/JOB_ID/summary.json`.
+fn input_job(args: &serde_json::Map<String, serde_json::Value>) -> Result<&str, ToolError> {
+    let input = str_arg(args, "in")?.ok_or(ToolError::BadArg {
+        arg: "in",
+        problem: "is required".into(),
+    })?;
+    let job = input
+        .strip_prefix("artifacts/jobs/")
+        .and_then(|rest| rest.strip_suffix("/summary.json"))
+        .unwrap_or(input);
+    check_name(job).map_err(|e| ToolError::BadArg {
+        arg: "in",
+        problem: format!(
+            "\"{input}\": expected a job id or artifacts/jobs/JOB_ID/summary.json ({e})"
+        ),
+    })?;
+    Ok(job)
+}
+
+/// The file name `out` asks for in the tool job's own folder (default `report.html`):
+/// `NAME.html`, or `artifacts/jobs/<job_id>/NAME.html`.
+fn output_name<'a>(
+    args: &'a serde_json::Map<String, serde_json::Value>,
+    job_id: &str,
+) -> Result<&'a str, ToolError> {
+    let Some(out) = str_arg(args, "out")? else {
+        return Ok(super::files::REPORT_HTML);
+    };
+    let own = format!("artifacts/jobs/{job_id}/");
+    let name = out.strip_prefix(own.as_str()).unwrap_or(out);
+    let bad = |problem: String| ToolError::BadArg {
+        arg: "out",
+        problem: format!(
+            "\"{out}\": {problem}; a tool writes only NAME.html in its own folder ({own}NAME.html)"
+        ),
+    };
+    check_name(name).map_err(|e| bad(e.to_string()))?;
+    if !name.ends_with(".html") || name == ".html" {
+        return Err(bad("must end in .html".into()));
     }
-    if p == root {
-        return Err(ToolError::BadArg {
-            arg,
-            problem: "is empty".into(),
-        });
-    }
-    Ok(p)
+    Ok(name)
 }
 
 /// Runs a tool; returns the files it wrote.
@@ -163,33 +190,49 @@ pub(crate) fn run(
     args: &serde_json::Map<String, serde_json::Value>,
     data_dir: &Path,
     artifacts_dir: &Path,
+    job_id: &str,
 ) -> Result<Vec<PathBuf>, ToolError> {
-    check(id, args)?;
-    let input = safe_join(data_dir, str_arg(args, "in")?.unwrap_or_default(), "in")?;
-    let out = match str_arg(args, "out")? {
-        Some(rel) => safe_join(data_dir, rel, "out")?,
-        None => artifacts_dir.join("report.html"),
-    };
-    let bytes = std::fs::read(&input).map_err(|e| ToolError::Io {
-        path: input.clone(),
-        problem: e.to_string(),
-    })?;
+    // The summary is read below, and fails if that job has no folder.
+    check(id, args, job_id, &|_| true)?;
+    let source = input_job(args)?;
+    let source_dir = Layout::new(data_dir)
+        .path(Place::JobArtifacts(source))
+        .map_err(|e| ToolError::BadArg {
+            arg: "in",
+            problem: e.to_string(),
+        })?;
+    let input = source_dir.join(super::files::SUMMARY);
+    // Read as a job reads its own files: that job's folder is the only root.
+    let files = FileAccess::Confined(JobRoots {
+        data_dir: data_dir.to_path_buf(),
+        job_dir: source_dir,
+    });
+    let bytes = files
+        .read(Path::new(super::files::SUMMARY), MAX_FILE_BYTES)
+        .map_err(|e| ToolError::Io {
+            path: input.clone(),
+            problem: e.to_string(),
+        })?;
     let data = ReportData::from_json(&bytes).map_err(|e| ToolError::Io {
         path: input.clone(),
         problem: format!("not a summary.json: {e}"),
     })?;
-    let title = format!("gossipper report — {}", input.display());
+    let title = format!("gossipper report — job {source}");
     let html = report_html::render(&title, &data, &[]);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ToolError::Io {
-            path: dir.to_path_buf(),
-            problem: e.to_string(),
-        })?;
-    }
-    std::fs::write(&out, html).map_err(|e| ToolError::Io {
+    let out = artifacts_dir.join(output_name(args, job_id)?);
+    let io = |e: std::io::Error| ToolError::Io {
         path: out.clone(),
         problem: e.to_string(),
-    })?;
+    };
+    // The worker made its own folder; a link planted at the name is not followed.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&out)
+        .map_err(io)?;
+    file.write_all(html.as_bytes()).map_err(io)?;
     Ok(vec![out])
 }
 
@@ -202,70 +245,113 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    fn known(id: &str) -> bool {
+        id == "j"
+    }
+
     #[test]
     fn only_available_tools_with_valid_args_pass_the_check() {
-        check(
-            "report-html",
-            &args(json!({"in": "artifacts/jobs/j/summary.json"})),
-        )
-        .unwrap();
+        for ok in [
+            json!({"in": "artifacts/jobs/j/summary.json"}),
+            json!({"in": "j", "out": "mine.html"}),
+            json!({"in": "j", "out": "artifacts/jobs/t1/mine.html"}),
+        ] {
+            check("report-html", &args(ok.clone()), "t1", &known)
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
         assert!(matches!(
-            check("nope", &args(json!({}))),
+            check("nope", &args(json!({})), "t1", &known),
             Err(ToolError::Unknown(_))
         ));
         assert!(matches!(
-            check("pcap2scenario", &args(json!({"pcap": "x"}))),
+            check("pcap2scenario", &args(json!({"pcap": "x"})), "t1", &known),
             Err(ToolError::NotAvailable(_))
         ));
-        assert!(matches!(
-            check("report-html", &args(json!({}))),
-            Err(ToolError::BadArg { .. })
-        ));
-        assert!(matches!(
-            check("report-html", &args(json!({"in": 3}))),
-            Err(ToolError::BadArg { .. })
-        ));
         for bad in [
-            json!({"in": "../x"}),
-            json!({"in": "a", "out": "scenarios/x.xml"}),
-            json!({"in": "a", "x": 1}),
+            json!({}),
+            json!({"in": 3}),
+            json!({"in": "j", "x": 1}),
+            json!({"in": "missing"}),
         ] {
-            assert!(check("report-html", &args(bad.clone())).is_err(), "{bad}");
+            assert!(
+                matches!(
+                    check("report-html", &args(bad.clone()), "t1", &known),
+                    Err(ToolError::BadArg { .. })
+                ),
+                "{bad}"
+            );
         }
     }
 
     #[test]
-    fn tool_paths_cannot_leave_the_data_dir() {
-        let root = Path::new("/data");
-        assert_eq!(
-            safe_join(root, "a/b.json", "in").unwrap(),
-            PathBuf::from("/data/a/b.json")
-        );
-        for bad in ["../etc/passwd", "a/../../x", "/", "a/./b"] {
-            assert!(safe_join(root, bad, "in").is_err(), "{bad}");
+    fn in_names_an_existing_job_and_out_only_this_jobs_folder() {
+        let refused = |a: serde_json::Value| {
+            matches!(
+                check("report-html", &args(a), "t1", &known),
+                Err(ToolError::BadArg { .. })
+            )
+        };
+        for bad_in in [
+            "../x",
+            "artifacts/jobs/j/../../settings.sqlite",
+            "artifacts/jobs/j/worker.log",
+            "scenarios/x.xml",
+            "/etc/passwd",
+            "artifacts/summary.json",
+        ] {
+            assert!(refused(json!({"in": bad_in})), "in {bad_in}");
+        }
+        for bad_out in [
+            "artifacts/jobs/j/summary.json",
+            "artifacts/jobs/j/report.html",
+            "artifacts/jobs/future-job/report.html",
+            "artifacts/jobs/t1/summary.json",
+            "artifacts/jobs/t1/sub/x.html",
+            "../t2/x.html",
+            "summary.json",
+            "worker.log",
+            "scenarios/x.xml",
+            "/tmp/x.html",
+            ".html",
+        ] {
+            assert!(refused(json!({"in": "j", "out": bad_out})), "out {bad_out}");
         }
     }
 
     #[test]
-    fn report_html_tool_writes_a_page_from_a_summary() {
+    fn report_html_tool_writes_a_page_from_a_summary_into_its_own_folder() {
         let dir = std::env::temp_dir().join(format!("gossipper-tool-{}", std::process::id()));
         let art = dir.join("artifacts/jobs/t1");
         std::fs::create_dir_all(&art).unwrap();
+        std::fs::create_dir_all(dir.join("artifacts/jobs/j")).unwrap();
         std::fs::write(
-            dir.join("artifacts/summary.json"),
+            dir.join("artifacts/jobs/j/summary.json"),
             br#"{"total_calls":3,"success_calls":3}"#,
         )
         .unwrap();
-        let out = run(
-            "report-html",
-            &args(json!({"in": "artifacts/summary.json"})),
-            &dir,
-            &art,
-        )
-        .unwrap();
+        let out = run("report-html", &args(json!({"in": "j"})), &dir, &art, "t1").unwrap();
+        assert_eq!(out, vec![art.join("report.html")]);
         let html = std::fs::read_to_string(&out[0]).unwrap();
         assert!(html.contains("<svg") || html.contains("Not enough samples"));
         assert!(html.contains(">3<"));
+        // A link planted at the output name is not followed.
+        let target = dir.join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        std::os::unix::fs::symlink(&target, art.join("linked.html")).unwrap();
+        let e = run(
+            "report-html",
+            &args(json!({"in": "j", "out": "linked.html"})),
+            &dir,
+            &art,
+            "t1",
+        );
+        assert!(matches!(e, Err(ToolError::Io { .. })), "{e:?}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        // A summary that is a link out of its job's folder is not read.
+        std::fs::create_dir_all(dir.join("artifacts/jobs/k")).unwrap();
+        std::os::unix::fs::symlink(&target, dir.join("artifacts/jobs/k/summary.json")).unwrap();
+        let e = run("report-html", &args(json!({"in": "k"})), &dir, &art, "t1");
+        assert!(matches!(e, Err(ToolError::Io { .. })), "{e:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

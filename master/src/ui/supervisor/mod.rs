@@ -290,7 +290,7 @@ impl Supervisor {
         };
         // Before the row: a refused request leaves nothing behind (dropping `admitted`
         // frees its place).
-        let checked = match precheck(&spec) {
+        let checked = match precheck(&spec, &exists) {
             Err(Precheck::Refused(reason)) => return Err(StartError::BadRequest(reason)),
             Err(Precheck::CannotRun(reason)) => Err(reason),
             Ok(()) => Ok(()),

@@ -1,17 +1,17 @@
 //! What the master checks before it creates a job and forks its worker.
 //!
 //! Owns: the split between a request that is refused (400, no job is created: a file the
-//! job's rule forbids, a scenario past the parser's limits, a shell command) and a job
-//! that is created and fails at once (an unknown profile, a missing file, a tool this
-//! build lacks). Runs the worker's own
-//! `config::build` and the engine's `runner::check`, so the worker, which checks again,
-//! cannot disagree. Must not: write anything (the supervisor creates the job).
+//! job's rule forbids, a scenario past the parser's limits, a shell command, a tool
+//! argument naming another job's files) and a job that is created and fails at once (an
+//! unknown profile, a missing file, a tool this build lacks). Runs the worker's own
+//! `config::build` and `tools::check` and the engine's `runner::check`, so the worker,
+//! which checks again, cannot disagree. Must not: write anything (the supervisor creates the job).
 
 use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::scenario::{ScenarioErrorKind, ScenarioErrors};
 
 use crate::worker::spec::WorkerSpec;
-use crate::worker::tools;
+use crate::worker::tools::{self, ToolError};
 
 /// Why a job may not start.
 #[derive(Debug)]
@@ -22,11 +22,19 @@ pub(super) enum Precheck {
     CannotRun(String),
 }
 
-/// Checks `spec`.
-pub(super) fn precheck(spec: &WorkerSpec) -> Result<(), Precheck> {
+/// Checks `spec`; `job_exists` answers whether a job id names an existing job (tools
+/// read other jobs' summaries).
+pub(super) fn precheck(
+    spec: &WorkerSpec,
+    job_exists: &dyn Fn(&str) -> bool,
+) -> Result<(), Precheck> {
     if spec.profile_kind == "tool" {
-        return tools::check(&spec.profile_id, &spec.tool_args)
-            .map_err(|e| Precheck::CannotRun(e.to_string()));
+        return tools::check(&spec.profile_id, &spec.tool_args, &spec.job_id, job_exists).map_err(
+            |e| match e {
+                ToolError::BadArg { .. } => Precheck::Refused(e.to_string()),
+                _ => Precheck::CannotRun(e.to_string()),
+            },
+        );
     }
     let built =
         crate::worker::build_config(spec, 0).map_err(|e| Precheck::CannotRun(e.to_string()))?;

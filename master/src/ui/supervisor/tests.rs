@@ -22,6 +22,25 @@ fn fixture_with(script: &str, limits: Limits) -> Fixture {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
     std::fs::set_permissions(&exe, perm).unwrap();
     let sup = Arc::new(Supervisor::new(Layout::new(dir.layout.root()), exe, limits).unwrap());
+    // The job whose summary the tool jobs below read (`in` must name an existing job).
+    sup.db
+        .tx(|c| {
+            jobs::insert(
+                c,
+                &NewJob {
+                    id: "src",
+                    profile_id: "uac",
+                    profile_kind: "client",
+                    scenario_id: "",
+                    args_json: "{}",
+                    artifacts_dir: "",
+                    created_at: "2025-01-01T00:00:00Z",
+                    created_by: "t",
+                },
+            )?;
+            jobs::finish(c, "src", "succeeded", Some(0), "", "2025-01-01T00:00:01Z")
+        })
+        .unwrap();
     Fixture { sup, _dir: dir }
 }
 
@@ -30,7 +49,7 @@ fn tool_job(id: &str) -> StartRequest {
         id: Some(id.into()),
         profile_id: "report-html".into(),
         profile_kind: "tool".into(),
-        tool_args: serde_json::json!({"in": "x.json"})
+        tool_args: serde_json::json!({"in": "src"})
             .as_object()
             .unwrap()
             .clone(),
@@ -342,7 +361,8 @@ fn the_live_frame_counts_jobs_and_is_cached() {
     wait_final(&f.sup, "l1");
     let a = f.sup.live_frame(Duration::from_secs(60)).unwrap();
     let v: serde_json::Value = serde_json::from_str(&a).unwrap();
-    assert_eq!(v["counts"]["succeeded"], 1);
+    // l1 and the fixture's source job.
+    assert_eq!(v["counts"]["succeeded"], 2);
     assert_eq!(v["jobs"][0]["id"], "l1");
     let b = f.sup.live_frame(Duration::from_secs(60)).unwrap();
     assert!(Arc::ptr_eq(&a, &b), "cached");
