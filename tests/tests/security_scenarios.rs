@@ -93,6 +93,31 @@ fn an_absolute_file_name_is_refused_at_upload_and_at_job_creation() {
     assert_nowhere(&m.data_dir, &secret.text);
 }
 
+/// attack: an operator stores a scenario with <exec command="…"> (a shell command) and runs it => the job is refused with 400 before any worker is forked; shell commands need -allow_exec, a command-line flag no API request can set.
+#[test]
+fn shell_commands_are_refused_at_job_creation() {
+    let (m, tk) = setup("sec-exec");
+    let secret = Secret::new("exec");
+    let stolen = m.data_dir.join("stolen.txt");
+    let xml = scenario_with(
+        "",
+        &format!(
+            "<exec command=\"cp {} {}\"/>",
+            secret.path.display(),
+            stolen.display()
+        ),
+    );
+    assert_eq!(store_scenario(&m, &tk, "sh", &xml).status, 201);
+    let before = snapshot(&m.data_dir);
+    let r = start_job(&m, &tk, "sh");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.error().contains("-allow_exec"), "{}", r.error());
+    assert_eq!(job_count(&m, &tk), 0);
+    snapshot(&m.data_dir).assert_same(&before, "exec command");
+    assert!(!stolen.exists());
+    assert_nowhere(&m.data_dir, &secret.text);
+}
+
 /// attack: a scenario reads the master's database by a relative name (../settings.sqlite, media/wav/../../settings.sqlite-wal, settings.sqlite-wal) => a name with ".." is a 400 at upload and at job creation, and settings.sqlite-wal names a file of the job's own folder, so the job fails at once with "No such file" and no database byte is read.
 #[test]
 fn relative_names_cannot_reach_the_database() {

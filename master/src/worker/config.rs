@@ -464,6 +464,30 @@ mod tests {
     }
 
     #[test]
+    fn a_job_reads_only_its_own_roots_and_never_runs_shell_commands() {
+        let t = TestDir::new("cfg-files");
+        let p = ServerProfile {
+            id: "s1".into(),
+            transports: vec![row("u1", "127.0.0.1", 5099)],
+            ..Default::default()
+        };
+        write_profile(&t, Place::ServerProfile("s1"), &p);
+        let s = spec(&t, "server", "s1");
+        let b = build(&s, 1).unwrap();
+        assert_eq!(
+            b.job.file_access,
+            FileAccess::Confined(JobRoots {
+                data_dir: s.data_dir.clone(),
+                job_dir: s.artifacts_dir.clone(),
+            })
+        );
+        // Only SIPp's -allow_exec sets it; a worker spec has no such field.
+        assert!(!b.job.allow_exec_command);
+        let with_exec = r#"{"job_id":"j","data_dir":"/d","profile_kind":"server","artifacts_dir":"/d/artifacts/jobs/j","allow_exec_command":true}"#;
+        assert!(serde_json::from_str::<WorkerSpec>(with_exec).is_err());
+    }
+
+    #[test]
     fn record_wav_records_every_call_into_the_jobs_recordings_folder() {
         let t = TestDir::new("cfg-record");
         let p = ServerProfile {
