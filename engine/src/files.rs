@@ -118,11 +118,11 @@ impl FileAccess {
     }
 
     /// Everything a read checks, except reading: the name, where it leads, and the
-    /// file's type and size (its metadata; the file is not opened).
-    pub fn check(&self, name: &Path, limit: u64) -> Result<(), FileError> {
+    /// file's type and size (its metadata; the file is not opened). Returns the size.
+    pub fn check(&self, name: &Path, limit: u64) -> Result<u64, FileError> {
         match self.locate(name)? {
-            None => Ok(()),
-            Some((path, roots)) => checked_metadata(&path, &roots, limit).map(drop),
+            None => Ok(0),
+            Some((path, roots)) => checked_metadata(&path, &roots, limit).map(|(_, m)| m.len()),
         }
     }
 

@@ -193,7 +193,9 @@ fn a_load_test_against_a_running_uas_succeeds_and_a_soak_runs_until_stopped() {
         Some(tk),
         &json!({"args": {"in": "../../etc/passwd"}}),
     );
-    assert_eq!(r.json()["job"]["status"], "failed");
+    // A tool reads only a job's summary: anything else is refused, and no job is made.
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.error().contains("args.in"), "{}", r.error());
 
     m.req(
         "POST",

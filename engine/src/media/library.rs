@@ -19,7 +19,7 @@ use std::sync::Arc;
 use gossipper_media::{AudioFrames, PcapPayloads, read_pcap, read_stream_file};
 
 use super::command::{self, MediaCommand, StreamCommand};
-use crate::files::FileError;
+use crate::files::{FileError, MAX_DATA_FILE_BYTES};
 use crate::scenario::{Action, Pos, Scenario};
 
 /// Our G.711 A-law tone capture, standing in for SIPp's `pcap/g711a.pcap`.
@@ -57,6 +57,20 @@ struct Need<'a> {
 }
 
 impl Need<'_> {
+    /// Adds this action's file to the run's media total, refusing past
+    /// [`MAX_DATA_FILE_BYTES`] (each action counts: a file streamed with two payload
+    /// types is decoded twice).
+    fn count(&self, total: &mut u64, bytes: u64) -> Result<(), MediaLoadError> {
+        *total = total.saturating_add(bytes);
+        if *total > MAX_DATA_FILE_BYTES {
+            return Err(self.error(
+                format!("the scenario's media files come to more than {MAX_DATA_FILE_BYTES} bytes in all"),
+                true,
+            ));
+        }
+        Ok(())
+    }
+
     fn error(&self, reason: String, refused: bool) -> MediaLoadError {
         MediaLoadError {
             verb: self.action.verb.clone(),
@@ -124,7 +138,8 @@ fn needs(sc: &Scenario) -> Result<Vec<Need<'_>>, MediaLoadError> {
 }
 
 impl MediaLibrary {
-    /// Checks every media action of `sc` and loads its files through `read`. `builtin`
+    /// Checks every media action of `sc` and loads its files through `read`, each file
+    /// read once and all of them together at most [`MAX_DATA_FILE_BYTES`]. `builtin`
     /// maps SIPp's pcap names of the built-in scenarios to our embedded captures.
     pub fn load(
         sc: &Scenario,
@@ -132,6 +147,20 @@ impl MediaLibrary {
         read: &dyn Fn(&Path) -> Result<Vec<u8>, FileError>,
     ) -> Result<MediaLibrary, MediaLoadError> {
         let mut lib = MediaLibrary::default();
+        let mut read_once: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
+        let mut total = 0u64;
+        let mut read = |need: &Need<'_>, file: &str| -> Result<Arc<Vec<u8>>, MediaLoadError> {
+            let bytes = match read_once.get(file) {
+                Some(b) => Arc::clone(b),
+                None => {
+                    let b = Arc::new(read(Path::new(file)).map_err(|e| need.file_error(file, e))?);
+                    read_once.insert(file.to_string(), Arc::clone(&b));
+                    b
+                }
+            };
+            need.count(&mut total, bytes.len() as u64)?;
+            Ok(bytes)
+        };
         for need in needs(sc)? {
             let err = |e: &dyn std::fmt::Display| need.error(e.to_string(), false);
             match &need.cmd {
@@ -139,10 +168,7 @@ impl MediaLibrary {
                     let path = Path::new(file);
                     let payloads = match builtin.then(|| builtin_pcap(file)).flatten() {
                         Some(bytes) => read_pcap(path, bytes),
-                        None => {
-                            let bytes = read(path).map_err(|e| need.file_error(file, e))?;
-                            read_pcap(path, &bytes[..])
-                        }
+                        None => read_pcap(path, &read(&need, file)?[..]),
                     }
                     .map_err(|e| err(&e))?;
                     lib.pcaps.insert(file.clone(), Arc::new(payloads));
@@ -151,7 +177,7 @@ impl MediaLibrary {
                     file, payload_type, ..
                 }) => {
                     let path = Path::new(file);
-                    let bytes = read(path).map_err(|e| need.file_error(file, e))?;
+                    let bytes = read(&need, file)?;
                     let frames =
                         read_stream_file(path, &bytes[..], *payload_type).map_err(|e| err(&e))?;
                     lib.frames
@@ -163,19 +189,22 @@ impl MediaLibrary {
         Ok(lib)
     }
 
-    /// What `load` checks before reading: every argument parses and every file passes
-    /// `check` (the run's file rule, on the file's metadata). The master runs this before
-    /// it forks a worker, without reading any media.
+    /// What `load` checks before reading: every argument parses, every file passes
+    /// `check` (the run's file rule, on the file's metadata; it returns the size) and the
+    /// sizes stay within the total. The master runs this before it forks a worker,
+    /// without reading any media.
     pub fn check(
         sc: &Scenario,
         builtin: bool,
-        check: &dyn Fn(&Path) -> Result<(), FileError>,
+        check: &dyn Fn(&Path) -> Result<u64, FileError>,
     ) -> Result<(), MediaLoadError> {
+        let mut total = 0u64;
         for need in needs(sc)? {
             if let Some((file, _)) = need.cmd.file()
                 && !(builtin && builtin_pcap(file).is_some())
             {
-                check(Path::new(file)).map_err(|e| need.file_error(file, e))?;
+                let size = check(Path::new(file)).map_err(|e| need.file_error(file, e))?;
+                need.count(&mut total, size)?;
             }
         }
         Ok(())
@@ -262,7 +291,12 @@ mod tests {
         assert!(e.reason.contains("\"x.wav\""), "{e}");
         // The position of the rtp_stream attribute in the test scenario.
         assert_eq!((e.pos.line, e.pos.column), (5, 71), "{e:?}");
-        assert!(MediaLibrary::check(&sc, false, &|_: &Path| Ok(())).is_ok());
+        assert!(MediaLibrary::check(&sc, false, &|_: &Path| Ok(1)).is_ok());
+        // Sizes add up per action, so one huge file streamed twice is refused too.
+        let sc = scenario(r#"<exec rtp_stream="x.wav,1,0"/><exec rtp_stream="x.wav,1,8"/>"#);
+        let half = MAX_DATA_FILE_BYTES / 2 + 1;
+        let e = MediaLibrary::check(&sc, false, &|_: &Path| Ok(half)).unwrap_err();
+        assert!(e.refused && e.argument == "x.wav,1,8", "{e:?}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::dom::{Attr, Node, Source};
 use super::error::{ScenarioError, ScenarioErrorKind};
 use super::limits::{Limit, MAX_REGEX_BYTES, MAX_REGEXES, work};
 use super::model::{CounterId, Distribution, RtdId, VarId};
+use crate::files::FileError;
 
 /// Errors kept before we stop recording (the report shows the first ~20 in file order).
 const ERROR_CAP: usize = 200;
@@ -31,6 +32,9 @@ pub(super) struct Ctx<'a> {
     files_seen: HashSet<String>,
     /// Regular expressions compiled so far, and their total length.
     regexes: (usize, usize),
+    /// `[file name=…]`: each name read once, and the bytes read in all.
+    pub(super) files_read: HashMap<String, Result<Arc<[u8]>, FileError>>,
+    pub(super) file_bytes: usize,
 }
 
 /// Names interned in order of first use: an index each, found in constant time.
@@ -75,6 +79,8 @@ impl<'a> Ctx<'a> {
             files_referenced: Vec::new(),
             files_seen: HashSet::new(),
             regexes: (0, 0),
+            files_read: HashMap::new(),
+            file_bytes: 0,
         }
     }
 

@@ -3,8 +3,8 @@
 //! Owns: the list of built-in keyword names (src/message.cpp's table in SIPp, plus the
 //! SRTP crypto names of RTPSTREAM builds) and the parameter syntax of `[fieldN …]`,
 //! `[file name=…]`, `[fill …]`, `[authentication …]`. Must not: render values (that is
-//! `call`). Reads `[file name=…]` through `LoadOptions::files` at load time (at most
-//! `files::MAX_FILE_BYTES`).
+//! `call`). Reads `[file name=…]` through `LoadOptions::files` at load time: each name
+//! once, at most `files::MAX_FILE_BYTES` each and `limits::MAX_FILE_CONTENT_BYTES` in all.
 //!
 //! Lookup order follows SIPp: a `+N`/`-N` offset is split off the name first (except for
 //! `authentication` and `tdmmap`), then simple names, then prefixed forms, then `-key`
@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use super::ctx::Ctx;
 use super::error::ScenarioErrorKind;
+use super::limits::{Limit, MAX_FILE_CONTENT_BYTES};
 use super::model::{AuthParams, FieldLine, Keyword};
 use crate::files::MAX_FILE_BYTES;
 
@@ -223,12 +224,25 @@ fn file(ctx: &mut Ctx<'_>, name: &str, at: usize) -> Option<Keyword> {
         );
         return None;
     };
-    match ctx
-        .opts
-        .files
-        .read(std::path::Path::new(&file_name), MAX_FILE_BYTES)
-    {
-        Ok(bytes) => Some(Keyword::File(Arc::from(bytes))),
+    let read = match ctx.files_read.get(&file_name) {
+        Some(done) => done.clone(),
+        None => {
+            let read = ctx
+                .opts
+                .files
+                .read(std::path::Path::new(&file_name), MAX_FILE_BYTES)
+                .map(Arc::<[u8]>::from);
+            ctx.file_bytes += read.as_ref().map_or(0, |b| b.len());
+            ctx.files_read.insert(file_name.clone(), read.clone());
+            if ctx.file_bytes > MAX_FILE_CONTENT_BYTES {
+                ctx.error(at, ScenarioErrorKind::Limit(Limit::FileContent));
+                return None;
+            }
+            read
+        }
+    };
+    match read {
+        Ok(bytes) => Some(Keyword::File(bytes)),
         Err(e) => {
             ctx.error(
                 at,

@@ -25,6 +25,9 @@ pub const MAX_COMMANDS: usize = 10_000;
 pub const MAX_REGEXES: usize = 1_000;
 /// Most bytes of regular-expression text, all patterns together.
 pub const MAX_REGEX_BYTES: usize = 256 * 1024;
+/// Most bytes of `[file name=…]` content, all files together (each file is read once
+/// however often it is named; one file is capped by `files::MAX_FILE_BYTES` too).
+pub const MAX_FILE_CONTENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Which limit a scenario went past.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +38,7 @@ pub enum Limit {
     Commands,
     Regexes,
     RegexBytes,
+    FileContent,
 }
 
 impl Limit {
@@ -47,6 +51,7 @@ impl Limit {
             Limit::Commands => MAX_COMMANDS,
             Limit::Regexes => MAX_REGEXES,
             Limit::RegexBytes => MAX_REGEX_BYTES,
+            Limit::FileContent => MAX_FILE_CONTENT_BYTES,
         }
     }
 }
@@ -63,6 +68,7 @@ impl std::fmt::Display for Limit {
             Limit::RegexBytes => {
                 write!(f, "more than {max} bytes of regular expressions in all")
             }
+            Limit::FileContent => write!(f, "more than {max} bytes of [file] contents in all"),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! on a small stack; and the loader's work grows linearly with its input.
 
 use super::limits::{
-    MAX_ATTRIBUTES, MAX_COMMANDS, MAX_DEPTH, MAX_ELEMENTS, MAX_REGEX_BYTES, MAX_REGEXES, work,
+    MAX_ATTRIBUTES, MAX_COMMANDS, MAX_DEPTH, MAX_ELEMENTS, MAX_FILE_CONTENT_BYTES, MAX_REGEX_BYTES,
+    MAX_REGEXES, work,
 };
 use super::*;
 
@@ -127,6 +128,51 @@ fn regular_expressions_are_counted_before_they_are_compiled() {
     );
     let e = limit_error(xml);
     assert_eq!(e.kind, ScenarioErrorKind::Limit(Limit::RegexBytes));
+}
+
+#[test]
+fn file_contents_are_read_once_per_name_and_capped_in_all() {
+    let dir = std::env::temp_dir().join(format!("gossipper-filecap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let third = MAX_FILE_CONTENT_BYTES / 3 + 1;
+    for name in ["a", "b", "c"] {
+        std::fs::write(dir.join(name), vec![b'x'; third]).unwrap();
+    }
+    let msg = |names: &[&str]| {
+        let kws: String = names
+            .iter()
+            .map(|n| format!("[file name=\"{}\"]\n", dir.join(n).display()))
+            .collect();
+        format!("<scenario><send><![CDATA[\nMESSAGE sip:x SIP/2.0\n\n{kws}]]></send></scenario>")
+    };
+    let opts = LoadOptions {
+        keys: &[],
+        files: &FileAccess::Cwd,
+    };
+    // One file named 200 times is read (and held) once.
+    let names = ["a"; 200];
+    let s = load(msg(&names).as_bytes(), "f.xml", &opts).expect("loads");
+    let CommandKind::Send(send) = &s.commands[0].kind else {
+        panic!("a send")
+    };
+    let files: Vec<&std::sync::Arc<[u8]>> = send
+        .template
+        .segments
+        .iter()
+        .filter_map(|seg| match seg {
+            Segment::Keyword(Keyword::File(b)) => Some(b),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(files.len(), 200);
+    assert!(files.iter().all(|b| std::sync::Arc::ptr_eq(b, files[0])));
+    // Three distinct files go past the total at the third.
+    let xml = msg(&["a", "b", "a", "c", "b"]);
+    let errors = load(xml.as_bytes(), "f.xml", &opts).expect_err("refused").0;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].kind, ScenarioErrorKind::Limit(Limit::FileContent));
+    assert_eq!(errors[0].pos.line, 7, "the line naming c");
 }
 
 /// Hostile shapes that each hit a step that used to cost O(n²): column lookups on one
