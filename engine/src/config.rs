@@ -294,7 +294,8 @@ pub struct JobSpec {
     pub reconnect_sleep_ms: Option<u64>,
     pub reconnect_close: bool,
     /// `-stream_idle_timeout` (ms; gossipper's, SIPp has none): accepted stream
-    /// connections that send no whole message for this long are closed. `None`: the
+    /// connections that send no whole message or keepalive for this long and carry no
+    /// live call, or leave half a message unfinished this long, are closed. `None`: the
     /// default (`transport::DEFAULT_IDLE_TIMEOUT`); 0: never.
     pub stream_idle_timeout_ms: Option<u64>,
     /// `-f`: live screen refresh period, ms (SIPp default 1 s).

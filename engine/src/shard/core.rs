@@ -683,6 +683,21 @@ impl ShardCore {
         }
     }
 
+    /// True when a call of this shard other than one waiting out its final `<timewait>`
+    /// is bound to `peer`: the calls whose loss `fail_calls(CallsOn::Peer(peer))` would
+    /// fail. An accepted connection carrying one is not idle (`transport::idle`). Asked
+    /// at most once per idle timeout per silent connection; without the per-peer index
+    /// (client shards) it scans the table as `fail_calls` does.
+    pub fn carries_live_calls(&self, peer: SocketAddr) -> bool {
+        let live = |c: &Call| c.peer() == peer && !c.in_timewait(&self.scenario);
+        match self.calls_by_peer.as_ref() {
+            Some(ix) => ix
+                .get(&peer)
+                .is_some_and(|set| set.iter().any(|h| self.calls.get(*h).is_some_and(live))),
+            None => self.calls.iter().any(live),
+        }
+    }
+
     /// Drops an ended call from `calls_by_peer`.
     fn unindex_peer(&mut self, h: CallHandle, peer: SocketAddr) {
         if let Some(ix) = self.calls_by_peer.as_mut()
@@ -911,6 +926,71 @@ mod lazy_timer_tests {
             .next_deadline()
             .expect("the timewait's end");
         assert_eq!(next - net.epoch(), bye + Duration::from_millis(300));
+    }
+}
+
+#[cfg(test)]
+mod live_call_tests {
+    use super::*;
+    use crate::sim::{self, SimNet};
+    use std::time::Duration;
+
+    /// A `-t t1` uas (its calls indexed by peer) and a uac holding its call 90 s in
+    /// silence (`-d 90000`), in virtual time.
+    #[test]
+    fn a_peer_carries_live_calls_until_its_calls_end_or_only_wait_out_their_timewait() {
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let (server, client, stranger) = (addr(5060), addr(5061), addr(5062));
+        let mut net = SimNet::new(5);
+        let mut env = sim::env(server, None, net.epoch());
+        env.transport = crate::config::TransportMode::TcpShared;
+        let uas = net.add(
+            ShardCore::new(
+                0,
+                1,
+                sim::builtin("uas"),
+                env,
+                11,
+                InjectData::default(),
+                Pacer::new(0.0, net.epoch()),
+                Budget {
+                    remaining: None,
+                    limit: 100,
+                },
+            ),
+            server,
+        );
+        let uac = net.add_client(sim::builtin("uac"), client, server, 10.0, 1);
+        net.endpoints[uac].env.default_pause_ms = 90_000;
+        let at = |n: &SimNet| n.log.last().map_or(Duration::ZERO, |s| s.at);
+        net.run_until(10_000, |n| {
+            n.log.iter().any(|s| s.first_line.starts_with("ACK "))
+        });
+        assert!(at(&net) < Duration::from_secs(1));
+        assert!(
+            net.endpoints[uas].carries_live_calls(client),
+            "the call is up"
+        );
+        assert!(!net.endpoints[uas].carries_live_calls(stranger));
+
+        net.run_until(10_000, |n| {
+            n.log.iter().any(|s| s.first_line.starts_with("BYE "))
+        });
+        assert!(at(&net) >= Duration::from_secs(90));
+        net.run_until(10_000, |n| {
+            n.log.iter().any(|s| {
+                s.first_line.starts_with("SIP/2.0 200")
+                    && s.from == server
+                    && s.at >= Duration::from_secs(90)
+            })
+        });
+        assert_eq!(net.endpoints[uas].live_calls(), 1, "in its timewait");
+        assert!(
+            !net.endpoints[uas].carries_live_calls(client),
+            "a call waiting out its timewait is not live"
+        );
+        net.run_until(100_000, |n| n.endpoints[uas].live_calls() == 0);
+        assert!(!net.endpoints[uas].carries_live_calls(client));
     }
 }
 

@@ -528,7 +528,8 @@ const CLOSE_GRACE: Duration = Duration::from_millis(500);
 const STREAM_COALESCE: Duration = Duration::from_micros(500);
 
 /// TCP and TLS (polled): accepts, reads and delivers every ready message to the core,
-/// then counts what happened to connections. Returns the messages delivered.
+/// closes idle accepted connections (the core says which carry live calls), then counts
+/// what happened to connections. Returns the messages delivered.
 fn polled_in(
     p: &RefCell<Polled>,
     core: &Rc<RefCell<ShardCore>>,
@@ -538,9 +539,11 @@ fn polled_in(
     let mut p = p.borrow_mut();
     let n = {
         let mut c = core.borrow_mut();
-        p.handle_io(now, &mut |bytes, peer| {
+        let n = p.handle_io(now, &mut |bytes, peer| {
             c.handle_datagram(now, wall, bytes, peer)
-        })
+        });
+        p.handle_idle(now, &|peer| c.carries_live_calls(peer));
+        n
     };
     polled_events(&mut p, core);
     n
@@ -774,6 +777,10 @@ impl StreamHost for Host {
             Some(s) => send_stream(&s, &self.core, &self.traces, batch, wall),
             None => finish_batch(&self.core, &self.traces, batch, wall, 0),
         }
+    }
+
+    fn carries_live_calls(&self, peer: SocketAddr) -> bool {
+        self.core.borrow().carries_live_calls(peer)
     }
 
     fn on_event(&self, event: StreamEvent) {

@@ -227,7 +227,7 @@ impl CallTable {
     pub fn find(&self, call_id: &[u8]) -> Option<CallHandle> {
         let key = self.hasher.hash_one(call_id);
         if let Some(&h) = self.by_hash.get(&key)
-            && self.call(h).is_some_and(|c| c.call_id() == call_id)
+            && self.get(h).is_some_and(|c| c.call_id() == call_id)
         {
             return Some(h);
         }
@@ -238,7 +238,7 @@ impl CallTable {
         }
     }
 
-    fn call(&self, h: CallHandle) -> Option<&Call> {
+    pub fn get(&self, h: CallHandle) -> Option<&Call> {
         let slot = self.slots.get(h.index as usize)?;
         if slot.generation != h.generation {
             return None;
@@ -346,6 +346,11 @@ impl CallTable {
             index,
             generation: slot.generation,
         })
+    }
+
+    /// Every live call, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = &Call> {
+        self.slots.iter().filter_map(|s| s.call.as_deref())
     }
 
     /// Every live call's handle (for aborting them all).

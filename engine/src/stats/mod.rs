@@ -78,8 +78,8 @@ pub struct Counters {
     /// Not in SIPp's CSV (stream transports): messages over the stream size limit; each
     /// closed its connection.
     pub stream_too_large: u64,
-    /// Not in SIPp's CSV (stream transports): accepted connections closed because they
-    /// sent no whole message for `-stream_idle_timeout`.
+    /// Not in SIPp's CSV (stream transports): accepted connections closed by
+    /// `-stream_idle_timeout` (silent with no live call, or half a message unfinished).
     pub stream_idle_closed: u64,
     /// Not in SIPp's CSV (stream transports): connections closed for bad input (bytes
     /// that cannot be framed or parsed, a message cut by the peer's close).

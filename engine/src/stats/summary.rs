@@ -310,7 +310,8 @@ pub struct TransportSummary {
     pub closed_bad_input: u64,
     /// Connections closed for a message over the stream size limit.
     pub stream_too_large: u64,
-    /// Accepted connections closed for sending no whole message for the idle timeout.
+    /// Accepted connections closed by the idle timeout (silent with no live call, or half
+    /// a message unfinished).
     pub stream_idle_closed: u64,
     /// Calls failed because their connection closed (SIPp's FailedTcpClosed).
     pub calls_failed_closed: u64,

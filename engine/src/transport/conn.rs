@@ -13,14 +13,17 @@
 //! `StreamHost::on_message` for each message, then `on_batch_end` once per read.
 //! Bad input (a WebSocket protocol error, a message over the limit) closes that one
 //! connection only. An accepted connection must finish its handshakes within the
-//! handshake timeout, and is closed when it sends no whole message (or ping) for the
-//! idle timeout (`IdleClosed`): its reader counts quiet quarters of the timeout on one
-//! timer re-armed only when it fires, so a message costs no timer update.
+//! handshake timeout, and is closed by the idle timeout under `transport::idle`'s rule
+//! (`IdleClosed`: silent with no live call, which it asks [`StreamHost`], or half a
+//! message waiting): its reader applies the rule on one timer ticking every quarter of
+//! the timeout, so a message costs no timer update and no clock read.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_tungstenite::tungstenite::{Error as WsError, Message};
@@ -30,6 +33,7 @@ use futures_util::{StreamExt, pin_mut};
 use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 use glommio::net::{TcpListener, TcpStream};
 
+use super::idle::{Quiet, Verdict};
 use super::routing::{Carried, Route, Routes, Unroutable};
 use super::{SharedSettings, StreamKind, ws};
 use crate::call::TxQueue;
@@ -49,7 +53,8 @@ pub enum StreamEvent {
     TooLarge { peer: SocketAddr },
     /// Bytes that are not SIP, or a message cut by the peer's close, closed the connection.
     BadInput { peer: SocketAddr },
-    /// An accepted connection sent no whole message for the idle timeout and was closed.
+    /// An accepted connection was idle (`transport::idle`'s rule: silent for the idle
+    /// timeout with no live call, or half a message waiting as long) and was closed.
     IdleClosed { peer: SocketAddr },
     /// Messages that could not be sent (no connection, reconnections exhausted, write
     /// failure).
@@ -70,6 +75,10 @@ pub trait StreamHost {
     fn on_message(&self, bytes: &[u8], peer: SocketAddr);
     /// The messages of one read were delivered: run timers and send what was queued.
     fn on_batch_end(&self);
+    /// True when a live call (not only waiting out its final `<timewait>`) is bound to
+    /// `peer`: its accepted connection is not idle, however silent. Asked at most once
+    /// per idle timeout per silent connection.
+    fn carries_live_calls(&self, peer: SocketAddr) -> bool;
     /// Something happened to a connection.
     fn on_event(&self, event: StreamEvent);
 }
@@ -88,6 +97,54 @@ pub struct StreamPlan {
 trait Io: AsyncRead + AsyncWrite + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
 type BoxIo = Box<dyn Io>;
+
+/// An accepted connection's bytes (decrypted, for `wss`), noting in `arrived` that some
+/// came in: the reader clears it at each whole message, so while it is set part of a message
+/// waits for the rest (the idle rule's half-sent message). Bytes that came in the same
+/// read as the whole message before them are not noted; such a connection is held to the
+/// silence rule.
+struct Noted {
+    io: BoxIo,
+    arrived: Rc<Cell<bool>>,
+}
+
+impl AsyncRead for Noted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let read = Pin::new(&mut self.io).poll_read(cx, buf);
+        if matches!(read, Poll::Ready(Ok(n)) if n > 0) {
+            self.arrived.set(true);
+        }
+        read
+    }
+}
+
+impl AsyncWrite for Noted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_close(cx)
+    }
+}
+
+/// An accepted connection's idle timeout and its `Noted` flag.
+struct IdleWatch {
+    timeout: Duration,
+    arrived: Rc<Cell<bool>>,
+}
 
 /// Messages waiting for a connection's writer: their bytes, one after the other, and
 /// their lengths (each goes in a WebSocket message of its own).
@@ -387,6 +444,20 @@ impl Streams {
                 return false;
             }
         };
+        let idle = st
+            .idle_timeout
+            .filter(|_| accepted)
+            .map(|timeout| IdleWatch {
+                timeout,
+                arrived: Rc::new(Cell::new(false)),
+            });
+        let io: BoxIo = match &idle {
+            Some(w) => Box::new(Noted {
+                io,
+                arrived: Rc::clone(&w.arrived),
+            }),
+            None => io,
+        };
         let ws = if accepted {
             // Bounded like the TLS handshake: a peer that never finishes its upgrade
             // request does not keep the connection.
@@ -428,7 +499,6 @@ impl Streams {
         });
         let (tx, rx) = ws.split();
         let writer = glommio::spawn_local(write_ws(Rc::clone(conn), tx, wake));
-        let idle = if accepted { st.idle_timeout } else { None };
         let end = self.read_ws(conn, rx, stop, idle).await;
         self.report_end(peer, end);
         conn.close();
@@ -470,21 +540,30 @@ impl Streams {
         }
     }
 
-    /// Reads messages until the connection ends; with `idle`, ends it after that long
-    /// without a whole message or ping. A tick every quarter of it counts quiet
-    /// quarters; the first after a message may be short, so the fifth quiet tick ends
-    /// it: between `idle` and 1.25 × `idle` after the last message.
+    /// Reads messages until the connection ends. With `idle` (accepted connections), a
+    /// tick every quarter of the timeout applies `transport::idle`'s rule: the tick's
+    /// instant stands for `now`, a message since the previous tick counts as heard at it,
+    /// and a set `Noted` flag as half a message waiting since it. The first tick starts
+    /// the idle clock, so a silent connection without calls closes between the timeout
+    /// and 1.25 × the timeout after its last message (or its accept).
     async fn read_ws(
         &self,
         conn: &Conn,
         mut rx: async_tungstenite::WebSocketReceiver<BoxIo>,
         stop: LocalReceiver<()>,
-        idle: Option<Duration>,
+        idle: Option<IdleWatch>,
     ) -> ReadEnd {
         // Without an idle timeout the tick comes once a day and changes nothing.
-        let quarter = idle.map_or(Duration::from_secs(86_400), |d| d / 4);
+        let quarter = idle
+            .as_ref()
+            .map_or(Duration::from_secs(86_400), |w| w.timeout / 4);
         let mut tick = glommio::timer::Timer::new(quarter);
-        let mut quiet_quarters = 0u32;
+        let mut quiet: Option<Quiet> = None;
+        let mut heard = false;
+        if let Some(w) = &idle {
+            // The upgrade request's bytes are not half a message.
+            w.arrived.set(false);
+        }
         loop {
             let next = {
                 let next = rx.next();
@@ -493,17 +572,28 @@ impl Streams {
                 match select(next, select(stopped, &mut tick)).await {
                     Either::Left((m, _)) => m,
                     Either::Right((Either::Left(_), _)) => return ReadEnd::Closed,
-                    Either::Right((Either::Right(_), _)) => {
-                        quiet_quarters += 1;
-                        if idle.is_some() && quiet_quarters >= 5 {
-                            return ReadEnd::Idle;
+                    Either::Right((Either::Right((at, _)), _)) => {
+                        if let Some(w) = &idle {
+                            let q = quiet.get_or_insert(Quiet::new(at));
+                            if std::mem::take(&mut heard) {
+                                q.heard(at);
+                            }
+                            q.pending(at, w.arrived.get());
+                            let live = || self.host.carries_live_calls(conn.peer);
+                            if q.check(w.timeout, at, live) == Verdict::Close {
+                                return ReadEnd::Idle;
+                            }
                         }
                         tick.reset(quarter);
                         continue;
                     }
                 }
             };
-            quiet_quarters = 0;
+            if let (Some(w), Some(Ok(_))) = (&idle, &next) {
+                // A whole message, ping or pong: heard, and nothing half-sent.
+                heard = true;
+                w.arrived.set(false);
+            }
             match next {
                 None | Some(Ok(Message::Close(_))) => return ReadEnd::Closed,
                 Some(Ok(Message::Text(t))) => self.host.on_message(t.as_bytes(), conn.peer),

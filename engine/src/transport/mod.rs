@@ -7,7 +7,9 @@
 //! (`ws`), and the per-shard connection table in two forms: TCP and TLS as nonblocking
 //! sockets the shard loop polls itself (`polled`, the fast path), WebSocket with reader
 //! and writer tasks per connection (`conn`). Both ask `routing` (sans-IO) which
-//! connection a message takes and which calls a lost one fails. Must not: parse SIP
+//! connection a message takes and which calls a lost one fails, and `idle` (sans-IO)
+//! when an accepted connection is idle; whether its peer has a live call, they ask the
+//! shard. Must not: parse SIP
 //! beyond framing, or decide anything about calls: received messages go to the shard,
 //! which hands them to `ShardCore` exactly like datagrams, and gives the core's `TxQueue`
 //! back to [`Polled::send`] or [`Streams::send`]. What happens to connections comes back
@@ -22,6 +24,7 @@
 
 pub mod conn;
 pub mod framer;
+mod idle;
 pub mod polled;
 mod routing;
 pub mod setup;
@@ -45,11 +48,12 @@ use crate::config::TransportMode;
 /// `-max_recv_loops` bounds reads per loop turn; neither is a message size.
 pub const DEFAULT_MAX_MESSAGE: usize = 64 << 10;
 
-/// How long an accepted connection may go without sending a whole message (or a
-/// keepalive) before it is closed and counted `stream_idle_closed`: a peer that connects
-/// and sends nothing, or half a message, must not hold a connection for ever. SIPp has
-/// no such limit; 60 s is well above any retransmission interval (Timer B/F: 32 s) and
-/// below RFC 5626's keepalive period only for peers that never send keepalives.
+/// The idle timeout of accepted connections (`idle` has the rule): one is closed and
+/// counted `stream_idle_closed` when it sent no whole message or keepalive for this long
+/// and carries no live call, or when half a message has waited this long for the rest.
+/// A peer that connects and sends nothing, or half a message, must not hold a
+/// connection for ever; one holding a long call in silence (`-d 90000`) keeps it. SIPp
+/// has no such limit; 60 s is well above any retransmission interval (Timer B/F: 32 s).
 /// `-stream_idle_timeout` sets it (0: never).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -109,8 +113,8 @@ pub struct StreamSettings {
     pub tls: Option<TlsSetup>,
     /// Longest wait for a connect or a TLS/WebSocket handshake.
     pub handshake_timeout: Duration,
-    /// `-stream_idle_timeout`: accepted connections that send no whole message for this
-    /// long are closed (`None`: never).
+    /// `-stream_idle_timeout`: accepted connections silent this long with no live call,
+    /// or with half a message waiting this long, are closed (`None`: never).
     pub idle_timeout: Option<Duration>,
 }
 

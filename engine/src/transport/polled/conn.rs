@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::super::conn::StreamEvent;
 use super::super::framer::{FrameError, StreamBuffer};
+use super::super::idle::Quiet;
 use crate::shard::os::{Epoll, Interest};
 
 /// Reads per connection per turn; level-triggered epoll reports the rest next turn.
@@ -54,7 +55,7 @@ pub(super) enum End {
     BadInput,
     /// A socket error, or a connect or handshake that failed.
     Failed,
-    /// An accepted connection sent no whole message for `-stream_idle_timeout`.
+    /// An accepted connection was idle for `-stream_idle_timeout` (`transport::idle`).
     Idle,
 }
 
@@ -82,9 +83,8 @@ pub(super) struct Conn {
     pub(super) state: State,
     /// A peer connected to us (reported as `Accepted` once open).
     pub(super) accepted: bool,
-    /// An accepted connection under the idle timeout: when it was accepted or last sent
-    /// a whole message or keepalive.
-    pub(super) heard_at: Option<Instant>,
+    /// An accepted connection under the idle timeout: its idle clock.
+    pub(super) quiet: Option<Quiet>,
     /// The TLS session (TLS transports only).
     pub(super) tls: Option<Box<rustls::Connection>>,
     /// TLS: messages not encrypted yet (they wait for the handshake).
@@ -110,7 +110,7 @@ impl Conn {
             peer,
             state,
             accepted: false,
-            heard_at: None,
+            quiet: None,
             tls: None,
             plain: Vec::new(),
             rx: StreamBuffer::new(max),
@@ -126,6 +126,11 @@ impl Conn {
     /// Connected (and maybe still in its TLS handshake).
     pub(super) fn live(&self) -> bool {
         matches!(self.state, State::Open | State::Handshaking { .. })
+    }
+
+    /// Part of a message waits for the rest (keepalive CR/LF bytes do not count).
+    pub(super) fn partial(&self) -> bool {
+        !self.rx.only_keepalives()
     }
 
     /// Nothing waits to be written.

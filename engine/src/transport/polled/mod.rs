@@ -15,14 +15,15 @@
 //!
 //! Drive, once per loop turn: [`Polled::wait`] (sleep until a socket is ready or the
 //! timeout) → [`Polled::handle_io`] (accept, finish connects and handshakes, read; each
-//! whole message goes to the caller) → the core runs → [`Polled::send`] the core's
-//! `TxQueue` → [`Polled::flush`] → [`Polled::poll_event`] until `None`. Sleep no longer
-//! than [`Polled::poll_timeout`]. Bad input closes only its connection, as with tasks.
-//! An accepted connection that sends no whole message for `-stream_idle_timeout` is
-//! closed (`idle`: a sweep whose time comes through `poll_timeout` like any deadline).
+//! whole message goes to the caller) → [`Polled::handle_idle`] → the core runs →
+//! [`Polled::send`] the core's `TxQueue` → [`Polled::flush`] → [`Polled::poll_event`]
+//! until `None`. Sleep no longer than [`Polled::poll_timeout`]. Bad input closes only
+//! its connection, as with tasks. Accepted connections are closed by
+//! `-stream_idle_timeout` under `transport::idle`'s rule (silent and no live call, or
+//! half a message waiting): a sweep whose time comes through `poll_timeout` like any
+//! deadline, which asks the caller whether a connection's peer has a live call.
 
 mod conn;
-mod idle;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -31,8 +32,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use self::conn::{Conn, End, READ, READ_WRITE, State, start_connect};
-use self::idle::IdleSweep;
 use super::conn::{StreamEvent, StreamPlan};
+use super::idle::{IdleSweep, Quiet, Verdict};
 use super::routing::{Route, Routes, Unroutable};
 use super::{SharedSettings, StreamKind};
 use crate::call::TxQueue;
@@ -379,7 +380,6 @@ impl Polled {
     }
 
     fn handle_deadlines(&mut self, now: Instant) {
-        self.sweep_idle(now);
         if self.pending.is_empty() {
             return;
         }
@@ -423,26 +423,30 @@ impl Polled {
         self.reap();
     }
 
-    /// When the idle sweep is due: closes the accepted connections not heard from for
-    /// the idle timeout, and schedules the next sweep by the earliest expiry left.
-    fn sweep_idle(&mut self, now: Instant) {
-        let Some(mut idle) = self.idle.filter(|i| i.due(now)) else {
+    /// When the idle sweep is due at `now`: closes the accepted connections that are
+    /// idle under `transport::idle`'s rule, and schedules the next sweep by the earliest
+    /// expiry left. `carries_live_call(peer)` is asked only for connections silent for
+    /// the whole timeout: true keeps the connection for another timeout. Call it every
+    /// turn after `handle_io` (it returns at once when no sweep is due).
+    pub fn handle_idle(&mut self, now: Instant, carries_live_call: &dyn Fn(SocketAddr) -> bool) {
+        let Some(mut sweep) = self.idle.filter(|i| i.due(now)) else {
             return;
         };
         let mut earliest: Option<Instant> = None;
-        for (id, c) in &self.conns {
-            let Some(heard_at) = c.heard_at else {
+        for (id, c) in &mut self.conns {
+            let peer = c.peer;
+            let Some(quiet) = c.quiet.as_mut() else {
                 continue;
             };
-            if idle.expired(heard_at, now) {
-                self.doomed.push((*id, End::Idle));
-            } else {
-                let e = idle.expiry(heard_at);
-                earliest = Some(earliest.map_or(e, |x| x.min(e)));
+            match quiet.check(sweep.timeout(), now, || carries_live_call(peer)) {
+                Verdict::Close => self.doomed.push((*id, End::Idle)),
+                Verdict::Keep { until } => {
+                    earliest = Some(earliest.map_or(until, |e| e.min(until)));
+                }
             }
         }
-        idle.swept(now, earliest);
-        self.idle = Some(idle);
+        sweep.swept(now, earliest);
+        self.idle = Some(sweep);
         self.reap();
     }
 
@@ -463,7 +467,7 @@ impl Polled {
             let mut conn = Conn::new(peer, State::Open, self.settings.max_message);
             conn.accepted = true;
             if let Some(idle) = self.idle.as_mut() {
-                conn.heard_at = Some(now);
+                conn.quiet = Some(Quiet::new(now));
                 idle.accepted(now);
             }
             let id = self.routes.accept(peer);
@@ -484,8 +488,13 @@ impl Polled {
             return 0;
         };
         let got = c.read(&mut self.scratch, deliver);
-        if got.heard && c.heard_at.is_some() {
-            c.heard_at = Some(now);
+        // A field or two per read, no timer: the sweep looks at them when it is due.
+        let partial = c.quiet.is_some() && c.partial();
+        if let Some(q) = c.quiet.as_mut() {
+            if got.heard {
+                q.heard(now);
+            }
+            q.pending(now, partial);
         }
         if got.opened {
             self.pending.retain(|p| *p != id);

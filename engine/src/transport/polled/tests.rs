@@ -2,6 +2,7 @@
 //! (no executor): framing across writes, pings, per-call connections that close with
 //! their flow, losses reported with the calls they carried, and TLS both ways.
 
+use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -220,9 +221,26 @@ fn tls_client_and_server_connect_and_carry_messages_both_ways() {
     );
 }
 
-/// Virtual time on real sockets: `now` is passed in and jumps ahead, nothing sleeps.
+fn idle_closed(ev: &[StreamEvent]) -> Vec<SocketAddr> {
+    let mut peers: Vec<SocketAddr> = ev
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::IdleClosed { peer } => Some(*peer),
+            _ => None,
+        })
+        .collect();
+    peers.sort();
+    peers
+}
+
+fn local(c: &TcpStream) -> SocketAddr {
+    c.local_addr().expect("addr")
+}
+
+/// Virtual time on real sockets: `now` is passed in and jumps ahead, nothing sleeps. The
+/// shard's answer to "does this peer carry a live call" is a set the test changes.
 #[test]
-fn accepted_connections_that_stay_silent_or_stuck_in_half_a_message_close_after_the_idle_timeout() {
+fn idle_accepted_connections_close_unless_a_live_call_holds_them_and_half_messages_close_anyway() {
     let l = setup::listener("127.0.0.1:0".parse().expect("addr"), false).expect("listen");
     let addr = l.local_addr().expect("addr");
     let mut s = StreamSettings::new(StreamKind::Tcp, false, true);
@@ -231,55 +249,70 @@ fn accepted_connections_that_stay_silent_or_stuck_in_half_a_message_close_after_
     let t0 = Instant::now();
     let at = |secs: u64| t0 + Duration::from_secs(secs);
     let mut p = Polled::start(plan(s, Some(l)), t0).expect("start");
+    let live: RefCell<Vec<SocketAddr>> = RefCell::new(Vec::new());
+    let asked = Cell::new(0usize);
     let step = |p: &mut Polled, now: Instant, got: &mut Vec<Vec<u8>>| {
         p.wait(Duration::from_millis(5));
         p.handle_io(now, &mut |m, _| got.push(m.to_vec()));
+        p.handle_idle(now, &|peer| {
+            asked.set(asked.get() + 1);
+            live.borrow().contains(&peer)
+        });
         p.flush();
-    };
-    let idle_closed = |ev: &[StreamEvent]| -> Vec<SocketAddr> {
-        ev.iter()
-            .filter_map(|e| match e {
-                StreamEvent::IdleClosed { peer } => Some(*peer),
-                _ => None,
-            })
-            .collect()
     };
     let mut silent = TcpStream::connect(addr).expect("connect");
     let mut half = TcpStream::connect(addr).expect("connect");
     let mut talker = TcpStream::connect(addr).expect("connect");
+    // Holds a call through the first timeout, saying nothing after its first message.
+    let mut holder = TcpStream::connect(addr).expect("connect");
     let mut got = Vec::new();
     for _ in 0..200 {
         step(&mut p, t0, &mut got);
-        if p.open_connections() == 3 {
+        if p.open_connections() == 4 {
             break;
         }
     }
-    assert_eq!(p.open_connections(), 3);
+    assert_eq!(p.open_connections(), 4);
     assert_eq!(p.poll_timeout(), Some(at(60)), "the first sweep is due");
+    *live.borrow_mut() = vec![local(&half), local(&holder)];
 
     half.write_all(&msg("half")[..20]).expect("write");
+    holder.write_all(&msg("hold")).expect("write");
+    talker.write_all(&msg("talk")).expect("write");
+    for _ in 0..200 {
+        step(&mut p, at(0), &mut got);
+        if got.len() == 2 {
+            break;
+        }
+    }
+    got.sort();
+    assert_eq!(got, vec![msg("hold"), msg("talk")]);
     talker.write_all(&msg("talk")).expect("write");
     for _ in 0..200 {
         step(&mut p, at(30), &mut got);
-        if !got.is_empty() {
+        if got.len() == 3 {
             break;
         }
     }
-    assert_eq!(got, vec![msg("talk")]);
+    assert_eq!(got.len(), 3, "the talker spoke again at 30 s");
     step(&mut p, at(59), &mut got);
-    assert_eq!(p.open_connections(), 3, "nothing closes early");
+    assert_eq!(p.open_connections(), 4, "nothing closes early");
+    assert_eq!(
+        asked.get(),
+        0,
+        "no call is looked up before a timeout of silence"
+    );
     let _ = events(&mut p);
 
     step(&mut p, at(60), &mut got);
     let ev = events(&mut p);
-    let mut closed = idle_closed(&ev);
-    closed.sort();
-    let mut expected = vec![
-        silent.local_addr().expect("addr"),
-        half.local_addr().expect("addr"),
-    ];
+    let mut expected = vec![local(&silent), local(&half)];
     expected.sort();
-    assert_eq!(closed, expected, "{ev:?}");
+    assert_eq!(
+        idle_closed(&ev),
+        expected,
+        "silent without a call, and half a message even with one: {ev:?}"
+    );
     assert!(
         ev.iter().any(|e| matches!(
             e,
@@ -290,7 +323,7 @@ fn accepted_connections_that_stay_silent_or_stuck_in_half_a_message_close_after_
         )),
         "their calls fail like any lost connection's: {ev:?}"
     );
-    assert_eq!(p.open_connections(), 1);
+    assert_eq!(p.open_connections(), 2, "the holder and the talker stay");
     assert_eq!(
         p.poll_timeout(),
         Some(at(90)),
@@ -303,11 +336,19 @@ fn accepted_connections_that_stay_silent_or_stuck_in_half_a_message_close_after_
         assert_eq!(c.read(&mut buf).expect("the close"), 0);
     }
 
+    // The holder's call ends at 70 s, without a message.
+    live.borrow_mut().clear();
     step(&mut p, at(90), &mut got);
+    assert_eq!(idle_closed(&events(&mut p)), vec![local(&talker)]);
     assert_eq!(
-        idle_closed(&events(&mut p)),
-        vec![talker.local_addr().expect("addr")]
+        p.poll_timeout(),
+        Some(at(120)),
+        "the holder, kept at 60 s for its call, is looked at a timeout later"
     );
+    step(&mut p, at(119), &mut got);
+    assert_eq!(p.open_connections(), 1, "not before");
+    step(&mut p, at(120), &mut got);
+    assert_eq!(idle_closed(&events(&mut p)), vec![local(&holder)]);
     assert_eq!(p.poll_timeout(), None, "no accepted connection left");
 }
 
@@ -330,8 +371,8 @@ fn idle_timeout_zero_never_closes_a_silent_connection() {
         }
     }
     assert_eq!(p.poll_timeout(), None);
-    p.handle_io(t0 + Duration::from_secs(86_400), &mut |m, _| {
-        got.push(m.to_vec())
-    });
+    let later = t0 + Duration::from_secs(86_400);
+    p.handle_io(later, &mut |m, _| got.push(m.to_vec()));
+    p.handle_idle(later, &|_| false);
     assert_eq!(p.open_connections(), 1);
 }
