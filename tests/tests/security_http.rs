@@ -2,8 +2,10 @@
 //! against a real process on loopback (`gossipper ui`, or `gossipper -sn uas -t t1`):
 //! slow bodies, slow header trickles, a client over its connection share, a flood over
 //! the global cap, a client that never reads, a 10 TB declaration, and SIP connections
-//! that send nothing or half a message. Each test checks that the attack fails, that the
-//! service still answers while it is on, and that nothing in the data dir changed.
+//! that send nothing or half a message (even under a live call). Each test checks that
+//! the attack fails, that the service still answers while it is on (a real SIPp call
+//! held in silence past the idle timeout keeps its connection), and that nothing in the
+//! data dir changed.
 //!
 //! Attackers bind their sockets to 127.0.0.2 and up, so that the master sees them as
 //! other clients than the probes from 127.0.0.1. The line above each `#[test]`,
@@ -15,9 +17,13 @@ use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use api_support::{Master, wav_bytes};
+use gossipper_e2e::{
+    Proc, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin, tail,
+};
 use socket2::{Domain, Socket, Type};
 
 /// A login declaring a 60,000-byte body, of which it sends one byte.
@@ -467,40 +473,60 @@ fn connect_when_listening(port: u16) -> TcpStream {
     }
 }
 
+/// `gossipper -sn uas -t <mode>` on 127.0.0.1:`port` with `-stream_idle_timeout idle`,
+/// run in `dir`, its summary in `dir/summary.json`. With `stat`, it also writes SIPp's
+/// statistics CSV there (`peer_args`).
+fn sip_uas(dir: &Path, mode: &str, port: u16, idle: &str, stat: Option<&Path>) -> Command {
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.current_dir(dir)
+        .args(["-sn", "uas", "-t", mode, "-i", "127.0.0.1"])
+        .args(["-p", &port.to_string(), "-stream_idle_timeout", idle])
+        .arg("-summary_json")
+        .arg(dir.join("summary.json"));
+    match stat {
+        Some(stat) => {
+            peer_args(&mut cmd, stat);
+        }
+        None => {
+            cmd.args(["-nostdin", "-timeout", "60s", "-ci", "127.0.0.1", "-cp"])
+                .arg(free_port().to_string());
+        }
+    }
+    cmd
+}
+
+/// The transport block of `dir/summary.json` (written when the uas exits).
+fn transport_summary(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("summary.json")).expect("summary.json");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("summary parses");
+    v["transport"].clone()
+}
+
+/// Waits (at most until `until`) for the peer to close `c`; asserts it did, between
+/// `min` and `max` after `since`.
+fn assert_closed_within(
+    name: &str,
+    c: &mut TcpStream,
+    since: Instant,
+    min: Duration,
+    max: Duration,
+) {
+    let (_, closed) = outcome(c, since + max + Duration::from_secs(2));
+    let held = since.elapsed();
+    assert!(closed, "{name}: still open after {held:?}");
+    assert!(
+        held >= min && held < max,
+        "{name}: closed after {held:?}, not within [{min:?}, {max:?})"
+    );
+}
+
 /// attack: SIP peers open TCP connections to a uas and send nothing, or half a message, then wait => each connection is closed once it has sent no whole message for the idle timeout (3 s here) and counted in stream_idle_closed, while a real SIPp client's calls over TCP succeed meanwhile.
 #[test]
 fn sip_tcp_connections_sending_nothing_or_half_a_message_are_closed_when_idle() {
-    use gossipper_e2e::{
-        Proc, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
-    };
-    use std::process::Command;
-
     let dir = scratch_dir("sip-idle-uas");
     let sipp_dir = scratch_dir("sip-idle-sipp");
     let port = free_port();
-    let summary = dir.join("summary.json");
-    let mut cmd = Command::new(gossipper_bin());
-    cmd.current_dir(&dir)
-        .args([
-            "-sn",
-            "uas",
-            "-t",
-            "t1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .args(["-stream_idle_timeout", "3s", "-nostdin", "-timeout", "60s"])
-        .args([
-            "-cp",
-            &free_port().to_string(),
-            "-ci",
-            "127.0.0.1",
-            "-summary_json",
-        ])
-        .arg(&summary);
-    let uas = Proc::spawn("gossipper uas", &mut cmd);
+    let uas = Proc::spawn("gossipper uas", &mut sip_uas(&dir, "t1", port, "3s", None));
     // The first connection that gets in is the silent attacker.
     let mut silent = connect_when_listening(port);
     let silent_at = Instant::now();
@@ -531,13 +557,8 @@ fn sip_tcp_connections_sending_nothing_or_half_a_message_are_closed_when_idle() 
         ("silent", &mut silent, silent_at),
         ("half", &mut half, half_at),
     ] {
-        let (_, closed) = outcome(c, since + Duration::from_secs(8));
-        let held = since.elapsed();
-        assert!(closed, "{name}: still open after {held:?}");
-        assert!(
-            held >= Duration::from_millis(2900) && held < Duration::from_secs(6),
-            "{name}: closed after {held:?} with a 3 s idle timeout"
-        );
+        let (min, max) = (Duration::from_millis(2900), Duration::from_secs(6));
+        assert_closed_within(name, c, since, min, max);
     }
     assert_eq!(
         snapshot(&dir),
@@ -546,10 +567,7 @@ fn sip_tcp_connections_sending_nothing_or_half_a_message_are_closed_when_idle() 
     );
     let (status, out, err) = uas.quit(Duration::from_secs(30));
     assert!(status.success(), "uas exit {status:?}\n{out}\n{err}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary.json"))
-            .expect("summary parses");
-    let t = &v["transport"];
+    let t = transport_summary(&dir);
     assert_eq!(t["stream_idle_closed"], 2, "{t}");
     assert_eq!(
         t["closed_bad_input"], 0,
@@ -561,35 +579,12 @@ fn sip_tcp_connections_sending_nothing_or_half_a_message_are_closed_when_idle() 
 /// attack: SIP-over-WebSocket peers connect to a uas and either never finish the upgrade or finish it and then send nothing => each connection is closed (the upgrade by the 10 s handshake timeout, the silent session after the 2 s idle timeout, counted in stream_idle_closed).
 #[test]
 fn sip_websocket_connections_that_stay_silent_are_closed() {
-    use gossipper_e2e::{Proc, free_port, gossipper_bin, scratch_dir};
-    use std::process::Command;
-    use tungstenite::client::IntoClientRequest;
-
     let dir = scratch_dir("sip-idle-ws");
     let port = free_port();
-    let summary = dir.join("summary.json");
-    let mut cmd = Command::new(gossipper_bin());
-    cmd.current_dir(&dir)
-        .args([
-            "-sn",
-            "uas",
-            "-t",
-            "w1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .args(["-stream_idle_timeout", "2s", "-nostdin", "-timeout", "60s"])
-        .args([
-            "-cp",
-            &free_port().to_string(),
-            "-ci",
-            "127.0.0.1",
-            "-summary_json",
-        ])
-        .arg(&summary);
-    let uas = Proc::spawn("gossipper uas (ws)", &mut cmd);
+    let uas = Proc::spawn(
+        "gossipper uas (ws)",
+        &mut sip_uas(&dir, "w1", port, "2s", None),
+    );
     // Never finishes its upgrade request.
     let mut stalled = connect_when_listening(port);
     stalled
@@ -599,13 +594,7 @@ fn sip_websocket_connections_that_stay_silent_are_closed() {
     let before = snapshot(&dir);
     // Finishes the upgrade (the service answers while the stalled one holds on), then
     // says nothing.
-    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let mut req = format!("ws://127.0.0.1:{port}/")
-        .into_client_request()
-        .expect("request");
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", "sip".parse().expect("header"));
-    let (mut ws, _) = tungstenite::client::client(req, tcp).expect("WebSocket upgrade");
+    let mut ws = sip_websocket(port);
     let silent_at = Instant::now();
     ws.get_mut()
         .set_read_timeout(Some(Duration::from_secs(8)))
@@ -633,10 +622,193 @@ fn sip_websocket_connections_that_stay_silent_are_closed() {
     let (status, out, err) = uas.quit(Duration::from_secs(30));
     // 99: SIPp's "normal exit without calls processed".
     assert_eq!(status.code(), Some(99), "uas exit\n{out}\n{err}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary.json"))
-            .expect("summary parses");
-    let t = &v["transport"];
+    let t = transport_summary(&dir);
     assert_eq!(t["stream_idle_closed"], 1, "{t}");
     assert_eq!(t["handshake_failures"], 1, "the stalled upgrade: {t}");
+}
+
+/// A SIP-over-WebSocket session with the uas on `port` (subprotocol `sip`), its reads
+/// bounded by 8 s.
+fn sip_websocket(port: u16) -> tungstenite::WebSocket<TcpStream> {
+    use tungstenite::client::IntoClientRequest;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut req = format!("ws://127.0.0.1:{port}/")
+        .into_client_request()
+        .expect("request");
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "sip".parse().expect("header"));
+    let (ws, _) = tungstenite::client::client(req, tcp).expect("WebSocket upgrade");
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(8)))
+        .expect("timeout");
+    ws
+}
+
+/// attack: a peer opens a SIP TCP connection to a uas and stays silent while a real SIPp client (-t t1) holds its call 5 s without a message, longer than the 2 s idle timeout => the silent connection is closed after 2-4 s and counted in stream_idle_closed, and the held call completes with no failed call on either side: a connection that carries a live call is not idle.
+#[test]
+fn a_sip_tcp_call_held_in_silence_past_the_idle_timeout_completes_while_a_silent_peer_is_closed() {
+    let dir = scratch_dir("sip-held-uas");
+    let sipp_dir = scratch_dir("sip-held-sipp");
+    let port = free_port();
+    let uas_stat = sipp_dir.join("uas.csv");
+    let mut cmd = sip_uas(&dir, "t1", port, "2", Some(&uas_stat));
+    let uas = Proc::spawn("gossipper uas", cmd.args(["-m", "1"]));
+    let mut silent = connect_when_listening(port);
+    let silent_at = Instant::now();
+    let before = snapshot(&dir);
+
+    let uac_stat = sipp_dir.join("uac.csv");
+    let mut sipp = Command::new(sipp_bin());
+    sipp.current_dir(&sipp_dir)
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-sn", "uac", "-t", "t1", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string(), "-m", "1", "-d", "5000"]);
+    peer_args(&mut sipp, &uac_stat);
+    let sipp_at = Instant::now();
+    let sipp = Proc::spawn("sipp uac -d 5000", &mut sipp);
+
+    let (min, max) = (Duration::from_millis(1900), Duration::from_secs(4));
+    assert_closed_within("silent", &mut silent, silent_at, min, max);
+    let (status, out, err) = sipp.wait(Duration::from_secs(60));
+    let held = sipp_at.elapsed();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIPp uac:\n{}\n{}",
+        tail(&out),
+        tail(&err)
+    );
+    assert!(
+        held >= Duration::from_secs(5),
+        "the call was held {held:?}, not past the idle timeout"
+    );
+    let (status, out, err) = uas.wait(Duration::from_secs(30));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "uas:\n{}\n{}",
+        tail(&out),
+        tail(&err)
+    );
+    for (side, stat) in [("uac", &uac_stat), ("uas", &uas_stat)] {
+        let csv = StatCsv::read(stat);
+        assert_eq!(csv.last("SuccessfulCall(C)"), 1, "{side}");
+        assert_eq!(csv.last("FailedCall(C)"), 0, "{side}");
+    }
+    let t = transport_summary(&dir);
+    assert_eq!(t["stream_idle_closed"], 1, "only the silent peer: {t}");
+    assert_eq!(t["connections_accepted"], 2, "{t}");
+    assert_eq!(t["calls_failed_closed"], 0, "{t}");
+    // summary.json is written at exit; nothing else during the run.
+    let mut after = snapshot(&dir);
+    after.remove("summary.json");
+    assert_eq!(after, before, "the uas wrote something during the attack");
+}
+
+/// An INVITE from `local` to the uas on `port` (Call-ID `id`), its Via naming `transport`.
+fn invite(id: &str, transport: &str, local: SocketAddr, port: u16) -> String {
+    format!(
+        "INVITE sip:service@127.0.0.1:{port} SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} {local};branch=z9hG4bK-{id}\r\n\
+         From: <sip:a@{local}>;tag=a-{id}\r\n\
+         To: <sip:service@127.0.0.1:{port}>\r\n\
+         Call-ID: {id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:a@{local};transport={transport}>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The end of a half-message attack: the uas counted one idle close and failed the
+/// call of the attacker as FailedTcpClosed.
+fn assert_half_message_attack_counted(
+    uas: Proc,
+    dir: &Path,
+    before: &BTreeMap<String, (u64, SystemTime)>,
+) {
+    assert_eq!(
+        &snapshot(dir),
+        before,
+        "the uas wrote something during the attack"
+    );
+    let (status, out, err) = uas.quit(Duration::from_secs(30));
+    // 1: SIPp's "at least one call failed".
+    assert_eq!(status.code(), Some(1), "uas exit\n{out}\n{err}");
+    let t = transport_summary(dir);
+    assert_eq!(t["stream_idle_closed"], 1, "{t}");
+    assert_eq!(t["closed_bad_input"], 0, "{t}");
+    assert_eq!(
+        t["calls_failed_closed"], 1,
+        "its call fails as the connection goes: {t}"
+    );
+}
+
+/// attack: a SIP peer starts a call over TCP with a whole INVITE, then sends half of its next message and stops => the connection is closed 2-4 s later (idle timeout 2 s) although its call is live: a half-sent message is not a dialog; counted in stream_idle_closed, the call fails as FailedTcpClosed.
+#[test]
+fn a_sip_tcp_connection_with_a_live_call_and_half_a_message_is_closed() {
+    let dir = scratch_dir("sip-half-call-tcp");
+    let port = free_port();
+    let uas = Proc::spawn("gossipper uas", &mut sip_uas(&dir, "t1", port, "2", None));
+    let mut c = connect_when_listening(port);
+    let local = c.local_addr().expect("local addr");
+    let before = snapshot(&dir);
+    c.write_all(invite("held", "TCP", local, port).as_bytes())
+        .expect("INVITE");
+    // The call is up once the uas answers (its 200 waits for an ACK that never comes).
+    c.set_read_timeout(Some(Duration::from_secs(8)))
+        .expect("timeout");
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..100 {
+        if got.contains("SIP/2.0 200") {
+            break;
+        }
+        let k = c.read(&mut buf).expect("the uas answers");
+        assert!(k > 0, "closed before answering:\n{got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..k]));
+    }
+    assert!(got.contains("SIP/2.0 200"), "{got}");
+    c.write_all(b"ACK sip:service@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP ")
+        .expect("half an ACK");
+    let half_at = Instant::now();
+    let (min, max) = (Duration::from_millis(1900), Duration::from_secs(4));
+    assert_closed_within("half", &mut c, half_at, min, max);
+    assert_half_message_attack_counted(uas, &dir, &before);
+}
+
+/// attack: a SIP-over-WebSocket peer starts a call with a whole INVITE, then sends half of a WebSocket frame and stops => the connection is closed 2-4 s later (idle timeout 2 s) although its call is live; counted in stream_idle_closed, the call fails as FailedTcpClosed.
+#[test]
+fn a_sip_websocket_with_a_live_call_and_half_a_frame_is_closed() {
+    let dir = scratch_dir("sip-half-call-ws");
+    let port = free_port();
+    let uas = Proc::spawn(
+        "gossipper uas (ws)",
+        &mut sip_uas(&dir, "w1", port, "2", None),
+    );
+    drop(connect_when_listening(port));
+    let mut ws = sip_websocket(port);
+    let local = ws.get_ref().local_addr().expect("local addr");
+    let before = snapshot(&dir);
+    ws.send(tungstenite::Message::text(invite(
+        "held", "WS", local, port,
+    )))
+    .expect("INVITE");
+    let mut answered = false;
+    for _ in 0..10 {
+        let m = ws.read().expect("the uas answers");
+        if m.to_text().is_ok_and(|t| t.starts_with("SIP/2.0 200")) {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "the uas answered 200");
+    // A masked text frame announcing 256 bytes, with 10 of them.
+    let mut half = vec![0x81, 0xFE, 0x01, 0x00, 1, 2, 3, 4];
+    half.extend_from_slice(b"ACK sip:se");
+    ws.get_mut().write_all(&half).expect("half a frame");
+    let half_at = Instant::now();
+    let (min, max) = (Duration::from_millis(1900), Duration::from_secs(4));
+    assert_closed_within("half", ws.get_mut(), half_at, min, max);
+    assert_half_message_attack_counted(uas, &dir, &before);
 }

@@ -5,6 +5,7 @@
 //! handshake) closes only that connection, is counted, and leaves the calls alone. A
 //! connection that closes under calls still in progress fails them as FailedTcpClosed
 //! (a server's calls too), but never calls only waiting out their final `<timewait>`.
+//! A call held in silence longer than the server's idle timeout keeps its connection.
 
 mod transport_common;
 
@@ -122,6 +123,52 @@ fn ws1_completes_calls_over_secure_websocket() {
 fn wsn_opens_one_secure_websocket_per_call() {
     let (_, client) = pair("ws1", "wsn", 6, |_| {});
     assert_eq!(client.counters.connections_opened, 6);
+}
+
+/// One call held 3 s in silence (`-d 3000`) by our UAC over `mode` against our UAS with
+/// a 1 s idle timeout: the connection carries a live call, so it is not idle, and the
+/// call succeeds on both sides.
+fn held_call_outlives_the_idle_timeout(mode: &str) {
+    let port = free_port();
+    let mut s = spec("uas", mode, port, None);
+    s.max_calls = Some(1);
+    s.stream_idle_timeout_ms = Some(1000);
+    let server = start(s);
+    let mut c = spec("uac", mode, 0, Some(addr(port)));
+    c.max_calls = Some(1);
+    c.default_pause_ms = 3000;
+    let started = Instant::now();
+    let client = finish(start(c));
+    let held = started.elapsed();
+    assert!(
+        held >= Duration::from_secs(3),
+        "over {mode} the client ended after {held:?}, before its 3 s pause did"
+    );
+    let server = finish(server);
+    for (side, out) in [("client", &client), ("server", &server)] {
+        let n = &out.counters;
+        assert_eq!(n.successful_calls, 1, "{side} over {mode}: {out:?}");
+        assert_eq!(n.failed_calls, 0, "{side} over {mode}: {out:?}");
+        assert_eq!(n.failed_tcp_closed, 0, "{side} over {mode}: {out:?}");
+    }
+    // Once the server's call only waits out its timewait, a connection the client
+    // leaves open may be closed for idleness: that is the rule, and fails nothing.
+    assert!(server.counters.stream_idle_closed <= 1, "{server:?}");
+}
+
+#[test]
+fn a_call_held_past_the_idle_timeout_keeps_its_tls_connection() {
+    held_call_outlives_the_idle_timeout("l1");
+}
+
+#[test]
+fn a_call_held_past_the_idle_timeout_keeps_its_websocket() {
+    held_call_outlives_the_idle_timeout("w1");
+}
+
+#[test]
+fn a_call_held_past_the_idle_timeout_keeps_its_secure_websocket() {
+    held_call_outlives_the_idle_timeout("ws1");
 }
 
 /// Connects to `port`, writes `bytes` (then half-closes when asked) and returns true
