@@ -250,6 +250,9 @@ pub struct JobSpec {
     pub seed: u64,
     pub trace: TraceConfig,
     pub health: HealthGates,
+    /// `-threshold` (and the API's `thresholds`): judged at the end, exit 2 when one
+    /// fails; checked against the scenario before the run starts.
+    pub thresholds: Vec<crate::stats::thresholds::Threshold>,
     /// `-rtp_echo`.
     pub rtp_echo: bool,
     /// `-record_wav_dir`: where recordings named after their call go (every call's with
@@ -362,6 +365,7 @@ impl Default for JobSpec {
                 ..Default::default()
             },
             health: HealthGates::default(),
+            thresholds: Vec::new(),
             rtp_echo: false,
             record_dir: None,
             record_calls: crate::media::RecordCalls::Off,

@@ -55,10 +55,11 @@ impl Pacer {
         }
     }
 
-    /// How many calls are owed at `now`.
+    /// How many calls are owed at `now` (none before the epoch: a shard's pacer may start
+    /// a little later than the others', so the shards' calls interleave).
     #[must_use]
     pub fn due(&self, now: Instant) -> u64 {
-        if self.paused || self.rate_cps <= 0.0 {
+        if self.paused || self.rate_cps <= 0.0 || now < self.epoch {
             return 0;
         }
         let elapsed = now.saturating_duration_since(self.epoch).as_secs_f64();
@@ -89,6 +90,18 @@ pub fn default_call_limit(rate_cps: f64, call_length_ms: u64) -> u64 {
     (3.0 * rate_cps * secs).ceil().max(1.0) as u64
 }
 
+/// When shard `i` of `shards` opens its first call, after the run's start, so that the
+/// shards' calls interleave evenly at `rate_cps` in all (each shard paces `rate_cps /
+/// shards`): the run's calls are then `1 / rate_cps` apart, as one pacer would space
+/// them, instead of arriving `shards` at a time.
+pub fn shard_phase(i: usize, rate_cps: f64) -> std::time::Duration {
+    if rate_cps > 0.0 && rate_cps.is_finite() {
+        std::time::Duration::from_secs_f64(i as f64 / rate_cps)
+    } else {
+        std::time::Duration::ZERO
+    }
+}
+
 /// Splits `total` over `shards` as evenly as possible; shard `i` gets its share.
 pub fn share(total: u64, shards: usize, i: usize) -> u64 {
     let n = shards.max(1) as u64;
@@ -117,6 +130,24 @@ mod tests {
         assert_eq!(total, 10);
         assert_eq!(share(10, 3, 0), 4);
         assert_eq!(default_call_limit(10.0, 0), 30);
+    }
+
+    #[test]
+    fn shards_interleave_their_calls() {
+        let t0 = Instant::now();
+        // Two shards at 5 calls/s each for 10 calls/s in all.
+        let a = Pacer::new(5.0, t0 + shard_phase(0, 10.0));
+        let b = Pacer::new(5.0, t0 + shard_phase(1, 10.0));
+        assert_eq!(
+            (a.due(t0), b.due(t0)),
+            (1, 0),
+            "the second shard starts 100 ms later"
+        );
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert_eq!(b.due(at(99)), 0);
+        assert_eq!(b.due(at(100)), 1);
+        assert_eq!(a.due(at(1000)) + b.due(at(1000)), 11);
+        assert_eq!(shard_phase(3, 0.0), Duration::ZERO);
     }
 
     #[test]

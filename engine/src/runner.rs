@@ -146,7 +146,9 @@ fn file_error(what: &str, name: &str, e: FileError) -> RunError {
     }
 }
 
-/// The scenario, loaded, and allowed to run: a shell command needs `-allow_exec`.
+/// The scenario, loaded, and allowed to run: a shell command needs `-allow_exec`, and
+/// every threshold must name a timer the scenario measures (and a rate threshold a
+/// scenario that places calls).
 fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
     let sc = load_scenario(spec)?;
     if has_exec_command(&sc) && !spec.allow_exec_command {
@@ -154,14 +156,17 @@ fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
             "the scenario uses <exec command=...>, which runs shell commands; pass -allow_exec to permit it".into(),
         ));
     }
+    crate::stats::thresholds::check(&spec.thresholds, &sc.rtd_names, sc.role == Role::Client)
+        .map_err(|e| RunError::Refused(format!("threshold {e}")))?;
     Ok(sc)
 }
 
 /// What the master checks before it forks a worker: the scenario loads (its
-/// `[file name=…]`s read under the job's rule) and runs no shell command, and every other
-/// file the job names (media, `-inf`, TLS) passes the rule. Those files are checked, not
-/// read: the worker reads them, under the same rule.
-pub fn check(spec: &JobSpec) -> Result<(), RunError> {
+/// `[file name=…]`s read under the job's rule), runs no shell command and has the timers
+/// its thresholds name, and every other file the job names (media, `-inf`, TLS) passes
+/// the rule. Those files are checked, not read: the worker reads them, under the same
+/// rule. Returns the scenario's role (the API refuses a load test that answers calls).
+pub fn check(spec: &JobSpec) -> Result<Role, RunError> {
     let sc = checked_scenario(spec)?;
     let files = &spec.file_access;
     if needs_media(spec, &sc) {
@@ -186,7 +191,7 @@ pub fn check(spec: &JobSpec) -> Result<(), RunError> {
                 .map_err(|e| file_error(flag, &p.display().to_string(), e))?;
         }
     }
-    Ok(())
+    Ok(sc.role)
 }
 
 fn has_exec_command(sc: &Scenario) -> bool {
@@ -475,7 +480,10 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             env,
             seed,
             inject.clone(),
-            Pacer::new(rate_cps / shards as f64, now),
+            Pacer::new(
+                rate_cps / shards as f64,
+                now + load::shard_phase(i, rate_cps),
+            ),
             budget,
         );
         if i == 0

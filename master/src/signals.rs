@@ -1,6 +1,8 @@
 //! Signals counted for the run loops to read on their ticks: SIGINT and SIGTERM as one
-//! count (the first asks for a soft stop, the second for a hard one), SIGUSR1 and SIGUSR2
-//! as pending flags.
+//! count (each mode decides what the first means: the legacy run stops at once, the
+//! worker drains first), SIGUSR1 and SIGUSR2 as pending flags. A mode may ask for the
+//! second SIGINT/SIGTERM to end the process from the signal thread itself, so it works
+//! even when the run loop is stuck writing its outputs.
 //!
 //! One thread waits in signal-hook's iterator (a blocking read of its self-pipe), so the
 //! process wakes only when a signal arrives. A thread polling flags every 20 ms would wake
@@ -27,6 +29,12 @@ impl SignalCounts {
     /// Installs the handlers and starts the waiting thread. A failure is printed with
     /// `who` and leaves the process with its default signal behaviour.
     pub(crate) fn install(who: &str) -> SignalCounts {
+        Self::install_with(who, None)
+    }
+
+    /// As [`install`](Self::install); `on_second`, when given, runs on the signal thread
+    /// at the second SIGINT/SIGTERM with that signal's number (to exit at once).
+    pub(crate) fn install_with(who: &str, on_second: Option<fn(i32)>) -> SignalCounts {
         let counts = Arc::new(Counts::default());
         let iter = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGUSR1, SIGUSR2]) {
             Ok(iter) => iter,
@@ -44,8 +52,13 @@ impl SignalCounts {
                     match sig {
                         SIGUSR1 => shared.usr1.store(true, Ordering::Relaxed),
                         SIGUSR2 => shared.usr2.store(true, Ordering::Relaxed),
-                        _ => {
-                            shared.stops.fetch_add(1, Ordering::Relaxed);
+                        other => {
+                            let before = shared.stops.fetch_add(1, Ordering::Relaxed);
+                            if before >= 1
+                                && let Some(f) = on_second
+                            {
+                                f(other);
+                            }
                         }
                     }
                 }

@@ -145,7 +145,9 @@ impl ShardCore {
             &sc.call_length_repartition,
         );
         let globals = Vars::new(sc.variables.len());
-        let last_tick = pacer.epoch();
+        // The run's start, not the pacer's epoch: a shard's pacer may start a little later
+        // (`load::shard_phase`).
+        let last_tick = env.start.min(pacer.epoch());
         let calls_by_peer = (sc.role == Role::Server
             && crate::transport::StreamKind::of(env.transport).is_some())
         .then(HashMap::new);
@@ -494,7 +496,7 @@ impl ShardCore {
                 ix.entry(src).or_default().insert(h);
             }
             self.stats.current_calls = self.calls.len() as u64;
-            self.stats.peak_calls = self.stats.peak_calls.max(self.stats.current_calls);
+            self.stats.note_call_created(self.since_start_us(now));
             self.with_call(h, now, wall, Some(&msg), |call, cx| {
                 // A server call starts at its first recv: deliver the request to it.
                 match call.start(now, cx) {
@@ -567,6 +569,11 @@ impl ShardCore {
         self.env.auto_answer
     }
 
+    /// `now` as µs since the run started (every shard shares `env.start`).
+    fn since_start_us(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.env.start).as_micros()).unwrap_or(u64::MAX)
+    }
+
     fn next_call_number(&mut self) -> u64 {
         self.created += 1;
         (self.created - 1) * self.shards as u64 + self.index as u64 + 1
@@ -574,6 +581,7 @@ impl ShardCore {
 
     /// Fires due timers and opens owed calls.
     pub fn handle_tick(&mut self, now: Instant, wall: SystemTime) {
+        let previous_tick = self.last_tick;
         self.last_tick = now;
         self.calls.expire_dead(now);
         // Bounded per turn so a timer storm cannot starve receiving.
@@ -584,11 +592,11 @@ impl ShardCore {
             self.with_call(h, now, wall, None, |call, cx| call.handle_timeout(now, cx));
         }
         if self.scenario.role == Role::Client && !self.stopping {
-            self.open_calls(now, wall);
+            self.open_calls(now, previous_tick, wall);
         }
     }
 
-    fn open_calls(&mut self, now: Instant, wall: SystemTime) {
+    fn open_calls(&mut self, now: Instant, previous_tick: Instant, wall: SystemTime) {
         let mut owed = if self.env.users.is_some() {
             self.users_waiting.len() as u64
         } else {
@@ -601,6 +609,12 @@ impl ShardCore {
         let n = if self.env.users.is_some() {
             owed
         } else {
+            if owed > room {
+                // The pacer owes calls the concurrency limit does not let open: the cap,
+                // not the rate, sets the pace for this turn.
+                let waited = now.saturating_duration_since(previous_tick).as_micros();
+                self.stats.limit_blocked_us += u64::try_from(waited).unwrap_or(u64::MAX);
+            }
             owed.min(room)
         };
         let n = n.min(10_000);
@@ -653,7 +667,7 @@ impl ShardCore {
         let h = self.calls.insert(call);
         self.stats.counters.outgoing_calls += 1;
         self.stats.current_calls = self.calls.len() as u64;
-        self.stats.peak_calls = self.stats.peak_calls.max(self.stats.current_calls);
+        self.stats.note_call_created(self.since_start_us(now));
         self.with_call(h, now, wall, None, |call, cx| call.start(now, cx));
     }
 

@@ -237,6 +237,7 @@ async fn shard_loop(plan: ShardPlan) {
         _ => (None, None),
     };
 
+    let listening = usize::from(!core.borrow().is_client());
     let mut last_publish = clock().0;
     let mut rate_seen = f64::NAN;
     let mut paused_seen = false;
@@ -268,6 +269,7 @@ async fn shard_loop(plan: ShardPlan) {
         }
         let batch = {
             let mut c = core.borrow_mut();
+            c.stats.scheduler_loops += 1;
             let rate = control.rate() / c.shards as f64;
             if rate != rate_seen {
                 c.pacer.set_rate(rate, now);
@@ -325,6 +327,13 @@ async fn shard_loop(plan: ShardPlan) {
         }
         if done || now.duration_since(last_publish) >= PUBLISH_EVERY {
             last_publish = now;
+            let sockets = match &out {
+                Out::Udp(_) => 1 + per_call.as_ref().map_or(0, |pc| pc.open_count()),
+                // A server's listening socket counts too.
+                Out::Stream(streams) => streams.open_connections() + listening,
+                Out::Polled(p) => p.borrow().open_connections() + listening,
+            } + usize::from(media.is_some());
+            core.borrow_mut().stats.open_sockets = sockets as u64;
             publish(&core, &published, done);
         }
         if done {

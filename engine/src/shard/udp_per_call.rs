@@ -97,6 +97,11 @@ impl CallSockets {
         }
     }
 
+    /// Per-call sockets open now.
+    pub fn open_count(&self) -> usize {
+        self.socks.len()
+    }
+
     /// The socket of the call that queued a datagram (`Transmit::flow`); `None`: the
     /// shard's own socket.
     pub fn socket(&self, flow: u64) -> Option<&Rc<glommio::net::UdpSocket>> {

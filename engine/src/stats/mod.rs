@@ -12,13 +12,17 @@ pub mod call_record;
 pub mod csv;
 pub mod format;
 pub mod media;
+pub mod messages;
 pub mod report;
 pub mod report_html;
 pub mod screen;
 pub mod stats_line;
 pub mod summary;
+pub mod target;
+pub mod thresholds;
 pub mod timing;
 pub mod traces;
+pub mod verdict;
 
 pub use timing::{Histogram, TimeStat};
 
@@ -258,6 +262,21 @@ pub struct ShardStats {
     pub peak_calls: u64,
     /// RTP/RTCP counters and per-call quality (zeros without media).
     pub media: media::MediaStats,
+    /// When the first and the last call of the run were created, in µs since the run
+    /// started (the shards share one start): the window over which the achieved rate is
+    /// averaged (`achieved` in summary.json), so the hold tail does not dilute it.
+    pub first_call_us: Option<u64>,
+    pub last_call_us: Option<u64>,
+    /// When `peak_calls` was reached, µs since the run started (the screen's "Peak was N
+    /// calls, after X s").
+    pub peak_at_us: u64,
+    /// How long calls owed by the pacer waited for room under the concurrency limit
+    /// (`-l`, `max_concurrent`), µs: the cap throttled the run for this long.
+    pub limit_blocked_us: u64,
+    /// Shard loop turns (the screen's "scheduler resolution" is period / turns).
+    pub scheduler_loops: u64,
+    /// Sockets open now (SIP sockets and connections, RTP sockets), a gauge.
+    pub open_sockets: u64,
 }
 
 impl ShardStats {
@@ -277,7 +296,29 @@ impl ShardStats {
             current_calls: 0,
             peak_calls: 0,
             media: media::MediaStats::default(),
+            first_call_us: None,
+            last_call_us: None,
+            peak_at_us: 0,
+            limit_blocked_us: 0,
+            scheduler_loops: 0,
+            open_sockets: 0,
         }
+    }
+
+    /// Books a call created `at_us` after the run started: the creation window and the
+    /// peak of simultaneous calls (`current_calls` must already count it).
+    pub fn note_call_created(&mut self, at_us: u64) {
+        self.first_call_us.get_or_insert(at_us);
+        self.last_call_us = Some(at_us);
+        if self.current_calls > self.peak_calls {
+            self.peak_calls = self.current_calls;
+            self.peak_at_us = at_us;
+        }
+    }
+
+    /// Calls created (incoming and outgoing).
+    pub fn calls_created(&self) -> u64 {
+        self.counters.incoming_calls + self.counters.outgoing_calls
     }
 
     /// Adds `o` into `self` (merging shards). Both must come from the same scenario.
@@ -294,7 +335,19 @@ impl ShardStats {
             *a += b;
         }
         self.current_calls += o.current_calls;
+        // Shards peak at different moments: the sum is an upper bound of the run's peak
+        // (exact with one shard), reached by the time the last shard peaked.
         self.peak_calls += o.peak_calls;
+        self.peak_at_us = self.peak_at_us.max(o.peak_at_us);
         self.media.merge(&o.media);
+        self.first_call_us = match (self.first_call_us, o.first_call_us) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_call_us = self.last_call_us.max(o.last_call_us);
+        // The shards are held back at the same time: the longest wait, not the sum.
+        self.limit_blocked_us = self.limit_blocked_us.max(o.limit_blocked_us);
+        self.scheduler_loops += o.scheduler_loops;
+        self.open_sockets += o.open_sockets;
     }
 }

@@ -90,10 +90,40 @@ pub struct RunParams {
     pub max_calls: Option<u64>,
     /// `-d`: the default pause, shown as the call "length" and for `<pause/>`.
     pub default_pause_ms: u64,
+    /// `-rate_increase`: the rate moves during the run.
+    pub rate_ramp: bool,
     /// When the run started (sampled once by the shell).
     pub start: SystemTime,
     /// Our process id (file names, `[pid]`).
     pub pid: u32,
+}
+
+impl RunParams {
+    /// The run values of `spec`, bound on `local_port`, started at `start`.
+    pub fn of(
+        spec: &crate::config::JobSpec,
+        local_port: u16,
+        start: SystemTime,
+        pid: u32,
+    ) -> RunParams {
+        let rate_cps = spec.rate * 1000.0 / spec.rate_period_ms.max(1) as f64;
+        RunParams {
+            transport: spec.transport.keyword().to_string(),
+            remote: spec.remote.map(|r| r.to_string()).unwrap_or_default(),
+            local_port,
+            rate: spec.rate,
+            rate_period_ms: spec.rate_period_ms,
+            users: spec.users,
+            call_limit: spec.call_limit.unwrap_or_else(|| {
+                crate::load::default_call_limit(rate_cps, spec.default_pause_ms)
+            }),
+            max_calls: spec.max_calls,
+            default_pause_ms: spec.default_pause_ms,
+            rate_ramp: spec.rate_increase.is_some(),
+            start,
+            pid,
+        }
+    }
 }
 
 impl Default for RunParams {
@@ -108,6 +138,7 @@ impl Default for RunParams {
             call_limit: 0,
             max_calls: None,
             default_pause_ms: 0,
+            rate_ramp: false,
             start: SystemTime::UNIX_EPOCH,
             pid: 0,
         }
@@ -131,6 +162,9 @@ pub struct RunInfo {
     pub rtd_edges_ms: Vec<u64>,
     /// Call-length repartition edges in ms.
     pub call_length_edges_ms: Vec<u64>,
+    /// A `<pause/>` without a duration holds each call for `-d` (the built-in uac's
+    /// hold time).
+    pub uses_default_pause: bool,
     /// The run values.
     pub run: RunParams,
 }
@@ -165,8 +199,22 @@ impl RunInfo {
             counter_names: sc.counter_names.clone(),
             rtd_edges_ms: sc.response_time_repartition.clone(),
             call_length_edges_ms: sc.call_length_repartition.clone(),
+            uses_default_pause: sc.commands.iter().any(|c| {
+                matches!(&c.kind, CommandKind::Pause(p) if matches!(p.duration, PauseDuration::Default))
+            }),
             run,
         }
+    }
+
+    /// Statistics with nothing counted yet, shaped for this run's scenario.
+    pub fn empty_stats(&self) -> super::ShardStats {
+        super::ShardStats::new(
+            self.steps.len(),
+            self.rtd_names.len(),
+            self.counter_names.len(),
+            &self.rtd_edges_ms,
+            &self.call_length_edges_ms,
+        )
     }
 
     /// The target rate in calls per second (`-r` over `-rp`).
@@ -331,6 +379,7 @@ pub(crate) mod tests {
             counter_names: vec![],
             rtd_edges_ms: vec![10, 20, 30, 40, 50, 100, 150, 200],
             call_length_edges_ms: vec![10, 50, 100, 500, 1000, 5000, 10000],
+            uses_default_pause: false,
             run: RunParams {
                 transport: "UDP".into(),
                 remote: "127.0.0.1:15060".into(),
@@ -341,6 +390,7 @@ pub(crate) mod tests {
                 call_limit: 30,
                 max_calls: Some(20),
                 default_pause_ms: 0,
+                rate_ramp: false,
                 start: SystemTime::UNIX_EPOCH
                     + std::time::Duration::new(1_795_686_419, 487_723_000),
                 pid: 9777,

@@ -6,8 +6,19 @@
 //! state between calls or draw with curses; the shell passes the previous snapshot for
 //! the periodic columns and prints the returned lines.
 //!
-//! Deliberate differences from SIPp: measured times carry microseconds (SIPp's are whole
-//! milliseconds, so its last three digits are always 000).
+//! Deliberate differences from SIPp, each a number SIPp 3.6.1 gets wrong:
+//! - measured times carry microseconds (SIPp's are whole milliseconds, so its last three
+//!   digits are always 000);
+//! - "Call limit N hit, X s period" divides the period by 1000 (SIPp divides by 100, so a
+//!   0.8 s period read "8.0 s");
+//! - "Peak was N calls, after X s" gives the time of the peak (the shell passed 0 before);
+//!   "X ms scheduler resolution" is the period over the engine's loop turns in it;
+//! - SIPp's "N Running, N Paused, N Woken up" line counts its task queues, which this
+//!   engine does not have: the line is left out rather than showing zeros;
+//! - SIPp 3.6.1 prints the "open sockets" line twice when its RTP line has no period to
+//!   divide by (a buffer reused by mistake); the second line here is SIPp's RTP line,
+//!   "N Total RTP pckts sent … last period RTP rate (kB/s)", with RTP bytes (headers
+//!   included) over the period's milliseconds.
 
 use std::time::SystemTime;
 
@@ -21,6 +32,9 @@ use crate::scenario::Role;
 const WIDTH: usize = 79;
 /// The statistics screen's buffer holds 255 characters.
 const STATS_WIDTH: usize = 255;
+/// Bytes of an RTP header without extensions (RFC 3550 §5.1), added to the payload
+/// octets for the RTP line's rate.
+const RTP_HEADER: u64 = 12;
 
 const CROSS_LINE: &str =
     "-------------------------+---------------------------+--------------------------";
@@ -41,23 +55,12 @@ pub enum Footer {
 /// Numbers the shell tracks that are not in `ShardStats`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LiveInfo {
-    /// Seconds since start when `peak_calls` was reached.
-    pub peak_time_s: u64,
-    /// Calls running, paused and woken up during the last period (SIPp's task counts).
-    pub running_calls: u64,
-    /// See `running_calls`.
-    pub paused_calls: u64,
-    /// See `running_calls`.
-    pub woken_calls: u64,
-    /// Sockets open.
-    pub open_sockets: u64,
-    /// Socket send errors.
-    pub send_errors: u64,
     /// Socket receive errors.
     pub recv_errors: u64,
     /// Sends delayed by congestion (stream transports).
     pub congestions: u64,
-    /// Scheduler loops during the period; the screen shows period / loops in ms.
+    /// Loop turns of one shard during the period (the shell divides the shards' sum by
+    /// their number); the screen shows period / turns in ms.
     pub scheduling_loops: u64,
     /// The last error's text without its timestamp (`Last Error:` line).
     pub last_error: Option<String>,
@@ -239,10 +242,9 @@ fn scenario_body(i: &ScreenInput<'_>, lines: &mut Vec<String>) {
     let period_ms = elapsed_ms(i.period_start, i.now);
     let left = match run.max_calls {
         Some(m) if total >= m => {
-            // SIPp divides by 100 here, not 1000; kept so the line reads the same.
             format!(
                 "Call limit {m} hit, {:.1} s period ",
-                period_ms as f64 / 100.0
+                period_ms as f64 / 1000.0
             )
         }
         _ => format!(
@@ -269,14 +271,8 @@ fn scenario_body(i: &ScreenInput<'_>, lines: &mut Vec<String>) {
         lines,
         format!(
             "  {calls:<38}  Peak was {} calls, after {} s",
-            i.cur.peak_calls, i.live.peak_time_s
-        ),
-    );
-    push(
-        lines,
-        format!(
-            "  {} Running, {} Paused, {} Woken up",
-            i.live.running_calls, i.live.paused_calls, i.live.woken_calls
+            i.cur.peak_calls,
+            i.cur.peak_at_us / 1_000_000
         ),
     );
     let dead = format!(
@@ -293,14 +289,27 @@ fn scenario_body(i: &ScreenInput<'_>, lines: &mut Vec<String>) {
         ),
         Role::Server => push(lines, format!("  {dead:<38}")),
     }
-    let sockets = format!("{} open sockets", i.live.open_sockets);
-    let sockets = format!(
-        "  {sockets:<38}  {}/{}/{} {} errors (send/recv/cong)",
-        i.live.send_errors, i.live.recv_errors, i.live.congestions, run.transport
+    let sockets = format!("{} open sockets", i.cur.open_sockets);
+    push(
+        lines,
+        format!(
+            "  {sockets:<38}  {}/{}/{} {} errors (send/recv/cong)",
+            i.cur.counters.send_errors, i.live.recv_errors, i.live.congestions, run.transport
+        ),
     );
-    // SIPp 3.6.1 prints the sockets line twice; copied so screens diff clean.
-    push(lines, sockets.clone());
-    push(lines, sockets);
+    let rtp_bytes =
+        |s: &ShardStats| s.media.rtp_octets_sent + RTP_HEADER * s.media.rtp_packets_sent;
+    let period_bytes = rtp_bytes(i.cur).saturating_sub(rtp_bytes(i.prev));
+    let rate = if period_ms > 0 {
+        period_bytes as f64 / period_ms as f64
+    } else {
+        0.0
+    };
+    let rtp = format!("{} Total RTP pckts sent ", i.cur.media.rtp_packets_sent);
+    push(
+        lines,
+        format!("  {rtp:<38}  {rate:.3} last period RTP rate (kB/s)"),
+    );
     lines.push(String::new());
     push(
         lines,

@@ -3,9 +3,14 @@
 //!
 //! Owns: the line's field names. Unlike the Go gossipper's heartbeat-only lines, ours
 //! carry the numbers: calls, rate over the interval, retransmissions, timeouts,
-//! unexpected messages, response-time percentiles (rtd 1, cumulative histogram), media
-//! counters, and every cumulative SIPp counter under `sipp`. Must not: read clocks (`ts`
-//! is passed in) or write.
+//! unexpected messages, response-time percentiles (rtd 1, cumulative histogram; `null`
+//! until a response was timed, so a chart shows "–" rather than 0 ms), media counters,
+//! every cumulative SIPp counter under `sipp`, SIPp's per-message counts under `steps`
+//! (one `[messages, retrans, timeouts, unexpected]` per scenario command, the indices of
+//! summary.json's `messages` rows), the peak of open calls, the creation window and how
+//! long the concurrency limit held calls back. Before the first one, a `plan` line says
+//! what the run will do (scenario, the per-message table's rows, the target). Must not:
+//! read clocks (`ts` is passed in) or write.
 
 use std::time::Duration;
 
@@ -13,7 +18,10 @@ use serde::Serialize;
 
 use super::ShardStats;
 use super::csv::sipp_counters;
-use super::summary::OrderedCounters;
+use super::messages::{MessageRow, message_rows};
+use super::report::RunInfo;
+use super::summary::{OrderedCounters, ScenarioSummary};
+use super::target::Target;
 
 /// Media numbers for a stats line (`MediaStats::line`; zeros without media).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -55,12 +63,12 @@ pub struct StatsLine<'a> {
     pub timeouts: u64,
     /// Unexpected messages so far (sum of the scenario screen's Unexpected-Msg column).
     pub unexpected: u64,
-    /// Median of the first response time, in ms, since the start.
-    pub response_time_p50_ms: f64,
+    /// Median of the first response time, in ms, since the start (`null` until one).
+    pub response_time_p50_ms: Option<f64>,
     /// 90th percentile, ms.
-    pub response_time_p90_ms: f64,
+    pub response_time_p90_ms: Option<f64>,
     /// 99th percentile, ms.
-    pub response_time_p99_ms: f64,
+    pub response_time_p99_ms: Option<f64>,
     /// RTP packets sent so far.
     pub rtp_packets_sent: u64,
     /// RTP packets received so far.
@@ -71,6 +79,54 @@ pub struct StatsLine<'a> {
     pub jitter_ms: f64,
     /// Every cumulative SIPp counter by its -trace_stat name.
     pub sipp: OrderedCounters,
+    /// Per scenario command: messages, retransmissions, timeouts, unexpected messages.
+    pub steps: Vec<[u64; 4]>,
+    /// Most calls open at once so far.
+    pub peak_calls: u64,
+    /// When the first / last call was created, ms after the start (`null` before one).
+    pub first_call_ms: Option<f64>,
+    pub last_call_ms: Option<f64>,
+    /// How long the concurrency limit has held calls back, ms.
+    pub limit_blocked_ms: f64,
+}
+
+/// The run's plan, one line before the first stats line: the scenario, SIPp's
+/// per-message table without counts (each row's `index` is its position in a stats
+/// line's `steps`) and the target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanLine<'a> {
+    /// Always `plan`.
+    pub kind: &'static str,
+    /// The job.
+    pub job_id: &'a str,
+    /// Unix milliseconds.
+    pub ts: u64,
+    /// The scenario's name and role.
+    pub scenario: ScenarioSummary,
+    /// The rows of the per-message table.
+    pub messages: Vec<MessageRow>,
+    /// What the run was asked to do.
+    pub target: Target,
+}
+
+/// The plan line of a run, ending in `\n`.
+pub fn plan_line(job_id: &str, ts_ms: u64, info: &RunInfo) -> String {
+    let target = Target::of(info);
+    let line = PlanLine {
+        kind: "plan",
+        job_id,
+        ts: ts_ms,
+        scenario: ScenarioSummary {
+            name: info.scenario_name.clone(),
+            role: target.role,
+        },
+        messages: message_rows(info, None),
+        target,
+    };
+    // Strings, integers and finite floats cannot fail to serialise.
+    let mut out = serde_json::to_string(&line).expect("plan line serialises");
+    out.push('\n');
+    out
 }
 
 /// The stats line for the interval from `prev` to `cur`, ending in `\n`.
@@ -105,8 +161,10 @@ pub fn stats_line_with_media(
     let q = |p: f64| {
         cur.rtd
             .first()
-            .map_or(0.0, |t| t.histogram.quantile(p) as f64 / 1000.0)
+            .filter(|t| t.count > 0)
+            .map(|t| t.histogram.quantile(p) as f64 / 1000.0)
     };
+    let ms = |us: u64| us as f64 / 1000.0;
     let line = StatsLine {
         kind: "stats",
         job_id,
@@ -132,6 +190,15 @@ pub fn stats_line_with_media(
             0.0
         },
         sipp: OrderedCounters(sipp_counters(c)),
+        steps: cur
+            .steps
+            .iter()
+            .map(|s| [s.messages, s.retrans, s.timeouts, s.unexpected])
+            .collect(),
+        peak_calls: cur.peak_calls,
+        first_call_ms: cur.first_call_us.map(ms),
+        last_call_ms: cur.last_call_us.map(ms),
+        limit_blocked_ms: ms(cur.limit_blocked_us),
     };
     // Strings, integers and finite floats cannot fail to serialise.
     let mut out = serde_json::to_string(&line).expect("stats line serialises");
@@ -186,6 +253,44 @@ mod tests {
         assert_eq!(v["jitter_ms"], 0.0);
         assert_eq!(v["sipp"]["OutgoingCall"], 30);
         assert_eq!(v["sipp"]["FailedTimeoutOnRecv"], 1);
+        assert_eq!(
+            v["steps"],
+            serde_json::json!([[0, 0, 0, 0], [0, 0, 0, 2], [0, 0, 0, 1]])
+        );
+        assert_eq!(v["peak_calls"], 0);
+        assert!(v["first_call_ms"].is_null());
+    }
+
+    #[test]
+    fn the_line_carries_the_window_peak_and_limit() {
+        let prev = ShardStats::new(1, 1, 0, &[10], &[10]);
+        let mut cur = prev.clone();
+        cur.counters.outgoing_calls = 2;
+        cur.current_calls = 2;
+        cur.note_call_created(250_000);
+        cur.note_call_created(1_250_000);
+        cur.limit_blocked_us = 1500;
+        let line = stats_line("j", 0, &prev, &cur, Duration::from_secs(1));
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["first_call_ms"], 250.0);
+        assert_eq!(v["last_call_ms"], 1250.0);
+        assert_eq!(v["peak_calls"], 2);
+        assert_eq!(v["limit_blocked_ms"], 1.5);
+    }
+
+    #[test]
+    fn the_plan_line_names_the_steps_and_the_target() {
+        let info = crate::stats::report::tests::uac_info();
+        let line = plan_line("j", 5, &info);
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["kind"], "plan");
+        assert_eq!(v["scenario"]["role"], "client");
+        assert_eq!(v["messages"][0]["label"], "INVITE");
+        assert_eq!(v["messages"][0]["index"], 0);
+        assert_eq!(v["messages"][0]["messages"], 0);
+        assert_eq!(v["target"]["rate_cps"], 10.0);
+        assert_eq!(v["target"]["calls"], 20);
+        assert_eq!(v["target"]["concurrency"], 30);
     }
 
     #[test]
@@ -194,6 +299,9 @@ mod tests {
         let line = stats_line("j", 0, &s, &s, Duration::ZERO);
         let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
         assert_eq!(v["cps"], 0.0);
-        assert_eq!(v["response_time_p99_ms"], 0.0);
+        assert!(
+            v["response_time_p99_ms"].is_null(),
+            "no response timed yet: null, not 0 ms"
+        );
     }
 }

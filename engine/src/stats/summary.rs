@@ -7,6 +7,17 @@
 //! block with every SIPp counter by its CSV name, a `transport` block of stream connection
 //! counters). Must not: read clocks or write files.
 //!
+//! Schema revisions stay within `gossipper_summary_v1` and only add fields, so a reader of
+//! an older revision keeps working; `schema_revision` says which ones are there:
+//! - 1: the fields above.
+//! - 2: `scenario` (name, role), `messages` (SIPp's per-message table), `target` and
+//!   `achieved` (what was asked and what was done, the rate averaged over the window in
+//!   which calls were created), `thresholds` (each with its observed value and a
+//!   sentence), `verdict` (`pass` / `fail` / `no_thresholds`, never `pass` by default),
+//!   and `distribution` in each latency object (1-2-5 buckets from 10 µs up).
+//!   `health.pass` is `null` when no gate is configured (it was `true`), and `false` when
+//!   every call failed.
+//!
 //! Go's latency buckets (`le_10ms` … `gt_5000ms`) are derived from our histogram, which
 //! keeps two significant digits: a value within ~1.5 % of a bucket edge may land in the
 //! neighbouring bucket.
@@ -19,12 +30,49 @@ use serde::ser::SerializeMap;
 
 use super::csv::sipp_counters;
 use super::format::rfc3339;
+use super::messages::{MessageRow, message_rows};
 use super::report::RunInfo;
+use super::target::{Achieved, Target};
+use super::thresholds::{self, Threshold, ThresholdResult};
+use super::verdict::{self, Verdict, VerdictInput};
 use super::{Counters, FailureReason, Histogram, ShardStats, TimeStat};
 use crate::config::HealthGates;
 
 /// The schema this module writes.
 pub const SCHEMA_VERSION: &str = "gossipper_summary_v1";
+/// The revision of additive fields within it (see the module doc).
+pub const SCHEMA_REVISION: u32 = 2;
+
+/// Upper edges of `distribution` buckets, µs: 1-2-5 steps from 10 µs to 50 min.
+const DISTRIBUTION_EDGES_US: [u64; 27] = [
+    10,
+    20,
+    50,
+    100,
+    200,
+    500,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    100_000_000,
+    200_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_000_000_000,
+    3_000_000_000,
+];
 
 /// Go's latency bucket upper edges in ms (`ms <= edge`), then `gt_5000ms`.
 const GO_BUCKETS_MS: [u64; 9] = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
@@ -48,6 +96,16 @@ impl Serialize for OrderedCounters {
 pub struct LatencyBucket {
     /// `le_10ms` … `gt_5000ms`.
     pub label: String,
+    /// Values in the bucket.
+    pub count: u64,
+}
+
+/// One bucket of a latency `distribution`: values at most `le_ms` (and above the
+/// previous bucket's edge).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DistributionBucket {
+    /// Upper edge, ms.
+    pub le_ms: f64,
     /// Values in the bucket.
     pub count: u64,
 }
@@ -87,6 +145,10 @@ pub struct Latency {
     pub p99_ms: f64,
     /// 99.9th percentile in ms.
     pub p999_ms: f64,
+    /// Revision 2: 1-2-5 buckets (`le_ms` 0.01, 0.02, 0.05 … ms), from the one holding the
+    /// smallest value to the one holding the largest, so sub-millisecond values spread
+    /// over several bars instead of landing in Go's single `le_10ms`.
+    pub distribution: Vec<DistributionBucket>,
 }
 
 /// Go's `media` block, plus our receive-side and quality numbers. Zeros without media.
@@ -155,10 +217,18 @@ pub struct MediaSummary {
 pub struct Health {
     /// Whether any gate is configured.
     pub active: bool,
-    /// Whether every configured gate passed (true when none is configured).
-    pub pass: bool,
-    /// One plain-language line per failed gate.
+    /// Whether every configured gate passed; `null` when none is configured (nothing
+    /// was judged), `false` when every call failed.
+    pub pass: Option<bool>,
+    /// One plain-language line per failed gate (worded as the Go gossipper's).
     pub reasons: Vec<String>,
+}
+
+impl Health {
+    /// Gates were configured and one failed.
+    pub fn failed(&self) -> bool {
+        self.pass == Some(false)
+    }
 }
 
 /// The numbers the health gates look at.
@@ -170,6 +240,8 @@ pub struct HealthFacts {
     pub failed_calls: u64,
     /// SIP timeouts.
     pub timeouts: u64,
+    /// Successful calls.
+    pub successful_calls: u64,
 }
 
 impl HealthFacts {
@@ -180,6 +252,7 @@ impl HealthFacts {
             success_ratio: success_ratio(c),
             failed_calls: c.failed_calls,
             timeouts: c.timeouts,
+            successful_calls: c.successful_calls,
         }
     }
 }
@@ -213,9 +286,12 @@ pub fn evaluate_health(gates: &HealthGates, f: &HealthFacts) -> Health {
     let active = gates.min_success_ratio.is_some_and(|m| m > 0.0)
         || gates.max_failed_calls.is_some()
         || gates.max_timeouts.is_some();
+    if active && f.successful_calls == 0 && f.failed_calls > 0 && reasons.is_empty() {
+        reasons.push(format!("every call failed ({})", f.failed_calls));
+    }
     Health {
         active,
-        pass: reasons.is_empty(),
+        pass: active.then_some(reasons.is_empty()),
         reasons,
     }
 }
@@ -292,6 +368,29 @@ pub struct Summary {
     pub transport: TransportSummary,
     /// Calls created by each shard, in shard order: shows how the load spread over cores.
     pub shard_calls: Vec<u64>,
+    /// Revision of the additive fields ([`SCHEMA_REVISION`]).
+    pub schema_revision: u32,
+    /// The scenario: `{name, role}` (role `client` or `server`).
+    pub scenario: ScenarioSummary,
+    /// SIPp's per-message table: one row per step of the scenario screen.
+    pub messages: Vec<MessageRow>,
+    /// What the run was asked to do.
+    pub target: Target,
+    /// What it did.
+    pub achieved: Achieved,
+    /// Every threshold (the health gates included) with its verdict.
+    pub thresholds: Vec<ThresholdResult>,
+    /// The run's verdict.
+    pub verdict: Verdict,
+}
+
+/// The scenario a run played.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScenarioSummary {
+    /// `<scenario name=…>`.
+    pub name: String,
+    /// `client` (places calls) or `server` (answers them).
+    pub role: &'static str,
 }
 
 /// What happened to stream connections (`-t t1`, `tn`, `l1`, `ln`, `w1`, …).
@@ -370,6 +469,8 @@ pub struct SummaryInput<'a> {
     pub media: MediaSummary,
     /// Calls created by each shard (`RunReport::shard_calls`).
     pub shard_calls: &'a [u64],
+    /// The run's thresholds (the gates are added to them).
+    pub thresholds: &'a [Threshold],
 }
 
 fn success_ratio(c: &Counters) -> f64 {
@@ -404,6 +505,35 @@ fn count_at_most(h: &Histogram, x_us: u64) -> u64 {
         }
     }
     lo
+}
+
+/// The 1-2-5 buckets from the one holding `min_us` to the one holding `max_us`.
+fn distribution(t: &TimeStat) -> Vec<DistributionBucket> {
+    let h = &t.histogram;
+    let edges = &DISTRIBUTION_EDGES_US;
+    let top = edges.len() - 1;
+    let first = edges.iter().position(|&e| t.min_us <= e).unwrap_or(top);
+    let last = edges.iter().position(|&e| t.max_us <= e).unwrap_or(top);
+    let mut below = match first.checked_sub(1).and_then(|k| edges.get(k)) {
+        Some(&e) => count_at_most(h, e),
+        None => 0,
+    };
+    let mut out = Vec::with_capacity(last.saturating_sub(first) + 1);
+    for (i, &edge) in edges.iter().enumerate().skip(first).take(last + 1 - first) {
+        // The last bucket takes every value left (the histogram's 1.5 % precision may
+        // put a value just over the edge of its neighbour).
+        let upto = if i == last {
+            h.count()
+        } else {
+            count_at_most(h, edge)
+        };
+        out.push(DistributionBucket {
+            le_ms: edge as f64 / 1000.0,
+            count: upto.saturating_sub(below),
+        });
+        below = upto;
+    }
+    out
 }
 
 fn go_buckets(h: &Histogram) -> Vec<LatencyBucket> {
@@ -451,6 +581,7 @@ pub fn latency(t: &TimeStat) -> Option<Latency> {
         p90_ms: q(0.9),
         p99_ms: q(0.99),
         p999_ms: q(0.999),
+        distribution: distribution(t),
     })
 }
 
@@ -586,6 +717,22 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
         .map(|(name, v)| (name.clone(), *v))
         .collect();
     let health = evaluate_health(i.gates, &HealthFacts::of(i.stats));
+    let target = Target::of(i.info);
+    let achieved = Achieved::of(i.stats);
+    let facts = threshold_facts(i, &target, &achieved);
+    let thresholds: Vec<ThresholdResult> = thresholds::from_gates(i.gates)
+        .iter()
+        .chain(i.thresholds)
+        .map(|t| thresholds::evaluate(t, &facts))
+        .collect();
+    let verdict = verdict::verdict(&VerdictInput {
+        target: &target,
+        achieved: &achieved,
+        thresholds: &thresholds,
+        success_calls: c.successful_calls,
+        failed_calls: c.failed_calls,
+        active_calls: i.stats.current_calls,
+    });
     let mut s = Summary {
         schema_version: SCHEMA_VERSION,
         tool_version: i.tool_version.to_string(),
@@ -624,9 +771,46 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
         },
         transport: TransportSummary::of(c),
         shard_calls: i.shard_calls.to_vec(),
+        schema_revision: SCHEMA_REVISION,
+        scenario: ScenarioSummary {
+            name: i.info.scenario_name.clone(),
+            role: target.role,
+        },
+        messages: message_rows(i.info, Some(i.stats)),
+        target,
+        achieved,
+        thresholds,
+        verdict,
     };
     s.findings = findings(&s);
     s
+}
+
+/// The numbers thresholds are judged on.
+fn threshold_facts<'a>(
+    i: &SummaryInput<'a>,
+    target: &Target,
+    achieved: &Achieved,
+) -> thresholds::Facts<'a> {
+    let c = &i.stats.counters;
+    let m = &i.stats.media;
+    let expected = m.rtp_packets_received + m.rtp_packets_lost;
+    let total = c.incoming_calls + c.outgoing_calls;
+    thresholds::Facts {
+        rtd_names: &i.info.rtd_names,
+        rtd: &i.stats.rtd,
+        call_length: &i.stats.call_length,
+        achieved_cps: achieved.rate_cps,
+        target_cps: target.rate_cps,
+        success_ratio: (total > 0).then(|| success_ratio(c)),
+        failed_calls: c.failed_calls,
+        timeouts: c.timeouts,
+        retrans_ratio: (c.messages_sent > 0)
+            .then(|| c.retransmissions as f64 / c.messages_sent as f64),
+        rtp_loss: (expected > 0).then(|| m.rtp_packets_lost as f64 / expected as f64),
+        mos_min: (m.mos_count > 0).then_some(m.mos_min),
+        mos_avg: (m.mos_count > 0).then(|| m.mos_avg()),
+    }
 }
 
 /// `tool_version` of summaries written by this build (the workspace shares one version).
@@ -687,6 +871,7 @@ mod tests {
             gates,
             media: MediaSummary::default(),
             shard_calls: &[3, 2],
+            thresholds: &[],
         })
     }
 
@@ -887,13 +1072,14 @@ mod tests {
             success_ratio: 0.9,
             failed_calls: 10,
             timeouts: 4,
+            successful_calls: 90,
         };
         let none = evaluate_health(&HealthGates::default(), &facts);
         assert_eq!(
             none,
             Health {
                 active: false,
-                pass: true,
+                pass: None,
                 reasons: vec![]
             }
         );
@@ -905,7 +1091,7 @@ mod tests {
         };
         let h = evaluate_health(&gates, &facts);
         assert!(h.active);
-        assert!(!h.pass);
+        assert_eq!(h.pass, Some(false));
         assert_eq!(
             h.reasons,
             [
@@ -919,8 +1105,9 @@ mod tests {
             max_failed_calls: Some(10),
             max_timeouts: None,
         };
-        assert!(
+        assert_eq!(
             evaluate_health(&ok, &facts).pass,
+            Some(true),
             "equal to the limit passes"
         );
 
@@ -929,7 +1116,7 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            !evaluate_health(&zero, &facts).pass,
+            evaluate_health(&zero, &facts).failed(),
             "max 0 fails on any failure"
         );
     }
@@ -951,6 +1138,121 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(build(&info, &s, &gates).findings[0], "Health check: PASS");
+    }
+
+    #[test]
+    fn revision_2_adds_the_table_target_thresholds_and_verdict() {
+        let (mut info, mut s) = finished_run();
+        info.uses_default_pause = true;
+        info.run.default_pause_ms = 1000;
+        s.steps[0].messages = 100;
+        s.steps[0].retrans = 12;
+        s.first_call_us = Some(500_000);
+        s.last_call_us = Some(10_400_000);
+        let thresholds = [
+            crate::stats::thresholds::parse("p99(response_time)<500ms").unwrap(),
+            crate::stats::thresholds::parse("rate>=95%").unwrap(),
+        ];
+        let gates = HealthGates {
+            max_failed_calls: Some(50),
+            ..Default::default()
+        };
+        let sum = summary(&SummaryInput {
+            info: &info,
+            stats: &s,
+            finished_at: info.run.start + Duration::from_millis(10_500),
+            tool_version: "Gossipper 0.1.0",
+            seed: 7,
+            gates: &gates,
+            media: MediaSummary::default(),
+            shard_calls: &[100],
+            thresholds: &thresholds,
+        });
+        let v: serde_json::Value = serde_json::from_str(&to_json(&sum)).unwrap();
+        assert_eq!(v["schema_version"], "gossipper_summary_v1");
+        assert_eq!(v["schema_revision"], 2);
+        assert_eq!(v["scenario"]["name"], "Basic Sipstone UAC");
+        assert_eq!(v["scenario"]["role"], "client");
+        assert_eq!(v["messages"][0]["label"], "INVITE");
+        assert_eq!(v["messages"][0]["messages"], 100);
+        assert_eq!(v["messages"][0]["retrans"], 12);
+        assert_eq!(v["messages"].as_array().unwrap().len(), 9);
+        assert_eq!(v["target"]["rate_cps"], 10.0);
+        assert_eq!(v["target"]["calls"], 20);
+        assert_eq!(v["target"]["hold_ms"], 1000);
+        assert_eq!(v["achieved"]["calls"], 100);
+        assert_eq!(v["achieved"]["window"]["from_s"], 0.5);
+        // 99 intervals in 9.9 s: the hold tail does not dilute the rate.
+        let rate = v["achieved"]["rate_cps"].as_f64().unwrap();
+        assert!((rate - 10.0).abs() < 1e-9, "{rate}");
+        let th: Vec<&str> = v["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["threshold"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            th,
+            ["failed_calls<=50", "p99(response_time)<500ms", "rate>=95%"]
+        );
+        assert_eq!(v["thresholds"][1]["pass"], false, "p99 is 990 ms");
+        assert_eq!(v["thresholds"][2]["pass"], true);
+        assert_eq!(v["verdict"]["status"], "fail");
+        assert_eq!(
+            v["verdict"]["target_reached"], true,
+            "100 calls of 20 asked for"
+        );
+        assert!(
+            v["verdict"]["reasons"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("p99 response time 9"),
+            "{}",
+            v["verdict"]
+        );
+    }
+
+    #[test]
+    fn health_is_not_a_pass_when_nothing_was_judged_or_every_call_failed() {
+        let info = uac_info();
+        let mut s = stats(&info);
+        s.counters.outgoing_calls = 16;
+        for _ in 0..16 {
+            s.counters.fail(FailureReason::MaxUdpRetrans);
+        }
+        let sum = build(&info, &s, &HealthGates::default());
+        let v: serde_json::Value = serde_json::from_str(&to_json(&sum)).unwrap();
+        assert_eq!(v["health"]["active"], false);
+        assert!(v["health"]["pass"].is_null(), "{}", v["health"]);
+        assert_eq!(v["verdict"]["status"], "fail");
+        assert_eq!(v["verdict"]["reasons"][0], "every call failed (16 of 16)");
+        let lax = HealthGates {
+            max_failed_calls: Some(100),
+            ..Default::default()
+        };
+        let h = build(&info, &s, &lax).health;
+        assert_eq!(h.pass, Some(false));
+        assert_eq!(h.reasons, ["every call failed (16)"]);
+    }
+
+    #[test]
+    fn the_distribution_spreads_sub_millisecond_values() {
+        let mut t = TimeStat::new(&[]);
+        for us in [60, 80, 150, 150, 300, 900, 1_500] {
+            t.record(us);
+        }
+        let d = latency(&t).unwrap().distribution;
+        let got: Vec<(f64, u64)> = d.iter().map(|b| (b.le_ms, b.count)).collect();
+        assert_eq!(
+            got,
+            [(0.1, 2), (0.2, 2), (0.5, 1), (1.0, 1), (2.0, 1)],
+            "from the bucket of the smallest value to that of the largest"
+        );
+        let mut one = TimeStat::new(&[]);
+        one.record(4_000_000_000);
+        let d = latency(&one).unwrap().distribution;
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].count, 1, "values past the last edge are kept");
     }
 
     #[test]

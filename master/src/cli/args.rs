@@ -116,6 +116,8 @@ pub(crate) struct SippArgs {
     pub(crate) health_min_success_ratio: Option<String>,
     pub(crate) health_max_failed_calls: Option<String>,
     pub(crate) health_max_timeouts: Option<String>,
+    /// `-threshold`, each as given (several per value, separated by commas).
+    pub(crate) thresholds: Vec<String>,
     /// Flags of the `Ignored` group that were given (for a warning).
     pub(crate) ignored: Vec<&'static str>,
 }
@@ -128,7 +130,10 @@ pub(crate) enum Scan {
     /// `-sd name`.
     Dump(String),
     Version,
+    /// `-h` / `--help`.
     Help,
+    /// No arguments at all (SIPp prints its usage and exits 99).
+    Usage,
 }
 
 /// Scans `args` (without the program name) left to right.
@@ -137,7 +142,7 @@ pub(crate) fn scan(args: &[String]) -> Result<Scan, CliError> {
     let rest = args.get(start..).unwrap_or_default();
     if rest.is_empty() {
         // `sipp` alone prints its usage and exits 99.
-        return Ok(Scan::Help);
+        return Ok(Scan::Usage);
     }
     let mut out = SippArgs::default();
     let mut it = rest.iter();
@@ -147,7 +152,10 @@ pub(crate) fn scan(args: &[String]) -> Result<Scan, CliError> {
             continue;
         };
         let Some(flag) = flags::lookup(name) else {
-            return Err(CliError::UnknownFlag { arg: arg.clone() });
+            return Err(CliError::UnknownFlag {
+                arg: arg.clone(),
+                suggestion: flags::closest(name),
+            });
         };
         let mut value = || {
             it.next()

@@ -5,12 +5,24 @@
 
 use thiserror::Error;
 
+/// The end of an unknown-flag message: a suggestion, then SIPp's pointer to `-h`.
+fn did_you_mean(s: &Option<&'static str>) -> String {
+    match s {
+        Some(name) => format!(" Did you mean '-{name}'? Use 'gossipper -h' for details"),
+        None => " Use 'gossipper -h' for details".to_string(),
+    }
+}
+
 /// Why the command line was rejected.
 #[derive(Debug, Error, PartialEq)]
 pub(crate) enum CliError {
-    /// A flag we do not know (SIPp's wording).
-    #[error("Invalid argument: '{arg}'. Use 'gossipper -h' for details")]
-    UnknownFlag { arg: String },
+    /// A flag we do not know (SIPp's wording), with the closest known one when a typo
+    /// is likely.
+    #[error("Invalid argument: '{arg}'.{}", did_you_mean(.suggestion))]
+    UnknownFlag {
+        arg: String,
+        suggestion: Option<&'static str>,
+    },
     /// The command line ended before the flag's value(s).
     #[error("Missing argument for param '-{flag}'. Use 'gossipper -h' for details")]
     MissingValue { flag: &'static str },
@@ -36,9 +48,13 @@ pub(crate) enum CliError {
         flag: &'static str,
         what: &'static str,
     },
-    /// `-sd` with a name that is not in the built-in catalogue.
-    #[error("-sd: invalid default scenario name '{name}'")]
-    UnknownBuiltin { name: String },
+    /// `-sd`, `-sn` or `-oocsn` with a name that is not in the built-in catalogue.
+    #[error("-{flag}: invalid default scenario name '{name}'; the built-in scenarios are: {known}")]
+    UnknownBuiltin {
+        flag: &'static str,
+        name: String,
+        known: String,
+    },
     /// The remote host (positional argument or `-rsa`) does not parse or resolve.
     #[error("{what} '{text}': {reason}")]
     BadAddress {

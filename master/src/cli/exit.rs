@@ -4,10 +4,11 @@
 //! runner does) or print anything. SIPp's codes come from `sipp -h` (reference/sipp.md §3);
 //! 2 is gossipper's health gate (spec/gossipper-reference.md §1.1).
 //!
-//! Checked against SIPp 3.6.1 itself: `-h`, `-v` and `-sd` exit 99; `-timeout_error`
-//! exits 255. One deliberate difference: SIPp 3.6.1 exits 1 when it rejects a flag or a
-//! scenario at start-up (its `ERROR()` path), which a script cannot tell from "a call
-//! failed"; we exit 255, the code SIPp documents for fatal errors.
+//! Checked against SIPp 3.6.1 itself: `-v`, `-sd` and no arguments exit 99;
+//! `-timeout_error` exits 255. Two deliberate differences: SIPp 3.6.1 exits 1 when it
+//! rejects a flag or a scenario at start-up (its `ERROR()` path), which a script cannot
+//! tell from "a call failed"; we exit 255, the code SIPp documents for fatal errors. And
+//! `-h` exits 0, not 99: asking for the help is not a failure.
 
 use std::process::ExitCode;
 
@@ -53,7 +54,7 @@ pub(crate) const TABLE: &[ExitRow] = &[
     ExitRow {
         exit: Exit::HealthGateFailed,
         code: 2,
-        meaning: "a -health_* gate failed",
+        meaning: "a -threshold or a -health_* gate failed",
     },
     ExitRow {
         exit: Exit::InternalCommand,
@@ -63,7 +64,7 @@ pub(crate) const TABLE: &[ExitRow] = &[
     ExitRow {
         exit: Exit::NoCallsProcessed,
         code: 99,
-        meaning: "normal exit without calls processed (-h, -v, -sd)",
+        meaning: "normal exit without calls processed (-v, -sd, no arguments); -h exits 0",
     },
     ExitRow {
         exit: Exit::BindError,

@@ -111,6 +111,45 @@ pub(crate) fn lookup(name: &str) -> Option<&'static Flag> {
     FLAGS.iter().find(|f| f.name == name)
 }
 
+/// Levenshtein distance between two short ASCII-ish strings (flag names).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known flag closest to a mistyped `name`, when it is close enough to be the one
+/// meant: at most one edit for names up to four letters, two beyond (`-trace_stats`,
+/// `-rate_incrase`), or the same letters in another case (`-t2`).
+pub(crate) fn closest(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return None;
+    }
+    let allowed = if name.len() <= 4 { 1 } else { 2 };
+    FLAGS
+        .iter()
+        .map(|f| {
+            let d = if f.name.eq_ignore_ascii_case(name) {
+                0
+            } else {
+                edit_distance(name, f.name)
+            };
+            (d, f.name)
+        })
+        .filter(|(d, _)| *d <= allowed)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
 const fn flag(
     name: &'static str,
     kind: Kind,
@@ -247,6 +286,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("health_min_success_ratio", Value(|a, v| a.health_min_success_ratio = Some(v)), "0..1", G::Gossipper, "Exit 2 if fewer calls succeed."),
     flag("health_max_failed_calls", Value(|a, v| a.health_max_failed_calls = Some(v)), "n", G::Gossipper, "Exit 2 if more calls fail (-1: off)."),
     flag("health_max_timeouts", Value(|a, v| a.health_max_timeouts = Some(v)), "n", G::Gossipper, "Exit 2 if more calls time out (-1: off)."),
+    flag("threshold", Value(|a, v| a.thresholds.push(v)), "expr", G::Gossipper, "Pass/fail threshold, k6 style: 'p99(response_time)<50ms', 'avg(call_length)<=2s', 'rate>=95%' (of the target rate), 'success_ratio>=99.5%', 'failed_calls==0', 'timeouts<=3', 'retrans_ratio<1%', 'rtp_loss<0.5%', 'mos_min>=3.5'. A timer is response_time (the first rtd), an rtd name or call_length; p50, p90, p99.9, avg, min and max work too. Repeat the flag or separate with commas. Exit 2 when one fails; the verdict is in -summary_json."),
     flag("version", Kind::Version, "", G::Gossipper, "Same as -v (Go gossipper spelling)."),
     // --- Ignored SIPp tuning knobs: our engine has no such setting.
     flag("timer_resol", Value(ignore_value), "time", G::Ignored, "SIPp scheduler resolution."),
@@ -313,14 +353,20 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 pub(crate) fn usage() -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    out.push_str(
-        "\nUsage:\n\n  gossipper [remote_host[:remote_port]] [options]\n\n\
-         Flags take one dash as in SIPp (two work too); a bare argument is the remote host\n\
-         (default port 5060). Times take a unit suffix: ms, s, m or h.\n\n\
-         Example:\n\n\
-         \x20  Built-in server (uas):         gossipper -sn uas -i 127.0.0.1 -p 5070\n\
-         \x20  Built-in client on that host:  gossipper -sn uac 127.0.0.1:5070\n",
-    );
+    out.push_str(concat!(
+        "\nUsage:\n\n",
+        "  gossipper [remote_host[:remote_port]] [options]\n",
+        "      A SIPp-compatible run: the options below.\n",
+        "  gossipper ui [--data-dir DIR] [--listen [HOST]:PORT]\n",
+        "      The master: web console and REST API /api/v2 (gossipper ui --help).\n",
+        "  gossipper worker --spec FILE\n",
+        "      Runs one job spec; the master starts these (gossipper worker --help).\n\n",
+        "Flags take one dash as in SIPp (two work too); a bare argument is the remote host\n",
+        "(default port 5060). Times take a unit suffix: ms, s, m or h.\n\n",
+        "Example:\n\n",
+        "   Built-in server (uas):         gossipper -sn uas -i 127.0.0.1 -p 5070\n",
+        "   Built-in client on that host:  gossipper -sn uac 127.0.0.1:5070\n",
+    ));
     for group in Group::ALL {
         let _ = write!(out, "\n*** {}:\n\n", group.title());
         for f in FLAGS.iter().filter(|f| f.group == group) {
@@ -336,10 +382,14 @@ pub(crate) fn usage() -> String {
             }
         }
     }
-    out.push_str(
-        "\nSignals:\n\n   USR1: soft exit (stop new calls, let open calls end, exit).\n   \
-         USR2: write the screens to the screen log.\n\nExit codes:\n\n",
-    );
+    out.push_str(concat!(
+        "\nSignals:\n\n",
+        "   INT, TERM: stop at once: calls in flight are aborted (BYE or CANCEL unless -nd),\n",
+        "              then the final screens and every output file are written. A second\n",
+        "              INT or TERM exits immediately, writing nothing more.\n",
+        "   USR1: soft exit (stop new calls, let open calls end, exit).\n",
+        "   USR2: write the screens to the screen log.\n\nExit codes:\n\n",
+    ));
     for row in super::exit::TABLE {
         let _ = writeln!(out, "   {:>3}: {}", row.code, row.meaning);
     }

@@ -39,8 +39,10 @@ pub(crate) enum Parsed {
     Dump(String),
     /// `-v`.
     Version,
-    /// `-h`, `--help`, or no arguments at all.
+    /// `-h` or `--help` (exit 0).
     Help,
+    /// No arguments at all: the usage, with SIPp's exit code 99.
+    Usage,
 }
 
 /// Parses a legacy command line (`args` without the program name).
@@ -51,10 +53,11 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, CliError> {
 fn parse_with(args: &[String], env: &resolve::Env) -> Result<Parsed, CliError> {
     Ok(match args::scan(args)? {
         args::Scan::Help => Parsed::Help,
+        args::Scan::Usage => Parsed::Usage,
         args::Scan::Version => Parsed::Version,
         args::Scan::Dump(name) => match builtin::get(&name) {
             Some(b) => Parsed::Dump(b.xml.to_owned()),
-            None => return Err(CliError::UnknownBuiltin { name }),
+            None => return Err(resolve::unknown_builtin("sd", &name)),
         },
         args::Scan::Run(raw) => {
             for name in &raw.ignored {
@@ -91,7 +94,13 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             println!("{}", version_text());
             Exit::NoCallsProcessed.into()
         }
+        // -h asked for the help: a success (SIPp exits 99, which scripts read as an
+        // error; no arguments at all keeps SIPp's 99).
         Ok(Parsed::Help) => {
+            print!("{}", flags::usage());
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Usage) => {
             print!("{}", flags::usage());
             Exit::NoCallsProcessed.into()
         }

@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
 use gossipper_engine::files::FileAccess;
 use gossipper_engine::media::RecordCalls;
+use gossipper_engine::scenario::builtin;
+use gossipper_engine::stats::thresholds;
 
 use super::args::SippArgs;
 use super::error::CliError;
@@ -64,7 +66,7 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
             });
         }
         (Some(f), None) => ScenarioSource::File(PathBuf::from(f)),
-        (None, Some(n)) => ScenarioSource::Builtin(n.clone()),
+        (None, Some(n)) => ScenarioSource::Builtin(builtin_name("sn", n)?),
         (None, None) => ScenarioSource::Builtin("uac".into()),
     };
     let ooc_scenario = match (&a.oocsf, &a.oocsn) {
@@ -75,7 +77,7 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
             });
         }
         (Some(f), None) => Some(ScenarioSource::File(PathBuf::from(f))),
-        (None, Some(n)) => Some(ScenarioSource::Builtin(n.clone())),
+        (None, Some(n)) => Some(ScenarioSource::Builtin(builtin_name("oocsn", n)?)),
         (None, None) => None,
     };
     let mut spec = JobSpec {
@@ -371,8 +373,39 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
     }
     spec.health.max_failed_calls = gate("health_max_failed_calls", &a.health_max_failed_calls)?;
     spec.health.max_timeouts = gate("health_max_timeouts", &a.health_max_timeouts)?;
+    for text in &a.thresholds {
+        let parsed = thresholds::parse_list(text).map_err(|e| CliError::Invalid {
+            flag: "threshold",
+            reason: e.to_string(),
+        })?;
+        if parsed.is_empty() {
+            return Err(CliError::Invalid {
+                flag: "threshold",
+                reason: "is empty".into(),
+            });
+        }
+        spec.thresholds.extend(parsed);
+    }
 
     Ok(spec)
+}
+
+/// A built-in scenario name, checked against the catalogue.
+fn builtin_name(flag: &'static str, name: &str) -> Result<String, CliError> {
+    match builtin::get(name) {
+        Some(b) => Ok(b.id.to_string()),
+        None => Err(unknown_builtin(flag, name)),
+    }
+}
+
+/// The error for a built-in scenario that does not exist, listing those that do.
+pub(crate) fn unknown_builtin(flag: &'static str, name: &str) -> CliError {
+    let known: Vec<&str> = builtin::all().iter().map(|b| b.id).collect();
+    CliError::UnknownBuiltin {
+        flag,
+        name: name.to_string(),
+        known: known.join(", "),
+    }
 }
 
 /// The name trace files start with: the `-sn` name, or the `-sf` file name without a

@@ -353,6 +353,9 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-health_max_timeouts", "0"], |s| {
         s.health.max_timeouts == Some(0)
     }),
+    (&["-threshold", "mos_min>=3.5"], |s| {
+        s.thresholds.len() == 1 && s.thresholds[0].text == "mos_min>=3.5"
+    }),
     (
         &[
             "-tls_cert",
@@ -527,11 +530,11 @@ fn errors_name_the_flag_at_fault() {
     let cases: &[(&[&str], Expect)] = &[
         (
             &["-foo"],
-            |e| matches!(e, CliError::UnknownFlag { arg } if arg == "-foo"),
+            |e| matches!(e, CliError::UnknownFlag { arg, suggestion: None } if arg == "-foo"),
         ),
         (
             &["--foo"],
-            |e| matches!(e, CliError::UnknownFlag { arg } if arg == "--foo"),
+            |e| matches!(e, CliError::UnknownFlag { arg, .. } if arg == "--foo"),
         ),
         (&["-"], |e| matches!(e, CliError::UnknownFlag { .. })),
         (&["--"], |e| matches!(e, CliError::UnknownFlag { .. })),
@@ -720,7 +723,7 @@ fn errors_name_the_flag_at_fault() {
         }),
         (
             &["-sd", "no_such_scenario"],
-            |e| matches!(e, CliError::UnknownBuiltin { name } if name == "no_such_scenario"),
+            |e| matches!(e, CliError::UnknownBuiltin { flag: "sd", name, .. } if name == "no_such_scenario"),
         ),
     ];
     for (args, expect) in cases {
@@ -738,17 +741,93 @@ fn unknown_flag_message_matches_sipps_wording() {
 }
 
 #[test]
+fn typos_get_the_closest_flag_and_bad_builtins_the_list() {
+    for (typo, meant) in [
+        ("-trace_stats", "trace_stat"),
+        ("-rate_incrase", "rate_increase"),
+        ("-summary_jsn", "summary_json"),
+        ("--nostdn", "nostdin"),
+        ("-t2", "T2"),
+        ("-thresold", "threshold"),
+    ] {
+        let e = error(&[typo]);
+        assert!(
+            matches!(&e, CliError::UnknownFlag { suggestion: Some(s), .. } if *s == meant),
+            "{typo}: {e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Invalid argument: '{typo}'. Did you mean '-{meant}'? Use 'gossipper -h' for details"
+            )
+        );
+    }
+    assert!(matches!(
+        error(&["-completely_unknown_thing"]),
+        CliError::UnknownFlag {
+            suggestion: None,
+            ..
+        }
+    ));
+    for (flag, args) in [
+        ("sn", &["-sn", "uac2"][..]),
+        ("oocsn", &["-oocsn", "x"]),
+        ("sd", &["-sd", "x"]),
+    ] {
+        let e = error(args);
+        assert!(
+            matches!(&e, CliError::UnknownBuiltin { flag: f, .. } if *f == flag),
+            "{args:?}: {e:?}"
+        );
+        let text = e.to_string();
+        for id in ["uac", "uas", "branchc", "ooc_default"] {
+            assert!(text.contains(id), "{text}");
+        }
+    }
+}
+
+#[test]
+fn thresholds_parse_on_the_command_line_and_bad_ones_are_refused() {
+    let s = spec(&[
+        "-threshold",
+        "p99(response_time)<50ms",
+        "-threshold",
+        "failed_calls==0, rate>=95%",
+    ]);
+    let texts: Vec<&str> = s.thresholds.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["p99(response_time)<50ms", "failed_calls==0", "rate>=95%"]
+    );
+    let e = error(&["-threshold", "p99(response_time)<5Oms"]);
+    assert!(
+        matches!(&e, CliError::Invalid { flag: "threshold", reason } if reason.contains("\"Oms\"")),
+        "{e:?}"
+    );
+    assert!(matches!(
+        error(&["-threshold", " , "]),
+        CliError::Invalid {
+            flag: "threshold",
+            ..
+        }
+    ));
+}
+
+#[test]
 fn help_version_and_no_arguments() {
     for args in [
-        &[][..],
-        &["-h"],
+        &["-h"][..],
         &["--help"],
-        &["sipp"],
         &["sipp", "-h"],
         &["-r", "5", "-h", "-bogus"],
     ] {
         assert_eq!(parsed(args), Ok(Parsed::Help), "{args:?}");
     }
+    for args in [&[][..], &["sipp"]] {
+        assert_eq!(parsed(args), Ok(Parsed::Usage), "{args:?}");
+    }
+    let usage = super::flags::usage();
+    assert!(usage.contains("gossipper ui ") && usage.contains("gossipper worker --spec"));
     for args in [&["-v"][..], &["--v"], &["-version"], &["--version"]] {
         assert_eq!(parsed(args), Ok(Parsed::Version), "{args:?}");
     }

@@ -1,6 +1,12 @@
 //! How a running test is steered from outside: signals (SIGUSR1 soft quit like `q`,
-//! SIGINT/SIGTERM quit, SIGUSR2 screen dump), keys on a terminal, and SIPp's UDP control
-//! port (`echo q >/dev/udp/127.0.0.1/8888`).
+//! SIGINT/SIGTERM stop at once, SIGUSR2 screen dump), keys on a terminal, and SIPp's UDP
+//! control port (`echo q >/dev/udp/127.0.0.1/8888`).
+//!
+//! SIGINT and SIGTERM end the run as SIPp's handler does: at once, not after the calls
+//! in flight drain (which takes up to Timer B, 32 s, against a dead peer). The calls in
+//! flight are aborted (a BYE or CANCEL each, SIPp's default behaviours) and the run's
+//! outputs are written; a second signal ends the process immediately
+//! (`signals::SignalCounts::install_with`).
 
 use std::io::Read as _;
 use std::sync::mpsc;
@@ -16,10 +22,8 @@ pub(super) fn apply_signals(signals: &SignalCounts, control: &Control) -> bool {
     if signals.take_usr1() {
         control.soft_quit();
     }
-    match signals.stops() {
-        0 => {}
-        1 => control.soft_quit(),
-        _ => control.hard_quit(),
+    if signals.stops() > 0 {
+        control.hard_quit();
     }
     signals.take_usr2()
 }

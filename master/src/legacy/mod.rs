@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::runner::{self, RunEnd, RunError};
 use gossipper_engine::stats::report::{RunInfo, RunParams};
-use gossipper_engine::stats::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
-use gossipper_engine::stats::summary::{self, HealthFacts, SummaryInput};
+use gossipper_engine::stats::screen::{self, Footer, Screen, ScreenInput};
+use gossipper_engine::stats::summary::{self, SummaryInput};
 
 use crate::cli::Exit;
 use observer::LegacyObserver;
@@ -63,31 +63,16 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
         Ok(p) => p,
         Err(e) => return report_error(&e).into(),
     };
-    let pid = std::process::id();
     let start = std::time::SystemTime::now();
-    let rate_cps = spec.rate * 1000.0 / spec.rate_period_ms.max(1) as f64;
     let info = RunInfo::new(
         &prepared.scenario,
-        RunParams {
-            transport: spec.transport.keyword().to_string(),
-            remote: spec.remote.map(|r| r.to_string()).unwrap_or_default(),
-            local_port: prepared.local.port(),
-            rate: spec.rate,
-            rate_period_ms: spec.rate_period_ms,
-            users: spec.users,
-            call_limit: spec.call_limit.unwrap_or_else(|| {
-                gossipper_engine::load::default_call_limit(rate_cps, spec.default_pause_ms)
-            }),
-            max_calls: spec.max_calls,
-            default_pause_ms: spec.default_pause_ms,
-            start,
-            pid,
-        },
+        RunParams::of(&spec, prepared.local.port(), start, std::process::id()),
     );
     let control = prepared.control();
-    let signals = crate::signals::SignalCounts::install("gossipper");
+    let signals = crate::signals::SignalCounts::install_with("gossipper", Some(exit_at_once));
     let keys = control::Keys::start(&spec, control);
-    let mut obs = match LegacyObserver::new(&spec, info.clone(), start, signals, keys) {
+    let shards = prepared.shards;
+    let mut obs = match LegacyObserver::new(&spec, info.clone(), start, signals, keys, shards) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("gossipper: {e}");
@@ -101,56 +86,65 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
     obs.finish(&report);
 
     // Final screens on stdout, as SIPp prints them at exit.
-    let live = LiveInfo {
-        last_error: obs.last_error.clone(),
-        ..Default::default()
-    };
-    let empty = obs.screen_prev.clone();
+    let live = obs.live_info(&report.stats);
     let input = ScreenInput {
         info: &info,
-        prev: &empty,
+        prev: &obs.screen_prev,
         cur: &report.stats,
         period_start: obs.screen_prev_at,
         now: report.finished_at,
         live: &live,
         footer: Footer::Terminated,
     };
-    if !spec.background {
-        let text = screen::closing_screens(Screen::Scenario, &input);
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    }
+    let text = screen::closing_screens(Screen::Scenario, &input);
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    drop(out);
     if let Some(path) = &spec.trace.screen_file {
         let _ = std::fs::write(path, screen::trace_screen(&input));
     }
-    let gates = spec.health;
-    let health = summary::evaluate_health(&gates, &HealthFacts::of(&report.stats));
-    if let Some(path) = &spec.trace.summary_json {
-        let s = summary::summary(&SummaryInput {
-            info: &info,
-            stats: &report.stats,
-            finished_at: report.finished_at,
-            tool_version: summary::TOOL_VERSION,
-            seed: spec.seed,
-            gates: &gates,
-            media: report.stats.media.summary(),
-            shard_calls: &report.shard_calls,
-        });
-        if let Err(e) = std::fs::write(path, summary::to_json(&s)) {
-            eprintln!("gossipper: cannot write {}: {e}", path.display());
-        }
+    // The summary decides exit code 2 (its thresholds include the -health_* gates), so it
+    // is built even when -summary_json does not ask for the file.
+    let s = summary::summary(&SummaryInput {
+        info: &info,
+        stats: &report.stats,
+        finished_at: report.finished_at,
+        tool_version: summary::TOOL_VERSION,
+        seed: spec.seed,
+        gates: &spec.health,
+        media: report.stats.media.summary(),
+        shard_calls: &report.shard_calls,
+        thresholds: &spec.thresholds,
+    });
+    if let Some(path) = &spec.trace.summary_json
+        && let Err(e) = std::fs::write(path, summary::to_json(&s))
+    {
+        eprintln!("gossipper: cannot write {}: {e}", path.display());
+    }
+    let threshold_failed = s.thresholds.iter().any(|t| !t.pass);
+    for t in s.thresholds.iter().filter(|t| !t.pass) {
+        eprintln!("gossipper: threshold failed: {}", t.text);
     }
     let c = &report.stats.counters;
     let code = match report.end {
         RunEnd::StoppedNow => Exit::InternalCommand,
         RunEnd::TimedOut if spec.timeout_error => Exit::Fatal,
-        _ if health.active && !health.pass => Exit::HealthGateFailed,
+        _ if threshold_failed => Exit::HealthGateFailed,
         _ if c.failed_calls > 0 => Exit::SomeFailed,
         _ if c.successful_calls == 0 => Exit::NoCallsProcessed,
         _ => Exit::AllSucceeded,
     };
     code.into()
+}
+
+/// A second SIGINT or SIGTERM: the terminal back as it was, then the signal's default
+/// action (the process ends at once, as if no handler were installed).
+fn exit_at_once(signal: i32) {
+    terminal::restore();
+    let _ = signal_hook::low_level::emulate_default_handler(signal);
+    // Not reached for INT and TERM, whose default action ends the process.
+    std::process::exit(128 + signal);
 }
 
 /// Prints a start-up error once and returns its exit code.

@@ -56,6 +56,8 @@ pub(super) struct LegacyObserver {
     short_message_file: Option<File>,
     quit_presses: u32,
     pub(super) last_error: Option<String>,
+    /// Shards of the run: the screen's scheduler resolution is per shard.
+    shards: u64,
 }
 
 impl LegacyObserver {
@@ -65,14 +67,9 @@ impl LegacyObserver {
         start: SystemTime,
         signals: SignalCounts,
         keys: Keys,
+        shards: usize,
     ) -> std::io::Result<Self> {
-        let empty = ShardStats::new(
-            info.steps.len(),
-            info.rtd_names.len(),
-            info.counter_names.len(),
-            &info.rtd_edges_ms,
-            &info.call_length_edges_ms,
-        );
+        let empty = info.empty_stats();
         let t = &spec.trace;
         let mut stat_file = create(&t.stat_file)?;
         if let Some(f) = stat_file.as_mut() {
@@ -115,7 +112,21 @@ impl LegacyObserver {
             quit_presses: 0,
             last_error: None,
             info,
+            shards: shards.max(1) as u64,
         })
+    }
+
+    /// The screen's numbers that are not in the statistics, for the period from the
+    /// last screen to `cur`.
+    pub(super) fn live_info(&self, cur: &ShardStats) -> LiveInfo {
+        let loops = cur
+            .scheduler_loops
+            .saturating_sub(self.screen_prev.scheduler_loops);
+        LiveInfo {
+            last_error: self.last_error.clone(),
+            scheduling_loops: loops / self.shards,
+            ..Default::default()
+        }
     }
 
     fn screen_input<'a>(
@@ -236,10 +247,7 @@ impl Observer for LegacyObserver {
         if apply_signals(&self.signals, tick.control)
             && let Some(path) = &self.screen_file
         {
-            let live = LiveInfo {
-                last_error: self.last_error.clone(),
-                ..Default::default()
-            };
+            let live = self.live_info(tick.stats);
             let text = screen::trace_screen(&self.screen_input(
                 tick.stats,
                 tick.wall,
@@ -288,10 +296,7 @@ impl Observer for LegacyObserver {
                     (_, true) => Footer::Paused,
                     _ => Footer::Running,
                 };
-                let live = LiveInfo {
-                    last_error: self.last_error.clone(),
-                    ..Default::default()
-                };
+                let live = self.live_info(tick.stats);
                 let lines = screen::screen_lines(
                     self.screen,
                     &self.screen_input(tick.stats, tick.wall, &live, footer),

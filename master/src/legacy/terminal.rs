@@ -1,10 +1,27 @@
 //! Raw keyboard mode for SIPp's single-key controls (`+ - * / p q Q 1-9`).
 //!
-//! The one place of the binary with `unsafe`: termios calls on stdin, restored on drop.
+//! The one place of the binary with `unsafe`: termios calls on stdin, restored on drop
+//! (or by `restore` when the process ends at a second SIGINT).
+
+/// The attributes to restore, for [`restore`] (which runs on the signal thread, where
+/// the `RawMode` value is out of reach).
+static SAVED: std::sync::OnceLock<libc::termios> = std::sync::OnceLock::new();
 
 /// Puts stdin in non-canonical, no-echo mode while alive.
 pub(super) struct RawMode {
     saved: libc::termios,
+}
+
+/// Puts the terminal back as it was before `RawMode::enable` (no effect without one):
+/// for a process about to end without running destructors.
+#[allow(unsafe_code)]
+pub(super) fn restore() {
+    if let Some(saved) = SAVED.get() {
+        // SAFETY: writes back attributes read from fd 0 by `RawMode::enable`.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, saved);
+        }
+    }
 }
 
 impl RawMode {
@@ -22,6 +39,7 @@ impl RawMode {
                 return None;
             }
             let saved = t;
+            let _ = SAVED.set(saved);
             t.c_lflag &= !(libc::ICANON | libc::ECHO);
             t.c_cc[libc::VMIN] = 1;
             t.c_cc[libc::VTIME] = 0;

@@ -16,6 +16,7 @@ mod auth;
 mod console;
 mod hash_gate;
 mod http;
+mod listen;
 pub(crate) mod paths;
 pub(crate) mod store;
 pub(crate) mod supervisor;
@@ -43,7 +44,8 @@ struct UiArgs {
     /// Where every UI artefact lives (created if missing).
     #[arg(long, default_value = "./gossipper-data")]
     data_dir: PathBuf,
-    /// `:PORT` (all interfaces) or `HOST:PORT`; port 0 picks a free port.
+    /// PORT or :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; port 0 picks a free
+    /// port.
     #[arg(long, default_value = ":8080")]
     listen: String,
     /// Archived versions kept per scenario (0 = unlimited).
@@ -115,6 +117,10 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
 }
 
 fn run(args: UiArgs) -> anyhow::Result<()> {
+    // Bind first: a busy port or a bad address must not leave a data dir and an admin
+    // behind.
+    let addr = listen::parse(&args.listen).map_err(anyhow::Error::msg)?;
+    let listener = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
     // Before the first file: everything this process and its workers create is private.
     store::modes::restrict_umask();
     let layout = paths::Layout::new(&args.data_dir);
@@ -172,8 +178,6 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
         disk_usage: Mutex::new(None),
         supervisor,
     });
-    let addr = http::listen_addr(&args.listen);
-    let listener = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
     match listener.local_addr() {
         Ok(bound) => eprintln!("gossipper ui: listening on http://{bound}"),
         Err(_) => eprintln!("gossipper ui: listening on {addr}"),
@@ -268,8 +272,13 @@ fn bootstrap_admin(store: &Store) -> anyhow::Result<()> {
     let hash = auth::hash_password(&password)?;
     let now = timefmt::rfc3339(SystemTime::now());
     store.db.tx(|c| {
-        users::create(c, &username, &hash, Role::Admin, &now)?;
+        let user = users::create(c, &username, &hash, Role::Admin, &now)?;
         kv::set(c, kv::BOOTSTRAP_AT, &now)?;
+        if !from_env {
+            // The sign-in page shows the default until it is changed; the console asks
+            // this admin to change it.
+            kv::set(c, kv::DEFAULT_PASSWORD_USER, &user.id.to_string())?;
+        }
         kv::set(c, kv::AUTH_MODE, "internal")
     })?;
     let source = if from_env {

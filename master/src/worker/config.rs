@@ -17,6 +17,7 @@ use gossipper_engine::config::{JobSpec, ScenarioSource, TransportMode};
 use gossipper_engine::files::{FileAccess, JobRoots};
 use gossipper_engine::media::RecordCalls;
 use gossipper_engine::scenario::builtin;
+use gossipper_engine::stats::thresholds;
 
 use super::load_scenario::{self, Identity};
 use super::media::{self, MediaRefError, MediaRefKind};
@@ -271,6 +272,11 @@ fn apply_overrides(
     if let Some(s) = o.seed {
         job.seed = s;
     }
+    for (i, text) in o.thresholds.iter().flatten().enumerate() {
+        let parsed = thresholds::parse_list(text)
+            .map_err(|e| bad(format!("engine.thresholds[{i}]"), e.to_string()))?;
+        job.thresholds.extend(parsed);
+    }
     // Identity headers also reach stored scenarios as -key values: [sip_from], [sip_pai],
     // [sip_provider].
     for (k, v) in [
@@ -427,6 +433,8 @@ mod tests {
             record_wav: false,
             record_wav_duplex: false,
             engine: EngineOverrides::default(),
+            name: String::new(),
+            notes: String::new(),
         }
     }
 

@@ -5,6 +5,8 @@
 //! with `kind`, `job_id` and `ts` (Unix ms):
 //!
 //! - `{"kind":"started","job_id","pid","ts"}` first;
+//! - `{"kind":"plan","job_id","ts","scenario","messages","target"}` once the scenario is
+//!   loaded (engine `stats_line::plan_line`);
 //! - `{"kind":"stats",…}` every `stats_interval_ms` with the real counters (engine
 //!   `stats::stats_line`), plus one last line when the run ends;
 //! - `{"kind":"error","job_id","error","ts"}` when the job cannot run;
@@ -26,15 +28,15 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use gossipper_engine::runner::{self, RunError};
-use gossipper_engine::stats::ShardStats;
 use gossipper_engine::stats::format::unix_ms;
 use gossipper_engine::stats::report::{RunInfo, RunParams};
-use gossipper_engine::stats::report_html::{self, ReportData};
+use gossipper_engine::stats::report_html::{self, ReportData, ReportHead};
+use gossipper_engine::stats::stats_line::plan_line;
 use gossipper_engine::stats::summary::{self, SummaryInput};
 use serde::Serialize;
 
 use crate::signals::SignalCounts;
-pub(crate) use config::build as build_config;
+pub(crate) use config::{ConfigError, build as build_config};
 pub(crate) use load_scenario::IDS as LOAD_SCENARIOS;
 pub(crate) use load_scenario::check_identity_value;
 use observer::{JobObserver, Lines};
@@ -46,7 +48,7 @@ pub(crate) mod exit {
     pub(crate) const OK: u8 = 0;
     /// At least one call failed.
     pub(crate) const SOME_FAILED: u8 = 1;
-    /// A health gate failed.
+    /// A threshold or a health gate failed, or the run missed its target.
     pub(crate) const HEALTH_GATE_FAILED: u8 = 2;
     /// A socket could not be bound.
     pub(crate) const BIND: u8 = 254;
@@ -99,6 +101,21 @@ fn usage() -> &'static str {
     "usage: gossipper worker --spec <path>"
 }
 
+/// `gossipper worker --help`.
+const HELP: &str = "usage: gossipper worker --spec <path>
+
+Runs one job described by a JSON spec (gossipper-reference.md §5.7): the master
+(`gossipper ui`) writes the spec and starts the worker; it can be run by hand too.
+The worker prints JSON lines on stdout (started, plan, stats every second, exit),
+writes summary.json, call_records.jsonl and report.html into the job's artifacts
+folder, and logs to stderr. SIGTERM or SIGINT stops it: no new calls, open calls
+finish (a second signal, or 4.5 s, aborts them), and the artifacts are written.
+
+Exit codes: 0 every call succeeded, 1 a call failed, 2 a threshold or health gate
+failed or the run missed its target, 254 a socket could not be bound, 255 the spec,
+the configuration or the scenario is unusable.
+";
+
 fn spec_path(args: &[String]) -> Option<PathBuf> {
     match args {
         [flag, path] if flag == "--spec" || flag == "-spec" => Some(PathBuf::from(path)),
@@ -108,6 +125,10 @@ fn spec_path(args: &[String]) -> Option<PathBuf> {
 }
 
 pub(crate) fn main(args: &[String]) -> ExitCode {
+    if matches!(args, [a] if a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     let Some(path) = spec_path(args) else {
         eprintln!("{}", usage());
         return ExitCode::from(exit::FATAL);
@@ -271,32 +292,14 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 
         }
     }
     let start = SystemTime::now();
-    let rate_cps = job.rate * 1000.0 / job.rate_period_ms.max(1) as f64;
     let info = RunInfo::new(
         &prepared.scenario,
-        RunParams {
-            transport: job.transport.keyword().to_string(),
-            remote: job.remote.map(|r| r.to_string()).unwrap_or_default(),
-            local_port: prepared.local.port(),
-            rate: job.rate,
-            rate_period_ms: job.rate_period_ms,
-            users: job.users,
-            call_limit: job.call_limit.unwrap_or_else(|| {
-                gossipper_engine::load::default_call_limit(rate_cps, job.default_pause_ms)
-            }),
-            max_calls: job.max_calls,
-            default_pause_ms: job.default_pause_ms,
-            start,
-            pid: std::process::id(),
-        },
+        RunParams::of(job, prepared.local.port(), start, std::process::id()),
     );
-    let empty = ShardStats::new(
-        info.steps.len(),
-        info.rtd_names.len(),
-        info.counter_names.len(),
-        &info.rtd_edges_ms,
-        &info.call_length_edges_ms,
-    );
+    // The run's plan first: the console draws the per-message table and the target
+    // from it before the first stats line.
+    lines.write(&plan_line(job_id, now_ms(), &info));
+    let empty = info.empty_stats();
     let records_path = spec.artifacts_dir.join(files::CALL_RECORDS);
     let records = match std::fs::File::create(&records_path) {
         Ok(f) => Some(f),
@@ -327,6 +330,7 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 
         gates: &job.health,
         media: report.stats.media.summary(),
         shard_calls: &report.shard_calls,
+        thresholds: &job.thresholds,
     });
     write_artifact(
         &spec.artifacts_dir.join(files::SUMMARY),
@@ -336,33 +340,21 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 
         "gossipper job {job_id} — {} {}",
         spec.profile_kind, built.scenario_id
     );
-    let html = report_html::render(&title, &ReportData::from_summary(&s), &obs.series);
+    let request = [("scenario id", built.scenario_id.clone())];
+    let head = ReportHead {
+        title: &title,
+        name: &spec.name,
+        notes: &spec.notes,
+        request: &request,
+    };
+    let html = report_html::render_with(&head, &ReportData::from_summary(&s), &obs.series);
     write_artifact(
         &spec.artifacts_dir.join(files::REPORT_HTML),
         html.as_bytes(),
     );
 
-    let c = &report.stats.counters;
-    let code = if s.health.active && !s.health.pass {
-        exit::HEALTH_GATE_FAILED
-    } else if c.failed_calls > 0 {
-        exit::SOME_FAILED
-    } else {
-        exit::OK
-    };
-    let error = if code == exit::HEALTH_GATE_FAILED {
-        Some(format!(
-            "health gate failed: {}",
-            s.health.reasons.join("; ")
-        ))
-    } else if code == exit::SOME_FAILED {
-        Some(format!(
-            "{} of {} calls failed",
-            c.failed_calls, s.total_calls
-        ))
-    } else {
-        obs.last_error.clone()
-    };
+    let (code, error) = outcome(&s, obs.stopped);
+    let error = error.or_else(|| obs.last_error.clone());
     eprintln!(
         "worker: done: {} calls, {} succeeded, {} failed, exit {code}{}",
         s.total_calls,
@@ -380,6 +372,37 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 
         ts: now_ms(),
     });
     code
+}
+
+/// The exit code and the sentence for the job's `error`: a failed threshold (or gate)
+/// first, then failed calls, then a target the run did not reach (not when stopped: a
+/// stop is expected to leave the target unreached).
+fn outcome(s: &summary::Summary, stopped: bool) -> (u8, Option<String>) {
+    let failed: Vec<&str> = s
+        .thresholds
+        .iter()
+        .filter(|t| !t.pass)
+        .map(|t| t.text.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return (
+            exit::HEALTH_GATE_FAILED,
+            Some(format!("threshold failed: {}", failed.join("; "))),
+        );
+    }
+    if s.failed_calls > 0 {
+        return (
+            exit::SOME_FAILED,
+            Some(format!(
+                "{} of {} calls failed",
+                s.failed_calls, s.total_calls
+            )),
+        );
+    }
+    if s.verdict.status == "fail" && !stopped {
+        return (exit::HEALTH_GATE_FAILED, Some(s.verdict.reasons.join("; ")));
+    }
+    (exit::OK, None)
 }
 
 fn write_artifact(path: &Path, bytes: &[u8]) {

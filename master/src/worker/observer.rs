@@ -129,42 +129,57 @@ impl JobObserver {
     /// Writes a stats line for the interval ending at `now`.
     pub(crate) fn emit_stats(&mut self, cur: &ShardStats, now: Instant, wall: SystemTime) {
         let prev_at = self.prev_at.unwrap_or(now);
+        let interval = now.saturating_duration_since(prev_at);
         let line = stats_line_with_media(
             &self.job_id,
             unix_ms(wall),
             &self.prev,
             cur,
-            now.saturating_duration_since(prev_at),
+            interval,
             cur.media.line(),
         );
         self.lines.write(&line);
-        self.record_point(&line, now);
+        self.record_point(cur, interval, now);
         self.prev = cur.clone();
         self.prev_at = Some(now);
     }
 
-    fn record_point(&mut self, line: &str, now: Instant) {
+    /// A point of report.html's charts from the interval `self.prev` → `cur`.
+    fn record_point(&mut self, cur: &ShardStats, interval: Duration, now: Instant) {
         if self.series_skip > 0 {
             self.series_skip -= 1;
             return;
         }
         self.series_skip = self.series_stride - 1;
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim_end()) else {
-            return;
+        let secs = interval.as_secs_f64();
+        let per_s = |now: u64, before: u64| {
+            if secs > 0.0 {
+                now.saturating_sub(before) as f64 / secs
+            } else {
+                0.0
+            }
         };
-        let f = |k: &str| v.get(k).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
-        let u = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let (c, p) = (&cur.counters, &self.prev.counters);
+        // NaN until a response was timed: the chart starts where the values do.
+        let q = |q: f64| {
+            cur.rtd
+                .first()
+                .filter(|t| t.count > 0)
+                .map_or(f64::NAN, |t| t.histogram.quantile(q) as f64 / 1000.0)
+        };
         let t_s = self
             .started
             .map_or(0.0, |s| now.saturating_duration_since(s).as_secs_f64());
         self.series.push(SeriesPoint {
             t_s,
-            cps: f("cps"),
-            active: u("calls_active"),
-            succeeded: u("calls_succeeded"),
-            failed: u("calls_failed"),
-            p50_ms: f("response_time_p50_ms"),
-            p99_ms: f("response_time_p99_ms"),
+            cps: per_s(cur.calls_created(), self.prev.calls_created()),
+            active: cur.current_calls,
+            succeeded: c.successful_calls,
+            failed: c.failed_calls,
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+            retrans_per_s: per_s(c.retransmissions, p.retransmissions),
+            timeouts_per_s: per_s(c.timeouts, p.timeouts),
         });
         if self.series.len() >= MAX_SERIES {
             let mut keep = false;

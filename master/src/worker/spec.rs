@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// `{job_id, data_dir, profile_id, profile_kind, scenario_id, tool_args, artifacts_dir,
-/// stats_interval_ms, record_wav, record_wav_duplex, engine}`.
+/// stats_interval_ms, record_wav, record_wav_duplex, engine, name, notes}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkerSpec {
@@ -34,6 +34,11 @@ pub(crate) struct WorkerSpec {
     pub(crate) record_wav_duplex: bool,
     #[serde(default)]
     pub(crate) engine: EngineOverrides,
+    /// The job's name and notes as they were when it started (report.html shows them).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) notes: String,
 }
 
 fn default_interval() -> u64 {
@@ -95,6 +100,10 @@ pub(crate) struct EngineOverrides {
     /// RNG seed, to replay a run; default random.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) seed: Option<u64>,
+    /// k6-style thresholds (`p99(response_time)<50ms`, `rate>=95%`, …), each as written;
+    /// the grammar is `gossipper_engine::stats::thresholds`'.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) thresholds: Option<Vec<String>>,
 }
 
 impl EngineOverrides {
@@ -138,6 +147,8 @@ mod tests {
             record_wav: false,
             record_wav_duplex: false,
             engine: o,
+            name: "nightly".into(),
+            notes: String::new(),
         };
         let text = serde_json::to_string(&spec).unwrap();
         assert_eq!(serde_json::from_str::<WorkerSpec>(&text).unwrap(), spec);

@@ -1,5 +1,5 @@
-//! Jobs: `GET /jobs` (paged), `POST /jobs`, `GET/DELETE /jobs/{id}`,
-//! `POST /jobs/{id}/stop`, `GET /jobs/{id}/artifacts/{kind}`,
+//! Jobs: `GET /jobs` (paged), `POST /jobs`, `GET/PATCH/DELETE /jobs/{id}` (PATCH sets
+//! the job's `name` and `notes`), `POST /jobs/{id}/stop`, `GET /jobs/{id}/artifacts/{kind}`,
 //! `GET /jobs/{id}/recordings[/{name}]`, and the profile shortcuts
 //! `POST /servers|clients/{id}/start|stop`.
 //!
@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Call, Ctx, Reply};
+use super::{ApiError, Call, Ctx, Reply, job_request};
 use crate::ui::paths::check_name;
 use crate::ui::store::jobs::{self, Artifact, Job};
 use crate::ui::supervisor::admission::Refusal;
@@ -93,6 +93,8 @@ pub(super) struct CreateJob {
     record_wav_duplex: bool,
     engine: EngineOverrides,
     tool_args: serde_json::Map<String, serde_json::Value>,
+    name: String,
+    notes: String,
 }
 
 /// The body of the profile start shortcuts.
@@ -104,6 +106,16 @@ struct StartBody {
     record_wav: bool,
     record_wav_duplex: bool,
     engine: EngineOverrides,
+    name: String,
+    notes: String,
+}
+
+/// `PATCH /jobs/{id}`: fields left out keep their value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct LabelBody {
+    name: Option<String>,
+    notes: Option<String>,
 }
 
 /// Checks that a server or client profile exists and may be started.
@@ -130,6 +142,9 @@ pub(super) fn start_job(ctx: &Ctx, req: StartRequest) -> Result<Job, ApiError> {
 
 pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let body: CreateJob = call.json()?;
+    let name = job_request::name(&body.name)?;
+    let notes = job_request::notes(&body.notes)?;
+    job_request::check_thresholds(body.engine.thresholds.as_deref(), "engine.thresholds")?;
     let kind = body.profile_kind.as_str();
     match kind {
         "server" | "client" => {
@@ -178,6 +193,8 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
             engine: body.engine,
             tool_args: body.tool_args,
             created_by: who,
+            name,
+            notes,
         },
     )?;
     ctx.audit(
@@ -204,6 +221,9 @@ fn start_profile(
     } else {
         StartBody::default()
     };
+    let name = job_request::name(&body.name)?;
+    let notes = job_request::notes(&body.notes)?;
+    job_request::check_thresholds(body.engine.thresholds.as_deref(), "engine.thresholds")?;
     let who = call.who()?.username.clone();
     let job = start_job(
         ctx,
@@ -217,6 +237,8 @@ fn start_profile(
             engine: body.engine,
             tool_args: Default::default(),
             created_by: who,
+            name,
+            notes,
         },
     )?;
     ctx.audit(
@@ -279,6 +301,31 @@ pub(super) fn stop(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError
         .ok_or_else(|| ApiError::NotFound(format!("job \"{id}\" not found")))?;
     ctx.audit(call.who()?, "job.stop", &id, serde_json::json!({}))?;
     Reply::ok(&job)
+}
+
+/// `PATCH /jobs/{id}`: renames a job or rewrites its notes (running or finished).
+pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let body: LabelBody = call.json()?;
+    let job = find(ctx, &id)?;
+    let name = match &body.name {
+        Some(n) => job_request::name(n)?,
+        None => job.name,
+    };
+    let notes = match &body.notes {
+        Some(n) => job_request::notes(n)?,
+        None => job.notes,
+    };
+    ctx.store
+        .db
+        .tx(|c| jobs::set_label(c, &id, &name, &notes))?;
+    ctx.audit(
+        call.who()?,
+        "job.update",
+        &id,
+        serde_json::json!({"name": name}),
+    )?;
+    Reply::ok(&find(ctx, &id)?)
 }
 
 pub(super) fn delete(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {

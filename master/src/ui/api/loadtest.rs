@@ -10,6 +10,13 @@
 //! From, `sip_pai` in P-Asserted-Identity and `sip_provider` in X-Provider; a stored
 //! scenario gets them as the keywords `[sip_from]`, `[sip_pai]`, `[sip_provider]`.
 //! `total_calls: 0` runs until `POST /jobs/{id}/stop`.
+//!
+//! A run is checked whole before its job exists: an unknown scenario, one that answers
+//! calls (a UAS) instead of placing them, a scenario that does not load, a malformed
+//! threshold or one on a timer the scenario lacks, each is a 400 naming the field.
+//! `max_concurrent` may be left out: the engine then uses SIPp's default (3 × rate ×
+//! max(hold, 1 s)), which never throttles the rate asked for; the reply's `target` says
+//! what the run will use.
 
 use std::time::SystemTime;
 
@@ -22,6 +29,7 @@ use crate::ui::store::profiles::{ClientProfile, TransportSpec};
 use crate::ui::supervisor::StartRequest;
 use crate::ui::timefmt;
 use crate::worker::spec::EngineOverrides;
+use gossipper_engine::stats::report::RunParams;
 
 /// The wizard's client profile.
 pub(crate) const WIZARD_PROFILE: &str = "_load_wizard";
@@ -31,7 +39,9 @@ struct Defaults {
     scenario_id: &'static str,
     total_calls: u64,
     rate: f64,
-    max_concurrent: u64,
+    /// `null`: computed (see `concurrency`).
+    max_concurrent: Option<u64>,
+    concurrency: &'static str,
     health_enabled: bool,
     health_min_success_ratio: f64,
     health_max_failed_calls: u64,
@@ -52,18 +62,22 @@ struct Info {
     defaults: Defaults,
     lifecycle: Lifecycle,
     identity_headers: &'static str,
+    thresholds: &'static str,
 }
 
 const DEFAULTS: Defaults = Defaults {
     scenario_id: "invite_media",
     total_calls: 10,
     rate: 4.0,
-    max_concurrent: 2,
+    max_concurrent: None,
+    concurrency: "left out: SIPp's default, 3 × rate × max(call_duration_ms, 1 s); a rate needs rate × hold calls open at once",
     health_enabled: true,
     health_min_success_ratio: 0.95,
     health_max_failed_calls: 0,
     soak: "total_calls = 0 runs until POST /api/v2/jobs/{id}/stop",
 };
+
+const THRESHOLDS: &str = "thresholds: a list of k6-style expressions, e.g. \"p99(response_time)<50ms\", \"rate>=95%\" (of the target rate), \"success_ratio>=99.5%\", \"failed_calls==0\", \"timeouts<=3\", \"retrans_ratio<1%\", \"rtp_loss<0.5%\", \"mos_min>=3.5\"; timers: response_time, call_length or an rtd name; p50, p90, p99.9, avg, min, max";
 
 pub(super) fn info(_ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let mut scenarios: Vec<&'static str> = crate::worker::LOAD_SCENARIOS.to_vec();
@@ -78,6 +92,7 @@ pub(super) fn info(_ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
             events: "GET /api/v2/jobs/{id}/events",
         },
         identity_headers: "invite_media sends sip_from as From, sip_pai as P-Asserted-Identity and sip_provider as X-Provider; stored scenarios can use the keywords [sip_from], [sip_pai], [sip_provider]",
+        thresholds: THRESHOLDS,
     })
 }
 
@@ -91,7 +106,8 @@ struct RunBody {
     scenario_id: Option<String>,
     total_calls: u64,
     rate: f64,
-    max_concurrent: u64,
+    #[serde(default)]
+    max_concurrent: Option<u64>,
     #[serde(default)]
     run_timeout_ms: Option<u64>,
     #[serde(default)]
@@ -113,6 +129,14 @@ struct RunBody {
     /// Ours: the call hold time of the scenario's pause, ms.
     #[serde(default)]
     call_duration_ms: Option<u64>,
+    /// Ours: k6-style thresholds (`p99(response_time)<50ms`, …).
+    #[serde(default)]
+    thresholds: Option<Vec<String>>,
+    /// Ours: what the tester calls this run, and notes about it.
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    notes: String,
 }
 
 /// A parsed director: user (for the request URI), host and port.
@@ -191,7 +215,9 @@ fn upsert_wizard(ctx: &Ctx, d: &Director, body: &RunBody) -> Result<(), ApiError
         remote_ip: d.host.clone(),
         remote_port: d.port,
         rate: body.rate,
-        max_concurrent: u32::try_from(body.max_concurrent).unwrap_or(u32::MAX),
+        max_concurrent: body
+            .max_concurrent
+            .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX)),
         duration_ms: body.run_timeout_ms.unwrap_or(0),
         source: "wizard".into(),
         ..Default::default()
@@ -213,6 +239,19 @@ struct Accepted {
     #[serde(rename = "async")]
     is_async: bool,
     message: String,
+    /// What the run will do: rate, calls, concurrency (the computed one when
+    /// `max_concurrent` was left out), hold.
+    target: RunTarget,
+}
+
+/// The load a run was given, as the engine will apply it.
+#[derive(Serialize)]
+struct RunTarget {
+    rate_cps: f64,
+    calls: Option<u64>,
+    concurrency: u64,
+    concurrency_needed: Option<u64>,
+    hold_ms: Option<u64>,
 }
 
 pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
@@ -221,9 +260,15 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
     if !body.rate.is_finite() || body.rate <= 0.0 {
         return Err(ApiError::field("rate", "must be a number > 0"));
     }
-    if body.max_concurrent == 0 {
-        return Err(ApiError::field("max_concurrent", "must be > 0"));
+    if body.max_concurrent == Some(0) {
+        return Err(ApiError::field(
+            "max_concurrent",
+            "must be > 0 (leave it out for the computed default)",
+        ));
     }
+    let name = super::job_request::name(&body.name)?;
+    let notes = super::job_request::notes(&body.notes)?;
+    super::job_request::check_thresholds(body.thresholds.as_deref(), "thresholds")?;
     for (field, v) in [
         ("sip_from", &body.sip_from),
         ("sip_pai", &body.sip_pai),
@@ -241,13 +286,12 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
             "must be between 0 and 1",
         ));
     }
-    upsert_wizard(ctx, &d, &body)?;
     let health = body.health_enabled.unwrap_or(DEFAULTS.health_enabled);
     let engine = EngineOverrides {
         remote_host: Some(d.host.clone()),
         remote_port: Some(d.port),
         rate: Some(body.rate),
-        max_concurrent: Some(body.max_concurrent),
+        max_concurrent: body.max_concurrent,
         total_calls: Some(body.total_calls),
         global_timeout_ms: body.run_timeout_ms,
         sip_from: body.sip_from.clone().filter(|s| !s.is_empty()),
@@ -263,27 +307,32 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
                 .unwrap_or(DEFAULTS.health_max_failed_calls)
         }),
         call_duration_ms: body.call_duration_ms,
+        thresholds: body.thresholds.clone().filter(|t| !t.is_empty()),
         ..Default::default()
     };
     let who = call.who()?.username.clone();
-    let job = super::jobs::start_job(
-        ctx,
-        StartRequest {
-            id: body.id.clone(),
-            profile_id: WIZARD_PROFILE.into(),
-            profile_kind: "client".into(),
-            scenario_id: body
-                .scenario_id
-                .clone()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| DEFAULTS.scenario_id.into()),
-            record_wav: body.record_wav,
-            record_wav_duplex: body.record_wav_duplex,
-            engine,
-            tool_args: Default::default(),
-            created_by: who,
-        },
-    )?;
+    let req = StartRequest {
+        id: body.id.clone(),
+        profile_id: WIZARD_PROFILE.into(),
+        profile_kind: "client".into(),
+        scenario_id: body
+            .scenario_id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULTS.scenario_id.into()),
+        record_wav: body.record_wav,
+        record_wav_duplex: body.record_wav_duplex,
+        engine,
+        tool_args: Default::default(),
+        created_by: who,
+        name,
+        notes,
+    };
+    // The wizard profile must exist for the check to read it.
+    upsert_wizard(ctx, &d, &body)?;
+    let job = super::job_request::check_load_test(ctx, &req)?;
+    let target = run_target(&job);
+    let job = super::jobs::start_job(ctx, req)?;
     ctx.audit(
         call.who()?,
         "loadtest.run",
@@ -309,8 +358,24 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
             job,
             is_async: true,
             message,
+            target,
         },
     )
+}
+
+fn run_target(job: &gossipper_engine::config::JobSpec) -> RunTarget {
+    let p = RunParams::of(job, 0, SystemTime::UNIX_EPOCH, 0);
+    let rate = p.rate * 1000.0 / p.rate_period_ms.max(1) as f64;
+    RunTarget {
+        rate_cps: rate,
+        calls: job.max_calls,
+        concurrency: p.call_limit,
+        concurrency_needed: Some(gossipper_engine::stats::target::concurrency_needed(
+            rate,
+            job.default_pause_ms,
+        )),
+        hold_ms: Some(job.default_pause_ms),
+    }
 }
 
 #[cfg(test)]

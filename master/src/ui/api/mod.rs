@@ -14,6 +14,7 @@ mod builtin;
 mod error;
 mod events;
 mod health;
+mod job_request;
 mod jobs;
 mod live;
 mod loadtest;

@@ -92,6 +92,13 @@ pub(crate) const ROUTES: &[Route] = &[
     r("DELETE", "/clients/{id}", User, 0, profiles::delete_client),
     // Scenarios
     r("GET", "/scenarios", User, 0, scenarios::list),
+    r(
+        "POST",
+        "/scenarios/check",
+        User,
+        SCENARIO_BODY,
+        scenarios::check,
+    ),
     r("POST", "/scenarios", User, SCENARIO_BODY, scenarios::create),
     r("GET", "/scenarios/{id}", User, 0, scenarios::get),
     r(
@@ -163,6 +170,7 @@ pub(crate) const ROUTES: &[Route] = &[
     r("GET", "/jobs", User, 0, jobs::list),
     r("POST", "/jobs", User, JSON_BODY, jobs::create),
     r("GET", "/jobs/{id}", User, 0, jobs::get),
+    r("PATCH", "/jobs/{id}", User, JSON_BODY, jobs::update),
     r("DELETE", "/jobs/{id}", User, 0, jobs::delete),
     r("POST", "/jobs/{id}/stop", User, 0, jobs::stop),
     by_url("/jobs/{id}/events", events::events),

@@ -1,4 +1,6 @@
-//! `/scenarios`: CRUD of stored scenarios (XML + metadata), their history and forks.
+//! `/scenarios`: CRUD of stored scenarios (XML + metadata), their history and forks, and
+//! `POST /scenarios/check`, which runs the same check on XML without storing anything
+//! (the console's editor checks as you type, with the engine's own words and positions).
 //!
 //! Every XML body is checked by the engine's own scenario loader before anything is
 //! written; its errors carry `scenario.xml:line:column`. An empty error list from the
@@ -102,6 +104,24 @@ pub(crate) fn check_xml(xml: &str) -> Result<(), ApiError> {
             Err(ApiError::BadRequest(lines.join("\n")))
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckRequest {
+    xml: String,
+}
+
+#[derive(Serialize)]
+struct CheckReply {
+    ok: bool,
+}
+
+/// `POST /scenarios/check`: 200 `{"ok": true}`, or the 400 a save would get.
+pub(super) fn check(_ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let req: CheckRequest = call.json()?;
+    check_xml(&req.xml)?;
+    Reply::ok(&CheckReply { ok: true })
 }
 
 fn into_meta(req: &ScenarioRequest) -> ScenarioMeta {

@@ -142,13 +142,5 @@ pub(crate) fn bind(addr: &str) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Resolves `--listen`: `:8080` means all interfaces; `host:port` is used as given.
-pub(crate) fn listen_addr(listen: &str) -> String {
-    match listen.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => listen.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -71,6 +71,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 0; tokens of the v1 binary carry no version and are refused, so everyone signs in
     // once after the upgrade.
     "ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;",
+    // v3: a name and notes per job, so runs can be told apart (issue #17).
+    "ALTER TABLE jobs ADD COLUMN name TEXT NOT NULL DEFAULT '';
+     ALTER TABLE jobs ADD COLUMN notes TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Read-only connections opened beside the read-write one.

@@ -29,6 +29,9 @@ pub(crate) struct Job {
     pub(crate) error: String,
     pub(crate) created_by: String,
     pub(crate) pid: Option<i64>,
+    /// What the tester calls this run (may be empty), and notes about it; both editable.
+    pub(crate) name: String,
+    pub(crate) notes: String,
 }
 
 /// One artifact row of a job.
@@ -43,7 +46,7 @@ pub(crate) struct Artifact {
 }
 
 const COLS: &str = "id, profile_id, profile_kind, scenario_id, status, args_json, artifacts_dir, created_at, \
-                    started_at, finished_at, exit_code, error, created_by, pid";
+                    started_at, finished_at, exit_code, error, created_by, pid, name, notes";
 
 fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     Ok(Job {
@@ -61,6 +64,8 @@ fn row_to_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         error: r.get(11)?,
         created_by: r.get(12)?,
         pid: r.get(13)?,
+        name: r.get(14)?,
+        notes: r.get(15)?,
     })
 }
 
@@ -115,13 +120,15 @@ pub(crate) struct NewJob<'a> {
     pub(crate) artifacts_dir: &'a str,
     pub(crate) created_at: &'a str,
     pub(crate) created_by: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) notes: &'a str,
 }
 
 /// Inserts a pending job; `Conflict` if the id exists.
 pub(crate) fn insert(c: &Connection, j: &NewJob<'_>) -> Result<(), StoreError> {
     let r = c.execute(
-        "INSERT INTO jobs (id, profile_id, profile_kind, scenario_id, status, args_json, artifacts_dir, created_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8)",
+        "INSERT INTO jobs (id, profile_id, profile_kind, scenario_id, status, args_json, artifacts_dir, created_at, created_by, name, notes)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?8, ?9, ?10)",
         rusqlite::params![
             j.id,
             j.profile_id,
@@ -130,7 +137,9 @@ pub(crate) fn insert(c: &Connection, j: &NewJob<'_>) -> Result<(), StoreError> {
             j.args_json,
             j.artifacts_dir,
             j.created_at,
-            j.created_by
+            j.created_by,
+            j.name,
+            j.notes
         ],
     );
     match r {
@@ -142,6 +151,19 @@ pub(crate) fn insert(c: &Connection, j: &NewJob<'_>) -> Result<(), StoreError> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Renames a job and rewrites its notes; false when it does not exist.
+pub(crate) fn set_label(
+    c: &Connection,
+    id: &str,
+    name: &str,
+    notes: &str,
+) -> Result<bool, StoreError> {
+    Ok(c.execute(
+        "UPDATE jobs SET name = ?2, notes = ?3 WHERE id = ?1",
+        rusqlite::params![id, name, notes],
+    )? > 0)
 }
 
 /// pending → running, with the worker's pid. `false` when the row is no longer pending
@@ -372,7 +394,33 @@ mod tests {
             artifacts_dir: "",
             created_at: "2025-01-01T00:00:00Z",
             created_by: "admin",
+            name: "",
+            notes: "",
         }
+    }
+
+    #[test]
+    fn a_job_keeps_its_name_and_notes_and_they_can_be_edited() {
+        let db = Db::open_in_memory().unwrap();
+        db.tx(|c| {
+            let mut j = new_job("j1", "client", "c1");
+            j.name = "baseline 100 cps";
+            insert(c, &j)?;
+            let got = by_id(c, "j1")?.unwrap();
+            assert_eq!(
+                (got.name.as_str(), got.notes.as_str()),
+                ("baseline 100 cps", "")
+            );
+            assert!(set_label(c, "j1", "baseline", "SBC 4.2, TLS off")?);
+            let got = page(c, 10, 0, None)?.remove(0);
+            assert_eq!(
+                (got.name.as_str(), got.notes.as_str()),
+                ("baseline", "SBC 4.2, TLS off")
+            );
+            assert!(!set_label(c, "nope", "x", "")?);
+            Ok(())
+        })
+        .unwrap();
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `settings` table: small key/value runtime settings (`jwt_secret`, `bootstrap_at`,
-//! `auth_mode`). Owns: reading and writing one key. Must not: interpret the values.
+//! `auth_mode`, `default_password_user`). Owns: reading and writing one key. Must not:
+//! interpret the values (but for [`default_password_user`], whose rule is one line).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -8,6 +9,9 @@ use super::StoreError;
 pub(crate) const JWT_SECRET: &str = "jwt_secret";
 pub(crate) const BOOTSTRAP_AT: &str = "bootstrap_at";
 pub(crate) const AUTH_MODE: &str = "auth_mode";
+/// The id of the bootstrap admin while it keeps the built-in default password; removed
+/// when that user's password changes (`users::update`).
+pub(crate) const DEFAULT_PASSWORD_USER: &str = "default_password_user";
 
 pub(crate) fn get(c: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(
@@ -24,6 +28,16 @@ pub(crate) fn set(c: &Connection, key: &str, value: &str) -> Result<(), StoreErr
         params![key, value],
     )?;
     Ok(())
+}
+
+pub(crate) fn delete(c: &Connection, key: &str) -> Result<(), StoreError> {
+    c.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+    Ok(())
+}
+
+/// The user still signing in with the built-in default password, if any.
+pub(crate) fn default_password_user(c: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(get(c, DEFAULT_PASSWORD_USER)?.and_then(|v| v.parse().ok()))
 }
 
 #[cfg(test)]

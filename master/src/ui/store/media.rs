@@ -4,7 +4,9 @@
 //! into place, so a bad or cut-off upload never becomes a library file), the library's
 //! quota (file count and total bytes over both kinds, checked before the body is read
 //! when its length is declared, and again under a lock just before the rename, so
-//! concurrent uploads cannot overshoot it together), listing, locating and deleting
+//! concurrent uploads cannot overshoot it together), listing (a WAV with its sample
+//! rate, channels, sample size and length, and a warning when the engine cannot play
+//! it: it plays 8 kHz mono 8- or 16-bit PCM), locating and deleting
 //! assets. Must not: know about HTTP.
 
 use std::fs::File;
@@ -71,6 +73,65 @@ pub(crate) struct MediaAsset {
     pub(crate) name: String,
     pub(crate) size_bytes: u64,
     pub(crate) mod_time: String,
+    /// A WAV's format (absent for a pcap, or a WAV whose header no longer reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) audio: Option<AudioInfo>,
+    /// Why scenarios cannot play this file as it is, if they cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) warning: Option<String>,
+}
+
+/// A WAV's format.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct AudioInfo {
+    pub(crate) sample_rate: u32,
+    pub(crate) channels: u16,
+    pub(crate) bits_per_sample: u16,
+    /// Whole milliseconds of audio.
+    pub(crate) duration_ms: u64,
+}
+
+/// What the engine plays (`gossipper_media::wav_source`): 8 kHz, mono, 8- or 16-bit PCM.
+fn playable(a: &AudioInfo, float: bool) -> Option<String> {
+    let mut wrong = Vec::new();
+    if a.sample_rate != 8000 {
+        wrong.push(format!("{} Hz", a.sample_rate));
+    }
+    if a.channels != 1 {
+        wrong.push(format!("{} channels", a.channels));
+    }
+    if float || !matches!(a.bits_per_sample, 8 | 16) {
+        wrong.push(format!(
+            "{}-bit {}",
+            a.bits_per_sample,
+            if float { "float" } else { "PCM" }
+        ));
+    }
+    (!wrong.is_empty()).then(|| {
+        format!(
+            "{}: scenarios play 8 kHz mono 8- or 16-bit PCM only; convert it first, e.g. sox in.wav -r 8000 -c 1 -b 16 out.wav",
+            wrong.join(", ")
+        )
+    })
+}
+
+/// A WAV's format and the warning it deserves; `None` when its header does not read.
+fn wav_info(path: &std::path::Path) -> Option<(AudioInfo, Option<String>)> {
+    let r = hound::WavReader::open(path).ok()?;
+    let spec = r.spec();
+    let frames = u64::from(r.duration());
+    let info = AudioInfo {
+        sample_rate: spec.sample_rate,
+        channels: spec.channels,
+        bits_per_sample: spec.bits_per_sample,
+        duration_ms: if spec.sample_rate > 0 {
+            frames * 1000 / u64::from(spec.sample_rate)
+        } else {
+            0
+        },
+    };
+    let float = spec.sample_format == hound::SampleFormat::Float;
+    Some((info, playable(&info, float)))
 }
 
 /// The library's limits, over both kinds together.
@@ -219,11 +280,19 @@ impl Media {
             if !md.is_file() {
                 continue;
             }
+            let (audio, warning) = match kind {
+                MediaKind::Wav => {
+                    wav_info(&entry.path()).map_or((None, None), |(a, w)| (Some(a), w))
+                }
+                MediaKind::Pcap => (None, None),
+            };
             out.push(MediaAsset {
                 kind: kind.as_str(),
                 name: name.to_string(),
                 size_bytes: md.len(),
                 mod_time: timefmt::rfc3339(md.modified().unwrap_or(SystemTime::UNIX_EPOCH)),
+                audio,
+                warning,
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -270,11 +339,17 @@ impl Media {
             self.check_quota(&target, size_bytes)?;
             spooled.commit(&target)?;
         }
+        let (audio, warning) = match kind {
+            MediaKind::Wav => wav_info(&target).map_or((None, None), |(a, w)| (Some(a), w)),
+            MediaKind::Pcap => (None, None),
+        };
         Ok(MediaAsset {
             kind: kind.as_str(),
             name: name.to_string(),
             size_bytes,
             mod_time: timefmt::rfc3339(SystemTime::now()),
+            audio,
+            warning,
         })
     }
 
@@ -400,6 +475,74 @@ mod tests {
         );
         m.delete(MediaKind::Pcap, "dtmf").unwrap();
         assert!(m.list(MediaKind::Pcap).unwrap().is_empty());
+    }
+
+    fn wav_of(rate: u32, channels: u16, samples: u32) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+        for i in 0..samples * u32::from(channels) {
+            w.write_sample((i % 100) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_wav_is_listed_with_its_format_and_a_warning_when_unplayable() {
+        let t = TestDir::new("media-info");
+        let m = Media::new(&t.layout);
+        let ok = m
+            .upload(
+                MediaKind::Wav,
+                "prompt",
+                &mut &wav_of(8000, 1, 4000)[..],
+                1 << 20,
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            ok.audio,
+            Some(AudioInfo {
+                sample_rate: 8000,
+                channels: 1,
+                bits_per_sample: 16,
+                duration_ms: 500
+            })
+        );
+        assert_eq!(ok.warning, None);
+        let hifi = m
+            .upload(
+                MediaKind::Wav,
+                "music",
+                &mut &wav_of(44_100, 2, 44_100)[..],
+                1 << 20,
+                None,
+            )
+            .unwrap();
+        assert_eq!(hifi.audio.unwrap().duration_ms, 1000);
+        let w = hifi.warning.unwrap();
+        assert!(w.starts_with("44100 Hz, 2 channels: "), "{w}");
+        let listed = m.list(MediaKind::Wav).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(
+            listed[0].warning.is_some() && listed[1].warning.is_none(),
+            "{listed:?}"
+        );
+        m.upload(
+            MediaKind::Pcap,
+            "p",
+            &mut &samples::pcap()[..],
+            1 << 20,
+            None,
+        )
+        .unwrap();
+        assert_eq!(m.list(MediaKind::Pcap).unwrap()[0].audio, None);
     }
 
     #[test]

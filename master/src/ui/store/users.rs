@@ -179,6 +179,10 @@ pub(crate) fn update(
             "UPDATE users SET password_hash = ?1, token_version = token_version + 1, updated_at = ?2 WHERE id = ?3",
             params![hash, now, id],
         )?;
+        // The default password is gone once its user has another one.
+        if super::kv::default_password_user(c)? == Some(id) {
+            super::kv::delete(c, super::kv::DEFAULT_PASSWORD_USER)?;
+        }
     }
     by_id(c, id)?
         .map(|u| u.user)

@@ -28,7 +28,7 @@ mod reader;
 pub(crate) use admission::JobLimits;
 pub(crate) use log::DEFAULT_MAX_LOG_BYTES;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -99,6 +99,36 @@ pub(crate) struct StartRequest {
     pub(crate) engine: EngineOverrides,
     pub(crate) tool_args: serde_json::Map<String, serde_json::Value>,
     pub(crate) created_by: String,
+    /// The job's name and notes (`store::jobs::Job`), set by whoever starts it.
+    pub(crate) name: String,
+    pub(crate) notes: String,
+}
+
+impl StartRequest {
+    /// The worker spec of this request as job `id`.
+    pub(crate) fn worker_spec(
+        &self,
+        id: &str,
+        data_dir: &Path,
+        artifacts_dir: &Path,
+        stats_interval_ms: u64,
+    ) -> WorkerSpec {
+        WorkerSpec {
+            job_id: id.to_string(),
+            data_dir: data_dir.to_path_buf(),
+            profile_id: self.profile_id.clone(),
+            profile_kind: self.profile_kind.clone(),
+            scenario_id: self.scenario_id.clone(),
+            tool_args: self.tool_args.clone(),
+            artifacts_dir: artifacts_dir.to_path_buf(),
+            stats_interval_ms,
+            record_wav: self.record_wav,
+            record_wav_duplex: self.record_wav_duplex,
+            engine: self.engine.clone(),
+            name: self.name.clone(),
+            notes: self.notes.clone(),
+        }
+    }
 }
 
 /// What `delete` did.
@@ -263,19 +293,7 @@ impl Supervisor {
         } else {
             serde_json::to_string(&req.engine.redacted()).unwrap_or_else(|_| "{}".into())
         };
-        let spec = WorkerSpec {
-            job_id: id.clone(),
-            data_dir: self.layout.root().to_path_buf(),
-            profile_id: req.profile_id.clone(),
-            profile_kind: req.profile_kind.clone(),
-            scenario_id: req.scenario_id.clone(),
-            tool_args: req.tool_args.clone(),
-            artifacts_dir: artifacts.clone(),
-            stats_interval_ms: self.stats_interval_ms,
-            record_wav: req.record_wav,
-            record_wav_duplex: req.record_wav_duplex,
-            engine: req.engine.clone(),
-        };
+        let spec = req.worker_spec(&id, self.layout.root(), &artifacts, self.stats_interval_ms);
         // A taken id is refused first, so the check below never reads another job's
         // folder as this job's own.
         let exists = |job: &str| matches!(self.db.read(|c| jobs::by_id(c, job)), Ok(Some(_)));
@@ -308,6 +326,8 @@ impl Supervisor {
                     artifacts_dir: &artifacts.display().to_string(),
                     created_at: &now,
                     created_by: &req.created_by,
+                    name: &req.name,
+                    notes: &req.notes,
                 },
             )
         })?;

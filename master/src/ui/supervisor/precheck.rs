@@ -38,7 +38,7 @@ pub(super) fn precheck(
     }
     let built =
         crate::worker::build_config(spec, 0).map_err(|e| Precheck::CannotRun(e.to_string()))?;
-    runner::check(&built.job).map_err(|e| match e {
+    runner::check(&built.job).map(drop).map_err(|e| match e {
         RunError::Scenario(errs) if refuses(&errs) => Precheck::Refused(text(&errs)),
         RunError::Scenario(errs) => Precheck::CannotRun(text(&errs)),
         RunError::Refused(m) => Precheck::Refused(m),

@@ -36,6 +36,8 @@ fn fixture_with(script: &str, limits: Limits) -> Fixture {
                     artifacts_dir: "",
                     created_at: "2025-01-01T00:00:00Z",
                     created_by: "t",
+                    name: "",
+                    notes: "",
                 },
             )?;
             jobs::finish(c, "src", "succeeded", Some(0), "", "2025-01-01T00:00:01Z")
@@ -331,6 +333,8 @@ fn a_restart_marks_jobs_left_running_as_failed_and_keeps_their_artifacts() {
                     artifacts_dir: "",
                     created_at: "t",
                     created_by: "t",
+                    name: "",
+                    notes: "",
                 },
             )?;
             // A pid that is certainly not our worker (this test process).

@@ -1,0 +1,217 @@
+use super::*;
+use crate::stats::report::tests::uac_info;
+use crate::stats::summary::{MediaSummary, SummaryInput, summary};
+use crate::stats::{FailureReason, ShardStats};
+
+fn data() -> ReportData {
+    ReportData {
+        tool_version: "Gossipper 0.1.0".into(),
+        total_calls: 500,
+        success_calls: 499,
+        failed_calls: 1,
+        success_ratio: 0.998,
+        invite_rtt: Some(LatencyView {
+            count: 500,
+            p50_ms: 1.5,
+            buckets: vec![
+                BucketView {
+                    label: "le_10ms".into(),
+                    count: 490,
+                },
+                BucketView {
+                    label: "gt_5000ms".into(),
+                    count: 10,
+                },
+            ],
+            ..Default::default()
+        }),
+        failure_classes: [("timeout".to_string(), 1)].into_iter().collect(),
+        findings: vec!["<script>alert(1)</script>".into()],
+        ..Default::default()
+    }
+}
+
+fn series() -> Vec<SeriesPoint> {
+    (0..5)
+        .map(|i| SeriesPoint {
+            t_s: f64::from(i),
+            cps: 100.0,
+            active: 3,
+            succeeded: 100 * i as u64,
+            p50_ms: if i == 0 { f64::NAN } else { 1.0 },
+            ..Default::default()
+        })
+        .collect()
+}
+
+#[test]
+fn the_page_is_self_contained_and_has_totals_and_charts() {
+    let html = render("job-1", &data(), &series());
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for needle in [
+        "<svg",
+        ">500<",
+        ">499<",
+        "Rates",
+        "Retransmissions and timeouts per second",
+        "Response time distribution",
+        "timeout",
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    for external in [
+        "<script", "src=", "href=", "@import", "url(", "http:", "https:",
+    ] {
+        assert!(
+            !html.contains(external),
+            "page must not load anything: {external}"
+        );
+    }
+}
+
+#[test]
+fn run_text_is_escaped() {
+    let head = ReportHead {
+        title: "<b>x</b>",
+        name: "<i>n</i>",
+        notes: "a & b",
+        request: &[],
+    };
+    let html = render_with(&head, &data(), &[]);
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"));
+    assert!(html.contains("&lt;i&gt;n&lt;/i&gt;") && html.contains("a &amp; b"));
+    assert!(!html.contains("<script>"));
+}
+
+#[test]
+fn a_short_run_gets_a_note_instead_of_an_empty_chart() {
+    let html = render("j", &ReportData::default(), &[SeriesPoint::default()]);
+    assert!(html.contains("Not enough samples"));
+    assert!(html.contains("No values") || !html.contains("Response time distribution"));
+}
+
+#[test]
+fn the_view_reads_a_summary_json_and_ignores_unknown_fields() {
+    let d = ReportData::from_json(br#"{"total_calls":7,"success_calls":7,"extra":{"x":1},"invite_rtt":{"count":7,"p99_ms":3.5},"health":{"active":false,"pass":true}}"#).unwrap();
+    assert_eq!(d.total_calls, 7);
+    assert_eq!(d.invite_rtt.unwrap().p99_ms, 3.5);
+    assert_eq!(d.health.pass, Some(true), "revision 1 files still read");
+    assert!(ReportData::from_json(b"not json").is_err());
+    let html = render(
+        "old",
+        &ReportData::from_json(br#"{"health":{"pass":null}}"#).unwrap(),
+        &[],
+    );
+    assert!(html.contains("NO THRESHOLDS"));
+}
+
+#[test]
+fn non_finite_numbers_never_reach_the_markup() {
+    let d = ReportData {
+        calls_per_second: f64::NAN,
+        success_ratio: f64::INFINITY,
+        ..Default::default()
+    };
+    let pts = [
+        SeriesPoint {
+            cps: f64::NAN,
+            p99_ms: f64::NAN,
+            ..Default::default()
+        },
+        SeriesPoint {
+            t_s: 1.0,
+            p99_ms: f64::NAN,
+            ..Default::default()
+        },
+    ];
+    let html = render("j", &d, &pts);
+    assert!(!html.contains("NaN") && !html.contains("inf"));
+}
+
+/// A summary of a throttled uac run: every call failed, thresholds set.
+fn failing_summary() -> ReportData {
+    let mut info = uac_info();
+    info.uses_default_pause = true;
+    info.run.default_pause_ms = 2000;
+    info.run.rate = 100.0;
+    info.run.call_limit = 2;
+    let mut s = ShardStats::new(info.steps.len(), 1, 0, &[10], &[10]);
+    s.counters.outgoing_calls = 16;
+    for _ in 0..16 {
+        s.counters.fail(FailureReason::MaxUdpRetrans);
+    }
+    s.steps[0].messages = 16;
+    s.steps[0].retrans = 96;
+    s.steps[0].timeouts = 16;
+    for k in 0..16 {
+        s.current_calls = 2;
+        s.note_call_created(k * 500_000);
+    }
+    s.current_calls = 0;
+    s.limit_blocked_us = 7_000_000;
+    for us in [200, 400, 900] {
+        s.rtd[0].record(us);
+    }
+    let th = [crate::stats::thresholds::parse("p99(response_time)<50ms").unwrap()];
+    let sum = summary(&SummaryInput {
+        info: &info,
+        stats: &s,
+        finished_at: info.run.start + std::time::Duration::from_secs(8),
+        tool_version: "Gossipper 0.1.0",
+        seed: 1,
+        gates: &Default::default(),
+        media: MediaSummary::default(),
+        shard_calls: &[16],
+        thresholds: &th,
+    });
+    ReportData::from_summary(&sum)
+}
+
+#[test]
+fn the_page_shows_the_verdict_target_thresholds_and_messages() {
+    let d = failing_summary();
+    let head = ReportHead {
+        title: "gossipper job j-1",
+        name: "nightly smoke",
+        notes: "against the staging SBC",
+        request: &[("scenario id", "uac".to_string())],
+    };
+    let html = render_with(&head, &d, &[]);
+    for needle in [
+        "nightly smoke",
+        "against the staging SBC",
+        "data-verdict=\"fail\"",
+        "every call failed (16 of 16)",
+        "target not reached: created 16 of the 20 calls asked for",
+        "Target and actual",
+        "<td>rate (calls/s)</td><td class=\"l\">100.00</td>",
+        "limit 2 (rate × hold needs 200)",
+        "the limit held calls back for 7.0 s",
+        "scenario id",
+        "p99(response_time)&lt;50ms",
+        "<b class=\"pass\">pass</b>",
+        "INVITE <span class=\"arrow\">──▶</span>",
+        "<td>16</td><td>96</td><td>16</td><td></td>",
+        "200 <span class=\"arrow\">◀──</span>",
+        "E-RTD1",
+        "≤0.2",
+        "≤1<",
+    ] {
+        assert!(html.contains(needle), "missing {needle}\n{html}");
+    }
+}
+
+#[test]
+fn a_run_without_thresholds_is_not_a_pass() {
+    let mut d = failing_summary();
+    d.verdict = Some(VerdictView {
+        status: "no_thresholds".into(),
+        ..Default::default()
+    });
+    d.thresholds.clear();
+    let html = render("j", &d, &[]);
+    assert!(html.contains("NO THRESHOLDS"));
+    assert!(html.contains("No thresholds were set"));
+    assert!(!html.contains(">PASS<"));
+}
