@@ -365,11 +365,11 @@ impl Call {
         Progress::Running
     }
 
-    /// Ends the call now (run stopped, `-timeout`), counted as failed by the caller.
-    pub fn abort(&mut self) {
-        self.state = State::Finished;
-        self.stop_retrans();
-        self.wait_deadline = CallTime::NONE;
+    /// Ends the call now because the run stops (hard quit: SIGINT, SIGTERM, `Q`, a
+    /// second `q`): SIPp's abort, with its default behaviours (a BYE after a 2xx, a
+    /// CANCEL while the INVITE is unanswered, unless `-nd`). The call counts as aborted.
+    pub fn abort_now(&mut self, now: Instant, cx: &mut ShardCx<'_>) -> Progress {
+        self.finish(now, Outcome::Failed(FailureReason::Aborted), cx)
     }
 
     /// Runs commands from `pc` until the call waits or ends.

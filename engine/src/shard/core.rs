@@ -724,25 +724,17 @@ impl ShardCore {
         }
     }
 
-    /// Ends every call now (hard quit, `-timeout`): each counts as failed.
-    pub fn abort_all(&mut self, now: Instant) {
+    /// Ends every call now (hard quit, `-timeout`): each counts as aborted (a failed
+    /// call) and gets SIPp's abort messages, a BYE or a CANCEL (`Call::abort_now`).
+    pub fn abort_all(&mut self, now: Instant, wall: SystemTime) {
+        for h in self.calls.handles() {
+            self.with_call(h, now, wall, None, |call, cx| call.abort_now(now, cx));
+        }
         if let Some(m) = self.media.as_mut() {
             m.end_all();
             self.stats.media = m.stats();
         }
-        for h in self.calls.handles() {
-            if let Some(c) = self.calls.get_mut(h) {
-                c.abort();
-            }
-            if let Some(call) = self.calls.remove(h, now) {
-                self.unindex_peer(h, call.peer());
-                self.stats.counters.failed_calls += 1;
-                if let (Some(pool), Some(port)) = (self.udp_ports.as_mut(), call.local_port()) {
-                    pool.release(port);
-                }
-            }
-        }
-        self.stats.current_calls = 0;
+        self.stats.current_calls = self.calls.len() as u64;
     }
 }
 
@@ -846,11 +838,50 @@ mod tests {
         assert_eq!(ports, vec![4001, 4002]);
 
         // Ending the calls releases the sockets, each once its last call is gone.
-        core.abort_all(later);
+        core.abort_all(later, wall);
         let mut closed = Vec::new();
         core.take_closed_udp_ports(&mut closed);
         closed.sort_unstable();
         assert_eq!(closed, vec![4001, 4002]);
+    }
+
+    #[test]
+    fn a_hard_quit_cancels_the_unanswered_invites_and_counts_the_calls_as_aborted() {
+        let t0 = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH;
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let mut core = ShardCore::new(
+            0,
+            1,
+            sim::builtin("uac"),
+            sim::env(local, Some(remote), t0),
+            7,
+            InjectData::default(),
+            Pacer::new(1000.0, t0),
+            Budget {
+                remaining: Some(3),
+                limit: 100,
+            },
+        );
+        core.handle_tick(t0 + Duration::from_millis(5), wall);
+        assert_eq!(core.live_calls(), 3);
+        let _ = std::mem::take(&mut core.tx);
+        core.abort_all(t0 + Duration::from_millis(6), wall);
+        assert_eq!(core.live_calls(), 0);
+        let tx = std::mem::take(&mut core.tx);
+        let methods: Vec<String> = tx
+            .items
+            .iter()
+            .map(|t| {
+                let text = String::from_utf8_lossy(tx.bytes(t)).to_string();
+                text.split(' ').next().unwrap_or("").to_string()
+            })
+            .collect();
+        assert_eq!(methods, ["CANCEL", "CANCEL", "CANCEL"]);
+        let c = &core.stats.counters;
+        assert_eq!((c.failed_calls, c.aborted_calls, c.fatal_errors), (3, 3, 0));
+        assert_eq!(core.stats.current_calls, 0);
     }
 
     #[test]

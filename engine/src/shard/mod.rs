@@ -284,7 +284,7 @@ async fn shard_loop(plan: ShardPlan) {
                 c.stopping = true;
             }
             if quit >= 2 {
-                c.abort_all(now);
+                c.abort_all(now, wall);
             }
             c.handle_tick(now, wall);
             take_tx(&mut c)

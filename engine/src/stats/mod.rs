@@ -98,6 +98,9 @@ pub struct Counters {
     pub connect_failures: u64,
     /// Not in SIPp's CSV: calls failed by an `rtpcheck` (too few RTP packets).
     pub failed_rtp_check: u64,
+    /// Not in SIPp's CSV: calls in flight aborted when the run stopped at once (hard
+    /// quit: SIGINT, SIGTERM, `Q`).
+    pub aborted_calls: u64,
 }
 
 /// Why a call failed. Each maps to one `Counters` field (SIPp's Failed* columns).
@@ -126,6 +129,9 @@ pub enum FailureReason {
     /// An `rtpcheck` counted too few RTP packets (gossipper; no SIPp column). Its Go
     /// failure class is `scenario_error`.
     RtpCheck,
+    /// In flight when the run stopped at once (gossipper; no SIPp column). Class
+    /// `aborted`.
+    Aborted,
 }
 
 impl FailureReason {
@@ -141,6 +147,7 @@ impl FailureReason {
             | FailureReason::TcpClosed
             | FailureReason::OutboundCongestion
             | FailureReason::CmdNotSent => "transport_error",
+            FailureReason::Aborted => "aborted",
             _ => "scenario_error",
         }
     }
@@ -170,6 +177,7 @@ impl Counters {
             FailureReason::StrcmpShouldntMatch => &mut self.failed_strcmp_shouldnt_match,
             FailureReason::ScenarioError => &mut self.fatal_errors,
             FailureReason::RtpCheck => &mut self.failed_rtp_check,
+            FailureReason::Aborted => &mut self.aborted_calls,
         };
         *c += 1;
     }
@@ -220,7 +228,8 @@ impl Counters {
             connections_opened,
             connections_accepted,
             connect_failures,
-            failed_rtp_check
+            failed_rtp_check,
+            aborted_calls
         );
     }
 }

@@ -88,6 +88,8 @@ pub struct StatsLine<'a> {
     pub last_call_ms: Option<f64>,
     /// How long the concurrency limit has held calls back, ms.
     pub limit_blocked_ms: f64,
+    /// Mean length of the calls that succeeded so far, ms (`null` before one ended).
+    pub call_length_avg_ms: Option<f64>,
 }
 
 /// The run's plan, one line before the first stats line: the scenario, SIPp's
@@ -199,6 +201,7 @@ pub fn stats_line_with_media(
         first_call_ms: cur.first_call_us.map(ms),
         last_call_ms: cur.last_call_us.map(ms),
         limit_blocked_ms: ms(cur.limit_blocked_us),
+        call_length_avg_ms: (cur.call_length.count > 0).then(|| cur.call_length.mean_us() / 1000.0),
     };
     // Strings, integers and finite floats cannot fail to serialise.
     let mut out = serde_json::to_string(&line).expect("stats line serialises");
@@ -276,6 +279,11 @@ mod tests {
         assert_eq!(v["last_call_ms"], 1250.0);
         assert_eq!(v["peak_calls"], 2);
         assert_eq!(v["limit_blocked_ms"], 1.5);
+        assert!(v["call_length_avg_ms"].is_null());
+        cur.call_length.record(2_000_000);
+        let line = stats_line("j", 0, &prev, &cur, Duration::from_secs(1));
+        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        assert_eq!(v["call_length_avg_ms"], 2000.0);
     }
 
     #[test]

@@ -633,6 +633,7 @@ pub fn failure_classes(c: &Counters) -> BTreeMap<String, u64> {
             FailureReason::StrcmpShouldntMatch,
             c.failed_strcmp_shouldnt_match,
         ),
+        (FailureReason::Aborted, c.aborted_calls),
     ];
     let mut out = BTreeMap::new();
     let mut explained = 0u64;

@@ -442,8 +442,13 @@ fn stat_name(stat: Stat) -> String {
     }
 }
 
-/// A number for a sentence: up to `d` decimals, trailing zeros dropped.
+/// A number for a sentence: up to `d` decimals (more for a value that would round to
+/// zero, up to 6), trailing zeros dropped.
 fn show(v: f64, d: usize) -> String {
+    let mut d = d;
+    while d < 6 && v != 0.0 && v.abs() < 10f64.powi(-i32::try_from(d).unwrap_or(6)) {
+        d += 1;
+    }
     let s = format!("{v:.d$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()

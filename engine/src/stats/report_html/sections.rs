@@ -154,9 +154,10 @@ pub(super) fn thresholds(out: &mut String, d: &ReportData) {
     }
     out.push_str("<table><tr><th class=\"l\">threshold</th><th>measured</th><th class=\"l\">result</th></tr>");
     for t in &d.thresholds {
+        let decimals = if t.unit == "calls" { 0 } else { 2 };
         let measured = t.observed.map_or_else(
             || "not measured".into(),
-            |o| format!("{} {}", num(o, 2), t.unit),
+            |o| format!("{} {}", num(o, decimals), t.unit),
         );
         let (cls, word) = if t.pass {
             ("pass", "pass")

@@ -154,6 +154,8 @@ fn evaluation_reports_observed_values_in_words() {
     assert_eq!(r.text, "failed calls 16: at most 20, as required");
     let r = evaluate(&ok("retrans_ratio<1%"), &f);
     assert_eq!(r.observed, Some(25.0));
+    let r = evaluate(&ok("p99(response_time)<1us"), &f);
+    assert!(r.text.ends_with("must be below 0.001 ms"), "{}", r.text);
 
     // Nothing measured fails, and says so.
     let r = evaluate(&ok("p50(call_length)<5s"), &f);
