@@ -92,6 +92,54 @@ export async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+/** Sets the console's theme in this page, as the theme toggle does. */
+export async function setTheme(page, theme) {
+  await page.evaluate((t) => {
+    document.documentElement.dataset.theme = t;
+    try { localStorage.setItem('gossipper.theme', t); } catch { /* private mode */ }
+    window.dispatchEvent(new Event('themechange'));
+  }, theme);
+}
+
+/** Screenshots the page in the light and the dark theme (`<name>-light.png`,
+ *  `<name>-dark.png`), then puts back the theme it had. */
+export async function shotBoth(page, name) {
+  const was = await page.evaluate(() => document.documentElement.dataset.theme || 'light');
+  for (const theme of ['light', 'dark']) {
+    await setTheme(page, theme);
+    // Charts redraw on the theme change (their colours come from CSS variables).
+    await page.waitForTimeout(250);
+    await shot(page, `${name}-${theme}`);
+  }
+  await setTheme(page, was);
+}
+
+/** A UAS profile (built-in uas on a free loopback port) started as a job. */
+export async function startUas(t, { scenario = 'uas' } = {}) {
+  const port = await freeUdpPort();
+  const id = uniq('uas');
+  const c = await api(t, 'POST', '/servers', { id, name: 'UAS', scenario_ref: scenario, transports: [{ transport: 'u1', local_ip: '127.0.0.1', local_port: port, enabled: true }] });
+  assertEq(c.status, 201, `create UAS profile: ${JSON.stringify(c.body)}`);
+  const s = await api(t, 'POST', `/servers/${id}/start`, {});
+  assert(s.status === 201 || s.status === 200, `start UAS: ${s.status} ${JSON.stringify(s.body)}`);
+  const job = s.body.job || s.body;
+  await eventually(async () => (await api(t, 'GET', `/jobs/${job.id}`)).body?.job?.status === 'running', { what: 'the UAS job to run' });
+  // Its socket is bound once the worker has written a stats line.
+  await eventually(async () => {
+    const r = await fetch(`${BASE}/api/v2/jobs/${job.id}/events?follow=false`, { headers: { Authorization: `Bearer ${t}` } });
+    return (await r.text()).includes('"kind":"stats"');
+  }, { what: 'the UAS to bind its port' });
+  return { id, port, job, stop: () => api(t, 'POST', `/servers/${id}/stop`, {}) };
+}
+
+/** Polls a job until it has finished (its worker exited and its artifacts are in). */
+export async function waitFinished(t, id, timeout = 60000) {
+  return eventually(async () => {
+    const j = (await api(t, 'GET', `/jobs/${encodeURIComponent(id)}`)).body?.job;
+    return j?.finished_at ? j : null;
+  }, { timeout, interval: 300, what: `job ${id} to finish` });
+}
+
 /** A free loopback UDP port (bound and released). */
 export function freeUdpPort() {
   return new Promise((resolve, reject) => {

@@ -99,6 +99,17 @@ function buildShell() {
   clear(document.getElementById('app'), root);
   shell = { nav, crumbs, page, liveDot, root };
   api.get('/health').then((r) => { root.querySelector('.side-foot').textContent = `v${r.version || '?'} · auth ${r.auth}`; }).catch(() => {});
+  // The account still on a fresh install's default password is asked to change it, on
+  // every page, until it has.
+  api.get('/auth/status').then((r) => {
+    if (r?.default_password?.username && r.default_password.username.toLowerCase() === s.username.toLowerCase()) {
+      const bar = h('div', { class: 'banner warn', 'data-testid': 'default-password-banner' }, icon('alert'),
+        h('div', { class: 'grow' }, h('b', {}, 'You are signed in with the default password of a fresh install. '),
+          'Anyone who has read gossipper’s README can sign in as you: change it now.'),
+        h('button', { class: 'primary sm', 'data-testid': 'change-default-password', onclick: () => changePasswordDialog(() => bar.remove()) }, 'Change password'));
+      root.querySelector('.main').insertBefore(bar, page);
+    }
+  }).catch(() => {});
   liveConn?.close();
   liveConn = api.live((msg) => {
     lastLive = msg;
@@ -177,7 +188,7 @@ function setCrumbs(items) {
   ]));
 }
 
-export function changePasswordDialog() {
+export function changePasswordDialog(onChanged) {
   const cur = h('input', { type: 'password', name: 'current_password', autocomplete: 'current-password', required: true });
   const nw = h('input', { type: 'password', name: 'new_password', autocomplete: 'new-password', required: true, minlength: 8 });
   const again = h('input', { type: 'password', autocomplete: 'new-password', required: true });
@@ -192,6 +203,7 @@ export function changePasswordDialog() {
       if (r?.token) api.renewSession(r.token, r.expires_at);
       m.close();
       toast('Your password was changed.', 'ok');
+      onChanged?.();
     } catch (ex) { err.append(errorBox(ex)); }
   } }, field('Current password', cur), field('New password', nw, 'At least 8 characters.'), field('New password again', again), err,
   h('button', { type: 'submit', hidden: true }));

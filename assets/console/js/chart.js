@@ -110,6 +110,7 @@ export class TimeChart {
     const last = pts[pts.length - 1];
     const lastV = last ? last.v[0] : null;
     this.svg.setAttribute('data-last', lastV === null || lastV === undefined ? '' : String(lastV));
+    this.svg.setAttribute('data-values', last ? JSON.stringify(last.v) : '');
     this.now.replaceChildren(last ? fmtNum(lastV, this.digits) : '–', this.unit && last ? h('small', {}, ` ${this.unit}`) : '');
     this.nodata.hidden = pts.length > 0;
 
@@ -192,7 +193,7 @@ export class TimeChart {
 export class StatsSeries {
   constructor() { this.prev = null; }
 
-  /** @returns {{t, cps, active, failedPerS, failed, created, succeeded, p50, p90, p99} | null} */
+  /** @returns {{t, cps, active, failedPerS, retransPerS, timeoutsPerS, failed, created, succeeded, p50, p90, p99, steps, …} | null} */
   add(line) {
     if (!line || (line.kind && line.kind !== 'stats')) return null;
     const st = line.stats || line;
@@ -200,15 +201,19 @@ export class StatsSeries {
     const num = (k) => (typeof st[k] === 'number' ? st[k] : null);
     const created = num('calls_created');
     const failed = num('calls_failed') ?? 0;
+    const retrans = num('retransmissions') ?? 0;
+    const timeouts = num('timeouts') ?? 0;
     const p = this.prev;
     let cps = num('cps');
-    let failedPerS = 0;
+    let failedPerS = 0, retransPerS = 0, timeoutsPerS = 0;
     if (p && t > p.t) {
       const dt = (t - p.t) / 1000;
       if (cps === null && created !== null) cps = Math.max(0, (created - p.created) / dt);
       failedPerS = Math.max(0, (failed - p.failed) / dt);
+      retransPerS = Math.max(0, (retrans - p.retrans) / dt);
+      timeoutsPerS = Math.max(0, (timeouts - p.timeouts) / dt);
     }
-    this.prev = { t, created: created ?? 0, failed };
+    this.prev = { t, created: created ?? 0, failed, retrans, timeouts };
     return {
       t,
       cps: cps ?? 0,
@@ -217,29 +222,43 @@ export class StatsSeries {
       failed,
       created: created ?? 0,
       succeeded: num('calls_succeeded') ?? 0,
-      retrans: num('retransmissions') ?? 0,
-      timeouts: num('timeouts') ?? 0,
+      retrans,
+      timeouts,
+      retransPerS,
+      timeoutsPerS,
+      // null until the first response was timed: charts and KPIs show "–", not 0 ms.
       p50: num('response_time_p50_ms'),
       p90: num('response_time_p90_ms'),
       p99: num('response_time_p99_ms'),
+      peak: num('peak_calls') ?? 0,
+      firstCallMs: num('first_call_ms'),
+      lastCallMs: num('last_call_ms'),
+      limitBlockedMs: num('limit_blocked_ms') ?? 0,
+      callLengthAvg: num('call_length_avg_ms'),
+      steps: Array.isArray(st.steps) ? st.steps : null,
     };
   }
 }
 
-/** The four standard charts (calls/s, active calls, failures, response time). */
-export function standardCharts(prefix, windowMs) {
+/** The four standard charts (calls/s, active calls, failures with retransmissions and
+ *  timeouts, response time). */
+export function standardCharts(prefix, windowMs, { split = false } = {}) {
   const css = getComputedStyle(document.documentElement);
   const c = (n) => css.getPropertyValue(n).trim() || '#4f5bd5';
+  // split: calls placed (client jobs) and calls answered (server jobs) apart, so a call
+  // between two jobs of this master is counted once on each side, never twice on one.
+  const cpsSeries = split ? [{ name: 'placed/s', color: c('--c1') }, { name: 'answered/s', color: c('--c2') }] : [{ name: 'calls/s', color: c('--c1') }];
+  const activeSeries = split ? [{ name: 'placed', color: c('--c5') }, { name: 'answered', color: c('--c4') }] : [{ name: 'active', color: c('--c5') }];
   const charts = {
-    cps: new TimeChart({ title: 'Calls per second', series: [{ name: 'calls/s', color: c('--c1') }], unit: 'cps', windowMs, testid: `${prefix}-cps`, digits: 1 }),
-    active: new TimeChart({ title: 'Active calls', series: [{ name: 'active', color: c('--c5') }], windowMs, testid: `${prefix}-active` }),
-    failed: new TimeChart({ title: 'Failures per second', series: [{ name: 'failed/s', color: c('--c3') }], unit: '/s', windowMs, testid: `${prefix}-failed`, digits: 1 }),
+    cps: new TimeChart({ title: split ? 'Calls per second, placed and answered' : 'Calls per second', series: cpsSeries, unit: split ? 'placed/s' : 'cps', windowMs, testid: `${prefix}-cps`, digits: 1 }),
+    active: new TimeChart({ title: split ? 'Active calls, placed and answered' : 'Active calls', series: activeSeries, windowMs, testid: `${prefix}-active` }),
+    failed: new TimeChart({ title: 'Failures, retransmissions and timeouts per second', series: [{ name: 'failed calls/s', color: c('--c3') }, { name: 'retransmissions/s', color: c('--c4') }, { name: 'timeouts/s', color: c('--c5') }], unit: 'failed/s', windowMs, testid: `${prefix}-failed`, digits: 1 }),
     rt: new TimeChart({ title: 'Response time', series: [{ name: 'p50', color: c('--c2') }, { name: 'p99', color: c('--c4') }], unit: 'ms p50', windowMs, testid: `${prefix}-rt`, digits: 1 }),
   };
   charts.push = (pt) => {
-    charts.cps.push(pt.t, [pt.cps]);
-    charts.active.push(pt.t, [pt.active]);
-    charts.failed.push(pt.t, [pt.failedPerS]);
+    charts.cps.push(pt.t, split ? [pt.cps, pt.cpsAnswered ?? 0] : [pt.cps]);
+    charts.active.push(pt.t, split ? [pt.active, pt.activeAnswered ?? 0] : [pt.active]);
+    charts.failed.push(pt.t, [pt.failedPerS, pt.retransPerS ?? 0, pt.timeoutsPerS ?? 0]);
     if (pt.p50 !== null || pt.p99 !== null) charts.rt.push(pt.t, [pt.p50, pt.p99]);
   };
   charts.el = h('div', { class: 'grid g2' }, charts.cps.el, charts.active.el, charts.failed.el, charts.rt.el);

@@ -1,6 +1,7 @@
 // The XML editor (textarea + line-number gutter + error line marks), the error parser
-// for the server's `scenario.xml:L:C: reason` lines, a client-side well-formedness check,
-// and a side-by-side line diff.
+// for the server's `scenario.xml:L:C: reason` lines, and a side-by-side line diff. The
+// editor's check as you type is the server's own (`POST /scenarios/check`), so it says
+// what a save would say, at the same line and column.
 
 import { h, clear } from './ui.js';
 
@@ -75,20 +76,6 @@ export function parseServerErrors(message) {
     else out.push({ line: +m[1], col: 1, msg: m[2], text: raw.trim() });
   }
   return out;
-}
-
-/** Browser-side well-formedness check; returns [{line, col, msg, text}] (empty = well-formed). */
-export function checkWellFormed(xml) {
-  if (!xml.trim()) return [];
-  const doc = new DOMParser().parseFromString(xml, 'application/xml');
-  const err = doc.querySelector('parsererror');
-  if (!err) return [];
-  const text = err.textContent || 'not well-formed XML';
-  const m = /line (\d+) at column (\d+)/i.exec(text) || /(\d+):(\d+)/.exec(text);
-  const line = m ? +m[1] : 1;
-  const col = m ? +m[2] : 1;
-  const msg = (/error on line \d+ at column \d+: (.*)/i.exec(text)?.[1] || text).split('\n')[0].trim();
-  return [{ line, col, msg: `XML: ${msg}`, text: `scenario.xml:${line}:${col}: XML: ${msg}` }];
 }
 
 /** Line diff (LCS). → [{op: '=', '-', '+', a, b}] with a/b the lines. */

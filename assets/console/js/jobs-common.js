@@ -1,12 +1,14 @@
-// Helpers shared by the pages that show jobs: links, stop, live stats extraction,
-// and the health-gate verdict.
+// Helpers shared by the pages that show jobs: links (with the job's name), stop, live
+// stats extraction, and when a finished job's outputs can be read.
 
 import * as api from './api.js';
-import { h, badge, toast, showError, confirmDialog } from './ui.js';
+import { h, clear, badge, toast, showError, confirmDialog, modal, field, errorBox } from './ui.js';
 
 export const FINAL = new Set(['succeeded', 'failed', 'stopped']);
 // `stopping`: a stop was asked; the worker is still writing its artifacts.
 export const isActive = (j) => j && (j.status === 'running' || j.status === 'pending' || j.status === 'stopping');
+/** The worker has exited and its artifacts are registered. */
+export const isFinished = (j) => j && FINAL.has(j.status) && !!j.finished_at;
 
 /** A short name for a job id: `j-<time>-<hex>` shows as its hex suffix. */
 export function shortJobId(id) {
@@ -16,8 +18,14 @@ export function shortJobId(id) {
 
 export function jobLink(j) {
   const href = j.profile_id === '_load_wizard' ? `#/load/${encodeURIComponent(j.id)}` : `#/jobs/${encodeURIComponent(j.id)}`;
+  if (j.name) {
+    return h('a', { href, title: j.id, 'data-testid': 'job-link', class: 'job-name' }, h('b', {}, j.name), ' ', h('span', { class: 'mono faint small' }, shortJobId(j.id)));
+  }
   return h('a', { href, class: 'mono nowrap', title: j.id, 'data-testid': 'job-link' }, shortJobId(j.id));
 }
+
+/** A job's name, or its short id when it has none. */
+export const jobTitle = (j) => j.name || shortJobId(j.id);
 
 export function profileLabel(j) {
   if (j.profile_id === '_load_wizard') return h('span', {}, 'Load test');
@@ -65,31 +73,19 @@ export function jobTarget(j) {
   return '';
 }
 
-/**
- * Health gates against the current numbers.
- * gates: {enabled, min_success_ratio, max_failed_calls}; st: {succeeded, failed, created}
- * → [{name, limit, value, pass}] (pass null while there is nothing to judge yet).
- */
-export function evaluateGates(gates, st) {
-  if (!gates || gates.enabled === false) return [];
-  const done = (st.succeeded || 0) + (st.failed || 0);
-  const ratio = done ? (st.succeeded || 0) / done : null;
-  const out = [];
-  if (gates.min_success_ratio !== undefined && gates.min_success_ratio !== null) {
-    out.push({ name: 'Success ratio', limit: `≥ ${(gates.min_success_ratio * 100).toFixed(1)} %`,
-      value: ratio === null ? '–' : `${(ratio * 100).toFixed(1)} %`, pass: ratio === null ? null : ratio >= gates.min_success_ratio });
-  }
-  if (gates.max_failed_calls !== undefined && gates.max_failed_calls !== null) {
-    out.push({ name: 'Failed calls', limit: `≤ ${gates.max_failed_calls}`, value: String(st.failed || 0),
-      pass: (st.failed || 0) <= gates.max_failed_calls });
-  }
-  return out;
-}
-
-export function gateRows(results) {
-  if (!results.length) return h('div', { class: 'muted' }, 'Health gates are off for this run.');
-  return results.map((g) => h('div', { class: 'gate', 'data-testid': 'gate' },
-    h('div', { class: 'what' }, h('div', { style: { fontWeight: 600 } }, g.name), h('div', { class: 'small muted' }, `gate ${g.limit}`)),
-    h('div', { class: 'val' }, g.value),
-    g.pass === null ? h('span', { class: 'badge plain' }, 'waiting') : h('span', { class: ['badge', g.pass ? 'pass' : 'fail'] }, g.pass ? 'pass' : 'fail')));
+/** Edits a job's name and notes (PATCH /jobs/{id}); `after(job)` gets the new row. */
+export function editLabel(job, after) {
+  const name = h('input', { value: job.name || '', maxlength: 200, 'data-testid': 'label-name' });
+  const notes = h('textarea', { rows: 5, 'data-testid': 'label-notes' });
+  notes.value = job.notes || '';
+  const err = h('div');
+  const m = modal({ title: 'Name and notes', body: h('div', { class: 'stack' }, field('Name', name), field('Notes', notes), err),
+    foot: [h('button', { onclick: () => m.close() }, 'Cancel'), h('button', { class: 'primary', 'data-testid': 'label-save', onclick: async () => {
+      try {
+        const j = await api.api('PATCH', `/jobs/${encodeURIComponent(job.id)}`, { name: name.value, notes: notes.value });
+        m.close();
+        toast('Saved.', 'ok', null, { key: 'label' });
+        after?.(j);
+      } catch (e) { clear(err, errorBox(e)); }
+    } }, 'Save')] });
 }

@@ -95,9 +95,16 @@ const ICONS = {
 };
 
 // ---------- toasts ----------
-export function toast(message, kind = 'info', title) {
+/**
+ * A toast. `key` names what it is about: a new toast with the same key replaces the old
+ * one instead of stacking under it (a save that fails five times shows one message, the
+ * latest).
+ */
+export function toast(message, kind = 'info', title, { key } = {}) {
   const box = document.getElementById('toasts');
-  const t = h('div', { class: ['toast', kind], role: kind === 'error' ? 'alert' : 'status' },
+  const k = key || `${kind}:${title || message}`;
+  for (const old of box.querySelectorAll('.toast')) if (old.dataset.key === k) old.remove();
+  const t = h('div', { class: ['toast', kind], role: kind === 'error' ? 'alert' : 'status', 'data-key': k },
     h('div', { class: 'msg' }, title ? h('div', { class: 'title' }, title) : null, message),
     h('button', { 'aria-label': 'Dismiss', onclick: () => t.remove() }, icon('x')));
   box.append(t);
@@ -105,12 +112,14 @@ export function toast(message, kind = 'info', title) {
   return t;
 }
 
-/** Shows an API error plainly (toast). 401s are handled by the sign-in redirect. */
+/** Shows an API error plainly (toast; one per action). 401s are handled by the sign-in
+ *  redirect. */
 export function showError(e, what) {
   if (e?.name === 'AbortError') return;
   if (e?.status === 401) return;
   console.error(e);
-  toast(e?.message || String(e), 'error', what ? `Could not ${what}` : 'Error');
+  const title = what ? `Could not ${what}` : 'Error';
+  toast(e?.message || String(e), 'error', title, { key: `error:${title}` });
 }
 
 /** Inline error box for forms. */

@@ -59,6 +59,7 @@ const FILES: &[Asset] = &[
     file!("js/pages/scenarios.js"),
     file!("js/pages/settings.js"),
     file!("js/pages/users.js"),
+    file!("js/run-view.js"),
     file!("js/ui.js"),
     // END FILES
 ];

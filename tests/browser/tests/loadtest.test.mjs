@@ -1,6 +1,6 @@
 // The flow the console exists for: a UAS started through the API, a load test from the
 // wizard against it, the live chart moving (job monitor and dashboard), the job
-// succeeding against its health gates, and its report opening.
+// passing its thresholds, and its report opening.
 
 import { signIn, goto, shot, assert, uniq, apiToken, api, eventually, freeUdpPort, maybeServeFromDisk } from '../lib.mjs';
 
@@ -45,11 +45,13 @@ export const tests = [
         await page.getByTestId('lt-next').click();
         await page.getByTestId('lt-calls').fill('120');
         await page.getByTestId('lt-rate').fill('15');
-        await page.getByTestId('lt-concurrency').fill('10');
         await page.getByTestId('lt-hold').fill('200');
+        await page.getByTestId('lt-concurrency').fill('10');
         await page.getByTestId('lt-next').click();
-        await page.getByTestId('lt-min-success').fill('95');
-        await page.getByTestId('lt-max-failed').fill('0');
+        // The default thresholds: success ratio ≥ 95 %, no failed call.
+        const rows = await page.getByTestId('th-metric').evaluateAll((els) => els.map((e) => e.value));
+        assert(JSON.stringify(rows) === JSON.stringify(['success', 'failed']), `default thresholds: ${JSON.stringify(rows)}`);
+        await page.getByTestId('lt-next').click();
         await page.getByTestId('lt-next').click();
         await shot(page, 'load-wizard-review');
         await page.getByTestId('lt-run').click();
@@ -74,7 +76,8 @@ export const tests = [
         const j = await api(t, 'GET', `/jobs/${encodeURIComponent(jobId)}`);
         assert(j.body.job.status === 'succeeded', `job succeeded: ${JSON.stringify(j.body.job)}`);
         const gates = await page.getByTestId('gate').allInnerTexts();
-        assert(gates.length === 2 && gates.every((g) => g.includes('pass')), `both gates pass: ${JSON.stringify(gates)}`);
+        assert(gates.length === 2 && gates.every((g) => g.includes('pass')), `both thresholds pass: ${JSON.stringify(gates)}`);
+        assert(gates[0].includes('success_ratio>=95%') && gates[1].includes('failed_calls<=0'), `threshold texts: ${JSON.stringify(gates)}`);
         const frame = page.getByTestId('report-frame');
         await frame.waitFor({ timeout: 15000 });
         const reportText = await page.frameLocator('[data-testid="report-frame"]').locator('body').innerText();
@@ -120,8 +123,7 @@ export const tests = [
         await page.getByTestId('lt-next').click();
         await page.getByTestId('lt-calls').fill('0');
         await page.getByTestId('lt-rate').fill('5');
-        await page.getByTestId('lt-next').click();
-        await page.getByTestId('lt-next').click();
+        for (let i = 0; i < 3; i++) await page.getByTestId('lt-next').click();
         await page.getByTestId('lt-run').click();
         await page.waitForFunction(() => /^#\/load\/.+/.test(location.hash));
         await eventually(async () => Number(await page.getByTestId('lt-cps').getAttribute('data-points')) >= 1, { timeout: 20000, what: 'soak stats' });

@@ -1,5 +1,7 @@
 // #/dashboard: running jobs, recent results, and live charts (calls/s, active calls,
-// failures, p50/p99 response time) summed over every running job, fed by /live.
+// failures, p50/p99 response time) over every running job, fed by /live. Calls placed
+// (client jobs) and calls answered (server jobs) are summed apart: a call from a load
+// test of this master to a UAS of this master is one call, not two on one line.
 
 import * as api from '../api.js';
 import { h, clear, kpi, table, fmtAgo, fmtDuration, fmtNum, jobDuration, emptyState, icon, showError } from '../ui.js';
@@ -11,7 +13,8 @@ export async function render(ctx) {
   const kOk = h('span', {}, '–');
   const kFail = h('span', {}, '–');
   const kCps = h('span', {}, '–');
-  const charts = standardCharts('dash', 5 * 60 * 1000);
+  const kCpsHint = h('span', {}, '');
+  const charts = standardCharts('dash', 5 * 60 * 1000, { split: true });
   ctx.onCleanup(() => charts.destroy());
   const runningBox = h('div');
   const recentBox = h('div');
@@ -26,11 +29,10 @@ export async function render(ctx) {
       kpi('Running jobs', kRunning, { testid: 'kpi-running' }),
       kpi('Succeeded (24 h)', kOk, { cls: 'ok', testid: 'kpi-succeeded' }),
       kpi('Failed (24 h)', kFail, { cls: 'bad', testid: 'kpi-failed' }),
-      kpi('Calls per second now', kCps, { testid: 'kpi-cps' })),
+      kpi('Calls placed per second now', kCps, { testid: 'kpi-cps', hint: kCpsHint })),
     h('div', { class: 'mt' }, charts.el),
-    h('div', { class: 'grid g2 mt' },
-      h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Running jobs')), runningBox),
-      h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Recent results'), h('div', { class: 'actions' }, h('a', { href: '#/reports', class: 'small' }, 'All reports'))), recentBox)));
+    h('div', { class: 'card mt' }, h('div', { class: 'card-head' }, h('h2', {}, 'Running jobs')), runningBox),
+    h('div', { class: 'card mt' }, h('div', { class: 'card-head' }, h('h2', {}, 'Recent results'), h('div', { class: 'actions' }, h('a', { href: '#/reports', class: 'small' }, 'All reports'))), recentBox));
 
   let jobs = [];
   let liveStats = new Map();
@@ -51,6 +53,7 @@ export async function render(ctx) {
       { label: 'Running for', render: (j) => fmtDuration(jobDuration(j)) },
       { label: 'Calls/s', cls: 'num', render: (j) => fmtNum(liveStats.get(j.id)?.cps, 1) },
       { label: 'Active', cls: 'num', render: (j) => fmtNum(liveStats.get(j.id)?.calls_active) },
+      { label: 'Direction', render: (j) => h('span', { class: 'small muted' }, j.profile_kind === 'server' ? 'answers' : 'places') },
       { label: '', cls: 'actions', render: (j) => h('button', { class: 'sm danger', onclick: () => stopJob(j, refresh) }, icon('stop'), 'Stop') },
     ], running, { empty: emptyState('Nothing is running', 'Start a load test, or start a server or client profile.', h('a', { class: 'btn sm', href: '#/load' }, 'New load test')) }));
     const finished = jobs.filter((j) => FINAL.has(j.status)).slice(0, 8);
@@ -84,12 +87,17 @@ export async function render(ctx) {
     }
     for (const l of frame.jobs || []) if (!jobs.some((j) => j.id === l.id)) { jobs.unshift({ ...l }); changed = true; }
     liveStats = new Map();
-    let cps = 0, active = 0, failedDelta = 0, p50 = [], p99 = [];
+    let cps = 0, active = 0, cpsAnswered = 0, activeAnswered = 0, failedDelta = 0, p50 = [], p99 = [];
     for (const j of frame.jobs || []) {
       const st = liveStatsOf(j, frame);
       if (!st) continue;
       liveStats.set(j.id, st);
       if (j.status !== 'running') continue;
+      if (j.profile_kind === 'server') {
+        cpsAnswered += st.cps || 0;
+        activeAnswered += st.calls_active || 0;
+        continue;
+      }
       cps += st.cps || 0;
       active += st.calls_active || 0;
       const f = st.calls_failed || 0;
@@ -99,8 +107,9 @@ export async function render(ctx) {
       if (typeof st.response_time_p99_ms === 'number') p99.push(st.response_time_p99_ms);
     }
     const avg = (a) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : null);
-    charts.push({ t, cps, active, failedPerS: dt ? failedDelta / dt : 0, p50: avg(p50), p99: p99.length ? Math.max(...p99) : null });
+    charts.push({ t, cps, active, cpsAnswered, activeAnswered, failedPerS: dt ? failedDelta / dt : 0, p50: avg(p50), p99: p99.length ? Math.max(...p99) : null });
     kCps.textContent = fmtNum(cps, 1);
+    kCpsHint.textContent = `answered: ${fmtNum(cpsAnswered, 1)}/s`;
     if (changed || liveStats.size) draw();
     if (changed && [...byId.values()].some((j) => FINAL.has(j.status))) refresh();
   });

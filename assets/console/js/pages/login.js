@@ -1,5 +1,6 @@
 // The sign-in page. With auth off (`gossipper ui --no-auth`) it signs in as the
-// anonymous admin at once.
+// anonymous admin at once. The default password of a fresh install is shown only while
+// it still works (`/auth/status` names the account that has it).
 
 import * as api from '../api.js';
 import { h, clear, errorBox } from '../ui.js';
@@ -25,7 +26,7 @@ export function renderLogin(root, done) {
       btn.replaceChildren('Sign in');
     }
   } },
-  h('div', {}, h('h2', {}, 'Sign in'), h('div', { class: 'muted' }, 'Use your gossipper account. A fresh install has admin / sipcapture.')),
+  h('div', {}, h('h2', {}, 'Sign in'), h('div', { class: 'muted', 'data-testid': 'login-hint' }, 'Use your gossipper account.')),
   h('label', { class: 'field' }, h('span', {}, 'Username'), user),
   h('label', { class: 'field' }, h('span', {}, 'Password'), pass),
   err, btn);
@@ -44,6 +45,11 @@ export function renderLogin(root, done) {
     if (r && r.auth === 'none') {
       api.setSession({ token: null, username: 'anonymous', role: 'admin', expires_at: 0 });
       done();
+      return;
+    }
+    if (r?.default_password?.username) {
+      form.querySelector('[data-testid="login-hint"]').textContent =
+        `Use your gossipper account. This fresh install still has ${r.default_password.username} / sipcapture: sign in and change it.`;
     }
   }).catch(() => {});
 }

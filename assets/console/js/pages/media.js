@@ -1,8 +1,19 @@
-// #/media: the WAV / PCAP library — drag-and-drop (or pick) upload, list, listen,
-// download and delete. Uploads are the raw file body (no multipart).
+// #/media: the WAV / PCAP library — drag-and-drop (or pick) upload, list (a WAV with its
+// sample rate, channels, sample size and length, and a warning when scenarios cannot
+// play it: they play 8 kHz mono PCM), listen, download and delete. Uploads are the raw
+// file body (no multipart).
 
 import * as api from '../api.js';
-import { h, clear, icon, toast, showError, confirmDialog, table, emptyState, fmtBytes, fmtAgo, badge, safeName } from '../ui.js';
+import { h, clear, icon, toast, showError, confirmDialog, table, emptyState, fmtBytes, fmtAgo, fmtNum, fmtDuration, badge, safeName } from '../ui.js';
+
+/** "8 kHz · mono · 16-bit · 2.5 s" for a WAV's format. */
+function formatText(a) {
+  if (!a) return '–';
+  const rate = a.sample_rate % 1000 === 0 ? `${a.sample_rate / 1000} kHz` : `${fmtNum(a.sample_rate / 1000, 2)} kHz`;
+  const ch = a.channels === 1 ? 'mono' : a.channels === 2 ? 'stereo' : `${a.channels} channels`;
+  const len = a.duration_ms < 60000 ? `${fmtNum(a.duration_ms / 1000, 1)} s` : fmtDuration(a.duration_ms);
+  return `${rate} · ${ch} · ${a.bits_per_sample}-bit · ${len}`;
+}
 
 const KINDS = { wav: /\.wav$/i, pcap: /\.(pcap|cap)$/i };
 
@@ -31,9 +42,11 @@ export async function render(ctx) {
       const row = h('div', { class: 'alert info', style: { marginTop: '10px' } }, h('span', { class: 'spin' }), ` Uploading ${f.name} (${fmtBytes(f.size)})…`);
       progress.append(row);
       try {
-        await api.request('POST', `/media/${kind}/${encodeURIComponent(name)}`, { body: f, headers: { 'Content-Type': kind === 'wav' ? 'audio/wav' : 'application/vnd.tcpdump.pcap' } });
+        const r = await api.request('POST', `/media/${kind}/${encodeURIComponent(name)}`, { body: f, headers: { 'Content-Type': kind === 'wav' ? 'audio/wav' : 'application/vnd.tcpdump.pcap' } });
+        const asset = await r.json().catch(() => ({}));
         row.remove();
-        toast(`Uploaded ${kind}/${name}.`, 'ok');
+        if (asset.warning) toast(asset.warning, 'error', `Uploaded ${kind}/${name}, but scenarios cannot play it`, { key: `media-warn:${name}` });
+        else toast(`Uploaded ${kind}/${name}${asset.audio ? ` (${formatText(asset.audio)})` : ''}.`, 'ok');
       } catch (e) {
         row.remove();
         showError(e, `upload ${f.name}`);
@@ -58,6 +71,8 @@ export async function render(ctx) {
       clear(listBox, table([
         { label: 'Kind', render: (m) => badge('plain', m.kind) },
         { label: 'Name', render: (m) => h('div', {}, h('div', { class: 'mono', style: { fontWeight: 600 } }, m.name), h('div', { class: 'small faint mono' }, `[[media:${m.kind}/${m.name}]]`)) },
+        { label: 'Format', render: (m) => h('div', { 'data-testid': 'media-format' }, m.kind === 'wav' ? formatText(m.audio) : '–',
+          m.warning ? h('div', { class: 'small warn-text', 'data-testid': 'media-warning' }, icon('alert'), ' ', m.warning) : null) },
         { label: 'Size', cls: 'num', render: (m) => fmtBytes(m.size_bytes) },
         { label: 'Uploaded', render: (m) => fmtAgo(m.mod_time) },
         { label: 'Preview', render: (m) => { const c = h('div'); if (m.kind === 'wav') c.append(h('button', { class: 'sm', onclick: () => listen(m, c) }, icon('play'), 'Listen')); return c; } },

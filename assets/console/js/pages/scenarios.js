@@ -5,7 +5,7 @@
 import * as api from '../api.js';
 import { h, clear, icon, modal, toast, showError, errorBox, confirmDialog, table, emptyState, field, fmtAgo, fmtBytes, fmtTime, badge } from '../ui.js';
 import { navigate } from '../app.js';
-import { createEditor, parseServerErrors, checkWellFormed, diffView } from '../editor.js';
+import { createEditor, parseServerErrors, diffView } from '../editor.js';
 
 const ROLES = ['uac', 'uas', 'other'];
 const MEDIA_RE = /\[\[media:(wav|pcap)\/([A-Za-z0-9._-]+)\]\]/g;
@@ -103,10 +103,27 @@ async function editorView(ctx, id) {
       h('b', {}, title), h('ul', { class: 'errors-list' }, list.map((e) => h('li', { onclick: () => ed.goto(e.line, e.col), title: 'Go to line' }, e.text))))) : null);
   }
   let t = 0;
+  let checking = 0;
+  /** The server's check of the editor's text (what a save would answer), newest wins. */
+  async function check() {
+    const seq = ++checking;
+    const xml = ed.value();
+    if (!xml.trim()) { showErrors([], ''); return; }
+    try {
+      await api.post('/scenarios/check', { xml });
+      if (seq === checking && ctx.alive()) { showErrors([], ''); status.textContent = 'Unsaved changes · the engine accepts it'; }
+    } catch (e) {
+      if (seq !== checking || !ctx.alive() || e.status === 401) return;
+      const errs = parseServerErrors(e.message);
+      if (errs.length) showErrors(errs, 'The engine would refuse this scenario:');
+      else clear(errBox, h('div', { style: { marginTop: '12px' } }, errorBox(e)));
+      status.textContent = 'Unsaved changes';
+    }
+  }
   ed.onInput(() => {
     clearTimeout(t);
     status.textContent = 'Unsaved changes';
-    t = setTimeout(() => { const errs = checkWellFormed(ed.value()); showErrors(errs, 'This is not well-formed XML yet:'); checkMedia(); }, 400);
+    t = setTimeout(() => { check(); checkMedia(); }, 400);
   });
 
   async function checkMedia() {
@@ -231,7 +248,7 @@ async function editorView(ctx, id) {
 
   ctx.el.append(
     h('div', { class: 'page-head' },
-      h('div', {}, h('h1', {}, creating ? 'New scenario' : meta.name || id), h('div', { class: 'sub' }, creating ? (from ? `Cloned from the built-in ${from}.` : 'Write SIPp scenario XML; the engine checks it when you save.') : h('span', { class: 'mono' }, id))),
+      h('div', {}, h('h1', {}, creating ? 'New scenario' : meta.name || id), h('div', { class: 'sub' }, creating ? (from ? `Cloned from the built-in ${from}.` : 'Write SIPp scenario XML; the engine checks it as you type, with the same words a save gets.') : h('span', { class: 'mono' }, id))),
       h('div', { class: 'actions' },
         !creating ? h('button', { class: 'danger', onclick: async () => {
           if (!(await confirmDialog('Delete scenario', `Delete “${meta.name || id}” and its history?`, { okText: 'Delete', danger: true }))) return;

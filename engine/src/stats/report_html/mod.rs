@@ -198,6 +198,8 @@ pub struct ReportData {
     pub call_length: Option<LatencyView>,
     /// First response time.
     pub invite_rtt: Option<LatencyView>,
+    /// Every response time (`rtd`) by name.
+    pub rtd: BTreeMap<String, LatencyView>,
     /// Failed calls by class.
     pub failure_classes: BTreeMap<String, u64>,
     /// Health verdict.
@@ -361,7 +363,14 @@ pub fn render_with(head: &ReportHead<'_>, d: &ReportData, series: &[SeriesPoint]
     sections::messages(&mut out, d);
     charts::over_time(&mut out, series);
     out.push_str("<h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>avg</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>");
-    latency_row(&mut out, "response time (first RTD)", &d.invite_rtt);
+    if d.rtd.len() > 1 {
+        // Each timer of the scenario, as SIPp's rtd names them.
+        for (name, l) in &d.rtd {
+            latency_row(&mut out, &format!("response time {name}"), &Some(l.clone()));
+        }
+    } else {
+        latency_row(&mut out, "response time (first RTD)", &d.invite_rtt);
+    }
     latency_row(&mut out, "call length", &d.call_length);
     out.push_str("</table>");
     if let Some(l) = &d.invite_rtt {

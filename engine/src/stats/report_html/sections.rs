@@ -93,6 +93,7 @@ pub(super) fn target(out: &mut String, d: &ReportData, request: &[(&str, String)
                 "limit {}{}",
                 t.concurrency,
                 t.concurrency_needed
+                    .filter(|n| *n > 0)
                     .map_or_else(String::new, |n| format!(" (rate × hold needs {n})"))
             ),
             format!(

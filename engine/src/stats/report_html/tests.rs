@@ -203,6 +203,21 @@ fn the_page_shows_the_verdict_target_thresholds_and_messages() {
 }
 
 #[test]
+fn every_response_time_of_the_scenario_gets_its_row() {
+    let d = ReportData::from_json(
+        br#"{"rtd":{"invite":{"count":3,"p99_ms":1.5},"register":{"count":2,"p99_ms":7.25}}}"#,
+    )
+    .unwrap();
+    let html = render("j", &d, &[]);
+    assert!(
+        html.contains("<td>response time invite</td><td>3</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>response time register</td><td>2</td>"));
+    assert!(html.contains("<td>7.25</td>"));
+}
+
+#[test]
 fn a_run_without_thresholds_is_not_a_pass() {
     let mut d = failing_summary();
     d.verdict = Some(VerdictView {

@@ -308,12 +308,14 @@ pub(crate) struct Report {
     pub(crate) job_status: String,
     pub(crate) finished_at: Option<String>,
     pub(crate) artifact: Artifact,
+    /// The job's name, so reports can be told apart.
+    pub(crate) name: String,
 }
 
 /// Summary, report_html and report_pdf artifacts, newest first.
 pub(crate) fn reports(c: &Connection, limit: u32) -> Result<Vec<Report>, StoreError> {
     let mut st = c.prepare_cached(
-        "SELECT a.id, a.job_id, a.kind, a.path, a.size_bytes, a.created_at, j.profile_kind, j.profile_id, j.status, j.finished_at
+        "SELECT a.id, a.job_id, a.kind, a.path, a.size_bytes, a.created_at, j.profile_kind, j.profile_id, j.status, j.finished_at, j.name
          FROM job_artifacts a JOIN jobs j ON j.id = a.job_id
          WHERE a.kind IN ('summary', 'report_html', 'report_pdf')
          ORDER BY a.id DESC LIMIT ?1",
@@ -326,6 +328,7 @@ pub(crate) fn reports(c: &Connection, limit: u32) -> Result<Vec<Report>, StoreEr
             profile_id: r.get(7)?,
             job_status: r.get(8)?,
             finished_at: r.get(9)?,
+            name: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
