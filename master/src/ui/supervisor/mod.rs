@@ -549,11 +549,16 @@ impl Supervisor {
                 None
             }
         };
+        // The reply is read before the signal goes out: a worker that exits at once
+        // would otherwise race this read, and the reply would say `stopped` one time
+        // and `stopping` the next. A stop's reply says `stopping` while a worker runs;
+        // the final status follows when it has exited.
+        let reply = self.db.read(|c| jobs::by_id(c, id));
         if let Some(job) = job {
             self.terminate(&job);
         }
         self.invalidate_live();
-        self.db.read(|c| jobs::by_id(c, id))
+        reply
     }
 
     /// Subscribes to a running job's lines.
