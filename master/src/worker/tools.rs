@@ -14,7 +14,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use gossipper_engine::files::{FileAccess, JobRoots, MAX_FILE_BYTES};
+use gossipper_engine::files::{Disk, FileAccess, JobRoots, MAX_FILE_BYTES, ReadFiles};
 use gossipper_engine::stats::report_html::{self, ReportData};
 use serde::Serialize;
 
@@ -207,7 +207,7 @@ pub(crate) fn run(
         data_dir: data_dir.to_path_buf(),
         job_dir: source_dir,
     });
-    let bytes = files
+    let bytes = Disk(&files)
         .read(Path::new(super::files::SUMMARY), MAX_FILE_BYTES)
         .map_err(|e| ToolError::Io {
             path: input.clone(),

@@ -11,7 +11,7 @@
 //!    sender when it wakes the other CPU.
 //!
 //! On bare metal a wake-up costs a few µs; on the 2-vCPU VM of reference/sipp.md, tens of
-//! µs, which is why the shard loop (engine/src/shard/wait.rs) wakes as rarely as it can.
+//! µs, which is why the shard loop (engine/runtime/src/shard/wait.rs) wakes as rarely as it can.
 //! Needs `taskset` and two CPUs; run it on an otherwise idle machine. Loopback only,
 //! bounded in count.
 

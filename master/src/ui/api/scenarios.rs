@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, Call, Ctx, Reply};
 use crate::ui::paths::check_name;
 use crate::ui::store::scenarios::{HistoryEntry, ScenarioMeta};
-use gossipper_engine::scenario::{self, FileAccess, LoadOptions};
+use gossipper_engine::files::NAMES_ONLY;
+use gossipper_engine::scenario::{self, LoadOptions};
 
 /// How errors name the file.
 const FILE_NAME: &str = "scenario.xml";
@@ -85,7 +86,7 @@ pub(crate) fn check_xml(xml: &str) -> Result<(), ApiError> {
     // File names are checked against a job's rule now (relative, no `..`); the files
     // themselves are read when a job runs, under that rule.
     let opts = LoadOptions {
-        files: &FileAccess::NamesOnly,
+        files: &NAMES_ONLY,
         ..LoadOptions::default()
     };
     match scenario::load(xml.as_bytes(), FILE_NAME, &opts) {

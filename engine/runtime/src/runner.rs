@@ -1,0 +1,770 @@
+//! Runs one job: loads the scenario, binds the sockets, starts one shard per CPU, merges
+//! their statistics and stops them when the run is over.
+//!
+//! Owns: threads, sockets setup and run-level decisions (timeouts, `-m` for servers, rate
+//! ramps, stop commands). Must not: format output; an `Observer` (the legacy screen and
+//! CSV writers, or the worker's JSON lines) sees a merged snapshot every tick.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::call::inject::{InjectData, InjectFile};
+use crate::call::{Env, ShardEvent};
+use crate::config::{JobSpec, ScenarioSource, TransportMode};
+use crate::files::{Disk, FileError, MAX_DATA_FILE_BYTES, MAX_FILE_BYTES, ReadFiles};
+use crate::load::{self, Pacer};
+use crate::media::{self, library::MediaLibrary};
+use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
+use crate::shard::{
+    self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardSocket, ShardTraces,
+};
+use crate::stats::ShardStats;
+use crate::transport::{self, StreamKind};
+
+/// Why a run could not start. Each maps to one SIPp exit code in the binary.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Scenario(ScenarioErrors),
+    #[error("{0}")]
+    Config(String),
+    /// The job names a file its rule does not allow, or a shell command without
+    /// `-allow_exec` (the master answers 400 before it forks a worker).
+    #[error("{0}")]
+    Refused(String),
+    /// Binding a socket failed (SIPp exits 254).
+    #[error("{0}")]
+    Bind(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// How the run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every call finished (client `-m`, server `-m`, or a quit that drained).
+    Completed,
+    /// `-timeout` fired.
+    TimedOut,
+    /// `int_cmd="stop_now"` (SIPp exit 97).
+    StoppedNow,
+}
+
+/// The result of a run.
+#[derive(Debug)]
+pub struct RunReport {
+    pub stats: ShardStats,
+    /// Calls created (incoming + outgoing) by each shard, in shard order.
+    pub shard_calls: Vec<u64>,
+    pub end: RunEnd,
+    pub started_at: SystemTime,
+    pub finished_at: SystemTime,
+    pub elapsed: Duration,
+}
+
+/// What a tick shows an observer.
+pub struct Tick<'a> {
+    pub stats: &'a ShardStats,
+    pub now: Instant,
+    pub wall: SystemTime,
+    pub started: Instant,
+    pub control: &'a Control,
+    /// Calls that ended since the last tick (only when `wants_finished_calls`).
+    pub finished: &'a [Finished],
+    pub events: &'a [ShardEvent],
+}
+
+/// Sees the run as it goes. Every method has a default, so observers implement only what
+/// they show.
+pub trait Observer {
+    /// Called about every 50 ms with the merged statistics.
+    fn on_tick(&mut self, _tick: &Tick<'_>) {}
+    /// Whether `Tick::finished` should be filled (costs a little per call).
+    fn wants_finished_calls(&self) -> bool {
+        false
+    }
+    /// Whether received and sent messages should be written to the -trace_msg file.
+    fn message_trace(&mut self) -> Option<std::fs::File> {
+        None
+    }
+    /// Whether each message should get a -trace_shortmsg line.
+    fn short_message_trace(&mut self) -> Option<std::fs::File> {
+        None
+    }
+}
+
+/// A run that loaded and bound successfully and can be started.
+pub struct Prepared {
+    pub scenario: Arc<Scenario>,
+    pub role: Role,
+    /// The first shard's local address (what `[local_port]` renders for shard 0).
+    pub local: SocketAddr,
+    pub shards: usize,
+    plans: Vec<ShardPlan>,
+    control: Arc<Control>,
+    published: Vec<Arc<Mutex<Published>>>,
+    spec: JobSpec,
+}
+
+/// SIPp's default `-max_socket`.
+const DEFAULT_MAX_SOCKETS: usize = 50_000;
+
+/// Loads the scenario named by `spec` (for `-sd`, validation and runs). Its files are
+/// read under `spec.file_access`.
+pub fn load_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
+    let keys: Vec<String> = spec.keys.iter().map(|(k, _)| k.clone()).collect();
+    let files = Disk(&spec.file_access);
+    let opts = LoadOptions {
+        keys: &keys,
+        files: &files,
+    };
+    let (bytes, name): (Vec<u8>, String) = match &spec.scenario {
+        ScenarioSource::File(p) => {
+            let b = files
+                .read(p, MAX_FILE_BYTES)
+                .map_err(|e| file_error("scenario", &p.display().to_string(), e))?;
+            (b, p.display().to_string())
+        }
+        ScenarioSource::Builtin(n) => {
+            let b = scenario::builtin::get(n)
+                .ok_or_else(|| RunError::Config(format!("unknown built-in scenario '{n}'")))?;
+            (b.xml.as_bytes().to_vec(), format!("{n}.xml"))
+        }
+        ScenarioSource::Xml { name, text } => (text.clone(), name.clone()),
+    };
+    scenario::load(&bytes, &name, &opts).map_err(RunError::Scenario)
+}
+
+/// A file the job names that cannot be used: a refusal when the rule forbids it.
+fn file_error(what: &str, name: &str, e: FileError) -> RunError {
+    let msg = format!("{what} \"{name}\": {e}");
+    if e.is_refusal() {
+        RunError::Refused(msg)
+    } else {
+        RunError::Config(msg)
+    }
+}
+
+/// The scenario, loaded, and allowed to run: a shell command needs `-allow_exec`, and
+/// every threshold must name a timer the scenario measures (and a rate threshold a
+/// scenario that places calls).
+fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
+    let sc = load_scenario(spec)?;
+    if has_exec_command(&sc) && !spec.allow_exec_command {
+        return Err(RunError::Refused(
+            "the scenario uses <exec command=...>, which runs shell commands; pass -allow_exec to permit it".into(),
+        ));
+    }
+    crate::stats::thresholds::check(&spec.thresholds, &sc.rtd_names, sc.role == Role::Client)
+        .map_err(|e| RunError::Refused(format!("threshold {e}")))?;
+    Ok(sc)
+}
+
+/// What the master checks before it forks a worker: the scenario loads (its
+/// `[file name=…]`s read under the job's rule), runs no shell command and has the timers
+/// its thresholds name, and every other file the job names (media, `-inf`, TLS) passes
+/// the rule. Those files are checked, not read: the worker reads them, under the same
+/// rule. Returns the scenario's role (the API refuses a load test that answers calls).
+pub fn check(spec: &JobSpec) -> Result<Role, RunError> {
+    let sc = checked_scenario(spec)?;
+    let files = Disk(&spec.file_access);
+    if needs_media(spec, &sc) {
+        MediaLibrary::check(&sc, is_builtin(spec), &|p| {
+            files.check(p, MAX_DATA_FILE_BYTES)
+        })
+        .map_err(|e| media_error(spec, e))?;
+    }
+    for path in &spec.inject_files {
+        files
+            .check(path, MAX_DATA_FILE_BYTES)
+            .map_err(|e| file_error("-inf", &path.display().to_string(), e))?;
+    }
+    for (flag, path) in [
+        ("-tls_cert", &spec.tls_cert),
+        ("-tls_key", &spec.tls_key),
+        ("-tls_ca", &spec.tls_ca),
+    ] {
+        if let Some(p) = path {
+            files
+                .check(p, MAX_FILE_BYTES)
+                .map_err(|e| file_error(flag, &p.display().to_string(), e))?;
+        }
+    }
+    Ok(sc.role)
+}
+
+fn has_exec_command(sc: &Scenario) -> bool {
+    sc.commands.iter().chain(&sc.init).any(|c| {
+        c.common
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::ExecCommand(_)))
+    })
+}
+
+/// The address Via/Contact should carry when `-i` is not given: the source address the
+/// kernel picks toward the peer (a connected UDP socket sends nothing), else loopback.
+fn detect_local_ip(remote: Option<SocketAddr>) -> IpAddr {
+    let target = remote.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 9));
+    let bind: SocketAddr = if target.is_ipv6() {
+        "[::]:0".parse().ok()
+    } else {
+        "0.0.0.0:0".parse().ok()
+    }
+    .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+    UdpSocket::bind(bind)
+        .and_then(|s| s.connect(target).map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Checks that `addr` is free with a plain bind (glommio sets SO_REUSEPORT and would
+/// silently share a busy port: reference/rust-deps.md).
+fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    UdpSocket::bind(addr)
+        .map(drop)
+        .map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))
+}
+
+/// Whether the run has media: a media action, `-rtp_echo`, or every call recorded.
+fn needs_media(spec: &JobSpec, sc: &Scenario) -> bool {
+    spec.rtp_echo
+        || spec.record_calls != media::RecordCalls::Off
+        || media::library::scenario_has_media(sc)
+}
+
+fn is_builtin(spec: &JobSpec) -> bool {
+    matches!(spec.scenario, ScenarioSource::Builtin(_))
+}
+
+/// A media error, placed in the scenario file; a refusal when the file rule said no.
+fn media_error(spec: &JobSpec, e: media::library::MediaLoadError) -> RunError {
+    let file = match &spec.scenario {
+        ScenarioSource::File(p) => p.display().to_string(),
+        ScenarioSource::Builtin(n) => format!("{n}.xml"),
+        ScenarioSource::Xml { name, .. } => name.clone(),
+    };
+    let msg = format!("{file}:{}:{}: media: {e}", e.pos.line, e.pos.column);
+    if e.refused {
+        RunError::Refused(msg)
+    } else {
+        RunError::Config(msg)
+    }
+}
+
+/// issue 8: the media files of the scenario, when the run has media, read under the
+/// job's file rule (the command line: relative to the working directory, as in SIPp); the
+/// built-in scenarios' pcap names map to our embedded captures.
+fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>, RunError> {
+    if !needs_media(spec, sc) {
+        return Ok(None);
+    }
+    let files = Disk(&spec.file_access);
+    let lib = MediaLibrary::load(sc, is_builtin(spec), &|p| {
+        files.read(p, MAX_DATA_FILE_BYTES)
+    })
+    .map_err(|e| media_error(spec, e))?;
+    Ok(Some(Arc::new(lib)))
+}
+
+/// issue 8: binds shard `shard`'s RTP socket. `-mp` (or `-min_rtp_port`, else SIPp's 6000)
+/// is the first shard's port, each further shard takes the next even port. An explicit
+/// `-mp` that is taken is an error; otherwise a taken port is skipped (two ports at a
+/// time, up to `-max_rtp_port`).
+fn bind_media_port(
+    spec: &JobSpec,
+    ip: IpAddr,
+    shard: usize,
+    buff: usize,
+) -> Result<(socket2::Socket, u16), RunError> {
+    let explicit = spec.media_port.is_some();
+    let base = u32::from(spec.media_port.or(spec.min_rtp_port).unwrap_or(6000));
+    let max = u32::from(spec.max_rtp_port.unwrap_or(u16::MAX - 1));
+    let mut port = base + 2 * shard as u32;
+    loop {
+        let p = u16::try_from(port).ok().filter(|_| port <= max);
+        let Some(p) = p else {
+            return Err(RunError::Bind(format!(
+                "no free RTP port from {base} to {max} for shard {shard}"
+            )));
+        };
+        let addr = SocketAddr::new(ip, p);
+        match shard::udp_socket(addr, false, buff) {
+            Ok(sock) => return Ok((sock, p)),
+            Err(e) if explicit => {
+                return Err(RunError::Bind(format!(
+                    "cannot bind the RTP socket to {addr} (-mp): {e}"
+                )));
+            }
+            Err(_) => port += 2,
+        }
+    }
+}
+
+/// Loads, validates and binds everything a run needs, without starting it.
+pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
+    let stream_kind = StreamKind::of(spec.transport);
+    let sc = Arc::new(checked_scenario(spec)?);
+    // issue 8: every media file is read now; a bad one fails the load, naming it.
+    let media_lib = load_media(spec, &sc)?;
+    let mut inject = InjectData::default();
+    for path in &spec.inject_files {
+        let bytes = Disk(&spec.file_access)
+            .read(path, MAX_DATA_FILE_BYTES)
+            .map_err(|e| file_error("-inf", &path.display().to_string(), e))?;
+        let f = InjectFile::parse(&path.display().to_string(), &bytes)
+            .map_err(|e| RunError::Config(e.to_string()))?;
+        inject.files.push(f);
+    }
+    let role = sc.role;
+    if role == Role::Client && spec.remote.is_none() {
+        return Err(RunError::Config(
+            "a client scenario needs a remote host (host[:port] or -rsa)".into(),
+        ));
+    }
+    let local_ip = spec
+        .local_ip
+        .unwrap_or_else(|| detect_local_ip(spec.remote));
+    let bind_ip = spec.local_ip.unwrap_or(if local_ip.is_ipv6() {
+        IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    });
+    let cpus = shard::os::affinity_cpus();
+    // A client given -p expects every message to leave from that port (SIPp users set it
+    // for the SUT's access lists); client shards after the first use ports of their own,
+    // so such a run keeps one shard unless -shards asks for more.
+    let default_shards = if role == Role::Client && spec.local_port.is_some() {
+        1
+    } else {
+        cpus.len()
+    };
+    let shards = spec.shards.unwrap_or(default_shards).max(1);
+    let port = spec
+        .local_port
+        .unwrap_or(if role == Role::Server { 5060 } else { 0 });
+    // Stream transports (TCP, TLS, WebSocket): settings once, sockets per shard below.
+    let streams = match stream_kind {
+        Some(kind) => {
+            let p = transport::setup::settings(spec, kind, role == Role::Server, local_ip)
+                .map_err(RunError::Config)?;
+            transport::setup::probe_free(SocketAddr::new(bind_ip, port)).map_err(RunError::Bind)?;
+            Some(p)
+        }
+        None => {
+            probe_free(SocketAddr::new(bind_ip, port))?;
+            None
+        }
+    };
+    // Buffers sized for load by default: SIPp's 64 KiB default drops datagrams on stalls
+    // (reference/sipp.md §7.4); the kernel caps the value at net.core.rmem_max.
+    let buff = spec.buff_size.unwrap_or(4 << 20);
+
+    let rate_cps = spec.rate * 1000.0 / spec.rate_period_ms.max(1) as f64;
+    let call_limit = spec
+        .call_limit
+        .unwrap_or_else(|| load::default_call_limit(rate_cps, spec.default_pause_ms));
+    let control = Arc::new(Control::new(rate_cps));
+    let now = Instant::now();
+    let start_wall = SystemTime::now();
+    let _ = start_wall;
+    let mut plans = Vec::with_capacity(shards);
+    let mut published = Vec::with_capacity(shards);
+    let mut first_local = None;
+    let seed = spec.seed;
+    // UDP servers: one peer hashes to one SO_REUSEPORT socket; the hand-off spreads its
+    // calls over every shard by Call-ID.
+    let mut handoffs = if role == Role::Server && streams.is_none() && shards > 1 {
+        shard::handoff::Handoff::set(shards)
+            .map_err(|e| RunError::Bind(format!("cannot set up the shard hand-off: {e}")))?
+            .into_iter()
+    } else {
+        Vec::new().into_iter()
+    };
+    for i in 0..shards {
+        // Servers share the port (SO_REUSEPORT); client shards after the first take any
+        // free port, so responses come back to the shard that owns the call.
+        let (addr, reuse) = match role {
+            Role::Server => (
+                SocketAddr::new(bind_ip, first_local.map_or(port, |l: SocketAddr| l.port())),
+                true,
+            ),
+            Role::Client if i == 0 => (SocketAddr::new(bind_ip, port), false),
+            Role::Client => (SocketAddr::new(bind_ip, 0), false),
+        };
+        let (socket, local) = match &streams {
+            None => {
+                let sock = shard::udp_socket(addr, reuse, buff).map_err(|e| {
+                    RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}"))
+                })?;
+                let local = sock
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_socket())
+                    .unwrap_or(addr);
+                (ShardSocket::Udp(sock), local)
+            }
+            Some(p) => {
+                let remote = spec.send_to.or(spec.remote);
+                let (plan, local) = transport::setup::shard_plan(&p.settings, addr, remote)
+                    .map_err(RunError::Bind)?;
+                (ShardSocket::Stream(plan), local)
+            }
+        };
+        first_local.get_or_insert(local);
+        let media_ip = spec.media_ip.unwrap_or(local_ip);
+        // issue 8: one RTP socket per shard when the run has media.
+        let (media_socket, media_port) = match &media_lib {
+            Some(_) => {
+                let (sock, port) =
+                    bind_media_port(spec, spec.media_ip.unwrap_or(bind_ip), i, buff)?;
+                (Some(sock), port)
+            }
+            None => (None, spec.media_port.unwrap_or(6000)),
+        };
+        let env = Env {
+            local_ip,
+            local_ip_text: local_ip.to_string(),
+            local_port: local.port(),
+            media_ip,
+            media_ip_text: media_ip.to_string(),
+            media_port,
+            remote: spec.remote,
+            remote_ip_text: spec.remote.map(|r| r.ip().to_string()).unwrap_or_default(),
+            send_to: spec.send_to,
+            remote_host: spec.remote_host.clone().unwrap_or_default(),
+            transport: spec.transport,
+            service: spec.service.clone(),
+            pid: std::process::id(),
+            start: now,
+            default_pause_ms: spec.default_pause_ms,
+            recv_timeout_ms: spec.recv_timeout_ms,
+            retrans: spec.retrans,
+            behaviors: spec.default_behaviors,
+            base_cseq: spec.base_cseq,
+            cid_str: spec.cid_str.clone(),
+            keys: spec.keys.clone(),
+            auth_username: spec
+                .auth_username
+                .clone()
+                .unwrap_or_else(|| spec.service.clone()),
+            auth_password: spec
+                .auth_password
+                .clone()
+                .unwrap_or_else(|| "password".into()),
+            users: spec.users,
+            allow_exec_command: spec.allow_exec_command,
+            auto_answer: spec.auto_answer,
+            trace_rtt: spec.trace.rtt_file.is_some(),
+        };
+        let budget = Budget {
+            remaining: if role == Role::Client {
+                spec.max_calls.map(|m| load::share(m, shards, i))
+            } else {
+                None
+            },
+            limit: load::share(call_limit, shards, i).max(1),
+        };
+        let mut core = ShardCore::new(
+            i,
+            shards,
+            Arc::clone(&sc),
+            env,
+            seed,
+            inject.clone(),
+            Pacer::new(
+                rate_cps / shards as f64,
+                now + load::shard_phase(i, rate_cps),
+            ),
+            budget,
+        );
+        if i == 0
+            && let Some(note) = streams.as_ref().and_then(|p| p.note.clone())
+        {
+            core.events.push(ShardEvent::Warning(note));
+        }
+        if let Some(lib) = &media_lib {
+            let mut cfg = crate::media::MediaConfig {
+                echo_all: spec.rtp_echo,
+                record_calls: spec.record_calls,
+                ..Default::default()
+            };
+            // Recordings go where the file rule writes: a job's own folder, or (SIPp's
+            // command line) relative to the working directory.
+            cfg.record_dir = match &spec.record_dir {
+                Some(dir) => dir.clone(),
+                None => spec.file_access.write_path(&cfg.record_dir),
+            };
+            cfg.write_base = spec.file_access.write_base();
+            core.media = Some(crate::media::MediaEngine::new(
+                now,
+                Arc::clone(lib),
+                cfg,
+                seed ^ (i as u64 + 1),
+            ));
+        }
+        if let Some(users) = spec.users {
+            let n = load::share(users, shards, i);
+            let first = (0..i).map(|j| load::share(users, shards, j)).sum::<u64>() + 1;
+            core.start_users(first, n);
+        }
+        let p = Arc::new(Mutex::new(Published::default()));
+        published.push(Arc::clone(&p));
+        plans.push(ShardPlan {
+            cpu: if spec.shards.is_some() && shards > cpus.len() {
+                None
+            } else {
+                cpus.get(i % cpus.len()).copied()
+            },
+            socket,
+            core,
+            control: Arc::clone(&control),
+            published: p,
+            traces: ShardTraces::default(),
+            media_socket,
+            // `-t un`: SIPp gives each client call its own socket; a server answers from
+            // its one listening socket, as with u1.
+            udp_per_call: (spec.transport == TransportMode::UdpPerCall && role == Role::Client)
+                .then(|| shard::udp_per_call::Settings {
+                    bind_ip,
+                    buff_size: spec.buff_size,
+                    max_sockets: load::share(
+                        spec.max_sockets.unwrap_or(DEFAULT_MAX_SOCKETS) as u64,
+                        shards,
+                        i,
+                    )
+                    .max(1) as usize,
+                }),
+            handoff: handoffs.next(),
+        });
+    }
+    Ok(Prepared {
+        local: first_local.unwrap_or(SocketAddr::new(bind_ip, port)),
+        scenario: sc,
+        role,
+        shards,
+        plans,
+        control,
+        published,
+        spec: spec.clone(),
+    })
+}
+
+impl Prepared {
+    /// The control block, for keys, signals and the API to steer the run.
+    pub fn control(&self) -> Arc<Control> {
+        Arc::clone(&self.control)
+    }
+
+    /// Runs to the end, calling `observer` every tick.
+    pub fn run(mut self, observer: &mut dyn Observer) -> Result<RunReport, RunError> {
+        let started = Instant::now();
+        let started_at = SystemTime::now();
+        let want_finished = observer.wants_finished_calls();
+        let message_file = observer.message_trace();
+        let short_file = observer.short_message_trace();
+        for plan in &mut self.plans {
+            plan.core.collect_finished = want_finished;
+            if let Some(f) = &message_file {
+                plan.traces.messages = f.try_clone().ok();
+            }
+            if let Some(f) = &short_file {
+                plan.traces.short_messages = f.try_clone().ok();
+            }
+        }
+        let sc = Arc::clone(&self.scenario);
+        let mut handles = Vec::new();
+        for plan in self.plans.drain(..) {
+            handles.push(
+                shard::spawn(plan)
+                    .map_err(|e| RunError::Io(format!("cannot start shard thread: {e}")))?,
+            );
+        }
+        let spec = &self.spec;
+        let control = &self.control;
+        let mut merged;
+        let mut end = RunEnd::Completed;
+        let mut finished = Vec::new();
+        let mut events = Vec::new();
+        let mut shard_calls = Vec::with_capacity(self.published.len());
+        let timeout = spec.global_timeout_ms.map(Duration::from_millis);
+        let mut hard_deadline: Option<Instant> = None;
+        let rate_interval = Duration::from_millis(
+            spec.rate_interval_ms
+                .unwrap_or(spec.trace.stat_period_ms)
+                .max(1),
+        );
+        let mut next_ramp = started + rate_interval;
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = Instant::now();
+            let wall = SystemTime::now();
+            merged = empty_stats(&sc);
+            shard_calls.clear();
+            let mut all_done = true;
+            finished.clear();
+            events.clear();
+            for p in &self.published {
+                let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(e) = p.error.take() {
+                    control.hard_quit();
+                    events.push(ShardEvent::Error(e));
+                }
+                merged.merge(&p.stats);
+                shard_calls.push(p.stats.counters.incoming_calls + p.stats.counters.outgoing_calls);
+                all_done &= p.done;
+                finished.append(&mut p.finished);
+                events.append(&mut p.events);
+            }
+            for e in &events {
+                match e {
+                    ShardEvent::StopGracefully => control.soft_quit(),
+                    ShardEvent::StopNow => {
+                        end = RunEnd::StoppedNow;
+                        control.hard_quit();
+                    }
+                    ShardEvent::Exec(cmd) => {
+                        let _ = std::process::Command::new("sh").arg("-c").arg(cmd).spawn();
+                    }
+                    _ => {}
+                }
+            }
+            // Servers stop after -m calls processed.
+            if self.role == Role::Server
+                && let Some(m) = spec.max_calls
+                && merged.counters.successful_calls + merged.counters.failed_calls >= m
+            {
+                control.soft_quit();
+            }
+            if let Some(t) = timeout
+                && now.duration_since(started) >= t
+                && end != RunEnd::TimedOut
+            {
+                end = RunEnd::TimedOut;
+                if spec.timeout_error {
+                    control.hard_quit();
+                } else {
+                    control.soft_quit();
+                    // SIPp drains open calls after -timeout; we give them Timer B (32 s).
+                    hard_deadline = Some(now + Duration::from_secs(32));
+                }
+            }
+            if hard_deadline.is_some_and(|d| now >= d) {
+                control.hard_quit();
+            }
+            if let Some(inc) = spec.rate_increase
+                && now >= next_ramp
+                && control.quit_level() == 0
+            {
+                next_ramp += rate_interval;
+                let mut r = control.rate() + inc;
+                if let Some(max) = spec.rate_max
+                    && r >= max
+                {
+                    r = max;
+                    if !spec.no_rate_quit {
+                        control.soft_quit();
+                    }
+                }
+                control.set_rate(r);
+            }
+            observer.on_tick(&Tick {
+                stats: &merged,
+                now,
+                wall,
+                started,
+                control,
+                finished: &finished,
+                events: &events,
+            });
+            if all_done {
+                break;
+            }
+        }
+        for h in handles {
+            let _ = h.join();
+        }
+        Ok(RunReport {
+            stats: merged,
+            shard_calls,
+            end,
+            started_at,
+            finished_at: SystemTime::now(),
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+fn empty_stats(sc: &Scenario) -> ShardStats {
+    ShardStats::new(
+        sc.commands.len(),
+        sc.rtd_names.len(),
+        sc.counter_names.len(),
+        &sc.response_time_repartition,
+        &sc.call_length_repartition,
+    )
+}
+
+/// issue 8: RTP port allocation per shard.
+#[cfg(test)]
+mod media_port_tests {
+    use super::*;
+
+    fn spec(media_port: Option<u16>, min: Option<u16>, max: Option<u16>) -> JobSpec {
+        JobSpec {
+            media_port,
+            min_rtp_port: min,
+            max_rtp_port: max,
+            ..JobSpec::default()
+        }
+    }
+
+    fn busy_pair() -> (UdpSocket, u16) {
+        // A port p with p + 2 free too, p held busy.
+        loop {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let p = s.local_addr().unwrap().port();
+            if p < 60_000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
+                return (s, p);
+            }
+        }
+    }
+
+    #[test]
+    fn shards_take_every_second_port_from_mp() {
+        let (held, p) = busy_pair();
+        drop(held);
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let (_a, pa) = bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16).unwrap();
+        let (_b, pb) = bind_media_port(&spec(Some(p), None, None), ip, 1, 1 << 16).unwrap();
+        assert_eq!((pa, pb), (p, p + 2));
+    }
+
+    #[test]
+    fn a_busy_explicit_mp_is_an_error_but_a_range_skips_it() {
+        let (_held, p) = busy_pair();
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert!(matches!(
+            bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16),
+            Err(RunError::Bind(_))
+        ));
+        let (_s, got) =
+            bind_media_port(&spec(None, Some(p), Some(p + 10)), ip, 0, 1 << 16).unwrap();
+        assert_eq!(
+            got,
+            p + 2,
+            "-min_rtp_port skips the busy port two at a time"
+        );
+        assert!(matches!(
+            bind_media_port(&spec(None, Some(p), Some(p + 1)), ip, 0, 1 << 16),
+            Err(RunError::Bind(_))
+        ));
+    }
+}
