@@ -18,6 +18,7 @@
 //! | [`rtcp_report`] | our SR/RR + SDES compound packet |
 //! | [`quality`] | G.107 E-model R-factor and MOS |
 //! | [`record`] | per-call WAV recording, mono or stereo duplex |
+//! | [`srtp`] | SRTP/SRTCP (RFC 3711) in place, SDES `a=crypto` lines (RFC 4568) |
 //! | [`echo`] | `-rtp_echo`: send each datagram back to its source |
 //! | [`tone`], [`asset_gen`] | deterministic tones and the generated `assets/media/` files |
 //!
@@ -58,6 +59,7 @@ pub mod record;
 pub mod rtcp_report;
 pub mod rtp;
 pub mod scheduler;
+pub mod srtp;
 pub mod stream;
 pub mod stream_file;
 pub mod tone;
