@@ -20,6 +20,7 @@
 //! | [`record`] | per-call WAV recording, mono or stereo duplex |
 //! | [`srtp`] | SRTP/SRTCP (RFC 3711) in place, SDES `a=crypto` lines (RFC 4568) |
 //! | [`echo`] | `-rtp_echo`: send each datagram back to its source |
+//! | [`webrtc`] | one call's WebRTC bridge over str0m: SDP, ICE, DTLS-SRTP, audio, DTMF, stats |
 //! | [`tone`], [`asset_gen`] | deterministic tones and the generated `assets/media/` files |
 //!
 //! # Drive loop (one shard)
@@ -64,6 +65,7 @@ pub mod stream;
 pub mod stream_file;
 pub mod tone;
 pub mod wav_source;
+pub mod webrtc;
 
 pub use echo::{EchoTransmit, RtpEcho};
 pub use g711::G711Law;
