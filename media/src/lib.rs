@@ -18,6 +18,7 @@
 //! | [`rtcp_report`] | our SR/RR + SDES compound packet |
 //! | [`quality`] | G.107 E-model R-factor and MOS |
 //! | [`record`] | per-call WAV recording, mono or stereo duplex |
+//! | [`dtls_srtp`] | DTLS-SRTP without ICE for classic SAVP calls: setup roles, fingerprints, RFC 7983 demux |
 //! | [`srtp`] | SRTP/SRTCP (RFC 3711) in place, SDES `a=crypto` lines (RFC 4568) |
 //! | [`echo`] | `-rtp_echo`: send each datagram back to its source |
 //! | [`webrtc`] | one call's WebRTC bridge over str0m: SDP, ICE, DTLS-SRTP, audio, DTMF, stats |
@@ -51,6 +52,7 @@
 #![warn(missing_docs)]
 
 pub mod asset_gen;
+pub mod dtls_srtp;
 pub mod echo;
 pub mod g711;
 pub mod pcap_source;
