@@ -7,13 +7,12 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gossipper_e2e::free_port;
+use gossipper_e2e::{Sock, bound_by, free_port};
 
 /// Where Kamailio sends each leg.
 pub struct Legs {
@@ -97,7 +96,7 @@ impl Kamailio {
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let k = Kamailio {
+        let mut k = Kamailio {
             child,
             udp_port,
             tcp_port,
@@ -109,22 +108,33 @@ impl Kamailio {
         k
     }
 
-    fn wait_listening(&self) {
+    /// Waits until Kamailio's main process holds all three sockets (UDP bound, TCP and
+    /// TLS listening): the same readiness check as every other server (`bound_by`).
+    fn wait_listening(&mut self) {
         let start = Instant::now();
+        let pid = self.child.id();
         loop {
-            let up = [self.tcp_port, self.tls_port].iter().all(|p| {
-                TcpStream::connect_timeout(&([127, 0, 0, 1], *p).into(), Duration::from_millis(200))
-                    .is_ok()
-            });
+            let up = bound_by(pid, Sock::Udp, self.udp_port)
+                && [self.tcp_port, self.tls_port]
+                    .iter()
+                    .all(|p| bound_by(pid, Sock::TcpListen, *p));
             if up {
                 return;
             }
+            let exited = self.child.try_wait().expect("try_wait");
             assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "kamailio did not listen within 15 s:\n{}",
+                exited.is_none() && start.elapsed() < Duration::from_secs(15),
+                "kamailio is not listening on {}/udp, {}/tcp and {}/tls ({}):\n{}",
+                self.udp_port,
+                self.tcp_port,
+                self.tls_port,
+                match exited {
+                    Some(s) => format!("it exited: {s}"),
+                    None => "after 15 s".into(),
+                },
                 self.log_tail()
             );
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -107,6 +107,73 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     d
 }
 
+/// How long a server may take to bind its port before a test gives up on it.
+pub const READY_LIMIT: Duration = Duration::from_secs(20);
+
+/// The kind of socket a readiness wait looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sock {
+    /// A bound UDP socket.
+    Udp,
+    /// A TCP socket in the LISTEN state (TCP, TLS, WebSocket servers).
+    TcpListen,
+}
+
+impl Sock {
+    /// The socket a server of SIPp transport mode `mode` (`u1`, `t1`, `ln`, `ws1`…)
+    /// receives on.
+    pub fn for_transport(mode: &str) -> Sock {
+        if mode.starts_with('u') {
+            Sock::Udp
+        } else {
+            Sock::TcpListen
+        }
+    }
+}
+
+/// Whether process `pid` holds a `sock` socket on local port `port`: a row of
+/// /proc/net/{udp,tcp}[6] with that port (and, for TCP, the LISTEN state) whose inode is
+/// one of the process's open files. Checking the process's own sockets (not merely the
+/// port) means another program on that port is never taken for our server.
+pub fn bound_by(pid: u32, sock: Sock, port: u16) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    let inodes: Vec<String> = fds
+        .flatten()
+        .filter_map(|fd| {
+            let link = std::fs::read_link(fd.path()).ok()?;
+            let link = link.to_str()?;
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let tables: [&str; 2] = match sock {
+        Sock::Udp => ["/proc/net/udp", "/proc/net/udp6"],
+        Sock::TcpListen => ["/proc/net/tcp", "/proc/net/tcp6"],
+    };
+    tables.iter().any(|table| {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid
+        // timeout inode ...; the address is HEX_IP:HEX_PORT, LISTEN is state 0A.
+        text.lines().skip(1).any(|row| {
+            let f: Vec<&str> = row.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
+                return false;
+            };
+            let row_port = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            row_port == Some(port)
+                && (sock == Sock::Udp || *state == "0A")
+                && inodes.iter().any(|i| i == inode)
+        })
+    })
+}
+
 /// A child process killed when dropped, so a failing test never leaves peers behind.
 pub struct Proc {
     pub child: Child,
@@ -145,6 +212,37 @@ impl Proc {
                     "{} did not exit within {:?}\nstdout:\n{}\nstderr:\n{}",
                     self.name,
                     limit,
+                    tail(&out),
+                    tail(&err)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until this process has a `sock` socket on `port` (a peer may send to it
+    /// now), at most [`READY_LIMIT`]; panics with its output if it exits first or never
+    /// binds. Readiness, not a fixed sleep: the port is read from the kernel's socket
+    /// tables ([`bound_by`]).
+    pub fn wait_bound(&mut self, sock: Sock, port: u16) {
+        let start = Instant::now();
+        loop {
+            if bound_by(self.child.id(), sock, port) {
+                return;
+            }
+            let exited = self.child.try_wait().expect("try_wait");
+            if exited.is_some() || start.elapsed() > READY_LIMIT {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let out = read_all(self.child.stdout.take());
+                let err = read_all(self.child.stderr.take());
+                panic!(
+                    "{} has no {sock:?} socket on port {port} ({})\nstdout:\n{}\nstderr:\n{}",
+                    self.name,
+                    match exited {
+                        Some(status) => format!("it exited: {status}"),
+                        None => format!("after {READY_LIMIT:?}"),
+                    },
                     tail(&out),
                     tail(&err)
                 );

@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gossipper_e2e::{
-    Proc, StatCsv, finish_pair, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail,
+    Proc, Sock, StatCsv, finish_pair, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail,
 };
 use gossipper_media::asset_gen::{Link, write_tone_pcap_as, write_video_pcap};
 use media_support::*;
@@ -126,8 +126,8 @@ fn sipp_uas(dir: &Path, calls: u64) -> (Proc, u16) {
         &calls.to_string(),
     ]);
     common(&mut sipp, sport, &dir.join("server.csv"));
-    let server = Proc::spawn("sipp -sf uas_av.xml -rtp_echo", &mut sipp);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = Proc::spawn("sipp -sf uas_av.xml -rtp_echo", &mut sipp);
+    server.wait_bound(Sock::Udp, sport);
     (server, sport)
 }
 

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gossipper_e2e::{
-    Proc, finish_pair, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail,
+    Proc, Sock, finish_pair, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail,
 };
 use gossipper_media::G711Law;
 use media_support::*;
@@ -51,8 +51,8 @@ fn sipp_uac_pcap_against_our_uas_with_rtp_echo() {
         "calls.jsonl",
     ]);
     common(&mut ours, sport, &dir.join("server.csv"));
-    let server = Proc::spawn("our uas -rtp_echo", &mut ours);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = Proc::spawn("our uas -rtp_echo", &mut ours);
+    server.wait_bound(Sock::Udp, sport);
     let mut sipp = Command::new(sipp_bin());
     sipp.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))
@@ -126,8 +126,8 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
         &CALLS.to_string(),
     ]);
     common(&mut sipp, sport, &dir.join("server.csv"));
-    let server = Proc::spawn("sipp -sn uas -rtp_echo", &mut sipp);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = Proc::spawn("sipp -sn uas -rtp_echo", &mut sipp);
+    server.wait_bound(Sock::Udp, sport);
     let mut ours = Command::new(gossipper_bin());
     ours.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))
@@ -241,8 +241,8 @@ fn a_wav_played_through_sipp_echo_is_recorded_within_g711_quantisation() {
         "1",
     ]);
     common(&mut sipp, sport, &dir.join("server.csv"));
-    let server = Proc::spawn("sipp -sn uas -rtp_echo", &mut sipp);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = Proc::spawn("sipp -sn uas -rtp_echo", &mut sipp);
+    server.wait_bound(Sock::Udp, sport);
     let mut ours = Command::new(gossipper_bin());
     ours.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gossipper_e2e::{
-    Proc, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+    Proc, Sock, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
 };
 
 const CALLS: u64 = 400;
@@ -25,8 +25,8 @@ fn one_sipp_peer_spreads_over_both_server_shards() {
         .arg("-summary_json")
         .arg(&summary);
     peer_args(&mut scmd, &s_csv);
-    let server = Proc::spawn("handoff server (gossipper)", &mut scmd);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = Proc::spawn("handoff server (gossipper)", &mut scmd);
+    server.wait_bound(Sock::Udp, sport);
     let mut ccmd = Command::new(sipp_bin());
     ccmd.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))

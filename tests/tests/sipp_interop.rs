@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gossipper_e2e::{
-    Proc, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+    Proc, Sock, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
 };
 
 const CALLS: &str = "50";
@@ -47,8 +47,8 @@ fn pair_with(
         CALLS,
     ]);
     peer_args(&mut scmd, &s_csv);
-    let server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
+    server.wait_bound(Sock::Udp, sport);
     let mut ccmd = Command::new(&cbin);
     ccmd.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))

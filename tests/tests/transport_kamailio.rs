@@ -10,7 +10,7 @@ mod kamailio;
 use std::process::Command;
 use std::time::Duration;
 
-use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, tail};
+use gossipper_e2e::{Proc, Sock, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, tail};
 use kamailio::{Kamailio, Legs};
 
 const CALLS: u64 = 20;
@@ -55,8 +55,8 @@ fn through_kamailio(name: &str, uac_mode: &str, uas_mode: &str) {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let server = gossipper(&dir, &format!("{name} uas"), &s_csv, &sargs);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = gossipper(&dir, &format!("{name} uas"), &s_csv, &sargs);
+    server.wait_bound(Sock::for_transport(uas_mode), uas_port);
     let mut cargs: Vec<String> = vec![format!("127.0.0.1:{proxy_port}")];
     cargs.extend(
         ["-sn", "uac", "-t", uac_mode, "-r", "20"]

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gossipper_e2e::{
-    Proc, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+    Proc, Sock, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
 };
 
 const CALLS: u64 = 40;
@@ -82,8 +82,8 @@ fn pair(name: &str, server_is_sipp: bool, server_mode: &str, client_mode: &str) 
         .args(max_socket(server_mode));
     peer_args(&mut scmd, &s_csv);
     ours(&mut scmd, !server_is_sipp);
-    let server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = Proc::spawn(&format!("{name} server ({})", sbin.display()), &mut scmd);
+    server.wait_bound(Sock::for_transport(server_mode), sport);
     let mut ccmd = Command::new(&cbin);
     ccmd.current_dir(&dir)
         .arg(format!("127.0.0.1:{sport}"))

@@ -12,10 +12,11 @@ mod transport_common;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::Command;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use gossipper_e2e::{Proc, free_port, gossipper_bin};
-use transport_common::{Outcome, finish, spec, start};
+use transport_common::{Outcome, finish, spec, start, start_watched};
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
@@ -418,11 +419,12 @@ fn a_killed_l1_client_fails_its_calls_on_the_server_at_once() {
 /// A `mode` client (our binary) holding calls in their pause is killed: the server
 /// fails each of those calls as TCP closed, none waits for a timeout.
 fn killed_client_fails_its_calls_on_the_server(mode: &str) {
+    const HELD: u64 = 5;
     let port = free_port();
     let mut s = spec("uas", mode, port, None);
     // Long enough for every held call to time out if the close were not noticed.
     s.global_timeout_ms = Some(8_000);
-    let server = start(s);
+    let (server, held) = start_watched(s);
     let dir = gossipper_e2e::scratch_dir(&format!("killed-{mode}-client"));
     let mut cmd = Command::new(gossipper_bin());
     cmd.current_dir(&dir).args([
@@ -444,11 +446,23 @@ fn killed_client_fails_its_calls_on_the_server(mode: &str) {
         "30s",
     ]);
     let mut client = Proc::spawn(&format!("{mode} uac (killed mid-call)"), &mut cmd);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Killed once the server holds calls in their pause (20 s: none ends by itself).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while held.load(Ordering::Relaxed) < HELD {
+        assert!(
+            client.child.try_wait().expect("try_wait").is_none(),
+            "the {mode} client exited before the server held {HELD} calls"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the server never held {HELD} calls"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     client.child.kill().expect("kill the client");
     let _ = client.child.wait();
     let out = finish(server);
-    assert!(out.counters.incoming_calls >= 5, "{out:?}");
+    assert!(out.counters.incoming_calls >= HELD, "{out:?}");
     // Every call was held in its pause: each fails as TCP closed, none at the timeout.
     assert_eq!(
         out.counters.failed_tcp_closed, out.counters.incoming_calls,
