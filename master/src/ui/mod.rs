@@ -145,6 +145,7 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
                     max_per_user: args.max_running_jobs_per_user,
                 },
                 max_log_bytes: args.max_worker_log_bytes,
+                stop_grace: supervisor::STOP_GRACE,
             },
         )
         .context("opening the job supervisor")?,

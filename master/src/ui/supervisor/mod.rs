@@ -75,6 +75,9 @@ pub(crate) struct Limits {
     pub(crate) jobs: JobLimits,
     /// Bytes of a worker's stderr kept in `worker.log`.
     pub(crate) max_log_bytes: u64,
+    /// How long a stopped worker may take before SIGKILL ([`STOP_GRACE`]; tests shorten
+    /// it).
+    pub(crate) stop_grace: Duration,
 }
 
 impl Default for Limits {
@@ -82,6 +85,7 @@ impl Default for Limits {
         Limits {
             jobs: JobLimits::default(),
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+            stop_grace: STOP_GRACE,
         }
     }
 }
@@ -177,6 +181,7 @@ pub(crate) struct Supervisor {
     exe: PathBuf,
     stats_interval_ms: u64,
     max_log_bytes: u64,
+    stop_grace: Duration,
     /// Starting and running jobs. Held while a job's row moves to running, to stopping,
     /// or to its final state, so those moves and the places agree.
     places: Mutex<Places<RunningJob>>,
@@ -257,6 +262,7 @@ impl Supervisor {
             exe,
             stats_interval_ms: 1000,
             max_log_bytes: limits.max_log_bytes,
+            stop_grace: limits.stop_grace,
             places: Mutex::new(Places::new(limits.jobs)),
             live_cache: Mutex::new(None),
         })
@@ -496,10 +502,11 @@ impl Supervisor {
     }
 
     /// Asks a running job's worker to stop: SIGTERM to its group now, SIGKILL after
-    /// [`STOP_GRACE`] if it has not exited by then.
+    /// the stop grace ([`STOP_GRACE`]) if it has not exited by then.
     fn terminate(&self, job: &Arc<RunningJob>) {
         job.stop_requested.store(true, Ordering::Relaxed);
         job.signal(Sig::Term);
+        let grace = self.stop_grace;
         let killer = Arc::clone(job);
         let spawned = std::thread::Builder::new()
             .name(format!("stop-{}", job.id))
@@ -507,7 +514,7 @@ impl Supervisor {
                 let exited = lock(&killer.exited);
                 let (exited, _) = killer
                     .exited_cv
-                    .wait_timeout_while(exited, STOP_GRACE, |e| !*e)
+                    .wait_timeout_while(exited, grace, |e| !*e)
                     .unwrap_or_else(|p| p.into_inner());
                 if !*exited {
                     drop(exited);

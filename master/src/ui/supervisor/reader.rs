@@ -24,7 +24,9 @@ pub(super) struct Pipes {
 
 /// Reads the worker's JSON lines until end of stream: each is published (to
 /// `stats.jsonl` and subscribers); `stats`, `error` and `exit` lines are remembered.
-/// Returns the `exit` line's error, if any.
+/// A line longer than [`MAX_LINE`] is dropped whole (a cut line is not JSON, and would
+/// break every reader of `stats.jsonl`), said in the master's log, and the next line is
+/// read as usual. Returns the `exit` line's error, if any.
 pub(super) fn read_lines(job: &RunningJob, stdout: std::process::ChildStdout) -> Option<String> {
     let mut reader = BufReader::new(stdout);
     let mut buf = Vec::with_capacity(4096);
@@ -40,11 +42,12 @@ pub(super) fn read_lines(job: &RunningJob, stdout: std::process::ChildStdout) ->
             }
         }
         if buf.last() != Some(&b'\n') && buf.len() as u64 >= MAX_LINE {
-            // Skip the rest of an over-long line.
-            let mut sink = Vec::new();
-            let _ = (&mut reader)
-                .take(MAX_LINE * 64)
-                .read_until(b'\n', &mut sink);
+            let dropped = buf.len() as u64 + skip_line(&mut reader);
+            eprintln!(
+                "gossipper ui: job {}: dropped a worker output line of {dropped} bytes (over {MAX_LINE})",
+                job.id
+            );
+            continue;
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end_matches(['\n', '\r']);
@@ -73,8 +76,30 @@ pub(super) fn read_lines(job: &RunningJob, stdout: std::process::ChildStdout) ->
     exit_error
 }
 
+/// Discards input up to and including the next newline (or the end), without keeping
+/// it; returns how many bytes went.
+fn skip_line(reader: &mut impl BufRead) -> u64 {
+    let mut skipped = 0u64;
+    loop {
+        let (used, done) = match reader.fill_buf() {
+            Ok([]) | Err(_) => return skipped,
+            Ok(chunk) => match chunk.iter().position(|c| *c == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            },
+        };
+        reader.consume(used);
+        skipped += used as u64;
+        if done {
+            return skipped;
+        }
+    }
+}
+
 /// The final (state, exit code, error text) of a reaped worker. A job asked to stop ends
-/// `stopped` whatever this says (the row's `stopping` mark wins in `jobs::finish`).
+/// `stopped` whatever this says (the row's `stopping` mark wins in `jobs::finish`). A
+/// worker that reported an error (an `error` line, or an `exit` line with an error) has
+/// failed even if it exited 0: its error is never dropped for a green row.
 pub(super) fn outcome(
     status: &std::io::Result<ExitStatus>,
     error: Option<String>,
@@ -94,14 +119,15 @@ pub(super) fn outcome(
         },
         Err(e) => ("failed", None, format!("cannot reap the worker: {e}")),
     };
-    if let Some(e) = error {
-        text = e;
-    }
+    let state = match error {
+        Some(e) => {
+            text = e;
+            "failed"
+        }
+        None => state,
+    };
     if stop_requested && state == "failed" && text.starts_with("worker killed") {
         text = format!("stopped; {text} after the grace period");
-    }
-    if state == "succeeded" {
-        text.clear();
     }
     (state, code, text)
 }
@@ -169,6 +195,11 @@ mod tests {
         assert_eq!(
             outcome(&code3, Some("boom".into()), false),
             ("failed", Some(3), "boom".to_string())
+        );
+        assert_eq!(
+            outcome(&ok, Some("shard 0: socket closed".into()), false),
+            ("failed", Some(0), "shard 0: socket closed".to_string()),
+            "an error line is not lost behind exit code 0"
         );
         let killed = Ok(ExitStatus::from_raw(9));
         assert_eq!(outcome(&killed, None, false).2, "worker killed by signal 9");

@@ -2,12 +2,33 @@
 //! lines, crash, or wait for SIGTERM, so the process handling is tested without the
 //! engine. (The real worker is exercised by tests/tests/jobs_*.rs.)
 
+use std::os::unix::process::CommandExt;
+
 use super::*;
 use crate::ui::store::files::testdir::TestDir;
 
 struct Fixture {
     sup: Arc<Supervisor>,
     _dir: TestDir,
+}
+
+impl Drop for Fixture {
+    /// A failed test leaves no stand-in worker behind (some ignore SIGTERM).
+    fn drop(&mut self) {
+        for job in lock(&self.sup.places).running_jobs().values() {
+            job.signal(Sig::Kill);
+        }
+    }
+}
+
+/// A process group started by a test, killed when dropped.
+struct Group(std::process::Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        process::signal_group(self.0.id(), Sig::Kill);
+        let _ = self.0.wait();
+    }
 }
 
 fn fixture(script: &str) -> Fixture {
@@ -374,4 +395,151 @@ fn the_live_frame_counts_jobs_and_is_cached() {
     assert_eq!(f.sup.delete("l1").unwrap(), Deleted::NotFound);
     let c = f.sup.live_frame(Duration::from_secs(60)).unwrap();
     assert!(!Arc::ptr_eq(&a, &c), "a change invalidates the cache");
+}
+
+#[test]
+fn a_worker_deaf_to_sigterm_is_killed_after_the_grace_and_the_job_ends_stopped() {
+    let limits = Limits {
+        stop_grace: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    // TERM is ignored by the script and by every `sleep` it starts (an ignored signal
+    // stays ignored across exec): only the SIGKILL after the grace ends it.
+    let f = fixture_with(
+        r#"trap '' TERM
+echo '{"kind":"started","ts":1}'
+while :; do sleep 0.05; done"#,
+        limits,
+    );
+    let pid = f.sup.start(tool_job("deaf")).unwrap().pid.unwrap();
+    wait_started(&f, "deaf");
+    assert_eq!(f.sup.stop("deaf").unwrap().unwrap().status, "stopping");
+    let job = wait_final(&f.sup, "deaf");
+    assert_eq!(
+        (job.status.as_str(), job.exit_code, job.error.as_str()),
+        (
+            "stopped",
+            None,
+            "stopped; worker killed by signal 9 after the grace period"
+        )
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "worker {pid} outlived its job"
+    );
+}
+
+#[test]
+fn a_worker_exiting_0_after_an_error_line_fails_with_that_error() {
+    let f = fixture(
+        r#"echo '{"kind":"started","ts":1}'
+echo '{"kind":"error","error":"shard 0: the socket went away","ts":2}'
+exit 0"#,
+    );
+    f.sup.start(tool_job("quiet")).unwrap();
+    let job = wait_final(&f.sup, "quiet");
+    assert_eq!(
+        (job.status.as_str(), job.exit_code, job.error.as_str()),
+        ("failed", Some(0), "shard 0: the socket went away")
+    );
+}
+
+#[test]
+fn an_over_long_output_line_is_dropped_whole_and_the_lines_after_it_still_count() {
+    // Three times the longest line kept, then an error line and a failing exit.
+    let f = fixture(&format!(
+        r#"echo '{{"kind":"started","ts":1}}'
+head -c {} /dev/zero | tr '\0' x
+echo
+echo '{{"kind":"error","error":"after the long line","ts":2}}'
+exit 3"#,
+        MAX_LINE * 3
+    ));
+    f.sup.start(tool_job("long")).unwrap();
+    let job = wait_final(&f.sup, "long");
+    assert_eq!(
+        (job.status.as_str(), job.exit_code, job.error.as_str()),
+        ("failed", Some(3), "after the long line")
+    );
+    let stats =
+        std::fs::read_to_string(f.sup.artifacts_dir("long").unwrap().join("stats.jsonl")).unwrap();
+    let kinds: Vec<String> = stats
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("stats.jsonl holds a line that is not JSON: {e}"));
+            v["kind"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["started", "error"]);
+}
+
+#[test]
+fn a_restart_settles_rows_a_stop_had_marked_as_stopped_and_stops_their_workers() {
+    let f = fixture("exit 0");
+    // "gone": stopping, its worker already dead (this pid is not a worker). "old": marked
+    // stopped by an older binary but never finished. "alive": stopping, and its worker
+    // (a stand-in with a worker's command line) survived the old master.
+    let mut survivor = Group(
+        std::process::Command::new("sh")
+            .args(["-c", "while :; do sleep 0.05; done", "worker"])
+            .arg(f.sup.spec_path("alive").unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap(),
+    );
+    let pid = survivor.0.id();
+    // Its command line is the test's own until `sh` has been exec'd.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !process::is_worker_for(pid, "alive") {
+        assert!(Instant::now() < deadline, "the stand-in worker never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rows = [
+        ("gone", std::process::id(), "stopping"),
+        ("old", std::process::id(), "stopped"),
+        ("alive", pid, "stopping"),
+    ];
+    f.sup
+        .db
+        .tx(|c| {
+            for (id, pid, status) in rows {
+                jobs::insert(
+                    c,
+                    &NewJob {
+                        id,
+                        profile_id: "c1",
+                        profile_kind: "client",
+                        scenario_id: "",
+                        args_json: "{}",
+                        artifacts_dir: "",
+                        created_at: "t",
+                        created_by: "t",
+                        name: "",
+                        notes: "",
+                    },
+                )?;
+                jobs::set_running(c, id, pid, "t")?;
+                c.execute("UPDATE jobs SET status = ?2 WHERE id = ?1", [id, status])?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(f.sup.recover().unwrap(), 3);
+    for (id, _, _) in rows {
+        let job = f.sup.db.read(|c| jobs::by_id(c, id)).unwrap().unwrap();
+        assert_eq!(
+            (job.status.as_str(), job.error.as_str()),
+            ("stopped", ""),
+            "{id}: a stopped job is not 'failed: master restarted'"
+        );
+        assert!(job.finished_at.is_some(), "{id}");
+    }
+    let status = survivor.0.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15),
+        "the surviving worker was stopped with SIGTERM"
+    );
+    assert_eq!(f.sup.recover().unwrap(), 0, "settled once");
 }
