@@ -1,12 +1,14 @@
 //! `record_wav` on a job: a server job (built-in uas) started with `record_wav: true`
 //! records the audio each call receives into artifacts/jobs/<id>/recordings, and the
 //! API lists and serves those WAV files; a duplex client job (built-in uac_pcap, which
-//! plays G.711 audio) records what it sends and receives as a stereo file.
+//! plays G.711 audio) records what it sends and receives as a stereo file. Each file is
+//! compared with the audio it must hold, sample for sample.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
 
 mod api_support;
 mod jobs_support;
+mod media_support;
 
 use std::time::Duration;
 
@@ -23,38 +25,11 @@ fn recordings(m: &Master, tk: &str, id: &str) -> Vec<Value> {
     r.json()["recordings"].as_array().unwrap().clone()
 }
 
-/// Downloads one recording and reads its WAV header: (channels, sample rate, samples).
-fn download(m: &Master, tk: &str, id: &str, name: &str) -> (u16, u32, u32) {
+/// Downloads one recording: (channels, interleaved 16-bit samples).
+fn download(m: &Master, tk: &str, id: &str, name: &str) -> (u16, Vec<i16>) {
     let r = m.get(&format!("/api/v2/jobs/{id}/recordings/{name}"), Some(tk));
     assert_eq!(r.status, 200, "{}", r.text());
-    wav_shape(&r.body).unwrap_or_else(|| panic!("{name} is not a PCM WAV file"))
-}
-
-/// RIFF/WAVE with a `fmt ` and a `data` chunk: channels, rate, samples per channel.
-fn wav_shape(b: &[u8]) -> Option<(u16, u32, u32)> {
-    let u16_at = |i: usize| Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?));
-    let u32_at = |i: usize| Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?));
-    if b.get(0..4)? != b"RIFF" || b.get(8..12)? != b"WAVE" {
-        return None;
-    }
-    let (mut pos, mut fmt) = (12, None);
-    while pos + 8 <= b.len() {
-        let (id, len) = (b.get(pos..pos + 4)?, u32_at(pos + 4)? as usize);
-        match id {
-            b"fmt " => fmt = Some((u16_at(pos + 10)?, u32_at(pos + 12)?, u16_at(pos + 20)?)),
-            b"data" => {
-                let (channels, rate, block_align) = fmt?;
-                return Some((
-                    channels,
-                    rate,
-                    (len / usize::from(block_align.max(1))) as u32,
-                ));
-            }
-            _ => {}
-        }
-        pos += 8 + len + (len & 1);
-    }
-    None
+    media_support::wav_bytes(&r.body, &format!("job {id} {name}"))
 }
 
 #[test]
@@ -101,17 +76,36 @@ fn record_wav_jobs_write_one_recording_per_call_and_serve_them() {
     assert_eq!(r.status, 200, "{}", r.text());
     wait_job(&m, tk, &server_id, Duration::from_secs(30), finished);
 
+    // What each file must hold: the tone uac_pcap plays (its DTMF events are not audio),
+    // as the server received it and as the client sent it; the built-in uas sends no
+    // media, so the client's received channel is silent. A packet the client skipped
+    // (a stalled shard on a loaded machine) is a silent frame in both.
+    let tone = media_support::tone_capture_pcm();
+    let summary = m
+        .get(
+            &format!("/api/v2/jobs/{client_id}/artifacts/summary"),
+            Some(tk),
+        )
+        .json();
+    let skipped = summary["media"]["rtp_late_skipped"].as_u64().unwrap();
     for (id, channels) in [(&server_id, 1), (&client_id, 2)] {
         let list = recordings(&m, tk, id);
         assert_eq!(list.len() as u64, CALLS, "job {id}: {list:?}");
         for rec in &list {
             let name = rec["name"].as_str().unwrap();
             assert!(name.ends_with(".wav"), "{rec}");
-            let (ch, rate, samples) = download(&m, tk, id, name);
-            assert_eq!((ch, rate), (channels, 8000), "job {id} {name}");
-            // uac_pcap plays seconds of audio; over half a second shows the stream was
-            // recorded, not just opened.
-            assert!(samples > 4000, "job {id} {name}: {samples} samples");
+            let (ch, samples) = download(&m, tk, id, name);
+            assert_eq!(ch, channels, "job {id} {name}");
+            let what = format!("job {id} {name}");
+            let first = media_support::channel(&samples, ch, 0);
+            media_support::assert_recording_is(&what, &first, &tone, skipped);
+            if ch == 2 {
+                let received = media_support::channel(&samples, ch, 1);
+                assert!(
+                    received.iter().all(|s| *s == 0),
+                    "{what}: the uas sent no audio, yet the received channel has some"
+                );
+            }
         }
     }
 }

@@ -143,8 +143,8 @@ fn a_load_test_against_a_running_uas_succeeds_and_a_soak_runs_until_stopped() {
     );
     assert_eq!(r.status, 202, "{}", r.text());
     let soak = r.json()["job"]["id"].as_str().unwrap().to_string();
-    wait_stats_line(&m, &soak);
-    std::thread::sleep(Duration::from_millis(1200));
+    // Three stats periods in, it still runs: nothing ends a soak but a stop.
+    wait_stats_lines(&m, &soak, 3);
     assert_eq!(
         job(&m, tk, &soak)["status"],
         "running",
@@ -193,9 +193,14 @@ fn a_load_test_against_a_running_uas_succeeds_and_a_soak_runs_until_stopped() {
         Some(tk),
         &json!({"args": {"in": "../../etc/passwd"}}),
     );
-    // A tool reads only a job's summary: anything else is refused, and no job is made.
+    // A tool reads only a job's summary: anything else is refused for what it is (a
+    // path, not a job id), and no job is made.
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.error().contains("args.in"), "{}", r.error());
+    assert_eq!(
+        r.error(),
+        "args.in: \"../../etc/passwd\": expected a job id or artifacts/jobs/JOB_ID/summary.json \
+         (name contains '/'; allowed are A-Z a-z 0-9 . _ -)"
+    );
 
     m.req(
         "POST",

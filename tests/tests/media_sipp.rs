@@ -178,6 +178,7 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
     assert_eq!(media["recordings_written"].as_u64(), Some(CALLS), "{media}");
     let calls = records(&dir.join("calls.jsonl"));
     assert_eq!(calls.len() as u64, CALLS);
+    let tone = tone_capture_pcm();
     for call in calls {
         let m = &call["media"];
         assert!(
@@ -185,17 +186,20 @@ fn our_uac_pcap_against_sipp_uas_with_rtp_echo() {
             "{call}"
         );
         assert_eq!(m["RTPPacketsReceived"], m["RTPPacketsSent"], "{call}");
-        assert!(m["MOS"].as_f64().unwrap() > 1.0, "{call}");
-        // Mono, what came back: the 4 s A-law tone (the DTMF events are not audio).
+        // A loopback echo loses nothing but what a stalled sender skipped, and a call
+        // that lost nothing sounds as its sibling test's do (SIPp's replay through our
+        // echo): MOS above 4.
+        let lost = m["RTPPacketsLost"].as_u64().unwrap();
+        assert!(lost <= skipped, "{lost} lost, {skipped} skipped: {call}");
+        if lost == 0 {
+            assert!(m["MOS"].as_f64().unwrap() > 4.0, "{call}");
+        }
+        // Mono, what came back: the 4 s A-law tone (the DTMF events are not audio),
+        // sample for sample.
         let id = call["call_id"].as_str().unwrap();
-        let wav = dir.join("recs").join(format!("{id}.wav"));
-        let bytes = std::fs::read(&wav).unwrap_or_else(|e| panic!("{}: {e}", wav.display()));
-        assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 1, "mono");
-        let samples = wav_samples(&wav).len();
-        assert!(
-            (31_000..=34_000).contains(&samples),
-            "{id}: {samples} samples, ~4 s expected"
-        );
+        let (channels, samples) = wav(&dir.join("recs").join(format!("{id}.wav")));
+        assert_eq!(channels, 1, "mono");
+        assert_recording_is(id, &samples, &tone, skipped);
     }
     let wavs = std::fs::read_dir(dir.join("recs")).unwrap().count() as u64;
     assert_eq!(wavs, CALLS, "one WAV per call");
@@ -286,24 +290,9 @@ fn a_wav_played_through_sipp_echo_is_recorded_within_g711_quantisation() {
     let rec = wav_samples(&dir.join("recordings/wavcall-1.wav"));
     let law = G711Law::MuLaw;
     let expect: Vec<i16> = source.iter().map(|s| law.decode(law.encode(*s))).collect();
-    // The recording starts at rtp_record; the echo arrives a few ms later.
-    let lead = (0..rec.len().min(8000))
-        .find(|&k| rec.get(k..k + 400) == expect.get(..400))
-        .unwrap_or_else(|| {
-            panic!("the source does not appear in the first second of the recording")
-        });
-    let got = &rec[lead..];
-    assert!(
-        got.len() >= expect.len(),
-        "recording {} samples after a {lead}-sample lead, source {}",
-        got.len(),
-        expect.len()
-    );
-    let mismatched = expect.iter().zip(got).filter(|(a, b)| a != b).count();
-    assert_eq!(
-        mismatched, 0,
-        "every sample equals the G.711 round trip of the source"
-    );
+    // The recording starts at rtp_record; the echo arrives a few ms later. Nothing was
+    // skipped (checked above): every sample equals the G.711 round trip of the source.
+    assert_recording_is("wavcall-1.wav", &rec, &expect, 0);
 }
 
 /// A missing pcap and a malformed WAV fail when the scenario loads, naming the file.

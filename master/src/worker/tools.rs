@@ -326,13 +326,17 @@ mod tests {
         std::fs::create_dir_all(dir.join("artifacts/jobs/j")).unwrap();
         std::fs::write(
             dir.join("artifacts/jobs/j/summary.json"),
-            br#"{"total_calls":3,"success_calls":3}"#,
+            br#"{"total_calls":3,"success_calls":3,"invite_rtt":{"count":3,"buckets":[{"label":"le_10ms","count":3}]}}"#,
         )
         .unwrap();
         let out = run("report-html", &args(json!({"in": "j"})), &dir, &art, "t1").unwrap();
         assert_eq!(out, vec![art.join("report.html")]);
         let html = std::fs::read_to_string(&out[0]).unwrap();
-        assert!(html.contains("<svg") || html.contains("Not enough samples"));
+        // A summary has no stats series: the charts over time say so, and the one chart
+        // a summary feeds, the response-time distribution, is drawn.
+        assert!(html.contains("Not enough samples"));
+        assert!(html.contains("<h2>Response time distribution</h2><svg"));
+        assert_eq!(html.matches("<svg").count(), 1, "{html}");
         assert!(html.contains(">3<"));
         // A link planted at the output name is not followed.
         let target = dir.join("target");

@@ -90,16 +90,21 @@ pub(crate) fn running(j: &Value) -> bool {
 /// Waits until the running job has written at least one stats line (its sockets are
 /// bound and calls can come in).
 pub(crate) fn wait_stats_line(m: &Master, id: &str) {
+    wait_stats_lines(m, id, 1);
+}
+
+/// Waits until the running job has written `n` stats lines (`n` stats periods).
+pub(crate) fn wait_stats_lines(m: &Master, id: &str, n: usize) {
     let path = m.data_dir.join(format!("artifacts/jobs/{id}/stats.jsonl"));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        if text.contains("\"kind\":\"stats\"") {
+        if text.matches("\"kind\":\"stats\"").count() >= n {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "no stats line from {id}:\n{text}\n{}",
+            "fewer than {n} stats lines from {id}:\n{text}\n{}",
             m.log_text()
         );
         std::thread::sleep(Duration::from_millis(50));

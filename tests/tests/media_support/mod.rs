@@ -1,6 +1,6 @@
 //! Helpers shared by the media end-to-end tests: reading summary.json and call records,
-//! media ports with room around them, the SIPp-style arguments both tools get, and reading
-//! our recorder's WAV files.
+//! media ports with room around them, the SIPp-style arguments both tools get, reading
+//! our recorder's WAV files, and comparing a recording with the audio it must hold.
 
 #![allow(dead_code)] // each test file uses a different subset
 
@@ -42,10 +42,20 @@ pub(crate) fn common(cmd: &mut Command, port: u16, stat: &Path) {
 /// The 16-bit PCM samples and channel count of a canonical WAV (our recorder's).
 pub(crate) fn wav(path: &Path) -> (u16, Vec<i16>) {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    assert_eq!(&b[..4], b"RIFF", "{}", path.display());
+    wav_bytes(&b, &path.display().to_string())
+}
+
+/// `wav` of bytes already read (a download); `what` names them in failures.
+pub(crate) fn wav_bytes(b: &[u8], what: &str) -> (u16, Vec<i16>) {
+    assert_eq!(b.get(..4), Some(&b"RIFF"[..]), "{what} is not a WAV file");
     let channels = u16::from_le_bytes([b[22], b[23]]);
     let rate = u32::from_le_bytes([b[24], b[25], b[26], b[27]]);
-    assert_eq!(rate, 8000, "{}", path.display());
+    assert_eq!(rate, 8000, "{what}");
+    assert_eq!(
+        u16::from_le_bytes([b[34], b[35]]),
+        16,
+        "{what}: bits per sample"
+    );
     let data = b
         .windows(4)
         .position(|w| w == b"data")
@@ -56,6 +66,78 @@ pub(crate) fn wav(path: &Path) -> (u16, Vec<i16>) {
         .map(|c| i16::from_le_bytes([c[0], c[1]]))
         .collect();
     (channels, samples)
+}
+
+/// One channel of interleaved samples.
+pub(crate) fn channel(samples: &[i16], channels: u16, which: usize) -> Vec<i16> {
+    samples
+        .chunks_exact(usize::from(channels))
+        .map(|frame| frame[which])
+        .collect()
+}
+
+/// The audio of the tone capture the built-in `uac_pcap` plays
+/// (`assets/media/g711a_tone.pcap`: A-law RTP), decoded as a receiver decodes it.
+pub(crate) fn tone_capture_pcm() -> Vec<i16> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/media/g711a_tone.pcap");
+    let capture = gossipper_media::load_pcap(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut pcm = Vec::new();
+    for p in capture.packets() {
+        let rtp = gossipper_media::rtp::RtpPacket::parse(capture.payload(p))
+            .unwrap_or_else(|e| panic!("{}: a packet that is not RTP: {e:?}", path.display()));
+        assert_eq!(rtp.header.payload_type, 8, "the tone is A-law");
+        pcm.extend(
+            rtp.payload
+                .iter()
+                .map(|c| gossipper_media::G711Law::ALaw.decode(*c)),
+        );
+    }
+    pcm
+}
+
+/// Asserts that a recording holds `source` and nothing else: silence, then the source
+/// sample for sample (it must start within the first second), then silence. A packet a
+/// stalled sender skipped leaves a silent 20 ms frame (the recorder places audio by RTP
+/// timestamp), so up to `skipped_packets` frames of the source may be silent instead.
+pub(crate) fn assert_recording_is(what: &str, rec: &[i16], source: &[i16], skipped_packets: u64) {
+    const FRAME: usize = 160;
+    let head = source
+        .get(..400)
+        .expect("a source of more than 400 samples");
+    let lead = (0..rec.len().min(8000))
+        .find(|&k| rec.get(k..k + head.len()) == Some(head))
+        .unwrap_or_else(|| panic!("{what}: the source does not start in the first second"));
+    assert!(
+        rec[..lead].iter().all(|s| *s == 0),
+        "{what}: sound before the source"
+    );
+    let body = rec.get(lead..lead + source.len()).unwrap_or_else(|| {
+        panic!(
+            "{what}: {} samples after a {lead}-sample lead, the source has {}",
+            rec.len() - lead,
+            source.len()
+        )
+    });
+    let mut silent_frames = 0u64;
+    for (i, (got, want)) in body.chunks(FRAME).zip(source.chunks(FRAME)).enumerate() {
+        if got == want {
+            continue;
+        }
+        assert!(
+            got.iter().all(|s| *s == 0),
+            "{what}: frame {i} (sample {}) differs from the source",
+            lead + i * FRAME
+        );
+        silent_frames += 1;
+    }
+    assert!(
+        silent_frames <= skipped_packets,
+        "{what}: {silent_frames} frames of the source are silent, {skipped_packets} packets were skipped"
+    );
+    assert!(
+        rec[lead + source.len()..].iter().all(|s| *s == 0),
+        "{what}: sound after the source"
+    );
 }
 
 /// The 16-bit PCM samples of a canonical WAV (our recorder and our asset both write one).
