@@ -1,6 +1,7 @@
 //! Jobs that go wrong, against a real `gossipper ui`: a crashing worker, input that
 //! cannot run (failing at once, with the reason in `error`), unknown override keys (400),
-//! and a master restart while a job runs.
+//! a master restart while a job runs, and jobs whose calls or thresholds fail (status,
+//! exit code and the reason, end to end).
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
 
@@ -236,4 +237,111 @@ fn a_master_restart_settles_a_running_job_and_keeps_its_artifacts() {
             .status,
         200
     );
+}
+
+/// Starts a job of client profile `profile` with `body` and returns it once finished.
+fn client_job(m: &Master, tk: &str, profile: &str, body: serde_json::Value) -> serde_json::Value {
+    let r = m.json(
+        "POST",
+        &format!("/api/v2/clients/{profile}/start"),
+        Some(tk),
+        &body,
+    );
+    assert_eq!(r.status, 201, "{body}: {}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    wait_job(m, tk, &id, Duration::from_secs(60), finished)
+}
+
+#[test]
+fn a_job_whose_calls_or_gates_fail_ends_failed_with_its_exit_code_and_reason() {
+    let m = Master::start("jobs-verdict");
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    // A UAS answering every INVITE 486 Busy Here.
+    let r = m.json(
+        "POST",
+        "/api/v2/scenarios",
+        Some(tk),
+        &json!({"id": "busy", "name": "busy", "role": "uas", "xml": api_support::BUSY_UAS_XML}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let port = free_udp_port();
+    let r = m.json(
+        "POST",
+        "/api/v2/servers",
+        Some(tk),
+        &json!({"id": "busy-uas", "scenario_ref": "busy",
+                "transports": [{"transport": "u1", "local_ip": "127.0.0.1", "local_port": port, "enabled": true}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = m.req("POST", "/api/v2/servers/busy-uas/start", Some(tk), None);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let busy = r.json()["id"].as_str().unwrap().to_string();
+    wait_job(&m, tk, &busy, Duration::from_secs(30), running);
+    wait_stats_line(&m, &busy);
+    client_profile(&m, tk, "uac1", port, 10.0);
+
+    // Failed calls: exit 1, the count in the error.
+    let j = client_job(&m, tk, "uac1", json!({"engine": {"total_calls": 3}}));
+    assert_eq!(
+        (&j["status"], &j["exit_code"], &j["error"]),
+        (&json!("failed"), &json!(1), &json!("3 of 3 calls failed")),
+        "{j}"
+    );
+    // A health gate on top: the gate decides, exit 2.
+    let j = client_job(
+        &m,
+        tk,
+        "uac1",
+        json!({"engine": {"total_calls": 3, "health_max_failed_calls": 0}}),
+    );
+    assert_eq!(
+        (&j["status"], &j["exit_code"], &j["error"]),
+        (
+            &json!("failed"),
+            &json!(2),
+            &json!("threshold failed: failed calls 3: must be at most 0")
+        ),
+        "{j}"
+    );
+    m.req("POST", "/api/v2/servers/busy-uas/stop", Some(tk), None);
+    wait_job(&m, tk, &busy, Duration::from_secs(20), finished);
+
+    // Every call succeeds, but a threshold fails: exit 2, the threshold in the error.
+    let port = free_udp_port();
+    server_profile(&m, tk, "uas1", port);
+    let r = m.req("POST", "/api/v2/servers/uas1/start", Some(tk), None);
+    let uas = r.json()["id"].as_str().unwrap().to_string();
+    wait_job(&m, tk, &uas, Duration::from_secs(30), running);
+    wait_stats_line(&m, &uas);
+    client_profile(&m, tk, "uac2", port, 10.0);
+    let j = client_job(
+        &m,
+        tk,
+        "uac2",
+        json!({"engine": {"total_calls": 3, "thresholds": ["p99(response_time)<1us"]}}),
+    );
+    assert_eq!(
+        (&j["status"], &j["exit_code"]),
+        (&json!("failed"), &json!(2)),
+        "{j}"
+    );
+    // The sentence names the threshold, the measured value (it varies) and the limit.
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("threshold failed: p99 response time ")
+            && error.ends_with(" ms: must be below 0.001 ms"),
+        "{error}"
+    );
+    let id = j["id"].as_str().unwrap();
+    let s = m
+        .get(&format!("/api/v2/jobs/{id}/artifacts/summary"), Some(tk))
+        .json();
+    assert_eq!(
+        (&s["success_calls"], &s["verdict"]["status"]),
+        (&json!(3), &json!("fail")),
+        "every call succeeded, the run failed its threshold: {s}"
+    );
+    m.req("POST", "/api/v2/servers/uas1/stop", Some(tk), None);
+    wait_job(&m, tk, &uas, Duration::from_secs(20), finished);
 }

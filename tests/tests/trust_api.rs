@@ -10,12 +10,11 @@
 mod api_support;
 mod jobs_support;
 
-use std::net::UdpSocket;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use api_support::Master;
-use gossipper_e2e::{Proc, free_port, scratch_dir, sipp_bin};
+use gossipper_e2e::{Proc, Sock, free_port, scratch_dir, sipp_bin};
 use jobs_support::*;
 use serde_json::{Value, json};
 
@@ -28,35 +27,10 @@ fn sipp_uas(name: &str, extra: &[&str]) -> (Proc, u16) {
         .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-nostdin"])
         .args(["-timeout", "120s", "-cp", &free_port().to_string()])
         .args(extra);
-    let p = Proc::spawn(name, &mut cmd);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "SIPp did not bind {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut p = Proc::spawn(name, &mut cmd);
+    p.wait_bound(Sock::Udp, port);
     (p, port)
 }
-
-/// A UAS that answers every INVITE 486 Busy Here.
-const BUSY: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="busy">
-  <recv request="INVITE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 486 Busy Here
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]Busy[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK" optional="true" timeout="2000" ontimeout="end"/>
-  <label id="end"/>
-</scenario>
-"#;
 
 fn run(m: &Master, tk: &str, body: Value) -> (u16, Value) {
     let r = m.json("POST", "/api/v2/load-test/run", Some(tk), &body);
@@ -272,7 +246,7 @@ fn a_load_test_reports_target_against_actual_thresholds_and_a_pass_verdict() {
 fn a_run_where_every_call_failed_is_never_green() {
     let dir = scratch_dir("trust-busy-xml");
     let xml = dir.join("busy.xml");
-    std::fs::write(&xml, BUSY).unwrap();
+    std::fs::write(&xml, api_support::BUSY_UAS_XML).unwrap();
     let (_uas, port) = sipp_uas("trust-busy", &["-sf", xml.to_str().unwrap()]);
     let m = Master::start("trust-busy");
     let tk = m.admin_token();

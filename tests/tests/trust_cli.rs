@@ -10,16 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gossipper_e2e::{Proc, StatCsv, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail};
-
-/// Waits until something is bound to UDP `port` on 127.0.0.1 (a bind of ours fails).
-fn wait_bound(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "nothing bound UDP port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use gossipper_e2e::{
+    Proc, Sock, StatCsv, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail,
+};
 
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
@@ -268,8 +261,8 @@ fn every_number_on_the_screens_agrees_with_the_runs_own_csv() {
         "-cp",
         &free_port().to_string(),
     ]);
-    let server = Proc::spawn("sipp uas", &mut uas);
-    wait_bound(sport);
+    let mut server = Proc::spawn("sipp uas", &mut uas);
+    server.wait_bound(Sock::Udp, sport);
     // 30 calls at 10/s held 3 s: open calls climb until the first one ends, so the peak
     // (30) comes near 2.9 s after the start.
     let (status, out, err) = run(
@@ -446,8 +439,8 @@ fn thresholds_decide_exit_2_and_bad_ones_are_refused_before_any_call() {
         "-cp",
         &free_port().to_string(),
     ]);
-    let _server = Proc::spawn("sipp uas", &mut uas);
-    wait_bound(sport);
+    let mut _server = Proc::spawn("sipp uas", &mut uas);
+    _server.wait_bound(Sock::Udp, sport);
     let client = |extra: &[&str]| {
         run(
             "gossipper uac",

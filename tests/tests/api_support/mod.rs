@@ -365,6 +365,28 @@ pub(crate) const VALID_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" 
 </scenario>
 "#;
 
+/// A UAS scenario that answers every INVITE 486 Busy Here: every call placed against
+/// it fails at once.
+pub(crate) const BUSY_UAS_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 486 Busy Here
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]Busy[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK" optional="true" timeout="2000" ontimeout="end"/>
+  <label id="end"/>
+</scenario>
+"#;
+
 /// A minimal valid WAV: 8 kHz mono 16-bit, 100 samples.
 pub(crate) fn wav_bytes() -> Vec<u8> {
     let samples = 100u32;
