@@ -116,14 +116,14 @@ check "admin GET /users" 200 "${AUTH[@]}" "$API/users"
 check "admin GET /audit" 200 "${AUTH[@]}" "$API/audit"
 jcheck "audit recorded the scenario" '[.audit[].action] | index("scenario.create") != null'
 
-# Built-in catalogue
+# Built-in catalogue: never empty, and it holds the uac and uas the jobs below run.
 check "builtin catalogue" 200 "${OP[@]}" "$API/builtin-scenarios"
 jcheck "catalogue shape" '.source == "builtin" and (.scenarios | type == "array")'
-FIRST="$(printf '%s' "$BODY" | jq -r '.scenarios[0].id // empty')"
-if [ -n "$FIRST" ]; then
-  check "builtin $FIRST" 200 "${OP[@]}" "$API/builtin-scenarios/$FIRST"
-  jcheck "builtin has xml" '.xml | length > 0'
-fi
+jcheck "catalogue holds uac and uas" '[.scenarios[].id] | index("uac") != null and index("uas") != null'
+for ID in uac uas; do
+  check "builtin $ID" 200 "${OP[@]}" "$API/builtin-scenarios/$ID"
+  jcheck "builtin $ID has its xml" '.xml | contains("<scenario")'
+done
 
 # Settings
 check "settings" 200 "${OP[@]}" "$API/settings"
@@ -137,10 +137,13 @@ check "create client profile" 201 "${AUTH[@]}" -X POST "$API/clients" -d "{\"id\
 check "unknown override key → 400" 400 "${AUTH[@]}" -X POST "$API/jobs" -d '{"profile_id":"smoke-uac","profile_kind":"client","engine":{"rtae":1}}'
 check "start server job" 201 "${AUTH[@]}" -X POST "$API/servers/smoke-uas/start"
 SJOB="$(printf '%s' "$BODY" | jq -r .id)"
+# The server's socket is bound once its worker has written a stats line.
+SERVER_UP=""
 for _ in $(seq 1 100); do
-  grep -q '"kind":"stats"' "$DATA/artifacts/jobs/$SJOB/stats.jsonl" 2>/dev/null && break
+  grep -q '"kind":"stats"' "$DATA/artifacts/jobs/$SJOB/stats.jsonl" 2>/dev/null && { SERVER_UP=1; break; }
   sleep 0.1
 done
+[ -n "$SERVER_UP" ] && pass "server job wrote a stats line" || fail "no stats line from the server job within 10 s"
 check "start client job (100 calls)" 201 "${AUTH[@]}" -X POST "$API/clients/smoke-uac/start" -d '{"engine":{"total_calls":100}}'
 CJOB="$(printf '%s' "$BODY" | jq -r .id)"
 STATUS=""

@@ -2,7 +2,9 @@
 // (playwright-core only, no test framework). Each test gets a fresh browser context
 // (1280×800), so no test sees another's session or storage; tests name their own
 // objects uniquely, so none depends on another's data. Uncaught page errors fail the
-// test that caused them. Usage: BASE_URL=http://127.0.0.1:PORT node run.mjs [filter]
+// test that caused them. There are no skips: a test that cannot run its checks (a
+// missing route, a precondition not met) fails, and so does a filter matching no test.
+// Usage: BASE_URL=http://127.0.0.1:PORT node run.mjs [filter]
 
 import { chromium } from 'playwright-core';
 import { readdirSync } from 'node:fs';
@@ -25,7 +27,7 @@ const selected = all.filter((t) => `${t.file} ${t.name}`.includes(filter));
 const browser = await chromium.launch(launchOptions());
 console.log(`browser tests against ${BASE} (${selected.length} tests, Chromium ${browser.version()})`);
 
-let failed = 0, skipped = 0, passed = 0;
+let failed = 0, passed = 0;
 for (const t of selected) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
   await maybeServeFromDisk(context);
@@ -43,13 +45,10 @@ for (const t of selected) {
       new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`test timed out after ${TEST_TIMEOUT} ms`)), TEST_TIMEOUT); }),
     ]);
     if (pageErrors.length) throw new Error(`uncaught page error(s): ${pageErrors.join(' | ')}`);
-    if (outcome && outcome.skip) {
-      skipped++;
-      console.log(`skip - ${t.file} › ${t.name}: ${outcome.skip}`);
-    } else {
-      passed++;
-      console.log(`ok   - ${t.file} › ${t.name} (${Date.now() - started} ms)`);
-    }
+    // A test either checks what it is for or fails: nothing returns "skipped".
+    if (outcome !== undefined) throw new Error(`the test returned ${JSON.stringify(outcome)}; a test that does not run its checks fails`);
+    passed++;
+    console.log(`ok   - ${t.file} › ${t.name} (${Date.now() - started} ms)`);
   } catch (e) {
     failed++;
     console.log(`FAIL - ${t.file} › ${t.name} (${Date.now() - started} ms)\n       ${String(e.stack || e).split('\n').slice(0, 6).join('\n       ')}`);
@@ -60,5 +59,7 @@ for (const t of selected) {
   }
 }
 await browser.close();
-console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(failed ? 1 : 0);
+console.log(`\n${passed} passed, ${failed} failed`);
+// A filter that selects nothing ran nothing: that is not a pass either.
+if (!selected.length) console.log(`no test matches "${filter}"`);
+process.exit(failed || !selected.length ? 1 : 0);
