@@ -80,10 +80,11 @@ export async function signIn(page, user = ADMIN) {
   await page.waitForFunction(() => location.hash.startsWith('#/'));
 }
 
-/** Navigates by hash and waits until the page replaced its loading placeholder. */
+/** Navigates by hash and waits until that page has rendered (the console marks
+ *  `#page[data-ready]` with the hash once its first data is in, or its error shown). */
 export async function goto(page, hash) {
   await page.evaluate((h) => { location.hash = h; }, hash);
-  await page.waitForFunction(() => !document.querySelector('#page > .muted .spin'), null, { timeout: 10000 });
+  await page.waitForFunction((h) => document.getElementById('page')?.dataset.ready === new URL(h, location.href).hash, hash, { timeout: 10000 });
 }
 
 export async function shot(page, name) {
@@ -149,9 +150,8 @@ export function freeUdpPort() {
   });
 }
 
-/** A tiny valid WAV (8 kHz, mono, 16-bit, 0.25 s of a 440 Hz tone). */
-export function tinyWav() {
-  const n = 2000;
+/** A tiny valid WAV: 8 kHz, mono, 16-bit, `n` samples (0.25 s by default) of a 440 Hz tone. */
+export function tinyWav(n = 2000) {
   const b = Buffer.alloc(44 + n * 2);
   b.write('RIFF', 0); b.writeUInt32LE(36 + n * 2, 4); b.write('WAVE', 8);
   b.write('fmt ', 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);

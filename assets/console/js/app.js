@@ -146,10 +146,16 @@ async function route() {
   for (const fn of current.cleanup) { try { fn(); } catch { /* page gone */ } }
   const token = ++current.token;
   current = { cleanup: [], token };
+  // `#page[data-ready]` names the hash whose page has rendered (its first data loaded,
+  // or its error shown): what tests wait on instead of a fixed delay.
+  const hash = location.hash;
+  delete shell.page.dataset.ready;
+  const ready = () => { if (current.token === token) shell.page.dataset.ready = hash; };
   for (const a of shell.nav.querySelectorAll('a')) a.classList.toggle('active', a.dataset.nav === key);
   if (!page) {
     setCrumbs([['Not found']]);
     clear(shell.page, h('div', { class: 'forbidden' }, h('h1', {}, 'Page not found'), h('p', { class: 'muted' }, `There is no page at #/${parts.join('/')}.`), h('a', { href: '#/dashboard' }, 'Go to the dashboard')));
+    ready();
     return;
   }
   document.title = `${page.title} · gossipper console`;
@@ -157,6 +163,7 @@ async function route() {
     setCrumbs([[page.title]]);
     clear(shell.page, h('div', { class: 'forbidden', 'data-testid': 'forbidden' }, icon('lock'), h('h1', {}, 'Administrators only'),
       h('p', { class: 'muted' }, `The ${page.title} page needs the admin role. You are signed in as an operator.`)));
+    ready();
     return;
   }
   setCrumbs([[page.title, parts.length > 1 ? `#/${key}` : null]]);
@@ -174,10 +181,12 @@ async function route() {
     if (!ctx.alive()) return;
     shell.page.replaceChildren();
     await mod.render(ctx);
+    ready();
   } catch (e) {
     if (!ctx.alive() || e?.status === 401) return;
     showError(e, `open ${page.title}`);
     clear(shell.page, h('div', { class: 'page-head' }, h('h1', {}, page.title)), errorBox(e));
+    ready();
   }
 }
 

@@ -1,20 +1,33 @@
 // The flow the console exists for: a UAS started through the API, a load test from the
 // wizard against it, the live chart moving (job monitor and dashboard), the job
-// passing its thresholds, and its report opening.
+// passing its thresholds with the final numbers on screen, its report opening with the
+// same numbers, and a load test against nobody ending FAIL with its failures shown.
 
-import { signIn, goto, shot, assert, uniq, apiToken, api, eventually, freeUdpPort, maybeServeFromDisk } from '../lib.mjs';
+import { signIn, goto, shot, assert, assertEq, uniq, apiToken, api, eventually, maybeServeFromDisk, startUas, waitFinished } from '../lib.mjs';
 
-async function startUas(t) {
-  const port = await freeUdpPort();
-  const id = uniq('lt-uas');
-  const c = await api(t, 'POST', '/servers', { id, name: 'Load-test UAS', scenario_ref: 'uas', transports: [{ transport: 'u1', local_ip: '127.0.0.1', local_port: port, enabled: true }] });
-  assert(c.status === 201, `create UAS profile: ${JSON.stringify(c.body)}`);
-  const s = await api(t, 'POST', `/servers/${id}/start`, {});
-  assert(s.status === 201 || s.status === 200, `start UAS: ${s.status} ${JSON.stringify(s.body)}`);
-  const job = s.body.job || s.body;
-  await eventually(async () => (await api(t, 'GET', `/jobs/${job.id}`)).body?.job?.status === 'running', { what: 'the UAS job to run' });
-  return { id, port, job };
-}
+/** A UAS scenario that answers every INVITE 486 Busy Here. */
+const BUSY_UAS = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 486 Busy Here
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]Busy[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK" optional="true" timeout="2000" ontimeout="end"/>
+  <label id="end"/>
+</scenario>
+`;
+
+/** What a KPI card shows, as the user reads it. */
+const kpiText = async (page, testid) => (await page.getByTestId(testid).innerText()).trim();
 
 /** The chart's drawn state: how many points, and its path. */
 const chartState = (page, testid) => page.getByTestId(testid).evaluate((svg) => ({
@@ -29,7 +42,7 @@ export const tests = [
     async fn({ page, context }) {
       const t = await apiToken();
       const info = await api(t, 'GET', '/load-test');
-      if (info.status === 404) return { skip: 'this master has no /load-test yet' };
+      assertEq(info.status, 200, 'GET /load-test (the wizard reads its catalogue there)');
       const uas = await startUas(t);
       try {
         await signIn(page);
@@ -75,6 +88,11 @@ export const tests = [
         await eventually(async () => (await verdict.getAttribute('data-state')) === 'pass', { timeout: 60000, interval: 500, what: 'a PASS verdict' });
         const j = await api(t, 'GET', `/jobs/${encodeURIComponent(jobId)}`);
         assert(j.body.job.status === 'succeeded', `job succeeded: ${JSON.stringify(j.body.job)}`);
+        // The final numbers the user reads: every call of 120 succeeded, none failed.
+        await eventually(async () => (await kpiText(page, 'kpi-succeeded')) === '120', { timeout: 15000, what: 'the final succeeded KPI' });
+        assertEq(await kpiText(page, 'kpi-created'), '120', 'calls created');
+        assertEq(await kpiText(page, 'kpi-failed'), '0', 'calls failed');
+        assertEq(await kpiText(page, 'kpi-active'), '0', 'calls active once finished');
         const gates = await page.getByTestId('gate').allInnerTexts();
         assert(gates.length === 2 && gates.every((g) => g.includes('pass')), `both thresholds pass: ${JSON.stringify(gates)}`);
         assert(gates[0].includes('success_ratio>=95%') && gates[1].includes('failed_calls<=0'), `threshold texts: ${JSON.stringify(gates)}`);
@@ -87,6 +105,12 @@ export const tests = [
         await page.getByTestId('lt-open-report').click();
         await page.waitForFunction((id) => location.hash === `#/reports?report=${encodeURIComponent(id)}`, jobId);
         await page.getByTestId('report-kpis').waitFor();
+        // The report's numbers are the run's: 120 calls, all succeeded.
+        assertEq(await kpiText(page, 'sum-total'), '120', 'report: total calls');
+        assertEq(await kpiText(page, 'sum-succeeded'), '120', 'report: succeeded');
+        assertEq(await kpiText(page, 'sum-failed'), '0', 'report: failed');
+        assertEq(await kpiText(page, 'sum-ratio'), '100.0%', 'report: success ratio');
+        assertEq(await page.getByTestId('verdict').getAttribute('data-state'), 'pass', 'report: verdict');
         await page.getByTestId('report-frame').waitFor();
         await shot(page, 'report');
 
@@ -99,12 +123,59 @@ export const tests = [
         assert((await download.suggestedFilename()).includes('summary'), 'summary downloads');
         await shot(page, 'job-detail');
         await goto(page, '#/jobs');
-        await page.locator(`tr[data-job="${jobId}"]`).waitFor();
+        const row = page.locator(`tr[data-job="${jobId}"]`);
+        await row.waitFor();
+        assertEq((await row.getByTestId('job-status').innerText()).trim(), 'succeeded', 'the job row\'s status');
         await shot(page, 'jobs');
         await goto(page, '#/reports');
         await shot(page, 'reports');
       } finally {
-        await api(t, 'POST', `/servers/${uas.id}/stop`, {});
+        await uas.stop();
+      }
+    },
+  },
+  {
+    name: 'a load test whose calls all fail ends FAIL, with its failures on screen',
+    async fn({ page }) {
+      // A UAS that answers every INVITE 486 Busy Here: every call fails at once.
+      const t = await apiToken();
+      const busy = uniq('busy');
+      const c = await api(t, 'POST', '/scenarios', { id: busy, name: 'Busy UAS', role: 'uas', xml: BUSY_UAS });
+      assertEq(c.status, 201, `create the busy scenario: ${JSON.stringify(c.body)}`);
+      const uas = await startUas(t, { scenario: busy });
+      try {
+        await signIn(page);
+        await goto(page, '#/load');
+        await page.getByTestId('lt-director').fill(`127.0.0.1:${uas.port}`);
+        await page.getByTestId('lt-scenario').selectOption('uac');
+        await page.getByTestId('lt-next').click();
+        await page.getByTestId('lt-calls').fill('3');
+        await page.getByTestId('lt-rate').fill('10');
+        for (let i = 0; i < 3; i++) await page.getByTestId('lt-next').click();
+        await page.getByTestId('lt-run').click();
+        await page.waitForFunction(() => /^#\/load\/.+/.test(location.hash));
+        const jobId = decodeURIComponent(await page.evaluate(() => location.hash.split('/')[2]));
+        const verdict = page.getByTestId('verdict');
+        await eventually(async () => (await verdict.getAttribute('data-state')) === 'fail', { timeout: 60000, interval: 500, what: 'a FAIL verdict' });
+        assertEq((await verdict.locator('.big').innerText()).trim(), 'FAIL', 'the verdict says FAIL');
+        const job = await waitFinished(t, jobId);
+        assertEq(job.status, 'failed', 'job status');
+        assertEq(job.exit_code, 2, 'exit code (a threshold failed)');
+        assertEq(job.error, 'threshold failed: success ratio 0 %: must be at least 95 %; failed calls 3: must be at most 0', 'job error');
+        await eventually(async () => (await page.getByTestId('job-error').count()) === 1, { what: 'the job\'s error on the page' });
+        assertEq((await page.getByTestId('job-error').innerText()).trim(), `Why: ${job.error}`, 'the page shows the job\'s error');
+        await eventually(async () => (await kpiText(page, 'kpi-failed')) === '3', { timeout: 15000, what: 'the final failed KPI' });
+        assertEq(await kpiText(page, 'kpi-created'), '3', 'calls created');
+        assertEq(await kpiText(page, 'kpi-succeeded'), '0', 'calls succeeded');
+        const gates = await page.getByTestId('gate').allInnerTexts();
+        assert(gates.length === 2 && gates.every((g) => g.includes('fail')), `both thresholds fail: ${JSON.stringify(gates)}`);
+        await shot(page, 'load-monitor-fail');
+        await goto(page, '#/jobs');
+        const row = page.locator(`tr[data-job="${jobId}"]`);
+        await row.waitFor();
+        assertEq((await row.getByTestId('job-status').innerText()).trim(), 'failed', 'the job row\'s status');
+      } finally {
+        await uas.stop();
       }
     },
   },
@@ -113,7 +184,7 @@ export const tests = [
     async fn({ page }) {
       const t = await apiToken();
       const info = await api(t, 'GET', '/load-test');
-      if (info.status === 404) return { skip: 'this master has no /load-test yet' };
+      assertEq(info.status, 200, 'GET /load-test (the wizard reads its catalogue there)');
       const uas = await startUas(t);
       try {
         await signIn(page);
@@ -132,7 +203,7 @@ export const tests = [
         const verdict = page.getByTestId('verdict');
         await eventually(async () => (await verdict.innerText()).includes('Stopped'), { timeout: 30000, interval: 500, what: 'the Stopped verdict' });
       } finally {
-        await api(t, 'POST', `/servers/${uas.id}/stop`, {});
+        await uas.stop();
       }
     },
   },

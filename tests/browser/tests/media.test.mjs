@@ -1,6 +1,6 @@
 // Media library: upload through the file input (the drop zone's picker), list, delete.
 
-import { signIn, goto, shot, assert, uniq, tinyWav } from '../lib.mjs';
+import { signIn, goto, shot, assert, assertEq, uniq, tinyWav } from '../lib.mjs';
 
 export const tests = [
   {
@@ -9,9 +9,13 @@ export const tests = [
       const name = uniq('beep');
       await signIn(page);
       await goto(page, '#/media');
-      await page.getByTestId('media-file').setInputFiles({ name: `${name}.wav`, mimeType: 'audio/wav', buffer: tinyWav() });
+      // Half a second of 8 kHz 16-bit mono: 8,044 bytes with its header.
+      const wav = tinyWav(4000);
+      await page.getByTestId('media-file').setInputFiles({ name: `${name}.wav`, mimeType: 'audio/wav', buffer: wav });
       const row = page.locator(`tr[data-media="wav/${name}"]`);
       await row.waitFor();
+      assertEq((await row.getByTestId('media-format').innerText()).trim(), '8 kHz · mono · 16-bit · 0.5 s', 'format and duration');
+      assertEq((await row.locator('td.num').innerText()).trim(), '7.9 KB', `size of ${wav.length} bytes`);
       await shot(page, 'media');
       await row.getByTestId('media-delete').click();
       await page.getByRole('button', { name: 'Delete' }).last().click();

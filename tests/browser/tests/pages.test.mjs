@@ -12,7 +12,6 @@ export const tests = [
       await signIn(page);
       for (const p of PAGES) {
         await goto(page, `#/${p}`);
-        await page.waitForTimeout(300);
         const errors = await page.locator('#page .alert.error').count();
         assert(errors === 0, `#/${p} shows an error: ${errors ? await page.locator('#page .alert.error').first().innerText() : ''}`);
         await shot(page, `page-${p.replace(/[^a-z0-9]+/gi, '-')}`);
@@ -31,7 +30,6 @@ export const tests = [
       assert(await page.evaluate(() => document.documentElement.dataset.theme === 'dark'), 'dark theme kept');
       for (const p of ['dashboard', 'servers', 'scenarios/builtin/uac', 'load']) {
         await goto(page, `#/${p}`);
-        await page.waitForTimeout(300);
         await shot(page, `dark-${p.replace(/[^a-z0-9]+/gi, '-')}`);
       }
     },

@@ -1,7 +1,7 @@
 // Recordings: a UAS job started with record_wav records each call of a uac_pcap client
 // job; the job page lists the WAV files and plays one in the page.
 
-import { signIn, goto, shot, assert, uniq, apiToken, api, eventually, freeUdpPort } from '../lib.mjs';
+import { signIn, goto, shot, assert, assertEq, uniq, apiToken, api, eventually, freeUdpPort, BASE } from '../lib.mjs';
 
 export const tests = [
   {
@@ -33,16 +33,27 @@ export const tests = [
         const play = page.getByTestId('recording-play');
         await play.first().waitFor();
         assert(await play.count() === 2, `two rows with a Play button, got ${await play.count()}`);
+        // The first row is the first file the API lists: its size as the page shows it,
+        // and its length as the browser decodes it, are the file's own.
+        const first = (await api(t, 'GET', `/jobs/${serverJob}/recordings`)).body.recordings[0];
+        const bytes = Buffer.from(await (await fetch(`${BASE}/api/v2/jobs/${serverJob}/recordings/${first.name}`, { headers: { Authorization: `Bearer ${t}` } })).arrayBuffer());
+        assertEq(bytes.length, first.size_bytes, 'the listed size is the file size');
+        const row = play.first().locator('xpath=ancestor::tr');
+        assertEq((await row.locator('td').first().innerText()).trim(), first.name, 'the first row is that file');
+        const shown = await page.evaluate(async (n) => (await import('/assets/js/ui.js')).fmtBytes(n), first.size_bytes);
+        assertEq((await row.locator('td.num').innerText()).trim(), shown, 'the size shown');
+        const wavSeconds = bytes.readUInt32LE(bytes.indexOf('data') + 4) / (2 * 8000);
         await play.first().click();
         const audio = page.locator('audio');
         await audio.waitFor();
-        // The browser decoded the WAV: it knows its length.
+        // The browser decoded the WAV: its length is the file's (8 kHz, 16-bit mono).
         const seconds = await audio.evaluate((a) => new Promise((resolve) => {
           if (a.readyState >= 1) resolve(a.duration);
           else a.addEventListener('loadedmetadata', () => resolve(a.duration), { once: true });
           a.addEventListener('error', () => resolve(-1), { once: true });
         }));
-        assert(seconds > 0.5, `the recording plays and lasts over half a second: ${seconds}`);
+        assert(wavSeconds >= 4, `the recording holds the 4 s tone uac_pcap plays: ${wavSeconds} s`);
+        assert(Math.abs(seconds - wavSeconds) < 0.001, `the browser plays ${seconds} s of a ${wavSeconds} s recording`);
         await shot(page, 'job-recordings');
       } finally {
         await api(t, 'POST', `/servers/${uas}/stop`);
