@@ -1,6 +1,8 @@
 //! The scenario loader against SIPp's own corpus, read from the disk under SIPp's file
 //! rule (`FileAccess::Cwd` through `files::Disk`): every scenario SIPp 3.6.1 loads loads,
-//! every one it refuses is refused.
+//! every one it refuses is refused. The corpus lives only in ../shared beside the
+//! project: a clone without it skips this test, loudly, unless `CI` is set, where its
+//! absence is a failure.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +20,8 @@ fn sipp_corpus_loads_as_sipp_3_6_1_does() {
         Ok(m) => m,
         Err(_) if std::env::var_os("CI").is_none() => {
             eprintln!(
-                "SKIPPED: SIPp corpus not found at {} (it lives only in ../shared)",
+                "SKIPPED: SIPp corpus not found at {} (it lives only in ../shared beside the \
+                 project; the one skip allowed, and only without CI: with CI set this fails)",
                 dir.display()
             );
             return;
