@@ -233,33 +233,6 @@ fn branchc_and_branchs_complete() {
     assert_eq!((sc.successful_calls, sc.failed_calls), (5, 0), "{sc:?}");
 }
 
-/// Userland cost of a whole uac+uas call pair in virtual time (no sockets): run with
-/// `cargo test --release -p gossipper-proto userland_cost -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn userland_cost_per_call_pair() {
-    let mut net = SimNet::new(9);
-    net.log_enabled = false; // the log parses and copies every datagram again
-    let uas = net.add_server(sim::builtin("uas"), addr(5060));
-    let uac = net.add_client(
-        sim::builtin("uac"),
-        addr(5061),
-        addr(5060),
-        20_000.0,
-        20_000,
-    );
-    let t = crate::sim::epoch();
-    net.run_until(50_000_000, |n| {
-        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
-    });
-    let el = t.elapsed();
-    assert_eq!(net.endpoints[uac].stats.counters.successful_calls, 20_000);
-    eprintln!(
-        "{:.2} µs per call pair (uac + uas + simulated network)",
-        el.as_secs_f64() * 1e6 / 20_000.0
-    );
-}
-
 #[test]
 fn call_state_stays_within_its_memory_budget() {
     // Memory per call is a budget (STYLE.md §4, issue #3): growing `Call` must be a

@@ -104,36 +104,3 @@ fn huge_content_length_costs_nothing() {
         ParseError::BodyTooShort
     );
 }
-
-/// Timing loop: `cargo test --release -p gossipper-proto sip::tests::robustness::parse_speed
-/// -- --ignored --nocapture`. Ignored by default: debug builds say nothing about speed.
-#[test]
-#[ignore = "timing loop; run in release with --ignored --nocapture"]
-#[allow(
-    clippy::disallowed_methods,
-    reason = "a benchmark measures real time; it is not part of the test run"
-)]
-fn parse_speed() {
-    use std::hint::black_box;
-    use std::time::Instant;
-    // The best of ten batches: the least disturbed by whatever else the machine runs.
-    let rounds: u32 = 200_000;
-    for (name, msg) in [
-        ("INVITE", UAC_INVITE),
-        ("200 OK", UAS_200_OK),
-        ("BYE", UAC_BYE),
-    ] {
-        let mut best = std::time::Duration::MAX;
-        for _ in 0..10 {
-            let started = Instant::now();
-            let mut sum = 0usize;
-            for _ in 0..rounds {
-                let m = SipMessage::parse(black_box(msg)).unwrap();
-                sum += m.body().len() + m.call_id().len();
-            }
-            best = best.min(started.elapsed() / rounds);
-            black_box(sum);
-        }
-        println!("parse {name} ({} bytes): {best:?} per message", msg.len());
-    }
-}
