@@ -193,7 +193,7 @@ pub struct Pause {
     pub sanity_check: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PauseDuration {
     /// No attribute: the run's `-d`.
     Default,

@@ -23,13 +23,25 @@ fn errors(xml: &str) -> Vec<ScenarioError> {
     }
 }
 
-/// The template as text, keywords shown as `{Debug}`.
+/// The template as text, each keyword slot shown as `{}` (which keyword fills it is
+/// checked by value with [`keywords`], never through its Debug text).
 fn text(t: &Template) -> String {
     t.segments
         .iter()
         .map(|s| match s {
             Segment::Literal(b) => String::from_utf8_lossy(b).into_owned(),
-            Segment::Keyword(k) => format!("{{{k:?}}}"),
+            Segment::Keyword(_) => "{}".to_string(),
+        })
+        .collect()
+}
+
+/// The template's keyword slots, in order.
+fn keywords(t: &Template) -> Vec<&Keyword> {
+    t.segments
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Keyword(k) => Some(k),
+            Segment::Literal(_) => None,
         })
         .collect()
 }
@@ -111,10 +123,23 @@ fn uac_invite_is_ready_to_render() {
     assert!(kws.contains(&&Keyword::Branch(0)));
     assert!(kws.contains(&&Keyword::MediaPort(0)));
     let t = text(&invite.template);
-    assert!(t.starts_with(
-        "INVITE sip:{Service}@{RemoteIp}:{RemotePort(0)} SIP/2.0\r\nVia: SIP/2.0/{Transport} "
-    ));
-    assert!(t.contains("Content-Length: {Len(0)}\r\n\r\nv=0\r\n"));
+    assert!(t.starts_with("INVITE sip:{}@{}:{} SIP/2.0\r\nVia: SIP/2.0/{} "));
+    assert_eq!(
+        keywords(&invite.template)[..4],
+        [
+            &Keyword::Service,
+            &Keyword::RemoteIp,
+            &Keyword::RemotePort(0),
+            &Keyword::Transport
+        ]
+    );
+    // The slot after "Content-Length: " is [len], and the body follows the blank line.
+    let slot = t[..t
+        .find("Content-Length: {}\r\n\r\nv=0\r\n")
+        .expect("the length line")]
+        .matches("{}")
+        .count();
+    assert_eq!(keywords(&invite.template)[slot], &Keyword::Len(0));
     assert!(
         t.ends_with("a=rtpmap:0 PCMU/8000\r\n"),
         "body ends in one CRLF: {t:?}"
@@ -142,10 +167,15 @@ fn uas_replies_carry_status_and_copy_headers() {
     let s = must_load(builtin::get("uas").expect("uas").xml);
     let ok = send_of(&s.commands[2]);
     assert_eq!((ok.method.as_deref(), ok.status), (None, Some(200)));
-    assert!(
-        text(&ok.template)
-            .contains("{LastHeader { name: \"Record-Route\", value_only: false }}\r\n")
-    );
+    // [last_Record-Route:] fills a whole line of its own.
+    let record_route = Keyword::LastHeader {
+        name: "Record-Route".into(),
+        value_only: false,
+    };
+    assert!(ok.template.segments.windows(2).any(|w| {
+        matches!((&w[0], &w[1]), (Segment::Keyword(k), Segment::Literal(next))
+            if *k == record_route && next.starts_with(b"\r\n"))
+    }));
     match &s.commands[6].kind {
         CommandKind::Pause(p) => {
             assert!(p.timewait);
@@ -755,23 +785,48 @@ fn pauses_take_every_distribution() {
         <nop><action><assign assign_to="d" value="5"/></action></nop>
         </scenario>"#;
     let s = must_load(xml);
-    let durations: Vec<String> = s
+    let durations: Vec<&PauseDuration> = s
         .commands
         .iter()
-        .filter_map(|c| {
-            if let CommandKind::Pause(p) = &c.kind {
-                Some(format!("{:?}", p.duration))
-            } else {
-                None
-            }
+        .filter_map(|c| match &c.kind {
+            CommandKind::Pause(p) => Some(&p.duration),
+            _ => None,
         })
         .collect();
-    assert_eq!(durations.len(), 14);
-    assert_eq!(durations[0], "Default");
-    assert_eq!(durations[1], "Fixed(250)");
-    assert_eq!(durations[2], "Variable(VarId(0))");
-    assert!(durations[10].contains("GPareto"));
-    assert!(durations[13].contains("Uniform { min: 5.0, max: 6.0 }"));
+    use Distribution as D;
+    use PauseDuration::Distribution as Dist;
+    assert_eq!(
+        durations,
+        [
+            &PauseDuration::Default,
+            &PauseDuration::Fixed(250),
+            &PauseDuration::Variable(VarId(0)),
+            &Dist(D::Fixed(10.0)),
+            &Dist(D::Uniform { min: 1.0, max: 2.0 }),
+            &Dist(D::Normal {
+                mean: 1.0,
+                stdev: 2.0
+            }),
+            &Dist(D::LogNormal {
+                mean: 1.0,
+                stdev: 2.0
+            }),
+            &Dist(D::Exponential { mean: 3.0 }),
+            &Dist(D::Weibull {
+                lambda: 1.0,
+                k: 2.0
+            }),
+            &Dist(D::Pareto { k: 1.0, xm: 2.0 }),
+            &Dist(D::GPareto {
+                shape: 1.0,
+                scale: 2.0,
+                location: 3.0
+            }),
+            &Dist(D::Gamma { k: 1.0, theta: 2.0 }),
+            &Dist(D::NegBin { p: 0.5, n: 2.0 }),
+            &Dist(D::Uniform { min: 5.0, max: 6.0 }),
+        ]
+    );
     let e = only("<scenario><pause distribution=\"zipf\"/></scenario>");
     assert!(
         matches!(e.kind, ScenarioErrorKind::InvalidAttribute { ref attribute, .. } if attribute == "distribution")
@@ -877,7 +932,8 @@ fn send_cmd_keeps_its_headers_without_the_body_rule() {
     let s = must_load(builtin::get("3pcc-C-A").expect("3pcc").xml);
     match &s.commands[5].kind {
         CommandKind::SendCmd(t) => {
-            assert_eq!(text(t), "Call-ID: {CallId}\r\n{Var(VarId(0))}\r\n\r\n")
+            assert_eq!(text(t), "Call-ID: {}\r\n{}\r\n\r\n");
+            assert_eq!(keywords(t), [&Keyword::CallId, &Keyword::Var(VarId(0))]);
         }
         other => panic!("{other:?}"),
     }

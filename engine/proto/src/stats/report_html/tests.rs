@@ -86,9 +86,26 @@ fn run_text_is_escaped() {
 
 #[test]
 fn a_short_run_gets_a_note_instead_of_an_empty_chart() {
-    let html = render("j", &ReportData::default(), &[SeriesPoint::default()]);
+    // Timers that measured nothing: each distribution says so instead of drawing.
+    let empty = ReportData {
+        invite_rtt: Some(LatencyView::default()),
+        call_length: Some(LatencyView::default()),
+        ..Default::default()
+    };
+    let html = render("j", &empty, &[SeriesPoint::default()]);
     assert!(html.contains("Not enough samples"));
-    assert!(html.contains("No values") || !html.contains("Response time distribution"));
+    for title in ["Response time distribution", "Call length distribution"] {
+        assert!(
+            html.contains(&format!(
+                "<h2>{title}</h2><p class=\"meta\">No values were measured.</p>"
+            )),
+            "{title}"
+        );
+    }
+    assert!(!html.contains("<svg"), "no chart drawn from nothing");
+    // A summary without those timers has no distribution section at all.
+    let html = render("j", &ReportData::default(), &[SeriesPoint::default()]);
+    assert!(!html.contains("distribution"));
 }
 
 #[test]
