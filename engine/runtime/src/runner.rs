@@ -19,7 +19,7 @@ use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors}
 use crate::shard::{
     self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardSocket, ShardTraces,
 };
-use crate::stats::ShardStats;
+use crate::stats::{RunPeak, ShardStats};
 use crate::transport::{self, StreamKind};
 
 /// Why a run could not start. Each maps to one SIPp exit code in the binary.
@@ -602,6 +602,7 @@ impl Prepared {
                 .max(1),
         );
         let mut next_ramp = started + rate_interval;
+        let mut peak = RunPeak::default();
         loop {
             std::thread::sleep(Duration::from_millis(50));
             let now = Instant::now();
@@ -623,6 +624,8 @@ impl Prepared {
                 finished.append(&mut p.finished);
                 events.append(&mut p.events);
             }
+            let at_us = u64::try_from(now.duration_since(started).as_micros()).unwrap_or(u64::MAX);
+            peak.observe(&mut merged, at_us);
             for e in &events {
                 match e {
                     ShardEvent::StopGracefully => control.soft_quit(),

@@ -78,60 +78,92 @@ pub struct MediaStats {
 }
 
 impl MediaStats {
-    /// Adds `o` into `self` (merging shards).
+    /// Adds `o` into `self` (merging shards). Every field of `o` is named below, so a
+    /// field added to `MediaStats` is a compile error here until its merge is written.
     pub fn merge(&mut self, o: &MediaStats) {
-        let min_calls = |a: u64, b: u64| a.min(b);
-        let had_mos = self.mos_count > 0;
-        self.rtp_packets_sent += o.rtp_packets_sent;
-        self.rtp_octets_sent += o.rtp_octets_sent;
-        self.rtp_packets_received += o.rtp_packets_received;
-        self.rtp_packets_lost += o.rtp_packets_lost;
-        self.rtp_packets_echoed += o.rtp_packets_echoed;
-        self.rtp_unexpected_source += o.rtp_unexpected_source;
-        self.rtp_malformed += o.rtp_malformed;
-        self.rtp_send_errors += o.rtp_send_errors;
-        self.rtp_receive_errors += o.rtp_receive_errors;
-        self.rtp_late_skipped += o.rtp_late_skipped;
-        self.rtcp_sender_reports += o.rtcp_sender_reports;
-        self.rtcp_receiver_reports += o.rtcp_receiver_reports;
-        self.rtcp_packets_received += o.rtcp_packets_received;
-        self.rtcp_reception_reports += o.rtcp_reception_reports;
-        self.rtcp_max_fraction_lost = self.rtcp_max_fraction_lost.max(o.rtcp_max_fraction_lost);
-        self.rtcp_max_jitter_ts = self.rtcp_max_jitter_ts.max(o.rtcp_max_jitter_ts);
-        self.calls_with_rtp_received += o.calls_with_rtp_received;
-        let self_min = if self.calls_with_media == 0 {
-            u64::MAX
-        } else {
-            self.per_call_min_rtp_packets_received
-        };
-        let o_min = if o.calls_with_media == 0 {
-            u64::MAX
-        } else {
-            o.per_call_min_rtp_packets_received
-        };
-        self.calls_with_media += o.calls_with_media;
-        self.per_call_min_rtp_packets_received = min_calls(self_min, o_min);
-        self.rtp_recv_max_cumulative_lost = self
-            .rtp_recv_max_cumulative_lost
-            .max(o.rtp_recv_max_cumulative_lost);
-        self.rtp_recv_jitter_peak_ts = self.rtp_recv_jitter_peak_ts.max(o.rtp_recv_jitter_peak_ts);
-        self.jitter_ms_sum += o.jitter_ms_sum;
-        self.mos_min = match (had_mos, o.mos_count > 0) {
-            (true, true) => self.mos_min.min(o.mos_min),
-            (false, true) => o.mos_min,
+        let MediaStats {
+            rtp_packets_sent,
+            rtp_octets_sent,
+            rtp_packets_received,
+            rtp_packets_lost,
+            rtp_packets_echoed,
+            rtp_unexpected_source,
+            rtp_malformed,
+            rtp_send_errors,
+            rtp_late_skipped,
+            rtp_receive_errors,
+            rtcp_sender_reports,
+            rtcp_receiver_reports,
+            rtcp_packets_received,
+            rtcp_reception_reports,
+            rtcp_max_fraction_lost,
+            rtcp_max_jitter_ts,
+            calls_with_rtp_received,
+            calls_with_media,
+            per_call_min_rtp_packets_received,
+            rtp_recv_max_cumulative_lost,
+            rtp_recv_jitter_peak_ts,
+            jitter_ms_sum,
+            mos_sum,
+            mos_count,
+            mos_min,
+            r_factor_sum,
+            recordings_written,
+            recording_errors,
+            rtpcheck_passed,
+            rtpcheck_failed,
+            command_errors,
+            sched_within_1ms,
+            sched_packets,
+            sched_max_late_us,
+        } = *o;
+        // The fewest packets of a call, over the calls that had media on either side.
+        let min_of = |calls: u64, min: u64| if calls == 0 { u64::MAX } else { min };
+        let per_call_min = min_of(
+            self.calls_with_media,
+            self.per_call_min_rtp_packets_received,
+        )
+        .min(min_of(calls_with_media, per_call_min_rtp_packets_received));
+        self.mos_min = match (self.mos_count > 0, mos_count > 0) {
+            (true, true) => self.mos_min.min(mos_min),
+            (false, true) => mos_min,
             _ => self.mos_min,
         };
-        self.mos_sum += o.mos_sum;
-        self.mos_count += o.mos_count;
-        self.r_factor_sum += o.r_factor_sum;
-        self.recordings_written += o.recordings_written;
-        self.recording_errors += o.recording_errors;
-        self.rtpcheck_passed += o.rtpcheck_passed;
-        self.rtpcheck_failed += o.rtpcheck_failed;
-        self.command_errors += o.command_errors;
-        self.sched_within_1ms += o.sched_within_1ms;
-        self.sched_packets += o.sched_packets;
-        self.sched_max_late_us = self.sched_max_late_us.max(o.sched_max_late_us);
+        self.rtp_packets_sent += rtp_packets_sent;
+        self.rtp_octets_sent += rtp_octets_sent;
+        self.rtp_packets_received += rtp_packets_received;
+        self.rtp_packets_lost += rtp_packets_lost;
+        self.rtp_packets_echoed += rtp_packets_echoed;
+        self.rtp_unexpected_source += rtp_unexpected_source;
+        self.rtp_malformed += rtp_malformed;
+        self.rtp_send_errors += rtp_send_errors;
+        self.rtp_receive_errors += rtp_receive_errors;
+        self.rtp_late_skipped += rtp_late_skipped;
+        self.rtcp_sender_reports += rtcp_sender_reports;
+        self.rtcp_receiver_reports += rtcp_receiver_reports;
+        self.rtcp_packets_received += rtcp_packets_received;
+        self.rtcp_reception_reports += rtcp_reception_reports;
+        self.rtcp_max_fraction_lost = self.rtcp_max_fraction_lost.max(rtcp_max_fraction_lost);
+        self.rtcp_max_jitter_ts = self.rtcp_max_jitter_ts.max(rtcp_max_jitter_ts);
+        self.calls_with_rtp_received += calls_with_rtp_received;
+        self.calls_with_media += calls_with_media;
+        self.per_call_min_rtp_packets_received = per_call_min;
+        self.rtp_recv_max_cumulative_lost = self
+            .rtp_recv_max_cumulative_lost
+            .max(rtp_recv_max_cumulative_lost);
+        self.rtp_recv_jitter_peak_ts = self.rtp_recv_jitter_peak_ts.max(rtp_recv_jitter_peak_ts);
+        self.jitter_ms_sum += jitter_ms_sum;
+        self.mos_sum += mos_sum;
+        self.mos_count += mos_count;
+        self.r_factor_sum += r_factor_sum;
+        self.recordings_written += recordings_written;
+        self.recording_errors += recording_errors;
+        self.rtpcheck_passed += rtpcheck_passed;
+        self.rtpcheck_failed += rtpcheck_failed;
+        self.command_errors += command_errors;
+        self.sched_within_1ms += sched_within_1ms;
+        self.sched_packets += sched_packets;
+        self.sched_max_late_us = self.sched_max_late_us.max(sched_max_late_us);
     }
 
     /// Books one finished call's media numbers into the shard totals.

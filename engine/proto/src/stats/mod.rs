@@ -26,81 +26,116 @@ pub mod verdict;
 
 pub use timing::{Histogram, TimeStat};
 
-/// Cumulative counters, named as SIPp prints them (CSV column in the comment).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// IncomingCall: calls created by a received request (server scenarios).
-    pub incoming_calls: u64,
-    /// OutgoingCall: calls created by the pacer (client scenarios).
-    pub outgoing_calls: u64,
-    /// SuccessfulCall.
-    pub successful_calls: u64,
-    /// FailedCall (the sum of the failure reasons below, each call counted once).
-    pub failed_calls: u64,
-    pub failed_cannot_send_message: u64,
-    pub failed_max_udp_retrans: u64,
-    pub failed_tcp_connect: u64,
-    pub failed_tcp_closed: u64,
-    pub failed_unexpected_message: u64,
-    pub failed_call_rejected: u64,
-    pub failed_cmd_not_sent: u64,
-    pub failed_regexp_doesnt_match: u64,
-    pub failed_regexp_shouldnt_match: u64,
-    pub failed_regexp_hdr_not_found: u64,
-    pub failed_outbound_congestion: u64,
-    pub failed_timeout_on_recv: u64,
-    pub failed_timeout_on_send: u64,
-    pub failed_test_doesnt_match: u64,
-    pub failed_test_shouldnt_match: u64,
-    pub failed_strcmp_doesnt_match: u64,
-    pub failed_strcmp_shouldnt_match: u64,
-    /// OutOfCallMsgs: messages for no call that could not start one.
-    pub out_of_call_msgs: u64,
-    /// DeadCallMsgs: messages for a call that already ended.
-    pub dead_call_msgs: u64,
-    /// Retransmissions we sent.
-    pub retransmissions: u64,
-    /// AutoAnswered (-aa, default behaviour "pingreply").
-    pub auto_answered: u64,
-    pub warnings: u64,
-    pub fatal_errors: u64,
-    pub watchdog_major: u64,
-    pub watchdog_minor: u64,
-    /// Not in SIPp's CSV: datagrams or stream frames that did not parse.
-    pub malformed_messages: u64,
-    /// Not in SIPp's CSV: retransmitted requests from the peer that we absorbed by
-    /// re-sending our last response.
-    pub absorbed_retransmissions: u64,
-    /// Not in SIPp's CSV: recv timeouts (FailedTimeoutOnRecv counts only the failed
-    /// calls; this counts every expiry, including those sent to `ontimeout`).
-    pub timeouts: u64,
-    /// Not in SIPp's CSV: messages sent / received by all calls.
-    pub messages_sent: u64,
-    pub messages_received: u64,
-    /// Not in SIPp's CSV: send errors from the socket.
-    pub send_errors: u64,
-    /// Not in SIPp's CSV (stream transports): messages over the stream size limit; each
-    /// closed its connection.
-    pub stream_too_large: u64,
-    /// Not in SIPp's CSV (stream transports): accepted connections closed by
-    /// `-stream_idle_timeout` (silent with no live call, or half a message unfinished).
-    pub stream_idle_closed: u64,
-    /// Not in SIPp's CSV (stream transports): connections closed for bad input (bytes
-    /// that cannot be framed or parsed, a message cut by the peer's close).
-    pub connections_closed_bad_input: u64,
-    /// Not in SIPp's CSV: TLS or WebSocket handshakes that failed (each is also reported
-    /// as a warning with the peer address and the reason).
-    pub tls_handshake_failures: u64,
-    /// Not in SIPp's CSV: stream connections we opened / accepted.
-    pub connections_opened: u64,
-    pub connections_accepted: u64,
-    /// Not in SIPp's CSV: stream connections that could not be opened.
-    pub connect_failures: u64,
-    /// Not in SIPp's CSV: calls failed by an `rtpcheck` (too few RTP packets).
-    pub failed_rtp_check: u64,
-    /// Not in SIPp's CSV: calls in flight aborted when the run stopped at once (hard
-    /// quit: SIGINT, SIGTERM, `Q`).
-    pub aborted_calls: u64,
+/// Defines [`Counters`] (and [`StepCounters`]) and its merge from one list of fields:
+/// each field is a `u64`
+/// counted per shard and summed across shards, so a counter cannot be added to the
+/// struct without being merged (issue #22: `add` used to list the fields by hand, and a
+/// field left off was silently lost in multi-shard runs). Tests walk the same list
+/// (`fields_mut`).
+macro_rules! counters {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident: u64, )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: u64, )*
+        }
+
+        impl $name {
+            /// Adds every field of `o` into `self` (merging shards).
+            pub fn add(&mut self, o: &$name) {
+                $( self.$field += o.$field; )*
+            }
+
+            /// Every field with its name, for tests that must set each one.
+            #[cfg(test)]
+            pub(crate) fn fields_mut(&mut self) -> Vec<(&'static str, &mut u64)> {
+                vec![$( (stringify!($field), &mut self.$field), )*]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Cumulative counters, named as SIPp prints them (CSV column in the comment).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Counters {
+        /// IncomingCall: calls created by a received request (server scenarios).
+        pub incoming_calls: u64,
+        /// OutgoingCall: calls created by the pacer (client scenarios).
+        pub outgoing_calls: u64,
+        /// SuccessfulCall.
+        pub successful_calls: u64,
+        /// FailedCall (the sum of the failure reasons below, each call counted once).
+        pub failed_calls: u64,
+        pub failed_cannot_send_message: u64,
+        pub failed_max_udp_retrans: u64,
+        pub failed_tcp_connect: u64,
+        pub failed_tcp_closed: u64,
+        pub failed_unexpected_message: u64,
+        pub failed_call_rejected: u64,
+        pub failed_cmd_not_sent: u64,
+        pub failed_regexp_doesnt_match: u64,
+        pub failed_regexp_shouldnt_match: u64,
+        pub failed_regexp_hdr_not_found: u64,
+        pub failed_outbound_congestion: u64,
+        pub failed_timeout_on_recv: u64,
+        pub failed_timeout_on_send: u64,
+        pub failed_test_doesnt_match: u64,
+        pub failed_test_shouldnt_match: u64,
+        pub failed_strcmp_doesnt_match: u64,
+        pub failed_strcmp_shouldnt_match: u64,
+        /// OutOfCallMsgs: messages for no call that could not start one.
+        pub out_of_call_msgs: u64,
+        /// DeadCallMsgs: messages for a call that already ended.
+        pub dead_call_msgs: u64,
+        /// Retransmissions we sent.
+        pub retransmissions: u64,
+        /// AutoAnswered (-aa, default behaviour "pingreply").
+        pub auto_answered: u64,
+        pub warnings: u64,
+        pub fatal_errors: u64,
+        pub watchdog_major: u64,
+        pub watchdog_minor: u64,
+        /// Not in SIPp's CSV: datagrams or stream frames that did not parse.
+        pub malformed_messages: u64,
+        /// Not in SIPp's CSV: retransmitted requests from the peer that we absorbed by
+        /// re-sending our last response.
+        pub absorbed_retransmissions: u64,
+        /// Not in SIPp's CSV: recv timeouts (FailedTimeoutOnRecv counts only the failed
+        /// calls; this counts every expiry, including those sent to `ontimeout`).
+        pub timeouts: u64,
+        /// Not in SIPp's CSV: messages sent / received by all calls.
+        pub messages_sent: u64,
+        pub messages_received: u64,
+        /// Not in SIPp's CSV: send errors from the socket.
+        pub send_errors: u64,
+        /// Not in SIPp's CSV (stream transports): messages over the stream size limit; each
+        /// closed its connection.
+        pub stream_too_large: u64,
+        /// Not in SIPp's CSV (stream transports): accepted connections closed by
+        /// `-stream_idle_timeout` (silent with no live call, or half a message unfinished).
+        pub stream_idle_closed: u64,
+        /// Not in SIPp's CSV (stream transports): connections closed for bad input (bytes
+        /// that cannot be framed or parsed, a message cut by the peer's close).
+        pub connections_closed_bad_input: u64,
+        /// Not in SIPp's CSV: TLS or WebSocket handshakes that failed (each is also reported
+        /// as a warning with the peer address and the reason).
+        pub tls_handshake_failures: u64,
+        /// Not in SIPp's CSV: stream connections we opened / accepted.
+        pub connections_opened: u64,
+        pub connections_accepted: u64,
+        /// Not in SIPp's CSV: stream connections that could not be opened.
+        pub connect_failures: u64,
+        /// Not in SIPp's CSV: calls failed by an `rtpcheck` (too few RTP packets).
+        pub failed_rtp_check: u64,
+        /// Not in SIPp's CSV: calls in flight aborted when the run stopped at once (hard
+        /// quit: SIGINT, SIGTERM, `Q`).
+        pub aborted_calls: u64,
+    }
 }
 
 /// Why a call failed. Each maps to one `Counters` field (SIPp's Failed* columns).
@@ -181,75 +216,17 @@ impl Counters {
         };
         *c += 1;
     }
-
-    /// Adds every field of `other` into `self` (merging shards).
-    pub fn add(&mut self, o: &Counters) {
-        macro_rules! add_all { ($($f:ident),*) => { $( self.$f += o.$f; )* } }
-        add_all!(
-            incoming_calls,
-            outgoing_calls,
-            successful_calls,
-            failed_calls,
-            failed_cannot_send_message,
-            failed_max_udp_retrans,
-            failed_tcp_connect,
-            failed_tcp_closed,
-            failed_unexpected_message,
-            failed_call_rejected,
-            failed_cmd_not_sent,
-            failed_regexp_doesnt_match,
-            failed_regexp_shouldnt_match,
-            failed_regexp_hdr_not_found,
-            failed_outbound_congestion,
-            failed_timeout_on_recv,
-            failed_timeout_on_send,
-            failed_test_doesnt_match,
-            failed_test_shouldnt_match,
-            failed_strcmp_doesnt_match,
-            failed_strcmp_shouldnt_match,
-            out_of_call_msgs,
-            dead_call_msgs,
-            retransmissions,
-            auto_answered,
-            warnings,
-            fatal_errors,
-            watchdog_major,
-            watchdog_minor,
-            malformed_messages,
-            absorbed_retransmissions,
-            timeouts,
-            messages_sent,
-            messages_received,
-            send_errors,
-            stream_too_large,
-            stream_idle_closed,
-            connections_closed_bad_input,
-            tls_handshake_failures,
-            connections_opened,
-            connections_accepted,
-            connect_failures,
-            failed_rtp_check,
-            aborted_calls
-        );
-    }
 }
 
-/// Per scenario step: the columns of SIPp's scenario screen and -trace_counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StepCounters {
-    /// Messages sent (send) or received (recv), or calls that went through (pause, nop).
-    pub messages: u64,
-    pub retrans: u64,
-    pub timeouts: u64,
-    pub unexpected: u64,
-}
-
-impl StepCounters {
-    pub fn add(&mut self, o: &StepCounters) {
-        self.messages += o.messages;
-        self.retrans += o.retrans;
-        self.timeouts += o.timeouts;
-        self.unexpected += o.unexpected;
+counters! {
+    /// Per scenario step: the columns of SIPp's scenario screen and -trace_counts.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct StepCounters {
+        /// Messages sent (send) or received (recv), or calls that went through (pause, nop).
+        pub messages: u64,
+        pub retrans: u64,
+        pub timeouts: u64,
+        pub unexpected: u64,
     }
 }
 
@@ -331,32 +308,96 @@ impl ShardStats {
     }
 
     /// Adds `o` into `self` (merging shards). Both must come from the same scenario.
+    ///
+    /// Every field of `o` is named below, so a field added to `ShardStats` is a compile
+    /// error here until its merge is written. The peak of calls alive at once is the
+    /// larger of the two shards' peaks: shards peak at different moments, so their sum
+    /// overstated it (two shards peaking at 10 a second apart are not 20 calls at once).
+    /// That is a lower bound of the run's peak; [`RunPeak`] raises it with the shards'
+    /// summed calls at each merge.
     pub fn merge(&mut self, o: &ShardStats) {
-        self.counters.add(&o.counters);
-        for (a, b) in self.steps.iter_mut().zip(&o.steps) {
+        let ShardStats {
+            counters,
+            steps,
+            rtd,
+            call_length,
+            generic_counters,
+            current_calls,
+            peak_calls,
+            media,
+            first_call_us,
+            last_call_us,
+            peak_at_us,
+            limit_blocked_us,
+            scheduler_loops,
+            open_sockets,
+        } = o;
+        self.counters.add(counters);
+        for (a, b) in self.steps.iter_mut().zip(steps) {
             a.add(b);
         }
-        for (a, b) in self.rtd.iter_mut().zip(&o.rtd) {
+        for (a, b) in self.rtd.iter_mut().zip(rtd) {
             a.merge(b);
         }
-        self.call_length.merge(&o.call_length);
-        for (a, b) in self.generic_counters.iter_mut().zip(&o.generic_counters) {
+        self.call_length.merge(call_length);
+        for (a, b) in self.generic_counters.iter_mut().zip(generic_counters) {
             *a += b;
         }
-        self.current_calls += o.current_calls;
-        // Shards peak at different moments: the sum is an upper bound of the run's peak
-        // (exact with one shard), reached by the time the last shard peaked.
-        self.peak_calls += o.peak_calls;
-        self.peak_at_us = self.peak_at_us.max(o.peak_at_us);
-        self.media.merge(&o.media);
-        self.first_call_us = match (self.first_call_us, o.first_call_us) {
+        self.current_calls += current_calls;
+        if *peak_calls > self.peak_calls {
+            self.peak_calls = *peak_calls;
+            self.peak_at_us = *peak_at_us;
+        }
+        self.media.merge(media);
+        self.first_call_us = match (self.first_call_us, *first_call_us) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        self.last_call_us = self.last_call_us.max(o.last_call_us);
+        self.last_call_us = self.last_call_us.max(*last_call_us);
         // The shards are held back at the same time: the longest wait, not the sum.
-        self.limit_blocked_us = self.limit_blocked_us.max(o.limit_blocked_us);
-        self.scheduler_loops += o.scheduler_loops;
-        self.open_sockets += o.open_sockets;
+        self.limit_blocked_us = self.limit_blocked_us.max(*limit_blocked_us);
+        self.scheduler_loops += scheduler_loops;
+        self.open_sockets += open_sockets;
     }
 }
+
+/// The run's peak of calls alive at once, across shards, kept by whoever merges the
+/// shards' snapshots period after period (the runner, every 50 ms).
+///
+/// No shard sees the others' calls, so no single snapshot knows the run's peak: each
+/// merge offers two lower bounds, the largest single-shard peak (exact with one shard)
+/// and the shards' calls alive at that merge, summed. The peak is the largest of these
+/// over the run, reached when it was first seen. A burst shorter than a merge period on
+/// several shards at once can be missed by up to what each shard's own peak does not
+/// show; the sum of per-shard peaks it replaces could double the figure instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunPeak {
+    /// Calls alive at once.
+    pub calls: u64,
+    /// When, µs since the run started.
+    pub at_us: u64,
+}
+
+impl RunPeak {
+    /// Takes in `merged`, the shards merged at `at_us` (µs since the run started), and
+    /// writes the run's peak so far into it (`peak_calls`, `peak_at_us`).
+    pub fn observe(&mut self, merged: &mut ShardStats, at_us: u64) {
+        if merged.peak_calls > self.calls {
+            *self = RunPeak {
+                calls: merged.peak_calls,
+                at_us: merged.peak_at_us,
+            };
+        }
+        if merged.current_calls > self.calls {
+            *self = RunPeak {
+                calls: merged.current_calls,
+                at_us,
+            };
+        }
+        merged.peak_calls = self.calls;
+        merged.peak_at_us = self.at_us;
+    }
+}
+
+#[cfg(test)]
+mod merge_tests;
