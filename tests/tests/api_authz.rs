@@ -1,5 +1,8 @@
-//! The authorization matrix: every `/api/v2` route (and the root pages) × {no token,
-//! operator, admin} gives the documented status, against a real `gossipper ui`.
+//! The authorization matrix over real HTTP: routes (and the root pages) × {no token,
+//! operator, admin} give the documented status against a real `gossipper ui`, and every
+//! change leaves an audit row. The complete matrix, generated from the route table
+//! (every route, plus forged tokens and tickets), is master's `ui/api/tests/authz.rs`;
+//! this one pins exact statuses and bodies through the HTTP layer for the rows below.
 
 mod api_support;
 
