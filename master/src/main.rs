@@ -7,10 +7,9 @@
 //! `main` only dispatches on the first argument; each mode prints its own errors once
 //! and maps them to an exit code.
 
-mod cli;
-mod legacy;
+mod service;
 mod signals;
-mod ui;
+mod sipp;
 mod worker;
 
 use std::process::ExitCode;
@@ -18,8 +17,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("ui") => ui::main(&args[1..]),
+        Some("ui") => service::main(&args[1..]),
         Some("worker") => worker::main(&args[1..]),
-        _ => cli::main(&args),
+        _ => sipp::main(&args),
     }
 }

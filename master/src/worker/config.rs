@@ -22,9 +22,9 @@ use gossipper_engine::stats::thresholds;
 use super::load_scenario::{self, Identity};
 use super::media::{self, MediaRefError, MediaRefKind};
 use super::spec::{EngineOverrides, WorkerSpec};
-use crate::ui::paths::{Layout, Place};
-use crate::ui::store::files;
-use crate::ui::store::profiles::{ClientProfile, ServerProfile, TransportSpec};
+use crate::service::paths::{Layout, Place};
+use crate::service::store::files;
+use crate::service::store::profiles::{ClientProfile, ServerProfile, TransportSpec};
 
 /// Why a job cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub(crate) enum ConfigError {
     #[error("{kind} profile \"{id}\" not found")]
     ProfileNotFound { kind: &'static str, id: String },
     #[error("{0}")]
-    Store(#[from] crate::ui::store::StoreError),
+    Store(#[from] crate::service::store::StoreError),
     #[error("scenario \"{0}\" is neither a stored scenario nor a built-in")]
     UnknownScenario(String),
     #[error("scenario \"{id}\": {source}")]
@@ -418,7 +418,7 @@ pub(crate) fn artifacts_dir_is_sane(data_dir: &Path, job_id: &str, dir: &Path) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::store::files::testdir::TestDir;
+    use crate::service::store::files::testdir::TestDir;
 
     fn spec(t: &TestDir, kind: &str, profile: &str) -> WorkerSpec {
         WorkerSpec {

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use crate::ui::paths::{PathError, check_name};
+use crate::service::paths::{PathError, check_name};
 
 const OPEN: &str = "[[media:";
 const CLOSE: &str = "]]";

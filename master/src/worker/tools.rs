@@ -18,7 +18,7 @@ use gossipper_engine::files::{Disk, FileAccess, JobRoots, MAX_FILE_BYTES, ReadFi
 use gossipper_engine::stats::report_html::{self, ReportData};
 use serde::Serialize;
 
-use crate::ui::paths::{Layout, Place, check_name};
+use crate::service::paths::{Layout, Place, check_name};
 
 /// One catalogue entry.
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,469 @@
+//! Jobs: `GET /jobs` (paged), `POST /jobs`, `GET/PATCH/DELETE /jobs/{id}` (PATCH sets
+//! the job's `name` and `notes`), `POST /jobs/{id}/stop`, `GET /jobs/{id}/artifacts/{kind}`,
+//! `GET /jobs/{id}/recordings[/{name}]`, and the profile shortcuts
+//! `POST /servers|clients/{id}/start|stop`.
+//!
+//! Owns: the request shapes of gossipper-reference.md §5.5 (unknown fields, including
+//! unknown `engine` override keys, are a 400). Handlers check the request and the
+//! profile, then hand the job to the supervisor; a job that cannot run comes back
+//! `failed` with its reason in `error`. Must not: fork or signal (the supervisor does).
+
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Call, Ctx, Reply, job_request};
+use crate::service::paths::check_name;
+use crate::service::store::jobs::{self, Artifact, Job};
+use crate::service::supervisor::admission::Refusal;
+use crate::service::supervisor::{Deleted, StartError, StartRequest};
+use crate::worker::files;
+use crate::worker::spec::EngineOverrides;
+
+impl From<StartError> for ApiError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::BadRequest(m) => ApiError::BadRequest(m),
+            StartError::Refused(r @ Refusal::Duplicate(_)) => ApiError::Conflict(r.to_string()),
+            StartError::Refused(r) => ApiError::TooMany {
+                message: r.to_string(),
+                retry_after_s: None,
+            },
+            StartError::Store(s) => s.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JobList {
+    jobs: Vec<Job>,
+    total: u64,
+    limit: u32,
+    offset: u32,
+}
+
+pub(super) fn list(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let limit = call.query_u32("limit", 100, 1000)?;
+    let offset = call.query_u32("offset", 0, u32::MAX)?;
+    let status = call.query("status").filter(|s| !s.is_empty());
+    let (jobs, total) = ctx.store.db.read(|c| {
+        Ok((
+            jobs::page(c, limit, offset, status.as_deref())?,
+            jobs::count(c, status.as_deref())?,
+        ))
+    })?;
+    Reply::ok(&JobList {
+        jobs,
+        total,
+        limit,
+        offset,
+    })
+}
+
+#[derive(Serialize)]
+struct JobDetail {
+    job: Job,
+    artifacts: Vec<Artifact>,
+}
+
+fn find(ctx: &Ctx, id: &str) -> Result<Job, ApiError> {
+    ctx.store
+        .db
+        .read(|c| jobs::by_id(c, id))?
+        .ok_or_else(|| ApiError::NotFound(format!("job \"{id}\" not found")))
+}
+
+pub(super) fn get(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let (job, artifacts) = ctx
+        .store
+        .db
+        .read(|c| Ok((jobs::by_id(c, &id)?, jobs::artifacts(c, &id)?)))?;
+    let job = job.ok_or_else(|| ApiError::NotFound(format!("job \"{id}\" not found")))?;
+    Reply::ok(&JobDetail { job, artifacts })
+}
+
+/// `POST /jobs`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct CreateJob {
+    id: Option<String>,
+    profile_id: String,
+    profile_kind: String,
+    scenario_id: Option<String>,
+    record_wav: bool,
+    record_wav_duplex: bool,
+    engine: EngineOverrides,
+    tool_args: serde_json::Map<String, serde_json::Value>,
+    name: String,
+    notes: String,
+}
+
+/// The body of the profile start shortcuts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct StartBody {
+    id: Option<String>,
+    scenario_id: Option<String>,
+    record_wav: bool,
+    record_wav_duplex: bool,
+    engine: EngineOverrides,
+    name: String,
+    notes: String,
+}
+
+/// `PATCH /jobs/{id}`: fields left out keep their value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct LabelBody {
+    name: Option<String>,
+    notes: Option<String>,
+}
+
+/// Checks that a server or client profile exists and may be started.
+fn check_profile(ctx: &Ctx, kind: &str, id: &str) -> Result<(), ApiError> {
+    let source = match kind {
+        "server" => ctx.store.servers.get(id).map(|p| p.source),
+        "client" => ctx.store.clients.get(id).map(|p| p.source),
+        _ => return Ok(()),
+    };
+    match source {
+        None => Err(ApiError::NotFound(format!(
+            "{kind} profile \"{id}\" not found"
+        ))),
+        Some(s) if s == "built-in" => Err(ApiError::Conflict(format!(
+            "{kind} profile \"{id}\" is built-in and cannot be started as a job"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+pub(super) fn start_job(ctx: &Ctx, req: StartRequest) -> Result<Job, ApiError> {
+    Ok(ctx.supervisor.start(req)?)
+}
+
+pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let body: CreateJob = call.json()?;
+    let name = job_request::name(&body.name)?;
+    let notes = job_request::notes(&body.notes)?;
+    job_request::check_thresholds(body.engine.thresholds.as_deref(), "engine.thresholds")?;
+    let kind = body.profile_kind.as_str();
+    match kind {
+        "server" | "client" => {
+            check_name(&body.profile_id).map_err(|e| ApiError::field("profile_id", e))?;
+            check_profile(ctx, kind, &body.profile_id)?;
+            if !body.tool_args.is_empty() {
+                return Err(ApiError::field("tool_args", "only for tool jobs"));
+            }
+        }
+        "tool" => {
+            if !crate::worker::tools::catalogue()
+                .iter()
+                .any(|t| t.id == body.profile_id)
+            {
+                return Err(ApiError::NotFound(format!(
+                    "tool \"{}\" not found",
+                    body.profile_id
+                )));
+            }
+        }
+        "gateway" => {
+            if body.scenario_id.as_deref().unwrap_or("").is_empty() {
+                return Err(ApiError::field(
+                    "scenario_id",
+                    "a gateway job needs a scenario",
+                ));
+            }
+        }
+        other => {
+            return Err(ApiError::field(
+                "profile_kind",
+                format!("\"{other}\" is not server, client, tool or gateway"),
+            ));
+        }
+    }
+    let who = call.who()?.username.clone();
+    let job = start_job(
+        ctx,
+        StartRequest {
+            id: body.id,
+            profile_id: body.profile_id,
+            profile_kind: body.profile_kind,
+            scenario_id: body.scenario_id.unwrap_or_default(),
+            record_wav: body.record_wav,
+            record_wav_duplex: body.record_wav_duplex,
+            engine: body.engine,
+            tool_args: body.tool_args,
+            created_by: who,
+            name,
+            notes,
+        },
+    )?;
+    ctx.audit(
+        call.who()?,
+        "job.start",
+        &job.id,
+        serde_json::json!({"profile_kind": job.profile_kind, "profile_id": job.profile_id}),
+    )?;
+    Reply::json(201, &job)
+}
+
+fn start_profile(
+    ctx: &Ctx,
+    call: &mut Call<'_, '_>,
+    kind: &'static str,
+) -> Result<Reply, ApiError> {
+    let profile_id = call.param("id").to_string();
+    check_profile(ctx, kind, &profile_id)?;
+    let body: StartBody = if call
+        .header("content-length")
+        .is_some_and(|l| l.trim() != "0")
+    {
+        call.json()?
+    } else {
+        StartBody::default()
+    };
+    let name = job_request::name(&body.name)?;
+    let notes = job_request::notes(&body.notes)?;
+    job_request::check_thresholds(body.engine.thresholds.as_deref(), "engine.thresholds")?;
+    let who = call.who()?.username.clone();
+    let job = start_job(
+        ctx,
+        StartRequest {
+            id: body.id,
+            profile_id: profile_id.clone(),
+            profile_kind: kind.to_string(),
+            scenario_id: body.scenario_id.unwrap_or_default(),
+            record_wav: body.record_wav,
+            record_wav_duplex: body.record_wav_duplex,
+            engine: body.engine,
+            tool_args: Default::default(),
+            created_by: who,
+            name,
+            notes,
+        },
+    )?;
+    ctx.audit(
+        call.who()?,
+        &format!("{kind}.start"),
+        &profile_id,
+        serde_json::json!({"job_id": job.id}),
+    )?;
+    Reply::json(201, &job)
+}
+
+fn stop_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: &'static str) -> Result<Reply, ApiError> {
+    let profile_id = call.param("id").to_string();
+    check_profile(ctx, kind, &profile_id)?;
+    let newest = ctx
+        .store
+        .db
+        .read(|c| {
+            jobs::newest_for_profile(c, kind, &profile_id, &["running", "pending", "stopping"])
+        })?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "{kind} profile \"{profile_id}\" has no running job"
+            ))
+        })?;
+    let job = ctx
+        .supervisor
+        .stop(&newest.id)?
+        .ok_or_else(|| ApiError::NotFound(format!("job \"{}\" not found", newest.id)))?;
+    ctx.audit(
+        call.who()?,
+        &format!("{kind}.stop"),
+        &profile_id,
+        serde_json::json!({"job_id": job.id}),
+    )?;
+    Reply::ok(&job)
+}
+
+pub(super) fn start_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    start_profile(ctx, call, "server")
+}
+
+pub(super) fn stop_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    stop_profile(ctx, call, "server")
+}
+
+pub(super) fn start_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    start_profile(ctx, call, "client")
+}
+
+pub(super) fn stop_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    stop_profile(ctx, call, "client")
+}
+
+pub(super) fn stop(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let job = ctx
+        .supervisor
+        .stop(&id)?
+        .ok_or_else(|| ApiError::NotFound(format!("job \"{id}\" not found")))?;
+    ctx.audit(call.who()?, "job.stop", &id, serde_json::json!({}))?;
+    Reply::ok(&job)
+}
+
+/// `PATCH /jobs/{id}`: renames a job or rewrites its notes (running or finished).
+pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let body: LabelBody = call.json()?;
+    let job = find(ctx, &id)?;
+    let name = match &body.name {
+        Some(n) => job_request::name(n)?,
+        None => job.name,
+    };
+    let notes = match &body.notes {
+        Some(n) => job_request::notes(n)?,
+        None => job.notes,
+    };
+    ctx.store
+        .db
+        .tx(|c| jobs::set_label(c, &id, &name, &notes))?;
+    ctx.audit(
+        call.who()?,
+        "job.update",
+        &id,
+        serde_json::json!({"name": name}),
+    )?;
+    Reply::ok(&find(ctx, &id)?)
+}
+
+pub(super) fn delete(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    check_name(&id).map_err(|e| ApiError::field("id", e))?;
+    match ctx.supervisor.delete(&id)? {
+        Deleted::Done => {
+            ctx.audit(call.who()?, "job.delete", &id, serde_json::json!({}))?;
+            Ok(Reply::Empty(204))
+        }
+        Deleted::NotFound => Err(ApiError::NotFound(format!("job \"{id}\" not found"))),
+        Deleted::Running => Err(ApiError::Conflict(format!(
+            "job \"{id}\" is running; stop it first"
+        ))),
+    }
+}
+
+/// The fixed file and content type of an artifact kind.
+fn kind_file(kind: &str) -> Option<(&'static str, &'static str)> {
+    Some(match kind {
+        "summary" => (files::SUMMARY, "application/json"),
+        "report_html" => (files::REPORT_HTML, "text/html; charset=utf-8"),
+        "report_pdf" => ("report.pdf", "application/pdf"),
+        "log" => (files::LOG, "text/plain; charset=utf-8"),
+        "stats" => (files::STATS, "application/x-ndjson"),
+        "call_records" => (files::CALL_RECORDS, "application/x-ndjson"),
+        _ => return None,
+    })
+}
+
+pub(super) fn artifact(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let kind = call.param("kind").to_string();
+    check_name(&id).map_err(|e| ApiError::field("id", e))?;
+    find(ctx, &id)?;
+    let dir = ctx.supervisor.artifacts_dir(&id)?;
+    let row = ctx
+        .store
+        .db
+        .read(|c| jobs::newest_artifact(c, &id, &kind))?;
+    let fixed = kind_file(&kind);
+    let path = match (&row, fixed) {
+        // Rows are written by the supervisor; still, never serve outside the job folder.
+        (Some(a), _) if std::path::Path::new(&a.path).starts_with(&dir) => {
+            std::path::PathBuf::from(&a.path)
+        }
+        (_, Some((name, _))) => dir.join(name),
+        _ => {
+            return Err(ApiError::NotFound(format!(
+                "job \"{id}\" has no {kind} artifact"
+            )));
+        }
+    };
+    if !path.is_file() {
+        return Err(ApiError::NotFound(format!(
+            "job \"{id}\" has no {kind} artifact"
+        )));
+    }
+    let content_type = fixed.map_or("application/octet-stream", |(_, ct)| ct);
+    let file_name = path
+        .file_name()
+        .map_or_else(|| kind.clone(), |n| n.to_string_lossy().into_owned());
+    if kind == "report_html" {
+        return Ok(Reply::Page { path, content_type });
+    }
+    Ok(Reply::File {
+        path,
+        content_type,
+        file_name: format!("{id}-{file_name}"),
+    })
+}
+
+#[derive(Serialize)]
+struct Recording {
+    name: String,
+    size_bytes: u64,
+    mod_time: String,
+}
+
+#[derive(Serialize)]
+struct Recordings {
+    recordings: Vec<Recording>,
+}
+
+pub(super) fn recordings(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    check_name(&id).map_err(|e| ApiError::field("id", e))?;
+    find(ctx, &id)?;
+    let dir = ctx.supervisor.artifacts_dir(&id)?.join(files::RECORDINGS);
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(m) = e.metadata() else { continue };
+        if !m.is_file() || !name.ends_with(".wav") || check_recording_name(&name).is_err() {
+            continue;
+        }
+        out.push(Recording {
+            name,
+            size_bytes: m.len(),
+            mod_time: m
+                .modified()
+                .map(crate::service::timefmt::rfc3339)
+                .unwrap_or_default(),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Reply::ok(&Recordings { recordings: out })
+}
+
+/// Recordings are named after their Call-ID, which usually holds an `@`: allowed here on
+/// top of the safe file-name characters (it cannot climb out of the folder).
+fn check_recording_name(name: &str) -> Result<(), crate::service::paths::PathError> {
+    check_name(&name.replace('@', "_"))
+}
+
+pub(super) fn recording(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let name = call.param("name").to_string();
+    check_name(&id).map_err(|e| ApiError::field("id", e))?;
+    check_recording_name(&name).map_err(|e| ApiError::field("name", e))?;
+    let file = if name.ends_with(".wav") {
+        name.clone()
+    } else {
+        format!("{name}.wav")
+    };
+    let path = ctx
+        .supervisor
+        .artifacts_dir(&id)?
+        .join(files::RECORDINGS)
+        .join(&file);
+    if !path.is_file() {
+        return Err(ApiError::NotFound(format!(
+            "recording \"{name}\" not found"
+        )));
+    }
+    Ok(Reply::File {
+        path,
+        content_type: "audio/wav",
+        file_name: file,
+    })
+}

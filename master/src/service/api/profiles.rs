@@ -1,0 +1,353 @@
+//! `/servers` and `/clients`: UAS and UAC profile CRUD, with validation of every
+//! TransportSpec row. Lists carry each profile's newest job as `runtime`; the start/stop
+//! shortcuts live in `jobs`.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::{ApiError, Call, Ctx, Reply};
+use crate::service::paths::check_name;
+use crate::service::store::profiles::{
+    ClientProfile, Profile, ProfileDir, ServerProfile, TransportSpec,
+};
+use crate::service::timefmt;
+
+/// Every transport code a profile row may name (ui-mode.md "Transports roadmap").
+pub(crate) const TRANSPORTS: &[&str] = &[
+    "u1", "un", "t1", "tn", "l1", "ln", "w1", "wn", "ws1", "wsn", "webrtc",
+];
+
+fn check_transports(rows: &[TransportSpec]) -> Result<(), ApiError> {
+    for (i, t) in rows.iter().enumerate() {
+        let field = |f: &str| format!("transports[{i}].{f}");
+        if !TRANSPORTS.contains(&t.transport.as_str()) {
+            return Err(ApiError::field(
+                &field("transport"),
+                format!(
+                    "unknown transport \"{}\"; expected one of {}",
+                    t.transport,
+                    TRANSPORTS.join(", ")
+                ),
+            ));
+        }
+        if !t.local_ip.is_empty() && t.local_ip.parse::<IpAddr>().is_err() {
+            return Err(ApiError::field(
+                &field("local_ip"),
+                format!("\"{}\" is not an IP address", t.local_ip),
+            ));
+        }
+        let websocket = matches!(t.transport.as_str(), "w1" | "wn" | "ws1" | "wsn");
+        if !t.ws_path.is_empty() && (!websocket || !t.ws_path.starts_with('/')) {
+            return Err(ApiError::field(
+                &field("ws_path"),
+                "must start with / and is only for w1, wn, ws1, wsn",
+            ));
+        }
+        if t.transport != "webrtc" && (!t.ice_servers.is_empty() || !t.ice_auth_secret.is_empty()) {
+            return Err(ApiError::field(
+                &field("ice_servers"),
+                "ICE settings are only for the webrtc transport",
+            ));
+        }
+        for (j, url) in t.ice_servers.iter().enumerate() {
+            if !(url.starts_with("stun:") || url.starts_with("turn:") || url.starts_with("turns:"))
+            {
+                return Err(ApiError::field(
+                    &field(&format!("ice_servers[{j}]")),
+                    "must be a stun:, turn: or turns: URL",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_common(id: &str, name: &mut String, rows: &[TransportSpec]) -> Result<(), ApiError> {
+    check_name(id).map_err(|e| ApiError::field("id", e))?;
+    if name.is_empty() {
+        *name = id.to_string();
+    }
+    if name.len() > 200 {
+        return Err(ApiError::field("name", "must be at most 200 bytes"));
+    }
+    check_transports(rows)
+}
+
+fn check_server(p: &mut ServerProfile) -> Result<(), ApiError> {
+    check_common(&p.id, &mut p.name, &p.transports)?;
+    p.source = "user".into();
+    Ok(())
+}
+
+fn check_client(p: &mut ClientProfile) -> Result<(), ApiError> {
+    check_common(&p.id, &mut p.name, &p.transports)?;
+    if !p.rate.is_finite() || p.rate < 0.0 {
+        return Err(ApiError::field("rate", "must be a number ≥ 0"));
+    }
+    if p.remote_ip.len() > 253 || p.remote_ip.chars().any(|c| c.is_whitespace() || c == '/') {
+        return Err(ApiError::field(
+            "remote_ip",
+            "must be an IP address or host name",
+        ));
+    }
+    p.source = "user".into();
+    Ok(())
+}
+
+/// What a profile row looks like in a list: the profile plus the runtime of its newest
+/// job (`idle` when it never ran).
+#[derive(Serialize)]
+struct Listed<T> {
+    #[serde(flatten)]
+    profile: T,
+    runtime: Runtime,
+}
+
+#[derive(Serialize)]
+struct Runtime {
+    status: String,
+    job_id: Option<String>,
+    pid: Option<i64>,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    exit_code: Option<i64>,
+}
+
+/// Every profile with its runtime, looked up in one database read (one lock, not one per
+/// profile: under load each acquisition queues behind other requests).
+fn listed<T: Profile>(ctx: &Ctx, kind: &str, profiles: Vec<T>) -> Result<Vec<Listed<T>>, ApiError> {
+    let newest = ctx.store.db.read(|c| {
+        profiles
+            .iter()
+            .map(|p| crate::service::store::jobs::newest_for_profile(c, kind, p.id(), &[]))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    Ok(profiles
+        .into_iter()
+        .zip(newest)
+        .map(|(profile, newest)| Listed {
+            profile,
+            runtime: runtime_of(newest),
+        })
+        .collect())
+}
+
+fn runtime_of(newest: Option<crate::service::store::jobs::Job>) -> Runtime {
+    match newest {
+        Some(j) => Runtime {
+            status: j.status,
+            job_id: Some(j.id),
+            pid: j.pid,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+            exit_code: j.exit_code,
+        },
+        None => Runtime {
+            status: "idle".into(),
+            job_id: None,
+            pid: None,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct ServerList {
+    servers: Vec<Listed<ServerProfile>>,
+}
+
+#[derive(Serialize)]
+struct ClientList {
+    clients: Vec<Listed<ClientProfile>>,
+}
+
+fn get_one<T: Profile>(dir: &ProfileDir<T>, id: &str) -> Result<T, ApiError> {
+    dir.get(id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "{} profile \"{id}\" not found",
+            dir.kind().as_str()
+        ))
+    })
+}
+
+fn audit<T: Profile>(
+    ctx: &Ctx,
+    call: &Call<'_, '_>,
+    dir: &ProfileDir<T>,
+    verb: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let action = format!("{}.{verb}", dir.kind().as_str());
+    ctx.audit(call.who()?, &action, id, serde_json::json!({}))
+}
+
+fn now() -> String {
+    timefmt::rfc3339(SystemTime::now())
+}
+
+/// Reads the body and, on PUT, makes sure a given `id` matches the path.
+fn body_for<T: Profile + serde::de::DeserializeOwned>(
+    call: &mut Call<'_, '_>,
+    path_id: Option<&str>,
+    set_id: impl FnOnce(&mut T, &str),
+) -> Result<T, ApiError> {
+    let mut p: T = call.json()?;
+    if let Some(path_id) = path_id {
+        if p.id().is_empty() {
+            set_id(&mut p, path_id);
+        } else if p.id() != path_id {
+            return Err(ApiError::field(
+                "id",
+                format!("\"{}\" does not match the path id \"{path_id}\"", p.id()),
+            ));
+        }
+    }
+    Ok(p)
+}
+
+pub(super) fn list_servers(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let servers = listed(ctx, "server", ctx.store.servers.list())?;
+    Reply::ok(&ServerList { servers })
+}
+
+pub(super) fn get_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    Reply::ok(&get_one(&ctx.store.servers, call.param("id"))?)
+}
+
+pub(super) fn create_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let mut p: ServerProfile = body_for(call, None, |_, _| {})?;
+    check_server(&mut p)?;
+    let p = ctx.store.servers.create(p, &now())?;
+    audit(ctx, call, &ctx.store.servers, "create", &p.id)?;
+    Reply::json(201, &p)
+}
+
+pub(super) fn update_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let mut p: ServerProfile = body_for(call, Some(&id), |p: &mut ServerProfile, id| {
+        p.id = id.to_string()
+    })?;
+    check_server(&mut p)?;
+    let p = ctx.store.servers.update(p, &now())?;
+    audit(ctx, call, &ctx.store.servers, "update", &p.id)?;
+    Reply::ok(&p)
+}
+
+pub(super) fn delete_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    ctx.store.servers.delete(&id)?;
+    audit(ctx, call, &ctx.store.servers, "delete", &id)?;
+    Ok(Reply::Empty(204))
+}
+
+pub(super) fn list_clients(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let clients = listed(ctx, "client", ctx.store.clients.list())?;
+    Reply::ok(&ClientList { clients })
+}
+
+pub(super) fn get_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    Reply::ok(&get_one(&ctx.store.clients, call.param("id"))?)
+}
+
+pub(super) fn create_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let mut p: ClientProfile = body_for(call, None, |_, _| {})?;
+    check_client(&mut p)?;
+    let p = ctx.store.clients.create(p, &now())?;
+    audit(ctx, call, &ctx.store.clients, "create", &p.id)?;
+    Reply::json(201, &p)
+}
+
+pub(super) fn update_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let mut p: ClientProfile = body_for(call, Some(&id), |p: &mut ClientProfile, id| {
+        p.id = id.to_string()
+    })?;
+    check_client(&mut p)?;
+    let p = ctx.store.clients.update(p, &now())?;
+    audit(ctx, call, &ctx.store.clients, "update", &p.id)?;
+    Reply::ok(&p)
+}
+
+pub(super) fn delete_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    ctx.store.clients.delete(&id)?;
+    audit(ctx, call, &ctx.store.clients, "delete", &id)?;
+    Ok(Reply::Empty(204))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(transport: &str) -> TransportSpec {
+        TransportSpec {
+            transport: transport.into(),
+            enabled: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_transport_code_is_accepted() {
+        let rows: Vec<_> = TRANSPORTS.iter().map(|t| row(t)).collect();
+        check_transports(&rows).unwrap();
+    }
+
+    #[test]
+    fn bad_rows_are_refused_naming_the_field() {
+        let cases = [
+            (row("udp"), "transports[0].transport"),
+            (
+                TransportSpec {
+                    local_ip: "300.1.1.1".into(),
+                    ..row("u1")
+                },
+                "transports[0].local_ip",
+            ),
+            (
+                TransportSpec {
+                    ws_path: "/sip".into(),
+                    ..row("u1")
+                },
+                "transports[0].ws_path",
+            ),
+            (
+                TransportSpec {
+                    ice_servers: vec!["stun:x".into()],
+                    ..row("u1")
+                },
+                "transports[0].ice_servers",
+            ),
+            (
+                TransportSpec {
+                    ice_servers: vec!["http://x".into()],
+                    ..row("webrtc")
+                },
+                "transports[0].ice_servers[0]",
+            ),
+        ];
+        for (r, field) in cases {
+            match check_transports(&[r]) {
+                Err(ApiError::BadRequest(msg)) => assert!(msg.starts_with(field), "{msg}"),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn client_rate_must_be_finite_and_non_negative() {
+        let mut p = ClientProfile {
+            id: "c".into(),
+            rate: f64::NAN,
+            ..Default::default()
+        };
+        assert!(check_client(&mut p).is_err());
+        p.rate = 10.0;
+        check_client(&mut p).unwrap();
+        assert_eq!(p.name, "c", "name defaults to the id");
+    }
+}

@@ -1,0 +1,58 @@
+//! `GET /tools` (the catalogue) and `POST /tools/{id}/run` (a `tool` job). The table and
+//! the tools themselves live in `worker::tools`; a tool this build cannot run is listed
+//! with `available: false`, and its job fails at once saying so.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, Call, Ctx, Reply};
+use crate::service::store::jobs::Job;
+use crate::service::supervisor::StartRequest;
+use crate::worker::tools::{Tool, catalogue};
+
+#[derive(Serialize)]
+struct Tools {
+    tools: Vec<Tool>,
+}
+
+pub(super) fn list(_ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    Reply::ok(&Tools { tools: catalogue() })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RunBody {
+    id: Option<String>,
+    args: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct Started {
+    job: Job,
+}
+
+pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let tool = call.param("id").to_string();
+    if !catalogue().iter().any(|t| t.id == tool) {
+        return Err(ApiError::NotFound(format!("tool \"{tool}\" not found")));
+    }
+    let body: RunBody = call.json()?;
+    let who = call.who()?.username.clone();
+    let job = super::jobs::start_job(
+        ctx,
+        StartRequest {
+            id: body.id,
+            profile_id: tool.clone(),
+            profile_kind: "tool".into(),
+            tool_args: body.args,
+            created_by: who,
+            ..Default::default()
+        },
+    )?;
+    ctx.audit(
+        call.who()?,
+        "tool.run",
+        &tool,
+        serde_json::json!({"job_id": job.id}),
+    )?;
+    Reply::json(201, &Started { job })
+}

@@ -1,0 +1,122 @@
+//! `/users` (admin): list, create, update (password and/or role), delete. New users are
+//! operators unless a role is given; the last admin cannot be deleted or demoted (409).
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::session::check_password;
+use super::{ApiError, Call, Ctx, Reply, actor};
+use crate::service::auth;
+use crate::service::store::audit;
+use crate::service::store::users::{self, Role, User};
+use crate::service::timefmt;
+
+#[derive(Serialize)]
+struct UserList {
+    users: Vec<User>,
+}
+
+pub(super) fn list(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    Reply::ok(&UserList {
+        users: ctx.store.db.read(users::list)?,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    username: String,
+    password: String,
+    #[serde(default)]
+    role: Option<Role>,
+}
+
+/// Usernames: 1–64 of `A-Z a-z 0-9 . _ - @`.
+pub(super) fn check_username(name: &str) -> Result<(), ApiError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
+    if name.is_empty() || name.len() > 64 || !name.chars().all(ok_char) {
+        return Err(ApiError::field(
+            "username",
+            "must be 1 to 64 characters of A-Z a-z 0-9 . _ - @",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let req: CreateUser = call.json()?;
+    check_username(&req.username)?;
+    check_password(&req.password, "password")?;
+    let role = req.role.unwrap_or(Role::Operator);
+    let hash = auth::hash_password(&req.password)?;
+    let who = call.who()?;
+    let now = timefmt::rfc3339(SystemTime::now());
+    let user = ctx.store.db.tx(|c| {
+        let user = users::create(c, &req.username, &hash, role, &now)?;
+        audit::append(
+            c,
+            &now,
+            actor(who),
+            "user.create",
+            &user.username,
+            &serde_json::json!({"role": role}),
+        )?;
+        Ok(user)
+    })?;
+    Reply::json(201, &user)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateUser {
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    role: Option<Role>,
+}
+
+fn user_id(call: &Call<'_, '_>) -> Result<i64, ApiError> {
+    let raw = call.param("id");
+    raw.parse()
+        .map_err(|_| ApiError::field("id", format!("\"{raw}\" is not a user id")))
+}
+
+pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = user_id(call)?;
+    let req: UpdateUser = call.json()?;
+    let hash = match &req.password {
+        Some(p) => {
+            check_password(p, "password")?;
+            Some(auth::hash_password(p)?)
+        }
+        None => None,
+    };
+    let who = call.who()?;
+    let now = timefmt::rfc3339(SystemTime::now());
+    let user = ctx.store.db.tx(|c| {
+        let user = users::update(c, id, hash.as_deref(), req.role, &now)?;
+        let payload = serde_json::json!({"role": req.role, "password_changed": hash.is_some()});
+        audit::append(c, &now, actor(who), "user.update", &user.username, &payload)?;
+        Ok(user)
+    })?;
+    Reply::ok(&user)
+}
+
+pub(super) fn delete(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = user_id(call)?;
+    let who = call.who()?;
+    let now = timefmt::rfc3339(SystemTime::now());
+    ctx.store.db.tx(|c| {
+        let user = users::delete(c, id)?;
+        audit::append(
+            c,
+            &now,
+            actor(who),
+            "user.delete",
+            &user.username,
+            &serde_json::json!({}),
+        )
+    })?;
+    Ok(Reply::Empty(204))
+}

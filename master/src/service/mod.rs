@@ -1,0 +1,298 @@
+//! The long-running service: `gossipper ui`, the master process — console at `/`, REST
+//! API at `/api/v2`, one listener, a synchronous HTTP/1.1 server of our own (`http`), and
+//! the jobs it runs as `gossipper worker` processes. It runs no SIP itself.
+//!
+//! Owns: the command line of `gossipper ui`, opening the store, bootstrapping the first
+//! admin and the JWT secret, and starting the HTTP server. Flow: `main` → `run` →
+//! `ExitCode`; errors are printed once, here. Must not: run the engine (workers do) or
+//! parse SIPp flags (`sipp` does).
+//!
+//! Modules: `paths` (the one safe path builder), `store` (SQLite + files), `auth`
+//! (passwords, tokens, tickets, throttle), `hash_gate` (at most a few password hashes at
+//! once), `http` (the server: connection caps and deadlines), `listen` (the listen
+//! address): the layer a second long-running mode (a live SIP endpoint with its own
+//! control API, issue #18) is meant to share. On top of it, the master's own parts: `api`
+//! (the v2 router + one module per resource), `console` (embedded static files) and
+//! `supervisor` (worker processes of jobs); `timefmt`.
+
+mod api;
+mod auth;
+mod console;
+mod hash_gate;
+mod http;
+mod listen;
+pub(crate) mod paths;
+pub(crate) mod store;
+pub(crate) mod supervisor;
+pub(crate) mod timefmt;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use api::{Config, Ctx};
+use store::users::Role;
+use store::{Store, kv, users};
+
+/// `gossipper ui` flags.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gossipper ui",
+    about = "The gossipper master: web console and /api/v2"
+)]
+struct UiArgs {
+    /// Where every UI artefact lives (created if missing).
+    #[arg(long, default_value = "./gossipper-data")]
+    data_dir: PathBuf,
+    /// PORT or :PORT (all interfaces), HOST:PORT or [IPv6]:PORT; port 0 picks a free
+    /// port.
+    #[arg(long, default_value = ":8080")]
+    listen: String,
+    /// Archived versions kept per scenario (0 = unlimited).
+    #[arg(long, default_value_t = 20)]
+    scenario_history_keep: usize,
+    /// JWT secret (≥ 16 characters) for a fresh data dir; a secret already saved there
+    /// (e.g. after a rotation) wins. Prefer the environment variable over the flag.
+    #[arg(long, env = "GOSSIPPER_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Serve without authentication (everyone is an anonymous admin). Loopback labs only.
+    #[arg(long)]
+    no_auth: bool,
+    /// Connections served at once (each has its own thread); more get 503.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections: u32,
+    /// Connections from one client address (an IPv6 client: its /64); more get 503.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections_per_ip: u32,
+    /// Seconds a client has to send a request head; also the longest wait on one read or
+    /// write, and the grace of body and reply deadlines (which add 1 s per 64 KiB).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_timeout: u64,
+    /// Jobs that may run at once (starting or running); one more is refused with 429.
+    #[arg(long, default_value_t = supervisor::admission::DEFAULT_MAX_RUNNING,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_running_jobs: usize,
+    /// Jobs one user may run at once (0: only --max-running-jobs applies).
+    #[arg(long, default_value_t = 0)]
+    max_running_jobs_per_user: usize,
+    /// Bytes of a worker's stderr kept in each job's worker.log; the rest is dropped
+    /// after one line saying so.
+    #[arg(long, default_value_t = supervisor::DEFAULT_MAX_LOG_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_worker_log_bytes: u64,
+    /// Files the media library may hold (wav and pcap together); one more is refused
+    /// with 429.
+    #[arg(long, default_value_t = store::media::Quota::default().max_files,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    media_max_files: usize,
+    /// Bytes the media library may hold (wav and pcap together); an upload past it is
+    /// refused with 413.
+    #[arg(long, default_value_t = store::media::Quota::default().max_bytes,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    media_max_bytes: u64,
+}
+
+pub(crate) fn main(args: &[String]) -> ExitCode {
+    let parsed = UiArgs::try_parse_from(
+        std::iter::once("gossipper ui".to_string()).chain(args.iter().cloned()),
+    );
+    let args = match parsed {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gossipper ui: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: UiArgs) -> anyhow::Result<()> {
+    // Bind first: a busy port or a bad address must not leave a data dir and an admin
+    // behind.
+    let addr = listen::parse(&args.listen).map_err(anyhow::Error::msg)?;
+    let listener = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
+    // Before the first file: everything this process and its workers create is private.
+    store::modes::restrict_umask();
+    let layout = paths::Layout::new(&args.data_dir);
+    store::files::create_private_dir(layout.root())
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    report_tightened(&args.data_dir, &store::modes::tighten(layout.root()));
+    let mut store = Store::open(layout, args.scenario_history_keep)
+        .with_context(|| format!("opening {}", args.data_dir.display()))?;
+    store.media.set_quota(store::media::Quota {
+        max_files: args.media_max_files,
+        max_bytes: args.media_max_bytes,
+    });
+    let secret = jwt_secret(&store, args.jwt_secret.as_deref())?;
+    let exe = std::env::current_exe().context("finding the gossipper executable for workers")?;
+    let supervisor = Arc::new(
+        supervisor::Supervisor::new(
+            store.layout.clone(),
+            exe,
+            supervisor::Limits {
+                jobs: supervisor::JobLimits {
+                    max_running: args.max_running_jobs,
+                    max_per_user: args.max_running_jobs_per_user,
+                },
+                max_log_bytes: args.max_worker_log_bytes,
+                stop_grace: supervisor::STOP_GRACE,
+            },
+        )
+        .context("opening the job supervisor")?,
+    );
+    let settled = supervisor
+        .recover()
+        .context("settling jobs of a previous run")?;
+    if settled > 0 {
+        eprintln!(
+            "gossipper ui: {settled} job(s) left unfinished by a previous run were settled (master restarted)"
+        );
+    }
+    let auth_enabled = !args.no_auth;
+    if auth_enabled {
+        bootstrap_admin(&store)?;
+    } else {
+        eprintln!("gossipper ui: WARNING: --no-auth: every caller is an anonymous admin");
+    }
+    let ctx = Arc::new(Ctx {
+        store,
+        tokens: auth::Tokens::new(&secret),
+        tickets: auth::Tickets::default(),
+        throttle: auth::Throttle::new(auth::ThrottleLimits::default()),
+        dummy_hash: auth::dummy_hash()?,
+        config: Config {
+            data_dir: args.data_dir.clone(),
+            scenario_history_keep: args.scenario_history_keep,
+            auth_enabled,
+            started_at: SystemTime::now(),
+        },
+        disk_usage: Mutex::new(None),
+        supervisor,
+    });
+    match listener.local_addr() {
+        Ok(bound) => eprintln!("gossipper ui: listening on http://{bound}"),
+        Err(_) => eprintln!("gossipper ui: listening on {addr}"),
+    }
+    let limits = http::Limits {
+        max_connections: args.max_connections as usize,
+        max_per_client: args.max_connections_per_ip as usize,
+        request_timeout: Duration::from_secs(args.request_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+    };
+    http::serve(
+        listener,
+        limits,
+        Arc::new(move |inc: &mut api::Incoming<'_>| api::dispatch(&ctx, inc)),
+    )
+}
+
+/// Says once on stderr that an existing data dir let other users in and was narrowed
+/// (and what could not be).
+fn report_tightened(data_dir: &std::path::Path, t: &store::modes::Tightened) {
+    if !t.changed.is_empty() {
+        eprintln!(
+            "gossipper ui: the data dir {} was readable by other users: narrowed {} path(s) to the owner (directories 0700, files 0600)",
+            data_dir.display(),
+            t.changed.len()
+        );
+    }
+    for (path, e) in t.failed.iter().take(5) {
+        eprintln!(
+            "gossipper ui: WARNING: cannot narrow the mode of {}: {e}",
+            path.display()
+        );
+    }
+}
+
+/// The JWT secret: the saved one, else `--jwt-secret`, else 32 random bytes; saved so
+/// tokens (and a rotation) survive restarts.
+fn jwt_secret(store: &Store, flag: Option<&str>) -> anyhow::Result<String> {
+    if let Some(given) = flag
+        && given.len() < auth::MIN_SECRET_LEN
+    {
+        bail!(
+            "--jwt-secret must be at least {} characters",
+            auth::MIN_SECRET_LEN
+        );
+    }
+    let saved = store.db.read(|c| kv::get(c, kv::JWT_SECRET))?;
+    if let Some(saved) = saved.filter(|s| s.len() >= auth::MIN_SECRET_LEN) {
+        if flag.is_some_and(|f| f != saved) {
+            eprintln!(
+                "gossipper ui: note: using the JWT secret saved in the data dir, not --jwt-secret"
+            );
+        }
+        return Ok(saved);
+    }
+    let secret = match flag {
+        Some(f) => f.to_string(),
+        None => auth::random_hex(32).context("generating a JWT secret")?,
+    };
+    store.db.tx(|c| kv::set(c, kv::JWT_SECRET, &secret))?;
+    Ok(secret)
+}
+
+/// With no users at all, creates the bootstrap admin (admin / sipcapture, or
+/// GOSSIPPER_BOOTSTRAP_USERNAME / GOSSIPPER_BOOTSTRAP_PASSWORD). The password is never printed.
+fn bootstrap_admin(store: &Store) -> anyhow::Result<()> {
+    if store.db.read(users::count)? > 0 {
+        return Ok(());
+    }
+    let username = std::env::var("GOSSIPPER_BOOTSTRAP_USERNAME")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let password = std::env::var("GOSSIPPER_BOOTSTRAP_PASSWORD")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let from_env = password.is_some();
+    let username = username.unwrap_or_else(|| "admin".to_string());
+    let password = password.unwrap_or_else(|| "sipcapture".to_string());
+    if password.chars().count() < auth::MIN_PASSWORD_LEN {
+        bail!(
+            "GOSSIPPER_BOOTSTRAP_PASSWORD must be at least {} characters",
+            auth::MIN_PASSWORD_LEN
+        );
+    }
+    if username.len() > 64
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        bail!("GOSSIPPER_BOOTSTRAP_USERNAME must be 1 to 64 characters of A-Z a-z 0-9 . _ - @");
+    }
+    let hash = auth::hash_password(&password)?;
+    let now = timefmt::rfc3339(SystemTime::now());
+    store.db.tx(|c| {
+        let user = users::create(c, &username, &hash, Role::Admin, &now)?;
+        kv::set(c, kv::BOOTSTRAP_AT, &now)?;
+        if !from_env {
+            // The sign-in page shows the default until it is changed; the console asks
+            // this admin to change it.
+            kv::set(c, kv::DEFAULT_PASSWORD_USER, &user.id.to_string())?;
+        }
+        kv::set(c, kv::AUTH_MODE, "internal")
+    })?;
+    let source = if from_env {
+        "GOSSIPPER_BOOTSTRAP_PASSWORD"
+    } else {
+        "the default password"
+    };
+    eprintln!(
+        "gossipper ui: created the admin user \"{username}\" with {source}; change it now (POST /api/v2/me/password)"
+    );
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! UAS and UAC profiles: `profiles/servers/<id>.json` and `profiles/clients/<id>.json`.
+//!
+//! Owns: the profile types (gossipper-reference.md §5.5 ServerProfile, ClientProfile,
+//! TransportSpec) and [`ProfileDir`], an in-memory index of one directory that is loaded
+//! on start and updated on every write, so listing never scans the disk. Must not:
+//! validate requests (the api does) or start jobs.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, files};
+use crate::service::paths::{Layout, Place};
+
+/// One listener or connection row of a profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct TransportSpec {
+    pub(crate) transport: String,
+    pub(crate) local_ip: String,
+    pub(crate) local_port: u16,
+    pub(crate) enabled: bool,
+    pub(crate) tls_cert_file: String,
+    pub(crate) tls_key_file: String,
+    pub(crate) ws_path: String,
+    pub(crate) ice_servers: Vec<String>,
+    pub(crate) ice_username: String,
+    pub(crate) ice_credential: String,
+    pub(crate) ice_auth_secret: String,
+    pub(crate) ice_auth_ttl_sec: u32,
+    pub(crate) prefers_pcma: bool,
+}
+
+/// A UAS profile. Also the request body of POST/PUT `/servers` (unknown fields refused;
+/// `source`, times and `runtime` are accepted so a client can send back what it read).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ServerProfile {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) scenario_ref: String,
+    pub(crate) transports: Vec<TransportSpec>,
+    pub(crate) max_concurrent: u32,
+    pub(crate) notes: String,
+    pub(crate) source: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+    #[serde(skip_serializing)]
+    pub(crate) runtime: Option<IgnoredAny>,
+}
+
+/// A UAC profile: a server profile plus where and how fast to call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ClientProfile {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) scenario_ref: String,
+    pub(crate) transports: Vec<TransportSpec>,
+    pub(crate) remote_ip: String,
+    pub(crate) remote_port: u16,
+    pub(crate) rate: f64,
+    pub(crate) max_concurrent: u32,
+    pub(crate) duration_ms: u64,
+    pub(crate) notes: String,
+    pub(crate) source: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+    #[serde(skip_serializing)]
+    pub(crate) runtime: Option<IgnoredAny>,
+}
+
+/// Which directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Server,
+    Client,
+}
+
+impl Kind {
+    fn place(self, id: &str) -> Place<'_> {
+        match self {
+            Kind::Server => Place::ServerProfile(id),
+            Kind::Client => Place::ClientProfile(id),
+        }
+    }
+
+    fn dir(self) -> &'static str {
+        match self {
+            Kind::Server => "profiles/servers",
+            Kind::Client => "profiles/clients",
+        }
+    }
+
+    /// "server" / "client", as used in audit actions and job rows.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Server => "server",
+            Kind::Client => "client",
+        }
+    }
+}
+
+/// What the store needs from a profile type.
+pub(crate) trait Profile:
+    Clone + Serialize + serde::de::DeserializeOwned + Send + Sync
+{
+    fn id(&self) -> &str;
+    fn created_at(&self) -> &str;
+    fn stamp(&mut self, created_at: &str, updated_at: &str);
+}
+
+macro_rules! impl_profile {
+    ($t:ty) => {
+        impl Profile for $t {
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn created_at(&self) -> &str {
+                &self.created_at
+            }
+            fn stamp(&mut self, created_at: &str, updated_at: &str) {
+                self.created_at = created_at.to_string();
+                self.updated_at = updated_at.to_string();
+                self.runtime = None;
+            }
+        }
+    };
+}
+impl_profile!(ServerProfile);
+impl_profile!(ClientProfile);
+
+/// One profile directory with its index.
+pub(crate) struct ProfileDir<T> {
+    layout: Layout,
+    kind: Kind,
+    index: RwLock<BTreeMap<String, T>>,
+}
+
+impl<T: Profile> ProfileDir<T> {
+    /// Reads every `<id>.json` of the directory into the index.
+    pub(crate) fn load(layout: &Layout, kind: Kind) -> Result<Self, StoreError> {
+        let dir = layout.dir(kind.dir());
+        let mut index = BTreeMap::new();
+        let entries = std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let Ok(path) = layout.path(kind.place(id)) else {
+                continue;
+            };
+            match files::read_json::<T>(&path) {
+                Ok(Some(p)) if p.id() == id => {
+                    index.insert(id.to_string(), p);
+                }
+                // A file we cannot read is left alone (never overwritten silently) and
+                // reported once; the rest of the store still opens.
+                Ok(_) => {}
+                Err(e) => eprintln!("gossipper ui: skipping profile: {e}"),
+            }
+        }
+        Ok(ProfileDir {
+            layout: layout.clone(),
+            kind,
+            index: RwLock::new(index),
+        })
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, T>> {
+        // The index is replaced entry by entry; a panic elsewhere cannot leave it torn.
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, T>> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn list(&self) -> Vec<T> {
+        self.read_index().values().cloned().collect()
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<T> {
+        self.read_index().get(id).cloned()
+    }
+
+    /// Stores a new profile; `Conflict` if the id exists.
+    pub(crate) fn create(&self, mut p: T, now: &str) -> Result<T, StoreError> {
+        let path = self.layout.path(self.kind.place(p.id()))?;
+        let mut index = self.write_index();
+        if index.contains_key(p.id()) {
+            return Err(StoreError::Conflict(format!(
+                "{} profile \"{}\"",
+                self.kind.as_str(),
+                p.id()
+            )));
+        }
+        p.stamp(now, now);
+        files::write_json(&self.layout, &path, &p)?;
+        index.insert(p.id().to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// Replaces an existing profile, keeping its `created_at`.
+    pub(crate) fn update(&self, mut p: T, now: &str) -> Result<T, StoreError> {
+        let path = self.layout.path(self.kind.place(p.id()))?;
+        let mut index = self.write_index();
+        let created = match index.get(p.id()) {
+            Some(old) => old.created_at().to_string(),
+            None => {
+                return Err(StoreError::NotFound(format!(
+                    "{} profile \"{}\"",
+                    self.kind.as_str(),
+                    p.id()
+                )));
+            }
+        };
+        p.stamp(&created, now);
+        files::write_json(&self.layout, &path, &p)?;
+        index.insert(p.id().to_string(), p.clone());
+        Ok(p)
+    }
+
+    pub(crate) fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let path = self.layout.path(self.kind.place(id))?;
+        let mut index = self.write_index();
+        if index.remove(id).is_none() {
+            return Err(StoreError::NotFound(format!(
+                "{} profile \"{id}\"",
+                self.kind.as_str()
+            )));
+        }
+        files::remove(&path)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::store::files::testdir::TestDir;
+
+    fn server(id: &str) -> ServerProfile {
+        ServerProfile {
+            id: id.into(),
+            name: "n".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn profiles_survive_reload_and_keep_created_at() {
+        let t = TestDir::new("profiles");
+        let dir = ProfileDir::<ServerProfile>::load(&t.layout, Kind::Server).unwrap();
+        dir.create(server("s1"), "t1").unwrap();
+        assert!(matches!(
+            dir.create(server("s1"), "t1"),
+            Err(StoreError::Conflict(_))
+        ));
+        let mut p = server("s1");
+        p.name = "renamed".into();
+        let updated = dir.update(p, "t2").unwrap();
+        assert_eq!(
+            (updated.created_at.as_str(), updated.updated_at.as_str()),
+            ("t1", "t2")
+        );
+
+        let reloaded = ProfileDir::<ServerProfile>::load(&t.layout, Kind::Server).unwrap();
+        assert_eq!(reloaded.get("s1").unwrap().name, "renamed");
+        reloaded.delete("s1").unwrap();
+        assert!(matches!(
+            reloaded.delete("s1"),
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(
+            ProfileDir::<ServerProfile>::load(&t.layout, Kind::Server)
+                .unwrap()
+                .list()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn traversal_ids_never_reach_the_disk() {
+        let t = TestDir::new("profiles-bad");
+        let dir = ProfileDir::<ClientProfile>::load(&t.layout, Kind::Client).unwrap();
+        let p = ClientProfile {
+            id: "../x".into(),
+            ..Default::default()
+        };
+        assert!(matches!(dir.create(p, "t"), Err(StoreError::BadName(_))));
+    }
+}

@@ -1,0 +1,119 @@
+//! The SIPp command line, whole: `gossipper [sipp flags] [host[:port]]`, from `argv` to
+//! SIPp's exit code.
+//!
+//! Owns: turning `argv` into one validated `JobSpec` (STYLE.md §1 "One resolved config",
+//! after ripgrep's lowargs → hiargs), printing `-h`, `-v` and `-sd`, printing a command-line
+//! error once, the exit code table, and running the job as SIPp does (live screen, keys,
+//! signals, trace files, final screens). Must not: make protocol decisions (the engine
+//! does) or touch the master's data dir (`service`) or the worker's line protocol.
+//!
+//! Flow: `flags` (the table of every flag) drives the hand-written scanner in `args`,
+//! which fills the raw `SippArgs`; `resolve` applies SIPp's units, defaults and rules and
+//! yields the `JobSpec`; `main` prints and maps to `exit`; `run` runs it, with `observer`
+//! (screens, CSV, traces), `control` (keys, control socket) and `terminal` (raw mode). A
+//! hand parser rather than clap: SIPp's flags are single-dash long names (`-trace_stat`),
+//! some take two values (`-key k v`), and `-h`/`-v`/`-sd` act as soon as they are seen,
+//! none of which clap models.
+
+mod args;
+mod control;
+mod error;
+mod exit;
+mod flags;
+mod observer;
+mod resolve;
+mod run;
+mod terminal;
+mod units;
+
+#[cfg(test)]
+mod tests;
+
+use std::process::ExitCode;
+
+use gossipper_engine::config::JobSpec;
+use gossipper_engine::scenario::builtin;
+
+pub(crate) use error::CliError;
+pub(crate) use exit::Exit;
+
+/// What a legacy command line asks for.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Parsed {
+    /// Run this job.
+    Run(Box<JobSpec>),
+    /// `-sd name`: the built-in scenario's XML, to print.
+    Dump(String),
+    /// `-v`.
+    Version,
+    /// `-h` or `--help` (exit 0).
+    Help,
+    /// No arguments at all: the usage, with SIPp's exit code 99.
+    Usage,
+}
+
+/// Parses a legacy command line (`args` without the program name).
+pub(crate) fn parse(args: &[String]) -> Result<Parsed, CliError> {
+    parse_with(args, &resolve::Env::current())
+}
+
+fn parse_with(args: &[String], env: &resolve::Env) -> Result<Parsed, CliError> {
+    Ok(match args::scan(args)? {
+        args::Scan::Help => Parsed::Help,
+        args::Scan::Usage => Parsed::Usage,
+        args::Scan::Version => Parsed::Version,
+        args::Scan::Dump(name) => match builtin::get(&name) {
+            Some(b) => Parsed::Dump(b.xml.to_owned()),
+            None => return Err(resolve::unknown_builtin("sd", &name)),
+        },
+        args::Scan::Run(raw) => {
+            for name in &raw.ignored {
+                eprintln!(
+                    "gossipper: -{name} has no effect in gossipper (accepted for SIPp compatibility)"
+                );
+            }
+            Parsed::Run(Box::new(resolve::resolve(&raw, env)?))
+        }
+    })
+}
+
+/// The `-v` text. Contains "SIPp v3.6.1-compatible": SIPp's regress suite greps `SIPp v`.
+pub(crate) fn version_text() -> String {
+    format!(
+        "gossipper {} (SIPp-compatible: SIPp v3.6.1 command line)\n\
+         SIPp v3.6.1-compatible SIP traffic generator. Run 'gossipper -h' for the options.",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Entry point for every invocation that is not `ui` or `worker`.
+pub(crate) fn main(args: &[String]) -> ExitCode {
+    match parse(args) {
+        Ok(Parsed::Run(spec)) => run::run(*spec),
+        Ok(Parsed::Dump(xml)) => {
+            print!("{xml}");
+            if !xml.ends_with('\n') {
+                println!();
+            }
+            Exit::NoCallsProcessed.into()
+        }
+        Ok(Parsed::Version) => {
+            println!("{}", version_text());
+            Exit::NoCallsProcessed.into()
+        }
+        // -h asked for the help: a success (SIPp exits 99, which scripts read as an
+        // error; no arguments at all keeps SIPp's 99).
+        Ok(Parsed::Help) => {
+            print!("{}", flags::usage());
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Usage) => {
+            print!("{}", flags::usage());
+            Exit::NoCallsProcessed.into()
+        }
+        Err(e) => {
+            eprintln!("gossipper: {e}");
+            Exit::Fatal.into()
+        }
+    }
+}

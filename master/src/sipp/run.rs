@@ -1,0 +1,167 @@
+//! Runs a resolved `JobSpec` the way SIPp does: live screen, keys, signals, trace files,
+//! final screens and SIPp's exit codes.
+//!
+//! Owns: presentation and the process edge of the legacy command line. Must not: parse
+//! flags (`resolve` does) or make protocol decisions (the engine does). Files are opened here
+//! and written from the runner's ticks.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use gossipper_engine::config::JobSpec;
+use gossipper_engine::runner::{self, RunEnd, RunError};
+use gossipper_engine::stats::report::{RunInfo, RunParams};
+use gossipper_engine::stats::screen::{self, Footer, Screen, ScreenInput};
+use gossipper_engine::stats::summary::{self, SummaryInput};
+
+use super::observer::LegacyObserver;
+use super::{Exit, control, terminal};
+
+/// `-bg`: starts this same command again without `-bg`, detached from the terminal, and
+/// prints its PID as SIPp does ("Background mode - PID=[N]").
+fn respawn_in_background() -> ExitCode {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "-bg" && a != "--bg")
+        .collect();
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("gossipper: -bg: cannot find my own executable: {e}");
+            return Exit::Fatal.into();
+        }
+    };
+    let child = std::process::Command::new(exe)
+        .args(&args)
+        .arg("-nostdin")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(c) => {
+            println!("Background mode - PID=[{}]", c.id());
+            Exit::AllSucceeded.into()
+        }
+        Err(e) => {
+            eprintln!("gossipper: -bg: cannot start: {e}");
+            Exit::Fatal.into()
+        }
+    }
+}
+
+/// Runs `spec` to the end and returns SIPp's exit code.
+pub(crate) fn run(spec: JobSpec) -> ExitCode {
+    if spec.background {
+        return respawn_in_background();
+    }
+    let prepared = match runner::prepare(&spec) {
+        Ok(p) => p,
+        Err(e) => return report_error(&e).into(),
+    };
+    let start = std::time::SystemTime::now();
+    let info = RunInfo::new(
+        &prepared.scenario,
+        RunParams::of(&spec, prepared.local.port(), start, std::process::id()),
+    );
+    let control = prepared.control();
+    let signals = crate::signals::SignalCounts::install_with("gossipper", Some(exit_at_once));
+    let keys = control::Keys::start(&spec, control);
+    let shards = prepared.shards;
+    let mut obs = match LegacyObserver::new(&spec, info.clone(), start, signals, keys, shards) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("gossipper: {e}");
+            return Exit::Fatal.into();
+        }
+    };
+    let report = match prepared.run(&mut obs) {
+        Ok(r) => r,
+        Err(e) => return report_error(&e).into(),
+    };
+    obs.finish(&report);
+
+    // Final screens on stdout, as SIPp prints them at exit.
+    let live = obs.live_info(&report.stats);
+    let input = ScreenInput {
+        info: &info,
+        prev: &obs.screen_prev,
+        cur: &report.stats,
+        period_start: obs.screen_prev_at,
+        now: report.finished_at,
+        live: &live,
+        footer: Footer::Terminated,
+    };
+    let text = screen::closing_screens(Screen::Scenario, &input);
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    drop(out);
+    if let Some(path) = &spec.trace.screen_file {
+        let _ = std::fs::write(path, screen::trace_screen(&input));
+    }
+    // The summary decides exit code 2 (its thresholds include the -health_* gates), so it
+    // is built even when -summary_json does not ask for the file.
+    let s = summary::summary(&SummaryInput {
+        info: &info,
+        stats: &report.stats,
+        finished_at: report.finished_at,
+        tool_version: summary::TOOL_VERSION,
+        seed: spec.seed,
+        gates: &spec.health,
+        media: report.stats.media.summary(),
+        shard_calls: &report.shard_calls,
+        thresholds: &spec.thresholds,
+    });
+    if let Some(path) = &spec.trace.summary_json
+        && let Err(e) = std::fs::write(path, summary::to_json(&s))
+    {
+        eprintln!("gossipper: cannot write {}: {e}", path.display());
+    }
+    let threshold_failed = s.thresholds.iter().any(|t| !t.pass);
+    for t in s.thresholds.iter().filter(|t| !t.pass) {
+        eprintln!("gossipper: threshold failed: {}", t.text);
+    }
+    let c = &report.stats.counters;
+    let code = match report.end {
+        RunEnd::StoppedNow => Exit::InternalCommand,
+        RunEnd::TimedOut if spec.timeout_error => Exit::Fatal,
+        _ if threshold_failed => Exit::HealthGateFailed,
+        _ if c.failed_calls > 0 => Exit::SomeFailed,
+        _ if c.successful_calls == 0 => Exit::NoCallsProcessed,
+        _ => Exit::AllSucceeded,
+    };
+    code.into()
+}
+
+/// A second SIGINT or SIGTERM: the terminal back as it was, then the signal's default
+/// action (the process ends at once, as if no handler were installed).
+fn exit_at_once(signal: i32) {
+    terminal::restore();
+    let _ = signal_hook::low_level::emulate_default_handler(signal);
+    // Not reached for INT and TERM, whose default action ends the process.
+    std::process::exit(128 + signal);
+}
+
+/// Prints a start-up error once and returns its exit code.
+fn report_error(e: &RunError) -> Exit {
+    match e {
+        RunError::Scenario(errs) => {
+            for err in &errs.0 {
+                eprintln!("{err}");
+            }
+            if errs.0.is_empty() {
+                eprintln!("gossipper: the scenario could not be loaded");
+            }
+            Exit::Fatal
+        }
+        RunError::Bind(m) => {
+            eprintln!("gossipper: {m}");
+            Exit::BindError
+        }
+        RunError::Config(m) | RunError::Refused(m) | RunError::Io(m) => {
+            eprintln!("gossipper: {m}");
+            Exit::Fatal
+        }
+    }
+}
