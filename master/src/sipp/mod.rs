@@ -7,7 +7,7 @@
 //! signals, trace files, final screens). Must not: make protocol decisions (the engine
 //! does) or touch the master's data dir (`service`) or the worker's line protocol.
 //!
-//! Flow: `flags` (the table of every flag) drives the hand-written scanner in `args`,
+//! Flow: `flags` (the table of every flag) drives the hand-written scanner in `scan`,
 //! which fills the raw `SippArgs`; `resolve` applies SIPp's units, defaults and rules and
 //! yields the `JobSpec`; `main` prints and maps to `exit`; `run` runs it, with `observer`
 //! (screens, CSV, traces), `control` (keys, control socket) and `terminal` (raw mode). A
@@ -23,6 +23,7 @@ mod flags;
 mod observer;
 mod resolve;
 mod run;
+mod scan;
 mod terminal;
 mod units;
 
@@ -58,15 +59,15 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, CliError> {
 }
 
 fn parse_with(args: &[String], env: &resolve::Env) -> Result<Parsed, CliError> {
-    Ok(match args::scan(args)? {
-        args::Scan::Help => Parsed::Help,
-        args::Scan::Usage => Parsed::Usage,
-        args::Scan::Version => Parsed::Version,
-        args::Scan::Dump(name) => match builtin::get(&name) {
+    Ok(match scan::scan(args)? {
+        scan::Scan::Help => Parsed::Help,
+        scan::Scan::Usage => Parsed::Usage,
+        scan::Scan::Version => Parsed::Version,
+        scan::Scan::Dump(name) => match builtin::get(&name) {
             Some(b) => Parsed::Dump(b.xml.to_owned()),
             None => return Err(resolve::unknown_builtin("sd", &name)),
         },
-        args::Scan::Run(raw) => {
+        scan::Scan::Run(raw) => {
             for name in &raw.ignored {
                 eprintln!(
                     "gossipper: -{name} has no effect in gossipper (accepted for SIPp compatibility)"
