@@ -12,7 +12,7 @@
 //! on the next load. To add a file, run `tests/browser/gen-console-table.sh`; the test
 //! `every_file_under_assets_console_is_embedded` fails until the table matches the tree.
 
-use super::api::{Incoming, Reply};
+use super::http::{Incoming, Reply};
 
 /// One embedded file.
 pub(crate) struct Asset {

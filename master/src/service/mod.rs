@@ -196,7 +196,7 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
     http::serve(
         listener,
         limits,
-        Arc::new(move |inc: &mut api::Incoming<'_>| api::dispatch(&ctx, inc)),
+        Arc::new(move |inc: &mut http::Incoming<'_>| api::dispatch(&ctx, inc)),
     )
 }
 

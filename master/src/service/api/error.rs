@@ -4,6 +4,7 @@
 //! Owns: status codes for errors. Internal errors are logged here with their detail and
 //! answered with a generic message, so paths and SQL never leak to clients.
 
+use crate::service::http::{EncodeError, Reply, error_body};
 use crate::service::paths::PathError;
 use crate::service::store::StoreError;
 use crate::service::store::media::UploadError;
@@ -84,13 +85,27 @@ impl ApiError {
         if let ApiError::Internal(detail) = self {
             eprintln!("gossipper ui: internal error: {detail}");
         }
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            error: &'a str,
+        error_body(&self.to_string())
+    }
+
+    /// The reply: status, the JSON body, and `Retry-After` for the errors that have one.
+    pub(crate) fn reply(&self) -> Reply {
+        match self.retry_after_s() {
+            Some(retry_after_s) => Reply::RetryLater {
+                body: self.body(),
+                retry_after_s,
+            },
+            None => Reply::Json {
+                status: self.status(),
+                body: self.body(),
+            },
         }
-        let text = self.to_string();
-        serde_json::to_vec(&Body { error: &text })
-            .unwrap_or_else(|_| b"{\"error\":\"internal error\"}".to_vec())
+    }
+}
+
+impl From<EncodeError> for ApiError {
+    fn from(e: EncodeError) -> Self {
+        ApiError::Internal(e.to_string())
     }
 }
 

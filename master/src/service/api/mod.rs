@@ -1,5 +1,5 @@
-//! `/api/v2` and the root paths: routing, authentication of each call, and the request
-//! and reply types that handlers see.
+//! `/api/v2` and the root paths: routing, authentication of each call, and the [`Call`]
+//! that handlers see (the request and reply types are the HTTP layer's, `http::message`).
 //!
 //! Owns: turning an [`Incoming`] request into a [`Reply`]. The route table (`routes`)
 //! says, for every method and path, who may call it, whether a `?ticket=` may stand in
@@ -34,9 +34,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub(crate) use super::http::{Incoming, Reply};
 pub(crate) use error::ApiError;
 
 use super::auth::{self, Grant, Principal, Throttle, Tickets, Tokens, Via};
@@ -94,154 +94,6 @@ pub(crate) fn actor(who: &Principal) -> Actor<'_> {
     }
 }
 
-/// Where the body of a request comes from (the connection, or a slice in tests).
-pub(crate) trait BodySource {
-    fn reader(&mut self) -> &mut dyn Read;
-}
-
-impl BodySource for &[u8] {
-    fn reader(&mut self) -> &mut dyn Read {
-        self
-    }
-}
-
-/// A request as the router sees it.
-pub(crate) struct Incoming<'a> {
-    pub(crate) method: &'a str,
-    /// The path without the query string.
-    pub(crate) path: &'a str,
-    pub(crate) query: &'a str,
-    /// Header names in lower case.
-    pub(crate) headers: &'a [(String, String)],
-    pub(crate) remote_ip: IpAddr,
-    pub(crate) content_length: Option<u64>,
-    pub(crate) body: &'a mut dyn BodySource,
-}
-
-impl Incoming<'_> {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// What to send back.
-pub(crate) enum Reply {
-    Json {
-        status: u16,
-        body: Vec<u8>,
-    },
-    /// 429 with `Retry-After: retry_after_s` and a JSON error body.
-    RetryLater {
-        body: Vec<u8>,
-        retry_after_s: u64,
-    },
-    Static {
-        content_type: &'static str,
-        body: &'static [u8],
-        cache_control: &'static str,
-        etag: String,
-    },
-    /// 304 for a console file the browser already has.
-    NotModified {
-        etag: String,
-        cache_control: &'static str,
-    },
-    Text {
-        status: u16,
-        body: &'static str,
-    },
-    File {
-        path: PathBuf,
-        content_type: &'static str,
-        file_name: String,
-    },
-    /// A file shown in the browser (reports): inline, framable by our own pages only,
-    /// and forbidden to load anything (`Content-Security-Policy: default-src 'none'`).
-    Page {
-        path: PathBuf,
-        content_type: &'static str,
-    },
-    Empty(u16),
-    /// A chunked streaming body, one chunk per item, sent from its own thread until the
-    /// iterator ends (`GET /jobs/{id}/events` without a WebSocket upgrade).
-    Stream {
-        content_type: &'static str,
-        chunks: Box<dyn Iterator<Item = Vec<u8>> + Send>,
-    },
-    /// A WebSocket upgrade: `101` with `Sec-WebSocket-Accept: accept`, then `session`
-    /// runs on its own thread with the raw stream.
-    WebSocket {
-        accept: String,
-        session: Box<dyn FnOnce(Box<dyn Duplex>) + Send>,
-    },
-}
-
-impl std::fmt::Debug for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Reply::Json { status, body } => f
-                .debug_struct("Json")
-                .field("status", status)
-                .field("body", &String::from_utf8_lossy(body))
-                .finish(),
-            Reply::RetryLater { retry_after_s, .. } => write!(f, "RetryLater({retry_after_s})"),
-            Reply::Static { content_type, .. } => write!(f, "Static({content_type})"),
-            Reply::NotModified { etag, .. } => write!(f, "NotModified({etag})"),
-            Reply::Text { status, body } => write!(f, "Text({status}, {body})"),
-            Reply::File { path, .. } => write!(f, "File({})", path.display()),
-            Reply::Page { path, .. } => write!(f, "Page({})", path.display()),
-            Reply::Empty(s) => write!(f, "Empty({s})"),
-            Reply::Stream { content_type, .. } => write!(f, "Stream({content_type})"),
-            Reply::WebSocket { .. } => write!(f, "WebSocket"),
-        }
-    }
-}
-
-/// A two-way byte stream (an upgraded connection).
-pub(crate) trait Duplex: Read + std::io::Write + Send {}
-impl<T: Read + std::io::Write + Send + ?Sized> Duplex for T {}
-
-impl Reply {
-    pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> Result<Reply, ApiError> {
-        let body = serde_json::to_vec(value)
-            .map_err(|e| ApiError::Internal(format!("serializing a reply: {e}")))?;
-        Ok(Reply::Json { status, body })
-    }
-
-    pub(crate) fn ok<T: Serialize>(value: &T) -> Result<Reply, ApiError> {
-        Reply::json(200, value)
-    }
-
-    pub(crate) fn error(e: &ApiError) -> Reply {
-        match e.retry_after_s() {
-            Some(retry_after_s) => Reply::RetryLater {
-                body: e.body(),
-                retry_after_s,
-            },
-            None => Reply::Json {
-                status: e.status(),
-                body: e.body(),
-            },
-        }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn status(&self) -> u16 {
-        match self {
-            Reply::Json { status, .. } | Reply::Text { status, .. } => *status,
-            Reply::RetryLater { .. } => 429,
-            Reply::Static { .. } | Reply::File { .. } | Reply::Page { .. } => 200,
-            Reply::Stream { .. } => 200,
-            Reply::WebSocket { .. } => 101,
-            Reply::Empty(s) => *s,
-            Reply::NotModified { .. } => 304,
-        }
-    }
-}
-
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
@@ -255,6 +107,8 @@ pub(crate) const SMALL_BODY: u64 = 64 << 10;
 pub(crate) const JSON_BODY: u64 = 1 << 20;
 pub(crate) const SCENARIO_BODY: u64 = 16 << 20;
 pub(crate) const MEDIA_BODY: u64 = 256 << 20;
+// The HTTP layer refuses larger bodies before any route sees them.
+const _: () = assert!(MEDIA_BODY <= super::http::HARD_BODY_CAP);
 
 /// One call being handled: path parameters, caller, body.
 pub(crate) struct Call<'r, 'a> {
@@ -422,13 +276,13 @@ pub(crate) fn dispatch(ctx: &Ctx, inc: &mut Incoming<'_>) -> Reply {
         let rest = rest.to_string();
         return match api(ctx, inc, &rest) {
             Ok(reply) => reply,
-            Err(e) => Reply::error(&e),
+            Err(e) => e.reply(),
         };
     }
     if let Some(reply) = console::serve(inc) {
         return reply;
     }
-    Reply::error(&ApiError::NotFound(format!("no such page: {}", inc.path)))
+    ApiError::NotFound(format!("no such page: {}", inc.path)).reply()
 }
 
 fn api(ctx: &Ctx, inc: &mut Incoming<'_>, path: &str) -> Result<Reply, ApiError> {

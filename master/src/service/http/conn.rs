@@ -24,9 +24,9 @@ use super::limits::{
     DRAIN_MAX, LINGER_BYTES, LINGER_TIME, Limits, MAX_HEAD_BYTES, MAX_REQUESTS_PER_CONNECTION,
     io_timeout,
 };
+use super::message::{BodySource, Incoming, Reply, error_body};
 use super::reply::{self, After, Out};
 use super::{HARD_BODY_CAP, Handler};
-use crate::service::api::{ApiError, BodySource, Incoming, Reply};
 
 /// Serves one connection until it ends. `accepted_at` starts the first head's deadline.
 pub(super) fn run(handler: &Handler, stream: TcpStream, limits: Limits, accepted_at: Instant) {
@@ -153,10 +153,15 @@ impl Conn {
             handler(&mut inc)
         }))
         .unwrap_or_else(|_| {
-            Reply::error(&ApiError::Internal(format!(
-                "handler panicked on {} {}",
+            // The detail goes to the log, never to the client.
+            eprintln!(
+                "gossipper ui: internal error: handler panicked on {} {}",
                 head.method, head.path
-            )))
+            );
+            Reply::Json {
+                status: 500,
+                body: error_body("internal error"),
+            }
         });
         let Body {
             remaining,

@@ -3,7 +3,7 @@
 //!
 //! Owns: the statuses of protocol refusals (malformed head 400, timeouts 408, chunked
 //! bodies 411, oversize 413, oversize head 431, caps 503, …). Must not: describe api
-//! failures (`api::ApiError` does).
+//! failures (each api maps its own errors).
 
 use super::limits::Refusal;
 
@@ -56,13 +56,7 @@ impl HttpError {
 
     /// The JSON body `{"error": "…"}`.
     pub(crate) fn body(&self) -> Vec<u8> {
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            error: &'a str,
-        }
-        let text = self.to_string();
-        serde_json::to_vec(&Body { error: &text })
-            .unwrap_or_else(|_| b"{\"error\":\"bad request\"}".to_vec())
+        super::error_body(&self.to_string())
     }
 }
 

@@ -20,6 +20,7 @@ mod conn;
 mod error;
 mod head;
 mod limits;
+mod message;
 mod reply;
 
 use std::io::{Read, Write};
@@ -27,14 +28,14 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::api::{Incoming, MEDIA_BODY, Reply};
 pub(crate) use error::HttpError;
 pub(crate) use limits::Limits;
 use limits::{Admission, STACK_SIZE};
+pub(crate) use message::{EncodeError, Incoming, Reply, error_body};
 
-/// Declared bodies larger than this are refused before a byte of body is read. Above
-/// every route limit (the api's routes refuse what is over their own).
-const HARD_BODY_CAP: u64 = 2 * MEDIA_BODY;
+/// Declared bodies larger than this are refused before a byte of body is read: 512 MiB,
+/// above every route limit (an api's routes refuse what is over their own).
+pub(crate) const HARD_BODY_CAP: u64 = 512 << 20;
 /// After a failed accept (out of descriptors), wait this long before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// The same accept error is logged at most this often.

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 
 use super::error::HttpError;
 use super::limits::{Limits, io_timeout};
-use crate::service::api::{ApiError, Reply};
+use super::message::{Duplex, Reply, error_body};
 use crate::service::timefmt;
 
 /// Bytes written at once: the deadline is looked at between writes.
@@ -195,8 +195,7 @@ fn file(
 ) -> std::io::Result<()> {
     let opened = std::fs::File::open(path).and_then(|f| Ok((f.metadata()?.len(), f)));
     let Ok((len, f)) = opened else {
-        let e = ApiError::NotFound(missing.to_string());
-        return fixed(out, e.status(), &[JSON, NO_STORE, NOSNIFF], &e.body());
+        return fixed(out, 404, &[JSON, NO_STORE, NOSNIFF], &error_body(missing));
     };
     let bytes = render(200, headers, Framing::Length(len), out.close);
     let deadline = out.limits.deadline(Instant::now(), len);
@@ -254,11 +253,7 @@ fn stream(
 
 /// Completes a WebSocket handshake and runs the session on this connection's thread
 /// (it holds the connection's slot for as long as it lasts).
-fn websocket(
-    out: Out<'_>,
-    accept: &str,
-    session: Box<dyn FnOnce(Box<dyn crate::service::api::Duplex>) + Send>,
-) {
+fn websocket(out: Out<'_>, accept: &str, session: Box<dyn FnOnce(Box<dyn Duplex>) + Send>) {
     if out.head_only {
         let _ = refusal(&out, &HttpError::Malformed("a WebSocket upgrade needs GET"));
         return;
