@@ -27,10 +27,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
+use crate::report::{self, ReportData, ReportHead};
 use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::stats::format::unix_ms;
 use gossipper_engine::stats::report::{RunInfo, RunParams};
-use gossipper_engine::stats::report_html::{self, ReportData, ReportHead};
 use gossipper_engine::stats::stats_line::plan_line;
 use gossipper_engine::stats::summary::{self, SummaryInput};
 use serde::Serialize;
@@ -347,7 +347,7 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 
         notes: &spec.notes,
         request: &request,
     };
-    let html = report_html::render_with(&head, &ReportData::from_summary(&s), &obs.series);
+    let html = report::render_with(&head, &ReportData::from_summary(&s), &obs.series);
     write_artifact(
         &spec.artifacts_dir.join(files::REPORT_HTML),
         html.as_bytes(),

@@ -13,11 +13,11 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::report::SeriesPoint;
 use gossipper_engine::call::ShardEvent;
 use gossipper_engine::runner::{Observer, Tick};
 use gossipper_engine::stats::ShardStats;
 use gossipper_engine::stats::format::{date_time_spaced, unix_ms};
-use gossipper_engine::stats::report_html::SeriesPoint;
 use gossipper_engine::stats::stats_line::stats_line_with_media;
 
 use crate::signals::SignalCounts;

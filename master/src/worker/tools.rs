@@ -14,8 +14,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::report::{self, ReportData};
 use gossipper_engine::files::{Disk, FileAccess, JobRoots, MAX_FILE_BYTES, ReadFiles};
-use gossipper_engine::stats::report_html::{self, ReportData};
 use serde::Serialize;
 
 use crate::service::paths::{Layout, Place, check_name};
@@ -218,7 +218,7 @@ pub(crate) fn run(
         problem: format!("not a summary.json: {e}"),
     })?;
     let title = format!("gossipper report — job {source}");
-    let html = report_html::render(&title, &data, &[]);
+    let html = report::render(&title, &data, &[]);
     let out = artifacts_dir.join(output_name(args, job_id)?);
     let io = |e: std::io::Error| ToolError::Io {
         path: out.clone(),

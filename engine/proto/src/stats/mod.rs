@@ -14,7 +14,6 @@ pub mod format;
 pub mod media;
 pub mod messages;
 pub mod report;
-pub mod report_html;
 pub mod screen;
 pub mod stats_line;
 pub mod summary;

@@ -8,6 +8,8 @@
 //! with `Content-Security-Policy: default-src 'none'`. Every text from the run is
 //! HTML-escaped. Must not: read files or clocks; the caller passes the summary (typed, or
 //! as summary.json bytes for the `report-html` tool) and the per-interval points it saw.
+//! Drawn by the worker at the end of a job and by its `report-html` tool; the engine
+//! writes no HTML (it ends at `summary.json`).
 //!
 //! Submodules: `charts` (SVG line and bar charts with their axes), `sections` (the
 //! verdict, target-against-actual, thresholds and per-message tables).
@@ -20,211 +22,211 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use super::summary::Summary;
+use gossipper_engine::stats::summary::Summary;
 
 /// One latency bucket as summary.json holds it.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct BucketView {
+pub(crate) struct BucketView {
     /// `le_10ms` … `gt_5000ms`.
-    pub label: String,
+    pub(crate) label: String,
     /// Values in the bucket.
-    pub count: u64,
+    pub(crate) count: u64,
 }
 
 /// One bucket of a latency `distribution` (summary revision 2).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct DistributionView {
+pub(crate) struct DistributionView {
     /// Upper edge, ms.
-    pub le_ms: f64,
+    pub(crate) le_ms: f64,
     /// Values in the bucket.
-    pub count: u64,
+    pub(crate) count: u64,
 }
 
 /// The part of a latency object the page shows.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct LatencyView {
+pub(crate) struct LatencyView {
     /// Number of values.
-    pub count: u64,
+    pub(crate) count: u64,
     /// Mean, ms.
-    pub average_ms: f64,
+    pub(crate) average_ms: f64,
     /// Minimum, ms.
-    pub min_ms: f64,
+    pub(crate) min_ms: f64,
     /// Maximum, ms.
-    pub max_ms: f64,
+    pub(crate) max_ms: f64,
     /// Median, ms.
-    pub p50_ms: f64,
+    pub(crate) p50_ms: f64,
     /// 90th percentile, ms.
-    pub p90_ms: f64,
+    pub(crate) p90_ms: f64,
     /// 99th percentile, ms.
-    pub p99_ms: f64,
+    pub(crate) p99_ms: f64,
     /// Go's fixed buckets.
-    pub buckets: Vec<BucketView>,
+    pub(crate) buckets: Vec<BucketView>,
     /// 1-2-5 buckets (revision 2); empty in older summaries.
-    pub distribution: Vec<DistributionView>,
+    pub(crate) distribution: Vec<DistributionView>,
 }
 
 /// The health block.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct HealthView {
+pub(crate) struct HealthView {
     /// Whether any gate was configured.
-    pub active: bool,
+    pub(crate) active: bool,
     /// Whether every gate passed (`null`: nothing judged).
-    pub pass: Option<bool>,
+    pub(crate) pass: Option<bool>,
     /// Failed gates.
-    pub reasons: Vec<String>,
+    pub(crate) reasons: Vec<String>,
 }
 
 /// One row of SIPp's per-message table (revision 2).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct MessageView {
-    pub kind: String,
-    pub label: String,
-    pub direction: Option<String>,
-    pub optional: bool,
-    pub retrans_timer: bool,
-    pub timewait: bool,
-    pub rtd_start: Option<u16>,
-    pub rtd_stop: Option<u16>,
-    pub messages: u64,
-    pub retrans: u64,
-    pub timeouts: u64,
-    pub unexpected: u64,
+pub(crate) struct MessageView {
+    pub(crate) kind: String,
+    pub(crate) label: String,
+    pub(crate) direction: Option<String>,
+    pub(crate) optional: bool,
+    pub(crate) retrans_timer: bool,
+    pub(crate) timewait: bool,
+    pub(crate) rtd_start: Option<u16>,
+    pub(crate) rtd_stop: Option<u16>,
+    pub(crate) messages: u64,
+    pub(crate) retrans: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) unexpected: u64,
 }
 
 /// What the run was asked to do (revision 2).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct TargetView {
-    pub role: String,
-    pub remote: Option<String>,
-    pub transport: String,
-    pub rate_cps: Option<f64>,
-    pub rate_ramp: bool,
-    pub users: Option<u64>,
-    pub calls: Option<u64>,
-    pub concurrency: u64,
-    pub concurrency_needed: Option<u64>,
-    pub hold_ms: Option<u64>,
+pub(crate) struct TargetView {
+    pub(crate) role: String,
+    pub(crate) remote: Option<String>,
+    pub(crate) transport: String,
+    pub(crate) rate_cps: Option<f64>,
+    pub(crate) rate_ramp: bool,
+    pub(crate) users: Option<u64>,
+    pub(crate) calls: Option<u64>,
+    pub(crate) concurrency: u64,
+    pub(crate) concurrency_needed: Option<u64>,
+    pub(crate) hold_ms: Option<u64>,
 }
 
 /// The averaging window (revision 2).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct WindowView {
-    pub from_s: f64,
-    pub to_s: f64,
-    pub description: String,
+pub(crate) struct WindowView {
+    pub(crate) from_s: f64,
+    pub(crate) to_s: f64,
+    pub(crate) description: String,
 }
 
 /// What the run did (revision 2).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct AchievedView {
-    pub calls: u64,
-    pub calls_finished: u64,
-    pub rate_cps: Option<f64>,
-    pub window: Option<WindowView>,
-    pub peak_concurrency: u64,
-    pub peak_at_s: f64,
-    pub hold_ms: Option<f64>,
-    pub limit_blocked_s: f64,
+pub(crate) struct AchievedView {
+    pub(crate) calls: u64,
+    pub(crate) calls_finished: u64,
+    pub(crate) rate_cps: Option<f64>,
+    pub(crate) window: Option<WindowView>,
+    pub(crate) peak_concurrency: u64,
+    pub(crate) peak_at_s: f64,
+    pub(crate) hold_ms: Option<f64>,
+    pub(crate) limit_blocked_s: f64,
 }
 
 /// One threshold's verdict (revision 2).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct ThresholdView {
-    pub threshold: String,
-    pub observed: Option<f64>,
-    pub limit: f64,
-    pub unit: String,
-    pub pass: bool,
-    pub text: String,
+pub(crate) struct ThresholdView {
+    pub(crate) threshold: String,
+    pub(crate) observed: Option<f64>,
+    pub(crate) limit: f64,
+    pub(crate) unit: String,
+    pub(crate) pass: bool,
+    pub(crate) text: String,
 }
 
 /// The run's verdict (revision 2).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct VerdictView {
-    pub status: String,
-    pub reasons: Vec<String>,
-    pub notes: Vec<String>,
-    pub target_reached: Option<bool>,
+pub(crate) struct VerdictView {
+    pub(crate) status: String,
+    pub(crate) reasons: Vec<String>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) target_reached: Option<bool>,
 }
 
 /// The scenario (revision 2).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct ScenarioView {
-    pub name: String,
-    pub role: String,
+pub(crate) struct ScenarioView {
+    pub(crate) name: String,
+    pub(crate) role: String,
 }
 
 /// What the page shows of a summary: read from summary.json (missing fields are zero),
 /// so a page can be rebuilt from an old file.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct ReportData {
+pub(crate) struct ReportData {
     /// `Gossipper X.Y.Z`.
-    pub tool_version: String,
+    pub(crate) tool_version: String,
     /// RFC 3339.
-    pub started_at: String,
+    pub(crate) started_at: String,
     /// RFC 3339.
-    pub finished_at: String,
+    pub(crate) finished_at: String,
     /// Run length, ms.
-    pub duration_ms: f64,
+    pub(crate) duration_ms: f64,
     /// Calls created.
-    pub total_calls: u64,
+    pub(crate) total_calls: u64,
     /// Successful calls.
-    pub success_calls: u64,
+    pub(crate) success_calls: u64,
     /// Failed calls.
-    pub failed_calls: u64,
+    pub(crate) failed_calls: u64,
     /// Calls alive at the end.
-    pub active_calls: u64,
+    pub(crate) active_calls: u64,
     /// Successful over created.
-    pub success_ratio: f64,
+    pub(crate) success_ratio: f64,
     /// Average creation rate over the whole run.
-    pub calls_per_second: f64,
+    pub(crate) calls_per_second: f64,
     /// Retransmissions sent.
-    pub retransmits: u64,
+    pub(crate) retransmits: u64,
     /// SIP timeouts.
-    pub timeouts: u64,
+    pub(crate) timeouts: u64,
     /// Call lengths.
-    pub call_length: Option<LatencyView>,
+    pub(crate) call_length: Option<LatencyView>,
     /// First response time.
-    pub invite_rtt: Option<LatencyView>,
+    pub(crate) invite_rtt: Option<LatencyView>,
     /// Every response time (`rtd`) by name.
-    pub rtd: BTreeMap<String, LatencyView>,
+    pub(crate) rtd: BTreeMap<String, LatencyView>,
     /// Failed calls by class.
-    pub failure_classes: BTreeMap<String, u64>,
+    pub(crate) failure_classes: BTreeMap<String, u64>,
     /// Health verdict.
-    pub health: HealthView,
+    pub(crate) health: HealthView,
     /// Plain-language lines.
-    pub findings: Vec<String>,
+    pub(crate) findings: Vec<String>,
     /// RNG seed.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// The scenario.
-    pub scenario: ScenarioView,
+    pub(crate) scenario: ScenarioView,
     /// SIPp's per-message table.
-    pub messages: Vec<MessageView>,
+    pub(crate) messages: Vec<MessageView>,
     /// What the run was asked to do.
-    pub target: Option<TargetView>,
+    pub(crate) target: Option<TargetView>,
     /// What it did.
-    pub achieved: Option<AchievedView>,
+    pub(crate) achieved: Option<AchievedView>,
     /// Every threshold.
-    pub thresholds: Vec<ThresholdView>,
+    pub(crate) thresholds: Vec<ThresholdView>,
     /// The verdict.
-    pub verdict: Option<VerdictView>,
+    pub(crate) verdict: Option<VerdictView>,
 }
 
 impl ReportData {
     /// The view of a summary built in this process.
-    pub fn from_summary(s: &Summary) -> ReportData {
+    pub(crate) fn from_summary(s: &Summary) -> ReportData {
         // A Summary always serialises, and its fields are a superset of this view.
         serde_json::to_value(s)
             .ok()
@@ -233,50 +235,50 @@ impl ReportData {
     }
 
     /// The view of a summary.json file.
-    pub fn from_json(bytes: &[u8]) -> Result<ReportData, serde_json::Error> {
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<ReportData, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
 }
 
 /// One point of the charts over time (one worker stats line).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct SeriesPoint {
+pub(crate) struct SeriesPoint {
     /// Seconds since the run started.
-    pub t_s: f64,
+    pub(crate) t_s: f64,
     /// Calls created per second over the interval.
-    pub cps: f64,
+    pub(crate) cps: f64,
     /// Calls alive.
-    pub active: u64,
+    pub(crate) active: u64,
     /// Successful calls so far.
-    pub succeeded: u64,
+    pub(crate) succeeded: u64,
     /// Failed calls so far.
-    pub failed: u64,
+    pub(crate) failed: u64,
     /// Response time p50, ms (NaN before the first response: not drawn).
-    pub p50_ms: f64,
+    pub(crate) p50_ms: f64,
     /// Response time p99, ms (NaN before the first response).
-    pub p99_ms: f64,
+    pub(crate) p99_ms: f64,
     /// Retransmissions sent per second over the interval.
-    pub retrans_per_s: f64,
+    pub(crate) retrans_per_s: f64,
     /// SIP timeouts per second over the interval.
-    pub timeouts_per_s: f64,
+    pub(crate) timeouts_per_s: f64,
 }
 
 /// What the page says about the job around the numbers: its title, the name and notes
 /// the tester gave it, and request facts the summary does not hold (scenario id, …).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ReportHead<'a> {
+pub(crate) struct ReportHead<'a> {
     /// The page title.
-    pub title: &'a str,
+    pub(crate) title: &'a str,
     /// The job's name (empty: none).
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// The job's notes (empty: none).
-    pub notes: &'a str,
+    pub(crate) notes: &'a str,
     /// More request facts, shown with the target (label, value).
-    pub request: &'a [(&'a str, String)],
+    pub(crate) request: &'a [(&'a str, String)],
 }
 
 /// Escapes text for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -314,7 +316,7 @@ td:first-child,th:first-child{text-align:left}td.l,th.l{text-align:left}svg{back
 .mono{font-family:ui-monospace,monospace}.arrow{color:#5b6475}";
 
 /// The whole page for a job, titled `title`.
-pub fn render(title: &str, d: &ReportData, series: &[SeriesPoint]) -> String {
+pub(crate) fn render(title: &str, d: &ReportData, series: &[SeriesPoint]) -> String {
     render_with(
         &ReportHead {
             title,
@@ -326,7 +328,7 @@ pub fn render(title: &str, d: &ReportData, series: &[SeriesPoint]) -> String {
 }
 
 /// The whole page, with the job's name, notes and request facts.
-pub fn render_with(head: &ReportHead<'_>, d: &ReportData, series: &[SeriesPoint]) -> String {
+pub(crate) fn render_with(head: &ReportHead<'_>, d: &ReportData, series: &[SeriesPoint]) -> String {
     let mut out = String::with_capacity(32 << 10);
     let _ = write!(
         out,

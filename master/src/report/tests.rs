@@ -1,7 +1,25 @@
 use super::*;
-use crate::stats::report::tests::uac_info;
-use crate::stats::summary::{MediaSummary, SummaryInput, summary};
-use crate::stats::{FailureReason, ShardStats};
+use gossipper_engine::scenario::{self, LoadOptions, builtin};
+use gossipper_engine::stats::report::{RunInfo, RunParams};
+use gossipper_engine::stats::summary::{MediaSummary, SummaryInput, summary};
+use gossipper_engine::stats::{FailureReason, ShardStats, thresholds};
+
+/// The run facts of the built-in uac asked for 20 calls toward 127.0.0.1:15060.
+fn uac_info() -> RunInfo {
+    let xml = builtin::get("uac").expect("uac is built in").xml;
+    let sc = scenario::load(xml.as_bytes(), "uac.xml", &LoadOptions::default())
+        .expect("the built-in uac loads");
+    RunInfo::new(
+        &sc,
+        RunParams {
+            remote: "127.0.0.1:15060".into(),
+            max_calls: Some(20),
+            start: std::time::SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_secs(1_795_686_419),
+            ..RunParams::default()
+        },
+    )
+}
 
 fn data() -> ReportData {
     ReportData {
@@ -170,7 +188,7 @@ fn failing_summary() -> ReportData {
     for us in [200, 400, 900] {
         s.rtd[0].record(us);
     }
-    let th = [crate::stats::thresholds::parse("p99(response_time)<50ms").unwrap()];
+    let th = [thresholds::parse("p99(response_time)<50ms").unwrap()];
     let sum = summary(&SummaryInput {
         info: &info,
         stats: &s,
