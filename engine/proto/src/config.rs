@@ -1,21 +1,50 @@
 //! The one resolved run configuration the engine sees (`JobSpec`).
 //!
-//! Owns: validated settings with units in their names. Must not: parse command lines or
-//! JSON specs (the binary resolves SIPp flags and worker specs into this). Read by the
-//! shards, the pacer and every call.
+//! Owns: validated settings with units in their names, and their serde form: the
+//! master writes a `JobSpec` into each job's spec file and `gossipper worker --spec`
+//! reads it back, so a field is named once, here. Every type refuses unknown fields and
+//! takes its default for a missing one (a hand-written spec names only what it changes);
+//! a transport is its SIPp code (`"u1"`), a threshold its text (`"p99(response_time)<50ms"`).
+//! Must not: parse command lines (the binary resolves SIPp flags into this) or read
+//! files. Read by the shards, the pacer and every call.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 /// Where the scenario comes from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScenarioSource {
     /// `-sf file`.
     File(PathBuf),
     /// `-sn name`.
     Builtin(String),
     /// An XML text already in memory (worker jobs), with a name for error messages.
-    Xml { name: String, text: Vec<u8> },
+    Xml {
+        name: String,
+        #[serde(with = "utf8_text")]
+        text: Vec<u8>,
+    },
+}
+
+/// A scenario's bytes as a JSON string (scenario XML is UTF-8; other bytes are refused
+/// when written, not mangled).
+mod utf8_text {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::Error as _};
+
+    pub(super) fn serialize<S: Serializer>(text: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(text)
+            .map_err(|e| S::Error::custom(format!("the scenario text is not UTF-8: {e}")))?;
+        s.serialize_str(text)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        String::deserialize(d)
+            .map(String::into_bytes)
+            .map_err(|e| D::Error::custom(format!("the scenario text: {e}")))
+    }
 }
 
 /// SIP transport (`-t`). UDP runs on the shard sockets; TCP, TLS and WebSocket run on
@@ -44,6 +73,38 @@ pub enum TransportMode {
 }
 
 impl TransportMode {
+    /// Every mode, in `-h` order.
+    pub const ALL: [TransportMode; 11] = [
+        TransportMode::UdpShared,
+        TransportMode::UdpPerCall,
+        TransportMode::UdpPerIp,
+        TransportMode::TcpShared,
+        TransportMode::TcpPerCall,
+        TransportMode::TlsShared,
+        TransportMode::TlsPerCall,
+        TransportMode::WsShared,
+        TransportMode::WsPerCall,
+        TransportMode::WssShared,
+        TransportMode::WssPerCall,
+    ];
+
+    /// The mode's `-t` code (what `parse` reads back).
+    pub fn code(self) -> &'static str {
+        match self {
+            TransportMode::UdpShared => "u1",
+            TransportMode::UdpPerCall => "un",
+            TransportMode::UdpPerIp => "ui",
+            TransportMode::TcpShared => "t1",
+            TransportMode::TcpPerCall => "tn",
+            TransportMode::TlsShared => "l1",
+            TransportMode::TlsPerCall => "ln",
+            TransportMode::WsShared => "w1",
+            TransportMode::WsPerCall => "wn",
+            TransportMode::WssShared => "ws1",
+            TransportMode::WssPerCall => "wsn",
+        }
+    }
+
     /// Parses SIPp's `-t` codes (and gossipper's WebSocket codes).
     pub fn parse(code: &str) -> Option<TransportMode> {
         Some(match code.to_ascii_lowercase().as_str() {
@@ -92,8 +153,28 @@ impl TransportMode {
     }
 }
 
+impl Serialize for TransportMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for TransportMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        TransportMode::parse(&code).ok_or_else(|| {
+            let known: Vec<&str> = TransportMode::ALL.iter().map(|t| t.code()).collect();
+            serde::de::Error::custom(format!(
+                "unknown transport \"{code}\" (one of {})",
+                known.join(", ")
+            ))
+        })
+    }
+}
+
 /// SIPp's default behaviours (`-default_behaviors`, `-nd`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DefaultBehaviors {
     /// Send BYE for aborted calls that were answered.
     pub bye: bool,
@@ -117,7 +198,8 @@ impl Default for DefaultBehaviors {
 }
 
 /// RFC 3261 retransmission settings for UDP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetransConfig {
     /// `-nr` turns retransmissions off.
     pub enabled: bool,
@@ -141,7 +223,8 @@ impl Default for RetransConfig {
 }
 
 /// Trace files to write (all off by default). Paths are resolved by the binary.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TraceConfig {
     /// -trace_stat: CSV path and period.
     pub stat_file: Option<PathBuf>,
@@ -173,8 +256,34 @@ pub struct TraceConfig {
     pub call_records: Option<PathBuf>,
 }
 
+impl Default for TraceConfig {
+    /// No file; SIPp's periods and delimiter (`-fd 60`, `-stat_delimiter ;`,
+    /// `-rtt_freq 200`).
+    fn default() -> Self {
+        TraceConfig {
+            stat_file: None,
+            stat_period_ms: 60_000,
+            stat_delimiter: ";".into(),
+            periodic_rtd: false,
+            message_file: None,
+            shortmessage_file: None,
+            error_file: None,
+            screen_file: None,
+            rtt_file: None,
+            rtt_freq: 200,
+            counts_file: None,
+            log_file: None,
+            error_codes_file: None,
+            calldebug_file: None,
+            summary_json: None,
+            call_records: None,
+        }
+    }
+}
+
 /// Health gates (gossipper extras): any failing one makes the exit code 2.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HealthGates {
     pub min_success_ratio: Option<f64>,
     pub max_failed_calls: Option<u64>,
@@ -182,7 +291,8 @@ pub struct HealthGates {
 }
 
 /// One run of the engine, fully resolved.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct JobSpec {
     pub scenario: ScenarioSource,
     /// The peer: `host[:port]` positional argument or `-rsa`. `None` for a UAS.
@@ -358,12 +468,7 @@ impl Default for JobSpec {
             max_sockets: None,
             allow_exec_command: false,
             seed: 0,
-            trace: TraceConfig {
-                stat_period_ms: 60_000,
-                stat_delimiter: ";".into(),
-                rtt_freq: 200,
-                ..Default::default()
-            },
+            trace: TraceConfig::default(),
             health: HealthGates::default(),
             thresholds: Vec::new(),
             rtp_echo: false,
@@ -396,5 +501,69 @@ impl Default for JobSpec {
             tls_version: None,
             ws_path: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::{FileAccess, JobRoots};
+
+    #[test]
+    fn a_job_spec_round_trips_through_json() {
+        let spec = JobSpec {
+            scenario: ScenarioSource::Xml {
+                name: "mine.xml".into(),
+                text: b"<scenario name=\"x\"/>".to_vec(),
+            },
+            remote: Some("127.0.0.1:5060".parse().unwrap()),
+            transport: TransportMode::WssPerCall,
+            keys: vec![("sip_pai".into(), "sip:+1@x".into())],
+            thresholds: crate::stats::thresholds::parse_list("p99(response_time)<50ms,rate>=95%")
+                .unwrap(),
+            record_calls: crate::media::RecordCalls::Duplex,
+            file_access: FileAccess::Confined(JobRoots {
+                data_dir: "/d".into(),
+                job_dir: "/d/artifacts/jobs/j".into(),
+            }),
+            ..JobSpec::default()
+        };
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(text.contains(r#""transport":"wsn""#), "{text}");
+        assert!(text.contains(r#""thresholds":["p99(response_time)<50ms","rate>=95%"]"#));
+        assert_eq!(serde_json::from_str::<JobSpec>(&text).unwrap(), spec);
+        let default = serde_json::to_string(&JobSpec::default()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<JobSpec>(&default).unwrap(),
+            JobSpec::default()
+        );
+    }
+
+    #[test]
+    fn a_hand_written_spec_names_only_what_it_changes() {
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"scenario":{"builtin":"uac"},"rate":250,"trace":{"periodic_rtd":true},"file_access":"cwd"}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.rate, 250.0);
+        assert_eq!(spec.file_access, FileAccess::Cwd);
+        assert_eq!(spec.trace.stat_period_ms, 60_000, "SIPp's default kept");
+        assert_eq!(spec.retrans, RetransConfig::default());
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused_by_name() {
+        let err = |text: &str| {
+            serde_json::from_str::<JobSpec>(text)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(r#"{"rtae":10}"#).contains("unknown field `rtae`"));
+        assert!(err(r#"{"retrans":{"t3_ms":1}}"#).contains("unknown field `t3_ms`"));
+        let e = err(r#"{"transport":"carrier-pigeon"}"#);
+        assert!(e.contains("unknown transport \"carrier-pigeon\""), "{e}");
+        let e = err(r#"{"thresholds":["p99(rt<5"]}"#);
+        assert!(e.contains("p99(rt<5"), "{e}");
+        assert!(err(r#"{"file_access":"anywhere"}"#).contains("anywhere"));
     }
 }

@@ -35,8 +35,10 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// library's upload limit.
 pub const MAX_DATA_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Where the files a run names may come from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Where the files a run names may come from (in a spec file: `"cwd"`, `"no_files"`,
+/// `"names_only"` or `{"confined": {"data_dir": …, "job_dir": …}}`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum FileAccess {
     /// Nothing may be read (built-ins, simulations, tests).
     #[default]
@@ -51,7 +53,8 @@ pub enum FileAccess {
 }
 
 /// The folders a job of the master may read.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobRoots {
     /// The master's data dir: `media/wav/` and `media/pcap/` inside it are readable.
     pub data_dir: PathBuf,

@@ -33,6 +33,10 @@ pub enum RunError {
     /// `-allow_exec` (the master answers 400 before it forks a worker).
     #[error("{0}")]
     Refused(String),
+    /// A threshold names a timer the scenario does not measure (or a rate for a scenario
+    /// that places no calls): refused, like `Refused`, before anything runs.
+    #[error("threshold {0}")]
+    Threshold(crate::stats::thresholds::ThresholdError),
     /// Binding a socket failed (SIPp exits 254).
     #[error("{0}")]
     Bind(String),
@@ -157,7 +161,7 @@ fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
         ));
     }
     crate::stats::thresholds::check(&spec.thresholds, &sc.rtd_names, sc.role == Role::Client)
-        .map_err(|e| RunError::Refused(format!("threshold {e}")))?;
+        .map_err(RunError::Threshold)?;
     Ok(sc)
 }
 

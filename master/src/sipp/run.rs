@@ -159,8 +159,8 @@ fn report_error(e: &RunError) -> Exit {
             eprintln!("gossipper: {m}");
             Exit::BindError
         }
-        RunError::Config(m) | RunError::Refused(m) | RunError::Io(m) => {
-            eprintln!("gossipper: {m}");
+        RunError::Config(_) | RunError::Refused(_) | RunError::Threshold(_) | RunError::Io(_) => {
+            eprintln!("gossipper: {e}");
             Exit::Fatal
         }
     }

@@ -252,7 +252,9 @@ fn run_error(e: &RunError) -> (String, u8) {
             (text, exit::FATAL)
         }
         RunError::Bind(m) => (m.clone(), exit::BIND),
-        RunError::Config(m) | RunError::Refused(m) | RunError::Io(m) => (m.clone(), exit::FATAL),
+        RunError::Config(_) | RunError::Refused(_) | RunError::Threshold(_) | RunError::Io(_) => {
+            (e.to_string(), exit::FATAL)
+        }
     }
 }
 

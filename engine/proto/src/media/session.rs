@@ -24,7 +24,8 @@ use super::sdp::RemoteMedia;
 /// a path-less `rtp_record` would. The recording starts with the call's first RTP packet,
 /// sent or received, so a call without RTP writes no file. An `rtp_record` action in the
 /// scenario takes over from the automatic recording of its call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RecordCalls {
     /// No automatic recording (`rtp_record` actions still record).
     #[default]

@@ -141,6 +141,20 @@ pub struct ThresholdError {
     pub reason: String,
 }
 
+/// A threshold is written (in a spec file) as its text and read back through [`parse`].
+impl Serialize for Threshold {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Threshold {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 const KNOWN: &str = "p99(response_time), p90(call_length), avg(<rtd name>), rate, success_ratio, \
                      failed_calls, timeouts, retrans_ratio, rtp_loss, mos_min, mos_avg";
 

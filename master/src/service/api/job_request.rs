@@ -92,7 +92,7 @@ pub(super) fn check_load_test(ctx: &Ctx, req: &StartRequest) -> Result<JobSpec, 
                 ),
             )
         }
-        RunError::Refused(m) if m.starts_with("threshold ") => ApiError::field("thresholds", m),
+        e @ RunError::Threshold(_) => ApiError::field("thresholds", e),
         other => ApiError::BadRequest(other.to_string()),
     })?;
     if role != Role::Client {

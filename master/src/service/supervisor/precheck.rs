@@ -41,7 +41,7 @@ pub(super) fn precheck(
     runner::check(&built.job).map(drop).map_err(|e| match e {
         RunError::Scenario(errs) if refuses(&errs) => Precheck::Refused(text(&errs)),
         RunError::Scenario(errs) => Precheck::CannotRun(text(&errs)),
-        RunError::Refused(m) => Precheck::Refused(m),
+        RunError::Refused(_) | RunError::Threshold(_) => Precheck::Refused(e.to_string()),
         other => Precheck::CannotRun(other.to_string()),
     })
 }
