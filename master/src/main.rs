@@ -7,6 +7,7 @@
 //! `main` only dispatches on the first argument; each mode prints its own errors once
 //! and maps them to an exit code.
 
+mod job;
 mod report;
 mod service;
 mod signals;

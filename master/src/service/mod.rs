@@ -22,6 +22,7 @@ mod hash_gate;
 mod http;
 mod listen;
 pub(crate) mod paths;
+pub(crate) mod resolve;
 pub(crate) mod store;
 pub(crate) mod supervisor;
 pub(crate) mod timefmt;

@@ -16,11 +16,7 @@
 //! job's artifacts folder, even when stopped. Exit codes: [`exit`]. stderr is the
 //! human-readable log (`worker.log`). Flow: `main` → `run` → exit code.
 
-mod config;
-mod load_scenario;
-mod media;
 mod observer;
-pub(crate) mod spec;
 pub(crate) mod tools;
 
 use std::path::{Path, PathBuf};
@@ -35,36 +31,11 @@ use gossipper_engine::stats::stats_line::plan_line;
 use gossipper_engine::stats::summary::{self, SummaryInput};
 use serde::Serialize;
 
+use crate::job::{exit, files};
+use crate::service::resolve::request::{MIN_STATS_INTERVAL_MS, WorkerSpec};
+use crate::service::resolve::{self as config};
 use crate::signals::SignalCounts;
-pub(crate) use config::{ConfigError, build as build_config};
-pub(crate) use load_scenario::IDS as LOAD_SCENARIOS;
-pub(crate) use load_scenario::check_identity_value;
 use observer::{JobObserver, Lines};
-use spec::{MIN_STATS_INTERVAL_MS, WorkerSpec};
-
-/// The worker's exit codes (the master maps them to job states).
-pub(crate) mod exit {
-    /// The run completed and every call succeeded (or the tool ran).
-    pub(crate) const OK: u8 = 0;
-    /// At least one call failed.
-    pub(crate) const SOME_FAILED: u8 = 1;
-    /// A threshold or a health gate failed, or the run missed its target.
-    pub(crate) const HEALTH_GATE_FAILED: u8 = 2;
-    /// A socket could not be bound.
-    pub(crate) const BIND: u8 = 254;
-    /// The spec, the configuration or the scenario is unusable.
-    pub(crate) const FATAL: u8 = 255;
-}
-
-/// The artifact file names inside a job's folder.
-pub(crate) mod files {
-    pub(crate) const STATS: &str = "stats.jsonl";
-    pub(crate) const LOG: &str = "worker.log";
-    pub(crate) const SUMMARY: &str = "summary.json";
-    pub(crate) const CALL_RECORDS: &str = "call_records.jsonl";
-    pub(crate) const REPORT_HTML: &str = "report.html";
-    pub(crate) const RECORDINGS: &str = "recordings";
-}
 
 fn now_ms() -> u64 {
     unix_ms(SystemTime::now())

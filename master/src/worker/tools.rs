@@ -167,7 +167,7 @@ fn output_name<'a>(
     job_id: &str,
 ) -> Result<&'a str, ToolError> {
     let Some(out) = str_arg(args, "out")? else {
-        return Ok(super::files::REPORT_HTML);
+        return Ok(crate::job::files::REPORT_HTML);
     };
     let own = format!("artifacts/jobs/{job_id}/");
     let name = out.strip_prefix(own.as_str()).unwrap_or(out);
@@ -201,14 +201,14 @@ pub(crate) fn run(
             arg: "in",
             problem: e.to_string(),
         })?;
-    let input = source_dir.join(super::files::SUMMARY);
+    let input = source_dir.join(crate::job::files::SUMMARY);
     // Read as a job reads its own files: that job's folder is the only root.
     let files = FileAccess::Confined(JobRoots {
         data_dir: data_dir.to_path_buf(),
         job_dir: source_dir,
     });
     let bytes = Disk(&files)
-        .read(Path::new(super::files::SUMMARY), MAX_FILE_BYTES)
+        .read(Path::new(crate::job::files::SUMMARY), MAX_FILE_BYTES)
         .map_err(|e| ToolError::Io {
             path: input.clone(),
             problem: e.to_string(),

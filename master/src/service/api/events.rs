@@ -21,9 +21,9 @@ use tungstenite::Message;
 use tungstenite::protocol::{Role, WebSocket};
 
 use super::{ApiError, Call, Ctx, Reply};
+use crate::job::files;
 use crate::service::paths::check_name;
 use crate::service::store::jobs;
-use crate::worker::files;
 
 /// Longest replayed line; longer ones are cut.
 const MAX_LINE: u64 = 1 << 20;

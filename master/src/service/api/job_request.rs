@@ -11,8 +11,8 @@ use gossipper_engine::scenario::Role;
 use gossipper_engine::stats::thresholds;
 
 use super::{ApiError, Ctx};
+use crate::service::resolve::ConfigError;
 use crate::service::supervisor::StartRequest;
-use crate::worker::ConfigError;
 
 /// Longest job name, in characters.
 pub(super) const MAX_NAME: usize = 200;
@@ -73,7 +73,7 @@ pub(super) fn check_thresholds(list: Option<&[String]>, field: &str) -> Result<(
 pub(super) fn check_load_test(ctx: &Ctx, req: &StartRequest) -> Result<JobSpec, ApiError> {
     let root = ctx.store.layout.root();
     let spec = req.worker_spec("_check", root, &root.join("artifacts/jobs/_check"), 1000);
-    let built = crate::worker::build_config(&spec, 0).map_err(|e| match e {
+    let built = crate::service::resolve::build(&spec, 0).map_err(|e| match e {
         ConfigError::UnknownScenario(id) => ApiError::field(
             "scenario_id",
             format!("\"{id}\" is neither a stored scenario nor a built-in one"),

@@ -11,12 +11,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply, job_request};
+use crate::job::files;
 use crate::service::paths::check_name;
+use crate::service::resolve::request::EngineOverrides;
 use crate::service::store::jobs::{self, Artifact, Job};
 use crate::service::supervisor::admission::Refusal;
 use crate::service::supervisor::{Deleted, StartError, StartRequest};
-use crate::worker::files;
-use crate::worker::spec::EngineOverrides;
 
 impl From<StartError> for ApiError {
     fn from(e: StartError) -> Self {

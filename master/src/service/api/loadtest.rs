@@ -23,12 +23,12 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply};
+use crate::service::resolve::request::EngineOverrides;
 use crate::service::store::StoreError;
 use crate::service::store::jobs::Job;
 use crate::service::store::profiles::{ClientProfile, TransportSpec};
 use crate::service::supervisor::StartRequest;
 use crate::service::timefmt;
-use crate::worker::spec::EngineOverrides;
 use gossipper_engine::stats::report::RunParams;
 
 /// The wizard's client profile.
@@ -80,7 +80,7 @@ const DEFAULTS: Defaults = Defaults {
 const THRESHOLDS: &str = "thresholds: a list of k6-style expressions, e.g. \"p99(response_time)<50ms\", \"rate>=95%\" (of the target rate), \"success_ratio>=99.5%\", \"failed_calls==0\", \"timeouts<=3\", \"retrans_ratio<1%\", \"rtp_loss<0.5%\", \"mos_min>=3.5\"; timers: response_time, call_length or an rtd name; p50, p90, p99.9, avg, min, max";
 
 pub(super) fn info(_ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let mut scenarios: Vec<&'static str> = crate::worker::LOAD_SCENARIOS.to_vec();
+    let mut scenarios: Vec<&'static str> = crate::service::resolve::LOAD_SCENARIOS.to_vec();
     scenarios.push("uac");
     Reply::ok(&Info {
         scenarios,
@@ -275,7 +275,8 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
         ("sip_provider", &body.sip_provider),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            crate::worker::check_identity_value(v).map_err(|p| ApiError::field(field, p))?;
+            crate::service::resolve::check_identity_value(v)
+                .map_err(|p| ApiError::field(field, p))?;
         }
     }
     if let Some(r) = body.health_min_success_ratio

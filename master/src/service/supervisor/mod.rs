@@ -35,14 +35,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::job::files;
 use crate::service::paths::{Layout, Place, check_name};
+use crate::service::resolve::request::{EngineOverrides, WorkerSpec};
 use crate::service::store::StoreError;
 use crate::service::store::db::Db;
 use crate::service::store::files::{create_private, create_private_dir, write_atomic};
 use crate::service::store::jobs::{self, Job, NewJob};
 use crate::service::timefmt;
-use crate::worker::files;
-use crate::worker::spec::{EngineOverrides, WorkerSpec};
 use admission::{Places, Refusal};
 use hub::{Hub, Subscription};
 use precheck::{Precheck, precheck};

@@ -10,7 +10,7 @@
 use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::scenario::{ScenarioErrorKind, ScenarioErrors};
 
-use crate::worker::spec::WorkerSpec;
+use crate::service::resolve::request::WorkerSpec;
 use crate::worker::tools::{self, ToolError};
 
 /// Why a job may not start.
@@ -37,7 +37,7 @@ pub(super) fn precheck(
         );
     }
     let built =
-        crate::worker::build_config(spec, 0).map_err(|e| Precheck::CannotRun(e.to_string()))?;
+        crate::service::resolve::build(spec, 0).map_err(|e| Precheck::CannotRun(e.to_string()))?;
     runner::check(&built.job).map(drop).map_err(|e| match e {
         RunError::Scenario(errs) if refuses(&errs) => Precheck::Refused(text(&errs)),
         RunError::Scenario(errs) => Precheck::CannotRun(text(&errs)),

@@ -12,7 +12,7 @@ use std::process::{Child, ExitStatus};
 use std::sync::Arc;
 
 use super::{MAX_LINE, RunningJob, lock};
-use crate::worker::files;
+use crate::job::files;
 
 /// The worker process's pipes and the log file its stderr is copied into.
 pub(super) struct Pipes {

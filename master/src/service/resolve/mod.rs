@@ -19,12 +19,18 @@ use gossipper_engine::media::RecordCalls;
 use gossipper_engine::scenario::builtin;
 use gossipper_engine::stats::thresholds;
 
-use super::load_scenario::{self, Identity};
-use super::media::{self, MediaRefError, MediaRefKind};
-use super::spec::{EngineOverrides, WorkerSpec};
+mod invite_media;
+mod media_refs;
+pub(crate) mod request;
+
+pub(crate) use invite_media::{IDS as LOAD_SCENARIOS, check_identity_value};
+
 use crate::service::paths::{Layout, Place};
 use crate::service::store::files;
 use crate::service::store::profiles::{ClientProfile, ServerProfile, TransportSpec};
+use invite_media::{self as load_scenario, Identity};
+use media_refs::{self as media, MediaRefError, MediaRefKind};
+use request::{EngineOverrides, WorkerSpec};
 
 /// Why a job cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -400,7 +406,7 @@ pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> 
         (false, false) => RecordCalls::Off,
     };
     if job.record_calls != RecordCalls::Off {
-        job.record_dir = Some(spec.artifacts_dir.join(super::files::RECORDINGS));
+        job.record_dir = Some(spec.artifacts_dir.join(crate::job::files::RECORDINGS));
     }
     // A server job given no remote stays a UAS; a client override of the remote applies
     // only to clients (handled above).
