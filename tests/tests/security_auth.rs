@@ -634,9 +634,10 @@ fn a_loose_data_dir_is_narrowed_on_start() {
 // Item 10: resource caps, the rotation reply, the final status
 // ---------------------------------------------------------------------------------
 
-/// The `gossipper worker` processes running for this data dir.
+/// The `gossipper worker` processes running for this data dir (each runs the spec file
+/// in its job's folder).
 fn workers_of(data_dir: &Path) -> usize {
-    let tmp = data_dir.join("tmp");
+    let jobs = data_dir.join("artifacts/jobs");
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -648,7 +649,7 @@ fn workers_of(data_dir: &Path) -> usize {
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
             args.iter().any(|a| a == "worker")
-                && args.iter().any(|a| Path::new(a).starts_with(&tmp))
+                && args.iter().any(|a| Path::new(a).starts_with(&jobs))
         })
         .count()
 }

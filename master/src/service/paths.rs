@@ -66,11 +66,11 @@ pub(crate) enum Place<'a> {
     Wav(&'a str),
     /// `media/pcap/<name>.pcap`
     Pcap(&'a str),
-    /// `artifacts/jobs/<job-id>/` (for the supervisor, a later issue)
-    #[allow(dead_code)]
+    /// `artifacts/jobs/<job-id>/`
     JobArtifacts(&'a str),
-    /// `tmp/<name>` (supervisor spec files, a later issue)
-    #[allow(dead_code)]
+    /// `artifacts/jobs/<job-id>/spec.json`: the job, resolved, as its worker runs it.
+    JobSpec(&'a str),
+    /// `tmp/<name>`
     Tmp(&'a str),
 }
 
@@ -132,6 +132,10 @@ impl Layout {
             Place::Wav(name) => ("media/wav", Some(name), ".wav"),
             Place::Pcap(name) => ("media/pcap", Some(name), ".pcap"),
             Place::JobArtifacts(id) => ("artifacts/jobs", Some(id), ""),
+            Place::JobSpec(id) => {
+                check_name(id)?;
+                return Ok(self.root.join("artifacts/jobs").join(id).join("spec.json"));
+            }
             Place::Tmp(name) => ("tmp", Some(name), ""),
         };
         let mut path = if dir.is_empty() {

@@ -1,8 +1,9 @@
 //! `gossipper worker --spec <path>`: runs one job for the master (or headless).
 //!
-//! Reads the spec (gossipper-reference.md §5.7), builds the engine configuration
-//! (`config`), runs the engine in this process and reports on stdout as JSON lines, each
-//! with `kind`, `job_id` and `ts` (Unix ms):
+//! Reads the resolved spec (`job::spec`: the master resolved the job once and wrote it
+//! into the job's folder; a perf lab may write one by hand), runs exactly that (the
+//! engine in this process, or a tool) and reports on stdout as JSON lines, each with
+//! `kind`, `job_id` and `ts` (Unix ms):
 //!
 //! - `{"kind":"started","job_id","pid","ts"}` first;
 //! - `{"kind":"plan","job_id","ts","scenario","messages","target"}` once the scenario is
@@ -14,13 +15,16 @@
 //!
 //! At the end it writes `summary.json`, `call_records.jsonl` and `report.html` into the
 //! job's artifacts folder, even when stopped. Exit codes: [`exit`]. stderr is the
-//! human-readable log (`worker.log`). Flow: `main` → `run` → exit code.
+//! human-readable log (`worker.log`). Flow: `main` → `run` → exit code. Must not: open
+//! the master's data dir beyond what the spec names (no store, no profiles).
 
 mod observer;
 pub(crate) mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use gossipper_engine::config::JobSpec;
 use std::time::{Duration, SystemTime};
 
 use crate::report::{self, ReportData, ReportHead};
@@ -31,9 +35,8 @@ use gossipper_engine::stats::stats_line::plan_line;
 use gossipper_engine::stats::summary::{self, SummaryInput};
 use serde::Serialize;
 
+use crate::job::spec::{JobFile, Run, ToolRun};
 use crate::job::{exit, files};
-use crate::service::resolve::request::{MIN_STATS_INTERVAL_MS, WorkerSpec};
-use crate::service::resolve::{self as config};
 use crate::signals::SignalCounts;
 use observer::{JobObserver, Lines};
 
@@ -73,10 +76,21 @@ fn usage() -> &'static str {
 }
 
 /// `gossipper worker --help`.
-const HELP: &str = "usage: gossipper worker --spec <path>
+const HELP: &str = r#"usage: gossipper worker --spec <path>
 
-Runs one job described by a JSON spec (gossipper-reference.md §5.7): the master
-(`gossipper ui`) writes the spec and starts the worker; it can be run by hand too.
+Runs one job described by a resolved JSON spec: the master (`gossipper ui`) resolves
+each job once and writes artifacts/jobs/<id>/spec.json; a spec may be written by hand
+too (headless runs):
+
+  {"kind": "gossipper_job_spec", "version": 1, "job_id": "lab-1",
+   "artifacts_dir": "/tmp/lab-1", "stats_interval_ms": 1000,
+   "run": {"engine": {"scenario": {"builtin": "uac"}, "remote": "10.0.0.5:5060",
+                      "rate": 200, "max_calls": 10000, "file_access": "cwd",
+                      "thresholds": ["p99(response_time)<50ms"]}}}
+
+"run.engine" is the engine's whole run configuration (every field optional, with
+SIPp's defaults); an unknown key, another kind or version, or a setting only the SIPp
+command line acts on (screen, keys, control socket, -bg, trace files) is refused.
 The worker prints JSON lines on stdout (started, plan, stats every second, exit),
 writes summary.json, call_records.jsonl and report.html into the job's artifacts
 folder, and logs to stderr. SIGTERM or SIGINT stops it: no new calls, open calls
@@ -85,7 +99,7 @@ finish (a second signal, or 4.5 s, aborts them), and the artifacts are written.
 Exit codes: 0 every call succeeded, 1 a call failed, 2 a threshold or health gate
 failed or the run missed its target, 254 a socket could not be bound, 255 the spec,
 the configuration or the scenario is unusable.
-";
+"#;
 
 fn spec_path(args: &[String]) -> Option<PathBuf> {
     match args {
@@ -115,23 +129,9 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     ExitCode::from(run(&spec, lines))
 }
 
-fn read_spec(path: &Path) -> Result<WorkerSpec, String> {
+fn read_spec(path: &Path) -> Result<JobFile, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let spec: WorkerSpec = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{}: invalid spec: {e}", path.display()))?;
-    if !config::artifacts_dir_is_sane(&spec.data_dir, &spec.job_id, &spec.artifacts_dir) {
-        return Err(format!(
-            "{}: artifacts_dir must be <data_dir>/artifacts/jobs/<job_id>",
-            path.display()
-        ));
-    }
-    if spec.stats_interval_ms < MIN_STATS_INTERVAL_MS {
-        return Err(format!(
-            "{}: stats_interval_ms must be at least {MIN_STATS_INTERVAL_MS}",
-            path.display()
-        ));
-    }
-    Ok(spec)
+    JobFile::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Reports a job that cannot run: an error line, then the exit line.
@@ -153,7 +153,7 @@ fn fail(lines: &mut Lines, job_id: &str, error: &str, code: u8) -> u8 {
     code
 }
 
-fn run(spec: &WorkerSpec, mut lines: Lines) -> u8 {
+fn run(spec: &JobFile, mut lines: Lines) -> u8 {
     let signals = SignalCounts::install("worker");
     lines.json(&Started {
         kind: "started",
@@ -166,21 +166,15 @@ fn run(spec: &WorkerSpec, mut lines: Lines) -> u8 {
         eprintln!("gossipper worker: {msg}");
         return fail(&mut lines, &spec.job_id, &msg, exit::FATAL);
     }
-    if spec.profile_kind == "tool" {
-        return run_tool(spec, lines);
+    match &spec.run {
+        Run::Tool(tool) => run_tool(spec, tool, lines),
+        Run::Engine(job) => run_engine(spec, job, lines, signals),
     }
-    run_engine(spec, lines, signals)
 }
 
-fn run_tool(spec: &WorkerSpec, mut lines: Lines) -> u8 {
-    eprintln!("worker: job {}: tool {}", spec.job_id, spec.profile_id);
-    match tools::run(
-        &spec.profile_id,
-        &spec.tool_args,
-        &spec.data_dir,
-        &spec.artifacts_dir,
-        &spec.job_id,
-    ) {
+fn run_tool(spec: &JobFile, tool: &ToolRun, mut lines: Lines) -> u8 {
+    eprintln!("worker: job {}: {}", spec.job_id, spec.about.title);
+    match tools::run(tool, &spec.about.title, &spec.artifacts_dir) {
         Ok(written) => {
             for p in &written {
                 eprintln!("worker: wrote {}", p.display());
@@ -203,14 +197,6 @@ fn run_tool(spec: &WorkerSpec, mut lines: Lines) -> u8 {
     }
 }
 
-fn random_seed() -> u64 {
-    let mut b = [0u8; 8];
-    match getrandom::getrandom(&mut b) {
-        Ok(()) => u64::from_le_bytes(b),
-        Err(_) => now_ms(),
-    }
-}
-
 fn run_error(e: &RunError) -> (String, u8) {
     match e {
         RunError::Scenario(errs) => {
@@ -229,17 +215,8 @@ fn run_error(e: &RunError) -> (String, u8) {
     }
 }
 
-fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 {
+fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCounts) -> u8 {
     let job_id = spec.job_id.as_str();
-    let built = match config::build(spec, random_seed()) {
-        Ok(b) => b,
-        Err(e) => {
-            let msg = e.to_string();
-            eprintln!("worker: {msg}");
-            return fail(&mut lines, job_id, &msg, exit::FATAL);
-        }
-    };
-    let job = &built.job;
     let prepared = match runner::prepare(job) {
         Ok(p) => p,
         Err(e) => {
@@ -248,10 +225,14 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 
             return fail(&mut lines, job_id, &msg, code);
         }
     };
+    let about = &spec.about;
+    let scenario = match about.scenario_id.as_str() {
+        "" => prepared.scenario.name.as_str(),
+        id => id,
+    };
     eprintln!(
-        "worker: job {job_id}: {} scenario \"{}\" on {} ({} shard(s)), remote {}, seed {}",
-        spec.profile_kind,
-        built.scenario_id,
+        "worker: job {job_id}: {} scenario \"{scenario}\" on {} ({} shard(s)), remote {}, seed {}",
+        about.profile_kind,
         prepared.local,
         prepared.shards,
         job.remote
@@ -259,7 +240,7 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 
         job.seed
     );
     if let Some(dir) = &job.record_dir {
-        // The engine writes <call-id>.wav here as each call ends (config::build set it).
+        // The engine writes <call-id>.wav here as each call ends.
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("worker: {}: {e}", dir.display());
         }
@@ -309,16 +290,15 @@ fn run_engine(spec: &WorkerSpec, mut lines: Lines, signals: SignalCounts) -> u8 
         &spec.artifacts_dir.join(files::SUMMARY),
         summary::to_json(&s).as_bytes(),
     );
-    let title = format!(
-        "gossipper job {job_id} — {} {}",
-        spec.profile_kind, built.scenario_id
-    );
-    let request = [("scenario id", built.scenario_id.clone())];
+    let facts = match about.scenario_id.as_str() {
+        "" => Vec::new(),
+        id => vec![("scenario id", id.to_string())],
+    };
     let head = ReportHead {
-        title: &title,
-        name: &spec.name,
-        notes: &spec.notes,
-        request: &request,
+        title: &about.title,
+        name: &about.name,
+        notes: &about.notes,
+        request: &facts,
     };
     let html = report::render_with(&head, &ReportData::from_summary(&s), &obs.series);
     write_artifact(
@@ -403,24 +383,24 @@ mod tests {
     }
 
     #[test]
-    fn a_spec_writing_outside_its_job_folder_is_refused() {
+    fn a_spec_the_worker_cannot_run_is_refused_naming_the_problem() {
         let dir = std::env::temp_dir().join(format!("gossipper-wspec-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("spec.json");
+        // The spec of a master that left resolving to its workers.
         std::fs::write(
             &p,
-            r#"{"job_id":"j1","data_dir":"/d","profile_kind":"server","artifacts_dir":"/etc"}"#,
+            r#"{"job_id":"j1","data_dir":"/d","profile_kind":"server","artifacts_dir":"/d/artifacts/jobs/j1"}"#,
         )
         .unwrap();
-        assert!(read_spec(&p).unwrap_err().contains("artifacts_dir"));
+        assert!(read_spec(&p).unwrap_err().contains("\"kind\" is missing"));
         std::fs::write(
             &p,
-            r#"{"job_id":"j1","data_dir":"/d","profile_kind":"server","artifacts_dir":"/d/artifacts/jobs/j1","stats_interval_ms":1}"#,
+            r#"{"kind":"gossipper_job_spec","version":1,"job_id":"j1","artifacts_dir":"/a","stats_interval_ms":1,"run":{"engine":{}}}"#,
         )
         .unwrap();
         assert!(read_spec(&p).unwrap_err().contains("stats_interval_ms"));
-        std::fs::write(&p, r#"{"job_id":"j1","bogus":1}"#).unwrap();
-        assert!(read_spec(&p).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+        assert!(read_spec(&p).is_err(), "a missing file");
     }
 }

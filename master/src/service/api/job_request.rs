@@ -6,13 +6,14 @@
 //! supervisor does) or hold a grammar (thresholds parse in the engine).
 
 use gossipper_engine::config::JobSpec;
-use gossipper_engine::runner::{self, RunError};
+use gossipper_engine::runner::RunError;
 use gossipper_engine::scenario::Role;
 use gossipper_engine::stats::thresholds;
 
-use super::{ApiError, Ctx};
-use crate::service::resolve::ConfigError;
-use crate::service::supervisor::StartRequest;
+use super::ApiError;
+use crate::job::spec::Run;
+use crate::service::resolve::ResolveError;
+use crate::service::supervisor::{CheckError, Pending};
 
 /// Longest job name, in characters.
 pub(super) const MAX_NAME: usize = 200;
@@ -65,46 +66,38 @@ pub(super) fn check_thresholds(list: Option<&[String]>, field: &str) -> Result<(
     Ok(())
 }
 
-/// Builds and checks a client job as the master's precheck does (the worker's
-/// `config::build`, the engine's `runner::check`), answering 400 for every reason it
-/// could not run: an unknown scenario (named), one that answers calls instead of placing
-/// them, a scenario that does not load, a threshold on a timer it lacks. Returns the
-/// engine settings the run will use.
-pub(super) fn check_load_test(ctx: &Ctx, req: &StartRequest) -> Result<JobSpec, ApiError> {
-    let root = ctx.store.layout.root();
-    let spec = req.worker_spec("_check", root, &root.join("artifacts/jobs/_check"), 1000);
-    let built = crate::service::resolve::build(&spec, 0).map_err(|e| match e {
-        ConfigError::UnknownScenario(id) => ApiError::field(
+/// A load test's check: the job resolved and checked (`Supervisor::prepare`), answering
+/// 400 for every reason it could not run: an unknown scenario (named), one that answers
+/// calls instead of placing them, a scenario that does not load, a threshold on a timer
+/// it lacks. Returns the engine settings the run will use (the ones its spec file holds).
+pub(super) fn check_load_test<'p>(
+    pending: &'p Pending<'_>,
+    scenario_id: &str,
+) -> Result<&'p JobSpec, ApiError> {
+    let checked = pending.checked.as_ref().map_err(|e| match e {
+        CheckError::Resolve(ResolveError::UnknownScenario(id)) => ApiError::field(
             "scenario_id",
             format!("\"{id}\" is neither a stored scenario nor a built-in one"),
         ),
+        CheckError::Scenario(_) => ApiError::field(
+            "scenario_id",
+            format!("\"{scenario_id}\" does not load: {e}"),
+        ),
+        CheckError::Run(e @ RunError::Threshold(_)) => ApiError::field("thresholds", e),
         other => ApiError::BadRequest(other.to_string()),
     })?;
-    let role = runner::check(&built.job).map_err(|e| match e {
-        RunError::Scenario(errs) => {
-            let text: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
-            ApiError::field(
-                "scenario_id",
-                format!(
-                    "\"{}\" does not load: {}",
-                    built.scenario_id,
-                    text.join("; ")
-                ),
-            )
-        }
-        e @ RunError::Threshold(_) => ApiError::field("thresholds", e),
-        other => ApiError::BadRequest(other.to_string()),
-    })?;
+    let (Run::Engine(job), Some(role)) = (&checked.file.run, checked.role) else {
+        return Err(ApiError::BadRequest("a load test runs the engine".into()));
+    };
     if role != Role::Client {
         return Err(ApiError::field(
             "scenario_id",
             format!(
-                "\"{}\" answers calls (a UAS scenario); a load test needs a scenario that places them, such as uac or invite_media",
-                built.scenario_id
+                "\"{scenario_id}\" answers calls (a UAS scenario); a load test needs a scenario that places them, such as uac or invite_media"
             ),
         ));
     }
-    Ok(built.job)
+    Ok(job)
 }
 
 #[cfg(test)]

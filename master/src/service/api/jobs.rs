@@ -14,14 +14,16 @@ use super::{ApiError, Call, Ctx, Reply, job_request};
 use crate::job::files;
 use crate::service::paths::check_name;
 use crate::service::resolve::request::EngineOverrides;
+use crate::service::resolve::request::StartRequest;
 use crate::service::store::jobs::{self, Artifact, Job};
 use crate::service::supervisor::admission::Refusal;
-use crate::service::supervisor::{Deleted, StartError, StartRequest};
+use crate::service::supervisor::{Deleted, StartError};
 
 impl From<StartError> for ApiError {
     fn from(e: StartError) -> Self {
         match e {
             StartError::BadRequest(m) => ApiError::BadRequest(m),
+            StartError::Rejected(e) => ApiError::BadRequest(e.to_string()),
             StartError::Refused(r @ Refusal::Duplicate(_)) => ApiError::Conflict(r.to_string()),
             StartError::Refused(r) => ApiError::TooMany {
                 message: r.to_string(),
@@ -137,7 +139,7 @@ fn check_profile(ctx: &Ctx, kind: &str, id: &str) -> Result<(), ApiError> {
 }
 
 pub(super) fn start_job(ctx: &Ctx, req: StartRequest) -> Result<Job, ApiError> {
-    Ok(ctx.supervisor.start(req)?)
+    Ok(ctx.supervisor.start(&ctx.store, req)?)
 }
 
 pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
@@ -155,7 +157,7 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
             }
         }
         "tool" => {
-            if !crate::worker::tools::catalogue()
+            if !crate::service::resolve::tools::catalogue()
                 .iter()
                 .any(|t| t.id == body.profile_id)
             {

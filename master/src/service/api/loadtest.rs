@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply};
 use crate::service::resolve::request::EngineOverrides;
+use crate::service::resolve::request::StartRequest;
 use crate::service::store::StoreError;
 use crate::service::store::jobs::Job;
 use crate::service::store::profiles::{ClientProfile, TransportSpec};
-use crate::service::supervisor::StartRequest;
 use crate::service::timefmt;
 use gossipper_engine::stats::report::RunParams;
 
@@ -329,11 +329,12 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
         name,
         notes,
     };
-    // The wizard profile must exist for the check to read it.
+    // The wizard profile must exist for the job to resolve.
     upsert_wizard(ctx, &d, &body)?;
-    let job = super::job_request::check_load_test(ctx, &req)?;
-    let target = run_target(&job);
-    let job = super::jobs::start_job(ctx, req)?;
+    let scenario_id = req.scenario_id.clone();
+    let pending = ctx.supervisor.prepare(&ctx.store, req)?;
+    let target = run_target(super::job_request::check_load_test(&pending, &scenario_id)?);
+    let job = ctx.supervisor.launch(pending)?;
     ctx.audit(
         call.who()?,
         "loadtest.run",

@@ -1,13 +1,13 @@
 //! `GET /tools` (the catalogue) and `POST /tools/{id}/run` (a `tool` job). The table and
-//! the tools themselves live in `worker::tools`; a tool this build cannot run is listed
+//! the tools' arguments are resolved in `resolve::tools` and run by the worker; a tool this build cannot run is listed
 //! with `available: false`, and its job fails at once saying so.
 
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply};
+use crate::service::resolve::request::StartRequest;
+use crate::service::resolve::tools::{Tool, catalogue};
 use crate::service::store::jobs::Job;
-use crate::service::supervisor::StartRequest;
-use crate::worker::tools::{Tool, catalogue};
 
 #[derive(Serialize)]
 struct Tools {

@@ -1,13 +1,23 @@
-//! Builds the engine's `JobSpec` from a worker spec: profile, then scenario, then the
-//! engine overrides (gossipper-reference.md §5.7 "How the worker builds its config").
+//! Resolves a job once: a start request (a profile, a scenario, the engine overrides, or
+//! a tool and its arguments) becomes the job's spec file (`job::spec::JobFile`), which
+//! the master checks and writes into the job's folder and the worker runs as it is.
 //!
-//! Owns: the mapping from profiles and overrides to engine settings, and every reason a
-//! job cannot run before it starts (unknown profile or scenario, a missing media asset,
-//! a value that makes no sense). The master calls [`build`] too, before it forks, so a
-//! job that cannot run fails at once with this error in its `error` field. The job's
-//! file rule is set here: it reads only its media library and its own folder
-//! (`files::FileAccess::Confined`), whatever the scenario or the profile names. Must not:
-//! bind sockets or start the engine (the worker's `run` does).
+//! Owns: the mapping from profiles and overrides to engine settings (profile, then
+//! scenario, then the overrides, gossipper-reference.md §5.7), the expansion of a stored
+//! scenario's `[[media:…]]` names, the seed, the report's title and facts, and every
+//! reason a job cannot be resolved (unknown profile or scenario, a missing media asset, a
+//! value that makes no sense). The job's file rule is set here: it reads only its media
+//! library and its own folder (`files::FileAccess::Confined`), whatever the scenario or
+//! the profile names, and it never runs shell commands. Reads profiles and scenarios
+//! through the store, once. Must not: bind sockets, run the engine, or write (the
+//! supervisor checks and writes the spec; the worker runs it).
+
+mod invite_media;
+mod media_refs;
+pub(crate) mod request;
+pub(crate) mod tools;
+
+pub(crate) use invite_media::{IDS as LOAD_SCENARIOS, check_identity_value};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -19,26 +29,24 @@ use gossipper_engine::media::RecordCalls;
 use gossipper_engine::scenario::builtin;
 use gossipper_engine::stats::thresholds;
 
-mod invite_media;
-mod media_refs;
-pub(crate) mod request;
-
-pub(crate) use invite_media::{IDS as LOAD_SCENARIOS, check_identity_value};
-
+use crate::job::files;
+use crate::job::spec::{About, JobFile, Run};
 use crate::service::paths::{Layout, Place};
-use crate::service::store::files;
+use crate::service::store::files as store_files;
 use crate::service::store::profiles::{ClientProfile, ServerProfile, TransportSpec};
-use invite_media::{self as load_scenario, Identity};
-use media_refs::{self as media, MediaRefError, MediaRefKind};
-use request::{EngineOverrides, WorkerSpec};
+use crate::service::store::{Store, StoreError};
+use invite_media::Identity;
+use media_refs::{MediaRefError, MediaRefKind};
+use request::{EngineOverrides, StartRequest};
+use tools::ToolError;
 
-/// Why a job cannot run.
+/// Why a job cannot be resolved.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ConfigError {
+pub(crate) enum ResolveError {
     #[error("{kind} profile \"{id}\" not found")]
     ProfileNotFound { kind: &'static str, id: String },
     #[error("{0}")]
-    Store(#[from] crate::service::store::StoreError),
+    Store(#[from] StoreError),
     #[error("scenario \"{0}\" is neither a stored scenario nor a built-in")]
     UnknownScenario(String),
     #[error("scenario \"{id}\": {source}")]
@@ -51,37 +59,83 @@ pub(crate) enum ConfigError {
     BadValue { field: String, problem: String },
     #[error("{0}")]
     Unsupported(String),
+    #[error(transparent)]
+    Tool(#[from] ToolError),
 }
 
-fn bad(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-    ConfigError::BadValue {
+/// Where a job lives: its id and its folder (`artifacts/jobs/<id>/`).
+#[derive(Debug, Clone)]
+pub(crate) struct JobPlace {
+    pub(crate) id: String,
+    pub(crate) artifacts_dir: PathBuf,
+}
+
+/// Resolves `req` as job `place` into its spec file; `seed` is the run's seed unless the
+/// overrides name one.
+pub(crate) fn resolve(
+    store: &Store,
+    req: &StartRequest,
+    place: &JobPlace,
+    seed: u64,
+) -> Result<JobFile, ResolveError> {
+    let (about, run) = if req.profile_kind == "tool" {
+        let job_exists = |id: &str| {
+            matches!(
+                store.db.read(|c| crate::service::store::jobs::by_id(c, id)),
+                Ok(Some(_))
+            )
+        };
+        let (title, tool) = tools::resolve(
+            &req.profile_id,
+            &req.tool_args,
+            &store.layout,
+            &place.id,
+            &job_exists,
+        )?;
+        let about = About {
+            title,
+            ..About::default()
+        };
+        (about, Run::Tool(tool))
+    } else {
+        let (job, scenario_id) = engine(store, req, place, seed)?;
+        let about = About {
+            title: format!(
+                "gossipper job {} — {} {scenario_id}",
+                place.id, req.profile_kind
+            ),
+            name: req.name.clone(),
+            notes: req.notes.clone(),
+            profile_kind: req.profile_kind.clone(),
+            scenario_id,
+        };
+        (about, Run::Engine(Box::new(job)))
+    };
+    Ok(JobFile::new(&place.id, &place.artifacts_dir, about, run))
+}
+
+fn bad(field: impl Into<String>, problem: impl Into<String>) -> ResolveError {
+    ResolveError::BadValue {
         field: field.into(),
         problem: problem.into(),
     }
 }
 
-/// A resolved job: the engine settings and the scenario id actually used.
-#[derive(Debug, Clone)]
-pub(crate) struct Built {
-    pub(crate) job: JobSpec,
-    pub(crate) scenario_id: String,
-}
-
 /// The profile's SIP row: the first enabled one that is not WebRTC.
-fn sip_row(rows: &[TransportSpec]) -> Result<Option<&TransportSpec>, ConfigError> {
+fn sip_row(rows: &[TransportSpec]) -> Result<Option<&TransportSpec>, ResolveError> {
     let enabled: Vec<&TransportSpec> = rows.iter().filter(|r| r.enabled).collect();
     if let Some(r) = enabled.iter().find(|r| r.transport != "webrtc") {
         return Ok(Some(r));
     }
     if !enabled.is_empty() {
-        return Err(ConfigError::Unsupported(
+        return Err(ResolveError::Unsupported(
             "the webrtc transport is not available in this build".into(),
         ));
     }
     Ok(None)
 }
 
-fn parse_ip(field: &str, v: &str) -> Result<Option<IpAddr>, ConfigError> {
+fn parse_ip(field: &str, v: &str) -> Result<Option<IpAddr>, ResolveError> {
     if v.is_empty() {
         return Ok(None);
     }
@@ -92,7 +146,7 @@ fn parse_ip(field: &str, v: &str) -> Result<Option<IpAddr>, ConfigError> {
     Ok((!ip.is_unspecified()).then_some(ip))
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, ResolveError> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|e| bad("remote_host", format!("cannot resolve \"{host}\": {e}")))?
@@ -105,7 +159,7 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
         .ok_or_else(|| bad("remote_host", format!("\"{host}\" has no address")))
 }
 
-fn apply_row(job: &mut JobSpec, row: Option<&TransportSpec>) -> Result<(), ConfigError> {
+fn apply_row(job: &mut JobSpec, row: Option<&TransportSpec>) -> Result<(), ResolveError> {
     let Some(row) = row else { return Ok(()) };
     job.transport = TransportMode::parse(&row.transport).ok_or_else(|| {
         bad(
@@ -131,23 +185,26 @@ fn apply_row(job: &mut JobSpec, row: Option<&TransportSpec>) -> Result<(), Confi
 /// `media/wav/NAME.wav` or `media/pcap/NAME.pcap`, names the job's file rule reads from
 /// the media library).
 fn scenario_source(
-    layout: &Layout,
+    store: &Store,
     id: &str,
     ident: &Identity,
-) -> Result<ScenarioSource, ConfigError> {
+) -> Result<ScenarioSource, ResolveError> {
+    let layout = &store.layout;
+    // The file, not the store's index: a scenario put on disk by hand is run too (and
+    // checked like every other).
     let stored = layout
         .path(Place::ScenarioXml(id))
         .map_err(|e| bad("scenario_id", e.to_string()))?;
-    if let Some(bytes) = files::read_optional(&stored)? {
+    if let Some(bytes) = store_files::read_optional(&stored)? {
         let text = String::from_utf8_lossy(&bytes);
         let mut found: HashMap<(MediaRefKind, String), Option<PathBuf>> = HashMap::new();
-        let expanded = media::expand(&text, |kind, name| {
+        let expanded = media_refs::expand(&text, |kind, name| {
             found
                 .entry((kind, name.to_string()))
                 .or_insert_with(|| media_path(layout, kind, name))
                 .clone()
         })
-        .map_err(|source| ConfigError::Media {
+        .map_err(|source| ResolveError::Media {
             id: id.to_string(),
             source,
         })?;
@@ -156,7 +213,7 @@ fn scenario_source(
             text: expanded.into_bytes(),
         });
     }
-    if let Some(xml) = load_scenario::xml(id, ident) {
+    if let Some(xml) = invite_media::xml(id, ident) {
         return Ok(ScenarioSource::Xml {
             name: format!("{id}.xml"),
             text: xml.into_bytes(),
@@ -165,7 +222,7 @@ fn scenario_source(
     if builtin::get(id).is_some() {
         return Ok(ScenarioSource::Builtin(id.to_string()));
     }
-    Err(ConfigError::UnknownScenario(id.to_string()))
+    Err(ResolveError::UnknownScenario(id.to_string()))
 }
 
 /// The job-relative name of a library asset (`media/wav/NAME.wav`), if it exists (`ring`
@@ -189,11 +246,11 @@ fn media_path(layout: &Layout, kind: MediaRefKind, name: &str) -> Option<PathBuf
     Some(Path::new(dir).join(format!("{name}{ext}")))
 }
 
-fn identity(o: &EngineOverrides) -> Result<Identity, ConfigError> {
-    let check = |field: &str, v: &Option<String>| -> Result<Option<String>, ConfigError> {
+fn identity(o: &EngineOverrides) -> Result<Identity, ResolveError> {
+    let check = |field: &str, v: &Option<String>| -> Result<Option<String>, ResolveError> {
         match v.as_deref() {
             None | Some("") => Ok(None),
-            Some(s) => load_scenario::check_identity_value(s)
+            Some(s) => check_identity_value(s)
                 .map(|()| Some(s.to_string()))
                 .map_err(|p| bad(field, p)),
         }
@@ -210,7 +267,7 @@ fn apply_overrides(
     job: &mut JobSpec,
     o: &EngineOverrides,
     ident: &Identity,
-) -> Result<(), ConfigError> {
+) -> Result<(), ResolveError> {
     if let Some(t) = &o.transport {
         job.transport = TransportMode::parse(t)
             .ok_or_else(|| bad("engine.transport", format!("unknown transport \"{t}\"")))?;
@@ -297,43 +354,34 @@ fn apply_overrides(
     Ok(())
 }
 
-fn load_profile<T: serde::de::DeserializeOwned>(
-    layout: &Layout,
-    place: Place<'_>,
-    kind: &'static str,
-    id: &str,
-) -> Result<T, ConfigError> {
-    let path = layout
-        .path(place)
-        .map_err(|e| bad("profile_id", e.to_string()))?;
-    files::read_json::<T>(&path)?.ok_or_else(|| ConfigError::ProfileNotFound {
-        kind,
-        id: id.to_string(),
-    })
-}
-
-/// Builds the engine settings for a server or client job. `seed` is used when the
-/// overrides name none.
-pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> {
-    let layout = Layout::new(&spec.data_dir);
+/// The engine settings of a server or client job, and the scenario id it runs. `seed`
+/// is used when the overrides name none.
+fn engine(
+    store: &Store,
+    spec: &StartRequest,
+    place: &JobPlace,
+    seed: u64,
+) -> Result<(JobSpec, String), ResolveError> {
     let o = &spec.engine;
     let ident = identity(o)?;
     let mut job = JobSpec {
         seed,
         file_access: FileAccess::Confined(JobRoots {
-            data_dir: spec.data_dir.clone(),
-            job_dir: spec.artifacts_dir.clone(),
+            data_dir: store.layout.root().to_path_buf(),
+            job_dir: place.artifacts_dir.clone(),
         }),
         ..JobSpec::default()
     };
+    let not_found = |kind: &'static str| ResolveError::ProfileNotFound {
+        kind,
+        id: spec.profile_id.clone(),
+    };
     let (default_scenario, scenario_ref) = match spec.profile_kind.as_str() {
         "server" => {
-            let p: ServerProfile = load_profile(
-                &layout,
-                Place::ServerProfile(&spec.profile_id),
-                "server",
-                &spec.profile_id,
-            )?;
+            let p: ServerProfile = store
+                .servers
+                .get(&spec.profile_id)
+                .ok_or_else(|| not_found("server"))?;
             apply_row(&mut job, sip_row(&p.transports)?)?;
             if p.max_concurrent > 0 {
                 job.call_limit = Some(u64::from(p.max_concurrent));
@@ -341,12 +389,10 @@ pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> 
             ("uas", p.scenario_ref)
         }
         "client" => {
-            let p: ClientProfile = load_profile(
-                &layout,
-                Place::ClientProfile(&spec.profile_id),
-                "client",
-                &spec.profile_id,
-            )?;
+            let p: ClientProfile = store
+                .clients
+                .get(&spec.profile_id)
+                .ok_or_else(|| not_found("client"))?;
             apply_row(&mut job, sip_row(&p.transports)?)?;
             if p.rate > 0.0 {
                 job.rate = p.rate;
@@ -376,12 +422,12 @@ pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> 
                     "the client profile names no remote host; set remote_ip or pass engine.remote_host",
                 ));
             }
-            job.remote = Some(resolve(&host, port)?);
+            job.remote = Some(resolve_host(&host, port)?);
             job.remote_host = Some(host);
             ("uac", p.scenario_ref)
         }
         "gateway" => {
-            return Err(ConfigError::Unsupported(
+            return Err(ResolveError::Unsupported(
                 "gateway jobs are not available in this build".into(),
             ));
         }
@@ -397,7 +443,7 @@ pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> 
         .find(|s| !s.is_empty())
         .unwrap_or(default_scenario)
         .to_string();
-    job.scenario = scenario_source(&layout, &scenario_id, &ident)?;
+    job.scenario = scenario_source(store, &scenario_id, &ident)?;
     apply_overrides(&mut job, o, &ident)?;
     // record_wav / record_wav_duplex: every call's audio into the job's recordings folder.
     job.record_calls = match (spec.record_wav_duplex, spec.record_wav) {
@@ -406,48 +452,67 @@ pub(crate) fn build(spec: &WorkerSpec, seed: u64) -> Result<Built, ConfigError> 
         (false, false) => RecordCalls::Off,
     };
     if job.record_calls != RecordCalls::Off {
-        job.record_dir = Some(spec.artifacts_dir.join(crate::job::files::RECORDINGS));
+        job.record_dir = Some(place.artifacts_dir.join(files::RECORDINGS));
     }
     // A server job given no remote stays a UAS; a client override of the remote applies
     // only to clients (handled above).
-    Ok(Built { job, scenario_id })
-}
-
-/// Whether `dir` is the artifacts folder of `job_id` inside `data_dir` (the worker never
-/// writes anywhere else).
-pub(crate) fn artifacts_dir_is_sane(data_dir: &Path, job_id: &str, dir: &Path) -> bool {
-    Layout::new(data_dir)
-        .path(Place::JobArtifacts(job_id))
-        .is_ok_and(|p| p == dir)
+    Ok((job, scenario_id))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::service::store::files::testdir::TestDir;
+    use crate::service::store::scenarios::ScenarioMeta;
 
-    fn spec(t: &TestDir, kind: &str, profile: &str) -> WorkerSpec {
-        WorkerSpec {
-            job_id: "j1".into(),
-            data_dir: t.layout.root().to_path_buf(),
-            profile_id: profile.into(),
-            profile_kind: kind.into(),
-            scenario_id: String::new(),
-            tool_args: Default::default(),
-            artifacts_dir: t.layout.root().join("artifacts/jobs/j1"),
-            stats_interval_ms: 1000,
-            record_wav: false,
-            record_wav_duplex: false,
-            engine: EngineOverrides::default(),
-            name: String::new(),
-            notes: String::new(),
+    /// A data dir with its store; profiles and scenarios go in through the store.
+    struct Fix {
+        dir: TestDir,
+        store: Store,
+    }
+
+    /// What `engine` resolved.
+    #[derive(Debug)]
+    struct Built {
+        job: JobSpec,
+        scenario_id: String,
+    }
+
+    impl Fix {
+        fn new(tag: &str) -> Fix {
+            let dir = TestDir::new(tag);
+            let store = Store::open(dir.layout.clone(), 5).unwrap();
+            Fix { dir, store }
+        }
+
+        fn server(&self, p: &ServerProfile) {
+            self.store.servers.create(p.clone(), "t").unwrap();
+        }
+
+        fn client(&self, p: &ClientProfile) {
+            self.store.clients.create(p.clone(), "t").unwrap();
+        }
+
+        fn artifacts(&self) -> PathBuf {
+            self.dir.layout.root().join("artifacts/jobs/j1")
+        }
+
+        fn build(&self, req: &StartRequest, seed: u64) -> Result<Built, ResolveError> {
+            let place = JobPlace {
+                id: "j1".into(),
+                artifacts_dir: self.artifacts(),
+            };
+            let (job, scenario_id) = engine(&self.store, req, &place, seed)?;
+            Ok(Built { job, scenario_id })
         }
     }
 
-    fn write_profile<T: serde::Serialize>(t: &TestDir, place: Place<'_>, p: &T) {
-        let path = t.layout.path(place).unwrap();
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, serde_json::to_vec(p).unwrap()).unwrap();
+    fn spec(_: &Fix, kind: &str, profile: &str) -> StartRequest {
+        StartRequest {
+            profile_id: profile.into(),
+            profile_kind: kind.into(),
+            ..StartRequest::default()
+        }
     }
 
     fn row(transport: &str, ip: &str, port: u16) -> TransportSpec {
@@ -462,14 +527,14 @@ mod tests {
 
     #[test]
     fn a_server_profile_becomes_a_uas_on_its_address() {
-        let t = TestDir::new("cfg-server");
+        let t = Fix::new("cfg-server");
         let p = ServerProfile {
             id: "s1".into(),
             transports: vec![row("u1", "127.0.0.1", 5099)],
             ..Default::default()
         };
-        write_profile(&t, Place::ServerProfile("s1"), &p);
-        let b = build(&spec(&t, "server", "s1"), 7).unwrap();
+        t.server(&p);
+        let b = t.build(&spec(&t, "server", "s1"), 7).unwrap();
         assert_eq!(b.scenario_id, "uas");
         assert_eq!(b.job.scenario, ScenarioSource::Builtin("uas".into()));
         assert_eq!(b.job.local_ip, Some("127.0.0.1".parse().unwrap()));
@@ -479,54 +544,57 @@ mod tests {
 
     #[test]
     fn a_job_reads_only_its_own_roots_and_never_runs_shell_commands() {
-        let t = TestDir::new("cfg-files");
+        let t = Fix::new("cfg-files");
         let p = ServerProfile {
             id: "s1".into(),
             transports: vec![row("u1", "127.0.0.1", 5099)],
             ..Default::default()
         };
-        write_profile(&t, Place::ServerProfile("s1"), &p);
+        t.server(&p);
         let s = spec(&t, "server", "s1");
-        let b = build(&s, 1).unwrap();
+        let b = t.build(&s, 1).unwrap();
         assert_eq!(
             b.job.file_access,
             FileAccess::Confined(JobRoots {
-                data_dir: s.data_dir.clone(),
-                job_dir: s.artifacts_dir.clone(),
+                data_dir: t.dir.layout.root().to_path_buf(),
+                job_dir: t.artifacts(),
             })
         );
-        // Only SIPp's -allow_exec sets it; a worker spec has no such field.
+        // Only SIPp's -allow_exec sets it; a request has no such field.
         assert!(!b.job.allow_exec_command);
-        let with_exec = r#"{"job_id":"j","data_dir":"/d","profile_kind":"server","artifacts_dir":"/d/artifacts/jobs/j","allow_exec_command":true}"#;
-        assert!(serde_json::from_str::<WorkerSpec>(with_exec).is_err());
+        let with_exec = r#"{"allow_exec_command":true}"#;
+        assert!(serde_json::from_str::<EngineOverrides>(with_exec).is_err());
     }
 
     #[test]
     fn record_wav_records_every_call_into_the_jobs_recordings_folder() {
-        let t = TestDir::new("cfg-record");
+        let t = Fix::new("cfg-record");
         let p = ServerProfile {
             id: "s1".into(),
             transports: vec![row("u1", "127.0.0.1", 5099)],
             ..Default::default()
         };
-        write_profile(&t, Place::ServerProfile("s1"), &p);
+        t.server(&p);
         let mut s = spec(&t, "server", "s1");
-        let b = build(&s, 1).unwrap();
+        let b = t.build(&s, 1).unwrap();
         assert_eq!(
             (b.job.record_calls, b.job.record_dir),
             (RecordCalls::Off, None)
         );
         s.record_wav = true;
-        let b = build(&s, 1).unwrap();
+        let b = t.build(&s, 1).unwrap();
         assert_eq!(b.job.record_calls, RecordCalls::Mono);
-        assert_eq!(b.job.record_dir, Some(s.artifacts_dir.join("recordings")));
+        assert_eq!(b.job.record_dir, Some(t.artifacts().join("recordings")));
         s.record_wav_duplex = true;
-        assert_eq!(build(&s, 1).unwrap().job.record_calls, RecordCalls::Duplex);
+        assert_eq!(
+            t.build(&s, 1).unwrap().job.record_calls,
+            RecordCalls::Duplex
+        );
     }
 
     #[test]
     fn a_client_profile_gets_remote_rate_and_overrides_last() {
-        let t = TestDir::new("cfg-client");
+        let t = Fix::new("cfg-client");
         let p = ClientProfile {
             id: "c1".into(),
             transports: vec![row("u1", "0.0.0.0", 0)],
@@ -537,13 +605,13 @@ mod tests {
             duration_ms: 60_000,
             ..Default::default()
         };
-        write_profile(&t, Place::ClientProfile("c1"), &p);
+        t.client(&p);
         let mut s = spec(&t, "client", "c1");
         s.engine.total_calls = Some(500);
         s.engine.rate = Some(200.0);
         s.engine.health_min_success_ratio = Some(0.9);
         s.engine.sip_pai = Some("sip:+1555@x".into());
-        let b = build(&s, 1).unwrap();
+        let b = t.build(&s, 1).unwrap();
         assert_eq!(b.scenario_id, "uac");
         assert_eq!(b.job.remote, Some("127.0.0.1:5099".parse().unwrap()));
         assert_eq!(b.job.local_ip, None, "0.0.0.0 lets the engine pick");
@@ -561,51 +629,58 @@ mod tests {
 
     #[test]
     fn what_cannot_run_is_an_error_before_any_call() {
-        let t = TestDir::new("cfg-bad");
+        let t = Fix::new("cfg-bad");
         assert!(matches!(
-            build(&spec(&t, "server", "nope"), 0),
-            Err(ConfigError::ProfileNotFound { .. })
+            t.build(&spec(&t, "server", "nope"), 0),
+            Err(ResolveError::ProfileNotFound { .. })
         ));
         let p = ClientProfile {
             id: "c1".into(),
             remote_ip: "127.0.0.1".into(),
             ..Default::default()
         };
-        write_profile(&t, Place::ClientProfile("c1"), &p);
+        t.client(&p);
         let mut s = spec(&t, "client", "c1");
         s.scenario_id = "no-such-scenario".into();
-        assert!(matches!(build(&s, 0), Err(ConfigError::UnknownScenario(_))));
+        assert!(matches!(
+            t.build(&s, 0),
+            Err(ResolveError::UnknownScenario(_))
+        ));
         let mut s = spec(&t, "client", "c1");
         s.engine.transport = Some("carrier-pigeon".into());
-        assert!(matches!(build(&s, 0), Err(ConfigError::BadValue { .. })));
+        assert!(matches!(t.build(&s, 0), Err(ResolveError::BadValue { .. })));
         let mut s = spec(&t, "client", "c1");
         s.engine.rate = Some(-1.0);
-        assert!(matches!(build(&s, 0), Err(ConfigError::BadValue { .. })));
+        assert!(matches!(t.build(&s, 0), Err(ResolveError::BadValue { .. })));
         let mut s = spec(&t, "client", "c1");
         s.engine.sip_from = Some("a\r\nb".into());
-        assert!(matches!(build(&s, 0), Err(ConfigError::BadValue { .. })));
+        assert!(matches!(t.build(&s, 0), Err(ResolveError::BadValue { .. })));
         let s = spec(&t, "gateway", "g");
-        assert!(matches!(build(&s, 0), Err(ConfigError::Unsupported(_))));
+        assert!(matches!(t.build(&s, 0), Err(ResolveError::Unsupported(_))));
     }
 
     #[test]
     fn stored_scenarios_have_media_expanded_and_missing_media_fails() {
-        let t = TestDir::new("cfg-media");
+        let t = Fix::new("cfg-media");
         let p = ServerProfile {
             id: "s1".into(),
             scenario_ref: "mine".into(),
             ..Default::default()
         };
-        write_profile(&t, Place::ServerProfile("s1"), &p);
-        let xml_path = t.layout.path(Place::ScenarioXml("mine")).unwrap();
-        std::fs::create_dir_all(xml_path.parent().unwrap()).unwrap();
-        std::fs::write(&xml_path, "<scenario>[[media:wav/ring]]</scenario>").unwrap();
-        let err = build(&spec(&t, "server", "s1"), 0).unwrap_err();
-        assert!(matches!(err, ConfigError::Media { .. }), "{err}");
-        let wav = t.layout.path(Place::Wav("ring")).unwrap();
+        t.server(&p);
+        let meta = ScenarioMeta {
+            id: "mine".into(),
+            ..ScenarioMeta::default()
+        };
+        let xml = "<scenario>[[media:wav/ring]]</scenario>";
+        let now = std::time::SystemTime::now();
+        t.store.scenarios.create(meta, xml, now).unwrap();
+        let err = t.build(&spec(&t, "server", "s1"), 0).unwrap_err();
+        assert!(matches!(err, ResolveError::Media { .. }), "{err}");
+        let wav = t.dir.layout.path(Place::Wav("ring")).unwrap();
         std::fs::create_dir_all(wav.parent().unwrap()).unwrap();
         std::fs::write(&wav, b"RIFF").unwrap();
-        let b = build(&spec(&t, "server", "s1"), 0).unwrap();
+        let b = t.build(&spec(&t, "server", "s1"), 0).unwrap();
         match b.job.scenario {
             ScenarioSource::Xml { text, .. } => {
                 let text = String::from_utf8(text).unwrap();
@@ -617,16 +692,16 @@ mod tests {
 
     #[test]
     fn a_webrtc_only_profile_is_refused_with_a_message() {
-        let t = TestDir::new("cfg-webrtc");
+        let t = Fix::new("cfg-webrtc");
         let p = ServerProfile {
             id: "s1".into(),
             transports: vec![row("webrtc", "", 0)],
             ..Default::default()
         };
-        write_profile(&t, Place::ServerProfile("s1"), &p);
+        t.server(&p);
         assert!(matches!(
-            build(&spec(&t, "server", "s1"), 0),
-            Err(ConfigError::Unsupported(_))
+            t.build(&spec(&t, "server", "s1"), 0),
+            Err(ResolveError::Unsupported(_))
         ));
     }
 }

@@ -1,52 +1,30 @@
-//! The worker spec file (gossipper-reference.md §5.7) and the engine overrides a job may
-//! carry.
+//! What a request to start a job carries: the profile (or tool), the scenario, and the
+//! engine overrides (gossipper-reference.md §5.5).
 //!
-//! Owns: the JSON shape the master writes to `tmp/spec-<job>.json` and `gossipper worker
-//! --spec` reads. Both sides use these types, so they cannot drift. Unknown keys are
-//! refused everywhere: a typo in an override is a 400 at `POST /jobs`, never a setting
-//! that silently does nothing. Must not: touch files or resolve anything (`config` does).
-
-use std::path::PathBuf;
+//! Owns: those shapes. Unknown override keys are refused: a typo in an override is a 400
+//! at `POST /jobs`, never a setting that silently does nothing. Must not: touch files or
+//! resolve anything (`super` does, once, into the job's spec file).
 
 use serde::{Deserialize, Serialize};
 
-/// `{job_id, data_dir, profile_id, profile_kind, scenario_id, tool_args, artifacts_dir,
-/// stats_interval_ms, record_wav, record_wav_duplex, engine, name, notes}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct WorkerSpec {
-    pub(crate) job_id: String,
-    pub(crate) data_dir: PathBuf,
-    #[serde(default)]
+/// What a caller asks the master to start: a profile (or a tool) and what to change.
+/// Resolved once into the job's spec file (`super::resolve`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StartRequest {
+    pub(crate) id: Option<String>,
     pub(crate) profile_id: String,
-    /// `server`, `client`, `tool` (the tool id is `profile_id`) or `gateway`.
+    /// `server`, `client`, `tool` or `gateway`.
     pub(crate) profile_kind: String,
-    #[serde(default)]
     pub(crate) scenario_id: String,
-    #[serde(default)]
-    pub(crate) tool_args: serde_json::Map<String, serde_json::Value>,
-    pub(crate) artifacts_dir: PathBuf,
-    #[serde(default = "default_interval")]
-    pub(crate) stats_interval_ms: u64,
-    #[serde(default)]
     pub(crate) record_wav: bool,
-    #[serde(default)]
     pub(crate) record_wav_duplex: bool,
-    #[serde(default)]
     pub(crate) engine: EngineOverrides,
-    /// The job's name and notes as they were when it started (report.html shows them).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) tool_args: serde_json::Map<String, serde_json::Value>,
+    pub(crate) created_by: String,
+    /// The job's name and notes (`store::jobs::Job`), set by whoever starts it.
     pub(crate) name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) notes: String,
 }
-
-fn default_interval() -> u64 {
-    1000
-}
-
-/// The smallest stats interval a spec may ask for (the runner ticks every 50 ms).
-pub(crate) const MIN_STATS_INTERVAL_MS: u64 = 100;
 
 /// Engine settings a job may override, applied after the profile. The first block is
 /// the Go gossipper's list (§5.5); the last three are ours: the call hold time of the
@@ -130,33 +108,11 @@ mod tests {
     }
 
     #[test]
-    fn nulls_mean_not_given_and_the_spec_round_trips() {
+    fn nulls_mean_not_given() {
         let o: EngineOverrides =
             serde_json::from_str(r#"{"rate": null, "total_calls": 500}"#).unwrap();
         assert_eq!(o.rate, None);
         assert_eq!(o.total_calls, Some(500));
-        let spec = WorkerSpec {
-            job_id: "j1".into(),
-            data_dir: "/d".into(),
-            profile_id: "c1".into(),
-            profile_kind: "client".into(),
-            scenario_id: String::new(),
-            tool_args: Default::default(),
-            artifacts_dir: "/d/artifacts/jobs/j1".into(),
-            stats_interval_ms: 1000,
-            record_wav: false,
-            record_wav_duplex: false,
-            engine: o,
-            name: "nightly".into(),
-            notes: String::new(),
-        };
-        let text = serde_json::to_string(&spec).unwrap();
-        assert_eq!(serde_json::from_str::<WorkerSpec>(&text).unwrap(), spec);
-        let minimal: WorkerSpec = serde_json::from_str(
-            r#"{"job_id":"j","data_dir":"/d","profile_kind":"server","artifacts_dir":"/a"}"#,
-        )
-        .unwrap();
-        assert_eq!(minimal.stats_interval_ms, 1000);
     }
 
     #[test]

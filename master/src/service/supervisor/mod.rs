@@ -13,10 +13,15 @@
 //! running are stopped if their worker survived and marked failed ("master restarted");
 //! their artifacts are kept and registered.
 //!
-//! A job that cannot run fails at once: the master builds the engine configuration (the
-//! worker's own `config::build`) and checks the scenario and its files before it forks
-//! (`precheck`), and writes the error into the row; a request the rules refuse creates
-//! no job at all. Must not: parse HTTP or decide access (the api does).
+//! A job is resolved once: the master resolves the request into the job's spec file
+//! (`resolve`), checks that very configuration (`precheck`), writes it into the job's
+//! folder (`artifacts/jobs/<id>/spec.json`, 0600, atomically, kept with the artifacts)
+//! and forks `gossipper worker --spec` on it. A job that cannot run fails at once with
+//! the reason in its row; a request the rules refuse creates no job at all. Starting is
+//! two steps, [`Supervisor::prepare`] (admit, resolve, check) and
+//! [`Supervisor::launch`] (create the row, write the spec, fork), so a caller may refuse
+//! a checked job before it exists (the load-test wizard). Must not: parse HTTP or decide
+//! access (the api does).
 
 pub(crate) mod admission;
 pub(crate) mod hub;
@@ -27,8 +32,9 @@ mod reader;
 
 pub(crate) use admission::JobLimits;
 pub(crate) use log::DEFAULT_MAX_LOG_BYTES;
+pub(crate) use precheck::{CheckError, Checked};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -36,16 +42,18 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::job::files;
+use crate::job::spec::JobFile;
 use crate::service::paths::{Layout, Place, check_name};
-use crate::service::resolve::request::{EngineOverrides, WorkerSpec};
-use crate::service::store::StoreError;
+use crate::service::resolve::JobPlace;
+use crate::service::resolve::request::StartRequest;
 use crate::service::store::db::Db;
 use crate::service::store::files::{create_private, create_private_dir, write_atomic};
 use crate::service::store::jobs::{self, Job, NewJob};
+use crate::service::store::{Store, StoreError};
 use crate::service::timefmt;
 use admission::{Places, Refusal};
 use hub::{Hub, Subscription};
-use precheck::{Precheck, precheck};
+use precheck::precheck;
 use process::Sig;
 use reader::{Found, Pipes, collect_artifacts, outcome, read_lines};
 
@@ -62,6 +70,9 @@ const MAX_LINE: u64 = 1 << 20;
 pub(crate) enum StartError {
     #[error("{0}")]
     BadRequest(String),
+    /// The check refused the request ([`CheckError::refuses`]).
+    #[error(transparent)]
+    Rejected(CheckError),
     /// Not admitted: too many jobs running (or this id is already starting).
     #[error(transparent)]
     Refused(#[from] Refusal),
@@ -86,51 +97,6 @@ impl Default for Limits {
             jobs: JobLimits::default(),
             max_log_bytes: DEFAULT_MAX_LOG_BYTES,
             stop_grace: STOP_GRACE,
-        }
-    }
-}
-
-/// What to start.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct StartRequest {
-    pub(crate) id: Option<String>,
-    pub(crate) profile_id: String,
-    /// `server`, `client`, `tool` or `gateway`.
-    pub(crate) profile_kind: String,
-    pub(crate) scenario_id: String,
-    pub(crate) record_wav: bool,
-    pub(crate) record_wav_duplex: bool,
-    pub(crate) engine: EngineOverrides,
-    pub(crate) tool_args: serde_json::Map<String, serde_json::Value>,
-    pub(crate) created_by: String,
-    /// The job's name and notes (`store::jobs::Job`), set by whoever starts it.
-    pub(crate) name: String,
-    pub(crate) notes: String,
-}
-
-impl StartRequest {
-    /// The worker spec of this request as job `id`.
-    pub(crate) fn worker_spec(
-        &self,
-        id: &str,
-        data_dir: &Path,
-        artifacts_dir: &Path,
-        stats_interval_ms: u64,
-    ) -> WorkerSpec {
-        WorkerSpec {
-            job_id: id.to_string(),
-            data_dir: data_dir.to_path_buf(),
-            profile_id: self.profile_id.clone(),
-            profile_kind: self.profile_kind.clone(),
-            scenario_id: self.scenario_id.clone(),
-            tool_args: self.tool_args.clone(),
-            artifacts_dir: artifacts_dir.to_path_buf(),
-            stats_interval_ms,
-            record_wav: self.record_wav,
-            record_wav_duplex: self.record_wav_duplex,
-            engine: self.engine.clone(),
-            name: self.name.clone(),
-            notes: self.notes.clone(),
         }
     }
 }
@@ -193,7 +159,7 @@ pub(crate) struct Supervisor {
 /// frees the place.
 struct Admitted<'a> {
     sup: &'a Supervisor,
-    id: &'a str,
+    id: String,
     armed: bool,
 }
 
@@ -207,13 +173,36 @@ impl Admitted<'_> {
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
         if self.armed {
-            lock(&self.sup.places).release(self.id);
+            lock(&self.sup.places).release(&self.id);
         }
+    }
+}
+
+/// A fresh seed for a job whose request names none (written into its spec, so a run
+/// can be replayed).
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    match getrandom::getrandom(&mut b) {
+        Ok(()) => u64::from_le_bytes(b),
+        Err(_) => SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
     }
 }
 
 fn now_text() -> String {
     timefmt::rfc3339(SystemTime::now())
+}
+
+/// A job admitted, resolved and checked, not yet created: [`Supervisor::launch`] creates
+/// it (and forks its worker when the check passed). Dropped, it frees its place and
+/// leaves nothing behind.
+pub(crate) struct Pending<'a> {
+    admitted: Admitted<'a>,
+    req: StartRequest,
+    artifacts: PathBuf,
+    /// The resolved spec and what the check found, or why the job may not start.
+    pub(crate) checked: Result<Checked, CheckError>,
 }
 
 /// A fresh job id: sortable time plus randomness.
@@ -277,15 +266,35 @@ impl Supervisor {
         Ok(self.layout.path(Place::JobArtifacts(id))?)
     }
 
+    /// `artifacts/jobs/<id>/spec.json`: the resolved job the worker runs.
     fn spec_path(&self, id: &str) -> Result<PathBuf, StoreError> {
-        Ok(self.layout.path(Place::Tmp(&format!("spec-{id}.json")))?)
+        Ok(self.layout.path(Place::JobSpec(id))?)
     }
 
     /// Creates the job and starts its worker. A job that cannot run is returned
     /// `failed`, with the reason in `error`. Over the cap on running jobs it is refused
     /// ([`StartError::Refused`]) before anything is created, and so is a request the
-    /// rules refuse (`precheck`: a `BadRequest`).
-    pub(crate) fn start(self: &Arc<Self>, req: StartRequest) -> Result<Job, StartError> {
+    /// rules refuse ([`StartError::Rejected`]).
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        store: &Store,
+        req: StartRequest,
+    ) -> Result<Job, StartError> {
+        let pending = self.prepare(store, req)?;
+        match pending.checked {
+            Err(e) if e.refuses() => Err(StartError::Rejected(e)),
+            _ => self.launch(pending),
+        }
+    }
+
+    /// Admits a job and resolves and checks it, creating nothing: a taken or bad id is
+    /// refused, then a start over the cap, then the request is resolved once with a
+    /// fresh seed (unless it names one) and checked.
+    pub(crate) fn prepare(
+        &self,
+        store: &Store,
+        req: StartRequest,
+    ) -> Result<Pending<'_>, StartError> {
         let id = match req.id.as_deref().filter(|s| !s.is_empty()) {
             Some(id) => {
                 check_name(id).map_err(|e| StartError::BadRequest(format!("id: {e}")))?;
@@ -294,30 +303,47 @@ impl Supervisor {
             None => new_job_id(),
         };
         let artifacts = self.artifacts_dir(&id)?;
-        let args_json = if req.profile_kind == "tool" {
-            serde_json::Value::Object(req.tool_args.clone()).to_string()
-        } else {
-            serde_json::to_string(&req.engine.redacted()).unwrap_or_else(|_| "{}".into())
-        };
-        let spec = req.worker_spec(&id, self.layout.root(), &artifacts, self.stats_interval_ms);
-        // A taken id is refused first, so the check below never reads another job's
-        // folder as this job's own.
-        let exists = |job: &str| matches!(self.db.read(|c| jobs::by_id(c, job)), Ok(Some(_)));
-        if exists(&id) {
+        // A taken id is refused first, so the check never reads another job's folder as
+        // this job's own.
+        if matches!(self.db.read(|c| jobs::by_id(c, &id)), Ok(Some(_))) {
             return Err(StoreError::Conflict(format!("job \"{id}\"")).into());
         }
         lock(&self.places).admit(&id, &req.created_by)?;
         let admitted = Admitted {
             sup: self,
-            id: &id,
+            id,
             armed: true,
         };
-        // Before the row: a refused request leaves nothing behind (dropping `admitted`
-        // frees its place).
-        let checked = match precheck(&spec, &exists) {
-            Err(Precheck::Refused(reason)) => return Err(StartError::BadRequest(reason)),
-            Err(Precheck::CannotRun(reason)) => Err(reason),
-            Ok(()) => Ok(()),
+        let place = JobPlace {
+            id: admitted.id.clone(),
+            artifacts_dir: artifacts.clone(),
+        };
+        let checked = precheck(store, &req, &place, random_seed()).map(|mut c| {
+            c.file.stats_interval_ms = self.stats_interval_ms;
+            c
+        });
+        Ok(Pending {
+            admitted,
+            req,
+            artifacts,
+            checked,
+        })
+    }
+
+    /// Creates a prepared job: its row, then (when its check passed) its spec file and
+    /// its worker; otherwise the row fails at once with the reason.
+    pub(crate) fn launch(self: &Arc<Self>, pending: Pending<'_>) -> Result<Job, StartError> {
+        let Pending {
+            admitted,
+            req,
+            artifacts,
+            checked,
+        } = pending;
+        let id = admitted.id.clone();
+        let args_json = if req.profile_kind == "tool" {
+            serde_json::Value::Object(req.tool_args.clone()).to_string()
+        } else {
+            serde_json::to_string(&req.engine.redacted()).unwrap_or_else(|_| "{}".into())
         };
         let now = now_text();
         self.db.tx(|c| {
@@ -337,7 +363,10 @@ impl Supervisor {
                 },
             )
         })?;
-        match checked.and_then(|()| self.spawn(&spec)) {
+        let started = checked
+            .map_err(|e| e.to_string())
+            .and_then(|c| self.spawn(&c.file));
+        match started {
             // The reader thread owns the place now.
             Ok(()) => admitted.disarm(),
             Err(reason) => {
@@ -381,14 +410,15 @@ impl Supervisor {
         result
     }
 
-    /// Writes the spec, creates the artifacts folder and forks the worker.
-    fn spawn(self: &Arc<Self>, spec: &WorkerSpec) -> Result<(), String> {
+    /// Creates the artifacts folder, writes the spec into it and forks the worker.
+    fn spawn(self: &Arc<Self>, spec: &JobFile) -> Result<(), String> {
         let id = spec.job_id.as_str();
         let dir = &spec.artifacts_dir;
         create_private_dir(dir).map_err(|e| format!("cannot create the artifacts folder: {e}"))?;
         let spec_path = self.spec_path(id).map_err(|e| e.to_string())?;
-        let text =
-            serde_json::to_vec_pretty(spec).map_err(|e| format!("cannot encode the spec: {e}"))?;
+        let text = spec
+            .to_json()
+            .map_err(|e| format!("cannot encode the spec: {e}"))?;
         write_atomic(&self.layout, &spec_path, &text)
             .map_err(|e| format!("cannot write the spec: {e}"))?;
         let stats = create_private(&dir.join(files::STATS))
@@ -398,7 +428,6 @@ impl Supervisor {
         let mut child = match process::spawn_worker(&self.exe, &spec_path) {
             Ok(c) => c,
             Err(e) => {
-                let _ = std::fs::remove_file(&spec_path);
                 return Err(format!(
                     "cannot start the worker ({}): {e}",
                     self.exe.display()
@@ -443,7 +472,7 @@ impl Supervisor {
         };
         let spawned = std::thread::Builder::new()
             .name(format!("job-{id}"))
-            .spawn(move || sup.read_worker(job, pipes, spec_path));
+            .spawn(move || sup.read_worker(job, pipes));
         if let Err(e) = spawned {
             // Without a reader nobody would reap it: stop it now.
             process::signal_group(pid, Sig::Kill);
@@ -455,7 +484,7 @@ impl Supervisor {
     /// The reader thread: the worker's lines until end of stream (its stderr copied into
     /// `worker.log` beside), then, with the worker reaped and both pipes ended, the
     /// artifacts and the final state in one write.
-    fn read_worker(&self, job: Arc<RunningJob>, pipes: Pipes, spec_path: PathBuf) {
+    fn read_worker(&self, job: Arc<RunningJob>, pipes: Pipes) {
         let Pipes {
             mut child,
             stdout,
@@ -498,7 +527,6 @@ impl Supervisor {
             );
         }
         job.hub.close();
-        let _ = std::fs::remove_file(&spec_path);
     }
 
     /// Asks a running job's worker to stop: SIGTERM to its group now, SIGKILL after
@@ -608,7 +636,11 @@ impl Supervisor {
                 }
                 jobs::finish(c, &row.id, state, row.exit_code, &error, &now)
             })?;
-            if let Ok(p) = self.spec_path(&row.id) {
+            // A master before the spec moved into the job's folder left it in tmp/.
+            if let Ok(p) = self
+                .layout
+                .path(Place::Tmp(&format!("spec-{}.json", row.id)))
+            {
                 let _ = std::fs::remove_file(p);
             }
         }

@@ -1,61 +1,65 @@
-//! What the master checks before it creates a job and forks its worker.
+//! What the master checks before it creates a job and forks its worker: the job resolved
+//! once (`resolve`), and the engine's own check of that resolved configuration.
 //!
-//! Owns: the split between a request that is refused (400, no job is created: a file the
-//! job's rule forbids, a scenario past the parser's limits, a shell command, a tool
-//! argument naming another job's files) and a job that is created and fails at once (an
-//! unknown profile, a missing file, a tool this build lacks). Runs the worker's own
-//! `config::build` and `tools::check` and the engine's `runner::check`, so the worker,
-//! which checks again, cannot disagree. Must not: write anything (the supervisor creates the job).
+//! Owns: [`CheckError`], every reason a job may not start, typed, and the split between a
+//! request that is refused (400, no job is created: a file the job's rule forbids, a
+//! scenario past the parser's limits, a shell command, a threshold on a timer the
+//! scenario lacks, a tool argument naming another job's files) and a job that is created
+//! and fails at once (an unknown profile, a missing file, a tool this build lacks). The
+//! configuration checked here is the one the supervisor writes into the job's spec file,
+//! so the worker runs exactly what was checked. Must not: write anything (the supervisor
+//! creates the job).
 
 use gossipper_engine::runner::{self, RunError};
-use gossipper_engine::scenario::{ScenarioErrorKind, ScenarioErrors};
+use gossipper_engine::scenario::{Role, ScenarioErrorKind, ScenarioErrors};
 
-use crate::service::resolve::request::WorkerSpec;
-use crate::worker::tools::{self, ToolError};
+use crate::job::spec::{JobFile, Run};
+use crate::service::resolve::tools::ToolError;
+use crate::service::resolve::{self, JobPlace, ResolveError, request::StartRequest};
+use crate::service::store::Store;
 
 /// Why a job may not start.
-#[derive(Debug)]
-pub(super) enum Precheck {
-    /// The request is refused: answer 400, create nothing.
-    Refused(String),
-    /// The job is created and fails at once with this reason.
-    CannotRun(String),
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CheckError {
+    /// The request does not resolve (unknown profile or scenario, a bad value, a tool
+    /// argument).
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The scenario does not load.
+    #[error("{}", scenario_text(.0))]
+    Scenario(ScenarioErrors),
+    /// The engine's check of the resolved configuration failed otherwise.
+    #[error(transparent)]
+    Run(RunError),
 }
 
-/// Checks `spec`; `job_exists` answers whether a job id names an existing job (tools
-/// read other jobs' summaries).
-pub(super) fn precheck(
-    spec: &WorkerSpec,
-    job_exists: &dyn Fn(&str) -> bool,
-) -> Result<(), Precheck> {
-    if spec.profile_kind == "tool" {
-        return tools::check(&spec.profile_id, &spec.tool_args, &spec.job_id, job_exists).map_err(
-            |e| match e {
-                ToolError::BadArg { .. } => Precheck::Refused(e.to_string()),
-                _ => Precheck::CannotRun(e.to_string()),
-            },
-        );
+impl CheckError {
+    /// Whether the request itself is at fault (answer 400, create nothing) rather than
+    /// the job failing at once.
+    pub(crate) fn refuses(&self) -> bool {
+        match self {
+            CheckError::Resolve(ResolveError::Tool(ToolError::BadArg { .. })) => true,
+            CheckError::Resolve(_) => false,
+            CheckError::Scenario(errs) => errs.0.iter().any(|e| match &e.kind {
+                ScenarioErrorKind::File { error, .. } => error.is_refusal(),
+                ScenarioErrorKind::Limit(_) => true,
+                _ => false,
+            }),
+            CheckError::Run(e) => matches!(e, RunError::Refused(_) | RunError::Threshold(_)),
+        }
     }
-    let built =
-        crate::service::resolve::build(spec, 0).map_err(|e| Precheck::CannotRun(e.to_string()))?;
-    runner::check(&built.job).map(drop).map_err(|e| match e {
-        RunError::Scenario(errs) if refuses(&errs) => Precheck::Refused(text(&errs)),
-        RunError::Scenario(errs) => Precheck::CannotRun(text(&errs)),
-        RunError::Refused(_) | RunError::Threshold(_) => Precheck::Refused(e.to_string()),
-        other => Precheck::CannotRun(other.to_string()),
-    })
 }
 
-/// A file the rule forbids or a limit passed: the request itself is at fault.
-fn refuses(errs: &ScenarioErrors) -> bool {
-    errs.0.iter().any(|e| match &e.kind {
-        ScenarioErrorKind::File { error, .. } => error.is_refusal(),
-        ScenarioErrorKind::Limit(_) => true,
-        _ => false,
-    })
+impl From<RunError> for CheckError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Scenario(errs) => CheckError::Scenario(errs),
+            other => CheckError::Run(other),
+        }
+    }
 }
 
-fn text(errs: &ScenarioErrors) -> String {
+fn scenario_text(errs: &ScenarioErrors) -> String {
     if errs.0.is_empty() {
         return "the scenario could not be loaded".into();
     }
@@ -64,4 +68,29 @@ fn text(errs: &ScenarioErrors) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A job resolved and checked: its spec file, and for an engine run the scenario's role
+/// (a load test refuses a scenario that answers calls).
+pub(crate) struct Checked {
+    pub(crate) file: JobFile,
+    pub(crate) role: Option<Role>,
+}
+
+/// Resolves `req` as job `place` with `seed`, then checks what it resolved to: the
+/// scenario loads (its `[file name=…]`s read under the job's rule), runs no shell
+/// command and has the timers its thresholds name, and every file the job names passes
+/// the rule.
+pub(super) fn precheck(
+    store: &Store,
+    req: &StartRequest,
+    place: &JobPlace,
+    seed: u64,
+) -> Result<Checked, CheckError> {
+    let file = resolve::resolve(store, req, place, seed)?;
+    let role = match &file.run {
+        Run::Engine(job) => Some(runner::check(job)?),
+        Run::Tool(_) => None,
+    };
+    Ok(Checked { file, role })
 }

@@ -50,17 +50,23 @@ pub(super) fn signal_group(pgid: u32, sig: Sig) -> bool {
 }
 
 /// Whether `pid` is still a `gossipper worker` for `job_id` (read from
-/// `/proc/<pid>/cmdline`), so a restarted master never signals a recycled pid.
+/// `/proc/<pid>/cmdline`: its spec is `artifacts/jobs/<job_id>/spec.json`, or
+/// `tmp/spec-<job_id>.json` from a master before the spec moved into the job's folder),
+/// so a restarted master never signals a recycled pid.
 pub(super) fn is_worker_for(pid: u32, job_id: &str) -> bool {
     let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
     let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
-    let spec_name = format!("spec-{job_id}.json");
+    let names = [
+        format!("/artifacts/jobs/{job_id}/spec.json"),
+        format!("/spec-{job_id}.json"),
+    ];
     args.iter().any(|a| *a == b"worker")
-        && args
-            .iter()
-            .any(|a| String::from_utf8_lossy(a).ends_with(&spec_name))
+        && args.iter().any(|a| {
+            let a = String::from_utf8_lossy(a);
+            names.iter().any(|n| a.ends_with(n.as_str()))
+        })
 }
 
 #[cfg(test)]

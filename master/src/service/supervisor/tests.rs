@@ -9,6 +9,7 @@ use crate::service::store::files::testdir::TestDir;
 
 struct Fixture {
     sup: Arc<Supervisor>,
+    store: Store,
     _dir: TestDir,
 }
 
@@ -31,6 +32,12 @@ impl Drop for Group {
     }
 }
 
+impl Fixture {
+    fn start(&self, req: StartRequest) -> Result<Job, StartError> {
+        self.sup.start(&self.store, req)
+    }
+}
+
 fn fixture(script: &str) -> Fixture {
     fixture_with(script, Limits::default())
 }
@@ -42,6 +49,7 @@ fn fixture_with(script: &str, limits: Limits) -> Fixture {
     let mut perm = std::fs::metadata(&exe).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
     std::fs::set_permissions(&exe, perm).unwrap();
+    let store = Store::open(Layout::new(dir.layout.root()), 5).unwrap();
     let sup = Arc::new(Supervisor::new(Layout::new(dir.layout.root()), exe, limits).unwrap());
     // The job whose summary the tool jobs below read (`in` must name an existing job).
     sup.db
@@ -64,7 +72,11 @@ fn fixture_with(script: &str, limits: Limits) -> Fixture {
             jobs::finish(c, "src", "succeeded", Some(0), "", "2025-01-01T00:00:01Z")
         })
         .unwrap();
-    Fixture { sup, _dir: dir }
+    Fixture {
+        sup,
+        store,
+        _dir: dir,
+    }
 }
 
 fn tool_job(id: &str) -> StartRequest {
@@ -104,7 +116,7 @@ echo 'engine exploded' >&2
 echo '{"kind":"error","job_id":"j1","error":"boom at line 3","ts":2}'
 exit 3"#,
     );
-    let started = f.sup.start(tool_job("j1")).unwrap();
+    let started = f.start(tool_job("j1")).unwrap();
     assert!(
         matches!(started.status.as_str(), "running" | "failed"),
         "{started:?}"
@@ -130,9 +142,14 @@ exit 3"#,
         .map(|a| a.kind)
         .collect();
     assert_eq!(kinds, ["stats", "log"]);
+    // The job's resolved spec stays in its folder (it is not an artifact to serve).
+    let spec = std::fs::read(f.sup.spec_path("j1").unwrap()).unwrap();
+    let spec = JobFile::parse(&spec).unwrap();
+    assert_eq!(spec.job_id, "j1");
     assert!(
-        !f.sup.spec_path("j1").unwrap().exists(),
-        "the spec file is removed"
+        matches!(&spec.run, crate::job::spec::Run::Tool(crate::job::spec::ToolRun::ReportHtml { source, out })
+            if source.job_dir.ends_with("artifacts/jobs/src") && out == "report.html"),
+        "{spec:?}"
     );
 }
 
@@ -149,7 +166,7 @@ fn wait_started(f: &Fixture, id: &str) {
 }
 
 /// A worker that runs until SIGTERM, then takes a while to write `summary.json` and exit.
-const SLOW_TO_STOP: &str = r#"D="$(dirname "$3")/../artifacts/jobs/$(basename "$3" .json | sed 's/^spec-//')"
+const SLOW_TO_STOP: &str = r#"D="$(dirname "$3")"
 trap 'sleep 0.3; echo "{}" > "$D/summary.json"; echo "{\"kind\":\"exit\",\"code\":0,\"ts\":3}"; exit 0' TERM
 echo '{"kind":"started","ts":1}'
 while :; do sleep 0.05; done"#;
@@ -157,7 +174,7 @@ while :; do sleep 0.05; done"#;
 #[test]
 fn stopped_is_written_only_after_the_worker_has_exited_with_its_artifacts_listed() {
     let f = fixture(SLOW_TO_STOP);
-    let started = f.sup.start(tool_job("slow")).unwrap();
+    let started = f.start(tool_job("slow")).unwrap();
     let pid = started.pid.unwrap();
     wait_started(&f, "slow");
     assert_eq!(f.sup.stop("slow").unwrap().unwrap().status, "stopping");
@@ -201,7 +218,7 @@ fn a_worker_flooding_stderr_is_capped_in_worker_log_and_never_blocks() {
 echo '{"kind":"exit","code":0,"ts":1}'"#,
         limits,
     );
-    f.sup.start(tool_job("noisy")).unwrap();
+    f.start(tool_job("noisy")).unwrap();
     let job = wait_final(&f.sup, "noisy");
     assert_eq!(job.status, "succeeded", "{job:?}");
     let log = f.sup.artifacts_dir("noisy").unwrap().join("worker.log");
@@ -235,10 +252,10 @@ fn jobs_over_the_cap_are_refused_without_a_row_and_a_settled_job_frees_its_place
         ..Limits::default()
     };
     let f = fixture_with(SLOW_TO_STOP, limits);
-    f.sup.start(tool_job("a")).unwrap();
-    f.sup.start(tool_job("b")).unwrap();
+    f.start(tool_job("a")).unwrap();
+    f.start(tool_job("b")).unwrap();
     assert!(matches!(
-        f.sup.start(tool_job("c")),
+        f.start(tool_job("c")),
         Err(StartError::Refused(Refusal::Full { running: 2, max: 2 }))
     ));
     assert!(f.sup.db.read(|c| jobs::by_id(c, "c")).unwrap().is_none());
@@ -246,12 +263,12 @@ fn jobs_over_the_cap_are_refused_without_a_row_and_a_settled_job_frees_its_place
     wait_started(&f, "a");
     f.sup.stop("a").unwrap();
     assert!(
-        matches!(f.sup.start(tool_job("c")), Err(StartError::Refused(_))),
+        matches!(f.start(tool_job("c")), Err(StartError::Refused(_))),
         "a stopping job keeps its place"
     );
     wait_final(&f.sup, "a");
     // Final means the place is free: no window where the next start is refused.
-    f.sup.start(tool_job("c")).unwrap();
+    f.start(tool_job("c")).unwrap();
     for id in ["b", "c"] {
         wait_started(&f, id);
         f.sup.stop(id).unwrap();
@@ -262,7 +279,7 @@ fn jobs_over_the_cap_are_refused_without_a_row_and_a_settled_job_frees_its_place
 #[test]
 fn a_clean_exit_succeeds_and_a_signal_death_says_so() {
     let f = fixture(r#"echo '{"kind":"exit","job_id":"a","code":0,"ts":1}'"#);
-    f.sup.start(tool_job("ok")).unwrap();
+    f.start(tool_job("ok")).unwrap();
     let job = wait_final(&f.sup, "ok");
     assert_eq!(
         (job.status.as_str(), job.exit_code, job.error.as_str()),
@@ -270,7 +287,7 @@ fn a_clean_exit_succeeds_and_a_signal_death_says_so() {
     );
 
     let f = fixture("kill -9 $$");
-    f.sup.start(tool_job("k")).unwrap();
+    f.start(tool_job("k")).unwrap();
     let job = wait_final(&f.sup, "k");
     assert_eq!(job.status, "failed");
     assert_eq!(job.error, "worker killed by signal 9");
@@ -283,7 +300,7 @@ fn stop_sends_sigterm_to_the_group_and_the_job_ends_stopped() {
 echo '{"kind":"started","job_id":"s","ts":1}'
 while :; do sleep 0.05; done"#,
     );
-    f.sup.start(tool_job("s")).unwrap();
+    f.start(tool_job("s")).unwrap();
     let sub = f.sup.subscribe("s").unwrap();
     wait_started(&f, "s");
     let stopped = f.sup.stop("s").unwrap().unwrap();
@@ -305,12 +322,11 @@ fn a_job_that_cannot_run_fails_at_once_without_a_process() {
     let f = fixture("exit 0");
     let mut req = tool_job("bad");
     req.profile_id = "pcap2scenario".into();
-    let job = f.sup.start(req).unwrap();
+    let job = f.start(req).unwrap();
     assert_eq!(job.status, "failed");
     assert!(job.error.contains("not available"), "{}", job.error);
     assert!(job.pid.is_none());
     let job = f
-        .sup
         .start(StartRequest {
             id: Some("srv".into()),
             profile_id: "missing".into(),
@@ -325,11 +341,11 @@ fn a_job_that_cannot_run_fails_at_once_without_a_process() {
         job.error
     );
     assert!(matches!(
-        f.sup.start(tool_job("bad")),
+        f.start(tool_job("bad")),
         Err(StartError::Store(StoreError::Conflict(_)))
     ));
     assert!(matches!(
-        f.sup.start(StartRequest {
+        f.start(StartRequest {
             id: Some("../x".into()),
             ..tool_job("")
         }),
@@ -382,7 +398,7 @@ fn a_restart_marks_jobs_left_running_as_failed_and_keeps_their_artifacts() {
 #[test]
 fn the_live_frame_counts_jobs_and_is_cached() {
     let f = fixture("exit 0");
-    f.sup.start(tool_job("l1")).unwrap();
+    f.start(tool_job("l1")).unwrap();
     wait_final(&f.sup, "l1");
     let a = f.sup.live_frame(Duration::from_secs(60)).unwrap();
     let v: serde_json::Value = serde_json::from_str(&a).unwrap();
@@ -411,7 +427,7 @@ echo '{"kind":"started","ts":1}'
 while :; do sleep 0.05; done"#,
         limits,
     );
-    let pid = f.sup.start(tool_job("deaf")).unwrap().pid.unwrap();
+    let pid = f.start(tool_job("deaf")).unwrap().pid.unwrap();
     wait_started(&f, "deaf");
     assert_eq!(f.sup.stop("deaf").unwrap().unwrap().status, "stopping");
     let job = wait_final(&f.sup, "deaf");
@@ -436,7 +452,7 @@ fn a_worker_exiting_0_after_an_error_line_fails_with_that_error() {
 echo '{"kind":"error","error":"shard 0: the socket went away","ts":2}'
 exit 0"#,
     );
-    f.sup.start(tool_job("quiet")).unwrap();
+    f.start(tool_job("quiet")).unwrap();
     let job = wait_final(&f.sup, "quiet");
     assert_eq!(
         (job.status.as_str(), job.exit_code, job.error.as_str()),
@@ -455,7 +471,7 @@ echo '{{"kind":"error","error":"after the long line","ts":2}}'
 exit 3"#,
         MAX_LINE * 3
     ));
-    f.sup.start(tool_job("long")).unwrap();
+    f.start(tool_job("long")).unwrap();
     let job = wait_final(&f.sup, "long");
     assert_eq!(
         (job.status.as_str(), job.exit_code, job.error.as_str()),

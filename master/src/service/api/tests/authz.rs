@@ -10,7 +10,7 @@
 //! answers 401 because it demands a token fails.
 
 use super::*;
-use crate::ui::api::routes::{ROUTES, Route};
+use crate::service::api::routes::{ROUTES, Route};
 
 /// A concrete path for a route pattern: every parameter gets a value no object has, so a
 /// handler that runs finds nothing and changes nothing.

@@ -1,0 +1,390 @@
+//! The resolved job spec: what the master writes into a job's folder
+//! (`artifacts/jobs/<id>/spec.json`) and `gossipper worker --spec` runs, exactly.
+//!
+//! Owns: the file's shape, its version, and the checks a worker makes before it runs one.
+//! The master resolves a job once (profile, scenario, `[[media:…]]` names, overrides,
+//! thresholds, seed) into this document, checks it, and writes it; the worker never
+//! opens the master's store or reads a profile. Perf labs write one by hand for a
+//! headless `gossipper worker --spec`. Must not: resolve anything (the master's
+//! `service::resolve` does) or run anything (the worker does).
+//!
+//! The format (version 1), every key but `kind`, `version`, `job_id`, `artifacts_dir` and
+//! `run` optional:
+//!
+//! ```json
+//! {
+//!   "kind": "gossipper_job_spec",
+//!   "version": 1,
+//!   "job_id": "nightly-1",
+//!   "artifacts_dir": "/var/lib/gossipper/artifacts/jobs/nightly-1",
+//!   "stats_interval_ms": 1000,
+//!   "about": {"title": "nightly", "name": "", "notes": "", "profile_kind": "client",
+//!             "scenario_id": "uac"},
+//!   "run": {"engine": {"scenario": {"builtin": "uac"}, "remote": "10.0.0.5:5060",
+//!                      "rate": 200, "max_calls": 10000, "thresholds": ["p99(response_time)<50ms"],
+//!                      "file_access": "cwd"}}
+//! }
+//! ```
+//!
+//! `run` is either `{"engine": JobSpec}` (the engine's run configuration,
+//! `gossipper_engine::config::JobSpec`: every field has SIPp's default, a transport is its
+//! `-t` code, a threshold its text, `file_access` is `"cwd"`, `"no_files"` or
+//! `{"confined": {"data_dir", "job_dir"}}`), or `{"tool": {"report_html": {"source":
+//! {"data_dir", "job_dir"}, "out": "NAME.html"}}}`. A spec of another `kind` or `version`,
+//! an unknown key anywhere, or an engine setting the worker does not run (the SIPp command
+//! line's screen, keys, control socket, `-bg` and trace files) is refused with a message
+//! naming it. The master writes `file_access: confined` to the job's own folder; a spec
+//! that confines its job elsewhere than its `artifacts_dir` is refused.
+
+use std::path::{Path, PathBuf};
+
+use gossipper_engine::config::JobSpec;
+use gossipper_engine::files::{FileAccess, JobRoots};
+use serde::{Deserialize, Serialize};
+
+/// `kind` of every spec file.
+pub(crate) const KIND: &str = "gossipper_job_spec";
+/// The version this build writes and reads.
+pub(crate) const VERSION: u32 = 1;
+/// The smallest stats interval a spec may ask for (the runner ticks every 50 ms).
+pub(crate) const MIN_STATS_INTERVAL_MS: u64 = 100;
+/// The stats interval when a spec names none.
+pub(crate) const DEFAULT_STATS_INTERVAL_MS: u64 = 1000;
+
+fn default_interval() -> u64 {
+    DEFAULT_STATS_INTERVAL_MS
+}
+
+/// One job, resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JobFile {
+    /// Always [`KIND`].
+    pub(crate) kind: String,
+    /// Always [`VERSION`].
+    pub(crate) version: u32,
+    /// The job's id (in every stdout line).
+    pub(crate) job_id: String,
+    /// Where the worker writes stats, summary, call records, report and recordings.
+    pub(crate) artifacts_dir: PathBuf,
+    /// How often the worker prints a stats line.
+    #[serde(default = "default_interval")]
+    pub(crate) stats_interval_ms: u64,
+    /// What the job is called, for report.html and worker.log.
+    #[serde(default)]
+    pub(crate) about: About,
+    /// What to run.
+    pub(crate) run: Run,
+}
+
+/// What the job is called and what it was asked, around the numbers of report.html.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct About {
+    /// The page title.
+    pub(crate) title: String,
+    /// The job's name as it was when it started (empty: none).
+    pub(crate) name: String,
+    /// The job's notes as they were when it started (empty: none).
+    pub(crate) notes: String,
+    /// The kind of profile the job started from (`server`, `client`; empty in a
+    /// hand-written spec), for worker.log.
+    pub(crate) profile_kind: String,
+    /// The scenario id the job runs (shown with the target; empty: not said).
+    pub(crate) scenario_id: String,
+}
+
+/// What a job runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Run {
+    /// A SIP run of the engine.
+    Engine(Box<JobSpec>),
+    /// A tool.
+    Tool(ToolRun),
+}
+
+/// A tool, with its arguments resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum ToolRun {
+    /// `report-html`: report.html from the `summary.json` of `source.job_dir` (read as a
+    /// job reads its own files: no link out of that folder), written as `out` (a
+    /// `NAME.html`) in this job's own folder.
+    ReportHtml { source: JobRoots, out: String },
+}
+
+/// Why a spec file cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpecError {
+    #[error("invalid spec: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("\"kind\" is missing: a spec starts with \"kind\": \"{KIND}\", \"version\": {VERSION}")]
+    NoKind,
+    #[error("\"kind\" is \"{0}\", not \"{KIND}\"")]
+    Kind(String),
+    #[error("\"version\" is missing: this build reads version {VERSION}")]
+    NoVersion,
+    #[error("version {0} is not supported: this build reads version {VERSION}")]
+    Version(u64),
+    #[error("stats_interval_ms must be at least {MIN_STATS_INTERVAL_MS}")]
+    Interval,
+    #[error(
+        "run.engine sets what a worker does not run (the SIPp command line's): {}",
+        .0.join(", ")
+    )]
+    NotForWorker(Vec<&'static str>),
+    #[error(
+        "run.engine.file_access confines the job to {}, not to its artifacts_dir {}",
+        .confined.display(),
+        .artifacts.display()
+    )]
+    Confinement {
+        confined: PathBuf,
+        artifacts: PathBuf,
+    },
+    #[error("run.tool.report_html.out \"{0}\": a tool writes only NAME.html into its own folder")]
+    ToolOut(String),
+}
+
+/// The two keys read before the rest, so a newer spec gets "version N is not supported"
+/// rather than a complaint about a key this build does not know.
+#[derive(Deserialize)]
+struct Header {
+    kind: Option<String>,
+    version: Option<u64>,
+}
+
+impl JobFile {
+    /// A version-1 spec.
+    pub(crate) fn new(job_id: &str, artifacts_dir: &Path, about: About, run: Run) -> JobFile {
+        JobFile {
+            kind: KIND.into(),
+            version: VERSION,
+            job_id: job_id.into(),
+            artifacts_dir: artifacts_dir.into(),
+            stats_interval_ms: DEFAULT_STATS_INTERVAL_MS,
+            about,
+            run,
+        }
+    }
+
+    /// Reads and checks a spec file's bytes.
+    pub(crate) fn parse(bytes: &[u8]) -> Result<JobFile, SpecError> {
+        let header: Header = serde_json::from_slice(bytes)?;
+        match header.kind.as_deref() {
+            None => return Err(SpecError::NoKind),
+            Some(KIND) => {}
+            Some(other) => return Err(SpecError::Kind(other.chars().take(80).collect())),
+        }
+        match header.version {
+            None => return Err(SpecError::NoVersion),
+            Some(v) if v == u64::from(VERSION) => {}
+            Some(v) => return Err(SpecError::Version(v)),
+        }
+        let file: JobFile = serde_json::from_slice(bytes)?;
+        file.check()?;
+        Ok(file)
+    }
+
+    /// The file's text (pretty, as the master writes it).
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = serde_json::to_vec_pretty(self)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// What a worker checks besides the shape.
+    pub(crate) fn check(&self) -> Result<(), SpecError> {
+        if self.stats_interval_ms < MIN_STATS_INTERVAL_MS {
+            return Err(SpecError::Interval);
+        }
+        match &self.run {
+            Run::Engine(job) => {
+                let ignored = not_for_worker(job);
+                if !ignored.is_empty() {
+                    return Err(SpecError::NotForWorker(ignored));
+                }
+                if let FileAccess::Confined(roots) = &job.file_access
+                    && roots.job_dir != self.artifacts_dir
+                {
+                    return Err(SpecError::Confinement {
+                        confined: roots.job_dir.clone(),
+                        artifacts: self.artifacts_dir.clone(),
+                    });
+                }
+                Ok(())
+            }
+            Run::Tool(ToolRun::ReportHtml { out, .. }) => {
+                let plain = !out.contains('/') && out != ".." && out.len() > ".html".len();
+                match plain && out.ends_with(".html") {
+                    true => Ok(()),
+                    false => Err(SpecError::ToolOut(out.chars().take(80).collect())),
+                }
+            }
+        }
+    }
+}
+
+/// The engine settings only the SIPp command line acts on (its screen, keys, control
+/// socket, `-bg` and trace files), named as in the spec, that `job` sets.
+pub(crate) fn not_for_worker(job: &JobSpec) -> Vec<&'static str> {
+    let d = JobSpec::default();
+    let t = &job.trace;
+    [
+        ("background", job.background),
+        ("control_ip", job.control_ip.is_some()),
+        ("control_port", job.control_port.is_some()),
+        (
+            "screen_refresh_ms",
+            job.screen_refresh_ms != d.screen_refresh_ms,
+        ),
+        ("rate_scale", job.rate_scale != d.rate_scale),
+        ("trace.stat_file", t.stat_file.is_some()),
+        ("trace.message_file", t.message_file.is_some()),
+        ("trace.shortmessage_file", t.shortmessage_file.is_some()),
+        ("trace.error_file", t.error_file.is_some()),
+        ("trace.screen_file", t.screen_file.is_some()),
+        ("trace.rtt_file", t.rtt_file.is_some()),
+        ("trace.counts_file", t.counts_file.is_some()),
+        ("trace.log_file", t.log_file.is_some()),
+        ("trace.error_codes_file", t.error_codes_file.is_some()),
+        ("trace.calldebug_file", t.calldebug_file.is_some()),
+        ("trace.summary_json", t.summary_json.is_some()),
+        ("trace.call_records", t.call_records.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gossipper_engine::config::ScenarioSource;
+
+    fn engine_file() -> JobFile {
+        let job = JobSpec {
+            scenario: ScenarioSource::Builtin("uac".into()),
+            rate: 200.0,
+            file_access: FileAccess::Confined(JobRoots {
+                data_dir: "/d".into(),
+                job_dir: "/d/artifacts/jobs/j1".into(),
+            }),
+            ..JobSpec::default()
+        };
+        JobFile::new(
+            "j1",
+            Path::new("/d/artifacts/jobs/j1"),
+            About {
+                title: "t".into(),
+                ..About::default()
+            },
+            Run::Engine(Box::new(job)),
+        )
+    }
+
+    #[test]
+    fn a_spec_round_trips_and_is_checked() {
+        let f = engine_file();
+        let text = f.to_json().unwrap();
+        assert_eq!(JobFile::parse(&text).unwrap(), f);
+        let tool = JobFile::new(
+            "t1",
+            Path::new("/d/artifacts/jobs/t1"),
+            About::default(),
+            Run::Tool(ToolRun::ReportHtml {
+                source: JobRoots {
+                    data_dir: "/d".into(),
+                    job_dir: "/d/artifacts/jobs/j1".into(),
+                },
+                out: "report.html".into(),
+            }),
+        );
+        assert_eq!(JobFile::parse(&tool.to_json().unwrap()).unwrap(), tool);
+    }
+
+    #[test]
+    fn a_hand_written_spec_needs_only_the_header_and_the_run() {
+        let f = JobFile::parse(
+            br#"{"kind":"gossipper_job_spec","version":1,"job_id":"lab","artifacts_dir":"/tmp/lab",
+                "run":{"engine":{"scenario":{"builtin":"uac"},"remote":"127.0.0.1:5060","max_calls":10}}}"#,
+        )
+        .unwrap();
+        assert_eq!(f.stats_interval_ms, DEFAULT_STATS_INTERVAL_MS);
+        let Run::Engine(job) = f.run else {
+            panic!("an engine run")
+        };
+        assert_eq!(job.max_calls, Some(10));
+        assert_eq!(job.rate, JobSpec::default().rate);
+    }
+
+    #[test]
+    fn other_kinds_versions_and_unknown_keys_are_refused_by_name() {
+        let err = |text: &str| JobFile::parse(text.as_bytes()).unwrap_err();
+        assert!(matches!(err(r#"{"job_id":"j"}"#), SpecError::NoKind));
+        assert!(matches!(err(r#"{"kind":"x","version":1}"#), SpecError::Kind(k) if k == "x"));
+        assert!(matches!(
+            err(r#"{"kind":"gossipper_job_spec"}"#),
+            SpecError::NoVersion
+        ));
+        // A newer version is named as such, whatever keys it brings.
+        assert!(matches!(
+            err(r#"{"kind":"gossipper_job_spec","version":2,"new_key":1}"#),
+            SpecError::Version(2)
+        ));
+        let e = err(
+            r#"{"kind":"gossipper_job_spec","version":1,"job_id":"j","artifacts_dir":"/a","bogus":1,"run":{"engine":{}}}"#,
+        );
+        assert!(e.to_string().contains("unknown field `bogus`"), "{e}");
+        let e = err(
+            r#"{"kind":"gossipper_job_spec","version":1,"job_id":"j","artifacts_dir":"/a","run":{"engine":{"rtae":5}}}"#,
+        );
+        assert!(e.to_string().contains("unknown field `rtae`"), "{e}");
+        // The old (unversioned) spec of the master that read profiles itself.
+        let e = err(
+            r#"{"job_id":"j1","data_dir":"/d","profile_kind":"server","artifacts_dir":"/d/artifacts/jobs/j1"}"#,
+        );
+        assert!(matches!(e, SpecError::NoKind), "{e}");
+    }
+
+    #[test]
+    fn what_a_worker_does_not_run_is_refused_not_ignored() {
+        let mut f = engine_file();
+        let Run::Engine(job) = &mut f.run else {
+            unreachable!()
+        };
+        job.background = true;
+        job.trace.stat_file = Some("x.csv".into());
+        let e = f.check().unwrap_err();
+        assert!(
+            matches!(&e, SpecError::NotForWorker(names) if names == &["background", "trace.stat_file"]),
+            "{e}"
+        );
+        let mut f = engine_file();
+        f.artifacts_dir = "/d/artifacts/jobs/other".into();
+        assert!(matches!(f.check(), Err(SpecError::Confinement { .. })));
+        let mut f = engine_file();
+        f.stats_interval_ms = 1;
+        assert!(matches!(f.check(), Err(SpecError::Interval)));
+    }
+
+    #[test]
+    fn a_tool_writes_only_a_plain_html_name() {
+        for bad in ["../x.html", "sub/x.html", ".html", "x.txt", "/tmp/x.html"] {
+            let f = JobFile::new(
+                "t",
+                Path::new("/a"),
+                About::default(),
+                Run::Tool(ToolRun::ReportHtml {
+                    source: JobRoots {
+                        data_dir: "/d".into(),
+                        job_dir: "/d/artifacts/jobs/j".into(),
+                    },
+                    out: bad.into(),
+                }),
+            );
+            assert!(matches!(f.check(), Err(SpecError::ToolOut(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Tool jobs (`profile_kind: tool`, the tool id in `profile_id`): the catalogue that
+//! `GET /tools` shows, and each tool's arguments resolved into what the worker runs
+//! (`job::spec::ToolRun`; the worker's `tools` runs it).
+//!
+//! Owns: the tool table and each tool's arguments. A tool job reads only what its
+//! arguments may name and writes only into its own artifacts folder: `report-html`'s
+//! `in` names an existing job (its id, or the data-dir path of its `summary.json`, which
+//! is read like every file a job reads: a regular file, no link out of that job's folder,
+//! size-capped), and `out` a `NAME.html` file of the tool job's own folder (never another
+//! job's files or a folder for a job id not yet used). In this build `report-html` runs;
+//! the others are listed as not available and their jobs fail at once saying so. Must
+//! not: read or write a job's files, or start processes.
+
+use gossipper_engine::files::JobRoots;
+use serde::Serialize;
+
+use crate::job::spec::ToolRun;
+use crate::service::paths::{Layout, PathError, Place, check_name};
+
+/// One catalogue entry.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Tool {
+    pub(crate) id: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) summary: &'static str,
+    /// `{arg: "type — meaning"}`.
+    pub(crate) args_schema: serde_json::Value,
+    pub(crate) example_args: serde_json::Value,
+    /// Whether this build can run it.
+    pub(crate) available: bool,
+}
+
+/// The catalogue, in display order.
+pub(crate) fn catalogue() -> Vec<Tool> {
+    use serde_json::json;
+    vec![
+        Tool {
+            id: "report-html",
+            title: "HTML report",
+            summary: "Builds a self-contained report.html (totals, rates, response-time charts) from a summary.json.",
+            args_schema: json!({"in": "string, required — a job id, or that job's summary path relative to the data dir: artifacts/jobs/JOB_ID/summary.json", "out": "string — NAME.html in this job's own artifacts folder (default report.html; artifacts/jobs/THIS_JOB_ID/NAME.html is accepted too)"}),
+            example_args: json!({"in": "artifacts/jobs/JOB_ID/summary.json"}),
+            available: true,
+        },
+        Tool {
+            id: "pcap2scenario",
+            title: "PCAP to scenario",
+            summary: "Turns a SIP capture into a UAC and a UAS scenario.",
+            args_schema: json!({"pcap": "string, required — media/pcap/NAME.pcap", "out_dir": "string", "sip_port": "integer", "pcap_link": "string"}),
+            example_args: json!({"pcap": "media/pcap/call.pcap"}),
+            available: false,
+        },
+        Tool {
+            id: "summary-to-pdf",
+            title: "PDF report",
+            summary: "Renders a summary.json as a PDF.",
+            args_schema: json!({"in": "string, required", "out": "string"}),
+            example_args: json!({"in": "artifacts/jobs/JOB_ID/summary.json"}),
+            available: false,
+        },
+        Tool {
+            id: "rtp_send",
+            title: "RTP sender",
+            summary: "Sends an RTP stream to an address.",
+            args_schema: json!({"rtp_addr": "string, required — host:port", "rtp_codec": "string", "rtp_freq_ms": "integer", "duration_ms": "integer"}),
+            example_args: json!({"rtp_addr": "127.0.0.1:40000", "duration_ms": 5000}),
+            available: false,
+        },
+        Tool {
+            id: "infindex",
+            title: "Injection file index",
+            summary: "Builds an index of an injection CSV on one field.",
+            args_schema: json!({"csv": "string, required", "field": "integer"}),
+            example_args: json!({"csv": "media/users.csv", "field": 0}),
+            available: false,
+        },
+    ]
+}
+
+/// Why a tool job failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ToolError {
+    #[error("unknown tool \"{0}\"")]
+    Unknown(String),
+    #[error("tool \"{0}\" is not available in this build")]
+    NotAvailable(String),
+    #[error("args.{arg}: {problem}")]
+    BadArg { arg: &'static str, problem: String },
+}
+
+/// Checks a tool id and its arguments. `job_id` is the tool job's own id; `job_exists`
+/// says whether an id names a job.
+fn check(
+    id: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+    job_id: &str,
+    job_exists: &dyn Fn(&str) -> bool,
+) -> Result<(), ToolError> {
+    let tool = catalogue()
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ToolError::Unknown(id.to_string()))?;
+    if !tool.available {
+        return Err(ToolError::NotAvailable(id.to_string()));
+    }
+    let allowed = ["in", "out"];
+    if let Some(k) = args.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ToolError::BadArg {
+            arg: "?",
+            problem: format!("unknown argument \"{k}\" (report-html takes in, out)"),
+        });
+    }
+    let source = input_job(args)?;
+    if !job_exists(source) {
+        return Err(ToolError::BadArg {
+            arg: "in",
+            problem: format!("no job \"{source}\""),
+        });
+    }
+    output_name(args, job_id)?;
+    Ok(())
+}
+
+fn str_arg<'a>(
+    args: &'a serde_json::Map<String, serde_json::Value>,
+    arg: &'static str,
+) -> Result<Option<&'a str>, ToolError> {
+    match args.get(arg) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(ToolError::BadArg {
+            arg,
+            problem: "must be a string".into(),
+        }),
+    }
+}
+
+/// The job whose summary `in` names: `JOB_ID` or `artifacts/jobs/JOB_ID/summary.json`.
+fn input_job(args: &serde_json::Map<String, serde_json::Value>) -> Result<&str, ToolError> {
+    let input = str_arg(args, "in")?.ok_or(ToolError::BadArg {
+        arg: "in",
+        problem: "is required".into(),
+    })?;
+    let job = input
+        .strip_prefix("artifacts/jobs/")
+        .and_then(|rest| rest.strip_suffix("/summary.json"))
+        .unwrap_or(input);
+    check_name(job).map_err(|e| ToolError::BadArg {
+        arg: "in",
+        problem: format!(
+            "\"{input}\": expected a job id or artifacts/jobs/JOB_ID/summary.json ({e})"
+        ),
+    })?;
+    Ok(job)
+}
+
+/// The file name `out` asks for in the tool job's own folder (default `report.html`):
+/// `NAME.html`, or `artifacts/jobs/<job_id>/NAME.html`.
+fn output_name<'a>(
+    args: &'a serde_json::Map<String, serde_json::Value>,
+    job_id: &str,
+) -> Result<&'a str, ToolError> {
+    let Some(out) = str_arg(args, "out")? else {
+        return Ok(crate::job::files::REPORT_HTML);
+    };
+    let own = format!("artifacts/jobs/{job_id}/");
+    let name = out.strip_prefix(own.as_str()).unwrap_or(out);
+    let bad = |problem: String| ToolError::BadArg {
+        arg: "out",
+        problem: format!(
+            "\"{out}\": {problem}; a tool writes only NAME.html in its own folder ({own}NAME.html)"
+        ),
+    };
+    check_name(name).map_err(|e| bad(e.to_string()))?;
+    if !name.ends_with(".html") || name == ".html" {
+        return Err(bad("must end in .html".into()));
+    }
+    Ok(name)
+}
+
+/// Resolves a tool job: checks the tool and its arguments (the caller answers 400 for a
+/// `BadArg`) and returns the report's title and what the worker runs. `job_id` is the
+/// tool job's own id; `job_exists` says whether an id names a job.
+pub(crate) fn resolve(
+    id: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+    layout: &Layout,
+    job_id: &str,
+    job_exists: &dyn Fn(&str) -> bool,
+) -> Result<(String, ToolRun), ToolError> {
+    check(id, args, job_id, job_exists)?;
+    let source = input_job(args)?;
+    let bad_in = |e: PathError| ToolError::BadArg {
+        arg: "in",
+        problem: e.to_string(),
+    };
+    let run = ToolRun::ReportHtml {
+        source: JobRoots {
+            data_dir: layout.root().to_path_buf(),
+            job_dir: layout.path(Place::JobArtifacts(source)).map_err(bad_in)?,
+        },
+        out: output_name(args, job_id)?.to_string(),
+    };
+    Ok((format!("gossipper report — job {source}"), run))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn known(id: &str) -> bool {
+        id == "j"
+    }
+
+    #[test]
+    fn only_available_tools_with_valid_args_pass_the_check() {
+        for ok in [
+            json!({"in": "artifacts/jobs/j/summary.json"}),
+            json!({"in": "j", "out": "mine.html"}),
+            json!({"in": "j", "out": "artifacts/jobs/t1/mine.html"}),
+        ] {
+            check("report-html", &args(ok.clone()), "t1", &known)
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        assert!(matches!(
+            check("nope", &args(json!({})), "t1", &known),
+            Err(ToolError::Unknown(_))
+        ));
+        assert!(matches!(
+            check("pcap2scenario", &args(json!({"pcap": "x"})), "t1", &known),
+            Err(ToolError::NotAvailable(_))
+        ));
+        for bad in [
+            json!({}),
+            json!({"in": 3}),
+            json!({"in": "j", "x": 1}),
+            json!({"in": "missing"}),
+        ] {
+            assert!(
+                matches!(
+                    check("report-html", &args(bad.clone()), "t1", &known),
+                    Err(ToolError::BadArg { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn in_names_an_existing_job_and_out_only_this_jobs_folder() {
+        let refused = |a: serde_json::Value| {
+            matches!(
+                check("report-html", &args(a), "t1", &known),
+                Err(ToolError::BadArg { .. })
+            )
+        };
+        for bad_in in [
+            "../x",
+            "artifacts/jobs/j/../../settings.sqlite",
+            "artifacts/jobs/j/worker.log",
+            "scenarios/x.xml",
+            "/etc/passwd",
+            "artifacts/summary.json",
+        ] {
+            assert!(refused(json!({"in": bad_in})), "in {bad_in}");
+        }
+        for bad_out in [
+            "artifacts/jobs/j/summary.json",
+            "artifacts/jobs/j/report.html",
+            "artifacts/jobs/future-job/report.html",
+            "artifacts/jobs/t1/summary.json",
+            "artifacts/jobs/t1/sub/x.html",
+            "../t2/x.html",
+            "summary.json",
+            "worker.log",
+            "scenarios/x.xml",
+            "/tmp/x.html",
+            ".html",
+        ] {
+            assert!(refused(json!({"in": "j", "out": bad_out})), "out {bad_out}");
+        }
+    }
+}
