@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::{LatencyView, SeriesPoint, escape, num};
+use gossipper_engine::stats::summary::Latency;
+
+use super::{SeriesPoint, escape, num};
 
 const W: f64 = 720.0;
 const H: f64 = 220.0;
@@ -195,7 +197,7 @@ fn edge_label(ms: f64) -> String {
 
 /// A bar chart of a latency's buckets: the 1-2-5 `distribution` when the summary has
 /// one, else Go's fixed buckets.
-pub(super) fn latency_distribution(title: &str, l: &LatencyView) -> String {
+pub(super) fn latency_distribution(title: &str, l: &Latency) -> String {
     let bars: Vec<(String, u64)> = if l.distribution.is_empty() {
         l.buckets
             .iter()

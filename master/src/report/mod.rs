@@ -6,8 +6,9 @@
 //! Owns: the page's markup. Charts are inline SVG and the style is one inline `<style>`:
 //! no script, no CDN, no external fetch, so the file opens offline and can be served
 //! with `Content-Security-Policy: default-src 'none'`. Every text from the run is
-//! HTML-escaped. Must not: read files or clocks; the caller passes the summary (typed, or
-//! as summary.json bytes for the `report-html` tool) and the per-interval points it saw.
+//! HTML-escaped. Must not: read files or clocks; the caller passes the summary (the one
+//! `summary::Summary` type: built in the worker, or read back from summary.json by the
+//! `report-html` tool) and the per-interval points it saw.
 //! Drawn by the worker at the end of a job and by its `report-html` tool; the engine
 //! writes no HTML (it ends at `summary.json`).
 //!
@@ -17,227 +18,30 @@
 mod charts;
 mod sections;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Deserialize;
+use gossipper_engine::scenario::Role;
+use gossipper_engine::stats::summary::{Latency, Summary};
 
-use gossipper_engine::stats::summary::Summary;
-
-/// One latency bucket as summary.json holds it.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct BucketView {
-    /// `le_10ms` … `gt_5000ms`.
-    pub(crate) label: String,
-    /// Values in the bucket.
-    pub(crate) count: u64,
+/// Whether `d` holds the revision-2 fields (verdict, target against actual); an older
+/// summary.json read back has them at their defaults, which the page must not show as
+/// facts.
+fn revision_2(d: &Summary) -> bool {
+    d.schema_revision >= 2
 }
 
-/// One bucket of a latency `distribution` (summary revision 2).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct DistributionView {
-    /// Upper edge, ms.
-    pub(crate) le_ms: f64,
-    /// Values in the bucket.
-    pub(crate) count: u64,
-}
-
-/// The part of a latency object the page shows.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct LatencyView {
-    /// Number of values.
-    pub(crate) count: u64,
-    /// Mean, ms.
-    pub(crate) average_ms: f64,
-    /// Minimum, ms.
-    pub(crate) min_ms: f64,
-    /// Maximum, ms.
-    pub(crate) max_ms: f64,
-    /// Median, ms.
-    pub(crate) p50_ms: f64,
-    /// 90th percentile, ms.
-    pub(crate) p90_ms: f64,
-    /// 99th percentile, ms.
-    pub(crate) p99_ms: f64,
-    /// Go's fixed buckets.
-    pub(crate) buckets: Vec<BucketView>,
-    /// 1-2-5 buckets (revision 2); empty in older summaries.
-    pub(crate) distribution: Vec<DistributionView>,
-}
-
-/// The health block.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct HealthView {
-    /// Whether any gate was configured.
-    pub(crate) active: bool,
-    /// Whether every gate passed (`null`: nothing judged).
-    pub(crate) pass: Option<bool>,
-    /// Failed gates.
-    pub(crate) reasons: Vec<String>,
-}
-
-/// One row of SIPp's per-message table (revision 2).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct MessageView {
-    pub(crate) kind: String,
-    pub(crate) label: String,
-    pub(crate) direction: Option<String>,
-    pub(crate) optional: bool,
-    pub(crate) retrans_timer: bool,
-    pub(crate) timewait: bool,
-    pub(crate) rtd_start: Option<u16>,
-    pub(crate) rtd_stop: Option<u16>,
-    pub(crate) messages: u64,
-    pub(crate) retrans: u64,
-    pub(crate) timeouts: u64,
-    pub(crate) unexpected: u64,
-}
-
-/// What the run was asked to do (revision 2).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct TargetView {
-    pub(crate) role: String,
-    pub(crate) remote: Option<String>,
-    pub(crate) transport: String,
-    pub(crate) rate_cps: Option<f64>,
-    pub(crate) rate_ramp: bool,
-    pub(crate) users: Option<u64>,
-    pub(crate) calls: Option<u64>,
-    pub(crate) concurrency: u64,
-    pub(crate) concurrency_needed: Option<u64>,
-    pub(crate) hold_ms: Option<u64>,
-}
-
-/// The averaging window (revision 2).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct WindowView {
-    pub(crate) from_s: f64,
-    pub(crate) to_s: f64,
-    pub(crate) description: String,
-}
-
-/// What the run did (revision 2).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct AchievedView {
-    pub(crate) calls: u64,
-    pub(crate) calls_finished: u64,
-    pub(crate) rate_cps: Option<f64>,
-    pub(crate) window: Option<WindowView>,
-    pub(crate) peak_concurrency: u64,
-    pub(crate) peak_at_s: f64,
-    pub(crate) hold_ms: Option<f64>,
-    pub(crate) limit_blocked_s: f64,
-}
-
-/// One threshold's verdict (revision 2).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct ThresholdView {
-    pub(crate) threshold: String,
-    pub(crate) observed: Option<f64>,
-    pub(crate) limit: f64,
-    pub(crate) unit: String,
-    pub(crate) pass: bool,
-    pub(crate) text: String,
-}
-
-/// The run's verdict (revision 2).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct VerdictView {
-    pub(crate) status: String,
-    pub(crate) reasons: Vec<String>,
-    pub(crate) notes: Vec<String>,
-    pub(crate) target_reached: Option<bool>,
-}
-
-/// The scenario (revision 2).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct ScenarioView {
-    pub(crate) name: String,
-    pub(crate) role: String,
-}
-
-/// What the page shows of a summary: read from summary.json (missing fields are zero),
-/// so a page can be rebuilt from an old file.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
-pub(crate) struct ReportData {
-    /// `Gossipper X.Y.Z`.
-    pub(crate) tool_version: String,
-    /// RFC 3339.
-    pub(crate) started_at: String,
-    /// RFC 3339.
-    pub(crate) finished_at: String,
-    /// Run length, ms.
-    pub(crate) duration_ms: f64,
-    /// Calls created.
-    pub(crate) total_calls: u64,
-    /// Successful calls.
-    pub(crate) success_calls: u64,
-    /// Failed calls.
-    pub(crate) failed_calls: u64,
-    /// Calls alive at the end.
-    pub(crate) active_calls: u64,
-    /// Successful over created.
-    pub(crate) success_ratio: f64,
-    /// Average creation rate over the whole run.
-    pub(crate) calls_per_second: f64,
-    /// Retransmissions sent.
-    pub(crate) retransmits: u64,
-    /// SIP timeouts.
-    pub(crate) timeouts: u64,
-    /// Call lengths.
-    pub(crate) call_length: Option<LatencyView>,
-    /// First response time.
-    pub(crate) invite_rtt: Option<LatencyView>,
-    /// Every response time (`rtd`) by name.
-    pub(crate) rtd: BTreeMap<String, LatencyView>,
-    /// Failed calls by class.
-    pub(crate) failure_classes: BTreeMap<String, u64>,
-    /// Health verdict.
-    pub(crate) health: HealthView,
-    /// Plain-language lines.
-    pub(crate) findings: Vec<String>,
-    /// RNG seed.
-    pub(crate) seed: u64,
-    /// The scenario.
-    pub(crate) scenario: ScenarioView,
-    /// SIPp's per-message table.
-    pub(crate) messages: Vec<MessageView>,
-    /// What the run was asked to do.
-    pub(crate) target: Option<TargetView>,
-    /// What it did.
-    pub(crate) achieved: Option<AchievedView>,
-    /// Every threshold.
-    pub(crate) thresholds: Vec<ThresholdView>,
-    /// The verdict.
-    pub(crate) verdict: Option<VerdictView>,
-}
-
-impl ReportData {
-    /// The view of a summary built in this process.
-    pub(crate) fn from_summary(s: &Summary) -> ReportData {
-        // A Summary always serialises, and its fields are a superset of this view.
-        serde_json::to_value(s)
-            .ok()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default()
+/// `client` or `server`, as summary.json writes it.
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Client => "client",
+        Role::Server => "server",
     }
+}
 
-    /// The view of a summary.json file.
-    pub(crate) fn from_json(bytes: &[u8]) -> Result<ReportData, serde_json::Error> {
-        serde_json::from_slice(bytes)
-    }
+/// A summary.json file, read back for a page (missing fields are zero, so a page can be
+/// rebuilt from an old file; unknown ones are ignored).
+pub(crate) fn read_summary(bytes: &[u8]) -> Result<Summary, serde_json::Error> {
+    serde_json::from_slice(bytes)
 }
 
 /// One point of the charts over time (one worker stats line).
@@ -316,7 +120,7 @@ td:first-child,th:first-child{text-align:left}td.l,th.l{text-align:left}svg{back
 .mono{font-family:ui-monospace,monospace}.arrow{color:#5b6475}";
 
 /// The whole page for a job, titled `title`.
-pub(crate) fn render(title: &str, d: &ReportData, series: &[SeriesPoint]) -> String {
+pub(crate) fn render(title: &str, d: &Summary, series: &[SeriesPoint]) -> String {
     render_with(
         &ReportHead {
             title,
@@ -328,7 +132,7 @@ pub(crate) fn render(title: &str, d: &ReportData, series: &[SeriesPoint]) -> Str
 }
 
 /// The whole page, with the job's name, notes and request facts.
-pub(crate) fn render_with(head: &ReportHead<'_>, d: &ReportData, series: &[SeriesPoint]) -> String {
+pub(crate) fn render_with(head: &ReportHead<'_>, d: &Summary, series: &[SeriesPoint]) -> String {
     let mut out = String::with_capacity(32 << 10);
     let _ = write!(
         out,
@@ -368,12 +172,12 @@ pub(crate) fn render_with(head: &ReportHead<'_>, d: &ReportData, series: &[Serie
     if d.rtd.len() > 1 {
         // Each timer of the scenario, as SIPp's rtd names them.
         for (name, l) in &d.rtd {
-            latency_row(&mut out, &format!("response time {name}"), &Some(l.clone()));
+            latency_row(&mut out, &format!("response time {name}"), Some(l));
         }
     } else {
-        latency_row(&mut out, "response time (first RTD)", &d.invite_rtt);
+        latency_row(&mut out, "response time (first RTD)", d.invite_rtt.as_ref());
     }
-    latency_row(&mut out, "call length", &d.call_length);
+    latency_row(&mut out, "call length", d.call_length.as_ref());
     out.push_str("</table>");
     if let Some(l) = &d.invite_rtt {
         out.push_str(&charts::latency_distribution(
@@ -395,11 +199,11 @@ pub(crate) fn render_with(head: &ReportHead<'_>, d: &ReportData, series: &[Serie
     out
 }
 
-fn kpis(out: &mut String, d: &ReportData) {
+fn kpis(out: &mut String, d: &Summary) {
     let window_rate = d
         .achieved
-        .as_ref()
-        .and_then(|a| a.rate_cps)
+        .rate_cps
+        .filter(|_| revision_2(d))
         .map_or_else(|| "–".to_string(), |r| num(r, 1));
     out.push_str("<div class=\"kpis\">");
     for (v, label) in [
@@ -425,7 +229,7 @@ fn kpis(out: &mut String, d: &ReportData) {
     out.push_str("</div>");
 }
 
-fn latency_row(out: &mut String, name: &str, l: &Option<LatencyView>) {
+fn latency_row(out: &mut String, name: &str, l: Option<&Latency>) {
     match l {
         Some(l) => {
             let _ = write!(

@@ -6,11 +6,16 @@
 
 use std::fmt::Write as _;
 
-use super::{ReportData, escape, num};
+use gossipper_engine::scenario::Role;
+use gossipper_engine::stats::messages::{Direction, RowKind};
+use gossipper_engine::stats::summary::Summary;
+use gossipper_engine::stats::verdict::VerdictStatus;
+
+use super::{escape, num, revision_2, role_name};
 
 /// The verdict banner: PASS, FAIL or NO THRESHOLDS, with its reasons and notes.
-pub(super) fn verdict(out: &mut String, d: &ReportData) {
-    let Some(v) = &d.verdict else {
+pub(super) fn verdict(out: &mut String, d: &Summary) {
+    if !revision_2(d) {
         // A summary older than revision 2: only the health gates were judged.
         let (cls, big) = match d.health.pass {
             Some(true) => ("pass", "PASS"),
@@ -22,11 +27,14 @@ pub(super) fn verdict(out: &mut String, d: &ReportData) {
             "<div class=\"verdict {cls}\"><b class=\"{cls}\">{big}</b>health gates only (this summary predates thresholds)</div>"
         );
         return;
-    };
-    let (cls, big, line) = match v.status.as_str() {
-        "pass" => ("pass", "PASS", "every threshold held"),
-        "fail" => ("fail", "FAIL", ""),
-        _ => (
+    }
+    let v = &d.verdict;
+    // `status` is summary.json's word for the verdict.
+    let (status, cls, big, line) = match v.status {
+        VerdictStatus::Pass => ("pass", "pass", "PASS", "every threshold held"),
+        VerdictStatus::Fail => ("fail", "fail", "FAIL", ""),
+        VerdictStatus::NoThresholds => (
+            "no_thresholds",
             "none",
             "NO THRESHOLDS",
             "nothing was judged: set thresholds to get a pass or a fail",
@@ -34,8 +42,7 @@ pub(super) fn verdict(out: &mut String, d: &ReportData) {
     };
     let _ = write!(
         out,
-        "<div class=\"verdict {cls}\" data-verdict=\"{}\"><b class=\"{cls}\">{big}</b>{line}",
-        escape(&v.status)
+        "<div class=\"verdict {cls}\" data-verdict=\"{status}\"><b class=\"{cls}\">{big}</b>{line}"
     );
     if !v.reasons.is_empty() || !v.notes.is_empty() {
         out.push_str("<ul>");
@@ -55,12 +62,13 @@ fn opt(v: Option<String>) -> String {
 }
 
 /// Target against actual, with the request facts the caller adds.
-pub(super) fn target(out: &mut String, d: &ReportData, request: &[(&str, String)]) {
+pub(super) fn target(out: &mut String, d: &Summary, request: &[(&str, String)]) {
     out.push_str("<h2>Target and actual</h2>");
-    let (Some(t), Some(a)) = (&d.target, &d.achieved) else {
+    if !revision_2(d) {
         out.push_str("<p class=\"meta\">This summary predates the target/actual fields.</p>");
         return;
-    };
+    }
+    let (t, a) = (&d.target, &d.achieved);
     out.push_str("<table><tr><th></th><th class=\"l\">asked</th><th class=\"l\">actual</th></tr>");
     let window = a.window.as_ref().map_or_else(String::new, |w| {
         format!(
@@ -129,7 +137,10 @@ pub(super) fn target(out: &mut String, d: &ReportData, request: &[(&str, String)
     }
     let mut facts: Vec<(&str, String)> = Vec::new();
     if !d.scenario.name.is_empty() {
-        facts.push(("scenario", format!("{} ({})", d.scenario.name, t.role)));
+        facts.push((
+            "scenario",
+            format!("{} ({})", d.scenario.name, role_name(t.role)),
+        ));
     }
     if let Some(r) = &t.remote {
         facts.push(("target", format!("{r} over {}", t.transport)));
@@ -147,7 +158,7 @@ pub(super) fn target(out: &mut String, d: &ReportData, request: &[(&str, String)
 }
 
 /// Each threshold with what was measured.
-pub(super) fn thresholds(out: &mut String, d: &ReportData) {
+pub(super) fn thresholds(out: &mut String, d: &Summary) {
     out.push_str("<h2>Thresholds</h2>");
     if d.thresholds.is_empty() {
         out.push_str("<p class=\"meta\">No thresholds were set for this run.</p>");
@@ -177,22 +188,22 @@ pub(super) fn thresholds(out: &mut String, d: &ReportData) {
 }
 
 /// SIPp's per-message table: arrows point from the sender, as on SIPp's screen.
-pub(super) fn messages(out: &mut String, d: &ReportData) {
+pub(super) fn messages(out: &mut String, d: &Summary) {
     out.push_str("<h2>Messages (SIPp's scenario screen)</h2>");
     if d.messages.is_empty() {
         out.push_str("<p class=\"meta\">This summary has no per-message table.</p>");
         return;
     }
-    let server = d.scenario.role == "server";
+    let server = d.scenario.role == Role::Server;
     out.push_str("<table><tr><th class=\"l\">step</th><th class=\"l\"></th><th>messages</th><th>retrans</th><th>timeout</th><th>unexpected</th></tr>");
     for m in &d.messages {
         let label = escape(&m.label);
-        let step = match (m.direction.as_deref(), server) {
-            (Some("out"), false) => format!("{label} <span class=\"arrow\">──▶</span>"),
-            (Some("in"), false) => format!("{label} <span class=\"arrow\">◀──</span>"),
-            (Some("out"), true) => format!("<span class=\"arrow\">◀──</span> {label}"),
-            (Some("in"), true) => format!("<span class=\"arrow\">──▶</span> {label}"),
-            _ if m.kind == "pause" => format!("pause [{label}]"),
+        let step = match (m.direction, server) {
+            (Some(Direction::Out), false) => format!("{label} <span class=\"arrow\">──▶</span>"),
+            (Some(Direction::In), false) => format!("{label} <span class=\"arrow\">◀──</span>"),
+            (Some(Direction::Out), true) => format!("<span class=\"arrow\">◀──</span> {label}"),
+            (Some(Direction::In), true) => format!("<span class=\"arrow\">──▶</span> {label}"),
+            _ if m.kind == RowKind::Pause => format!("pause [{label}]"),
             _ => format!("[{label}]"),
         };
         let mut marks = Vec::new();
@@ -206,8 +217,8 @@ pub(super) fn messages(out: &mut String, d: &ReportData) {
             marks.push("optional".into());
         }
         // Blank where SIPp shows no column for this kind of step.
-        let (retrans, timeout, unexpected) = match m.kind.as_str() {
-            "send" => (
+        let (retrans, timeout, unexpected) = match m.kind {
+            RowKind::Send => (
                 m.retrans.to_string(),
                 if m.retrans_timer {
                     m.timeouts.to_string()
@@ -216,15 +227,15 @@ pub(super) fn messages(out: &mut String, d: &ReportData) {
                 },
                 String::new(),
             ),
-            "recv" => (
+            RowKind::Recv => (
                 m.retrans.to_string(),
                 m.timeouts.to_string(),
                 m.unexpected.to_string(),
             ),
-            "pause" => (String::new(), String::new(), m.unexpected.to_string()),
+            RowKind::Pause => (String::new(), String::new(), m.unexpected.to_string()),
             _ => (String::new(), String::new(), String::new()),
         };
-        let messages = if m.kind == "nop" {
+        let messages = if m.kind == RowKind::Nop {
             String::new()
         } else {
             m.messages.to_string()

@@ -1,7 +1,10 @@
 use super::*;
 use gossipper_engine::scenario::{self, LoadOptions, builtin};
 use gossipper_engine::stats::report::{RunInfo, RunParams};
-use gossipper_engine::stats::summary::{MediaSummary, SummaryInput, summary};
+use gossipper_engine::stats::summary::{
+    Latency, LatencyBucket, MediaSummary, SummaryInput, summary,
+};
+use gossipper_engine::stats::verdict::{Verdict, VerdictStatus};
 use gossipper_engine::stats::{FailureReason, ShardStats, thresholds};
 
 /// The run facts of the built-in uac asked for 20 calls toward 127.0.0.1:15060.
@@ -21,22 +24,22 @@ fn uac_info() -> RunInfo {
     )
 }
 
-fn data() -> ReportData {
-    ReportData {
+fn data() -> Summary {
+    Summary {
         tool_version: "Gossipper 0.1.0".into(),
         total_calls: 500,
         success_calls: 499,
         failed_calls: 1,
         success_ratio: 0.998,
-        invite_rtt: Some(LatencyView {
+        invite_rtt: Some(Latency {
             count: 500,
             p50_ms: 1.5,
             buckets: vec![
-                BucketView {
+                LatencyBucket {
                     label: "le_10ms".into(),
                     count: 490,
                 },
-                BucketView {
+                LatencyBucket {
                     label: "gt_5000ms".into(),
                     count: 10,
                 },
@@ -105,9 +108,9 @@ fn run_text_is_escaped() {
 #[test]
 fn a_short_run_gets_a_note_instead_of_an_empty_chart() {
     // Timers that measured nothing: each distribution says so instead of drawing.
-    let empty = ReportData {
-        invite_rtt: Some(LatencyView::default()),
-        call_length: Some(LatencyView::default()),
+    let empty = Summary {
+        invite_rtt: Some(Latency::default()),
+        call_length: Some(Latency::default()),
         ..Default::default()
     };
     let html = render("j", &empty, &[SeriesPoint::default()]);
@@ -122,20 +125,20 @@ fn a_short_run_gets_a_note_instead_of_an_empty_chart() {
     }
     assert!(!html.contains("<svg"), "no chart drawn from nothing");
     // A summary without those timers has no distribution section at all.
-    let html = render("j", &ReportData::default(), &[SeriesPoint::default()]);
+    let html = render("j", &Summary::default(), &[SeriesPoint::default()]);
     assert!(!html.contains("distribution"));
 }
 
 #[test]
 fn the_view_reads_a_summary_json_and_ignores_unknown_fields() {
-    let d = ReportData::from_json(br#"{"total_calls":7,"success_calls":7,"extra":{"x":1},"invite_rtt":{"count":7,"p99_ms":3.5},"health":{"active":false,"pass":true}}"#).unwrap();
+    let d = read_summary(br#"{"total_calls":7,"success_calls":7,"extra":{"x":1},"invite_rtt":{"count":7,"p99_ms":3.5},"health":{"active":false,"pass":true}}"#).unwrap();
     assert_eq!(d.total_calls, 7);
     assert_eq!(d.invite_rtt.unwrap().p99_ms, 3.5);
     assert_eq!(d.health.pass, Some(true), "revision 1 files still read");
-    assert!(ReportData::from_json(b"not json").is_err());
+    assert!(read_summary(b"not json").is_err());
     let html = render(
         "old",
-        &ReportData::from_json(br#"{"health":{"pass":null}}"#).unwrap(),
+        &read_summary(br#"{"health":{"pass":null}}"#).unwrap(),
         &[],
     );
     assert!(html.contains("NO THRESHOLDS"));
@@ -143,7 +146,7 @@ fn the_view_reads_a_summary_json_and_ignores_unknown_fields() {
 
 #[test]
 fn non_finite_numbers_never_reach_the_markup() {
-    let d = ReportData {
+    let d = Summary {
         calls_per_second: f64::NAN,
         success_ratio: f64::INFINITY,
         ..Default::default()
@@ -165,7 +168,7 @@ fn non_finite_numbers_never_reach_the_markup() {
 }
 
 /// A summary of a throttled uac run: every call failed, thresholds set.
-fn failing_summary() -> ReportData {
+fn failing_summary() -> Summary {
     let mut info = uac_info();
     info.uses_default_pause = true;
     info.run.default_pause_ms = 2000;
@@ -189,7 +192,7 @@ fn failing_summary() -> ReportData {
         s.rtd[0].record(us);
     }
     let th = [thresholds::parse("p99(response_time)<50ms").unwrap()];
-    let sum = summary(&SummaryInput {
+    summary(&SummaryInput {
         info: &info,
         stats: &s,
         finished_at: info.run.start + std::time::Duration::from_secs(8),
@@ -199,8 +202,7 @@ fn failing_summary() -> ReportData {
         media: MediaSummary::default(),
         shard_calls: &[16],
         thresholds: &th,
-    });
-    ReportData::from_summary(&sum)
+    })
 }
 
 #[test]
@@ -239,7 +241,7 @@ fn the_page_shows_the_verdict_target_thresholds_and_messages() {
 
 #[test]
 fn every_response_time_of_the_scenario_gets_its_row() {
-    let d = ReportData::from_json(
+    let d = read_summary(
         br#"{"rtd":{"invite":{"count":3,"p99_ms":1.5},"register":{"count":2,"p99_ms":7.25}}}"#,
     )
     .unwrap();
@@ -255,10 +257,10 @@ fn every_response_time_of_the_scenario_gets_its_row() {
 #[test]
 fn a_run_without_thresholds_is_not_a_pass() {
     let mut d = failing_summary();
-    d.verdict = Some(VerdictView {
-        status: "no_thresholds".into(),
+    d.verdict = Verdict {
+        status: VerdictStatus::NoThresholds,
         ..Default::default()
-    });
+    };
     d.thresholds.clear();
     let html = render("j", &d, &[]);
     assert!(html.contains("NO THRESHOLDS"));

@@ -27,12 +27,13 @@ use std::process::ExitCode;
 use gossipper_engine::config::JobSpec;
 use std::time::{Duration, SystemTime};
 
-use crate::report::{self, ReportData, ReportHead};
+use crate::report::{self, ReportHead};
 use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::stats::format::unix_ms;
 use gossipper_engine::stats::report::{RunInfo, RunParams};
 use gossipper_engine::stats::stats_line::plan_line;
 use gossipper_engine::stats::summary::{self, SummaryInput};
+use gossipper_engine::stats::verdict::VerdictStatus;
 use serde::Serialize;
 
 use crate::job::spec::{JobFile, Run, ToolRun};
@@ -300,7 +301,7 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
         notes: &about.notes,
         request: &facts,
     };
-    let html = report::render_with(&head, &ReportData::from_summary(&s), &obs.series);
+    let html = report::render_with(&head, &s, &obs.series);
     write_artifact(
         &spec.artifacts_dir.join(files::REPORT_HTML),
         html.as_bytes(),
@@ -352,7 +353,7 @@ fn outcome(s: &summary::Summary, stopped: bool) -> (u8, Option<String>) {
             )),
         );
     }
-    if s.verdict.status == "fail" && !stopped {
+    if s.verdict.status == VerdictStatus::Fail && !stopped {
         return (exit::HEALTH_GATE_FAILED, Some(s.verdict.reasons.join("; ")));
     }
     (exit::OK, None)

@@ -14,7 +14,7 @@ use gossipper_engine::files::{Disk, FileAccess, MAX_FILE_BYTES, ReadFiles};
 
 use crate::job::files;
 use crate::job::spec::ToolRun;
-use crate::report::{self, ReportData};
+use crate::report;
 
 /// A tool that could not do its work, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ pub(crate) fn run(
     let bytes = Disk(&rule)
         .read(Path::new(files::SUMMARY), MAX_FILE_BYTES)
         .map_err(|e| failed(&input, e.to_string()))?;
-    let data = ReportData::from_json(&bytes)
+    let data = report::read_summary(&bytes)
         .map_err(|e| failed(&input, format!("not a summary.json: {e}")))?;
     let html = report::render(title, &data, &[]);
     let out = artifacts_dir.join(out);

@@ -30,8 +30,10 @@ pub struct Pos {
 }
 
 /// Whether the scenario starts calls (client) or answers them (server). SIPp decides it
-/// from the first command: a `recv` first makes a server scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// from the first command: a `recv` first makes a server scenario. Written `client` /
+/// `server` in summary.json and the worker's lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Client,
     Server,

@@ -7,23 +7,53 @@
 //! clocks. Rows keep the command index, so a stats line's `steps` array (one entry per
 //! command) maps onto them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::report::{RunInfo, StepInfo, StepKind};
 use super::{ShardStats, StepCounters};
 
+/// What a row is: `send`, `recv`, `pause`, `nop`, `send_cmd` or `recv_cmd`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowKind {
+    /// `<send>`.
+    Send,
+    /// `<recv>`.
+    Recv,
+    /// `<pause>` or `<timewait>`.
+    Pause,
+    /// `<nop>` (and what SIPp does not count as a message).
+    #[default]
+    Nop,
+    /// `<sendCmd>` (3PCC).
+    SendCmd,
+    /// `<recvCmd>` (3PCC).
+    RecvCmd,
+}
+
+/// Which way a message goes: `out` (we send it) or `in` (we receive it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// We receive it.
+    In,
+    /// We send it.
+    Out,
+}
+
 /// One row of the table.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MessageRow {
     /// The scenario command index (the position in a stats line's `steps`).
     pub index: usize,
     /// `send`, `recv`, `pause`, `nop`, `send_cmd` or `recv_cmd`.
-    pub kind: &'static str,
+    pub kind: RowKind,
     /// What SIPp shows: a method, a status code, a pause length, a nop's `display`.
     pub label: String,
     /// `out` (we send it), `in` (we receive it), or absent (pause, nop).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub direction: Option<&'static str>,
+    pub direction: Option<Direction>,
     /// `<recv optional="true">`.
     pub optional: bool,
     /// A `<send retrans=…>`: its Timeout column counts.
@@ -45,14 +75,14 @@ pub struct MessageRow {
     pub unexpected: u64,
 }
 
-fn kind_name(k: StepKind) -> &'static str {
+fn row_kind(k: StepKind) -> RowKind {
     match k {
-        StepKind::Send => "send",
-        StepKind::Recv => "recv",
-        StepKind::Pause => "pause",
-        StepKind::Nop | StepKind::Label => "nop",
-        StepKind::SendCmd => "send_cmd",
-        StepKind::RecvCmd => "recv_cmd",
+        StepKind::Send => RowKind::Send,
+        StepKind::Recv => RowKind::Recv,
+        StepKind::Pause => RowKind::Pause,
+        StepKind::Nop | StepKind::Label => RowKind::Nop,
+        StepKind::SendCmd => RowKind::SendCmd,
+        StepKind::RecvCmd => RowKind::RecvCmd,
     }
 }
 
@@ -63,11 +93,11 @@ fn row(index: usize, s: &StepInfo, c: &StepCounters) -> MessageRow {
     };
     MessageRow {
         index,
-        kind: kind_name(s.kind),
+        kind: row_kind(s.kind),
         label,
         direction: match s.kind {
-            StepKind::Send | StepKind::SendCmd => Some("out"),
-            StepKind::Recv | StepKind::RecvCmd => Some("in"),
+            StepKind::Send | StepKind::SendCmd => Some(Direction::Out),
+            StepKind::Recv | StepKind::RecvCmd => Some(Direction::In),
             _ => None,
         },
         optional: s.optional,
@@ -113,22 +143,23 @@ mod tests {
         };
         st.steps[2].unexpected = 2;
         let rows = message_rows(&info, Some(&st));
-        let labels: Vec<(&str, &str, Option<&str>)> = rows
+        let labels: Vec<(RowKind, &str, Option<Direction>)> = rows
             .iter()
             .map(|r| (r.kind, r.label.as_str(), r.direction))
             .collect();
+        let (send, recv, out, inn) = (RowKind::Send, RowKind::Recv, Direction::Out, Direction::In);
         assert_eq!(
             labels,
             [
-                ("send", "INVITE", Some("out")),
-                ("recv", "100", Some("in")),
-                ("recv", "180", Some("in")),
-                ("recv", "183", Some("in")),
-                ("recv", "200", Some("in")),
-                ("send", "ACK", Some("out")),
-                ("pause", "0ms", None),
-                ("send", "BYE", Some("out")),
-                ("recv", "200", Some("in")),
+                (send, "INVITE", Some(out)),
+                (recv, "100", Some(inn)),
+                (recv, "180", Some(inn)),
+                (recv, "183", Some(inn)),
+                (recv, "200", Some(inn)),
+                (send, "ACK", Some(out)),
+                (RowKind::Pause, "0ms", None),
+                (send, "BYE", Some(out)),
+                (recv, "200", Some(inn)),
             ]
         );
         assert_eq!(
@@ -142,5 +173,7 @@ mod tests {
         assert_eq!(message_rows(&info, None)[0].messages, 0);
         let v = serde_json::to_value(&rows[6]).unwrap();
         assert!(v.get("direction").is_none(), "{v}");
+        assert_eq!(v["kind"], "pause");
+        assert_eq!(serde_json::to_value(&rows[0]).unwrap()["direction"], "out");
     }
 }

@@ -191,7 +191,7 @@ pub fn stats_line_with_media(
         } else {
             0.0
         },
-        sipp: OrderedCounters(sipp_counters(c)),
+        sipp: OrderedCounters::of(sipp_counters(c)),
         steps: cur
             .steps
             .iter()

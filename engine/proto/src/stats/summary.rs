@@ -21,11 +21,12 @@
 //!
 //! Latency objects and their buckets are in `latency`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use serde::Serialize;
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 
 use super::csv::sipp_counters;
 use super::format::rfc3339;
@@ -36,6 +37,7 @@ use super::thresholds::{self, Threshold, ThresholdResult};
 use super::verdict::{self, Verdict, VerdictInput};
 use super::{Counters, FailureReason, ShardStats};
 use crate::config::HealthGates;
+use crate::scenario::Role;
 
 mod latency;
 
@@ -46,9 +48,22 @@ pub const SCHEMA_VERSION: &str = "gossipper_summary_v1";
 /// The revision of additive fields within it (see the module doc).
 pub const SCHEMA_REVISION: u32 = 2;
 
-/// Name/value pairs serialised as a JSON object in their given order (SIPp's CSV order).
+/// Name/value pairs serialised as a JSON object in their given order (SIPp's CSV order),
+/// and read back in the file's order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OrderedCounters(pub Vec<(&'static str, u64)>);
+pub struct OrderedCounters(pub Vec<(Cow<'static, str>, u64)>);
+
+impl OrderedCounters {
+    /// The counters as `sipp_counters` names them.
+    pub fn of(pairs: Vec<(&'static str, u64)>) -> OrderedCounters {
+        OrderedCounters(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Cow::Borrowed(k), v))
+                .collect(),
+        )
+    }
+}
 
 impl Serialize for OrderedCounters {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -60,8 +75,32 @@ impl Serialize for OrderedCounters {
     }
 }
 
+impl<'de> Deserialize<'de> for OrderedCounters {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> serde::de::Visitor<'de> for InOrder {
+            type Value = OrderedCounters;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of counters")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedCounters, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, u64>()? {
+                    out.push((Cow::Owned(k), v));
+                }
+                Ok(OrderedCounters(out))
+            }
+        }
+        d.deserialize_map(InOrder)
+    }
+}
+
 /// Go's `media` block, plus our receive-side and quality numbers. Zeros without media.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MediaSummary {
     /// RTP packets sent.
     pub rtp_packets_sent: u64,
@@ -122,7 +161,8 @@ pub struct MediaSummary {
 }
 
 /// The health verdict (`health` in summary.json; also decides exit code 2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Health {
     /// Whether any gate is configured.
     pub active: bool,
@@ -205,11 +245,15 @@ pub fn evaluate_health(gates: &HealthGates, f: &HealthFacts) -> Health {
     }
 }
 
-/// The whole summary.json document.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The whole summary.json document. Read back too (`report.html` is drawn from it, by the
+/// worker at the end of a job and by its `report-html` tool from a file): every field
+/// takes its default when missing, so a file of an older revision reads (check
+/// `schema_revision` before trusting a revision-2 field), and unknown fields are ignored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     /// Always `gossipper_summary_v1`.
-    pub schema_version: &'static str,
+    pub schema_version: Cow<'static, str>,
     /// `Gossipper X.Y.Z`.
     pub tool_version: String,
     /// RFC 3339.
@@ -294,16 +338,27 @@ pub struct Summary {
 }
 
 /// The scenario a run played.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ScenarioSummary {
     /// `<scenario name=…>`.
     pub name: String,
     /// `client` (places calls) or `server` (answers them).
-    pub role: &'static str,
+    pub role: Role,
+}
+
+impl Default for ScenarioSummary {
+    fn default() -> Self {
+        ScenarioSummary {
+            name: String::new(),
+            role: Role::Client,
+        }
+    }
 }
 
 /// What happened to stream connections (`-t t1`, `tn`, `l1`, `ln`, `w1`, …).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TransportSummary {
     /// Connections we opened (after their TLS/WebSocket handshakes).
     pub connections_opened: u64,
@@ -345,7 +400,8 @@ impl TransportSummary {
 }
 
 /// Messages that did not become call steps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Discards {
     /// Datagrams or frames that did not parse as SIP.
     pub malformed_messages: u64,
@@ -541,7 +597,7 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
         active_calls: i.stats.current_calls,
     });
     let mut s = Summary {
-        schema_version: SCHEMA_VERSION,
+        schema_version: SCHEMA_VERSION.into(),
         tool_version: i.tool_version.to_string(),
         started_at: rfc3339(start),
         finished_at: rfc3339(i.finished_at),
@@ -568,7 +624,7 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
         health,
         findings: Vec::new(),
         seed: i.seed,
-        sipp: OrderedCounters(sipp_counters(c)),
+        sipp: OrderedCounters::of(sipp_counters(c)),
         discards: Discards {
             malformed_messages: c.malformed_messages,
             dead_call_msgs: c.dead_call_msgs,

@@ -6,17 +6,20 @@
 //! concurrency a rate and a hold need. Must not: read clocks (the caller passes the run's
 //! length) or judge the run (`verdict` does).
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use super::ShardStats;
 use super::report::RunInfo;
 use crate::scenario::Role;
 
 /// What the run was asked to do.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Target {
     /// `client` (places calls) or `server` (answers them).
-    pub role: &'static str,
+    pub role: Role,
     /// Where calls go (`ip:port`); absent for a server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
@@ -44,18 +47,20 @@ pub struct Target {
 }
 
 /// The window averages are taken over.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Window {
     /// Seconds after the start when the first call was created.
     pub from_s: f64,
     /// Seconds after the start when the last call was created.
     pub to_s: f64,
     /// In words, for people reading the file.
-    pub description: &'static str,
+    pub description: Cow<'static, str>,
 }
 
 /// What the run did.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Achieved {
     /// Calls created.
     pub calls: u64,
@@ -75,6 +80,24 @@ pub struct Achieved {
     pub hold_ms: Option<f64>,
     /// How long the concurrency limit held back calls the rate asked for, seconds.
     pub limit_blocked_s: f64,
+}
+
+impl Default for Target {
+    /// A client asked for nothing (what a summary without the field reads as).
+    fn default() -> Self {
+        Target {
+            role: Role::Client,
+            remote: None,
+            transport: String::new(),
+            rate_cps: None,
+            rate_ramp: false,
+            users: None,
+            calls: None,
+            concurrency: 0,
+            concurrency_needed: None,
+            hold_ms: None,
+        }
+    }
 }
 
 /// Calls a rate and a hold time keep open at once: rate × hold.
@@ -97,7 +120,7 @@ impl Target {
         let rate = (client && run.users.is_none()).then(|| info.rate_cps());
         let hold_ms = (client && info.uses_default_pause).then_some(run.default_pause_ms);
         Target {
-            role: if client { "client" } else { "server" },
+            role: info.role,
             remote: (client && !run.remote.is_empty()).then(|| run.remote.clone()),
             transport: run.transport.clone(),
             rate_cps: rate,
@@ -126,7 +149,7 @@ impl Achieved {
             .map(|(a, b)| Window {
                 from_s: secs(a),
                 to_s: secs(b),
-                description: "from the first call created to the last",
+                description: "from the first call created to the last".into(),
             });
         let rate_cps = match (&window, calls) {
             (Some(w), n) if n >= 2 && w.to_s > w.from_s => {
@@ -194,7 +217,7 @@ mod tests {
         assert_eq!(t.remote.as_deref(), Some("127.0.0.1:15060"));
         info.role = Role::Server;
         let t = Target::of(&info);
-        assert_eq!((t.role, t.rate_cps, t.hold_ms), ("server", None, None));
+        assert_eq!((t.role, t.rate_cps, t.hold_ms), (Role::Server, None, None));
     }
 
     #[test]

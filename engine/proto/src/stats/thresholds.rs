@@ -418,7 +418,8 @@ pub struct Facts<'a> {
 }
 
 /// The verdict of one threshold (in summary.json's `thresholds`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ThresholdResult {
     /// As written, spaces removed.
     pub threshold: String,
@@ -427,7 +428,7 @@ pub struct ThresholdResult {
     /// The limit in `unit`.
     pub limit: f64,
     /// `ms`, `%`, `calls/s`, `calls` or empty (MOS).
-    pub unit: &'static str,
+    pub unit: std::borrow::Cow<'static, str>,
     /// Whether it held.
     pub pass: bool,
     /// A sentence: what was measured and what it had to be.
@@ -578,7 +579,7 @@ pub fn evaluate(t: &Threshold, f: &Facts<'_>) -> ThresholdResult {
         threshold: t.text.clone(),
         observed,
         limit,
-        unit: if unit == "% of target" { "%" } else { unit },
+        unit: if unit == "% of target" { "%" } else { unit }.into(),
         pass,
         text,
     }

@@ -6,20 +6,35 @@
 //! Owns: the rules and the sentences that explain them. Must not: compute the numbers
 //! (`target`, `thresholds` and `summary` do) or decide exit codes (the binary does).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::target::{Achieved, Target};
 use super::thresholds::ThresholdResult;
+use crate::scenario::Role;
 
 /// The achieved rate may fall this far short of the target and still count as reached
 /// (the pacer is exact; this covers rounding at the window's ends in short runs).
 pub const RATE_TOLERANCE: f64 = 0.95;
 
+/// The verdict itself, written `pass`, `fail` or `no_thresholds`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictStatus {
+    /// Thresholds were set and every one held.
+    Pass,
+    /// A threshold failed, every call failed, or the run missed its target.
+    Fail,
+    /// Nothing was judged.
+    #[default]
+    NoThresholds,
+}
+
 /// summary.json's `verdict`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Verdict {
     /// `pass`, `fail` or `no_thresholds`.
-    pub status: &'static str,
+    pub status: VerdictStatus,
     /// Why it failed, one sentence each (empty unless `fail`).
     pub reasons: Vec<String>,
     /// Other things a tester should know (calls that failed in a run without
@@ -117,7 +132,7 @@ pub fn verdict(i: &VerdictInput<'_>) -> Verdict {
     } else if i.failed_calls > 0 && i.thresholds.is_empty() {
         notes.push(format!("{} of {finished} calls failed", i.failed_calls));
     }
-    let target_reached = (i.target.role == "client").then(|| {
+    let target_reached = (i.target.role == Role::Client).then(|| {
         let misses = target_misses(i.target, i.achieved);
         let reached = misses.is_empty();
         reasons.extend(
@@ -134,11 +149,11 @@ pub fn verdict(i: &VerdictInput<'_>) -> Verdict {
         ));
     }
     let status = if !reasons.is_empty() {
-        "fail"
+        VerdictStatus::Fail
     } else if i.thresholds.is_empty() {
-        "no_thresholds"
+        VerdictStatus::NoThresholds
     } else {
-        "pass"
+        VerdictStatus::Pass
     };
     Verdict {
         status,
@@ -155,7 +170,7 @@ mod tests {
 
     fn target() -> Target {
         Target {
-            role: "client",
+            role: Role::Client,
             remote: Some("127.0.0.1:5060".into()),
             transport: "UDP".into(),
             rate_cps: Some(100.0),
@@ -177,7 +192,7 @@ mod tests {
             window: Some(Window {
                 from_s: 0.0,
                 to_s: calls.saturating_sub(1) as f64 / rate,
-                description: "",
+                description: "".into(),
             }),
             peak_concurrency: 2,
             peak_at_s: 1.0,
@@ -191,7 +206,7 @@ mod tests {
             threshold: text.into(),
             observed: Some(1.0),
             limit: 1.0,
-            unit: "",
+            unit: "".into(),
             pass: ok,
             text: format!("{text} said"),
         }
@@ -218,7 +233,7 @@ mod tests {
     fn without_thresholds_a_good_run_is_not_a_pass() {
         let (t, a) = (target(), achieved(1000, 100.0, 0.0));
         let v = verdict(&input(&t, &a, &[], 1000, 0));
-        assert_eq!(v.status, "no_thresholds");
+        assert_eq!(v.status, VerdictStatus::NoThresholds);
         assert_eq!(v.target_reached, Some(true));
         assert!(v.reasons.is_empty());
     }
@@ -227,10 +242,13 @@ mod tests {
     fn thresholds_that_hold_pass_and_one_that_fails_fails() {
         let (t, a) = (target(), achieved(1000, 99.0, 0.0));
         let ok = [pass("a", true), pass("b", true)];
-        assert_eq!(verdict(&input(&t, &a, &ok, 1000, 0)).status, "pass");
+        assert_eq!(
+            verdict(&input(&t, &a, &ok, 1000, 0)).status,
+            VerdictStatus::Pass
+        );
         let bad = [pass("a", true), pass("b", false)];
         let v = verdict(&input(&t, &a, &bad, 1000, 0));
-        assert_eq!(v.status, "fail");
+        assert_eq!(v.status, VerdictStatus::Fail);
         assert_eq!(v.reasons, ["b said"]);
     }
 
@@ -238,18 +256,21 @@ mod tests {
     fn a_run_where_every_call_failed_is_never_green() {
         let (t, a) = (target(), achieved(1000, 100.0, 0.0));
         let v = verdict(&input(&t, &a, &[], 0, 1000));
-        assert_eq!(v.status, "fail");
+        assert_eq!(v.status, VerdictStatus::Fail);
         assert_eq!(v.reasons, ["every call failed (1000 of 1000)"]);
         // Not even when the only threshold is one that happens to hold.
         let lax = [pass("failed_calls<=5000", true)];
-        assert_eq!(verdict(&input(&t, &a, &lax, 0, 1000)).status, "fail");
+        assert_eq!(
+            verdict(&input(&t, &a, &lax, 0, 1000)).status,
+            VerdictStatus::Fail
+        );
     }
 
     #[test]
     fn a_throttled_or_stopped_run_says_it_missed_its_target() {
         let (t, a) = (target(), achieved(16, 2.0, 7.5));
         let v = verdict(&input(&t, &a, &[pass("x", true)], 16, 0));
-        assert_eq!(v.status, "fail");
+        assert_eq!(v.status, VerdictStatus::Fail);
         assert_eq!(v.target_reached, Some(false));
         assert_eq!(
             v.reasons,
@@ -307,10 +328,10 @@ mod tests {
     #[test]
     fn a_server_has_no_target_and_failures_become_notes() {
         let mut t = target();
-        t.role = "server";
+        t.role = Role::Server;
         let a = achieved(10, 1.0, 0.0);
         let v = verdict(&input(&t, &a, &[], 8, 2));
-        assert_eq!(v.status, "no_thresholds");
+        assert_eq!(v.status, VerdictStatus::NoThresholds);
         assert_eq!(v.target_reached, None);
         assert_eq!(v.notes, ["2 of 10 calls failed"]);
     }

@@ -7,7 +7,7 @@
 //! which keeps two significant digits: a value within ~1.5 % of a bucket edge may land in
 //! the neighbouring bucket.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::super::{Histogram, TimeStat};
 
@@ -46,7 +46,8 @@ const DISTRIBUTION_EDGES_US: [u64; 27] = [
 const GO_BUCKETS_MS: [u64; 9] = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 
 /// One Go latency bucket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LatencyBucket {
     /// `le_10ms` … `gt_5000ms`.
     pub label: String,
@@ -56,7 +57,8 @@ pub struct LatencyBucket {
 
 /// One bucket of a latency `distribution`: values at most `le_ms` (and above the
 /// previous bucket's edge).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DistributionBucket {
     /// Upper edge, ms.
     pub le_ms: f64,
@@ -65,7 +67,8 @@ pub struct DistributionBucket {
 }
 
 /// A latency object (`call_length`, `invite_rtt`, `rtd.<name>`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Latency {
     /// Number of values.
     pub count: u64,

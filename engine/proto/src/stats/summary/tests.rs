@@ -439,3 +439,17 @@ fn an_idle_run_has_no_latency_objects() {
     assert!(v.get("call_length").is_none());
     assert_eq!(v["success_ratio"], 0.0);
 }
+
+#[test]
+fn summary_json_reads_back_as_the_summary_it_was_written_from() {
+    let (info, s) = finished_run();
+    let sum = build(&info, &s, &HealthGates::default());
+    let text = to_json(&sum);
+    let back: Summary = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, sum);
+    // An older revision reads, its missing fields at their defaults.
+    let old: Summary =
+        serde_json::from_str(r#"{"total_calls":3,"health":{"pass":true},"extra":1}"#).unwrap();
+    assert_eq!((old.total_calls, old.schema_revision), (3, 0));
+    assert_eq!(old.health.pass, Some(true));
+}

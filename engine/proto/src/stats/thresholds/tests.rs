@@ -135,7 +135,7 @@ fn evaluation_reports_observed_values_in_words() {
     assert!(!r.pass);
     let p99 = r.observed.unwrap();
     assert!((p99 - 99.0).abs() < 2.0, "{p99}");
-    assert_eq!((r.limit, r.unit), (50.0, "ms"));
+    assert_eq!((r.limit, r.unit.as_ref()), (50.0, "ms"));
     assert!(r.text.starts_with("p99 response time 9"), "{}", r.text);
     assert!(r.text.ends_with("must be below 50 ms"), "{}", r.text);
 
