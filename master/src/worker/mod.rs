@@ -2,16 +2,9 @@
 //!
 //! Reads the resolved spec (`job::spec`: the master resolved the job once and wrote it
 //! into the job's folder; a perf lab may write one by hand), runs exactly that (the
-//! engine in this process, or a tool) and reports on stdout as JSON lines, each with
-//! `kind`, `job_id` and `ts` (Unix ms):
-//!
-//! - `{"kind":"started","job_id","pid","ts"}` first;
-//! - `{"kind":"plan","job_id","ts","scenario","messages","target"}` once the scenario is
-//!   loaded (engine `stats_line::plan_line`);
-//! - `{"kind":"stats",…}` every `stats_interval_ms` with the real counters (engine
-//!   `stats::stats_line`), plus one last line when the run ends;
-//! - `{"kind":"error","job_id","error","ts"}` when the job cannot run;
-//! - `{"kind":"exit","job_id","code","stopped","ts"[, "error"]}` last.
+//! engine in this process, or a tool) and reports on stdout in the line protocol of
+//! `job::line` (started, plan, stats every `stats_interval_ms` and once at the end,
+//! error, exit).
 //!
 //! At the end it writes `summary.json`, `call_records.jsonl` and `report.html` into the
 //! job's artifacts folder, even when stopped. Exit codes: [`exit`]. stderr is the
@@ -31,11 +24,11 @@ use crate::report::{self, ReportHead};
 use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::stats::format::unix_ms;
 use gossipper_engine::stats::report::{RunInfo, RunParams};
-use gossipper_engine::stats::stats_line::plan_line;
+use gossipper_engine::stats::stats_line::PlanLine;
 use gossipper_engine::stats::summary::{self, SummaryInput};
 use gossipper_engine::stats::verdict::VerdictStatus;
-use serde::Serialize;
 
+use crate::job::line::WorkerLine;
 use crate::job::spec::{JobFile, Run, ToolRun};
 use crate::job::{exit, files};
 use crate::signals::SignalCounts;
@@ -43,33 +36,6 @@ use observer::{JobObserver, Lines};
 
 fn now_ms() -> u64 {
     unix_ms(SystemTime::now())
-}
-
-#[derive(Serialize)]
-struct Started<'a> {
-    kind: &'static str,
-    job_id: &'a str,
-    pid: u32,
-    ts: u64,
-}
-
-#[derive(Serialize)]
-struct ErrorLine<'a> {
-    kind: &'static str,
-    job_id: &'a str,
-    error: &'a str,
-    ts: u64,
-}
-
-#[derive(Serialize)]
-struct ExitLine<'a> {
-    kind: &'static str,
-    job_id: &'a str,
-    code: u8,
-    stopped: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    ts: u64,
 }
 
 fn usage() -> &'static str {
@@ -137,18 +103,16 @@ fn read_spec(path: &Path) -> Result<JobFile, String> {
 
 /// Reports a job that cannot run: an error line, then the exit line.
 fn fail(lines: &mut Lines, job_id: &str, error: &str, code: u8) -> u8 {
-    lines.json(&ErrorLine {
-        kind: "error",
-        job_id,
-        error,
+    lines.send(&WorkerLine::Error {
+        job_id: job_id.into(),
+        error: error.into(),
         ts: now_ms(),
     });
-    lines.json(&ExitLine {
-        kind: "exit",
-        job_id,
+    lines.send(&WorkerLine::Exit {
+        job_id: job_id.into(),
         code,
         stopped: false,
-        error: Some(error),
+        error: Some(error.into()),
         ts: now_ms(),
     });
     code
@@ -156,9 +120,8 @@ fn fail(lines: &mut Lines, job_id: &str, error: &str, code: u8) -> u8 {
 
 fn run(spec: &JobFile, mut lines: Lines) -> u8 {
     let signals = SignalCounts::install("worker");
-    lines.json(&Started {
-        kind: "started",
-        job_id: &spec.job_id,
+    lines.send(&WorkerLine::Started {
+        job_id: spec.job_id.clone(),
         pid: std::process::id(),
         ts: now_ms(),
     });
@@ -180,9 +143,8 @@ fn run_tool(spec: &JobFile, tool: &ToolRun, mut lines: Lines) -> u8 {
             for p in &written {
                 eprintln!("worker: wrote {}", p.display());
             }
-            lines.json(&ExitLine {
-                kind: "exit",
-                job_id: &spec.job_id,
+            lines.send(&WorkerLine::Exit {
+                job_id: spec.job_id.clone(),
                 code: exit::OK,
                 stopped: false,
                 error: None,
@@ -253,7 +215,11 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
     );
     // The run's plan first: the console draws the per-message table and the target
     // from it before the first stats line.
-    lines.write(&plan_line(job_id, now_ms(), &info));
+    lines.send(&WorkerLine::Plan {
+        job_id: job_id.into(),
+        ts: now_ms(),
+        plan: Box::new(PlanLine::of(&info)),
+    });
     let empty = info.empty_stats();
     let records_path = spec.artifacts_dir.join(files::CALL_RECORDS);
     let records = match std::fs::File::create(&records_path) {
@@ -317,12 +283,11 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
         if obs.stopped { " (stopped)" } else { "" }
     );
     let stopped = obs.stopped;
-    obs.lines.json(&ExitLine {
-        kind: "exit",
-        job_id,
+    obs.lines.send(&WorkerLine::Exit {
+        job_id: job_id.into(),
         code,
         stopped,
-        error: error.as_deref(),
+        error,
         ts: now_ms(),
     });
     code

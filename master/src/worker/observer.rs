@@ -18,7 +18,9 @@ use gossipper_engine::call::ShardEvent;
 use gossipper_engine::runner::{Observer, Tick};
 use gossipper_engine::stats::ShardStats;
 use gossipper_engine::stats::format::{date_time_spaced, unix_ms};
-use gossipper_engine::stats::stats_line::stats_line_with_media;
+use gossipper_engine::stats::stats_line::StatsLine;
+
+use crate::job::line::WorkerLine;
 
 use crate::signals::SignalCounts;
 
@@ -44,8 +46,13 @@ impl Lines {
         }
     }
 
+    /// Writes one line of the protocol.
+    pub(crate) fn send(&mut self, line: &WorkerLine) {
+        self.write(&line.to_line());
+    }
+
     /// Writes one line (which must end in `\n`).
-    pub(crate) fn write(&mut self, line: &str) {
+    fn write(&mut self, line: &str) {
         if self.gone {
             return;
         }
@@ -56,17 +63,6 @@ impl Lines {
             .is_err()
         {
             self.gone = true;
-        }
-    }
-
-    /// Serialises `v` as one line.
-    pub(crate) fn json<T: serde::Serialize>(&mut self, v: &T) {
-        match serde_json::to_string(v) {
-            Ok(mut s) => {
-                s.push('\n');
-                self.write(&s);
-            }
-            Err(e) => eprintln!("worker: cannot encode a line: {e}"),
         }
     }
 
@@ -130,15 +126,11 @@ impl JobObserver {
     pub(crate) fn emit_stats(&mut self, cur: &ShardStats, now: Instant, wall: SystemTime) {
         let prev_at = self.prev_at.unwrap_or(now);
         let interval = now.saturating_duration_since(prev_at);
-        let line = stats_line_with_media(
-            &self.job_id,
-            unix_ms(wall),
-            &self.prev,
-            cur,
-            interval,
-            cur.media.line(),
-        );
-        self.lines.write(&line);
+        self.lines.send(&WorkerLine::Stats {
+            job_id: self.job_id.clone(),
+            ts: unix_ms(wall),
+            stats: Box::new(StatsLine::between(&self.prev, cur, interval)),
+        });
         self.record_point(cur, interval, now);
         self.prev = cur.clone();
         self.prev_at = Some(now);

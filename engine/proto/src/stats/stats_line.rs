@@ -1,7 +1,9 @@
-//! The worker's periodic stdout line (`{"kind":"stats",…}`, one per `stats_interval_ms`),
-//! which the master tees into `stats.jsonl` and live subscribers.
+//! The numbers of the worker's periodic stdout line (`{"kind":"stats",…}`, one per
+//! `stats_interval_ms`), which the master tees into `stats.jsonl` and live subscribers,
+//! and of its `plan` line.
 //!
-//! Owns: the line's field names. Unlike the Go gossipper's heartbeat-only lines, ours
+//! Owns: the numbers' field names (the binary's line protocol adds `kind`, `job_id` and
+//! `ts` around them, and reads them back with these same types). Unlike the Go gossipper's heartbeat-only lines, ours
 //! carry the numbers: calls, rate over the interval, retransmissions, timeouts,
 //! unexpected messages, response-time percentiles (rtd 1, cumulative histogram; `null`
 //! until a response was timed, so a chart shows "–" rather than 0 ms), media counters,
@@ -10,11 +12,11 @@
 //! summary.json's `messages` rows), the peak of open calls, the creation window and how
 //! long the concurrency limit held calls back. Before the first one, a `plan` line says
 //! what the run will do (scenario, the per-message table's rows, the target). Must not:
-//! read clocks (`ts` is passed in) or write.
+//! read clocks or write.
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ShardStats;
 use super::csv::sipp_counters;
@@ -36,15 +38,10 @@ pub struct LineMedia {
     pub jitter_ms: f64,
 }
 
-/// One stats line.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct StatsLine<'a> {
-    /// Always `stats`.
-    pub kind: &'static str,
-    /// The job.
-    pub job_id: &'a str,
-    /// Unix milliseconds.
-    pub ts: u64,
+/// The numbers of one stats line.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatsLine {
     /// The interval this line covers in ms.
     pub interval_ms: u64,
     /// Calls created so far.
@@ -95,14 +92,9 @@ pub struct StatsLine<'a> {
 /// The run's plan, one line before the first stats line: the scenario, SIPp's
 /// per-message table without counts (each row's `index` is its position in a stats
 /// line's `steps`) and the target.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PlanLine<'a> {
-    /// Always `plan`.
-    pub kind: &'static str,
-    /// The job.
-    pub job_id: &'a str,
-    /// Unix milliseconds.
-    pub ts: u64,
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlanLine {
     /// The scenario's name and role.
     pub scenario: ScenarioSummary,
     /// The rows of the per-message table.
@@ -111,46 +103,34 @@ pub struct PlanLine<'a> {
     pub target: Target,
 }
 
-/// The plan line of a run, ending in `\n`.
-pub fn plan_line(job_id: &str, ts_ms: u64, info: &RunInfo) -> String {
-    let target = Target::of(info);
-    let line = PlanLine {
-        kind: "plan",
-        job_id,
-        ts: ts_ms,
-        scenario: ScenarioSummary {
-            name: info.scenario_name.clone(),
-            role: target.role,
-        },
-        messages: message_rows(info, None),
-        target,
-    };
-    // Strings, integers and finite floats cannot fail to serialise.
-    let mut out = serde_json::to_string(&line).expect("plan line serialises");
-    out.push('\n');
-    out
+impl PlanLine {
+    /// The plan of a run.
+    pub fn of(info: &RunInfo) -> PlanLine {
+        let target = Target::of(info);
+        PlanLine {
+            scenario: ScenarioSummary {
+                name: info.scenario_name.clone(),
+                role: target.role,
+            },
+            messages: message_rows(info, None),
+            target,
+        }
+    }
 }
 
-/// The stats line for the interval from `prev` to `cur`, ending in `\n`.
-pub fn stats_line(
-    job_id: &str,
-    ts_ms: u64,
-    prev: &ShardStats,
-    cur: &ShardStats,
-    interval: Duration,
-) -> String {
-    stats_line_with_media(job_id, ts_ms, prev, cur, interval, cur.media.line())
+impl StatsLine {
+    /// The numbers for the interval from `prev` to `cur` (media from `cur`).
+    pub fn between(prev: &ShardStats, cur: &ShardStats, interval: Duration) -> StatsLine {
+        stats_line_with_media(prev, cur, interval, cur.media.line())
+    }
 }
 
-/// `stats_line` with media numbers.
-pub fn stats_line_with_media(
-    job_id: &str,
-    ts_ms: u64,
+fn stats_line_with_media(
     prev: &ShardStats,
     cur: &ShardStats,
     interval: Duration,
     media: LineMedia,
-) -> String {
+) -> StatsLine {
     let c = &cur.counters;
     let created = c.incoming_calls + c.outgoing_calls;
     let created_before = prev.counters.incoming_calls + prev.counters.outgoing_calls;
@@ -167,10 +147,7 @@ pub fn stats_line_with_media(
             .map(|t| t.histogram.quantile(p) as f64 / 1000.0)
     };
     let ms = |us: u64| us as f64 / 1000.0;
-    let line = StatsLine {
-        kind: "stats",
-        job_id,
-        ts: ts_ms,
+    StatsLine {
         interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
         calls_created: created,
         calls_succeeded: c.successful_calls,
@@ -202,11 +179,7 @@ pub fn stats_line_with_media(
         last_call_ms: cur.last_call_us.map(ms),
         limit_blocked_ms: ms(cur.limit_blocked_us),
         call_length_avg_ms: (cur.call_length.count > 0).then(|| cur.call_length.mean_us() / 1000.0),
-    };
-    // Strings, integers and finite floats cannot fail to serialise.
-    let mut out = serde_json::to_string(&line).expect("stats line serialises");
-    out.push('\n');
-    out
+    }
 }
 
 #[cfg(test)]
@@ -230,18 +203,9 @@ mod tests {
         for v in 1..=100u64 {
             cur.rtd[0].record(v * 1000);
         }
-        let line = stats_line(
-            "job-1",
-            1_795_686_419_487,
-            &prev,
-            &cur,
-            Duration::from_millis(2000),
-        );
-        assert!(line.ends_with('\n'));
-        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
-        assert_eq!(v["kind"], "stats");
-        assert_eq!(v["job_id"], "job-1");
-        assert_eq!(v["ts"], 1_795_686_419_487u64);
+        let line = StatsLine::between(&prev, &cur, Duration::from_millis(2000));
+        let v = serde_json::to_value(&line).unwrap();
+        assert_eq!(v["interval_ms"], 2000);
         assert_eq!(v["calls_created"], 30);
         assert_eq!(v["calls_succeeded"], 25);
         assert_eq!(v["calls_failed"], 1);
@@ -273,25 +237,23 @@ mod tests {
         cur.note_call_created(250_000);
         cur.note_call_created(1_250_000);
         cur.limit_blocked_us = 1500;
-        let line = stats_line("j", 0, &prev, &cur, Duration::from_secs(1));
-        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        let v =
+            serde_json::to_value(StatsLine::between(&prev, &cur, Duration::from_secs(1))).unwrap();
         assert_eq!(v["first_call_ms"], 250.0);
         assert_eq!(v["last_call_ms"], 1250.0);
         assert_eq!(v["peak_calls"], 2);
         assert_eq!(v["limit_blocked_ms"], 1.5);
         assert!(v["call_length_avg_ms"].is_null());
         cur.call_length.record(2_000_000);
-        let line = stats_line("j", 0, &prev, &cur, Duration::from_secs(1));
-        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        let v =
+            serde_json::to_value(StatsLine::between(&prev, &cur, Duration::from_secs(1))).unwrap();
         assert_eq!(v["call_length_avg_ms"], 2000.0);
     }
 
     #[test]
     fn the_plan_line_names_the_steps_and_the_target() {
         let info = crate::stats::report::tests::uac_info();
-        let line = plan_line("j", 5, &info);
-        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
-        assert_eq!(v["kind"], "plan");
+        let v = serde_json::to_value(PlanLine::of(&info)).unwrap();
         assert_eq!(v["scenario"]["role"], "client");
         assert_eq!(v["messages"][0]["label"], "INVITE");
         assert_eq!(v["messages"][0]["index"], 0);
@@ -302,10 +264,24 @@ mod tests {
     }
 
     #[test]
+    fn a_line_reads_back_as_written() {
+        let mut prev = ShardStats::new(3, 1, 0, &[10], &[10]);
+        prev.counters.outgoing_calls = 1;
+        let mut cur = prev.clone();
+        cur.counters.outgoing_calls = 7;
+        cur.rtd[0].record(1500);
+        let line = StatsLine::between(&prev, &cur, Duration::from_millis(1000));
+        let text = serde_json::to_string(&line).unwrap();
+        assert_eq!(serde_json::from_str::<StatsLine>(&text).unwrap(), line);
+        let plan = PlanLine::of(&crate::stats::report::tests::uac_info());
+        let text = serde_json::to_string(&plan).unwrap();
+        assert_eq!(serde_json::from_str::<PlanLine>(&text).unwrap(), plan);
+    }
+
+    #[test]
     fn a_zero_interval_reports_zero_rate() {
         let s = ShardStats::new(0, 0, 0, &[], &[]);
-        let line = stats_line("j", 0, &s, &s, Duration::ZERO);
-        let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
+        let v = serde_json::to_value(StatsLine::between(&s, &s, Duration::ZERO)).unwrap();
         assert_eq!(v["cps"], 0.0);
         assert!(
             v["response_time_p99_ms"].is_null(),

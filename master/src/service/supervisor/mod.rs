@@ -42,6 +42,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::job::files;
+use crate::job::line::WorkerLine;
 use crate::job::spec::JobFile;
 use crate::service::paths::{Layout, Place, check_name};
 use crate::service::resolve::JobPlace;
@@ -117,7 +118,7 @@ pub(crate) struct RunningJob {
     stop_requested: AtomicBool,
     exited: Mutex<bool>,
     exited_cv: Condvar,
-    latest_stats: Mutex<Option<Arc<serde_json::Value>>>,
+    latest_stats: Mutex<Option<Arc<WorkerLine>>>,
     error: Mutex<Option<String>>,
 }
 
@@ -127,8 +128,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl RunningJob {
-    /// The newest `stats` line, parsed.
-    pub(crate) fn latest_stats(&self) -> Option<Arc<serde_json::Value>> {
+    /// The newest `stats` line.
+    pub(crate) fn latest_stats(&self) -> Option<Arc<WorkerLine>> {
         lock(&self.latest_stats).clone()
     }
 
@@ -226,7 +227,7 @@ struct LiveJob<'a> {
     exit_code: Option<i64>,
     error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    stats: Option<&'a serde_json::Value>,
+    stats: Option<&'a WorkerLine>,
 }
 
 #[derive(Serialize)]
@@ -664,7 +665,7 @@ impl Supervisor {
             .db
             .read(|c| Ok((jobs::page(c, 200, 0, None)?, jobs::counts(c)?)))?;
         let running = lock(&self.places).running_jobs();
-        let stats: Vec<Option<Arc<serde_json::Value>>> = rows
+        let stats: Vec<Option<Arc<WorkerLine>>> = rows
             .iter()
             .map(|j| running.get(&j.id).and_then(|r| r.latest_stats()))
             .collect();

@@ -2,8 +2,8 @@
 //! files it left.
 //!
 //! Owns: the line protocol's side effects on the running job (stats kept, errors
-//! remembered), the mapping of an exit status to a final state, and the list of artifact
-//! files. Must not: write the job's row or free its place (the supervisor settles the
+//! remembered; the lines are `job::line::WorkerLine`, typed), the mapping of an exit
+//! status to a final state, and the list of artifact files. Must not: write the job's row or free its place (the supervisor settles the
 //! job, in one transaction, with what these return).
 
 use std::io::{BufRead, BufReader, Read};
@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::{MAX_LINE, RunningJob, lock};
 use crate::job::files;
+use crate::job::line::WorkerLine;
 
 /// The worker process's pipes and the log file its stderr is copied into.
 pub(super) struct Pipes {
@@ -55,22 +56,13 @@ pub(super) fn read_lines(job: &RunningJob, stdout: std::process::ChildStdout) ->
             continue;
         }
         job.hub.publish(line);
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-            match v.get("kind").and_then(serde_json::Value::as_str) {
-                Some("stats") => *lock(&job.latest_stats) = Some(Arc::new(v)),
-                Some("error") => {
-                    if let Some(e) = v.get("error").and_then(serde_json::Value::as_str) {
-                        *lock(&job.error) = Some(e.to_string());
-                    }
-                }
-                Some("exit") => {
-                    exit_error = v
-                        .get("error")
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_string);
-                }
-                _ => {}
+        match WorkerLine::parse(line) {
+            Some(stats @ WorkerLine::Stats { .. }) => {
+                *lock(&job.latest_stats) = Some(Arc::new(stats));
             }
+            Some(WorkerLine::Error { error, .. }) => *lock(&job.error) = Some(error),
+            Some(WorkerLine::Exit { error, .. }) => exit_error = error,
+            Some(WorkerLine::Started { .. } | WorkerLine::Plan { .. }) | None => {}
         }
     }
     exit_error
@@ -106,30 +98,45 @@ pub(super) fn outcome(
     stop_requested: bool,
 ) -> (&'static str, Option<i64>, String) {
     use std::os::unix::process::ExitStatusExt;
-    let (state, code, mut text) = match status {
-        Ok(s) if s.success() => ("succeeded", Some(0), String::new()),
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => (
-                "failed",
-                Some(i64::from(c)),
-                format!("worker exited with code {c}"),
-            ),
-            (None, Some(sig)) => ("failed", None, format!("worker killed by signal {sig}")),
-            _ => ("failed", None, "worker ended".to_string()),
+    let ending = match status {
+        Ok(s) if s.success() => match error {
+            None => return ("succeeded", Some(0), String::new()),
+            Some(_) => Ending::Code(0),
         },
-        Err(e) => ("failed", None, format!("cannot reap the worker: {e}")),
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => Ending::Code(c),
+            (None, Some(sig)) => Ending::Signal(sig),
+            _ => Ending::Unknown,
+        },
+        Err(e) => Ending::Unreaped(e.to_string()),
     };
-    let state = match error {
-        Some(e) => {
-            text = e;
-            "failed"
+    let code = match ending {
+        Ending::Code(c) => Some(i64::from(c)),
+        _ => None,
+    };
+    let text = match (error, &ending) {
+        // What the worker said is the better sentence.
+        (Some(e), _) => e,
+        // A worker killed after a stop (SIGKILL once the grace ran out): say why.
+        (None, Ending::Signal(sig)) if stop_requested => {
+            format!("stopped; worker killed by signal {sig} after the grace period")
         }
-        None => state,
+        (None, ending) => ending.to_string(),
     };
-    if stop_requested && state == "failed" && text.starts_with("worker killed") {
-        text = format!("stopped; {text} after the grace period");
-    }
-    (state, code, text)
+    ("failed", code, text)
+}
+
+/// How a worker that did not succeed ended.
+#[derive(Debug, thiserror::Error)]
+enum Ending {
+    #[error("worker exited with code {0}")]
+    Code(i32),
+    #[error("worker killed by signal {0}")]
+    Signal(i32),
+    #[error("worker ended")]
+    Unknown,
+    #[error("cannot reap the worker: {0}")]
+    Unreaped(String),
 }
 
 /// One file a job left, to be registered as an artifact.
