@@ -15,7 +15,7 @@ use crate::job::files;
 use crate::service::paths::check_name;
 use crate::service::resolve::request::EngineOverrides;
 use crate::service::resolve::request::StartRequest;
-use crate::service::store::jobs::{self, Artifact, Job};
+use crate::service::store::jobs::{self, Artifact, Job, JobStatus, ProfileKind};
 use crate::service::supervisor::admission::Refusal;
 use crate::service::supervisor::{Deleted, StartError};
 
@@ -45,11 +45,19 @@ struct JobList {
 pub(super) fn list(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let limit = call.query_u32("limit", 100, 1000)?;
     let offset = call.query_u32("offset", 0, u32::MAX)?;
-    let status = call.query("status").filter(|s| !s.is_empty());
+    let status = match call.query("status").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(JobStatus::parse(&s).ok_or_else(|| {
+            ApiError::field(
+                "status",
+                format!("\"{s}\" is not a job status ({})", JobStatus::words()),
+            )
+        })?),
+    };
     let (jobs, total) = ctx.store.db.read(|c| {
         Ok((
-            jobs::page(c, limit, offset, status.as_deref())?,
-            jobs::count(c, status.as_deref())?,
+            jobs::page(c, limit, offset, status)?,
+            jobs::count(c, status)?,
         ))
     })?;
     Reply::ok(&JobList {
@@ -121,12 +129,13 @@ struct LabelBody {
 }
 
 /// Checks that a server or client profile exists and may be started.
-fn check_profile(ctx: &Ctx, kind: &str, id: &str) -> Result<(), ApiError> {
+fn check_profile(ctx: &Ctx, kind: ProfileKind, id: &str) -> Result<(), ApiError> {
     let source = match kind {
-        "server" => ctx.store.servers.get(id).map(|p| p.source),
-        "client" => ctx.store.clients.get(id).map(|p| p.source),
-        _ => return Ok(()),
+        ProfileKind::Server => ctx.store.servers.get(id).map(|p| p.source),
+        ProfileKind::Client => ctx.store.clients.get(id).map(|p| p.source),
+        ProfileKind::Tool | ProfileKind::Gateway => return Ok(()),
     };
+    let kind = kind.as_str();
     match source {
         None => Err(ApiError::NotFound(format!(
             "{kind} profile \"{id}\" not found"
@@ -147,16 +156,21 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
     let name = job_request::name(&body.name)?;
     let notes = job_request::notes(&body.notes)?;
     job_request::check_thresholds(body.engine.thresholds.as_deref(), "engine.thresholds")?;
-    let kind = body.profile_kind.as_str();
+    let kind = ProfileKind::parse(&body.profile_kind).ok_or_else(|| {
+        ApiError::field(
+            "profile_kind",
+            format!("\"{}\" is not {}", body.profile_kind, ProfileKind::words()),
+        )
+    })?;
     match kind {
-        "server" | "client" => {
+        ProfileKind::Server | ProfileKind::Client => {
             check_name(&body.profile_id).map_err(|e| ApiError::field("profile_id", e))?;
             check_profile(ctx, kind, &body.profile_id)?;
             if !body.tool_args.is_empty() {
                 return Err(ApiError::field("tool_args", "only for tool jobs"));
             }
         }
-        "tool" => {
+        ProfileKind::Tool => {
             if !crate::service::resolve::tools::catalogue()
                 .iter()
                 .any(|t| t.id == body.profile_id)
@@ -167,19 +181,13 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
                 )));
             }
         }
-        "gateway" => {
+        ProfileKind::Gateway => {
             if body.scenario_id.as_deref().unwrap_or("").is_empty() {
                 return Err(ApiError::field(
                     "scenario_id",
                     "a gateway job needs a scenario",
                 ));
             }
-        }
-        other => {
-            return Err(ApiError::field(
-                "profile_kind",
-                format!("\"{other}\" is not server, client, tool or gateway"),
-            ));
         }
     }
     let who = call.who()?.username.clone();
@@ -188,7 +196,7 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
         StartRequest {
             id: body.id,
             profile_id: body.profile_id,
-            profile_kind: body.profile_kind,
+            profile_kind: kind,
             scenario_id: body.scenario_id.unwrap_or_default(),
             record_wav: body.record_wav,
             record_wav_duplex: body.record_wav_duplex,
@@ -208,11 +216,7 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
     Reply::json(201, &job)
 }
 
-fn start_profile(
-    ctx: &Ctx,
-    call: &mut Call<'_, '_>,
-    kind: &'static str,
-) -> Result<Reply, ApiError> {
+fn start_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: ProfileKind) -> Result<Reply, ApiError> {
     let profile_id = call.param("id").to_string();
     check_profile(ctx, kind, &profile_id)?;
     let body: StartBody = if call
@@ -232,7 +236,7 @@ fn start_profile(
         StartRequest {
             id: body.id,
             profile_id: profile_id.clone(),
-            profile_kind: kind.to_string(),
+            profile_kind: kind,
             scenario_id: body.scenario_id.unwrap_or_default(),
             record_wav: body.record_wav,
             record_wav_duplex: body.record_wav_duplex,
@@ -245,25 +249,27 @@ fn start_profile(
     )?;
     ctx.audit(
         call.who()?,
-        &format!("{kind}.start"),
+        &format!("{}.start", kind.as_str()),
         &profile_id,
         serde_json::json!({"job_id": job.id}),
     )?;
     Reply::json(201, &job)
 }
 
-fn stop_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: &'static str) -> Result<Reply, ApiError> {
+fn stop_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: ProfileKind) -> Result<Reply, ApiError> {
     let profile_id = call.param("id").to_string();
     check_profile(ctx, kind, &profile_id)?;
     let newest = ctx
         .store
         .db
         .read(|c| {
-            jobs::newest_for_profile(c, kind, &profile_id, &["running", "pending", "stopping"])
+            let live = [JobStatus::Running, JobStatus::Pending, JobStatus::Stopping];
+            jobs::newest_for_profile(c, kind, &profile_id, &live)
         })?
         .ok_or_else(|| {
             ApiError::Conflict(format!(
-                "{kind} profile \"{profile_id}\" has no running job"
+                "{} profile \"{profile_id}\" has no running job",
+                kind.as_str()
             ))
         })?;
     let job = ctx
@@ -272,7 +278,7 @@ fn stop_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: &'static str) -> Resul
         .ok_or_else(|| ApiError::NotFound(format!("job \"{}\" not found", newest.id)))?;
     ctx.audit(
         call.who()?,
-        &format!("{kind}.stop"),
+        &format!("{}.stop", kind.as_str()),
         &profile_id,
         serde_json::json!({"job_id": job.id}),
     )?;
@@ -280,19 +286,19 @@ fn stop_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: &'static str) -> Resul
 }
 
 pub(super) fn start_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    start_profile(ctx, call, "server")
+    start_profile(ctx, call, ProfileKind::Server)
 }
 
 pub(super) fn stop_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    stop_profile(ctx, call, "server")
+    stop_profile(ctx, call, ProfileKind::Server)
 }
 
 pub(super) fn start_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    start_profile(ctx, call, "client")
+    start_profile(ctx, call, ProfileKind::Client)
 }
 
 pub(super) fn stop_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    stop_profile(ctx, call, "client")
+    stop_profile(ctx, call, ProfileKind::Client)
 }
 
 pub(super) fn stop(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {

@@ -26,7 +26,7 @@ use super::{ApiError, Call, Ctx, Reply};
 use crate::service::resolve::request::EngineOverrides;
 use crate::service::resolve::request::StartRequest;
 use crate::service::store::StoreError;
-use crate::service::store::jobs::Job;
+use crate::service::store::jobs::{Job, JobStatus, ProfileKind};
 use crate::service::store::profiles::{ClientProfile, TransportSpec};
 use crate::service::timefmt;
 use gossipper_engine::stats::report::RunParams;
@@ -315,7 +315,7 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
     let req = StartRequest {
         id: body.id.clone(),
         profile_id: WIZARD_PROFILE.into(),
-        profile_kind: "client".into(),
+        profile_kind: ProfileKind::Client,
         scenario_id: body
             .scenario_id
             .clone()
@@ -341,7 +341,7 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
         &job.id,
         serde_json::json!({"director": body.director, "total_calls": body.total_calls, "rate": body.rate}),
     )?;
-    let message = if job.status == "failed" {
+    let message = if job.status == JobStatus::Failed {
         format!("the load test could not start: {}", job.error)
     } else if body.total_calls == 0 {
         format!(

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{ApiError, Call, Ctx, Reply};
 use crate::service::paths::check_name;
+use crate::service::store::jobs::ProfileKind;
 use crate::service::store::profiles::{
     ClientProfile, Profile, ProfileDir, ServerProfile, TransportSpec,
 };
@@ -107,7 +108,8 @@ struct Listed<T> {
 
 #[derive(Serialize)]
 struct Runtime {
-    status: String,
+    /// The newest job's status, or `idle`.
+    status: &'static str,
     job_id: Option<String>,
     pid: Option<i64>,
     started_at: Option<String>,
@@ -117,7 +119,11 @@ struct Runtime {
 
 /// Every profile with its runtime, looked up in one database read (one lock, not one per
 /// profile: under load each acquisition queues behind other requests).
-fn listed<T: Profile>(ctx: &Ctx, kind: &str, profiles: Vec<T>) -> Result<Vec<Listed<T>>, ApiError> {
+fn listed<T: Profile>(
+    ctx: &Ctx,
+    kind: ProfileKind,
+    profiles: Vec<T>,
+) -> Result<Vec<Listed<T>>, ApiError> {
     let newest = ctx.store.db.read(|c| {
         profiles
             .iter()
@@ -137,7 +143,7 @@ fn listed<T: Profile>(ctx: &Ctx, kind: &str, profiles: Vec<T>) -> Result<Vec<Lis
 fn runtime_of(newest: Option<crate::service::store::jobs::Job>) -> Runtime {
     match newest {
         Some(j) => Runtime {
-            status: j.status,
+            status: j.status.as_str(),
             job_id: Some(j.id),
             pid: j.pid,
             started_at: j.started_at,
@@ -145,7 +151,7 @@ fn runtime_of(newest: Option<crate::service::store::jobs::Job>) -> Runtime {
             exit_code: j.exit_code,
         },
         None => Runtime {
-            status: "idle".into(),
+            status: "idle",
             job_id: None,
             pid: None,
             started_at: None,
@@ -210,7 +216,7 @@ fn body_for<T: Profile + serde::de::DeserializeOwned>(
 }
 
 pub(super) fn list_servers(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let servers = listed(ctx, "server", ctx.store.servers.list())?;
+    let servers = listed(ctx, ProfileKind::Server, ctx.store.servers.list())?;
     Reply::ok(&ServerList { servers })
 }
 
@@ -245,7 +251,7 @@ pub(super) fn delete_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply,
 }
 
 pub(super) fn list_clients(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let clients = listed(ctx, "client", ctx.store.clients.list())?;
+    let clients = listed(ctx, ProfileKind::Client, ctx.store.clients.list())?;
     Reply::ok(&ClientList { clients })
 }
 

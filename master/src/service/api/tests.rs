@@ -175,6 +175,18 @@ fn unknown_fields_and_malformed_json_are_400_naming_the_problem() {
 }
 
 #[test]
+fn a_job_list_filter_names_a_status_or_is_400() {
+    let h = harness();
+    let t = h.token("op");
+    let (s, v) = h.call("GET", "/api/v2/jobs?status=running", Some(&t), b"");
+    assert_eq!((s, v["total"].as_u64()), (200, Some(0)));
+    let (s, e) = h.call("GET", "/api/v2/jobs?status=done", Some(&t), b"");
+    assert_eq!(s, 400);
+    let e = e["error"].as_str().unwrap();
+    assert!(e.starts_with("status: \"done\"") && e.contains("succeeded"), "{e}");
+}
+
+#[test]
 fn oversize_json_bodies_are_413() {
     let h = harness();
     let t = h.token("op");

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, Call, Ctx, Reply};
 use crate::service::resolve::request::StartRequest;
 use crate::service::resolve::tools::{Tool, catalogue};
-use crate::service::store::jobs::Job;
+use crate::service::store::jobs::{Job, ProfileKind};
 
 #[derive(Serialize)]
 struct Tools {
@@ -42,7 +42,7 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
         StartRequest {
             id: body.id,
             profile_id: tool.clone(),
-            profile_kind: "tool".into(),
+            profile_kind: ProfileKind::Tool,
             tool_args: body.args,
             created_by: who,
             ..Default::default()

@@ -33,6 +33,7 @@ use crate::job::files;
 use crate::job::spec::{About, JobFile, Run};
 use crate::service::paths::{Layout, Place};
 use crate::service::store::files as store_files;
+use crate::service::store::jobs::ProfileKind;
 use crate::service::store::profiles::{ClientProfile, ServerProfile, TransportSpec};
 use crate::service::store::{Store, StoreError};
 use invite_media::Identity;
@@ -78,7 +79,7 @@ pub(crate) fn resolve(
     place: &JobPlace,
     seed: u64,
 ) -> Result<JobFile, ResolveError> {
-    let (about, run) = if req.profile_kind == "tool" {
+    let (about, run) = if req.profile_kind == ProfileKind::Tool {
         let job_exists = |id: &str| {
             matches!(
                 store.db.read(|c| crate::service::store::jobs::by_id(c, id)),
@@ -102,11 +103,12 @@ pub(crate) fn resolve(
         let about = About {
             title: format!(
                 "gossipper job {} — {} {scenario_id}",
-                place.id, req.profile_kind
+                place.id,
+                req.profile_kind.as_str()
             ),
             name: req.name.clone(),
             notes: req.notes.clone(),
-            profile_kind: req.profile_kind.clone(),
+            profile_kind: req.profile_kind.as_str().into(),
             scenario_id,
         };
         (about, Run::Engine(Box::new(job)))
@@ -376,8 +378,8 @@ fn engine(
         kind,
         id: spec.profile_id.clone(),
     };
-    let (default_scenario, scenario_ref) = match spec.profile_kind.as_str() {
-        "server" => {
+    let (default_scenario, scenario_ref) = match spec.profile_kind {
+        ProfileKind::Server => {
             let p: ServerProfile = store
                 .servers
                 .get(&spec.profile_id)
@@ -388,7 +390,7 @@ fn engine(
             }
             ("uas", p.scenario_ref)
         }
-        "client" => {
+        ProfileKind::Client => {
             let p: ClientProfile = store
                 .clients
                 .get(&spec.profile_id)
@@ -426,16 +428,13 @@ fn engine(
             job.remote_host = Some(host);
             ("uac", p.scenario_ref)
         }
-        "gateway" => {
+        ProfileKind::Gateway => {
             return Err(ResolveError::Unsupported(
                 "gateway jobs are not available in this build".into(),
             ));
         }
-        other => {
-            return Err(bad(
-                "profile_kind",
-                format!("\"{other}\" is not server, client or gateway"),
-            ));
+        ProfileKind::Tool => {
+            return Err(bad("profile_kind", "a tool job runs no scenario"));
         }
     };
     let scenario_id = [spec.scenario_id.as_str(), scenario_ref.as_str()]
@@ -510,7 +509,7 @@ mod tests {
     fn spec(_: &Fix, kind: &str, profile: &str) -> StartRequest {
         StartRequest {
             profile_id: profile.into(),
-            profile_kind: kind.into(),
+            profile_kind: ProfileKind::parse(kind).expect("a profile kind"),
             ..StartRequest::default()
         }
     }

@@ -7,14 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::service::store::jobs::ProfileKind;
+
 /// What a caller asks the master to start: a profile (or a tool) and what to change.
 /// Resolved once into the job's spec file (`super::resolve`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct StartRequest {
     pub(crate) id: Option<String>,
     pub(crate) profile_id: String,
-    /// `server`, `client`, `tool` or `gateway`.
-    pub(crate) profile_kind: String,
+    pub(crate) profile_kind: ProfileKind,
     pub(crate) scenario_id: String,
     pub(crate) record_wav: bool,
     pub(crate) record_wav_duplex: bool,
@@ -24,6 +25,25 @@ pub(crate) struct StartRequest {
     /// The job's name and notes (`store::jobs::Job`), set by whoever starts it.
     pub(crate) name: String,
     pub(crate) notes: String,
+}
+
+impl Default for StartRequest {
+    /// A client job of no profile, asking for nothing (fill in what the request says).
+    fn default() -> Self {
+        StartRequest {
+            id: None,
+            profile_id: String::new(),
+            profile_kind: ProfileKind::Client,
+            scenario_id: String::new(),
+            record_wav: false,
+            record_wav_duplex: false,
+            engine: EngineOverrides::default(),
+            tool_args: serde_json::Map::new(),
+            created_by: String::new(),
+            name: String::new(),
+            notes: String::new(),
+        }
+    }
 }
 
 /// Engine settings a job may override, applied after the profile. The first block is

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OpenFlags, Transaction};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 
 use super::{StoreError, files};
 use crate::service::paths::{Layout, Place};
@@ -74,6 +74,43 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // v3: a name and notes per job, so runs can be told apart (issue #17).
     "ALTER TABLE jobs ADD COLUMN name TEXT NOT NULL DEFAULT '';
      ALTER TABLE jobs ADD COLUMN notes TEXT NOT NULL DEFAULT '';",
+    // v4: a job's status is one of its six words, as its profile kind already was
+    // (`jobs::JobStatus`, `jobs::ProfileKind`; issue #15). SQLite cannot add a CHECK to a
+    // column, so the table is rebuilt, every row kept with its rowid (the list's order)
+    // and its artifacts (foreign keys are off while migrating); a status no binary wrote
+    // reads as failed.
+    "CREATE TABLE jobs_v4 (
+        id            TEXT PRIMARY KEY,
+        profile_id    TEXT NOT NULL DEFAULT '',
+        profile_kind  TEXT NOT NULL CHECK (profile_kind IN ('server', 'client', 'tool', 'gateway')),
+        scenario_id   TEXT NOT NULL DEFAULT '',
+        status        TEXT NOT NULL
+                      CHECK (status IN ('pending', 'running', 'stopping', 'stopped', 'succeeded', 'failed')),
+        args_json     TEXT NOT NULL DEFAULT '{}',
+        artifacts_dir TEXT NOT NULL DEFAULT '',
+        created_at    TEXT NOT NULL,
+        started_at    TEXT,
+        finished_at   TEXT,
+        exit_code     INTEGER,
+        error         TEXT NOT NULL DEFAULT '',
+        created_by    TEXT NOT NULL DEFAULT '',
+        pid           INTEGER,
+        name          TEXT NOT NULL DEFAULT '',
+        notes         TEXT NOT NULL DEFAULT ''
+     );
+     INSERT INTO jobs_v4 (rowid, id, profile_id, profile_kind, scenario_id, status, args_json,
+                          artifacts_dir, created_at, started_at, finished_at, exit_code, error,
+                          created_by, pid, name, notes)
+        SELECT rowid, id, profile_id, profile_kind, scenario_id,
+               CASE WHEN status IN ('pending', 'running', 'stopping', 'stopped', 'succeeded', 'failed')
+                    THEN status ELSE 'failed' END,
+               args_json, artifacts_dir, created_at, started_at, finished_at, exit_code, error,
+               created_by, pid, name, notes
+        FROM jobs;
+     DROP TABLE jobs;
+     ALTER TABLE jobs_v4 RENAME TO jobs;
+     CREATE INDEX jobs_created_at ON jobs (created_at);
+     CREATE INDEX jobs_profile ON jobs (profile_kind, profile_id);",
 ];
 
 /// Read-only connections opened beside the read-write one.
@@ -201,21 +238,47 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     if found > known {
         return Err(StoreError::SchemaTooNew { found, known });
     }
-    for (i, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(
-            None,
-            "user_version",
-            i64::try_from(i + 1).unwrap_or(i64::MAX),
-        )?;
-        tx.commit()?;
+    if found == known {
+        return Ok(());
     }
-    Ok(())
+    // A migration that rebuilds a table must not cascade its drop into the rows that
+    // refer to it; the pragma is a no-op inside a transaction, so it is set around them,
+    // and each migration checks the references before it commits.
+    let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA foreign_keys=OFF")?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(found).unwrap_or(0))
+        {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()?;
+            if let Some(table) = broken {
+                return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!(
+                        "migration v{}: a row of {table} lost its reference",
+                        i + 1
+                    )),
+                )));
+            }
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(i + 1).unwrap_or(i64::MAX),
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    if fk {
+        conn.execute_batch("PRAGMA foreign_keys=ON")?;
+    }
+    result
 }
 
 #[cfg(test)]
@@ -268,6 +331,57 @@ mod tests {
             )
             .unwrap();
         assert_eq!((name.as_str(), hash.as_str(), version), ("admin", "h", 0));
+    }
+
+    #[test]
+    fn a_v3_database_keeps_its_jobs_in_order_with_their_artifacts_and_gets_status_checks() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys=ON").unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobs (id, profile_kind, status, created_at, name) VALUES ('z', 'client', 'succeeded', 't1', 'first');
+             INSERT INTO jobs (id, profile_kind, status, created_at, pid) VALUES ('a', 'server', 'running', 't2', 42);
+             INSERT INTO jobs (id, profile_kind, status, created_at) VALUES ('m', 'tool', 'exploded', 't3');
+             INSERT INTO job_artifacts (job_id, kind, path, created_at) VALUES ('z', 'summary', '/s', 't');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(String, String, Option<i64>, String)> = conn
+            .prepare("SELECT id, status, pid, name FROM jobs ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(ids, ["z", "a", "m"], "insertion order kept");
+        assert_eq!(rows[0].3, "first");
+        assert_eq!((rows[1].1.as_str(), rows[1].2), ("running", Some(42)));
+        assert_eq!(rows[2].1, "failed", "an unknown status reads as failed");
+        let artifacts: i64 = conn
+            .query_row("SELECT COUNT(*) FROM job_artifacts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(artifacts, 1, "the rebuild did not cascade");
+        let fk: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys are on again");
+        // The constraint holds, and the artifacts still follow their job.
+        assert!(
+            conn.execute(
+                "INSERT INTO jobs (id, profile_kind, status, created_at) VALUES ('x', 'client', 'done', 't')",
+                [],
+            )
+            .is_err()
+        );
+        conn.execute("DELETE FROM jobs WHERE id = 'z'", []).unwrap();
+        let artifacts: i64 = conn
+            .query_row("SELECT COUNT(*) FROM job_artifacts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(artifacts, 0);
     }
 
     #[test]

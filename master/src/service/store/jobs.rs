@@ -7,19 +7,107 @@
 //! (paged lists, reports, per-profile runtime). Must not: start processes or touch
 //! artifact files (the supervisor does).
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+
+/// Text enums of the jobs table: each is its word in SQLite (where a CHECK constraint
+/// holds the column to these words, migration v4) and in the API.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub(crate) enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub(crate) const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value's word.
+            pub(crate) fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+
+            /// The value a word names.
+            pub(crate) fn parse(word: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == word)
+            }
+
+            /// The words, for messages (`a, b or c`).
+            pub(crate) fn words() -> String {
+                let words: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                match words.split_last() {
+                    Some((last, [])) => last.to_string(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => String::new(),
+                }
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                let word = v.as_str()?;
+                $name::parse(word).ok_or_else(|| {
+                    FromSqlError::Other(format!("\"{word}\" is not a {}", stringify!($name)).into())
+                })
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// A job's state: pending → running → (stopping →) succeeded / failed / stopped.
+    JobStatus {
+        /// The row exists; no worker yet.
+        Pending = "pending",
+        /// Its worker runs.
+        Running = "running",
+        /// A stop was asked; the worker has not exited yet (not final).
+        Stopping = "stopping",
+        /// Stopped, and the worker has exited.
+        Stopped = "stopped",
+        /// The worker exited 0.
+        Succeeded = "succeeded",
+        /// The job could not run, or its worker failed.
+        Failed = "failed",
+    }
+);
+
+text_enum!(
+    /// What a job was started from.
+    ProfileKind {
+        /// A server profile (a UAS).
+        Server = "server",
+        /// A client profile (a UAC).
+        Client = "client",
+        /// A tool (`report-html`, …).
+        Tool = "tool",
+        /// A gateway (not in this build).
+        Gateway = "gateway",
+    }
+);
 
 /// A job row, shaped as the §5.5 `Job`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Job {
     pub(crate) id: String,
     pub(crate) profile_id: String,
-    pub(crate) profile_kind: String,
+    pub(crate) profile_kind: ProfileKind,
     pub(crate) scenario_id: String,
-    pub(crate) status: String,
+    pub(crate) status: JobStatus,
     pub(crate) args_json: String,
     pub(crate) artifacts_dir: String,
     pub(crate) created_at: String,
@@ -75,7 +163,7 @@ pub(crate) fn page(
     c: &Connection,
     limit: u32,
     offset: u32,
-    status: Option<&str>,
+    status: Option<JobStatus>,
 ) -> Result<Vec<Job>, StoreError> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM jobs WHERE (?3 IS NULL OR status = ?3) ORDER BY rowid DESC LIMIT ?1 OFFSET ?2"
@@ -87,7 +175,7 @@ pub(crate) fn page(
 /// How many jobs (of one status). Two statements on purpose: a `(?1 IS NULL OR …)`
 /// filter makes SQLite read every row (≈ 1 ms at 10,000 jobs, on each `GET /jobs`),
 /// while a bare `COUNT(*)` walks the smallest index (≈ 10 µs).
-pub(crate) fn count(c: &Connection, status: Option<&str>) -> Result<u64, StoreError> {
+pub(crate) fn count(c: &Connection, status: Option<JobStatus>) -> Result<u64, StoreError> {
     let n: i64 = match status {
         None => c.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?,
         Some(s) => c.query_row("SELECT COUNT(*) FROM jobs WHERE status = ?1", [s], |r| {
@@ -98,12 +186,12 @@ pub(crate) fn count(c: &Connection, status: Option<&str>) -> Result<u64, StoreEr
 }
 
 /// Jobs per status.
-pub(crate) fn counts(c: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
+pub(crate) fn counts(c: &Connection) -> Result<Vec<(JobStatus, u64)>, StoreError> {
     let mut st =
         c.prepare_cached("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")?;
     let rows = st.query_map([], |r| {
         Ok((
-            r.get::<_, String>(0)?,
+            r.get::<_, JobStatus>(0)?,
             u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
         ))
     })?;
@@ -114,7 +202,7 @@ pub(crate) fn counts(c: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
 pub(crate) struct NewJob<'a> {
     pub(crate) id: &'a str,
     pub(crate) profile_id: &'a str,
-    pub(crate) profile_kind: &'a str,
+    pub(crate) profile_kind: ProfileKind,
     pub(crate) scenario_id: &'a str,
     pub(crate) args_json: &'a str,
     pub(crate) artifacts_dir: &'a str,
@@ -181,10 +269,10 @@ pub(crate) fn set_running(
          WHERE id = ?1 AND status IN ('pending', 'stopping')",
         rusqlite::params![id, pid, started_at],
     )?;
-    let running: Option<String> = c
+    let now: Option<JobStatus> = c
         .query_row("SELECT status FROM jobs WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
-    Ok(n > 0 && running.as_deref() == Some("running"))
+    Ok(n > 0 && now == Some(JobStatus::Running))
 }
 
 /// Marks a stop request: pending / running → stopping (not final: the worker may still
@@ -202,7 +290,7 @@ pub(crate) fn set_stopping(c: &Connection, id: &str) -> Result<(), StoreError> {
 pub(crate) fn finish(
     c: &Connection,
     id: &str,
-    status: &str,
+    status: JobStatus,
     exit_code: Option<i64>,
     error: &str,
     finished_at: &str,
@@ -244,17 +332,17 @@ pub(crate) fn unfinished(c: &Connection) -> Result<Vec<Job>, StoreError> {
 /// The newest job of a profile in one of `statuses`.
 pub(crate) fn newest_for_profile(
     c: &Connection,
-    kind: &str,
+    kind: ProfileKind,
     profile_id: &str,
-    statuses: &[&str],
+    statuses: &[JobStatus],
 ) -> Result<Option<Job>, StoreError> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM jobs WHERE profile_kind = ?1 AND profile_id = ?2 ORDER BY rowid DESC LIMIT 50"
     ))?;
-    let rows = st.query_map([kind, profile_id], row_to_job)?;
+    let rows = st.query_map(rusqlite::params![kind, profile_id], row_to_job)?;
     for row in rows {
         let job = row?;
-        if statuses.is_empty() || statuses.contains(&job.status.as_str()) {
+        if statuses.is_empty() || statuses.contains(&job.status) {
             return Ok(Some(job));
         }
     }
@@ -303,9 +391,9 @@ pub(crate) fn newest_artifact(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct Report {
     pub(crate) job_id: String,
-    pub(crate) profile_kind: String,
+    pub(crate) profile_kind: ProfileKind,
     pub(crate) profile_id: String,
-    pub(crate) job_status: String,
+    pub(crate) job_status: JobStatus,
     pub(crate) finished_at: Option<String>,
     pub(crate) artifact: Artifact,
     /// The job's name, so reports can be told apart.
@@ -368,6 +456,36 @@ mod tests {
     use crate::service::store::db::Db;
 
     #[test]
+    fn statuses_and_kinds_are_their_words_in_sql_and_json() {
+        for s in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(s.as_str()), Some(*s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for k in ProfileKind::ALL {
+            assert_eq!(ProfileKind::parse(k.as_str()), Some(*k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(JobStatus::parse("done"), None);
+        assert_eq!(ProfileKind::words(), "server, client, tool or gateway");
+        let db = Db::open_in_memory().unwrap();
+        // The schema holds both columns to these words.
+        let bad = db.tx(|c| {
+            c.execute_batch(
+                "INSERT INTO jobs (id, profile_kind, status, created_at) VALUES ('x', 'client', 'done', 't')",
+            )?;
+            Ok(())
+        });
+        assert!(bad.is_err());
+        let bad = db.tx(|c| {
+            c.execute_batch(
+                "INSERT INTO jobs (id, profile_kind, status, created_at) VALUES ('x', 'robot', 'pending', 't')",
+            )?;
+            Ok(())
+        });
+        assert!(bad.is_err());
+    }
+
+    #[test]
     fn lists_newest_first_with_artifacts_cascading_on_delete() {
         let db = Db::open_in_memory().unwrap();
         db.tx(|c| {
@@ -387,7 +505,7 @@ mod tests {
         .unwrap();
     }
 
-    fn new_job<'a>(id: &'a str, kind: &'a str, profile: &'a str) -> NewJob<'a> {
+    fn new_job<'a>(id: &'a str, kind: ProfileKind, profile: &'a str) -> NewJob<'a> {
         NewJob {
             id,
             profile_id: profile,
@@ -406,7 +524,7 @@ mod tests {
     fn a_job_keeps_its_name_and_notes_and_they_can_be_edited() {
         let db = Db::open_in_memory().unwrap();
         db.tx(|c| {
-            let mut j = new_job("j1", "client", "c1");
+            let mut j = new_job("j1", ProfileKind::Client, "c1");
             j.name = "baseline 100 cps";
             insert(c, &j)?;
             let got = by_id(c, "j1")?.unwrap();
@@ -430,9 +548,9 @@ mod tests {
     fn a_job_moves_through_its_states_and_stopped_wins_over_the_exit_code() {
         let db = Db::open_in_memory().unwrap();
         db.tx(|c| {
-            insert(c, &new_job("j1", "server", "s1"))?;
+            insert(c, &new_job("j1", ProfileKind::Server, "s1"))?;
             assert!(matches!(
-                insert(c, &new_job("j1", "server", "s1")),
+                insert(c, &new_job("j1", ProfileKind::Server, "s1")),
                 Err(StoreError::Conflict(_))
             ));
             set_running(c, "j1", 42, "t1")?;
@@ -442,28 +560,29 @@ mod tests {
             set_stopping(c, "j1")?;
             let j = by_id(c, "j1")?.unwrap();
             assert_eq!(
-                j.status, "stopping",
+                j.status,
+                JobStatus::Stopping,
                 "not final until the worker has exited"
             );
             assert!(j.finished_at.is_none());
             assert_eq!(unfinished(c)?.len(), 1);
-            finish(c, "j1", "failed", Some(143), "", "t2")?;
+            finish(c, "j1", JobStatus::Failed, Some(143), "", "t2")?;
             let j = by_id(c, "j1")?.unwrap();
             assert_eq!((j.status.as_str(), j.exit_code), ("stopped", Some(143)));
             assert!(unfinished(c)?.is_empty());
             set_stopping(c, "j1")?;
             assert_eq!(
                 by_id(c, "j1")?.unwrap().status,
-                "stopped",
+                JobStatus::Stopped,
                 "final stays final"
             );
-            insert(c, &new_job("j2", "client", "c1"))?;
+            insert(c, &new_job("j2", ProfileKind::Client, "c1"))?;
             assert!(set_running(c, "j2", 43, "t3")?);
-            finish(c, "j2", "succeeded", Some(0), "", "t4")?;
-            assert_eq!(by_id(c, "j2")?.unwrap().status, "succeeded");
+            finish(c, "j2", JobStatus::Succeeded, Some(0), "", "t4")?;
+            assert_eq!(by_id(c, "j2")?.unwrap().status, JobStatus::Succeeded);
             // A stop that came while the worker was being forked: the row stays
             // `stopping` and the supervisor is told to stop the worker it just made.
-            insert(c, &new_job("j3", "client", "c1"))?;
+            insert(c, &new_job("j3", ProfileKind::Client, "c1"))?;
             set_stopping(c, "j3")?;
             assert!(!set_running(c, "j3", 44, "t5")?);
             let j = by_id(c, "j3")?.unwrap();
@@ -478,30 +597,35 @@ mod tests {
         let db = Db::open_in_memory().unwrap();
         db.tx(|c| {
             for i in 0..5 {
-                insert(c, &new_job(&format!("j{i}"), "client", "c1"))?;
+                insert(c, &new_job(&format!("j{i}"), ProfileKind::Client, "c1"))?;
             }
             set_running(c, "j3", 1, "t")?;
             let ids: Vec<String> = page(c, 2, 1, None)?.into_iter().map(|j| j.id).collect();
             assert_eq!(ids, ["j3", "j2"]);
             assert_eq!(count(c, None)?, 5);
-            assert_eq!(count(c, Some("running"))?, 1);
+            assert_eq!(count(c, Some(JobStatus::Running))?, 1);
             assert_eq!(
                 counts(c)?,
-                [("pending".to_string(), 4), ("running".to_string(), 1)]
+                [(JobStatus::Pending, 4), (JobStatus::Running, 1)]
             );
             assert_eq!(
-                newest_for_profile(c, "client", "c1", &["running", "pending"])?
-                    .unwrap()
-                    .id,
+                newest_for_profile(
+                    c,
+                    ProfileKind::Client,
+                    "c1",
+                    &[JobStatus::Running, JobStatus::Pending]
+                )?
+                .unwrap()
+                .id,
                 "j4"
             );
             assert_eq!(
-                newest_for_profile(c, "client", "c1", &["running"])?
+                newest_for_profile(c, ProfileKind::Client, "c1", &[JobStatus::Running])?
                     .unwrap()
                     .id,
                 "j3"
             );
-            assert!(newest_for_profile(c, "server", "c1", &[])?.is_none());
+            assert!(newest_for_profile(c, ProfileKind::Server, "c1", &[])?.is_none());
             add_artifact(c, "j3", "summary", "/a/summary.json", 10, "t")?;
             add_artifact(c, "j3", "summary", "/a/summary.json", 12, "t")?;
             add_artifact(c, "j3", "stats", "/a/stats.jsonl", 1, "t")?;

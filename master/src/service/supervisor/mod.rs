@@ -49,7 +49,7 @@ use crate::service::resolve::JobPlace;
 use crate::service::resolve::request::StartRequest;
 use crate::service::store::db::Db;
 use crate::service::store::files::{create_private, create_private_dir, write_atomic};
-use crate::service::store::jobs::{self, Job, NewJob};
+use crate::service::store::jobs::{self, Job, JobStatus, NewJob, ProfileKind};
 use crate::service::store::{Store, StoreError};
 use crate::service::timefmt;
 use admission::{Places, Refusal};
@@ -217,9 +217,9 @@ fn new_job_id() -> String {
 #[derive(Serialize)]
 struct LiveJob<'a> {
     id: &'a str,
-    status: &'a str,
+    status: JobStatus,
     profile_id: &'a str,
-    profile_kind: &'a str,
+    profile_kind: ProfileKind,
     scenario_id: &'a str,
     pid: Option<i64>,
     started_at: Option<&'a str>,
@@ -341,7 +341,7 @@ impl Supervisor {
             checked,
         } = pending;
         let id = admitted.id.clone();
-        let args_json = if req.profile_kind == "tool" {
+        let args_json = if req.profile_kind == ProfileKind::Tool {
             serde_json::Value::Object(req.tool_args.clone()).to_string()
         } else {
             serde_json::to_string(&req.engine.redacted()).unwrap_or_else(|_| "{}".into())
@@ -353,7 +353,7 @@ impl Supervisor {
                 &NewJob {
                     id: &id,
                     profile_id: &req.profile_id,
-                    profile_kind: &req.profile_kind,
+                    profile_kind: req.profile_kind,
                     scenario_id: &req.scenario_id,
                     args_json: &args_json,
                     artifacts_dir: &artifacts.display().to_string(),
@@ -371,7 +371,7 @@ impl Supervisor {
             // The reader thread owns the place now.
             Ok(()) => admitted.disarm(),
             Err(reason) => {
-                let settled = self.settle(&id, "failed", None, &reason, &[]);
+                let settled = self.settle(&id, JobStatus::Failed, None, &reason, &[]);
                 admitted.disarm();
                 settled?;
             }
@@ -390,7 +390,7 @@ impl Supervisor {
     fn settle(
         &self,
         id: &str,
-        state: &str,
+        state: JobStatus,
         code: Option<i64>,
         error: &str,
         artifacts: &[Found],
@@ -566,7 +566,7 @@ impl Supervisor {
         let Some(row) = self.db.read(|c| jobs::by_id(c, id))? else {
             return Ok(None);
         };
-        if !matches!(row.status.as_str(), "pending" | "running") {
+        if !matches!(row.status, JobStatus::Pending | JobStatus::Running) {
             return Ok(Some(row));
         }
         let job = {
@@ -625,10 +625,10 @@ impl Supervisor {
             }
             let dir = self.artifacts_dir(&row.id).ok();
             let now = now_text();
-            let (state, error) = if matches!(row.status.as_str(), "stopped" | "stopping") {
-                ("stopped", row.error.clone())
+            let (state, error) = if matches!(row.status, JobStatus::Stopped | JobStatus::Stopping) {
+                (JobStatus::Stopped, row.error.clone())
             } else {
-                ("failed", "master restarted".to_string())
+                (JobStatus::Failed, "master restarted".to_string())
             };
             let found = dir.map(|d| collect_artifacts(&d)).unwrap_or_default();
             self.db.tx(|c| {
@@ -676,9 +676,9 @@ impl Supervisor {
                 .zip(&stats)
                 .map(|(j, stats)| LiveJob {
                     id: &j.id,
-                    status: &j.status,
+                    status: j.status,
                     profile_id: &j.profile_id,
-                    profile_kind: &j.profile_kind,
+                    profile_kind: j.profile_kind,
                     scenario_id: &j.scenario_id,
                     pid: j.pid,
                     started_at: j.started_at.as_deref(),
@@ -688,7 +688,10 @@ impl Supervisor {
                     stats: stats.as_deref(),
                 })
                 .collect(),
-            counts: counts.into_iter().collect(),
+            counts: counts
+                .into_iter()
+                .map(|(s, n)| (s.as_str().to_string(), n))
+                .collect(),
             running: running.len(),
         };
         let text = Arc::new(serde_json::to_string(&frame).unwrap_or_else(|_| "{}".into()));

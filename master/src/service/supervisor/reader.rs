@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::{MAX_LINE, RunningJob, lock};
 use crate::job::files;
 use crate::job::line::WorkerLine;
+use crate::service::store::jobs::JobStatus;
 
 /// The worker process's pipes and the log file its stderr is copied into.
 pub(super) struct Pipes {
@@ -96,11 +97,11 @@ pub(super) fn outcome(
     status: &std::io::Result<ExitStatus>,
     error: Option<String>,
     stop_requested: bool,
-) -> (&'static str, Option<i64>, String) {
+) -> (JobStatus, Option<i64>, String) {
     use std::os::unix::process::ExitStatusExt;
     let ending = match status {
         Ok(s) if s.success() => match error {
-            None => return ("succeeded", Some(0), String::new()),
+            None => return (JobStatus::Succeeded, Some(0), String::new()),
             Some(_) => Ending::Code(0),
         },
         Ok(s) => match (s.code(), s.signal()) {
@@ -123,7 +124,7 @@ pub(super) fn outcome(
         }
         (None, ending) => ending.to_string(),
     };
-    ("failed", code, text)
+    (JobStatus::Failed, code, text)
 }
 
 /// How a worker that did not succeed ended.
@@ -196,16 +197,20 @@ mod tests {
         let ok = Ok(ExitStatus::from_raw(0));
         assert_eq!(
             outcome(&ok, None, false),
-            ("succeeded", Some(0), String::new())
+            (JobStatus::Succeeded, Some(0), String::new())
         );
         let code3 = Ok(ExitStatus::from_raw(3 << 8));
         assert_eq!(
             outcome(&code3, Some("boom".into()), false),
-            ("failed", Some(3), "boom".to_string())
+            (JobStatus::Failed, Some(3), "boom".to_string())
         );
         assert_eq!(
             outcome(&ok, Some("shard 0: socket closed".into()), false),
-            ("failed", Some(0), "shard 0: socket closed".to_string()),
+            (
+                JobStatus::Failed,
+                Some(0),
+                "shard 0: socket closed".to_string()
+            ),
             "an error line is not lost behind exit code 0"
         );
         let killed = Ok(ExitStatus::from_raw(9));

@@ -59,7 +59,7 @@ fn fixture_with(script: &str, limits: Limits) -> Fixture {
                 &NewJob {
                     id: "src",
                     profile_id: "uac",
-                    profile_kind: "client",
+                    profile_kind: ProfileKind::Client,
                     scenario_id: "",
                     args_json: "{}",
                     artifacts_dir: "",
@@ -69,7 +69,14 @@ fn fixture_with(script: &str, limits: Limits) -> Fixture {
                     notes: "",
                 },
             )?;
-            jobs::finish(c, "src", "succeeded", Some(0), "", "2025-01-01T00:00:01Z")
+            jobs::finish(
+                c,
+                "src",
+                JobStatus::Succeeded,
+                Some(0),
+                "",
+                "2025-01-01T00:00:01Z",
+            )
         })
         .unwrap();
     Fixture {
@@ -83,7 +90,7 @@ fn tool_job(id: &str) -> StartRequest {
     StartRequest {
         id: Some(id.into()),
         profile_id: "report-html".into(),
-        profile_kind: "tool".into(),
+        profile_kind: ProfileKind::Tool,
         tool_args: serde_json::json!({"in": "src"})
             .as_object()
             .unwrap()
@@ -118,11 +125,11 @@ exit 3"#,
     );
     let started = f.start(tool_job("j1")).unwrap();
     assert!(
-        matches!(started.status.as_str(), "running" | "failed"),
+        matches!(started.status, JobStatus::Running | JobStatus::Failed),
         "{started:?}"
     );
     let job = wait_final(&f.sup, "j1");
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.exit_code, Some(3));
     assert_eq!(job.error, "boom at line 3");
     let dir = f.sup.artifacts_dir("j1").unwrap();
@@ -177,11 +184,14 @@ fn stopped_is_written_only_after_the_worker_has_exited_with_its_artifacts_listed
     let started = f.start(tool_job("slow")).unwrap();
     let pid = started.pid.unwrap();
     wait_started(&f, "slow");
-    assert_eq!(f.sup.stop("slow").unwrap().unwrap().status, "stopping");
+    assert_eq!(
+        f.sup.stop("slow").unwrap().unwrap().status,
+        JobStatus::Stopping
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let job = loop {
         let job = f.sup.db.read(|c| jobs::by_id(c, "slow")).unwrap().unwrap();
-        if job.status != "stopping" {
+        if job.status != JobStatus::Stopping {
             break job;
         }
         assert!(job.finished_at.is_none(), "{job:?}");
@@ -189,7 +199,7 @@ fn stopped_is_written_only_after_the_worker_has_exited_with_its_artifacts_listed
         std::thread::sleep(Duration::from_millis(5));
     };
     // The first time the row reads final, the worker is reaped and its summary listed.
-    assert_eq!(job.status, "stopped");
+    assert_eq!(job.status, JobStatus::Stopped);
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "worker {pid} still exists while the job reads stopped"
@@ -220,7 +230,7 @@ echo '{"kind":"exit","code":0,"ts":1}'"#,
     );
     f.start(tool_job("noisy")).unwrap();
     let job = wait_final(&f.sup, "noisy");
-    assert_eq!(job.status, "succeeded", "{job:?}");
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
     let log = f.sup.artifacts_dir("noisy").unwrap().join("worker.log");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
@@ -282,14 +292,14 @@ fn a_clean_exit_succeeds_and_a_signal_death_says_so() {
     f.start(tool_job("ok")).unwrap();
     let job = wait_final(&f.sup, "ok");
     assert_eq!(
-        (job.status.as_str(), job.exit_code, job.error.as_str()),
-        ("succeeded", Some(0), "")
+        (job.status, job.exit_code, job.error.as_str()),
+        (JobStatus::Succeeded, Some(0), "")
     );
 
     let f = fixture("kill -9 $$");
     f.start(tool_job("k")).unwrap();
     let job = wait_final(&f.sup, "k");
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.error, "worker killed by signal 9");
 }
 
@@ -304,16 +314,16 @@ while :; do sleep 0.05; done"#,
     let sub = f.sup.subscribe("s").unwrap();
     wait_started(&f, "s");
     let stopped = f.sup.stop("s").unwrap().unwrap();
-    assert_eq!(stopped.status, "stopping");
+    assert_eq!(stopped.status, JobStatus::Stopping);
     let job = wait_final(&f.sup, "s");
-    assert_eq!((job.status.as_str(), job.exit_code), ("stopped", Some(0)));
+    assert_eq!((job.status, job.exit_code), (JobStatus::Stopped, Some(0)));
     let lines: Vec<Arc<str>> = sub.lines.iter().collect();
     assert!(
         lines.last().is_some_and(|l| l.contains("\"exit\"")),
         "{lines:?}"
     );
     // Stopping a finished job changes nothing.
-    assert_eq!(f.sup.stop("s").unwrap().unwrap().status, "stopped");
+    assert_eq!(f.sup.stop("s").unwrap().unwrap().status, JobStatus::Stopped);
     assert!(f.sup.stop("nope").unwrap().is_none());
 }
 
@@ -323,18 +333,18 @@ fn a_job_that_cannot_run_fails_at_once_without_a_process() {
     let mut req = tool_job("bad");
     req.profile_id = "pcap2scenario".into();
     let job = f.start(req).unwrap();
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status, JobStatus::Failed);
     assert!(job.error.contains("not available"), "{}", job.error);
     assert!(job.pid.is_none());
     let job = f
         .start(StartRequest {
             id: Some("srv".into()),
             profile_id: "missing".into(),
-            profile_kind: "server".into(),
+            profile_kind: ProfileKind::Server,
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status, JobStatus::Failed);
     assert!(
         job.error.contains("server profile \"missing\" not found"),
         "{}",
@@ -364,7 +374,7 @@ fn a_restart_marks_jobs_left_running_as_failed_and_keeps_their_artifacts() {
                 &NewJob {
                     id: "old",
                     profile_id: "c1",
-                    profile_kind: "client",
+                    profile_kind: ProfileKind::Client,
                     scenario_id: "",
                     args_json: "{}",
                     artifacts_dir: "",
@@ -384,8 +394,8 @@ fn a_restart_marks_jobs_left_running_as_failed_and_keeps_their_artifacts() {
     assert_eq!(f.sup.recover().unwrap(), 1);
     let job = f.sup.db.read(|c| jobs::by_id(c, "old")).unwrap().unwrap();
     assert_eq!(
-        (job.status.as_str(), job.error.as_str()),
-        ("failed", "master restarted")
+        (job.status, job.error.as_str()),
+        (JobStatus::Failed, "master restarted")
     );
     assert!(job.finished_at.is_some());
     assert_eq!(
@@ -429,7 +439,10 @@ while :; do sleep 0.05; done"#,
     );
     let pid = f.start(tool_job("deaf")).unwrap().pid.unwrap();
     wait_started(&f, "deaf");
-    assert_eq!(f.sup.stop("deaf").unwrap().unwrap().status, "stopping");
+    assert_eq!(
+        f.sup.stop("deaf").unwrap().unwrap().status,
+        JobStatus::Stopping
+    );
     let job = wait_final(&f.sup, "deaf");
     assert_eq!(
         (job.status.as_str(), job.exit_code, job.error.as_str()),
@@ -525,7 +538,7 @@ fn a_restart_settles_rows_a_stop_had_marked_as_stopped_and_stops_their_workers()
                     &NewJob {
                         id,
                         profile_id: "c1",
-                        profile_kind: "client",
+                        profile_kind: ProfileKind::Client,
                         scenario_id: "",
                         args_json: "{}",
                         artifacts_dir: "",
