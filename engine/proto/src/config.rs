@@ -427,6 +427,13 @@ pub struct JobSpec {
     pub file_access: crate::files::FileAccess,
 }
 
+impl JobSpec {
+    /// The rate asked for, in calls per second (`-r` per `-rp`).
+    pub fn rate_cps(&self) -> f64 {
+        crate::load::rate_cps(self.rate, self.rate_period_ms)
+    }
+}
+
 impl Default for JobSpec {
     fn default() -> Self {
         JobSpec {

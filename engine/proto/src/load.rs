@@ -84,6 +84,12 @@ impl Pacer {
     }
 }
 
+/// Calls per second of `-r rate` per `-rp period_ms` (a period under 1 ms counts as 1 ms).
+/// The one place this is computed: the pacer, the screens and the reports all ask here.
+pub fn rate_cps(rate: f64, rate_period_ms: u64) -> f64 {
+    rate * 1000.0 / rate_period_ms.max(1) as f64
+}
+
 /// SIPp's default `-l`: 3 × rate × max(call length, 1 s).
 pub fn default_call_limit(rate_cps: f64, call_length_ms: u64) -> u64 {
     let secs = (call_length_ms as f64 / 1000.0).max(1.0);

@@ -371,7 +371,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     // (reference/sipp.md §7.4); the kernel caps the value at net.core.rmem_max.
     let buff = spec.buff_size.unwrap_or(4 << 20);
 
-    let rate_cps = spec.rate * 1000.0 / spec.rate_period_ms.max(1) as f64;
+    let rate_cps = spec.rate_cps();
     let call_limit = spec
         .call_limit
         .unwrap_or_else(|| load::default_call_limit(rate_cps, spec.default_pause_ms));

@@ -10,9 +10,9 @@ use std::process::ExitCode;
 
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::runner::{self, RunEnd, RunError};
-use gossipper_engine::stats::report::{RunInfo, RunParams};
+use gossipper_engine::stats::report::RunInfo;
 use gossipper_engine::stats::screen::{self, Footer, Screen, ScreenInput};
-use gossipper_engine::stats::summary::{self, SummaryInput};
+use gossipper_engine::stats::summary;
 
 use super::observer::LegacyObserver;
 use super::{Exit, control, terminal};
@@ -60,9 +60,12 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
         Err(e) => return report_error(&e).into(),
     };
     let start = std::time::SystemTime::now();
-    let info = RunInfo::new(
+    let info = RunInfo::of_run(
         &prepared.scenario,
-        RunParams::of(&spec, prepared.local.port(), start, std::process::id()),
+        &spec,
+        prepared.local.port(),
+        start,
+        std::process::id(),
     );
     let control = prepared.control();
     let signals = crate::signals::SignalCounts::install_with("gossipper", Some(exit_at_once));
@@ -102,17 +105,13 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
     }
     // The summary decides exit code 2 (its thresholds include the -health_* gates), so it
     // is built even when -summary_json does not ask for the file.
-    let s = summary::summary(&SummaryInput {
-        info: &info,
-        stats: &report.stats,
-        finished_at: report.finished_at,
-        tool_version: summary::TOOL_VERSION,
-        seed: spec.seed,
-        gates: &spec.health,
-        media: report.stats.media.summary(),
-        shard_calls: &report.shard_calls,
-        thresholds: &spec.thresholds,
-    });
+    let s = summary::of_run(
+        &info,
+        &spec,
+        &report.stats,
+        report.finished_at,
+        &report.shard_calls,
+    );
     if let Some(path) = &spec.trace.summary_json
         && let Err(e) = std::fs::write(path, summary::to_json(&s))
     {

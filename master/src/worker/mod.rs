@@ -23,9 +23,9 @@ use std::time::{Duration, SystemTime};
 use crate::report::{self, ReportHead};
 use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::stats::format::unix_ms;
-use gossipper_engine::stats::report::{RunInfo, RunParams};
+use gossipper_engine::stats::report::RunInfo;
 use gossipper_engine::stats::stats_line::PlanLine;
-use gossipper_engine::stats::summary::{self, SummaryInput};
+use gossipper_engine::stats::summary;
 use gossipper_engine::stats::verdict::VerdictStatus;
 
 use crate::job::line::WorkerLine;
@@ -209,9 +209,12 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
         }
     }
     let start = SystemTime::now();
-    let info = RunInfo::new(
+    let info = RunInfo::of_run(
         &prepared.scenario,
-        RunParams::of(job, prepared.local.port(), start, std::process::id()),
+        job,
+        prepared.local.port(),
+        start,
+        std::process::id(),
     );
     // The run's plan first: the console draws the per-message table and the target
     // from it before the first stats line.
@@ -242,17 +245,13 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
     obs.emit_stats(&report.stats, std::time::Instant::now(), report.finished_at);
     obs.finish();
 
-    let s = summary::summary(&SummaryInput {
-        info: &info,
-        stats: &report.stats,
-        finished_at: report.finished_at,
-        tool_version: summary::TOOL_VERSION,
-        seed: job.seed,
-        gates: &job.health,
-        media: report.stats.media.summary(),
-        shard_calls: &report.shard_calls,
-        thresholds: &job.thresholds,
-    });
+    let s = summary::of_run(
+        &info,
+        job,
+        &report.stats,
+        report.finished_at,
+        &report.shard_calls,
+    );
     write_artifact(
         &spec.artifacts_dir.join(files::SUMMARY),
         summary::to_json(&s).as_bytes(),

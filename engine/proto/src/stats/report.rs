@@ -106,7 +106,7 @@ impl RunParams {
         start: SystemTime,
         pid: u32,
     ) -> RunParams {
-        let rate_cps = spec.rate * 1000.0 / spec.rate_period_ms.max(1) as f64;
+        let rate_cps = spec.rate_cps();
         RunParams {
             transport: spec.transport.keyword().to_string(),
             remote: spec.remote.map(|r| r.to_string()).unwrap_or_default(),
@@ -170,6 +170,18 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
+    /// The writers' view of a run of `spec` playing `sc`, bound on `local_port`, started
+    /// at `start` by process `pid`: what the SIPp command line and the worker both build.
+    pub fn of_run(
+        sc: &Scenario,
+        spec: &crate::config::JobSpec,
+        local_port: u16,
+        start: SystemTime,
+        pid: u32,
+    ) -> RunInfo {
+        RunInfo::new(sc, RunParams::of(spec, local_port, start, pid))
+    }
+
     /// Builds the writers' view of a compiled scenario and the run's values.
     pub fn new(sc: &Scenario, run: RunParams) -> RunInfo {
         let mut next_index = 0usize;
@@ -219,11 +231,7 @@ impl RunInfo {
 
     /// The target rate in calls per second (`-r` over `-rp`).
     pub fn rate_cps(&self) -> f64 {
-        if self.run.rate_period_ms == 0 {
-            0.0
-        } else {
-            self.run.rate * 1000.0 / self.run.rate_period_ms as f64
-        }
+        crate::load::rate_cps(self.run.rate, self.run.rate_period_ms)
     }
 
     /// SIPp's CSV column name for scenario counter `i`: the name itself, or

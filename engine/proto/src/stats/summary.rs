@@ -550,6 +550,28 @@ fn findings(s: &Summary) -> Vec<String> {
     lines
 }
 
+/// The summary of a finished run of `spec`: what the SIPp command line and the worker
+/// both write (the media block from `stats`, the seed, gates and thresholds from `spec`).
+pub fn of_run(
+    info: &RunInfo,
+    spec: &crate::config::JobSpec,
+    stats: &ShardStats,
+    finished_at: SystemTime,
+    shard_calls: &[u64],
+) -> Summary {
+    summary(&SummaryInput {
+        info,
+        stats,
+        finished_at,
+        tool_version: TOOL_VERSION,
+        seed: spec.seed,
+        gates: &spec.health,
+        media: stats.media.summary(),
+        shard_calls,
+        thresholds: &spec.thresholds,
+    })
+}
+
 /// Builds the summary of a run.
 pub fn summary(i: &SummaryInput<'_>) -> Summary {
     let c = &i.stats.counters;

@@ -367,7 +367,7 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
 
 fn run_target(job: &gossipper_engine::config::JobSpec) -> RunTarget {
     let p = RunParams::of(job, 0, SystemTime::UNIX_EPOCH, 0);
-    let rate = p.rate * 1000.0 / p.rate_period_ms.max(1) as f64;
+    let rate = job.rate_cps();
     RunTarget {
         rate_cps: rate,
         calls: job.max_calls,

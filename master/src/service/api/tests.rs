@@ -183,7 +183,10 @@ fn a_job_list_filter_names_a_status_or_is_400() {
     let (s, e) = h.call("GET", "/api/v2/jobs?status=done", Some(&t), b"");
     assert_eq!(s, 400);
     let e = e["error"].as_str().unwrap();
-    assert!(e.starts_with("status: \"done\"") && e.contains("succeeded"), "{e}");
+    assert!(
+        e.starts_with("status: \"done\"") && e.contains("succeeded"),
+        "{e}"
+    );
 }
 
 #[test]
