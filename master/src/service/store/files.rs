@@ -119,6 +119,38 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// The index of a directory of JSON records: every `<id>.json` in `dir` whose record
+/// names that same id, keyed by id. `path` says where id's record is (`None`: skip it,
+/// e.g. a scenario's metadata without its XML, left by an interrupted delete). A record
+/// that cannot be read is left alone (never overwritten silently) and reported once as a
+/// `what`; the rest of the store still opens.
+pub(crate) fn load_index<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    what: &str,
+    path: impl Fn(&str) -> Option<PathBuf>,
+    id_of: impl Fn(&T) -> &str,
+) -> Result<std::collections::BTreeMap<String, T>, StoreError> {
+    let mut index = std::collections::BTreeMap::new();
+    let entries = fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let Some(record) = path(id) else {
+            continue;
+        };
+        match read_json::<T>(&record) {
+            Ok(Some(r)) if id_of(&r) == id => {
+                index.insert(id.to_string(), r);
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("gossipper ui: skipping {what}: {e}"),
+        }
+    }
+    Ok(index)
+}
+
 /// Serializes and writes a JSON file atomically.
 pub(crate) fn write_json<T: serde::Serialize>(
     layout: &Layout,
@@ -259,6 +291,35 @@ mod tests {
 
     fn temps(layout: &Layout) -> usize {
         fs::read_dir(layout.dir("tmp")).unwrap().count()
+    }
+
+    #[test]
+    fn an_index_holds_the_records_that_name_their_own_id() {
+        #[derive(serde::Deserialize)]
+        struct Rec {
+            id: String,
+        }
+        let t = TestDir::new("index");
+        let dir = t.layout.dir("scenarios");
+        fs::write(dir.join("a.json"), br#"{"id":"a"}"#).unwrap();
+        fs::write(dir.join("b.json"), br#"{"id":"not-b"}"#).unwrap();
+        fs::write(dir.join("c.json"), b"{broken").unwrap();
+        fs::write(dir.join("d.json"), br#"{"id":"d"}"#).unwrap();
+        fs::write(dir.join("e.txt"), br#"{"id":"e"}"#).unwrap();
+        let index = load_index(
+            &dir,
+            "record",
+            |id| (id != "d").then(|| dir.join(format!("{id}.json"))),
+            |r: &Rec| r.id.as_str(),
+        )
+        .unwrap();
+        let ids: Vec<&String> = index.keys().collect();
+        assert_eq!(ids, ["a"]);
+        assert_eq!(
+            fs::read(dir.join("c.json")).unwrap(),
+            b"{broken",
+            "left alone"
+        );
     }
 
     #[test]

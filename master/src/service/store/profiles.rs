@@ -144,27 +144,12 @@ pub(crate) struct ProfileDir<T> {
 impl<T: Profile> ProfileDir<T> {
     /// Reads every `<id>.json` of the directory into the index.
     pub(crate) fn load(layout: &Layout, kind: Kind) -> Result<Self, StoreError> {
-        let dir = layout.dir(kind.dir());
-        let mut index = BTreeMap::new();
-        let entries = std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(id) = name.strip_suffix(".json") else {
-                continue;
-            };
-            let Ok(path) = layout.path(kind.place(id)) else {
-                continue;
-            };
-            match files::read_json::<T>(&path) {
-                Ok(Some(p)) if p.id() == id => {
-                    index.insert(id.to_string(), p);
-                }
-                // A file we cannot read is left alone (never overwritten silently) and
-                // reported once; the rest of the store still opens.
-                Ok(_) => {}
-                Err(e) => eprintln!("gossipper ui: skipping profile: {e}"),
-            }
-        }
+        let index = files::load_index(
+            &layout.dir(kind.dir()),
+            "profile",
+            |id| layout.path(kind.place(id)).ok(),
+            T::id,
+        )?;
         Ok(ProfileDir {
             layout: layout.clone(),
             kind,

@@ -52,31 +52,18 @@ pub(crate) struct Scenarios {
 
 impl Scenarios {
     pub(crate) fn load(layout: &Layout, history_keep: usize) -> Result<Scenarios, StoreError> {
-        let dir = layout.dir("scenarios");
-        let mut index = BTreeMap::new();
-        let entries = std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(id) = name.strip_suffix(".json") else {
-                continue;
-            };
-            let (Ok(meta_path), Ok(xml_path)) = (
-                layout.path(Place::ScenarioMeta(id)),
-                layout.path(Place::ScenarioXml(id)),
-            ) else {
-                continue;
-            };
-            if !xml_path.exists() {
-                continue; // a meta without its XML is a leftover of an interrupted delete
-            }
-            match files::read_json::<ScenarioMeta>(&meta_path) {
-                Ok(Some(meta)) if meta.id == id => {
-                    index.insert(id.to_string(), meta);
-                }
-                Ok(_) => {}
-                Err(e) => eprintln!("gossipper ui: skipping scenario: {e}"),
-            }
-        }
+        let index = files::load_index(
+            &layout.dir("scenarios"),
+            "scenario",
+            |id| {
+                // A meta without its XML is a leftover of an interrupted delete.
+                let xml = layout.path(Place::ScenarioXml(id)).ok()?;
+                xml.exists()
+                    .then(|| layout.path(Place::ScenarioMeta(id)).ok())
+                    .flatten()
+            },
+            |meta: &ScenarioMeta| meta.id.as_str(),
+        )?;
         Ok(Scenarios {
             layout: layout.clone(),
             history_keep,
