@@ -107,7 +107,7 @@ pub(super) struct CreateJob {
     notes: String,
 }
 
-/// The body of the profile start shortcuts.
+/// The body of the profile start shortcuts (and what `POST /jobs` adds the profile to).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct StartBody {
@@ -118,6 +118,58 @@ struct StartBody {
     engine: EngineOverrides,
     name: String,
     notes: String,
+}
+
+impl StartBody {
+    /// The request to start `profile_id` of `kind`, its name, notes and thresholds
+    /// checked (400 naming the field).
+    fn request(
+        self,
+        profile_id: String,
+        kind: ProfileKind,
+        tool_args: serde_json::Map<String, serde_json::Value>,
+        created_by: String,
+    ) -> Result<StartRequest, ApiError> {
+        let name = job_request::name(&self.name)?;
+        let notes = job_request::notes(&self.notes)?;
+        job_request::check_thresholds(self.engine.thresholds.as_deref(), "engine.thresholds")?;
+        Ok(StartRequest {
+            id: self.id,
+            profile_id,
+            profile_kind: kind,
+            scenario_id: self.scenario_id.unwrap_or_default(),
+            record_wav: self.record_wav,
+            record_wav_duplex: self.record_wav_duplex,
+            engine: self.engine,
+            tool_args,
+            created_by,
+            name,
+            notes,
+        })
+    }
+}
+
+impl CreateJob {
+    /// The profile, the tool arguments and the rest, which a start shortcut takes too.
+    fn split(
+        self,
+    ) -> (
+        String,
+        String,
+        serde_json::Map<String, serde_json::Value>,
+        StartBody,
+    ) {
+        let rest = StartBody {
+            id: self.id,
+            scenario_id: self.scenario_id,
+            record_wav: self.record_wav,
+            record_wav_duplex: self.record_wav_duplex,
+            engine: self.engine,
+            name: self.name,
+            notes: self.notes,
+        };
+        (self.profile_id, self.profile_kind, self.tool_args, rest)
+    }
 }
 
 /// `PATCH /jobs/{id}`: fields left out keep their value.
@@ -152,37 +204,36 @@ pub(super) fn start_job(ctx: &Ctx, req: StartRequest) -> Result<Job, ApiError> {
 }
 
 pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let body: CreateJob = call.json()?;
-    let name = job_request::name(&body.name)?;
-    let notes = job_request::notes(&body.notes)?;
-    job_request::check_thresholds(body.engine.thresholds.as_deref(), "engine.thresholds")?;
-    let kind = ProfileKind::parse(&body.profile_kind).ok_or_else(|| {
+    let (profile_id, profile_kind, tool_args, body) = call.json::<CreateJob>()?.split();
+    let kind = ProfileKind::parse(&profile_kind).ok_or_else(|| {
         ApiError::field(
             "profile_kind",
-            format!("\"{}\" is not {}", body.profile_kind, ProfileKind::words()),
+            format!("\"{profile_kind}\" is not {}", ProfileKind::words()),
         )
     })?;
+    let who = call.who()?.username.clone();
+    let req = body.request(profile_id, kind, tool_args, who)?;
     match kind {
         ProfileKind::Server | ProfileKind::Client => {
-            check_name(&body.profile_id).map_err(|e| ApiError::field("profile_id", e))?;
-            check_profile(ctx, kind, &body.profile_id)?;
-            if !body.tool_args.is_empty() {
+            check_name(&req.profile_id).map_err(|e| ApiError::field("profile_id", e))?;
+            check_profile(ctx, kind, &req.profile_id)?;
+            if !req.tool_args.is_empty() {
                 return Err(ApiError::field("tool_args", "only for tool jobs"));
             }
         }
         ProfileKind::Tool => {
             if !crate::service::resolve::tools::catalogue()
                 .iter()
-                .any(|t| t.id == body.profile_id)
+                .any(|t| t.id == req.profile_id)
             {
                 return Err(ApiError::NotFound(format!(
                     "tool \"{}\" not found",
-                    body.profile_id
+                    req.profile_id
                 )));
             }
         }
         ProfileKind::Gateway => {
-            if body.scenario_id.as_deref().unwrap_or("").is_empty() {
+            if req.scenario_id.is_empty() {
                 return Err(ApiError::field(
                     "scenario_id",
                     "a gateway job needs a scenario",
@@ -190,23 +241,7 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
             }
         }
     }
-    let who = call.who()?.username.clone();
-    let job = start_job(
-        ctx,
-        StartRequest {
-            id: body.id,
-            profile_id: body.profile_id,
-            profile_kind: kind,
-            scenario_id: body.scenario_id.unwrap_or_default(),
-            record_wav: body.record_wav,
-            record_wav_duplex: body.record_wav_duplex,
-            engine: body.engine,
-            tool_args: body.tool_args,
-            created_by: who,
-            name,
-            notes,
-        },
-    )?;
+    let job = start_job(ctx, req)?;
     ctx.audit(
         call.who()?,
         "job.start",
@@ -227,26 +262,9 @@ fn start_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: ProfileKind) -> Resul
     } else {
         StartBody::default()
     };
-    let name = job_request::name(&body.name)?;
-    let notes = job_request::notes(&body.notes)?;
-    job_request::check_thresholds(body.engine.thresholds.as_deref(), "engine.thresholds")?;
     let who = call.who()?.username.clone();
-    let job = start_job(
-        ctx,
-        StartRequest {
-            id: body.id,
-            profile_id: profile_id.clone(),
-            profile_kind: kind,
-            scenario_id: body.scenario_id.unwrap_or_default(),
-            record_wav: body.record_wav,
-            record_wav_duplex: body.record_wav_duplex,
-            engine: body.engine,
-            tool_args: Default::default(),
-            created_by: who,
-            name,
-            notes,
-        },
-    )?;
+    let req = body.request(profile_id.clone(), kind, Default::default(), who)?;
+    let job = start_job(ctx, req)?;
     ctx.audit(
         call.who()?,
         &format!("{}.start", kind.as_str()),

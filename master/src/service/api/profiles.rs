@@ -171,23 +171,47 @@ struct ClientList {
     clients: Vec<Listed<ClientProfile>>,
 }
 
-fn get_one<T: Profile>(dir: &ProfileDir<T>, id: &str) -> Result<T, ApiError> {
-    dir.get(id).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "{} profile \"{id}\" not found",
-            dir.kind().as_str()
-        ))
-    })
+/// What the handlers need of one profile type besides the store's `Profile`.
+pub(super) trait Resource: Profile {
+    /// Its directory in the store.
+    fn dir(ctx: &Ctx) -> &ProfileDir<Self>;
+    /// Checks a request body (and fills what the request may leave out).
+    fn check(&mut self) -> Result<(), ApiError>;
+    /// Sets the id a PUT path names.
+    fn set_id(&mut self, id: &str);
 }
 
-fn audit<T: Profile>(
+impl Resource for ServerProfile {
+    fn dir(ctx: &Ctx) -> &ProfileDir<Self> {
+        &ctx.store.servers
+    }
+    fn check(&mut self) -> Result<(), ApiError> {
+        check_server(self)
+    }
+    fn set_id(&mut self, id: &str) {
+        self.id = id.to_string();
+    }
+}
+
+impl Resource for ClientProfile {
+    fn dir(ctx: &Ctx) -> &ProfileDir<Self> {
+        &ctx.store.clients
+    }
+    fn check(&mut self) -> Result<(), ApiError> {
+        check_client(self)
+    }
+    fn set_id(&mut self, id: &str) {
+        self.id = id.to_string();
+    }
+}
+
+fn audit<T: Resource>(
     ctx: &Ctx,
     call: &Call<'_, '_>,
-    dir: &ProfileDir<T>,
     verb: &str,
     id: &str,
 ) -> Result<(), ApiError> {
-    let action = format!("{}.{verb}", dir.kind().as_str());
+    let action = format!("{}.{verb}", T::dir(ctx).kind().as_str());
     ctx.audit(call.who()?, &action, id, serde_json::json!({}))
 }
 
@@ -196,15 +220,11 @@ fn now() -> String {
 }
 
 /// Reads the body and, on PUT, makes sure a given `id` matches the path.
-fn body_for<T: Profile + serde::de::DeserializeOwned>(
-    call: &mut Call<'_, '_>,
-    path_id: Option<&str>,
-    set_id: impl FnOnce(&mut T, &str),
-) -> Result<T, ApiError> {
+fn body_for<T: Resource>(call: &mut Call<'_, '_>, path_id: Option<&str>) -> Result<T, ApiError> {
     let mut p: T = call.json()?;
     if let Some(path_id) = path_id {
         if p.id().is_empty() {
-            set_id(&mut p, path_id);
+            p.set_id(path_id);
         } else if p.id() != path_id {
             return Err(ApiError::field(
                 "id",
@@ -220,68 +240,48 @@ pub(super) fn list_servers(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply,
     Reply::ok(&ServerList { servers })
 }
 
-pub(super) fn get_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    Reply::ok(&get_one(&ctx.store.servers, call.param("id"))?)
-}
-
-pub(super) fn create_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let mut p: ServerProfile = body_for(call, None, |_, _| {})?;
-    check_server(&mut p)?;
-    let p = ctx.store.servers.create(p, &now())?;
-    audit(ctx, call, &ctx.store.servers, "create", &p.id)?;
-    Reply::json(201, &p)
-}
-
-pub(super) fn update_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let id = call.param("id").to_string();
-    let mut p: ServerProfile = body_for(call, Some(&id), |p: &mut ServerProfile, id| {
-        p.id = id.to_string()
-    })?;
-    check_server(&mut p)?;
-    let p = ctx.store.servers.update(p, &now())?;
-    audit(ctx, call, &ctx.store.servers, "update", &p.id)?;
-    Reply::ok(&p)
-}
-
-pub(super) fn delete_server(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let id = call.param("id").to_string();
-    ctx.store.servers.delete(&id)?;
-    audit(ctx, call, &ctx.store.servers, "delete", &id)?;
-    Ok(Reply::Empty(204))
-}
-
 pub(super) fn list_clients(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let clients = listed(ctx, ProfileKind::Client, ctx.store.clients.list())?;
     Reply::ok(&ClientList { clients })
 }
 
-pub(super) fn get_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    Reply::ok(&get_one(&ctx.store.clients, call.param("id"))?)
-}
-
-pub(super) fn create_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let mut p: ClientProfile = body_for(call, None, |_, _| {})?;
-    check_client(&mut p)?;
-    let p = ctx.store.clients.create(p, &now())?;
-    audit(ctx, call, &ctx.store.clients, "create", &p.id)?;
-    Reply::json(201, &p)
-}
-
-pub(super) fn update_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let id = call.param("id").to_string();
-    let mut p: ClientProfile = body_for(call, Some(&id), |p: &mut ClientProfile, id| {
-        p.id = id.to_string()
+/// `GET /servers/{id}`, `GET /clients/{id}`.
+pub(super) fn get<T: Resource>(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id");
+    let dir = T::dir(ctx);
+    let p = dir.get(id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "{} profile \"{id}\" not found",
+            dir.kind().as_str()
+        ))
     })?;
-    check_client(&mut p)?;
-    let p = ctx.store.clients.update(p, &now())?;
-    audit(ctx, call, &ctx.store.clients, "update", &p.id)?;
     Reply::ok(&p)
 }
 
-pub(super) fn delete_client(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+/// `POST /servers`, `POST /clients`.
+pub(super) fn create<T: Resource>(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let mut p: T = body_for(call, None)?;
+    p.check()?;
+    let p = T::dir(ctx).create(p, &now())?;
+    audit::<T>(ctx, call, "create", p.id())?;
+    Reply::json(201, &p)
+}
+
+/// `PUT /servers/{id}`, `PUT /clients/{id}`.
+pub(super) fn update<T: Resource>(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let id = call.param("id").to_string();
-    ctx.store.clients.delete(&id)?;
-    audit(ctx, call, &ctx.store.clients, "delete", &id)?;
+    let mut p: T = body_for(call, Some(&id))?;
+    p.check()?;
+    let p = T::dir(ctx).update(p, &now())?;
+    audit::<T>(ctx, call, "update", p.id())?;
+    Reply::ok(&p)
+}
+
+/// `DELETE /servers/{id}`, `DELETE /clients/{id}`.
+pub(super) fn delete<T: Resource>(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    T::dir(ctx).delete(&id)?;
+    audit::<T>(ctx, call, "delete", &id)?;
     Ok(Reply::Empty(204))
 }
 

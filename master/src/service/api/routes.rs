@@ -8,6 +8,7 @@ use super::{
     builtin, events, health, jobs, live, loadtest, media, profiles, reports, scenarios, session,
     settings, tools, users,
 };
+use crate::service::store::profiles::{ClientProfile, ServerProfile};
 
 pub(crate) type Handler = fn(&Ctx, &mut Call<'_, '_>) -> Result<Reply, ApiError>;
 /// Path parameters by name.
@@ -69,27 +70,63 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
     // Profiles
     r("GET", "/servers", User, 0, profiles::list_servers),
-    r("POST", "/servers", User, JSON_BODY, profiles::create_server),
-    r("GET", "/servers/{id}", User, 0, profiles::get_server),
+    r(
+        "POST",
+        "/servers",
+        User,
+        JSON_BODY,
+        profiles::create::<ServerProfile>,
+    ),
+    r(
+        "GET",
+        "/servers/{id}",
+        User,
+        0,
+        profiles::get::<ServerProfile>,
+    ),
     r(
         "PUT",
         "/servers/{id}",
         User,
         JSON_BODY,
-        profiles::update_server,
+        profiles::update::<ServerProfile>,
     ),
-    r("DELETE", "/servers/{id}", User, 0, profiles::delete_server),
+    r(
+        "DELETE",
+        "/servers/{id}",
+        User,
+        0,
+        profiles::delete::<ServerProfile>,
+    ),
     r("GET", "/clients", User, 0, profiles::list_clients),
-    r("POST", "/clients", User, JSON_BODY, profiles::create_client),
-    r("GET", "/clients/{id}", User, 0, profiles::get_client),
+    r(
+        "POST",
+        "/clients",
+        User,
+        JSON_BODY,
+        profiles::create::<ClientProfile>,
+    ),
+    r(
+        "GET",
+        "/clients/{id}",
+        User,
+        0,
+        profiles::get::<ClientProfile>,
+    ),
     r(
         "PUT",
         "/clients/{id}",
         User,
         JSON_BODY,
-        profiles::update_client,
+        profiles::update::<ClientProfile>,
     ),
-    r("DELETE", "/clients/{id}", User, 0, profiles::delete_client),
+    r(
+        "DELETE",
+        "/clients/{id}",
+        User,
+        0,
+        profiles::delete::<ClientProfile>,
+    ),
     // Scenarios
     r("GET", "/scenarios", User, 0, scenarios::list),
     r(

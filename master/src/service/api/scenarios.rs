@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply};
 use crate::service::paths::check_name;
-use crate::service::store::scenarios::{HistoryEntry, ScenarioMeta};
+use crate::service::store::scenarios::{HistoryEntry, Save, ScenarioMeta};
 use gossipper_engine::files::NAMES_ONLY;
 use gossipper_engine::scenario::{self, LoadOptions};
 
@@ -156,28 +156,36 @@ pub(super) fn get(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
     })
 }
 
-pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let req: ScenarioRequest = call.json()?;
-    let mut meta = into_meta(&req);
+/// Checks and stores a scenario (new or replacing one), audits it, and answers with it.
+fn save(
+    ctx: &Ctx,
+    call: &Call<'_, '_>,
+    mut meta: ScenarioMeta,
+    xml: &str,
+    how: Save,
+) -> Result<Reply, ApiError> {
     check_meta(&mut meta)?;
-    check_xml(&req.xml)?;
+    check_xml(xml)?;
     let meta = ctx
         .store
         .scenarios
-        .create(meta, &req.xml, SystemTime::now())?;
+        .save(meta, xml, SystemTime::now(), how)?;
+    let (action, status) = match how {
+        Save::New => ("scenario.create", 201),
+        Save::Replace => ("scenario.update", 200),
+    };
     ctx.audit(
         call.who()?,
-        "scenario.create",
+        action,
         &meta.id,
         serde_json::json!({"size_bytes": meta.size_bytes}),
     )?;
-    Reply::json(
-        201,
-        &ScenarioReply {
-            meta: &meta,
-            xml: &req.xml,
-        },
-    )
+    Reply::json(status, &ScenarioReply { meta: &meta, xml })
+}
+
+pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let req: ScenarioRequest = call.json()?;
+    save(ctx, call, into_meta(&req), &req.xml, Save::New)
 }
 
 pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
@@ -189,26 +197,11 @@ pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
             format!("\"{}\" does not match the path id \"{id}\"", req.id),
         ));
     }
-    let mut meta = ScenarioMeta {
-        id: id.clone(),
+    let meta = ScenarioMeta {
+        id,
         ..into_meta(&req)
     };
-    check_meta(&mut meta)?;
-    check_xml(&req.xml)?;
-    let meta = ctx
-        .store
-        .scenarios
-        .update(meta, &req.xml, SystemTime::now())?;
-    ctx.audit(
-        call.who()?,
-        "scenario.update",
-        &id,
-        serde_json::json!({"size_bytes": meta.size_bytes}),
-    )?;
-    Reply::ok(&ScenarioReply {
-        meta: &meta,
-        xml: &req.xml,
-    })
+    save(ctx, call, meta, &req.xml, Save::Replace)
 }
 
 pub(super) fn delete(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
@@ -278,7 +271,10 @@ pub(super) fn fork(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError
         ..Default::default()
     };
     check_meta(&mut meta)?;
-    let meta = ctx.store.scenarios.create(meta, &xml, SystemTime::now())?;
+    let meta = ctx
+        .store
+        .scenarios
+        .save(meta, &xml, SystemTime::now(), Save::New)?;
     ctx.audit(
         call.who()?,
         "scenario.create",

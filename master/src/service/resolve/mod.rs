@@ -462,7 +462,7 @@ fn engine(
 mod tests {
     use super::*;
     use crate::service::store::files::testdir::TestDir;
-    use crate::service::store::scenarios::ScenarioMeta;
+    use crate::service::store::scenarios::{Save, ScenarioMeta};
 
     /// A data dir with its store; profiles and scenarios go in through the store.
     struct Fix {
@@ -673,7 +673,7 @@ mod tests {
         };
         let xml = "<scenario>[[media:wav/ring]]</scenario>";
         let now = std::time::SystemTime::now();
-        t.store.scenarios.create(meta, xml, now).unwrap();
+        t.store.scenarios.save(meta, xml, now, Save::New).unwrap();
         let err = t.build(&spec(&t, "server", "s1"), 0).unwrap_err();
         assert!(matches!(err, ResolveError::Media { .. }), "{err}");
         let wav = t.dir.layout.path(Place::Wav("ring")).unwrap();

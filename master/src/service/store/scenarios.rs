@@ -41,6 +41,15 @@ pub(crate) struct HistoryEntry {
     pub(crate) meta: ScenarioMeta,
 }
 
+/// What a save does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Save {
+    /// Stores a new scenario; `Conflict` if the id exists.
+    New,
+    /// Replaces an existing scenario, archiving the previous version first.
+    Replace,
+}
+
 pub(crate) struct Scenarios {
     layout: Layout,
     history_keep: usize,
@@ -123,54 +132,46 @@ impl Scenarios {
         Ok((meta, String::from_utf8_lossy(&xml).into_owned()))
     }
 
-    /// Stores a new scenario; `Conflict` if the id exists.
-    pub(crate) fn create(
+    /// Stores a scenario, new or replacing one (see [`Save`]).
+    pub(crate) fn save(
         &self,
         mut meta: ScenarioMeta,
         xml: &str,
         now: SystemTime,
+        how: Save,
     ) -> Result<ScenarioMeta, StoreError> {
         let (xml_path, meta_path) = self.paths(&meta.id)?;
         let mut index = self.write_index();
-        if index.contains_key(&meta.id) {
-            return Err(StoreError::Conflict(format!("scenario \"{}\"", meta.id)));
+        let stamp = timefmt::rfc3339(now);
+        match how {
+            Save::New => {
+                if index.contains_key(&meta.id) {
+                    return Err(StoreError::Conflict(format!("scenario \"{}\"", meta.id)));
+                }
+                meta.created_at = stamp.clone();
+                // Stale history of an earlier scenario with this id would be confusing.
+                let hist = self.layout.path(Place::ScenarioHistoryDir(&meta.id))?;
+                let _ = std::fs::remove_dir_all(&hist);
+            }
+            Save::Replace => {
+                let old = index
+                    .get(&meta.id)
+                    .cloned()
+                    .ok_or_else(|| not_found(&meta.id))?;
+                let old_xml = files::read_optional(&xml_path)?.unwrap_or_default();
+                self.archive(&old, &old_xml, now)?;
+                meta.created_at = old.created_at;
+            }
         }
-        let now = timefmt::rfc3339(now);
-        meta.created_at = now.clone();
-        meta.updated_at = now;
-        meta.size_bytes = xml.len() as u64;
-        // Stale history of an earlier scenario with this id would be confusing: drop it.
-        let hist = self.layout.path(Place::ScenarioHistoryDir(&meta.id))?;
-        let _ = std::fs::remove_dir_all(&hist);
-        files::write_atomic(&self.layout, &xml_path, xml.as_bytes())?;
-        files::write_json(&self.layout, &meta_path, &meta)?;
-        index.insert(meta.id.clone(), meta.clone());
-        Ok(meta)
-    }
-
-    /// Replaces a scenario, archiving the previous version first.
-    pub(crate) fn update(
-        &self,
-        mut meta: ScenarioMeta,
-        xml: &str,
-        now: SystemTime,
-    ) -> Result<ScenarioMeta, StoreError> {
-        let (xml_path, meta_path) = self.paths(&meta.id)?;
-        let mut index = self.write_index();
-        let old = index
-            .get(&meta.id)
-            .cloned()
-            .ok_or_else(|| not_found(&meta.id))?;
-        let old_xml = files::read_optional(&xml_path)?.unwrap_or_default();
-        self.archive(&old, &old_xml, now)?;
-        meta.created_at = old.created_at;
-        meta.updated_at = timefmt::rfc3339(now);
+        meta.updated_at = stamp;
         meta.size_bytes = xml.len() as u64;
         files::write_atomic(&self.layout, &xml_path, xml.as_bytes())?;
         files::write_json(&self.layout, &meta_path, &meta)?;
         index.insert(meta.id.clone(), meta.clone());
         drop(index);
-        self.prune(&meta.id)?;
+        if how == Save::Replace {
+            self.prune(&meta.id)?;
+        }
         Ok(meta)
     }
 
@@ -345,10 +346,14 @@ mod tests {
     fn updates_archive_the_previous_version_and_prune_to_keep() {
         let t = TestDir::new("scen-hist");
         let s = Scenarios::load(&t.layout, 2).unwrap();
-        s.create(meta("uac", "v1"), "<x>1</x>", at(1)).unwrap();
-        s.update(meta("uac", "v2"), "<x>2</x>", at(2)).unwrap();
-        s.update(meta("uac", "v3"), "<x>3</x>", at(3)).unwrap();
-        s.update(meta("uac", "v4"), "<x>4</x>", at(4)).unwrap();
+        s.save(meta("uac", "v1"), "<x>1</x>", at(1), Save::New)
+            .unwrap();
+        s.save(meta("uac", "v2"), "<x>2</x>", at(2), Save::Replace)
+            .unwrap();
+        s.save(meta("uac", "v3"), "<x>3</x>", at(3), Save::Replace)
+            .unwrap();
+        s.save(meta("uac", "v4"), "<x>4</x>", at(4), Save::Replace)
+            .unwrap();
         let h = s.history("uac").unwrap();
         assert_eq!(
             h.iter().map(|e| e.meta.name.as_str()).collect::<Vec<_>>(),
@@ -376,8 +381,8 @@ mod tests {
             serde_json::from_slice(&s.list_json().unwrap()).unwrap()
         };
         assert!(listed(&s).is_empty());
-        s.create(meta("b", "B"), "<b/>", at(1)).unwrap();
-        s.create(meta("a", "A"), "<a/>", at(2)).unwrap();
+        s.save(meta("b", "B"), "<b/>", at(1), Save::New).unwrap();
+        s.save(meta("a", "A"), "<a/>", at(2), Save::New).unwrap();
         assert_eq!(listed(&s), s.list());
         assert_eq!(
             listed(&s).iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
@@ -388,7 +393,8 @@ mod tests {
             &s.list_json().unwrap(),
             &s.list_json().unwrap()
         ));
-        s.update(meta("a", "A2"), "<a2/>", at(3)).unwrap();
+        s.save(meta("a", "A2"), "<a2/>", at(3), Save::Replace)
+            .unwrap();
         assert_eq!(listed(&s)[0].name, "A2");
         s.delete("b").unwrap();
         assert_eq!(listed(&s), s.list());
@@ -399,9 +405,10 @@ mod tests {
     fn same_instant_updates_do_not_overwrite_history() {
         let t = TestDir::new("scen-same");
         let s = Scenarios::load(&t.layout, 0).unwrap();
-        s.create(meta("a", "v1"), "1", at(5)).unwrap();
+        s.save(meta("a", "v1"), "1", at(5), Save::New).unwrap();
         for i in 2..6 {
-            s.update(meta("a", &format!("v{i}")), "x", at(5)).unwrap();
+            s.save(meta("a", &format!("v{i}")), "x", at(5), Save::Replace)
+                .unwrap();
         }
         assert_eq!(s.history("a").unwrap().len(), 4);
     }
@@ -411,10 +418,11 @@ mod tests {
         let t = TestDir::new("scen-reload");
         {
             let s = Scenarios::load(&t.layout, 0).unwrap();
-            s.create(meta("a", "A"), "<a/>", at(1)).unwrap();
-            s.update(meta("a", "A2"), "<a2/>", at(2)).unwrap();
+            s.save(meta("a", "A"), "<a/>", at(1), Save::New).unwrap();
+            s.save(meta("a", "A2"), "<a2/>", at(2), Save::Replace)
+                .unwrap();
             assert!(matches!(
-                s.create(meta("a", "A"), "", at(3)),
+                s.save(meta("a", "A"), "", at(3), Save::New),
                 Err(StoreError::Conflict(_))
             ));
         }
