@@ -1,9 +1,14 @@
-//! The `gossipper` binary: one executable, three ways in.
+//! The `gossipper` binary: one executable, three ways in, one folder each.
 //!
-//! - `gossipper [sipp flags] host[:port]`: the legacy, SIPp-compatible one-shot run;
-//! - `gossipper worker --spec job.json`: one job for the master;
-//! - `gossipper ui --data-dir D --listen ADDR`: the master (console + /api/v2).
+//! - `gossipper [sipp flags] host[:port]`: the SIPp-compatible one-shot run (`sipp`);
+//! - `gossipper worker --spec spec.json`: one resolved job, for the master or headless
+//!   (`worker`);
+//! - `gossipper ui --data-dir D --listen ADDR`: the master (`service`: console,
+//!   /api/v2, store, auth, the job supervisor).
 //!
+//! Shared by them: `job` (the resolved job spec, the worker's line protocol, artifact
+//! names and exit codes, between `service` and `worker`), `report` (report.html) and
+//! `signals`. `worker` and `sipp` never reach into `service`, nor `service` into them.
 //! `main` only dispatches on the first argument; each mode prints its own errors once
 //! and maps them to an exit code.
 

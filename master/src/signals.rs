@@ -1,6 +1,6 @@
 //! Signals counted for the run loops to read on their ticks: SIGINT and SIGTERM as one
-//! count (each mode decides what the first means: the legacy run stops at once, the
-//! worker drains first), SIGUSR1 and SIGUSR2 as pending flags. A mode may ask for the
+//! count (each mode decides what the first means: the SIPp command line stops at once,
+//! the worker drains first), SIGUSR1 and SIGUSR2 as pending flags. A mode may ask for the
 //! second SIGINT/SIGTERM to end the process from the signal thread itself, so it works
 //! even when the run loop is stuck writing its outputs.
 //!

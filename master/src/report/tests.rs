@@ -1,3 +1,6 @@
+//! Tests of report.html: self-contained, escaped, every section from a summary built in
+//! process or read back from summary.json (an older revision included).
+
 use super::*;
 use gossipper_engine::scenario::{self, LoadOptions, builtin};
 use gossipper_engine::stats::report::{RunInfo, RunParams};

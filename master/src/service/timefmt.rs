@@ -2,6 +2,7 @@
 //!
 //! Owns: formatting a `SystemTime`. The master reads the clock in handlers (it is the I/O
 //! shell, not the sans-IO core); this module only turns instants into text and numbers.
+//! Must not: read the clock.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

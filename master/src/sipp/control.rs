@@ -7,6 +7,8 @@
 //! flight are aborted (a BYE or CANCEL each, SIPp's default behaviours) and the run's
 //! outputs are written; a second signal ends the process immediately
 //! (`signals::SignalCounts::install_with`).
+//!
+//! Must not: draw the screen (`observer` does) or decide exit codes (`run` does).
 
 use std::io::Read as _;
 use std::sync::mpsc;

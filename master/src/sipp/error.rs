@@ -1,4 +1,4 @@
-//! Errors of the legacy command line: every one names the flag (or argument) at fault.
+//! Errors of the SIPp command line: every one names the flag (or argument) at fault.
 //!
 //! Owns: the `CliError` kinds. Must not: print (`sipp::main` prints once) or pick exit codes
 //! (every `CliError` is `Exit::Fatal`). Display text is not API: tests match variants.

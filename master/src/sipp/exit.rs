@@ -1,4 +1,4 @@
-//! The legacy (SIPp-mode) exit codes, in one table.
+//! The SIPp command line's exit codes, in one table.
 //!
 //! Owns: the number behind each way a run can end. Must not: decide how a run ended (the
 //! runner does) or print anything. SIPp's codes come from `sipp -h` (reference/sipp.md §3);
@@ -12,7 +12,7 @@
 
 use std::process::ExitCode;
 
-/// How a legacy run (or the command line itself) ended.
+/// How a run of the SIPp command line (or the command line itself) ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Exit {
     /// Every call succeeded.

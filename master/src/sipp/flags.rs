@@ -1,4 +1,4 @@
-//! The table of every SIPp-style flag the legacy command line accepts (a data table, so it
+//! The table of every SIPp-style flag the SIPp command line accepts (a data table, so it
 //! may run long, as ripgrep's `flags/defs.rs` does).
 //!
 //! Owns: each flag's name, how many values it takes, its help text, its help group, and

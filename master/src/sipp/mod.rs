@@ -38,7 +38,7 @@ use gossipper_engine::scenario::builtin;
 pub(crate) use error::CliError;
 pub(crate) use exit::Exit;
 
-/// What a legacy command line asks for.
+/// What a SIPp command line asks for.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Parsed {
     /// Run this job.
@@ -53,7 +53,7 @@ pub(crate) enum Parsed {
     Usage,
 }
 
-/// Parses a legacy command line (`args` without the program name).
+/// Parses a SIPp command line (`args` without the program name).
 pub(crate) fn parse(args: &[String]) -> Result<Parsed, CliError> {
     parse_with(args, &resolve::Env::current())
 }

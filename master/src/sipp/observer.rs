@@ -1,5 +1,8 @@
-//! The legacy run's observer: live screen, keys, periodic -trace_stat rows, logs and
-//! call records, fed by the runner's ticks.
+//! The SIPp command line's observer: live screen, keys, periodic -trace_stat rows, logs
+//! and call records, fed by the runner's ticks.
+//!
+//! Owns: the trace files and the screen while the run goes. Must not: decide the exit
+//! code or write the final screens and summary (`run` does at the end).
 
 use std::fs::File;
 use std::io::Write as _;
@@ -26,7 +29,7 @@ fn create(path: &Option<std::path::PathBuf>) -> std::io::Result<Option<File>> {
     }
 }
 
-pub(super) struct LegacyObserver {
+pub(super) struct SippObserver {
     info: RunInfo,
     delimiter: String,
     screen_file: Option<std::path::PathBuf>,
@@ -60,7 +63,7 @@ pub(super) struct LegacyObserver {
     shards: u64,
 }
 
-impl LegacyObserver {
+impl SippObserver {
     pub(super) fn new(
         spec: &JobSpec,
         info: RunInfo,
@@ -83,7 +86,7 @@ impl LegacyObserver {
         if let Some(f) = counts_file.as_mut() {
             f.write_all(csv::counts_header(&info, &t.stat_delimiter).as_bytes())?;
         }
-        Ok(LegacyObserver {
+        Ok(SippObserver {
             delimiter: t.stat_delimiter.clone(),
             screen_file: t.screen_file.clone(),
             rate_scale: 1.0,
@@ -242,7 +245,7 @@ impl LegacyObserver {
     }
 }
 
-impl Observer for LegacyObserver {
+impl Observer for SippObserver {
     fn on_tick(&mut self, tick: &Tick<'_>) {
         if apply_signals(&self.signals, tick.control)
             && let Some(path) = &self.screen_file

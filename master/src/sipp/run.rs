@@ -1,7 +1,7 @@
 //! Runs a resolved `JobSpec` the way SIPp does: live screen, keys, signals, trace files,
 //! final screens and SIPp's exit codes.
 //!
-//! Owns: presentation and the process edge of the legacy command line. Must not: parse
+//! Owns: presentation and the process edge of the SIPp command line. Must not: parse
 //! flags (`resolve` does) or make protocol decisions (the engine does). Files are opened here
 //! and written from the runner's ticks.
 
@@ -14,7 +14,7 @@ use gossipper_engine::stats::report::RunInfo;
 use gossipper_engine::stats::screen::{self, Footer, Screen, ScreenInput};
 use gossipper_engine::stats::summary;
 
-use super::observer::LegacyObserver;
+use super::observer::SippObserver;
 use super::{Exit, control, terminal};
 
 /// `-bg`: starts this same command again without `-bg`, detached from the terminal, and
@@ -71,7 +71,7 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
     let signals = crate::signals::SignalCounts::install_with("gossipper", Some(exit_at_once));
     let keys = control::Keys::start(&spec, control);
     let shards = prepared.shards;
-    let mut obs = match LegacyObserver::new(&spec, info.clone(), start, signals, keys, shards) {
+    let mut obs = match SippObserver::new(&spec, info.clone(), start, signals, keys, shards) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("gossipper: {e}");

@@ -2,6 +2,8 @@
 //!
 //! The one place of the binary with `unsafe`: termios calls on stdin, restored on drop
 //! (or by `restore` when the process ends at a second SIGINT).
+//!
+//! Owns: the terminal's mode. Must not: read keys (`control` does).
 
 /// The attributes to restore, for [`restore`] (which runs on the signal thread, where
 /// the `RawMode` value is out of reach).

@@ -1,4 +1,4 @@
-//! Tests of the legacy command line: every flag lands in the `JobSpec`, units, defaults,
+//! Tests of the SIPp command line: every flag lands in the `JobSpec`, units, defaults,
 //! errors that name the flag, `-h`/`-v`/`-sd`, and the benchmark harness's command lines.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

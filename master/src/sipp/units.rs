@@ -1,4 +1,4 @@
-//! Value parsers for the legacy flags: times with SIPp's unit suffixes, counts, ports,
+//! Value parsers for the SIPp flags: times with SIPp's unit suffixes, counts, ports,
 //! rates, booleans. Every error names the flag.
 //!
 //! Owns: the text → number rules. Must not: know which flag takes which unit (the caller

@@ -1,4 +1,5 @@
-//! `GET /audit?limit=&offset=` (admin): the audit log, newest first, paged.
+//! `GET /audit?limit=&offset=` (admin): the audit log, newest first, paged. Must not:
+//! write (every other handler appends its own rows).
 
 use serde::Serialize;
 

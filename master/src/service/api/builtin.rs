@@ -1,4 +1,5 @@
-//! `GET /builtin-scenarios[/{id}]`: the engine's built-in catalogue, read-only.
+//! `GET /builtin-scenarios[/{id}]`: the engine's built-in catalogue, read-only. Must not:
+//! copy the catalogue (the engine's `scenario::builtin` is the one list).
 
 use serde::Serialize;
 

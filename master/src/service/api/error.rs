@@ -2,7 +2,8 @@
 //! (status, `{"error": "…"}`).
 //!
 //! Owns: status codes for errors. Internal errors are logged here with their detail and
-//! answered with a generic message, so paths and SQL never leak to clients.
+//! answered with a generic message, so paths and SQL never leak to clients. Must not:
+//! write to the socket (`http` sends the `Reply`).
 
 use crate::service::http::{EncodeError, Reply, error_body};
 use crate::service::paths::PathError;

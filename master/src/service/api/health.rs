@@ -3,7 +3,7 @@
 //! `/auth/status` also names the account still using the built-in default password of
 //! a fresh install (`default_password: {"username": …}`, else `null`): the sign-in page
 //! shows the default only while it works, and the console asks that user to change it.
-//! It tells nobody more than the sign-in page has always shown.
+//! It tells nobody more than the sign-in page has always shown. Must not: need a token.
 
 use serde::Serialize;
 

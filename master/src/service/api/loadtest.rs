@@ -16,7 +16,8 @@
 //! threshold or one on a timer the scenario lacks, each is a 400 naming the field.
 //! `max_concurrent` may be left out: the engine then uses SIPp's default (3 × rate ×
 //! max(hold, 1 s)), which never throttles the rate asked for; the reply's `target` says
-//! what the run will use.
+//! what the run will use (the resolved configuration the job's spec file holds). Must
+//! not: resolve or start the job itself (the supervisor prepares and launches it).
 
 use std::time::SystemTime;
 

@@ -1,6 +1,7 @@
 //! `/media/{wav|pcap}[/{name}]`: the media library. Uploads are the raw body (no
 //! multipart), at most 256 MiB, checked with hound / pcap-file before they are stored,
-//! within the library's quota (413 over its bytes, 429 over its file count).
+//! within the library's quota (413 over its bytes, 429 over its file count). Must not:
+//! build paths from the request (the store's one path builder does).
 
 use serde::Serialize;
 

@@ -1,6 +1,7 @@
 //! `/servers` and `/clients`: UAS and UAC profile CRUD, with validation of every
 //! TransportSpec row. Lists carry each profile's newest job as `runtime`; the start/stop
-//! shortcuts live in `jobs`.
+//! shortcuts live in `jobs`. One generic set of handlers serves both kinds (`Resource`).
+//! Must not: start jobs or read profile files (the store's index does).
 
 use std::net::IpAddr;
 use std::time::SystemTime;

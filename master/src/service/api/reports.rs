@@ -1,5 +1,6 @@
 //! `GET /reports?limit=`: summary, report_html and report_pdf artifacts of every job,
-//! newest first, with the job's kind, profile, status and finish time.
+//! newest first, with the job's kind, profile, status and finish time. Must not: read
+//! the artifacts themselves (`jobs` serves them).
 
 use serde::Serialize;
 

@@ -1,7 +1,8 @@
 //! The `/api/v2` route table: method, path pattern, access and body limit per route.
 //!
 //! Owns: which handler answers which request, and who may call it. The authorization
-//! matrix test walks this same table.
+//! matrix test walks this same table. Must not: authenticate (`dispatch` does) or hold
+//! handler logic.
 
 use super::{
     Access, ApiError, Call, Ctx, JSON_BODY, MEDIA_BODY, Reply, SCENARIO_BODY, SMALL_BODY, audit,

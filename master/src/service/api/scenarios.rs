@@ -5,6 +5,7 @@
 //! Every XML body is checked by the engine's own scenario loader before anything is
 //! written; its errors carry `scenario.xml:line:column`. An empty error list from the
 //! loader counts as valid (the loader reports at least one error for every bad file).
+//! Must not: write files (the store does) or parse XML itself (the engine does).
 
 use std::time::SystemTime;
 

@@ -5,7 +5,7 @@
 //! refused with 429 + `Retry-After` before any check while the throttle (auth::throttle:
 //! failures per address and per account) says so. A password change moves the user's
 //! token version on, which ends every earlier token and ticket; the caller gets a fresh
-//! token in the reply.
+//! token in the reply. Must not: log or echo a password.
 
 use std::time::{Instant, SystemTime};
 

@@ -1,4 +1,5 @@
 //! `GET /settings` (runtime info, disk use) and `POST /settings/rotate-jwt-secret` (admin).
+//! Must not: ever put a secret in a reply.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};

@@ -1,6 +1,7 @@
 //! `GET /tools` (the catalogue) and `POST /tools/{id}/run` (a `tool` job). The table and
-//! the tools' arguments are resolved in `resolve::tools` and run by the worker; a tool this build cannot run is listed
-//! with `available: false`, and its job fails at once saying so.
+//! the tools' arguments live in `resolve::tools`, and the worker runs them; a tool this
+//! build cannot run is listed with `available: false`, and its job fails at once saying
+//! so. Must not: check tool arguments itself (the job's resolution does).
 
 use serde::{Deserialize, Serialize};
 

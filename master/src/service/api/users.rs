@@ -1,5 +1,6 @@
 //! `/users` (admin): list, create, update (password and/or role), delete. New users are
 //! operators unless a role is given; the last admin cannot be deleted or demoted (409).
+//! Must not: hash or compare passwords itself (`auth` does) or leak a hash in a reply.
 
 use std::time::SystemTime;
 

@@ -2,6 +2,7 @@
 //!
 //! Owns: appending and paging audit rows. Callers append inside the same transaction as
 //! the change they record, when the change is in SQL. Payloads never carry passwords.
+//! Must not: delete or rewrite rows.
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
