@@ -36,7 +36,9 @@
 //! // scenario commands: scheduler.pause(h, now) / resume / stop / send_dtmf(h, now, "123")
 //!
 //! // every loop turn:
-//! scheduler.poll_due(now, &mut |h, bytes| batch.push(dest_of(h), bytes));  // then sendmmsg
+//! scheduler.handle_timeout(now);
+//! while let Some(t) = scheduler.poll_transmit(now, &mut buf) { batch.push(dest_of(t.stream), &buf[..t.len]) }
+//! // then sendmmsg
 //! while let Some(SchedulerEvent::StreamFinished(h)) = scheduler.poll_event() { … }
 //! for each datagram on a media port:
 //!     if rtp::looks_like_rtcp(d) { receiver.handle_rtcp(now, src, d) }

@@ -5,13 +5,15 @@
 //! wheel of `tick`-wide slots holding `(index, generation, tick)` entries, one reusable
 //! send buffer, and the lateness counters that tell whether packets left on time.
 //! Must not: read a clock, touch a socket, or allocate per packet (slot vectors keep their
-//! capacity). Driven by the shard loop, once per turn:
+//! capacity). Driven once per turn, in this order:
 //!
 //! ```text
-//! scheduler.poll_due(now, &mut |handle, bytes| batch.push(dest_of(handle), bytes));
+//! scheduler.handle_timeout(now);                        // streams due at `now`
+//! while let Some(t) = scheduler.poll_transmit(now, &mut buf) {
+//!     batch.push(dest_of(t.stream), &buf[..t.len]);     // then sendmmsg
+//! }
 //! while let Some(ev) = scheduler.poll_event() { /* StreamFinished: tell the call */ }
 //! arm the shard's timer for scheduler.poll_timeout()
-//! flush the batch with sendmmsg
 //! ```
 //!
 //! An entry sits in the slot of `floor(deadline / tick)`; a poll fires every entry whose
@@ -28,6 +30,24 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::stream::{RtpStream, SendStats, StreamError};
+
+/// A packet [`RtpScheduler::poll_transmit`] wrote: which stream it belongs to and how
+/// many bytes of the caller's buffer it fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// The stream the packet belongs to.
+    pub stream: StreamHandle,
+    /// The packet's length: it is `buf[..len]` of the buffer given to `poll_transmit`.
+    pub len: usize,
+}
+
+/// A stream taken off the wheel by `handle_timeout`, waiting for `poll_transmit`.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    handle: StreamHandle,
+    /// It had finished before this turn (so its finish is not reported again).
+    was_finished: bool,
+}
 
 /// Default wheel resolution.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
@@ -127,7 +147,8 @@ pub struct RtpScheduler {
     slab: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    buf: Vec<u8>,
+    /// Streams due now, in wheel order, until `poll_transmit` has taken their packets.
+    due: VecDeque<Due>,
     events: VecDeque<SchedulerEvent>,
     lateness: Lateness,
     last_now: Instant,
@@ -157,7 +178,7 @@ impl RtpScheduler {
             slab: Vec::new(),
             free: Vec::new(),
             live: 0,
-            buf: vec![0; 1500],
+            due: VecDeque::new(),
             events: VecDeque::new(),
             lateness: Lateness::default(),
             last_now: now,
@@ -189,10 +210,6 @@ impl RtpScheduler {
 
     /// Adds a stream and returns its handle. Its first deadline is armed at once.
     pub fn insert(&mut self, stream: RtpStream) -> StreamHandle {
-        let need = stream.max_packet_len();
-        if self.buf.len() < need {
-            self.buf.resize(need, 0);
-        }
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -332,39 +349,30 @@ impl RtpScheduler {
         }
     }
 
-    /// Sends every packet due at `now`: `out` gets each datagram with its stream's handle,
-    /// in deadline order per stream. Returns how many packets were produced.
-    pub fn poll_due(&mut self, now: Instant, out: &mut impl FnMut(StreamHandle, &[u8])) -> usize {
+    /// Takes every stream whose deadline has passed at `now` off the wheel; their
+    /// packets come out of [`RtpScheduler::poll_transmit`], in deadline order per stream.
+    pub fn handle_timeout(&mut self, now: Instant) {
         let now = now.max(self.last_now);
         self.last_now = now;
         let current = self.tick_of(now);
         if current < self.cursor {
-            return 0;
+            return;
         }
         let slots = self.mask + 1;
         let span = (current - self.cursor + 1).min(slots);
         // When the gap exceeds a turn, visit every slot once starting at the cursor.
-        let mut sent = 0;
         for t in self.cursor..self.cursor + span {
-            sent += self.fire_slot((t & self.mask) as usize, current, now, out);
+            self.take_due((t & self.mask) as usize, current, now);
         }
         self.cursor = current;
-        sent
     }
 
-    fn fire_slot(
-        &mut self,
-        wheel_index: usize,
-        current: u64,
-        now: Instant,
-        out: &mut impl FnMut(StreamHandle, &[u8]),
-    ) -> usize {
+    fn take_due(&mut self, wheel_index: usize, current: u64, now: Instant) {
         let Some(list) = self.wheel.get_mut(wheel_index) else {
-            return 0;
+            return;
         };
         let mut list = std::mem::take(list);
         let mut keep = 0;
-        let mut sent = 0;
         for j in 0..list.len() {
             let e = list[j];
             let Some(slot) = self.slab.get_mut(e.index as usize) else {
@@ -382,28 +390,13 @@ impl RtpScheduler {
                 continue;
             }
             slot.armed = None;
-            let h = StreamHandle {
-                index: e.index,
-                generation: e.generation,
-            };
-            let Some(stream) = slot.stream.as_mut() else {
-                continue;
-            };
-            let was_finished = stream.is_finished();
-            while let Some(due) = stream.poll_timeout().filter(|d| *d <= now) {
-                match stream.poll_transmit(now, &mut self.buf) {
-                    Some(n) => {
-                        self.lateness.record(now.saturating_duration_since(due));
-                        out(h, self.buf.get(..n).unwrap_or_default());
-                        sent += 1;
-                    }
-                    None => break,
-                }
-            }
-            if !was_finished && stream.is_finished() {
-                self.events.push_back(SchedulerEvent::StreamFinished(h));
-            }
-            self.rearm(h);
+            self.due.push_back(Due {
+                handle: StreamHandle {
+                    index: e.index,
+                    generation: e.generation,
+                },
+                was_finished: slot.stream.as_ref().is_some_and(RtpStream::is_finished),
+            });
         }
         list.truncate(keep);
         if let Some(slot_list) = self.wheel.get_mut(wheel_index) {
@@ -411,7 +404,44 @@ impl RtpScheduler {
             list.append(slot_list);
             *slot_list = list;
         }
-        sent
+    }
+
+    /// The next packet due by `now`, written into `out` (grown to the stream's largest
+    /// packet if needed): its stream and length. `None` when every due stream has sent
+    /// what it owed; those streams are back on the wheel for their next deadline.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<Transmit> {
+        let now = now.max(self.last_now);
+        while let Some(&d) = self.due.front() {
+            let h = d.handle;
+            let stream = self
+                .slab
+                .get_mut(h.index as usize)
+                .filter(|s| s.generation == h.generation)
+                .and_then(|s| s.stream.as_mut());
+            let Some(stream) = stream else {
+                // Removed since it was due.
+                self.due.pop_front();
+                continue;
+            };
+            if let Some(due_at) = stream.poll_timeout().filter(|t| *t <= now) {
+                let need = stream.max_packet_len();
+                if out.len() < need {
+                    out.resize(need, 0);
+                }
+                if let Some(len) = stream.poll_transmit(now, out) {
+                    self.lateness.record(now.saturating_duration_since(due_at));
+                    return Some(Transmit { stream: h, len });
+                }
+            }
+            let finished = stream.is_finished();
+            self.due.pop_front();
+            if !d.was_finished && finished {
+                self.events.push_back(SchedulerEvent::StreamFinished(h));
+            }
+            self.rearm(h);
+        }
+        None
     }
 
     /// The earliest time worth polling again, or `None` when nothing is armed. For the

@@ -42,9 +42,12 @@ fn tone_capture_through_a_lossy_network_is_measured_recorded_and_rated() {
     let mut sent_by_us: Vec<(Instant, Vec<u8>)> = Vec::new();
     let mut n_replay = 0u32;
     let mut finished = Vec::new();
+    let mut buf = Vec::new();
     let mut t = t0;
     while t < t0 + Duration::from_secs(5) {
-        let _ = sched.poll_due(t, &mut |h, bytes: &[u8]| {
+        sched.handle_timeout(t);
+        while let Some(tx) = sched.poll_transmit(t, &mut buf) {
+            let (h, bytes) = (tx.stream, &buf[..tx.len]);
             if h == replay {
                 n_replay += 1;
                 if !n_replay.is_multiple_of(25) {
@@ -55,7 +58,7 @@ fn tone_capture_through_a_lossy_network_is_measured_recorded_and_rated() {
             } else {
                 sent_by_us.push((t, bytes.to_vec()));
             }
-        });
+        }
         while let Some(SchedulerEvent::StreamFinished(h)) = sched.poll_event() {
             finished.push(h);
         }

@@ -26,7 +26,7 @@ pub fn call_pair(calls: u64, rate: f64, log: bool) -> (SimNet, u64) {
     net.run_until(steps, |n| {
         n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
     });
-    let ok = net.endpoints[uac].stats.counters.successful_calls;
+    let ok = net.endpoints[uac].stats().counters.successful_calls;
     (net, ok)
 }
 

@@ -17,7 +17,7 @@ use crate::load::{self, Pacer};
 use crate::media::{self, library::MediaLibrary};
 use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
 use crate::shard::{
-    self, Budget, Control, Finished, Published, ShardCore, ShardPlan, ShardSocket, ShardTraces,
+    self, Budget, Control, Endpoint, Finished, Published, ShardPlan, ShardSocket, ShardTraces,
 };
 use crate::stats::{RunPeak, ShardStats};
 use crate::transport::{self, StreamKind};
@@ -376,9 +376,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         .call_limit
         .unwrap_or_else(|| load::default_call_limit(rate_cps, spec.default_pause_ms));
     let control = Arc::new(Control::new(rate_cps));
-    let now = Instant::now();
-    let start_wall = SystemTime::now();
-    let _ = start_wall;
+    let (now, _) = clock();
     let mut plans = Vec::with_capacity(shards);
     let mut published = Vec::with_capacity(shards);
     let mut first_local = None;
@@ -476,7 +474,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             },
             limit: load::share(call_limit, shards, i).max(1),
         };
-        let mut core = ShardCore::new(
+        let mut core = Endpoint::new(
             i,
             shards,
             Arc::clone(&sc),
@@ -492,7 +490,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         if i == 0
             && let Some(note) = streams.as_ref().and_then(|p| p.note.clone())
         {
-            core.events.push(ShardEvent::Warning(note));
+            core.warn(note);
         }
         if let Some(lib) = &media_lib {
             let mut cfg = crate::media::MediaConfig {
@@ -507,7 +505,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
                 None => spec.file_access.write_path(&cfg.record_dir),
             };
             cfg.write_base = spec.file_access.write_base();
-            core.media = Some(crate::media::MediaEngine::new(
+            core.set_media(crate::media::MediaEngine::new(
                 now,
                 Arc::clone(lib),
                 cfg,
@@ -528,7 +526,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
                 cpus.get(i % cpus.len()).copied()
             },
             socket,
-            core,
+            endpoint: core,
             control: Arc::clone(&control),
             published: p,
             traces: ShardTraces::default(),
@@ -536,7 +534,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             // `-t un`: SIPp gives each client call its own socket; a server answers from
             // its one listening socket, as with u1.
             udp_per_call: (spec.transport == TransportMode::UdpPerCall && role == Role::Client)
-                .then(|| shard::udp_per_call::Settings {
+                .then(|| shard::PerCallSettings {
                     bind_ip,
                     buff_size: spec.buff_size,
                     max_sockets: load::share(
@@ -569,13 +567,12 @@ impl Prepared {
 
     /// Runs to the end, calling `observer` every tick.
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<RunReport, RunError> {
-        let started = Instant::now();
-        let started_at = SystemTime::now();
+        let (started, started_at) = clock();
         let want_finished = observer.wants_finished_calls();
         let message_file = observer.message_trace();
         let short_file = observer.short_message_trace();
         for plan in &mut self.plans {
-            plan.core.collect_finished = want_finished;
+            plan.endpoint.collect_finished(want_finished);
             if let Some(f) = &message_file {
                 plan.traces.messages = f.try_clone().ok();
             }
@@ -608,9 +605,8 @@ impl Prepared {
         let mut next_ramp = started + rate_interval;
         let mut peak = RunPeak::default();
         loop {
-            std::thread::sleep(Duration::from_millis(50));
-            let now = Instant::now();
-            let wall = SystemTime::now();
+            tick_sleep();
+            let (now, wall) = clock();
             merged = empty_stats(&sc);
             shard_calls.clear();
             let mut all_done = true;
@@ -703,20 +699,30 @@ impl Prepared {
             shard_calls,
             end,
             started_at,
-            finished_at: SystemTime::now(),
+            finished_at: clock().1,
             elapsed: started.elapsed(),
         })
     }
 }
 
+/// The runner's clock: the run's start and end, and its supervision tick (the shards
+/// read theirs in `shard::clock`).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the runner thread's one clock read"
+)]
+fn clock() -> (Instant, SystemTime) {
+    (Instant::now(), SystemTime::now())
+}
+
+/// The runner's tick: about every 50 ms it merges the shards' statistics and steers.
+#[allow(clippy::disallowed_methods, reason = "the runner thread's one wait")]
+fn tick_sleep() {
+    std::thread::sleep(Duration::from_millis(50));
+}
+
 fn empty_stats(sc: &Scenario) -> ShardStats {
-    ShardStats::new(
-        sc.commands.len(),
-        sc.rtd_names.len(),
-        sc.counter_names.len(),
-        &sc.response_time_repartition,
-        &sc.call_length_repartition,
-    )
+    ShardStats::for_scenario(sc)
 }
 
 /// issue 8: RTP port allocation per shard.

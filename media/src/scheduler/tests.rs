@@ -25,12 +25,25 @@ fn silence(now: Instant, ssrc: u32, duration: Option<Duration>) -> RtpStream {
     )
 }
 
+/// Takes every packet due at `now` (`handle_timeout`, then `poll_transmit` until
+/// `None`), handing each to `f`; returns how many.
+fn drain(s: &mut RtpScheduler, now: Instant, f: &mut dyn FnMut(StreamHandle, &[u8])) -> usize {
+    s.handle_timeout(now);
+    let mut buf = Vec::new();
+    let mut n = 0;
+    while let Some(t) = s.poll_transmit(now, &mut buf) {
+        f(t.stream, &buf[..t.len]);
+        n += 1;
+    }
+    n
+}
+
 /// Polls every `step` from `from` to `to`, returning (time, ssrc) per packet.
 fn run(s: &mut RtpScheduler, from: Instant, to: Instant, step: Duration) -> Vec<(Instant, u32)> {
     let mut got = Vec::new();
     let mut t = from;
     while t <= to {
-        let _ = s.poll_due(t, &mut |_, b: &[u8]| {
+        drain(s, t, &mut |_, b| {
             got.push((t, RtpPacket::parse(b).unwrap().header.ssrc))
         });
         t += step;
@@ -79,21 +92,21 @@ fn poll_timeout_is_exact_in_the_current_tick_and_none_when_idle() {
     let h = s.insert(silence(t0 + Duration::from_micros(400), 1, None));
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_micros(400)));
     assert_eq!(
-        s.poll_due(t0 + Duration::from_micros(100), &mut |_, _| {}),
+        drain(&mut s, t0 + Duration::from_micros(100), &mut |_, _| {}),
         0
     );
     assert_eq!(
-        s.poll_due(t0 + Duration::from_micros(400), &mut |_, _| {}),
+        drain(&mut s, t0 + Duration::from_micros(400), &mut |_, _| {}),
         1
     );
     // next deadline 20.4 ms: a later slot, so the timeout is that slot's start (20 ms)
     assert_eq!(s.poll_timeout(), Some(t0 + ms(20)));
-    assert_eq!(s.poll_due(t0 + ms(20), &mut |_, _| {}), 0);
+    assert_eq!(drain(&mut s, t0 + ms(20), &mut |_, _| {}), 0);
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_micros(20_400)));
     s.pause(h, t0 + ms(21)).unwrap();
-    let _ = s.poll_due(t0 + ms(21), &mut |_, _| {});
+    let _ = drain(&mut s, t0 + ms(21), &mut |_, _| {});
     // only stale entries may remain; polling past them empties the wheel
-    let _ = s.poll_due(t0 + ms(100), &mut |_, _| {});
+    let _ = drain(&mut s, t0 + ms(100), &mut |_, _| {});
     assert_eq!(s.poll_timeout(), None);
 }
 
@@ -126,7 +139,7 @@ fn commands_pause_resume_stop_and_finishing_reports_an_event() {
     let a = s.insert(silence(t0, 1, None));
     let b = s.insert(silence(t0, 2, Some(ms(60))));
     let c = s.insert(silence(t0, 3, None));
-    assert_eq!(s.poll_due(t0, &mut |_, _| {}), 3);
+    assert_eq!(drain(&mut s, t0, &mut |_, _| {}), 3);
     s.pause(a, t0 + ms(10)).unwrap();
     s.stop(c).unwrap();
     let got = run(&mut s, t0 + ms(10), t0 + ms(100), ms(1));
@@ -176,7 +189,7 @@ fn a_stall_longer_than_the_wheel_still_fires_every_stream() {
         s.insert(silence(t0 + ms(i), i as u32, None));
     }
     let mut n = 0;
-    let _ = s.poll_due(t0 + ms(5000), &mut |_, _| n += 1);
+    let _ = drain(&mut s, t0 + ms(5000), &mut |_, _| n += 1);
     // each stream sends only the packets due in [4800, 5000] ms (at most MAX_CATCH_UP
     // late): 11 when its phase hits both ends (i % 20 == 0), else 10
     assert_eq!(n, 3 * 11 + 47 * 10);
@@ -222,7 +235,7 @@ fn scheduler_cost_for_10k_streams() {
     let wall = Instant::now();
     let mut t = t0;
     while t < end {
-        packets += s.poll_due(t, &mut |_, b: &[u8]| bytes += b.len() as u64) as u64;
+        packets += drain(&mut s, t, &mut |_, b: &[u8]| bytes += b.len() as u64) as u64;
         t += step;
     }
     let elapsed = wall.elapsed();

@@ -101,39 +101,35 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
         Action::Ereg(e) => return ereg(call, e, cx),
         Action::Log(t) => {
             let text = String::from_utf8_lossy(&render_text(call, t, cx)).into_owned();
-            cx.events.push(ShardEvent::Log(text));
+            cx.out.events.push_back(ShardEvent::Log(text));
         }
         Action::Warning(t) => {
             let text = String::from_utf8_lossy(&render_text(call, t, cx)).into_owned();
-            cx.stats.counters.warnings += 1;
-            cx.events.push(ShardEvent::Warning(text));
+            cx.shard.stats.counters.warnings += 1;
+            cx.out.events.push_back(ShardEvent::Warning(text));
         }
         Action::Error(t) => {
             let text = String::from_utf8_lossy(&render_text(call, t, cx)).into_owned();
-            cx.events.push(ShardEvent::Error(text));
+            cx.out.events.push_back(ShardEvent::Error(text));
             return ActionOutcome::Fail(FailureReason::ScenarioError);
         }
         Action::IntCmd(c) => match c {
             IntCmd::StopCall => return ActionOutcome::StopCall,
-            IntCmd::StopGracefully => cx.events.push(ShardEvent::StopGracefully),
-            IntCmd::StopNow => cx.events.push(ShardEvent::StopNow),
+            IntCmd::StopGracefully => cx.out.events.push_back(ShardEvent::StopGracefully),
+            IntCmd::StopNow => cx.out.events.push_back(ShardEvent::StopNow),
         },
         Action::ExecCommand(t) => {
             let cmd = String::from_utf8_lossy(&render_text(call, t, cx)).into_owned();
-            if cx.env.allow_exec_command {
-                cx.events.push(ShardEvent::Exec(cmd));
+            if cx.run.env.allow_exec_command {
+                cx.out.events.push_back(ShardEvent::Exec(cmd));
             } else {
-                cx.stats.counters.warnings += 1;
-                cx.events.push(ShardEvent::Warning(format!(
+                cx.shard.stats.counters.warnings += 1;
+                cx.out.events.push_back(ShardEvent::Warning(format!(
                     "<exec command> refused (run with -allow_exec): {cmd}"
                 )));
             }
         }
-        Action::Media(m) => cx.events.push(ShardEvent::Media {
-            call_number: call.number,
-            verb: m.verb.clone(),
-            argument: m.argument.clone(),
-        }),
+        Action::Media(m) => cx.out.media.push(std::sync::Arc::clone(m)),
         Action::Assign { var, value } => call.set_var(*var, Value::Double(*value), cx),
         Action::AssignVar { var, source } => {
             let v = call.var(*source, cx).clone();
@@ -148,8 +144,8 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
         Action::Multiply { var, operand: o } => arith(call, *var, o, cx, |a, b| a * b),
         Action::Divide { var, operand: o } => {
             if operand(call, o, cx) == 0.0 {
-                cx.stats.counters.warnings += 1;
-                cx.events.push(ShardEvent::Warning(
+                cx.shard.stats.counters.warnings += 1;
+                cx.out.events.push_back(ShardEvent::Warning(
                     "divide action: division by zero".into(),
                 ));
                 return ActionOutcome::Fail(FailureReason::ScenarioError);
@@ -157,7 +153,7 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
             arith(call, *var, o, cx, |a, b| a / b)
         }
         Action::Sample { var, distribution } => {
-            let v = sample(distribution, cx.rng);
+            let v = sample(distribution, &mut cx.shard.rng);
             call.set_var(*var, Value::Double(v), cx);
         }
         Action::ToDouble { var, source } => {
@@ -219,7 +215,7 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
         }
         Action::Lookup { var, file, key } => {
             let key = render_text(call, key, cx);
-            let line = cx.inject.file(Some(file)).and_then(|f| {
+            let line = cx.shard.inject.file(Some(file)).and_then(|f| {
                 f.rows
                     .iter()
                     .position(|r| r.first().is_some_and(|k| k[..] == key[..]))
@@ -233,7 +229,7 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
         Action::Insert { file, value } => {
             let v = render_text(call, value, cx);
             let row: Vec<Box<[u8]>> = v.split(|&b| b == b';').map(Box::from).collect();
-            if let Some(f) = cx.inject.files.iter_mut().find(|f| &f.name == file) {
+            if let Some(f) = cx.shard.inject.files.iter_mut().find(|f| &f.name == file) {
                 f.rows.push(row);
             }
         }
@@ -245,6 +241,7 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
             let v = render_text(call, value, cx);
             let row: Vec<Box<[u8]>> = v.split(|&b| b == b';').map(Box::from).collect();
             if let Some(slot) = cx
+                .shard
                 .inject
                 .files
                 .iter_mut()
@@ -272,8 +269,8 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
                     call.dest = super::store::Peer::new(std::net::SocketAddr::new(ip, port))
                 }
                 _ => {
-                    cx.stats.counters.warnings += 1;
-                    cx.events.push(ShardEvent::Warning(format!(
+                    cx.shard.stats.counters.warnings += 1;
+                    cx.out.events.push_back(ShardEvent::Warning(format!(
                         "setdest: cannot use {h}:{p:?}"
                     )));
                 }

@@ -2,11 +2,16 @@
 //!
 //! Owns: the program counter, variables, dialog state (peer tag, route set, last messages)
 //! and deadlines, stored as `store` lays them out (memory per held call is a budget).
-//! Must not: read a clock, touch a socket, or look up another call. The
-//! shard feeds it `(now, input)` through `start`, `handle_message` and `handle_timeout`,
-//! each of which returns `Progress`; datagrams to send are appended to `ShardCx::tx`, and
-//! `deadline()` tells the shard when to call `handle_timeout` next (calling it early or
-//! twice is harmless).
+//! Must not: read a clock, touch a socket, or look up another call.
+//!
+//! Drive (by the endpoint): inputs `start`, `handle_message` and `handle_timeout`, and
+//! the command `abort`, each take `now` and return `Progress` (running, or finished with
+//! its outcome); then `poll_timeout` says when `handle_timeout` has work next (calling it
+//! early or twice is harmless). What a step sends, logs or asks of the media engine goes
+//! into the endpoint's `Outbox` it borrows (`ShardCx::out`), which the endpoint hands
+//! out through its own `poll_transmit` / `poll_event`: a call keeps no output queue of
+//! its own, because memory per held call is a budget (`store`) and a step's outputs leave
+//! the endpoint in the same turn.
 //!
 //! Matching follows SIPp (reference/sipp.md §6): a received message is compared with the
 //! current `recv` and the optional ones after it; a message that matches an earlier step
@@ -16,9 +21,10 @@
 
 mod abort;
 pub mod actions;
+pub mod context;
 pub mod digest;
-pub mod env;
 pub mod inject;
+pub mod outbox;
 pub mod plan;
 mod render;
 mod store;
@@ -31,7 +37,8 @@ mod tests;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-pub use env::{Env, ShardCx, ShardEvent, Transmit, TxQueue};
+pub use context::{Env, Run, ShardCx, ShardState};
+pub use outbox::{Outbox, ShardEvent, Transmit, TxQueue};
 
 use crate::scenario::{Command, CommandKind, Optional, PauseDuration, Recv, RecvMatch, Role};
 use crate::sip::{self, HeaderName, SipMessage};
@@ -220,7 +227,7 @@ impl Call {
 
     /// The earliest instant at which `handle_timeout` has work to do.
     #[must_use]
-    pub fn deadline(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state == State::Finished {
             return None;
         }
@@ -248,7 +255,7 @@ impl Call {
         if self.state == State::Finished {
             return Progress::Finished(Outcome::Success);
         }
-        cx.stats.counters.messages_received += 1;
+        cx.shard.stats.counters.messages_received += 1;
         if let Some(i) = self.find_recv(msg, cx) {
             return self.accept(now, i, msg, src, cx);
         }
@@ -267,18 +274,18 @@ impl Call {
                 InviteState::Rejected
             };
         }
-        if let Some(step) = cx.stats.steps.get_mut(self.pc) {
+        if let Some(step) = cx.shard.stats.steps.get_mut(self.pc) {
             step.unexpected += 1;
         }
-        if let Some(target) = cx.scenario.unexp_main {
+        if let Some(target) = cx.run.scenario.unexp_main {
             // `msg` becomes the last message received (`cx.current`).
             self.pc = target;
             self.state = State::Ready;
             self.wait_deadline = CallTime::NONE;
             return self.run(now, cx);
         }
-        if cx.env.behaviors.abort_unexp {
-            cx.events.push(ShardEvent::Error(format!(
+        if cx.run.env.behaviors.abort_unexp {
+            cx.out.events.push_back(ShardEvent::Error(format!(
                 "Aborting call on unexpected message for Call-Id '{}': while expecting step {}, received '{}'",
                 String::from_utf8_lossy(self.call_id()),
                 self.pc,
@@ -299,11 +306,11 @@ impl Call {
         {
             if r.count >= r.max {
                 self.stop_retrans();
-                if let Some(step) = cx.stats.steps.get_mut(r.step) {
+                if let Some(step) = cx.shard.stats.steps.get_mut(r.step) {
                     step.timeouts += 1;
                 }
-                cx.stats.counters.timeouts += 1;
-                cx.events.push(ShardEvent::Error(format!(
+                cx.shard.stats.counters.timeouts += 1;
+                cx.out.events.push_back(ShardEvent::Error(format!(
                     "Aborting call on UDP retransmission timeout for Call-ID '{}'",
                     String::from_utf8_lossy(self.call_id())
                 )));
@@ -312,16 +319,20 @@ impl Call {
             r.count += 1;
             r.interval *= 2;
             if r.capped {
-                r.interval = r.interval.min(Duration::from_millis(cx.env.retrans.t2_ms));
+                r.interval = r
+                    .interval
+                    .min(Duration::from_millis(cx.run.env.retrans.t2_ms));
             }
             r.next_at = now + r.interval;
             if let Some(k) = self.kept.as_mut() {
                 k.retrans = Some(r);
             }
-            cx.tx.push(self.wire_dest(cx.env), self.last_sent());
-            cx.stats.counters.retransmissions += 1;
-            cx.stats.counters.messages_sent += 1;
-            if let Some(step) = cx.stats.steps.get_mut(r.step) {
+            cx.out
+                .tx
+                .push(self.wire_dest(&cx.run.env), self.last_sent());
+            cx.shard.stats.counters.retransmissions += 1;
+            cx.shard.stats.counters.messages_sent += 1;
+            if let Some(step) = cx.shard.stats.steps.get_mut(r.step) {
                 step.retrans += 1;
             }
         }
@@ -332,17 +343,18 @@ impl Call {
             match self.state {
                 State::Pausing => {
                     let i = self.pc;
-                    if let Some(step) = cx.stats.steps.get_mut(i) {
+                    if let Some(step) = cx.shard.stats.steps.get_mut(i) {
                         step.messages += 1;
                     }
                     return self.complete_step(now, i, cx);
                 }
                 State::Waiting => {
-                    if let Some(step) = cx.stats.steps.get_mut(self.pc) {
+                    if let Some(step) = cx.shard.stats.steps.get_mut(self.pc) {
                         step.timeouts += 1;
                     }
-                    cx.stats.counters.timeouts += 1;
+                    cx.shard.stats.counters.timeouts += 1;
                     let ontimeout = cx
+                        .run
                         .scenario
                         .commands
                         .get(self.pc)
@@ -352,7 +364,7 @@ impl Call {
                         self.state = State::Ready;
                         return self.run(now, cx);
                     }
-                    cx.events.push(ShardEvent::Error(format!(
+                    cx.out.events.push_back(ShardEvent::Error(format!(
                         "Aborting call on receive timeout for Call-ID '{}' at step {}",
                         String::from_utf8_lossy(self.call_id()),
                         self.pc
@@ -368,13 +380,13 @@ impl Call {
     /// Ends the call now because the run stops (hard quit: SIGINT, SIGTERM, `Q`, a
     /// second `q`): SIPp's abort, with its default behaviours (a BYE after a 2xx, a
     /// CANCEL while the INVITE is unanswered, unless `-nd`). The call counts as aborted.
-    pub fn abort_now(&mut self, now: Instant, cx: &mut ShardCx<'_>) -> Progress {
+    pub fn abort(&mut self, now: Instant, cx: &mut ShardCx<'_>) -> Progress {
         self.finish(now, Outcome::Failed(FailureReason::Aborted), cx)
     }
 
     /// Runs commands from `pc` until the call waits or ends.
     fn run(&mut self, now: Instant, cx: &mut ShardCx<'_>) -> Progress {
-        let commands = &cx.scenario.commands;
+        let commands = &cx.run.scenario.commands;
         // Bounded: a scenario that jumps in a circle without waiting is cut off.
         for _ in 0..10_000 {
             let Some(cmd) = commands.get(self.pc) else {
@@ -388,7 +400,7 @@ impl Call {
                 CommandKind::Label(_) => self.pc += 1,
                 CommandKind::Nop => {
                     let i = self.pc;
-                    if let Some(step) = cx.stats.steps.get_mut(i) {
+                    if let Some(step) = cx.shard.stats.steps.get_mut(i) {
                         step.messages += 1;
                     }
                     if let Progress::Finished(o) = self.complete_step(now, i, cx) {
@@ -420,7 +432,7 @@ impl Call {
                 }
                 CommandKind::Recv(r) => {
                     self.state = State::Waiting;
-                    let timeout = r.timeout_ms.or(cx.env.recv_timeout_ms);
+                    let timeout = r.timeout_ms.or(cx.run.env.recv_timeout_ms);
                     self.wait_deadline = match timeout {
                         Some(ms) => CallTime::at(now + Duration::from_millis(ms), self.started_at),
                         None => CallTime::NONE,
@@ -433,7 +445,7 @@ impl Call {
                 }
             }
         }
-        cx.events.push(ShardEvent::Error(
+        cx.out.events.push_back(ShardEvent::Error(
             "scenario loops without waiting; call aborted".into(),
         ));
         self.finish(now, Outcome::Failed(FailureReason::ScenarioError), cx)
@@ -443,23 +455,23 @@ impl Call {
     /// and lets go of what no later step will read (memory per idle call is a budget: a
     /// load test holds 100,000 of them).
     fn compact(&mut self, cx: &mut ShardCx<'_>) {
-        if cx.plan.keep_last_recv(self.pc) {
+        if cx.run.plan.keep_last_recv(self.pc) {
             if let Some(m) = cx.current {
-                let k = self.kept_mut(cx.kept);
+                let k = self.kept_mut(&mut cx.shard.kept);
                 k.last_recv.clear();
                 k.last_recv.extend_from_slice(m.raw());
             }
         } else if let Some(k) = self.kept.as_mut() {
             k.last_recv.clear();
         }
-        let cancel_may_need_it = self.invite == InviteState::Pending && cx.env.behaviors.cancel;
+        let cancel_may_need_it = self.invite == InviteState::Pending && cx.run.env.behaviors.cancel;
         if let Some(k) = self.kept.as_mut() {
             if k.retrans.is_none() && !cancel_may_need_it {
                 k.last_sent.clear();
             }
             if k.is_empty() {
                 if let Some(k) = self.kept.take() {
-                    cx.kept.put(k);
+                    cx.shard.kept.put(k);
                 }
             } else if self.state == State::Pausing {
                 // A pause may be long (call hold): no spare capacity while it lasts.
@@ -477,16 +489,18 @@ impl Call {
 
     fn pause_ms(&mut self, d: &PauseDuration, cx: &mut ShardCx<'_>) -> u64 {
         match d {
-            PauseDuration::Default => cx.env.default_pause_ms,
+            PauseDuration::Default => cx.run.env.default_pause_ms,
             PauseDuration::Fixed(ms) => *ms,
             PauseDuration::Variable(v) => self.var(*v, cx).as_f64().max(0.0) as u64,
-            PauseDuration::Distribution(dist) => actions::sample(dist, cx.rng).max(0.0) as u64,
+            PauseDuration::Distribution(dist) => {
+                actions::sample(dist, &mut cx.shard.rng).max(0.0) as u64
+            }
         }
     }
 
     /// After step `i` completed: rtd timers, counter, actions, then `next` or `pc + 1`.
     fn complete_step(&mut self, now: Instant, i: usize, cx: &mut ShardCx<'_>) -> Progress {
-        let Some(cmd) = cx.scenario.commands.get(i) else {
+        let Some(cmd) = cx.run.scenario.commands.get(i) else {
             return self.finish(now, Outcome::Success, cx);
         };
         let common = &cmd.common;
@@ -494,11 +508,11 @@ impl Call {
             let slot = id.0 as usize;
             if let Some(start) = self.rtd_start(slot) {
                 let us = now.saturating_duration_since(start).as_micros() as u64;
-                if let Some(t) = cx.stats.rtd.get_mut(slot) {
+                if let Some(t) = cx.shard.stats.rtd.get_mut(slot) {
                     t.record(us);
                 }
-                if cx.env.trace_rtt {
-                    cx.events.push(ShardEvent::Rtt { rtd: id.0, us });
+                if cx.run.env.trace_rtt {
+                    cx.out.events.push_back(ShardEvent::Rtt { rtd: id.0, us });
                 }
                 if !common.repeat_rtd {
                     self.set_rtd_start(slot, CallTime::NONE, cx);
@@ -510,7 +524,7 @@ impl Call {
             self.set_rtd_start(id.0 as usize, start, cx);
         }
         if let Some(c) = common.counter
-            && let Some(v) = cx.stats.generic_counters.get_mut(c.0 as usize)
+            && let Some(v) = cx.shard.stats.generic_counters.get_mut(c.0 as usize)
         {
             *v += 1;
         }
@@ -542,7 +556,7 @@ impl Call {
             return false;
         }
         match cmd.common.chance {
-            Some(p) => cx.rng.next_f64() < p,
+            Some(p) => cx.shard.rng.next_f64() < p,
             None => true,
         }
     }
@@ -556,7 +570,7 @@ impl Call {
         self.wait_deadline = CallTime::NONE;
         // Nothing reads the copies of an ended call: the next calls reuse the buffers.
         if let Some(k) = self.kept.take() {
-            cx.kept.put(k);
+            cx.shard.kept.put(k);
         }
         Progress::Finished(outcome)
     }
@@ -564,7 +578,7 @@ impl Call {
     /// SIPp's default behaviours when a client call is aborted: BYE after a 2xx, CANCEL
     /// while the INVITE is unanswered (`-default_behaviors`, off with `-nd`).
     fn send_abort_request(&mut self, now: Instant, cx: &mut ShardCx<'_>) {
-        let b = cx.env.behaviors;
+        let b = cx.run.env.behaviors;
         // Rare (a failed call): the ACK is rendered again into its own buffer.
         let mut ack = Vec::new();
         let have_ack = match self.invite {
@@ -585,17 +599,17 @@ impl Call {
         };
         let mut branch = Vec::with_capacity(40);
         branch.extend_from_slice(b"z9hG4bK-");
-        render::push_num(&mut branch, i64::from(cx.env.pid));
+        render::push_num(&mut branch, i64::from(cx.run.env.pid));
         branch.push(b'-');
         render::push_num(&mut branch, self.number as i64);
         branch.extend_from_slice(b"-abort");
-        let mut out = std::mem::take(cx.scratch);
+        let mut out = std::mem::take(&mut cx.shard.scratch);
         out.clear();
         if abort::derive(src, kind, &branch, &mut out) {
-            cx.tx.push(self.wire_dest(cx.env), &out);
-            cx.stats.counters.messages_sent += 1;
+            cx.out.tx.push(self.wire_dest(&cx.run.env), &out);
+            cx.shard.stats.counters.messages_sent += 1;
         }
-        *cx.scratch = out;
+        cx.shard.scratch = out;
         self.invite = InviteState::None;
     }
 
@@ -614,12 +628,12 @@ impl Call {
         let Some(Command {
             kind: CommandKind::Send(s),
             ..
-        }) = cx.scenario.commands.get(i)
+        }) = cx.run.scenario.commands.get(i)
         else {
             return false;
         };
         let cseq = std::mem::replace(&mut self.cseq, self.ack.cseq);
-        let plan = cx.plan;
+        let plan = &cx.run.plan;
         render::render(self, plan.send_template(i, &s.template), i, now, cx, out);
         self.cseq = cseq;
         true
@@ -631,7 +645,7 @@ impl Call {
             kind: CommandKind::Send(s),
             common,
             ..
-        }) = cx.scenario.commands.get(i)
+        }) = cx.run.scenario.commands.get(i)
         else {
             return Ok(());
         };
@@ -640,9 +654,9 @@ impl Call {
         if is_request && !is_ack {
             self.cseq = self.cseq.wrapping_add(1);
         }
-        let mut out = std::mem::take(cx.scratch);
+        let mut out = std::mem::take(&mut cx.shard.scratch);
         out.clear();
-        let plan = cx.plan;
+        let plan = &cx.run.plan;
         render::render(
             self,
             plan.send_template(i, &s.template),
@@ -655,9 +669,9 @@ impl Call {
         let (method, status) = start_line_kind(&out);
         if method == Some(b"INVITE") {
             self.invite = InviteState::Pending;
-            if cx.env.behaviors.cancel {
+            if cx.run.env.behaviors.cancel {
                 // Kept for a CANCEL until a final response (also the retransmission copy).
-                let k = self.kept_mut(cx.kept);
+                let k = self.kept_mut(&mut cx.shard.kept);
                 k.last_sent.clear();
                 k.last_sent.extend_from_slice(&out);
             }
@@ -667,7 +681,7 @@ impl Call {
                 Token::set(&mut self.last_request_method, m);
             } else {
                 self.ack = SentAck::new(i, self.cseq);
-                if cx.plan.rerenders(i) {
+                if cx.run.plan.rerenders(i) {
                     if let Some(r) = self.rare.as_mut() {
                         r.ack = Vec::new();
                     }
@@ -682,25 +696,25 @@ impl Call {
             && let Some((num, ref m, _)) = self.last_request
         {
             let method = m.clone();
-            let k = self.kept_mut(cx.kept);
+            let k = self.kept_mut(&mut cx.shard.kept);
             k.response_to = Some((num, method));
             k.response.clear();
             k.response.extend_from_slice(&out);
         }
         let dropped = common
             .lost_percent
-            .is_some_and(|p| cx.rng.next_f64() * 100.0 < p);
+            .is_some_and(|p| cx.shard.rng.next_f64() * 100.0 < p);
         if !dropped {
-            cx.tx.push(self.wire_dest(cx.env), &out);
+            cx.out.tx.push(self.wire_dest(&cx.run.env), &out);
         }
-        cx.stats.counters.messages_sent += 1;
-        if let Some(step) = cx.stats.steps.get_mut(i) {
+        cx.shard.stats.counters.messages_sent += 1;
+        if let Some(step) = cx.shard.stats.steps.get_mut(i) {
             step.messages += 1;
         }
         // Retransmit on unreliable transports only, and never an ACK (RFC 3261 §17.1.1.2).
         let retrans_ms = s
             .retrans_ms
-            .filter(|_| cx.env.transport.is_udp() && cx.env.retrans.enabled && !is_ack);
+            .filter(|_| cx.run.env.transport.is_udp() && cx.run.env.retrans.enabled && !is_ack);
         match retrans_ms {
             Some(ms) if ms > 0 => {
                 let invite_request = method == Some(b"INVITE");
@@ -710,7 +724,7 @@ impl Call {
                             .last_request
                             .as_ref()
                             .is_some_and(|(_, m, _)| m.as_bytes() == b"INVITE"));
-                let k = self.kept_mut(cx.kept);
+                let k = self.kept_mut(&mut cx.shard.kept);
                 k.last_sent.clear();
                 k.last_sent.extend_from_slice(&out);
                 k.retrans = Some(Retrans {
@@ -718,9 +732,9 @@ impl Call {
                     interval: Duration::from_millis(ms),
                     count: 0,
                     max: if invite_txn {
-                        cx.env.retrans.max_invite_retrans
+                        cx.run.env.retrans.max_invite_retrans
                     } else {
-                        cx.env.retrans.max_non_invite_retrans
+                        cx.run.env.retrans.max_non_invite_retrans
                     },
                     capped: !invite_request,
                     step: i,
@@ -733,16 +747,16 @@ impl Call {
                 }
             }
         }
-        *cx.scratch = out;
+        cx.shard.scratch = out;
         Ok(())
     }
 
     /// The first `recv` from `pc` on (skipping optional ones) that `msg` matches, or an
     /// `optional="global"` recv anywhere.
     fn find_recv(&self, msg: &SipMessage<'_>, cx: &ShardCx<'_>) -> Option<usize> {
-        let commands = &cx.scenario.commands;
+        let commands = &cx.run.scenario.commands;
         let mut i = self.pc;
-        let global = cx.plan.has_global_recv;
+        let global = cx.run.plan.has_global_recv;
         while let Some(cmd) = commands.get(i) {
             match &cmd.kind {
                 CommandKind::Label(_) => {}
@@ -809,7 +823,7 @@ impl Call {
         cx: &mut ShardCx<'_>,
     ) -> Progress {
         let _ = src;
-        if let Some(step) = cx.stats.steps.get_mut(i) {
+        if let Some(step) = cx.shard.stats.steps.get_mut(i) {
             step.messages += 1;
         }
         // Any answer ends the retransmission of what we sent last (Timer A/E stop).
@@ -862,7 +876,7 @@ impl Call {
         if let Some(Command {
             kind: CommandKind::Recv(r),
             ..
-        }) = cx.scenario.commands.get(i)
+        }) = cx.run.scenario.commands.get(i)
             && r.rrs
         {
             self.record_routes(msg);
@@ -906,7 +920,7 @@ impl Call {
                 let repeated =
                     self.last_ack_cseq.is(cseq.number) || self.invite_cseq.is(cseq.number);
                 if repeated {
-                    cx.stats.counters.absorbed_retransmissions += 1;
+                    cx.shard.stats.counters.absorbed_retransmissions += 1;
                 }
                 return repeated;
             }
@@ -916,17 +930,17 @@ impl Call {
             if cseq.number != num || cseq.method != method.as_bytes() {
                 return false;
             }
-            if let Some(s) = cx.stats.steps.get_mut(step as usize) {
+            if let Some(s) = cx.shard.stats.steps.get_mut(step as usize) {
                 s.retrans += 1;
             }
-            cx.stats.counters.absorbed_retransmissions += 1;
+            cx.shard.stats.counters.absorbed_retransmissions += 1;
             if let Some(k) = self.kept.as_ref()
                 && let Some((n, m)) = &k.response_to
                 && *n == num
                 && m == method
             {
-                cx.tx.push(self.wire_dest(cx.env), &k.response);
-                cx.stats.counters.messages_sent += 1;
+                cx.out.tx.push(self.wire_dest(&cx.run.env), &k.response);
+                cx.shard.stats.counters.messages_sent += 1;
             }
             return true;
         }
@@ -934,6 +948,7 @@ impl Call {
         // provisional): re-ACK a 2xx to INVITE, otherwise absorb it.
         let cseq = msg.cseq();
         let earlier = cx
+            .run
             .scenario
             .commands
             .iter()
@@ -949,20 +964,20 @@ impl Call {
                 _ => false,
             });
         let Some(step) = earlier else { return false };
-        if let Some(s) = cx.stats.steps.get_mut(step) {
+        if let Some(s) = cx.shard.stats.steps.get_mut(step) {
             s.retrans += 1;
         }
-        cx.stats.counters.absorbed_retransmissions += 1;
+        cx.shard.stats.counters.absorbed_retransmissions += 1;
         let is_2xx_invite =
             msg.status().is_some_and(|s| (200..300).contains(&s)) && cseq.method == b"INVITE";
         if is_2xx_invite {
-            let mut out = std::mem::take(cx.scratch);
+            let mut out = std::mem::take(&mut cx.shard.scratch);
             out.clear();
             if self.render_ack(now, cx, &mut out) {
-                cx.tx.push(self.wire_dest(cx.env), &out);
-                cx.stats.counters.messages_sent += 1;
+                cx.out.tx.push(self.wire_dest(&cx.run.env), &out);
+                cx.shard.stats.counters.messages_sent += 1;
             }
-            *cx.scratch = out;
+            cx.shard.scratch = out;
         }
         true
     }
@@ -978,16 +993,16 @@ impl Call {
 
     fn var<'v>(&'v self, id: crate::scenario::VarId, cx: &'v ShardCx<'_>) -> &'v vars::Value {
         static NO_VARS: Vars = Vars::empty();
-        if cx.scenario.globals.contains(&id) {
-            cx.globals.get(id)
+        if cx.run.scenario.globals.contains(&id) {
+            cx.shard.globals.get(id)
         } else {
             self.rare.as_ref().map_or(&NO_VARS, |r| &r.vars).get(id)
         }
     }
 
     fn set_var(&mut self, id: crate::scenario::VarId, v: vars::Value, cx: &mut ShardCx<'_>) {
-        if cx.scenario.globals.contains(&id) {
-            cx.globals.set(id, v);
+        if cx.run.scenario.globals.contains(&id) {
+            cx.shard.globals.set(id, v);
         } else if let Some(r) = self.rare.as_mut() {
             // No `Rare`: the scenario has no variables to set.
             r.vars.set(id, v);
@@ -996,7 +1011,7 @@ impl Call {
 
     /// The role of the scenario this call runs (for `-aa` and default behaviours).
     pub fn role(cx: &ShardCx<'_>) -> Role {
-        cx.scenario.role
+        cx.run.scenario.role
     }
 }
 

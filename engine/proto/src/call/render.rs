@@ -168,7 +168,7 @@ fn render_keyword(
     out: &mut Vec<u8>,
     len_slots: &mut LenSlots,
 ) -> bool {
-    let env = cx.env;
+    let env = &cx.run.env;
     if let (Keyword::LocalPort(o), Some(port)) = (k, call.local_port()) {
         push_num(out, i64::from(port) + o);
         return false;
@@ -199,8 +199,8 @@ fn render_keyword(
         Keyword::Len(o) => len_slots.push((out.len(), *o)),
         Keyword::CallNumber => push_num(out, call.number as i64),
         Keyword::DynamicId(o) => {
-            *cx.dynamic_id += 1;
-            push_num(out, *cx.dynamic_id as i64 + o)
+            cx.shard.dynamic_id += 1;
+            push_num(out, cx.shard.dynamic_id as i64 + o)
         }
         Keyword::PeerTagParam => {
             if let Some(tag) = &call.peer_tag {
@@ -270,7 +270,7 @@ fn render_keyword(
                 }
                 None => None,
             };
-            if let Some(f) = cx.inject.file(file.as_deref()) {
+            if let Some(f) = cx.shard.inject.file(file.as_deref()) {
                 let row = row.unwrap_or_else(|| {
                     f.row_for(
                         call.number,
@@ -305,7 +305,7 @@ fn render_keyword(
             let (method, uri) = request_line(out);
             let user = p.username.as_deref().unwrap_or(&env.auth_username);
             let pass = p.password.as_deref().unwrap_or(&env.auth_password);
-            let cnonce = format!("{:08x}", cx.rng.next_u64() as u32);
+            let cnonce = format!("{:08x}", cx.shard.rng.next_u64() as u32);
             let (method, uri) = (method.to_vec(), uri.to_vec());
             let answer = digest::Answer {
                 user: user.as_bytes(),

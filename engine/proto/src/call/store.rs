@@ -298,7 +298,7 @@ impl Call {
     }
 
     pub(super) fn set_rtd_start(&mut self, slot: usize, start: CallTime, cx: &ShardCx<'_>) {
-        if slot >= cx.scenario.rtd_names.len() {
+        if slot >= cx.run.scenario.rtd_names.len() {
             return;
         }
         match slot {

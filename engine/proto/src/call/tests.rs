@@ -31,18 +31,18 @@ fn builtin_uac_and_uas_complete_ten_calls() {
     net.run_until(100_000, |n| {
         n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
     });
-    let c = &net.endpoints[uac].stats.counters;
+    let c = &net.endpoints[uac].stats().counters;
     assert_eq!(
         (c.outgoing_calls, c.successful_calls, c.failed_calls),
         (10, 10, 0)
     );
-    let s = &net.endpoints[uas].stats.counters;
+    let s = &net.endpoints[uas].stats().counters;
     assert_eq!(
         (s.incoming_calls, s.successful_calls, s.failed_calls),
         (10, 10, 0)
     );
     // The uac's response time was measured for each call.
-    assert_eq!(net.endpoints[uac].stats.rtd[0].count, 10);
+    assert_eq!(net.endpoints[uac].stats().rtd[0].count, 10);
 }
 
 #[test]
@@ -52,7 +52,7 @@ fn invite_retransmits_double_until_timer_b() {
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1.0, 1);
     net.run_until(10_000, |n| n.endpoints[uac].done());
     assert_eq!(gaps_ms(&net, "INVITE"), vec![500, 1000, 2000, 4000, 8000]);
-    let c = &net.endpoints[uac].stats.counters;
+    let c = &net.endpoints[uac].stats().counters;
     assert_eq!(c.failed_max_udp_retrans, 1);
     assert_eq!(c.retransmissions, 5);
     // Timer B: the call fails 64·T1 = 32 s after the first INVITE (31.5 s after it with
@@ -88,7 +88,10 @@ Content-Length: 0
         gaps_ms(&net, "OPTIONS"),
         vec![500, 1000, 2000, 4000, 4000, 4000, 4000]
     );
-    assert_eq!(net.endpoints[uac].stats.counters.failed_max_udp_retrans, 1);
+    assert_eq!(
+        net.endpoints[uac].stats().counters.failed_max_udp_retrans,
+        1
+    );
 }
 
 #[test]
@@ -110,14 +113,14 @@ fn lost_180_and_200_are_absorbed_by_resending_the_last_response() {
     net.run_until(100_000, |n| {
         n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
     });
-    let c = &net.endpoints[uac].stats.counters;
+    let c = &net.endpoints[uac].stats().counters;
     assert_eq!(
         (c.successful_calls, c.failed_calls),
         (1, 0),
         "{c:?}\n{:#?}",
         net.log
     );
-    let s = &net.endpoints[uas].stats.counters;
+    let s = &net.endpoints[uas].stats().counters;
     assert_eq!((s.successful_calls, s.failed_calls), (1, 0), "{s:?}");
     assert!(s.absorbed_retransmissions >= 1);
 }
@@ -129,14 +132,21 @@ fn uac_uas_pair_completes_under_five_percent_loss() {
     net.jitter = Duration::from_millis(2);
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 50.0, 200);
-    net.endpoints[uac].collect_finished = true;
+    net.endpoints[uac].collect_finished(true);
     net.run_until(2_000_000, |n| {
         n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
     });
-    let c = &net.endpoints[uac].stats.counters;
+    let c = net.endpoints[uac].stats().counters;
     assert_eq!(c.outgoing_calls, 200);
-    let failed: Vec<String> = net.endpoints[uac]
-        .finished
+    let finished: Vec<crate::endpoint::Finished> =
+        std::iter::from_fn(|| net.endpoints[uac].poll_event())
+            .filter_map(|e| match e {
+                crate::endpoint::Event::Finished(f) => Some(f),
+                crate::endpoint::Event::Shard(_) => None,
+            })
+            .collect();
+    assert_eq!(finished.len(), 200, "every call is collected");
+    let failed: Vec<String> = finished
         .iter()
         .filter(|f| f.outcome != crate::call::Outcome::Success)
         .map(|f| String::from_utf8_lossy(&f.call_id).into_owned())
@@ -185,13 +195,14 @@ Content-Length: 0
     let _uas = net.add_server(sim::scenario(uas_busy), addr(5060));
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1.0, 1);
     net.run_until(100_000, |n| n.endpoints[uac].done());
-    let c = &net.endpoints[uac].stats.counters;
+    let c = &net.endpoints[uac].stats().counters;
     assert_eq!(c.failed_unexpected_message, 1, "{c:?}");
     // SIPp counts it on the step the call was waiting at: the optional 100.
     assert_eq!(
-        net.endpoints[uac].stats.steps[1].unexpected, 1,
+        net.endpoints[uac].stats().steps[1].unexpected,
+        1,
         "{:?}",
-        net.endpoints[uac].stats.steps
+        net.endpoints[uac].stats().steps
     );
 }
 
@@ -213,7 +224,7 @@ Content-Length: 0
     let mut net = SimNet::new(7);
     let uac = net.add_client(sim::scenario(xml), addr(5061), addr(5060), 1.0, 1);
     net.run_until(10_000, |n| n.endpoints[uac].done());
-    let c = &net.endpoints[uac].stats.counters;
+    let c = &net.endpoints[uac].stats().counters;
     assert_eq!((c.successful_calls, c.timeouts), (1, 1), "{c:?}");
     // 2 s timeout + 100 ms pause.
     assert_eq!((net.now - net.epoch()).as_millis(), 2100);
@@ -227,9 +238,9 @@ fn branchc_and_branchs_complete() {
     net.run_until(200_000, |n| {
         n.endpoints[c].done() && n.endpoints[s].live_calls() == 0
     });
-    let cc = &net.endpoints[c].stats.counters;
+    let cc = &net.endpoints[c].stats().counters;
     assert_eq!((cc.successful_calls, cc.failed_calls), (5, 0), "{cc:?}");
-    let sc = &net.endpoints[s].stats.counters;
+    let sc = &net.endpoints[s].stats().counters;
     assert_eq!((sc.successful_calls, sc.failed_calls), (5, 0), "{sc:?}");
 }
 
@@ -247,13 +258,13 @@ fn users_mode_keeps_the_number_of_calls_constant() {
     let mut net = SimNet::new(10);
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 0.0, 40);
-    net.endpoints[uac].env.users = Some(5);
-    net.endpoints[uac].env.default_pause_ms = 100;
+    net.endpoints[uac].run.env.users = Some(5);
+    net.endpoints[uac].run.env.default_pause_ms = 100;
     net.endpoints[uac].start_users(1, 5);
     net.run_until(1_000_000, |n| {
         n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
     });
-    let s = &net.endpoints[uac].stats;
+    let s = &net.endpoints[uac].stats();
     assert_eq!(
         (s.counters.successful_calls, s.counters.failed_calls),
         (40, 0),
@@ -269,11 +280,11 @@ fn a_call_limit_throttles_creation_without_failing_calls() {
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 100);
     net.endpoints[uac].budget.limit = 3;
-    net.endpoints[uac].env.default_pause_ms = 50;
+    net.endpoints[uac].run.env.default_pause_ms = 50;
     net.run_until(1_000_000, |n| {
         n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
     });
-    let s = &net.endpoints[uac].stats;
+    let s = &net.endpoints[uac].stats();
     assert_eq!(
         (s.counters.successful_calls, s.counters.failed_calls),
         (100, 0)
@@ -347,15 +358,15 @@ fn steady_state_allocations_per_call_are_bounded() {
     // Warm up: buffers, tables and the shards' spare `Kept` boxes reach their working
     // size (the uas's calls give theirs back after the 4 s timewait).
     net.run_until(10_000_000, |n| {
-        n.endpoints[uac].stats.counters.successful_calls >= 6000
+        n.endpoints[uac].stats().counters.successful_calls >= 6000
     });
     let before = allocations::count();
-    let calls_before = net.endpoints[uac].stats.counters.successful_calls;
+    let calls_before = net.endpoints[uac].stats().counters.successful_calls;
     net.run_until(10_000_000, |n| {
-        n.endpoints[uac].stats.counters.successful_calls >= 7000
+        n.endpoints[uac].stats().counters.successful_calls >= 7000
     });
     let allocs = allocations::count() - before;
-    let calls = net.endpoints[uac].stats.counters.successful_calls - calls_before;
+    let calls = net.endpoints[uac].stats().counters.successful_calls - calls_before;
     let per_call = allocs as f64 / calls as f64;
     let _ = uas;
     // The simulated network copies each of the 6 datagrams of a call pair once (uac:
@@ -376,10 +387,10 @@ fn held_calls_cost_bounded_heap_bytes() {
     let mut net = SimNet::new(15);
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
     let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 4000);
-    net.endpoints[uac].env.default_pause_ms = 600_000;
+    net.endpoints[uac].run.env.default_pause_ms = 600_000;
     net.log_enabled = false;
     // The uas's step 3 takes the ACK: the call is established on both sides.
-    let established = |n: &SimNet, calls: u64| n.endpoints[uas].stats.steps[3].messages >= calls;
+    let established = |n: &SimNet, calls: u64| n.endpoints[uas].stats().steps[3].messages >= calls;
     net.run_until(10_000_000, |n| established(n, 2000));
     let before = allocations::live_bytes();
     net.run_until(10_000_000, |n| established(n, 4000));
@@ -412,11 +423,14 @@ fn an_aborted_unanswered_call_sends_cancel() {
     let mut net = SimNet::new(13);
     let uas = net.add_server(sim::scenario(RINGING_ONLY_UAS), addr(5060));
     let uac = net.add_client(uac_short_wait, addr(5061), addr(5060), 1.0, 1);
-    net.endpoints[uac].env.recv_timeout_ms = Some(1000);
+    net.endpoints[uac].run.env.recv_timeout_ms = Some(1000);
     net.run_until(100_000, |n| {
         n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
     });
-    assert_eq!(net.endpoints[uac].stats.counters.failed_timeout_on_recv, 1);
+    assert_eq!(
+        net.endpoints[uac].stats().counters.failed_timeout_on_recv,
+        1
+    );
     let cancel = net
         .log
         .iter()
@@ -427,7 +441,7 @@ fn an_aborted_unanswered_call_sends_cancel() {
         "CANCEL sip:service@127.0.0.1:5060 SIP/2.0"
     );
     // The uas took it as the CANCEL it waited for.
-    assert_eq!(net.endpoints[uas].stats.counters.successful_calls, 1);
+    assert_eq!(net.endpoints[uas].stats().counters.successful_calls, 1);
 }
 
 #[test]
@@ -461,7 +475,7 @@ Content-Length: 0
         let uas = net.add_server(sim::builtin("uas"), addr(5060));
         let uac = net.add_client(sim::scenario(client), addr(5061), addr(5060), 1.0, 1);
         if !behaviors_on {
-            net.endpoints[uac].env.behaviors = crate::config::DefaultBehaviors {
+            net.endpoints[uac].run.env.behaviors = crate::config::DefaultBehaviors {
                 bye: false,
                 pingreply: false,
                 abort_unexp: true,
@@ -472,7 +486,10 @@ Content-Length: 0
         net.run_until(100_000, |n| {
             n.endpoints[uac].done() && (!behaviors_on || n.endpoints[uas].live_calls() == 0)
         });
-        assert_eq!(net.endpoints[uac].stats.counters.failed_timeout_on_recv, 1);
+        assert_eq!(
+            net.endpoints[uac].stats().counters.failed_timeout_on_recv,
+            1
+        );
         let byes: Vec<_> = net
             .log
             .iter()
@@ -481,7 +498,7 @@ Content-Length: 0
         if behaviors_on {
             assert_eq!(byes.len(), 1, "one BYE");
             // SIPp's uas took the BYE and ended its call normally.
-            assert_eq!(net.endpoints[uas].stats.counters.successful_calls, 1);
+            assert_eq!(net.endpoints[uas].stats().counters.successful_calls, 1);
         } else {
             assert!(byes.is_empty(), "-nd: no BYE");
         }
@@ -490,8 +507,13 @@ Content-Length: 0
 
 /// Datagrams queued by endpoint `i`, taken off its queue.
 fn take_sent(net: &mut SimNet, i: usize) -> Vec<Vec<u8>> {
-    let tx = std::mem::take(&mut net.endpoints[i].tx);
-    tx.items.iter().map(|t| tx.bytes(t).to_vec()).collect()
+    let mut tx = crate::call::TxQueue::default();
+    let mut sent = Vec::new();
+    while net.endpoints[i].poll_transmit(&mut tx) {
+        sent.extend(tx.items.iter().map(|t| tx.bytes(t).to_vec()));
+        tx.clear();
+    }
+    sent
 }
 
 /// Runs one uac call of `client` against the built-in uas by hand, loses the ACK, lets
@@ -503,9 +525,9 @@ fn ack_then_ack_for_the_repeated_200(
     let mut net = SimNet::new(16);
     let uas = net.add_server(sim::builtin("uas"), addr(5060));
     let uac = net.add_client(client, addr(5061), addr(5060), 1.0, 1);
-    net.endpoints[uac].env.default_pause_ms = 10_000;
+    net.endpoints[uac].run.env.default_pause_ms = 10_000;
     let now = net.epoch() + Duration::from_secs(1);
-    net.endpoints[uac].handle_tick(now, wall);
+    net.endpoints[uac].handle_timeout(now, wall);
     for d in take_sent(&mut net, uac) {
         net.endpoints[uas].handle_datagram(now, wall, &d, addr(5061));
     }
@@ -518,7 +540,7 @@ fn ack_then_ack_for_the_repeated_200(
     assert!(first.starts_with(b"ACK "));
     // The ACK is lost: after T1 the uas sends its 200 again, and the uac answers it.
     let later = now + Duration::from_millis(500);
-    net.endpoints[uas].handle_tick(later, wall);
+    net.endpoints[uas].handle_timeout(later, wall);
     let again = take_sent(&mut net, uas);
     assert_eq!(again.len(), 1);
     assert!(again[0].starts_with(b"SIP/2.0 200"));
@@ -526,7 +548,7 @@ fn ack_then_ack_for_the_repeated_200(
     let mut acks = take_sent(&mut net, uac);
     assert_eq!(acks.len(), 1, "one ACK for the repeated 200");
     assert_eq!(
-        net.endpoints[uac].stats.counters.absorbed_retransmissions,
+        net.endpoints[uac].stats().counters.absorbed_retransmissions,
         1
     );
     (first, acks.remove(0))
@@ -568,8 +590,8 @@ fn a_message_read_after_a_pause_is_kept_while_the_call_waits() {
     net.run_until(100_000, |n| {
         n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
     });
-    let c = &net.endpoints[uac].stats.counters;
+    let c = &net.endpoints[uac].stats().counters;
     assert_eq!((c.successful_calls, c.failed_calls), (5, 0), "{c:?}");
-    let s = &net.endpoints[uas].stats.counters;
+    let s = &net.endpoints[uas].stats().counters;
     assert_eq!((s.successful_calls, s.failed_calls), (5, 0), "{s:?}");
 }

@@ -3,12 +3,12 @@
 //! the sockets already open, round-robin).
 //!
 //! Owns: the bookkeeping only — ports the shell bound and handed in (`supply`), how many
-//! calls use each open port, and the ports whose last call ended (`take_closed`). Must
-//! not: create, bind or close sockets; the shell (`shard::udp_per_call`) does, and
-//! `ShardCore` asks this pool for a port when it opens a call and gives it back when the
+//! calls use each open port, and the ports whose last call ended (`poll_closed`). Must
+//! not: create, bind or close sockets; the runtime's shard loop does, and the
+//! `Endpoint` asks this pool for a port when it opens a call and gives it back when the
 //! call ends.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// Per-call UDP ports of one shard.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ pub struct PortPool {
     /// Round-robin cursor once the cap is reached.
     next: usize,
     /// Ports whose last call ended since the shell last looked: it closes them.
-    closed: Vec<u16>,
+    closed: VecDeque<u16>,
     /// Set when the shell could not bind another socket: from then on calls share the
     /// open sockets as if `-max_socket` were reached.
     exhausted: bool,
@@ -40,7 +40,7 @@ impl PortPool {
             open: Vec::new(),
             index: HashMap::new(),
             next: 0,
-            closed: Vec::new(),
+            closed: VecDeque::new(),
             exhausted: false,
             fallback,
         }
@@ -91,7 +91,7 @@ impl PortPool {
     }
 
     /// A call that used `port` ended. When it was the port's last call, the port goes to
-    /// `take_closed`. Unknown ports (the fallback) are ignored.
+    /// `poll_closed`. Unknown ports (the fallback) are ignored.
     pub fn release(&mut self, port: u16) {
         let Some(&i) = self.index.get(&port) else {
             return;
@@ -108,12 +108,13 @@ impl PortPool {
         if let Some(moved) = self.open.get(i) {
             self.index.insert(moved.0, i);
         }
-        self.closed.push(port);
+        self.closed.push_back(port);
     }
 
-    /// Moves the ports to close into `out`.
-    pub fn take_closed(&mut self, out: &mut Vec<u16>) {
-        out.append(&mut self.closed);
+    /// The next port to close (its last call ended), oldest first.
+    #[must_use]
+    pub fn poll_closed(&mut self) -> Option<u16> {
+        self.closed.pop_front()
     }
 
     /// Ports in use by at least one call.
@@ -148,13 +149,13 @@ mod tests {
         assert_eq!(p.open_count(), 3);
         p.release(b);
         let mut closed = Vec::new();
-        p.take_closed(&mut closed);
+        closed.extend(std::iter::from_fn(|| p.poll_closed()));
         assert_eq!(closed, vec![b]);
         assert_eq!(p.open_count(), 2);
         // The others are still open and close on their own release.
         p.release(a);
         p.release(c);
-        p.take_closed(&mut closed);
+        closed.extend(std::iter::from_fn(|| p.poll_closed()));
         assert_eq!(closed.len(), 3);
         assert_eq!(p.open_count(), 0);
     }
@@ -185,10 +186,10 @@ mod tests {
         for port in &first[..5] {
             p.release(*port);
         }
-        p.take_closed(&mut closed);
+        closed.extend(std::iter::from_fn(|| p.poll_closed()));
         assert_eq!(closed.len(), 1, "one port still has a call");
         p.release(first[5]);
-        p.take_closed(&mut closed);
+        closed.extend(std::iter::from_fn(|| p.poll_closed()));
         assert_eq!(closed.len(), 2);
         assert_eq!(p.wanted(1), 1, "room again after closing");
     }
@@ -205,7 +206,7 @@ mod tests {
         );
         p.release(5060);
         let mut closed = Vec::new();
-        p.take_closed(&mut closed);
+        closed.extend(std::iter::from_fn(|| p.poll_closed()));
         assert!(closed.is_empty(), "the shard socket is never closed");
         let mut p = PortPool::new(100, 5060);
         p.supply(4001);
@@ -224,7 +225,7 @@ mod tests {
         p.release(a);
         p.release(9999);
         let mut closed = Vec::new();
-        p.take_closed(&mut closed);
+        closed.extend(std::iter::from_fn(|| p.poll_closed()));
         assert_eq!(closed, vec![a]);
     }
 }

@@ -15,47 +15,11 @@ use std::time::{Duration, Instant};
 use gossipper_media::record::DEFAULT_MAX_DURATION;
 use gossipper_media::{CallRecorder, Direction, G711Law, RecordMode, StreamSource};
 
-use super::command::{self, EchoCommand, MediaCommand, PcapTarget, RecordSide, StreamCommand};
 use super::session::{CheckState, Recording};
 use super::{DTMF_PAYLOAD_TYPE, MediaEngine, PendingRecording, START_DELAY};
-use crate::call::ShardEvent;
+use crate::scenario::media::{EchoCommand, MediaCommand, PcapTarget, RecordSide, StreamCommand};
 
 impl MediaEngine {
-    /// Routes the `ShardEvent::Media` events queued from index `from` on (one call step's)
-    /// to this engine; other events stay. Bad commands become warnings.
-    pub fn take_commands(
-        &mut self,
-        now: Instant,
-        call_id: &[u8],
-        events: &mut Vec<ShardEvent>,
-        from: usize,
-    ) {
-        let mut i = from;
-        while i < events.len() {
-            if !matches!(events.get(i), Some(ShardEvent::Media { .. })) {
-                i += 1;
-                continue;
-            }
-            if let ShardEvent::Media {
-                call_number,
-                verb,
-                argument,
-            } = events.remove(i)
-                && let Err(reason) =
-                    self.handle_command(now, call_number, call_id, &verb, &argument)
-            {
-                self.stats.command_errors += 1;
-                events.insert(
-                    i,
-                    ShardEvent::Warning(format!(
-                        "call {call_number}: <exec {verb}=\"{argument}\">: {reason}"
-                    )),
-                );
-                i += 1;
-            }
-        }
-    }
-
     fn set_recording_flag(&mut self, call: u64, on: bool) {
         for o in self.owners.iter_mut().flatten() {
             if o.call == call {
@@ -64,16 +28,15 @@ impl MediaEngine {
         }
     }
 
-    /// Runs one media command of call `call`. The error says why it could not run.
+    /// Runs one media command of call `call` (parsed when the scenario loaded). The
+    /// error says why it could not run; the caller counts it (`note_command_error`).
     pub fn handle_command(
         &mut self,
         now: Instant,
         call: u64,
         call_id: &[u8],
-        verb: &str,
-        argument: &str,
+        cmd: &MediaCommand,
     ) -> Result<(), String> {
-        let cmd = command::parse(verb, argument)?;
         let s = self.session(call, call_id);
         let remote = s.remote;
         let no_sdp = |what: &str| {
@@ -81,6 +44,7 @@ impl MediaEngine {
         };
         match cmd {
             MediaCommand::PlayPcap { target, file } => {
+                let target = *target;
                 let (dest, what) = match target {
                     PcapTarget::Audio => (remote.audio, "audio"),
                     PcapTarget::Video => (remote.video, "video"),
@@ -95,7 +59,7 @@ impl MediaEngine {
                 };
                 let pcap = self
                     .lib
-                    .pcap(&file)
+                    .pcap(file)
                     .ok_or_else(|| format!("{file} was not loaded with the scenario"))?;
                 let source = StreamSource::Pcap(Arc::clone(pcap));
                 if let Some(h) = old {
@@ -137,10 +101,11 @@ impl MediaEngine {
                     }
                 };
                 self.scheduler
-                    .send_dtmf(host, now + START_DELAY, &keys)
+                    .send_dtmf(host, now + START_DELAY, keys)
                     .map_err(|e| e.to_string())?;
             }
             MediaCommand::RecordStart { path, side } => {
+                let side = *side;
                 let mode = match side {
                     RecordSide::Duplex => RecordMode::Duplex,
                     RecordSide::Sent => RecordMode::Mono(Direction::Sent),
@@ -173,7 +138,7 @@ impl MediaEngine {
                 self.set_recording_flag(call, false);
             }
             MediaCommand::RtpCheck(c) => {
-                let check = CheckState::new(now, c);
+                let check = CheckState::new(now, *c);
                 s.check = Some(check);
                 if let Some(at) = check.deadline {
                     self.checks_due.push(Reverse((at, call)));
@@ -188,13 +153,13 @@ impl MediaEngine {
         now: Instant,
         call: u64,
         call_id: &[u8],
-        sc: StreamCommand,
+        sc: &StreamCommand,
     ) -> Result<(), String> {
         let s = self.session(call, call_id);
         let audio = s.audio;
         let dest = s.remote.audio;
         let need_audio = || "no rtp_stream is playing in this call".to_string();
-        match sc {
+        match *sc {
             StreamCommand::Pause => self
                 .scheduler
                 .pause(audio.ok_or_else(need_audio)?, now)
@@ -214,7 +179,7 @@ impl MediaEngine {
                 Ok(())
             }
             StreamCommand::File {
-                file,
+                ref file,
                 loops,
                 payload_type,
             } => {
@@ -223,7 +188,7 @@ impl MediaEngine {
                 )?;
                 let frames = self
                     .lib
-                    .frames(&file, payload_type)
+                    .frames(file, payload_type)
                     .ok_or_else(|| format!("{file} was not loaded with the scenario"))?;
                 let source = StreamSource::Frames(Arc::clone(frames));
                 self.start_audio(now, call, dest, source, payload_type, loops);
@@ -282,7 +247,7 @@ impl MediaEngine {
         if rec.automatic && replaced_by == Some(rec.path.as_path()) {
             return;
         }
-        self.recordings.push(PendingRecording {
+        self.recordings.push_back(PendingRecording {
             path: rec.path,
             recorder: Box::new(rec.recorder),
         });

@@ -18,8 +18,9 @@ use std::sync::Arc;
 
 use gossipper_media::{AudioFrames, PcapPayloads, read_pcap, read_stream_file};
 
-use super::command::{self, MediaCommand, StreamCommand};
 use crate::files::{FileError, MAX_DATA_FILE_BYTES};
+use crate::scenario::MediaAction;
+use crate::scenario::media::{MediaCommand, StreamCommand};
 use crate::scenario::{Action, Pos, Scenario};
 
 /// Our G.711 A-law tone capture, standing in for SIPp's `pcap/g711a.pcap`.
@@ -52,8 +53,8 @@ pub struct MediaLoadError {
 
 /// One file a media action needs.
 struct Need<'a> {
-    action: &'a crate::scenario::MediaCommand,
-    cmd: MediaCommand,
+    action: &'a MediaAction,
+    cmd: &'a MediaCommand,
 }
 
 impl Need<'_> {
@@ -98,13 +99,13 @@ pub fn scenario_has_media(sc: &Scenario) -> bool {
     media_actions(sc).next().is_some()
 }
 
-fn media_actions(sc: &Scenario) -> impl Iterator<Item = &crate::scenario::MediaCommand> {
+fn media_actions(sc: &Scenario) -> impl Iterator<Item = &MediaAction> {
     sc.commands
         .iter()
         .chain(&sc.init)
         .flat_map(|c| c.common.actions.iter())
         .filter_map(|a| match a {
-            Action::Media(m) => Some(m),
+            Action::Media(m) => Some(&**m),
             _ => None,
         })
 }
@@ -115,15 +116,14 @@ fn needs(sc: &Scenario) -> Result<Vec<Need<'_>>, MediaLoadError> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for action in media_actions(sc) {
-        let cmd =
-            command::parse(&action.verb, &action.argument).map_err(|reason| MediaLoadError {
-                verb: action.verb.clone(),
-                argument: action.argument.clone(),
-                pos: action.pos,
-                reason,
-                refused: false,
-            })?;
-        let key = match &cmd {
+        let cmd = action.command.as_ref().map_err(|reason| MediaLoadError {
+            verb: action.verb.clone(),
+            argument: action.argument.clone(),
+            pos: action.pos,
+            reason: reason.clone(),
+            refused: false,
+        })?;
+        let key = match cmd {
             MediaCommand::PlayPcap { file, .. } => (file.clone(), None),
             MediaCommand::Stream(StreamCommand::File {
                 file, payload_type, ..
@@ -163,7 +163,7 @@ impl MediaLibrary {
         };
         for need in needs(sc)? {
             let err = |e: &dyn std::fmt::Display| need.error(e.to_string(), false);
-            match &need.cmd {
+            match need.cmd {
                 MediaCommand::PlayPcap { file, .. } => {
                     let path = Path::new(file);
                     let payloads = match builtin.then(|| builtin_pcap(file)).flatten() {

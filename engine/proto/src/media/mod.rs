@@ -7,19 +7,20 @@
 //! optional [`CallRecorder`], RTCP SR/RR every 500 ms, `rtpcheck`), the `-rtp_echo` echo,
 //! the automatic recording of every call ([`RecordCalls`]) and the shard's media
 //! counters. The scenario's media actions run in `actions`. Must not: read a clock, touch
-//! a socket or a file: the shard gives `now` (and the wall clock for RTCP), feeds
-//! datagrams, sends what is queued in [`MediaEngine::tx_mut`] and writes the recordings
-//! it hands out.
+//! a socket or a file: the endpoint gives `now` (and the wall clock for RTCP) and feeds
+//! datagrams; the shell sends what [`MediaEngine::poll_transmit`] hands out and writes
+//! the recordings of [`MediaEngine::poll_recording`].
 //!
-//! Drive loop (`shard::media_io`), in this order:
+//! Drive loop (the `Endpoint` forwards each step), in this order:
 //!
 //! ```text
-//! commands:  ShardCore routes ShardEvent::Media after each call step → take_commands
-//!            and every SIP message of a call → handle_sip (SDP: c=, m=audio/video/image)
+//! commands:  after each call step, its media actions (parsed when the scenario loaded)
+//!            → handle_command; every SIP message of a call → handle_sip (SDP: c=, m=…)
 //! receive:   handle_datagram(now, src, bytes) for each datagram on the media port
 //! timers:    handle_timeout(now, wall)   — due packets, RTCP, rtpcheck timeouts,
 //!                                          finished streams
-//! output:    send tx_mut() (sendmmsg), then clear it; write take_recordings()
+//! output:    poll_transmit(&mut batch) → sendmmsg; poll_recording() → write the WAV,
+//!            then note_recording(result); poll_warning() → the run's log
 //! sleep:     until poll_timeout()
 //! call end:  end_call(number) → the call's CallMedia for call_records.jsonl
 //!            and the rtpcheck verdict (a failed one fails the call: FailureReason::RtpCheck)
@@ -44,7 +45,6 @@
 //! else is counted as `rtp_unexpected_source` and dropped (or echoed with `-rtp_echo`).
 
 mod actions;
-pub mod command;
 pub mod library;
 pub mod sdp;
 mod session;
@@ -68,11 +68,11 @@ use gossipper_media::{
     SchedulerEvent, StreamConfig, StreamHandle, StreamSource, quality,
 };
 
-use self::command::PcapTarget;
 use self::library::MediaLibrary;
 pub use self::session::RecordCalls;
 use self::session::Session;
 pub use self::tx::{MediaTransmit, MediaTx};
+use crate::scenario::media::PcapTarget;
 use crate::stats::call_record::CallMedia;
 use crate::stats::media::MediaStats;
 
@@ -179,11 +179,13 @@ pub struct MediaEngine {
     checks_due: BinaryHeap<Reverse<(Instant, u64)>>,
     echo: RtpEcho,
     tx: MediaTx,
-    recordings: Vec<PendingRecording>,
-    warnings: Vec<String>,
+    recordings: VecDeque<PendingRecording>,
+    warnings: VecDeque<String>,
     stats: MediaStats,
     rng: u64,
     scratch: Vec<u8>,
+    /// The packet the scheduler writes, before it is queued for its destination.
+    packet: Vec<u8>,
     /// When `handle_timeout` last ran (for `turn_interval`).
     last_turn: Option<Instant>,
 }
@@ -220,11 +222,12 @@ impl MediaEngine {
             checks_due: BinaryHeap::new(),
             echo: RtpEcho::new(),
             tx: MediaTx::default(),
-            recordings: Vec::new(),
-            warnings: Vec::new(),
+            recordings: VecDeque::new(),
+            warnings: VecDeque::new(),
             stats: MediaStats::default(),
             rng: seed ^ 0x6A09_E667_F3BC_C908,
             scratch: vec![0; 1500],
+            packet: vec![0; 1500],
             last_turn: None,
         }
     }
@@ -267,9 +270,16 @@ impl MediaEngine {
         self.scheduler.len()
     }
 
-    /// Datagrams waiting to be sent.
-    pub fn tx_mut(&mut self) -> &mut MediaTx {
-        &mut self.tx
+    /// Moves every queued datagram into `out` (empty; the buffers are swapped). `false`
+    /// when none is queued.
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut MediaTx) -> bool {
+        if self.tx.is_empty() {
+            return false;
+        }
+        debug_assert!(out.is_empty(), "poll_transmit wants an empty queue");
+        std::mem::swap(&mut self.tx, out);
+        true
     }
 
     /// Counts a failed receive (an ICMP error reported on the socket, for instance).
@@ -277,14 +287,21 @@ impl MediaEngine {
         self.stats.rtp_receive_errors += 1;
     }
 
+    /// Counts a media command that could not run (the caller reports why).
+    pub fn note_command_error(&mut self) {
+        self.stats.command_errors += 1;
+    }
+
     /// Counts datagrams the socket refused.
     pub fn note_send_errors(&mut self, n: u64) {
         self.stats.rtp_send_errors += n;
     }
 
-    /// Recordings to write (the call ended or `rtp_record="stop"`).
-    pub fn take_recordings(&mut self) -> Vec<PendingRecording> {
-        std::mem::take(&mut self.recordings)
+    /// A recording to write (its call ended or `rtp_record="stop"`); report the result
+    /// with `note_recording`.
+    #[must_use]
+    pub fn poll_recording(&mut self) -> Option<PendingRecording> {
+        self.recordings.pop_front()
     }
 
     /// Books the outcome of writing a recording (a failure becomes a warning).
@@ -293,14 +310,15 @@ impl MediaEngine {
             Ok(()) => self.stats.recordings_written += 1,
             Err(e) => {
                 self.stats.recording_errors += 1;
-                self.warnings.push(e);
+                self.warnings.push_back(e);
             }
         }
     }
 
-    /// Warnings for the run's log (bad commands, missing SDP).
-    pub fn take_warnings(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.warnings)
+    /// The next warning for the run's log (a failed rtpcheck, a recording not written).
+    #[must_use]
+    pub fn poll_warning(&mut self) -> Option<String> {
+        self.warnings.pop_front()
     }
 
     /// The earliest instant worth waking for (a packet, an RTCP report or an `rtpcheck`
@@ -667,17 +685,20 @@ impl MediaEngine {
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
         self.last_turn = Some(now);
         let auto_mode = self.cfg.record_calls.mode();
+        self.scheduler.handle_timeout(now);
         let MediaEngine {
             scheduler,
             owners,
             tx,
             stats,
             sessions,
+            packet,
             ..
         } = self;
-        scheduler.poll_due(now, &mut |h, bytes| {
+        while let Some(t) = scheduler.poll_transmit(now, packet) {
+            let (h, bytes) = (t.stream, packet.get(..t.len).unwrap_or_default());
             let Some(Some(o)) = owners.get_mut(h.index() as usize) else {
-                return;
+                continue;
             };
             let start = tx.push(o.dest, bytes);
             if o.rewrite_ssrc
@@ -702,7 +723,7 @@ impl MediaEngine {
                     _ => o.record = false,
                 }
             }
-        });
+        }
         while let Some(SchedulerEvent::StreamFinished(h)) = self.scheduler.poll_event() {
             self.drop_stream(h);
         }
@@ -760,7 +781,7 @@ impl MediaEngine {
             } else {
                 "at the end of the call"
             };
-            self.warnings.push(format!(
+            self.warnings.push_back(format!(
                 "call {call}: rtpcheck failed {when}: {sent} RTP packets sent, {received} received, {n} required ({direction:?})"
             ));
         }

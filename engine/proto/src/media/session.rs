@@ -15,8 +15,8 @@ use gossipper_media::{
     CallRecorder, Direction, RecordMode, RtpReceiver, SourcePolicy, StreamHandle,
 };
 
-use super::command::{CheckDirection, RtpCheck};
 use super::sdp::RemoteMedia;
+use crate::scenario::media::{CheckDirection, RtpCheck};
 
 /// `-record_wav_dir` / `-record_wav_duplex` (issue 6): record every call, or not.
 ///

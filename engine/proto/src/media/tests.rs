@@ -10,8 +10,7 @@ use gossipper_media::rtp::{RtpPacket, looks_like_rtcp};
 use gossipper_media::{AudioFrames, G711Law, PcapPayloads};
 
 use super::library::MediaLibrary;
-use super::{MediaConfig, MediaEngine, START_DELAY};
-use crate::call::ShardEvent;
+use super::{MediaConfig, MediaEngine, MediaTx, START_DELAY};
 
 const PEER: &str = "127.0.0.1:4000";
 
@@ -72,11 +71,13 @@ fn run(e: &mut MediaEngine, from: Instant, to: Instant) -> Vec<(Instant, SocketA
             t,
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         );
-        let tx = e.tx_mut();
-        for item in tx.items() {
-            out.push((t, item.dest, tx.bytes(item).to_vec()));
+        let mut tx = MediaTx::default();
+        while e.poll_transmit(&mut tx) {
+            for item in tx.items() {
+                out.push((t, item.dest, tx.bytes(item).to_vec()));
+            }
+            tx.clear();
         }
-        tx.clear();
         t += Duration::from_millis(1);
     }
     out
@@ -87,8 +88,7 @@ fn a_wav_stream_sends_one_packet_every_20_ms_to_the_sdp_address() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, quiet());
     e.handle_sip(1, b"c", &sdp(4000));
-    e.handle_command(t0, 1, b"c1", "rtp_stream", "tone.wav,1,0")
-        .unwrap();
+    command(&mut e, t0, 1, b"c1", "rtp_stream", "tone.wav,1,0").unwrap();
     let sent = run(&mut e, t0, t0 + Duration::from_millis(1100));
     assert_eq!(sent.len(), 50, "1 s of audio in 20 ms packets");
     assert!(sent.iter().all(|(_, d, _)| *d == peer()));
@@ -121,10 +121,8 @@ fn an_echoed_wav_is_attributed_by_ssrc_and_its_recording_matches_the_source() {
     e.handle_sip(1, b"c", &sdp(4000));
     // A second call whose peer shares the address: echoes still find their own call.
     e.handle_sip(2, b"c", &sdp(4000));
-    e.handle_command(t0, 1, b"c1@x", "rtp_record", "start")
-        .unwrap();
-    e.handle_command(t0, 1, b"c1@x", "rtp_stream", "tone.wav,1,0")
-        .unwrap();
+    command(&mut e, t0, 1, b"c1@x", "rtp_record", "start").unwrap();
+    command(&mut e, t0, 1, b"c1@x", "rtp_stream", "tone.wav,1,0").unwrap();
     let sent = run(&mut e, t0, t0 + Duration::from_millis(1100));
     for (t, dest, bytes) in &sent {
         e.handle_datagram(*t + Duration::from_millis(5), *dest, bytes);
@@ -134,7 +132,7 @@ fn an_echoed_wav_is_attributed_by_ssrc_and_its_recording_matches_the_source() {
     assert_eq!(media.rtp_packets_lost, 0);
     assert!(media.mos > 4.3, "clean echo: MOS {}", media.mos);
     assert_eq!(e.end_call(2).unwrap().media.rtp_packets_received, 0);
-    let recs = e.take_recordings();
+    let recs: Vec<_> = std::iter::from_fn(|| e.poll_recording()).collect();
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].path, std::path::Path::new("recordings/c1@x.wav"));
     let mut wav = Cursor::new(Vec::new());
@@ -167,8 +165,7 @@ fn a_pcap_replay_gets_its_own_ssrc_and_a_new_replay_replaces_the_old() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, quiet());
     e.handle_sip(1, b"c", &sdp(4000));
-    e.handle_command(t0, 1, b"c", "play_pcap_audio", "a.pcap")
-        .unwrap();
+    command(&mut e, t0, 1, b"c", "play_pcap_audio", "a.pcap").unwrap();
     let first = run(&mut e, t0, t0 + Duration::from_millis(50));
     assert_eq!(first.len(), 3);
     let ssrc = RtpPacket::parse(&first[0].2).unwrap().header.ssrc;
@@ -179,8 +176,7 @@ fn a_pcap_replay_gets_its_own_ssrc_and_a_new_replay_replaces_the_old() {
         "payload bytes are the capture's"
     );
     let t1 = t0 + Duration::from_millis(51);
-    e.handle_command(t1, 1, b"c", "play_pcap_audio", "a.pcap")
-        .unwrap();
+    command(&mut e, t1, 1, b"c", "play_pcap_audio", "a.pcap").unwrap();
     let second = run(&mut e, t1, t1 + Duration::from_millis(300));
     assert_eq!(
         second.len(),
@@ -206,7 +202,8 @@ fn rtp_echo_sends_each_datagram_back_and_counts_it_both_ways() {
     let pkt = [0x80, 0, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4, 0xFF, 0xFF];
     e.handle_datagram(t0, src, &pkt);
     e.handle_datagram(t0, src, b"");
-    let tx = e.tx_mut();
+    let mut tx = MediaTx::default();
+    assert!(e.poll_transmit(&mut tx));
     assert_eq!(tx.items().len(), 1);
     assert_eq!(tx.items()[0].dest, src);
     assert_eq!(tx.bytes(&tx.items()[0]), &pkt);
@@ -234,7 +231,7 @@ fn unexpected_sources_and_garbage_are_counted_and_dropped() {
     assert_eq!(s.rtp_unexpected_source, 1);
     assert_eq!(s.rtp_malformed, 2);
     assert_eq!(s.rtp_packets_received, 0);
-    assert!(e.tx_mut().is_empty());
+    assert!(!e.poll_transmit(&mut MediaTx::default()));
 }
 
 #[test]
@@ -295,8 +292,7 @@ fn rtcp_goes_to_the_rtp_port_plus_one_every_interval() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, MediaConfig::default());
     e.handle_sip(1, b"c", &sdp(4000));
-    e.handle_command(t0, 1, b"c", "rtp_stream", "tone.wav,-1,0")
-        .unwrap();
+    command(&mut e, t0, 1, b"c", "rtp_stream", "tone.wav,-1,0").unwrap();
     let sent = run(&mut e, t0, t0 + Duration::from_millis(1001));
     let rtcp: Vec<_> = sent.iter().filter(|(_, _, b)| looks_like_rtcp(b)).collect();
     assert_eq!(rtcp.len(), 2, "at 500 ms and 1000 ms");
@@ -310,7 +306,7 @@ fn dtmf_without_an_audio_stream_uses_payload_type_101() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, quiet());
     e.handle_sip(1, b"c", &sdp(4000));
-    e.handle_command(t0, 1, b"c", "send_dtmf", "1").unwrap();
+    command(&mut e, t0, 1, b"c", "send_dtmf", "1").unwrap();
     let sent = run(&mut e, t0, t0 + Duration::from_millis(400));
     assert!(sent.len() >= 8, "{} packets", sent.len());
     let p = RtpPacket::parse(&sent[0].2).unwrap();
@@ -319,33 +315,16 @@ fn dtmf_without_an_audio_stream_uses_payload_type_101() {
 }
 
 #[test]
-fn commands_that_cannot_run_become_warnings_and_other_events_stay() {
+fn a_command_that_cannot_run_says_why_and_a_failed_rtpcheck_fails_the_call() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, quiet());
-    let mut events = vec![
-        ShardEvent::Log("before".into()),
-        ShardEvent::Media {
-            call_number: 1,
-            verb: "play_pcap_audio".into(),
-            argument: "a.pcap".into(),
-        },
-        ShardEvent::Log("after".into()),
-        ShardEvent::Media {
-            call_number: 1,
-            verb: "rtpcheck".into(),
-            argument: "5".into(),
-        },
-    ];
-    e.take_commands(t0, b"c", &mut events, 1);
-    assert_eq!(events.len(), 3);
-    assert_eq!(events[0], ShardEvent::Log("before".into()));
-    assert!(matches!(&events[1], ShardEvent::Warning(w) if w.contains("m=audio")));
-    assert_eq!(events[2], ShardEvent::Log("after".into()));
-    assert_eq!(e.stats().command_errors, 1);
+    let e1 = command(&mut e, t0, 1, b"c", "play_pcap_audio", "a.pcap").unwrap_err();
+    assert!(e1.contains("m=audio"), "{e1}");
+    command(&mut e, t0, 1, b"c", "rtpcheck", "5").unwrap();
     // rtpcheck=5 with nothing sent or received fails at the end of the call.
     assert!(e.end_call(1).unwrap().rtpcheck_failed);
     assert_eq!(e.stats().rtpcheck_failed, 1);
-    assert_eq!(e.take_warnings().len(), 1);
+    assert_eq!(std::iter::from_fn(|| e.poll_warning()).count(), 1);
 }
 
 #[test]
@@ -353,10 +332,10 @@ fn pause_and_resume_hold_the_stream() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, quiet());
     e.handle_sip(1, b"c", &sdp(4000));
-    e.handle_command(t0, 1, b"c", "rtp_stream", "tone.wav,1,0")
-        .unwrap();
+    command(&mut e, t0, 1, b"c", "rtp_stream", "tone.wav,1,0").unwrap();
     let a = run(&mut e, t0, t0 + Duration::from_millis(99));
-    e.handle_command(
+    command(
+        &mut e,
         t0 + Duration::from_millis(100),
         1,
         b"c",
@@ -369,7 +348,8 @@ fn pause_and_resume_hold_the_stream() {
         t0 + Duration::from_millis(100),
         t0 + Duration::from_millis(499),
     );
-    e.handle_command(
+    command(
+        &mut e,
         t0 + Duration::from_millis(500),
         1,
         b"c",
@@ -386,8 +366,7 @@ fn pause_and_resume_hold_the_stream() {
     assert!(b.is_empty());
     assert_eq!(a.len() + c.len(), 50, "the whole file still plays");
     assert!(
-        e.handle_command(t0, 9, b"x", "rtp_stream", "pause")
-            .is_err(),
+        command(&mut e, t0, 9, b"x", "rtp_stream", "pause").is_err(),
         "nothing to pause"
     );
 }
@@ -411,21 +390,34 @@ fn rtpcheck_without_timeout_takes_its_verdict_when_the_call_ends() {
     let mut e = engine(t0, quiet());
     for call in [1, 2] {
         e.handle_sip(call, b"c", &sdp(4000 + call as u16 * 2));
-        e.handle_command(t0, call, b"c", "rtp_stream", "tone.wav,1,0")
-            .unwrap();
+        command(&mut e, t0, call, b"c", "rtp_stream", "tone.wav,1,0").unwrap();
     }
     // 1 s of tone is 50 packets: call 1 asks for 40, call 2 for 60.
-    e.handle_command(t0, 1, b"c", "rtpcheck", "min_packets=40 direction=send")
-        .unwrap();
-    e.handle_command(t0, 2, b"c", "rtpcheck", "min_packets=60 direction=send")
-        .unwrap();
+    command(
+        &mut e,
+        t0,
+        1,
+        b"c",
+        "rtpcheck",
+        "min_packets=40 direction=send",
+    )
+    .unwrap();
+    command(
+        &mut e,
+        t0,
+        2,
+        b"c",
+        "rtpcheck",
+        "min_packets=60 direction=send",
+    )
+    .unwrap();
     run(&mut e, t0, t0 + Duration::from_millis(1100));
-    assert!(e.take_warnings().is_empty(), "no verdict before the end");
+    assert!(e.poll_warning().is_none(), "no verdict before the end");
     assert!(!e.end_call(1).unwrap().rtpcheck_failed);
     assert!(e.end_call(2).unwrap().rtpcheck_failed);
     let s = e.stats();
     assert_eq!((s.rtpcheck_passed, s.rtpcheck_failed), (1, 1));
-    assert_eq!(e.take_warnings().len(), 1);
+    assert_eq!(std::iter::from_fn(|| e.poll_warning()).count(), 1);
 }
 
 #[test]
@@ -434,7 +426,8 @@ fn rtpcheck_timeout_fails_at_the_deadline_even_if_packets_come_later() {
     let mut e = engine(t0, quiet());
     e.handle_sip(1, b"c", &sdp(4000));
     e.handle_sip(2, b"c", &sdp(4002));
-    e.handle_command(
+    command(
+        &mut e,
         t0,
         1,
         b"c",
@@ -442,7 +435,8 @@ fn rtpcheck_timeout_fails_at_the_deadline_even_if_packets_come_later() {
         "min_packets=10 timeout_ms=300 direction=recv",
     )
     .unwrap();
-    e.handle_command(
+    command(
+        &mut e,
         t0,
         2,
         b"c",
@@ -464,11 +458,11 @@ fn rtpcheck_timeout_fails_at_the_deadline_even_if_packets_come_later() {
     }
     e.handle_timeout(deadline - Duration::from_millis(1), SystemTime::UNIX_EPOCH);
     assert!(
-        e.take_warnings().is_empty(),
+        e.poll_warning().is_none(),
         "the timeout has not expired yet"
     );
     e.handle_timeout(deadline, SystemTime::UNIX_EPOCH);
-    let w = e.take_warnings();
+    let w: Vec<String> = std::iter::from_fn(|| e.poll_warning()).collect();
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].starts_with("call 2: rtpcheck failed"), "{w:?}");
     assert_eq!(e.poll_timeout(), None, "nothing left to wake for");
@@ -486,7 +480,7 @@ fn rtpcheck_timeout_fails_at_the_deadline_even_if_packets_come_later() {
         late.rtpcheck_failed,
         "counted too late: the timeout had expired"
     );
-    assert!(e.take_warnings().is_empty(), "one warning per verdict");
+    assert!(e.poll_warning().is_none(), "one warning per verdict");
 }
 
 #[test]
@@ -494,11 +488,9 @@ fn a_reinvite_moving_the_media_retargets_the_streams_playing() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, quiet());
     e.handle_sip(1, b"c", &sdp_av("127.0.0.1", 4000, 4010));
-    e.handle_command(t0, 1, b"c", "rtp_stream", "tone.wav,1,0")
-        .unwrap();
-    e.handle_command(t0, 1, b"c", "play_pcap_video", "a.pcap")
-        .unwrap();
-    e.handle_command(t0, 1, b"c", "send_dtmf", "1").unwrap();
+    command(&mut e, t0, 1, b"c", "rtp_stream", "tone.wav,1,0").unwrap();
+    command(&mut e, t0, 1, b"c", "play_pcap_video", "a.pcap").unwrap();
+    command(&mut e, t0, 1, b"c", "send_dtmf", "1").unwrap();
     let before = run(&mut e, t0, t0 + Duration::from_millis(99));
     let moved_at = t0 + Duration::from_millis(100);
     // The re-INVITE (or UPDATE) moves both streams to another host.
@@ -529,10 +521,10 @@ fn a_reinvite_moving_the_media_retargets_the_streams_playing() {
     // 300 ms of the tone stream (its DTMF events take some of its 20 ms slots).
     assert_eq!(to(&after, new_a), 15, "the tone moved");
     // Packets from the new address reach the call, and the echo follows its source.
-    e.handle_command(moved_at, 1, b"c", "rtp_echo", "startaudio")
-        .unwrap();
+    command(&mut e, moved_at, 1, b"c", "rtp_echo", "startaudio").unwrap();
     e.handle_datagram(moved_at, new_a, &rtp(1, 77));
-    let tx = e.tx_mut();
+    let mut tx = MediaTx::default();
+    assert!(e.poll_transmit(&mut tx));
     assert_eq!(tx.items().len(), 1);
     assert_eq!(tx.items()[0].dest, new_a);
     tx.clear();
@@ -582,7 +574,7 @@ fn record_calls_mono_writes_each_call_with_rtp_from_its_first_packet() {
     }
     e.end_call(1).unwrap();
     e.end_call(2).unwrap();
-    let recs = e.take_recordings();
+    let recs: Vec<_> = std::iter::from_fn(|| e.poll_recording()).collect();
     assert_eq!(recs.len(), 1, "a call without RTP writes no file");
     assert_eq!(recs[0].path, std::path::Path::new("recs/call_1@host.wav"));
     let mut wav = Cursor::new(Vec::new());
@@ -597,14 +589,13 @@ fn record_calls_duplex_records_what_we_send_and_an_rtp_record_takes_over() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, recording_config(super::RecordCalls::Duplex));
     e.handle_sip(1, b"c1", &sdp(4000));
-    e.handle_command(t0, 1, b"c1", "rtp_stream", "tone.wav,1,0")
-        .unwrap();
+    command(&mut e, t0, 1, b"c1", "rtp_stream", "tone.wav,1,0").unwrap();
     let sent = run(&mut e, t0, t0 + Duration::from_millis(1100));
     for (t, dest, bytes) in &sent {
         e.handle_datagram(*t + Duration::from_millis(5), *dest, bytes);
     }
     e.end_call(1).unwrap();
-    let recs = e.take_recordings();
+    let recs: Vec<_> = std::iter::from_fn(|| e.poll_recording()).collect();
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].path, std::path::Path::new("recs/c1.wav"));
     let r = &recs[0].recorder;
@@ -622,11 +613,10 @@ fn record_calls_duplex_records_what_we_send_and_an_rtp_record_takes_over() {
 
     // An rtp_record of the scenario replaces the automatic recording of its call.
     e.handle_sip(2, b"c2", &sdp(4002));
-    e.handle_command(t0, 2, b"c2", "rtp_record", "start,mine.wav")
-        .unwrap();
+    command(&mut e, t0, 2, b"c2", "rtp_record", "start,mine.wav").unwrap();
     e.handle_datagram(t0, SocketAddr::new(peer().ip(), 4002), &rtp(0, 9));
     e.end_call(2).unwrap();
-    let recs = e.take_recordings();
+    let recs: Vec<_> = std::iter::from_fn(|| e.poll_recording()).collect();
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].path, std::path::Path::new("mine.wav"));
 }
@@ -693,4 +683,18 @@ fn calls_that_never_get_a_stream_leave_no_queue_behind() {
         e.end_call(call);
     }
     assert!(e.unbound.is_empty());
+}
+
+/// Runs the media action `verb="argument"` as a call step does: parsed first, as the
+/// scenario loader parses it.
+fn command(
+    e: &mut MediaEngine,
+    now: Instant,
+    call: u64,
+    call_id: &[u8],
+    verb: &str,
+    argument: &str,
+) -> Result<(), String> {
+    let cmd = crate::scenario::media::parse(verb, argument)?;
+    e.handle_command(now, call, call_id, &cmd)
 }

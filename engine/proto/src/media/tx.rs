@@ -1,7 +1,7 @@
 //! The media engine's output queue: datagrams to send, in one reused buffer.
 //!
 //! Owns: the bytes and destinations queued during one media turn. Must not: send them
-//! (`shard::media_io` does, with sendmmsg) or grow per packet beyond the turn's bytes.
+//! (the runtime's `shard::media_io` does, with sendmmsg) or grow per packet beyond the turn's bytes.
 
 use std::net::SocketAddr;
 

@@ -11,7 +11,7 @@ use super::ctx::Ctx;
 use super::dom::{Attr, Node};
 use super::error::ScenarioErrorKind;
 use super::model::{
-    Action, Compare, Ereg, IntCmd, JumpTarget, MediaCommand, Operand, SearchIn, StrOperand,
+    Action, Compare, Ereg, IntCmd, JumpTarget, MediaAction, Operand, SearchIn, StrOperand,
     Template, VarId,
 };
 use super::template;
@@ -318,12 +318,16 @@ fn exec(ctx: &mut Ctx<'_>, n: &Node, out: &mut Vec<Action>) -> Option<Action> {
                 }
             }),
             verb if MEDIA_VERBS.contains(&verb) => {
-                check_media_file(ctx, verb, attr);
-                Action::Media(MediaCommand {
+                let command = super::media::parse(verb, &attr.value);
+                if let Ok(cmd) = &command {
+                    check_media_file(ctx, verb, attr, cmd);
+                }
+                Action::Media(std::sync::Arc::new(MediaAction {
                     verb: verb.to_owned(),
                     argument: attr.value.clone(),
                     pos: ctx.src.pos(attr.pos),
-                })
+                    command,
+                }))
             }
             _ => {
                 ctx.error(
@@ -353,10 +357,7 @@ fn exec(ctx: &mut Ctx<'_>, n: &Node, out: &mut Vec<Action>) -> Option<Action> {
 /// master: a relative name without `..`). Only the name is checked here; the media
 /// library checks the file itself when the run is prepared. An argument that does not
 /// parse is left to that step too, which names the verb and the reason.
-fn check_media_file(ctx: &mut Ctx<'_>, verb: &str, attr: &Attr) {
-    let Ok(cmd) = crate::media::command::parse(verb, &attr.value) else {
-        return;
-    };
+fn check_media_file(ctx: &mut Ctx<'_>, verb: &str, attr: &Attr, cmd: &super::media::MediaCommand) {
     if let Some((file, _)) = cmd.file()
         && let Err(e) = ctx.opts.files.rule().check_name(std::path::Path::new(file))
     {

@@ -14,6 +14,7 @@ pub mod limits;
 #[cfg(test)]
 mod limits_tests;
 mod loader;
+pub mod media;
 pub mod model;
 mod template;
 #[cfg(test)]

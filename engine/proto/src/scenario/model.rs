@@ -365,7 +365,7 @@ pub enum Action {
     /// `<exec command="…">`: only run when the run allows shell commands.
     ExecCommand(Template),
     /// `<exec play_pcap_audio=…>` and other media commands: handed to the media layer.
-    Media(MediaCommand),
+    Media(std::sync::Arc<MediaAction>),
     Assign {
         var: VarId,
         value: f64,
@@ -492,14 +492,19 @@ pub enum IntCmd {
     StopNow,
 }
 
-/// A media action for the media layer (issue: RTP media). Kept as text until media exists.
+/// A media action (`<exec play_pcap_audio=…>`, `rtp_stream`, …) for the shard's media
+/// engine: its text, where it is, and the typed command parsed once when the scenario
+/// loaded (`scenario::media`). A calls hands the engine the command, never the text.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MediaCommand {
+pub struct MediaAction {
     /// The attribute name, e.g. `play_pcap_audio`, `rtp_stream`, `rtp_echo`.
     pub verb: String,
     pub argument: String,
     /// Where the attribute is, for errors about its file.
     pub pos: Pos,
+    /// The parsed command, or why the argument does not parse (the run refuses such a
+    /// scenario when it prepares its media, naming the verb and the reason).
+    pub command: Result<super::media::MediaCommand, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,6 @@
 //! Simulation harness: shards in virtual time over a seeded, lossy in-memory network.
 //!
-//! Owns: a fixed epoch, N `ShardCore` endpoints and a `SimNet` (delay, jitter, loss).
+//! Owns: a fixed epoch, N `Endpoint`s and a `SimNet` (delay, jitter, loss).
 //! `step()` jumps to the earliest event of any endpoint or datagram; `run_until` fails
 //! loudly instead of spinning. Every datagram is logged with its virtual time so tests
 //! can assert on timer gaps. No sleeps, no sockets (STYLE.md §7).
@@ -11,10 +11,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::call::Env;
 use crate::call::inject::InjectData;
+use crate::call::{Env, TxQueue};
 use crate::config::{DefaultBehaviors, RetransConfig, TransportMode};
-use crate::endpoint::{Budget, ShardCore};
+use crate::endpoint::{Budget, Endpoint};
 use crate::load::Pacer;
 use crate::rng::Rng;
 use crate::scenario::{LoadOptions, Scenario};
@@ -37,7 +37,7 @@ pub type DropRule = Box<dyn FnMut(&Sent) -> bool>;
 
 /// A seeded network between endpoints.
 pub struct SimNet {
-    pub endpoints: Vec<ShardCore>,
+    pub endpoints: Vec<Endpoint>,
     addrs: Vec<SocketAddr>,
     epoch: Instant,
     pub now: Instant,
@@ -54,6 +54,8 @@ pub struct SimNet {
     /// Drops the datagram when this returns true (`(from, to, first line)`), on top of
     /// random loss.
     pub drop_rule: Option<DropRule>,
+    /// The reused batch endpoints' datagrams are polled into.
+    batch: TxQueue,
 }
 
 /// Loads a built-in scenario for tests.
@@ -135,6 +137,7 @@ impl SimNet {
             log: Vec::new(),
             log_enabled: true,
             drop_rule: None,
+            batch: TxQueue::default(),
         }
     }
 
@@ -153,7 +156,7 @@ impl SimNet {
     ) -> usize {
         let e = env(local, Some(remote), self.epoch);
         self.add(
-            ShardCore::new(
+            Endpoint::new(
                 self.endpoints.len(),
                 1,
                 sc,
@@ -174,7 +177,7 @@ impl SimNet {
     pub fn add_server(&mut self, sc: Arc<Scenario>, local: SocketAddr) -> usize {
         let e = env(local, None, self.epoch);
         self.add(
-            ShardCore::new(
+            Endpoint::new(
                 self.endpoints.len(),
                 1,
                 sc,
@@ -192,7 +195,7 @@ impl SimNet {
     }
 
     /// Adds a prepared endpoint (tests that tune `Env`).
-    pub fn add(&mut self, core: ShardCore, local: SocketAddr) -> usize {
+    pub fn add(&mut self, core: Endpoint, local: SocketAddr) -> usize {
         self.endpoints.push(core);
         self.addrs.push(local);
         self.endpoints.len() - 1
@@ -205,7 +208,15 @@ impl SimNet {
     /// Moves queued datagrams of endpoint `i` onto the network.
     fn collect(&mut self, i: usize) {
         let from = self.addrs[i];
-        let tx = std::mem::take(&mut self.endpoints[i].tx);
+        let mut tx = std::mem::take(&mut self.batch);
+        while self.endpoints[i].poll_transmit(&mut tx) {
+            self.put_on_wire(from, &tx);
+            tx.clear();
+        }
+        self.batch = tx;
+    }
+
+    fn put_on_wire(&mut self, from: SocketAddr, tx: &TxQueue) {
         for t in &tx.items {
             let bytes = tx.bytes(t).to_vec();
             if !self.log_enabled && self.drop_rule.is_none() && self.loss == 0.0 {
@@ -259,16 +270,13 @@ impl SimNet {
             self.in_flight
                 .push(Reverse((self.now + self.delay + jitter, self.seq, to)));
         }
-        let mut tx = tx;
-        tx.clear();
-        self.endpoints[i].tx = tx;
     }
 
     /// Runs the earliest pending event. Returns false when nothing is pending.
     pub fn step(&mut self) -> bool {
         let mut next: Option<Instant> = self.in_flight.peek().map(|Reverse((at, _, _))| *at);
         for e in &self.endpoints {
-            if let Some(d) = e.next_deadline() {
+            if let Some(d) = e.poll_timeout() {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
@@ -288,7 +296,7 @@ impl SimNet {
             }
         }
         for i in 0..self.endpoints.len() {
-            self.endpoints[i].handle_tick(self.now, wall);
+            self.endpoints[i].handle_timeout(self.now, wall);
             self.collect(i);
         }
         true

@@ -1,5 +1,5 @@
 //! The Call-ID of a datagram without a full parse: what a shard needs to know before it
-//! decides which shard a message belongs to (the UDP server hand-off, `shard::handoff`).
+//! decides which shard a message belongs to (the UDP server hand-off, the runtime's `shard::handoff`).
 //!
 //! It reads header lines until it meets `Call-ID` or its compact form `i`, and returns the
 //! trimmed value of the first line only (a folded Call-ID is routed by its first line; the

@@ -265,6 +265,18 @@ pub struct ShardStats {
 }
 
 impl ShardStats {
+    /// Statistics with nothing counted yet, shaped for `sc` (a step per command, an RTD
+    /// per `rtd=`, a counter per `counter=`, its repartition edges).
+    pub fn for_scenario(sc: &crate::scenario::Scenario) -> Self {
+        ShardStats::new(
+            sc.commands.len(),
+            sc.rtd_names.len(),
+            sc.counter_names.len(),
+            &sc.response_time_repartition,
+            &sc.call_length_repartition,
+        )
+    }
+
     pub fn new(
         steps: usize,
         rtds: usize,

@@ -72,6 +72,25 @@ pub fn shortmsg_line(
     )
 }
 
+/// The -trace_shortmsg line of a message as it went on the wire: its Call-ID, CSeq and
+/// first line read from the bytes (a message that does not parse says so).
+pub fn shortmsg_of(now: SystemTime, dir: Direction, msg: &[u8]) -> String {
+    match crate::sip::SipMessage::parse(msg) {
+        Ok(m) => {
+            let cseq = m.cseq();
+            let cseq = format!("{} {}", cseq.number, String::from_utf8_lossy(cseq.method));
+            shortmsg_line(
+                now,
+                dir,
+                &String::from_utf8_lossy(m.call_id()),
+                &cseq,
+                &String::from_utf8_lossy(m.first_line()),
+            )
+        }
+        Err(_) => shortmsg_line(now, dir, "", "", "(malformed)"),
+    }
+}
+
 /// The first line of a -trace_err file.
 pub const ERROR_LOG_HEADER: &str = "The following events occurred:\n";
 

@@ -1,145 +1,95 @@
-//! The I/O side of a shard's media: its RTP socket, driven from the shard loop, feeding
-//! the shard's sans-IO `media::MediaEngine` (inside `ShardCore`).
+//! The I/O side of a shard's media: its RTP socket, and the WAV recordings the endpoint's
+//! media engine hands out.
 //!
-//! Owns: the RTP socket (bound by the runner), moving datagrams in batches (recvmmsg /
-//! sendmmsg through `mmsg`), sleeping until the engine's next deadline, and writing the
-//! WAV recordings the engine hands out. Must not: decide anything about media (the
-//! engine does) or hold the core borrowed across an await. No task or timer of its own,
-//! never one per call or stream: the shard loop calls `MediaIo::turn` every turn and
-//! wakes for `ShardCore::next_deadline`, which includes the media deadlines. Each turn: drain the socket (non-blocking recvmmsg, at most
-//! `RECV_ROUNDS` batches) into engine.handle_datagram → engine.handle_timeout → send the
-//! queue (sendmmsg) → write recordings. The loop sleeps at most 1 ms, so arriving RTP
-//! is seen within a millisecond.
-//!
-//! Why polled, not a glommio receive task: a glommio `recv_from` pending on a second
-//! socket kept timers of a spawned task from firing (measured: a 1 ms sleep woke only on
-//! the next SIP datagram, seconds later). Arrival times are therefore quantised to the
-//! loop turn (≤ 1 ms), which bounds the jitter this adds.
+//! Owns: the RTP socket (bound by the runner, registered in the shard's poller), moving
+//! datagrams in batches (recvmmsg / sendmmsg through `mmsg`), and writing recordings.
+//! Must not: decide anything about media (the endpoint's `MediaEngine` does), keep a
+//! task or a timer: the shard loop calls `receive` and `send` every turn and wakes for the
+//! endpoint's `poll_timeout`, which includes the media deadlines. Arrival times are the
+//! turn's `now` (a turn lasts well under a millisecond), which bounds the jitter this adds.
 
-use std::cell::RefCell;
 use std::os::fd::AsRawFd;
-use std::rc::Rc;
+use std::time::Instant;
 
-use super::clock;
-use super::mmsg::{RecvBatch, send_batch};
-use crate::endpoint::ShardCore;
-use crate::media::{MediaEngine, PendingRecording};
+use super::mmsg::{RecvBatch, send_all};
+use super::poller::{Poller, READ, Registry, Token};
+use crate::endpoint::Endpoint;
+use crate::media::{MediaTx, PendingRecording};
 
 /// recvmmsg batches per turn, so a flood cannot starve the sends.
 const RECV_ROUNDS: usize = 8;
 
-/// A shard's RTP socket and receive buffers; `turn` runs once per loop turn.
+/// A shard's RTP socket and its buffers.
 pub(crate) struct MediaIo {
     socket: socket2::Socket,
-    batch: RecvBatch,
+    rx: RecvBatch,
+    tx: MediaTx,
 }
 
 impl MediaIo {
-    /// The RTP socket's descriptor (the shard loop waits on it).
-    pub(crate) fn fd(&self) -> std::os::fd::RawFd {
-        self.socket.as_raw_fd()
-    }
-
-    /// Takes the shard's bound, non-blocking RTP socket.
-    pub(crate) fn new(socket: socket2::Socket) -> MediaIo {
-        MediaIo {
+    /// Takes the shard's bound, non-blocking RTP socket and registers it.
+    pub(crate) fn new(socket: socket2::Socket, registry: &Registry) -> std::io::Result<MediaIo> {
+        registry.add(socket.as_raw_fd(), Token::Rtp, READ)?;
+        Ok(MediaIo {
             socket,
-            batch: RecvBatch::default(),
-        }
+            rx: RecvBatch::default(),
+            tx: MediaTx::default(),
+        })
     }
 
-    /// One turn: receive what is waiting, send what is due, write finished recordings.
-    pub(crate) fn turn(&mut self, core: &Rc<RefCell<ShardCore>>) {
+    /// Receives what waits on the RTP socket (when the poller says it may) into `ep`.
+    pub(crate) fn receive(&mut self, ep: &mut Endpoint, poller: &Poller, now: Instant) {
+        if !poller.may_read(Token::Rtp) {
+            return;
+        }
         let fd = self.socket.as_raw_fd();
-        let mut c = core.borrow_mut();
-        let Some(m) = c.media.as_mut() else { return };
         for _ in 0..RECV_ROUNDS {
-            let n = match self.batch.recv(fd) {
+            let n = match self.rx.recv(fd) {
                 Ok(n) => n,
                 Err(_) => {
-                    m.note_receive_error();
+                    ep.handle_rtp_receive_error();
                     break;
                 }
             };
-            if n == 0 {
-                break;
-            }
-            let (now, _) = clock();
             for i in 0..n {
-                if let Some((bytes, src)) = self.batch.get(i) {
-                    m.handle_datagram(now, src, bytes);
+                if let Some((bytes, src)) = self.rx.get(i) {
+                    ep.handle_rtp(now, src, bytes);
                 }
             }
-        }
-        let (now, wall) = clock();
-        m.handle_timeout(now, wall);
-        send_queue(fd, m);
-        write_recordings(m);
-        let warnings = m.take_warnings();
-        c.stats.media = m.stats();
-        c.events
-            .extend(warnings.into_iter().map(crate::call::ShardEvent::Warning));
-    }
-}
-
-/// The shard is about to stop: writes the last recordings and copies the counters.
-pub(crate) fn finish(core: &Rc<RefCell<ShardCore>>) {
-    let mut c = core.borrow_mut();
-    let Some(m) = c.media.as_mut() else { return };
-    write_recordings(m);
-    let warnings = m.take_warnings();
-    c.stats.media = c.media.as_ref().map(MediaEngine::stats).unwrap_or_default();
-    c.events
-        .extend(warnings.into_iter().map(crate::call::ShardEvent::Warning));
-}
-
-/// Sends every queued datagram (sendmmsg, never blocking); what the socket refuses is
-/// counted as a send error, not retried: late RTP is useless.
-fn send_queue(fd: std::os::fd::RawFd, m: &mut MediaEngine) {
-    let tx = m.tx_mut();
-    if tx.is_empty() {
-        return;
-    }
-    let items: Vec<(&[u8], std::net::SocketAddr)> =
-        tx.items().iter().map(|t| (tx.bytes(t), t.dest)).collect();
-    let total = items.len();
-    let mut sent = 0;
-    // A send error on one destination (ICMP unreachable reported late) must not stop the
-    // rest of the batch: skip the failing datagram and carry on.
-    let mut errors = 0u64;
-    while sent < total {
-        match send_batch(fd, items.get(sent..).unwrap_or(&[])) {
-            Ok(0) => break,
-            Ok(n) => sent += n,
-            Err(_) => {
-                sent += 1;
-                errors += 1;
+            if n < super::mmsg::BATCH {
+                break;
             }
         }
     }
-    errors += (total - sent) as u64;
-    drop(items);
-    tx.clear();
-    m.note_send_errors(errors);
-}
 
-/// Writes the finished recordings (WAV, 8 kHz 16-bit), creating their directory.
-fn write_recordings(m: &mut MediaEngine) {
-    for PendingRecording { path, recorder } in m.take_recordings() {
-        let result = write_one(&path, &recorder)
-            .map_err(|e| format!("cannot write recording {}: {e}", path.display()));
-        m.note_recording(result);
+    /// Sends the RTP/RTCP the endpoint queued (never waiting: what the socket refuses is
+    /// counted, not retried, as late RTP is useless) and writes finished recordings.
+    pub(crate) fn send(&mut self, ep: &mut Endpoint) {
+        let fd = self.socket.as_raw_fd();
+        while ep.poll_rtp_transmit(&mut self.tx) {
+            let tx = &self.tx;
+            let items = tx.items();
+            let done = send_all(fd, items.len(), &|i| (tx.bytes(&items[i]), items[i].dest));
+            let lost = items.len() - done.sent;
+            if lost > 0 {
+                ep.handle_rtp_send_failures(lost as u64);
+            }
+            self.tx.clear();
+        }
+        while let Some(rec) = ep.poll_recording() {
+            let result = write_recording(&rec)
+                .map_err(|e| format!("cannot write recording {}: {e}", rec.path.display()));
+            ep.handle_recording_written(result);
+        }
     }
 }
 
-fn write_one(
-    path: &std::path::Path,
-    recorder: &gossipper_media::CallRecorder,
-) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+/// Writes one recording (WAV, 8 kHz 16-bit), creating its directory.
+fn write_recording(rec: &PendingRecording) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(dir) = rec.path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    recorder.write_wav(file)?;
+    let file = std::io::BufWriter::new(std::fs::File::create(&rec.path)?);
+    rec.recorder.write_wav(file)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Batched UDP I/O with recvmmsg(2) and sendmmsg(2): one system call moves many
 //! datagrams. glommio issues one io_uring operation per datagram (reference/rust-deps.md),
 //! which costs more than the call itself at tens of thousands of calls per second; the
-//! shard waits for readability through glommio and then drains the socket here.
+//! shard loop waits in its poller and then drains and fills sockets here.
 //!
 //! The one other place with `unsafe` besides `os.rs`, each block with its SAFETY note.
 
@@ -225,21 +225,28 @@ fn write_storage<T>(s: &mut libc::sockaddr_storage, v: T) {
     unsafe { std::ptr::write((s as *mut libc::sockaddr_storage).cast::<T>(), v) }
 }
 
-/// Sends `items` (bytes, destination) with as few sendmmsg calls as possible, without
-/// blocking. Returns how many were sent; the caller retries the rest when the socket is
-/// writable again.
+/// Sends datagrams `0..count` (`at(i)` gives each one's bytes and destination) with as few
+/// sendmmsg calls as possible, without blocking, skipping (and counting) a datagram the
+/// kernel refuses with an error (an ICMP error reported late) so one bad destination does
+/// not stop the rest. Stops at the first one the socket has no room for: `sent + failed`
+/// is where the caller resumes, once the socket is writable again.
 #[allow(unsafe_code)]
-pub fn send_batch(fd: RawFd, items: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
-    let mut sent = 0;
-    while sent < items.len() {
-        let chunk = &items[sent..items.len().min(sent + BATCH)];
+pub fn send_all<'a>(fd: RawFd, count: usize, at: &dyn Fn(usize) -> (&'a [u8], SocketAddr)) -> Sent {
+    let mut done = Sent::default();
+    loop {
+        let first = done.sent + done.failed;
+        if first >= count {
+            return done;
+        }
+        let chunk = (count - first).min(BATCH);
         let mut addrs: [MaybeUninit<(libc::sockaddr_storage, libc::socklen_t)>; BATCH] =
             [const { MaybeUninit::uninit() }; BATCH];
         let mut iovs: [MaybeUninit<libc::iovec>; BATCH] = [const { MaybeUninit::uninit() }; BATCH];
         let mut hdrs: [MaybeUninit<libc::mmsghdr>; BATCH] =
             [const { MaybeUninit::uninit() }; BATCH];
-        for (i, (bytes, dest)) in chunk.iter().enumerate() {
-            addrs[i].write(from_socket_addr(dest));
+        for i in 0..chunk {
+            let (bytes, dest) = at(first + i);
+            addrs[i].write(from_socket_addr(&dest));
             // SAFETY: addrs[i] was just initialised; the iovec points at `bytes`, which the
             // caller keeps alive for this call; the kernel only reads through msg_iov.
             unsafe {
@@ -256,34 +263,48 @@ pub fn send_batch(fd: RawFd, items: &[(&[u8], SocketAddr)]) -> io::Result<usize>
                 hdrs[i].write(h);
             }
         }
-        // SAFETY: the first chunk.len() headers are initialised and point at live memory.
+        // SAFETY: the first `chunk` headers are initialised and point at live memory.
         let n = unsafe {
             libc::sendmmsg(
                 fd,
                 hdrs.as_mut_ptr().cast(),
-                chunk.len() as libc::c_uint,
+                chunk as libc::c_uint,
                 libc::MSG_DONTWAIT,
             )
         };
         if n < 0 {
             let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock {
-                return Ok(sent);
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) {
+                return done;
             }
-            if sent == 0 {
-                return Err(e);
-            }
-            return Ok(sent);
+            // The first datagram of the chunk failed: skip it, send the rest.
+            done.failed += 1;
+            continue;
         }
         if n == 0 {
-            return Ok(sent);
+            return done;
         }
-        sent += n as usize;
+        done.sent += n as usize;
     }
-    Ok(sent)
+}
+
+/// What `send_all` did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// Datagrams the kernel took.
+    pub sent: usize,
+    /// Datagrams it refused with an error (lost).
+    pub failed: usize,
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests on real sockets give the kernel time to deliver"
+)]
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
@@ -296,8 +317,14 @@ mod tests {
         let msgs: Vec<Vec<u8>> = (0..40)
             .map(|i| format!("message {i}").into_bytes())
             .collect();
-        let items: Vec<(&[u8], SocketAddr)> = msgs.iter().map(|m| (&m[..], to)).collect();
-        assert_eq!(send_batch(a.as_raw_fd(), &items).unwrap(), 40);
+        let sent = send_all(a.as_raw_fd(), msgs.len(), &|i| (&msgs[i][..], to));
+        assert_eq!(
+            sent,
+            Sent {
+                sent: 40,
+                failed: 0
+            }
+        );
         let mut rb = RecvBatch::default();
         let mut got = Vec::new();
         for _ in 0..10 {

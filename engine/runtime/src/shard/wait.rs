@@ -1,5 +1,5 @@
-//! How a UDP shard loop waits between turns: the policy only (the loop makes the system
-//! calls), so it is tested without sockets or clocks.
+//! How a shard loop waits between turns: the policy only (`poller` makes the system
+//! call), so it is tested without sockets or clocks.
 //!
 //! A wake-up costs far more than a datagram: on the 2-vCPU VM of reference/sipp.md a
 //! timer wake-up costs about 40 µs of CPU and a datagram waking another CPU about 20 µs
@@ -15,6 +15,9 @@
 //!   datagrams gather for [`COALESCE`] before the next turn, and goes on gathering while
 //!   that finds more; a wake that found a whole burst (a framed peer) goes straight back
 //!   to waiting, since a gather after a burst would only cost one more wake-up.
+//!
+//! - Stream shards (TCP, TLS, WebSocket) that found messages sleep [`STREAM_COALESCE`]
+//!   before the next turn so it reads and writes a batch, and otherwise wait for readiness.
 //!
 //! Measured (`perf/cpu_per_call.sh 10000`: built-in uac → uas, one core each, CPU-µs per
 //! call per role): gathering after every busy turn and no frames 28–31; this policy
@@ -32,6 +35,23 @@ pub const FRAME: Duration = Duration::from_millis(1);
 pub const GATHER_BELOW: usize = 4;
 /// How long a trickle is left to gather (at most this is added to a response time).
 pub const COALESCE: Duration = Duration::from_micros(200);
+
+/// `COALESCE` for TCP, TLS and WebSocket. Longer than UDP's: a stream loses nothing while
+/// bytes wait in the socket (flow control), where a UDP receive buffer overflows.
+/// Measured at 10,000 calls/s over t1 (uac+uas, perf/README.md): 200 µs gave 16/19 µs of
+/// CPU per call and a 0.56 ms INVITE→200 time, 500 µs 13/14 µs and 0.75 ms (SIPp: 3 ms).
+pub const STREAM_COALESCE: Duration = Duration::from_micros(500);
+
+/// How a shard's input arrives, for the wait policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A UDP client pacing at least [`FRAMED_RATE`] calls/s without media: frames.
+    Framed,
+    /// Any other UDP shard (servers, slower clients, `-t un`, runs with media).
+    Datagrams,
+    /// TCP, TLS or WebSocket connections.
+    Streams,
+}
 
 /// What the loop does before its next turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,16 +72,19 @@ pub struct WaitPolicy {
 }
 
 impl WaitPolicy {
-    /// The wait after a turn that received `drained` datagrams, with the next deadline
-    /// `until` away (capped by the loop's longest sleep, which input interrupts). `framed`: this shard
-    /// is a client pacing at least [`FRAMED_RATE`].
-    pub fn next(&mut self, framed: bool, drained: usize, until: Duration) -> Wait {
+    /// The wait after a turn that received `drained` datagrams or messages, with the
+    /// next deadline `until` away (capped by the loop's longest sleep, which input
+    /// interrupts).
+    pub fn next(&mut self, shape: Shape, drained: usize, until: Duration) -> Wait {
         let after_gather = std::mem::take(&mut self.gathered);
         if until.is_zero() {
             return Wait::Now;
         }
-        if framed {
-            return Wait::Sleep(until.min(FRAME));
+        match shape {
+            Shape::Framed => return Wait::Sleep(until.min(FRAME)),
+            Shape::Streams if drained > 0 => return Wait::Sleep(until.min(STREAM_COALESCE)),
+            Shape::Streams => return Wait::Readable(until),
+            Shape::Datagrams => {}
         }
         let gather = if after_gather {
             drained > 0
@@ -87,42 +110,60 @@ mod tests {
     fn a_framed_client_sleeps_to_its_deadline_whatever_it_received() {
         let mut w = WaitPolicy::default();
         for drained in [0, 1, 50] {
-            assert_eq!(w.next(true, drained, MS), Wait::Sleep(MS));
+            assert_eq!(w.next(Shape::Framed, drained, MS), Wait::Sleep(MS));
         }
         let far = Duration::from_millis(25);
-        assert_eq!(w.next(true, 0, far), Wait::Sleep(FRAME), "a frame at most");
-        assert_eq!(w.next(false, 0, far), Wait::Readable(far));
-        assert_eq!(w.next(true, 3, Duration::ZERO), Wait::Now);
+        assert_eq!(
+            w.next(Shape::Framed, 0, far),
+            Wait::Sleep(FRAME),
+            "a frame at most"
+        );
+        assert_eq!(w.next(Shape::Datagrams, 0, far), Wait::Readable(far));
+        assert_eq!(w.next(Shape::Framed, 3, Duration::ZERO), Wait::Now);
     }
 
     #[test]
     fn a_trickle_gathers_while_gathering_finds_more() {
         let mut w = WaitPolicy::default();
-        assert_eq!(w.next(false, 1, MS), Wait::Sleep(COALESCE));
+        assert_eq!(w.next(Shape::Datagrams, 1, MS), Wait::Sleep(COALESCE));
         assert_eq!(
-            w.next(false, 6, MS),
+            w.next(Shape::Datagrams, 6, MS),
             Wait::Sleep(COALESCE),
             "it paid: again"
         );
-        assert_eq!(w.next(false, 0, MS), Wait::Readable(MS), "it found nothing");
-        assert_eq!(w.next(false, 0, MS), Wait::Readable(MS));
+        assert_eq!(
+            w.next(Shape::Datagrams, 0, MS),
+            Wait::Readable(MS),
+            "it found nothing"
+        );
+        assert_eq!(w.next(Shape::Datagrams, 0, MS), Wait::Readable(MS));
     }
 
     #[test]
     fn a_burst_goes_straight_back_to_waiting() {
         let mut w = WaitPolicy::default();
-        assert_eq!(w.next(false, 30, MS), Wait::Readable(MS));
-        assert_eq!(w.next(false, 0, MS), Wait::Readable(MS));
+        assert_eq!(w.next(Shape::Datagrams, 30, MS), Wait::Readable(MS));
+        assert_eq!(w.next(Shape::Datagrams, 0, MS), Wait::Readable(MS));
+    }
+
+    #[test]
+    fn streams_that_found_messages_coalesce_and_quiet_ones_wait_for_input() {
+        let mut w = WaitPolicy::default();
+        let far = Duration::from_millis(25);
+        assert_eq!(w.next(Shape::Streams, 3, far), Wait::Sleep(STREAM_COALESCE));
+        assert_eq!(w.next(Shape::Streams, 3, MS / 10), Wait::Sleep(MS / 10));
+        assert_eq!(w.next(Shape::Streams, 0, far), Wait::Readable(far));
+        assert_eq!(w.next(Shape::Streams, 0, Duration::ZERO), Wait::Now);
     }
 
     #[test]
     fn a_gather_never_outlasts_the_next_deadline() {
         let mut w = WaitPolicy::default();
         let soon = Duration::from_micros(50);
-        assert_eq!(w.next(false, 2, soon), Wait::Sleep(soon));
-        assert_eq!(w.next(false, 2, Duration::ZERO), Wait::Now);
+        assert_eq!(w.next(Shape::Datagrams, 2, soon), Wait::Sleep(soon));
+        assert_eq!(w.next(Shape::Datagrams, 2, Duration::ZERO), Wait::Now);
         assert_eq!(
-            w.next(false, 0, MS),
+            w.next(Shape::Datagrams, 0, MS),
             Wait::Readable(MS),
             "a due deadline ends the gathering"
         );

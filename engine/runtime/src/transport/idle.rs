@@ -14,9 +14,8 @@
 //! Owns: one connection's idle clock ([`Quiet`]) and when the next look at a shard's
 //! connections is due ([`IdleSweep`]). Must not: read a clock (the caller passes `now`),
 //! touch a socket, or know calls: whether a connection carries a live call is a
-//! predicate the caller passes in (the shard asks `ShardCore::carries_live_calls`).
-//! Driven by `polled::Polled` (TCP, TLS: one sweep over all connections) and by
-//! `conn::Streams`' WebSocket readers (one quarter-timeout tick per connection).
+//! predicate the caller passes in (the shard asks `Endpoint::carries_live_calls`).
+//! Driven by `streams::Streams` (TCP, TLS and WebSocket: one sweep over all connections).
 //!
 //! Why a sweep and not a deadline per connection: a deadline moved on every message
 //! would cost the hot path a timer update per message. A message only stamps its

@@ -4,40 +4,37 @@
 //!
 //! Owns: connections and their buffers: framing received bytes into messages
 //! (`framer`), TLS settings and certificates (`tls`), the WebSocket handshake rules
-//! (`ws`), and the per-shard connection table in two forms: TCP and TLS as nonblocking
-//! sockets the shard loop polls itself (`polled`, the fast path), WebSocket with reader
-//! and writer tasks per connection (`conn`). Both ask `routing` (sans-IO) which
-//! connection a message takes and which calls a lost one fails, and `idle` (sans-IO)
-//! when an accepted connection is idle; whether its peer has a live call, they ask the
-//! shard. Must not: parse SIP
-//! beyond framing, or decide anything about calls: received messages go to the shard,
-//! which hands them to `ShardCore` exactly like datagrams, and gives the core's `TxQueue`
-//! back to [`Polled::send`] or [`Streams::send`]. What happens to connections comes back
-//! as [`StreamEvent`]s; a connection lost under calls fails them ([`Carried`]).
+//! (`ws`), and the per-shard connection table (`streams`: nonblocking sockets in the shard
+//! loop's poller, TLS and WebSocket layered over them by hand). It asks `routing`
+//! (sans-IO) which connection a message takes and which calls a lost one fails, and
+//! `idle` (sans-IO) when an accepted connection is idle; whether its peer has a live call,
+//! it asks the endpoint. Must not: parse SIP beyond framing, or decide anything about
+//! calls: received messages go to the endpoint exactly like datagrams, and the
+//! endpoint's `TxQueue` comes back to [`Streams::send`]. What happens to connections
+//! comes back as [`StreamEvent`]s; a connection lost under calls fails them
+//! ([`Carried`]).
 //!
 //! How a message finds its connection (`routing`): a call names only its peer
 //! (`Transmit::dest`). Servers reply on the connection the peer opened (every accepted
 //! connection has its own peer address); shared clients use the one connection to the
 //! remote; per-call clients pick the connection by `Transmit::flow` (the call number,
-//! stamped by `ShardCore`), and close it when the call's flow ends
+//! stamped by the endpoint), and close it when the call's flow ends
 //! (`TxQueue::ended_flows`).
 
-pub mod conn;
 pub mod framer;
 mod idle;
-pub mod polled;
 mod routing;
 pub mod setup;
+pub mod streams;
 pub mod tls;
 pub mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use conn::{StreamEvent, StreamHost, StreamPlan, Streams};
+pub use crate::endpoint::{Carried, StreamEvent};
 pub use framer::StreamBuffer;
-pub use polled::Polled;
-pub use routing::Carried;
+pub use streams::Streams;
 pub use tls::TlsSetup;
 
 use crate::config::TransportMode;
@@ -146,8 +143,19 @@ pub enum TransportError {
     Tls(String),
 }
 
-/// Shared settings as the shard tasks hold them.
+/// Shared settings as the shards hold them.
 pub type SharedSettings = Arc<StreamSettings>;
+
+/// What a shard thread starts with (built by the runner; `Send`).
+#[derive(Debug)]
+pub struct StreamPlan {
+    pub settings: SharedSettings,
+    /// A bound, listening socket (servers, and per-call clients that accept requests).
+    pub listener: Option<std::net::TcpListener>,
+    /// A shared client's connection to the remote, opened while preparing so that
+    /// `[local_port]` is its port (its TLS/WebSocket handshake runs in the shard).
+    pub connected: Option<std::net::TcpStream>,
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! Which connection a message goes to, and what losing a connection means for calls: the
-//! rules of both connection tables (`polled::Polled` for TCP and TLS, `conn::Streams` for
-//! WebSocket), written once.
+//! rules of the shard's connection table (`streams::Streams`, for TCP, TLS and
+//! WebSocket), apart from its I/O.
 //!
 //! Owns: connection ids and what routing needs to know of each connection (its peer,
 //! whether it is per call or was accepted, the flows on it), the peer and flow maps, and
@@ -25,20 +25,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::StreamSettings;
-use super::conn::StreamEvent;
-
-/// The calls a lost connection carried.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Carried {
-    /// These calls (flows) of per-call client connections.
-    Flows(Vec<u64>),
-    /// Every call of the shard: its shared client connection is gone (-reconnect_close,
-    /// or no reconnection possible).
-    All,
-    /// Every call with this peer: a server's connection from (or to) it, or one the peer
-    /// opened to a client's listener.
-    Peer,
-}
+use crate::endpoint::{Carried, StreamEvent};
 
 /// Where one message goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! and the shared client connection opened up front.
 //!
 //! Owns: blocking std sockets created once per run. Must not: run handshakes or move
-//! bytes (the shard's `Polled` or `Streams` does). Errors name the address and the
+//! bytes (the shard's `Streams` does). Errors name the address and the
 //! reason.
 
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};

@@ -4,7 +4,7 @@
 //!
 //! Owns: reading PEM files (through the run's file rule, `files::FileAccess`, at most
 //! `files::MAX_FILE_BYTES`) and building `rustls` configs. Must not: do socket I/O (the
-//! handshakes run in `transport::polled` for TLS, `transport::conn` for WSS). Called by
+//! handshakes run in `transport::streams`, for TLS and WSS alike). Called by
 //! the runner while preparing a run.
 //!
 //! Without `-tls_ca` the client accepts any server certificate, as SIPp does: a load

@@ -3,14 +3,14 @@
 //! answers with it. After the handshake every SIP message is one WebSocket message.
 //!
 //! Owns: building the client request and checking the server side. Must not: do I/O
-//! (`transport::conn` runs the handshake on its connection).
+//! (`transport::streams` runs the handshake on its connection, `websocket` the framing).
 
 use std::net::SocketAddr;
 
-use async_tungstenite::tungstenite::handshake::client::Request as ClientRequest;
-use async_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use async_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tungstenite::handshake::client::Request as ClientRequest;
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::http::{HeaderValue, StatusCode};
+use tungstenite::protocol::WebSocketConfig;
 
 /// The subprotocol name (RFC 7118 §4).
 pub const SUBPROTOCOL: &str = "sip";
@@ -31,10 +31,8 @@ pub fn client_request(secure: bool, peer: SocketAddr, path: &str) -> Result<Clie
         format!("/{path}")
     };
     let uri = format!("{scheme}://{peer}{path}");
-    let mut req = async_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        uri.as_str(),
-    )
-    .map_err(|e| format!("bad WebSocket URI {uri}: {e}"))?;
+    let mut req = tungstenite::client::IntoClientRequest::into_client_request(uri.as_str())
+        .map_err(|e| format!("bad WebSocket URI {uri}: {e}"))?;
     req.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static(SUBPROTOCOL),

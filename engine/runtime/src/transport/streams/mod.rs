@@ -1,62 +1,54 @@
-//! TCP and TLS (`-t t1`, `tn`, `l1`, `ln`) without tasks: nonblocking sockets that the
-//! shard loop polls itself through one epoll set, as it polls its UDP socket; TLS is
-//! rustls driven by hand (rustls does no I/O of its own). WebSocket keeps its reader and
-//! writer tasks (`transport::conn`).
+//! A shard's stream connections — TCP, TLS and WebSocket (`-t t1`, `tn`, `l1`, `ln`,
+//! `w1`, `wn`, `ws1`, `wsn`) — without tasks: nonblocking sockets registered in the shard
+//! loop's one poller, like its UDP socket; TLS is rustls and WebSocket tungstenite, both
+//! driven by hand over buffers (neither does I/O of its own).
 //!
 //! Why: through glommio every read and every write is an io_uring operation plus a task
 //! wake-up, for each message, and every connection spawns tasks. Here one loop turn reads
-//! every ready connection in large chunks, hands the messages to the core, and writes each
-//! connection's messages of the turn with one `write` (perf/README.md has the figures).
+//! every ready connection in large chunks, hands the messages to the endpoint, and writes
+//! each connection's messages of the turn with one `write` (perf/README.md has the
+//! figures).
 //!
-//! Owns: the connections of one shard; `conn` does one connection's socket I/O. Must not:
-//! decide which connection a `Transmit` takes or which calls a lost connection fails (it
-//! asks `transport::routing`, as `transport::conn::Streams` does), or touch calls; what
-//! happens to connections comes out as [`StreamEvent`]s.
+//! Owns: the connections of one shard; `conn` does one connection's socket I/O,
+//! `websocket` its WebSocket. Must not: decide which connection a `Transmit` takes or
+//! which calls a lost connection fails (it asks `transport::routing`), or touch calls;
+//! what happens to connections comes out as [`StreamEvent`]s, for the endpoint.
 //!
-//! Drive, once per loop turn: [`Polled::wait`] (sleep until a socket is ready or the
-//! timeout) → [`Polled::handle_io`] (accept, finish connects and handshakes, read; each
-//! whole message goes to the caller) → [`Polled::handle_idle`] → the core runs →
-//! [`Polled::send`] the core's `TxQueue` → [`Polled::flush`] → [`Polled::poll_event`]
-//! until `None`. Sleep no longer than [`Polled::poll_timeout`]. Bad input closes only
-//! its connection, as with tasks. Accepted connections are closed by
-//! `-stream_idle_timeout` under `transport::idle`'s rule (silent and no live call, or
-//! half a message waiting): a sweep whose time comes through `poll_timeout` like any
-//! deadline, which asks the caller whether a connection's peer has a live call.
+//! Drive, once per loop turn, after the poller's wait: [`Streams::handle_io`] with what
+//! the poller found ready (accept, finish connects and handshakes, read; each whole
+//! message goes to the caller) → [`Streams::handle_idle`] → the endpoint runs →
+//! [`Streams::send`] its `TxQueue` → [`Streams::flush`] → [`Streams::poll_event`] until
+//! `None`. Wait no longer than [`Streams::poll_timeout`]. Bad input closes only its
+//! connection. Accepted connections are closed by `-stream_idle_timeout` under
+//! `transport::idle`'s rule (silent and no live call, or half a message waiting): a sweep
+//! whose time comes through `poll_timeout` like any deadline, which asks the caller
+//! whether a connection's peer has a live call.
 
 mod conn;
+mod websocket;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use self::conn::{Conn, End, READ, READ_WRITE, State, start_connect};
-use super::conn::{StreamEvent, StreamPlan};
+use self::conn::{Conn, End, State, start_connect};
+use self::websocket::Ws;
 use super::idle::{IdleSweep, Quiet, Verdict};
 use super::routing::{Route, Routes, Unroutable};
-use super::{SharedSettings, StreamKind};
+use super::{SharedSettings, StreamKind, StreamPlan};
 use crate::call::TxQueue;
-use crate::shard::os::{Epoll, Interest, Ready};
+use crate::endpoint::StreamEvent;
+use crate::shard::poller::{Interest, READ, READ_WRITE, Ready, Registry, Token};
 
-/// The epoll token of the listener; connections count up from 1.
-const LISTENER: u64 = u64::MAX;
-/// The token of an extra descriptor that only wakes the wait (`watch`).
-const WAKE: u64 = u64::MAX - 1;
 /// Connections accepted per turn.
 const MAX_ACCEPTS: usize = 256;
-/// Sockets reported per wait.
-const EVENTS: usize = 512;
 
-/// True when this transport runs polled rather than with tasks.
-pub fn applies(kind: StreamKind) -> bool {
-    matches!(kind, StreamKind::Tcp | StreamKind::Tls)
-}
-
-/// The polled connections of one shard.
-pub struct Polled {
+/// The stream connections of one shard.
+pub struct Streams {
     settings: SharedSettings,
-    epoll: Epoll,
+    registry: Registry,
     listener: Option<TcpListener>,
     conns: HashMap<u64, Conn>,
     /// Connection ids, and which connection each message takes.
@@ -69,34 +61,36 @@ pub struct Polled {
     doomed: Vec<(u64, End)>,
     /// Accepted connections' idle timeout (`None`: `-stream_idle_timeout 0`).
     idle: Option<IdleSweep>,
-    ready: Vec<Ready>,
     events: VecDeque<StreamEvent>,
     /// TLS: what one socket read brought, before rustls decrypts it.
     scratch: Vec<u8>,
 }
 
-impl Polled {
-    /// Takes the plan's sockets (listener, shared client connection) into an epoll set;
-    /// a TLS client connection starts its handshake.
-    pub fn start(plan: StreamPlan, now: Instant) -> std::io::Result<Polled> {
-        let mut p = Polled {
+impl Streams {
+    /// Takes the plan's sockets (listener, shared client connection) into the shard's
+    /// poller; a TLS or WebSocket client connection starts its handshake.
+    pub(crate) fn start(
+        plan: StreamPlan,
+        registry: Registry,
+        now: Instant,
+    ) -> std::io::Result<Streams> {
+        let mut p = Streams {
             routes: Routes::new(&plan.settings),
             settings: plan.settings,
-            epoll: Epoll::new(EVENTS)?,
+            registry,
             listener: None,
             conns: HashMap::new(),
             dirty: Vec::new(),
             pending: Vec::new(),
             doomed: Vec::new(),
             idle: None,
-            ready: Vec::with_capacity(EVENTS),
             events: VecDeque::new(),
             scratch: Vec::new(),
         };
         if let Some(l) = plan.listener {
             p.idle = p.settings.idle_timeout.map(IdleSweep::new);
             l.set_nonblocking(true)?;
-            p.epoll.add(l.as_raw_fd(), LISTENER, READ)?;
+            p.registry.add(l.as_raw_fd(), Token::Listener, READ)?;
             p.listener = Some(l);
         }
         if let Some(c) = plan.connected {
@@ -104,8 +98,8 @@ impl Polled {
             c.set_nonblocking(true)?;
             let _ = c.set_nodelay(true);
             let id = p.routes.adopt(peer);
-            p.conns
-                .insert(id, Conn::new(peer, State::Open, p.settings.max_message));
+            let conn = p.new_conn(peer, State::Open, false);
+            p.conns.insert(id, conn);
             p.attach(id, c, READ)?;
             p.opened(id, now);
             p.flush();
@@ -113,14 +107,34 @@ impl Polled {
         Ok(p)
     }
 
-    /// Also wakes `wait` when `fd` becomes readable (the shard's RTP socket).
-    pub fn watch(&self, fd: RawFd) -> std::io::Result<()> {
-        self.epoll.add(fd, WAKE, READ)
+    /// A connection to or from `peer` with the layers of this transport; a WebSocket
+    /// exists from the start, so messages queued while connecting wait for its upgrade.
+    fn new_conn(&self, peer: SocketAddr, state: State, accepted: bool) -> Conn {
+        let st = &self.settings;
+        let mut c = Conn::new(peer, state, st.max_message, st.kind.uses_tls());
+        c.accepted = accepted;
+        if st.kind.is_websocket() {
+            let ws = if accepted {
+                Ws::accept(st.max_message)
+            } else {
+                Ws::connect(
+                    st.kind == StreamKind::Wss,
+                    peer,
+                    &st.ws_path,
+                    st.max_message,
+                )
+            };
+            match ws {
+                Ok(ws) => c.ws = Some(Box::new(ws)),
+                Err(reason) => c.ws_error = Some(reason),
+            }
+        }
+        c
     }
 
-    /// Sleeps until a socket is ready or `timeout` passes (zero: only looks).
-    pub fn wait(&mut self, timeout: Duration) {
-        self.epoll.wait(&mut self.ready, timeout);
+    /// Whether a listening socket is open (a server's, or a client's for requests).
+    pub fn listening(&self) -> bool {
+        self.listener.is_some()
     }
 
     /// The earliest connect or handshake deadline, reconnection time, or idle sweep.
@@ -154,18 +168,21 @@ impl Polled {
         self.conns.len()
     }
 
-    /// Handles what `wait` found ready and the deadlines due at `now`: accepts, finishes
-    /// connects and handshakes, writes what was blocked, and reads; `deliver` gets each
-    /// whole message and its peer. Returns the number of messages delivered.
-    pub fn handle_io(&mut self, now: Instant, deliver: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
+    /// Handles what the poller found `ready` and the deadlines due at `now`: accepts,
+    /// finishes connects and handshakes, writes what was blocked, and reads; `deliver`
+    /// gets each whole message and its peer. Returns the number of messages delivered.
+    pub(crate) fn handle_io(
+        &mut self,
+        now: Instant,
+        ready: &[Ready],
+        deliver: &mut dyn FnMut(&[u8], SocketAddr),
+    ) -> usize {
         self.handle_deadlines(now);
         let mut delivered = 0;
-        let mut ready = std::mem::take(&mut self.ready);
-        for r in ready.drain(..) {
+        for r in ready {
             match r.token {
-                LISTENER => self.accept(now),
-                WAKE => {}
-                id => {
+                Token::Listener => self.accept(now),
+                Token::Conn(id) => {
                     let Some(state) = self.conns.get(&id).map(|c| c.state) else {
                         continue;
                     };
@@ -182,9 +199,9 @@ impl Polled {
                         }
                     }
                 }
+                _ => {}
             }
         }
-        self.ready = ready;
         // Connections that ended go first (not written to again), then handshake
         // replies, pongs and blocked bytes.
         self.reap();
@@ -234,7 +251,8 @@ impl Polled {
     }
 
     fn attach(&mut self, id: u64, sock: TcpStream, interest: Interest) -> std::io::Result<()> {
-        self.epoll.add(sock.as_raw_fd(), id, interest)?;
+        self.registry
+            .add(sock.as_raw_fd(), Token::Conn(id), interest)?;
         if let Some(c) = self.conns.get_mut(&id) {
             c.writing = interest.write;
             c.sock = Some(sock);
@@ -246,8 +264,9 @@ impl Polled {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
-        // TLS: the session may not exist yet (connecting); its messages wait in `plain`.
-        c.queue(bytes, self.settings.kind == StreamKind::Tls);
+        // The TLS session or the WebSocket may not exist yet (connecting): the messages
+        // wait in `plain` (TLS) or `out` until it does.
+        c.queue(bytes);
         c.mark_dirty(id, &mut self.dirty);
     }
 
@@ -269,17 +288,16 @@ impl Polled {
     /// New outgoing connection `id` to `peer` (after -reconnect_sleep for a reconnection).
     fn open(&mut self, now: Instant, id: u64, peer: SocketAddr, reconnect: bool) {
         let sleep = self.settings.reconnect_sleep;
-        let max = self.settings.max_message;
         if reconnect && !sleep.is_zero() {
             let until = now + sleep;
-            self.conns
-                .insert(id, Conn::new(peer, State::Sleeping { until }, max));
+            let conn = self.new_conn(peer, State::Sleeping { until }, false);
+            self.conns.insert(id, conn);
             self.pending.push(id);
             return;
         }
         let deadline = now + self.settings.handshake_timeout;
-        self.conns
-            .insert(id, Conn::new(peer, State::Connecting { deadline }, max));
+        let conn = self.new_conn(peer, State::Connecting { deadline }, false);
+        self.conns.insert(id, conn);
         self.connect(id, deadline);
     }
 
@@ -342,9 +360,26 @@ impl Polled {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
-        if self.settings.kind != StreamKind::Tls {
-            c.state = State::Open;
-            self.events.push_back(c.open_event());
+        let deadline = now + self.settings.handshake_timeout;
+        if let Some(reason) = c.ws_error.take() {
+            self.events.push_back(StreamEvent::HandshakeFailed {
+                peer: c.peer,
+                reason,
+            });
+            self.doomed.push((id, End::Failed));
+            return;
+        }
+        if !self.settings.kind.uses_tls() {
+            if c.ws.is_none() {
+                c.state = State::Open;
+                self.events.push_back(c.open_event());
+                return;
+            }
+            // WebSocket: the upgrade runs first (a client's request goes out now).
+            c.state = State::Handshaking { deadline };
+            self.pending.push(id);
+            c.pump_ws();
+            c.mark_dirty(id, &mut self.dirty);
             return;
         }
         let session = match self.settings.tls.as_ref() {
@@ -362,11 +397,11 @@ impl Polled {
                 // them all at once.
                 tls.set_buffer_limit(None);
                 c.tls = Some(Box::new(tls));
-                c.state = State::Handshaking {
-                    deadline: now + self.settings.handshake_timeout,
-                };
+                c.state = State::Handshaking { deadline };
                 self.pending.push(id);
-                // A client speaks first (ClientHello).
+                // A client speaks first (ClientHello; for `wss` the upgrade request waits
+                // in `plain` for the TLS handshake).
+                c.pump_ws();
                 c.mark_dirty(id, &mut self.dirty);
             }
             Err(reason) => {
@@ -464,9 +499,12 @@ impl Polled {
                 continue;
             }
             let _ = sock.set_nodelay(true);
-            let mut conn = Conn::new(peer, State::Open, self.settings.max_message);
-            conn.accepted = true;
-            if let Some(idle) = self.idle.as_mut() {
+            let mut conn = self.new_conn(peer, State::Open, true);
+            // A WebSocket's idle clock starts when its upgrade is done (the handshake
+            // timeout bounds the upgrade, and its bytes are not half a message).
+            if !self.settings.kind.is_websocket()
+                && let Some(idle) = self.idle.as_mut()
+            {
                 conn.quiet = Some(Quiet::new(now));
                 idle.accepted(now);
             }
@@ -499,6 +537,13 @@ impl Polled {
         if got.opened {
             self.pending.retain(|p| *p != id);
             self.events.push_back(c.open_event());
+            if c.accepted
+                && c.ws.is_some()
+                && let Some(idle) = self.idle.as_mut()
+            {
+                c.quiet = Some(Quiet::new(now));
+                idle.accepted(now);
+            }
         }
         if let Some(reason) = got.handshake_error {
             self.events.push_back(StreamEvent::HandshakeFailed {
@@ -521,7 +566,7 @@ impl Polled {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
-        match c.write_out(&self.epoll, id) {
+        match c.write_out(&self.registry, id) {
             Err(()) => self.doomed.push((id, End::Failed)),
             Ok(true) if c.closing => self.doomed.push((id, End::Closed)),
             Ok(_) => {}
@@ -552,7 +597,7 @@ impl Polled {
                 continue;
             };
             let opened = c.state == State::Open;
-            c.close(&self.epoll, end);
+            c.close(&self.registry, end);
             c.closing = true;
             self.pending.retain(|p| *p != id);
             let peer = c.peer;

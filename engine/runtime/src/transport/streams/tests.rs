@@ -1,6 +1,7 @@
-//! The polled transport on real loopback sockets, driven turn by turn in this thread
-//! (no executor): framing across writes, pings, per-call connections that close with
-//! their flow, losses reported with the calls they carried, and TLS both ways.
+//! The stream transport on real loopback sockets, driven turn by turn in this thread
+//! (no executor) with a poller of its own: framing across writes, pings, per-call
+//! connections that close with their flow, losses reported with the calls they carried,
+//! and TLS, WebSocket and secure WebSocket both ways.
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -9,8 +10,45 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::shard::poller::Poller;
+use crate::shard::wait::Wait;
 use crate::transport::tls::{self, TlsOptions};
 use crate::transport::{Carried, StreamSettings, setup};
+
+/// The connections with a poller of their own, as a shard loop holds them.
+struct Polled {
+    s: Streams,
+    poller: Poller,
+}
+
+impl Polled {
+    fn start(plan: StreamPlan, now: Instant) -> std::io::Result<Polled> {
+        let poller = Poller::new(64)?;
+        let s = Streams::start(plan, poller.registry().clone(), now)?;
+        Ok(Polled { s, poller })
+    }
+
+    fn wait(&mut self, timeout: Duration) {
+        self.poller.wait(Wait::Readable(timeout));
+    }
+
+    fn handle_io(&mut self, now: Instant, deliver: &mut dyn FnMut(&[u8], SocketAddr)) -> usize {
+        self.s.handle_io(now, self.poller.ready(), deliver)
+    }
+}
+
+impl std::ops::Deref for Polled {
+    type Target = Streams;
+    fn deref(&self) -> &Streams {
+        &self.s
+    }
+}
+
+impl std::ops::DerefMut for Polled {
+    fn deref_mut(&mut self) -> &mut Streams {
+        &mut self.s
+    }
+}
 
 fn msg(id: &str) -> Vec<u8> {
     format!(
@@ -44,7 +82,7 @@ fn server(kind: StreamKind) -> (Polled, SocketAddr) {
     let l = setup::listener("127.0.0.1:0".parse().expect("addr"), false).expect("listen");
     let addr = l.local_addr().expect("addr");
     let mut s = StreamSettings::new(kind, false, true);
-    if kind == StreamKind::Tls {
+    if kind.uses_tls() {
         s.tls = Some(tls_setup());
     }
     #[allow(clippy::disallowed_methods)]
@@ -176,11 +214,14 @@ fn per_call_connections_open_per_flow_and_close_quietly_when_their_flow_ends() {
     assert!(texts[0].contains("Call-ID: call1") && texts[1].contains("Call-ID: call2"));
 }
 
-#[test]
-fn tls_client_and_server_connect_and_carry_messages_both_ways() {
-    let (mut srv, addr) = server(StreamKind::Tls);
-    let mut s = StreamSettings::new(StreamKind::Tls, true, false);
-    s.tls = Some(tls_setup());
+/// A per-call client of `kind` sends "hello" to a server of `kind`, which answers
+/// "world" on the connection the client opened.
+fn client_and_server_carry_messages_both_ways(kind: StreamKind) {
+    let (mut srv, addr) = server(kind);
+    let mut s = StreamSettings::new(kind, true, false);
+    if kind.uses_tls() {
+        s.tls = Some(tls_setup());
+    }
     #[allow(clippy::disallowed_methods)]
     let now = Instant::now();
     let mut cli = Polled::start(plan(s, None), now).expect("start");
@@ -199,7 +240,7 @@ fn tls_client_and_server_connect_and_carry_messages_both_ways() {
         if !answered && !at_srv.is_empty() {
             let peer = match events(&mut srv).as_slice() {
                 [StreamEvent::Accepted { peer }] => *peer,
-                other => panic!("server events {other:?}"),
+                other => panic!("{kind:?}: server events {other:?}"),
             };
             let mut reply = TxQueue::default();
             reply.push(peer, &msg("world"));
@@ -212,13 +253,28 @@ fn tls_client_and_server_connect_and_carry_messages_both_ways() {
             break;
         }
     }
-    assert_eq!(at_srv, vec![msg("hello")]);
-    assert_eq!(at_cli, vec![msg("world")]);
+    assert_eq!(at_srv, vec![msg("hello")], "{kind:?}");
+    assert_eq!(at_cli, vec![msg("world")], "{kind:?}");
     assert_eq!(
         events(&mut cli),
         vec![StreamEvent::Opened { peer: addr }],
-        "opened once, after the handshake"
+        "{kind:?}: opened once, after the handshakes"
     );
+}
+
+#[test]
+fn tls_client_and_server_connect_and_carry_messages_both_ways() {
+    client_and_server_carry_messages_both_ways(StreamKind::Tls);
+}
+
+#[test]
+fn websocket_client_and_server_upgrade_and_carry_messages_both_ways() {
+    client_and_server_carry_messages_both_ways(StreamKind::Ws);
+}
+
+#[test]
+fn secure_websocket_client_and_server_upgrade_over_tls_and_carry_messages_both_ways() {
+    client_and_server_carry_messages_both_ways(StreamKind::Wss);
 }
 
 fn idle_closed(ev: &[StreamEvent]) -> Vec<SocketAddr> {

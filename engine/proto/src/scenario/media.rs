@@ -2,10 +2,11 @@
 //! `play_pcap_video`, `play_pcap_image`, `rtp_stream`, `rtp_echo`, `rtpcheck`, and
 //! gossipper's `send_dtmf` / `play_dtmf` and `rtp_record`.
 //!
-//! Owns: the argument grammar, checked once when the scenario loads (a bad argument is a
-//! load-time error naming the verb and the reason) and again, cheaply, when a call runs
-//! the action. Must not: touch files (the library loads them) or allocate on the hot path
-//! beyond the names it returns.
+//! Owns: the argument grammar, parsed once when the scenario loads (the loader keeps the
+//! typed command in `MediaAction::command`; a bad argument is an error naming the verb
+//! and the reason when the run prepares its media). Calls hand the parsed command to the
+//! media engine: nothing is parsed per call. Must not: touch files (the library loads
+//! them).
 
 use gossipper_media::Loops;
 

@@ -1,0 +1,407 @@
+//! The endpoint in virtual time: `-t un` ports, hard quits, lazy timewait timers, live
+//! calls per peer, and folded send templates.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Budget, Endpoint};
+use crate::call::TxQueue;
+use crate::call::inject::InjectData;
+use crate::load::Pacer;
+
+/// Everything `core` queued to send.
+fn sent(core: &mut Endpoint) -> TxQueue {
+    let mut tx = TxQueue::default();
+    let mut all = TxQueue::default();
+    while core.poll_transmit(&mut tx) {
+        for t in &tx.items {
+            all.flow = t.flow;
+            all.push(t.dest, tx.bytes(t));
+        }
+        tx.clear();
+    }
+    all
+}
+
+mod un_and_abort {
+    use super::*;
+    use crate::sim;
+
+    /// A `-t un` client core (`uac`, 1000 calls/s, 3 calls at most, 2 sockets at most).
+    fn un_client(now: Instant) -> Endpoint {
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let mut env = sim::env(local, Some(remote), now);
+        env.transport = crate::config::TransportMode::UdpPerCall;
+        let mut core = Endpoint::new(
+            0,
+            1,
+            sim::builtin("uac"),
+            env,
+            7,
+            InjectData::default(),
+            Pacer::new(1000.0, now),
+            Budget {
+                remaining: Some(3),
+                limit: 100,
+            },
+        );
+        core.enable_udp_per_call(2);
+        core
+    }
+
+    fn via_port(tx: &TxQueue, t: &crate::call::Transmit) -> u16 {
+        let text = String::from_utf8_lossy(tx.bytes(t)).to_string();
+        let via = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Via: SIP/2.0/UDP 127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no Via in {text}"));
+        via.split(';').next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn un_calls_wait_for_a_socket_then_each_renders_and_sends_from_its_own_port() {
+        let t0 = crate::sim::epoch();
+        let wall = SystemTime::UNIX_EPOCH;
+        let mut core = un_client(t0);
+        let later = t0 + Duration::from_millis(3);
+        // 3 calls are due but only 2 sockets may open; none is bound yet.
+        assert_eq!(core.udp_ports_wanted(later), 2);
+        core.handle_timeout(later, wall);
+        assert!(
+            sent(&mut core).items.is_empty(),
+            "no call opens without a socket"
+        );
+        assert_eq!(core.live_calls(), 0);
+
+        core.handle_udp_port(4001);
+        core.handle_udp_port(4002);
+        assert_eq!(core.udp_ports_wanted(later), 0);
+        core.handle_timeout(later, wall);
+        assert_eq!(core.live_calls(), 3, "the third call shares a socket");
+        let tx = sent(&mut core);
+        assert_eq!(tx.items.len(), 3);
+        let mut ports = Vec::new();
+        for t in &tx.items {
+            let port = via_port(&tx, t);
+            assert_eq!(u64::from(port), t.flow, "sent from the port it renders");
+            ports.push(port);
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports, vec![4001, 4002]);
+
+        // Ending the calls releases the sockets, each once its last call is gone.
+        core.abort_all(later, wall);
+        let mut closed: Vec<u16> = std::iter::from_fn(|| core.poll_closed_udp_port()).collect();
+        closed.sort_unstable();
+        assert_eq!(closed, vec![4001, 4002]);
+    }
+
+    #[test]
+    fn a_hard_quit_cancels_the_unanswered_invites_and_counts_the_calls_as_aborted() {
+        let t0 = crate::sim::epoch();
+        let wall = SystemTime::UNIX_EPOCH;
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let mut core = Endpoint::new(
+            0,
+            1,
+            sim::builtin("uac"),
+            sim::env(local, Some(remote), t0),
+            7,
+            InjectData::default(),
+            Pacer::new(1000.0, t0),
+            Budget {
+                remaining: Some(3),
+                limit: 100,
+            },
+        );
+        core.handle_timeout(t0 + Duration::from_millis(5), wall);
+        assert_eq!(core.live_calls(), 3);
+        let _ = sent(&mut core);
+        core.abort_all(t0 + Duration::from_millis(6), wall);
+        assert_eq!(core.live_calls(), 0);
+        let tx = sent(&mut core);
+        let methods: Vec<String> = tx
+            .items
+            .iter()
+            .map(|t| {
+                let text = String::from_utf8_lossy(tx.bytes(t)).to_string();
+                text.split(' ').next().unwrap_or("").to_string()
+            })
+            .collect();
+        assert_eq!(methods, ["CANCEL", "CANCEL", "CANCEL"]);
+        let c = &core.stats().counters;
+        assert_eq!((c.failed_calls, c.aborted_calls, c.fatal_errors), (3, 3, 0));
+        assert_eq!(core.stats().current_calls, 0);
+    }
+
+    #[test]
+    fn un_is_ignored_by_servers_which_answer_from_the_shard_socket() {
+        let now = crate::sim::epoch();
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let mut core = Endpoint::new(
+            0,
+            1,
+            sim::builtin("uas"),
+            sim::env(local, None, now),
+            7,
+            InjectData::default(),
+            Pacer::new(0.0, now),
+            Budget {
+                remaining: None,
+                limit: 100,
+            },
+        );
+        core.enable_udp_per_call(10);
+        assert_eq!(core.udp_ports_wanted(now), 0);
+        assert!(core.udp_ports.is_none());
+    }
+}
+
+mod lazy_timer_tests {
+    use crate::endpoint::table::LAZY_GRID;
+    use crate::sim::{self, SimNet};
+    use std::time::Duration;
+
+    #[test]
+    fn timewaits_end_together_on_the_lazy_grid_never_early() {
+        let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let mut net = SimNet::new(9);
+        let uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 5);
+        net.run_until(100_000, |n| n.endpoints[uac].done());
+        let epoch = net.epoch();
+        let byes: Vec<Duration> = net
+            .log
+            .iter()
+            .filter(|s| s.first_line.starts_with("BYE "))
+            .map(|s| s.at + net.delay)
+            .collect();
+        assert_eq!(byes.len(), 5);
+        let core = &net.endpoints[uas];
+        assert_eq!(core.live_calls(), 5, "all five wait out the 4 s timewait");
+        let next = core.poll_timeout().expect("a timewait deadline") - epoch;
+        // The uas's 4 s timewait starts when it answers the BYE, which it does on arrival.
+        let first_end = byes[0] + Duration::from_secs(4);
+        assert!(next >= first_end, "never early: {next:?} < {first_end:?}");
+        assert!(
+            next < first_end + Duration::from_nanos(LAZY_GRID),
+            "at most one grid step late: {next:?}"
+        );
+        assert_eq!(next.as_nanos() % u128::from(LAZY_GRID), 0, "on the grid");
+        // The five BYEs came within 5 ms, so their timewaits end in at most two turns.
+        let mut turns = 0;
+        net.run_until(1000, |n| {
+            turns += 1;
+            n.endpoints[uas].live_calls() == 0
+        });
+        assert!(turns <= 3, "{turns} turns to end five timewaits");
+    }
+
+    #[test]
+    fn a_short_timewait_ends_exactly() {
+        let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let uas = crate::scenario::builtin::get("uas").expect("the built-in uas");
+        assert!(uas.xml.contains("<timewait milliseconds=\"4000\"/>"));
+        let uas_xml = uas.xml.replace(
+            "<timewait milliseconds=\"4000\"/>",
+            "<timewait milliseconds=\"300\"/>",
+        );
+        let mut net = SimNet::new(9);
+        let uas = net.add_server(sim::scenario(&uas_xml), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1000.0, 1);
+        net.run_until(100_000, |n| n.endpoints[uac].done());
+        let bye = net
+            .log
+            .iter()
+            .find(|s| s.first_line.starts_with("BYE "))
+            .map(|s| s.at + net.delay)
+            .expect("a BYE");
+        let next = net.endpoints[uas]
+            .poll_timeout()
+            .expect("the timewait's end");
+        assert_eq!(next - net.epoch(), bye + Duration::from_millis(300));
+    }
+}
+
+mod live_call_tests {
+    use super::*;
+    use crate::sim::{self, SimNet};
+
+    /// A `-t t1` uas (its calls indexed by peer) and a uac holding its call 90 s in
+    /// silence (`-d 90000`), in virtual time.
+    #[test]
+    fn a_peer_carries_live_calls_until_its_calls_end_or_only_wait_out_their_timewait() {
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let (server, client, stranger) = (addr(5060), addr(5061), addr(5062));
+        let mut net = SimNet::new(5);
+        let mut env = sim::env(server, None, net.epoch());
+        env.transport = crate::config::TransportMode::TcpShared;
+        let uas = net.add(
+            Endpoint::new(
+                0,
+                1,
+                sim::builtin("uas"),
+                env,
+                11,
+                InjectData::default(),
+                Pacer::new(0.0, net.epoch()),
+                Budget {
+                    remaining: None,
+                    limit: 100,
+                },
+            ),
+            server,
+        );
+        let uac = net.add_client(sim::builtin("uac"), client, server, 10.0, 1);
+        net.endpoints[uac].run.env.default_pause_ms = 90_000;
+        let at = |n: &SimNet| n.log.last().map_or(Duration::ZERO, |s| s.at);
+        net.run_until(10_000, |n| {
+            n.log.iter().any(|s| s.first_line.starts_with("ACK "))
+        });
+        assert!(at(&net) < Duration::from_secs(1));
+        assert!(
+            net.endpoints[uas].carries_live_calls(client),
+            "the call is up"
+        );
+        assert!(!net.endpoints[uas].carries_live_calls(stranger));
+
+        net.run_until(10_000, |n| {
+            n.log.iter().any(|s| s.first_line.starts_with("BYE "))
+        });
+        assert!(at(&net) >= Duration::from_secs(90));
+        net.run_until(10_000, |n| {
+            n.log.iter().any(|s| {
+                s.first_line.starts_with("SIP/2.0 200")
+                    && s.from == server
+                    && s.at >= Duration::from_secs(90)
+            })
+        });
+        assert_eq!(net.endpoints[uas].live_calls(), 1, "in its timewait");
+        assert!(
+            !net.endpoints[uas].carries_live_calls(client),
+            "a call waiting out its timewait is not live"
+        );
+        net.run_until(100_000, |n| n.endpoints[uas].live_calls() == 0);
+        assert!(!net.endpoints[uas].carries_live_calls(client));
+    }
+}
+
+mod fold_tests {
+    use crate::call::plan::Plan;
+    use crate::scenario::Scenario;
+    use crate::sim::{self, SimNet};
+    use std::sync::Arc;
+
+    /// Every datagram of `calls` calls from `client` to `server`, with the sends' run
+    /// constants folded (as shards run) or not.
+    fn wire(client: Arc<Scenario>, server: Arc<Scenario>, folded: bool) -> Vec<Vec<u8>> {
+        let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+        let mut net = SimNet::new(3);
+        let s = net.add_server(server, addr(5060));
+        let c = net.add_client(client, addr(5061), addr(5060), 100.0, 3);
+        for i in [s, c] {
+            net.endpoints[i].run.env.keys = vec![("site".into(), "lab-7".into())];
+            let core = &mut net.endpoints[i];
+            core.run.plan = Plan::new(&core.run.scenario);
+            if folded {
+                core.run
+                    .plan
+                    .fold_sends(&core.run.scenario, &core.run.env, false);
+            }
+        }
+        net.run_until(1_000_000, |n| {
+            n.endpoints[c].done() && n.endpoints[s].live_calls() == 0
+        });
+        let c = &net.endpoints[c].stats().counters;
+        assert_eq!((c.successful_calls, c.failed_calls), (3, 0), "{c:?}");
+        net.log.iter().map(|s| s.bytes.clone()).collect()
+    }
+
+    /// `xml` loaded with `-key site …` allowed.
+    fn with_key_site(xml: &str) -> Arc<Scenario> {
+        let keys = ["site".to_string()];
+        let options = crate::scenario::LoadOptions {
+            keys: &keys,
+            ..Default::default()
+        };
+        Arc::new(crate::scenario::load(xml.as_bytes(), "edge.xml", &options).expect("loads"))
+    }
+
+    #[test]
+    fn folding_run_constants_changes_no_byte_on_the_wire() {
+        // A client whose INVITE has a line-dropping keyword followed by constants on the
+        // same line (no last message yet: the line is cut where the next literal ends it),
+        // a -key value, and constants everywhere else.
+        let uac = crate::scenario::builtin::get("uac")
+            .expect("the built-in uac")
+            .xml;
+        let edge = uac.replacen(
+            "Max-Forwards: 70",
+            "[last_Via:] [local_ip]:[local_port] x [transport]\n    X-Site: [site] [pid]\n    Max-Forwards: 70",
+            1,
+        );
+        assert_ne!(edge, uac, "the built-in uac has a Max-Forwards line");
+        let pairs = [
+            (sim::builtin("uac"), sim::builtin("uas")),
+            (sim::builtin("regexp"), sim::builtin("uas")),
+            (sim::builtin("branchc"), sim::builtin("branchs")),
+            (with_key_site(&edge), sim::builtin("uas")),
+        ];
+        for (client, server) in pairs {
+            let name = client.name.clone();
+            let plain = wire(client.clone(), server.clone(), false);
+            let folded = wire(client, server, true);
+            assert!(plain.len() >= 18, "{name}: {} datagrams", plain.len());
+            for (a, b) in plain.iter().zip(&folded) {
+                assert_eq!(
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b),
+                    "{name}"
+                );
+            }
+            assert_eq!(plain.len(), folded.len(), "{name}");
+        }
+    }
+
+    #[test]
+    fn folding_leaves_fewer_segments_and_keeps_per_call_keywords() {
+        let sc = sim::builtin("uac");
+        let env = sim::env(
+            "127.0.0.1:5061".parse().expect("an address"),
+            Some("127.0.0.1:5060".parse().expect("an address")),
+            crate::sim::epoch(),
+        );
+        let mut plan = Plan::new(&sc);
+        plan.fold_sends(&sc, &env, false);
+        let crate::scenario::CommandKind::Send(invite) = &sc.commands[0].kind else {
+            panic!("the uac starts with a send");
+        };
+        let folded = plan.send_template(0, &invite.template);
+        assert!(
+            folded.segments.len() * 2 < invite.template.segments.len(),
+            "{} -> {} segments",
+            invite.template.segments.len(),
+            folded.segments.len()
+        );
+        let kept = |t: &crate::scenario::Template, k: fn(&crate::scenario::Keyword) -> bool| {
+            t.segments
+                .iter()
+                .filter(|s| matches!(s, crate::scenario::Segment::Keyword(kw) if k(kw)))
+                .count()
+        };
+        use crate::scenario::Keyword as K;
+        let per_call = |k: &K| matches!(k, K::CallId | K::Branch(_) | K::CallNumber | K::Len(_));
+        assert_eq!(kept(folded, per_call), kept(&invite.template, per_call));
+        // -t un: each call renders its own port.
+        plan.fold_sends(&sc, &env, true);
+        let port = |k: &K| matches!(k, K::LocalPort(_));
+        assert_eq!(
+            kept(plan.send_template(0, &invite.template), port),
+            kept(&invite.template, port)
+        );
+        assert!(kept(&invite.template, port) > 0);
+    }
+}

@@ -1,0 +1,415 @@
+//! One shard's event loop: the only code that moves a shard's bytes and reads its clock.
+//!
+//! Owns: the shard's `Endpoint` (by value: nothing else holds it), its poller, its I/O
+//! sources and its buffers. Must not: decide anything about SIP, calls or media (the
+//! endpoint does), or wait anywhere but `Poller::wait`.
+//!
+//! Each turn, in this order (the endpoint's drive order, `endpoint` module docs):
+//!
+//! ```text
+//! (now, wall) = clock()
+//! input:    SIP datagrams (UDP socket, call sockets, the hand-off) or stream messages,
+//!           and RTP → endpoint.handle_datagram / handle_rtp / handle_stream_event
+//! control:  the runner's rate, pause and quit → set_rate / set_paused / stop / abort_all
+//! timers:   endpoint.handle_timeout(now, wall)
+//! output:   poll_transmit → sendmmsg (UDP) or the connections (streams); poll_rtp_transmit
+//!           → sendmmsg; poll_recording → WAV files; poll_event → the runner
+//! publish:  a copy of the counters every 100 ms
+//! wait:     until the earliest poll_timeout (endpoint, connections, parked datagrams),
+//!           or input, as `wait::WaitPolicy` says
+//! ```
+//!
+//! When the endpoint is done the loop drains: it keeps turning until the connections have
+//! written everything (a second at most) and their peers closed them (`CLOSE_GRACE` at
+//! most), then publishes for the last time and returns.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::handoff::Handoff;
+use super::media_io::MediaIo;
+use super::poller::{Poller, Token};
+use super::traces::Traces;
+use super::udp::SipUdp;
+use super::wait::{self, Shape, WaitPolicy};
+use super::{Control, Published, ShardPlan, ShardSocket, clock, os};
+use crate::call::{ShardEvent, TxQueue};
+use crate::endpoint::{Endpoint, Event, Finished};
+use crate::transport::Streams;
+
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// The longest a loop waits when nothing is due: control changes (a new rate, pause,
+/// quit) are seen within this. An idle shard wakes 40 times a second, not 1,000 (an idle
+/// uas spent 3.5 % of a core on 1 ms wake-ups).
+const QUIET_SLEEP: Duration = Duration::from_millis(25);
+/// How long a finished shard keeps its stream connections open for the peer to close:
+/// SIPp fails the calls still on a connection that closes under them (FailedTcpClosed),
+/// even calls that already ended for us and are only in SIPp's final `<timewait>`.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+/// How long a finished shard waits for its connections (or parked datagrams) to be written.
+const FLUSH_LIMIT: Duration = Duration::from_secs(1);
+/// How often a draining shard looks at its connections while they still write.
+const DRAIN_STEP: Duration = Duration::from_millis(1);
+/// Descriptors reported per wait.
+const EVENTS: usize = 512;
+
+/// Runs the shard to its end. `Err` when it could not start (the runner reports it).
+pub(super) fn run(plan: ShardPlan) -> Result<(), String> {
+    Shard::new(plan)?.run();
+    Ok(())
+}
+
+/// Where a shard's SIP goes.
+enum Sip {
+    Udp(SipUdp),
+    Streams(Streams),
+}
+
+/// A finished shard writing out and waiting for its peers to close.
+#[derive(Clone, Copy, Debug)]
+struct Drain {
+    since: Instant,
+    /// Everything is written: the peers have `CLOSE_GRACE` from here to close.
+    grace_from: Option<Instant>,
+}
+
+struct Shard {
+    ep: Endpoint,
+    poller: Poller,
+    sip: Sip,
+    media: Option<MediaIo>,
+    handoff: Option<Handoff>,
+    traces: Traces,
+    control: Arc<Control>,
+    published: Arc<Mutex<Published>>,
+    /// The batch `poll_transmit` swaps into (reused).
+    batch: TxQueue,
+    waiting: WaitPolicy,
+    rate_seen: f64,
+    paused_seen: bool,
+    last_publish: Instant,
+    /// The previous turn's clock reading: no datagram is handled as received earlier.
+    floor: Instant,
+    /// Events and finished calls since the last publish.
+    events: Vec<ShardEvent>,
+    finished: Vec<Finished>,
+    drain: Option<Drain>,
+}
+
+impl Shard {
+    fn new(plan: ShardPlan) -> Result<Shard, String> {
+        let ShardPlan {
+            socket,
+            endpoint: mut ep,
+            control,
+            published,
+            traces,
+            media_socket,
+            udp_per_call,
+            handoff,
+            ..
+        } = plan;
+        let poller = Poller::new(EVENTS).map_err(|e| format!("cannot create epoll: {e}"))?;
+        let registry = poller.registry().clone();
+        let sip = match socket {
+            ShardSocket::Udp(socket) => {
+                if ep.is_client() {
+                    // Framed clients read each datagram's arrival time from the kernel
+                    // (`wait`); without it they would measure at the frame's end.
+                    let _ = os::enable_receive_timestamps(std::os::fd::AsRawFd::as_raw_fd(&socket));
+                }
+                if let Some(s) = udp_per_call {
+                    ep.enable_udp_per_call(s.max_sockets);
+                }
+                Sip::Udp(
+                    SipUdp::new(socket, udp_per_call, registry.clone())
+                        .map_err(|e| format!("cannot watch the UDP socket: {e}"))?,
+                )
+            }
+            ShardSocket::Stream(plan) => {
+                let (now, _) = clock();
+                Sip::Streams(
+                    Streams::start(plan, registry.clone(), now)
+                        .map_err(|e| format!("cannot set up the TCP/TLS sockets: {e}"))?,
+                )
+            }
+        };
+        let media = match media_socket {
+            Some(s) => Some(
+                MediaIo::new(s, &registry)
+                    .map_err(|e| format!("cannot watch the RTP socket: {e}"))?,
+            ),
+            None => None,
+        };
+        if let Some(h) = handoff.as_ref() {
+            registry
+                .add(h.fd(), Token::Handoff, super::poller::READ)
+                .map_err(|e| format!("cannot watch the hand-off: {e}"))?;
+        }
+        let traces = Traces::new(traces, ep.env().transport.keyword());
+        let (now, _) = clock();
+        Ok(Shard {
+            ep,
+            poller,
+            sip,
+            media,
+            handoff,
+            traces,
+            control,
+            published,
+            batch: TxQueue::default(),
+            waiting: WaitPolicy::default(),
+            rate_seen: f64::NAN,
+            paused_seen: false,
+            last_publish: now,
+            floor: now,
+            events: Vec::new(),
+            finished: Vec::new(),
+            drain: None,
+        })
+    }
+
+    fn run(&mut self) {
+        loop {
+            let (now, wall) = clock();
+            let got = self.receive(now, wall);
+            self.floor = now;
+            if let Sip::Udp(u) = &mut self.sip {
+                u.top_up(&mut self.ep, now);
+            }
+            self.steer(now, wall);
+            self.ep.handle_timeout(now, wall);
+            self.transmit(now, wall);
+            self.collect_events();
+            let over = self.drained(now);
+            if over || now.duration_since(self.last_publish) >= PUBLISH_EVERY {
+                self.last_publish = now;
+                self.publish(over);
+            }
+            if over {
+                return;
+            }
+            self.wait(got);
+        }
+    }
+
+    /// Input: everything the sources have for the endpoint. Returns the SIP datagrams or
+    /// messages received (the wait policy's measure of a busy turn).
+    fn receive(&mut self, now: Instant, wall: SystemTime) -> usize {
+        let Shard {
+            ep,
+            poller,
+            sip,
+            media,
+            handoff,
+            traces,
+            floor,
+            ..
+        } = self;
+        let mut got = match sip {
+            Sip::Udp(u) => u.receive(ep, traces, poller, handoff.as_mut(), *floor, now, wall),
+            Sip::Streams(s) => {
+                let n = s.handle_io(now, poller.ready(), &mut |bytes, peer| {
+                    traces.received(wall, bytes);
+                    ep.handle_datagram(now, wall, bytes, peer);
+                });
+                s.handle_idle(now, &|peer| ep.carries_live_calls(peer));
+                while let Some(e) = s.poll_event() {
+                    ep.handle_stream_event(now, e);
+                }
+                n
+            }
+        };
+        if let Some(h) = handoff.as_mut() {
+            // This turn's datagrams for other shards go now; theirs for us come in.
+            h.flush();
+            if poller.may_read(Token::Handoff) {
+                got += h.receive(|bytes, from| {
+                    traces.received(wall, bytes);
+                    ep.handle_datagram(now, wall, bytes, from);
+                });
+            }
+        }
+        if let Some(m) = media.as_mut() {
+            m.receive(ep, poller, now);
+        }
+        got
+    }
+
+    /// The runner's steering: rate, pause, soft and hard quit.
+    fn steer(&mut self, now: Instant, wall: SystemTime) {
+        let c = &self.control;
+        let quit = c.quit_level();
+        let rate = c.rate() / self.ep.shards() as f64;
+        if rate != self.rate_seen {
+            self.ep.set_rate(rate, now);
+            self.rate_seen = rate;
+        }
+        let paused = c.paused();
+        if paused != self.paused_seen {
+            self.ep.set_paused(paused, now);
+            self.paused_seen = paused;
+        }
+        if quit >= 1 {
+            self.ep.stop();
+        }
+        if quit >= 2 {
+            self.ep.abort_all(now, wall);
+        }
+    }
+
+    /// Output: SIP to its sockets or connections, RTP, recordings, traces.
+    fn transmit(&mut self, now: Instant, wall: SystemTime) {
+        let Shard {
+            ep,
+            sip,
+            media,
+            traces,
+            batch,
+            ..
+        } = self;
+        let mut sent_any = false;
+        while ep.poll_transmit(batch) {
+            sent_any = true;
+            traces.sent(wall, batch);
+            match sip {
+                Sip::Udp(u) => {
+                    let lost = u.send(batch, now);
+                    if lost > 0 {
+                        ep.handle_send_failures(lost);
+                    }
+                }
+                Sip::Streams(s) => s.send(now, batch),
+            }
+            batch.clear();
+        }
+        match sip {
+            Sip::Udp(u) => {
+                if !sent_any && u.poll_timeout().is_some_and(|at| at <= now) {
+                    let lost = u.send(batch, now);
+                    if lost > 0 {
+                        ep.handle_send_failures(lost);
+                    }
+                }
+                u.close_ended(ep);
+            }
+            Sip::Streams(s) => {
+                s.flush();
+                // Calls failed here queue into the endpoint's next batch.
+                while let Some(e) = s.poll_event() {
+                    ep.handle_stream_event(now, e);
+                }
+            }
+        }
+        if let Some(m) = media.as_mut() {
+            m.send(ep);
+        }
+        traces.flush();
+    }
+
+    /// Moves the endpoint's events out until the next publish.
+    fn collect_events(&mut self) {
+        while let Some(e) = self.ep.poll_event() {
+            match e {
+                Event::Shard(e) => self.events.push(e),
+                Event::Finished(f) => self.finished.push(f),
+            }
+        }
+    }
+
+    /// True when the shard is done and has written out: time to stop.
+    fn drained(&mut self, now: Instant) -> bool {
+        let done = self.ep.done();
+        // A server shard with the hand-off forwards for the others until all are done.
+        let done = match self.handoff.as_mut() {
+            Some(h) => h.all_done(done),
+            None => done,
+        };
+        if !done {
+            return false;
+        }
+        let d = self.drain.get_or_insert(Drain {
+            since: now,
+            grace_from: None,
+        });
+        let written = match &self.sip {
+            Sip::Udp(u) => u.poll_timeout().is_none(),
+            Sip::Streams(s) => s.idle(),
+        };
+        if d.grace_from.is_none() {
+            if !written && now.duration_since(d.since) < FLUSH_LIMIT {
+                return false;
+            }
+            d.grace_from = Some(now);
+        }
+        match &self.sip {
+            Sip::Udp(_) => true,
+            Sip::Streams(s) => {
+                s.open_connections() == 0
+                    || d.grace_from
+                        .is_some_and(|g| now.duration_since(g) >= CLOSE_GRACE)
+            }
+        }
+    }
+
+    /// Hands the runner a copy of the counters, and the events and finished calls since
+    /// the last time.
+    fn publish(&mut self, done: bool) {
+        let sockets = match &self.sip {
+            Sip::Udp(u) => u.open_sockets(),
+            // A server's listening socket counts too.
+            Sip::Streams(s) => s.open_connections() + usize::from(!self.ep.is_client()),
+        } + usize::from(self.media.is_some());
+        let mut p = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        p.stats.clone_from(self.ep.stats());
+        p.stats.open_sockets = sockets as u64;
+        p.done = done;
+        p.finished.append(&mut self.finished);
+        p.events.append(&mut self.events);
+    }
+
+    /// The turn's one wait, until the earliest deadline or input.
+    fn wait(&mut self, got: usize) {
+        let (now, _) = clock();
+        let mut next = self.ep.poll_timeout();
+        let more = match &self.sip {
+            Sip::Udp(u) => u.poll_timeout(),
+            Sip::Streams(s) => s.poll_timeout(),
+        };
+        // Draining: look again soon while bytes wait, else when the grace ends.
+        let draining = self.drain.map(|d| match d.grace_from {
+            None => now + DRAIN_STEP,
+            Some(g) => g + CLOSE_GRACE,
+        });
+        for t in [more, draining].into_iter().flatten() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        let until = match next {
+            Some(d) if d > now => (d - now).min(QUIET_SLEEP),
+            Some(_) => Duration::ZERO,
+            None => QUIET_SLEEP,
+        };
+        let shape = match &self.sip {
+            Sip::Streams(_) => Shape::Streams,
+            // Not with media: RTP arrival times feed jitter and would be a frame late.
+            Sip::Udp(u)
+                if self.rate_seen >= wait::FRAMED_RATE
+                    && self.media.is_none()
+                    && self.ep.is_client()
+                    && !u.has_call_sockets() =>
+            {
+                Shape::Framed
+            }
+            Sip::Udp(_) => Shape::Datagrams,
+        };
+        self.poller.wait(self.waiting.next(shape, got, until));
+        // Connections and call sockets are read on readiness: after a blind sleep, look.
+        let on_readiness = match &self.sip {
+            Sip::Streams(_) => true,
+            Sip::Udp(u) => u.has_call_sockets(),
+        };
+        if on_readiness && !self.poller.readiness_known() {
+            self.poller.look();
+        }
+    }
+}

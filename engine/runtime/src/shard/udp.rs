@@ -1,0 +1,386 @@
+//! A shard's SIP over UDP: its one socket (`u1`, and servers), and for `-t un` clients
+//! one socket per call (SIPp's "one socket per call"; the port bookkeeping is the
+//! endpoint's `port_pool`).
+//!
+//! Owns: the sockets, their registration in the shard's poller, the receive buffers,
+//! and the datagrams the kernel had no room for (`parked`, sent first in the next turn:
+//! nothing accepted is dropped for a full send buffer, and order is kept). Must not:
+//! decide which call uses which port (the endpoint does) or anything about SIP.
+//!
+//! Receive: the shard socket is drained every turn (at most [`MAX_DRAIN`] recvmmsg
+//! batches), readable or not, as it always was: a framed client sleeps blind and reads
+//! once per frame. Call sockets are read when the poller reports them. Send: one
+//! sendmmsg per socket and run of datagrams (`Transmit::flow` of a `un` call is its local
+//! port).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::handoff::Handoff;
+use super::mmsg::{self, RecvBatch, send_all};
+use super::poller::{Poller, READ, Registry, Token};
+use super::traces::Traces;
+use crate::call::TxQueue;
+use crate::endpoint::Endpoint;
+
+/// recvmmsg batches drained from the shard socket per turn before timers run again.
+pub(crate) const MAX_DRAIN: usize = 8;
+/// How soon a shard with parked datagrams tries again.
+const PARKED_RETRY: Duration = Duration::from_millis(1);
+/// The most bytes parked: past this, datagrams count as send errors (a bounded buffer).
+const MAX_PARKED_BYTES: usize = 8 << 20;
+
+/// How a shard binds its per-call sockets (`-t un` clients).
+#[derive(Clone, Copy, Debug)]
+pub struct PerCallSettings {
+    /// `-i` (or the unspecified address).
+    pub bind_ip: IpAddr,
+    /// `-buff_size` when given; else the kernel default (a call socket carries one call).
+    pub buff_size: Option<usize>,
+    /// This shard's share of `-max_socket`.
+    pub max_sockets: usize,
+}
+
+/// The SIP UDP sockets of one shard.
+pub(crate) struct SipUdp {
+    main: socket2::Socket,
+    /// `-t un`: the per-call sockets by local port, and how to bind more.
+    calls: HashMap<u16, socket2::Socket>,
+    per_call: Option<PerCallSettings>,
+    registry: Registry,
+    rx: RecvBatch,
+    /// Datagrams the kernel had no room for, oldest first.
+    parked: TxQueue,
+    retry_at: Option<Instant>,
+}
+
+impl SipUdp {
+    /// Takes the shard's bound, non-blocking socket (its receive timestamps enabled by
+    /// the caller when it wants them) and registers it.
+    pub(crate) fn new(
+        main: socket2::Socket,
+        per_call: Option<PerCallSettings>,
+        registry: Registry,
+    ) -> std::io::Result<SipUdp> {
+        registry.add(main.as_raw_fd(), Token::Sip, READ)?;
+        Ok(SipUdp {
+            main,
+            calls: HashMap::new(),
+            per_call,
+            registry,
+            rx: RecvBatch::default(),
+            parked: TxQueue::default(),
+            retry_at: None,
+        })
+    }
+
+    /// Open sockets (the shard's and the calls').
+    pub(crate) fn open_sockets(&self) -> usize {
+        1 + self.calls.len()
+    }
+
+    /// When parked datagrams should be tried again.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.retry_at
+    }
+
+    /// Whether this shard has sockets it reads only on readiness (`-t un`).
+    pub(crate) fn has_call_sockets(&self) -> bool {
+        self.per_call.is_some()
+    }
+
+    /// Receives what waits on the shard socket (every turn) and on the call sockets the
+    /// poller reported, into `ep`; datagrams another shard owns go to the hand-off.
+    /// Returns how many were received.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn receive(
+        &mut self,
+        ep: &mut Endpoint,
+        traces: &mut Traces,
+        poller: &Poller,
+        handoff: Option<&mut Handoff>,
+        floor: Instant,
+        now: Instant,
+        wall: SystemTime,
+    ) -> usize {
+        let at = Received { floor, now, wall };
+        let fd = self.main.as_raw_fd();
+        let mut n = drain(fd, &mut self.rx, ep, traces, handoff, at, MAX_DRAIN);
+        // Call sockets are read on readiness (after a blind sleep the loop looks first).
+        for r in poller.ready() {
+            if let Token::CallUdp(port) = r.token
+                && let Some(s) = self.calls.get(&port)
+            {
+                let at = Received::at_once(now, wall);
+                n += drain(s.as_raw_fd(), &mut self.rx, ep, traces, None, at, MAX_DRAIN);
+            }
+        }
+        n
+    }
+
+    /// `-t un`: binds as many call sockets as the calls due at `now` need and hands their
+    /// ports to `ep`. A bind failure (out of descriptors or ports) is reported once, and
+    /// calls then share the sockets already open.
+    pub(crate) fn top_up(&mut self, ep: &mut Endpoint, now: Instant) {
+        let Some(settings) = self.per_call else {
+            return;
+        };
+        for _ in 0..ep.udp_ports_wanted(now) {
+            let addr = SocketAddr::new(settings.bind_ip, 0);
+            match bind_call_socket(addr, settings.buff_size) {
+                Ok((s, port)) => {
+                    if let Err(e) = self.registry.add(s.as_raw_fd(), Token::CallUdp(port), READ) {
+                        ep.handle_udp_bind_failure(&format!("cannot watch a UDP socket: {e}"));
+                        break;
+                    }
+                    self.calls.insert(port, s);
+                    ep.handle_udp_port(port);
+                }
+                Err(e) => {
+                    ep.handle_udp_bind_failure(&format!("cannot bind a UDP socket on {addr}: {e}"));
+                    break;
+                }
+            }
+        }
+    }
+
+    /// `-t un`: closes the call sockets whose last call ended (after their last datagrams
+    /// went out).
+    pub(crate) fn close_ended(&mut self, ep: &mut Endpoint) {
+        while let Some(port) = ep.poll_closed_udp_port() {
+            if let Some(s) = self.calls.remove(&port) {
+                let _ = self.registry.remove(s.as_raw_fd());
+            }
+        }
+    }
+
+    /// Sends `batch` (after what is parked), each datagram from the socket of the call
+    /// that queued it; what the kernel has no room for is parked. Returns the datagrams
+    /// lost (refused with an error, or past the parking limit).
+    pub(crate) fn send(&mut self, batch: &TxQueue, now: Instant) -> u64 {
+        let mut lost = 0;
+        if !self.parked.is_empty() {
+            let parked = std::mem::take(&mut self.parked);
+            lost += self.send_runs(&parked);
+            let mut parked = parked;
+            parked.clear();
+            if self.parked.is_empty() {
+                self.parked = parked;
+            }
+        }
+        if self.parked.is_empty() {
+            lost += self.send_runs(batch);
+        } else {
+            // Still no room: the new datagrams queue behind the parked ones.
+            lost += self.park(batch, 0);
+        }
+        if self.parked.is_empty() {
+            self.retry_at = None;
+        } else {
+            self.retry_at = Some(now + PARKED_RETRY);
+        }
+        lost
+    }
+
+    /// Sends `q` one socket and run of datagrams at a time; parks from the first one a
+    /// socket has no room for.
+    fn send_runs(&mut self, q: &TxQueue) -> u64 {
+        let mut lost = 0;
+        let mut start = 0;
+        while start < q.items.len() {
+            let flow = q.items.get(start).map_or(0, |t| t.flow);
+            // Without call sockets every datagram leaves from the shard's: one run.
+            let run = if self.calls.is_empty() {
+                q.items.len() - start
+            } else {
+                q.items
+                    .get(start..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|t| t.flow == flow)
+                    .count()
+            };
+            let fd = self.socket_of(flow);
+            let items = q.items.get(start..start + run).unwrap_or_default();
+            // `send_all` asks only for indices below `run`, the length of `items`.
+            let done = send_all(fd, run, &|i| (q.bytes(&items[i]), items[i].dest));
+            lost += done.failed as u64;
+            let taken = done.sent + done.failed;
+            if taken < run {
+                return lost + self.park(q, start + taken);
+            }
+            start += run;
+        }
+        lost
+    }
+
+    /// Parks the datagrams of `q` from `from` on; returns how many did not fit.
+    fn park(&mut self, q: &TxQueue, from: usize) -> u64 {
+        let mut lost = 0;
+        for t in q.items.get(from..).unwrap_or_default() {
+            if self.parked.buf.len() + t.len > MAX_PARKED_BYTES {
+                lost += 1;
+                continue;
+            }
+            self.parked.flow = t.flow;
+            self.parked.push(t.dest, q.bytes(t));
+        }
+        self.parked.flow = 0;
+        lost
+    }
+
+    /// The socket a datagram of `flow` leaves from: a `-t un` call's own, else the
+    /// shard's.
+    fn socket_of(&self, flow: u64) -> RawFd {
+        if !self.calls.is_empty()
+            && let Ok(port) = u16::try_from(flow)
+            && let Some(s) = self.calls.get(&port)
+        {
+            return s.as_raw_fd();
+        }
+        self.main.as_raw_fd()
+    }
+}
+
+/// Receives up to `rounds` recvmmsg batches from `fd` into the endpoint (or the
+/// hand-off); returns how many datagrams came.
+fn drain(
+    fd: RawFd,
+    rx: &mut RecvBatch,
+    ep: &mut Endpoint,
+    traces: &mut Traces,
+    mut handoff: Option<&mut Handoff>,
+    mut at: Received,
+    rounds: usize,
+) -> usize {
+    let mut drained = 0;
+    for _ in 0..rounds {
+        match rx.recv(fd) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => {
+                drained += k;
+                for i in 0..k {
+                    if let Some((bytes, from)) = rx.get(i) {
+                        if let Some(h) = handoff.as_deref_mut()
+                            && h.forward(bytes, from)
+                        {
+                            continue;
+                        }
+                        let (now, wall) = at.at(rx.received_at(i));
+                        traces.received(wall, bytes);
+                        ep.handle_datagram(now, wall, bytes, from);
+                    }
+                }
+                // A short batch emptied the socket: skip the recvmmsg that would say so.
+                if k < mmsg::BATCH {
+                    break;
+                }
+            }
+        }
+    }
+    drained
+}
+
+/// The clocks of one drain: each datagram is handled at its kernel receive time when the
+/// socket has them (framed clients), kept within `floor..=now` and in order.
+pub(crate) struct Received {
+    /// The previous turn's clock reading.
+    pub(crate) floor: Instant,
+    pub(crate) now: Instant,
+    pub(crate) wall: SystemTime,
+}
+
+impl Received {
+    /// Every datagram handled at `now` (a socket without receive timestamps).
+    pub(crate) fn at_once(now: Instant, wall: SystemTime) -> Received {
+        Received {
+            floor: now,
+            now,
+            wall,
+        }
+    }
+
+    /// The instant and wall time to handle a datagram stamped `stamp` at; moves `floor`
+    /// up so the next datagram is never handled as received earlier.
+    pub(crate) fn at(&mut self, stamp: Option<SystemTime>) -> (Instant, SystemTime) {
+        let Some(stamp) = stamp else {
+            return (self.now, self.wall);
+        };
+        let ago = self.wall.duration_since(stamp).unwrap_or_default();
+        let at = self
+            .now
+            .checked_sub(ago)
+            .unwrap_or(self.now)
+            .max(self.floor)
+            .min(self.now); // not clamp(): that would panic if floor were after now
+        self.floor = at;
+        (
+            at,
+            self.wall.checked_sub(self.now - at).unwrap_or(self.wall),
+        )
+    }
+}
+
+/// Creates a UDP socket bound to `addr` with the buffer sizes asked for. `reuse_port`
+/// lets several shards share one port (server scenarios).
+pub fn udp_socket(
+    addr: SocketAddr,
+    reuse_port: bool,
+    buff_size: usize,
+) -> std::io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse_port {
+        s.set_reuse_port(true)?;
+    }
+    let _ = s.set_recv_buffer_size(buff_size);
+    let _ = s.set_send_buffer_size(buff_size);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    Ok(s)
+}
+
+/// A non-blocking UDP socket bound to `addr` (port 0: the kernel picks), and its port.
+fn bind_call_socket(
+    addr: SocketAddr,
+    buff_size: Option<usize>,
+) -> std::io::Result<(socket2::Socket, u16)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(b) = buff_size {
+        let _ = s.set_recv_buffer_size(b);
+        let _ = s.set_send_buffer_size(b);
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    let port = s
+        .local_addr()?
+        .as_socket()
+        .map(|a| a.port())
+        .ok_or_else(|| std::io::Error::other("the bound socket has no IP address"))?;
+    Ok((s, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datagrams_are_handled_at_their_arrival_within_the_turn_and_in_order() {
+        let floor = gossipper_proto::sim::epoch();
+        let now = floor + Duration::from_millis(1);
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut r = Received { floor, now, wall };
+        let ms = Duration::from_micros;
+        // Arrived 300 µs before the drain.
+        assert_eq!(r.at(Some(wall - ms(300))), (now - ms(300), wall - ms(300)));
+        // Stamped before the previous turn: not earlier than what was handled already.
+        assert_eq!(r.at(Some(wall - ms(5_000))).0, now - ms(300));
+        // A stamp from the future (clock stepped) is handled now.
+        assert_eq!(r.at(Some(wall + ms(50))), (now, wall));
+        // No stamp: now.
+        assert_eq!(Received::at_once(now, wall).at(None), (now, wall));
+    }
+}
