@@ -266,7 +266,7 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
             let _ = render_text(call, protocol, cx);
             match (h.parse::<std::net::IpAddr>(), p) {
                 (Ok(ip), Some(port)) => {
-                    call.dest = super::store::Peer::new(std::net::SocketAddr::new(ip, port))
+                    call.dest = super::layout::Peer::new(std::net::SocketAddr::new(ip, port))
                 }
                 _ => {
                     cx.shard.stats.counters.warnings += 1;

@@ -1,7 +1,7 @@
 //! One call: the scenario interpreter for one Call-ID, with its UDP retransmission timers.
 //!
 //! Owns: the program counter, variables, dialog state (peer tag, route set, last messages)
-//! and deadlines, stored as `store` lays them out (memory per held call is a budget).
+//! and deadlines, stored as `layout` lays them out (memory per held call is a budget).
 //! Must not: read a clock, touch a socket, or look up another call.
 //!
 //! Drive (by the endpoint): inputs `start`, `handle_message` and `handle_timeout`, and
@@ -10,8 +10,13 @@
 //! early or twice is harmless). What a step sends, logs or asks of the media engine goes
 //! into the endpoint's `Outbox` it borrows (`ShardCx::out`), which the endpoint hands
 //! out through its own `poll_transmit` / `poll_event`: a call keeps no output queue of
-//! its own, because memory per held call is a budget (`store`) and a step's outputs leave
+//! its own, because memory per held call is a budget (`layout`) and a step's outputs leave
 //! the endpoint in the same turn.
+//!
+//! The call's parts: `dialog` (matching a message to a `recv`, and the dialog state taking
+//! it records), `txn` (sending a step, its retransmission timers, the peer's
+//! retransmissions, abort requests), `actions`, `render` (templates into bytes), `layout`
+//! (the memory layout), `context` and `outbox` (what it borrows and where its outputs go).
 //!
 //! Matching follows SIPp (reference/sipp.md §6): a received message is compared with the
 //! current `recv` and the optional ones after it; a message that matches an earlier step
@@ -22,13 +27,15 @@
 mod abort;
 pub mod actions;
 pub mod context;
+mod dialog;
 pub mod digest;
 pub mod inject;
+mod layout;
 pub mod outbox;
 pub mod plan;
 mod render;
-mod store;
 mod token;
+mod txn;
 pub mod vars;
 
 #[cfg(test)]
@@ -40,12 +47,12 @@ use std::time::{Duration, Instant};
 pub use context::{Env, Run, ShardCx, ShardState};
 pub use outbox::{Outbox, ShardEvent, Transmit, TxQueue};
 
-use crate::scenario::{Command, CommandKind, Optional, PauseDuration, Recv, RecvMatch, Role};
-use crate::sip::{self, HeaderName, SipMessage};
+use crate::scenario::{Command, CommandKind, PauseDuration, Role};
+use crate::sip::SipMessage;
 use crate::stats::FailureReason;
 use actions::ActionOutcome;
-pub use store::KeptPool;
-use store::{CSeqNo, CallTime, Kept, Peer, Rare, Retrans, SentAck};
+pub use layout::KeptPool;
+use layout::{CSeqNo, CallTime, Kept, Peer, Rare, SentAck};
 use token::Token;
 use vars::Vars;
 
@@ -89,7 +96,7 @@ enum InviteState {
 }
 
 /// One call's state: what every call reads while it waits (`size_of::<Call>()` is
-/// pinned by a test); message copies and rarely used state are boxed (`store`).
+/// pinned by a test); message copies and rarely used state are boxed (`layout`).
 #[derive(Debug)]
 pub struct Call {
     number: u64,
@@ -301,40 +308,8 @@ impl Call {
         if self.state == State::Finished {
             return Progress::Finished(Outcome::Success);
         }
-        if let Some(mut r) = self.retrans()
-            && r.next_at <= now
-        {
-            if r.count >= r.max {
-                self.stop_retrans();
-                if let Some(step) = cx.shard.stats.steps.get_mut(r.step) {
-                    step.timeouts += 1;
-                }
-                cx.shard.stats.counters.timeouts += 1;
-                cx.out.events.push_back(ShardEvent::Error(format!(
-                    "Aborting call on UDP retransmission timeout for Call-ID '{}'",
-                    String::from_utf8_lossy(self.call_id())
-                )));
-                return self.finish(now, Outcome::Failed(FailureReason::MaxUdpRetrans), cx);
-            }
-            r.count += 1;
-            r.interval *= 2;
-            if r.capped {
-                r.interval = r
-                    .interval
-                    .min(Duration::from_millis(cx.run.env.retrans.t2_ms));
-            }
-            r.next_at = now + r.interval;
-            if let Some(k) = self.kept.as_mut() {
-                k.retrans = Some(r);
-            }
-            cx.out
-                .tx
-                .push(self.wire_dest(&cx.run.env), self.last_sent());
-            cx.shard.stats.counters.retransmissions += 1;
-            cx.shard.stats.counters.messages_sent += 1;
-            if let Some(step) = cx.shard.stats.steps.get_mut(r.step) {
-                step.retrans += 1;
-            }
+        if let Some(done) = self.retransmit(now, cx) {
+            return done;
         }
         if let Some(d) = self.wait_deadline()
             && d <= now
@@ -575,413 +550,6 @@ impl Call {
         Progress::Finished(outcome)
     }
 
-    /// SIPp's default behaviours when a client call is aborted: BYE after a 2xx, CANCEL
-    /// while the INVITE is unanswered (`-default_behaviors`, off with `-nd`).
-    fn send_abort_request(&mut self, now: Instant, cx: &mut ShardCx<'_>) {
-        let b = cx.run.env.behaviors;
-        // Rare (a failed call): the ACK is rendered again into its own buffer.
-        let mut ack = Vec::new();
-        let have_ack = match self.invite {
-            InviteState::Answered if b.bye => self.render_ack(now, cx, &mut ack),
-            _ => false,
-        };
-        let (src, kind) = match self.invite {
-            InviteState::Answered if have_ack => (
-                &ack[..],
-                abort::AbortRequest::Bye {
-                    cseq: self.cseq.wrapping_add(1),
-                },
-            ),
-            InviteState::Pending if b.cancel && !self.last_sent().is_empty() => {
-                (self.last_sent(), abort::AbortRequest::Cancel)
-            }
-            _ => return,
-        };
-        let mut branch = Vec::with_capacity(40);
-        branch.extend_from_slice(b"z9hG4bK-");
-        render::push_num(&mut branch, i64::from(cx.run.env.pid));
-        branch.push(b'-');
-        render::push_num(&mut branch, self.number as i64);
-        branch.extend_from_slice(b"-abort");
-        let mut out = std::mem::take(&mut cx.shard.scratch);
-        out.clear();
-        if abort::derive(src, kind, &branch, &mut out) {
-            cx.out.tx.push(self.wire_dest(&cx.run.env), &out);
-            cx.shard.stats.counters.messages_sent += 1;
-        }
-        cx.shard.scratch = out;
-        self.invite = InviteState::None;
-    }
-
-    /// Appends the last ACK we sent to `out`: its kept bytes, or its step rendered
-    /// again with the `[cseq]` it carried (`Plan::rerenders`). False when we sent none.
-    fn render_ack(&mut self, now: Instant, cx: &mut ShardCx<'_>, out: &mut Vec<u8>) -> bool {
-        if let Some(r) = self.rare.as_ref()
-            && !r.ack.is_empty()
-        {
-            out.extend_from_slice(&r.ack);
-            return true;
-        }
-        let Some(i) = self.ack.step() else {
-            return false;
-        };
-        let Some(Command {
-            kind: CommandKind::Send(s),
-            ..
-        }) = cx.run.scenario.commands.get(i)
-        else {
-            return false;
-        };
-        let cseq = std::mem::replace(&mut self.cseq, self.ack.cseq);
-        let plan = &cx.run.plan;
-        render::render(self, plan.send_template(i, &s.template), i, now, cx, out);
-        self.cseq = cseq;
-        true
-    }
-
-    /// Renders and queues the `send` at step `i`, and arms its retransmission.
-    fn send(&mut self, now: Instant, i: usize, cx: &mut ShardCx<'_>) -> Result<(), FailureReason> {
-        let Some(Command {
-            kind: CommandKind::Send(s),
-            common,
-            ..
-        }) = cx.run.scenario.commands.get(i)
-        else {
-            return Ok(());
-        };
-        let is_ack = s.method.as_deref() == Some("ACK");
-        let is_request = s.method.is_some();
-        if is_request && !is_ack {
-            self.cseq = self.cseq.wrapping_add(1);
-        }
-        let mut out = std::mem::take(&mut cx.shard.scratch);
-        out.clear();
-        let plan = &cx.run.plan;
-        render::render(
-            self,
-            plan.send_template(i, &s.template),
-            i,
-            now,
-            cx,
-            &mut out,
-        );
-        // The start line decides what was sent (a template may begin with a keyword).
-        let (method, status) = start_line_kind(&out);
-        if method == Some(b"INVITE") {
-            self.invite = InviteState::Pending;
-            if cx.run.env.behaviors.cancel {
-                // Kept for a CANCEL until a final response (also the retransmission copy).
-                let k = self.kept_mut(&mut cx.shard.kept);
-                k.last_sent.clear();
-                k.last_sent.extend_from_slice(&out);
-            }
-        }
-        if let Some(m) = method {
-            if m != b"ACK" {
-                Token::set(&mut self.last_request_method, m);
-            } else {
-                self.ack = SentAck::new(i, self.cseq);
-                if cx.run.plan.rerenders(i) {
-                    if let Some(r) = self.rare.as_mut() {
-                        r.ack = Vec::new();
-                    }
-                } else {
-                    let ack = &mut self.rare_mut().ack;
-                    ack.clear();
-                    ack.extend_from_slice(&out);
-                }
-            }
-        }
-        if status.is_some()
-            && let Some((num, ref m, _)) = self.last_request
-        {
-            let method = m.clone();
-            let k = self.kept_mut(&mut cx.shard.kept);
-            k.response_to = Some((num, method));
-            k.response.clear();
-            k.response.extend_from_slice(&out);
-        }
-        let dropped = common
-            .lost_percent
-            .is_some_and(|p| cx.shard.rng.next_f64() * 100.0 < p);
-        if !dropped {
-            cx.out.tx.push(self.wire_dest(&cx.run.env), &out);
-        }
-        cx.shard.stats.counters.messages_sent += 1;
-        if let Some(step) = cx.shard.stats.steps.get_mut(i) {
-            step.messages += 1;
-        }
-        // Retransmit on unreliable transports only, and never an ACK (RFC 3261 §17.1.1.2).
-        let retrans_ms = s
-            .retrans_ms
-            .filter(|_| cx.run.env.transport.is_udp() && cx.run.env.retrans.enabled && !is_ack);
-        match retrans_ms {
-            Some(ms) if ms > 0 => {
-                let invite_request = method == Some(b"INVITE");
-                let invite_txn = invite_request
-                    || (status.is_some()
-                        && self
-                            .last_request
-                            .as_ref()
-                            .is_some_and(|(_, m, _)| m.as_bytes() == b"INVITE"));
-                let k = self.kept_mut(&mut cx.shard.kept);
-                k.last_sent.clear();
-                k.last_sent.extend_from_slice(&out);
-                k.retrans = Some(Retrans {
-                    next_at: now + Duration::from_millis(ms),
-                    interval: Duration::from_millis(ms),
-                    count: 0,
-                    max: if invite_txn {
-                        cx.run.env.retrans.max_invite_retrans
-                    } else {
-                        cx.run.env.retrans.max_non_invite_retrans
-                    },
-                    capped: !invite_request,
-                    step: i,
-                });
-            }
-            _ => {
-                if self.retrans().is_some_and(|r| r.step != i) && method.is_some() {
-                    // A new request ends the previous transaction's retransmissions.
-                    self.stop_retrans();
-                }
-            }
-        }
-        cx.shard.scratch = out;
-        Ok(())
-    }
-
-    /// The first `recv` from `pc` on (skipping optional ones) that `msg` matches, or an
-    /// `optional="global"` recv anywhere.
-    fn find_recv(&self, msg: &SipMessage<'_>, cx: &ShardCx<'_>) -> Option<usize> {
-        let commands = &cx.run.scenario.commands;
-        let mut i = self.pc;
-        let global = cx.run.plan.has_global_recv;
-        while let Some(cmd) = commands.get(i) {
-            match &cmd.kind {
-                CommandKind::Label(_) => {}
-                CommandKind::Recv(r) => {
-                    if self.matches(r, msg) {
-                        return Some(i);
-                    }
-                    if r.optional == Optional::No {
-                        break;
-                    }
-                }
-                _ => break,
-            }
-            i += 1;
-        }
-        if !global {
-            return None;
-        }
-        commands
-            .iter()
-            .enumerate()
-            .find_map(|(j, c)| match &c.kind {
-                CommandKind::Recv(r) if r.optional == Optional::Global && self.matches(r, msg) => {
-                    Some(j)
-                }
-                _ => None,
-            })
-    }
-
-    fn matches(&self, r: &Recv, msg: &SipMessage<'_>) -> bool {
-        match &r.matcher {
-            RecvMatch::Response(code) => {
-                msg.status() == Some(*code) && self.response_method_ok(msg)
-            }
-            RecvMatch::Request(method) => msg.method() == Some(method.as_bytes()),
-            RecvMatch::Regex { request, re } => {
-                if *request {
-                    msg.method()
-                        .and_then(|m| std::str::from_utf8(m).ok())
-                        .is_some_and(|m| re.is_match(m))
-                } else {
-                    msg.status().is_some_and(|s| re.is_match(&s.to_string()))
-                        && self.response_method_ok(msg)
-                }
-            }
-        }
-    }
-
-    /// A response belongs to our last request only if its CSeq names that method.
-    fn response_method_ok(&self, msg: &SipMessage<'_>) -> bool {
-        match &self.last_request_method {
-            Some(m) => msg.cseq().method == m.as_bytes(),
-            None => true,
-        }
-    }
-
-    /// Takes `msg` at recv step `i`.
-    fn accept(
-        &mut self,
-        now: Instant,
-        i: usize,
-        msg: &SipMessage<'_>,
-        src: SocketAddr,
-        cx: &mut ShardCx<'_>,
-    ) -> Progress {
-        let _ = src;
-        if let Some(step) = cx.shard.stats.steps.get_mut(i) {
-            step.messages += 1;
-        }
-        // Any answer ends the retransmission of what we sent last (Timer A/E stop).
-        self.stop_retrans();
-        if msg.is_request() {
-            let cseq = msg.cseq();
-            if msg.method() != Some(b"ACK") {
-                let step = u32::try_from(i).unwrap_or(u32::MAX);
-                self.last_request = Some((cseq.number, Token::new(cseq.method), step));
-                if cseq.method == b"INVITE" {
-                    self.invite_cseq = CSeqNo::new(cseq.number);
-                }
-            } else {
-                self.last_ack_cseq = CSeqNo::new(cseq.number);
-                // The ACK ends the INVITE server transaction: its response is not needed
-                // to answer retransmissions any more (RFC 3261 §17.2.1).
-                if let Some(k) = self.kept.as_mut()
-                    && k.response_to
-                        .as_ref()
-                        .is_some_and(|(n, m)| *n == cseq.number && m.as_bytes() == b"INVITE")
-                {
-                    k.response_to = None;
-                    k.response.clear();
-                }
-            }
-            if let Some(tag) = msg
-                .header(HeaderName::From)
-                .and_then(|f| sip::param(f, b"tag"))
-            {
-                Token::set(&mut self.peer_tag, tag);
-            }
-        } else {
-            if let Some(tag) = msg
-                .header(HeaderName::To)
-                .and_then(|t| sip::param(t, b"tag"))
-            {
-                Token::set(&mut self.peer_tag, tag);
-            }
-            if msg.cseq().method == b"INVITE"
-                && let Some(code) = msg.status()
-                && code >= 200
-            {
-                self.invite = if code < 300 {
-                    InviteState::Answered
-                } else {
-                    InviteState::Rejected
-                };
-            }
-        }
-        if let Some(Command {
-            kind: CommandKind::Recv(r),
-            ..
-        }) = cx.run.scenario.commands.get(i)
-            && r.rrs
-        {
-            self.record_routes(msg);
-        }
-        self.pc = i;
-        self.state = State::Ready;
-        self.wait_deadline = CallTime::NONE;
-        self.complete_step(now, i, cx)
-    }
-
-    /// `rrs="true"`: the route set from Record-Route (reversed for responses, RFC 3261
-    /// §12.1.2) and the remote target from Contact.
-    fn record_routes(&mut self, msg: &SipMessage<'_>) {
-        let mut routes: Vec<&[u8]> = Vec::new();
-        for v in msg.header_values(b"Record-Route") {
-            routes.extend(sip::split_comma_values(v));
-        }
-        if !msg.is_request() {
-            routes.reverse();
-        }
-        if !routes.is_empty() {
-            self.rare_mut().route_set = Some(routes.join(&b", "[..]).into());
-        }
-        if let Some(c) = msg.header(HeaderName::Contact) {
-            self.rare_mut().next_url = Some(sip::uri_of(c).into());
-        }
-    }
-
-    /// Recognises a retransmission from the peer and answers it as RFC 3261 says: a
-    /// repeated request gets our last response again, a repeated 2xx to INVITE gets our
-    /// ACK again. Returns true when `msg` was one.
-    fn absorb_retransmission(
-        &mut self,
-        now: Instant,
-        msg: &SipMessage<'_>,
-        cx: &mut ShardCx<'_>,
-    ) -> bool {
-        if msg.is_request() {
-            let cseq = msg.cseq();
-            if msg.method() == Some(b"ACK") {
-                let repeated =
-                    self.last_ack_cseq.is(cseq.number) || self.invite_cseq.is(cseq.number);
-                if repeated {
-                    cx.shard.stats.counters.absorbed_retransmissions += 1;
-                }
-                return repeated;
-            }
-            let Some((num, ref method, step)) = self.last_request else {
-                return false;
-            };
-            if cseq.number != num || cseq.method != method.as_bytes() {
-                return false;
-            }
-            if let Some(s) = cx.shard.stats.steps.get_mut(step as usize) {
-                s.retrans += 1;
-            }
-            cx.shard.stats.counters.absorbed_retransmissions += 1;
-            if let Some(k) = self.kept.as_ref()
-                && let Some((n, m)) = &k.response_to
-                && *n == num
-                && m == method
-            {
-                cx.out.tx.push(self.wire_dest(&cx.run.env), &k.response);
-                cx.shard.stats.counters.messages_sent += 1;
-            }
-            return true;
-        }
-        // A response matching an earlier recv step is a retransmission (or a late
-        // provisional): re-ACK a 2xx to INVITE, otherwise absorb it.
-        let cseq = msg.cseq();
-        let earlier = cx
-            .run
-            .scenario
-            .commands
-            .iter()
-            .take(self.pc)
-            .rposition(|c| match &c.kind {
-                CommandKind::Recv(r) => match &r.matcher {
-                    RecvMatch::Response(code) => msg.status() == Some(*code),
-                    RecvMatch::Regex { request: false, re } => {
-                        msg.status().is_some_and(|s| re.is_match(&s.to_string()))
-                    }
-                    _ => false,
-                },
-                _ => false,
-            });
-        let Some(step) = earlier else { return false };
-        if let Some(s) = cx.shard.stats.steps.get_mut(step) {
-            s.retrans += 1;
-        }
-        cx.shard.stats.counters.absorbed_retransmissions += 1;
-        let is_2xx_invite =
-            msg.status().is_some_and(|s| (200..300).contains(&s)) && cseq.method == b"INVITE";
-        if is_2xx_invite {
-            let mut out = std::mem::take(&mut cx.shard.scratch);
-            out.clear();
-            if self.render_ack(now, cx, &mut out) {
-                cx.out.tx.push(self.wire_dest(&cx.run.env), &out);
-                cx.shard.stats.counters.messages_sent += 1;
-            }
-            cx.shard.scratch = out;
-        }
-        true
-    }
-
     /// Where this call's datagrams go: the peer, or the `-rsa` address when the peer is
     /// the run's remote host.
     fn wire_dest(&self, env: &Env) -> SocketAddr {
@@ -1012,24 +580,5 @@ impl Call {
     /// The role of the scenario this call runs (for `-aa` and default behaviours).
     pub fn role(cx: &ShardCx<'_>) -> Role {
         cx.run.scenario.role
-    }
-}
-
-/// Whether a rendered message is a request (its method) or a response (its status).
-fn start_line_kind(out: &[u8]) -> (Option<&[u8]>, Option<u16>) {
-    let line_end = memchr::memchr(b'\n', out).unwrap_or(out.len());
-    let line = out.get(..line_end).unwrap_or(&[]);
-    if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
-        let code = rest
-            .get(..3)
-            .and_then(|c| std::str::from_utf8(c).ok())
-            .and_then(|c| c.parse().ok());
-        return (None, code);
-    }
-    let sp = memchr::memchr(b' ', line).unwrap_or(0);
-    if sp == 0 {
-        (None, None)
-    } else {
-        (line.get(..sp), None)
     }
 }

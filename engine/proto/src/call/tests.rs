@@ -248,7 +248,7 @@ fn branchc_and_branchs_complete() {
 fn call_state_stays_within_its_memory_budget() {
     // Memory per call is a budget (STYLE.md §4, issue #3): growing `Call` must be a
     // deliberate commit. 216 bytes is a 224-byte glibc chunk. Message copies and rare
-    // state are boxed and let go of while a call waits (see `store` and `plan`).
+    // state are boxed and let go of while a call waits (see `layout` and `plan`).
     let size = std::mem::size_of::<crate::call::Call>();
     assert!(size <= 216, "Call is {size} bytes");
 }

@@ -26,26 +26,16 @@
 //!            and the rtpcheck verdict (a failed one fails the call: FailureReason::RtpCheck)
 //! ```
 //!
-//! A later SDP of the call (re-INVITE, UPDATE, a 200 to our re-INVITE) that moves the
-//! peer's audio, video or image address re-targets the streams already playing from the
-//! next packet on; echoes always go back to each packet's source, so they follow the
-//! peer by themselves. A moved audio address also lets the call latch to a new source.
-//!
-//! `rtpcheck` (`min_packets`, `direction`, `timeout_ms`) counts the call's packets since
-//! its media began. With `timeout_ms` the verdict is taken when the timeout expires (the
-//! threshold reached or not); without, when the call ends. A failed verdict does not cut
-//! the call short: the call runs its scenario to the end and then counts as failed (one
-//! place decides outcomes, the scenario keeps its own flow).
-//!
-//! Demultiplexing: every stream we send carries its own SSRC (pcap replays are rewritten
-//! to it; SIPp keeps the capture's, which makes concurrent replays indistinguishable), so
-//! an echoed packet is matched to its call by SSRC. Other packets match by source address
-//! (the SDP's `m=audio` address), or latch to the oldest call still waiting for media
-//! from that IP (SIPp plays pcaps from its `-mp` port whatever its SDP says). Anything
-//! else is counted as `rtp_unexpected_source` and dropped (or echoed with `-rtp_echo`).
+//! The parts: `routing` (the peer's addresses from SDP, and which call a datagram belongs
+//! to: SSRC, source address, latching), `actions` (the scenario's media commands),
+//! `rtcp` (SR/RR), `rtpcheck` (the verdict), `session` (one call's media state), `sdp`,
+//! `library` (the files, loaded once) and `tx` (the output queue).
 
 mod actions;
 pub mod library;
+mod routing;
+mod rtcp;
+mod rtpcheck;
 pub mod sdp;
 mod session;
 mod tx;
@@ -60,7 +50,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use gossipper_media::rtcp_report::{ntp_from_unix, write_report};
 use gossipper_media::rtp::{RtpPacket, looks_like_rtcp};
 use gossipper_media::stream::PTIME;
 use gossipper_media::{
@@ -356,76 +345,6 @@ impl MediaEngine {
             .join(format!("{}.wav", sanitize_call_id(call_id)))
     }
 
-    /// A SIP message of call `call` (Call-ID `call_id`) passed by: learn the peer's media
-    /// addresses from its SDP, if it has one. A changed address re-targets the streams
-    /// already playing (re-INVITE, UPDATE).
-    pub fn handle_sip(&mut self, call: u64, call_id: &[u8], body: &[u8]) {
-        if body.is_empty() {
-            return;
-        }
-        let Some(remote) = sdp::read(body) else {
-            return;
-        };
-        if remote.is_empty() {
-            return;
-        }
-        let s = self.session(call, call_id);
-        let old = std::mem::replace(&mut s.remote, remote);
-        if old == remote {
-            return;
-        }
-        let moved = old.audio.is_some() && old.audio != remote.audio;
-        let mut unlatched = None;
-        if moved {
-            // The peer moved: forget the source we latched to and wait for the new one.
-            s.received_at_move = s.receiver.stats().packets;
-            unlatched = s.latched.take();
-        }
-        if let Some(l) = unlatched
-            && self.by_source.get(&l) == Some(&call)
-        {
-            self.by_source.remove(&l);
-        }
-        let s = self.session(call, call_id);
-        let waiting = s.waiting_for_media();
-        let streams = [s.audio, s.video, s.dtmf];
-        for h in streams.into_iter().flatten() {
-            let Some(Some(o)) = self.owners.get_mut(h.index() as usize) else {
-                continue;
-            };
-            let dest = match o.target {
-                PcapTarget::Audio => remote.audio,
-                PcapTarget::Video => remote.video,
-                PcapTarget::Image => remote.image,
-            };
-            // A stream the new SDP drops (port 0) keeps its address: the scenario stops it.
-            if let Some(d) = dest {
-                o.dest = d;
-            }
-        }
-        if let Some(a) = old.audio
-            && self.by_source.get(&a) == Some(&call)
-        {
-            self.by_source.remove(&a);
-        }
-        if let Some(a) = remote.audio {
-            self.by_source.insert(a, call);
-            // A call already bound to a stream of this peer needs no place in the queue; a
-            // repeated entry (re-INVITE) is skipped when its turn comes.
-            if self
-                .sessions
-                .get(&call)
-                .is_some_and(|s| s.peer_ssrcs.is_empty())
-            {
-                self.unbound.entry(a).or_default().push_back(call);
-                self.prune_unbound(a);
-            }
-            if waiting && (old.audio.is_none() || moved) {
-                self.awaiting.push_back(call);
-            }
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn add_stream(
         &mut self,
@@ -502,123 +421,6 @@ impl MediaEngine {
                 }
             }
         }
-    }
-
-    /// Finds the call a datagram from `src` belongs to.
-    fn route(&mut self, src: SocketAddr, bytes: &[u8]) -> Option<u64> {
-        let rtcp = looks_like_rtcp(bytes);
-        // RTP carries its SSRC at 8..12, RTCP its sender's at 4..8.
-        let peer_ssrc = bytes
-            .get(if rtcp { 4..8 } else { 8..12 })
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        // Our own SSRC coming back (an echo): the surest match.
-        if let Some(ssrc) = peer_ssrc.filter(|_| !rtcp)
-            && let Some(&call) = self.by_ssrc.get(&ssrc)
-        {
-            return Some(call);
-        }
-        if let Some(ssrc) = peer_ssrc
-            && let Some(&call) = self.by_peer_ssrc.get(&(src, ssrc))
-        {
-            return Some(call);
-        }
-        if let Some(&call) = self.by_source.get(&src) {
-            // A new RTP stream from an address several calls share: it belongs to the
-            // oldest of them that has no stream yet.
-            if let Some(ssrc) = peer_ssrc.filter(|_| !rtcp) {
-                let owner = self.take_unbound(src).unwrap_or(call);
-                self.bind_peer_ssrc(src, ssrc, owner);
-                return Some(owner);
-            }
-            return Some(call);
-        }
-        // RTCP usually comes from the RTP port + 1.
-        if rtcp
-            && let Some(&call) = self
-                .by_source
-                .get(&SocketAddr::new(src.ip(), src.port().wrapping_sub(1)))
-        {
-            return Some(call);
-        }
-        self.latch(src)
-    }
-
-    /// The oldest live call that named `addr` in its SDP and has no peer SSRC yet.
-    fn take_unbound(&mut self, addr: SocketAddr) -> Option<u64> {
-        let queue = self.unbound.get_mut(&addr)?;
-        let mut found = None;
-        while let Some(call) = queue.pop_front() {
-            if self
-                .sessions
-                .get(&call)
-                .is_some_and(|s| s.peer_ssrcs.is_empty())
-            {
-                found = Some(call);
-                break;
-            }
-        }
-        if queue.is_empty() {
-            self.unbound.remove(&addr);
-        }
-        found
-    }
-
-    /// Drops ended or already bound calls from the front of `addr`'s queue. Calls mostly
-    /// end in the order they started, so this keeps the queue to the calls still waiting
-    /// for a stream, at O(1) per call (a scan on every call end would be O(live calls)).
-    fn prune_unbound(&mut self, addr: SocketAddr) {
-        let Some(queue) = self.unbound.get_mut(&addr) else {
-            return;
-        };
-        while let Some(&front) = queue.front() {
-            if self
-                .sessions
-                .get(&front)
-                .is_some_and(|s| s.peer_ssrcs.is_empty())
-            {
-                break;
-            }
-            queue.pop_front();
-        }
-        if queue.is_empty() {
-            self.unbound.remove(&addr);
-        }
-    }
-
-    fn bind_peer_ssrc(&mut self, src: SocketAddr, ssrc: u32, call: u64) {
-        if let Some(s) = self.sessions.get_mut(&call) {
-            s.peer_ssrcs.push((src, ssrc));
-            self.by_peer_ssrc.insert((src, ssrc), call);
-        }
-    }
-
-    /// Symmetric-RTP latching: the oldest call waiting for media from this IP adopts `src`.
-    fn latch(&mut self, src: SocketAddr) -> Option<u64> {
-        let mut found = None;
-        let mut i = 0;
-        while i < self.awaiting.len().min(LATCH_SCAN) {
-            let Some(&call) = self.awaiting.get(i) else {
-                break;
-            };
-            let waiting = self.sessions.get(&call).filter(|s| s.waiting_for_media());
-            match waiting {
-                None => {
-                    self.awaiting.remove(i);
-                }
-                Some(s) if s.remote.audio.is_some_and(|a| a.ip() == src.ip()) => {
-                    found = Some(call);
-                    self.awaiting.remove(i);
-                    break;
-                }
-                Some(_) => i += 1,
-            }
-        }
-        let call = found?;
-        if let Some(s) = self.sessions.get_mut(&call) {
-            s.latched = Some(src);
-        }
-        self.by_source.insert(src, call);
-        Some(call)
     }
 
     /// A datagram arrived on the media port from `src`.
@@ -729,114 +531,6 @@ impl MediaEngine {
         }
         self.check_timeouts(now);
         self.send_rtcp(now, wall);
-    }
-
-    /// Packets call `s` sent (finished streams, echoes, and the streams still playing)
-    /// and received so far.
-    fn packet_counts(&self, s: &Session) -> (u64, u64) {
-        let playing: u64 = [s.audio, s.video, s.dtmf]
-            .into_iter()
-            .flatten()
-            .filter_map(|h| self.scheduler.stream(h))
-            .map(|st| st.stats().packets)
-            .sum();
-        (s.sent_packets + playing, s.receiver.stats().packets)
-    }
-
-    /// Takes the verdict of each `rtpcheck` whose `timeout_ms` has expired.
-    fn check_timeouts(&mut self, now: Instant) {
-        while let Some(&Reverse((at, call))) = self.checks_due.peek() {
-            if at > now {
-                break;
-            }
-            self.checks_due.pop();
-            let Some(s) = self.sessions.get(&call) else {
-                continue;
-            };
-            // A later rtpcheck of the call replaced this one: its entry is stale.
-            if s.check
-                .is_none_or(|c| c.deadline != Some(at) || c.verdict.is_some())
-            {
-                continue;
-            }
-            let (sent, received) = self.packet_counts(s);
-            self.take_verdict(call, sent, received);
-        }
-    }
-
-    /// Records call `call`'s rtpcheck verdict from these counts (once).
-    fn take_verdict(&mut self, call: u64, sent: u64, received: u64) {
-        let Some(c) = self.sessions.get_mut(&call).and_then(|s| s.check.as_mut()) else {
-            return;
-        };
-        if c.verdict.is_some() {
-            return;
-        }
-        let passed = c.passes(sent, received);
-        c.verdict = Some(passed);
-        if !passed {
-            let (n, direction) = (c.check.min_packets, c.check.direction);
-            let when = if c.deadline.is_some() {
-                "when its timeout expired"
-            } else {
-                "at the end of the call"
-            };
-            self.warnings.push_back(format!(
-                "call {call}: rtpcheck failed {when}: {sent} RTP packets sent, {received} received, {n} required ({direction:?})"
-            ));
-        }
-    }
-
-    fn send_rtcp(&mut self, now: Instant, wall: SystemTime) {
-        let Some(interval) = self.cfg.rtcp_interval else {
-            return;
-        };
-        let ntp = ntp_from_unix(
-            wall.duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default(),
-        );
-        while let Some(&Reverse((at, call))) = self.rtcp_due.peek() {
-            if at > now {
-                break;
-            }
-            self.rtcp_due.pop();
-            let Some(s) = self.sessions.get_mut(&call) else {
-                continue;
-            };
-            if s.rtcp_next != Some(at) {
-                continue;
-            }
-            let next = at + interval;
-            s.rtcp_next = Some(next);
-            self.rtcp_due.push(Reverse((next, call)));
-            let Some(audio) = s.remote.audio else {
-                continue;
-            };
-            let dest = SocketAddr::new(audio.ip(), audio.port().wrapping_add(1));
-            let sender = match (s.audio, s.audio_is_pcap) {
-                (Some(h), false) => self.scheduler.stream(h),
-                _ => None,
-            };
-            let sr = sender.is_some_and(|st| st.stats().packets > 0);
-            if let Ok(n) = write_report(
-                &mut self.scratch,
-                now,
-                ntp,
-                s.ssrc,
-                &self.cfg.cname,
-                sender,
-                Some(&mut s.receiver),
-            ) && let Some(bytes) = self.scratch.get(..n)
-            {
-                self.tx.push(dest, bytes);
-                if sr {
-                    s.rtcp_sender_reports += 1;
-                    self.stats.rtcp_sender_reports += 1;
-                } else {
-                    self.stats.rtcp_receiver_reports += 1;
-                }
-            }
-        }
     }
 
     /// Call `call` ended: stops its streams, hands out its recording, takes its rtpcheck
