@@ -88,7 +88,7 @@ pub enum SchedulerEvent {
     StreamFinished(StreamHandle),
 }
 
-/// How late packets left, measured against the `now` given to `poll_due`.
+/// How late packets left, measured against the `now` given to `poll_transmit`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Lateness {
     /// Packets sent at most 1 ms after their deadline.

@@ -11,6 +11,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::stats::thresholds::{Metric, Op, Threshold, show};
 use serde::{Deserialize, Serialize};
 
 /// Where the scenario comes from.
@@ -281,6 +282,24 @@ impl Default for TraceConfig {
     }
 }
 
+/// `-record_wav_dir` / `-record_wav_duplex` (issue 6): record every call, or not.
+///
+/// A recorded call writes `<record_dir>/<sanitised call-id>.wav` when it ends, exactly as
+/// a path-less `rtp_record` would. The recording starts with the call's first RTP packet,
+/// sent or received, so a call without RTP writes no file. An `rtp_record` action in the
+/// scenario takes over from the automatic recording of its call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordCalls {
+    /// No automatic recording (`rtp_record` actions still record).
+    #[default]
+    Off,
+    /// Mono: what the peer sent us.
+    Mono,
+    /// Stereo: left = what we sent, right = what we received.
+    Duplex,
+}
+
 /// Health gates (gossipper extras): any failing one makes the exit code 2.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -288,6 +307,38 @@ pub struct HealthGates {
     pub min_success_ratio: Option<f64>,
     pub max_failed_calls: Option<u64>,
     pub max_timeouts: Option<u64>,
+}
+
+impl HealthGates {
+    /// The gates rewritten as the thresholds they mean, so one verdict covers both.
+    pub fn thresholds(&self) -> Vec<Threshold> {
+        let g = self;
+        let mut out = Vec::new();
+        if let Some(r) = g.min_success_ratio.filter(|r| *r > 0.0) {
+            out.push(Threshold {
+                text: format!("success_ratio>={}%", show(r * 100.0, 4)),
+                metric: Metric::SuccessRatio,
+                op: Op::Ge,
+                value: r,
+                relative: false,
+            });
+        }
+        for (max, metric, name) in [
+            (g.max_failed_calls, Metric::FailedCalls, "failed_calls"),
+            (g.max_timeouts, Metric::Timeouts, "timeouts"),
+        ] {
+            if let Some(n) = max {
+                out.push(Threshold {
+                    text: format!("{name}<={n}"),
+                    metric,
+                    op: Op::Le,
+                    value: n as f64,
+                    relative: false,
+                });
+            }
+        }
+        out
+    }
 }
 
 /// One run of the engine, fully resolved.
@@ -362,7 +413,7 @@ pub struct JobSpec {
     pub health: HealthGates,
     /// `-threshold` (and the API's `thresholds`): judged at the end, exit 2 when one
     /// fails; checked against the scenario before the run starts.
-    pub thresholds: Vec<crate::stats::thresholds::Threshold>,
+    pub thresholds: Vec<Threshold>,
     /// `-rtp_echo`.
     pub rtp_echo: bool,
     /// `-record_wav_dir`: where recordings named after their call go (every call's with
@@ -371,7 +422,7 @@ pub struct JobSpec {
     pub record_dir: Option<PathBuf>,
     /// `-record_wav_dir` (mono) / `-record_wav_duplex` (stereo): record every call
     /// (issue 6). Any value but `Off` gives the run a media engine.
-    pub record_calls: crate::media::RecordCalls,
+    pub record_calls: RecordCalls,
     /// `-bg`: run detached (the binary re-spawns itself and prints the PID).
     pub background: bool,
     /// `-nostdin`: no keyboard control.
@@ -480,7 +531,7 @@ impl Default for JobSpec {
             thresholds: Vec::new(),
             rtp_echo: false,
             record_dir: None,
-            record_calls: crate::media::RecordCalls::Off,
+            record_calls: RecordCalls::Off,
             background: false,
             nostdin: false,
             control_ip: None,

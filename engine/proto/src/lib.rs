@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod files;
 pub mod load;
 pub mod media;
+pub mod output;
 pub mod rng;
 pub mod scenario;
 #[cfg(any(test, feature = "sim"))]

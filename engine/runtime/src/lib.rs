@@ -5,9 +5,10 @@
 //! I/O: the shard loop (`shard`), the stream transports (`transport`), reading the files
 //! a run names (`files`) and the runner that binds sockets and starts the shards.
 
-pub use gossipper_proto::{call, config, endpoint, load, media, rng, scenario, sip, stats};
+pub use gossipper_proto::{call, config, endpoint, load, media, output, rng, scenario, sip, stats};
 
 pub mod files;
+pub(crate) mod poller;
 pub mod runner;
 pub mod shard;
 pub mod transport;

@@ -17,7 +17,7 @@
 //! it into `stats.jsonl`). Must not: do I/O (the worker's `Lines` writes, the
 //! supervisor's reader reads).
 
-use gossipper_engine::stats::stats_line::{PlanLine, StatsLine};
+use gossipper_engine::output::stats_line::{PlanLine, StatsLine};
 use serde::{Deserialize, Serialize};
 
 /// One line of a worker's stdout.

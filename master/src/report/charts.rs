@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use gossipper_engine::stats::summary::Latency;
+use gossipper_engine::output::summary::Latency;
 
 use super::{SeriesPoint, escape, num};
 

@@ -20,8 +20,8 @@ mod sections;
 
 use std::fmt::Write as _;
 
+use gossipper_engine::output::summary::{Latency, Summary};
 use gossipper_engine::scenario::Role;
-use gossipper_engine::stats::summary::{Latency, Summary};
 
 /// Whether `d` holds the revision-2 fields (verdict, target against actual); an older
 /// summary.json read back has them at their defaults, which the page must not show as

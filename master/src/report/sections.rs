@@ -6,10 +6,10 @@
 
 use std::fmt::Write as _;
 
+use gossipper_engine::output::messages::{Direction, RowKind};
+use gossipper_engine::output::summary::Summary;
+use gossipper_engine::output::verdict::VerdictStatus;
 use gossipper_engine::scenario::Role;
-use gossipper_engine::stats::messages::{Direction, RowKind};
-use gossipper_engine::stats::summary::Summary;
-use gossipper_engine::stats::verdict::VerdictStatus;
 
 use super::{escape, num, revision_2, role_name};
 

@@ -2,12 +2,11 @@
 //! process or read back from summary.json (an older revision included).
 
 use super::*;
+use gossipper_engine::output::run_info::{RunInfo, RunParams};
+use gossipper_engine::output::summary::{Latency, LatencyBucket, SummaryInput, summary};
+use gossipper_engine::output::verdict::{Verdict, VerdictStatus};
 use gossipper_engine::scenario::{self, LoadOptions, builtin};
-use gossipper_engine::stats::report::{RunInfo, RunParams};
-use gossipper_engine::stats::summary::{
-    Latency, LatencyBucket, MediaSummary, SummaryInput, summary,
-};
-use gossipper_engine::stats::verdict::{Verdict, VerdictStatus};
+use gossipper_engine::stats::media::MediaStats;
 use gossipper_engine::stats::{FailureReason, ShardStats, thresholds};
 
 /// The run facts of the built-in uac asked for 20 calls toward 127.0.0.1:15060.
@@ -202,7 +201,7 @@ fn failing_summary() -> Summary {
         tool_version: "Gossipper 0.1.0",
         seed: 1,
         gates: &Default::default(),
-        media: MediaSummary::default(),
+        media: MediaStats::default(),
         shard_calls: &[16],
         thresholds: &th,
     })

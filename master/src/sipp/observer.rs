@@ -10,11 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use gossipper_engine::call::ShardEvent;
 use gossipper_engine::config::JobSpec;
+use gossipper_engine::output::csv;
+use gossipper_engine::output::run_info::RunInfo;
+use gossipper_engine::output::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
 use gossipper_engine::runner::{Observer, RunReport, Tick};
 use gossipper_engine::stats::ShardStats;
-use gossipper_engine::stats::csv;
-use gossipper_engine::stats::report::RunInfo;
-use gossipper_engine::stats::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
 
 use super::control::{Keys, apply_signals};
 use super::terminal;
@@ -177,7 +177,7 @@ impl SippObserver {
     }
 
     fn write_events(&mut self, events: &[ShardEvent], wall: SystemTime) {
-        let when = gossipper_engine::stats::format::date_time_spaced(wall);
+        let when = gossipper_engine::output::format::date_time_spaced(wall);
         for e in events {
             match e {
                 ShardEvent::Log(t) => {

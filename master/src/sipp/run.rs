@@ -9,10 +9,10 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use gossipper_engine::config::JobSpec;
+use gossipper_engine::output::run_info::RunInfo;
+use gossipper_engine::output::screen::{self, Footer, Screen, ScreenInput};
+use gossipper_engine::output::summary;
 use gossipper_engine::runner::{self, RunEnd, RunError};
-use gossipper_engine::stats::report::RunInfo;
-use gossipper_engine::stats::screen::{self, Footer, Screen, ScreenInput};
-use gossipper_engine::stats::summary;
 
 use super::observer::SippObserver;
 use super::{Exit, control, terminal};

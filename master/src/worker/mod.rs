@@ -21,12 +21,12 @@ use gossipper_engine::config::JobSpec;
 use std::time::{Duration, SystemTime};
 
 use crate::report::{self, ReportHead};
+use gossipper_engine::output::format::unix_ms;
+use gossipper_engine::output::run_info::RunInfo;
+use gossipper_engine::output::stats_line::PlanLine;
+use gossipper_engine::output::summary;
+use gossipper_engine::output::verdict::VerdictStatus;
 use gossipper_engine::runner::{self, RunError};
-use gossipper_engine::stats::format::unix_ms;
-use gossipper_engine::stats::report::RunInfo;
-use gossipper_engine::stats::stats_line::PlanLine;
-use gossipper_engine::stats::summary;
-use gossipper_engine::stats::verdict::VerdictStatus;
 
 use crate::job::line::WorkerLine;
 use crate::job::spec::{JobFile, Run, ToolRun};

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::report::SeriesPoint;
 use gossipper_engine::call::ShardEvent;
+use gossipper_engine::output::format::{date_time_spaced, unix_ms};
+use gossipper_engine::output::stats_line::StatsLine;
 use gossipper_engine::runner::{Observer, Tick};
 use gossipper_engine::stats::ShardStats;
-use gossipper_engine::stats::format::{date_time_spaced, unix_ms};
-use gossipper_engine::stats::stats_line::StatsLine;
 
 use crate::job::line::WorkerLine;
 

@@ -8,9 +8,9 @@ use std::io::Write as _;
 use std::time::Instant;
 
 use super::{Call, ShardCx, digest};
+use crate::output::format;
 use crate::scenario::{FieldLine, Keyword, Segment, Template};
 use crate::sip::SipMessage;
-use crate::stats::format;
 
 /// Formats `n` in decimal into `buf` without going through `fmt` (this runs for every
 /// keyword of every message) and returns the digits.

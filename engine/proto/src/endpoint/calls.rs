@@ -29,7 +29,7 @@ pub struct Finished {
     pub outcome: Outcome,
     pub duration_us: u64,
     /// The call's media numbers (zeros without media).
-    pub media: crate::stats::call_record::CallMedia,
+    pub media: crate::stats::media::CallMedia,
 }
 
 impl Finished {
@@ -39,7 +39,7 @@ impl Finished {
             Outcome::Success => (true, String::new()),
             Outcome::Failed(r) => (false, format!("{r:?}")),
         };
-        crate::stats::call_record::call_record_line(
+        crate::output::call_record::call_record_line(
             &String::from_utf8_lossy(&self.call_id),
             self.number,
             ok,

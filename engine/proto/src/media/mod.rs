@@ -58,11 +58,12 @@ use gossipper_media::{
 };
 
 use self::library::MediaLibrary;
-pub use self::session::RecordCalls;
 use self::session::Session;
+use self::session::record_mode;
 pub use self::tx::{MediaTransmit, MediaTx};
+pub use crate::config::RecordCalls;
 use crate::scenario::media::PcapTarget;
-use crate::stats::call_record::CallMedia;
+use crate::stats::media::CallMedia;
 use crate::stats::media::MediaStats;
 
 /// How long after the command a stream sends its first packet: the media loop picks
@@ -429,7 +430,7 @@ impl MediaEngine {
         let rtcp = looks_like_rtcp(bytes);
         let mut echo = self.cfg.echo_all;
         let mut counted = false;
-        let auto_mode = self.cfg.record_calls.mode();
+        let auto_mode = record_mode(self.cfg.record_calls);
         if let Some(s) = call.and_then(|c| self.sessions.get_mut(&c)) {
             echo |= s.echo;
             // A call that only receives still reports (RR) what it gets.
@@ -486,7 +487,7 @@ impl MediaEngine {
     /// Sends what is due at `now`: packets, RTCP reports; books finished streams.
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
         self.last_turn = Some(now);
-        let auto_mode = self.cfg.record_calls.mode();
+        let auto_mode = record_mode(self.cfg.record_calls);
         self.scheduler.handle_timeout(now);
         let MediaEngine {
             scheduler,

@@ -16,34 +16,15 @@ use gossipper_media::{
 };
 
 use super::sdp::RemoteMedia;
+use crate::config::RecordCalls;
 use crate::scenario::media::{CheckDirection, RtpCheck};
 
-/// `-record_wav_dir` / `-record_wav_duplex` (issue 6): record every call, or not.
-///
-/// A recorded call writes `<record_dir>/<sanitised call-id>.wav` when it ends, exactly as
-/// a path-less `rtp_record` would. The recording starts with the call's first RTP packet,
-/// sent or received, so a call without RTP writes no file. An `rtp_record` action in the
-/// scenario takes over from the automatic recording of its call.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordCalls {
-    /// No automatic recording (`rtp_record` actions still record).
-    #[default]
-    Off,
-    /// Mono: what the peer sent us.
-    Mono,
-    /// Stereo: left = what we sent, right = what we received.
-    Duplex,
-}
-
-impl RecordCalls {
-    /// The recorder mode, `None` when off.
-    pub fn mode(self) -> Option<RecordMode> {
-        match self {
-            RecordCalls::Off => None,
-            RecordCalls::Mono => Some(RecordMode::Mono(Direction::Received)),
-            RecordCalls::Duplex => Some(RecordMode::Duplex),
-        }
+/// The recorder mode of every call's automatic recording, `None` when off.
+pub(super) fn record_mode(r: RecordCalls) -> Option<RecordMode> {
+    match r {
+        RecordCalls::Off => None,
+        RecordCalls::Mono => Some(RecordMode::Mono(Direction::Received)),
+        RecordCalls::Duplex => Some(RecordMode::Duplex),
     }
 }
 
@@ -215,16 +196,23 @@ mod tests {
         assert!(s.records_sent(), "the first sent packet starts it");
         assert!(s.recorder_at(t0, None).is_none(), "off: never starts");
         let r = s
-            .recorder_at(t0, RecordCalls::Mono.mode())
+            .recorder_at(t0, record_mode(RecordCalls::Mono))
             .expect("started");
         assert!(r.automatic && !r.sent);
         assert_eq!(r.path, PathBuf::from("r/c.wav"));
         assert!(!s.records_sent(), "mono records what we receive");
         assert!(s.auto_record.is_none());
         let mut d = Session::new(1, Some(PathBuf::from("d.wav")));
-        assert!(d.recorder_at(t0, RecordCalls::Duplex.mode()).unwrap().sent);
+        assert!(
+            d.recorder_at(t0, record_mode(RecordCalls::Duplex))
+                .unwrap()
+                .sent
+        );
         let mut none = Session::new(1, None);
         assert!(!none.records_sent());
-        assert!(none.recorder_at(t0, RecordCalls::Duplex.mode()).is_none());
+        assert!(
+            none.recorder_at(t0, record_mode(RecordCalls::Duplex))
+                .is_none()
+        );
     }
 }

@@ -1,17 +1,52 @@
 //! Media counters of a shard (RTP, RTCP, echo, recordings, quality), merged like the other
-//! counters and turned into the summary's `media` block, the stats line's media numbers
-//! and each call record's `media` object.
+//! counters; serialised as is, they are the summary's `media` block. A finished call's
+//! own numbers are a [`CallMedia`] (its call record's `media` object).
 //!
 //! Owns: plain cumulative numbers. Must not: read clocks or do I/O. Filled by the
 //! shard's `media::MediaEngine` (its totals are copied here once per loop turn) and merged
 //! across shards by `ShardStats::merge`.
 
-use super::call_record::CallMedia;
-use super::stats_line::LineMedia;
-use super::summary::MediaSummary;
+use serde::{Deserialize, Serialize};
 
-/// Cumulative media numbers of one shard (or of the run, once merged).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Per-call media counters, serialised with Go's PascalCase names (our additions keep
+/// the style, and `call_records.jsonl` writes them as they are). Zeros for a call
+/// without media.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CallMedia {
+    /// RTP packets sent.
+    #[serde(rename = "RTPPacketsSent")]
+    pub rtp_packets_sent: u64,
+    /// RTP payload octets sent.
+    #[serde(rename = "RTPOctetsSent")]
+    pub rtp_octets_sent: u64,
+    /// RTP packets received.
+    #[serde(rename = "RTPPacketsReceived")]
+    pub rtp_packets_received: u64,
+    /// RTCP sender reports sent.
+    #[serde(rename = "RTCPSenderReports")]
+    pub rtcp_sender_reports: u64,
+    /// RFC 3550 cumulative packets lost on receive.
+    #[serde(rename = "RTPPacketsLost")]
+    pub rtp_packets_lost: u64,
+    /// Final RFC 3550 interarrival jitter, ms.
+    #[serde(rename = "JitterMs")]
+    pub jitter_ms: f64,
+    /// Peak interarrival jitter, RTP timestamp units.
+    #[serde(rename = "JitterPeakTs")]
+    pub jitter_peak_ts: u32,
+    /// ITU-T G.107 E-model estimate (0 when nothing was received).
+    #[serde(rename = "MOS")]
+    pub mos: f64,
+    #[serde(rename = "RFactor")]
+    pub r_factor: f64,
+}
+
+/// Cumulative media numbers of one shard (or of the run, once merged). Serialised as is,
+/// it is summary.json's `media` block (Go's, plus our receive-side and quality numbers;
+/// zeros without media): the fields are in that block's order, under its names, and the
+/// accumulators behind its averages are not written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MediaStats {
     /// RTP packets sent (streams, pcap replays, DTMF and echoed packets).
     pub rtp_packets_sent: u64,
@@ -19,20 +54,6 @@ pub struct MediaStats {
     pub rtp_octets_sent: u64,
     /// RTP packets received and accepted (echoed packets included).
     pub rtp_packets_received: u64,
-    /// RTP packets lost, from each finished call's RFC 3550 cumulative loss.
-    pub rtp_packets_lost: u64,
-    /// Packets echoed back to their source (`-rtp_echo`, `rtp_stream="echo"`).
-    pub rtp_packets_echoed: u64,
-    /// Datagrams on a media port that no call expects (counted, then dropped or echoed).
-    pub rtp_unexpected_source: u64,
-    /// Datagrams on a media port that are neither RTP nor RTCP.
-    pub rtp_malformed: u64,
-    /// Datagrams the media socket refused to send.
-    pub rtp_send_errors: u64,
-    /// Packets a stream skipped because it fell more than 200 ms behind (a stalled shard).
-    pub rtp_late_skipped: u64,
-    /// Receive calls on the media socket that failed (ICMP errors reported late).
-    pub rtp_receive_errors: u64,
     /// RTCP sender / receiver reports we sent.
     pub rtcp_sender_reports: u64,
     pub rtcp_receiver_reports: u64,
@@ -44,37 +65,68 @@ pub struct MediaStats {
     pub rtcp_max_fraction_lost: f64,
     /// Largest interarrival jitter a peer reported about us, timestamp units.
     pub rtcp_max_jitter_ts: u32,
+    /// RTP packets lost, from each finished call's RFC 3550 cumulative loss.
+    pub rtp_packets_lost: u64,
+    /// Packets echoed back to their source (`-rtp_echo`, `rtp_stream="echo"`).
+    pub rtp_packets_echoed: u64,
+    /// Datagrams on a media port that no call expects (counted, then dropped or echoed).
+    pub rtp_unexpected_source: u64,
+    /// Datagrams on a media port that are neither RTP nor RTCP.
+    pub rtp_malformed: u64,
+    /// Packets a stream skipped because it fell more than 200 ms behind (a stalled shard).
+    pub rtp_late_skipped: u64,
+    /// Datagrams the media socket refused to send.
+    pub rtp_send_errors: u64,
     /// Calls that received at least one RTP packet.
+    #[serde(rename = "media_calls_with_rtp_received")]
     pub calls_with_rtp_received: u64,
-    /// Calls that had media (a stream, a replay, a recording or RTP received).
-    pub calls_with_media: u64,
-    /// Fewest RTP packets received by a call with media (`u64::MAX` until one ended).
+    /// Fewest RTP packets received by a call with media (0 until one ended).
     pub per_call_min_rtp_packets_received: u64,
     /// Largest RFC 3550 cumulative loss of one call.
     pub rtp_recv_max_cumulative_lost: u64,
     /// Peak interarrival jitter of any call, timestamp units.
+    #[serde(rename = "rtp_recv_interarrival_jitter_peak_ts")]
     pub rtp_recv_jitter_peak_ts: u32,
-    /// Sum of the final jitter of calls that received RTP, in ms (for the mean).
-    pub jitter_ms_sum: f64,
-    /// Sum / count / minimum of the per-call MOS estimates (calls that received RTP).
-    pub mos_sum: f64,
-    pub mos_count: u64,
+    /// Mean final jitter of the calls that received RTP, ms (0 without).
+    pub jitter_ms_avg: f64,
+    /// Mean and lowest per-call MOS (ITU-T G.107 E-model) of the calls that received
+    /// RTP (0 without).
+    pub mos_avg: f64,
     pub mos_min: f64,
-    /// Sum of the per-call R factors (same calls as `mos_*`).
-    pub r_factor_sum: f64,
+    /// Mean per-call R factor (same calls).
+    pub r_factor_avg: f64,
     /// WAV recordings written / that failed to write.
     pub recordings_written: u64,
     pub recording_errors: u64,
     /// `rtpcheck` verdicts at call end.
     pub rtpcheck_passed: u64,
     pub rtpcheck_failed: u64,
-    /// Media commands that could not run (no SDP address, unknown verb, stale stream…).
-    pub command_errors: u64,
-    /// Packets that left within 1 ms of their schedule, and all scheduled packets.
-    pub sched_within_1ms: u64,
+    /// Packets sent by the RTP scheduler, those that left within 1 ms of their schedule,
+    /// and the worst lateness, µs.
+    #[serde(rename = "scheduled_packets")]
     pub sched_packets: u64,
-    /// Worst lateness of a scheduled packet, µs.
+    #[serde(rename = "scheduled_within_1ms")]
+    pub sched_within_1ms: u64,
+    #[serde(rename = "scheduled_max_late_us")]
     pub sched_max_late_us: u64,
+    /// Receive calls on the media socket that failed (ICMP errors reported late).
+    #[serde(skip)]
+    pub rtp_receive_errors: u64,
+    /// Media commands that could not run (no SDP address, unknown verb, stale stream…).
+    #[serde(skip)]
+    pub command_errors: u64,
+    /// Calls that had media (a stream, a replay, a recording or RTP received).
+    #[serde(skip)]
+    pub calls_with_media: u64,
+    /// Behind the averages: sums over the calls that received RTP, and their count.
+    #[serde(skip)]
+    pub jitter_ms_sum: f64,
+    #[serde(skip)]
+    pub mos_sum: f64,
+    #[serde(skip)]
+    pub mos_count: u64,
+    #[serde(skip)]
+    pub r_factor_sum: f64,
 }
 
 impl MediaStats {
@@ -116,6 +168,10 @@ impl MediaStats {
             sched_within_1ms,
             sched_packets,
             sched_max_late_us,
+            // Derived from the sums below by `average`.
+            jitter_ms_avg: _,
+            mos_avg: _,
+            r_factor_avg: _,
         } = *o;
         // The fewest packets of a call, over the calls that had media on either side.
         let min_of = |calls: u64, min: u64| if calls == 0 { u64::MAX } else { min };
@@ -124,6 +180,11 @@ impl MediaStats {
             self.per_call_min_rtp_packets_received,
         )
         .min(min_of(calls_with_media, per_call_min_rtp_packets_received));
+        let per_call_min = if per_call_min == u64::MAX {
+            0
+        } else {
+            per_call_min
+        };
         self.mos_min = match (self.mos_count > 0, mos_count > 0) {
             (true, true) => self.mos_min.min(mos_min),
             (false, true) => mos_min,
@@ -164,6 +225,7 @@ impl MediaStats {
         self.sched_within_1ms += sched_within_1ms;
         self.sched_packets += sched_packets;
         self.sched_max_late_us = self.sched_max_late_us.max(sched_max_late_us);
+        self.average();
     }
 
     /// Books one finished call's media numbers into the shard totals.
@@ -191,82 +253,15 @@ impl MediaStats {
             self.mos_count += 1;
             self.r_factor_sum += c.r_factor;
         }
+        self.average();
     }
 
-    /// Mean per-call MOS (0 when no call received RTP).
-    pub fn mos_avg(&self) -> f64 {
-        if self.mos_count == 0 {
-            0.0
-        } else {
-            self.mos_sum / self.mos_count as f64
-        }
-    }
-
-    /// Mean per-call final jitter in ms (0 when no call received RTP).
-    pub fn jitter_ms_avg(&self) -> f64 {
-        if self.calls_with_rtp_received == 0 {
-            0.0
-        } else {
-            self.jitter_ms_sum / self.calls_with_rtp_received as f64
-        }
-    }
-
-    /// The summary's `media` block.
-    pub fn summary(&self) -> MediaSummary {
-        MediaSummary {
-            rtp_packets_sent: self.rtp_packets_sent,
-            rtp_octets_sent: self.rtp_octets_sent,
-            rtp_packets_received: self.rtp_packets_received,
-            rtcp_sender_reports: self.rtcp_sender_reports,
-            rtcp_receiver_reports: self.rtcp_receiver_reports,
-            rtcp_packets_received: self.rtcp_packets_received,
-            rtcp_reception_reports: self.rtcp_reception_reports,
-            rtcp_max_fraction_lost: self.rtcp_max_fraction_lost,
-            rtcp_max_jitter_ts: self.rtcp_max_jitter_ts,
-            rtp_packets_lost: self.rtp_packets_lost,
-            rtp_packets_echoed: self.rtp_packets_echoed,
-            rtp_unexpected_source: self.rtp_unexpected_source,
-            rtp_malformed: self.rtp_malformed,
-            rtp_late_skipped: self.rtp_late_skipped,
-            rtp_send_errors: self.rtp_send_errors,
-            media_calls_with_rtp_received: self.calls_with_rtp_received,
-            per_call_min_rtp_packets_received: if self.calls_with_media == 0 {
-                0
-            } else {
-                self.per_call_min_rtp_packets_received
-            },
-            rtp_recv_max_cumulative_lost: self.rtp_recv_max_cumulative_lost,
-            rtp_recv_interarrival_jitter_peak_ts: self.rtp_recv_jitter_peak_ts,
-            jitter_ms_avg: self.jitter_ms_avg(),
-            mos_avg: self.mos_avg(),
-            mos_min: if self.mos_count == 0 {
-                0.0
-            } else {
-                self.mos_min
-            },
-            r_factor_avg: if self.mos_count == 0 {
-                0.0
-            } else {
-                self.r_factor_sum / self.mos_count as f64
-            },
-            recordings_written: self.recordings_written,
-            recording_errors: self.recording_errors,
-            rtpcheck_passed: self.rtpcheck_passed,
-            rtpcheck_failed: self.rtpcheck_failed,
-            scheduled_packets: self.sched_packets,
-            scheduled_within_1ms: self.sched_within_1ms,
-            scheduled_max_late_us: self.sched_max_late_us,
-        }
-    }
-
-    /// The stats line's media numbers.
-    pub fn line(&self) -> LineMedia {
-        LineMedia {
-            rtp_packets_sent: self.rtp_packets_sent,
-            rtp_packets_received: self.rtp_packets_received,
-            rtp_packets_lost: self.rtp_packets_lost,
-            jitter_ms: self.jitter_ms_avg(),
-        }
+    /// Brings the averages up to date with the sums.
+    fn average(&mut self) {
+        let mean = |sum: f64, n: u64| if n == 0 { 0.0 } else { sum / n as f64 };
+        self.jitter_ms_avg = mean(self.jitter_ms_sum, self.calls_with_rtp_received);
+        self.mos_avg = mean(self.mos_sum, self.mos_count);
+        self.r_factor_avg = mean(self.r_factor_sum, self.mos_count);
     }
 }
 
@@ -296,9 +291,9 @@ mod tests {
         assert_eq!(s.per_call_min_rtp_packets_received, 0);
         assert_eq!(s.rtp_packets_lost, 9);
         assert_eq!(s.rtp_recv_max_cumulative_lost, 7);
-        assert!((s.mos_avg() - 4.2).abs() < 1e-9);
-        assert!((s.jitter_ms_avg() - 2.0).abs() < 1e-9);
-        assert_eq!(s.summary().mos_min, 4.0);
+        assert!((s.mos_avg - 4.2).abs() < 1e-9);
+        assert!((s.jitter_ms_avg - 2.0).abs() < 1e-9);
+        assert_eq!(s.mos_min, 4.0);
     }
 
     #[test]
@@ -315,20 +310,28 @@ mod tests {
         merged.merge(&a);
         assert_eq!(merged.rtp_packets_sent, 15);
         assert_eq!(merged.per_call_min_rtp_packets_received, 80);
-        assert_eq!(merged.summary().mos_min, 4.3);
+        assert_eq!(merged.mos_min, 4.3);
         let mut c = MediaStats::default();
         c.add_call(&call(20, 1, 2.0, 3.9));
         merged.merge(&c);
         assert_eq!(merged.per_call_min_rtp_packets_received, 20);
-        assert_eq!(merged.summary().mos_min, 3.9);
+        assert_eq!(merged.mos_min, 3.9);
         assert_eq!(merged.mos_count, 2);
     }
 
     #[test]
     fn an_empty_run_reports_zeros_not_sentinels() {
-        let s = MediaStats::default().summary();
+        let mut s = MediaStats::default();
+        s.merge(&MediaStats::default());
         assert_eq!(s.per_call_min_rtp_packets_received, 0);
         assert_eq!(s.mos_min, 0.0);
         assert_eq!(s.mos_avg, 0.0);
+        let json = serde_json::to_value(s).expect("serialises");
+        assert_eq!(json["per_call_min_rtp_packets_received"], 0);
+        assert!(
+            json.get("mos_sum").is_none(),
+            "accumulators are not written"
+        );
+        assert_eq!(json["scheduled_packets"], 0);
     }
 }

@@ -70,6 +70,10 @@ fn media(k: u64) -> media::MediaStats {
         sched_within_1ms: 25 * k,
         sched_packets: 26 * k,
         sched_max_late_us: 27 * k,
+        // Derived by `merge` from the sums above.
+        jitter_ms_avg: 0.0,
+        mos_avg: 0.0,
+        r_factor_avg: 0.0,
     }
 }
 
@@ -112,6 +116,9 @@ fn every_media_number_merges_by_its_own_rule() {
         sched_within_1ms,
         sched_packets,
         sched_max_late_us,
+        jitter_ms_avg,
+        mos_avg,
+        r_factor_avg,
     } = m;
     // Counts add up: 1·n + 3·n.
     let sums = [
@@ -145,6 +152,11 @@ fn every_media_number_merges_by_its_own_rule() {
     }
     // Sums of reals add up too.
     assert_eq!((jitter_ms_sum, mos_sum, r_factor_sum), (6.0, 16.0, 360.0));
+    // Averages are recomputed from the merged sums: over 64 calls with RTP, 4 MOS.
+    assert_eq!(
+        (jitter_ms_avg, mos_avg, r_factor_avg),
+        (6.0 / 64.0, 4.0, 90.0)
+    );
     // Worst cases are the worse of the two.
     assert_eq!(rtcp_max_fraction_lost, 0.03);
     assert_eq!(

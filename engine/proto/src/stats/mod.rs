@@ -1,27 +1,18 @@
-//! Run statistics: per-shard counters and timers, merged into one `Snapshot` per period.
+//! Run statistics, the counting: per-shard counters and timers (`timing`), media
+//! counters (`media`), merged across shards every period, and the thresholds they are
+//! judged by (`thresholds`).
 //!
 //! Owns: the numbers every output shows (screens, -trace_stat CSV, summary.json, worker
-//! stats lines). Must not: read clocks or do I/O; writers in the submodules format a
-//! `Snapshot` into bytes and the shell writes them. Driven by `call` (which counts) and
-//! the shard (which publishes a copy every period).
+//! stats lines). Must not: read clocks, do I/O or format output: the writers are
+//! `output`'s. Driven by `call` and the endpoint (which count) and the shard (which
+//! publishes a copy every period).
 //!
 //! Counter names follow SIPp's statistics (`reference/sipp.md` §4.1) so screens and CSV
 //! map one to one.
 
-pub mod call_record;
-pub mod csv;
-pub mod format;
 pub mod media;
-pub mod messages;
-pub mod report;
-pub mod screen;
-pub mod stats_line;
-pub mod summary;
-pub mod target;
 pub mod thresholds;
 pub mod timing;
-pub mod traces;
-pub mod verdict;
 
 pub use timing::{Histogram, TimeStat};
 

@@ -459,7 +459,7 @@ fn stat_name(stat: Stat) -> String {
 
 /// A number for a sentence: up to `d` decimals (more for a value that would round to
 /// zero, up to 6), trailing zeros dropped.
-fn show(v: f64, d: usize) -> String {
+pub(crate) fn show(v: f64, d: usize) -> String {
     let mut d = d;
     while d < 6 && v != 0.0 && v.abs() < 10f64.powi(-i32::try_from(d).unwrap_or(6)) {
         d += 1;
@@ -583,36 +583,6 @@ pub fn evaluate(t: &Threshold, f: &Facts<'_>) -> ThresholdResult {
         pass,
         text,
     }
-}
-
-/// Rewrites the health gates (`-health_*`, the API's `health_*`) as the thresholds they
-/// mean, so one verdict covers both.
-pub fn from_gates(g: &crate::config::HealthGates) -> Vec<Threshold> {
-    let mut out = Vec::new();
-    if let Some(r) = g.min_success_ratio.filter(|r| *r > 0.0) {
-        out.push(Threshold {
-            text: format!("success_ratio>={}%", show(r * 100.0, 4)),
-            metric: Metric::SuccessRatio,
-            op: Op::Ge,
-            value: r,
-            relative: false,
-        });
-    }
-    for (max, metric, name) in [
-        (g.max_failed_calls, Metric::FailedCalls, "failed_calls"),
-        (g.max_timeouts, Metric::Timeouts, "timeouts"),
-    ] {
-        if let Some(n) = max {
-            out.push(Threshold {
-                text: format!("{name}<={n}"),
-                metric,
-                op: Op::Le,
-                value: n as f64,
-                relative: false,
-            });
-        }
-    }
-    out
 }
 
 impl std::fmt::Display for Threshold {

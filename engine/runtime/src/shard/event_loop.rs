@@ -28,13 +28,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::handoff::Handoff;
 use super::media_io::MediaIo;
-use super::poller::{Poller, Token};
 use super::traces::Traces;
 use super::udp::SipUdp;
 use super::wait::{self, Shape, WaitPolicy};
 use super::{Control, Published, ShardPlan, ShardSocket, clock, os};
 use crate::call::{ShardEvent, TxQueue};
 use crate::endpoint::{Endpoint, Event, Finished};
+use crate::poller::{Poller, Token};
 use crate::transport::Streams;
 
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -143,7 +143,7 @@ impl Shard {
         };
         if let Some(h) = handoff.as_ref() {
             registry
-                .add(h.fd(), Token::Handoff, super::poller::READ)
+                .add(h.fd(), Token::Handoff, crate::poller::READ)
                 .map_err(|e| format!("cannot watch the hand-off: {e}"))?;
         }
         let traces = Traces::new(traces, ep.env().transport.keyword());

@@ -12,9 +12,9 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use super::mmsg::{RecvBatch, send_all};
-use super::poller::{Poller, READ, Registry, Token};
 use crate::endpoint::Endpoint;
 use crate::media::{MediaTx, PendingRecording};
+use crate::poller::{Poller, READ, Registry, Token};
 
 /// recvmmsg batches per turn, so a flood cannot starve the sends.
 const RECV_ROUNDS: usize = 8;

@@ -5,7 +5,7 @@
 //!
 //! Owns: starting the shard thread on its glommio executor (`spawn`), the run-wide
 //! [`Control`] the runner steers shards with, and what a shard hands the runner
-//! ([`Published`]). The loop itself is `event_loop`: one wait per turn in `poller`, the
+//! ([`Published`]). The loop itself is `event_loop`: one wait per turn in `crate::poller`, the
 //! I/O sources in `udp`, `media_io`, `handoff` and `transport::streams`, traces in
 //! `traces`. The clock is read in [`clock`] only.
 //!
@@ -21,7 +21,6 @@ pub mod handoff;
 pub mod media_io;
 pub mod mmsg;
 pub mod os;
-pub(crate) mod poller;
 pub mod traces;
 pub mod udp;
 pub mod wait;

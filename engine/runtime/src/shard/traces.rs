@@ -3,14 +3,14 @@
 //! the runner opened, one write per file per turn.
 //!
 //! Owns: the open files and the turn's formatted text. Must not: format anything itself
-//! (`stats::traces` has SIPp's framing) or cost anything when tracing is off.
+//! (`output::traces` has SIPp's framing) or cost anything when tracing is off.
 
 use std::fs::File;
 use std::io::Write as _;
 use std::time::SystemTime;
 
 use crate::call::TxQueue;
-use crate::stats::traces::{Direction, msg_block, shortmsg_of};
+use crate::output::traces::{Direction, msg_block, shortmsg_of};
 
 /// Trace files a shard appends to (each opened by the runner; writes are whole blocks).
 #[derive(Default)]

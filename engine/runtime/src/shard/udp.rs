@@ -20,10 +20,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::handoff::Handoff;
 use super::mmsg::{self, RecvBatch, send_all};
-use super::poller::{Poller, READ, Registry, Token};
 use super::traces::Traces;
 use crate::call::TxQueue;
 use crate::endpoint::Endpoint;
+use crate::poller::{Poller, READ, Registry, Token};
 
 /// recvmmsg batches drained from the shard socket per turn before timers run again.
 pub(crate) const MAX_DRAIN: usize = 8;

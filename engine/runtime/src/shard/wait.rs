@@ -26,6 +26,8 @@
 
 use std::time::Duration;
 
+pub use crate::poller::Wait;
+
 /// Clients pacing at least this many calls per second run in frames (the pacer already
 /// releases their calls in 1 ms bursts from this rate on).
 pub const FRAMED_RATE: f64 = 1000.0;
@@ -51,17 +53,6 @@ pub enum Shape {
     Datagrams,
     /// TCP, TLS or WebSocket connections.
     Streams,
-}
-
-/// What the loop does before its next turn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wait {
-    /// Turn again at once: a deadline is due.
-    Now,
-    /// Sleep this long without waking for datagrams.
-    Sleep(Duration),
-    /// Sleep until a socket is readable or this long has passed.
-    Readable(Duration),
 }
 
 /// The loop's waiting state between turns.

@@ -30,7 +30,7 @@ use crate::service::store::StoreError;
 use crate::service::store::jobs::{Job, JobStatus, ProfileKind};
 use crate::service::store::profiles::{ClientProfile, TransportSpec};
 use crate::service::timefmt;
-use gossipper_engine::stats::report::RunParams;
+use gossipper_engine::output::run_info::RunParams;
 
 /// The wizard's client profile.
 pub(crate) const WIZARD_PROFILE: &str = "_load_wizard";
@@ -373,7 +373,7 @@ fn run_target(job: &gossipper_engine::config::JobSpec) -> RunTarget {
         rate_cps: rate,
         calls: job.max_calls,
         concurrency: p.call_limit,
-        concurrency_needed: Some(gossipper_engine::stats::target::concurrency_needed(
+        concurrency_needed: Some(gossipper_engine::output::target::concurrency_needed(
             rate,
             job.default_pause_ms,
         )),

@@ -181,10 +181,10 @@ fn health_gates_become_the_thresholds_they_mean() {
         max_failed_calls: Some(0),
         max_timeouts: None,
     };
-    let t: Vec<String> = from_gates(&g).into_iter().map(|t| t.text).collect();
+    let t: Vec<String> = g.thresholds().into_iter().map(|t| t.text).collect();
     assert_eq!(t, ["success_ratio>=95%", "failed_calls<=0"]);
     for text in &t {
         assert_eq!(parse(text).unwrap().text, *text, "the text parses back");
     }
-    assert!(from_gates(&HealthGates::default()).is_empty());
+    assert!(HealthGates::default().thresholds().is_empty());
 }

@@ -16,7 +16,7 @@ use super::super::framer::{FrameError, StreamBuffer};
 use super::super::idle::Quiet;
 use super::websocket::Ws;
 use crate::endpoint::StreamEvent;
-use crate::shard::poller::{READ, READ_WRITE, Registry, Token};
+use crate::poller::{READ, READ_WRITE, Registry, Token};
 
 /// Reads per connection per turn; level-triggered epoll reports the rest next turn.
 const MAX_READS: usize = 8;

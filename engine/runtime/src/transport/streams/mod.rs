@@ -40,7 +40,7 @@ use super::routing::{Route, Routes, Unroutable};
 use super::{SharedSettings, StreamKind, StreamPlan};
 use crate::call::TxQueue;
 use crate::endpoint::StreamEvent;
-use crate::shard::poller::{Interest, READ, READ_WRITE, Ready, Registry, Token};
+use crate::poller::{Interest, READ, READ_WRITE, Ready, Registry, Token};
 
 /// Connections accepted per turn.
 const MAX_ACCEPTS: usize = 256;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::shard::poller::Poller;
-use crate::shard::wait::Wait;
+use crate::poller::Poller;
+use crate::poller::Wait;
 use crate::transport::tls::{self, TlsOptions};
 use crate::transport::{Carried, StreamSettings, setup};
 

@@ -7,40 +7,10 @@
 
 use serde::Serialize;
 
+use crate::stats::media::CallMedia;
+
 /// The schema this module writes.
 pub const SCHEMA_VERSION: &str = "gossipper_call_record_v1";
-
-/// Per-call media counters, serialised with Go's PascalCase names (our additions keep
-/// the style). Zeros for a call without media.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct CallMedia {
-    /// RTP packets sent.
-    #[serde(rename = "RTPPacketsSent")]
-    pub rtp_packets_sent: u64,
-    /// RTP payload octets sent.
-    #[serde(rename = "RTPOctetsSent")]
-    pub rtp_octets_sent: u64,
-    /// RTP packets received.
-    #[serde(rename = "RTPPacketsReceived")]
-    pub rtp_packets_received: u64,
-    /// RTCP sender reports sent.
-    #[serde(rename = "RTCPSenderReports")]
-    pub rtcp_sender_reports: u64,
-    /// RFC 3550 cumulative packets lost on receive.
-    #[serde(rename = "RTPPacketsLost")]
-    pub rtp_packets_lost: u64,
-    /// Final RFC 3550 interarrival jitter, ms.
-    #[serde(rename = "JitterMs")]
-    pub jitter_ms: f64,
-    /// Peak interarrival jitter, RTP timestamp units.
-    #[serde(rename = "JitterPeakTs")]
-    pub jitter_peak_ts: u32,
-    /// ITU-T G.107 E-model estimate (0 when nothing was received).
-    #[serde(rename = "MOS")]
-    pub mos: f64,
-    #[serde(rename = "RFactor")]
-    pub r_factor: f64,
-}
 
 /// One finished call.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

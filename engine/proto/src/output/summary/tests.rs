@@ -1,6 +1,6 @@
 use super::*;
+use crate::output::run_info::tests::uac_info;
 use crate::stats::TimeStat;
-use crate::stats::report::tests::uac_info;
 use std::time::Duration;
 
 fn stats(info: &RunInfo) -> ShardStats {
@@ -42,7 +42,7 @@ fn build(info: &RunInfo, s: &ShardStats, gates: &HealthGates) -> Summary {
         tool_version: "Gossipper 0.1.0",
         seed: 7,
         gates,
-        media: MediaSummary::default(),
+        media: crate::stats::media::MediaStats::default(),
         shard_calls: &[3, 2],
         thresholds: &[],
     })
@@ -336,7 +336,7 @@ fn revision_2_adds_the_table_target_thresholds_and_verdict() {
         tool_version: "Gossipper 0.1.0",
         seed: 7,
         gates: &gates,
-        media: MediaSummary::default(),
+        media: crate::stats::media::MediaStats::default(),
         shard_calls: &[100],
         thresholds: &thresholds,
     });

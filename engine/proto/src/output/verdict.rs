@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::target::{Achieved, Target};
-use super::thresholds::ThresholdResult;
 use crate::scenario::Role;
+use crate::stats::thresholds::ThresholdResult;
 
 /// The achieved rate may fall this far short of the target and still count as reached
 /// (the pacer is exact; this covers rounding at the window's ends in short runs).
@@ -166,7 +166,7 @@ pub fn verdict(i: &VerdictInput<'_>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::target::Window;
+    use crate::output::target::Window;
 
     fn target() -> Target {
         Target {

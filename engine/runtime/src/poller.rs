@@ -5,7 +5,8 @@
 //!
 //! Owns: the epoll instance and its readiness buffer; [`Registry`] is the cheap handle
 //! sources keep to add, change and remove their descriptors (mio's split). Must not:
-//! read or write sockets, or decide how long to wait (`wait::WaitPolicy` does).
+//! read or write sockets, or decide how long to wait (`shard::wait::WaitPolicy` does).
+//! Used by the shard loop and the stream transport, which registers its connections.
 //!
 //! A [`Wait::Sleep`] does not wake for input (a framed UDP client, a gather): it sleeps
 //! without a system call on the sockets. After it, and after [`Wait::Now`], readiness is
@@ -22,7 +23,16 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::wait::Wait;
+/// What the loop does before its next turn (`shard::wait::WaitPolicy` decides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// Turn again at once: a deadline is due.
+    Now,
+    /// Sleep this long without waking for input.
+    Sleep(Duration),
+    /// Sleep until a descriptor is readable or this long has passed.
+    Readable(Duration),
+}
 
 /// What a registered descriptor is; encoded in the epoll event's 64-bit data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

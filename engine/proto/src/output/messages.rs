@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{RunInfo, StepInfo, StepKind};
-use super::{ShardStats, StepCounters};
+use super::run_info::{RunInfo, StepInfo, StepKind};
+use crate::stats::{ShardStats, StepCounters};
 
 /// What a row is: `send`, `recv`, `pause`, `nop`, `send_cmd` or `recv_cmd`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ pub fn message_rows(info: &RunInfo, stats: Option<&ShardStats>) -> Vec<MessageRo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::report::tests::uac_info;
+    use crate::output::run_info::tests::uac_info;
 
     #[test]
     fn rows_follow_the_scenario_screen_with_their_counts() {

@@ -7,8 +7,8 @@
 //! `msToHHMMSSus`); we print the true cumulative value, and the tests patch those lines.
 
 use super::*;
+use crate::output::run_info::tests::{uac_info, uas_info};
 use crate::stats::StepCounters;
-use crate::stats::report::tests::{uac_info, uas_info};
 use std::time::Duration;
 
 const SIPP_UAC_TRACE_SCREEN: &str = r#"------------------------------ Scenario Screen -------- [1-9]: Change Screen --
@@ -580,7 +580,7 @@ fn every_line_fits_sipps_buffer() {
 
 #[test]
 fn builtin_scenarios_render_like_sipp() {
-    use crate::stats::report::RunParams;
+    use crate::output::run_info::RunParams;
     for (id, fake) in [("uac", uac_stats().0), ("uas", uas_stats().0)] {
         let b = crate::scenario::builtin::get(id).expect("built-in exists");
         let sc = crate::scenario::load(b.xml.as_bytes(), id, &Default::default())

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::super::{Histogram, TimeStat};
+use crate::stats::{Histogram, TimeStat};
 
 /// Upper edges of `distribution` buckets, µs: 1-2-5 steps from 10 µs to 50 min.
 const DISTRIBUTION_EDGES_US: [u64; 27] = [

@@ -18,25 +18,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::ShardStats;
 use super::csv::sipp_counters;
 use super::messages::{MessageRow, message_rows};
-use super::report::RunInfo;
+use super::run_info::RunInfo;
 use super::summary::{OrderedCounters, ScenarioSummary};
 use super::target::Target;
-
-/// Media numbers for a stats line (`MediaStats::line`; zeros without media).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct LineMedia {
-    /// RTP packets sent.
-    pub rtp_packets_sent: u64,
-    /// RTP packets received.
-    pub rtp_packets_received: u64,
-    /// RTP packets lost (RFC 3550 cumulative loss).
-    pub rtp_packets_lost: u64,
-    /// Interarrival jitter in ms.
-    pub jitter_ms: f64,
-}
+use crate::stats::ShardStats;
 
 /// The numbers of one stats line.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -119,66 +106,60 @@ impl PlanLine {
 }
 
 impl StatsLine {
-    /// The numbers for the interval from `prev` to `cur` (media from `cur`).
+    /// The numbers for the interval from `prev` to `cur` (media from `cur`, zeros
+    /// without media).
     pub fn between(prev: &ShardStats, cur: &ShardStats, interval: Duration) -> StatsLine {
-        stats_line_with_media(prev, cur, interval, cur.media.line())
-    }
-}
-
-fn stats_line_with_media(
-    prev: &ShardStats,
-    cur: &ShardStats,
-    interval: Duration,
-    media: LineMedia,
-) -> StatsLine {
-    let c = &cur.counters;
-    let created = c.incoming_calls + c.outgoing_calls;
-    let created_before = prev.counters.incoming_calls + prev.counters.outgoing_calls;
-    let secs = interval.as_secs_f64();
-    let cps = if secs > 0.0 {
-        created.saturating_sub(created_before) as f64 / secs
-    } else {
-        0.0
-    };
-    let q = |p: f64| {
-        cur.rtd
-            .first()
-            .filter(|t| t.count > 0)
-            .map(|t| t.histogram.quantile(p) as f64 / 1000.0)
-    };
-    let ms = |us: u64| us as f64 / 1000.0;
-    StatsLine {
-        interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
-        calls_created: created,
-        calls_succeeded: c.successful_calls,
-        calls_failed: c.failed_calls,
-        calls_active: cur.current_calls,
-        cps,
-        retransmissions: c.retransmissions,
-        timeouts: c.timeouts,
-        unexpected: cur.steps.iter().map(|s| s.unexpected).sum(),
-        response_time_p50_ms: q(0.5),
-        response_time_p90_ms: q(0.9),
-        response_time_p99_ms: q(0.99),
-        rtp_packets_sent: media.rtp_packets_sent,
-        rtp_packets_received: media.rtp_packets_received,
-        rtp_packets_lost: media.rtp_packets_lost,
-        jitter_ms: if media.jitter_ms.is_finite() {
-            media.jitter_ms
+        let media = &cur.media;
+        let c = &cur.counters;
+        let created = c.incoming_calls + c.outgoing_calls;
+        let created_before = prev.counters.incoming_calls + prev.counters.outgoing_calls;
+        let secs = interval.as_secs_f64();
+        let cps = if secs > 0.0 {
+            created.saturating_sub(created_before) as f64 / secs
         } else {
             0.0
-        },
-        sipp: OrderedCounters::of(sipp_counters(c)),
-        steps: cur
-            .steps
-            .iter()
-            .map(|s| [s.messages, s.retrans, s.timeouts, s.unexpected])
-            .collect(),
-        peak_calls: cur.peak_calls,
-        first_call_ms: cur.first_call_us.map(ms),
-        last_call_ms: cur.last_call_us.map(ms),
-        limit_blocked_ms: ms(cur.limit_blocked_us),
-        call_length_avg_ms: (cur.call_length.count > 0).then(|| cur.call_length.mean_us() / 1000.0),
+        };
+        let q = |p: f64| {
+            cur.rtd
+                .first()
+                .filter(|t| t.count > 0)
+                .map(|t| t.histogram.quantile(p) as f64 / 1000.0)
+        };
+        let ms = |us: u64| us as f64 / 1000.0;
+        StatsLine {
+            interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+            calls_created: created,
+            calls_succeeded: c.successful_calls,
+            calls_failed: c.failed_calls,
+            calls_active: cur.current_calls,
+            cps,
+            retransmissions: c.retransmissions,
+            timeouts: c.timeouts,
+            unexpected: cur.steps.iter().map(|s| s.unexpected).sum(),
+            response_time_p50_ms: q(0.5),
+            response_time_p90_ms: q(0.9),
+            response_time_p99_ms: q(0.99),
+            rtp_packets_sent: media.rtp_packets_sent,
+            rtp_packets_received: media.rtp_packets_received,
+            rtp_packets_lost: media.rtp_packets_lost,
+            jitter_ms: if media.jitter_ms_avg.is_finite() {
+                media.jitter_ms_avg
+            } else {
+                0.0
+            },
+            sipp: OrderedCounters::of(sipp_counters(c)),
+            steps: cur
+                .steps
+                .iter()
+                .map(|s| [s.messages, s.retrans, s.timeouts, s.unexpected])
+                .collect(),
+            peak_calls: cur.peak_calls,
+            first_call_ms: cur.first_call_us.map(ms),
+            last_call_ms: cur.last_call_us.map(ms),
+            limit_blocked_ms: ms(cur.limit_blocked_us),
+            call_length_avg_ms: (cur.call_length.count > 0)
+                .then(|| cur.call_length.mean_us() / 1000.0),
+        }
     }
 }
 
@@ -252,7 +233,7 @@ mod tests {
 
     #[test]
     fn the_plan_line_names_the_steps_and_the_target() {
-        let info = crate::stats::report::tests::uac_info();
+        let info = crate::output::run_info::tests::uac_info();
         let v = serde_json::to_value(PlanLine::of(&info)).unwrap();
         assert_eq!(v["scenario"]["role"], "client");
         assert_eq!(v["messages"][0]["label"], "INVITE");
@@ -273,7 +254,7 @@ mod tests {
         let line = StatsLine::between(&prev, &cur, Duration::from_millis(1000));
         let text = serde_json::to_string(&line).unwrap();
         assert_eq!(serde_json::from_str::<StatsLine>(&text).unwrap(), line);
-        let plan = PlanLine::of(&crate::stats::report::tests::uac_info());
+        let plan = PlanLine::of(&crate::output::run_info::tests::uac_info());
         let text = serde_json::to_string(&plan).unwrap();
         assert_eq!(serde_json::from_str::<PlanLine>(&text).unwrap(), plan);
     }

@@ -10,9 +10,9 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::ShardStats;
-use super::report::RunInfo;
+use super::run_info::RunInfo;
 use crate::scenario::Role;
+use crate::stats::ShardStats;
 
 /// What the run was asked to do.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -173,7 +173,7 @@ impl Achieved {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::report::tests::uac_info;
+    use crate::output::run_info::tests::uac_info;
 
     #[test]
     fn the_rate_is_averaged_over_the_creation_window() {

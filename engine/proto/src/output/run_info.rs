@@ -219,8 +219,8 @@ impl RunInfo {
     }
 
     /// Statistics with nothing counted yet, shaped for this run's scenario.
-    pub fn empty_stats(&self) -> super::ShardStats {
-        super::ShardStats::new(
+    pub fn empty_stats(&self) -> crate::stats::ShardStats {
+        crate::stats::ShardStats::new(
             self.steps.len(),
             self.rtd_names.len(),
             self.counter_names.len(),

@@ -24,9 +24,9 @@ use std::time::SystemTime;
 
 use super::csv::{Moments, call_rate};
 use super::format::{clip, date_time_tabbed, elapsed_ms, hhmmss_us, left_exact};
-use super::report::{RunInfo, StepInfo, StepKind};
-use super::{ShardStats, TimeStat};
+use super::run_info::{RunInfo, StepInfo, StepKind};
 use crate::scenario::Role;
+use crate::stats::{ShardStats, TimeStat};
 
 /// SIPp's screen buffers hold 80 bytes: 79 characters and a NUL.
 const WIDTH: usize = 79;
@@ -109,7 +109,7 @@ fn rtd_marker(step: &StepInfo) -> String {
 }
 
 /// One step's line on the scenario screen, or `None` when SIPp does not list it.
-fn step_line(role: Role, step: &StepInfo, c: &super::StepCounters) -> Option<String> {
+fn step_line(role: Role, step: &StepInfo, c: &crate::stats::StepCounters) -> Option<String> {
     let server = role == Role::Server;
     let l = &step.label;
     let line = match step.kind {
@@ -315,7 +315,7 @@ fn scenario_body(i: &ScreenInput<'_>, lines: &mut Vec<String>) {
         lines,
         "                                 Messages  Retrans   Timeout   Unexpected-Msg".into(),
     );
-    let empty = super::StepCounters::default();
+    let empty = crate::stats::StepCounters::default();
     for (n, step) in info.steps.iter().enumerate() {
         let c = i.cur.steps.get(n).unwrap_or(&empty);
         if let Some(line) = step_line(info.role, step, c) {

@@ -31,13 +31,13 @@ use serde::{Deserialize, Serialize};
 use super::csv::sipp_counters;
 use super::format::rfc3339;
 use super::messages::{MessageRow, message_rows};
-use super::report::RunInfo;
+use super::run_info::RunInfo;
 use super::target::{Achieved, Target};
-use super::thresholds::{self, Threshold, ThresholdResult};
 use super::verdict::{self, Verdict, VerdictInput};
-use super::{Counters, FailureReason, ShardStats};
 use crate::config::HealthGates;
 use crate::scenario::Role;
+use crate::stats::thresholds::{self, Threshold, ThresholdResult};
+use crate::stats::{Counters, FailureReason, ShardStats};
 
 mod latency;
 
@@ -96,68 +96,6 @@ impl<'de> Deserialize<'de> for OrderedCounters {
         }
         d.deserialize_map(InOrder)
     }
-}
-
-/// Go's `media` block, plus our receive-side and quality numbers. Zeros without media.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MediaSummary {
-    /// RTP packets sent.
-    pub rtp_packets_sent: u64,
-    /// RTP payload octets sent.
-    pub rtp_octets_sent: u64,
-    /// RTP packets received.
-    pub rtp_packets_received: u64,
-    /// RTCP sender reports sent.
-    pub rtcp_sender_reports: u64,
-    /// RTCP receiver reports sent.
-    pub rtcp_receiver_reports: u64,
-    /// RTCP packets received.
-    pub rtcp_packets_received: u64,
-    /// Report blocks received about our streams.
-    pub rtcp_reception_reports: u64,
-    /// Largest fraction lost a peer reported about us (0..=1).
-    pub rtcp_max_fraction_lost: f64,
-    /// Largest jitter a peer reported about us, RTP timestamp units.
-    pub rtcp_max_jitter_ts: u32,
-    /// RTP packets lost (RFC 3550 cumulative loss, summed over calls).
-    pub rtp_packets_lost: u64,
-    /// Packets echoed back to their source.
-    pub rtp_packets_echoed: u64,
-    /// Datagrams on a media port from a source no call expects.
-    pub rtp_unexpected_source: u64,
-    /// Datagrams on a media port that are neither RTP nor RTCP.
-    pub rtp_malformed: u64,
-    /// Packets skipped because their stream fell more than 200 ms behind schedule.
-    pub rtp_late_skipped: u64,
-    /// Media datagrams the socket refused to send.
-    pub rtp_send_errors: u64,
-    /// Calls that received at least one RTP packet.
-    pub media_calls_with_rtp_received: u64,
-    /// Fewest RTP packets received by one call with media.
-    pub per_call_min_rtp_packets_received: u64,
-    /// Largest cumulative loss of one call.
-    pub rtp_recv_max_cumulative_lost: u64,
-    /// Peak interarrival jitter of any call, RTP timestamp units.
-    pub rtp_recv_interarrival_jitter_peak_ts: u32,
-    /// Mean of the calls' final interarrival jitter, ms.
-    pub jitter_ms_avg: f64,
-    /// Mean and lowest per-call MOS (ITU-T G.107 E-model), 0 without received RTP.
-    pub mos_avg: f64,
-    pub mos_min: f64,
-    /// Mean per-call R factor.
-    pub r_factor_avg: f64,
-    /// WAV recordings written / failed.
-    pub recordings_written: u64,
-    pub recording_errors: u64,
-    /// `rtpcheck` verdicts.
-    pub rtpcheck_passed: u64,
-    pub rtpcheck_failed: u64,
-    /// Packets sent by the RTP scheduler, those sent within 1 ms of their schedule, and
-    /// the worst lateness in µs.
-    pub scheduled_packets: u64,
-    pub scheduled_within_1ms: u64,
-    pub scheduled_max_late_us: u64,
 }
 
 /// The health verdict (`health` in summary.json; also decides exit code 2).
@@ -295,7 +233,7 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invite_rtt: Option<Latency>,
     /// Media counters.
-    pub media: MediaSummary,
+    pub media: crate::stats::media::MediaStats,
     /// Every measured response time by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rtd: BTreeMap<String, Latency>,
@@ -431,7 +369,7 @@ pub struct SummaryInput<'a> {
     /// The configured gates.
     pub gates: &'a HealthGates,
     /// Media counters (zeros without media).
-    pub media: MediaSummary,
+    pub media: crate::stats::media::MediaStats,
     /// Calls created by each shard (`RunReport::shard_calls`).
     pub shard_calls: &'a [u64],
     /// The run's thresholds (the gates are added to them).
@@ -566,7 +504,7 @@ pub fn of_run(
         tool_version: TOOL_VERSION,
         seed: spec.seed,
         gates: &spec.health,
-        media: stats.media.summary(),
+        media: stats.media,
         shard_calls,
         thresholds: &spec.thresholds,
     })
@@ -605,7 +543,9 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
     let target = Target::of(i.info);
     let achieved = Achieved::of(i.stats);
     let facts = threshold_facts(i, &target, &achieved);
-    let thresholds: Vec<ThresholdResult> = thresholds::from_gates(i.gates)
+    let thresholds: Vec<ThresholdResult> = i
+        .gates
+        .thresholds()
         .iter()
         .chain(i.thresholds)
         .map(|t| thresholds::evaluate(t, &facts))
@@ -694,7 +634,7 @@ fn threshold_facts<'a>(
             .then(|| c.retransmissions as f64 / c.messages_sent as f64),
         rtp_loss: (expected > 0).then(|| m.rtp_packets_lost as f64 / expected as f64),
         mos_min: (m.mos_count > 0).then_some(m.mos_min),
-        mos_avg: (m.mos_count > 0).then(|| m.mos_avg()),
+        mos_avg: (m.mos_count > 0).then_some(m.mos_avg),
     }
 }
 

@@ -13,8 +13,8 @@
 use std::time::SystemTime;
 
 use super::format::{date_time_tabbed, elapsed_ms, g6, hhmmss, hhmmss_us};
-use super::report::{RunInfo, StepKind};
-use super::{Counters, ShardStats, TimeStat};
+use super::run_info::{RunInfo, StepKind};
+use crate::stats::{Counters, ShardStats, TimeStat};
 
 /// SIPp's default `-stat_delimiter`.
 pub const DEFAULT_DELIMITER: &str = ";";
@@ -384,8 +384,8 @@ pub fn rtt_line(info: &RunInfo, at: SystemTime, rtd: usize, rtt_us: u64, d: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::run_info::tests::{uac_info, uas_info};
     use crate::stats::StepCounters;
-    use crate::stats::report::tests::{uac_info, uas_info};
     use std::time::Duration;
 
     /// The header SIPp 3.6.1 wrote for `sipp -sn uac … -trace_stat` (copied from a real
@@ -585,7 +585,7 @@ mod tests {
 mod builtin_tests {
     //! The same goldens, but from the built-in scenarios as our loader compiles them.
     use super::*;
-    use crate::stats::report::RunParams;
+    use crate::output::run_info::RunParams;
 
     fn loaded(id: &str) -> Option<RunInfo> {
         let b = crate::scenario::builtin::get(id)?;
@@ -600,15 +600,15 @@ mod builtin_tests {
         };
         assert_eq!(
             header(&uac, ";"),
-            header(&crate::stats::report::tests::uac_info(), ";")
+            header(&crate::output::run_info::tests::uac_info(), ";")
         );
         assert_eq!(
             counts_header(&uac, ";"),
-            counts_header(&crate::stats::report::tests::uac_info(), ";")
+            counts_header(&crate::output::run_info::tests::uac_info(), ";")
         );
         assert_eq!(
             counts_header(&uas, ";"),
-            counts_header(&crate::stats::report::tests::uas_info(), ";")
+            counts_header(&crate::output::run_info::tests::uas_info(), ";")
         );
     }
 }
