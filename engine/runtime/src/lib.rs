@@ -1,9 +1,58 @@
-//! gossipper's runtime: the thread-per-core shell around `gossipper-proto`.
+//! gossipper's runtime: the thread-per-core shell that drives `gossipper-proto`.
 //!
 //! The protocol modules are re-exported from `gossipper_proto` (sans-IO: `sip`,
-//! `scenario`, `call`, `endpoint`, `load`, `stats`, `media`); this crate adds what does
-//! I/O: the shard loop (`shard`), the stream transports (`transport`), reading the files
-//! a run names (`files`) and the runner that binds sockets and starts the shards.
+//! `scenario`, `call`, `endpoint`, `media`, `load`, `stats`, `output`, `config`); this
+//! crate adds everything that does I/O:
+//!
+//! | module | job |
+//! |---|---|
+//! | [`runner`] | loads and checks a job, binds its sockets, starts a shard per CPU, merges their statistics, steers and stops them |
+//! | [`shard`] | one shard: a glommio executor pinned to a CPU, running the shard's event loop |
+//! | `poller` | the loop's one wait: an epoll set of every descriptor of the shard |
+//! | [`transport`] | TCP, TLS and WebSocket connections, driven by the loop without tasks |
+//! | [`files`] | reading the files a run names, under the run's file rule |
+//!
+//! # Run a job
+//!
+//! ```no_run
+//! use gossipper_engine::config::JobSpec;
+//! use gossipper_engine::runner::{self, Observer, Tick};
+//!
+//! struct Print;
+//! impl Observer for Print {
+//!     fn on_tick(&mut self, t: &Tick<'_>) {
+//!         println!("{} calls", t.stats.calls_created());
+//!     }
+//! }
+//! let spec = JobSpec {
+//!     remote: Some("127.0.0.1:5060".parse().expect("an address")),
+//!     ..JobSpec::default()
+//! };
+//! let report = runner::prepare(&spec)?.run(&mut Print)?;
+//! println!("{} calls succeeded", report.stats.counters.successful_calls);
+//! # Ok::<(), runner::RunError>(())
+//! ```
+//!
+//! # A shard's loop (`shard::event_loop`)
+//!
+//! glommio is the per-core executor: it creates each shard's thread, pins it to its CPU
+//! and runs the shard's loop as its one task. The loop owns its `Endpoint` by value and
+//! never awaits; each turn:
+//!
+//! ```text
+//! let (now, wall) = clock();                       // shard::clock, the one clock read
+//! read what is ready → ep.handle_datagram / handle_rtp / handle_stream_event
+//! steer (rate, pause, quit) → ep.set_rate / set_paused / stop / abort_all
+//! ep.handle_timeout(now, wall);
+//! while ep.poll_transmit(&mut batch) { sendmmsg, or queue on the connections }
+//! while ep.poll_rtp_transmit(&mut rtp) { sendmmsg }   then poll_recording → WAV files
+//! while let Some(e) = ep.poll_event() { publish to the runner }
+//! poller.wait(policy(ep.poll_timeout(), …));        // epoll_pwait2, or a blind sleep
+//! ```
+//!
+//! One descriptor set, one wait: a new kind of socket (one UDP socket per WebRTC call,
+//! say) registers under a `poller::Token` of its own, feeds the endpoint on readiness and
+//! has its deadlines merged into `Endpoint::poll_timeout`.
 
 pub use gossipper_proto::{call, config, endpoint, load, media, output, rng, scenario, sip, stats};
 

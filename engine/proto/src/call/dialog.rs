@@ -15,6 +15,22 @@ use crate::scenario::{Command, CommandKind, Optional, Recv, RecvMatch};
 use crate::sip::{self, HeaderName, SipMessage};
 
 impl Call {
+    /// A final response to our INVITE decides how an abort cleans up (BYE after a 2xx,
+    /// nothing after a failure), whether a step took it or not.
+    pub(super) fn note_invite_answer(&mut self, msg: &SipMessage<'_>) {
+        if !msg.is_request()
+            && msg.cseq().method == b"INVITE"
+            && let Some(code) = msg.status()
+            && code >= 200
+        {
+            self.invite = if code < 300 {
+                InviteState::Answered
+            } else {
+                InviteState::Rejected
+            };
+        }
+    }
+
     /// The first `recv` from `pc` on (skipping optional ones) that `msg` matches, or an
     /// `optional="global"` recv anywhere.
     pub(super) fn find_recv(&self, msg: &SipMessage<'_>, cx: &ShardCx<'_>) -> Option<usize> {
@@ -126,16 +142,7 @@ impl Call {
             {
                 Token::set(&mut self.peer_tag, tag);
             }
-            if msg.cseq().method == b"INVITE"
-                && let Some(code) = msg.status()
-                && code >= 200
-            {
-                self.invite = if code < 300 {
-                    InviteState::Answered
-                } else {
-                    InviteState::Rejected
-                };
-            }
+            self.note_invite_answer(msg);
         }
         if let Some(Command {
             kind: CommandKind::Recv(r),

@@ -270,17 +270,7 @@ impl Call {
             return Progress::Running;
         }
         // Unexpected. A final answer to our INVITE still decides how an abort cleans up.
-        if !msg.is_request()
-            && msg.cseq().method == b"INVITE"
-            && let Some(code) = msg.status()
-            && code >= 200
-        {
-            self.invite = if code < 300 {
-                InviteState::Answered
-            } else {
-                InviteState::Rejected
-            };
-        }
+        self.note_invite_answer(msg);
         if let Some(step) = cx.shard.stats.steps.get_mut(self.pc) {
             step.unexpected += 1;
         }

@@ -27,7 +27,9 @@ pub struct Plan {
     sends: Vec<Option<Template>>,
 }
 
-fn template_reads_last(t: &Template) -> bool {
+/// Whether rendering `t` reads the last message received (its last-message keywords,
+/// and the authentication keyword).
+pub(super) fn template_reads_last(t: &Template) -> bool {
     t.segments.iter().any(|s| {
         matches!(
             s,

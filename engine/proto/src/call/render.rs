@@ -53,18 +53,7 @@ pub(super) fn render(
     let mut drop_line_from: Option<usize> = None;
     // Parse the last message only when a keyword reads it (most sends of the built-ins do,
     // but requests like ACK and BYE often don't).
-    let needs_last = t.segments.iter().any(|s| {
-        matches!(
-            s,
-            Segment::Keyword(
-                Keyword::LastHeader { .. }
-                    | Keyword::LastRequestUri
-                    | Keyword::LastCseqNumber(_)
-                    | Keyword::LastMessage
-                    | Keyword::Authentication(_)
-            )
-        )
-    });
+    let needs_last = super::plan::template_reads_last(t);
     let parsed;
     let last = match (needs_last, cx.current) {
         (false, _) => None,

@@ -400,16 +400,6 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::new(s, us * 1000)
     }
 
-    fn stats(info: &RunInfo) -> ShardStats {
-        ShardStats::new(
-            info.steps.len(),
-            info.rtd_names.len(),
-            info.counter_names.len(),
-            &info.rtd_edges_ms,
-            &info.call_length_edges_ms,
-        )
-    }
-
     #[test]
     fn stat_header_matches_sipp_uac_header_byte_for_byte() {
         assert_eq!(header(&uac_info(), ";"), SIPP_UAC_HEADER);
@@ -437,7 +427,7 @@ mod tests {
     fn first_row_of_an_idle_run_matches_sipp() {
         // SIPp 3.6.1 wrote this row right after start (times copied from that run).
         let info = uac_info();
-        let s = stats(&info);
+        let s = info.empty_stats();
         let start = info.run.start;
         let r = row(&info, &s, &s, start, at(1_795_686_419, 488_326), ";");
         let expected = "2026-11-26\t09:46:59.487723\t1795686419.487723;2026-11-26\t09:46:59.487723\t1795686419.487723;2026-11-26\t09:46:59.488326\t1795686419.488326;00:00:00;00:00:00;10;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;0;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;00:00:00:000000;;0;0;0;0;0;0;0;0;0;;0;0;0;0;0;0;0;0;\n";
@@ -448,7 +438,7 @@ mod tests {
     fn row_has_as_many_fields_as_the_header() {
         let mut info = uac_info();
         info.counter_names = vec!["okc".into()];
-        let s = stats(&info);
+        let s = info.empty_stats();
         let h = header(&info, ";");
         let r = row(&info, &s, &s, info.run.start, info.run.start, ";");
         assert_eq!(h.split(';').count(), r.split(';').count());
@@ -458,7 +448,7 @@ mod tests {
     fn periodic_columns_are_the_difference_of_two_snapshots() {
         let info = uac_info();
         let start = info.run.start;
-        let mut prev = stats(&info);
+        let mut prev = info.empty_stats();
         prev.counters.outgoing_calls = 9;
         prev.counters.successful_calls = 9;
         prev.rtd[0].record(2_000);
@@ -501,7 +491,7 @@ mod tests {
     fn users_mode_prints_users_as_target_rate() {
         let mut info = uac_info();
         info.run.users = Some(50);
-        let s = stats(&info);
+        let s = info.empty_stats();
         let r = row(&info, &s, &s, info.run.start, info.run.start, ";");
         assert_eq!(r.split(';').nth(5), Some("50"));
     }
@@ -521,7 +511,7 @@ mod tests {
     #[test]
     fn counts_row_matches_sipp_final_uac_row() {
         let info = uac_info();
-        let mut s = stats(&info);
+        let mut s = info.empty_stats();
         for (i, st) in s.steps.iter_mut().enumerate() {
             if ![1, 3].contains(&i) {
                 *st = StepCounters {
@@ -548,7 +538,7 @@ mod tests {
         assert!(!h.contains("_100_"));
         assert!(!h.contains("_180_"));
         assert!(h.contains("3_Pause_Sessions;3_Pause_Unexp;4_200_Recv"));
-        let s = stats(&info);
+        let s = info.empty_stats();
         let r = counts_row(&info, &s, info.run.start, ";");
         assert_eq!(h.split(';').count(), r.split(';').count());
     }

@@ -7,7 +7,7 @@
 //! [`Control`] the runner steers shards with, and what a shard hands the runner
 //! ([`Published`]). The loop itself is `event_loop`: one wait per turn in `crate::poller`, the
 //! I/O sources in `udp`, `media_io`, `handoff` and `transport::streams`, traces in
-//! `traces`. The clock is read in [`clock`] only.
+//! `traces`. The clock is read in `clock` only.
 //!
 //! Where glommio sits: glommio is the per-core executor. It creates the shard's thread,
 //! pins it to its CPU (`Placement::Fixed`) and runs the shard's loop as its one task. The

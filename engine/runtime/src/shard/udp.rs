@@ -7,7 +7,7 @@
 //! nothing accepted is dropped for a full send buffer, and order is kept). Must not:
 //! decide which call uses which port (the endpoint does) or anything about SIP.
 //!
-//! Receive: the shard socket is drained every turn (at most [`MAX_DRAIN`] recvmmsg
+//! Receive: the shard socket is drained every turn (at most `MAX_DRAIN` recvmmsg
 //! batches), readable or not, as it always was: a framed client sleeps blind and reads
 //! once per frame. Call sockets are read when the poller reports them. Send: one
 //! sendmmsg per socket and run of datagrams (`Transmit::flow` of a `un` call is its local

@@ -192,21 +192,11 @@ fn at(s: u64, us: u32) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::new(s, us * 1000)
 }
 
-fn stats(info: &RunInfo) -> ShardStats {
-    ShardStats::new(
-        info.steps.len(),
-        info.rtd_names.len(),
-        info.counter_names.len(),
-        &info.rtd_edges_ms,
-        &info.call_length_edges_ms,
-    )
-}
-
 /// The uac run of the capture: 20 calls, every step but 100/183 seen 20 times, response
 /// times and call lengths under 10 ms.
 fn uac_stats() -> (RunInfo, ShardStats) {
     let info = uac_info();
-    let mut s = stats(&info);
+    let mut s = info.empty_stats();
     for (i, st) in s.steps.iter_mut().enumerate() {
         if ![1, 3].contains(&i) {
             *st = StepCounters {
@@ -228,7 +218,7 @@ fn uac_stats() -> (RunInfo, ShardStats) {
 fn uas_stats() -> (RunInfo, ShardStats) {
     let mut info = uas_info();
     info.run.start = at(1_795_686_418, 978_513);
-    let mut s = stats(&info);
+    let mut s = info.empty_stats();
     for st in s.steps.iter_mut() {
         *st = StepCounters {
             messages: 20,
@@ -478,7 +468,7 @@ fn scenario_screen_shows_nops_pauses_and_rtd_markers_like_sipp() {
     let mut p2 = p1.clone();
     p2.label = "10ms/20ms".into();
     info.steps = vec![nop, options, ok, bare, p1, p2];
-    let mut s = stats(&info);
+    let mut s = info.empty_stats();
     for st in [1, 2, 4, 5] {
         s.steps[st].messages = 3;
     }
@@ -539,7 +529,7 @@ fn statistics_screen_lists_scenario_counters_like_sipp() {
 fn secondary_rtds_get_their_own_repartition_screen() {
     let (mut info, _) = uac_stats();
     info.rtd_names = vec!["1".into(), "reg".into()];
-    let s = stats(&info);
+    let s = info.empty_stats();
     let live = LiveInfo::default();
     let input = ScreenInput {
         info: &info,

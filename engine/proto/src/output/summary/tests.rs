@@ -3,20 +3,10 @@ use crate::output::run_info::tests::uac_info;
 use crate::stats::TimeStat;
 use std::time::Duration;
 
-fn stats(info: &RunInfo) -> ShardStats {
-    ShardStats::new(
-        info.steps.len(),
-        info.rtd_names.len(),
-        info.counter_names.len(),
-        &info.rtd_edges_ms,
-        &info.call_length_edges_ms,
-    )
-}
-
 fn finished_run() -> (RunInfo, ShardStats) {
     let mut info = uac_info();
     info.counter_names = vec!["okc".into()];
-    let mut s = stats(&info);
+    let mut s = info.empty_stats();
     s.counters.outgoing_calls = 100;
     s.counters.successful_calls = 90;
     s.counters.fail(FailureReason::TimeoutOnRecv);
@@ -387,7 +377,7 @@ fn revision_2_adds_the_table_target_thresholds_and_verdict() {
 #[test]
 fn health_is_not_a_pass_when_nothing_was_judged_or_every_call_failed() {
     let info = uac_info();
-    let mut s = stats(&info);
+    let mut s = info.empty_stats();
     s.counters.outgoing_calls = 16;
     for _ in 0..16 {
         s.counters.fail(FailureReason::MaxUdpRetrans);
@@ -430,7 +420,7 @@ fn the_distribution_spreads_sub_millisecond_values() {
 #[test]
 fn an_idle_run_has_no_latency_objects() {
     let info = uac_info();
-    let s = stats(&info);
+    let s = info.empty_stats();
     let sum = build(&info, &s, &HealthGates::default());
     assert!(sum.call_length.is_none());
     assert!(sum.invite_rtt.is_none());

@@ -233,34 +233,17 @@ impl Conn {
 
     fn read_plain(&mut self, deliver: &mut dyn FnMut(&[u8], SocketAddr)) -> ReadOutcome {
         let mut out = ReadOutcome::default();
-        let Some(sock) = self.sock.as_mut() else {
-            return out;
-        };
         for _ in 0..MAX_READS {
+            let Some(sock) = self.sock.as_mut() else {
+                return out;
+            };
             let space = self.rx.read_space();
             let room = space.len();
-            let n = match sock.read(space) {
-                Ok(0) => {
-                    self.rx.filled(0);
-                    out.end = Some(self.closed_end());
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {
-                    self.rx.filled(0);
-                    continue;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.rx.filled(0);
-                    break;
-                }
-                Err(_) => {
-                    self.rx.filled(0);
-                    out.end = Some(End::Failed);
-                    break;
-                }
+            let got = read_some(sock, space);
+            self.rx.filled(if let Got::Bytes(n) = got { n } else { 0 });
+            let Some(n) = self.took(got, &mut out) else {
+                break;
             };
-            self.rx.filled(n);
             out.end = frames(&mut self.rx, self.peer, deliver, &mut out.delivered);
             // A short read drained the socket.
             if out.end.is_some() || n < room {
@@ -277,25 +260,14 @@ impl Conn {
         deliver: &mut dyn FnMut(&[u8], SocketAddr),
     ) -> ReadOutcome {
         let mut out = ReadOutcome::default();
-        if scratch.len() < CHUNK {
-            scratch.resize(CHUNK, 0);
-        }
+        chunk(scratch);
         for _ in 0..MAX_READS {
             let Some(sock) = self.sock.as_mut() else {
                 return out;
             };
-            let n = match sock.read(scratch) {
-                Ok(0) => {
-                    out.end = Some(self.closed_end());
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    out.end = Some(End::Failed);
-                    break;
-                }
+            let got = read_some(sock, scratch);
+            let Some(n) = self.took(got, &mut out) else {
+                break;
             };
             self.feed_ws(scratch.get(..n).unwrap_or_default(), deliver, &mut out);
             if out.end.is_some() || n < CHUNK {
@@ -338,26 +310,15 @@ impl Conn {
         deliver: &mut dyn FnMut(&[u8], SocketAddr),
     ) -> ReadOutcome {
         let mut out = ReadOutcome::default();
-        if scratch.len() < CHUNK {
-            scratch.resize(CHUNK, 0);
-        }
+        chunk(scratch);
         let mut eof = false;
         'reads: for _ in 0..MAX_READS {
             let Some(sock) = self.sock.as_mut() else {
                 return out;
             };
-            let n = match sock.read(scratch) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    out.end = Some(End::Failed);
-                    break;
-                }
+            let got = read_some(sock, scratch);
+            let Some(n) = self.took(got, &mut out) else {
+                break;
             };
             let mut wire = scratch.get(..n).unwrap_or_default();
             while !wire.is_empty() {
@@ -461,6 +422,23 @@ impl Conn {
                     self.rx.filled(0);
                     return false;
                 }
+            }
+        }
+    }
+
+    /// The bytes a read brought, or `None` when the reads of this turn stop there (and
+    /// why, in `out.end`, when the connection cannot go on).
+    fn took(&self, got: Got, out: &mut ReadOutcome) -> Option<usize> {
+        match got {
+            Got::Bytes(n) => Some(n),
+            Got::Eof => {
+                out.end = Some(self.closed_end());
+                None
+            }
+            Got::Nothing => None,
+            Got::Failed => {
+                out.end = Some(End::Failed);
+                None
             }
         }
     }
@@ -569,6 +547,37 @@ impl Conn {
         } else {
             0
         }
+    }
+}
+
+/// What one nonblocking read brought.
+enum Got {
+    Bytes(usize),
+    /// The peer closed its side.
+    Eof,
+    /// Nothing more now.
+    Nothing,
+    /// The socket failed.
+    Failed,
+}
+
+/// Reads once into `buf` (again when interrupted).
+fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> Got {
+    loop {
+        return match sock.read(buf) {
+            Ok(0) => Got::Eof,
+            Ok(n) => Got::Bytes(n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Got::Nothing,
+            Err(_) => Got::Failed,
+        };
+    }
+}
+
+/// Grows the shared read buffer to one chunk.
+fn chunk(scratch: &mut Vec<u8>) {
+    if scratch.len() < CHUNK {
+        scratch.resize(CHUNK, 0);
     }
 }
 

@@ -14,7 +14,7 @@
 //! which calls a lost connection fails (it asks `transport::routing`), or touch calls;
 //! what happens to connections comes out as [`StreamEvent`]s, for the endpoint.
 //!
-//! Drive, once per loop turn, after the poller's wait: [`Streams::handle_io`] with what
+//! Drive, once per loop turn, after the poller's wait: `Streams::handle_io` with what
 //! the poller found ready (accept, finish connects and handshakes, read; each whole
 //! message goes to the caller) → [`Streams::handle_idle`] → the endpoint runs →
 //! [`Streams::send`] its `TxQueue` → [`Streams::flush`] → [`Streams::poll_event`] until
