@@ -24,6 +24,9 @@ command -v sipp >/dev/null || { echo "sipp (Debian package sip-tester) is requir
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 ||
   { echo "kamailio (Debian packages ${kamailio_pkgs[*]}) is required for the tests" >&2; exit 1; }
 
+# A clean clone builds once: incremental state would only double the target folder.
+export CARGO_INCREMENTAL=0
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
