@@ -6,7 +6,9 @@
 //! `ts` around them, and reads them back with these same types). Unlike the Go gossipper's heartbeat-only lines, ours
 //! carry the numbers: calls, rate over the interval, retransmissions, timeouts,
 //! unexpected messages, response-time percentiles (rtd 1, cumulative histogram; `null`
-//! until a response was timed, so a chart shows "–" rather than 0 ms), media counters,
+//! until a response was timed, so a chart shows "–" rather than 0 ms) and the same
+//! timer as counts per fixed bucket with count and sum (`response_time_histogram`, what
+//! a Prometheus histogram needs), media counters and the mean MOS,
 //! every cumulative SIPp counter under `sipp`, SIPp's per-message counts under `steps`
 //! (one `[messages, retrans, timeouts, unexpected]` per scenario command, the indices of
 //! summary.json's `messages` rows), the peak of open calls, the creation window and how
@@ -24,6 +26,7 @@ use super::run_info::RunInfo;
 use super::summary::{OrderedCounters, ScenarioSummary};
 use super::target::Target;
 use crate::stats::ShardStats;
+use crate::stats::timing::TimeStat;
 
 /// The numbers of one stats line.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -74,6 +77,56 @@ pub struct StatsLine {
     pub limit_blocked_ms: f64,
     /// Mean length of the calls that succeeded so far, ms (`null` before one ended).
     pub call_length_avg_ms: Option<f64>,
+    /// The first response time (rtd 1) since the start, bucketed for Prometheus
+    /// (`null` when the scenario times none; missing in lines of older workers).
+    pub response_time_histogram: Option<LatencyHistogram>,
+    /// Mean per-call MOS of the calls that received RTP so far (`null` before one).
+    pub mos_avg: Option<f64>,
+}
+
+/// Upper edges (ms) of [`LatencyHistogram`]'s buckets: 1 ms to 10 s, 1-2-5 steps.
+pub const RESPONSE_TIME_EDGES_MS: [u64; 13] =
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000];
+
+/// A cumulative-since-start histogram: how many values fell into each bucket, their
+/// count and sum, so a scraper's `rate()` over two lines gives the distribution of an
+/// interval. Bucket `i` holds the values over `le_ms[i-1]` and at most `le_ms[i]`; the
+/// values over the last edge are `count` minus the buckets' sum. Values are taken at the
+/// engine histogram's precision (1/64 of the value).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LatencyHistogram {
+    /// Bucket upper edges, ms, ascending.
+    pub le_ms: Vec<u64>,
+    /// Values per bucket (not cumulative), one per edge.
+    pub counts: Vec<u64>,
+    /// Every value, the ones over the last edge included.
+    pub count: u64,
+    /// Sum of every value, ms.
+    pub sum_ms: f64,
+}
+
+impl LatencyHistogram {
+    /// The histogram of a timer, bucketed at [`RESPONSE_TIME_EDGES_MS`].
+    pub fn of(t: &TimeStat) -> LatencyHistogram {
+        let edges_us = RESPONSE_TIME_EDGES_MS.map(|ms| ms * 1000);
+        let cumulative = t.histogram.counts_at_or_under(&edges_us);
+        let mut below = 0;
+        let counts = cumulative
+            .iter()
+            .map(|&c| {
+                let n = c.saturating_sub(below);
+                below = c;
+                n
+            })
+            .collect();
+        LatencyHistogram {
+            le_ms: RESPONSE_TIME_EDGES_MS.to_vec(),
+            counts,
+            count: t.count,
+            sum_ms: t.sum_us as f64 / 1000.0,
+        }
+    }
 }
 
 /// The run's plan, one line before the first stats line: the scenario, SIPp's
@@ -159,6 +212,8 @@ impl StatsLine {
             limit_blocked_ms: ms(cur.limit_blocked_us),
             call_length_avg_ms: (cur.call_length.count > 0)
                 .then(|| cur.call_length.mean_us() / 1000.0),
+            response_time_histogram: cur.rtd.first().map(LatencyHistogram::of),
+            mos_avg: (media.mos_count > 0 && media.mos_avg.is_finite()).then_some(media.mos_avg),
         }
     }
 }
@@ -257,6 +312,37 @@ mod tests {
         let plan = PlanLine::of(&crate::output::run_info::tests::uac_info());
         let text = serde_json::to_string(&plan).unwrap();
         assert_eq!(serde_json::from_str::<PlanLine>(&text).unwrap(), plan);
+    }
+
+    #[test]
+    fn the_response_time_histogram_counts_per_bucket_since_the_start() {
+        let prev = ShardStats::new(1, 1, 0, &[10], &[10]);
+        let mut cur = prev.clone();
+        for us in [500, 800, 1_500, 30_000, 20_000_000] {
+            cur.rtd[0].record(us);
+        }
+        let line = StatsLine::between(&prev, &cur, Duration::from_secs(1));
+        let h = line.response_time_histogram.as_ref().unwrap();
+        assert_eq!(h.le_ms, RESPONSE_TIME_EDGES_MS);
+        assert_eq!(h.counts, [2, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(h.count, 5, "the 20 s value is over every edge");
+        assert!((h.sum_ms - 20_032.8).abs() < 1e-9, "{}", h.sum_ms);
+        assert_eq!(line.mos_avg, None, "no media: no MOS");
+        cur.media.add_call(&crate::stats::media::CallMedia {
+            rtp_packets_received: 10,
+            mos: 4.2,
+            ..Default::default()
+        });
+        let line = StatsLine::between(&prev, &cur, Duration::from_secs(1));
+        assert_eq!(line.mos_avg, Some(4.2));
+    }
+
+    #[test]
+    fn an_older_line_without_the_histogram_still_reads() {
+        let line: StatsLine = serde_json::from_str(r#"{"calls_created":3}"#).unwrap();
+        assert_eq!(line.calls_created, 3);
+        assert_eq!(line.response_time_histogram, None);
+        assert_eq!(line.mos_avg, None);
     }
 
     #[test]

@@ -67,6 +67,26 @@ impl Histogram {
         self.count
     }
 
+    /// How many values fall at or under each of `edges_us` (ascending), cumulative, as a
+    /// Prometheus histogram's `le` buckets count them. A value is taken as its bucket's
+    /// lowest value, as [`Histogram::quantile`] reports it, so a value up to 1/64 above
+    /// an edge may count under it.
+    pub fn counts_at_or_under(&self, edges_us: &[u64]) -> Vec<u64> {
+        let mut out = vec![0; edges_us.len()];
+        for (i, &n) in self.buckets.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let v = Self::value_of(i);
+            if let Some(first) = edges_us.iter().position(|&e| v <= e) {
+                for slot in out.iter_mut().skip(first) {
+                    *slot += n;
+                }
+            }
+        }
+        out
+    }
+
     /// The value at quantile `q` (0..=1) in microseconds, or 0 when empty.
     pub fn quantile(&self, q: f64) -> u64 {
         if self.count == 0 {
@@ -185,6 +205,20 @@ mod tests {
         let p99 = h.quantile(0.99) as f64;
         assert!((p50 - 50_000.0).abs() / 50_000.0 < 0.02, "p50 {p50}");
         assert!((p99 - 99_000.0).abs() / 99_000.0 < 0.02, "p99 {p99}");
+    }
+
+    #[test]
+    fn counts_at_or_under_are_cumulative_per_edge() {
+        let mut h = Histogram::default();
+        for us in [500, 1_000, 1_500, 20_000, 2_000_000] {
+            h.record(us);
+        }
+        assert_eq!(
+            h.counts_at_or_under(&[1_000, 2_000, 50_000, 1_000_000]),
+            vec![2, 3, 4, 4],
+            "the last value is above every edge: only in +Inf"
+        );
+        assert_eq!(Histogram::default().counts_at_or_under(&[1]), vec![0]);
     }
 
     #[test]
