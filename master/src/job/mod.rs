@@ -1,12 +1,14 @@
 //! What the master and its workers share: the resolved job spec (`spec`), the worker's
-//! stdout lines (`line`), the artifact file names of a job's folder and the worker's
-//! exit codes.
+//! stdout lines (`line`), the Prometheus text made from those lines (`metrics`, served by
+//! the master and by a run's `-metrics_addr`), the artifact file names of a job's folder
+//! and the worker's exit codes.
 //!
 //! Owns: those shapes, names and numbers, so the supervisor (which writes the spec, lists
 //! and serves the files and maps exit codes to job states) and the worker (which reads
 //! the spec and writes the files) cannot drift. Must not: do I/O.
 
 pub(crate) mod line;
+pub(crate) mod metrics;
 pub(crate) mod spec;
 
 /// The worker's exit codes (the master maps them to job states).

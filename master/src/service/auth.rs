@@ -109,6 +109,34 @@ struct SessionClaims {
     tv: i64,
 }
 
+/// Whether `given` equals the secret `want`, in a time that depends only on the
+/// secret's length (every byte of it is compared, whatever `given` holds), so the time
+/// of a refusal says nothing about how much of a guess was right.
+pub(crate) fn same_secret(given: &[u8], want: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != want.len());
+    for (i, w) in want.iter().enumerate() {
+        diff |= w ^ given.get(i).copied().unwrap_or(0);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// The scrape token of `gossipper ui --metrics-token-file`: the file's text without
+/// surrounding whitespace, at least [`MIN_SECRET_LEN`] printable ASCII characters
+/// without spaces (it travels in an `Authorization: Bearer` header).
+pub(crate) fn scrape_token(text: &str) -> Result<String, String> {
+    let token = text.trim();
+    if token.len() < MIN_SECRET_LEN {
+        return Err(format!(
+            "the token must be at least {MIN_SECRET_LEN} characters (found {})",
+            token.chars().count()
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the token must be printable ASCII without spaces".into());
+    }
+    Ok(token.to_string())
+}
+
 /// Random bytes from the OS, hex-encoded.
 pub(crate) fn random_hex(n_bytes: usize) -> Result<String, getrandom::Error> {
     let mut buf = vec![0u8; n_bytes];
@@ -292,6 +320,26 @@ mod tests {
     use std::time::SystemTime;
 
     const SECRET: &str = "0123456789abcdef0123";
+
+    #[test]
+    fn same_secret_needs_every_byte_and_the_length() {
+        assert!(same_secret(b"abcdefgh", b"abcdefgh"));
+        assert!(!same_secret(b"abcdefgX", b"abcdefgh"));
+        assert!(!same_secret(b"abcdefg", b"abcdefgh"), "a prefix");
+        assert!(!same_secret(b"abcdefghi", b"abcdefgh"), "longer");
+        assert!(!same_secret(b"", b"abcdefgh"));
+    }
+
+    #[test]
+    fn a_scrape_token_is_trimmed_and_must_be_long_and_plain() {
+        assert_eq!(
+            scrape_token("  0123456789abcdef\n").as_deref(),
+            Ok("0123456789abcdef")
+        );
+        assert!(scrape_token("short\n").is_err());
+        assert!(scrape_token("0123456789 abcdef").is_err(), "a space");
+        assert!(scrape_token("").is_err());
+    }
 
     fn unix_now() -> u64 {
         crate::service::timefmt::unix_secs(SystemTime::now())

@@ -60,6 +60,11 @@ struct UiArgs {
     /// (e.g. after a rotation) wins. Prefer the environment variable over the flag.
     #[arg(long, env = "GOSSIPPER_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// A file holding the scrape token for Prometheus (≥ 16 printable characters): a
+    /// bearer equal to it opens GET /metrics (and /api/v2/metrics) and nothing else. A
+    /// user's token opens /metrics too.
+    #[arg(long, value_name = "FILE")]
+    metrics_token_file: Option<PathBuf>,
     /// Serve without authentication (everyone is an anonymous admin). Loopback labs only.
     #[arg(long)]
     no_auth: bool,
@@ -125,6 +130,16 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
     // Bind first: a busy port or a bad address must not leave a data dir and an admin
     // behind.
     let addr = listen::parse(&args.listen).map_err(anyhow::Error::msg)?;
+    let metrics_token = match &args.metrics_token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--metrics-token-file: reading {}", path.display()))?;
+            let token = auth::scrape_token(&text)
+                .map_err(|e| anyhow::anyhow!("--metrics-token-file {}: {e}", path.display()))?;
+            Some(token)
+        }
+        None => None,
+    };
     let listener = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
     // Before the first file: everything this process and its workers create is private.
     store::modes::restrict_umask();
@@ -180,6 +195,7 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
             scenario_history_keep: args.scenario_history_keep,
             auth_enabled,
             started_at: SystemTime::now(),
+            metrics_token,
         },
         disk_usage: Mutex::new(None),
         supervisor,

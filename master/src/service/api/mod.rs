@@ -19,6 +19,7 @@ mod jobs;
 mod live;
 mod loadtest;
 mod media;
+mod metrics;
 mod profiles;
 mod reports;
 mod routes;
@@ -52,6 +53,8 @@ pub(crate) struct Config {
     pub(crate) scenario_history_keep: usize,
     pub(crate) auth_enabled: bool,
     pub(crate) started_at: SystemTime,
+    /// The scrape token of `--metrics-token-file`: opens `/metrics` only.
+    pub(crate) metrics_token: Option<String>,
 }
 
 /// Everything a handler may use. Shared by the request threads.
@@ -270,6 +273,13 @@ pub(crate) fn dispatch(ctx: &Ctx, inc: &mut Incoming<'_>) -> Reply {
             body: "ok",
         };
     }
+    // Where Prometheus looks by default: the same route as /api/v2/metrics.
+    if inc.path == "/metrics" {
+        return match api(ctx, inc, "/metrics") {
+            Ok(reply) => reply,
+            Err(e) => e.reply(),
+        };
+    }
     if let Some(rest) = inc.path.strip_prefix("/api/v2")
         && (rest.is_empty() || rest.starts_with('/'))
     {
@@ -319,7 +329,9 @@ pub(crate) fn same_origin(inc: &Incoming<'_>) -> bool {
 /// Finds the caller: `Authorization: Bearer <jwt>`, or `?ticket=` (single use) on the
 /// routes that take one, checked against the user's stored row (existence, token
 /// version, current role) and then against the route's access. With auth off everyone is
-/// the anonymous admin. Open routes are not authenticated at all.
+/// the anonymous admin. Open routes are not authenticated at all. On a route the scrape
+/// token opens, a bearer equal to it (compared in constant time) passes with no
+/// principal (the handler needs none).
 ///
 /// Cost per authenticated request: one HMAC check and one primary-key read of the
 /// `users` row on a read-only WAL connection.
@@ -345,6 +357,12 @@ fn authenticate(
         let (scheme, token) = h.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
+    if route.scrape
+        && let (Some(given), Some(want)) = (bearer, ctx.config.metrics_token.as_deref())
+        && auth::same_secret(given.as_bytes(), want.as_bytes())
+    {
+        return Ok(None);
+    }
     let grant: Grant = match (bearer, query_param(inc.query, "ticket")) {
         (Some(token), _) => ctx.tokens.verify(token).ok_or(ApiError::Unauthorized)?,
         (None, Some(ticket)) => {

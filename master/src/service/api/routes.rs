@@ -6,8 +6,8 @@
 
 use super::{
     Access, ApiError, Call, Ctx, JSON_BODY, MEDIA_BODY, Reply, SCENARIO_BODY, SMALL_BODY, audit,
-    builtin, events, health, jobs, live, loadtest, media, profiles, reports, scenarios, session,
-    settings, tools, users,
+    builtin, events, health, jobs, live, loadtest, media, metrics, profiles, reports, scenarios,
+    session, settings, tools, users,
 };
 use crate::service::store::profiles::{ClientProfile, ServerProfile};
 
@@ -26,6 +26,9 @@ pub(crate) struct Route {
     /// open by URL (WebSockets, the event stream, downloads), never a change, and never
     /// `/auth/ticket` (a ticket cannot mint more tickets).
     pub(crate) ticket: bool,
+    /// Whether the scrape token of `gossipper ui --metrics-token-file` opens it besides
+    /// a user's token: only `/metrics`, a read that reveals no job's settings.
+    pub(crate) scrape: bool,
 }
 
 const fn r(
@@ -42,6 +45,7 @@ const fn r(
         body_limit,
         handler,
         ticket: false,
+        scrape: false,
     }
 }
 
@@ -49,6 +53,14 @@ const fn r(
 const fn by_url(pattern: &'static str, handler: Handler) -> Route {
     Route {
         ticket: true,
+        ..r("GET", pattern, User, 0, handler)
+    }
+}
+
+/// A `GET` route that the scrape token opens too (see [`Route::scrape`]).
+const fn scraped(pattern: &'static str, handler: Handler) -> Route {
+    Route {
+        scrape: true,
         ..r("GET", pattern, User, 0, handler)
     }
 }
@@ -216,6 +228,8 @@ pub(crate) const ROUTES: &[Route] = &[
     r("GET", "/jobs/{id}/recordings", User, 0, jobs::recordings),
     by_url("/jobs/{id}/recordings/{name}", jobs::recording),
     by_url("/live", live::live),
+    // Prometheus (also served at the root, /metrics).
+    scraped("/metrics", metrics::metrics),
     r("GET", "/reports", User, 0, reports::list),
     r("GET", "/load-test", User, 0, loadtest::info),
     r("POST", "/load-test/run", User, JSON_BODY, loadtest::run),
@@ -357,6 +371,16 @@ mod tests {
                 ("GET", "/live", User),
             ]
         );
+    }
+
+    #[test]
+    fn the_scrape_token_opens_only_metrics() {
+        let scraped: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.scrape)
+            .map(|r| (r.method, r.pattern, r.access, r.ticket))
+            .collect();
+        assert_eq!(scraped, [("GET", "/metrics", User, false)]);
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub(crate) const VALID_XML: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" 
 </scenario>
 "#;
 
+/// The harness master's `--metrics-token-file` token.
+const SCRAPE_TOKEN: &str = "scrape-token-0123456789";
+
 struct Harness {
     ctx: Ctx,
     _dir: TestDir,
@@ -57,6 +60,7 @@ fn harness() -> Harness {
             scenario_history_keep: 3,
             auth_enabled: true,
             started_at: SystemTime::now(),
+            metrics_token: Some(SCRAPE_TOKEN.into()),
         },
         disk_usage: Mutex::new(None),
         supervisor: std::sync::Arc::new(
@@ -79,6 +83,15 @@ impl Harness {
         token: Option<&str>,
         body: &[u8],
     ) -> (u16, serde_json::Value) {
+        match self.reply(method, url, token, body) {
+            Reply::Json { status, body } => (status, serde_json::from_slice(&body).unwrap()),
+            Reply::RetryLater { body, .. } => (429, serde_json::from_slice(&body).unwrap()),
+            other => (other.status(), serde_json::Value::Null),
+        }
+    }
+
+    /// The dispatcher's reply itself.
+    fn reply(&self, method: &str, url: &str, token: Option<&str>, body: &[u8]) -> Reply {
         let (path, query) = url.split_once('?').unwrap_or((url, ""));
         let mut headers = vec![];
         if let Some(t) = token {
@@ -94,11 +107,7 @@ impl Harness {
             content_length: Some(body.len() as u64),
             body: &mut src,
         };
-        match dispatch(&self.ctx, &mut inc) {
-            Reply::Json { status, body } => (status, serde_json::from_slice(&body).unwrap()),
-            Reply::RetryLater { body, .. } => (429, serde_json::from_slice(&body).unwrap()),
-            other => (other.status(), serde_json::Value::Null),
-        }
+        dispatch(&self.ctx, &mut inc)
     }
 
     fn token(&self, user: &str) -> String {
@@ -135,6 +144,39 @@ fn missing_or_bad_tokens_get_401_and_operators_get_403_on_admin_routes() {
         h.call("GET", "/api/v2/health", Some("stale"), b"").0,
         200,
         "open routes ignore bad tokens"
+    );
+}
+
+#[test]
+fn the_scrape_token_opens_metrics_at_both_paths_and_nothing_else() {
+    let h = harness();
+    for path in ["/metrics", "/api/v2/metrics"] {
+        match h.reply("GET", path, Some(SCRAPE_TOKEN), b"") {
+            Reply::Generated { content_type, body } => {
+                assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+                let text = String::from_utf8(body).unwrap();
+                assert!(
+                    text.contains("# TYPE gossipper_jobs gauge\n")
+                        && text.contains("gossipper_jobs{status=\"running\"} 0\n"),
+                    "{text}"
+                );
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        h.call("GET", "/api/v2/jobs", Some(SCRAPE_TOKEN), b"").0,
+        401
+    );
+    assert_eq!(h.call("GET", "/api/v2/me", Some(SCRAPE_TOKEN), b"").0, 401);
+    let near = "scrape-token-0123456788";
+    assert_eq!(h.call("GET", "/metrics", Some(near), b"").0, 401);
+    assert_eq!(h.call("GET", "/metrics", None, b"").0, 401);
+    let op = h.token("op");
+    assert_eq!(
+        h.reply("GET", "/metrics", Some(&op), b"").status(),
+        200,
+        "a user's token opens it too"
     );
 }
 

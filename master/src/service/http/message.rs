@@ -87,6 +87,12 @@ pub(crate) enum Reply {
         status: u16,
         body: &'static str,
     },
+    /// A 200 body made for this request in a content type of its own (the Prometheus
+    /// text of `/metrics`); never cached.
+    Generated {
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
     File {
         path: PathBuf,
         content_type: &'static str,
@@ -125,6 +131,11 @@ impl std::fmt::Debug for Reply {
             Reply::Static { content_type, .. } => write!(f, "Static({content_type})"),
             Reply::NotModified { etag, .. } => write!(f, "NotModified({etag})"),
             Reply::Text { status, body } => write!(f, "Text({status}, {body})"),
+            Reply::Generated { content_type, body } => write!(
+                f,
+                "Generated({content_type}, {})",
+                String::from_utf8_lossy(body)
+            ),
             Reply::File { path, .. } => write!(f, "File({})", path.display()),
             Reply::Page { path, .. } => write!(f, "Page({})", path.display()),
             Reply::Empty(s) => write!(f, "Empty({s})"),
@@ -159,7 +170,10 @@ impl Reply {
         match self {
             Reply::Json { status, .. } | Reply::Text { status, .. } => *status,
             Reply::RetryLater { .. } => 429,
-            Reply::Static { .. } | Reply::File { .. } | Reply::Page { .. } => 200,
+            Reply::Static { .. }
+            | Reply::File { .. }
+            | Reply::Page { .. }
+            | Reply::Generated { .. } => 200,
             Reply::Stream { .. } => 200,
             Reply::WebSocket { .. } => 101,
             Reply::Empty(s) => *s,

@@ -86,6 +86,12 @@ pub(super) fn send(out: Out<'_>, reply: Reply) -> After {
             &[("Content-Type", "text/plain; charset=utf-8"), nosniff],
             body.as_bytes(),
         ),
+        Reply::Generated { content_type, body } => fixed(
+            &out,
+            200,
+            &[("Content-Type", content_type), NO_STORE, nosniff],
+            &body,
+        ),
         Reply::Static {
             content_type,
             body,

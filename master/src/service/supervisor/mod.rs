@@ -213,6 +213,14 @@ fn new_job_id() -> String {
     format!("j-{}-{rand}", timefmt::compact(SystemTime::now()))
 }
 
+/// The jobs as `/metrics` shows them ([`Supervisor::metrics_view`]).
+pub(crate) struct MetricsView {
+    /// Every state's word and how many jobs are in it.
+    pub(crate) by_status: Vec<(&'static str, u64)>,
+    /// Each job with a worker and a stats line: its row and that line.
+    pub(crate) running: Vec<(Job, Arc<WorkerLine>)>,
+}
+
 /// One job in a `/live` frame.
 #[derive(Serialize)]
 struct LiveJob<'a> {
@@ -697,6 +705,36 @@ impl Supervisor {
         let text = Arc::new(serde_json::to_string(&frame).unwrap_or_else(|_| "{}".into()));
         *cache = Some((Instant::now(), Arc::clone(&text)));
         Ok(text)
+    }
+
+    /// What `/metrics` shows: how many jobs are in each state (every state, zeros
+    /// included), and each job that has a worker with its row and newest stats line
+    /// (jobs that have written none yet are left out), ordered by id.
+    pub(crate) fn metrics_view(&self) -> Result<MetricsView, StoreError> {
+        let mut running: Vec<(String, Arc<RunningJob>)> =
+            lock(&self.places).running_jobs().into_iter().collect();
+        running.sort_by(|a, b| a.0.cmp(&b.0));
+        let (counts, rows) = self.db.read(|c| {
+            let counts = jobs::counts(c)?;
+            let mut rows = Vec::with_capacity(running.len());
+            for (id, job) in &running {
+                if let (Some(row), Some(stats)) = (jobs::by_id(c, id)?, job.latest_stats()) {
+                    rows.push((row, stats));
+                }
+            }
+            Ok((counts, rows))
+        })?;
+        let by_status = JobStatus::ALL
+            .iter()
+            .map(|s| {
+                let n = counts.iter().find(|(c, _)| c == s).map_or(0, |(_, n)| *n);
+                (s.as_str(), n)
+            })
+            .collect();
+        Ok(MetricsView {
+            by_status,
+            running: rows,
+        })
     }
 
     /// Deletes a finished job and its artifacts folder.

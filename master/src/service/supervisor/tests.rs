@@ -424,6 +424,47 @@ fn the_live_frame_counts_jobs_and_is_cached() {
 }
 
 #[test]
+fn the_metrics_view_counts_every_state_and_shows_running_jobs_with_their_newest_stats() {
+    let f = fixture(
+        r#"trap 'echo "{\"kind\":\"exit\",\"code\":0,\"ts\":3}"; exit 0' TERM
+echo '{"kind":"started","ts":1}'
+echo '{"kind":"stats","ts":2,"calls_created":5}'
+echo '{"kind":"stats","ts":3,"calls_created":9}'
+while :; do sleep 0.05; done"#,
+    );
+    f.start(tool_job("m1")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let view = loop {
+        let view = f.sup.metrics_view().unwrap();
+        let newest = view.running.first().map(|(_, l)| (**l).clone());
+        if matches!(&newest, Some(WorkerLine::Stats { stats, .. }) if stats.calls_created == 9) {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "no stats line seen");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(view.running.len(), 1);
+    assert_eq!(view.running[0].0.id, "m1");
+    let words: Vec<&str> = view.by_status.iter().map(|(w, _)| *w).collect();
+    assert_eq!(
+        words,
+        [
+            "pending",
+            "running",
+            "stopping",
+            "stopped",
+            "succeeded",
+            "failed"
+        ]
+    );
+    let n = |w: &str| view.by_status.iter().find(|(s, _)| *s == w).unwrap().1;
+    assert_eq!((n("running"), n("succeeded"), n("failed")), (1, 1, 0));
+    f.sup.stop("m1").unwrap();
+    wait_final(&f.sup, "m1");
+    assert!(f.sup.metrics_view().unwrap().running.is_empty());
+}
+
+#[test]
 fn a_worker_deaf_to_sigterm_is_killed_after_the_grace_and_the_job_ends_stopped() {
     let limits = Limits {
         stop_grace: Duration::from_millis(300),
