@@ -7,11 +7,12 @@
 //!   /api/v2, store, auth, the job supervisor).
 //!
 //! Shared by them: `job` (the resolved job spec, the worker's line protocol, artifact
-//! names and exit codes, between `service` and `worker`), `report` (report.html) and
-//! `signals`. `worker` and `sipp` never reach into `service`, nor `service` into them.
+//! names and exit codes, between `service` and `worker`), `report` (report.html),
+//! `exporter` (a run's own `/metrics` listener, `-metrics_addr`) and `signals`. `worker` and `sipp` never reach into `service`, nor `service` into them.
 //! `main` only dispatches on the first argument; each mode prints its own errors once
 //! and maps them to an exit code.
 
+mod exporter;
 mod job;
 mod report;
 mod service;

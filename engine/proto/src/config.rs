@@ -255,6 +255,9 @@ pub struct TraceConfig {
     pub summary_json: Option<PathBuf>,
     /// -call_records_jsonl.
     pub call_records: Option<PathBuf>,
+    /// -metrics_addr: serve this run's Prometheus metrics (`GET /metrics`, no
+    /// authentication) on this address, updated every second.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for TraceConfig {
@@ -278,6 +281,7 @@ impl Default for TraceConfig {
             calldebug_file: None,
             summary_json: None,
             call_records: None,
+            metrics_addr: None,
         }
     }
 }

@@ -103,6 +103,7 @@ pub(crate) struct SippArgs {
     pub(crate) seed: Option<String>,
     pub(crate) summary_json: Option<String>,
     pub(crate) call_records_jsonl: Option<String>,
+    pub(crate) metrics_addr: Option<String>,
     pub(crate) allow_exec: bool,
     pub(crate) health_min_success_ratio: Option<String>,
     pub(crate) health_max_failed_calls: Option<String>,

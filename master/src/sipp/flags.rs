@@ -282,6 +282,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("seed", Value(|a, v| a.seed = Some(v)), "n", G::Gossipper, "Seed for Call-IDs, tags and random choices."),
     flag("summary_json", Value(|a, v| a.summary_json = Some(v)), "file", G::Gossipper, "Write a JSON summary at exit."),
     flag("call_records_jsonl", Value(|a, v| a.call_records_jsonl = Some(v)), "file", G::Gossipper, "Write one JSON line per finished call."),
+    flag("metrics_addr", Value(|a, v| a.metrics_addr = Some(v)), "ip:port", G::Gossipper, "Serve this run's Prometheus metrics at http://ip:port/metrics, updated every second. No authentication: keep it on loopback or a private network."),
     flag("allow_exec", Switch(|a| a.allow_exec = true), "", G::Gossipper, "Allow <exec command=...> to run shell commands."),
     flag("health_min_success_ratio", Value(|a, v| a.health_min_success_ratio = Some(v)), "0..1", G::Gossipper, "Exit 2 if fewer calls succeed."),
     flag("health_max_failed_calls", Value(|a, v| a.health_max_failed_calls = Some(v)), "n", G::Gossipper, "Exit 2 if more calls fail (-1: off)."),

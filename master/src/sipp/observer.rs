@@ -1,5 +1,5 @@
-//! The SIPp command line's observer: live screen, keys, periodic -trace_stat rows, logs
-//! and call records, fed by the runner's ticks.
+//! The SIPp command line's observer: live screen, keys, periodic -trace_stat rows, logs,
+//! call records and the -metrics_addr scrape, fed by the runner's ticks.
 //!
 //! Owns: the trace files and the screen while the run goes. Must not: decide the exit
 //! code or write the final screens and summary (`run` does at the end).
@@ -18,6 +18,7 @@ use gossipper_engine::stats::ShardStats;
 
 use super::control::{Keys, apply_signals};
 use super::terminal;
+use crate::exporter::Feed;
 use crate::signals::SignalCounts;
 
 fn create(path: &Option<std::path::PathBuf>) -> std::io::Result<Option<File>> {
@@ -61,6 +62,8 @@ pub(super) struct SippObserver {
     pub(super) last_error: Option<String>,
     /// Shards of the run: the screen's scheduler resolution is per shard.
     shards: u64,
+    /// -metrics_addr: the run's `/metrics`, refreshed every second.
+    metrics: Option<Feed>,
 }
 
 impl SippObserver {
@@ -71,6 +74,7 @@ impl SippObserver {
         signals: SignalCounts,
         keys: Keys,
         shards: usize,
+        metrics: Option<Feed>,
     ) -> std::io::Result<Self> {
         let empty = info.empty_stats();
         let t = &spec.trace;
@@ -116,6 +120,7 @@ impl SippObserver {
             last_error: None,
             info,
             shards: shards.max(1) as u64,
+            metrics,
         })
     }
 
@@ -263,6 +268,9 @@ impl Observer for SippObserver {
             self.handle_key(k, tick);
         }
         self.write_events(tick.events, tick.wall);
+        if let Some(m) = self.metrics.as_mut() {
+            m.on_tick(tick.stats, tick.started, tick.now);
+        }
         if let Some(f) = self.call_records.as_mut() {
             for fin in tick.finished {
                 let line = fin.record_line();

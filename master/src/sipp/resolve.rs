@@ -281,6 +281,18 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
     spec.trace.calldebug_file = file(a.trace_calldebug, &a.calldebug_file, "calldebug.log");
     spec.trace.summary_json = a.summary_json.as_ref().map(PathBuf::from);
     spec.trace.call_records = a.call_records_jsonl.as_ref().map(PathBuf::from);
+    spec.trace.metrics_addr = a
+        .metrics_addr
+        .as_deref()
+        .map(|t| {
+            t.parse::<std::net::SocketAddr>()
+                .map_err(|_| CliError::BadValue {
+                    flag: "metrics_addr",
+                    value: t.to_string(),
+                    expected: "an ip:port address (e.g. 127.0.0.1:9100, [::1]:9100)",
+                })
+        })
+        .transpose()?;
 
     // Rate.
     if let Some(t) = &a.r {

@@ -16,6 +16,7 @@ use gossipper_engine::runner::{self, RunEnd, RunError};
 
 use super::observer::SippObserver;
 use super::{Exit, control, terminal};
+use crate::exporter::{Exporter, Feed};
 
 /// `-bg`: starts this same command again without `-bg`, detached from the terminal, and
 /// prints its PID as SIPp does ("Background mode - PID=[N]").
@@ -67,17 +68,28 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
         start,
         std::process::id(),
     );
+    let metrics = match spec.trace.metrics_addr {
+        Some(addr) => match start_metrics(addr, &info) {
+            Ok(feed) => Some(feed),
+            Err(e) => {
+                eprintln!("gossipper: -metrics_addr {addr}: cannot listen: {e}");
+                return Exit::BindError.into();
+            }
+        },
+        None => None,
+    };
     let control = prepared.control();
     let signals = crate::signals::SignalCounts::install_with("gossipper", Some(exit_at_once));
     let keys = control::Keys::start(&spec, control);
     let shards = prepared.shards;
-    let mut obs = match SippObserver::new(&spec, info.clone(), start, signals, keys, shards) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("gossipper: {e}");
-            return Exit::Fatal.into();
-        }
-    };
+    let mut obs =
+        match SippObserver::new(&spec, info.clone(), start, signals, keys, shards, metrics) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("gossipper: {e}");
+                return Exit::Fatal.into();
+            }
+        };
     let report = match prepared.run(&mut obs) {
         Ok(r) => r,
         Err(e) => return report_error(&e).into(),
@@ -131,6 +143,20 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
         _ => Exit::AllSucceeded,
     };
     code.into()
+}
+
+/// The run's `/metrics` listener, its samples labelled with the scenario and its role.
+fn start_metrics(addr: std::net::SocketAddr, info: &RunInfo) -> std::io::Result<Feed> {
+    let role = match info.role {
+        gossipper_engine::scenario::Role::Client => "client",
+        gossipper_engine::scenario::Role::Server => "server",
+    };
+    let labels = vec![
+        ("scenario", info.scenario_name.clone()),
+        ("role", role.to_string()),
+    ];
+    let exporter = Exporter::start(addr, labels)?;
+    Ok(Feed::new(exporter, info.empty_stats()))
 }
 
 /// A second SIGINT or SIGTERM: the terminal back as it was, then the signal's default

@@ -334,6 +334,9 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-f", "2"], |s| s.screen_refresh_ms == 2000),
     (&["-shards", "4"], |s| s.shards == Some(4)),
     (&["-seed", "12345"], |s| s.seed == 12345),
+    (&["-metrics_addr", "127.0.0.1:9100"], |s| {
+        s.trace.metrics_addr == Some(SocketAddr::new(v4(127, 0, 0, 1), 9100))
+    }),
     (&["-summary_json", "out/summary.json"], |s| {
         s.trace.summary_json == path("out/summary.json")
     }),
@@ -578,6 +581,24 @@ fn errors_name_the_flag_at_fault() {
         }),
         (&["-l", "1.5"], |e| {
             matches!(e, CliError::BadValue { flag: "l", .. })
+        }),
+        (&["-metrics_addr", "localhost:9100"], |e| {
+            matches!(
+                e,
+                CliError::BadValue {
+                    flag: "metrics_addr",
+                    ..
+                }
+            )
+        }),
+        (&["-metrics_addr", "9100"], |e| {
+            matches!(
+                e,
+                CliError::BadValue {
+                    flag: "metrics_addr",
+                    ..
+                }
+            )
         }),
         (&["-p", "70000"], |e| {
             matches!(e, CliError::BadValue { flag: "p", .. })

@@ -28,6 +28,7 @@ use gossipper_engine::output::summary;
 use gossipper_engine::output::verdict::VerdictStatus;
 use gossipper_engine::runner::{self, RunError};
 
+use crate::exporter::Exporter;
 use crate::job::line::WorkerLine;
 use crate::job::spec::{JobFile, Run, ToolRun};
 use crate::job::{exit, files};
@@ -58,6 +59,9 @@ too (headless runs):
 "run.engine" is the engine's whole run configuration (every field optional, with
 SIPp's defaults); an unknown key, another kind or version, or a setting only the SIPp
 command line acts on (screen, keys, control socket, -bg, trace files) is refused.
+"run.engine.trace.metrics_addr": "127.0.0.1:9100" serves the run's Prometheus
+metrics at GET /metrics on that address, refreshed with each stats line (no
+authentication: keep it on loopback or a private network).
 The worker prints JSON lines on stdout (started, plan, stats every second, exit),
 writes summary.json, call_records.jsonl and report.html into the job's artifacts
 folder, and logs to stderr. SIGTERM or SIGINT stops it: no new calls, open calls
@@ -223,6 +227,27 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
         ts: now_ms(),
         plan: Box::new(PlanLine::of(&info)),
     });
+    let exporter = match job.trace.metrics_addr {
+        Some(addr) => {
+            let labels = vec![
+                ("job_id", job_id.to_string()),
+                ("kind", about.profile_kind.clone()),
+                ("scenario", scenario.to_string()),
+            ];
+            match Exporter::start(addr, labels) {
+                Ok(e) => {
+                    eprintln!("worker: metrics at http://{}/metrics", e.local_addr());
+                    Some(e)
+                }
+                Err(e) => {
+                    let msg = format!("trace.metrics_addr {addr}: cannot listen: {e}");
+                    eprintln!("worker: {msg}");
+                    return fail(&mut lines, job_id, &msg, exit::BIND);
+                }
+            }
+        }
+        None => None,
+    };
     let empty = info.empty_stats();
     let records_path = spec.artifacts_dir.join(files::CALL_RECORDS);
     let records = match std::fs::File::create(&records_path) {
@@ -233,7 +258,7 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
         }
     };
     let interval = Duration::from_millis(spec.stats_interval_ms);
-    let mut obs = JobObserver::new(job_id, interval, lines, records, empty, signals);
+    let mut obs = JobObserver::new(job_id, interval, lines, records, empty, signals, exporter);
     let report = match prepared.run(&mut obs) {
         Ok(r) => r,
         Err(e) => {

@@ -1,6 +1,6 @@
-//! The worker's view of a run: a stats line on stdout every `stats_interval_ms`, one
-//! call record per finished call, engine warnings on stderr (`worker.log`), and the
-//! stop protocol.
+//! The worker's view of a run: a stats line on stdout every `stats_interval_ms` (and to
+//! the run's `/metrics` when the spec names a `trace.metrics_addr`), one call record per
+//! finished call, engine warnings on stderr (`worker.log`), and the stop protocol.
 //!
 //! Owns: the JSON lines on stdout (through [`Lines`]) and the signals that steer the
 //! run. SIGTERM (or SIGINT) asks for a soft quit: no new calls, open calls finish. A
@@ -20,6 +20,7 @@ use gossipper_engine::output::stats_line::StatsLine;
 use gossipper_engine::runner::{Observer, Tick};
 use gossipper_engine::stats::ShardStats;
 
+use crate::exporter::Exporter;
 use crate::job::line::WorkerLine;
 
 use crate::signals::SignalCounts;
@@ -91,6 +92,8 @@ pub(crate) struct JobObserver {
     pub(crate) stopped: bool,
     /// The last engine error or warning, for the exit line.
     pub(crate) last_error: Option<String>,
+    /// `trace.metrics_addr`: the run's `/metrics`, refreshed with every stats line.
+    exporter: Option<Exporter>,
 }
 
 impl JobObserver {
@@ -101,6 +104,7 @@ impl JobObserver {
         call_records: Option<File>,
         empty: ShardStats,
         signals: SignalCounts,
+        exporter: Option<Exporter>,
     ) -> JobObserver {
         JobObserver {
             job_id: job_id.to_string(),
@@ -119,6 +123,7 @@ impl JobObserver {
             hard_quit: false,
             stopped: false,
             last_error: None,
+            exporter,
         }
     }
 
@@ -126,10 +131,14 @@ impl JobObserver {
     pub(crate) fn emit_stats(&mut self, cur: &ShardStats, now: Instant, wall: SystemTime) {
         let prev_at = self.prev_at.unwrap_or(now);
         let interval = now.saturating_duration_since(prev_at);
+        let stats = StatsLine::between(&self.prev, cur, interval);
+        if let Some(e) = &self.exporter {
+            e.publish(&stats);
+        }
         self.lines.send(&WorkerLine::Stats {
             job_id: self.job_id.clone(),
             ts: unix_ms(wall),
-            stats: Box::new(StatsLine::between(&self.prev, cur, interval)),
+            stats: Box::new(stats),
         });
         self.record_point(cur, interval, now);
         self.prev = cur.clone();
