@@ -8,6 +8,8 @@ need_apt=()
 command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+# Prometheus: the real scraper of tests/tests/metrics_prometheus.rs (ships promtool too).
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 # Kamailio: the real proxy of tests/tests/transport_kamailio.rs (TLS and WebSocket legs).
 kamailio_pkgs=(kamailio kamailio-tls-modules kamailio-websocket-modules)
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 || need_apt+=("${kamailio_pkgs[@]}")
@@ -21,6 +23,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 command -v sipp >/dev/null || { echo "sipp (Debian package sip-tester) is required for the tests" >&2; exit 1; }
+command -v prometheus >/dev/null || { echo "prometheus (Debian package prometheus) is required for the tests" >&2; exit 1; }
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 ||
   { echo "kamailio (Debian packages ${kamailio_pkgs[*]}) is required for the tests" >&2; exit 1; }
 
