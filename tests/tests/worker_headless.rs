@@ -140,3 +140,106 @@ fn a_spec_the_worker_cannot_run_is_refused_naming_what_is_wrong() {
         );
     }
 }
+
+/// `GET /metrics` on `addr`: the status line and the body.
+fn scrape(addr: &str) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.to_string(), body.to_string()))
+}
+
+#[test]
+fn a_spec_with_a_metrics_addr_serves_the_runs_prometheus_metrics() {
+    let dir = scratch_dir("worker-metrics");
+    let sport = free_port();
+    let mut uas = Command::new(sipp_bin());
+    uas.current_dir(&dir).args([
+        "-sn",
+        "uas",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &sport.to_string(),
+        "-nostdin",
+        "-timeout",
+        "60s",
+        "-cp",
+        &free_port().to_string(),
+    ]);
+    let _server = Proc::spawn("sipp uas", &mut uas);
+    wait_bound(sport);
+    let metrics = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let spec = |id: &str| {
+        serde_json::json!({
+            "kind": "gossipper_job_spec", "version": 1, "job_id": id,
+            "artifacts_dir": dir.join(id), "stats_interval_ms": 200,
+            "run": {"engine": {
+                "scenario": {"builtin": "uac"}, "remote": format!("127.0.0.1:{sport}"),
+                "local_ip": "127.0.0.1", "rate": 20, "max_calls": 60, "shards": 1,
+                "trace": {"metrics_addr": metrics}
+            }}
+        })
+    };
+    let path = dir.join("spec.json");
+    std::fs::write(&path, spec("lab-m").to_string()).unwrap();
+    let mut worker = Command::new(gossipper_bin());
+    worker.args(["worker", "--spec", path.to_str().unwrap()]);
+    let worker = Proc::spawn("gossipper worker", &mut worker);
+    // Scrapes until the run's created calls show (3 s of calls at 20/s at most).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (head, body) = loop {
+        if let Some((head, body)) = scrape(&metrics)
+            && body
+                .lines()
+                .filter_map(|l| l.strip_prefix("gossipper_calls_created_total{"))
+                .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+                .any(|n| n > 0)
+        {
+            break (head, body);
+        }
+        assert!(Instant::now() < deadline, "no calls in {metrics}/metrics");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(
+        head.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"),
+        "{head}"
+    );
+    assert!(
+        body.contains("gossipper_calls_active{job_id=\"lab-m\",kind=\"\",scenario=\""),
+        "samples carry the job id: {body}"
+    );
+    assert!(
+        body.contains("# TYPE gossipper_response_time_seconds histogram"),
+        "{body}"
+    );
+
+    // A second worker asking for the same address: bind exit code, named in its lines.
+    let taken = dir.join("spec-taken.json");
+    std::fs::write(&taken, spec("lab-taken").to_string()).unwrap();
+    let (status, out, err) = run(
+        "gossipper worker (taken port)",
+        Command::new(gossipper_bin()).args(["worker", "--spec", taken.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(status.code(), Some(254), "{err}");
+    let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert!(
+        last["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("trace.metrics_addr")),
+        "{out}"
+    );
+
+    let (status, _, err) = worker.wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{}", tail(&err));
+}
