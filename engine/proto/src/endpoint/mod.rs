@@ -327,7 +327,12 @@ impl Endpoint {
             return;
         }
         let msg = match SipMessage::parse(bytes) {
-            Ok(m) => m,
+            Ok(m) => {
+                if m.is_lenient() {
+                    self.shard.stats.counters.lenient_parses += 1;
+                }
+                m
+            }
             Err(_) => {
                 self.shard.stats.counters.malformed_messages += 1;
                 return;

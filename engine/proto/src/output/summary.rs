@@ -343,6 +343,9 @@ impl TransportSummary {
 pub struct Discards {
     /// Datagrams or frames that did not parse as SIP.
     pub malformed_messages: u64,
+    /// Not discarded: messages RFC 3261 refuses but SIPp accepts (a request line with an
+    /// empty Request-URI, as SIPp sends `ACK  SIP/2.0`), taken and matched to their call.
+    pub lenient_parses: u64,
     /// Messages for calls that had already ended.
     pub dead_call_msgs: u64,
     /// Messages for no call that could not start one.
@@ -589,6 +592,7 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
         sipp: OrderedCounters::of(sipp_counters(c)),
         discards: Discards {
             malformed_messages: c.malformed_messages,
+            lenient_parses: c.lenient_parses,
             dead_call_msgs: c.dead_call_msgs,
             out_of_call_msgs: c.out_of_call_msgs,
             absorbed_retransmissions: c.absorbed_retransmissions,

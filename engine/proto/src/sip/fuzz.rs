@@ -62,6 +62,7 @@ fn check_message(msg: &SipMessage<'_>, data: &[u8]) {
     }
     assert_eq!(msg.is_request(), msg.method().is_some());
     assert_eq!(msg.is_request(), msg.request_uri().is_some());
+    assert!(!msg.is_lenient() || msg.is_request());
     assert_eq!(msg.is_request(), msg.status().is_none());
     assert!(msg.status().is_none_or(|s| (100..=699).contains(&s)));
     assert!(!msg.call_id().is_empty());
@@ -112,6 +113,7 @@ fn assert_same(a: &SipMessage<'_>, b: &SipMessage<'_>) {
     assert_eq!(a.first_line(), b.first_line());
     assert_eq!(a.method(), b.method());
     assert_eq!(a.request_uri(), b.request_uri());
+    assert_eq!(a.is_lenient(), b.is_lenient());
     assert_eq!(a.status(), b.status());
     assert_eq!(a.reason(), b.reason());
     assert!(a.headers().eq(b.headers()), "headers differ after re-parse");

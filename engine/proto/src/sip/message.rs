@@ -60,8 +60,13 @@ impl HeaderEntry {
 /// What the start line says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StartLine {
-    /// `Method SP Request-URI SP SIP/2.0`.
-    Request { method: Span, uri: Span },
+    /// `Method SP Request-URI SP SIP/2.0`; `lenient` when the line only parsed under
+    /// SIPp's rules (see [`SipMessage::is_lenient`]).
+    Request {
+        method: Span,
+        uri: Span,
+        lenient: bool,
+    },
     /// `SIP/2.0 SP Status-Code SP Reason-Phrase`.
     Response { status: u16, reason: Span },
 }
@@ -262,12 +267,22 @@ impl<'a> SipMessage<'a> {
         }
     }
 
-    /// The Request-URI of a request; `None` for a response.
+    /// The Request-URI of a request (empty when [`is_lenient`](Self::is_lenient) because
+    /// the peer sent none); `None` for a response.
     pub fn request_uri(&self) -> Option<&'a [u8]> {
         match self.start {
             StartLine::Request { uri, .. } => Some(uri.slice(self.buf)),
             StartLine::Response { .. } => None,
         }
+    }
+
+    /// True when the message parsed only because we accept what SIPp accepts beyond
+    /// RFC 3261: a request line with an empty Request-URI (`ACK  SIP/2.0`, which SIPp
+    /// 3.6.1 renders when `[next_url]` is empty after a 4xx) or with more than one space
+    /// between its parts. Call-ID and CSeq are still required, so such a message can
+    /// still be matched to its call; the endpoint counts it (`lenient_parses`).
+    pub fn is_lenient(&self) -> bool {
+        matches!(self.start, StartLine::Request { lenient: true, .. })
     }
 
     /// The status code of a response (100..=699); `None` for a request.
@@ -379,7 +394,7 @@ impl<'a> SipMessage<'a> {
             return Err("header range overlaps the body");
         }
         match self.start {
-            StartLine::Request { method, uri } if !(inside(method) && inside(uri)) => {
+            StartLine::Request { method, uri, .. } if !(inside(method) && inside(uri)) => {
                 Err("request line range outside the buffer")
             }
             StartLine::Response { reason, .. } if !inside(reason) => {
@@ -419,13 +434,25 @@ fn parse_start_line(buf: &[u8], line: Line) -> Result<StartLine, ParseError> {
         };
         return Ok(StartLine::Response { status, reason });
     }
+    // `Method SP Request-URI SP SIP/2.0`. Like SIPp, runs of spaces are accepted between
+    // the parts and the Request-URI may be empty (`ACK  SIP/2.0`); either marks the
+    // message lenient. A space or tab inside the URI is still refused.
     let sp1 = memchr(b' ', text).ok_or(ParseError::BadStartLine)?;
     let sp2 = memrchr(b' ', text).ok_or(ParseError::BadStartLine)?;
-    if !text.get(..sp1).is_some_and(scan::is_token) {
+    if sp1 == sp2 || !text.get(..sp1).is_some_and(scan::is_token) {
         return Err(ParseError::BadStartLine);
     }
-    let uri = text.get(sp1 + 1..sp2).unwrap_or(&[]);
-    if uri.is_empty() || memchr(b' ', uri).is_some() || uri.contains(&b'\t') {
+    let between = text.get(sp1 + 1..sp2).unwrap_or(&[]);
+    let lead = between.iter().take_while(|&&b| b == b' ').count();
+    let trail = between
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b' ')
+        .count()
+        .min(between.len() - lead);
+    let (uri_start, uri_end) = (sp1 + 1 + lead, sp2 - trail);
+    let uri = text.get(uri_start..uri_end).unwrap_or(&[]);
+    if memchr(b' ', uri).is_some() || uri.contains(&b'\t') {
         return Err(ParseError::BadStartLine);
     }
     if !text.get(sp2 + 1..).is_some_and(is_version) {
@@ -433,7 +460,8 @@ fn parse_start_line(buf: &[u8], line: Line) -> Result<StartLine, ParseError> {
     }
     Ok(StartLine::Request {
         method: Span::new(line.start, at(sp1)),
-        uri: Span::new(at(sp1 + 1), at(sp2)),
+        uri: Span::new(at(uri_start), at(uri_end)),
+        lenient: uri.is_empty() || lead > 0 || trail > 0,
     })
 }
 

@@ -92,6 +92,9 @@ counters! {
         pub watchdog_minor: u64,
         /// Not in SIPp's CSV: datagrams or stream frames that did not parse.
         pub malformed_messages: u64,
+        /// Not in SIPp's CSV: messages RFC 3261 refuses but SIPp accepts, taken as SIPp
+        /// does (an empty Request-URI: `SipMessage::is_lenient`).
+        pub lenient_parses: u64,
         /// Not in SIPp's CSV: retransmitted requests from the peer that we absorbed by
         /// re-sending our last response.
         pub absorbed_retransmissions: u64,

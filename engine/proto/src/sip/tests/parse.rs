@@ -434,7 +434,6 @@ fn malformed_start_lines_are_typed() {
         ("SIP/2.0", ParseError::BadStartLine),
         ("INVITE", ParseError::BadStartLine),
         ("INVITE SIP/2.0", ParseError::BadStartLine),
-        ("INVITE  sip:a SIP/2.0", ParseError::BadStartLine),
         ("INVITE sip:a b SIP/2.0", ParseError::BadStartLine),
         ("INV:TE sip:a SIP/2.0", ParseError::BadStartLine),
         (" INVITE sip:a SIP/2.0", ParseError::BadStartLine),
@@ -449,6 +448,46 @@ fn malformed_start_lines_are_typed() {
         Some(100)
     );
     assert!(parse(format!("invite sip:a sip/2.0{tail}").as_bytes()).is_request());
+}
+
+#[test]
+fn request_lines_sipp_accepts_parse_as_lenient() {
+    let tail = "\r\nCall-ID: a\r\nCSeq: 1 ACK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n";
+    // SIPp 3.6.1 renders `ACK [next_url] SIP/2.0` with an empty [next_url] after a 4xx.
+    for (line, uri) in [
+        ("ACK  SIP/2.0", ""),
+        ("ACK   SIP/2.0", ""),
+        ("INVITE  sip:a SIP/2.0", "sip:a"),
+        ("INVITE sip:a  SIP/2.0", "sip:a"),
+    ] {
+        let raw = format!("{line}{tail}");
+        let m = parse(raw.as_bytes());
+        assert!(m.is_lenient(), "{line:?} should be lenient");
+        assert_eq!(
+            m.method(),
+            Some(&line.as_bytes()[..line.find(' ').unwrap()])
+        );
+        assert_eq!(m.request_uri(), Some(uri.as_bytes()), "{line:?}");
+        // Still matchable to its call.
+        assert_eq!(m.call_id(), b"a");
+        assert_eq!(m.cseq().method, b"ACK");
+    }
+    // RFC 3261 lines and responses are not lenient.
+    assert!(!parse(format!("ACK sip:a SIP/2.0{tail}").as_bytes()).is_lenient());
+    assert!(!parse(format!("SIP/2.0 404 Not Found{tail}").as_bytes()).is_lenient());
+    // What cannot be read as method, URI and version is still refused.
+    for line in [
+        "ACK SIP/2.0",
+        "ACK sip:a b SIP/2.0",
+        "ACK sip:\ta SIP/2.0",
+        "ACK  ",
+    ] {
+        let raw = format!("{line}{tail}");
+        assert!(
+            SipMessage::parse(raw.as_bytes()).is_err(),
+            "{line:?} parsed"
+        );
+    }
 }
 
 #[test]
