@@ -125,6 +125,8 @@ fn matrix() -> Vec<Row> {
             j(json!({"username": "m-user", "password": "password-123"})),
             [401, 403, 201],
         ),
+        // An admin or the user itself: an operator asking for another id gets 403.
+        ("GET", "/api/v2/users/999999", None, [401, 403, 404]),
         (
             "PUT",
             "/api/v2/users/999999",

@@ -294,6 +294,57 @@ fn users_roles_and_the_last_admin() {
 }
 
 #[test]
+fn one_user_is_read_by_an_admin_or_by_itself() {
+    let m = Master::start("user-get");
+    let admin = m.admin_token();
+    let a = Some(admin.as_str());
+    let carol = m.user_token(&admin, "carol", "operator");
+    let dave = m.user_token(&admin, "dave", "operator");
+    let list = m.get("/api/v2/users", a).json();
+    let item = |name: &str| {
+        list["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap_or_else(|| panic!("{name} in {list}"))
+            .clone()
+    };
+    let (carol_item, dave_item) = (item("carol"), item("dave"));
+    let carol_id = carol_item["id"].as_i64().unwrap();
+    let dave_id = dave_item["id"].as_i64().unwrap();
+    let path = |id: i64| format!("/api/v2/users/{id}");
+
+    // The admin reads anyone, exactly as the list shows them (no hash, same fields).
+    let got = m.get(&path(carol_id), a);
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.json(), carol_item);
+    assert!(!got.text().contains("hash"), "{}", got.text());
+    // A user reads itself.
+    let own = m.get(&path(dave_id), Some(&dave));
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert_eq!(own.json(), dave_item);
+    // Not another user, not even to learn whether an id exists.
+    let other = m.get(&path(dave_id), Some(&carol));
+    assert_eq!(other.status, 403, "{}", other.text());
+    assert!(
+        other.error().contains("the user itself"),
+        "{}",
+        other.text()
+    );
+    assert_eq!(m.get(&path(999_999), Some(&carol)).status, 403);
+    // Unknown and malformed ids.
+    let unknown = m.get(&path(999_999), a);
+    assert_eq!(unknown.status, 404, "{}", unknown.text());
+    assert!(unknown.error().contains("999999"), "{}", unknown.text());
+    assert_eq!(m.get("/api/v2/users/abc", a).status, 400);
+    assert_eq!(m.get(&path(carol_id), None).status, 401);
+    // A deleted user is gone.
+    assert_eq!(m.req("DELETE", &path(carol_id), a, None).status, 204);
+    assert_eq!(m.get(&path(carol_id), a).status, 404);
+}
+
+#[test]
 fn no_auth_mode_serves_everyone_as_an_anonymous_admin() {
     let m = Master::start_with("noauth", &["--no-auth"], &[]);
     assert_eq!(m.get("/api/v2/health", None).json()["auth"], "none");

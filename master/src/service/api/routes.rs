@@ -238,6 +238,8 @@ pub(crate) const ROUTES: &[Route] = &[
     // Administration
     r("GET", "/users", Admin, 0, users::list),
     r("POST", "/users", Admin, SMALL_BODY, users::create),
+    // An admin, or the user itself (the handler checks which).
+    r("GET", "/users/{id}", User, 0, users::get),
     r("PUT", "/users/{id}", Admin, SMALL_BODY, users::update),
     r("DELETE", "/users/{id}", Admin, 0, users::delete),
     r("GET", "/audit", Admin, 0, audit::list),

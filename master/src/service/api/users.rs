@@ -1,5 +1,6 @@
-//! `/users` (admin): list, create, update (password and/or role), delete. New users are
-//! operators unless a role is given; the last admin cannot be deleted or demoted (409).
+//! `/users` (admin): list, create, update (password and/or role), delete; one user read
+//! by an admin or by that user. New users are operators unless a role is given; the last
+//! admin cannot be deleted or demoted (409).
 //! Must not: hash or compare passwords itself (`auth` does) or leak a hash in a reply.
 
 use std::time::SystemTime;
@@ -81,6 +82,23 @@ fn user_id(call: &Call<'_, '_>) -> Result<i64, ApiError> {
     let raw = call.param("id");
     raw.parse()
         .map_err(|_| ApiError::field("id", format!("\"{raw}\" is not a user id")))
+}
+
+/// `GET /users/{id}`: the user as the list shows it, to an admin or to the user itself
+/// (403 for anyone else, before looking, so an operator cannot probe which ids exist);
+/// 404 for an unknown id.
+pub(super) fn get(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = user_id(call)?;
+    let who = call.who()?;
+    if who.role != Role::Admin && who.user_id != id {
+        return Err(ApiError::Forbidden(
+            "only an admin or the user itself may read a user",
+        ));
+    }
+    match ctx.store.db.read(|c| users::by_id(c, id))? {
+        Some(u) => Reply::ok(&u.user),
+        None => Err(ApiError::NotFound(format!("user {id} not found"))),
+    }
 }
 
 pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
