@@ -258,6 +258,10 @@ pub struct TraceConfig {
     /// -metrics_addr: serve this run's Prometheus metrics (`GET /metrics`, no
     /// authentication) on this address, updated every second.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// -summary_html: the run's report page (drawn by the binary from the summary).
+    pub summary_html: Option<PathBuf>,
+    /// -stat_period: a one-line summary on stderr every this many ms (the binary prints).
+    pub stat_line_period_ms: Option<u64>,
 }
 
 impl Default for TraceConfig {
@@ -282,6 +286,8 @@ impl Default for TraceConfig {
             summary_json: None,
             call_records: None,
             metrics_addr: None,
+            summary_html: None,
+            stat_line_period_ms: None,
         }
     }
 }

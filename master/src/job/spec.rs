@@ -252,6 +252,8 @@ pub(crate) fn not_for_worker(job: &JobSpec) -> Vec<&'static str> {
         ("trace.calldebug_file", t.calldebug_file.is_some()),
         ("trace.summary_json", t.summary_json.is_some()),
         ("trace.call_records", t.call_records.is_some()),
+        ("trace.summary_html", t.summary_html.is_some()),
+        ("trace.stat_line_period_ms", t.stat_line_period_ms.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, set)| set.then_some(name))

@@ -108,6 +108,18 @@ pub(crate) struct SippArgs {
     pub(crate) health_min_success_ratio: Option<String>,
     pub(crate) health_max_failed_calls: Option<String>,
     pub(crate) health_max_timeouts: Option<String>,
+    /// The Go gossipper's spellings (issue #19); each maps onto a SIPp setting or a
+    /// gossipper output in `resolve`.
+    pub(crate) timeout_global: Option<String>,
+    pub(crate) pause_ms: Option<String>,
+    pub(crate) recv_timeout_ms: Option<String>,
+    pub(crate) stat_period: Option<String>,
+    pub(crate) summary_html: Option<String>,
+    pub(crate) sip_from: Option<String>,
+    pub(crate) sip_pai: Option<String>,
+    pub(crate) sip_provider: Option<String>,
+    /// `-tls_skip_verify[=bool]`: `Some(true)` alone, the value when given with `=`.
+    pub(crate) tls_skip_verify: Option<bool>,
     /// `-threshold`, each as given (several per value, separated by commas).
     pub(crate) thresholds: Vec<String>,
     /// Flags of the `Ignored` group that were given (for a warning).

@@ -7,7 +7,8 @@
 //!
 //! The arity lives in the type: `Kind::Switch` takes no value, `Kind::Value` one and
 //! `Kind::Pair` two (`-key name value`, `-set var value`, `-infindex file field`), so a
-//! setter can never be handed the wrong number of values.
+//! setter can never be handed the wrong number of values. `Kind::GoBool` is the Go
+//! gossipper's boolean (`-tls_skip_verify`, `-tls_skip_verify=false`).
 
 use super::args::SippArgs;
 
@@ -75,6 +76,9 @@ pub(crate) enum Kind {
     Value(fn(&mut SippArgs, String)),
     /// Two values.
     Pair(fn(&mut SippArgs, String, String)),
+    /// A Go-style boolean (the Go gossipper's flags): alone it means true, and
+    /// `-name=false` / `-name=true` sets it; it never takes the next argument.
+    GoBool(fn(&mut SippArgs, bool)),
     /// `-h`: stop scanning and print the usage.
     Help,
     /// `-v`: stop scanning and print the version.
@@ -170,7 +174,7 @@ fn ignore_switch(_: &mut SippArgs) {}
 fn ignore_value(_: &mut SippArgs, _: String) {}
 
 use Group as G;
-use Kind::{Pair, Switch, Value};
+use Kind::{GoBool, Pair, Switch, Value};
 
 /// Every flag, in help order within each group.
 #[rustfmt::skip]
@@ -199,6 +203,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("tls_ca", Value(|a, v| a.tls_ca = Some(v)), "file", G::Network, "CA bundle (PEM) to verify the peer."),
     flag("tls_version", Value(|a, v| a.tls_version = Some(v)), "ver", G::Network, "TLS version (1.2 or 1.3)."),
     flag("ws_path", Value(|a, v| a.ws_path = Some(v)), "path", G::Network, "Request path of the WebSocket upgrade."),
+    flag("tls_skip_verify", GoBool(|a, b| a.tls_skip_verify = Some(b)), "", G::Network, "TLS client: accept any server certificate (the default without -tls_ca). -tls_skip_verify=false insists on verifying, which needs -tls_ca."),
     // --- Overall
     flag("v", Kind::Version, "", G::Overall, "Print the version and exit."),
     flag("h", Kind::Help, "", G::Overall, "Print this help and exit."),
@@ -214,6 +219,10 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("base_cseq", Value(|a, v| a.base_cseq = Some(v)), "n", G::Call, "First [cseq] of each call (default 1)."),
     flag("cid_str", Value(|a, v| a.cid_str = Some(v)), "fmt", G::Call, "Call-ID format (default %u-%p@%s: call number, pid, local IP)."),
     flag("d", Value(|a, v| a.d = Some(v)), "time", G::Call, "Length of <pause/> without a duration (default 0, unit ms)."),
+    flag("pause_ms", Value(|a, v| a.pause_ms = Some(v)), "time", G::Call, "The Go gossipper's name for -d (unit ms; default 0, as SIPp's)."),
+    flag("sip_from", Value(|a, v| a.sip_from = Some(v)), "addr", G::Call, "From of the built-in uac, uac_pcap and regexp scenarios (user, sip:uri or \"Name\" <sip:uri>); [sip_from] in any scenario."),
+    flag("sip_pai", Value(|a, v| a.sip_pai = Some(v)), "addr", G::Call, "Adds P-Asserted-Identity to the INVITE of the built-in client scenarios; [sip_pai] in any scenario."),
+    flag("sip_provider", Value(|a, v| a.sip_provider = Some(v)), "name", G::Call, "Adds X-Provider to the INVITE of the built-in client scenarios; [sip_provider] in any scenario."),
     flag("auth_uri", Value(|a, v| a.auth_uri = Some(v)), "uri", G::Call, "URI used in digest authentication."),
     flag("au", Value(|a, v| a.au = Some(v)), "user", G::Call, "Digest username (default: the -s value)."),
     flag("ap", Value(|a, v| a.ap = Some(v)), "password", G::Call, "Digest password (default 'password')."),
@@ -245,8 +254,10 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("users", Value(|a, v| a.users = Some(v)), "n", G::Rate, "Keep n calls running instead of a rate."),
     // --- Retransmissions and timeouts
     flag("recv_timeout", Value(|a, v| a.recv_timeout = Some(v)), "time", G::Retrans, "Per-call receive timeout (unit ms)."),
+    flag("recv_timeout_ms", Value(|a, v| a.recv_timeout_ms = Some(v)), "time", G::Retrans, "The Go gossipper's name for -recv_timeout (unit ms; default none, as SIPp's)."),
     flag("send_timeout", Value(|a, v| a.send_timeout = Some(v)), "time", G::Retrans, "Per-call send timeout (unit ms)."),
     flag("timeout", Value(|a, v| a.timeout = Some(v)), "time", G::Retrans, "Whole-run timeout (unit s): -timeout 20s, -timeout 2m."),
+    flag("timeout_global", Value(|a, v| a.timeout_global = Some(v)), "time", G::Retrans, "The Go gossipper's name for -timeout (unit s): same stop, same exit codes."),
     flag("timeout_error", Switch(|a| a.timeout_error = true), "", G::Retrans, "Reaching -timeout is a fatal error (exit 255)."),
     flag("max_retrans", Value(|a, v| a.max_retrans = Some(v)), "n", G::Retrans, "UDP retransmissions before a timeout (default 5 INVITE, 7 others)."),
     flag("max_invite_retrans", Value(|a, v| a.max_invite_retrans = Some(v)), "n", G::Retrans, "UDP retransmissions of INVITE transactions."),
@@ -281,6 +292,8 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("shards", Value(|a, v| a.shards = Some(v)), "n", G::Gossipper, "Engine threads (default: one per CPU)."),
     flag("seed", Value(|a, v| a.seed = Some(v)), "n", G::Gossipper, "Seed for Call-IDs, tags and random choices."),
     flag("summary_json", Value(|a, v| a.summary_json = Some(v)), "file", G::Gossipper, "Write a JSON summary at exit."),
+    flag("summary_html", Value(|a, v| a.summary_html = Some(v)), "file", G::Gossipper, "Write the run's report as one self-contained HTML page at exit."),
+    flag("stat_period", Value(|a, v| a.stat_period = Some(v)), "time", G::Gossipper, "Print a one-line summary to stderr every period (unit s): -stat_period 5s."),
     flag("call_records_jsonl", Value(|a, v| a.call_records_jsonl = Some(v)), "file", G::Gossipper, "Write one JSON line per finished call."),
     flag("metrics_addr", Value(|a, v| a.metrics_addr = Some(v)), "ip:port", G::Gossipper, "Serve this run's Prometheus metrics at http://ip:port/metrics, updated every second. No authentication: keep it on loopback or a private network."),
     flag("allow_exec", Switch(|a| a.allow_exec = true), "", G::Gossipper, "Allow <exec command=...> to run shell commands."),

@@ -9,7 +9,8 @@
 //!
 //! Flow: `flags` (the table of every flag) drives the hand-written scanner in `scan`,
 //! which fills the raw `SippArgs`; `resolve` applies SIPp's units, defaults and rules and
-//! yields the `JobSpec`; `main` prints and maps to `exit`; `run` runs it, with `observer`
+//! yields the `JobSpec` (`identity` writes `-sip_from`, `-sip_pai` and `-sip_provider`
+//! into it); `main` prints and maps to `exit`; `run` runs it, with `observer`
 //! (screens, CSV, traces), `control` (keys, control socket) and `terminal` (raw mode). A
 //! hand parser rather than clap: SIPp's flags are single-dash long names (`-trace_stat`),
 //! some take two values (`-key k v`), and `-h`/`-v`/`-sd` act as soon as they are seen,
@@ -20,6 +21,7 @@ mod control;
 mod error;
 mod exit;
 mod flags;
+mod identity;
 mod observer;
 mod resolve;
 mod run;

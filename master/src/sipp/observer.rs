@@ -1,5 +1,6 @@
-//! The SIPp command line's observer: live screen, keys, periodic -trace_stat rows, logs,
-//! call records and the -metrics_addr scrape, fed by the runner's ticks.
+//! The SIPp command line's observer: live screen, keys, periodic -trace_stat rows and
+//! -stat_period lines, logs, call records and the -metrics_addr scrape, fed by the
+//! runner's ticks.
 //!
 //! Owns: the trace files and the screen while the run goes. Must not: decide the exit
 //! code or write the final screens and summary (`run` does at the end).
@@ -13,6 +14,7 @@ use gossipper_engine::config::JobSpec;
 use gossipper_engine::output::csv;
 use gossipper_engine::output::run_info::RunInfo;
 use gossipper_engine::output::screen::{self, Footer, LiveInfo, Screen, ScreenInput};
+use gossipper_engine::output::stats_line::StatsLine;
 use gossipper_engine::runner::{Observer, RunReport, Tick};
 use gossipper_engine::stats::ShardStats;
 
@@ -64,6 +66,10 @@ pub(super) struct SippObserver {
     shards: u64,
     /// -metrics_addr: the run's `/metrics`, refreshed every second.
     metrics: Option<Feed>,
+    /// -stat_period: its period, when the next line is due and the numbers of the last.
+    stat_line_period: Option<Duration>,
+    stat_line_next: Option<Instant>,
+    stat_line_prev: ShardStats,
 }
 
 impl SippObserver {
@@ -102,6 +108,9 @@ impl SippObserver {
             stat_prev_at: start,
             stat_period: Duration::from_millis(t.stat_period_ms.max(1)),
             stat_next: None,
+            stat_line_period: t.stat_line_period_ms.map(Duration::from_millis),
+            stat_line_next: None,
+            stat_line_prev: empty.clone(),
             screen_prev: empty,
             screen_prev_at: start,
             screen_next: None,
@@ -210,6 +219,22 @@ impl SippObserver {
         }
     }
 
+    /// -stat_period: one summary line on stderr when one is due.
+    fn stat_line(&mut self, tick: &Tick<'_>) {
+        let Some(period) = self.stat_line_period else {
+            return;
+        };
+        let next = *self.stat_line_next.get_or_insert(tick.started + period);
+        if tick.now < next {
+            return;
+        }
+        self.stat_line_next = Some(next + period);
+        let line = StatsLine::between(&self.stat_line_prev, tick.stats, period);
+        let elapsed = tick.now.saturating_duration_since(tick.started);
+        eprintln!("{}", stat_line_text(elapsed, &line));
+        self.stat_line_prev = tick.stats.clone();
+    }
+
     fn flush_rtt(&mut self) {
         if let Some(f) = self.rtt_file.as_mut() {
             let _ = f.write_all(self.rtt_buf.as_bytes());
@@ -250,6 +275,26 @@ impl SippObserver {
     }
 }
 
+/// The -stat_period line: `gossipper: 12.0 s: 120 calls (118 ok, 2 failed, 5 open),
+/// 10.0 calls/s, 3 retransmissions, 1 timeouts, response time p50 1.2 ms p99 4.0 ms`.
+pub(super) fn stat_line_text(elapsed: Duration, l: &StatsLine) -> String {
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1} ms"));
+    format!(
+        "gossipper: {:.1} s: {} calls ({} ok, {} failed, {} open), {:.1} calls/s, \
+         {} retransmissions, {} timeouts, response time p50 {} p99 {}",
+        elapsed.as_secs_f64(),
+        l.calls_created,
+        l.calls_succeeded,
+        l.calls_failed,
+        l.calls_active,
+        l.cps,
+        l.retransmissions,
+        l.timeouts,
+        ms(l.response_time_p50_ms),
+        ms(l.response_time_p99_ms),
+    )
+}
+
 impl Observer for SippObserver {
     fn on_tick(&mut self, tick: &Tick<'_>) {
         if apply_signals(&self.signals, tick.control)
@@ -271,6 +316,7 @@ impl Observer for SippObserver {
         if let Some(m) = self.metrics.as_mut() {
             m.on_tick(tick.stats, tick.started, tick.now);
         }
+        self.stat_line(tick);
         if let Some(f) = self.call_records.as_mut() {
             for fin in tick.finished {
                 let line = fin.record_line();

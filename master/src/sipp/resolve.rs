@@ -139,6 +139,7 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
     spec.tls_ca = a.tls_ca.as_ref().map(PathBuf::from);
     spec.tls_version = a.tls_version.clone();
     spec.ws_path = a.ws_path.clone();
+    tls_skip_verify(a, spec.transport)?;
 
     // Overall.
     spec.background = a.bg;
@@ -169,8 +170,8 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
     if let Some(s) = &a.cid_str {
         spec.cid_str = s.clone();
     }
-    if let Some(t) = &a.d {
-        spec.default_pause_ms = units::time_ms("d", t, TimeUnit::Millis)?;
+    if let Some((flag, t)) = alias(("d", &a.d), ("pause_ms", &a.pause_ms))? {
+        spec.default_pause_ms = units::time_ms(flag, t, TimeUnit::Millis)?;
     }
     spec.auth_uri = a.auth_uri.clone();
     spec.auth_username = a.au.clone();
@@ -293,6 +294,12 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
                 })
         })
         .transpose()?;
+    spec.trace.summary_html = a.summary_html.as_ref().map(PathBuf::from);
+    spec.trace.stat_line_period_ms = a
+        .stat_period
+        .as_deref()
+        .map(|t| positive_time("stat_period", t, TimeUnit::Seconds))
+        .transpose()?;
 
     // Rate.
     if let Some(t) = &a.r {
@@ -328,9 +335,22 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         .transpose()?;
 
     // Retransmissions and timeouts.
-    spec.recv_timeout_ms = optional_time("recv_timeout", &a.recv_timeout, TimeUnit::Millis)?;
+    let recv = alias(
+        ("recv_timeout", &a.recv_timeout),
+        ("recv_timeout_ms", &a.recv_timeout_ms),
+    )?;
+    spec.recv_timeout_ms = match recv {
+        Some((flag, t)) => optional_time(flag, &Some(t.clone()), TimeUnit::Millis)?,
+        None => None,
+    };
     spec.send_timeout_ms = optional_time("send_timeout", &a.send_timeout, TimeUnit::Millis)?;
-    spec.global_timeout_ms = optional_time("timeout", &a.timeout, TimeUnit::Seconds)?;
+    spec.global_timeout_ms = match alias(
+        ("timeout", &a.timeout),
+        ("timeout_global", &a.timeout_global),
+    )? {
+        Some((flag, t)) => optional_time(flag, &Some(t.clone()), TimeUnit::Seconds)?,
+        None => None,
+    };
     spec.timeout_error = a.timeout_error;
     if let Some(t) = &a.max_retrans {
         let n = units::uint("max_retrans", t)?;
@@ -398,8 +418,63 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         }
         spec.thresholds.extend(parsed);
     }
+    super::identity::apply(a, &mut spec)?;
 
     Ok(spec)
+}
+
+/// A SIPp flag and the Go gossipper's name for the same setting: the one given (with the
+/// name to report errors under); both given is a conflict, even with equal values.
+fn alias<'a>(
+    sipp: (&'static str, &'a Option<String>),
+    go: (&'static str, &'a Option<String>),
+) -> Result<Option<(&'static str, &'a String)>, CliError> {
+    match (sipp.1, go.1) {
+        (Some(_), Some(_)) => Err(CliError::Conflict {
+            flag: go.0,
+            other: sipp.0,
+        }),
+        (Some(t), None) => Ok(Some((sipp.0, t))),
+        (None, Some(t)) => Ok(Some((go.0, t))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `-tls_skip_verify[=bool]`: the TLS client accepts any server certificate unless
+/// `-tls_ca` is given, so the flag only states that choice. Refused where it would be
+/// ignored or contradicted: on a transport without TLS, `true` beside `-tls_ca` (which
+/// asks to verify), and `false` without `-tls_ca` (nothing to verify against: gossipper
+/// reads no system trust store).
+fn tls_skip_verify(a: &SippArgs, transport: TransportMode) -> Result<(), CliError> {
+    let Some(skip) = a.tls_skip_verify else {
+        return Ok(());
+    };
+    let tls = matches!(
+        transport,
+        TransportMode::TlsShared
+            | TransportMode::TlsPerCall
+            | TransportMode::WssShared
+            | TransportMode::WssPerCall
+    );
+    if !tls {
+        return Err(CliError::Invalid {
+            flag: "tls_skip_verify",
+            reason: "only applies to a TLS transport (-t l1, ln, ws1 or wsn)".into(),
+        });
+    }
+    match (skip, a.tls_ca.is_some()) {
+        (true, true) => Err(CliError::Conflict {
+            flag: "tls_skip_verify",
+            other: "tls_ca",
+        }),
+        (false, false) => Err(CliError::Invalid {
+            flag: "tls_skip_verify",
+            reason: "=false needs -tls_ca <file> to verify the server against (gossipper \
+                     reads no system trust store)"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A built-in scenario name, checked against the catalogue.

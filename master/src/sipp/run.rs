@@ -129,6 +129,13 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
     {
         eprintln!("gossipper: cannot write {}: {e}", path.display());
     }
+    if let Some(path) = &spec.trace.summary_html {
+        let title = format!("gossipper: {}", info.scenario_name);
+        let html = crate::report::render(&title, &s, &[]);
+        if let Err(e) = std::fs::write(path, html) {
+            eprintln!("gossipper: cannot write {}: {e}", path.display());
+        }
+    }
     let threshold_failed = s.thresholds.iter().any(|t| !t.pass);
     for t in s.thresholds.iter().filter(|t| !t.pass) {
         eprintln!("gossipper: threshold failed: {}", t.text);

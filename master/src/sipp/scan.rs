@@ -2,7 +2,8 @@
 //!
 //! Owns: reading the arguments left to right by SIPp's own rules rather than clap's (clap
 //! cannot parse single-dash long flags, reference/rust-deps.md): `-name` or `--name` is
-//! looked up in `flags::FLAGS` and takes the next 0, 1 or 2 arguments as its values;
+//! looked up in `flags::FLAGS` and takes the next 0, 1 or 2 arguments as its values
+//! (or, in Go's spelling, `-name=value`: the first value after the `=`);
 //! anything not starting with `-` is the remote host; `-h`, `-v` and `-sd` act at once,
 //! as in SIPp, so `gossipper -sd uac -bogus` still prints `uac`. Leading `sipp` tokens are
 //! dropped (the Go gossipper accepts `gossipper sipp …`). Must not: interpret a value
@@ -11,6 +12,7 @@
 use super::args::SippArgs;
 use super::error::CliError;
 use super::flags::{self, Group, Kind};
+use super::units;
 
 /// What the scan found.
 #[derive(Debug, PartialEq)]
@@ -41,16 +43,25 @@ pub(crate) fn scan(args: &[String]) -> Result<Scan, CliError> {
             out.remote = Some(arg.clone());
             continue;
         };
+        // Go's `-name=value` spelling (the Go gossipper's flag syntax), for a name that
+        // is not a flag as a whole.
+        let (name, inline) = match (flags::lookup(name), name.split_once('=')) {
+            (None, Some((n, v))) if flags::lookup(n).is_some() => (n, Some(v.to_owned())),
+            _ => (name, None),
+        };
         let Some(flag) = flags::lookup(name) else {
             return Err(CliError::UnknownFlag {
                 arg: arg.clone(),
                 suggestion: flags::closest(name),
             });
         };
-        let mut value = || {
-            it.next()
+        let mut inline = inline;
+        let mut value = || match inline.take() {
+            Some(v) => Ok(v),
+            None => it
+                .next()
                 .cloned()
-                .ok_or(CliError::MissingValue { flag: flag.name })
+                .ok_or(CliError::MissingValue { flag: flag.name }),
         };
         match flag.kind {
             Kind::Help => return Ok(Scan::Help),
@@ -62,7 +73,18 @@ pub(crate) fn scan(args: &[String]) -> Result<Scan, CliError> {
                     what,
                 });
             }
-            Kind::Switch(set) => set(&mut out),
+            Kind::Switch(set) => match inline.take() {
+                None => set(&mut out),
+                Some(v) if units::boolean(flag.name, &v)? => set(&mut out),
+                Some(_) => {}
+            },
+            Kind::GoBool(set) => {
+                let on = match inline.take() {
+                    None => true,
+                    Some(v) => units::boolean(flag.name, &v)?,
+                };
+                set(&mut out, on);
+            }
             Kind::Value(set) => set(&mut out, value()?),
             Kind::Pair(set) => {
                 let first = value()?;

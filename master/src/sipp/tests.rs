@@ -340,6 +340,51 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-summary_json", "out/summary.json"], |s| {
         s.trace.summary_json == path("out/summary.json")
     }),
+    // The Go gossipper's flags (issue #19).
+    (&["-timeout_global", "35"], |s| {
+        s.global_timeout_ms == Some(35_000)
+    }),
+    (&["-timeout_global=2m"], |s| {
+        s.global_timeout_ms == Some(120_000)
+    }),
+    (&["-pause_ms", "1500"], |s| s.default_pause_ms == 1500),
+    (&["-recv_timeout_ms", "800"], |s| {
+        s.recv_timeout_ms == Some(800)
+    }),
+    (&["-recv_timeout_ms", "0"], |s| s.recv_timeout_ms.is_none()),
+    (&["-stat_period", "5"], |s| {
+        s.trace.stat_line_period_ms == Some(5_000)
+    }),
+    (&["-stat_period", "500ms"], |s| {
+        s.trace.stat_line_period_ms == Some(500)
+    }),
+    (&["-summary_html", "out/report.html"], |s| {
+        s.trace.summary_html == path("out/report.html")
+    }),
+    (&["-sip_from", "alice"], |s| {
+        s.keys == [("sip_from".to_string(), "alice".to_string())]
+            && matches!(&s.scenario, ScenarioSource::Xml { name, text }
+                if name == "uac.xml"
+                    && String::from_utf8_lossy(text).contains("From: <sip:alice@[local_ip]:[local_port]>;tag="))
+    }),
+    (&["-sn", "regexp", "-sip_pai", "sip:+1555@x"], |s| {
+        matches!(&s.scenario, ScenarioSource::Xml { name, text }
+            if name == "regexp.xml"
+                && String::from_utf8_lossy(text).contains("P-Asserted-Identity: <sip:+1555@x>"))
+    }),
+    (&["-sf", "mine.xml", "-sip_provider", "acme"], |s| {
+        s.scenario == ScenarioSource::File("mine.xml".into())
+            && s.keys == [("sip_provider".to_string(), "acme".to_string())]
+    }),
+    (&["-t", "l1", "-tls_skip_verify"], |s| s.tls_ca.is_none()),
+    // Go's `-name=value` works for every flag; `=false` leaves a switch off.
+    (&["-nostdin=yes", "-sf=a.xml", "-aa=false"], |s| {
+        s.nostdin && !s.auto_answer && s.scenario == ScenarioSource::File("a.xml".into())
+    }),
+    (
+        &["-t", "ln", "-tls_skip_verify=false", "-tls_ca", "ca.pem"],
+        |s| s.tls_ca == path("ca.pem"),
+    ),
     (&["-call_records_jsonl", "calls.jsonl"], |s| {
         s.trace.call_records == path("calls.jsonl")
     }),
@@ -443,7 +488,7 @@ fn table_names_are_unique_and_help_names_each_value() {
             a.name
         );
         let arity = match a.kind {
-            Kind::Switch(_) | Kind::Help | Kind::Version => 0,
+            Kind::Switch(_) | Kind::GoBool(_) | Kind::Help | Kind::Version => 0,
             Kind::Value(_) | Kind::Dump => 1,
             Kind::Pair(_) => 2,
             Kind::Unsupported { .. } => continue,
@@ -741,6 +786,81 @@ fn errors_name_the_flag_at_fault() {
         (&["[::1"], |e| matches!(e, CliError::BadAddress { .. })),
         (&["-rsa", "127.0.0.1:x"], |e| {
             matches!(e, CliError::BadAddress { what: "-rsa", .. })
+        }),
+        (&["-timeout", "5", "-timeout_global", "5"], |e| {
+            *e == CliError::Conflict {
+                flag: "timeout_global",
+                other: "timeout",
+            }
+        }),
+        (&["-d", "5", "-pause_ms", "5"], |e| {
+            *e == CliError::Conflict {
+                flag: "pause_ms",
+                other: "d",
+            }
+        }),
+        (&["-recv_timeout", "5", "-recv_timeout_ms", "5"], |e| {
+            *e == CliError::Conflict {
+                flag: "recv_timeout_ms",
+                other: "recv_timeout",
+            }
+        }),
+        (&["-stat_period", "0"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "stat_period",
+                    ..
+                }
+            )
+        }),
+        (
+            &["-sn", "uas", "-sip_from", "alice"],
+            |e| matches!(e, CliError::Invalid { flag: "sip_from", reason } if reason.contains("'uas'")),
+        ),
+        (&["-sip_pai", "a\r\nX-Evil: 1"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "sip_pai",
+                    ..
+                }
+            )
+        }),
+        (&["-sip_from", "[service]"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "sip_from",
+                    ..
+                }
+            )
+        }),
+        (
+            &["-tls_skip_verify"],
+            |e| matches!(e, CliError::Invalid { flag: "tls_skip_verify", reason } if reason.contains("TLS transport")),
+        ),
+        (
+            &["-t", "l1", "-tls_skip_verify", "-tls_ca", "ca.pem"],
+            |e| {
+                *e == CliError::Conflict {
+                    flag: "tls_skip_verify",
+                    other: "tls_ca",
+                }
+            },
+        ),
+        (
+            &["-t", "l1", "-tls_skip_verify=false"],
+            |e| matches!(e, CliError::Invalid { flag: "tls_skip_verify", reason } if reason.contains("-tls_ca")),
+        ),
+        (&["-t", "l1", "-tls_skip_verify=maybe"], |e| {
+            matches!(
+                e,
+                CliError::BadValue {
+                    flag: "tls_skip_verify",
+                    ..
+                }
+            )
         }),
         (
             &["-sd", "no_such_scenario"],

@@ -14,6 +14,8 @@
 mod observer;
 pub(crate) mod tools;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -40,11 +42,22 @@ fn now_ms() -> u64 {
 }
 
 fn usage() -> &'static str {
-    "usage: gossipper worker --spec <path>"
+    "usage: gossipper worker --spec <path> [--quiet]"
+}
+
+/// `--quiet`: set once by `main` before anything is logged.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// A progress line on stderr (the job started, a file written, a stop asked, a warning
+/// or `<log>` text from the engine): left out under `--quiet`. Errors are always printed.
+fn note(args: std::fmt::Arguments<'_>) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("{args}");
+    }
 }
 
 /// `gossipper worker --help`.
-const HELP: &str = r#"usage: gossipper worker --spec <path>
+const HELP: &str = r#"usage: gossipper worker --spec <path> [--quiet]
 
 Runs one job described by a resolved JSON spec: the master (`gossipper ui`) resolves
 each job once and writes artifacts/jobs/<id>/spec.json; a spec may be written by hand
@@ -64,13 +77,21 @@ metrics at GET /metrics on that address, refreshed with each stats line (no
 authentication: keep it on loopback or a private network).
 The worker prints JSON lines on stdout (started, plan, stats every second, exit),
 writes summary.json, call_records.jsonl and report.html into the job's artifacts
-folder, and logs to stderr. SIGTERM or SIGINT stops it: no new calls, open calls
+folder, and logs to stderr (with --quiet, only errors: no progress lines, warnings or
+<log> text; stdout's JSON lines are the same). SIGTERM or SIGINT stops it: no new calls, open calls
 finish (a second signal, or 4.5 s, aborts them), and the artifacts are written.
 
 Exit codes: 0 every call succeeded, 1 a call failed, 2 a threshold or health gate
 failed or the run missed its target, 254 a socket could not be bound, 255 the spec,
 the configuration or the scenario is unusable.
 "#;
+
+/// The spec's path and whether `--quiet` (or `-quiet`) was given, in any position.
+fn parse_args(args: &[String]) -> Option<(PathBuf, bool)> {
+    let quiet = |a: &String| a == "--quiet" || a == "-quiet";
+    let rest: Vec<String> = args.iter().filter(|a| !quiet(a)).cloned().collect();
+    spec_path(&rest).map(|p| (p, rest.len() < args.len()))
+}
 
 fn spec_path(args: &[String]) -> Option<PathBuf> {
     match args {
@@ -85,10 +106,11 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         print!("{HELP}");
         return ExitCode::SUCCESS;
     }
-    let Some(path) = spec_path(args) else {
+    let Some((path, quiet)) = parse_args(args) else {
         eprintln!("{}", usage());
         return ExitCode::from(exit::FATAL);
     };
+    QUIET.store(quiet, Ordering::Relaxed);
     let mut lines = Lines::stdout();
     let spec = match read_spec(&path) {
         Ok(s) => s,
@@ -141,11 +163,14 @@ fn run(spec: &JobFile, mut lines: Lines) -> u8 {
 }
 
 fn run_tool(spec: &JobFile, tool: &ToolRun, mut lines: Lines) -> u8 {
-    eprintln!("worker: job {}: {}", spec.job_id, spec.about.title);
+    note(format_args!(
+        "worker: job {}: {}",
+        spec.job_id, spec.about.title
+    ));
     match tools::run(tool, &spec.about.title, &spec.artifacts_dir) {
         Ok(written) => {
             for p in &written {
-                eprintln!("worker: wrote {}", p.display());
+                note(format_args!("worker: wrote {}", p.display()));
             }
             lines.send(&WorkerLine::Exit {
                 job_id: spec.job_id.clone(),
@@ -197,7 +222,7 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
         "" => prepared.scenario.name.as_str(),
         id => id,
     };
-    eprintln!(
+    note(format_args!(
         "worker: job {job_id}: {} scenario \"{scenario}\" on {} ({} shard(s)), remote {}, seed {}",
         about.profile_kind,
         prepared.local,
@@ -205,7 +230,7 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
         job.remote
             .map_or_else(|| "-".to_string(), |r| r.to_string()),
         job.seed
-    );
+    ));
     if let Some(dir) = &job.record_dir {
         // The engine writes <call-id>.wav here as each call ends.
         if let Err(e) = std::fs::create_dir_all(dir) {
@@ -299,13 +324,13 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
 
     let (code, error) = outcome(&s, obs.stopped);
     let error = error.or_else(|| obs.last_error.clone());
-    eprintln!(
+    note(format_args!(
         "worker: done: {} calls, {} succeeded, {} failed, exit {code}{}",
         s.total_calls,
         s.success_calls,
         s.failed_calls,
         if obs.stopped { " (stopped)" } else { "" }
-    );
+    ));
     let stopped = obs.stopped;
     obs.lines.send(&WorkerLine::Exit {
         job_id: job_id.into(),

@@ -23,6 +23,7 @@ use gossipper_engine::stats::ShardStats;
 use crate::exporter::Exporter;
 use crate::job::line::WorkerLine;
 
+use super::note;
 use crate::signals::SignalCounts;
 
 /// How long a soft quit may take before the worker forces a hard one: long enough for
@@ -209,9 +210,13 @@ impl JobObserver {
             self.soft_quit_at = Some(tick.now);
             tick.control.soft_quit();
             if self.lines.gone() {
-                eprintln!("worker: the master is gone (stdout closed); stopping");
+                note(format_args!(
+                    "worker: the master is gone (stdout closed); stopping"
+                ));
             } else {
-                eprintln!("worker: stop requested; no new calls, letting open calls finish");
+                note(format_args!(
+                    "worker: stop requested; no new calls, letting open calls finish"
+                ));
             }
         }
         if !self.hard_quit
@@ -222,7 +227,9 @@ impl JobObserver {
         {
             self.hard_quit = true;
             tick.control.hard_quit();
-            eprintln!("worker: hard quit: aborting the calls still open");
+            note(format_args!(
+                "worker: hard quit: aborting the calls still open"
+            ));
         }
     }
 }
@@ -235,12 +242,12 @@ impl Observer for JobObserver {
         let when = date_time_spaced(tick.wall);
         for e in tick.events {
             match e {
-                ShardEvent::Warning(t) => eprintln!("{when} warning: {t}"),
+                ShardEvent::Warning(t) => note(format_args!("{when} warning: {t}")),
                 ShardEvent::Error(t) => {
                     eprintln!("{when} error: {t}");
                     self.last_error = Some(t.clone());
                 }
-                ShardEvent::Log(t) => eprintln!("{when} log: {t}"),
+                ShardEvent::Log(t) => note(format_args!("{when} log: {t}")),
                 _ => {}
             }
         }

@@ -38,7 +38,7 @@ pub(crate) fn check_identity_value(v: &str) -> Result<(), String> {
 
 /// `"Alice" <sip:a@x>` stays as given; `sip:a@x` becomes `<sip:a@x>`; a bare `alice`
 /// becomes `<sip:alice@[local_ip]:[local_port]>`.
-fn name_addr(v: &str) -> String {
+pub(crate) fn name_addr(v: &str) -> String {
     if v.contains('<') {
         v.to_string()
     } else if ["sip:", "sips:", "tel:"].iter().any(|s| v.starts_with(s)) {

@@ -17,7 +17,7 @@ mod media_refs;
 pub(crate) mod request;
 pub(crate) mod tools;
 
-pub(crate) use invite_media::{IDS as LOAD_SCENARIOS, check_identity_value};
+pub(crate) use invite_media::{IDS as LOAD_SCENARIOS, check_identity_value, name_addr};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};

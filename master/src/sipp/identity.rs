@@ -1,0 +1,135 @@
+//! `-sip_from`, `-sip_pai`, `-sip_provider` (the Go gossipper's trunk identity): the From
+//! of the built-in client scenarios, and a P-Asserted-Identity and an X-Provider header
+//! on their INVITE; `[sip_from]`, `[sip_pai]` and `[sip_provider]` in any scenario.
+//!
+//! Owns: rewriting a built-in's XML text with those values (the same headers the load-test
+//! wizard's `invite_media` carries, with the same value checks and name-addr rules).
+//! Must not: read files. A scenario the headers cannot be placed in (a server, or a
+//! built-in without SIPp's standard From) is refused, naming the flag.
+
+use gossipper_engine::config::{JobSpec, ScenarioSource};
+use gossipper_engine::scenario::builtin;
+
+use super::args::SippArgs;
+use super::error::CliError;
+use crate::service::resolve::{check_identity_value, name_addr};
+
+/// The built-ins whose From is SIPp's standard one and whose scenario places a call: the
+/// ones the headers go into.
+const CLIENT_BUILTINS: &[&str] = &["uac", "regexp"];
+
+/// SIPp's From in those built-ins, up to its tag.
+const STANDARD_FROM: &str = "From: sipp <sip:sipp@[local_ip]:[local_port]>";
+
+/// Applies the identity flags to `spec`: keys for every scenario, and the headers written
+/// into a client built-in (which then runs from its rewritten text).
+pub(super) fn apply(a: &SippArgs, spec: &mut JobSpec) -> Result<(), CliError> {
+    let given = [
+        ("sip_from", &a.sip_from),
+        ("sip_pai", &a.sip_pai),
+        ("sip_provider", &a.sip_provider),
+    ];
+    let Some(first) = given.iter().find(|(_, v)| v.is_some()).map(|(f, _)| *f) else {
+        return Ok(());
+    };
+    for (flag, v) in given {
+        if let Some(v) = v {
+            check_identity_value(v).map_err(|reason| CliError::Invalid { flag, reason })?;
+            spec.keys.push((flag.to_string(), v.clone()));
+        }
+    }
+    let ScenarioSource::Builtin(id) = &spec.scenario else {
+        // -sf: the scenario uses the values as keywords.
+        return Ok(());
+    };
+    let Some(b) = builtin::get(id).filter(|b| CLIENT_BUILTINS.contains(&b.id)) else {
+        return Err(CliError::Invalid {
+            flag: first,
+            reason: format!(
+                "the built-in '{id}' has no From to set (the headers go into the built-in \
+                 client scenarios {}; a -sf scenario can use [{first}])",
+                CLIENT_BUILTINS.join(", ")
+            ),
+        });
+    };
+    let text = rewrite(
+        b.xml,
+        a.sip_from.as_deref(),
+        a.sip_pai.as_deref(),
+        a.sip_provider.as_deref(),
+    );
+    spec.scenario = ScenarioSource::Xml {
+        name: format!("{}.xml", b.id),
+        text: text.into_bytes(),
+    };
+    Ok(())
+}
+
+/// `xml` with every standard From replaced by `from`, and P-Asserted-Identity and
+/// X-Provider lines after the From of each INVITE.
+fn rewrite(xml: &str, from: Option<&str>, pai: Option<&str>, provider: Option<&str>) -> String {
+    let mut out = String::with_capacity(xml.len() + 256);
+    let mut in_invite = false;
+    for line in xml.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.get(..line.len() - trimmed.len()).unwrap_or("");
+        if is_start_line(trimmed) {
+            in_invite = trimmed.starts_with("INVITE ");
+        }
+        let Some(rest) = trimmed.strip_prefix(STANDARD_FROM) else {
+            out.push_str(line);
+            continue;
+        };
+        match from {
+            Some(f) => {
+                out.push_str(indent);
+                out.push_str("From: ");
+                out.push_str(&name_addr(f));
+                out.push_str(rest);
+            }
+            None => out.push_str(line),
+        }
+        if in_invite {
+            if let Some(p) = pai {
+                out.push_str(&format!("{indent}P-Asserted-Identity: {}\n", name_addr(p)));
+            }
+            if let Some(p) = provider {
+                out.push_str(&format!("{indent}X-Provider: {p}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// The first line of a SIP message inside a `<send>`: a response or `METHOD uri SIP/2.0`.
+fn is_start_line(t: &str) -> bool {
+    t.starts_with("SIP/2.0 ") || t.trim_end().ends_with("SIP/2.0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_is_replaced_everywhere_and_the_invite_alone_gets_pai_and_provider() {
+        let uac = builtin::get("uac").unwrap().xml;
+        let out = rewrite(uac, Some("alice"), Some("sip:+15551234@x"), Some("acme"));
+        assert!(!out.contains(STANDARD_FROM), "{out}");
+        let froms = out
+            .matches("From: <sip:alice@[local_ip]:[local_port]>;tag=")
+            .count();
+        assert_eq!(froms, uac.matches(STANDARD_FROM).count());
+        assert_eq!(
+            out.matches("P-Asserted-Identity: <sip:+15551234@x>")
+                .count(),
+            1
+        );
+        assert_eq!(out.matches("X-Provider: acme").count(), 1);
+        let invite = out.find("INVITE sip:").unwrap();
+        let ack = out.find("ACK sip:").unwrap();
+        let pai = out.find("P-Asserted-Identity").unwrap();
+        assert!(invite < pai && pai < ack, "PAI belongs to the INVITE");
+        // Nothing given, nothing changed.
+        assert_eq!(rewrite(uac, None, None, None), uac);
+    }
+}
