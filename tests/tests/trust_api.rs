@@ -133,8 +133,10 @@ fn a_load_test_reports_target_against_actual_thresholds_and_a_pass_verdict() {
     assert_eq!(s["target"]["hold_ms"], 500);
     assert_eq!(s["target"]["concurrency"], 60);
     let rate = s["achieved"]["rate_cps"].as_f64().unwrap();
+    // 19 gaps of 50 ms: one late pacer frame on a busy machine moves it by ~1 cps, while
+    // the hold tail that this window leaves out would give ~13 cps.
     assert!(
-        (rate - 20.0).abs() < 1.0,
+        (rate - 20.0).abs() < 2.0,
         "the creation-window rate is the rate asked: {rate}"
     );
     let whole = s["calls_per_second"].as_f64().unwrap();
