@@ -13,6 +13,12 @@ Numbers are read from each tool's own -trace_stat CSV (same format for both) and
 /proc (CPU ticks, RSS). Prints a table with ratios. Every load loop is bounded in calls and
 in time; all traffic stays on 127.0.0.1.
 
+The rule a rate must pass to count (RULE below, the same for both tools): the client's
+achieved creation rate, from its own per-second CSV rows over a steady window of at least
+10 s while it creates calls, is >= 97 % of the target; zero failed calls; exit 0;
+retransmissions under 0.1 % of the call's messages; and a step holds only when it passed in
+2 of 2 runs. The reported ceiling is the top step that held.
+
 Usage: perf/compare.py [--quick] [--no-t1] [--gossipper target/release/gossipper]
 (perf/tls_rate.py measures new TLS connections per second over -t ln.)
 """
@@ -51,6 +57,37 @@ def read_csv(path):
 
 def col(header, row, name):
     return float(row[header.index(name)].strip() or 0)
+
+
+def epoch(header, row):
+    """CurrentTime is `date<TAB>time<TAB>epoch` in both tools' CSV."""
+    return float(row[header.index("CurrentTime")].split("\t")[-1])
+
+
+# The rule, in one line (README quotes it).
+RULE = ("a step counts when the client's achieved creation rate over a steady window of "
+        ">= 10 s (its own per-second CSV rows) is >= 97 % of the target, with zero failed "
+        "calls, exit 0 and retransmissions < 0.1 % of messages, in 2 of 2 runs")
+MIN_WINDOW_S = 10.0
+MIN_ACHIEVED = 0.97
+MAX_RETRANS = 0.001
+# The built-in uac's call is 7 messages at the client: INVITE, 100, 180, 200, ACK, BYE, 200.
+MESSAGES_PER_CALL = 7
+
+
+def steady_creation(header, rows):
+    """(achieved calls/s, window seconds) over the rows in which the client created calls,
+    leaving out the first and the last such row (partial periods: start-up, the last
+    calls). None when fewer than three rows created calls."""
+    creating = [r for r in rows if col(header, r, "OutgoingCall(P)") > 0]
+    if len(creating) < 3:
+        return None
+    a, b = creating[0], creating[-2]
+    span = epoch(header, b) - epoch(header, a)
+    if span <= 0:
+        return None
+    made = col(header, b, "TotalCallCreated") - col(header, a, "TotalCallCreated")
+    return made / span, span
 
 
 class Tool:
@@ -121,8 +158,10 @@ def run_pair(tool, rate, calls, hold_ms=0, limit=None, cores=("0", "1"), measure
         res["failed"] = col(h, last, "FailedCall(C)")
         res["retrans"] = col(h, last, "Retransmissions(C)")
         res["peak"] = max(col(h, r, "CurrentCall") for r in rows)
+        res["achieved"], res["window_s"] = steady_creation(h, rows) or (0.0, 0.0)
     except (OSError, ValueError, IndexError) as e:
         res["ok"], res["failed"], res["retrans"], res["peak"] = 0, calls, 0, 0
+        res["achieved"], res["window_s"] = 0.0, 0.0
         res["error"] = str(e)
     shutil.rmtree(d, ignore_errors=True)
     return res
@@ -181,11 +220,10 @@ def memory_per_call(tool, rate, calls):
 
 
 def clean(r, rate):
-    # Zero failures, all calls done within 15 % of the paced time (+ drain), and no
-    # retransmission storm (more than 1 % of messages retransmitted means the receiver
-    # fell behind, even if every call survived).
+    """RULE for one run (the 2-of-2 part is max_clean_rate's)."""
     return (r["failed"] == 0 and r["rc"] == 0 and r["ok"] >= r["calls"]
-            and r["wall"] <= r["calls"] / rate * 1.15 + 5 and r["retrans"] <= r["calls"] * 0.06)
+            and r["window_s"] >= MIN_WINDOW_S and r["achieved"] >= MIN_ACHIEVED * rate
+            and r["retrans"] < MAX_RETRANS * MESSAGES_PER_CALL * r["calls"])
 
 
 def report(tool, transport, r, rate):
@@ -194,17 +232,21 @@ def report(tool, transport, r, rate):
     cpu = ""
     if "window_us_per_call" in r:
         cpu = " cpu/call uac={uac:.1f}us uas={uas:.1f}us".format(**r["window_us_per_call"])
-    print(f"  {tool.name:10s} {transport} {rate:>7} cps: ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} "
+    print(f"  {tool.name:10s} {transport} {rate:>7} cps: achieved={r['achieved']:.0f} over {r['window_s']:.1f}s "
+          f"ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} "
           f"wall={r['wall']:.1f}s rc={r['rc']}{cpu} {'CLEAN' if ok else 'FAIL'}", flush=True)
     return ok
 
 
-def max_clean_rate(tool, rates, secs, transport="u1"):
+def max_clean_rate(tool, rates, secs, transport="u1", runs=2):
+    """The top step of `rates` that held in `runs` of `runs` runs (RULE); the ladder stops
+    at the first step that did not."""
     best = 0
     for rate in rates:
-        r = run_pair(tool, rate, int(rate * secs), transport=transport)
-        if not report(tool, transport, r, rate):
-            break
+        for _ in range(runs):
+            r = run_pair(tool, rate, int(rate * secs), transport=transport)
+            if not report(tool, transport, r, rate):
+                return best
         best = rate
     return best
 
@@ -219,12 +261,15 @@ def main():
         sys.exit("sipp is required (apt-get install sip-tester)")
     g = Tool("gossipper", a.gossipper, ["-shards", "1"])
     s = Tool("sipp", "sipp", ["-buff_size", "4194304"])
-    secs = 3 if a.quick else 5
+    # 13 s of creation leaves a steady window of ~11 s once the first and last partial
+    # seconds are set aside (RULE asks for 10).
+    secs = 13
     print(f"machine: {os.cpu_count()} CPUs, {open('/proc/cpuinfo').read().count('processor')} processors; "
           f"{subprocess.run(['uname', '-r'], capture_output=True, text=True).stdout.strip()}")
-    print("\n1. highest zero-failure call rate (UDP u1, uac and uas each on one core)")
-    sipp_rates = [2000, 6000, 10000, 12000, 14000] if not a.quick else [2000, 8000, 12000]
-    g_rates = [2000, 10000, 20000, 33000, 40000, 50000, 60000, 70000, 80000] if not a.quick else [10000, 33000, 50000, 60000, 70000]
+    print(f"rule: {RULE}")
+    print("\n1. highest call rate under the rule (UDP u1, uac and uas each on one core)")
+    sipp_rates = [2000, 6000, 10000, 12000, 14000, 16000] if not a.quick else [8000, 12000, 14000]
+    g_rates = [10000, 20000, 33000, 40000, 45000, 50000, 55000, 60000, 70000] if not a.quick else [33000, 40000, 50000, 60000]
     best_s = max_clean_rate(s, sipp_rates, secs)
     best_g = max_clean_rate(g, g_rates, secs)
     # The issue's reference point: a rate both tools sustain.
@@ -244,12 +289,12 @@ def main():
         return r["window_us_per_call"][role]
     # TCP t1: the same two measures, every call on one connection each way.
     if not a.no_t1:
-        print("\n1b. highest zero-failure call rate (TCP t1, uac and uas each on one core)")
-        # TCP loses nothing: a peer that falls behind only stretches the run (`clean`).
+        print("\n1b. highest call rate under the rule (TCP t1, uac and uas each on one core)")
+        # TCP loses nothing: a peer that falls behind shows as a lower achieved rate (RULE).
         t1_sipp_rates = ([2000, 6000, 10000, 14000, 18000, 22000, 26000, 30000] if not a.quick
-                         else [2000, 10000, 18000, 26000])
+                         else [10000, 18000, 26000, 30000])
         t1_g_rates = ([10000, 20000, 33000, 40000, 50000, 60000, 70000, 80000, 90000, 100000] if not a.quick
-                      else [10000, 33000, 60000, 80000])
+                      else [33000, 40000, 50000, 60000, 80000])
         t1_best_s = max_clean_rate(s, t1_sipp_rates, secs, "t1")
         t1_best_g = max_clean_rate(g, t1_g_rates, secs, "t1")
         print(f"\n2b. CPU per call at {fixed} cps (TCP t1)")
@@ -263,12 +308,12 @@ def main():
     ms = memory_per_call(s, hold_rate, held)
     mg = memory_per_call(g, hold_rate, held)
     print("\n| measure | SIPp | gossipper | ratio |\n|---|---:|---:|---:|")
-    print(f"| zero-failure rate, UDP u1 (cps) | {best_s} | {best_g} | {best_g / max(best_s, 1):.1f}x |")
+    print(f"| highest rate under the rule, UDP u1 (cps) | {best_s} | {best_g} | {best_g / max(best_s, 1):.1f}x |")
     for role in ("uac", "uas"):
         a_, b_ = per_call(cs, role), per_call(cg, role)
         print(f"| CPU per call, {role} (µs) | {a_:.1f} | {b_:.1f} | {a_ / max(b_, 0.01):.1f}x less |")
     if not a.no_t1:
-        print(f"| zero-failure rate, TCP t1 (cps) | {t1_best_s} | {t1_best_g} | {t1_best_g / max(t1_best_s, 1):.1f}x |")
+        print(f"| highest rate under the rule, TCP t1 (cps) | {t1_best_s} | {t1_best_g} | {t1_best_g / max(t1_best_s, 1):.1f}x |")
         for role in ("uac", "uas"):
             a_, b_ = per_call(t1_cs, role), per_call(t1_cg, role)
             print(f"| CPU per call, TCP t1, {role} (µs) | {a_:.1f} | {b_:.1f} | {a_ / max(b_, 0.01):.1f}x less |")
