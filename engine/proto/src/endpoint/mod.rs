@@ -40,6 +40,7 @@
 
 mod calls;
 mod connections;
+pub mod dead_calls;
 pub mod port_pool;
 pub mod table;
 pub mod timers;

@@ -11,10 +11,11 @@
 //! 16 (deadlines are kept as nanoseconds after the table's epoch, not as 16-byte
 //! `Instant`s), and the index keeps 64-bit hashes, not Call-IDs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
+use super::dead_calls::DeadCalls;
 use super::timers::{Tick, TimerWheel};
 use crate::call::Call;
 
@@ -94,12 +95,6 @@ struct Slot {
 /// second whatever the call rate.
 pub const LAZY_GRID: u64 = 1 << 24;
 
-/// How long the Call-ID of an ended call is remembered (messages for it are "dead call
-/// messages", not new calls). SIPp keeps them 33 s (`-deadcall_wait`); we keep fewer
-/// seconds and a cap, so memory stays bounded at high rates.
-const DEAD_CALL_WAIT: Duration = Duration::from_secs(5);
-const DEAD_CALL_MAX: usize = 500_000;
-
 /// The keys are already hashes: use them as they are.
 #[derive(Clone, Copy, Default)]
 pub struct NoHash;
@@ -143,8 +138,7 @@ pub struct CallTable {
     /// One deadline per slot index, for the slots holding a call.
     timers: TimerWheel,
     /// Hashes of recently ended Call-IDs (a false "dead" match needs a 64-bit collision).
-    dead: HashMap<u64, Instant, NoHash>,
-    dead_order: VecDeque<(Instant, u64)>,
+    dead: DeadCalls,
     live: usize,
 }
 
@@ -159,8 +153,7 @@ impl CallTable {
             collisions: HashMap::new(),
             hasher: CallIdHash::default(),
             timers: TimerWheel::new(),
-            dead: HashMap::default(),
-            dead_order: VecDeque::new(),
+            dead: DeadCalls::new(epoch),
             live: 0,
         }
     }
@@ -254,8 +247,8 @@ impl CallTable {
         slot.call.as_deref_mut()
     }
 
-    /// Removes a call, cancels its timer and remembers its Call-ID as dead until
-    /// `now + DEAD_CALL_WAIT`. The call stays in its box: moving it out would copy it.
+    /// Removes a call, cancels its timer and remembers its Call-ID as dead for at least
+    /// `dead_calls::WAIT`. The call stays in its box: moving it out would copy it.
     pub fn remove(&mut self, h: CallHandle, now: Instant) -> Option<Box<Call>> {
         let slot = self.slots.get_mut(h.index as usize)?;
         if slot.generation != h.generation {
@@ -272,29 +265,17 @@ impl CallTable {
         } else {
             self.collisions.remove(id);
         }
-        if self.dead.len() < DEAD_CALL_MAX {
-            self.dead.insert(key, now + DEAD_CALL_WAIT);
-            self.dead_order.push_back((now + DEAD_CALL_WAIT, key));
-        }
+        self.dead.insert(key, now);
         Some(call)
     }
 
     pub fn is_dead(&self, call_id: &[u8]) -> bool {
-        !self.dead.is_empty() && self.dead.contains_key(&self.hasher.hash_one(call_id))
+        !self.dead.is_empty() && self.dead.contains(self.hasher.hash_one(call_id))
     }
 
     /// Forgets dead Call-IDs whose wait is over.
     pub fn expire_dead(&mut self, now: Instant) {
-        while let Some((at, _)) = self.dead_order.front() {
-            if *at > now {
-                break;
-            }
-            if let Some((at, key)) = self.dead_order.pop_front()
-                && self.dead.get(&key) == Some(&at)
-            {
-                self.dead.remove(&key);
-            }
-        }
+        self.dead.expire(now);
     }
 
     /// Sets call `h`'s one timer to `at` (its `Call::deadline` after a step), moving it
