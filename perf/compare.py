@@ -251,11 +251,30 @@ def max_clean_rate(tool, rates, secs, transport="u1", runs=2):
     return best
 
 
+def call_floor(binary, rate):
+    """The machine's floor for one call's work at `rate` (perf/src/bin/call_floor.rs):
+    {"uac": µs, "uas": µs}, or None when the binary is not built."""
+    if not os.path.exists(binary):
+        print(f"  floor: not measured ({binary} missing: cargo build --release -p gossipper-perf --bin call_floor)")
+        return None
+    out = subprocess.run([binary, str(rate)], capture_output=True, text=True, timeout=60).stdout
+    for line in out.splitlines():
+        if line.startswith("floor uac="):
+            f = dict(kv.split("=") for kv in line[len("floor "):].split())
+            print(f"  floor      u1 {rate:>7} cps: uac={float(f['uac']):.1f}us uas={float(f['uas']):.1f}us "
+                  "(empty userland: 1 ms pacer wake-ups and the kernel's work for the call's datagrams)", flush=True)
+            return {role: float(f[role]) for role in ("uac", "uas")}
+    print(f"  floor: call_floor printed no figure: {out!r}")
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gossipper", default="target/release/gossipper")
     ap.add_argument("--quick", action="store_true", help="fewer steps, shorter runs")
     ap.add_argument("--no-t1", action="store_true", help="skip the TCP t1 rows")
+    ap.add_argument("--floor", default="target/release/call_floor",
+                    help="the call_floor benchmark (cargo build --release -p gossipper-perf --bin call_floor)")
     a = ap.parse_args()
     if not shutil.which("sipp"):
         sys.exit("sipp is required (apt-get install sip-tester)")
@@ -279,6 +298,7 @@ def main():
     # before the last calls wind down. The run must be clean for the window to count.
     cpu_secs, window = 14, (5.5, 11.5)
     print(f"\n2. CPU per call at {fixed} cps (steady state, {window[0]}-{window[1]} s of a {cpu_secs} s run)")
+    floor = call_floor(a.floor, fixed)
     cs = run_pair(s, fixed, fixed * cpu_secs, window=window)
     cg = run_pair(g, fixed, fixed * cpu_secs, window=window)
     clean_cpu = {id(r): report(t, "u1", r, fixed) for t, r in ((s, cs), (g, cg))}
@@ -312,6 +332,10 @@ def main():
     for role in ("uac", "uas"):
         a_, b_ = per_call(cs, role), per_call(cg, role)
         print(f"| CPU per call, {role} (µs) | {a_:.1f} | {b_:.1f} | {a_ / max(b_, 0.01):.1f}x less |")
+    if floor:
+        for role in ("uac", "uas"):
+            a_, b_, f_ = per_call(cs, role), per_call(cg, role), floor[role]
+            print(f"| CPU per call, {role}, as multiples of the floor ({f_:.1f} µs) | {a_ / f_:.2f}x | {b_ / f_:.2f}x | |")
     if not a.no_t1:
         print(f"| highest rate under the rule, TCP t1 (cps) | {t1_best_s} | {t1_best_g} | {t1_best_g / max(t1_best_s, 1):.1f}x |")
         for role in ("uac", "uas"):
