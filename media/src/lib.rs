@@ -10,6 +10,7 @@
 //! | [`g711`] | µ-law / A-law encode and decode (bit-exact, table decode) |
 //! | [`rtp`] | RTP header, RFC 4733 telephone events, RTCP SR/RR/SDES wire formats |
 //! | [`pcap_source`] | pcap → UDP payloads with original gaps (`play_pcap_audio/video`) |
+//! | [`pcap_ip`] | pcap → UDP datagrams and TCP segments with addresses (pcap2scenario) |
 //! | [`wav_source`] | 8 kHz mono PCM WAV → 20 ms G.711 frames (WAV playback) |
 //! | [`stream_file`] | SIPp `rtp_stream` files: raw codec bytes or WAV → frames |
 //! | [`stream`] | one outgoing stream: sequence, timestamp, loops, pause/resume/stop, DTMF |
@@ -57,6 +58,7 @@ pub mod asset_gen;
 pub mod dtls_srtp;
 pub mod echo;
 pub mod g711;
+pub mod pcap_ip;
 pub mod pcap_source;
 pub mod quality;
 pub mod receive;

@@ -196,11 +196,7 @@ pub fn read_pcap(file: &Path, mut reader: impl Read) -> Result<PcapPayloads, Pca
     })?;
     let reader = std::io::Cursor::new(magic).chain(reader);
     let mut c = Collector::default();
-    if magic == PCAPNG_MAGIC {
-        read_pcapng(reader, &mut c).map_err(err)?;
-    } else {
-        read_classic(reader, &mut c).map_err(err)?;
-    }
+    read_records(magic, reader, &mut c, None).map_err(err)?;
     if c.out.packets.is_empty() {
         return Err(err(PcapErrorKind::NoUdpPackets { records: c.records }));
     }
@@ -210,9 +206,9 @@ pub fn read_pcap(file: &Path, mut reader: impl Read) -> Result<PcapPayloads, Pca
 /// Section header block type, the same in either byte order.
 const PCAPNG_MAGIC: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
 
-type LinkDecoder = fn(&[u8]) -> Frame<'_>;
+pub(crate) type LinkDecoder = fn(&[u8]) -> Frame<'_>;
 
-fn link_decoder(link: DataLink) -> Result<LinkDecoder, PcapErrorKind> {
+pub(crate) fn link_decoder(link: DataLink) -> Result<LinkDecoder, PcapErrorKind> {
     Ok(match link {
         DataLink::ETHERNET => ethernet,
         DataLink::LINUX_SLL => linux_sll,
@@ -246,12 +242,46 @@ impl Default for Collector {
     }
 }
 
-impl Collector {
-    fn corrupt(&self, e: &pcap_file::PcapError) -> PcapErrorKind {
-        PcapErrorKind::CorruptRecord {
-            index: self.records,
-            reason: e.to_string(),
-        }
+/// What the record walker feeds: each record's timestamp and link-decoded frame.
+pub(crate) trait FrameSink {
+    /// Records handed over so far (for error messages).
+    fn records(&self) -> usize;
+    /// The timestamp of the last record (a pcapng simple packet has none of its own).
+    fn last_ts(&self) -> Duration;
+    /// One record.
+    fn record(&mut self, timestamp: Duration, frame: Frame<'_>) -> Result<(), PcapErrorKind>;
+}
+
+fn corrupt(sink: &dyn FrameSink, e: &pcap_file::PcapError) -> PcapErrorKind {
+    PcapErrorKind::CorruptRecord {
+        index: sink.records(),
+        reason: e.to_string(),
+    }
+}
+
+/// Walks the records of a classic pcap or a pcapng (told apart by `magic`, the first four
+/// bytes, which `reader` still yields), decoding each frame by its interface's link type
+/// or by `link` when the caller forces one.
+pub(crate) fn read_records(
+    magic: [u8; 4],
+    reader: impl Read,
+    sink: &mut dyn FrameSink,
+    link: Option<DataLink>,
+) -> Result<(), PcapErrorKind> {
+    if magic == PCAPNG_MAGIC {
+        read_pcapng(reader, sink, link)
+    } else {
+        read_classic(reader, sink, link)
+    }
+}
+
+impl FrameSink for Collector {
+    fn records(&self) -> usize {
+        self.records
+    }
+
+    fn last_ts(&self) -> Duration {
+        self.last_ts
     }
 
     fn record(&mut self, timestamp: Duration, frame: Frame<'_>) -> Result<(), PcapErrorKind> {
@@ -284,11 +314,15 @@ impl Collector {
     }
 }
 
-fn read_classic(reader: impl Read, c: &mut Collector) -> Result<(), PcapErrorKind> {
+fn read_classic(
+    reader: impl Read,
+    c: &mut dyn FrameSink,
+    link: Option<DataLink>,
+) -> Result<(), PcapErrorKind> {
     let mut reader = PcapReader::new(reader).map_err(|e| PcapErrorKind::NotPcap(e.to_string()))?;
-    let decode = link_decoder(reader.header().datalink)?;
+    let decode = link_decoder(link.unwrap_or(reader.header().datalink))?;
     while let Some(pkt) = reader.next_packet() {
-        let pkt = pkt.map_err(|e| c.corrupt(&e))?;
+        let pkt = pkt.map_err(|e| corrupt(c, &e))?;
         c.record(pkt.timestamp, decode(&pkt.data))?;
     }
     Ok(())
@@ -297,7 +331,11 @@ fn read_classic(reader: impl Read, c: &mut Collector) -> Result<(), PcapErrorKin
 /// pcapng: each interface has its own link type and timestamp resolution. pcap-file 2.0
 /// hands back the raw 64-bit timestamp as if it were nanoseconds, so it is rescaled by
 /// the interface's `if_tsresol` (default 10^-6, pcapng §4.2).
-fn read_pcapng(reader: impl Read, c: &mut Collector) -> Result<(), PcapErrorKind> {
+fn read_pcapng(
+    reader: impl Read,
+    c: &mut dyn FrameSink,
+    link: Option<DataLink>,
+) -> Result<(), PcapErrorKind> {
     use pcap_file::pcapng::Block;
     use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 
@@ -306,11 +344,11 @@ fn read_pcapng(reader: impl Read, c: &mut Collector) -> Result<(), PcapErrorKind
     // (decoder, ticks per second) per interface, in declaration order.
     let mut interfaces: Vec<(LinkDecoder, u128)> = Vec::new();
     while let Some(block) = reader.next_block() {
-        let block = block.map_err(|e| c.corrupt(&e))?;
+        let block = block.map_err(|e| corrupt(c, &e))?;
         match block {
             Block::SectionHeader(_) => interfaces.clear(),
             Block::InterfaceDescription(idb) => {
-                let decode = link_decoder(idb.linktype)?;
+                let decode = link_decoder(link.unwrap_or(idb.linktype))?;
                 let mut per_sec: u128 = 1_000_000;
                 for opt in &idb.options {
                     if let InterfaceDescriptionOption::IfTsResol(r) = opt {
@@ -327,7 +365,7 @@ fn read_pcapng(reader: impl Read, c: &mut Collector) -> Result<(), PcapErrorKind
             Block::EnhancedPacket(epb) => {
                 let Some(&(decode, per_sec)) = interfaces.get(epb.interface_id as usize) else {
                     return Err(PcapErrorKind::CorruptRecord {
-                        index: c.records,
+                        index: c.records(),
                         reason: format!("packet on undeclared interface {}", epb.interface_id),
                     });
                 };
@@ -340,11 +378,11 @@ fn read_pcapng(reader: impl Read, c: &mut Collector) -> Result<(), PcapErrorKind
                 // No timestamp: it goes out with the previous packet. Interface 0.
                 let Some(&(decode, _)) = interfaces.first() else {
                     return Err(PcapErrorKind::CorruptRecord {
-                        index: c.records,
+                        index: c.records(),
                         reason: "packet before any interface".into(),
                     });
                 };
-                let ts = c.last_ts;
+                let ts = c.last_ts();
                 c.record(ts, decode(&spb.data))?;
             }
             _ => {}
@@ -354,7 +392,7 @@ fn read_pcapng(reader: impl Read, c: &mut Collector) -> Result<(), PcapErrorKind
 }
 
 /// The network-layer bytes of a frame.
-enum Frame<'a> {
+pub(crate) enum Frame<'a> {
     Ip(&'a [u8]),
     NotIp,
     Malformed,
@@ -378,7 +416,7 @@ const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88A8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
     let s = b.get(at..at + 2)?;
     Some(u16::from_be_bytes([s[0], s[1]]))
 }
