@@ -4,7 +4,9 @@
 //! - `gossipper worker --spec spec.json`: one resolved job, for the master or headless
 //!   (`worker`);
 //! - `gossipper ui --data-dir D --listen ADDR`: the master (`service`: console,
-//!   /api/v2, store, auth, the job supervisor).
+//!   /api/v2, store, auth, the job supervisor);
+//! - `gossipper pcap2scenario FILE.pcap`: a capture to a UAC/UAS scenario pair
+//!   (`pcap2scenario`, also run by the worker as a tool job).
 //!
 //! Shared by them: `job` (the resolved job spec, the worker's line protocol, artifact
 //! names and exit codes, between `service` and `worker`), `report` (report.html),
@@ -14,6 +16,7 @@
 
 mod exporter;
 mod job;
+mod pcap2scenario;
 mod report;
 mod service;
 mod signals;
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("ui") => service::main(&args[1..]),
         Some("worker") => worker::main(&args[1..]),
+        Some("pcap2scenario") => pcap2scenario::cli::main(&args[1..]),
         _ => sipp::main(&args),
     }
 }

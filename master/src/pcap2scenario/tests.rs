@@ -1,0 +1,1 @@
+//! Converter tests on captures built in memory.
