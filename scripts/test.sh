@@ -10,6 +10,8 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 # Prometheus: the real scraper of tests/tests/metrics_prometheus.rs (ships promtool too).
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+# tcpdump: records the SIPp calls that tests/tests/pcap2scenario.rs converts.
+command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
 # Kamailio: the real proxy of tests/tests/transport_kamailio.rs (TLS and WebSocket legs).
 kamailio_pkgs=(kamailio kamailio-tls-modules kamailio-websocket-modules)
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 || need_apt+=("${kamailio_pkgs[@]}")
@@ -23,6 +25,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 command -v sipp >/dev/null || { echo "sipp (Debian package sip-tester) is required for the tests" >&2; exit 1; }
+command -v tcpdump >/dev/null || { echo "tcpdump (Debian package tcpdump) is required for the tests" >&2; exit 1; }
 command -v prometheus >/dev/null || { echo "prometheus (Debian package prometheus) is required for the tests" >&2; exit 1; }
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 ||
   { echo "kamailio (Debian packages ${kamailio_pkgs[*]}) is required for the tests" >&2; exit 1; }

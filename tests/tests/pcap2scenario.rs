@@ -1,0 +1,468 @@
+//! `gossipper pcap2scenario` on real captures: each test records a SIPp-vs-SIPp call on
+//! the loopback with `tcpdump` (Debian package tcpdump; started here, waited for until it
+//! listens, stopped with SIGINT), converts it with the subcommand, then runs the
+//! generated pair gossipper against gossipper, our UAS against SIPp running the generated
+//! UAC, and SIPp's UAS against our UAC: one call each, zero failures on every side (each
+//! side's -trace_stat CSV). Cases: UDP, TCP (`-t t1`), a digest challenge followed by a
+//! re-INVITE, and a call with RTP both ways (split into per-direction captures). Bad
+//! input gives a clear error and exit 1.
+//!
+//! tcpdump needs root or CAP_NET_RAW, as `scripts/test.sh` runs the suite.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gossipper_e2e::{
+    Proc, Sock, finish_pair, free_port, gossipper_bin, output, peer_args, run, scratch_dir,
+    sipp_bin,
+};
+
+/// The test scenarios SIPp plays for the digest + re-INVITE capture.
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+/// A running `tcpdump -i lo -w FILE FILTER`.
+struct Capture {
+    proc: Proc,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Starts tcpdump and returns once it says it is listening.
+    fn start(dir: &Path, name: &str, filter: &str) -> Capture {
+        let file = dir.join(format!("{name}.pcap"));
+        let err = dir.join(format!("{name}.tcpdump.err"));
+        let mut cmd = Command::new("tcpdump");
+        cmd.args(["-i", "lo", "--immediate-mode", "-U", "-w"])
+            .arg(&file)
+            .args(filter.split_whitespace())
+            .stderr(std::fs::File::create(&err).expect("tcpdump stderr file"));
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("tcpdump runs (Debian package tcpdump; scripts/test.sh installs it)");
+        let mut proc = Proc {
+            child,
+            name: "tcpdump".into(),
+        };
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&err).unwrap_or_default();
+            if text.contains("listening on") {
+                break;
+            }
+            if let Some(status) = proc.child.try_wait().expect("try_wait") {
+                panic!("tcpdump exited ({status}) before listening: {text}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "tcpdump not listening after 20 s: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Capture { proc, file }
+    }
+
+    /// SIGINT, then waits for tcpdump to flush and exit; returns the capture file.
+    fn stop(self) -> PathBuf {
+        let pid = self.proc.child.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let (status, _, _) = self.proc.wait(Duration::from_secs(10));
+        assert!(status.success(), "tcpdump: {status}");
+        let len = std::fs::metadata(&self.file).map_or(0, |m| m.len());
+        assert!(len > 24, "{}: nothing captured", self.file.display());
+        self.file
+    }
+}
+
+/// One side of a call: the binary and its scenario arguments.
+struct Side<'a> {
+    bin: PathBuf,
+    args: Vec<&'a str>,
+}
+
+fn sipp<'a>(args: &[&'a str]) -> Side<'a> {
+    Side {
+        bin: sipp_bin(),
+        args: args.to_vec(),
+    }
+}
+
+fn ours<'a>(args: &[&'a str]) -> Side<'a> {
+    Side {
+        bin: gossipper_bin(),
+        args: args.to_vec(),
+    }
+}
+
+/// Runs one call between `server` (on `sport`) and `client` in `dir`, with `transport`
+/// (`u1` or `t1`); both must succeed with zero failed calls.
+fn call(name: &str, dir: &Path, transport: &str, sport: u16, server: Side<'_>, client: Side<'_>) {
+    let cport = free_port();
+    let s_csv = dir.join(format!("{name}.server.csv"));
+    let c_csv = dir.join(format!("{name}.client.csv"));
+    let mut scmd = Command::new(&server.bin);
+    scmd.current_dir(dir)
+        .args(&server.args)
+        .args(["-t", transport, "-i", "127.0.0.1", "-p", &sport.to_string()])
+        .args(["-m", "1"]);
+    peer_args(&mut scmd, &s_csv);
+    let mut s = Proc::spawn(&format!("{name} server"), &mut scmd);
+    s.wait_bound(Sock::for_transport(transport), sport);
+    let mut ccmd = Command::new(&client.bin);
+    ccmd.current_dir(dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(&client.args)
+        .args(["-t", transport, "-i", "127.0.0.1", "-p", &cport.to_string()])
+        .args(["-m", "1"]);
+    peer_args(&mut ccmd, &c_csv);
+    let c = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    finish_pair(name, c, s, &c_csv, &s_csv, 1, Duration::from_secs(30));
+}
+
+/// `gossipper pcap2scenario FILE -out DIR -sip-port PORT`; asserts success.
+fn convert(pcap: &Path, out: &Path, sip_port: u16) -> String {
+    let (status, stdout, stderr) = run(
+        "pcap2scenario",
+        Command::new(gossipper_bin())
+            .arg("pcap2scenario")
+            .arg(pcap)
+            .arg("-out")
+            .arg(out)
+            .args(["-sip-port", &sip_port.to_string()]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        status.success(),
+        "pcap2scenario: {status}\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("wrote"), "{stdout}");
+    stdout
+}
+
+/// Captures a call SIPp plays (`server`/`client` scenario arguments) on `transport`,
+/// converts it, checks the captured values became keywords, and replays the generated
+/// pair three ways. `extra_client` goes to every UAC run (`-au`/`-ap`).
+fn capture_convert_replay(
+    name: &str,
+    transport: &str,
+    server: &[&str],
+    client: &[&str],
+    extra_client: &[&str],
+) -> PathBuf {
+    let dir = scratch_dir(name);
+    let sport = free_port();
+    let proto = if transport == "t1" { "tcp" } else { "udp" };
+    let cap = Capture::start(&dir, name, &format!("{proto} port {sport}"));
+    let client_args: Vec<&str> = client.iter().chain(extra_client).copied().collect();
+    call(
+        &format!("{name}-capture"),
+        &dir,
+        transport,
+        sport,
+        sipp(server),
+        sipp(&client_args),
+    );
+    let pcap = cap.stop();
+    let out = dir.join("out");
+    convert(&pcap, &out, sport);
+    check_keywords(&out, &pcap, sport);
+    let uac = out.join("scenario_uac.xml");
+    let uas = out.join("scenario_uas.xml");
+    let (uac, uas) = (uac.to_str().expect("utf-8"), uas.to_str().expect("utf-8"));
+    let uac_args: Vec<&str> = ["-sf", uac]
+        .into_iter()
+        .chain(extra_client.iter().copied())
+        .collect();
+    for (label, server_is_sipp, client_is_sipp) in [
+        ("ours-vs-ours", false, false),
+        ("ours-uas-vs-sipp-uac", false, true),
+        ("sipp-uas-vs-ours-uac", true, false),
+    ] {
+        let server = Side {
+            bin: if server_is_sipp {
+                sipp_bin()
+            } else {
+                gossipper_bin()
+            },
+            args: vec!["-sf", uas],
+        };
+        let client = Side {
+            bin: if client_is_sipp {
+                sipp_bin()
+            } else {
+                gossipper_bin()
+            },
+            args: uac_args.clone(),
+        };
+        call(
+            &format!("{name}-{label}"),
+            &dir,
+            transport,
+            free_port(),
+            server,
+            client,
+        );
+    }
+    out
+}
+
+/// The generated scenarios carry no captured Call-ID, port or tag, and use the keywords.
+fn check_keywords(out: &Path, pcap: &Path, sport: u16) {
+    let uac = std::fs::read_to_string(out.join("scenario_uac.xml")).expect("uac written");
+    let uas = std::fs::read_to_string(out.join("scenario_uas.xml")).expect("uas written");
+    let captured = String::from_utf8_lossy(&std::fs::read(pcap).expect("capture")).into_owned();
+    let call_id = captured
+        .split("Call-ID: ")
+        .nth(1)
+        .and_then(|r| r.split("\r\n").next())
+        .expect("a Call-ID in the capture");
+    for (what, xml) in [("uac", &uac), ("uas", &uas)] {
+        let body = xml
+            .split("-->")
+            .nth(1)
+            .expect("a scenario after the comment");
+        assert!(
+            !body.contains(call_id),
+            "{what} keeps the captured Call-ID:\n{xml}"
+        );
+        assert!(
+            !body.contains(&format!(":{sport}")),
+            "{what} keeps the captured port {sport}:\n{xml}"
+        );
+        assert!(
+            !body.contains("SIPpTag0") || body.contains("[pid]SIPpTag0"),
+            "{what}"
+        );
+        for kw in ["[local_ip]", "[local_port]", "[len]"] {
+            assert!(body.contains(kw), "{what} lacks {kw}:\n{xml}");
+        }
+    }
+    for kw in [
+        "[call_id]",
+        "[branch]",
+        "[cseq] INVITE",
+        "[remote_port]",
+        "tag=[pid]SIPpTag00[call_number]",
+        "[peer_tag_param]",
+        "m=audio [media_port]",
+        "c=IN IP[media_ip_type] [media_ip]",
+    ] {
+        assert!(uac.contains(kw), "uac lacks {kw}:\n{uac}");
+    }
+    for kw in [
+        "[last_Via:]",
+        "[last_Call-ID:]",
+        "[last_To:];tag=[pid]SIPpTag01[call_number]",
+        "<recv request=\"INVITE\"/>",
+    ] {
+        assert!(uas.contains(kw), "uas lacks {kw}:\n{uas}");
+    }
+}
+
+#[test]
+fn a_udp_call_replays_ours_and_sipp_both_ways() {
+    let out = capture_convert_replay("p2s-udp", "u1", &["-sn", "uas"], &["-sn", "uac"], &[]);
+    let uac = std::fs::read_to_string(out.join("scenario_uac.xml")).expect("uac");
+    assert!(uac.contains("<send retrans=\"500\">"), "{uac}");
+    assert!(
+        uac.contains("<recv response=\"180\" optional=\"true\"/>"),
+        "{uac}"
+    );
+    assert!(!out.join("rtp_uac.pcap").exists(), "no RTP in this call");
+}
+
+/// SIPp's built-in `uas` without its closing 4 s `<timewait>`: over TCP the client closes
+/// the connection when it is done, and SIPp counts a call still waiting then as failed.
+fn sipp_uas_without_timewait() -> PathBuf {
+    let dump = output(Command::new(sipp_bin()).args(["-sd", "uas"]));
+    let xml: String = String::from_utf8_lossy(&dump.stdout)
+        .lines()
+        .filter(|l| !l.contains("<timewait"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(xml.contains("<scenario"), "sipp -sd uas: {xml}");
+    let f = scratch_dir("p2s-tcp-uas").join("uas.xml");
+    std::fs::write(&f, xml).expect("write uas.xml");
+    f
+}
+
+#[test]
+fn a_tcp_call_is_reassembled_and_replays_ours_and_sipp_both_ways() {
+    let uas = sipp_uas_without_timewait();
+    let uas = uas.to_str().expect("utf-8");
+    let out = capture_convert_replay("p2s-tcp", "t1", &["-sf", uas], &["-sn", "uac"], &[]);
+    let uac = std::fs::read_to_string(out.join("scenario_uac.xml")).expect("uac");
+    assert!(uac.contains("over TCP"), "{uac}");
+    assert!(
+        !uac.contains("retrans="),
+        "no retransmissions on TCP:\n{uac}"
+    );
+}
+
+#[test]
+fn a_digest_challenge_and_a_reinvite_replay_ours_and_sipp_both_ways() {
+    let uas = scenario("pcap_auth_reinvite_uas.xml");
+    let uac = scenario("pcap_auth_reinvite_uac.xml");
+    let (uas, uac) = (uas.to_str().expect("utf-8"), uac.to_str().expect("utf-8"));
+    let out = capture_convert_replay(
+        "p2s-auth",
+        "u1",
+        &["-sf", uas],
+        &["-sf", uac],
+        &["-au", "alice", "-ap", "secret"],
+    );
+    let xml = std::fs::read_to_string(out.join("scenario_uac.xml")).expect("uac");
+    assert!(
+        xml.contains("<recv response=\"407\" auth=\"true\"/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("[authentication]"), "{xml}");
+    assert!(!xml.contains("Proxy-Authorization"), "{xml}");
+    // The ACK of the 407 shares the first INVITE's branch (two commands back).
+    assert!(xml.contains("branch=[branch-2]"), "{xml}");
+    assert!(xml.contains("-au USER -ap PASSWORD"), "{xml}");
+    // Three INVITEs: the challenged one, the authenticated one, the re-INVITE.
+    assert_eq!(xml.matches("CSeq: [cseq] INVITE").count(), 3, "{xml}");
+    let uas = std::fs::read_to_string(out.join("scenario_uas.xml")).expect("uas");
+    assert!(uas.contains("Proxy-Authenticate: Digest"), "{uas}");
+}
+
+#[test]
+fn a_call_with_rtp_both_ways_splits_its_media_and_replays() {
+    let name = "p2s-rtp";
+    let dir = scratch_dir(name);
+    // SIPp's uac_pcap plays pcap/g711a.pcap and pcap/dtmf_2833_1.pcap from its folder;
+    // SIPp's uas echoes it back (-rtp_echo).
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/media");
+    std::fs::create_dir_all(dir.join("pcap")).expect("pcap dir");
+    std::fs::copy(assets.join("g711a_tone.pcap"), dir.join("pcap/g711a.pcap")).expect("copy");
+    std::fs::copy(
+        assets.join("dtmf_2833.pcap"),
+        dir.join("pcap/dtmf_2833_1.pcap"),
+    )
+    .expect("copy");
+    let sport = free_port();
+    let (mp_uac, mp_uas) = (
+        gossipper_e2e::free_port_block(8),
+        gossipper_e2e::free_port_block(8),
+    );
+    let filter = format!(
+        "udp port {sport} or udp portrange {}-{} or udp portrange {}-{}",
+        mp_uac,
+        mp_uac + 7,
+        mp_uas,
+        mp_uas + 7
+    );
+    let cap = Capture::start(&dir, name, &filter);
+    let (a, b) = (mp_uas.to_string(), mp_uac.to_string());
+    call(
+        &format!("{name}-capture"),
+        &dir,
+        "u1",
+        sport,
+        sipp(&["-sn", "uas", "-rtp_echo", "-mp", &a]),
+        sipp(&["-sn", "uac_pcap", "-mp", &b]),
+    );
+    let pcap = cap.stop();
+    let out = dir.join("out");
+    convert(&pcap, &out, sport);
+    let count = |f: &str| {
+        gossipper_media::load_pcap(&out.join(f))
+            .unwrap_or_else(|e| panic!("{f}: {e}"))
+            .packets()
+            .len()
+    };
+    let (sent, echoed) = (count("rtp_uac.pcap"), count("rtp_uas.pcap"));
+    // 200 tone packets plus the DTMF capture, each echoed.
+    assert!(sent >= 200, "caller's RTP: {sent} packets");
+    assert!(echoed >= 150, "callee's RTP: {echoed} packets");
+    let uac = out.join("scenario_uac.xml");
+    let uas = out.join("scenario_uas.xml");
+    let (uac, uas) = (uac.to_str().expect("utf-8"), uas.to_str().expect("utf-8"));
+    call(
+        &format!("{name}-ours"),
+        &dir,
+        "u1",
+        free_port(),
+        ours(&["-sf", uas]),
+        ours(&["-sf", uac]),
+    );
+    call(
+        &format!("{name}-sipp-uac"),
+        &dir,
+        "u1",
+        free_port(),
+        ours(&["-sf", uas]),
+        sipp(&["-sf", uac]),
+    );
+    call(
+        &format!("{name}-sipp-uas"),
+        &dir,
+        "u1",
+        free_port(),
+        sipp(&["-sf", uas]),
+        ours(&["-sf", uac]),
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_help_documents_the_flags() {
+    let dir = scratch_dir("p2s-bad");
+    let run_on = |bytes: &[u8], extra: &[&str]| {
+        let f = dir.join("in.pcap");
+        std::fs::write(&f, bytes).expect("write");
+        let o = output(
+            Command::new(gossipper_bin())
+                .arg("pcap2scenario")
+                .arg(&f)
+                .arg("-out")
+                .arg(dir.join("out"))
+                .args(extra),
+        );
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run_on(b"INVITE sip:x SIP/2.0\r\n\r\n", &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not a pcap file"), "{err}");
+    let (code, err) = run_on(b"", &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("shorter than a pcap header"), "{err}");
+    // A valid capture header with a record cut short.
+    let mut cut = vec![
+        0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 1, 0, 0, 0,
+    ];
+    cut.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 100, 0, 0, 0, 1, 2, 3]);
+    let (code, err) = run_on(&cut, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("in.pcap"), "{err}");
+    // A capture with no SIP: just its header.
+    let (code, err) = run_on(&cut[..24], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no SIP message found"), "{err}");
+    let (code, err) = run_on(&cut[..24], &["-pcap-link", "token-ring"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("-pcap-link"), "{err}");
+    assert!(!dir.join("out").exists(), "nothing written on errors");
+    let help = output(Command::new(gossipper_bin()).args(["pcap2scenario", "-h"]));
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "-out DIR",
+        "-sip-port N",
+        "-pcap-link TYPE",
+        "scenario_uac.xml",
+        "scenario_uas.xml",
+        "-au USER -ap PASSWORD",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}:\n{help}");
+    }
+}
