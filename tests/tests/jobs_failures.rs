@@ -176,7 +176,8 @@ fn input_that_cannot_run_fails_the_job_at_once_with_the_reason() {
     assert_eq!(j["exit_code"], 254);
     assert!(j["error"].as_str().unwrap().contains("bind"), "{j}");
 
-    // Tools: unknown is 404, unavailable fails at once.
+    // Tools: unknown is 404; one that cannot run (not in this build, or its capture is
+    // missing) is 400 naming what is missing, and no job is created.
     assert_eq!(
         m.json(
             "POST",
@@ -191,10 +192,21 @@ fn input_that_cannot_run_fails_the_job_at_once_with_the_reason() {
         "POST",
         "/api/v2/tools/pcap2scenario/run",
         Some(tk),
-        &json!({"args": {"pcap": "x"}}),
+        &json!({"id": "p2s-missing", "args": {"pcap": "x"}}),
     );
-    assert_eq!(r.status, 201);
-    assert_eq!(r.json()["job"]["status"], "failed");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("media/pcap/x.pcap"), "{}", r.text());
+    let r = m.json(
+        "POST",
+        "/api/v2/tools/summary-to-pdf/run",
+        Some(tk),
+        &json!({"id": "pdf-missing", "args": {"in": "x"}}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("not available"), "{}", r.text());
+    for id in ["p2s-missing", "pdf-missing"] {
+        assert_eq!(m.get(&format!("/api/v2/jobs/{id}"), Some(tk)).status, 404);
+    }
 }
 
 #[test]

@@ -5,13 +5,24 @@
 //! UAC, and SIPp's UAS against our UAC: one call each, zero failures on every side (each
 //! side's -trace_stat CSV). Cases: UDP, TCP (`-t t1`), a digest challenge followed by a
 //! re-INVITE, and a call with RTP both ways (split into per-direction captures). Bad
-//! input gives a clear error and exit 1.
+//! input gives a clear error and exit 1. Through a real `gossipper ui`: the capture
+//! uploaded as pcap media, the `pcap2scenario` tool job, its artifacts, and
+//! `POST /scenarios/import-from-pcap-job` storing the pair as scenarios that validate.
 //!
 //! tcpdump needs root or CAP_NET_RAW, as `scripts/test.sh` runs the suite.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
+
+mod api_support;
+mod jobs_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use api_support::Master;
+use jobs_support::{finished, wait_job};
+use serde_json::json;
 
 use gossipper_e2e::{
     Proc, Sock, finish_pair, free_port, gossipper_bin, output, peer_args, run, scratch_dir,
@@ -145,6 +156,29 @@ fn convert(pcap: &Path, out: &Path, sip_port: u16) -> String {
     stdout
 }
 
+/// Records one SIPp-vs-SIPp call (`server`/`client` scenario arguments) on `transport`
+/// with tcpdump; returns the scratch folder, the capture and the server's port.
+fn capture_call(
+    name: &str,
+    transport: &str,
+    server: &[&str],
+    client: &[&str],
+) -> (PathBuf, PathBuf, u16) {
+    let dir = scratch_dir(name);
+    let sport = free_port();
+    let proto = if transport == "t1" { "tcp" } else { "udp" };
+    let cap = Capture::start(&dir, name, &format!("{proto} port {sport}"));
+    call(
+        &format!("{name}-capture"),
+        &dir,
+        transport,
+        sport,
+        sipp(server),
+        sipp(client),
+    );
+    (dir, cap.stop(), sport)
+}
+
 /// Captures a call SIPp plays (`server`/`client` scenario arguments) on `transport`,
 /// converts it, checks the captured values became keywords, and replays the generated
 /// pair three ways. `extra_client` goes to every UAC run (`-au`/`-ap`).
@@ -155,20 +189,8 @@ fn capture_convert_replay(
     client: &[&str],
     extra_client: &[&str],
 ) -> PathBuf {
-    let dir = scratch_dir(name);
-    let sport = free_port();
-    let proto = if transport == "t1" { "tcp" } else { "udp" };
-    let cap = Capture::start(&dir, name, &format!("{proto} port {sport}"));
     let client_args: Vec<&str> = client.iter().chain(extra_client).copied().collect();
-    call(
-        &format!("{name}-capture"),
-        &dir,
-        transport,
-        sport,
-        sipp(server),
-        sipp(&client_args),
-    );
-    let pcap = cap.stop();
+    let (dir, pcap, sport) = capture_call(name, transport, server, &client_args);
     let out = dir.join("out");
     convert(&pcap, &out, sport);
     check_keywords(&out, &pcap, sport);
@@ -465,4 +487,199 @@ fn bad_input_is_a_clear_error_and_help_documents_the_flags() {
     ] {
         assert!(help.contains(flag), "help lacks {flag}:\n{help}");
     }
+}
+
+#[test]
+fn the_tool_job_converts_an_uploaded_capture_and_the_pair_imports_as_scenarios() {
+    let (_dir, pcap, _) = capture_call("p2s-api", "u1", &["-sn", "uas"], &["-sn", "uac"]);
+    let m = Master::start("p2s-api-master");
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    let bytes = std::fs::read(&pcap).unwrap();
+    let r = m.req("POST", "/api/v2/media/pcap/call", Some(tk), Some(&bytes));
+    assert!(r.status == 200 || r.status == 201, "{}", r.text());
+    let tools = m.get("/api/v2/tools", Some(tk)).json();
+    let tool = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "pcap2scenario")
+        .unwrap()
+        .clone();
+    assert_eq!(tool["available"], true, "{tool}");
+
+    // Paths outside the media library and the job's own folder are refused; nothing runs.
+    for (args, names) in [
+        (json!({"pcap": "../settings.sqlite"}), "pcap"),
+        (json!({"pcap": "/etc/passwd"}), "pcap"),
+        (json!({"pcap": "media/wav/x.wav"}), "pcap"),
+        (json!({"pcap": "artifacts/jobs/other/x.pcap"}), "pcap"),
+        (
+            json!({"pcap": "call", "out_dir": "../../scenarios"}),
+            "out_dir",
+        ),
+        (json!({"pcap": "call", "sip_port": 70000}), "sip_port"),
+        (
+            json!({"pcap": "call", "pcap_link": "token-ring"}),
+            "pcap_link",
+        ),
+    ] {
+        let r = m.json(
+            "POST",
+            "/api/v2/tools/pcap2scenario/run",
+            Some(tk),
+            &json!({ "args": args }),
+        );
+        assert_eq!(r.status, 400, "{args}: {}", r.text());
+        assert!(r.text().contains(names), "{args}: {}", r.text());
+    }
+
+    let r = m.json(
+        "POST",
+        "/api/v2/tools/pcap2scenario/run",
+        Some(tk),
+        &json!({"id": "p2s", "args": {"pcap": "media/pcap/call.pcap"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let j = wait_job(&m, tk, "p2s", Duration::from_secs(30), finished);
+    assert_eq!(j["status"], "succeeded", "{j}");
+    let detail = m.get("/api/v2/jobs/p2s", Some(tk)).json();
+    let kinds: Vec<&str> = detail["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    for k in ["scenario_uac", "scenario_uas"] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+    let uac = m.get("/api/v2/jobs/p2s/artifacts/scenario_uac", Some(tk));
+    assert_eq!(uac.status, 200);
+    assert!(uac.text().contains("[call_id]"), "{}", uac.text());
+    assert!(
+        m.data_dir
+            .join("artifacts/jobs/p2s/scenarios/scenario_uas.xml")
+            .is_file()
+    );
+
+    // Import: both roles, the UAS id defaulting to <id>_uas.
+    let r = m.json(
+        "POST",
+        "/api/v2/scenarios/import-from-pcap-job",
+        Some(tk),
+        &json!({"job_id": "p2s", "which": "both", "scenario_id": "from-pcap"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["job_id"], "p2s");
+    assert_eq!(body["out_dir"], "artifacts/jobs/p2s/scenarios");
+    let imported: Vec<(String, String, String)> = body["imported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_string(),
+                i["role"].as_str().unwrap().to_string(),
+                i["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        imported,
+        [
+            (
+                "from-pcap".to_string(),
+                "uac".to_string(),
+                "artifacts/jobs/p2s/scenarios/scenario_uac.xml".to_string()
+            ),
+            (
+                "from-pcap_uas".to_string(),
+                "uas".to_string(),
+                "artifacts/jobs/p2s/scenarios/scenario_uas.xml".to_string()
+            ),
+        ]
+    );
+    for id in ["from-pcap", "from-pcap_uas"] {
+        let s = m.get(&format!("/api/v2/scenarios/{id}"), Some(tk));
+        assert_eq!(s.status, 200, "{}", s.text());
+        let xml = s.json()["xml"].as_str().unwrap().to_string();
+        let check = m.json(
+            "POST",
+            "/api/v2/scenarios/check",
+            Some(tk),
+            &json!({"xml": xml}),
+        );
+        assert_eq!(check.status, 200, "{id}: {}", check.text());
+    }
+    // Importing again: the ids are taken.
+    let r = m.json(
+        "POST",
+        "/api/v2/scenarios/import-from-pcap-job",
+        Some(tk),
+        &json!({"job_id": "p2s", "scenario_id": "from-pcap"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+
+    // A capture without SIP (the upload checks it is a capture): the job fails saying
+    // why, and cannot be imported.
+    let r = m.req(
+        "POST",
+        "/api/v2/media/pcap/junk",
+        Some(tk),
+        Some(&api_support::pcap_bytes()),
+    );
+    assert!(r.status == 200 || r.status == 201, "{}", r.text());
+    let r = m.json(
+        "POST",
+        "/api/v2/tools/pcap2scenario/run",
+        Some(tk),
+        &json!({"id": "p2s-junk", "args": {"pcap": "junk"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let j = wait_job(&m, tk, "p2s-junk", Duration::from_secs(30), finished);
+    assert_eq!(j["status"], "failed", "{j}");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("no SIP message found"),
+        "{j}"
+    );
+    let r = m.json(
+        "POST",
+        "/api/v2/scenarios/import-from-pcap-job",
+        Some(tk),
+        &json!({"job_id": "p2s-junk", "scenario_id": "junk"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("has not succeeded"), "{}", r.text());
+    // A job of another kind, and an unknown one.
+    let r = m.json(
+        "POST",
+        "/api/v2/tools/report-html/run",
+        Some(tk),
+        &json!({"id": "html", "args": {"in": "p2s"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    wait_job(&m, tk, "html", Duration::from_secs(30), finished);
+    let r = m.json(
+        "POST",
+        "/api/v2/scenarios/import-from-pcap-job",
+        Some(tk),
+        &json!({"job_id": "html", "scenario_id": "x"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("not a pcap2scenario tool job"),
+        "{}",
+        r.text()
+    );
+    let r = m.json(
+        "POST",
+        "/api/v2/scenarios/import-from-pcap-job",
+        Some(tk),
+        &json!({"job_id": "nope", "scenario_id": "x"}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
 }

@@ -112,6 +112,16 @@ pub(crate) enum ToolRun {
     /// job reads its own files: no link out of that folder), written as `out` (a
     /// `NAME.html`) in this job's own folder.
     ReportHtml { source: JobRoots, out: String },
+    /// `pcap2scenario`: converts `pcap` (a name read under the job's file rule, `files`:
+    /// the media library or this job's own folder) into the scenario pair written into
+    /// `out_dir`, a folder of this job's own.
+    Pcap2Scenario {
+        files: JobRoots,
+        pcap: String,
+        out_dir: String,
+        sip_port: u16,
+        pcap_link: Option<String>,
+    },
 }
 
 /// Why a spec file cannot be run.
@@ -145,6 +155,10 @@ pub(crate) enum SpecError {
     },
     #[error("run.tool.report_html.out \"{0}\": a tool writes only NAME.html into its own folder")]
     ToolOut(String),
+    #[error(
+        "run.tool.pcap2scenario.out_dir \"{0}\": a tool writes only into a folder of its own folder"
+    )]
+    ToolOutDir(String),
 }
 
 /// The two keys read before the rest, so a newer spec gets "version N is not supported"
@@ -221,6 +235,22 @@ impl JobFile {
                     true => Ok(()),
                     false => Err(SpecError::ToolOut(out.chars().take(80).collect())),
                 }
+            }
+            Run::Tool(ToolRun::Pcap2Scenario { files, out_dir, .. }) => {
+                let plain = !out_dir.is_empty()
+                    && !out_dir.contains('/')
+                    && out_dir != ".."
+                    && out_dir != ".";
+                if !plain {
+                    return Err(SpecError::ToolOutDir(out_dir.chars().take(80).collect()));
+                }
+                if files.job_dir != self.artifacts_dir {
+                    return Err(SpecError::Confinement {
+                        confined: files.job_dir.clone(),
+                        artifacts: self.artifacts_dir.clone(),
+                    });
+                }
+                Ok(())
             }
         }
     }

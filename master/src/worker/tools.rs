@@ -4,16 +4,21 @@
 //! `summary.json` of the job folder the spec names, as a job reads its own files (a
 //! regular file, no link out of that folder, size-capped), and writes report.html (or the
 //! `NAME.html` the spec names) into this job's own folder without following a link
-//! planted at that name. Must not: resolve arguments (the master did) or start processes.
+//! planted at that name. `pcap2scenario` reads its capture under the job's file rule
+//! (the media library or this job's folder; regular file, no link out, 256 MiB) and
+//! writes scenario_uac.xml, scenario_uas.xml (and the RTP captures) into its `out_dir`
+//! inside this job's folder, never through a link. Must not: resolve arguments (the
+//! master did) or start processes.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use gossipper_engine::files::{Disk, FileAccess, MAX_FILE_BYTES, ReadFiles};
+use gossipper_engine::files::{Disk, FileAccess, MAX_DATA_FILE_BYTES, MAX_FILE_BYTES, ReadFiles};
 
 use crate::job::files;
 use crate::job::spec::ToolRun;
+use crate::pcap2scenario;
 use crate::report;
 
 /// A tool that could not do its work, naming the file.
@@ -30,12 +35,42 @@ pub(crate) fn run(
     title: &str,
     artifacts_dir: &Path,
 ) -> Result<Vec<PathBuf>, ToolFailed> {
-    let ToolRun::ReportHtml { source, out } = tool;
-    let input = source.job_dir.join(files::SUMMARY);
     let failed = |path: &Path, problem: String| ToolFailed {
         path: path.to_path_buf(),
         problem,
     };
+    let (source, out) = match tool {
+        ToolRun::ReportHtml { source, out } => (source, out),
+        ToolRun::Pcap2Scenario {
+            files,
+            pcap,
+            out_dir,
+            sip_port,
+            pcap_link,
+        } => {
+            let rule = FileAccess::Confined(files.clone());
+            let name = Path::new(pcap.as_str());
+            let bytes = Disk(&rule)
+                .read(name, MAX_DATA_FILE_BYTES)
+                .map_err(|e| failed(name, e.to_string()))?;
+            let link = match pcap_link {
+                Some(l) => pcap2scenario::parse_link(l).map_err(|e| failed(name, e))?,
+                None => None,
+            };
+            let opts = pcap2scenario::Options {
+                sip_port: *sip_port,
+                link,
+            };
+            let out = pcap2scenario::convert(pcap, &bytes, &opts)
+                .map_err(|e| failed(name, e.to_string()))?;
+            for n in &out.notes {
+                eprintln!("worker: note: {n}");
+            }
+            return write_scenarios(&artifacts_dir.join(out_dir), &out)
+                .map_err(|(p, e)| failed(&p, e));
+        }
+    };
+    let input = source.job_dir.join(files::SUMMARY);
     // Read as a job reads its own files: that job's folder is the only root.
     let rule = FileAccess::Confined(source.clone());
     let bytes = Disk(&rule)
@@ -55,6 +90,43 @@ pub(crate) fn run(
         .and_then(|mut f| f.write_all(html.as_bytes()))
         .map_err(|e| failed(&out, e.to_string()))?;
     Ok(vec![out])
+}
+
+/// Writes the converter's files into `dir` (made here, inside the job's own folder; a
+/// link planted at the folder or at a file name is not followed).
+fn write_scenarios(
+    dir: &Path,
+    out: &pcap2scenario::Output,
+) -> Result<Vec<PathBuf>, (PathBuf, String)> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if !m.is_dir() => return Err((dir.to_path_buf(), "is not a folder".into())),
+        Ok(_) => {}
+        Err(_) => std::fs::create_dir(dir).map_err(|e| (dir.to_path_buf(), e.to_string()))?,
+    }
+    let mut files: Vec<(&str, &[u8])> = vec![
+        (pcap2scenario::UAC_FILE, out.uac_xml.as_bytes()),
+        (pcap2scenario::UAS_FILE, out.uas_xml.as_bytes()),
+    ];
+    if let Some(r) = &out.rtp_uac {
+        files.push((pcap2scenario::RTP_UAC_FILE, r));
+    }
+    if let Some(r) = &out.rtp_uas {
+        files.push((pcap2scenario::RTP_UAS_FILE, r));
+    }
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(|e| (path.clone(), e.to_string()))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

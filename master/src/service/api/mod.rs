@@ -23,6 +23,7 @@ mod metrics;
 mod profiles;
 mod reports;
 mod routes;
+mod scenario_import;
 mod scenarios;
 mod session;
 mod settings;

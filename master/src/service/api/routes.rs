@@ -6,8 +6,8 @@
 
 use super::{
     Access, ApiError, Call, Ctx, JSON_BODY, MEDIA_BODY, Reply, SCENARIO_BODY, SMALL_BODY, audit,
-    builtin, events, health, jobs, live, loadtest, media, metrics, profiles, reports, scenarios,
-    session, settings, tools, users,
+    builtin, events, health, jobs, live, loadtest, media, metrics, profiles, reports,
+    scenario_import, scenarios, session, settings, tools, users,
 };
 use crate::service::store::profiles::{ClientProfile, ServerProfile};
 
@@ -148,6 +148,13 @@ pub(crate) const ROUTES: &[Route] = &[
         User,
         SCENARIO_BODY,
         scenarios::check,
+    ),
+    r(
+        "POST",
+        "/scenarios/import-from-pcap-job",
+        User,
+        SMALL_BODY,
+        scenario_import::import,
     ),
     r("POST", "/scenarios", User, SCENARIO_BODY, scenarios::create),
     r("GET", "/scenarios/{id}", User, 0, scenarios::get),

@@ -1,7 +1,7 @@
 //! `GET /tools` (the catalogue) and `POST /tools/{id}/run` (a `tool` job). The table and
 //! the tools' arguments live in `resolve::tools`, and the worker runs them; a tool this
-//! build cannot run is listed with `available: false`, and its job fails at once saying
-//! so. Must not: check tool arguments itself (the job's resolution does).
+//! build cannot run is listed with `available: false` and refused (400, no job), as are
+//! bad arguments. Must not: check tool arguments itself (the job's resolution does).
 
 use serde::{Deserialize, Serialize};
 

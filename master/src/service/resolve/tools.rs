@@ -7,11 +7,15 @@
 //! `in` names an existing job (its id, or the data-dir path of its `summary.json`, which
 //! is read like every file a job reads: a regular file, no link out of that job's folder,
 //! size-capped), and `out` a `NAME.html` file of the tool job's own folder (never another
-//! job's files or a folder for a job id not yet used). In this build `report-html` runs;
-//! the others are listed as not available and their jobs fail at once saying so. Must
-//! not: read or write a job's files, or start processes.
+//! job's files or a folder for a job id not yet used). `pcap2scenario`'s `pcap` is read
+//! under the job's file rule (`media/pcap/NAME.pcap` of the media library, `NAME` alone
+//! meaning that file, or a file of the tool job's own folder) and checked to exist now;
+//! its `out_dir` is a folder of the tool job's own (default `scenarios`). In this build
+//! `report-html` and `pcap2scenario` run; the others are listed as not available and
+//! refused (400). Must not: read or write a job's files (beyond checking that the
+//! capture is there), or start processes.
 
-use gossipper_engine::files::JobRoots;
+use gossipper_engine::files::{Disk, FileAccess, JobRoots, MAX_DATA_FILE_BYTES, ReadFiles};
 use serde::Serialize;
 
 use crate::job::spec::ToolRun;
@@ -45,10 +49,10 @@ pub(crate) fn catalogue() -> Vec<Tool> {
         Tool {
             id: "pcap2scenario",
             title: "PCAP to scenario",
-            summary: "Turns a SIP capture into a UAC and a UAS scenario.",
-            args_schema: json!({"pcap": "string, required — media/pcap/NAME.pcap", "out_dir": "string", "sip_port": "integer", "pcap_link": "string"}),
+            summary: "Turns the first call of a SIP capture (pcap/pcapng; UDP or TCP; IPv4 or IPv6) into a UAC and a UAS scenario with SIPp keywords, plus the call's RTP per direction; import them with POST /scenarios/import-from-pcap-job.",
+            args_schema: json!({"pcap": "string, required — media/pcap/NAME.pcap from the media library (NAME alone means the same), or a file of this job's own folder", "out_dir": "string — a folder in this job's own artifacts folder (default scenarios; artifacts/jobs/THIS_JOB_ID/NAME is accepted too)", "sip_port": "integer — only packets from or to this port are SIP (default 0: anything that parses as SIP)", "pcap_link": "string — auto (default), ethernet, linux_sll, linux_sll2, raw, null, loop, ipv4, ipv6 or a DLT number"}),
             example_args: json!({"pcap": "media/pcap/call.pcap"}),
-            available: false,
+            available: true,
         },
         Tool {
             id: "summary-to-pdf",
@@ -82,7 +86,7 @@ pub(crate) fn catalogue() -> Vec<Tool> {
 pub(crate) enum ToolError {
     #[error("unknown tool \"{0}\"")]
     Unknown(String),
-    #[error("tool \"{0}\" is not available in this build")]
+    #[error("tool \"{0}\" is not available in this build (GET /api/v2/tools lists what runs)")]
     NotAvailable(String),
     #[error("args.{arg}: {problem}")]
     BadArg { arg: &'static str, problem: String },
@@ -103,6 +107,9 @@ fn check(
     if !tool.available {
         return Err(ToolError::NotAvailable(id.to_string()));
     }
+    if id == "pcap2scenario" {
+        return pcap_args(args, job_id).map(drop);
+    }
     let allowed = ["in", "out"];
     if let Some(k) = args.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(ToolError::BadArg {
@@ -119,6 +126,74 @@ fn check(
     }
     output_name(args, job_id)?;
     Ok(())
+}
+
+/// `pcap2scenario`'s arguments, checked by name (the capture's presence is checked by
+/// `resolve`, which knows the data dir).
+struct PcapArgs {
+    /// The capture's name under the job's file rule.
+    pcap: String,
+    out_dir: String,
+    sip_port: u16,
+    pcap_link: Option<String>,
+}
+
+fn pcap_args(
+    args: &serde_json::Map<String, serde_json::Value>,
+    job_id: &str,
+) -> Result<PcapArgs, ToolError> {
+    let allowed = ["pcap", "out_dir", "sip_port", "pcap_link"];
+    if let Some(k) = args.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ToolError::BadArg {
+            arg: "?",
+            problem: format!(
+                "unknown argument \"{k}\" (pcap2scenario takes pcap, out_dir, sip_port, pcap_link)"
+            ),
+        });
+    }
+    let pcap = str_arg(args, "pcap")?.ok_or(ToolError::BadArg {
+        arg: "pcap",
+        problem: "is required: media/pcap/NAME.pcap (upload it with POST /media/pcap/NAME)".into(),
+    })?;
+    // A bare name is the media library's capture of that name.
+    let pcap = if pcap.contains('/') {
+        pcap.to_string()
+    } else {
+        let name = pcap.strip_suffix(".pcap").unwrap_or(pcap);
+        format!("media/pcap/{name}.pcap")
+    };
+    let own = format!("artifacts/jobs/{job_id}/");
+    let out_dir = str_arg(args, "out_dir")?.unwrap_or("scenarios");
+    let out_name = out_dir.strip_prefix(own.as_str()).unwrap_or(out_dir);
+    check_name(out_name).map_err(|e| ToolError::BadArg {
+        arg: "out_dir",
+        problem: format!(
+            "\"{out_dir}\": {e}; a tool writes only into a folder of its own ({own}NAME)"
+        ),
+    })?;
+    let sip_port = match args.get("sip_port") {
+        None | Some(serde_json::Value::Null) => 0,
+        Some(v) => v
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or(ToolError::BadArg {
+                arg: "sip_port",
+                problem: format!("{v} is not a port number (0-65535)"),
+            })?,
+    };
+    let pcap_link = str_arg(args, "pcap_link")?.map(str::to_string);
+    if let Some(l) = &pcap_link {
+        crate::pcap2scenario::parse_link(l).map_err(|problem| ToolError::BadArg {
+            arg: "pcap_link",
+            problem,
+        })?;
+    }
+    Ok(PcapArgs {
+        pcap,
+        out_dir: out_name.to_string(),
+        sip_port,
+        pcap_link,
+    })
 }
 
 fn str_arg<'a>(
@@ -189,6 +264,9 @@ pub(crate) fn resolve(
     job_exists: &dyn Fn(&str) -> bool,
 ) -> Result<(String, ToolRun), ToolError> {
     check(id, args, job_id, job_exists)?;
+    if id == "pcap2scenario" {
+        return pcap_run(args, layout, job_id);
+    }
     let source = input_job(args)?;
     let bad_in = |e: PathError| ToolError::BadArg {
         arg: "in",
@@ -202,6 +280,43 @@ pub(crate) fn resolve(
         out: output_name(args, job_id)?.to_string(),
     };
     Ok((format!("gossipper report — job {source}"), run))
+}
+
+/// `pcap2scenario`: the capture must be readable under the job's rule now (400 naming
+/// it otherwise, no job created).
+fn pcap_run(
+    args: &serde_json::Map<String, serde_json::Value>,
+    layout: &Layout,
+    job_id: &str,
+) -> Result<(String, ToolRun), ToolError> {
+    let a = pcap_args(args, job_id)?;
+    let roots = JobRoots {
+        data_dir: layout.root().to_path_buf(),
+        job_dir: layout
+            .path(Place::JobArtifacts(job_id))
+            .map_err(|e| ToolError::BadArg {
+                arg: "id",
+                problem: e.to_string(),
+            })?,
+    };
+    let rule = FileAccess::Confined(roots.clone());
+    Disk(&rule)
+        .check(std::path::Path::new(&a.pcap), MAX_DATA_FILE_BYTES)
+        .map_err(|e| ToolError::BadArg {
+            arg: "pcap",
+            problem: format!("{}: {e}", a.pcap),
+        })?;
+    let title = format!("pcap2scenario — {}", a.pcap);
+    Ok((
+        title,
+        ToolRun::Pcap2Scenario {
+            files: roots,
+            pcap: a.pcap,
+            out_dir: a.out_dir,
+            sip_port: a.sip_port,
+            pcap_link: a.pcap_link,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -232,9 +347,36 @@ mod tests {
             Err(ToolError::Unknown(_))
         ));
         assert!(matches!(
-            check("pcap2scenario", &args(json!({"pcap": "x"})), "t1", &known),
+            check("summary-to-pdf", &args(json!({"in": "x"})), "t1", &known),
             Err(ToolError::NotAvailable(_))
         ));
+        check("pcap2scenario", &args(json!({"pcap": "x"})), "t1", &known).unwrap();
+        for bad in [
+            json!({}),
+            json!({"pcap": "x", "out_dir": "../t2"}),
+            json!({"pcap": "x", "out_dir": "artifacts/jobs/t2/scenarios"}),
+            json!({"pcap": "x", "sip_port": 70000}),
+            json!({"pcap": "x", "sip_port": "5060"}),
+            json!({"pcap": "x", "pcap_link": "token-ring"}),
+            json!({"pcap": "x", "in": "j"}),
+        ] {
+            assert!(
+                matches!(
+                    check("pcap2scenario", &args(bad.clone()), "t1", &known),
+                    Err(ToolError::BadArg { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let a = pcap_args(
+            &args(json!({"pcap": "call", "out_dir": "artifacts/jobs/t1/mine", "sip_port": 5060})),
+            "t1",
+        )
+        .unwrap();
+        assert_eq!(
+            (a.pcap.as_str(), a.out_dir.as_str(), a.sip_port),
+            ("media/pcap/call.pcap", "mine", 5060)
+        );
         for bad in [
             json!({}),
             json!({"in": 3}),

@@ -4,8 +4,9 @@
 //! Owns: [`CheckError`], every reason a job may not start, typed, and the split between a
 //! request that is refused (400, no job is created: a file the job's rule forbids, a
 //! scenario past the parser's limits, a shell command, a threshold on a timer the
-//! scenario lacks, a tool argument naming another job's files) and a job that is created
-//! and fails at once (an unknown profile, a missing file, a tool this build lacks). The
+//! scenario lacks, a tool this build cannot run, a tool argument naming another job's
+//! files or a missing capture) and a job that is created and fails at once (an unknown
+//! profile, a missing file). The
 //! configuration checked here is the one the supervisor writes into the job's spec file,
 //! so the worker runs exactly what was checked. Must not: write anything (the supervisor
 //! creates the job).
@@ -38,7 +39,9 @@ impl CheckError {
     /// the job failing at once.
     pub(crate) fn refuses(&self) -> bool {
         match self {
-            CheckError::Resolve(ResolveError::Tool(ToolError::BadArg { .. })) => true,
+            CheckError::Resolve(ResolveError::Tool(
+                ToolError::BadArg { .. } | ToolError::NotAvailable(_),
+            )) => true,
             CheckError::Resolve(_) => false,
             CheckError::Scenario(errs) => errs.0.iter().any(|e| match &e.kind {
                 ScenarioErrorKind::File { error, .. } => error.is_refusal(),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::{MAX_LINE, RunningJob, lock};
 use crate::job::files;
 use crate::job::line::WorkerLine;
+use crate::pcap2scenario;
 use crate::service::store::jobs::JobStatus;
 
 /// The worker process's pipes and the log file its stderr is copied into.
@@ -168,6 +169,32 @@ pub(super) fn collect_artifacts(dir: &Path) -> Vec<Found> {
                 path: p.display().to_string(),
                 size_bytes: m.len(),
             });
+        }
+    }
+    // pcap2scenario's outputs, one folder down (`scenarios/` by default), each its own
+    // kind so `GET /jobs/{id}/artifacts/{kind}` serves it.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name() == files::RECORDINGS || !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            for (kind, name) in [
+                ("scenario_uac", pcap2scenario::UAC_FILE),
+                ("scenario_uas", pcap2scenario::UAS_FILE),
+                ("rtp_uac", pcap2scenario::RTP_UAC_FILE),
+                ("rtp_uas", pcap2scenario::RTP_UAS_FILE),
+            ] {
+                let p = e.path().join(name);
+                if let Ok(m) = std::fs::symlink_metadata(&p)
+                    && m.is_file()
+                {
+                    found.push(Found {
+                        kind,
+                        path: p.display().to_string(),
+                        size_bytes: m.len(),
+                    });
+                }
+            }
         }
     }
     if let Ok(entries) = std::fs::read_dir(dir.join(files::RECORDINGS)) {

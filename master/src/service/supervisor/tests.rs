@@ -330,15 +330,25 @@ while :; do sleep 0.05; done"#,
 #[test]
 fn a_job_that_cannot_run_fails_at_once_without_a_process() {
     let f = fixture("exit 0");
-    let mut req = tool_job("bad");
+    // A tool this build cannot run is refused before any job exists.
+    let mut req = tool_job("pdf");
+    req.profile_id = "summary-to-pdf".into();
+    let e = f.start(req).unwrap_err();
+    assert!(matches!(e, StartError::Rejected(_)), "{e}");
+    assert!(e.to_string().contains("not available"), "{e}");
+    assert!(f.sup.db.read(|c| jobs::by_id(c, "pdf")).unwrap().is_none());
+    // So is a pcap2scenario whose capture is not in the media library.
+    let mut req = tool_job("p2s");
     req.profile_id = "pcap2scenario".into();
-    let job = f.start(req).unwrap();
-    assert_eq!(job.status, JobStatus::Failed);
-    assert!(job.error.contains("not available"), "{}", job.error);
-    assert!(job.pid.is_none());
+    req.tool_args = serde_json::json!({"pcap": "missing"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let e = f.start(req).unwrap_err();
+    assert!(e.to_string().contains("media/pcap/missing.pcap"), "{e}");
     let job = f
         .start(StartRequest {
-            id: Some("srv".into()),
+            id: Some("bad".into()),
             profile_id: "missing".into(),
             profile_kind: ProfileKind::Server,
             ..Default::default()
