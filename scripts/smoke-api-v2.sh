@@ -178,6 +178,7 @@ check "load-test catalogue" 200 "${OP[@]}" "$API/load-test"
 jcheck "load-test defaults" '.defaults.scenario_id == "invite_media"'
 check "tools catalogue" 200 "${OP[@]}" "$API/tools"
 jcheck "report-html tool listed" '[.tools[].id] | index("report-html") != null'
+jcheck "pcap2scenario tool available" '[.tools[] | select(.id == "pcap2scenario") | .available] == [true]'
 
 if [ "$fails" -gt 0 ]; then
   echo "smoke-api-v2: $fails check(s) failed" >&2

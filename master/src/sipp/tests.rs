@@ -969,6 +969,7 @@ fn help_version_and_no_arguments() {
     }
     let usage = super::flags::usage();
     assert!(usage.contains("gossipper ui ") && usage.contains("gossipper worker --spec"));
+    assert!(usage.contains("gossipper pcap2scenario FILE.pcap"));
     for args in [&["-v"][..], &["--v"], &["-version"], &["--version"]] {
         assert_eq!(parsed(args), Ok(Parsed::Version), "{args:?}");
     }
