@@ -3,8 +3,9 @@
 //! listens, stopped with SIGINT), converts it with the subcommand, then runs the
 //! generated pair gossipper against gossipper, our UAS against SIPp running the generated
 //! UAC, and SIPp's UAS against our UAC: one call each, zero failures on every side (each
-//! side's -trace_stat CSV). Cases: UDP, TCP (`-t t1`), a digest challenge followed by a
-//! re-INVITE, and a call with RTP both ways (split into per-direction captures). Bad
+//! side's -trace_stat CSV). Cases: UDP, TCP (`-t t1`), IPv6 recorded on `any` (Linux
+//! cooked SLL2 frames), a digest challenge followed by a re-INVITE, and a call with RTP
+//! both ways (split into per-direction captures). Bad
 //! input gives a clear error and exit 1. Through a real `gossipper ui`: the capture
 //! uploaded as pcap media, the `pcap2scenario` tool job, its artifacts, and
 //! `POST /scenarios/import-from-pcap-job` storing the pair as scenarios that validate.
@@ -43,12 +44,17 @@ struct Capture {
 }
 
 impl Capture {
-    /// Starts tcpdump and returns once it says it is listening.
+    /// Starts tcpdump on the loopback and returns once it says it is listening.
     fn start(dir: &Path, name: &str, filter: &str) -> Capture {
+        Capture::start_on("lo", dir, name, filter)
+    }
+
+    /// Starts tcpdump on `iface` (`any` records Linux cooked SLL2 frames).
+    fn start_on(iface: &str, dir: &Path, name: &str, filter: &str) -> Capture {
         let file = dir.join(format!("{name}.pcap"));
         let err = dir.join(format!("{name}.tcpdump.err"));
         let mut cmd = Command::new("tcpdump");
-        cmd.args(["-i", "lo", "--immediate-mode", "-U", "-w"])
+        cmd.args(["-i", iface, "--immediate-mode", "-U", "-w"])
             .arg(&file)
             .args(filter.split_whitespace())
             .stderr(std::fs::File::create(&err).expect("tcpdump stderr file"));
@@ -114,22 +120,38 @@ fn ours<'a>(args: &[&'a str]) -> Side<'a> {
 /// Runs one call between `server` (on `sport`) and `client` in `dir`, with `transport`
 /// (`u1` or `t1`); both must succeed with zero failed calls.
 fn call(name: &str, dir: &Path, transport: &str, sport: u16, server: Side<'_>, client: Side<'_>) {
+    call_on("127.0.0.1", name, dir, transport, sport, server, client);
+}
+
+/// `call` with both peers on `ip` (`::1` for IPv6).
+fn call_on(
+    ip: &str,
+    name: &str,
+    dir: &Path,
+    transport: &str,
+    sport: u16,
+    server: Side<'_>,
+    client: Side<'_>,
+) {
     let cport = free_port();
     let s_csv = dir.join(format!("{name}.server.csv"));
     let c_csv = dir.join(format!("{name}.client.csv"));
     let mut scmd = Command::new(&server.bin);
     scmd.current_dir(dir)
         .args(&server.args)
-        .args(["-t", transport, "-i", "127.0.0.1", "-p", &sport.to_string()])
+        .args(["-t", transport, "-i", ip, "-p", &sport.to_string()])
         .args(["-m", "1"]);
     peer_args(&mut scmd, &s_csv);
     let mut s = Proc::spawn(&format!("{name} server"), &mut scmd);
     s.wait_bound(Sock::for_transport(transport), sport);
     let mut ccmd = Command::new(&client.bin);
     ccmd.current_dir(dir)
-        .arg(format!("127.0.0.1:{sport}"))
+        .arg(match ip.contains(':') {
+            true => format!("[{ip}]:{sport}"),
+            false => format!("{ip}:{sport}"),
+        })
         .args(&client.args)
-        .args(["-t", transport, "-i", "127.0.0.1", "-p", &cport.to_string()])
+        .args(["-t", transport, "-i", ip, "-p", &cport.to_string()])
         .args(["-m", "1"]);
     peer_args(&mut ccmd, &c_csv);
     let c = Proc::spawn(&format!("{name} client"), &mut ccmd);
@@ -325,6 +347,57 @@ fn a_tcp_call_is_reassembled_and_replays_ours_and_sipp_both_ways() {
         !uac.contains("retrans="),
         "no retransmissions on TCP:\n{uac}"
     );
+}
+
+#[test]
+fn an_ipv6_call_recorded_as_linux_cooked_frames_replays_ours_and_sipp_both_ways() {
+    let name = "p2s-v6";
+    let dir = scratch_dir(name);
+    let sport = free_port();
+    // `-i any` records Linux cooked (SLL2) frames instead of Ethernet.
+    let cap = Capture::start_on("any", &dir, name, &format!("udp port {sport}"));
+    let (server, client) = (["-sn", "uas"], ["-sn", "uac"]);
+    call_on(
+        "::1",
+        &format!("{name}-capture"),
+        &dir,
+        "u1",
+        sport,
+        sipp(&server),
+        sipp(&client),
+    );
+    let pcap = cap.stop();
+    let out = dir.join("out");
+    convert(&pcap, &out, sport);
+    let uac = std::fs::read_to_string(out.join("scenario_uac.xml")).expect("uac");
+    let body = uac.split("-->").nth(1).expect("scenario");
+    assert!(!body.contains("::1"), "{uac}");
+    assert!(uac.contains("from [::1]:"), "{uac}");
+    let (uac, uas) = (out.join("scenario_uac.xml"), out.join("scenario_uas.xml"));
+    let (uac, uas) = (uac.to_str().expect("utf-8"), uas.to_str().expect("utf-8"));
+    for (label, server, client) in [
+        ("ours-vs-ours", ours(&["-sf", uas]), ours(&["-sf", uac])),
+        (
+            "ours-uas-vs-sipp-uac",
+            ours(&["-sf", uas]),
+            sipp(&["-sf", uac]),
+        ),
+        (
+            "sipp-uas-vs-ours-uac",
+            sipp(&["-sf", uas]),
+            ours(&["-sf", uac]),
+        ),
+    ] {
+        call_on(
+            "::1",
+            &format!("{name}-{label}"),
+            &dir,
+            "u1",
+            free_port(),
+            server,
+            client,
+        );
+    }
 }
 
 #[test]
