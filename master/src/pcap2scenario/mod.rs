@@ -17,7 +17,7 @@ mod script;
 mod stream;
 mod template;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -158,6 +158,16 @@ fn udp_capture(link: DataLink, caller: &str, callee: &str, msgs: &[(bool, String
     pcap(link, &frames)
 }
 
+/// A basic UDP call over Ethernet, for other modules' tests (the worker's tool).
+pub(crate) fn sample_capture() -> Vec<u8> {
+    udp_capture(
+        DataLink::ETHERNET,
+        CALLER,
+        CALLEE,
+        &basic_call("sample@10.0.0.1"),
+    )
+}
+
 fn body(xml: &str) -> &str {
     xml.split("-->").nth(1).unwrap()
 }

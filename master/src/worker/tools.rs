@@ -182,4 +182,56 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn pcap2scenario_tool_reads_the_media_library_and_writes_only_its_own_folder() {
+        let dir = std::env::temp_dir().join(format!("gossipper-p2s-tool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let art = dir.join("artifacts/jobs/t1");
+        std::fs::create_dir_all(&art).unwrap();
+        std::fs::create_dir_all(dir.join("media/pcap")).unwrap();
+        std::fs::write(
+            dir.join("media/pcap/call.pcap"),
+            crate::pcap2scenario::tests::sample_capture(),
+        )
+        .unwrap();
+        let tool = |pcap: &str| ToolRun::Pcap2Scenario {
+            files: JobRoots {
+                data_dir: dir.clone(),
+                job_dir: art.clone(),
+            },
+            pcap: pcap.into(),
+            out_dir: "scenarios".into(),
+            sip_port: 0,
+            pcap_link: None,
+        };
+        let out = run(&tool("media/pcap/call.pcap"), "t", &art).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                art.join("scenarios/scenario_uac.xml"),
+                art.join("scenarios/scenario_uas.xml")
+            ]
+        );
+        let uac = std::fs::read_to_string(&out[0]).unwrap();
+        assert!(uac.contains("Call-ID: [call_id]"), "{uac}");
+        // A capture that is a link out of the media library is not read.
+        let secret = dir.join("secret.pcap");
+        std::fs::write(&secret, crate::pcap2scenario::tests::sample_capture()).unwrap();
+        std::os::unix::fs::symlink(&secret, dir.join("media/pcap/link.pcap")).unwrap();
+        let e = run(&tool("media/pcap/link.pcap"), "t", &art).unwrap_err();
+        assert!(e.path.ends_with("media/pcap/link.pcap"), "{e}");
+        // A link planted at an output name is not followed.
+        let target = dir.join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        std::fs::remove_file(art.join("scenarios/scenario_uas.xml")).unwrap();
+        std::os::unix::fs::symlink(&target, art.join("scenarios/scenario_uas.xml")).unwrap();
+        assert!(run(&tool("media/pcap/call.pcap"), "t", &art).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        // Not a capture: the error names the file.
+        std::fs::write(dir.join("media/pcap/junk.pcap"), b"junk").unwrap();
+        let e = run(&tool("media/pcap/junk.pcap"), "t", &art).unwrap_err();
+        assert!(e.to_string().contains("not a pcap"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
