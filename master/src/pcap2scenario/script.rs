@@ -93,7 +93,7 @@ pub(crate) fn commands(d: &Dialog, side: Side, parties: &Parties) -> Vec<Cmd> {
             add_to_tag,
             authenticate,
         };
-        let mut text = template::rewrite(side, parties, &msg, hints, true);
+        let mut text = template::rewrite(side, parties, &msg, hints);
         if method == b"ACK"
             && last_invite_final.is_some_and(|c| c >= 300)
             && let Some(at) = last_invite_send

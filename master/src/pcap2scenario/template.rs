@@ -52,7 +52,6 @@ pub(crate) fn rewrite(
     parties: &Parties,
     msg: &SipMessage<'_>,
     hints: SendHints,
-    tcp_or_udp_transport_param: bool,
 ) -> String {
     let (own, peer) = match side {
         Side::Uac => (&parties.caller_addrs, &parties.callee_addrs),
@@ -148,13 +147,7 @@ pub(crate) fn rewrite(
             (HeaderName::CSeq, false) => Some("[last_CSeq:]".into()),
             (HeaderName::ContentLength, _) => Some("Content-Length: [len]".into()),
             (HeaderName::Contact, _) => {
-                let v = subst.apply(value);
-                let v = if tcp_or_udp_transport_param {
-                    transport_param(&v)
-                } else {
-                    v
-                };
-                Some(format!("Contact: {v}"))
+                Some(format!("Contact: {}", transport_param(&subst.apply(value))))
             }
             (HeaderName::Authorization | HeaderName::ProxyAuthorization, true)
                 if hints.authenticate =>

@@ -369,6 +369,52 @@ fn a_digest_challenge_becomes_auth_and_the_ack_keeps_the_invite_branch() {
 }
 
 #[test]
+fn a_callee_that_hangs_up_sends_bye_from_the_uas_with_the_callers_tag_as_peer_tag() {
+    let c = "hangup";
+    let bye = format!(
+        "BYE sip:alice@10.0.0.1:5072 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2:5071;branch=z9hG4bK-u\r\nFrom: bob <sip:bob@10.0.0.2:5071>;tag=callee1\r\nTo: alice <sip:alice@10.0.0.1:5072>;tag=caller1\r\nCall-ID: {c}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.2:5071;branch=z9hG4bK-u\r\nFrom: bob <sip:bob@10.0.0.2:5071>;tag=callee1\r\nTo: alice <sip:alice@10.0.0.1:5072>;tag=caller1\r\nCall-ID: {c}\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    let mut msgs = basic_call(c);
+    msgs.truncate(4);
+    msgs.push((false, bye));
+    msgs.push((true, ok));
+    let bytes = udp_capture(DataLink::ETHERNET, CALLER, CALLEE, &msgs);
+    let out = convert("h.pcap", &bytes, &Options::default()).unwrap();
+    let uas = body(&out.uas_xml);
+    for kw in [
+        "BYE sip:alice@[remote_ip]:[remote_port] SIP/2.0",
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+        "From: bob <sip:bob@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]",
+        "To: alice <sip:alice@[remote_ip]:[remote_port]>[peer_tag_param]",
+        "CSeq: [cseq] BYE",
+        "<recv response=\"200\"/>",
+    ] {
+        assert!(uas.contains(kw), "uas lacks {kw}:\n{uas}");
+    }
+    let uac = body(&out.uac_xml);
+    assert!(uac.contains("<recv request=\"BYE\"/>"), "{uac}");
+    // The caller's 200 copies the BYE's To, which already has the caller's tag.
+    assert!(
+        uac.trim_end().ends_with(
+            "[last_CSeq:]\n      Content-Length: [len]\n    ]]>\n  </send>\n</scenario>"
+        ),
+        "{uac}"
+    );
+    assert!(!uac.contains("[last_To:];tag="), "{uac}");
+    for xml in [&out.uac_xml, &out.uas_xml] {
+        gossipper_engine::scenario::load(
+            xml.as_bytes(),
+            "p.xml",
+            &gossipper_engine::scenario::LoadOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e:?}\n{xml}"));
+    }
+}
+
+#[test]
 fn a_forced_link_type_and_the_sip_port_filter_apply() {
     let bytes = udp_capture(DataLink::ETHERNET, CALLER, CALLEE, &basic_call("l"));
     let e = convert(
