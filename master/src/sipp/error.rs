@@ -23,6 +23,11 @@ pub(crate) enum CliError {
         arg: String,
         suggestion: Option<&'static str>,
     },
+    /// A subcommand after `sipp` (only SIPp's flags follow `sipp`).
+    #[error(
+        "'{0}' is a subcommand: run 'gossipper {0} …' without 'sipp' (only SIPp's flags follow 'sipp')"
+    )]
+    SubcommandAfterSipp(String),
     /// The command line ended before the flag's value(s).
     #[error("Missing argument for param '-{flag}'. Use 'gossipper -h' for details")]
     MissingValue { flag: &'static str },

@@ -28,10 +28,29 @@ pub(crate) enum Scan {
     Usage,
 }
 
+/// The binary's subcommands (`main` dispatches on them), refused after `sipp` as the Go
+/// gossipper refuses them, plus those of the Go tool this build lacks.
+const SUBCOMMANDS: &[&str] = &[
+    "ui",
+    "worker",
+    "pcap2scenario",
+    "server",
+    "tui",
+    "shell",
+    "cli",
+    "report-html",
+    "summary-to-pdf",
+];
+
 /// Scans `args` (without the program name) left to right.
 pub(crate) fn scan(args: &[String]) -> Result<Scan, CliError> {
     let start = args.iter().take_while(|a| a.as_str() == "sipp").count();
     let rest = args.get(start..).unwrap_or_default();
+    if let Some(first) = rest.first().filter(|_| start > 0)
+        && SUBCOMMANDS.contains(&first.as_str())
+    {
+        return Err(CliError::SubcommandAfterSipp(first.clone()));
+    }
     if rest.is_empty() {
         // `sipp` alone prints its usage and exits 99.
         return Ok(Scan::Usage);

@@ -586,6 +586,12 @@ fn errors_name_the_flag_at_fault() {
         ),
         (&["-"], |e| matches!(e, CliError::UnknownFlag { .. })),
         (&["--"], |e| matches!(e, CliError::UnknownFlag { .. })),
+        (&["sipp", "pcap2scenario", "x.pcap"], |e| {
+            *e == CliError::SubcommandAfterSipp("pcap2scenario".into())
+        }),
+        (&["sipp", "sipp", "ui"], |e| {
+            *e == CliError::SubcommandAfterSipp("ui".into())
+        }),
         (&["-sf"], |e| *e == CliError::MissingValue { flag: "sf" }),
         (&["-key", "onlyone"], |e| {
             *e == CliError::MissingValue { flag: "key" }
