@@ -101,6 +101,13 @@ impl WebrtcConfig {
     }
 }
 
+/// A fresh self-signed DTLS certificate to share among many bridges
+/// ([`WebrtcConfig::dtls_cert`]). Reads the OS random source: the runtime calls it once
+/// per run. `None` if the key could not be made (each bridge then makes its own).
+pub fn generate_dtls_cert() -> Option<DtlsCert> {
+    dimpl::certificate::generate_self_signed_certificate().ok()
+}
+
 /// A datagram to send; its bytes were written into the caller's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {

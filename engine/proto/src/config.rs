@@ -352,6 +352,33 @@ impl HealthGates {
 }
 
 /// One run of the engine, fully resolved.
+/// How WebRTC calls (`<scenario webrtc="true">`) set up their bridges. Unused by other
+/// scenarios.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebrtcSpec {
+    /// ICE servers, `stun:host[:port]` (TURN is refused when the run prepares: there is
+    /// no TURN client yet).
+    pub ice_servers: Vec<String>,
+    /// Offer PCMA before PCMU, and send PCMA when the peer takes both.
+    pub prefers_pcma: bool,
+    /// From negotiation to ICE connected, ms.
+    pub ice_timeout_ms: u64,
+    /// From ICE connected to DTLS connected, ms.
+    pub dtls_timeout_ms: u64,
+}
+
+impl Default for WebrtcSpec {
+    fn default() -> Self {
+        WebrtcSpec {
+            ice_servers: Vec::new(),
+            prefers_pcma: false,
+            ice_timeout_ms: 10_000,
+            dtls_timeout_ms: 10_000,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JobSpec {
@@ -426,6 +453,8 @@ pub struct JobSpec {
     pub thresholds: Vec<Threshold>,
     /// `-rtp_echo`.
     pub rtp_echo: bool,
+    /// The WebRTC settings of `webrtc="true"` scenarios (a profile's `webrtc` row).
+    pub webrtc: WebrtcSpec,
     /// `-record_wav_dir`: where recordings named after their call go (every call's with
     /// `record_calls`, and `rtp_record` without a path). `None`: `recordings` in the
     /// working directory.
@@ -540,6 +569,7 @@ impl Default for JobSpec {
             health: HealthGates::default(),
             thresholds: Vec::new(),
             rtp_echo: false,
+            webrtc: WebrtcSpec::default(),
             record_dir: None,
             record_calls: RecordCalls::Off,
             background: false,

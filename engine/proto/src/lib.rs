@@ -77,3 +77,4 @@ pub mod scenario;
 pub mod sim;
 pub mod sip;
 pub mod stats;
+pub mod webrtc;

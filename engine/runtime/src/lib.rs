@@ -54,10 +54,13 @@
 //! say) registers under a `poller::Token` of its own, feeds the endpoint on readiness and
 //! has its deadlines merged into `Endpoint::poll_timeout`.
 
-pub use gossipper_proto::{call, config, endpoint, load, media, output, rng, scenario, sip, stats};
+pub use gossipper_proto::{
+    call, config, endpoint, load, media, output, rng, scenario, sip, stats, webrtc,
+};
 
 pub mod files;
 pub(crate) mod poller;
 pub mod runner;
 pub mod shard;
 pub mod transport;
+mod webrtc_setup;

@@ -15,7 +15,7 @@
 //! and the hand-off are read without one, as they always were, so a framed client makes
 //! exactly one sleep, one recvmmsg and one sendmmsg per frame.
 //!
-//! A later source (one UDP socket per WebRTC call, issue 16) registers like a `-t un`
+//! The UDP socket of each WebRTC call (`shard::webrtc_io`) registers like a `-t un`
 //! call socket: a `Token` of its own, its datagrams fed to the endpoint on readiness, its
 //! deadlines merged into the endpoint's `poll_timeout`.
 
@@ -49,6 +49,8 @@ pub(crate) enum Token {
     Listener,
     /// A stream connection, by its id (`transport::routing`).
     Conn(u64),
+    /// A WebRTC call's UDP socket, by its local port (`shard::webrtc_io`).
+    Webrtc(u16),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -63,6 +65,7 @@ impl Token {
             Token::Handoff => (4, 0),
             Token::Listener => (5, 0),
             Token::Conn(id) => (6, id & VALUE_MASK),
+            Token::Webrtc(port) => (7, u64::from(port)),
         };
         (tag << TAG_SHIFT) | value
     }
@@ -76,6 +79,7 @@ impl Token {
             4 => Token::Handoff,
             5 => Token::Listener,
             6 => Token::Conn(value),
+            7 => Token::Webrtc(u16::try_from(value).ok()?),
             _ => return None,
         })
     }
@@ -286,6 +290,8 @@ mod tests {
             Token::Listener,
             Token::Conn(0),
             Token::Conn(VALUE_MASK),
+            Token::Webrtc(0),
+            Token::Webrtc(u16::MAX),
         ] {
             assert_eq!(Token::from_raw(t.raw()), Some(t));
         }

@@ -371,6 +371,13 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
     // (reference/sipp.md §7.4); the kernel caps the value at net.core.rmem_max.
     let buff = spec.buff_size.unwrap_or(4 << 20);
 
+    // WebRTC calls: settings checked once; each call binds its own socket on this address.
+    let webrtc = if sc.webrtc {
+        let ip = spec.media_ip.unwrap_or(local_ip);
+        Some(crate::webrtc_setup::settings(spec, ip)?)
+    } else {
+        None
+    };
     let rate_cps = spec.rate_cps();
     let call_limit = spec
         .call_limit
@@ -512,6 +519,19 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
                 seed ^ (i as u64 + 1),
             ));
         }
+        if let Some(w) = &webrtc {
+            let mut settings = w.clone();
+            settings.max_sockets = load::share(
+                spec.max_sockets.unwrap_or(DEFAULT_MAX_SOCKETS) as u64,
+                shards,
+                i,
+            )
+            .max(1) as usize;
+            core.set_webrtc(crate::webrtc::WebrtcCalls::new(
+                settings,
+                seed ^ (i as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
+            ));
+        }
         if let Some(users) = spec.users {
             let n = load::share(users, shards, i);
             let first = (0..i).map(|j| load::share(users, shards, j)).sum::<u64>() + 1;
@@ -545,6 +565,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
                     .max(1) as usize,
                 }),
             handoff: handoffs.next(),
+            webrtc_ip: webrtc.as_ref().map(|w| w.ip),
         });
     }
     Ok(Prepared {

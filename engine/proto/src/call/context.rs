@@ -103,4 +103,7 @@ pub struct ShardCx<'a> {
     /// received message, so `[last_*]` keywords and ereg read it from here instead of
     /// parsing the stored copy again.
     pub current: Option<&'a SipMessage<'a>>,
+    /// The shard's WebRTC calls (`webrtc="true"` scenarios): `[webrtc_offer]` and
+    /// `[webrtc_answer]` render from here.
+    pub webrtc: Option<&'a mut crate::webrtc::WebrtcCalls>,
 }

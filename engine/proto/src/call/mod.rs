@@ -349,6 +349,12 @@ impl Call {
         self.finish(now, Outcome::Failed(FailureReason::Aborted), cx)
     }
 
+    /// Ends the call now as failed for a reason outside its scenario (its WebRTC bridge
+    /// failed), with the same default behaviours as [`Call::abort`].
+    pub fn fail(&mut self, now: Instant, reason: FailureReason, cx: &mut ShardCx<'_>) -> Progress {
+        self.finish(now, Outcome::Failed(reason), cx)
+    }
+
     /// Runs commands from `pc` until the call waits or ends.
     fn run(&mut self, now: Instant, cx: &mut ShardCx<'_>) -> Progress {
         let commands = &cx.run.scenario.commands;

@@ -248,6 +248,15 @@ fn render_keyword(
         ),
         Keyword::Timestamp => out.extend_from_slice(format::date_time_spaced(cx.wall).as_bytes()),
         Keyword::Date => out.extend_from_slice(format::rfc1123(cx.wall).as_bytes()),
+        Keyword::WebrtcOffer | Keyword::WebrtcAnswer => {
+            let kind = match k {
+                Keyword::WebrtcOffer => crate::webrtc::SdpKind::Offer,
+                _ => crate::webrtc::SdpKind::Answer,
+            };
+            if let Some(w) = cx.webrtc.as_deref_mut() {
+                w.write_local_sdp(now, call.number, kind, out);
+            }
+        }
         Keyword::Users => push_num(out, env.users.unwrap_or(0) as i64),
         Keyword::UserId => push_num(out, call.user_id() as i64),
         Keyword::Var(v) => call.var(*v, cx).render(out),

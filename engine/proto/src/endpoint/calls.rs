@@ -30,6 +30,8 @@ pub struct Finished {
     pub duration_us: u64,
     /// The call's media numbers (zeros without media).
     pub media: crate::stats::media::CallMedia,
+    /// The call's WebRTC bridge, what it did (`webrtc="true"` scenarios only).
+    pub webrtc: Option<Box<gossipper_media::webrtc::WebrtcStats>>,
 }
 
 impl Finished {
@@ -46,6 +48,7 @@ impl Finished {
             self.duration_us / 1000,
             &err,
             self.media,
+            self.webrtc.as_deref(),
         )
     }
 }
@@ -77,6 +80,7 @@ impl Endpoint {
             out: &mut self.out,
             wall,
             current,
+            webrtc: self.webrtc.as_mut(),
         };
         let progress = f(call, &mut cx);
         self.out.tx.flow = 0;
@@ -112,6 +116,14 @@ impl Endpoint {
             None => Default::default(),
         };
         let media = ended.media;
+        let webrtc = match self.webrtc.as_mut() {
+            Some(w) => {
+                let stats = w.end_call(now, call.number());
+                self.shard.stats.webrtc = *w.counters();
+                stats
+            }
+            None => None,
+        };
         // issue 8: a failed rtpcheck fails a call that otherwise succeeded.
         let outcome = match outcome {
             Outcome::Success if ended.rtpcheck_failed => Outcome::Failed(FailureReason::RtpCheck),
@@ -138,6 +150,7 @@ impl Endpoint {
                 outcome,
                 duration_us,
                 media,
+                webrtc,
             });
         }
         if self.run.env.users.is_some() && !self.stopping {
@@ -160,9 +173,19 @@ impl Endpoint {
             {
                 m.handle_sip(c.number(), msg.call_id(), msg.body());
             }
+            if let Some(w) = self.webrtc.as_mut()
+                && let Some(c) = self.calls.get(h)
+            {
+                w.handle_sip(now, c.number(), msg.body());
+                // The call is hanging up: its media stops now, not after its timewait.
+                if matches!(msg.method(), Some(b"BYE" | b"CANCEL")) {
+                    w.close_media(now, c.number());
+                }
+            }
             self.with_call(h, now, wall, Some(msg), |call, cx| {
                 call.handle_message(now, msg, src, cx)
             });
+            self.fail_webrtc_calls(now, wall);
             return;
         }
         if self.calls.is_dead(msg.call_id()) {
@@ -175,6 +198,12 @@ impl Endpoint {
         {
             if self.stopping {
                 self.shard.stats.counters.out_of_call_msgs += 1;
+                return;
+            }
+            if self.webrtc.as_ref().is_some_and(|w| !w.has_free_port()) {
+                // No call socket bound yet: the request waits for the shell's next top-up
+                // (this turn, before `handle_timeout`).
+                self.webrtc_wait.hold(msg, src);
                 return;
             }
             let number = self.next_call_number();
@@ -197,6 +226,21 @@ impl Endpoint {
             }
             self.shard.stats.current_calls = self.calls.len() as u64;
             self.shard.stats.note_call_created(self.since_start_us(now));
+            let no_socket = match self.webrtc.as_mut() {
+                Some(w) => {
+                    let opened = w.open(now, number, h);
+                    w.handle_sip(now, number, msg.body());
+                    self.shard.stats.webrtc = *w.counters();
+                    !opened
+                }
+                None => false,
+            };
+            if no_socket {
+                self.with_call(h, now, wall, Some(msg), |call, cx| {
+                    call.fail(now, FailureReason::Webrtc, cx)
+                });
+                return;
+            }
             self.with_call(h, now, wall, Some(msg), |call, cx| {
                 // A server call starts at its first recv: deliver the request to it.
                 match call.start(now, cx) {
@@ -204,6 +248,7 @@ impl Endpoint {
                     done => done,
                 }
             });
+            self.fail_webrtc_calls(now, wall);
             return;
         }
         self.out_of_call(msg, src);
@@ -299,6 +344,10 @@ impl Endpoint {
         let n = n.min(10_000);
         let mut opened = 0;
         while opened < n {
+            // WebRTC: a call without its media socket waits for the next turn too.
+            if self.webrtc.as_ref().is_some_and(|w| !w.has_free_port()) {
+                break;
+            }
             // `-t un`: a call without a socket waits for the next turn (still owed).
             let port = match self.udp_ports.as_mut() {
                 Some(pool) => match pool.assign() {
@@ -347,7 +396,25 @@ impl Endpoint {
         self.shard.stats.counters.outgoing_calls += 1;
         self.shard.stats.current_calls = self.calls.len() as u64;
         self.shard.stats.note_call_created(self.since_start_us(now));
+        if let Some(w) = self.webrtc.as_mut() {
+            // A free port was checked by `open_calls`.
+            w.open(now, number, h);
+            self.shard.stats.webrtc = *w.counters();
+        }
         self.with_call(h, now, wall, None, |call, cx| call.start(now, cx));
+    }
+
+    /// Fails the calls whose WebRTC bridge failed since the last look.
+    pub(super) fn fail_webrtc_calls(&mut self, now: Instant, wall: SystemTime) {
+        // Bounded: each failure ends a call, which queues no new failure.
+        for _ in 0..100_000 {
+            let Some((h, _why)) = self.webrtc.as_mut().and_then(|w| w.poll_failed()) else {
+                break;
+            };
+            self.with_call(h, now, wall, None, |call, cx| {
+                call.fail(now, FailureReason::Webrtc, cx)
+            });
+        }
     }
 }
 

@@ -44,6 +44,7 @@ pub mod dead_calls;
 pub mod port_pool;
 pub mod table;
 pub mod timers;
+mod webrtc_wait;
 
 #[cfg(test)]
 mod tests;
@@ -67,6 +68,7 @@ use crate::rng::Rng;
 use crate::scenario::{Role, Scenario};
 use crate::sip::SipMessage;
 use crate::stats::ShardStats;
+use crate::webrtc::{WebrtcCalls, WebrtcTx};
 
 /// The pacer's wake-up granularity at high rates.
 const PACER_TICK: Duration = Duration::from_millis(1);
@@ -123,6 +125,12 @@ pub struct Endpoint {
     /// Stream servers: the live calls each peer (connection) started, so that a closed
     /// connection fails its calls without a scan of the whole table (`fail_calls`).
     calls_by_peer: Option<HashMap<SocketAddr, HashSet<CallHandle>>>,
+    /// `webrtc="true"` scenarios: a bridge and a UDP socket per call (the shell binds
+    /// the sockets; see `webrtc_ports_wanted`).
+    webrtc: Option<WebrtcCalls>,
+    /// WebRTC servers: first requests that found no call socket, until the shell binds
+    /// more.
+    webrtc_wait: webrtc_wait::Waiting,
 }
 
 impl Endpoint {
@@ -174,6 +182,8 @@ impl Endpoint {
             media: None,
             udp_ports: None,
             calls_by_peer,
+            webrtc: None,
+            webrtc_wait: webrtc_wait::Waiting::default(),
             run: Run {
                 scenario,
                 plan,
@@ -187,6 +197,11 @@ impl Endpoint {
     /// Gives the shard its media engine (runs with media only).
     pub fn set_media(&mut self, media: MediaEngine) {
         self.media = Some(media);
+    }
+
+    /// Gives the shard its WebRTC calls (`webrtc="true"` scenarios only).
+    pub fn set_webrtc(&mut self, webrtc: WebrtcCalls) {
+        self.webrtc = Some(webrtc);
     }
 
     /// Whether finished calls come out of [`Endpoint::poll_event`] (call records and
@@ -283,6 +298,36 @@ impl Endpoint {
         pool.wanted(owed.min(10_000) as usize)
     }
 
+    /// WebRTC: how many more call sockets the shell should bind and hand in
+    /// ([`Endpoint::handle_webrtc_port`]) before the next input: for a client, the calls
+    /// due at `now`; for a server, one for the call the next message may open (the shell
+    /// asks again before each message). 0 without WebRTC.
+    #[must_use]
+    pub fn webrtc_ports_wanted(&self, now: Instant) -> usize {
+        let Some(w) = &self.webrtc else {
+            return 0;
+        };
+        if self.stopping {
+            return 0;
+        }
+        let owed = if !self.is_client() {
+            // A spare for the next first request, and one for each that waits.
+            1 + self.webrtc_wait.len() as u64
+        } else if self.run.env.users.is_some() {
+            self.users_waiting.len() as u64
+        } else {
+            let room = self.budget.limit.saturating_sub(self.calls.len() as u64);
+            self.pacer.due(now).min(room)
+        };
+        let owed = self.budget.remaining.map_or(owed, |r| owed.min(r));
+        w.ports_wanted(owed.min(10_000) as usize)
+    }
+
+    /// WebRTC call sockets open (used and spare).
+    pub fn webrtc_sockets(&self) -> usize {
+        self.webrtc.as_ref().map_or(0, WebrtcCalls::open_sockets)
+    }
+
     // ---------------------------------------------------------------- commands
 
     /// Sets this shard's target rate (a ramp, a key, the API).
@@ -349,6 +394,7 @@ impl Endpoint {
         let previous_tick = self.last_tick;
         self.last_tick = now;
         self.calls.expire_dead(now);
+        self.release_webrtc_waiting(now, wall);
         // Bounded per turn so a timer storm cannot starve receiving.
         for _ in 0..100_000 {
             let Some(h) = self.calls.pop_due(now) else {
@@ -363,6 +409,10 @@ impl Endpoint {
             m.handle_timeout(now, wall);
             self.sync_media();
         }
+        if let Some(w) = self.webrtc.as_mut() {
+            w.handle_timeout(now);
+        }
+        self.fail_webrtc_calls(now, wall);
     }
 
     /// `n` datagrams the socket would not take (they are lost).
@@ -386,6 +436,42 @@ impl Endpoint {
                 pool.open_count()
             );
             self.out.events.push_back(ShardEvent::Warning(text));
+        }
+    }
+
+    /// WebRTC: the shell bound a call socket on `port`.
+    pub fn handle_webrtc_port(&mut self, port: u16) {
+        if let Some(w) = self.webrtc.as_mut() {
+            w.supply(port);
+        }
+    }
+
+    /// WebRTC: the shell could not bind another call socket; calls that find none fail
+    /// (counted as `no_socket`).
+    pub fn handle_webrtc_bind_failure(&mut self, why: &str) {
+        if let Some(w) = self.webrtc.as_mut() {
+            w.bind_failed();
+            let text = format!(
+                "webrtc: {why}; new calls get no media socket past the {} open",
+                w.open_sockets()
+            );
+            self.out.events.push_back(ShardEvent::Warning(text));
+        }
+    }
+
+    /// WebRTC: a datagram arrived on the call socket bound to `port`.
+    pub fn handle_webrtc_datagram(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        port: u16,
+        src: SocketAddr,
+        bytes: &[u8],
+    ) {
+        if let Some(w) = self.webrtc.as_mut() {
+            w.handle_datagram(now, port, src, bytes);
+            self.shard.stats.webrtc = *w.counters();
+            self.fail_webrtc_calls(now, wall);
         }
     }
 
@@ -447,6 +533,23 @@ impl Endpoint {
         }
     }
 
+    /// WebRTC: moves every queued datagram of the call sockets into `out` (empty;
+    /// swapped). `false` when none is queued.
+    #[must_use]
+    pub fn poll_webrtc_transmit(&mut self, out: &mut WebrtcTx) -> bool {
+        match self.webrtc.as_mut() {
+            Some(w) => w.poll_transmit(out),
+            None => false,
+        }
+    }
+
+    /// WebRTC: a call socket whose call ended; the shell closes it (after sending what
+    /// [`Endpoint::poll_webrtc_transmit`] gave this turn).
+    #[must_use]
+    pub fn poll_closed_webrtc_port(&mut self) -> Option<u16> {
+        self.webrtc.as_mut()?.poll_closed_port()
+    }
+
     /// A finished recording to write (WAV); report the result with
     /// [`Endpoint::handle_recording_written`].
     #[must_use]
@@ -496,10 +599,22 @@ impl Endpoint {
             }),
         };
         let media = self.media.as_ref().and_then(MediaEngine::poll_timeout);
-        [self.calls.next_timer(), pacer, media]
+        let webrtc = self.webrtc.as_ref().and_then(WebrtcCalls::poll_timeout);
+        [self.calls.next_timer(), pacer, media, webrtc]
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// WebRTC servers: the first requests that waited for a call socket go in, as far as
+    /// the sockets the shell bound since allow.
+    fn release_webrtc_waiting(&mut self, now: Instant, wall: SystemTime) {
+        while self.webrtc.as_ref().is_some_and(WebrtcCalls::has_free_port) {
+            let Some((bytes, src)) = self.webrtc_wait.pop() else {
+                break;
+            };
+            self.handle_datagram(now, wall, &bytes, src);
+        }
     }
 
     /// Copies the media engine's counters into the shard's.

@@ -7,13 +7,15 @@
 
 use serde::Serialize;
 
+use gossipper_media::webrtc::WebrtcStats;
+
 use crate::stats::media::CallMedia;
 
 /// The schema this module writes.
 pub const SCHEMA_VERSION: &str = "gossipper_call_record_v1";
 
 /// One finished call.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Serialize)]
 pub struct CallRecord<'a> {
     /// Always `gossipper_call_record_v1`.
     pub schema_version: &'static str,
@@ -29,6 +31,11 @@ pub struct CallRecord<'a> {
     pub error: &'a str,
     /// Media counters.
     pub media: CallMedia,
+    /// The WebRTC bridge of a `webrtc="true"` call: SDP steps, ICE and DTLS times (ms
+    /// since the bridge was made), the selected pair, SRTP packets and bytes each way,
+    /// the failure cause if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webrtc: Option<&'a WebrtcStats>,
 }
 
 /// The JSON line of one finished call, ending in `\n`.
@@ -39,6 +46,7 @@ pub fn call_record_line(
     duration_ms: u64,
     error: &str,
     media: CallMedia,
+    webrtc: Option<&WebrtcStats>,
 ) -> String {
     let rec = CallRecord {
         schema_version: SCHEMA_VERSION,
@@ -48,6 +56,7 @@ pub fn call_record_line(
         duration_ms,
         error,
         media,
+        webrtc,
     };
     // A struct of strings, integers and booleans cannot fail to serialise.
     let mut line = serde_json::to_string(&rec).expect("call record serialises");
@@ -61,7 +70,15 @@ mod tests {
 
     #[test]
     fn call_record_has_the_go_shape_with_pascal_case_media() {
-        let line = call_record_line("1-42@127.0.0.1", 1, true, 300_277, "", CallMedia::default());
+        let line = call_record_line(
+            "1-42@127.0.0.1",
+            1,
+            true,
+            300_277,
+            "",
+            CallMedia::default(),
+            None,
+        );
         assert!(line.ends_with('\n'));
         assert_eq!(line.matches('\n').count(), 1);
         assert_eq!(
@@ -79,6 +96,7 @@ mod tests {
             0,
             "timeout on \"ACK\"",
             CallMedia::default(),
+            None,
         );
         let v: serde_json::Value = serde_json::from_str(line.trim_end()).unwrap();
         assert_eq!(v["call_id"], "a\"b\nc");

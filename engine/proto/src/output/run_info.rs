@@ -503,6 +503,7 @@ pub(crate) mod tests {
             default_messages: vec![],
             files_referenced: vec![],
             generic_keywords: vec![],
+            webrtc: false,
         }
     }
 

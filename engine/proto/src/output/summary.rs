@@ -259,6 +259,9 @@ pub struct Summary {
     pub transport: TransportSummary,
     /// Calls created by each shard, in shard order: shows how the load spread over cores.
     pub shard_calls: Vec<u64>,
+    /// WebRTC calls (`webrtc="true"` scenarios only): set-ups, and failures by cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webrtc: Option<WebrtcSummary>,
     /// Revision of the additive fields ([`SCHEMA_REVISION`]).
     pub schema_revision: u32,
     /// The scenario: `{name, role}` (role `client` or `server`).
@@ -356,6 +359,39 @@ pub struct Discards {
     pub send_errors: u64,
 }
 
+/// summary.json's `webrtc` block.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebrtcSummary {
+    /// Calls that got a bridge.
+    pub calls: u64,
+    /// Calls whose ICE and DTLS came up.
+    pub connected: u64,
+    /// Set-up failures by cause (`ice_timeout`, `dtls_timeout`, `dtls_failure`,
+    /// `fingerprint_mismatch`, `missing_fingerprint`, `remote_sdp`,
+    /// `srtp_undecryptable`, `internal`, `no_socket`); causes that never happened are
+    /// left out.
+    pub failures: BTreeMap<String, u64>,
+}
+
+impl WebrtcSummary {
+    /// The block, when the run had WebRTC calls (or failed to give one a socket).
+    pub fn of(w: &crate::stats::WebrtcCounters) -> Option<WebrtcSummary> {
+        if w.calls == 0 && w.no_socket == 0 {
+            return None;
+        }
+        Some(WebrtcSummary {
+            calls: w.calls,
+            connected: w.connected,
+            failures: w
+                .failures()
+                .into_iter()
+                .map(|(k, n)| (k.to_owned(), n))
+                .collect(),
+        })
+    }
+}
+
 /// What `summary` needs.
 #[derive(Clone, Copy, Debug)]
 pub struct SummaryInput<'a> {
@@ -437,6 +473,7 @@ pub fn failure_classes(c: &Counters) -> BTreeMap<String, u64> {
             c.failed_strcmp_shouldnt_match,
         ),
         (FailureReason::Aborted, c.aborted_calls),
+        (FailureReason::Webrtc, c.failed_webrtc),
     ];
     let mut out = BTreeMap::new();
     let mut explained = 0u64;
@@ -600,6 +637,7 @@ pub fn summary(i: &SummaryInput<'_>) -> Summary {
         },
         transport: TransportSummary::of(c),
         shard_calls: i.shard_calls.to_vec(),
+        webrtc: WebrtcSummary::of(&i.stats.webrtc),
         schema_revision: SCHEMA_REVISION,
         scenario: ScenarioSummary {
             name: i.info.scenario_name.clone(),

@@ -317,6 +317,17 @@ fn exec(ctx: &mut Ctx<'_>, n: &Node, out: &mut Vec<Action>) -> Option<Action> {
                     continue;
                 }
             }),
+            verb if MEDIA_VERBS.contains(&verb) && ctx.webrtc => {
+                ctx.error(
+                    attr.pos,
+                    ScenarioErrorKind::Invalid(format!(
+                        "<exec {verb}> cannot run on a WebRTC call (webrtc=\"true\"): its audio is \
+                         DTLS-SRTP through the call's bridge, which sends a G.711 tone (or Opus \
+                         silence) from ICE+DTLS connected to the end of the call"
+                    )),
+                );
+                continue;
+            }
             verb if MEDIA_VERBS.contains(&verb) => {
                 let command = super::media::parse(verb, &attr.value);
                 if let Ok(cmd) = &command {

@@ -107,6 +107,25 @@ const CATALOGUE: &[Builtin] = &[
         xml: include_str!("../../../../assets/scenarios/uac_pcap.xml"),
     },
     Builtin {
+        id: "webrtc_uac",
+        name: "WebRTC UAC",
+        role: "client",
+        description: "The uac flow with WebRTC media (webrtc=\"true\", beta): the INVITE carries a \
+                      UDP/TLS/RTP/SAVPF offer ([webrtc_offer]), the answer comes in the 183 or 200, then ICE, \
+                      DTLS-SRTP and a G.711 tone both ways for -d ms, BYE. Each call has its own UDP socket; \
+                      signalling goes over any -t transport. Its peer: webrtc_uas, a WebRTC gateway or a browser.",
+        xml: include_str!("../../../../assets/scenarios/webrtc_uac.xml"),
+    },
+    Builtin {
+        id: "webrtc_uas",
+        name: "WebRTC UAS",
+        role: "server",
+        description: "Answers WebRTC calls (webrtc=\"true\", beta): 180, then a 200 with the answer \
+                      ([webrtc_answer]) to the INVITE's offer, ICE, DTLS-SRTP and a G.711 tone both ways until \
+                      the BYE, 200, and a 4 s linger. Its peer: webrtc_uac, or a browser over WSS.",
+        xml: include_str!("../../../../assets/scenarios/webrtc_uas.xml"),
+    },
+    Builtin {
         id: "ooc_default",
         name: "Out-of-call UAS",
         role: "server",

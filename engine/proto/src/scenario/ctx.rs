@@ -35,6 +35,8 @@ pub(super) struct Ctx<'a> {
     /// `[file name=…]`: each name read once, and the bytes read in all.
     pub(super) files_read: HashMap<String, Result<Arc<[u8]>, FileError>>,
     pub(super) file_bytes: usize,
+    /// `<scenario webrtc="true">`: media actions and classic media keywords are refused.
+    pub(super) webrtc: bool,
 }
 
 /// Names interned in order of first use: an index each, found in constant time.
@@ -81,6 +83,7 @@ impl<'a> Ctx<'a> {
             regexes: (0, 0),
             files_read: HashMap::new(),
             file_bytes: 0,
+            webrtc: false,
         }
     }
 

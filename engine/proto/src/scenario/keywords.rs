@@ -20,6 +20,9 @@ use crate::files::MAX_FILE_BYTES;
 
 pub(super) fn parse(ctx: &mut Ctx<'_>, inner: &str, at: usize) -> Option<Keyword> {
     let (name, offset) = split_offset(inner);
+    if let Some(kw) = webrtc(ctx, name, at) {
+        return kw;
+    }
     if let Some(kw) = simple(name, offset) {
         return Some(kw);
     }
@@ -73,6 +76,37 @@ pub(super) fn parse(ctx: &mut Ctx<'_>, inner: &str, at: usize) -> Option<Keyword
     }
     ctx.error(at, ScenarioErrorKind::UnknownKeyword(inner.to_owned()));
     None
+}
+
+/// `[webrtc_offer]` / `[webrtc_answer]`, and the classic media keywords a WebRTC
+/// scenario cannot use (its SDP comes from the bridge). `None`: not one of them;
+/// `Some(None)`: refused (the error is recorded).
+fn webrtc(ctx: &mut Ctx<'_>, name: &str, at: usize) -> Option<Option<Keyword>> {
+    let kw = match name {
+        "webrtc_offer" => Keyword::WebrtcOffer,
+        "webrtc_answer" => Keyword::WebrtcAnswer,
+        "media_port" | "auto_media_port" | "rtpstream_audio_port" | "rtpstream_video_port"
+            if ctx.webrtc =>
+        {
+            ctx.error(
+                at,
+                ScenarioErrorKind::Invalid(format!(
+                    "[{name}] cannot be used in a webrtc=\"true\" scenario: its media goes over \
+                     the call's own ICE socket, described by [webrtc_offer] / [webrtc_answer]"
+                )),
+            );
+            return Some(None);
+        }
+        _ => return None,
+    };
+    if !ctx.webrtc {
+        ctx.error(
+            at,
+            ScenarioErrorKind::Invalid(format!("[{name}] needs <scenario webrtc=\"true\">")),
+        );
+        return Some(None);
+    }
+    Some(Some(kw))
 }
 
 /// `cseq+1` → ("cseq", 1). Only the name part (before a space) is searched, and only a

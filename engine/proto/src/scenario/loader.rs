@@ -128,7 +128,16 @@ fn build(ctx: &mut Ctx<'_>, root: &Node) -> Scenario {
         default_messages: Vec::new(),
         files_referenced: Vec::new(),
         generic_keywords: Vec::new(),
+        webrtc: false,
     };
+    if let Some(a) = root.attr("webrtc") {
+        match a.value.as_str() {
+            "true" => scenario.webrtc = true,
+            "false" => {}
+            _ => ctx.invalid(root, a, "expected true or false"),
+        }
+    }
+    ctx.webrtc = scenario.webrtc;
 
     // Declarations first, so `<Global>` variables are known wherever they are used.
     for n in &root.children {

@@ -71,6 +71,9 @@ pub struct Scenario {
     pub files_referenced: Vec<String>,
     /// Keywords found in templates that are not built in: resolved from `-key` at run time.
     pub generic_keywords: Vec<String>,
+    /// `<scenario webrtc="true">`: every call carries its audio over a WebRTC bridge
+    /// (ICE, DTLS-SRTP), its SDP rendered by `[webrtc_offer]` / `[webrtc_answer]`.
+    pub webrtc: bool,
 }
 
 /// One step of the program. Attributes common to every kind live in `CommandCommon`.
@@ -335,6 +338,12 @@ pub enum Keyword {
         name: String,
         offset: i64,
     },
+    /// `[webrtc_offer]`: the call's WebRTC SDP offer (`UDP/TLS/RTP/SAVPF`, our ICE
+    /// candidates and DTLS fingerprint), made once per call; only in `webrtc="true"`
+    /// scenarios.
+    WebrtcOffer,
+    /// `[webrtc_answer]`: the call's WebRTC SDP answer to the offer the call received.
+    WebrtcAnswer,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -215,6 +215,11 @@ fn shard(k: u64) -> ShardStats {
         limit_blocked_us: 8 * k,
         scheduler_loops: 9 * k,
         open_sockets: k,
+        webrtc: WebrtcCounters {
+            connected: 11 * k,
+            failed_ice_timeout: k,
+            ..WebrtcCounters::default()
+        },
     }
 }
 
@@ -237,7 +242,9 @@ fn every_shard_field_merges_by_its_own_rule() {
         limit_blocked_us,
         scheduler_loops,
         open_sockets,
+        webrtc,
     } = s;
+    assert_eq!((webrtc.connected, webrtc.failed_ice_timeout), (33, 3));
     assert_eq!(counters.outgoing_calls, 30);
     assert_eq!(
         steps,

@@ -42,6 +42,7 @@ macro_rules! counters {
 
             /// Every field with its name, for tests that must set each one.
             #[cfg(test)]
+            #[allow(dead_code)]
             pub(crate) fn fields_mut(&mut self) -> Vec<(&'static str, &mut u64)> {
                 vec![$( (stringify!($field), &mut self.$field), )*]
             }
@@ -128,6 +129,9 @@ counters! {
         /// Not in SIPp's CSV: calls in flight aborted when the run stopped at once (hard
         /// quit: SIGINT, SIGTERM, `Q`).
         pub aborted_calls: u64,
+        /// Not in SIPp's CSV: calls whose WebRTC bridge failed (ICE, DTLS, SDP; the causes
+        /// are in `ShardStats::webrtc`).
+        pub failed_webrtc: u64,
     }
 }
 
@@ -160,6 +164,8 @@ pub enum FailureReason {
     /// In flight when the run stopped at once (gossipper; no SIPp column). Class
     /// `aborted`.
     Aborted,
+    /// The call's WebRTC bridge failed (gossipper; no SIPp column). Class `webrtc`.
+    Webrtc,
 }
 
 impl FailureReason {
@@ -176,6 +182,7 @@ impl FailureReason {
             | FailureReason::OutboundCongestion
             | FailureReason::CmdNotSent => "transport_error",
             FailureReason::Aborted => "aborted",
+            FailureReason::Webrtc => "webrtc",
             _ => "scenario_error",
         }
     }
@@ -206,8 +213,53 @@ impl Counters {
             FailureReason::ScenarioError => &mut self.fatal_errors,
             FailureReason::RtpCheck => &mut self.failed_rtp_check,
             FailureReason::Aborted => &mut self.aborted_calls,
+            FailureReason::Webrtc => &mut self.failed_webrtc,
         };
         *c += 1;
+    }
+}
+
+counters! {
+    /// WebRTC calls of `webrtc="true"` scenarios: set-ups, and their failures by cause
+    /// (the names of `WebrtcFailure`; summary.json's `webrtc.failures`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct WebrtcCounters {
+        /// Calls that got a bridge (and a socket).
+        pub calls: u64,
+        /// Calls whose ICE and DTLS came up.
+        pub connected: u64,
+        /// Calls that could not get a socket (past `-max_socket`, or out of descriptors).
+        pub no_socket: u64,
+        /// Datagrams on a call socket whose call had ended.
+        pub stray_datagrams: u64,
+        pub failed_remote_sdp: u64,
+        pub failed_missing_fingerprint: u64,
+        pub failed_ice_timeout: u64,
+        pub failed_dtls_timeout: u64,
+        pub failed_dtls_failure: u64,
+        pub failed_fingerprint_mismatch: u64,
+        pub failed_srtp_undecryptable: u64,
+        pub failed_internal: u64,
+    }
+}
+
+impl WebrtcCounters {
+    /// Failures by cause, the causes that happened only, `WebrtcFailure` names.
+    pub fn failures(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("remote_sdp", self.failed_remote_sdp),
+            ("missing_fingerprint", self.failed_missing_fingerprint),
+            ("ice_timeout", self.failed_ice_timeout),
+            ("dtls_timeout", self.failed_dtls_timeout),
+            ("dtls_failure", self.failed_dtls_failure),
+            ("fingerprint_mismatch", self.failed_fingerprint_mismatch),
+            ("srtp_undecryptable", self.failed_srtp_undecryptable),
+            ("internal", self.failed_internal),
+            ("no_socket", self.no_socket),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .collect()
     }
 }
 
@@ -256,6 +308,8 @@ pub struct ShardStats {
     pub scheduler_loops: u64,
     /// Sockets open now (SIP sockets and connections, RTP sockets), a gauge.
     pub open_sockets: u64,
+    /// WebRTC set-ups and failures (zeros for classic scenarios).
+    pub webrtc: WebrtcCounters,
 }
 
 impl ShardStats {
@@ -293,6 +347,7 @@ impl ShardStats {
             limit_blocked_us: 0,
             scheduler_loops: 0,
             open_sockets: 0,
+            webrtc: WebrtcCounters::default(),
         }
     }
 
@@ -336,7 +391,9 @@ impl ShardStats {
             limit_blocked_us,
             scheduler_loops,
             open_sockets,
+            webrtc,
         } = o;
+        self.webrtc.add(webrtc);
         self.counters.add(counters);
         for (a, b) in self.steps.iter_mut().zip(steps) {
             a.add(b);

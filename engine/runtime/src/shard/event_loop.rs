@@ -9,11 +9,14 @@
 //! ```text
 //! (now, wall) = clock()
 //! input:    SIP datagrams (UDP socket, call sockets, the hand-off) or stream messages,
-//!           and RTP → endpoint.handle_datagram / handle_rtp / handle_stream_event
+//!           RTP, and WebRTC call sockets → endpoint.handle_datagram / handle_rtp /
+//!           handle_stream_event / handle_webrtc_datagram
+//! sockets:  `-t un` and WebRTC call sockets the endpoint wants → handle_*_port
 //! control:  the runner's rate, pause and quit → set_rate / set_paused / stop / abort_all
 //! timers:   endpoint.handle_timeout(now, wall)
 //! output:   poll_transmit → sendmmsg (UDP) or the connections (streams); poll_rtp_transmit
-//!           → sendmmsg; poll_recording → WAV files; poll_event → the runner
+//!           → sendmmsg; poll_webrtc_transmit → the call sockets, then the ended calls'
+//!           sockets close; poll_recording → WAV files; poll_event → the runner
 //! publish:  a copy of the counters every 100 ms
 //! wait:     until the earliest poll_timeout (endpoint, connections, parked datagrams),
 //!           or input, as `wait::WaitPolicy` says
@@ -31,6 +34,7 @@ use super::media_io::MediaIo;
 use super::traces::Traces;
 use super::udp::SipUdp;
 use super::wait::{self, Shape, WaitPolicy};
+use super::webrtc_io::WebrtcIo;
 use super::{Control, Published, ShardPlan, ShardSocket, clock, os};
 use crate::call::{ShardEvent, TxQueue};
 use crate::endpoint::{Endpoint, Event, Finished};
@@ -78,6 +82,7 @@ struct Shard {
     poller: Poller,
     sip: Sip,
     media: Option<MediaIo>,
+    webrtc: Option<WebrtcIo>,
     handoff: Option<Handoff>,
     traces: Traces,
     control: Arc<Control>,
@@ -107,6 +112,7 @@ impl Shard {
             media_socket,
             udp_per_call,
             handoff,
+            webrtc_ip,
             ..
         } = plan;
         let poller = Poller::new(EVENTS).map_err(|e| format!("cannot create epoll: {e}"))?;
@@ -141,6 +147,7 @@ impl Shard {
             ),
             None => None,
         };
+        let webrtc = webrtc_ip.map(|ip| WebrtcIo::new(ip, registry.clone()));
         if let Some(h) = handoff.as_ref() {
             registry
                 .add(h.fd(), Token::Handoff, crate::poller::READ)
@@ -153,6 +160,7 @@ impl Shard {
             poller,
             sip,
             media,
+            webrtc,
             handoff,
             traces,
             control,
@@ -176,6 +184,9 @@ impl Shard {
             self.floor = now;
             if let Sip::Udp(u) = &mut self.sip {
                 u.top_up(&mut self.ep, now);
+            }
+            if let Some(w) = self.webrtc.as_mut() {
+                w.top_up(&mut self.ep, now);
             }
             self.steer(now, wall);
             self.ep.handle_timeout(now, wall);
@@ -201,6 +212,7 @@ impl Shard {
             poller,
             sip,
             media,
+            webrtc,
             handoff,
             traces,
             floor,
@@ -233,6 +245,9 @@ impl Shard {
         if let Some(m) = media.as_mut() {
             m.receive(ep, poller, now);
         }
+        if let Some(w) = webrtc.as_mut() {
+            w.receive(ep, poller, now, wall);
+        }
         got
     }
 
@@ -264,6 +279,7 @@ impl Shard {
             ep,
             sip,
             media,
+            webrtc,
             traces,
             batch,
             ..
@@ -303,6 +319,9 @@ impl Shard {
         }
         if let Some(m) = media.as_mut() {
             m.send(ep);
+        }
+        if let Some(w) = webrtc.as_mut() {
+            w.send(ep);
         }
         traces.flush();
     }
@@ -359,7 +378,8 @@ impl Shard {
             Sip::Udp(u) => u.open_sockets(),
             // A server's listening socket counts too.
             Sip::Streams(s) => s.open_connections() + usize::from(!self.ep.is_client()),
-        } + usize::from(self.media.is_some());
+        } + usize::from(self.media.is_some())
+            + self.webrtc.as_ref().map_or(0, WebrtcIo::open_sockets);
         let mut p = self.published.lock().unwrap_or_else(|e| e.into_inner());
         p.stats.clone_from(self.ep.stats());
         p.stats.open_sockets = sockets as u64;
@@ -395,6 +415,7 @@ impl Shard {
             Sip::Udp(u)
                 if self.rate_seen >= wait::FRAMED_RATE
                     && self.media.is_none()
+                    && self.webrtc.is_none()
                     && self.ep.is_client()
                     && !u.has_call_sockets() =>
             {
@@ -404,10 +425,11 @@ impl Shard {
         };
         self.poller.wait(self.waiting.next(shape, got, until));
         // Connections and call sockets are read on readiness: after a blind sleep, look.
-        let on_readiness = match &self.sip {
-            Sip::Streams(_) => true,
-            Sip::Udp(u) => u.has_call_sockets(),
-        };
+        let on_readiness = self.webrtc.is_some()
+            || match &self.sip {
+                Sip::Streams(_) => true,
+                Sip::Udp(u) => u.has_call_sockets(),
+            };
         if on_readiness && !self.poller.readiness_known() {
             self.poller.look();
         }

@@ -24,6 +24,7 @@ pub mod os;
 pub mod traces;
 pub mod udp;
 pub mod wait;
+pub(crate) mod webrtc_io;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -116,6 +117,9 @@ pub struct ShardPlan {
     /// UDP servers with several shards: route each datagram to the shard that owns its
     /// call (`handoff`), so one peer's calls spread over every shard.
     pub handoff: Option<handoff::Handoff>,
+    /// `webrtc="true"` scenarios: the address each call's own UDP socket binds to (and
+    /// announces as its host candidate).
+    pub webrtc_ip: Option<std::net::IpAddr>,
 }
 
 /// The one place a shard reads the clocks (STYLE.md §1), once at the top of each turn

@@ -74,6 +74,8 @@ fn every_builtin_loads_with_its_role_and_step_count() {
         ("branchc", Role::Client, 16),
         ("branchs", Role::Server, 13),
         ("uac_pcap", Role::Client, 11),
+        ("webrtc_uac", Role::Client, 9),
+        ("webrtc_uas", Role::Server, 7),
         ("ooc_default", Role::Server, 3),
         ("ooc_dummy", Role::Server, 1),
     ];
@@ -186,6 +188,76 @@ fn uas_replies_carry_status_and_copy_headers() {
     }
 }
 
+#[test]
+fn the_webrtc_builtins_are_the_uac_and_uas_flows_with_webrtc_sdp() {
+    for (id, classic) in [("webrtc_uac", "uac"), ("webrtc_uas", "uas")] {
+        let w = must_load(builtin::get(id).unwrap().xml);
+        let c = must_load(builtin::get(classic).unwrap().xml);
+        assert!(w.webrtc && !c.webrtc, "{id}");
+        assert_eq!(w.role, c.role, "{id}");
+        let kinds = |s: &Scenario| {
+            s.commands
+                .iter()
+                .map(|c| std::mem::discriminant(&c.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(&w), kinds(&c), "{id}");
+        let kw = if id == "webrtc_uac" {
+            Keyword::WebrtcOffer
+        } else {
+            Keyword::WebrtcAnswer
+        };
+        let uses = w
+            .commands
+            .iter()
+            .filter_map(|c| match &c.kind {
+                CommandKind::Send(s) => Some(&s.template.segments),
+                _ => None,
+            })
+            .flatten()
+            .filter(|seg| matches!(seg, Segment::Keyword(k) if *k == kw))
+            .count();
+        assert_eq!(uses, 1, "{id}");
+    }
+}
+
+#[test]
+fn what_cannot_work_over_webrtc_is_refused_at_load_naming_it() {
+    let cases = [
+        (
+            "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send><nop><action><exec play_pcap_audio=\"a.pcap\"/></action></nop></scenario>",
+            "<exec play_pcap_audio> cannot run on a WebRTC call",
+        ),
+        (
+            "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send><nop><action><exec rtp_stream=\"apattern.wav\"/></action></nop></scenario>",
+            "<exec rtp_stream> cannot run on a WebRTC call",
+        ),
+        (
+            "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\nm=audio [media_port] RTP/AVP 0]]></send></scenario>",
+            "[media_port] cannot be used in a webrtc=\"true\" scenario",
+        ),
+        (
+            "<scenario name=\"t\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send></scenario>",
+            "[webrtc_offer] needs <scenario webrtc=\"true\">",
+        ),
+        (
+            "<scenario name=\"t\" webrtc=\"yes\"><send><![CDATA[INVITE sip:a SIP/2.0]]></send></scenario>",
+            "webrtc=\"yes\": expected true or false",
+        ),
+    ];
+    for (xml, expected) in cases {
+        let err = load(xml.as_bytes(), "w.xml", &LoadOptions::default())
+            .expect_err(expected)
+            .to_string();
+        assert!(err.contains(expected), "{err}\nwanted: {expected}");
+        // file:line:column: what.
+        assert!(
+            err.starts_with("w.xml:") && err.split(':').count() >= 4,
+            "{err}"
+        );
+    }
+}
+
 /// Commands as comparable text (everything but positions).
 fn program(s: &Scenario) -> Vec<String> {
     s.commands
@@ -211,7 +283,11 @@ fn sipp_dump(name: &str) -> Vec<u8> {
 
 #[test]
 fn builtins_compile_to_the_same_program_as_sipp_3_6_1() {
-    for b in builtin::all() {
+    // The WebRTC built-ins are ours alone (SIPp has none); they are tested below.
+    for b in builtin::all()
+        .iter()
+        .filter(|b| !b.id.starts_with("webrtc_"))
+    {
         let theirs = match load(&sipp_dump(b.id), b.id, &LoadOptions::default()) {
             Ok(s) => s,
             Err(e) => panic!("sipp -sd {} does not load:\n{e}", b.id),

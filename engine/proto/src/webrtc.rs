@@ -1,0 +1,528 @@
+//! The WebRTC calls of one shard, sans-IO: a `gossipper-media` [`WebrtcBridge`] per call
+//! of a `<scenario webrtc="true">`, the per-call UDP ports they use, their audio clock,
+//! and the shard's WebRTC counters.
+//!
+//! Owns: the bridges by call number, which port each call has (the shell binds the
+//! sockets and hands the ports in, as `-t un` does: `ports_wanted` / `supply`), the SDP
+//! each call rendered (`[webrtc_offer]` / `[webrtc_answer]`, made once, so a
+//! retransmission carries the same SDP), the remote SDP a call received before it
+//! answered, one wake-up heap for every bridge deadline and audio frame, and the queue of
+//! datagrams to send. Must not: read a clock, touch a socket or decide a call's fate: a
+//! bridge that fails is reported through [`WebrtcCalls::poll_failed`] and the endpoint
+//! fails the call.
+//!
+//! Drive (the `Endpoint` forwards each step), in this order:
+//!
+//! ```text
+//! open(now, number, handle)           when a call of a WebRTC scenario is created
+//! handle_sip(now, number, body)       every SIP message of the call: the answer (UAC,
+//!                                     from a 183 or a 200), the offer (UAS, kept until
+//!                                     [webrtc_answer]), trickle candidates later on
+//! write_local_sdp(…)                  rendering [webrtc_offer] / [webrtc_answer]
+//! handle_datagram(now, port, src, b)  a datagram on a call's socket
+//! handle_timeout(now)                 bridge timers, and a 20 ms audio frame per
+//!                                     connected call (a G.711 tone, or Opus silence)
+//! poll_transmit / poll_failed / poll_closed_port / poll_timeout
+//! end_call(now, number)               the call ended: its bridge closes (DTLS
+//!                                     close_notify goes out), its port is given back,
+//!                                     and its `WebrtcStats` go to call_records.jsonl
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use std::time::Instant;
+
+use gossipper_media::g711::G711Law;
+use gossipper_media::webrtc::{
+    AudioCodec, DtlsCert, OPUS_SILENCE_FRAME, WebrtcBridge, WebrtcConfig, WebrtcEvent,
+    WebrtcFailure, WebrtcStats,
+};
+
+use crate::endpoint::table::CallHandle;
+use crate::stats::WebrtcCounters;
+
+/// One audio frame every 20 ms.
+const PTIME: Duration = Duration::from_millis(20);
+/// Frames a late turn may catch up on at once (past that, the schedule slips).
+const MAX_CATCH_UP: u32 = 5;
+/// Wake-ups handled per `handle_timeout`, so a storm cannot starve receiving.
+const MAX_WAKES: usize = 100_000;
+
+/// What a shard's WebRTC calls are set up with, fixed for the run.
+#[derive(Clone, Debug)]
+pub struct WebrtcSettings {
+    /// The address the call sockets are bound to: every call's host candidate.
+    pub ip: IpAddr,
+    /// Offer PCMA before PCMU and send PCMA when the peer takes both.
+    pub prefers_pcma: bool,
+    /// STUN servers (resolved), for a server-reflexive candidate.
+    pub stun_servers: Vec<SocketAddr>,
+    pub ice_timeout: Duration,
+    pub dtls_timeout: Duration,
+    /// One certificate for the shard's calls (saves a key generation per call).
+    pub dtls_cert: Option<DtlsCert>,
+    /// Call sockets this shard may hold open.
+    pub max_sockets: usize,
+}
+
+/// Which SDP a `<send>` renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+/// One datagram to send from a call socket: `len` bytes at `start` of `WebrtcTx::buf`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebrtcTransmit {
+    /// The local port of the call socket it leaves from.
+    pub port: u16,
+    pub dest: SocketAddr,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// The datagrams of one turn, in one reused buffer.
+#[derive(Debug, Default)]
+pub struct WebrtcTx {
+    pub buf: Vec<u8>,
+    pub items: Vec<WebrtcTransmit>,
+}
+
+impl WebrtcTx {
+    fn push(&mut self, port: u16, dest: SocketAddr, bytes: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(bytes);
+        self.items.push(WebrtcTransmit {
+            port,
+            dest,
+            start,
+            len: bytes.len(),
+        });
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.items.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The bytes of one queued datagram.
+    pub fn bytes(&self, t: &WebrtcTransmit) -> &[u8] {
+        self.buf.get(t.start..t.start + t.len).unwrap_or(&[])
+    }
+}
+
+/// One call's bridge and what the endpoint needs around it.
+struct Entry {
+    bridge: WebrtcBridge,
+    port: u16,
+    handle: CallHandle,
+    /// The SDP this call rendered (offer or answer), rendered again on retransmission.
+    local_sdp: Option<String>,
+    /// The peer's offer, received before `[webrtc_answer]` was rendered.
+    remote_offer: Option<String>,
+    /// When the next audio frame is due (from connected on).
+    audio_at: Option<Instant>,
+    /// The deadline pushed on the wake-up heap (older heap entries are stale).
+    armed: Option<Instant>,
+}
+
+/// The WebRTC side of one shard. See the module docs for the drive order.
+pub struct WebrtcCalls {
+    settings: WebrtcSettings,
+    seed: u64,
+    calls: HashMap<u64, Entry>,
+    by_port: HashMap<u16, u64>,
+    /// Bound by the shell, not used by a call yet.
+    free: Vec<u16>,
+    /// The shell could not bind another socket.
+    exhausted: bool,
+    closed: VecDeque<u16>,
+    wake: BinaryHeap<Reverse<(Instant, u64)>>,
+    failed: VecDeque<(CallHandle, WebrtcFailure)>,
+    tx: WebrtcTx,
+    /// A 1 kHz tone, one 20 ms frame in each G.711 law (it repeats exactly).
+    pcmu: [u8; 160],
+    pcma: [u8; 160],
+    scratch: Vec<u8>,
+    counters: WebrtcCounters,
+}
+
+impl std::fmt::Debug for WebrtcCalls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebrtcCalls")
+            .field("calls", &self.calls.len())
+            .field("free", &self.free.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebrtcCalls {
+    /// A shard's WebRTC calls; `seed` feeds the bridges' STUN transaction ids.
+    pub fn new(settings: WebrtcSettings, seed: u64) -> WebrtcCalls {
+        let tone: Vec<i16> = (0..160)
+            .map(|i| {
+                let phase = (i % 8) as f64 / 8.0 * std::f64::consts::TAU;
+                (phase.sin() * 8000.0) as i16
+            })
+            .collect();
+        let mut pcmu = [0u8; 160];
+        let mut pcma = [0u8; 160];
+        G711Law::MuLaw.encode_slice(&tone, &mut pcmu);
+        G711Law::ALaw.encode_slice(&tone, &mut pcma);
+        WebrtcCalls {
+            settings,
+            seed,
+            calls: HashMap::new(),
+            by_port: HashMap::new(),
+            free: Vec::new(),
+            exhausted: false,
+            closed: VecDeque::new(),
+            wake: BinaryHeap::new(),
+            failed: VecDeque::new(),
+            tx: WebrtcTx::default(),
+            pcmu,
+            pcma,
+            scratch: Vec::with_capacity(1500),
+            counters: WebrtcCounters::default(),
+        }
+    }
+
+    // ------------------------------------------------------------------ getters
+
+    /// The WebRTC counters (merged into the shard's by the endpoint).
+    pub fn counters(&self) -> &WebrtcCounters {
+        &self.counters
+    }
+
+    /// Calls with a bridge.
+    pub fn live(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Call sockets open (used or spare).
+    pub fn open_sockets(&self) -> usize {
+        self.by_port.len() + self.free.len()
+    }
+
+    /// How many more bound ports the shell should hand in so that `new_calls` calls can
+    /// open: never past `max_sockets`.
+    #[must_use]
+    pub fn ports_wanted(&self, new_calls: usize) -> usize {
+        if self.exhausted {
+            return 0;
+        }
+        let room = self
+            .settings
+            .max_sockets
+            .saturating_sub(self.by_port.len() + self.free.len());
+        new_calls.saturating_sub(self.free.len()).min(room)
+    }
+
+    /// Whether a new call can have its socket now.
+    pub fn has_free_port(&self) -> bool {
+        !self.free.is_empty()
+    }
+
+    // ------------------------------------------------------------------ sockets
+
+    /// The shell bound a call socket on `port`.
+    pub fn supply(&mut self, port: u16) {
+        self.free.push(port);
+    }
+
+    /// The shell could not bind another call socket.
+    pub fn bind_failed(&mut self) {
+        self.exhausted = true;
+    }
+
+    // ------------------------------------------------------------------ calls
+
+    /// A call of the WebRTC scenario was created: it takes a socket and gets its bridge.
+    /// `false` when no socket is free (the call cannot carry WebRTC media).
+    pub fn open(&mut self, now: Instant, number: u64, handle: CallHandle) -> bool {
+        let Some(port) = self.free.pop() else {
+            self.counters.no_socket += 1;
+            return false;
+        };
+        let s = &self.settings;
+        let mut cfg = WebrtcConfig::new(SocketAddr::new(s.ip, port));
+        cfg.prefers_pcma = s.prefers_pcma;
+        cfg.stun_servers.clone_from(&s.stun_servers);
+        cfg.ice_timeout = s.ice_timeout;
+        cfg.dtls_timeout = s.dtls_timeout;
+        cfg.dtls_cert.clone_from(&s.dtls_cert);
+        cfg.seed = self.seed ^ number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let bridge = WebrtcBridge::new(now, cfg);
+        self.by_port.insert(port, number);
+        self.calls.insert(
+            number,
+            Entry {
+                bridge,
+                port,
+                handle,
+                local_sdp: None,
+                remote_offer: None,
+                audio_at: None,
+                armed: None,
+            },
+        );
+        self.counters.calls += 1;
+        self.after(now, number);
+        true
+    }
+
+    /// A SIP message of call `number` arrived with `body`: the answer to our offer, the
+    /// peer's offer (kept for `[webrtc_answer]`), or trickle candidates.
+    pub fn handle_sip(&mut self, now: Instant, number: u64, body: &[u8]) {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return;
+        };
+        if body.is_empty() {
+            return;
+        }
+        let Ok(text) = std::str::from_utf8(body) else {
+            return;
+        };
+        let st = e.bridge.stats();
+        let is_sdp = text.trim_start().starts_with("v=0");
+        if st.offer_created && !st.answer_accepted {
+            if is_sdp {
+                // A bad answer fails the bridge; `after` reports it.
+                let _ = e.bridge.accept_answer(now, text);
+            } else {
+                e.bridge.add_remote_candidates(now, text);
+            }
+        } else if st.answer_accepted || st.answer_created {
+            e.bridge.add_remote_candidates(now, text);
+        } else if is_sdp {
+            e.remote_offer = Some(text.to_owned());
+        } else if let Some(offer) = e.remote_offer.as_mut() {
+            // Trickle before our answer: the candidates join the offer.
+            for line in text
+                .lines()
+                .filter(|l| l.trim().starts_with("a=candidate:"))
+            {
+                offer.push_str(line.trim());
+                offer.push_str("\r\n");
+            }
+        }
+        self.after(now, number);
+    }
+
+    /// Renders the call's SDP (`[webrtc_offer]` or `[webrtc_answer]`) into `out`, making
+    /// it the first time. Nothing is written when it cannot be made (no bridge, no offer
+    /// to answer, a bad offer): the bridge failure is reported by `poll_failed`.
+    pub fn write_local_sdp(&mut self, now: Instant, number: u64, kind: SdpKind, out: &mut Vec<u8>) {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return;
+        };
+        if e.local_sdp.is_none() {
+            let made = match kind {
+                SdpKind::Offer => e.bridge.create_offer(now).ok(),
+                SdpKind::Answer => match e.remote_offer.take() {
+                    Some(offer) => e.bridge.accept_offer(now, &offer).ok(),
+                    None => None,
+                },
+            };
+            e.local_sdp = made;
+        }
+        if let Some(sdp) = &e.local_sdp {
+            // The template's own line end follows the keyword.
+            out.extend_from_slice(sdp.trim_end_matches(['\r', '\n']).as_bytes());
+        } else if kind == SdpKind::Answer && e.bridge.failure().is_none() {
+            // `[webrtc_answer]` before any offer arrived: nothing to answer.
+            let h = e.handle;
+            self.failed.push_back((h, WebrtcFailure::RemoteSdp));
+        }
+        self.after(now, number);
+    }
+
+    /// A datagram arrived on the call socket bound to `port`.
+    pub fn handle_datagram(&mut self, now: Instant, port: u16, src: SocketAddr, bytes: &[u8]) {
+        let Some(&number) = self.by_port.get(&port) else {
+            self.counters.stray_datagrams += 1;
+            return;
+        };
+        let ip = self.settings.ip;
+        if let Some(e) = self.calls.get_mut(&number) {
+            e.bridge
+                .handle_datagram(now, src, SocketAddr::new(ip, port), bytes);
+        }
+        self.after(now, number);
+    }
+
+    /// Runs due bridge timers and sends due audio frames.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for _ in 0..MAX_WAKES {
+            match self.wake.peek() {
+                Some(Reverse((at, _))) if *at <= now => {}
+                _ => break,
+            }
+            let Some(Reverse((at, number))) = self.wake.pop() else {
+                break;
+            };
+            let Some(e) = self.calls.get_mut(&number) else {
+                continue;
+            };
+            if e.armed != Some(at) {
+                continue;
+            }
+            e.armed = None;
+            if e.bridge.poll_timeout().is_some_and(|d| d <= now) {
+                e.bridge.handle_timeout(now);
+            }
+            self.send_audio(now, number);
+            self.after(now, number);
+        }
+    }
+
+    /// The due audio frames of call `number`.
+    fn send_audio(&mut self, now: Instant, number: u64) {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return;
+        };
+        let Some(mut at) = e.audio_at else {
+            return;
+        };
+        let frame: &[u8] = match e.bridge.send_codec() {
+            Some(AudioCodec::Pcmu) => &self.pcmu,
+            Some(AudioCodec::Pcma) => &self.pcma,
+            Some(AudioCodec::Opus) => &OPUS_SILENCE_FRAME,
+            None => return,
+        };
+        let mut sent = 0;
+        while at <= now && sent < MAX_CATCH_UP {
+            if e.bridge.send_audio(now, frame).is_err() {
+                e.audio_at = None;
+                return;
+            }
+            at += PTIME;
+            sent += 1;
+        }
+        if at <= now {
+            // Too far behind: the schedule slips rather than bursting.
+            at = now + PTIME;
+        }
+        e.audio_at = Some(at);
+    }
+
+    /// After any input of call `number`: its datagrams out, its events read, its next
+    /// wake-up armed.
+    fn after(&mut self, now: Instant, number: u64) {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return;
+        };
+        while let Some(t) = e.bridge.poll_transmit(&mut self.scratch) {
+            let bytes = self.scratch.get(..t.len).unwrap_or(&[]);
+            self.tx.push(e.port, t.destination, bytes);
+        }
+        while let Some(ev) = e.bridge.poll_event() {
+            match ev {
+                WebrtcEvent::Connected => {
+                    self.counters.connected += 1;
+                    e.audio_at = Some(now);
+                }
+                WebrtcEvent::Failed(why) => {
+                    e.audio_at = None;
+                    self.failed.push_back((e.handle, why));
+                }
+                WebrtcEvent::Closed => e.audio_at = None,
+                WebrtcEvent::IceState(_) | WebrtcEvent::Media(_) => {}
+            }
+        }
+        let next = [e.bridge.poll_timeout(), e.audio_at]
+            .into_iter()
+            .flatten()
+            .min();
+        if let Some(d) = next
+            && e.armed.is_none_or(|a| d < a || a <= now)
+        {
+            e.armed = Some(d);
+            self.wake.push(Reverse((d, number)));
+        }
+    }
+
+    /// The call is hanging up (a BYE or CANCEL came): its media stops and its bridge
+    /// closes; the socket stays until the call ends (a late datagram finds it).
+    pub fn close_media(&mut self, now: Instant, number: u64) {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return;
+        };
+        e.audio_at = None;
+        e.bridge.close(now);
+        self.after(now, number);
+    }
+
+    /// The call ended: its bridge closes (the close goes out with the next transmit),
+    /// its port goes to `poll_closed_port`, and its stats are returned for its record.
+    /// A failure of the bridge counts under its cause here, once per call.
+    pub fn end_call(&mut self, now: Instant, number: u64) -> Option<Box<WebrtcStats>> {
+        let mut e = self.calls.remove(&number)?;
+        e.bridge.close(now);
+        while let Some(t) = e.bridge.poll_transmit(&mut self.scratch) {
+            let bytes = self.scratch.get(..t.len).unwrap_or(&[]);
+            self.tx.push(e.port, t.destination, bytes);
+        }
+        self.by_port.remove(&e.port);
+        self.closed.push_back(e.port);
+        let stats = e.bridge.stats();
+        if let Some(why) = stats.failure {
+            self.count_failure(why);
+        }
+        Some(Box::new(stats.clone()))
+    }
+
+    fn count_failure(&mut self, why: WebrtcFailure) {
+        let c = &mut self.counters;
+        let slot = match why {
+            WebrtcFailure::RemoteSdp => &mut c.failed_remote_sdp,
+            WebrtcFailure::MissingFingerprint => &mut c.failed_missing_fingerprint,
+            WebrtcFailure::IceTimeout => &mut c.failed_ice_timeout,
+            WebrtcFailure::DtlsTimeout => &mut c.failed_dtls_timeout,
+            WebrtcFailure::DtlsFailure => &mut c.failed_dtls_failure,
+            WebrtcFailure::FingerprintMismatch => &mut c.failed_fingerprint_mismatch,
+            WebrtcFailure::SrtpUndecryptable => &mut c.failed_srtp_undecryptable,
+            WebrtcFailure::Internal => &mut c.failed_internal,
+        };
+        *slot += 1;
+    }
+
+    // ------------------------------------------------------------------ outputs
+
+    /// Moves the queued datagrams into `out` (empty; the buffers are swapped). `false`
+    /// when none is queued.
+    #[must_use]
+    pub fn poll_transmit(&mut self, out: &mut WebrtcTx) -> bool {
+        if self.tx.is_empty() {
+            return false;
+        }
+        debug_assert!(out.is_empty(), "poll_transmit wants an empty queue");
+        std::mem::swap(&mut self.tx, out);
+        true
+    }
+
+    /// A call whose bridge failed (the endpoint fails the call).
+    #[must_use]
+    pub fn poll_failed(&mut self) -> Option<(CallHandle, WebrtcFailure)> {
+        self.failed.pop_front()
+    }
+
+    /// A port whose call ended; the shell closes its socket (after this turn's sends).
+    #[must_use]
+    pub fn poll_closed_port(&mut self) -> Option<u16> {
+        self.closed.pop_front()
+    }
+
+    /// The next bridge deadline or audio frame.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.wake.peek().map(|Reverse((at, _))| *at)
+    }
+}
