@@ -1,0 +1,227 @@
+//! WebRTC calls (issue 16), gossipper against gossipper on 127.0.0.1: `-sn webrtc_uas`
+//! and `-sn webrtc_uac` as real processes, signalling over UDP, TCP and WebSocket, each
+//! call with its own UDP socket for ICE, DTLS-SRTP and G.711 both ways.
+//!
+//! Every test reads both sides' call_records.jsonl and summary.json: the offer made and
+//! the answer applied, ICE and DTLS connected, SRTP packets and audio frames sent and
+//! received on each side, and no set-up failure. A bad answer (a classic RTP/AVP SDP)
+//! fails the call with its cause in the record and in the summary.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use gossipper_e2e::{Proc, Sock, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir};
+use serde_json::Value;
+
+/// One side's files.
+struct Side {
+    records: Vec<Value>,
+    summary: Value,
+}
+
+fn read_side(dir: &Path, who: &str) -> Side {
+    let text = std::fs::read_to_string(dir.join(format!("{who}_calls.jsonl")))
+        .unwrap_or_else(|e| panic!("{who}: call records: {e}"));
+    let records = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{who}: record {l}: {e}")))
+        .collect();
+    let summary = std::fs::read_to_string(dir.join(format!("{who}_summary.json")))
+        .unwrap_or_else(|e| panic!("{who}: summary: {e}"));
+    Side {
+        records,
+        summary: serde_json::from_str(&summary).expect("summary.json parses"),
+    }
+}
+
+fn side_args<'c>(cmd: &'c mut Command, dir: &Path, who: &str) -> &'c mut Command {
+    peer_args(cmd, &dir.join(format!("{who}.csv")))
+        .arg("-call_records_jsonl")
+        .arg(dir.join(format!("{who}_calls.jsonl")))
+        .arg("-summary_json")
+        .arg(dir.join(format!("{who}_summary.json")))
+}
+
+/// Runs `webrtc_uas` and `webrtc_uac` with `calls` calls over `transport`; asserts both
+/// exit 0 with every call successful, and returns (client, server).
+fn run_pair(name: &str, transport: &str, calls: u64, rate: &str, hold_ms: &str) -> (Side, Side) {
+    let dir = scratch_dir(name);
+    let sport = free_port();
+    let m = calls.to_string();
+    let mut scmd = Command::new(gossipper_bin());
+    scmd.current_dir(&dir)
+        .args(["-sn", "webrtc_uas", "-t", transport, "-i", "127.0.0.1"])
+        .args(["-p", &sport.to_string(), "-m", &m]);
+    side_args(&mut scmd, &dir, "server");
+    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
+    server.wait_bound(Sock::for_transport(transport), sport);
+    let mut ccmd = Command::new(gossipper_bin());
+    ccmd.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sn", "webrtc_uac", "-t", transport, "-i", "127.0.0.1"])
+        .args(["-m", &m, "-r", rate, "-d", hold_ms]);
+    side_args(&mut ccmd, &dir, "client");
+    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    finish_pair(
+        name,
+        client,
+        server,
+        &dir.join("client.csv"),
+        &dir.join("server.csv"),
+        calls,
+        Duration::from_secs(60),
+    );
+    (read_side(&dir, "client"), read_side(&dir, "server"))
+}
+
+fn ms(w: &Value, key: &str) -> u64 {
+    w[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {w}"))
+}
+
+fn count(w: &Value, key: &str) -> u64 {
+    w[key].as_u64().unwrap_or(0)
+}
+
+/// Every call of `side` set up WebRTC and carried audio both ways; returns the slowest
+/// DTLS-connected time (ms after the bridge was made).
+fn check_side(name: &str, who: &str, side: &Side, calls: u64, uac: bool) -> u64 {
+    assert_eq!(side.records.len() as u64, calls, "{name} {who}: records");
+    let mut slowest = 0;
+    for r in &side.records {
+        assert_eq!(r["success"], true, "{name} {who}: {r}");
+        let w = &r["webrtc"];
+        assert!(w.is_object(), "{name} {who}: no webrtc block: {r}");
+        if uac {
+            assert_eq!(w["offer_created"], true, "{name} {who}: {w}");
+            assert_eq!(w["answer_accepted"], true, "{name} {who}: {w}");
+        } else {
+            assert_eq!(w["offer_accepted"], true, "{name} {who}: {w}");
+            assert_eq!(w["answer_created"], true, "{name} {who}: {w}");
+        }
+        let ice = ms(w, "ice_connected_ms");
+        let dtls = ms(w, "dtls_connected_ms");
+        assert!(ice <= dtls, "{name} {who}: ICE before DTLS: {w}");
+        assert!(w["failure"].is_null(), "{name} {who}: {w}");
+        // The selected pair comes with str0m's 1 s stats: a longer call has it.
+        if ms(w, "closed_ms") > 1500 {
+            assert!(w["selected_remote"].is_string(), "{name} {who}: {w}");
+        }
+        for key in [
+            "srtp_packets_sent",
+            "srtp_packets_received",
+            "srtp_bytes_sent",
+            "srtp_bytes_received",
+            "rtp_packets_sent",
+            "rtp_packets_received",
+        ] {
+            assert!(count(w, key) > 0, "{name} {who}: {key} = 0: {w}");
+        }
+        assert!(
+            ["PCMU", "PCMA"].contains(&w["codec"].as_str().unwrap_or("")),
+            "{name} {who}: {w}"
+        );
+        slowest = slowest.max(dtls);
+    }
+    let s = &side.summary["webrtc"];
+    assert_eq!(s["calls"], calls, "{name} {who}: summary {s}");
+    assert_eq!(s["connected"], calls, "{name} {who}: summary {s}");
+    assert_eq!(
+        s["failures"].as_object().map(|m| m.len()),
+        Some(0),
+        "{name} {who}: summary {s}"
+    );
+    slowest
+}
+
+fn check_pair(name: &str, transport: &str, calls: u64, rate: &str, hold_ms: &str) {
+    let (client, server) = run_pair(name, transport, calls, rate, hold_ms);
+    let c = check_side(name, "client", &client, calls, true);
+    let s = check_side(name, "server", &server, calls, false);
+    // A 1 s hold at 20 ms carries ~50 frames; ask for most of them on each side.
+    let hold: u64 = hold_ms.parse().unwrap_or(0);
+    let expected = hold / 20 / 2;
+    for (who, side) in [("client", &client), ("server", &server)] {
+        for r in &side.records {
+            let got = count(&r["webrtc"], "rtp_packets_received");
+            assert!(
+                got >= expected,
+                "{name} {who}: {got} frames received in a {hold_ms} ms call: {r}"
+            );
+        }
+    }
+    eprintln!("{name}: slowest DTLS connected at {c} ms (client), {s} ms (server)");
+}
+
+#[test]
+fn webrtc_uac_against_webrtc_uas_over_udp() {
+    check_pair("webrtc-u1", "u1", 20, "20", "1000");
+}
+
+/// More INVITEs at once than a server keeps spare sockets for: the ones without a socket
+/// wait for the same turn's binds instead of failing (`endpoint/webrtc_wait.rs`).
+#[test]
+fn a_burst_of_webrtc_calls_gets_a_socket_each() {
+    check_pair("webrtc-u1-burst", "u1", 60, "600", "2500");
+}
+
+#[test]
+fn webrtc_signalling_over_tcp() {
+    check_pair("webrtc-t1", "t1", 10, "20", "1000");
+}
+
+#[test]
+fn webrtc_signalling_over_websocket() {
+    check_pair("webrtc-w1", "w1", 10, "20", "1000");
+}
+
+/// A peer that answers a WebRTC offer with plain RTP/AVP (our classic uas): each call
+/// fails at the answer, with `remote_sdp` in its record and in the summary's failures.
+#[test]
+fn a_classic_answer_fails_the_call_with_its_cause() {
+    let name = "webrtc-vs-classic";
+    let dir = scratch_dir(name);
+    let sport = free_port();
+    let mut scmd = Command::new(gossipper_bin());
+    scmd.current_dir(&dir)
+        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &sport.to_string()]);
+    side_args(&mut scmd, &dir, "server");
+    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
+    server.wait_bound(Sock::Udp, sport);
+    let mut ccmd = Command::new(gossipper_bin());
+    ccmd.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args([
+            "-sn",
+            "webrtc_uac",
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "3",
+            "-r",
+            "10",
+        ]);
+    side_args(&mut ccmd, &dir, "client");
+    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    let (status, out, err) = client.wait(Duration::from_secs(60));
+    let _ = server.quit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1), "{name}: exit\n{out}\n{err}");
+    let c = read_side(&dir, "client");
+    assert_eq!(c.records.len(), 3, "{name}: records");
+    for r in &c.records {
+        assert_eq!(r["success"], false, "{name}: {r}");
+        assert_eq!(r["error"], "Webrtc", "{name}: {r}");
+        let w = &r["webrtc"];
+        assert_eq!(w["offer_created"], true, "{name}: {w}");
+        assert_eq!(w["answer_accepted"], false, "{name}: {w}");
+        assert_eq!(w["failure"], "remote_sdp", "{name}: {w}");
+        assert!(w["failure_detail"].is_string(), "{name}: {w}");
+    }
+    let s = &c.summary;
+    assert_eq!(s["failed_calls"], 3, "{name}: {s}");
+    assert_eq!(s["failure_classes"]["webrtc"], 3, "{name}: {s}");
+    assert_eq!(s["webrtc"]["failures"]["remote_sdp"], 3, "{name}: {s}");
+    assert_eq!(s["webrtc"]["connected"], 0, "{name}: {s}");
+}
