@@ -357,6 +357,9 @@ impl HealthGates {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebrtcSpec {
+    /// The job asked for WebRTC media (a profile's `webrtc` row): its scenario must be a
+    /// `webrtc="true"` one, or the job is refused before it runs.
+    pub enabled: bool,
     /// ICE servers, `stun:host[:port]` (TURN is refused when the run prepares: there is
     /// no TURN client yet).
     pub ice_servers: Vec<String>,
@@ -371,6 +374,7 @@ pub struct WebrtcSpec {
 impl Default for WebrtcSpec {
     fn default() -> Self {
         WebrtcSpec {
+            enabled: false,
             ice_servers: Vec::new(),
             prefers_pcma: false,
             ice_timeout_ms: 10_000,

@@ -155,6 +155,12 @@ fn file_error(what: &str, name: &str, e: FileError) -> RunError {
 /// scenario that places calls).
 fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
     let sc = load_scenario(spec)?;
+    if spec.webrtc.enabled && !sc.webrtc {
+        return Err(RunError::Refused(format!(
+            "the job has a webrtc transport, but scenario \"{}\" is not a WebRTC one (<scenario webrtc=\"true\">, e.g. the built-ins webrtc_uac and webrtc_uas)",
+            sc.name
+        )));
+    }
     if has_exec_command(&sc) && !spec.allow_exec_command {
         return Err(RunError::Refused(
             "the scenario uses <exec command=...>, which runs shell commands; pass -allow_exec to permit it".into(),
@@ -800,5 +806,45 @@ mod media_port_tests {
             bind_media_port(&spec(None, Some(p), Some(p + 1)), ip, 0, 1 << 16),
             Err(RunError::Bind(_))
         ));
+    }
+}
+
+/// The job's `webrtc` block, checked before anything runs.
+#[cfg(test)]
+mod webrtc_tests {
+    use super::*;
+
+    #[test]
+    fn a_webrtc_job_needs_a_webrtc_scenario_and_refuses_what_webrtc_calls_cannot_do() {
+        let mut job = JobSpec {
+            scenario: ScenarioSource::Builtin("uac".into()),
+            remote: Some("127.0.0.1:5060".parse().unwrap()),
+            ..JobSpec::default()
+        };
+        job.webrtc.enabled = true;
+        let err = check(&job).unwrap_err().to_string();
+        assert!(
+            err.contains("scenario \"Basic Sipstone UAC\" is not a WebRTC one"),
+            "{err}"
+        );
+        job.scenario = ScenarioSource::Builtin("webrtc_uac".into());
+        assert_eq!(check(&job).unwrap(), Role::Client);
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        job.webrtc.ice_servers = vec!["turns:relay.example:5349".into()];
+        let err = crate::webrtc_setup::settings(&job, ip)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("turns:relay.example:5349") && err.contains("TURN"),
+            "{err}"
+        );
+        job.webrtc.ice_servers = vec!["stun:127.0.0.1:3478".into()];
+        let s = crate::webrtc_setup::settings(&job, ip).unwrap();
+        assert_eq!(s.stun_servers, ["127.0.0.1:3478".parse().unwrap()]);
+        job.rtp_echo = true;
+        let err = crate::webrtc_setup::settings(&job, ip)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("-rtp_echo"), "{err}");
     }
 }

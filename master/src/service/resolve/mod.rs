@@ -124,17 +124,56 @@ fn bad(field: impl Into<String>, problem: impl Into<String>) -> ResolveError {
 }
 
 /// The profile's SIP row: the first enabled one that is not WebRTC.
-fn sip_row(rows: &[TransportSpec]) -> Result<Option<&TransportSpec>, ResolveError> {
-    let enabled: Vec<&TransportSpec> = rows.iter().filter(|r| r.enabled).collect();
-    if let Some(r) = enabled.iter().find(|r| r.transport != "webrtc") {
-        return Ok(Some(r));
+fn sip_row(rows: &[TransportSpec]) -> Option<&TransportSpec> {
+    rows.iter().find(|r| r.enabled && r.transport != "webrtc")
+}
+
+/// The profile's WebRTC row: the first enabled one.
+fn webrtc_row(rows: &[TransportSpec]) -> Option<&TransportSpec> {
+    rows.iter().find(|r| r.enabled && r.transport == "webrtc")
+}
+
+/// Applies the profile's rows: the SIP row carries the signalling; a `webrtc` row makes
+/// the job a WebRTC one (its calls' media: ICE servers, `prefers_pcma`, the address the
+/// call sockets bind to). A `webrtc` row alone signals over UDP on its own address and
+/// port. Returns whether the job is a WebRTC one.
+fn apply_rows(job: &mut JobSpec, rows: &[TransportSpec]) -> Result<bool, ResolveError> {
+    let w = webrtc_row(rows);
+    match (sip_row(rows), w) {
+        (Some(sip), _) => apply_row(job, Some(sip))?,
+        (None, Some(w)) => {
+            job.transport = TransportMode::UdpShared;
+            job.local_ip = parse_ip("transports.local_ip", &w.local_ip)?;
+            job.local_port = (w.local_port != 0).then_some(w.local_port);
+        }
+        (None, None) => {}
     }
-    if !enabled.is_empty() {
-        return Err(ResolveError::Unsupported(
-            "the webrtc transport is not available in this build".into(),
-        ));
+    let Some(w) = w else {
+        return Ok(false);
+    };
+    for (field, v) in [
+        ("ice_username", &w.ice_username),
+        ("ice_credential", &w.ice_credential),
+        ("ice_auth_secret", &w.ice_auth_secret),
+    ] {
+        if !v.is_empty() {
+            return Err(ResolveError::Unsupported(format!(
+                "transports.{field}: TURN credentials are not supported yet (no TURN client); use stun: ICE servers"
+            )));
+        }
     }
-    Ok(None)
+    for url in &w.ice_servers {
+        if !url.starts_with("stun:") {
+            return Err(ResolveError::Unsupported(format!(
+                "transports.ice_servers: \"{url}\": only stun: servers are supported yet (no TURN client)"
+            )));
+        }
+    }
+    job.webrtc.enabled = true;
+    job.webrtc.ice_servers.clone_from(&w.ice_servers);
+    job.webrtc.prefers_pcma = w.prefers_pcma;
+    job.media_ip = parse_ip("transports.local_ip", &w.local_ip)?;
+    Ok(true)
 }
 
 fn parse_ip(field: &str, v: &str) -> Result<Option<IpAddr>, ResolveError> {
@@ -384,18 +423,18 @@ fn engine(
                 .servers
                 .get(&spec.profile_id)
                 .ok_or_else(|| not_found("server"))?;
-            apply_row(&mut job, sip_row(&p.transports)?)?;
+            let webrtc = apply_rows(&mut job, &p.transports)?;
             if p.max_concurrent > 0 {
                 job.call_limit = Some(u64::from(p.max_concurrent));
             }
-            ("uas", p.scenario_ref)
+            (if webrtc { "webrtc_uas" } else { "uas" }, p.scenario_ref)
         }
         ProfileKind::Client => {
             let p: ClientProfile = store
                 .clients
                 .get(&spec.profile_id)
                 .ok_or_else(|| not_found("client"))?;
-            apply_row(&mut job, sip_row(&p.transports)?)?;
+            let webrtc = apply_rows(&mut job, &p.transports)?;
             if p.rate > 0.0 {
                 job.rate = p.rate;
             }
@@ -426,7 +465,7 @@ fn engine(
             }
             job.remote = Some(resolve_host(&host, port)?);
             job.remote_host = Some(host);
-            ("uac", p.scenario_ref)
+            (if webrtc { "webrtc_uac" } else { "uac" }, p.scenario_ref)
         }
         ProfileKind::Gateway => {
             return Err(ResolveError::Unsupported(
@@ -443,6 +482,19 @@ fn engine(
         .unwrap_or(default_scenario)
         .to_string();
     job.scenario = scenario_source(store, &scenario_id, &ident)?;
+    // A built-in is known here; a stored scenario is checked when the job is (the
+    // engine refuses a webrtc job whose scenario is not a WebRTC one, naming it).
+    if let ScenarioSource::Builtin(id) = &job.scenario
+        && job.webrtc.enabled
+        && !id.starts_with("webrtc_")
+    {
+        return Err(bad(
+            "scenario_id",
+            format!(
+                "the profile has a webrtc transport, but built-in \"{id}\" is not a WebRTC scenario (use webrtc_uac or webrtc_uas)"
+            ),
+        ));
+    }
     apply_overrides(&mut job, o, &ident)?;
     // record_wav / record_wav_duplex: every call's audio into the job's recordings folder.
     job.record_calls = match (spec.record_wav_duplex, spec.record_wav) {
@@ -689,18 +741,95 @@ mod tests {
         }
     }
 
+    fn webrtc(ip: &str, port: u16, ice: &[&str], pcma: bool) -> TransportSpec {
+        TransportSpec {
+            ice_servers: ice.iter().map(|s| s.to_string()).collect(),
+            prefers_pcma: pcma,
+            ..row("webrtc", ip, port)
+        }
+    }
+
     #[test]
-    fn a_webrtc_only_profile_is_refused_with_a_message() {
+    fn a_webrtc_only_server_profile_answers_webrtc_calls_signalled_over_udp() {
         let t = Fix::new("cfg-webrtc");
         let p = ServerProfile {
             id: "s1".into(),
-            transports: vec![row("webrtc", "", 0)],
+            transports: vec![webrtc("127.0.0.1", 5070, &["stun:127.0.0.1:3478"], true)],
             ..Default::default()
         };
         t.server(&p);
-        assert!(matches!(
-            t.build(&spec(&t, "server", "s1"), 0),
-            Err(ResolveError::Unsupported(_))
-        ));
+        let b = t.build(&spec(&t, "server", "s1"), 0).unwrap();
+        assert_eq!(b.scenario_id, "webrtc_uas");
+        assert_eq!(b.job.scenario, ScenarioSource::Builtin("webrtc_uas".into()));
+        assert_eq!(b.job.transport, TransportMode::UdpShared);
+        assert_eq!(b.job.local_port, Some(5070));
+        assert_eq!(b.job.media_ip, Some("127.0.0.1".parse().unwrap()));
+        let w = &b.job.webrtc;
+        assert!(w.enabled && w.prefers_pcma);
+        assert_eq!(w.ice_servers, ["stun:127.0.0.1:3478"]);
+    }
+
+    #[test]
+    fn a_webrtc_row_next_to_a_sip_row_is_honoured() {
+        let t = Fix::new("cfg-webrtc-sip");
+        let p = ClientProfile {
+            id: "c1".into(),
+            remote_ip: "127.0.0.1".into(),
+            transports: vec![row("t1", "127.0.0.1", 0), webrtc("", 0, &[], false)],
+            ..Default::default()
+        };
+        t.client(&p);
+        let b = t.build(&spec(&t, "client", "c1"), 0).unwrap();
+        // Signalling from the SIP row, media from the webrtc row.
+        assert_eq!(b.scenario_id, "webrtc_uac");
+        assert_eq!(b.job.transport, TransportMode::parse("t1").unwrap());
+        assert!(b.job.webrtc.enabled && !b.job.webrtc.prefers_pcma);
+        // Without the webrtc row, the same profile runs classic calls.
+        let p = ClientProfile {
+            id: "c2".into(),
+            remote_ip: "127.0.0.1".into(),
+            transports: vec![row("t1", "127.0.0.1", 0)],
+            ..Default::default()
+        };
+        t.client(&p);
+        let b = t.build(&spec(&t, "client", "c2"), 0).unwrap();
+        assert_eq!(b.scenario_id, "uac");
+        assert!(!b.job.webrtc.enabled);
+    }
+
+    #[test]
+    fn what_a_webrtc_row_cannot_do_yet_is_refused_naming_it() {
+        let t = Fix::new("cfg-webrtc-refused");
+        let turn = ServerProfile {
+            id: "s1".into(),
+            transports: vec![webrtc("", 0, &["turn:127.0.0.1:3478"], false)],
+            ..Default::default()
+        };
+        t.server(&turn);
+        let err = t.build(&spec(&t, "server", "s1"), 0).unwrap_err();
+        assert!(err.to_string().contains("turn:127.0.0.1:3478"), "{err}");
+        let creds = ServerProfile {
+            id: "s2".into(),
+            transports: vec![TransportSpec {
+                ice_username: "u".into(),
+                ..webrtc("", 0, &[], false)
+            }],
+            ..Default::default()
+        };
+        t.server(&creds);
+        let err = t.build(&spec(&t, "server", "s2"), 0).unwrap_err();
+        assert!(err.to_string().contains("ice_username"), "{err}");
+        let classic = ServerProfile {
+            id: "s3".into(),
+            scenario_ref: "uas".into(),
+            transports: vec![webrtc("", 0, &[], false)],
+            ..Default::default()
+        };
+        t.server(&classic);
+        let err = t.build(&spec(&t, "server", "s3"), 0).unwrap_err();
+        assert!(
+            err.to_string().contains("\"uas\" is not a WebRTC scenario"),
+            "{err}"
+        );
     }
 }

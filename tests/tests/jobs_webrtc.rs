@@ -1,0 +1,142 @@
+//! WebRTC jobs through a real `gossipper ui` (issue 16): a server profile whose only
+//! transport is a `webrtc` row (signalling over UDP on its address, `prefers_pcma`), and
+//! a client profile with a SIP row next to a `webrtc` row; both resolve to the WebRTC
+//! built-ins, and the client's calls set up ICE and DTLS-SRTP with the server's and
+//! carry audio both ways, as their call_records.jsonl and summary.json show. A profile
+//! asking for TURN is refused when its job starts, naming the URL.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
+
+mod api_support;
+mod jobs_support;
+
+use std::time::Duration;
+
+use api_support::Master;
+use jobs_support::*;
+use serde_json::{Value, json};
+
+fn records(m: &Master, tk: &str, id: &str) -> Vec<Value> {
+    let cr = m.get(
+        &format!("/api/v2/jobs/{id}/artifacts/call_records"),
+        Some(tk),
+    );
+    assert_eq!(cr.status, 200, "{}", cr.text());
+    cr.text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_webrtc_client_job_calls_a_webrtc_server_job() {
+    let m = Master::start("jobs-webrtc");
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    let port = free_udp_port();
+    let r = m.json(
+        "POST",
+        "/api/v2/servers",
+        Some(tk),
+        &json!({"id": "wuas", "transports": [{"transport": "webrtc", "local_ip": "127.0.0.1",
+                "local_port": port, "enabled": true, "prefers_pcma": true}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = m.json(
+        "POST",
+        "/api/v2/clients",
+        Some(tk),
+        &json!({"id": "wuac", "remote_ip": "127.0.0.1", "remote_port": port, "rate": 10.0,
+                "transports": [{"transport": "u1", "local_ip": "127.0.0.1", "enabled": true},
+                               {"transport": "webrtc", "local_ip": "127.0.0.1", "enabled": true,
+                                "prefers_pcma": true}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let r = m.req("POST", "/api/v2/servers/wuas/start", Some(tk), None);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let server_id = r.json()["id"].as_str().unwrap().to_string();
+    wait_job(&m, tk, &server_id, Duration::from_secs(30), running);
+    wait_stats_line(&m, &server_id);
+
+    let r = m.json(
+        "POST",
+        "/api/v2/clients/wuac/start",
+        Some(tk),
+        &json!({"engine": {"total_calls": 10, "call_duration_ms": 1200}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let client_id = r.json()["id"].as_str().unwrap().to_string();
+    let client = wait_job(&m, tk, &client_id, Duration::from_secs(60), finished);
+    assert_eq!(client["status"], "succeeded", "{client}");
+
+    let s = m
+        .get(
+            &format!("/api/v2/jobs/{client_id}/artifacts/summary"),
+            Some(tk),
+        )
+        .json();
+    // The profile named no scenario: its webrtc row chose the WebRTC built-in.
+    assert_eq!(s["scenario"]["name"], "WebRTC UAC", "{s}");
+    assert_eq!(s["success_calls"], 10, "{s}");
+    assert_eq!(s["webrtc"]["connected"], 10, "{s}");
+    let recs = records(&m, tk, &client_id);
+    assert_eq!(recs.len(), 10);
+    for r in &recs {
+        let w = &r["webrtc"];
+        assert_eq!(r["success"], true, "{r}");
+        assert_eq!(w["answer_accepted"], true, "{w}");
+        assert!(w["dtls_connected_ms"].is_u64(), "{w}");
+        // Both profiles prefer PCMA: the client offers it first and sends it.
+        assert_eq!(w["codec"], "PCMA", "{w}");
+        assert!(w["rtp_packets_sent"].as_u64().unwrap() > 0, "{w}");
+        assert!(w["rtp_packets_received"].as_u64().unwrap() > 0, "{w}");
+    }
+
+    // The server's calls end when it stops; each answered and carried audio.
+    let r = m.req("POST", "/api/v2/servers/wuas/stop", Some(tk), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_job(&m, tk, &server_id, Duration::from_secs(30), finished);
+    let s = m
+        .get(
+            &format!("/api/v2/jobs/{server_id}/artifacts/summary"),
+            Some(tk),
+        )
+        .json();
+    assert_eq!(s["scenario"]["name"], "WebRTC UAS", "{s}");
+    assert_eq!(s["webrtc"]["connected"], 10, "{s}");
+    let recs = records(&m, tk, &server_id);
+    assert_eq!(recs.len(), 10, "{recs:?}");
+    for r in &recs {
+        let w = &r["webrtc"];
+        assert_eq!(w["answer_created"], true, "{w}");
+        assert_eq!(w["codec"], "PCMA", "{w}");
+        assert!(w["rtp_packets_received"].as_u64().unwrap() > 0, "{w}");
+    }
+}
+
+#[test]
+fn a_webrtc_row_asking_for_turn_is_refused_naming_it() {
+    let m = Master::start("jobs-webrtc-turn");
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    let r = m.json(
+        "POST",
+        "/api/v2/servers",
+        Some(tk),
+        &json!({"id": "wturn", "transports": [{"transport": "webrtc", "local_ip": "127.0.0.1",
+                "local_port": free_udp_port(), "enabled": true,
+                "ice_servers": ["turn:127.0.0.1:3478"]}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    // The job is recorded as failed at once, with the reason; no worker runs.
+    let r = m.req("POST", "/api/v2/servers/wturn/start", Some(tk), None);
+    let j = r.json();
+    assert_eq!(j["status"], "failed", "{j}");
+    assert!(j["pid"].is_null(), "{j}");
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.contains("turn:127.0.0.1:3478") && error.contains("TURN"),
+        "{error}"
+    );
+}
