@@ -526,3 +526,6 @@ impl WebrtcCalls {
         self.wake.peek().map(|Reverse((at, _))| *at)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+//! Two shards' WebRTC calls talking in virtual time: the SDP steps as the endpoint drives
+//! them (`write_local_sdp` into a message body, `handle_sip` on the other side), then
+//! every datagram delivered by hand, always the earliest deadline of either side next.
+//! Bad input (garbage, a wrong fingerprint, a peer that never answers ICE) fails only the
+//! call, with its cause, and never panics.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use gossipper_media::webrtc::{WebrtcFailure, generate_dtls_cert};
+
+use super::*;
+
+const IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const UAC_PORT: u16 = 40_000;
+const UAS_PORT: u16 = 40_002;
+const H: CallHandle = CallHandle {
+    index: 7,
+    generation: 1,
+};
+
+fn settings() -> WebrtcSettings {
+    WebrtcSettings {
+        ip: IP,
+        prefers_pcma: false,
+        stun_servers: Vec::new(),
+        ice_timeout: Duration::from_secs(10),
+        dtls_timeout: Duration::from_secs(10),
+        dtls_cert: generate_dtls_cert(),
+        max_sockets: 4,
+    }
+}
+
+/// A caller and an answerer with one call each (number 1), offer and answer exchanged;
+/// `mangle` edits the answer on its way back.
+fn pair(t: Instant, mangle: impl Fn(String) -> String) -> (WebrtcCalls, WebrtcCalls) {
+    let mut uac = WebrtcCalls::new(settings(), 1);
+    let mut uas = WebrtcCalls::new(settings(), 2);
+    assert_eq!(uac.ports_wanted(1), 1);
+    uac.supply(UAC_PORT);
+    uas.supply(UAS_PORT);
+    assert_eq!(uac.ports_wanted(1), 0);
+    assert!(uac.open(t, 1, H) && uas.open(t, 1, H));
+    let mut offer = Vec::new();
+    uac.write_local_sdp(t, 1, SdpKind::Offer, &mut offer);
+    let text = String::from_utf8(offer.clone()).unwrap();
+    assert!(
+        text.contains("UDP/TLS/RTP/SAVPF") && text.contains("a=fingerprint:"),
+        "{text}"
+    );
+    // A retransmission renders the same offer.
+    let mut again = Vec::new();
+    uac.write_local_sdp(t, 1, SdpKind::Offer, &mut again);
+    assert_eq!(offer, again);
+    uas.handle_sip(t, 1, &offer);
+    let mut answer = Vec::new();
+    uas.write_local_sdp(t, 1, SdpKind::Answer, &mut answer);
+    assert!(!answer.is_empty());
+    let answer = mangle(String::from_utf8(answer).unwrap());
+    uac.handle_sip(t, 1, answer.as_bytes());
+    (uac, uas)
+}
+
+/// Delivers every queued datagram of `from` (bound to `from_port`) to `to`, unless
+/// `drop` says no. Returns how many were delivered.
+fn deliver(
+    t: Instant,
+    from: &mut WebrtcCalls,
+    from_port: u16,
+    to: &mut WebrtcCalls,
+    drop: bool,
+) -> usize {
+    let mut tx = WebrtcTx::default();
+    let mut n = 0;
+    while from.poll_transmit(&mut tx) {
+        for item in &tx.items {
+            assert_eq!(item.port, from_port);
+            if !drop {
+                let src = SocketAddr::new(IP, from_port);
+                to.handle_datagram(t, item.dest.port(), src, tx.bytes(item));
+                n += 1;
+            }
+        }
+        tx.clear();
+    }
+    n
+}
+
+/// Runs both sides until `until` (virtual), the earliest deadline first. `cut`: the
+/// caller's datagrams are lost (a peer that never hears us).
+fn run(
+    t0: Instant,
+    uac: &mut WebrtcCalls,
+    uas: &mut WebrtcCalls,
+    until: Duration,
+    cut: bool,
+) -> Instant {
+    let mut now = t0;
+    for _ in 0..200_000 {
+        // Every reply goes at once, until both sides are quiet.
+        for _ in 0..1_000 {
+            let n = deliver(now, uac, UAC_PORT, uas, cut) + deliver(now, uas, UAS_PORT, uac, false);
+            if n == 0 {
+                break;
+            }
+        }
+        let next = [uac.poll_timeout(), uas.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(next) = next else { break };
+        now = now.max(next);
+        if now > t0 + until {
+            break;
+        }
+        uac.handle_timeout(now);
+        uas.handle_timeout(now);
+    }
+    now
+}
+
+#[test]
+fn a_call_connects_and_carries_audio_both_ways_then_closes() {
+    let t0 = crate::sim::epoch();
+    let (mut uac, mut uas) = pair(t0, |a| a);
+    let end = run(t0, &mut uac, &mut uas, Duration::from_secs(2), false);
+    assert_eq!((uac.counters().connected, uas.counters().connected), (1, 1));
+    assert!(uac.poll_failed().is_none() && uas.poll_failed().is_none());
+    let a = uac.end_call(end, 1).unwrap();
+    let b = uas.end_call(end, 1).unwrap();
+    assert!(a.offer_created && a.answer_accepted && b.offer_accepted && b.answer_created);
+    assert_eq!(a.codec, Some("PCMU"));
+    let dtls = a.dtls_connected_ms.unwrap();
+    assert!(dtls < 200, "virtual set-up takes no time: {dtls} ms");
+    // ~2 s of 20 ms frames each way, less the set-up.
+    for s in [&a, &b] {
+        assert!((90..=101).contains(&s.rtp_packets_sent), "{s:?}");
+        assert!(s.rtp_packets_received >= 85, "{s:?}");
+        assert!(
+            s.srtp_packets_received > s.rtp_packets_received,
+            "RTCP too: {s:?}"
+        );
+    }
+    // The ended call's port is handed back, its close_notify queued.
+    assert_eq!(uac.poll_closed_port(), Some(UAC_PORT));
+    assert!(deliver(end, &mut uac, UAC_PORT, &mut uas, false) > 0);
+    assert_eq!(uac.live(), 0);
+    assert!(uac.end_call(end, 1).is_none(), "a call ends once");
+}
+
+#[test]
+fn garbage_on_a_call_socket_is_counted_and_the_call_goes_on() {
+    let t0 = crate::sim::epoch();
+    let (mut uac, mut uas) = pair(t0, |a| a);
+    let t = run(t0, &mut uac, &mut uas, Duration::from_millis(500), false);
+    let from = SocketAddr::new(IP, 9);
+    for junk in [
+        &b""[..],
+        b"\x00",
+        b"hello",
+        &[0xFF; 1500],
+        &[0x80, 0x00, 0x01],
+    ] {
+        uas.handle_datagram(t, UAS_PORT, from, junk);
+    }
+    // A datagram for a port no call has.
+    uas.handle_datagram(t, 1, from, b"late");
+    assert_eq!(uas.counters().stray_datagrams, 1);
+    let end = run(t, &mut uac, &mut uas, Duration::from_millis(500), false);
+    assert!(uas.poll_failed().is_none());
+    let b = uas.end_call(end, 1).unwrap();
+    assert!(b.failure.is_none(), "{b:?}");
+    assert!(b.garbage_datagrams >= 1, "{b:?}");
+    assert!(b.rtp_packets_received > 20, "{b:?}");
+}
+
+#[test]
+fn a_peer_that_never_hears_us_fails_the_call_at_the_ice_timeout() {
+    let t0 = crate::sim::epoch();
+    let (mut uac, mut uas) = pair(t0, |a| a);
+    let end = run(t0, &mut uac, &mut uas, Duration::from_secs(12), true);
+    assert_eq!(uac.poll_failed(), Some((H, WebrtcFailure::IceTimeout)));
+    let a = uac.end_call(end, 1).unwrap();
+    assert_eq!(a.failure, Some(WebrtcFailure::IceTimeout));
+    assert_eq!(uac.counters().failed_ice_timeout, 1);
+    assert_eq!(uac.counters().failures(), [("ice_timeout", 1)]);
+}
+
+#[test]
+fn a_wrong_fingerprint_fails_the_call_with_its_cause() {
+    let t0 = crate::sim::epoch();
+    // Flip the first hex digit of the answerer's fingerprint.
+    let (mut uac, mut uas) = pair(t0, |a| {
+        let at = a.find("a=fingerprint:sha-256 ").unwrap() + "a=fingerprint:sha-256 ".len();
+        let mut b = a.into_bytes();
+        b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+        String::from_utf8(b).unwrap()
+    });
+    let end = run(t0, &mut uac, &mut uas, Duration::from_secs(12), false);
+    let (h, why) = uac.poll_failed().expect("the caller's bridge failed");
+    assert_eq!(h, H);
+    assert_eq!(why, WebrtcFailure::FingerprintMismatch);
+    let a = uac.end_call(end, 1).unwrap();
+    assert_eq!(a.failure, Some(why));
+    assert_eq!(uac.counters().connected, 0);
+}
+
+#[test]
+fn an_answer_without_an_offer_and_a_classic_answer_fail_the_call() {
+    let t0 = crate::sim::epoch();
+    // [webrtc_answer] before any offer arrived.
+    let mut uas = WebrtcCalls::new(settings(), 2);
+    uas.supply(UAS_PORT);
+    assert!(uas.open(t0, 1, H));
+    let mut out = Vec::new();
+    uas.write_local_sdp(t0, 1, SdpKind::Answer, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(uas.poll_failed(), Some((H, WebrtcFailure::RemoteSdp)));
+    // A plain RTP/AVP answer to our offer.
+    let mut uac = WebrtcCalls::new(settings(), 1);
+    uac.supply(UAC_PORT);
+    assert!(uac.open(t0, 1, H));
+    uac.write_local_sdp(t0, 1, SdpKind::Offer, &mut out);
+    let classic = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    uac.handle_sip(t0, 1, classic.as_bytes());
+    assert_eq!(uac.poll_failed(), Some((H, WebrtcFailure::RemoteSdp)));
+    let a = uac.end_call(t0, 1).unwrap();
+    assert_eq!(a.failure, Some(WebrtcFailure::RemoteSdp));
+    assert!(!a.answer_accepted);
+}
+
+#[test]
+fn without_a_free_port_a_call_gets_no_bridge_and_is_counted() {
+    let t0 = crate::sim::epoch();
+    let mut w = WebrtcCalls::new(settings(), 1);
+    assert!(!w.has_free_port());
+    assert!(!w.open(t0, 1, H));
+    assert_eq!(w.counters().no_socket, 1);
+    // Never more sockets than the cap, spare ones included.
+    for p in 0..4 {
+        w.supply(41_000 + p);
+    }
+    assert_eq!(w.ports_wanted(10), 0);
+    w.bind_failed();
+    assert_eq!(w.ports_wanted(100), 0);
+}
