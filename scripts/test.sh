@@ -41,6 +41,8 @@ echo "== cargo build (the gossipper binary the end-to-end tests run)"
 cargo build -p gossipper
 echo "== smoke: a real gossipper ui process over HTTP"
 GOSSIPPER_BIN="$PWD/target/debug/gossipper" scripts/smoke-api-v2.sh
+echo "== smoke: WebRTC jobs through a real gossipper ui"
+GOSSIPPER_BIN="$PWD/target/debug/gossipper" scripts/smoke-webrtc.sh
 echo "== browser: the console in headless Chromium"
 GOSSIPPER_BIN="$PWD/target/debug/gossipper" scripts/browser-test.sh
 echo "== cargo test"
