@@ -123,8 +123,18 @@ fn check_side(name: &str, who: &str, side: &Side, calls: u64, uac: bool) -> u64 
             ["PCMU", "PCMA"].contains(&w["codec"].as_str().unwrap_or("")),
             "{name} {who}: {w}"
         );
+        // The classic media block carries the audio and a MOS.
+        let m = &r["media"];
+        assert_eq!(m["RTPPacketsReceived"], w["rtp_packets_received"], "{r}");
+        let mos = m["MOS"].as_f64().unwrap_or(0.0);
+        assert!(mos > 4.0, "{name} {who}: MOS {mos}: {r}");
         slowest = slowest.max(dtls);
     }
+    let media = &side.summary["media"];
+    assert!(
+        media["mos_min"].as_f64().unwrap_or(0.0) > 4.0,
+        "{name} {who}: summary media {media}"
+    );
     let s = &side.summary["webrtc"];
     assert_eq!(s["calls"], calls, "{name} {who}: summary {s}");
     assert_eq!(s["connected"], calls, "{name} {who}: summary {s}");

@@ -40,8 +40,11 @@ use gossipper_media::webrtc::{
     WebrtcFailure, WebrtcStats,
 };
 
+use gossipper_media::quality::{self, Conditions};
+
 use crate::endpoint::table::CallHandle;
 use crate::stats::WebrtcCounters;
+use crate::stats::media::CallMedia;
 
 /// One audio frame every 20 ms.
 const PTIME: Duration = Duration::from_millis(20);
@@ -65,6 +68,39 @@ pub struct WebrtcSettings {
     pub dtls_cert: Option<DtlsCert>,
     /// Call sockets this shard may hold open.
     pub max_sockets: usize,
+}
+
+/// A WebRTC call's numbers in the shape of a classic call's `media` block (call records,
+/// summary.json's media totals, `mos_min` thresholds): audio frames each way, the
+/// jitter of what we received, and an E-model MOS from the RTCP loss the peer reported
+/// about our stream, the RTT and that jitter (G.711 constants; Opus is rated as G.711).
+/// Zeros for a call that received no audio.
+pub fn call_media(s: &WebrtcStats) -> CallMedia {
+    let jitter_ms = s.jitter_ms.unwrap_or(0.0);
+    let (mos, r_factor) = if s.rtp_packets_received > 0 {
+        let q = quality::estimate(&Conditions {
+            one_way_delay: quality::mouth_to_ear_delay(
+                s.rtt_ms
+                    .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)),
+                Duration::from_secs_f64(jitter_ms.max(0.0) / 1000.0),
+                PTIME,
+            ),
+            loss_percent: f64::from(s.fraction_lost.unwrap_or(0.0)).clamp(0.0, 1.0) * 100.0,
+            ..Default::default()
+        });
+        (q.mos, q.r)
+    } else {
+        (0.0, 0.0)
+    };
+    CallMedia {
+        rtp_packets_sent: s.rtp_packets_sent,
+        rtp_octets_sent: s.srtp_bytes_sent,
+        rtp_packets_received: s.rtp_packets_received,
+        jitter_ms,
+        mos,
+        r_factor,
+        ..CallMedia::default()
+    }
 }
 
 /// Which SDP a `<send>` renders.

@@ -115,7 +115,7 @@ impl Endpoint {
             }
             None => Default::default(),
         };
-        let media = ended.media;
+        let mut media = ended.media;
         let webrtc = match self.webrtc.as_mut() {
             Some(w) => {
                 let stats = w.end_call(now, call.number());
@@ -124,6 +124,16 @@ impl Endpoint {
             }
             None => None,
         };
+        // A WebRTC call's audio in the classic media block (a WebRTC run has no media
+        // engine, so the shard's media totals are only these).
+        if let Some(s) = webrtc.as_deref() {
+            media = crate::webrtc::call_media(s);
+            let m = &mut self.shard.stats.media;
+            m.rtp_packets_sent += media.rtp_packets_sent;
+            m.rtp_octets_sent += media.rtp_octets_sent;
+            m.rtp_packets_received += media.rtp_packets_received;
+            m.add_call(&media);
+        }
         // issue 8: a failed rtpcheck fails a call that otherwise succeeded.
         let outcome = match outcome {
             Outcome::Success if ended.rtpcheck_failed => Outcome::Failed(FailureReason::RtpCheck),

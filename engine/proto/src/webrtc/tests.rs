@@ -141,6 +141,11 @@ fn a_call_connects_and_carries_audio_both_ways_then_closes() {
             "RTCP too: {s:?}"
         );
     }
+    // The classic media block: frames each way and a G.711 MOS of a clean loopback call.
+    let m = call_media(&a);
+    assert_eq!(m.rtp_packets_received, a.rtp_packets_received);
+    assert!(m.mos > 4.3 && m.r_factor > 90.0, "{m:?}");
+    assert_eq!(call_media(&Default::default()).mos, 0.0);
     // The ended call's port is handed back, its close_notify queued.
     assert_eq!(uac.poll_closed_port(), Some(UAC_PORT));
     assert!(deliver(end, &mut uac, UAC_PORT, &mut uas, false) > 0);
