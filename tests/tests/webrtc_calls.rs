@@ -235,3 +235,74 @@ fn a_classic_answer_fails_the_call_with_its_cause() {
     assert_eq!(s["webrtc"]["failures"]["remote_sdp"], 3, "{name}: {s}");
     assert_eq!(s["webrtc"]["connected"], 0, "{name}: {s}");
 }
+
+/// A scenario of our own (`-sf`): webrtc_uac with DTMF keys and an `rtpcheck` after the
+/// ACK. The keys go out as RFC 4733 events through the bridge, and the check passes; a
+/// second run asking for more audio than a 1 s call carries fails each call with
+/// `RtpCheck`.
+#[test]
+fn dtmf_and_rtpcheck_run_on_webrtc_calls() {
+    let builtin = Command::new(gossipper_bin())
+        .args(["-sd", "webrtc_uac"])
+        .output()
+        .expect("gossipper -sd");
+    let xml = String::from_utf8(builtin.stdout).expect("utf-8");
+    let with = |check: &str| {
+        xml.replacen(
+            "  <pause/>",
+            &format!(
+                "  <nop><action><exec send_dtmf=\"123#\"/><exec rtpcheck=\"{check}\"/></action></nop>\n  <pause/>"
+            ),
+            1,
+        )
+    };
+    for (name, check, ok) in [
+        ("webrtc-dtmf", "min_packets=20,direction=both", true),
+        (
+            "webrtc-rtpcheck-fails",
+            "min_packets=5000,direction=recv",
+            false,
+        ),
+    ] {
+        let dir = scratch_dir(name);
+        std::fs::write(dir.join("uac.xml"), with(check)).expect("write the scenario");
+        let sport = free_port();
+        let mut scmd = Command::new(gossipper_bin());
+        scmd.current_dir(&dir)
+            .args(["-sn", "webrtc_uas", "-i", "127.0.0.1"])
+            .args(["-p", &sport.to_string(), "-m", "3"]);
+        side_args(&mut scmd, &dir, "server");
+        let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
+        server.wait_bound(Sock::Udp, sport);
+        let mut ccmd = Command::new(gossipper_bin());
+        ccmd.current_dir(&dir)
+            .arg(format!("127.0.0.1:{sport}"))
+            .args(["-sf", "uac.xml", "-i", "127.0.0.1"])
+            .args(["-m", "3", "-r", "10", "-d", "1000"]);
+        side_args(&mut ccmd, &dir, "client");
+        let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+        let (status, out, err) = client.wait(Duration::from_secs(60));
+        let _ = server.wait(Duration::from_secs(30));
+        assert_eq!(
+            status.code(),
+            Some(if ok { 0 } else { 1 }),
+            "{name}\n{out}\n{err}"
+        );
+        let c = read_side(&dir, "client");
+        assert_eq!(c.records.len(), 3, "{name}");
+        for r in &c.records {
+            let w = &r["webrtc"];
+            assert_eq!(w["dtmf_sent"], 4, "{name}: {w}");
+            assert!(w["dtls_connected_ms"].is_u64(), "{name}: {w}");
+            if ok {
+                assert_eq!(r["success"], true, "{name}: {r}");
+            } else {
+                assert_eq!(r["error"], "RtpCheck", "{name}: {r}");
+            }
+        }
+        let s = &c.summary;
+        let (passed, failed) = if ok { (3, 0) } else { (0, 3) };
+        assert_eq!(s["media"]["rtpcheck_passed"], passed, "{name}: {s}");
+        assert_eq!(s["media"]["rtpcheck_failed"], failed, "{name}: {s}");
+    }
+}

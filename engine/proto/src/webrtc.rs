@@ -167,6 +167,17 @@ struct Entry {
     audio_at: Option<Instant>,
     /// The deadline pushed on the wake-up heap (older heap entries are stale).
     armed: Option<Instant>,
+    /// ICE and DTLS are up.
+    connected: bool,
+    /// The tone plays (on from the start; `rtp_stream` pauses, resumes or stops it).
+    tone: bool,
+    /// `rtp_stream="synthetic,…,dur_ms"`: when the tone stops.
+    tone_until: Option<Instant>,
+    /// DTMF keys waiting to go (RFC 4733), and when the next one does.
+    dtmf: VecDeque<char>,
+    dtmf_at: Option<Instant>,
+    /// The call's `rtpcheck`.
+    check: Option<actions::Check>,
 }
 
 /// The WebRTC side of one shard. See the module docs for the drive order.
@@ -188,6 +199,8 @@ pub struct WebrtcCalls {
     pcma: [u8; 160],
     scratch: Vec<u8>,
     counters: WebrtcCounters,
+    /// Notes for the run's log (a DTMF key that could not go, a failed rtpcheck).
+    warnings: VecDeque<String>,
 }
 
 impl std::fmt::Debug for WebrtcCalls {
@@ -227,6 +240,7 @@ impl WebrtcCalls {
             pcma,
             scratch: Vec::with_capacity(1500),
             counters: WebrtcCounters::default(),
+            warnings: VecDeque::new(),
         }
     }
 
@@ -307,6 +321,12 @@ impl WebrtcCalls {
                 remote_offer: None,
                 audio_at: None,
                 armed: None,
+                connected: false,
+                tone: true,
+                tone_until: None,
+                dtmf: VecDeque::new(),
+                dtmf_at: None,
+                check: None,
             },
         );
         self.counters.calls += 1;
@@ -415,6 +435,8 @@ impl WebrtcCalls {
                 e.bridge.handle_timeout(now);
             }
             self.send_audio(now, number);
+            self.send_dtmf(now, number);
+            self.check_timeout(now, number);
             self.after(now, number);
         }
     }
@@ -427,6 +449,12 @@ impl WebrtcCalls {
         let Some(mut at) = e.audio_at else {
             return;
         };
+        if e.tone_until.is_some_and(|u| now >= u) {
+            e.tone = false;
+            e.tone_until = None;
+            e.audio_at = None;
+            return;
+        }
         let frame: &[u8] = match e.bridge.send_codec() {
             Some(AudioCodec::Pcmu) => &self.pcmu,
             Some(AudioCodec::Pcma) => &self.pcma,
@@ -463,20 +491,35 @@ impl WebrtcCalls {
             match ev {
                 WebrtcEvent::Connected => {
                     self.counters.connected += 1;
-                    e.audio_at = Some(now);
+                    e.connected = true;
+                    if e.tone {
+                        e.audio_at = Some(now);
+                    }
+                    if !e.dtmf.is_empty() {
+                        e.dtmf_at = Some(now);
+                    }
                 }
                 WebrtcEvent::Failed(why) => {
                     e.audio_at = None;
+                    e.dtmf_at = None;
                     self.failed.push_back((e.handle, why));
                 }
-                WebrtcEvent::Closed => e.audio_at = None,
+                WebrtcEvent::Closed => {
+                    e.audio_at = None;
+                    e.dtmf_at = None;
+                }
                 WebrtcEvent::IceState(_) | WebrtcEvent::Media(_) => {}
             }
         }
-        let next = [e.bridge.poll_timeout(), e.audio_at]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [
+            e.bridge.poll_timeout(),
+            e.audio_at,
+            e.dtmf_at,
+            e.check.as_ref().and_then(actions::Check::due),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if let Some(d) = next
             && e.armed.is_none_or(|a| d < a || a <= now)
         {
@@ -492,6 +535,7 @@ impl WebrtcCalls {
             return;
         };
         e.audio_at = None;
+        e.dtmf_at = None;
         e.bridge.close(now);
         self.after(now, number);
     }
@@ -499,8 +543,9 @@ impl WebrtcCalls {
     /// The call ended: its bridge closes (the close goes out with the next transmit),
     /// its port goes to `poll_closed_port`, and its stats are returned for its record.
     /// A failure of the bridge counts under its cause here, once per call.
-    pub fn end_call(&mut self, now: Instant, number: u64) -> Option<Box<WebrtcStats>> {
+    pub fn end_call(&mut self, now: Instant, number: u64) -> Option<EndedWebrtc> {
         let mut e = self.calls.remove(&number)?;
+        let rtpcheck_failed = self.final_verdict(number, &mut e);
         e.bridge.close(now);
         while let Some(t) = e.bridge.poll_transmit(&mut self.scratch) {
             let bytes = self.scratch.get(..t.len).unwrap_or(&[]);
@@ -512,7 +557,11 @@ impl WebrtcCalls {
         if let Some(why) = stats.failure {
             self.count_failure(why);
         }
-        Some(Box::new(stats.clone()))
+        Some(EndedWebrtc {
+            stats: Box::new(stats.clone()),
+            rtpcheck_failed,
+            checked: e.check.is_some(),
+        })
     }
 
     fn count_failure(&mut self, why: WebrtcFailure) {
@@ -544,6 +593,12 @@ impl WebrtcCalls {
         true
     }
 
+    /// A note for the run's log.
+    #[must_use]
+    pub fn poll_warning(&mut self) -> Option<String> {
+        self.warnings.pop_front()
+    }
+
     /// A call whose bridge failed (the endpoint fails the call).
     #[must_use]
     pub fn poll_failed(&mut self) -> Option<(CallHandle, WebrtcFailure)> {
@@ -565,3 +620,6 @@ impl WebrtcCalls {
 
 #[cfg(test)]
 mod tests;
+
+mod actions;
+pub use actions::EndedWebrtc;

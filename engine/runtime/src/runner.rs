@@ -245,9 +245,11 @@ fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
 
 /// Whether the run has media: a media action, `-rtp_echo`, or every call recorded.
 fn needs_media(spec: &JobSpec, sc: &Scenario) -> bool {
-    spec.rtp_echo
-        || spec.record_calls != media::RecordCalls::Off
-        || media::library::scenario_has_media(sc)
+    // A WebRTC scenario's media actions run on its calls' bridges (`webrtc`).
+    !sc.webrtc
+        && (spec.rtp_echo
+            || spec.record_calls != media::RecordCalls::Off
+            || media::library::scenario_has_media(sc))
 }
 
 fn is_builtin(spec: &JobSpec) -> bool {

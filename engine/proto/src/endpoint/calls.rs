@@ -85,6 +85,11 @@ impl Endpoint {
         let progress = f(call, &mut cx);
         self.out.tx.flow = 0;
         // Media actions of this step go to the media engine before the call may end.
+        if !self.out.media.is_empty()
+            && let Some(w) = self.webrtc.as_mut()
+        {
+            run_webrtc_media(w, &mut self.out, now, call);
+        }
         if !self.out.media.is_empty() {
             run_media(self.media.as_mut(), &mut self.out, now, call);
             if let Some(m) = self.media.as_ref() {
@@ -116,11 +121,20 @@ impl Endpoint {
             None => Default::default(),
         };
         let mut media = ended.media;
+        let mut rtpcheck_failed = ended.rtpcheck_failed;
         let webrtc = match self.webrtc.as_mut() {
             Some(w) => {
-                let stats = w.end_call(now, call.number());
+                let ended = w.end_call(now, call.number());
                 self.shard.stats.webrtc = *w.counters();
-                stats
+                ended.map(|e| {
+                    rtpcheck_failed |= e.rtpcheck_failed;
+                    if e.rtpcheck_failed {
+                        self.shard.stats.media.rtpcheck_failed += 1;
+                    } else if e.checked {
+                        self.shard.stats.media.rtpcheck_passed += 1;
+                    }
+                    e.stats
+                })
             }
             None => None,
         };
@@ -136,7 +150,7 @@ impl Endpoint {
         }
         // issue 8: a failed rtpcheck fails a call that otherwise succeeded.
         let outcome = match outcome {
-            Outcome::Success if ended.rtpcheck_failed => Outcome::Failed(FailureReason::RtpCheck),
+            Outcome::Success if rtpcheck_failed => Outcome::Failed(FailureReason::RtpCheck),
             other => other,
         };
         if self.run.env.transport.is_stream_per_call() {
@@ -443,6 +457,30 @@ fn run_media(media: Option<&mut MediaEngine>, out: &mut Outbox, now: Instant, ca
         };
         if let Err(reason) = result {
             m.note_command_error();
+            out.events.push_back(ShardEvent::Warning(format!(
+                "call {}: <exec {}=\"{}\">: {reason}",
+                call.number(),
+                a.verb,
+                a.argument
+            )));
+        }
+    }
+}
+
+/// Hands a WebRTC call step's media actions to the shard's WebRTC calls; one that cannot
+/// run becomes a warning naming the call, the action and the reason.
+fn run_webrtc_media(
+    w: &mut crate::webrtc::WebrtcCalls,
+    out: &mut Outbox,
+    now: Instant,
+    call: &Call,
+) {
+    for a in out.media.drain(..) {
+        let result = match &a.command {
+            Ok(cmd) => w.handle_command(now, call.number(), cmd),
+            Err(reason) => Err(reason.clone()),
+        };
+        if let Err(reason) = result {
             out.events.push_back(ShardEvent::Warning(format!(
                 "call {}: <exec {}=\"{}\">: {reason}",
                 call.number(),

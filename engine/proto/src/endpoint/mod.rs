@@ -569,6 +569,9 @@ impl Endpoint {
         if let Some(w) = self.media.as_mut().and_then(MediaEngine::poll_warning) {
             return Some(Event::Shard(ShardEvent::Warning(w)));
         }
+        if let Some(w) = self.webrtc.as_mut().and_then(WebrtcCalls::poll_warning) {
+            return Some(Event::Shard(ShardEvent::Warning(w)));
+        }
         if let Some(e) = self.out.events.pop_front() {
             return Some(Event::Shard(e));
         }

@@ -17,7 +17,7 @@ use gossipper_media::{
 
 use super::sdp::RemoteMedia;
 use crate::config::RecordCalls;
-use crate::scenario::media::{CheckDirection, RtpCheck};
+use crate::scenario::media::RtpCheck;
 
 /// The recorder mode of every call's automatic recording, `None` when off.
 pub(super) fn record_mode(r: RecordCalls) -> Option<RecordMode> {
@@ -60,13 +60,7 @@ impl CheckState {
 
     /// Whether `sent` and `received` packets meet the threshold.
     pub(super) fn passes(&self, sent: u64, received: u64) -> bool {
-        let n = self.check.min_packets;
-        match self.check.direction {
-            CheckDirection::Any => sent.max(received) >= n,
-            CheckDirection::Send => sent >= n,
-            CheckDirection::Recv => received >= n,
-            CheckDirection::Both => sent >= n && received >= n,
-        }
+        self.check.passes(sent, received)
     }
 }
 
@@ -167,6 +161,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::media::CheckDirection;
 
     fn check(min: u64, direction: CheckDirection) -> CheckState {
         CheckState::new(

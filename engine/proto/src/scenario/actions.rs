@@ -317,13 +317,17 @@ fn exec(ctx: &mut Ctx<'_>, n: &Node, out: &mut Vec<Action>) -> Option<Action> {
                     continue;
                 }
             }),
-            verb if MEDIA_VERBS.contains(&verb) && ctx.webrtc => {
+            verb if MEDIA_VERBS.contains(&verb)
+                && ctx.webrtc
+                && !super::media::parse(verb, &attr.value).is_ok_and(|c| c.runs_over_webrtc()) =>
+            {
                 ctx.error(
                     attr.pos,
                     ScenarioErrorKind::Invalid(format!(
-                        "<exec {verb}> cannot run on a WebRTC call (webrtc=\"true\"): its audio is \
-                         DTLS-SRTP through the call's bridge, which sends a G.711 tone (or Opus \
-                         silence) from ICE+DTLS connected to the end of the call"
+                        "<exec {verb}=\"{}\"> cannot run on a WebRTC call (webrtc=\"true\"): its audio \
+                         is DTLS-SRTP through the call's bridge, a G.711 tone (or Opus silence); \
+                         send_dtmf, rtpcheck and rtp_stream=\"synthetic|pause|resume|stop\" work there",
+                        attr.value
                     )),
                 );
                 continue;

@@ -71,6 +71,38 @@ pub struct RtpCheck {
     pub direction: CheckDirection,
 }
 
+impl RtpCheck {
+    /// Whether `sent` and `received` packets meet the threshold.
+    pub fn passes(&self, sent: u64, received: u64) -> bool {
+        let n = self.min_packets;
+        match self.direction {
+            CheckDirection::Any => sent.max(received) >= n,
+            CheckDirection::Send => sent >= n,
+            CheckDirection::Recv => received >= n,
+            CheckDirection::Both => sent >= n && received >= n,
+        }
+    }
+}
+
+impl MediaCommand {
+    /// Whether a WebRTC call can run this command: DTMF (RFC 4733 through the bridge),
+    /// `rtpcheck`, and starting, pausing, resuming or stopping the synthetic tone. Files,
+    /// pcaps, echo and recording cannot (yet).
+    pub fn runs_over_webrtc(&self) -> bool {
+        matches!(
+            self,
+            MediaCommand::SendDtmf(_)
+                | MediaCommand::RtpCheck(_)
+                | MediaCommand::Stream(
+                    StreamCommand::Synthetic { .. }
+                        | StreamCommand::Pause
+                        | StreamCommand::Resume
+                        | StreamCommand::Stop
+                )
+        )
+    }
+}
+
 /// One media command.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MediaCommand {

@@ -126,8 +126,8 @@ fn a_call_connects_and_carries_audio_both_ways_then_closes() {
     let end = run(t0, &mut uac, &mut uas, Duration::from_secs(2), false);
     assert_eq!((uac.counters().connected, uas.counters().connected), (1, 1));
     assert!(uac.poll_failed().is_none() && uas.poll_failed().is_none());
-    let a = uac.end_call(end, 1).unwrap();
-    let b = uas.end_call(end, 1).unwrap();
+    let a = uac.end_call(end, 1).unwrap().stats;
+    let b = uas.end_call(end, 1).unwrap().stats;
     assert!(a.offer_created && a.answer_accepted && b.offer_accepted && b.answer_created);
     assert_eq!(a.codec, Some("PCMU"));
     let dtls = a.dtls_connected_ms.unwrap();
@@ -173,7 +173,7 @@ fn garbage_on_a_call_socket_is_counted_and_the_call_goes_on() {
     assert_eq!(uas.counters().stray_datagrams, 1);
     let end = run(t, &mut uac, &mut uas, Duration::from_millis(500), false);
     assert!(uas.poll_failed().is_none());
-    let b = uas.end_call(end, 1).unwrap();
+    let b = uas.end_call(end, 1).unwrap().stats;
     assert!(b.failure.is_none(), "{b:?}");
     assert!(b.garbage_datagrams >= 1, "{b:?}");
     assert!(b.rtp_packets_received > 20, "{b:?}");
@@ -185,7 +185,7 @@ fn a_peer_that_never_hears_us_fails_the_call_at_the_ice_timeout() {
     let (mut uac, mut uas) = pair(t0, |a| a);
     let end = run(t0, &mut uac, &mut uas, Duration::from_secs(12), true);
     assert_eq!(uac.poll_failed(), Some((H, WebrtcFailure::IceTimeout)));
-    let a = uac.end_call(end, 1).unwrap();
+    let a = uac.end_call(end, 1).unwrap().stats;
     assert_eq!(a.failure, Some(WebrtcFailure::IceTimeout));
     assert_eq!(uac.counters().failed_ice_timeout, 1);
     assert_eq!(uac.counters().failures(), [("ice_timeout", 1)]);
@@ -205,7 +205,7 @@ fn a_wrong_fingerprint_fails_the_call_with_its_cause() {
     let (h, why) = uac.poll_failed().expect("the caller's bridge failed");
     assert_eq!(h, H);
     assert_eq!(why, WebrtcFailure::FingerprintMismatch);
-    let a = uac.end_call(end, 1).unwrap();
+    let a = uac.end_call(end, 1).unwrap().stats;
     assert_eq!(a.failure, Some(why));
     assert_eq!(uac.counters().connected, 0);
 }
@@ -229,7 +229,7 @@ fn an_answer_without_an_offer_and_a_classic_answer_fail_the_call() {
     let classic = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
     uac.handle_sip(t0, 1, classic.as_bytes());
     assert_eq!(uac.poll_failed(), Some((H, WebrtcFailure::RemoteSdp)));
-    let a = uac.end_call(t0, 1).unwrap();
+    let a = uac.end_call(t0, 1).unwrap().stats;
     assert_eq!(a.failure, Some(WebrtcFailure::RemoteSdp));
     assert!(!a.answer_accepted);
 }
@@ -248,4 +248,64 @@ fn without_a_free_port_a_call_gets_no_bridge_and_is_counted() {
     assert_eq!(w.ports_wanted(10), 0);
     w.bind_failed();
     assert_eq!(w.ports_wanted(100), 0);
+}
+
+#[test]
+fn dtmf_keys_go_once_connected_and_the_tone_pauses_and_resumes() {
+    use crate::scenario::media::{MediaCommand, StreamCommand};
+    let t0 = crate::sim::epoch();
+    let (mut uac, mut uas) = pair(t0, |a| a);
+    // Queued before ICE and DTLS are up: sent once connected.
+    uac.handle_command(t0, 1, &MediaCommand::SendDtmf("12#".into()))
+        .unwrap();
+    let t = run(t0, &mut uac, &mut uas, Duration::from_secs(1), false);
+    // Paused for a second: no frame goes.
+    uac.handle_command(t, 1, &MediaCommand::Stream(StreamCommand::Pause))
+        .unwrap();
+    let sent = |w: &WebrtcCalls| w.calls.get(&1).unwrap().bridge.stats().rtp_packets_sent;
+    let before = sent(&uac);
+    let t = run(t, &mut uac, &mut uas, Duration::from_secs(1), false);
+    assert_eq!(sent(&uac), before, "paused");
+    uac.handle_command(t, 1, &MediaCommand::Stream(StreamCommand::Resume))
+        .unwrap();
+    let end = run(t, &mut uac, &mut uas, Duration::from_secs(1), false);
+    assert!(
+        sent(&uac) >= before + 45,
+        "resumed: {} after {before}",
+        sent(&uac)
+    );
+    assert!(uac.poll_warning().is_none());
+    let a = uac.end_call(end, 1).unwrap();
+    assert_eq!(a.stats.dtmf_sent, 3);
+    assert!(!a.checked && !a.rtpcheck_failed);
+    // What a WebRTC call cannot run is refused, naming why.
+    let err = uas
+        .handle_command(end, 1, &MediaCommand::Stream(StreamCommand::Echo))
+        .unwrap_err();
+    assert!(err.contains("WebRTC"), "{err}");
+}
+
+#[test]
+fn an_rtpcheck_fails_the_call_when_too_little_audio_came() {
+    use crate::scenario::media::{CheckDirection, MediaCommand, RtpCheck};
+    let t0 = crate::sim::epoch();
+    let (mut uac, mut uas) = pair(t0, |a| a);
+    let check = |min_packets, timeout_ms| {
+        MediaCommand::RtpCheck(RtpCheck {
+            min_packets,
+            timeout_ms,
+            direction: CheckDirection::Both,
+        })
+    };
+    uac.handle_command(t0, 1, &check(1000, None)).unwrap();
+    uas.handle_command(t0, 1, &check(20, Some(800))).unwrap();
+    let end = run(t0, &mut uac, &mut uas, Duration::from_secs(2), false);
+    let a = uac.end_call(end, 1).unwrap();
+    assert!(a.checked && a.rtpcheck_failed);
+    let w = uac.poll_warning().unwrap();
+    assert!(w.contains("rtpcheck failed at the end of the call"), "{w}");
+    // The server's check passed at its timeout, after ~40 frames each way.
+    let b = uas.end_call(end, 1).unwrap();
+    assert!(b.checked && !b.rtpcheck_failed);
+    assert!(uas.poll_warning().is_none());
 }

@@ -226,11 +226,11 @@ fn what_cannot_work_over_webrtc_is_refused_at_load_naming_it() {
     let cases = [
         (
             "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send><nop><action><exec play_pcap_audio=\"a.pcap\"/></action></nop></scenario>",
-            "<exec play_pcap_audio> cannot run on a WebRTC call",
+            "<exec play_pcap_audio=\"a.pcap\"> cannot run on a WebRTC call",
         ),
         (
             "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send><nop><action><exec rtp_stream=\"apattern.wav\"/></action></nop></scenario>",
-            "<exec rtp_stream> cannot run on a WebRTC call",
+            "<exec rtp_stream=\"apattern.wav\"> cannot run on a WebRTC call",
         ),
         (
             "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\nm=audio [media_port] RTP/AVP 0]]></send></scenario>",
@@ -250,12 +250,27 @@ fn what_cannot_work_over_webrtc_is_refused_at_load_naming_it() {
             .expect_err(expected)
             .to_string();
         assert!(err.contains(expected), "{err}\nwanted: {expected}");
+        assert!(
+            err.contains("send_dtmf, rtpcheck") || !err.contains("<exec"),
+            "{err}"
+        );
         // file:line:column: what.
         assert!(
             err.starts_with("w.xml:") && err.split(':').count() >= 4,
             "{err}"
         );
     }
+}
+
+#[test]
+fn dtmf_rtpcheck_and_the_tone_controls_load_in_a_webrtc_scenario() {
+    let xml = "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send>\
+               <nop><action><exec send_dtmf=\"12#\"/><exec rtpcheck=\"min_packets=10\"/>\
+               <exec rtp_stream=\"pause\"/><exec rtp_stream=\"resume\"/><exec rtp_stream=\"stop\"/>\
+               <exec rtp_stream=\"apattern\"/></action></nop></scenario>";
+    let s = must_load(xml);
+    assert!(s.webrtc);
+    assert_eq!(s.commands[1].common.actions.len(), 6);
 }
 
 /// Commands as comparable text (everything but positions).

@@ -1,0 +1,175 @@
+//! The scenario's media actions on a WebRTC call: RFC 4733 DTMF through the bridge,
+//! `rtpcheck` on the bridge's audio counts, and `rtp_stream` starting, pausing, resuming
+//! or stopping the synthetic tone. The loader refuses every other media action in a
+//! `webrtc="true"` scenario (`MediaCommand::runs_over_webrtc`).
+//!
+//! Owns: these `WebrtcCalls` methods and the `rtpcheck` state of a call. Must not: read
+//! a clock or send anything itself: DTMF keys are sent from `handle_timeout` through the
+//! bridge, 100 ms each with 50 ms between them, once the call is connected.
+
+use std::time::{Duration, Instant};
+
+use gossipper_media::webrtc::WebrtcStats;
+
+use super::WebrtcCalls;
+use crate::scenario::media::{MediaCommand, RtpCheck, StreamCommand};
+
+/// How long each DTMF key lasts, and the gap before the next.
+const DTMF_KEY: Duration = Duration::from_millis(100);
+const DTMF_GAP: Duration = Duration::from_millis(50);
+
+/// What a WebRTC call leaves when it ends.
+#[derive(Debug)]
+pub struct EndedWebrtc {
+    /// The call record's `webrtc` block.
+    pub stats: Box<WebrtcStats>,
+    /// The call's `rtpcheck` failed (the call then fails: `FailureReason::RtpCheck`).
+    pub rtpcheck_failed: bool,
+    /// The call had an `rtpcheck`.
+    pub checked: bool,
+}
+
+/// A call's `rtpcheck`: its threshold, when the verdict is due (`timeout_ms`), and the
+/// verdict once taken.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Check {
+    check: RtpCheck,
+    deadline: Option<Instant>,
+    verdict: Option<bool>,
+}
+
+impl Check {
+    /// When the verdict is due, until it is taken.
+    pub(super) fn due(&self) -> Option<Instant> {
+        self.deadline.filter(|_| self.verdict.is_none())
+    }
+}
+
+impl WebrtcCalls {
+    /// Runs one media action of call `number`. `Err`: why it cannot run (the endpoint
+    /// logs it, naming the call and the action).
+    pub fn handle_command(
+        &mut self,
+        now: Instant,
+        number: u64,
+        cmd: &MediaCommand,
+    ) -> Result<(), String> {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return Err("the call has no WebRTC media".into());
+        };
+        match cmd {
+            MediaCommand::SendDtmf(keys) => {
+                e.dtmf.extend(keys.chars());
+                if e.connected && e.dtmf_at.is_none() {
+                    e.dtmf_at = Some(now);
+                }
+            }
+            MediaCommand::RtpCheck(check) => {
+                e.check = Some(Check {
+                    check: *check,
+                    deadline: check.timeout_ms.map(|ms| now + Duration::from_millis(ms)),
+                    verdict: None,
+                });
+            }
+            MediaCommand::Stream(StreamCommand::Synthetic { duration_ms, .. }) => {
+                e.tone = true;
+                e.tone_until = duration_ms.map(|ms| now + Duration::from_millis(ms));
+                if e.connected && e.audio_at.is_none() {
+                    e.audio_at = Some(now);
+                }
+            }
+            MediaCommand::Stream(StreamCommand::Resume) => {
+                e.tone = true;
+                if e.connected && e.audio_at.is_none() {
+                    e.audio_at = Some(now);
+                }
+            }
+            MediaCommand::Stream(StreamCommand::Pause | StreamCommand::Stop) => {
+                e.tone = false;
+                e.tone_until = None;
+                e.audio_at = None;
+            }
+            _ => return Err("cannot run on a WebRTC call".into()),
+        }
+        self.after(now, number);
+        Ok(())
+    }
+
+    /// Sends call `number`'s next DTMF key when it is due.
+    pub(super) fn send_dtmf(&mut self, now: Instant, number: u64) {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return;
+        };
+        if e.dtmf_at.is_none_or(|at| at > now) {
+            return;
+        }
+        e.dtmf_at = None;
+        let Some(key) = e.dtmf.pop_front() else {
+            return;
+        };
+        if let Err(why) = e.bridge.send_dtmf(now, key, DTMF_KEY) {
+            self.warnings
+                .push_back(format!("call {number}: DTMF key {key:?} not sent: {why}"));
+        }
+        if !e.dtmf.is_empty() {
+            e.dtmf_at = Some(now + DTMF_KEY + DTMF_GAP);
+        }
+    }
+
+    /// Takes call `number`'s `rtpcheck` verdict when its timeout has expired.
+    pub(super) fn check_timeout(&mut self, now: Instant, number: u64) {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return;
+        };
+        if e.check.and_then(|c| c.due()).is_some_and(|d| d <= now) {
+            let s = e.bridge.stats();
+            let (sent, received) = (s.rtp_packets_sent, s.rtp_packets_received);
+            self.verdict(number, sent, received, true);
+        }
+    }
+
+    /// The call ends: its `rtpcheck` verdict, taken now if its timeout never came.
+    /// Returns whether it failed.
+    pub(super) fn final_verdict(&mut self, number: u64, e: &mut super::Entry) -> bool {
+        let Some(c) = e.check.as_mut() else {
+            return false;
+        };
+        if c.verdict.is_none() {
+            let s = e.bridge.stats();
+            let passed = c.check.passes(s.rtp_packets_sent, s.rtp_packets_received);
+            c.verdict = Some(passed);
+            if !passed {
+                self.warn_check(number, &c.check, s, false);
+            }
+        }
+        c.verdict == Some(false)
+    }
+
+    fn verdict(&mut self, number: u64, sent: u64, received: u64, timed_out: bool) {
+        let Some(e) = self.calls.get_mut(&number) else {
+            return;
+        };
+        let Some(c) = e.check.as_mut() else {
+            return;
+        };
+        let passed = c.check.passes(sent, received);
+        c.verdict = Some(passed);
+        if !passed {
+            let check = c.check;
+            let stats = e.bridge.stats().clone();
+            self.warn_check(number, &check, &stats, timed_out);
+        }
+    }
+
+    fn warn_check(&mut self, number: u64, c: &RtpCheck, s: &WebrtcStats, timed_out: bool) {
+        let when = if timed_out {
+            "when its timeout expired"
+        } else {
+            "at the end of the call"
+        };
+        self.warnings.push_back(format!(
+            "call {number}: rtpcheck failed {when}: {} audio frames sent, {} received, {} required ({:?})",
+            s.rtp_packets_sent, s.rtp_packets_received, c.min_packets, c.direction
+        ));
+    }
+}
