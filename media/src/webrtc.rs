@@ -193,6 +193,8 @@ pub struct WebrtcBridge {
     transmits: VecDeque<str0m::net::Transmit>,
     events: VecDeque<WebrtcEvent>,
     undecryptable: u32,
+    /// The SSRCs of the RTP we sent (read from the headers, which SRTP leaves clear).
+    own_ssrcs: Vec<u32>,
     stats: WebrtcStats,
 }
 
@@ -264,6 +266,7 @@ impl WebrtcBridge {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             undecryptable: 0,
+            own_ssrcs: Vec::new(),
             stats,
         };
         bridge.stun.handle_timeout(now);
@@ -341,6 +344,22 @@ impl WebrtcBridge {
             }
             _ => return Err(WebrtcError::Misuse("accept_answer without an offer")),
         }
+        // Gateways answer in older forms str0m does not parse: `RTP/SAVPF` for
+        // `UDP/TLS/RTP/SAVPF`, a mid of their own where RFC 8843 wants ours echoed, no
+        // BUNDLE group for our one audio m-line.
+        let mut fixed = codec::normalize_proto(sdp);
+        if let Some(ours) = self.mid
+            && fixed.matches("\nm=").count() == 1
+        {
+            let ours = ours.to_string();
+            if let Some(theirs) = codec::remote_audio_mid(&fixed)
+                && *theirs != *ours
+            {
+                fixed = codec::rename_mid(&fixed, &theirs.to_string(), &ours);
+            }
+            fixed = codec::ensure_bundle(&fixed, &ours);
+        }
+        let sdp = fixed.as_str();
         let answer = match SdpAnswer::from_sdp_string(sdp) {
             Ok(a) => a,
             Err(e) => return Err(self.fail_sdp(now, &e.to_string())),
@@ -362,6 +381,8 @@ impl WebrtcBridge {
         if self.phase != Phase::New {
             return Err(WebrtcError::Misuse("accept_offer after negotiation began"));
         }
+        let fixed = codec::normalize_proto(sdp);
+        let sdp = fixed.as_str();
         let offer = match SdpOffer::from_sdp_string(sdp) {
             Ok(o) => o,
             Err(e) => return Err(self.fail_sdp(now, &e.to_string())),
@@ -502,7 +523,10 @@ impl WebrtcBridge {
             self.stats.srtp_packets_received += 1;
             self.stats.srtp_bytes_received += data.len() as u64;
             let is_rtcp = data.get(1).is_some_and(|b| (192..=223).contains(b));
-            if !is_rtcp && self.phase == Phase::Connected {
+            if !is_rtcp && rtp_ssrc(data).is_some_and(|s| self.own_ssrcs.contains(&s)) {
+                // Our own stream, echoed back: it decrypts, but str0m drops it as ours.
+                self.stats.rtp_echoed_received += 1;
+            } else if !is_rtcp && self.phase == Phase::Connected {
                 self.undecryptable += 1;
             }
         }
@@ -695,6 +719,13 @@ impl WebrtcBridge {
                     {
                         self.stats.srtp_packets_sent += 1;
                         self.stats.srtp_bytes_sent += t.contents.len() as u64;
+                        let is_rtcp = t.contents.get(1).is_some_and(|b| (192..=223).contains(b));
+                        if let Some(s) = rtp_ssrc(&t.contents).filter(|_| !is_rtcp)
+                            && !self.own_ssrcs.contains(&s)
+                            && self.own_ssrcs.len() < 8
+                        {
+                            self.own_ssrcs.push(s);
+                        }
                     }
                     self.transmits.push_back(t);
                 }
@@ -833,6 +864,12 @@ impl WebrtcBridge {
             self.stats.local_candidates += 1;
         }
     }
+}
+
+/// The SSRC of an RTP packet (bytes 8..12, clear in SRTP).
+fn rtp_ssrc(data: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = data.get(8..12)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
 }
 
 fn ice_state_name(s: IceConnectionState) -> &'static str {

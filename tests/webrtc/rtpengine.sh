@@ -2,7 +2,7 @@
 # Installs (if needed) and starts rtpengine in userspace on loopback, with its ng control
 # protocol on UDP, for the WebRTC gateway tests (issue #16, phase B wires it in).
 #
-#   tests/webrtc/rtpengine.sh start DIR [NG_PORT] [PORT_MIN] [PORT_MAX]
+#   tests/webrtc/rtpengine.sh start DIR [NG_PORT] [PORT_MIN] [PORT_MAX] [CLI_PORT]
 #   tests/webrtc/rtpengine.sh stop DIR
 #
 # DIR receives rtpengine.pid and rtpengine.log. --table=-1 means no kernel forwarding, so
@@ -15,6 +15,7 @@ dir=${2:?DIR}
 ng_port=${3:-22222}
 port_min=${4:-30000}
 port_max=${5:-30999}
+cli_port=${6:-2224}
 mkdir -p "$dir"
 
 ng_ping() {
@@ -37,7 +38,8 @@ start)
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rtpengine-daemon >/dev/null
     fi
     rtpengine --table=-1 --interface=127.0.0.1 --listen-ng="127.0.0.1:$ng_port" \
-        --port-min="$port_min" --port-max="$port_max" --foreground --log-stderr \
+        --port-min="$port_min" --port-max="$port_max" --listen-cli="127.0.0.1:$cli_port" \
+        --foreground --log-stderr \
         --log-level=6 --pidfile="$dir/rtpengine.pid" --delete-delay=0 \
         >"$dir/rtpengine.log" 2>&1 &
     echo $! >"$dir/rtpengine.pid"

@@ -70,6 +70,68 @@ pub(super) fn remote_audio_mid(sdp: &str) -> Option<Mid> {
     None
 }
 
+/// `sdp` with the legacy DTLS-SRTP protocols of `m=` lines (`RTP/SAVPF`, `RTP/SAVP`,
+/// `UDP/TLS/RTP/SAVP`, as some gateways write them) spelled `UDP/TLS/RTP/SAVPF`, the only
+/// form str0m parses. Other lines are untouched.
+pub(super) fn normalize_proto(sdp: &str) -> String {
+    let mut out = String::with_capacity(sdp.len() + 16);
+    for line in sdp.split_inclusive('\n') {
+        let mut parts = line.splitn(4, ' ');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (
+                Some(m),
+                Some(port),
+                Some("RTP/SAVPF" | "RTP/SAVP" | "UDP/TLS/RTP/SAVP"),
+                Some(rest),
+            ) if m.starts_with("m=") => {
+                out.push_str(m);
+                out.push(' ');
+                out.push_str(port);
+                out.push_str(" UDP/TLS/RTP/SAVPF ");
+                out.push_str(rest);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// `sdp` with `a=group:BUNDLE <mid>` added before its first `m=` line when it has no
+/// BUNDLE group (an answer to our one-m-line offer).
+pub(super) fn ensure_bundle(sdp: &str, mid: &str) -> String {
+    if sdp.lines().any(|l| l.starts_with("a=group:BUNDLE")) {
+        return sdp.to_owned();
+    }
+    let Some(at) = sdp.find("\nm=").map(|p| p + 1) else {
+        return sdp.to_owned();
+    };
+    let eol = if sdp.contains("\r\n") { "\r\n" } else { "\n" };
+    format!("{}a=group:BUNDLE {mid}{eol}{}", &sdp[..at], &sdp[at..])
+}
+
+/// `sdp` with media id `from` renamed `to` in `a=mid:` and `a=group:BUNDLE` lines.
+pub(super) fn rename_mid(sdp: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(sdp.len() + to.len());
+    for line in sdp.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let end = &line[body.len()..];
+        if body.strip_prefix("a=mid:") == Some(from) {
+            out.push_str("a=mid:");
+            out.push_str(to);
+        } else if let Some(ids) = body.strip_prefix("a=group:BUNDLE") {
+            out.push_str("a=group:BUNDLE");
+            for id in ids.split_ascii_whitespace() {
+                out.push(' ');
+                out.push_str(if id == from { to } else { id });
+            }
+        } else {
+            out.push_str(body);
+        }
+        out.push_str(end);
+    }
+    out
+}
+
 /// The payload types of the first `m=audio` line, in the order the SDP lists them.
 pub(super) fn remote_audio_pts(sdp: &str) -> Option<impl Iterator<Item = Pt> + '_> {
     let line = sdp

@@ -97,6 +97,9 @@ pub struct WebrtcStats {
     pub rtp_packets_sent: u64,
     /// Audio frames that decrypted and arrived (str0m's `MediaData`).
     pub rtp_packets_received: u64,
+    /// RTP packets that came back with our own SSRC: our audio looped back by an echo
+    /// behind a gateway (str0m drops them as ours, so they are counted here).
+    pub rtp_echoed_received: u64,
     /// DTMF digits sent (RFC 4733).
     pub dtmf_sent: u32,
     /// Datagrams that were neither STUN, DTLS nor RTP/RTCP, dropped.

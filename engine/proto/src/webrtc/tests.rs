@@ -309,3 +309,27 @@ fn an_rtpcheck_fails_the_call_when_too_little_audio_came() {
     assert!(b.checked && !b.rtpcheck_failed);
     assert!(uas.poll_warning().is_none());
 }
+
+/// An answer the way rtpengine behind Kamailio writes it: `RTP/SAVPF`, a mid of its own,
+/// no BUNDLE group, `a=rtcp` and `a=end-of-candidates`.
+const GATEWAY_ANSWER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\n\
+c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 31149 RTP/SAVPF 0\r\na=mid:nDz\r\n\
+a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=rtcp:31149\r\na=rtcp-mux\r\na=setup:active\r\n\
+a=fingerprint:sha-256 D7:44:A7:73:B6:4A:D1:53:8A:BB:14:42:4D:DD:67:D9:DB:EA:0A:17:BB:DB:48:29:3F:F3:32:BD:68:C1:0C:CC\r\n\
+a=ice-ufrag:LaXdWtwp\r\na=ice-pwd:W5DaWLGZYpqzZAPhbtLEcbIT2k\r\na=ice-options:trickle\r\n\
+a=candidate:f1T1XoXvmiil7cDw 1 UDP 2130706431 127.0.0.1 31149 typ host\r\na=end-of-candidates\r\n";
+
+#[test]
+fn a_gateway_answer_in_older_forms_is_accepted() {
+    let t0 = crate::sim::epoch();
+    let mut uac = WebrtcCalls::new(settings(), 1);
+    uac.supply(UAC_PORT);
+    assert!(uac.open(t0, 1, H));
+    let mut out = Vec::new();
+    uac.write_local_sdp(t0, 1, SdpKind::Offer, &mut out);
+    uac.handle_sip(t0, 1, GATEWAY_ANSWER.as_bytes());
+    assert!(uac.poll_failed().is_none());
+    let a = uac.end_call(t0, 1).unwrap().stats;
+    assert!(a.answer_accepted && a.failure.is_none(), "{a:?}");
+    assert_eq!(a.codec, Some("PCMU"));
+}

@@ -1,0 +1,128 @@
+//! A real WebRTC gateway between our `webrtc_uac` and plain SIP (issue 16): Kamailio
+//! (SIP over WebSocket, Debian's modules) with rtpengine (Debian `rtpengine-daemon`,
+//! userspace forwarding) bridging DTLS-SRTP with ICE on our side to plain RTP toward
+//! `sipp -sn uas -rtp_echo`. Our calls must set up ICE and DTLS with rtpengine, and the
+//! audio SIPp echoes must come back to us through the gateway, counted as our own stream
+//! returning (`rtp_echoed_received`). The scripts in tests/webrtc start and stop the
+//! gateway (rtpengine.sh installs the daemon when missing).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use gossipper_e2e::{
+    Proc, Sock, free_port, free_port_block, gossipper_bin, peer_args, run, scratch_dir, sipp_bin,
+};
+use serde_json::Value;
+
+const CALLS: u64 = 3;
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("webrtc")
+        .join(name)
+}
+
+/// Stops a gateway part (its script's `stop DIR`) when the test ends, passed or not.
+struct Stop(&'static str, PathBuf);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = Command::new(script(self.0))
+            .arg("stop")
+            .arg(&self.1)
+            .status();
+    }
+}
+
+fn start(name: &'static str, dir: &Path, args: &[String]) -> Stop {
+    let mut cmd = Command::new(script(name));
+    cmd.arg("start").arg(dir).args(args);
+    let (status, out, err) = run(name, &mut cmd, Duration::from_secs(120));
+    assert!(status.success(), "{name} did not start\n{out}\n{err}");
+    Stop(name, dir.to_path_buf())
+}
+
+#[test]
+fn webrtc_uac_through_kamailio_and_rtpengine_to_sipp_rtp_echo() {
+    let dir = scratch_dir("webrtc-gateway");
+    let ng = free_port();
+    let media = free_port_block(200);
+    let _rtpengine = start(
+        "rtpengine.sh",
+        &dir.join("rtpengine"),
+        &[
+            ng.to_string(),
+            media.to_string(),
+            (media + 199).to_string(),
+            free_port().to_string(),
+        ],
+    );
+
+    let sipp_port = free_port();
+    let sipp_media = free_port_block(8);
+    let mut sipp = Command::new(sipp_bin());
+    sipp.current_dir(&dir)
+        .args(["-sn", "uas", "-rtp_echo", "-i", "127.0.0.1"])
+        .args(["-p", &sipp_port.to_string(), "-mp", &sipp_media.to_string()])
+        .args(["-m", &CALLS.to_string()]);
+    peer_args(&mut sipp, &dir.join("sipp.csv"));
+    let mut sipp = Proc::spawn("sipp uas -rtp_echo", &mut sipp);
+    sipp.wait_bound(Sock::Udp, sipp_port);
+
+    let (udp, ws, wss) = (free_port(), free_port(), free_port());
+    let _kamailio = start(
+        "kamailio.sh",
+        &dir.join("kamailio"),
+        &[
+            udp.to_string(),
+            ws.to_string(),
+            wss.to_string(),
+            format!("sip:127.0.0.1:{sipp_port}"),
+            format!("127.0.0.1:{ng}"),
+        ],
+    );
+
+    let mut uac = Command::new(gossipper_bin());
+    uac.current_dir(&dir)
+        .arg(format!("127.0.0.1:{ws}"))
+        .args(["-sn", "webrtc_uac", "-t", "w1", "-i", "127.0.0.1"])
+        .args(["-m", &CALLS.to_string(), "-r", "5", "-d", "2000"])
+        .arg("-call_records_jsonl")
+        .arg(dir.join("calls.jsonl"));
+    peer_args(&mut uac, &dir.join("client.csv"));
+    let (status, out, err) =
+        Proc::spawn("webrtc_uac via the gateway", &mut uac).wait(Duration::from_secs(90));
+    let kamailio_log =
+        std::fs::read_to_string(dir.join("kamailio/kamailio.log")).unwrap_or_default();
+    let tail = |s: &str| s.lines().rev().take(40).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "client\n{}\n{}\nkamailio (last lines, reversed):\n{}",
+        tail(&out),
+        tail(&err),
+        tail(&kamailio_log)
+    );
+    let (sstatus, sout, _) = sipp.wait(Duration::from_secs(30));
+    assert_eq!(sstatus.code(), Some(0), "sipp\n{}", tail(&sout));
+
+    let text = std::fs::read_to_string(dir.join("calls.jsonl")).expect("call records");
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a record"))
+        .collect();
+    assert_eq!(records.len() as u64, CALLS);
+    for r in &records {
+        assert_eq!(r["success"], true, "{r}");
+        let w = &r["webrtc"];
+        assert_eq!(w["answer_accepted"], true, "{w}");
+        assert!(w["dtls_connected_ms"].is_u64(), "DTLS with rtpengine: {w}");
+        let sent = w["rtp_packets_sent"].as_u64().unwrap_or(0);
+        let echoed = w["rtp_echoed_received"].as_u64().unwrap_or(0);
+        // 2 s of 20 ms frames out, and most of them back through SIPp's echo.
+        assert!(sent >= 80, "{w}");
+        assert!(echoed >= sent / 2, "echoed {echoed} of {sent}: {w}");
+        assert!(w["failure"].is_null(), "{w}");
+    }
+}
