@@ -15,6 +15,8 @@ command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
 # Kamailio: the real proxy of tests/tests/transport_kamailio.rs (TLS and WebSocket legs).
 kamailio_pkgs=(kamailio kamailio-tls-modules kamailio-websocket-modules)
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 || need_apt+=("${kamailio_pkgs[@]}")
+# rtpengine: the WebRTC gateway's media relay in tests/tests/webrtc_gateway.rs.
+command -v rtpengine >/dev/null 2>&1 || need_apt+=(rtpengine-daemon)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
