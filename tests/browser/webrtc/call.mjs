@@ -1,13 +1,20 @@
-// A real browser calls a WebRTC SIP endpoint: headless Debian Chromium (fake audio
-// device) runs the JsSIP library from npm, bundled here with esbuild, and places one call
-// over SIP-over-WebSocket without registering; after the call is confirmed it waits,
-// reads the peer connection's getStats() (inbound-rtp and outbound-rtp audio), hangs up
-// with a BYE and prints one JSON line: {confirmed, ended, cause, packetsReceived,
+// A real browser in a WebRTC call: headless Debian Chromium (fake audio device) runs the
+// JsSIP library from npm, bundled here with esbuild, over SIP-over-WebSocket.
+//
+// Calling (default): places one call without registering; once it is confirmed, waits
+// `hold_ms`, reads the peer connection's getStats() (inbound-rtp and outbound-rtp audio)
+// and hangs up with a BYE.
+// Answering (`--answer`): registers as the given URI, writes the file $READY_FILE (when
+// set) once registered, answers the first call, reads getStats() every 250 ms while it
+// lasts, and stops when the caller hangs up.
+// Either way it prints one JSON line: {confirmed, ended, cause, packetsReceived,
 // packetsSent, codec, error}.
 //
 // Usage: node webrtc/call.mjs ws://127.0.0.1:PORT sip:service@127.0.0.1:PORT [hold_ms]
+//        node webrtc/call.mjs --answer ws://127.0.0.1:PORT sip:user@127.0.0.1 [limit_ms]
 // Chromium: $CHROMIUM, else /usr/bin/chromium. The page is served from 127.0.0.1 (a
 // secure context, so getUserMedia works) by a throw-away HTTP server on a free port.
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +22,9 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { launchOptions } from '../lib.mjs';
 
-const [wsUrl, target, holdArg] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const answer = argv[0] === '--answer';
+const [wsUrl, target, holdArg] = answer ? argv.slice(1) : argv;
 if (!wsUrl || !target) {
   console.error('usage: node webrtc/call.mjs ws://HOST:PORT sip:USER@HOST:PORT [hold_ms]');
   process.exit(2);
@@ -51,7 +60,12 @@ try {
   const tab = await ctx.newPage();
   tab.on('console', (m) => { if (m.type() === 'error') console.error(`page: ${m.text()}`); });
   await tab.goto(base);
-  result = await tab.evaluate(async ({ wsUrl, target, holdMs }) => {
+  if (answer) {
+    await tab.exposeFunction('markReady', () => {
+      if (process.env.READY_FILE) writeFileSync(process.env.READY_FILE, 'registered\n');
+    });
+    result = await tab.evaluate(answerCall, { wsUrl, target, limitMs: Number(holdArg || 30000) });
+  } else result = await tab.evaluate(async ({ wsUrl, target, holdMs }) => {
     const out = { confirmed: false, ended: false, cause: null, packetsReceived: 0, packetsSent: 0, codec: null, error: null };
     const socket = new JsSIP.WebSocketInterface(wsUrl);
     const ua = new JsSIP.UA({ sockets: [socket], uri: 'sip:browser@127.0.0.1', register: false, session_timers: false });
@@ -89,4 +103,40 @@ try {
   server.close();
 }
 console.log(JSON.stringify(result));
+
+/** In the page: register as `target`, answer the first call, count its audio. */
+async function answerCall({ wsUrl, target, limitMs }) {
+  const out = { confirmed: false, ended: false, cause: null, packetsReceived: 0, packetsSent: 0, codec: null, error: null };
+  const socket = new JsSIP.WebSocketInterface(wsUrl);
+  const ua = new JsSIP.UA({ sockets: [socket], uri: target, register: true, session_timers: false });
+  await new Promise((resolve) => {
+    const timer = setTimeout(() => { out.error = 'timed out'; resolve(); }, limitMs);
+    ua.on('registered', () => window.markReady());
+    ua.on('registrationFailed', (e) => { out.error = `registration failed: ${e.cause}`; clearTimeout(timer); resolve(); });
+    ua.on('newRTCSession', ({ session, originator }) => {
+      if (originator !== 'remote') return;
+      let poll = null;
+      const read = async () => {
+        if (!session.connection) return;
+        const stats = await session.connection.getStats();
+        let rx = 0;
+        let tx = 0;
+        stats.forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'audio') rx += s.packetsReceived || 0;
+          if (s.type === 'outbound-rtp' && s.kind === 'audio') tx += s.packetsSent || 0;
+          if (s.type === 'codec' && !out.codec) out.codec = s.mimeType;
+        });
+        out.packetsReceived = Math.max(out.packetsReceived, rx);
+        out.packetsSent = Math.max(out.packetsSent, tx);
+      };
+      session.on('confirmed', () => { out.confirmed = true; poll = setInterval(read, 250); });
+      session.on('ended', (e) => { out.ended = true; out.cause = e.cause; clearInterval(poll); clearTimeout(timer); resolve(); });
+      session.on('failed', (e) => { out.cause = e.cause; out.error = `failed: ${e.cause}`; clearInterval(poll); clearTimeout(timer); resolve(); });
+      session.answer({ mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } });
+    });
+    ua.start();
+  });
+  ua.stop();
+  return out;
+}
 process.exit(result.error ? 1 : 0);
