@@ -306,3 +306,82 @@ fn dtmf_and_rtpcheck_run_on_webrtc_calls() {
         assert_eq!(s["media"]["rtpcheck_failed"], failed, "{name}: {s}");
     }
 }
+
+/// An 8 kHz mono 16-bit PCM WAV of `samples` samples of a 400 Hz square-ish tone.
+fn wav(samples: u32) -> Vec<u8> {
+    let data_len = samples * 2;
+    let mut w = Vec::with_capacity(44 + data_len as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&1u16.to_le_bytes()); // mono
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..samples {
+        let v: i16 = if (i / 10) % 2 == 0 { 6000 } else { -6000 };
+        w.extend_from_slice(&v.to_le_bytes());
+    }
+    w
+}
+
+/// `rtp_stream` of a WAV on a WebRTC call (`-sf`): its 50 frames (1 s) go once, in the
+/// negotiated law, then the stream stops for the rest of the 2 s call; the answerer
+/// receives them.
+#[test]
+fn a_wav_file_streams_over_webrtc_once_then_stops() {
+    let name = "webrtc-wav";
+    let dir = scratch_dir(name);
+    std::fs::write(dir.join("hello.wav"), wav(8000)).expect("write the WAV");
+    let builtin = Command::new(gossipper_bin())
+        .args(["-sd", "webrtc_uac"])
+        .output()
+        .expect("gossipper -sd");
+    let xml = String::from_utf8(builtin.stdout).expect("utf-8").replacen(
+        "  <pause/>",
+        "  <nop><action><exec rtp_stream=\"hello.wav,1,8\"/></action></nop>\n  <pause/>",
+        1,
+    );
+    std::fs::write(dir.join("uac.xml"), xml).expect("write the scenario");
+    let sport = free_port();
+    let mut scmd = Command::new(gossipper_bin());
+    scmd.current_dir(&dir)
+        .args(["-sn", "webrtc_uas", "-i", "127.0.0.1"])
+        .args(["-p", &sport.to_string(), "-m", "2"]);
+    side_args(&mut scmd, &dir, "server");
+    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
+    server.wait_bound(Sock::Udp, sport);
+    let mut ccmd = Command::new(gossipper_bin());
+    ccmd.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sf", "uac.xml", "-i", "127.0.0.1"])
+        .args(["-m", "2", "-r", "10", "-d", "2000"]);
+    side_args(&mut ccmd, &dir, "client");
+    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    finish_pair(
+        name,
+        client,
+        server,
+        &dir.join("client.csv"),
+        &dir.join("server.csv"),
+        2,
+        Duration::from_secs(60),
+    );
+    let (c, s) = (read_side(&dir, "client"), read_side(&dir, "server"));
+    for r in &c.records {
+        let sent = count(&r["webrtc"], "rtp_packets_sent");
+        assert_eq!(sent, 50, "{name}: the WAV's 50 frames, once: {r}");
+    }
+    for r in &s.records {
+        let got = count(&r["webrtc"], "rtp_packets_received");
+        assert!(
+            (45..=50).contains(&got),
+            "{name}: {got} frames received: {r}"
+        );
+    }
+}

@@ -178,6 +178,8 @@ struct Entry {
     dtmf_at: Option<Instant>,
     /// The call's `rtpcheck`.
     check: Option<actions::Check>,
+    /// `rtp_stream` of a file: what the call sends instead of the tone.
+    source: Option<actions::FileSource>,
 }
 
 /// The WebRTC side of one shard. See the module docs for the drive order.
@@ -201,6 +203,8 @@ pub struct WebrtcCalls {
     counters: WebrtcCounters,
     /// Notes for the run's log (a DTMF key that could not go, a failed rtpcheck).
     warnings: VecDeque<String>,
+    /// The scenario's media files (`rtp_stream` of a file), loaded once.
+    library: Option<std::sync::Arc<crate::media::library::MediaLibrary>>,
 }
 
 impl std::fmt::Debug for WebrtcCalls {
@@ -241,7 +245,13 @@ impl WebrtcCalls {
             scratch: Vec::with_capacity(1500),
             counters: WebrtcCounters::default(),
             warnings: VecDeque::new(),
+            library: None,
         }
+    }
+
+    /// The scenario's media files, for `rtp_stream` of a file.
+    pub fn set_library(&mut self, lib: std::sync::Arc<crate::media::library::MediaLibrary>) {
+        self.library = Some(lib);
     }
 
     // ------------------------------------------------------------------ getters
@@ -327,6 +337,7 @@ impl WebrtcCalls {
                 dtmf: VecDeque::new(),
                 dtmf_at: None,
                 check: None,
+                source: None,
             },
         );
         self.counters.calls += 1;
@@ -455,14 +466,34 @@ impl WebrtcCalls {
             e.audio_at = None;
             return;
         }
-        let frame: &[u8] = match e.bridge.send_codec() {
+        let codec = e.bridge.send_codec();
+        let tone: &[u8] = match codec {
             Some(AudioCodec::Pcmu) => &self.pcmu,
             Some(AudioCodec::Pcma) => &self.pcma,
             Some(AudioCodec::Opus) => &OPUS_SILENCE_FRAME,
             None => return,
         };
+        if codec == Some(AudioCodec::Opus) && e.source.take().is_some() {
+            self.warnings.push_back(format!(
+                "call {number}: rtp_stream: the peer took Opus; a G.711 file cannot be sent, the call sends Opus silence"
+            ));
+        }
         let mut sent = 0;
+        let mut buf = [0u8; actions::MAX_FRAME];
         while at <= now && sent < MAX_CATCH_UP {
+            let frame = match e.source.as_mut() {
+                Some(src) => match src.next_frame(codec, &mut buf) {
+                    Some(n) => &buf[..n],
+                    None => {
+                        // The file ended (its loops done): the stream stops, as in SIPp.
+                        e.source = None;
+                        e.tone = false;
+                        e.audio_at = None;
+                        return;
+                    }
+                },
+                None => tone,
+            };
             if e.bridge.send_audio(now, frame).is_err() {
                 e.audio_at = None;
                 return;

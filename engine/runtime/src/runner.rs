@@ -179,7 +179,7 @@ fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
 pub fn check(spec: &JobSpec) -> Result<Role, RunError> {
     let sc = checked_scenario(spec)?;
     let files = Disk(&spec.file_access);
-    if needs_media(spec, &sc) {
+    if needs_media(spec, &sc) || needs_webrtc_files(&sc) {
         MediaLibrary::check(&sc, is_builtin(spec), &|p| {
             files.check(p, MAX_DATA_FILE_BYTES)
         })
@@ -252,6 +252,12 @@ fn needs_media(spec: &JobSpec, sc: &Scenario) -> bool {
             || media::library::scenario_has_media(sc))
 }
 
+/// Whether a WebRTC scenario streams files (`rtp_stream` of a G.711 file or WAV): they
+/// are loaded as for classic media, without a media engine or an RTP socket.
+fn needs_webrtc_files(sc: &Scenario) -> bool {
+    sc.webrtc && media::library::scenario_has_media(sc)
+}
+
 fn is_builtin(spec: &JobSpec) -> bool {
     matches!(spec.scenario, ScenarioSource::Builtin(_))
 }
@@ -275,7 +281,7 @@ fn media_error(spec: &JobSpec, e: media::library::MediaLoadError) -> RunError {
 /// job's file rule (the command line: relative to the working directory, as in SIPp); the
 /// built-in scenarios' pcap names map to our embedded captures.
 fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>, RunError> {
-    if !needs_media(spec, sc) {
+    if !needs_media(spec, sc) && !needs_webrtc_files(sc) {
         return Ok(None);
     }
     let files = Disk(&spec.file_access);
@@ -438,7 +444,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         first_local.get_or_insert(local);
         let media_ip = spec.media_ip.unwrap_or(local_ip);
         // issue 8: one RTP socket per shard when the run has media.
-        let (media_socket, media_port) = match &media_lib {
+        let (media_socket, media_port) = match media_lib.as_ref().filter(|_| !sc.webrtc) {
             Some(_) => {
                 let (sock, port) =
                     bind_media_port(spec, spec.media_ip.unwrap_or(bind_ip), i, buff)?;
@@ -507,7 +513,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         {
             core.warn(note);
         }
-        if let Some(lib) = &media_lib {
+        if let Some(lib) = media_lib.as_ref().filter(|_| !sc.webrtc) {
             let mut cfg = crate::media::MediaConfig {
                 echo_all: spec.rtp_echo,
                 record_calls: spec.record_calls,
@@ -535,10 +541,14 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
                 i,
             )
             .max(1) as usize;
-            core.set_webrtc(crate::webrtc::WebrtcCalls::new(
+            let mut calls = crate::webrtc::WebrtcCalls::new(
                 settings,
                 seed ^ (i as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407),
-            ));
+            );
+            if let Some(lib) = &media_lib {
+                calls.set_library(Arc::clone(lib));
+            }
+            core.set_webrtc(calls);
         }
         if let Some(users) = spec.users {
             let n = load::share(users, shards, i);

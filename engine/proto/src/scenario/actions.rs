@@ -326,7 +326,8 @@ fn exec(ctx: &mut Ctx<'_>, n: &Node, out: &mut Vec<Action>) -> Option<Action> {
                     ScenarioErrorKind::Invalid(format!(
                         "<exec {verb}=\"{}\"> cannot run on a WebRTC call (webrtc=\"true\"): its audio \
                          is DTLS-SRTP through the call's bridge, a G.711 tone (or Opus silence); \
-                         send_dtmf, rtpcheck and rtp_stream=\"synthetic|pause|resume|stop\" work there",
+                         send_dtmf, rtpcheck, rtp_stream of a G.711 file or WAV (payload type 0 or 8) \
+                         and rtp_stream=\"synthetic|pause|resume|stop\" work there",
                         attr.value
                     )),
                 );

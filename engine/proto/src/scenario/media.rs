@@ -86,8 +86,9 @@ impl RtpCheck {
 
 impl MediaCommand {
     /// Whether a WebRTC call can run this command: DTMF (RFC 4733 through the bridge),
-    /// `rtpcheck`, and starting, pausing, resuming or stopping the synthetic tone. Files,
-    /// pcaps, echo and recording cannot (yet).
+    /// `rtpcheck`, a G.711 file or WAV (payload type 0 or 8; sent in the negotiated law),
+    /// and starting, pausing, resuming or stopping the stream. Pcaps, echo and recording
+    /// cannot (yet).
     pub fn runs_over_webrtc(&self) -> bool {
         matches!(
             self,
@@ -98,6 +99,10 @@ impl MediaCommand {
                         | StreamCommand::Pause
                         | StreamCommand::Resume
                         | StreamCommand::Stop
+                        | StreamCommand::File {
+                            payload_type: 0 | 8,
+                            ..
+                        }
                 )
         )
     }

@@ -7,9 +7,12 @@
 //! a clock or send anything itself: DTMF keys are sent from `handle_timeout` through the
 //! bridge, 100 ms each with 50 ms between them, once the call is connected.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gossipper_media::webrtc::WebrtcStats;
+use gossipper_media::g711::G711Law;
+use gossipper_media::webrtc::{AudioCodec, WebrtcStats};
+use gossipper_media::{AudioFrames, Loops};
 
 use super::WebrtcCalls;
 use crate::scenario::media::{MediaCommand, RtpCheck, StreamCommand};
@@ -42,6 +45,54 @@ impl Check {
     /// When the verdict is due, until it is taken.
     pub(super) fn due(&self) -> Option<Instant> {
         self.deadline.filter(|_| self.verdict.is_none())
+    }
+}
+
+/// The largest file frame sent (a 20 ms G.711 frame is 160 bytes).
+pub(super) const MAX_FRAME: usize = 1024;
+
+/// `rtp_stream` of a G.711 file or WAV on a WebRTC call: the frames, where it is, and the
+/// passes left.
+#[derive(Debug)]
+pub(super) struct FileSource {
+    frames: Arc<AudioFrames>,
+    next: usize,
+    loops: Loops,
+}
+
+impl FileSource {
+    /// Writes the next frame into `buf`, in the negotiated law (`codec`), and returns
+    /// its length; `None` once the file has played its passes.
+    pub(super) fn next_frame(
+        &mut self,
+        codec: Option<AudioCodec>,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        if self.frames.frame(self.next).is_none() {
+            self.next = 0;
+            match &mut self.loops {
+                Loops::Forever => {}
+                Loops::Count(n) if *n > 1 => *n -= 1,
+                Loops::Count(_) => return None,
+            }
+        }
+        let frame = self.frames.frame(self.next)?;
+        self.next += 1;
+        let out = buf.get_mut(..frame.len())?;
+        let want = match codec {
+            Some(AudioCodec::Pcma) => Some(G711Law::ALaw),
+            Some(AudioCodec::Pcmu) => Some(G711Law::MuLaw),
+            _ => None,
+        };
+        match (self.frames.law(), want) {
+            (Some(from), Some(to)) if from != to => {
+                for (o, b) in out.iter_mut().zip(frame) {
+                    *o = to.encode(from.decode(*b));
+                }
+            }
+            _ => out.copy_from_slice(frame),
+        }
+        Some(frame.len())
     }
 }
 
@@ -84,10 +135,45 @@ impl WebrtcCalls {
                     e.audio_at = Some(now);
                 }
             }
-            MediaCommand::Stream(StreamCommand::Pause | StreamCommand::Stop) => {
+            MediaCommand::Stream(StreamCommand::Pause) => {
                 e.tone = false;
                 e.tone_until = None;
                 e.audio_at = None;
+            }
+            MediaCommand::Stream(StreamCommand::Stop) => {
+                e.tone = false;
+                e.tone_until = None;
+                e.audio_at = None;
+                e.source = None;
+            }
+            MediaCommand::Stream(StreamCommand::File {
+                file,
+                loops,
+                payload_type,
+            }) => {
+                let frames = self
+                    .library
+                    .as_ref()
+                    .and_then(|l| l.frames(file, *payload_type))
+                    .ok_or_else(|| format!("{file} was not loaded"))?;
+                if frames.law().is_none() || frames.frame_len() > MAX_FRAME {
+                    return Err(format!(
+                        "{file}: only G.711 (payload type 0 or 8) goes over WebRTC"
+                    ));
+                }
+                if e.bridge.send_codec() == Some(AudioCodec::Opus) {
+                    return Err("the peer took Opus; a G.711 file cannot be sent".into());
+                }
+                e.source = Some(FileSource {
+                    frames: Arc::clone(frames),
+                    next: 0,
+                    loops: *loops,
+                });
+                e.tone = true;
+                e.tone_until = None;
+                if e.connected && e.audio_at.is_none() {
+                    e.audio_at = Some(now);
+                }
             }
             _ => return Err("cannot run on a WebRTC call".into()),
         }

@@ -333,3 +333,37 @@ fn a_gateway_answer_in_older_forms_is_accepted() {
     assert!(a.answer_accepted && a.failure.is_none(), "{a:?}");
     assert_eq!(a.codec, Some("PCMU"));
 }
+
+#[test]
+fn a_g711_file_plays_its_loops_in_the_negotiated_law_then_the_stream_stops() {
+    use gossipper_media::g711::G711Law;
+    use gossipper_media::{AudioFrames, Loops};
+
+    use crate::media::library::MediaLibrary;
+    use crate::scenario::media::{MediaCommand, StreamCommand};
+    let t0 = crate::sim::epoch();
+    let (mut uac, mut uas) = pair(t0, |a| a);
+    // 10 frames of A-law; the call negotiated PCMU, so they are sent as µ-law.
+    let pcm: Vec<i16> = (0..1600).map(|i| ((i % 40) as i16 - 20) * 500).collect();
+    let mut lib = MediaLibrary::default();
+    lib.insert_frames("a.wav", 8, AudioFrames::from_pcm(G711Law::ALaw, &pcm));
+    uac.set_library(std::sync::Arc::new(lib));
+    let file = |name: &str| {
+        MediaCommand::Stream(StreamCommand::File {
+            file: name.into(),
+            loops: Loops::Count(2),
+            payload_type: 8,
+        })
+    };
+    assert!(uac.handle_command(t0, 1, &file("missing.wav")).is_err());
+    uac.handle_command(t0, 1, &file("a.wav")).unwrap();
+    let end = run(t0, &mut uac, &mut uas, Duration::from_secs(2), false);
+    let a = uac.end_call(end, 1).unwrap().stats;
+    assert_eq!(a.codec, Some("PCMU"));
+    assert_eq!(
+        a.rtp_packets_sent, 20,
+        "two passes of 10 frames, then silence: {a:?}"
+    );
+    let b = uas.end_call(end, 1).unwrap().stats;
+    assert!(b.rtp_packets_received >= 18, "{b:?}");
+}

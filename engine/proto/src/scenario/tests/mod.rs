@@ -229,8 +229,8 @@ fn what_cannot_work_over_webrtc_is_refused_at_load_naming_it() {
             "<exec play_pcap_audio=\"a.pcap\"> cannot run on a WebRTC call",
         ),
         (
-            "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send><nop><action><exec rtp_stream=\"apattern.wav\"/></action></nop></scenario>",
-            "<exec rtp_stream=\"apattern.wav\"> cannot run on a WebRTC call",
+            "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send><nop><action><exec rtp_stream=\"g729.raw,1,18\"/></action></nop></scenario>",
+            "<exec rtp_stream=\"g729.raw,1,18\"> cannot run on a WebRTC call",
         ),
         (
             "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\nm=audio [media_port] RTP/AVP 0]]></send></scenario>",
@@ -263,14 +263,14 @@ fn what_cannot_work_over_webrtc_is_refused_at_load_naming_it() {
 }
 
 #[test]
-fn dtmf_rtpcheck_and_the_tone_controls_load_in_a_webrtc_scenario() {
+fn dtmf_rtpcheck_g711_files_and_the_stream_controls_load_in_a_webrtc_scenario() {
     let xml = "<scenario name=\"t\" webrtc=\"true\"><send><![CDATA[INVITE sip:a SIP/2.0\n\n[webrtc_offer]]]></send>\
                <nop><action><exec send_dtmf=\"12#\"/><exec rtpcheck=\"min_packets=10\"/>\
                <exec rtp_stream=\"pause\"/><exec rtp_stream=\"resume\"/><exec rtp_stream=\"stop\"/>\
-               <exec rtp_stream=\"apattern\"/></action></nop></scenario>";
+               <exec rtp_stream=\"apattern\"/><exec rtp_stream=\"hello.wav,-1,8\"/></action></nop></scenario>";
     let s = must_load(xml);
     assert!(s.webrtc);
-    assert_eq!(s.commands[1].common.actions.len(), 6);
+    assert_eq!(s.commands[1].common.actions.len(), 7);
 }
 
 /// Commands as comparable text (everything but positions).
