@@ -385,3 +385,36 @@ fn a_wav_file_streams_over_webrtc_once_then_stops() {
         );
     }
 }
+
+/// A client allowed 2 call sockets (`-max_socket 2`, one shard) and asked for 6 calls at
+/// once: 2 carry WebRTC media, the 4 others fail at once as `no_socket` (counted, never
+/// waiting for ever), and the run ends.
+#[test]
+fn past_the_socket_cap_calls_fail_as_no_socket() {
+    let name = "webrtc-no-socket";
+    let dir = scratch_dir(name);
+    let sport = free_port();
+    let mut scmd = Command::new(gossipper_bin());
+    scmd.current_dir(&dir)
+        .args(["-sn", "webrtc_uas", "-i", "127.0.0.1"])
+        .args(["-p", &sport.to_string(), "-m", "2"]);
+    side_args(&mut scmd, &dir, "server");
+    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
+    server.wait_bound(Sock::Udp, sport);
+    let mut ccmd = Command::new(gossipper_bin());
+    ccmd.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sn", "webrtc_uac", "-i", "127.0.0.1", "-shards", "1"])
+        .args(["-max_socket", "2", "-m", "6", "-r", "100", "-d", "1000"]);
+    side_args(&mut ccmd, &dir, "client");
+    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    let (status, out, err) = client.wait(Duration::from_secs(60));
+    let _ = server.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{name}\n{out}\n{err}");
+    let c = read_side(&dir, "client");
+    let s = &c.summary;
+    assert_eq!(s["success_calls"], 2, "{name}: {s}");
+    assert_eq!(s["failed_calls"], 4, "{name}: {s}");
+    assert_eq!(s["webrtc"]["failures"]["no_socket"], 4, "{name}: {s}");
+    assert_eq!(s["failure_classes"]["webrtc"], 4, "{name}: {s}");
+}

@@ -290,6 +290,13 @@ impl WebrtcCalls {
         !self.free.is_empty()
     }
 
+    /// Whether the shell may still bind another call socket (below `max_sockets`, and
+    /// no bind has failed). When not, a call without a free socket fails (`no_socket`)
+    /// instead of waiting.
+    pub fn can_bind_more(&self) -> bool {
+        self.ports_wanted(self.free.len() + 1) > 0
+    }
+
     // ------------------------------------------------------------------ sockets
 
     /// The shell bound a call socket on `port`.

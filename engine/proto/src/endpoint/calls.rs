@@ -224,9 +224,14 @@ impl Endpoint {
                 self.shard.stats.counters.out_of_call_msgs += 1;
                 return;
             }
-            if self.webrtc.as_ref().is_some_and(|w| !w.has_free_port()) {
+            if self
+                .webrtc
+                .as_ref()
+                .is_some_and(|w| !w.has_free_port() && w.can_bind_more())
+            {
                 // No call socket bound yet: the request waits for the shell's next top-up
-                // (this turn, before `handle_timeout`).
+                // (this turn, before `handle_timeout`). Past the socket cap, or once the
+                // shell could bind no more, the call is made and fails as `no_socket`.
                 self.webrtc_wait.hold(msg, src);
                 return;
             }
@@ -368,8 +373,14 @@ impl Endpoint {
         let n = n.min(10_000);
         let mut opened = 0;
         while opened < n {
-            // WebRTC: a call without its media socket waits for the next turn too.
-            if self.webrtc.as_ref().is_some_and(|w| !w.has_free_port()) {
+            // WebRTC: a call without its media socket waits for the next turn too (the
+            // shell binds one per due call); past the socket cap, or once binding failed,
+            // it opens and fails as `no_socket` rather than wait for ever.
+            if self
+                .webrtc
+                .as_ref()
+                .is_some_and(|w| !w.has_free_port() && w.can_bind_more())
+            {
                 break;
             }
             // `-t un`: a call without a socket waits for the next turn (still owed).
@@ -421,9 +432,15 @@ impl Endpoint {
         self.shard.stats.current_calls = self.calls.len() as u64;
         self.shard.stats.note_call_created(self.since_start_us(now));
         if let Some(w) = self.webrtc.as_mut() {
-            // A free port was checked by `open_calls`.
-            w.open(now, number, h);
+            let opened = w.open(now, number, h);
             self.shard.stats.webrtc = *w.counters();
+            if !opened {
+                // No socket and none to come (`open_calls`): the call fails at once.
+                self.with_call(h, now, wall, None, |call, cx| {
+                    call.fail(now, FailureReason::Webrtc, cx)
+                });
+                return;
+            }
         }
         self.with_call(h, now, wall, None, |call, cx| call.start(now, cx));
     }

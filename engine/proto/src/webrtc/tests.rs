@@ -246,8 +246,11 @@ fn without_a_free_port_a_call_gets_no_bridge_and_is_counted() {
         w.supply(41_000 + p);
     }
     assert_eq!(w.ports_wanted(10), 0);
-    w.bind_failed();
-    assert_eq!(w.ports_wanted(100), 0);
+    assert!(!w.can_bind_more(), "at the cap");
+    let mut below = WebrtcCalls::new(settings(), 2);
+    assert!(below.can_bind_more());
+    below.bind_failed();
+    assert!(!below.can_bind_more() && below.ports_wanted(100) == 0);
 }
 
 #[test]
