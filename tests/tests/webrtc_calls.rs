@@ -251,7 +251,7 @@ fn dtmf_and_rtpcheck_run_on_webrtc_calls() {
         xml.replacen(
             "  <pause/>",
             &format!(
-                "  <nop><action><exec send_dtmf=\"123#\"/><exec rtpcheck=\"{check}\"/></action></nop>\n  <pause/>"
+                "  <nop><action><exec send_dtmf=\"123#\"/><exec rtpcheck=\"{check}\"/><exec rtp_record=\"start,,duplex\"/></action></nop>\n  <pause/>"
             ),
             1,
         )
@@ -304,6 +304,21 @@ fn dtmf_and_rtpcheck_run_on_webrtc_calls() {
         let (passed, failed) = if ok { (3, 0) } else { (0, 3) };
         assert_eq!(s["media"]["rtpcheck_passed"], passed, "{name}: {s}");
         assert_eq!(s["media"]["rtpcheck_failed"], failed, "{name}: {s}");
+        // rtp_record: one stereo WAV per call in recordings/, about 1 s of audio.
+        assert_eq!(s["media"]["recordings_written"], 3, "{name}: {s}");
+        for r in &c.records {
+            let id = r["call_id"].as_str().unwrap_or("");
+            let wav = dir.join("recordings").join(format!("{id}.wav"));
+            let len = std::fs::metadata(&wav)
+                .unwrap_or_else(|e| panic!("{name}: {}: {e}", wav.display()))
+                .len();
+            // 8 kHz, 16-bit, two channels: 32 kB a second.
+            assert!(
+                len > 44 + 25_000,
+                "{name}: {} is {len} bytes",
+                wav.display()
+            );
+        }
     }
 }
 

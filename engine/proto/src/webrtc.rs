@@ -68,6 +68,10 @@ pub struct WebrtcSettings {
     pub dtls_cert: Option<DtlsCert>,
     /// Call sockets this shard may hold open.
     pub max_sockets: usize,
+    /// Where `rtp_record` without a path writes `<call-id>.wav`.
+    pub record_dir: std::path::PathBuf,
+    /// What a relative `rtp_record` path is joined to (the file rule's write base).
+    pub write_base: std::path::PathBuf,
 }
 
 /// A WebRTC call's numbers in the shape of a classic call's `media` block (call records,
@@ -180,6 +184,8 @@ struct Entry {
     check: Option<actions::Check>,
     /// `rtp_stream` of a file: what the call sends instead of the tone.
     source: Option<actions::FileSource>,
+    /// `rtp_record`: the call's recording.
+    recording: Option<record::Recording>,
 }
 
 /// The WebRTC side of one shard. See the module docs for the drive order.
@@ -205,6 +211,8 @@ pub struct WebrtcCalls {
     warnings: VecDeque<String>,
     /// The scenario's media files (`rtp_stream` of a file), loaded once.
     library: Option<std::sync::Arc<crate::media::library::MediaLibrary>>,
+    /// Finished recordings for the shell to write.
+    recordings: VecDeque<crate::media::PendingRecording>,
 }
 
 impl std::fmt::Debug for WebrtcCalls {
@@ -246,6 +254,7 @@ impl WebrtcCalls {
             counters: WebrtcCounters::default(),
             warnings: VecDeque::new(),
             library: None,
+            recordings: VecDeque::new(),
         }
     }
 
@@ -345,6 +354,7 @@ impl WebrtcCalls {
                 dtmf_at: None,
                 check: None,
                 source: None,
+                recording: None,
             },
         );
         self.counters.calls += 1;
@@ -505,6 +515,9 @@ impl WebrtcCalls {
                 e.audio_at = None;
                 return;
             }
+            if let Some(r) = e.recording.as_mut() {
+                r.frame(now, gossipper_media::Direction::Sent, codec, None, frame);
+            }
             at += PTIME;
             sent += 1;
         }
@@ -546,7 +559,19 @@ impl WebrtcCalls {
                     e.audio_at = None;
                     e.dtmf_at = None;
                 }
-                WebrtcEvent::IceState(_) | WebrtcEvent::Media(_) => {}
+                WebrtcEvent::Media(f) => {
+                    if let Some(r) = e.recording.as_mut() {
+                        let ts = u32::try_from(f.rtp_time & u64::from(u32::MAX)).ok();
+                        r.frame(
+                            now,
+                            gossipper_media::Direction::Received,
+                            f.codec,
+                            ts,
+                            &f.payload,
+                        );
+                    }
+                }
+                WebrtcEvent::IceState(_) => {}
             }
         }
         let next = [
@@ -584,6 +609,9 @@ impl WebrtcCalls {
     pub fn end_call(&mut self, now: Instant, number: u64) -> Option<EndedWebrtc> {
         let mut e = self.calls.remove(&number)?;
         let rtpcheck_failed = self.final_verdict(number, &mut e);
+        if let Some(r) = e.recording.take() {
+            self.recordings.push_back(r.finish());
+        }
         e.bridge.close(now);
         while let Some(t) = e.bridge.poll_transmit(&mut self.scratch) {
             let bytes = self.scratch.get(..t.len).unwrap_or(&[]);
@@ -631,6 +659,12 @@ impl WebrtcCalls {
         true
     }
 
+    /// A finished recording (`rtp_record`) to write as a WAV.
+    #[must_use]
+    pub fn poll_recording(&mut self) -> Option<crate::media::PendingRecording> {
+        self.recordings.pop_front()
+    }
+
     /// A note for the run's log.
     #[must_use]
     pub fn poll_warning(&mut self) -> Option<String> {
@@ -660,4 +694,5 @@ impl WebrtcCalls {
 mod tests;
 
 mod actions;
+mod record;
 pub use actions::EndedWebrtc;

@@ -24,7 +24,7 @@ pub(crate) fn settings(spec: &JobSpec, ip: IpAddr) -> Result<WebrtcSettings, Run
     }
     if spec.record_calls != RecordCalls::Off {
         return Err(RunError::Config(
-            "recording calls (-record_wav_dir, -record_wav_duplex) is not supported for webrtc=\"true\" scenarios yet".into(),
+            "recording every call (-record_wav_dir, -record_wav_duplex) is not supported for webrtc=\"true\" scenarios yet; rtp_record in the scenario is".into(),
         ));
     }
     if ip.is_unspecified() {
@@ -64,5 +64,14 @@ pub(crate) fn settings(spec: &JobSpec, ip: IpAddr) -> Result<WebrtcSettings, Run
         dtls_timeout: Duration::from_millis(spec.webrtc.dtls_timeout_ms),
         dtls_cert: generate_dtls_cert(),
         max_sockets: 0,
+        // As for classic media: a job's own folder, or (SIPp's command line) relative to
+        // the working directory.
+        record_dir: match &spec.record_dir {
+            Some(dir) => dir.clone(),
+            None => spec
+                .file_access
+                .write_path(std::path::Path::new("recordings")),
+        },
+        write_base: spec.file_access.write_base(),
     })
 }

@@ -494,7 +494,7 @@ fn run_webrtc_media(
 ) {
     for a in out.media.drain(..) {
         let result = match &a.command {
-            Ok(cmd) => w.handle_command(now, call.number(), cmd),
+            Ok(cmd) => w.handle_command(now, call.number(), call.call_id(), cmd),
             Err(reason) => Err(reason.clone()),
         };
         if let Err(reason) = result {

@@ -505,6 +505,15 @@ impl Endpoint {
         if let Some(m) = self.media.as_mut() {
             m.note_recording(result);
             self.sync_media();
+        } else {
+            // A WebRTC run (no media engine): the shard's media totals are its own.
+            match result {
+                Ok(()) => self.shard.stats.media.recordings_written += 1,
+                Err(e) => {
+                    self.shard.stats.media.recording_errors += 1;
+                    self.out.events.push_back(ShardEvent::Warning(e));
+                }
+            }
         }
     }
 
@@ -554,7 +563,10 @@ impl Endpoint {
     /// [`Endpoint::handle_recording_written`].
     #[must_use]
     pub fn poll_recording(&mut self) -> Option<PendingRecording> {
-        self.media.as_mut()?.poll_recording()
+        if let Some(r) = self.media.as_mut().and_then(MediaEngine::poll_recording) {
+            return Some(r);
+        }
+        self.webrtc.as_mut()?.poll_recording()
     }
 
     /// `-t un`: a port whose last call ended; the shell closes its socket.

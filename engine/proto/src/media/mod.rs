@@ -180,7 +180,7 @@ pub struct MediaEngine {
     last_turn: Option<Instant>,
 }
 
-fn sanitize_call_id(id: &[u8]) -> String {
+pub(crate) fn sanitize_call_id(id: &[u8]) -> String {
     let s: String = id
         .iter()
         .map(|&b| {

@@ -86,14 +86,16 @@ impl RtpCheck {
 
 impl MediaCommand {
     /// Whether a WebRTC call can run this command: DTMF (RFC 4733 through the bridge),
-    /// `rtpcheck`, a G.711 file or WAV (payload type 0 or 8; sent in the negotiated law),
-    /// and starting, pausing, resuming or stopping the stream. Pcaps, echo and recording
-    /// cannot (yet).
+    /// `rtpcheck`, `rtp_record` (G.711 audio), a G.711 file or WAV (payload type 0 or 8;
+    /// sent in the negotiated law), and starting, pausing, resuming or stopping the
+    /// stream. Pcaps and echo cannot (yet).
     pub fn runs_over_webrtc(&self) -> bool {
         matches!(
             self,
             MediaCommand::SendDtmf(_)
                 | MediaCommand::RtpCheck(_)
+                | MediaCommand::RecordStart { .. }
+                | MediaCommand::RecordStop
                 | MediaCommand::Stream(
                     StreamCommand::Synthetic { .. }
                         | StreamCommand::Pause

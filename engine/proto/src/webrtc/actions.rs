@@ -15,7 +15,10 @@ use gossipper_media::webrtc::{AudioCodec, WebrtcStats};
 use gossipper_media::{AudioFrames, Loops};
 
 use super::WebrtcCalls;
-use crate::scenario::media::{MediaCommand, RtpCheck, StreamCommand};
+use gossipper_media::record::DEFAULT_MAX_DURATION;
+use gossipper_media::{CallRecorder, Direction, RecordMode};
+
+use crate::scenario::media::{MediaCommand, RecordSide, RtpCheck, StreamCommand};
 
 /// How long each DTMF key lasts, and the gap before the next.
 const DTMF_KEY: Duration = Duration::from_millis(100);
@@ -103,6 +106,7 @@ impl WebrtcCalls {
         &mut self,
         now: Instant,
         number: u64,
+        call_id: &[u8],
         cmd: &MediaCommand,
     ) -> Result<(), String> {
         let Some(e) = self.calls.get_mut(&number) else {
@@ -173,6 +177,33 @@ impl WebrtcCalls {
                 e.tone_until = None;
                 if e.connected && e.audio_at.is_none() {
                     e.audio_at = Some(now);
+                }
+            }
+            MediaCommand::RecordStart { path, side } => {
+                let mode = match side {
+                    RecordSide::Duplex => RecordMode::Duplex,
+                    RecordSide::Sent => RecordMode::Mono(Direction::Sent),
+                    RecordSide::Received => RecordMode::Mono(Direction::Received),
+                };
+                let path = match path {
+                    Some(p) => self.settings.write_base.join(p),
+                    None => self
+                        .settings
+                        .record_dir
+                        .join(format!("{}.wav", crate::media::sanitize_call_id(call_id))),
+                };
+                let new = super::record::Recording {
+                    recorder: Box::new(CallRecorder::new(now, mode, DEFAULT_MAX_DURATION)),
+                    path,
+                    sent_ts: 0,
+                };
+                if let Some(old) = e.recording.replace(new) {
+                    self.recordings.push_back(old.finish());
+                }
+            }
+            MediaCommand::RecordStop => {
+                if let Some(old) = e.recording.take() {
+                    self.recordings.push_back(old.finish());
                 }
             }
             _ => return Err("cannot run on a WebRTC call".into()),

@@ -28,6 +28,8 @@ fn settings() -> WebrtcSettings {
         dtls_timeout: Duration::from_secs(10),
         dtls_cert: generate_dtls_cert(),
         max_sockets: 4,
+        record_dir: "rec".into(),
+        write_base: "job".into(),
     }
 }
 
@@ -259,17 +261,17 @@ fn dtmf_keys_go_once_connected_and_the_tone_pauses_and_resumes() {
     let t0 = crate::sim::epoch();
     let (mut uac, mut uas) = pair(t0, |a| a);
     // Queued before ICE and DTLS are up: sent once connected.
-    uac.handle_command(t0, 1, &MediaCommand::SendDtmf("12#".into()))
+    uac.handle_command(t0, 1, b"c1", &MediaCommand::SendDtmf("12#".into()))
         .unwrap();
     let t = run(t0, &mut uac, &mut uas, Duration::from_secs(1), false);
     // Paused for a second: no frame goes.
-    uac.handle_command(t, 1, &MediaCommand::Stream(StreamCommand::Pause))
+    uac.handle_command(t, 1, b"c1", &MediaCommand::Stream(StreamCommand::Pause))
         .unwrap();
     let sent = |w: &WebrtcCalls| w.calls.get(&1).unwrap().bridge.stats().rtp_packets_sent;
     let before = sent(&uac);
     let t = run(t, &mut uac, &mut uas, Duration::from_secs(1), false);
     assert_eq!(sent(&uac), before, "paused");
-    uac.handle_command(t, 1, &MediaCommand::Stream(StreamCommand::Resume))
+    uac.handle_command(t, 1, b"c1", &MediaCommand::Stream(StreamCommand::Resume))
         .unwrap();
     let end = run(t, &mut uac, &mut uas, Duration::from_secs(1), false);
     assert!(
@@ -283,7 +285,7 @@ fn dtmf_keys_go_once_connected_and_the_tone_pauses_and_resumes() {
     assert!(!a.checked && !a.rtpcheck_failed);
     // What a WebRTC call cannot run is refused, naming why.
     let err = uas
-        .handle_command(end, 1, &MediaCommand::Stream(StreamCommand::Echo))
+        .handle_command(end, 1, b"c1", &MediaCommand::Stream(StreamCommand::Echo))
         .unwrap_err();
     assert!(err.contains("WebRTC"), "{err}");
 }
@@ -300,8 +302,10 @@ fn an_rtpcheck_fails_the_call_when_too_little_audio_came() {
             direction: CheckDirection::Both,
         })
     };
-    uac.handle_command(t0, 1, &check(1000, None)).unwrap();
-    uas.handle_command(t0, 1, &check(20, Some(800))).unwrap();
+    uac.handle_command(t0, 1, b"c1", &check(1000, None))
+        .unwrap();
+    uas.handle_command(t0, 1, b"c1", &check(20, Some(800)))
+        .unwrap();
     let end = run(t0, &mut uac, &mut uas, Duration::from_secs(2), false);
     let a = uac.end_call(end, 1).unwrap();
     assert!(a.checked && a.rtpcheck_failed);
@@ -358,8 +362,11 @@ fn a_g711_file_plays_its_loops_in_the_negotiated_law_then_the_stream_stops() {
             payload_type: 8,
         })
     };
-    assert!(uac.handle_command(t0, 1, &file("missing.wav")).is_err());
-    uac.handle_command(t0, 1, &file("a.wav")).unwrap();
+    assert!(
+        uac.handle_command(t0, 1, b"c1", &file("missing.wav"))
+            .is_err()
+    );
+    uac.handle_command(t0, 1, b"c1", &file("a.wav")).unwrap();
     let end = run(t0, &mut uac, &mut uas, Duration::from_secs(2), false);
     let a = uac.end_call(end, 1).unwrap().stats;
     assert_eq!(a.codec, Some("PCMU"));
@@ -369,4 +376,44 @@ fn a_g711_file_plays_its_loops_in_the_negotiated_law_then_the_stream_stops() {
     );
     let b = uas.end_call(end, 1).unwrap().stats;
     assert!(b.rtp_packets_received >= 18, "{b:?}");
+}
+
+#[test]
+fn rtp_record_records_what_the_call_receives_and_sends() {
+    use crate::scenario::media::{MediaCommand, RecordSide};
+    let t0 = crate::sim::epoch();
+    let (mut uac, mut uas) = pair(t0, |a| a);
+    let record = |path: Option<&str>, side| MediaCommand::RecordStart {
+        path: path.map(String::from),
+        side,
+    };
+    uac.handle_command(t0, 1, b"c1@x", &record(None, RecordSide::Duplex))
+        .unwrap();
+    uas.handle_command(t0, 1, b"c2", &record(Some("b.wav"), RecordSide::Received))
+        .unwrap();
+    let t = run(t0, &mut uac, &mut uas, Duration::from_secs(1), false);
+    // Stopped by the scenario: handed out at once.
+    uas.handle_command(t, 1, b"c2", &MediaCommand::RecordStop)
+        .unwrap();
+    let b = uas.poll_recording().expect("the stopped recording");
+    assert_eq!(b.path, std::path::Path::new("job/b.wav"));
+    let rs = b.recorder.stats();
+    assert!(rs.packets >= 40 && rs.not_g711 == 0, "{rs:?}");
+    // Still running at the end of the call: handed out then, both directions.
+    let end = run(t, &mut uac, &mut uas, Duration::from_millis(500), false);
+    assert!(uac.poll_recording().is_none());
+    let _ = uac.end_call(end, 1).unwrap();
+    let a = uac
+        .poll_recording()
+        .expect("the recording at the call's end");
+    assert_eq!(a.path, std::path::Path::new("rec/c1@x.wav"));
+    use gossipper_media::Direction;
+    assert!(a.recorder.samples(Direction::Sent) >= 60 * 160, "sent side");
+    assert!(
+        a.recorder.samples(Direction::Received) >= 60 * 160,
+        "received side"
+    );
+    let mut wav = std::io::Cursor::new(Vec::new());
+    a.recorder.write_wav(&mut wav).unwrap();
+    assert!(wav.get_ref().starts_with(b"RIFF"));
 }

@@ -85,7 +85,7 @@ impl MediaIo {
 }
 
 /// Writes one recording (WAV, 8 kHz 16-bit), creating its directory.
-fn write_recording(rec: &PendingRecording) -> Result<(), Box<dyn std::error::Error>> {
+pub(super) fn write_recording(rec: &PendingRecording) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = rec.path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

@@ -5,8 +5,8 @@
 //! Owns: the call sockets by local port, binding them when the endpoint asks
 //! (`webrtc_ports_wanted`: a client's calls due now, a server's spare plus the first
 //! requests that wait), reading them on readiness, sending what the endpoint queued from
-//! the right socket, and closing a socket once its call ended and its last datagrams
-//! (the DTLS close_notify) went out. Must not: decide anything about WebRTC (the
+//! the right socket, closing a socket once its call ended and its last datagrams (the
+//! DTLS close_notify) went out, and writing the calls' `rtp_record` WAVs. Must not: decide anything about WebRTC (the
 //! endpoint's `WebrtcCalls` does) or keep a timer: the bridges' deadlines are in the
 //! endpoint's `poll_timeout`.
 
@@ -153,6 +153,12 @@ impl WebrtcIo {
             if let Some(s) = self.sockets.remove(&port) {
                 let _ = self.registry.remove(s.as_raw_fd());
             }
+        }
+        // `rtp_record` on WebRTC calls (a WebRTC run has no `MediaIo` to write them).
+        while let Some(rec) = ep.poll_recording() {
+            let result = super::media_io::write_recording(&rec)
+                .map_err(|e| format!("cannot write recording {}: {e}", rec.path.display()));
+            ep.handle_recording_written(result);
         }
     }
 }
