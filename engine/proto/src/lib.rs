@@ -11,6 +11,7 @@
 //! | [`call`] | one call: the scenario interpreter, its transactions and dialog |
 //! | [`endpoint`] | a shard's calls, timer wheel, pacer, media engine and counters |
 //! | [`media`] | the shard's RTP: streams, routing, RTCP, recordings, `rtpcheck` |
+//! | [`webrtc`] | the shard's WebRTC calls: a str0m bridge per call (ICE, DTLS-SRTP), their SDP, audio and media actions |
 //! | [`load`] | the pacer and the run's arithmetic (rates, shares, limits) |
 //! | [`stats`] | the counting: counters, timers, media numbers, thresholds |
 //! | [`output`] | what a run reports, and the writers (screens, CSV, summary, traces) |

@@ -11,6 +11,7 @@
 //! | `poller` | the loop's one wait: an epoll set of every descriptor of the shard |
 //! | [`transport`] | TCP, TLS and WebSocket connections, driven by the loop without tasks |
 //! | [`files`] | reading the files a run names, under the run's file rule |
+//! | `webrtc_setup` | a run's WebRTC settings checked and resolved once (STUN servers, the shared DTLS certificate) |
 //!
 //! # Run a job
 //!
@@ -50,9 +51,10 @@
 //! poller.wait(policy(ep.poll_timeout(), …));        // epoll_pwait2, or a blind sleep
 //! ```
 //!
-//! One descriptor set, one wait: a new kind of socket (one UDP socket per WebRTC call,
-//! say) registers under a `poller::Token` of its own, feeds the endpoint on readiness and
-//! has its deadlines merged into `Endpoint::poll_timeout`.
+//! One descriptor set, one wait: each kind of socket registers under a `poller::Token`
+//! of its own, feeds the endpoint on readiness and has its deadlines merged into
+//! `Endpoint::poll_timeout`, as the UDP socket of each WebRTC call does
+//! (`shard::webrtc_io`, `Token::Webrtc`).
 
 pub use gossipper_proto::{
     call, config, endpoint, load, media, output, rng, scenario, sip, stats, webrtc,

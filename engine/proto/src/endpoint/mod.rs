@@ -4,8 +4,9 @@
 //! out-of-call requests, runs the shard's media engine and counts everything.
 //!
 //! Owns: the call table and timer wheel (`table`, `timers`), the pacer, the shard's
-//! counters and RNG, the `-t un` port pool (`port_pool`), the media engine, and the
-//! output queues. Must not: touch sockets, files or the clock; the runtime's shard loop
+//! counters and RNG, the `-t un` port pool (`port_pool`), the media engine, the WebRTC
+//! calls (`crate::webrtc`, and `webrtc_wait` for first requests waiting for a call
+//! socket), and the output queues. Must not: touch sockets, files or the clock; the runtime's shard loop
 //! (`gossipper_engine::shard`) owns it by value and drives it.
 //!
 //! # Drive
@@ -20,6 +21,9 @@
 //! 2. [`Endpoint::poll_rtp_transmit`] until `false`, then [`Endpoint::poll_recording`]:
 //!    RTP/RTCP datagrams and finished WAV recordings (runs with media only);
 //! 3. [`Endpoint::poll_closed_udp_port`] (`-t un`): sockets whose last call ended;
+//!    [`Endpoint::poll_webrtc_transmit`] until `false`, then
+//!    [`Endpoint::poll_closed_webrtc_port`] (WebRTC: the call sockets' datagrams, then
+//!    the sockets whose call ended);
 //! 4. [`Endpoint::poll_event`] until `None`: run events and finished calls;
 //! 5. [`Endpoint::poll_timeout`]: the next instant to call [`Endpoint::handle_timeout`].
 //!
