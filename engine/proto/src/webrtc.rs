@@ -72,6 +72,8 @@ pub struct WebrtcSettings {
     pub record_dir: std::path::PathBuf,
     /// What a relative `rtp_record` path is joined to (the file rule's write base).
     pub write_base: std::path::PathBuf,
+    /// Record every call (`-record_wav_dir`, `-record_wav_duplex`) into `record_dir`.
+    pub record_calls: crate::config::RecordCalls,
 }
 
 /// A WebRTC call's numbers in the shape of a classic call's `media` block (call records,
@@ -322,7 +324,7 @@ impl WebrtcCalls {
 
     /// A call of the WebRTC scenario was created: it takes a socket and gets its bridge.
     /// `false` when no socket is free (the call cannot carry WebRTC media).
-    pub fn open(&mut self, now: Instant, number: u64, handle: CallHandle) -> bool {
+    pub fn open(&mut self, now: Instant, number: u64, call_id: &[u8], handle: CallHandle) -> bool {
         let Some(port) = self.free.pop() else {
             self.counters.no_socket += 1;
             return false;
@@ -336,6 +338,7 @@ impl WebrtcCalls {
         cfg.dtls_cert.clone_from(&s.dtls_cert);
         cfg.seed = self.seed ^ number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let bridge = WebrtcBridge::new(now, cfg);
+        let recording = record::automatic(now, s, call_id);
         self.by_port.insert(port, number);
         self.calls.insert(
             number,
@@ -354,7 +357,7 @@ impl WebrtcCalls {
                 dtmf_at: None,
                 check: None,
                 source: None,
-                recording: None,
+                recording,
             },
         );
         self.counters.calls += 1;

@@ -3,7 +3,8 @@
 //!
 //! Owns: parsing the ICE server URLs (STUN only: TURN is refused, naming the URL, as
 //! there is no TURN client yet), resolving their names, the one DTLS certificate every
-//! call of the run shares, and refusing the flags that mean nothing for WebRTC calls.
+//! call of the run shares, where recordings go, and refusing what means nothing for
+//! WebRTC calls (`-rtp_echo`).
 //! Must not: bind sockets (the shards do, per call) or run anything.
 
 use std::net::{IpAddr, ToSocketAddrs};
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use gossipper_media::webrtc::{IceServer, IceUrlScheme, generate_dtls_cert};
 
-use crate::config::{JobSpec, RecordCalls};
+use crate::config::JobSpec;
 use crate::runner::RunError;
 use crate::webrtc::WebrtcSettings;
 
@@ -20,11 +21,6 @@ pub(crate) fn settings(spec: &JobSpec, ip: IpAddr) -> Result<WebrtcSettings, Run
     if spec.rtp_echo {
         return Err(RunError::Config(
             "-rtp_echo cannot be used with a webrtc=\"true\" scenario: its media is DTLS-SRTP on each call's own socket".into(),
-        ));
-    }
-    if spec.record_calls != RecordCalls::Off {
-        return Err(RunError::Config(
-            "recording every call (-record_wav_dir, -record_wav_duplex) is not supported for webrtc=\"true\" scenarios yet; rtp_record in the scenario is".into(),
         ));
     }
     if ip.is_unspecified() {
@@ -73,5 +69,6 @@ pub(crate) fn settings(spec: &JobSpec, ip: IpAddr) -> Result<WebrtcSettings, Run
                 .write_path(std::path::Path::new("recordings")),
         },
         write_base: spec.file_access.write_base(),
+        record_calls: spec.record_calls,
     })
 }

@@ -257,7 +257,7 @@ impl Endpoint {
             self.shard.stats.note_call_created(self.since_start_us(now));
             let no_socket = match self.webrtc.as_mut() {
                 Some(w) => {
-                    let opened = w.open(now, number, h);
+                    let opened = w.open(now, number, msg.call_id(), h);
                     w.handle_sip(now, number, msg.body());
                     self.shard.stats.webrtc = *w.counters();
                     !opened
@@ -431,8 +431,8 @@ impl Endpoint {
         self.shard.stats.counters.outgoing_calls += 1;
         self.shard.stats.current_calls = self.calls.len() as u64;
         self.shard.stats.note_call_created(self.since_start_us(now));
-        if let Some(w) = self.webrtc.as_mut() {
-            let opened = w.open(now, number, h);
+        if let (Some(w), Some(c)) = (self.webrtc.as_mut(), self.calls.get(h)) {
+            let opened = w.open(now, number, c.call_id(), h);
             self.shard.stats.webrtc = *w.counters();
             if !opened {
                 // No socket and none to come (`open_calls`): the call fails at once.

@@ -9,11 +9,31 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use gossipper_media::record::DEFAULT_MAX_DURATION;
 use gossipper_media::rtp::{RtpHeader, RtpPacket};
 use gossipper_media::webrtc::AudioCodec;
-use gossipper_media::{CallRecorder, Direction};
+use gossipper_media::{CallRecorder, Direction, RecordMode};
 
+use super::WebrtcSettings;
+use crate::config::RecordCalls;
 use crate::media::PendingRecording;
+
+/// The recording of every call (`-record_wav_dir`): `<call-id>.wav` in the record
+/// directory, from the call's start; `None` when off.
+pub(super) fn automatic(now: Instant, s: &WebrtcSettings, call_id: &[u8]) -> Option<Recording> {
+    let mode = match s.record_calls {
+        RecordCalls::Off => return None,
+        RecordCalls::Mono => RecordMode::Mono(Direction::Received),
+        RecordCalls::Duplex => RecordMode::Duplex,
+    };
+    Some(Recording {
+        recorder: Box::new(CallRecorder::new(now, mode, DEFAULT_MAX_DURATION)),
+        path: s
+            .record_dir
+            .join(format!("{}.wav", crate::media::sanitize_call_id(call_id))),
+        sent_ts: 0,
+    })
+}
 
 /// A call's recording and where it goes.
 #[derive(Debug)]

@@ -30,6 +30,7 @@ fn settings() -> WebrtcSettings {
         max_sockets: 4,
         record_dir: "rec".into(),
         write_base: "job".into(),
+        record_calls: crate::config::RecordCalls::Off,
     }
 }
 
@@ -42,7 +43,7 @@ fn pair(t: Instant, mangle: impl Fn(String) -> String) -> (WebrtcCalls, WebrtcCa
     uac.supply(UAC_PORT);
     uas.supply(UAS_PORT);
     assert_eq!(uac.ports_wanted(1), 0);
-    assert!(uac.open(t, 1, H) && uas.open(t, 1, H));
+    assert!(uac.open(t, 1, b"c1", H) && uas.open(t, 1, b"c1", H));
     let mut offer = Vec::new();
     uac.write_local_sdp(t, 1, SdpKind::Offer, &mut offer);
     let text = String::from_utf8(offer.clone()).unwrap();
@@ -218,7 +219,7 @@ fn an_answer_without_an_offer_and_a_classic_answer_fail_the_call() {
     // [webrtc_answer] before any offer arrived.
     let mut uas = WebrtcCalls::new(settings(), 2);
     uas.supply(UAS_PORT);
-    assert!(uas.open(t0, 1, H));
+    assert!(uas.open(t0, 1, b"c1", H));
     let mut out = Vec::new();
     uas.write_local_sdp(t0, 1, SdpKind::Answer, &mut out);
     assert!(out.is_empty());
@@ -226,7 +227,7 @@ fn an_answer_without_an_offer_and_a_classic_answer_fail_the_call() {
     // A plain RTP/AVP answer to our offer.
     let mut uac = WebrtcCalls::new(settings(), 1);
     uac.supply(UAC_PORT);
-    assert!(uac.open(t0, 1, H));
+    assert!(uac.open(t0, 1, b"c1", H));
     uac.write_local_sdp(t0, 1, SdpKind::Offer, &mut out);
     let classic = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
     uac.handle_sip(t0, 1, classic.as_bytes());
@@ -241,7 +242,7 @@ fn without_a_free_port_a_call_gets_no_bridge_and_is_counted() {
     let t0 = crate::sim::epoch();
     let mut w = WebrtcCalls::new(settings(), 1);
     assert!(!w.has_free_port());
-    assert!(!w.open(t0, 1, H));
+    assert!(!w.open(t0, 1, b"c1", H));
     assert_eq!(w.counters().no_socket, 1);
     // Never more sockets than the cap, spare ones included.
     for p in 0..4 {
@@ -331,7 +332,7 @@ fn a_gateway_answer_in_older_forms_is_accepted() {
     let t0 = crate::sim::epoch();
     let mut uac = WebrtcCalls::new(settings(), 1);
     uac.supply(UAC_PORT);
-    assert!(uac.open(t0, 1, H));
+    assert!(uac.open(t0, 1, b"c1", H));
     let mut out = Vec::new();
     uac.write_local_sdp(t0, 1, SdpKind::Offer, &mut out);
     uac.handle_sip(t0, 1, GATEWAY_ANSWER.as_bytes());
@@ -416,4 +417,18 @@ fn rtp_record_records_what_the_call_receives_and_sends() {
     let mut wav = std::io::Cursor::new(Vec::new());
     a.recorder.write_wav(&mut wav).unwrap();
     assert!(wav.get_ref().starts_with(b"RIFF"));
+}
+
+#[test]
+fn with_record_calls_every_call_is_recorded_from_its_start() {
+    let t0 = crate::sim::epoch();
+    let mut s = settings();
+    s.record_calls = crate::config::RecordCalls::Mono;
+    let mut w = WebrtcCalls::new(s, 1);
+    w.supply(UAC_PORT);
+    assert!(w.open(t0, 1, b"a/b", H));
+    assert!(w.poll_recording().is_none());
+    let _ = w.end_call(t0, 1).unwrap();
+    let rec = w.poll_recording().expect("the call's recording");
+    assert_eq!(rec.path, std::path::Path::new("rec/a_b.wav"));
 }
