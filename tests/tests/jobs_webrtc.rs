@@ -28,6 +28,24 @@ fn records(m: &Master, tk: &str, id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The job's summary.json, once registered (a stopped worker writes it as it exits).
+fn summary(m: &Master, tk: &str, id: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = m.get(&format!("/api/v2/jobs/{id}/artifacts/summary"), Some(tk));
+        if r.status == 200 {
+            return r.json();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no summary for job {id}: {} {}",
+            r.status,
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_webrtc_client_job_calls_a_webrtc_server_job() {
     let m = Master::start("jobs-webrtc");
@@ -70,12 +88,7 @@ fn a_webrtc_client_job_calls_a_webrtc_server_job() {
     let client = wait_job(&m, tk, &client_id, Duration::from_secs(60), finished);
     assert_eq!(client["status"], "succeeded", "{client}");
 
-    let s = m
-        .get(
-            &format!("/api/v2/jobs/{client_id}/artifacts/summary"),
-            Some(tk),
-        )
-        .json();
+    let s = summary(&m, tk, &client_id);
     // The profile named no scenario: its webrtc row chose the WebRTC built-in.
     assert_eq!(s["scenario"]["name"], "WebRTC UAC", "{s}");
     assert_eq!(s["success_calls"], 10, "{s}");
@@ -97,12 +110,7 @@ fn a_webrtc_client_job_calls_a_webrtc_server_job() {
     let r = m.req("POST", "/api/v2/servers/wuas/stop", Some(tk), None);
     assert_eq!(r.status, 200, "{}", r.text());
     wait_job(&m, tk, &server_id, Duration::from_secs(30), finished);
-    let s = m
-        .get(
-            &format!("/api/v2/jobs/{server_id}/artifacts/summary"),
-            Some(tk),
-        )
-        .json();
+    let s = summary(&m, tk, &server_id);
     assert_eq!(s["scenario"]["name"], "WebRTC UAS", "{s}");
     assert_eq!(s["webrtc"]["connected"], 10, "{s}");
     let recs = records(&m, tk, &server_id);
