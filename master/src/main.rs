@@ -1,4 +1,4 @@
-//! The `gossipper` binary: one executable, three ways in, one folder each.
+//! The `gossipper` binary: one executable, four ways in, one folder each.
 //!
 //! - `gossipper [sipp flags] host[:port]`: the SIPp-compatible one-shot run (`sipp`);
 //! - `gossipper worker --spec spec.json`: one resolved job, for the master or headless
@@ -7,6 +7,9 @@
 //!   /api/v2, store, auth, the job supervisor);
 //! - `gossipper pcap2scenario FILE.pcap`: a capture to a UAC/UAS scenario pair
 //!   (`pcap2scenario`, also run by the worker as a tool job).
+//! - `gossipper server [sipp flags] -api_addr ADDR -api_token T`: a SIP endpoint that
+//!   stays up, steered over the v1 control API (`server`, which runs `sipp`'s run with
+//!   its API beside it and reuses `service`'s HTTP server).
 //!
 //! Shared by them: `job` (the resolved job spec, the worker's line protocol, artifact
 //! names and exit codes, between `service` and `worker`), `report` (report.html),
@@ -18,6 +21,7 @@ mod exporter;
 mod job;
 mod pcap2scenario;
 mod report;
+mod server;
 mod service;
 mod signals;
 mod sipp;
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
         Some("ui") => service::main(&args[1..]),
         Some("worker") => worker::main(&args[1..]),
         Some("pcap2scenario") => pcap2scenario::cli::main(&args[1..]),
+        Some("server") => server::main(&args[1..]),
         _ => sipp::main(&args),
     }
 }

@@ -77,6 +77,8 @@ pub struct Tick<'a> {
     /// Calls that ended since the last tick (only when `wants_finished_calls`).
     pub finished: &'a [Finished],
     pub events: &'a [ShardEvent],
+    /// Calls created (incoming + outgoing) by each shard so far, in shard order.
+    pub shard_calls: &'a [u64],
 }
 
 /// Sees the run as it goes. Every method has a default, so observers implement only what
@@ -725,6 +727,7 @@ impl Prepared {
                 control,
                 finished: &finished,
                 events: &events,
+                shard_calls: &shard_calls,
             });
             if all_done {
                 break;

@@ -7,40 +7,46 @@
 /// What `--listen` accepts, for error messages and `--help`.
 pub(crate) const FORMS: &str = "PORT (all interfaces), :PORT, HOST:PORT or [IPv6]:PORT, e.g. 8080, :8080, 127.0.0.1:8080, [::1]:8080";
 
-fn port(text: &str, whole: &str) -> Result<u16, String> {
+fn port(flag: &str, text: &str, whole: &str) -> Result<u16, String> {
     text.parse::<u16>().map_err(|_| {
-        format!("--listen \"{whole}\": \"{text}\" is not a port (0 to 65535); use {FORMS}")
+        format!("{flag} \"{whole}\": \"{text}\" is not a port (0 to 65535); use {FORMS}")
     })
 }
 
 /// The address to bind for a `--listen` value.
 pub(crate) fn parse(listen: &str) -> Result<String, String> {
+    parse_flag("--listen", listen)
+}
+
+/// The address to bind for the value of `flag` (`--listen`, or `gossipper server`'s
+/// `-api_addr`); errors name `flag`.
+pub(crate) fn parse_flag(flag: &str, listen: &str) -> Result<String, String> {
     let s = listen.trim();
     if s.is_empty() {
-        return Err(format!("--listen is empty; use {FORMS}"));
+        return Err(format!("{flag} is empty; use {FORMS}"));
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(format!("0.0.0.0:{}", port(s, listen)?));
+        return Ok(format!("0.0.0.0:{}", port(flag, s, listen)?));
     }
     if let Some(p) = s.strip_prefix(':') {
-        return Ok(format!("0.0.0.0:{}", port(p, listen)?));
+        return Ok(format!("0.0.0.0:{}", port(flag, p, listen)?));
     }
     if let Some(rest) = s.strip_prefix('[') {
         let Some((host, p)) = rest.split_once("]:") else {
             return Err(format!(
-                "--listen \"{listen}\": an IPv6 address needs a port after \"]:\"; use {FORMS}"
+                "{flag} \"{listen}\": an IPv6 address needs a port after \"]:\"; use {FORMS}"
             ));
         };
-        return Ok(format!("[{host}]:{}", port(p, listen)?));
+        return Ok(format!("[{host}]:{}", port(flag, p, listen)?));
     }
     match s.rsplit_once(':') {
         Some((host, _)) if host.contains(':') => Err(format!(
-            "--listen \"{listen}\": put an IPv6 address in brackets; use {FORMS}"
+            "{flag} \"{listen}\": put an IPv6 address in brackets; use {FORMS}"
         )),
         Some(("", _)) | None => Err(format!(
-            "--listen \"{listen}\" is not an address with a port; use {FORMS}"
+            "{flag} \"{listen}\" is not an address with a port; use {FORMS}"
         )),
-        Some((host, p)) => Ok(format!("{host}:{}", port(p, listen)?)),
+        Some((host, p)) => Ok(format!("{host}:{}", port(flag, p, listen)?)),
     }
 }
 

@@ -16,11 +16,11 @@
 //! `supervisor` (worker processes of jobs); `timefmt`.
 
 mod api;
-mod auth;
+pub(crate) mod auth;
 mod console;
 mod hash_gate;
-mod http;
-mod listen;
+pub(crate) mod http;
+pub(crate) mod listen;
 pub(crate) mod paths;
 pub(crate) mod resolve;
 pub(crate) mod store;

@@ -122,6 +122,10 @@ pub(crate) struct SippArgs {
     pub(crate) tls_skip_verify: Option<bool>,
     /// `-threshold`, each as given (several per value, separated by commas).
     pub(crate) thresholds: Vec<String>,
+    /// `gossipper server` only (the root command refuses them).
+    pub(crate) api_addr: Option<String>,
+    pub(crate) api_token: Option<String>,
+    pub(crate) config: Option<String>,
     /// Flags of the `Ignored` group that were given (for a warning).
     pub(crate) ignored: Vec<&'static str>,
 }

@@ -60,6 +60,9 @@ pub(crate) enum CliError {
         name: String,
         known: String,
     },
+    /// A flag of `gossipper server` given to the root command.
+    #[error("-{flag} is a flag of gossipper server (see gossipper server -h)")]
+    ServerOnly { flag: &'static str },
     /// The remote host (positional argument or `-rsa`) does not parse or resolve.
     #[error("{what} '{text}': {reason}")]
     BadAddress {

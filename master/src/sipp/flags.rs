@@ -25,6 +25,8 @@ pub(crate) enum Group {
     Retrans,
     Trace,
     Gossipper,
+    /// `gossipper server`'s own flags (the control API); refused by the root command.
+    Server,
     /// SIPp tuning knobs with no meaning for gossipper's engine: accepted, no effect.
     Ignored,
     /// SIPp features gossipper does not have: a clear error instead of "invalid argument".
@@ -33,7 +35,8 @@ pub(crate) enum Group {
 
 impl Group {
     /// Every group, in help order.
-    pub(crate) const ALL: [Group; 12] = [
+    pub(crate) const ALL: [Group; 13] = [
+        Group::Server,
         Group::Scenario,
         Group::Network,
         Group::Overall,
@@ -61,6 +64,7 @@ impl Group {
             Group::Retrans => "Retransmissions and timeouts",
             Group::Trace => "Tracing, logging and statistics",
             Group::Gossipper => "gossipper extras",
+            Group::Server => "Server mode and its control API (gossipper server only)",
             Group::Ignored => "Accepted for SIPp compatibility, no effect in gossipper",
             Group::Unsupported => "SIPp options gossipper does not support (rejected)",
         }
@@ -302,6 +306,13 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("health_max_timeouts", Value(|a, v| a.health_max_timeouts = Some(v)), "n", G::Gossipper, "Exit 2 if more calls time out (-1: off)."),
     flag("threshold", Value(|a, v| a.thresholds.push(v)), "expr", G::Gossipper, "Pass/fail threshold, k6 style: 'p99(response_time)<50ms', 'avg(call_length)<=2s', 'rate>=95%' (of the target rate), 'success_ratio>=99.5%', 'failed_calls==0', 'timeouts<=3', 'retrans_ratio<1%', 'rtp_loss<0.5%', 'mos_min>=3.5'. A timer is response_time (the first rtd), an rtd name or call_length; p50, p90, p99.9, avg, min and max work too. Repeat the flag or separate with commas. Exit 2 when one fails; the verdict is in -summary_json."),
     flag("version", Kind::Version, "", G::Gossipper, "Same as -v (Go gossipper spelling)."),
+    // --- gossipper server (refused by the root command)
+    flag("api_addr", Value(|a, v| a.api_addr = Some(v)), "ip:port", G::Server, "Address of the /api/v1 control API (default :8080; PORT, :PORT, IP:PORT or [IPv6]:PORT, port 0 picks one). Without -api_token it must be a loopback address."),
+    flag("api_token", Value(|a, v| a.api_token = Some(v)), "token", G::Server, "Bearer token every /api/v1 request must carry (Authorization: Bearer TOKEN). The GOSSIPPER_API_TOKEN environment variable is read when the flag is not given (it stays out of ps)."),
+    flag("config", Value(|a, v| a.config = Some(v)), "file.json", G::Server, "Flat JSON run profile (the Go gossipper's keys: scenario_file, scenario_name, local_port, rate, api_addr, ...); flags after it on the command line win. Composite keys (server, clients, listeners, gateway, ...) are refused, naming them."),
+    flag("ui_data_dir", unsupported("mounting /api/v2 inside gossipper server (issue #18; run gossipper ui)"), "dir", G::Server, "Not built yet: /api/v2 on the -api_addr listener."),
+    flag("legacy_api_v1", unsupported("switching /api/v1 off (it is the only API of gossipper server for now)"), "bool", G::Server, "Not built yet."),
+    flag("scenario_history_keep", unsupported("scenario history in gossipper server (issue #18; see gossipper ui --scenario-history-keep)"), "n", G::Server, "Not built yet."),
     // --- Ignored SIPp tuning knobs: our engine has no such setting.
     flag("timer_resol", Value(ignore_value), "time", G::Ignored, "SIPp scheduler resolution."),
     flag("max_recv_loops", Value(ignore_value), "n", G::Ignored, "SIPp receive batch."),
@@ -365,7 +376,6 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// The `-h` text: SIPp's layout (usage, example, one section per group), our words.
 pub(crate) fn usage() -> String {
-    use std::fmt::Write as _;
     let mut out = String::new();
     out.push_str(concat!(
         "\nUsage:\n\n",
@@ -376,14 +386,44 @@ pub(crate) fn usage() -> String {
         "  gossipper worker --spec FILE\n",
         "      Runs one job spec; the master starts these (gossipper worker --help).\n",
         "  gossipper pcap2scenario FILE.pcap [-out DIR] [-sip-port N] [-pcap-link TYPE]\n",
-        "      A capture's first call as a UAC and a UAS scenario (gossipper pcap2scenario -h).\n\n",
+        "      A capture's first call as a UAC and a UAS scenario (gossipper pcap2scenario -h).\n",
+        "  gossipper server [options] -api_addr IP:PORT -api_token TOKEN\n",
+        "      A SIP endpoint that stays up, steered over /api/v1 (gossipper server -h).\n\n",
         "Flags take one dash as in SIPp (two work too); a bare argument is the remote host\n",
         "(default port 5060). Times take a unit suffix: ms, s, m or h.\n\n",
         "Example:\n\n",
         "   Built-in server (uas):         gossipper -sn uas -i 127.0.0.1 -p 5070\n",
         "   Built-in client on that host:  gossipper -sn uac 127.0.0.1:5070\n",
     ));
-    for group in Group::ALL {
+    groups(&mut out, Group::ALL.iter().filter(|g| **g != Group::Server));
+    trailer(&mut out);
+    out
+}
+
+/// `gossipper server -h`: its own group first, then every run flag it shares with the
+/// root command.
+pub(crate) fn server_usage() -> String {
+    let mut out = String::new();
+    out.push_str(concat!(
+        "\nUsage:\n\n",
+        "  gossipper server [remote_host[:remote_port]] [options]\n",
+        "      A long-running SIP endpoint steered over HTTP (/api/v1): the scenario runs\n",
+        "      until SIGINT/SIGTERM (or -m calls). Without -sf/-sn it answers calls with\n",
+        "      the built-in uas; a client scenario (-sn uac host) places calls whose rate\n",
+        "      and pause the API steers.\n\n",
+        "Example:\n\n",
+        "   gossipper server -sn uas -p 5060 -api_addr 127.0.0.1:8080 -api_token S3cret\n",
+        "   curl -H 'Authorization: Bearer S3cret' http://127.0.0.1:8080/api/v1/stats\n",
+    ));
+    groups(&mut out, Group::ALL.iter());
+    trailer(&mut out);
+    out
+}
+
+/// One section per group, each flag with its wrapped help.
+fn groups<'a>(out: &mut String, groups: impl Iterator<Item = &'a Group>) {
+    use std::fmt::Write as _;
+    for &group in groups {
         let _ = write!(out, "\n*** {}:\n\n", group.title());
         for f in FLAGS.iter().filter(|f| f.group == group) {
             let left = if f.value_name.is_empty() {
@@ -398,6 +438,11 @@ pub(crate) fn usage() -> String {
             }
         }
     }
+}
+
+/// Signals and exit codes, after the groups.
+fn trailer(out: &mut String) {
+    use std::fmt::Write as _;
     out.push_str(concat!(
         "\nSignals:\n\n",
         "   INT, TERM: stop at once: calls in flight are aborted (BYE or CANCEL unless -nd),\n",
@@ -409,5 +454,4 @@ pub(crate) fn usage() -> String {
     for row in super::exit::TABLE {
         let _ = writeln!(out, "   {:>3}: {}", row.code, row.meaning);
     }
-    out
 }

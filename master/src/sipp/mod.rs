@@ -20,11 +20,11 @@ mod args;
 mod control;
 mod error;
 mod exit;
-mod flags;
+pub(crate) mod flags;
 mod identity;
 mod observer;
 mod resolve;
-mod run;
+pub(crate) mod run;
 mod scan;
 mod terminal;
 mod units;
@@ -70,6 +70,9 @@ fn parse_with(args: &[String], env: &resolve::Env) -> Result<Parsed, CliError> {
             None => return Err(resolve::unknown_builtin("sd", &name)),
         },
         scan::Scan::Run(raw) => {
+            if let Some(flag) = server_flag(&raw) {
+                return Err(CliError::ServerOnly { flag });
+            }
             for name in &raw.ignored {
                 eprintln!(
                     "gossipper: -{name} has no effect in gossipper (accepted for SIPp compatibility)"
@@ -78,6 +81,71 @@ fn parse_with(args: &[String], env: &resolve::Env) -> Result<Parsed, CliError> {
             Parsed::Run(Box::new(resolve::resolve(&raw, env)?))
         }
     })
+}
+
+/// The first `gossipper server` flag in `raw`, if any.
+fn server_flag(raw: &args::SippArgs) -> Option<&'static str> {
+    [
+        ("api_addr", raw.api_addr.is_some()),
+        ("api_token", raw.api_token.is_some()),
+        ("config", raw.config.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(name, given)| given.then_some(name))
+}
+
+/// What `gossipper server` reads besides the run: its control API's address and token.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ServerFlags {
+    pub(crate) api_addr: Option<String>,
+    pub(crate) api_token: Option<String>,
+}
+
+/// The `-config` file named on a `gossipper server` command line, if any (the server
+/// turns it into flags placed before the command line, then calls [`parse_server`]).
+pub(crate) fn config_path(args: &[String]) -> Result<Option<String>, CliError> {
+    Ok(match scan::scan(args)? {
+        scan::Scan::Run(raw) => raw.config,
+        _ => None,
+    })
+}
+
+/// Parses `gossipper server`'s command line (the arguments after `server`): the root
+/// command's flags plus its own. Without `-sf` or `-sn` the scenario is the built-in
+/// `uas`; no argument at all runs that default rather than printing the usage.
+pub(crate) fn parse_server(args: &[String]) -> Result<(Parsed, ServerFlags), CliError> {
+    parse_server_with(args, &resolve::Env::current())
+}
+
+fn parse_server_with(
+    args: &[String],
+    env: &resolve::Env,
+) -> Result<(Parsed, ServerFlags), CliError> {
+    let mut raw = match scan::scan(args)? {
+        scan::Scan::Run(raw) => raw,
+        scan::Scan::Usage => Box::default(),
+        scan::Scan::Help => return Ok((Parsed::Help, ServerFlags::default())),
+        scan::Scan::Version => return Ok((Parsed::Version, ServerFlags::default())),
+        scan::Scan::Dump(name) => {
+            return match builtin::get(&name) {
+                Some(b) => Ok((Parsed::Dump(b.xml.to_owned()), ServerFlags::default())),
+                None => Err(resolve::unknown_builtin("sd", &name)),
+            };
+        }
+    };
+    if raw.sf.is_none() && raw.sn.is_none() {
+        raw.sn = Some("uas".into());
+    }
+    for name in &raw.ignored {
+        eprintln!(
+            "gossipper server: -{name} has no effect in gossipper (accepted for SIPp compatibility)"
+        );
+    }
+    let flags = ServerFlags {
+        api_addr: raw.api_addr.take(),
+        api_token: raw.api_token.take(),
+    };
+    Ok((Parsed::Run(Box::new(resolve::resolve(&raw, env)?)), flags))
 }
 
 /// The `-v` text. Contains "SIPp v3.6.1-compatible": SIPp's regress suite greps `SIPp v`.

@@ -12,7 +12,9 @@ use gossipper_engine::config::JobSpec;
 use gossipper_engine::output::run_info::RunInfo;
 use gossipper_engine::output::screen::{self, Footer, Screen, ScreenInput};
 use gossipper_engine::output::summary;
-use gossipper_engine::runner::{self, RunEnd, RunError};
+use gossipper_engine::runner::{self, Observer, RunEnd, RunError, Tick};
+use gossipper_engine::scenario::Scenario;
+use gossipper_engine::shard::Control;
 
 use super::observer::SippObserver;
 use super::{Exit, control, terminal};
@@ -51,8 +53,52 @@ fn respawn_in_background() -> ExitCode {
     }
 }
 
+/// What a run started by `gossipper server` hands its control API once it is bound.
+pub(crate) struct Started<'a> {
+    pub(crate) spec: &'a JobSpec,
+    pub(crate) info: &'a RunInfo,
+    pub(crate) scenario: &'a std::sync::Arc<Scenario>,
+    pub(crate) control: std::sync::Arc<Control>,
+}
+
+/// Something that runs beside a SIPp-style run (`gossipper server`'s control API): started
+/// once the run is bound, before the first call, and shown every tick.
+pub(crate) trait Sidecar {
+    /// Starts it; an error ends the run before it starts, with SIPp's bind error code.
+    fn start(&mut self, run: &Started<'_>) -> Result<(), String>;
+    /// Sees the merged statistics every tick (about every 50 ms, on the runner thread).
+    fn on_tick(&mut self, tick: &Tick<'_>);
+}
+
+/// The SIPp observer with a sidecar fed from the same ticks.
+struct WithSidecar<'a> {
+    inner: &'a mut SippObserver,
+    sidecar: &'a mut dyn Sidecar,
+}
+
+impl Observer for WithSidecar<'_> {
+    fn on_tick(&mut self, tick: &Tick<'_>) {
+        self.inner.on_tick(tick);
+        self.sidecar.on_tick(tick);
+    }
+    fn wants_finished_calls(&self) -> bool {
+        self.inner.wants_finished_calls()
+    }
+    fn message_trace(&mut self) -> Option<std::fs::File> {
+        self.inner.message_trace()
+    }
+    fn short_message_trace(&mut self) -> Option<std::fs::File> {
+        self.inner.short_message_trace()
+    }
+}
+
 /// Runs `spec` to the end and returns SIPp's exit code.
 pub(crate) fn run(spec: JobSpec) -> ExitCode {
+    run_with(spec, None)
+}
+
+/// Runs `spec` to the end with `sidecar` beside it (if any) and returns SIPp's exit code.
+pub(crate) fn run_with(spec: JobSpec, mut sidecar: Option<&mut dyn Sidecar>) -> ExitCode {
     if spec.background {
         return respawn_in_background();
     }
@@ -79,6 +125,18 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
         None => None,
     };
     let control = prepared.control();
+    if let Some(side) = sidecar.as_deref_mut() {
+        let started = Started {
+            spec: &spec,
+            info: &info,
+            scenario: &prepared.scenario,
+            control: std::sync::Arc::clone(&control),
+        };
+        if let Err(e) = side.start(&started) {
+            eprintln!("gossipper: {e}");
+            return Exit::BindError.into();
+        }
+    }
     let signals = crate::signals::SignalCounts::install_with("gossipper", Some(exit_at_once));
     let keys = control::Keys::start(&spec, control);
     let shards = prepared.shards;
@@ -90,7 +148,14 @@ pub(crate) fn run(spec: JobSpec) -> ExitCode {
                 return Exit::Fatal.into();
             }
         };
-    let report = match prepared.run(&mut obs) {
+    let ran = match sidecar {
+        Some(sidecar) => prepared.run(&mut WithSidecar {
+            inner: &mut obs,
+            sidecar,
+        }),
+        None => prepared.run(&mut obs),
+    };
+    let report = match ran {
         Ok(r) => r,
         Err(e) => return report_error(&e).into(),
     };

@@ -10,7 +10,7 @@ use gossipper_engine::scenario::builtin;
 
 use super::flags::{FLAGS, Group, Kind};
 use super::resolve::Env;
-use super::{CliError, Parsed, parse_with};
+use super::{CliError, Parsed, ServerFlags, parse_server_with, parse_with};
 
 const ENV: Env = Env { pid: 4242, seed: 7 };
 
@@ -466,7 +466,7 @@ fn every_table_flag_has_a_case() {
         let covered_elsewhere = matches!(
             f.kind,
             Kind::Help | Kind::Version | Kind::Dump | Kind::Unsupported { .. }
-        ) || f.group == Group::Ignored;
+        ) || matches!(f.group, Group::Ignored | Group::Server); // server flags: tested below
         let dashed = format!("-{}", f.name);
         let in_cases = FLAG_CASES.iter().any(|(args, _)| {
             args.iter()
@@ -993,13 +993,21 @@ fn help_version_and_no_arguments() {
 #[test]
 fn usage_lists_every_flag_and_every_exit_code() {
     let text = super::flags::usage();
+    let server = super::flags::server_usage();
     for f in FLAGS {
+        let shown = format!("   -{}", f.name);
         assert!(
-            text.contains(&format!("-{}", f.name)),
-            "-{} missing from -h",
+            server.contains(&shown),
+            "-{} missing from server -h",
             f.name
         );
+        if f.group == Group::Server {
+            assert!(!text.contains(&shown), "-{} shown by the root -h", f.name);
+        } else {
+            assert!(text.contains(&shown), "-{} missing from -h", f.name);
+        }
     }
+    assert!(server.find("Server mode") < server.find("*** Scenario"));
     for row in super::exit::TABLE {
         assert!(
             text.contains(&format!("{:>3}: ", row.code)),
@@ -1120,4 +1128,61 @@ fn benchmark_harness_command_lines_parse_unchanged() {
         assert_eq!(uac.trace.stat_file, path("/tmp/run/uac.csv"));
         assert_eq!(uac.trace.screen_file, path("/tmp/run/uac.screen"));
     }
+}
+
+fn server(args: &[&str]) -> Result<(Parsed, ServerFlags), CliError> {
+    parse_server_with(&argv(args), &ENV)
+}
+
+#[test]
+fn the_root_command_refuses_the_server_flags() {
+    for (flag, args) in [
+        (
+            "api_addr",
+            &["-sn", "uas", "-api_addr", "127.0.0.1:8080"][..],
+        ),
+        ("api_token", &["-api_token", "t"]),
+        ("config", &["-config", "x.json"]),
+    ] {
+        assert_eq!(error(args), CliError::ServerOnly { flag }, "{args:?}");
+    }
+}
+
+#[test]
+fn server_runs_the_builtin_uas_unless_told_otherwise() {
+    let (p, flags) = server(&["-p", "5070", "-api_addr", ":9090", "-api_token", "tok"]).unwrap();
+    let Parsed::Run(spec) = p else {
+        panic!("not a run: {p:?}")
+    };
+    assert_eq!(spec.scenario, ScenarioSource::Builtin("uas".into()));
+    assert_eq!(spec.local_port, Some(5070));
+    assert_eq!(
+        flags,
+        ServerFlags {
+            api_addr: Some(":9090".into()),
+            api_token: Some("tok".into())
+        }
+    );
+    let (p, _) = server(&[]).unwrap();
+    assert!(
+        matches!(&p, Parsed::Run(s) if s.scenario == ScenarioSource::Builtin("uas".into())),
+        "{p:?}"
+    );
+    let (p, _) = server(&["-sn", "uac", "127.0.0.1:5060", "-r", "3"]).unwrap();
+    assert!(
+        matches!(&p, Parsed::Run(s) if s.scenario == ScenarioSource::Builtin("uac".into())),
+        "{p:?}"
+    );
+    assert_eq!(server(&["-h"]).unwrap().0, Parsed::Help);
+    assert!(matches!(
+        server(&["-ui_data_dir", "d"]),
+        Err(CliError::Unsupported {
+            flag: "ui_data_dir",
+            ..
+        })
+    ));
+    assert!(matches!(
+        server(&["-bogus"]),
+        Err(CliError::UnknownFlag { .. })
+    ));
 }

@@ -1,0 +1,412 @@
+//! The v1 control API of `gossipper server` (reference §5.13): health, stats, the
+//! running scenario, and live control of rate and pause.
+//!
+//! Owns: the `/api/v1` routes, bearer-token checks (constant-time), request bodies and
+//! the JSON shapes. Must not: lock or call into the shards: a control change is two
+//! atomic stores in the run's control block, which every shard reads once per loop turn
+//! (so it takes effect within one pacer tick); the statistics come from the snapshot the
+//! runner merges every tick (`publish`), behind a lock only this thread and the runner's
+//! tick take.
+//!
+//! Routes of §5.13 not built yet (scenario replacement, transports, dynamic clients, the
+//! live WebSocket) answer 501 naming what is missing, never a silent success.
+
+use std::io::Read as _;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use gossipper_engine::config::{JobSpec, ScenarioSource};
+use gossipper_engine::output::run_info::RunInfo;
+use gossipper_engine::output::summary;
+use gossipper_engine::runner::Tick;
+use gossipper_engine::scenario::{Role, builtin};
+use gossipper_engine::shard::Control;
+use gossipper_engine::stats::ShardStats;
+
+use crate::service::auth::same_secret;
+use crate::service::http::{Incoming, Reply, error_body};
+use crate::sipp::run::Started;
+
+/// The one engine's id (the Go gossipper's name for the primary engine).
+pub(super) const ENGINE_ID: &str = "primary";
+/// The largest control body read.
+const MAX_CONTROL_BODY: u64 = 64 << 10;
+/// The largest scenario file shown by `GET /scenario` (the loader's own cap).
+const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+/// The highest rate taken, in calls per second.
+const MAX_RATE_CPS: f64 = 1_000_000.0;
+
+/// What the API serves, shared by its connection threads.
+pub(super) struct State {
+    token: Option<String>,
+    control: Arc<Control>,
+    role: Role,
+    info: RunInfo,
+    spec: JobSpec,
+    scenario: ScenarioView,
+    live: Mutex<Live>,
+}
+
+/// The newest merged statistics.
+struct Live {
+    stats: ShardStats,
+    shard_calls: Vec<u64>,
+    at: SystemTime,
+}
+
+/// `GET /api/v1/scenario`.
+#[derive(Serialize)]
+struct ScenarioView {
+    scenario_file: String,
+    scenario_name: String,
+    xml: String,
+    builtin: bool,
+}
+
+/// `GET /api/v1/control` (and the reply of `POST`).
+#[derive(Serialize)]
+struct ControlState {
+    rate: f64,
+    paused: bool,
+}
+
+/// `POST /api/v1/control`: every field optional; unknown fields are refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ControlPatch {
+    rate: Option<f64>,
+    paused: Option<bool>,
+    pause: Option<bool>,
+    resume: Option<bool>,
+    engine_id: Option<String>,
+    id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct AuthStatus {
+    auth: &'static str,
+}
+
+impl State {
+    /// The API of the run that just started.
+    pub(super) fn new(run: &Started<'_>, token: Option<String>) -> Result<State, String> {
+        let scenario = scenario_view(&run.spec.scenario)?;
+        Ok(State {
+            token,
+            control: Arc::clone(&run.control),
+            role: run.scenario.role,
+            info: run.info.clone(),
+            spec: run.spec.clone(),
+            scenario,
+            live: Mutex::new(Live {
+                stats: run.info.empty_stats(),
+                shard_calls: Vec::new(),
+                at: run.info.run.start,
+            }),
+        })
+    }
+
+    /// Takes the runner's newest merged statistics (runner thread, every tick).
+    pub(super) fn publish(&self, tick: &Tick<'_>) {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.stats.clone_from(tick.stats);
+        live.shard_calls.clear();
+        live.shard_calls.extend_from_slice(tick.shard_calls);
+        live.at = tick.wall;
+    }
+}
+
+/// The running scenario's name and text, read once at start (what the engine runs, even
+/// if the file changes later).
+fn scenario_view(source: &ScenarioSource) -> Result<ScenarioView, String> {
+    Ok(match source {
+        ScenarioSource::File(p) => {
+            let mut xml = String::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(MAX_SCENARIO_BYTES).read_to_string(&mut xml))
+                .map_err(|e| format!("cannot read the scenario {}: {e}", p.display()))?;
+            ScenarioView {
+                scenario_file: p.display().to_string(),
+                scenario_name: String::new(),
+                xml,
+                builtin: false,
+            }
+        }
+        ScenarioSource::Builtin(n) => ScenarioView {
+            scenario_file: String::new(),
+            scenario_name: n.clone(),
+            xml: builtin::get(n)
+                .map(|b| b.xml.to_owned())
+                .unwrap_or_default(),
+            builtin: true,
+        },
+        ScenarioSource::Xml { name, text } => ScenarioView {
+            scenario_file: String::new(),
+            scenario_name: name.clone(),
+            xml: String::from_utf8_lossy(text).into_owned(),
+            builtin: false,
+        },
+    })
+}
+
+/// Answers one request.
+pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>) -> Reply {
+    let Some(route) = inc.path.strip_prefix("/api/v1/") else {
+        return error(404, "not found: gossipper server serves /api/v1/* only");
+    };
+    let method = inc.method;
+    // The Go gossipper leaves these two open: a console asks them before it has a token.
+    match (method, route) {
+        ("GET", "auth/status") => {
+            let auth = if state.token.is_some() {
+                "token"
+            } else {
+                "none"
+            };
+            return json(200, &AuthStatus { auth });
+        }
+        ("POST", "auth/login") => {
+            return error(
+                404,
+                "internal auth is not enabled (gossipper server takes -api_token; users need -ui_data_dir, not built yet)",
+            );
+        }
+        _ => {}
+    }
+    if !authorized(state, inc) {
+        return error(401, "unauthorized");
+    }
+    match (method, route) {
+        ("GET", "health") => json(200, &Health { status: "ok" }),
+        ("GET", "stats") => stats(state),
+        ("GET", "scenario") => json(200, &state.scenario),
+        ("GET", "control") => json(200, &control_state(state)),
+        ("POST", "control") => post_control(state, inc),
+        ("PUT", "scenario") => not_built("PUT /api/v1/scenario (writing and applying a scenario)"),
+        ("POST", "scenario/apply") => {
+            not_built("POST /api/v1/scenario/apply (replacing the live scenario)")
+        }
+        ("GET" | "POST", "transports") => {
+            not_built("/api/v1/transports (turning listeners and clients on and off)")
+        }
+        ("GET" | "POST" | "DELETE", "clients") => {
+            not_built("/api/v1/clients (dynamic UAC engines)")
+        }
+        ("GET", "live") => not_built("/api/v1/live (the live WebSocket)"),
+        (
+            _,
+            "health" | "stats" | "scenario" | "control" | "scenario/apply" | "transports"
+            | "clients" | "live" | "auth/status" | "auth/login",
+        ) => error(405, &format!("{method} is not allowed on /api/v1/{route}")),
+        _ => error(404, &format!("no route /api/v1/{route}")),
+    }
+}
+
+/// Whether the request carries the token (`Authorization: Bearer TOKEN`), compared in
+/// constant time. Without `-api_token` every caller is let in (the server refuses to
+/// start so on a non-loopback address).
+fn authorized(state: &State, inc: &Incoming<'_>) -> bool {
+    let Some(want) = &state.token else {
+        return true;
+    };
+    let given = inc.header("authorization").and_then(|h| {
+        let (scheme, token) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    given.is_some_and(|g| same_secret(g.as_bytes(), want.as_bytes()))
+}
+
+/// `GET /api/v1/stats`: the run's summary (the `summary.json` shape) as of the last tick.
+fn stats(state: &State) -> Reply {
+    let s = {
+        let live = state.live.lock().unwrap_or_else(|p| p.into_inner());
+        summary::of_run(
+            &state.info,
+            &state.spec,
+            &live.stats,
+            live.at,
+            &live.shard_calls,
+        )
+    };
+    Reply::Json {
+        status: 200,
+        body: summary::to_json(&s).into_bytes(),
+    }
+}
+
+fn control_state(state: &State) -> ControlState {
+    ControlState {
+        rate: state.control.rate(),
+        paused: state.control.paused(),
+    }
+}
+
+/// `POST /api/v1/control`: checks the whole body first, then changes rate and pause.
+fn post_control(state: &State, inc: &mut Incoming<'_>) -> Reply {
+    if inc.content_length.is_some_and(|n| n > MAX_CONTROL_BODY) {
+        return error(413, "the control body is larger than 64 KiB");
+    }
+    let mut body = Vec::new();
+    if let Err(e) = inc
+        .body
+        .reader()
+        .take(MAX_CONTROL_BODY + 1)
+        .read_to_end(&mut body)
+    {
+        return error(400, &format!("body: {e}"));
+    }
+    if body.len() as u64 > MAX_CONTROL_BODY {
+        return error(413, "the control body is larger than 64 KiB");
+    }
+    let patch: ControlPatch = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return error(400, &format!("invalid JSON body: {e}")),
+    };
+    let change = match check(&patch) {
+        Ok(c) => c,
+        Err(e) => return error(400, &e),
+    };
+    if state.role == Role::Server {
+        return error(
+            409,
+            &format!(
+                "engine \"{ENGINE_ID}\" runs a server (UAS) scenario: it answers calls and places none, so rate and pause do not apply; steer the callers, or run a client scenario"
+            ),
+        );
+    }
+    if state.control.quit_level() > 0 {
+        return error(409, "the run is stopping");
+    }
+    if let Some(rate) = change.rate {
+        state.control.set_rate(rate);
+    }
+    if let Some(paused) = change.paused {
+        state.control.set_paused(paused);
+    }
+    json(200, &control_state(state))
+}
+
+/// What a valid control body changes.
+#[derive(Debug, PartialEq)]
+struct Change {
+    rate: Option<f64>,
+    paused: Option<bool>,
+}
+
+/// Validates a control body: a known engine, a finite rate in range, pause wishes that
+/// agree, and at least one change.
+fn check(p: &ControlPatch) -> Result<Change, String> {
+    for (field, id) in [("engine_id", &p.engine_id), ("id", &p.id)] {
+        if let Some(id) = id
+            && id != ENGINE_ID
+        {
+            return Err(format!(
+                "unknown {field} \"{id}\": this server runs one engine, \"{ENGINE_ID}\""
+            ));
+        }
+    }
+    if let Some(r) = p.rate
+        && !(r.is_finite() && (0.0..=MAX_RATE_CPS).contains(&r))
+    {
+        return Err(format!(
+            "rate {r} is not a number of calls per second from 0 to {MAX_RATE_CPS}"
+        ));
+    }
+    let wishes = [
+        ("paused", p.paused),
+        ("pause", p.pause),
+        ("resume", p.resume.map(|r| !r)),
+    ];
+    let mut paused: Option<(&str, bool)> = None;
+    for (field, wish) in wishes {
+        let Some(w) = wish else { continue };
+        match paused {
+            Some((other, v)) if v != w => {
+                return Err(format!("{field} contradicts {other}"));
+            }
+            _ => paused = Some((field, w)),
+        }
+    }
+    if p.rate.is_none() && paused.is_none() {
+        return Err("nothing to change: give rate, paused, pause or resume".into());
+    }
+    Ok(Change {
+        rate: p.rate,
+        paused: paused.map(|(_, v)| v),
+    })
+}
+
+fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(body) => Reply::Json { status, body },
+        Err(_) => error(500, "internal error: reply not encodable"),
+    }
+}
+
+fn error(status: u16, text: &str) -> Reply {
+    Reply::Json {
+        status,
+        body: error_body(text),
+    }
+}
+
+fn not_built(what: &str) -> Reply {
+    error(
+        501,
+        &format!("{what} is not built yet in gossipper server (issue #18)"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch(json: &str) -> Result<Change, String> {
+        let p: ControlPatch = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        check(&p)
+    }
+
+    #[test]
+    fn control_bodies_that_change_something_are_taken() {
+        assert_eq!(
+            patch(r#"{"rate":12.5}"#).unwrap(),
+            Change {
+                rate: Some(12.5),
+                paused: None
+            }
+        );
+        assert_eq!(patch(r#"{"pause":true}"#).unwrap().paused, Some(true));
+        assert_eq!(patch(r#"{"resume":true}"#).unwrap().paused, Some(false));
+        assert_eq!(
+            patch(r#"{"paused":false,"resume":true,"engine_id":"primary"}"#)
+                .unwrap()
+                .paused,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn bad_control_bodies_are_refused() {
+        for bad in [
+            r#"{}"#,
+            r#"{"rate":-1}"#,
+            r#"{"rate":1e9}"#,
+            r#"{"rate":"fast"}"#,
+            r#"{"pause":true,"resume":true}"#,
+            r#"{"paused":true,"pause":false}"#,
+            r#"{"rate":1,"engine_id":"side"}"#,
+            r#"{"rate":1,"id":"x"}"#,
+            r#"{"rate":1,"speed":2}"#,
+            r#"{"rate":1"#,
+        ] {
+            assert!(patch(bad).is_err(), "{bad}");
+        }
+    }
+}
