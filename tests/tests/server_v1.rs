@@ -6,7 +6,10 @@
 //!   changes nothing; routes not built yet answer 501;
 //! - a server whose engine is a client (`-sn uac` toward a SIPp UAS): a rate change and
 //!   a pause/resume posted to `/api/v1/control` show in our stats and in SIPp's own
-//!   per-second CSV.
+//!   per-second CSV;
+//! - the command line: `server -h` shows its own group first, the root command refuses
+//!   the server flags, no token on a non-loopback API address and `-config`'s composite
+//!   keys are refused (exit 255), a flat `-config` file sets the ports and the token.
 //!
 //! Every wait has a deadline; every process is killed when its guard drops.
 
@@ -368,4 +371,60 @@ fn a_client_engines_rate_and_pause_follow_the_api_and_show_in_sipps_csv() {
         per[pause_at..].iter().any(|&c| c >= 14),
         "calls at 20/s again after the resume: {per:?}"
     );
+}
+
+#[test]
+fn the_server_command_line_help_config_file_and_refusals() {
+    let dir = scratch_dir("server-v1-cli");
+    let bin = gossipper_bin();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(&bin);
+        cmd.args(args);
+        Proc::spawn("gossipper", &mut cmd).wait(Duration::from_secs(20))
+    };
+    // -h: the server's own group first, then the run flags it shares.
+    let (status, out, _) = run(&["server", "-h"]);
+    assert_eq!(status.code(), Some(0));
+    let own = out.find("-api_token").expect("-api_token in server -h");
+    assert!(own < out.find("*** Scenario").expect("the run flags too"));
+    // The root command refuses the server's flags, naming the mode.
+    let (status, _, err) = run(&["-sn", "uas", "-api_addr", "127.0.0.1:1"]);
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(err.contains("gossipper server"), "{err}");
+    // No token on an address others can reach: refused before anything starts.
+    let (status, _, err) = run(&["server", "-api_addr", "0.0.0.0:0", "-nostdin"]);
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(err.contains("-api_token"), "{err}");
+    // Composite keys are refused by name.
+    let composite = dir.join("hybrid.json");
+    std::fs::write(&composite, r#"{"server":{"id":"s"},"clients":[],"rate":1}"#).unwrap();
+    let (status, _, err) = run(&["server", "-config", composite.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(err.contains("server") && err.contains("clients"), "{err}");
+
+    // A flat profile sets the port, the API and its token; the command line adds to it.
+    let sip_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    let flat = dir.join("flat.json");
+    std::fs::write(
+        &flat,
+        serde_json::json!({
+            "scenario_name": "uas", "local_ip": "127.0.0.1", "local_port": sip_port,
+            "api_addr": api, "api_token": TOKEN, "role": "server",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut cmd = Command::new(&bin);
+    peer_args(cmd.arg("server"), &dir.join("server.csv")).args(["-config", flat.to_str().unwrap()]);
+    let mut server = Proc::spawn("gossipper server -config", &mut cmd);
+    server.wait_bound(Sock::Udp, sip_port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&api).is_err() {
+        assert!(Instant::now() < deadline, "the API never listened on {api}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(call(&api, "GET", "/api/v1/health", None, None).status, 401);
+    let sc = get(&api, "/api/v1/scenario");
+    assert_eq!(sc["scenario_name"], "uas", "{sc:#}");
 }
