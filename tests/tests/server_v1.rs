@@ -2,7 +2,8 @@
 //!
 //! - a UAS server (`-sn uas`) answers a bounded SIPp `uac` run: `/api/v1/stats` counts
 //!   the calls SIPp counted; every route needs the bearer token (401 without it, or with
-//!   a wrong one); a malformed control body or an unknown engine id gets a 4xx and
+//!   a wrong one; after five failures from one address, 429 with Retry-After); a
+//!   malformed control body or an unknown engine id gets a 4xx and
 //!   changes nothing; routes not built yet answer 501;
 //! - a server whose engine is a client (`-sn uac` toward a SIPp UAS): a rate change and
 //!   a pause/resume posted to `/api/v1/control` show in our stats and in SIPp's own
@@ -18,12 +19,12 @@
 mod api_support;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use api_support::{Resp, http};
 use gossipper_e2e::{
-    Proc, Sock, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin,
+    Proc, Sock, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, sipp_bin, tail,
 };
 use serde_json::Value;
 
@@ -51,6 +52,34 @@ fn post_control(api: &str, body: &str) -> Resp {
     call(api, "POST", "/api/v1/control", Some(&bearer()), Some(body))
 }
 
+/// Starts `cmd` with its stdout and stderr in files beside `stat` (`<stem>.out`,
+/// `<stem>.err`), not pipes: a long-running peer that writes more than a pipe holds
+/// (SIPp prints every unexpected message on stderr) must not block on a reader that only
+/// comes at its exit.
+fn spawn_logged(name: &str, cmd: &mut Command, stat: &Path) -> Proc {
+    let log = |ext: &str| std::fs::File::create(stat.with_extension(ext)).unwrap();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(log("out"))
+        .stderr(log("err"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    Proc {
+        child,
+        name: name.to_string(),
+    }
+}
+
+/// What a peer logged, for failure messages.
+fn logs(stat: &Path) -> String {
+    let read = |ext: &str| std::fs::read_to_string(stat.with_extension(ext)).unwrap_or_default();
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        tail(&read("out")),
+        tail(&read("err"))
+    )
+}
+
 /// Starts `gossipper server` with the token on `api`, waits until SIP and the API are up.
 fn start_server(name: &str, sip_port: u16, api: &str, stat: &Path, extra: &[&str]) -> Proc {
     let mut cmd = Command::new(gossipper_bin());
@@ -59,7 +88,7 @@ fn start_server(name: &str, sip_port: u16, api: &str, stat: &Path, extra: &[&str
         .args(extra)
         .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
         .args(["-api_addr", api, "-api_token", TOKEN]);
-    let mut p = Proc::spawn(name, &mut cmd);
+    let mut p = spawn_logged(name, &mut cmd, stat);
     if extra.contains(&"uas") {
         p.wait_bound(Sock::Udp, sip_port);
     }
@@ -110,27 +139,22 @@ fn a_uas_server_counts_what_sipp_sent_and_guards_its_api() {
         &["-sn", "uas"],
     );
 
-    // The token, and nothing else, opens every route.
-    for auth in [
-        None,
-        Some("Bearer wrong-token-0123456789ab"),
-        Some("Bearer "),
-        Some(TOKEN),
-        Some("Basic djEtdGVzdA=="),
+    // The token, and nothing else, opens the routes (four failures: the fifth from this
+    // address would start the throttle, checked at the end).
+    for (auth, method, path) in [
+        (None, "GET", "/api/v1/health"),
+        (
+            Some("Bearer wrong-token-0123456789ab"),
+            "GET",
+            "/api/v1/stats",
+        ),
+        (Some("Bearer "), "POST", "/api/v1/control"),
+        (Some("Basic djEtdGVzdA=="), "PUT", "/api/v1/no-such-route"),
     ] {
-        for (method, path) in [
-            ("GET", "/api/v1/health"),
-            ("GET", "/api/v1/stats"),
-            ("GET", "/api/v1/control"),
-            ("POST", "/api/v1/control"),
-            ("PUT", "/api/v1/scenario"),
-            ("GET", "/api/v1/no-such-route"),
-        ] {
-            let body = (method != "GET").then_some(r#"{"rate":1}"#);
-            let r = call(&api, method, path, auth, body);
-            assert_eq!(r.status, 401, "{method} {path} with {auth:?}: {}", r.text());
-            assert_eq!(r.error(), "unauthorized");
-        }
+        let body = (method != "GET").then_some(r#"{"rate":1}"#);
+        let r = call(&api, method, path, auth, body);
+        assert_eq!(r.status, 401, "{method} {path} with {auth:?}: {}", r.text());
+        assert_eq!(r.error(), "unauthorized");
     }
     assert_eq!(
         get(&api, "/api/v1/health"),
@@ -159,14 +183,16 @@ fn a_uas_server_counts_what_sipp_sent_and_guards_its_api() {
         ])
         .args(["-r", "20", "-m", &CALLS.to_string()])
         .arg(format!("127.0.0.1:{sip_port}"));
-    let (status, out, err) = Proc::spawn("sipp uac", &mut cmd).wait(Duration::from_secs(60));
-    assert_eq!(status.code(), Some(0), "sipp uac:\n{out}\n{err}");
+    let (status, _, _) =
+        spawn_logged("sipp uac", &mut cmd, &sipp_csv).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "sipp uac:\n{}", logs(&sipp_csv));
     let csv = StatCsv::read(&sipp_csv);
     assert_eq!(csv.last("SuccessfulCall(C)"), CALLS, "SIPp's successes");
     assert_eq!(csv.last("FailedCall(C)"), 0, "SIPp's failures");
 
     // Our counts are SIPp's.
-    let s = stats_until(&api, Duration::from_secs(10), |s| {
+    // The built-in uas keeps each call 4 s in <timewait> after the BYE.
+    let s = stats_until(&api, Duration::from_secs(60), |s| {
         n(s, "success_calls") >= CALLS && n(s, "active_calls") == 0
     });
     assert_eq!(s["schema_version"], "gossipper_summary_v1");
@@ -224,21 +250,52 @@ fn a_uas_server_counts_what_sipp_sent_and_guards_its_api() {
     // Still up and still counting the same after all that.
     let again = get(&api, "/api/v1/stats");
     assert_eq!(n(&again, "success_calls"), CALLS);
+
+    // Failed token checks are throttled per address, as the master's logins: the fifth
+    // failure within a minute, then 429 with Retry-After, even for the right token.
+    let r = call(&api, "GET", "/api/v1/health", Some("Bearer guess-5"), None);
+    assert_eq!(r.status, 401, "{}", r.text());
+    for auth in [Some("Bearer guess-6"), Some(bearer().as_str())] {
+        let r = call(&api, "GET", "/api/v1/health", auth, None);
+        assert_eq!(r.status, 429, "{}", r.text());
+        let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    }
     drop(server);
 }
 
-/// Per-period increments of SIPp's cumulative column `name`.
-fn per_period(csv: &StatCsv, name: &str) -> Vec<u64> {
-    let i = csv.header.iter().position(|h| h == name).unwrap();
-    let totals: Vec<u64> = csv
+/// SIPp's per-period rows as (seconds since the previous row, new calls in it), from the
+/// epoch in `CurrentTime` and the cumulative `IncomingCall(C)`: rates from the real
+/// length of each period, which stretches when the machine is busy.
+fn sipp_periods(csv: &StatCsv) -> Vec<(f64, u64)> {
+    let col = |name: &str| csv.header.iter().position(|h| h == name).unwrap();
+    let (time, calls) = (col("CurrentTime"), col("IncomingCall(C)"));
+    let rows: Vec<(f64, u64)> = csv
         .rows
         .iter()
-        .map(|r| r[i].trim().parse().unwrap())
+        .map(|r| {
+            // "2026-12-07\t13:25:06.450534\t1796649906.450534": the epoch is last.
+            let epoch = r[time]
+                .split('\t')
+                .next_back()
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            (epoch, r[calls].trim().parse().unwrap())
+        })
         .collect();
-    totals
-        .windows(2)
-        .map(|w| w[1].saturating_sub(w[0]))
+    rows.windows(2)
+        .map(|w| (w[1].0 - w[0].0, w[1].1.saturating_sub(w[0].1)))
         .collect()
+}
+
+/// Our calls placed per second between two `/stats` snapshots (their own clock:
+/// `duration_ms` is the run's length at the snapshot).
+fn rate_between(a: &Value, b: &Value) -> f64 {
+    let secs = (b["duration_ms"].as_f64().unwrap() - a["duration_ms"].as_f64().unwrap()) / 1e3;
+    assert!(secs > 0.5, "snapshots too close: {secs} s");
+    (n(b, "total_calls") - n(a, "total_calls")) as f64 / secs
 }
 
 #[test]
@@ -255,7 +312,7 @@ fn a_client_engines_rate_and_pause_follow_the_api_and_show_in_sipps_csv() {
         "-p",
         &sipp_port.to_string(),
     ]);
-    let mut sipp = Proc::spawn("sipp uas", &mut cmd);
+    let mut sipp = spawn_logged("sipp uas", &mut cmd, &sipp_csv);
     sipp.wait_bound(Sock::Udp, sipp_port);
 
     let api = format!("127.0.0.1:{}", free_port());
@@ -271,14 +328,25 @@ fn a_client_engines_rate_and_pause_follow_the_api_and_show_in_sipps_csv() {
     let control = get(&api, "/api/v1/control");
     assert_eq!(control["rate"], 5.0, "{control:#}");
     assert_eq!(control["paused"], false, "{control:#}");
+    // The stats once the run's own clock (`duration_ms`, the runner's snapshot) has moved
+    // `secs` past `from`: rates are measured on it, so a machine that stalls the run (a
+    // busy 2-core box) stretches the wait, not the arithmetic.
+    let advance = |from: &Value, secs: f64| {
+        let t0 = from["duration_ms"].as_f64().unwrap();
+        stats_until(&api, Duration::from_secs(60), |s| {
+            s["duration_ms"].as_f64().unwrap() >= t0 + secs * 1e3
+        })
+    };
+    let now = || get(&api, "/api/v1/stats");
 
-    let total = |api: &str| n(&get(api, "/api/v1/stats"), "total_calls");
-    // Phase 1: 5 calls/s.
-    std::thread::sleep(Duration::from_secs(3));
-    let t1 = total(&api);
+    // Phase 1: 5 calls/s, measured once calls flow (the API is up before the shards).
+    let a = stats_until(&api, Duration::from_secs(30), |s| n(s, "total_calls") >= 2);
+    let b = advance(&a, 2.5);
+    let r1 = rate_between(&a, &b);
     assert!(
-        (8..=22).contains(&t1),
-        "about 15 calls in 3 s at 5/s, got {t1}"
+        (2.0..=10.0).contains(&r1),
+        "about 5 calls/s at first, got {r1:.1}; SIPp uas:\n{}",
+        logs(&sipp_csv)
     );
 
     // A bad request changes nothing.
@@ -290,48 +358,51 @@ fn a_client_engines_rate_and_pause_follow_the_api_and_show_in_sipps_csv() {
     let r = post_control(&api, r#"{"rate":20}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), serde_json::json!({"rate": 20.0, "paused": false}));
-    let t1 = total(&api);
-    std::thread::sleep(Duration::from_secs(3));
-    let t2 = total(&api);
+    let a = advance(&now(), 0.3);
+    let b = advance(&a, 2.5);
+    let r2 = rate_between(&a, &b);
     assert!(
-        (40..=80).contains(&(t2 - t1)),
-        "about 60 calls in 3 s at 20/s, got {}",
-        t2 - t1
+        (12.0..=40.0).contains(&r2) && r2 > 2.0 * r1,
+        "about 20 calls/s after the change (from {r1:.1}), got {r2:.1}; SIPp uas:\n{}",
+        logs(&sipp_csv)
     );
 
-    // Phase 3: paused. No call starts after the pause is acknowledged (the next
-    // snapshot is at most one runner tick, 50 ms, behind).
+    // Phase 3: paused. No call starts after the pause is acknowledged (the snapshot is
+    // at most one runner tick, 50 ms, behind; wait past it).
     let r = post_control(&api, r#"{"pause":true}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["paused"], true);
-    std::thread::sleep(Duration::from_millis(200));
-    let t3 = total(&api);
-    std::thread::sleep(Duration::from_secs(3));
-    let t4 = total(&api);
-    assert_eq!(t4, t3, "calls started while paused");
+    let a = advance(&now(), 0.3);
+    let b = advance(&a, 3.0);
+    assert_eq!(
+        n(&b, "total_calls"),
+        n(&a, "total_calls"),
+        "calls started while paused"
+    );
 
     // Phase 4: resumed at 20/s, then paused again until every call has ended.
     let r = post_control(&api, r#"{"resume":true,"engine_id":"primary"}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["paused"], false);
-    std::thread::sleep(Duration::from_secs(2));
-    let t5 = total(&api);
+    let a = advance(&now(), 0.3);
+    let b = advance(&a, 2.0);
+    let r4 = rate_between(&a, &b);
     assert!(
-        t5 >= t4 + 20,
-        "about 40 calls in 2 s after resume, got {}",
-        t5 - t4
+        (12.0..=40.0).contains(&r4),
+        "about 20 calls/s after the resume, got {r4:.1}; SIPp uas:\n{}",
+        logs(&sipp_csv)
     );
     assert_eq!(post_control(&api, r#"{"paused":true}"#).status, 200);
-    // The stats are the runner's last snapshot (every 50 ms): wait past it, then until
-    // every call has ended and two reads agree.
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait past the snapshot, then until every call has ended and two reads agree.
     let settled = |s: &Value| {
         n(s, "active_calls") == 0
             && n(s, "success_calls") + n(s, "failed_calls") == n(s, "total_calls")
     };
-    let done = stats_until(&api, Duration::from_secs(15), settled);
-    std::thread::sleep(Duration::from_millis(300));
-    let again = get(&api, "/api/v1/stats");
+    let paused = advance(&now(), 0.3);
+    let done = stats_until(&api, Duration::from_secs(60), |s| {
+        settled(s) && s["duration_ms"].as_f64() > paused["duration_ms"].as_f64()
+    });
+    let again = advance(&done, 0.3);
     assert!(settled(&again), "{again:#}");
     assert_eq!(
         n(&again, "total_calls"),
@@ -342,34 +413,38 @@ fn a_client_engines_rate_and_pause_follow_the_api_and_show_in_sipps_csv() {
     assert_eq!(n(&done, "failed_calls"), 0, "{done:#}");
     // Give SIPp's per-second CSV two more periods of the pause, then end it.
     std::thread::sleep(Duration::from_secs(2));
-    let (status, out, err) = sipp.quit(Duration::from_secs(30));
-    assert_eq!(status.code(), Some(0), "sipp uas:\n{out}\n{err}");
+    let (status, _, _) = sipp.quit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "sipp uas:\n{}", logs(&sipp_csv));
     drop(server);
 
-    // SIPp saw every call we placed, and its per-second CSV shows the three rates.
+    // SIPp saw every call we placed, and its CSV shows the rates and the pause.
     let csv = StatCsv::read(&sipp_csv);
     assert_eq!(csv.last("SuccessfulCall(C)"), placed, "SIPp's successes");
     assert_eq!(csv.last("FailedCall(C)"), 0);
-    let per = per_period(&csv, "IncomingCall(C)");
-    eprintln!("SIPp's new calls per second: {per:?} ({placed} placed)");
-    let first_busy = per.iter().position(|&c| c > 0).unwrap();
-    let slow = &per[first_busy..first_busy + 2];
-    assert!(
-        slow.iter().all(|&c| (2..=9).contains(&c)),
-        "5/s at first: {per:?}"
-    );
-    let fast_at = per
+    let periods = sipp_periods(&csv);
+    let shown: Vec<String> = periods
         .iter()
-        .position(|&c| c >= 14)
-        .unwrap_or_else(|| panic!("no second at 20/s in SIPp's CSV: {per:?}"));
-    let pause_at = fast_at
-        + per[fast_at..]
-            .windows(2)
-            .position(|w| w == [0, 0])
-            .unwrap_or_else(|| panic!("no paused seconds after the rate change: {per:?}"));
+        .map(|(dt, calls)| format!("{calls}/{dt:.1}s"))
+        .collect();
+    eprintln!("SIPp's new calls per period: {shown:?} ({placed} placed)");
+    let rate = |(dt, calls): (f64, u64)| calls as f64 / dt.max(1e-3);
+    let first_busy = periods.iter().position(|p| p.1 > 0).unwrap();
     assert!(
-        per[pause_at..].iter().any(|&c| c >= 14),
-        "calls at 20/s again after the resume: {per:?}"
+        rate(periods[first_busy]) <= 9.0,
+        "about 5/s at first in SIPp's CSV: {shown:?}"
+    );
+    assert!(
+        periods.iter().any(|p| p.0 >= 0.5 && rate(*p) >= 12.0),
+        "no period at 20/s in SIPp's CSV: {shown:?}"
+    );
+    // The pause between the two fast phases: an empty period with calls before and after.
+    let busy = |r: &[(f64, u64)]| r.iter().any(|p| p.1 > 0);
+    assert!(
+        (1..periods.len()).any(|i| periods[i].1 == 0
+            && periods[i].0 >= 0.5
+            && busy(&periods[..i])
+            && busy(&periods[i..])),
+        "no paused period between calls in SIPp's CSV: {shown:?}"
     );
 }
 

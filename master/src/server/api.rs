@@ -1,8 +1,8 @@
 //! The v1 control API of `gossipper server` (reference §5.13): health, stats, the
 //! running scenario, and live control of rate and pause.
 //!
-//! Owns: the `/api/v1` routes, bearer-token checks (constant-time), request bodies and
-//! the JSON shapes. Must not: lock or call into the shards: a control change is two
+//! Owns: the `/api/v1` routes, bearer-token checks (constant-time, and throttled per
+//! client address as the master's logins are), request bodies and the JSON shapes. Must not: lock or call into the shards: a control change is two
 //! atomic stores in the run's control block, which every shard reads once per loop turn
 //! (so it takes effect within one pacer tick); the statistics come from the snapshot the
 //! runner merges every tick (`publish`), behind a lock only this thread and the runner's
@@ -13,7 +13,7 @@
 
 use std::io::Read as _;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,7 @@ use gossipper_engine::scenario::{Role, builtin};
 use gossipper_engine::shard::Control;
 use gossipper_engine::stats::ShardStats;
 
-use crate::service::auth::same_secret;
+use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
 use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
@@ -37,10 +37,23 @@ const MAX_CONTROL_BODY: u64 = 64 << 10;
 const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 /// The highest rate taken, in calls per second.
 const MAX_RATE_CPS: f64 = 1_000_000.0;
+/// The throttle's account name for the one token.
+const TOKEN_KEY: &str = "-api_token";
+
+/// Failed token checks allowed per client address (an IPv6 client: its /64) within the
+/// window, the master's login rule. There is no per-account count: the token has no
+/// account, and a global count would let anyone lock the operator out.
+fn throttle_limits() -> ThrottleLimits {
+    ThrottleLimits {
+        per_user: usize::MAX,
+        ..ThrottleLimits::default()
+    }
+}
 
 /// What the API serves, shared by its connection threads.
 pub(super) struct State {
     token: Option<String>,
+    throttle: Throttle,
     control: Arc<Control>,
     role: Role,
     info: RunInfo,
@@ -100,6 +113,7 @@ impl State {
         let scenario = scenario_view(&run.spec.scenario)?;
         Ok(State {
             token,
+            throttle: Throttle::new(throttle_limits()),
             control: Arc::clone(&run.control),
             role: run.scenario.role,
             info: run.info.clone(),
@@ -180,8 +194,8 @@ pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>) -> Reply {
         }
         _ => {}
     }
-    if !authorized(state, inc) {
-        return error(401, "unauthorized");
+    if let Some(refusal) = admit(state, inc, Instant::now()) {
+        return refusal;
     }
     match (method, route) {
         ("GET", "health") => json(200, &Health { status: "ok" }),
@@ -207,6 +221,32 @@ pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>) -> Reply {
         ) => error(405, &format!("{method} is not allowed on /api/v1/{route}")),
         _ => error(404, &format!("no route /api/v1/{route}")),
     }
+}
+
+/// `None` when the request may go on; else its refusal: 429 while its address has
+/// failed too often (checked before the token, so guesses cost nothing more), 401 (a
+/// failure counted) without the right token.
+fn admit(state: &State, inc: &Incoming<'_>, now: Instant) -> Option<Reply> {
+    // Without -api_token every caller is let in.
+    state.token.as_ref()?;
+    if let Err(r) = state.throttle.check(inc.remote_ip, TOKEN_KEY, now) {
+        return Some(Reply::RetryLater {
+            body: error_body(
+                "too many requests without the right token from this address; retry later",
+            ),
+            retry_after_s: ceil_secs(r.retry_after).max(1),
+        });
+    }
+    if authorized(state, inc) {
+        return None;
+    }
+    state.throttle.record_failure(inc.remote_ip, TOKEN_KEY, now);
+    Some(error(401, "unauthorized"))
+}
+
+/// Whole seconds, rounded up (a client waiting `Retry-After` must not come back early).
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// Whether the request carries the token (`Authorization: Bearer TOKEN`), compared in
