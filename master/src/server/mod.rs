@@ -62,6 +62,10 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             return Exit::Fatal.into();
         }
     };
+    if spec.background {
+        // -bg: the same command again, detached; the API is bound by that process.
+        return sipp::run::run(*spec);
+    }
     let token = match token(flags.api_token, std::env::var(TOKEN_ENV).ok()) {
         Ok(t) => t,
         Err(e) => {

@@ -3,7 +3,8 @@
 //!
 //! Owns: presentation and the process edge of the SIPp command line. Must not: parse
 //! flags (`resolve` does) or make protocol decisions (the engine does). Files are opened here
-//! and written from the runner's ticks.
+//! and written from the runner's ticks. `gossipper server` runs the same way with a
+//! [`Sidecar`] (its control API) started once the run is bound and fed every tick.
 
 use std::io::Write as _;
 use std::process::ExitCode;
