@@ -20,6 +20,7 @@ mod live;
 mod loadtest;
 mod media;
 mod metrics;
+mod openapi;
 mod profiles;
 mod reports;
 mod routes;

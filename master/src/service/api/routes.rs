@@ -6,7 +6,7 @@
 
 use super::{
     Access, ApiError, Call, Ctx, JSON_BODY, MEDIA_BODY, Reply, SCENARIO_BODY, SMALL_BODY, audit,
-    builtin, events, health, jobs, live, loadtest, media, metrics, profiles, reports,
+    builtin, events, health, jobs, live, loadtest, media, metrics, openapi, profiles, reports,
     scenario_import, scenarios, session, settings, tools, users,
 };
 use crate::service::store::profiles::{ClientProfile, ServerProfile};
@@ -71,6 +71,8 @@ pub(crate) const ROUTES: &[Route] = &[
     r("GET", "/health", Open, 0, health::health),
     r("GET", "/healthz", Open, 0, health::healthz),
     r("GET", "/auth/status", Open, 0, health::auth_status),
+    // The API's own description: a public contract, with no data in it.
+    r("GET", "/openapi.json", Open, 0, openapi::document_route),
     r("POST", "/auth/login", Open, SMALL_BODY, session::login),
     r("POST", "/auth/ticket", User, SMALL_BODY, session::ticket),
     r("GET", "/me", User, 0, session::me),

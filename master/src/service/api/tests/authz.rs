@@ -65,7 +65,7 @@ fn expected(route: &Route, caller: Caller) -> Option<&'static str> {
 }
 
 #[test]
-fn only_health_status_and_login_are_open() {
+fn only_health_status_login_and_the_openapi_document_are_open() {
     let open: Vec<_> = ROUTES
         .iter()
         .filter(|r| r.access == Access::Open)
@@ -77,6 +77,7 @@ fn only_health_status_and_login_are_open() {
             ("GET", "/health"),
             ("GET", "/healthz"),
             ("GET", "/auth/status"),
+            ("GET", "/openapi.json"),
             ("POST", "/auth/login"),
         ]
     );

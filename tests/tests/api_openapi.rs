@@ -1,0 +1,451 @@
+//! `GET /api/v2/openapi.json` against a real `gossipper ui`: the document passes the
+//! standard validator (the Python package `openapi-spec-validator`, which scripts/test.sh
+//! installs), and every GET route (plus the POST/PUT/PATCH calls that make the data)
+//! answers, with real data, a status and a body that the route's own schemas describe.
+//! Request bodies sent are checked against the documented request schema too. A schema
+//! made wrong on purpose is shown to fail the same check.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
+
+mod api_support;
+mod jobs_support;
+mod openapi_support;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use api_support::{Master, Resp, VALID_XML, wav_bytes};
+use jobs_support::{finished, free_udp_port, running, wait_job, wait_stats_line};
+use openapi_support::{check, operation, reply};
+use serde_json::{Value, json};
+
+/// Calls routes and checks each exchange against the document.
+struct Smoke<'m> {
+    m: &'m Master,
+    doc: Value,
+    /// `(METHOD, pattern)` of every route called.
+    covered: RefCell<BTreeSet<(String, String)>>,
+}
+
+enum Send<'a> {
+    Nothing,
+    Json(Value),
+    Raw(&'a [u8]),
+}
+
+impl Smoke<'_> {
+    /// One call of `method pattern` at `path`: the request body must fit the documented
+    /// request schema, the status must be `want` and documented, and the body must fit
+    /// the documented reply (JSON schema, raw content type, or no body).
+    fn call(
+        &self,
+        method: &str,
+        pattern: &str,
+        path: &str,
+        token: Option<&str>,
+        send: Send<'_>,
+        want: u16,
+    ) -> Resp {
+        let op = operation(&self.doc, method, pattern);
+        let body: Option<Vec<u8>> = match &send {
+            Send::Nothing => None,
+            Send::Json(v) => {
+                let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+                assert!(
+                    !schema.is_null(),
+                    "{method} {pattern}: no JSON request body documented"
+                );
+                let mut errs = Vec::new();
+                check(&self.doc, schema, v, "$request", &mut errs);
+                assert!(errs.is_empty(), "{method} {pattern} request: {errs:#?}");
+                Some(v.to_string().into_bytes())
+            }
+            Send::Raw(b) => {
+                assert!(
+                    op["requestBody"]["content"].is_object(),
+                    "{method} {pattern}: no request body documented"
+                );
+                Some(b.to_vec())
+            }
+        };
+        let r = self
+            .m
+            .req(method, &format!("/api/v2{path}"), token, body.as_deref());
+        assert_eq!(r.status, want, "{method} {path}: {}", r.text());
+        let documented = reply(op, r.status)
+            .unwrap_or_else(|| panic!("{method} {pattern}: status {} is not documented", r.status));
+        let errs = self.reply_errors(documented, &r);
+        assert!(
+            errs.is_empty(),
+            "{method} {path} reply does not fit its schema: {errs:#?}\n{}",
+            r.text()
+        );
+        self.covered
+            .borrow_mut()
+            .insert((method.to_string(), pattern.to_string()));
+        r
+    }
+
+    /// Where a reply departs from its documented shape.
+    fn reply_errors(&self, documented: &Value, r: &Resp) -> Vec<String> {
+        let mut errs = Vec::new();
+        let Some(content) = documented["content"].as_object() else {
+            if !r.body.is_empty() {
+                errs.push(format!("a body where none is documented: {}", r.text()));
+            }
+            return errs;
+        };
+        let got = r.header("content-type").unwrap_or("").to_ascii_lowercase();
+        let media = got.split(';').next().unwrap_or("").trim().to_string();
+        let Some((_, c)) = content
+            .iter()
+            .find(|(k, _)| k.split(';').next().unwrap_or("").trim() == media)
+        else {
+            errs.push(format!(
+                "Content-Type {got} is not one of {:?}",
+                content.keys()
+            ));
+            return errs;
+        };
+        if media == "application/json" && c["schema"]["type"] != "string" {
+            match serde_json::from_slice::<Value>(&r.body) {
+                Ok(v) => check(&self.doc, &c["schema"], &v, "$", &mut errs),
+                Err(e) => errs.push(format!("not JSON: {e}")),
+            }
+        }
+        errs
+    }
+
+    fn get(&self, pattern: &str, path: &str, tk: &str) -> Value {
+        let r = self.call("GET", pattern, path, Some(tk), Send::Nothing, 200);
+        if r.header("content-type")
+            .is_some_and(|t| t.starts_with("application/json"))
+        {
+            r.json()
+        } else {
+            Value::Null
+        }
+    }
+}
+
+/// Runs the Python validator on a document; `Err` carries its output.
+fn spec_validator(doc: &Value, tag: &str) -> Result<(), String> {
+    let path = std::env::temp_dir().join(format!(
+        "gossipper-openapi-{}-{tag}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\n\
+             from openapi_spec_validator import validate\n\
+             validate(json.load(open(sys.argv[1])))\n\
+             print('valid')",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 (scripts/test.sh installs it with openapi-spec-validator)");
+    let _ = std::fs::remove_file(&path);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("No module named 'openapi_spec_validator'"),
+        "the Python package openapi-spec-validator is missing (scripts/test.sh installs it)"
+    );
+    if out.status.success() && text.trim() == "valid" {
+        Ok(())
+    } else {
+        Err(text)
+    }
+}
+
+#[test]
+fn the_document_validates_and_real_replies_fit_its_schemas() {
+    let m = Master::start("openapi");
+    // Open: no token needed.
+    let r = m.get("/api/v2/openapi.json", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    spec_validator(&doc, "served").unwrap_or_else(|e| panic!("openapi-spec-validator: {e}"));
+    // The validator is not a no-op: a path parameter left undefined is refused.
+    let mut broken = doc.clone();
+    broken["paths"]["/jobs/{id}"]["get"]["parameters"] = json!([]);
+    let refused =
+        spec_validator(&broken, "broken").expect_err("the validator accepted a broken document");
+    assert!(refused.contains("id"), "{refused}");
+
+    let s = Smoke {
+        m: &m,
+        doc,
+        covered: RefCell::new(BTreeSet::new()),
+    };
+
+    // Open routes and the session.
+    s.call("GET", "/health", "/health", None, Send::Nothing, 200);
+    s.call("GET", "/healthz", "/healthz", None, Send::Nothing, 200);
+    s.call(
+        "GET",
+        "/auth/status",
+        "/auth/status",
+        None,
+        Send::Nothing,
+        200,
+    );
+    s.call(
+        "GET",
+        "/openapi.json",
+        "/openapi.json",
+        None,
+        Send::Nothing,
+        200,
+    );
+    let login = s.call(
+        "POST",
+        "/auth/login",
+        "/auth/login",
+        None,
+        Send::Json(json!({"username": "admin", "password": api_support::ADMIN_PASSWORD})),
+        200,
+    );
+    let tk = login.json()["token"].as_str().unwrap().to_string();
+    let tk = tk.as_str();
+    // An error reply fits the documented error shape too.
+    s.call("GET", "/jobs", "/jobs", None, Send::Nothing, 401);
+    s.call(
+        "POST",
+        "/auth/ticket",
+        "/auth/ticket",
+        Some(tk),
+        Send::Nothing,
+        200,
+    );
+    s.get("/me", "/me", tk);
+
+    // Users.
+    let user = s.call(
+        "POST",
+        "/users",
+        "/users",
+        Some(tk),
+        Send::Json(json!({"username": "oa-op", "password": "password-123", "role": "operator"})),
+        201,
+    );
+    let uid = user.json()["id"].as_i64().unwrap();
+    s.get("/users", "/users", tk);
+    s.get("/users/{id}", &format!("/users/{uid}"), tk);
+
+    // Scenarios, with one earlier version.
+    let scn = json!({"id": "oa-scn", "description": "options", "tags": ["a"], "xml": VALID_XML});
+    s.call(
+        "POST",
+        "/scenarios/check",
+        "/scenarios/check",
+        Some(tk),
+        Send::Json(json!({"xml": VALID_XML})),
+        200,
+    );
+    s.call(
+        "POST",
+        "/scenarios",
+        "/scenarios",
+        Some(tk),
+        Send::Json(scn.clone()),
+        201,
+    );
+    let edited = json!({"id": "oa-scn", "description": "edited", "xml": VALID_XML});
+    s.call(
+        "PUT",
+        "/scenarios/{id}",
+        "/scenarios/oa-scn",
+        Some(tk),
+        Send::Json(edited),
+        200,
+    );
+    s.get("/scenarios", "/scenarios", tk);
+    s.get("/scenarios/{id}", "/scenarios/oa-scn", tk);
+    let history = s.get("/scenarios/{id}/history", "/scenarios/oa-scn/history", tk);
+    let ts = history["history"][0]["ts"]
+        .as_str()
+        .expect("one earlier version")
+        .to_string();
+    s.get(
+        "/scenarios/{id}/history/{ts}",
+        &format!("/scenarios/oa-scn/history/{ts}"),
+        tk,
+    );
+    s.get("/builtin-scenarios", "/builtin-scenarios", tk);
+    s.get("/builtin-scenarios/{id}", "/builtin-scenarios/uac", tk);
+
+    // Media: a WAV (with its audio block) and the empty pcap list.
+    s.call(
+        "POST",
+        "/media/{kind}/{name}",
+        "/media/wav/oa.wav",
+        Some(tk),
+        Send::Raw(&wav_bytes()),
+        201,
+    );
+    let wavs = s.get("/media/{kind}", "/media/wav", tk);
+    assert!(wavs["media"][0]["audio"].is_object(), "{wavs}");
+    s.get("/media/{kind}", "/media/pcap", tk);
+    s.get("/media/{kind}/{name}", "/media/wav/oa.wav", tk);
+
+    // Profiles and jobs: a recording UAS and a UAC that places 3 calls with audio.
+    let port = free_udp_port();
+    let uas = json!({"id": "oa-uas", "scenario_ref": "uas",
+        "transports": [{"transport": "u1", "local_ip": "127.0.0.1", "local_port": port, "enabled": true}]});
+    s.call(
+        "POST",
+        "/servers",
+        "/servers",
+        Some(tk),
+        Send::Json(uas),
+        201,
+    );
+    let uac = json!({"id": "oa-uac", "scenario_ref": "uac_pcap", "remote_ip": "127.0.0.1",
+        "remote_port": port, "rate": 10,
+        "transports": [{"transport": "u1", "local_ip": "127.0.0.1", "enabled": true}]});
+    s.call(
+        "POST",
+        "/clients",
+        "/clients",
+        Some(tk),
+        Send::Json(uac),
+        201,
+    );
+    let server = s.call(
+        "POST",
+        "/servers/{id}/start",
+        "/servers/oa-uas/start",
+        Some(tk),
+        Send::Json(json!({"record_wav": true, "name": "openapi uas"})),
+        201,
+    );
+    let server_id = server.json()["id"].as_str().unwrap().to_string();
+    wait_job(&m, tk, &server_id, Duration::from_secs(30), running);
+    wait_stats_line(&m, &server_id);
+    // Running: the profile's runtime, /live with the job's stats, /metrics.
+    s.get("/servers", "/servers", tk);
+    let live = s.get("/live", "/live", tk);
+    assert!(
+        live["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["stats"].is_object()),
+        "a running job with stats in {live}"
+    );
+    s.get("/metrics", "/metrics", tk);
+    let client = s.call(
+        "POST",
+        "/clients/{id}/start",
+        "/clients/oa-uac/start",
+        Some(tk),
+        Send::Json(json!({"engine": {"total_calls": 3, "max_concurrent": 3}})),
+        201,
+    );
+    let client_id = client.json()["id"].as_str().unwrap().to_string();
+    let done = wait_job(&m, tk, &client_id, Duration::from_secs(60), finished);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    s.call(
+        "POST",
+        "/servers/{id}/stop",
+        "/servers/oa-uas/stop",
+        Some(tk),
+        Send::Nothing,
+        200,
+    );
+    wait_job(&m, tk, &server_id, Duration::from_secs(30), finished);
+
+    s.get("/servers/{id}", "/servers/oa-uas", tk);
+    s.get("/clients", "/clients", tk);
+    s.get("/clients/{id}", "/clients/oa-uac", tk);
+    let jobs = s.get("/jobs", "/jobs?limit=10", tk);
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 2, "{jobs}");
+    let detail = s.get("/jobs/{id}", &format!("/jobs/{client_id}"), tk);
+    s.call(
+        "PATCH",
+        "/jobs/{id}",
+        &format!("/jobs/{client_id}"),
+        Some(tk),
+        Send::Json(json!({"notes": "checked against the OpenAPI schema"})),
+        200,
+    );
+    s.get(
+        "/jobs/{id}/events",
+        &format!("/jobs/{client_id}/events?follow=false"),
+        tk,
+    );
+    s.get(
+        "/jobs/{id}/artifacts/{kind}",
+        &format!("/jobs/{client_id}/artifacts/summary"),
+        tk,
+    );
+    let recs = s.get(
+        "/jobs/{id}/recordings",
+        &format!("/jobs/{server_id}/recordings"),
+        tk,
+    );
+    let name = recs["recordings"][0]["name"]
+        .as_str()
+        .expect("a recording")
+        .to_string();
+    s.get(
+        "/jobs/{id}/recordings/{name}",
+        &format!("/jobs/{server_id}/recordings/{name}"),
+        tk,
+    );
+    let reports = s.get("/reports", "/reports", tk);
+    assert!(
+        !reports["reports"].as_array().unwrap().is_empty(),
+        "{reports}"
+    );
+
+    // Catalogues and administration.
+    s.get("/load-test", "/load-test", tk);
+    s.get("/tools", "/tools", tk);
+    s.get("/audit", "/audit?limit=5", tk);
+    s.get("/settings", "/settings", tk);
+
+    // Every GET route of the document was called.
+    let gets: BTreeSet<_> = s.doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, item)| item.get("get").is_some())
+        .map(|(p, _)| ("GET".to_string(), p.clone()))
+        .collect();
+    let covered = s.covered.borrow();
+    let missed: Vec<_> = gets.difference(&covered).collect();
+    assert!(missed.is_empty(), "GET routes not called: {missed:?}");
+
+    // A wrong schema fails the same check: `pid` said to be a string, and a field that
+    // the reply does not carry said to be required.
+    let mut wrong = s.doc.clone();
+    wrong["components"]["schemas"]["Job"]["properties"]["pid"] = json!({"type": "string"});
+    wrong["components"]["schemas"]["Job"]["required"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("workers"));
+    let schema = &operation(&wrong, "GET", "/jobs/{id}")["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    let mut errs = Vec::new();
+    check(&wrong, schema, &detail, "$", &mut errs);
+    assert_eq!(errs.len(), 2, "{errs:?}\n{detail}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("$.job.pid: ") && e.contains("is not of type")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.contains(&"$.job: required field \"workers\" is missing".to_string()),
+        "{errs:?}"
+    );
+}
