@@ -17,6 +17,9 @@ kamailio_pkgs=(kamailio kamailio-tls-modules kamailio-websocket-modules)
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 || need_apt+=("${kamailio_pkgs[@]}")
 # rtpengine: the WebRTC gateway's media relay in tests/tests/webrtc_gateway.rs.
 command -v rtpengine >/dev/null 2>&1 || need_apt+=(rtpengine-daemon)
+# Python with pip: installs openapi-spec-validator below (tests/tests/api_openapi.rs).
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
@@ -31,6 +34,15 @@ command -v tcpdump >/dev/null || { echo "tcpdump (Debian package tcpdump) is req
 command -v prometheus >/dev/null || { echo "prometheus (Debian package prometheus) is required for the tests" >&2; exit 1; }
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 ||
   { echo "kamailio (Debian packages ${kamailio_pkgs[*]}) is required for the tests" >&2; exit 1; }
+# openapi-spec-validator (PyPI): validates GET /api/v2/openapi.json. Debian's own Python
+# is "externally managed" (PEP 668): a plain pip install is refused there, so it is
+# retried with --break-system-packages (a venv-less test machine; nothing else uses it).
+if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+  python3 -m pip install -q openapi-spec-validator 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages openapi-spec-validator
+fi
+python3 -c 'import openapi_spec_validator' ||
+  { echo "openapi-spec-validator (pip) is required for the tests" >&2; exit 1; }
 
 # A clean clone builds once: incremental state would only double the target folder.
 export CARGO_INCREMENTAL=0
