@@ -150,7 +150,8 @@ fn load_test_body() -> Value {
                "record_wav": b(), "record_wav_duplex": b(), "health_enabled": n("boolean"),
                "health_min_success_ratio": n("number"), "health_max_failed_calls": n("integer"),
                "call_duration_ms": n("integer"),
-               "thresholds": {"type": ["array", "null"], "items": s()}}),
+               "thresholds": {"type": ["array", "null"], "items": s()},
+               "name": s(), "notes": s()}),
     )
 }
 
