@@ -457,6 +457,9 @@ pub struct JobSpec {
     pub thresholds: Vec<Threshold>,
     /// `-rtp_echo`.
     pub rtp_echo: bool,
+    /// `-media_srtp` (SDES) / `-media_reject_srtp`. Any value but `Off` gives the run a
+    /// media engine (it reads every SDP).
+    pub media_srtp: crate::media::SrtpPolicy,
     /// The WebRTC settings of `webrtc="true"` scenarios (a profile's `webrtc` row).
     pub webrtc: WebrtcSpec,
     /// `-record_wav_dir`: where recordings named after their call go (every call's with
@@ -573,6 +576,7 @@ impl Default for JobSpec {
             health: HealthGates::default(),
             thresholds: Vec::new(),
             rtp_echo: false,
+            media_srtp: crate::media::SrtpPolicy::Off,
             webrtc: WebrtcSpec::default(),
             record_dir: None,
             record_calls: RecordCalls::Off,

@@ -170,7 +170,38 @@ fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
     }
     crate::stats::thresholds::check(&spec.thresholds, &sc.rtd_names, sc.role == Role::Client)
         .map_err(RunError::Threshold)?;
+    check_crypto_keywords(spec, &sc)?;
     Ok(sc)
+}
+
+/// SIPp's SRTP keywords (`[cryptotag1audio]`…) fill our SDES lines only with
+/// `-media_srtp`, and only for the audio stream and the AES_CM_128 suites: any other is
+/// refused here, naming it, instead of being written empty.
+fn check_crypto_keywords(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> {
+    use crate::media::srtp::CryptoKeyword;
+    use crate::scenario::{CommandKind, Keyword, Segment};
+    for cmd in sc.commands.iter().chain(&sc.init) {
+        let CommandKind::Send(send) = &cmd.kind else {
+            continue;
+        };
+        for seg in &send.template.segments {
+            let Segment::Keyword(Keyword::Crypto { name, .. }) = seg else {
+                continue;
+            };
+            let why = if spec.media_srtp != media::SrtpPolicy::Sdes {
+                "needs -media_srtp"
+            } else if CryptoKeyword::parse(name).is_none() {
+                "is not supported (gossipper fills the audio keywords of AES_CM_128_HMAC_SHA1_80 and _32 only: no video, NULL, AES-192/256 or unencrypted-SRTP suites)"
+            } else {
+                continue;
+            };
+            return Err(RunError::Config(format!(
+                "{}:{}:{}: [{name}] {why}",
+                sc.name, cmd.pos.line, cmd.pos.column
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What the master checks before it forks a worker: the scenario loads (its
@@ -245,11 +276,13 @@ fn probe_free(addr: SocketAddr) -> Result<(), RunError> {
         .map_err(|e| RunError::Bind(format!("cannot bind UDP socket to {addr}: {e}")))
 }
 
-/// Whether the run has media: a media action, `-rtp_echo`, or every call recorded.
+/// Whether the run has media: a media action, `-rtp_echo`, an SRTP flag, or every call
+/// recorded.
 fn needs_media(spec: &JobSpec, sc: &Scenario) -> bool {
     // A WebRTC scenario's media actions run on its calls' bridges (`webrtc`).
     !sc.webrtc
         && (spec.rtp_echo
+            || spec.media_srtp != media::SrtpPolicy::Off
             || spec.record_calls != media::RecordCalls::Off
             || media::library::scenario_has_media(sc))
 }
@@ -519,6 +552,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             let mut cfg = crate::media::MediaConfig {
                 echo_all: spec.rtp_echo,
                 record_calls: spec.record_calls,
+                srtp: spec.media_srtp,
                 ..Default::default()
             };
             // Recordings go where the file rule writes: a job's own folder, or (SIPp's

@@ -55,6 +55,8 @@ pub(crate) struct SippArgs {
     pub(crate) min_rtp_port: Option<String>,
     pub(crate) max_rtp_port: Option<String>,
     pub(crate) rtp_echo: bool,
+    pub(crate) media_srtp: bool,
+    pub(crate) media_reject_srtp: bool,
     pub(crate) record_wav_dir: Option<String>,
     pub(crate) record_wav_duplex: bool,
     pub(crate) r: Option<String>,

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
 use gossipper_engine::files::FileAccess;
-use gossipper_engine::media::RecordCalls;
+use gossipper_engine::media::{RecordCalls, SrtpPolicy};
 use gossipper_engine::scenario::builtin;
 use gossipper_engine::stats::thresholds;
 
@@ -226,6 +226,17 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         });
     }
     spec.rtp_echo = a.rtp_echo;
+    spec.media_srtp = match (a.media_srtp, a.media_reject_srtp) {
+        (true, true) => {
+            return Err(CliError::Conflict {
+                flag: "media_reject_srtp",
+                other: "media_srtp",
+            });
+        }
+        (true, false) => SrtpPolicy::Sdes,
+        (false, true) => SrtpPolicy::Reject,
+        (false, false) => SrtpPolicy::Off,
+    };
     // issue 6: record every call (the Go gossipper's flags).
     spec.record_calls = match (a.record_wav_dir.as_deref(), a.record_wav_duplex) {
         (None, false) => RecordCalls::Off,

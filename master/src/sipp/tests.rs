@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
-use gossipper_engine::media::RecordCalls;
+use gossipper_engine::media::{RecordCalls, SrtpPolicy};
 use gossipper_engine::scenario::builtin;
 
 use super::flags::{FLAGS, Group, Kind};
@@ -91,6 +91,10 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
         s.min_rtp_port == Some(6200) && s.max_rtp_port == Some(6300)
     }),
     (&["-rtp_echo"], |s| s.rtp_echo),
+    (&["-media_srtp"], |s| s.media_srtp == SrtpPolicy::Sdes),
+    (&["-media_reject_srtp"], |s| {
+        s.media_srtp == SrtpPolicy::Reject
+    }),
     (&["-record_wav_dir", "recs"], |s| {
         s.record_calls == RecordCalls::Mono && s.record_dir == path("recs")
     }),
@@ -767,6 +771,12 @@ fn errors_name_the_flag_at_fault() {
         }),
         (&["-3pcc", "127.0.0.1:5000"], |e| {
             matches!(e, CliError::Unsupported { flag: "3pcc", .. })
+        }),
+        (&["-media_srtp", "-media_reject_srtp"], |e| {
+            *e == CliError::Conflict {
+                flag: "media_reject_srtp",
+                other: "media_srtp",
+            }
         }),
         (&["-sf", "a.xml", "-sn", "uas"], |e| {
             *e == CliError::Conflict {

@@ -153,6 +153,15 @@ impl std::fmt::Display for CryptoAttribute {
     }
 }
 
+/// The base64 of `key` then salt as an `inline:` key writes it (40 characters), appended
+/// to `out`: SIPp's `[cryptokeyparamsNaudio]`.
+pub fn write_inline_key(key: &MasterKey, out: &mut Vec<u8>) {
+    let mut b64 = [0u8; INLINE_B64_LEN];
+    if let Ok(text) = Base64::encode(&key.to_bytes(), &mut b64) {
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
 fn decode_key(b64: &str) -> Result<MasterKey, CryptoLineError> {
     // One byte of slack: a longer key (AES-256's 46 bytes) must fail as too long, not as
     // "buffer too small" inside the decoder.

@@ -106,4 +106,7 @@ pub struct ShardCx<'a> {
     /// The shard's WebRTC calls (`webrtc="true"` scenarios): `[webrtc_offer]` and
     /// `[webrtc_answer]` render from here.
     pub webrtc: Option<&'a mut crate::webrtc::WebrtcCalls>,
+    /// The shard's classic media: SIPp's SRTP keywords (`[cryptokeyparams1audio]`…)
+    /// render the call's keys from here (`-media_srtp`).
+    pub media: Option<&'a mut crate::media::MediaEngine>,
 }

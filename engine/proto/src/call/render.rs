@@ -257,6 +257,11 @@ fn render_keyword(
                 w.write_local_sdp(now, call.number, kind, out);
             }
         }
+        Keyword::Crypto { name, .. } => {
+            if let Some(m) = cx.media.as_deref_mut() {
+                m.write_crypto_keyword(call.number, call.call_id(), name, out);
+            }
+        }
         Keyword::Users => push_num(out, env.users.unwrap_or(0) as i64),
         Keyword::UserId => push_num(out, call.user_id() as i64),
         Keyword::Var(v) => call.var(*v, cx).render(out),

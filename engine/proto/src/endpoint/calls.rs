@@ -81,6 +81,7 @@ impl Endpoint {
             wall,
             current,
             webrtc: self.webrtc.as_mut(),
+            media: self.media.as_mut(),
         };
         let progress = f(call, &mut cx);
         self.out.tx.flow = 0;
@@ -192,10 +193,15 @@ impl Endpoint {
     ) {
         if let Some(h) = self.calls.find(msg.call_id()) {
             // The peer's SDP tells the media engine where this call's RTP goes.
+            let mut srtp_refused = None;
             if let Some(m) = self.media.as_mut()
                 && let Some(c) = self.calls.get_mut(h)
             {
-                m.handle_sip(c.number(), msg.call_id(), msg.body());
+                srtp_refused = m.handle_sip(c.number(), msg.call_id(), msg.body());
+            }
+            if let Some(reason) = srtp_refused {
+                self.fail_srtp_call(h, now, wall, msg, &reason);
+                return;
             }
             if let Some(w) = self.webrtc.as_mut()
                 && let Some(c) = self.calls.get(h)
@@ -246,9 +252,10 @@ impl Endpoint {
                 &self.run.scenario,
                 &self.run.env,
             );
-            if let Some(m) = self.media.as_mut() {
-                m.handle_sip(number, msg.call_id(), msg.body());
-            }
+            let srtp_refused = self
+                .media
+                .as_mut()
+                .and_then(|m| m.handle_sip(number, msg.call_id(), msg.body()));
             let h = self.calls.insert(call);
             if let Some(ix) = self.calls_by_peer.as_mut() {
                 ix.entry(src).or_default().insert(h);
@@ -268,6 +275,10 @@ impl Endpoint {
                 self.with_call(h, now, wall, Some(msg), |call, cx| {
                     call.fail(now, FailureReason::Webrtc, cx)
                 });
+                return;
+            }
+            if let Some(reason) = srtp_refused {
+                self.fail_srtp_call(h, now, wall, msg, &reason);
                 return;
             }
             self.with_call(h, now, wall, Some(msg), |call, cx| {
@@ -446,6 +457,27 @@ impl Endpoint {
     }
 
     /// Fails the calls whose WebRTC bridge failed since the last look.
+    /// Fails call `h` for its SRTP (`reason` names why) on the message `msg` that asked
+    /// for it, with a warning naming the call.
+    fn fail_srtp_call(
+        &mut self,
+        h: CallHandle,
+        now: Instant,
+        wall: SystemTime,
+        msg: &SipMessage<'_>,
+        reason: &str,
+    ) {
+        if let Some(c) = self.calls.get(h) {
+            self.out.events.push_back(ShardEvent::Warning(format!(
+                "call {}: {reason}",
+                c.number()
+            )));
+        }
+        self.with_call(h, now, wall, Some(msg), |call, cx| {
+            call.fail(now, FailureReason::Srtp, cx)
+        });
+    }
+
     pub(super) fn fail_webrtc_calls(&mut self, now: Instant, wall: SystemTime) {
         // Bounded: each failure ends a call, which queues no new failure.
         for _ in 0..100_000 {

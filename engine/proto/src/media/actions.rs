@@ -39,6 +39,16 @@ impl MediaEngine {
     ) -> Result<(), String> {
         let s = self.session(call, call_id);
         let remote = s.remote;
+        let sends = matches!(
+            cmd,
+            MediaCommand::PlayPcap { .. }
+                | MediaCommand::Stream(_)
+                | MediaCommand::Echo(EchoCommand::Start)
+                | MediaCommand::SendDtmf(_)
+        );
+        if sends && s.srtp_unanswered {
+            return Err(super::srtp::CHOOSE.into());
+        }
         let no_sdp = |what: &str| {
             format!("no {what} address: the call's SIP messages carried no SDP with m={what}")
         };

@@ -38,6 +38,7 @@ mod rtcp;
 mod rtpcheck;
 pub mod sdp;
 mod session;
+pub mod srtp;
 mod tx;
 
 #[cfg(test)]
@@ -60,11 +61,13 @@ use gossipper_media::{
 use self::library::MediaLibrary;
 use self::session::Session;
 use self::session::record_mode;
+pub use self::srtp::SrtpPolicy;
 pub use self::tx::{MediaTransmit, MediaTx};
 pub use crate::config::RecordCalls;
 use crate::scenario::media::PcapTarget;
 use crate::stats::media::CallMedia;
 use crate::stats::media::MediaStats;
+use gossipper_media::srtp::SrtpError;
 
 /// How long after the command a stream sends its first packet: the media loop picks
 /// the new deadline up on its next turn instead of finding it already late.
@@ -77,6 +80,8 @@ pub const RTCP_INTERVAL: Duration = Duration::from_millis(500);
 pub const TURN_INTERVAL: Duration = Duration::from_micros(500);
 /// RFC 4733 payload type of our DTMF events (the built-in scenarios offer 101).
 const DTMF_PAYLOAD_TYPE: u8 = 101;
+/// Room left after each queued datagram for an SRTP tag, or an SRTCP index and tag.
+const SRTP_ROOM: usize = 14;
 /// Calls scanned when a packet from an unknown source looks for a call to latch to.
 const LATCH_SCAN: usize = 64;
 
@@ -98,6 +103,8 @@ pub struct MediaConfig {
     pub cname: Vec<u8>,
     /// Shortest gap between two turns (`TURN_INTERVAL`; zero: wake for every deadline).
     pub turn_interval: Duration,
+    /// `-media_srtp` / `-media_reject_srtp`.
+    pub srtp: SrtpPolicy,
 }
 
 impl Default for MediaConfig {
@@ -110,6 +117,7 @@ impl Default for MediaConfig {
             rtcp_interval: Some(RTCP_INTERVAL),
             cname: b"gossipper".to_vec(),
             turn_interval: TURN_INTERVAL,
+            srtp: SrtpPolicy::Off,
         }
     }
 }
@@ -424,9 +432,87 @@ impl MediaEngine {
         }
     }
 
-    /// A datagram arrived on the media port from `src`.
+    /// A datagram arrived on the media port from `src`. On a call with SRTP it is
+    /// unprotected first (a copy in the engine's scratch buffer); one that fails is
+    /// counted and dropped.
     pub fn handle_datagram(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
         let call = self.route(src, bytes);
+        let srtp = call
+            .and_then(|c| self.sessions.get(&c))
+            .is_some_and(|s| s.srtp.as_ref().is_some_and(|k| k.active()));
+        if !srtp {
+            self.handle_plain(now, src, call, bytes, None);
+            return;
+        }
+        let mut plain = std::mem::take(&mut self.scratch);
+        let rtcp = looks_like_rtcp(bytes);
+        let result = match (
+            plain.get_mut(..bytes.len()),
+            call.and_then(|c| self.sessions.get_mut(&c)),
+        ) {
+            (Some(buf), Some(s)) => {
+                buf.copy_from_slice(bytes);
+                match s.srtp.as_deref_mut().and_then(|k| k.rx()) {
+                    Some(rx) if rtcp => rx.unprotect_rtcp(buf),
+                    Some(rx) => rx.unprotect_rtp(buf),
+                    None => Err(SrtpError::Truncated("SRTP context")),
+                }
+            }
+            _ => Err(SrtpError::Truncated("datagram")),
+        };
+        match result {
+            Ok(n) => {
+                if let Some(p) = plain.get(..n) {
+                    self.handle_plain(now, src, call, p, call);
+                }
+            }
+            Err(SrtpError::AuthFailed) => self.stats.srtp_auth_failures += 1,
+            Err(_) => self.stats.srtp_dropped += 1,
+        }
+        self.scratch = plain;
+    }
+
+    /// Protects the datagram just queued (`len` bytes at `start`) with call `call`'s SRTP
+    /// context, if it has one; a packet that cannot be protected is taken back.
+    fn protect_queued(
+        tx: &mut MediaTx,
+        stats: &mut MediaStats,
+        s: Option<&mut Session>,
+        start: usize,
+        rtcp: bool,
+    ) {
+        let Some(ctx) = s
+            .and_then(|s| s.srtp.as_deref_mut())
+            .filter(|k| k.active())
+            .and_then(|k| k.tx())
+        else {
+            return;
+        };
+        if tx
+            .protect_last(start, SRTP_ROOM, |buf, len| {
+                if rtcp {
+                    ctx.protect_rtcp(buf, len)
+                } else {
+                    ctx.protect_rtp(buf, len)
+                }
+            })
+            .is_err()
+        {
+            stats.srtp_dropped += 1;
+        }
+    }
+
+    /// A datagram in the clear (received so, or just unprotected): counted, recorded,
+    /// echoed. `srtp_call`: the SRTP call it was unprotected for (its echo is protected
+    /// again with our key).
+    fn handle_plain(
+        &mut self,
+        now: Instant,
+        src: SocketAddr,
+        call: Option<u64>,
+        bytes: &[u8],
+        srtp_call: Option<u64>,
+    ) {
         let rtcp = looks_like_rtcp(bytes);
         let mut echo = self.cfg.echo_all;
         let mut counted = false;
@@ -469,7 +555,16 @@ impl MediaEngine {
             }
         }
         if echo && self.echo.handle_datagram(src, bytes).is_some() {
-            self.tx.push(src, bytes);
+            let start = self.tx.push(src, bytes);
+            if let Some(c) = srtp_call {
+                Self::protect_queued(
+                    &mut self.tx,
+                    &mut self.stats,
+                    self.sessions.get_mut(&c),
+                    start,
+                    rtcp,
+                );
+            }
             self.stats.rtp_packets_echoed += 1;
             self.stats.rtp_packets_sent += 1;
             self.stats.rtp_octets_sent += bytes.len().saturating_sub(12) as u64;
@@ -511,6 +606,7 @@ impl MediaEngine {
             {
                 dst.copy_from_slice(&o.ssrc.to_be_bytes());
             }
+            Self::protect_queued(tx, stats, sessions.get_mut(&o.call), start, false);
             stats.rtp_packets_sent += 1;
             stats.rtp_octets_sent += bytes.len().saturating_sub(12) as u64;
             if o.record

@@ -32,20 +32,24 @@ impl MediaEngine {
     /// A SIP message of call `call` (Call-ID `call_id`) passed by: learn the peer's media
     /// addresses from its SDP, if it has one. A changed address re-targets the streams
     /// already playing (re-INVITE, UPDATE).
-    pub fn handle_sip(&mut self, call: u64, call_id: &[u8], body: &[u8]) {
+    ///
+    /// Its SRTP (`-media_srtp`, `-media_reject_srtp`) is settled first: `Some(reason)`
+    /// when the call must fail (SRTP refused, or asked in a way we cannot answer).
+    pub fn handle_sip(&mut self, call: u64, call_id: &[u8], body: &[u8]) -> Option<String> {
         if body.is_empty() {
-            return;
+            return None;
         }
-        let Some(remote) = sdp::read(body) else {
-            return;
-        };
+        if let Some(reason) = self.srtp_sdp(call, call_id, body) {
+            return Some(reason);
+        }
+        let remote = sdp::read(body)?;
         if remote.is_empty() {
-            return;
+            return None;
         }
         let s = self.session(call, call_id);
         let old = std::mem::replace(&mut s.remote, remote);
         if old == remote {
-            return;
+            return None;
         }
         let moved = old.audio.is_some() && old.audio != remote.audio;
         let mut unlatched = None;
@@ -97,6 +101,7 @@ impl MediaEngine {
                 self.awaiting.push_back(call);
             }
         }
+        None
     }
 
     /// Finds the call a datagram from `src` belongs to.

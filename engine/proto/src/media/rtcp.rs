@@ -3,7 +3,7 @@
 //!
 //! Owns: nothing of its own; `MediaEngine` methods over each session's `rtcp_next` and
 //! the engine's `rtcp_due` heap. Must not: read a clock (`now`, and the wall clock for
-//! the NTP timestamp, come from `handle_timeout`).
+//! the NTP timestamp, come from `handle_timeout`). With SRTP the report leaves as SRTCP.
 
 use std::cmp::Reverse;
 use std::net::SocketAddr;
@@ -55,7 +55,8 @@ impl MediaEngine {
                 Some(&mut s.receiver),
             ) && let Some(bytes) = self.scratch.get(..n)
             {
-                self.tx.push(dest, bytes);
+                let start = self.tx.push(dest, bytes);
+                MediaEngine::protect_queued(&mut self.tx, &mut self.stats, Some(s), start, true);
                 if sr {
                     s.rtcp_sender_reports += 1;
                     self.stats.rtcp_sender_reports += 1;

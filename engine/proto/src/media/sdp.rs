@@ -123,6 +123,68 @@ pub fn read(body: &[u8]) -> Option<RemoteMedia> {
     Some(out)
 }
 
+/// What an SDP says about SRTP (`-media_srtp`, `-media_reject_srtp`): an `RTP/SAVP(F)`
+/// or `UDP/TLS/…` profile, `a=crypto` lines (SDES) and an `a=fingerprint` (DTLS-SRTP).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SrtpHints {
+    pub savp: bool,
+    pub crypto: bool,
+    pub fingerprint: bool,
+}
+
+impl SrtpHints {
+    /// Any hint at all.
+    pub fn any(&self) -> bool {
+        self.savp || self.crypto || self.fingerprint
+    }
+}
+
+/// The SDP lines of `body`, CR stripped, up to a multipart boundary (empty without SDP).
+fn sdp_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let sdp = sdp_start(body)
+        .and_then(|s| body.get(s..))
+        .unwrap_or_default();
+    sdp.split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.starts_with(b"--"))
+}
+
+/// The SRTP hints of the SDP in `body` (all false without SDP).
+pub fn srtp_hints(body: &[u8]) -> SrtpHints {
+    let mut h = SrtpHints::default();
+    for line in sdp_lines(body) {
+        if let Some(m) = line.strip_prefix(b"m=") {
+            let proto = m.split(|b| *b == b' ').filter(|f| !f.is_empty()).nth(2);
+            if proto.is_some_and(|p| memchr::memmem::find(p, b"SAVP").is_some()) {
+                h.savp = true;
+            }
+        } else if line.starts_with(b"a=crypto:") {
+            h.crypto = true;
+        } else if line.starts_with(b"a=fingerprint:") {
+            h.fingerprint = true;
+        }
+    }
+    h
+}
+
+/// The `a=crypto` lines of the first `m=audio` section of the SDP in `body` (RFC 4568
+/// puts them at media level), as text; lines that are not UTF-8 are skipped.
+pub fn audio_crypto_lines(body: &[u8]) -> impl Iterator<Item = &str> {
+    let mut in_audio = false;
+    let mut seen_audio = false;
+    sdp_lines(body).filter_map(move |line| {
+        if let Some(m) = line.strip_prefix(b"m=") {
+            in_audio = !seen_audio && m.starts_with(b"audio ");
+            seen_audio |= in_audio;
+            return None;
+        }
+        if in_audio && line.starts_with(b"a=crypto:") {
+            return std::str::from_utf8(line).ok();
+        }
+        None
+    })
+}
+
 /// Where the SDP starts: the body itself, or the first `v=0` line of a multipart body.
 fn sdp_start(body: &[u8]) -> Option<usize> {
     if body.starts_with(b"v=") {
@@ -163,6 +225,28 @@ m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 6002 RTP/AVP 96\r\n";
     fn multipart_bodies_yield_their_sdp_part() {
         let body = b"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n--b\r\nContent-Type: application/pidf+xml\r\n\r\n<x/>\r\n--b--\r\n";
         assert_eq!(read(body).unwrap().audio, sa("127.0.0.1:4000"));
+    }
+
+    #[test]
+    fn srtp_hints_and_the_audio_crypto_lines_are_found() {
+        let sdp = b"v=0\r\nc=IN IP4 1.1.1.1\r\nm=audio 4000 RTP/SAVP 0\r\n\
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA\r\na=crypto:2 X inline:B\r\n\
+m=video 4002 RTP/SAVP 96\r\na=crypto:1 V inline:C\r\n";
+        let h = srtp_hints(sdp);
+        assert!(h.savp && h.crypto && !h.fingerprint && h.any());
+        let lines: Vec<&str> = audio_crypto_lines(sdp).collect();
+        assert_eq!(
+            lines,
+            [
+                "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA",
+                "a=crypto:2 X inline:B"
+            ]
+        );
+        let dtls = b"v=0\nm=audio 9 UDP/TLS/RTP/SAVPF 0\na=fingerprint:sha-256 AB\n";
+        let h = srtp_hints(dtls);
+        assert!(h.savp && h.fingerprint && !h.crypto);
+        assert!(!srtp_hints(b"v=0\nm=audio 4000 RTP/AVP 0\n").any());
+        assert!(!srtp_hints(b"garbage").any());
     }
 
     #[test]

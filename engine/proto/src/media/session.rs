@@ -16,6 +16,7 @@ use gossipper_media::{
 };
 
 use super::sdp::RemoteMedia;
+use super::srtp::CallSrtp;
 use crate::config::RecordCalls;
 use crate::scenario::media::RtpCheck;
 
@@ -79,6 +80,10 @@ pub(super) struct Session {
     /// The automatic recording's file, until the first RTP packet starts it.
     pub(super) auto_record: Option<Box<PathBuf>>,
     pub(super) echo: bool,
+    /// `-media_srtp`: the call's SDES keys and contexts, once a keyword or an SDP made them.
+    pub(super) srtp: Option<Box<CallSrtp>>,
+    /// Without an SRTP flag: the peer's SDP asked for SRTP, so media cannot start.
+    pub(super) srtp_unanswered: bool,
     /// Our RTCP SSRC (and the SSRC of the first generated stream).
     pub(super) ssrc: u32,
     /// SSRCs of every stream this call sent (routes echoes until the call ends).
@@ -110,6 +115,8 @@ impl Session {
             recorder: None,
             auto_record: auto_record.map(Box::new),
             echo: false,
+            srtp: None,
+            srtp_unanswered: false,
             ssrc,
             ssrcs: Vec::new(),
             peer_ssrcs: Vec::new(),

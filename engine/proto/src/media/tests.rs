@@ -698,3 +698,5 @@ fn command(
     let cmd = crate::scenario::media::parse(verb, argument)?;
     e.handle_command(now, call, call_id, &cmd)
 }
+
+mod srtp;

@@ -38,6 +38,40 @@ impl MediaTx {
         self.buf.get_mut(start..start + len)
     }
 
+    /// Rewrites the datagram queued last (at `start`) in place with `f(buf, len)`, where
+    /// `buf` has `room` spare bytes after its `len`; `f` returns the new length (an SRTP
+    /// tag added). On `Err` the datagram is taken back. Grows the buffer only up to the
+    /// turn's bytes, like `push`.
+    pub(super) fn protect_last<E>(
+        &mut self,
+        start: usize,
+        room: usize,
+        f: impl FnOnce(&mut [u8], usize) -> Result<usize, E>,
+    ) -> Result<(), E> {
+        let Some(item) = self.items.last_mut().filter(|i| i.start == start) else {
+            return Ok(());
+        };
+        let len = item.len;
+        self.buf.resize(start + len + room, 0);
+        let result = match self.buf.get_mut(start..) {
+            Some(b) => f(b, len),
+            None => Ok(len),
+        };
+        match result {
+            Ok(n) => {
+                let n = n.min(len + room);
+                item.len = n;
+                self.buf.truncate(start + n);
+                Ok(())
+            }
+            Err(e) => {
+                self.items.pop();
+                self.buf.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
     /// The queued datagrams.
     pub fn items(&self) -> &[MediaTransmit] {
         &self.items

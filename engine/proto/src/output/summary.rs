@@ -474,6 +474,7 @@ pub fn failure_classes(c: &Counters) -> BTreeMap<String, u64> {
         ),
         (FailureReason::Aborted, c.aborted_calls),
         (FailureReason::Webrtc, c.failed_webrtc),
+        (FailureReason::Srtp, c.failed_srtp),
     ];
     let mut out = BTreeMap::new();
     let mut explained = 0u64;

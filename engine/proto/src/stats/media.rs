@@ -73,6 +73,12 @@ pub struct MediaStats {
     pub rtp_unexpected_source: u64,
     /// Datagrams on a media port that are neither RTP nor RTCP.
     pub rtp_malformed: u64,
+    /// SRTP/SRTCP packets whose authentication tag did not match (`-media_srtp`: a wrong
+    /// key, tampering or garbage); dropped.
+    pub srtp_auth_failures: u64,
+    /// Other SRTP/SRTCP packets dropped: replayed, too old, truncated, key expired, or
+    /// not protected because the call's key is spent.
+    pub srtp_dropped: u64,
     /// Packets a stream skipped because it fell more than 200 ms behind (a stalled shard).
     pub rtp_late_skipped: u64,
     /// Datagrams the media socket refused to send.
@@ -141,6 +147,8 @@ impl MediaStats {
             rtp_packets_echoed,
             rtp_unexpected_source,
             rtp_malformed,
+            srtp_auth_failures,
+            srtp_dropped,
             rtp_send_errors,
             rtp_late_skipped,
             rtp_receive_errors,
@@ -197,6 +205,8 @@ impl MediaStats {
         self.rtp_packets_echoed += rtp_packets_echoed;
         self.rtp_unexpected_source += rtp_unexpected_source;
         self.rtp_malformed += rtp_malformed;
+        self.srtp_auth_failures += srtp_auth_failures;
+        self.srtp_dropped += srtp_dropped;
         self.rtp_send_errors += rtp_send_errors;
         self.rtp_receive_errors += rtp_receive_errors;
         self.rtp_late_skipped += rtp_late_skipped;

@@ -132,6 +132,10 @@ counters! {
         /// Not in SIPp's CSV: calls whose WebRTC bridge failed (ICE, DTLS, SDP; the causes
         /// are in `ShardStats::webrtc`).
         pub failed_webrtc: u64,
+        /// Not in SIPp's CSV: calls failed for their SRTP: `-media_reject_srtp` and a peer
+        /// SDP asking for SRTP, or `-media_srtp` and an SDP we cannot answer (no usable
+        /// `a=crypto`, DTLS-SRTP).
+        pub failed_srtp: u64,
     }
 }
 
@@ -166,6 +170,9 @@ pub enum FailureReason {
     Aborted,
     /// The call's WebRTC bridge failed (gossipper; no SIPp column). Class `webrtc`.
     Webrtc,
+    /// The call's SRTP was refused or could not be set up (gossipper; no SIPp column).
+    /// Class `srtp`.
+    Srtp,
 }
 
 impl FailureReason {
@@ -183,6 +190,7 @@ impl FailureReason {
             | FailureReason::CmdNotSent => "transport_error",
             FailureReason::Aborted => "aborted",
             FailureReason::Webrtc => "webrtc",
+            FailureReason::Srtp => "srtp",
             _ => "scenario_error",
         }
     }
@@ -214,6 +222,7 @@ impl Counters {
             FailureReason::RtpCheck => &mut self.failed_rtp_check,
             FailureReason::Aborted => &mut self.aborted_calls,
             FailureReason::Webrtc => &mut self.failed_webrtc,
+            FailureReason::Srtp => &mut self.failed_srtp,
         };
         *c += 1;
     }
