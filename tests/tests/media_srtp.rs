@@ -1,0 +1,256 @@
+//! SRTP for classic calls (issue 16 item 5), gossipper against gossipper on 127.0.0.1:
+//! `-media_srtp` with SDES. Our uac offers two `a=crypto` lines through SIPp's keywords
+//! (`RTP/SAVP`), our uas answers one and echoes; audio goes both ways as SRTP, RTCP as
+//! SRTCP. A uas that advertises a key it does not send with makes the uac count
+//! authentication failures, and every call still ends well. `-media_reject_srtp` fails
+//! the calls. Then SIPp's own SRTP examples, the `pfca_*` pairs of its corpus.
+//!
+//! Each test reads both sides' summary.json: packets sent and received, no
+//! `srtp_auth_failures` (or all of them, for the wrong key), zero failed calls.
+
+mod media_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use gossipper_e2e::{Proc, Sock, finish_pair, gossipper_bin, tail};
+use media_support::*;
+
+const OFFER: &str = "m=audio [media_port] RTP/SAVP 0
+     a=crypto:[cryptotag1audio] [cryptosuiteaescm128sha1801audio] inline:[cryptokeyparams1audio]
+     a=crypto:[cryptotag2audio] [cryptosuiteaescm128sha1322audio] inline:[cryptokeyparams2audio]
+     a=rtpmap:0 PCMU/8000";
+
+/// The answer line of our uas: SIPp's keywords, or a fixed key it never sends with.
+const ANSWER_OURS: &str =
+    "a=crypto:[cryptotag1audio] [cryptosuiteaescm128sha1801audio] inline:[cryptokeyparams1audio]";
+const ANSWER_WRONG: &str =
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";
+
+/// A uas answering `RTP/SAVP` with `crypto_line` and echoing the call's audio.
+fn uas_scenario(crypto_line: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="SRTP echo uas">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+    SIP/2.0 200 OK
+    [last_Via:]
+    [last_From:]
+    [last_To:];tag=[pid]srtp[call_number]
+    [last_Call-ID:]
+    [last_CSeq:]
+    Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+    Content-Type: application/sdp
+    Content-Length: [len]
+
+    v=0
+    o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+    s=-
+    c=IN IP[media_ip_type] [media_ip]
+    t=0 0
+    m=audio [media_port] RTP/SAVP 0
+    {crypto_line}
+    a=rtpmap:0 PCMU/8000
+  ]]></send>
+  <recv request="ACK"/>
+  <nop><action><exec rtp_echo="startaudio"/></action></nop>
+  <recv request="BYE"/>
+  <send><![CDATA[
+    SIP/2.0 200 OK
+    [last_Via:]
+    [last_From:]
+    [last_To:]
+    [last_Call-ID:]
+    [last_CSeq:]
+    Content-Length: 0
+  ]]></send>
+</scenario>
+"#
+    )
+}
+
+/// Runs our uas (`uas.xml`) and our uac (`uac.xml`) in `dir`, both with `flag`, for
+/// `calls` calls; returns the client's and the server's summary.json. `ok`: every call
+/// must succeed on both sides (`finish_pair`); otherwise the exit codes are returned
+/// unchecked.
+fn run_pair(
+    dir: &Path,
+    name: &str,
+    flag: &str,
+    calls: u64,
+    ok: bool,
+) -> (serde_json::Value, serde_json::Value) {
+    let (sport, cport) = (gossipper_e2e::free_port(), gossipper_e2e::free_port());
+    let (smp, cmp) = (media_port(), media_port());
+    let m = calls.to_string();
+    let mut scmd = Command::new(gossipper_bin());
+    scmd.current_dir(dir)
+        .args(["-sf", "uas.xml", flag, "-mp", &smp.to_string(), "-m", &m])
+        .args(["-summary_json", "server_summary.json"]);
+    common(&mut scmd, sport, &dir.join("server.csv"));
+    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
+    server.wait_bound(Sock::Udp, sport);
+    let mut ccmd = Command::new(gossipper_bin());
+    ccmd.current_dir(dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sf", "uac.xml", flag, "-mp", &cmp.to_string(), "-m", &m])
+        .args(["-r", "5", "-summary_json", "client_summary.json"]);
+    common(&mut ccmd, cport, &dir.join("client.csv"));
+    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    if ok {
+        finish_pair(
+            name,
+            client,
+            server,
+            &dir.join("client.csv"),
+            &dir.join("server.csv"),
+            calls,
+            Duration::from_secs(60),
+        );
+    } else {
+        let (cs, cout, cerr) = client.wait(Duration::from_secs(60));
+        let _ = server.quit(Duration::from_secs(10));
+        assert!(
+            cs.code().is_some(),
+            "{name}: client ended\n{}\n{}",
+            tail(&cout),
+            tail(&cerr)
+        );
+    }
+    (
+        json(&dir.join("client_summary.json")),
+        json(&dir.join("server_summary.json")),
+    )
+}
+
+fn n(v: &serde_json::Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// A 4 s tone streamed by the uac through the uas's echo, as SRTP both ways.
+fn sdes_pair(name: &str, answer: &str) -> (serde_json::Value, serde_json::Value) {
+    let dir = gossipper_e2e::scratch_dir(name);
+    let asset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/media/tone_440_8k.wav");
+    std::fs::copy(&asset, dir.join("tone.wav")).expect("copy the tone asset");
+    std::fs::write(
+        dir.join("uac.xml"),
+        media_uac_scenario(
+            "SRTP uac",
+            "srtp",
+            OFFER,
+            r#"      <exec rtp_stream="tone.wav,1,0"/>"#,
+        ),
+    )
+    .expect("write uac.xml");
+    std::fs::write(dir.join("uas.xml"), uas_scenario(answer)).expect("write uas.xml");
+    run_pair(&dir, name, "-media_srtp", 3, true)
+}
+
+#[test]
+fn sdes_srtp_streams_and_echoes_both_ways() {
+    let (c, s) = sdes_pair("srtp-sdes", ANSWER_OURS);
+    let (cm, sm) = (&c["media"], &s["media"]);
+    // 3 calls of 4 s of 20 ms frames, echoed.
+    assert_eq!(n(cm, "rtp_packets_sent"), 600, "client {cm}");
+    assert!(n(sm, "rtp_packets_received") >= 590, "server {sm}");
+    assert!(n(cm, "rtp_packets_received") >= 590, "client {cm}");
+    assert!(n(sm, "rtp_packets_echoed") >= 590, "server {sm}");
+    for (who, m) in [("client", cm), ("server", sm)] {
+        assert_eq!(n(m, "srtp_auth_failures"), 0, "{who}: {m}");
+        assert_eq!(n(m, "srtp_dropped"), 0, "{who}: {m}");
+        // RTCP leaves as SRTCP toward the peer's RTP port + 1, where gossipper does not
+        // listen (the sim tests check SRTCP both ways): here it is only sent.
+        assert!(
+            n(m, "rtcp_sender_reports") + n(m, "rtcp_receiver_reports") > 0,
+            "{who}: RTCP: {m}"
+        );
+        assert_eq!(n(m, "rtp_malformed"), 0, "{who}: {m}");
+    }
+    assert!(cm["mos_min"].as_f64().unwrap_or(0.0) > 4.0, "client {cm}");
+}
+
+/// The uas answers with a key it does not send with: the uac's every echoed packet
+/// fails authentication and is dropped, and the calls still succeed.
+#[test]
+fn a_wrong_key_is_counted_as_auth_failures_and_the_calls_still_end() {
+    let (c, s) = sdes_pair("srtp-wrong-key", ANSWER_WRONG);
+    let (cm, sm) = (&c["media"], &s["media"]);
+    assert_eq!(n(cm, "rtp_packets_sent"), 600, "client {cm}");
+    assert!(
+        n(sm, "rtp_packets_received") >= 590,
+        "the uas has the right key: {sm}"
+    );
+    assert_eq!(n(sm, "srtp_auth_failures"), 0, "server {sm}");
+    assert!(n(cm, "srtp_auth_failures") >= 590, "client {cm}");
+    assert_eq!(n(cm, "rtp_packets_received"), 0, "client {cm}");
+    assert_eq!(n(&c, "failed_calls"), 0, "{c}");
+}
+
+/// `-media_reject_srtp` on the uas: it fails every call whose INVITE offers SRTP.
+#[test]
+fn media_reject_srtp_fails_the_calls_that_offer_it() {
+    let dir = gossipper_e2e::scratch_dir("srtp-reject");
+    std::fs::write(
+        dir.join("uac.xml"),
+        media_uac_scenario("SRTP uac", "srtp", "m=audio [media_port] RTP/SAVP 0", ""),
+    )
+    .expect("write uac.xml");
+    std::fs::write(dir.join("uas.xml"), uas_scenario("a=rtpmap:8 PCMA/8000"))
+        .expect("write uas.xml");
+    let (sport, smp) = (gossipper_e2e::free_port(), media_port());
+    let mut scmd = Command::new(gossipper_bin());
+    scmd.current_dir(&dir)
+        .args([
+            "-sf",
+            "uas.xml",
+            "-media_reject_srtp",
+            "-mp",
+            &smp.to_string(),
+        ])
+        .args(["-m", "2", "-summary_json", "server_summary.json"]);
+    common(&mut scmd, sport, &dir.join("server.csv"));
+    let mut server = Proc::spawn("reject server", &mut scmd);
+    server.wait_bound(Sock::Udp, sport);
+    let mut ccmd = Command::new(gossipper_bin());
+    ccmd.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args([
+            "-sf",
+            "uac.xml",
+            "-mp",
+            &media_port().to_string(),
+            "-m",
+            "2",
+        ])
+        .args([
+            "-recv_timeout",
+            "2s",
+            "-summary_json",
+            "client_summary.json",
+        ]);
+    common(
+        &mut ccmd,
+        gossipper_e2e::free_port(),
+        &dir.join("client.csv"),
+    );
+    let (_, cout, cerr) = Proc::spawn("reject client", &mut ccmd).wait(Duration::from_secs(60));
+    let (_, sout, serr) = server.wait(Duration::from_secs(30));
+    // The client's INVITEs go unanswered: none of its calls succeeds.
+    let c = json(&dir.join("client_summary.json"));
+    assert_eq!(n(&c, "success_calls"), 0, "{c}");
+    let s = json(&dir.join("server_summary.json"));
+    assert_eq!(
+        n(&s, "failed_calls"),
+        2,
+        "{s}\nclient:\n{}\n{}\nserver:\n{}\n{}",
+        tail(&cout),
+        tail(&cerr),
+        tail(&sout),
+        tail(&serr)
+    );
+    assert_eq!(s["failure_classes"]["srtp"], 2, "{s}");
+}
