@@ -197,7 +197,9 @@ fn check_crypto_keywords(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> 
             };
             return Err(RunError::Config(format!(
                 "{}:{}:{}: [{name}] {why}",
-                sc.name, cmd.pos.line, cmd.pos.column
+                scenario_file(spec),
+                cmd.pos.line,
+                cmd.pos.column
             )));
         }
     }
@@ -297,13 +299,18 @@ fn is_builtin(spec: &JobSpec) -> bool {
     matches!(spec.scenario, ScenarioSource::Builtin(_))
 }
 
-/// A media error, placed in the scenario file; a refusal when the file rule said no.
-fn media_error(spec: &JobSpec, e: media::library::MediaLoadError) -> RunError {
-    let file = match &spec.scenario {
+/// The scenario's file name, for errors placed in it.
+fn scenario_file(spec: &JobSpec) -> String {
+    match &spec.scenario {
         ScenarioSource::File(p) => p.display().to_string(),
         ScenarioSource::Builtin(n) => format!("{n}.xml"),
         ScenarioSource::Xml { name, .. } => name.clone(),
-    };
+    }
+}
+
+/// A media error, placed in the scenario file; a refusal when the file rule said no.
+fn media_error(spec: &JobSpec, e: media::library::MediaLoadError) -> RunError {
+    let file = scenario_file(spec);
     let msg = format!("{file}:{}:{}: media: {e}", e.pos.line, e.pos.column);
     if e.refused {
         RunError::Refused(msg)

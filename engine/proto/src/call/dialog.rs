@@ -85,10 +85,18 @@ impl Call {
         }
     }
 
-    /// A response belongs to our last request only if its CSeq names that method.
+    /// A response belongs to our last request only if its CSeq names that method, or to
+    /// our INVITE while it still waits for its final answer (a PRACK or UPDATE sent
+    /// during the INVITE transaction: SIPp's pfca_* scenarios take the 200 to the PRACK,
+    /// then the 200 to the INVITE). A 2xx to the INVITE once answered stays a
+    /// retransmission.
     pub(super) fn response_method_ok(&self, msg: &SipMessage<'_>) -> bool {
+        let method = msg.cseq().method;
         match &self.last_request_method {
-            Some(m) => msg.cseq().method == m.as_bytes(),
+            Some(m) => {
+                method == m.as_bytes()
+                    || (method == b"INVITE" && self.invite == InviteState::Pending)
+            }
             None => true,
         }
     }

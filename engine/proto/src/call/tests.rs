@@ -595,3 +595,99 @@ fn a_message_read_after_a_pause_is_kept_while_the_call_waits() {
     let s = &net.endpoints[uas].stats().counters;
     assert_eq!((s.successful_calls, s.failed_calls), (5, 0), "{s:?}");
 }
+
+/// SIPp's pfca_* flow: a PRACK sent while the INVITE waits for its final answer; the
+/// 200 to the PRACK, then the 200 to the INVITE, each taken by its own `recv`. Once
+/// the INVITE is answered, a repeated 200 to it is still a retransmission.
+#[test]
+fn a_200_to_the_invite_after_the_200_to_a_prack_is_taken() {
+    let uas = r#"<?xml version="1.0"?>
+<scenario name="prack uas">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Require: 100rel
+RSeq: 1
+Content-Length: 0
+]]></send>
+  <recv request="PRACK"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: 1 INVITE
+Content-Length: 0
+]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+</scenario>"#;
+    let request = |line: &str, cseq: &str| {
+        format!(
+            "{line} sip:s@[remote_ip]:[remote_port] SIP/2.0\n\
+             Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n\
+             From: <sip:a@[local_ip]>;tag=[call_number]\n\
+             To: <sip:s@[remote_ip]>[peer_tag_param]\n\
+             Call-ID: [call_id]\n\
+             CSeq: {cseq}\n\
+             Content-Length: 0\n"
+        )
+    };
+    let uac = format!(
+        r#"<?xml version="1.0"?>
+<scenario name="prack uac">
+  <send retrans="500"><![CDATA[
+{}]]></send>
+  <recv response="180"/>
+  <send retrans="500"><![CDATA[
+{}]]></send>
+  <recv response="200"/>
+  <recv response="200"/>
+  <send><![CDATA[
+{}]]></send>
+  <send retrans="500"><![CDATA[
+{}]]></send>
+  <recv response="200"/>
+</scenario>"#,
+        request("INVITE", "1 INVITE"),
+        request("PRACK", "2 PRACK"),
+        request("ACK", "1 ACK"),
+        request("BYE", "3 BYE"),
+    );
+    let mut net = SimNet::new(9);
+    let uas = net.add_server(sim::scenario(uas), addr(5060));
+    let uac = net.add_client(sim::scenario(&uac), addr(5061), addr(5060), 1.0, 1);
+    net.run_until(100_000, |n| {
+        n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+    });
+    for e in [uac, uas] {
+        let c = &net.endpoints[e].stats().counters;
+        assert_eq!((c.successful_calls, c.failed_calls), (1, 0), "{c:?}");
+    }
+    let steps = &net.endpoints[uac].stats().steps;
+    assert_eq!((steps[3].messages, steps[4].messages), (1, 1), "{steps:?}");
+}
