@@ -374,3 +374,41 @@ fn sipp_pfca_scenarios_we_do_not_support_are_refused_by_keyword() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs -media_srtp"), "{err}");
 }
+
+/// DTLS-SRTP between two gossippers: our uac offers `a=fingerprint:[srtp_fingerprint]`
+/// with `a=setup:[srtp_setup]` (actpass), our uas answers active and opens the handshake
+/// on the media port. The handshake runs, but its server side (the uac) is handed the
+/// AEAD AES-GCM profile, which we do not implement yet: every uac call fails as `srtp`,
+/// named, and no RTP leaves in the clear.
+#[test]
+fn dtls_srtp_between_gossippers_handshakes_and_fails_on_the_gcm_profile() {
+    let dir = gossipper_e2e::scratch_dir("srtp-dtls");
+    let asset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/media/tone_440_8k.wav");
+    std::fs::copy(&asset, dir.join("tone.wav")).expect("copy the tone asset");
+    let dtls = "m=audio [media_port] RTP/SAVP 0
+         a=fingerprint:[srtp_fingerprint]
+         a=setup:[srtp_setup]
+         a=rtpmap:0 PCMU/8000";
+    std::fs::write(
+        dir.join("uac.xml"),
+        media_uac_scenario(
+            "DTLS uac",
+            "dtls",
+            dtls,
+            r#"      <exec rtp_stream="tone.wav,1,0"/>"#,
+        ),
+    )
+    .expect("write uac.xml");
+    std::fs::write(
+        dir.join("uas.xml"),
+        uas_scenario("a=fingerprint:[srtp_fingerprint]\n    a=setup:[srtp_setup]"),
+    )
+    .expect("write uas.xml");
+    let (c, _) = run_pair(&dir, "srtp-dtls", "-media_srtp", 2, false);
+    let cm = &c["media"];
+    assert_eq!(c["failure_classes"]["srtp"], 2, "{c}");
+    assert_eq!(n(cm, "rtp_packets_received"), 0, "{cm}");
+    assert_eq!(n(cm, "rtp_packets_sent"), 0, "nothing in the clear: {cm}");
+    assert!(n(cm, "srtp_dropped") > 0, "the tone was held back: {cm}");
+    assert_eq!(n(cm, "srtp_auth_failures"), 0, "{cm}");
+}

@@ -176,7 +176,8 @@ fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
 
 /// SIPp's SRTP keywords (`[cryptotag1audio]`…) fill our SDES lines only with
 /// `-media_srtp`, and only for the audio stream and the AES_CM_128 suites: any other is
-/// refused here, naming it, instead of being written empty.
+/// refused here, naming it, instead of being written empty. `[srtp_fingerprint]` and
+/// `[srtp_setup]` (DTLS-SRTP) need `-media_srtp` too.
 fn check_crypto_keywords(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> {
     use crate::media::srtp::CryptoKeyword;
     use crate::scenario::{CommandKind, Keyword, Segment};
@@ -185,12 +186,16 @@ fn check_crypto_keywords(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> 
             continue;
         };
         for seg in &send.template.segments {
-            let Segment::Keyword(Keyword::Crypto { name, .. }) = seg else {
-                continue;
+            let name = match seg {
+                Segment::Keyword(Keyword::Crypto { name, .. }) => name.as_str(),
+                Segment::Keyword(Keyword::SrtpFingerprint) => "srtp_fingerprint",
+                Segment::Keyword(Keyword::SrtpSetup) => "srtp_setup",
+                _ => continue,
             };
+            let dtls = name.starts_with("srtp_");
             let why = if spec.media_srtp != media::SrtpPolicy::Sdes {
                 "needs -media_srtp"
-            } else if CryptoKeyword::parse(name).is_none() {
+            } else if !dtls && CryptoKeyword::parse(name).is_none() {
                 "is not supported (gossipper fills the audio keywords of AES_CM_128_HMAC_SHA1_80 and _32 only: no video, NULL, AES-192/256 or unencrypted-SRTP suites)"
             } else {
                 continue;

@@ -203,7 +203,9 @@ fn keyword_is_stable(k: &Keyword, routes_stable: bool, dest_stable: bool) -> boo
         | Keyword::Crypto { .. }
         // Made once per call and kept: a retransmission carries the same SDP.
         | Keyword::WebrtcOffer
-        | Keyword::WebrtcAnswer => true,
+        | Keyword::WebrtcAnswer
+        | Keyword::SrtpFingerprint
+        | Keyword::SrtpSetup => true,
         Keyword::RemoteIp | Keyword::RemoteHost | Keyword::RemotePort(_) => dest_stable,
         Keyword::NextUrl | Keyword::Routes => routes_stable,
         Keyword::Field { line, .. } => !matches!(line, Some(FieldLine::Var(_))),

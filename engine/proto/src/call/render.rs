@@ -262,6 +262,12 @@ fn render_keyword(
                 m.write_crypto_keyword(call.number, call.call_id(), name, out);
             }
         }
+        Keyword::SrtpFingerprint | Keyword::SrtpSetup => {
+            if let Some(m) = cx.media.as_deref_mut() {
+                let fingerprint = matches!(k, Keyword::SrtpFingerprint);
+                m.write_dtls_keyword(call.number, call.call_id(), fingerprint, out);
+            }
+        }
         Keyword::Users => push_num(out, env.users.unwrap_or(0) as i64),
         Keyword::UserId => push_num(out, call.user_id() as i64),
         Keyword::Var(v) => call.var(*v, cx).render(out),

@@ -478,6 +478,29 @@ impl Endpoint {
         });
     }
 
+    /// Fails the calls whose SRTP set-up failed in the media engine (DTLS-SRTP), class
+    /// `srtp`, each with a warning naming the call and why.
+    pub(super) fn fail_media_calls(&mut self, now: Instant, wall: SystemTime) {
+        // Bounded: each failure ends a call, which queues no new failure.
+        for _ in 0..100_000 {
+            let Some((call_id, why)) = self.media.as_mut().and_then(|m| m.poll_failed_call())
+            else {
+                break;
+            };
+            let Some(h) = self.calls.find(&call_id) else {
+                continue;
+            };
+            if let Some(c) = self.calls.get(h) {
+                self.out
+                    .events
+                    .push_back(ShardEvent::Warning(format!("call {}: {why}", c.number())));
+            }
+            self.with_call(h, now, wall, None, |call, cx| {
+                call.fail(now, FailureReason::Srtp, cx)
+            });
+        }
+    }
+
     pub(super) fn fail_webrtc_calls(&mut self, now: Instant, wall: SystemTime) {
         // Bounded: each failure ends a call, which queues no new failure.
         for _ in 0..100_000 {

@@ -412,6 +412,7 @@ impl Endpoint {
         if let Some(m) = self.media.as_mut() {
             m.handle_timeout(now, wall);
             self.sync_media();
+            self.fail_media_calls(now, wall);
         }
         if let Some(w) = self.webrtc.as_mut() {
             w.handle_timeout(now);

@@ -32,6 +32,7 @@
 //! `library` (the files, loaded once) and `tx` (the output queue).
 
 mod actions;
+mod dtls;
 pub mod library;
 mod routing;
 mod rtcp;
@@ -186,6 +187,14 @@ pub struct MediaEngine {
     packet: Vec<u8>,
     /// When `handle_timeout` last ran (for `turn_interval`).
     last_turn: Option<Instant>,
+    /// When the engine was made (a deadline "as soon as possible").
+    epoch: Instant,
+    /// DTLS-SRTP: the shard's certificate (made on first use), the calls whose
+    /// handshake starts or runs, the calls whose set-up failed, and a datagram buffer.
+    dtls_id: Option<Arc<gossipper_media::dtls_srtp::DtlsIdentity>>,
+    dtls_calls: Vec<u64>,
+    failed_calls: VecDeque<(Box<[u8]>, String)>,
+    dtls_buf: Vec<u8>,
 }
 
 pub(crate) fn sanitize_call_id(id: &[u8]) -> String {
@@ -227,6 +236,11 @@ impl MediaEngine {
             scratch: vec![0; 1500],
             packet: vec![0; 1500],
             last_turn: None,
+            epoch: now,
+            dtls_id: None,
+            dtls_calls: Vec::new(),
+            failed_calls: VecDeque::new(),
+            dtls_buf: Vec::new(),
         }
     }
 
@@ -325,10 +339,15 @@ impl MediaEngine {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let rtcp = self.rtcp_due.peek().map(|Reverse((at, _))| *at);
         let check = self.checks_due.peek().map(|Reverse((at, _))| *at);
-        let next = [self.scheduler.poll_timeout(), rtcp, check]
-            .into_iter()
-            .flatten()
-            .min()?;
+        let next = [
+            self.scheduler.poll_timeout(),
+            rtcp,
+            check,
+            self.dtls_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
         Some(match self.last_turn {
             Some(last) => next.max(last + self.cfg.turn_interval),
             None => next,
@@ -436,11 +455,19 @@ impl MediaEngine {
     /// unprotected first (a copy in the engine's scratch buffer); one that fails is
     /// counted and dropped.
     pub fn handle_datagram(&mut self, now: Instant, src: SocketAddr, bytes: &[u8]) {
+        if self.cfg.srtp == SrtpPolicy::Sdes && self.dtls_datagram(now, src, bytes) {
+            return;
+        }
         let call = self.route(src, bytes);
         let srtp = call
             .and_then(|c| self.sessions.get(&c))
-            .is_some_and(|s| s.srtp.as_ref().is_some_and(|k| k.active()));
-        if !srtp {
+            .and_then(|s| s.srtp.as_deref());
+        if srtp.is_some_and(|k| k.waiting()) {
+            // DTLS-SRTP keys not there yet.
+            self.stats.srtp_dropped += 1;
+            return;
+        }
+        if !srtp.is_some_and(|k| k.active()) {
             self.handle_plain(now, src, call, bytes, None);
             return;
         }
@@ -472,21 +499,26 @@ impl MediaEngine {
         self.scratch = plain;
     }
 
-    /// Protects the datagram just queued (`len` bytes at `start`) with call `call`'s SRTP
-    /// context, if it has one; a packet that cannot be protected is taken back.
+    /// Protects the datagram just queued (at `start`) with the call's SRTP context, if
+    /// it has one; a packet that cannot be protected is taken back (`false`).
     fn protect_queued(
         tx: &mut MediaTx,
         stats: &mut MediaStats,
         s: Option<&mut Session>,
         start: usize,
         rtcp: bool,
-    ) {
-        let Some(ctx) = s
-            .and_then(|s| s.srtp.as_deref_mut())
-            .filter(|k| k.active())
-            .and_then(|k| k.tx())
-        else {
-            return;
+    ) -> bool {
+        let Some(k) = s.and_then(|s| s.srtp.as_deref_mut()) else {
+            return true;
+        };
+        if k.waiting() {
+            // DTLS-SRTP keys not there yet: nothing leaves in the clear.
+            let _ = tx.protect_last(start, 0, |_, _| Err(()));
+            stats.srtp_dropped += 1;
+            return false;
+        }
+        let Some(ctx) = Some(k).filter(|k| k.active()).and_then(|k| k.tx()) else {
+            return true;
         };
         if tx
             .protect_last(start, SRTP_ROOM, |buf, len| {
@@ -499,7 +531,9 @@ impl MediaEngine {
             .is_err()
         {
             stats.srtp_dropped += 1;
+            return false;
         }
+        true
     }
 
     /// A datagram in the clear (received so, or just unprotected): counted, recorded,
@@ -582,6 +616,7 @@ impl MediaEngine {
     /// Sends what is due at `now`: packets, RTCP reports; books finished streams.
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
         self.last_turn = Some(now);
+        self.drive_dtls(now);
         let auto_mode = record_mode(self.cfg.record_calls);
         self.scheduler.handle_timeout(now);
         let MediaEngine {
@@ -606,7 +641,9 @@ impl MediaEngine {
             {
                 dst.copy_from_slice(&o.ssrc.to_be_bytes());
             }
-            Self::protect_queued(tx, stats, sessions.get_mut(&o.call), start, false);
+            if !Self::protect_queued(tx, stats, sessions.get_mut(&o.call), start, false) {
+                continue;
+            }
             stats.rtp_packets_sent += 1;
             stats.rtp_octets_sent += bytes.len().saturating_sub(12) as u64;
             if o.record

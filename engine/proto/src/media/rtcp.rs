@@ -56,7 +56,10 @@ impl MediaEngine {
             ) && let Some(bytes) = self.scratch.get(..n)
             {
                 let start = self.tx.push(dest, bytes);
-                MediaEngine::protect_queued(&mut self.tx, &mut self.stats, Some(s), start, true);
+                if !MediaEngine::protect_queued(&mut self.tx, &mut self.stats, Some(s), start, true)
+                {
+                    continue;
+                }
                 if sr {
                     s.rtcp_sender_reports += 1;
                     self.stats.rtcp_sender_reports += 1;

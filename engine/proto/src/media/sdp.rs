@@ -167,6 +167,15 @@ pub fn srtp_hints(body: &[u8]) -> SrtpHints {
     h
 }
 
+/// The values of the `a=<name>:` attributes of the SDP in `body`, session and media
+/// level, in order; lines that are not UTF-8 are skipped.
+pub fn attribute_lines<'a>(body: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a str> {
+    sdp_lines(body).filter_map(move |line| {
+        let rest = line.strip_prefix(b"a=")?.strip_prefix(name.as_bytes())?;
+        std::str::from_utf8(rest.strip_prefix(b":")?).ok()
+    })
+}
+
 /// The `a=crypto` lines of the first `m=audio` section of the SDP in `body` (RFC 4568
 /// puts them at media level), as text; lines that are not UTF-8 are skipped.
 pub fn audio_crypto_lines(body: &[u8]) -> impl Iterator<Item = &str> {

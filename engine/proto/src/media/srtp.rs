@@ -16,6 +16,7 @@
 //! the suite of the peer's first usable line. Keys come from the shard's seeded generator:
 //! they are test keys, not secrets.
 
+use gossipper_media::dtls_srtp::{DtlsSrtp, Fingerprint, SetupRole};
 use gossipper_media::srtp::sdes::{CryptoAttribute, write_inline_key};
 use gossipper_media::srtp::{MASTER_KEY_LEN, MASTER_SALT_LEN, MasterKey, SrtpContext, SrtpSuite};
 
@@ -37,7 +38,6 @@ pub enum SrtpPolicy {
 
 /// Why a peer's SDP cannot be used; the call fails with it.
 pub const REJECTED: &str = "the peer's SDP asks for SRTP and -media_reject_srtp is set";
-pub const DTLS_UNSUPPORTED: &str = "the peer's SDP asks for DTLS-SRTP (a=fingerprint without a=crypto): -media_srtp supports SDES only";
 pub const NO_CRYPTO: &str =
     "the peer's SDP has an RTP/SAVP stream without a usable a=crypto line (-media_srtp)";
 pub const CHOOSE: &str =
@@ -58,6 +58,17 @@ pub(super) struct CallSrtp {
     remote: Option<CryptoAttribute>,
     tx: Option<SrtpContext>,
     rx: Option<SrtpContext>,
+    /// DTLS-SRTP: the `a=setup` role our SDP wrote (`actpass` when we offered).
+    pub(super) setup: Option<SetupRole>,
+    /// DTLS-SRTP: the peer's fingerprint and whether we are the DTLS client, until the
+    /// media engine's next turn starts the handshake.
+    pub(super) dtls_start: Option<(Fingerprint, bool)>,
+    /// DTLS-SRTP: the peer's fingerprint the handshake runs (or ran) against.
+    remote_fp: Option<Fingerprint>,
+    /// DTLS-SRTP: the handshake, kept after it connects to answer a repeated last flight.
+    pub(super) dtls: Option<Box<DtlsSrtp>>,
+    /// The call's Call-ID, to fail it when its DTLS-SRTP set-up fails.
+    pub(super) call_id: Box<[u8]>,
 }
 
 impl CallSrtp {
@@ -91,11 +102,11 @@ impl CallSrtp {
         random: impl FnMut() -> u64,
     ) -> Result<(), String> {
         if !hints.crypto {
-            return Err(if hints.fingerprint {
-                DTLS_UNSUPPORTED.into()
+            return if hints.fingerprint {
+                self.negotiate_dtls(body)
             } else {
-                NO_CRYPTO.into()
-            });
+                Err(NO_CRYPTO.into())
+            };
         }
         let attr = CryptoAttribute::first_supported(sdp::audio_crypto_lines(body))
             .map_err(|e| format!("{NO_CRYPTO}: {e}"))?;
@@ -121,6 +132,55 @@ impl CallSrtp {
             self.local[0] = Some(random_key(random));
         }
         Ok(())
+    }
+
+    /// DTLS-SRTP (`a=fingerprint`, no `a=crypto`): the peer's fingerprint and our role
+    /// (RFC 5763 §5); the handshake starts at the media engine's next turn. The same
+    /// fingerprint again (a re-INVITE) changes nothing.
+    fn negotiate_dtls(&mut self, body: &[u8]) -> Result<(), String> {
+        let attr = |name: &str| {
+            sdp::attribute_lines(body, name)
+                .next()
+                .map(|v| v.trim().to_owned())
+        };
+        let fp = attr("fingerprint").unwrap_or_default();
+        let fp = Fingerprint::parse(&fp).map_err(|e| format!("a=fingerprint: {e}"))?;
+        if self.remote_fp == Some(fp) {
+            return Ok(());
+        }
+        let peer = match attr("setup") {
+            Some(v) => SetupRole::parse(&v).ok_or_else(|| format!("a=setup:{v} is not a role"))?,
+            // RFC 4145 §4: an answer without a=setup is active; an offer, actpass here.
+            None if self.setup == Some(SetupRole::ActPass) => SetupRole::Active,
+            None => SetupRole::ActPass,
+        };
+        let ours = match self.setup {
+            Some(SetupRole::ActPass) => SetupRole::after_answer(peer),
+            _ => SetupRole::answer_to(peer),
+        }
+        .ok_or_else(|| format!("a=setup:{} leaves no DTLS role for us", peer.as_str()))?;
+        self.setup = Some(ours);
+        self.remote_fp = Some(fp);
+        self.dtls_start = Some((fp, ours.is_active()));
+        self.dtls = None;
+        Ok(())
+    }
+
+    /// Our `a=setup` role: `actpass` when we write it first (we offer).
+    pub(super) fn our_setup(&mut self) -> SetupRole {
+        *self.setup.get_or_insert(SetupRole::ActPass)
+    }
+
+    /// The SRTP contexts a DTLS-SRTP handshake exported: packets flow from now on.
+    pub(super) fn set_keys(&mut self, tx: SrtpContext, rx: SrtpContext) {
+        self.suite = Some(tx.suite());
+        self.tx = Some(tx);
+        self.rx = Some(rx);
+    }
+
+    /// DTLS-SRTP was negotiated and its keys are not there yet: packets wait (dropped).
+    pub(super) fn waiting(&self) -> bool {
+        self.suite.is_none() && (self.dtls_start.is_some() || self.dtls.is_some())
     }
 
     /// The context that protects what we send, once the peer's SDP chose a suite.
@@ -162,6 +222,7 @@ impl super::MediaEngine {
                 let mut srtp = self.session(call, call_id).srtp.take().unwrap_or_default();
                 let r = srtp.negotiate(body, hints, || self.next_random());
                 self.session(call, call_id).srtp = Some(srtp);
+                self.note_dtls_call(call, call_id);
                 r.err()
             }
         }
@@ -321,9 +382,12 @@ mod tests {
     fn unusable_sdp_names_why() {
         let mut s = CallSrtp::default();
         let dtls = b"v=0\nm=audio 9 UDP/TLS/RTP/SAVP 0\na=fingerprint:sha-256 AA\n";
-        assert_eq!(
-            s.negotiate(dtls, sdp::srtp_hints(dtls), counter()),
-            Err(DTLS_UNSUPPORTED.into())
+        let e = s
+            .negotiate(dtls, sdp::srtp_hints(dtls), counter())
+            .unwrap_err();
+        assert!(
+            e.starts_with("a=fingerprint"),
+            "a malformed fingerprint: {e}"
         );
         let null = b"v=0\nm=audio 9 RTP/SAVP 0\na=crypto:1 NULL_HMAC_SHA1_80 inline:AA\n";
         let e = s

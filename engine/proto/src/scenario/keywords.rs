@@ -168,6 +168,8 @@ fn simple(name: &str, n: i64) -> Option<Keyword> {
         "clock_tick" => K::ClockTick(n),
         "timestamp" => K::Timestamp,
         "date" => K::Date,
+        "srtp_fingerprint" => K::SrtpFingerprint,
+        "srtp_setup" => K::SrtpSetup,
         "users" => K::Users,
         "userid" => K::UserId,
         "sipp_version" => K::SippVersion,

@@ -344,6 +344,12 @@ pub enum Keyword {
     WebrtcOffer,
     /// `[webrtc_answer]`: the call's WebRTC SDP answer to the offer the call received.
     WebrtcAnswer,
+    /// `[srtp_fingerprint]`: our DTLS certificate's `sha-256 AB:CD:…` for a classic
+    /// call's `a=fingerprint:` (`-media_srtp`, DTLS-SRTP).
+    SrtpFingerprint,
+    /// `[srtp_setup]`: our `a=setup:` role, `actpass` in an offer, the role RFC 5763
+    /// gives the answerer in an answer.
+    SrtpSetup,
 }
 
 #[derive(Debug, Clone, PartialEq)]
