@@ -126,3 +126,159 @@ fn webrtc_uac_through_kamailio_and_rtpengine_to_sipp_rtp_echo() {
         assert!(w["failure"].is_null(), "{w}");
     }
 }
+
+/// SDES-SRTP through the gateway: our `webrtc_uac` (DTLS-SRTP over WS) calls a
+/// Request-URI user starting with "sdes", so rtpengine offers `RTP/SAVP` with its own
+/// `a=crypto` lines to the plain side, which is our uas with `-media_srtp`: it answers
+/// one line through SIPp's keywords and echoes. rtpengine's SRTP and ours must agree both
+/// ways: the uas decrypts every packet (no auth failure) and our own audio comes back to
+/// the uac through the echo.
+#[test]
+fn webrtc_uac_through_rtpengine_sdes_to_our_media_srtp_echo() {
+    let dir = scratch_dir("webrtc-gateway-sdes");
+    let ng = free_port();
+    let media = free_port_block(200);
+    let _rtpengine = start(
+        "rtpengine.sh",
+        &dir.join("rtpengine"),
+        &[
+            ng.to_string(),
+            media.to_string(),
+            (media + 199).to_string(),
+            free_port().to_string(),
+        ],
+    );
+    std::fs::write(dir.join("uas.xml"), SDES_UAS).expect("write uas.xml");
+    let uas_port = free_port();
+    let uas_media = free_port_block(8);
+    let mut uas = Command::new(gossipper_bin());
+    uas.current_dir(&dir)
+        .args(["-sf", "uas.xml", "-media_srtp", "-i", "127.0.0.1"])
+        .args(["-p", &uas_port.to_string(), "-mp", &uas_media.to_string()])
+        .args([
+            "-m",
+            &CALLS.to_string(),
+            "-summary_json",
+            "uas_summary.json",
+        ]);
+    peer_args(&mut uas, &dir.join("uas.csv"));
+    let mut uas = Proc::spawn("our uas -media_srtp", &mut uas);
+    uas.wait_bound(Sock::Udp, uas_port);
+
+    let (udp, ws, wss) = (free_port(), free_port(), free_port());
+    let _kamailio = start(
+        "kamailio.sh",
+        &dir.join("kamailio"),
+        &[
+            udp.to_string(),
+            ws.to_string(),
+            wss.to_string(),
+            format!("sip:127.0.0.1:{uas_port}"),
+            format!("127.0.0.1:{ng}"),
+        ],
+    );
+    let mut uac = Command::new(gossipper_bin());
+    uac.current_dir(&dir)
+        .arg(format!("127.0.0.1:{ws}"))
+        .args([
+            "-sn",
+            "webrtc_uac",
+            "-t",
+            "w1",
+            "-i",
+            "127.0.0.1",
+            "-s",
+            "sdes",
+        ])
+        .args(["-m", &CALLS.to_string(), "-r", "5", "-d", "2000"])
+        .arg("-call_records_jsonl")
+        .arg(dir.join("calls.jsonl"));
+    peer_args(&mut uac, &dir.join("client.csv"));
+    let (status, out, err) =
+        Proc::spawn("webrtc_uac via rtpengine SDES", &mut uac).wait(Duration::from_secs(90));
+    let kamailio_log =
+        std::fs::read_to_string(dir.join("kamailio/kamailio.log")).unwrap_or_default();
+    let tail = |s: &str| s.lines().rev().take(40).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "client\n{}\n{}\nkamailio (last lines, reversed):\n{}",
+        tail(&out),
+        tail(&err),
+        tail(&kamailio_log)
+    );
+    let (ustatus, uout, uerr) = uas.wait(Duration::from_secs(30));
+    assert_eq!(
+        ustatus.code(),
+        Some(0),
+        "uas\n{}\n{}",
+        tail(&uout),
+        tail(&uerr)
+    );
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("uas_summary.json")).expect("uas summary"),
+    )
+    .expect("summary.json parses");
+    let m = &summary["media"];
+    let n = |k: &str| m[k].as_u64().unwrap_or(0);
+    assert!(
+        n("rtp_packets_received") >= 80 * CALLS,
+        "the uas decrypts rtpengine's SRTP: {m}"
+    );
+    assert!(n("rtp_packets_echoed") >= 80 * CALLS, "{m}");
+    assert_eq!(n("srtp_auth_failures"), 0, "{m}");
+
+    let text = std::fs::read_to_string(dir.join("calls.jsonl")).expect("call records");
+    for l in text.lines() {
+        let r: Value = serde_json::from_str(l).expect("a record");
+        assert_eq!(r["success"], true, "{r}");
+        let w = &r["webrtc"];
+        let sent = w["rtp_packets_sent"].as_u64().unwrap_or(0);
+        let echoed = w["rtp_echoed_received"].as_u64().unwrap_or(0);
+        // Back through rtpengine: our echo's SRTP decrypted by rtpengine.
+        assert!(sent >= 80, "{w}");
+        assert!(echoed >= sent / 2, "echoed {echoed} of {sent}: {w}");
+    }
+}
+
+/// Our uas for the SDES test: answers `RTP/SAVP` with one `a=crypto` line made of SIPp's
+/// keywords (they echo the tag and suite of rtpengine's line we took) and echoes.
+const SDES_UAS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="SDES echo uas">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+    SIP/2.0 200 OK
+    [last_Via:]
+    [last_From:]
+    [last_To:];tag=[pid]sdes[call_number]
+    [last_Call-ID:]
+    [last_CSeq:]
+    [last_Record-Route:]
+    Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+    Content-Type: application/sdp
+    Content-Length: [len]
+
+    v=0
+    o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+    s=-
+    c=IN IP[media_ip_type] [media_ip]
+    t=0 0
+    m=audio [media_port] RTP/SAVP 0 8
+    a=crypto:[cryptotag1audio] [cryptosuiteaescm128sha1801audio] inline:[cryptokeyparams1audio]
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+  ]]></send>
+  <recv request="ACK"/>
+  <nop><action><exec rtp_echo="startaudio"/></action></nop>
+  <recv request="BYE"/>
+  <send><![CDATA[
+    SIP/2.0 200 OK
+    [last_Via:]
+    [last_From:]
+    [last_To:]
+    [last_Call-ID:]
+    [last_CSeq:]
+    Content-Length: 0
+  ]]></send>
+</scenario>
+"#;

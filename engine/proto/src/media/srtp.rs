@@ -183,6 +183,12 @@ impl CallSrtp {
         self.suite.is_none() && (self.dtls_start.is_some() || self.dtls.is_some())
     }
 
+    /// When we answer an SDES offer: the tag and suite of the offer's line we took.
+    pub(super) fn answered_line(&self) -> Option<(u32, SrtpSuite)> {
+        let r = self.remote.as_ref().filter(|_| !self.offered)?;
+        Some((r.tag, r.suite))
+    }
+
     /// The context that protects what we send, once the peer's SDP chose a suite.
     pub(super) fn tx(&mut self) -> Option<&mut SrtpContext> {
         if self.tx.is_none() {
@@ -241,7 +247,20 @@ impl super::MediaEngine {
         if self.cfg.srtp != SrtpPolicy::Sdes {
             return;
         }
+        // Answering, the line echoes the tag and suite of the offer's line we took
+        // (RFC 4568 §7.1.2), whatever the keyword's own number or suite says.
+        let answered = self
+            .sessions
+            .get(&call)
+            .and_then(|s| s.srtp.as_deref())
+            .and_then(CallSrtp::answered_line);
         match CryptoKeyword::parse(name) {
+            Some(CryptoKeyword::Tag(_)) if let Some((tag, _)) = answered => {
+                out.extend_from_slice(tag.to_string().as_bytes())
+            }
+            Some(CryptoKeyword::Suite(_)) if let Some((_, suite)) = answered => {
+                out.extend_from_slice(suite.name().as_bytes())
+            }
             Some(CryptoKeyword::Tag(n)) => out.push(b'0' + n as u8),
             Some(CryptoKeyword::Suite(s)) => out.extend_from_slice(s.name().as_bytes()),
             Some(CryptoKeyword::Key(n)) => {

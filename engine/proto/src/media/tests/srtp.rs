@@ -341,3 +341,30 @@ fn a_dtls_fingerprint_mismatch_fails_the_call() {
     assert_eq!(&*id, b"c");
     assert!(why.contains("fingerprint"), "{why}");
 }
+
+/// Answering, SIPp's tag and suite keywords echo the offer's line we took (RFC 4568
+/// §7.1.2): an SBC's offer whose first usable line is tag 7, _32.
+#[test]
+fn an_answer_echoes_the_tag_and_suite_of_the_line_taken() {
+    let t0 = crate::sim::epoch();
+    let mut b = engine(t0, sdes(false));
+    let offer = b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/SAVP 0\r\n\
+a=crypto:3 AEAD_AES_256_GCM inline:AAAA\r\n\
+a=crypto:7 AES_CM_128_HMAC_SHA1_32 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk\r\n";
+    assert_eq!(b.handle_sip(1, b"c", offer), None);
+    let answer = crypto_sdp(
+        &mut b,
+        1,
+        5000,
+        &[(
+            "cryptotag1audio",
+            "cryptosuiteaescm128sha1801audio",
+            "cryptokeyparams1audio",
+        )],
+    );
+    let text = String::from_utf8(answer).unwrap();
+    assert!(
+        text.contains("a=crypto:7 AES_CM_128_HMAC_SHA1_32 inline:"),
+        "{text}"
+    );
+}
