@@ -256,6 +256,8 @@ pub struct DtlsSrtp {
     deadline: Option<Instant>,
     dtls_timeout: Option<Instant>,
     cert_ok: bool,
+    /// dimpl said Connected; its keying material follows in the same drain.
+    handshake_done: bool,
     keys: Option<(SrtpContext, SrtpContext)>,
     out: VecDeque<Vec<u8>>,
     events: VecDeque<DtlsSrtpEvent>,
@@ -298,6 +300,7 @@ impl DtlsSrtp {
             deadline: Some(now + setup_timeout),
             dtls_timeout: None,
             cert_ok: false,
+            handshake_done: false,
             keys: None,
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -400,6 +403,8 @@ impl DtlsSrtp {
                 }
                 Output::Timeout(t) => {
                     self.dtls_timeout = Some(t);
+                    self.settle();
+                    self.settle_end();
                     return;
                 }
                 Output::PeerCert(der) => {
@@ -411,12 +416,25 @@ impl DtlsSrtp {
                     }
                 }
                 Output::KeyingMaterial(km, profile) => {
-                    if profile != SrtpProfile::AES128_CM_SHA1_80 {
-                        self.fail(DtlsSrtpFailure::UnsupportedProfile);
-                        return;
-                    }
-                    match split_keys(&km, self.active) {
-                        Some(keys) => self.keys = Some(keys),
+                    let keys = match profile {
+                        SrtpProfile::AES128_CM_SHA1_80 => split_keys(&km, self.active),
+                        SrtpProfile::AEAD_AES_128_GCM => {
+                            split_gcm_keys(&km, self.active, SrtpSuite::AeadAes128Gcm, 16)
+                        }
+                        SrtpProfile::AEAD_AES_256_GCM => {
+                            split_gcm_keys(&km, self.active, SrtpSuite::AeadAes256Gcm, 32)
+                        }
+                        #[allow(unreachable_patterns)]
+                        _ => {
+                            self.fail(DtlsSrtpFailure::UnsupportedProfile);
+                            return;
+                        }
+                    };
+                    match keys {
+                        Some(keys) => {
+                            self.keys = Some(keys);
+                            self.settle();
+                        }
                         None => {
                             self.fail(DtlsSrtpFailure::Handshake);
                             return;
@@ -424,22 +442,39 @@ impl DtlsSrtp {
                     }
                 }
                 Output::Connected => {
-                    if !self.cert_ok || self.keys.is_none() {
-                        // A handshake without a checked certificate or keys is no use to us.
-                        self.fail(if self.cert_ok {
-                            DtlsSrtpFailure::UnsupportedProfile
-                        } else {
-                            DtlsSrtpFailure::FingerprintMismatch
-                        });
+                    if !self.cert_ok {
+                        self.fail(DtlsSrtpFailure::FingerprintMismatch);
                         return;
                     }
-                    self.state = State::Connected;
-                    self.deadline = None;
-                    self.events.push_back(DtlsSrtpEvent::Connected);
+                    // dimpl emits Connected before the keying material: wait for it.
+                    self.handshake_done = true;
+                    self.settle();
                 }
                 Output::ApplicationData(_) | Output::CloseNotify => {}
                 _ => {}
             }
+        }
+    }
+}
+
+impl DtlsSrtp {
+    /// Once the handshake is done: connected when the keys are there; a drain that ends
+    /// without them means no SRTP profile we use was agreed.
+    fn settle(&mut self) {
+        if !self.handshake_done || self.state != State::Handshaking {
+            return;
+        }
+        if self.keys.is_some() {
+            self.state = State::Connected;
+            self.deadline = None;
+            self.events.push_back(DtlsSrtpEvent::Connected);
+        }
+    }
+
+    /// After a drain: a finished handshake without keys agreed no profile we use.
+    fn settle_end(&mut self) {
+        if self.handshake_done && self.state == State::Handshaking && self.keys.is_none() {
+            self.fail(DtlsSrtpFailure::UnsupportedProfile);
         }
     }
 }
@@ -465,6 +500,32 @@ fn split_keys(km: &[u8], active: bool) -> Option<(SrtpContext, SrtpContext)> {
     Some((
         SrtpContext::new(suite, &ours),
         SrtpContext::new(suite, &theirs),
+    ))
+}
+
+/// RFC 7714 §12 for the AES-GCM profiles: client key, server key (`key_len` each),
+/// client salt, server salt (12 bytes each).
+fn split_gcm_keys(
+    km: &[u8],
+    active: bool,
+    suite: SrtpSuite,
+    key_len: usize,
+) -> Option<(SrtpContext, SrtpContext)> {
+    const S: usize = crate::srtp::gcm::GCM_SALT_LEN;
+    if km.len() != 2 * (key_len + S) {
+        return None;
+    }
+    let salt = |at: usize| -> Option<[u8; S]> { km.get(at..at + S)?.try_into().ok() };
+    let client = (km.get(..key_len)?, salt(2 * key_len)?);
+    let server = (km.get(key_len..2 * key_len)?, salt(2 * key_len + S)?);
+    let (ours, theirs) = if active {
+        (client, server)
+    } else {
+        (server, client)
+    };
+    Some((
+        SrtpContext::new_gcm(suite, ours.0, &ours.1)?,
+        SrtpContext::new_gcm(suite, theirs.0, &theirs.1)?,
     ))
 }
 

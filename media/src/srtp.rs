@@ -21,6 +21,7 @@
 //! The crypto is aws-lc-rs, the backend str0m links for WebRTC, so the binary carries one
 //! crypto stack. The AES key schedule and the HMAC key are built once per context.
 
+pub mod gcm;
 pub mod sdes;
 #[cfg(test)]
 mod tests;
@@ -53,6 +54,10 @@ pub enum SrtpSuite {
     /// AES-128 counter mode, HMAC-SHA1 with a 32-bit tag on RTP (SRTCP keeps 80 bits,
     /// RFC 4568 §6.2.2).
     AesCm128HmacSha1_32,
+    /// AEAD AES-128-GCM (RFC 7714), from DTLS-SRTP only (not in `ALL`: no SDES).
+    AeadAes128Gcm,
+    /// AEAD AES-256-GCM (RFC 7714), from DTLS-SRTP only.
+    AeadAes256Gcm,
 }
 
 impl SrtpSuite {
@@ -64,6 +69,8 @@ impl SrtpSuite {
         match self {
             Self::AesCm128HmacSha1_80 => "AES_CM_128_HMAC_SHA1_80",
             Self::AesCm128HmacSha1_32 => "AES_CM_128_HMAC_SHA1_32",
+            Self::AeadAes128Gcm => "AEAD_AES_128_GCM",
+            Self::AeadAes256Gcm => "AEAD_AES_256_GCM",
         }
     }
 
@@ -77,12 +84,16 @@ impl SrtpSuite {
         match self {
             Self::AesCm128HmacSha1_80 => 10,
             Self::AesCm128HmacSha1_32 => 4,
+            Self::AeadAes128Gcm | Self::AeadAes256Gcm => gcm::GCM_TAG_LEN,
         }
     }
 
-    /// Bytes the tag adds to an RTCP packet (80 bits for both suites).
+    /// Bytes the tag adds to an RTCP packet (80 bits for both AES-CM suites).
     pub const fn rtcp_tag_len(self) -> usize {
-        10
+        match self {
+            Self::AeadAes128Gcm | Self::AeadAes256Gcm => gcm::GCM_TAG_LEN,
+            _ => 10,
+        }
     }
 
     /// Bytes protecting an RTCP packet adds: the E-bit/index word and the tag.
@@ -363,6 +374,36 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
+impl SrtpContext {
+    /// SRTCP under AES-GCM (RFC 7714 §9): header, ciphertext, tag, E-bit/index. Only
+    /// encrypted SRTCP (E set) is accepted.
+    fn unprotect_rtcp_gcm(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
+        let n = buf.len();
+        if n < 8 + gcm::GCM_TAG_LEN + SRTCP_INDEX_LEN {
+            return Err(SrtpError::Truncated("SRTCP packet"));
+        }
+        if buf[0] >> 6 != 2 {
+            return Err(SrtpError::BadVersion(buf[0] >> 6));
+        }
+        let ssrc = be32(buf, 4).ok_or(SrtpError::Truncated("RTCP header"))?;
+        let word = be32(buf, n - SRTCP_INDEX_LEN).ok_or(SrtpError::Truncated("SRTCP index"))?;
+        if word & 0x8000_0000 == 0 {
+            return Err(SrtpError::AuthFailed);
+        }
+        let index = u64::from(word & 0x7FFF_FFFF);
+        let known = self.find(ssrc);
+        let state = known.map_or_else(|| SsrcState::fresh(ssrc), |i| self.ssrcs[i]);
+        state.rtcp.check(index)?;
+        let g = self.gcm.as_deref().ok_or(SrtpError::AuthFailed)?;
+        let len = g.open_rtcp(buf, ssrc, word)?;
+        let slot = known.unwrap_or_else(|| self.insert(state));
+        self.touch(slot);
+        self.ssrcs[slot].rtcp.accept(index);
+        self.packets += 1;
+        Ok(len)
+    }
+}
+
 /// Length of the RTP header with its CSRCs and extension: where encryption starts.
 fn rtp_header_len(pkt: &[u8]) -> Result<usize, SrtpError> {
     let b0 = *pkt.first().ok_or(SrtpError::Truncated("RTP header"))?;
@@ -392,6 +433,8 @@ pub struct SrtpContext {
     /// Packets processed under this key, against `lifetime`.
     packets: u64,
     lifetime: Option<u64>,
+    /// The AES-GCM keys of the RFC 7714 suites (then `rtp`/`rtcp` are unused).
+    gcm: Option<Box<gcm::GcmKeys>>,
 }
 
 impl std::fmt::Debug for SrtpContext {
@@ -417,7 +460,30 @@ impl SrtpContext {
             srtcp_index: 0,
             packets: 0,
             lifetime: None,
+            gcm: None,
         }
+    }
+
+    /// An AES-GCM context (RFC 7714) from a DTLS-SRTP export: a 16-byte (`AeadAes128Gcm`)
+    /// or 32-byte (`AeadAes256Gcm`) master key and a 12-byte salt. `None` for a key of
+    /// the wrong length or an AES-CM suite.
+    pub fn new_gcm(suite: SrtpSuite, key: &[u8], salt: &[u8; gcm::GCM_SALT_LEN]) -> Option<Self> {
+        let want = match suite {
+            SrtpSuite::AeadAes128Gcm => 16,
+            SrtpSuite::AeadAes256Gcm => 32,
+            _ => return None,
+        };
+        if key.len() != want {
+            return None;
+        }
+        let keys = gcm::GcmKeys::derive(key, salt)?;
+        // The AES-CM keys are not used; derived from zeros to keep one context type.
+        let mut me = Self::new(
+            suite,
+            &MasterKey::new([0; MASTER_KEY_LEN], [0; MASTER_SALT_LEN]),
+        );
+        me.gcm = Some(Box::new(keys));
+        Some(me)
     }
 
     /// Caps the packets (SRTP and SRTCP together) this key may process: the `a=crypto`
@@ -489,6 +555,11 @@ impl SrtpContext {
         state.start_rtp(seq);
         let roc = state.guess_roc(seq);
         state.advance(roc, seq);
+        if let Some(g) = self.gcm.as_deref() {
+            let n = g.seal_rtp(buf, header, len, ssrc, roc, seq)?;
+            self.packets += 1;
+            return Ok(n);
+        }
         let iv = self.rtp.iv(ssrc, index_of(roc, seq));
         aes_cm(&self.rtp.enc, iv, &mut buf[header..len]);
         let tag = self.rtp.tag([&buf[..len], &roc.to_be_bytes()]);
@@ -517,10 +588,14 @@ impl SrtpContext {
         let roc = state.guess_roc(seq);
         let index = index_of(roc, seq);
         state.rtp.check(index)?;
-        let want = self.rtp.tag([pkt, &roc.to_be_bytes()]);
-        verify_slices_are_equal(&want.as_ref()[..tag_len], tag)
-            .map_err(|_| SrtpError::AuthFailed)?;
-        aes_cm(&self.rtp.enc, self.rtp.iv(ssrc, index), &mut pkt[header..]);
+        if let Some(g) = self.gcm.as_deref() {
+            g.open_rtp(buf, header, ssrc, roc, seq)?;
+        } else {
+            let want = self.rtp.tag([pkt, &roc.to_be_bytes()]);
+            verify_slices_are_equal(&want.as_ref()[..tag_len], tag)
+                .map_err(|_| SrtpError::AuthFailed)?;
+            aes_cm(&self.rtp.enc, self.rtp.iv(ssrc, index), &mut pkt[header..]);
+        }
         let slot = known.unwrap_or_else(|| self.insert(state));
         self.touch(slot);
         let state = &mut self.ssrcs[slot];
@@ -550,6 +625,11 @@ impl SrtpContext {
         }
         let index = self.srtcp_index;
         self.srtcp_index = (index + 1) & 0x7FFF_FFFF;
+        if let Some(g) = self.gcm.as_deref() {
+            let n = g.seal_rtcp(buf, len, ssrc, index | 0x8000_0000)?;
+            self.packets += 1;
+            return Ok(n);
+        }
         aes_cm(
             &self.rtcp.enc,
             self.rtcp.iv(ssrc, u64::from(index)),
@@ -568,6 +648,9 @@ impl SrtpContext {
     /// decrypts it in place if its E-bit says it is encrypted; returns the RTCP length.
     pub fn unprotect_rtcp(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
         self.spend()?;
+        if self.gcm.is_some() {
+            return self.unprotect_rtcp_gcm(buf);
+        }
         let tag_len = self.suite.rtcp_tag_len();
         let authed = buf
             .len()

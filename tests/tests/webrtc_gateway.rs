@@ -147,6 +147,16 @@ fn webrtc_uac_through_rtpengine_sdes_to_our_media_srtp_echo() {
     through_rtpengine_to_our_echo("sdes", SDES_UAS);
 }
 
+/// DTLS-SRTP for classic calls against an independent implementation: the same path with
+/// a Request-URI user starting with "dtls", so rtpengine offers `RTP/SAVP` with
+/// `a=fingerprint` and `a=setup:actpass` (no ICE, no `a=crypto`); our uas answers
+/// `[srtp_fingerprint]` / `[srtp_setup]` (active), runs the handshake on its media port
+/// (rtpengine picks AEAD_AES_256_GCM) and echoes with the exported keys.
+#[test]
+fn webrtc_uac_through_rtpengine_dtls_to_our_media_srtp_echo() {
+    through_rtpengine_to_our_echo("dtls", DTLS_UAS);
+}
+
 /// Our `webrtc_uac` to Request-URI user `user` through Kamailio and rtpengine, to our
 /// uas `uas_xml` with `-media_srtp` echoing; both sides' numbers checked.
 fn through_rtpengine_to_our_echo(user: &str, uas_xml: &str) {
@@ -282,6 +292,48 @@ const SDES_UAS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
     t=0 0
     m=audio [media_port] RTP/SAVP 0 8
     a=crypto:[cryptotag1audio] [cryptosuiteaescm128sha1801audio] inline:[cryptokeyparams1audio]
+    a=rtpmap:0 PCMU/8000
+    a=rtpmap:8 PCMA/8000
+  ]]></send>
+  <recv request="ACK"/>
+  <nop><action><exec rtp_echo="startaudio"/></action></nop>
+  <recv request="BYE"/>
+  <send><![CDATA[
+    SIP/2.0 200 OK
+    [last_Via:]
+    [last_From:]
+    [last_To:]
+    [last_Call-ID:]
+    [last_CSeq:]
+    Content-Length: 0
+  ]]></send>
+</scenario>
+"#;
+
+/// Our uas for the DTLS test: answers rtpengine's `actpass` as the DTLS client.
+const DTLS_UAS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="DTLS-SRTP echo uas">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+    SIP/2.0 200 OK
+    [last_Via:]
+    [last_From:]
+    [last_To:];tag=[pid]dtls[call_number]
+    [last_Call-ID:]
+    [last_CSeq:]
+    [last_Record-Route:]
+    Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+    Content-Type: application/sdp
+    Content-Length: [len]
+
+    v=0
+    o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+    s=-
+    c=IN IP[media_ip_type] [media_ip]
+    t=0 0
+    m=audio [media_port] RTP/SAVP 0 8
+    a=fingerprint:[srtp_fingerprint]
+    a=setup:[srtp_setup]
     a=rtpmap:0 PCMU/8000
     a=rtpmap:8 PCMA/8000
   ]]></send>

@@ -513,3 +513,54 @@ fn sdes_keys_from_both_lines_make_a_working_pair() {
     let mut p = protect(&mut tx, &rtp_packet(1, 1, &[0x55; 160]));
     assert!(rx.unprotect_rtp(&mut p).is_ok());
 }
+
+/// RFC 7714 AES-GCM (DTLS-SRTP only): RTP and SRTCP round trips for both key sizes, a
+/// flipped bit fails authentication, a replay is refused.
+#[test]
+fn aes_gcm_contexts_round_trip_and_authenticate() {
+    for (suite, key_len) in [
+        (SrtpSuite::AeadAes128Gcm, 16usize),
+        (SrtpSuite::AeadAes256Gcm, 32),
+    ] {
+        let key: Vec<u8> = (0..key_len as u8).collect();
+        let salt = [7u8; 12];
+        let mut tx = SrtpContext::new_gcm(suite, &key, &salt).unwrap();
+        let mut rx = SrtpContext::new_gcm(suite, &key, &salt).unwrap();
+        let mut other = SrtpContext::new_gcm(suite, &key, &[8u8; 12]).unwrap();
+        assert!(SrtpContext::new_gcm(suite, &key[..8], &salt).is_none());
+        let mut buf = [0u8; 256];
+        buf[0] = 0x80;
+        buf[2..4].copy_from_slice(&5u16.to_be_bytes());
+        buf[8..12].copy_from_slice(&0xABCD_u32.to_be_bytes());
+        buf[12..172].fill(0x55);
+        let n = tx.protect_rtp(&mut buf, 172).unwrap();
+        assert_eq!(n, 188, "16-byte tag");
+        assert_ne!(&buf[12..172], &[0x55; 160][..], "encrypted");
+        let mut wrong = buf;
+        assert_eq!(
+            other.unprotect_rtp(&mut wrong[..n]),
+            Err(SrtpError::AuthFailed)
+        );
+        let mut copy = buf;
+        assert_eq!(rx.unprotect_rtp(&mut buf[..n]).unwrap(), 172);
+        assert_eq!(&buf[12..172], &[0x55; 160][..]);
+        assert_eq!(rx.unprotect_rtp(&mut copy[..n]), Err(SrtpError::Replayed));
+        // SRTCP: header, ciphertext, tag, E-bit/index.
+        let mut r = [0u8; 128];
+        r[0] = 0x80;
+        r[1] = 201;
+        r[4..8].copy_from_slice(&0xABCD_u32.to_be_bytes());
+        r[8..32].fill(0x33);
+        let n = tx.protect_rtcp(&mut r, 32).unwrap();
+        assert_eq!(n, 32 + 16 + 4);
+        assert_eq!(r[n - 4] & 0x80, 0x80, "E bit last");
+        let mut flipped = r;
+        flipped[10] ^= 1;
+        assert_eq!(
+            rx.unprotect_rtcp(&mut flipped[..n]),
+            Err(SrtpError::AuthFailed)
+        );
+        assert_eq!(rx.unprotect_rtcp(&mut r[..n]).unwrap(), 32);
+        assert_eq!(&r[8..32], &[0x33; 24][..]);
+    }
+}

@@ -16,6 +16,9 @@ use gossipper_media::dtls_srtp::{Demux, DtlsIdentity, DtlsSrtp, DtlsSrtpEvent, d
 
 use super::MediaEngine;
 
+/// DTLS records kept for calls whose handshake has not started yet.
+const MAX_EARLY_DTLS: usize = 16;
+
 /// How long a DTLS-SRTP handshake may take.
 pub(super) const DTLS_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -105,13 +108,16 @@ impl MediaEngine {
                     .push_back((k.call_id.clone(), "DTLS-SRTP: no certificate".into()));
                 return true;
             };
-            k.dtls = Some(Box::new(DtlsSrtp::new(
-                now,
-                id,
-                active,
-                fp,
-                DTLS_SETUP_TIMEOUT,
-            )));
+            let mut d = Box::new(DtlsSrtp::new(now, id, active, fp, DTLS_SETUP_TIMEOUT));
+            // A record that overtook the SDP (the peer's ClientHello) goes in now instead
+            // of waiting a second for the peer to repeat it.
+            if let Some(dest) = dest
+                && let Some(i) = self.early_dtls.iter().position(|(src, _)| *src == dest)
+                && let Some((_, early)) = self.early_dtls.remove(i)
+            {
+                d.handle_datagram(now, &early);
+            }
+            k.dtls = Some(d);
         }
         let Some(d) = k.dtls.as_deref_mut() else {
             return true;
@@ -174,13 +180,18 @@ impl MediaEngine {
             Some(&c) => Some(c),
             None => self.latch(src),
         };
-        let Some(s) = call.and_then(|c| self.sessions.get_mut(&c)) else {
-            self.stats.rtp_unexpected_source += 1;
-            return true;
-        };
-        let Some(d) = s.srtp.as_deref_mut().and_then(|k| k.dtls.as_deref_mut()) else {
-            // No handshake yet (the peer's ClientHello overtook its SDP): it retransmits.
-            self.stats.srtp_dropped += 1;
+        let d = call
+            .and_then(|c| self.sessions.get_mut(&c))
+            .and_then(|s| s.srtp.as_deref_mut())
+            .and_then(|k| k.dtls.as_deref_mut());
+        let Some(d) = d else {
+            // No handshake yet (the peer's ClientHello overtook its SDP): kept for when it
+            // starts; the oldest kept one goes when more than a few wait.
+            if self.early_dtls.len() >= MAX_EARLY_DTLS {
+                self.early_dtls.pop_front();
+                self.stats.rtp_unexpected_source += 1;
+            }
+            self.early_dtls.push_back((src, bytes.to_vec()));
             return true;
         };
         d.handle_datagram(now, bytes);

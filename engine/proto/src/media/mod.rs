@@ -81,8 +81,9 @@ pub const RTCP_INTERVAL: Duration = Duration::from_millis(500);
 pub const TURN_INTERVAL: Duration = Duration::from_micros(500);
 /// RFC 4733 payload type of our DTMF events (the built-in scenarios offer 101).
 const DTMF_PAYLOAD_TYPE: u8 = 101;
-/// Room left after each queued datagram for an SRTP tag, or an SRTCP index and tag.
-const SRTP_ROOM: usize = 14;
+/// Room left after each queued datagram for an SRTP tag, or an SRTCP index and tag
+/// (20 bytes: AES-GCM's 16-byte tag and the index word).
+const SRTP_ROOM: usize = 20;
 /// Calls scanned when a packet from an unknown source looks for a call to latch to.
 const LATCH_SCAN: usize = 64;
 
@@ -195,6 +196,9 @@ pub struct MediaEngine {
     dtls_calls: Vec<u64>,
     failed_calls: VecDeque<(Box<[u8]>, String)>,
     dtls_buf: Vec<u8>,
+    /// DTLS records that arrived before their call's handshake started (a ClientHello
+    /// overtaking the SDP answer), by source, replayed when it starts; a few at most.
+    early_dtls: VecDeque<(SocketAddr, Vec<u8>)>,
 }
 
 pub(crate) fn sanitize_call_id(id: &[u8]) -> String {
@@ -241,6 +245,7 @@ impl MediaEngine {
             dtls_calls: Vec::new(),
             failed_calls: VecDeque::new(),
             dtls_buf: Vec::new(),
+            early_dtls: VecDeque::new(),
         }
     }
 
