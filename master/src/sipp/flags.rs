@@ -243,7 +243,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("min_rtp_port", Value(|a, v| a.min_rtp_port = Some(v)), "port", G::Media, "Lowest media port."),
     flag("max_rtp_port", Value(|a, v| a.max_rtp_port = Some(v)), "port", G::Media, "Highest media port."),
     flag("rtp_echo", Switch(|a| a.rtp_echo = true), "", G::Media, "Echo RTP received on -mp (and -mp+2)."),
-    flag("media_srtp", Switch(|a| a.media_srtp = true), "", G::Media, "SRTP with SDES (a=crypto, AES_CM_128_HMAC_SHA1_80/_32) when the SDP asks for it."),
+    flag("media_srtp", Switch(|a| a.media_srtp = true), "", G::Media, "SRTP when the SDP asks for it: SDES (a=crypto, AES_CM_128_HMAC_SHA1_80/_32) or DTLS-SRTP (a=fingerprint, no ICE)."),
     flag("media_reject_srtp", Switch(|a| a.media_reject_srtp = true), "", G::Media, "Fail a call whose peer's SDP asks for SRTP."),
     flag("record_wav_dir", Value(|a, v| a.record_wav_dir = Some(v)), "dir", G::Media, "Record every call's received audio to <dir>/<call-id>.wav."),
     flag("record_wav_duplex", Switch(|a| a.record_wav_duplex = true), "", G::Media, "With -record_wav_dir: stereo, left = sent, right = received."),
