@@ -60,4 +60,9 @@ GOSSIPPER_BIN="$PWD/target/debug/gossipper" scripts/smoke-webrtc.sh
 echo "== browser: the console in headless Chromium"
 GOSSIPPER_BIN="$PWD/target/debug/gossipper" scripts/browser-test.sh
 echo "== cargo test"
-cargo test --workspace
+cargo test --workspace --lib --bins --tests --examples
+# Doctests link a whole binary each into $TMPDIR; CI's /tmp once filled up doing it (ld: Bus
+# error), so they build inside target/ like everything else.
+echo "== cargo test --doc"
+mkdir -p target/doctest-tmp
+TMPDIR="$PWD/target/doctest-tmp" cargo test --workspace --doc
