@@ -8,50 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN="${GOSSIPPER_BIN:-target/debug/gossipper}"
-command -v curl >/dev/null || { echo "smoke: curl is required" >&2; exit 1; }
-command -v jq >/dev/null || { echo "smoke: jq is required" >&2; exit 1; }
-[ -x "$BIN" ] || { echo "smoke: $BIN not found; build it first (cargo build -p gossipper)" >&2; exit 1; }
-
-DATA="$(mktemp -d "${TMPDIR:-/tmp}/gossipper-smoke.XXXXXX")"
-LOG="$DATA.log"
-PID=""
-cleanup() {
-  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$DATA" "$LOG"
-}
-trap cleanup EXIT
-
-env -u GOSSIPPER_BOOTSTRAP_USERNAME -u GOSSIPPER_BOOTSTRAP_PASSWORD -u GOSSIPPER_JWT_SECRET \
-  "$BIN" ui --data-dir "$DATA" --listen 127.0.0.1:0 2>"$LOG" &
-PID=$!
-
-ADDR=""
-for _ in $(seq 1 300); do
-  ADDR="$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$LOG" | head -n1)"
-  [ -n "$ADDR" ] && break
-  kill -0 "$PID" 2>/dev/null || { echo "smoke: gossipper ui exited:" >&2; cat "$LOG" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$ADDR" ] || { echo "smoke: gossipper ui did not start" >&2; cat "$LOG" >&2; exit 1; }
-BASE="http://$ADDR"
-API="$BASE/api/v2"
-
-fails=0
-pass() { echo "ok   - $1"; }
-fail() { echo "FAIL - $1" >&2; fails=$((fails + 1)); }
-# check NAME WANT_STATUS curl-args... ; the body is left in $BODY
-check() {
-  local name="$1" want="$2"; shift 2
-  local out status
-  out="$(curl -sS -w '\n%{http_code}' "$@")" || { fail "$name (curl failed)"; BODY=""; return; }
-  status="${out##*$'\n'}"
-  BODY="${out%$'\n'*}"
-  if [ "$status" = "$want" ]; then pass "$name ($status)"; else fail "$name: got $status, want $want: $BODY"; fi
-}
-jcheck() { # NAME JQ_FILTER (on $BODY, must print true)
-  if [ "$(printf '%s' "$BODY" | jq -r "$2" 2>/dev/null)" = "true" ]; then pass "$1"; else fail "$1: $BODY"; fi
-}
+SMOKE=smoke-api-v2
+# shellcheck source=scripts/smoke-lib.sh
+. scripts/smoke-lib.sh
 
 # Health
 check "GET /healthz" 200 "$BASE/healthz"
@@ -180,9 +139,4 @@ check "tools catalogue" 200 "${OP[@]}" "$API/tools"
 jcheck "report-html tool listed" '[.tools[].id] | index("report-html") != null'
 jcheck "pcap2scenario tool available" '[.tools[] | select(.id == "pcap2scenario") | .available] == [true]'
 
-if [ "$fails" -gt 0 ]; then
-  echo "smoke-api-v2: $fails check(s) failed" >&2
-  echo "--- gossipper ui log ---" >&2; cat "$LOG" >&2
-  exit 1
-fi
-echo "smoke-api-v2: all checks passed"
+smoke_finish

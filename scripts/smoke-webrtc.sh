@@ -6,52 +6,13 @@
 # accepted and answer created (server), ICE and DTLS connected, SRTP packets and audio
 # frames sent and received on both sides, and summary.json's webrtc block.
 # Needs curl and jq. Binary: $GOSSIPPER_BIN, else target/debug/gossipper.
-# Exits non-zero on the first failed check.
+# Exits non-zero when any check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN="${GOSSIPPER_BIN:-target/debug/gossipper}"
-command -v curl >/dev/null || { echo "smoke-webrtc: curl is required" >&2; exit 1; }
-command -v jq >/dev/null || { echo "smoke-webrtc: jq is required" >&2; exit 1; }
-[ -x "$BIN" ] || { echo "smoke-webrtc: $BIN not found; build it first (cargo build -p gossipper)" >&2; exit 1; }
-
-DATA="$(mktemp -d "${TMPDIR:-/tmp}/gossipper-smoke-webrtc.XXXXXX")"
-LOG="$DATA.log"
-PID=""
-cleanup() {
-  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$DATA" "$LOG"
-}
-trap cleanup EXIT
-
-env -u GOSSIPPER_BOOTSTRAP_USERNAME -u GOSSIPPER_BOOTSTRAP_PASSWORD -u GOSSIPPER_JWT_SECRET \
-  "$BIN" ui --data-dir "$DATA" --listen 127.0.0.1:0 2>"$LOG" &
-PID=$!
-
-ADDR=""
-for _ in $(seq 1 300); do
-  ADDR="$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$LOG" | head -n1)"
-  [ -n "$ADDR" ] && break
-  kill -0 "$PID" 2>/dev/null || { echo "smoke-webrtc: gossipper ui exited:" >&2; cat "$LOG" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$ADDR" ] || { echo "smoke-webrtc: gossipper ui did not start" >&2; cat "$LOG" >&2; exit 1; }
-API="http://$ADDR/api/v2"
-
-fails=0
-pass() { echo "ok   - $1"; }
-fail() { echo "FAIL - $1" >&2; fails=$((fails + 1)); }
-check() { # NAME WANT_STATUS curl-args... ; the body is left in $BODY
-  local name="$1" want="$2"; shift 2
-  local out status
-  out="$(curl -sS -w '\n%{http_code}' "$@")" || { fail "$name (curl failed)"; BODY=""; return; }
-  status="${out##*$'\n'}"
-  BODY="${out%$'\n'*}"
-  if [ "$status" = "$want" ]; then pass "$name ($status)"; else fail "$name: got $status, want $want: $BODY"; fi
-}
-jcheck() { # NAME JQ_FILTER (on $BODY, must print true)
-  if [ "$(printf '%s' "$BODY" | jq -r "$2" 2>/dev/null)" = "true" ]; then pass "$1"; else fail "$1: $BODY"; fi
-}
+SMOKE=smoke-webrtc
+# shellcheck source=scripts/smoke-lib.sh
+. scripts/smoke-lib.sh
 # records_check NAME JQ_FILTER: every line of $BODY (JSON lines) must pass the filter
 records_check() {
   if [ "$(printf '%s' "$BODY" | jq -s "length > 0 and all(.[]; $2)" 2>/dev/null)" = "true" ]; then
@@ -112,9 +73,4 @@ check "server call records" 200 "${AUTH[@]}" "$API/jobs/$SJOB/artifacts/call_rec
 records_check "server: offer accepted, answer created" '.success and .webrtc.offer_accepted and .webrtc.answer_created'
 records_check "server: SRTP and audio sent and received" '.webrtc.dtls_connected_ms != null and .webrtc.srtp_packets_sent > 0 and .webrtc.srtp_packets_received > 0 and .webrtc.rtp_packets_sent > 0 and .webrtc.rtp_packets_received > 0'
 
-if [ "$fails" -gt 0 ]; then
-  echo "smoke-webrtc: $fails check(s) failed" >&2
-  echo "--- gossipper ui log ---" >&2; cat "$LOG" >&2
-  exit 1
-fi
-echo "smoke-webrtc: all checks passed"
+smoke_finish
