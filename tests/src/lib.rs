@@ -174,6 +174,21 @@ pub fn bound_by(pid: u32, sock: Sock, port: u16) -> bool {
     })
 }
 
+/// SIPp on a free loopback UDP port, run in `dir` for at most `timeout` (a SIPp time such
+/// as `60s`), with `extra` naming its scenario (`-sn uas`, `-sf FILE`, …) and any other
+/// flags; bound before this returns.
+pub fn sipp_server(name: &str, dir: &Path, timeout: &str, extra: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(sipp_bin());
+    cmd.current_dir(dir)
+        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-nostdin"])
+        .args(["-timeout", timeout, "-cp", &free_port().to_string()])
+        .args(extra);
+    let mut p = Proc::spawn(name, &mut cmd);
+    p.wait_bound(Sock::Udp, port);
+    (p, port)
+}
+
 /// A child process killed when dropped, so a failing test never leaves peers behind.
 pub struct Proc {
     pub child: Child,

@@ -8,26 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail};
+use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, run, scratch_dir, sipp_server, tail};
 use gossipper_engine::transport::tls::self_signed;
 
 /// SIPp's built-in UAS on a free port, answering every call, for at most 60 s.
 fn sipp_uas(dir: &Path, extra: &[&str]) -> (Proc, u16) {
-    let port = free_port();
-    let mut cmd = Command::new(sipp_bin());
-    cmd.current_dir(dir)
-        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
-        .args([
-            "-nostdin",
-            "-timeout",
-            "60s",
-            "-cp",
-            &free_port().to_string(),
-        ])
-        .args(extra);
-    let mut p = Proc::spawn("sipp uas", &mut cmd);
-    p.wait_bound(Sock::Udp, port);
-    (p, port)
+    sipp_server("sipp uas", dir, "60s", &[&["-sn", "uas"], extra].concat())
 }
 
 /// Our client against `127.0.0.1:port` with `args`, no keyboard, a free control port.

@@ -10,26 +10,16 @@
 mod api_support;
 mod jobs_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use api_support::Master;
-use gossipper_e2e::{Proc, Sock, free_port, scratch_dir, sipp_bin};
+use gossipper_e2e::{Proc, scratch_dir, sipp_server};
 use jobs_support::*;
 use serde_json::{Value, json};
 
 /// SIPp as the UAS on a free loopback port, bound before this returns.
 fn sipp_uas(name: &str, extra: &[&str]) -> (Proc, u16) {
-    let dir = scratch_dir(name);
-    let port = free_port();
-    let mut cmd = Command::new(sipp_bin());
-    cmd.current_dir(&dir)
-        .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-nostdin"])
-        .args(["-timeout", "120s", "-cp", &free_port().to_string()])
-        .args(extra);
-    let mut p = Proc::spawn(name, &mut cmd);
-    p.wait_bound(Sock::Udp, port);
-    (p, port)
+    sipp_server(name, &scratch_dir(name), "120s", extra)
 }
 
 fn run(m: &Master, tk: &str, body: Value) -> (u16, Value) {

@@ -3,20 +3,10 @@
 //! and writes the job's artifacts; a spec the worker cannot run is refused at once,
 //! naming what is wrong, before any call.
 
-use std::net::UdpSocket;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gossipper_e2e::{Proc, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail};
-
-/// Waits until something is bound to UDP `port` on 127.0.0.1 (a bind of ours fails).
-fn wait_bound(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-        assert!(Instant::now() < deadline, "nothing bound UDP port {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use gossipper_e2e::{Proc, gossipper_bin, run, scratch_dir, sipp_server, tail};
 
 fn kinds(stdout: &str) -> Vec<String> {
     stdout
@@ -32,23 +22,7 @@ fn kinds(stdout: &str) -> Vec<String> {
 #[test]
 fn a_hand_written_spec_runs_headless_against_sipp() {
     let dir = scratch_dir("worker-headless");
-    let sport = free_port();
-    let mut uas = Command::new(sipp_bin());
-    uas.current_dir(&dir).args([
-        "-sn",
-        "uas",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &sport.to_string(),
-        "-nostdin",
-        "-timeout",
-        "60s",
-        "-cp",
-        &free_port().to_string(),
-    ]);
-    let _server = Proc::spawn("sipp uas", &mut uas);
-    wait_bound(sport);
+    let (_server, sport) = sipp_server("sipp uas", &dir, "60s", &["-sn", "uas"]);
     let artifacts = dir.join("out");
     let spec = serde_json::json!({
         "kind": "gossipper_job_spec",
@@ -157,23 +131,7 @@ fn scrape(addr: &str) -> Option<(String, String)> {
 #[test]
 fn a_spec_with_a_metrics_addr_serves_the_runs_prometheus_metrics() {
     let dir = scratch_dir("worker-metrics");
-    let sport = free_port();
-    let mut uas = Command::new(sipp_bin());
-    uas.current_dir(&dir).args([
-        "-sn",
-        "uas",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &sport.to_string(),
-        "-nostdin",
-        "-timeout",
-        "60s",
-        "-cp",
-        &free_port().to_string(),
-    ]);
-    let _server = Proc::spawn("sipp uas", &mut uas);
-    wait_bound(sport);
+    let (_server, sport) = sipp_server("sipp uas", &dir, "60s", &["-sn", "uas"]);
     let metrics = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().to_string()
