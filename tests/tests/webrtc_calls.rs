@@ -43,26 +43,46 @@ fn side_args<'c>(cmd: &'c mut Command, dir: &Path, who: &str) -> &'c mut Command
         .arg(dir.join(format!("{who}_summary.json")))
 }
 
+/// Starts `webrtc_uas` over `transport` for `server_calls` calls and, once it is bound,
+/// the client with `client_args` (its scenario, rate, calls, …) against it; both write
+/// their CSV, call records and summary into `dir`. Returns (client, server).
+fn spawn_pair(
+    name: &str,
+    dir: &Path,
+    transport: &str,
+    server_calls: &str,
+    client_args: &[&str],
+) -> (Proc, Proc) {
+    let sport = free_port();
+    let mut scmd = Command::new(gossipper_bin());
+    scmd.current_dir(dir)
+        .args(["-sn", "webrtc_uas", "-t", transport, "-i", "127.0.0.1"])
+        .args(["-p", &sport.to_string(), "-m", server_calls]);
+    side_args(&mut scmd, dir, "server");
+    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
+    server.wait_bound(Sock::for_transport(transport), sport);
+    let mut ccmd = Command::new(gossipper_bin());
+    ccmd.current_dir(dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-t", transport, "-i", "127.0.0.1"])
+        .args(client_args);
+    side_args(&mut ccmd, dir, "client");
+    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    (client, server)
+}
+
 /// Runs `webrtc_uas` and `webrtc_uac` with `calls` calls over `transport`; asserts both
 /// exit 0 with every call successful, and returns (client, server).
 fn run_pair(name: &str, transport: &str, calls: u64, rate: &str, hold_ms: &str) -> (Side, Side) {
     let dir = scratch_dir(name);
-    let sport = free_port();
     let m = calls.to_string();
-    let mut scmd = Command::new(gossipper_bin());
-    scmd.current_dir(&dir)
-        .args(["-sn", "webrtc_uas", "-t", transport, "-i", "127.0.0.1"])
-        .args(["-p", &sport.to_string(), "-m", &m]);
-    side_args(&mut scmd, &dir, "server");
-    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
-    server.wait_bound(Sock::for_transport(transport), sport);
-    let mut ccmd = Command::new(gossipper_bin());
-    ccmd.current_dir(&dir)
-        .arg(format!("127.0.0.1:{sport}"))
-        .args(["-sn", "webrtc_uac", "-t", transport, "-i", "127.0.0.1"])
-        .args(["-m", &m, "-r", rate, "-d", hold_ms]);
-    side_args(&mut ccmd, &dir, "client");
-    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    let (client, server) = spawn_pair(
+        name,
+        &dir,
+        transport,
+        &m,
+        &["-sn", "webrtc_uac", "-m", &m, "-r", rate, "-d", hold_ms],
+    );
     finish_pair(
         name,
         client,
@@ -266,21 +286,13 @@ fn dtmf_and_rtpcheck_run_on_webrtc_calls() {
     ] {
         let dir = scratch_dir(name);
         std::fs::write(dir.join("uac.xml"), with(check)).expect("write the scenario");
-        let sport = free_port();
-        let mut scmd = Command::new(gossipper_bin());
-        scmd.current_dir(&dir)
-            .args(["-sn", "webrtc_uas", "-i", "127.0.0.1"])
-            .args(["-p", &sport.to_string(), "-m", "3"]);
-        side_args(&mut scmd, &dir, "server");
-        let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
-        server.wait_bound(Sock::Udp, sport);
-        let mut ccmd = Command::new(gossipper_bin());
-        ccmd.current_dir(&dir)
-            .arg(format!("127.0.0.1:{sport}"))
-            .args(["-sf", "uac.xml", "-i", "127.0.0.1"])
-            .args(["-m", "3", "-r", "10", "-d", "1000"]);
-        side_args(&mut ccmd, &dir, "client");
-        let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+        let (client, server) = spawn_pair(
+            name,
+            &dir,
+            "u1",
+            "3",
+            &["-sf", "uac.xml", "-m", "3", "-r", "10", "-d", "1000"],
+        );
         let (status, out, err) = client.wait(Duration::from_secs(60));
         let _ = server.wait(Duration::from_secs(30));
         assert_eq!(
@@ -363,21 +375,13 @@ fn a_wav_file_streams_over_webrtc_once_then_stops() {
         1,
     );
     std::fs::write(dir.join("uac.xml"), xml).expect("write the scenario");
-    let sport = free_port();
-    let mut scmd = Command::new(gossipper_bin());
-    scmd.current_dir(&dir)
-        .args(["-sn", "webrtc_uas", "-i", "127.0.0.1"])
-        .args(["-p", &sport.to_string(), "-m", "2"]);
-    side_args(&mut scmd, &dir, "server");
-    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
-    server.wait_bound(Sock::Udp, sport);
-    let mut ccmd = Command::new(gossipper_bin());
-    ccmd.current_dir(&dir)
-        .arg(format!("127.0.0.1:{sport}"))
-        .args(["-sf", "uac.xml", "-i", "127.0.0.1"])
-        .args(["-m", "2", "-r", "10", "-d", "2000"]);
-    side_args(&mut ccmd, &dir, "client");
-    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    let (client, server) = spawn_pair(
+        name,
+        &dir,
+        "u1",
+        "2",
+        &["-sf", "uac.xml", "-m", "2", "-r", "10", "-d", "2000"],
+    );
     finish_pair(
         name,
         client,
@@ -408,21 +412,26 @@ fn a_wav_file_streams_over_webrtc_once_then_stops() {
 fn past_the_socket_cap_calls_fail_as_no_socket() {
     let name = "webrtc-no-socket";
     let dir = scratch_dir(name);
-    let sport = free_port();
-    let mut scmd = Command::new(gossipper_bin());
-    scmd.current_dir(&dir)
-        .args(["-sn", "webrtc_uas", "-i", "127.0.0.1"])
-        .args(["-p", &sport.to_string(), "-m", "2"]);
-    side_args(&mut scmd, &dir, "server");
-    let mut server = Proc::spawn(&format!("{name} server"), &mut scmd);
-    server.wait_bound(Sock::Udp, sport);
-    let mut ccmd = Command::new(gossipper_bin());
-    ccmd.current_dir(&dir)
-        .arg(format!("127.0.0.1:{sport}"))
-        .args(["-sn", "webrtc_uac", "-i", "127.0.0.1", "-shards", "1"])
-        .args(["-max_socket", "2", "-m", "6", "-r", "100", "-d", "1000"]);
-    side_args(&mut ccmd, &dir, "client");
-    let client = Proc::spawn(&format!("{name} client"), &mut ccmd);
+    let (client, server) = spawn_pair(
+        name,
+        &dir,
+        "u1",
+        "2",
+        &[
+            "-sn",
+            "webrtc_uac",
+            "-shards",
+            "1",
+            "-max_socket",
+            "2",
+            "-m",
+            "6",
+            "-r",
+            "100",
+            "-d",
+            "1000",
+        ],
+    );
     let (status, out, err) = client.wait(Duration::from_secs(60));
     let _ = server.wait(Duration::from_secs(30));
     assert_eq!(status.code(), Some(1), "{name}\n{out}\n{err}");
