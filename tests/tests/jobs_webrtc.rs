@@ -3,7 +3,7 @@
 //! a client profile with a SIP row next to a `webrtc` row; both resolve to the WebRTC
 //! built-ins, and the client's calls set up ICE and DTLS-SRTP with the server's and
 //! carry audio both ways, as their call_records.jsonl and summary.json show. A profile
-//! asking for TURN is refused when its job starts, naming the URL.
+//! asking for TURN is refused when the profile is saved, naming the URL.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
 
@@ -136,15 +136,16 @@ fn a_webrtc_row_asking_for_turn_is_refused_naming_it() {
                 "local_port": free_udp_port(), "enabled": true,
                 "ice_servers": ["turn:127.0.0.1:3478"]}]}),
     );
-    assert_eq!(r.status, 201, "{}", r.text());
-    // The job is recorded as failed at once, with the reason; no worker runs.
-    let r = m.req("POST", "/api/v2/servers/wturn/start", Some(tk), None);
-    let j = r.json();
-    assert_eq!(j["status"], "failed", "{j}");
-    assert!(j["pid"].is_null(), "{j}");
-    let error = j["error"].as_str().unwrap();
+    // Refused when the profile is saved, naming the row's field and the URL: nothing is
+    // stored, so no job can start from it.
+    assert_eq!(r.status, 400, "{}", r.text());
+    let error = r.text();
     assert!(
-        error.contains("turn:127.0.0.1:3478") && error.contains("TURN"),
+        error.contains("ice_servers[0]")
+            && error.contains("turn:127.0.0.1:3478")
+            && error.contains("TURN"),
         "{error}"
     );
+    let r = m.req("GET", "/api/v2/servers/wturn", Some(tk), None);
+    assert_eq!(r.status, 404, "{}", r.text());
 }

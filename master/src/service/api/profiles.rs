@@ -53,14 +53,34 @@ fn check_transports(rows: &[TransportSpec]) -> Result<(), ApiError> {
                 "ICE settings are only for the webrtc transport",
             ));
         }
-        for (j, url) in t.ice_servers.iter().enumerate() {
-            if !(url.starts_with("stun:") || url.starts_with("turn:") || url.starts_with("turns:"))
-            {
+        // TURN has no client in this build: refused here, when the profile is saved, not
+        // when a job of it starts (the job's resolution still refuses a stored one).
+        for (name, value) in [
+            ("ice_username", &t.ice_username),
+            ("ice_credential", &t.ice_credential),
+            ("ice_auth_secret", &t.ice_auth_secret),
+        ] {
+            if !value.is_empty() {
                 return Err(ApiError::field(
-                    &field(&format!("ice_servers[{j}]")),
-                    "must be a stun:, turn: or turns: URL",
+                    &field(name),
+                    "TURN credentials are not supported in this build (no TURN client); use stun: ICE servers",
                 ));
             }
+        }
+        for (j, url) in t.ice_servers.iter().enumerate() {
+            let message = if url.starts_with("turn:") || url.starts_with("turns:") {
+                format!(
+                    "\"{url}\": TURN is not supported in this build (no TURN client); use stun: ICE servers"
+                )
+            } else if url.starts_with("stun:") {
+                continue;
+            } else {
+                format!("\"{url}\" must be a stun: URL")
+            };
+            return Err(ApiError::field(
+                &field(&format!("ice_servers[{j}]")),
+                message,
+            ));
         }
     }
     Ok(())
