@@ -12,6 +12,9 @@ command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 # tcpdump: records the SIPp calls that tests/tests/pcap2scenario.rs converts.
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
+# sngrep and tshark: the HEP collector and the pcap reader of tests/tests/hep_export.rs.
+command -v sngrep >/dev/null 2>&1 || need_apt+=(sngrep)
+command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 # Kamailio: the real proxy of tests/tests/transport_kamailio.rs (TLS and WebSocket legs).
 kamailio_pkgs=(kamailio kamailio-tls-modules kamailio-websocket-modules)
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 || need_apt+=("${kamailio_pkgs[@]}")
@@ -31,6 +34,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 command -v sipp >/dev/null || { echo "sipp (Debian package sip-tester) is required for the tests" >&2; exit 1; }
 command -v tcpdump >/dev/null || { echo "tcpdump (Debian package tcpdump) is required for the tests" >&2; exit 1; }
+command -v sngrep >/dev/null || { echo "sngrep (Debian package sngrep) is required for the tests" >&2; exit 1; }
+command -v tshark >/dev/null || { echo "tshark (Debian package tshark) is required for the tests" >&2; exit 1; }
 command -v prometheus >/dev/null || { echo "prometheus (Debian package prometheus) is required for the tests" >&2; exit 1; }
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 ||
   { echo "kamailio (Debian packages ${kamailio_pkgs[*]}) is required for the tests" >&2; exit 1; }

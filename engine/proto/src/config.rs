@@ -262,6 +262,9 @@ pub struct TraceConfig {
     pub summary_html: Option<PathBuf>,
     /// -stat_period: a one-line summary on stderr every this many ms (the binary prints).
     pub stat_line_period_ms: Option<u64>,
+    /// -hep_addr and friends: every SIP message (and, when asked, RTCP report) copied
+    /// to a HEP3 collector.
+    pub hep: Option<crate::output::hep::HepConfig>,
 }
 
 impl Default for TraceConfig {
@@ -288,6 +291,7 @@ impl Default for TraceConfig {
             metrics_addr: None,
             summary_html: None,
             stat_line_period_ms: None,
+            hep: None,
         }
     }
 }

@@ -565,6 +565,7 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
                 echo_all: spec.rtp_echo,
                 record_calls: spec.record_calls,
                 srtp: spec.media_srtp,
+                copy_reports: spec.trace.hep.as_ref().is_some_and(|h| h.media_reports),
                 ..Default::default()
             };
             // Recordings go where the file rule writes: a job's own folder, or (SIPp's
@@ -659,6 +660,14 @@ impl Prepared {
         let message_file = observer.message_trace();
         let short_file = observer.short_message_trace();
         for plan in &mut self.plans {
+            if let Some(cfg) = &self.spec.trace.hep {
+                plan.traces.hep = Some(shard::HepSink::open(cfg).map_err(|e| {
+                    RunError::Io(format!(
+                        "-hep_addr {}: cannot open a socket to it: {e}",
+                        cfg.addr
+                    ))
+                })?);
+            }
             plan.endpoint.collect_finished(want_finished);
             if let Some(f) = &message_file {
                 plan.traces.messages = f.try_clone().ok();

@@ -106,6 +106,14 @@ pub(crate) struct SippArgs {
     pub(crate) summary_json: Option<String>,
     pub(crate) call_records_jsonl: Option<String>,
     pub(crate) metrics_addr: Option<String>,
+    /// `-hep_addr`, `-hep_capture_id`, `-hep_password`: the HEP3 export of SIP.
+    pub(crate) hep_addr: Option<String>,
+    pub(crate) hep_capture_id: Option<String>,
+    pub(crate) hep_password: Option<String>,
+    /// `-send_media_report`: RTCP reports to HEP too.
+    pub(crate) send_media_report: bool,
+    /// `-hep_raw_rtcp[=bool]` (true is the only form we send).
+    pub(crate) hep_raw_rtcp: Option<bool>,
     pub(crate) allow_exec: bool,
     pub(crate) health_min_success_ratio: Option<String>,
     pub(crate) health_max_failed_calls: Option<String>,

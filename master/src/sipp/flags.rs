@@ -302,6 +302,11 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("stat_period", Value(|a, v| a.stat_period = Some(v)), "time", G::Gossipper, "Print a one-line summary to stderr every period (unit s): -stat_period 5s."),
     flag("call_records_jsonl", Value(|a, v| a.call_records_jsonl = Some(v)), "file", G::Gossipper, "Write one JSON line per finished call."),
     flag("metrics_addr", Value(|a, v| a.metrics_addr = Some(v)), "ip:port", G::Gossipper, "Serve this run's Prometheus metrics at http://ip:port/metrics, updated every second. No authentication: keep it on loopback or a private network."),
+    flag("hep_addr", Value(|a, v| a.hep_addr = Some(v)), "host:port", G::Gossipper, "Copy every SIP message sent and received to this HEP3 collector (Homer, heplify-server) over UDP. A copy the kernel will not take is dropped and counted, never waited for."),
+    flag("hep_capture_id", Value(|a, v| a.hep_capture_id = Some(v)), "n", G::Gossipper, "The HEP capture agent id (default 9999)."),
+    flag("hep_password", Value(|a, v| a.hep_password = Some(v)), "key", G::Gossipper, "The HEP collector's authentication key, sent in every packet."),
+    flag("send_media_report", GoBool(|a, b| a.send_media_report = b), "", G::Gossipper, "With -hep_addr: copy every RTCP report sent and received (in clear, HEP type 5, the Call-ID as correlation id)."),
+    flag("hep_raw_rtcp", GoBool(|a, b| a.hep_raw_rtcp = Some(b)), "", G::Gossipper, "RTCP reports go to HEP as raw RTCP (the default and the only form; =false is refused)."),
     flag("allow_exec", Switch(|a| a.allow_exec = true), "", G::Gossipper, "Allow <exec command=...> to run shell commands."),
     flag("health_min_success_ratio", Value(|a, v| a.health_min_success_ratio = Some(v)), "0..1", G::Gossipper, "Exit 2 if fewer calls succeed."),
     flag("health_max_failed_calls", Value(|a, v| a.health_max_failed_calls = Some(v)), "n", G::Gossipper, "Exit 2 if more calls fail (-1: off)."),
@@ -350,6 +355,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("pathmaxret", unsupported("SCTP"), "n", G::Unsupported, "SCTP path retransmits."),
     flag("pmtu", unsupported("SCTP"), "n", G::Unsupported, "SCTP path MTU."),
     flag("gracefulclose", unsupported("SCTP"), "bool", G::Unsupported, "SCTP shutdown mode."),
+    flag("hep_homer_lake_rtcp", unsupported("Homer-Lake JSON RTCP reports (-send_media_report copies the RTCP reports themselves, HEP type 5)"), "", G::Unsupported, "RTCP reports to HEP as Homer-Lake JSON."),
 ];
 
 const fn unsupported(what: &'static str) -> Kind {

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
 use gossipper_engine::files::FileAccess;
 use gossipper_engine::media::{RecordCalls, SrtpPolicy};
+use gossipper_engine::output::hep::{DEFAULT_CAPTURE_ID, HepConfig};
 use gossipper_engine::scenario::builtin;
 use gossipper_engine::stats::thresholds;
 
@@ -305,6 +306,7 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
                 })
         })
         .transpose()?;
+    spec.trace.hep = hep(a)?;
     spec.trace.summary_html = a.summary_html.as_ref().map(PathBuf::from);
     spec.trace.stat_line_period_ms = a
         .stat_period
@@ -607,6 +609,62 @@ fn remote_addr(what: &'static str, text: &str) -> Result<(String, SocketAddr), C
         Err(_) => lookup(host, port).map_err(bad)?,
     };
     Ok((host.to_owned(), addr))
+}
+
+/// `-hep_addr host:port` and its companions (which mean nothing without it).
+fn hep(a: &SippArgs) -> Result<Option<HepConfig>, CliError> {
+    if a.hep_raw_rtcp == Some(false) {
+        return Err(CliError::Invalid {
+            flag: "hep_raw_rtcp",
+            reason: "=false would ask for Homer-Lake JSON reports, which gossipper does not \
+                     send: RTCP reports go to HEP raw (-send_media_report)"
+                .into(),
+        });
+    }
+    let Some(text) = a.hep_addr.as_deref() else {
+        for (flag, set) in [
+            ("hep_capture_id", a.hep_capture_id.is_some()),
+            ("hep_password", a.hep_password.is_some()),
+            ("send_media_report", a.send_media_report),
+        ] {
+            if set {
+                return Err(CliError::Invalid {
+                    flag,
+                    reason: "needs -hep_addr (the collector to send to)".into(),
+                });
+            }
+        }
+        return Ok(None);
+    };
+    let bad = |reason: String| CliError::Invalid {
+        flag: "hep_addr",
+        reason: format!("'{text}': {reason}"),
+    };
+    let (host, port) = split_host_port(text).map_err(|r| bad(r.to_owned()))?;
+    let port = port
+        .ok_or_else(|| bad("needs a port (a HEP collector usually listens on 9060)".into()))?
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| bad("the port is not a number from 1 to 65535".into()))?;
+    let addr = match host.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port),
+        Err(_) => lookup(host, port).map_err(bad)?,
+    };
+    let capture_id = match a.hep_capture_id.as_deref() {
+        None => DEFAULT_CAPTURE_ID,
+        Some(t) => t.trim().parse::<u32>().map_err(|_| CliError::BadValue {
+            flag: "hep_capture_id",
+            value: t.to_owned(),
+            expected: "a number from 0 to 4294967295",
+        })?,
+    };
+    Ok(Some(HepConfig {
+        addr,
+        capture_id,
+        password: a.hep_password.clone(),
+        media_reports: a.send_media_report,
+    }))
 }
 
 fn split_host_port(text: &str) -> Result<(&str, Option<&str>), &'static str> {

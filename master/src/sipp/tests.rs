@@ -341,6 +341,44 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-metrics_addr", "127.0.0.1:9100"], |s| {
         s.trace.metrics_addr == Some(SocketAddr::new(v4(127, 0, 0, 1), 9100))
     }),
+    (&["-hep_addr", "127.0.0.1:9060"], |s| {
+        s.trace.hep
+            == Some(gossipper_engine::output::hep::HepConfig {
+                addr: SocketAddr::new(v4(127, 0, 0, 1), 9060),
+                capture_id: 9999,
+                password: None,
+                media_reports: false,
+            })
+    }),
+    (
+        &[
+            "-hep_addr",
+            "[::1]:9061",
+            "-hep_capture_id",
+            "7",
+            "-hep_password",
+            "k",
+            "-send_media_report",
+        ],
+        |s| {
+            s.trace.hep.as_ref().is_some_and(|h| {
+                h.addr == "[::1]:9061".parse().unwrap()
+                    && h.capture_id == 7
+                    && h.password.as_deref() == Some("k")
+                    && h.media_reports
+            })
+        },
+    ),
+    // `-hep_raw_rtcp` names the one form reports take: the same spec as without it.
+    (
+        &[
+            "-hep_addr",
+            "127.0.0.1:9060",
+            "-send_media_report",
+            "-hep_raw_rtcp",
+        ],
+        |s| s.trace.hep.as_ref().is_some_and(|h| h.media_reports),
+    ),
     (&["-summary_json", "out/summary.json"], |s| {
         s.trace.summary_json == path("out/summary.json")
     }),
@@ -646,6 +684,71 @@ fn errors_name_the_flag_at_fault() {
                 }
             )
         }),
+        (
+            &["-hep_addr", "127.0.0.1"],
+            |e| matches!(e, CliError::Invalid { flag: "hep_addr", reason } if reason.contains("needs a port")),
+        ),
+        (&["-hep_addr", "127.0.0.1:0"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "hep_addr",
+                    ..
+                }
+            )
+        }),
+        (
+            &["-hep_capture_id", "5"],
+            |e| matches!(e, CliError::Invalid { flag: "hep_capture_id", reason } if reason.contains("-hep_addr")),
+        ),
+        (&["-hep_raw_rtcp=false"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "hep_raw_rtcp",
+                    ..
+                }
+            )
+        }),
+        (&["-hep_homer_lake_rtcp"], |e| {
+            matches!(
+                e,
+                CliError::Unsupported {
+                    flag: "hep_homer_lake_rtcp",
+                    ..
+                }
+            )
+        }),
+        (&["-send_media_report"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "send_media_report",
+                    ..
+                }
+            )
+        }),
+        (&["-hep_password", "k"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "hep_password",
+                    ..
+                }
+            )
+        }),
+        (
+            &["-hep_addr", "127.0.0.1:9060", "-hep_capture_id", "-1"],
+            |e| {
+                matches!(
+                    e,
+                    CliError::BadValue {
+                        flag: "hep_capture_id",
+                        ..
+                    }
+                )
+            },
+        ),
         (&["-metrics_addr", "9100"], |e| {
             matches!(
                 e,

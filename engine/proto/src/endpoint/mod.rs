@@ -537,6 +537,14 @@ impl Endpoint {
         true
     }
 
+    /// `-send_media_report`: this turn's RTCP reports, in clear, to `f` (see
+    /// `MediaEngine::drain_report_copies`).
+    pub fn drain_report_copies(&mut self, f: &mut dyn FnMut(crate::media::ReportCopy<'_>)) {
+        if let Some(m) = self.media.as_mut() {
+            m.drain_report_copies(f);
+        }
+    }
+
     /// Moves every queued RTP/RTCP datagram into `out` (empty; swapped, as
     /// [`Endpoint::poll_transmit`]). `false` when none is queued.
     #[must_use]

@@ -34,6 +34,8 @@
 mod actions;
 mod dtls;
 pub mod library;
+mod report_copies;
+pub use report_copies::ReportCopy;
 mod routing;
 mod rtcp;
 mod rtpcheck;
@@ -107,6 +109,9 @@ pub struct MediaConfig {
     pub turn_interval: Duration,
     /// `-media_srtp` / `-media_reject_srtp`.
     pub srtp: SrtpPolicy,
+    /// `-send_media_report`: keep a clear copy of every RTCP report sent and received
+    /// for the HEP export (`poll_report_copies`).
+    pub copy_reports: bool,
 }
 
 impl Default for MediaConfig {
@@ -120,6 +125,7 @@ impl Default for MediaConfig {
             cname: b"gossipper".to_vec(),
             turn_interval: TURN_INTERVAL,
             srtp: SrtpPolicy::Off,
+            copy_reports: false,
         }
     }
 }
@@ -199,6 +205,8 @@ pub struct MediaEngine {
     /// DTLS records that arrived before their call's handshake started (a ClientHello
     /// overtaking the SDP answer), by source, replayed when it starts; a few at most.
     early_dtls: VecDeque<(SocketAddr, Vec<u8>)>,
+    /// `copy_reports`: this turn's RTCP reports, for the HEP export.
+    report_copies: report_copies::ReportCopies,
 }
 
 pub(crate) fn sanitize_call_id(id: &[u8]) -> String {
@@ -246,6 +254,7 @@ impl MediaEngine {
             failed_calls: VecDeque::new(),
             dtls_buf: Vec::new(),
             early_dtls: VecDeque::new(),
+            report_copies: report_copies::ReportCopies::default(),
         }
     }
 
@@ -332,6 +341,11 @@ impl MediaEngine {
         }
     }
 
+    /// `copy_reports`: hands this turn's RTCP reports, in clear, to `f` and forgets them.
+    pub fn drain_report_copies(&mut self, f: &mut dyn FnMut(ReportCopy<'_>)) {
+        self.report_copies.drain(f);
+    }
+
     /// The next warning for the run's log (a failed rtpcheck, a recording not written).
     #[must_use]
     pub fn poll_warning(&mut self) -> Option<String> {
@@ -365,7 +379,11 @@ impl MediaEngine {
             let ssrc = self.new_ssrc();
             let auto_record = (self.cfg.record_calls != RecordCalls::Off)
                 .then(|| self.default_record_path(call_id));
-            self.sessions.insert(call, Session::new(ssrc, auto_record));
+            let mut s = Session::new(ssrc, auto_record);
+            if self.cfg.copy_reports {
+                s.call_id = Some(call_id.into());
+            }
+            self.sessions.insert(call, s);
         }
         // Inserted just above when absent.
         self.sessions.get_mut(&call).expect("session exists")
@@ -571,6 +589,9 @@ impl MediaEngine {
                 s.receiver.handle_rtcp(now, src, bytes);
                 self.stats.rtcp_packets_received += 1;
                 counted = true;
+                if let Some(id) = s.call_id.as_deref() {
+                    self.report_copies.push(id, src, false, bytes);
+                }
             } else {
                 match s.receiver.handle_rtp(now, src, bytes) {
                     Received::Accepted(p) | Received::Late(p) => {

@@ -55,6 +55,9 @@ impl MediaEngine {
                 Some(&mut s.receiver),
             ) && let Some(bytes) = self.scratch.get(..n)
             {
+                if let Some(id) = s.call_id.as_deref() {
+                    self.report_copies.push(id, dest, true, bytes);
+                }
                 let start = self.tx.push(dest, bytes);
                 if !MediaEngine::protect_queued(&mut self.tx, &mut self.stats, Some(s), start, true)
                 {

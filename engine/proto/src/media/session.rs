@@ -98,6 +98,9 @@ pub(super) struct Session {
     /// Packets received when the peer's audio address last changed: a call waits for
     /// media (and may latch to a new source) until it receives more.
     pub(super) received_at_move: u64,
+    /// The call's Call-ID, kept only when RTCP reports are copied for HEP (their
+    /// correlation id).
+    pub(super) call_id: Option<Box<[u8]>>,
 }
 
 impl Session {
@@ -126,6 +129,7 @@ impl Session {
             rtcp_next: None,
             check: None,
             received_at_move: 0,
+            call_id: None,
         }
     }
 

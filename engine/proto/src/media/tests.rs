@@ -302,6 +302,47 @@ fn rtcp_goes_to_the_rtp_port_plus_one_every_interval() {
 }
 
 #[test]
+fn report_copies_for_hep_carry_the_call_id_and_both_directions() {
+    let t0 = crate::sim::epoch();
+    let mut e = engine(
+        t0,
+        MediaConfig {
+            copy_reports: true,
+            ..MediaConfig::default()
+        },
+    );
+    e.handle_sip(1, b"call-one", &sdp(4000));
+    command(&mut e, t0, 1, b"call-one", "rtp_stream", "tone.wav,-1,0").unwrap();
+    let sent = run(&mut e, t0, t0 + Duration::from_millis(501));
+    let sr: Vec<_> = sent.iter().filter(|(_, _, b)| looks_like_rtcp(b)).collect();
+    assert_eq!(sr.len(), 1);
+    // The peer's own report, from its RTCP port.
+    let mut rr = sr[0].2.clone();
+    rr[1] = 201;
+    let from = SocketAddr::new(peer().ip(), 4001);
+    e.handle_datagram(t0 + Duration::from_millis(502), from, &rr);
+    let mut copies = Vec::new();
+    e.drain_report_copies(&mut |c| {
+        copies.push((c.call_id.to_vec(), c.peer, c.sent, c.report.to_vec()))
+    });
+    assert_eq!(
+        copies,
+        [
+            (b"call-one".to_vec(), sr[0].1, true, sr[0].2.clone()),
+            (b"call-one".to_vec(), from, false, rr),
+        ]
+    );
+    // Without the setting nothing is kept.
+    let mut off = engine(t0, MediaConfig::default());
+    off.handle_sip(1, b"c", &sdp(4000));
+    command(&mut off, t0, 1, b"c", "rtp_stream", "tone.wav,-1,0").unwrap();
+    let _ = run(&mut off, t0, t0 + Duration::from_millis(501));
+    let mut n = 0;
+    off.drain_report_copies(&mut |_| n += 1);
+    assert_eq!(n, 0);
+}
+
+#[test]
 fn dtmf_without_an_audio_stream_uses_payload_type_101() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, quiet());

@@ -12,6 +12,7 @@
 pub mod call_record;
 pub mod csv;
 pub mod format;
+pub mod hep;
 pub mod messages;
 pub mod run_info;
 pub mod screen;

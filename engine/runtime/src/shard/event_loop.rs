@@ -38,6 +38,7 @@ use super::webrtc_io::WebrtcIo;
 use super::{Control, Published, ShardPlan, ShardSocket, clock, os};
 use crate::call::{ShardEvent, TxQueue};
 use crate::endpoint::{Endpoint, Event, Finished};
+use crate::output::hep::IpProto;
 use crate::poller::{Poller, Token};
 use crate::transport::Streams;
 
@@ -153,7 +154,14 @@ impl Shard {
                 .add(h.fd(), Token::Handoff, crate::poller::READ)
                 .map_err(|e| format!("cannot watch the hand-off: {e}"))?;
         }
-        let traces = Traces::new(traces, ep.env().transport.keyword());
+        let env = ep.env();
+        let proto = if env.transport.is_udp() {
+            IpProto::Udp
+        } else {
+            IpProto::Tcp
+        };
+        let local = std::net::SocketAddr::new(env.local_ip, env.local_port);
+        let traces = Traces::new(traces, env.transport.keyword(), local, proto);
         let (now, _) = clock();
         Ok(Shard {
             ep,
@@ -222,7 +230,7 @@ impl Shard {
             Sip::Udp(u) => u.receive(ep, traces, poller, handoff.as_mut(), *floor, now, wall),
             Sip::Streams(s) => {
                 let n = s.handle_io(now, poller.ready(), &mut |bytes, peer| {
-                    traces.received(wall, bytes);
+                    traces.received(wall, bytes, peer);
                     ep.handle_datagram(now, wall, bytes, peer);
                 });
                 s.handle_idle(now, &|peer| ep.carries_live_calls(peer));
@@ -237,7 +245,7 @@ impl Shard {
             h.flush();
             if poller.may_read(Token::Handoff) {
                 got += h.receive(|bytes, from| {
-                    traces.received(wall, bytes);
+                    traces.received(wall, bytes, from);
                     ep.handle_datagram(now, wall, bytes, from);
                 });
             }
@@ -319,11 +327,15 @@ impl Shard {
         }
         if let Some(m) = media.as_mut() {
             m.send(ep);
+            traces.reports(wall, m.local(), ep);
         }
         if let Some(w) = webrtc.as_mut() {
             w.send(ep);
         }
         traces.flush();
+        if let Some(w) = traces.take_warning() {
+            ep.warn(w);
+        }
     }
 
     /// Moves the endpoint's events out until the next publish.

@@ -22,6 +22,7 @@ const RECV_ROUNDS: usize = 8;
 /// A shard's RTP socket and its buffers.
 pub(crate) struct MediaIo {
     socket: socket2::Socket,
+    local: std::net::SocketAddr,
     rx: RecvBatch,
     tx: MediaTx,
 }
@@ -30,11 +31,21 @@ impl MediaIo {
     /// Takes the shard's bound, non-blocking RTP socket and registers it.
     pub(crate) fn new(socket: socket2::Socket, registry: &Registry) -> std::io::Result<MediaIo> {
         registry.add(socket.as_raw_fd(), Token::Rtp, READ)?;
+        let local = socket
+            .local_addr()?
+            .as_socket()
+            .unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         Ok(MediaIo {
             socket,
+            local,
             rx: RecvBatch::default(),
             tx: MediaTx::default(),
         })
+    }
+
+    /// The RTP socket's address (what RTCP copies for HEP name as ours).
+    pub(crate) fn local(&self) -> std::net::SocketAddr {
+        self.local
     }
 
     /// Receives what waits on the RTP socket (when the poller says it may) into `ep`.

@@ -18,6 +18,7 @@
 
 mod event_loop;
 pub mod handoff;
+pub mod hep;
 pub mod media_io;
 pub mod mmsg;
 pub mod os;
@@ -32,6 +33,7 @@ use std::time::{Instant, SystemTime};
 
 use glommio::{LocalExecutorBuilder, Placement};
 
+pub use self::hep::HepSink;
 pub use self::traces::ShardTraces;
 pub use self::udp::{PerCallSettings, udp_socket};
 use crate::call::ShardEvent;

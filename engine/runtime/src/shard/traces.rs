@@ -2,14 +2,20 @@
 //! and sent, in the order of the turn (received first, then sent), appended to the files
 //! the runner opened, one write per file per turn.
 //!
-//! Owns: the open files and the turn's formatted text. Must not: format anything itself
-//! (`output::traces` has SIPp's framing) or cost anything when tracing is off.
+//! Owns: the open files and the turn's formatted text, and the HEP export (`hep`), which
+//! sees the same messages with their addresses. Must not: format anything itself
+//! (`output::traces` has SIPp's framing, `output::hep` the HEP3 layout) or cost anything
+//! when tracing is off.
 
 use std::fs::File;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
+use super::hep::HepSink;
 use crate::call::TxQueue;
+use crate::endpoint::Endpoint;
+use crate::output::hep::IpProto;
 use crate::output::traces::{Direction, msg_block, shortmsg_of};
 
 /// Trace files a shard appends to (each opened by the runner; writes are whole blocks).
@@ -17,6 +23,7 @@ use crate::output::traces::{Direction, msg_block, shortmsg_of};
 pub struct ShardTraces {
     pub messages: Option<File>,
     pub short_messages: Option<File>,
+    pub hep: Option<HepSink>,
 }
 
 /// A shard's traces and the text of the current turn.
@@ -24,27 +31,42 @@ pub(crate) struct Traces {
     files: ShardTraces,
     /// `[transport]` as the trace titles name it.
     transport: &'static str,
+    /// The shard's own SIP address (the source of what it sends, the destination of
+    /// what it receives, as HEP records them) and the transport's IP protocol.
+    local: SocketAddr,
+    proto: IpProto,
+    /// The first HEP drop's report, for the shard loop to turn into a run warning.
+    warning: Option<String>,
     on: bool,
     full: Vec<u8>,
     short: String,
 }
 
 impl Traces {
-    pub(crate) fn new(files: ShardTraces, transport: &'static str) -> Traces {
+    pub(crate) fn new(
+        files: ShardTraces,
+        transport: &'static str,
+        local: SocketAddr,
+        proto: IpProto,
+    ) -> Traces {
         Traces {
-            on: files.messages.is_some() || files.short_messages.is_some(),
+            on: files.messages.is_some() || files.short_messages.is_some() || files.hep.is_some(),
             files,
             transport,
+            local,
+            proto,
+            warning: None,
             full: Vec::new(),
             short: String::new(),
         }
     }
 
-    /// A message received at `wall`.
+    /// A message received at `wall` from `peer`.
     #[inline]
-    pub(crate) fn received(&mut self, wall: SystemTime, bytes: &[u8]) {
+    pub(crate) fn received(&mut self, wall: SystemTime, bytes: &[u8], peer: SocketAddr) {
         if self.on {
             self.add(wall, Direction::Received, bytes);
+            self.hep(wall, peer, self.local, bytes);
         }
     }
 
@@ -53,8 +75,47 @@ impl Traces {
         if self.on {
             for t in &batch.items {
                 self.add(wall, Direction::Sent, batch.bytes(t));
+                self.hep(wall, self.local, t.dest, batch.bytes(t));
             }
         }
+    }
+
+    fn hep(&mut self, wall: SystemTime, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
+        if let Some(h) = self.files.hep.as_mut()
+            && let Some(w) = h.sip(wall, self.proto, src, dst, bytes)
+        {
+            self.warning = Some(w);
+        }
+    }
+
+    /// Copies the endpoint's RTCP reports of this turn to HEP (`-send_media_report`);
+    /// `media` is the shard's RTP socket address.
+    pub(crate) fn reports(&mut self, wall: SystemTime, media: SocketAddr, ep: &mut Endpoint) {
+        let Some(h) = self.files.hep.as_mut() else {
+            return;
+        };
+        // A media socket bound to the wildcard sends from the SIP address's interface.
+        let media = if media.ip().is_unspecified() {
+            SocketAddr::new(self.local.ip(), media.port())
+        } else {
+            media
+        };
+        let warning = &mut self.warning;
+        ep.drain_report_copies(&mut |c| {
+            let (src, dst) = if c.sent {
+                (media, c.peer)
+            } else {
+                (c.peer, media)
+            };
+            if let Some(w) = h.rtcp(wall, src, dst, c.call_id, c.report) {
+                *warning = Some(w);
+            }
+        });
+    }
+
+    /// The first HEP drop's report, once.
+    pub(crate) fn take_warning(&mut self) -> Option<String> {
+        self.warning.take()
     }
 
     fn add(&mut self, wall: SystemTime, dir: Direction, bytes: &[u8]) {

@@ -269,7 +269,7 @@ fn drain(
                             continue;
                         }
                         let (now, wall) = at.at(rx.received_at(i));
-                        traces.received(wall, bytes);
+                        traces.received(wall, bytes, from);
                         ep.handle_datagram(now, wall, bytes, from);
                     }
                 }
