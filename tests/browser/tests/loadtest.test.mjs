@@ -53,6 +53,12 @@ export const tests = [
         await dash.waitForSelector('[data-testid="dash-cps"]');
 
         await goto(page, '#/load');
+        // The five load-test scenarios are offered, each saying what it does.
+        const offered = await page.getByTestId('lt-scenario').locator('optgroup[label="Load-test scenarios"] option').allInnerTexts();
+        for (const want of ['invite_media — INVITE with SDP, RTP both ways', 'invite_media_early — early media: a 183 with SDP',
+          'invite_media_early_180 — early media in a 180', 'invite_media_savpf — SRTP', 'invite_media_scale — RTP, 30 s hold']) {
+          assert(offered.some((o) => o.startsWith(want)), `wizard offers "${want}…": ${offered.join(' | ')}`);
+        }
         await page.getByTestId('lt-director').fill(`127.0.0.1:${uas.port}`);
         await page.getByTestId('lt-scenario').selectOption('uac');
         await page.getByTestId('lt-next').click();

@@ -49,13 +49,23 @@ function loadPresets() {
   try { return JSON.parse(localStorage.getItem(PRESETS_KEY) || '{}') || {}; } catch { return {}; }
 }
 
+/** What each load-test scenario of the master does (the ids GET /load-test lists). */
+const LOAD_SCENARIO_TEXT = {
+  invite_media: 'invite_media — INVITE with SDP, RTP both ways, identity headers',
+  invite_media_early: 'invite_media_early — early media: a 183 with SDP required, RTP from it',
+  invite_media_early_180: 'invite_media_early_180 — early media in a 180 with SDP',
+  invite_media_savpf: 'invite_media_savpf — SRTP: RTP/SAVPF offer with SDES keys',
+  invite_media_scale: 'invite_media_scale — RTP, 30 s hold unless Call duration says otherwise',
+  uac: 'uac — SIPp’s built-in UAC',
+};
+
 /** The scenario picker: placing scenarios only, each listed once. */
 function scenarioSelect(loadScenarios, mine, builtin, selected) {
   const seen = new Set();
   const opt = (id, text) => { seen.add(id); return h('option', { value: id, selected: id === selected }, text); };
   const ours = loadScenarios.map((s) => (typeof s === 'string' ? s : s.id));
   const groups = [
-    ours.length ? h('optgroup', { label: 'Load-test scenarios' }, ours.map((id) => opt(id, id === 'invite_media' ? 'invite_media — INVITE with SDP, identity headers' : id === 'uac' ? 'uac — SIPp’s built-in UAC' : id))) : null,
+    ours.length ? h('optgroup', { label: 'Load-test scenarios' }, ours.map((id) => opt(id, LOAD_SCENARIO_TEXT[id] || id))) : null,
   ];
   const yours = mine.filter((s) => s.role === 'uac' && !seen.has(s.id));
   if (yours.length) groups.push(h('optgroup', { label: 'Your UAC scenarios' }, yours.map((s) => opt(s.id, s.name && s.name !== s.id ? `${s.id} — ${s.name}` : s.id))));

@@ -1,15 +1,75 @@
-//! `invite_media`: the load-test wizard's client scenario, with optional identity
-//! headers (From, P-Asserted-Identity, X-Provider) baked in per job.
+//! `invite_media` and its variants: the load-test wizard's client scenarios, with
+//! optional identity headers (From, P-Asserted-Identity, X-Provider) baked in per job.
 //!
-//! Owns: the one scenario the master adds to the engine's built-in catalogue. It places
-//! the same call as the built-in `uac` (INVITE with SDP, optional provisional answers,
-//! 200 timed as response time 1, ACK, hold for `call_duration_ms`, BYE), so it runs
-//! against any UAS, SIPp's `-sn uas` included. Identity values are checked (no line
-//! breaks, no `[`/`]` keyword brackets, no `]]>`) before they enter the XML. Must not:
-//! read files.
+//! Owns: the scenarios the master adds to the engine's built-in catalogue. Each places
+//! the call of the built-in `uac` (INVITE with a PCMU/PCMA offer, 200 timed as response
+//! time 1, ACK, hold for `call_duration_ms`, BYE) and carries RTP: a synthetic PCMU
+//! stream (G.711 silence, 50 packets/s) from the moment the peer's SDP is known until
+//! the BYE, while the peer's RTP is counted (and recorded with `record_wav`). They run
+//! against any UAS; a UAS that sends no RTP gives calls that succeed with nothing
+//! received (`-rtp_echo` on SIPp's `uas` sends it all back).
+//! - `invite_media`: provisional answers optional, media from the 200.
+//! - `invite_media_early`: a 183 with SDP is required and media starts with it (early
+//!   media), before the 200.
+//! - `invite_media_early_180`: the same with the SDP in a 180 (carriers that ring with
+//!   early media).
+//! - `invite_media_savpf`: an `RTP/SAVPF` offer with SDES keys (`a=crypto`, both
+//!   AES_CM_128 suites); the job runs with `-media_srtp`, so every packet is SRTP.
+//! - `invite_media_scale`: `invite_media` with a 30 s hold unless `call_duration_ms`
+//!   says otherwise (the Go tool's "media scale" preset; our engine needs no separate
+//!   media mode for it).
+//!
+//! Identity values are checked (no line breaks, no `[`/`]` keyword brackets, no `]]>`)
+//! before they enter the XML. Must not: read files.
 
 /// The scenario ids this module answers to.
-pub(crate) const IDS: &[&str] = &["invite_media"];
+pub(crate) const IDS: &[&str] = &[
+    "invite_media",
+    "invite_media_early",
+    "invite_media_early_180",
+    "invite_media_savpf",
+    "invite_media_scale",
+];
+
+/// `invite_media_scale`'s hold time when the job names none.
+pub(crate) const SCALE_HOLD_MS: u64 = 30_000;
+
+/// How a variant's call differs from `invite_media`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Variant {
+    /// The provisional response that must carry the SDP answer (media starts there).
+    early: Option<u16>,
+    /// An SDES-SRTP offer (`RTP/SAVPF` with `a=crypto`).
+    srtp: bool,
+}
+
+fn variant(id: &str) -> Option<Variant> {
+    let plain = Variant {
+        early: None,
+        srtp: false,
+    };
+    Some(match id {
+        "invite_media" | "invite_media_scale" => plain,
+        "invite_media_early" => Variant {
+            early: Some(183),
+            ..plain
+        },
+        "invite_media_early_180" => Variant {
+            early: Some(180),
+            ..plain
+        },
+        "invite_media_savpf" => Variant {
+            srtp: true,
+            ..plain
+        },
+        _ => return None,
+    })
+}
+
+/// Whether the job running scenario `id` needs `-media_srtp`.
+pub(crate) fn needs_srtp(id: &str) -> bool {
+    variant(id).is_some_and(|v| v.srtp)
+}
 
 /// Identity headers for the INVITE (sipstress-style `sip_from`, `sip_pai`,
 /// `sip_provider`).
@@ -50,9 +110,7 @@ pub(crate) fn name_addr(v: &str) -> String {
 
 /// The scenario XML for `id`, or `None` if `id` is not one of ours.
 pub(crate) fn xml(id: &str, ident: &Identity) -> Option<String> {
-    if !IDS.contains(&id) {
-        return None;
-    }
+    let v = variant(id)?;
     let from = ident.from.as_deref().map_or_else(
         || "sipp <sip:sipp@[local_ip]:[local_port]>".to_string(),
         name_addr,
@@ -77,10 +135,36 @@ pub(crate) fn xml(id: &str, ident: &Identity) -> Option<String> {
              \x20   Subject: Load Test\n"
         )
     };
+    // Media starts once the peer's SDP is in: with the early answer, or after the ACK.
+    const START_MEDIA: &str = "<action><exec rtp_stream=\"synthetic,-1,0\"/></action>";
+    let provisional: String = [100u16, 180, 183]
+        .iter()
+        .map(|code| {
+            if v.early == Some(*code) {
+                format!("  <recv response=\"{code}\">{START_MEDIA}</recv>\n")
+            } else {
+                format!("  <recv response=\"{code}\" optional=\"true\"/>\n")
+            }
+        })
+        .collect();
+    let after_ack = if v.early.is_some() {
+        String::new()
+    } else {
+        format!("  <nop>{START_MEDIA}</nop>\n")
+    };
+    let (profile, crypto) = if v.srtp {
+        (
+            "RTP/SAVPF",
+            "    a=crypto:[cryptotag1audio] [cryptosuiteaescm128sha1801audio] inline:[cryptokeyparams1audio]\n\
+             \x20   a=crypto:[cryptotag2audio] [cryptosuiteaescm128sha1322audio] inline:[cryptokeyparams2audio]\n",
+        )
+    } else {
+        ("RTP/AVP", "")
+    };
     Some(format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
-<!-- gossipper load-test scenario "invite_media" (generated per job). -->
-<scenario name="invite_media">
+<!-- gossipper load-test scenario "{id}" (generated per job). -->
+<scenario name="{id}">
   <send retrans="500">
     <![CDATA[
 {invite}{extra}    Content-Type: application/sdp
@@ -91,21 +175,18 @@ pub(crate) fn xml(id: &str, ident: &Identity) -> Option<String> {
     s=-
     c=IN IP[media_ip_type] [media_ip]
     t=0 0
-    m=audio [media_port] RTP/AVP 0 8
+    m=audio [media_port] {profile} 0 8
     a=rtpmap:0 PCMU/8000
     a=rtpmap:8 PCMA/8000
-    ]]>
+{crypto}    ]]>
   </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
+{provisional}  <recv response="200" rtd="true"/>
   <send>
     <![CDATA[
 {ack}    Content-Length: 0
     ]]>
   </send>
-  <pause/>
+{after_ack}  <pause/>
   <send retrans="500">
     <![CDATA[
 {bye}    Content-Length: 0
@@ -139,6 +220,34 @@ mod tests {
         load(&x).unwrap();
         assert!(!x.contains("P-Asserted-Identity"));
         assert!(xml("nope", &Identity::default()).is_none());
+    }
+
+    #[test]
+    fn every_variant_loads_and_starts_media_where_its_answer_comes() {
+        for id in IDS {
+            let x = xml(id, &Identity::default()).unwrap();
+            load(&x).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(
+                x.matches("rtp_stream=\"synthetic,-1,0\"").count(),
+                1,
+                "{id}"
+            );
+            assert!(x.contains(&format!("<scenario name=\"{id}\">")), "{id}");
+        }
+        let early = xml("invite_media_early", &Identity::default()).unwrap();
+        assert!(early.contains("<recv response=\"183\"><action>"));
+        assert!(early.contains("<recv response=\"180\" optional=\"true\"/>"));
+        assert!(!early.contains("<nop>"));
+        let e180 = xml("invite_media_early_180", &Identity::default()).unwrap();
+        assert!(e180.contains("<recv response=\"180\"><action>"));
+        assert!(e180.contains("<recv response=\"183\" optional=\"true\"/>"));
+        let plain = xml("invite_media", &Identity::default()).unwrap();
+        assert!(plain.contains("<nop><action>"));
+        assert!(plain.contains("RTP/AVP 0 8") && !plain.contains("a=crypto"));
+        let savpf = xml("invite_media_savpf", &Identity::default()).unwrap();
+        assert!(savpf.contains("RTP/SAVPF 0 8"));
+        assert_eq!(savpf.matches("a=crypto:").count(), 2);
+        assert!(needs_srtp("invite_media_savpf") && !needs_srtp("invite_media"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use gossipper_engine::config::{JobSpec, ScenarioSource, TransportMode};
 use gossipper_engine::files::{FileAccess, JobRoots};
-use gossipper_engine::media::RecordCalls;
+use gossipper_engine::media::{RecordCalls, SrtpPolicy};
 use gossipper_engine::scenario::builtin;
 use gossipper_engine::stats::thresholds;
 
@@ -494,6 +494,14 @@ fn engine(
                 "the profile has a webrtc transport, but built-in \"{id}\" is not a WebRTC scenario (use webrtc_uac or webrtc_uas)"
             ),
         ));
+    }
+    // The load-test variants' own settings (see `invite_media`); the job's overrides
+    // below still win for the hold time.
+    if invite_media::needs_srtp(&scenario_id) {
+        job.media_srtp = SrtpPolicy::Sdes;
+    }
+    if scenario_id == "invite_media_scale" {
+        job.default_pause_ms = invite_media::SCALE_HOLD_MS;
     }
     apply_overrides(&mut job, o, &ident)?;
     // record_wav / record_wav_duplex: every call's audio into the job's recordings folder.
