@@ -25,11 +25,13 @@ pub(crate) fn binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/gossipper")
 }
 
-/// A fresh, unique data dir (removed when the [`Master`] is dropped).
+/// A fresh, unique data dir (removed when the [`Master`] is dropped). Its own prefix:
+/// `scratch_dir`'s names are `gossipper-e2e-{name}-{pid}-{n}` with a counter of their own,
+/// so a test giving both the same tag once had its scratch files deleted by the master.
 pub(crate) fn temp_data_dir(tag: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "gossipper-e2e-{tag}-{}-{}",
+        "gossipper-ui-data-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
