@@ -522,6 +522,12 @@ pub struct JobSpec {
     pub tls_version: Option<String>,
     /// `-ws_path`: request path of the WebSocket upgrade (gossipper extra).
     pub ws_path: Option<String>,
+    /// issue 20: this run is segment `i/N` of a run split over N workers
+    /// (`crate::segment`); the other fields are the whole run's, the runner divides them.
+    pub segment: Option<crate::segment::Segment>,
+    /// issue 20: the instant (Unix ms) the run's calls start, so that N workers begin on
+    /// the same millisecond (`None`: at once; an instant already past: at once).
+    pub start_at_unix_ms: Option<u64>,
     /// The rule for every file the run reads or writes because the scenario, the command
     /// line or a profile names it (`files`): `Cwd` for SIPp's command line, `Confined`
     /// for a job of the master. The default reads nothing.
@@ -610,6 +616,8 @@ impl Default for JobSpec {
             file_access: crate::files::FileAccess::NoFiles,
             tls_version: None,
             ws_path: None,
+            segment: None,
+            start_at_unix_ms: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! | [`media`] | the shard's RTP: streams, routing, RTCP, recordings, `rtpcheck` |
 //! | [`webrtc`] | the shard's WebRTC calls: a str0m bridge per call (ICE, DTLS-SRTP), their SDP, audio and media actions |
 //! | [`load`] | the pacer and the run's arithmetic (rates, shares, limits) |
+//! | [`segment`] | one run split exactly over N workers (`--segment i/N`) |
 //! | [`stats`] | the counting: counters, timers, media numbers, thresholds |
 //! | [`output`] | what a run reports, and the writers (screens, CSV, summary, traces) |
 //! | [`config`] | the one resolved run configuration (`JobSpec`) |
@@ -74,6 +75,7 @@ pub mod media;
 pub mod output;
 pub mod rng;
 pub mod scenario;
+pub mod segment;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod sip;

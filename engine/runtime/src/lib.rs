@@ -57,7 +57,7 @@
 //! (`shard::webrtc_io`, `Token::Webrtc`).
 
 pub use gossipper_proto::{
-    call, config, endpoint, load, media, output, rng, scenario, sip, stats, webrtc,
+    call, config, endpoint, load, media, output, rng, scenario, segment, sip, stats, webrtc,
 };
 
 pub mod files;

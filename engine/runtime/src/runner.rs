@@ -16,6 +16,7 @@ use crate::files::{Disk, FileError, MAX_DATA_FILE_BYTES, MAX_FILE_BYTES, ReadFil
 use crate::load::{self, Pacer};
 use crate::media::{self, library::MediaLibrary};
 use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
+use crate::segment::Segment;
 use crate::shard::{
     self, Budget, Control, Endpoint, Finished, Published, ShardPlan, ShardSocket, ShardTraces,
 };
@@ -111,6 +112,8 @@ pub struct Prepared {
     control: Arc<Control>,
     published: Vec<Arc<Mutex<Published>>>,
     spec: JobSpec,
+    /// When the calls start: now, or the spec's `start_at_unix_ms` (issue 20).
+    start: Instant,
 }
 
 /// SIPp's default `-max_socket`.
@@ -373,8 +376,17 @@ fn bind_media_port(
     }
 }
 
-/// Loads, validates and binds everything a run needs, without starting it.
-pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
+/// The longest a run may wait for its `start_at_unix_ms`.
+const MAX_START_WAIT: Duration = Duration::from_secs(3600);
+
+/// Loads, validates and binds everything a run needs, without starting it. A spec with
+/// a `segment` runs that segment's share of the run (`gossipper_proto::segment`).
+pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
+    let segment = whole.segment.unwrap_or(Segment::WHOLE);
+    let seg_spec = segment
+        .apply(whole)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let spec = &seg_spec;
     let stream_kind = StreamKind::of(spec.transport);
     let sc = Arc::new(checked_scenario(spec)?);
     // issue 8: every media file is read now; a bad one fails the load, naming it.
@@ -444,7 +456,8 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         .call_limit
         .unwrap_or_else(|| load::default_call_limit(rate_cps, spec.default_pause_ms));
     let control = Arc::new(Control::new(rate_cps));
-    let (now, _) = clock();
+    let (now, wall) = clock();
+    let now = start_instant(spec.start_at_unix_ms, now, wall)?;
     let mut plans = Vec::with_capacity(shards);
     let mut published = Vec::with_capacity(shards);
     let mut first_local = None;
@@ -551,10 +564,11 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
             inject.clone(),
             Pacer::new(
                 rate_cps / shards as f64,
-                now + load::shard_phase(i, rate_cps),
+                now + segment.phase(whole.rate_cps()) + load::shard_phase(i, rate_cps),
             ),
             budget,
         );
+        core.set_segment(segment);
         if i == 0
             && let Some(note) = streams.as_ref().and_then(|p| p.note.clone())
         {
@@ -601,7 +615,9 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         }
         if let Some(users) = spec.users {
             let n = load::share(users, shards, i);
-            let first = (0..i).map(|j| load::share(users, shards, j)).sum::<u64>() + 1;
+            let first = (0..i).map(|j| load::share(users, shards, j)).sum::<u64>()
+                + whole.users.map_or(0, |u| segment.offset(u))
+                + 1;
             core.start_users(first, n);
         }
         let p = Arc::new(Mutex::new(Published::default()));
@@ -644,7 +660,30 @@ pub fn prepare(spec: &JobSpec) -> Result<Prepared, RunError> {
         control,
         published,
         spec: spec.clone(),
+        start: now,
     })
+}
+
+/// The instant the calls start: `now`, or `start_at_unix_ms` (Unix ms) on the clock of
+/// `now` (an instant already past starts at once; one over [`MAX_START_WAIT`] away is
+/// refused).
+fn start_instant(
+    start_at_unix_ms: Option<u64>,
+    now: Instant,
+    wall: SystemTime,
+) -> Result<Instant, RunError> {
+    let Some(ms) = start_at_unix_ms else {
+        return Ok(now);
+    };
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+    match at.duration_since(wall) {
+        Ok(wait) if wait > MAX_START_WAIT => Err(RunError::Config(format!(
+            "start_at_unix_ms {ms} is more than {} s away",
+            MAX_START_WAIT.as_secs()
+        ))),
+        Ok(wait) => Ok(now + wait),
+        Err(_) => Ok(now),
+    }
 }
 
 impl Prepared {
@@ -653,8 +692,15 @@ impl Prepared {
         Arc::clone(&self.control)
     }
 
-    /// Runs to the end, calling `observer` every tick.
+    /// The configuration this run runs: the spec's, or its segment's share.
+    pub fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    /// Runs to the end, calling `observer` every tick (from the spec's
+    /// `start_at_unix_ms` when it names one: until then, it waits).
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<RunReport, RunError> {
+        std::thread::sleep(self.start.saturating_duration_since(Instant::now()));
         let (started, started_at) = clock();
         let want_finished = observer.wants_finished_calls();
         let message_file = observer.message_trace();

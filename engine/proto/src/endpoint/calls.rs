@@ -357,7 +357,8 @@ impl Endpoint {
 
     fn next_call_number(&mut self) -> u64 {
         self.created += 1;
-        (self.created - 1) * self.shards as u64 + self.index as u64 + 1
+        let local = (self.created - 1) * self.shards as u64 + self.index as u64 + 1;
+        self.segment.call_number(local)
     }
 
     pub(super) fn open_calls(&mut self, now: Instant, previous_tick: Instant, wall: SystemTime) {

@@ -70,6 +70,7 @@ use crate::load::Pacer;
 use crate::media::{MediaEngine, MediaTx, PendingRecording};
 use crate::rng::Rng;
 use crate::scenario::{Role, Scenario};
+use crate::segment::Segment;
 use crate::sip::SipMessage;
 use crate::stats::ShardStats;
 use crate::webrtc::{WebrtcCalls, WebrtcTx};
@@ -110,6 +111,8 @@ pub struct Endpoint {
     pub(crate) budget: Budget,
     /// Local sequence of created calls (call numbers interleave across shards).
     created: u64,
+    /// The run's segment this shard belongs to (call numbers interleave across them).
+    segment: Segment,
     /// -users: ids of users whose call ended and who start again.
     users_waiting: Vec<u64>,
     /// Stop creating calls (soft quit, `-m` reached).
@@ -177,6 +180,7 @@ impl Endpoint {
             pacer,
             budget,
             created: 0,
+            segment: Segment::WHOLE,
             users_waiting: Vec::new(),
             stopping: false,
             last_tick,
@@ -212,6 +216,12 @@ impl Endpoint {
     /// -trace_rtt want them; collecting costs a little per call).
     pub fn collect_finished(&mut self, on: bool) {
         self.collect_finished = on;
+    }
+
+    /// Makes this shard part of segment `segment` of a run split over workers: its
+    /// call numbers become the run's (`Segment::call_number`).
+    pub fn set_segment(&mut self, segment: Segment) {
+        self.segment = segment;
     }
 
     /// Sets up -users: `n` users on this shard start a call each as soon as possible.

@@ -11,6 +11,7 @@
 //! map one to one.
 
 pub mod media;
+mod state;
 pub mod thresholds;
 pub mod timing;
 
@@ -52,7 +53,8 @@ macro_rules! counters {
 
 counters! {
     /// Cumulative counters, named as SIPp prints them (CSV column in the comment).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[serde(default)]
     pub struct Counters {
         /// IncomingCall: calls created by a received request (server scenarios).
         pub incoming_calls: u64,
@@ -231,7 +233,8 @@ impl Counters {
 counters! {
     /// WebRTC calls of `webrtc="true"` scenarios: set-ups, and their failures by cause
     /// (the names of `WebrtcFailure`; summary.json's `webrtc.failures`).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[serde(default)]
     pub struct WebrtcCounters {
         /// Calls that got a bridge (and a socket).
         pub calls: u64,
@@ -274,7 +277,8 @@ impl WebrtcCounters {
 
 counters! {
     /// Per scenario step: the columns of SIPp's scenario screen and -trace_counts.
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[serde(default)]
     pub struct StepCounters {
         /// Messages sent (send) or received (recv), or calls that went through (pause, nop).
         pub messages: u64,
@@ -285,8 +289,11 @@ counters! {
 }
 
 /// Everything one shard has counted since the run started. Cumulative only: periodic
-/// values are the difference of two snapshots.
-#[derive(Clone, Debug, Default)]
+/// values are the difference of two snapshots. Serialised whole (histograms as their
+/// non-empty buckets, media with the sums behind its averages: `state`), it is the
+/// `state` line a segment's worker sends, so N workers merge as N shards do.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ShardStats {
     pub counters: Counters,
     /// One entry per scenario command (same index as `Scenario::commands`).
@@ -301,6 +308,7 @@ pub struct ShardStats {
     /// Highest `current_calls` seen.
     pub peak_calls: u64,
     /// RTP/RTCP counters and per-call quality (zeros without media).
+    #[serde(with = "state::media")]
     pub media: media::MediaStats,
     /// When the first and the last call of the run were created, in µs since the run
     /// started (the shards share one start): the window over which the achieved rate is

@@ -37,6 +37,30 @@ impl Histogram {
         (idx as usize).min((SUB * POWERS) as usize - 1)
     }
 
+    /// The non-empty buckets as `[lowest value µs, count]`, ascending: the whole
+    /// histogram, exactly (what `state` lines and `histograms.json` carry).
+    pub fn buckets(&self) -> Vec<[u64; 2]> {
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| [Self::value_of(i), *n])
+            .collect()
+    }
+
+    /// The histogram of [`Histogram::buckets`]' pairs: each value lands in its bucket
+    /// (a value that is no bucket's lowest lands where [`Histogram::record`] puts it).
+    pub fn from_buckets(pairs: &[[u64; 2]]) -> Histogram {
+        let mut h = Histogram::default();
+        for &[value, n] in pairs {
+            if let Some(b) = h.buckets.get_mut(Self::index(value)) {
+                *b = b.saturating_add(n);
+                h.count = h.count.saturating_add(n);
+            }
+        }
+        h
+    }
+
     /// The lowest value that falls into bucket `idx`.
     fn value_of(idx: usize) -> u64 {
         let idx = idx as u32;
@@ -105,7 +129,8 @@ impl Histogram {
 }
 
 /// One timer's statistics (a response time `rtd`, or the call length).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct TimeStat {
     pub count: u64,
     pub sum_us: u64,
@@ -118,7 +143,23 @@ pub struct TimeStat {
     pub edges_ms: Vec<u64>,
     /// `edges_ms.len() + 1` counts: `< edge[0]`, …, `>= edge[last]`.
     pub repartition: Vec<u64>,
+    #[serde(with = "histogram_buckets")]
     pub histogram: Histogram,
+}
+
+/// A [`Histogram`] in JSON: its non-empty buckets, `[[lowest value µs, count], …]`.
+mod histogram_buckets {
+    use super::Histogram;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(h: &Histogram, s: S) -> Result<S::Ok, S::Error> {
+        h.buckets().serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram, D::Error> {
+        let pairs = Vec::<[u64; 2]>::deserialize(d)?;
+        Ok(Histogram::from_buckets(&pairs))
+    }
 }
 
 impl TimeStat {
@@ -205,6 +246,20 @@ mod tests {
         let p99 = h.quantile(0.99) as f64;
         assert!((p50 - 50_000.0).abs() / 50_000.0 < 0.02, "p50 {p50}");
         assert!((p99 - 99_000.0).abs() / 99_000.0 < 0.02, "p99 {p99}");
+    }
+
+    #[test]
+    fn buckets_are_the_whole_histogram() {
+        let mut h = Histogram::default();
+        for v in (0..200_000u64).step_by(37).chain([u64::MAX, 5_000_000_000]) {
+            h.record(v);
+        }
+        let back = Histogram::from_buckets(&h.buckets());
+        assert_eq!(back.buckets(), h.buckets());
+        assert_eq!(back.count(), h.count());
+        for q in [0.0, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(back.quantile(q), h.quantile(q));
+        }
     }
 
     #[test]
