@@ -9,6 +9,9 @@
 //!   loaded (the numbers are the engine's `stats_line::PlanLine`);
 //! - `{"kind":"stats","job_id","ts",…}` every `stats_interval_ms`, and once at the end
 //!   (the engine's `stats_line::StatsLine`);
+//! - `{"kind":"state","job_id","ts","state":{…}}` just before each stats line, from a
+//!   worker that runs a segment (issue 20): its whole `ShardStats` (histograms as their
+//!   buckets), which the worker that fanned the job out merges as shards merge;
 //! - `{"kind":"error","job_id","error","ts"}` when the job cannot run;
 //! - `{"kind":"exit","job_id","code","stopped","ts"[, "error"]}` last.
 //!
@@ -50,6 +53,15 @@ pub(crate) enum WorkerLine {
         ts: u64,
         #[serde(flatten)]
         stats: Box<StatsLine>,
+    },
+    /// A segment's whole counts so far (see the module doc).
+    State {
+        #[serde(default)]
+        job_id: String,
+        #[serde(default)]
+        ts: u64,
+        /// A `gossipper_engine::stats::ShardStats`, read by the fan-out.
+        state: serde_json::Value,
     },
     /// Why the job cannot run.
     Error {

@@ -73,8 +73,111 @@ pub(crate) struct JobFile {
     /// What the job is called, for report.html and worker.log.
     #[serde(default)]
     pub(crate) about: About,
+    /// issue 20: how many worker processes run the job, each its segment (`worker::fanout`).
+    #[serde(default, skip_serializing_if = "Workers::is_one")]
+    pub(crate) workers: Workers,
     /// What to run.
     pub(crate) run: Run,
+}
+
+/// The most workers one job may fan out to (the master also caps it at 4 per core).
+pub(crate) const MAX_WORKERS: u32 = 64;
+
+/// One job on N worker processes (`"workers": {"count": 3, "netns": ["a", "b", "c"]}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Workers {
+    /// How many (1: the job runs in this process, as without the key).
+    pub(crate) count: u32,
+    /// The network namespace of each worker (`ip netns exec NAME`), one per worker, or
+    /// none (all in the fan-out's namespace).
+    pub(crate) netns: Vec<String>,
+}
+
+impl Default for Workers {
+    fn default() -> Workers {
+        Workers {
+            count: 1,
+            netns: Vec::new(),
+        }
+    }
+}
+
+impl Workers {
+    fn is_one(&self) -> bool {
+        *self == Workers::default()
+    }
+
+    /// Why these workers cannot run `run` (`None`: they can). Names the field.
+    pub(crate) fn refusal(&self, run: &Run) -> Option<String> {
+        if self.count == 0 || self.count > MAX_WORKERS {
+            return Some(format!(
+                "workers.count {}: from 1 to {MAX_WORKERS}",
+                self.count
+            ));
+        }
+        if !self.netns.is_empty() && self.netns.len() != self.count as usize {
+            return Some(format!(
+                "workers.netns: {} names for {} workers (one each, or none)",
+                self.netns.len(),
+                self.count
+            ));
+        }
+        if let Some(bad) = self.netns.iter().find(|n| !netns_name(n)) {
+            return Some(format!(
+                "workers.netns \"{}\": a name of letters, digits, '-', '_' or '.'",
+                bad.chars().take(64).collect::<String>()
+            ));
+        }
+        if self.count == 1 {
+            return None;
+        }
+        let Run::Engine(job) = run else {
+            return Some("workers.count: a tool runs in one worker".into());
+        };
+        if job.segment.is_some() {
+            return Some("workers.count: run.engine.segment is already a segment".into());
+        }
+        if let Some(field) = [
+            ("max_calls", job.max_calls),
+            ("users", job.users),
+            ("call_limit", job.call_limit),
+        ]
+        .into_iter()
+        .find_map(|(f, v)| v.filter(|v| *v < u64::from(self.count)).map(|_| f))
+        {
+            return Some(format!(
+                "workers.count {}: run.engine.{field} is smaller than the workers",
+                self.count
+            ));
+        }
+        if self.netns.is_empty() {
+            // One address for all: what only one process can bind.
+            let fixed = [
+                ("local_port", job.local_port.is_some()),
+                ("media_port", job.media_port.is_some()),
+                ("control_port", job.control_port.is_some()),
+                ("trace.metrics_addr", job.trace.metrics_addr.is_some()),
+            ];
+            if let Some((f, _)) = fixed.iter().find(|(_, set)| *set) {
+                return Some(format!(
+                    "workers.count {}: run.engine.{f} is one address, which only one worker can bind (give workers.netns)",
+                    self.count
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// A network namespace name as `ip netns` takes it (no path).
+fn netns_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n != "."
+        && n != ".."
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// What the job is called and what it was asked, around the numbers of report.html.
@@ -153,6 +256,8 @@ pub(crate) enum SpecError {
         confined: PathBuf,
         artifacts: PathBuf,
     },
+    #[error("{0}")]
+    Workers(String),
     #[error("run.tool.report_html.out \"{0}\": a tool writes only NAME.html into its own folder")]
     ToolOut(String),
     #[error(
@@ -179,6 +284,7 @@ impl JobFile {
             artifacts_dir: artifacts_dir.into(),
             stats_interval_ms: DEFAULT_STATS_INTERVAL_MS,
             about,
+            workers: Workers::default(),
             run,
         }
     }
@@ -212,6 +318,9 @@ impl JobFile {
     pub(crate) fn check(&self) -> Result<(), SpecError> {
         if self.stats_interval_ms < MIN_STATS_INTERVAL_MS {
             return Err(SpecError::Interval);
+        }
+        if let Some(why) = self.workers.refusal(&self.run) {
+            return Err(SpecError::Workers(why));
         }
         match &self.run {
             Run::Engine(job) => {
@@ -399,6 +508,46 @@ mod tests {
         let mut f = engine_file();
         f.stats_interval_ms = 1;
         assert!(matches!(f.check(), Err(SpecError::Interval)));
+    }
+
+    #[test]
+    fn workers_that_cannot_split_the_run_are_refused_by_field() {
+        let with = |count, netns: &[&str], edit: &dyn Fn(&mut JobSpec)| {
+            let mut f = engine_file();
+            let Run::Engine(job) = &mut f.run else {
+                unreachable!()
+            };
+            edit(job);
+            f.workers = Workers {
+                count,
+                netns: netns.iter().map(|n| n.to_string()).collect(),
+            };
+            f.check().err().map(|e| e.to_string())
+        };
+        let none = |_: &mut JobSpec| {};
+        assert_eq!(with(3, &[], &none), None);
+        assert_eq!(with(3, &["a", "b", "c"], &none), None);
+        let e = |count, netns: &[&str], edit: &dyn Fn(&mut JobSpec), want: &str| {
+            let got = with(count, netns, edit).unwrap_or_default();
+            assert!(got.contains(want), "{got} lacks {want}");
+        };
+        e(0, &[], &none, "workers.count 0");
+        e(65, &[], &none, "workers.count 65");
+        e(2, &["a"], &none, "workers.netns");
+        e(2, &["a", "../x"], &none, "workers.netns \"../x\"");
+        e(4, &[], &|j| j.max_calls = Some(3), "run.engine.max_calls");
+        e(
+            2,
+            &[],
+            &|j| j.local_port = Some(5070),
+            "run.engine.local_port",
+        );
+        assert_eq!(with(2, &["a", "b"], &|j| j.local_port = Some(5070)), None);
+        let text = engine_file().to_json().unwrap();
+        assert!(
+            !String::from_utf8(text).unwrap().contains("workers"),
+            "one worker is not written"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! human-readable log (`worker.log`). Flow: `main` → `run` → exit code. Must not: open
 //! the master's data dir beyond what the spec names (no store, no profiles).
 
+mod fanout;
 mod observer;
 pub(crate) mod tools;
 
@@ -29,6 +30,7 @@ use gossipper_engine::output::stats_line::PlanLine;
 use gossipper_engine::output::summary;
 use gossipper_engine::output::verdict::VerdictStatus;
 use gossipper_engine::runner::{self, RunError};
+use gossipper_engine::segment::Segment;
 
 use crate::exporter::Exporter;
 use crate::job::line::WorkerLine;
@@ -42,7 +44,7 @@ fn now_ms() -> u64 {
 }
 
 fn usage() -> &'static str {
-    "usage: gossipper worker --spec <path> [--quiet]"
+    "usage: gossipper worker --spec <path> [--segment I/N | --segments N] [--start-at UNIX_MS] [--quiet]"
 }
 
 /// `--quiet`: set once by `main` before anything is logged.
@@ -57,7 +59,8 @@ fn note(args: std::fmt::Arguments<'_>) {
 }
 
 /// `gossipper worker --help`.
-const HELP: &str = r#"usage: gossipper worker --spec <path> [--quiet]
+const HELP: &str = r#"usage: gossipper worker --spec <path> [--segment I/N | --segments N]
+                        [--start-at UNIX_MS] [--quiet]
 
 Runs one job described by a resolved JSON spec: the master (`gossipper ui`) resolves
 each job once and writes artifacts/jobs/<id>/spec.json; a spec may be written by hand
@@ -81,16 +84,115 @@ folder, and logs to stderr (with --quiet, only errors: no progress lines, warnin
 <log> text; stdout's JSON lines are the same). SIGTERM or SIGINT stops it: no new calls, open calls
 finish (a second signal, or 4.5 s, aborts them), and the artifacts are written.
 
+Segments (one run split over N workers, on one host or many): --segment I/N runs
+segment I (0-based) of N: the rate, -rate_increase and -rate_max divided by N (the
+first call I/rate after the start, so the N workers' calls interleave as one run's),
+max_calls, call_limit, users and max_sockets shared (10 over 3: 4, 3, 3; each must be
+at least N), call numbers interleaved (the worker's k-th call is number (k-1)*N+I+1,
+so [call_number], Call-IDs and sequential -inf rows are one run's), user ids in
+blocks. --segments N takes I from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job).
+--start-at UNIX_MS starts the calls at that instant (at most an hour away), so N
+workers begin on the same millisecond. The spec may say the same with
+"run.engine.segment": {"index": I, "count": N} and "run.engine.start_at_unix_ms".
+A segment's worker also prints a {"kind":"state",…} line before each stats line: its
+whole counts and histograms, which a fan-out merges exactly.
+
+"workers": {"count": N, "netns": ["ns0", …]} (top level, 2 to 64) makes this worker a
+fan-out: it starts N workers (segments 0..N-1 of the run, one process each, a common
+start 1 s ahead; each in network namespace netns[i] through `ip netns exec` when netns
+is given), keeps each one's files under workers/<i>/ (spec.json, stats.jsonl with its
+state lines, worker.log, summary.json, call_records.jsonl, report.html), and prints one
+merged line stream: counters added and histograms added bucket by bucket (percentiles
+are those of the merged histogram, never averages), and writes the merged
+summary.json, report.html and call_records.jsonl (the workers' records, concatenated).
+
 Exit codes: 0 every call succeeded, 1 a call failed, 2 a threshold or health gate
 failed or the run missed its target, 254 a socket could not be bound, 255 the spec,
 the configuration or the scenario is unusable.
 "#;
 
-/// The spec's path and whether `--quiet` (or `-quiet`) was given, in any position.
-fn parse_args(args: &[String]) -> Option<(PathBuf, bool)> {
-    let quiet = |a: &String| a == "--quiet" || a == "-quiet";
-    let rest: Vec<String> = args.iter().filter(|a| !quiet(a)).cloned().collect();
-    spec_path(&rest).map(|p| (p, rest.len() < args.len()))
+/// What the command line asks besides the spec.
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    quiet: bool,
+    /// `--segment I/N`, or `--segments N` with `$JOB_COMPLETION_INDEX`.
+    segment: Option<Segment>,
+    /// `--start-at UNIX_MS`.
+    start_at_unix_ms: Option<u64>,
+}
+
+/// The spec's path and the options, in any order; an error names the flag.
+/// `completion_index` is `$JOB_COMPLETION_INDEX`.
+fn parse_args(
+    args: &[String],
+    completion_index: Option<&str>,
+) -> Result<(PathBuf, Options), String> {
+    let mut opts = Options::default();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with('-') => (f, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let flag = flag.trim_start_matches('-');
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("--{name} needs a value"))
+        };
+        match flag {
+            "quiet" => opts.quiet = true,
+            "segment" => {
+                let v = value("segment")?;
+                opts.segment = Some(Segment::parse(&v).map_err(|e| format!("--segment: {e}"))?);
+            }
+            "segments" => {
+                let v = value("segments")?;
+                let n: u32 = v
+                    .parse()
+                    .map_err(|_| format!("--segments \"{v}\": expected a count"))?;
+                let i = completion_index
+                    .ok_or("--segments needs $JOB_COMPLETION_INDEX (or give --segment I/N)")?;
+                let i: u32 = i
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("$JOB_COMPLETION_INDEX \"{i}\": expected an index"))?;
+                opts.segment = Some(Segment::new(i, n).map_err(|e| format!("--segments: {e}"))?);
+            }
+            "start-at" | "start_at" => {
+                let v = value("start-at")?;
+                opts.start_at_unix_ms = Some(
+                    v.parse()
+                        .map_err(|_| format!("--start-at \"{v}\": expected Unix ms"))?,
+                );
+            }
+            _ => rest.push(a.clone()),
+        }
+    }
+    let path = spec_path(&rest).ok_or_else(|| usage().to_string())?;
+    Ok((path, opts))
+}
+
+/// Puts the command line's segment and start into the spec (a tool has neither).
+fn apply_options(spec: &mut JobFile, opts: &Options) -> Result<(), String> {
+    if opts.segment.is_none() && opts.start_at_unix_ms.is_none() {
+        return Ok(());
+    }
+    let Run::Engine(job) = &mut spec.run else {
+        return Err("--segment and --start-at apply to an engine run, not a tool".into());
+    };
+    if opts.segment.is_some() && spec.workers.count > 1 {
+        return Err("--segment: this spec fans out over workers itself (\"workers\")".into());
+    }
+    if let Some(s) = opts.segment {
+        job.segment = Some(s);
+    }
+    if let Some(at) = opts.start_at_unix_ms {
+        job.start_at_unix_ms = Some(at);
+    }
+    Ok(())
 }
 
 fn spec_path(args: &[String]) -> Option<PathBuf> {
@@ -106,19 +208,30 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         print!("{HELP}");
         return ExitCode::SUCCESS;
     }
-    let Some((path, quiet)) = parse_args(args) else {
-        eprintln!("{}", usage());
-        return ExitCode::from(exit::FATAL);
+    let index = std::env::var("JOB_COMPLETION_INDEX").ok();
+    let (path, opts) = match parse_args(args, index.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("gossipper worker: {e}");
+            return ExitCode::from(exit::FATAL);
+        }
     };
-    QUIET.store(quiet, Ordering::Relaxed);
+    QUIET.store(opts.quiet, Ordering::Relaxed);
     let mut lines = Lines::stdout();
-    let spec = match read_spec(&path) {
+    let spec = match read_spec(&path).and_then(|mut s| {
+        apply_options(&mut s, &opts)?;
+        s.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(s)
+    }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("gossipper worker: {e}");
             return ExitCode::from(fail(&mut lines, "", &e, exit::FATAL));
         }
     };
+    if spec.workers.count > 1 {
+        return ExitCode::from(fanout::run(&spec, lines, opts.quiet));
+    }
     ExitCode::from(run(&spec, lines))
 }
 
@@ -217,6 +330,10 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
             return fail(&mut lines, job_id, &msg, code);
         }
     };
+    // A segment's worker reports its own share (its target, its -m).
+    let whole_job = job;
+    let seg_job = prepared.spec().clone();
+    let job = &seg_job;
     let about = &spec.about;
     let scenario = match about.scenario_id.as_str() {
         "" => prepared.scenario.name.as_str(),
@@ -284,6 +401,7 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
     };
     let interval = Duration::from_millis(spec.stats_interval_ms);
     let mut obs = JobObserver::new(job_id, interval, lines, records, empty, signals, exporter);
+    obs.send_state = whole_job.segment.is_some();
     let report = match prepared.run(&mut obs) {
         Ok(r) => r,
         Err(e) => {
@@ -395,6 +513,60 @@ mod tests {
         );
         assert_eq!(spec_path(&[]), None);
         assert_eq!(spec_path(&["--spec".into()]), None);
+    }
+
+    #[test]
+    fn segment_flags_read_from_the_line_or_the_completion_index() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (p, o) = parse_args(
+            &args(&[
+                "--quiet",
+                "--spec",
+                "/s.json",
+                "--segment",
+                "1/3",
+                "--start-at=77",
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p, PathBuf::from("/s.json"));
+        assert_eq!(
+            o,
+            Options {
+                quiet: true,
+                segment: Some(Segment { index: 1, count: 3 }),
+                start_at_unix_ms: Some(77),
+            }
+        );
+        let (_, o) = parse_args(&args(&["--spec=/s.json", "--segments", "4"]), Some("3")).unwrap();
+        assert_eq!(o.segment, Some(Segment { index: 3, count: 4 }));
+        for (bad, index, names) in [
+            (
+                &["--spec", "/s", "--segments", "4"][..],
+                None,
+                "JOB_COMPLETION_INDEX",
+            ),
+            (
+                &["--spec", "/s", "--segments", "4"][..],
+                Some("4"),
+                "--segments",
+            ),
+            (&["--spec", "/s", "--segment", "3/3"][..], None, "--segment"),
+            (
+                &["--spec", "/s", "--start-at", "soon"][..],
+                None,
+                "--start-at",
+            ),
+            (
+                &["--spec", "/s", "--segment"][..],
+                None,
+                "--segment needs a value",
+            ),
+        ] {
+            let e = parse_args(&args(bad), index).unwrap_err();
+            assert!(e.contains(names), "{e} lacks {names}");
+        }
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub(crate) struct JobObserver {
     pub(crate) last_error: Option<String>,
     /// `trace.metrics_addr`: the run's `/metrics`, refreshed with every stats line.
     exporter: Option<Exporter>,
+    /// A segment's worker: a `state` line before each stats line (issue 20).
+    pub(crate) send_state: bool,
 }
 
 impl JobObserver {
@@ -125,7 +127,19 @@ impl JobObserver {
             stopped: false,
             last_error: None,
             exporter,
+            send_state: false,
         }
+    }
+
+    /// Sets the run's start (a fan-out, which has no run of its own to tick).
+    pub(crate) fn start_at(&mut self, at: Instant) {
+        self.started = Some(at);
+        self.prev_at = Some(at);
+    }
+
+    /// SIGINT and SIGTERM received so far.
+    pub(crate) fn stops(&self) -> usize {
+        self.signals.stops()
     }
 
     /// Writes a stats line for the interval ending at `now`.
@@ -133,6 +147,14 @@ impl JobObserver {
         let prev_at = self.prev_at.unwrap_or(now);
         let interval = now.saturating_duration_since(prev_at);
         let stats = StatsLine::between(&self.prev, cur, interval);
+        if self.send_state {
+            self.lines.send(&WorkerLine::State {
+                job_id: self.job_id.clone(),
+                ts: unix_ms(wall),
+                // Plain numbers and vectors: encoding cannot fail.
+                state: serde_json::to_value(cur).unwrap_or_default(),
+            });
+        }
         if let Some(e) = &self.exporter {
             e.publish(&stats);
         }

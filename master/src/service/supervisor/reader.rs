@@ -64,7 +64,10 @@ pub(super) fn read_lines(job: &RunningJob, stdout: std::process::ChildStdout) ->
             }
             Some(WorkerLine::Error { error, .. }) => *lock(&job.error) = Some(error),
             Some(WorkerLine::Exit { error, .. }) => exit_error = error,
-            Some(WorkerLine::Started { .. } | WorkerLine::Plan { .. }) | None => {}
+            Some(
+                WorkerLine::Started { .. } | WorkerLine::Plan { .. } | WorkerLine::State { .. },
+            )
+            | None => {}
         }
     }
     exit_error
