@@ -108,35 +108,42 @@ impl Workers {
         *self == Workers::default()
     }
 
-    /// Why these workers cannot run `run` (`None`: they can). Names the field.
-    pub(crate) fn refusal(&self, run: &Run) -> Option<String> {
+    /// Why these workers cannot run `run` (`None`: they can), as the problem with
+    /// `count` or with `netns` (the spec names them `workers.count`/`workers.netns`, a
+    /// job request `workers`/`worker_netns`).
+    pub(crate) fn refusal(&self, run: &Run) -> Option<WorkersRefusal> {
+        let count = |problem: String| WorkersRefusal {
+            netns: false,
+            problem,
+        };
+        let netns = |problem: String| WorkersRefusal {
+            netns: true,
+            problem,
+        };
         if self.count == 0 || self.count > MAX_WORKERS {
-            return Some(format!(
-                "workers.count {}: from 1 to {MAX_WORKERS}",
-                self.count
-            ));
+            return Some(count(format!("{}: from 1 to {MAX_WORKERS}", self.count)));
         }
         if !self.netns.is_empty() && self.netns.len() != self.count as usize {
-            return Some(format!(
-                "workers.netns: {} names for {} workers (one each, or none)",
+            return Some(netns(format!(
+                "{} names for {} workers (one each, or none)",
                 self.netns.len(),
                 self.count
-            ));
+            )));
         }
         if let Some(bad) = self.netns.iter().find(|n| !netns_name(n)) {
-            return Some(format!(
-                "workers.netns \"{}\": a name of letters, digits, '-', '_' or '.'",
+            return Some(netns(format!(
+                "\"{}\" is not a name of letters, digits, '-', '_' or '.'",
                 bad.chars().take(64).collect::<String>()
-            ));
+            )));
         }
         if self.count == 1 {
             return None;
         }
         let Run::Engine(job) = run else {
-            return Some("workers.count: a tool runs in one worker".into());
+            return Some(count("a tool runs in one worker".into()));
         };
         if job.segment.is_some() {
-            return Some("workers.count: run.engine.segment is already a segment".into());
+            return Some(count("run.engine.segment is already a segment".into()));
         }
         if let Some(field) = [
             ("max_calls", job.max_calls),
@@ -146,10 +153,10 @@ impl Workers {
         .into_iter()
         .find_map(|(f, v)| v.filter(|v| *v < u64::from(self.count)).map(|_| f))
         {
-            return Some(format!(
-                "workers.count {}: run.engine.{field} is smaller than the workers",
+            return Some(count(format!(
+                "{}: run.engine.{field} is smaller than the workers",
                 self.count
-            ));
+            )));
         }
         if self.netns.is_empty() {
             // One address for all: what only one process can bind.
@@ -160,13 +167,30 @@ impl Workers {
                 ("trace.metrics_addr", job.trace.metrics_addr.is_some()),
             ];
             if let Some((f, _)) = fixed.iter().find(|(_, set)| *set) {
-                return Some(format!(
-                    "workers.count {}: run.engine.{f} is one address, which only one worker can bind (give workers.netns)",
+                return Some(count(format!(
+                    "{}: run.engine.{f} is one address, which only one worker can bind (give each worker a network namespace)",
                     self.count
-                ));
+                )));
             }
         }
         None
+    }
+}
+
+/// Why workers cannot run a job: the problem with their count, or with their
+/// namespaces.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WorkersRefusal {
+    /// The problem is with `netns` (else with `count`).
+    pub(crate) netns: bool,
+    pub(crate) problem: String,
+}
+
+impl WorkersRefusal {
+    /// The text, naming the field with the names the caller used for it.
+    pub(crate) fn named(&self, count: &str, netns: &str) -> String {
+        let field = if self.netns { netns } else { count };
+        format!("{field}: {}", self.problem)
     }
 }
 
@@ -320,7 +344,9 @@ impl JobFile {
             return Err(SpecError::Interval);
         }
         if let Some(why) = self.workers.refusal(&self.run) {
-            return Err(SpecError::Workers(why));
+            return Err(SpecError::Workers(
+                why.named("workers.count", "workers.netns"),
+            ));
         }
         match &self.run {
             Run::Engine(job) => {
@@ -531,10 +557,10 @@ mod tests {
             let got = with(count, netns, edit).unwrap_or_default();
             assert!(got.contains(want), "{got} lacks {want}");
         };
-        e(0, &[], &none, "workers.count 0");
-        e(65, &[], &none, "workers.count 65");
-        e(2, &["a"], &none, "workers.netns");
-        e(2, &["a", "../x"], &none, "workers.netns \"../x\"");
+        e(0, &[], &none, "workers.count: 0");
+        e(65, &[], &none, "workers.count: 65");
+        e(2, &["a"], &none, "workers.netns: 1 names");
+        e(2, &["a", "../x"], &none, "workers.netns: \"../x\"");
         e(4, &[], &|j| j.max_calls = Some(3), "run.engine.max_calls");
         e(
             2,

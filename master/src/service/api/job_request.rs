@@ -11,8 +11,9 @@ use gossipper_engine::scenario::Role;
 use gossipper_engine::stats::thresholds;
 
 use super::ApiError;
-use crate::job::spec::Run;
+use crate::job::spec::{MAX_WORKERS, Run, Workers};
 use crate::service::resolve::ResolveError;
+use crate::service::store::jobs::ProfileKind;
 use crate::service::supervisor::{CheckError, Pending};
 
 /// Longest job name, in characters.
@@ -52,6 +53,44 @@ pub(super) fn notes(v: &str) -> Result<String, ApiError> {
         return Err(ApiError::field("notes", "contains control characters"));
     }
     Ok(v.to_string())
+}
+
+/// The most workers a job may ask: 4 per core, at most `job::spec::MAX_WORKERS`.
+pub(super) fn max_workers() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    u32::try_from(cores.saturating_mul(4))
+        .unwrap_or(u32::MAX)
+        .min(MAX_WORKERS)
+}
+
+/// `workers` and `worker_netns` of a start request (issue 20): 1 to [`max_workers`], a
+/// client (or gateway) job only, a namespace name per worker or none. What the run
+/// cannot split (a `max_calls` under the count, one fixed port for all) is refused once
+/// the job is resolved (`Workers::refusal`), naming the same fields.
+pub(super) fn workers(
+    count: Option<u32>,
+    netns: Vec<String>,
+    kind: ProfileKind,
+) -> Result<Workers, ApiError> {
+    let count = count.unwrap_or(1);
+    let cap = max_workers();
+    if count == 0 || count > cap {
+        return Err(ApiError::field(
+            "workers",
+            format!("{count}: from 1 to {cap} (4 per core, at most {MAX_WORKERS})"),
+        ));
+    }
+    if count > 1 && matches!(kind, ProfileKind::Server | ProfileKind::Tool) {
+        return Err(ApiError::field(
+            "workers",
+            format!("a {} job runs in one worker", kind.as_str()),
+        ));
+    }
+    let w = Workers { count, netns };
+    if let Some(why) = w.refusal(&Run::Engine(Box::default())) {
+        return Err(ApiError::BadRequest(why.named("workers", "worker_netns")));
+    }
+    Ok(w)
 }
 
 /// Each threshold parses; the error names its position (`thresholds[1]`).
@@ -120,5 +159,41 @@ mod tests {
         assert_eq!(e.status(), 400);
         assert!(e.to_string().starts_with("thresholds[1]: "), "{e}");
         assert!(check_thresholds(None, "thresholds").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod worker_tests {
+    use super::*;
+
+    fn refused(count: Option<u32>, netns: &[&str], kind: ProfileKind) -> String {
+        let netns = netns.iter().map(|n| n.to_string()).collect();
+        match workers(count, netns, kind) {
+            Err(ApiError::BadRequest(m)) => m,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn workers_that_cannot_work_are_400_naming_the_field() {
+        assert_eq!(
+            workers(None, Vec::new(), ProfileKind::Client)
+                .unwrap()
+                .count,
+            1
+        );
+        assert_eq!(
+            workers(Some(2), Vec::new(), ProfileKind::Client)
+                .unwrap()
+                .count,
+            2
+        );
+        assert!(refused(Some(0), &[], ProfileKind::Client).starts_with("workers: 0"));
+        let over = max_workers() + 1;
+        assert!(refused(Some(over), &[], ProfileKind::Client).starts_with("workers: "));
+        assert!(refused(Some(2), &[], ProfileKind::Server).starts_with("workers: a server"));
+        assert!(refused(Some(2), &["a"], ProfileKind::Client).starts_with("worker_netns: "));
+        assert!(refused(Some(2), &["a", "b/c"], ProfileKind::Client).starts_with("worker_netns: "));
+        assert!(max_workers() >= 4 && max_workers() <= MAX_WORKERS);
     }
 }

@@ -105,6 +105,8 @@ pub(super) struct CreateJob {
     tool_args: serde_json::Map<String, serde_json::Value>,
     name: String,
     notes: String,
+    workers: Option<u32>,
+    worker_netns: Vec<String>,
 }
 
 /// The body of the profile start shortcuts (and what `POST /jobs` adds the profile to).
@@ -118,6 +120,10 @@ struct StartBody {
     engine: EngineOverrides,
     name: String,
     notes: String,
+    /// issue 20: worker processes for the job (1 to [`job_request::max_workers`]).
+    workers: Option<u32>,
+    /// issue 20: each worker's network namespace (`ip netns exec`), one per worker.
+    worker_netns: Vec<String>,
 }
 
 impl StartBody {
@@ -133,6 +139,7 @@ impl StartBody {
         let name = job_request::name(&self.name)?;
         let notes = job_request::notes(&self.notes)?;
         job_request::check_thresholds(self.engine.thresholds.as_deref(), "engine.thresholds")?;
+        let workers = job_request::workers(self.workers, self.worker_netns, kind)?;
         Ok(StartRequest {
             id: self.id,
             profile_id,
@@ -145,6 +152,7 @@ impl StartBody {
             created_by,
             name,
             notes,
+            workers,
         })
     }
 }
@@ -167,6 +175,8 @@ impl CreateJob {
             engine: self.engine,
             name: self.name,
             notes: self.notes,
+            workers: self.workers,
+            worker_netns: self.worker_netns,
         };
         (self.profile_id, self.profile_kind, self.tool_args, rest)
     }

@@ -329,6 +329,8 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
         created_by: who,
         name,
         notes,
+        // The wizard runs one worker; `POST /jobs` takes `workers`.
+        workers: Default::default(),
     };
     // The wizard profile must exist for the job to resolve.
     upsert_wizard(ctx, &d, &body)?;

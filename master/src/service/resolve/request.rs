@@ -25,6 +25,9 @@ pub(crate) struct StartRequest {
     /// The job's name and notes (`store::jobs::Job`), set by whoever starts it.
     pub(crate) name: String,
     pub(crate) notes: String,
+    /// issue 20: how many worker processes run the job (each its segment) and the
+    /// network namespace of each (`workers`, `worker_netns` in the request).
+    pub(crate) workers: crate::job::spec::Workers,
 }
 
 impl Default for StartRequest {
@@ -42,6 +45,7 @@ impl Default for StartRequest {
             created_by: String::new(),
             name: String::new(),
             notes: String::new(),
+            workers: crate::job::spec::Workers::default(),
         }
     }
 }

@@ -32,6 +32,10 @@ pub(crate) enum CheckError {
     /// The engine's check of the resolved configuration failed otherwise.
     #[error(transparent)]
     Run(RunError),
+    /// The workers asked cannot run this job (issue 20): the text names the request's
+    /// field (`workers`, `worker_netns`).
+    #[error("{0}")]
+    Workers(String),
 }
 
 impl CheckError {
@@ -49,6 +53,7 @@ impl CheckError {
                 _ => false,
             }),
             CheckError::Run(e) => matches!(e, RunError::Refused(_) | RunError::Threshold(_)),
+            CheckError::Workers(_) => true,
         }
     }
 }
@@ -90,7 +95,11 @@ pub(super) fn precheck(
     place: &JobPlace,
     seed: u64,
 ) -> Result<Checked, CheckError> {
-    let file = resolve::resolve(store, req, place, seed)?;
+    let mut file = resolve::resolve(store, req, place, seed)?;
+    if let Some(why) = req.workers.refusal(&file.run) {
+        return Err(CheckError::Workers(why.named("workers", "worker_netns")));
+    }
+    file.workers = req.workers.clone();
     let role = match &file.run {
         Run::Engine(job) => Some(runner::check(job)?),
         Run::Tool(_) => None,

@@ -120,22 +120,36 @@ fn scenario_body() -> Value {
     )
 }
 
+/// `workers` and `worker_netns` of a start request (issue 20).
+fn workers_props() -> (Value, Value) {
+    (
+        json!({"type": ["integer", "null"], "minimum": 1,
+               "maximum": crate::job::spec::MAX_WORKERS,
+               "description": "worker processes, each running its segment of the run (default 1; at most 4 per core)"}),
+        json!({"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+               "description": "the network namespace of each worker (ip netns exec), one per worker, or none"}),
+    )
+}
+
 fn start_body() -> Value {
+    let (workers, netns) = workers_props();
     closed(
         &[],
         json!({"id": ns(), "scenario_id": ns(), "record_wav": b(), "record_wav_duplex": b(),
-               "engine": r("EngineOverrides"), "name": s(), "notes": s()}),
+               "engine": r("EngineOverrides"), "name": s(), "notes": s(),
+               "workers": workers, "worker_netns": netns}),
     )
 }
 
 fn create_job_body() -> Value {
+    let (workers, netns) = workers_props();
     closed(
         &[],
         json!({"id": ns(), "profile_id": s(),
                "profile_kind": {"type": "string", "description": "server, client or tool"},
                "scenario_id": ns(), "record_wav": b(), "record_wav_duplex": b(),
                "engine": r("EngineOverrides"), "tool_args": {"type": "object"},
-               "name": s(), "notes": s()}),
+               "name": s(), "notes": s(), "workers": workers, "worker_netns": netns}),
     )
 }
 
