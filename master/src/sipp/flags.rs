@@ -297,6 +297,9 @@ pub(crate) static FLAGS: &[Flag] = &[
     // --- gossipper
     flag("shards", Value(|a, v| a.shards = Some(v)), "n", G::Gossipper, "Engine threads (default: one per CPU)."),
     flag("seed", Value(|a, v| a.seed = Some(v)), "n", G::Gossipper, "Seed for Call-IDs, tags and random choices."),
+    flag("segment", Value(|a, v| a.segment = Some(v)), "i/n", G::Gossipper, "Run segment i (0-based) of a run split over n copies: rate and ramp divided by n (first call i/rate after the start), -m, -l and -users shared (10 over 3: 4, 3, 3), call numbers interleaved ((k-1)*n+i+1), so the n copies add up to one run."),
+    flag("segments", Value(|a, v| a.segments = Some(v)), "n", G::Gossipper, "As -segment, with i from $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)."),
+    flag("start_at", Value(|a, v| a.start_at = Some(v)), "unix_ms", G::Gossipper, "Start placing calls at this instant (Unix ms, at most an hour away), so several copies begin on the same millisecond."),
     flag("summary_json", Value(|a, v| a.summary_json = Some(v)), "file", G::Gossipper, "Write a JSON summary at exit."),
     flag("summary_html", Value(|a, v| a.summary_html = Some(v)), "file", G::Gossipper, "Write the run's report as one self-contained HTML page at exit."),
     flag("stat_period", Value(|a, v| a.stat_period = Some(v)), "time", G::Gossipper, "Print a one-line summary to stderr every period (unit s): -stat_period 5s."),

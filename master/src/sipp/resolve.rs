@@ -24,6 +24,7 @@ use gossipper_engine::files::FileAccess;
 use gossipper_engine::media::{RecordCalls, SrtpPolicy};
 use gossipper_engine::output::hep::{DEFAULT_CAPTURE_ID, HepConfig};
 use gossipper_engine::scenario::builtin;
+use gossipper_engine::segment::Segment;
 use gossipper_engine::stats::thresholds;
 
 use super::args::SippArgs;
@@ -40,6 +41,8 @@ pub(crate) struct Env {
     pub(crate) pid: u32,
     /// Used when `-seed` is not given.
     pub(crate) seed: u64,
+    /// `$JOB_COMPLETION_INDEX` (for `-segments`), when set and a number.
+    pub(crate) completion_index: Option<u32>,
 }
 
 impl Env {
@@ -52,7 +55,37 @@ impl Env {
         Env {
             pid,
             seed: nanos ^ (u64::from(pid) << 32),
+            completion_index: std::env::var("JOB_COMPLETION_INDEX")
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
         }
+    }
+}
+
+/// `-segment i/n`, or `-segments n` with `$JOB_COMPLETION_INDEX` (issue 20).
+fn segment(a: &SippArgs, env: &Env) -> Result<Option<Segment>, CliError> {
+    let invalid = |flag, reason: String| CliError::Invalid { flag, reason };
+    match (&a.segment, &a.segments) {
+        (Some(_), Some(_)) => Err(CliError::Conflict {
+            flag: "segment",
+            other: "segments",
+        }),
+        (Some(t), None) => Segment::parse(t)
+            .map(Some)
+            .map_err(|e| invalid("segment", e.to_string())),
+        (None, Some(t)) => {
+            let n = units::uint("segments", t)?;
+            let i = env.completion_index.ok_or_else(|| {
+                invalid(
+                    "segments",
+                    "needs $JOB_COMPLETION_INDEX (or give -segment i/n)".into(),
+                )
+            })?;
+            Segment::new(i, n)
+                .map(Some)
+                .map_err(|e| invalid("segments", e.to_string()))
+        }
+        (None, None) => Ok(None),
     }
 }
 
@@ -405,6 +438,12 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         Some(t) => units::uint("seed", t)?,
         None => env.seed,
     };
+    spec.segment = segment(a, env)?;
+    spec.start_at_unix_ms = a
+        .start_at
+        .as_deref()
+        .map(|t| units::uint("start_at", t))
+        .transpose()?;
     spec.allow_exec_command = a.allow_exec;
     if let Some(t) = &a.health_min_success_ratio {
         let v = units::number("health_min_success_ratio", t)?;

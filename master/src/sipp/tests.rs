@@ -7,12 +7,17 @@ use std::path::PathBuf;
 use gossipper_engine::config::{DefaultBehaviors, JobSpec, ScenarioSource, TransportMode};
 use gossipper_engine::media::{RecordCalls, SrtpPolicy};
 use gossipper_engine::scenario::builtin;
+use gossipper_engine::segment::Segment;
 
 use super::flags::{FLAGS, Group, Kind};
 use super::resolve::Env;
 use super::{CliError, Parsed, ServerFlags, parse_server_with, parse_with};
 
-const ENV: Env = Env { pid: 4242, seed: 7 };
+const ENV: Env = Env {
+    pid: 4242,
+    seed: 7,
+    completion_index: Some(2),
+};
 
 fn argv(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
@@ -338,6 +343,15 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-f", "2"], |s| s.screen_refresh_ms == 2000),
     (&["-shards", "4"], |s| s.shards == Some(4)),
     (&["-seed", "12345"], |s| s.seed == 12345),
+    (&["-segment", "1/3"], |s| {
+        s.segment == Some(Segment { index: 1, count: 3 })
+    }),
+    (&["-segments", "4"], |s| {
+        s.segment == Some(Segment { index: 2, count: 4 })
+    }),
+    (&["-start_at", "1700000000000"], |s| {
+        s.start_at_unix_ms == Some(1_700_000_000_000)
+    }),
     (&["-metrics_addr", "127.0.0.1:9100"], |s| {
         s.trace.metrics_addr == Some(SocketAddr::new(v4(127, 0, 0, 1), 9100))
     }),
