@@ -700,7 +700,7 @@ impl Prepared {
     /// Runs to the end, calling `observer` every tick (from the spec's
     /// `start_at_unix_ms` when it names one: until then, it waits).
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<RunReport, RunError> {
-        std::thread::sleep(self.start.saturating_duration_since(Instant::now()));
+        wait_until(self.start);
         let (started, started_at) = clock();
         let want_finished = observer.wants_finished_calls();
         let message_file = observer.message_trace();
@@ -862,6 +862,15 @@ fn clock() -> (Instant, SystemTime) {
 #[allow(clippy::disallowed_methods, reason = "the runner thread's one wait")]
 fn tick_sleep() {
     std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Waits for the run's common start (`start_at_unix_ms`, issue 20) before any shard runs.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the runner thread's wait for its start, before the shards exist"
+)]
+fn wait_until(start: Instant) {
+    std::thread::sleep(start.saturating_duration_since(Instant::now()));
 }
 
 fn empty_stats(sc: &Scenario) -> ShardStats {
