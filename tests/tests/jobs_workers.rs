@@ -231,6 +231,77 @@ fn a_job_on_three_workers_adds_up_to_one_run_exactly() {
     assert_eq!(uas_calls(&stat), CALLS, "SIPp saw every call\n{out}\n{err}");
 }
 
+#[test]
+fn a_stopped_job_stops_each_of_its_workers_and_keeps_their_sum() {
+    let dir = scratch_dir("jobs-workers-stop-uas");
+    let port = free_udp_port();
+    let stat = dir.join("uas.csv");
+    let server = uas(&dir, "127.0.0.1", port, &stat);
+    let m = Master::start("jobs-workers-stop");
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    client_profile(&m, tk, "uacs", port, 20.0);
+    // total_calls 0: until stopped.
+    let r = m.json(
+        "POST",
+        "/api/v2/jobs",
+        Some(tk),
+        &json!({"profile_id": "uacs", "profile_kind": "client", "workers": WORKERS,
+                "engine": {"total_calls": 0, "rate": 20, "shards": 1}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    wait_stats_lines(&m, &id, 2);
+    let jdir = m.data_dir.join(format!("artifacts/jobs/{id}"));
+    let pids: Vec<u64> = (0..WORKERS)
+        .map(|i| {
+            let first = lines(&jdir.join(format!("workers/{i}/stats.jsonl")))
+                .into_iter()
+                .find(|l| l["kind"] == "started")
+                .expect("each worker started");
+            first["pid"].as_u64().unwrap()
+        })
+        .collect();
+    let live = m.get("/api/v2/live", Some(tk)).json();
+    let row = live["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert!(
+        row["stats"]["calls_created"].as_u64().unwrap() > 0,
+        "/live shows the merged line: {row}"
+    );
+    let r = m.req("POST", &format!("/api/v2/jobs/{id}/stop"), Some(tk), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = wait_job(&m, tk, &id, Duration::from_secs(30), finished);
+    assert_eq!(j["status"], "stopped", "{j}");
+    for pid in &pids {
+        assert!(!alive(*pid), "worker {pid} stopped with its job");
+    }
+    let merged = read_json(&jdir.join("summary.json"));
+    let sum: u64 = (0..WORKERS)
+        .map(|i| {
+            read_json(&jdir.join(format!("workers/{i}/summary.json")))["total_calls"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert!(sum > 0);
+    assert_eq!(merged["total_calls"].as_u64().unwrap(), sum, "{merged}");
+    let created: Vec<u64> = lines(&jdir.join("stats.jsonl"))
+        .iter()
+        .filter(|l| l["kind"] == "stats")
+        .map(|l| l["calls_created"].as_u64().unwrap())
+        .collect();
+    assert!(created.len() >= 2, "a merged line per second: {created:?}");
+    assert!(created.windows(2).all(|w| w[0] <= w[1]), "{created:?}");
+    assert_eq!(*created.last().unwrap(), sum);
+    drop(server);
+}
+
 /// Three namespaces, each joined to the host by a veth pair (`10.231.<i>.2` inside,
 /// `10.231.<i>.1` on the host); deleted when dropped.
 struct Namespaces {
