@@ -675,12 +675,17 @@ fn start_instant(
     let Some(ms) = start_at_unix_ms else {
         return Ok(now);
     };
-    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
-    match at.duration_since(wall) {
-        Ok(wait) if wait > MAX_START_WAIT => Err(RunError::Config(format!(
+    let too_far = || {
+        RunError::Config(format!(
             "start_at_unix_ms {ms} is more than {} s away",
             MAX_START_WAIT.as_secs()
-        ))),
+        ))
+    };
+    let at = SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .ok_or_else(too_far)?;
+    match at.duration_since(wall) {
+        Ok(wait) if wait > MAX_START_WAIT => Err(too_far()),
         Ok(wait) => Ok(now + wait),
         Err(_) => Ok(now),
     }
@@ -971,5 +976,36 @@ mod webrtc_tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("-rtp_echo"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::*;
+
+    #[test]
+    fn the_common_start_is_now_later_or_refused() {
+        let (now, wall) = clock();
+        let wall_ms = u64::try_from(
+            wall.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap();
+        assert_eq!(start_instant(None, now, wall).unwrap(), now);
+        assert_eq!(
+            start_instant(Some(1), now, wall).unwrap(),
+            now,
+            "past: at once"
+        );
+        let later = start_instant(Some(wall_ms + 10_000), now, wall).unwrap();
+        let ahead = later.duration_since(now);
+        assert!(ahead > Duration::from_millis(9_990) && ahead <= Duration::from_secs(10));
+        for far in [wall_ms + 7_200_000, u64::MAX] {
+            assert!(matches!(
+                start_instant(Some(far), now, wall),
+                Err(RunError::Config(_))
+            ));
+        }
     }
 }

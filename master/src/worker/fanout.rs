@@ -188,7 +188,11 @@ pub(super) fn run(spec: &JobFile, mut lines: Lines, quiet: bool) -> u8 {
     let start_at = job
         .start_at_unix_ms
         .unwrap_or_else(|| now_ms() + 1000 + 100 * u64::from(n));
-    let start_wall = SystemTime::UNIX_EPOCH + Duration::from_millis(start_at);
+    let Some(start_wall) = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(start_at))
+    else {
+        let msg = format!("run.engine.start_at_unix_ms {start_at} is out of range");
+        return fail(&mut lines, job_id, &msg, exit::FATAL);
+    };
     let info = RunInfo::of_run(
         &scenario,
         job,
