@@ -4,7 +4,8 @@
 //! `workers/<i>/stats.jsonl`), no call number is used twice, and SIPp saw every call.
 //! Then the same with each worker in its own network namespace (its own source address,
 //! as three hosts would be): the test creates the namespaces and veth pairs and always
-//! deletes them; it fails, saying why, when it cannot create them (it needs root).
+//! deletes them; it fails, saying why, when it cannot create them (it needs root). And two
+//! copies of the SIPp-style command line with `-segment i/2` make one run of `-m 11`.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
 
@@ -300,6 +301,70 @@ fn a_stopped_job_stops_each_of_its_workers_and_keeps_their_sum() {
     assert!(created.windows(2).all(|w| w[0] <= w[1]), "{created:?}");
     assert_eq!(*created.last().unwrap(), sum);
     drop(server);
+}
+
+#[test]
+fn two_sipp_style_copies_with_segments_make_one_run() {
+    let dir = scratch_dir("segments-cli");
+    let port = free_udp_port();
+    let stat = dir.join("uas.csv");
+    let server = uas(&dir, "127.0.0.1", port, &stat);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let start = (now_ms + 1500).to_string();
+    let copies: Vec<Proc> = (0..2)
+        .map(|i| {
+            let mut cmd = Command::new(gossipper_e2e::gossipper_bin());
+            cmd.current_dir(&dir)
+                .args([
+                    "-sn",
+                    "uac",
+                    &format!("127.0.0.1:{port}"),
+                    "-i",
+                    "127.0.0.1",
+                ])
+                .args(["-m", "11", "-r", "20", "-shards", "1", "-nostdin"])
+                .args(["-segment", &format!("{i}/2"), "-start_at", &start])
+                .arg("-summary_json")
+                .arg(dir.join(format!("s{i}.json")))
+                .arg("-call_records_jsonl")
+                .arg(dir.join(format!("r{i}.jsonl")));
+            Proc::spawn(&format!("segment-{i}"), &mut cmd)
+        })
+        .collect();
+    for c in copies {
+        let (status, out, err) = c.wait(Duration::from_secs(30));
+        assert!(status.success(), "{out}\n{err}");
+    }
+    let mut numbers = Vec::new();
+    for (i, want) in [(0, 6), (1, 5)] {
+        let s = read_json(&dir.join(format!("s{i}.json")));
+        assert_eq!(s["total_calls"], want, "-m 11 over 2: 6 and 5");
+        let mine: Vec<u64> = std::fs::read_to_string(dir.join(format!("r{i}.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["call_number"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            mine.iter().all(|n| n % 2 == (i as u64 + 1) % 2),
+            "interleaved: {mine:?}"
+        );
+        numbers.extend(mine);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=11).collect::<Vec<u64>>());
+    let (_, out, err) = server.quit(Duration::from_secs(10));
+    assert_eq!(
+        uas_calls(&stat),
+        11,
+        "SIPp saw one run's calls\n{out}\n{err}"
+    );
 }
 
 /// Three namespaces, each joined to the host by a veth pair (`10.231.<i>.2` inside,
