@@ -367,10 +367,13 @@ fn two_sipp_style_copies_with_segments_make_one_run() {
     );
 }
 
-/// Three namespaces, each joined to the host by a veth pair (`10.231.<i>.2` inside,
-/// `10.231.<i>.1` on the host); deleted when dropped.
+/// Namespaces, each joined to the host by a veth pair (`10.<net>.<i>.2` inside,
+/// `10.<net>.<i>.1` on the host, `net` from the test's pid so that two runs at once do
+/// not share addresses); deleted when dropped.
 struct Namespaces {
     names: Vec<String>,
+    host_links: Vec<String>,
+    net: u32,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -392,7 +395,12 @@ fn ip(args: &[&str]) -> Result<(), String> {
 impl Namespaces {
     fn create(n: usize) -> Result<Namespaces, String> {
         let tag = std::process::id() % 100_000;
-        let mut ns = Namespaces { names: Vec::new() };
+        let net = 200 + tag % 50;
+        let mut ns = Namespaces {
+            names: Vec::new(),
+            host_links: Vec::new(),
+            net,
+        };
         for i in 0..n {
             let name = format!("gsp{tag}w{i}");
             let host = format!("gh{tag}w{i}");
@@ -402,18 +410,19 @@ impl Namespaces {
             ip(&[
                 "link", "add", &host, "type", "veth", "peer", "name", &inside,
             ])?;
+            ns.host_links.push(host.clone());
             ip(&["link", "set", &inside, "netns", &name])?;
-            ip(&["addr", "add", &format!("10.231.{i}.1/24"), "dev", &host])?;
+            ip(&["addr", "add", &format!("10.{net}.{i}.1/24"), "dev", &host])?;
             ip(&["link", "set", &host, "up"])?;
             let x = |args: &[&str]| {
                 let mut all = vec!["netns", "exec", &name, "ip"];
                 all.extend_from_slice(args);
                 ip(&all)
             };
-            x(&["addr", "add", &format!("10.231.{i}.2/24"), "dev", &inside])?;
+            x(&["addr", "add", &format!("10.{net}.{i}.2/24"), "dev", &inside])?;
             x(&["link", "set", &inside, "up"])?;
             x(&["link", "set", "lo", "up"])?;
-            x(&["route", "add", "default", "via", &format!("10.231.{i}.1")])?;
+            x(&["route", "add", "default", "via", &format!("10.{net}.{i}.1")])?;
         }
         Ok(ns)
     }
@@ -421,11 +430,15 @@ impl Namespaces {
 
 impl Drop for Namespaces {
     fn drop(&mut self) {
-        // Deleting a namespace deletes the veth inside it, and so its host end.
+        // Deleting a namespace deletes the veth inside it, and so its host end; a pair
+        // that never got into its namespace is deleted by its host end.
         for n in &self.names {
             if let Err(e) = ip(&["netns", "delete", n]) {
                 eprintln!("cleanup: {e}");
             }
+        }
+        for l in &self.host_links {
+            let _ = ip(&["link", "delete", l]);
         }
     }
 }
@@ -443,7 +456,8 @@ fn three_workers_in_three_network_namespaces_each_call_from_their_own_address() 
     let stat = dir.join("uas.csv");
     // The UAS on the host end of the first pair: the host answers every namespace
     // through its own pair.
-    let server = uas(&dir, "10.231.0.1", port, &stat);
+    let host = format!("10.{}.0.1", ns.net);
+    let server = uas(&dir, &host, port, &stat);
     let m = Master::start("jobs-workers-netns");
     let tk = m.admin_token();
     let tk = tk.as_str();
@@ -452,7 +466,7 @@ fn three_workers_in_three_network_namespaces_each_call_from_their_own_address() 
         "POST",
         "/api/v2/clients",
         Some(tk),
-        &json!({"id": "uacns", "scenario_ref": "uac", "remote_ip": "10.231.0.1",
+        &json!({"id": "uacns", "scenario_ref": "uac", "remote_ip": host,
                 "remote_port": port, "rate": 30,
                 "transports": [{"transport": "u1", "enabled": true}]}),
     );
@@ -465,7 +479,7 @@ fn three_workers_in_three_network_namespaces_each_call_from_their_own_address() 
                "engine": {"total_calls": CALLS, "rate": 30, "shards": 1}}),
     );
     for (i, calls) in ids.iter().enumerate() {
-        let want = format!("@10.231.{i}.2");
+        let want = format!("@10.{}.{i}.2", ns.net);
         assert!(
             calls.iter().all(|c| c.ends_with(&want)),
             "worker {i} calls from its namespace's address: {calls:?}"
