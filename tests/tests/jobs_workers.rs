@@ -215,6 +215,24 @@ fn a_job_on_three_workers_adds_up_to_one_run_exactly() {
         assert!(r.error().starts_with(field), "{b}: {}", r.error());
     }
     assert_eq!(m.get("/api/v2/jobs", Some(tk)).json()["total"], 0);
+    // A worker that cannot start (no such namespace) fails the job, saying why.
+    let r = m.json(
+        "POST",
+        "/api/v2/jobs",
+        Some(tk),
+        &json!({"profile_id": "uac3", "profile_kind": "client", "workers": 2,
+                "worker_netns": ["gossipper-no-such-ns-0", "gossipper-no-such-ns-1"],
+                "engine": {"total_calls": 4, "rate": 30, "shards": 1}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let bad = r.json()["id"].as_str().unwrap().to_string();
+    let j = wait_job(&m, tk, &bad, Duration::from_secs(30), finished);
+    assert_eq!(j["status"], "failed", "{j}");
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("worker 0") && error.contains("gossipper-no-such-ns-0"),
+        "{error}"
+    );
 
     let ids = run_and_check(
         &m,

@@ -15,7 +15,8 @@
 //! call_records.jsonl as the workers' records one after another. The peak of calls
 //! alive at once is the largest single worker's (a lower bound, as for shards).
 //!
-//! The workers start together: each spec names the same `start_at_unix_ms`, a second
+//! A worker that cannot run (exit 254 or 255) stops the others, and its code and message
+//! are the job's. The workers start together: each spec names the same `start_at_unix_ms`, a second
 //! ahead (plus 100 ms a worker) unless the spec names one. Must not: run SIP itself.
 
 use std::fs::File;
@@ -57,6 +58,14 @@ struct End {
     code: Option<u8>,
     stopped: bool,
     error: Option<String>,
+}
+
+impl End {
+    /// The worker could not run (spec, configuration, scenario or socket).
+    fn broken(&self) -> bool {
+        self.code
+            .is_some_and(|c| c == exit::FATAL || c == exit::BIND)
+    }
 }
 
 /// The spec of worker `i`: segment `i/N` of `spec`'s run, its files under `dir`.
@@ -259,6 +268,7 @@ pub(super) fn run(spec: &JobFile, mut lines: Lines, quiet: bool) -> u8 {
     let mut open = n as usize;
     let mut next_line = start_instant + interval;
     let mut stops_passed = 0;
+    let mut broken = false;
     while open > 0 {
         let wait = next_line.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait.min(Duration::from_millis(100))) {
@@ -266,6 +276,16 @@ pub(super) fn run(spec: &JobFile, mut lines: Lines, quiet: bool) -> u8 {
             Ok(Event::Closed) => open -= 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        // A worker that cannot run stops the others: the job cannot add up.
+        if !broken && ends.iter().any(End::broken) {
+            broken = true;
+            note(format_args!(
+                "worker: a worker cannot run; stopping the others"
+            ));
+            for c in &children {
+                terminate(c.id());
+            }
         }
         let stops = obs.stops();
         if stops > stops_passed {
@@ -292,12 +312,15 @@ pub(super) fn run(spec: &JobFile, mut lines: Lines, quiet: bool) -> u8 {
         let status = c.wait();
         let end = &mut ends[i];
         if end.code.is_none() {
-            end.code = Some(match status.ok().and_then(|s| s.code()) {
+            let code = match status.ok().and_then(|s| s.code()) {
                 Some(c) => u8::try_from(c).unwrap_or(exit::FATAL),
                 None => exit::FATAL,
+            };
+            end.code = Some(code);
+            let said = last_line(&dirs[i].join(files::LOG));
+            end.error.get_or_insert_with(|| {
+                format!("worker {i} ended without an exit line (exit {code}): {said}")
             });
-            end.error
-                .get_or_insert_with(|| format!("worker {i} ended without an exit line"));
         }
     }
     let finished_at = SystemTime::now();
@@ -432,9 +455,7 @@ fn finish(
     concat_records(&spec.artifacts_dir.join(files::CALL_RECORDS), dirs);
     let stopped = obs.stopped || ends.iter().any(|e| e.stopped);
     // A worker that could not run decides the job's code; else the merged numbers do.
-    let broken = ends
-        .iter()
-        .find(|e| e.code.is_some_and(|c| c == exit::FATAL || c == exit::BIND));
+    let broken = ends.iter().find(|e| e.broken());
     let (code, error) = match broken {
         Some(e) => (e.code.unwrap_or(exit::FATAL), e.error.clone()),
         None => outcome(&s, stopped),
@@ -458,6 +479,18 @@ fn finish(
         ts: now_ms(),
     });
     code
+}
+
+/// The last line of a worker's log (what a worker that could not start said), cut to
+/// 300 characters.
+fn last_line(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    line.chars().take(300).collect()
 }
 
 /// A worker summary's `total_calls` (0 when it wrote none).
