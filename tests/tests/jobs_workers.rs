@@ -214,6 +214,17 @@ fn a_job_on_three_workers_adds_up_to_one_run_exactly() {
         assert_eq!(r.status, 400, "{b}: {}", r.text());
         assert!(r.error().starts_with(field), "{b}: {}", r.error());
     }
+    // Namespaces are the machine's networks: an operator may not pick them.
+    let op = m.user_token(tk, "op1", "operator");
+    let r = m.json(
+        "POST",
+        "/api/v2/jobs",
+        Some(&op),
+        &json!({"profile_id": "uac3", "profile_kind": "client", "workers": 2,
+                "worker_netns": ["n0", "n1"]}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.error().contains("worker_netns"), "{}", r.error());
     assert_eq!(m.get("/api/v2/jobs", Some(tk)).json()["total"], 0);
     // A worker that cannot start (no such namespace) fails the job, saying why.
     let r = m.json(

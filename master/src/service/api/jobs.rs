@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply, job_request};
 use crate::job::files;
+use crate::service::auth::Principal;
 use crate::service::paths::check_name;
 use crate::service::resolve::request::EngineOverrides;
 use crate::service::resolve::request::StartRequest;
 use crate::service::store::jobs::{self, Artifact, Job, JobStatus, ProfileKind};
+use crate::service::store::users::Role;
 use crate::service::supervisor::admission::Refusal;
 use crate::service::supervisor::{Deleted, StartError};
 
@@ -213,6 +215,17 @@ pub(super) fn start_job(ctx: &Ctx, req: StartRequest) -> Result<Job, ApiError> {
     Ok(ctx.supervisor.start(&ctx.store, req)?)
 }
 
+/// `worker_netns` runs workers with `ip netns exec` as the master's user (root, for it to
+/// work): a choice of network for the machine's operator, so only an admin may make it.
+fn netns_by_admin(netns: &[String], who: &Principal) -> Result<(), ApiError> {
+    if !netns.is_empty() && who.role != Role::Admin {
+        return Err(ApiError::Forbidden(
+            "worker_netns: only an admin may run workers in network namespaces",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let (profile_id, profile_kind, tool_args, body) = call.json::<CreateJob>()?.split();
     let kind = ProfileKind::parse(&profile_kind).ok_or_else(|| {
@@ -221,7 +234,9 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
             format!("\"{profile_kind}\" is not {}", ProfileKind::words()),
         )
     })?;
-    let who = call.who()?.username.clone();
+    let who = call.who()?;
+    netns_by_admin(&body.worker_netns, who)?;
+    let who = who.username.clone();
     let req = body.request(profile_id, kind, tool_args, who)?;
     match kind {
         ProfileKind::Server | ProfileKind::Client => {
@@ -272,7 +287,9 @@ fn start_profile(ctx: &Ctx, call: &mut Call<'_, '_>, kind: ProfileKind) -> Resul
     } else {
         StartBody::default()
     };
-    let who = call.who()?.username.clone();
+    let who = call.who()?;
+    netns_by_admin(&body.worker_netns, who)?;
+    let who = who.username.clone();
     let req = body.request(profile_id.clone(), kind, Default::default(), who)?;
     let job = start_job(ctx, req)?;
     ctx.audit(
