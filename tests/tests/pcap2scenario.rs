@@ -18,16 +18,16 @@ mod api_support;
 mod jobs_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use api_support::Master;
 use jobs_support::{finished, wait_job};
 use serde_json::json;
 
 use gossipper_e2e::{
-    Proc, Sock, finish_pair, free_port, gossipper_bin, output, peer_args, run, scratch_dir,
-    sipp_bin,
+    Capture, Proc, Sock, finish_pair, free_port, gossipper_bin, output, peer_args, run,
+    scratch_dir, sipp_bin,
 };
 
 /// The test scenarios SIPp plays for the digest + re-INVITE capture.
@@ -35,66 +35,6 @@ fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(name)
-}
-
-/// A running `tcpdump -i lo -w FILE FILTER`.
-struct Capture {
-    proc: Proc,
-    file: PathBuf,
-}
-
-impl Capture {
-    /// Starts tcpdump on the loopback and returns once it says it is listening.
-    fn start(dir: &Path, name: &str, filter: &str) -> Capture {
-        Capture::start_on("lo", dir, name, filter)
-    }
-
-    /// Starts tcpdump on `iface` (`any` records Linux cooked SLL2 frames).
-    fn start_on(iface: &str, dir: &Path, name: &str, filter: &str) -> Capture {
-        let file = dir.join(format!("{name}.pcap"));
-        let err = dir.join(format!("{name}.tcpdump.err"));
-        let mut cmd = Command::new("tcpdump");
-        cmd.args(["-i", iface, "--immediate-mode", "-U", "-w"])
-            .arg(&file)
-            .args(filter.split_whitespace())
-            .stderr(std::fs::File::create(&err).expect("tcpdump stderr file"));
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("tcpdump runs (Debian package tcpdump; scripts/test.sh installs it)");
-        let mut proc = Proc {
-            child,
-            name: "tcpdump".into(),
-        };
-        let start = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&err).unwrap_or_default();
-            if text.contains("listening on") {
-                break;
-            }
-            if let Some(status) = proc.child.try_wait().expect("try_wait") {
-                panic!("tcpdump exited ({status}) before listening: {text}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "tcpdump not listening after 20 s: {text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Capture { proc, file }
-    }
-
-    /// SIGINT, then waits for tcpdump to flush and exit; returns the capture file.
-    fn stop(self) -> PathBuf {
-        let pid = self.proc.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let (status, _, _) = self.proc.wait(Duration::from_secs(10));
-        assert!(status.success(), "tcpdump: {status}");
-        let len = std::fs::metadata(&self.file).map_or(0, |m| m.len());
-        assert!(len > 24, "{}: nothing captured", self.file.display());
-        self.file
-    }
 }
 
 /// One side of a call: the binary and its scenario arguments.

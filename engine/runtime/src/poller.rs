@@ -51,6 +51,8 @@ pub(crate) enum Token {
     Conn(u64),
     /// A WebRTC call's UDP socket, by its local port (`shard::webrtc_io`).
     Webrtc(u16),
+    /// A `-t ui` source address's UDP socket, by its index (`endpoint::source_ips`).
+    IpUdp(u32),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -66,6 +68,7 @@ impl Token {
             Token::Listener => (5, 0),
             Token::Conn(id) => (6, id & VALUE_MASK),
             Token::Webrtc(port) => (7, u64::from(port)),
+            Token::IpUdp(i) => (8, u64::from(i)),
         };
         (tag << TAG_SHIFT) | value
     }
@@ -80,6 +83,7 @@ impl Token {
             5 => Token::Listener,
             6 => Token::Conn(value),
             7 => Token::Webrtc(u16::try_from(value).ok()?),
+            8 => Token::IpUdp(u32::try_from(value).ok()?),
             _ => return None,
         })
     }

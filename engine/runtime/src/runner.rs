@@ -406,10 +406,20 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
             "a client scenario needs a remote host (host[:port] or -rsa)".into(),
         ));
     }
+    let per_ip = spec.transport == TransportMode::UdpPerIp;
+    if per_ip && role == Role::Server {
+        return Err(RunError::Config(
+            "-t ui picks each client call's source address from -inf; a server answers from the address it is called on: use -t u1".into(),
+        ));
+    }
     let local_ip = spec
         .local_ip
         .unwrap_or_else(|| detect_local_ip(spec.remote));
-    let bind_ip = spec.local_ip.unwrap_or(if local_ip.is_ipv6() {
+    // `-t ui`: the shard socket holds its own address only, so the other addresses can
+    // have sockets on the same port.
+    let bind_ip = spec.local_ip.unwrap_or(if per_ip {
+        local_ip
+    } else if local_ip.is_ipv6() {
         IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
     } else {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
@@ -569,6 +579,27 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
             budget,
         );
         core.set_segment(segment);
+        // `-t ui`: one socket per source address of the injection field, on this shard's
+        // port (the shard socket serves its own address).
+        let mut udp_per_ip = Vec::new();
+        if per_ip {
+            let ips = core
+                .enable_udp_per_ip(spec.ip_field.unwrap_or(0))
+                .map_err(RunError::Config)?;
+            for ip in ips {
+                if ip == local.ip() {
+                    udp_per_ip.push(None);
+                    continue;
+                }
+                let addr = SocketAddr::new(ip, local.port());
+                let sock = shard::udp_socket(addr, false, buff).map_err(|e| {
+                    RunError::Bind(format!(
+                        "-t ui: cannot bind UDP socket to {addr} (an -ip_field address): {e}"
+                    ))
+                })?;
+                udp_per_ip.push(Some(sock));
+            }
+        }
         if i == 0
             && let Some(note) = streams.as_ref().and_then(|p| p.note.clone())
         {
@@ -647,6 +678,7 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
                     )
                     .max(1) as usize,
                 }),
+            udp_per_ip,
             handoff: handoffs.next(),
             webrtc_ip: webrtc.as_ref().map(|w| w.ip),
         });

@@ -237,6 +237,14 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         .as_deref()
         .map(|t| units::uint("ip_field", t))
         .transpose()?;
+    if spec.ip_field.is_some() && spec.transport != TransportMode::UdpPerIp {
+        return Err(CliError::Invalid {
+            flag: "ip_field",
+            reason:
+                "names the injection field of each call's source address, which only -t ui uses"
+                    .into(),
+        });
+    }
 
     // Media.
     spec.media_ip = a.mi.as_deref().map(|t| ip("mi", t)).transpose()?;

@@ -247,7 +247,9 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-infindex", "users.csv", "0"], |s| {
         s.inject_indexes == [(PathBuf::from("users.csv"), 0)]
     }),
-    (&["-ip_field", "2"], |s| s.ip_field == Some(2)),
+    (&["-t", "ui", "-ip_field", "2"], |s| {
+        s.ip_field == Some(2) && s.transport == TransportMode::UdpPerIp
+    }),
     (&["-bg"], |s| s.background),
     (&["-nostdin"], |s| s.nostdin),
     (&["-buff_size", "4194304"], |s| {
@@ -694,6 +696,15 @@ fn errors_name_the_flag_at_fault() {
                 e,
                 CliError::BadValue {
                     flag: "metrics_addr",
+                    ..
+                }
+            )
+        }),
+        (&["-ip_field", "1"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "ip_field",
                     ..
                 }
             )

@@ -127,6 +127,9 @@ pub(super) struct Rare {
     /// `-t un` clients: the port of this call's own socket (`[local_port]`); `None`:
     /// the shard's socket (`Env::local_port`).
     pub(super) local_port: Option<u16>,
+    /// `-t ui` clients: the address this call leaves from and its socket's index
+    /// (`endpoint::source_ips`); `None`: the shard's address.
+    pub(super) source_ip: Option<(std::net::IpAddr, u32)>,
     /// The scenario's call variables.
     pub(super) vars: Vars,
     /// `rrs="true"`: the route set and the remote target.

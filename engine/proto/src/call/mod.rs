@@ -188,6 +188,17 @@ impl Call {
         self.rare_mut().local_port = Some(port);
     }
 
+    /// Gives the call its own source address (`-t ui`) and that socket's index, before
+    /// `start`.
+    pub fn set_source_ip(&mut self, ip: std::net::IpAddr, index: u32) {
+        self.rare_mut().source_ip = Some((ip, index));
+    }
+
+    /// The call's own source address and its socket's index (`-t ui`).
+    pub fn source_ip(&self) -> Option<(std::net::IpAddr, u32)> {
+        self.rare.as_ref().and_then(|r| r.source_ip)
+    }
+
     /// The call's own local port, when it has one (`-t un`).
     pub fn local_port(&self) -> Option<u16> {
         self.rare.as_ref().and_then(|r| r.local_port)

@@ -162,6 +162,17 @@ fn render_keyword(
         push_num(out, i64::from(port) + o);
         return false;
     }
+    if matches!(k, Keyword::LocalIp | Keyword::LocalIpType)
+        && let Some((ip, _)) = call.source_ip()
+    {
+        match k {
+            Keyword::LocalIpType => out.push(if ip.is_ipv6() { b'6' } else { b'4' }),
+            _ => {
+                let _ = write!(out, "{ip}");
+            }
+        }
+        return false;
+    }
     if render_run_constant(k, env, out) {
         return false;
     }
@@ -369,8 +380,8 @@ fn render_run_constant(k: &Keyword, env: &super::Env, out: &mut Vec<u8>) -> bool
 /// ([`render_run_constant`]) written into its literal runs, adjacent runs merged: the
 /// built-in uac's INVITE goes from 49 segments to 17, and each segment is a branch and a
 /// copy on every send. Rendering the result gives the same bytes as rendering `t`, with
-/// two exceptions kept out: `[local_port]` when calls may get ports of their own
-/// (`per_call_ports`, `-t un`), and any constant after a keyword that may drop its line
+/// two exceptions kept out: `[local_port]`, `[local_ip]` and `[local_ip_type]` when calls
+/// may get sockets of their own (`per_call_ports`: `-t un`, `-t ui`), and any constant after a keyword that may drop its line
 /// (`[last_*]`, `[routes]`, `[authentication]`) on the same line, because a dropped line
 /// is cut at the next literal's line end.
 pub(crate) fn fold_run_constants(t: &Template, env: &super::Env, per_call_ports: bool) -> Template {
@@ -386,8 +397,13 @@ pub(crate) fn fold_run_constants(t: &Template, env: &super::Env, per_call_ports:
                 run.extend_from_slice(bytes);
             }
             Segment::Keyword(k) => {
-                // A port of its own per call (`-t un`) is not a run constant.
-                let own_port = per_call_ports && matches!(k, Keyword::LocalPort(_));
+                // A socket of its own per call (`-t un`, `-t ui`): its port and address
+                // are not run constants.
+                let own_port = per_call_ports
+                    && matches!(
+                        k,
+                        Keyword::LocalPort(_) | Keyword::LocalIp | Keyword::LocalIpType
+                    );
                 let foldable = !dropper_on_line && !own_port;
                 if foldable && render_run_constant(k, env, &mut run) {
                     continue;

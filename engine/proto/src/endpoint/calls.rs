@@ -70,9 +70,10 @@ impl Endpoint {
         };
         // Stream transports with a connection per call route by this (`transport::Streams`);
         // `-t un` calls by their own local port (the shard's `udp`).
-        self.out.tx.flow = match call.local_port() {
-            Some(port) => u64::from(port),
-            None => call.number(),
+        self.out.tx.flow = match (call.local_port(), call.source_ip()) {
+            (Some(port), _) => u64::from(port),
+            (None, Some((_, i))) => super::source_ips::PER_IP_FLOW | u64::from(i),
+            (None, None) => call.number(),
         };
         let mut cx = ShardCx {
             run: &self.run,
@@ -437,6 +438,11 @@ impl Endpoint {
         );
         if let Some(p) = port {
             call.set_local_port(p);
+        }
+        if let (Some(ips), Some(file)) = (&self.source_ips, self.shard.inject.file(None))
+            && let Some((ip, i)) = ips.for_call(file, number, user)
+        {
+            call.set_source_ip(ip, i);
         }
         self.call_id_buf = call_id;
         let h = self.calls.insert(call);

@@ -46,6 +46,7 @@ mod calls;
 mod connections;
 pub mod dead_calls;
 pub mod port_pool;
+pub mod source_ips;
 pub mod table;
 pub mod timers;
 mod webrtc_wait;
@@ -128,6 +129,9 @@ pub struct Endpoint {
     media: Option<MediaEngine>,
     /// `-t un` clients: the local port of each call (`None`: every call uses the shard's
     /// socket). The shell binds the sockets; see `udp_ports_wanted`.
+    /// `-t ui` clients: the source address of each call (from its injection row); the
+    /// shell binds one socket per address.
+    source_ips: Option<source_ips::SourceIps>,
     udp_ports: Option<PortPool>,
     /// Stream servers: the live calls each peer (connection) started, so that a closed
     /// connection fails its calls without a scan of the whole table (`fail_calls`).
@@ -189,6 +193,7 @@ impl Endpoint {
             collect_finished: false,
             media: None,
             udp_ports: None,
+            source_ips: None,
             calls_by_peer,
             webrtc: None,
             webrtc_wait: webrtc_wait::Waiting::default(),
@@ -240,6 +245,28 @@ impl Endpoint {
                 .plan
                 .fold_sends(&self.run.scenario, &self.run.env, true);
         }
+    }
+
+    /// `-t ui` clients: each call leaves from the address in field `field` of its row of
+    /// the default injection file. Returns the distinct addresses, in the order the shell
+    /// binds their sockets (flow `PER_IP_FLOW | index`); the error names the file, line
+    /// and value that is not an address.
+    pub fn enable_udp_per_ip(&mut self, field: usize) -> Result<Vec<std::net::IpAddr>, String> {
+        if self.run.scenario.role != Role::Client {
+            return Err("-t ui: a server answers from the address it is called on; use u1".into());
+        }
+        let file =
+            self.shard.inject.file(None).ok_or(
+                "-t ui needs an injection file (-inf) whose rows give each call's address",
+            )?;
+        let ips = source_ips::SourceIps::of(file, field, self.run.env.local_ip.is_ipv6())?;
+        let list = ips.addresses().to_vec();
+        self.source_ips = Some(ips);
+        // Calls now render their own `[local_ip]`: it can no longer be folded.
+        self.run
+            .plan
+            .fold_sends(&self.run.scenario, &self.run.env, true);
+        Ok(list)
     }
 
     /// Queues a warning for the run's log (a note from the shell about its setup).

@@ -112,6 +112,7 @@ impl Shard {
             traces,
             media_socket,
             udp_per_call,
+            udp_per_ip,
             handoff,
             webrtc_ip,
             ..
@@ -129,7 +130,7 @@ impl Shard {
                     ep.enable_udp_per_call(s.max_sockets);
                 }
                 Sip::Udp(
-                    SipUdp::new(socket, udp_per_call, registry.clone())
+                    SipUdp::new(socket, udp_per_call, udp_per_ip, registry.clone())
                         .map_err(|e| format!("cannot watch the UDP socket: {e}"))?,
                 )
             }

@@ -116,6 +116,9 @@ pub struct ShardPlan {
     /// `-t un` clients: bind one more UDP socket per call; the shard socket then carries
     /// only what belongs to no call.
     pub udp_per_call: Option<PerCallSettings>,
+    /// `-t ui` clients: a socket per source address, in the endpoint's order (`None`:
+    /// the address is the shard socket's own).
+    pub udp_per_ip: Vec<Option<socket2::Socket>>,
     /// UDP servers with several shards: route each datagram to the shard that owns its
     /// call (`handoff`), so one peer's calls spread over every shard.
     pub handoff: Option<handoff::Handoff>,

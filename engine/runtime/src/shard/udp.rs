@@ -1,6 +1,7 @@
-//! A shard's SIP over UDP: its one socket (`u1`, and servers), and for `-t un` clients
-//! one socket per call (SIPp's "one socket per call"; the port bookkeeping is the
-//! endpoint's `port_pool`).
+//! A shard's SIP over UDP: its one socket (`u1`, and servers), for `-t un` clients one
+//! socket per call (SIPp's "one socket per call"; the port bookkeeping is the endpoint's
+//! `port_pool`), and for `-t ui` clients one socket per source address (bound by the
+//! runner; which call uses which is the endpoint's `source_ips`).
 //!
 //! Owns: the sockets, their registration in the shard's poller, the receive buffers,
 //! and the datagrams the kernel had no room for (`parked`, sent first in the next turn:
@@ -23,6 +24,7 @@ use super::mmsg::{self, RecvBatch, send_all};
 use super::traces::Traces;
 use crate::call::TxQueue;
 use crate::endpoint::Endpoint;
+use crate::endpoint::source_ips::PER_IP_FLOW;
 use crate::poller::{Poller, READ, Registry, Token};
 
 /// recvmmsg batches drained from the shard socket per turn before timers run again.
@@ -48,6 +50,9 @@ pub(crate) struct SipUdp {
     main: socket2::Socket,
     /// `-t un`: the per-call sockets by local port, and how to bind more.
     calls: HashMap<u16, socket2::Socket>,
+    /// `-t ui`: a socket per source address, by index (`None`: that address is the
+    /// shard socket's own).
+    per_ip: Vec<Option<socket2::Socket>>,
     per_call: Option<PerCallSettings>,
     registry: Registry,
     rx: RecvBatch,
@@ -62,12 +67,19 @@ impl SipUdp {
     pub(crate) fn new(
         main: socket2::Socket,
         per_call: Option<PerCallSettings>,
+        per_ip: Vec<Option<socket2::Socket>>,
         registry: Registry,
     ) -> std::io::Result<SipUdp> {
         registry.add(main.as_raw_fd(), Token::Sip, READ)?;
+        for (i, s) in per_ip.iter().enumerate() {
+            if let Some(s) = s {
+                registry.add(s.as_raw_fd(), Token::IpUdp(i as u32), READ)?;
+            }
+        }
         Ok(SipUdp {
             main,
             calls: HashMap::new(),
+            per_ip,
             per_call,
             registry,
             rx: RecvBatch::default(),
@@ -78,7 +90,7 @@ impl SipUdp {
 
     /// Open sockets (the shard's and the calls').
     pub(crate) fn open_sockets(&self) -> usize {
-        1 + self.calls.len()
+        1 + self.calls.len() + self.per_ip.iter().flatten().count()
     }
 
     /// When parked datagrams should be tried again.
@@ -86,9 +98,9 @@ impl SipUdp {
         self.retry_at
     }
 
-    /// Whether this shard has sockets it reads only on readiness (`-t un`).
+    /// Whether this shard has sockets it reads only on readiness (`-t un`, `-t ui`).
     pub(crate) fn has_call_sockets(&self) -> bool {
-        self.per_call.is_some()
+        self.per_call.is_some() || !self.per_ip.is_empty()
     }
 
     /// Receives what waits on the shard socket (every turn) and on the call sockets the
@@ -110,11 +122,18 @@ impl SipUdp {
         let mut n = drain(fd, &mut self.rx, ep, traces, handoff, at, MAX_DRAIN);
         // Call sockets are read on readiness (after a blind sleep the loop looks first).
         for r in poller.ready() {
-            if let Token::CallUdp(port) = r.token
-                && let Some(s) = self.calls.get(&port)
-            {
+            let fd = match r.token {
+                Token::CallUdp(port) => self.calls.get(&port).map(AsRawFd::as_raw_fd),
+                Token::IpUdp(i) => self
+                    .per_ip
+                    .get(i as usize)
+                    .and_then(Option::as_ref)
+                    .map(AsRawFd::as_raw_fd),
+                _ => None,
+            };
+            if let Some(fd) = fd {
                 let at = Received::at_once(now, wall);
-                n += drain(s.as_raw_fd(), &mut self.rx, ep, traces, None, at, MAX_DRAIN);
+                n += drain(fd, &mut self.rx, ep, traces, None, at, MAX_DRAIN);
             }
         }
         n
@@ -192,7 +211,7 @@ impl SipUdp {
         while start < q.items.len() {
             let flow = q.items.get(start).map_or(0, |t| t.flow);
             // Without call sockets every datagram leaves from the shard's: one run.
-            let run = if self.calls.is_empty() {
+            let run = if self.calls.is_empty() && self.per_ip.is_empty() {
                 q.items.len() - start
             } else {
                 q.items
@@ -234,6 +253,13 @@ impl SipUdp {
     /// The socket a datagram of `flow` leaves from: a `-t un` call's own, else the
     /// shard's.
     fn socket_of(&self, flow: u64) -> RawFd {
+        if flow & PER_IP_FLOW != 0 {
+            let i = usize::try_from(flow & !PER_IP_FLOW).unwrap_or(usize::MAX);
+            if let Some(Some(s)) = self.per_ip.get(i) {
+                return s.as_raw_fd();
+            }
+            return self.main.as_raw_fd();
+        }
         if !self.calls.is_empty()
             && let Ok(port) = u16::try_from(flow)
             && let Some(s) = self.calls.get(&port)
