@@ -8,6 +8,10 @@
 //! - a server whose engine is a client (`-sn uac` toward a SIPp UAS): a rate change and
 //!   a pause/resume posted to `/api/v1/control` show in our stats and in SIPp's own
 //!   per-second CSV;
+//! - a UAS server whose scenario is replaced over the API while SIPp's calls are in
+//!   flight: none fails, the calls in flight finish on the old scenario and the new
+//!   calls run the new one (seen in SIPp's message log); a scenario of the wrong role,
+//!   malformed XML, a wrong content type or query get a 4xx and change nothing;
 //! - the command line: `server -h` shows its own group first, the root command refuses
 //!   the server flags, no token on a non-loopback API address and `-config`'s composite
 //!   keys are refused (exit 255), a flat `-config` file sets the ports and the token.
@@ -250,8 +254,6 @@ fn a_uas_server_counts_what_sipp_sent_and_guards_its_api() {
 
     // What is not built yet says so.
     for (method, path, body) in [
-        ("PUT", "/api/v1/scenario", Some("<scenario/>")),
-        ("POST", "/api/v1/scenario/apply", Some("<scenario/>")),
         ("GET", "/api/v1/transports", None),
         ("POST", "/api/v1/clients", Some("{}")),
         ("DELETE", "/api/v1/clients?id=x", None),
@@ -523,4 +525,226 @@ fn the_server_command_line_help_config_file_and_refusals() {
     assert_eq!(call(&api, "GET", "/api/v1/health", None, None).status, 401);
     let sc = get(&api, "/api/v1/scenario");
     assert_eq!(sc["scenario_name"], "uas", "{sc:#}");
+}
+
+/// The built-in uas, as the server's `-sf` file starts with.
+const UAS_XML: &str = include_str!("../../assets/scenarios/uas.xml");
+
+/// The uas whose every reply carries `X-Version: 2`.
+fn uas_v2() -> String {
+    let contact = "Contact: <sip:[local_ip]:[local_port];transport=[transport]>";
+    let v2 = UAS_XML
+        .replace(contact, &format!("{contact}\n    X-Version: 2"))
+        .replace("Basic UAS responder", "UAS v2");
+    assert_eq!(v2.matches("X-Version: 2").count(), 3);
+    v2
+}
+
+/// A request with the token and a content type.
+fn send_xml(api: &str, method: &str, path: &str, ctype: &str, body: &str) -> Resp {
+    let headers = vec![
+        ("Authorization".to_string(), bearer()),
+        ("Content-Type".to_string(), ctype.to_string()),
+    ];
+    http(api, method, path, &headers, Some(body.as_bytes()))
+}
+
+/// Per Call-ID, whether each message SIPp received carried `X-Version: 2` (from its
+/// `-trace_msg` log).
+fn marks_by_call(log: &str) -> std::collections::BTreeMap<String, Vec<bool>> {
+    let mut out: std::collections::BTreeMap<String, Vec<bool>> = Default::default();
+    for entry in log.split("-----------------------------------------------") {
+        if !entry.contains("message received") {
+            continue;
+        }
+        let call_id = entry.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            matches!(name.trim().to_ascii_lowercase().as_str(), "call-id" | "i")
+                .then(|| value.trim().to_string())
+        });
+        if let Some(id) = call_id {
+            out.entry(id)
+                .or_default()
+                .push(entry.contains("X-Version: 2"));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_uas_scenario_replaced_live_keeps_the_calls_in_flight_and_refuses_bad_input() {
+    const CALLS: u64 = 60;
+    let dir = memory_scratch("server-v1-replace");
+    let sf = dir.join("uas.xml");
+    std::fs::write(&sf, UAS_XML).unwrap();
+    let sip_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    let mut server = start_server(
+        "gossipper server (-sf)",
+        sip_port,
+        &api,
+        &dir.join("server.csv"),
+        &["-sf", sf.to_str().unwrap()],
+    );
+    server.wait_bound(Sock::Udp, sip_port);
+    let first = get(&api, "/api/v1/scenario");
+    assert_eq!(first["scenario_file"], sf.to_str().unwrap(), "{first:#}");
+    assert_eq!(first["builtin"], false);
+
+    // Bad input: a 4xx naming the problem, and nothing changes (neither what runs nor
+    // the -sf file).
+    let uac = include_str!("../../assets/scenarios/uac.xml");
+    let broken = "<scenario name=\"x\">\n  <recv request=\"INVITE\"/>\n  <send>\n</scenario>\n";
+    for (method, path, ctype, body, status, says) in [
+        (
+            "PUT",
+            "/api/v1/scenario?apply=true",
+            "application/xml",
+            uac,
+            409,
+            "role",
+        ),
+        (
+            "POST",
+            "/api/v1/scenario/apply",
+            "application/xml",
+            uac,
+            409,
+            "role",
+        ),
+        (
+            "PUT",
+            "/api/v1/scenario?apply=true",
+            "application/xml",
+            broken,
+            400,
+            "request.xml:",
+        ),
+        (
+            "PUT",
+            "/api/v1/scenario",
+            "application/xml",
+            "",
+            400,
+            "empty",
+        ),
+        (
+            "PUT",
+            "/api/v1/scenario?apply=maybe",
+            "application/xml",
+            UAS_XML,
+            400,
+            "apply=maybe",
+        ),
+        (
+            "PUT",
+            "/api/v1/scenario?force=1",
+            "application/xml",
+            UAS_XML,
+            400,
+            "force",
+        ),
+        (
+            "POST",
+            "/api/v1/scenario/apply",
+            "application/json",
+            "{}",
+            415,
+            "application/xml",
+        ),
+    ] {
+        let r = send_xml(&api, method, path, ctype, body);
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+        assert!(r.error().contains(says), "{method} {path}: {}", r.text());
+        assert_eq!(
+            get(&api, "/api/v1/scenario"),
+            first,
+            "after {method} {path}"
+        );
+        assert_eq!(std::fs::read_to_string(&sf).unwrap(), UAS_XML);
+    }
+
+    // SIPp calls at 15/s and holds each call 2 s: about 30 in flight at any time.
+    let sipp_csv = dir.join("sipp.csv");
+    let sipp_log = dir.join("sipp_messages.log");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &sipp_csv)
+        .args(["-sn", "uac", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string()])
+        .args(["-r", "15", "-d", "2000", "-m", &CALLS.to_string()])
+        .args(["-trace_msg", "-message_file", sipp_log.to_str().unwrap()])
+        .arg(format!("127.0.0.1:{sip_port}"));
+    let sipp = spawn_logged("sipp uac", &mut cmd, &sipp_csv);
+
+    // Replaced once a third of the calls are placed, with calls in flight.
+    let at = stats_until(&api, Duration::from_secs(30), |s| {
+        n(s, "total_calls") >= CALLS / 3 && n(s, "active_calls") >= 5
+    });
+    let v2 = uas_v2();
+    let r = send_xml(
+        &api,
+        "PUT",
+        "/api/v1/scenario?apply=true",
+        "application/xml",
+        &v2,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"written": true, "applied": true})
+    );
+    let after = get(&api, "/api/v1/scenario");
+    assert_eq!(after["xml"], v2.as_str(), "GET shows the new scenario");
+    assert_eq!(after["scenario_file"], sf.to_str().unwrap());
+    assert_eq!(std::fs::read_to_string(&sf).unwrap(), v2, "-sf written");
+
+    let (status, _, _) = sipp.wait(Duration::from_secs(90));
+    assert_eq!(status.code(), Some(0), "sipp uac:\n{}", logs(&sipp_csv));
+    let csv = StatCsv::read(&sipp_csv);
+    assert_eq!(csv.last("SuccessfulCall(C)"), CALLS, "SIPp's successes");
+    assert_eq!(csv.last("FailedCall(C)"), 0, "SIPp's failures");
+
+    // Each call ran on one scenario only: those in flight at the swap on the old one to
+    // their end (their BYE answered after it, unmarked), the later ones on the new one.
+    let marks = marks_by_call(&std::fs::read_to_string(&sipp_log).unwrap());
+    assert_eq!(marks.len() as u64, CALLS, "calls in SIPp's message log");
+    let old = marks.values().filter(|m| m.iter().all(|x| !x)).count() as u64;
+    let new = marks.values().filter(|m| m.iter().all(|x| *x)).count() as u64;
+    eprintln!(
+        "replaced after {} calls ({} in flight): {old} calls on the old scenario, {new} on the new one",
+        n(&at, "total_calls"),
+        n(&at, "active_calls")
+    );
+    assert_eq!(old + new, CALLS, "a call mixed both scenarios: {marks:?}");
+    assert!(
+        old >= n(&at, "total_calls") && new >= CALLS / 3,
+        "{old} calls on the old scenario, {new} on the new one (swap after {})",
+        n(&at, "total_calls")
+    );
+
+    // Our side agrees: every call answered, none failed.
+    let s = stats_until(&api, Duration::from_secs(60), |s| {
+        n(s, "success_calls") + n(s, "failed_calls") >= CALLS && n(s, "active_calls") == 0
+    });
+    assert_eq!(
+        (n(&s, "success_calls"), n(&s, "failed_calls")),
+        (CALLS, 0),
+        "{s:#}"
+    );
+
+    // Without a body, /scenario/apply reads the -sf file again.
+    let r = call(
+        &api,
+        "POST",
+        "/api/v1/scenario/apply",
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"written": false, "applied": true})
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -247,6 +247,31 @@ pub fn check(spec: &JobSpec) -> Result<Role, RunError> {
     Ok(sc.role)
 }
 
+/// A scenario to replace `running` while the run goes on (`gossipper server`'s
+/// `/api/v1/scenario`): `spec` names it (its scenario source), and it is loaded and
+/// checked exactly as a run's (the same loader, file rule, `-allow_exec`, thresholds).
+/// The media and WebRTC set-up are made once at start for the first scenario, so a
+/// replacement with media actions, or one that changes WebRTC, is refused, naming why.
+/// The role is the caller's to compare (`Endpoint::replace_scenario` refuses a change).
+pub fn load_replacement(spec: &JobSpec, running: &Scenario) -> Result<Scenario, RunError> {
+    let sc = checked_scenario(spec)?;
+    if sc.webrtc != running.webrtc {
+        return Err(RunError::Config(format!(
+            "scenario \"{}\" {} a WebRTC scenario and the running one {}: a live replacement cannot change that (restart the server)",
+            sc.name,
+            if sc.webrtc { "is" } else { "is not" },
+            if running.webrtc { "is" } else { "is not" },
+        )));
+    }
+    if media::library::scenario_has_media(&sc) {
+        return Err(RunError::Config(format!(
+            "scenario \"{}\" has media actions (play_pcap_audio, rtp_stream, …): a live replacement cannot load media files yet (restart the server with it)",
+            sc.name
+        )));
+    }
+    Ok(sc)
+}
+
 fn has_exec_command(sc: &Scenario) -> bool {
     sc.commands.iter().chain(&sc.init).any(|c| {
         c.common

@@ -1,5 +1,5 @@
 //! The v1 control API of `gossipper server` (reference §5.13): health, stats, the
-//! running scenario, and live control of rate and pause.
+//! running scenario and its live replacement, and live control of rate and pause.
 //!
 //! Owns: the `/api/v1` routes, bearer-token checks (constant-time, and throttled per
 //! client address as the master's logins are), request bodies and the JSON shapes. Must not: lock or call into the shards: a control change is two
@@ -8,8 +8,9 @@
 //! runner merges every tick (`publish`), behind a lock only this thread and the runner's
 //! tick take.
 //!
-//! Routes of §5.13 not built yet (scenario replacement, transports, dynamic clients, the
-//! live WebSocket) answer 501 naming what is missing, never a silent success.
+//! The scenario routes are in `scenario`. Routes of §5.13 not built yet (transports,
+//! dynamic clients, the live WebSocket) answer 501 naming what is missing, never a
+//! silent success.
 
 use std::io::Read as _;
 use std::sync::{Arc, Mutex};
@@ -17,11 +18,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use gossipper_engine::config::{JobSpec, ScenarioSource};
+use gossipper_engine::config::JobSpec;
 use gossipper_engine::output::run_info::RunInfo;
 use gossipper_engine::output::summary;
 use gossipper_engine::runner::Tick;
-use gossipper_engine::scenario::{Role, builtin};
+use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
 use gossipper_engine::stats::ShardStats;
 
@@ -29,12 +30,12 @@ use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
 use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
+use super::scenario;
+
 /// The one engine's id (the Go gossipper's name for the primary engine).
 pub(super) const ENGINE_ID: &str = "primary";
 /// The largest control body read.
 const MAX_CONTROL_BODY: u64 = 64 << 10;
-/// The largest scenario file shown by `GET /scenario` (the loader's own cap).
-const MAX_SCENARIO_BYTES: u64 = 16 << 20;
 /// The highest rate taken, in calls per second.
 const MAX_RATE_CPS: f64 = 1_000_000.0;
 /// The throttle's account name for the one token.
@@ -58,7 +59,7 @@ pub(super) struct State {
     role: Role,
     info: RunInfo,
     spec: JobSpec,
-    scenario: ScenarioView,
+    scenario: scenario::Live,
     live: Mutex<Live>,
 }
 
@@ -67,15 +68,6 @@ struct Live {
     stats: ShardStats,
     shard_calls: Vec<u64>,
     at: SystemTime,
-}
-
-/// `GET /api/v1/scenario`.
-#[derive(Serialize)]
-struct ScenarioView {
-    scenario_file: String,
-    scenario_name: String,
-    xml: String,
-    builtin: bool,
 }
 
 /// `GET /api/v1/control` (and the reply of `POST`).
@@ -110,7 +102,7 @@ struct AuthStatus {
 impl State {
     /// The API of the run that just started.
     pub(super) fn new(run: &Started<'_>, token: Option<String>) -> Result<State, String> {
-        let scenario = scenario_view(&run.spec.scenario)?;
+        let scenario = scenario::Live::new(&run.spec.scenario, run.scenario)?;
         Ok(State {
             token,
             throttle: Throttle::new(throttle_limits()),
@@ -127,6 +119,14 @@ impl State {
         })
     }
 
+    fn engine(&self) -> scenario::Engine<'_> {
+        scenario::Engine {
+            spec: &self.spec,
+            control: &self.control,
+            live: &self.scenario,
+        }
+    }
+
     /// Takes the runner's newest merged statistics (runner thread, every tick).
     pub(super) fn publish(&self, tick: &Tick<'_>) {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
@@ -135,39 +135,6 @@ impl State {
         live.shard_calls.extend_from_slice(tick.shard_calls);
         live.at = tick.wall;
     }
-}
-
-/// The running scenario's name and text, read once at start (what the engine runs, even
-/// if the file changes later).
-fn scenario_view(source: &ScenarioSource) -> Result<ScenarioView, String> {
-    Ok(match source {
-        ScenarioSource::File(p) => {
-            let mut xml = String::new();
-            std::fs::File::open(p)
-                .and_then(|f| f.take(MAX_SCENARIO_BYTES).read_to_string(&mut xml))
-                .map_err(|e| format!("cannot read the scenario {}: {e}", p.display()))?;
-            ScenarioView {
-                scenario_file: p.display().to_string(),
-                scenario_name: String::new(),
-                xml,
-                builtin: false,
-            }
-        }
-        ScenarioSource::Builtin(n) => ScenarioView {
-            scenario_file: String::new(),
-            scenario_name: n.clone(),
-            xml: builtin::get(n)
-                .map(|b| b.xml.to_owned())
-                .unwrap_or_default(),
-            builtin: true,
-        },
-        ScenarioSource::Xml { name, text } => ScenarioView {
-            scenario_file: String::new(),
-            scenario_name: name.clone(),
-            xml: String::from_utf8_lossy(text).into_owned(),
-            builtin: false,
-        },
-    })
 }
 
 /// Answers one request.
@@ -200,13 +167,11 @@ pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>) -> Reply {
     match (method, route) {
         ("GET", "health") => json(200, &Health { status: "ok" }),
         ("GET", "stats") => stats(state),
-        ("GET", "scenario") => json(200, &state.scenario),
+        ("GET", "scenario") => json(200, &state.scenario.view()),
         ("GET", "control") => json(200, &control_state(state)),
         ("POST", "control") => post_control(state, inc),
-        ("PUT", "scenario") => not_built("PUT /api/v1/scenario (writing and applying a scenario)"),
-        ("POST", "scenario/apply") => {
-            not_built("POST /api/v1/scenario/apply (replacing the live scenario)")
-        }
+        ("PUT", "scenario") => scenario::put(&state.engine(), inc),
+        ("POST", "scenario/apply") => scenario::apply(&state.engine(), inc),
         ("GET" | "POST", "transports") => {
             not_built("/api/v1/transports (turning listeners and clients on and off)")
         }
@@ -383,14 +348,14 @@ fn check(p: &ControlPatch) -> Result<Change, String> {
     })
 }
 
-fn json<T: Serialize>(status: u16, value: &T) -> Reply {
+pub(super) fn json<T: Serialize>(status: u16, value: &T) -> Reply {
     match serde_json::to_vec(value) {
         Ok(body) => Reply::Json { status, body },
         Err(_) => error(500, "internal error: reply not encodable"),
     }
 }
 
-fn error(status: u16, text: &str) -> Reply {
+pub(super) fn error(status: u16, text: &str) -> Reply {
     Reply::Json {
         status,
         body: error_body(text),

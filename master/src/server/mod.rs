@@ -14,6 +14,7 @@
 
 mod api;
 mod config;
+mod scenario;
 
 use std::net::TcpListener;
 use std::process::ExitCode;

@@ -63,8 +63,20 @@ impl Endpoint {
         current: Option<&SipMessage<'_>>,
         f: impl FnOnce(&mut Call, &mut ShardCx<'_>) -> Progress,
     ) {
+        let Some(version) = self.calls.version_of(h) else {
+            return;
+        };
+        // A call on a replaced scenario steps on its own version, with its globals.
+        let retired = self.retired_index(version);
+        if let Some(i) = retired {
+            std::mem::swap(&mut self.shard.globals, &mut self.retired[i].globals);
+        }
+        let run = match retired {
+            Some(i) => &self.retired[i].run,
+            None => &self.run,
+        };
         // Borrowed, not cloned: an Arc clone is an atomic increment per message.
-        let scenario: &Scenario = &self.run.scenario;
+        let scenario: &Scenario = &run.scenario;
         let Some(call) = self.calls.get_mut(h) else {
             return;
         };
@@ -76,7 +88,7 @@ impl Endpoint {
             (None, None) => call.number(),
         };
         let mut cx = ShardCx {
-            run: &self.run,
+            run,
             shard: &mut self.shard,
             out: &mut self.out,
             wall,
@@ -102,6 +114,9 @@ impl Endpoint {
         // Only long waits: a 16.8 ms step would stretch a short timewait noticeably.
         let lazy = call.deadline_is_lazy(scenario)
             && deadline.is_some_and(|d| d.saturating_duration_since(now) >= LAZY_AT_LEAST);
+        if let Some(i) = retired {
+            std::mem::swap(&mut self.shard.globals, &mut self.retired[i].globals);
+        }
         match progress {
             Progress::Running => self.calls.set_timer(h, deadline, lazy),
             Progress::Finished(outcome) => self.end_call(h, now, outcome),
@@ -109,9 +124,11 @@ impl Endpoint {
     }
 
     pub(super) fn end_call(&mut self, h: CallHandle, now: Instant, outcome: Outcome) {
+        let version = self.calls.version_of(h);
         let Some(call) = self.calls.remove(h, now) else {
             return;
         };
+        self.release_version(version);
         self.unindex_peer(h, call.peer());
         let duration_us = now.saturating_duration_since(call.started_at()).as_micros() as u64;
         let ended = match self.media.as_mut() {

@@ -8,7 +8,6 @@
 //! endpoint what it means.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::Endpoint;
@@ -144,20 +143,20 @@ impl Endpoint {
     /// final `<timewait>` are left to end normally: the peer closing once it is done
     /// with them is not a failure.
     fn fail_calls(&mut self, now: Instant, on: CallsOn, reason: FailureReason) {
-        let scenario = Arc::clone(&self.run.scenario);
         let handles: Vec<CallHandle> = match (on, self.calls_by_peer.as_mut()) {
             // The connection is gone: its index entry goes with it.
             (CallsOn::Peer(p), Some(ix)) => ix.remove(&p).into_iter().flatten().collect(),
             _ => self.calls.handles(),
         };
         for h in handles {
-            let hit = self.calls.get_mut(h).is_some_and(|c| {
+            let scenario = self.scenario_of(h);
+            let hit = self.calls.get(h).is_some_and(|c| {
                 let carried = match on {
                     CallsOn::All => true,
                     CallsOn::Flow(f) => c.number() == f,
                     CallsOn::Peer(p) => c.peer() == p,
                 };
-                carried && !c.in_timewait(&scenario)
+                carried && !c.in_timewait(scenario)
             });
             if hit {
                 self.end_call(h, now, Outcome::Failed(reason));
@@ -171,12 +170,16 @@ impl Endpoint {
     /// at most once per idle timeout per silent connection; without the per-peer index
     /// (client shards) it scans the table as `fail_calls` does.
     pub fn carries_live_calls(&self, peer: SocketAddr) -> bool {
-        let live = |c: &Call| c.peer() == peer && !c.in_timewait(&self.run.scenario);
+        let live =
+            |c: &Call, v: u32| c.peer() == peer && !c.in_timewait(self.scenario_of_version(v));
         match self.calls_by_peer.as_ref() {
-            Some(ix) => ix
-                .get(&peer)
-                .is_some_and(|set| set.iter().any(|h| self.calls.get(*h).is_some_and(live))),
-            None => self.calls.iter().any(live),
+            Some(ix) => ix.get(&peer).is_some_and(|set| {
+                set.iter().any(|h| {
+                    let v = self.calls.version_of(*h).unwrap_or(self.version);
+                    self.calls.get(*h).is_some_and(|c| live(c, v))
+                })
+            }),
+            None => self.calls.iter_versioned().any(|(c, v)| live(c, v)),
         }
     }
 

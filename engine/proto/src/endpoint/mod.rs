@@ -49,6 +49,7 @@ pub mod port_pool;
 pub mod source_ips;
 pub mod table;
 pub mod timers;
+mod versions;
 mod webrtc_wait;
 
 #[cfg(test)]
@@ -63,6 +64,7 @@ pub use self::calls::{Finished, render_call_id};
 pub use self::connections::{CallsOn, Carried, StreamEvent};
 use self::port_pool::PortPool;
 use self::table::{CallHandle, CallTable};
+pub use self::versions::ReplaceError;
 use crate::call::inject::InjectData;
 use crate::call::plan::Plan;
 use crate::call::vars::Vars;
@@ -142,6 +144,10 @@ pub struct Endpoint {
     /// WebRTC servers: first requests that found no call socket, until the shell binds
     /// more.
     webrtc_wait: webrtc_wait::Waiting,
+    /// The scenario version new calls start on (`versions`).
+    version: u32,
+    /// Older scenario versions that still carry calls.
+    retired: Vec<versions::Retired>,
 }
 
 impl Endpoint {
@@ -197,6 +203,8 @@ impl Endpoint {
             calls_by_peer,
             webrtc: None,
             webrtc_wait: webrtc_wait::Waiting::default(),
+            version: 0,
+            retired: Vec::new(),
             run: Run {
                 scenario,
                 plan,

@@ -85,6 +85,9 @@ pub struct CallHandle {
 
 struct Slot {
     generation: u32,
+    /// The scenario version the call started on (`Endpoint::replace_scenario`); it sits
+    /// in the slot's padding, so a slot stays 16 bytes.
+    version: u32,
     /// Boxed: the slab grows by doubling, and spare capacity of 8-byte pointers costs
     /// little next to spare capacity of 250-byte calls (memory per held call).
     call: Option<Box<Call>>,
@@ -140,6 +143,8 @@ pub struct CallTable {
     /// Hashes of recently ended Call-IDs (a false "dead" match needs a 64-bit collision).
     dead: DeadCalls,
     live: usize,
+    /// The scenario version new calls are tagged with.
+    version: u32,
 }
 
 impl CallTable {
@@ -155,6 +160,7 @@ impl CallTable {
             timers: TimerWheel::new(),
             dead: DeadCalls::new(epoch),
             live: 0,
+            version: 0,
         }
     }
 
@@ -188,6 +194,7 @@ impl CallTable {
                 let slot = &mut self.slots[index as usize];
                 slot.generation = slot.generation.wrapping_add(1);
                 slot.call = Some(Box::new(call));
+                slot.version = self.version;
                 CallHandle {
                     index,
                     generation: slot.generation,
@@ -197,6 +204,7 @@ impl CallTable {
                 let index = self.slots.len() as u32;
                 self.slots.push(Slot {
                     generation: 0,
+                    version: self.version,
                     call: Some(Box::new(call)),
                 });
                 CallHandle {
@@ -215,6 +223,24 @@ impl CallTable {
         }
         self.live += 1;
         handle
+    }
+
+    /// Tags the calls inserted from now on with scenario version `v`.
+    pub fn set_version(&mut self, v: u32) {
+        self.version = v;
+    }
+
+    /// The scenario version call `h` started on (`None`: no such call).
+    pub fn version_of(&self, h: CallHandle) -> Option<u32> {
+        let slot = self.slots.get(h.index as usize)?;
+        (slot.generation == h.generation && slot.call.is_some()).then_some(slot.version)
+    }
+
+    /// Every live call with the scenario version it started on, in slot order.
+    pub fn iter_versioned(&self) -> impl Iterator<Item = (&Call, u32)> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.call.as_deref().map(|c| (c, s.version)))
     }
 
     pub fn find(&self, call_id: &[u8]) -> Option<CallHandle> {

@@ -405,3 +405,137 @@ mod fold_tests {
         assert!(kept(&invite.template, port) > 0);
     }
 }
+
+/// `gossipper server`'s live scenario replacement, in virtual time.
+mod replace_scenario {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::endpoint::ReplaceError;
+    use crate::scenario::Scenario;
+    use crate::sim::{self, SimNet};
+
+    fn addr(p: u16) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], p))
+    }
+
+    /// The built-in uas, whose every reply says `X-Version: 2`.
+    fn uas_v2() -> Arc<Scenario> {
+        let xml = crate::scenario::builtin::get("uas").unwrap().xml;
+        let contact = "Contact: <sip:[local_ip]:[local_port];transport=[transport]>";
+        let marked = xml.replace(contact, &format!("{contact}\n    X-Version: 2"));
+        assert_eq!(marked.matches("X-Version").count(), 3);
+        sim::scenario(&marked)
+    }
+
+    fn marked(s: &sim::Sent) -> bool {
+        String::from_utf8_lossy(&s.bytes).contains("X-Version: 2")
+    }
+
+    #[test]
+    fn calls_in_flight_finish_on_the_old_scenario_and_new_calls_start_on_the_new_one() {
+        let mut net = SimNet::new(21);
+        let uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 50.0, 20);
+        // Each call holds 1 s between its ACK and its BYE.
+        net.endpoints[uac].run.env.default_pause_ms = 1000;
+        let t0 = net.epoch();
+        net.run_until(1_000_000, |n| n.now >= t0 + Duration::from_millis(190));
+        let before = net.endpoints[uas].live_calls();
+        assert!(before >= 5, "calls in flight at the swap: {before}");
+        let swapped_at = net.now - t0;
+
+        net.endpoints[uas].replace_scenario(uas_v2()).unwrap();
+        assert_eq!(net.endpoints[uas].retired_scenarios(), 1);
+        assert_eq!(
+            net.endpoints[uas].live_calls(),
+            before,
+            "nothing ends at the swap"
+        );
+
+        net.run_until(10_000_000, |n| {
+            n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+        });
+        let c = &net.endpoints[uac].stats().counters;
+        assert_eq!((c.successful_calls, c.failed_calls), (20, 0), "{c:?}");
+        let s = &net.endpoints[uas].stats().counters;
+        assert_eq!((s.successful_calls, s.failed_calls), (20, 0), "{s:?}");
+        assert_eq!(
+            net.endpoints[uas].retired_scenarios(),
+            0,
+            "the old scenario goes with its last call"
+        );
+
+        // Per call: which of the server's replies carry the new scenario's mark.
+        let mut by_call: std::collections::BTreeMap<String, Vec<bool>> = Default::default();
+        for s in net.log.iter().filter(|s| s.from == addr(5060)) {
+            by_call
+                .entry(s.call_id.clone())
+                .or_default()
+                .push(marked(s));
+        }
+        assert_eq!(by_call.len(), 20);
+        let old: Vec<_> = by_call.values().filter(|m| m.iter().all(|x| !x)).collect();
+        let new: Vec<_> = by_call.values().filter(|m| m.iter().all(|x| *x)).collect();
+        assert_eq!(
+            old.len(),
+            before,
+            "the calls in flight stayed on the old one"
+        );
+        assert_eq!(old.len() + new.len(), 20, "no call mixes both: {by_call:?}");
+        // The old calls' BYEs came after the swap and were answered by the old scenario.
+        let late_old_byes = net
+            .log
+            .iter()
+            .filter(|s| s.from == addr(5060) && s.at > swapped_at && !marked(s))
+            .filter(|s| s.first_line.starts_with("SIP/2.0 200"))
+            .count();
+        assert!(late_old_byes >= before, "{late_old_byes} < {before}");
+    }
+
+    #[test]
+    fn a_scenario_of_the_other_role_is_refused_and_changes_nothing() {
+        let mut net = SimNet::new(3);
+        let uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let err = net.endpoints[uas]
+            .replace_scenario(sim::builtin("uac"))
+            .unwrap_err();
+        assert!(matches!(err, ReplaceError::RoleChanged { .. }), "{err}");
+        assert_eq!(net.endpoints[uas].scenario().name, "Basic UAS responder");
+        assert_eq!(net.endpoints[uas].retired_scenarios(), 0);
+    }
+
+    #[test]
+    fn globals_keep_their_values_by_name_across_a_replacement() {
+        let xml = |extra: &str| {
+            format!(
+                r#"<scenario name="g"><Global variables="{extra}hits"/>
+                <recv request="INVITE"><action><assignstr assign_to="hits" value="seen"/></action></recv>
+                <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=1
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send></scenario>"#
+            )
+        };
+        let mut net = SimNet::new(5);
+        let uas = net.add_server(sim::scenario(&xml("")), addr(5060));
+        let ep = &mut net.endpoints[uas];
+        let hits = crate::scenario::VarId(0);
+        ep.shard
+            .globals
+            .set(hits, crate::call::vars::Value::Bool(true));
+        ep.replace_scenario(sim::scenario(&xml("other,"))).unwrap();
+        let now = ep.scenario().variables.iter().position(|v| v == "hits");
+        let id = crate::scenario::VarId(now.unwrap() as u16);
+        assert_eq!(id.0, 1, "declared second in the new scenario");
+        assert_eq!(
+            ep.shard.globals.get(id),
+            &crate::call::vars::Value::Bool(true)
+        );
+    }
+}

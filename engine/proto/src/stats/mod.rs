@@ -342,6 +342,22 @@ impl ShardStats {
         )
     }
 
+    /// Grows the per-step, response-time and counter tables to fit `sc` too (a
+    /// scenario replaced while it runs: the tables are indexed by position and never
+    /// shrink, so the calls still on the old scenario count where they did).
+    pub fn grow_for(&mut self, sc: &crate::scenario::Scenario) {
+        if self.steps.len() < sc.commands.len() {
+            self.steps
+                .resize(sc.commands.len(), StepCounters::default());
+        }
+        while self.rtd.len() < sc.rtd_names.len() {
+            self.rtd.push(TimeStat::new(&sc.response_time_repartition));
+        }
+        if self.generic_counters.len() < sc.counter_names.len() {
+            self.generic_counters.resize(sc.counter_names.len(), 0);
+        }
+    }
+
     pub fn new(
         steps: usize,
         rtds: usize,
@@ -421,6 +437,17 @@ impl ShardStats {
         self.call_length.merge(call_length);
         for (a, b) in self.generic_counters.iter_mut().zip(generic_counters) {
             *a += b;
+        }
+        // A shard that replaced its scenario may have grown its tables (`grow_for`).
+        if steps.len() > self.steps.len() {
+            self.steps.extend_from_slice(&steps[self.steps.len()..]);
+        }
+        if rtd.len() > self.rtd.len() {
+            self.rtd.extend_from_slice(&rtd[self.rtd.len()..]);
+        }
+        if generic_counters.len() > self.generic_counters.len() {
+            self.generic_counters
+                .extend_from_slice(&generic_counters[self.generic_counters.len()..]);
         }
         self.current_calls += current_calls;
         if *peak_calls > self.peak_calls {

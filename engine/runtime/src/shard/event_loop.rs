@@ -12,7 +12,8 @@
 //!           RTP, and WebRTC call sockets → endpoint.handle_datagram / handle_rtp /
 //!           handle_stream_event / handle_webrtc_datagram
 //! sockets:  `-t un` and WebRTC call sockets the endpoint wants → handle_*_port
-//! control:  the runner's rate, pause and quit → set_rate / set_paused / stop / abort_all
+//! control:  the runner's rate, pause, quit and scenario → set_rate / set_paused / stop /
+//!           abort_all / replace_scenario
 //! timers:   endpoint.handle_timeout(now, wall)
 //! output:   poll_transmit → sendmmsg (UDP) or the connections (streams); poll_rtp_transmit
 //!           → sendmmsg; poll_webrtc_transmit → the call sockets, then the ended calls'
@@ -93,6 +94,8 @@ struct Shard {
     waiting: WaitPolicy,
     rate_seen: f64,
     paused_seen: bool,
+    /// The control block's scenario epoch this shard last took.
+    scenario_seen: u64,
     last_publish: Instant,
     /// The previous turn's clock reading: no datagram is handled as received earlier.
     floor: Instant,
@@ -178,6 +181,7 @@ impl Shard {
             waiting: WaitPolicy::default(),
             rate_seen: f64::NAN,
             paused_seen: false,
+            scenario_seen: 0,
             last_publish: now,
             floor: now,
             events: Vec::new(),
@@ -273,6 +277,18 @@ impl Shard {
         if paused != self.paused_seen {
             self.ep.set_paused(paused, now);
             self.paused_seen = paused;
+        }
+        let epoch = c.scenario_epoch();
+        if epoch != self.scenario_seen {
+            self.scenario_seen = epoch;
+            if let Some(sc) = c.next_scenario()
+                && let Err(e) = self.ep.replace_scenario(sc)
+            {
+                self.events.push(ShardEvent::Warning(format!(
+                    "scenario not replaced on shard {}: {e}",
+                    self.ep.index()
+                )));
+            }
         }
         if quit >= 1 {
             self.ep.stop();

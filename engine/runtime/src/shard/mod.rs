@@ -38,6 +38,7 @@ pub use self::traces::ShardTraces;
 pub use self::udp::{PerCallSettings, udp_socket};
 use crate::call::ShardEvent;
 pub use crate::endpoint::{Budget, CallsOn, Endpoint, Finished};
+use crate::scenario::Scenario;
 use crate::stats::ShardStats;
 use crate::transport::StreamPlan;
 
@@ -50,6 +51,11 @@ pub struct Control {
     paused: AtomicBool,
     /// Total target rate in calls per second, as f64 bits.
     rate_bits: AtomicU64,
+    /// Bumped after each `replace_scenario`: a shard that sees a new value (one atomic
+    /// load per loop turn) takes the scenario from `next_scenario`, the only lock, taken
+    /// once per replacement.
+    scenario_epoch: AtomicU64,
+    next_scenario: Mutex<Option<Arc<Scenario>>>,
 }
 
 impl Control {
@@ -81,6 +87,26 @@ impl Control {
     }
     pub fn rate(&self) -> f64 {
         f64::from_bits(self.rate_bits.load(Ordering::Relaxed))
+    }
+    /// Hands every shard `sc` for the calls it creates from now on (calls in flight
+    /// finish on theirs: `Endpoint::replace_scenario`). The caller checked `sc` (same
+    /// role, loaded under the run's file rules).
+    pub fn replace_scenario(&self, sc: Arc<Scenario>) {
+        let mut next = self.next_scenario.lock().unwrap_or_else(|e| e.into_inner());
+        *next = Some(sc);
+        // Under the lock: a shard that sees the new epoch finds this scenario.
+        self.scenario_epoch.fetch_add(1, Ordering::Release);
+    }
+    /// How many replacements so far (a shard compares it with the last it took).
+    pub fn scenario_epoch(&self) -> u64 {
+        self.scenario_epoch.load(Ordering::Acquire)
+    }
+    /// The newest replacement scenario, if any.
+    pub fn next_scenario(&self) -> Option<Arc<Scenario>> {
+        self.next_scenario
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
