@@ -12,6 +12,10 @@
 //!   flight: none fails, the calls in flight finish on the old scenario and the new
 //!   calls run the new one (seen in SIPp's message log); a scenario of the wrong role,
 //!   malformed XML, a wrong content type or query get a 4xx and change nothing;
+//! - a dynamic client added over the API (a UAC engine in the server's process) calls a
+//!   SIPp UAS, shows in the multi-engine stats and control, and stops when deleted (SIPp
+//!   sees its calls, then no more); an unknown engine id, a malformed snippet, a
+//!   forbidden key or a UAS snippet get a 4xx and change nothing;
 //! - the command line: `server -h` shows its own group first, the root command refuses
 //!   the server flags, no token on a non-loopback API address and `-config`'s composite
 //!   keys are refused (exit 255), a flat `-config` file sets the ports and the token.
@@ -255,8 +259,6 @@ fn a_uas_server_counts_what_sipp_sent_and_guards_its_api() {
     // What is not built yet says so.
     for (method, path, body) in [
         ("GET", "/api/v1/transports", None),
-        ("POST", "/api/v1/clients", Some("{}")),
-        ("DELETE", "/api/v1/clients?id=x", None),
         ("GET", "/api/v1/live", None),
     ] {
         let r = call(&api, method, path, Some(&bearer()), body);
@@ -746,5 +748,183 @@ fn a_uas_scenario_replaced_live_keeps_the_calls_in_flight_and_refuses_bad_input(
         serde_json::json!({"written": false, "applied": true})
     );
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_dynamic_client_calls_sipp_until_deleted_and_bad_snippets_change_nothing() {
+    let dir = memory_scratch("server-v1-clients");
+    let sipp_port = free_port();
+    let sipp_csv = dir.join("sipp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &sipp_csv).args([
+        "-sn",
+        "uas",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &sipp_port.to_string(),
+    ]);
+    let mut sipp = spawn_logged("sipp uas", &mut cmd, &sipp_csv);
+    sipp.wait_bound(Sock::Udp, sipp_port);
+
+    let api = format!("127.0.0.1:{}", free_port());
+    let server = start_server(
+        "gossipper server",
+        free_port(),
+        &api,
+        &dir.join("server.csv"),
+        &["-sn", "uas"],
+    );
+    let post = |body: &str| call(&api, "POST", "/api/v1/clients", Some(&bearer()), Some(body));
+    let none = serde_json::json!({"clients": []});
+    assert_eq!(get(&api, "/api/v1/clients"), none);
+
+    // Bad snippets: a 4xx naming the problem, no client started.
+    let remote = format!("127.0.0.1:{sipp_port}");
+    for (body, status, says) in [
+        ("{\"remote_addr\":".to_string(), 400, "invalid JSON"),
+        ("[1,2]".to_string(), 400, "JSON object"),
+        (
+            format!(r#"{{"remote_addr":"{remote}","api_token":"x"}}"#),
+            400,
+            "\"api_token\" is forbidden",
+        ),
+        (
+            format!(r#"{{"remote_addr":"{remote}","listeners":[]}}"#),
+            400,
+            "\"listeners\" is forbidden",
+        ),
+        (
+            format!(r#"{{"remote_addr":"{remote}","summary_json":"s.json"}}"#),
+            400,
+            "\"summary_json\"",
+        ),
+        (
+            format!(r#"{{"remote_addr":"{remote}","rate":"fast"}}"#),
+            400,
+            "fast",
+        ),
+        (r#"{"rate":2}"#.to_string(), 400, "remote_addr"),
+        (
+            format!(r#"{{"remote_addr":"{remote}","scenario_name":"uas"}}"#),
+            400,
+            "UAC",
+        ),
+    ] {
+        let r = post(&body);
+        assert_eq!(r.status, status, "POST clients {body}: {}", r.text());
+        assert!(
+            r.error().contains(says),
+            "POST clients {body}: {}",
+            r.text()
+        );
+        assert_eq!(get(&api, "/api/v1/clients"), none, "after {body}");
+    }
+    let single = get(&api, "/api/v1/stats");
+    assert_eq!(
+        single["schema_version"], "gossipper_summary_v1",
+        "one engine: a bare summary"
+    );
+
+    // A client at 10 calls/s toward SIPp.
+    let r = post(&format!(
+        r#"{{"remote_addr":"{remote}","scenario_name":"uac","local_ip":"127.0.0.1","rate":10}}"#
+    ));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.json(), serde_json::json!({"id": id, "started": true}));
+    let listed = get(&api, "/api/v1/clients");
+    assert_eq!(listed["clients"][0]["id"], id.as_str(), "{listed:#}");
+    assert_eq!(listed["clients"][0]["running"], true, "{listed:#}");
+
+    // Stats and control now list both engines.
+    let engine = |s: &Value, id: &str| -> Value {
+        s["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap_or_else(|| panic!("no engine {id}: {s:#}"))
+            .clone()
+    };
+    let s = stats_until(&api, Duration::from_secs(30), |s| {
+        s["multi"] == true && n(&engine(s, &id)["stats"], "success_calls") >= 10
+    });
+    assert_eq!(s["dynamic_client_ids"], serde_json::json!([id]), "{s:#}");
+    assert_eq!(
+        n(&engine(&s, "primary")["stats"], "total_calls"),
+        0,
+        "{s:#}"
+    );
+    assert_eq!(n(&engine(&s, &id)["stats"], "failed_calls"), 0, "{s:#}");
+
+    let before = get(&api, "/api/v1/control");
+    assert_eq!(before["multi"], true, "{before:#}");
+    assert_eq!(engine(&before, &id)["rate"], 10.0, "{before:#}");
+    for (body, status) in [
+        (r#"{"rate":3,"engine_id":"client-99"}"#.to_string(), 400),
+        (
+            format!(r#"{{"rate":3,"engine_id":"{id}","id":"primary"}}"#),
+            400,
+        ),
+        (r#"{"rate":3,"engine_id":"primary"}"#.to_string(), 409),
+    ] {
+        let r = post_control(&api, &body);
+        assert_eq!(r.status, status, "POST control {body}: {}", r.text());
+        assert_eq!(get(&api, "/api/v1/control"), before, "after {body}");
+    }
+    // Without an engine id: every engine that places calls (the UAS places none).
+    let r = post_control(&api, r#"{"rate":12}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(engine(&r.json(), &id)["rate"], 12.0, "{}", r.text());
+    assert_eq!(
+        engine(&r.json(), "primary")["rate"],
+        before["engines"][0]["rate"]
+    );
+
+    // Deleted: no new calls; its calls in flight end; the server is single again.
+    let r = call(
+        &api,
+        "DELETE",
+        "/api/v1/clients?id=nope",
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = call(&api, "DELETE", "/api/v1/clients", Some(&bearer()), None);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let last = get(&api, "/api/v1/stats");
+    let placed_before = n(&engine(&last, &id)["stats"], "total_calls");
+    let r = call(
+        &api,
+        "DELETE",
+        &format!("/api/v1/clients?id={id}"),
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(get(&api, "/api/v1/clients"), none);
+    let after = get(&api, "/api/v1/stats");
+    assert_eq!(after["schema_version"], "gossipper_summary_v1", "{after:#}");
+
+    // SIPp saw the client's calls, none failed, then no more.
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, _, _) = sipp.quit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "sipp uas:\n{}", logs(&sipp_csv));
+    drop(server);
+    let csv = StatCsv::read(&sipp_csv);
+    let got = csv.last("SuccessfulCall(C)");
+    assert!(
+        got >= placed_before.max(10),
+        "SIPp answered {got}, we placed {placed_before}+"
+    );
+    assert_eq!(csv.last("FailedCall(C)"), 0, "SIPp's failures");
+    let periods = sipp_periods(&csv);
+    let quiet: Vec<_> = periods.iter().rev().take_while(|p| p.1 == 0).collect();
+    assert!(
+        quiet.iter().map(|p| p.0).sum::<f64>() >= 1.5,
+        "SIPp still got calls after the delete: {periods:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

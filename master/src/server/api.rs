@@ -8,15 +8,16 @@
 //! runner merges every tick (`publish`), behind a lock only this thread and the runner's
 //! tick take.
 //!
-//! The scenario routes are in `scenario`. Routes of §5.13 not built yet (transports,
-//! dynamic clients, the live WebSocket) answer 501 naming what is missing, never a
-//! silent success.
+//! The scenario routes are in `scenario`, the dynamic clients in `clients`. Routes of
+//! §5.13 not built yet (transports, the live WebSocket) answer 501 naming what is
+//! missing, never a silent success.
 
 use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::output::run_info::RunInfo;
@@ -30,7 +31,7 @@ use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
 use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
-use super::scenario;
+use super::{clients, scenario};
 
 /// The one engine's id (the Go gossipper's name for the primary engine).
 pub(super) const ENGINE_ID: &str = "primary";
@@ -60,6 +61,7 @@ pub(super) struct State {
     info: RunInfo,
     spec: JobSpec,
     scenario: scenario::Live,
+    clients: clients::Clients,
     live: Mutex<Live>,
 }
 
@@ -111,6 +113,7 @@ impl State {
             info: run.info.clone(),
             spec: run.spec.clone(),
             scenario,
+            clients: clients::Clients::default(),
             live: Mutex::new(Live {
                 stats: run.info.empty_stats(),
                 shard_calls: Vec::new(),
@@ -168,16 +171,16 @@ pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>) -> Reply {
         ("GET", "health") => json(200, &Health { status: "ok" }),
         ("GET", "stats") => stats(state),
         ("GET", "scenario") => json(200, &state.scenario.view()),
-        ("GET", "control") => json(200, &control_state(state)),
+        ("GET", "control") => control_state(state),
         ("POST", "control") => post_control(state, inc),
         ("PUT", "scenario") => scenario::put(&state.engine(), inc),
         ("POST", "scenario/apply") => scenario::apply(&state.engine(), inc),
         ("GET" | "POST", "transports") => {
             not_built("/api/v1/transports (turning listeners and clients on and off)")
         }
-        ("GET" | "POST" | "DELETE", "clients") => {
-            not_built("/api/v1/clients (dynamic UAC engines)")
-        }
+        ("GET", "clients") => clients::list(&state.clients),
+        ("POST", "clients") => clients::create(&state.clients, inc),
+        ("DELETE", "clients") => clients::delete(&state.clients, inc.query),
         ("GET", "live") => not_built("/api/v1/live (the live WebSocket)"),
         (
             _,
@@ -228,7 +231,8 @@ fn authorized(state: &State, inc: &Incoming<'_>) -> bool {
     given.is_some_and(|g| same_secret(g.as_bytes(), want.as_bytes()))
 }
 
-/// `GET /api/v1/stats`: the run's summary (the `summary.json` shape) as of the last tick.
+/// `GET /api/v1/stats`: the run's summary (the `summary.json` shape) as of the last tick;
+/// with dynamic clients, `{multi:true, engines:[{id, stats}], dynamic_client_ids}`.
 fn stats(state: &State) -> Reply {
     let s = {
         let live = state.live.lock().unwrap_or_else(|p| p.into_inner());
@@ -240,20 +244,55 @@ fn stats(state: &State) -> Reply {
             &live.shard_calls,
         )
     };
-    Reply::Json {
-        status: 200,
-        body: summary::to_json(&s).into_bytes(),
+    let primary = summary::to_json(&s);
+    if state.clients.is_empty() {
+        return Reply::Json {
+            status: 200,
+            body: primary.into_bytes(),
+        };
     }
+    let as_value = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    let mut engines = vec![json!({"id": ENGINE_ID, "stats": as_value(&primary)})];
+    let mut ids = Vec::new();
+    for (id, sum) in state.clients.summaries() {
+        engines.push(json!({"id": id, "stats": as_value(&summary::to_json(&sum))}));
+        ids.push(id);
+    }
+    json(
+        200,
+        &json!({"multi": true, "engines": engines, "dynamic_client_ids": ids}),
+    )
 }
 
-fn control_state(state: &State) -> ControlState {
-    ControlState {
+/// `GET /api/v1/control`: `{rate, paused}` for the one engine; with dynamic clients,
+/// `{multi:true, engines:[{id, rate, paused}]}`.
+fn control_state(state: &State) -> Reply {
+    if state.clients.is_empty() {
+        return json(
+            200,
+            &ControlState {
+                rate: state.control.rate(),
+                paused: state.control.paused(),
+            },
+        );
+    }
+    let mut engines = vec![clients::EngineControl {
+        id: ENGINE_ID.into(),
         rate: state.control.rate(),
         paused: state.control.paused(),
+    }];
+    for (id, c) in state.clients.controls() {
+        engines.push(clients::EngineControl {
+            id,
+            rate: c.rate(),
+            paused: c.paused(),
+        });
     }
+    json(200, &json!({"multi": true, "engines": engines}))
 }
 
-/// `POST /api/v1/control`: checks the whole body first, then changes rate and pause.
+/// `POST /api/v1/control`: checks the whole body first, then changes rate and pause of
+/// the engine named, or of every engine that places calls.
 fn post_control(state: &State, inc: &mut Incoming<'_>) -> Reply {
     if inc.content_length.is_some_and(|n| n > MAX_CONTROL_BODY) {
         return error(413, "the control body is larger than 64 KiB");
@@ -274,48 +313,83 @@ fn post_control(state: &State, inc: &mut Incoming<'_>) -> Reply {
         Ok(p) => p,
         Err(e) => return error(400, &format!("invalid JSON body: {e}")),
     };
-    let change = match check(&patch) {
+    let known = |id: &str| id == ENGINE_ID || state.clients.control(id).is_some();
+    let change = match check(&patch, &known) {
         Ok(c) => c,
         Err(e) => return error(400, &e),
     };
-    if state.role == Role::Server {
-        return error(
+    let server_refusal = || {
+        error(
             409,
             &format!(
-                "engine \"{ENGINE_ID}\" runs a server (UAS) scenario: it answers calls and places none, so rate and pause do not apply; steer the callers, or run a client scenario"
+                "engine \"{ENGINE_ID}\" runs a server (UAS) scenario: it answers calls and places none, so rate and pause do not apply; steer the callers (a dynamic client), or run a client scenario"
             ),
-        );
+        )
+    };
+    let targets: Vec<Arc<Control>> = match change.engine.as_deref() {
+        Some(ENGINE_ID) if state.role == Role::Server => return server_refusal(),
+        Some(ENGINE_ID) => vec![Arc::clone(&state.control)],
+        Some(id) => state.clients.control(id).into_iter().collect(),
+        None => {
+            let mut all: Vec<Arc<Control>> = state
+                .clients
+                .controls()
+                .into_iter()
+                .map(|(_, c)| c)
+                .collect();
+            if state.role == Role::Client {
+                all.insert(0, Arc::clone(&state.control));
+            }
+            if all.is_empty() {
+                return server_refusal();
+            }
+            all
+        }
+    };
+    if targets.is_empty() {
+        return error(404, "the engine was deleted meanwhile");
     }
-    if state.control.quit_level() > 0 {
+    if targets.iter().any(|c| c.quit_level() > 0) {
         return error(409, "the run is stopping");
     }
-    if let Some(rate) = change.rate {
-        state.control.set_rate(rate);
+    for c in &targets {
+        if let Some(rate) = change.rate {
+            c.set_rate(rate);
+        }
+        if let Some(paused) = change.paused {
+            c.set_paused(paused);
+        }
     }
-    if let Some(paused) = change.paused {
-        state.control.set_paused(paused);
-    }
-    json(200, &control_state(state))
+    control_state(state)
 }
 
 /// What a valid control body changes.
 #[derive(Debug, PartialEq)]
 struct Change {
+    /// The engine named (`None`: all).
+    engine: Option<String>,
     rate: Option<f64>,
     paused: Option<bool>,
 }
 
 /// Validates a control body: a known engine, a finite rate in range, pause wishes that
 /// agree, and at least one change.
-fn check(p: &ControlPatch) -> Result<Change, String> {
+fn check(p: &ControlPatch, known: &dyn Fn(&str) -> bool) -> Result<Change, String> {
     for (field, id) in [("engine_id", &p.engine_id), ("id", &p.id)] {
         if let Some(id) = id
-            && id != ENGINE_ID
+            && !known(id)
         {
             return Err(format!(
-                "unknown {field} \"{id}\": this server runs one engine, \"{ENGINE_ID}\""
+                "unknown {field} \"{id}\": the engines are \"{ENGINE_ID}\" and the dynamic clients (GET /api/v1/clients)"
             ));
         }
+    }
+    if let (Some(a), Some(b)) = (&p.engine_id, &p.id)
+        && a != b
+    {
+        return Err(format!(
+            "engine_id \"{a}\" and id \"{b}\" name different engines"
+        ));
     }
     if let Some(r) = p.rate
         && !(r.is_finite() && (0.0..=MAX_RATE_CPS).contains(&r))
@@ -343,6 +417,7 @@ fn check(p: &ControlPatch) -> Result<Change, String> {
         return Err("nothing to change: give rate, paused, pause or resume".into());
     }
     Ok(Change {
+        engine: p.engine_id.clone().or_else(|| p.id.clone()),
         rate: p.rate,
         paused: paused.map(|(_, v)| v),
     })
@@ -375,7 +450,7 @@ mod tests {
 
     fn patch(json: &str) -> Result<Change, String> {
         let p: ControlPatch = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        check(&p)
+        check(&p, &|id| id == ENGINE_ID)
     }
 
     #[test]
@@ -383,6 +458,7 @@ mod tests {
         assert_eq!(
             patch(r#"{"rate":12.5}"#).unwrap(),
             Change {
+                engine: None,
                 rate: Some(12.5),
                 paused: None
             }

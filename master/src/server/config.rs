@@ -120,7 +120,7 @@ pub(super) fn flags_of_file(path: &Path) -> Result<Vec<String>, String> {
 }
 
 /// The flags of a flat JSON object; relative paths are taken from `dir`.
-fn flags_of(text: &[u8], dir: &Path) -> Result<Vec<String>, String> {
+pub(super) fn flags_of(text: &[u8], dir: &Path) -> Result<Vec<String>, String> {
     let value: Value = serde_json::from_slice(text).map_err(|e| format!("not JSON: {e}"))?;
     let Value::Object(map) = value else {
         return Err("the file must hold one JSON object of run-profile keys".into());

@@ -1,6 +1,7 @@
-//! `gossipper server`: the long-running mode (issue #18, first slice). One SIP engine that
-//! stays up (the built-in `uas` unless `-sf`/`-sn` says otherwise) with the Go
-//! gossipper's v1 control API (`/api/v1`, `api`) beside it.
+//! `gossipper server`: the long-running mode (issue #18). One SIP engine that stays up
+//! (the built-in `uas` unless `-sf`/`-sn` says otherwise) with the Go gossipper's v1
+//! control API (`/api/v1`, `api`) beside it, which can replace its scenario live
+//! (`scenario`) and start extra UAC engines in the same process (`clients`).
 //!
 //! Owns: the server command line (the root command's flags, read by `sipp`, plus
 //! `-api_addr`, `-api_token` and `-config`), the API's listening socket and token, and
@@ -8,11 +9,13 @@
 //! does), touch the engine's shards (the API steers them through the run's control
 //! block, which every shard reads once per loop turn) or run SIP itself.
 //!
-//! Modules: `api` (the v1 routes), `config` (the flat JSON of `-config`, turned into
-//! flags). It reuses the master's HTTP server (`service::http`: connection caps, request
-//! deadlines), its listen-address forms and its constant-time secret comparison.
+//! Modules: `api` (the v1 routes), `scenario` (live replacement), `clients` (dynamic
+//! UAC engines), `config` (the flat JSON of `-config`, turned into flags). It reuses the
+//! master's HTTP server (`service::http`: connection caps, request deadlines), its
+//! listen-address forms and its constant-time secret comparison.
 
 mod api;
+mod clients;
 mod config;
 mod scenario;
 

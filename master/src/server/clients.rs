@@ -1,0 +1,408 @@
+//! Dynamic clients of `gossipper server` (reference §5.13, `/api/v1/clients`): extra UAC
+//! engines started and stopped over the API, in the server's process.
+//!
+//! Owns: the list of dynamic engines (id, control block, statistics), turning a
+//! run-profile JSON snippet into a run (the flat keys of `-config`, through the same
+//! flag scanner and resolver as the command line), and starting each on a thread of its
+//! own (its shards on theirs, as any run). Must not: touch the primary engine, or write
+//! files: a dynamic client has no screen and no trace files, so the keys that ask for
+//! them are refused by name instead of being ignored.
+//!
+//! A client runs until its `-m` calls are done or `DELETE ?id=` stops it (no new calls,
+//! the calls in flight end normally); it is listed, with its statistics, until deleted.
+
+use std::io::Read as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use gossipper_engine::config::JobSpec;
+use gossipper_engine::output::run_info::RunInfo;
+use gossipper_engine::output::summary::{self, Summary};
+use gossipper_engine::runner::{self, Observer, RunError, Tick};
+use gossipper_engine::scenario::Role;
+use gossipper_engine::shard::Control;
+use gossipper_engine::stats::ShardStats;
+
+use super::api::{error, json};
+use super::config;
+use crate::service::http::{Incoming, Reply};
+use crate::sipp::{self, Parsed};
+
+/// The largest snippet read.
+const MAX_SNIPPET: u64 = 64 << 10;
+/// The most dynamic clients listed at once.
+const MAX_CLIENTS: usize = 64;
+
+/// Keys a snippet may not hold (reference §5.13): they describe a server, not a client.
+const FORBIDDEN: &[&str] = &[
+    "aliases",
+    "workloads",
+    "server",
+    "clients",
+    "client",
+    "listeners",
+    "api_addr",
+    "api_token",
+    "ui_data_dir",
+    "legacy_api_v1",
+    "auth",
+];
+
+/// The run-profile keys a dynamic client takes; the other keys `-config` takes ask for
+/// files or gates a dynamic client does not have yet.
+const TAKEN: &[&str] = &[
+    "scenario_file",
+    "scenario_name",
+    "service",
+    "transport",
+    "local_ip",
+    "local_port",
+    "remote_addr",
+    "auth_username",
+    "auth_password",
+    "rate",
+    "max_concurrent",
+    "total_calls",
+    "users",
+    "sip_from",
+    "sip_pai",
+    "sip_provider",
+    "injection_file",
+    "ip_field",
+    "role",
+];
+
+/// One dynamic engine.
+struct Dynamic {
+    id: String,
+    control: Arc<Control>,
+    info: RunInfo,
+    spec: JobSpec,
+    live: Arc<Mutex<Snapshot>>,
+    ended: Arc<AtomicBool>,
+}
+
+/// Its newest merged statistics.
+struct Snapshot {
+    stats: ShardStats,
+    shard_calls: Vec<u64>,
+    at: SystemTime,
+}
+
+/// Feeds a dynamic engine's ticks into its snapshot.
+struct Feed(Arc<Mutex<Snapshot>>);
+
+impl Observer for Feed {
+    fn on_tick(&mut self, tick: &Tick<'_>) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.stats.clone_from(tick.stats);
+        s.shard_calls.clear();
+        s.shard_calls.extend_from_slice(tick.shard_calls);
+        s.at = tick.wall;
+    }
+}
+
+/// The dynamic engines.
+#[derive(Default)]
+pub(super) struct Clients {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next: u64,
+    engines: Vec<Dynamic>,
+}
+
+/// `POST /clients` → 201.
+#[derive(Serialize)]
+struct Created {
+    id: String,
+    started: bool,
+}
+
+/// One row of `GET /clients`.
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    scenario: String,
+    remote: String,
+    rate: f64,
+    paused: bool,
+    running: bool,
+}
+
+#[derive(Serialize)]
+struct List {
+    clients: Vec<Row>,
+}
+
+/// One engine's rate and pause (`GET /control` with dynamic clients).
+#[derive(Serialize)]
+pub(super) struct EngineControl {
+    pub(super) id: String,
+    pub(super) rate: f64,
+    pub(super) paused: bool,
+}
+
+impl Clients {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Each engine's summary as of its last tick.
+    pub(super) fn summaries(&self) -> Vec<(String, Summary)> {
+        self.lock()
+            .engines
+            .iter()
+            .map(|e| {
+                let s = e.live.lock().unwrap_or_else(|p| p.into_inner());
+                let sum = summary::of_run(&e.info, &e.spec, &s.stats, s.at, &s.shard_calls);
+                (e.id.clone(), sum)
+            })
+            .collect()
+    }
+
+    /// The control block of engine `id`.
+    pub(super) fn control(&self, id: &str) -> Option<Arc<Control>> {
+        self.lock()
+            .engines
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| Arc::clone(&e.control))
+    }
+
+    /// Every engine's control block, in creation order.
+    pub(super) fn controls(&self) -> Vec<(String, Arc<Control>)> {
+        self.lock()
+            .engines
+            .iter()
+            .map(|e| (e.id.clone(), Arc::clone(&e.control)))
+            .collect()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.lock().engines.is_empty()
+    }
+}
+
+/// `GET /api/v1/clients`.
+pub(super) fn list(clients: &Clients) -> Reply {
+    let rows = clients
+        .lock()
+        .engines
+        .iter()
+        .map(|e| Row {
+            id: e.id.clone(),
+            scenario: e.info.scenario_name.clone(),
+            remote: e.spec.remote.map(|r| r.to_string()).unwrap_or_default(),
+            rate: e.control.rate(),
+            paused: e.control.paused(),
+            running: !e.ended.load(Ordering::Relaxed),
+        })
+        .collect();
+    json(200, &List { clients: rows })
+}
+
+/// `POST /api/v1/clients`: a run-profile snippet → 201 `{id, started:true}`, the engine
+/// bound and running.
+pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
+    let body = match read_body(inc) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let spec = match spec_of(&body) {
+        Ok(s) => s,
+        Err(e) => return error(400, &e),
+    };
+    if clients.lock().engines.len() >= MAX_CLIENTS {
+        return error(
+            409,
+            &format!("{MAX_CLIENTS} dynamic clients already: delete one first"),
+        );
+    }
+    let prepared = match runner::prepare(&spec) {
+        Ok(p) => p,
+        Err(RunError::Refused(m)) => return error(403, &m),
+        Err(RunError::Bind(m)) => return error(409, &m),
+        Err(e) => return error(400, &e.to_string()),
+    };
+    if prepared.role != Role::Client {
+        return error(
+            400,
+            &format!(
+                "scenario \"{}\" answers calls (a UAS): a dynamic client must place them (a UAC scenario)",
+                prepared.scenario.name
+            ),
+        );
+    }
+    let start = SystemTime::now();
+    let info = RunInfo::of_run(
+        &prepared.scenario,
+        &spec,
+        prepared.local.port(),
+        start,
+        std::process::id(),
+    );
+    let live = Arc::new(Mutex::new(Snapshot {
+        stats: info.empty_stats(),
+        shard_calls: Vec::new(),
+        at: start,
+    }));
+    let control = prepared.control();
+    let ended = Arc::new(AtomicBool::new(false));
+    let mut inner = clients.lock();
+    inner.next += 1;
+    let id = format!("client-{}", inner.next);
+    let (feed, done) = (Feed(Arc::clone(&live)), Arc::clone(&ended));
+    let spawned = std::thread::Builder::new()
+        .name(format!("v1-{id}"))
+        .spawn(move || {
+            let mut feed = feed;
+            if let Err(e) = prepared.run(&mut feed) {
+                eprintln!("gossipper server: dynamic client stopped: {e}");
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+    if let Err(e) = spawned {
+        return error(500, &format!("cannot start the client's thread: {e}"));
+    }
+    eprintln!(
+        "gossipper server: dynamic client {id} started ({} toward {})",
+        info.scenario_name,
+        spec.remote.map(|r| r.to_string()).unwrap_or_default()
+    );
+    inner.engines.push(Dynamic {
+        id: id.clone(),
+        control,
+        info,
+        spec,
+        live,
+        ended,
+    });
+    json(201, &Created { id, started: true })
+}
+
+/// `DELETE /api/v1/clients?id=ID`: no new calls; the calls in flight end normally.
+pub(super) fn delete(clients: &Clients, query: &str) -> Reply {
+    let mut id = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("id", v)) if !v.is_empty() => id = Some(v),
+            _ => {
+                return error(
+                    400,
+                    &format!("query \"{pair}\": only id=<client id> is taken"),
+                );
+            }
+        }
+    }
+    let Some(id) = id else {
+        return error(
+            400,
+            "give the client to stop: DELETE /api/v1/clients?id=<id>",
+        );
+    };
+    let mut inner = clients.lock();
+    let Some(i) = inner.engines.iter().position(|e| e.id == id) else {
+        return error(404, &format!("no dynamic client \"{id}\""));
+    };
+    let e = inner.engines.remove(i);
+    e.control.soft_quit();
+    eprintln!("gossipper server: dynamic client {id} stopped");
+    json(200, &serde_json::json!({"id": e.id, "stopped": true}))
+}
+
+fn read_body(inc: &mut Incoming<'_>) -> Result<Vec<u8>, Reply> {
+    let big = || error(413, "the snippet is larger than 64 KiB");
+    if inc.content_length.is_some_and(|n| n > MAX_SNIPPET) {
+        return Err(big());
+    }
+    let mut body = Vec::new();
+    inc.body
+        .reader()
+        .take(MAX_SNIPPET + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| error(400, &format!("body: {e}")))?;
+    if body.len() as u64 > MAX_SNIPPET {
+        return Err(big());
+    }
+    Ok(body)
+}
+
+/// The run a snippet describes: a JSON object of run-profile keys, checked key by key
+/// (forbidden, not taken, unknown: each refused by name), then the flags they stand for
+/// resolved as the command line's. A dynamic client runs on one shard (it shares the
+/// machine with the server's).
+fn spec_of(body: &[u8]) -> Result<JobSpec, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
+    let Value::Object(map) = &value else {
+        return Err("the body must be one JSON object of run-profile keys".into());
+    };
+    if let Some(k) = map.keys().find(|k| FORBIDDEN.contains(&k.as_str())) {
+        return Err(format!(
+            "key \"{k}\" is forbidden in a dynamic client (forbidden: {})",
+            FORBIDDEN.join(", ")
+        ));
+    }
+    if let Some(k) = map.keys().find(|k| !TAKEN.contains(&k.as_str())) {
+        return Err(format!(
+            "key \"{k}\" is not taken by a dynamic client (a dynamic client writes no files and has no health gates; the keys taken: {})",
+            TAKEN.join(", ")
+        ));
+    }
+    if !map.contains_key("remote_addr") {
+        return Err("key \"remote_addr\" is missing: a client needs a peer to call".into());
+    }
+    let flags = config::flags_of(body, std::path::Path::new(""))?;
+    match sipp::parse(&flags) {
+        Ok(Parsed::Run(spec)) => {
+            let mut spec = *spec;
+            spec.shards.get_or_insert(1);
+            Ok(spec)
+        }
+        Ok(_) => Err("the snippet describes no run".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_and_untaken_keys_are_refused_by_name() {
+        for key in FORBIDDEN {
+            let body = format!(r#"{{"remote_addr":"127.0.0.1:5060","{key}":1}}"#);
+            let e = spec_of(body.as_bytes()).unwrap_err();
+            assert!(e.contains(&format!("\"{key}\" is forbidden")), "{e}");
+        }
+        let e = spec_of(br#"{"remote_addr":"127.0.0.1:5060","summary_json":"x"}"#).unwrap_err();
+        assert!(e.contains("\"summary_json\" is not taken"), "{e}");
+        let e = spec_of(br#"{"remote_addr":"127.0.0.1:5060","speed":3}"#).unwrap_err();
+        assert!(e.contains("\"speed\""), "{e}");
+        let e = spec_of(br#"{"rate":3}"#).unwrap_err();
+        assert!(e.contains("remote_addr"), "{e}");
+        assert!(spec_of(b"[1]").is_err());
+        assert!(spec_of(b"{").is_err());
+        let e = spec_of(br#"{"remote_addr":"127.0.0.1:5060","rate":"fast"}"#).unwrap_err();
+        assert!(e.contains("fast") || e.contains("-r"), "{e}");
+    }
+
+    #[test]
+    fn a_snippet_becomes_a_one_shard_client_run() {
+        let spec = spec_of(
+            br#"{"remote_addr":"127.0.0.1:5070","scenario_name":"uac","rate":4,"total_calls":9}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.remote, Some("127.0.0.1:5070".parse().unwrap()));
+        assert_eq!(spec.rate, 4.0);
+        assert_eq!(spec.max_calls, Some(9));
+        assert_eq!(spec.shards, Some(1));
+    }
+}
