@@ -16,6 +16,10 @@
 //!   SIPp UAS, shows in the multi-engine stats and control, and stops when deleted (SIPp
 //!   sees its calls, then no more); an unknown engine id, a malformed snippet, a
 //!   forbidden key or a UAS snippet get a 4xx and change nothing;
+//! - a UAS listener turned off and on over the API while SIPp calls: no call is taken
+//!   while off (SIPp retransmits), the calls resume when it is back on and none fails;
+//!   an unknown listener index or client id, or an empty body, gets a 400 and changes
+//!   nothing; a dynamic client that does not accept places no call;
 //! - the command line: `server -h` shows its own group first, the root command refuses
 //!   the server flags, no token on a non-loopback API address and `-config`'s composite
 //!   keys are refused (exit 255), a flat `-config` file sets the ports and the token.
@@ -257,14 +261,9 @@ fn a_uas_server_counts_what_sipp_sent_and_guards_its_api() {
     }
 
     // What is not built yet says so.
-    for (method, path, body) in [
-        ("GET", "/api/v1/transports", None),
-        ("GET", "/api/v1/live", None),
-    ] {
-        let r = call(&api, method, path, Some(&bearer()), body);
-        assert_eq!(r.status, 501, "{method} {path}: {}", r.text());
-        assert!(r.error().contains("not built yet"), "{}", r.text());
-    }
+    let r = call(&api, "GET", "/api/v1/live", Some(&bearer()), None);
+    assert_eq!(r.status, 501, "GET /api/v1/live: {}", r.text());
+    assert!(r.error().contains("not built yet"), "{}", r.text());
     let r = call(&api, "GET", "/api/v1/nope", Some(&bearer()), None);
     assert_eq!(r.status, 404, "{}", r.text());
     let r = call(&api, "DELETE", "/api/v1/stats", Some(&bearer()), None);
@@ -883,6 +882,34 @@ fn a_dynamic_client_calls_sipp_until_deleted_and_bad_snippets_change_nothing() {
         before["engines"][0]["rate"]
     );
 
+    // Not accepting: the client places no call until it accepts again.
+    let transports = |body: &str| {
+        call(
+            &api,
+            "POST",
+            "/api/v1/transports",
+            Some(&bearer()),
+            Some(body),
+        )
+    };
+    let r = transports(&format!(
+        r#"{{"clients":[{{"id":"{id}","accepting":false}}]}}"#
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["clients"][0]["accepting"], false, "{}", r.text());
+    let placed = |s: &Value| n(&engine(s, &id)["stats"], "total_calls");
+    // The snapshot is one runner tick behind: wait past it.
+    std::thread::sleep(Duration::from_millis(400));
+    let a = get(&api, "/api/v1/stats");
+    std::thread::sleep(Duration::from_millis(1200));
+    let b = get(&api, "/api/v1/stats");
+    assert_eq!(placed(&a), placed(&b), "calls placed while not accepting");
+    let r = transports(&format!(
+        r#"{{"clients":[{{"id":"{id}","accepting":true}}]}}"#
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    stats_until(&api, Duration::from_secs(10), |s| placed(s) > placed(&b));
+
     // Deleted: no new calls; its calls in flight end; the server is single again.
     let r = call(
         &api,
@@ -926,5 +953,110 @@ fn a_dynamic_client_calls_sipp_until_deleted_and_bad_snippets_change_nothing() {
         quiet.iter().map(|p| p.0).sum::<f64>() >= 1.5,
         "SIPp still got calls after the delete: {periods:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_uas_listener_turned_off_takes_no_call_until_turned_on_again() {
+    const CALLS: u64 = 50;
+    let dir = memory_scratch("server-v1-listener");
+    let sip_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    let server = start_server(
+        "gossipper server",
+        sip_port,
+        &api,
+        &dir.join("server.csv"),
+        &["-sn", "uas"],
+    );
+    let post = |body: &str| {
+        call(
+            &api,
+            "POST",
+            "/api/v1/transports",
+            Some(&bearer()),
+            Some(body),
+        )
+    };
+    let first = get(&api, "/api/v1/transports");
+    assert_eq!(
+        first,
+        serde_json::json!({
+            "listeners": [{"index": 0, "enabled": true, "transport": "udp", "port": sip_port}],
+            "clients": [],
+        })
+    );
+    for (body, says) in [
+        (r#"{"index":1,"enabled":false}"#, "no listener 1"),
+        (
+            r#"{"listeners":[{"index":0,"enabled":false},{"index":3,"enabled":true}]}"#,
+            "no listener 3",
+        ),
+        (
+            r#"{"clients":[{"id":"client-7","accepting":false}]}"#,
+            "client-7",
+        ),
+        (r#"{"index":0}"#, "both index and enabled"),
+        (r#"{}"#, "nothing to change"),
+        (r#"{"index":0,"enabled":"no"}"#, "invalid JSON"),
+        (r#"{"index":0,"enabled":false,"port":5}"#, "port"),
+    ] {
+        let r = post(body);
+        assert_eq!(r.status, 400, "POST transports {body}: {}", r.text());
+        assert!(
+            r.error().contains(says),
+            "POST transports {body}: {}",
+            r.text()
+        );
+        assert_eq!(get(&api, "/api/v1/transports"), first, "after {body}");
+    }
+
+    // SIPp calls at 10/s.
+    let sipp_csv = dir.join("sipp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &sipp_csv)
+        .args(["-sn", "uac", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string()])
+        .args(["-r", "10", "-m", &CALLS.to_string()])
+        .arg(format!("127.0.0.1:{sip_port}"));
+    let sipp = spawn_logged("sipp uac", &mut cmd, &sipp_csv);
+    stats_until(&api, Duration::from_secs(30), |s| n(s, "total_calls") >= 10);
+
+    // Off: no call is taken (the snapshot is one runner tick behind: wait past it).
+    let r = post(r#"{"index":0,"enabled":false}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["listeners"][0]["enabled"], false, "{}", r.text());
+    std::thread::sleep(Duration::from_millis(400));
+    let a = get(&api, "/api/v1/stats");
+    std::thread::sleep(Duration::from_millis(1500));
+    let b = get(&api, "/api/v1/stats");
+    assert_eq!(
+        n(&a, "total_calls"),
+        n(&b, "total_calls"),
+        "calls taken while the listener was off"
+    );
+
+    // On again: SIPp's retransmitted INVITEs and its new calls are answered.
+    let r = post(r#"{"listeners":[{"index":0,"enabled":true}]}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["listeners"][0]["enabled"], true);
+    let (status, _, _) = sipp.wait(Duration::from_secs(90));
+    assert_eq!(status.code(), Some(0), "sipp uac:\n{}", logs(&sipp_csv));
+    let csv = StatCsv::read(&sipp_csv);
+    assert_eq!(csv.last("SuccessfulCall(C)"), CALLS, "SIPp's successes");
+    assert_eq!(csv.last("FailedCall(C)"), 0, "SIPp's failures");
+    assert!(
+        csv.last("Retransmissions(C)") > 0,
+        "SIPp retransmitted nothing: the listener never looked off"
+    );
+    let s = stats_until(&api, Duration::from_secs(60), |s| {
+        n(s, "success_calls") >= CALLS && n(s, "active_calls") == 0
+    });
+    assert_eq!(
+        (n(&s, "total_calls"), n(&s, "failed_calls")),
+        (CALLS, 0),
+        "{s:#}"
+    );
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

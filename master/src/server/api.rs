@@ -8,9 +8,9 @@
 //! runner merges every tick (`publish`), behind a lock only this thread and the runner's
 //! tick take.
 //!
-//! The scenario routes are in `scenario`, the dynamic clients in `clients`. Routes of
-//! §5.13 not built yet (transports, the live WebSocket) answer 501 naming what is
-//! missing, never a silent success.
+//! The scenario routes are in `scenario`, the dynamic clients in `clients`, listeners
+//! and clients on and off in `transports`. The one route of §5.13 not built yet (the
+//! live WebSocket) answers 501 naming what is missing, never a silent success.
 
 use std::io::Read as _;
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,7 @@ use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
 use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
-use super::{clients, scenario};
+use super::{clients, scenario, transports};
 
 /// The one engine's id (the Go gossipper's name for the primary engine).
 pub(super) const ENGINE_ID: &str = "primary";
@@ -122,6 +122,16 @@ impl State {
         })
     }
 
+    fn server(&self) -> transports::Server<'_> {
+        transports::Server {
+            role: self.role,
+            transport: &self.info.run.transport,
+            local_port: self.info.run.local_port,
+            control: &self.control,
+            clients: &self.clients,
+        }
+    }
+
     fn engine(&self) -> scenario::Engine<'_> {
         scenario::Engine {
             spec: &self.spec,
@@ -175,9 +185,8 @@ pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>) -> Reply {
         ("POST", "control") => post_control(state, inc),
         ("PUT", "scenario") => scenario::put(&state.engine(), inc),
         ("POST", "scenario/apply") => scenario::apply(&state.engine(), inc),
-        ("GET" | "POST", "transports") => {
-            not_built("/api/v1/transports (turning listeners and clients on and off)")
-        }
+        ("GET", "transports") => transports::get(&state.server()),
+        ("POST", "transports") => transports::post(&state.server(), inc),
         ("GET", "clients") => clients::list(&state.clients),
         ("POST", "clients") => clients::create(&state.clients, inc),
         ("DELETE", "clients") => clients::delete(&state.clients, inc.query),

@@ -10,7 +10,7 @@
 //! block, which every shard reads once per loop turn) or run SIP itself.
 //!
 //! Modules: `api` (the v1 routes), `scenario` (live replacement), `clients` (dynamic
-//! UAC engines), `config` (the flat JSON of `-config`, turned into flags). It reuses the
+//! UAC engines), `transports` (listener and clients on and off), `config` (the flat JSON of `-config`, turned into flags). It reuses the
 //! master's HTTP server (`service::http`: connection caps, request deadlines), its
 //! listen-address forms and its constant-time secret comparison.
 
@@ -18,6 +18,7 @@ mod api;
 mod clients;
 mod config;
 mod scenario;
+mod transports;
 
 use std::net::TcpListener;
 use std::process::ExitCode;

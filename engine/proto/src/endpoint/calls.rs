@@ -244,7 +244,7 @@ impl Endpoint {
             && msg.is_request()
             && self.first_recv_matches(msg)
         {
-            if self.stopping {
+            if self.stopping || self.refusing {
                 self.shard.stats.counters.out_of_call_msgs += 1;
                 return;
             }

@@ -120,6 +120,10 @@ pub struct Endpoint {
     users_waiting: Vec<u64>,
     /// Stop creating calls (soft quit, `-m` reached).
     stopping: bool,
+    /// The pause wish (`set_paused`), kept apart from `refusing`.
+    paused: bool,
+    /// Takes no new calls (`set_accepting`).
+    refusing: bool,
     /// The instant of the last `handle_timeout` (a deadline that is due now).
     last_tick: Instant,
     /// Reused buffer for rendering client Call-IDs.
@@ -193,6 +197,8 @@ impl Endpoint {
             segment: Segment::WHOLE,
             users_waiting: Vec::new(),
             stopping: false,
+            paused: false,
+            refusing: false,
             last_tick,
             call_id_buf: String::with_capacity(64),
             finished: VecDeque::new(),
@@ -386,7 +392,22 @@ impl Endpoint {
 
     /// Pauses or resumes placing calls.
     pub fn set_paused(&mut self, paused: bool, now: Instant) {
-        self.pacer.set_paused(paused, now);
+        self.paused = paused;
+        self.pacer.set_paused(paused || self.refusing, now);
+    }
+
+    /// Takes new calls or not (`gossipper server`'s `/api/v1/transports`): a server that
+    /// refuses drops the first requests of new calls (counted as out-of-call messages:
+    /// the caller sees no answer, as from a closed listener); a client places none (as
+    /// if paused, apart from the pause wish). Calls in flight go on either way.
+    pub fn set_accepting(&mut self, accepting: bool, now: Instant) {
+        self.refusing = !accepting;
+        self.pacer.set_paused(self.paused || self.refusing, now);
+    }
+
+    /// Whether the endpoint takes new calls ([`Endpoint::set_accepting`]).
+    pub fn accepting(&self) -> bool {
+        !self.refusing
     }
 
     /// Stops creating calls (soft quit): the calls in flight finish.

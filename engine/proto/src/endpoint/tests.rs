@@ -539,3 +539,70 @@ Content-Length: 0
         );
     }
 }
+
+/// `gossipper server`'s listeners and clients turned off and on.
+mod accepting {
+    use std::time::Duration;
+
+    use crate::sim::{self, SimNet};
+
+    fn addr(p: u16) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], p))
+    }
+
+    #[test]
+    fn a_server_that_refuses_takes_no_new_call_until_it_accepts_again() {
+        let mut net = SimNet::new(8);
+        let uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let t0 = net.epoch();
+        net.endpoints[uas].set_accepting(false, t0);
+        let a = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 10.0, 3);
+        net.run_until(1_000_000, |n| n.endpoints[a].done());
+        let c = &net.endpoints[a].stats().counters;
+        assert_eq!((c.successful_calls, c.failed_calls), (0, 3), "{c:?}");
+        let s = &net.endpoints[uas].stats().counters;
+        assert_eq!(s.incoming_calls, 0, "{s:?}");
+        assert!(
+            s.out_of_call_msgs >= 3,
+            "each INVITE dropped and counted: {s:?}"
+        );
+
+        let now = net.now;
+        net.endpoints[uas].set_accepting(true, now);
+        assert!(net.endpoints[uas].accepting());
+        let b = net.add_client(sim::builtin("uac"), addr(5062), addr(5060), 10.0, 3);
+        // The new client's pacer starts at the epoch: its calls are all due now.
+        net.run_until(1_000_000, |n| {
+            n.endpoints[b].done() && n.endpoints[uas].live_calls() == 0
+        });
+        let c = &net.endpoints[b].stats().counters;
+        assert_eq!((c.successful_calls, c.failed_calls), (3, 0), "{c:?}");
+        assert_eq!(net.endpoints[uas].stats().counters.incoming_calls, 3);
+    }
+
+    #[test]
+    fn a_client_that_does_not_accept_places_no_call_and_keeps_its_pause_wish() {
+        let mut net = SimNet::new(4);
+        let _uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 10.0, 5);
+        let t0 = net.epoch();
+        let wall = std::time::SystemTime::UNIX_EPOCH;
+        net.endpoints[uac].set_accepting(false, t0);
+        let later = t0 + Duration::from_secs(2);
+        net.endpoints[uac].handle_timeout(later, wall);
+        assert_eq!(net.endpoints[uac].stats().counters.outgoing_calls, 0);
+        assert_eq!(net.endpoints[uac].poll_timeout(), None, "no pacer wake-up");
+        // Paused meanwhile: accepting again does not resume it.
+        net.endpoints[uac].set_paused(true, later);
+        net.endpoints[uac].set_accepting(true, later);
+        let later = later + Duration::from_secs(2);
+        net.endpoints[uac].handle_timeout(later, wall);
+        assert_eq!(net.endpoints[uac].stats().counters.outgoing_calls, 0);
+        net.now = later;
+        let now = net.now;
+        net.endpoints[uac].set_paused(false, now);
+        net.run_until(1_000_000, |n| n.endpoints[uac].done());
+        let c = &net.endpoints[uac].stats().counters;
+        assert_eq!((c.successful_calls, c.failed_calls), (5, 0), "{c:?}");
+    }
+}

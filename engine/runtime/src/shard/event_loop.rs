@@ -12,8 +12,8 @@
 //!           RTP, and WebRTC call sockets → endpoint.handle_datagram / handle_rtp /
 //!           handle_stream_event / handle_webrtc_datagram
 //! sockets:  `-t un` and WebRTC call sockets the endpoint wants → handle_*_port
-//! control:  the runner's rate, pause, quit and scenario → set_rate / set_paused / stop /
-//!           abort_all / replace_scenario
+//! control:  the runner's rate, pause, accepting, quit and scenario → set_rate /
+//!           set_paused / set_accepting / stop / abort_all / replace_scenario
 //! timers:   endpoint.handle_timeout(now, wall)
 //! output:   poll_transmit → sendmmsg (UDP) or the connections (streams); poll_rtp_transmit
 //!           → sendmmsg; poll_webrtc_transmit → the call sockets, then the ended calls'
@@ -94,6 +94,7 @@ struct Shard {
     waiting: WaitPolicy,
     rate_seen: f64,
     paused_seen: bool,
+    accepting_seen: bool,
     /// The control block's scenario epoch this shard last took.
     scenario_seen: u64,
     last_publish: Instant,
@@ -181,6 +182,7 @@ impl Shard {
             waiting: WaitPolicy::default(),
             rate_seen: f64::NAN,
             paused_seen: false,
+            accepting_seen: true,
             scenario_seen: 0,
             last_publish: now,
             floor: now,
@@ -277,6 +279,11 @@ impl Shard {
         if paused != self.paused_seen {
             self.ep.set_paused(paused, now);
             self.paused_seen = paused;
+        }
+        let accepting = c.accepting();
+        if accepting != self.accepting_seen {
+            self.ep.set_accepting(accepting, now);
+            self.accepting_seen = accepting;
         }
         let epoch = c.scenario_epoch();
         if epoch != self.scenario_seen {

@@ -49,6 +49,9 @@ pub struct Control {
     /// 0 run, 1 soft quit (no new calls, drain), 2 hard quit (abort calls now).
     quit: AtomicU8,
     paused: AtomicBool,
+    /// Takes no new calls (`Endpoint::set_accepting`): a listener turned off, or a
+    /// client not accepting work (`gossipper server`'s `/api/v1/transports`).
+    refusing: AtomicBool,
     /// Total target rate in calls per second, as f64 bits.
     rate_bits: AtomicU64,
     /// Bumped after each `replace_scenario`: a shard that sees a new value (one atomic
@@ -80,6 +83,12 @@ impl Control {
     }
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::Relaxed)
+    }
+    pub fn set_accepting(&self, accepting: bool) {
+        self.refusing.store(!accepting, Ordering::Relaxed);
+    }
+    pub fn accepting(&self) -> bool {
+        !self.refusing.load(Ordering::Relaxed)
     }
     pub fn set_rate(&self, cps: f64) {
         self.rate_bits
