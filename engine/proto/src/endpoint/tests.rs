@@ -494,6 +494,51 @@ mod replace_scenario {
     }
 
     #[test]
+    fn a_client_replaced_mid_run_sends_the_new_scenario_and_grows_its_tables() {
+        let mut net = SimNet::new(17);
+        let uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 20.0, 10);
+        net.endpoints[uac].run.env.default_pause_ms = 500;
+        let t0 = net.epoch();
+        net.run_until(1_000_000, |n| n.now >= t0 + Duration::from_millis(240));
+        let in_flight = net.endpoints[uac].live_calls();
+        assert!(in_flight >= 3, "{in_flight}");
+        let steps = net.endpoints[uac].stats().steps.len();
+        // The uac with a marked INVITE and one step more.
+        let xml = crate::scenario::builtin::get("uac").unwrap().xml;
+        let v2 = xml
+            .replacen(
+                "Subject: Performance Test",
+                "Subject: Performance Test\n      X-Version: 2",
+                1,
+            )
+            .replacen("<pause/>", "<pause/>\n  <nop/>", 1);
+        assert!(v2.contains("X-Version: 2") && v2.contains("<nop/>"), "{v2}");
+        net.endpoints[uac]
+            .replace_scenario(sim::scenario(&v2))
+            .unwrap();
+        assert_eq!(net.endpoints[uac].stats().steps.len(), steps + 1);
+        net.run_until(10_000_000, |n| {
+            n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+        });
+        let c = &net.endpoints[uac].stats().counters;
+        assert_eq!((c.successful_calls, c.failed_calls), (10, 0), "{c:?}");
+        let invites: Vec<bool> = net
+            .log
+            .iter()
+            .filter(|s| s.first_line.starts_with("INVITE "))
+            .map(marked)
+            .collect();
+        assert_eq!(invites.len(), 10);
+        let old = invites.iter().filter(|m| !**m).count();
+        assert!(old >= in_flight && old < 10, "{invites:?}");
+        assert!(
+            invites[old..].iter().all(|m| *m),
+            "new calls send v2: {invites:?}"
+        );
+    }
+
+    #[test]
     fn a_scenario_of_the_other_role_is_refused_and_changes_nothing() {
         let mut net = SimNet::new(3);
         let uas = net.add_server(sim::builtin("uas"), addr(5060));
