@@ -935,11 +935,29 @@ fn a_dynamic_client_calls_sipp_until_deleted_and_bad_snippets_change_nothing() {
     let after = get(&api, "/api/v1/stats");
     assert_eq!(after["schema_version"], "gossipper_summary_v1", "{after:#}");
 
-    // SIPp saw the client's calls, none failed, then no more.
-    std::thread::sleep(Duration::from_secs(3));
+    // A second client, still calling when the server is told to quit: it is stopped
+    // with the server, its calls ended, and the server exits.
+    let r = post(&format!(
+        r#"{{"remote_addr":"{remote}","scenario_name":"uac","local_ip":"127.0.0.1","rate":10}}"#
+    ));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let second = r.json()["id"].as_str().unwrap().to_string();
+    assert_ne!(second, id, "ids are not reused");
+    stats_until(&api, Duration::from_secs(30), |s| {
+        s["multi"] == true && n(&engine(s, &second)["stats"], "success_calls") >= 5
+    });
+    let (_, _, _) = server.quit(Duration::from_secs(30));
+    let err = std::fs::read_to_string(dir.join("server.err")).unwrap_or_default();
+    assert!(
+        err.contains(&format!("dynamic client {second} started")),
+        "server stderr:\n{}",
+        tail(&err)
+    );
+
+    // SIPp saw the clients' calls, none failed, then no more (after its 4 s timewaits).
+    std::thread::sleep(Duration::from_secs(5));
     let (status, _, _) = sipp.quit(Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "sipp uas:\n{}", logs(&sipp_csv));
-    drop(server);
     let csv = StatCsv::read(&sipp_csv);
     let got = csv.last("SuccessfulCall(C)");
     assert!(

@@ -39,6 +39,8 @@ pub(super) const ENGINE_ID: &str = "primary";
 const MAX_CONTROL_BODY: u64 = 64 << 10;
 /// The highest rate taken, in calls per second.
 const MAX_RATE_CPS: f64 = 1_000_000.0;
+/// How long the dynamic clients' calls may take to end when the server ends.
+const CLIENTS_GRACE: Duration = Duration::from_secs(5);
 /// The throttle's account name for the one token.
 const TOKEN_KEY: &str = "-api_token";
 
@@ -138,6 +140,11 @@ impl State {
             control: &self.control,
             live: &self.scenario,
         }
+    }
+
+    /// Stops the dynamic clients (the server is ending).
+    pub(super) fn stop_clients(&self) {
+        self.clients.stop_all(CLIENTS_GRACE);
     }
 
     /// Takes the runner's newest merged statistics (runner thread, every tick).

@@ -10,6 +10,8 @@
 //!
 //! A client runs until its `-m` calls are done or `DELETE ?id=` stops it (no new calls,
 //! the calls in flight end normally); it is listed, with its statistics, until deleted.
+//! When the server ends, every client is stopped so (`stop_all`), its calls given a few
+//! seconds to end.
 
 use std::io::Read as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -185,6 +187,38 @@ impl Clients {
             .collect()
     }
 
+    /// Stops every client when the server ends: no new calls, then `grace` for the calls
+    /// in flight to end; past it, the calls left are aborted (SIPp's abort messages),
+    /// with one more second to send them.
+    pub(super) fn stop_all(&self, grace: std::time::Duration) {
+        let engines: Vec<(Arc<Control>, Arc<AtomicBool>)> = self
+            .lock()
+            .engines
+            .iter()
+            .map(|e| (Arc::clone(&e.control), Arc::clone(&e.ended)))
+            .collect();
+        if engines.is_empty() {
+            return;
+        }
+        let all_ended = || engines.iter().all(|(_, d)| d.load(Ordering::Relaxed));
+        let wait = |limit: std::time::Duration| {
+            let step = std::time::Duration::from_millis(50);
+            let mut waited = std::time::Duration::ZERO;
+            while !all_ended() && waited < limit {
+                std::thread::sleep(step);
+                waited += step;
+            }
+        };
+        for (c, _) in &engines {
+            c.soft_quit();
+        }
+        wait(grace);
+        for (c, _) in &engines {
+            c.hard_quit();
+        }
+        wait(std::time::Duration::from_secs(1));
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.lock().engines.is_empty()
     }
@@ -215,16 +249,28 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let spec = match spec_of(&body) {
+    let mut spec = match spec_of(&body) {
         Ok(s) => s,
         Err(e) => return error(400, &e),
     };
-    if clients.lock().engines.len() >= MAX_CLIENTS {
-        return error(
-            409,
-            &format!("{MAX_CLIENTS} dynamic clients already: delete one first"),
-        );
-    }
+    let id = {
+        let mut inner = clients.lock();
+        if inner.engines.len() >= MAX_CLIENTS {
+            return error(
+                409,
+                &format!("{MAX_CLIENTS} dynamic clients already: delete one first"),
+            );
+        }
+        // Taken even if the client does not start: an id is never given twice.
+        inner.next += 1;
+        format!("client-{}", inner.next)
+    };
+    // Every engine of the process numbers its calls from 1 with the same pid and IP:
+    // the client's id in its Call-IDs keeps two engines' calls apart at a shared peer.
+    spec.cid_str = match spec.cid_str.split_once('@') {
+        Some((before, after)) => format!("{before}-{id}@{after}"),
+        None => format!("{}-{id}", spec.cid_str),
+    };
     let prepared = match runner::prepare(&spec) {
         Ok(p) => p,
         Err(RunError::Refused(m)) => return error(403, &m),
@@ -255,9 +301,6 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
     }));
     let control = prepared.control();
     let ended = Arc::new(AtomicBool::new(false));
-    let mut inner = clients.lock();
-    inner.next += 1;
-    let id = format!("client-{}", inner.next);
     let (feed, done) = (Feed(Arc::clone(&live)), Arc::clone(&ended));
     let spawned = std::thread::Builder::new()
         .name(format!("v1-{id}"))
@@ -276,7 +319,7 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
         info.scenario_name,
         spec.remote.map(|r| r.to_string()).unwrap_or_default()
     );
-    inner.engines.push(Dynamic {
+    clients.lock().engines.push(Dynamic {
         id: id.clone(),
         control,
         info,

@@ -110,7 +110,11 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         token,
         state: None,
     };
-    sipp::run::run_with(*spec, Some(&mut sidecar))
+    let code = sipp::run::run_with(*spec, Some(&mut sidecar));
+    if let Some(state) = &sidecar.state {
+        state.stop_clients();
+    }
+    code
 }
 
 /// `args` with the flags of its `-config` file (if any) placed before them, so the
