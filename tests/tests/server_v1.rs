@@ -596,6 +596,7 @@ fn a_uas_scenario_replaced_live_keeps_the_calls_in_flight_and_refuses_bad_input(
     // the -sf file).
     let uac = include_str!("../../assets/scenarios/uac.xml");
     let broken = "<scenario name=\"x\">\n  <recv request=\"INVITE\"/>\n  <send>\n</scenario>\n";
+    let exec = "<scenario name=\"e\">\n  <recv request=\"INVITE\"><action><exec command=\"true\"/></action></recv>\n</scenario>\n";
     for (method, path, ctype, body, status, says) in [
         (
             "PUT",
@@ -619,7 +620,15 @@ fn a_uas_scenario_replaced_live_keeps_the_calls_in_flight_and_refuses_bad_input(
             "application/xml",
             broken,
             400,
-            "request.xml:",
+            "request.xml:4:1:",
+        ),
+        (
+            "PUT",
+            "/api/v1/scenario?apply=true",
+            "text/xml",
+            exec,
+            403,
+            "-allow_exec",
         ),
         (
             "PUT",
