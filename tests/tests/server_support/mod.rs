@@ -1,0 +1,168 @@
+//! Shared helpers for the `server_*` end-to-end tests: start `gossipper server` with a
+//! token, talk to its v1 API, start peers with their output in files, and read SIPp's
+//! per-period CSV rows.
+
+#![allow(dead_code)] // each test file uses a different subset
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::api_support::{Resp, http};
+use gossipper_e2e::{Proc, Sock, StatCsv, free_port, gossipper_bin, peer_args, scratch_dir, tail};
+use serde_json::Value;
+
+pub(crate) const TOKEN: &str = "v1-test-token-0123456789";
+
+/// A request to the API with the token (or another `Authorization` value).
+pub(crate) fn call(
+    api: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> Resp {
+    let headers: Vec<(String, String)> = auth
+        .map(|a| vec![("Authorization".to_string(), a.to_string())])
+        .unwrap_or_default();
+    http(api, method, path, &headers, body.map(str::as_bytes))
+}
+
+pub(crate) fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+pub(crate) fn get(api: &str, path: &str) -> Value {
+    let r = call(api, "GET", path, Some(&bearer()), None);
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+    r.json()
+}
+
+pub(crate) fn post_control(api: &str, body: &str) -> Resp {
+    call(api, "POST", "/api/v1/control", Some(&bearer()), Some(body))
+}
+
+/// A scratch dir in memory (`/dev/shm`) when there is one, else the usual one. The
+/// timed tests keep their CSVs there: on a disk shared with builds, a once-a-second CSV
+/// write can wait for writeback, and such a stall (18 s seen in both SIPp's and our CSV
+/// at once, while another engineer's release build ran) starves the phases measured.
+pub(crate) fn memory_scratch(name: &str) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return scratch_dir(name);
+    }
+    let d = shm.join(format!(
+        "gossipper-e2e-{name}-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Starts `cmd` with its stdout and stderr in files beside `stat` (`<stem>.out`,
+/// `<stem>.err`), not pipes: a long-running peer that writes more than a pipe holds
+/// (SIPp prints every unexpected message on stderr) must not block on a reader that only
+/// comes at its exit.
+pub(crate) fn spawn_logged(name: &str, cmd: &mut Command, stat: &Path) -> Proc {
+    let log = |ext: &str| std::fs::File::create(stat.with_extension(ext)).unwrap();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(log("out"))
+        .stderr(log("err"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    Proc {
+        child,
+        name: name.to_string(),
+    }
+}
+
+/// What a peer logged, for failure messages.
+pub(crate) fn logs(stat: &Path) -> String {
+    let read = |ext: &str| std::fs::read_to_string(stat.with_extension(ext)).unwrap_or_default();
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        tail(&read("out")),
+        tail(&read("err"))
+    )
+}
+
+/// Starts `gossipper server` with the token on `api`, waits until SIP and the API are up.
+pub(crate) fn start_server(
+    name: &str,
+    sip_port: u16,
+    api: &str,
+    stat: &Path,
+    extra: &[&str],
+) -> Proc {
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.arg("server");
+    peer_args(&mut cmd, stat)
+        .args(extra)
+        .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
+        .args(["-api_addr", api, "-api_token", TOKEN]);
+    let mut p = spawn_logged(name, &mut cmd, stat);
+    if extra.contains(&"uas") {
+        p.wait_bound(Sock::Udp, sip_port);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if std::net::TcpStream::connect(api).is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: the API never listened on {api}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    p
+}
+
+/// Polls `GET /api/v1/stats` until `ok` holds (at most `limit`); returns the last one.
+pub(crate) fn stats_until(api: &str, limit: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = get(api, "/api/v1/stats");
+        if ok(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "stats never matched: {s:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub(crate) fn n(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} is not a count: {v:#}"))
+}
+
+/// SIPp's per-period rows as (seconds since the previous row, new calls in it), from the
+/// epoch in `CurrentTime` and the cumulative `IncomingCall(C)`: rates from the real
+/// length of each period, which stretches when the machine is busy.
+pub(crate) fn sipp_periods(csv: &StatCsv) -> Vec<(f64, u64)> {
+    let col = |name: &str| csv.header.iter().position(|h| h == name).unwrap();
+    let (time, calls) = (col("CurrentTime"), col("IncomingCall(C)"));
+    let rows: Vec<(f64, u64)> = csv
+        .rows
+        .iter()
+        .map(|r| {
+            // "2026-12-07\t13:25:06.450534\t1796649906.450534": the epoch is last.
+            let epoch = r[time]
+                .split('\t')
+                .next_back()
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            (epoch, r[calls].trim().parse().unwrap())
+        })
+        .collect();
+    rows.windows(2)
+        .map(|w| (w[1].0 - w[0].0, w[1].1.saturating_sub(w[0].1)))
+        .collect()
+}
