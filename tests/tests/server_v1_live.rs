@@ -410,12 +410,14 @@ fn a_dynamic_client_calls_sipp_until_deleted_and_bad_snippets_change_nothing() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["clients"][0]["accepting"], false, "{}", r.text());
     let placed = |s: &Value| n(&engine(s, &id)["stats"], "total_calls");
-    // The snapshot is one runner tick behind: wait past it.
-    std::thread::sleep(Duration::from_millis(400));
-    let a = get(&api, "/api/v1/stats");
-    std::thread::sleep(Duration::from_millis(1200));
+    let quiet = quiet_window(&api, Duration::from_secs(20), 1200.0, |s| {
+        let st = engine(s, &id)["stats"].clone();
+        (st["duration_ms"].as_f64().unwrap(), n(&st, "total_calls"))
+    });
+    if let Err(e) = quiet {
+        panic!("calls placed while not accepting: {e}");
+    }
     let b = get(&api, "/api/v1/stats");
-    assert_eq!(placed(&a), placed(&b), "calls placed while not accepting");
     let r = transports(&format!(
         r#"{{"clients":[{{"id":"{id}","accepting":true}}]}}"#
     ));
@@ -552,19 +554,16 @@ fn a_uas_listener_turned_off_takes_no_call_until_turned_on_again() {
     let sipp = spawn_logged("sipp uac", &mut cmd, &sipp_csv);
     stats_until(&api, Duration::from_secs(30), |s| n(s, "total_calls") >= 10);
 
-    // Off: no call is taken (the snapshot is one runner tick behind: wait past it).
+    // Off: no call is taken for 1.5 s of the run's clock, while SIPp keeps sending.
     let r = post(r#"{"index":0,"enabled":false}"#);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["listeners"][0]["enabled"], false, "{}", r.text());
-    std::thread::sleep(Duration::from_millis(400));
-    let a = get(&api, "/api/v1/stats");
-    std::thread::sleep(Duration::from_millis(1500));
-    let b = get(&api, "/api/v1/stats");
-    assert_eq!(
-        n(&a, "total_calls"),
-        n(&b, "total_calls"),
-        "calls taken while the listener was off"
-    );
+    let quiet = quiet_window(&api, Duration::from_secs(20), 1500.0, |s| {
+        (s["duration_ms"].as_f64().unwrap(), n(s, "total_calls"))
+    });
+    // Quiet while SIPp still had calls to place: not merely the end of its -m.
+    let taken = quiet.unwrap_or_else(|e| panic!("calls taken while the listener was off: {e}"));
+    assert!(taken + 10 <= CALLS, "{taken} calls taken before the pause");
 
     // On again: SIPp's retransmitted INVITEs and its new calls are answered.
     let r = post(r#"{"listeners":[{"index":0,"enabled":true}]}"#);

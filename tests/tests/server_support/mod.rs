@@ -166,3 +166,33 @@ pub(crate) fn sipp_periods(csv: &StatCsv) -> Vec<(f64, u64)> {
         .map(|w| (w[1].0 - w[0].0, w[1].1.saturating_sub(w[0].1)))
         .collect()
 }
+
+/// Whether, within `limit` of polling `GET /api/v1/stats`, two snapshots at least
+/// `window_ms` of the run's own clock apart show the same count (`sample` gives both:
+/// the engine's `duration_ms` and the count). Returns the count that stood still. The
+/// snapshots are read after the change under test, so the window lies after it however
+/// late the runner's snapshot was; a load that keeps `count` growing several times a
+/// second never shows such a window.
+pub(crate) fn quiet_window(
+    api: &str,
+    limit: Duration,
+    window_ms: f64,
+    sample: impl Fn(&Value) -> (f64, u64),
+) -> Result<u64, String> {
+    let deadline = Instant::now() + limit;
+    let mut seen: Vec<(f64, u64)> = Vec::new();
+    loop {
+        let s = get(api, "/api/v1/stats");
+        let (at, c) = sample(&s);
+        // The earliest snapshot with the same count opens the window.
+        seen.retain(|&(_, old)| old == c);
+        if seen.iter().any(|&(t, _)| at - t >= window_ms) {
+            return Ok(c);
+        }
+        seen.push((at, c));
+        if Instant::now() >= deadline {
+            return Err(format!("no quiet window of {window_ms} ms; last {s:#}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
