@@ -399,6 +399,13 @@ fn spec_of(body: &[u8]) -> Result<JobSpec, String> {
             TAKEN.join(", ")
         ));
     }
+    if let Some(role) = map.get("role")
+        && !matches!(role.as_str(), Some("client" | "uac" | "load"))
+    {
+        return Err(format!(
+            "role: {role} is not a client role (a dynamic client is one: client, uac or load)"
+        ));
+    }
     if !map.contains_key("remote_addr") {
         return Err("key \"remote_addr\" is missing: a client needs a peer to call".into());
     }
@@ -429,6 +436,8 @@ mod tests {
         assert!(e.contains("\"summary_json\" is not taken"), "{e}");
         let e = spec_of(br#"{"remote_addr":"127.0.0.1:5060","speed":3}"#).unwrap_err();
         assert!(e.contains("\"speed\""), "{e}");
+        let e = spec_of(br#"{"remote_addr":"127.0.0.1:5060","role":"server"}"#).unwrap_err();
+        assert!(e.starts_with("role:"), "{e}");
         let e = spec_of(br#"{"rate":3}"#).unwrap_err();
         assert!(e.contains("remote_addr"), "{e}");
         assert!(spec_of(b"[1]").is_err());
