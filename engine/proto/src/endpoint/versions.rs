@@ -53,7 +53,9 @@ impl Endpoint {
             });
         }
         let mut plan = Plan::new(&scenario);
-        plan.fold_sends(&scenario, &self.run.env, self.udp_ports.is_some());
+        // Calls with sockets of their own (`-t un`, `-t ui`) render their own address.
+        let own_sockets = self.udp_ports.is_some() || self.source_ips.is_some();
+        plan.fold_sends(&scenario, &self.run.env, own_sockets);
         let globals = carry_globals(&self.run.scenario, &self.shard.globals, &scenario);
         self.shard.stats.grow_for(&scenario);
         let old_globals = std::mem::replace(&mut self.shard.globals, globals);
