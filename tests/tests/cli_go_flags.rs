@@ -357,3 +357,51 @@ fn worker_quiet_keeps_stderr_to_errors_and_stdout_unchanged() {
     assert_eq!(status.code(), Some(255));
     assert!(err.contains("version 7 is not supported"), "{err}");
 }
+
+#[test]
+fn a_run_profile_alias_runs_its_calls_and_the_list_names_each_alias() {
+    let dir = scratch_dir("go-run-alias");
+    let (_uas, port) = sipp_uas(&dir, &[]);
+    std::fs::write(
+        dir.join("profiles.json"),
+        format!(
+            r#"{{"aliases": {{
+                "smoke": {{"scenario_name": "uac", "remote_addr": "127.0.0.1:{port}",
+                           "total_calls": 3, "rate": 10, "summary_json": "smoke.json"}},
+                "soak": {{"scenario_name": "uac", "remote_addr": "127.0.0.1:{port}",
+                          "total_calls": 0}}
+            }}}}"#
+        ),
+    )
+    .unwrap();
+    let mut list = Command::new(gossipper_bin());
+    list.current_dir(&dir)
+        .args(["-config", "profiles.json", "-list-aliases"]);
+    let (status, out, err) = run("-list-aliases", &mut list, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["smoke", "soak"]);
+    // The alias's keys become flags; -m on the command line would win, none is given.
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.current_dir(&dir).args([
+        "-config",
+        "profiles.json",
+        "-run-alias",
+        "smoke",
+        "-i",
+        "127.0.0.1",
+        "-nostdin",
+        "-cp",
+        &free_port().to_string(),
+    ]);
+    let (status, out, err) = run("-run-alias smoke", &mut cmd, Duration::from_secs(40));
+    assert_eq!(status.code(), Some(0), "{}\n{}", tail(&out), tail(&err));
+    let s = json(&dir.join("smoke.json"));
+    assert_eq!(s["success_calls"], 3, "{s}");
+    // An alias the file lacks is refused, naming the ones it has.
+    let mut bad = Command::new(gossipper_bin());
+    bad.current_dir(&dir)
+        .args(["-config", "profiles.json", "-run-alias", "nope"]);
+    let (status, _, err) = run("-run-alias nope", &mut bad, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(err.contains("nope") && err.contains("smoke, soak"), "{err}");
+}

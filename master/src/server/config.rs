@@ -1,5 +1,6 @@
-//! `gossipper server -config <flat.json>`: the Go gossipper's flat run-profile JSON
-//! (reference §1.2), turned into the flags it stands for.
+//! `gossipper server -config <flat.json>` and `gossipper -config <file.json> [-run-alias
+//! NAME]`: the Go gossipper's run-profile JSON (reference §1.2), a flat object or one of
+//! its `aliases`, turned into the flags it stands for.
 //!
 //! Owns: the table of keys we take and what flag each becomes, and the refusal of every
 //! other key, named: the composite keys of a multi-engine server (`server`, `clients`,
@@ -67,6 +68,10 @@ const KEYS: &[(&str, Shape)] = &[
         Shape::Value("health_max_failed_calls"),
     ),
     ("health_max_timeouts", Shape::Value("health_max_timeouts")),
+    ("hep_addr", Shape::Value("hep_addr")),
+    ("hep_capture_id", Shape::Value("hep_capture_id")),
+    ("hep_password", Shape::Value("hep_password")),
+    ("send_media_report", Shape::Switch("send_media_report")),
     ("api_addr", Shape::Value("api_addr")),
     ("api_token", Shape::Value("api_token")),
 ];
@@ -88,13 +93,7 @@ const COMPOSITE: &[&str] = &[
 ];
 
 /// Keys of Go gossipper features gossipper does not have (a prefix ends with `_`).
-const UNSUPPORTED: &[&str] = &[
-    "hep_",
-    "log_otel_",
-    "send_media_report",
-    "pcap_link",
-    "sip_extra_headers",
-];
+const UNSUPPORTED: &[&str] = &["hep_", "log_otel_", "pcap_link", "sip_extra_headers"];
 
 /// `role`'s accepted values (management or load: in gossipper the scenario decides
 /// whether the one engine answers or places calls).
@@ -102,6 +101,75 @@ const ROLES: &[&str] = &["management", "server", "load", "client", "uac"];
 
 /// Reads `path` and returns the flags it stands for.
 pub(super) fn flags_of_file(path: &Path) -> Result<Vec<String>, String> {
+    let text = read(path)?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    flags_of(&text, dir).map_err(|e| format!("-config {}: {e}", path.display()))
+}
+
+/// The root command's `-config FILE [-run-alias NAME]`: the alias's flags, or those of
+/// the flat object when no alias is named (a file of aliases then asks for one).
+pub(crate) fn run_profile_flags(path: &Path, alias: Option<&str>) -> Result<Vec<String>, String> {
+    let name = path.display();
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let aliases = aliases(path)?;
+    match (alias, aliases) {
+        (Some(a), Some(map)) => {
+            let Some(obj) = map.get(a) else {
+                let names: Vec<&str> = map.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "-run-alias {a}: no such alias in {name} (it has: {})",
+                    names.join(", ")
+                ));
+            };
+            let Value::Object(obj) = obj else {
+                return Err(format!("-config {name}: aliases.{a} is not a JSON object"));
+            };
+            flags_of_map(obj, dir).map_err(|e| format!("-config {name}, alias {a}: {e}"))
+        }
+        (Some(a), None) => Err(format!(
+            "-run-alias {a}: {name} holds no \"aliases\" object (a flat profile is used without -run-alias)"
+        )),
+        (None, Some(map)) => Err(format!(
+            "-config {name} holds aliases ({}): pick one with -run-alias NAME",
+            map.keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        (None, None) => flags_of_file(path),
+    }
+}
+
+/// The alias names of a run-profile file, in file order (`-list-aliases`).
+pub(crate) fn alias_names(path: &Path) -> Result<Vec<String>, String> {
+    Ok(aliases(path)?
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default())
+}
+
+/// The file's `aliases` object, if it has one.
+fn aliases(path: &Path) -> Result<Option<serde_json::Map<String, Value>>, String> {
+    let text = read(path)?;
+    let value: Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("-config {}: not JSON: {e}", path.display()))?;
+    match value {
+        Value::Object(mut map) => match map.remove("aliases") {
+            None => Ok(None),
+            Some(Value::Object(a)) => Ok(Some(a)),
+            Some(_) => Err(format!(
+                "-config {}: \"aliases\" must be an object of name: profile",
+                path.display()
+            )),
+        },
+        _ => Err(format!(
+            "-config {}: the file must hold one JSON object",
+            path.display()
+        )),
+    }
+}
+
+/// The file's bytes, at most [`MAX_BYTES`].
+fn read(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     let name = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("-config {name}: {e}"))?;
@@ -115,8 +183,7 @@ pub(super) fn flags_of_file(path: &Path) -> Result<Vec<String>, String> {
             MAX_BYTES >> 10
         ));
     }
-    let dir = path.parent().unwrap_or(Path::new(""));
-    flags_of(&text, dir).map_err(|e| format!("-config {name}: {e}"))
+    Ok(text)
 }
 
 /// The flags of a flat JSON object; relative paths are taken from `dir`.
@@ -125,6 +192,11 @@ pub(super) fn flags_of(text: &[u8], dir: &Path) -> Result<Vec<String>, String> {
     let Value::Object(map) = value else {
         return Err("the file must hold one JSON object of run-profile keys".into());
     };
+    flags_of_map(&map, dir)
+}
+
+/// The flags of one profile object.
+fn flags_of_map(map: &serde_json::Map<String, Value>, dir: &Path) -> Result<Vec<String>, String> {
     let composite: Vec<&str> = map
         .keys()
         .map(String::as_str)
@@ -139,6 +211,7 @@ pub(super) fn flags_of(text: &[u8], dir: &Path) -> Result<Vec<String>, String> {
     let unsupported: Vec<&str> = map
         .keys()
         .map(String::as_str)
+        .filter(|k| !KEYS.iter().any(|(key, _)| key == k))
         .filter(|k| {
             UNSUPPORTED.iter().any(|u| {
                 if u.ends_with('_') {
@@ -157,7 +230,7 @@ pub(super) fn flags_of(text: &[u8], dir: &Path) -> Result<Vec<String>, String> {
     }
     let mut out = Vec::new();
     let mut extra = Vec::new();
-    for (key, value) in &map {
+    for (key, value) in map {
         if key == "extra_args" {
             extra = extra_args(value)?;
             continue;
@@ -256,8 +329,13 @@ mod tests {
 
     #[test]
     fn unsupported_unknown_and_ill_typed_keys_are_refused_by_name() {
-        let e = flags(r#"{"hep_addr":"1.2.3.4:9060"}"#).unwrap_err();
-        assert!(e.contains("hep_addr"), "{e}");
+        let e = flags(r#"{"hep_homer_lake_rtcp":true}"#).unwrap_err();
+        assert!(
+            e.contains("hep_homer_lake_rtcp") && e.contains("not supported"),
+            "{e}"
+        );
+        let ok = flags(r#"{"hep_addr":"1.2.3.4:9060","send_media_report":true}"#).unwrap();
+        assert_eq!(ok, ["-hep_addr", "1.2.3.4:9060", "-send_media_report"]);
         let e = flags(r#"{"rate_limit":3}"#).unwrap_err();
         assert!(e.contains("rate_limit"), "{e}");
         let e = flags(r#"{"rate":true}"#).unwrap_err();

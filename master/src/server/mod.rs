@@ -16,7 +16,7 @@
 
 mod api;
 mod clients;
-mod config;
+pub(crate) mod config;
 mod scenario;
 mod transports;
 

@@ -111,6 +111,9 @@ pub(crate) struct SippArgs {
     pub(crate) metrics_addr: Option<String>,
     /// `-hep_addr`, `-hep_capture_id`, `-hep_password`: the HEP3 export of SIP.
     pub(crate) hep_addr: Option<String>,
+    /// `-run-alias NAME`, `-list-aliases`: which profile of the `-config` file runs.
+    pub(crate) run_alias: Option<String>,
+    pub(crate) list_aliases: bool,
     pub(crate) hep_capture_id: Option<String>,
     pub(crate) hep_password: Option<String>,
     /// `-send_media_report`: RTCP reports to HEP too.

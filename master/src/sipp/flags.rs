@@ -310,6 +310,9 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("hep_password", Value(|a, v| a.hep_password = Some(v)), "key", G::Gossipper, "The HEP collector's authentication key, sent in every packet."),
     flag("send_media_report", GoBool(|a, b| a.send_media_report = b), "", G::Gossipper, "With -hep_addr: copy every RTCP report sent and received (in clear, HEP type 5, the Call-ID as correlation id)."),
     flag("hep_raw_rtcp", GoBool(|a, b| a.hep_raw_rtcp = Some(b)), "", G::Gossipper, "RTCP reports go to HEP as raw RTCP (the default and the only form; =false is refused)."),
+    flag("config", Value(|a, v| a.config = Some(v)), "file.json", G::Gossipper, "Run profile JSON (the Go gossipper's keys: scenario_file, scenario_name, remote_addr, local_port, rate, total_calls, ...): a flat object, or one of its \"aliases\" named by -run-alias. Flags after it on the command line win. Keys we do not take are refused, naming them."),
+    flag("run-alias", Value(|a, v| a.run_alias = Some(v)), "name", G::Gossipper, "With -config: run the profile aliases.NAME of the file."),
+    flag("list-aliases", Switch(|a| a.list_aliases = true), "", G::Gossipper, "With -config: print the file's alias names and exit."),
     flag("allow_exec", Switch(|a| a.allow_exec = true), "", G::Gossipper, "Allow <exec command=...> to run shell commands."),
     flag("health_min_success_ratio", Value(|a, v| a.health_min_success_ratio = Some(v)), "0..1", G::Gossipper, "Exit 2 if fewer calls succeed."),
     flag("health_max_failed_calls", Value(|a, v| a.health_max_failed_calls = Some(v)), "n", G::Gossipper, "Exit 2 if more calls fail (-1: off)."),
@@ -319,7 +322,6 @@ pub(crate) static FLAGS: &[Flag] = &[
     // --- gossipper server (refused by the root command)
     flag("api_addr", Value(|a, v| a.api_addr = Some(v)), "ip:port", G::Server, "Address of the /api/v1 control API (default :8080; PORT, :PORT, IP:PORT or [IPv6]:PORT, port 0 picks one). Without -api_token it must be a loopback address."),
     flag("api_token", Value(|a, v| a.api_token = Some(v)), "token", G::Server, "Bearer token every /api/v1 request must carry (Authorization: Bearer TOKEN). The GOSSIPPER_API_TOKEN environment variable is read when the flag is not given (it stays out of ps)."),
-    flag("config", Value(|a, v| a.config = Some(v)), "file.json", G::Server, "Flat JSON run profile (the Go gossipper's keys: scenario_file, scenario_name, local_port, rate, api_addr, ...); flags after it on the command line win. Composite keys (server, clients, listeners, gateway, ...) are refused, naming them."),
     flag("ui_data_dir", unsupported("mounting /api/v2 inside gossipper server (issue #18; run gossipper ui)"), "dir", G::Server, "Not built yet: /api/v2 on the -api_addr listener."),
     flag("legacy_api_v1", unsupported("switching /api/v1 off (it is the only API of gossipper server for now)"), "bool", G::Server, "Not built yet."),
     flag("scenario_history_keep", unsupported("scenario history in gossipper server (issue #18; see gossipper ui --scenario-history-keep)"), "n", G::Server, "Not built yet."),

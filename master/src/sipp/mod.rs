@@ -83,12 +83,41 @@ fn parse_with(args: &[String], env: &resolve::Env) -> Result<Parsed, CliError> {
     })
 }
 
+/// `args` with the flags of their `-config` run profile (the flat object, or the alias
+/// `-run-alias` names) placed first, so the command line wins; `None` when
+/// `-list-aliases` printed the names and there is nothing to run.
+fn with_run_profile(args: &[String]) -> Result<Option<Vec<String>>, String> {
+    let scan::Scan::Run(raw) = scan::scan(args).map_err(|e| e.to_string())? else {
+        return Ok(Some(args.to_vec()));
+    };
+    let Some(path) = raw.config.as_deref() else {
+        for (flag, given) in [
+            ("run-alias", raw.run_alias.is_some()),
+            ("list-aliases", raw.list_aliases),
+        ] {
+            if given {
+                return Err(format!("-{flag} needs -config FILE (the run-profile file)"));
+            }
+        }
+        return Ok(Some(args.to_vec()));
+    };
+    let path = std::path::Path::new(path);
+    if raw.list_aliases {
+        for name in crate::server::config::alias_names(path)? {
+            println!("{name}");
+        }
+        return Ok(None);
+    }
+    let mut out = crate::server::config::run_profile_flags(path, raw.run_alias.as_deref())?;
+    out.extend(args.iter().cloned());
+    Ok(Some(out))
+}
+
 /// The first `gossipper server` flag in `raw`, if any.
 fn server_flag(raw: &args::SippArgs) -> Option<&'static str> {
     [
         ("api_addr", raw.api_addr.is_some()),
         ("api_token", raw.api_token.is_some()),
-        ("config", raw.config.is_some()),
     ]
     .into_iter()
     .find_map(|(name, given)| given.then_some(name))
@@ -133,6 +162,19 @@ fn parse_server_with(
             };
         }
     };
+    // The server's -config is one flat profile (`server::config`); aliases are the root
+    // command's.
+    for (flag, given) in [
+        ("run-alias", raw.run_alias.is_some()),
+        ("list-aliases", raw.list_aliases),
+    ] {
+        if given {
+            return Err(CliError::Invalid {
+                flag,
+                reason: "gossipper server -config takes one flat profile; run an alias with the root command (gossipper -config FILE -run-alias NAME)".into(),
+            });
+        }
+    }
     if raw.sf.is_none() && raw.sn.is_none() {
         raw.sn = Some("uas".into());
     }
@@ -159,7 +201,15 @@ pub(crate) fn version_text() -> String {
 
 /// Entry point for every invocation that is not `ui` or `worker`.
 pub(crate) fn main(args: &[String]) -> ExitCode {
-    match parse(args) {
+    let args = match with_run_profile(args) {
+        Ok(Some(a)) => a,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gossipper: {e}");
+            return Exit::Fatal.into();
+        }
+    };
+    match parse(&args) {
         Ok(Parsed::Run(spec)) => run::run(*spec),
         Ok(Parsed::Dump(xml)) => {
             print!("{xml}");

@@ -11,7 +11,7 @@ use gossipper_engine::segment::Segment;
 
 use super::flags::{FLAGS, Group, Kind};
 use super::resolve::Env;
-use super::{CliError, Parsed, ServerFlags, parse_server_with, parse_with};
+use super::{CliError, Parsed, ServerFlags, parse_server_with, parse_with, with_run_profile};
 
 const ENV: Env = Env {
     pid: 4242,
@@ -524,7 +524,9 @@ fn every_table_flag_has_a_case() {
         let covered_elsewhere = matches!(
             f.kind,
             Kind::Help | Kind::Version | Kind::Dump | Kind::Unsupported { .. }
-        ) || matches!(f.group, Group::Ignored | Group::Server); // server flags: tested below
+        ) || matches!(f.group, Group::Ignored | Group::Server) // server flags: tested below
+            // Read before the parse (`with_run_profile`): tested below.
+            || ["config", "run-alias", "list-aliases"].contains(&f.name);
         let dashed = format!("-{}", f.name);
         let in_cases = FLAG_CASES.iter().any(|(args, _)| {
             args.iter()
@@ -1280,7 +1282,6 @@ fn the_root_command_refuses_the_server_flags() {
             &["-sn", "uas", "-api_addr", "127.0.0.1:8080"][..],
         ),
         ("api_token", &["-api_token", "t"]),
-        ("config", &["-config", "x.json"]),
     ] {
         assert_eq!(error(args), CliError::ServerOnly { flag }, "{args:?}");
     }
@@ -1320,7 +1321,84 @@ fn server_runs_the_builtin_uas_unless_told_otherwise() {
         })
     ));
     assert!(matches!(
+        server(&["-config", "p.json", "-run-alias", "smoke"]),
+        Err(CliError::Invalid {
+            flag: "run-alias",
+            ..
+        })
+    ));
+    assert!(matches!(
         server(&["-bogus"]),
         Err(CliError::UnknownFlag { .. })
     ));
+}
+
+#[test]
+fn a_run_profile_file_gives_its_flags_first_and_the_command_line_wins() {
+    let dir = std::env::temp_dir().join(format!("gossipper-runprofile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flat = dir.join("flat.json");
+    std::fs::write(
+        &flat,
+        r#"{"scenario_name":"uac","remote_addr":"127.0.0.1:5070","rate":3}"#,
+    )
+    .unwrap();
+    let got = with_run_profile(&argv(&["-config", flat.to_str().unwrap(), "-r", "5"]))
+        .unwrap()
+        .unwrap();
+    let Parsed::Run(s) = parse_with(&got, &ENV).unwrap() else {
+        panic!("not a run: {got:?}")
+    };
+    assert_eq!(s.scenario, ScenarioSource::Builtin("uac".into()));
+    assert_eq!(s.remote, Some("127.0.0.1:5070".parse().unwrap()));
+    assert_eq!(s.rate, 5.0, "the command line's -r wins over the file's");
+
+    let aliased = dir.join("aliases.json");
+    std::fs::write(
+        &aliased,
+        r#"{"aliases":{"smoke":{"scenario_name":"uac","remote_addr":"127.0.0.1:5070","total_calls":3},
+                        "soak":{"scenario_name":"uac","remote_addr":"127.0.0.1:5071"}}}"#,
+    )
+    .unwrap();
+    let a = aliased.to_str().unwrap();
+    let got = with_run_profile(&argv(&["-config", a, "-run-alias", "smoke"]))
+        .unwrap()
+        .unwrap();
+    let Parsed::Run(s) = parse_with(&got, &ENV).unwrap() else {
+        panic!("not a run: {got:?}")
+    };
+    assert_eq!(s.max_calls, Some(3));
+    assert_eq!(
+        crate::server::config::alias_names(&aliased).unwrap(),
+        ["smoke", "soak"]
+    );
+    assert_eq!(
+        with_run_profile(&argv(&["-config", a, "-list-aliases"])).unwrap(),
+        None
+    );
+    for (args, words) in [
+        (
+            &["-config", a][..],
+            &["holds aliases", "smoke", "-run-alias"][..],
+        ),
+        (
+            &["-config", a, "-run-alias", "nope"][..],
+            &["nope", "smoke, soak"][..],
+        ),
+        (
+            &["-config", flat.to_str().unwrap(), "-run-alias", "x"][..],
+            &["no \"aliases\""][..],
+        ),
+        (
+            &["-run-alias", "smoke"][..],
+            &["-run-alias needs -config"][..],
+        ),
+        (&["-list-aliases"][..], &["-list-aliases needs -config"][..]),
+    ] {
+        let e = with_run_profile(&argv(args)).unwrap_err();
+        for w in words {
+            assert!(e.contains(w), "{args:?}: {w:?} not in {e}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
