@@ -175,12 +175,14 @@ fn sdes_srtp_streams_and_echoes_both_ways() {
     for (who, m) in [("client", cm), ("server", sm)] {
         assert_eq!(n(m, "srtp_auth_failures"), 0, "{who}: {m}");
         assert_eq!(n(m, "srtp_dropped"), 0, "{who}: {m}");
-        // RTCP leaves as SRTCP toward the peer's RTP port + 1, where gossipper does not
-        // listen (the sim tests check SRTCP both ways): here it is only sent.
+        // RTCP leaves as SRTCP toward the peer's RTP port + 1, where the peer's RTCP
+        // socket takes it: each side reads the other's reports, each one claimed by the
+        // call whose key opens it (three calls share one peer address).
         assert!(
             n(m, "rtcp_sender_reports") + n(m, "rtcp_receiver_reports") > 0,
             "{who}: RTCP: {m}"
         );
+        assert!(n(m, "rtcp_packets_received") > 0, "{who}: RTCP in: {m}");
         assert_eq!(n(m, "rtp_malformed"), 0, "{who}: {m}");
     }
     assert!(cm["mos_min"].as_f64().unwrap_or(0.0) > 4.0, "client {cm}");

@@ -321,9 +321,26 @@ pub struct HealthGates {
     pub min_success_ratio: Option<f64>,
     pub max_failed_calls: Option<u64>,
     pub max_timeouts: Option<u64>,
+    /// `-health_max_rtcp_fraction_lost` (0..1): the worst fraction lost a peer reported
+    /// about our streams in RTCP.
+    pub max_rtcp_fraction_lost: Option<f64>,
+    /// `-health_max_rtcp_jitter_ts`: the worst RTCP-reported jitter, timestamp units.
+    pub max_rtcp_jitter_ts: Option<u64>,
+    /// `-health_min_rtp_packets_recv`: RTP packets received in the run.
+    pub min_rtp_packets_recv: Option<u64>,
+    /// `-health_min_rtp_packets_recv_per_call`: the fewest one call with media received.
+    pub min_rtp_packets_recv_per_call: Option<u64>,
 }
 
 impl HealthGates {
+    /// Whether a media gate (RTP or RTCP) is set.
+    pub fn has_media_gates(&self) -> bool {
+        self.max_rtcp_fraction_lost.is_some()
+            || self.max_rtcp_jitter_ts.is_some()
+            || self.min_rtp_packets_recv.is_some()
+            || self.min_rtp_packets_recv_per_call.is_some()
+    }
+
     /// The gates rewritten as the thresholds they mean, so one verdict covers both.
     pub fn thresholds(&self) -> Vec<Threshold> {
         let g = self;
@@ -346,6 +363,48 @@ impl HealthGates {
                     text: format!("{name}<={n}"),
                     metric,
                     op: Op::Le,
+                    value: n as f64,
+                    relative: false,
+                });
+            }
+        }
+        if let Some(r) = g.max_rtcp_fraction_lost {
+            out.push(Threshold {
+                text: format!("rtcp_fraction_lost<={}%", show(r * 100.0, 4)),
+                metric: Metric::RtcpFractionLost,
+                op: Op::Le,
+                value: r,
+                relative: false,
+            });
+        }
+        for (limit, metric, name, op, sign) in [
+            (
+                g.max_rtcp_jitter_ts,
+                Metric::RtcpJitterTs,
+                "rtcp_jitter_ts",
+                Op::Le,
+                "<=",
+            ),
+            (
+                g.min_rtp_packets_recv,
+                Metric::RtpPacketsRecv,
+                "rtp_packets_recv",
+                Op::Ge,
+                ">=",
+            ),
+            (
+                g.min_rtp_packets_recv_per_call,
+                Metric::RtpPacketsRecvPerCall,
+                "rtp_packets_recv_per_call",
+                Op::Ge,
+                ">=",
+            ),
+        ] {
+            if let Some(n) = limit {
+                out.push(Threshold {
+                    text: format!("{name}{sign}{n}"),
+                    metric,
+                    op,
                     value: n as f64,
                     relative: false,
                 });

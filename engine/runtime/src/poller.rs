@@ -53,6 +53,8 @@ pub(crate) enum Token {
     Webrtc(u16),
     /// A `-t ui` source address's UDP socket, by its index (`endpoint::source_ips`).
     IpUdp(u32),
+    /// The shard's RTCP socket (RTP port + 1).
+    Rtcp,
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -69,6 +71,7 @@ impl Token {
             Token::Conn(id) => (6, id & VALUE_MASK),
             Token::Webrtc(port) => (7, u64::from(port)),
             Token::IpUdp(i) => (8, u64::from(i)),
+            Token::Rtcp => (9, 0),
         };
         (tag << TAG_SHIFT) | value
     }
@@ -84,6 +87,7 @@ impl Token {
             6 => Token::Conn(value),
             7 => Token::Webrtc(u16::try_from(value).ok()?),
             8 => Token::IpUdp(u32::try_from(value).ok()?),
+            9 => Token::Rtcp,
             _ => return None,
         })
     }

@@ -371,29 +371,38 @@ fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>
 /// is the first shard's port, each further shard takes the next even port. An explicit
 /// `-mp` that is taken is an error; otherwise a taken port is skipped (two ports at a
 /// time, up to `-max_rtp_port`).
+/// A shard's RTP socket and its RTCP socket (RTP port + 1, RFC 3550 §11: where a peer
+/// without `a=rtcp` sends its reports), on the first even port from the base where both
+/// are free.
 fn bind_media_port(
     spec: &JobSpec,
     ip: IpAddr,
     shard: usize,
     buff: usize,
-) -> Result<(socket2::Socket, u16), RunError> {
+) -> Result<(socket2::Socket, socket2::Socket, u16), RunError> {
     let explicit = spec.media_port.is_some();
     let base = u32::from(spec.media_port.or(spec.min_rtp_port).unwrap_or(6000));
     let max = u32::from(spec.max_rtp_port.unwrap_or(u16::MAX - 1));
     let mut port = base + 2 * shard as u32;
     loop {
-        let p = u16::try_from(port).ok().filter(|_| port <= max);
+        // The pair needs p + 1 too.
+        let p = u16::try_from(port)
+            .ok()
+            .filter(|_| port < max.min(u32::from(u16::MAX)));
         let Some(p) = p else {
             return Err(RunError::Bind(format!(
                 "no free RTP port from {base} to {max} for shard {shard}"
             )));
         };
         let addr = SocketAddr::new(ip, p);
-        match shard::udp_socket(addr, false, buff) {
-            Ok(sock) => return Ok((sock, p)),
+        let rtcp_addr = SocketAddr::new(ip, p + 1);
+        let pair = shard::udp_socket(addr, false, buff)
+            .and_then(|rtp| shard::udp_socket(rtcp_addr, false, buff).map(|rtcp| (rtp, rtcp)));
+        match pair {
+            Ok((rtp, rtcp)) => return Ok((rtp, rtcp, p)),
             Err(e) if explicit => {
                 return Err(RunError::Bind(format!(
-                    "cannot bind the RTP socket to {addr} (-mp): {e}"
+                    "cannot bind the RTP socket to {addr} and its RTCP socket to {rtcp_addr} (-mp): {e}"
                 )));
             }
             Err(_) => port += 2,
@@ -541,9 +550,9 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
         // issue 8: one RTP socket per shard when the run has media.
         let (media_socket, media_port) = match media_lib.as_ref().filter(|_| !sc.webrtc) {
             Some(_) => {
-                let (sock, port) =
+                let (rtp, rtcp, port) =
                     bind_media_port(spec, spec.media_ip.unwrap_or(bind_ip), i, buff)?;
-                (Some(sock), port)
+                (Some((rtp, rtcp)), port)
             }
             None => (None, spec.media_port.unwrap_or(6000)),
         };
@@ -954,11 +963,14 @@ mod media_port_tests {
     }
 
     fn busy_pair() -> (UdpSocket, u16) {
-        // A port p with p + 2 free too, p held busy.
+        // A port p with p + 1 .. p + 3 free too (the next RTP/RTCP pair), p held busy.
         loop {
             let s = UdpSocket::bind("127.0.0.1:0").unwrap();
             let p = s.local_addr().unwrap().port();
-            if p < 60_000 && UdpSocket::bind(("127.0.0.1", p + 2)).is_ok() {
+            if p.is_multiple_of(2)
+                && p < 60_000
+                && (1..=3).all(|d| UdpSocket::bind(("127.0.0.1", p + d)).is_ok())
+            {
                 return (s, p);
             }
         }
@@ -969,9 +981,11 @@ mod media_port_tests {
         let (held, p) = busy_pair();
         drop(held);
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let (_a, pa) = bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16).unwrap();
-        let (_b, pb) = bind_media_port(&spec(Some(p), None, None), ip, 1, 1 << 16).unwrap();
+        let (_a, a_rtcp, pa) = bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16).unwrap();
+        let (_b, _, pb) = bind_media_port(&spec(Some(p), None, None), ip, 1, 1 << 16).unwrap();
         assert_eq!((pa, pb), (p, p + 2));
+        let rtcp_port = a_rtcp.local_addr().unwrap().as_socket().unwrap().port();
+        assert_eq!(rtcp_port, p + 1, "RTCP on the RTP port + 1");
     }
 
     #[test]
@@ -982,7 +996,7 @@ mod media_port_tests {
             bind_media_port(&spec(Some(p), None, None), ip, 0, 1 << 16),
             Err(RunError::Bind(_))
         ));
-        let (_s, got) =
+        let (_s, _, got) =
             bind_media_port(&spec(None, Some(p), Some(p + 10)), ip, 0, 1 << 16).unwrap();
         assert_eq!(
             got,

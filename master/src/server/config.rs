@@ -68,6 +68,22 @@ const KEYS: &[(&str, Shape)] = &[
         Shape::Value("health_max_failed_calls"),
     ),
     ("health_max_timeouts", Shape::Value("health_max_timeouts")),
+    (
+        "health_max_rtcp_fraction_lost",
+        Shape::Value("health_max_rtcp_fraction_lost"),
+    ),
+    (
+        "health_max_rtcp_jitter_ts",
+        Shape::Value("health_max_rtcp_jitter_ts"),
+    ),
+    (
+        "health_min_rtp_packets_recv",
+        Shape::Value("health_min_rtp_packets_recv"),
+    ),
+    (
+        "health_min_rtp_packets_recv_per_call",
+        Shape::Value("health_min_rtp_packets_recv_per_call"),
+    ),
     ("hep_addr", Shape::Value("hep_addr")),
     ("hep_capture_id", Shape::Value("hep_capture_id")),
     ("hep_password", Shape::Value("hep_password")),

@@ -124,6 +124,10 @@ pub(crate) struct SippArgs {
     pub(crate) health_min_success_ratio: Option<String>,
     pub(crate) health_max_failed_calls: Option<String>,
     pub(crate) health_max_timeouts: Option<String>,
+    pub(crate) health_max_rtcp_fraction_lost: Option<String>,
+    pub(crate) health_max_rtcp_jitter_ts: Option<String>,
+    pub(crate) health_min_rtp_packets_recv: Option<String>,
+    pub(crate) health_min_rtp_packets_recv_per_call: Option<String>,
     /// The Go gossipper's spellings (issue #19); each maps onto a SIPp setting or a
     /// gossipper output in `resolve`.
     pub(crate) timeout_global: Option<String>,

@@ -317,6 +317,10 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("health_min_success_ratio", Value(|a, v| a.health_min_success_ratio = Some(v)), "0..1", G::Gossipper, "Exit 2 if fewer calls succeed."),
     flag("health_max_failed_calls", Value(|a, v| a.health_max_failed_calls = Some(v)), "n", G::Gossipper, "Exit 2 if more calls fail (-1: off)."),
     flag("health_max_timeouts", Value(|a, v| a.health_max_timeouts = Some(v)), "n", G::Gossipper, "Exit 2 if more calls time out (-1: off)."),
+    flag("health_max_rtcp_fraction_lost", Value(|a, v| a.health_max_rtcp_fraction_lost = Some(v)), "0..1", G::Gossipper, "Exit 2 if a peer's RTCP reported a larger fraction of our packets lost, or sent no report (-1: off)."),
+    flag("health_max_rtcp_jitter_ts", Value(|a, v| a.health_max_rtcp_jitter_ts = Some(v)), "n", G::Gossipper, "Exit 2 if a peer's RTCP reported more jitter (RTP timestamp units), or sent no report (-1: off)."),
+    flag("health_min_rtp_packets_recv", Value(|a, v| a.health_min_rtp_packets_recv = Some(v)), "n", G::Gossipper, "Exit 2 if fewer RTP packets were received in the run (-1: off)."),
+    flag("health_min_rtp_packets_recv_per_call", Value(|a, v| a.health_min_rtp_packets_recv_per_call = Some(v)), "n", G::Gossipper, "Exit 2 if a call with media received fewer RTP packets, or none ended (-1: off)."),
     flag("threshold", Value(|a, v| a.thresholds.push(v)), "expr", G::Gossipper, "Pass/fail threshold, k6 style: 'p99(response_time)<50ms', 'avg(call_length)<=2s', 'rate>=95%' (of the target rate), 'success_ratio>=99.5%', 'failed_calls==0', 'timeouts<=3', 'retrans_ratio<1%', 'rtp_loss<0.5%', 'mos_min>=3.5'. A timer is response_time (the first rtd), an rtd name or call_length; p50, p90, p99.9, avg, min and max work too. Repeat the flag or separate with commas. Exit 2 when one fails; the verdict is in -summary_json."),
     flag("version", Kind::Version, "", G::Gossipper, "Same as -v (Go gossipper spelling)."),
     // --- gossipper server (refused by the root command)

@@ -465,6 +465,31 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
     }
     spec.health.max_failed_calls = gate("health_max_failed_calls", &a.health_max_failed_calls)?;
     spec.health.max_timeouts = gate("health_max_timeouts", &a.health_max_timeouts)?;
+    if let Some(t) = a
+        .health_max_rtcp_fraction_lost
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| *t != "-1")
+    {
+        let v = units::number("health_max_rtcp_fraction_lost", t)?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(CliError::Invalid {
+                flag: "health_max_rtcp_fraction_lost",
+                reason: format!("{v} is not a fraction between 0 and 1 (RTCP's fraction lost)"),
+            });
+        }
+        spec.health.max_rtcp_fraction_lost = Some(v);
+    }
+    spec.health.max_rtcp_jitter_ts =
+        gate("health_max_rtcp_jitter_ts", &a.health_max_rtcp_jitter_ts)?;
+    spec.health.min_rtp_packets_recv = gate(
+        "health_min_rtp_packets_recv",
+        &a.health_min_rtp_packets_recv,
+    )?;
+    spec.health.min_rtp_packets_recv_per_call = gate(
+        "health_min_rtp_packets_recv_per_call",
+        &a.health_min_rtp_packets_recv_per_call,
+    )?;
     for text in &a.thresholds {
         let parsed = thresholds::parse_list(text).map_err(|e| CliError::Invalid {
             flag: "threshold",

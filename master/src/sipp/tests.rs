@@ -456,6 +456,24 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-health_max_failed_calls", "-1"], |s| {
         s.health.max_failed_calls.is_none()
     }),
+    (
+        &[
+            "-health_max_rtcp_fraction_lost",
+            "0.05",
+            "-health_max_rtcp_jitter_ts",
+            "80",
+            "-health_min_rtp_packets_recv",
+            "1000",
+            "-health_min_rtp_packets_recv_per_call",
+            "40",
+        ],
+        |s| {
+            s.health.max_rtcp_fraction_lost == Some(0.05)
+                && s.health.max_rtcp_jitter_ts == Some(80)
+                && s.health.min_rtp_packets_recv == Some(1000)
+                && s.health.min_rtp_packets_recv_per_call == Some(40)
+        },
+    ),
     (&["-health_max_timeouts", "0"], |s| {
         s.health.max_timeouts == Some(0)
     }),
@@ -829,6 +847,24 @@ fn errors_name_the_flag_at_fault() {
                 e,
                 CliError::Invalid {
                     flag: "health_min_success_ratio",
+                    ..
+                }
+            )
+        }),
+        (&["-health_max_rtcp_fraction_lost", "5"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "health_max_rtcp_fraction_lost",
+                    ..
+                }
+            )
+        }),
+        (&["-health_min_rtp_packets_recv", "x"], |e| {
+            matches!(
+                e,
+                CliError::BadValue {
+                    flag: "health_min_rtp_packets_recv",
                     ..
                 }
             )

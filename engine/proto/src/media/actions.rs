@@ -76,11 +76,15 @@ impl MediaEngine {
                     self.drop_stream(h);
                 }
                 let once = gossipper_media::Loops::Count(1);
-                let (h, _) = self.add_stream(now, call, dest, target, source, 0, once);
+                let (h, ssrc) = self.add_stream(now, call, dest, target, source, 0, once);
                 let s = self.session(call, call_id);
                 if target == PcapTarget::Audio {
                     s.audio = Some(h);
                     s.audio_is_pcap = true;
+                    // RTCP speaks for the replayed audio too: the peer's report blocks
+                    // about this stream's SSRC are the ones about us.
+                    s.ssrc = ssrc;
+                    s.receiver.set_local_ssrc(ssrc);
                 } else {
                     s.video = Some(h);
                 }

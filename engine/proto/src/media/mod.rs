@@ -482,6 +482,19 @@ impl MediaEngine {
             return;
         }
         let call = self.route(src, bytes);
+        if call.is_none() && self.cfg.srtp == SrtpPolicy::Sdes && looks_like_rtcp(bytes) {
+            let mut plain = std::mem::take(&mut self.scratch);
+            if let Some((owner, n)) = self.srtcp_owner(src, bytes, &mut plain) {
+                if let Some(p) = plain.get(..n) {
+                    self.handle_plain(now, src, Some(owner), p, Some(owner));
+                }
+            } else {
+                // No call's key opens it: a stray report, or garbage.
+                self.stats.rtp_unexpected_source += 1;
+            }
+            self.scratch = plain;
+            return;
+        }
         let srtp = call
             .and_then(|c| self.sessions.get(&c))
             .and_then(|s| s.srtp.as_deref());
@@ -609,12 +622,14 @@ impl MediaEngine {
                     Received::BadSequence | Received::UnexpectedSource => counted = true,
                 }
             }
-            if echo {
+            if echo && !rtcp {
                 s.sent_packets += 1;
                 s.sent_octets += bytes.len().saturating_sub(12) as u64;
             }
         }
-        if echo && self.echo.handle_datagram(src, bytes).is_some() {
+        // RTCP is never echoed: a report reflected back speaks for the wrong party (SIPp's
+        // echo does not read the RTCP port either).
+        if echo && !rtcp && self.echo.handle_datagram(src, bytes).is_some() {
             let start = self.tx.push(src, bytes);
             if let Some(c) = srtp_call {
                 Self::protect_queued(

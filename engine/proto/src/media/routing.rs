@@ -26,6 +26,27 @@ use std::net::SocketAddr;
 use gossipper_media::rtp::looks_like_rtcp;
 
 use super::{LATCH_SCAN, MediaEngine, sdp};
+
+/// Calls whose key an unclaimed SRTCP packet is tried with.
+const SRTCP_TRIALS: usize = 64;
+
+/// The big-endian word at `at`.
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let w = b.get(at..at + 4)?;
+    Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+}
+
+/// The SSRC the first report block of an RTCP SR or RR speaks about (RFC 3550 §6.4): the
+/// block follows the 8-byte header and, in an SR, its 20 bytes of sender info.
+fn first_report_block_ssrc(b: &[u8]) -> Option<u32> {
+    let count = b.first()? & 0x1f;
+    match (count, b.get(1)?) {
+        (0, _) => None,
+        (_, 201) => be32(b, 8),
+        (_, 200) => be32(b, 28),
+        _ => None,
+    }
+}
 use crate::scenario::media::PcapTarget;
 
 impl MediaEngine {
@@ -107,6 +128,9 @@ impl MediaEngine {
     /// Finds the call a datagram from `src` belongs to.
     pub(super) fn route(&mut self, src: SocketAddr, bytes: &[u8]) -> Option<u64> {
         let rtcp = looks_like_rtcp(bytes);
+        if rtcp {
+            return self.route_rtcp(src, bytes);
+        }
         // RTP carries its SSRC at 8..12, RTCP its sender's at 4..8.
         let peer_ssrc = bytes
             .get(if rtcp { 4..8 } else { 8..12 })
@@ -132,15 +156,78 @@ impl MediaEngine {
             }
             return Some(call);
         }
-        // RTCP usually comes from the RTP port + 1.
-        if rtcp
-            && let Some(&call) = self
-                .by_source
-                .get(&SocketAddr::new(src.ip(), src.port().wrapping_sub(1)))
-        {
+        self.latch(src)
+    }
+
+    /// The call an RTCP report from `src` belongs to. Many calls may share the peer's
+    /// address (a load generator's one media port), so the address alone would pick any
+    /// of them: the sender's SSRC once bound to a call, else a report block about one of
+    /// our own streams (which then binds the sender), else — SRTCP, whose blocks are
+    /// encrypted — `None`, and `srtcp_owner` finds the call whose key opens it. Plain RTCP
+    /// from an address one call alone uses falls back to that call. Reports never latch.
+    fn route_rtcp(&mut self, src: SocketAddr, bytes: &[u8]) -> Option<u64> {
+        let sender = be32(bytes, 4)?;
+        if let Some(&call) = self.by_peer_ssrc.get(&(src, sender)) {
             return Some(call);
         }
-        self.latch(src)
+        if let Some(block) = first_report_block_ssrc(bytes)
+            && let Some(&call) = self.by_ssrc.get(&block)
+        {
+            self.bind_peer_ssrc(src, sender, call);
+            return Some(call);
+        }
+        // RTCP usually comes from the RTP port + 1.
+        let rtp = SocketAddr::new(src.ip(), src.port().wrapping_sub(1));
+        let call = self
+            .by_source
+            .get(&src)
+            .or_else(|| self.by_source.get(&rtp))
+            .copied()?;
+        // An SRTP call's reports are claimed by key, not by address.
+        let keyed = self
+            .sessions
+            .get(&call)
+            .and_then(|s| s.srtp.as_deref())
+            .is_some_and(|k| k.active());
+        (!keyed).then_some(call)
+    }
+
+    /// SRTCP nobody's routing claimed: the live call among those whose peer sends from
+    /// `src` (or `src` − 1) whose key authenticates it — at most [`SRTCP_TRIALS`] tried,
+    /// once per peer SSRC, as the sender is bound to its call on success. Returns the
+    /// call and the plaintext's length in `plain`.
+    pub(super) fn srtcp_owner(
+        &mut self,
+        src: SocketAddr,
+        bytes: &[u8],
+        plain: &mut [u8],
+    ) -> Option<(u64, usize)> {
+        let sender = be32(bytes, 4)?;
+        let rtp = SocketAddr::new(src.ip(), src.port().wrapping_sub(1));
+        let buf = plain.get_mut(..bytes.len())?;
+        let candidates: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.remote.audio.is_some_and(|a| a == src || a == rtp))
+            .map(|(c, _)| *c)
+            .take(SRTCP_TRIALS)
+            .collect();
+        for call in candidates {
+            let Some(rx) = self
+                .sessions
+                .get_mut(&call)
+                .and_then(|s| s.srtp.as_deref_mut())
+                .and_then(|k| k.rx())
+            else {
+                continue;
+            };
+            buf.copy_from_slice(bytes);
+            if let Ok(n) = rx.unprotect_rtcp(buf) {
+                self.bind_peer_ssrc(src, sender, call);
+                return Some((call, n));
+            }
+        }
+        None
     }
 
     /// The oldest live call that named `addr` in its SDP and has no peer SSRC yet.

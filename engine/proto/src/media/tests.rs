@@ -343,6 +343,42 @@ fn report_copies_for_hep_carry_the_call_id_and_both_directions() {
 }
 
 #[test]
+fn a_report_reaches_the_call_it_speaks_about_when_calls_share_the_peer_address() {
+    let t0 = crate::sim::epoch();
+    let mut e = engine(
+        t0,
+        MediaConfig {
+            copy_reports: true,
+            ..MediaConfig::default()
+        },
+    );
+    // Two calls to the same peer address (a load generator's one media port).
+    for (call, id) in [(1, &b"one"[..]), (2, &b"two"[..])] {
+        e.handle_sip(call, id, &sdp(4000));
+        command(&mut e, t0, call, id, "rtp_stream", "tone.wav,-1,0").unwrap();
+    }
+    let sent = run(&mut e, t0, t0 + Duration::from_millis(40));
+    let ssrcs: Vec<u32> = sent
+        .iter()
+        .filter(|(_, _, b)| !looks_like_rtcp(b))
+        .map(|(_, _, b)| u32::from_be_bytes([b[8], b[9], b[10], b[11]]))
+        .collect();
+    let second = *ssrcs.iter().find(|s| **s != ssrcs[0]).expect("two streams");
+    // The peer's RR from its RTCP port, one block about the second call's stream.
+    let mut rr = vec![0x81, 201, 0, 7];
+    rr.extend_from_slice(&0xABCD_0001u32.to_be_bytes());
+    rr.extend_from_slice(&second.to_be_bytes());
+    rr.extend_from_slice(&[0; 20]);
+    let from = SocketAddr::new(peer().ip(), 4001);
+    for _ in 0..2 {
+        e.handle_datagram(t0 + Duration::from_millis(41), from, &rr);
+    }
+    let mut owners = Vec::new();
+    e.drain_report_copies(&mut |c| owners.push(c.call_id.to_vec()));
+    assert_eq!(owners, [b"two".to_vec(), b"two".to_vec()], "by block, then by sender");
+}
+
+#[test]
 fn dtmf_without_an_audio_stream_uses_payload_type_101() {
     let t0 = crate::sim::epoch();
     let mut e = engine(t0, quiet());

@@ -129,17 +129,32 @@ pub struct HealthFacts {
     pub timeouts: u64,
     /// Successful calls.
     pub successful_calls: u64,
+    /// RTCP report blocks peers sent about our streams, and the worst they reported.
+    pub rtcp_reception_reports: u64,
+    pub rtcp_max_fraction_lost: f64,
+    pub rtcp_max_jitter_ts: u32,
+    /// RTP packets received, and the fewest one call with media received (`None`
+    /// until such a call ended).
+    pub rtp_packets_received: u64,
+    pub rtp_min_received_per_call: Option<u64>,
 }
 
 impl HealthFacts {
     /// The facts of a finished (or running) run.
     pub fn of(stats: &ShardStats) -> HealthFacts {
         let c = &stats.counters;
+        let m = &stats.media;
         HealthFacts {
             success_ratio: success_ratio(c),
             failed_calls: c.failed_calls,
             timeouts: c.timeouts,
             successful_calls: c.successful_calls,
+            rtcp_reception_reports: m.rtcp_reception_reports,
+            rtcp_max_fraction_lost: m.rtcp_max_fraction_lost,
+            rtcp_max_jitter_ts: m.rtcp_max_jitter_ts,
+            rtp_packets_received: m.rtp_packets_received,
+            rtp_min_received_per_call: (m.calls_with_media > 0)
+                .then_some(m.per_call_min_rtp_packets_received),
         }
     }
 }
@@ -170,9 +185,49 @@ pub fn evaluate_health(gates: &HealthGates, f: &HealthFacts) -> Health {
     {
         reasons.push(format!("timeouts {} exceeds maximum {}", f.timeouts, max));
     }
+    // The media gates: an RTCP gate with no report to judge fails (nothing proves the
+    // peer's view), as a threshold with nothing measured does.
+    if let Some(max) = gates.max_rtcp_fraction_lost {
+        if f.rtcp_reception_reports == 0 {
+            reasons.push("rtcp_fraction_lost: no RTCP report received".into());
+        } else if f.rtcp_max_fraction_lost > max + 1e-9 {
+            reasons.push(format!(
+                "rtcp_fraction_lost {:.4} exceeds maximum {:.4}",
+                f.rtcp_max_fraction_lost, max
+            ));
+        }
+    }
+    if let Some(max) = gates.max_rtcp_jitter_ts {
+        if f.rtcp_reception_reports == 0 {
+            reasons.push("rtcp_jitter_ts: no RTCP report received".into());
+        } else if u64::from(f.rtcp_max_jitter_ts) > max {
+            reasons.push(format!(
+                "rtcp_jitter_ts {} exceeds maximum {}",
+                f.rtcp_max_jitter_ts, max
+            ));
+        }
+    }
+    if let Some(min) = gates.min_rtp_packets_recv
+        && f.rtp_packets_received < min
+    {
+        reasons.push(format!(
+            "rtp_packets_recv {} below minimum {}",
+            f.rtp_packets_received, min
+        ));
+    }
+    if let Some(min) = gates.min_rtp_packets_recv_per_call {
+        match f.rtp_min_received_per_call {
+            None => reasons.push("rtp_packets_recv_per_call: no call with media ended".into()),
+            Some(n) if n < min => {
+                reasons.push(format!("rtp_packets_recv_per_call {n} below minimum {min}"))
+            }
+            Some(_) => {}
+        }
+    }
     let active = gates.min_success_ratio.is_some_and(|m| m > 0.0)
         || gates.max_failed_calls.is_some()
-        || gates.max_timeouts.is_some();
+        || gates.max_timeouts.is_some()
+        || gates.has_media_gates();
     if active && f.successful_calls == 0 && f.failed_calls > 0 && reasons.is_empty() {
         reasons.push(format!("every call failed ({})", f.failed_calls));
     }
@@ -678,6 +733,11 @@ fn threshold_facts<'a>(
         rtp_loss: (expected > 0).then(|| m.rtp_packets_lost as f64 / expected as f64),
         mos_min: (m.mos_count > 0).then_some(m.mos_min),
         mos_avg: (m.mos_count > 0).then_some(m.mos_avg),
+        rtcp_max_fraction_lost: (m.rtcp_reception_reports > 0).then_some(m.rtcp_max_fraction_lost),
+        rtcp_max_jitter_ts: (m.rtcp_reception_reports > 0).then_some(m.rtcp_max_jitter_ts),
+        rtp_packets_received: m.rtp_packets_received,
+        rtp_min_received_per_call: (m.calls_with_media > 0)
+            .then_some(m.per_call_min_rtp_packets_received),
     }
 }
 

@@ -64,6 +64,15 @@ pub enum Metric {
     MosMin,
     /// Mean per-call MOS.
     MosAvg,
+    /// The largest fraction lost a peer reported about our streams in RTCP (0..1).
+    RtcpFractionLost,
+    /// The largest interarrival jitter a peer reported about our streams in RTCP, in RTP
+    /// timestamp units.
+    RtcpJitterTs,
+    /// RTP packets received in the whole run.
+    RtpPacketsRecv,
+    /// The fewest RTP packets one call with media received.
+    RtpPacketsRecvPerCall,
 }
 
 /// A statistic of a timer.
@@ -156,7 +165,8 @@ impl<'de> serde::Deserialize<'de> for Threshold {
 }
 
 const KNOWN: &str = "p99(response_time), p90(call_length), avg(<rtd name>), rate, success_ratio, \
-                     failed_calls, timeouts, retrans_ratio, rtp_loss, mos_min, mos_avg";
+                     failed_calls, timeouts, retrans_ratio, rtp_loss, mos_min, mos_avg, \
+                     rtcp_fraction_lost, rtcp_jitter_ts, rtp_packets_recv, rtp_packets_recv_per_call";
 
 /// Parses one threshold.
 pub fn parse(text: &str) -> Result<Threshold, ThresholdError> {
@@ -266,6 +276,10 @@ fn parse_metric(m: &str) -> Result<Metric, String> {
         "rtp_loss" => Metric::RtpLoss,
         "mos_min" => Metric::MosMin,
         "mos_avg" => Metric::MosAvg,
+        "rtcp_fraction_lost" => Metric::RtcpFractionLost,
+        "rtcp_jitter_ts" => Metric::RtcpJitterTs,
+        "rtp_packets_recv" => Metric::RtpPacketsRecv,
+        "rtp_packets_recv_per_call" => Metric::RtpPacketsRecvPerCall,
         "response_time" | "call_length" => {
             return Err(format!(
                 "\"{m}\" needs a statistic: p99({m}), p50({m}), avg({m}), max({m})"
@@ -330,8 +344,15 @@ fn parse_value(metric: &Metric, v: &str) -> Result<(f64, bool), String> {
                 ));
             }
         },
-        Metric::SuccessRatio | Metric::RetransRatio | Metric::RtpLoss => (ratio(n, unit)?, false),
-        Metric::FailedCalls | Metric::Timeouts => {
+        Metric::SuccessRatio
+        | Metric::RetransRatio
+        | Metric::RtpLoss
+        | Metric::RtcpFractionLost => (ratio(n, unit)?, false),
+        Metric::FailedCalls
+        | Metric::Timeouts
+        | Metric::RtcpJitterTs
+        | Metric::RtpPacketsRecv
+        | Metric::RtpPacketsRecvPerCall => {
             if !unit.is_empty() {
                 return Err(format!("\"{v}\" is a count: write a whole number"));
             }
@@ -415,6 +436,12 @@ pub struct Facts<'a> {
     pub rtp_loss: Option<f64>,
     pub mos_min: Option<f64>,
     pub mos_avg: Option<f64>,
+    /// RTCP reports from peers about our streams: `None` without any report block.
+    pub rtcp_max_fraction_lost: Option<f64>,
+    pub rtcp_max_jitter_ts: Option<u32>,
+    pub rtp_packets_received: u64,
+    /// `None` until a call with media ended.
+    pub rtp_min_received_per_call: Option<u64>,
 }
 
 /// The verdict of one threshold (in summary.json's `thresholds`).
@@ -546,6 +573,34 @@ pub fn evaluate(t: &Threshold, f: &Facts<'_>) -> ThresholdResult {
             ),
             Metric::MosMin => ("lowest MOS".into(), f.mos_min, t.value, "", 2),
             Metric::MosAvg => ("average MOS".into(), f.mos_avg, t.value, "", 2),
+            Metric::RtcpFractionLost => (
+                "largest RTCP fraction lost".into(),
+                pct(f.rtcp_max_fraction_lost),
+                t.value * 100.0,
+                "%",
+                2,
+            ),
+            Metric::RtcpJitterTs => (
+                "largest RTCP jitter".into(),
+                f.rtcp_max_jitter_ts.map(f64::from),
+                t.value,
+                "timestamp units",
+                0,
+            ),
+            Metric::RtpPacketsRecv => (
+                "RTP packets received".into(),
+                Some(f.rtp_packets_received as f64),
+                t.value,
+                "packets",
+                0,
+            ),
+            Metric::RtpPacketsRecvPerCall => (
+                "fewest RTP packets received by a call".into(),
+                f.rtp_min_received_per_call.map(|n| n as f64),
+                t.value,
+                "packets",
+                0,
+            ),
         };
     let pass = observed.is_some_and(|o| t.op.holds(o, limit));
     let with_unit = |v: f64| match unit {

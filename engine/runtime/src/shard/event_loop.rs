@@ -147,9 +147,9 @@ impl Shard {
             }
         };
         let media = match media_socket {
-            Some(s) => Some(
-                MediaIo::new(s, &registry)
-                    .map_err(|e| format!("cannot watch the RTP socket: {e}"))?,
+            Some((rtp, rtcp)) => Some(
+                MediaIo::new(rtp, rtcp, &registry)
+                    .map_err(|e| format!("cannot watch the RTP and RTCP sockets: {e}"))?,
             ),
             None => None,
         };

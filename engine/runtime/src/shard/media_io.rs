@@ -22,21 +22,29 @@ const RECV_ROUNDS: usize = 8;
 /// A shard's RTP socket and its buffers.
 pub(crate) struct MediaIo {
     socket: socket2::Socket,
+    /// RTP port + 1: what peers send their RTCP to (we send ours from `socket`).
+    rtcp: socket2::Socket,
     local: std::net::SocketAddr,
     rx: RecvBatch,
     tx: MediaTx,
 }
 
 impl MediaIo {
-    /// Takes the shard's bound, non-blocking RTP socket and registers it.
-    pub(crate) fn new(socket: socket2::Socket, registry: &Registry) -> std::io::Result<MediaIo> {
+    /// Takes the shard's bound, non-blocking RTP and RTCP sockets and registers them.
+    pub(crate) fn new(
+        socket: socket2::Socket,
+        rtcp: socket2::Socket,
+        registry: &Registry,
+    ) -> std::io::Result<MediaIo> {
         registry.add(socket.as_raw_fd(), Token::Rtp, READ)?;
+        registry.add(rtcp.as_raw_fd(), Token::Rtcp, READ)?;
         let local = socket
             .local_addr()?
             .as_socket()
             .unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
         Ok(MediaIo {
             socket,
+            rtcp,
             local,
             rx: RecvBatch::default(),
             tx: MediaTx::default(),
@@ -48,12 +56,20 @@ impl MediaIo {
         self.local
     }
 
-    /// Receives what waits on the RTP socket (when the poller says it may) into `ep`.
+    /// Receives what waits on the RTP and RTCP sockets (when the poller says it may)
+    /// into `ep`, which tells RTP from RTCP by content.
     pub(crate) fn receive(&mut self, ep: &mut Endpoint, poller: &Poller, now: Instant) {
-        if !poller.may_read(Token::Rtp) {
-            return;
+        for (token, fd) in [
+            (Token::Rtp, self.socket.as_raw_fd()),
+            (Token::Rtcp, self.rtcp.as_raw_fd()),
+        ] {
+            if poller.may_read(token) {
+                self.drain(fd, ep, now);
+            }
         }
-        let fd = self.socket.as_raw_fd();
+    }
+
+    fn drain(&mut self, fd: std::os::fd::RawFd, ep: &mut Endpoint, now: Instant) {
         for _ in 0..RECV_ROUNDS {
             let n = match self.rx.recv(fd) {
                 Ok(n) => n,

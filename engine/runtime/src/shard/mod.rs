@@ -146,8 +146,9 @@ pub struct ShardPlan {
     pub control: Arc<Control>,
     pub published: Arc<Mutex<Published>>,
     pub traces: ShardTraces,
-    /// issue 8: this shard's RTP socket (`media_io`); `None` when the run has no media.
-    pub media_socket: Option<socket2::Socket>,
+    /// issue 8: this shard's RTP socket and its RTCP socket (port + 1) (`media_io`);
+    /// `None` when the run has no media.
+    pub media_socket: Option<(socket2::Socket, socket2::Socket)>,
     /// `-t un` clients: bind one more UDP socket per call; the shard socket then carries
     /// only what belongs to no call.
     pub udp_per_call: Option<PerCallSettings>,

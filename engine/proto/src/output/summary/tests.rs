@@ -235,6 +235,7 @@ fn health_passes_without_gates_and_reports_each_failed_gate() {
         failed_calls: 10,
         timeouts: 4,
         successful_calls: 90,
+        ..Default::default()
     };
     let none = evaluate_health(&HealthGates::default(), &facts);
     assert_eq!(
@@ -250,6 +251,7 @@ fn health_passes_without_gates_and_reports_each_failed_gate() {
         min_success_ratio: Some(0.95),
         max_failed_calls: Some(10),
         max_timeouts: Some(3),
+        ..Default::default()
     };
     let h = evaluate_health(&gates, &facts);
     assert!(h.active);
@@ -266,6 +268,7 @@ fn health_passes_without_gates_and_reports_each_failed_gate() {
         min_success_ratio: Some(0.9),
         max_failed_calls: Some(10),
         max_timeouts: None,
+        ..Default::default()
     };
     assert_eq!(
         evaluate_health(&ok, &facts).pass,
@@ -280,6 +283,47 @@ fn health_passes_without_gates_and_reports_each_failed_gate() {
     assert!(
         evaluate_health(&zero, &facts).failed(),
         "max 0 fails on any failure"
+    );
+}
+
+#[test]
+fn the_media_gates_judge_rtcp_reports_and_rtp_counts() {
+    let base = HealthFacts {
+        success_ratio: 1.0,
+        successful_calls: 4,
+        rtp_packets_received: 400,
+        rtp_min_received_per_call: Some(90),
+        ..Default::default()
+    };
+    let gates = HealthGates {
+        max_rtcp_fraction_lost: Some(0.02),
+        max_rtcp_jitter_ts: Some(160),
+        min_rtp_packets_recv: Some(500),
+        min_rtp_packets_recv_per_call: Some(100),
+        ..Default::default()
+    };
+    let h = evaluate_health(&gates, &base);
+    assert!(h.active && h.failed());
+    assert_eq!(
+        h.reasons,
+        [
+            "rtcp_fraction_lost: no RTCP report received",
+            "rtcp_jitter_ts: no RTCP report received",
+            "rtp_packets_recv 400 below minimum 500",
+            "rtp_packets_recv_per_call 90 below minimum 100"
+        ]
+    );
+    let reported = HealthFacts {
+        rtcp_reception_reports: 8,
+        rtcp_max_fraction_lost: 0.01,
+        rtcp_max_jitter_ts: 200,
+        rtp_packets_received: 500,
+        rtp_min_received_per_call: Some(100),
+        ..base
+    };
+    assert_eq!(
+        evaluate_health(&gates, &reported).reasons,
+        ["rtcp_jitter_ts 200 exceeds maximum 160"]
     );
 }
 

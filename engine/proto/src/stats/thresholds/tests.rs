@@ -121,7 +121,36 @@ fn facts<'a>(names: &'a [String], rtd: &'a [TimeStat], cl: &'a TimeStat) -> Fact
         rtp_loss: None,
         mos_min: None,
         mos_avg: None,
+        rtcp_max_fraction_lost: Some(0.02),
+        rtcp_max_jitter_ts: None,
+        rtp_packets_received: 480,
+        rtp_min_received_per_call: Some(12),
     }
+}
+
+#[test]
+fn the_media_metrics_parse_and_judge_what_the_peer_reported() {
+    let names = vec!["1".to_string()];
+    let rtd = vec![timer(&[1, 2, 3])];
+    let cl = timer(&[1]);
+    let f = facts(&names, &rtd, &cl);
+    let judge = |text: &str| evaluate(&parse(text).unwrap(), &f);
+    assert!(judge("rtcp_fraction_lost<=5%").pass);
+    assert!(!judge("rtcp_fraction_lost<1%").pass);
+    assert_eq!(
+        judge("rtcp_fraction_lost<=0.05").limit,
+        5.0,
+        "a fraction or a %"
+    );
+    let j = judge("rtcp_jitter_ts<=100");
+    assert!(
+        !j.pass && j.observed.is_none(),
+        "no report: not measured, fails"
+    );
+    assert!(judge("rtp_packets_recv>=480").pass);
+    assert!(!judge("rtp_packets_recv_per_call>=20").pass);
+    assert!(parse("rtp_packets_recv>=1.5").is_err());
+    assert!(parse("rtcp_fraction_lost<=150%").is_err());
 }
 
 #[test]
@@ -180,9 +209,23 @@ fn health_gates_become_the_thresholds_they_mean() {
         min_success_ratio: Some(0.95),
         max_failed_calls: Some(0),
         max_timeouts: None,
+        max_rtcp_fraction_lost: Some(0.05),
+        max_rtcp_jitter_ts: Some(80),
+        min_rtp_packets_recv: Some(1000),
+        min_rtp_packets_recv_per_call: Some(40),
     };
     let t: Vec<String> = g.thresholds().into_iter().map(|t| t.text).collect();
-    assert_eq!(t, ["success_ratio>=95%", "failed_calls<=0"]);
+    assert_eq!(
+        t,
+        [
+            "success_ratio>=95%",
+            "failed_calls<=0",
+            "rtcp_fraction_lost<=5%",
+            "rtcp_jitter_ts<=80",
+            "rtp_packets_recv>=1000",
+            "rtp_packets_recv_per_call>=40"
+        ]
+    );
     for text in &t {
         assert_eq!(parse(text).unwrap().text, *text, "the text parses back");
     }
