@@ -7,6 +7,8 @@
 //!   /api/v2, store, auth, the job supervisor);
 //! - `gossipper pcap2scenario FILE.pcap`: a capture to a UAC/UAS scenario pair
 //!   (`pcap2scenario`, also run by the worker as a tool job).
+//! - `gossipper infindex|report-html|summary-to-pdf|rtp_send|auth user-add …`: the Go
+//!   tool's small subcommands (`tools`, whose cores the worker also runs as tool jobs);
 //! - `gossipper server [sipp flags] -api_addr ADDR -api_token T`: a SIP endpoint that
 //!   stays up, steered over the v1 control API (`server`, which runs `sipp`'s run with
 //!   its API beside it and reuses `service`'s HTTP server).
@@ -25,6 +27,7 @@ mod server;
 mod service;
 mod signals;
 mod sipp;
+mod tools;
 mod worker;
 
 use std::process::ExitCode;
@@ -36,6 +39,11 @@ fn main() -> ExitCode {
         Some("worker") => worker::main(&args[1..]),
         Some("pcap2scenario") => pcap2scenario::cli::main(&args[1..]),
         Some("server") => server::main(&args[1..]),
+        Some("infindex") => tools::infindex::main(&args[1..]),
+        Some("report-html") => tools::report_cli::html_main(&args[1..]),
+        Some("summary-to-pdf") => tools::report_cli::pdf_main(&args[1..]),
+        Some("rtp_send") => tools::rtp_send::main(&args[1..]),
+        Some("auth") => tools::auth_cli::main(&args[1..]),
         _ => sipp::main(&args),
     }
 }

@@ -202,7 +202,18 @@ pub struct RtpStream {
     /// Deadline of the last packet sent (its media instant).
     last_sent_at: Option<Instant>,
     stats: SendStats,
+    /// Packet interval of a `Silence` source, ms (20 unless `with_silence_ptime`; a u8
+    /// keeps the stream within its size budget).
+    silence_ptime_ms: u8,
 }
+
+/// Shortest packet interval of a silence stream (`with_silence_ptime`).
+pub const MIN_SILENCE_PTIME: Duration = Duration::from_millis(10);
+/// Longest packet interval of a silence stream (`with_silence_ptime`).
+pub const MAX_SILENCE_PTIME: Duration = Duration::from_millis(100);
+
+/// Samples of the longest silence frame (8 kHz G.711).
+const MAX_SILENCE_SAMPLES: usize = 800;
 
 impl RtpStream {
     /// A stream that sends its first packet at `now`.
@@ -235,6 +246,30 @@ impl RtpStream {
             last_rtp_timestamp: config.initial_timestamp,
             last_sent_at: None,
             stats: SendStats::default(),
+            silence_ptime_ms: PTIME.as_millis() as u8,
+        }
+    }
+
+    /// A `Silence` stream sending one packet every `ptime` (whole milliseconds, clamped
+    /// to 10–100 ms; 8 samples and timestamp units per millisecond) instead of every
+    /// 20 ms: the standalone sender's `-rtp_freq_ms`. Other sources keep 20 ms.
+    #[must_use]
+    pub fn with_silence_ptime(mut self, ptime: Duration) -> RtpStream {
+        let ms = ptime
+            .clamp(MIN_SILENCE_PTIME, MAX_SILENCE_PTIME)
+            .as_millis();
+        self.silence_ptime_ms = u8::try_from(ms).unwrap_or(u8::MAX);
+        self
+    }
+
+    /// The packet interval and timestamp step of this stream's frames.
+    fn frame_step(&self) -> (Duration, u32) {
+        match self.source {
+            StreamSource::Silence { .. } => {
+                let ms = u32::from(self.silence_ptime_ms);
+                (Duration::from_millis(u64::from(ms)), ms * 8)
+            }
+            _ => (PTIME, TS_PER_FRAME),
         }
     }
 
@@ -286,6 +321,7 @@ impl RtpStream {
         match &self.source {
             StreamSource::Pcap(p) => p.max_payload_len(),
             StreamSource::Frames(f) => RTP_HEADER_LEN + f.frame_len().max(FRAME_SAMPLES),
+            StreamSource::Silence { .. } => RTP_HEADER_LEN + self.frame_step().1 as usize,
             _ => RTP_HEADER_LEN + FRAME_SAMPLES,
         }
     }
@@ -320,11 +356,10 @@ impl RtpStream {
             let next = now + remaining;
             if let Some(old) = self.next_at {
                 let paused = next.saturating_duration_since(old);
-                let frames = paused.as_micros() / PTIME.as_micros();
+                let (ptime, step) = self.frame_step();
+                let frames = paused.as_micros() / ptime.as_micros();
                 let frames = u32::try_from(frames).unwrap_or(u32::MAX);
-                self.timestamp = self
-                    .timestamp
-                    .wrapping_add(frames.wrapping_mul(TS_PER_FRAME));
+                self.timestamp = self.timestamp.wrapping_add(frames.wrapping_mul(step));
             }
             self.next_at = Some(next);
             self.marker_pending = true;
@@ -469,19 +504,22 @@ impl RtpStream {
             }
             StreamSource::Silence { law, duration } => {
                 let (law, duration) = (*law, *duration);
+                let (ptime, step) = self.frame_step();
                 let result = if skip {
                     Emit::Skipped
                 } else {
-                    self.write_audio(&[law.silence(); FRAME_SAMPLES], out)
+                    let frame = [law.silence(); MAX_SILENCE_SAMPLES];
+                    let n = (step as usize).min(MAX_SILENCE_SAMPLES);
+                    self.write_audio(&frame[..n], out)
                 };
                 self.index += 1;
                 if duration
-                    .is_some_and(|d| PTIME * u32::try_from(self.index).unwrap_or(u32::MAX) >= d)
+                    .is_some_and(|d| ptime * u32::try_from(self.index).unwrap_or(u32::MAX) >= d)
                 {
                     self.finish();
                 }
-                self.timestamp = self.timestamp.wrapping_add(TS_PER_FRAME);
-                self.advance(due, PTIME);
+                self.timestamp = self.timestamp.wrapping_add(step);
+                self.advance(due, ptime);
                 result
             }
             StreamSource::DtmfOnly => {

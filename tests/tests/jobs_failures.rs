@@ -203,7 +203,11 @@ fn input_that_cannot_run_fails_the_job_at_once_with_the_reason() {
         &json!({"id": "pdf-missing", "args": {"in": "x"}}),
     );
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("not available"), "{}", r.text());
+    assert!(
+        r.text().contains("args.in: no job \\\"x\\\""),
+        "{}",
+        r.text()
+    );
     for id in ["p2s-missing", "pdf-missing"] {
         assert_eq!(m.get(&format!("/api/v2/jobs/{id}"), Some(tk)).status, 404);
     }

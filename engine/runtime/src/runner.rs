@@ -434,6 +434,22 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
             .map_err(|e| RunError::Config(e.to_string()))?;
         inject.files.push(f);
     }
+    // `-infindex file field` (SIPp): the file is one of the -inf files; `<lookup>` then
+    // finds rows by that field.
+    for (path, field) in &spec.inject_indexes {
+        let name = path.display().to_string();
+        let f = inject
+            .files
+            .iter_mut()
+            .find(|f| f.name == name)
+            .ok_or_else(|| {
+                RunError::Config(format!(
+                    "-infindex {name} {field}: {name} is not an injection file of this run (give -inf {name} too)"
+                ))
+            })?;
+        f.set_index(*field)
+            .map_err(|e| RunError::Config(e.to_string()))?;
+    }
     let role = sc.role;
     if role == Role::Client && spec.remote.is_none() {
         return Err(RunError::Config(

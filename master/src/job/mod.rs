@@ -32,5 +32,8 @@ pub(crate) mod files {
     pub(crate) const SUMMARY: &str = "summary.json";
     pub(crate) const CALL_RECORDS: &str = "call_records.jsonl";
     pub(crate) const REPORT_HTML: &str = "report.html";
+    pub(crate) const REPORT_PDF: &str = "report.pdf";
+    /// What the `rtp_send` tool sent.
+    pub(crate) const RTP_SEND: &str = "rtp_send.json";
     pub(crate) const RECORDINGS: &str = "recordings";
 }

@@ -249,6 +249,33 @@ pub(crate) enum ToolRun {
         sip_port: u16,
         pcap_link: Option<String>,
     },
+    /// `summary-to-pdf`: report.html from the `summary.json` of `source.job_dir` (read as
+    /// `ReportHtml` reads it), written into this job's folder, then printed by headless
+    /// Chromium into `out` (a `NAME.pdf`) there.
+    SummaryToPdf { source: JobRoots, out: String },
+    /// `rtp_send`: the standalone sender, for a bounded time.
+    RtpSend(RtpSendRun),
+    /// `infindex`: the index of `csv` (a name read under `files`' rule: a file of that
+    /// job's folder) on `field`, written as `csv.gossipper.idx.FIELD.json` into this
+    /// job's own folder.
+    Infindex {
+        files: JobRoots,
+        csv: String,
+        field: usize,
+    },
+}
+
+/// The `rtp_send` tool's settings (checked by the master as the subcommand checks them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RtpSendRun {
+    pub(crate) rtp_addr: String,
+    pub(crate) rtp_codec: String,
+    pub(crate) rtp_pt: u8,
+    pub(crate) rtp_freq_ms: u64,
+    pub(crate) duration_ms: u64,
+    pub(crate) rtp_streams: u32,
+    pub(crate) rtp_port: u16,
 }
 
 /// Why a spec file cannot be run.
@@ -288,6 +315,8 @@ pub(crate) enum SpecError {
         "run.tool.pcap2scenario.out_dir \"{0}\": a tool writes only into a folder of its own folder"
     )]
     ToolOutDir(String),
+    #[error("run.tool.{field} \"{value}\": a tool names only plain files of its folders")]
+    ToolName { field: &'static str, value: String },
 }
 
 /// The two keys read before the rest, so a newer spec gets "version N is not supported"
@@ -360,6 +389,26 @@ impl JobFile {
                     return Err(SpecError::Confinement {
                         confined: roots.job_dir.clone(),
                         artifacts: self.artifacts_dir.clone(),
+                    });
+                }
+                Ok(())
+            }
+            Run::Tool(ToolRun::SummaryToPdf { out, .. }) => {
+                let plain = !out.contains('/') && out.len() > ".pdf".len();
+                match plain && out.ends_with(".pdf") {
+                    true => Ok(()),
+                    false => Err(SpecError::ToolName {
+                        field: "summary_to_pdf.out",
+                        value: out.chars().take(80).collect(),
+                    }),
+                }
+            }
+            Run::Tool(ToolRun::RtpSend(_)) => Ok(()),
+            Run::Tool(ToolRun::Infindex { csv, .. }) => {
+                if csv.is_empty() || csv.contains('/') || csv == ".." {
+                    return Err(SpecError::ToolName {
+                        field: "infindex.csv",
+                        value: csv.chars().take(80).collect(),
                     });
                 }
                 Ok(())

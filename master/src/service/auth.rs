@@ -35,6 +35,27 @@ pub(crate) const MAX_TICKETS_PER_USER: usize = 64;
 const MAX_TICKETS: usize = 10_000;
 /// Shortest password and JWT secret we accept.
 pub(crate) const MIN_PASSWORD_LEN: usize = 8;
+
+/// Password policy: at least 8 characters, at most 1 KiB (argon2 input stays cheap).
+/// `None` when `password` passes; the API and `gossipper auth user-add` share it.
+pub(crate) fn password_problem(password: &str) -> Option<String> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Some(format!("must be at least {MIN_PASSWORD_LEN} characters"));
+    }
+    if password.len() > 1024 {
+        return Some("must be at most 1024 bytes".into());
+    }
+    None
+}
+
+/// Usernames: 1–64 of `A-Z a-z 0-9 . _ - @`. `None` when `name` passes.
+pub(crate) fn username_problem(name: &str) -> Option<&'static str> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
+    if name.is_empty() || name.len() > 64 || !name.chars().all(ok_char) {
+        return Some("must be 1 to 64 characters of A-Z a-z 0-9 . _ - @");
+    }
+    None
+}
 pub(crate) const MIN_SECRET_LEN: usize = 16;
 const ISSUER: &str = "gossipper";
 /// Clock drift tolerated between token timestamps and this host.

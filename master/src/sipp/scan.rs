@@ -40,6 +40,9 @@ const SUBCOMMANDS: &[&str] = &[
     "cli",
     "report-html",
     "summary-to-pdf",
+    "infindex",
+    "rtp_send",
+    "auth",
 ];
 
 /// Scans `args` (without the program name) left to right.

@@ -270,17 +270,18 @@ fn run(spec: &JobFile, mut lines: Lines) -> u8 {
         return fail(&mut lines, &spec.job_id, &msg, exit::FATAL);
     }
     match &spec.run {
-        Run::Tool(tool) => run_tool(spec, tool, lines),
+        Run::Tool(tool) => run_tool(spec, tool, lines, &signals),
         Run::Engine(job) => run_engine(spec, job, lines, signals),
     }
 }
 
-fn run_tool(spec: &JobFile, tool: &ToolRun, mut lines: Lines) -> u8 {
+fn run_tool(spec: &JobFile, tool: &ToolRun, mut lines: Lines, signals: &SignalCounts) -> u8 {
     note(format_args!(
         "worker: job {}: {}",
         spec.job_id, spec.about.title
     ));
-    match tools::run(tool, &spec.about.title, &spec.artifacts_dir) {
+    let stop = || signals.stops() > 0;
+    match tools::run(tool, &spec.about.title, &spec.artifacts_dir, &stop) {
         Ok(written) => {
             for p in &written {
                 note(format_args!("worker: wrote {}", p.display()));

@@ -300,3 +300,24 @@ fn stream_size_stays_within_its_budget() {
     assert!(size <= 200, "RtpStream grew to {size} bytes");
     eprintln!("RtpStream: {size} bytes");
 }
+
+#[test]
+fn a_silence_stream_with_another_ptime_paces_and_stamps_by_it() {
+    let t0 = Instant::now();
+    let source = StreamSource::Silence {
+        law: G711Law::ALaw,
+        duration: Some(ms(300)),
+    };
+    let mut s = RtpStream::new(t0, StreamConfig::new(7, 8), source).with_silence_ptime(ms(30));
+    assert_eq!(s.max_packet_len(), 12 + 240);
+    let pkts = drive(&mut s, t0, ms(400), ms(1));
+    assert_eq!(pkts.len(), 10, "300 ms at one packet per 30 ms");
+    for (i, (at, bytes)) in pkts.iter().enumerate() {
+        let p = RtpPacket::parse(bytes).unwrap();
+        assert_eq!(*at, ms(30 * i as u64));
+        assert_eq!(p.header.timestamp, 240 * i as u32);
+        assert_eq!(p.header.sequence, i as u16);
+        assert_eq!(p.payload.len(), 240);
+    }
+    assert!(s.is_finished());
+}

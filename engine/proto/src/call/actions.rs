@@ -215,11 +215,11 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
         }
         Action::Lookup { var, file, key } => {
             let key = render_text(call, key, cx);
-            let line = cx.shard.inject.file(Some(file)).and_then(|f| {
-                f.rows
-                    .iter()
-                    .position(|r| r.first().is_some_and(|k| k[..] == key[..]))
-            });
+            let line = cx
+                .shard
+                .inject
+                .file(Some(file))
+                .and_then(|f| f.lookup(&key));
             call.set_var(
                 *var,
                 Value::Double(line.map_or(-1.0, |l| l as f64 + 1.0)),
@@ -230,7 +230,7 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
             let v = render_text(call, value, cx);
             let row: Vec<Box<[u8]>> = v.split(|&b| b == b';').map(Box::from).collect();
             if let Some(f) = cx.shard.inject.files.iter_mut().find(|f| &f.name == file) {
-                f.rows.push(row);
+                f.insert_row(row);
             }
         }
         Action::Replace { file, line, value } => {
@@ -240,15 +240,8 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
                 .unwrap_or(0);
             let v = render_text(call, value, cx);
             let row: Vec<Box<[u8]>> = v.split(|&b| b == b';').map(Box::from).collect();
-            if let Some(slot) = cx
-                .shard
-                .inject
-                .files
-                .iter_mut()
-                .find(|f| &f.name == file)
-                .and_then(|f| f.rows.get_mut(l.saturating_sub(1)))
-            {
-                *slot = row;
+            if let Some(f) = cx.shard.inject.files.iter_mut().find(|f| &f.name == file) {
+                f.replace_row(l.saturating_sub(1), row);
             }
         }
         Action::SetDest {

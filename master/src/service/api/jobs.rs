@@ -401,7 +401,8 @@ fn kind_file(kind: &str) -> Option<(&'static str, &'static str)> {
     Some(match kind {
         "summary" => (files::SUMMARY, "application/json"),
         "report_html" => (files::REPORT_HTML, "text/html; charset=utf-8"),
-        "report_pdf" => ("report.pdf", "application/pdf"),
+        "report_pdf" => (files::REPORT_PDF, "application/pdf"),
+        "rtp_send" => (files::RTP_SEND, "application/json"),
         "log" => (files::LOG, "text/plain; charset=utf-8"),
         "stats" => (files::STATS, "application/x-ndjson"),
         "call_records" => (files::CALL_RECORDS, "application/x-ndjson"),

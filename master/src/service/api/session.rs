@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply, actor};
-use crate::service::auth::{self, Grant, MIN_PASSWORD_LEN, TICKET_TTL, Via};
+use crate::service::auth::{self, Grant, TICKET_TTL, Via};
 use crate::service::store::{audit, users};
 use crate::service::timefmt;
 
@@ -180,16 +180,10 @@ pub(super) fn change_password(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Repl
     })
 }
 
-/// Password policy: at least 8 characters, at most 1 KiB (argon2 input stays cheap).
+/// Password policy (`auth::password_problem`), as a field error.
 pub(super) fn check_password(password: &str, field: &str) -> Result<(), ApiError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::field(
-            field,
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
+    match crate::service::auth::password_problem(password) {
+        Some(problem) => Err(ApiError::field(field, problem)),
+        None => Ok(()),
     }
-    if password.len() > 1024 {
-        return Err(ApiError::field(field, "must be at most 1024 bytes"));
-    }
-    Ok(())
 }

@@ -34,16 +34,12 @@ struct CreateUser {
     role: Option<Role>,
 }
 
-/// Usernames: 1–64 of `A-Z a-z 0-9 . _ - @`.
+/// Usernames (`auth::username_problem`), as a field error.
 pub(super) fn check_username(name: &str) -> Result<(), ApiError> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
-    if name.is_empty() || name.len() > 64 || !name.chars().all(ok_char) {
-        return Err(ApiError::field(
-            "username",
-            "must be 1 to 64 characters of A-Z a-z 0-9 . _ - @",
-        ));
+    match auth::username_problem(name) {
+        Some(problem) => Err(ApiError::field("username", problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {

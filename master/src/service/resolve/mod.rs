@@ -15,6 +15,7 @@
 mod invite_media;
 mod media_refs;
 pub(crate) mod request;
+mod tool_runs;
 pub(crate) mod tools;
 
 pub(crate) use invite_media::{IDS as LOAD_SCENARIOS, check_identity_value, name_addr};

@@ -10,10 +10,12 @@
 //! job's files or a folder for a job id not yet used). `pcap2scenario`'s `pcap` is read
 //! under the job's file rule (`media/pcap/NAME.pcap` of the media library, `NAME` alone
 //! meaning that file, or a file of the tool job's own folder) and checked to exist now;
-//! its `out_dir` is a folder of the tool job's own (default `scenarios`). In this build
-//! `report-html` and `pcap2scenario` run; the others are listed as not available and
-//! refused (400). Must not: read or write a job's files (beyond checking that the
-//! capture is there), or start processes.
+//! its `out_dir` is a folder of the tool job's own (default `scenarios`).
+//! `summary-to-pdf`, `rtp_send` and `infindex` are checked by `tool_runs`. A tool this
+//! machine cannot run (`summary-to-pdf` without headless Chromium) is listed
+//! `available: false` with its `reason`, and a run is refused (400) before a job exists.
+//! Must not: read or write a job's files (beyond checking that an input is there), or
+//! start processes.
 
 use gossipper_engine::files::{Disk, FileAccess, JobRoots, MAX_DATA_FILE_BYTES, ReadFiles};
 use serde::Serialize;
@@ -30,8 +32,11 @@ pub(crate) struct Tool {
     /// `{arg: "type — meaning"}`.
     pub(crate) args_schema: serde_json::Value,
     pub(crate) example_args: serde_json::Value,
-    /// Whether this build can run it.
+    /// Whether this machine can run it.
     pub(crate) available: bool,
+    /// Why not, when it cannot (what is missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<String>,
 }
 
 /// The catalogue, in display order.
@@ -45,6 +50,7 @@ pub(crate) fn catalogue() -> Vec<Tool> {
             args_schema: json!({"in": "string, required — a job id, or that job's summary path relative to the data dir: artifacts/jobs/JOB_ID/summary.json", "out": "string — NAME.html in this job's own artifacts folder (default report.html; artifacts/jobs/THIS_JOB_ID/NAME.html is accepted too)"}),
             example_args: json!({"in": "artifacts/jobs/JOB_ID/summary.json"}),
             available: true,
+            reason: None,
         },
         Tool {
             id: "pcap2scenario",
@@ -53,32 +59,45 @@ pub(crate) fn catalogue() -> Vec<Tool> {
             args_schema: json!({"pcap": "string, required — media/pcap/NAME.pcap from the media library (NAME alone means the same), or a file of this job's own folder", "out_dir": "string — a folder in this job's own artifacts folder (default scenarios; artifacts/jobs/THIS_JOB_ID/NAME is accepted too)", "sip_port": "integer — only packets from or to this port are SIP (default 0: anything that parses as SIP)", "pcap_link": "string — auto (default), ethernet, linux_sll, linux_sll2, raw, null, loop, ipv4, ipv6 or a DLT number"}),
             example_args: json!({"pcap": "media/pcap/call.pcap"}),
             available: true,
+            reason: None,
         },
         Tool {
             id: "summary-to-pdf",
             title: "PDF report",
-            summary: "Renders a summary.json as a PDF.",
-            args_schema: json!({"in": "string, required", "out": "string"}),
+            summary: "Prints a job's report (the report.html of its summary.json) to report.pdf with headless Chromium; the page is kept as report.html.",
+            args_schema: json!({"in": "string, required — a job id, or that job's summary path relative to the data dir: artifacts/jobs/JOB_ID/summary.json", "out": "string — NAME.pdf in this job's own artifacts folder (default report.pdf)"}),
             example_args: json!({"in": "artifacts/jobs/JOB_ID/summary.json"}),
-            available: false,
+            available: true,
+            reason: None,
         },
         Tool {
             id: "rtp_send",
             title: "RTP sender",
-            summary: "Sends an RTP stream to an address.",
-            args_schema: json!({"rtp_addr": "string, required — host:port", "rtp_codec": "string", "rtp_freq_ms": "integer", "duration_ms": "integer"}),
+            summary: "Sends G.711 RTP (codec silence) to an address without SIP: one stream or many (rtp_streams, each its own socket and SSRC, local ports stepping by 2 from rtp_port); writes rtp_send.json with what it sent.",
+            args_schema: json!({"rtp_addr": "string, required — host:port", "rtp_codec": "string — PCMU (default) or PCMA", "rtp_pt": "integer — payload type (default 0 for PCMU, 8 for PCMA)", "rtp_freq_ms": "integer — packet interval, 10-100 ms (default 20)", "duration_ms": "integer, required — 1 to 3600000", "rtp_streams": "integer — 1 to 10000 (default 1)", "rtp_port": "integer — first local port (default 0: any)"}),
             example_args: json!({"rtp_addr": "127.0.0.1:40000", "duration_ms": 5000}),
-            available: false,
+            available: true,
+            reason: None,
         },
         Tool {
             id: "infindex",
             title: "Injection file index",
-            summary: "Builds an index of an injection CSV on one field.",
-            args_schema: json!({"csv": "string, required", "field": "integer"}),
-            example_args: json!({"csv": "media/users.csv", "field": 0}),
-            available: false,
+            summary: "Indexes an injection CSV on one field (as -infindex does for <lookup>) and writes NAME.gossipper.idx.FIELD.json: each key and the first line holding it.",
+            args_schema: json!({"csv": "string, required — artifacts/jobs/JOB_ID/NAME: a file of a job's folder", "field": "integer — the field, from 0 (default 0)"}),
+            example_args: json!({"csv": "artifacts/jobs/JOB_ID/users.csv", "field": 0}),
+            available: true,
+            reason: None,
         },
     ]
+    .into_iter()
+    .map(|mut t| {
+        if let Some(why) = super::tool_runs::unavailable(t.id) {
+            t.available = false;
+            t.reason = Some(why);
+        }
+        t
+    })
+    .collect()
 }
 
 /// Why a tool job failed.
@@ -86,8 +105,8 @@ pub(crate) fn catalogue() -> Vec<Tool> {
 pub(crate) enum ToolError {
     #[error("unknown tool \"{0}\"")]
     Unknown(String),
-    #[error("tool \"{0}\" is not available in this build (GET /api/v2/tools lists what runs)")]
-    NotAvailable(String),
+    #[error("tool \"{id}\" cannot run on this machine: {reason}")]
+    NotAvailable { id: String, reason: String },
     #[error("args.{arg}: {problem}")]
     BadArg { arg: &'static str, problem: String },
 }
@@ -105,10 +124,17 @@ fn check(
         .find(|t| t.id == id)
         .ok_or_else(|| ToolError::Unknown(id.to_string()))?;
     if !tool.available {
-        return Err(ToolError::NotAvailable(id.to_string()));
+        return Err(ToolError::NotAvailable {
+            id: id.to_string(),
+            reason: tool.reason.unwrap_or_default(),
+        });
     }
     if id == "pcap2scenario" {
         return pcap_args(args, job_id).map(drop);
+    }
+    if id != "report-html" {
+        // The others are checked whole by `tool_runs` in `resolve`.
+        return Ok(());
     }
     let allowed = ["in", "out"];
     if let Some(k) = args.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -196,7 +222,7 @@ fn pcap_args(
     })
 }
 
-fn str_arg<'a>(
+pub(super) fn str_arg<'a>(
     args: &'a serde_json::Map<String, serde_json::Value>,
     arg: &'static str,
 ) -> Result<Option<&'a str>, ToolError> {
@@ -211,7 +237,9 @@ fn str_arg<'a>(
 }
 
 /// The job whose summary `in` names: `JOB_ID` or `artifacts/jobs/JOB_ID/summary.json`.
-fn input_job(args: &serde_json::Map<String, serde_json::Value>) -> Result<&str, ToolError> {
+pub(super) fn input_job(
+    args: &serde_json::Map<String, serde_json::Value>,
+) -> Result<&str, ToolError> {
     let input = str_arg(args, "in")?.ok_or(ToolError::BadArg {
         arg: "in",
         problem: "is required".into(),
@@ -264,8 +292,14 @@ pub(crate) fn resolve(
     job_exists: &dyn Fn(&str) -> bool,
 ) -> Result<(String, ToolRun), ToolError> {
     check(id, args, job_id, job_exists)?;
-    if id == "pcap2scenario" {
-        return pcap_run(args, layout, job_id);
+    match id {
+        "pcap2scenario" => return pcap_run(args, layout, job_id),
+        "summary-to-pdf" => {
+            return super::tool_runs::summary_to_pdf(args, layout, job_id, job_exists);
+        }
+        "rtp_send" => return super::tool_runs::rtp_send(args),
+        "infindex" => return super::tool_runs::infindex(args, layout, job_exists),
+        _ => {}
     }
     let source = input_job(args)?;
     let bad_in = |e: PathError| ToolError::BadArg {
@@ -347,8 +381,8 @@ mod tests {
             Err(ToolError::Unknown(_))
         ));
         assert!(matches!(
-            check("summary-to-pdf", &args(json!({"in": "x"})), "t1", &known),
-            Err(ToolError::NotAvailable(_))
+            check("nope", &args(json!({"in": "x"})), "t1", &known),
+            Err(ToolError::Unknown(_))
         ));
         check("pcap2scenario", &args(json!({"pcap": "x"})), "t1", &known).unwrap();
         for bad in [

@@ -44,7 +44,7 @@ impl CheckError {
     pub(crate) fn refuses(&self) -> bool {
         match self {
             CheckError::Resolve(ResolveError::Tool(
-                ToolError::BadArg { .. } | ToolError::NotAvailable(_),
+                ToolError::BadArg { .. } | ToolError::NotAvailable { .. },
             )) => true,
             CheckError::Resolve(_) => false,
             CheckError::Scenario(errs) => errs.0.iter().any(|e| match &e.kind {

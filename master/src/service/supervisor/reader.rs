@@ -160,6 +160,8 @@ pub(super) fn collect_artifacts(dir: &Path) -> Vec<Found> {
         ("summary", files::SUMMARY),
         ("call_records", files::CALL_RECORDS),
         ("report_html", files::REPORT_HTML),
+        ("report_pdf", files::REPORT_PDF),
+        ("rtp_send", files::RTP_SEND),
     ];
     let mut found = Vec::new();
     for (kind, name) in fixed {
@@ -197,6 +199,24 @@ pub(super) fn collect_artifacts(dir: &Path) -> Vec<Found> {
                         size_bytes: m.len(),
                     });
                 }
+            }
+        }
+    }
+    // infindex's output: `NAME.gossipper.idx.FIELD.json` in the folder itself.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.contains(".gossipper.idx.")
+                && name.ends_with(".json")
+                && let Ok(m) = std::fs::symlink_metadata(e.path())
+                && m.is_file()
+            {
+                found.push(Found {
+                    kind: "infindex",
+                    path: e.path().display().to_string(),
+                    size_bytes: m.len(),
+                });
             }
         }
     }

@@ -330,13 +330,21 @@ while :; do sleep 0.05; done"#,
 #[test]
 fn a_job_that_cannot_run_fails_at_once_without_a_process() {
     let f = fixture("exit 0");
-    // A tool this build cannot run is refused before any job exists.
-    let mut req = tool_job("pdf");
-    req.profile_id = "summary-to-pdf".into();
+    // A tool job that could not end is refused before any job exists (a tool this
+    // machine cannot run is too: tests/tests/tools_jobs.rs, without Chromium).
+    let mut req = tool_job("rtp");
+    req.profile_id = "rtp_send".into();
+    req.tool_args = serde_json::json!({"rtp_addr": "127.0.0.1:4000"})
+        .as_object()
+        .unwrap()
+        .clone();
     let e = f.start(req).unwrap_err();
     assert!(matches!(e, StartError::Rejected(_)), "{e}");
-    assert!(e.to_string().contains("not available"), "{e}");
-    assert!(f.sup.db.read(|c| jobs::by_id(c, "pdf")).unwrap().is_none());
+    assert!(
+        e.to_string().contains("args.duration_ms: is required"),
+        "{e}"
+    );
+    assert!(f.sup.db.read(|c| jobs::by_id(c, "rtp")).unwrap().is_none());
     // So is a pcap2scenario whose capture is not in the media library.
     let mut req = tool_job("p2s");
     req.profile_id = "pcap2scenario".into();

@@ -279,7 +279,8 @@ pub(super) fn components() -> Map<String, Value> {
             json!({"id": t(S), "title": t(S), "summary": t(S),
                    "args_schema": {"type": "object", "description": "argument name → \"type — meaning\"",
                                    "additionalProperties": t(S)},
-                   "example_args": t("object"), "available": t("boolean")}),
+                   "example_args": t("object"), "available": t("boolean"),
+                   "reason": {"type": "string", "description": "when available is false: what is missing on this machine"}}),
         ),
     );
     put(
