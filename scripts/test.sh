@@ -12,6 +12,10 @@ command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 # tcpdump: records the SIPp calls that tests/tests/pcap2scenario.rs converts.
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
+# Chromium and pdftotext: the summary-to-pdf tool's browser and the PDF reader of
+# tests/tests/tools_cli.rs and tools_jobs.rs.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 # sngrep and tshark: the HEP collector and the pcap reader of tests/tests/hep_export.rs.
 command -v sngrep >/dev/null 2>&1 || need_apt+=(sngrep)
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
