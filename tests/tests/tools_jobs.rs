@@ -158,6 +158,27 @@ fn pdf_rtp_and_index_tools_run_as_jobs() {
         .map(|s| s.as_u64().unwrap() as u32)
         .collect();
     assert_eq!(listed, ssrcs);
+    // A stop ends a long one early: the job is stopped, and says what it sent.
+    let r = m.json(
+        "POST",
+        "/api/v2/tools/rtp_send/run",
+        Some(tk),
+        &json!({"args": {"rtp_addr": dest, "duration_ms": 60000}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let long = r.json()["job"]["id"].as_str().unwrap().to_string();
+    wait_job(&m, tk, &long, Duration::from_secs(30), running);
+    assert!(sock.recv(&mut buf).is_ok(), "it sends");
+    let r = m.req("POST", &format!("/api/v2/jobs/{long}/stop"), Some(tk), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = wait_job(&m, tk, &long, Duration::from_secs(20), finished);
+    assert_eq!(j["status"], "stopped", "{j}");
+    let sent = m
+        .get(&format!("/api/v2/jobs/{long}/artifacts/rtp_send"), Some(tk))
+        .json();
+    assert_eq!(sent["stopped"], true, "{sent}");
+    let packets = sent["packets"].as_u64().unwrap();
+    assert!((1..3000).contains(&packets), "{sent}");
     // A tool job must end: no duration, no job.
     let r = m.json(
         "POST",

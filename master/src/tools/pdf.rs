@@ -101,9 +101,14 @@ fn run_browser(
     let log =
         std::fs::File::create(log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
-    let mut child = Command::new(chromium)
-        .arg("--headless")
-        .arg("--no-sandbox")
+    let mut cmd = Command::new(chromium);
+    cmd.arg("--headless");
+    // Chromium's sandbox cannot run as root; anyone else keeps it (/proc/self belongs to
+    // the process's effective user).
+    if std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0) {
+        cmd.arg("--no-sandbox");
+    }
+    let mut child = cmd
         .arg("--disable-gpu")
         .arg("--no-pdf-header-footer")
         .arg(format!("--user-data-dir={}", profile.display()))

@@ -289,7 +289,8 @@ fn run_tool(spec: &JobFile, tool: &ToolRun, mut lines: Lines, signals: &SignalCo
             lines.send(&WorkerLine::Exit {
                 job_id: spec.job_id.clone(),
                 code: exit::OK,
-                stopped: false,
+                // A tool that lasts (rtp_send) ends early when stopped.
+                stopped: signals.stops() > 0,
                 error: None,
                 ts: now_ms(),
             });
