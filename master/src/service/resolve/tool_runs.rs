@@ -225,3 +225,136 @@ pub(crate) fn infindex(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args(v: serde_json::Value) -> Args {
+        v.as_object().unwrap().clone()
+    }
+
+    fn bad_arg(r: Result<(String, ToolRun), ToolError>) -> &'static str {
+        match r {
+            Err(ToolError::BadArg { arg, .. }) => arg,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn known(id: &str) -> bool {
+        id == "j"
+    }
+
+    #[test]
+    fn infindex_reads_only_a_file_of_an_existing_jobs_folder() {
+        let dir = std::env::temp_dir().join(format!("gossipper-idx-args-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let job = dir.join("artifacts/jobs/j");
+        std::fs::create_dir_all(job.join("sub")).unwrap();
+        std::fs::write(job.join("u.csv"), "SEQUENTIAL\na;1\n").unwrap();
+        std::fs::write(dir.join("settings.sqlite"), "secret").unwrap();
+        std::os::unix::fs::symlink(dir.join("settings.sqlite"), job.join("link.csv")).unwrap();
+        let layout = Layout::new(&dir);
+        let (_, run) = infindex(
+            &args(json!({"csv": "artifacts/jobs/j/u.csv", "field": 1})),
+            &layout,
+            &known,
+        )
+        .unwrap();
+        assert!(matches!(run, ToolRun::Infindex { ref csv, field: 1, .. } if csv == "u.csv"));
+        for csv in [
+            "../x.csv",
+            "/etc/passwd",
+            "media/pcap/x.pcap",
+            "artifacts/jobs/j/../../settings.sqlite",
+            "artifacts/jobs/nojob/u.csv",
+            "artifacts/jobs/j/sub/u.csv",
+            "artifacts/jobs/j/missing.csv",
+            "artifacts/jobs/j/link.csv",
+        ] {
+            assert_eq!(
+                bad_arg(infindex(&args(json!({"csv": csv})), &layout, &known)),
+                "csv",
+                "{csv}"
+            );
+        }
+        let a = args(json!({"csv": "artifacts/jobs/j/u.csv", "field": "x"}));
+        assert_eq!(bad_arg(infindex(&a, &layout, &known)), "field");
+        let a = args(json!({"csv": "artifacts/jobs/j/u.csv", "extra": 1}));
+        assert_eq!(bad_arg(infindex(&a, &layout, &known)), "?");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rtp_send_must_end_and_is_checked_as_the_subcommand_is() {
+        let (_, run) = rtp_send(&args(
+            json!({"rtp_addr": "127.0.0.1:4000", "duration_ms": 500,
+            "rtp_codec": "PCMA", "rtp_streams": "4", "rtp_port": 30000}),
+        ))
+        .unwrap();
+        let ToolRun::RtpSend(r) = run else {
+            panic!("{run:?}")
+        };
+        assert_eq!(
+            (
+                r.rtp_pt,
+                r.rtp_streams,
+                r.rtp_port,
+                r.duration_ms,
+                r.rtp_freq_ms
+            ),
+            (8, 4, 30000, 500, 20)
+        );
+        for (a, arg) in [
+            (json!({"rtp_addr": "127.0.0.1:4000"}), "duration_ms"),
+            (
+                json!({"rtp_addr": "127.0.0.1:4000", "duration_ms": 0}),
+                "duration_ms",
+            ),
+            (
+                json!({"rtp_addr": "127.0.0.1:4000", "duration_ms": 3_600_001}),
+                "duration_ms",
+            ),
+            (json!({"rtp_addr": "nowhere", "duration_ms": 5}), "rtp_addr"),
+            (
+                json!({"rtp_addr": "127.0.0.1:4000", "duration_ms": 5, "rtp_codec": "opus"}),
+                "rtp_codec",
+            ),
+            (
+                json!({"rtp_addr": "127.0.0.1:4000", "duration_ms": 5, "rtp_streams": [1]}),
+                "rtp_streams",
+            ),
+            (
+                json!({"rtp_addr": "127.0.0.1:4000", "duration_ms": 5, "rtp_dur": 1}),
+                "?",
+            ),
+        ] {
+            assert_eq!(bad_arg(rtp_send(&args(a.clone()))), arg, "{a}");
+        }
+    }
+
+    #[test]
+    fn summary_to_pdf_writes_only_a_pdf_of_its_own_folder() {
+        let layout = Layout::new("/data");
+        let ok = |out: &str| {
+            summary_to_pdf(&args(json!({"in": "j", "out": out})), &layout, "t1", &known)
+        };
+        assert!(
+            matches!(ok("mine.pdf"), Ok((_, ToolRun::SummaryToPdf { ref out, .. })) if out == "mine.pdf")
+        );
+        assert!(ok("artifacts/jobs/t1/mine.pdf").is_ok());
+        for out in [
+            "../x.pdf",
+            "x.html",
+            ".pdf",
+            "artifacts/jobs/j/x.pdf",
+            "/tmp/x.pdf",
+            "sub/x.pdf",
+        ] {
+            assert_eq!(bad_arg(ok(out)), "out", "{out}");
+        }
+        let missing = summary_to_pdf(&args(json!({"in": "nope"})), &layout, "t1", &known);
+        assert_eq!(bad_arg(missing), "in");
+    }
+}
