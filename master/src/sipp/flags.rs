@@ -235,7 +235,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("nd", Switch(|a| a.nd = true), "", G::Call, "No default behaviours (same as -default_behaviors none)."),
     // --- Injection
     flag("inf", Value(|a, v| a.inf.push(v)), "file", G::Injection, "CSV injection file; repeat for several."),
-    flag("infindex", Pair(|a, f, n| a.infindex.push((f, n))), "file field", G::Injection, "Index an injection file on a field."),
+    flag("infindex", Pair(|a, f, n| a.infindex.push((f, n))), "file field", G::Injection, "Index an -inf file on a field (from 0): <lookup> finds lines by it."),
     flag("ip_field", Value(|a, v| a.ip_field = Some(v)), "n", G::Injection, "Injection field with the local IP (-t ui)."),
     // --- Media
     flag("mi", Value(|a, v| a.mi = Some(v)), "ip", G::Media, "Local media IP (default: -i)."),
