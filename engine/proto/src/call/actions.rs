@@ -222,7 +222,8 @@ fn run_one(call: &mut Call, a: &Action, cx: &mut ShardCx<'_>) -> ActionOutcome {
                 .and_then(|f| f.lookup(&key));
             call.set_var(
                 *var,
-                Value::Double(line.map_or(-1.0, |l| l as f64 + 1.0)),
+                // The data line from 0, as `line=` takes it; -1 when no line has the key.
+                Value::Double(line.map_or(-1.0, |l| l as f64)),
                 cx,
             );
         }

@@ -283,11 +283,10 @@ fn render_keyword(
         Keyword::UserId => push_num(out, call.user_id() as i64),
         Keyword::Var(v) => call.var(*v, cx).render(out),
         Keyword::Field { n, file, line } => {
+            // `line=` counts data lines from 0, as SIPp 3.6 does (`line=1` is the second).
             let row = match line {
-                Some(FieldLine::Fixed(l)) => Some((*l as usize).saturating_sub(1)),
-                Some(FieldLine::Var(v)) => {
-                    Some((call.var(*v, cx).as_f64().max(1.0) as usize).saturating_sub(1))
-                }
+                Some(FieldLine::Fixed(l)) => Some(*l as usize),
+                Some(FieldLine::Var(v)) => Some(call.var(*v, cx).as_f64().max(0.0) as usize),
                 None => None,
             };
             if let Some(f) = cx.shard.inject.file(file.as_deref()) {

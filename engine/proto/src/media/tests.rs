@@ -375,7 +375,11 @@ fn a_report_reaches_the_call_it_speaks_about_when_calls_share_the_peer_address()
     }
     let mut owners = Vec::new();
     e.drain_report_copies(&mut |c| owners.push(c.call_id.to_vec()));
-    assert_eq!(owners, [b"two".to_vec(), b"two".to_vec()], "by block, then by sender");
+    assert_eq!(
+        owners,
+        [b"two".to_vec(), b"two".to_vec()],
+        "by block, then by sender"
+    );
 }
 
 #[test]
