@@ -12,6 +12,7 @@
 //! | [`endpoint`] | a shard's calls, timer wheel, pacer, media engine and counters |
 //! | [`media`] | the shard's RTP: streams, routing, RTCP, recordings, `rtpcheck` |
 //! | [`webrtc`] | the shard's WebRTC calls: a str0m bridge per call (ICE, DTLS-SRTP), their SDP, audio and media actions |
+//! | [`register`] | the REGISTER gateway's account: Digest REGISTER, refresh, keep-alives, Expires 0 |
 //! | [`load`] | the pacer and the run's arithmetic (rates, shares, limits) |
 //! | [`segment`] | one run split exactly over N workers (`--segment i/N`) |
 //! | [`stats`] | the counting: counters, timers, media numbers, thresholds |
@@ -73,6 +74,7 @@ pub mod files;
 pub mod load;
 pub mod media;
 pub mod output;
+pub mod register;
 pub mod rng;
 pub mod scenario;
 pub mod segment;

@@ -94,7 +94,27 @@ fn check_common(id: &str, name: &mut String, rows: &[TransportSpec]) -> Result<(
     if name.len() > 200 {
         return Err(ApiError::field("name", "must be at most 200 bytes"));
     }
-    check_transports(rows)
+    check_transports(rows)?;
+    check_one_sip_row(rows)
+}
+
+/// A job runs one SIP listener (the engine binds one signalling transport per worker):
+/// a second enabled SIP row is refused by name, never ignored. A `webrtc` row is not a
+/// listener of its own (it carries the calls' media settings).
+fn check_one_sip_row(rows: &[TransportSpec]) -> Result<(), ApiError> {
+    let mut sip = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.enabled && r.transport != "webrtc");
+    if let (Some((first, _)), Some((second, _))) = (sip.next(), sip.next()) {
+        return Err(ApiError::field(
+            &format!("transports[{second}].enabled"),
+            format!(
+                "a profile runs one SIP listener in this build; transports[{first}] is already enabled (disable one: several listeners in one job are not supported)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_server(p: &mut ServerProfile) -> Result<(), ApiError> {
@@ -322,6 +342,20 @@ mod tests {
     fn every_transport_code_is_accepted() {
         let rows: Vec<_> = TRANSPORTS.iter().map(|t| row(t)).collect();
         check_transports(&rows).unwrap();
+    }
+
+    #[test]
+    fn a_second_enabled_sip_row_is_refused_by_name() {
+        let mut off = row("t1");
+        off.enabled = false;
+        check_one_sip_row(&[row("u1"), off, row("webrtc")]).unwrap();
+        match check_one_sip_row(&[row("u1"), row("webrtc"), row("t1")]) {
+            Err(ApiError::BadRequest(m)) => {
+                assert!(m.starts_with("transports[2].enabled:"), "{m}");
+                assert!(m.contains("transports[0]"), "{m}");
+            }
+            other => panic!("expected a 400, got {other:?}"),
+        }
     }
 
     #[test]

@@ -139,6 +139,18 @@ fn webrtc_row(rows: &[TransportSpec]) -> Option<&TransportSpec> {
 /// call sockets bind to). A `webrtc` row alone signals over UDP on its own address and
 /// port. Returns whether the job is a WebRTC one.
 fn apply_rows(job: &mut JobSpec, rows: &[TransportSpec]) -> Result<bool, ResolveError> {
+    // A profile saved before the one-listener check: refused here too, never half-run.
+    if let Some(second) = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.enabled && r.transport != "webrtc")
+        .nth(1)
+    {
+        return Err(ResolveError::Unsupported(format!(
+            "transports[{}].enabled: a profile runs one SIP listener in this build; several enabled SIP rows in one job are not supported",
+            second.0
+        )));
+    }
     let w = webrtc_row(rows);
     match (sip_row(rows), w) {
         (Some(sip), _) => apply_row(job, Some(sip))?,
