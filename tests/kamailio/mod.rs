@@ -57,7 +57,6 @@ pub fn kamailio_bin() -> PathBuf {
 impl Kamailio {
     /// Starts Kamailio with fresh ports and a generated EC P-256 certificate.
     pub fn start(dir: &Path, legs: &Legs) -> Kamailio {
-        let bin = kamailio_bin();
         let (udp_port, tcp_port, tls_port) = (free_port(), free_port(), free_port());
         let cert = gossipper_engine::transport::tls::self_signed(&[
             "127.0.0.1".into(),
@@ -78,13 +77,33 @@ impl Kamailio {
             .replace("@STREAM_URI@", &legs.stream_uri);
         let cfg_path = dir.join("kamailio.cfg");
         std::fs::write(&cfg_path, cfg).expect("write kamailio.cfg");
+        Kamailio::spawn(dir, &cfg_path, udp_port, tcp_port, tls_port)
+    }
+
+    /// Starts Kamailio as a registrar for `domain` (`registrar.cfg.in`): REGISTER with
+    /// Digest and the plain-text `password`, bindings in memory, INVITEs routed to them.
+    /// UDP only (`tcp_port`, `tls_port` are 0).
+    pub fn start_registrar(dir: &Path, domain: &str, password: &str) -> Kamailio {
+        let udp_port = free_port();
+        let cfg = include_str!("registrar.cfg.in")
+            .replace("@UDP_PORT@", &udp_port.to_string())
+            .replace("@DOMAIN@", domain)
+            .replace("@PASSWORD@", password)
+            .replace("@USER@", "any user");
+        let cfg_path = dir.join("kamailio-registrar.cfg");
+        std::fs::write(&cfg_path, cfg).expect("write kamailio-registrar.cfg");
+        Kamailio::spawn(dir, &cfg_path, udp_port, 0, 0)
+    }
+
+    fn spawn(dir: &Path, cfg_path: &Path, udp_port: u16, tcp_port: u16, tls_port: u16) -> Kamailio {
+        let bin = kamailio_bin();
         let run_dir = dir.join("kamailio-run");
         std::fs::create_dir_all(&run_dir).expect("run dir");
         let log = dir.join("kamailio.log");
         let log_file = std::fs::File::create(&log).expect("kamailio log");
         let child = Command::new(&bin)
             .arg("-f")
-            .arg(&cfg_path)
+            .arg(cfg_path)
             .args(["-DD", "-E", "-m", "64", "-M", "8"])
             .arg("-P")
             .arg(dir.join("kamailio.pid"))
@@ -117,6 +136,7 @@ impl Kamailio {
             let up = bound_by(pid, Sock::Udp, self.udp_port)
                 && [self.tcp_port, self.tls_port]
                     .iter()
+                    .filter(|p| **p != 0)
                     .all(|p| bound_by(pid, Sock::TcpListen, *p));
             if up {
                 return;

@@ -525,6 +525,10 @@ pub struct JobSpec {
     pub media_srtp: crate::media::SrtpPolicy,
     /// The WebRTC settings of `webrtc="true"` scenarios (a profile's `webrtc` row).
     pub webrtc: WebrtcSpec,
+    /// The REGISTER gateway's account (a gateway job armed with a UAS scenario): kept
+    /// registered from the UAS socket while the run lasts. A contact port of 0 is the
+    /// bound UAS port; an unspecified contact address is the local address.
+    pub register: Option<crate::register::RegisterSpec>,
     /// `-record_wav_dir`: where recordings named after their call go (every call's with
     /// `record_calls`, and `rtp_record` without a path). `None`: `recordings` in the
     /// working directory.
@@ -647,6 +651,7 @@ impl Default for JobSpec {
             rtp_echo: false,
             media_srtp: crate::media::SrtpPolicy::Off,
             webrtc: WebrtcSpec::default(),
+            register: None,
             record_dir: None,
             record_calls: RecordCalls::Off,
             background: false,

@@ -57,7 +57,8 @@
 //! (`shard::webrtc_io`, `Token::Webrtc`).
 
 pub use gossipper_proto::{
-    call, config, endpoint, load, media, output, rng, scenario, segment, sip, stats, webrtc,
+    call, config, endpoint, load, media, output, register, rng, scenario, segment, sip, stats,
+    webrtc,
 };
 
 pub mod files;

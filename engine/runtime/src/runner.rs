@@ -221,6 +221,7 @@ fn check_crypto_keywords(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> 
 /// rule. Returns the scenario's role (the API refuses a load test that answers calls).
 pub fn check(spec: &JobSpec) -> Result<Role, RunError> {
     let sc = checked_scenario(spec)?;
+    check_register(spec, &sc)?;
     let files = Disk(&spec.file_access);
     if needs_media(spec, &sc) || needs_webrtc_files(&sc) {
         MediaLibrary::check(&sc, is_builtin(spec), &|p| {
@@ -245,6 +246,25 @@ pub fn check(spec: &JobSpec) -> Result<Role, RunError> {
         }
     }
     Ok(sc.role)
+}
+
+/// The REGISTER gateway registers from a UDP UAS socket only (spec §5.14: `transport:
+/// udp` in v1), and INVITEs come to an armed UAS scenario.
+fn check_register(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> {
+    if spec.register.is_none() {
+        return Ok(());
+    }
+    if spec.transport != TransportMode::UdpShared {
+        return Err(RunError::Refused(
+            "transport: the REGISTER gateway runs over UDP only (a u1 listener)".into(),
+        ));
+    }
+    if sc.role != Role::Server {
+        return Err(RunError::Refused(
+            "scenario_id: a gateway armed to receive calls needs a UAS scenario (one that starts with <recv request=\"INVITE\">)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A scenario to replace `running` while the run goes on (`gossipper server`'s
@@ -629,6 +649,21 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
             budget,
         );
         core.set_segment(segment);
+        if let Some(g) = &spec.register {
+            let mut g = g.clone();
+            if g.contact.port() == 0 {
+                g.contact.set_port(local.port());
+            }
+            if g.contact.ip().is_unspecified() {
+                g.contact.set_ip(local_ip);
+            }
+            // The same account on every shard's view; the shard owning its Call-ID
+            // (where the hand-off brings the registrar's answers) runs it.
+            let reg = crate::register::Registration::new(g, seed ^ 0x6761_7465_7761_7900);
+            if crate::endpoint::owner(reg.call_id().as_bytes(), shards) == i {
+                core.set_registration(reg);
+            }
+        }
         // `-t ui`: one socket per source address of the injection field, on this shard's
         // port (the shard socket serves its own address).
         let mut udp_per_ip = Vec::new();

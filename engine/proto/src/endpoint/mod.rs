@@ -45,6 +45,7 @@
 mod calls;
 mod connections;
 pub mod dead_calls;
+mod gateway;
 pub mod port_pool;
 pub mod source_ips;
 pub mod table;
@@ -152,6 +153,8 @@ pub struct Endpoint {
     version: u32,
     /// Older scenario versions that still carry calls.
     retired: Vec<versions::Retired>,
+    /// The REGISTER gateway's account, on the shard that owns its Call-ID.
+    gateway: Option<Box<gateway::Gateway>>,
 }
 
 impl Endpoint {
@@ -211,6 +214,7 @@ impl Endpoint {
             webrtc_wait: webrtc_wait::Waiting::default(),
             version: 0,
             retired: Vec::new(),
+            gateway: None,
             run: Run {
                 scenario,
                 plan,
@@ -326,7 +330,7 @@ impl Endpoint {
 
     /// True when this shard has nothing left to do: no calls, and no more to create.
     pub fn done(&self) -> bool {
-        if !self.calls.is_empty() {
+        if !self.calls.is_empty() || self.gateway_busy() {
             return false;
         }
         self.stopping || (self.is_client() && self.budget.remaining == Some(0))
@@ -454,6 +458,9 @@ impl Endpoint {
                 return;
             }
         };
+        if self.gateway_takes(now, &msg) {
+            return;
+        }
         self.handle_message(now, wall, &msg, src);
     }
 
@@ -484,6 +491,7 @@ impl Endpoint {
             w.handle_timeout(now);
         }
         self.fail_webrtc_calls(now, wall);
+        self.gateway_timeout(now);
     }
 
     /// `n` datagrams the socket would not take (they are lost).
@@ -694,7 +702,8 @@ impl Endpoint {
         };
         let media = self.media.as_ref().and_then(MediaEngine::poll_timeout);
         let webrtc = self.webrtc.as_ref().and_then(WebrtcCalls::poll_timeout);
-        [self.calls.next_timer(), pacer, media, webrtc]
+        let gateway = self.gateway_deadline();
+        [self.calls.next_timer(), pacer, media, webrtc, gateway]
             .into_iter()
             .flatten()
             .min()

@@ -34,6 +34,9 @@ use crate::sip::{HeaderName, SipMessage, param, split_comma_values, uri_of};
 const T1: Duration = Duration::from_millis(500);
 const T2: Duration = Duration::from_secs(4);
 const TIMER_F: Duration = Duration::from_secs(32);
+/// The `Expires: 0` is given up sooner: it is sent while the job stops, and the
+/// supervisor kills a worker 5 s after asking it to stop.
+const UNREGISTER_GIVE_UP: Duration = Duration::from_secs(3);
 /// The shortest wait before a refresh. §5.14's "at least every 5 s" is kept as a floor
 /// that is lower than any grant a registrar gives in practice but still lets a lab's
 /// short Expires (a few seconds) refresh before the binding lapses: 90 % of the grant,
@@ -134,7 +137,11 @@ impl Registration {
     /// (the shard's RNG gives it).
     pub fn new(spec: RegisterSpec, seed: u64) -> Registration {
         Registration {
-            call_id: format!("gw-{seed:016x}@{}", spec.contact.ip()),
+            call_id: format!(
+                "gw-{seed:016x}-{}@{}",
+                spec.contact.port(),
+                spec.contact.ip()
+            ),
             from_tag: format!("{:08x}", seed.rotate_left(17) as u32),
             spec,
             phase: Phase::Idle,
@@ -155,6 +162,11 @@ impl Registration {
     /// routes responses with it here.
     pub fn call_id(&self) -> &str {
         &self.call_id
+    }
+
+    /// The AOR's user.
+    pub fn user(&self) -> &str {
+        &self.spec.user
     }
 
     /// Whether the binding is in place (the last REGISTER got a 2xx).
@@ -405,7 +417,12 @@ impl Registration {
         self.out.push_back(self.request.clone());
         self.interval = T1;
         self.timers[Timer::Retransmit as usize] = Some(now + T1);
-        self.timers[Timer::Give as usize] = Some(now + TIMER_F);
+        let give_up = if self.phase == Phase::Unregistering {
+            UNREGISTER_GIVE_UP
+        } else {
+            TIMER_F
+        };
+        self.timers[Timer::Give as usize] = Some(now + give_up);
     }
 
     /// An OPTIONS keep-alive to the registrar (its answer is not awaited).

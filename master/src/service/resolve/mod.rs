@@ -482,7 +482,7 @@ fn engine(
         }
         ProfileKind::Gateway => {
             return Err(ResolveError::Unsupported(
-                "gateway jobs are not available in this build".into(),
+                "profile_kind: gateway jobs are not available from the master in this build (no gateway profiles or /api/v2/gateways yet); the REGISTER gateway runs from a worker spec's engine.register (see README)".into(),
             ));
         }
         ProfileKind::Tool => {
