@@ -530,6 +530,65 @@ fn the_document_validates_and_real_replies_fit_its_schemas() {
         Send::Nothing,
         204,
     );
+    // REGISTER gateway profiles: CRUD, an armed job (registering toward a silent
+    // registrar; stopped at once) and an originate refused by field.
+    let registrar = free_udp_port();
+    let gw = json!({"id": "oa-gw", "domain": "gw.test", "addr": format!("127.0.0.1:{registrar}"),
+        "username": "alice", "password": "pw", "local_ip": "127.0.0.1", "keepalive_seconds": -1});
+    let created = s.call(
+        "POST",
+        "/gateways",
+        "/gateways",
+        Some(tk),
+        Send::Json(gw),
+        201,
+    );
+    assert_eq!(created.json()["password"], "***");
+    s.get("/gateways", "/gateways", tk);
+    let mut gw = s.get("/gateways/{id}", "/gateways/oa-gw", tk);
+    gw["notes"] = json!("edited");
+    s.call(
+        "PUT",
+        "/gateways/{id}",
+        "/gateways/oa-gw",
+        Some(tk),
+        Send::Json(gw),
+        200,
+    );
+    let armed = s.call(
+        "PUT",
+        "/gateways/{id}/arm",
+        "/gateways/oa-gw/arm",
+        Some(tk),
+        Send::Json(json!({"scenario_id": "uas"})),
+        201,
+    );
+    let armed_id = armed.json()["job_id"].as_str().unwrap().to_string();
+    wait_job(&m, tk, &armed_id, Duration::from_secs(30), running);
+    let r = m.req(
+        "POST",
+        &format!("/api/v2/jobs/{armed_id}/stop"),
+        Some(tk),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_job(&m, tk, &armed_id, Duration::from_secs(30), finished);
+    s.call(
+        "POST",
+        "/gateways/{id}/originate",
+        "/gateways/oa-gw/originate",
+        Some(tk),
+        Send::Json(json!({"scenario_id": "uas", "to": "bob"})),
+        400,
+    );
+    s.call(
+        "DELETE",
+        "/gateways/{id}",
+        "/gateways/oa-gw",
+        Some(tk),
+        Send::Nothing,
+        204,
+    );
     s.call(
         "DELETE",
         "/media/{kind}/{name}",

@@ -113,6 +113,28 @@ fn profiles_crud_keeps_created_at_and_lists_runtime() {
     .iter()
     .map(|c| json!({"transport": c, "local_ip": "127.0.0.1", "local_port": 0, "enabled": true}))
     .collect();
+    // A job runs one SIP listener: a second enabled SIP row is refused by name.
+    let r = m.json(
+        "POST",
+        "/api/v2/servers",
+        t,
+        &json!({"id": "all", "transports": rows}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.error().starts_with("transports[1].enabled:"),
+        "{}",
+        r.error()
+    );
+    // Every transport code is accepted on a row; one SIP row (and the webrtc one) enabled.
+    let rows: Vec<_> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut row)| {
+            row["enabled"] = json!(i == 0 || row["transport"] == "webrtc");
+            row
+        })
+        .collect();
     let created = m.json(
         "POST",
         "/api/v2/servers",

@@ -655,7 +655,12 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
                 g.contact.set_port(local.port());
             }
             if g.contact.ip().is_unspecified() {
-                g.contact.set_ip(local_ip);
+                // The address the registrar reaches us at: the bound one, else the one
+                // the route to the registrar leaves from.
+                g.contact.set_ip(
+                    spec.local_ip
+                        .unwrap_or_else(|| detect_local_ip(Some(g.registrar))),
+                );
             }
             // The same account on every shard's view; the shard owning its Call-ID
             // (where the hand-off brings the registrar's answers) runs it.

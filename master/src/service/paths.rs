@@ -52,6 +52,8 @@ pub(crate) enum Place<'a> {
     ServerProfile(&'a str),
     /// `profiles/clients/<id>.json`
     ClientProfile(&'a str),
+    /// `profiles/gateways/<id>.json`
+    GatewayProfile(&'a str),
     /// `scenarios/<id>.xml`
     ScenarioXml(&'a str),
     /// `scenarios/<id>.json`
@@ -78,6 +80,7 @@ pub(crate) enum Place<'a> {
 pub(crate) const DIRS: &[&str] = &[
     "profiles/servers",
     "profiles/clients",
+    "profiles/gateways",
     "scenarios",
     "media/wav",
     "media/pcap",
@@ -112,6 +115,7 @@ impl Layout {
             Place::SettingsDb => ("", None, "settings.sqlite"),
             Place::ServerProfile(id) => ("profiles/servers", Some(id), ".json"),
             Place::ClientProfile(id) => ("profiles/clients", Some(id), ".json"),
+            Place::GatewayProfile(id) => ("profiles/gateways", Some(id), ".json"),
             Place::ScenarioXml(id) => ("scenarios", Some(id), ".xml"),
             Place::ScenarioMeta(id) => ("scenarios", Some(id), ".json"),
             Place::ScenarioHistoryDir(id) => ("scenarios", Some(id), ".history"),
@@ -187,6 +191,7 @@ mod tests {
         let places = [
             Place::ServerProfile("s1"),
             Place::ClientProfile("c1"),
+            Place::GatewayProfile("g1"),
             Place::ScenarioXml("uac"),
             Place::ScenarioMeta("uac"),
             Place::ScenarioHistoryDir("uac"),

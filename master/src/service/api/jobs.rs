@@ -155,6 +155,7 @@ impl StartBody {
             name,
             notes,
             workers,
+            gateway_intent: None,
         })
     }
 }
@@ -197,7 +198,8 @@ fn check_profile(ctx: &Ctx, kind: ProfileKind, id: &str) -> Result<(), ApiError>
     let source = match kind {
         ProfileKind::Server => ctx.store.servers.get(id).map(|p| p.source),
         ProfileKind::Client => ctx.store.clients.get(id).map(|p| p.source),
-        ProfileKind::Tool | ProfileKind::Gateway => return Ok(()),
+        ProfileKind::Gateway => ctx.store.gateways.get(id).map(|_| String::from("user")),
+        ProfileKind::Tool => return Ok(()),
     };
     let kind = kind.as_str();
     match source {
@@ -258,6 +260,8 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
             }
         }
         ProfileKind::Gateway => {
+            check_name(&req.profile_id).map_err(|e| ApiError::field("profile_id", e))?;
+            check_profile(ctx, kind, &req.profile_id)?;
             if req.scenario_id.is_empty() {
                 return Err(ApiError::field(
                     "scenario_id",

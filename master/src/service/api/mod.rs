@@ -13,6 +13,7 @@ mod audit;
 mod builtin;
 mod error;
 mod events;
+mod gateways;
 mod health;
 mod job_request;
 mod jobs;

@@ -141,7 +141,7 @@ fn check_client(p: &mut ClientProfile) -> Result<(), ApiError> {
 /// What a profile row looks like in a list: the profile plus the runtime of its newest
 /// job (`idle` when it never ran).
 #[derive(Serialize)]
-struct Listed<T> {
+pub(super) struct Listed<T> {
     #[serde(flatten)]
     profile: T,
     runtime: Runtime,
@@ -160,7 +160,7 @@ struct Runtime {
 
 /// Every profile with its runtime, looked up in one database read (one lock, not one per
 /// profile: under load each acquisition queues behind other requests).
-fn listed<T: Profile>(
+pub(super) fn listed<T: Profile>(
     ctx: &Ctx,
     kind: ProfileKind,
     profiles: Vec<T>,
@@ -246,7 +246,7 @@ impl Resource for ClientProfile {
     }
 }
 
-fn audit<T: Resource>(
+pub(super) fn audit<T: Resource>(
     ctx: &Ctx,
     call: &Call<'_, '_>,
     verb: &str,
@@ -256,12 +256,15 @@ fn audit<T: Resource>(
     ctx.audit(call.who()?, &action, id, serde_json::json!({}))
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     timefmt::rfc3339(SystemTime::now())
 }
 
 /// Reads the body and, on PUT, makes sure a given `id` matches the path.
-fn body_for<T: Resource>(call: &mut Call<'_, '_>, path_id: Option<&str>) -> Result<T, ApiError> {
+pub(super) fn body_for<T: Resource>(
+    call: &mut Call<'_, '_>,
+    path_id: Option<&str>,
+) -> Result<T, ApiError> {
     let mut p: T = call.json()?;
     if let Some(path_id) = path_id {
         if p.id().is_empty() {

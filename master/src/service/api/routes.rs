@@ -6,8 +6,8 @@
 
 use super::{
     Access, ApiError, Call, Ctx, JSON_BODY, MEDIA_BODY, Reply, SCENARIO_BODY, SMALL_BODY, audit,
-    builtin, events, health, jobs, live, loadtest, media, metrics, openapi, profiles, reports,
-    scenario_import, scenarios, session, settings, tools, users,
+    builtin, events, gateways, health, jobs, live, loadtest, media, metrics, openapi, profiles,
+    reports, scenario_import, scenarios, session, settings, tools, users,
 };
 use crate::service::store::profiles::{ClientProfile, ServerProfile};
 
@@ -141,6 +141,20 @@ pub(crate) const ROUTES: &[Route] = &[
         User,
         0,
         profiles::delete::<ClientProfile>,
+    ),
+    // REGISTER gateway profiles (spec §5.14)
+    r("GET", "/gateways", User, 0, gateways::list),
+    r("POST", "/gateways", User, JSON_BODY, gateways::create),
+    r("GET", "/gateways/{id}", User, 0, gateways::get),
+    r("PUT", "/gateways/{id}", User, JSON_BODY, gateways::update),
+    r("DELETE", "/gateways/{id}", User, 0, gateways::delete),
+    r("PUT", "/gateways/{id}/arm", User, SMALL_BODY, gateways::arm),
+    r(
+        "POST",
+        "/gateways/{id}/originate",
+        User,
+        SMALL_BODY,
+        gateways::originate,
     ),
     // Scenarios
     r("GET", "/scenarios", User, 0, scenarios::list),

@@ -12,6 +12,7 @@
 //! through the store, once. Must not: bind sockets, run the engine, or write (the
 //! supervisor checks and writes the spec; the worker runs it).
 
+mod gateway;
 mod invite_media;
 mod media_refs;
 pub(crate) mod request;
@@ -61,6 +62,9 @@ pub(crate) enum ResolveError {
     BadValue { field: String, problem: String },
     #[error("{0}")]
     Unsupported(String),
+    /// A request that cannot run as asked, refused (400) before any job exists.
+    #[error("{field}: {problem}")]
+    Refused { field: String, problem: String },
     #[error(transparent)]
     Tool(#[from] ToolError),
 }
@@ -481,9 +485,16 @@ fn engine(
             (if webrtc { "webrtc_uac" } else { "uac" }, p.scenario_ref)
         }
         ProfileKind::Gateway => {
-            return Err(ResolveError::Unsupported(
-                "profile_kind: gateway jobs are not available from the master in this build (no gateway profiles or /api/v2/gateways yet); the REGISTER gateway runs from a worker spec's engine.register (see README)".into(),
-            ));
+            let p = store
+                .gateways
+                .get(&spec.profile_id)
+                .ok_or_else(|| not_found("gateway"))?;
+            if spec.scenario_id.is_empty() {
+                return Err(bad("scenario_id", "a gateway job needs a scenario"));
+            }
+            let source = scenario_source(store, &spec.scenario_id, &ident)?;
+            gateway::apply(&mut job, &p, &source, spec.gateway_intent)?;
+            ("uas", String::new())
         }
         ProfileKind::Tool => {
             return Err(bad("profile_kind", "a tool job runs no scenario"));
@@ -728,7 +739,13 @@ mod tests {
         s.engine.sip_from = Some("a\r\nb".into());
         assert!(matches!(t.build(&s, 0), Err(ResolveError::BadValue { .. })));
         let s = spec(&t, "gateway", "g");
-        assert!(matches!(t.build(&s, 0), Err(ResolveError::Unsupported(_))));
+        assert!(matches!(
+            t.build(&s, 0),
+            Err(ResolveError::ProfileNotFound {
+                kind: "gateway",
+                ..
+            })
+        ));
     }
 
     #[test]

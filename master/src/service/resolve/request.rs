@@ -28,6 +28,18 @@ pub(crate) struct StartRequest {
     /// issue 20: how many worker processes run the job (each its segment) and the
     /// network namespace of each (`workers`, `worker_netns` in the request).
     pub(crate) workers: crate::job::spec::Workers,
+    /// A gateway job started by `/gateways/{id}/arm` or `/originate`: what its scenario
+    /// must be (`None`: `POST /jobs`, where the scenario's role decides).
+    pub(crate) gateway_intent: Option<GatewayIntent>,
+}
+
+/// What a gateway job was asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GatewayIntent {
+    /// Receive the registrar's calls with a UAS scenario.
+    Arm,
+    /// Place calls through the registrar with a UAC scenario.
+    Originate,
 }
 
 impl Default for StartRequest {
@@ -46,6 +58,7 @@ impl Default for StartRequest {
             name: String::new(),
             notes: String::new(),
             workers: crate::job::spec::Workers::default(),
+            gateway_intent: None,
         }
     }
 }

@@ -63,6 +63,7 @@ pub(crate) struct Store {
     pub(crate) db: db::Db,
     pub(crate) servers: profiles::ProfileDir<profiles::ServerProfile>,
     pub(crate) clients: profiles::ProfileDir<profiles::ClientProfile>,
+    pub(crate) gateways: profiles::ProfileDir<profiles::GatewayProfile>,
     pub(crate) scenarios: scenarios::Scenarios,
     pub(crate) media: media::Media,
 }
@@ -79,6 +80,7 @@ impl Store {
         Ok(Store {
             servers: profiles::ProfileDir::load(&layout, profiles::Kind::Server)?,
             clients: profiles::ProfileDir::load(&layout, profiles::Kind::Client)?,
+            gateways: profiles::ProfileDir::load(&layout, profiles::Kind::Gateway)?,
             scenarios: scenarios::Scenarios::load(&layout, scenario_history_keep)?,
             media: media::Media::new(&layout),
             db,

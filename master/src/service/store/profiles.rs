@@ -1,4 +1,6 @@
-//! UAS and UAC profiles: `profiles/servers/<id>.json` and `profiles/clients/<id>.json`.
+//! UAS, UAC and REGISTER gateway profiles: `profiles/servers/<id>.json`,
+//! `profiles/clients/<id>.json` and `profiles/gateways/<id>.json` (in the data dir's
+//! private directories: a gateway profile holds its account's password).
 //!
 //! Owns: the profile types (gossipper-reference.md §5.5 ServerProfile, ClientProfile,
 //! TransportSpec) and [`ProfileDir`], an in-memory index of one directory that is loaded
@@ -74,11 +76,84 @@ pub(crate) struct ClientProfile {
     pub(crate) runtime: Option<IgnoredAny>,
 }
 
+/// A REGISTER gateway profile (spec §5.14): an account at a registrar, kept registered
+/// by a gateway job from its UAS socket, plus what was last armed and originated. Also
+/// the request body of POST/PUT `/gateways` (unknown fields refused).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct GatewayProfile {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) enabled: bool,
+    /// The registrar's domain (Request-URI `sip:{domain}`, the AOR's host).
+    pub(crate) domain: String,
+    /// The registrar, `host[:port]` (5060 by default); empty: `domain`.
+    pub(crate) addr: String,
+    /// `udp` only in this build.
+    pub(crate) transport: String,
+    /// The Digest user name and password.
+    pub(crate) username: String,
+    pub(crate) password: String,
+    /// The AOR's user; empty: `username`.
+    pub(crate) register_user: String,
+    /// Keep the account registered while a gateway job runs.
+    pub(crate) register: bool,
+    /// The Contact's address; empty: the address the registrar is reached from.
+    pub(crate) advertised_ip: String,
+    /// The address the gateway's UAS socket binds to; empty: every address.
+    pub(crate) local_ip: String,
+    pub(crate) register_expires: u32,
+    /// OPTIONS keep-alive period, s; -1: none.
+    pub(crate) keepalive_seconds: i32,
+    /// The UAS socket's port, also the Contact's; 0: any free port.
+    pub(crate) contact_port: u16,
+    pub(crate) armed_scenario_id: String,
+    pub(crate) originate_scenario_id: String,
+    pub(crate) originate_to: String,
+    pub(crate) originate_calls: u64,
+    pub(crate) notes: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+    #[serde(skip_serializing)]
+    pub(crate) runtime: Option<IgnoredAny>,
+}
+
+impl Default for GatewayProfile {
+    fn default() -> Self {
+        GatewayProfile {
+            id: String::new(),
+            name: String::new(),
+            enabled: true,
+            domain: String::new(),
+            addr: String::new(),
+            transport: "udp".into(),
+            username: String::new(),
+            password: String::new(),
+            register_user: String::new(),
+            register: true,
+            advertised_ip: String::new(),
+            local_ip: String::new(),
+            register_expires: 300,
+            keepalive_seconds: 20,
+            contact_port: 0,
+            armed_scenario_id: String::new(),
+            originate_scenario_id: String::new(),
+            originate_to: String::new(),
+            originate_calls: 0,
+            notes: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            runtime: None,
+        }
+    }
+}
+
 /// Which directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Server,
     Client,
+    Gateway,
 }
 
 impl Kind {
@@ -86,6 +161,7 @@ impl Kind {
         match self {
             Kind::Server => Place::ServerProfile(id),
             Kind::Client => Place::ClientProfile(id),
+            Kind::Gateway => Place::GatewayProfile(id),
         }
     }
 
@@ -93,6 +169,7 @@ impl Kind {
         match self {
             Kind::Server => "profiles/servers",
             Kind::Client => "profiles/clients",
+            Kind::Gateway => "profiles/gateways",
         }
     }
 
@@ -101,6 +178,7 @@ impl Kind {
         match self {
             Kind::Server => "server",
             Kind::Client => "client",
+            Kind::Gateway => "gateway",
         }
     }
 }
@@ -133,6 +211,7 @@ macro_rules! impl_profile {
 }
 impl_profile!(ServerProfile);
 impl_profile!(ClientProfile);
+impl_profile!(GatewayProfile);
 
 /// One profile directory with its index.
 pub(crate) struct ProfileDir<T> {

@@ -48,7 +48,9 @@ impl CheckError {
             )) => true,
             // Something this build does not do (several SIP listeners in one job, …):
             // refused by name, never a job that fails at once.
-            CheckError::Resolve(ResolveError::Unsupported(_)) => true,
+            CheckError::Resolve(ResolveError::Unsupported(_) | ResolveError::Refused { .. }) => {
+                true
+            }
             CheckError::Resolve(_) => false,
             CheckError::Scenario(errs) => errs.0.iter().any(|e| match &e.kind {
                 ScenarioErrorKind::File { error, .. } => error.is_refusal(),

@@ -350,6 +350,49 @@ pub(super) const OPS: &[Entry] = &[
     ("DELETE", "/clients/{id}", || {
         op("Deletes a UAC profile").empty(204, "deleted")
     }),
+    ("GET", "/gateways", || {
+        op("REGISTER gateway profiles, each with its newest job's runtime").reply(
+            200,
+            "profiles",
+            obj(
+                &["gateways"],
+                json!({"gateways": array(r("ListedGateway"))}),
+            ),
+        )
+    }),
+    ("POST", "/gateways", || {
+        op("Creates a REGISTER gateway profile (udp only)")
+            .body(r("GatewayProfileRequest"))
+            .reply(201, "created", r("GatewayProfile"))
+    }),
+    ("GET", "/gateways/{id}", || {
+        op("One REGISTER gateway profile (password masked)").reply(
+            200,
+            "the profile",
+            r("GatewayProfile"),
+        )
+    }),
+    ("PUT", "/gateways/{id}", || {
+        op("Replaces a REGISTER gateway profile; an empty or *** password keeps the stored one")
+            .body(r("GatewayProfileRequest"))
+            .reply(200, "replaced", r("GatewayProfile"))
+    }),
+    ("DELETE", "/gateways/{id}", || {
+        op("Deletes a REGISTER gateway profile").empty(204, "deleted")
+    }),
+    ("PUT", "/gateways/{id}/arm", || {
+        op("Starts a gateway job that registers the account from its UAS socket and answers the registrar's INVITEs with a UAS scenario")
+            .body(closed(&["scenario_id"], json!({"scenario_id": s()})))
+            .reply(201, "the job", obj(&["job_id", "job"], json!({"job_id": s(), "job": r("Job")})))
+    }),
+    ("POST", "/gateways/{id}/originate", || {
+        op("Starts a gateway job that calls `to` through the registrar with the account (a UAC scenario)")
+            .body(closed(
+                &["scenario_id", "to"],
+                json!({"scenario_id": s(), "to": s(), "total_calls": i()}),
+            ))
+            .reply(201, "the job", obj(&["job_id", "job"], json!({"job_id": s(), "job": r("Job")})))
+    }),
     ("GET", "/scenarios", || {
         op("Stored scenarios' metadata").reply(
             200,

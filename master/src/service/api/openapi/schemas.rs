@@ -148,6 +148,31 @@ pub(super) fn components() -> Map<String, Value> {
     }
     let mut client_required: Vec<&str> = common.to_vec();
     client_required.extend(["remote_ip", "remote_port", "rate", "duration_ms"]);
+    let gateway_props = json!({
+        "id": t(S), "name": t(S), "enabled": t("boolean"), "domain": t(S),
+        "addr": {"type": S, "description": "The registrar, host[:port] (5060); empty: domain."},
+        "transport": {"type": S, "description": "udp only in this build."},
+        "username": t(S),
+        "password": {"type": S, "description": "Answered as \"***\"; on PUT, empty or \"***\" keeps the stored one."},
+        "register_user": t(S), "register": t("boolean"), "advertised_ip": t(S),
+        "local_ip": t(S), "register_expires": t(I),
+        "keepalive_seconds": {"type": I, "description": "OPTIONS keep-alive period, s; -1: none."},
+        "contact_port": t(I), "armed_scenario_id": t(S), "originate_scenario_id": t(S),
+        "originate_to": t(S), "originate_calls": t(I), "notes": t(S),
+        "created_at": t(S), "updated_at": t(S),
+    });
+    let gateway_required: Vec<&str> = gateway_props
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    put(
+        "GatewayProfile",
+        obj(&gateway_required, gateway_props.clone()),
+    );
+    put(
+        "ListedGateway",
+        json!({"allOf": [r("GatewayProfile"), obj(&["runtime"], json!({"runtime": r("Runtime")}))]}),
+    );
     put("ServerProfile", obj(&common, server_props.clone()));
     put("ClientProfile", obj(&client_required, client_props.clone()));
     // Requests: every field has a default; `runtime` (from a GET) is accepted and ignored.
@@ -159,6 +184,7 @@ pub(super) fn components() -> Map<String, Value> {
     };
     put("ServerProfileRequest", request(server_props));
     put("ClientProfileRequest", request(client_props));
+    put("GatewayProfileRequest", request(gateway_props));
     put(
         "Runtime",
         obj(

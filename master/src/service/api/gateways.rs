@@ -1,0 +1,352 @@
+//! `/gateways`: REGISTER gateway profiles (spec §5.14) — CRUD, Arm and Originate.
+//!
+//! A profile is an account at a registrar. Arm starts a gateway job that keeps the
+//! account registered from its UAS socket and answers the registrar's INVITEs with a UAS
+//! scenario; Originate starts a gateway job that places calls through the registrar with
+//! the account. Passwords are never returned (`***`); a PUT whose password is empty or
+//! `***` keeps the stored one. Must not: resolve jobs (`resolve::gateway` does).
+
+use serde::{Deserialize, Serialize};
+
+use super::profiles::{self, Resource, listed};
+use super::{ApiError, Call, Ctx, Reply};
+use crate::service::paths::check_name;
+use crate::service::resolve::request::{GatewayIntent, StartRequest};
+use crate::service::store::jobs::{Job, ProfileKind};
+use crate::service::store::profiles::{GatewayProfile, ProfileDir};
+
+/// What a password reads as in every answer.
+const MASK: &str = "***";
+
+impl Resource for GatewayProfile {
+    fn dir(ctx: &Ctx) -> &ProfileDir<Self> {
+        &ctx.store.gateways
+    }
+    fn check(&mut self) -> Result<(), ApiError> {
+        check(self)
+    }
+    fn set_id(&mut self, id: &str) {
+        self.id = id.to_string();
+    }
+}
+
+fn check(p: &mut GatewayProfile) -> Result<(), ApiError> {
+    check_name(&p.id).map_err(|e| ApiError::field("id", e))?;
+    if p.name.is_empty() {
+        p.name = p.id.clone();
+    }
+    if p.name.len() > 200 {
+        return Err(ApiError::field("name", "must be at most 200 bytes"));
+    }
+    if p.transport.is_empty() {
+        p.transport = "udp".into();
+    }
+    if !p.transport.eq_ignore_ascii_case("udp") {
+        return Err(ApiError::field(
+            "transport",
+            format!(
+                "\"{}\": the REGISTER gateway runs over udp only in this build",
+                p.transport
+            ),
+        ));
+    }
+    for (field, v) in [
+        ("domain", &p.domain),
+        ("addr", &p.addr),
+        ("username", &p.username),
+        ("register_user", &p.register_user),
+        ("originate_to", &p.originate_to),
+    ] {
+        if v.len() > 253
+            || v.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        {
+            return Err(ApiError::field(
+                field,
+                "must be at most 253 bytes without spaces, control characters or /",
+            ));
+        }
+    }
+    if p.password.chars().any(|c| c == '\r' || c == '\n') {
+        return Err(ApiError::field("password", "must not contain a line break"));
+    }
+    for (field, v) in [
+        ("advertised_ip", &p.advertised_ip),
+        ("local_ip", &p.local_ip),
+    ] {
+        if !v.is_empty() && v.parse::<std::net::IpAddr>().is_err() {
+            return Err(ApiError::field(
+                field,
+                format!("\"{v}\" is not an IP address"),
+            ));
+        }
+    }
+    if p.register && (p.domain.is_empty() || (p.username.is_empty() && p.register_user.is_empty()))
+    {
+        return Err(ApiError::field(
+            if p.domain.is_empty() {
+                "domain"
+            } else {
+                "username"
+            },
+            "a gateway that registers needs a domain and a username (or register_user)",
+        ));
+    }
+    if p.register_expires == 0 {
+        p.register_expires = 300;
+    }
+    if p.keepalive_seconds < -1 {
+        return Err(ApiError::field(
+            "keepalive_seconds",
+            "must be -1 (off) or a number of seconds ≥ 0",
+        ));
+    }
+    Ok(())
+}
+
+/// The profile as answered: its password masked.
+fn masked(mut p: GatewayProfile) -> GatewayProfile {
+    if !p.password.is_empty() {
+        p.password = MASK.into();
+    }
+    p
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("gateway profile \"{id}\" not found"))
+}
+
+#[derive(Serialize)]
+struct GatewayList {
+    gateways: Vec<profiles::Listed<GatewayProfile>>,
+}
+
+/// `GET /gateways`.
+pub(super) fn list(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let all = ctx.store.gateways.list().into_iter().map(masked).collect();
+    let gateways = listed(ctx, ProfileKind::Gateway, all)?;
+    Reply::ok(&GatewayList { gateways })
+}
+
+/// `GET /gateways/{id}`.
+pub(super) fn get(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id");
+    let p = ctx.store.gateways.get(id).ok_or_else(|| not_found(id))?;
+    Reply::ok(&masked(p))
+}
+
+/// `POST /gateways`.
+pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let mut p: GatewayProfile = profiles::body_for(call, None)?;
+    if p.password == MASK {
+        return Err(ApiError::field(
+            "password",
+            "\"***\" is the mask, not a password",
+        ));
+    }
+    p.check()?;
+    let p = ctx.store.gateways.create(p, &profiles::now())?;
+    profiles::audit::<GatewayProfile>(ctx, call, "create", &p.id)?;
+    Reply::json(201, &masked(p))
+}
+
+/// `PUT /gateways/{id}`: an empty or `***` password keeps the stored one.
+pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let mut p: GatewayProfile = profiles::body_for(call, Some(&id))?;
+    if p.password.is_empty() || p.password == MASK {
+        let old = ctx.store.gateways.get(&id).ok_or_else(|| not_found(&id))?;
+        p.password = old.password;
+    }
+    p.check()?;
+    let p = ctx.store.gateways.update(p, &profiles::now())?;
+    profiles::audit::<GatewayProfile>(ctx, call, "update", &p.id)?;
+    Reply::ok(&masked(p))
+}
+
+/// `DELETE /gateways/{id}`.
+pub(super) fn delete(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    profiles::delete::<GatewayProfile>(ctx, call)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArmBody {
+    scenario_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OriginateBody {
+    scenario_id: String,
+    to: String,
+    #[serde(default)]
+    total_calls: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Started {
+    job_id: String,
+    job: Job,
+}
+
+/// Saves what was armed or originated, then starts the gateway job.
+fn start(
+    ctx: &Ctx,
+    call: &mut Call<'_, '_>,
+    mut p: GatewayProfile,
+    intent: GatewayIntent,
+    scenario_id: String,
+) -> Result<Reply, ApiError> {
+    if scenario_id.is_empty() {
+        return Err(ApiError::field("scenario_id", "names the scenario to run"));
+    }
+    check_name(&scenario_id).map_err(|e| ApiError::field("scenario_id", e))?;
+    let id = p.id.clone();
+    match intent {
+        GatewayIntent::Arm => p.armed_scenario_id.clone_from(&scenario_id),
+        GatewayIntent::Originate => p.originate_scenario_id.clone_from(&scenario_id),
+    }
+    // Checked as a PUT would be, then kept, so the console shows what runs.
+    p.check()?;
+    ctx.store.gateways.update(p, &profiles::now())?;
+    let req = StartRequest {
+        profile_id: id.clone(),
+        profile_kind: ProfileKind::Gateway,
+        scenario_id,
+        created_by: call.who()?.username.clone(),
+        gateway_intent: Some(intent),
+        ..StartRequest::default()
+    };
+    let job = super::jobs::start_job(ctx, req)?;
+    let verb = match intent {
+        GatewayIntent::Arm => "arm",
+        GatewayIntent::Originate => "originate",
+    };
+    ctx.audit(
+        call.who()?,
+        &format!("gateway.{verb}"),
+        &id,
+        serde_json::json!({"job_id": job.id, "scenario_id": job.scenario_id}),
+    )?;
+    Reply::json(
+        201,
+        &Started {
+            job_id: job.id.clone(),
+            job,
+        },
+    )
+}
+
+/// `PUT /gateways/{id}/arm {scenario_id}`: a gateway job answering the registrar's
+/// INVITEs with that UAS scenario (and registering when the profile says so).
+pub(super) fn arm(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let p = ctx.store.gateways.get(&id).ok_or_else(|| not_found(&id))?;
+    let body: ArmBody = call.json()?;
+    start(ctx, call, p, GatewayIntent::Arm, body.scenario_id)
+}
+
+/// `POST /gateways/{id}/originate {scenario_id, to, total_calls?}`: a gateway job
+/// calling `to` through the registrar with the account.
+pub(super) fn originate(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let mut p = ctx.store.gateways.get(&id).ok_or_else(|| not_found(&id))?;
+    let body: OriginateBody = call.json()?;
+    if body.to.is_empty() {
+        return Err(ApiError::field("to", "names the callee (a user or number)"));
+    }
+    p.originate_to = body.to;
+    p.originate_calls = body.total_calls.unwrap_or(1).max(1);
+    start(ctx, call, p, GatewayIntent::Originate, body.scenario_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> GatewayProfile {
+        GatewayProfile {
+            id: "g1".into(),
+            domain: "pbx.test".into(),
+            username: "alice".into(),
+            ..GatewayProfile::default()
+        }
+    }
+
+    #[test]
+    fn bad_profiles_are_refused_naming_the_field() {
+        let cases = [
+            (
+                GatewayProfile {
+                    transport: "tcp".into(),
+                    ..profile()
+                },
+                "transport",
+            ),
+            (
+                GatewayProfile {
+                    domain: String::new(),
+                    ..profile()
+                },
+                "domain",
+            ),
+            (
+                GatewayProfile {
+                    username: String::new(),
+                    ..profile()
+                },
+                "username",
+            ),
+            (
+                GatewayProfile {
+                    advertised_ip: "nope".into(),
+                    ..profile()
+                },
+                "advertised_ip",
+            ),
+            (
+                GatewayProfile {
+                    keepalive_seconds: -2,
+                    ..profile()
+                },
+                "keepalive_seconds",
+            ),
+            (
+                GatewayProfile {
+                    addr: "a b".into(),
+                    ..profile()
+                },
+                "addr",
+            ),
+            (
+                GatewayProfile {
+                    password: "x\r\nVia: y".into(),
+                    ..profile()
+                },
+                "password",
+            ),
+        ];
+        for (mut p, field) in cases {
+            match check(&mut p) {
+                Err(ApiError::BadRequest(m)) => {
+                    assert!(m.starts_with(&format!("{field}:")), "{field}: {m}")
+                }
+                other => panic!("{field}: expected a 400, got {other:?}"),
+            }
+        }
+        let mut ok = profile();
+        check(&mut ok).unwrap();
+        assert_eq!((ok.name.as_str(), ok.register_expires), ("g1", 300));
+    }
+
+    #[test]
+    fn the_password_is_masked_in_answers() {
+        let p = GatewayProfile {
+            password: "secret".into(),
+            ..profile()
+        };
+        assert_eq!(masked(p).password, MASK);
+        assert_eq!(masked(profile()).password, "");
+    }
+}

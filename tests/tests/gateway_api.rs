@@ -1,0 +1,196 @@
+//! REGISTER gateway profiles over `/api/v2/gateways` against a real registrar (Kamailio
+//! with registrar, usrloc and auth; `tests/kamailio/registrar.cfg.in`): a profile is
+//! created (its password never comes back), Arm starts a gateway job that registers and
+//! answers the registrar's INVITEs with the built-in `uas` (SIPp's uac calls the AOR
+//! through Kamailio and succeeds), Originate starts a UAC job that calls the AOR through
+//! the registrar and reaches the armed job, and stopping the armed job removes the
+//! binding (`Expires: 0`: Kamailio answers 404 again). What the gateway cannot do is
+//! refused with 400 naming the field, creating no job.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
+
+mod api_support;
+mod jobs_support;
+#[path = "../kamailio/mod.rs"]
+mod kamailio;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use api_support::Master;
+use gossipper_e2e::{free_port, run, sipp_bin, tail};
+use jobs_support::*;
+use kamailio::Kamailio;
+use serde_json::json;
+
+/// SIPp's uac calling alice@gw.test through Kamailio once; its exit code.
+fn call_alice(dir: &Path, kport: u16) -> (Option<i32>, String) {
+    let (status, out, err) = run(
+        "sipp uac",
+        Command::new(sipp_bin()).current_dir(dir).args([
+            "-sn",
+            "uac",
+            "-s",
+            "alice",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+            "-m",
+            "1",
+            "-timeout",
+            "10s",
+            "-recv_timeout",
+            "4000",
+            "-nostdin",
+            &format!("127.0.0.1:{kport}"),
+        ]),
+        Duration::from_secs(20),
+    );
+    (status.code(), format!("{}\n{}", tail(&out), tail(&err)))
+}
+
+#[test]
+fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unregisters() {
+    let m = Master::start("gateway-api");
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    let k = Kamailio::start_registrar(&m.data_dir, "gw.test", "s3cret");
+
+    // Refused by field, nothing stored.
+    for (body, field) in [
+        (
+            json!({"id": "g0", "domain": "gw.test", "username": "alice", "transport": "tcp"}),
+            "transport",
+        ),
+        (json!({"id": "g0", "username": "alice"}), "domain"),
+        (
+            json!({"id": "g0", "domain": "gw.test", "username": "alice", "advertised_ip": "x"}),
+            "advertised_ip",
+        ),
+        (
+            json!({"id": "g0", "domain": "gw.test", "username": "alice", "bogus": 1}),
+            "bogus",
+        ),
+    ] {
+        let r = m.json("POST", "/api/v2/gateways", Some(tk), &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        assert!(r.error().contains(field), "{field}: {}", r.error());
+    }
+
+    let r = m.json(
+        "POST",
+        "/api/v2/gateways",
+        Some(tk),
+        &json!({"id": "g1", "domain": "gw.test", "addr": format!("127.0.0.1:{}", k.udp_port),
+                "username": "alice", "password": "s3cret", "advertised_ip": "127.0.0.1",
+                "local_ip": "127.0.0.1", "register_expires": 60, "keepalive_seconds": -1}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["password"], "***");
+    let list = m.get("/api/v2/gateways", Some(tk)).json();
+    assert_eq!(list["gateways"][0]["password"], "***", "{list}");
+    assert_eq!(list["gateways"][0]["runtime"]["status"], "idle", "{list}");
+    // A PUT with the mask keeps the stored password (the arm below registers with it).
+    let mut p = r.json();
+    p["notes"] = json!("lab PBX");
+    let r = m.json("PUT", "/api/v2/gateways/g1", Some(tk), &p);
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Arm with a UAC scenario, originate with a UAS one: 400 naming scenario_id, no job.
+    let r = m.json(
+        "PUT",
+        "/api/v2/gateways/g1/arm",
+        Some(tk),
+        &json!({"scenario_id": "uac"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.error().starts_with("scenario_id:"), "{}", r.error());
+    let r = m.json(
+        "POST",
+        "/api/v2/gateways/g1/originate",
+        Some(tk),
+        &json!({"scenario_id": "uas", "to": "alice"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.error().starts_with("scenario_id:"), "{}", r.error());
+    let r = m.json(
+        "PUT",
+        "/api/v2/gateways/nope/arm",
+        Some(tk),
+        &json!({"scenario_id": "uas"}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(m.get("/api/v2/jobs", Some(tk)).json()["total"], 0);
+
+    // Arm: registered, and SIPp's call through Kamailio reaches the armed uas.
+    let r = m.json(
+        "PUT",
+        "/api/v2/gateways/g1/arm",
+        Some(tk),
+        &json!({"scenario_id": "uas"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let armed = r.json()["job_id"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["job"]["profile_kind"], "gateway");
+    wait_job(&m, tk, &armed, Duration::from_secs(15), running);
+    let start = Instant::now();
+    loop {
+        let (code, out) = call_alice(&m.data_dir, k.udp_port);
+        if code == Some(0) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no call reached the armed gateway in 10 s ({code:?}):\n{out}\nkamailio:\n{}",
+            k.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let g = m.get("/api/v2/gateways/g1", Some(tk)).json();
+    assert_eq!(g["armed_scenario_id"], "uas", "{g}");
+
+    // Originate: our uac calls alice through the registrar, which routes to the armed job.
+    let r = m.json(
+        "POST",
+        "/api/v2/gateways/g1/originate",
+        Some(tk),
+        &json!({"scenario_id": "uac", "to": "alice", "total_calls": 3}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let orig = r.json()["job_id"].as_str().unwrap().to_string();
+    let j = wait_job(&m, tk, &orig, Duration::from_secs(30), finished);
+    assert_eq!(j["status"], "succeeded", "{j}\nkamailio:\n{}", k.log_tail());
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            m.data_dir
+                .join(format!("artifacts/jobs/{orig}/summary.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["success_calls"], 3, "{summary}");
+
+    // Stop the armed job: Expires 0, and the AOR is gone at Kamailio at once.
+    let r = m.json(
+        "POST",
+        &format!("/api/v2/jobs/{armed}/stop"),
+        Some(tk),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_job(&m, tk, &armed, Duration::from_secs(15), finished);
+    let log = std::fs::read_to_string(
+        m.data_dir
+            .join(format!("artifacts/jobs/{armed}/worker.log")),
+    )
+    .unwrap_or_default();
+    assert!(log.contains("gateway: \"alice\" registered"), "{log}");
+    assert!(
+        log.contains("gateway: \"alice\" unregistered (Expires 0)"),
+        "{log}"
+    );
+    let (code, out) = call_alice(&m.data_dir, k.udp_port);
+    assert_eq!(code, Some(1), "a call after the Expires 0 must fail: {out}");
+}
