@@ -116,3 +116,110 @@ impl Endpoint {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::call::TxQueue;
+    use crate::call::inject::InjectData;
+    use crate::endpoint::{Budget, Event};
+    use crate::load::Pacer;
+    use crate::register::RegisterSpec;
+    use crate::sim;
+
+    const REGISTRAR: &str = "127.0.0.1:5080";
+
+    fn sent(core: &mut Endpoint) -> Vec<(SocketAddr, String)> {
+        let mut tx = TxQueue::default();
+        let mut all = Vec::new();
+        while core.poll_transmit(&mut tx) {
+            for t in &tx.items {
+                all.push((t.dest, String::from_utf8_lossy(tx.bytes(t)).into_owned()));
+            }
+            tx.clear();
+        }
+        all
+    }
+
+    fn ok_to(req: &str) -> Vec<u8> {
+        let mut r = String::from("SIP/2.0 200 OK\r\n");
+        for l in req.lines() {
+            if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+                .iter()
+                .any(|h| l.starts_with(h))
+            {
+                r.push_str(l);
+                r.push_str("\r\n");
+            }
+        }
+        r.push_str("Expires: 60\r\nContent-Length: 0\r\n\r\n");
+        r.into_bytes()
+    }
+
+    #[test]
+    fn the_shard_registers_routes_the_answers_and_waits_for_the_expires_0_to_finish() {
+        let t0 = sim::epoch();
+        let wall = SystemTime::UNIX_EPOCH;
+        let local: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let registrar: SocketAddr = REGISTRAR.parse().unwrap();
+        let mut core = Endpoint::new(
+            0,
+            1,
+            sim::builtin("uas"),
+            sim::env(local, None, t0),
+            7,
+            InjectData::default(),
+            Pacer::new(0.0, t0),
+            Budget {
+                remaining: None,
+                limit: 10,
+            },
+        );
+        core.set_registration(Registration::new(
+            RegisterSpec {
+                registrar,
+                domain: "pbx.test".into(),
+                user: "alice".into(),
+                auth_user: "alice".into(),
+                password: "pw".into(),
+                contact: local,
+                expires_s: 60,
+                keepalive_s: 0,
+                retry_s: 15,
+            },
+            1,
+        ));
+        assert_eq!(core.gateway_registered(), Some(false));
+        core.handle_timeout(t0, wall);
+        let out = sent(&mut core);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, registrar);
+        assert!(out[0].1.starts_with("REGISTER sip:pbx.test SIP/2.0"));
+        core.handle_datagram(t0, wall, &ok_to(&out[0].1), registrar);
+        assert_eq!(core.gateway_registered(), Some(true));
+        assert_eq!(core.live_calls(), 0, "the 200 made no call");
+        let events: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Shard(ShardEvent::Log(t)) if t.contains("registered (Expires 60 s)"))),
+            "{events:?}"
+        );
+        // The refresh is due at 54 s.
+        assert_eq!(core.poll_timeout(), Some(t0 + Duration::from_secs(54)));
+
+        // Stop: the Expires 0 goes out, and the shard is not done until it is answered.
+        let t1 = t0 + Duration::from_secs(1);
+        core.stop();
+        assert!(!core.done());
+        assert_eq!(core.poll_timeout(), Some(t0), "at once");
+        core.handle_timeout(t1, wall);
+        let out = sent(&mut core);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1.contains("\r\nExpires: 0\r\n"), "{}", out[0].1);
+        assert!(!core.done());
+        core.handle_datagram(t1, wall, &ok_to(&out[0].1), registrar);
+        assert!(core.done());
+    }
+}

@@ -42,7 +42,10 @@ const UNREGISTER_GIVE_UP: Duration = Duration::from_secs(3);
 /// short Expires (a few seconds) refresh before the binding lapses: 90 % of the grant,
 /// never sooner than 1 s.
 const MIN_REFRESH: Duration = Duration::from_secs(1);
-/// Challenges answered in a row before the credentials are called wrong.
+/// The longest Expires a 423's Min-Expires may ask for (one day).
+const MAX_EXPIRES_S: u32 = 86_400;
+/// Challenges answered in a row before the credentials are called wrong (and 423s
+/// followed in a row).
 const MAX_CHALLENGES: u8 = 2;
 
 /// One account to keep registered (a gateway profile, resolved).
@@ -130,12 +133,17 @@ pub struct Registration {
     events: VecDeque<RegisterEvent>,
     /// The Expires granted by the last 2xx.
     granted_s: u32,
+    /// The Expires asked for: the spec's, raised by a 423's Min-Expires.
+    ask_s: u32,
+    /// 423 answers followed in this attempt.
+    too_brief: u8,
 }
 
 impl Registration {
     /// A registration for `spec`; `seed` makes the Call-ID, tag and branches unique
     /// (the shard's RNG gives it).
     pub fn new(spec: RegisterSpec, seed: u64) -> Registration {
+        let spec_expires = spec.expires_s;
         Registration {
             call_id: format!(
                 "gw-{seed:016x}-{}@{}",
@@ -155,6 +163,8 @@ impl Registration {
             out: VecDeque::new(),
             events: VecDeque::new(),
             granted_s: 0,
+            ask_s: spec_expires,
+            too_brief: 0,
         }
     }
 
@@ -187,7 +197,7 @@ impl Registration {
     /// Sends the first REGISTER (a no-op once started).
     pub fn start(&mut self, now: Instant) {
         if self.phase == Phase::Idle {
-            self.send_register(now, self.spec.expires_s, None);
+            self.send_register(now, self.ask_s, None);
         }
     }
 
@@ -235,11 +245,7 @@ impl Registration {
                 && self.challenges < MAX_CHALLENGES
             {
                 self.challenges += 1;
-                let expires = if unregistering {
-                    0
-                } else {
-                    self.spec.expires_s
-                };
+                let expires = if unregistering { 0 } else { self.ask_s };
                 self.send_register(now, expires, Some((status == 407, challenge)));
                 return;
             }
@@ -252,6 +258,22 @@ impl Registration {
                 format!("{status} without a Digest challenge")
             };
             return self.fail(now, status, reason);
+        }
+        // 423 Interval Too Brief (RFC 3261 §10.3 step 7): ask again for its Min-Expires.
+        if status == 423 && !unregistering {
+            let min = msg
+                .header_by_name(b"Min-Expires")
+                .and_then(parse_u32)
+                .filter(|m| *m > self.ask_s && *m <= MAX_EXPIRES_S);
+            if let Some(min) = min
+                && self.too_brief < MAX_CHALLENGES
+            {
+                self.too_brief += 1;
+                self.ask_s = min;
+                self.challenges = 0;
+                self.send_register(now, min, None);
+                return;
+            }
         }
         if unregistering {
             self.phase = Phase::Done;
@@ -304,7 +326,8 @@ impl Registration {
         }
         if self.due(now, Timer::Next) && matches!(self.phase, Phase::Registered | Phase::Waiting) {
             self.challenges = 0;
-            self.send_register(now, self.spec.expires_s, None);
+            self.too_brief = 0;
+            self.send_register(now, self.ask_s, None);
         }
         if self.due(now, Timer::Keepalive) {
             if matches!(self.phase, Phase::Registered | Phase::Registering) {
@@ -372,7 +395,7 @@ impl Registration {
             .and_then(parse_u32);
         from_contact
             .or_else(|| msg.header(HeaderName::Expires).and_then(parse_u32))
-            .unwrap_or(self.spec.expires_s)
+            .unwrap_or(self.ask_s)
     }
 
     fn contact_uri(&self) -> String {

@@ -301,3 +301,39 @@ fn stale_and_foreign_responses_are_ignored() {
     assert!(events(&mut r).is_empty());
     assert!(!r.registered());
 }
+
+#[test]
+fn a_423_is_answered_with_its_min_expires_and_refreshes_keep_it() {
+    let t0 = crate::sim::epoch();
+    let mut r = Registration::new(spec(), 10);
+    r.start(t0);
+    let req = sent(&mut r).remove(0);
+    assert_eq!(header(&req, "Expires"), Some("4"));
+    feed(
+        &mut r,
+        t0,
+        &answer(&req, "423 Interval Too Brief", "Min-Expires: 60\r\n"),
+    );
+    let again = sent(&mut r);
+    assert_eq!(again.len(), 1);
+    assert_eq!(header(&again[0], "Expires"), Some("60"));
+    assert!(events(&mut r).is_empty(), "not a failure");
+    feed(&mut r, t0, &answer(&again[0], "200 OK", ""));
+    assert_eq!(
+        events(&mut r),
+        [RegisterEvent::Registered { expires_s: 60 }]
+    );
+    r.handle_timeout(t0 + Duration::from_secs(54));
+    let refresh = sent(&mut r);
+    assert_eq!(header(&refresh[0], "Expires"), Some("60"));
+    // A Min-Expires that does not raise the ask (or is absurd) fails the attempt.
+    feed(
+        &mut r,
+        t0 + Duration::from_secs(54),
+        &answer(&refresh[0], "423 Interval Too Brief", "Min-Expires: 30\r\n"),
+    );
+    match events(&mut r).as_slice() {
+        [RegisterEvent::Failed { status: 423, .. }] => {}
+        other => panic!("{other:?}"),
+    }
+}
