@@ -74,6 +74,13 @@ fn a_hand_written_spec_runs_headless_against_sipp() {
     }
 }
 
+/// A spec whose engine (`engine` JSON members) registers `user` at a silent registrar.
+fn gateway_spec(engine: &str, user: &str) -> String {
+    format!(
+        r#"{{"kind":"gossipper_job_spec","version":1,"job_id":"j","artifacts_dir":"/tmp/x","run":{{"engine":{{{engine},"local_ip":"127.0.0.1","register":{{"registrar":"127.0.0.1:9","domain":"d.test","user":"{user}","auth_user":"a","password":"p","contact":"0.0.0.0:0","expires_s":60,"keepalive_s":0,"retry_s":15}}}}}}}}"#
+    )
+}
+
 #[test]
 fn a_spec_the_worker_cannot_run_is_refused_naming_what_is_wrong() {
     let dir = scratch_dir("worker-refused");
@@ -93,6 +100,22 @@ fn a_spec_the_worker_cannot_run_is_refused_naming_what_is_wrong() {
         (
             r#"{"job_id":"j1","data_dir":"/d","profile_id":"s1","profile_kind":"server","artifacts_dir":"/d/artifacts/jobs/j1"}"#,
             "\"kind\" is missing",
+        ),
+        // The REGISTER gateway: UDP only, a UAS scenario, header-safe names.
+        (
+            &gateway_spec(
+                r#""transport":"t1","scenario":{"builtin":"uas"}"#,
+                "alice",
+            ),
+            "transport: the REGISTER gateway runs over UDP only",
+        ),
+        (
+            &gateway_spec(r#""scenario":{"builtin":"uac"}"#, "alice"),
+            "needs a UAS scenario",
+        ),
+        (
+            &gateway_spec(r#""scenario":{"builtin":"uas"}"#, "al<ice"),
+            "register.user: must be non-empty",
         ),
     ];
     for (i, (text, needle)) in cases.iter().enumerate() {

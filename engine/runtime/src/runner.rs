@@ -259,6 +259,31 @@ fn check_register(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> {
             "transport: the REGISTER gateway runs over UDP only (a u1 listener)".into(),
         ));
     }
+    if let Some(g) = &spec.register {
+        // These go into the request line, From/To, Contact and the Digest header.
+        for (field, v) in [
+            ("register.domain", &g.domain),
+            ("register.user", &g.user),
+            ("register.auth_user", &g.auth_user),
+        ] {
+            if v.is_empty()
+                || v.chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "\"<>;,@\\/".contains(c))
+            {
+                return Err(RunError::Refused(format!(
+                    "{field}: must be non-empty, without spaces, control characters or any of \" < > ; , @ \\ /"
+                )));
+            }
+        }
+        if g.password
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+        {
+            return Err(RunError::Refused(
+                "register.password: must not contain control characters, \" or \\".into(),
+            ));
+        }
+    }
     if sc.role != Role::Server {
         return Err(RunError::Refused(
             "scenario_id: a gateway armed to receive calls needs a UAS scenario (one that starts with <recv request=\"INVITE\">)".into(),
@@ -443,6 +468,7 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
     let spec = &seg_spec;
     let stream_kind = StreamKind::of(spec.transport);
     let sc = Arc::new(checked_scenario(spec)?);
+    check_register(spec, &sc)?;
     // issue 8: every media file is read now; a bad one fails the load, naming it.
     let media_lib = load_media(spec, &sc)?;
     let mut inject = InjectData::default();

@@ -15,6 +15,10 @@ use crate::service::resolve::request::{GatewayIntent, StartRequest};
 use crate::service::store::jobs::{Job, ProfileKind};
 use crate::service::store::profiles::{GatewayProfile, ProfileDir};
 
+/// Characters a user, domain or address may not hold (they would end a quoted string,
+/// a URI or a header parameter).
+const FORBIDDEN: &str = "/\"<>;,@\\";
+
 /// What a password reads as in every answer.
 const MASK: &str = "***";
 
@@ -57,18 +61,25 @@ fn check(p: &mut GatewayProfile) -> Result<(), ApiError> {
         ("register_user", &p.register_user),
         ("originate_to", &p.originate_to),
     ] {
+        // These go into the request line, From/To, Contact and the Digest header.
         if v.len() > 253
             || v.chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+                .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
         {
             return Err(ApiError::field(
                 field,
-                "must be at most 253 bytes without spaces, control characters or /",
+                "must be at most 253 bytes without spaces, control characters or any of / \" < > ; , @ \\",
             ));
         }
     }
-    if p.password.chars().any(|c| c == '\r' || c == '\n') {
-        return Err(ApiError::field("password", "must not contain a line break"));
+    if p.password
+        .chars()
+        .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(ApiError::field(
+            "password",
+            "must not contain control characters, \" or \\",
+        ));
     }
     for (field, v) in [
         ("advertised_ip", &p.advertised_ip),

@@ -80,7 +80,12 @@ pub(super) fn workers(
             format!("{count}: from 1 to {cap} (4 per core, at most {MAX_WORKERS})"),
         ));
     }
-    if count > 1 && matches!(kind, ProfileKind::Server | ProfileKind::Tool) {
+    if count > 1
+        && matches!(
+            kind,
+            ProfileKind::Server | ProfileKind::Tool | ProfileKind::Gateway
+        )
+    {
         return Err(ApiError::field(
             "workers",
             format!("a {} job runs in one worker", kind.as_str()),
