@@ -2,7 +2,8 @@
 //! auth (a plain-text password in its config). A `gossipper worker` armed with the
 //! built-in `uas` registers "alice" from its UAS socket with Digest; SIPp's uac calls
 //! the AOR through Kamailio, whose `lookup("location")` routes the INVITE to our socket,
-//! and the calls succeed. A 4 s Expires is refreshed (a second authorised REGISTER), and
+//! and the calls succeed. OPTIONS keep-alives leave from the same socket. A 4 s Expires
+//! is refreshed (a second authorised REGISTER), and
 //! on stop the `Expires: 0` removes the binding: the next call gets Kamailio's 404. A
 //! wrong password is reported by name in the worker's log and the job's error.
 
@@ -19,7 +20,13 @@ use kamailio::Kamailio;
 const DOMAIN: &str = "gw.test";
 
 /// Starts a worker armed with `uas`, registering alice with `password` at `registrar`.
-fn gateway(dir: &Path, registrar: u16, password: &str, expires_s: u32) -> (Proc, u16) {
+fn gateway(
+    dir: &Path,
+    registrar: u16,
+    password: &str,
+    expires_s: u32,
+    keepalive_s: u32,
+) -> (Proc, u16) {
     let port = free_port();
     let spec = serde_json::json!({
         "kind": "gossipper_job_spec",
@@ -40,7 +47,7 @@ fn gateway(dir: &Path, registrar: u16, password: &str, expires_s: u32) -> (Proc,
                 "password": password,
                 "contact": "0.0.0.0:0",
                 "expires_s": expires_s,
-                "keepalive_s": 0,
+                "keepalive_s": keepalive_s,
                 "retry_s": 15
             }
         }}
@@ -88,21 +95,27 @@ fn call_alice(dir: &Path, kport: u16, n: u32) -> (Option<i32>, String) {
     (status.code(), format!("{}\n{}", tail(&out), tail(&err)))
 }
 
-/// Kamailio's REGISTER lines (`xlog` in registrar.cfg.in): (cseq, expires).
-fn registers(k: &Kamailio) -> Vec<String> {
+/// Kamailio's request lines of `method` (`xlog` in registrar.cfg.in: method, URI,
+/// source, CSeq, Expires).
+fn requests(k: &Kamailio, method: &str) -> Vec<String> {
+    let needle = format!("REQ {method} ");
     std::fs::read_to_string(k.dir.join("kamailio.log"))
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("REQ REGISTER"))
+        .filter(|l| l.contains(&needle))
         .map(str::to_string)
         .collect()
+}
+
+fn registers(k: &Kamailio) -> Vec<String> {
+    requests(k, "REGISTER")
 }
 
 #[test]
 fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
     let dir = scratch_dir("gateway-kamailio");
     let k = Kamailio::start_registrar(&dir, DOMAIN, "s3cret");
-    let (worker, _port) = gateway(&dir, k.udp_port, "s3cret", 4);
+    let (worker, port) = gateway(&dir, k.udp_port, "s3cret", 4, 2);
 
     // Registered: a call to the AOR reaches the armed uas (bounded wait for the binding).
     let start = Instant::now();
@@ -139,6 +152,19 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
         "{:#?}",
         registers(&k)
     );
+    // OPTIONS keep-alives (every 2 s here) from the same socket as the REGISTERs.
+    let from = |l: &str| {
+        l.split(" from ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .map(str::to_string)
+    };
+    let options = requests(&k, "OPTIONS");
+    assert!(!options.is_empty(), "no keep-alive: {:#?}", registers(&k));
+    let uas = Some(format!("127.0.0.1:{port}"));
+    assert_eq!(from(&registers(&k)[0]), uas, "REGISTER from the UAS socket");
+    assert_eq!(from(&options[0]), uas, "{options:#?}");
+    assert!(options[0].contains("OPTIONS sip:gw.test "), "{options:#?}");
     // Still reachable after the refresh.
     let (code, out) = call_alice(&dir, k.udp_port, 1);
     assert_eq!(code, Some(0), "after the refresh: {out}");
@@ -173,7 +199,7 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
 fn a_wrong_password_is_reported_by_name() {
     let dir = scratch_dir("gateway-kamailio-badpw");
     let k = Kamailio::start_registrar(&dir, DOMAIN, "s3cret");
-    let (worker, _port) = gateway(&dir, k.udp_port, "wrong", 300);
+    let (worker, _port) = gateway(&dir, k.udp_port, "wrong", 300, 0);
     let start = Instant::now();
     while registers(&k).len() < 3 {
         assert!(

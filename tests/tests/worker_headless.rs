@@ -103,10 +103,7 @@ fn a_spec_the_worker_cannot_run_is_refused_naming_what_is_wrong() {
         ),
         // The REGISTER gateway: UDP only, a UAS scenario, header-safe names.
         (
-            &gateway_spec(
-                r#""transport":"t1","scenario":{"builtin":"uas"}"#,
-                "alice",
-            ),
+            &gateway_spec(r#""transport":"t1","scenario":{"builtin":"uas"}"#, "alice"),
             "transport: the REGISTER gateway runs over UDP only",
         ),
         (
