@@ -113,7 +113,7 @@ fn profiles_crud_keeps_created_at_and_lists_runtime() {
     .iter()
     .map(|c| json!({"transport": c, "local_ip": "127.0.0.1", "local_port": 0, "enabled": true}))
     .collect();
-    // A job runs one SIP listener: a second enabled SIP row is refused by name.
+    // Several SIP listeners are fine, a webrtc row beside them is refused by name.
     let r = m.json(
         "POST",
         "/api/v2/servers",
@@ -122,7 +122,7 @@ fn profiles_crud_keeps_created_at_and_lists_runtime() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(
-        r.error().starts_with("transports[1].enabled:"),
+        r.error().starts_with("transports[10].enabled:"),
         "{}",
         r.error()
     );

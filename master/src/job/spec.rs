@@ -36,9 +36,10 @@
 //! naming it. The master writes `file_access: confined` to the job's own folder; a spec
 //! that confines its job elsewhere than its `artifacts_dir` is refused.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use gossipper_engine::config::JobSpec;
+use gossipper_engine::config::{JobSpec, TransportMode};
 use gossipper_engine::files::{FileAccess, JobRoots};
 use serde::{Deserialize, Serialize};
 
@@ -92,6 +93,14 @@ pub(crate) struct Workers {
     /// The network namespace of each worker (`ip netns exec NAME`), one per worker, or
     /// none (all in the fan-out's namespace).
     pub(crate) netns: Vec<String>,
+    /// A server with several listeners (a profile's enabled SIP rows): worker `i` runs
+    /// the whole run on listener `i` instead of a segment of it (one per worker).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) listeners: Vec<Listener>,
+    /// This worker is one of a fan-out's listeners: it prints a `state` line before each
+    /// stats line, as a segment's worker does.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) listener_of_fanout: bool,
 }
 
 impl Default for Workers {
@@ -99,7 +108,51 @@ impl Default for Workers {
         Workers {
             count: 1,
             netns: Vec::new(),
+            listeners: Vec::new(),
+            listener_of_fanout: false,
         }
+    }
+}
+
+/// One listener of a multi-listener server job: the signalling settings its worker runs
+/// with (the rest of the run is the job's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Listener {
+    pub(crate) transport: TransportMode,
+    #[serde(default)]
+    pub(crate) local_ip: Option<IpAddr>,
+    #[serde(default)]
+    pub(crate) local_port: Option<u16>,
+    #[serde(default)]
+    pub(crate) ws_path: Option<String>,
+    #[serde(default)]
+    pub(crate) tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub(crate) tls_key: Option<PathBuf>,
+}
+
+impl Listener {
+    /// The listener `job` runs.
+    pub(crate) fn of(job: &JobSpec) -> Listener {
+        Listener {
+            transport: job.transport,
+            local_ip: job.local_ip,
+            local_port: job.local_port,
+            ws_path: job.ws_path.clone(),
+            tls_cert: job.tls_cert.clone(),
+            tls_key: job.tls_key.clone(),
+        }
+    }
+
+    /// Makes `job` run this listener.
+    pub(crate) fn apply(&self, job: &mut JobSpec) {
+        job.transport = self.transport;
+        job.local_ip = self.local_ip;
+        job.local_port = self.local_port;
+        job.ws_path.clone_from(&self.ws_path);
+        job.tls_cert.clone_from(&self.tls_cert);
+        job.tls_key.clone_from(&self.tls_key);
     }
 }
 
@@ -136,6 +189,13 @@ impl Workers {
                 bad.chars().take(64).collect::<String>()
             )));
         }
+        if !self.listeners.is_empty() && self.listeners.len() != self.count as usize {
+            return Some(count(format!(
+                "{}: {} listeners, one worker each",
+                self.count,
+                self.listeners.len()
+            )));
+        }
         if self.count == 1 {
             return None;
         }
@@ -144,6 +204,11 @@ impl Workers {
         };
         if job.segment.is_some() {
             return Some(count("run.engine.segment is already a segment".into()));
+        }
+        if !self.listeners.is_empty() {
+            // Each worker runs the whole run on its own listener: no segment arithmetic,
+            // and each binds its own address.
+            return None;
         }
         if let Some(field) = [
             ("max_calls", job.max_calls),
@@ -586,6 +651,42 @@ mod tests {
     }
 
     #[test]
+    fn listeners_run_one_worker_each_on_their_own_addresses() {
+        let mut f = engine_file();
+        let Run::Engine(job) = &mut f.run else {
+            unreachable!()
+        };
+        job.local_port = Some(5060);
+        let l = |port| Listener {
+            transport: TransportMode::UdpShared,
+            local_ip: None,
+            local_port: Some(port),
+            ws_path: None,
+            tls_cert: None,
+            tls_key: None,
+        };
+        f.workers = Workers {
+            count: 2,
+            netns: Vec::new(),
+            listeners: vec![l(5060), l(5062)],
+            ..Workers::default()
+        };
+        assert!(f.check().is_ok(), "fixed ports are each listener's own");
+        f.workers.count = 3;
+        assert!(
+            f.check()
+                .err()
+                .is_some_and(|e| e.to_string().contains("2 listeners, one worker each"))
+        );
+        let Run::Engine(job) = &f.run else {
+            unreachable!()
+        };
+        let mut j = (**job).clone();
+        l(5062).apply(&mut j);
+        assert_eq!(j.local_port, Some(5062));
+    }
+
+    #[test]
     fn workers_that_cannot_split_the_run_are_refused_by_field() {
         let with = |count, netns: &[&str], edit: &dyn Fn(&mut JobSpec)| {
             let mut f = engine_file();
@@ -596,6 +697,7 @@ mod tests {
             f.workers = Workers {
                 count,
                 netns: netns.iter().map(|n| n.to_string()).collect(),
+                ..Workers::default()
             };
             f.check().err().map(|e| e.to_string())
         };

@@ -1,6 +1,8 @@
 //! One job on N worker processes (issue 20): the spec's `"workers": {"count": N}` makes
 //! this worker a fan-out that starts N workers, each running segment `i/N` of the run
-//! (`gossipper_engine::segment`), and reports them as one job.
+//! (`gossipper_engine::segment`), and reports them as one job. A server with several
+//! listeners (`"workers": {"listeners": […]}`, a profile's enabled SIP rows, issue 18)
+//! fans out the same way: worker `i` runs the whole run on listener `i`.
 //!
 //! Owns: the workers' folders (`workers/<i>/`: spec.json, stats.jsonl, worker.log and
 //! the worker's own artifacts), their processes (each in its own process group, in
@@ -71,10 +73,16 @@ impl End {
 /// The spec of worker `i`: segment `i/N` of `spec`'s run, its files under `dir`.
 fn worker_spec(spec: &JobFile, job: &JobSpec, i: u32, dir: &Path, start_at: u64) -> JobFile {
     let mut job = job.clone();
-    job.segment = Some(Segment {
-        index: i,
-        count: spec.workers.count,
-    });
+    match spec.workers.listeners.get(i as usize) {
+        // A multi-listener server: the whole run on listener `i`.
+        Some(l) => l.apply(&mut job),
+        None => {
+            job.segment = Some(Segment {
+                index: i,
+                count: spec.workers.count,
+            });
+        }
+    }
     job.start_at_unix_ms = Some(start_at);
     if let FileAccess::Confined(roots) = &mut job.file_access {
         roots.job_dir = dir.to_path_buf();
@@ -85,7 +93,10 @@ fn worker_spec(spec: &JobFile, job: &JobSpec, i: u32, dir: &Path, start_at: u64)
         job.record_dir = Some(dir.join(rel));
     }
     let mut out = spec.clone();
-    out.workers = Workers::default();
+    out.workers = Workers {
+        listener_of_fanout: !spec.workers.listeners.is_empty(),
+        ..Workers::default()
+    };
     out.artifacts_dir = dir.to_path_buf();
     out.run = Run::Engine(Box::new(job));
     out

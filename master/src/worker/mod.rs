@@ -403,7 +403,7 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
     };
     let interval = Duration::from_millis(spec.stats_interval_ms);
     let mut obs = JobObserver::new(job_id, interval, lines, records, empty, signals, exporter);
-    obs.send_state = whole_job.segment.is_some();
+    obs.send_state = whole_job.segment.is_some() || spec.workers.listener_of_fanout;
     let report = match prepared.run(&mut obs) {
         Ok(r) => r,
         Err(e) => {

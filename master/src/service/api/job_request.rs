@@ -91,7 +91,11 @@ pub(super) fn workers(
             format!("a {} job runs in one worker", kind.as_str()),
         ));
     }
-    let w = Workers { count, netns };
+    let w = Workers {
+        count,
+        netns,
+        ..Workers::default()
+    };
     if let Some(why) = w.refusal(&Run::Engine(Box::default())) {
         return Err(ApiError::BadRequest(why.named("workers", "worker_netns")));
     }

@@ -94,13 +94,32 @@ fn check_common(id: &str, name: &mut String, rows: &[TransportSpec]) -> Result<(
     if name.len() > 200 {
         return Err(ApiError::field("name", "must be at most 200 bytes"));
     }
-    check_transports(rows)?;
-    check_one_sip_row(rows)
+    check_transports(rows)
 }
 
-/// A job runs one SIP listener (the engine binds one signalling transport per worker):
-/// a second enabled SIP row is refused by name, never ignored. A `webrtc` row is not a
-/// listener of its own (it carries the calls' media settings).
+/// A server's enabled SIP rows are its listeners (one worker each); a `webrtc` row next
+/// to several of them is refused by name (it would apply to one only).
+fn check_listeners(rows: &[TransportSpec]) -> Result<(), ApiError> {
+    let sip = rows
+        .iter()
+        .filter(|r| r.enabled && r.transport != "webrtc")
+        .count();
+    if sip > 1
+        && let Some(i) = rows
+            .iter()
+            .position(|r| r.enabled && r.transport == "webrtc")
+    {
+        return Err(ApiError::field(
+            &format!("transports[{i}].enabled"),
+            "a webrtc row next to several SIP listeners is not supported (keep one SIP row)",
+        ));
+    }
+    Ok(())
+}
+
+/// A client places its calls from one SIP row: a second enabled SIP row is refused by
+/// name, never ignored. A `webrtc` row is not a SIP row of its own (it carries the
+/// calls' media settings).
 fn check_one_sip_row(rows: &[TransportSpec]) -> Result<(), ApiError> {
     let mut sip = rows
         .iter()
@@ -110,7 +129,7 @@ fn check_one_sip_row(rows: &[TransportSpec]) -> Result<(), ApiError> {
         return Err(ApiError::field(
             &format!("transports[{second}].enabled"),
             format!(
-                "a profile runs one SIP listener in this build; transports[{first}] is already enabled (disable one: several listeners in one job are not supported)"
+                "a client profile places its calls from one SIP row; transports[{first}] is already enabled (disable one)"
             ),
         ));
     }
@@ -119,12 +138,14 @@ fn check_one_sip_row(rows: &[TransportSpec]) -> Result<(), ApiError> {
 
 fn check_server(p: &mut ServerProfile) -> Result<(), ApiError> {
     check_common(&p.id, &mut p.name, &p.transports)?;
+    check_listeners(&p.transports)?;
     p.source = "user".into();
     Ok(())
 }
 
 fn check_client(p: &mut ClientProfile) -> Result<(), ApiError> {
     check_common(&p.id, &mut p.name, &p.transports)?;
+    check_one_sip_row(&p.transports)?;
     if !p.rate.is_finite() || p.rate < 0.0 {
         return Err(ApiError::field("rate", "must be a number ≥ 0"));
     }
@@ -348,7 +369,17 @@ mod tests {
     }
 
     #[test]
-    fn a_second_enabled_sip_row_is_refused_by_name() {
+    fn a_server_takes_several_listeners_but_no_webrtc_row_beside_them() {
+        check_listeners(&[row("u1"), row("t1"), row("ws1")]).unwrap();
+        check_listeners(&[row("u1"), row("webrtc")]).unwrap();
+        match check_listeners(&[row("u1"), row("t1"), row("webrtc")]) {
+            Err(ApiError::BadRequest(m)) => assert!(m.starts_with("transports[2].enabled:"), "{m}"),
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_client_with_a_second_enabled_sip_row_is_refused_by_name() {
         let mut off = row("t1");
         off.enabled = false;
         check_one_sip_row(&[row("u1"), off, row("webrtc")]).unwrap();

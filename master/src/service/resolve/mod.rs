@@ -32,7 +32,7 @@ use gossipper_engine::scenario::builtin;
 use gossipper_engine::stats::thresholds;
 
 use crate::job::files;
-use crate::job::spec::{About, JobFile, Run};
+use crate::job::spec::{About, JobFile, Listener, Run, Workers};
 use crate::service::paths::{Layout, Place};
 use crate::service::store::files as store_files;
 use crate::service::store::jobs::ProfileKind;
@@ -84,6 +84,7 @@ pub(crate) fn resolve(
     place: &JobPlace,
     seed: u64,
 ) -> Result<JobFile, ResolveError> {
+    let mut listeners = Vec::new();
     let (about, run) = if req.profile_kind == ProfileKind::Tool {
         let job_exists = |id: &str| {
             matches!(
@@ -105,6 +106,7 @@ pub(crate) fn resolve(
         (about, Run::Tool(tool))
     } else {
         let (job, scenario_id) = engine(store, req, place, seed)?;
+        listeners = server_listeners(store, req, &job)?;
         let about = About {
             title: format!(
                 "gossipper job {} — {} {scenario_id}",
@@ -118,7 +120,76 @@ pub(crate) fn resolve(
         };
         (about, Run::Engine(Box::new(job)))
     };
-    Ok(JobFile::new(&place.id, &place.artifacts_dir, about, run))
+    let mut file = JobFile::new(&place.id, &place.artifacts_dir, about, run);
+    if !listeners.is_empty() {
+        file.workers = Workers {
+            count: u32::try_from(listeners.len()).unwrap_or(u32::MAX),
+            listeners,
+            ..Workers::default()
+        };
+    }
+    Ok(file)
+}
+
+/// A server profile's listeners when it has several enabled SIP rows (none otherwise):
+/// `job` (resolved on the first row) with each row's signalling settings. The job then
+/// runs one worker per listener, each the whole run (`worker::fanout`).
+fn server_listeners(
+    store: &Store,
+    req: &StartRequest,
+    job: &JobSpec,
+) -> Result<Vec<Listener>, ResolveError> {
+    if req.profile_kind != ProfileKind::Server {
+        return Ok(Vec::new());
+    }
+    let Some(p) = store.servers.get(&req.profile_id) else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(usize, &TransportSpec)> = p
+        .transports
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.enabled && r.transport != "webrtc")
+        .collect();
+    if rows.len() < 2 {
+        return Ok(Vec::new());
+    }
+    if let Some((i, _)) = p
+        .transports
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.enabled && r.transport == "webrtc")
+    {
+        return Err(ResolveError::Unsupported(format!(
+            "transports[{i}].enabled: a webrtc row next to several SIP listeners is not supported (keep one SIP row)"
+        )));
+    }
+    let o = &req.engine;
+    for (field, set) in [
+        ("engine.transport", o.transport.is_some()),
+        ("engine.local_ip", o.local_ip.is_some()),
+        ("engine.local_port", o.local_port.is_some()),
+    ] {
+        if set {
+            return Err(ResolveError::Refused {
+                field: field.into(),
+                problem: "the profile has several listeners; each takes its transport and address from its row".into(),
+            });
+        }
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows {
+        let mut j = job.clone();
+        apply_row(&mut j, Some(row)).map_err(|e| match e {
+            ResolveError::BadValue { field, problem } => bad(
+                field.replace("transports.", &format!("transports[{i}].")),
+                problem,
+            ),
+            other => other,
+        })?;
+        out.push(Listener::of(&j));
+    }
+    Ok(out)
 }
 
 fn bad(field: impl Into<String>, problem: impl Into<String>) -> ResolveError {
@@ -142,16 +213,21 @@ fn webrtc_row(rows: &[TransportSpec]) -> Option<&TransportSpec> {
 /// the job a WebRTC one (its calls' media: ICE servers, `prefers_pcma`, the address the
 /// call sockets bind to). A `webrtc` row alone signals over UDP on its own address and
 /// port. Returns whether the job is a WebRTC one.
-fn apply_rows(job: &mut JobSpec, rows: &[TransportSpec]) -> Result<bool, ResolveError> {
-    // A profile saved before the one-listener check: refused here too, never half-run.
-    if let Some(second) = rows
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.enabled && r.transport != "webrtc")
-        .nth(1)
+fn apply_rows(
+    job: &mut JobSpec,
+    rows: &[TransportSpec],
+    listeners: bool,
+) -> Result<bool, ResolveError> {
+    // A client profile saved before the one-row check: refused here too, never half-run.
+    if !listeners
+        && let Some(second) = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.enabled && r.transport != "webrtc")
+            .nth(1)
     {
         return Err(ResolveError::Unsupported(format!(
-            "transports[{}].enabled: a profile runs one SIP listener in this build; several enabled SIP rows in one job are not supported",
+            "transports[{}].enabled: a client profile places its calls from one SIP row; several enabled SIP rows are not supported",
             second.0
         )));
     }
@@ -440,7 +516,7 @@ fn engine(
                 .servers
                 .get(&spec.profile_id)
                 .ok_or_else(|| not_found("server"))?;
-            let webrtc = apply_rows(&mut job, &p.transports)?;
+            let webrtc = apply_rows(&mut job, &p.transports, true)?;
             if p.max_concurrent > 0 {
                 job.call_limit = Some(u64::from(p.max_concurrent));
             }
@@ -451,7 +527,7 @@ fn engine(
                 .clients
                 .get(&spec.profile_id)
                 .ok_or_else(|| not_found("client"))?;
-            let webrtc = apply_rows(&mut job, &p.transports)?;
+            let webrtc = apply_rows(&mut job, &p.transports, false)?;
             if p.rate > 0.0 {
                 job.rate = p.rate;
             }

@@ -14,7 +14,7 @@
 use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::scenario::{Role, ScenarioErrorKind, ScenarioErrors};
 
-use crate::job::spec::{JobFile, Run};
+use crate::job::spec::{JobFile, Run, Workers};
 use crate::service::resolve::tools::ToolError;
 use crate::service::resolve::{self, JobPlace, ResolveError, request::StartRequest};
 use crate::service::store::Store;
@@ -101,13 +101,29 @@ pub(super) fn precheck(
     seed: u64,
 ) -> Result<Checked, CheckError> {
     let mut file = resolve::resolve(store, req, place, seed)?;
-    if let Some(why) = req.workers.refusal(&file.run) {
+    if file.workers.listeners.is_empty() {
+        if let Some(why) = req.workers.refusal(&file.run) {
+            return Err(CheckError::Workers(why.named("workers", "worker_netns")));
+        }
+        file.workers = req.workers.clone();
+    } else if req.workers != Workers::default() {
+        return Err(CheckError::Workers(
+            "workers: a server profile with several listeners runs one worker per listener".into(),
+        ));
+    } else if let Some(why) = file.workers.refusal(&file.run) {
         return Err(CheckError::Workers(why.named("workers", "worker_netns")));
     }
-    file.workers = req.workers.clone();
     let role = match &file.run {
         Run::Engine(job) => Some(runner::check(job)?),
         Run::Tool(_) => None,
     };
+    // Every listener's settings are checked as the first one's (a TLS row's files).
+    if let Run::Engine(job) = &file.run {
+        for l in file.workers.listeners.iter().skip(1) {
+            let mut j = (**job).clone();
+            l.apply(&mut j);
+            runner::check(&j)?;
+        }
+    }
     Ok(Checked { file, role })
 }
