@@ -446,6 +446,33 @@ impl Default for WebrtcSpec {
     }
 }
 
+/// 3PCC: how this process reaches its twin(s) (SIPp's `-3pcc` and extended mode).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwinSpec {
+    /// `-3pcc ip:port`: the twin's address. The side whose scenario starts with
+    /// `<sendCmd>` (controller A) connects to it; the other side listens on it.
+    pub twin: Option<SocketAddr>,
+    /// `-master name` (extended 3PCC).
+    pub master: Option<String>,
+    /// `-slave name` (extended 3PCC).
+    pub slave: Option<String>,
+    /// `-slave_cfg` file: the address of every master and slave (`name;ip:port` lines).
+    pub slave_cfg: Option<PathBuf>,
+}
+
+impl TwinSpec {
+    /// Whether any 3PCC mode is on.
+    pub fn enabled(&self) -> bool {
+        self.twin.is_some() || self.master.is_some() || self.slave.is_some()
+    }
+
+    /// Extended mode: this process's own name (`-master` or `-slave`).
+    pub fn own_name(&self) -> Option<&str> {
+        self.master.as_deref().or(self.slave.as_deref())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JobSpec {
@@ -550,6 +577,8 @@ pub struct JobSpec {
     pub send_to: Option<SocketAddr>,
     /// `-bind_local`: bind the SIP sockets to `local_ip` instead of the wildcard address.
     pub bind_local: bool,
+    /// 3PCC: `-3pcc`, `-master`, `-slave`, `-slave_cfg` (SIPp's twin modes).
+    pub twin: TwinSpec,
     /// `-min_rtp_port` / `-max_rtp_port`: the media port range (SIPp 3.7).
     pub min_rtp_port: Option<u16>,
     pub max_rtp_port: Option<u16>,
@@ -661,6 +690,7 @@ impl Default for JobSpec {
             ooc_scenario: None,
             send_to: None,
             bind_local: false,
+            twin: TwinSpec::default(),
             min_rtp_port: None,
             max_rtp_port: None,
             rate_scale: 1.0,

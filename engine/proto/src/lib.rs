@@ -82,4 +82,5 @@ pub mod segment;
 pub mod sim;
 pub mod sip;
 pub mod stats;
+pub mod twin;
 pub mod webrtc;

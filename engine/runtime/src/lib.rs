@@ -58,7 +58,7 @@
 
 pub use gossipper_proto::{
     call, config, endpoint, load, media, output, register, rng, scenario, segment, sip, stats,
-    webrtc,
+    twin, webrtc,
 };
 
 pub mod files;
@@ -66,4 +66,5 @@ pub(crate) mod poller;
 pub mod runner;
 pub mod shard;
 pub mod transport;
+mod twin_setup;
 mod webrtc_setup;

@@ -55,6 +55,10 @@ pub(crate) enum Token {
     IpUdp(u32),
     /// The shard's RTCP socket (RTP port + 1).
     Rtcp,
+    /// The 3PCC twin listening socket (`shard::twin_io`).
+    TwinListener,
+    /// A 3PCC twin connection, by its slot (`shard::twin_io`).
+    Twin(u64),
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -72,6 +76,8 @@ impl Token {
             Token::Webrtc(port) => (7, u64::from(port)),
             Token::IpUdp(i) => (8, u64::from(i)),
             Token::Rtcp => (9, 0),
+            Token::TwinListener => (10, 0),
+            Token::Twin(slot) => (11, slot & VALUE_MASK),
         };
         (tag << TAG_SHIFT) | value
     }
@@ -88,6 +94,8 @@ impl Token {
             7 => Token::Webrtc(u16::try_from(value).ok()?),
             8 => Token::IpUdp(u32::try_from(value).ok()?),
             9 => Token::Rtcp,
+            10 => Token::TwinListener,
+            11 => Token::Twin(value),
             _ => return None,
         })
     }

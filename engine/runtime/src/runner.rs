@@ -174,6 +174,7 @@ fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
     crate::stats::thresholds::check(&spec.thresholds, &sc.rtd_names, sc.role == Role::Client)
         .map_err(RunError::Threshold)?;
     check_crypto_keywords(spec, &sc)?;
+    crate::twin_setup::check(spec, &sc)?;
     Ok(sc)
 }
 
@@ -529,6 +530,12 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
     } else {
         cpus.len()
     };
+    // 3PCC: one shard, so every call's commands travel on the same twin sockets.
+    let default_shards = if spec.twin.enabled() {
+        1
+    } else {
+        default_shards
+    };
     let shards = spec.shards.unwrap_or(default_shards).max(1);
     let port = spec
         .local_port
@@ -557,6 +564,7 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
     } else {
         None
     };
+    let mut twin = crate::twin_setup::open(spec, &sc)?;
     let rate_cps = spec.rate_cps();
     let call_limit = spec
         .call_limit
@@ -797,6 +805,7 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
             udp_per_ip,
             handoff: handoffs.next(),
             webrtc_ip: webrtc.as_ref().map(|w| w.ip),
+            twin: twin.take(),
         });
     }
     Ok(Prepared {

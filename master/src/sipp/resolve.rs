@@ -436,6 +436,22 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         };
     }
 
+    // 3PCC (consistency with the scenario is checked when it loads: `twin_setup`).
+    spec.twin.twin = a
+        .three_pcc
+        .as_deref()
+        .map(|t| {
+            t.parse::<std::net::SocketAddr>()
+                .map_err(|_| CliError::Invalid {
+                    flag: "3pcc",
+                    reason: format!("'{t}' is not ip:port"),
+                })
+        })
+        .transpose()?;
+    spec.twin.master = a.master.clone();
+    spec.twin.slave = a.slave.clone();
+    spec.twin.slave_cfg = a.slave_cfg.as_ref().map(PathBuf::from);
+
     // gossipper extras.
     spec.shards = a
         .shards

@@ -525,6 +525,14 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
             && s.rate == 5.0
     }),
     (&["sipp", "sipp", "-r", "3"], |s| s.rate == 3.0),
+    (&["-3pcc", "127.0.0.1:5070"], |s| {
+        s.twin.twin == Some("127.0.0.1:5070".parse().unwrap()) && s.twin.master.is_none()
+    }),
+    (&["-master", "m", "-slave_cfg", "twins.cfg"], |s| {
+        s.twin.master.as_deref() == Some("m")
+            && s.twin.slave_cfg == Some(std::path::PathBuf::from("twins.cfg"))
+    }),
+    (&["-slave", "s1"], |s| s.twin.slave.as_deref() == Some("s1")),
 ];
 
 #[test]
@@ -935,8 +943,8 @@ fn errors_name_the_flag_at_fault() {
         (&["-t", "zz"], |e| {
             matches!(e, CliError::BadValue { flag: "t", .. })
         }),
-        (&["-3pcc", "127.0.0.1:5000"], |e| {
-            matches!(e, CliError::Unsupported { flag: "3pcc", .. })
+        (&["-3pcc", "localhost"], |e| {
+            matches!(e, CliError::Invalid { flag: "3pcc", .. })
         }),
         (&["-media_srtp", "-media_reject_srtp"], |e| {
             *e == CliError::Conflict {

@@ -317,6 +317,19 @@ fn arith(
 
 /// The text an ereg searches, or `None` when a named header is missing.
 fn search_text(call: &Call, e: &Ereg, cx: &ShardCx<'_>) -> Option<Vec<u8>> {
+    // A `<recvCmd>`'s actions read the command, as SIPp's do.
+    if let Some(c) = &cx.command {
+        return match &e.search_in {
+            SearchIn::Var(v) => Some(call.var(*v, cx).to_bytes()),
+            SearchIn::Msg => Some(c.text().to_vec()),
+            SearchIn::Body => Some(c.body().to_vec()),
+            SearchIn::Hdr(name) => {
+                let occurrence = e.occurrence.max(1) as usize;
+                c.header_nth(name.trim_end_matches(':').trim().as_bytes(), occurrence - 1)
+                    .map(<[u8]>::to_vec)
+            }
+        };
+    }
     match &e.search_in {
         SearchIn::Var(v) => Some(call.var(*v, cx).to_bytes()),
         SearchIn::Msg => Some(call.last_recv(cx).to_vec()),

@@ -103,6 +103,9 @@ pub struct ShardCx<'a> {
     /// received message, so `[last_*]` keywords and ereg read it from here instead of
     /// parsing the stored copy again.
     pub current: Option<&'a SipMessage<'a>>,
+    /// The 3PCC command being handled (`<recvCmd>`): its actions read it instead of a
+    /// SIP message (SIPp runs them on the command text).
+    pub command: Option<crate::twin::Command<'a>>,
     /// The shard's WebRTC calls (`webrtc="true"` scenarios): `[webrtc_offer]` and
     /// `[webrtc_answer]` render from here.
     pub webrtc: Option<&'a mut crate::webrtc::WebrtcCalls>,

@@ -304,6 +304,65 @@ impl Call {
         Progress::Running
     }
 
+    /// A 3PCC command for this call arrived from a twin (`cx.command`): it completes the
+    /// `<recvCmd>` the call waits at (optional `recv`s before it may be skipped, as in
+    /// SIPp). A command the call does not expect there, or from the wrong twin
+    /// (`src=`), fails the call; `Internal-Cmd: abort_call` aborts it.
+    pub fn handle_command(&mut self, now: Instant, cx: &mut ShardCx<'_>) -> Progress {
+        if self.state == State::Finished {
+            return Progress::Finished(Outcome::Success);
+        }
+        let Some(cmd) = cx.command else {
+            return Progress::Running;
+        };
+        if cmd.is_abort() {
+            return self.finish(now, Outcome::Failed(FailureReason::Aborted), cx);
+        }
+        let commands = &cx.run.scenario.commands;
+        let mut found = None;
+        for (i, c) in commands.iter().enumerate().skip(self.pc) {
+            match &c.kind {
+                CommandKind::Label(_) => {}
+                CommandKind::Recv(r) if r.optional != crate::scenario::Optional::No => {}
+                CommandKind::RecvCmd(r) => {
+                    if let Some(src) = &r.src
+                        && cmd.from() != Some(src.as_bytes())
+                    {
+                        cx.out.events.push_back(ShardEvent::Error(format!(
+                            "Unexpected sender for the 3PCC command of Call-ID '{}' at step {i}: expected From: {src}, got {}",
+                            String::from_utf8_lossy(self.call_id()),
+                            cmd.from().map_or("nothing".into(), String::from_utf8_lossy)
+                        )));
+                        return self.finish(
+                            now,
+                            Outcome::Failed(FailureReason::UnexpectedMessage),
+                            cx,
+                        );
+                    }
+                    found = Some(i);
+                    break;
+                }
+                _ => break,
+            }
+        }
+        let Some(i) = found else {
+            if let Some(step) = cx.shard.stats.steps.get_mut(self.pc) {
+                step.unexpected += 1;
+            }
+            cx.out.events.push_back(ShardEvent::Error(format!(
+                "Aborting call on unexpected 3PCC command for Call-ID '{}': step {} is not a <recvCmd>",
+                String::from_utf8_lossy(self.call_id()),
+                self.pc
+            )));
+            return self.finish(now, Outcome::Failed(FailureReason::UnexpectedMessage), cx);
+        };
+        if let Some(step) = cx.shard.stats.steps.get_mut(i) {
+            step.messages += 1;
+        }
+        self.wait_deadline = CallTime::NONE;
+        self.complete_step(now, i, cx)
+    }
+
     /// Fires whatever is due at `now`: retransmissions, pause ends, recv timeouts.
     pub fn handle_timeout(&mut self, now: Instant, cx: &mut ShardCx<'_>) -> Progress {
         if self.state == State::Finished {
@@ -422,8 +481,32 @@ impl Call {
                     self.compact(cx);
                     return Progress::Running;
                 }
-                CommandKind::SendCmd(_) | CommandKind::RecvCmd => {
-                    return self.finish(now, Outcome::Failed(FailureReason::CmdNotSent), cx);
+                CommandKind::SendCmd(c) => {
+                    let i = self.pc;
+                    let mut text = Vec::new();
+                    render::render(self, &c.template, i, now, cx, &mut text);
+                    cx.out
+                        .twin
+                        .push_back(crate::twin::TwinCommand::new(c.dest.clone(), &text));
+                    if let Some(step) = cx.shard.stats.steps.get_mut(i) {
+                        step.messages += 1;
+                    }
+                    if let Progress::Finished(o) = self.complete_step(now, i, cx) {
+                        return Progress::Finished(o);
+                    }
+                    if self.state != State::Ready {
+                        return Progress::Running;
+                    }
+                }
+                CommandKind::RecvCmd(_) => {
+                    // Waits like a `recv` (`-recv_timeout` applies), for `handle_command`.
+                    self.state = State::Waiting;
+                    self.wait_deadline = match cx.run.env.recv_timeout_ms {
+                        Some(ms) => CallTime::at(now + Duration::from_millis(ms), self.started_at),
+                        None => CallTime::NONE,
+                    };
+                    self.compact(cx);
+                    return Progress::Running;
                 }
             }
         }

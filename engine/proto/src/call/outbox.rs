@@ -93,4 +93,6 @@ pub struct Outbox {
     /// Media actions of the current call step, parsed when the scenario loaded (drained
     /// by the endpoint right after the step).
     pub media: Vec<Arc<MediaAction>>,
+    /// 3PCC commands for the twin(s) (`<sendCmd>`), in order.
+    pub twin: VecDeque<crate::twin::TwinCommand>,
 }

@@ -74,7 +74,7 @@ fn action_reads_last(a: &Action) -> bool {
 fn command_reads_last(cmd: &Command) -> bool {
     let own = match &cmd.kind {
         CommandKind::Send(s) => template_reads_last(&s.template),
-        CommandKind::SendCmd(t) => template_reads_last(t),
+        CommandKind::SendCmd(c) => template_reads_last(&c.template),
         _ => false,
     };
     let actions = !matches!(cmd.kind, CommandKind::Recv(_))

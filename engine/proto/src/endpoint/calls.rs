@@ -63,6 +63,19 @@ impl Endpoint {
         current: Option<&SipMessage<'_>>,
         f: impl FnOnce(&mut Call, &mut ShardCx<'_>) -> Progress,
     ) {
+        self.with_call_in(h, now, wall, current, None, f);
+    }
+
+    /// [`Endpoint::with_call`], with the 3PCC command being handled (if any) lent too.
+    pub(super) fn with_call_in(
+        &mut self,
+        h: CallHandle,
+        now: Instant,
+        wall: SystemTime,
+        current: Option<&SipMessage<'_>>,
+        command: Option<crate::twin::Command<'_>>,
+        f: impl FnOnce(&mut Call, &mut ShardCx<'_>) -> Progress,
+    ) {
         let Some(version) = self.calls.version_of(h) else {
             return;
         };
@@ -93,6 +106,7 @@ impl Endpoint {
             out: &mut self.out,
             wall,
             current,
+            command,
             webrtc: self.webrtc.as_mut(),
             media: self.media.as_mut(),
         };
@@ -373,7 +387,7 @@ impl Endpoint {
         self.run.env.auto_answer
     }
 
-    fn next_call_number(&mut self) -> u64 {
+    pub(super) fn next_call_number(&mut self) -> u64 {
         self.created += 1;
         let local = (self.created - 1) * self.shards as u64 + self.index as u64 + 1;
         self.segment.call_number(local)

@@ -50,6 +50,7 @@ pub mod port_pool;
 pub mod source_ips;
 pub mod table;
 pub mod timers;
+mod twin;
 mod versions;
 mod webrtc_wait;
 

@@ -299,7 +299,7 @@ fn step_info(
             s.label = id.clone();
         }
         CommandKind::SendCmd(_) => s.kind = StepKind::SendCmd,
-        CommandKind::RecvCmd => s.kind = StepKind::RecvCmd,
+        CommandKind::RecvCmd(_) => s.kind = StepKind::RecvCmd,
     }
     s
 }

@@ -17,8 +17,8 @@ use super::dom::{self, Node, Source};
 use super::error::ScenarioErrorKind;
 use super::limits::{Limit, MAX_COMMANDS, work};
 use super::model::{
-    Command, CommandCommon, CommandKind, Optional, Pause, PauseDuration, Recv, RecvMatch, Role,
-    Scenario, Send, Template,
+    Command, CommandCommon, CommandKind, Optional, Pause, PauseDuration, Recv, RecvCmd, RecvMatch,
+    Role, Scenario, Send, SendCmd, Template,
 };
 use super::template;
 use super::{LoadOptions, ScenarioErrors};
@@ -255,7 +255,7 @@ fn past_command_cap(root: &Node, main: usize) -> Option<usize> {
 fn role(commands: &[Command]) -> Role {
     for c in commands {
         match c.kind {
-            CommandKind::Recv(_) | CommandKind::RecvCmd => return Role::Server,
+            CommandKind::Recv(_) | CommandKind::RecvCmd(_) => return Role::Server,
             CommandKind::Send(_) | CommandKind::SendCmd(_) => return Role::Client,
             _ => {}
         }
@@ -415,11 +415,16 @@ fn command(ctx: &mut Ctx<'_>, n: &Node, program: &Program, order: &mut Order) ->
         "sendCmd" => {
             let (raw, at) = cdata(ctx, n, "sendCmd")?;
             let (text, _) = template::clean_cdata(&raw);
-            CommandKind::SendCmd(template::compile(ctx, &text, at, &raw))
+            CommandKind::SendCmd(SendCmd {
+                template: template::compile(ctx, &text, at, &raw),
+                dest: n.attr("dest").map(|a| a.value.clone()),
+            })
         }
         _ => {
             order.last_recv_optional = false;
-            CommandKind::RecvCmd
+            CommandKind::RecvCmd(RecvCmd {
+                src: n.attr("src").map(|a| a.value.clone()),
+            })
         }
     };
     Some(Command { kind, common, pos })

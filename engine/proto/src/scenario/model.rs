@@ -93,10 +93,25 @@ pub enum CommandKind {
     Nop,
     /// `<label id=…>`: a jump target, does nothing when run.
     Label(String),
-    /// `<sendCmd>` (3PCC): accepted by the loader, run as an error for now.
-    SendCmd(Template),
-    /// `<recvCmd>` (3PCC).
-    RecvCmd,
+    /// `<sendCmd>` (3PCC): a command to the twin (`crate::twin`).
+    SendCmd(SendCmd),
+    /// `<recvCmd>` (3PCC): wait for a command from the twin.
+    RecvCmd(RecvCmd),
+}
+
+/// `<sendCmd dest="…">`.
+#[derive(Debug)]
+pub struct SendCmd {
+    pub template: Template,
+    /// `dest=`: the twin it goes to (extended 3PCC); `None`: the one twin.
+    pub dest: Option<String>,
+}
+
+/// `<recvCmd src="…">`.
+#[derive(Debug, Default)]
+pub struct RecvCmd {
+    /// `src=`: the twin it must come from (extended 3PCC: the command's `From:`).
+    pub src: Option<String>,
 }
 
 /// Attributes every command may carry.

@@ -56,6 +56,12 @@ pub struct SimNet {
     pub drop_rule: Option<DropRule>,
     /// The reused batch endpoints' datagrams are polled into.
     batch: TxQueue,
+    /// 3PCC: pairs of endpoints whose twin commands reach each other (`link_twins`).
+    twins: Vec<(usize, usize)>,
+    /// Twin commands on their way: (to, bytes as written, delimiter included).
+    twin_queue: std::collections::VecDeque<(usize, Vec<u8>)>,
+    /// Every twin command delivered: (from, to, bytes as written).
+    pub twin_log: Vec<(usize, usize, Vec<u8>)>,
 }
 
 /// Loads a built-in scenario for tests.
@@ -138,7 +144,15 @@ impl SimNet {
             log_enabled: true,
             drop_rule: None,
             batch: TxQueue::default(),
+            twins: Vec::new(),
+            twin_queue: Default::default(),
+            twin_log: Vec::new(),
         }
+    }
+
+    /// 3PCC: the twin commands of `a` go to `b` and back (a lossless twin socket).
+    pub fn link_twins(&mut self, a: usize, b: usize) {
+        self.twins.push((a, b));
     }
 
     pub fn epoch(&self) -> Instant {
@@ -214,6 +228,33 @@ impl SimNet {
             tx.clear();
         }
         self.batch = tx;
+        while let Some(cmd) = self.endpoints[i].poll_twin_transmit() {
+            let to = self.twins.iter().find_map(|&(a, b)| {
+                if a == i {
+                    Some(b)
+                } else if b == i {
+                    Some(a)
+                } else {
+                    None
+                }
+            });
+            if let Some(to) = to {
+                self.twin_log.push((i, to, cmd.bytes.clone()));
+                self.twin_queue.push_back((to, cmd.bytes));
+            }
+        }
+    }
+
+    /// Delivers the queued twin commands, each through a framer as a socket would.
+    fn deliver_twin(&mut self, wall: SystemTime) {
+        while let Some((to, bytes)) = self.twin_queue.pop_front() {
+            let mut framer = crate::twin::Framer::default();
+            framer.push(&bytes);
+            while let Ok(Some(cmd)) = framer.next_command() {
+                self.endpoints[to].handle_twin_command(self.now, wall, cmd);
+            }
+            self.collect(to);
+        }
     }
 
     fn put_on_wire(&mut self, from: SocketAddr, tx: &TxQueue) {
@@ -280,6 +321,9 @@ impl SimNet {
                 next = Some(next.map_or(d, |n| n.min(d)));
             }
         }
+        if !self.twin_queue.is_empty() {
+            next = Some(self.now);
+        }
         let Some(at) = next else { return false };
         if at > self.now {
             self.now = at;
@@ -295,10 +339,12 @@ impl SimNet {
                 self.collect(to);
             }
         }
+        self.deliver_twin(wall);
         for i in 0..self.endpoints.len() {
             self.endpoints[i].handle_timeout(self.now, wall);
             self.collect(i);
         }
+        self.deliver_twin(wall);
         true
     }
 

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::handoff::Handoff;
 use super::media_io::MediaIo;
 use super::traces::Traces;
+use super::twin_io::TwinIo;
 use super::udp::SipUdp;
 use super::wait::{self, Shape, WaitPolicy};
 use super::webrtc_io::WebrtcIo;
@@ -85,6 +86,7 @@ struct Shard {
     sip: Sip,
     media: Option<MediaIo>,
     webrtc: Option<WebrtcIo>,
+    twin: Option<TwinIo>,
     handoff: Option<Handoff>,
     traces: Traces,
     control: Arc<Control>,
@@ -119,6 +121,7 @@ impl Shard {
             udp_per_ip,
             handoff,
             webrtc_ip,
+            twin,
             ..
         } = plan;
         let poller = Poller::new(EVENTS).map_err(|e| format!("cannot create epoll: {e}"))?;
@@ -154,6 +157,13 @@ impl Shard {
             None => None,
         };
         let webrtc = webrtc_ip.map(|ip| WebrtcIo::new(ip, registry.clone()));
+        let twin = match twin {
+            Some(t) => Some(
+                TwinIo::new(t, registry.clone())
+                    .map_err(|e| format!("cannot watch the 3PCC twin sockets: {e}"))?,
+            ),
+            None => None,
+        };
         if let Some(h) = handoff.as_ref() {
             registry
                 .add(h.fd(), Token::Handoff, crate::poller::READ)
@@ -174,6 +184,7 @@ impl Shard {
             sip,
             media,
             webrtc,
+            twin,
             handoff,
             traces,
             control,
@@ -228,6 +239,7 @@ impl Shard {
             sip,
             media,
             webrtc,
+            twin,
             handoff,
             traces,
             floor,
@@ -262,6 +274,9 @@ impl Shard {
         }
         if let Some(w) = webrtc.as_mut() {
             w.receive(ep, poller, now, wall);
+        }
+        if let Some(t) = twin.as_mut() {
+            t.receive(ep, poller, now, wall);
         }
         got
     }
@@ -312,10 +327,16 @@ impl Shard {
             sip,
             media,
             webrtc,
+            twin,
             traces,
             batch,
             ..
         } = self;
+        // 3PCC commands first: a call that sent one may fail here (no twin), and its
+        // abort messages then leave with this turn's batch.
+        if let Some(t) = twin.as_mut() {
+            t.send(ep, now, wall);
+        }
         let mut sent_any = false;
         while ep.poll_transmit(batch) {
             sent_any = true;
@@ -390,7 +411,7 @@ impl Shard {
         let written = match &self.sip {
             Sip::Udp(u) => u.poll_timeout().is_none(),
             Sip::Streams(s) => s.idle(),
-        };
+        } && !self.twin.as_ref().is_some_and(TwinIo::has_pending);
         if d.grace_from.is_none() {
             if !written && now.duration_since(d.since) < FLUSH_LIMIT {
                 return false;
@@ -437,7 +458,13 @@ impl Shard {
             None => now + DRAIN_STEP,
             Some(g) => g + CLOSE_GRACE,
         });
-        for t in [more, draining].into_iter().flatten() {
+        // Unwritten 3PCC commands: try again soon.
+        let twin = self
+            .twin
+            .as_ref()
+            .filter(|t| t.has_pending())
+            .map(|_| now + DRAIN_STEP);
+        for t in [more, draining, twin].into_iter().flatten() {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         let until = match next {
@@ -462,6 +489,7 @@ impl Shard {
         self.poller.wait(self.waiting.next(shape, got, until));
         // Connections and call sockets are read on readiness: after a blind sleep, look.
         let on_readiness = self.webrtc.is_some()
+            || self.twin.is_some()
             || match &self.sip {
                 Sip::Streams(_) => true,
                 Sip::Udp(u) => u.has_call_sockets(),

@@ -23,6 +23,7 @@ pub mod media_io;
 pub mod mmsg;
 pub mod os;
 pub mod traces;
+pub mod twin_io;
 pub mod udp;
 pub mod wait;
 pub(crate) mod webrtc_io;
@@ -35,6 +36,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 pub use self::hep::HepSink;
 pub use self::traces::ShardTraces;
+pub use self::twin_io::TwinPlan;
 pub use self::udp::{PerCallSettings, udp_socket};
 use crate::call::ShardEvent;
 pub use crate::endpoint::{Budget, CallsOn, Endpoint, Finished};
@@ -161,6 +163,8 @@ pub struct ShardPlan {
     /// `webrtc="true"` scenarios: the address each call's own UDP socket binds to (and
     /// announces as its host candidate).
     pub webrtc_ip: Option<std::net::IpAddr>,
+    /// 3PCC: the twin sockets (`twin_io`); `None` without `-3pcc`/`-master`/`-slave`.
+    pub twin: Option<TwinPlan>,
 }
 
 /// The one place a shard reads the clocks (STYLE.md §1), once at the top of each turn

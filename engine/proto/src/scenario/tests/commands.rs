@@ -356,11 +356,12 @@ fn cdata_cleanup_matches_bytes_sent_by_sipp_3_6_1() {
 fn send_cmd_keeps_its_headers_without_the_body_rule() {
     let s = must_load(builtin::get("3pcc-C-A").expect("3pcc").xml);
     match &s.commands[5].kind {
-        CommandKind::SendCmd(t) => {
+        CommandKind::SendCmd(c) => {
+            let t = &c.template;
             assert_eq!(text(t), "Call-ID: {}\r\n{}\r\n\r\n");
             assert_eq!(keywords(t), [&Keyword::CallId, &Keyword::Var(VarId(0))]);
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(s.commands[6].kind, CommandKind::RecvCmd));
+    assert!(matches!(s.commands[6].kind, CommandKind::RecvCmd(_)));
 }
