@@ -65,6 +65,32 @@ pub(crate) fn check(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> {
     if t.slave_cfg.is_some() && t.own_name().is_none() {
         return refuse("-slave_cfg needs -master name or -slave name".into());
     }
+    let opened_by_commands = sc
+        .commands
+        .iter()
+        .map(|c| &c.kind)
+        .find(|k| {
+            matches!(
+                k,
+                CommandKind::Send(_)
+                    | CommandKind::Recv(_)
+                    | CommandKind::SendCmd(_)
+                    | CommandKind::RecvCmd(_)
+            )
+        })
+        .is_some_and(|k| matches!(k, CommandKind::RecvCmd(_)));
+    if opened_by_commands
+        && spec.remote.is_none()
+        && sc
+            .commands
+            .iter()
+            .any(|c| matches!(&c.kind, CommandKind::Send(s) if s.method.is_some()))
+    {
+        return refuse(format!(
+            "scenario \"{}\" sends SIP requests in calls its 3PCC twin opens: give the remote host (host:port)",
+            sc.name
+        ));
+    }
     if spec.shards.is_some_and(|n| n > 1) {
         return refuse(
             "3PCC runs on one shard: -shards above 1 cannot be combined with -3pcc/-master/-slave"

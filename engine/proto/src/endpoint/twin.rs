@@ -52,13 +52,12 @@ impl Endpoint {
             )));
             return;
         }
-        let Some(dest) = self.run.env.remote else {
-            self.shard.stats.counters.out_of_call_msgs += 1;
-            self.out.events.push_back(ShardEvent::Warning(
-                "3PCC command for a new call discarded: the scenario needs a remote host".into(),
-            ));
-            return;
-        };
+        // The SIP peer of the new call; a scenario of commands only has none (the
+        // runner refuses one that sends SIP without a remote host).
+        let env = &self.run.env;
+        let dest = env
+            .remote
+            .unwrap_or(std::net::SocketAddr::new(env.local_ip, env.local_port));
         // SIPp's "new outgoing 3PCC call": the twin's Call-ID becomes this call's.
         let number = self.next_call_number();
         self.shard.stats.counters.outgoing_calls += 1;
