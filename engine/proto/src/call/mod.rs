@@ -236,6 +236,15 @@ impl Call {
             )
     }
 
+    /// True while the call waits at a `<recvCmd>` (a lost twin connection fails it).
+    pub fn waits_for_command(&self, sc: &crate::scenario::Scenario) -> bool {
+        self.state == State::Waiting
+            && matches!(
+                sc.commands.get(self.pc).map(|c| &c.kind),
+                Some(CommandKind::RecvCmd(_))
+            )
+    }
+
     /// True when the call's next deadline only ends its final `<timewait>` (no
     /// retransmission pending): nothing is sent then and nobody waits for it, so the
     /// shard may run it a little late, together with others (`CallTable::set_timer`).

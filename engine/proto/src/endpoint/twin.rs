@@ -94,6 +94,22 @@ impl Endpoint {
         }
     }
 
+    /// A twin connection was lost: the calls waiting at a `<recvCmd>` can get no
+    /// command now and fail (`TcpClosed`, as calls on a lost SIP connection do).
+    pub fn handle_twin_closed(&mut self, now: Instant, wall: SystemTime) {
+        for h in self.calls.handles() {
+            let waits = self
+                .calls
+                .get(h)
+                .is_some_and(|c| c.waits_for_command(&self.run.scenario));
+            if waits {
+                self.with_call(h, now, wall, None, |call, cx| {
+                    call.fail(now, FailureReason::TcpClosed, cx)
+                });
+            }
+        }
+    }
+
     /// The next 3PCC command to write to a twin (drain before `poll_event`).
     #[must_use]
     pub fn poll_twin_transmit(&mut self) -> Option<TwinCommand> {

@@ -343,3 +343,27 @@ fn a_client_discards_a_command_for_a_call_it_does_not_hold() {
     assert_eq!(ep.live_calls(), 0);
     assert_eq!(ep.stats().counters.out_of_call_msgs, 1);
 }
+
+#[test]
+fn losing_the_twin_fails_the_calls_waiting_for_its_commands() {
+    let mut net = SimNet::new(9);
+    let a = addr("127.0.0.1:5061");
+    net.add_server(sim::builtin("3pcc-A"), a);
+    // No twin linked: C-A's command goes nowhere and its call waits at <recvCmd>.
+    let ica = net.add_client(sim::builtin("3pcc-C-A"), addr("127.0.0.1:5063"), a, 10.0, 1);
+    net.run_until(10_000, |n| {
+        n.endpoints[ica].live_calls() == 1
+            && n.log.iter().any(|s| s.first_line.starts_with("SIP/2.0 200"))
+    });
+    // Let the 200 arrive and the command go out.
+    for _ in 0..10 {
+        net.step();
+    }
+    assert_eq!(net.endpoints[ica].live_calls(), 1, "the call waits for a command");
+    let now = net.now;
+    let ep = &mut net.endpoints[ica];
+    ep.handle_twin_closed(now, SystemTime::UNIX_EPOCH);
+    assert_eq!(ep.live_calls(), 0);
+    let c = &ep.stats().counters;
+    assert_eq!((c.failed_calls, c.failed_tcp_closed), (1, 1));
+}

@@ -140,7 +140,7 @@ impl TwinIo {
                 }
             }
             if let Some(why) = closed {
-                self.close(slot, ep, &why);
+                self.close(slot, ep, &why, now, wall);
             }
         }
     }
@@ -162,11 +162,20 @@ impl TwinIo {
         }
     }
 
-    fn close(&mut self, slot: usize, ep: &mut Endpoint, why: &str) {
+    fn close(&mut self, slot: usize, ep: &mut Endpoint, why: &str, now: Instant, wall: SystemTime) {
         if let Some(c) = self.conns.get_mut(slot).and_then(Option::take) {
             let _ = self.registry.remove(c.stream.as_raw_fd());
             let who = c.name.as_deref().unwrap_or("twin");
-            ep.warn(format!("3PCC connection to {who} lost: {why}"));
+            // A twin that ends its run closes its side: only a loss while calls wait
+            // for its commands is worth a word.
+            let before = ep.stats().counters.failed_calls;
+            ep.handle_twin_closed(now, wall);
+            let failed = ep.stats().counters.failed_calls - before;
+            if failed > 0 || !c.pending.is_empty() {
+                ep.warn(format!(
+                    "3PCC connection to {who} lost ({why}): {failed} calls waiting for its commands failed"
+                ));
+            }
         }
     }
 
@@ -187,11 +196,11 @@ impl TwinIo {
             }
             c.pending.extend_from_slice(&cmd.bytes);
         }
-        self.flush(ep);
+        self.flush(ep, now, wall);
     }
 
     /// Writes what each connection holds, as far as the socket takes it.
-    fn flush(&mut self, ep: &mut Endpoint) {
+    fn flush(&mut self, ep: &mut Endpoint, now: Instant, wall: SystemTime) {
         for slot in 0..self.conns.len() {
             let Some(c) = self.conns[slot].as_mut() else {
                 continue;
@@ -215,7 +224,7 @@ impl TwinIo {
                 }
             }
             if let Some(why) = failed {
-                self.close(slot, ep, &why);
+                self.close(slot, ep, &why, now, wall);
             }
         }
     }
