@@ -494,9 +494,11 @@ impl Call {
                     let i = self.pc;
                     let mut text = Vec::new();
                     render::render(self, &c.template, i, now, cx, &mut text);
-                    cx.out
-                        .twin
-                        .push_back(crate::twin::TwinCommand::new(c.dest.clone(), &text));
+                    cx.out.twin.push_back(crate::twin::TwinCommand::new(
+                        c.dest.clone(),
+                        self.call_id(),
+                        &text,
+                    ));
                     if let Some(step) = cx.shard.stats.steps.get_mut(i) {
                         step.messages += 1;
                     }

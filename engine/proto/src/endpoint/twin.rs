@@ -84,10 +84,7 @@ impl Endpoint {
     /// The shell could not deliver `cmd` (no twin connected, or the connection broke):
     /// its call fails as SIPp's "command not sent".
     pub fn handle_twin_unsent(&mut self, now: Instant, wall: SystemTime, cmd: &TwinCommand) {
-        let Ok(c) = Command::parse(cmd.text()) else {
-            return;
-        };
-        if let Some(h) = self.calls.find(c.call_id()) {
+        if let Some(h) = self.calls.find(&cmd.call_id) {
             self.with_call(h, now, wall, None, |call, cx| {
                 call.fail(now, FailureReason::CmdNotSent, cx)
             });

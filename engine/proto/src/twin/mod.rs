@@ -32,16 +32,23 @@ pub struct TwinCommand {
     pub dest: Option<String>,
     /// The command with its delimiter, ready to write.
     pub bytes: Vec<u8>,
+    /// The Call-ID of the call that sent it (which fails if it cannot be sent), whatever
+    /// the text says.
+    pub call_id: Box<[u8]>,
 }
 
 impl TwinCommand {
-    /// Frames `text` (the rendered `<sendCmd>`) for the wire.
-    pub fn new(dest: Option<String>, text: &[u8]) -> TwinCommand {
+    /// Frames `text` (the rendered `<sendCmd>` of call `call_id`) for the wire.
+    pub fn new(dest: Option<String>, call_id: &[u8], text: &[u8]) -> TwinCommand {
         let mut bytes = Vec::with_capacity(text.len() + 1);
         // The delimiter cannot be part of a command: a stray one would split it.
         bytes.extend(text.iter().copied().filter(|b| *b != DELIMITER));
         bytes.push(DELIMITER);
-        TwinCommand { dest, bytes }
+        TwinCommand {
+            dest,
+            bytes,
+            call_id: call_id.into(),
+        }
     }
 
     /// The command without its delimiter.

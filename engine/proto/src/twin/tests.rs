@@ -47,7 +47,7 @@ fn framer_refuses_a_command_that_never_ends() {
 
 #[test]
 fn a_sent_command_ends_with_one_delimiter_and_carries_none_inside() {
-    let c = TwinCommand::new(Some("s1".into()), b"Call-ID: x\x1b\r\n");
+    let c = TwinCommand::new(Some("s1".into()), b"x", b"Call-ID: x\x1b\r\n");
     assert_eq!(c.bytes, b"Call-ID: x\r\n\x1b");
     assert_eq!(c.text(), b"Call-ID: x\r\n");
     assert_eq!(c.dest.as_deref(), Some("s1"));
@@ -353,17 +353,51 @@ fn losing_the_twin_fails_the_calls_waiting_for_its_commands() {
     let ica = net.add_client(sim::builtin("3pcc-C-A"), addr("127.0.0.1:5063"), a, 10.0, 1);
     net.run_until(10_000, |n| {
         n.endpoints[ica].live_calls() == 1
-            && n.log.iter().any(|s| s.first_line.starts_with("SIP/2.0 200"))
+            && n.log
+                .iter()
+                .any(|s| s.first_line.starts_with("SIP/2.0 200"))
     });
     // Let the 200 arrive and the command go out.
     for _ in 0..10 {
         net.step();
     }
-    assert_eq!(net.endpoints[ica].live_calls(), 1, "the call waits for a command");
+    assert_eq!(
+        net.endpoints[ica].live_calls(),
+        1,
+        "the call waits for a command"
+    );
     let now = net.now;
     let ep = &mut net.endpoints[ica];
     ep.handle_twin_closed(now, SystemTime::UNIX_EPOCH);
     assert_eq!(ep.live_calls(), 0);
     let c = &ep.stats().counters;
     assert_eq!((c.failed_calls, c.failed_tcp_closed), (1, 1));
+}
+
+#[test]
+fn a_command_that_cannot_be_sent_fails_its_call() {
+    let xml = r#"<?xml version="1.0"?>
+<scenario name="ping">
+  <recvCmd/>
+  <sendCmd><![CDATA[
+    Call-ID: [call_id]
+  ]]></sendCmd>
+  <recvCmd/>
+</scenario>"#;
+    let t0 = sim::epoch();
+    let wall = SystemTime::UNIX_EPOCH;
+    let mut ep = passive(
+        sim::scenario(xml),
+        addr("127.0.0.1:5064"),
+        addr("127.0.0.1:5062"),
+        t0,
+    );
+    ep.handle_twin_command(t0, wall, b"Call-ID: p1\r\n");
+    let out = ep.poll_twin_transmit().expect("the reply");
+    assert_eq!(&*out.call_id, b"p1");
+    assert_eq!(ep.live_calls(), 1, "waits at the second recvCmd");
+    ep.handle_twin_unsent(t0, wall, &out);
+    assert_eq!(ep.live_calls(), 0);
+    let c = &ep.stats().counters;
+    assert_eq!((c.failed_calls, c.failed_cmd_not_sent), (1, 1));
 }
