@@ -276,7 +276,7 @@ impl Shard {
             w.receive(ep, poller, now, wall);
         }
         if let Some(t) = twin.as_mut() {
-            t.receive(ep, poller, now, wall);
+            t.receive(ep, poller, traces, now, wall);
         }
         got
     }
@@ -335,7 +335,7 @@ impl Shard {
         // 3PCC commands first: a call that sent one may fail here (no twin), and its
         // abort messages then leave with this turn's batch.
         if let Some(t) = twin.as_mut() {
-            t.send(ep, now, wall);
+            t.send(ep, traces, now, wall);
         }
         let mut sent_any = false;
         while ep.poll_transmit(batch) {

@@ -16,7 +16,8 @@ use super::hep::HepSink;
 use crate::call::TxQueue;
 use crate::endpoint::Endpoint;
 use crate::output::hep::IpProto;
-use crate::output::traces::{Direction, msg_block, shortmsg_of};
+pub(crate) use crate::output::traces::Direction;
+use crate::output::traces::{msg_block, shortmsg_of};
 
 /// Trace files a shard appends to (each opened by the runner; writes are whole blocks).
 #[derive(Default)]
@@ -116,6 +117,15 @@ impl Traces {
     /// The first HEP drop's report, once.
     pub(crate) fn take_warning(&mut self) -> Option<String> {
         self.warning.take()
+    }
+
+    /// A 3PCC twin command received or sent at `wall` (-trace_msg only, titled as SIPp
+    /// titles them: "TCP control message …"; SIPp writes no short line for them).
+    pub(crate) fn control(&mut self, wall: SystemTime, dir: Direction, bytes: &[u8]) {
+        if self.files.messages.is_some() {
+            self.full
+                .extend_from_slice(&msg_block(wall, "TCP control", dir, bytes));
+        }
     }
 
     fn add(&mut self, wall: SystemTime, dir: Direction, bytes: &[u8]) {

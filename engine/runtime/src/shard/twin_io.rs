@@ -16,6 +16,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::traces::{Direction, Traces};
 use crate::endpoint::Endpoint;
 use crate::poller::{Poller, READ, Registry, Token};
 use crate::twin::{FrameError, Framer, TwinCommand};
@@ -96,6 +97,7 @@ impl TwinIo {
         &mut self,
         ep: &mut Endpoint,
         poller: &Poller,
+        traces: &mut Traces,
         now: Instant,
         wall: SystemTime,
     ) {
@@ -131,7 +133,10 @@ impl TwinIo {
             }
             loop {
                 match c.framer.next_command() {
-                    Ok(Some(cmd)) => ep.handle_twin_command(now, wall, cmd),
+                    Ok(Some(cmd)) => {
+                        traces.control(wall, Direction::Received, cmd);
+                        ep.handle_twin_command(now, wall, cmd);
+                    }
                     Ok(None) => break,
                     Err(e @ FrameError::TooLarge) => {
                         closed = Some(e.to_string());
@@ -180,7 +185,13 @@ impl TwinIo {
     }
 
     /// Writes the endpoint's commands; those that find no connection fail their call.
-    pub(crate) fn send(&mut self, ep: &mut Endpoint, now: Instant, wall: SystemTime) {
+    pub(crate) fn send(
+        &mut self,
+        ep: &mut Endpoint,
+        traces: &mut Traces,
+        now: Instant,
+        wall: SystemTime,
+    ) {
         while let Some(cmd) = ep.poll_twin_transmit() {
             let slot = match self.route(&cmd) {
                 Some(s) => Some(s),
@@ -194,6 +205,7 @@ impl TwinIo {
                 ep.handle_twin_unsent(now, wall, &cmd);
                 continue;
             }
+            traces.control(wall, Direction::Sent, cmd.text());
             c.pending.extend_from_slice(&cmd.bytes);
         }
         self.flush(ep, now, wall);
