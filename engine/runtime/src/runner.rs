@@ -660,6 +660,7 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
             allow_exec_command: spec.allow_exec_command,
             auto_answer: spec.auto_answer,
             trace_rtt: spec.trace.rtt_file.is_some(),
+            twin_abort: spec.twin.twin.is_some(),
         };
         let budget = Budget {
             remaining: if role == Role::Client {

@@ -62,6 +62,9 @@ pub struct Env {
     pub auto_answer: bool,
     /// `-trace_rtt`: report every response time as a `ShardEvent::Rtt`.
     pub trace_rtt: bool,
+    /// `-3pcc` (twin mode): a call aborted on an unexpected message tells the twin
+    /// (`Internal-Cmd: abort_call`), as SIPp does; not in extended mode.
+    pub twin_abort: bool,
 }
 
 /// What the calls of a shard read and never change: fixed when the endpoint is built.

@@ -302,6 +302,16 @@ impl Call {
             return self.run(now, cx);
         }
         if cx.run.env.behaviors.abort_unexp {
+            // SIPp resets the twin's side of a call past its first step, in its own
+            // words: it looks for the lower-case `internal-cmd:` only.
+            if cx.run.env.twin_abort && self.pc > 0 {
+                let mut text = b"call-id: ".to_vec();
+                text.extend_from_slice(self.call_id());
+                text.extend_from_slice(b"\r\ninternal-cmd: abort_call\r\n\r\n");
+                cx.out
+                    .twin
+                    .push_back(crate::twin::TwinCommand::new(None, self.call_id(), &text));
+            }
             cx.out.events.push_back(ShardEvent::Error(format!(
                 "Aborting call on unexpected message for Call-Id '{}': while expecting step {}, received '{}'",
                 String::from_utf8_lossy(self.call_id()),

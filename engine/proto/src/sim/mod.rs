@@ -111,6 +111,7 @@ pub fn env(local: SocketAddr, remote: Option<SocketAddr>, start: Instant) -> Env
         allow_exec_command: false,
         auto_answer: false,
         trace_rtt: false,
+        twin_abort: false,
     }
 }
 

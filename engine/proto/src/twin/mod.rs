@@ -8,8 +8,8 @@
 //! An empty line does not end a command: the SDP a command carries has one.
 //!
 //! The receiver matches a command to its call by the `Call-ID:` line (the short form
-//! `i:` too). `Internal-Cmd: abort_call` aborts the call (SIPp sends it when it aborts a
-//! 3PCC call). In extended 3PCC, `<recvCmd src="name">` accepts only a command whose
+//! `i:` too). `internal-cmd: abort_call` aborts the call (SIPp sends it, in lower case,
+//! when it aborts a call on an unexpected message in twin mode; so do we). In extended 3PCC, `<recvCmd src="name">` accepts only a command whose
 //! first `From:` line names that twin (SIPp's check; the scenario writes the line).
 //!
 //! Owns: the framer of one twin connection ([`Framer`]) and command parsing. Must not:

@@ -401,3 +401,35 @@ fn a_command_that_cannot_be_sent_fails_its_call() {
     let c = &ep.stats().counters;
     assert_eq!((c.failed_calls, c.failed_cmd_not_sent), (1, 1));
 }
+
+#[test]
+fn a_call_aborted_on_an_unexpected_message_tells_its_twin() {
+    let t0 = sim::epoch();
+    let wall = SystemTime::UNIX_EPOCH;
+    let (local, b) = (addr("127.0.0.1:5064"), addr("127.0.0.1:5062"));
+    let mut env = sim::env(local, Some(b), t0);
+    env.twin_abort = true;
+    let mut ep = Endpoint::new(
+        0,
+        1,
+        sim::builtin("3pcc-C-B"),
+        env,
+        5,
+        InjectData::default(),
+        Pacer::new(0.0, t0),
+        Budget {
+            remaining: None,
+            limit: 100,
+        },
+    );
+    ep.handle_twin_command(t0, wall, b"Call-ID: z\r\n");
+    assert_eq!(ep.live_calls(), 1);
+    let busy = b"SIP/2.0 486 Busy Here\r\nVia: SIP/2.0/UDP 127.0.0.1:5064;branch=z9hG4bK-1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: z\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    ep.handle_datagram(t0 + Duration::from_millis(1), wall, busy, b);
+    assert_eq!(ep.live_calls(), 0);
+    assert_eq!(ep.stats().counters.failed_unexpected_message, 1);
+    let out = ep.poll_twin_transmit().expect("the abort for the twin");
+    let cmd = Command::parse(out.text()).unwrap();
+    assert_eq!(cmd.call_id(), b"z");
+    assert!(cmd.is_abort());
+}
