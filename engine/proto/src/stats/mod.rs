@@ -161,8 +161,8 @@ pub enum FailureReason {
     TestShouldntMatch,
     StrcmpDoesntMatch,
     StrcmpShouldntMatch,
-    /// The scenario itself stopped the call (`<error>` action, a loop that never waits,
-    /// a 3PCC command without a twin). Counted in FailedCall only: SIPp has no column.
+    /// The scenario itself stopped the call (`<error>` action, a loop that never waits).
+    /// Counted in FailedCall only: SIPp has no column.
     ScenarioError,
     /// An `rtpcheck` counted too few RTP packets (gossipper; no SIPp column). Its Go
     /// failure class is `scenario_error`.
