@@ -543,7 +543,9 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
     // Stream transports (TCP, TLS, WebSocket): settings once, sockets per shard below.
     let streams = match stream_kind {
         Some(kind) => {
-            let p = transport::setup::settings(spec, kind, role == Role::Server, local_ip)
+            // A 3PCC controller B answers nothing: it connects to its peer as a client.
+            let listens = role == Role::Server && !crate::twin_setup::opened_by_commands(&sc);
+            let p = transport::setup::settings(spec, kind, listens, local_ip)
                 .map_err(RunError::Config)?;
             transport::setup::probe_free(SocketAddr::new(bind_ip, port)).map_err(RunError::Bind)?;
             Some(p)

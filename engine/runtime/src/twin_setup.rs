@@ -33,6 +33,24 @@ fn first_twin_command(sc: &Scenario) -> Option<&CommandKind> {
         .find(|k| matches!(k, CommandKind::SendCmd(_) | CommandKind::RecvCmd(_)))
 }
 
+/// Whether the scenario's calls are opened by a twin's commands (its first exchange is
+/// a `<recvCmd>`: SIPp's controller B). Such a side sends SIP as a client does.
+pub(crate) fn opened_by_commands(sc: &Scenario) -> bool {
+    sc.commands
+        .iter()
+        .map(|c| &c.kind)
+        .find(|k| {
+            matches!(
+                k,
+                CommandKind::Send(_)
+                    | CommandKind::Recv(_)
+                    | CommandKind::SendCmd(_)
+                    | CommandKind::RecvCmd(_)
+            )
+        })
+        .is_some_and(|k| matches!(k, CommandKind::RecvCmd(_)))
+}
+
 /// Refuses, naming the flag, a job whose 3PCC settings cannot work with its scenario.
 pub(crate) fn check(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> {
     let t = &spec.twin;
@@ -65,21 +83,7 @@ pub(crate) fn check(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> {
     if t.slave_cfg.is_some() && t.own_name().is_none() {
         return refuse("-slave_cfg needs -master name or -slave name".into());
     }
-    let opened_by_commands = sc
-        .commands
-        .iter()
-        .map(|c| &c.kind)
-        .find(|k| {
-            matches!(
-                k,
-                CommandKind::Send(_)
-                    | CommandKind::Recv(_)
-                    | CommandKind::SendCmd(_)
-                    | CommandKind::RecvCmd(_)
-            )
-        })
-        .is_some_and(|k| matches!(k, CommandKind::RecvCmd(_)));
-    if opened_by_commands
+    if opened_by_commands(sc)
         && spec.remote.is_none()
         && sc
             .commands
