@@ -133,10 +133,24 @@ fn a_uas_server_counts_what_sipp_sent_and_guards_its_api() {
         assert_eq!(get(&api, "/api/v1/control"), before, "after {body}");
     }
 
-    // What is not built yet says so.
+    // The live route: one frame as JSON without an upgrade, a frame every 750 ms over a
+    // WebSocket, each with what the GET routes answer.
     let r = call(&api, "GET", "/api/v1/live", Some(&bearer()), None);
-    assert_eq!(r.status, 501, "GET /api/v1/live: {}", r.text());
-    assert!(r.error().contains("not built yet"), "{}", r.text());
+    assert_eq!(r.status, 200, "GET /api/v1/live: {}", r.text());
+    let one = r.json();
+    assert_eq!(n(&one["stats"], "success_calls"), CALLS, "{one}");
+    assert_eq!(one["control"], get(&api, "/api/v1/control"), "{one}");
+    assert_eq!(one["transports"], get(&api, "/api/v1/transports"), "{one}");
+    let frames = live_frames(&api, 3);
+    let ts: Vec<u64> = frames.iter().map(|f| f["ts"].as_u64().unwrap()).collect();
+    for pair in ts.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((600..=2500).contains(&gap), "frames {gap} ms apart: {ts:?}");
+    }
+    for f in &frames {
+        assert_eq!(n(&f["stats"], "success_calls"), CALLS, "{f}");
+        assert_eq!(f["transports"]["listeners"][0]["enabled"], true, "{f}");
+    }
     let r = call(&api, "GET", "/api/v1/nope", Some(&bearer()), None);
     assert_eq!(r.status, 404, "{}", r.text());
     let r = call(&api, "DELETE", "/api/v1/stats", Some(&bearer()), None);
@@ -373,4 +387,26 @@ fn the_server_command_line_help_config_file_and_refusals() {
     assert_eq!(call(&api, "GET", "/api/v1/health", None, None).status, 401);
     let sc = get(&api, "/api/v1/scenario");
     assert_eq!(sc["scenario_name"], "uas", "{sc:#}");
+}
+
+/// The first `count` frames of `/api/v1/live` over a WebSocket opened with the token.
+fn live_frames(api: &str, count: usize) -> Vec<serde_json::Value> {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{api}/api/v1/live")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Authorization", bearer().parse().unwrap());
+    let stream = std::net::TcpStream::connect(api).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (mut ws, resp) = tungstenite::client(req, stream).unwrap();
+    assert_eq!(resp.status().as_u16(), 101);
+    (0..count)
+        .map(|_| {
+            let msg = ws.read().unwrap();
+            serde_json::from_str(msg.to_text().unwrap()).unwrap()
+        })
+        .collect()
 }

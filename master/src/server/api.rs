@@ -9,8 +9,7 @@
 //! tick take.
 //!
 //! The scenario routes are in `scenario`, the dynamic clients in `clients`, listeners
-//! and clients on and off in `transports`. The one route of §5.13 not built yet (the
-//! live WebSocket) answers 501 naming what is missing, never a silent success.
+//! and clients on and off in `transports`, the live WebSocket in `live`.
 
 use std::io::Read as _;
 use std::sync::{Arc, Mutex};
@@ -124,7 +123,7 @@ impl State {
         })
     }
 
-    fn server(&self) -> transports::Server<'_> {
+    pub(super) fn server(&self) -> transports::Server<'_> {
         transports::Server {
             role: self.role,
             transport: &self.info.run.transport,
@@ -158,7 +157,7 @@ impl State {
 }
 
 /// Answers one request.
-pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>) -> Reply {
+pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
     let Some(route) = inc.path.strip_prefix("/api/v1/") else {
         return error(404, "not found: gossipper server serves /api/v1/* only");
     };
@@ -197,7 +196,7 @@ pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>) -> Reply {
         ("GET", "clients") => clients::list(&state.clients),
         ("POST", "clients") => clients::create(&state.clients, inc),
         ("DELETE", "clients") => clients::delete(&state.clients, inc.query),
-        ("GET", "live") => not_built("/api/v1/live (the live WebSocket)"),
+        ("GET", "live") => super::live::live(state, inc),
         (
             _,
             "health" | "stats" | "scenario" | "control" | "scenario/apply" | "transports"
@@ -249,7 +248,7 @@ fn authorized(state: &State, inc: &Incoming<'_>) -> bool {
 
 /// `GET /api/v1/stats`: the run's summary (the `summary.json` shape) as of the last tick;
 /// with dynamic clients, `{multi:true, engines:[{id, stats}], dynamic_client_ids}`.
-fn stats(state: &State) -> Reply {
+pub(super) fn stats(state: &State) -> Reply {
     let s = {
         let live = state.live.lock().unwrap_or_else(|p| p.into_inner());
         summary::of_run(
@@ -282,7 +281,7 @@ fn stats(state: &State) -> Reply {
 
 /// `GET /api/v1/control`: `{rate, paused}` for the one engine; with dynamic clients,
 /// `{multi:true, engines:[{id, rate, paused}]}`.
-fn control_state(state: &State) -> Reply {
+pub(super) fn control_state(state: &State) -> Reply {
     if state.clients.is_empty() {
         return json(
             200,
@@ -451,13 +450,6 @@ pub(super) fn error(status: u16, text: &str) -> Reply {
         status,
         body: error_body(text),
     }
-}
-
-fn not_built(what: &str) -> Reply {
-    error(
-        501,
-        &format!("{what} is not built yet in gossipper server (issue #18)"),
-    )
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 mod api;
 mod clients;
 pub(crate) mod config;
+mod live;
 mod scenario;
 mod transports;
 
