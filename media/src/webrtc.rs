@@ -38,6 +38,7 @@ pub mod ice_servers;
 mod stats;
 #[cfg(test)]
 mod tests;
+pub mod turn;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
