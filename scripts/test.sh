@@ -24,6 +24,8 @@ kamailio_pkgs=(kamailio kamailio-tls-modules kamailio-websocket-modules)
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 || need_apt+=("${kamailio_pkgs[@]}")
 # rtpengine: the WebRTC gateway's media relay in tests/tests/webrtc_gateway.rs.
 command -v rtpengine >/dev/null 2>&1 || need_apt+=(rtpengine-daemon)
+# coturn: the TURN server of tests/tests/turn_coturn.rs and the relayed WebRTC calls.
+command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
 # Python with pip: installs openapi-spec-validator below (tests/tests/api_openapi.rs).
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
