@@ -57,6 +57,7 @@ use codec::{clock_of, remote_audio_mid, remote_audio_pts};
 pub use ice_servers::{IceServer, IceServerError, IceUrlScheme, StunGatherer, TurnCredentials};
 pub use stats::{WebrtcFailure, WebrtcStats};
 pub use str0m::config::DtlsCert;
+use turn::{TurnClient, TurnEvent, TurnInput};
 
 /// RFC 4733 telephone-event payload type we offer at 8 kHz.
 pub const TELEPHONE_EVENT_PT: u8 = 101;
@@ -73,9 +74,14 @@ pub struct WebrtcConfig {
     pub prefers_pcma: bool,
     /// Offer and accept Opus (a browser prefers it).
     pub opus: bool,
-    /// STUN servers, already resolved, for a server-reflexive candidate (TURN: see
-    /// [`ice_servers`]).
+    /// STUN servers, already resolved, for a server-reflexive candidate.
     pub stun_servers: Vec<SocketAddr>,
+    /// A TURN server (resolved, UDP) and its credentials: the call allocates a relay
+    /// there and offers it as a relay candidate ([`turn`]).
+    pub turn: Option<(SocketAddr, TurnCredentials)>,
+    /// ICE transport policy `relay`: no host or server-reflexive candidate, only the TURN
+    /// relay; a failed allocation fails the call (`turn`).
+    pub relay_only: bool,
     /// From negotiation to ICE connected.
     pub ice_timeout: Duration,
     /// From ICE connected to DTLS connected.
@@ -94,6 +100,8 @@ impl WebrtcConfig {
             prefers_pcma: false,
             opus: true,
             stun_servers: Vec::new(),
+            turn: None,
+            relay_only: false,
             ice_timeout: Duration::from_secs(10),
             dtls_timeout: Duration::from_secs(10),
             dtls_cert: None,
@@ -191,6 +199,11 @@ pub struct WebrtcBridge {
     ice_deadline: Option<Instant>,
     dtls_deadline: Option<Instant>,
     stun: StunGatherer,
+    turn: Option<TurnClient>,
+    /// The TURN allocation's relayed address (our relay candidate's base).
+    relayed: Option<SocketAddr>,
+    /// The server-reflexive address, once learnt (to name the selected pair's kind).
+    srflx: Option<SocketAddr>,
     transmits: VecDeque<str0m::net::Transmit>,
     events: VecDeque<WebrtcEvent>,
     undecryptable: u32,
@@ -244,12 +257,21 @@ impl WebrtcBridge {
             ice_state: "new",
             ..WebrtcStats::default()
         };
-        if let Ok(host) = Candidate::host(cfg.local_addr, "udp")
+        if !cfg.relay_only
+            && let Ok(host) = Candidate::host(cfg.local_addr, "udp")
             && rtc.add_local_candidate(host).is_some()
         {
             stats.local_candidates += 1;
         }
-        let stun = StunGatherer::new(cfg.local_addr, &cfg.stun_servers, cfg.seed);
+        let stun_servers: &[SocketAddr] = if cfg.relay_only {
+            &[]
+        } else {
+            &cfg.stun_servers
+        };
+        let stun = StunGatherer::new(cfg.local_addr, stun_servers, cfg.seed);
+        let turn = cfg.turn.as_ref().map(|(server, creds)| {
+            TurnClient::new(now, cfg.local_addr, *server, creds, cfg.seed ^ 0x7475_726E)
+        });
         let mut bridge = Self {
             rtc,
             phase: Phase::New,
@@ -264,6 +286,9 @@ impl WebrtcBridge {
             ice_deadline: None,
             dtls_deadline: None,
             stun,
+            turn,
+            relayed: None,
+            srflx: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             undecryptable: 0,
@@ -271,6 +296,16 @@ impl WebrtcBridge {
             stats,
         };
         bridge.stun.handle_timeout(now);
+        if let Some(t) = bridge.turn.as_mut() {
+            t.handle_timeout(now);
+        }
+        if bridge.cfg.relay_only && bridge.turn.is_none() {
+            bridge.fail(
+                now,
+                WebrtcFailure::Turn,
+                "ICE transport policy relay without a TURN server".into(),
+            );
+        }
         bridge.drain(now);
         bridge
     }
@@ -514,6 +549,28 @@ impl WebrtcBridge {
             self.drain(now);
             return;
         }
+        if let Some(turn) = self.turn.as_mut() {
+            match turn.handle_input(now, source, data) {
+                TurnInput::NotOurs => {}
+                TurnInput::Handled => {
+                    self.drain(now);
+                    return;
+                }
+                TurnInput::Data { peer, payload } => {
+                    // From the peer through the relay: str0m sees it arrive on the relay
+                    // candidate.
+                    if let Some(relayed) = self.relayed {
+                        self.receive(now, peer, relayed, payload);
+                    }
+                    return;
+                }
+            }
+        }
+        self.receive(now, source, destination, data);
+    }
+
+    /// A datagram for str0m (straight from the socket, or unwrapped from the relay).
+    fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
         let Ok(recv) = Receive::new(Protocol::Udp, source, destination, data) else {
             self.stats.garbage_datagrams += 1;
             return;
@@ -567,6 +624,9 @@ impl WebrtcBridge {
             return;
         }
         self.stun.handle_timeout(now);
+        if let Some(t) = self.turn.as_mut() {
+            t.handle_timeout(now);
+        }
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             self.fail_rtc(now, e);
             return;
@@ -645,7 +705,19 @@ impl WebrtcBridge {
         }
         let _ = self.rtc.close();
         self.drain(now);
+        self.release_turn(now);
         self.closed(now);
+    }
+
+    /// Ends the TURN allocation (Refresh with LIFETIME 0) once nothing more is relayed.
+    fn release_turn(&mut self, now: Instant) {
+        if let Some(t) = self.turn.as_mut() {
+            t.close(now);
+            while let Some(x) = t.poll_transmit() {
+                self.transmits.push_back(x);
+            }
+        }
+        self.relayed = None;
     }
 
     fn closed(&mut self, now: Instant) {
@@ -684,6 +756,7 @@ impl WebrtcBridge {
             self.ice_deadline,
             self.dtls_deadline,
             self.stun.poll_timeout(),
+            self.turn.as_ref().and_then(TurnClient::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -703,6 +776,7 @@ impl WebrtcBridge {
         while let Some(t) = self.stun.poll_transmit() {
             self.transmits.push_back(t);
         }
+        self.poll_turn(now);
         // str0m ends every drain with a Timeout; the cap only guards against a bug there.
         for _ in 0..100_000 {
             if !self.rtc.is_alive() {
@@ -728,7 +802,15 @@ impl WebrtcBridge {
                             self.own_ssrcs.push(s);
                         }
                     }
-                    self.transmits.push_back(t);
+                    if self.relayed.is_some_and(|r| r == t.source)
+                        && let Some(turn) = self.turn.as_mut()
+                    {
+                        // Sent from the relay candidate: a Send indication to the server.
+                        turn.create_permission(now, t.destination.ip());
+                        turn.send_to(t.destination, &t.contents);
+                    } else {
+                        self.transmits.push_back(t);
+                    }
                 }
                 Ok(Output::Event(e)) => self.handle_event(now, e),
                 Err(e) => {
@@ -738,6 +820,42 @@ impl WebrtcBridge {
             }
             if matches!(self.phase, Phase::Failed) {
                 break;
+            }
+        }
+        self.poll_turn(now);
+    }
+
+    /// Moves the TURN client's datagrams out and acts on its events: a relay candidate
+    /// once allocated; a failure that fails a relay-only call.
+    fn poll_turn(&mut self, now: Instant) {
+        let Some(turn) = self.turn.as_mut() else {
+            return;
+        };
+        while let Some(x) = turn.poll_transmit() {
+            self.transmits.push_back(x);
+        }
+        while let Some(e) = self.turn.as_mut().and_then(TurnClient::poll_event) {
+            match e {
+                TurnEvent::Allocated { relayed, .. } => {
+                    if let Ok(c) = Candidate::relayed(relayed, self.cfg.local_addr, "udp")
+                        && self.rtc.add_local_candidate(c).is_some()
+                    {
+                        self.stats.local_candidates += 1;
+                        self.relayed = Some(relayed);
+                        self.stats.turn_relayed = Some(relayed);
+                    }
+                }
+                TurnEvent::Failed(err) => {
+                    let detail = err.to_string();
+                    self.relayed = None;
+                    self.stats.turn_error = Some(detail.clone());
+                    if self.cfg.relay_only && self.phase != Phase::Closed {
+                        self.fail(now, WebrtcFailure::Turn, detail);
+                    }
+                }
+                TurnEvent::PermissionCreated(_)
+                | TurnEvent::PermissionFailed { .. }
+                | TurnEvent::Closed => {}
             }
         }
     }
@@ -791,7 +909,17 @@ impl WebrtcBridge {
             }
             Event::PeerStats(s) => {
                 if let Some(pair) = s.selected_candidate_pair {
-                    self.stats.selected_local = Some(pair.local.addr);
+                    let local = pair.local.addr;
+                    self.stats.selected_kind = Some(if Some(local) == self.relayed {
+                        "relay"
+                    } else if local == self.cfg.local_addr {
+                        "host"
+                    } else if Some(local) == self.srflx {
+                        "srflx"
+                    } else {
+                        "prflx"
+                    });
+                    self.stats.selected_local = Some(local);
                     self.stats.selected_remote = Some(pair.remote.addr);
                     if let Some(rtt) = pair.current_round_trip_time {
                         self.stats.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
@@ -828,6 +956,7 @@ impl WebrtcBridge {
             self.ice_deadline = None;
             self.dtls_deadline = None;
             self.rtc.disconnect();
+            self.release_turn(now);
             self.events.push_back(WebrtcEvent::Failed(why));
         }
         WebrtcError::Failed(self.stats.failure.unwrap_or(why))
@@ -859,6 +988,7 @@ impl WebrtcBridge {
         if mapped == self.cfg.local_addr {
             return;
         }
+        self.srflx = Some(mapped);
         if let Ok(c) = Candidate::server_reflexive(mapped, self.cfg.local_addr, "udp")
             && self.rtc.add_local_candidate(c).is_some()
         {

@@ -5,6 +5,11 @@
 //! before the granted lifetime ends (coturn grants 6 s here and its nonces go stale after
 //! 3 s, so the refresh also meets 438), Refresh with LIFETIME 0 at the end, and bad
 //! credentials refused with 401. coturn's own log must show the session and its end.
+//!
+//! Then whole calls: our WebRTC bridge with ICE transport policy `relay` (no host
+//! candidate; the TURN relay only) calls a bridge with a host candidate through coturn;
+//! G.711 flows both ways over the relay and the selected pair is the relay one. Bad TURN
+//! credentials fail such a call as `turn`, with coturn's 401 in the record.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -12,8 +17,10 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gossipper_e2e::{Proc, Sock, free_port_block, scratch_dir};
-use gossipper_media::webrtc::TurnCredentials;
 use gossipper_media::webrtc::turn::{TurnClient, TurnError, TurnEvent, TurnInput};
+use gossipper_media::webrtc::{
+    TurnCredentials, WebrtcBridge, WebrtcConfig, WebrtcEvent, WebrtcFailure,
+};
 
 const REALM: &str = "gossipper.test";
 const SECRET: &str = "north-wind";
@@ -306,4 +313,152 @@ fn bad_credentials_fail_with_401() {
         "{:?}",
         side.events
     );
+}
+
+/// One call's bridge on a real UDP socket.
+struct Call {
+    sock: UdpSocket,
+    bridge: WebrtcBridge,
+    connected: bool,
+    failed: Option<WebrtcFailure>,
+    frames: u32,
+    sent: u32,
+    next_frame: Option<Instant>,
+}
+
+impl Call {
+    fn new(tune: impl FnOnce(&mut WebrtcConfig)) -> Call {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind call socket");
+        sock.set_nonblocking(true).expect("nonblocking");
+        let mut cfg = WebrtcConfig::new(sock.local_addr().expect("local addr"));
+        tune(&mut cfg);
+        Call {
+            bridge: WebrtcBridge::new(Instant::now(), cfg),
+            sock,
+            connected: false,
+            failed: None,
+            frames: 0,
+            sent: 0,
+            next_frame: None,
+        }
+    }
+
+    /// Timers, the socket, audio every 20 ms (at most `frames`), then flush.
+    fn step(&mut self, frames: u32, buf: &mut [u8], out: &mut Vec<u8>) {
+        let now = Instant::now();
+        if self.bridge.poll_timeout().is_some_and(|t| t <= now) {
+            self.bridge.handle_timeout(now);
+        }
+        let local = self.sock.local_addr().expect("local addr");
+        while let Ok((n, from)) = self.sock.recv_from(buf) {
+            self.bridge
+                .handle_datagram(Instant::now(), from, local, &buf[..n]);
+        }
+        if self.connected && self.sent < frames && self.next_frame.is_none_or(|t| t <= now) {
+            if self.bridge.send_audio(now, &[0xFF; 160]).is_ok() {
+                self.sent += 1;
+            }
+            self.next_frame = Some(now + Duration::from_millis(20));
+        }
+        while let Some(t) = self.bridge.poll_transmit(out) {
+            let _ = self.sock.send_to(&out[..t.len], t.destination);
+        }
+        while let Some(e) = self.bridge.poll_event() {
+            match e {
+                WebrtcEvent::Connected => self.connected = true,
+                WebrtcEvent::Media(_) => self.frames += 1,
+                WebrtcEvent::Failed(f) => self.failed = Some(f),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Our UAC bridge (relay only, through coturn) calls our UAS bridge (host candidate
+/// only): offer/answer in process, every datagram on real loopback sockets.
+fn relayed_call(coturn: &Coturn, creds: TurnCredentials, frames: u32) -> (Call, Call) {
+    let mut uac = Call::new(|c| {
+        c.turn = Some((coturn.addr, creds));
+        c.relay_only = true;
+    });
+    let mut uas = Call::new(|_| {});
+    let now = Instant::now();
+    let offer = uac.bridge.create_offer(now).expect("offer");
+    assert!(
+        !offer.contains("typ host"),
+        "a relay-only offer names no host candidate:\n{offer}"
+    );
+    let answer = uas.bridge.accept_offer(now, &offer).expect("answer");
+    uac.bridge
+        .accept_answer(now, &answer)
+        .expect("answer applies");
+    let (mut buf, mut out) = (vec![0u8; 2048], Vec::new());
+    let end = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < end
+        && uac.failed.is_none()
+        && uas.failed.is_none()
+        && (uac.frames < frames || uas.frames < frames)
+    {
+        uac.step(frames, &mut buf, &mut out);
+        uas.step(frames, &mut buf, &mut out);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (uac, uas)
+}
+
+#[test]
+fn a_relay_only_webrtc_call_carries_audio_both_ways_through_coturn() {
+    let dir = scratch_dir("turn-call");
+    let coturn = Coturn::start(&dir, &["--lt-cred-mech", "--user", "alice:wonder"]);
+    let (mut uac, uas) = relayed_call(&coturn, static_creds("wonder"), 100);
+    let (a, b) = (uac.bridge.stats().clone(), uas.bridge.stats().clone());
+    assert_eq!((uac.failed, uas.failed), (None, None), "{a:?}\n{b:?}");
+    assert!(
+        uac.frames >= 100 && uas.frames >= 100,
+        "frames {} / {}",
+        uac.frames,
+        uas.frames
+    );
+    let relayed = a.turn_relayed.expect("a relay was allocated");
+    assert_eq!(a.selected_kind, Some("relay"), "{a:?}");
+    assert_eq!(a.selected_local, Some(relayed));
+    assert_eq!(a.local_candidates, 1, "the relay candidate only");
+    // The UAS saw the call come from coturn's relay.
+    assert_eq!(b.selected_remote, Some(relayed), "{b:?}");
+    assert!(a.srtp_packets_received >= 100 && b.srtp_packets_received >= 100);
+    // Hanging up releases the allocation.
+    uac.bridge.close(Instant::now());
+    let mut out = Vec::new();
+    while let Some(t) = uac.bridge.poll_transmit(&mut out) {
+        let _ = uac.sock.send_to(&out[..t.len], t.destination);
+    }
+    let end = Instant::now() + Duration::from_secs(3);
+    loop {
+        let log = coturn.log();
+        if log.contains("user <alice>: incoming packet SEND") || log.contains("closed") {
+            let peer_ok = log.contains("CREATE_PERMISSION processed, success");
+            let released = log.contains("closed");
+            if peer_ok && released {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < end,
+            "coturn's log lacks the relayed call:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_relay_only_call_with_bad_turn_credentials_fails_as_turn() {
+    let dir = scratch_dir("turn-call-bad");
+    let coturn = Coturn::start(&dir, &["--lt-cred-mech", "--user", "alice:wonder"]);
+    let (uac, _uas) = relayed_call(&coturn, static_creds("wrong"), 10);
+    assert_eq!(uac.failed, Some(WebrtcFailure::Turn));
+    let s = uac.bridge.stats();
+    let detail = s.failure_detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("credentials refused (401"), "{detail}");
+    assert_eq!(s.turn_error.as_deref(), Some(detail));
+    assert_eq!(s.turn_relayed, None);
 }

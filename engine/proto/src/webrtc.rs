@@ -643,6 +643,7 @@ impl WebrtcCalls {
             WebrtcFailure::DtlsFailure => &mut c.failed_dtls_failure,
             WebrtcFailure::FingerprintMismatch => &mut c.failed_fingerprint_mismatch,
             WebrtcFailure::SrtpUndecryptable => &mut c.failed_srtp_undecryptable,
+            WebrtcFailure::Turn => &mut c.failed_turn,
             WebrtcFailure::Internal => &mut c.failed_internal,
         };
         *slot += 1;

@@ -27,6 +27,9 @@ pub enum WebrtcFailure {
     FingerprintMismatch,
     /// Media arrives but none of it decrypts (wrong SRTP keys, or an unknown payload type).
     SrtpUndecryptable,
+    /// The TURN allocation a relay-only call needs failed (refused credentials, an error
+    /// response, no answer); the record's `turn_error` says which.
+    Turn,
     /// Anything str0m reported that fits none of the above.
     Internal,
 }
@@ -42,6 +45,7 @@ impl WebrtcFailure {
             Self::DtlsFailure => "dtls_failure",
             Self::FingerprintMismatch => "fingerprint_mismatch",
             Self::SrtpUndecryptable => "srtp_undecryptable",
+            Self::Turn => "turn",
             Self::Internal => "internal",
         }
     }
@@ -79,6 +83,14 @@ pub struct WebrtcStats {
     pub selected_local: Option<SocketAddr>,
     /// The peer's side of the selected candidate pair.
     pub selected_remote: Option<SocketAddr>,
+    /// The kind of our side of the selected pair: `host`, `srflx`, `relay` (through the
+    /// TURN server) or `prflx`.
+    pub selected_kind: Option<&'static str>,
+    /// The TURN server's relayed address for this call (our relay candidate).
+    pub turn_relayed: Option<SocketAddr>,
+    /// Why the TURN allocation failed or ended early (a call that is not relay-only goes on
+    /// without it).
+    pub turn_error: Option<String>,
     /// Local candidates put in our SDP (host and server-reflexive).
     pub local_candidates: u32,
     /// Remote candidates applied from later SIP bodies (trickle).

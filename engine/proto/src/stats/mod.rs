@@ -251,6 +251,7 @@ counters! {
         pub failed_dtls_failure: u64,
         pub failed_fingerprint_mismatch: u64,
         pub failed_srtp_undecryptable: u64,
+        pub failed_turn: u64,
         pub failed_internal: u64,
     }
 }
@@ -266,6 +267,7 @@ impl WebrtcCounters {
             ("dtls_failure", self.failed_dtls_failure),
             ("fingerprint_mismatch", self.failed_fingerprint_mismatch),
             ("srtp_undecryptable", self.failed_srtp_undecryptable),
+            ("turn", self.failed_turn),
             ("internal", self.failed_internal),
             ("no_socket", self.no_socket),
         ]
