@@ -54,7 +54,10 @@ use thiserror::Error;
 
 pub use codec::{AudioCodec, OPUS_SILENCE_FRAME};
 use codec::{clock_of, remote_audio_mid, remote_audio_pts};
-pub use ice_servers::{IceServer, IceServerError, IceUrlScheme, StunGatherer, TurnCredentials};
+pub use ice_servers::{
+    IceServer, IceServerError, IceSettings, IceUrlScheme, StunGatherer, TurnCredentials,
+    check_ice_settings,
+};
 pub use stats::{WebrtcFailure, WebrtcStats};
 pub use str0m::config::DtlsCert;
 use turn::{TurnClient, TurnEvent, TurnInput};

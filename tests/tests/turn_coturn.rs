@@ -11,69 +11,17 @@
 //! G.711 flows both ways over the relay and the selected pair is the relay one. Bad TURN
 //! credentials fail such a call as `turn`, with coturn's 401 in the record.
 
+mod turn_support;
+
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gossipper_e2e::{Proc, Sock, free_port_block, scratch_dir};
+use gossipper_e2e::scratch_dir;
 use gossipper_media::webrtc::turn::{TurnClient, TurnError, TurnEvent, TurnInput};
 use gossipper_media::webrtc::{
     TurnCredentials, WebrtcBridge, WebrtcConfig, WebrtcEvent, WebrtcFailure,
 };
-
-const REALM: &str = "gossipper.test";
-const SECRET: &str = "north-wind";
-
-/// A coturn on 127.0.0.1 with its own config, database, pid and log files in `dir`.
-struct Coturn {
-    _proc: Proc,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Coturn {
-    fn start(dir: &Path, auth: &[&str]) -> Coturn {
-        let port = free_port_block(2);
-        let relay = free_port_block(16);
-        // An empty config: Debian's /etc/turnserver.conf sends the log to syslog.
-        let conf = dir.join("turnserver.conf");
-        std::fs::write(&conf, "").expect("write turnserver.conf");
-        let log = dir.join("turn.log");
-        let mut cmd = Command::new("turnserver");
-        cmd.current_dir(dir)
-            .arg("-c")
-            .arg(&conf)
-            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
-            .args(["--listening-port", &port.to_string()])
-            .args(["--min-port", &relay.to_string()])
-            .args(["--max-port", &(relay + 15).to_string()])
-            .args(["--realm", REALM, "--fingerprint"])
-            .args(["--no-cli", "--no-tls", "--no-dtls", "--no-tcp-relay"])
-            .arg("--allow-loopback-peers")
-            .arg("--max-allocate-lifetime=6")
-            .arg("--stale-nonce=3")
-            .arg("--userdb")
-            .arg(dir.join("turndb"))
-            .arg("--pidfile")
-            .arg(dir.join("turnserver.pid"))
-            .arg("--log-file")
-            .arg(&log)
-            .args(["--simple-log", "--no-stdout-log", "--verbose"])
-            .args(auth);
-        let mut proc = Proc::spawn("turnserver", &mut cmd);
-        proc.wait_bound(Sock::Udp, port);
-        Coturn {
-            _proc: proc,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
+use turn_support::{Coturn, SECRET};
 
 /// Our side: a UDP socket and the TURN client on it; relayed payloads are collected.
 struct Side {

@@ -423,9 +423,19 @@ pub struct WebrtcSpec {
     /// The job asked for WebRTC media (a profile's `webrtc` row): its scenario must be a
     /// `webrtc="true"` one, or the job is refused before it runs.
     pub enabled: bool,
-    /// ICE servers, `stun:host[:port]` (TURN is refused when the run prepares: there is
-    /// no TURN client yet).
+    /// ICE servers: `stun:host[:port]`, and one `turn:[user:pass@]host[:port][?transport=udp]`
+    /// (TURN over TCP or TLS is refused when the run prepares).
     pub ice_servers: Vec<String>,
+    /// Static TURN credentials (a URL's inline pair wins; then `ice_auth_secret`).
+    pub ice_username: String,
+    pub ice_credential: String,
+    /// coturn REST shared secret (`use-auth-secret`): credentials made per call, the
+    /// identity being `ice_username` (or `gossipper`).
+    pub ice_auth_secret: String,
+    /// Lifetime of REST credentials, seconds.
+    pub ice_auth_ttl_sec: u32,
+    /// ICE transport policy `relay`: the TURN relay is each call's only candidate.
+    pub relay_only: bool,
     /// Offer PCMA before PCMU, and send PCMA when the peer takes both.
     pub prefers_pcma: bool,
     /// From negotiation to ICE connected, ms.
@@ -439,6 +449,11 @@ impl Default for WebrtcSpec {
         WebrtcSpec {
             enabled: false,
             ice_servers: Vec::new(),
+            ice_username: String::new(),
+            ice_credential: String::new(),
+            ice_auth_secret: String::new(),
+            ice_auth_ttl_sec: 86_400,
+            relay_only: false,
             prefers_pcma: false,
             ice_timeout_ms: 10_000,
             dtls_timeout_ms: 10_000,

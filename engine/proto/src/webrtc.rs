@@ -36,8 +36,8 @@ use std::time::Instant;
 
 use gossipper_media::g711::G711Law;
 use gossipper_media::webrtc::{
-    AudioCodec, DtlsCert, OPUS_SILENCE_FRAME, WebrtcBridge, WebrtcConfig, WebrtcEvent,
-    WebrtcFailure, WebrtcStats,
+    AudioCodec, DtlsCert, OPUS_SILENCE_FRAME, TurnCredentials, WebrtcBridge, WebrtcConfig,
+    WebrtcEvent, WebrtcFailure, WebrtcStats,
 };
 
 use gossipper_media::quality::{self, Conditions};
@@ -62,6 +62,10 @@ pub struct WebrtcSettings {
     pub prefers_pcma: bool,
     /// STUN servers (resolved), for a server-reflexive candidate.
     pub stun_servers: Vec<SocketAddr>,
+    /// The TURN server every call allocates a relay candidate on, and its credentials.
+    pub turn: Option<TurnSetup>,
+    /// ICE transport policy `relay`: the TURN relay is a call's only candidate.
+    pub relay_only: bool,
     pub ice_timeout: Duration,
     pub dtls_timeout: Duration,
     /// One certificate for the shard's calls (saves a key generation per call).
@@ -74,6 +78,48 @@ pub struct WebrtcSettings {
     pub write_base: std::path::PathBuf,
     /// Record every call (`-record_wav_dir`, `-record_wav_duplex`) into `record_dir`.
     pub record_calls: crate::config::RecordCalls,
+}
+
+/// A TURN server (UDP, resolved) and the credentials calls use there.
+#[derive(Clone, Debug)]
+pub struct TurnSetup {
+    pub server: SocketAddr,
+    /// Static or inline credentials, or the REST ones made when the run began.
+    pub credentials: TurnCredentials,
+    /// coturn REST credentials are made anew, for the calls that start after that,
+    /// min(60 s, TTL/4) before they expire.
+    pub rest: Option<TurnRest>,
+}
+
+/// What remaking coturn REST credentials needs: the shared secret, the identity, the TTL,
+/// and the wall clock of one instant (the library reads no clock: `now` is mapped onto
+/// Unix time through it).
+#[derive(Clone, Debug)]
+pub struct TurnRest {
+    pub secret: Vec<u8>,
+    pub identity: String,
+    pub ttl: Duration,
+    pub anchor: Instant,
+    pub anchor_unix: u64,
+}
+
+impl TurnSetup {
+    /// The credentials for a call starting at `now`, REST ones remade when due.
+    pub fn credentials_at(&mut self, now: Instant) -> &TurnCredentials {
+        if let Some(r) = &self.rest {
+            let now_unix = r
+                .anchor_unix
+                .saturating_add(now.saturating_duration_since(r.anchor).as_secs());
+            if self
+                .credentials
+                .refresh_at_unix(r.ttl)
+                .is_some_and(|at| now_unix >= at)
+            {
+                self.credentials = TurnCredentials::rest(&r.secret, &r.identity, now_unix, r.ttl);
+            }
+        }
+        &self.credentials
+    }
 }
 
 /// A WebRTC call's numbers in the shape of a classic call's `media` block (call records,
@@ -329,8 +375,15 @@ impl WebrtcCalls {
             self.counters.no_socket += 1;
             return false;
         };
+        let turn = self
+            .settings
+            .turn
+            .as_mut()
+            .map(|t| (t.server, t.credentials_at(now).clone()));
         let s = &self.settings;
         let mut cfg = WebrtcConfig::new(SocketAddr::new(s.ip, port));
+        cfg.turn = turn;
+        cfg.relay_only = s.relay_only;
         cfg.prefers_pcma = s.prefers_pcma;
         cfg.stun_servers.clone_from(&s.stun_servers);
         cfg.ice_timeout = s.ice_timeout;

@@ -562,7 +562,7 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
     // WebRTC calls: settings checked once; each call binds its own socket on this address.
     let webrtc = if sc.webrtc {
         let ip = spec.media_ip.unwrap_or(local_ip);
-        Some(crate::webrtc_setup::settings(spec, ip)?)
+        Some(crate::webrtc_setup::settings(spec, ip, clock())?)
     } else {
         None
     };
@@ -1126,18 +1126,91 @@ mod webrtc_tests {
         assert_eq!(check(&job).unwrap(), Role::Client);
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         job.webrtc.ice_servers = vec!["turns:relay.example:5349".into()];
-        let err = crate::webrtc_setup::settings(&job, ip)
+        let err = crate::webrtc_setup::settings(&job, ip, clock())
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("turns:relay.example:5349") && err.contains("TURN"),
             "{err}"
         );
+        let refused = |job: &JobSpec| {
+            crate::webrtc_setup::settings(job, ip, clock())
+                .unwrap_err()
+                .to_string()
+        };
+        job.webrtc.ice_servers = vec!["turn:127.0.0.1:3478?transport=tcp".into()];
+        assert!(refused(&job).contains("TURN over TCP"), "{}", refused(&job));
+        job.webrtc.ice_servers = vec!["turn:127.0.0.1:3478".into()];
+        assert!(
+            refused(&job).contains("TURN needs credentials"),
+            "{}",
+            refused(&job)
+        );
         job.webrtc.ice_servers = vec!["stun:127.0.0.1:3478".into()];
-        let s = crate::webrtc_setup::settings(&job, ip).unwrap();
+        job.webrtc.relay_only = true;
+        assert!(
+            refused(&job).contains("needs a turn: ICE server"),
+            "{}",
+            refused(&job)
+        );
+        job.webrtc.relay_only = false;
+        job.webrtc.ice_username = "u".into();
+        assert!(
+            refused(&job).contains("no turn: ICE server"),
+            "{}",
+            refused(&job)
+        );
+        job.webrtc.ice_username = String::new();
+        let s = crate::webrtc_setup::settings(&job, ip, clock()).unwrap();
         assert_eq!(s.stun_servers, ["127.0.0.1:3478".parse().unwrap()]);
+        assert!(s.turn.is_none());
+        // One TURN server over UDP; inline credentials win over REST, REST over static.
+        job.webrtc.ice_servers = vec![
+            "stun:127.0.0.1:3478".into(),
+            "turn:127.0.0.1:3479?transport=udp".into(),
+        ];
+        job.webrtc.ice_username = "alice".into();
+        job.webrtc.ice_credential = "pw".into();
+        job.webrtc.relay_only = true;
+        let s = crate::webrtc_setup::settings(&job, ip, clock()).unwrap();
+        let t = s.turn.unwrap();
+        assert_eq!(t.server, "127.0.0.1:3479".parse().unwrap());
+        assert_eq!(
+            (t.credentials.username.as_str(), t.rest.is_none()),
+            ("alice", true)
+        );
+        assert!(s.relay_only);
+        job.webrtc.ice_auth_secret = "k".into();
+        let t = crate::webrtc_setup::settings(&job, ip, clock())
+            .unwrap()
+            .turn
+            .unwrap();
+        assert!(
+            t.credentials.username.ends_with(":alice"),
+            "{}",
+            t.credentials.username
+        );
+        assert!(t.rest.is_some());
+        job.webrtc.ice_servers = vec!["turn:bob:x@127.0.0.1".into()];
+        let t = crate::webrtc_setup::settings(&job, ip, clock())
+            .unwrap()
+            .turn
+            .unwrap();
+        assert_eq!(
+            (t.credentials.username.as_str(), t.rest.is_none()),
+            ("bob", true)
+        );
+        job.webrtc.ice_servers.push("turn:127.0.0.2".into());
+        assert!(
+            refused(&job).contains("only one TURN server"),
+            "{}",
+            refused(&job)
+        );
+        job.webrtc = Default::default();
+        job.webrtc.enabled = true;
+        job.webrtc.ice_servers = vec!["stun:127.0.0.1:3478".into()];
         job.rtp_echo = true;
-        let err = crate::webrtc_setup::settings(&job, ip)
+        let err = crate::webrtc_setup::settings(&job, ip, clock())
             .unwrap_err()
             .to_string();
         assert!(err.contains("-rtp_echo"), "{err}");

@@ -8,9 +8,8 @@
 //! before handing addresses to [`super::WebrtcConfig::stun_servers`]), read a clock, or
 //! touch a socket.
 //!
-//! TURN: str0m takes relayed candidates but has no TURN client (Allocate, permissions,
-//! ChannelData, refresh), so a relay is data model only here; phase B must add the client
-//! if a test needs relayed media.
+//! TURN: the client is [`super::turn`]; [`check_ice_settings`] says which ICE settings a
+//! profile may hold (one TURN server, over UDP, with credentials).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -200,6 +199,64 @@ impl TurnCredentials {
             password: p.to_owned(),
             expires_at_unix: None,
         })
+    }
+}
+
+/// A profile's ICE settings, as [`check_ice_settings`] reads them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IceSettings<'a> {
+    /// `ice_servers`.
+    pub urls: &'a [String],
+    /// `ice_username` and `ice_credential` (static TURN credentials, or the REST identity).
+    pub username: &'a str,
+    /// `ice_credential`.
+    pub credential: &'a str,
+    /// `ice_auth_secret` (coturn REST).
+    pub auth_secret: &'a str,
+    /// ICE transport policy `relay`.
+    pub relay_only: bool,
+}
+
+/// Checks what a run can honour: STUN servers, at most one TURN server over UDP with
+/// credentials (inline, REST or static), credentials only with a TURN server, `relay`
+/// only with one. The error names the field (`ice_servers[i]`, `ice_username`,
+/// `ice_transport_policy`) and what is wrong.
+pub fn check_ice_settings(s: &IceSettings<'_>) -> Result<(), (String, String)> {
+    let mut turn = None;
+    for (i, url) in s.urls.iter().enumerate() {
+        let field = format!("ice_servers[{i}]");
+        let server = IceServer::parse(url).map_err(|e| (field.clone(), e.to_string()))?;
+        let why = match (server.scheme, server.tcp) {
+            (IceUrlScheme::Stun, _) => continue,
+            (IceUrlScheme::Turns, _) => {
+                "turns: (TURN over TLS) is not supported; use turn:host:port?transport=udp"
+            }
+            (IceUrlScheme::Turn, true) => {
+                "TURN over TCP (?transport=tcp) is not supported; use ?transport=udp"
+            }
+            (IceUrlScheme::Turn, false) if turn.is_some() => "only one TURN server is supported",
+            (IceUrlScheme::Turn, false) => {
+                turn = Some(server);
+                continue;
+            }
+        };
+        return Err((field, format!("\"{url}\": {why}")));
+    }
+    let has_static = !s.username.is_empty() || !s.credential.is_empty();
+    match turn {
+        None if has_static || !s.auth_secret.is_empty() => Err((
+            if has_static { "ice_username" } else { "ice_auth_secret" }.into(),
+            "TURN credentials need a turn: URL in ice_servers".into(),
+        )),
+        None if s.relay_only => Err((
+            "ice_transport_policy".into(),
+            "relay needs a turn: URL in ice_servers".into(),
+        )),
+        Some(t) if t.inline.is_none() && s.auth_secret.is_empty() && !has_static => Err((
+            "ice_servers".into(),
+            "the turn: server needs credentials: inline user:pass@, ice_auth_secret, or ice_username and ice_credential".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -481,6 +538,83 @@ mod tests {
         assert_eq!(TurnCredentials::choose(&plain, None, None, 0), None);
         let stun = IceServer::parse("stun:h").unwrap();
         assert_eq!(TurnCredentials::choose(&stun, rest, fixed, 0), None);
+    }
+
+    #[test]
+    fn ice_settings_allow_one_udp_turn_server_with_credentials() {
+        let urls = |u: &[&str]| u.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = |s: IceSettings<'_>| check_ice_settings(&s);
+        let stun = urls(&["stun:a", "turn:b?transport=udp"]);
+        let with_static = IceSettings {
+            urls: &stun,
+            username: "u",
+            credential: "p",
+            ..Default::default()
+        };
+        assert_eq!(ok(with_static), Ok(()));
+        let inline = urls(&["turn:u:p@b"]);
+        assert_eq!(
+            ok(IceSettings {
+                urls: &inline,
+                relay_only: true,
+                ..Default::default()
+            }),
+            Ok(())
+        );
+        let field = |s: IceSettings<'_>| check_ice_settings(&s).unwrap_err();
+        let turns = urls(&["stun:a", "turns:b"]);
+        let (f, m) = field(IceSettings {
+            urls: &turns,
+            auth_secret: "k",
+            ..Default::default()
+        });
+        assert_eq!(f, "ice_servers[1]");
+        assert!(
+            m.contains("\"turns:b\": turns: (TURN over TLS) is not supported"),
+            "{m}"
+        );
+        let tcp = urls(&["turn:b?transport=tcp"]);
+        let (f, m) = field(IceSettings {
+            urls: &tcp,
+            auth_secret: "k",
+            ..Default::default()
+        });
+        assert!(f == "ice_servers[0]" && m.contains("transport=tcp"), "{m}");
+        let two = urls(&["turn:u:p@b", "turn:u:p@c"]);
+        assert_eq!(
+            field(IceSettings {
+                urls: &two,
+                ..Default::default()
+            })
+            .0,
+            "ice_servers[1]"
+        );
+        let bare = urls(&["turn:b"]);
+        assert_eq!(
+            field(IceSettings {
+                urls: &bare,
+                ..Default::default()
+            })
+            .0,
+            "ice_servers"
+        );
+        assert_eq!(
+            field(IceSettings {
+                username: "u",
+                ..Default::default()
+            })
+            .0,
+            "ice_username"
+        );
+        assert_eq!(
+            field(IceSettings {
+                relay_only: true,
+                urls: &urls(&["stun:a"]),
+                ..Default::default()
+            })
+            .0,
+            "ice_transport_policy"
+        );
     }
 
     fn response(txid: &[u8], mapped: SocketAddr) -> Vec<u8> {

@@ -424,7 +424,7 @@ pub struct WebrtcSummary {
     pub connected: u64,
     /// Set-up failures by cause (`ice_timeout`, `dtls_timeout`, `dtls_failure`,
     /// `fingerprint_mismatch`, `missing_fingerprint`, `remote_sdp`,
-    /// `srtp_undecryptable`, `internal`, `no_socket`); causes that never happened are
+    /// `srtp_undecryptable`, `turn`, `internal`, `no_socket`); causes that never happened are
     /// left out.
     pub failures: BTreeMap<String, u64>,
 }

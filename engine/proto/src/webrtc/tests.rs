@@ -24,6 +24,8 @@ fn settings() -> WebrtcSettings {
         ip: IP,
         prefers_pcma: false,
         stun_servers: Vec::new(),
+        turn: None,
+        relay_only: false,
         ice_timeout: Duration::from_secs(10),
         dtls_timeout: Duration::from_secs(10),
         dtls_cert: generate_dtls_cert(),
@@ -431,4 +433,44 @@ fn with_record_calls_every_call_is_recorded_from_its_start() {
     let _ = w.end_call(t0, 1).unwrap();
     let rec = w.poll_recording().expect("the call's recording");
     assert_eq!(rec.path, std::path::Path::new("rec/a_b.wav"));
+}
+
+#[test]
+fn rest_turn_credentials_are_remade_for_calls_after_their_refresh_time() {
+    let t0 = crate::sim::epoch();
+    let ttl = Duration::from_secs(600);
+    let mut setup = TurnSetup {
+        server: "127.0.0.1:3478".parse().unwrap(),
+        credentials: TurnCredentials::rest(b"k", "gossipper", 1_000, ttl),
+        rest: Some(TurnRest {
+            secret: b"k".to_vec(),
+            identity: "gossipper".into(),
+            ttl,
+            anchor: t0,
+            anchor_unix: 1_000,
+        }),
+    };
+    // Expires at 1600, remade from 1540 on (min(60 s, TTL/4) before).
+    assert_eq!(setup.credentials_at(t0).username, "1600:gossipper");
+    let before = t0 + Duration::from_secs(539);
+    assert_eq!(setup.credentials_at(before).username, "1600:gossipper");
+    let due = t0 + Duration::from_secs(540);
+    let fresh = setup.credentials_at(due).clone();
+    assert_eq!(fresh.username, "2140:gossipper");
+    assert_eq!(
+        fresh,
+        TurnCredentials::rest(b"k", "gossipper", 1_540, ttl),
+        "the coturn formula, for the new expiry"
+    );
+    // Static credentials never change.
+    let mut fixed = TurnSetup {
+        rest: None,
+        credentials: TurnCredentials {
+            username: "u".into(),
+            password: "p".into(),
+            expires_at_unix: None,
+        },
+        ..setup
+    };
+    assert_eq!(fixed.credentials_at(t0 + ttl * 10).username, "u");
 }

@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+use gossipper_media::webrtc::{IceSettings, check_ice_settings};
 use serde::Serialize;
 
 use super::{ApiError, Call, Ctx, Reply};
@@ -47,41 +48,43 @@ fn check_transports(rows: &[TransportSpec]) -> Result<(), ApiError> {
                 "must start with / and is only for w1, wn, ws1, wsn",
             ));
         }
-        if t.transport != "webrtc" && (!t.ice_servers.is_empty() || !t.ice_auth_secret.is_empty()) {
+        let ice_set = !t.ice_servers.is_empty()
+            || !t.ice_username.is_empty()
+            || !t.ice_credential.is_empty()
+            || !t.ice_auth_secret.is_empty()
+            || !t.ice_transport_policy.is_empty();
+        if t.transport != "webrtc" && ice_set {
             return Err(ApiError::field(
                 &field("ice_servers"),
                 "ICE settings are only for the webrtc transport",
             ));
         }
-        // TURN has no client in this build: refused here, when the profile is saved, not
-        // when a job of it starts (the job's resolution still refuses a stored one).
-        for (name, value) in [
-            ("ice_username", &t.ice_username),
-            ("ice_credential", &t.ice_credential),
-            ("ice_auth_secret", &t.ice_auth_secret),
-        ] {
-            if !value.is_empty() {
+        let relay_only = match t.ice_transport_policy.as_str() {
+            "" | "all" => false,
+            "relay" => true,
+            other => {
                 return Err(ApiError::field(
-                    &field(name),
-                    "TURN credentials are not supported in this build (no TURN client); use stun: ICE servers",
+                    &field("ice_transport_policy"),
+                    format!("\"{other}\": expected all or relay"),
                 ));
             }
-        }
-        for (j, url) in t.ice_servers.iter().enumerate() {
-            let message = if url.starts_with("turn:") || url.starts_with("turns:") {
-                format!(
-                    "\"{url}\": TURN is not supported in this build (no TURN client); use stun: ICE servers"
-                )
-            } else if url.starts_with("stun:") {
-                continue;
-            } else {
-                format!("\"{url}\" must be a stun: URL")
-            };
+        };
+        if t.ice_auth_ttl_sec != 0 && t.ice_auth_ttl_sec < 60 {
             return Err(ApiError::field(
-                &field(&format!("ice_servers[{j}]")),
-                message,
+                &field("ice_auth_ttl_sec"),
+                "must be 0 (86400) or at least 60",
             ));
         }
+        // One TURN server over UDP with credentials; TURN over TLS or TCP is refused here,
+        // when the profile is saved (the job's resolution refuses a stored one too).
+        check_ice_settings(&IceSettings {
+            urls: &t.ice_servers,
+            username: &t.ice_username,
+            credential: &t.ice_credential,
+            auth_secret: &t.ice_auth_secret,
+            relay_only,
+        })
+        .map_err(|(f, message)| ApiError::field(&field(&f), message))?;
     }
     Ok(())
 }
@@ -424,12 +427,78 @@ mod tests {
                 },
                 "transports[0].ice_servers[0]",
             ),
+            (
+                TransportSpec {
+                    ice_servers: vec!["turns:relay.example".into()],
+                    ice_auth_secret: "k".into(),
+                    ..row("webrtc")
+                },
+                "transports[0].ice_servers[0]: \"turns:relay.example\": turns: (TURN over TLS)",
+            ),
+            (
+                TransportSpec {
+                    ice_servers: vec!["turn:relay.example?transport=tcp".into()],
+                    ice_auth_secret: "k".into(),
+                    ..row("webrtc")
+                },
+                "transports[0].ice_servers[0]: \"turn:relay.example?transport=tcp\": TURN over TCP",
+            ),
+            (
+                TransportSpec {
+                    ice_servers: vec!["turn:relay.example".into()],
+                    ..row("webrtc")
+                },
+                "transports[0].ice_servers: the turn: server needs credentials",
+            ),
+            (
+                TransportSpec {
+                    ice_transport_policy: "relay".into(),
+                    ..row("webrtc")
+                },
+                "transports[0].ice_transport_policy",
+            ),
+            (
+                TransportSpec {
+                    ice_transport_policy: "srflx".into(),
+                    ..row("webrtc")
+                },
+                "transports[0].ice_transport_policy",
+            ),
+            (
+                TransportSpec {
+                    ice_transport_policy: "relay".into(),
+                    ..row("u1")
+                },
+                "transports[0].ice_servers",
+            ),
         ];
         for (r, field) in cases {
             match check_transports(&[r]) {
                 Err(ApiError::BadRequest(msg)) => assert!(msg.starts_with(field), "{msg}"),
                 other => panic!("{field}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_webrtc_row_takes_one_udp_turn_server_with_credentials() {
+        let ok = [
+            TransportSpec {
+                ice_servers: vec!["stun:a".into(), "turn:b:3478?transport=udp".into()],
+                ice_username: "u".into(),
+                ice_credential: "p".into(),
+                ice_transport_policy: "relay".into(),
+                ..row("webrtc")
+            },
+            TransportSpec {
+                ice_servers: vec!["turn:b".into()],
+                ice_auth_secret: "k".into(),
+                ice_auth_ttl_sec: 600,
+                ..row("webrtc")
+            },
+        ];
+        for r in ok {
+            check_transports(std::slice::from_ref(&r)).unwrap_or_else(|e| panic!("{r:?}: {e:?}"));
         }
     }
 

@@ -30,6 +30,7 @@ use gossipper_engine::files::{FileAccess, JobRoots};
 use gossipper_engine::media::{RecordCalls, SrtpPolicy};
 use gossipper_engine::scenario::builtin;
 use gossipper_engine::stats::thresholds;
+use gossipper_media::webrtc::{IceSettings, check_ice_settings};
 
 use crate::job::files;
 use crate::job::spec::{About, JobFile, Listener, Run, Workers};
@@ -244,26 +245,32 @@ fn apply_rows(
     let Some(w) = w else {
         return Ok(false);
     };
-    for (field, v) in [
-        ("ice_username", &w.ice_username),
-        ("ice_credential", &w.ice_credential),
-        ("ice_auth_secret", &w.ice_auth_secret),
-    ] {
-        if !v.is_empty() {
+    let relay_only = match w.ice_transport_policy.as_str() {
+        "" | "all" => false,
+        "relay" => true,
+        other => {
             return Err(ResolveError::Unsupported(format!(
-                "transports.{field}: TURN credentials are not supported yet (no TURN client); use stun: ICE servers"
+                "transports.ice_transport_policy: \"{other}\": expected all or relay"
             )));
         }
-    }
-    for url in &w.ice_servers {
-        if !url.starts_with("stun:") {
-            return Err(ResolveError::Unsupported(format!(
-                "transports.ice_servers: \"{url}\": only stun: servers are supported yet (no TURN client)"
-            )));
-        }
-    }
+    };
+    check_ice_settings(&IceSettings {
+        urls: &w.ice_servers,
+        username: &w.ice_username,
+        credential: &w.ice_credential,
+        auth_secret: &w.ice_auth_secret,
+        relay_only,
+    })
+    .map_err(|(field, m)| ResolveError::Unsupported(format!("transports.{field}: {m}")))?;
     job.webrtc.enabled = true;
     job.webrtc.ice_servers.clone_from(&w.ice_servers);
+    job.webrtc.ice_username.clone_from(&w.ice_username);
+    job.webrtc.ice_credential.clone_from(&w.ice_credential);
+    job.webrtc.ice_auth_secret.clone_from(&w.ice_auth_secret);
+    if w.ice_auth_ttl_sec != 0 {
+        job.webrtc.ice_auth_ttl_sec = w.ice_auth_ttl_sec;
+    }
+    job.webrtc.relay_only = relay_only;
     job.webrtc.prefers_pcma = w.prefers_pcma;
     job.media_ip = parse_ip("transports.local_ip", &w.local_ip)?;
     Ok(true)
@@ -881,6 +888,42 @@ mod tests {
         let w = &b.job.webrtc;
         assert!(w.enabled && w.prefers_pcma);
         assert_eq!(w.ice_servers, ["stun:127.0.0.1:3478"]);
+        assert!(!w.relay_only);
+    }
+
+    #[test]
+    fn a_webrtc_row_with_turn_passes_its_credentials_and_policy_to_the_job() {
+        let t = Fix::new("cfg-webrtc-turn");
+        let p = ServerProfile {
+            id: "s1".into(),
+            transports: vec![TransportSpec {
+                ice_username: "alice".into(),
+                ice_credential: "pw".into(),
+                ice_auth_secret: "k".into(),
+                ice_auth_ttl_sec: 600,
+                ice_transport_policy: "relay".into(),
+                ..webrtc(
+                    "127.0.0.1",
+                    5070,
+                    &["turn:127.0.0.1:3478?transport=udp"],
+                    false,
+                )
+            }],
+            ..Default::default()
+        };
+        t.server(&p);
+        let b = t.build(&spec(&t, "server", "s1"), 0).unwrap();
+        let w = &b.job.webrtc;
+        assert_eq!(w.ice_servers, ["turn:127.0.0.1:3478?transport=udp"]);
+        assert_eq!(
+            (
+                w.ice_username.as_str(),
+                w.ice_credential.as_str(),
+                w.ice_auth_secret.as_str()
+            ),
+            ("alice", "pw", "k")
+        );
+        assert_eq!((w.ice_auth_ttl_sec, w.relay_only), (600, true));
     }
 
     #[test]
@@ -916,12 +959,19 @@ mod tests {
         let t = Fix::new("cfg-webrtc-refused");
         let turn = ServerProfile {
             id: "s1".into(),
-            transports: vec![webrtc("", 0, &["turn:127.0.0.1:3478"], false)],
+            transports: vec![TransportSpec {
+                ice_auth_secret: "k".into(),
+                ..webrtc("", 0, &["turns:127.0.0.1:5349"], false)
+            }],
             ..Default::default()
         };
         t.server(&turn);
         let err = t.build(&spec(&t, "server", "s1"), 0).unwrap_err();
-        assert!(err.to_string().contains("turn:127.0.0.1:3478"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("\"turns:127.0.0.1:5349\": turns: (TURN over TLS) is not supported"),
+            "{err}"
+        );
         let creds = ServerProfile {
             id: "s2".into(),
             transports: vec![TransportSpec {

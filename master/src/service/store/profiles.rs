@@ -32,6 +32,8 @@ pub(crate) struct TransportSpec {
     pub(crate) ice_credential: String,
     pub(crate) ice_auth_secret: String,
     pub(crate) ice_auth_ttl_sec: u32,
+    /// `""` or `all` (every candidate), or `relay` (the TURN relay only).
+    pub(crate) ice_transport_policy: String,
     pub(crate) prefers_pcma: bool,
 }
 

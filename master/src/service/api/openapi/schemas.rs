@@ -119,7 +119,8 @@ pub(super) fn components() -> Map<String, Value> {
             "transport": t(S), "local_ip": t(S), "local_port": t(I), "enabled": t("boolean"),
             "tls_cert_file": t(S), "tls_key_file": t(S), "ws_path": t(S),
             "ice_servers": array(t(S)), "ice_username": t(S), "ice_credential": t(S),
-            "ice_auth_secret": t(S), "ice_auth_ttl_sec": t(I), "prefers_pcma": t("boolean"),
+            "ice_auth_secret": t(S), "ice_auth_ttl_sec": t(I), "ice_transport_policy": t(S),
+            "prefers_pcma": t("boolean"),
         }}),
     );
     let common = [
