@@ -303,10 +303,7 @@ impl TurnClient {
             && now >= refresh_at
             && !self.pending(|k| matches!(k, Kind::Refresh { .. }))
         {
-            self.state = State::Allocated {
-                relayed: self.relayed().unwrap_or(self.server),
-                refresh_at: now + REQUESTED_LIFETIME,
-            };
+            // Pending from now on: not sent again until it is answered or times out.
             self.start(
                 now,
                 Kind::Refresh {
@@ -468,8 +465,9 @@ impl TurnClient {
         let txn = self.txns.iter().map(|t| t.next_at).min();
         let (refresh, perms) = match self.state {
             State::Idle => return Some(self.created),
+            // A Refresh in flight has its own retransmit timer.
             State::Allocated { refresh_at, .. } => (
-                Some(refresh_at),
+                (!self.pending(|k| matches!(k, Kind::Refresh { .. }))).then_some(refresh_at),
                 self.permissions.iter().filter_map(|p| p.refresh_at).min(),
             ),
             _ => (None, None),

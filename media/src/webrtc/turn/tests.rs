@@ -284,6 +284,11 @@ fn refresh_is_sent_a_minute_before_the_lifetime_ends() {
     let p = parse(&r);
     assert_eq!(p.typ, REFRESH | REQUEST);
     assert_eq!(p.lifetime, Some(REQUESTED_LIFETIME));
+    // While it is in flight, only its retransmit is due (no busy loop on the past
+    // refresh time), and a timeout then sends no second Refresh.
+    assert_eq!(c.poll_timeout(), Some(t + FIRST_RTO));
+    c.handle_timeout(t + Duration::from_millis(100));
+    assert!(c.poll_transmit().is_none());
     assert!(p.integrity_ok(&r, &key()));
     // The server grants a short one: the next refresh is half-way through it.
     let ok = success(REFRESH, p.txid, Some(100), None, Some(key()));
