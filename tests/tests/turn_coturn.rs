@@ -9,14 +9,18 @@
 //! Then whole calls: our WebRTC bridge with ICE transport policy `relay` (no host
 //! candidate; the TURN relay only) calls a bridge with a host candidate through coturn;
 //! G.711 flows both ways over the relay and the selected pair is the relay one. Bad TURN
-//! credentials fail such a call as `turn`, with coturn's 401 in the record.
+//! credentials fail such a call as `turn`, with coturn's 401 in the record. And the same
+//! from the command line: `-sn webrtc_uac -ice_server turn:… -turn_user -turn_pass
+//! -ice_relay_only` against `-sn webrtc_uas`, as two processes.
 
 mod turn_support;
 
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gossipper_e2e::scratch_dir;
+use gossipper_e2e::{Proc, Sock, finish_pair, free_port, gossipper_bin, peer_args, scratch_dir};
 use gossipper_media::webrtc::turn::{TurnClient, TurnError, TurnEvent, TurnInput};
 use gossipper_media::webrtc::{
     TurnCredentials, WebrtcBridge, WebrtcConfig, WebrtcEvent, WebrtcFailure,
@@ -409,4 +413,80 @@ fn a_relay_only_call_with_bad_turn_credentials_fails_as_turn() {
     assert!(detail.contains("credentials refused (401"), "{detail}");
     assert_eq!(s.turn_error.as_deref(), Some(detail));
     assert_eq!(s.turn_relayed, None);
+}
+
+fn read_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("record {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn the_command_line_webrtc_uac_relays_through_coturn_with_turn_flags() {
+    let dir = scratch_dir("turn-cli");
+    let coturn = Coturn::start(&dir, &["--lt-cred-mech", "--user", "alice:wonder"]);
+    let sport = free_port();
+    let mut scmd = Command::new(gossipper_bin());
+    scmd.current_dir(&dir)
+        .args(["-sn", "webrtc_uas", "-t", "u1", "-i", "127.0.0.1"])
+        .args(["-p", &sport.to_string(), "-m", "3"])
+        .arg("-call_records_jsonl")
+        .arg(dir.join("server.jsonl"));
+    peer_args(&mut scmd, &dir.join("server.csv"));
+    let mut server = Proc::spawn("webrtc_uas", &mut scmd);
+    server.wait_bound(Sock::Udp, sport);
+    let mut ccmd = Command::new(gossipper_bin());
+    ccmd.current_dir(&dir)
+        .arg(format!("127.0.0.1:{sport}"))
+        .args(["-sn", "webrtc_uac", "-t", "u1", "-i", "127.0.0.1"])
+        .args(["-m", "3", "-r", "3", "-d", "1500"])
+        .args([
+            "-ice_server",
+            &format!("turn:{}?transport=udp", coturn.addr),
+        ])
+        .args([
+            "-turn_user",
+            "alice",
+            "-turn_pass",
+            "wonder",
+            "-ice_relay_only",
+        ])
+        .arg("-call_records_jsonl")
+        .arg(dir.join("client.jsonl"));
+    peer_args(&mut ccmd, &dir.join("client.csv"));
+    let client = Proc::spawn("webrtc_uac", &mut ccmd);
+    finish_pair(
+        "turn-cli",
+        client,
+        server,
+        &dir.join("client.csv"),
+        &dir.join("server.csv"),
+        3,
+        Duration::from_secs(60),
+    );
+    let client = read_records(&dir.join("client.jsonl"));
+    assert_eq!(client.len(), 3);
+    let mut relays = Vec::new();
+    for r in &client {
+        let w = &r["webrtc"];
+        assert_eq!(w["selected_kind"], "relay", "{w}");
+        assert_eq!(w["selected_local"], w["turn_relayed"], "{w}");
+        assert!(w["rtp_packets_received"].as_u64().unwrap_or(0) > 0, "{w}");
+        relays.push(w["turn_relayed"].clone());
+    }
+    let server = read_records(&dir.join("server.jsonl"));
+    assert_eq!(server.len(), 3);
+    for r in &server {
+        let w = &r["webrtc"];
+        assert!(relays.contains(&w["selected_remote"]), "{w}");
+        assert!(w["rtp_packets_received"].as_u64().unwrap_or(0) > 0, "{w}");
+    }
+    let log = coturn.log();
+    let allocations = log
+        .lines()
+        .filter(|l| l.contains("user <alice>: incoming packet ALLOCATE processed, success"))
+        .count();
+    assert_eq!(allocations, 3, "{log}");
 }

@@ -247,6 +247,12 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("media_reject_srtp", Switch(|a| a.media_reject_srtp = true), "", G::Media, "Fail a call whose peer's SDP asks for SRTP."),
     flag("record_wav_dir", Value(|a, v| a.record_wav_dir = Some(v)), "dir", G::Media, "Record every call's received audio to <dir>/<call-id>.wav."),
     flag("record_wav_duplex", Switch(|a| a.record_wav_duplex = true), "", G::Media, "With -record_wav_dir: stereo, left = sent, right = received."),
+    flag("ice_server", Value(|a, v| a.ice_server.push(v)), "url", G::Media, "WebRTC scenarios: an ICE server, stun:host[:port] or one turn:[user:pass@]host[:port][?transport=udp] (repeat for more)."),
+    flag("turn_user", Value(|a, v| a.turn_user = Some(v)), "name", G::Media, "TURN username (with -turn_pass), or the identity of -turn_secret credentials."),
+    flag("turn_pass", Value(|a, v| a.turn_pass = Some(v)), "password", G::Media, "TURN password (long-term credentials)."),
+    flag("turn_secret", Value(|a, v| a.turn_secret = Some(v)), "secret", G::Media, "coturn REST shared secret: credentials <expiry>:<identity> made per call."),
+    flag("turn_ttl", Value(|a, v| a.turn_ttl = Some(v)), "s", G::Media, "Lifetime of -turn_secret credentials (default 86400, at least 60)."),
+    flag("ice_relay_only", Switch(|a| a.ice_relay_only = true), "", G::Media, "ICE transport policy relay: the TURN relay is each call's only candidate."),
     // --- Rate
     flag("r", Value(|a, v| a.r = Some(v)), "n", G::Rate, "Calls per rate period (default 10)."),
     flag("rp", Value(|a, v| a.rp = Some(v)), "time", G::Rate, "Rate period (default 1000, unit ms): -r 7 -rp 2s is 3.5 calls/s."),
@@ -364,6 +370,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("pathmaxret", unsupported("SCTP"), "n", G::Unsupported, "SCTP path retransmits."),
     flag("pmtu", unsupported("SCTP"), "n", G::Unsupported, "SCTP path MTU."),
     flag("gracefulclose", unsupported("SCTP"), "bool", G::Unsupported, "SCTP shutdown mode."),
+    flag("turn_realm", unsupported("a TURN realm of our own (the realm is the one the TURN server's 401 names)"), "realm", G::Unsupported, "TURN realm."),
     flag("hep_homer_lake_rtcp", unsupported("Homer-Lake JSON RTCP reports (-send_media_report copies the RTCP reports themselves, HEP type 5)"), "", G::Unsupported, "RTCP reports to HEP as Homer-Lake JSON."),
 ];
 

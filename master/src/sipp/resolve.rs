@@ -26,6 +26,7 @@ use gossipper_engine::output::hep::{DEFAULT_CAPTURE_ID, HepConfig};
 use gossipper_engine::scenario::builtin;
 use gossipper_engine::segment::Segment;
 use gossipper_engine::stats::thresholds;
+use gossipper_media::webrtc::{IceSettings, check_ice_settings};
 
 use super::args::SippArgs;
 use super::error::CliError;
@@ -298,6 +299,49 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         (Some(_), true) => RecordCalls::Duplex,
     };
     spec.record_dir = a.record_wav_dir.as_ref().map(PathBuf::from);
+    // WebRTC ICE (a webrtc="true" scenario; naming any of these with another scenario is
+    // refused when the run starts, as the job then asks for WebRTC media).
+    let ice_given = !a.ice_server.is_empty()
+        || a.turn_user.is_some()
+        || a.turn_pass.is_some()
+        || a.turn_secret.is_some()
+        || a.turn_ttl.is_some()
+        || a.ice_relay_only;
+    if ice_given {
+        let w = &mut spec.webrtc;
+        w.enabled = true;
+        w.ice_servers.clone_from(&a.ice_server);
+        w.ice_username = a.turn_user.clone().unwrap_or_default();
+        w.ice_credential = a.turn_pass.clone().unwrap_or_default();
+        w.ice_auth_secret = a.turn_secret.clone().unwrap_or_default();
+        w.relay_only = a.ice_relay_only;
+        if let Some(ttl) = &a.turn_ttl {
+            w.ice_auth_ttl_sec =
+                ttl.parse()
+                    .ok()
+                    .filter(|&t: &u32| t >= 60)
+                    .ok_or_else(|| CliError::Invalid {
+                        flag: "turn_ttl",
+                        reason: format!("\"{ttl}\" is not a number of seconds of at least 60"),
+                    })?;
+        }
+        check_ice_settings(&IceSettings {
+            urls: &w.ice_servers,
+            username: &w.ice_username,
+            credential: &w.ice_credential,
+            auth_secret: &w.ice_auth_secret,
+            relay_only: w.relay_only,
+        })
+        .map_err(|(field, reason)| CliError::Invalid {
+            flag: match field.as_str() {
+                "ice_username" => "turn_user",
+                "ice_auth_secret" => "turn_secret",
+                "ice_transport_policy" => "ice_relay_only",
+                _ => "ice_server",
+            },
+            reason,
+        })?;
+    }
 
     // Traces (before the rate: -rate_interval defaults to -fd).
     if let Some(t) = &a.fd {

@@ -106,6 +106,41 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-record_wav_dir", "recs", "-record_wav_duplex"], |s| {
         s.record_calls == RecordCalls::Duplex && s.record_dir == path("recs")
     }),
+    (
+        &[
+            "-ice_server",
+            "stun:127.0.0.1:3478",
+            "-ice_server",
+            "turn:127.0.0.1:3479?transport=udp",
+            "-turn_user",
+            "alice",
+            "-turn_pass",
+            "pw",
+            "-ice_relay_only",
+        ],
+        |s| {
+            let w = &s.webrtc;
+            w.enabled
+                && w.ice_servers == ["stun:127.0.0.1:3478", "turn:127.0.0.1:3479?transport=udp"]
+                && (w.ice_username.as_str(), w.ice_credential.as_str()) == ("alice", "pw")
+                && w.relay_only
+        },
+    ),
+    (
+        &[
+            "-ice_server",
+            "turn:127.0.0.1",
+            "-turn_secret",
+            "k",
+            "-turn_ttl",
+            "600",
+        ],
+        |s| {
+            s.webrtc.ice_auth_secret == "k"
+                && s.webrtc.ice_auth_ttl_sec == 600
+                && !s.webrtc.relay_only
+        },
+    ),
     (&["-rsa", "127.0.0.9:5099"], |s| {
         s.send_to == Some(SocketAddr::new(v4(127, 0, 0, 9), 5099)) && s.remote == s.send_to
     }),
@@ -691,6 +726,50 @@ fn errors_name_the_flag_at_fault() {
                 e,
                 CliError::Invalid {
                     flag: "record_wav_duplex",
+                    ..
+                }
+            )
+        }),
+        (
+            &["-ice_server", "turns:relay.example"],
+            |e| matches!(e, CliError::Invalid { flag: "ice_server", reason } if reason.contains("turns: (TURN over TLS) is not supported")),
+        ),
+        (
+            &[
+                "-ice_server",
+                "turn:relay.example?transport=tcp",
+                "-turn_secret",
+                "k",
+            ],
+            |e| matches!(e, CliError::Invalid { flag: "ice_server", reason } if reason.contains("TURN over TCP")),
+        ),
+        (
+            &["-ice_server", "turn:relay.example"],
+            |e| matches!(e, CliError::Invalid { flag: "ice_server", reason } if reason.contains("needs credentials")),
+        ),
+        (&["-turn_user", "u"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "turn_user",
+                    ..
+                }
+            )
+        }),
+        (&["-ice_relay_only"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "ice_relay_only",
+                    ..
+                }
+            )
+        }),
+        (&["-ice_server", "turn:u:p@h", "-turn_ttl", "59"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "turn_ttl",
                     ..
                 }
             )
