@@ -289,7 +289,7 @@ impl TurnClient {
             }
             if self.txns[i].sends >= SENDS {
                 let t = self.txns.swap_remove(i);
-                self.on_no_answer(now, t.kind);
+                self.on_no_answer(t.kind);
                 continue;
             }
             let t = &mut self.txns[i];
@@ -538,7 +538,7 @@ impl TurnClient {
         }
     }
 
-    fn on_no_answer(&mut self, _now: Instant, kind: Kind) {
+    fn on_no_answer(&mut self, kind: Kind) {
         let server = self.server;
         match kind {
             Kind::Permission(peer) => {
