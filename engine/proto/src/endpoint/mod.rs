@@ -490,6 +490,11 @@ impl Endpoint {
         }
         if let Some(w) = self.webrtc.as_mut() {
             w.handle_timeout(now);
+            // A WebRTC run has no media engine: its frames' punctuality is the shard's.
+            let s = w.schedule();
+            let m = &mut self.shard.stats.media;
+            (m.sched_packets, m.sched_within_1ms, m.sched_max_late_us) =
+                (s.frames, s.within_1ms, s.max_late_us);
         }
         self.fail_webrtc_calls(now, wall);
         self.gateway_timeout(now);

@@ -146,6 +146,10 @@ fn a_call_connects_and_carries_audio_both_ways_then_closes() {
             "RTCP too: {s:?}"
         );
     }
+    // Every frame handed over on its 20 ms schedule, counted for the punctuality goal.
+    let sched = uac.schedule();
+    assert_eq!(sched.frames, a.rtp_packets_sent, "{sched:?}");
+    assert!(sched.within_1ms * 100 >= sched.frames * 99, "{sched:?}");
     // The classic media block: frames each way and a G.711 MOS of a clean loopback call.
     let m = call_media(&a);
     assert_eq!(m.rtp_packets_received, a.rtp_packets_received);
