@@ -17,6 +17,7 @@ use crate::load::{self, Pacer};
 use crate::media::{self, library::MediaLibrary};
 use crate::scenario::{self, Action, LoadOptions, Role, Scenario, ScenarioErrors};
 use crate::segment::Segment;
+use crate::shard::capture::Captured;
 use crate::shard::{
     self, Budget, Control, Endpoint, Finished, Published, ShardPlan, ShardSocket, ShardTraces,
 };
@@ -80,6 +81,9 @@ pub struct Tick<'a> {
     pub events: &'a [ShardEvent],
     /// Calls created (incoming + outgoing) by each shard so far, in shard order.
     pub shard_calls: &'a [u64],
+    /// SIP messages captured since the last tick, in time order (only while
+    /// `Control::capturing`).
+    pub captured: &'a Captured,
 }
 
 /// Sees the run as it goes. Every method has a default, so observers implement only what
@@ -901,6 +905,7 @@ impl Prepared {
         let mut end = RunEnd::Completed;
         let mut finished = Vec::new();
         let mut events = Vec::new();
+        let mut captured = Captured::default();
         let mut shard_calls = Vec::with_capacity(self.published.len());
         let timeout = spec.global_timeout_ms.map(Duration::from_millis);
         let mut hard_deadline: Option<Instant> = None;
@@ -919,6 +924,7 @@ impl Prepared {
             let mut all_done = true;
             finished.clear();
             events.clear();
+            captured.clear();
             for p in &self.published {
                 let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(e) = p.error.take() {
@@ -930,6 +936,12 @@ impl Prepared {
                 all_done &= p.done;
                 finished.append(&mut p.finished);
                 events.append(&mut p.events);
+                if !p.captured.is_empty() {
+                    captured.append(&mut p.captured);
+                }
+            }
+            if self.published.len() > 1 {
+                captured.sort_by_time();
             }
             let at_us = u64::try_from(now.duration_since(started).as_micros()).unwrap_or(u64::MAX);
             peak.observe(&mut merged, at_us);
@@ -994,6 +1006,7 @@ impl Prepared {
                 finished: &finished,
                 events: &events,
                 shard_calls: &shard_calls,
+                captured: &captured,
             });
             if all_done {
                 break;

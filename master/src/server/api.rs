@@ -30,7 +30,9 @@ use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
 use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
-use super::{clients, scenario, transports};
+use super::calls::Catalogue;
+use super::trace::Ring;
+use super::{clients, scenario, transports, v2};
 
 /// The one engine's id (the Go gossipper's name for the primary engine).
 pub(super) const ENGINE_ID: &str = "primary";
@@ -64,6 +66,9 @@ pub(super) struct State {
     scenario: scenario::Live,
     clients: clients::Clients,
     live: Mutex<Live>,
+    /// The live SIP trace and the calls catalogue (`/api/v2`), filled every tick.
+    ring: Mutex<Ring>,
+    catalogue: Mutex<Catalogue>,
 }
 
 /// The newest merged statistics.
@@ -106,6 +111,9 @@ impl State {
     /// The API of the run that just started.
     pub(super) fn new(run: &Started<'_>, token: Option<String>) -> Result<State, String> {
         let scenario = scenario::Live::new(&run.spec.scenario, run.scenario)?;
+        // SIP capture is on by default (reference §5.5); PUT /api/v2/sip/trace/capture
+        // turns it off.
+        run.control.set_capturing(true);
         Ok(State {
             token,
             throttle: Throttle::new(throttle_limits()),
@@ -120,7 +128,21 @@ impl State {
                 shard_calls: Vec::new(),
                 at: run.info.run.start,
             }),
+            ring: Mutex::new(Ring::default()),
+            catalogue: Mutex::new(Catalogue::default()),
         })
+    }
+
+    pub(super) fn control(&self) -> &Control {
+        &self.control
+    }
+
+    pub(super) fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn catalogue(&self) -> std::sync::MutexGuard<'_, Catalogue> {
+        self.catalogue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(super) fn server(&self) -> transports::Server<'_> {
@@ -153,15 +175,42 @@ impl State {
         live.shard_calls.clear();
         live.shard_calls.extend_from_slice(tick.shard_calls);
         live.at = tick.wall;
+        drop(live);
+        if tick.captured.is_empty() && tick.finished.is_empty() {
+            return;
+        }
+        let name = self.scenario.name();
+        let mut ring = self.ring();
+        for (m, bytes) in tick.captured.iter() {
+            ring.push(m, bytes, &name);
+        }
+        ring.dropped += tick.captured.dropped;
+        if !tick.finished.is_empty() {
+            self.catalogue()
+                .add(tick.finished, &ring, self.role, &name, tick.wall);
+        }
     }
 }
 
 /// Answers one request.
 pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
-    let Some(route) = inc.path.strip_prefix("/api/v1/") else {
-        return error(404, "not found: gossipper server serves /api/v1/* only");
+    let (v2_route, route) = if let Some(r) = inc.path.strip_prefix("/api/v1/") {
+        (None, r)
+    } else if let Some(r) = inc.path.strip_prefix("/api/v2/") {
+        (Some(r), r)
+    } else {
+        return error(
+            404,
+            "not found: gossipper server serves /api/v1/*, /api/v2/sip/trace* and /api/v2/calls*",
+        );
     };
     let method = inc.method;
+    if let Some(r) = v2_route {
+        if let Some(refusal) = admit(state, inc, Instant::now()) {
+            return refusal;
+        }
+        return v2::dispatch(state, inc, r);
+    }
     // The Go gossipper leaves these two open: a console asks them before it has a token.
     match (method, route) {
         ("GET", "auth/status") => {

@@ -10,16 +10,21 @@
 //! block, which every shard reads once per loop turn) or run SIP itself.
 //!
 //! Modules: `api` (the v1 routes), `scenario` (live replacement), `clients` (dynamic
-//! UAC engines), `transports` (listener and clients on and off), `config` (the flat JSON of `-config`, turned into flags). It reuses the
+//! UAC engines), `transports` (listener and clients on and off), `v2` (the live SIP
+//! trace and calls catalogue routes, kept by `trace` and `calls`, exported by `pcap`), `config` (the flat JSON of `-config`, turned into flags). It reuses the
 //! master's HTTP server (`service::http`: connection caps, request deadlines), its
 //! listen-address forms and its constant-time secret comparison.
 
 mod api;
+mod calls;
 mod clients;
 pub(crate) mod config;
 mod live;
+mod pcap;
 mod scenario;
+mod trace;
 mod transports;
+mod v2;
 
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -183,6 +188,11 @@ impl Sidecar for ApiSidecar {
         if let Some(s) = &self.state {
             s.publish(tick);
         }
+    }
+
+    /// The calls catalogue (`/api/v2/calls`) is made of the finished calls.
+    fn wants_finished_calls(&self) -> bool {
+        true
     }
 }
 

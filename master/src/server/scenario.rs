@@ -75,6 +75,11 @@ impl Live {
         self.lock().view.clone()
     }
 
+    /// The running scenario's name (what the live trace and the calls catalogue show).
+    pub(super) fn name(&self) -> String {
+        self.lock().view.scenario_name.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
         self.now.lock().unwrap_or_else(|p| p.into_inner())
     }

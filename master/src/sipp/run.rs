@@ -69,6 +69,10 @@ pub(crate) trait Sidecar {
     fn start(&mut self, run: &Started<'_>) -> Result<(), String>;
     /// Sees the merged statistics every tick (about every 50 ms, on the runner thread).
     fn on_tick(&mut self, tick: &Tick<'_>);
+    /// Whether `Tick::finished` should be filled for it.
+    fn wants_finished_calls(&self) -> bool {
+        false
+    }
 }
 
 /// The SIPp observer with a sidecar fed from the same ticks.
@@ -83,7 +87,7 @@ impl Observer for WithSidecar<'_> {
         self.sidecar.on_tick(tick);
     }
     fn wants_finished_calls(&self) -> bool {
-        self.inner.wants_finished_calls()
+        self.inner.wants_finished_calls() || self.sidecar.wants_finished_calls()
     }
     fn message_trace(&mut self) -> Option<std::fs::File> {
         self.inner.message_trace()

@@ -300,6 +300,7 @@ impl Shard {
             self.ep.set_accepting(accepting, now);
             self.accepting_seen = accepting;
         }
+        self.traces.set_capturing(c.capturing());
         let epoch = c.scenario_epoch();
         if epoch != self.scenario_seen {
             self.scenario_seen = epoch;
@@ -443,6 +444,7 @@ impl Shard {
         p.done = done;
         p.finished.append(&mut self.finished);
         p.events.append(&mut self.events);
+        self.traces.hand_over(&mut p.captured);
     }
 
     /// The turn's one wait, until the earliest deadline or input.

@@ -16,6 +16,7 @@
 //! clock_nanosleep when a framed UDP client sleeps blind), so no glommio reactor, timer or
 //! io_uring operation runs beside it.
 
+pub mod capture;
 mod event_loop;
 pub mod handoff;
 pub mod hep;
@@ -61,6 +62,9 @@ pub struct Control {
     /// once per replacement.
     scenario_epoch: AtomicU64,
     next_scenario: Mutex<Option<Arc<Scenario>>>,
+    /// `gossipper server`'s live SIP capture: shards keep what they send and receive
+    /// (`capture::Captured`) and publish it. Off unless the server turns it on.
+    capturing: AtomicBool,
 }
 
 impl Control {
@@ -91,6 +95,12 @@ impl Control {
     }
     pub fn accepting(&self) -> bool {
         !self.refusing.load(Ordering::Relaxed)
+    }
+    pub fn set_capturing(&self, on: bool) {
+        self.capturing.store(on, Ordering::Relaxed);
+    }
+    pub fn capturing(&self) -> bool {
+        self.capturing.load(Ordering::Relaxed)
     }
     pub fn set_rate(&self, cps: f64) {
         self.rate_bits
@@ -128,6 +138,8 @@ pub struct Published {
     pub done: bool,
     pub finished: Vec<Finished>,
     pub events: Vec<ShardEvent>,
+    /// The SIP messages captured since the runner last took them (`Control::capturing`).
+    pub captured: capture::Captured,
     /// Set when the executor could not start or the loop failed.
     pub error: Option<String>,
 }

@@ -12,6 +12,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
+use super::capture::Captured;
 use super::hep::HepSink;
 use crate::call::TxQueue;
 use crate::endpoint::Endpoint;
@@ -38,7 +39,13 @@ pub(crate) struct Traces {
     proto: IpProto,
     /// The first HEP drop's report, for the shard loop to turn into a run warning.
     warning: Option<String>,
+    /// Any of the files or HEP is open, or the live capture is on.
     on: bool,
+    files_on: bool,
+    /// `gossipper server`'s live capture (`Control::capturing`, read once per turn):
+    /// the messages kept until the next publish.
+    capturing: bool,
+    captured: Captured,
     full: Vec<u8>,
     short: String,
 }
@@ -50,8 +57,13 @@ impl Traces {
         local: SocketAddr,
         proto: IpProto,
     ) -> Traces {
+        let files_on =
+            files.messages.is_some() || files.short_messages.is_some() || files.hep.is_some();
         Traces {
-            on: files.messages.is_some() || files.short_messages.is_some() || files.hep.is_some(),
+            on: files_on,
+            files_on,
+            capturing: false,
+            captured: Captured::default(),
             files,
             transport,
             local,
@@ -68,15 +80,42 @@ impl Traces {
         if self.on {
             self.add(wall, Direction::Received, bytes);
             self.hep(wall, peer, self.local, bytes);
+            if self.capturing {
+                let udp = self.proto == IpProto::Udp;
+                self.captured
+                    .push(wall, false, peer, self.local, udp, bytes);
+            }
+        }
+    }
+
+    /// Turns the live capture on or off (once per turn, from the run's control block).
+    #[inline]
+    pub(crate) fn set_capturing(&mut self, on: bool) {
+        if on != self.capturing {
+            self.capturing = on;
+            self.on = self.files_on || on;
+        }
+    }
+
+    /// Moves the messages captured since the last publish to `out` (the publish lock
+    /// is held by the caller).
+    pub(crate) fn hand_over(&mut self, out: &mut Captured) {
+        if !self.captured.is_empty() {
+            out.append(&mut self.captured);
         }
     }
 
     /// The messages of a batch sent at `wall`.
     pub(crate) fn sent(&mut self, wall: SystemTime, batch: &TxQueue) {
         if self.on {
+            let udp = self.proto == IpProto::Udp;
             for t in &batch.items {
                 self.add(wall, Direction::Sent, batch.bytes(t));
                 self.hep(wall, self.local, t.dest, batch.bytes(t));
+                if self.capturing {
+                    self.captured
+                        .push(wall, true, self.local, t.dest, udp, batch.bytes(t));
+                }
             }
         }
     }
@@ -140,7 +179,7 @@ impl Traces {
 
     /// Writes the turn's text (a failed write loses trace lines, never the run).
     pub(crate) fn flush(&mut self) {
-        if !self.on {
+        if !self.files_on {
             return;
         }
         if let Some(f) = self.files.messages.as_mut()

@@ -1,0 +1,289 @@
+//! The live SIP trace of `gossipper server` (`/api/v2/sip/trace`, reference §5.5): the
+//! last [`RING`] SIP messages the engine sent and received, as Records.
+//!
+//! Owns: the ring (filled on the runner thread from each tick's captured messages, read
+//! by the API threads; one lock, taken once per tick and once per request), turning a
+//! captured message into a Record (first line, method, status, Call-ID), filters, and
+//! the text export. Must not: touch the shards (they capture only while the control
+//! block's `capturing` is on, and hand their messages over at their publish) or write
+//! the pcap layout (`pcap`).
+//!
+//! Memory: at most [`RING`] records of at most 16 KiB of message each (plus their
+//! parsed fields, well under 2 KiB), so about 18 MiB at worst; the shards' own batches
+//! add at most 2 MiB per shard between two publishes (`shard::capture`).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use gossipper_engine::shard::capture::{CapturedMsg, RAW_LIMIT};
+
+use crate::service::timefmt::rfc3339;
+
+/// Records the ring holds.
+pub(super) const RING: usize = 1024;
+
+/// One traced message (reference §5.5 Record, plus its addresses and transport).
+#[derive(Clone, Debug, Serialize)]
+pub(super) struct Record {
+    pub(super) seq: u64,
+    pub(super) ts: String,
+    pub(super) kind: &'static str,
+    /// `send` or `recv`.
+    pub(super) dir: &'static str,
+    /// The other side's address.
+    pub(super) peer: String,
+    pub(super) scenario: String,
+    /// The first line.
+    pub(super) summary: String,
+    /// The request's method, or the method of a response's CSeq.
+    pub(super) method: String,
+    /// A response's status code (0 for a request).
+    pub(super) status: u16,
+    pub(super) call_id: String,
+    pub(super) level: &'static str,
+    /// The message, cut at 16 KiB (`raw_truncated` then says so), as text.
+    #[serde(rename = "raw", serialize_with = "lossy")]
+    pub(super) bytes: Box<[u8]>,
+    pub(super) raw_truncated: bool,
+    pub(super) size: usize,
+    pub(super) src: String,
+    pub(super) dst: String,
+    /// `udp` or `tcp` (TCP, TLS and WebSocket).
+    pub(super) transport: &'static str,
+    #[serde(skip)]
+    pub(super) wall: SystemTime,
+    #[serde(skip)]
+    pub(super) src_addr: SocketAddr,
+    #[serde(skip)]
+    pub(super) dst_addr: SocketAddr,
+    /// From and To header values (for the calls catalogue).
+    #[serde(skip)]
+    pub(super) from: String,
+    #[serde(skip)]
+    pub(super) to: String,
+}
+
+/// What a listing keeps.
+#[derive(Default)]
+pub(super) struct Filter {
+    pub(super) since: u64,
+    pub(super) call_id: Option<String>,
+    pub(super) scenario: Option<String>,
+}
+
+impl Filter {
+    pub(super) fn keeps(&self, r: &Record) -> bool {
+        r.seq > self.since
+            && self.call_id.as_deref().is_none_or(|c| r.call_id == c)
+            && self.scenario.as_deref().is_none_or(|s| r.scenario == s)
+    }
+}
+
+/// The ring and its sequence.
+#[derive(Default)]
+pub(super) struct Ring {
+    records: VecDeque<Record>,
+    /// The last sequence number given.
+    last: u64,
+    /// Messages the shards could not keep (their batch between two publishes was full).
+    pub(super) dropped: u64,
+}
+
+impl Ring {
+    /// Adds one captured message.
+    pub(super) fn push(&mut self, m: &CapturedMsg, bytes: &[u8], scenario: &str) {
+        self.last += 1;
+        if self.records.len() == RING {
+            self.records.pop_front();
+        }
+        self.records
+            .push_back(record(self.last, m, bytes, scenario));
+    }
+
+    /// The last sequence number given (the `next` of a listing that found nothing new).
+    pub(super) fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// Records after `f.since` that pass `f`, oldest first, at most `limit`.
+    pub(super) fn list(&self, f: &Filter, limit: usize) -> Vec<Record> {
+        self.records
+            .iter()
+            .filter(|r| f.keeps(r))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// Every record, oldest first.
+    pub(super) fn records(&self) -> impl Iterator<Item = &Record> {
+        self.records.iter()
+    }
+
+    /// Every record of one call, oldest first.
+    pub(super) fn of_call(&self, call_id: &str) -> impl Iterator<Item = &Record> {
+        self.records.iter().filter(move |r| r.call_id == call_id)
+    }
+
+    /// Empties the ring (sequence numbers go on).
+    pub(super) fn clear(&mut self) {
+        self.records.clear();
+    }
+}
+
+/// The Record of a captured message.
+fn record(seq: u64, m: &CapturedMsg, bytes: &[u8], scenario: &str) -> Record {
+    let text = String::from_utf8_lossy(bytes);
+    let first = text.lines().next().unwrap_or("").trim_end();
+    let (method, status) = if let Some(rest) = first.strip_prefix("SIP/2.0 ") {
+        let code = rest.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let cseq_method = header(&text, "cseq", None)
+            .and_then(|v| v.split_whitespace().nth(1))
+            .unwrap_or("");
+        (cseq_method.to_owned(), code)
+    } else {
+        (first.split(' ').next().unwrap_or("").to_owned(), 0)
+    };
+    let peer = if m.sent { m.dst } else { m.src };
+    Record {
+        seq,
+        ts: rfc3339(m.wall),
+        kind: "sip",
+        dir: if m.sent { "send" } else { "recv" },
+        peer: peer.to_string(),
+        scenario: scenario.to_owned(),
+        summary: first.chars().take(200).collect(),
+        method,
+        status,
+        call_id: header(&text, "call-id", Some("i")).unwrap_or("").to_owned(),
+        level: "info",
+        raw_truncated: m.len > RAW_LIMIT,
+        size: m.len,
+        src: m.src.to_string(),
+        dst: m.dst.to_string(),
+        transport: if m.udp { "udp" } else { "tcp" },
+        wall: m.wall,
+        src_addr: m.src,
+        dst_addr: m.dst,
+        bytes: bytes.into(),
+        from: header(&text, "from", Some("f")).unwrap_or("").to_owned(),
+        to: header(&text, "to", Some("t")).unwrap_or("").to_owned(),
+    }
+}
+
+/// The first value of header `name` (or its compact form), trimmed; headers end at the
+/// first empty line.
+fn header<'a>(text: &'a str, name: &str, compact: Option<&str>) -> Option<&'a str> {
+    text.lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            let n = n.trim();
+            (n.eq_ignore_ascii_case(name) || compact.is_some_and(|c| n.eq_ignore_ascii_case(c)))
+                .then(|| v.trim())
+        })
+}
+
+fn lossy<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(bytes))
+}
+
+/// The text export: each message under a line with its time, direction and addresses.
+pub(super) fn text(records: &[Record]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in records {
+        let arrow = if r.dir == "send" { "sent" } else { "received" };
+        out.extend_from_slice(
+            format!(
+                "----- {} {} {} {} -> {} ({} bytes) -----\n",
+                r.ts, arrow, r.transport, r.src, r.dst, r.size
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(&r.bytes);
+        if !r.bytes.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gossipper_engine::shard::capture::Captured;
+
+    fn captured(msgs: &[(bool, &str)]) -> Captured {
+        let mut c = Captured::default();
+        let a: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        for (sent, m) in msgs {
+            let (s, d) = if *sent { (a, b) } else { (b, a) };
+            c.push(SystemTime::UNIX_EPOCH, *sent, s, d, true, m.as_bytes());
+        }
+        c
+    }
+
+    #[test]
+    fn records_name_method_status_call_id_and_peer() {
+        let c = captured(&[
+            (
+                false,
+                "INVITE sip:a@x SIP/2.0\r\ni: abc\r\nCSeq: 1 INVITE\r\n\r\n",
+            ),
+            (
+                true,
+                "SIP/2.0 180 Ringing\r\nCall-ID:  abc \r\nCSeq: 1 INVITE\r\n\r\n",
+            ),
+            (false, "garbage"),
+        ]);
+        let mut ring = Ring::default();
+        for (m, b) in c.iter() {
+            ring.push(m, b, "uas");
+        }
+        let all = ring.list(&Filter::default(), 10);
+        assert_eq!(all.len(), 3);
+        assert_eq!((all[0].method.as_str(), all[0].status), ("INVITE", 0));
+        assert_eq!(
+            (all[0].dir, all[0].peer.as_str()),
+            ("recv", "127.0.0.1:5070")
+        );
+        assert_eq!((all[1].method.as_str(), all[1].status), ("INVITE", 180));
+        assert_eq!(all[1].call_id, "abc");
+        assert_eq!(
+            (all[1].dir, all[1].peer.as_str()),
+            ("send", "127.0.0.1:5070")
+        );
+        assert_eq!(
+            (all[2].method.as_str(), all[2].call_id.as_str()),
+            ("garbage", "")
+        );
+        let f = Filter {
+            call_id: Some("abc".into()),
+            since: 1,
+            ..Filter::default()
+        };
+        assert_eq!(ring.list(&f, 10).len(), 1);
+        ring.clear();
+        assert!(ring.list(&Filter::default(), 10).is_empty());
+        assert_eq!(ring.last(), 3);
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest() {
+        let c = captured(&[(false, "OPTIONS sip:x SIP/2.0\r\n\r\n")]);
+        let (m, b) = c.iter().next().unwrap();
+        let mut ring = Ring::default();
+        for _ in 0..RING + 5 {
+            ring.push(m, b, "uas");
+        }
+        let all = ring.list(&Filter::default(), usize::MAX);
+        assert_eq!(all.len(), RING);
+        assert_eq!(all[0].seq, 6);
+    }
+}

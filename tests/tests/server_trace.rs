@@ -1,0 +1,393 @@
+//! `gossipper server`'s live SIP trace and calls catalogue (issue #18 item 5), against
+//! real SIPp on loopback:
+//!
+//! - SIPp's `uac` calls a `-sn uas` server: `/api/v2/sip/trace` lists each call's
+//!   INVITE, 180, 200, ACK, BYE, 200 with the right directions, peer and Call-ID;
+//!   `call_id=` and `scenario=` filter; `since=`/`next` page; the pcap export, read by
+//!   `tshark -r`, shows the same messages with their real addresses; the text export
+//!   has them too; clear empties the ring;
+//! - capture off: SIPp keeps calling and nothing new is recorded (the calls still reach
+//!   the catalogue); capture on again records again;
+//! - `/api/v2/calls` lists SIPp's calls (ended, success, inbound, 6 SIP messages) and
+//!   `/api/v2/calls/{id}` returns the call's messages;
+//! - bad input (limit over 500, an unknown export format, an unknown parameter, app
+//!   capture, no token) gets a 4xx naming the field.
+//!
+//! Every wait has a deadline; every process is killed when its guard drops.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
+
+mod api_support;
+mod server_support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use gossipper_e2e::{StatCsv, free_port, peer_args, sipp_bin};
+use serde_json::Value;
+use server_support::*;
+
+/// What each call of SIPp's `uac` against the built-in `uas` looks like from the server.
+const LADDER: [(&str, &str, u64); 6] = [
+    ("recv", "INVITE", 0),
+    ("send", "INVITE", 180),
+    ("send", "INVITE", 200),
+    ("recv", "ACK", 0),
+    ("recv", "BYE", 0),
+    ("send", "BYE", 200),
+];
+
+/// Runs SIPp's `uac` for `calls` calls from `port` to the server; asserts they all passed.
+fn sipp_calls(dir: &Path, name: &str, port: u16, sip_port: u16, calls: u64) {
+    let csv_path = dir.join(format!("{name}.csv"));
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &csv_path)
+        .args(["-sn", "uac", "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-r", "10", "-m", &calls.to_string()])
+        .arg(format!("127.0.0.1:{sip_port}"));
+    let (status, _, _) = spawn_logged(name, &mut cmd, &csv_path).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{name}:\n{}", logs(&csv_path));
+    let csv = StatCsv::read(&csv_path);
+    assert_eq!(csv.last("SuccessfulCall(C)"), calls, "{name}'s successes");
+}
+
+/// The trace's messages (one page of at most 500).
+fn trace(api: &str, query: &str) -> Value {
+    get(api, &format!("/api/v2/sip/trace?limit=500{query}"))
+}
+
+fn messages(v: &Value) -> &Vec<Value> {
+    v["messages"].as_array().unwrap()
+}
+
+/// Polls `path` until `ok` holds (at most 20 s).
+fn until(api: &str, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = get(api, path);
+        if ok(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{path} never matched: {v:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The trace's messages grouped by Call-ID, each as (dir, method, status).
+fn ladders(msgs: &[Value]) -> BTreeMap<String, Vec<(String, String, u64)>> {
+    let mut by_call: BTreeMap<String, Vec<(String, String, u64)>> = BTreeMap::new();
+    for m in msgs {
+        by_call
+            .entry(m["call_id"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                m["dir"].as_str().unwrap().to_string(),
+                m["method"].as_str().unwrap().to_string(),
+                m["status"].as_u64().unwrap(),
+            ));
+    }
+    by_call
+}
+
+fn is_ladder(steps: &[(String, String, u64)]) -> bool {
+    steps.len() == LADDER.len()
+        && steps
+            .iter()
+            .zip(LADDER)
+            .all(|((d, m, s), (d2, m2, s2))| d == d2 && m == m2 && *s == s2)
+}
+
+#[test]
+fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
+    const CALLS: u64 = 4;
+    let dir = memory_scratch("server-trace");
+    let sip_port = free_port();
+    let sipp_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    let server = start_server(
+        "gossipper server",
+        sip_port,
+        &api,
+        &dir.join("server.csv"),
+        &["-sn", "uas"],
+    );
+    let capture = get(&api, "/api/v2/sip/trace/capture");
+    assert_eq!(
+        capture,
+        serde_json::json!({"sip": true, "app": false, "rtp": false, "level": "info"})
+    );
+    assert!(messages(&trace(&api, "")).is_empty());
+
+    // SIPp calls; every call's six messages are traced, in order, with SIPp as the peer.
+    sipp_calls(&dir, "sipp-1", sipp_port, sip_port, CALLS);
+    let all = until(&api, "/api/v2/sip/trace?limit=500", |v| {
+        ladders(messages(v))
+            .values()
+            .filter(|l| is_ladder(l))
+            .count()
+            == CALLS as usize
+    });
+    let msgs = messages(&all);
+    assert_eq!(msgs.len(), 6 * CALLS as usize, "{all:#}");
+    let sipp = format!("127.0.0.1:{sipp_port}");
+    let ours = format!("127.0.0.1:{sip_port}");
+    for m in msgs {
+        assert_eq!(m["kind"], "sip", "{m}");
+        assert_eq!(m["peer"], sipp.as_str(), "{m}");
+        assert_eq!(m["scenario"], "uas", "{m}");
+        assert_eq!(m["transport"], "udp", "{m}");
+        let (src, dst) = if m["dir"] == "send" {
+            (&ours, &sipp)
+        } else {
+            (&sipp, &ours)
+        };
+        assert_eq!(
+            (m["src"].as_str(), m["dst"].as_str()),
+            (Some(src.as_str()), Some(dst.as_str())),
+            "{m}"
+        );
+        let raw = m["raw"].as_str().unwrap();
+        assert!(raw.starts_with(m["summary"].as_str().unwrap()), "{m}");
+        assert!(raw.contains(m["call_id"].as_str().unwrap()), "{m}");
+    }
+    let seqs: Vec<u64> = msgs.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(all["next"].as_u64(), seqs.last().copied());
+    let call_ids: Vec<String> = ladders(msgs).into_keys().collect();
+
+    // Filters and paging.
+    let one = trace(
+        &api,
+        &format!("&call_id={}", call_ids[0].replace('@', "%40")),
+    );
+    assert!(is_ladder(&ladders(messages(&one))[&call_ids[0]]), "{one:#}");
+    assert_eq!(messages(&one).len(), 6);
+    assert_eq!(messages(&trace(&api, "&scenario=uas")).len(), msgs.len());
+    assert!(messages(&trace(&api, "&scenario=other")).is_empty());
+    let page = get(&api, "/api/v2/sip/trace?limit=5");
+    assert_eq!(messages(&page).len(), 5);
+    assert_eq!(page["next"].as_u64(), Some(seqs[4]));
+    let rest = trace(&api, &format!("&since={}", seqs[4]));
+    assert_eq!(messages(&rest).len(), msgs.len() - 5);
+    assert_eq!(messages(&rest)[0]["seq"].as_u64(), Some(seqs[5]));
+
+    // The pcap export, as tshark reads it.
+    let r = call(
+        &api,
+        "GET",
+        "/api/v2/sip/trace/export?format=pcap",
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let pcap = dir.join("trace.pcap");
+    std::fs::write(&pcap, &r.body).unwrap();
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-d", &format!("udp.port=={sip_port},sip")])
+        .args(["-T", "fields", "-E", "separator=|"])
+        .args([
+            "-e",
+            "ip.src",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "ip.dst",
+            "-e",
+            "udp.dstport",
+        ])
+        .args([
+            "-e",
+            "sip.Method",
+            "-e",
+            "sip.Status-Code",
+            "-e",
+            "sip.Call-ID",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), msgs.len(), "{text}");
+    for (line, m) in lines.iter().zip(msgs) {
+        let f: Vec<&str> = line.split('|').collect();
+        let (src, dst) = if m["dir"] == "send" {
+            (sip_port, sipp_port)
+        } else {
+            (sipp_port, sip_port)
+        };
+        assert_eq!(
+            f[..4],
+            ["127.0.0.1", &src.to_string(), "127.0.0.1", &dst.to_string()],
+            "{line}"
+        );
+        let status = m["status"].as_u64().unwrap();
+        if status == 0 {
+            assert_eq!(f[4], m["method"].as_str().unwrap(), "{line}");
+        } else {
+            assert_eq!(f[5], status.to_string(), "{line}");
+        }
+        assert_eq!(f[6], m["call_id"].as_str().unwrap(), "{line}");
+    }
+    let r = call(
+        &api,
+        "GET",
+        "/api/v2/sip/trace/export?format=text",
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert_eq!(
+        text.matches("INVITE sip:").count(),
+        CALLS as usize,
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("received udp {sipp} -> {ours}")),
+        "{text}"
+    );
+
+    // The calls catalogue (the built-in uas ends a call after 4 s of timewait).
+    let calls = until(&api, "/api/v2/calls", |v| {
+        v["calls"].as_array().unwrap().len() == CALLS as usize
+    });
+    for c in calls["calls"].as_array().unwrap() {
+        assert!(
+            call_ids.contains(&c["call_id"].as_str().unwrap().to_string()),
+            "{c}"
+        );
+        assert_eq!(
+            (&c["state"], &c["result"], &c["direction"]),
+            (&"ended".into(), &"success".into(), &"inbound".into()),
+            "{c}"
+        );
+        assert_eq!(
+            (c["sip_count"].as_u64(), c["sip_send"].as_u64()),
+            (Some(6), Some(3)),
+            "{c}"
+        );
+        assert_eq!(c["peer"], sipp.as_str(), "{c}");
+        assert_eq!(c["scenario"], "uas", "{c}");
+        assert!(c["from"].as_str().unwrap().contains("sipp"), "{c}");
+    }
+    let id = &call_ids[1];
+    let detail = get(&api, &format!("/api/v2/calls/{}", id.replace('@', "%40")));
+    assert_eq!(detail["call_id"], id.as_str());
+    let sip: Vec<Value> = detail["sip"].as_array().unwrap().clone();
+    assert!(is_ladder(&ladders(&sip)[id]), "{detail:#}");
+    let r = call(
+        &api,
+        "GET",
+        "/api/v2/calls/no-such-call",
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // Clear, then capture off: SIPp calls again and nothing is recorded.
+    let r = call(
+        &api,
+        "POST",
+        "/api/v2/sip/trace/clear",
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["cleared"], true);
+    assert!(messages(&trace(&api, "")).is_empty());
+    let r = call(
+        &api,
+        "PUT",
+        "/api/v2/sip/trace/capture",
+        Some(&bearer()),
+        Some(r#"{"sip":false}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["sip"], false);
+    sipp_calls(&dir, "sipp-2", free_port(), sip_port, 3);
+    until(&api, "/api/v2/calls", |v| {
+        v["calls"].as_array().unwrap().len() == CALLS as usize + 3
+    });
+    let after = trace(&api, "");
+    assert!(messages(&after).is_empty(), "{after:#}");
+    assert_eq!(after["capture"]["sip"], false);
+
+    // On again: recorded again.
+    let r = call(
+        &api,
+        "PUT",
+        "/api/v2/sip/trace/capture",
+        Some(&bearer()),
+        Some(r#"{"sip":true}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    sipp_calls(&dir, "sipp-3", free_port(), sip_port, 1);
+    until(&api, "/api/v2/sip/trace?limit=500", |v| {
+        ladders(messages(v)).values().any(|l| is_ladder(l))
+    });
+
+    // Bad input names the field; nothing changes.
+    for (method, path, body, field) in [
+        ("GET", "/api/v2/sip/trace?limit=501", None, "limit"),
+        ("GET", "/api/v2/sip/trace?limit=0", None, "limit"),
+        ("GET", "/api/v2/sip/trace?since=x", None, "since"),
+        ("GET", "/api/v2/sip/trace?callid=1", None, "callid"),
+        ("GET", "/api/v2/sip/trace/export?format=zip", None, "format"),
+        (
+            "PUT",
+            "/api/v2/sip/trace/capture",
+            Some(r#"{"app":true}"#),
+            "app",
+        ),
+        (
+            "PUT",
+            "/api/v2/sip/trace/capture",
+            Some(r#"{"level":"debug"}"#),
+            "level",
+        ),
+        (
+            "PUT",
+            "/api/v2/sip/trace/capture",
+            Some(r#"{"sip":1}"#),
+            "sip",
+        ),
+        (
+            "PUT",
+            "/api/v2/sip/trace/capture",
+            Some(r#"{"video":true}"#),
+            "video",
+        ),
+    ] {
+        let r = call(&api, method, path, Some(&bearer()), body);
+        assert_eq!(r.status, 400, "{method} {path} {body:?}: {}", r.text());
+        assert!(r.error().contains(field), "{method} {path}: {}", r.error());
+    }
+    assert_eq!(get(&api, "/api/v2/sip/trace/capture")["sip"], true);
+    let r = call(&api, "GET", "/api/v2/sip/trace", None, None);
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = call(&api, "DELETE", "/api/v2/calls", Some(&bearer()), None);
+    assert_eq!(r.status, 405, "{}", r.text());
+    let r = call(&api, "GET", "/api/v2/jobs", Some(&bearer()), None);
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // Clearing the catalogue.
+    let r = call(&api, "POST", "/api/v2/calls/clear", Some(&bearer()), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        get(&api, "/api/v2/calls")["calls"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
