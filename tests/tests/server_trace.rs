@@ -6,6 +6,8 @@
 //!   `call_id=` and `scenario=` filter; `since=`/`next` page; the pcap export, read by
 //!   `tshark -r`, shows the same messages with their real addresses; the text export
 //!   has them too; clear empties the ring;
+//! - the WebSocket (`/sip/trace/ws`) sends the backlog after `since`, then a frame when
+//!   the ring is cleared, when capture changes and when new messages come;
 //! - capture off: SIPp keeps calling and nothing new is recorded (the calls still reach
 //!   the catalogue); capture on again records again;
 //! - `/api/v2/calls` lists SIPp's calls (ended, success, inbound, 6 SIP messages) and
@@ -97,6 +99,35 @@ fn is_ladder(steps: &[(String, String, u64)]) -> bool {
             .iter()
             .zip(LADDER)
             .all(|((d, m, s), (d2, m2, s2))| d == d2 && m == m2 && *s == s2)
+}
+
+type Ws = tungstenite::WebSocket<std::net::TcpStream>;
+
+/// A client of `/api/v2/sip/trace/ws?query`.
+fn trace_ws(api: &str, query: &str) -> Ws {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{api}/api/v2/sip/trace/ws?{query}")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Authorization", bearer().parse().unwrap());
+    let stream = std::net::TcpStream::connect(api).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let (ws, resp) = tungstenite::client(req, stream).unwrap();
+    assert_eq!(resp.status().as_u16(), 101);
+    ws
+}
+
+/// The next text frame (pings skipped).
+fn read_frame(ws: &mut Ws) -> Value {
+    loop {
+        let msg = ws.read().unwrap();
+        if msg.is_text() {
+            return serde_json::from_str(msg.to_text().unwrap()).unwrap();
+        }
+    }
 }
 
 #[test]
@@ -293,6 +324,13 @@ fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
     );
     assert_eq!(r.status, 404, "{}", r.text());
 
+    // The WebSocket: the backlog first, then a frame for each change.
+    let mut ws = trace_ws(&api, &format!("since={}", seqs[1]));
+    let backlog = read_frame(&mut ws);
+    assert_eq!(messages(&backlog).len(), msgs.len() - 2, "{backlog:#}");
+    assert_eq!(backlog["next"].as_u64(), seqs.last().copied());
+    assert_eq!(backlog["capture"]["sip"], true);
+
     // Clear, then capture off: SIPp calls again and nothing is recorded.
     let r = call(
         &api,
@@ -304,6 +342,12 @@ fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["cleared"], true);
     assert!(messages(&trace(&api, "")).is_empty());
+    let frame = read_frame(&mut ws);
+    assert_eq!(
+        (&frame["cleared"], messages(&frame).len()),
+        (&true.into(), 0),
+        "{frame}"
+    );
     let r = call(
         &api,
         "PUT",
@@ -313,6 +357,8 @@ fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["sip"], false);
+    let frame = read_frame(&mut ws);
+    assert_eq!(frame["capture"]["sip"], false, "{frame}");
     sipp_calls(&dir, "sipp-2", free_port(), sip_port, 3);
     until(&api, "/api/v2/calls", |v| {
         v["calls"].as_array().unwrap().len() == CALLS as usize + 3
@@ -321,7 +367,8 @@ fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
     assert!(messages(&after).is_empty(), "{after:#}");
     assert_eq!(after["capture"]["sip"], false);
 
-    // On again: recorded again.
+    // On again: recorded again, and pushed on the WebSocket (its next frame is the
+    // capture change: nothing came while capture was off).
     let r = call(
         &api,
         "PUT",
@@ -330,10 +377,29 @@ fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
         Some(r#"{"sip":true}"#),
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    let frame = read_frame(&mut ws);
+    assert_eq!(
+        (&frame["capture"]["sip"], messages(&frame).len()),
+        (&true.into(), 0),
+        "{frame}"
+    );
     sipp_calls(&dir, "sipp-3", free_port(), sip_port, 1);
     until(&api, "/api/v2/sip/trace?limit=500", |v| {
         ladders(messages(v)).values().any(|l| is_ladder(l))
     });
+    let mut pushed = Vec::new();
+    while pushed.len() < LADDER.len() {
+        let frame = read_frame(&mut ws);
+        assert!(!messages(&frame).is_empty(), "an empty frame: {frame}");
+        pushed.extend(messages(&frame).iter().cloned());
+    }
+    assert!(
+        ladders(&pushed).values().all(|l| is_ladder(l)),
+        "{pushed:#?}"
+    );
+    drop(ws);
+    let r = call(&api, "GET", "/api/v2/sip/trace/ws", Some(&bearer()), None);
+    assert_eq!(r.status, 400, "{}", r.text());
 
     // Bad input names the field; nothing changes.
     for (method, path, body, field) in [

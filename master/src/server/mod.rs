@@ -23,6 +23,7 @@ mod live;
 mod pcap;
 mod scenario;
 mod trace;
+mod trace_ws;
 mod transports;
 mod v2;
 

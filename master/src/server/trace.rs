@@ -90,6 +90,8 @@ pub(super) struct Ring {
     last: u64,
     /// Messages the shards could not keep (their batch between two publishes was full).
     pub(super) dropped: u64,
+    /// How many times the ring was cleared (the WebSocket tells its client).
+    clears: u64,
 }
 
 impl Ring {
@@ -131,6 +133,12 @@ impl Ring {
     /// Empties the ring (sequence numbers go on).
     pub(super) fn clear(&mut self) {
         self.records.clear();
+        self.clears += 1;
+    }
+
+    /// How many times the ring was cleared.
+    pub(super) fn clears(&self) -> u64 {
+        self.clears
     }
 }
 

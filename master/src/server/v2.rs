@@ -6,10 +6,11 @@
 //! atomic store in the run's control block) or keep state (`trace`, `calls` do).
 //!
 //! Routes: `GET /sip/trace?since=&limit=&call_id=&scenario=`, `GET/PUT /sip/trace/capture`,
-//! `POST /sip/trace/clear`, `GET /sip/trace/export?format=text|pcap&call_id=&scenario=`,
+//! `POST /sip/trace/clear`, `GET /sip/trace/ws` (`trace_ws`), `GET /sip/trace/export?format=text|pcap&call_id=&scenario=`,
 //! `GET /calls`, `GET /calls/{call-id}`, `POST /calls/clear`.
 
 use std::io::Read as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
@@ -89,9 +90,10 @@ pub(super) fn capture(state: &State) -> Capture {
 }
 
 /// Answers one `/api/v2/…` request (`route` without the prefix; the token was checked).
-pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>, route: &str) -> Reply {
+pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) -> Reply {
     let method = inc.method;
     match (method, route) {
+        ("GET", "sip/trace/ws") => super::trace_ws::trace_ws(state, inc),
         ("GET", "sip/trace") => list(state, inc.query),
         ("GET", "sip/trace/capture") => json(200, &capture(state)),
         ("PUT", "sip/trace/capture") => put_capture(state, inc),
@@ -115,8 +117,8 @@ pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>, route: &str) -> Re
         ("GET", r) if r.starts_with("calls/") => call(state, &r["calls/".len()..]),
         (
             _,
-            "sip/trace" | "sip/trace/capture" | "sip/trace/clear" | "sip/trace/export" | "calls"
-            | "calls/clear",
+            "sip/trace" | "sip/trace/capture" | "sip/trace/clear" | "sip/trace/export"
+            | "sip/trace/ws" | "calls" | "calls/clear",
         ) => error(405, &format!("{method} is not allowed on /api/v2/{route}")),
         (_, r) if r.starts_with("calls/") => {
             error(405, &format!("{method} is not allowed on /api/v2/{route}"))
@@ -131,7 +133,7 @@ pub(super) fn dispatch(state: &State, inc: &mut Incoming<'_>, route: &str) -> Re
 }
 
 /// Refuses query parameters other than `known`, naming the first.
-fn only(query: &str, known: &[&str]) -> Result<(), Reply> {
+pub(super) fn only(query: &str, known: &[&str]) -> Result<(), Reply> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let key = pair.split_once('=').map_or(pair, |(k, _)| k);
         if !known.contains(&key) {
@@ -148,7 +150,7 @@ fn only(query: &str, known: &[&str]) -> Result<(), Reply> {
 }
 
 /// `since`, `call_id` and `scenario` of a query.
-fn filter(query: &str) -> Result<Filter, Reply> {
+pub(super) fn filter(query: &str) -> Result<Filter, Reply> {
     let since = match query_param(query, "since").filter(|s| !s.is_empty()) {
         None => 0,
         Some(s) => s.parse().map_err(|_| {
