@@ -31,7 +31,7 @@ use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
 use super::calls::Catalogue;
-use super::trace::Ring;
+use super::trace::{RING, Ring, call_fields};
 use super::{clients, scenario, transports, v2};
 
 /// The one engine's id (the Go gossipper's name for the primary engine).
@@ -181,13 +181,25 @@ impl State {
         }
         let name = self.scenario.name();
         let mut ring = self.ring();
-        for (m, bytes) in tick.captured.iter() {
-            ring.push(m, bytes, &name);
+        let mut catalogue = self.catalogue();
+        // Only the newest RING messages of a tick can stay in the ring: the older ones
+        // get their sequence numbers (a reader sees the gap) but are not parsed into
+        // records; the catalogue notes every one.
+        let skip = tick.captured.len().saturating_sub(RING);
+        ring.skip(skip as u64);
+        for (i, (m, bytes)) in tick.captured.iter().enumerate() {
+            if let Some((call_id, from, to)) = call_fields(bytes) {
+                let peer = if m.sent { m.dst } else { m.src };
+                catalogue.saw(call_id, from, to, peer, m.sent);
+            }
+            if i >= skip {
+                ring.push(m, bytes, &name);
+            }
         }
         ring.dropped += tick.captured.dropped;
+        drop(ring);
         if !tick.finished.is_empty() {
-            self.catalogue()
-                .add(tick.finished, &ring, self.role, &name, tick.wall);
+            catalogue.add(tick.finished, self.role, &name, tick.wall);
         }
     }
 }

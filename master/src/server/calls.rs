@@ -3,11 +3,13 @@
 //!
 //! Owns: the catalogue and the row of a finished call, made from what the runner hands
 //! every tick (`Tick::finished`: Call-ID, outcome, duration, media numbers) and from
-//! the live trace's records of that Call-ID (From, To, peer, SIP counts). Must not:
+//! what the live capture showed of that Call-ID while it ran (From, To, peer, SIP
+//! counts: noted for at most [`NOTED`] calls in progress). Must not:
 //! keep messages of its own (a call's detail reads the trace ring, so a call whose
 //! messages have left the ring shows none) or persist anything (no SQLite yet).
 
 use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -16,11 +18,14 @@ use gossipper_engine::call::Outcome;
 use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Finished;
 
-use super::trace::{Record, Ring};
+use super::trace::Record;
 use crate::service::timefmt::rfc3339;
 
 /// Finished calls kept.
 pub(super) const KEEP: usize = 200;
+/// Calls in progress whose SIP is noted (From, To, peer, counts) until they end; more
+/// push the oldest out (those then end with these fields empty).
+pub(super) const NOTED: usize = 8192;
 
 /// One finished call (reference §5.5 CallSummary). Debug and RTP samples are not
 /// collected: their counts are 0, and `rtp_*` carry the call's packet counters.
@@ -63,23 +68,61 @@ pub(super) struct CallDetail {
     pub(super) rtp: Vec<serde_json::Value>,
 }
 
-/// The catalogue, newest last.
+/// The catalogue, newest last, and what the trace showed of the calls in progress.
 #[derive(Default)]
 pub(super) struct Catalogue {
     calls: VecDeque<CallSummary>,
+    noted: HashMap<String, SipSeen>,
+    /// Call-IDs in the order first noted (some may have ended: their entry is gone).
+    order: VecDeque<String>,
 }
 
 impl Catalogue {
+    /// Notes one captured message of call `call_id`.
+    pub(super) fn saw(
+        &mut self,
+        call_id: &str,
+        from: &str,
+        to: &str,
+        peer: SocketAddr,
+        sent: bool,
+    ) {
+        if let Some(seen) = self.noted.get_mut(call_id) {
+            seen.count(sent);
+            return;
+        }
+        while self.noted.len() >= NOTED || self.order.len() >= 2 * NOTED {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.noted.remove(&old);
+                }
+                None => break,
+            }
+        }
+        let mut seen = SipSeen {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            peer: peer.to_string(),
+            ..SipSeen::default()
+        };
+        seen.count(sent);
+        self.noted.insert(call_id.to_owned(), seen);
+        self.order.push_back(call_id.to_owned());
+    }
+
     /// Books the calls that finished at `ended` (only the newest [`KEEP`] of them matter).
     pub(super) fn add(
         &mut self,
         finished: &[Finished],
-        ring: &Ring,
         role: Role,
         scenario: &str,
         ended: SystemTime,
     ) {
-        let newest = &finished[finished.len().saturating_sub(KEEP)..];
+        let (older, newest) = finished.split_at(finished.len().saturating_sub(KEEP));
+        for f in older {
+            self.noted
+                .remove(String::from_utf8_lossy(&f.call_id).as_ref());
+        }
         if newest.is_empty() {
             return;
         }
@@ -87,23 +130,15 @@ impl Catalogue {
             .iter()
             .map(|f| summary(f, role, scenario, ended))
             .collect();
-        let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-        for (i, r) in rows.iter().enumerate() {
-            by_id.insert(r.call_id.as_str(), i);
-        }
-        let mut seen: Vec<SipSeen> = vec![SipSeen::default(); rows.len()];
-        for rec in ring.records() {
-            if let Some(&i) = by_id.get(rec.call_id.as_str()) {
-                seen[i].add(rec);
+        for row in &mut rows {
+            if let Some(s) = self.noted.remove(&row.call_id) {
+                row.from = s.from;
+                row.to = s.to;
+                row.peer = s.peer;
+                row.sip_send = s.send;
+                row.sip_recv = s.recv;
+                row.sip_count = s.send + s.recv;
             }
-        }
-        for (row, s) in rows.iter_mut().zip(seen) {
-            row.from = s.from;
-            row.to = s.to;
-            row.peer = s.peer;
-            row.sip_send = s.send;
-            row.sip_recv = s.recv;
-            row.sip_count = s.send + s.recv;
         }
         for row in rows {
             if self.calls.len() == KEEP {
@@ -143,13 +178,8 @@ struct SipSeen {
 }
 
 impl SipSeen {
-    fn add(&mut self, r: &Record) {
-        if self.send + self.recv == 0 {
-            self.from.clone_from(&r.from);
-            self.to.clone_from(&r.to);
-            self.peer.clone_from(&r.peer);
-        }
-        if r.dir == "send" {
+    fn count(&mut self, sent: bool) {
+        if sent {
             self.send += 1;
         } else {
             self.recv += 1;
@@ -196,5 +226,82 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         rtp_src: String::new(),
         payload_type: None,
         codec: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gossipper_engine::stats::FailureReason;
+
+    fn finished(id: &str, outcome: Outcome) -> Finished {
+        Finished {
+            number: 1,
+            call_id: id.as_bytes().into(),
+            outcome,
+            duration_us: 2_500_000,
+            media: Default::default(),
+            webrtc: None,
+        }
+    }
+
+    #[test]
+    fn a_finished_call_takes_what_the_trace_noted_of_it() {
+        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let mut c = Catalogue::default();
+        c.saw("a@x", "<sip:u@x>;tag=1", "<sip:s@y>", peer, false);
+        c.saw("a@x", "", "", peer, true);
+        c.saw("b@x", "f", "t", peer, false);
+        let end = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        c.add(
+            &[
+                finished("a@x", Outcome::Success),
+                finished("b@x", Outcome::Failed(FailureReason::TimeoutOnRecv)),
+            ],
+            Role::Server,
+            "uas",
+            end,
+        );
+        let list = c.list();
+        assert_eq!(list.len(), 2);
+        let a = c.get("a@x").unwrap();
+        assert_eq!(
+            (a.from.as_str(), a.peer.as_str()),
+            ("<sip:u@x>;tag=1", "127.0.0.1:5070")
+        );
+        assert_eq!((a.sip_count, a.sip_send, a.sip_recv), (2, 1, 1));
+        assert_eq!(
+            (a.state, a.result, a.direction),
+            ("ended", "success", "inbound")
+        );
+        assert_eq!(a.started_at, "1970-01-01T00:01:37.5Z");
+        let b = &list[0];
+        assert_eq!(
+            (b.call_id.as_str(), b.state, b.error.as_str()),
+            ("b@x", "failed", "TimeoutOnRecv")
+        );
+        assert!(c.noted.is_empty());
+        for i in 0..KEEP + 3 {
+            c.add(
+                &[finished(&i.to_string(), Outcome::Success)],
+                Role::Client,
+                "uac",
+                end,
+            );
+        }
+        assert_eq!(c.list().len(), KEEP);
+        assert_eq!(c.list()[0].call_id, (KEEP + 2).to_string());
+    }
+
+    #[test]
+    fn noted_calls_are_bounded() {
+        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let mut c = Catalogue::default();
+        for i in 0..NOTED + 10 {
+            c.saw(&i.to_string(), "", "", peer, false);
+        }
+        assert_eq!(c.noted.len(), NOTED);
+        assert!(!c.noted.contains_key("0"));
+        assert!(c.order.len() <= 2 * NOTED);
     }
 }

@@ -59,11 +59,6 @@ pub(super) struct Record {
     pub(super) src_addr: SocketAddr,
     #[serde(skip)]
     pub(super) dst_addr: SocketAddr,
-    /// From and To header values (for the calls catalogue).
-    #[serde(skip)]
-    pub(super) from: String,
-    #[serde(skip)]
-    pub(super) to: String,
 }
 
 /// What a listing keeps.
@@ -105,6 +100,12 @@ impl Ring {
             .push_back(record(self.last, m, bytes, scenario));
     }
 
+    /// Gives `n` sequence numbers to messages not kept (more came in one tick than the
+    /// ring holds: the older ones would only be pushed out again).
+    pub(super) fn skip(&mut self, n: u64) {
+        self.last += n;
+    }
+
     /// The last sequence number given (the `next` of a listing that found nothing new).
     pub(super) fn last(&self) -> u64 {
         self.last
@@ -118,11 +119,6 @@ impl Ring {
             .take(limit)
             .cloned()
             .collect()
-    }
-
-    /// Every record, oldest first.
-    pub(super) fn records(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter()
     }
 
     /// Every record of one call, oldest first.
@@ -177,9 +173,19 @@ fn record(seq: u64, m: &CapturedMsg, bytes: &[u8], scenario: &str) -> Record {
         src_addr: m.src,
         dst_addr: m.dst,
         bytes: bytes.into(),
-        from: header(&text, "from", Some("f")).unwrap_or("").to_owned(),
-        to: header(&text, "to", Some("t")).unwrap_or("").to_owned(),
     }
+}
+
+/// A message's Call-ID, From and To (`None` for a message that is not UTF-8 or has
+/// no Call-ID): what the calls catalogue notes of every captured message.
+pub(super) fn call_fields(bytes: &[u8]) -> Option<(&str, &str, &str)> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let call_id = header(text, "call-id", Some("i")).filter(|c| !c.is_empty())?;
+    Some((
+        call_id,
+        header(text, "from", Some("f")).unwrap_or(""),
+        header(text, "to", Some("t")).unwrap_or(""),
+    ))
 }
 
 /// The first value of header `name` (or its compact form), trimmed; headers end at the
@@ -293,5 +299,8 @@ mod tests {
         let all = ring.list(&Filter::default(), usize::MAX);
         assert_eq!(all.len(), RING);
         assert_eq!(all[0].seq, 6);
+        ring.skip(10);
+        ring.push(m, b, "uas");
+        assert_eq!(ring.last(), RING as u64 + 16);
     }
 }
