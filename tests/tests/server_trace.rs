@@ -12,6 +12,8 @@
 //!   the catalogue); capture on again records again;
 //! - `/api/v2/calls` lists SIPp's calls (ended, success, inbound, 6 SIP messages) and
 //!   `/api/v2/calls/{id}` returns the call's messages;
+//! - over TCP (`-t t1` both sides), records say `tcp` and carry the connection's
+//!   addresses; the pcap still holds every message, as UDP packets;
 //! - bad input (limit over 500, an unknown export format, an unknown parameter, app
 //!   capture, no token) gets a 4xx naming the field.
 //!
@@ -454,6 +456,93 @@ fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
             .unwrap()
             .is_empty()
     );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn messages_over_tcp_are_traced_with_the_connections_addresses() {
+    const CALLS: u64 = 2;
+    let dir = memory_scratch("server-trace-tcp");
+    let sip_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    // No -sn: the built-in uas.
+    let mut server = start_server(
+        "gossipper server (t1)",
+        sip_port,
+        &api,
+        &dir.join("server.csv"),
+        &["-t", "t1"],
+    );
+    server.wait_bound(gossipper_e2e::Sock::TcpListen, sip_port);
+    let csv_path = dir.join("sipp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &csv_path)
+        .args(["-sn", "uac", "-t", "t1", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string()])
+        .args(["-r", "10", "-m", &CALLS.to_string()])
+        .arg(format!("127.0.0.1:{sip_port}"));
+    let (status, _, _) = spawn_logged("sipp t1", &mut cmd, &csv_path).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "sipp t1:\n{}", logs(&csv_path));
+    let all = until(&api, "/api/v2/sip/trace?limit=500", |v| {
+        ladders(messages(v))
+            .values()
+            .filter(|l| is_ladder(l))
+            .count()
+            == CALLS as usize
+    });
+    let msgs = messages(&all);
+    assert_eq!(msgs.len(), 6 * CALLS as usize, "{all:#}");
+    let ours = format!("127.0.0.1:{sip_port}");
+    let peer = msgs[0]["peer"].as_str().unwrap().to_string();
+    assert!(peer.starts_with("127.0.0.1:") && peer != ours, "{peer}");
+    for m in msgs {
+        assert_eq!(m["transport"], "tcp", "{m}");
+        // One connection carries every call.
+        assert_eq!(m["peer"], peer.as_str(), "{m}");
+        let (src, dst) = if m["dir"] == "send" {
+            (&ours, &peer)
+        } else {
+            (&peer, &ours)
+        };
+        assert_eq!(
+            (m["src"].as_str(), m["dst"].as_str()),
+            (Some(src.as_str()), Some(dst.as_str())),
+            "{m}"
+        );
+    }
+    // The pcap writes them as UDP packets tshark dissects as SIP.
+    let r = call(
+        &api,
+        "GET",
+        "/api/v2/sip/trace/export?format=pcap",
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let pcap = dir.join("trace.pcap");
+    std::fs::write(&pcap, &r.body).unwrap();
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-d", &format!("udp.port=={sip_port},sip")])
+        .args(["-T", "fields", "-e", "sip.Call-ID"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let want: Vec<String> = msgs
+        .iter()
+        .map(|m| m["call_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, want);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
