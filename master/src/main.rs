@@ -21,6 +21,7 @@
 
 mod exporter;
 mod job;
+mod kube;
 mod pcap2scenario;
 mod report;
 mod server;

@@ -634,6 +634,8 @@ fn the_document_validates_and_real_replies_fit_its_schemas() {
     let not_called: BTreeSet<(String, String)> = [
         // Needs a pcap2scenario job over a capture: tests/tests/pcap2scenario.rs.
         ("POST", "/scenarios/import-from-pcap-job"),
+        // Needs a cluster job (a job's own token): tests/tests/jobs_kubernetes.rs.
+        ("POST", "/jobs/{id}/worker-lines"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

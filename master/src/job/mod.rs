@@ -7,6 +7,7 @@
 //! and serves the files and maps exit codes to job states) and the worker (which reads
 //! the spec and writes the files) cannot drift. Must not: do I/O.
 
+pub(crate) mod kube;
 pub(crate) mod line;
 pub(crate) mod metrics;
 pub(crate) mod spec;

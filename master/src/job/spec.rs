@@ -77,6 +77,10 @@ pub(crate) struct JobFile {
     /// issue 20: how many worker processes run the job, each its segment (`worker::fanout`).
     #[serde(default, skip_serializing_if = "Workers::is_one")]
     pub(crate) workers: Workers,
+    /// issue 20: the job runs on a Kubernetes cluster as an Indexed Job
+    /// (`worker::cluster`), each pod a segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) kubernetes: Option<super::kube::KubeSpec>,
     /// What to run.
     pub(crate) run: Run,
 }
@@ -403,6 +407,7 @@ impl JobFile {
             stats_interval_ms: DEFAULT_STATS_INTERVAL_MS,
             about,
             workers: Workers::default(),
+            kubernetes: None,
             run,
         }
     }
@@ -440,6 +445,16 @@ impl JobFile {
         if let Some(why) = self.workers.refusal(&self.run) {
             return Err(SpecError::Workers(
                 why.named("workers.count", "workers.netns"),
+            ));
+        }
+        if let Some(k) = &self.kubernetes
+            && (self.workers != Workers::default()
+                || k.parallelism == 0
+                || k.parallelism > MAX_WORKERS
+                || !matches!(self.run, Run::Engine(_)))
+        {
+            return Err(SpecError::Workers(
+                "kubernetes: an engine run of 1 to 64 pods (kubernetes.parallelism), without workers".into(),
             ));
         }
         match &self.run {

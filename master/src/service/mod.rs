@@ -103,6 +103,97 @@ struct UiArgs {
     #[arg(long, default_value_t = store::media::Quota::default().max_bytes,
           value_parser = clap::value_parser!(u64).range(1..))]
     media_max_bytes: u64,
+    /// Lets jobs run on the Kubernetes cluster this master runs in (issue 20): the API
+    /// server from $KUBERNETES_SERVICE_HOST/PORT, the service account's token, CA and
+    /// namespace under /var/run/secrets/kubernetes.io/serviceaccount/. Needs
+    /// --kubernetes-callback.
+    #[arg(long)]
+    kubernetes: bool,
+    /// Out of a cluster: the API server's URL (e.g. `kubectl proxy`'s
+    /// http://127.0.0.1:8001, or https://host:6443 with --kubernetes-token-file and
+    /// --kubernetes-ca-file). Needs --kubernetes-callback.
+    #[arg(long, value_name = "URL")]
+    kubernetes_api: Option<String>,
+    /// The bearer token file for --kubernetes-api.
+    #[arg(long, value_name = "FILE")]
+    kubernetes_token_file: Option<PathBuf>,
+    /// The API server's CA (PEM) for --kubernetes-api.
+    #[arg(long, value_name = "FILE")]
+    kubernetes_ca_file: Option<PathBuf>,
+    /// The namespace of cluster jobs that name none (in a cluster: the master's own).
+    #[arg(long, value_name = "NAME")]
+    kubernetes_namespace: Option<String>,
+    /// The worker image of cluster jobs that name none.
+    #[arg(long, value_name = "IMAGE", default_value = "")]
+    kubernetes_image: String,
+    /// This master's base URL as worker pods reach it, e.g.
+    /// http://gossipper-master.gossipper.svc:8080 (pods post their lines there).
+    #[arg(long, value_name = "URL")]
+    kubernetes_callback: Option<String>,
+    /// Milliseconds from creating a Job to its pods' common start (scheduling and the
+    /// image pull must fit in it).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1000..=3_000_000))]
+    kubernetes_start_delay_ms: u64,
+}
+
+/// Where a pod finds its service account.
+const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The cluster of the `--kubernetes*` flags (`None`: no cluster).
+fn cluster(args: &UiArgs) -> anyhow::Result<Option<crate::job::kube::Cluster>> {
+    let sa = std::path::Path::new(SERVICE_ACCOUNT);
+    let (api, token_file, ca_file, own_ns) = match (&args.kubernetes_api, args.kubernetes) {
+        (None, false) => return Ok(None),
+        (Some(_), true) => bail!("--kubernetes and --kubernetes-api: give one"),
+        (Some(url), false) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("--kubernetes-api {url}: not an http(s) URL");
+            }
+            (
+                url.clone(),
+                args.kubernetes_token_file.clone(),
+                args.kubernetes_ca_file.clone(),
+                None,
+            )
+        }
+        (None, true) => {
+            let host = std::env::var("KUBERNETES_SERVICE_HOST")
+                .context("--kubernetes: $KUBERNETES_SERVICE_HOST is not set (not in a pod?)")?;
+            let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
+            let host = match host.contains(':') {
+                true => format!("[{host}]"),
+                false => host,
+            };
+            let ns = std::fs::read_to_string(sa.join("namespace"))
+                .with_context(|| format!("--kubernetes: reading {SERVICE_ACCOUNT}/namespace"))?;
+            (
+                format!("https://{host}:{port}"),
+                Some(sa.join("token")),
+                Some(sa.join("ca.crt")),
+                Some(ns.trim().to_string()),
+            )
+        }
+    };
+    let Some(callback) = args.kubernetes_callback.clone() else {
+        bail!("--kubernetes needs --kubernetes-callback (this master's URL as pods reach it)");
+    };
+    if !(callback.starts_with("http://") || callback.starts_with("https://")) {
+        bail!("--kubernetes-callback {callback}: not an http(s) URL");
+    }
+    let namespace = args
+        .kubernetes_namespace
+        .clone()
+        .or(own_ns)
+        .unwrap_or_else(|| "default".into());
+    Ok(Some(crate::job::kube::Cluster {
+        api,
+        token_file,
+        ca_file,
+        namespace,
+        image: args.kubernetes_image.clone(),
+        callback,
+        start_delay_ms: args.kubernetes_start_delay_ms,
+    }))
 }
 
 pub(crate) fn main(args: &[String]) -> ExitCode {
@@ -140,6 +231,7 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let kube = cluster(&args)?;
     let listener = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
     // Before the first file: everything this process and its workers create is private.
     store::modes::restrict_umask();
@@ -155,21 +247,21 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
     });
     let secret = jwt_secret(&store, args.jwt_secret.as_deref())?;
     let exe = std::env::current_exe().context("finding the gossipper executable for workers")?;
-    let supervisor = Arc::new(
-        supervisor::Supervisor::new(
-            store.layout.clone(),
-            exe,
-            supervisor::Limits {
-                jobs: supervisor::JobLimits {
-                    max_running: args.max_running_jobs,
-                    max_per_user: args.max_running_jobs_per_user,
-                },
-                max_log_bytes: args.max_worker_log_bytes,
-                stop_grace: supervisor::STOP_GRACE,
+    let mut supervisor = supervisor::Supervisor::new(
+        store.layout.clone(),
+        exe,
+        supervisor::Limits {
+            jobs: supervisor::JobLimits {
+                max_running: args.max_running_jobs,
+                max_per_user: args.max_running_jobs_per_user,
             },
-        )
-        .context("opening the job supervisor")?,
-    );
+            max_log_bytes: args.max_worker_log_bytes,
+            stop_grace: supervisor::STOP_GRACE,
+        },
+    )
+    .context("opening the job supervisor")?;
+    supervisor.set_kubernetes(kube);
+    let supervisor = Arc::new(supervisor);
     let settled = supervisor
         .recover()
         .context("settling jobs of a previous run")?;

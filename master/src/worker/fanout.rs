@@ -56,15 +56,15 @@ enum Event {
 
 /// One worker's end.
 #[derive(Default, Clone)]
-struct End {
-    code: Option<u8>,
-    stopped: bool,
-    error: Option<String>,
+pub(super) struct End {
+    pub(super) code: Option<u8>,
+    pub(super) stopped: bool,
+    pub(super) error: Option<String>,
 }
 
 impl End {
     /// The worker could not run (spec, configuration, scenario or socket).
-    fn broken(&self) -> bool {
+    pub(super) fn broken(&self) -> bool {
         self.code
             .is_some_and(|c| c == exit::FATAL || c == exit::BIND)
     }
@@ -170,7 +170,7 @@ fn read_worker(i: usize, out: impl std::io::Read, mut copy: File, tx: mpsc::Send
 }
 
 /// The merged counts of the workers' newest states (`empty` when none has one yet).
-fn merged(states: &[Option<ShardStats>], empty: &ShardStats) -> ShardStats {
+pub(super) fn merged(states: &[Option<ShardStats>], empty: &ShardStats) -> ShardStats {
     let mut m = empty.clone();
     for s in states.iter().flatten() {
         m.merge(s);
@@ -338,7 +338,17 @@ pub(super) fn run(spec: &JobFile, mut lines: Lines, quiet: bool) -> u8 {
     let total = merged(&states, &empty);
     obs.emit_stats(&total, Instant::now(), finished_at);
     obs.finish();
-    finish(spec, job, &info, &total, &dirs, &ends, obs, finished_at)
+    finish(
+        spec,
+        job,
+        &info,
+        &total,
+        &dirs,
+        None,
+        &ends,
+        obs,
+        finished_at,
+    )
 }
 
 /// Creates worker `i`'s folder and spec and starts it, with a thread reading its lines.
@@ -386,7 +396,7 @@ fn start_worker(
 }
 
 /// Takes one line of worker `i`.
-fn take_line(
+pub(super) fn take_line(
     i: usize,
     line: WorkerLine,
     states: &mut [Option<ShardStats>],
@@ -424,32 +434,37 @@ fn take_line(
     }
 }
 
-/// The merged artifacts and the exit line; the exit code.
+/// The merged artifacts and the exit line; the exit code. `per_worker`: each worker's
+/// calls (`None`: read from the summary.json in its folder).
 #[allow(clippy::too_many_arguments)]
-fn finish(
+pub(super) fn finish(
     spec: &JobFile,
     job: &JobSpec,
     info: &RunInfo,
     total: &ShardStats,
     dirs: &[PathBuf],
+    per_worker: Option<&[u64]>,
     ends: &[End],
     mut obs: JobObserver,
     finished_at: SystemTime,
 ) -> u8 {
-    let per_worker: Vec<u64> = dirs
-        .iter()
-        .map(|d| read_calls(&d.join(files::SUMMARY)))
-        .collect();
+    let per_worker: Vec<u64> = match per_worker {
+        Some(calls) => calls.to_vec(),
+        None => dirs
+            .iter()
+            .map(|d| read_calls(&d.join(files::SUMMARY)))
+            .collect(),
+    };
     let s = summary::of_run(info, job, total, finished_at, &per_worker);
     write_artifact(
         &spec.artifacts_dir.join(files::SUMMARY),
         summary::to_json(&s).as_bytes(),
     );
     let facts = match spec.about.scenario_id.as_str() {
-        "" => vec![("workers", spec.workers.count.to_string())],
+        "" => vec![("workers", dirs.len().to_string())],
         id => vec![
             ("scenario id", id.to_string()),
-            ("workers", spec.workers.count.to_string()),
+            ("workers", dirs.len().to_string()),
         ],
     };
     let head = ReportHead {

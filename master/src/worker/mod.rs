@@ -11,8 +11,11 @@
 //! human-readable log (`worker.log`). Flow: `main` → `run` → exit code. Must not: open
 //! the master's data dir beyond what the spec names (no store, no profiles).
 
+mod cluster;
 mod fanout;
+pub(crate) use fanout::WORKERS_DIR;
 mod observer;
+mod post;
 pub(crate) mod tools;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -217,7 +220,15 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         }
     };
     QUIET.store(opts.quiet, Ordering::Relaxed);
-    let mut lines = Lines::stdout();
+    // A worker pod of a cluster job also posts its lines to the master.
+    let poster = match post::Poster::from_env(index.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("gossipper worker: {e}");
+            return ExitCode::from(exit::FATAL);
+        }
+    };
+    let mut lines = Lines::stdout().posting(poster);
     let spec = match read_spec(&path).and_then(|mut s| {
         apply_options(&mut s, &opts)?;
         s.check().map_err(|e| format!("{}: {e}", path.display()))?;
@@ -229,6 +240,9 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(fail(&mut lines, "", &e, exit::FATAL));
         }
     };
+    if let Some(k) = &spec.kubernetes {
+        return ExitCode::from(cluster::run(&spec, k, lines));
+    }
     if spec.workers.count > 1 {
         return ExitCode::from(fanout::run(&spec, lines, opts.quiet));
     }

@@ -38,6 +38,8 @@ const MAX_SERIES: usize = 2048;
 pub(crate) struct Lines {
     out: std::io::Stdout,
     gone: bool,
+    /// A worker pod's copy of each line to the master (issue 20).
+    poster: Option<super::post::Poster>,
 }
 
 impl Lines {
@@ -45,7 +47,14 @@ impl Lines {
         Lines {
             out: std::io::stdout(),
             gone: false,
+            poster: None,
         }
+    }
+
+    /// Also posts every line with `poster` (when there is one).
+    pub(crate) fn posting(mut self, poster: Option<super::post::Poster>) -> Lines {
+        self.poster = poster;
+        self
     }
 
     /// Writes one line of the protocol.
@@ -55,6 +64,9 @@ impl Lines {
 
     /// Writes one line (which must end in `\n`).
     fn write(&mut self, line: &str) {
+        if let Some(p) = &self.poster {
+            p.send(line);
+        }
         if self.gone {
             return;
         }

@@ -226,6 +226,7 @@ fn start(
         profile_kind: ProfileKind::Gateway,
         scenario_id,
         created_by: call.who()?.username.clone(),
+        kubernetes: None,
         gateway_intent: Some(intent),
         ..StartRequest::default()
     };

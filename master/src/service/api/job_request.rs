@@ -102,6 +102,32 @@ pub(super) fn workers(
     Ok(w)
 }
 
+/// `kubernetes` of a start request (issue 20): a client job only, and its pod count is
+/// `kubernetes.parallelism`, not `workers`. The rest is checked once the job is resolved
+/// (`job::kube::plan`), naming the same field.
+pub(super) fn kubernetes(
+    k: Option<&crate::job::kube::KubeRequest>,
+    workers: &Workers,
+    kind: ProfileKind,
+) -> Result<(), ApiError> {
+    if k.is_none() {
+        return Ok(());
+    }
+    if kind != ProfileKind::Client {
+        return Err(ApiError::field(
+            "kubernetes",
+            format!("a {} job runs in the master's own worker", kind.as_str()),
+        ));
+    }
+    if *workers != Workers::default() {
+        return Err(ApiError::field(
+            "kubernetes",
+            "the pod count is kubernetes.parallelism; leave out workers and worker_netns",
+        ));
+    }
+    Ok(())
+}
+
 /// Each threshold parses; the error names its position (`thresholds[1]`).
 pub(super) fn check_thresholds(list: Option<&[String]>, field: &str) -> Result<(), ApiError> {
     for (i, text) in list.unwrap_or_default().iter().enumerate() {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, Call, Ctx, Reply, job_request};
 use crate::job::files;
+use crate::job::kube::KubeRequest;
 use crate::service::auth::Principal;
 use crate::service::paths::check_name;
 use crate::service::resolve::request::EngineOverrides;
@@ -109,6 +110,7 @@ pub(super) struct CreateJob {
     notes: String,
     workers: Option<u32>,
     worker_netns: Vec<String>,
+    kubernetes: Option<KubeRequest>,
 }
 
 /// The body of the profile start shortcuts (and what `POST /jobs` adds the profile to).
@@ -126,6 +128,8 @@ struct StartBody {
     workers: Option<u32>,
     /// issue 20: each worker's network namespace (`ip netns exec`), one per worker.
     worker_netns: Vec<String>,
+    /// issue 20: run on the master's Kubernetes cluster, one pod a segment.
+    kubernetes: Option<KubeRequest>,
 }
 
 impl StartBody {
@@ -142,6 +146,7 @@ impl StartBody {
         let notes = job_request::notes(&self.notes)?;
         job_request::check_thresholds(self.engine.thresholds.as_deref(), "engine.thresholds")?;
         let workers = job_request::workers(self.workers, self.worker_netns, kind)?;
+        job_request::kubernetes(self.kubernetes.as_ref(), &workers, kind)?;
         Ok(StartRequest {
             id: self.id,
             profile_id,
@@ -155,6 +160,7 @@ impl StartBody {
             name,
             notes,
             workers,
+            kubernetes: self.kubernetes,
             gateway_intent: None,
         })
     }
@@ -180,6 +186,7 @@ impl CreateJob {
             notes: self.notes,
             workers: self.workers,
             worker_netns: self.worker_netns,
+            kubernetes: self.kubernetes,
         };
         (self.profile_id, self.profile_kind, self.tool_args, rest)
     }

@@ -331,6 +331,7 @@ pub(super) fn run(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
         notes,
         // The wizard runs one worker; `POST /jobs` takes `workers`.
         workers: Default::default(),
+        kubernetes: None,
         gateway_intent: None,
     };
     // The wizard profile must exist for the job to resolve.

@@ -31,6 +31,7 @@ mod session;
 mod settings;
 mod tools;
 mod users;
+mod worker_lines;
 
 use std::io::Read;
 use std::net::IpAddr;

@@ -7,7 +7,7 @@
 use super::{
     Access, ApiError, Call, Ctx, JSON_BODY, MEDIA_BODY, Reply, SCENARIO_BODY, SMALL_BODY, audit,
     builtin, events, gateways, health, jobs, live, loadtest, media, metrics, openapi, profiles,
-    reports, scenario_import, scenarios, session, settings, tools, users,
+    reports, scenario_import, scenarios, session, settings, tools, users, worker_lines,
 };
 use crate::service::store::profiles::{ClientProfile, ServerProfile};
 
@@ -246,6 +246,15 @@ pub(crate) const ROUTES: &[Route] = &[
     r("PATCH", "/jobs/{id}", User, JSON_BODY, jobs::update),
     r("DELETE", "/jobs/{id}", User, 0, jobs::delete),
     r("POST", "/jobs/{id}/stop", User, 0, jobs::stop),
+    // A cluster job's worker pods post their lines: the job's own token, checked by the
+    // handler (no user's token opens it).
+    r(
+        "POST",
+        "/jobs/{id}/worker-lines",
+        Open,
+        worker_lines::LINES_BODY,
+        worker_lines::post,
+    ),
     by_url("/jobs/{id}/events", events::events),
     by_url("/jobs/{id}/artifacts/{kind}", jobs::artifact),
     r("GET", "/jobs/{id}/recordings", User, 0, jobs::recordings),

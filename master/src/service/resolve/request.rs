@@ -28,6 +28,8 @@ pub(crate) struct StartRequest {
     /// issue 20: how many worker processes run the job (each its segment) and the
     /// network namespace of each (`workers`, `worker_netns` in the request).
     pub(crate) workers: crate::job::spec::Workers,
+    /// issue 20: run the job on the master's Kubernetes cluster (`kubernetes`).
+    pub(crate) kubernetes: Option<crate::job::kube::KubeRequest>,
     /// A gateway job started by `/gateways/{id}/arm` or `/originate`: what its scenario
     /// must be (`None`: `POST /jobs`, where the scenario's role decides).
     pub(crate) gateway_intent: Option<GatewayIntent>,
@@ -58,6 +60,7 @@ impl Default for StartRequest {
             name: String::new(),
             notes: String::new(),
             workers: crate::job::spec::Workers::default(),
+            kubernetes: None,
             gateway_intent: None,
         }
     }

@@ -55,6 +55,19 @@ use crate::service::timefmt;
 use admission::{Places, Refusal};
 use hub::{Hub, Subscription};
 use precheck::precheck;
+
+use crate::job::kube::{self, Cluster};
+
+/// A cluster job's token for its pods' lines: 32 random bytes, hex.
+fn job_token() -> String {
+    let mut b = [0u8; 32];
+    if getrandom::getrandom(&mut b).is_err() {
+        // No OS randomness: a token no one can guess cannot be made; an empty one
+        // opens nothing (the route refuses an empty bearer).
+        return String::new();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
 use process::Sig;
 use reader::{Found, Pipes, collect_artifacts, outcome, read_lines};
 
@@ -153,6 +166,8 @@ pub(crate) struct Supervisor {
     /// or to its final state, so those moves and the places agree.
     places: Mutex<Places<RunningJob>>,
     live_cache: Mutex<Option<(Instant, Arc<String>)>>,
+    /// The cluster jobs may run on (`gossipper ui --kubernetes…`, issue 20).
+    kube: Option<Cluster>,
 }
 
 /// A job's place, from admission until its worker runs (then the reader thread owns the
@@ -263,7 +278,13 @@ impl Supervisor {
             stop_grace: limits.stop_grace,
             places: Mutex::new(Places::new(limits.jobs)),
             live_cache: Mutex::new(None),
+            kube: None,
         })
+    }
+
+    /// Lets jobs run on `cluster` (`"kubernetes"` in a start request).
+    pub(crate) fn set_kubernetes(&mut self, cluster: Option<Cluster>) {
+        self.kube = cluster;
     }
 
     pub(crate) fn running(&self, id: &str) -> Option<Arc<RunningJob>> {
@@ -276,7 +297,7 @@ impl Supervisor {
     }
 
     /// `artifacts/jobs/<id>/spec.json`: the resolved job the worker runs.
-    fn spec_path(&self, id: &str) -> Result<PathBuf, StoreError> {
+    pub(crate) fn spec_path(&self, id: &str) -> Result<PathBuf, StoreError> {
         Ok(self.layout.path(Place::JobSpec(id))?)
     }
 
@@ -327,9 +348,14 @@ impl Supervisor {
             id: admitted.id.clone(),
             artifacts_dir: artifacts.clone(),
         };
-        let checked = precheck(store, &req, &place, random_seed()).map(|mut c| {
+        let checked = precheck(store, &req, &place, random_seed()).and_then(|mut c| {
             c.file.stats_interval_ms = self.stats_interval_ms;
-            c
+            if let Some(k) = &req.kubernetes {
+                let spec = kube::plan(self.kube.as_ref(), k, &c.file, job_token())
+                    .map_err(CheckError::Workers)?;
+                c.file.kubernetes = Some(spec);
+            }
+            Ok(c)
         });
         Ok(Pending {
             admitted,

@@ -131,13 +131,24 @@ fn workers_props() -> (Value, Value) {
     )
 }
 
+/// `kubernetes` of a start request (issue 20): the job runs as an Indexed Job.
+fn kubernetes_prop() -> Value {
+    closed(
+        &["parallelism"],
+        json!({"image": {"type": "string", "description": "worker image (default: the master's --kubernetes-image)"},
+               "namespace": {"type": "string", "description": "namespace (default: the master's)"},
+               "parallelism": {"type": "integer", "minimum": 1, "maximum": crate::job::spec::MAX_WORKERS,
+                               "description": "worker pods, each running its segment of the run"}}),
+    )
+}
+
 fn start_body() -> Value {
     let (workers, netns) = workers_props();
     closed(
         &[],
         json!({"id": ns(), "scenario_id": ns(), "record_wav": b(), "record_wav_duplex": b(),
                "engine": r("EngineOverrides"), "name": s(), "notes": s(),
-               "workers": workers, "worker_netns": netns}),
+               "workers": workers, "worker_netns": netns, "kubernetes": kubernetes_prop()}),
     )
 }
 
@@ -149,7 +160,8 @@ fn create_job_body() -> Value {
                "profile_kind": {"type": "string", "description": "server, client or tool"},
                "scenario_id": ns(), "record_wav": b(), "record_wav_duplex": b(),
                "engine": r("EngineOverrides"), "tool_args": {"type": "object"},
-               "name": s(), "notes": s(), "workers": workers, "worker_netns": netns}),
+               "name": s(), "notes": s(), "workers": workers, "worker_netns": netns,
+               "kubernetes": kubernetes_prop()}),
     )
 }
 
@@ -549,6 +561,23 @@ pub(super) const OPS: &[Entry] = &[
     }),
     ("POST", "/jobs/{id}/stop", || {
         op("Asks a job to stop").reply(200, "the job", r("Job"))
+    }),
+    ("POST", "/jobs/{id}/worker-lines", || {
+        op("A cluster job's worker pod posts its stdout lines (bearer: the job's own token)")
+            .query(
+                "index",
+                json!({"type": "integer", "minimum": 0}),
+                "the pod's JOB_COMPLETION_INDEX",
+            )
+            .raw_body(
+                &["application/x-ndjson"],
+                "worker lines, one JSON object per line",
+            )
+            .reply(
+                200,
+                "lines taken",
+                obj(&["lines"], json!({"lines": {"type": "integer"}})),
+            )
     }),
     ("GET", "/jobs/{id}/events", || {
         op("The job's per-second stats lines (stats.jsonl), replayed then followed")
