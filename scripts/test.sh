@@ -26,7 +26,7 @@ dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 || need_apt+=("${kamailio_pkgs[@]}
 command -v rtpengine >/dev/null 2>&1 || need_apt+=(rtpengine-daemon)
 # coturn: the TURN server of tests/tests/turn_coturn.rs and the relayed WebRTC calls.
 command -v turnserver >/dev/null 2>&1 || need_apt+=(coturn)
-# Python with pip: installs openapi-spec-validator below (tests/tests/api_openapi.rs).
+# Python with pip: installs openapi-spec-validator and kubernetes-validate below.
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -54,6 +54,15 @@ if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
 fi
 python3 -c 'import openapi_spec_validator' ||
   { echo "openapi-spec-validator (pip) is required for the tests" >&2; exit 1; }
+# kubernetes-validate (PyPI): checks assets/kubernetes/*.yaml and the master's Job and
+# ConfigMap against the Kubernetes schemas (tests/tests/kube_manifests.rs,
+# jobs_kubernetes.rs); the same --break-system-packages fallback.
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  python3 -m pip install -q kubernetes-validate 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages kubernetes-validate
+fi
+command -v kubernetes-validate >/dev/null ||
+  { echo "kubernetes-validate (pip) is required for the tests" >&2; exit 1; }
 
 # A clean clone builds once: incremental state would only double the target folder.
 export CARGO_INCREMENTAL=0

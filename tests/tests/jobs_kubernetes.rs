@@ -265,6 +265,19 @@ fn a_cluster_job_runs_as_an_indexed_job_and_its_pods_add_up() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let (cm, job) = created(&api);
+    // What the master sends is valid against the API's own schemas (strict: no field
+    // the API does not know).
+    let objects: Vec<PathBuf> = [("configmap.json", &cm), ("job.json", &job)]
+        .into_iter()
+        .map(|(name, v)| {
+            let p = dir.join(name);
+            std::fs::write(&p, v.to_string()).unwrap();
+            p
+        })
+        .collect();
+    let (ok, text) = kube_support::validate(&objects);
+    assert!(ok, "{text}");
+    assert_eq!(text.matches(" passed for resource ").count(), 2, "{text}");
     // The ConfigMap holds the spec every pod runs: the whole run, no cluster in it.
     let pod_spec: Value = serde_json::from_str(cm["data"]["spec.json"].as_str().unwrap()).unwrap();
     assert_eq!(pod_spec["job_id"], id);

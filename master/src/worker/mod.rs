@@ -99,6 +99,9 @@ workers begin on the same millisecond. The spec may say the same with
 "run.engine.segment": {"index": I, "count": N} and "run.engine.start_at_unix_ms".
 A segment's worker also prints a {"kind":"state",…} line before each stats line: its
 whole counts and histograms, which a fan-out merges exactly.
+With $GOSSIPPER_LINES_URL and $GOSSIPPER_LINES_TOKEN set (a cluster job's pods), every
+line is also posted there (?index=$JOB_COMPLETION_INDEX, the token as bearer) for the
+master to merge.
 
 "workers": {"count": N, "netns": ["ns0", …]} (top level, 2 to 64) makes this worker a
 fan-out: it starts N workers (segments 0..N-1 of the run, one process each, a common

@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -254,6 +254,28 @@ fn serve(conn: TcpStream, st: &Mutex<State>, token: &str) {
             return;
         }
     }
+}
+
+/// The Kubernetes version the manifests and the master's objects are checked against
+/// (the API types the master is built with: k8s-openapi's `v1_33`).
+pub(crate) const KUBE_VERSION: &str = "1.33.0";
+
+/// Runs `kubernetes-validate --strict` (PyPI; scripts/test.sh installs it) on `files`:
+/// its output, and whether every resource passed.
+pub(crate) fn validate(files: &[PathBuf]) -> (bool, String) {
+    let out = std::process::Command::new("kubernetes-validate")
+        .args(["--strict", "--no-warn", "-k", KUBE_VERSION])
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("kubernetes-validate (pip install kubernetes-validate) is required: {e}")
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 #[cfg(test)]
