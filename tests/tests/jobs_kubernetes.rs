@@ -458,3 +458,44 @@ fn stopping_a_cluster_job_deletes_its_job_and_config_map() {
     assert!(api.done());
     assert_eq!(api.failures(), Vec::<String>::new());
 }
+
+#[test]
+fn a_pod_that_never_runs_fails_the_job_and_the_objects_are_deleted() {
+    let dir = scratch_dir("jobs-kube-silent");
+    let port = free_udp_port();
+    let stat = dir.join("uas.csv");
+    let _server = uas(&dir, port, &stat);
+    let id = "kjob3";
+    let api = FakeApi::start(&conversation(), "gossipper-kjob3", id);
+    let m = master("jobs-kube-silent", &api);
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    client_profile(&m, tk, "uackp", port, 30.0);
+    let r = m.json(
+        "POST",
+        "/api/v2/jobs",
+        Some(tk),
+        &json!({"id": id, "profile_id": "uackp", "profile_kind": "client",
+                "kubernetes": {"parallelism": PODS},
+                "engine": {"total_calls": 30, "rate": 30, "shards": 1}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (cm, job) = created(&api);
+    // Pod 2 stays pending (say, its image cannot be pulled): only 0 and 1 run.
+    let root = dir.join("pods");
+    let mut pods: Vec<Child> = (0..2)
+        .map(|i| start_pod(&root, i, &cm, &job, &m.addr))
+        .collect();
+    assert_eq!(wait_pods(&mut pods, Duration::from_secs(30)), [0, 0]);
+    let j = wait_job(&m, tk, id, Duration::from_secs(40), finished);
+    assert_eq!(j["status"], "failed", "{j}");
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("worker pod(s) 2 posted nothing 10 s after the start"),
+        "{error}"
+    );
+    let deletes = wait_deletes(&api, 2, &m);
+    assert!(deletes[0].contains("/jobs/gossipper-kjob3?propagationPolicy=Background"));
+    assert!(api.done());
+    assert_eq!(api.failures(), Vec::<String>::new());
+}

@@ -8,7 +8,8 @@
 //! (`fanout::take_line`, `fanout::merged`, `fanout::finish`).
 //!
 //! The job ends when every pod has posted its exit line, when the Job fails (its
-//! status, read every [`STATUS_EVERY`]), or on a stop: the Job (with its pods,
+//! status, read every [`STATUS_EVERY`]), when a pod has posted nothing well after the
+//! start ([`SILENT_AFTER_MIN`]: it never ran), or on a stop: the Job (with its pods,
 //! `propagationPolicy=Background`) and the ConfigMap are deleted, the pods' SIGTERM
 //! makes them soft-quit and post their last lines, and after [`STOP_WAIT`] a pod that
 //! said nothing more is counted as ended. The Job and ConfigMap are deleted at every
@@ -40,6 +41,9 @@ const STATUS_EVERY: Duration = Duration::from_secs(3);
 /// soft quit takes at most 4.5 s (`observer::HARD_QUIT_AFTER`), and all of it must fit
 /// in the master's 10 s grace before it kills this driver.
 const STOP_WAIT: Duration = Duration::from_secs(8);
+/// A pod that has posted nothing this long after the common start (and at least the
+/// start delay) is taken as never started (pending, an image that cannot be pulled).
+const SILENT_AFTER_MIN: Duration = Duration::from_secs(10);
 /// The longest line kept from a pod (the route bounds the body too).
 const MAX_LINE: usize = 1 << 22;
 
@@ -196,6 +200,8 @@ pub(super) fn run(spec: &JobFile, k: &KubeSpec, mut lines: Lines) -> u8 {
     let mut states: Vec<Option<ShardStats>> = vec![None; n];
     let mut ends: Vec<End> = vec![End::default(); n];
     let mut next_line = start_instant + interval;
+    let silent_at = start_instant + Duration::from_millis(k.start_delay_ms).max(SILENT_AFTER_MIN);
+    let mut heard = vec![false; n];
     let mut next_status = Instant::now() + STATUS_EVERY;
     let mut give_up_at: Option<Instant> = None;
     let mut deleted = false;
@@ -205,6 +211,7 @@ pub(super) fn run(spec: &JobFile, k: &KubeSpec, mut lines: Lines) -> u8 {
         std::thread::sleep(Duration::from_millis(100));
         for (i, t) in tails.iter_mut().enumerate() {
             for text in t.lines() {
+                heard[i] = true;
                 if let Some(line) = WorkerLine::parse(&text) {
                     take_line(i, line, &mut states, &mut ends, &mut obs);
                 }
@@ -225,6 +232,31 @@ pub(super) fn run(spec: &JobFile, k: &KubeSpec, mut lines: Lines) -> u8 {
                 "worker: a worker pod cannot run; deleting the Job"
             ));
             end_now = true;
+        }
+        if !deleted && now >= silent_at {
+            let silent: Vec<String> = (0..n)
+                .filter(|i| !heard[*i])
+                .map(|i| i.to_string())
+                .collect();
+            if !silent.is_empty() {
+                let msg = format!(
+                    "worker pod(s) {} posted nothing {} s after the start: not running (pending, an image that cannot be pulled, or the master's callback URL unreachable; see kubectl describe pod -l {}={})",
+                    silent.join(", "),
+                    (silent_at - start_instant).as_secs(),
+                    objects::JOB_LABEL,
+                    crate::job::kube::label_value(job_id),
+                );
+                eprintln!("worker: {msg}");
+                for i in (0..n).filter(|i| !heard[*i]) {
+                    ends[i] = End {
+                        code: Some(exit::FATAL),
+                        stopped: false,
+                        error: Some(msg.clone()),
+                    };
+                }
+                obs.last_error = Some(msg);
+                end_now = true;
+            }
         }
         if !deleted && now >= next_status {
             next_status = now + STATUS_EVERY;
