@@ -9,6 +9,8 @@
 //! call (`worker::cluster` does), or keep any state between calls.
 
 pub(crate) mod objects;
+#[cfg(test)]
+mod tls_tests;
 
 use std::sync::Arc;
 use std::time::Duration;
