@@ -115,8 +115,12 @@ fn start_pod(root: &Path, i: usize, cm: &Value, job: &Value, master: &str) -> Ch
     let work = pod.join("work");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::create_dir_all(&work).unwrap();
-    for (k, v) in cm["data"].as_object().unwrap() {
-        std::fs::write(config.join(k), v.as_str().unwrap()).unwrap();
+    // The ConfigMap volume projects the keys its items name, at their paths.
+    assert!(cm.get("binaryData").is_none(), "no media in these jobs");
+    let volume = &job["spec"]["template"]["spec"]["volumes"][0]["configMap"];
+    for item in volume["items"].as_array().unwrap() {
+        let value = cm["data"][item["key"].as_str().unwrap()].as_str().unwrap();
+        std::fs::write(config.join(item["path"].as_str().unwrap()), value).unwrap();
     }
     let c = &job["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(c["command"][0], "/usr/local/bin/gossipper");

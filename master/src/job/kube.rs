@@ -21,6 +21,9 @@ pub(crate) const CONFIG_DIR: &str = "/config";
 pub(crate) const WORK_DIR: &str = "/work";
 /// The pod's artifacts folder, relative to [`WORK_DIR`].
 pub(crate) const POD_ARTIFACTS: &str = "job";
+/// The most bytes of media files a job's ConfigMap may carry (an object is at most
+/// 1 MiB, and the spec shares it).
+pub(crate) const MAX_MEDIA_BYTES: u64 = 768 << 10;
 /// The environment variable naming where a worker posts its lines.
 pub(crate) const ENV_LINES_URL: &str = "GOSSIPPER_LINES_URL";
 /// The environment variable holding the job's token for that route.
@@ -78,6 +81,42 @@ pub(crate) struct KubeSpec {
     pub(crate) token: String,
     /// The pods' common start, this long after the Job is created.
     pub(crate) start_delay_ms: u64,
+    /// The media library files the scenario names (`media/pcap/x.pcap`, relative to
+    /// the data dir), shipped in the ConfigMap.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) media: Vec<String>,
+}
+
+/// The media library files `xml` names (`media/wav/NAME` or `media/pcap/NAME`, as the
+/// `[[media:…]]` placeholders expand), each once, in order.
+pub(crate) fn media_refs(xml: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for kind in ["media/wav/", "media/pcap/"] {
+        let k = kind.as_bytes();
+        let mut at = 0;
+        while let Some(pos) = xml[at..].windows(k.len()).position(|w| w == k) {
+            let start = at + pos + k.len();
+            let len = xml[start..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                .count();
+            at = start + len;
+            let name = String::from_utf8_lossy(&xml[start..start + len]).to_string();
+            if len == 0 || name == "." || name == ".." {
+                continue;
+            }
+            let rel = format!("{kind}{name}");
+            if !out.contains(&rel) {
+                out.push(rel);
+            }
+        }
+    }
+    out
+}
+
+/// The ConfigMap key of a media file (`media/pcap/x.pcap` → `media-pcap-x.pcap`).
+pub(crate) fn media_key(rel: &str) -> String {
+    rel.replace('/', "-")
 }
 
 /// A DNS-1123 label (a namespace name, and our object names).
@@ -128,11 +167,13 @@ pub(crate) fn label_value(id: &str) -> String {
 }
 
 /// Resolves `req` for `file` on `cluster`; an error names the request's field.
+/// `size_of` gives the size of a media library file (`None`: missing).
 pub(crate) fn plan(
     cluster: Option<&Cluster>,
     req: &KubeRequest,
     file: &JobFile,
     token: String,
+    size_of: &dyn Fn(&str) -> Option<u64>,
 ) -> Result<KubeSpec, String> {
     let Some(cluster) = cluster else {
         return Err("kubernetes: this master has no cluster (start `gossipper ui` with --kubernetes-api and --kubernetes-callback)".into());
@@ -197,6 +238,24 @@ pub(crate) fn plan(
             return Err(format!("kubernetes.parallelism: {}", why.problem));
         }
     }
+    let media = match &job.scenario {
+        ScenarioSource::Xml { text, .. } => media_refs(text),
+        _ => Vec::new(),
+    };
+    let mut bytes = 0u64;
+    for m in &media {
+        let Some(n) = size_of(m) else {
+            return Err(format!(
+                "kubernetes: the scenario names {m}, which is not in the media library"
+            ));
+        };
+        bytes += n;
+    }
+    if bytes > MAX_MEDIA_BYTES {
+        return Err(format!(
+            "kubernetes: the scenario's media files take {bytes} bytes; a ConfigMap carries at most {MAX_MEDIA_BYTES}"
+        ));
+    }
     let callback = cluster.callback.trim_end_matches('/');
     Ok(KubeSpec {
         api: cluster.api.clone(),
@@ -208,6 +267,7 @@ pub(crate) fn plan(
         lines_url: format!("{callback}/api/v2/jobs/{}/worker-lines", file.job_id),
         token,
         start_delay_ms: cluster.start_delay_ms,
+        media,
     })
 }
 
@@ -281,7 +341,10 @@ mod tests {
 
     #[test]
     fn a_request_resolves_on_the_masters_cluster() {
-        let k = plan(Some(&cluster()), &req(3), &file(9), "t".into()).unwrap();
+        let k = plan(Some(&cluster()), &req(3), &file(9), "t".into(), &|_| {
+            Some(1)
+        })
+        .unwrap();
         assert_eq!(k.namespace, "load");
         assert_eq!(k.image, "gossipper:dev");
         assert_eq!(k.parallelism, 3);
@@ -295,7 +358,7 @@ mod tests {
     fn what_cannot_run_is_refused_by_field() {
         let c = cluster();
         let e = |r: KubeRequest, f: JobFile, c: Option<&Cluster>| {
-            plan(c, &r, &f, String::new()).unwrap_err()
+            plan(c, &r, &f, String::new(), &|_| Some(1)).unwrap_err()
         };
         assert!(e(req(2), file(9), None).starts_with("kubernetes: this master has no cluster"));
         assert!(e(req(0), file(9), Some(&c)).starts_with("kubernetes.parallelism: 0"));
@@ -319,7 +382,7 @@ mod tests {
     #[test]
     fn a_pod_runs_the_same_run_in_its_own_folders() {
         let mut f = file(9);
-        f.kubernetes = Some(plan(Some(&cluster()), &req(3), &f, "t".into()).unwrap());
+        f.kubernetes = Some(plan(Some(&cluster()), &req(3), &f, "t".into(), &|_| Some(1)).unwrap());
         let p = pod_spec(&f);
         assert_eq!(p.kubernetes, None);
         assert_eq!(p.artifacts_dir, Path::new("job"));
@@ -329,6 +392,35 @@ mod tests {
         assert_eq!(j.max_calls, Some(9), "the pod divides the whole itself");
         assert_eq!(j.record_dir.as_deref(), Some(Path::new("job/recordings")));
         assert!(p.check().is_ok(), "{:?}", p.check());
+    }
+
+    #[test]
+    fn the_media_a_scenario_names_are_found_and_checked() {
+        let xml = br#"<exec play_pcap_audio="media/pcap/g711a.pcap"/><exec rtp_stream="media/wav/hello.wav,-1"/>
+            <exec play_pcap_audio="media/pcap/g711a.pcap"/><x a="media/pcap/"/><y b="media/wav/../x"/>"#;
+        assert_eq!(
+            media_refs(xml),
+            ["media/wav/hello.wav", "media/pcap/g711a.pcap"]
+        );
+        assert_eq!(media_key("media/pcap/g711a.pcap"), "media-pcap-g711a.pcap");
+        let mut f = file(9);
+        if let Run::Engine(j) = &mut f.run {
+            j.scenario = ScenarioSource::Xml {
+                name: "s.xml".into(),
+                text: xml.to_vec(),
+            };
+        }
+        let c = cluster();
+        let k = plan(Some(&c), &req(2), &f, String::new(), &|_| Some(10)).unwrap();
+        assert_eq!(k.media.len(), 2);
+        let missing = plan(Some(&c), &req(2), &f, String::new(), &|m| {
+            (!m.ends_with(".wav")).then_some(10)
+        });
+        assert!(missing.unwrap_err().contains("media/wav/hello.wav"));
+        let big = plan(Some(&c), &req(2), &f, String::new(), &|_| {
+            Some(MAX_MEDIA_BYTES)
+        });
+        assert!(big.unwrap_err().contains("at most"));
     }
 
     #[test]

@@ -8,15 +8,17 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    ObjectFieldSelector, PodSpec, PodTemplateSpec, Volume, VolumeMount,
+    KeyToPath, ObjectFieldSelector, PodSpec, PodTemplateSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::job::kube::{
-    CONFIG_DIR, ENV_LINES_TOKEN, ENV_LINES_URL, KubeSpec, WORK_DIR, label_value, object_name,
+    CONFIG_DIR, ENV_LINES_TOKEN, ENV_LINES_URL, KubeSpec, WORK_DIR, label_value, media_key,
+    object_name,
 };
 
 /// The label holding the job's id on every object (and pod) of a cluster job.
@@ -65,14 +67,37 @@ fn labels(id: &str) -> BTreeMap<String, String> {
     ])
 }
 
-/// The ConfigMap: `spec.json`, the spec every pod runs (the scenario inline in it).
-pub(crate) fn config_map(k: &KubeSpec, id: &str, pod_spec_json: String) -> ConfigMap {
+/// The ConfigMap: `spec.json`, the spec every pod runs (the scenario inline in it), and
+/// the media files it names (`media`: each file's path in `k.media` and its bytes).
+pub(crate) fn config_map(
+    k: &KubeSpec,
+    id: &str,
+    pod_spec_json: String,
+    media: Vec<(String, Vec<u8>)>,
+) -> ConfigMap {
+    let binary: BTreeMap<String, ByteString> = media
+        .into_iter()
+        .map(|(rel, bytes)| (media_key(&rel), ByteString(bytes)))
+        .collect();
     ConfigMap {
         metadata: meta(k, id),
         data: Some(BTreeMap::from([("spec.json".into(), pod_spec_json)])),
+        binary_data: (!binary.is_empty()).then_some(binary),
         immutable: Some(true),
-        ..ConfigMap::default()
     }
+}
+
+/// The ConfigMap's files in the pod: `spec.json`, and each media file at its path under
+/// the pod's media root (`/config/media/pcap/x.pcap`).
+fn config_items(k: &KubeSpec) -> Vec<KeyToPath> {
+    let item = |key: String, path: String| KeyToPath {
+        key,
+        path,
+        ..KeyToPath::default()
+    };
+    std::iter::once(item("spec.json".into(), "spec.json".into()))
+        .chain(k.media.iter().map(|m| item(media_key(m), m.clone())))
+        .collect()
 }
 
 fn env(name: &str, value: &str) -> EnvVar {
@@ -142,6 +167,7 @@ pub(crate) fn job(k: &KubeSpec, id: &str, start_at: u64) -> Job {
                 name: "config".into(),
                 config_map: Some(ConfigMapVolumeSource {
                     name: object_name(id),
+                    items: Some(config_items(k)),
                     ..ConfigMapVolumeSource::default()
                 }),
                 ..Volume::default()
@@ -208,7 +234,29 @@ mod tests {
             lines_url: "http://m/api/v2/jobs/J1/worker-lines".into(),
             token: "tok".into(),
             start_delay_ms: 1000,
+            media: vec!["media/pcap/a.pcap".into()],
         }
+    }
+
+    #[test]
+    fn media_files_ride_in_the_config_map_at_their_library_paths() {
+        let k = spec();
+        let cm = serde_json::to_value(config_map(
+            &k,
+            "J1",
+            "{}".into(),
+            vec![("media/pcap/a.pcap".into(), vec![1, 2, 3])],
+        ))
+        .unwrap();
+        assert_eq!(cm["binaryData"]["media-pcap-a.pcap"], "AQID");
+        assert_eq!(cm["data"]["spec.json"], "{}");
+        let v = serde_json::to_value(job(&k, "J1", 1)).unwrap();
+        let items = &v["spec"]["template"]["spec"]["volumes"][0]["configMap"]["items"];
+        assert_eq!(
+            items,
+            &serde_json::json!([{"key": "spec.json", "path": "spec.json"},
+                                {"key": "media-pcap-a.pcap", "path": "media/pcap/a.pcap"}])
+        );
     }
 
     #[test]

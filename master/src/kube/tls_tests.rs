@@ -90,6 +90,7 @@ fn spec(port: u16, ca: Option<std::path::PathBuf>, token: std::path::PathBuf) ->
         lines_url: String::new(),
         token: String::new(),
         start_delay_ms: 1000,
+        media: Vec::new(),
     }
 }
 

@@ -28,12 +28,13 @@ use gossipper_engine::stats::ShardStats;
 use super::fanout::{End, WORKERS_DIR, finish, merged, take_line};
 use super::observer::{JobObserver, Lines};
 use super::{fail, note, now_ms, run_error};
-use crate::job::kube::{KubeSpec, pod_spec};
+use crate::job::kube::{KubeSpec, MAX_MEDIA_BYTES, pod_spec};
 use crate::job::line::WorkerLine;
 use crate::job::spec::{JobFile, Run};
 use crate::job::{exit, files};
 use crate::kube::{Client, objects};
 use crate::signals::SignalCounts;
+use gossipper_engine::files::FileAccess;
 
 /// How often the Job's status is read.
 const STATUS_EVERY: Duration = Duration::from_secs(3);
@@ -91,6 +92,39 @@ fn delete_all(client: &Client, paths: &objects::Paths) {
     }
 }
 
+/// The media files the pods need, read from the master's data dir (the spec's file
+/// rule root), each at most what a ConfigMap carries.
+fn media_files(k: &KubeSpec, spec: &JobFile) -> Result<Vec<(String, Vec<u8>)>, String> {
+    if k.media.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Run::Engine(job) = &spec.run else {
+        return Ok(Vec::new());
+    };
+    let FileAccess::Confined(roots) = &job.file_access else {
+        return Err("kubernetes: media files need a job of the master (its media library)".into());
+    };
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for rel in &k.media {
+        let path = roots.data_dir.join(rel);
+        let bytes = std::fs::File::open(&path)
+            .and_then(|f| {
+                let mut b = Vec::new();
+                f.take(MAX_MEDIA_BYTES + 1).read_to_end(&mut b).map(|_| b)
+            })
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        total += bytes.len() as u64;
+        if total > MAX_MEDIA_BYTES {
+            return Err(format!(
+                "kubernetes: the media files take over {MAX_MEDIA_BYTES} bytes, more than a ConfigMap carries"
+            ));
+        }
+        out.push((rel.clone(), bytes));
+    }
+    Ok(out)
+}
+
 /// Creates the ConfigMap and the Job; a failure deletes what was created.
 fn create_all(
     client: &Client,
@@ -103,7 +137,8 @@ fn create_all(
         .to_json()
         .map_err(|e| format!("cannot encode the pods' spec: {e}"))?;
     let pod = String::from_utf8(pod).map_err(|e| format!("the pods' spec: {e}"))?;
-    let cm = serde_json::to_value(objects::config_map(k, &spec.job_id, pod))
+    let media = media_files(k, spec)?;
+    let cm = serde_json::to_value(objects::config_map(k, &spec.job_id, pod, media))
         .map_err(|e| format!("cannot encode the ConfigMap: {e}"))?;
     client.create(&paths.configmaps, &cm)?;
     let job = serde_json::to_value(objects::job(k, &spec.job_id, start_at))

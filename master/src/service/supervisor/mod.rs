@@ -351,7 +351,16 @@ impl Supervisor {
         let checked = precheck(store, &req, &place, random_seed()).and_then(|mut c| {
             c.file.stats_interval_ms = self.stats_interval_ms;
             if let Some(k) = &req.kubernetes {
-                let spec = kube::plan(self.kube.as_ref(), k, &c.file, job_token())
+                let root = self.layout.root().to_path_buf();
+                // Only names media_refs found ([A-Za-z0-9._-], never . or ..) under
+                // media/wav or media/pcap: no path leaves the library.
+                let size_of = |rel: &str| {
+                    std::fs::metadata(root.join(rel))
+                        .ok()
+                        .filter(std::fs::Metadata::is_file)
+                        .map(|m| m.len())
+                };
+                let spec = kube::plan(self.kube.as_ref(), k, &c.file, job_token(), &size_of)
                     .map_err(CheckError::Workers)?;
                 c.file.kubernetes = Some(spec);
             }
