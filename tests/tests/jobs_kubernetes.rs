@@ -503,3 +503,51 @@ fn a_pod_that_never_runs_fails_the_job_and_the_objects_are_deleted() {
     assert!(api.done());
     assert_eq!(api.failures(), Vec::<String>::new());
 }
+
+#[test]
+fn a_job_the_cluster_reports_failed_ends_failed_saying_why() {
+    let id = "kjob4";
+    // The status read answers what the Job controller says once its backoff limit is
+    // spent (a pod that exited non-zero, say).
+    let api = FakeApi::start_with(&conversation(), "gossipper-kjob4", id, |doc| {
+        let get = doc["steps"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|s| s["method"] == "GET")
+            .unwrap();
+        get["answer"]["status"] = json!({
+            "failed": 1, "startTime": "2026-12-07T12:00:01Z",
+            "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                            "message": "Job has reached the specified backoff limit"}]});
+    });
+    let m = master("jobs-kube-failed", &api);
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    client_profile(&m, tk, "uackf", free_udp_port(), 30.0);
+    let r = m.json(
+        "POST",
+        "/api/v2/jobs",
+        Some(tk),
+        &json!({"id": id, "profile_id": "uackf", "profile_kind": "client",
+                "kubernetes": {"parallelism": PODS},
+                "engine": {"total_calls": 30, "rate": 30, "shards": 1}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let j = wait_job(&m, tk, id, Duration::from_secs(40), finished);
+    assert_eq!(j["status"], "failed", "{j}");
+    let error = j["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "the Job failed: BackoffLimitExceeded: Job has reached the specified backoff limit"
+        ),
+        "{error}"
+    );
+    let deletes = wait_deletes(&api, 2, &m);
+    assert!(
+        deletes[1].ends_with("/configmaps/gossipper-kjob4"),
+        "{deletes:?}"
+    );
+    assert!(api.done());
+    assert_eq!(api.failures(), Vec::<String>::new());
+}

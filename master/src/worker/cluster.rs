@@ -318,12 +318,18 @@ pub(super) fn run(spec: &JobFile, k: &KubeSpec, mut lines: Lines) -> u8 {
             give_up_at = Some(now + STOP_WAIT);
         }
         if give_up_at.is_some_and(|g| now >= g) {
+            // Why the Job ended, when the cluster said (a Failed condition).
+            let why = obs
+                .last_error
+                .as_ref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
             for (i, e) in ends.iter_mut().enumerate() {
                 if e.code.is_none() {
                     *e = End {
                         code: Some(exit::FATAL),
                         stopped: obs.stopped,
-                        error: Some(format!("worker {i}: its pod posted no exit line")),
+                        error: Some(format!("worker {i}: its pod posted no exit line{why}")),
                     };
                 }
             }

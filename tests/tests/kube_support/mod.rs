@@ -89,8 +89,19 @@ pub(crate) fn contains(want: &Value, got: &Value, at: &str, out: &mut Vec<String
 impl FakeApi {
     /// Serves `conversation` (the file) for job `id`'s objects named `name`.
     pub(crate) fn start(conversation: &Path, name: &str, id: &str) -> FakeApi {
+        FakeApi::start_with(conversation, name, id, |_| {})
+    }
+
+    /// The same, with the conversation changed by `edit` first (another answer).
+    pub(crate) fn start_with(
+        conversation: &Path,
+        name: &str,
+        id: &str,
+        edit: impl FnOnce(&mut Value),
+    ) -> FakeApi {
         let text = std::fs::read_to_string(conversation).unwrap();
-        let doc: Value = serde_json::from_str(&text).unwrap();
+        let mut doc: Value = serde_json::from_str(&text).unwrap();
+        edit(&mut doc);
         let steps = fill(&doc["steps"], name, id).as_array().unwrap().clone();
         let token = doc["token"].as_str().unwrap().to_string();
         let state = Arc::new(Mutex::new(State {
