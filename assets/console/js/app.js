@@ -1,7 +1,7 @@
 // The console shell: sign-in gate, sidebar nav, top bar, hash router, theme, and the
 // shared /live connection that pages subscribe to.
 //
-// Routes: #/dashboard #/servers #/clients #/scenarios[/id] #/scenarios/new
+// Routes: #/dashboard #/servers #/clients #/gateway #/scenarios[/id] #/scenarios/new
 // #/scenarios/builtin/id #/jobs[/id] #/load[/id] #/reports?report=id #/media #/users
 // #/audit #/settings #/about. Admin pages are hidden from operators and refused if typed.
 
@@ -16,6 +16,7 @@ const PAGES = {
   reports: { title: 'Reports', icon: 'reports', load: () => import('./pages/reports.js') },
   servers: { title: 'Servers', icon: 'servers', load: () => import('./pages/profiles.js') },
   clients: { title: 'Clients', icon: 'clients', load: () => import('./pages/profiles.js') },
+  gateway: { title: 'Gateway', icon: 'gateway', load: () => import('./pages/gateway.js') },
   scenarios: { title: 'Scenarios', icon: 'scenarios', load: () => import('./pages/scenarios.js') },
   media: { title: 'Media', icon: 'media', load: () => import('./pages/media.js') },
   users: { title: 'Users', icon: 'users', admin: true, load: () => import('./pages/users.js') },
@@ -27,7 +28,7 @@ const PAGES = {
 const NAV = [
   ['Overview', ['dashboard']],
   ['Run', ['load', 'jobs', 'reports']],
-  ['Configure', ['servers', 'clients', 'scenarios', 'media']],
+  ['Configure', ['servers', 'clients', 'gateway', 'scenarios', 'media']],
   ['Administration', ['users', 'audit', 'settings']],
   [null, ['about']],
 ];

@@ -50,6 +50,7 @@ const FILES: &[Asset] = &[
     file!("js/pages/about.js"),
     file!("js/pages/audit.js"),
     file!("js/pages/dashboard.js"),
+    file!("js/pages/gateway.js"),
     file!("js/pages/jobs.js"),
     file!("js/pages/loadtest.js"),
     file!("js/pages/login.js"),

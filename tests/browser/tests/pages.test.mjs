@@ -2,7 +2,7 @@
 
 import { signIn, goto, shot, assert } from '../lib.mjs';
 
-const PAGES = ['dashboard', 'load', 'jobs', 'reports', 'servers', 'clients', 'scenarios', 'scenarios/new', 'scenarios?tab=builtin',
+const PAGES = ['dashboard', 'load', 'jobs', 'reports', 'servers', 'clients', 'gateway', 'scenarios', 'scenarios/new', 'scenarios?tab=builtin',
   'scenarios/builtin/uac', 'media', 'users', 'audit', 'settings', 'about'];
 
 export const tests = [
