@@ -75,7 +75,10 @@ pub mod webrtc;
 
 pub use echo::{EchoTransmit, RtpEcho};
 pub use g711::G711Law;
-pub use pcap_source::{PcapPayloads, PcapSourceError, load_pcap, read_pcap};
+pub use pcap_file::DataLink;
+pub use pcap_source::{
+    PcapPayloads, PcapSourceError, link_name, load_pcap, parse_pcap_link, read_pcap, read_pcap_as,
+};
 pub use quality::{Codec, Conditions, Quality};
 pub use receive::{ReceiveStats, Received, RtpReceiver, SourcePolicy};
 pub use record::{CallRecorder, Direction, RecordMode};

@@ -59,10 +59,22 @@ pub enum PcapErrorKind {
     )]
     UnsupportedLinkType(u32),
     /// No UDP packet in the whole capture.
-    #[error("no UDP packets ({records} records read)")]
+    #[error(
+        "no UDP packets ({records} records read; if its header names the wrong link type, -pcap-link TYPE forces one)"
+    )]
     NoUdpPackets {
         /// How many records were read.
         records: usize,
+    },
+    /// No UDP packet once every frame is read as the link type `-pcap-link` forced.
+    #[error(
+        "no UDP packets when read as link type {link} (forced by -pcap-link; {records} records read): is that the capture's link type?"
+    )]
+    NoUdpPacketsAs {
+        /// How many records were read.
+        records: usize,
+        /// The forced link type, as `-pcap-link` names it.
+        link: String,
     },
     /// The capture holds more than [`MAX_PCAP_PAYLOAD_BYTES`] of UDP payload.
     #[error("more than {MAX_PCAP_PAYLOAD_BYTES} bytes of UDP payload")]
@@ -182,7 +194,17 @@ pub fn load_pcap(path: &Path) -> Result<PcapPayloads, PcapSourceError> {
 }
 
 /// Reads a pcap (or pcapng) from `reader`; `file` names it in errors.
-pub fn read_pcap(file: &Path, mut reader: impl Read) -> Result<PcapPayloads, PcapSourceError> {
+pub fn read_pcap(file: &Path, reader: impl Read) -> Result<PcapPayloads, PcapSourceError> {
+    read_pcap_as(file, reader, None)
+}
+
+/// [`read_pcap`], every frame decoded as `link` instead of the capture's own link type
+/// when `link` is given (`-pcap-link`).
+pub fn read_pcap_as(
+    file: &Path,
+    mut reader: impl Read,
+    link: Option<DataLink>,
+) -> Result<PcapPayloads, PcapSourceError> {
     let err = |kind| PcapSourceError {
         file: file.to_path_buf(),
         kind,
@@ -196,11 +218,56 @@ pub fn read_pcap(file: &Path, mut reader: impl Read) -> Result<PcapPayloads, Pca
     })?;
     let reader = std::io::Cursor::new(magic).chain(reader);
     let mut c = Collector::default();
-    read_records(magic, reader, &mut c, None).map_err(err)?;
+    read_records(magic, reader, &mut c, link).map_err(err)?;
     if c.out.packets.is_empty() {
-        return Err(err(PcapErrorKind::NoUdpPackets { records: c.records }));
+        return Err(err(match link {
+            Some(l) => PcapErrorKind::NoUdpPacketsAs {
+                records: c.records,
+                link: link_name(l),
+            },
+            None => PcapErrorKind::NoUdpPackets { records: c.records },
+        }));
     }
     Ok(c.out)
+}
+
+/// The link-type names `-pcap-link` takes (besides `auto` and a DLT number).
+pub const PCAP_LINK_NAMES: &str =
+    "auto, ethernet, linux_sll, linux_sll2, raw, null, loop, ipv4, ipv6 or a DLT number";
+
+/// `-pcap-link TYPE`: `auto` (or empty) keeps the capture's own link type (`None`); a
+/// name or a DLT number forces one. An unknown name is an error listing the names.
+pub fn parse_pcap_link(s: &str) -> Result<Option<DataLink>, String> {
+    Ok(Some(match s.to_ascii_lowercase().as_str() {
+        "" | "auto" => return Ok(None),
+        "ethernet" | "en10mb" => DataLink::ETHERNET,
+        "linux_sll" | "sll" => DataLink::LINUX_SLL,
+        "linux_sll2" | "sll2" => DataLink::LINUX_SLL2,
+        "raw" => DataLink::RAW,
+        "null" => DataLink::NULL,
+        "loop" => DataLink::LOOP,
+        "ipv4" => DataLink::IPV4,
+        "ipv6" => DataLink::IPV6,
+        other => match other.parse::<u32>() {
+            Ok(n) => DataLink::from(n),
+            Err(_) => return Err(format!("unknown link type \"{s}\" ({PCAP_LINK_NAMES})")),
+        },
+    }))
+}
+
+/// A link type as `-pcap-link` names it (the DLT number for the others).
+pub fn link_name(link: DataLink) -> String {
+    match link {
+        DataLink::ETHERNET => "ethernet".into(),
+        DataLink::LINUX_SLL => "linux_sll".into(),
+        DataLink::LINUX_SLL2 => "linux_sll2".into(),
+        DataLink::RAW => "raw".into(),
+        DataLink::NULL => "null".into(),
+        DataLink::LOOP => "loop".into(),
+        DataLink::IPV4 => "ipv4".into(),
+        DataLink::IPV6 => "ipv6".into(),
+        other => u32::from(other).to_string(),
+    }
 }
 
 /// Section header block type, the same in either byte order.

@@ -78,7 +78,7 @@ const SIPP_UAS_AV: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 "#;
 
 /// Our side: plays both captures at once, then checks the packet counts with `rtpcheck`.
-fn our_uac_av(rtpcheck: &str) -> String {
+fn our_uac_av(rtpcheck: &str, audio: &str) -> String {
     media_support::media_uac_scenario(
         "pcap link layers and video through an echo",
         "AVC",
@@ -87,7 +87,7 @@ fn our_uac_av(rtpcheck: &str) -> String {
          m=video [rtpstream_video_port] RTP/AVP 96
          a=rtpmap:96 H264/90000",
         &format!(
-            r#"      <exec play_pcap_audio="tone_sll.pcap"/>
+            r#"      <exec play_pcap_audio="{audio}"/>
       <exec play_pcap_video="video_raw.pcap"/>
       <exec rtpcheck="{rtpcheck}"/>"#
         ),
@@ -98,11 +98,16 @@ fn our_uac_av(rtpcheck: &str) -> String {
 fn prepare(dir: &Path, rtpcheck: &str) {
     let mut sll = Vec::new();
     write_tone_pcap_as(&mut sll, Link::LinuxSll).expect("SLL capture");
+    prepare_with(dir, rtpcheck, "tone_sll.pcap", &sll);
+}
+
+/// As `prepare`, with `audio` (named `name`) as the audio capture.
+fn prepare_with(dir: &Path, rtpcheck: &str, name: &str, audio: &[u8]) {
     let mut raw = Vec::new();
     write_video_pcap(&mut raw, Link::RawIp, VIDEO_PACKETS).expect("raw-IP capture");
-    let uac = our_uac_av(rtpcheck);
+    let uac = our_uac_av(rtpcheck, name);
     let files: [(&str, &[u8]); 4] = [
-        ("tone_sll.pcap", &sll),
+        (name, audio),
         ("video_raw.pcap", &raw),
         ("uas_av.xml", SIPP_UAS_AV.as_bytes()),
         ("uac_av.xml", uac.as_bytes()),
@@ -281,4 +286,68 @@ fn an_rtpcheck_timing_out_before_its_threshold_fails_the_call() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["success"], false, "{}", calls[0]);
     assert_eq!(calls[0]["error"], "RtpCheck", "{}", calls[0]);
+}
+
+/// `-pcap-link` (the Go gossipper's run flag): a raw-IP audio capture whose header claims
+/// Ethernet cannot be loaded as it is (the run stops before its first call, naming the
+/// file and the flag); with `-pcap-link raw` both captures (the mislabelled audio and the
+/// correctly labelled raw-IP video) are decoded as raw IP and come back from SIPp's echo.
+#[test]
+fn pcap_link_plays_a_capture_whose_header_names_the_wrong_link_type() {
+    let dir = scratch_dir("media-pcap-link-flag");
+    let mut audio = Vec::new();
+    write_tone_pcap_as(&mut audio, Link::RawIp).expect("raw-IP capture");
+    // The classic pcap header's link type (bytes 20..24, in the file's byte order).
+    let ethernet = match audio[..4] {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => 1u32.to_le_bytes(),
+        _ => 1u32.to_be_bytes(),
+    };
+    assert_ne!(audio[20..24], ethernet, "the generated capture is raw IP");
+    audio[20..24].copy_from_slice(&ethernet);
+    let per_call = AUDIO_PACKETS + u64::from(VIDEO_PACKETS);
+    prepare_with(
+        &dir,
+        &format!("min_packets={} direction=both", per_call * 9 / 10),
+        "tone_mislabelled.pcap",
+        &audio,
+    );
+
+    // Without the flag: refused at load, before any call (no peer needed).
+    let mut ours = our_uac(&dir, free_port(), 1, &[]);
+    let (status, out, err) = run(
+        "mislabelled, no -pcap-link",
+        &mut ours,
+        Duration::from_secs(30),
+    );
+    assert_eq!(status.code(), Some(255), "{}\n{}", tail(&out), tail(&err));
+    assert!(
+        err.contains("tone_mislabelled.pcap") && err.contains("-pcap-link"),
+        "the error names the file and the flag: {}",
+        tail(&err)
+    );
+    assert!(!dir.join("calls.jsonl").exists() || records(&dir.join("calls.jsonl")).is_empty());
+
+    // With -pcap-link raw: one call, every packet played and echoed.
+    let (server, sport) = sipp_uas(&dir, 1);
+    let mut ours = our_uac(&dir, sport, 1, &["-pcap-link", "raw"]);
+    let client = Proc::spawn("mislabelled, -pcap-link raw", &mut ours);
+    finish_pair(
+        "pcap-link raw",
+        client,
+        server,
+        &dir.join("client.csv"),
+        &dir.join("server.csv"),
+        1,
+        Duration::from_secs(60),
+    );
+    let media = &json(&dir.join("summary.json"))["media"];
+    let sent = media["rtp_packets_sent"].as_u64().unwrap();
+    let skipped = media["rtp_late_skipped"].as_u64().unwrap();
+    assert_eq!(sent + skipped, per_call, "both captures decoded: {media}");
+    assert_eq!(
+        media["rtp_packets_received"].as_u64(),
+        Some(sent),
+        "{media}"
+    );
+    assert_eq!(media["rtpcheck_passed"].as_u64(), Some(1), "{media}");
 }

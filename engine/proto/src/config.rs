@@ -597,6 +597,9 @@ pub struct JobSpec {
     /// `-min_rtp_port` / `-max_rtp_port`: the media port range (SIPp 3.7).
     pub min_rtp_port: Option<u16>,
     pub max_rtp_port: Option<u16>,
+    /// `-pcap-link` (the Go gossipper's): the link type (DLT number) every `play_pcap_*`
+    /// capture read from disk is decoded as, instead of its own. `None`: each capture's.
+    pub pcap_link: Option<u32>,
     /// `-rate_scale`: step for the `+ - * /` keys (SIPp default 1).
     pub rate_scale: f64,
     /// `-rtcheck loose`: retransmission detection by Call-ID + CSeq only (default `full`).
@@ -708,6 +711,7 @@ impl Default for JobSpec {
             twin: TwinSpec::default(),
             min_rtp_port: None,
             max_rtp_port: None,
+            pcap_link: None,
             rate_scale: 1.0,
             rtcheck_loose: false,
             lost_percent: None,

@@ -410,7 +410,7 @@ fn load_media(spec: &JobSpec, sc: &Scenario) -> Result<Option<Arc<MediaLibrary>>
         return Ok(None);
     }
     let files = Disk(&spec.file_access);
-    let lib = MediaLibrary::load(sc, is_builtin(spec), &|p| {
+    let lib = MediaLibrary::load_as(sc, is_builtin(spec), spec.pcap_link, &|p| {
         files.read(p, MAX_DATA_FILE_BYTES)
     })
     .map_err(|e| media_error(spec, e))?;

@@ -119,27 +119,10 @@ pub(crate) fn convert(name: &str, bytes: &[u8], opts: &Options) -> Result<Output
     })
 }
 
-/// `-pcap-link`: `auto` (the capture's own), a name, or a DLT number.
+/// `-pcap-link`: `auto` (the capture's own), a name, or a DLT number (the media
+/// reader's parser, shared with a run's `-pcap-link`).
 pub(crate) fn parse_link(s: &str) -> Result<Option<DataLink>, String> {
-    Ok(Some(match s.to_ascii_lowercase().as_str() {
-        "" | "auto" => return Ok(None),
-        "ethernet" | "en10mb" => DataLink::ETHERNET,
-        "linux_sll" | "sll" => DataLink::LINUX_SLL,
-        "linux_sll2" | "sll2" => DataLink::LINUX_SLL2,
-        "raw" => DataLink::RAW,
-        "null" => DataLink::NULL,
-        "loop" => DataLink::LOOP,
-        "ipv4" => DataLink::IPV4,
-        "ipv6" => DataLink::IPV6,
-        other => match other.parse::<u32>() {
-            Ok(n) => DataLink::from(n),
-            Err(_) => {
-                return Err(format!(
-                    "unknown link type \"{s}\" (auto, ethernet, linux_sll, linux_sll2, raw, null, loop, ipv4, ipv6 or a DLT number)"
-                ));
-            }
-        },
-    }))
+    gossipper_media::parse_pcap_link(s)
 }
 
 /// Where each party was seen, and the service user.

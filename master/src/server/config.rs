@@ -88,6 +88,7 @@ const KEYS: &[(&str, Shape)] = &[
     ("hep_capture_id", Shape::Value("hep_capture_id")),
     ("hep_password", Shape::Value("hep_password")),
     ("send_media_report", Shape::Switch("send_media_report")),
+    ("pcap_link", Shape::Value("pcap-link")),
     ("api_addr", Shape::Value("api_addr")),
     ("api_token", Shape::Value("api_token")),
 ];
@@ -109,7 +110,7 @@ const COMPOSITE: &[&str] = &[
 ];
 
 /// Keys of Go gossipper features gossipper does not have (a prefix ends with `_`).
-const UNSUPPORTED: &[&str] = &["hep_", "log_otel_", "pcap_link", "sip_extra_headers"];
+const UNSUPPORTED: &[&str] = &["hep_", "log_otel_", "sip_extra_headers"];
 
 /// `role`'s accepted values (management or load: in gossipper the scenario decides
 /// whether the one engine answers or places calls).

@@ -147,6 +147,8 @@ pub(crate) struct SippArgs {
     pub(crate) recv_timeout_ms: Option<String>,
     pub(crate) stat_period: Option<String>,
     pub(crate) summary_html: Option<String>,
+    /// `-pcap-link TYPE`: the link type `play_pcap_*` captures are decoded as.
+    pub(crate) pcap_link: Option<String>,
     pub(crate) sip_from: Option<String>,
     pub(crate) sip_pai: Option<String>,
     pub(crate) sip_provider: Option<String>,

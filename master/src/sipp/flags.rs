@@ -246,6 +246,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("media_srtp", Switch(|a| a.media_srtp = true), "", G::Media, "SRTP when the SDP asks for it: SDES (a=crypto, AES_CM_128_HMAC_SHA1_80/_32) or DTLS-SRTP (a=fingerprint, no ICE)."),
     flag("media_reject_srtp", Switch(|a| a.media_reject_srtp = true), "", G::Media, "Fail a call whose peer's SDP asks for SRTP."),
     flag("record_wav_dir", Value(|a, v| a.record_wav_dir = Some(v)), "dir", G::Media, "Record every call's received audio to <dir>/<call-id>.wav."),
+    flag("pcap-link", Value(|a, v| a.pcap_link = Some(v)), "type", G::Media, "Decode every play_pcap_audio/play_pcap_video capture as this link type instead of the one its header declares: auto (default), ethernet, linux_sll, linux_sll2, raw, null, loop, ipv4, ipv6 or a DLT number. The built-in uac_pcap's embedded captures keep theirs."),
     flag("record_wav_duplex", Switch(|a| a.record_wav_duplex = true), "", G::Media, "With -record_wav_dir: stereo, left = sent, right = received."),
     flag("ice_server", Value(|a, v| a.ice_server.push(v)), "url", G::Media, "WebRTC scenarios: an ICE server, stun:host[:port] or one turn:[user:pass@]host[:port][?transport=udp] (repeat for more)."),
     flag("turn_user", Value(|a, v| a.turn_user = Some(v)), "name", G::Media, "TURN username (with -turn_pass), or the identity of -turn_secret credentials."),

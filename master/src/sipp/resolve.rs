@@ -268,6 +268,15 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
             reason: format!("{lo} is above -max_rtp_port {hi}"),
         });
     }
+    spec.pcap_link = match a.pcap_link.as_deref() {
+        Some(t) => gossipper_media::parse_pcap_link(t)
+            .map_err(|reason| CliError::Invalid {
+                flag: "pcap-link",
+                reason,
+            })?
+            .map(u32::from),
+        None => None,
+    };
     spec.rtp_echo = a.rtp_echo;
     spec.media_srtp = match (a.media_srtp, a.media_reject_srtp) {
         (true, true) => {

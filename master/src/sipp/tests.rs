@@ -96,6 +96,9 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
         s.min_rtp_port == Some(6200) && s.max_rtp_port == Some(6300)
     }),
     (&["-rtp_echo"], |s| s.rtp_echo),
+    (&["-pcap-link", "raw"], |s| s.pcap_link == Some(101)),
+    (&["-pcap-link", "linux_sll2"], |s| s.pcap_link == Some(276)),
+    (&["-pcap-link", "auto"], |s| s.pcap_link.is_none()),
     (&["-media_srtp"], |s| s.media_srtp == SrtpPolicy::Sdes),
     (&["-media_reject_srtp"], |s| {
         s.media_srtp == SrtpPolicy::Reject
@@ -1001,6 +1004,10 @@ fn errors_name_the_flag_at_fault() {
                 }
             )
         }),
+        (
+            &["-pcap-link", "token-ring"],
+            |e| matches!(e, CliError::Invalid { flag: "pcap-link", reason } if reason.contains("token-ring")),
+        ),
         (&["-i", "no such host.invalid"], |e| {
             matches!(e, CliError::Invalid { flag: "i", .. })
         }),

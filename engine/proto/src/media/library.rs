@@ -16,7 +16,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use gossipper_media::{AudioFrames, PcapPayloads, read_pcap, read_stream_file};
+use gossipper_media::{
+    AudioFrames, DataLink, PcapPayloads, read_pcap, read_pcap_as, read_stream_file,
+};
 
 use crate::files::{FileError, MAX_DATA_FILE_BYTES};
 use crate::scenario::MediaAction;
@@ -146,6 +148,19 @@ impl MediaLibrary {
         builtin: bool,
         read: &dyn Fn(&Path) -> Result<Vec<u8>, FileError>,
     ) -> Result<MediaLibrary, MediaLoadError> {
+        Self::load_as(sc, builtin, None, read)
+    }
+
+    /// [`MediaLibrary::load`], every `play_pcap_*` capture read from a file decoded as
+    /// `pcap_link` (`-pcap-link`, a DLT number) instead of its own link type when given.
+    /// The embedded captures of the built-ins keep theirs (they are ours, Ethernet).
+    pub fn load_as(
+        sc: &Scenario,
+        builtin: bool,
+        pcap_link: Option<u32>,
+        read: &dyn Fn(&Path) -> Result<Vec<u8>, FileError>,
+    ) -> Result<MediaLibrary, MediaLoadError> {
+        let link = pcap_link.map(DataLink::from);
         let mut lib = MediaLibrary::default();
         let mut read_once: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
         let mut total = 0u64;
@@ -168,7 +183,7 @@ impl MediaLibrary {
                     let path = Path::new(file);
                     let payloads = match builtin.then(|| builtin_pcap(file)).flatten() {
                         Some(bytes) => read_pcap(path, bytes),
-                        None => read_pcap(path, &read(&need, file)?[..]),
+                        None => read_pcap_as(path, &read(&need, file)?[..], link),
                     }
                     .map_err(|e| err(&e))?;
                     lib.pcaps.insert(file.clone(), Arc::new(payloads));
@@ -297,6 +312,32 @@ mod tests {
         let half = MAX_DATA_FILE_BYTES / 2 + 1;
         let e = MediaLibrary::check(&sc, false, &|_: &Path| Ok(half)).unwrap_err();
         assert!(e.refused && e.argument == "x.wav,1,8", "{e:?}");
+    }
+
+    #[test]
+    fn pcap_link_decodes_a_mislabelled_capture_and_names_the_file_when_wrong() {
+        let sc = scenario(r#"<exec play_pcap_audio="tone.pcap"/>"#);
+        // Our Ethernet tone capture whose header claims raw IP (DLT 101, little-endian).
+        let mut mislabelled = BUILTIN_TONE.to_vec();
+        mislabelled[20..24].copy_from_slice(&101u32.to_le_bytes());
+        let read = |_: &Path| Ok(mislabelled.clone());
+        let e = MediaLibrary::load(&sc, false, &read).unwrap_err();
+        assert!(
+            e.reason.contains("tone.pcap") && e.reason.contains("no UDP"),
+            "{e}"
+        );
+        let lib = MediaLibrary::load_as(&sc, false, Some(1), &read).unwrap();
+        assert_eq!(lib.pcap("tone.pcap").unwrap().packets().len(), 200);
+        // The right capture forced to a wrong link type fails, naming the file and flag.
+        let good = |_: &Path| Ok(BUILTIN_TONE.to_vec());
+        let e = MediaLibrary::load_as(&sc, false, Some(113), &good).unwrap_err();
+        assert!(
+            e.reason.contains("tone.pcap") && e.reason.contains("linux_sll (forced by -pcap-link"),
+            "{e}"
+        );
+        // The built-in names keep their embedded captures' own link type.
+        let sc = scenario(r#"<exec play_pcap_audio="pcap/g711a.pcap"/>"#);
+        assert!(MediaLibrary::load_as(&sc, true, Some(113), &no_files).is_ok());
     }
 
     #[test]
