@@ -126,3 +126,77 @@ fn bootstrap_admin_comes_from_the_environment_and_its_password_is_not_logged() {
     );
     assert!(!log.contains(&t), "a token leaked into the log");
 }
+
+/// `gossipper ui --auth-sqlite FILE` (the Go tool's flag) keeps the settings database
+/// (users, JWT secret, jobs) in FILE, its folder created, and nothing at
+/// `<data-dir>/settings.sqlite`: a second master on another data dir given the same
+/// file knows the same users, `auth user-add --auth-sqlite` reaches them, and a file
+/// inside the data dir's served trees is refused at start.
+#[test]
+fn auth_sqlite_keeps_the_settings_database_in_the_named_file() {
+    let outside = api_support::temp_data_dir("authdb");
+    let db = outside.join("nested").join("users.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let m = Master::start_with("authsqlite", &["--auth-sqlite", db_arg], &[]);
+    let admin = m.admin_token();
+    m.user_token(&admin, "alice", "operator");
+    assert!(db.is_file(), "the database is where --auth-sqlite says");
+    assert!(
+        !m.data_dir.join("settings.sqlite").exists(),
+        "nothing at the default path: {:?}",
+        m.files()
+    );
+    assert!(m.log_text().contains(db_arg), "{}", m.log_text());
+
+    // The CLI adds a user to the same file; the running master sees it at login.
+    let out = std::process::Command::new(api_support::binary())
+        .args(["auth", "user-add", "--data-dir"])
+        .arg(&m.data_dir)
+        .args(["--auth-sqlite", db_arg, "-username", "bob"])
+        .args(["-password", "bob-password-1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    m.login("bob", "bob-password-1");
+
+    // Another data dir, the same file: the same users (and the same JWT secret: the
+    // first master's token is good there).
+    let other = Master::start_with("authsqlite2", &["--auth-sqlite", db_arg], &[]);
+    other.login("alice", "password-123");
+    let me = other.get("/api/v2/me", Some(&admin));
+    assert_eq!(me.status, 200, "{}", me.text());
+    drop(other);
+    // Without the flag, a data dir knows none of them.
+    let plain = Master::start("authsqlite-plain");
+    let r = plain.json(
+        "POST",
+        "/api/v2/auth/login",
+        None,
+        &json!({"username": "alice", "password": "password-123"}),
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+
+    // Inside a served tree of the data dir: refused at start, naming the path.
+    let inside = m.data_dir.join("media").join("wav").join("users.sqlite");
+    let out = std::process::Command::new(api_support::binary())
+        .arg("ui")
+        .arg("--data-dir")
+        .arg(&m.data_dir)
+        .args(["--listen", "127.0.0.1:0", "--auth-sqlite"])
+        .arg(&inside)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--auth-sqlite") && err.contains("media/"),
+        "{err}"
+    );
+    assert!(!inside.exists());
+    drop(m);
+    let _ = std::fs::remove_dir_all(&outside);
+}

@@ -53,6 +53,11 @@ struct UiArgs {
     /// port.
     #[arg(long, default_value = ":8080")]
     listen: String,
+    /// The settings database (users, JWT secret, settings, jobs, audit: one SQLite
+    /// file); default <data-dir>/settings.sqlite. Its folder is created when missing; a
+    /// path inside the data dir's served trees (media, artifacts...) is refused.
+    #[arg(long, value_name = "FILE")]
+    auth_sqlite: Option<PathBuf>,
     /// Archived versions kept per scenario (0 = unlimited).
     #[arg(long, default_value_t = 20)]
     scenario_history_keep: usize,
@@ -235,10 +240,16 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
     let listener = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
     // Before the first file: everything this process and its workers create is private.
     store::modes::restrict_umask();
-    let layout = paths::Layout::new(&args.data_dir);
+    let mut layout = paths::Layout::new(&args.data_dir);
     store::files::create_private_dir(layout.root())
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     report_tightened(&args.data_dir, &store::modes::tighten(layout.root()));
+    if let Some(given) = &args.auth_sqlite {
+        let db = paths::settings_db_path(&args.data_dir, given).map_err(anyhow::Error::msg)?;
+        report_tightened(&args.data_dir, &store::modes::tighten_db(&db));
+        eprintln!("gossipper ui: settings database {}", db.display());
+        layout = layout.with_settings_db(db);
+    }
     let mut store = Store::open(layout, args.scenario_history_keep)
         .with_context(|| format!("opening {}", args.data_dir.display()))?;
     store.media.set_quota(store::media::Quota {

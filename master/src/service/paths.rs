@@ -92,11 +92,60 @@ pub(crate) const DIRS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
     root: PathBuf,
+    /// `--auth-sqlite`: the settings database somewhere else than `settings.sqlite` in
+    /// the root (checked by [`settings_db_path`]).
+    settings_db: Option<PathBuf>,
+}
+
+/// `--auth-sqlite FILE` (the Go tool's flag): where the settings database (users, the
+/// JWT secret, settings, jobs and the audit log: one SQLite file) lives instead of
+/// `<data-dir>/settings.sqlite`. Returns the absolute path, its folder created (private)
+/// when missing. Refused, naming the path: a directory, or a file inside one of the data
+/// dir's trees (`profiles`, `scenarios`, `media`, `artifacts`, `tmp`), which the API
+/// lists and serves. `data_dir` must exist.
+pub(crate) fn settings_db_path(data_dir: &Path, given: &Path) -> Result<PathBuf, String> {
+    let shown = given.display();
+    let abs = std::path::absolute(given).map_err(|e| format!("--auth-sqlite {shown}: {e}"))?;
+    let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
+        return Err(format!("--auth-sqlite {shown}: not a file path"));
+    };
+    if abs.is_dir() {
+        return Err(format!(
+            "--auth-sqlite {shown} is a directory (it names the SQLite file, e.g. {}/settings.sqlite)",
+            shown
+        ));
+    }
+    super::store::files::create_private_dir(parent)
+        .map_err(|e| format!("--auth-sqlite {shown}: creating {}: {e}", parent.display()))?;
+    let parent = parent
+        .canonicalize()
+        .map_err(|e| format!("--auth-sqlite {shown}: {}: {e}", parent.display()))?;
+    let root = data_dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let path = parent.join(name);
+    for top in DIRS.iter().filter_map(|d| d.split('/').next()) {
+        if path.starts_with(root.join(top)) {
+            return Err(format!(
+                "--auth-sqlite {shown} is inside the data dir's {top}/ tree, which the API lists and serves: keep the settings database (it holds the password hashes and the JWT secret) out of it"
+            ));
+        }
+    }
+    Ok(path)
 }
 
 impl Layout {
     pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
-        Layout { root: root.into() }
+        Layout {
+            root: root.into(),
+            settings_db: None,
+        }
+    }
+
+    /// This layout with the settings database at `path` (from [`settings_db_path`]).
+    pub(crate) fn with_settings_db(mut self, path: PathBuf) -> Self {
+        self.settings_db = Some(path);
+        self
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -112,7 +161,10 @@ impl Layout {
     /// The one path builder: every caller-supplied part is checked by [`check_name`].
     pub(crate) fn path(&self, place: Place<'_>) -> Result<PathBuf, PathError> {
         let (dir, name, suffix): (&str, Option<&str>, &str) = match place {
-            Place::SettingsDb => ("", None, "settings.sqlite"),
+            Place::SettingsDb => match &self.settings_db {
+                Some(path) => return Ok(path.clone()),
+                None => ("", None, "settings.sqlite"),
+            },
             Place::ServerProfile(id) => ("profiles/servers", Some(id), ".json"),
             Place::ClientProfile(id) => ("profiles/clients", Some(id), ".json"),
             Place::GatewayProfile(id) => ("profiles/gateways", Some(id), ".json"),

@@ -21,7 +21,7 @@ use crate::service::timefmt;
 
 const USAGE: &str = "\
 Usage: gossipper auth user-add (--data-dir DIR | -config FLAT.json) -username U -password P
-                               [-role admin|operator]
+                               [-role admin|operator] [--auth-sqlite FILE]
 
 Creates user U in DIR/settings.sqlite (the data dir of gossipper ui; created if missing),
 or, when U exists, sets its password (and its role when -role is given; the last admin
@@ -36,6 +36,8 @@ Flags:
   -password P         the password (required; GOSSIPPER_PASSWORD in the environment
                       is read when -password is absent, to keep it out of ps)
   -role R             admin or operator
+  --auth-sqlite FILE  the settings database, when gossipper ui is given the same
+                      --auth-sqlite (default DIR/settings.sqlite)
   -h, --help          this help
 ";
 
@@ -69,6 +71,8 @@ fn user_add(args: &[String]) -> ExitCode {
         "username",
         "password",
         "role",
+        "auth-sqlite",
+        "auth_sqlite",
     ];
     run_cli("auth user-add", USAGE, args, known, |p| {
         if let Some(extra) = p.bare.first() {
@@ -114,7 +118,12 @@ fn user_add(args: &[String]) -> ExitCode {
         let hash = auth::hash_password(&password).map_err(|e| Failure::Failed(e.to_string()))?;
         crate::service::store::files::create_private_dir(&dir)
             .map_err(|e| Failure::Failed(format!("{}: {e}", dir.display())))?;
-        let layout = Layout::new(dir.clone());
+        let mut layout = Layout::new(dir.clone());
+        if let Some(given) = p.get("auth-sqlite").or(p.get("auth_sqlite")) {
+            let db = crate::service::paths::settings_db_path(&dir, std::path::Path::new(given))
+                .map_err(Failure::Usage)?;
+            layout = layout.with_settings_db(db);
+        }
         let db = Db::open(&layout).map_err(|e| Failure::Failed(e.to_string()))?;
         let now = timefmt::rfc3339(SystemTime::now());
         let actor = Actor {

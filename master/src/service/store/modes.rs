@@ -50,6 +50,21 @@ fn private_mode(mode: u32, is_dir: bool) -> u32 {
     }
 }
 
+/// Narrows the modes of a settings database given with `--auth-sqlite` and of its
+/// `-wal` and `-shm` files (regular files only) to the owner's.
+pub(crate) fn tighten_db(db: &Path) -> Tightened {
+    let mut out = Tightened::default();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            fix(&path, &mut out);
+        }
+    }
+    out
+}
+
 /// Narrows the modes of `root`, its `settings.sqlite*` files and the layout's trees to
 /// the owner's; returns what it changed. Regular files and directories only; links and
 /// special files are left alone.
