@@ -585,8 +585,6 @@ pub struct JobSpec {
     /// `-ci` / `-cp`: the UDP control socket (SIPp's default port is 8888).
     pub control_ip: Option<IpAddr>,
     pub control_port: Option<u16>,
-    /// `-oocsf` / `-oocsn`: the out-of-call scenario. `None`: the built-in `ooc_default`.
-    pub ooc_scenario: Option<ScenarioSource>,
     /// `-rsa host:port`: where messages are actually sent when it differs from `remote`
     /// (SIPp keeps rendering `[remote_ip]`/`[remote_port]` from `remote`).
     pub send_to: Option<SocketAddr>,
@@ -705,7 +703,6 @@ impl Default for JobSpec {
             nostdin: false,
             control_ip: None,
             control_port: None,
-            ooc_scenario: None,
             send_to: None,
             bind_local: false,
             twin: TwinSpec::default(),

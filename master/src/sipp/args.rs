@@ -12,8 +12,6 @@ pub(crate) struct SippArgs {
     pub(crate) remote: Option<String>,
     pub(crate) sf: Option<String>,
     pub(crate) sn: Option<String>,
-    pub(crate) oocsf: Option<String>,
-    pub(crate) oocsn: Option<String>,
     pub(crate) t: Option<String>,
     pub(crate) i: Option<String>,
     pub(crate) p: Option<String>,

@@ -53,7 +53,7 @@ pub(crate) enum CliError {
         flag: &'static str,
         what: &'static str,
     },
-    /// `-sd`, `-sn` or `-oocsn` with a name that is not in the built-in catalogue.
+    /// `-sd` or `-sn` with a name that is not in the built-in catalogue.
     #[error("-{flag}: invalid default scenario name '{name}'; the built-in scenarios are: {known}")]
     UnknownBuiltin {
         flag: &'static str,

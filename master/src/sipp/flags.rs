@@ -187,8 +187,6 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("sf", Value(|a, v| a.sf = Some(v)), "file", G::Scenario, "Load the scenario from an XML file."),
     flag("sn", Value(|a, v| a.sn = Some(v)), "name", G::Scenario, "Use a built-in scenario (default: uac). See -sd."),
     flag("sd", Kind::Dump, "name", G::Scenario, "Print a built-in scenario's XML and exit (code 99)."),
-    flag("oocsf", Value(|a, v| a.oocsf = Some(v)), "file", G::Scenario, "Out-of-call scenario from an XML file."),
-    flag("oocsn", Value(|a, v| a.oocsn = Some(v)), "name", G::Scenario, "Built-in out-of-call scenario."),
     // --- Network
     flag("t", Value(|a, v| a.t = Some(v)), "mode", G::Network, "Transport: u1 (UDP, one socket, default), un (UDP, socket per call), ui (UDP, socket per IP from -ip_field), t1/tn (TCP), l1/ln (TLS), w1/wn (WebSocket), ws1/wsn (secure WebSocket). SCTP (s1/sn) and compression (c1/cn) are not supported."),
     flag("i", Value(|a, v| a.i = Some(v)), "ip", G::Network, "Local IP for Via, Contact and From, and to bind to."),
@@ -358,11 +356,14 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("ringbuffer_files", Value(ignore_value), "n", G::Ignored, "SIPp log rotation."),
     flag("ringbuffer_size", Value(ignore_value), "bytes", G::Ignored, "SIPp log rotation."),
     flag("max_log_size", Value(ignore_value), "bytes", G::Ignored, "SIPp log size cap."),
-    // --- Rejected SIPp features
+    // --- 3PCC (listed with the scenario flags)
     flag("3pcc", Value(|a, v| a.three_pcc = Some(v)), "ip:port", G::Scenario, "3PCC twin address: the side whose scenario starts with <sendCmd> connects, the other listens."),
     flag("master", Value(|a, v| a.master = Some(v)), "name", G::Scenario, "Extended 3PCC: this process is the master of that name (with -slave_cfg)."),
     flag("slave", Value(|a, v| a.slave = Some(v)), "name", G::Scenario, "Extended 3PCC: this process is the slave of that name (with -slave_cfg)."),
     flag("slave_cfg", Value(|a, v| a.slave_cfg = Some(v)), "file", G::Scenario, "Extended 3PCC: name;ip:port of every master and slave, one a line."),
+    // --- Rejected SIPp features
+    flag("oocsf", unsupported(OOC), "file", G::Unsupported, "Out-of-call scenario from an XML file."),
+    flag("oocsn", unsupported(OOC), "name", G::Unsupported, "Built-in out-of-call scenario (ooc_default and ooc_dummy run as -sn scenarios)."),
     flag("tdmmap", unsupported("TDM circuit maps"), "map", G::Unsupported, "TDM circuit table."),
     flag("plugin", unsupported("plugins"), "file", G::Unsupported, "Load a plugin."),
     flag("multihome", unsupported("SCTP"), "ip", G::Unsupported, "SCTP multihoming."),
@@ -374,6 +375,9 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("turn_realm", unsupported("a TURN realm of our own (the realm is the one the TURN server's 401 names)"), "realm", G::Unsupported, "TURN realm."),
     flag("hep_homer_lake_rtcp", unsupported("Homer-Lake JSON RTCP reports (-send_media_report copies the RTCP reports themselves, HEP type 5)"), "", G::Unsupported, "RTCP reports to HEP as Homer-Lake JSON."),
 ];
+
+/// What `-oocsf`/`-oocsn` would need.
+const OOC: &str = "an out-of-call scenario (a request that belongs to no call is answered only by the pingreply behaviour, OPTIONS, and by -aa, INFO/NOTIFY/UPDATE; the rest are counted)";
 
 const fn unsupported(what: &'static str) -> Kind {
     Kind::Unsupported { what }
@@ -460,7 +464,15 @@ fn groups<'a>(out: &mut String, groups: impl Iterator<Item = &'a Group>) {
             } else {
                 format!("-{} {}", f.name, f.value_name)
             };
-            let mut pad = format!("   {left:<28} ");
+            // The help starts at column 32, at least two spaces after the flag column; a
+            // flag column too wide for that stands on its own line (so a reader of `-h`
+            // finds a flag's placeholders up to the first double space).
+            let mut pad = if left.len() > 27 {
+                let _ = writeln!(out, "   {left}");
+                " ".repeat(32)
+            } else {
+                format!("   {left:<28} ")
+            };
             for line in wrap(f.help, HELP_WIDTH) {
                 let _ = writeln!(out, "{pad}{line}");
                 pad = " ".repeat(32);

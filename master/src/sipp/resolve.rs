@@ -104,20 +104,8 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         (None, Some(n)) => ScenarioSource::Builtin(builtin_name("sn", n)?),
         (None, None) => ScenarioSource::Builtin("uac".into()),
     };
-    let ooc_scenario = match (&a.oocsf, &a.oocsn) {
-        (Some(_), Some(_)) => {
-            return Err(CliError::Conflict {
-                flag: "oocsf",
-                other: "oocsn",
-            });
-        }
-        (Some(f), None) => Some(ScenarioSource::File(PathBuf::from(f))),
-        (None, Some(n)) => Some(ScenarioSource::Builtin(builtin_name("oocsn", n)?)),
-        (None, None) => None,
-    };
     let mut spec = JobSpec {
         scenario,
-        ooc_scenario,
         // A trusted single-user run reads the paths it is given, as SIPp does (relative
         // to the working directory, absolute allowed; regular files only, size-capped).
         file_access: FileAccess::Cwd,

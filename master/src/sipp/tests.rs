@@ -59,12 +59,6 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-sn", "uas"], |s| {
         s.scenario == ScenarioSource::Builtin("uas".into())
     }),
-    (&["-oocsf", "ooc.xml"], |s| {
-        s.ooc_scenario == Some(ScenarioSource::File("ooc.xml".into()))
-    }),
-    (&["-oocsn", "ooc_dummy"], |s| {
-        s.ooc_scenario == Some(ScenarioSource::Builtin("ooc_dummy".into()))
-    }),
     (&["-t", "u1"], |s| s.transport == TransportMode::UdpShared),
     (&["-t", "un"], |s| s.transport == TransportMode::UdpPerCall),
     (&["-t", "ui"], |s| s.transport == TransportMode::UdpPerIp),
@@ -1044,12 +1038,14 @@ fn errors_name_the_flag_at_fault() {
                 other: "sn",
             }
         }),
-        (&["-oocsf", "a.xml", "-oocsn", "ooc_dummy"], |e| {
-            *e == CliError::Conflict {
-                flag: "oocsf",
-                other: "oocsn",
-            }
-        }),
+        (
+            &["-oocsf", "a.xml"],
+            |e| matches!(e, CliError::Unsupported { flag: "oocsf", what } if what.contains("out-of-call")),
+        ),
+        (
+            &["-oocsn", "ooc_dummy"],
+            |e| matches!(e, CliError::Unsupported { flag: "oocsn", what } if what.contains("out-of-call")),
+        ),
         (&["127.0.0.1:99999"], |e| {
             matches!(
                 e,
@@ -1186,11 +1182,7 @@ fn typos_get_the_closest_flag_and_bad_builtins_the_list() {
             ..
         }
     ));
-    for (flag, args) in [
-        ("sn", &["-sn", "uac2"][..]),
-        ("oocsn", &["-oocsn", "x"]),
-        ("sd", &["-sd", "x"]),
-    ] {
+    for (flag, args) in [("sn", &["-sn", "uac2"][..]), ("sd", &["-sd", "x"])] {
         let e = error(args);
         assert!(
             matches!(&e, CliError::UnknownBuiltin { flag: f, .. } if *f == flag),
@@ -1284,6 +1276,43 @@ fn usage_lists_every_flag_and_every_exit_code() {
             "exit {} missing from -h",
             row.code
         );
+    }
+}
+
+/// The flag lines of a `-h` text: each flag's name (no dash) and its placeholders (the
+/// words before the first double space, after which the help text starts).
+/// `tests/tests/surface_sweep.rs` reads the real binary's `-h` the same way.
+fn help_flags(text: &str) -> Vec<(String, Vec<String>)> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("*** "))
+        .filter(|l| l.starts_with("   -"))
+        .map(|l| {
+            let left = l[3..].split("  ").next().unwrap_or_default();
+            let mut words = left.split_whitespace();
+            let name = words.next().unwrap_or_default().trim_start_matches('-');
+            (name.to_string(), words.map(str::to_string).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn every_flag_line_of_the_help_is_a_table_flag_with_its_placeholders() {
+    for (text, with_server) in [
+        (super::flags::usage(), false),
+        (super::flags::server_usage(), true),
+    ] {
+        let listed = help_flags(&text);
+        for (name, values) in &listed {
+            let f = super::flags::lookup(name)
+                .unwrap_or_else(|| panic!("-h lists -{name}, which is not in the table"));
+            let want: Vec<&str> = f.value_name.split_whitespace().collect();
+            assert_eq!(values, &want, "-{name}: placeholders in -h");
+        }
+        let shown = FLAGS
+            .iter()
+            .filter(|f| with_server || f.group != Group::Server)
+            .count();
+        assert_eq!(listed.len(), shown, "one -h line per table flag");
     }
 }
 
