@@ -158,6 +158,8 @@ pub(crate) struct SippArgs {
     pub(crate) api_addr: Option<String>,
     pub(crate) api_token: Option<String>,
     pub(crate) config: Option<String>,
+    /// `-message_overwrite` and the other `-*_overwrite` flags, each with its value.
+    pub(crate) overwrite: Vec<(&'static str, String)>,
     /// Flags of the `Ignored` group that were given (for a warning).
     pub(crate) ignored: Vec<&'static str>,
 }

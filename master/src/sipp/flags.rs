@@ -299,6 +299,12 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("log_file", Value(|a, v| a.log_file = Some(v)), "file", G::Trace, "<log> action log name."),
     flag("trace_calldebug", Switch(|a| a.trace_calldebug = true), "", G::Trace, "Dump aborted calls to <scenario>_<pid>_calldebug.log."),
     flag("calldebug_file", Value(|a, v| a.calldebug_file = Some(v)), "file", G::Trace, "Call debug log name."),
+    flag("message_overwrite", Value(|a, v| a.overwrite.push(("message_overwrite", v))), "bool", G::Trace, "Only true (the default): the file is overwritten; false (append) is refused."),
+    flag("shortmessage_overwrite", Value(|a, v| a.overwrite.push(("shortmessage_overwrite", v))), "bool", G::Trace, "Only true (the default): the file is overwritten; false (append) is refused."),
+    flag("error_overwrite", Value(|a, v| a.overwrite.push(("error_overwrite", v))), "bool", G::Trace, "Only true (the default): the file is overwritten; false (append) is refused."),
+    flag("calldebug_overwrite", Value(|a, v| a.overwrite.push(("calldebug_overwrite", v))), "bool", G::Trace, "Only true (the default): the file is overwritten; false (append) is refused."),
+    flag("screen_overwrite", Value(|a, v| a.overwrite.push(("screen_overwrite", v))), "bool", G::Trace, "Only true (the default): the file is overwritten; false (append) is refused."),
+    flag("log_overwrite", Value(|a, v| a.overwrite.push(("log_overwrite", v))), "bool", G::Trace, "Only true (the default): the file is overwritten; false (append) is refused."),
     // --- gossipper
     flag("shards", Value(|a, v| a.shards = Some(v)), "n", G::Gossipper, "Engine threads (default: one per CPU)."),
     flag("seed", Value(|a, v| a.seed = Some(v)), "n", G::Gossipper, "Seed for Call-IDs, tags and random choices."),
@@ -347,15 +353,6 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("skip_rlimit", Switch(ignore_switch), "", G::Ignored, "SIPp fd limit tuning."),
     flag("sendbuffer_warn", Value(ignore_value), "bool", G::Ignored, "SIPp send buffer warnings."),
     flag("deadcall_wait", Value(ignore_value), "time", G::Ignored, "SIPp dead-call memory."),
-    flag("message_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
-    flag("shortmessage_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
-    flag("error_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
-    flag("calldebug_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
-    flag("screen_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
-    flag("log_overwrite", Value(ignore_value), "bool", G::Ignored, "Trace files are always overwritten."),
-    flag("ringbuffer_files", Value(ignore_value), "n", G::Ignored, "SIPp log rotation."),
-    flag("ringbuffer_size", Value(ignore_value), "bytes", G::Ignored, "SIPp log rotation."),
-    flag("max_log_size", Value(ignore_value), "bytes", G::Ignored, "SIPp log size cap."),
     // --- 3PCC (listed with the scenario flags)
     flag("3pcc", Value(|a, v| a.three_pcc = Some(v)), "ip:port", G::Scenario, "3PCC twin address: the side whose scenario starts with <sendCmd> connects, the other listens."),
     flag("master", Value(|a, v| a.master = Some(v)), "name", G::Scenario, "Extended 3PCC: this process is the master of that name (with -slave_cfg)."),
@@ -364,6 +361,9 @@ pub(crate) static FLAGS: &[Flag] = &[
     // --- Rejected SIPp features
     flag("oocsf", unsupported(OOC), "file", G::Unsupported, "Out-of-call scenario from an XML file."),
     flag("oocsn", unsupported(OOC), "name", G::Unsupported, "Built-in out-of-call scenario (ooc_default and ooc_dummy run as -sn scenarios)."),
+    flag("ringbuffer_files", unsupported(ROTATION), "n", G::Unsupported, "SIPp log rotation."),
+    flag("ringbuffer_size", unsupported(ROTATION), "bytes", G::Unsupported, "SIPp log rotation."),
+    flag("max_log_size", unsupported(ROTATION), "bytes", G::Unsupported, "SIPp log size cap."),
     flag("tdmmap", unsupported("TDM circuit maps"), "map", G::Unsupported, "TDM circuit table."),
     flag("plugin", unsupported("plugins"), "file", G::Unsupported, "Load a plugin."),
     flag("multihome", unsupported("SCTP"), "ip", G::Unsupported, "SCTP multihoming."),
@@ -375,6 +375,9 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("turn_realm", unsupported("a TURN realm of our own (the realm is the one the TURN server's 401 names)"), "realm", G::Unsupported, "TURN realm."),
     flag("hep_homer_lake_rtcp", unsupported("Homer-Lake JSON RTCP reports (-send_media_report copies the RTCP reports themselves, HEP type 5)"), "", G::Unsupported, "RTCP reports to HEP as Homer-Lake JSON."),
 ];
+
+/// What `-ringbuffer_*` and `-max_log_size` would need.
+const ROTATION: &str = "log rotation and a log size cap (every trace file grows for the whole run)";
 
 /// What `-oocsf`/`-oocsn` would need.
 const OOC: &str = "an out-of-call scenario (a request that belongs to no call is answered only by the pingreply behaviour, OPTIONS, and by -aa, INFO/NOTIFY/UPDATE; the rest are counted)";

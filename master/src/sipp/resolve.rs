@@ -149,6 +149,15 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         .as_deref()
         .map(|t| units::time_ms("reconnect_sleep", t, TimeUnit::Millis))
         .transpose()?;
+    for (flag, t) in &a.overwrite {
+        // Trace files are always written afresh: true is what happens, false is refused.
+        if !units::boolean(flag, t)? {
+            return Err(CliError::Unsupported {
+                flag,
+                what: "appending to an existing trace file (every trace file is overwritten)",
+            });
+        }
+    }
     if let Some(t) = &a.reconnect_close {
         spec.reconnect_close = units::boolean("reconnect_close", t)?;
     }

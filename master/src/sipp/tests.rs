@@ -90,6 +90,25 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
         s.min_rtp_port == Some(6200) && s.max_rtp_port == Some(6300)
     }),
     (&["-rtp_echo"], |s| s.rtp_echo),
+    // -*_overwrite true: what a run does anyway (false is refused, below).
+    (&["127.0.0.1", "-message_overwrite", "true"], |s| {
+        *s == spec(&["127.0.0.1"])
+    }),
+    (&["127.0.0.1", "-shortmessage_overwrite", "1"], |s| {
+        *s == spec(&["127.0.0.1"])
+    }),
+    (&["127.0.0.1", "-error_overwrite", "true"], |s| {
+        *s == spec(&["127.0.0.1"])
+    }),
+    (&["127.0.0.1", "-calldebug_overwrite", "true"], |s| {
+        *s == spec(&["127.0.0.1"])
+    }),
+    (&["127.0.0.1", "-screen_overwrite", "true"], |s| {
+        *s == spec(&["127.0.0.1"])
+    }),
+    (&["127.0.0.1", "-log_overwrite", "true"], |s| {
+        *s == spec(&["127.0.0.1"])
+    }),
     (&["-pcap-link", "raw"], |s| s.pcap_link == Some(101)),
     (&["-pcap-link", "linux_sll2"], |s| s.pcap_link == Some(276)),
     (&["-pcap-link", "auto"], |s| s.pcap_link.is_none()),
@@ -540,8 +559,8 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
             "-watchdog_interval",
             "400",
             "-skip_rlimit",
-            "-message_overwrite",
-            "false",
+            "-max_recv_loops",
+            "3",
         ],
         |s| {
             *s == JobSpec {
@@ -1037,6 +1056,19 @@ fn errors_name_the_flag_at_fault() {
                 flag: "sf",
                 other: "sn",
             }
+        }),
+        (
+            &["-message_overwrite", "false"],
+            |e| matches!(e, CliError::Unsupported { flag: "message_overwrite", what } if what.contains("appending")),
+        ),
+        (&["-log_overwrite", "maybe"], |e| {
+            matches!(
+                e,
+                CliError::BadValue {
+                    flag: "log_overwrite",
+                    ..
+                }
+            )
         }),
         (
             &["-oocsf", "a.xml"],
