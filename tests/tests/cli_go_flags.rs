@@ -1,7 +1,7 @@
 //! The Go gossipper's command-line flags (issue #19), each checked by its effect through
 //! the real binary against a real peer: `-timeout_global`, `-pause_ms`,
 //! `-recv_timeout_ms`, `-stat_period`, `-summary_html`, `-sip_from`/`-sip_pai`/
-//! `-sip_provider` (seen by a SIPp UAS), `-tls_skip_verify`, and `worker --quiet`.
+//! `-sip_provider`/`-sip_extra_header` (seen by a SIPp UAS), `-tls_skip_verify`, and `worker --quiet`.
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -175,6 +175,10 @@ fn sip_from_pai_and_provider_reach_a_sipp_uas() {
             "sip:+4930999@trunk.example",
             "-sip_provider",
             "acme-carrier",
+            "-sip_extra_header",
+            "X-Trunk-Group: tg7",
+            "-sip_extra_header",
+            "X-Billing:  b-42",
         ]),
         Duration::from_secs(40),
     );
@@ -198,6 +202,8 @@ fn sip_from_pai_and_provider_reach_a_sipp_uas() {
             "{inv}"
         );
         assert!(inv.contains("X-Provider: acme-carrier"), "{inv}");
+        assert!(inv.contains("X-Trunk-Group: tg7\r\n"), "{inv}");
+        assert!(inv.contains("X-Billing: b-42\r\n"), "{inv}");
     }
     // The BYE keeps the dialog's From (same tag) and carries no PAI.
     let bye = seen.split("\nBYE sip:").nth(1).expect("a BYE in the trace");
@@ -207,6 +213,7 @@ fn sip_from_pai_and_provider_reach_a_sipp_uas() {
         "{bye}"
     );
     assert!(!bye.contains("P-Asserted-Identity"), "{bye}");
+    assert!(!bye.contains("X-Trunk-Group"), "{bye}");
 }
 
 /// A self-signed certificate for `names`, written as `<stem>-cert.pem` / `-key.pem`.

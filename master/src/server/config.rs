@@ -30,6 +30,8 @@ enum Shape {
     Switch(&'static str),
     /// The bare remote `host[:port]` argument.
     Remote,
+    /// An array of strings: `-flag item` for each.
+    Each(&'static str),
 }
 
 /// Every key we take.
@@ -89,6 +91,7 @@ const KEYS: &[(&str, Shape)] = &[
     ("hep_password", Shape::Value("hep_password")),
     ("send_media_report", Shape::Switch("send_media_report")),
     ("pcap_link", Shape::Value("pcap-link")),
+    ("sip_extra_headers", Shape::Each("sip_extra_header")),
     ("api_addr", Shape::Value("api_addr")),
     ("api_token", Shape::Value("api_token")),
 ];
@@ -110,7 +113,7 @@ const COMPOSITE: &[&str] = &[
 ];
 
 /// Keys of Go gossipper features gossipper does not have (a prefix ends with `_`).
-const UNSUPPORTED: &[&str] = &["hep_", "log_otel_", "sip_extra_headers"];
+const UNSUPPORTED: &[&str] = &["hep_", "log_otel_"];
 
 /// `role`'s accepted values (management or load: in gossipper the scenario decides
 /// whether the one engine answers or places calls).
@@ -281,6 +284,15 @@ fn flags_of_map(map: &serde_json::Map<String, Value>, dir: &Path) -> Result<Vec<
                 _ => return Err(format!("{key}: {value} is not true or false")),
             },
             Shape::Remote => out.push(scalar(key, value)?),
+            Shape::Each(flag) => {
+                let Value::Array(items) = value else {
+                    return Err(format!("{key} must be an array of strings"));
+                };
+                for item in items {
+                    out.push(format!("-{flag}"));
+                    out.push(scalar(key, item)?);
+                }
+            }
         }
     }
     out.extend(extra);
@@ -364,5 +376,12 @@ mod tests {
         assert!(flags("[1]").is_err());
         assert!(flags("{").is_err());
         assert!(flags(r#"{"extra_args":[1]}"#).is_err());
+        let ok = flags(r#"{"sip_extra_headers":["X-A: 1","X-B: 2"]}"#).unwrap();
+        assert_eq!(
+            ok,
+            ["-sip_extra_header", "X-A: 1", "-sip_extra_header", "X-B: 2"]
+        );
+        let e = flags(r#"{"sip_extra_headers":"X-A: 1"}"#).unwrap_err();
+        assert!(e.starts_with("sip_extra_headers must be an array"), "{e}");
     }
 }

@@ -150,6 +150,8 @@ pub(crate) struct SippArgs {
     pub(crate) sip_from: Option<String>,
     pub(crate) sip_pai: Option<String>,
     pub(crate) sip_provider: Option<String>,
+    /// `-sip_extra_header 'Name: value'`, repeatable.
+    pub(crate) sip_extra_header: Vec<String>,
     /// `-tls_skip_verify[=bool]`: `Some(true)` alone, the value when given with `=`.
     pub(crate) tls_skip_verify: Option<bool>,
     /// `-threshold`, each as given (several per value, separated by commas).

@@ -225,6 +225,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("sip_from", Value(|a, v| a.sip_from = Some(v)), "addr", G::Call, "From of the built-in uac, uac_pcap and regexp scenarios (user, sip:uri or \"Name\" <sip:uri>); [sip_from] in any scenario."),
     flag("sip_pai", Value(|a, v| a.sip_pai = Some(v)), "addr", G::Call, "Adds P-Asserted-Identity to the INVITE of the built-in client scenarios; [sip_pai] in any scenario."),
     flag("sip_provider", Value(|a, v| a.sip_provider = Some(v)), "name", G::Call, "Adds X-Provider to the INVITE of the built-in client scenarios; [sip_provider] in any scenario."),
+    flag("sip_extra_header", Value(|a, v| a.sip_extra_header.push(v)), "header", G::Call, "Adds this header line ('Name: value') to the INVITE of the built-in client scenarios (uac, regexp); repeat for several. Refused with -sf (a scenario file writes its own headers)."),
     flag("auth_uri", Value(|a, v| a.auth_uri = Some(v)), "uri", G::Call, "URI used in digest authentication."),
     flag("au", Value(|a, v| a.au = Some(v)), "user", G::Call, "Digest username (default: the -s value)."),
     flag("ap", Value(|a, v| a.ap = Some(v)), "password", G::Call, "Digest password (default 'password')."),

@@ -1,6 +1,7 @@
-//! `-sip_from`, `-sip_pai`, `-sip_provider` (the Go gossipper's trunk identity): the From
-//! of the built-in client scenarios, and a P-Asserted-Identity and an X-Provider header
-//! on their INVITE; `[sip_from]`, `[sip_pai]` and `[sip_provider]` in any scenario.
+//! `-sip_from`, `-sip_pai`, `-sip_provider`, `-sip_extra_header` (the Go gossipper's trunk
+//! identity): the From of the built-in client scenarios, and a P-Asserted-Identity, an
+//! X-Provider and any extra header lines on their INVITE; `[sip_from]`, `[sip_pai]` and
+//! `[sip_provider]` in any scenario (an extra header has no keyword: refused with `-sf`).
 //!
 //! Owns: rewriting a built-in's XML text with those values (the same headers the load-test
 //! wizard's `invite_media` carries, with the same value checks and name-addr rules).
@@ -29,8 +30,11 @@ pub(super) fn apply(a: &SippArgs, spec: &mut JobSpec) -> Result<(), CliError> {
         ("sip_pai", &a.sip_pai),
         ("sip_provider", &a.sip_provider),
     ];
-    let Some(first) = given.iter().find(|(_, v)| v.is_some()).map(|(f, _)| *f) else {
-        return Ok(());
+    let extra = extra_headers(&a.sip_extra_header)?;
+    let first = match given.iter().find(|(_, v)| v.is_some()) {
+        Some((f, _)) => *f,
+        None if !extra.is_empty() => "sip_extra_header",
+        None => return Ok(()),
     };
     for (flag, v) in given {
         if let Some(v) = v {
@@ -39,6 +43,15 @@ pub(super) fn apply(a: &SippArgs, spec: &mut JobSpec) -> Result<(), CliError> {
         }
     }
     let ScenarioSource::Builtin(id) = &spec.scenario else {
+        if !extra.is_empty() {
+            return Err(CliError::Invalid {
+                flag: "sip_extra_header",
+                reason: format!(
+                    "goes into the built-in client scenarios {}; a scenario file writes its own headers",
+                    CLIENT_BUILTINS.join(", ")
+                ),
+            });
+        }
         // -sf: the scenario uses the values as keywords.
         return Ok(());
     };
@@ -57,6 +70,7 @@ pub(super) fn apply(a: &SippArgs, spec: &mut JobSpec) -> Result<(), CliError> {
         a.sip_from.as_deref(),
         a.sip_pai.as_deref(),
         a.sip_provider.as_deref(),
+        &extra,
     );
     spec.scenario = ScenarioSource::Xml {
         name: format!("{}.xml", b.id),
@@ -65,9 +79,59 @@ pub(super) fn apply(a: &SippArgs, spec: &mut JobSpec) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `xml` with every standard From replaced by `from`, and P-Asserted-Identity and
-/// X-Provider lines after the From of each INVITE.
-fn rewrite(xml: &str, from: Option<&str>, pai: Option<&str>, provider: Option<&str>) -> String {
+/// Each `-sip_extra_header` checked: `Name: value`, a token name (not one the built-in
+/// already writes), a value of the identity rules; returned as `Name: value`.
+fn extra_headers(given: &[String]) -> Result<Vec<String>, CliError> {
+    const OWN: &[&str] = &[
+        "via",
+        "from",
+        "to",
+        "call-id",
+        "cseq",
+        "contact",
+        "max-forwards",
+        "content-type",
+        "content-length",
+        "subject",
+    ];
+    given
+        .iter()
+        .map(|h| {
+            let bad = |reason: String| CliError::Invalid {
+                flag: "sip_extra_header",
+                reason: format!("\"{h}\": {reason}"),
+            };
+            let Some((name, value)) = h.split_once(':') else {
+                return Err(bad("is not 'Name: value'".into()));
+            };
+            let (name, value) = (name.trim(), value.trim());
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c))
+            {
+                return Err(bad(format!("\"{name}\" is not a header name")));
+            }
+            if OWN.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(bad(format!(
+                    "the built-in writes {name} itself (-sip_from sets From)"
+                )));
+            }
+            check_identity_value(value).map_err(|r| bad(format!("the value {r}")))?;
+            Ok(format!("{name}: {value}"))
+        })
+        .collect()
+}
+
+/// `xml` with every standard From replaced by `from`, and P-Asserted-Identity,
+/// X-Provider and `extra` lines after the From of each INVITE.
+fn rewrite(
+    xml: &str,
+    from: Option<&str>,
+    pai: Option<&str>,
+    provider: Option<&str>,
+    extra: &[String],
+) -> String {
     let mut out = String::with_capacity(xml.len() + 256);
     let mut in_invite = false;
     for line in xml.split_inclusive('\n') {
@@ -96,6 +160,9 @@ fn rewrite(xml: &str, from: Option<&str>, pai: Option<&str>, provider: Option<&s
             if let Some(p) = provider {
                 out.push_str(&format!("{indent}X-Provider: {p}\n"));
             }
+            for h in extra {
+                out.push_str(&format!("{indent}{h}\n"));
+            }
         }
     }
     out
@@ -113,7 +180,14 @@ mod tests {
     #[test]
     fn from_is_replaced_everywhere_and_the_invite_alone_gets_pai_and_provider() {
         let uac = builtin::get("uac").unwrap().xml;
-        let out = rewrite(uac, Some("alice"), Some("sip:+15551234@x"), Some("acme"));
+        let extra = vec!["X-Trunk: t1".to_string()];
+        let out = rewrite(
+            uac,
+            Some("alice"),
+            Some("sip:+15551234@x"),
+            Some("acme"),
+            &extra,
+        );
         assert!(!out.contains(STANDARD_FROM), "{out}");
         let froms = out
             .matches("From: <sip:alice@[local_ip]:[local_port]>;tag=")
@@ -125,11 +199,12 @@ mod tests {
             1
         );
         assert_eq!(out.matches("X-Provider: acme").count(), 1);
+        assert_eq!(out.matches("X-Trunk: t1").count(), 1);
         let invite = out.find("INVITE sip:").unwrap();
         let ack = out.find("ACK sip:").unwrap();
         let pai = out.find("P-Asserted-Identity").unwrap();
         assert!(invite < pai && pai < ack, "PAI belongs to the INVITE");
         // Nothing given, nothing changed.
-        assert_eq!(rewrite(uac, None, None, None), uac);
+        assert_eq!(rewrite(uac, None, None, None, &[]), uac);
     }
 }

@@ -485,6 +485,24 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
         s.scenario == ScenarioSource::File("mine.xml".into())
             && s.keys == [("sip_provider".to_string(), "acme".to_string())]
     }),
+    (
+        &[
+            "-sip_extra_header",
+            "X-Trunk: t1",
+            "-sip_extra_header",
+            "X-Route:r2",
+        ],
+        |s| {
+            s.keys.is_empty()
+                && matches!(&s.scenario, ScenarioSource::Xml { name, text }
+                if name == "uac.xml" && {
+                    let t = String::from_utf8_lossy(text);
+                    let invite = t.split("ACK sip:").next().unwrap_or_default();
+                    invite.contains("X-Trunk: t1\n") && invite.contains("X-Route: r2\n")
+                        && t.matches("X-Trunk").count() == 1
+                })
+        },
+    ),
     (&["-t", "l1", "-tls_skip_verify"], |s| s.tls_ca.is_none()),
     // Go's `-name=value` works for every flag; `=false` leaves a switch off.
     (&["-nostdin=yes", "-sf=a.xml", "-aa=false"], |s| {
@@ -1057,6 +1075,31 @@ fn errors_name_the_flag_at_fault() {
                 other: "sn",
             }
         }),
+        (
+            &["-sf", "a.xml", "-sip_extra_header", "X-A: 1"],
+            |e| matches!(e, CliError::Invalid { flag: "sip_extra_header", reason } if reason.contains("own headers")),
+        ),
+        (
+            &["-sip_extra_header", "X-A"],
+            |e| matches!(e, CliError::Invalid { flag: "sip_extra_header", reason } if reason.contains("Name: value")),
+        ),
+        (
+            &["-sip_extra_header", "Via: x"],
+            |e| matches!(e, CliError::Invalid { flag: "sip_extra_header", reason } if reason.contains("itself")),
+        ),
+        (&["-sip_extra_header", "X-A: [x]"], |e| {
+            matches!(
+                e,
+                CliError::Invalid {
+                    flag: "sip_extra_header",
+                    ..
+                }
+            )
+        }),
+        (
+            &["-sn", "uas", "-sip_extra_header", "X-A: 1"],
+            |e| matches!(e, CliError::Invalid { flag: "sip_extra_header", reason } if reason.contains("no From")),
+        ),
         (
             &["-message_overwrite", "false"],
             |e| matches!(e, CliError::Unsupported { flag: "message_overwrite", what } if what.contains("appending")),
