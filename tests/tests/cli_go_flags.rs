@@ -124,6 +124,50 @@ fn recv_timeout_ms_fails_a_call_left_unanswered() {
     assert_eq!(s["sipp"]["FailedTimeoutOnRecv"], 1, "{s}");
 }
 
+/// Our built-in uas with `-recv_timeout 500ms` answers `sipp -sn uac -d 1500` (its BYE
+/// comes 1.5 s after the ACK): the mandatory `recv BYE` times out and fails the call,
+/// unless `-recv_bye_timeout_ms 4000` makes it wait at least that long.
+fn uas_against_a_late_bye(name: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let dir = scratch_dir(name);
+    let port = free_port();
+    let mut ours = Command::new(gossipper_bin());
+    ours.current_dir(&dir)
+        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", "1", "-nostdin", "-cp", &free_port().to_string()])
+        .args(["-recv_timeout", "500ms", "-timeout", "30s"])
+        .args(["-summary_json", "s.json"])
+        .args(extra);
+    let mut server = Proc::spawn(name, &mut ours);
+    server.wait_bound(Sock::Udp, port);
+    let mut sipp = Command::new(gossipper_e2e::sipp_bin());
+    sipp.current_dir(&dir)
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-sn", "uac", "-d", "1500", "-m", "1", "-i", "127.0.0.1"])
+        .args([
+            "-nostdin",
+            "-timeout",
+            "30s",
+            "-cp",
+            &free_port().to_string(),
+        ]);
+    let _client = Proc::spawn("sipp uac -d 1500", &mut sipp);
+    let (status, out, err) = server.wait(Duration::from_secs(40));
+    let s = json(&dir.join("s.json"));
+    assert_eq!(s["total_calls"], 1, "{s}\n{}\n{}", tail(&out), tail(&err));
+    (status.code(), s)
+}
+
+#[test]
+fn recv_bye_timeout_ms_lets_a_mandatory_bye_wait_past_recv_timeout() {
+    let (code, s) = uas_against_a_late_bye("go-recv-bye-none", &[]);
+    assert_eq!(code, Some(1), "{s}");
+    assert_eq!(s["sipp"]["FailedTimeoutOnRecv"], 1, "{s}");
+    let (code, s) = uas_against_a_late_bye("go-recv-bye", &["-recv_bye_timeout_ms", "4000"]);
+    assert_eq!(code, Some(0), "{s}");
+    assert_eq!(s["success_calls"], 1, "{s}");
+    assert_eq!(s["failed_calls"], 0, "{s}");
+}
+
 #[test]
 fn stat_period_prints_a_summary_line_every_period_and_summary_html_writes_the_report() {
     let dir = scratch_dir("go-stat-period");

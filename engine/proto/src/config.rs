@@ -527,6 +527,9 @@ pub struct JobSpec {
     pub timeout_error: bool,
     /// `-recv_timeout` / `-send_timeout`, ms.
     pub recv_timeout_ms: Option<u64>,
+    /// `-recv_bye_timeout_ms` (the Go gossipper's): the least time a mandatory
+    /// `<recv request="BYE">` with a timeout (its own or `-recv_timeout`) waits, ms.
+    pub recv_bye_min_ms: Option<u64>,
     pub send_timeout_ms: Option<u64>,
     pub retrans: RetransConfig,
     /// `-aa`.
@@ -674,6 +677,7 @@ impl Default for JobSpec {
             global_timeout_ms: None,
             timeout_error: false,
             recv_timeout_ms: None,
+            recv_bye_min_ms: None,
             send_timeout_ms: None,
             retrans: RetransConfig::default(),
             auto_answer: false,

@@ -649,6 +649,7 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
             start: now,
             default_pause_ms: spec.default_pause_ms,
             recv_timeout_ms: spec.recv_timeout_ms,
+            recv_bye_min_ms: spec.recv_bye_min_ms,
             retrans: spec.retrans,
             behaviors: spec.default_behaviors,
             base_cseq: spec.base_cseq,

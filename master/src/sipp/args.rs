@@ -143,6 +143,7 @@ pub(crate) struct SippArgs {
     pub(crate) timeout_global: Option<String>,
     pub(crate) pause_ms: Option<String>,
     pub(crate) recv_timeout_ms: Option<String>,
+    pub(crate) recv_bye_timeout_ms: Option<String>,
     pub(crate) stat_period: Option<String>,
     pub(crate) summary_html: Option<String>,
     /// `-pcap-link TYPE`: the link type `play_pcap_*` captures are decoded as.

@@ -267,6 +267,7 @@ pub(crate) static FLAGS: &[Flag] = &[
     // --- Retransmissions and timeouts
     flag("recv_timeout", Value(|a, v| a.recv_timeout = Some(v)), "time", G::Retrans, "Per-call receive timeout (unit ms)."),
     flag("recv_timeout_ms", Value(|a, v| a.recv_timeout_ms = Some(v)), "time", G::Retrans, "The Go gossipper's name for -recv_timeout (unit ms; default none, as SIPp's)."),
+    flag("recv_bye_timeout_ms", Value(|a, v| a.recv_bye_timeout_ms = Some(v)), "time", G::Retrans, "The least time a mandatory <recv request=\"BYE\"> with a timeout (its own or -recv_timeout) waits (unit ms; the Go gossipper's; default: no minimum)."),
     flag("send_timeout", Value(|a, v| a.send_timeout = Some(v)), "time", G::Retrans, "Per-call send timeout (unit ms)."),
     flag("timeout", Value(|a, v| a.timeout = Some(v)), "time", G::Retrans, "Whole-run timeout (unit s): -timeout 20s, -timeout 2m."),
     flag("timeout_global", Value(|a, v| a.timeout_global = Some(v)), "time", G::Retrans, "The Go gossipper's name for -timeout (unit s): same stop, same exit codes."),

@@ -447,6 +447,12 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         Some((flag, t)) => optional_time(flag, &Some(t.clone()), TimeUnit::Millis)?,
         None => None,
     };
+    spec.recv_bye_min_ms = a
+        .recv_bye_timeout_ms
+        .as_deref()
+        .map(|t| units::time_ms("recv_bye_timeout_ms", t, TimeUnit::Millis))
+        .transpose()?
+        .filter(|ms| *ms > 0);
     spec.send_timeout_ms = optional_time("send_timeout", &a.send_timeout, TimeUnit::Millis)?;
     spec.global_timeout_ms = match alias(
         ("timeout", &a.timeout),

@@ -90,6 +90,12 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
         s.min_rtp_port == Some(6200) && s.max_rtp_port == Some(6300)
     }),
     (&["-rtp_echo"], |s| s.rtp_echo),
+    (&["-recv_bye_timeout_ms", "90000"], |s| {
+        s.recv_bye_min_ms == Some(90_000)
+    }),
+    (&["-recv_bye_timeout_ms", "2s"], |s| {
+        s.recv_bye_min_ms == Some(2_000)
+    }),
     // -*_overwrite true: what a run does anyway (false is refused, below).
     (&["127.0.0.1", "-message_overwrite", "true"], |s| {
         *s == spec(&["127.0.0.1"])

@@ -49,6 +49,9 @@ pub struct Env {
     pub start: Instant,
     pub default_pause_ms: u64,
     pub recv_timeout_ms: Option<u64>,
+    /// `-recv_bye_timeout_ms`: a mandatory `recv` of BYE with a timeout waits at least
+    /// this long.
+    pub recv_bye_min_ms: Option<u64>,
     pub retrans: RetransConfig,
     pub behaviors: DefaultBehaviors,
     pub base_cseq: u32,

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 pub use context::{Env, Run, ShardCx, ShardState};
 pub use outbox::{Outbox, ShardEvent, Transmit, TxQueue};
 
-use crate::scenario::{Command, CommandKind, PauseDuration, Role};
+use crate::scenario::{Command, CommandKind, Optional, PauseDuration, RecvMatch, Role};
 use crate::sip::SipMessage;
 use crate::stats::FailureReason;
 use actions::ActionOutcome;
@@ -492,7 +492,13 @@ impl Call {
                 }
                 CommandKind::Recv(r) => {
                     self.state = State::Waiting;
-                    let timeout = r.timeout_ms.or(cx.run.env.recv_timeout_ms);
+                    let mut timeout = r.timeout_ms.or(cx.run.env.recv_timeout_ms);
+                    if let (Some(t), Some(min)) = (timeout.as_mut(), cx.run.env.recv_bye_min_ms)
+                        && r.optional == Optional::No
+                        && matches!(&r.matcher, RecvMatch::Request(m) if m.eq_ignore_ascii_case("BYE"))
+                    {
+                        *t = (*t).max(min);
+                    }
                     self.wait_deadline = match timeout {
                         Some(ms) => CallTime::at(now + Duration::from_millis(ms), self.started_at),
                         None => CallTime::NONE,
