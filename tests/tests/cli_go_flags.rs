@@ -124,6 +124,58 @@ fn recv_timeout_ms_fails_a_call_left_unanswered() {
     assert_eq!(s["sipp"]["FailedTimeoutOnRecv"], 1, "{s}");
 }
 
+/// SIPp's `-set name value`: the `<Global>` variable starts with that value in every call
+/// (a SIPp UAS's trace shows it on each request); a name the scenario does not declare
+/// `<Global>` is refused before any call.
+#[test]
+fn set_gives_a_global_variable_its_value_and_an_undeclared_name_is_refused() {
+    let dir = scratch_dir("sipp-set");
+    let (status, uac, err) = run(
+        "-sd uac",
+        &mut client(&dir, 9, &["-sd", "uac"]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(status.code(), Some(99), "{err}");
+    let xml = uac
+        .replacen(
+            "<scenario name=\"Basic Sipstone UAC\">",
+            "<scenario name=\"Basic Sipstone UAC\">\n<Global variables=\"who\"/>",
+            1,
+        )
+        .replace(
+            "    Max-Forwards: 70\n",
+            "    Max-Forwards: 70\n    X-Who: [$who]\n",
+        );
+    assert_eq!(xml.matches("X-Who").count(), 3, "{xml}");
+    std::fs::write(dir.join("uac_who.xml"), xml).unwrap();
+    let trace = dir.join("uas_messages.log");
+    let trace_arg = trace.display().to_string();
+    let (uas, port) = sipp_uas(
+        &dir,
+        &["-m", "1", "-trace_msg", "-message_file", &trace_arg],
+    );
+    let (status, out, err) = run(
+        "-set who",
+        client(&dir, port, &["-sf", "uac_who.xml", "-m", "1"]).args(["-set", "who", "alice-7"]),
+        Duration::from_secs(40),
+    );
+    assert_eq!(status.code(), Some(0), "{}\n{}", tail(&out), tail(&err));
+    let (status, _, uerr) = uas.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "sipp uas: {}", tail(&uerr));
+    let seen = std::fs::read_to_string(&trace).expect("SIPp's message trace");
+    assert_eq!(seen.matches("X-Who: alice-7\r\n").count(), 3, "{seen}");
+    let (status, _, err) = run(
+        "-set undeclared",
+        client(&dir, port, &["-sf", "uac_who.xml", "-m", "1"]).args(["-set", "whom", "x"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(
+        err.contains("-set whom: ") && err.contains("(its globals: who)"),
+        "{err}"
+    );
+}
+
 /// Our built-in uas with `-recv_timeout 500ms` answers `sipp -sn uac -d 1500` (its BYE
 /// comes 1.5 s after the ACK): the mandatory `recv BYE` times out and fails the call,
 /// unless `-recv_bye_timeout_ms 4000` makes it wait at least that long.

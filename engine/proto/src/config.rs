@@ -525,12 +525,11 @@ pub struct JobSpec {
     /// `-timeout`: whole-run timeout, ms; `-timeout_error`.
     pub global_timeout_ms: Option<u64>,
     pub timeout_error: bool,
-    /// `-recv_timeout` / `-send_timeout`, ms.
+    /// `-recv_timeout`, ms.
     pub recv_timeout_ms: Option<u64>,
     /// `-recv_bye_timeout_ms` (the Go gossipper's): the least time a mandatory
     /// `<recv request="BYE">` with a timeout (its own or `-recv_timeout`) waits, ms.
     pub recv_bye_min_ms: Option<u64>,
-    pub send_timeout_ms: Option<u64>,
     pub retrans: RetransConfig,
     /// `-aa`.
     pub auto_answer: bool,
@@ -604,7 +603,6 @@ pub struct JobSpec {
     /// `-rate_scale`: step for the `+ - * /` keys (SIPp default 1).
     pub rate_scale: f64,
     /// `-rtcheck loose`: retransmission detection by Call-ID + CSeq only (default `full`).
-    pub rtcheck_loose: bool,
     /// `-lost`: percentage of packets to drop on purpose (scenario attributes override it).
     pub lost_percent: Option<f64>,
     /// `-auth_uri`: URI used in digest authentication instead of `remote_ip:remote_port`.
@@ -678,7 +676,6 @@ impl Default for JobSpec {
             timeout_error: false,
             recv_timeout_ms: None,
             recv_bye_min_ms: None,
-            send_timeout_ms: None,
             retrans: RetransConfig::default(),
             auto_answer: false,
             default_behaviors: DefaultBehaviors::default(),
@@ -714,7 +711,6 @@ impl Default for JobSpec {
             max_rtp_port: None,
             pcap_link: None,
             rate_scale: 1.0,
-            rtcheck_loose: false,
             lost_percent: None,
             auth_uri: None,
             inject_indexes: Vec::new(),

@@ -178,8 +178,33 @@ fn checked_scenario(spec: &JobSpec) -> Result<Scenario, RunError> {
     crate::stats::thresholds::check(&spec.thresholds, &sc.rtd_names, sc.role == Role::Client)
         .map_err(RunError::Threshold)?;
     check_crypto_keywords(spec, &sc)?;
+    check_set_vars(spec, &sc)?;
     crate::twin_setup::check(spec, &sc)?;
     Ok(sc)
+}
+
+/// `-set name value` gives a `<Global>` variable its first value: a name the scenario
+/// does not declare `<Global>` is refused, naming it and the globals it has.
+fn check_set_vars(spec: &JobSpec, sc: &Scenario) -> Result<(), RunError> {
+    for (name, _) in &spec.set_vars {
+        if crate::endpoint::global_id(sc, name).is_none() {
+            let declared: Vec<&str> = sc
+                .globals
+                .iter()
+                .filter_map(|id| sc.variables.get(usize::from(id.0)).map(String::as_str))
+                .collect();
+            return Err(RunError::Config(format!(
+                "-set {name}: {} declares no <Global variables=\"{name}\"/> (its globals: {})",
+                scenario_file(spec),
+                if declared.is_empty() {
+                    "none".to_string()
+                } else {
+                    declared.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// SIPp's SRTP keywords (`[cryptotag1audio]`…) fill our SDES lines only with
@@ -650,6 +675,7 @@ pub fn prepare(whole: &JobSpec) -> Result<Prepared, RunError> {
             default_pause_ms: spec.default_pause_ms,
             recv_timeout_ms: spec.recv_timeout_ms,
             recv_bye_min_ms: spec.recv_bye_min_ms,
+            set_vars: spec.set_vars.clone(),
             retrans: spec.retrans,
             behaviors: spec.default_behaviors,
             base_cseq: spec.base_cseq,

@@ -76,7 +76,6 @@ pub(crate) struct SippArgs {
     pub(crate) m: Option<String>,
     pub(crate) users: Option<String>,
     pub(crate) recv_timeout: Option<String>,
-    pub(crate) send_timeout: Option<String>,
     pub(crate) timeout: Option<String>,
     pub(crate) timeout_error: bool,
     pub(crate) max_retrans: Option<String>,

@@ -453,7 +453,6 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         .map(|t| units::time_ms("recv_bye_timeout_ms", t, TimeUnit::Millis))
         .transpose()?
         .filter(|ms| *ms > 0);
-    spec.send_timeout_ms = optional_time("send_timeout", &a.send_timeout, TimeUnit::Millis)?;
     spec.global_timeout_ms = match alias(
         ("timeout", &a.timeout),
         ("timeout_global", &a.timeout_global),
@@ -478,9 +477,15 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
         spec.retrans.t2_ms = positive_time("T2", t, TimeUnit::Millis)?;
     }
     if let Some(t) = &a.rtcheck {
-        spec.rtcheck_loose = match t.as_str() {
-            "full" => false,
-            "loose" => true,
+        // A retransmission is recognised by its call and CSeq: SIPp's loose method.
+        match t.as_str() {
+            "loose" => {}
+            "full" => {
+                return Err(CliError::Unsupported {
+                    flag: "rtcheck",
+                    what: "full retransmission detection (gossipper recognises a retransmission by its Call-ID and CSeq, which is -rtcheck loose)",
+                });
+            }
             _ => {
                 return Err(CliError::Invalid {
                     flag: "rtcheck",
@@ -489,7 +494,7 @@ pub(crate) fn resolve(a: &SippArgs, env: &Env) -> Result<JobSpec, CliError> {
                     ),
                 });
             }
-        };
+        }
     }
 
     // 3PCC (consistency with the scenario is checked when it loads: `twin_setup`).

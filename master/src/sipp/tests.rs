@@ -225,9 +225,6 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-recv_timeout", "2s"], |s| {
         s.recv_timeout_ms == Some(2_000)
     }),
-    (&["-send_timeout", "100"], |s| {
-        s.send_timeout_ms == Some(100)
-    }),
     (&["-max_retrans", "3"], |s| {
         s.retrans.max_invite_retrans == 3 && s.retrans.max_non_invite_retrans == 3
     }),
@@ -240,8 +237,9 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
     (&["-nr"], |s| !s.retrans.enabled),
     (&["-T2", "8000"], |s| s.retrans.t2_ms == 8000),
     (&["-T2", "4s"], |s| s.retrans.t2_ms == 4000),
-    (&["-rtcheck", "loose"], |s| s.rtcheck_loose),
-    (&["-rtcheck", "full"], |s| !s.rtcheck_loose),
+    (&["127.0.0.1", "-rtcheck", "loose"], |s| {
+        *s == spec(&["127.0.0.1"])
+    }),
     (&["-nd"], |s| {
         s.default_behaviors
             == DefaultBehaviors {
@@ -1013,6 +1011,16 @@ fn errors_name_the_flag_at_fault() {
                     ..
                 }
             )
+        }),
+        (
+            &["-rtcheck", "full"],
+            |e| matches!(e, CliError::Unsupported { flag: "rtcheck", what } if what.contains("loose")),
+        ),
+        (&["-send_timeout", "100"], |e| {
+            *e == CliError::Unsupported {
+                flag: "send_timeout",
+                what: "a send deadline",
+            }
         }),
         (&["-rtcheck", "foo"], |e| {
             matches!(

@@ -52,6 +52,8 @@ pub struct Env {
     /// `-recv_bye_timeout_ms`: a mandatory `recv` of BYE with a timeout waits at least
     /// this long.
     pub recv_bye_min_ms: Option<u64>,
+    /// `-set name value`: initial values of `<Global>` variables (checked declared).
+    pub set_vars: Vec<(String, String)>,
     pub retrans: RetransConfig,
     pub behaviors: DefaultBehaviors,
     pub base_cseq: u32,

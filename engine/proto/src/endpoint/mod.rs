@@ -69,7 +69,7 @@ use self::table::{CallHandle, CallTable};
 pub use self::versions::ReplaceError;
 use crate::call::inject::InjectData;
 use crate::call::plan::Plan;
-use crate::call::vars::Vars;
+use crate::call::vars::{Value, Vars};
 use crate::call::{Env, KeptPool, Outbox, Run, ShardEvent, ShardState, TxQueue};
 use crate::load::Pacer;
 use crate::media::{MediaEngine, MediaTx, PendingRecording};
@@ -158,6 +158,15 @@ pub struct Endpoint {
     gateway: Option<Box<gateway::Gateway>>,
 }
 
+/// The `<Global>` variable named `name` (`-set`), if the scenario declares one.
+pub fn global_id(sc: &Scenario, name: &str) -> Option<crate::scenario::VarId> {
+    sc.globals.iter().copied().find(|id| {
+        sc.variables
+            .get(usize::from(id.0))
+            .is_some_and(|v| v == name)
+    })
+}
+
 impl Endpoint {
     /// Shard `index` of `shards`, running `scenario` in `env`. `seed` (mixed with the
     /// index) seeds Call-IDs, tags and random choices; `pacer` and `budget` are this
@@ -174,7 +183,12 @@ impl Endpoint {
         budget: Budget,
     ) -> Endpoint {
         let sc = &scenario;
-        let globals = Vars::new(sc.variables.len());
+        let mut globals = Vars::new(sc.variables.len());
+        for (name, value) in &env.set_vars {
+            if let Some(id) = global_id(sc, name) {
+                globals.set(id, Value::Str(value.as_bytes().into()));
+            }
+        }
         // The run's start, not the pacer's epoch: a shard's pacer may start a little later
         // (`load::shard_phase`).
         let last_tick = env.start.min(pacer.epoch());

@@ -129,14 +129,14 @@ const CATALOGUE: &[Builtin] = &[
         id: "ooc_default",
         name: "Out-of-call UAS",
         role: "server",
-        description: "Default out-of-call handler: answers any request outside a call with 200 OK and lingers 4 s.",
+        description: "SIPp's out-of-call handler, run as an ordinary scenario: answers any request with 200 OK and lingers 4 s (out-of-call scenarios, -oocsf/-oocsn, are not supported).",
         xml: include_str!("../../../../assets/scenarios/ooc_default.xml"),
     },
     Builtin {
         id: "ooc_dummy",
         name: "Out-of-call UAS",
         role: "server",
-        description: "Placeholder out-of-call handler that only accepts the method DUMMY.",
+        description: "SIPp's placeholder out-of-call handler, run as an ordinary scenario: accepts only the method DUMMY.",
         xml: include_str!("../../../../assets/scenarios/ooc_dummy.xml"),
     },
 ];

@@ -101,6 +101,7 @@ pub fn env(local: SocketAddr, remote: Option<SocketAddr>, start: Instant) -> Env
         default_pause_ms: 0,
         recv_timeout_ms: None,
         recv_bye_min_ms: None,
+        set_vars: Vec::new(),
         retrans: RetransConfig::default(),
         behaviors: DefaultBehaviors::default(),
         base_cseq: 1,
