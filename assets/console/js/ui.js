@@ -147,7 +147,12 @@ export function modal({ title, body, foot, size, onClose }) {
   const overlay = h('div', { class: 'overlay', onmousedown: (e) => { if (e.target === overlay) close(); } }, box);
   document.body.append(overlay);
   document.addEventListener('keydown', onKey);
-  setTimeout(() => box.querySelector('input:not([readonly]),select,textarea')?.focus(), 0);
+  // The first field gets the focus, unless something in the dialog already has it: a
+  // fast hand (or a test) typing before this timer ran must not see its text land in
+  // the first field instead.
+  setTimeout(() => {
+    if (!box.contains(document.activeElement)) box.querySelector('input:not([readonly]),select,textarea')?.focus();
+  }, 0);
   return { el: box, close };
 }
 
