@@ -21,6 +21,15 @@ is the ratio.
 
 Build first: CARGO_TARGET_DIR=... cargo build --release -p gossipper; the machine must be
 quiet. Traffic stays on 127.0.0.1; every process is bounded in time.
+
+Measured 2026-12-07 on the project's 2-vCPU VM, quiet (load average ~1 before the run),
+release build, defaults (1,000 calls at 100/s held 25 s):
+
+  uac: 1000 ok, 0 failed, 0 WebRTC failures, 1,246,431 packets sent / 1,246,942 received,
+       37.1 % within 1 ms (max late 73.5 ms); uas: the same, 36.5 % (47.7 ms)
+  CPU per SRTP packet (steady 8 s): 9.79 µs uac, 9.79 µs uas (each a full core)
+  set-up: 100.0 calls/s achieved, 0 failed
+  anchor: Chromium held 10, 20, 40, 80, 160 calls; at 320, 214 confirmed, 106 cancelled
 """
 
 import argparse
