@@ -391,3 +391,68 @@ fn send_media_report_files_each_calls_rtcp_under_its_call_id() {
         }
     }
 }
+
+#[test]
+fn homer_lake_rtcp_sends_each_report_as_json() {
+    let dir = scratch_dir("hep-rtcp-json");
+    let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let hep_port = collector.local_addr().unwrap().port();
+    let sipp_media = free_port_block(16);
+    let (_uas, uas_port) = sipp_server(
+        "sipp uas -rtp_echo",
+        &dir,
+        "60s",
+        &["-sn", "uas", "-rtp_echo", "-mp", &sipp_media.to_string()],
+    );
+    let (status, out, err) = run(
+        "gossipper uac_pcap with -hep_homer_lake_rtcp",
+        Command::new(gossipper_bin()).current_dir(&dir).args([
+            &format!("127.0.0.1:{uas_port}"),
+            "-sn",
+            "uac_pcap",
+            "-i",
+            "127.0.0.1",
+            "-m",
+            "1",
+            "-nostdin",
+            "-cp",
+            &free_port().to_string(),
+            "-hep_addr",
+            &format!("127.0.0.1:{hep_port}"),
+            "-send_media_report",
+            "-hep_homer_lake_rtcp",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(status.code(), Some(0), "{}\n{}", tail(&out), tail(&err));
+    let mut reports = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    while let Ok(n) = collector.recv(&mut buf) {
+        let c = hep_chunks(&buf[..n]);
+        if c[&0x000b] == [5] {
+            let v: serde_json::Value = serde_json::from_slice(&c[&0x000f])
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", c[&0x000f]));
+            reports.push(v);
+        }
+    }
+    // A 4 s replay reports every 500 ms; a replay's reports are RRs about SIPp's echo.
+    assert!(reports.len() >= 4, "{reports:?}");
+    for r in &reports {
+        assert!(matches!(r["type"].as_u64(), Some(200 | 201)), "{r}");
+        assert!(r["ssrc"].as_u64().is_some(), "{r}");
+        assert_eq!(
+            r["report_count"].as_u64(),
+            Some(r["report_blocks"].as_array().unwrap().len() as u64),
+            "{r}"
+        );
+    }
+    assert!(
+        reports
+            .iter()
+            .any(|r| r["report_blocks"].as_array().is_some_and(|b| !b.is_empty())),
+        "a report about the echoed stream: {reports:?}"
+    );
+}

@@ -90,6 +90,7 @@ const KEYS: &[(&str, Shape)] = &[
     ("hep_capture_id", Shape::Value("hep_capture_id")),
     ("hep_password", Shape::Value("hep_password")),
     ("send_media_report", Shape::Switch("send_media_report")),
+    ("hep_homer_lake_rtcp", Shape::Switch("hep_homer_lake_rtcp")),
     ("pcap_link", Shape::Value("pcap-link")),
     ("sip_extra_headers", Shape::Each("sip_extra_header")),
     ("api_addr", Shape::Value("api_addr")),
@@ -358,9 +359,9 @@ mod tests {
 
     #[test]
     fn unsupported_unknown_and_ill_typed_keys_are_refused_by_name() {
-        let e = flags(r#"{"hep_homer_lake_rtcp":true}"#).unwrap_err();
+        let e = flags(r#"{"hep_raw_rtcp":false}"#).unwrap_err();
         assert!(
-            e.contains("hep_homer_lake_rtcp") && e.contains("not supported"),
+            e.contains("hep_raw_rtcp") && e.contains("not supported"),
             "{e}"
         );
         let ok = flags(r#"{"hep_addr":"1.2.3.4:9060","send_media_report":true}"#).unwrap();

@@ -127,8 +127,9 @@ pub(crate) struct SippArgs {
     pub(crate) hep_password: Option<String>,
     /// `-send_media_report`: RTCP reports to HEP too.
     pub(crate) send_media_report: bool,
-    /// `-hep_raw_rtcp[=bool]` (true is the only form we send).
+    /// `-hep_raw_rtcp[=bool]`, `-hep_homer_lake_rtcp[=bool]`: the form of RTCP copies.
     pub(crate) hep_raw_rtcp: Option<bool>,
+    pub(crate) hep_homer_lake_rtcp: bool,
     pub(crate) allow_exec: bool,
     pub(crate) health_min_success_ratio: Option<String>,
     pub(crate) health_max_failed_calls: Option<String>,

@@ -321,7 +321,8 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("hep_capture_id", Value(|a, v| a.hep_capture_id = Some(v)), "n", G::Gossipper, "The HEP capture agent id (default 9999)."),
     flag("hep_password", Value(|a, v| a.hep_password = Some(v)), "key", G::Gossipper, "The HEP collector's authentication key, sent in every packet."),
     flag("send_media_report", GoBool(|a, b| a.send_media_report = b), "", G::Gossipper, "With -hep_addr: copy every RTCP report sent and received (in clear, HEP type 5, the Call-ID as correlation id)."),
-    flag("hep_raw_rtcp", GoBool(|a, b| a.hep_raw_rtcp = Some(b)), "", G::Gossipper, "RTCP reports go to HEP as raw RTCP (the default and the only form; =false is refused)."),
+    flag("hep_raw_rtcp", GoBool(|a, b| a.hep_raw_rtcp = Some(b)), "", G::Gossipper, "RTCP reports go to HEP as the raw packets (the default); =false needs -hep_homer_lake_rtcp."),
+    flag("hep_homer_lake_rtcp", GoBool(|a, b| a.hep_homer_lake_rtcp = b), "", G::Gossipper, "RTCP reports go to HEP as Homer-Lake JSON (type, ssrc, report_blocks, sender_information) instead of raw."),
     flag("config", Value(|a, v| a.config = Some(v)), "file.json", G::Gossipper, "Run profile JSON (the Go gossipper's keys: scenario_file, scenario_name, remote_addr, local_port, rate, total_calls, ...): a flat object, or one of its \"aliases\" named by -run-alias. Flags after it on the command line win. Keys we do not take are refused, naming them."),
     flag("run-alias", Value(|a, v| a.run_alias = Some(v)), "name", G::Gossipper, "With -config: run the profile aliases.NAME of the file."),
     flag("list-aliases", Switch(|a| a.list_aliases = true), "", G::Gossipper, "With -config: print the file's alias names and exit."),
@@ -375,7 +376,6 @@ pub(crate) static FLAGS: &[Flag] = &[
     flag("pmtu", unsupported("SCTP"), "n", G::Unsupported, "SCTP path MTU."),
     flag("gracefulclose", unsupported("SCTP"), "bool", G::Unsupported, "SCTP shutdown mode."),
     flag("turn_realm", unsupported("a TURN realm of our own (the realm is the one the TURN server's 401 names)"), "realm", G::Unsupported, "TURN realm."),
-    flag("hep_homer_lake_rtcp", unsupported("Homer-Lake JSON RTCP reports (-send_media_report copies the RTCP reports themselves, HEP type 5)"), "", G::Unsupported, "RTCP reports to HEP as Homer-Lake JSON."),
 ];
 
 /// What `-ringbuffer_*` and `-max_log_size` would need.

@@ -762,11 +762,11 @@ fn remote_addr(what: &'static str, text: &str) -> Result<(String, SocketAddr), C
 
 /// `-hep_addr host:port` and its companions (which mean nothing without it).
 fn hep(a: &SippArgs) -> Result<Option<HepConfig>, CliError> {
-    if a.hep_raw_rtcp == Some(false) {
+    if a.hep_raw_rtcp == Some(false) && !a.hep_homer_lake_rtcp {
         return Err(CliError::Invalid {
             flag: "hep_raw_rtcp",
-            reason: "=false would ask for Homer-Lake JSON reports, which gossipper does not \
-                     send: RTCP reports go to HEP raw (-send_media_report)"
+            reason: "=false leaves the reports no form: add -hep_homer_lake_rtcp for Homer-Lake \
+                     JSON, or keep the raw packets"
                 .into(),
         });
     }
@@ -775,6 +775,7 @@ fn hep(a: &SippArgs) -> Result<Option<HepConfig>, CliError> {
             ("hep_capture_id", a.hep_capture_id.is_some()),
             ("hep_password", a.hep_password.is_some()),
             ("send_media_report", a.send_media_report),
+            ("hep_homer_lake_rtcp", a.hep_homer_lake_rtcp),
         ] {
             if set {
                 return Err(CliError::Invalid {
@@ -813,6 +814,7 @@ fn hep(a: &SippArgs) -> Result<Option<HepConfig>, CliError> {
         capture_id,
         password: a.hep_password.clone(),
         media_reports: a.send_media_report,
+        homer_lake_json: a.hep_homer_lake_rtcp,
     }))
 }
 

@@ -419,6 +419,7 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
                 capture_id: 9999,
                 password: None,
                 media_reports: false,
+                homer_lake_json: false,
             })
     }),
     (
@@ -440,7 +441,22 @@ const FLAG_CASES: &[(&[&str], Check)] = &[
             })
         },
     ),
-    // `-hep_raw_rtcp` names the one form reports take: the same spec as without it.
+    (
+        &[
+            "-hep_addr",
+            "127.0.0.1:9060",
+            "-send_media_report",
+            "-hep_homer_lake_rtcp",
+            "-hep_raw_rtcp=false",
+        ],
+        |s| {
+            s.trace
+                .hep
+                .as_ref()
+                .is_some_and(|h| h.media_reports && h.homer_lake_json)
+        },
+    ),
+    // `-hep_raw_rtcp` names the default form: the same spec as without it.
     (
         &[
             "-hep_addr",
@@ -883,7 +899,7 @@ fn errors_name_the_flag_at_fault() {
         (&["-hep_homer_lake_rtcp"], |e| {
             matches!(
                 e,
-                CliError::Unsupported {
+                CliError::Invalid {
                     flag: "hep_homer_lake_rtcp",
                     ..
                 }

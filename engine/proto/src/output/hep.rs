@@ -27,6 +27,10 @@ pub struct HepConfig {
     /// type 5, the Call-ID as correlation id).
     #[serde(default)]
     pub media_reports: bool,
+    /// `-hep_homer_lake_rtcp`: RTCP reports go as Homer-Lake JSON (`homer_lake_json`)
+    /// instead of the raw packet.
+    #[serde(default)]
+    pub homer_lake_json: bool,
 }
 
 /// The Go gossipper's default capture id.
@@ -151,6 +155,57 @@ fn put(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
+/// The first SR or RR of an RTCP compound packet as Homer-Lake's JSON (the form the Go
+/// gossipper sends with `-hep_homer_lake_rtcp`): `type`, `ssrc`, `report_count`,
+/// `report_blocks` and, for an SR, `sender_information` (the NTP timestamp as strings).
+/// `None` when the packet holds neither.
+pub fn homer_lake_json(report: &[u8]) -> Option<String> {
+    use gossipper_media::rtp::{RtcpPacket, rtcp_packets};
+    let block = |b: gossipper_media::rtp::ReportBlock| {
+        serde_json::json!({
+            "source_ssrc": b.ssrc,
+            "fraction_lost": b.fraction_lost,
+            "packets_lost": b.cumulative_lost,
+            "highest_seq_no": b.highest_sequence,
+            "ia_jitter": b.jitter,
+            "lsr": b.last_sr,
+            "dlsr": b.delay_since_last_sr,
+        })
+    };
+    for pkt in rtcp_packets(report) {
+        let value = match pkt.ok()? {
+            RtcpPacket::SenderReport { ssrc, info, blocks } => {
+                let blocks: Vec<_> = blocks.map(block).collect();
+                serde_json::json!({
+                    "type": 200,
+                    "ssrc": ssrc,
+                    "report_count": blocks.len(),
+                    "report_blocks": blocks,
+                    "sender_information": {
+                        "ntp_timestamp_sec": (info.ntp_timestamp >> 32).to_string(),
+                        "ntp_timestamp_usec": (((info.ntp_timestamp & 0xFFFF_FFFF) * 1_000_000) >> 32).to_string(),
+                        "rtp_timestamp": info.rtp_timestamp,
+                        "packets": info.packet_count,
+                        "octets": info.octet_count,
+                    },
+                })
+            }
+            RtcpPacket::ReceiverReport { ssrc, blocks } => {
+                let blocks: Vec<_> = blocks.map(block).collect();
+                serde_json::json!({
+                    "type": 201,
+                    "ssrc": ssrc,
+                    "report_count": blocks.len(),
+                    "report_blocks": blocks,
+                })
+            }
+            _ => continue,
+        };
+        return Some(value.to_string());
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +302,48 @@ mod tests {
         assert_eq!(get(chunk::PROTO_TYPE), Some(vec![5]));
         assert_eq!(get(chunk::AUTH_KEY), Some(b"secret".to_vec()));
         assert_eq!(get(chunk::CORRELATION), Some(b"1-42@127.0.0.1".to_vec()));
+    }
+
+    #[test]
+    fn homer_lake_json_carries_the_report_and_its_blocks() {
+        // An SR (PT 200, one block) then an SDES, as our reports are sent.
+        let mut sr = vec![0x81, 200, 0, 12];
+        sr.extend_from_slice(&0x1111_2222u32.to_be_bytes()); // sender SSRC
+        sr.extend_from_slice(&((3_900_000_000u64 << 32) | (1u64 << 31)).to_be_bytes()); // NTP .5 s
+        sr.extend_from_slice(&160u32.to_be_bytes()); // RTP timestamp
+        sr.extend_from_slice(&50u32.to_be_bytes()); // packets
+        sr.extend_from_slice(&8000u32.to_be_bytes()); // octets
+        sr.extend_from_slice(&0x3333_4444u32.to_be_bytes()); // block: source
+        sr.extend_from_slice(&[64, 0, 0, 2]); // fraction 64/256, 2 lost
+        sr.extend_from_slice(&1000u32.to_be_bytes());
+        sr.extend_from_slice(&7u32.to_be_bytes()); // jitter
+        sr.extend_from_slice(&[0; 8]);
+        sr.extend_from_slice(&[0x81, 202, 0, 1, 0, 0, 0, 1]);
+        let v: serde_json::Value = serde_json::from_str(&homer_lake_json(&sr).unwrap()).unwrap();
+        assert_eq!(v["type"], 200);
+        assert_eq!(v["ssrc"], 0x1111_2222u32);
+        assert_eq!(v["report_count"], 1);
+        assert_eq!(v["report_blocks"][0]["source_ssrc"], 0x3333_4444u32);
+        assert_eq!(v["report_blocks"][0]["fraction_lost"], 64);
+        assert_eq!(v["report_blocks"][0]["packets_lost"], 2);
+        assert_eq!(v["report_blocks"][0]["ia_jitter"], 7);
+        let si = &v["sender_information"];
+        assert_eq!(si["ntp_timestamp_sec"], "3900000000");
+        assert_eq!(si["ntp_timestamp_usec"], "500000");
+        assert_eq!(
+            (si["packets"].clone(), si["octets"].clone()),
+            (50.into(), 8000.into())
+        );
+        // An RR has no sender information; garbage has no form.
+        let rr = [0x80, 201, 0, 1, 0, 0, 0, 9];
+        let v: serde_json::Value = serde_json::from_str(&homer_lake_json(&rr).unwrap()).unwrap();
+        assert_eq!(
+            (v["type"].clone(), v["report_count"].clone()),
+            (201.into(), 0.into())
+        );
+        assert!(v.get("sender_information").is_none());
+        assert!(homer_lake_json(b"\x80\xca\0\x01abcd").is_none());
+        assert!(homer_lake_json(b"xx").is_none());
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct HepSink {
     capture_id: u32,
     password: Option<Vec<u8>>,
     collector: SocketAddr,
+    /// `-hep_homer_lake_rtcp`: reports as Homer-Lake JSON, not raw.
+    homer_lake: bool,
     buf: Vec<u8>,
     /// Copies the kernel refused, or too large for HEP.
     pub(crate) dropped: u64,
@@ -39,6 +41,7 @@ impl HepSink {
             capture_id: cfg.capture_id,
             password: cfg.password.as_ref().map(|p| p.as_bytes().to_vec()),
             collector: cfg.addr,
+            homer_lake: cfg.homer_lake_json,
             buf: Vec::with_capacity(2048),
             dropped: 0,
             warned: false,
@@ -66,6 +69,20 @@ impl HepSink {
         call_id: &[u8],
         bytes: &[u8],
     ) -> Option<String> {
+        if self.homer_lake {
+            // Reports are a few a second per call: the JSON's allocation is not per packet
+            // of media. One that is neither SR nor RR has no Homer-Lake form: not sent.
+            let json = crate::output::hep::homer_lake_json(bytes)?;
+            return self.copy(
+                wall,
+                IpProto::Udp,
+                Payload::Rtcp,
+                src,
+                dst,
+                call_id,
+                json.as_bytes(),
+            );
+        }
         self.copy(wall, IpProto::Udp, Payload::Rtcp, src, dst, call_id, bytes)
     }
 
