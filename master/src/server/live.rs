@@ -21,23 +21,11 @@ use crate::service::http::{Incoming, Reply};
 const PERIOD: Duration = Duration::from_millis(750);
 
 pub(super) fn live(state: &Arc<State>, inc: &Incoming<'_>) -> Reply {
-    let upgrade = inc
-        .header("upgrade")
-        .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    if !upgrade {
-        return api::json(200, &frame(state));
-    }
-    if inc.header("sec-websocket-version").map(str::trim) != Some("13") {
-        return api::error(400, "a WebSocket upgrade needs Sec-WebSocket-Version: 13");
-    }
-    let Some(key) = inc
-        .header("sec-websocket-key")
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-    else {
-        return api::error(400, "a WebSocket upgrade needs Sec-WebSocket-Key");
+    let accept = match inc.websocket_accept() {
+        Ok(Some(accept)) => accept,
+        Ok(None) => return api::json(200, &frame(state)),
+        Err(e) => return api::error(400, e),
     };
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let state = Arc::clone(state);
     Reply::WebSocket {
         accept,

@@ -33,26 +33,16 @@ pub(super) fn trace_ws(state: &Arc<State>, inc: &Incoming<'_>) -> Reply {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let upgrade = inc
-        .header("upgrade")
-        .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-    if !upgrade {
-        return error(
-            400,
-            "/api/v2/sip/trace/ws is a WebSocket (Upgrade: websocket); GET /api/v2/sip/trace polls",
-        );
-    }
-    if inc.header("sec-websocket-version").map(str::trim) != Some("13") {
-        return error(400, "a WebSocket upgrade needs Sec-WebSocket-Version: 13");
-    }
-    let Some(key) = inc
-        .header("sec-websocket-key")
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-    else {
-        return error(400, "a WebSocket upgrade needs Sec-WebSocket-Key");
+    let accept = match inc.websocket_accept() {
+        Ok(Some(accept)) => accept,
+        Ok(None) => {
+            return error(
+                400,
+                "/api/v2/sip/trace/ws is a WebSocket (Upgrade: websocket); GET /api/v2/sip/trace polls",
+            );
+        }
+        Err(e) => return error(400, e),
     };
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let state = Arc::clone(state);
     Reply::WebSocket {
         accept,

@@ -167,27 +167,9 @@ impl Call<'_, '_> {
     /// For a WebSocket upgrade request, the `Sec-WebSocket-Accept` value; `None` for a
     /// plain request. A broken handshake is a 400 (the HTTP layer checks nothing itself).
     pub(crate) fn websocket_accept(&self) -> Result<Option<String>, ApiError> {
-        let upgrade = self
-            .header("upgrade")
-            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
-        if !upgrade {
-            return Ok(None);
-        }
-        if self.header("sec-websocket-version").map(str::trim) != Some("13") {
-            return Err(ApiError::BadRequest(
-                "WebSocket upgrade needs Sec-WebSocket-Version: 13".into(),
-            ));
-        }
-        let key = self
-            .header("sec-websocket-key")
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                ApiError::BadRequest("WebSocket upgrade needs Sec-WebSocket-Key".into())
-            })?;
-        Ok(Some(tungstenite::handshake::derive_accept_key(
-            key.as_bytes(),
-        )))
+        self.inc
+            .websocket_accept()
+            .map_err(|e| ApiError::BadRequest(e.into()))
     }
 
     pub(crate) fn body_limit(&self) -> u64 {

@@ -59,6 +59,28 @@ impl Incoming<'_> {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// For a WebSocket upgrade request, the `Sec-WebSocket-Accept` value; `None` for a
+    /// plain request; `Err` naming what a broken handshake lacks (the caller's 400).
+    pub(crate) fn websocket_accept(&self) -> Result<Option<String>, &'static str> {
+        let upgrade = self
+            .header("upgrade")
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+        if !upgrade {
+            return Ok(None);
+        }
+        if self.header("sec-websocket-version").map(str::trim) != Some("13") {
+            return Err("a WebSocket upgrade needs Sec-WebSocket-Version: 13");
+        }
+        let key = self
+            .header("sec-websocket-key")
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or("a WebSocket upgrade needs Sec-WebSocket-Key")?;
+        Ok(Some(tungstenite::handshake::derive_accept_key(
+            key.as_bytes(),
+        )))
+    }
 }
 
 /// What to send back.
