@@ -308,12 +308,19 @@ fn port_of(chunks: &BTreeMap<u16, Vec<u8>>, kind: u16) -> u16 {
     u16::from_be_bytes([v[0], v[1]])
 }
 
-#[test]
-fn send_media_report_files_each_calls_rtcp_under_its_call_id() {
-    const MEDIA_CALLS: usize = 2;
-    let dir = scratch_dir("hep-rtcp");
-    // The collector: a plain socket read here (sngrep decodes SIP only); the packets are
-    // taken apart by the HEP3 chunk layout (type 5 = RTCP, 0x11 = correlation id).
+/// What an RTCP test's run gave: every HEP packet the collector took (as chunks), and the
+/// SIP and media ports of SIPp's echo.
+struct MediaRun {
+    packets: Vec<BTreeMap<u16, Vec<u8>>>,
+    uas_port: u16,
+    sipp_media: u16,
+}
+
+/// Our `uac_pcap` placing `calls` calls through `sipp -sn uas -rtp_echo` with
+/// `-send_media_report` and `extra`, its HEP copies read by a plain socket here (sngrep
+/// decodes SIP only) and taken apart by the HEP3 chunk layout (type 5 = RTCP, 0x11 =
+/// correlation id). The run must exit 0.
+fn media_run(dir: &Path, calls: usize, extra: &[&str]) -> MediaRun {
     let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
     collector
         .set_read_timeout(Some(Duration::from_millis(300)))
@@ -323,31 +330,32 @@ fn send_media_report_files_each_calls_rtcp_under_its_call_id() {
     let sipp_media = free_port_block(16);
     let (_uas, uas_port) = sipp_server(
         "sipp uas -rtp_echo",
-        &dir,
+        dir,
         "60s",
         &["-sn", "uas", "-rtp_echo", "-mp", &sipp_media.to_string()],
     );
     let (status, out, err) = run(
         "gossipper uac_pcap with -send_media_report",
-        Command::new(gossipper_bin()).current_dir(&dir).args([
-            &format!("127.0.0.1:{uas_port}"),
-            "-sn",
-            "uac_pcap",
-            "-i",
-            "127.0.0.1",
-            "-m",
-            &MEDIA_CALLS.to_string(),
-            "-r",
-            "10",
-            "-nostdin",
-            "-cp",
-            &free_port().to_string(),
-            "-hep_addr",
-            &format!("127.0.0.1:{hep_port}"),
-            "-send_media_report",
-            "-call_records_jsonl",
-            "calls.jsonl",
-        ]),
+        Command::new(gossipper_bin())
+            .current_dir(dir)
+            .args([
+                &format!("127.0.0.1:{uas_port}"),
+                "-sn",
+                "uac_pcap",
+                "-i",
+                "127.0.0.1",
+                "-m",
+                &calls.to_string(),
+                "-r",
+                "10",
+                "-nostdin",
+                "-cp",
+                &free_port().to_string(),
+                "-hep_addr",
+                &format!("127.0.0.1:{hep_port}"),
+                "-send_media_report",
+            ])
+            .args(extra),
         Duration::from_secs(60),
     );
     assert_eq!(status.code(), Some(0), "{}\n{}", tail(&out), tail(&err));
@@ -356,6 +364,22 @@ fn send_media_report_files_each_calls_rtcp_under_its_call_id() {
     while let Ok(n) = collector.recv(&mut buf) {
         packets.push(hep_chunks(&buf[..n]));
     }
+    MediaRun {
+        packets,
+        uas_port,
+        sipp_media,
+    }
+}
+
+#[test]
+fn send_media_report_files_each_calls_rtcp_under_its_call_id() {
+    const MEDIA_CALLS: usize = 2;
+    let dir = scratch_dir("hep-rtcp");
+    let MediaRun {
+        packets,
+        uas_port,
+        sipp_media,
+    } = media_run(&dir, MEDIA_CALLS, &["-call_records_jsonl", "calls.jsonl"]);
     let call_ids: Vec<String> = std::fs::read_to_string(dir.join("calls.jsonl"))
         .unwrap()
         .lines()
@@ -395,49 +419,16 @@ fn send_media_report_files_each_calls_rtcp_under_its_call_id() {
 #[test]
 fn homer_lake_rtcp_sends_each_report_as_json() {
     let dir = scratch_dir("hep-rtcp-json");
-    let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
-    collector
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let hep_port = collector.local_addr().unwrap().port();
-    let sipp_media = free_port_block(16);
-    let (_uas, uas_port) = sipp_server(
-        "sipp uas -rtp_echo",
-        &dir,
-        "60s",
-        &["-sn", "uas", "-rtp_echo", "-mp", &sipp_media.to_string()],
-    );
-    let (status, out, err) = run(
-        "gossipper uac_pcap with -hep_homer_lake_rtcp",
-        Command::new(gossipper_bin()).current_dir(&dir).args([
-            &format!("127.0.0.1:{uas_port}"),
-            "-sn",
-            "uac_pcap",
-            "-i",
-            "127.0.0.1",
-            "-m",
-            "1",
-            "-nostdin",
-            "-cp",
-            &free_port().to_string(),
-            "-hep_addr",
-            &format!("127.0.0.1:{hep_port}"),
-            "-send_media_report",
-            "-hep_homer_lake_rtcp",
-        ]),
-        Duration::from_secs(60),
-    );
-    assert_eq!(status.code(), Some(0), "{}\n{}", tail(&out), tail(&err));
-    let mut reports = Vec::new();
-    let mut buf = vec![0u8; 65_536];
-    while let Ok(n) = collector.recv(&mut buf) {
-        let c = hep_chunks(&buf[..n]);
-        if c[&0x000b] == [5] {
-            let v: serde_json::Value = serde_json::from_slice(&c[&0x000f])
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", c[&0x000f]));
-            reports.push(v);
-        }
-    }
+    let run = media_run(&dir, 1, &["-hep_homer_lake_rtcp"]);
+    let reports: Vec<serde_json::Value> = run
+        .packets
+        .iter()
+        .filter(|c| c[&0x000b] == [5])
+        .map(|c| {
+            serde_json::from_slice(&c[&0x000f])
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", c[&0x000f]))
+        })
+        .collect();
     // A 4 s replay reports every 500 ms; a replay's reports are RRs about SIPp's echo.
     assert!(reports.len() >= 4, "{reports:?}");
     for r in &reports {
