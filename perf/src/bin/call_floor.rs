@@ -4,8 +4,9 @@
 //! drains and answers at once. Both move the datagrams with the engine's own
 //! recvmmsg/sendmmsg batches (`shard::mmsg`), and the datagrams are those of one real call
 //! of the built-in uac and uas (logged on the simulated network): INVITE, ACK and BYE one
-//! way, 100, 180, 200 and 200 the other. What is left is the kernel's work and the
-//! wake-ups, i.e. what no event loop on this machine can go below.
+//! way, 100, 180, 200 and 200 the other, on sockets connected to each other (the cheapest
+//! way the kernel moves them; `FLOOR_CONNECT=0` for unconnected ones). What is left is the
+//! kernel's work and the wake-ups, i.e. what no event loop on this machine can go below.
 //!
 //!   cargo run --release -p gossipper-perf --bin call_floor [RATE]   (default 10000)
 //!
@@ -21,7 +22,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gossipper_engine::shard::mmsg::{BATCH, RecvBatch, send_all};
+use gossipper_engine::shard::mmsg::{BATCH, RecvBatch, send_all_via};
 use gossipper_perf::call_pair;
 
 const RUN_MS: u64 = 8000;
@@ -86,6 +87,10 @@ fn uac(port: u16, rate: u64) -> io::Result<f64> {
     sock.set_nonblocking(true)?;
     let fd = sock.as_raw_fd();
     let dest = SocketAddr::from(([127, 0, 0, 1], port));
+    let peer = connected().then_some(dest);
+    if peer.is_some() {
+        sock.connect(dest)?;
+    }
     let per_ms = rate as f64 / 1000.0;
     let mut owed = 0.0;
     let mut batch = RecvBatch::default();
@@ -106,7 +111,7 @@ fn uac(port: u16, rate: u64) -> io::Result<f64> {
         for _ in 0..calls {
             out.extend(call.requests.iter().map(Vec::as_slice));
         }
-        send_all(fd, out.len(), &|i| (out[i], dest));
+        send_all_via(fd, peer, out.len(), &|i| (out[i], dest));
         while batch.recv(fd)? == BATCH {}
         let next = start + Duration::from_millis(ms + 1);
         let now = Instant::now();
@@ -133,6 +138,7 @@ fn uas(rate: u64) -> io::Result<f64> {
     let mut batch = RecvBatch::default();
     let mut out: Vec<(&[u8], SocketAddr)> = Vec::new();
     let mut probe = [0u8; 1];
+    let mut peer = None;
     loop {
         // A blocking peek is the wait (one system call per wake, as the engine's epoll).
         match sock.peek(&mut probe) {
@@ -163,7 +169,14 @@ fn uas(rate: u64) -> io::Result<f64> {
                     _ => {}
                 }
             }
-            send_all(fd, out.len(), &|i| out[i]);
+            if peer.is_none()
+                && connected()
+                && let Some(&(_, from)) = out.first()
+            {
+                sock.connect(from)?;
+                peer = Some(from);
+            }
+            send_all_via(fd, peer, out.len(), &|i| out[i]);
             if cpu0.is_none() && invites >= marks.0 {
                 cpu0 = Some(thread_cpu_ns());
             }
@@ -182,6 +195,14 @@ fn uas(rate: u64) -> io::Result<f64> {
             marks.1
         ))),
     }
+}
+
+/// Each side `connect`s its socket to the other, as the engine's connected twin does
+/// (engine/runtime/src/shard/udp.rs), so its datagrams skip the kernel's per-datagram
+/// route lookup: the lowest the machine allows. `FLOOR_CONNECT=0` measures unconnected
+/// sockets (what SIPp uses, and the engine before the twin).
+fn connected() -> bool {
+    std::env::var_os("FLOOR_CONNECT").is_none_or(|v| v != "0")
 }
 
 fn pinned(cpu: &str, args: &[String]) -> io::Result<std::process::Child> {

@@ -34,7 +34,7 @@ use super::handoff::Handoff;
 use super::media_io::MediaIo;
 use super::traces::Traces;
 use super::twin_io::TwinIo;
-use super::udp::SipUdp;
+use super::udp::{SipUdp, TwinPeer};
 use super::wait::{self, Shape, WaitPolicy};
 use super::webrtc_io::WebrtcIo;
 use super::{Control, Published, ShardPlan, ShardSocket, clock, os};
@@ -128,7 +128,8 @@ impl Shard {
         let registry = poller.registry().clone();
         let sip = match socket {
             ShardSocket::Udp(socket) => {
-                if ep.is_client() {
+                let stamps = ep.is_client();
+                if stamps {
                     // Framed clients read each datagram's arrival time from the kernel
                     // (`wait`); without it they would measure at the frame's end.
                     let _ = os::enable_receive_timestamps(std::os::fd::AsRawFd::as_raw_fd(&socket));
@@ -136,9 +137,24 @@ impl Shard {
                 if let Some(s) = udp_per_call {
                     ep.enable_udp_per_call(s.max_sockets);
                 }
+                // The peer a connected twin serves (`udp` module): a client's remote; a
+                // server shard's first caller unless shards share the port (hand-off).
+                let env = ep.env();
+                let twin_peer = match (ep.is_client(), env.send_to.or(env.remote)) {
+                    (true, Some(peer)) => TwinPeer::At(peer),
+                    (false, _) if handoff.is_none() => TwinPeer::FirstSender,
+                    _ => TwinPeer::Never,
+                };
                 Sip::Udp(
-                    SipUdp::new(socket, udp_per_call, udp_per_ip, registry.clone())
-                        .map_err(|e| format!("cannot watch the UDP socket: {e}"))?,
+                    SipUdp::new(
+                        socket,
+                        udp_per_call,
+                        udp_per_ip,
+                        registry.clone(),
+                        twin_peer,
+                        stamps,
+                    )
+                    .map_err(|e| format!("cannot watch the UDP socket: {e}"))?,
                 )
             }
             ShardSocket::Stream(plan) => {
