@@ -636,6 +636,7 @@ fn the_document_validates_and_real_replies_fit_its_schemas() {
         ("POST", "/scenarios/import-from-pcap-job"),
         // Needs a cluster job (a job's own token): tests/tests/jobs_kubernetes.rs.
         ("POST", "/jobs/{id}/worker-lines"),
+        ("POST", "/jobs/{id}/worker-records"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

@@ -7,7 +7,8 @@
 //! `gossipper worker` processes from what the Job and ConfigMap say (with
 //! `JOB_COMPLETION_INDEX=i`, the ConfigMap's spec.json as `/config/spec.json`, the
 //! Service name resolved to the master's loopback address), and they post their lines
-//! to the master, against a real SIPp UAS. The merged summary equals the sum of the
+//! to the master, against a real SIPp UAS, and their call records at the end (the job's
+//! call_records.jsonl holds every call once). The merged summary equals the sum of the
 //! pods' own summaries and the p99 that of one histogram of every call. A second job,
 //! stopped, makes the master delete the Job and the ConfigMap; the test passes the
 //! deletion on to the pods as SIGTERM, as the kubelet would.
@@ -315,6 +316,23 @@ fn a_cluster_job_runs_as_an_indexed_job_and_its_pods_add_up() {
     let r = post(&token, "0", b"{\"kind\":\"started\"}\nnot json\n");
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.error().starts_with("line 2:"), "{}", r.error());
+    // Call records: the same token and index, one JSON object per line.
+    let post_records = |tok: &str, index: &str, body: &[u8]| {
+        api_support::http(
+            &m.addr,
+            "POST",
+            &format!("/api/v2/jobs/{id}/worker-records?index={index}"),
+            &[("Authorization".into(), format!("Bearer {tok}"))],
+            Some(body),
+        )
+    };
+    assert_eq!(post_records(tk, "0", b"{}\n").status, 401);
+    let r = post_records(&token, "7", b"{}\n");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.error().starts_with("index:"), "{}", r.error());
+    let r = post_records(&token, "1", b"{\"call_id\":\"x\"}\n[1,2]\n");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.error().starts_with("line 2:"), "{}", r.error());
 
     let root = dir.join("pods");
     let mut pods: Vec<Child> = (0..PODS)
@@ -371,6 +389,26 @@ fn a_cluster_job_runs_as_an_indexed_job_and_its_pods_add_up() {
     }
     assert_eq!(all.values().sum::<u64>(), CALLS);
     assert_eq!(merged["rtd"]["1"]["p99_ms"].as_f64().unwrap(), p99_ms(&all));
+    // Every pod posted its call records before its exit line: the job's call_records.jsonl
+    // holds one record per call, each Call-ID once, the same as the pods' own files.
+    let records = lines(&jdir.join("call_records.jsonl"));
+    let mut ids: Vec<String> = records
+        .iter()
+        .map(|r| r["call_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(records.len() as u64, CALLS, "one record per call");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len() as u64, CALLS, "distinct Call-IDs");
+    assert!(
+        ids.iter().all(|i| !i.is_empty()),
+        "every record names its call"
+    );
+    let mut in_pods = 0;
+    for i in 0..PODS {
+        in_pods += lines(&root.join(format!("pod-{i}/work/job/call_records.jsonl"))).len();
+    }
+    assert_eq!(in_pods as u64, CALLS, "the pods' own files");
     let last = lines(&jdir.join("stats.jsonl"))
         .into_iter()
         .rev()
@@ -396,6 +434,7 @@ fn a_cluster_job_runs_as_an_indexed_job_and_its_pods_add_up() {
     assert_eq!(api.failures(), Vec::<String>::new());
     // The job is over: its token posts nothing more.
     assert_eq!(post(&token, "0", b"").status, 409);
+    assert_eq!(post_records(&token, "0", b"{}\n").status, 409);
 }
 
 #[test]

@@ -469,6 +469,8 @@ fn run_engine(spec: &JobFile, job: &JobSpec, mut lines: Lines, signals: SignalCo
         if obs.stopped { " (stopped)" } else { "" }
     ));
     let stopped = obs.stopped;
+    // A cluster job's pod: the master gets the records before it learns the pod ended.
+    obs.lines.post_records(&records_path);
     obs.lines.send(&WorkerLine::Exit {
         job_id: job_id.into(),
         code,

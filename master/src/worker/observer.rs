@@ -57,6 +57,13 @@ impl Lines {
         self
     }
 
+    /// A worker pod: posts its call records file to the master (before the exit line).
+    pub(crate) fn post_records(&self, path: &std::path::Path) {
+        if let Some(p) = &self.poster {
+            p.post_records(path);
+        }
+    }
+
     /// Writes one line of the protocol.
     pub(crate) fn send(&mut self, line: &WorkerLine) {
         self.write(&line.to_line());

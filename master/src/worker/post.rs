@@ -28,6 +28,10 @@ const MAX_BATCH: usize = 4 << 20;
 pub(crate) struct Poster {
     tx: Option<SyncSender<String>>,
     thread: Option<JoinHandle<()>>,
+    /// Where the pod's call records go at the end (`None`: the lines URL names no
+    /// `worker-lines` route to put `worker-records` next to).
+    records_url: Option<String>,
+    auth: String,
 }
 
 impl Poster {
@@ -47,6 +51,11 @@ impl Poster {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("${ENV_LINES_URL}: not an http(s) URL"));
         }
+        // The master's two routes sit side by side (`/jobs/{id}/worker-lines`, `…-records`).
+        let records_url = url
+            .strip_suffix("/worker-lines")
+            .map(|base| format!("{base}/worker-records?index={index}"));
+        let auth = format!("Bearer {token}");
         let url = format!("{url}?index={index}");
         let (tx, rx) = mpsc::sync_channel::<String>(QUEUE);
         let thread = std::thread::Builder::new()
@@ -56,7 +65,34 @@ impl Poster {
         Ok(Some(Poster {
             tx: Some(tx),
             thread: Some(thread),
+            records_url,
+            auth,
         }))
+    }
+
+    /// Posts the call records file at `path` to the master, in pieces of whole lines of
+    /// at most [`MAX_BATCH`], and returns once it has (or has given up, saying so on
+    /// stderr). Called before the exit line is queued, so the master has every record
+    /// when it learns the pod ended.
+    pub(crate) fn post_records(&self, path: &std::path::Path) {
+        let Some(url) = &self.records_url else {
+            eprintln!("worker: the lines URL ends in no /worker-lines; call records not posted");
+            return;
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("worker: {}: {e}; call records not posted", path.display());
+                return;
+            }
+        };
+        let agent = agent();
+        for piece in pieces(&text, MAX_BATCH) {
+            if !post(&agent, url, &self.auth, piece) {
+                eprintln!("worker: the rest of the call records are in this pod only");
+                return;
+            }
+        }
     }
 
     /// Queues one line (ending in `\n`).
@@ -79,12 +115,43 @@ impl Drop for Poster {
     }
 }
 
-fn post_loop(url: &str, token: &str, rx: &mpsc::Receiver<String>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// `text` cut after whole lines into pieces of at most `max` bytes (a line longer than
+/// that is a piece of its own).
+fn pieces(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = 0;
+        for (i, _) in rest.match_indices('\n') {
+            if i + 1 > max && end > 0 {
+                break;
+            }
+            end = i + 1;
+            if end >= max {
+                break;
+            }
+        }
+        if end == 0 {
+            end = rest.len();
+        }
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
         .build()
-        .into();
+        .into()
+}
+
+fn post_loop(url: &str, token: &str, rx: &mpsc::Receiver<String>) {
+    let agent = agent();
     let auth = format!("Bearer {token}");
     let mut batch = String::new();
     let mut due: Option<Instant> = None;
@@ -103,7 +170,9 @@ fn post_loop(url: &str, token: &str, rx: &mpsc::Receiver<String>) {
             Err(RecvTimeoutError::Disconnected) => (true, true),
         };
         if urgent && !batch.is_empty() {
-            post(&agent, url, &auth, &batch);
+            if !post(&agent, url, &auth, &batch) {
+                eprintln!("worker: those lines are in this log only");
+            }
             batch.clear();
             due = None;
         }
@@ -113,7 +182,9 @@ fn post_loop(url: &str, token: &str, rx: &mpsc::Receiver<String>) {
     }
 }
 
-fn post(agent: &ureq::Agent, url: &str, auth: &str, body: &str) {
+/// Posts `body`, trying again after a failure that another try may cure; false when it
+/// was not taken (said on stderr).
+fn post(agent: &ureq::Agent, url: &str, auth: &str, body: &str) -> bool {
     let mut last = String::new();
     for attempt in 0..TRIES {
         if attempt > 0 {
@@ -125,15 +196,34 @@ fn post(agent: &ureq::Agent, url: &str, auth: &str, body: &str) {
             .content_type("application/x-ndjson")
             .send(body.as_bytes());
         match r {
-            Ok(r) if r.status().is_success() => return,
+            Ok(r) if r.status().is_success() => return true,
             // The master refused the lines themselves: another try would be refused too.
             Ok(r) if r.status().is_client_error() => {
-                eprintln!("worker: posting lines: {} from the master", r.status());
-                return;
+                eprintln!("worker: posting to {url}: {} from the master", r.status());
+                return false;
             }
             Ok(r) => last = r.status().to_string(),
             Err(e) => last = e.to_string(),
         }
     }
-    eprintln!("worker: posting lines failed {TRIES} times ({last}); they are in this log only");
+    eprintln!("worker: posting to {url} failed {TRIES} times ({last})");
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_go_in_pieces_of_whole_lines_no_larger_than_asked() {
+        let text = "aaaa\nbb\ncccccc\nd\n";
+        let got: Vec<&str> = pieces(text, 8).collect();
+        assert_eq!(got, ["aaaa\nbb\n", "cccccc\n", "d\n"]);
+        assert_eq!(got.concat(), text, "nothing lost or repeated");
+        // A line longer than the limit is a piece of its own; a last line without its
+        // newline is kept.
+        let got: Vec<&str> = pieces("0123456789\nab", 4).collect();
+        assert_eq!(got, ["0123456789\n", "ab"]);
+        assert_eq!(pieces("", 4).count(), 0);
+    }
 }

@@ -246,14 +246,21 @@ pub(crate) const ROUTES: &[Route] = &[
     r("PATCH", "/jobs/{id}", User, JSON_BODY, jobs::update),
     r("DELETE", "/jobs/{id}", User, 0, jobs::delete),
     r("POST", "/jobs/{id}/stop", User, 0, jobs::stop),
-    // A cluster job's worker pods post their lines: the job's own token, checked by the
-    // handler (no user's token opens it).
+    // A cluster job's worker pods post their lines and call records: the job's own
+    // token, checked by the handler (no user's token opens them).
     r(
         "POST",
         "/jobs/{id}/worker-lines",
         Open,
         worker_lines::LINES_BODY,
         worker_lines::post,
+    ),
+    r(
+        "POST",
+        "/jobs/{id}/worker-records",
+        Open,
+        worker_lines::LINES_BODY,
+        worker_lines::post_records,
     ),
     by_url("/jobs/{id}/events", events::events),
     by_url("/jobs/{id}/artifacts/{kind}", jobs::artifact),

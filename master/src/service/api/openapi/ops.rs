@@ -579,6 +579,23 @@ pub(super) const OPS: &[Entry] = &[
                 obj(&["lines"], json!({"lines": {"type": "integer"}})),
             )
     }),
+    ("POST", "/jobs/{id}/worker-records", || {
+        op("A cluster job's worker pod posts its call records before its exit line (bearer: the job's own token); they become the job's call_records.jsonl")
+            .query(
+                "index",
+                json!({"type": "integer", "minimum": 0}),
+                "the pod's JOB_COMPLETION_INDEX",
+            )
+            .raw_body(
+                &["application/x-ndjson"],
+                "call records, one JSON object per line",
+            )
+            .reply(
+                200,
+                "records taken",
+                obj(&["records"], json!({"records": {"type": "integer"}})),
+            )
+    }),
     ("GET", "/jobs/{id}/events", || {
         op("The job's per-second stats lines (stats.jsonl), replayed then followed")
             .query(

@@ -81,6 +81,7 @@ fn only_health_status_login_the_openapi_document_and_pod_lines_are_open() {
             ("POST", "/auth/login"),
             // Its handler checks the job's own token (a cluster job's pods).
             ("POST", "/jobs/{id}/worker-lines"),
+            ("POST", "/jobs/{id}/worker-records"),
         ]
     );
 }
