@@ -1,6 +1,13 @@
-"""What the perf/ scripts share: a process's CPU ticks and free ports on 127.0.0.1."""
+"""What the perf/ scripts share: a process's CPU ticks, free ports on 127.0.0.1, and a
+tcpdump capture of INVITEs with a reader for its pcap file."""
 
+import re
+import select
+import signal
 import socket
+import struct
+import subprocess
+import time
 
 
 def cpu_ticks(pid):
@@ -36,3 +43,88 @@ def _bindable(kind, port):
         return True
     except OSError:
         return False
+
+
+# INVITE requests: the first four bytes of a UDP payload that are "INVI", as a BPF test.
+INVITE_FILTER = "udp[8:4] = 0x494e5649"
+
+
+class Capture:
+    """tcpdump on `iface` of the UDP datagrams `bpf` selects (their first `snaplen` bytes), into
+    the pcap file `path`, each written as it comes (--immediate-mode: without it, packets
+    still in the kernel's ring when tcpdump is stopped are lost). start() returns once
+    tcpdump says it listens; stop() ends it and returns how many packets the kernel
+    dropped (a capture that lost packets cannot date the first or last one)."""
+
+    def __init__(self, path, bpf, iface="lo", snaplen=96):
+        self.path, self.bpf, self.iface, self.snaplen, self.proc = path, bpf, iface, snaplen, None
+
+    def start(self, timeout=10.0):
+        self.proc = subprocess.Popen(
+            ["tcpdump", "-i", self.iface, "-n", "-s", str(self.snaplen), "-B", "65536", "--immediate-mode", "-U", "-w", self.path,
+             self.bpf],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        said = b""
+        end = time.monotonic() + timeout
+        while b"listening on" not in said:
+            left = end - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"tcpdump did not start: {said.decode(errors='replace').strip()}")
+            if select.select([self.proc.stderr], [], [], left)[0]:
+                chunk = self.proc.stderr.read1(4096)
+                if not chunk:
+                    continue
+                said += chunk
+        return self
+
+    def stop(self):
+        if self.proc is None:
+            return 0
+        # SIGTERM, not SIGINT: a script started in the background inherits SIGINT ignored.
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        self.proc = None
+        m = re.search(rb"(\d+) packets dropped by kernel", err or b"")
+        return int(m.group(1)) if m else 0
+
+
+def udp_packets(path):
+    """The IPv4 UDP datagrams of a pcap file as (capture time in s, source address, source
+    port, destination port, the payload's captured bytes), in file order. Link types: Ethernet (Linux
+    lo), Linux cooked (SLL, SLL2) and raw IP; microsecond and nanosecond pcaps."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return []
+    magic = data[:4]
+    endian = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<",
+              b"\xa1\xb2\xc3\xd4": ">", b"\xa1\xb2\x3c\x4d": ">"}.get(magic)
+    if endian is None:
+        raise ValueError(f"{path}: not a pcap file")
+    frac = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
+    link = struct.unpack(endian + "I", data[20:24])[0]
+    skip = {1: 14, 113: 16, 276: 20, 101: 0, 12: 0}.get(link)
+    if skip is None:
+        raise ValueError(f"{path}: link type {link} not read")
+    out, pos = [], 24
+    while pos + 16 <= len(data):
+        sec, sub, incl, _ = struct.unpack(endian + "IIII", data[pos:pos + 16])
+        pkt = data[pos + 16:pos + 16 + incl]
+        pos += 16 + incl
+        ip = pkt[skip:]
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        ihl = (ip[0] & 0x0F) * 4
+        udp = ip[ihl:]
+        if len(udp) < 8:
+            continue
+        src = ".".join(str(b) for b in ip[12:16])
+        sport, dport = struct.unpack(">HH", udp[:4])
+        out.append((sec + sub * frac, src, sport, dport, bytes(udp[8:])))
+    return out

@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""`gossipper server` under load (issue 18, item 8): how fast a control action takes
+effect, and what the live SIP trace costs.
+
+  a. control delay: `gossipper server -sn uac` places calls at 20,000 calls/s against a
+     `gossipper -sn uas` on 127.0.0.1 (one shard each, each pinned to its own core), and
+     the script POSTs to /api/v1/control, in turn: rate 20,000 -> 2,000, 2,000 -> 20,000,
+     pause, resume, 20,000 -> 10,000, 10,000 -> 20,000 (`--repeats` times). tcpdump on lo
+     dates every INVITE (µs stamps; the finest signal the engine gives: stats lines and
+     /api/v1/live frames come every 1 s and 750 ms). For a rate change, the instant the
+     INVITEs switch from the old pace to the new one is the best fit of their cumulative
+     count to two lines of the known slopes (least squares over 100 ms each side); for a
+     pause, the last INVITE; for a resume, the first. The delay is that instant minus the
+     moment the POST returned; the pacer releases calls in 1 ms bursts, so the resolution
+     is about 1 ms. Target: within one pacer tick (1 ms), with zero failed calls.
+  b. trace cost: `gossipper server -sn uas` with its SIP trace capture on (as it starts:
+     every message copied for /api/v2/sip/trace, finished calls for /api/v2/calls) or
+     turned off (`PUT /api/v2/sip/trace/capture {"sip":false}` before the first call),
+     against the built-in uac (`gossipper -sn uac`), each pinned to its own core: the
+     highest rate under perf/compare.py's rule, stepping the rate, both ways; the ratio
+     (target: the trace costs <= 5 % of the ceiling).
+
+Every process has a -timeout and every run a bounded call count; all traffic stays on
+127.0.0.1. Needs tcpdump and root for (a). Exits non-zero when a run a figure relies on
+failed (a process that did not start or exited non-zero, a failed call during (a), lost
+capture packets, a capture switch that did not take).
+
+Usage: perf/server_control.py [--bin target/release/gossipper] [--parts ab] [--quick]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from compare import RULE, clean, col, read_csv, report, steady_creation
+from perfutil import INVITE_FILTER, Capture, Ports, cpu_ticks, udp_packets
+
+HZ = os.sysconf("SC_CLK_TCK")
+free_port = Ports(35000, step=2).next
+
+
+class Failed(Exception):
+    """A run a figure relies on did not go as it must."""
+
+
+class Server:
+    """A `gossipper server` process and its API (no token: loopback only)."""
+
+    def __init__(self, binary, args, core, work, timeout_s):
+        self.log = open(os.path.join(work, "server.err"), "w+")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", core, binary, "server", *args, "-api_addr", "127.0.0.1:0", "-nostdin",
+             "-timeout", f"{int(timeout_s)}s"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.base = None
+        for _ in range(100):
+            self.log.seek(0)
+            m = re.search(r"control API on (http://[0-9.]+:\d+)/api/v1", self.log.read())
+            if m:
+                self.base = m.group(1)
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.log.seek(0)
+        said = self.log.read()[-400:]
+        self.stop()
+        raise Failed(f"gossipper server did not start: {said}")
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def stop(self):
+        """SIGTERM, then its exit code (killed after 15 s)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        return rc
+
+
+def switch_time(times, t_post, old, new, span=0.1):
+    """The instant the INVITE times switch from `old` calls/s to `new`: the split of the
+    cumulative count over [t_post - span, t_post + span] that best fits two lines of those
+    slopes meeting at the split (least squares, the offset free), in O(n) with running
+    sums. None when too few INVITEs fall in the span."""
+    ts = [t - t_post for t in times if -span <= t - t_post <= span]
+    n = len(ts)
+    if n < 4:
+        return None
+    # u_j = j - s_j * (t_j - c) for split c at t_k; minimise sum (u_j - mean u)^2.
+    vo = [j - old * t for j, t in enumerate(ts)]
+    vn = [j - new * t for j, t in enumerate(ts)]
+    pre_v = [0.0] * (n + 1)
+    pre_v2 = [0.0] * (n + 1)
+    for j in range(n):
+        pre_v[j + 1] = pre_v[j] + vo[j]
+        pre_v2[j + 1] = pre_v2[j] + vo[j] ** 2
+    suf_v = [0.0] * (n + 1)
+    suf_v2 = [0.0] * (n + 1)
+    for j in range(n - 1, -1, -1):
+        suf_v[j] = suf_v[j + 1] + vn[j]
+        suf_v2[j] = suf_v2[j + 1] + vn[j] ** 2
+    best = None
+    for k in range(1, n):
+        c = ts[k]
+        s_sum = old * k + new * (n - k)
+        s2_sum = old * old * k + new * new * (n - k)
+        v_sum = pre_v[k] + suf_v[k]
+        v2_sum = pre_v2[k] + suf_v2[k]
+        sv_sum = old * pre_v[k] + new * suf_v[k]
+        u_sum = v_sum + c * s_sum
+        u2_sum = v2_sum + 2 * c * sv_sum + c * c * s2_sum
+        sse = u2_sum - u_sum * u_sum / n
+        if best is None or sse < best[0]:
+            best = (sse, c)
+    return t_post + best[1]
+
+
+def part_a(binary, rate, repeats, settle):
+    """Control delay: see the module doc."""
+    work = tempfile.mkdtemp(prefix="perf-srv-a-")
+    steps = [("rate", 2000), ("rate", rate), ("pause", None), ("resume", None), ("rate", rate // 2), ("rate", rate)]
+    total_s = 4 + repeats * len(steps) * (settle + 0.2) + 4
+    calls = int(rate * total_s * 1.2)
+    uas = server = cap = None
+    try:
+        port = free_port()
+        uas = subprocess.Popen(["taskset", "-c", "1", binary, "-sn", "uas", "-i", "127.0.0.1", "-p", str(port),
+                                "-nostdin", "-shards", "1", "-timeout", f"{int(total_s + 40)}s"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        server = Server(binary, ["-sn", "uac", f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_port()),
+                                 "-r", str(rate), "-m", str(calls), "-l", str(3 * rate), "-shards", "1"],
+                        "0", work, total_s + 30)
+        time.sleep(3.0)
+        pcap = os.path.join(work, "invites.pcap")
+        # 300 bytes: the request line and the Via with its branch, which tells a first
+        # INVITE from a retransmission of it.
+        cap = Capture(pcap, f"udp and dst port {port} and {INVITE_FILTER}", snaplen=300).start()
+        time.sleep(settle)
+        actions = []  # (kind, old rate, new rate, POST sent, POST returned)
+        current = rate
+        for _ in range(repeats):
+            for kind, value in steps:
+                body = {"rate": value} if kind == "rate" else {kind: True}
+                t0 = time.time()
+                got = server.call("POST", "/api/v1/control", body)
+                t1 = time.time()
+                if kind == "rate" and abs(got.get("rate", -1) - value) > 1e-6:
+                    raise Failed(f"control answered {got} to {body}")
+                actions.append((kind, current, value if kind == "rate" else current, t0, t1))
+                if kind == "rate":
+                    current = value
+                time.sleep(settle)
+        time.sleep(0.3)
+        dropped = cap.stop()
+        cap = None
+        stats = server.call("GET", "/api/v1/stats")
+        if dropped:
+            raise Failed(f"tcpdump lost {dropped} packets")
+        failed = stats.get("failed_calls")
+        if failed != 0:
+            raise Failed(f"the server counts {failed} failed calls")
+        times, seen, repeated = [], set(), 0
+        for ts, _, _, _, payload in udp_packets(pcap):
+            m = re.search(rb"branch=([^;\r\n ]+)", payload)
+            if not payload.startswith(b"INVITE ") or not m:
+                continue
+            if m.group(1) in seen:
+                repeated += 1
+                continue
+            seen.add(m.group(1))
+            times.append(ts)
+        times.sort()
+        if not times:
+            raise Failed("no INVITE captured")
+        by_kind = {}
+        for kind, old, new, t0, t1 in actions:
+            if kind == "rate":
+                label = f"rate {old:,}->{new:,}"
+                at = switch_time(times, t1, old, new)
+            elif kind == "pause":
+                label = "pause (last INVITE)"
+                before = [t for t in times if t <= t1 + 0.8 * settle]
+                at = before[-1] if before else None
+            else:
+                label = "resume (first INVITE)"
+                after = [t for t in times if t >= t1 - 0.4 * settle]
+                at = after[0] if after else None
+            if at is None:
+                raise Failed(f"{label}: too few INVITEs around the POST")
+            by_kind.setdefault(label, []).append(((at - t1) * 1000, (t1 - t0) * 1000))
+        print(f"a. control at {rate:,} calls/s ({len(times):,} first INVITEs captured, {repeated:,} retransmitted ones "
+              f"left out; {stats.get('total_calls', 0):,} calls, 0 failed, {stats.get('retransmits', 0):,} "
+              f"retransmissions); delay from the POST's return to the change in the INVITEs' capture times (tcpdump on lo, "
+              f"~1 ms resolution: the pacer's 1 ms bursts), {repeats} each:", flush=True)
+        worst = 0.0
+        for label, got in by_kind.items():
+            delays = sorted(d for d, _ in got)
+            rtt = max(r for _, r in got)
+            worst = max(worst, delays[-1])
+            print(f"   {label:24s} median {statistics.median(delays):+.2f} ms, max {delays[-1]:+.2f} ms "
+                  f"(POST round trip <= {rtt:.1f} ms)", flush=True)
+        print(f"a. control delay, worst of all actions: {worst:+.2f} ms (target: one pacer tick, 1 ms: "
+              f"{'met' if worst <= 1.0 else 'missed'}; negative: applied before the POST's answer arrived)", flush=True)
+        return worst
+    finally:
+        if cap is not None:
+            cap.stop()
+        if server is not None:
+            server.stop()
+        if uas is not None:
+            uas.kill()
+            uas.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class Side:
+    """A name for compare.report's lines."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def run_trace(binary, trace_on, rate, secs):
+    """One run: the built-in uac at `rate` against `gossipper server -sn uas` with its SIP
+    trace capture on or off. compare.py's per-run figures, plus what the server captured."""
+    work = tempfile.mkdtemp(prefix="perf-srv-b-")
+    calls = int(rate * secs)
+    timeout_s = int(calls / rate * 3 + 20)
+    server = None
+    try:
+        port = free_port()
+        server = Server(binary, ["-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-shards", "1"], "1", work,
+                        timeout_s + 30)
+        if not trace_on:
+            server.call("PUT", "/api/v2/sip/trace/capture", {"sip": False})
+            # The shards read the switch on their next loop turn (an idle one sleeps up
+            # to 25 ms): no call before they have.
+            time.sleep(0.2)
+        if server.call("GET", "/api/v2/sip/trace/capture").get("sip") != trace_on:
+            raise Failed(f"the trace capture is not {'on' if trace_on else 'off'}")
+        start = time.time()
+        uac = subprocess.Popen(
+            ["taskset", "-c", "0", binary, f"127.0.0.1:{port}", "-sn", "uac", "-i", "127.0.0.1", "-p", str(free_port()),
+             "-r", str(rate), "-m", str(calls), "-l", str(max(3 * rate, calls)), "-shards", "1", "-nostdin",
+             "-timeout", f"{timeout_s}s", "-trace_stat", "-stf", f"{work}/uac.csv", "-fd", "1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Each side's CPU over a steady window, as compare.py measures it (after the
+        # uas's 4 s timewaits have begun to end, before the last calls).
+        window, marks = (4.5, secs - 1.5), []
+        while uac.poll() is None and time.time() - start < timeout_s + 15:
+            if len(marks) < 2 and time.time() - start >= window[len(marks)]:
+                marks.append((time.time(), cpu_ticks(uac.pid), cpu_ticks(server.proc.pid)))
+            time.sleep(0.02)
+        if uac.poll() is None:
+            uac.kill()
+        res = {"rate": rate, "calls": calls, "wall": time.time() - start, "rc": uac.wait()}
+        if len(marks) == 2 and None not in marks[0] + marks[1]:
+            (t0, c0, s0), (t1, c1, s1) = marks
+            in_window = rate * (t1 - t0)
+            res["window_us_per_call"] = {"uac": (c1 - c0) / HZ * 1e6 / in_window,
+                                         "uas": (s1 - s0) / HZ * 1e6 / in_window}
+        trace = server.call("GET", "/api/v2/sip/trace?limit=1")
+        catalogue = server.call("GET", "/api/v2/calls")
+        res["captured"] = trace.get("next", 0)
+        res["catalogued"] = len(catalogue.get("calls", []))
+        if trace_on and (res["captured"] == 0 or res["catalogued"] == 0):
+            raise Failed(f"trace on, but {res['captured']} messages traced and {res['catalogued']} calls catalogued")
+        if not trace_on and res["captured"] != 0:
+            raise Failed(f"trace off, but {res['captured']} messages traced: {json.dumps(trace)[:300]}")
+        try:
+            h, rows = read_csv(f"{work}/uac.csv")
+            last = rows[-1]
+            res["ok"] = col(h, last, "SuccessfulCall(C)")
+            res["failed"] = col(h, last, "FailedCall(C)")
+            res["retrans"] = col(h, last, "Retransmissions(C)")
+            res["achieved"], res["window_s"] = steady_creation(h, rows) or (0.0, 0.0)
+        except (OSError, ValueError, IndexError) as e:
+            res.update({"ok": 0, "failed": calls, "retrans": 0, "achieved": 0.0, "window_s": 0.0, "error": str(e)})
+        return res
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def trace_ceiling(binary, trace_on, rates, secs, runs):
+    """(the top step that held in `runs` of `runs` runs, {rate: [the server's CPU-µs per
+    call in each clean run]})."""
+    side = Side("trace on" if trace_on else "trace off")
+    best, cpu = 0, {}
+    for rate in rates:
+        for _ in range(runs):
+            r = run_trace(binary, trace_on, rate, secs)
+            if not report(side, "u1", r, rate):
+                return best, cpu
+            if "window_us_per_call" in r:
+                cpu.setdefault(rate, []).append(r["window_us_per_call"]["uas"])
+        best = rate
+    return best, cpu
+
+
+def part_b(binary, rates, secs, runs):
+    off, cpu_off = trace_ceiling(binary, False, rates, secs, runs)
+    on, cpu_on = trace_ceiling(binary, True, rates, secs, runs)
+    if off == rates[-1] and on == rates[-1]:
+        verdict = "not resolved: both held the top step (raise --rates)"
+    else:
+        cost = 100.0 * (1 - on / max(off, 1))
+        verdict = (f"the trace costs {cost:.1f} % of the ceiling (target <= 5 %: {'met' if cost <= 5.0 else 'missed'}; "
+                   f"no finer than the ladder's steps)")
+    print(f"b. highest rate under compare.py's rule ({secs} s steps, {runs} of {runs} runs; built-in uac -> `gossipper "
+          f"server -sn uas`, one core and one shard each): SIP trace off {off:,} cps, on {on:,} cps: on/off "
+          f"{on / max(off, 1):.3f}; {verdict}", flush=True)
+    both = sorted(set(cpu_off) & set(cpu_on))
+    if both:
+        r = both[-1]
+        a_, b_ = sum(cpu_off[r]) / len(cpu_off[r]), sum(cpu_on[r]) / len(cpu_on[r])
+        print(f"b. the server's CPU per call at {r:,} cps (steady 4.5-{secs - 1.5} s window, /proc): trace off "
+              f"{a_:.1f} us, on {b_:.1f} us ({100.0 * (b_ / a_ - 1):+.1f} %)", flush=True)
+    if on == 0 or off == 0:
+        raise Failed(f"b: the lowest step ({rates[0]} cps) did not hold")
+    return off, on
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default="target/release/gossipper")
+    ap.add_argument("--parts", default="ab", help="which of a, b to run")
+    ap.add_argument("--quick", action="store_true", help="fewer, shorter runs (to try the script)")
+    ap.add_argument("--rate", type=int, default=20000, help="a: calls/s")
+    ap.add_argument("--repeats", type=int, default=3, help="a: times each action is taken")
+    ap.add_argument("--settle", type=float, default=0.5, help="a: seconds between actions")
+    ap.add_argument("--rates", default="10000,20000,25000,30000,33000,36000,40000", help="b: the ladder")
+    ap.add_argument("--secs", type=int, default=13, help="b: seconds of calls per step (13 leaves >= 10 steady)")
+    ap.add_argument("--runs", type=int, default=2, help="b: runs a step must pass")
+    a = ap.parse_args()
+    binary = os.path.abspath(a.bin)
+    if not os.path.exists(binary):
+        sys.exit(f"{binary}: no such binary (cargo build --release -p gossipper)")
+    if "a" in a.parts and (os.geteuid() != 0 or not shutil.which("tcpdump")):
+        sys.exit("part a needs root and tcpdump (the INVITEs' capture times)")
+    if a.quick:
+        a.repeats, a.runs = 1, 1
+    rates = [int(x) for x in a.rates.split(",")]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    print(f"machine: {os.cpu_count()} CPUs; {subprocess.run(['uname', '-r'], capture_output=True, text=True).stdout.strip()}")
+    print(f"rule (b): {RULE}", flush=True)
+    failed = []
+    for part, run in (("a", lambda: part_a(binary, a.rate, a.repeats, a.settle)),
+                      ("b", lambda: part_b(binary, rates, a.secs, a.runs))):
+        if part not in a.parts:
+            continue
+        try:
+            run()
+        except (Failed, RuntimeError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as e:
+            print(f"{part}. FAILED: {e}", flush=True)
+            failed.append(part)
+    print("server_control: " + (f"FAIL ({', '.join(failed)})" if failed else "ok"))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
