@@ -22,7 +22,8 @@ workers start, and what a second worker in its own network namespace adds on thi
      achieved creation rates, from their own per-second -trace_stat CSV rows over a steady
      window of >= 10 s, add up to >= 97 % of the target; zero failed calls, exit 0,
      retransmissions < 0.1 %; 2 of 2 runs), stepping the rate; both ceilings and the ratio.
-     Processes are not pinned (three processes share the two cores), one shard each.
+     Processes are not pinned (three processes share the two cores), one shard each
+     (`--uas-shards` for the uas).
 
 Every process has a -timeout and every run a bounded call count; SIP stays on 127.0.0.1
 and on the namespaces' veth pairs, which are deleted on exit (also after an error or
@@ -182,7 +183,7 @@ def ip(*args):
 
 
 class Procs:
-    """Every process a part starts, ended (SIGKILL to each, by its own pid) on close()."""
+    """Every process a part starts, ended on close() (by its own pid)."""
 
     def __init__(self):
         self.all = []
@@ -196,19 +197,24 @@ class Procs:
         return p
 
     def close(self):
+        """SIGTERM to each (the master passes it on to its jobs' workers), SIGKILL to
+        those still running 10 s later."""
         for p in self.all:
             if p.poll() is None:
-                p.kill()
+                p.terminate()
+        end = time.monotonic() + 10
+        for p in self.all:
             try:
-                p.wait(timeout=10)
+                p.wait(timeout=max(end - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                pass
+                p.kill()
+                p.wait()
         self.all = []
 
 
-def uas_cmd(binary, addr, port, timeout_s, extra=()):
-    return [binary, "-sn", "uas", "-i", addr, "-p", str(port), "-nostdin", "-shards", "1",
-            "-timeout", f"{int(timeout_s)}s", *extra]
+def uas_cmd(binary, addr, port, timeout_s, shards=1):
+    return [binary, "-sn", "uas", "-i", addr, "-p", str(port), "-nostdin", "-shards", str(shards),
+            "-timeout", f"{int(timeout_s)}s"]
 
 
 def start_master(binary, procs, data, env):
@@ -237,6 +243,25 @@ def wait_job(api, jid, timeout_s):
         time.sleep(0.2)
     api.call("POST", f"/jobs/{jid}/stop")
     raise Failed(f"job {jid} did not end within {timeout_s} s")
+
+
+def stop_jobs(api, jobs):
+    """Stops the jobs still running (a master that is sent SIGTERM leaves its jobs'
+    workers running), then their worker processes if still there (SIGTERM, by pid)."""
+    for jid, pid in jobs:
+        try:
+            if not api.call("GET", f"/jobs/{jid}")["job"]["finished_at"]:
+                api.call("POST", f"/jobs/{jid}/stop")
+                wait_job(api, jid, 15)
+        except (Failed, OSError, ValueError, KeyError):
+            pass
+        try:
+            # Only the job's own worker: its command line names the job's folder.
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if jid.encode() in f.read():
+                    os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
 
 
 def lines_of(path, kind):
@@ -269,6 +294,7 @@ def part_a(binary, workers, cps, window, procs):
     env.update({"PATH": fake_dir + os.pathsep + env.get("PATH", ""), "PERF_WS_REAL_IP": shutil.which("ip"),
                 "PERF_WS_TEMPLATE": template, "PERF_WS_CPS": str(cps), "PERF_WS_SECS": str(secs),
                 "PERF_WS_LOWS": json.dumps(bucket_lows())})
+    api, jobs = None, []  # jobs: (id, the pid of its worker) to stop on the way out
     try:
         port = free_port()
         procs.start(uas_cmd(binary, "127.0.0.1", port, 120))
@@ -279,6 +305,7 @@ def part_a(binary, workers, cps, window, procs):
         # A real 2-worker job first: the lines' real format, which the stand-in scales.
         real = api.call("POST", "/jobs", {"profile_id": "perf-ws", "profile_kind": "client", "workers": 2,
                                           "engine": {"total_calls": 200, "rate": 100, "shards": 1}})
+        jobs.append((real["id"], real["pid"]))
         job = wait_job(api, real["id"], 60)
         if job["status"] != "succeeded":
             raise Failed(f"the real 2-worker job ended {job['status']}: {job.get('error')}")
@@ -298,6 +325,7 @@ def part_a(binary, workers, cps, window, procs):
             "worker_netns": [f"perf-fake-{i}" for i in range(workers)],
             "engine": {"total_calls": int(cps * workers * secs), "rate": cps * workers, "shards": 1}})
         fan_pid, jdir = fake_job["pid"], fake_job["artifacts_dir"]
+        jobs.append((fake_job["id"], fan_pid))
         # The fan-out starts its workers 1 s + 100 ms a worker ahead; 2 s more for the
         # lines to flow (the first state lines are the largest reads: every bucket new).
         time.sleep(1.0 + 0.1 * workers + 2.0)
@@ -330,10 +358,12 @@ def part_a(binary, workers, cps, window, procs):
               f"histogram's {HIST_SUB * HIST_POWERS} buckets non-empty; synthetic lines of the real format from a stand-in "
               f"`ip netns exec`), {span:.1f} s window: fan-out {fan_pct:.2f} % of a core = {per_line:.0f} CPU-us per merged "
               f"line ({merged_lines} lines; one core would merge {1e6 / per_line:,.0f} such lines/s); master "
-              f"{ui_pct:.2f} % of a core; merged summary {want:,} calls = the sum",
+              f"{ui_pct:.2f} % of a core (/proc ticks: {100.0 / HZ / span:.2f} % resolution); merged summary "
+              f"{want:,} calls = the sum",
               flush=True)
         return True
     finally:
+        stop_jobs(api, jobs)
         procs.close()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -391,7 +421,7 @@ def part_b(binary, counts, repeats, rate, procs):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_workers(binary, ns, n, rate, secs, procs):
+def run_workers(binary, ns, n, rate, secs, uas_shards, procs):
     """One run of `n` workers (worker i in namespace i) against a uas on the host end of
     the first pair. Returns the per-run figures compare.py's rule reads."""
     work = tempfile.mkdtemp(prefix="perf-ws-c-")
@@ -399,7 +429,7 @@ def run_workers(binary, ns, n, rate, secs, procs):
     timeout_s = int(secs * 3 + 20)
     try:
         port = free_port()
-        uas = procs.start(uas_cmd(binary, ns.host(0), port, timeout_s + 20))
+        uas = procs.start(uas_cmd(binary, ns.host(0), port, timeout_s + 20, uas_shards))
         time.sleep(0.5)
         start_at = int(time.time() * 1000) + 1000 + 100 * n
         ps = []
@@ -447,11 +477,11 @@ def clean(r, rate):
             and r["achieved"] >= MIN_ACHIEVED * rate and r["retrans"] < MAX_RETRANS * MESSAGES_PER_CALL * r["calls"])
 
 
-def ceiling(binary, ns, n, rates, secs, runs, procs):
+def ceiling(binary, ns, n, rates, secs, runs, uas_shards, procs):
     best = 0
     for rate in rates:
         for _ in range(runs):
-            r = run_workers(binary, ns, n, rate, secs, procs)
+            r = run_workers(binary, ns, n, rate, secs, uas_shards, procs)
             ok = clean(r, rate)
             print(f"   {n} worker(s) {rate:>7} cps: achieved={r['achieved']:.0f} over {r['window_s']:.1f}s "
                   f"ok={int(r['ok'])} failed={int(r['failed'])} retrans={int(r['retrans'])} rc={r['rc']} "
@@ -462,16 +492,17 @@ def ceiling(binary, ns, n, rates, secs, runs, procs):
     return best
 
 
-def part_c(binary, rates, secs, runs, procs):
+def part_c(binary, rates, secs, runs, uas_shards, procs):
     ns = Namespaces(2)
     try:
-        one = ceiling(binary, ns, 1, rates, secs, runs, procs)
-        two = ceiling(binary, ns, 2, rates, secs, runs, procs)
+        one = ceiling(binary, ns, 1, rates, secs, runs, uas_shards, procs)
+        two = ceiling(binary, ns, 2, rates, secs, runs, uas_shards, procs)
     finally:
         ns.close()
     top = " (the top step: a floor)"
     print(f"c. highest rate under compare.py's rule ({secs} s steps, {runs} of {runs} runs; uac workers in network "
-          f"namespaces over veth, uas on the host, unpinned, 1 shard each): 1 worker {one:,} cps"
+          f"namespaces over veth, one uas on the host with {uas_shards} shard(s), unpinned, 1 shard a worker): "
+          f"1 worker {one:,} cps"
           f"{top if one == rates[-1] else ''}, 2 workers {two:,} cps{top if two == rates[-1] else ''}: "
           f"ratio {two / max(one, 1):.2f}", flush=True)
     if one == 0 or two == 0:
@@ -492,6 +523,7 @@ def main():
     ap.add_argument("--rates", default="5000,10000,15000,20000,25000,30000,35000,40000", help="c: the ladder")
     ap.add_argument("--secs", type=int, default=13, help="c: seconds of calls per step (13 leaves >= 10 steady)")
     ap.add_argument("--runs", type=int, default=2, help="c: runs a step must pass")
+    ap.add_argument("--uas-shards", type=int, default=1, help="c: the uas's shards")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("workers_scale.py needs root (ip netns, tcpdump)")
@@ -511,7 +543,7 @@ def main():
     procs, failed = Procs(), []
     for part, run in (("a", lambda: part_a(binary, a.workers, a.cps, a.window, procs)),
                       ("b", lambda: part_b(binary, list(range(2, a.max_n + 1)), a.repeats, 100, procs)),
-                      ("c", lambda: part_c(binary, rates, a.secs, a.runs, procs))):
+                      ("c", lambda: part_c(binary, rates, a.secs, a.runs, a.uas_shards, procs))):
         if part not in a.parts:
             continue
         try:
