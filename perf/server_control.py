@@ -46,6 +46,9 @@ from perfutil import INVITE_FILTER, Capture, Ports, cpu_ticks, udp_packets
 
 HZ = os.sysconf("SC_CLK_TCK")
 free_port = Ports(35000, step=2).next
+# (b) The rates stepped through, calls/s.
+LADDER = [10000, 20000, 26000, 30000, 32000, 34000, 36000, 40000]
+QUICK_LADDER = [10000, 20000, 30000]
 
 
 class Failed(Exception):
@@ -362,7 +365,7 @@ def main():
     ap.add_argument("--rate", type=int, default=20000, help="a: calls/s")
     ap.add_argument("--repeats", type=int, default=3, help="a: times each action is taken")
     ap.add_argument("--settle", type=float, default=0.5, help="a: seconds between actions")
-    ap.add_argument("--rates", default="10000,20000,26000,30000,32000,34000,36000,40000", help="b: the ladder")
+    ap.add_argument("--rates", default=None, help=f"b: the ladder, calls/s (default {LADDER}; --quick: {QUICK_LADDER})")
     ap.add_argument("--secs", type=int, default=13, help="b: seconds of calls per step (13 leaves >= 10 steady)")
     ap.add_argument("--runs", type=int, default=2, help="b: runs a step must pass")
     a = ap.parse_args()
@@ -373,7 +376,7 @@ def main():
         sys.exit("part a needs root and tcpdump (the INVITEs' capture times)")
     if a.quick:
         a.repeats, a.runs = 1, 1
-    rates = [int(x) for x in a.rates.split(",")]
+    rates = [int(x) for x in a.rates.split(",")] if a.rates else (QUICK_LADDER if a.quick else LADDER)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"machine: {os.cpu_count()} CPUs; {subprocess.run(['uname', '-r'], capture_output=True, text=True).stdout.strip()}")
     print(f"rule (b): {RULE}", flush=True)

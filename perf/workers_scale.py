@@ -54,6 +54,9 @@ free_port = Ports(33000, step=2).next
 # The histogram's layout (engine/proto/src/stats/timing.rs): 64 sub-buckets for each of 33
 # powers of two; a bucket is named by its lowest value in µs.
 HIST_SUB, HIST_POWERS = 64, 33
+# (c) The rates stepped through, calls/s.
+LADDER = [5000, 10000, 15000, 20000, 25000, 30000, 35000, 40000]
+QUICK_LADDER = [5000, 15000, 25000]
 
 
 class Failed(Exception):
@@ -520,7 +523,7 @@ def main():
     ap.add_argument("--window", type=float, default=20, help="a: seconds measured")
     ap.add_argument("--max-n", type=int, default=8, help="b: the largest N")
     ap.add_argument("--repeats", type=int, default=3, help="b: runs per N")
-    ap.add_argument("--rates", default="5000,10000,15000,20000,25000,30000,35000,40000", help="c: the ladder")
+    ap.add_argument("--rates", default=None, help=f"c: the ladder, calls/s (default {LADDER}; --quick: {QUICK_LADDER})")
     ap.add_argument("--secs", type=int, default=13, help="c: seconds of calls per step (13 leaves >= 10 steady)")
     ap.add_argument("--runs", type=int, default=2, help="c: runs a step must pass")
     ap.add_argument("--uas-shards", type=int, default=1, help="c: the uas's shards")
@@ -533,7 +536,7 @@ def main():
     binary = os.path.abspath(a.bin)
     if not os.path.exists(binary):
         sys.exit(f"{binary}: no such binary (cargo build --release -p gossipper)")
-    rates = [int(x) for x in a.rates.split(",")]
+    rates = [int(x) for x in a.rates.split(",")] if a.rates else (QUICK_LADDER if a.quick else LADDER)
     if a.quick:
         a.window, a.repeats, a.runs, a.max_n = min(a.window, 5), 1, 1, min(a.max_n, 4)
     # SIGTERM/SIGINT end the script through its `finally` blocks (processes, namespaces).
