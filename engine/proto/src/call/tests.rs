@@ -275,6 +275,32 @@ fn users_mode_keeps_the_number_of_calls_constant() {
 }
 
 #[test]
+fn users_wait_for_a_common_start_in_the_future() {
+    // The shards of a run with a common start (issue 20) are up before it: no user may
+    // call early.
+    let mut net = SimNet::new(12);
+    net.add_server(sim::builtin("uas"), addr(5060));
+    let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 0.0, 3);
+    let start = net.now + Duration::from_secs(2);
+    net.endpoints[uac].run.env.users = Some(3);
+    net.endpoints[uac].run.env.start = start;
+    net.endpoints[uac].start_users(1, 3);
+    net.run_until(1_000_000, |n| {
+        n.endpoints[uac].stats().counters.outgoing_calls > 0
+    });
+    assert!(
+        net.now >= start,
+        "the first call opened {:?} before the start",
+        start - net.now
+    );
+    assert!(
+        net.now < start + Duration::from_millis(2),
+        "and at the start, not later: {:?}",
+        net.now - start
+    );
+}
+
+#[test]
 fn a_call_limit_throttles_creation_without_failing_calls() {
     let mut net = SimNet::new(11);
     let uas = net.add_server(sim::builtin("uas"), addr(5060));

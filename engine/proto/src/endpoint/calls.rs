@@ -395,7 +395,12 @@ impl Endpoint {
 
     pub(super) fn open_calls(&mut self, now: Instant, previous_tick: Instant, wall: SystemTime) {
         let mut owed = if self.run.env.users.is_some() {
-            self.users_waiting.len() as u64
+            // Users start with the run (the shards may be up before a common start).
+            if now < self.run.env.start {
+                0
+            } else {
+                self.users_waiting.len() as u64
+            }
         } else {
             self.pacer.due(now)
         };

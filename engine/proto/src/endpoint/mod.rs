@@ -709,7 +709,9 @@ impl Endpoint {
             && (self.run.env.users.is_some() || (self.calls.len() as u64) < self.budget.limit);
         let pacer = match (may_open, self.run.env.users.is_some()) {
             (false, _) => None,
-            (true, true) => (!self.users_waiting.is_empty()).then_some(self.last_tick),
+            (true, true) => {
+                (!self.users_waiting.is_empty()).then_some(self.last_tick.max(self.run.env.start))
+            }
             // Above 1,000 calls/s new calls are released in 1 ms bursts, as SIPp does:
             // one loop turn per call would cost more than the call.
             (true, false) => self.pacer.next_due().map(|d| {
