@@ -9,7 +9,10 @@
 //! - a client job started through `/api/v2` (a worker process, as in `gossipper ui`)
 //!   places its calls on the server's SIP listener, which answers them: the v1 stats and
 //!   `/api/v2/calls` count them;
-//! - `-legacy_api_v1=false` switches v1 off (404 naming the flag) and `/health` says so.
+//! - `-legacy_api_v1=false` switches v1 off (404 naming the flag) and `/health` says so;
+//! - SIPp's calls to the server's listener are rows of `DIR/calls.sqlite`, which
+//!   `/api/v2/calls` pages through, and which a clean stop (SIGTERM) and a new process
+//!   on the same data dir keep.
 //!
 //! Every wait has a deadline; every process is killed when its guard drops.
 
@@ -23,7 +26,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use api_support::{ADMIN_PASSWORD, Resp, temp_data_dir};
-use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, peer_args};
+use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, peer_args, sipp_bin};
 use serde_json::{Value, json};
 use server_support::*;
 
@@ -233,5 +236,120 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
             .any(|j| j["id"] == job_id.as_str()),
         "the job of the first run is in the data dir: {jobs}"
     );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// `sqlite3 file query`, its output trimmed.
+fn sqlite(file: &Path, query: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(file)
+        .arg(query)
+        .output()
+        .expect("the sqlite3 command (apt install sqlite3)");
+    assert!(
+        out.status.success(),
+        "sqlite3 {query}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn sipps_calls_are_rows_of_calls_sqlite_that_survive_a_restart() {
+    const CALLS: u64 = 12;
+    let data = temp_data_dir("server-cdr");
+    let sip_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    let server = start("server-cdr", &data, sip_port, &api, &[]);
+    let jwt = login(&api, "/api/v2/auth/login");
+
+    // SIPp places a bounded number of calls on the server's listener.
+    let sipp_csv = data.with_extension("sipp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &sipp_csv)
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
+        .args(["-r", "20", "-m", &CALLS.to_string()])
+        .arg(format!("127.0.0.1:{sip_port}"));
+    let (status, _, _) =
+        spawn_logged("sipp uac", &mut cmd, &sipp_csv).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "sipp uac:\n{}", logs(&sipp_csv));
+
+    // The rows come from calls.sqlite (the reply names it), newest first, paged.
+    let page = until(
+        &api,
+        "/api/v2/calls?limit=5",
+        &jwt,
+        Duration::from_secs(30),
+        |c| c["total"].as_u64() >= Some(CALLS),
+    );
+    assert_eq!(page["store"], "calls.sqlite", "{page:#}");
+    assert_eq!(page["total"], CALLS, "{page:#}");
+    assert_eq!(page["dropped"], 0, "{page:#}");
+    assert_eq!(page["calls"].as_array().unwrap().len(), 5);
+    let rest = ok(&api, "/api/v2/calls?limit=100&offset=5", &jwt);
+    assert_eq!(rest["calls"].as_array().unwrap().len() as u64, CALLS - 5);
+    let first = &page["calls"][0];
+    assert_eq!(first["direction"], "inbound", "{first}");
+    assert_eq!(first["state"], "ended", "{first}");
+    assert!(first["from"].as_str().unwrap().contains("sip:"), "{first}");
+    for bad in ["limit=0", "limit=1001", "offset=-1", "page=2"] {
+        let r = req(
+            &api,
+            "GET",
+            &format!("/api/v2/calls?{bad}"),
+            Some(&jwt),
+            None,
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+
+    // A clean stop (SIGTERM), then a new process on the same data dir.
+    let pid = server.child.id();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let (status, _, _) = server.wait(Duration::from_secs(30));
+    assert!(
+        status.code().is_some(),
+        "the server exits by itself on SIGTERM, not killed by it: {status:?}"
+    );
+    let file = data.join("calls.sqlite");
+    assert_eq!(
+        sqlite(&file, "SELECT COUNT(*) FROM calls"),
+        CALLS.to_string()
+    );
+    assert_eq!(
+        sqlite(
+            &file,
+            "SELECT COUNT(*) FROM calls WHERE state = 'ended' AND direction = 'inbound'"
+        ),
+        CALLS.to_string()
+    );
+
+    let api = format!("127.0.0.1:{}", free_port());
+    let _server = start("server-cdr-again", &data, free_port(), &api, &[]);
+    let jwt = login(&api, "/api/v2/auth/login");
+    let all = ok(&api, "/api/v2/calls", &jwt);
+    assert_eq!(all["total"], CALLS, "after the restart: {all:#}");
+    let id = all["calls"][0]["call_id"]
+        .as_str()
+        .unwrap()
+        .replace('@', "%40");
+    let one = ok(&api, &format!("/api/v2/calls/{id}"), &jwt);
+    assert_eq!(one["state"], "ended", "{one:#}");
+
+    // Clearing empties the file too.
+    let r = req(&api, "POST", "/api/v2/calls/clear", Some(&jwt), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    until(&api, "/api/v2/calls", &jwt, Duration::from_secs(10), |c| {
+        c["total"] == 0
+    });
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -32,6 +32,7 @@ use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
 use super::calls::Catalogue;
+use super::cdr::Cdr;
 use super::trace::{RING, Ring, call_fields};
 use super::{clients, scenario, transports, v2};
 
@@ -65,6 +66,8 @@ pub(super) struct Access {
     pub(super) service: Option<Service>,
     /// `-legacy_api_v1` (default true): whether `/api/v1` is served.
     pub(super) legacy_api_v1: bool,
+    /// `-ui_data_dir`'s `calls.sqlite`: every finished call as a row.
+    pub(super) cdr: Option<Cdr>,
 }
 
 /// What the API serves, shared by its connection threads.
@@ -83,6 +86,7 @@ pub(super) struct State {
     /// The live SIP trace and the calls catalogue (`/api/v2`), filled every tick.
     ring: Mutex<Ring>,
     catalogue: Mutex<Catalogue>,
+    cdr: Option<Cdr>,
 }
 
 /// The newest merged statistics.
@@ -146,6 +150,7 @@ impl State {
             }),
             ring: Mutex::new(Ring::default()),
             catalogue: Mutex::new(Catalogue::default()),
+            cdr: access.cdr,
         })
     }
 
@@ -184,9 +189,18 @@ impl State {
         }
     }
 
-    /// Stops the dynamic clients (the server is ending).
-    pub(super) fn stop_clients(&self) {
+    /// The server is ending: stops the dynamic clients, then writes the call rows still
+    /// queued for `calls.sqlite`.
+    pub(super) fn close(&self) {
         self.clients.stop_all(CLIENTS_GRACE);
+        if let Some(c) = &self.cdr {
+            c.close();
+        }
+    }
+
+    /// `calls.sqlite`, with `-ui_data_dir`.
+    pub(super) fn cdr(&self) -> Option<&Cdr> {
+        self.cdr.as_ref()
     }
 
     /// Takes the runner's newest merged statistics (runner thread, every tick).
@@ -220,7 +234,17 @@ impl State {
         ring.dropped += tick.captured.dropped;
         drop(ring);
         if !tick.finished.is_empty() {
-            catalogue.add(tick.finished, self.role, &name, tick.wall);
+            let rows = catalogue.add(
+                tick.finished,
+                self.role,
+                &name,
+                tick.wall,
+                self.cdr.is_some(),
+            );
+            drop(catalogue);
+            if let Some(c) = &self.cdr {
+                c.push(rows);
+            }
         }
     }
 }

@@ -19,6 +19,7 @@
 
 mod api;
 mod calls;
+mod cdr;
 mod clients;
 pub(crate) mod config;
 mod live;
@@ -104,9 +105,15 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             return Exit::BindError.into();
         }
     };
-    let service = match flags.ui_data_dir.as_deref() {
+    let (service, cdr) = match flags.ui_data_dir.as_deref() {
         Some(dir) => match open_service(dir, &flags) {
-            Ok(s) => Some(s),
+            Ok(s) => match cdr::Cdr::open(std::path::Path::new(dir)) {
+                Ok(c) => (Some(s), Some(c)),
+                Err(e) => {
+                    eprintln!("gossipper server: -ui_data_dir {dir}: {e}");
+                    return Exit::Fatal.into();
+                }
+            },
             Err(e) => {
                 eprintln!("gossipper server: -ui_data_dir {dir}: {e:#}");
                 return Exit::Fatal.into();
@@ -119,7 +126,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
                 );
                 return Exit::Fatal.into();
             }
-            None
+            (None, None)
         }
     };
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
@@ -141,12 +148,13 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             token,
             service,
             legacy_api_v1: flags.legacy_api_v1.unwrap_or(true),
+            cdr,
         }),
         state: None,
     };
     let code = sipp::run::run_with(*spec, Some(&mut sidecar));
     if let Some(state) = &sidecar.state {
-        state.stop_clients();
+        state.close();
     }
     code
 }
