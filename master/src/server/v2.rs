@@ -242,7 +242,7 @@ fn put_capture(state: &State, inc: &mut Incoming<'_>) -> Reply {
         );
     }
     if let Some(sip) = patch.sip {
-        state.control().set_capturing(sip);
+        state.set_capturing(sip);
     }
     json(200, &capture(state))
 }
