@@ -545,6 +545,15 @@ fn the_document_validates_and_real_replies_fit_its_schemas() {
     );
     assert_eq!(created.json()["password"], "***");
     s.get("/gateways", "/gateways", tk);
+    let ips = s.get("/gateway/ips", "/gateway/ips", tk);
+    assert!(
+        ips["ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["ip"] == "127.0.0.1"),
+        "{ips}"
+    );
     let mut gw = s.get("/gateways/{id}", "/gateways/oa-gw", tk);
     gw["notes"] = json!("edited");
     s.call(

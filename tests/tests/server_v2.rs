@@ -4,6 +4,7 @@
 //!
 //! - the bootstrap admin logs in over HTTP; `/health` tells the console it runs inside
 //!   `gossipper server` with v1 on; scenarios list; the console's page is served;
+//!   `/gateway/ips` lists this host's addresses, loopback last;
 //! - `/api/v1` and the server's own `/api/v2` routes refuse a caller without a token
 //!   (401) and take the admin's JWT;
 //! - a client job started through `/api/v2` (a worker process, as in `gossipper ui`)
@@ -127,6 +128,7 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
         "/api/v2/sip/trace",
         "/api/v2/calls",
         "/api/v2/scenarios",
+        "/api/v2/gateway/ips",
     ] {
         let r = req(&api, "GET", path, None, None);
         assert_eq!(r.status, 401, "GET {path} without a token: {}", r.text());
@@ -159,6 +161,20 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     let page = req(&api, "GET", "/", None, None);
     assert_eq!(page.status, 200);
     assert!(page.text().contains("<html"), "{}", page.text());
+
+    // The Autodiscover button's source: this host's addresses, loopback last.
+    let ips = ok(&api, "/api/v2/gateway/ips", &jwt);
+    let list = ips["ips"].as_array().unwrap();
+    let lo = list
+        .iter()
+        .position(|h| h["ip"] == "127.0.0.1")
+        .expect("loopback listed");
+    assert_eq!(list[lo]["loopback"], true, "{ips}");
+    assert!(
+        list[..lo].iter().all(|h| h["loopback"] == false),
+        "non-loopback first: {ips}"
+    );
+    assert!(ips["suggested"].is_string(), "{ips}");
 
     // v1 and the server's own v2 routes take the JWT.
     let stats = ok(&api, "/api/v1/stats", &jwt);

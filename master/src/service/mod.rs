@@ -9,7 +9,8 @@
 //!
 //! Modules: `paths` (the one safe path builder), `store` (SQLite + files), `auth`
 //! (passwords, tokens, tickets, throttle), `hash_gate` (at most a few password hashes at
-//! once), `http` (the server: connection caps and deadlines), `listen` (the listen
+//! once), `host_ips` (the host's interface addresses), `http` (the server: connection
+//! caps and deadlines), `listen` (the listen
 //! address): the layer a second long-running mode (a live SIP endpoint with its own
 //! control API, issue #18) is meant to share. On top of it, the master's own parts: `api`
 //! (the v2 router + one module per resource), `console` (embedded static files) and
@@ -19,6 +20,7 @@ mod api;
 pub(crate) mod auth;
 mod console;
 mod hash_gate;
+pub(crate) mod host_ips;
 pub(crate) mod http;
 pub(crate) mod listen;
 pub(crate) mod paths;

@@ -146,6 +146,8 @@ pub(crate) const ROUTES: &[Route] = &[
     r("GET", "/gateways", User, 0, gateways::list),
     r("POST", "/gateways", User, JSON_BODY, gateways::create),
     r("GET", "/gateways/{id}", User, 0, gateways::get),
+    // The Autodiscover button's source: the host's interface addresses.
+    r("GET", "/gateway/ips", User, 0, gateways::ips),
     r("PUT", "/gateways/{id}", User, JSON_BODY, gateways::update),
     r("DELETE", "/gateways/{id}", User, 0, gateways::delete),
     r("PUT", "/gateways/{id}/arm", User, SMALL_BODY, gateways::arm),

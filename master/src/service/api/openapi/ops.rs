@@ -407,6 +407,19 @@ pub(super) const OPS: &[Entry] = &[
     ("DELETE", "/gateways/{id}", || {
         op("Deletes a REGISTER gateway profile").empty(204, "deleted")
     }),
+    ("GET", "/gateway/ips", || {
+        op("The host's interface addresses for a gateway's advertised IP (the Autodiscover button): non-loopback IPv4, then global IPv6, then loopback; no public address is looked up").reply(
+            200,
+            "addresses",
+            obj(
+                &["ips", "suggested"],
+                json!({"ips": array(obj(&["ip", "family", "interface", "loopback"],
+                           json!({"ip": s(), "family": {"enum": ["ipv4", "ipv6"]},
+                                  "interface": s(), "loopback": b()}))),
+                       "suggested": {"oneOf": [{"type": "null"}, s()]}}),
+            ),
+        )
+    }),
     ("PUT", "/gateways/{id}/arm", || {
         op("Starts a gateway job that registers the account from its UAS socket and answers the registrar's INVITEs with a UAS scenario")
             .body(closed(&["scenario_id"], json!({"scenario_id": s()})))
