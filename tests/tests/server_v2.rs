@@ -6,7 +6,7 @@
 //!   `gossipper server` with v1 on; scenarios list; the console's page is served;
 //!   `/gateway/ips` lists this host's addresses, loopback last;
 //! - `/api/v1` and the server's own `/api/v2` routes refuse a caller without a token
-//!   (401) and take the admin's JWT;
+//!   (401) and take the admin's JWT; a change made over v1 is an audit row;
 //! - a client job started through `/api/v2` (a worker process, as in `gossipper ui`)
 //!   places its calls on the server's SIP listener, which answers them: the v1 stats and
 //!   `/api/v2/calls` count them;
@@ -180,6 +180,28 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     let stats = ok(&api, "/api/v1/stats", &jwt);
     assert_eq!(stats["schema_version"], "gossipper_summary_v1", "{stats}");
     assert!(ok(&api, "/api/v2/sip/trace", &jwt)["messages"].is_array());
+
+    // A change made over v1 is audited as the master's own are, by the token's user.
+    for enabled in [false, true] {
+        let r = req(
+            &api,
+            "POST",
+            "/api/v1/transports",
+            Some(&jwt),
+            Some(&json!({"index": 0, "enabled": enabled})),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let audit = ok(&api, "/api/v2/audit", &jwt);
+    let rows: Vec<&Value> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "v1.transports")
+        .collect();
+    assert_eq!(rows.len(), 2, "{audit:#}");
+    assert_eq!(rows[0]["username"], "admin", "{audit:#}");
+    assert_eq!(rows[0]["target"], "/api/v1/transports", "{audit:#}");
 
     // A client job through /api/v2 (a worker process) calls this server's listener.
     let r = req(

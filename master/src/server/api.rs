@@ -26,9 +26,9 @@ use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
 use gossipper_engine::stats::ShardStats;
 
-use crate::service::Service;
 use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
 use crate::service::http::{Incoming, Reply, error_body};
+use crate::service::{Principal, Service};
 use crate::sipp::run::Started;
 
 use super::calls::Catalogue;
@@ -349,10 +349,12 @@ fn v1(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) -> Reply {
         }
         _ => {}
     }
-    if let Some(refusal) = admit(state, inc, route == "live", Instant::now()) {
-        return refusal;
-    }
-    match (method, route) {
+    let who = match admit(state, inc, route == "live", Instant::now()) {
+        Ok(who) => who,
+        Err(refusal) => return refusal,
+    };
+    let query = inc.query.to_string();
+    let reply = match (method, route) {
         ("GET", "health") => json(200, &Health { status: "ok" }),
         ("GET", "stats") => stats(state),
         ("GET", "scenario") => json(200, &state.scenario.view()),
@@ -372,7 +374,48 @@ fn v1(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) -> Reply {
             | "clients" | "live" | "auth/status" | "auth/login",
         ) => error(405, &format!("{method} is not allowed on /api/v1/{route}")),
         _ => error(404, &format!("no route /api/v1/{route}")),
+    };
+    audit(state, who.as_ref(), method, route, &query, &reply);
+    reply
+}
+
+/// With `-ui_data_dir`, a change made over v1 is an audit row (`v1.control`,
+/// `v1.scenario.put`, `v1.scenario.apply`, `v1.transports`, `v1.client.create`,
+/// `v1.client.delete`), its payload the reply (the new state), as the master's own
+/// changes are.
+fn audit(
+    state: &State,
+    who: Option<&Principal>,
+    method: &str,
+    route: &str,
+    query: &str,
+    reply: &Reply,
+) {
+    let Some(service) = &state.service else {
+        return;
+    };
+    let Reply::Json { status, body } = reply else {
+        return;
+    };
+    if !(200..300).contains(status) {
+        return;
     }
+    let action = match (method, route) {
+        ("POST", "control") => "v1.control",
+        ("PUT", "scenario") => "v1.scenario.put",
+        ("POST", "scenario/apply") => "v1.scenario.apply",
+        ("POST", "transports") => "v1.transports",
+        ("POST", "clients") => "v1.client.create",
+        ("DELETE", "clients") => "v1.client.delete",
+        _ => return,
+    };
+    let target = if query.is_empty() {
+        format!("/api/v1/{route}")
+    } else {
+        format!("/api/v1/{route}?{query}")
+    };
+    let payload = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    service.audit(who, action, &target, &payload);
 }
 
 /// The server's own `/api/v2` routes: with `-ui_data_dir`, a user of the service (the
@@ -380,21 +423,27 @@ fn v1(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) -> Reply {
 fn admit_v2(state: &State, inc: &Incoming<'_>, by_url: bool) -> Option<Reply> {
     match &state.service {
         Some(s) => s.admit(inc, by_url).err(),
-        None => admit(state, inc, false, Instant::now()),
+        None => admit(state, inc, false, Instant::now()).err(),
     }
 }
 
-/// `None` when the request may go on; else its refusal: 429 while its address has
-/// failed too often (checked before the token, so guesses cost nothing more), 401 (a
-/// failure counted) without the right token. With `-ui_data_dir`, a user's token (or,
-/// where `by_url`, a ticket) is the right token too.
-fn admit(state: &State, inc: &Incoming<'_>, by_url: bool, now: Instant) -> Option<Reply> {
+/// `Ok` when the request may go on (with the user, when a user's token let it in);
+/// else its refusal: 429 while its address has failed too often (checked before the
+/// token, so guesses cost nothing more), 401 (a failure counted) without the right
+/// token. With `-ui_data_dir`, a user's token (or, where `by_url`, a ticket) is the
+/// right token too.
+fn admit(
+    state: &State,
+    inc: &Incoming<'_>,
+    by_url: bool,
+    now: Instant,
+) -> Result<Option<Principal>, Reply> {
     // Without -api_token or users every caller is let in.
     if state.token.is_none() && state.service.as_ref().is_none_or(|s| !s.auth_enabled()) {
-        return None;
+        return Ok(None);
     }
     if let Err(r) = state.throttle.check(inc.remote_ip, TOKEN_KEY, now) {
-        return Some(Reply::RetryLater {
+        return Err(Reply::RetryLater {
             body: error_body(
                 "too many requests without the right token from this address; retry later",
             ),
@@ -402,15 +451,15 @@ fn admit(state: &State, inc: &Incoming<'_>, by_url: bool, now: Instant) -> Optio
         });
     }
     if authorized(state, inc) {
-        return None;
+        return Ok(None);
     }
     if let Some(s) = &state.service
-        && s.admit(inc, by_url).is_ok()
+        && let Ok(p) = s.admit(inc, by_url)
     {
-        return None;
+        return Ok(Some(p));
     }
     state.throttle.record_failure(inc.remote_ip, TOKEN_KEY, now);
-    Some(error(401, "unauthorized"))
+    Err(error(401, "unauthorized"))
 }
 
 /// Whole seconds, rounded up (a client waiting `Retry-After` must not come back early).

@@ -418,6 +418,37 @@ impl Service {
         api::admit_user(&self.ctx, inc, ticket)
     }
 
+    /// Appends an audit row for a change made outside the router (`gossipper server`'s
+    /// v1 control): by `who`, or, without a user, by the `-api_token` holder. A failed
+    /// write is reported on stderr, never to the caller (the change is made).
+    pub(crate) fn audit(
+        &self,
+        who: Option<&Principal>,
+        action: &str,
+        target: &str,
+        payload: &serde_json::Value,
+    ) {
+        if !self.ctx.config.auth_enabled {
+            return;
+        }
+        let actor = match who {
+            Some(p) => api::actor(p),
+            None => store::audit::Actor {
+                user_id: None,
+                username: "-api_token",
+            },
+        };
+        let ts = timefmt::rfc3339(SystemTime::now());
+        if let Err(e) = self
+            .ctx
+            .store
+            .db
+            .tx(|c| store::audit::append(c, &ts, actor, action, target, payload))
+        {
+            eprintln!("gossipper server: cannot write the audit row of {action}: {e}");
+        }
+    }
+
     /// Whether internal auth is on (else every caller is the anonymous admin).
     pub(crate) fn auth_enabled(&self) -> bool {
         self.ctx.config.auth_enabled
