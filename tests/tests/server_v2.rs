@@ -181,6 +181,25 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     assert_eq!(stats["schema_version"], "gossipper_summary_v1", "{stats}");
     assert!(ok(&api, "/api/v2/sip/trace", &jwt)["messages"].is_array());
 
+    // A browser opens the trace export by URL with a one-use ticket.
+    let r = req(
+        &api,
+        "POST",
+        "/api/v2/auth/ticket",
+        Some(&jwt),
+        Some(&json!({})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ticket = r.json()["ticket"].as_str().unwrap().to_string();
+    let url = format!("/api/v2/sip/trace/export?format=text&ticket={ticket}");
+    let r = req(&api, "GET", &url, None, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        req(&api, "GET", &url, None, None).status,
+        401,
+        "a ticket opens once"
+    );
+
     // A change made over v1 is audited as the master's own are, by the token's user.
     for enabled in [false, true] {
         let r = req(

@@ -135,6 +135,17 @@ pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) 
     }
 }
 
+/// [`only`] for a route a browser opens by URL: `ticket` is known too when the
+/// service's users (and so its tickets) are there.
+pub(super) fn only_by_url(state: &State, query: &str, known: &[&str]) -> Result<(), Reply> {
+    if !state.has_service() {
+        return only(query, known);
+    }
+    let mut all = known.to_vec();
+    all.push("ticket");
+    only(query, &all)
+}
+
 /// Refuses query parameters other than `known`, naming the first.
 pub(super) fn only(query: &str, known: &[&str]) -> Result<(), Reply> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -250,7 +261,7 @@ fn put_capture(state: &State, inc: &mut Incoming<'_>) -> Reply {
 /// `GET /sip/trace/export?format=text|pcap`: every record in the ring that passes the
 /// filters.
 fn export(state: &State, query: &str) -> Reply {
-    if let Err(r) = only(query, &["format", "since", "call_id", "scenario"]) {
+    if let Err(r) = only_by_url(state, query, &["format", "since", "call_id", "scenario"]) {
         return r;
     }
     let f = match filter(query) {
