@@ -595,5 +595,17 @@ fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
         err.contains("clients[0]") && err.contains("summary_json"),
         "{err}"
     );
+    // The data dir's flags need the data dir.
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.args([
+        "server",
+        "-scenario_history_keep",
+        "3",
+        "-api_addr",
+        "127.0.0.1:0",
+    ]);
+    let (status, _, err) = Proc::spawn("keep alone", &mut cmd).wait(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(err.contains("needs -ui_data_dir"), "{err}");
     let _ = std::fs::remove_dir_all(&data);
 }
