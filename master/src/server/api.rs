@@ -1,8 +1,9 @@
 //! The v1 control API of `gossipper server` (reference §5.13): health, stats, the
 //! running scenario and its live replacement, and live control of rate and pause.
 //!
-//! Owns: the `/api/v1` routes, bearer-token checks (constant-time, and throttled per
-//! client address as the master's logins are), request bodies and the JSON shapes. Must not: lock or call into the shards: a control change is two
+//! Owns: the routing of the API listener (`/api/v1`, the server's own `/api/v2` routes,
+//! the rest to `-ui_data_dir`'s service), the `/api/v1` routes, request bodies and the
+//! JSON shapes (who may call them: `access`). Must not: lock or call into the shards: a control change is two
 //! atomic stores in the run's control block, which every shard reads once per loop turn
 //! (so it takes effect within one pacer tick); the statistics come from the snapshot the
 //! runner merges every tick (`publish`), behind a lock only this thread and the runner's
@@ -26,11 +27,12 @@ use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
 use gossipper_engine::stats::ShardStats;
 
-use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
+use crate::service::Service;
+use crate::service::auth::Throttle;
 use crate::service::http::{Incoming, Reply, error_body};
-use crate::service::{Principal, Service};
 use crate::sipp::run::Started;
 
+use super::access::{self, admit, admit_v2, audit};
 use super::calls::Catalogue;
 use super::cdr::Cdr;
 use super::listeners::{self, Listener};
@@ -45,19 +47,6 @@ const MAX_CONTROL_BODY: u64 = 64 << 10;
 const MAX_RATE_CPS: f64 = 1_000_000.0;
 /// How long the dynamic clients' calls may take to end when the server ends.
 const CLIENTS_GRACE: Duration = Duration::from_secs(5);
-/// The throttle's account name for the one token.
-const TOKEN_KEY: &str = "-api_token";
-
-/// Failed token checks allowed per client address (an IPv6 client: its /64) within the
-/// window, the master's login rule. There is no per-account count: the token has no
-/// account, and a global count would let anyone lock the operator out.
-fn throttle_limits() -> ThrottleLimits {
-    ThrottleLimits {
-        per_user: usize::MAX,
-        ..ThrottleLimits::default()
-    }
-}
-
 /// How callers are let in, and which APIs are on.
 pub(super) struct Access {
     /// `-api_token`: opens `/api/v1` (and, without a service, `/api/v2`).
@@ -139,7 +128,7 @@ impl State {
             token: access.token,
             service: access.service,
             legacy_api_v1: access.legacy_api_v1,
-            throttle: Throttle::new(throttle_limits()),
+            throttle: Throttle::new(access::throttle_limits()),
             control: Arc::clone(&run.control),
             role: run.scenario.role,
             info: run.info.clone(),
@@ -161,6 +150,21 @@ impl State {
     /// Whether `-ui_data_dir` mounted the service.
     pub(super) fn has_service(&self) -> bool {
         self.service.is_some()
+    }
+
+    /// `-ui_data_dir`'s service.
+    pub(super) fn service(&self) -> Option<&Service> {
+        self.service.as_ref()
+    }
+
+    /// `-api_token`.
+    pub(super) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Failed token checks per client address.
+    pub(super) fn throttle(&self) -> &Throttle {
+        &self.throttle
     }
 
     pub(super) fn control(&self) -> &Control {
@@ -377,107 +381,6 @@ fn v1(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) -> Reply {
     };
     audit(state, who.as_ref(), method, route, &query, &reply);
     reply
-}
-
-/// With `-ui_data_dir`, a change made over v1 is an audit row (`v1.control`,
-/// `v1.scenario.put`, `v1.scenario.apply`, `v1.transports`, `v1.client.create`,
-/// `v1.client.delete`), its payload the reply (the new state), as the master's own
-/// changes are.
-fn audit(
-    state: &State,
-    who: Option<&Principal>,
-    method: &str,
-    route: &str,
-    query: &str,
-    reply: &Reply,
-) {
-    let Some(service) = &state.service else {
-        return;
-    };
-    let Reply::Json { status, body } = reply else {
-        return;
-    };
-    if !(200..300).contains(status) {
-        return;
-    }
-    let action = match (method, route) {
-        ("POST", "control") => "v1.control",
-        ("PUT", "scenario") => "v1.scenario.put",
-        ("POST", "scenario/apply") => "v1.scenario.apply",
-        ("POST", "transports") => "v1.transports",
-        ("POST", "clients") => "v1.client.create",
-        ("DELETE", "clients") => "v1.client.delete",
-        _ => return,
-    };
-    let target = if query.is_empty() {
-        format!("/api/v1/{route}")
-    } else {
-        format!("/api/v1/{route}?{query}")
-    };
-    let payload = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
-    service.audit(who, action, &target, &payload);
-}
-
-/// The server's own `/api/v2` routes: with `-ui_data_dir`, a user of the service (the
-/// v2 token, or a `?ticket=` on the routes a browser opens by URL); without, as v1.
-fn admit_v2(state: &State, inc: &Incoming<'_>, by_url: bool) -> Option<Reply> {
-    match &state.service {
-        Some(s) => s.admit(inc, by_url).err(),
-        None => admit(state, inc, false, Instant::now()).err(),
-    }
-}
-
-/// `Ok` when the request may go on (with the user, when a user's token let it in);
-/// else its refusal: 429 while its address has failed too often (checked before the
-/// token, so guesses cost nothing more), 401 (a failure counted) without the right
-/// token. With `-ui_data_dir`, a user's token (or, where `by_url`, a ticket) is the
-/// right token too.
-fn admit(
-    state: &State,
-    inc: &Incoming<'_>,
-    by_url: bool,
-    now: Instant,
-) -> Result<Option<Principal>, Reply> {
-    // Without -api_token or users every caller is let in.
-    if state.token.is_none() && state.service.as_ref().is_none_or(|s| !s.auth_enabled()) {
-        return Ok(None);
-    }
-    if let Err(r) = state.throttle.check(inc.remote_ip, TOKEN_KEY, now) {
-        return Err(Reply::RetryLater {
-            body: error_body(
-                "too many requests without the right token from this address; retry later",
-            ),
-            retry_after_s: ceil_secs(r.retry_after).max(1),
-        });
-    }
-    if authorized(state, inc) {
-        return Ok(None);
-    }
-    if let Some(s) = &state.service
-        && let Ok(p) = s.admit(inc, by_url)
-    {
-        return Ok(Some(p));
-    }
-    state.throttle.record_failure(inc.remote_ip, TOKEN_KEY, now);
-    Err(error(401, "unauthorized"))
-}
-
-/// Whole seconds, rounded up (a client waiting `Retry-After` must not come back early).
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
-/// Whether the request carries the `-api_token` (`Authorization: Bearer TOKEN`),
-/// compared in constant time.
-fn authorized(state: &State, inc: &Incoming<'_>) -> bool {
-    let Some(want) = &state.token else {
-        return false;
-    };
-    let given = inc.header("authorization").and_then(|h| {
-        let (scheme, token) = h.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
-    given.is_some_and(|g| same_secret(g.as_bytes(), want.as_bytes()))
 }
 
 /// `GET /api/v1/stats`: the run's summary (the `summary.json` shape) as of the last tick;

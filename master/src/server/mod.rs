@@ -11,7 +11,7 @@
 //! does), touch the engine's shards (the API steers them through the run's control
 //! block, which every shard reads once per loop turn) or run SIP itself.
 //!
-//! Modules: `api` (the v1 routes), `scenario` (live replacement), `clients` (dynamic
+//! Modules: `api` (the v1 routes), `access` (who may call them; audit of changes), `scenario` (live replacement), `clients` (dynamic
 //! UAC engines, also those of `-config`'s `clients[]`), `listeners` (`-config`'s extra
 //! SIP listeners, each an engine), `transports` (listeners and clients on and off), `v2`
 //! (the live SIP trace and calls catalogue routes, kept by `trace` and `calls`, exported
@@ -20,6 +20,7 @@
 //! master's HTTP server (`service::http`: connection caps, request deadlines), its
 //! listen-address forms and its constant-time secret comparison.
 
+mod access;
 mod api;
 mod calls;
 mod cdr;
