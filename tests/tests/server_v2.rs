@@ -17,8 +17,8 @@
 //! - a composite `-config` (API, data dir, `server{listeners[]}` with a UDP and a TCP
 //!   listener, `clients[]` with one UAC toward the TCP one) runs three engines in one
 //!   process: SIPp's calls to UDP and the client's to TCP all succeed, each engine counts
-//!   its own, both listeners' calls are catalogued, a listener turns off; a bad client
-//!   entry stops the server before it starts, naming it.
+//!   its own, every engine's calls are catalogued and traced, a listener turns off; a bad
+//!   client entry stops the server before it starts, naming it.
 //!
 //! Every wait has a deadline; every process is killed when its guard drops.
 
@@ -544,18 +544,28 @@ fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
     );
     assert_eq!(r.status, 409, "{}", r.text());
 
-    // The calls of both listeners are in the catalogue (and calls.sqlite).
+    // Every engine's calls are in the catalogue (and calls.sqlite): both listeners'
+    // inbound, the client's outbound (its calls to the TCP listener are two rows).
+    let want = SIPP_CALLS + 2 * CLIENT_CALLS;
     let calls = until(&api, "/api/v2/calls", &jwt, Duration::from_secs(30), |c| {
-        c["total"].as_u64() == Some(SIPP_CALLS + CLIENT_CALLS)
+        c["total"].as_u64() == Some(want)
     });
     assert_eq!(calls["store"], "calls.sqlite", "{calls:#}");
-    for c in calls["calls"].as_array().unwrap() {
-        assert_eq!(
-            (&c["direction"], &c["state"]),
-            (&json!("inbound"), &json!("ended")),
-            "{c}"
-        );
-    }
+    let rows = calls["calls"].as_array().unwrap();
+    let count = |dir: &str| rows.iter().filter(|c| c["direction"] == dir).count() as u64;
+    assert_eq!(count("inbound"), SIPP_CALLS + CLIENT_CALLS, "{calls:#}");
+    assert_eq!(count("outbound"), CLIENT_CALLS, "{calls:#}");
+    assert!(rows.iter().all(|c| c["state"] == "ended"), "{calls:#}");
+    // The client's SIP is in the live trace too, under its scenario's name.
+    let trace = ok(&api, "/api/v2/sip/trace?limit=500", &jwt);
+    assert!(
+        trace["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["dir"] == "send" && m["method"] == "INVITE"),
+        "no INVITE sent by the client in the trace: {trace:#}"
+    );
 
     // The TCP listener turned off: its state says so, the UDP one is still on.
     let r = req(

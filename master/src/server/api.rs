@@ -229,6 +229,9 @@ impl State {
         for l in self.listeners() {
             l.control.set_capturing(on);
         }
+        for (_, c) in self.clients.controls() {
+            c.set_capturing(on);
+        }
     }
 
     /// `calls.sqlite`, with `-ui_data_dir`.
@@ -244,13 +247,13 @@ impl State {
         live.shard_calls.extend_from_slice(tick.shard_calls);
         live.at = tick.wall;
         drop(live);
-        self.record(tick, &self.scenario.name());
+        self.record(tick, self.role, &self.scenario.name());
     }
 
     /// Puts a tick's captured SIP in the trace ring and its finished calls in the
-    /// catalogue (the primary engine's and the extra listeners' ticks, `name` their
-    /// scenario).
-    pub(super) fn record(&self, tick: &Tick<'_>, name: &str) {
+    /// catalogue (every engine's ticks: the primary's, the extra listeners', the
+    /// clients'; `role` and `name` are the engine's).
+    pub(super) fn record(&self, tick: &Tick<'_>, role: Role, name: &str) {
         if tick.captured.is_empty() && tick.finished.is_empty() {
             return;
         }
@@ -273,13 +276,7 @@ impl State {
         ring.dropped += tick.captured.dropped;
         drop(ring);
         if !tick.finished.is_empty() {
-            let rows = catalogue.add(
-                tick.finished,
-                self.role,
-                name,
-                tick.wall,
-                self.cdr.is_some(),
-            );
+            let rows = catalogue.add(tick.finished, role, name, tick.wall, self.cdr.is_some());
             drop(catalogue);
             if let Some(c) = &self.cdr {
                 c.push(rows);
@@ -369,7 +366,7 @@ fn v1(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) -> Reply {
         ("GET", "transports") => transports::get(&state.server()),
         ("POST", "transports") => transports::post(&state.server(), inc),
         ("GET", "clients") => clients::list(&state.clients),
-        ("POST", "clients") => clients::create(&state.clients, inc),
+        ("POST", "clients") => clients::create(state, inc),
         ("DELETE", "clients") => clients::delete(&state.clients, inc.query),
         ("GET", "live") => super::live::live(state, inc),
         (

@@ -4,8 +4,9 @@
 //! Owns: the list of dynamic engines (id, control block, statistics), turning a
 //! run-profile JSON snippet into a run (the flat keys of `-config`, through the same
 //! flag scanner and resolver as the command line), and starting each on a thread of its
-//! own (its shards on theirs, as any run). Must not: touch the primary engine, or write
-//! files: a dynamic client has no screen and no trace files, so the keys that ask for
+//! own (its shards on theirs, as any run); its SIP and finished calls go to the
+//! server's live trace and catalogue (`feed`). Must not: touch the primary engine, or
+//! write files: a dynamic client has no screen and no trace files, so the keys that ask for
 //! them are refused by name instead of being ignored.
 //!
 //! A client runs until its `-m` calls are done or `DELETE ?id=` stops it (no new calls,
@@ -23,14 +24,14 @@ use serde_json::Value;
 
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::output::run_info::RunInfo;
-use gossipper_engine::output::summary::{self, Summary};
-use gossipper_engine::runner::{self, Observer, RunError, Tick};
+use gossipper_engine::output::summary::Summary;
+use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
-use gossipper_engine::stats::ShardStats;
 
-use super::api::{error, json};
+use super::api::{State, error, json};
 use super::config;
+use super::feed::{Feed, Snapshot};
 use crate::service::http::{Incoming, Reply};
 use crate::sipp::{self, Parsed};
 
@@ -88,26 +89,6 @@ struct Dynamic {
     ended: Arc<AtomicBool>,
 }
 
-/// Its newest merged statistics.
-struct Snapshot {
-    stats: ShardStats,
-    shard_calls: Vec<u64>,
-    at: SystemTime,
-}
-
-/// Feeds a dynamic engine's ticks into its snapshot.
-struct Feed(Arc<Mutex<Snapshot>>);
-
-impl Observer for Feed {
-    fn on_tick(&mut self, tick: &Tick<'_>) {
-        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        s.stats.clone_from(tick.stats);
-        s.shard_calls.clear();
-        s.shard_calls.extend_from_slice(tick.shard_calls);
-        s.at = tick.wall;
-    }
-}
-
 /// The dynamic engines.
 #[derive(Default)]
 pub(super) struct Clients {
@@ -161,11 +142,7 @@ impl Clients {
         self.lock()
             .engines
             .iter()
-            .map(|e| {
-                let s = e.live.lock().unwrap_or_else(|p| p.into_inner());
-                let sum = summary::of_run(&e.info, &e.spec, &s.stats, s.at, &s.shard_calls);
-                (e.id.clone(), sum)
-            })
+            .map(|e| (e.id.clone(), Snapshot::summary(&e.live, &e.info, &e.spec)))
             .collect()
     }
 
@@ -244,7 +221,7 @@ pub(super) fn list(clients: &Clients) -> Reply {
 
 /// `POST /api/v1/clients`: a run-profile snippet → 201 `{id, started:true}`, the engine
 /// bound and running.
-pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
+pub(super) fn create(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
     let body = match read_body(inc) {
         Ok(b) => b,
         Err(r) => return r,
@@ -253,19 +230,21 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
         Ok(s) => s,
         Err(e) => return error(400, &e),
     };
-    match start(clients, None, spec) {
+    match start(state, None, spec) {
         Ok(id) => json(201, &Created { id, started: true }),
         Err((status, m)) => error(status, &m),
     }
 }
 
-/// Starts a client (`id`, else the next `client-N` free): its id, or the status and
-/// reason of the refusal.
+/// Starts a client (`id`, else the next `client-N` free) of the server `state` (its
+/// SIP and finished calls go to the server's trace and catalogue): its id, or the
+/// status and reason of the refusal.
 pub(super) fn start(
-    clients: &Clients,
+    state: &Arc<State>,
     id: Option<String>,
     mut spec: JobSpec,
 ) -> Result<String, (u16, String)> {
+    let clients = state.clients();
     let id = {
         let mut inner = clients.lock();
         if inner.engines.len() >= MAX_CLIENTS {
@@ -319,14 +298,17 @@ pub(super) fn start(
         start,
         std::process::id(),
     );
-    let live = Arc::new(Mutex::new(Snapshot {
-        stats: info.empty_stats(),
-        shard_calls: Vec::new(),
-        at: start,
-    }));
+    let live = Snapshot::new(&info, start);
     let control = prepared.control();
+    control.set_capturing(state.control().capturing());
     let ended = Arc::new(AtomicBool::new(false));
-    let (feed, done) = (Feed(Arc::clone(&live)), Arc::clone(&ended));
+    let feed = Feed {
+        live: Arc::clone(&live),
+        sink: Arc::downgrade(state),
+        role: Role::Client,
+        name: prepared.scenario.name.clone(),
+    };
+    let done = Arc::clone(&ended);
     let spawned = std::thread::Builder::new()
         .name(format!("v1-{id}"))
         .spawn(move || {

@@ -13,18 +13,18 @@
 //! (`/api/v1/scenario`) reaches the primary engine only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::output::run_info::RunInfo;
-use gossipper_engine::output::summary::{self, Summary};
-use gossipper_engine::runner::{self, Observer, Tick};
+use gossipper_engine::output::summary::Summary;
+use gossipper_engine::runner;
 use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
-use gossipper_engine::stats::ShardStats;
 
 use super::api::State;
+use super::feed::{Feed, Snapshot};
 
 /// One extra listener's engine.
 pub(super) struct Listener {
@@ -37,39 +37,6 @@ pub(super) struct Listener {
     spec: JobSpec,
     live: Arc<Mutex<Snapshot>>,
     ended: Arc<AtomicBool>,
-}
-
-struct Snapshot {
-    stats: ShardStats,
-    shard_calls: Vec<u64>,
-    at: SystemTime,
-}
-
-/// Feeds a listener's ticks into its snapshot, and its SIP and finished calls into the
-/// server's trace and catalogue.
-struct Feed {
-    live: Arc<Mutex<Snapshot>>,
-    state: Weak<State>,
-    name: String,
-}
-
-impl Observer for Feed {
-    fn on_tick(&mut self, tick: &Tick<'_>) {
-        {
-            let mut s = self.live.lock().unwrap_or_else(|p| p.into_inner());
-            s.stats.clone_from(tick.stats);
-            s.shard_calls.clear();
-            s.shard_calls.extend_from_slice(tick.shard_calls);
-            s.at = tick.wall;
-        }
-        if let Some(state) = self.state.upgrade() {
-            state.record(tick, &self.name);
-        }
-    }
-
-    fn wants_finished_calls(&self) -> bool {
-        true
-    }
 }
 
 /// The resolved run of each extra listener (the primary's spec with the row's
@@ -119,17 +86,14 @@ fn start_one(id: &str, spec: JobSpec, state: &Arc<State>) -> Result<Listener, St
         start,
         std::process::id(),
     );
-    let live = Arc::new(Mutex::new(Snapshot {
-        stats: info.empty_stats(),
-        shard_calls: Vec::new(),
-        at: start,
-    }));
+    let live = Snapshot::new(&info, start);
     let control = prepared.control();
     control.set_capturing(state.control().capturing());
     let ended = Arc::new(AtomicBool::new(false));
     let mut feed = Feed {
         live: Arc::clone(&live),
-        state: Arc::downgrade(state),
+        sink: Arc::downgrade(state),
+        role: Role::Server,
         name: prepared.scenario.name.clone(),
     };
     let done = Arc::clone(&ended);
@@ -160,8 +124,7 @@ fn start_one(id: &str, spec: JobSpec, state: &Arc<State>) -> Result<Listener, St
 impl Listener {
     /// Its summary as of its last tick.
     pub(super) fn summary(&self) -> Summary {
-        let s = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        summary::of_run(&self.info, &self.spec, &s.stats, s.at, &s.shard_calls)
+        Snapshot::summary(&self.live, &self.info, &self.spec)
     }
 }
 

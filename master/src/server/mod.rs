@@ -13,7 +13,8 @@
 //!
 //! Modules: `api` (the v1 routes), `access` (who may call them; audit of changes), `scenario` (live replacement), `clients` (dynamic
 //! UAC engines, also those of `-config`'s `clients[]`), `listeners` (`-config`'s extra
-//! SIP listeners, each an engine), `transports` (listeners and clients on and off), `v2`
+//! SIP listeners, each an engine), `feed` (an extra engine's statistics, trace and
+//! calls), `transports` (listeners and clients on and off), `v2`
 //! (the live SIP trace and calls catalogue routes, kept by `trace` and `calls`, exported
 //! by `pcap`, persisted by `cdr` in `calls.sqlite`), `config` (the flat and composite
 //! JSON of `-config`). It reuses the
@@ -26,6 +27,7 @@ mod calls;
 mod cdr;
 mod clients;
 pub(crate) mod config;
+mod feed;
 mod listeners;
 mod live;
 mod pcap;
@@ -311,7 +313,7 @@ impl Sidecar for ApiSidecar {
             state.set_listeners(l);
         }
         for (i, (id, spec)) in engines.clients.into_iter().enumerate() {
-            let id = clients::start(state.clients(), id, spec)
+            let id = clients::start(&state, id, spec)
                 .map_err(|(_, e)| format!("-config: client {}: {e}", i + 1))?;
             eprintln!("gossipper server: client {id} started from -config");
         }
