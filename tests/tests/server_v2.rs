@@ -14,8 +14,8 @@
 //! - SIPp's calls to the server's listener are rows of `DIR/calls.sqlite`, which
 //!   `/api/v2/calls` pages through, and which a clean stop (SIGTERM) and a new process
 //!   on the same data dir keep;
-//! - a composite `-config` (API, data dir, `server{listeners[]}` with a UDP and a TCP
-//!   listener, `clients[]` with one UAC toward the TCP one) runs three engines in one
+//! - a composite `-config` (API, data dir, `auth{}`, `server{listeners[]}` with a UDP
+//!   and a TCP listener, `clients[]` with one UAC toward the TCP one) runs three engines in one
 //!   process: SIPp's calls to UDP and the client's to TCP all succeed, each engine counts
 //!   its own, every engine's calls are catalogued and traced, a listener turns off; a bad
 //!   client entry stops the server before it starts, naming it.
@@ -434,6 +434,8 @@ fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
             "ui_data_dir": data.join("ui").to_str().unwrap(),
             "legacy_api_v1": true,
             "scenario_history_keep": 3,
+            "auth": {"type": "internal", "sqlite_path": "auth/settings.sqlite",
+                     "jwt_secret": "hybrid-secret-0123456789"},
             "server": {"id": "lab", "role": "server", "scenario_name": "uas",
                 "listeners": [
                     {"transport": "u1", "local_ip": "127.0.0.1", "local_port": udp},
@@ -466,7 +468,9 @@ fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let jwt = login(&api, "/api/v2/auth/login");
-    assert!(data.join("ui/settings.sqlite").is_file());
+    // auth{} put the users where it said (relative to the file), not in the data dir.
+    assert!(data.join("auth/settings.sqlite").is_file());
+    assert!(!data.join("ui/settings.sqlite").exists());
 
     // Both listeners, index 0 (the primary engine's) and 1.
     let t = ok(&api, "/api/v1/transports", &jwt);
@@ -605,7 +609,19 @@ fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
         err.contains("clients[0]") && err.contains("summary_json"),
         "{err}"
     );
-    // The data dir's flags need the data dir.
+    // auth{} and the data dir's flags need the data dir.
+    std::fs::write(&file, r#"{"auth":{"type":"internal"}}"#).unwrap();
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.args([
+        "server",
+        "-config",
+        file.to_str().unwrap(),
+        "-api_addr",
+        "127.0.0.1:0",
+    ]);
+    let (status, _, err) = Proc::spawn("auth alone", &mut cmd).wait(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(err.contains("auth needs ui_data_dir"), "{err}");
     let mut cmd = Command::new(gossipper_bin());
     cmd.args([
         "server",

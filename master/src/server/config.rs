@@ -4,8 +4,8 @@
 //!
 //! Owns: the table of keys we take and what flag each becomes, the composite ("hybrid")
 //! keys of `gossipper server -config` (`server{…, listeners[]}`, top-level
-//! `listeners[]`, `clients[]`, `client`: [`Composite`]), and the refusal of every other
-//! key, named: the composite keys not built (`gateway`, `gateways`, `auth`,
+//! `listeners[]`, `clients[]`, `client`, `auth{}`: [`Composite`]), and the refusal of
+//! every other key, named: the composite keys not built (`gateway`, `gateways`,
 //! `workloads`), the composite keys on the root command, the features gossipper does
 //! not have (`hep_*`, `log_otel_*`, …) and unknown keys. Must not: interpret a value
 //! (the flags go through the same scanner and resolver as the command line, so a bad
@@ -151,6 +151,52 @@ pub(super) struct Composite {
     pub(super) clients: Vec<ClientDef>,
     /// The file's folder: relative paths of clients are taken from it.
     pub(super) dir: std::path::PathBuf,
+    /// `auth{type, sqlite_path, jwt_secret}` (with `ui_data_dir`).
+    pub(super) auth: Option<AuthConf>,
+}
+
+/// `auth{}`: where `ui_data_dir`'s users live and what signs their tokens.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct AuthConf {
+    /// `sqlite_path` (relative to the file's folder): the settings database.
+    pub(super) sqlite_path: Option<std::path::PathBuf>,
+    pub(super) jwt_secret: Option<String>,
+}
+
+/// The keys of `auth{}`.
+const AUTH_KEYS: &[&str] = &["type", "sqlite_path", "jwt_secret"];
+
+/// `auth{}`'s keys, checked: `type` is `internal` (the only kind of users there is).
+fn auth_conf(v: &Value, dir: &Path) -> Result<AuthConf, String> {
+    let Value::Object(o) = v else {
+        return Err(format!(
+            "auth: {v} is not an object {{type, sqlite_path, jwt_secret}}"
+        ));
+    };
+    if let Some(k) = o.keys().find(|k| !AUTH_KEYS.contains(&k.as_str())) {
+        return Err(format!(
+            "auth.{k}: unknown key (auth takes {})",
+            AUTH_KEYS.join(", ")
+        ));
+    }
+    let text = |k: &str| -> Result<Option<String>, String> {
+        match o.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(v) => Err(format!("auth.{k}: {v} is not a non-empty string")),
+        }
+    };
+    if let Some(t) = text("type")?
+        && t != "internal"
+    {
+        return Err(format!(
+            "auth.type: \"{t}\" is not taken (only \"internal\": the users of ui_data_dir; a shared token is -api_token)"
+        ));
+    }
+    Ok(AuthConf {
+        sqlite_path: text("sqlite_path")?.map(|p| dir.join(p)),
+        jwt_secret: text("jwt_secret")?,
+    })
 }
 
 /// Keys of Go gossipper features gossipper does not have (a prefix ends with `_`).
@@ -182,9 +228,11 @@ pub(super) fn composite_of(text: &[u8], dir: &Path) -> Result<Composite, String>
     let top_listeners = map.remove("listeners");
     let clients = map.remove("clients");
     let client = map.remove("client");
+    let auth = map.remove("auth").map(|v| auth_conf(&v, dir)).transpose()?;
     let mut out = Composite {
         flags: flags_of_map(&map, dir, "")?,
         dir: dir.to_path_buf(),
+        auth,
         ..Composite::default()
     };
     let mut rows = None;
@@ -444,7 +492,7 @@ fn flags_of_map(
         .collect();
     if !not_built.is_empty() {
         return Err(format!(
-            "not built yet in gossipper: {} (the REGISTER gateway and auth settings of -config; several workloads)",
+            "not taken here: {} (the REGISTER gateway and several workloads are not built; auth{{}} is taken at the top of a gossipper server -config file)",
             not_built.join(", ")
         ));
     }
@@ -628,7 +676,10 @@ mod tests {
     fn composite_keys_that_are_wrong_or_not_built_are_refused_by_name() {
         for (json, names) in [
             (r#"{"gateway":{}}"#, "gateway"),
-            (r#"{"auth":{"type":"internal"}}"#, "auth"),
+            (r#"{"auth":{"type":"none"}}"#, "auth.type"),
+            (r#"{"auth":{"sqlite":"x"}}"#, "auth.sqlite"),
+            (r#"{"auth":{"jwt_secret":7}}"#, "auth.jwt_secret"),
+            (r#"{"server":{"auth":{}}}"#, "server.auth"),
             (r#"{"server":{"gateways":[]}}"#, "server.gateways"),
             (r#"{"server":{"clients":[]}}"#, "server.clients"),
             (r#"{"server":[]}"#, "server:"),

@@ -120,7 +120,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         }
     };
     let (service, cdr) = match flags.ui_data_dir.as_deref() {
-        Some(dir) => match open_service(dir, &flags) {
+        Some(dir) => match open_service(dir, &flags, composite.auth.as_ref()) {
             Ok(s) => match cdr::Cdr::open(std::path::Path::new(dir)) {
                 Ok(c) => (Some(s), Some(c)),
                 Err(e) => {
@@ -134,6 +134,12 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             }
         },
         None => {
+            if composite.auth.is_some() {
+                eprintln!(
+                    "gossipper server: -config: auth needs ui_data_dir (the users live in its settings database)"
+                );
+                return Exit::Fatal.into();
+            }
             if flags.scenario_history_keep.is_some() {
                 eprintln!(
                     "gossipper server: -scenario_history_keep needs -ui_data_dir (it caps the scenario history of the /api/v2 data dir)"
@@ -246,7 +252,12 @@ fn token(flag: Option<String>, env: Option<String>) -> Result<Option<String>, St
 
 /// `-ui_data_dir DIR`: the master's service on the data dir, its users guarding the
 /// API (the master's defaults for what only `gossipper ui` flags set).
-fn open_service(dir: &str, flags: &sipp::ServerFlags) -> anyhow::Result<Service> {
+/// `auth` (from `-config`) names the settings database and the JWT secret.
+fn open_service(
+    dir: &str,
+    flags: &sipp::ServerFlags,
+    auth: Option<&config::AuthConf>,
+) -> anyhow::Result<Service> {
     let keep = match flags.scenario_history_keep.as_deref() {
         None => DEFAULT_HISTORY_KEEP,
         Some(n) => n.parse::<usize>().map_err(|_| {
@@ -256,13 +267,24 @@ fn open_service(dir: &str, flags: &sipp::ServerFlags) -> anyhow::Result<Service>
     if dir.is_empty() {
         anyhow::bail!("an empty path");
     }
+    let jwt_secret = auth.and_then(|a| a.jwt_secret.clone()).or_else(|| {
+        std::env::var("GOSSIPPER_JWT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+    });
+    if let Some(s) = &jwt_secret
+        && s.len() < service::auth::MIN_SECRET_LEN
+    {
+        anyhow::bail!(
+            "the JWT secret (auth.jwt_secret or GOSSIPPER_JWT_SECRET) must be at least {} characters",
+            service::auth::MIN_SECRET_LEN
+        );
+    }
     Service::open(service::Options {
         data_dir: dir.into(),
-        auth_sqlite: None,
+        auth_sqlite: auth.and_then(|a| a.sqlite_path.clone()),
         scenario_history_keep: keep,
-        jwt_secret: std::env::var("GOSSIPPER_JWT_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty()),
+        jwt_secret,
         metrics_token: None,
         auth_enabled: true,
         limits: service::supervisor::Limits::default(),
