@@ -15,10 +15,11 @@
 //!   `/api/v2/calls` pages through, and which a clean stop (SIGTERM) and a new process
 //!   on the same data dir keep;
 //! - a composite `-config` (API, data dir, `auth{}`, `server{listeners[]}` with a UDP
-//!   and a TCP listener, `clients[]` with one UAC toward the TCP one) runs three engines in one
-//!   process: SIPp's calls to UDP and the client's to TCP all succeed, each engine counts
-//!   its own, every engine's calls are catalogued and traced, a listener turns off; a bad
-//!   client entry stops the server before it starts, naming it.
+//!   and a TCP listener, `clients[]` with one UAC toward the TCP one) runs three
+//!   engines in one process: SIPp's calls to UDP and the client's to TCP all succeed,
+//!   each engine counts its own, every engine's calls are catalogued and traced, a
+//!   listener turns off; a bad client entry stops the server before it starts, naming
+//!   it.
 //!
 //! Every wait has a deadline; every process is killed when its guard drops.
 
