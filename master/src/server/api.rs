@@ -3,9 +3,9 @@
 //!
 //! Owns: the routing of the API listener (`/api/v1`, the server's own `/api/v2` routes,
 //! the rest to `-ui_data_dir`'s service), the `/api/v1` routes, request bodies and the
-//! JSON shapes (who may call them: `access`). Must not: lock or call into the shards: a control change is two
-//! atomic stores in the run's control block, which every shard reads once per loop turn
-//! (so it takes effect within one pacer tick); the statistics come from the snapshot the
+//! JSON shapes (who may call them: `access`). Must not: lock or call into the shards: a
+//! control change is two atomic stores in the run's control block, which every shard
+//! reads once per loop turn (so it takes effect within one pacer tick); the statistics come from the snapshot the
 //! runner merges every tick (`publish`), behind a lock only this thread and the runner's
 //! tick take.
 //!

@@ -4,22 +4,23 @@
 //! (`scenario`) and start extra UAC engines in the same process (`clients`).
 //!
 //! Owns: the server command line (the root command's flags, read by `sipp`, plus
-//! `-api_addr`, `-api_token`, `-ui_data_dir`, `-legacy_api_v1`, `-scenario_history_keep`
-//! and `-config`), the API's listening socket and token, opening the master's service on
-//! `-ui_data_dir` (its `/api/v2`, console and users, answering every request the server
-//! does not answer itself), and starting the run with the API as its sidecar. Must not: parse SIPp flags (`sipp`
-//! does), touch the engine's shards (the API steers them through the run's control
-//! block, which every shard reads once per loop turn) or run SIP itself.
+//! `-api_addr`, `-api_token`, `-ui_data_dir`, `-legacy_api_v1`,
+//! `-scenario_history_keep` and `-config`), the API's listening socket and token,
+//! opening the master's service on `-ui_data_dir` (its `/api/v2`, console and users,
+//! answering every request the server does not answer itself), and starting the run
+//! with the API as its sidecar. Must not: parse SIPp flags (`sipp` does), touch the
+//! engine's shards (the API steers them through the run's control block, which every
+//! shard reads once per loop turn) or run SIP itself.
 //!
-//! Modules: `api` (the v1 routes), `access` (who may call them; audit of changes), `scenario` (live replacement), `clients` (dynamic
-//! UAC engines, also those of `-config`'s `clients[]`), `listeners` (`-config`'s extra
-//! SIP listeners, each an engine), `feed` (an extra engine's statistics, trace and
-//! calls), `transports` (listeners and clients on and off), `v2`
-//! (the live SIP trace and calls catalogue routes, kept by `trace` and `calls`, exported
-//! by `pcap`, persisted by `cdr` in `calls.sqlite`), `config` (the flat and composite
-//! JSON of `-config`). It reuses the
-//! master's HTTP server (`service::http`: connection caps, request deadlines), its
-//! listen-address forms and its constant-time secret comparison.
+//! Modules: `api` (the API's routing and the v1 routes), `access` (who may call them;
+//! the audit of changes), `scenario` (live replacement), `clients` (dynamic UAC
+//! engines, also `-config`'s `clients[]`), `listeners` (`-config`'s extra SIP
+//! listeners, each an engine), `feed` (an extra engine's statistics, trace and calls),
+//! `transports` (listeners and clients on and off), `v2` (the live SIP trace and calls
+//! catalogue routes, kept by `trace` and `calls`, exported by `pcap`, persisted by
+//! `cdr` in `calls.sqlite`), `config` (the flat and composite JSON of `-config`). It
+//! reuses the master's HTTP server (`service::http`: connection caps, request
+//! deadlines), its listen-address forms and its constant-time secret comparison.
 
 mod access;
 mod api;

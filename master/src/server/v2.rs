@@ -1,13 +1,16 @@
-//! The `/api/v2` routes `gossipper server` serves on its API listener (same token as
-//! `/api/v1`): the live SIP trace and the calls catalogue (reference §5.5).
+//! The `/api/v2` routes `gossipper server` serves itself on its API listener (the
+//! `/api/v1` token; with `-ui_data_dir`, the service's users): the live SIP trace and
+//! the calls catalogue (reference §5.5).
 //!
 //! Owns: the routes, their query parameters (unknown ones refused, naming them) and the
 //! capture settings' body. Must not: touch the shards (capture on and off is one
 //! atomic store in the run's control block) or keep state (`trace`, `calls` do).
 //!
-//! Routes: `GET /sip/trace?since=&limit=&call_id=&scenario=`, `GET/PUT /sip/trace/capture`,
-//! `POST /sip/trace/clear`, `GET /sip/trace/ws` (`trace_ws`), `GET /sip/trace/export?format=text|pcap&call_id=&scenario=`,
-//! `GET /calls`, `GET /calls/{call-id}`, `POST /calls/clear`.
+//! Routes: `GET /sip/trace?since=&limit=&call_id=&scenario=`,
+//! `GET/PUT /sip/trace/capture`, `POST /sip/trace/clear`, `GET /sip/trace/ws`
+//! (`trace_ws`), `GET /sip/trace/export?format=text|pcap&call_id=&scenario=`,
+//! `GET /calls?limit=&offset=` (from `cdr` with `-ui_data_dir`), `GET /calls/{call-id}`,
+//! `POST /calls/clear`.
 
 use std::io::Read as _;
 use std::sync::Arc;
