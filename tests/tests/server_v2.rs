@@ -302,19 +302,15 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-/// `sqlite3 file query`, its output trimmed.
+/// One number a query of the SQLite file gives (read-only, the server stopped).
 fn sqlite(file: &Path, query: &str) -> String {
-    let out = Command::new("sqlite3")
-        .arg(file)
-        .arg(query)
-        .output()
-        .expect("the sqlite3 command (apt install sqlite3)");
-    assert!(
-        out.status.success(),
-        "sqlite3 {query}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let conn =
+        rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let n: i64 = conn
+        .query_row(query, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+    n.to_string()
 }
 
 #[test]
