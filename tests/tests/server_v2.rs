@@ -4,7 +4,8 @@
 //!
 //! - the bootstrap admin logs in over HTTP; `/health` tells the console it runs inside
 //!   `gossipper server` with v1 on; scenarios list; the console's page is served;
-//!   `/gateway/ips` lists this host's addresses, loopback last;
+//!   `/gateway/ips` lists this host's addresses, loopback last; the OpenAPI document
+//!   of server mode validates and describes the server's own routes, whose replies fit;
 //! - `/api/v1` and the server's own `/api/v2` routes refuse a caller without a token
 //!   (401) and take the admin's JWT; a change made over v1 is an audit row;
 //! - a client job started through `/api/v2` (a worker process, as in `gossipper ui`)
@@ -26,6 +27,7 @@
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
 
 mod api_support;
+mod openapi_support;
 mod server_support;
 
 use std::path::Path;
@@ -270,6 +272,35 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     for c in calls["calls"].as_array().unwrap() {
         assert_eq!(c["direction"], "inbound", "{c}");
         assert_eq!(c["state"], "ended", "{c}");
+    }
+
+    // The OpenAPI document of server mode: valid, with the server's own routes, whose
+    // real replies fit their schemas.
+    let doc = req(&api, "GET", "/api/v2/openapi.json", None, None).json();
+    assert_eq!(doc["info"]["title"], "gossipper server");
+    openapi_support::spec_validator(&doc, "server")
+        .unwrap_or_else(|e| panic!("openapi-spec-validator: {e}"));
+    let id = calls["calls"][0]["call_id"]
+        .as_str()
+        .unwrap()
+        .replace('@', "%40");
+    for (pattern, path) in [
+        ("/calls", "/api/v2/calls".to_string()),
+        ("/calls/{id}", format!("/api/v2/calls/{id}")),
+        ("/sip/trace", "/api/v2/sip/trace".to_string()),
+        (
+            "/sip/trace/capture",
+            "/api/v2/sip/trace/capture".to_string(),
+        ),
+        ("/gateway/ips", "/api/v2/gateway/ips".to_string()),
+    ] {
+        let got = ok(&api, &path, &jwt);
+        let op = openapi_support::operation(&doc, "GET", pattern);
+        let schema =
+            &openapi_support::reply(op, 200).unwrap()["content"]["application/json"]["schema"];
+        let mut errs = Vec::new();
+        openapi_support::check(&doc, schema, &got, pattern, &mut errs);
+        assert!(errs.is_empty(), "GET {pattern}: {errs:?}");
     }
     drop(server);
 
