@@ -9,7 +9,7 @@
 //!   flag table); each "no effect" flag prints its warning when given; each rejected one
 //!   exits 255 at once saying it is not supported, as do the unsupported `-t` modes.
 //!   `gossipper server -h`'s own flags work there and are refused by the root naming
-//!   the server, or are refused by the server naming what is missing.
+//!   the server.
 //! - **Tools**: every entry of `GET /api/v2/tools`. An available one runs its
 //!   `example_args` (adapted: a real job for `JOB_ID`, a capture uploaded as
 //!   `media/pcap/call.pcap`, a socket of the test for `rtp_addr`, 300 ms) to a succeeded
@@ -201,11 +201,10 @@ fn every_flag_of_the_help_is_recognised_warned_about_or_refused() {
 }
 
 /// `gossipper server -h`: the root's flags plus its own section. Each flag of that
-/// section either works on the server and is refused by the root naming the server
-/// (`-api_addr`, `-api_token`: their effect is `server_v1.rs`'s), or is refused by the
-/// server itself, naming what is missing.
+/// section works on the server (its effect: `server_v1.rs`, `server_v2.rs`) and is
+/// refused by the root, naming the server.
 #[test]
-fn every_server_only_flag_is_refused_by_the_root_or_by_name() {
+fn every_server_only_flag_is_refused_by_the_root_naming_the_server() {
     let (code, root_help, _) = gossipper(&["-h"]);
     assert_eq!(code, Some(0));
     let (code, help, _) = gossipper(&["server", "-h"]);
@@ -228,28 +227,13 @@ fn every_server_only_flag_is_refused_by_the_root_or_by_name() {
         let dashed = format!("-{}", f.name);
         let mut args: Vec<&str> = vec![&dashed];
         args.extend(f.values.iter().map(|_| "1"));
-        match f.name.as_str() {
-            "api_addr" | "api_token" => {
-                args.extend(["127.0.0.1", "-m", "1"]);
-                let (code, _, err) = gossipper(&args);
-                assert_eq!(code, Some(255), "{dashed}: {err}");
-                assert!(
-                    err.contains(&format!("{dashed} is a flag of gossipper server")),
-                    "{dashed}: {err}"
-                );
-            }
-            _ => {
-                let mut server_args = vec!["server"];
-                server_args.extend(&args);
-                let (code, _, err) = gossipper(&server_args);
-                assert_eq!(code, Some(255), "server {dashed}: {err}");
-                assert!(
-                    err.contains(&format!("{dashed}: "))
-                        && err.contains("is not supported by gossipper"),
-                    "server {dashed} refused by name: {err}"
-                );
-            }
-        }
+        args.extend(["127.0.0.1", "-m", "1"]);
+        let (code, _, err) = gossipper(&args);
+        assert_eq!(code, Some(255), "{dashed}: {err}");
+        assert!(
+            err.contains(&format!("{dashed} is a flag of gossipper server")),
+            "{dashed}: {err}"
+        );
     }
 }
 

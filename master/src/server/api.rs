@@ -1,10 +1,11 @@
 //! The v1 control API of `gossipper server` (reference §5.13): health, stats, the
 //! running scenario and its live replacement, and live control of rate and pause.
 //!
-//! Owns: the `/api/v1` routes, bearer-token checks (constant-time, and throttled per
-//! client address as the master's logins are), request bodies and the JSON shapes. Must not: lock or call into the shards: a control change is two
-//! atomic stores in the run's control block, which every shard reads once per loop turn
-//! (so it takes effect within one pacer tick); the statistics come from the snapshot the
+//! Owns: the routing of the API listener (`/api/v1`, the server's own `/api/v2` routes,
+//! the rest to `-ui_data_dir`'s service), the `/api/v1` routes, request bodies and the
+//! JSON shapes (who may call them: `access`). Must not: lock or call into the shards: a
+//! control change is two atomic stores in the run's control block, which every shard
+//! reads once per loop turn (so it takes effect within one pacer tick); the statistics come from the snapshot the
 //! runner merges every tick (`publish`), behind a lock only this thread and the runner's
 //! tick take.
 //!
@@ -26,11 +27,15 @@ use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
 use gossipper_engine::stats::ShardStats;
 
-use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
+use crate::service::Service;
+use crate::service::auth::Throttle;
 use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
+use super::access::{self, admit, admit_v2, audit};
 use super::calls::Catalogue;
+use super::cdr::Cdr;
+use super::listeners::{self, Listener};
 use super::trace::{RING, Ring, call_fields};
 use super::{clients, scenario, transports, v2};
 
@@ -42,22 +47,24 @@ const MAX_CONTROL_BODY: u64 = 64 << 10;
 const MAX_RATE_CPS: f64 = 1_000_000.0;
 /// How long the dynamic clients' calls may take to end when the server ends.
 const CLIENTS_GRACE: Duration = Duration::from_secs(5);
-/// The throttle's account name for the one token.
-const TOKEN_KEY: &str = "-api_token";
-
-/// Failed token checks allowed per client address (an IPv6 client: its /64) within the
-/// window, the master's login rule. There is no per-account count: the token has no
-/// account, and a global count would let anyone lock the operator out.
-fn throttle_limits() -> ThrottleLimits {
-    ThrottleLimits {
-        per_user: usize::MAX,
-        ..ThrottleLimits::default()
-    }
+/// How callers are let in, and which APIs are on.
+pub(super) struct Access {
+    /// `-api_token`: opens `/api/v1` (and, without a service, `/api/v2`).
+    pub(super) token: Option<String>,
+    /// `-ui_data_dir`: the master's `/api/v2`, console and users; its tokens open
+    /// `/api/v1` and the server's own `/api/v2` routes.
+    pub(super) service: Option<Service>,
+    /// `-legacy_api_v1` (default true): whether `/api/v1` is served.
+    pub(super) legacy_api_v1: bool,
+    /// `-ui_data_dir`'s `calls.sqlite`: every finished call as a row.
+    pub(super) cdr: Option<Cdr>,
 }
 
 /// What the API serves, shared by its connection threads.
 pub(super) struct State {
     token: Option<String>,
+    service: Option<Service>,
+    legacy_api_v1: bool,
     throttle: Throttle,
     control: Arc<Control>,
     role: Role,
@@ -69,6 +76,9 @@ pub(super) struct State {
     /// The live SIP trace and the calls catalogue (`/api/v2`), filled every tick.
     ring: Mutex<Ring>,
     catalogue: Mutex<Catalogue>,
+    cdr: Option<Cdr>,
+    /// The extra listeners of `-config` (set once, right after the state is made).
+    listeners: std::sync::OnceLock<Vec<Listener>>,
 }
 
 /// The newest merged statistics.
@@ -109,14 +119,16 @@ struct AuthStatus {
 
 impl State {
     /// The API of the run that just started.
-    pub(super) fn new(run: &Started<'_>, token: Option<String>) -> Result<State, String> {
+    pub(super) fn new(run: &Started<'_>, access: Access) -> Result<State, String> {
         let scenario = scenario::Live::new(&run.spec.scenario, run.scenario)?;
         // SIP capture is on by default (reference §5.5); PUT /api/v2/sip/trace/capture
         // turns it off.
         run.control.set_capturing(true);
         Ok(State {
-            token,
-            throttle: Throttle::new(throttle_limits()),
+            token: access.token,
+            service: access.service,
+            legacy_api_v1: access.legacy_api_v1,
+            throttle: Throttle::new(access::throttle_limits()),
             control: Arc::clone(&run.control),
             role: run.scenario.role,
             info: run.info.clone(),
@@ -130,7 +142,29 @@ impl State {
             }),
             ring: Mutex::new(Ring::default()),
             catalogue: Mutex::new(Catalogue::default()),
+            cdr: access.cdr,
+            listeners: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Whether `-ui_data_dir` mounted the service.
+    pub(super) fn has_service(&self) -> bool {
+        self.service.is_some()
+    }
+
+    /// `-ui_data_dir`'s service.
+    pub(super) fn service(&self) -> Option<&Service> {
+        self.service.as_ref()
+    }
+
+    /// `-api_token`.
+    pub(super) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// Failed token checks per client address.
+    pub(super) fn throttle(&self) -> &Throttle {
+        &self.throttle
     }
 
     pub(super) fn control(&self) -> &Control {
@@ -152,6 +186,7 @@ impl State {
             local_port: self.info.run.local_port,
             control: &self.control,
             clients: &self.clients,
+            listeners: self.listeners(),
         }
     }
 
@@ -163,9 +198,45 @@ impl State {
         }
     }
 
-    /// Stops the dynamic clients (the server is ending).
-    pub(super) fn stop_clients(&self) {
+    /// The server is ending: stops the dynamic clients, then writes the call rows still
+    /// queued for `calls.sqlite`.
+    pub(super) fn close(&self) {
         self.clients.stop_all(CLIENTS_GRACE);
+        listeners::stop_all(self.listeners(), CLIENTS_GRACE);
+        if let Some(c) = &self.cdr {
+            c.close();
+        }
+    }
+
+    /// The extra listeners.
+    pub(super) fn listeners(&self) -> &[Listener] {
+        self.listeners.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// Sets the extra listeners (once).
+    pub(super) fn set_listeners(&self, l: Vec<Listener>) {
+        let _ = self.listeners.set(l);
+    }
+
+    /// The clients started over the API or by `-config`.
+    pub(super) fn clients(&self) -> &clients::Clients {
+        &self.clients
+    }
+
+    /// SIP capture on or off, in every engine that feeds the trace.
+    pub(super) fn set_capturing(&self, on: bool) {
+        self.control.set_capturing(on);
+        for l in self.listeners() {
+            l.control.set_capturing(on);
+        }
+        for (_, c) in self.clients.controls() {
+            c.set_capturing(on);
+        }
+    }
+
+    /// `calls.sqlite`, with `-ui_data_dir`.
+    pub(super) fn cdr(&self) -> Option<&Cdr> {
+        self.cdr.as_ref()
     }
 
     /// Takes the runner's newest merged statistics (runner thread, every tick).
@@ -176,10 +247,16 @@ impl State {
         live.shard_calls.extend_from_slice(tick.shard_calls);
         live.at = tick.wall;
         drop(live);
+        self.record(tick, self.role, &self.scenario.name());
+    }
+
+    /// Puts a tick's captured SIP in the trace ring and its finished calls in the
+    /// catalogue (every engine's ticks: the primary's, the extra listeners', the
+    /// clients'; `role` and `name` are the engine's).
+    pub(super) fn record(&self, tick: &Tick<'_>, role: Role, name: &str) {
         if tick.captured.is_empty() && tick.finished.is_empty() {
             return;
         }
-        let name = self.scenario.name();
         let mut ring = self.ring();
         let mut catalogue = self.catalogue();
         // Only the newest RING messages of a tick can stay in the ring: the older ones
@@ -193,58 +270,92 @@ impl State {
                 catalogue.saw(call_id, from, to, peer, m.sent);
             }
             if i >= skip {
-                ring.push(m, bytes, &name);
+                ring.push(m, bytes, name);
             }
         }
         ring.dropped += tick.captured.dropped;
         drop(ring);
         if !tick.finished.is_empty() {
-            catalogue.add(tick.finished, self.role, &name, tick.wall);
+            let rows = catalogue.add(tick.finished, role, name, tick.wall, self.cdr.is_some());
+            drop(catalogue);
+            if let Some(c) = &self.cdr {
+                c.push(rows);
+            }
         }
     }
 }
 
-/// Answers one request.
+/// The `/api/v2` routes the server answers itself (everything else under `/api/v2`
+/// is the service's, when `-ui_data_dir` mounts it).
+fn own_v2(route: &str) -> bool {
+    route == "calls" || route.starts_with("calls/") || route.starts_with("sip/trace")
+}
+
+/// Answers one request: `/api/v1`, the server's own `/api/v2` routes (live trace,
+/// calls), then, with `-ui_data_dir`, the service (the rest of `/api/v2`, the
+/// console, `/healthz`, `/metrics`).
 pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
-    let (v2_route, route) = if let Some(r) = inc.path.strip_prefix("/api/v1/") {
-        (None, r)
-    } else if let Some(r) = inc.path.strip_prefix("/api/v2/") {
-        (Some(r), r)
-    } else {
-        return error(
-            404,
-            "not found: gossipper server serves /api/v1/*, /api/v2/sip/trace* and /api/v2/calls*",
-        );
-    };
-    let method = inc.method;
-    if let Some(r) = v2_route {
-        if let Some(refusal) = admit(state, inc, Instant::now()) {
+    if let Some(route) = inc.path.strip_prefix("/api/v1/") {
+        if !state.legacy_api_v1 {
+            return error(
+                404,
+                &format!(
+                    "no route /api/v1/{route}: the v1 API is switched off (-legacy_api_v1=false); use /api/v2"
+                ),
+            );
+        }
+        return v1(state, inc, route);
+    }
+    if let Some(route) = inc.path.strip_prefix("/api/v2/")
+        && own_v2(route)
+    {
+        // A browser opens the trace's WebSocket and its export by URL.
+        let by_url = matches!(route, "sip/trace/ws" | "sip/trace/export");
+        if let Some(refusal) = admit_v2(state, inc, by_url) {
             return refusal;
         }
-        return v2::dispatch(state, inc, r);
+        return v2::dispatch(state, inc, route);
     }
+    if let Some(service) = &state.service {
+        return service.dispatch(inc);
+    }
+    error(
+        404,
+        "not found: gossipper server serves /api/v1/*, /api/v2/sip/trace* and /api/v2/calls* (the rest of /api/v2 and the console need -ui_data_dir)",
+    )
+}
+
+/// `/api/v1/{route}`.
+fn v1(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) -> Reply {
+    let method = inc.method;
     // The Go gossipper leaves these two open: a console asks them before it has a token.
     match (method, route) {
         ("GET", "auth/status") => {
-            let auth = if state.token.is_some() {
-                "token"
-            } else {
-                "none"
+            let auth = match (&state.service, &state.token) {
+                (Some(s), _) if s.auth_enabled() => "internal",
+                (_, Some(_)) => "token",
+                _ => "none",
             };
             return json(200, &AuthStatus { auth });
         }
         ("POST", "auth/login") => {
-            return error(
-                404,
-                "internal auth is not enabled (gossipper server takes -api_token; users need -ui_data_dir, not built yet)",
-            );
+            return match &state.service {
+                // The same login as /api/v2/auth/login: same throttle, same audit.
+                Some(s) => s.dispatch_as(inc, "/auth/login"),
+                None => error(
+                    404,
+                    "internal auth is not enabled (gossipper server takes -api_token; users need -ui_data_dir)",
+                ),
+            };
         }
         _ => {}
     }
-    if let Some(refusal) = admit(state, inc, Instant::now()) {
-        return refusal;
-    }
-    match (method, route) {
+    let who = match admit(state, inc, route == "live", Instant::now()) {
+        Ok(who) => who,
+        Err(refusal) => return refusal,
+    };
+    let query = inc.query.to_string();
+    let reply = match (method, route) {
         ("GET", "health") => json(200, &Health { status: "ok" }),
         ("GET", "stats") => stats(state),
         ("GET", "scenario") => json(200, &state.scenario.view()),
@@ -255,7 +366,7 @@ pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
         ("GET", "transports") => transports::get(&state.server()),
         ("POST", "transports") => transports::post(&state.server(), inc),
         ("GET", "clients") => clients::list(&state.clients),
-        ("POST", "clients") => clients::create(&state.clients, inc),
+        ("POST", "clients") => clients::create(state, inc),
         ("DELETE", "clients") => clients::delete(&state.clients, inc.query),
         ("GET", "live") => super::live::live(state, inc),
         (
@@ -264,51 +375,14 @@ pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
             | "clients" | "live" | "auth/status" | "auth/login",
         ) => error(405, &format!("{method} is not allowed on /api/v1/{route}")),
         _ => error(404, &format!("no route /api/v1/{route}")),
-    }
-}
-
-/// `None` when the request may go on; else its refusal: 429 while its address has
-/// failed too often (checked before the token, so guesses cost nothing more), 401 (a
-/// failure counted) without the right token.
-fn admit(state: &State, inc: &Incoming<'_>, now: Instant) -> Option<Reply> {
-    // Without -api_token every caller is let in.
-    state.token.as_ref()?;
-    if let Err(r) = state.throttle.check(inc.remote_ip, TOKEN_KEY, now) {
-        return Some(Reply::RetryLater {
-            body: error_body(
-                "too many requests without the right token from this address; retry later",
-            ),
-            retry_after_s: ceil_secs(r.retry_after).max(1),
-        });
-    }
-    if authorized(state, inc) {
-        return None;
-    }
-    state.throttle.record_failure(inc.remote_ip, TOKEN_KEY, now);
-    Some(error(401, "unauthorized"))
-}
-
-/// Whole seconds, rounded up (a client waiting `Retry-After` must not come back early).
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
-/// Whether the request carries the token (`Authorization: Bearer TOKEN`), compared in
-/// constant time. Without `-api_token` every caller is let in (the server refuses to
-/// start so on a non-loopback address).
-fn authorized(state: &State, inc: &Incoming<'_>) -> bool {
-    let Some(want) = &state.token else {
-        return true;
     };
-    let given = inc.header("authorization").and_then(|h| {
-        let (scheme, token) = h.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
-    given.is_some_and(|g| same_secret(g.as_bytes(), want.as_bytes()))
+    audit(state, who.as_ref(), method, route, &query, &reply);
+    reply
 }
 
 /// `GET /api/v1/stats`: the run's summary (the `summary.json` shape) as of the last tick;
-/// with dynamic clients, `{multi:true, engines:[{id, stats}], dynamic_client_ids}`.
+/// with dynamic clients or extra listeners, `{multi:true, engines:[{id, stats}],
+/// dynamic_client_ids}` (the listeners' engines after the primary).
 pub(super) fn stats(state: &State) -> Reply {
     let s = {
         let live = state.live.lock().unwrap_or_else(|p| p.into_inner());
@@ -321,7 +395,7 @@ pub(super) fn stats(state: &State) -> Reply {
         )
     };
     let primary = summary::to_json(&s);
-    if state.clients.is_empty() {
+    if state.clients.is_empty() && state.listeners().is_empty() {
         return Reply::Json {
             status: 200,
             body: primary.into_bytes(),
@@ -329,6 +403,9 @@ pub(super) fn stats(state: &State) -> Reply {
     }
     let as_value = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
     let mut engines = vec![json!({"id": ENGINE_ID, "stats": as_value(&primary)})];
+    for l in state.listeners() {
+        engines.push(json!({"id": l.id, "stats": as_value(&summary::to_json(&l.summary()))}));
+    }
     let mut ids = Vec::new();
     for (id, sum) in state.clients.summaries() {
         engines.push(json!({"id": id, "stats": as_value(&summary::to_json(&sum))}));
@@ -343,7 +420,7 @@ pub(super) fn stats(state: &State) -> Reply {
 /// `GET /api/v1/control`: `{rate, paused}` for the one engine; with dynamic clients,
 /// `{multi:true, engines:[{id, rate, paused}]}`.
 pub(super) fn control_state(state: &State) -> Reply {
-    if state.clients.is_empty() {
+    if state.clients.is_empty() && state.listeners().is_empty() {
         return json(
             200,
             &ControlState {
@@ -357,6 +434,13 @@ pub(super) fn control_state(state: &State) -> Reply {
         rate: state.control.rate(),
         paused: state.control.paused(),
     }];
+    for l in state.listeners() {
+        engines.push(clients::EngineControl {
+            id: l.id.clone(),
+            rate: l.control.rate(),
+            paused: l.control.paused(),
+        });
+    }
     for (id, c) in state.clients.controls() {
         engines.push(clients::EngineControl {
             id,
@@ -389,7 +473,8 @@ fn post_control(state: &State, inc: &mut Incoming<'_>) -> Reply {
         Ok(p) => p,
         Err(e) => return error(400, &format!("invalid JSON body: {e}")),
     };
-    let known = |id: &str| id == ENGINE_ID || state.clients.control(id).is_some();
+    let listener = |id: &str| state.listeners().iter().any(|l| l.id == id);
+    let known = |id: &str| id == ENGINE_ID || listener(id) || state.clients.control(id).is_some();
     let change = match check(&patch, &known) {
         Ok(c) => c,
         Err(e) => return error(400, &e),
@@ -404,6 +489,14 @@ fn post_control(state: &State, inc: &mut Incoming<'_>) -> Reply {
     };
     let targets: Vec<Arc<Control>> = match change.engine.as_deref() {
         Some(ENGINE_ID) if state.role == Role::Server => return server_refusal(),
+        Some(id) if listener(id) => {
+            return error(
+                409,
+                &format!(
+                    "engine \"{id}\" is a listener: it answers calls and places none, so rate and pause do not apply"
+                ),
+            );
+        }
         Some(ENGINE_ID) => vec![Arc::clone(&state.control)],
         Some(id) => state.clients.control(id).into_iter().collect(),
         None => {
@@ -456,7 +549,7 @@ fn check(p: &ControlPatch, known: &dyn Fn(&str) -> bool) -> Result<Change, Strin
             && !known(id)
         {
             return Err(format!(
-                "unknown {field} \"{id}\": the engines are \"{ENGINE_ID}\" and the dynamic clients (GET /api/v1/clients)"
+                "unknown {field} \"{id}\": the engines are \"{ENGINE_ID}\", the extra listeners and the dynamic clients (GET /api/v1/clients)"
             ));
         }
     }

@@ -4,8 +4,9 @@
 //! Owns: the list of dynamic engines (id, control block, statistics), turning a
 //! run-profile JSON snippet into a run (the flat keys of `-config`, through the same
 //! flag scanner and resolver as the command line), and starting each on a thread of its
-//! own (its shards on theirs, as any run). Must not: touch the primary engine, or write
-//! files: a dynamic client has no screen and no trace files, so the keys that ask for
+//! own (its shards on theirs, as any run); its SIP and finished calls go to the
+//! server's live trace and catalogue (`feed`). Must not: touch the primary engine, or
+//! write files: a dynamic client has no screen and no trace files, so the keys that ask for
 //! them are refused by name instead of being ignored.
 //!
 //! A client runs until its `-m` calls are done or `DELETE ?id=` stops it (no new calls,
@@ -23,14 +24,14 @@ use serde_json::Value;
 
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::output::run_info::RunInfo;
-use gossipper_engine::output::summary::{self, Summary};
-use gossipper_engine::runner::{self, Observer, RunError, Tick};
+use gossipper_engine::output::summary::Summary;
+use gossipper_engine::runner::{self, RunError};
 use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
-use gossipper_engine::stats::ShardStats;
 
-use super::api::{error, json};
+use super::api::{State, error, json};
 use super::config;
+use super::feed::{Feed, Snapshot};
 use crate::service::http::{Incoming, Reply};
 use crate::sipp::{self, Parsed};
 
@@ -88,26 +89,6 @@ struct Dynamic {
     ended: Arc<AtomicBool>,
 }
 
-/// Its newest merged statistics.
-struct Snapshot {
-    stats: ShardStats,
-    shard_calls: Vec<u64>,
-    at: SystemTime,
-}
-
-/// Feeds a dynamic engine's ticks into its snapshot.
-struct Feed(Arc<Mutex<Snapshot>>);
-
-impl Observer for Feed {
-    fn on_tick(&mut self, tick: &Tick<'_>) {
-        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        s.stats.clone_from(tick.stats);
-        s.shard_calls.clear();
-        s.shard_calls.extend_from_slice(tick.shard_calls);
-        s.at = tick.wall;
-    }
-}
-
 /// The dynamic engines.
 #[derive(Default)]
 pub(super) struct Clients {
@@ -161,11 +142,7 @@ impl Clients {
         self.lock()
             .engines
             .iter()
-            .map(|e| {
-                let s = e.live.lock().unwrap_or_else(|p| p.into_inner());
-                let sum = summary::of_run(&e.info, &e.spec, &s.stats, s.at, &s.shard_calls);
-                (e.id.clone(), sum)
-            })
+            .map(|e| (e.id.clone(), Snapshot::summary(&e.live, &e.info, &e.spec)))
             .collect()
     }
 
@@ -244,26 +221,53 @@ pub(super) fn list(clients: &Clients) -> Reply {
 
 /// `POST /api/v1/clients`: a run-profile snippet → 201 `{id, started:true}`, the engine
 /// bound and running.
-pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
+pub(super) fn create(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
     let body = match read_body(inc) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let mut spec = match spec_of(&body) {
+    let spec = match spec_of(&body) {
         Ok(s) => s,
         Err(e) => return error(400, &e),
     };
+    match start(state, None, spec) {
+        Ok(id) => json(201, &Created { id, started: true }),
+        Err((status, m)) => error(status, &m),
+    }
+}
+
+/// Starts a client (`id`, else the next `client-N` free) of the server `state` (its
+/// SIP and finished calls go to the server's trace and catalogue): its id, or the
+/// status and reason of the refusal.
+pub(super) fn start(
+    state: &Arc<State>,
+    id: Option<String>,
+    mut spec: JobSpec,
+) -> Result<String, (u16, String)> {
+    let clients = state.clients();
     let id = {
         let mut inner = clients.lock();
         if inner.engines.len() >= MAX_CLIENTS {
-            return error(
+            return Err((
                 409,
-                &format!("{MAX_CLIENTS} dynamic clients already: delete one first"),
-            );
+                format!("{MAX_CLIENTS} dynamic clients already: delete one first"),
+            ));
         }
-        // Taken even if the client does not start: an id is never given twice.
-        inner.next += 1;
-        format!("client-{}", inner.next)
+        let taken = |inner: &Inner, id: &str| inner.engines.iter().any(|e| e.id == id);
+        match id {
+            Some(id) if taken(&inner, &id) => {
+                return Err((409, format!("a client \"{id}\" is listed already")));
+            }
+            Some(id) => id,
+            None => loop {
+                // Taken even if the client does not start: an id is never given twice.
+                inner.next += 1;
+                let id = format!("client-{}", inner.next);
+                if !taken(&inner, &id) {
+                    break id;
+                }
+            },
+        }
     };
     // Every engine of the process numbers its calls from 1 with the same pid and IP:
     // the client's id in its Call-IDs keeps two engines' calls apart at a shared peer.
@@ -273,18 +277,18 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
     };
     let prepared = match runner::prepare(&spec) {
         Ok(p) => p,
-        Err(RunError::Refused(m)) => return error(403, &m),
-        Err(RunError::Bind(m)) => return error(409, &m),
-        Err(e) => return error(400, &e.to_string()),
+        Err(RunError::Refused(m)) => return Err((403, m)),
+        Err(RunError::Bind(m)) => return Err((409, m)),
+        Err(e) => return Err((400, e.to_string())),
     };
     if prepared.role != Role::Client {
-        return error(
+        return Err((
             400,
-            &format!(
+            format!(
                 "scenario \"{}\" answers calls (a UAS): a dynamic client must place them (a UAC scenario)",
                 prepared.scenario.name
             ),
-        );
+        ));
     }
     let start = SystemTime::now();
     let info = RunInfo::of_run(
@@ -294,14 +298,17 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
         start,
         std::process::id(),
     );
-    let live = Arc::new(Mutex::new(Snapshot {
-        stats: info.empty_stats(),
-        shard_calls: Vec::new(),
-        at: start,
-    }));
+    let live = Snapshot::new(&info, start);
     let control = prepared.control();
+    control.set_capturing(state.control().capturing());
     let ended = Arc::new(AtomicBool::new(false));
-    let (feed, done) = (Feed(Arc::clone(&live)), Arc::clone(&ended));
+    let feed = Feed {
+        live: Arc::clone(&live),
+        sink: Arc::downgrade(state),
+        role: Role::Client,
+        name: prepared.scenario.name.clone(),
+    };
+    let done = Arc::clone(&ended);
     let spawned = std::thread::Builder::new()
         .name(format!("v1-{id}"))
         .spawn(move || {
@@ -312,7 +319,7 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
             done.store(true, Ordering::Relaxed);
         });
     if let Err(e) = spawned {
-        return error(500, &format!("cannot start the client's thread: {e}"));
+        return Err((500, format!("cannot start the client's thread: {e}")));
     }
     eprintln!(
         "gossipper server: dynamic client {id} started ({} toward {})",
@@ -327,7 +334,7 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
         live,
         ended,
     });
-    json(201, &Created { id, started: true })
+    Ok(id)
 }
 
 /// `DELETE /api/v1/clients?id=ID`: no new calls; the calls in flight end normally.
@@ -387,6 +394,15 @@ fn spec_of(body: &[u8]) -> Result<JobSpec, String> {
     let Value::Object(map) = &value else {
         return Err("the body must be one JSON object of run-profile keys".into());
     };
+    spec_of_map(map, std::path::Path::new(""))
+}
+
+/// The run of one snippet (`-config`'s `clients[]` entries too: relative paths from
+/// `dir`, the file's folder).
+pub(super) fn spec_of_map(
+    map: &serde_json::Map<String, Value>,
+    dir: &std::path::Path,
+) -> Result<JobSpec, String> {
     if let Some(k) = map.keys().find(|k| FORBIDDEN.contains(&k.as_str())) {
         return Err(format!(
             "key \"{k}\" is forbidden in a dynamic client (forbidden: {})",
@@ -409,7 +425,7 @@ fn spec_of(body: &[u8]) -> Result<JobSpec, String> {
     if !map.contains_key("remote_addr") {
         return Err("key \"remote_addr\" is missing: a client needs a peer to call".into());
     }
-    let flags = config::flags_of(body, std::path::Path::new(""))?;
+    let flags = config::flags_of_object(map, dir)?;
     match sipp::parse(&flags) {
         Ok(Parsed::Run(spec)) => {
             let mut spec = *spec;

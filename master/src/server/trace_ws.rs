@@ -26,7 +26,7 @@ const IDLE_PING: Duration = Duration::from_secs(10);
 const PAGE: usize = 500;
 
 pub(super) fn trace_ws(state: &Arc<State>, inc: &Incoming<'_>) -> Reply {
-    if let Err(r) = v2::only(inc.query, &["since", "call_id", "scenario"]) {
+    if let Err(r) = v2::only_by_url(state, inc.query, &["since", "call_id", "scenario"]) {
         return r;
     }
     let filter = match v2::filter(inc.query) {

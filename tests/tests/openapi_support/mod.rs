@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::process::Command;
+
 use serde_json::Value;
 
 /// Keywords that only annotate.
@@ -180,4 +182,39 @@ pub(crate) fn operation<'a>(doc: &'a Value, method: &str, pattern: &str) -> &'a 
 /// listed).
 pub(crate) fn reply(op: &Value, status: u16) -> Option<&Value> {
     op["responses"].get(status.to_string())
+}
+
+/// Runs the Python validator on a document; `Err` carries its output.
+pub(crate) fn spec_validator(doc: &Value, tag: &str) -> Result<(), String> {
+    let path = std::env::temp_dir().join(format!(
+        "gossipper-openapi-{}-{tag}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\n\
+             from openapi_spec_validator import validate\n\
+             validate(json.load(open(sys.argv[1])))\n\
+             print('valid')",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 (scripts/test.sh installs it with openapi-spec-validator)");
+    let _ = std::fs::remove_file(&path);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("No module named 'openapi_spec_validator'"),
+        "the Python package openapi-spec-validator is missing (scripts/test.sh installs it)"
+    );
+    if out.status.success() && text.trim() == "valid" {
+        Ok(())
+    } else {
+        Err(text)
+    }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::profiles::{self, Resource, listed};
 use super::{ApiError, Call, Ctx, Reply};
+use crate::service::host_ips::{self, HostIp};
 use crate::service::paths::check_name;
 use crate::service::resolve::request::{GatewayIntent, StartRequest};
 use crate::service::store::jobs::{Job, ProfileKind};
@@ -361,4 +362,26 @@ mod tests {
         assert_eq!(masked(p).password, MASK);
         assert_eq!(masked(profile()).password, "");
     }
+}
+
+/// `GET /gateway/ips`.
+#[derive(Serialize)]
+struct Ips {
+    /// Non-loopback IPv4, then global IPv6, then loopback.
+    ips: Vec<HostIp>,
+    /// The first non-loopback IPv4 (else the first address): what Autodiscover fills in.
+    suggested: Option<String>,
+}
+
+/// `GET /gateway/ips`: the host's interface addresses for a profile's advertised IP
+/// (the console's Autodiscover button). No public address is looked up.
+pub(super) fn ips(_ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let ips = host_ips::list()
+        .map_err(|e| ApiError::Internal(format!("listing the host's interfaces: {e}")))?;
+    let suggested = ips
+        .iter()
+        .find(|h| !h.loopback && h.ip.is_ipv4())
+        .or(ips.first())
+        .map(|h| h.ip.to_string());
+    Reply::ok(&Ips { ips, suggested })
 }

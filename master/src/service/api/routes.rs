@@ -146,6 +146,8 @@ pub(crate) const ROUTES: &[Route] = &[
     r("GET", "/gateways", User, 0, gateways::list),
     r("POST", "/gateways", User, JSON_BODY, gateways::create),
     r("GET", "/gateways/{id}", User, 0, gateways::get),
+    // The Autodiscover button's source: the host's interface addresses.
+    r("GET", "/gateway/ips", User, 0, gateways::ips),
     r("PUT", "/gateways/{id}", User, JSON_BODY, gateways::update),
     r("DELETE", "/gateways/{id}", User, 0, gateways::delete),
     r("PUT", "/gateways/{id}/arm", User, SMALL_BODY, gateways::arm),
@@ -291,6 +293,29 @@ pub(crate) const ROUTES: &[Route] = &[
         settings::rotate_jwt_secret,
     ),
 ];
+
+/// The `/api/v2` routes `gossipper server` answers itself before the router sees the
+/// request (`server::v2`: the live SIP trace and the calls catalogue of its engines).
+/// Listed so the OpenAPI document of server mode describes them; [`find`] never
+/// returns one (under `gossipper ui` they do not exist).
+pub(crate) const SERVER_ROUTES: &[Route] = &[
+    r("GET", "/sip/trace", User, 0, server_only),
+    r("GET", "/sip/trace/capture", User, 0, server_only),
+    r("PUT", "/sip/trace/capture", User, 4 << 10, server_only),
+    r("POST", "/sip/trace/clear", User, 0, server_only),
+    by_url("/sip/trace/ws", server_only),
+    by_url("/sip/trace/export", server_only),
+    r("GET", "/calls", User, 0, server_only),
+    r("GET", "/calls/{id}", User, 0, server_only),
+    r("POST", "/calls/clear", User, 0, server_only),
+];
+
+/// The handler of [`SERVER_ROUTES`], never called: `gossipper server` answers them.
+fn server_only(_ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    Err(ApiError::NotFound(
+        "this route is served by gossipper server only".into(),
+    ))
+}
 
 /// Matches a path against one pattern, returning its parameters.
 fn matches(pattern: &'static str, path: &str) -> Option<Params> {

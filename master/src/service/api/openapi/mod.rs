@@ -12,13 +12,15 @@ mod schemas;
 
 use serde_json::{Map, Value, json};
 
-use super::routes::{ROUTES, Route};
+use super::routes::{ROUTES, Route, SERVER_ROUTES};
 use super::{Access, ApiError, Call, Ctx, Reply};
 use ops::{Body, OPS, Op};
 
-/// The handler: the document, open to anyone (a contract, with no data in it).
-pub(super) fn document_route(_ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    Reply::ok(&document())
+/// The handler: the document, open to anyone (a contract, with no data in it). Under
+/// `gossipper server` it describes the server's own routes too.
+pub(super) fn document_route(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let server = matches!(ctx.config.mode, crate::service::Mode::Server { .. });
+    Reply::ok(&document_of(server))
 }
 
 /// The description of one route, if it has one.
@@ -130,10 +132,11 @@ fn operation_id(route: &Route) -> String {
     id.trim_end_matches('_').to_string()
 }
 
-/// The whole document.
-pub(crate) fn document() -> Value {
+/// The whole document; with `server`, `gossipper server`'s own routes too.
+fn document_of(server: bool) -> Value {
     let mut paths = Map::new();
-    for route in ROUTES {
+    let own: &[Route] = if server { SERVER_ROUTES } else { &[] };
+    for route in ROUTES.iter().chain(own) {
         let Some(op) = operation(route) else { continue };
         let item = paths
             .entry(route.pattern.to_string())
@@ -143,7 +146,7 @@ pub(crate) fn document() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": "gossipper ui",
+            "title": if server { "gossipper server" } else { "gossipper ui" },
             "version": env!("CARGO_PKG_VERSION"),
             "description": "The REST API of `gossipper ui`. Every route but the open ones takes \
                 `Authorization: Bearer <JWT>` from POST /auth/login (with auth off, any caller \
@@ -182,18 +185,45 @@ mod tests {
             missing.is_empty(),
             "routes without a description in api/openapi/ops.rs: {missing:?}"
         );
+        let all = || ROUTES.iter().chain(SERVER_ROUTES);
+        let missing: Vec<_> = SERVER_ROUTES
+            .iter()
+            .filter(|r| describe(r).is_none())
+            .map(|r| format!("{} {}", r.method, r.pattern))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "server routes without a description: {missing:?}"
+        );
         let stale: Vec<_> = OPS
             .iter()
-            .filter(|(m, p, _)| !ROUTES.iter().any(|r| r.method == *m && r.pattern == *p))
+            .filter(|(m, p, _)| !all().any(|r| r.method == *m && r.pattern == *p))
             .map(|(m, p, _)| format!("{m} {p}"))
             .collect();
         assert!(stale.is_empty(), "descriptions of no route: {stale:?}");
-        assert_eq!(OPS.len(), ROUTES.len(), "a route described twice");
+        assert_eq!(
+            OPS.len(),
+            ROUTES.len() + SERVER_ROUTES.len(),
+            "a route described twice"
+        );
+        // The server's own routes are apart from the router's, and only in its document.
+        for r in SERVER_ROUTES {
+            assert!(
+                !ROUTES
+                    .iter()
+                    .any(|t| t.method == r.method && t.pattern == r.pattern),
+                "{} {}",
+                r.method,
+                r.pattern
+            );
+        }
+        assert!(document_of(false)["paths"]["/calls"].is_null());
+        assert!(document_of(true)["paths"]["/calls"]["get"].is_object());
     }
 
     #[test]
     fn the_document_has_one_operation_per_route_with_a_success_reply() {
-        let doc = document();
+        let doc = document_of(false);
         let mut n = 0;
         for route in ROUTES {
             let op = &doc["paths"][route.pattern][route.method.to_ascii_lowercase()];
@@ -212,7 +242,7 @@ mod tests {
 
     #[test]
     fn security_follows_the_route_flags() {
-        let doc = document();
+        let doc = document_of(false);
         let sec = |m: &str, p: &str| doc["paths"][p][m]["security"].clone();
         assert_eq!(sec("get", "/health"), json!([]));
         assert_eq!(sec("get", "/openapi.json"), json!([]));
@@ -231,7 +261,7 @@ mod tests {
 
     #[test]
     fn every_reference_names_a_schema_that_exists() {
-        let doc = document();
+        let doc = document_of(false);
         let names = doc["components"]["schemas"].as_object().unwrap();
         let mut refs = Vec::new();
         collect_refs(&doc, &mut refs);

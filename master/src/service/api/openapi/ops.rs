@@ -215,6 +215,107 @@ fn load_test_info() -> Value {
     )
 }
 
+/// `mode` of `/health` and `/settings`.
+fn mode() -> Value {
+    json!({"enum": ["ui", "server"],
+           "description": "ui: gossipper ui; server: gossipper server -ui_data_dir (live SIP trace, calls catalogue and /api/v1 beside /api/v2)"})
+}
+
+/// `legacy_api_v1` of `/health` and `/settings`.
+fn legacy_api_v1() -> Value {
+    json!({"type": "boolean",
+           "description": "whether /api/v1 is served beside /api/v2 (gossipper server without -legacy_api_v1=false); always false in ui mode"})
+}
+
+/// A live trace Record (`gossipper server`).
+fn trace_record() -> Value {
+    obj(
+        &[
+            "seq",
+            "ts",
+            "kind",
+            "dir",
+            "peer",
+            "scenario",
+            "summary",
+            "method",
+            "status",
+            "call_id",
+            "level",
+            "raw",
+            "raw_truncated",
+            "size",
+            "src",
+            "dst",
+            "transport",
+        ],
+        json!({"seq": i(), "ts": s(), "kind": {"const": "sip"},
+               "dir": {"enum": ["send", "recv"]}, "peer": s(), "scenario": s(),
+               "summary": s(), "method": s(), "status": i(), "call_id": s(),
+               "level": {"const": "info"}, "raw": s(), "raw_truncated": b(), "size": i(),
+               "src": s(), "dst": s(), "transport": {"enum": ["udp", "tcp"]}}),
+    )
+}
+
+/// `{messages, next, capture, …}` of the trace routes.
+fn trace_page() -> Value {
+    obj(
+        &["messages", "next", "capture"],
+        json!({"messages": array(trace_record()), "next": i(), "capture": capture(),
+               "dropped": i(), "cleared": b()}),
+    )
+}
+
+/// The capture settings.
+fn capture() -> Value {
+    obj(
+        &["sip", "app", "rtp", "level"],
+        json!({"sip": b(), "app": b(), "rtp": b(), "level": {"const": "info"}}),
+    )
+}
+
+/// A calls catalogue row (CallSummary).
+fn call_summary() -> Value {
+    obj(
+        &[
+            "call_id",
+            "scenario",
+            "from",
+            "to",
+            "peer",
+            "direction",
+            "state",
+            "result",
+            "error",
+            "started_at",
+            "ended_at",
+            "duration_ms",
+            "sip_count",
+            "sip_send",
+            "sip_recv",
+            "debug_count",
+            "rtp_count",
+            "rtp_send",
+            "rtp_recv",
+            "rtp_bytes_send",
+            "rtp_bytes_recv",
+            "rtp_dest",
+            "rtp_src",
+            "payload_type",
+            "codec",
+        ],
+        json!({"call_id": s(), "scenario": s(), "from": s(), "to": s(), "peer": s(),
+               "direction": {"enum": ["inbound", "outbound"]},
+               "state": {"enum": ["ended", "failed", "active"]},
+               "result": {"enum": ["success", "failed"]}, "error": s(),
+               "started_at": s(), "ended_at": s(), "duration_ms": i(), "sip_count": i(),
+               "sip_send": i(), "sip_recv": i(), "debug_count": i(), "rtp_count": i(),
+               "rtp_send": i(), "rtp_recv": i(), "rtp_bytes_send": i(),
+               "rtp_bytes_recv": i(), "rtp_dest": s(), "rtp_src": s(),
+               "payload_type": {"oneOf": [{"type": "null"}, i()]}, "codec": s()}),
+    )
+}
+
 fn settings_reply() -> Value {
     obj(
         &[
@@ -227,8 +328,10 @@ fn settings_reply() -> Value {
             "started_at",
             "uptime_s",
             "counts",
+            "mode",
+            "legacy_api_v1",
         ],
-        json!({"ui_data_dir": s(), "scenario_history_keep": i(), "disk_usage_bytes": i(),
+        json!({"mode": mode(), "legacy_api_v1": legacy_api_v1(), "ui_data_dir": s(), "scenario_history_keep": i(), "disk_usage_bytes": i(),
                "version": s(), "auth": {"enum": ["internal", "none"]}, "schema_version": i(),
                "started_at": s(), "uptime_s": i(),
                "counts": obj(&["scenarios", "servers", "clients", "users"],
@@ -262,8 +365,9 @@ pub(super) type Entry = (&'static str, &'static str, fn() -> Op);
 pub(super) const OPS: &[Entry] = &[
     ("GET", "/health", || {
         op("Liveness, version and auth mode").reply(200, "up", obj(
-            &["status", "version", "auth"],
-            json!({"status": {"const": "ok"}, "version": s(), "auth": {"enum": ["internal", "none"]}}),
+            &["status", "version", "auth", "mode", "legacy_api_v1"],
+            json!({"status": {"const": "ok"}, "version": s(), "auth": {"enum": ["internal", "none"]},
+                   "mode": mode(), "legacy_api_v1": legacy_api_v1()}),
         ))
     }),
     ("GET", "/healthz", || {
@@ -391,6 +495,19 @@ pub(super) const OPS: &[Entry] = &[
     }),
     ("DELETE", "/gateways/{id}", || {
         op("Deletes a REGISTER gateway profile").empty(204, "deleted")
+    }),
+    ("GET", "/gateway/ips", || {
+        op("The host's interface addresses for a gateway's advertised IP (the Autodiscover button): non-loopback IPv4, then global IPv6, then loopback; no public address is looked up").reply(
+            200,
+            "addresses",
+            obj(
+                &["ips", "suggested"],
+                json!({"ips": array(obj(&["ip", "family", "interface", "loopback"],
+                           json!({"ip": s(), "family": {"enum": ["ipv4", "ipv6"]},
+                                  "interface": s(), "loopback": b()}))),
+                       "suggested": {"oneOf": [{"type": "null"}, s()]}}),
+            ),
+        )
     }),
     ("PUT", "/gateways/{id}/arm", || {
         op("Starts a gateway job that registers the account from its UAS socket and answers the registrar's INVITEs with a UAS scenario")
@@ -745,6 +862,98 @@ pub(super) const OPS: &[Entry] = &[
                 &["openapi", "info", "paths", "components"],
                 json!({"openapi": s(), "info": {"type": "object"}, "paths": {"type": "object"},
                    "components": {"type": "object"}}),
+            ),
+        )
+    }),
+    // gossipper server's own routes (routes::SERVER_ROUTES: in its document only).
+    ("GET", "/sip/trace", || {
+        op("gossipper server: the live SIP trace of its engines, oldest first after `since`")
+            .query("since", i(), "the `next` of the previous page (default 0)")
+            .query(
+                "limit",
+                json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 200}),
+                "records at most",
+            )
+            .query("call_id", s(), "only this Call-ID")
+            .query("scenario", s(), "only this scenario name")
+            .reply(200, "a page", trace_page())
+    }),
+    ("GET", "/sip/trace/capture", || {
+        op("gossipper server: the capture settings (SIP only)").reply(200, "settings", capture())
+    }),
+    ("PUT", "/sip/trace/capture", || {
+        op("gossipper server: SIP capture on or off (app and RTP capture are not built: true is a 400)")
+            .body(closed(&[], json!({"sip": b(), "app": b(), "rtp": b(), "level": {"const": "info"}})))
+            .reply(200, "the new settings", capture())
+    }),
+    ("POST", "/sip/trace/clear", || {
+        op("gossipper server: empties the trace ring (sequence numbers go on)").reply(
+            200,
+            "cleared",
+            trace_page(),
+        )
+    }),
+    ("GET", "/sip/trace/ws", || {
+        op("gossipper server: the trace as a WebSocket, the backlog after `since` first")
+            .query("since", i(), "the first sequence number wanted, minus one")
+            .query("call_id", s(), "only this Call-ID")
+            .query("scenario", s(), "only this scenario name")
+            .reply(200, "one frame, without the upgrade", trace_page())
+            .websocket()
+    }),
+    ("GET", "/sip/trace/export", || {
+        op("gossipper server: the ring's records as text, or as a pcap Wireshark opens")
+            .query(
+                "format",
+                json!({"enum": ["text", "pcap"], "default": "text"}),
+                "text or pcap",
+            )
+            .query("since", i(), "only records after this sequence number")
+            .query("call_id", s(), "only this Call-ID")
+            .query("scenario", s(), "only this scenario name")
+            .raw(
+                200,
+                &["text/plain", "application/vnd.tcpdump.pcap"],
+                "the export",
+            )
+    }),
+    ("GET", "/calls", || {
+        op("gossipper server: finished calls, newest first (from calls.sqlite with -ui_data_dir)")
+            .query(
+                "limit",
+                json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}),
+                "rows at most",
+            )
+            .query(
+                "offset",
+                json!({"type": "integer", "minimum": 0, "default": 0}),
+                "rows to skip",
+            )
+            .reply(
+                200,
+                "a page",
+                obj(
+                    &["calls", "total", "limit", "offset"],
+                    json!({"calls": array(call_summary()), "total": i(), "limit": i(),
+                       "offset": i(), "store": {"const": "calls.sqlite"}, "dropped": i()}),
+                ),
+            )
+    }),
+    ("GET", "/calls/{id}", || {
+        op("gossipper server: one finished call (percent-encoded Call-ID) and its SIP records still in the ring")
+            .reply(200, "the call", json!({"allOf": [call_summary(), obj(
+                &["sip", "debug", "rtp"],
+                json!({"sip": array(trace_record()), "debug": array(trace_record()),
+                       "rtp": array(json!({"type": "object"}))}),
+            )]}))
+    }),
+    ("POST", "/calls/clear", || {
+        op("gossipper server: empties the catalogue (and calls.sqlite)").reply(
+            200,
+            "cleared",
+            obj(
+                &["calls", "cleared"],
+                json!({"calls": array(call_summary()), "cleared": {"const": true}}),
             ),
         )
     }),
