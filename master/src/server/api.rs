@@ -26,6 +26,7 @@ use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
 use gossipper_engine::stats::ShardStats;
 
+use crate::service::Service;
 use crate::service::auth::{Throttle, ThrottleLimits, same_secret};
 use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
@@ -55,9 +56,22 @@ fn throttle_limits() -> ThrottleLimits {
     }
 }
 
+/// How callers are let in, and which APIs are on.
+pub(super) struct Access {
+    /// `-api_token`: opens `/api/v1` (and, without a service, `/api/v2`).
+    pub(super) token: Option<String>,
+    /// `-ui_data_dir`: the master's `/api/v2`, console and users; its tokens open
+    /// `/api/v1` and the server's own `/api/v2` routes.
+    pub(super) service: Option<Service>,
+    /// `-legacy_api_v1` (default true): whether `/api/v1` is served.
+    pub(super) legacy_api_v1: bool,
+}
+
 /// What the API serves, shared by its connection threads.
 pub(super) struct State {
     token: Option<String>,
+    service: Option<Service>,
+    legacy_api_v1: bool,
     throttle: Throttle,
     control: Arc<Control>,
     role: Role,
@@ -109,13 +123,15 @@ struct AuthStatus {
 
 impl State {
     /// The API of the run that just started.
-    pub(super) fn new(run: &Started<'_>, token: Option<String>) -> Result<State, String> {
+    pub(super) fn new(run: &Started<'_>, access: Access) -> Result<State, String> {
         let scenario = scenario::Live::new(&run.spec.scenario, run.scenario)?;
         // SIP capture is on by default (reference §5.5); PUT /api/v2/sip/trace/capture
         // turns it off.
         run.control.set_capturing(true);
         Ok(State {
-            token,
+            token: access.token,
+            service: access.service,
+            legacy_api_v1: access.legacy_api_v1,
             throttle: Throttle::new(throttle_limits()),
             control: Arc::clone(&run.control),
             role: run.scenario.role,
@@ -131,6 +147,11 @@ impl State {
             ring: Mutex::new(Ring::default()),
             catalogue: Mutex::new(Catalogue::default()),
         })
+    }
+
+    /// Whether `-ui_data_dir` mounted the service.
+    pub(super) fn has_service(&self) -> bool {
+        self.service.is_some()
     }
 
     pub(super) fn control(&self) -> &Control {
@@ -204,44 +225,72 @@ impl State {
     }
 }
 
-/// Answers one request.
+/// The `/api/v2` routes the server answers itself (everything else under `/api/v2`
+/// is the service's, when `-ui_data_dir` mounts it).
+fn own_v2(route: &str) -> bool {
+    route == "calls" || route.starts_with("calls/") || route.starts_with("sip/trace")
+}
+
+/// Answers one request: `/api/v1`, the server's own `/api/v2` routes (live trace,
+/// calls), then, with `-ui_data_dir`, the service (the rest of `/api/v2`, the
+/// console, `/healthz`, `/metrics`).
 pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
-    let (v2_route, route) = if let Some(r) = inc.path.strip_prefix("/api/v1/") {
-        (None, r)
-    } else if let Some(r) = inc.path.strip_prefix("/api/v2/") {
-        (Some(r), r)
-    } else {
-        return error(
-            404,
-            "not found: gossipper server serves /api/v1/*, /api/v2/sip/trace* and /api/v2/calls*",
-        );
-    };
-    let method = inc.method;
-    if let Some(r) = v2_route {
-        if let Some(refusal) = admit(state, inc, Instant::now()) {
+    if let Some(route) = inc.path.strip_prefix("/api/v1/") {
+        if !state.legacy_api_v1 {
+            return error(
+                404,
+                &format!(
+                    "no route /api/v1/{route}: the v1 API is switched off (-legacy_api_v1=false); use /api/v2"
+                ),
+            );
+        }
+        return v1(state, inc, route);
+    }
+    if let Some(route) = inc.path.strip_prefix("/api/v2/")
+        && own_v2(route)
+    {
+        // A browser opens the trace's WebSocket and its export by URL.
+        let by_url = matches!(route, "sip/trace/ws" | "sip/trace/export");
+        if let Some(refusal) = admit_v2(state, inc, by_url) {
             return refusal;
         }
-        return v2::dispatch(state, inc, r);
+        return v2::dispatch(state, inc, route);
     }
+    if let Some(service) = &state.service {
+        return service.dispatch(inc);
+    }
+    error(
+        404,
+        "not found: gossipper server serves /api/v1/*, /api/v2/sip/trace* and /api/v2/calls* (the rest of /api/v2 and the console need -ui_data_dir)",
+    )
+}
+
+/// `/api/v1/{route}`.
+fn v1(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) -> Reply {
+    let method = inc.method;
     // The Go gossipper leaves these two open: a console asks them before it has a token.
     match (method, route) {
         ("GET", "auth/status") => {
-            let auth = if state.token.is_some() {
-                "token"
-            } else {
-                "none"
+            let auth = match (&state.service, &state.token) {
+                (Some(s), _) if s.auth_enabled() => "internal",
+                (_, Some(_)) => "token",
+                _ => "none",
             };
             return json(200, &AuthStatus { auth });
         }
         ("POST", "auth/login") => {
-            return error(
-                404,
-                "internal auth is not enabled (gossipper server takes -api_token; users need -ui_data_dir, not built yet)",
-            );
+            return match &state.service {
+                // The same login as /api/v2/auth/login: same throttle, same audit.
+                Some(s) => s.dispatch_as(inc, "/auth/login"),
+                None => error(
+                    404,
+                    "internal auth is not enabled (gossipper server takes -api_token; users need -ui_data_dir)",
+                ),
+            };
         }
         _ => {}
     }
-    if let Some(refusal) = admit(state, inc, Instant::now()) {
+    if let Some(refusal) = admit(state, inc, route == "live", Instant::now()) {
         return refusal;
     }
     match (method, route) {
@@ -267,12 +316,24 @@ pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
     }
 }
 
+/// The server's own `/api/v2` routes: with `-ui_data_dir`, a user of the service (the
+/// v2 token, or a `?ticket=` on the routes a browser opens by URL); without, as v1.
+fn admit_v2(state: &State, inc: &Incoming<'_>, by_url: bool) -> Option<Reply> {
+    match &state.service {
+        Some(s) => s.admit(inc, by_url).err(),
+        None => admit(state, inc, false, Instant::now()),
+    }
+}
+
 /// `None` when the request may go on; else its refusal: 429 while its address has
 /// failed too often (checked before the token, so guesses cost nothing more), 401 (a
-/// failure counted) without the right token.
-fn admit(state: &State, inc: &Incoming<'_>, now: Instant) -> Option<Reply> {
-    // Without -api_token every caller is let in.
-    state.token.as_ref()?;
+/// failure counted) without the right token. With `-ui_data_dir`, a user's token (or,
+/// where `by_url`, a ticket) is the right token too.
+fn admit(state: &State, inc: &Incoming<'_>, by_url: bool, now: Instant) -> Option<Reply> {
+    // Without -api_token or users every caller is let in.
+    if state.token.is_none() && state.service.as_ref().is_none_or(|s| !s.auth_enabled()) {
+        return None;
+    }
     if let Err(r) = state.throttle.check(inc.remote_ip, TOKEN_KEY, now) {
         return Some(Reply::RetryLater {
             body: error_body(
@@ -284,6 +345,11 @@ fn admit(state: &State, inc: &Incoming<'_>, now: Instant) -> Option<Reply> {
     if authorized(state, inc) {
         return None;
     }
+    if let Some(s) = &state.service
+        && s.admit(inc, by_url).is_ok()
+    {
+        return None;
+    }
     state.throttle.record_failure(inc.remote_ip, TOKEN_KEY, now);
     Some(error(401, "unauthorized"))
 }
@@ -293,12 +359,11 @@ fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// Whether the request carries the token (`Authorization: Bearer TOKEN`), compared in
-/// constant time. Without `-api_token` every caller is let in (the server refuses to
-/// start so on a non-loopback address).
+/// Whether the request carries the `-api_token` (`Authorization: Bearer TOKEN`),
+/// compared in constant time.
 fn authorized(state: &State, inc: &Incoming<'_>) -> bool {
     let Some(want) = &state.token else {
-        return true;
+        return false;
     };
     let given = inc.header("authorization").and_then(|h| {
         let (scheme, token) = h.split_once(' ')?;

@@ -4,8 +4,10 @@
 //! (`scenario`) and start extra UAC engines in the same process (`clients`).
 //!
 //! Owns: the server command line (the root command's flags, read by `sipp`, plus
-//! `-api_addr`, `-api_token` and `-config`), the API's listening socket and token, and
-//! starting the run with the API as its sidecar. Must not: parse SIPp flags (`sipp`
+//! `-api_addr`, `-api_token`, `-ui_data_dir`, `-legacy_api_v1`, `-scenario_history_keep`
+//! and `-config`), the API's listening socket and token, opening the master's service on
+//! `-ui_data_dir` (its `/api/v2`, console and users, answering every request the server
+//! does not answer itself), and starting the run with the API as its sidecar. Must not: parse SIPp flags (`sipp`
 //! does), touch the engine's shards (the API steers them through the run's control
 //! block, which every shard reads once per loop turn) or run SIP itself.
 //!
@@ -31,7 +33,7 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::service::{http, listen};
+use crate::service::{self, Service, http, listen};
 use crate::sipp::run::{Sidecar, Started};
 use crate::sipp::{self, Exit, Parsed};
 use gossipper_engine::runner::Tick;
@@ -40,6 +42,8 @@ use gossipper_engine::runner::Tick;
 const DEFAULT_API_ADDR: &str = ":8080";
 /// Where the token is read when `-api_token` is not given.
 const TOKEN_ENV: &str = "GOSSIPPER_API_TOKEN";
+/// `-scenario_history_keep` when not given (`gossipper ui`'s default).
+const DEFAULT_HISTORY_KEEP: usize = 20;
 /// The longest token taken.
 const MAX_TOKEN_LEN: usize = 256;
 
@@ -78,7 +82,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         // -bg: the same command again, detached; the API is bound by that process.
         return sipp::run::run(*spec);
     }
-    let token = match token(flags.api_token, std::env::var(TOKEN_ENV).ok()) {
+    let token = match token(flags.api_token.clone(), std::env::var(TOKEN_ENV).ok()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("gossipper server: {e}");
@@ -100,21 +104,44 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             return Exit::BindError.into();
         }
     };
+    let service = match flags.ui_data_dir.as_deref() {
+        Some(dir) => match open_service(dir, &flags) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("gossipper server: -ui_data_dir {dir}: {e:#}");
+                return Exit::Fatal.into();
+            }
+        },
+        None => {
+            if flags.scenario_history_keep.is_some() {
+                eprintln!(
+                    "gossipper server: -scenario_history_keep needs -ui_data_dir (it caps the scenario history of the /api/v2 data dir)"
+                );
+                return Exit::Fatal.into();
+            }
+            None
+        }
+    };
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
-    if token.is_none() && !loopback {
+    // With -ui_data_dir the users' tokens guard the API.
+    if token.is_none() && service.is_none() && !loopback {
         eprintln!(
             "gossipper server: -api_addr {addr_text} is not a loopback address: give -api_token (or {TOKEN_ENV}) so the control API is not open to the network"
         );
         return Exit::Fatal.into();
     }
-    if token.is_none() {
+    if token.is_none() && service.is_none() {
         eprintln!(
             "gossipper server: WARNING: no -api_token: any local process may steer this server"
         );
     }
     let mut sidecar = ApiSidecar {
         listener: Some(listener),
-        token,
+        access: Some(api::Access {
+            token,
+            service,
+            legacy_api_v1: flags.legacy_api_v1.unwrap_or(true),
+        }),
         state: None,
     };
     let code = sipp::run::run_with(*spec, Some(&mut sidecar));
@@ -158,10 +185,41 @@ fn token(flag: Option<String>, env: Option<String>) -> Result<Option<String>, St
     Ok(Some(given))
 }
 
+/// `-ui_data_dir DIR`: the master's service on the data dir, its users guarding the
+/// API (the master's defaults for what only `gossipper ui` flags set).
+fn open_service(dir: &str, flags: &sipp::ServerFlags) -> anyhow::Result<Service> {
+    let keep = match flags.scenario_history_keep.as_deref() {
+        None => DEFAULT_HISTORY_KEEP,
+        Some(n) => n.parse::<usize>().map_err(|_| {
+            anyhow::anyhow!("-scenario_history_keep {n}: not a whole number from 0")
+        })?,
+    };
+    if dir.is_empty() {
+        anyhow::bail!("an empty path");
+    }
+    Service::open(service::Options {
+        data_dir: dir.into(),
+        auth_sqlite: None,
+        scenario_history_keep: keep,
+        jwt_secret: std::env::var("GOSSIPPER_JWT_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        metrics_token: None,
+        auth_enabled: true,
+        limits: service::supervisor::Limits::default(),
+        media_quota: service::store::media::Quota::default(),
+        kube: None,
+        mode: service::Mode::Server {
+            legacy_api_v1: flags.legacy_api_v1.unwrap_or(true),
+        },
+        log_name: "gossipper server",
+    })
+}
+
 /// The v1 API beside the run: bound before the run, serving once the run has started.
 struct ApiSidecar {
     listener: Option<TcpListener>,
-    token: Option<String>,
+    access: Option<api::Access>,
     state: Option<Arc<api::State>>,
 }
 
@@ -171,10 +229,17 @@ impl Sidecar for ApiSidecar {
             .listener
             .take()
             .ok_or("the control API was started twice")?;
-        let state = Arc::new(api::State::new(run, self.token.take())?);
+        let access = self
+            .access
+            .take()
+            .ok_or("the control API was started twice")?;
+        let state = Arc::new(api::State::new(run, access)?);
         self.state = Some(Arc::clone(&state));
         if let Ok(a) = listener.local_addr() {
             eprintln!("gossipper server: control API on http://{a}/api/v1");
+            if state.has_service() {
+                eprintln!("gossipper server: console and /api/v2 on http://{a}/");
+            }
         }
         let handler: http::Handler =
             Arc::new(move |inc: &mut http::Incoming<'_>| api::dispatch(&state, inc));

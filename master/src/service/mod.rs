@@ -238,30 +238,14 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
     };
     let kube = cluster(&args)?;
     let listener = http::bind(&addr).with_context(|| format!("listening on {addr}"))?;
-    // Before the first file: everything this process and its workers create is private.
-    store::modes::restrict_umask();
-    let mut layout = paths::Layout::new(&args.data_dir);
-    store::files::create_private_dir(layout.root())
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    report_tightened(&args.data_dir, &store::modes::tighten(layout.root()));
-    if let Some(given) = &args.auth_sqlite {
-        let db = paths::settings_db_path(&args.data_dir, given).map_err(anyhow::Error::msg)?;
-        report_tightened(&args.data_dir, &store::modes::tighten_db(&db));
-        eprintln!("gossipper ui: settings database {}", db.display());
-        layout = layout.with_settings_db(db);
-    }
-    let mut store = Store::open(layout, args.scenario_history_keep)
-        .with_context(|| format!("opening {}", args.data_dir.display()))?;
-    store.media.set_quota(store::media::Quota {
-        max_files: args.media_max_files,
-        max_bytes: args.media_max_bytes,
-    });
-    let secret = jwt_secret(&store, args.jwt_secret.as_deref())?;
-    let exe = std::env::current_exe().context("finding the gossipper executable for workers")?;
-    let mut supervisor = supervisor::Supervisor::new(
-        store.layout.clone(),
-        exe,
-        supervisor::Limits {
+    let service = Service::open(Options {
+        data_dir: args.data_dir.clone(),
+        auth_sqlite: args.auth_sqlite.clone(),
+        scenario_history_keep: args.scenario_history_keep,
+        jwt_secret: args.jwt_secret.clone(),
+        metrics_token,
+        auth_enabled: !args.no_auth,
+        limits: supervisor::Limits {
             jobs: supervisor::JobLimits {
                 max_running: args.max_running_jobs,
                 max_per_user: args.max_running_jobs_per_user,
@@ -269,40 +253,14 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
             max_log_bytes: args.max_worker_log_bytes,
             stop_grace: supervisor::STOP_GRACE,
         },
-    )
-    .context("opening the job supervisor")?;
-    supervisor.set_kubernetes(kube);
-    let supervisor = Arc::new(supervisor);
-    let settled = supervisor
-        .recover()
-        .context("settling jobs of a previous run")?;
-    if settled > 0 {
-        eprintln!(
-            "gossipper ui: {settled} job(s) left unfinished by a previous run were settled (master restarted)"
-        );
-    }
-    let auth_enabled = !args.no_auth;
-    if auth_enabled {
-        bootstrap_admin(&store)?;
-    } else {
-        eprintln!("gossipper ui: WARNING: --no-auth: every caller is an anonymous admin");
-    }
-    let ctx = Arc::new(Ctx {
-        store,
-        tokens: auth::Tokens::new(&secret),
-        tickets: auth::Tickets::default(),
-        throttle: auth::Throttle::new(auth::ThrottleLimits::default()),
-        dummy_hash: auth::dummy_hash()?,
-        config: Config {
-            data_dir: args.data_dir.clone(),
-            scenario_history_keep: args.scenario_history_keep,
-            auth_enabled,
-            started_at: SystemTime::now(),
-            metrics_token,
+        media_quota: store::media::Quota {
+            max_files: args.media_max_files,
+            max_bytes: args.media_max_bytes,
         },
-        disk_usage: Mutex::new(None),
-        supervisor,
-    });
+        kube,
+        mode: Mode::Ui,
+        log_name: "gossipper ui",
+    })?;
     match listener.local_addr() {
         Ok(bound) => eprintln!("gossipper ui: listening on http://{bound}"),
         Err(_) => eprintln!("gossipper ui: listening on {addr}"),
@@ -316,23 +274,167 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
     http::serve(
         listener,
         limits,
-        Arc::new(move |inc: &mut http::Incoming<'_>| api::dispatch(&ctx, inc)),
+        Arc::new(move |inc: &mut http::Incoming<'_>| service.dispatch(inc)),
     )
+}
+
+/// Which long-running mode serves `/api/v2` (told to the console by `/health` and
+/// `/settings`, so it shows the pages only `gossipper server` has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `gossipper ui`: the master, no SIP engine in the process.
+    Ui,
+    /// `gossipper server -ui_data_dir`: beside a live engine and (when on) `/api/v1`.
+    Server { legacy_api_v1: bool },
+}
+
+impl Mode {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mode::Ui => "ui",
+            Mode::Server { .. } => "server",
+        }
+    }
+
+    pub(crate) fn legacy_api_v1(self) -> bool {
+        matches!(
+            self,
+            Mode::Server {
+                legacy_api_v1: true
+            }
+        )
+    }
+}
+
+/// What opening the service takes: `gossipper ui`'s flags, or `gossipper server`'s
+/// `-ui_data_dir` with the master's defaults for the rest.
+pub(crate) struct Options {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) auth_sqlite: Option<PathBuf>,
+    pub(crate) scenario_history_keep: usize,
+    pub(crate) jwt_secret: Option<String>,
+    pub(crate) metrics_token: Option<String>,
+    pub(crate) auth_enabled: bool,
+    pub(crate) limits: supervisor::Limits,
+    pub(crate) media_quota: store::media::Quota,
+    pub(crate) kube: Option<crate::job::kube::Cluster>,
+    pub(crate) mode: Mode,
+    /// How stderr lines start (`gossipper ui`, `gossipper server`).
+    pub(crate) log_name: &'static str,
+}
+
+/// The opened service: the data dir, its store, users and supervisor; answers every
+/// request of the master (root paths, `/api/v2`, the console). `gossipper server`
+/// hands it every request it does not answer itself.
+#[derive(Clone)]
+pub(crate) struct Service {
+    ctx: Arc<Ctx>,
+}
+
+/// A caller admitted by [`Service::admit`].
+pub(crate) use auth::Principal;
+
+impl Service {
+    /// Opens (creating when missing) the data dir, settles jobs of a previous run and
+    /// creates the bootstrap admin of an empty user table.
+    pub(crate) fn open(opts: Options) -> anyhow::Result<Service> {
+        let name = opts.log_name;
+        // Before the first file: everything this process and its workers create is private.
+        store::modes::restrict_umask();
+        let mut layout = paths::Layout::new(&opts.data_dir);
+        store::files::create_private_dir(layout.root())
+            .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+        report_tightened(name, &opts.data_dir, &store::modes::tighten(layout.root()));
+        if let Some(given) = &opts.auth_sqlite {
+            let db = paths::settings_db_path(&opts.data_dir, given).map_err(anyhow::Error::msg)?;
+            report_tightened(name, &opts.data_dir, &store::modes::tighten_db(&db));
+            eprintln!("{name}: settings database {}", db.display());
+            layout = layout.with_settings_db(db);
+        }
+        let mut store = Store::open(layout, opts.scenario_history_keep)
+            .with_context(|| format!("opening {}", opts.data_dir.display()))?;
+        store.media.set_quota(opts.media_quota);
+        let secret = jwt_secret(name, &store, opts.jwt_secret.as_deref())?;
+        let exe =
+            std::env::current_exe().context("finding the gossipper executable for workers")?;
+        let mut supervisor = supervisor::Supervisor::new(store.layout.clone(), exe, opts.limits)
+            .context("opening the job supervisor")?;
+        supervisor.set_kubernetes(opts.kube);
+        let supervisor = Arc::new(supervisor);
+        let settled = supervisor
+            .recover()
+            .context("settling jobs of a previous run")?;
+        if settled > 0 {
+            eprintln!(
+                "{name}: {settled} job(s) left unfinished by a previous run were settled (master restarted)"
+            );
+        }
+        if opts.auth_enabled {
+            bootstrap_admin(name, &store)?;
+        } else {
+            eprintln!("{name}: WARNING: --no-auth: every caller is an anonymous admin");
+        }
+        let ctx = Arc::new(Ctx {
+            store,
+            tokens: auth::Tokens::new(&secret),
+            tickets: auth::Tickets::default(),
+            throttle: auth::Throttle::new(auth::ThrottleLimits::default()),
+            dummy_hash: auth::dummy_hash()?,
+            config: Config {
+                data_dir: opts.data_dir,
+                scenario_history_keep: opts.scenario_history_keep,
+                auth_enabled: opts.auth_enabled,
+                started_at: SystemTime::now(),
+                metrics_token: opts.metrics_token,
+                mode: opts.mode,
+            },
+            disk_usage: Mutex::new(None),
+            supervisor,
+        });
+        Ok(Service { ctx })
+    }
+
+    /// Answers one request: root paths, `/api/v2`, the console.
+    pub(crate) fn dispatch(&self, inc: &mut http::Incoming<'_>) -> http::Reply {
+        api::dispatch(&self.ctx, inc)
+    }
+
+    /// Answers one request as the `/api/v2` route `path` (e.g. `/auth/login`), whatever
+    /// path it came on (`/api/v1/auth/login` is the same login).
+    pub(crate) fn dispatch_as(&self, inc: &mut http::Incoming<'_>, path: &str) -> http::Reply {
+        api::dispatch_as(&self.ctx, inc, path)
+    }
+
+    /// Authenticates a request to a route served outside the router as a user route
+    /// (`ticket`: a `?ticket=` may stand in, for WebSockets and downloads): the
+    /// caller, or the reply refusing them.
+    pub(crate) fn admit(
+        &self,
+        inc: &http::Incoming<'_>,
+        ticket: bool,
+    ) -> Result<Principal, http::Reply> {
+        api::admit_user(&self.ctx, inc, ticket)
+    }
+
+    /// Whether internal auth is on (else every caller is the anonymous admin).
+    pub(crate) fn auth_enabled(&self) -> bool {
+        self.ctx.config.auth_enabled
+    }
 }
 
 /// Says once on stderr that an existing data dir let other users in and was narrowed
 /// (and what could not be).
-fn report_tightened(data_dir: &std::path::Path, t: &store::modes::Tightened) {
+fn report_tightened(name: &str, data_dir: &std::path::Path, t: &store::modes::Tightened) {
     if !t.changed.is_empty() {
         eprintln!(
-            "gossipper ui: the data dir {} was readable by other users: narrowed {} path(s) to the owner (directories 0700, files 0600)",
+            "{name}: the data dir {} was readable by other users: narrowed {} path(s) to the owner (directories 0700, files 0600)",
             data_dir.display(),
             t.changed.len()
         );
     }
     for (path, e) in t.failed.iter().take(5) {
         eprintln!(
-            "gossipper ui: WARNING: cannot narrow the mode of {}: {e}",
+            "{name}: WARNING: cannot narrow the mode of {}: {e}",
             path.display()
         );
     }
@@ -340,7 +442,7 @@ fn report_tightened(data_dir: &std::path::Path, t: &store::modes::Tightened) {
 
 /// The JWT secret: the saved one, else `--jwt-secret`, else 32 random bytes; saved so
 /// tokens (and a rotation) survive restarts.
-fn jwt_secret(store: &Store, flag: Option<&str>) -> anyhow::Result<String> {
+fn jwt_secret(name: &str, store: &Store, flag: Option<&str>) -> anyhow::Result<String> {
     if let Some(given) = flag
         && given.len() < auth::MIN_SECRET_LEN
     {
@@ -352,9 +454,7 @@ fn jwt_secret(store: &Store, flag: Option<&str>) -> anyhow::Result<String> {
     let saved = store.db.read(|c| kv::get(c, kv::JWT_SECRET))?;
     if let Some(saved) = saved.filter(|s| s.len() >= auth::MIN_SECRET_LEN) {
         if flag.is_some_and(|f| f != saved) {
-            eprintln!(
-                "gossipper ui: note: using the JWT secret saved in the data dir, not --jwt-secret"
-            );
+            eprintln!("{name}: note: using the JWT secret saved in the data dir, not --jwt-secret");
         }
         return Ok(saved);
     }
@@ -368,7 +468,7 @@ fn jwt_secret(store: &Store, flag: Option<&str>) -> anyhow::Result<String> {
 
 /// With no users at all, creates the bootstrap admin (admin / sipcapture, or
 /// GOSSIPPER_BOOTSTRAP_USERNAME / GOSSIPPER_BOOTSTRAP_PASSWORD). The password is never printed.
-fn bootstrap_admin(store: &Store) -> anyhow::Result<()> {
+fn bootstrap_admin(name: &str, store: &Store) -> anyhow::Result<()> {
     if store.db.read(users::count)? > 0 {
         return Ok(());
     }
@@ -412,7 +512,7 @@ fn bootstrap_admin(store: &Store) -> anyhow::Result<()> {
         "the default password"
     };
     eprintln!(
-        "gossipper ui: created the admin user \"{username}\" with {source}; change it now (POST /api/v2/me/password)"
+        "{name}: created the admin user \"{username}\" with {source}; change it now (POST /api/v2/me/password)"
     );
     Ok(())
 }

@@ -160,6 +160,9 @@ pub(crate) struct SippArgs {
     /// `gossipper server` only (the root command refuses them).
     pub(crate) api_addr: Option<String>,
     pub(crate) api_token: Option<String>,
+    pub(crate) ui_data_dir: Option<String>,
+    pub(crate) legacy_api_v1: Option<bool>,
+    pub(crate) scenario_history_keep: Option<String>,
     pub(crate) config: Option<String>,
     /// `-message_overwrite` and the other `-*_overwrite` flags, each with its value.
     pub(crate) overwrite: Vec<(&'static str, String)>,

@@ -339,9 +339,9 @@ pub(crate) static FLAGS: &[Flag] = &[
     // --- gossipper server (refused by the root command)
     flag("api_addr", Value(|a, v| a.api_addr = Some(v)), "ip:port", G::Server, "Address of the /api/v1 control API (default :8080; PORT, :PORT, IP:PORT or [IPv6]:PORT, port 0 picks one). Without -api_token it must be a loopback address."),
     flag("api_token", Value(|a, v| a.api_token = Some(v)), "token", G::Server, "Bearer token every /api/v1 request must carry (Authorization: Bearer TOKEN). The GOSSIPPER_API_TOKEN environment variable is read when the flag is not given (it stays out of ps)."),
-    flag("ui_data_dir", unsupported("mounting /api/v2 inside gossipper server (issue #18; run gossipper ui)"), "dir", G::Server, "Not built yet: /api/v2 on the -api_addr listener."),
-    flag("legacy_api_v1", unsupported("switching /api/v1 off (it is the only API of gossipper server for now)"), "bool", G::Server, "Not built yet."),
-    flag("scenario_history_keep", unsupported("scenario history in gossipper server (issue #18; see gossipper ui --scenario-history-keep)"), "n", G::Server, "Not built yet."),
+    flag("ui_data_dir", Value(|a, v| a.ui_data_dir = Some(v)), "dir", G::Server, "Mount gossipper ui's /api/v2 and console on the -api_addr listener, with its data dir layout (created if missing) and its internal users (bootstrap admin admin/sipcapture, or GOSSIPPER_BOOTSTRAP_USERNAME/_PASSWORD; JWT secret from GOSSIPPER_JWT_SECRET or generated). /api/v1 then also takes the users' tokens, and the calls catalogue is kept in DIR/calls.sqlite."),
+    flag("legacy_api_v1", GoBool(|a, b| a.legacy_api_v1 = Some(b)), "", G::Server, "Serve /api/v1 (default true); -legacy_api_v1=false switches it off (its routes answer 404 saying so)."),
+    flag("scenario_history_keep", Value(|a, v| a.scenario_history_keep = Some(v)), "n", G::Server, "With -ui_data_dir: archived versions kept per scenario (default 20, 0 = unlimited)."),
     // --- Ignored SIPp tuning knobs: our engine has no such setting.
     flag("timer_resol", Value(ignore_value), "time", G::Ignored, "SIPp scheduler resolution."),
     flag("max_recv_loops", Value(ignore_value), "n", G::Ignored, "SIPp receive batch."),
@@ -448,10 +448,12 @@ pub(crate) fn server_usage() -> String {
         "      A long-running SIP endpoint steered over HTTP (/api/v1): the scenario runs\n",
         "      until SIGINT/SIGTERM (or -m calls). Without -sf/-sn it answers calls with\n",
         "      the built-in uas; a client scenario (-sn uac host) places calls whose rate\n",
-        "      and pause the API steers.\n\n",
+        "      and pause the API steers. With -ui_data_dir DIR the same listener also\n",
+        "      serves gossipper ui's /api/v2 and console, guarded by its users.\n\n",
         "Example:\n\n",
         "   gossipper server -sn uas -p 5060 -api_addr 127.0.0.1:8080 -api_token S3cret\n",
         "   curl -H 'Authorization: Bearer S3cret' http://127.0.0.1:8080/api/v1/stats\n",
+        "   gossipper server -sn uas -p 5060 -api_addr :8080 -ui_data_dir ./gossipper-data\n",
     ));
     groups(&mut out, Group::ALL.iter());
     trailer(&mut out);

@@ -118,16 +118,23 @@ fn server_flag(raw: &args::SippArgs) -> Option<&'static str> {
     [
         ("api_addr", raw.api_addr.is_some()),
         ("api_token", raw.api_token.is_some()),
+        ("ui_data_dir", raw.ui_data_dir.is_some()),
+        ("legacy_api_v1", raw.legacy_api_v1.is_some()),
+        ("scenario_history_keep", raw.scenario_history_keep.is_some()),
     ]
     .into_iter()
     .find_map(|(name, given)| given.then_some(name))
 }
 
-/// What `gossipper server` reads besides the run: its control API's address and token.
+/// What `gossipper server` reads besides the run: its control API's address and token,
+/// and the `/api/v2` data dir.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct ServerFlags {
     pub(crate) api_addr: Option<String>,
     pub(crate) api_token: Option<String>,
+    pub(crate) ui_data_dir: Option<String>,
+    pub(crate) legacy_api_v1: Option<bool>,
+    pub(crate) scenario_history_keep: Option<String>,
 }
 
 /// The `-config` file named on a `gossipper server` command line, if any (the server
@@ -186,6 +193,9 @@ fn parse_server_with(
     let flags = ServerFlags {
         api_addr: raw.api_addr.take(),
         api_token: raw.api_token.take(),
+        ui_data_dir: raw.ui_data_dir.take(),
+        legacy_api_v1: raw.legacy_api_v1.take(),
+        scenario_history_keep: raw.scenario_history_keep.take(),
     };
     Ok((Parsed::Run(Box::new(resolve::resolve(&raw, env)?)), flags))
 }

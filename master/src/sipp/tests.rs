@@ -1546,6 +1546,9 @@ fn the_root_command_refuses_the_server_flags() {
             &["-sn", "uas", "-api_addr", "127.0.0.1:8080"][..],
         ),
         ("api_token", &["-api_token", "t"]),
+        ("ui_data_dir", &["-ui_data_dir", "d"]),
+        ("legacy_api_v1", &["-legacy_api_v1=false"]),
+        ("scenario_history_keep", &["-scenario_history_keep", "3"]),
     ] {
         assert_eq!(error(args), CliError::ServerOnly { flag }, "{args:?}");
     }
@@ -1563,7 +1566,8 @@ fn server_runs_the_builtin_uas_unless_told_otherwise() {
         flags,
         ServerFlags {
             api_addr: Some(":9090".into()),
-            api_token: Some("tok".into())
+            api_token: Some("tok".into()),
+            ..ServerFlags::default()
         }
     );
     let (p, _) = server(&[]).unwrap();
@@ -1577,13 +1581,23 @@ fn server_runs_the_builtin_uas_unless_told_otherwise() {
         "{p:?}"
     );
     assert_eq!(server(&["-h"]).unwrap().0, Parsed::Help);
-    assert!(matches!(
-        server(&["-ui_data_dir", "d"]),
-        Err(CliError::Unsupported {
-            flag: "ui_data_dir",
-            ..
-        })
-    ));
+    let (_, flags) = server(&[
+        "-ui_data_dir",
+        "d",
+        "-legacy_api_v1=false",
+        "-scenario_history_keep",
+        "4",
+    ])
+    .unwrap();
+    assert_eq!(
+        flags,
+        ServerFlags {
+            ui_data_dir: Some("d".into()),
+            legacy_api_v1: Some(false),
+            scenario_history_keep: Some("4".into()),
+            ..ServerFlags::default()
+        }
+    );
     assert!(matches!(
         server(&["-config", "p.json", "-run-alias", "smoke"]),
         Err(CliError::Invalid {

@@ -23,6 +23,11 @@ struct Health {
     status: &'static str,
     version: &'static str,
     auth: &'static str,
+    /// `"ui"` (`gossipper ui`) or `"server"` (`gossipper server -ui_data_dir`: the live
+    /// SIP trace, calls and v1 pages apply).
+    mode: &'static str,
+    /// Whether `/api/v1` is served beside `/api/v2` (only ever true in server mode).
+    legacy_api_v1: bool,
 }
 
 pub(super) fn health(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
@@ -30,6 +35,8 @@ pub(super) fn health(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiEr
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         auth: auth_mode(ctx),
+        mode: ctx.config.mode.name(),
+        legacy_api_v1: ctx.config.mode.legacy_api_v1(),
     })
 }
 

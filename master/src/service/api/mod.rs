@@ -59,6 +59,8 @@ pub(crate) struct Config {
     pub(crate) started_at: SystemTime,
     /// The scrape token of `--metrics-token-file`: opens `/metrics` only.
     pub(crate) metrics_token: Option<String>,
+    /// `gossipper ui`, or `gossipper server -ui_data_dir` (and whether its v1 is on).
+    pub(crate) mode: super::Mode,
 }
 
 /// Everything a handler may use. Shared by the request threads.
@@ -281,6 +283,30 @@ pub(crate) fn dispatch(ctx: &Ctx, inc: &mut Incoming<'_>) -> Reply {
     ApiError::NotFound(format!("no such page: {}", inc.path)).reply()
 }
 
+/// Answers one request as the `/api/v2` route `path`, whatever path it came on.
+pub(crate) fn dispatch_as(ctx: &Ctx, inc: &mut Incoming<'_>, path: &str) -> Reply {
+    match api(ctx, inc, path) {
+        Ok(reply) => reply,
+        Err(e) => e.reply(),
+    }
+}
+
+/// Authenticates a request to a user route served outside the route table
+/// (`gossipper server`'s own `/api/v2` routes and `/api/v1`): the caller, or the
+/// refusal.
+pub(crate) fn admit_user(ctx: &Ctx, inc: &Incoming<'_>, ticket: bool) -> Result<Principal, Reply> {
+    let gate = Gate {
+        access: Access::User,
+        ticket,
+        scrape: false,
+    };
+    match authenticate(ctx, inc, gate) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(ApiError::Unauthorized.reply()),
+        Err(e) => Err(e.reply()),
+    }
+}
+
 fn api(ctx: &Ctx, inc: &mut Incoming<'_>, path: &str) -> Result<Reply, ApiError> {
     let (route, params) = routes::find(inc.method, path)?;
     if inc
@@ -290,7 +316,12 @@ fn api(ctx: &Ctx, inc: &mut Incoming<'_>, path: &str) -> Result<Reply, ApiError>
     {
         return Err(ApiError::Forbidden("cross-origin WebSocket refused"));
     }
-    let principal = authenticate(ctx, inc, route)?;
+    let gate = Gate {
+        access: route.access,
+        ticket: route.ticket,
+        scrape: route.scrape,
+    };
+    let principal = authenticate(ctx, inc, gate)?;
     let mut call = Call {
         params,
         inc,
@@ -321,11 +352,16 @@ pub(crate) fn same_origin(inc: &Incoming<'_>) -> bool {
 ///
 /// Cost per authenticated request: one HMAC check and one primary-key read of the
 /// `users` row on a read-only WAL connection.
-fn authenticate(
-    ctx: &Ctx,
-    inc: &Incoming<'_>,
-    route: &routes::Route,
-) -> Result<Option<Principal>, ApiError> {
+/// What a route asks of its caller (the fields of [`routes::Route`] that
+/// [`authenticate`] reads).
+#[derive(Clone, Copy)]
+struct Gate {
+    access: Access,
+    ticket: bool,
+    scrape: bool,
+}
+
+fn authenticate(ctx: &Ctx, inc: &Incoming<'_>, route: Gate) -> Result<Option<Principal>, ApiError> {
     if !ctx.config.auth_enabled {
         return Ok(Some(Principal {
             user_id: 0,

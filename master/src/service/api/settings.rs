@@ -33,6 +33,9 @@ struct SettingsReply {
     started_at: String,
     uptime_s: u64,
     counts: Counts,
+    /// `"ui"` or `"server"` (as `/health` says).
+    mode: &'static str,
+    legacy_api_v1: bool,
 }
 
 fn dir_size(path: &Path, depth: u32) -> u64 {
@@ -88,6 +91,8 @@ pub(super) fn get(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError
             clients: ctx.store.clients.list().len(),
             users,
         },
+        mode: ctx.config.mode.name(),
+        legacy_api_v1: ctx.config.mode.legacy_api_v1(),
     })
 }
 

@@ -61,6 +61,7 @@ fn harness() -> Harness {
             auth_enabled: true,
             started_at: SystemTime::now(),
             metrics_token: Some(SCRAPE_TOKEN.into()),
+            mode: crate::service::Mode::Ui,
         },
         disk_usage: Mutex::new(None),
         supervisor: std::sync::Arc::new(

@@ -215,6 +215,18 @@ fn load_test_info() -> Value {
     )
 }
 
+/// `mode` of `/health` and `/settings`.
+fn mode() -> Value {
+    json!({"enum": ["ui", "server"],
+           "description": "ui: gossipper ui; server: gossipper server -ui_data_dir (live SIP trace, calls catalogue and /api/v1 beside /api/v2)"})
+}
+
+/// `legacy_api_v1` of `/health` and `/settings`.
+fn legacy_api_v1() -> Value {
+    json!({"type": "boolean",
+           "description": "whether /api/v1 is served beside /api/v2 (gossipper server without -legacy_api_v1=false); always false in ui mode"})
+}
+
 fn settings_reply() -> Value {
     obj(
         &[
@@ -227,8 +239,10 @@ fn settings_reply() -> Value {
             "started_at",
             "uptime_s",
             "counts",
+            "mode",
+            "legacy_api_v1",
         ],
-        json!({"ui_data_dir": s(), "scenario_history_keep": i(), "disk_usage_bytes": i(),
+        json!({"mode": mode(), "legacy_api_v1": legacy_api_v1(), "ui_data_dir": s(), "scenario_history_keep": i(), "disk_usage_bytes": i(),
                "version": s(), "auth": {"enum": ["internal", "none"]}, "schema_version": i(),
                "started_at": s(), "uptime_s": i(),
                "counts": obj(&["scenarios", "servers", "clients", "users"],
@@ -262,8 +276,9 @@ pub(super) type Entry = (&'static str, &'static str, fn() -> Op);
 pub(super) const OPS: &[Entry] = &[
     ("GET", "/health", || {
         op("Liveness, version and auth mode").reply(200, "up", obj(
-            &["status", "version", "auth"],
-            json!({"status": {"const": "ok"}, "version": s(), "auth": {"enum": ["internal", "none"]}}),
+            &["status", "version", "auth", "mode", "legacy_api_v1"],
+            json!({"status": {"const": "ok"}, "version": s(), "auth": {"enum": ["internal", "none"]},
+                   "mode": mode(), "legacy_api_v1": legacy_api_v1()}),
         ))
     }),
     ("GET", "/healthz", || {
