@@ -44,7 +44,7 @@ async function start() {
   const env = { ...process.env };
   for (const k of ['GOSSIPPER_BOOTSTRAP_USERNAME', 'GOSSIPPER_BOOTSTRAP_PASSWORD', 'GOSSIPPER_JWT_SECRET', 'GOSSIPPER_API_TOKEN']) delete env[k];
   const args = ['server', '-sn', 'uas', '-i', '127.0.0.1', '-p', String(sipPort), '-nostdin', '-timeout', '900s',
-    '-api_addr', `127.0.0.1:${apiPort}`, '-ui_data_dir', join(dir, 'data'), '-legacy_api_v1', 'true'];
+    '-api_addr', `127.0.0.1:${apiPort}`, '-ui_data_dir', join(dir, 'data'), '-legacy_api_v1=true'];
   const child = spawn(BIN, args, { stdio: ['ignore', out, out], env });
   const log = () => { try { return readFileSync(logPath, 'utf8').split('\n').slice(-40).join('\n'); } catch { return ''; } };
   let exited = null;
