@@ -68,6 +68,7 @@ const FILES: &[Asset] = &[
     file!("js/sip-messages.js"),
     file!("js/ui.js"),
     file!("js/v1panel.js"),
+    file!("js/v1views.js"),
     // END FILES
 ];
 

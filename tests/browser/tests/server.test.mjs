@@ -140,7 +140,7 @@ export const tests = [
     },
   },
   {
-    name: 'server: the v1 panel adds a dynamic client, sets its rate (GET /api/v1/control agrees), pauses it and removes it; the legacy toggle',
+    name: 'server: the v1 panel adds a dynamic client, sets its rate (GET /api/v1/control agrees), pauses it and removes it; the legacy toggle, its transports and scenario',
     async fn({ page }) {
       const srv = await gossipperServer();
       const t = await apiToken(ADMIN, srv.base);
@@ -186,6 +186,21 @@ export const tests = [
       await page.reload();
       await page.getByTestId('v1-panel').waitFor();
       assertEq(await page.getByTestId('kpi-running').count(), 0, 'the legacy view after a reload');
+      // Its transports: listener 0 off and on again, as GET /api/v1/transports says.
+      const listener = async () => (await apiAt(srv.base, t, 'GET', '/api/v1/transports')).body.listeners?.[0]?.enabled;
+      await page.getByTestId('v1-listener-0').click();
+      await eventually(async () => (await listener()) === false, { what: 'listener 0 off' });
+      await page.getByTestId('v1-listener-0').waitFor();
+      await eventually(async () => !(await page.getByTestId('v1-listener-0').isChecked()), { what: 'the switch to show off' });
+      await page.getByTestId('v1-listener-0').click();
+      await eventually(async () => (await listener()) === true, { what: 'listener 0 on again' });
+      // Its scenario: the running uas, replaced live by an edited copy.
+      assertEq(await page.getByTestId('v1-scenario-name').innerText(), 'uas', 'the running scenario');
+      const xml = await page.getByTestId('v1-scenario-xml').inputValue();
+      assert(xml.includes('<scenario name="Basic UAS responder">'), 'the uas XML is shown');
+      await page.getByTestId('v1-scenario-xml').fill(xml.replace('<scenario name="Basic UAS responder">', '<scenario name="Browser UAS">'));
+      await page.getByTestId('v1-scenario-apply').click();
+      await eventually(async () => (await apiAt(srv.base, t, 'GET', '/api/v1/scenario')).body.xml?.includes('<scenario name="Browser UAS">'), { what: 'GET /api/v1/scenario to show the applied XML' });
       await shotBoth(page, 'server-dashboard-legacy');
       await page.getByTestId('legacy-off').click();
       await page.getByTestId('kpi-running').waitFor();

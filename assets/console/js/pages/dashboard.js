@@ -5,7 +5,8 @@
 //
 // In `gossipper server` with /api/v1 on, the v1 panel (`v1panel.js`: the live engines,
 // their rate and pause, dynamic clients) is shown under the KPIs, and the "legacy
-// engine" toggle (`runtime.js`) shows it alone, instead of the v2 jobs dashboard.
+// engine" toggle (`runtime.js`) shows the v1 views instead of the v2 jobs dashboard: the
+// panel, the transports and the running scenario (`v1views.js`).
 
 import * as api from '../api.js';
 import { h, clear, kpi, table, fmtAgo, fmtDuration, fmtNum, jobDuration, emptyState, icon, showError } from '../ui.js';
@@ -13,6 +14,7 @@ import { standardCharts } from '../chart.js';
 import { FINAL, jobLink, profileLabel, statusBadge, stopJob, liveStatsOf, isActive } from '../jobs-common.js';
 import { runtime, legacyEngine, setLegacyEngine } from '../runtime.js';
 import { v1Panel } from '../v1panel.js';
+import { v1Transports, v1Scenario } from '../v1views.js';
 import { navigate } from '../app.js';
 
 /** The "legacy engine" switch: v2 jobs dashboard or the v1 engines alone. */
@@ -30,12 +32,14 @@ export async function render(ctx) {
   const rt = await runtime();
   const v1 = rt.server && rt.v1 ? v1Panel(ctx) : null;
   if (v1 && legacyEngine()) {
+    const transports = v1Transports(ctx);
+    const scenario = v1Scenario(ctx);
     ctx.el.append(
       h('div', { class: 'page-head' },
-        h('div', {}, h('h1', {}, 'Dashboard'), h('div', { class: 'sub' }, 'The legacy engine view: this server’s live engines over /api/v1.')),
+        h('div', {}, h('h1', {}, 'Dashboard'), h('div', { class: 'sub' }, 'The legacy engine view: this server’s live engines, transports and scenario over /api/v1.')),
         h('div', { class: 'actions' }, legacyToggle())),
-      v1.el);
-    await v1.start();
+      v1.el, transports.el, scenario.el);
+    await Promise.all([v1.start(), transports.start(), scenario.start()]);
     return;
   }
   const kRunning = h('span', {}, '–');
