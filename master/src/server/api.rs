@@ -158,6 +158,11 @@ impl State {
         &self.control
     }
 
+    /// Whether `?ticket=` opens the routes a browser opens by URL (with `-ui_data_dir`).
+    pub(super) fn takes_tickets(&self) -> bool {
+        self.service.is_some()
+    }
+
     pub(super) fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
         self.ring.lock().unwrap_or_else(|p| p.into_inner())
     }

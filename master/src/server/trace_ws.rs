@@ -26,7 +26,14 @@ const IDLE_PING: Duration = Duration::from_secs(10);
 const PAGE: usize = 500;
 
 pub(super) fn trace_ws(state: &Arc<State>, inc: &Incoming<'_>) -> Reply {
-    if let Err(r) = v2::only(inc.query, &["since", "call_id", "scenario"]) {
+    // With -ui_data_dir a browser opens it with a single-use `ticket` (checked, and
+    // spent, before this route runs).
+    let known: &[&str] = if state.takes_tickets() {
+        &["since", "call_id", "scenario", "ticket"]
+    } else {
+        &["since", "call_id", "scenario"]
+    };
+    if let Err(r) = v2::only(inc.query, known) {
         return r;
     }
     let filter = match v2::filter(inc.query) {

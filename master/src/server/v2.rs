@@ -247,7 +247,14 @@ fn put_capture(state: &State, inc: &mut Incoming<'_>) -> Reply {
 /// `GET /sip/trace/export?format=text|pcap`: every record in the ring that passes the
 /// filters.
 fn export(state: &State, query: &str) -> Reply {
-    if let Err(r) = only(query, &["format", "since", "call_id", "scenario"]) {
+    // With -ui_data_dir a browser may download it by URL with a single-use `ticket`
+    // (checked, and spent, before this route runs).
+    let known: &[&str] = if state.takes_tickets() {
+        &["format", "since", "call_id", "scenario", "ticket"]
+    } else {
+        &["format", "since", "call_id", "scenario"]
+    };
+    if let Err(r) = only(query, known) {
         return r;
     }
     let f = match filter(query) {

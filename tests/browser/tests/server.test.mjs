@@ -44,6 +44,7 @@ export const tests = [
       assert(await page.locator('.nav a[data-nav="sip"]').isVisible(), 'the Live trace nav entry shows in gossipper server');
       await goto(page, '#/sip');
       assert(await page.getByTestId('capture-sip').isChecked(), 'SIP capture is shown on');
+      await eventually(async () => (await page.getByTestId('trace-status').innerText()).includes('live (WebSocket)'), { what: 'the page to follow the trace over its WebSocket' });
 
       const tag = uniq('trace');
       const { callIds } = await sippCalls(srv.sipPort, 3, tag);

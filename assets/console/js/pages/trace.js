@@ -5,10 +5,10 @@
 // /sip/trace/clear) and the text and pcap exports (GET /sip/trace/export, downloaded
 // with the session's token, never a token in a URL). A row opens the whole message.
 //
-// New messages come by polling `since=` once a second (the trace WebSocket takes its
-// token only from an Authorization header, which a browser's WebSocket cannot send).
-// The page keeps at most the ring's 1024 messages. In `gossipper ui` there is no trace:
-// the page says so.
+// New messages come over the trace WebSocket (/sip/trace/ws?since=&ticket=, a single-use
+// ticket: never the token in a URL), reopened from the last `next` when it drops; if it
+// cannot be opened at all, by polling `since=` once a second. The page keeps at most the
+// ring's 1024 messages. In `gossipper ui` there is no trace: the page says so.
 
 import * as api from '../api.js';
 import { h, clear, icon, showError, toast, emptyState } from '../ui.js';
@@ -37,6 +37,9 @@ export async function render(ctx) {
   let busy = false;
   let capture = { sip: true, app: false };
   let dropped = 0;
+  let ws = null;
+  let wsFailed = false;
+  ctx.onCleanup(() => closeWs());
 
   const sipBox = h('input', { type: 'checkbox', 'data-testid': 'capture-sip', onchange: () => setCapture({ sip: sipBox.checked }) });
   const dbgBox = h('input', { type: 'checkbox', 'data-testid': 'capture-debug', onchange: () => setCapture({ app: dbgBox.checked, level: dbgBox.checked ? 'debug' : 'info' }) });
@@ -84,7 +87,7 @@ export async function render(ctx) {
     sipBox.checked = !!capture.sip;
     dbgBox.checked = !!capture.app;
     const list = shown();
-    status.textContent = `${list.length} of ${rows.length} messages · ${paused ? 'paused' : 'live'}${capture.sip ? '' : ' · SIP capture off'}${dropped ? ` · ${dropped} not kept by the server` : ''}`;
+    status.textContent = `${list.length} of ${rows.length} messages · ${paused ? 'paused' : wsFailed ? 'live (polling)' : 'live (WebSocket)'}${capture.sip ? '' : ' · SIP capture off'}${dropped ? ` · ${dropped} not kept by the server` : ''}`;
     if (!list.length) {
       clear(body, emptyState(rows.length ? 'No message matches the filters' : 'No SIP message yet',
         rows.length ? 'Change the scenario or Call-ID filter.' : capture.sip ? 'Messages appear here as the server sends and receives them.' : 'SIP capture is off: turn it on to record messages.'));
@@ -103,6 +106,17 @@ export async function render(ctx) {
       h('thead', {}, h('tr', {}, ['Time', 'Direction', 'Peer', 'Message', 'Call-ID'].map((c) => h('th', {}, c)))), tbody)));
   }
 
+  /** Takes one listing or WebSocket frame {messages, next, capture, cleared?, dropped?}. */
+  function take(f) {
+    if (f.cleared) rows = [];
+    capture = f.capture || capture;
+    if (typeof f.dropped === 'number') dropped = f.dropped;
+    rows.push(...(f.messages || []));
+    if (rows.length > KEEP) rows = rows.slice(rows.length - KEEP);
+    next = f.next ?? next;
+    return (f.messages || []).length;
+  }
+
   async function poll() {
     if (paused || busy || !ctx.alive()) return;
     busy = true;
@@ -111,13 +125,7 @@ export async function render(ctx) {
       for (let i = 0; i < 3; i++) {
         const r = await api.get(`/sip/trace?since=${next}&limit=500`);
         if (!ctx.alive() || paused) return;
-        capture = r.capture || capture;
-        dropped = r.dropped || 0;
-        const msgs = r.messages || [];
-        rows.push(...msgs);
-        if (rows.length > KEEP) rows = rows.slice(rows.length - KEEP);
-        next = r.next ?? next;
-        if (msgs.length < 500) break;
+        if (take(r) < 500) break;
       }
       drawScenarios();
       draw();
@@ -126,11 +134,54 @@ export async function render(ctx) {
     } finally { busy = false; }
   }
 
+  function closeWs() {
+    const s = ws;
+    ws = null;
+    if (s) { s.onclose = null; s.close(); }
+  }
+
+  /** Opens the WebSocket from `next`; a socket that never opens sends the page to polling. */
+  async function connect() {
+    if (paused || ws || busy || !ctx.alive()) return;
+    busy = true;
+    let t;
+    try { t = await api.ticket(); } catch { wsFailed = true; busy = false; return; }
+    busy = false;
+    if (paused || ws || !ctx.alive()) return;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const sock = new WebSocket(`${proto}//${location.host}/api/v2/sip/trace/ws?since=${next}&ticket=${encodeURIComponent(t)}`);
+    ws = sock;
+    let opened = false;
+    sock.onopen = () => { opened = true; };
+    sock.onmessage = (ev) => {
+      if (ws !== sock || paused || !ctx.alive()) return;
+      let f;
+      try { f = JSON.parse(ev.data); } catch { return; }
+      take(f);
+      drawScenarios();
+      draw();
+    };
+    sock.onerror = () => { /* onclose follows */ };
+    sock.onclose = () => {
+      if (ws !== sock) return;
+      ws = null;
+      if (!opened) { wsFailed = true; draw(); }
+    };
+  }
+
+  /** Once a second: reopen a dropped WebSocket, or poll when it cannot be had. */
+  function tick() {
+    if (paused) return;
+    if (wsFailed) poll();
+    else connect();
+  }
+
   function setPaused(p) {
     paused = p;
+    if (paused) closeWs();
     setPausedButton();
     draw();
-    if (!paused) poll();
+    if (!paused) tick();
   }
 
   async function setCapture(patch) {
@@ -165,7 +216,9 @@ export async function render(ctx) {
   }
 
   setPausedButton();
+  // The backlog by one listing (the page is drawn with it), then live updates.
   await poll();
   draw();
-  ctx.every(POLL_MS, poll);
+  connect();
+  ctx.every(POLL_MS, tick);
 }
