@@ -9,7 +9,15 @@
 //! - a client job started through `/api/v2` (a worker process, as in `gossipper ui`)
 //!   places its calls on the server's SIP listener, which answers them: the v1 stats and
 //!   `/api/v2/calls` count them;
-//! - `-legacy_api_v1=false` switches v1 off (404 naming the flag) and `/health` says so.
+//! - `-legacy_api_v1=false` switches v1 off (404 naming the flag) and `/health` says so;
+//! - SIPp's calls to the server's listener are rows of `DIR/calls.sqlite`, which
+//!   `/api/v2/calls` pages through, and which a clean stop (SIGTERM) and a new process
+//!   on the same data dir keep;
+//! - a composite `-config` (API, data dir, `server{listeners[]}` with a UDP and a TCP
+//!   listener, `clients[]` with one UAC toward the TCP one) runs three engines in one
+//!   process: SIPp's calls to UDP and the client's to TCP all succeed, each engine counts
+//!   its own, both listeners' calls are catalogued, a listener turns off; a bad client
+//!   entry stops the server before it starts, naming it.
 //!
 //! Every wait has a deadline; every process is killed when its guard drops.
 
@@ -23,7 +31,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use api_support::{ADMIN_PASSWORD, Resp, temp_data_dir};
-use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, peer_args};
+use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, peer_args, sipp_bin};
 use serde_json::{Value, json};
 use server_support::*;
 
@@ -232,6 +240,303 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
             .iter()
             .any(|j| j["id"] == job_id.as_str()),
         "the job of the first run is in the data dir: {jobs}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// `sqlite3 file query`, its output trimmed.
+fn sqlite(file: &Path, query: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(file)
+        .arg(query)
+        .output()
+        .expect("the sqlite3 command (apt install sqlite3)");
+    assert!(
+        out.status.success(),
+        "sqlite3 {query}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn sipps_calls_are_rows_of_calls_sqlite_that_survive_a_restart() {
+    const CALLS: u64 = 12;
+    let data = temp_data_dir("server-cdr");
+    let sip_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    let server = start("server-cdr", &data, sip_port, &api, &[]);
+    let jwt = login(&api, "/api/v2/auth/login");
+
+    // SIPp places a bounded number of calls on the server's listener.
+    let sipp_csv = data.with_extension("sipp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &sipp_csv)
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
+        .args(["-r", "20", "-m", &CALLS.to_string()])
+        .arg(format!("127.0.0.1:{sip_port}"));
+    let (status, _, _) =
+        spawn_logged("sipp uac", &mut cmd, &sipp_csv).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "sipp uac:\n{}", logs(&sipp_csv));
+
+    // The rows come from calls.sqlite (the reply names it), newest first, paged.
+    let page = until(
+        &api,
+        "/api/v2/calls?limit=5",
+        &jwt,
+        Duration::from_secs(30),
+        |c| c["total"].as_u64() >= Some(CALLS),
+    );
+    assert_eq!(page["store"], "calls.sqlite", "{page:#}");
+    assert_eq!(page["total"], CALLS, "{page:#}");
+    assert_eq!(page["dropped"], 0, "{page:#}");
+    assert_eq!(page["calls"].as_array().unwrap().len(), 5);
+    let rest = ok(&api, "/api/v2/calls?limit=100&offset=5", &jwt);
+    assert_eq!(rest["calls"].as_array().unwrap().len() as u64, CALLS - 5);
+    let first = &page["calls"][0];
+    assert_eq!(first["direction"], "inbound", "{first}");
+    assert_eq!(first["state"], "ended", "{first}");
+    assert!(first["from"].as_str().unwrap().contains("sip:"), "{first}");
+    for bad in ["limit=0", "limit=1001", "offset=-1", "page=2"] {
+        let r = req(
+            &api,
+            "GET",
+            &format!("/api/v2/calls?{bad}"),
+            Some(&jwt),
+            None,
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+
+    // A clean stop (SIGTERM), then a new process on the same data dir.
+    let pid = server.child.id();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let (status, _, _) = server.wait(Duration::from_secs(30));
+    assert!(
+        status.code().is_some(),
+        "the server exits by itself on SIGTERM, not killed by it: {status:?}"
+    );
+    let file = data.join("calls.sqlite");
+    assert_eq!(
+        sqlite(&file, "SELECT COUNT(*) FROM calls"),
+        CALLS.to_string()
+    );
+    assert_eq!(
+        sqlite(
+            &file,
+            "SELECT COUNT(*) FROM calls WHERE state = 'ended' AND direction = 'inbound'"
+        ),
+        CALLS.to_string()
+    );
+
+    let api = format!("127.0.0.1:{}", free_port());
+    let _server = start("server-cdr-again", &data, free_port(), &api, &[]);
+    let jwt = login(&api, "/api/v2/auth/login");
+    let all = ok(&api, "/api/v2/calls", &jwt);
+    assert_eq!(all["total"], CALLS, "after the restart: {all:#}");
+    let id = all["calls"][0]["call_id"]
+        .as_str()
+        .unwrap()
+        .replace('@', "%40");
+    let one = ok(&api, &format!("/api/v2/calls/{id}"), &jwt);
+    assert_eq!(one["state"], "ended", "{one:#}");
+
+    // Clearing empties the file too.
+    let r = req(&api, "POST", "/api/v2/calls/clear", Some(&jwt), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    until(&api, "/api/v2/calls", &jwt, Duration::from_secs(10), |c| {
+        c["total"] == 0
+    });
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
+    const SIPP_CALLS: u64 = 6;
+    const CLIENT_CALLS: u64 = 5;
+    let data = temp_data_dir("server-hybrid");
+    std::fs::create_dir_all(&data).unwrap();
+    let (udp, tcp) = (free_port(), free_port());
+    let api = format!("127.0.0.1:{}", free_port());
+    // The file carries the API, the data dir and v1; the server answers on UDP and TCP;
+    // its client calls the TCP listener.
+    let file = data.join("hybrid.json");
+    std::fs::write(
+        &file,
+        json!({
+            "api_addr": api,
+            "ui_data_dir": data.join("ui").to_str().unwrap(),
+            "legacy_api_v1": true,
+            "scenario_history_keep": 3,
+            "server": {"id": "lab", "role": "server", "scenario_name": "uas",
+                "listeners": [
+                    {"transport": "u1", "local_ip": "127.0.0.1", "local_port": udp},
+                    {"transport": "t1", "local_ip": "127.0.0.1", "local_port": tcp}]},
+            "clients": [{"id": "c1", "scenario_name": "uac", "transport": "t1",
+                "local_ip": "127.0.0.1", "remote_addr": format!("127.0.0.1:{tcp}"),
+                "rate": 10, "total_calls": CLIENT_CALLS}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let stat = data.join("server.csv");
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.arg("server")
+        .env_remove("GOSSIPPER_BOOTSTRAP_USERNAME")
+        .env_remove("GOSSIPPER_BOOTSTRAP_PASSWORD")
+        .env_remove("GOSSIPPER_JWT_SECRET")
+        .env_remove("GOSSIPPER_API_TOKEN");
+    peer_args(&mut cmd, &stat).args(["-config", file.to_str().unwrap()]);
+    let mut server = spawn_logged("gossipper server -config hybrid", &mut cmd, &stat);
+    server.wait_bound(Sock::Udp, udp);
+    server.wait_bound(Sock::TcpListen, tcp);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&api).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no API on {api}\n{}",
+            logs(&stat)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let jwt = login(&api, "/api/v2/auth/login");
+    assert!(data.join("ui/settings.sqlite").is_file());
+
+    // Both listeners, index 0 (the primary engine's) and 1.
+    let t = ok(&api, "/api/v1/transports", &jwt);
+    let rows: Vec<(u64, &str, u64)> = t["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap(),
+                l["transport"].as_str().unwrap(),
+                l["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [(0, "udp", u64::from(udp)), (1, "tcp", u64::from(tcp))],
+        "{t:#}"
+    );
+
+    // SIPp calls the UDP listener.
+    let sipp_csv = data.join("sipp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &sipp_csv)
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
+        .args(["-r", "20", "-m", &SIPP_CALLS.to_string()])
+        .arg(format!("127.0.0.1:{udp}"));
+    let (status, _, _) =
+        spawn_logged("sipp uac", &mut cmd, &sipp_csv).wait(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "sipp uac:\n{}", logs(&sipp_csv));
+
+    // Three engines: the primary answered SIPp, the TCP listener answered the client.
+    let stats = until(&api, "/api/v1/stats", &jwt, Duration::from_secs(60), |s| {
+        s["engines"].as_array().is_some_and(|e| {
+            e.iter().all(|e| {
+                let target = if e["id"] == "primary" {
+                    SIPP_CALLS
+                } else {
+                    CLIENT_CALLS
+                };
+                e["stats"]["success_calls"].as_u64() == Some(target)
+            })
+        })
+    });
+    assert_eq!(stats["multi"], true, "{stats:#}");
+    let ids: Vec<&str> = stats["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["primary", "listener-1", "c1"], "{stats:#}");
+    assert_eq!(stats["dynamic_client_ids"], json!(["c1"]));
+    for e in stats["engines"].as_array().unwrap() {
+        assert_eq!(e["stats"]["failed_calls"], 0, "{e:#}");
+    }
+    let clients = ok(&api, "/api/v1/clients", &jwt);
+    assert_eq!(clients["clients"][0]["id"], "c1", "{clients:#}");
+
+    // A listener answers calls: rate and pause are refused for it, changing nothing.
+    let r = req(
+        &api,
+        "POST",
+        "/api/v1/control",
+        Some(&jwt),
+        Some(&json!({"pause": true, "engine_id": "listener-1"})),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+
+    // The calls of both listeners are in the catalogue (and calls.sqlite).
+    let calls = until(&api, "/api/v2/calls", &jwt, Duration::from_secs(30), |c| {
+        c["total"].as_u64() == Some(SIPP_CALLS + CLIENT_CALLS)
+    });
+    assert_eq!(calls["store"], "calls.sqlite", "{calls:#}");
+    for c in calls["calls"].as_array().unwrap() {
+        assert_eq!(
+            (&c["direction"], &c["state"]),
+            (&json!("inbound"), &json!("ended")),
+            "{c}"
+        );
+    }
+
+    // The TCP listener turned off: its state says so, the UDP one is still on.
+    let r = req(
+        &api,
+        "POST",
+        "/api/v1/transports",
+        Some(&jwt),
+        Some(&json!({"index": 1, "enabled": false})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.json();
+    assert_eq!(t["listeners"][0]["enabled"], true, "{t:#}");
+    assert_eq!(t["listeners"][1]["enabled"], false, "{t:#}");
+    let r = req(
+        &api,
+        "POST",
+        "/api/v1/transports",
+        Some(&jwt),
+        Some(&json!({"index": 2, "enabled": false})),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    drop(server);
+
+    // A client snippet with a bad key stops the server before it starts, naming it.
+    std::fs::write(
+        &file,
+        json!({"api_addr": format!("127.0.0.1:{}", free_port()),
+               "clients": [{"remote_addr": "127.0.0.1:5060", "summary_json": "x.json"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.args(["server", "-config", file.to_str().unwrap()]);
+    let (status, _, err) = Proc::spawn("bad hybrid", &mut cmd).wait(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(
+        err.contains("clients[0]") && err.contains("summary_json"),
+        "{err}"
     );
     let _ = std::fs::remove_dir_all(&data);
 }

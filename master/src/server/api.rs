@@ -32,6 +32,8 @@ use crate::service::http::{Incoming, Reply, error_body};
 use crate::sipp::run::Started;
 
 use super::calls::Catalogue;
+use super::cdr::Cdr;
+use super::listeners::{self, Listener};
 use super::trace::{RING, Ring, call_fields};
 use super::{clients, scenario, transports, v2};
 
@@ -65,6 +67,8 @@ pub(super) struct Access {
     pub(super) service: Option<Service>,
     /// `-legacy_api_v1` (default true): whether `/api/v1` is served.
     pub(super) legacy_api_v1: bool,
+    /// `-ui_data_dir`'s `calls.sqlite`: every finished call as a row.
+    pub(super) cdr: Option<Cdr>,
 }
 
 /// What the API serves, shared by its connection threads.
@@ -83,6 +87,9 @@ pub(super) struct State {
     /// The live SIP trace and the calls catalogue (`/api/v2`), filled every tick.
     ring: Mutex<Ring>,
     catalogue: Mutex<Catalogue>,
+    cdr: Option<Cdr>,
+    /// The extra listeners of `-config` (set once, right after the state is made).
+    listeners: std::sync::OnceLock<Vec<Listener>>,
 }
 
 /// The newest merged statistics.
@@ -146,6 +153,8 @@ impl State {
             }),
             ring: Mutex::new(Ring::default()),
             catalogue: Mutex::new(Catalogue::default()),
+            cdr: access.cdr,
+            listeners: std::sync::OnceLock::new(),
         })
     }
 
@@ -178,6 +187,7 @@ impl State {
             local_port: self.info.run.local_port,
             control: &self.control,
             clients: &self.clients,
+            listeners: self.listeners(),
         }
     }
 
@@ -189,9 +199,42 @@ impl State {
         }
     }
 
-    /// Stops the dynamic clients (the server is ending).
-    pub(super) fn stop_clients(&self) {
+    /// The server is ending: stops the dynamic clients, then writes the call rows still
+    /// queued for `calls.sqlite`.
+    pub(super) fn close(&self) {
         self.clients.stop_all(CLIENTS_GRACE);
+        listeners::stop_all(self.listeners(), CLIENTS_GRACE);
+        if let Some(c) = &self.cdr {
+            c.close();
+        }
+    }
+
+    /// The extra listeners.
+    pub(super) fn listeners(&self) -> &[Listener] {
+        self.listeners.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// Sets the extra listeners (once).
+    pub(super) fn set_listeners(&self, l: Vec<Listener>) {
+        let _ = self.listeners.set(l);
+    }
+
+    /// The clients started over the API or by `-config`.
+    pub(super) fn clients(&self) -> &clients::Clients {
+        &self.clients
+    }
+
+    /// SIP capture on or off, in every engine that feeds the trace.
+    pub(super) fn set_capturing(&self, on: bool) {
+        self.control.set_capturing(on);
+        for l in self.listeners() {
+            l.control.set_capturing(on);
+        }
+    }
+
+    /// `calls.sqlite`, with `-ui_data_dir`.
+    pub(super) fn cdr(&self) -> Option<&Cdr> {
+        self.cdr.as_ref()
     }
 
     /// Takes the runner's newest merged statistics (runner thread, every tick).
@@ -202,10 +245,16 @@ impl State {
         live.shard_calls.extend_from_slice(tick.shard_calls);
         live.at = tick.wall;
         drop(live);
+        self.record(tick, &self.scenario.name());
+    }
+
+    /// Puts a tick's captured SIP in the trace ring and its finished calls in the
+    /// catalogue (the primary engine's and the extra listeners' ticks, `name` their
+    /// scenario).
+    pub(super) fn record(&self, tick: &Tick<'_>, name: &str) {
         if tick.captured.is_empty() && tick.finished.is_empty() {
             return;
         }
-        let name = self.scenario.name();
         let mut ring = self.ring();
         let mut catalogue = self.catalogue();
         // Only the newest RING messages of a tick can stay in the ring: the older ones
@@ -219,13 +268,23 @@ impl State {
                 catalogue.saw(call_id, from, to, peer, m.sent);
             }
             if i >= skip {
-                ring.push(m, bytes, &name);
+                ring.push(m, bytes, name);
             }
         }
         ring.dropped += tick.captured.dropped;
         drop(ring);
         if !tick.finished.is_empty() {
-            catalogue.add(tick.finished, self.role, &name, tick.wall);
+            let rows = catalogue.add(
+                tick.finished,
+                self.role,
+                name,
+                tick.wall,
+                self.cdr.is_some(),
+            );
+            drop(catalogue);
+            if let Some(c) = &self.cdr {
+                c.push(rows);
+            }
         }
     }
 }
@@ -378,7 +437,8 @@ fn authorized(state: &State, inc: &Incoming<'_>) -> bool {
 }
 
 /// `GET /api/v1/stats`: the run's summary (the `summary.json` shape) as of the last tick;
-/// with dynamic clients, `{multi:true, engines:[{id, stats}], dynamic_client_ids}`.
+/// with dynamic clients or extra listeners, `{multi:true, engines:[{id, stats}],
+/// dynamic_client_ids}` (the listeners' engines after the primary).
 pub(super) fn stats(state: &State) -> Reply {
     let s = {
         let live = state.live.lock().unwrap_or_else(|p| p.into_inner());
@@ -391,7 +451,7 @@ pub(super) fn stats(state: &State) -> Reply {
         )
     };
     let primary = summary::to_json(&s);
-    if state.clients.is_empty() {
+    if state.clients.is_empty() && state.listeners().is_empty() {
         return Reply::Json {
             status: 200,
             body: primary.into_bytes(),
@@ -399,6 +459,9 @@ pub(super) fn stats(state: &State) -> Reply {
     }
     let as_value = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
     let mut engines = vec![json!({"id": ENGINE_ID, "stats": as_value(&primary)})];
+    for l in state.listeners() {
+        engines.push(json!({"id": l.id, "stats": as_value(&summary::to_json(&l.summary()))}));
+    }
     let mut ids = Vec::new();
     for (id, sum) in state.clients.summaries() {
         engines.push(json!({"id": id, "stats": as_value(&summary::to_json(&sum))}));
@@ -413,7 +476,7 @@ pub(super) fn stats(state: &State) -> Reply {
 /// `GET /api/v1/control`: `{rate, paused}` for the one engine; with dynamic clients,
 /// `{multi:true, engines:[{id, rate, paused}]}`.
 pub(super) fn control_state(state: &State) -> Reply {
-    if state.clients.is_empty() {
+    if state.clients.is_empty() && state.listeners().is_empty() {
         return json(
             200,
             &ControlState {
@@ -427,6 +490,13 @@ pub(super) fn control_state(state: &State) -> Reply {
         rate: state.control.rate(),
         paused: state.control.paused(),
     }];
+    for l in state.listeners() {
+        engines.push(clients::EngineControl {
+            id: l.id.clone(),
+            rate: l.control.rate(),
+            paused: l.control.paused(),
+        });
+    }
     for (id, c) in state.clients.controls() {
         engines.push(clients::EngineControl {
             id,
@@ -459,7 +529,8 @@ fn post_control(state: &State, inc: &mut Incoming<'_>) -> Reply {
         Ok(p) => p,
         Err(e) => return error(400, &format!("invalid JSON body: {e}")),
     };
-    let known = |id: &str| id == ENGINE_ID || state.clients.control(id).is_some();
+    let listener = |id: &str| state.listeners().iter().any(|l| l.id == id);
+    let known = |id: &str| id == ENGINE_ID || listener(id) || state.clients.control(id).is_some();
     let change = match check(&patch, &known) {
         Ok(c) => c,
         Err(e) => return error(400, &e),
@@ -474,6 +545,14 @@ fn post_control(state: &State, inc: &mut Incoming<'_>) -> Reply {
     };
     let targets: Vec<Arc<Control>> = match change.engine.as_deref() {
         Some(ENGINE_ID) if state.role == Role::Server => return server_refusal(),
+        Some(id) if listener(id) => {
+            return error(
+                409,
+                &format!(
+                    "engine \"{id}\" is a listener: it answers calls and places none, so rate and pause do not apply"
+                ),
+            );
+        }
         Some(ENGINE_ID) => vec![Arc::clone(&state.control)],
         Some(id) => state.clients.control(id).into_iter().collect(),
         None => {
@@ -526,7 +605,7 @@ fn check(p: &ControlPatch, known: &dyn Fn(&str) -> bool) -> Result<Change, Strin
             && !known(id)
         {
             return Err(format!(
-                "unknown {field} \"{id}\": the engines are \"{ENGINE_ID}\" and the dynamic clients (GET /api/v1/clients)"
+                "unknown {field} \"{id}\": the engines are \"{ENGINE_ID}\", the extra listeners and the dynamic clients (GET /api/v1/clients)"
             ));
         }
     }

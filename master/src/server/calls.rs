@@ -6,7 +6,8 @@
 //! what the live capture showed of that Call-ID while it ran (From, To, peer, SIP
 //! counts: noted for at most [`NOTED`] calls in progress). Must not:
 //! keep messages of its own (a call's detail reads the trace ring, so a call whose
-//! messages have left the ring shows none) or persist anything (no SQLite yet).
+//! messages have left the ring shows none) or persist anything (`cdr` writes the rows
+//! `add` returns to `calls.sqlite`).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -32,30 +33,30 @@ pub(super) const NOTED: usize = 8192;
 #[derive(Clone, Debug, Serialize)]
 pub(super) struct CallSummary {
     pub(super) call_id: String,
-    scenario: String,
-    from: String,
-    to: String,
-    peer: String,
-    direction: &'static str,
-    state: &'static str,
-    result: &'static str,
-    error: String,
-    started_at: String,
-    ended_at: String,
-    duration_ms: u64,
-    sip_count: u64,
-    sip_send: u64,
-    sip_recv: u64,
-    debug_count: u64,
-    rtp_count: u64,
-    rtp_send: u64,
-    rtp_recv: u64,
-    rtp_bytes_send: u64,
-    rtp_bytes_recv: u64,
-    rtp_dest: String,
-    rtp_src: String,
-    payload_type: Option<u8>,
-    codec: String,
+    pub(super) scenario: String,
+    pub(super) from: String,
+    pub(super) to: String,
+    pub(super) peer: String,
+    pub(super) direction: &'static str,
+    pub(super) state: &'static str,
+    pub(super) result: &'static str,
+    pub(super) error: String,
+    pub(super) started_at: String,
+    pub(super) ended_at: String,
+    pub(super) duration_ms: u64,
+    pub(super) sip_count: u64,
+    pub(super) sip_send: u64,
+    pub(super) sip_recv: u64,
+    pub(super) debug_count: u64,
+    pub(super) rtp_count: u64,
+    pub(super) rtp_send: u64,
+    pub(super) rtp_recv: u64,
+    pub(super) rtp_bytes_send: u64,
+    pub(super) rtp_bytes_recv: u64,
+    pub(super) rtp_dest: String,
+    pub(super) rtp_src: String,
+    pub(super) payload_type: Option<u8>,
+    pub(super) codec: String,
 }
 
 /// CallSummary plus the call's SIP records (reference §5.5 CallDetail).
@@ -110,23 +111,28 @@ impl Catalogue {
         self.order.push_back(call_id.to_owned());
     }
 
-    /// Books the calls that finished at `ended` (only the newest [`KEEP`] of them matter).
+    /// Books the calls that finished at `ended` (only the newest [`KEEP`] of them stay
+    /// in memory). With `all`, returns the rows of every one of them (for `calls.sqlite`);
+    /// else nothing.
     pub(super) fn add(
         &mut self,
         finished: &[Finished],
         role: Role,
         scenario: &str,
         ended: SystemTime,
-    ) {
-        let (older, newest) = finished.split_at(finished.len().saturating_sub(KEEP));
+        all: bool,
+    ) -> Vec<CallSummary> {
+        let first = if all {
+            0
+        } else {
+            finished.len().saturating_sub(KEEP)
+        };
+        let (older, booked) = finished.split_at(first);
         for f in older {
             self.noted
                 .remove(String::from_utf8_lossy(&f.call_id).as_ref());
         }
-        if newest.is_empty() {
-            return;
-        }
-        let mut rows: Vec<CallSummary> = newest
+        let mut rows: Vec<CallSummary> = booked
             .iter()
             .map(|f| summary(f, role, scenario, ended))
             .collect();
@@ -140,11 +146,23 @@ impl Catalogue {
                 row.sip_count = s.send + s.recv;
             }
         }
-        for row in rows {
-            if self.calls.len() == KEEP {
-                self.calls.pop_front();
+        let kept = rows.len().saturating_sub(KEEP);
+        let push = |calls: &mut VecDeque<CallSummary>, row: CallSummary| {
+            if calls.len() == KEEP {
+                calls.pop_front();
             }
-            self.calls.push_back(row);
+            calls.push_back(row);
+        };
+        if all {
+            for row in &rows[kept..] {
+                push(&mut self.calls, row.clone());
+            }
+            rows
+        } else {
+            for row in rows.into_iter().skip(kept) {
+                push(&mut self.calls, row);
+            }
+            Vec::new()
         }
     }
 
@@ -230,6 +248,22 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
 }
 
 #[cfg(test)]
+impl CallSummary {
+    /// A finished, successful inbound call of 2.5 s.
+    pub(super) fn for_test(call_id: &str) -> CallSummary {
+        let f = Finished {
+            number: 1,
+            call_id: call_id.as_bytes().into(),
+            outcome: Outcome::Success,
+            duration_us: 2_500_000,
+            media: Default::default(),
+            webrtc: None,
+        };
+        summary(&f, Role::Server, "uas", SystemTime::UNIX_EPOCH)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use gossipper_engine::stats::FailureReason;
@@ -261,6 +295,7 @@ mod tests {
             Role::Server,
             "uas",
             end,
+            false,
         );
         let list = c.list();
         assert_eq!(list.len(), 2);
@@ -287,6 +322,7 @@ mod tests {
                 Role::Client,
                 "uac",
                 end,
+                false,
             );
         }
         assert_eq!(c.list().len(), KEEP);

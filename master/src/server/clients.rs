@@ -249,21 +249,46 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let mut spec = match spec_of(&body) {
+    let spec = match spec_of(&body) {
         Ok(s) => s,
         Err(e) => return error(400, &e),
     };
+    match start(clients, None, spec) {
+        Ok(id) => json(201, &Created { id, started: true }),
+        Err((status, m)) => error(status, &m),
+    }
+}
+
+/// Starts a client (`id`, else the next `client-N` free): its id, or the status and
+/// reason of the refusal.
+pub(super) fn start(
+    clients: &Clients,
+    id: Option<String>,
+    mut spec: JobSpec,
+) -> Result<String, (u16, String)> {
     let id = {
         let mut inner = clients.lock();
         if inner.engines.len() >= MAX_CLIENTS {
-            return error(
+            return Err((
                 409,
-                &format!("{MAX_CLIENTS} dynamic clients already: delete one first"),
-            );
+                format!("{MAX_CLIENTS} dynamic clients already: delete one first"),
+            ));
         }
-        // Taken even if the client does not start: an id is never given twice.
-        inner.next += 1;
-        format!("client-{}", inner.next)
+        let taken = |inner: &Inner, id: &str| inner.engines.iter().any(|e| e.id == id);
+        match id {
+            Some(id) if taken(&inner, &id) => {
+                return Err((409, format!("a client \"{id}\" is listed already")));
+            }
+            Some(id) => id,
+            None => loop {
+                // Taken even if the client does not start: an id is never given twice.
+                inner.next += 1;
+                let id = format!("client-{}", inner.next);
+                if !taken(&inner, &id) {
+                    break id;
+                }
+            },
+        }
     };
     // Every engine of the process numbers its calls from 1 with the same pid and IP:
     // the client's id in its Call-IDs keeps two engines' calls apart at a shared peer.
@@ -273,18 +298,18 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
     };
     let prepared = match runner::prepare(&spec) {
         Ok(p) => p,
-        Err(RunError::Refused(m)) => return error(403, &m),
-        Err(RunError::Bind(m)) => return error(409, &m),
-        Err(e) => return error(400, &e.to_string()),
+        Err(RunError::Refused(m)) => return Err((403, m)),
+        Err(RunError::Bind(m)) => return Err((409, m)),
+        Err(e) => return Err((400, e.to_string())),
     };
     if prepared.role != Role::Client {
-        return error(
+        return Err((
             400,
-            &format!(
+            format!(
                 "scenario \"{}\" answers calls (a UAS): a dynamic client must place them (a UAC scenario)",
                 prepared.scenario.name
             ),
-        );
+        ));
     }
     let start = SystemTime::now();
     let info = RunInfo::of_run(
@@ -312,7 +337,7 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
             done.store(true, Ordering::Relaxed);
         });
     if let Err(e) = spawned {
-        return error(500, &format!("cannot start the client's thread: {e}"));
+        return Err((500, format!("cannot start the client's thread: {e}")));
     }
     eprintln!(
         "gossipper server: dynamic client {id} started ({} toward {})",
@@ -327,7 +352,7 @@ pub(super) fn create(clients: &Clients, inc: &mut Incoming<'_>) -> Reply {
         live,
         ended,
     });
-    json(201, &Created { id, started: true })
+    Ok(id)
 }
 
 /// `DELETE /api/v1/clients?id=ID`: no new calls; the calls in flight end normally.
@@ -387,6 +412,15 @@ fn spec_of(body: &[u8]) -> Result<JobSpec, String> {
     let Value::Object(map) = &value else {
         return Err("the body must be one JSON object of run-profile keys".into());
     };
+    spec_of_map(map, std::path::Path::new(""))
+}
+
+/// The run of one snippet (`-config`'s `clients[]` entries too: relative paths from
+/// `dir`, the file's folder).
+pub(super) fn spec_of_map(
+    map: &serde_json::Map<String, Value>,
+    dir: &std::path::Path,
+) -> Result<JobSpec, String> {
     if let Some(k) = map.keys().find(|k| FORBIDDEN.contains(&k.as_str())) {
         return Err(format!(
             "key \"{k}\" is forbidden in a dynamic client (forbidden: {})",
@@ -409,7 +443,7 @@ fn spec_of(body: &[u8]) -> Result<JobSpec, String> {
     if !map.contains_key("remote_addr") {
         return Err("key \"remote_addr\" is missing: a client needs a peer to call".into());
     }
-    let flags = config::flags_of(body, std::path::Path::new(""))?;
+    let flags = config::flags_of_object(map, dir)?;
     match sipp::parse(&flags) {
         Ok(Parsed::Run(spec)) => {
             let mut spec = *spec;

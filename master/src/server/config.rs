@@ -2,12 +2,15 @@
 //! NAME]`: the Go gossipper's run-profile JSON (reference §1.2), a flat object or one of
 //! its `aliases`, turned into the flags it stands for.
 //!
-//! Owns: the table of keys we take and what flag each becomes, and the refusal of every
-//! other key, named: the composite keys of a multi-engine server (`server`, `clients`,
-//! `listeners`, `gateway`, …: issue #18, not built yet), the features gossipper does not
-//! have (`hep_*`, `log_otel_*`, …) and unknown keys. Must not: interpret a value (the
-//! flags go through the same scanner and resolver as the command line, so a bad value
-//! gets the flag's own error) or read anything but the one file.
+//! Owns: the table of keys we take and what flag each becomes, the composite ("hybrid")
+//! keys of `gossipper server -config` (`server{…, listeners[]}`, top-level
+//! `listeners[]`, `clients[]`, `client`: [`Composite`]), and the refusal of every other
+//! key, named: the composite keys not built (`gateway`, `gateways`, `auth`,
+//! `workloads`), the composite keys on the root command, the features gossipper does
+//! not have (`hep_*`, `log_otel_*`, …) and unknown keys. Must not: interpret a value
+//! (the flags go through the same scanner and resolver as the command line, so a bad
+//! value gets the flag's own error; a client goes through the dynamic clients' checks)
+//! or read anything but the one file.
 //!
 //! Merge order, as in the Go gossipper: the file's keys, then its `extra_args`, then the
 //! real command line; for a flag that takes one value the last one wins.
@@ -32,6 +35,8 @@ enum Shape {
     Remote,
     /// An array of strings: `-flag item` for each.
     Each(&'static str),
+    /// `-flag=true` or `-flag=false` (a Go bool flag whose default is on).
+    Bool(&'static str),
 }
 
 /// Every key we take.
@@ -95,23 +100,58 @@ const KEYS: &[(&str, Shape)] = &[
     ("sip_extra_headers", Shape::Each("sip_extra_header")),
     ("api_addr", Shape::Value("api_addr")),
     ("api_token", Shape::Value("api_token")),
+    ("ui_data_dir", Shape::Value("ui_data_dir")),
+    (
+        "scenario_history_keep",
+        Shape::Value("scenario_history_keep"),
+    ),
+    ("legacy_api_v1", Shape::Bool("legacy_api_v1")),
 ];
 
-/// The composite ("hybrid") keys: several engines, listeners, a gateway, /api/v2.
-const COMPOSITE: &[&str] = &[
-    "server",
-    "clients",
-    "client",
-    "listeners",
-    "gateway",
-    "gateways",
-    "ui_data_dir",
-    "scenario_history_keep",
-    "legacy_api_v1",
-    "auth",
-    "aliases",
-    "workloads",
-];
+/// The composite keys `gossipper server -config` takes (several engines).
+const COMPOSITE: &[&str] = &["server", "clients", "client", "listeners"];
+
+/// The composite keys not built yet, refused by name everywhere.
+const NOT_BUILT: &[&str] = &["gateway", "gateways", "auth", "aliases", "workloads"];
+
+/// The keys of one `listeners[]` row.
+const LISTENER_KEYS: &[&str] = &["transport", "local_ip", "local_port"];
+
+/// What a `listeners[]` row sets of the primary engine (its first row).
+const LISTENER_FLAGS: &[(&str, &str)] =
+    &[("transport", "t"), ("local_ip", "i"), ("local_port", "p")];
+
+/// One `listeners[]` row: a SIP listener of the server (the first is the primary
+/// engine's; each other one is an engine of its own running the same scenario).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ListenerRow {
+    pub(super) transport: String,
+    pub(super) local_ip: Option<String>,
+    pub(super) local_port: String,
+}
+
+/// One `clients[]` entry: a UAC engine started with the server, as a dynamic client.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ClientDef {
+    /// `id` (else the server numbers it `client-N`).
+    pub(super) id: Option<String>,
+    /// The other keys: a dynamic client's snippet.
+    pub(super) snippet: serde_json::Map<String, Value>,
+    /// Where the entry is, for errors (`clients[1]`).
+    pub(super) place: String,
+}
+
+/// A composite `gossipper server -config` file: the primary engine's flags, its extra
+/// listeners and the clients started with it.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Composite {
+    pub(super) flags: Vec<String>,
+    /// The rows after the first (the first is in `flags`).
+    pub(super) listeners: Vec<ListenerRow>,
+    pub(super) clients: Vec<ClientDef>,
+    /// The file's folder: relative paths of clients are taken from it.
+    pub(super) dir: std::path::PathBuf,
+}
 
 /// Keys of Go gossipper features gossipper does not have (a prefix ends with `_`).
 const UNSUPPORTED: &[&str] = &["hep_", "log_otel_"];
@@ -120,11 +160,163 @@ const UNSUPPORTED: &[&str] = &["hep_", "log_otel_"];
 /// whether the one engine answers or places calls).
 const ROLES: &[&str] = &["management", "server", "load", "client", "uac"];
 
-/// Reads `path` and returns the flags it stands for.
-pub(super) fn flags_of_file(path: &Path) -> Result<Vec<String>, String> {
+/// Reads `path` (a flat or composite profile of `gossipper server -config`).
+pub(super) fn composite_of_file(path: &Path) -> Result<Composite, String> {
     let text = read(path)?;
     let dir = path.parent().unwrap_or(Path::new(""));
-    flags_of(&text, dir).map_err(|e| format!("-config {}: {e}", path.display()))
+    composite_of(&text, dir).map_err(|e| format!("-config {}: {e}", path.display()))
+}
+
+/// A flat or composite profile: the top-level flat keys, then the `server` object's
+/// (which win), then the first listener's; the other listeners and the clients apart.
+pub(super) fn composite_of(text: &[u8], dir: &Path) -> Result<Composite, String> {
+    let value: Value = serde_json::from_slice(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(mut map) = value else {
+        return Err("the file must hold one JSON object of run-profile keys".into());
+    };
+    let server = match map.remove("server") {
+        None => None,
+        Some(Value::Object(o)) => Some(o),
+        Some(v) => return Err(format!("server: {v} is not a JSON object")),
+    };
+    let top_listeners = map.remove("listeners");
+    let clients = map.remove("clients");
+    let client = map.remove("client");
+    let mut out = Composite {
+        flags: flags_of_map(&map, dir, "")?,
+        dir: dir.to_path_buf(),
+        ..Composite::default()
+    };
+    let mut rows = None;
+    if let Some(v) = top_listeners {
+        rows = Some(("listeners", v));
+    }
+    let mut primary_keys: Vec<String> = map.keys().cloned().collect();
+    if let Some(mut server) = server {
+        match server.remove("id") {
+            None | Some(Value::String(_)) => {}
+            Some(v) => return Err(format!("server.id: {v} is not a string")),
+        }
+        if let Some(v) = server.remove("listeners") {
+            if rows.is_some() {
+                return Err(
+                    "listeners and server.listeners: give the server's listeners once".into(),
+                );
+            }
+            rows = Some(("server.listeners", v));
+        }
+        primary_keys.extend(server.keys().cloned());
+        out.flags.extend(flags_of_map(&server, dir, "server.")?);
+    }
+    if let Some((name, v)) = rows {
+        let mut rows = listener_rows(name, &v)?;
+        if let Some(k) = primary_keys
+            .iter()
+            .find(|k| LISTENER_FLAGS.iter().any(|(key, _)| key == k))
+        {
+            return Err(format!(
+                "{k} and {name}: the listeners set the server's transport, local_ip and local_port; give them once"
+            ));
+        }
+        let first = rows.remove(0);
+        out.flags.extend(["-t".into(), first.transport]);
+        if let Some(ip) = first.local_ip {
+            out.flags.extend(["-i".into(), ip]);
+        }
+        out.flags.extend(["-p".into(), first.local_port]);
+        out.listeners = rows;
+    }
+    let mut entries = Vec::new();
+    match clients {
+        None => {}
+        Some(Value::Array(items)) => {
+            entries.extend(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("clients[{i}]"), v)),
+            );
+        }
+        Some(v) => return Err(format!("clients: {v} is not an array of client objects")),
+    }
+    if let Some(v) = client {
+        entries.push(("client".into(), v));
+    }
+    for (place, v) in entries {
+        let Value::Object(mut snippet) = v else {
+            return Err(format!("{place}: not a JSON object of run-profile keys"));
+        };
+        let id = match snippet.remove("id") {
+            None => None,
+            Some(Value::String(id)) if valid_id(&id) => Some(id),
+            Some(v) => {
+                return Err(format!(
+                    "{place}.id: {v} is not 1 to 64 characters of A-Z a-z 0-9 . _ -"
+                ));
+            }
+        };
+        if let Some(id) = &id
+            && out
+                .clients
+                .iter()
+                .any(|c| c.id.as_deref() == Some(id.as_str()))
+        {
+            return Err(format!("{place}.id: \"{id}\" is given twice"));
+        }
+        out.clients.push(ClientDef { id, snippet, place });
+    }
+    Ok(out)
+}
+
+/// An engine id a client may be given (`primary` is the server's own).
+pub(super) fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id != "primary"
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The rows of `listeners[]`: each `{transport, local_ip?, local_port}`, at least one.
+fn listener_rows(name: &str, v: &Value) -> Result<Vec<ListenerRow>, String> {
+    let Value::Array(items) = v else {
+        return Err(format!("{name}: {v} is not an array of listener objects"));
+    };
+    if items.is_empty() {
+        return Err(format!(
+            "{name}: empty (give at least one listener, or leave the key out)"
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let place = format!("{name}[{i}]");
+            let Value::Object(o) = item else {
+                return Err(format!(
+                    "{place}: not an object {{transport, local_ip, local_port}}"
+                ));
+            };
+            if let Some(k) = o.keys().find(|k| !LISTENER_KEYS.contains(&k.as_str())) {
+                return Err(format!(
+                    "{place}.{k}: unknown key (a listener takes {})",
+                    LISTENER_KEYS.join(", ")
+                ));
+            }
+            let field = |k: &str| -> Result<Option<String>, String> {
+                o.get(k)
+                    .map(|v| scalar(&format!("{place}.{k}"), v))
+                    .transpose()
+            };
+            Ok(ListenerRow {
+                transport: field("transport")?
+                    .ok_or_else(|| format!("{place}.transport: missing (u1, t1, l1, w1, ...)"))?,
+                local_ip: field("local_ip")?,
+                local_port: field("local_port")?
+                    .ok_or_else(|| format!("{place}.local_port: missing"))?,
+            })
+        })
+        .collect()
 }
 
 /// The root command's `-config FILE [-run-alias NAME]`: the alias's flags, or those of
@@ -145,7 +337,7 @@ pub(crate) fn run_profile_flags(path: &Path, alias: Option<&str>) -> Result<Vec<
             let Value::Object(obj) = obj else {
                 return Err(format!("-config {name}: aliases.{a} is not a JSON object"));
             };
-            flags_of_map(obj, dir).map_err(|e| format!("-config {name}, alias {a}: {e}"))
+            flags_of_map(obj, dir, "").map_err(|e| format!("-config {name}, alias {a}: {e}"))
         }
         (Some(a), None) => Err(format!(
             "-run-alias {a}: {name} holds no \"aliases\" object (a flat profile is used without -run-alias)"
@@ -157,7 +349,10 @@ pub(crate) fn run_profile_flags(path: &Path, alias: Option<&str>) -> Result<Vec<
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        (None, None) => flags_of_file(path),
+        (None, None) => {
+            let text = read(path)?;
+            flags_of(&text, dir).map_err(|e| format!("-config {name}: {e}"))
+        }
     }
 }
 
@@ -207,26 +402,50 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     Ok(text)
 }
 
-/// The flags of a flat JSON object; relative paths are taken from `dir`.
+/// The flags of a flat JSON object; relative paths are taken from `dir`. Composite
+/// keys are refused (only `gossipper server -config` takes them: [`composite_of`]).
 pub(super) fn flags_of(text: &[u8], dir: &Path) -> Result<Vec<String>, String> {
     let value: Value = serde_json::from_slice(text).map_err(|e| format!("not JSON: {e}"))?;
     let Value::Object(map) = value else {
         return Err("the file must hold one JSON object of run-profile keys".into());
     };
-    flags_of_map(&map, dir)
+    flags_of_map(&map, dir, "")
 }
 
-/// The flags of one profile object.
-fn flags_of_map(map: &serde_json::Map<String, Value>, dir: &Path) -> Result<Vec<String>, String> {
-    let composite: Vec<&str> = map
+/// The flags of one flat profile object (a dynamic client's snippet).
+pub(super) fn flags_of_object(
+    map: &serde_json::Map<String, Value>,
+    dir: &Path,
+) -> Result<Vec<String>, String> {
+    flags_of_map(map, dir, "")
+}
+
+/// The flags of one profile object (`at`: where it is, `server.` or empty, for errors).
+fn flags_of_map(
+    map: &serde_json::Map<String, Value>,
+    dir: &Path,
+    at: &str,
+) -> Result<Vec<String>, String> {
+    let composite: Vec<String> = map
         .keys()
-        .map(String::as_str)
-        .filter(|k| COMPOSITE.contains(k))
+        .filter(|k| COMPOSITE.contains(&k.as_str()))
+        .map(|k| format!("{at}{k}"))
         .collect();
     if !composite.is_empty() {
         return Err(format!(
-            "composite keys are not built yet in gossipper server (issue #18): {}; one engine per process for now, set by the flat keys",
+            "{}: a composite key, taken only at the top of a gossipper server -config file (server.listeners too)",
             composite.join(", ")
+        ));
+    }
+    let not_built: Vec<String> = map
+        .keys()
+        .filter(|k| NOT_BUILT.contains(&k.as_str()))
+        .map(|k| format!("{at}{k}"))
+        .collect();
+    if !not_built.is_empty() {
+        return Err(format!(
+            "not built yet in gossipper: {} (the REGISTER gateway and auth settings of -config; several workloads)",
+            not_built.join(", ")
         ));
     }
     let unsupported: Vec<&str> = map
@@ -260,38 +479,49 @@ fn flags_of_map(map: &serde_json::Map<String, Value>, dir: &Path) -> Result<Vec<
             match value.as_str() {
                 Some(r) if ROLES.contains(&r) => continue,
                 _ => {
-                    return Err(format!("role: {value} is not one of {}", ROLES.join(", ")));
+                    return Err(format!(
+                        "{at}role: {value} is not one of {}",
+                        ROLES.join(", ")
+                    ));
                 }
             }
         }
         let Some((_, shape)) = KEYS.iter().find(|(k, _)| k == key) else {
             return Err(format!(
-                "unknown key \"{key}\" (the keys taken: {}, role, extra_args)",
+                "unknown key \"{at}{key}\" (the keys taken: {}, role, extra_args)",
                 KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
             ));
         };
         match *shape {
             Shape::Value(flag) => {
                 out.push(format!("-{flag}"));
-                out.push(scalar(key, value)?);
+                out.push(scalar(&format!("{at}{key}"), value)?);
             }
             Shape::Path(flag) => {
                 out.push(format!("-{flag}"));
-                out.push(dir.join(scalar(key, value)?).display().to_string());
+                out.push(
+                    dir.join(scalar(&format!("{at}{key}"), value)?)
+                        .display()
+                        .to_string(),
+                );
             }
             Shape::Switch(flag) => match value {
                 Value::Bool(true) => out.push(format!("-{flag}")),
                 Value::Bool(false) => {}
-                _ => return Err(format!("{key}: {value} is not true or false")),
+                _ => return Err(format!("{at}{key}: {value} is not true or false")),
             },
-            Shape::Remote => out.push(scalar(key, value)?),
+            Shape::Bool(flag) => match value {
+                Value::Bool(b) => out.push(format!("-{flag}={b}")),
+                _ => return Err(format!("{at}{key}: {value} is not true or false")),
+            },
+            Shape::Remote => out.push(scalar(&format!("{at}{key}"), value)?),
             Shape::Each(flag) => {
                 let Value::Array(items) = value else {
-                    return Err(format!("{key} must be an array of strings"));
+                    return Err(format!("{at}{key} must be an array of strings"));
                 };
                 for item in items {
                     out.push(format!("-{flag}"));
-                    out.push(scalar(key, item)?);
+                    out.push(scalar(&format!("{at}{key}"), item)?);
                 }
             }
         }
@@ -350,11 +580,87 @@ mod tests {
         assert_eq!(got.last().map(String::as_str), Some("-trace_stat"));
     }
 
+    fn composite(json: &str) -> Result<Composite, String> {
+        composite_of(json.as_bytes(), Path::new("/profiles"))
+    }
+
     #[test]
-    fn composite_keys_are_refused_by_name() {
+    fn composite_keys_become_the_primary_its_listeners_and_clients() {
+        let c = composite(
+            r#"{"api_addr":"127.0.0.1:8080","ui_data_dir":"/d","legacy_api_v1":false,
+                "scenario_history_keep":5,
+                "server":{"id":"s","role":"server","scenario_name":"uas",
+                  "listeners":[{"transport":"u1","local_ip":"127.0.0.1","local_port":5070},
+                               {"transport":"t1","local_port":5071}]},
+                "clients":[{"id":"c1","remote_addr":"127.0.0.1:5071","scenario_file":"a.xml"}],
+                "client":{"remote_addr":"127.0.0.1:5070"}}"#,
+        )
+        .unwrap();
+        let has = |a: &[&str]| c.flags.windows(a.len()).any(|w| w == a);
+        assert!(has(&["-api_addr", "127.0.0.1:8080"]), "{:?}", c.flags);
+        assert!(has(&["-ui_data_dir", "/d"]) && has(&["-scenario_history_keep", "5"]));
+        assert!(c.flags.contains(&"-legacy_api_v1=false".to_string()));
+        assert!(has(&["-sn", "uas"]));
+        assert!(
+            has(&["-t", "u1", "-i", "127.0.0.1", "-p", "5070"]),
+            "{:?}",
+            c.flags
+        );
+        assert_eq!(
+            c.listeners,
+            [ListenerRow {
+                transport: "t1".into(),
+                local_ip: None,
+                local_port: "5071".into()
+            }]
+        );
+        assert_eq!(c.clients.len(), 2);
+        assert_eq!(c.clients[0].id.as_deref(), Some("c1"));
+        assert_eq!(c.clients[0].place, "clients[0]");
+        assert!(!c.clients[0].snippet.contains_key("id"));
+        assert_eq!(
+            (c.clients[1].id.as_deref(), c.clients[1].place.as_str()),
+            (None, "client")
+        );
+    }
+
+    #[test]
+    fn composite_keys_that_are_wrong_or_not_built_are_refused_by_name() {
+        for (json, names) in [
+            (r#"{"gateway":{}}"#, "gateway"),
+            (r#"{"auth":{"type":"internal"}}"#, "auth"),
+            (r#"{"server":{"gateways":[]}}"#, "server.gateways"),
+            (r#"{"server":{"clients":[]}}"#, "server.clients"),
+            (r#"{"server":[]}"#, "server:"),
+            (r#"{"listeners":[]}"#, "listeners: empty"),
+            (
+                r#"{"listeners":[{"transport":"u1"}]}"#,
+                "listeners[0].local_port",
+            ),
+            (
+                r#"{"listeners":[{"transport":"u1","local_port":1,"x":2}]}"#,
+                "listeners[0].x",
+            ),
+            (
+                r#"{"local_port":5,"listeners":[{"transport":"u1","local_port":1}]}"#,
+                "local_port and listeners",
+            ),
+            (
+                r#"{"listeners":[{"transport":"u1","local_port":1}],"server":{"listeners":[]}}"#,
+                "give the server's listeners once",
+            ),
+            (r#"{"clients":[1]}"#, "clients[0]"),
+            (r#"{"clients":[{"id":"primary"}]}"#, "clients[0].id"),
+            (r#"{"clients":[{"id":"a"},{"id":"a"}]}"#, "clients[1].id"),
+            (r#"{"server":{"rate":"x","speed":1}}"#, "server.speed"),
+        ] {
+            let e = composite(json).unwrap_err();
+            assert!(e.contains(names), "{json}: {e}");
+        }
+        // The root command's -config takes none of them.
         let e = flags(r#"{"server":{"id":"a"},"clients":[],"rate":1}"#).unwrap_err();
         assert!(e.contains("server") && e.contains("clients"), "{e}");
-        assert!(e.contains("not built yet"), "{e}");
+        assert!(e.contains("composite"), "{e}");
     }
 
     #[test]

@@ -12,15 +12,20 @@
 //! block, which every shard reads once per loop turn) or run SIP itself.
 //!
 //! Modules: `api` (the v1 routes), `scenario` (live replacement), `clients` (dynamic
-//! UAC engines), `transports` (listener and clients on and off), `v2` (the live SIP
-//! trace and calls catalogue routes, kept by `trace` and `calls`, exported by `pcap`), `config` (the flat JSON of `-config`, turned into flags). It reuses the
+//! UAC engines, also those of `-config`'s `clients[]`), `listeners` (`-config`'s extra
+//! SIP listeners, each an engine), `transports` (listeners and clients on and off), `v2`
+//! (the live SIP trace and calls catalogue routes, kept by `trace` and `calls`, exported
+//! by `pcap`, persisted by `cdr` in `calls.sqlite`), `config` (the flat and composite
+//! JSON of `-config`). It reuses the
 //! master's HTTP server (`service::http`: connection caps, request deadlines), its
 //! listen-address forms and its constant-time secret comparison.
 
 mod api;
 mod calls;
+mod cdr;
 mod clients;
 pub(crate) mod config;
+mod listeners;
 mod live;
 mod pcap;
 mod scenario;
@@ -49,7 +54,7 @@ const MAX_TOKEN_LEN: usize = 256;
 
 /// Entry point for `gossipper server …` (`args` without `server`).
 pub(crate) fn main(args: &[String]) -> ExitCode {
-    let args = match with_config(args) {
+    let (args, composite) = match with_config(args) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("gossipper server: {e}");
@@ -82,6 +87,13 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         // -bg: the same command again, detached; the API is bound by that process.
         return sipp::run::run(*spec);
     }
+    let engines = match engines_of(&args, &composite) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("gossipper server: -config: {e}");
+            return Exit::Fatal.into();
+        }
+    };
     let token = match token(flags.api_token.clone(), std::env::var(TOKEN_ENV).ok()) {
         Ok(t) => t,
         Err(e) => {
@@ -104,9 +116,15 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             return Exit::BindError.into();
         }
     };
-    let service = match flags.ui_data_dir.as_deref() {
+    let (service, cdr) = match flags.ui_data_dir.as_deref() {
         Some(dir) => match open_service(dir, &flags) {
-            Ok(s) => Some(s),
+            Ok(s) => match cdr::Cdr::open(std::path::Path::new(dir)) {
+                Ok(c) => (Some(s), Some(c)),
+                Err(e) => {
+                    eprintln!("gossipper server: -ui_data_dir {dir}: {e}");
+                    return Exit::Fatal.into();
+                }
+            },
             Err(e) => {
                 eprintln!("gossipper server: -ui_data_dir {dir}: {e:#}");
                 return Exit::Fatal.into();
@@ -119,7 +137,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
                 );
                 return Exit::Fatal.into();
             }
-            None
+            (None, None)
         }
     };
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
@@ -141,26 +159,64 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             token,
             service,
             legacy_api_v1: flags.legacy_api_v1.unwrap_or(true),
+            cdr,
         }),
+        engines: Some(engines),
         state: None,
     };
     let code = sipp::run::run_with(*spec, Some(&mut sidecar));
     if let Some(state) = &sidecar.state {
-        state.stop_clients();
+        state.close();
     }
     code
 }
 
 /// `args` with the flags of its `-config` file (if any) placed before them, so the
-/// command line wins over the file.
-fn with_config(args: &[String]) -> Result<Vec<String>, String> {
+/// command line wins over the file; and the file's extra listeners and clients.
+fn with_config(args: &[String]) -> Result<(Vec<String>, config::Composite), String> {
     let path = sipp::config_path(args).map_err(|e| e.to_string())?;
     let Some(path) = path else {
-        return Ok(args.to_vec());
+        return Ok((args.to_vec(), config::Composite::default()));
     };
-    let mut out = config::flags_of_file(std::path::Path::new(&path))?;
+    let mut composite = config::composite_of_file(std::path::Path::new(&path))?;
+    let mut out = std::mem::take(&mut composite.flags);
     out.extend(args.iter().cloned());
-    Ok(out)
+    Ok((out, composite))
+}
+
+/// The engines `-config` adds, resolved and checked before anything is bound.
+struct Engines {
+    /// Each extra listener's run.
+    listeners: Vec<gossipper_engine::config::JobSpec>,
+    /// Each client's id (if given) and run.
+    clients: Vec<(Option<String>, gossipper_engine::config::JobSpec)>,
+}
+
+/// Resolves the extra listeners (the server's command line with the row's `-t`, `-i`
+/// and `-p` last, so they win) and the clients (a dynamic client's checks), naming the
+/// entry at fault.
+fn engines_of(args: &[String], c: &config::Composite) -> Result<Engines, String> {
+    let mut listeners = Vec::new();
+    for (i, row) in c.listeners.iter().enumerate() {
+        let mut a = args.to_vec();
+        a.extend(["-t".into(), row.transport.clone()]);
+        if let Some(ip) = &row.local_ip {
+            a.extend(["-i".into(), ip.clone()]);
+        }
+        a.extend(["-p".into(), row.local_port.clone()]);
+        match sipp::parse_server(&a) {
+            Ok((Parsed::Run(spec), _)) => listeners.push(listeners::quiet(*spec)),
+            Ok(_) => return Err(format!("listeners[{}]: describes no run", i + 1)),
+            Err(e) => return Err(format!("listeners[{}]: {e}", i + 1)),
+        }
+    }
+    let mut clients = Vec::new();
+    for def in &c.clients {
+        let spec = clients::spec_of_map(&def.snippet, &c.dir)
+            .map_err(|e| format!("{}: {e}", def.place))?;
+        clients.push((def.id.clone(), spec));
+    }
+    Ok(Engines { listeners, clients })
 }
 
 /// The API token: the flag, else the environment; printable ASCII without spaces (it
@@ -220,6 +276,7 @@ fn open_service(dir: &str, flags: &sipp::ServerFlags) -> anyhow::Result<Service>
 struct ApiSidecar {
     listener: Option<TcpListener>,
     access: Option<api::Access>,
+    engines: Option<Engines>,
     state: Option<Arc<api::State>>,
 }
 
@@ -235,6 +292,28 @@ impl Sidecar for ApiSidecar {
             .ok_or("the control API was started twice")?;
         let state = Arc::new(api::State::new(run, access)?);
         self.state = Some(Arc::clone(&state));
+        // -config's engines start before the API serves; one that cannot start ends
+        // the server (main stops those already started).
+        let engines = self
+            .engines
+            .take()
+            .ok_or("the control API was started twice")?;
+        if !engines.listeners.is_empty() {
+            if run.scenario.role != gossipper_engine::scenario::Role::Server {
+                return Err(format!(
+                    "-config: listeners: scenario \"{}\" places calls; extra listeners need a server (UAS) scenario",
+                    run.scenario.name
+                ));
+            }
+            let l =
+                listeners::start(engines.listeners, &state).map_err(|e| format!("-config: {e}"))?;
+            state.set_listeners(l);
+        }
+        for (i, (id, spec)) in engines.clients.into_iter().enumerate() {
+            let id = clients::start(state.clients(), id, spec)
+                .map_err(|(_, e)| format!("-config: client {}: {e}", i + 1))?;
+            eprintln!("gossipper server: client {id} started from -config");
+        }
         if let Ok(a) = listener.local_addr() {
             eprintln!("gossipper server: control API on http://{a}/api/v1");
             if state.has_service() {

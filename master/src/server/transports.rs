@@ -9,7 +9,8 @@
 //! ours) but takes no new call: the first request of a new call is dropped and counted
 //! as an out-of-call message, so the caller sees no answer, as from a closed port. A
 //! client that does not accept places no new call (as if paused; its pause wish is kept
-//! apart). The server has one listener, index 0.
+//! apart). The primary engine's listener is index 0; `-config`'s extra listeners
+//! follow (1, 2, …).
 
 use std::io::Read as _;
 
@@ -20,6 +21,7 @@ use gossipper_engine::shard::Control;
 
 use super::api::{error, json};
 use super::clients::Clients;
+use super::listeners::Listener;
 use crate::service::http::{Incoming, Reply};
 
 /// The largest body read.
@@ -32,10 +34,12 @@ pub(super) struct Server<'a> {
     pub(super) local_port: u16,
     pub(super) control: &'a Control,
     pub(super) clients: &'a Clients,
+    /// The extra listeners (index 1, 2, …).
+    pub(super) listeners: &'a [Listener],
 }
 
 #[derive(Serialize)]
-struct Listener {
+struct ListenerState {
     index: usize,
     enabled: bool,
     transport: String,
@@ -51,7 +55,7 @@ struct ClientState {
 /// `GET /api/v1/transports`.
 #[derive(Serialize)]
 struct State {
-    listeners: Vec<Listener>,
+    listeners: Vec<ListenerState>,
     clients: Vec<ClientState>,
 }
 
@@ -83,12 +87,19 @@ struct ClientPatch {
 /// `GET /api/v1/transports`. A server whose engine places calls has no listener.
 pub(super) fn get(s: &Server<'_>) -> Reply {
     let listeners = if s.role == Role::Server {
-        vec![Listener {
+        let mut rows = vec![ListenerState {
             index: 0,
             enabled: s.control.accepting(),
             transport: s.transport.to_ascii_lowercase(),
             port: s.local_port,
-        }]
+        }];
+        rows.extend(s.listeners.iter().enumerate().map(|(i, l)| ListenerState {
+            index: i + 1,
+            enabled: l.control.accepting(),
+            transport: l.transport.clone(),
+            port: l.port,
+        }));
+        rows
     } else {
         Vec::new()
     };
@@ -126,8 +137,15 @@ pub(super) fn post(s: &Server<'_>, inc: &mut Incoming<'_>) -> Reply {
         Ok(c) => c,
         Err((status, m)) => return error(status, &m),
     };
-    if let Some(enabled) = listener {
-        s.control.set_accepting(enabled);
+    for (index, enabled) in listener {
+        match index.checked_sub(1) {
+            None => s.control.set_accepting(enabled),
+            Some(i) => {
+                if let Some(l) = s.listeners.get(i) {
+                    l.control.set_accepting(enabled);
+                }
+            }
+        }
     }
     for (c, accepting) in clients {
         c.set_accepting(accepting);
@@ -135,10 +153,10 @@ pub(super) fn post(s: &Server<'_>, inc: &mut Incoming<'_>) -> Reply {
     get(s)
 }
 
-type Checked = (Option<bool>, Vec<(std::sync::Arc<Control>, bool)>);
+type Checked = (Vec<(usize, bool)>, Vec<(std::sync::Arc<Control>, bool)>);
 
-/// The changes a body asks for: the listener's wish (the last given wins) and each
-/// client's, every index and id known.
+/// The changes a body asks for: each listener's wish (in order: the last given for an
+/// index wins) and each client's, every index and id known.
 fn check(s: &Server<'_>, p: Patch) -> Result<Checked, (u16, String)> {
     let bad = |m: String| (400, m);
     let mut wishes = p.listeners.unwrap_or_default();
@@ -155,12 +173,13 @@ fn check(s: &Server<'_>, p: Patch) -> Result<Checked, (u16, String)> {
             "nothing to change: give listeners[{index,enabled}], {index,enabled} or clients[{id,accepting}]".into(),
         ));
     }
-    let mut listener = None;
+    let mut listener = Vec::new();
     for w in &wishes {
-        if w.index != 0 {
+        if w.index > s.listeners.len() {
             return Err(bad(format!(
-                "no listener {}: this server has one, index 0",
-                w.index
+                "no listener {}: this server's are 0 to {}",
+                w.index,
+                s.listeners.len()
             )));
         }
         if s.role == Role::Client {
@@ -169,7 +188,7 @@ fn check(s: &Server<'_>, p: Patch) -> Result<Checked, (u16, String)> {
                 "engine \"primary\" places calls: it has no listener to turn off (pause it with /api/v1/control)".into(),
             ));
         }
-        listener = Some(w.enabled);
+        listener.push((w.index, w.enabled));
     }
     let mut clients = Vec::new();
     for w in client_wishes {

@@ -109,9 +109,12 @@ pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) 
             )
         }
         ("GET", "sip/trace/export") => export(state, inc.query),
-        ("GET", "calls") => json(200, &json!({"calls": state.catalogue().list()})),
+        ("GET", "calls") => calls(state, inc.query),
         ("POST", "calls/clear") => {
             state.catalogue().clear();
+            if let Some(c) = state.cdr() {
+                c.clear();
+            }
             json(200, &json!({"calls": [], "cleared": true}))
         }
         ("GET", r) if r.starts_with("calls/") => call(state, &r["calls/".len()..]),
@@ -239,7 +242,7 @@ fn put_capture(state: &State, inc: &mut Incoming<'_>) -> Reply {
         );
     }
     if let Some(sip) = patch.sip {
-        state.control().set_capturing(sip);
+        state.set_capturing(sip);
     }
     json(200, &capture(state))
 }
@@ -282,19 +285,84 @@ fn export(state: &State, query: &str) -> Reply {
     }
 }
 
+/// `GET /calls?limit=&offset=`: `{calls, total, limit, offset}`, newest first: from
+/// `calls.sqlite` with `-ui_data_dir` (then also `dropped`: rows the writer could not
+/// keep up with), else from the last finished calls in memory.
+fn calls(state: &State, query: &str) -> Reply {
+    if let Err(r) = only(query, &["limit", "offset"]) {
+        return r;
+    }
+    let max = super::cdr::MAX_PAGE;
+    let limit = match query_param(query, "limit").filter(|s| !s.is_empty()) {
+        None => DEFAULT_LIMIT as u32,
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return error(
+                    400,
+                    &format!("limit: \"{s}\" is not a whole number from 1 to {max}"),
+                );
+            }
+        },
+    };
+    let offset = match query_param(query, "offset").filter(|s| !s.is_empty()) {
+        None => 0,
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => {
+                return error(
+                    400,
+                    &format!("offset: \"{s}\" is not a whole number from 0"),
+                );
+            }
+        },
+    };
+    if let Some(cdr) = state.cdr() {
+        return match cdr.page(limit, offset) {
+            Ok(p) => json(
+                200,
+                &json!({"calls": p.calls, "total": p.total, "limit": limit, "offset": offset,
+                        "store": super::cdr::FILE, "dropped": cdr.dropped()}),
+            ),
+            Err(e) => error(500, &e),
+        };
+    }
+    let all = state.catalogue().list();
+    let total = all.len();
+    let page: Vec<_> = all
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(limit as usize)
+        .collect();
+    json(
+        200,
+        &json!({"calls": page, "total": total, "limit": limit, "offset": offset}),
+    )
+}
+
 /// `GET /calls/{call-id}`: the call's row and its SIP records still in the trace ring.
 fn call(state: &State, raw_id: &str) -> Reply {
     let id = decode_path(raw_id);
     if id.is_empty() {
         return error(400, "call-id: empty");
     }
-    let Some(summary) = state.catalogue().get(&id) else {
+    let found = state.catalogue().get(&id);
+    let found = match (found, state.cdr()) {
+        (Some(s), _) => Some(s),
+        (None, Some(cdr)) => match cdr.get(&id) {
+            Ok(s) => s,
+            Err(e) => return error(500, &e),
+        },
+        (None, None) => None,
+    };
+    let Some(summary) = found else {
+        let kept = match state.cdr() {
+            Some(_) => format!("the last {} in calls.sqlite", super::cdr::KEEP_ROWS),
+            None => format!("the last {} in memory", super::calls::KEEP),
+        };
         return error(
             404,
-            &format!(
-                "call-id: no finished call \"{id}\" in the catalogue (it keeps the last {})",
-                super::calls::KEEP
-            ),
+            &format!("call-id: no finished call \"{id}\" in the catalogue (it keeps {kept})"),
         );
     };
     let sip = state.ring().of_call(&id).cloned().collect();
