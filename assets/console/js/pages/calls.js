@@ -1,8 +1,9 @@
 // #/calls and #/calls/<call-id>: the calls catalogue of `gossipper server` (GET
-// /api/v2/calls: the last 200 finished calls of its engine) and one call's messages
-// drawn as a ladder diagram (GET /api/v2/calls/{id}), the message text on click.
+// /api/v2/calls?limit=&offset=: its engine's finished calls, newest first, from
+// calls.sqlite with -ui_data_dir) a page of 100 at a time, and one call's messages drawn
+// as a ladder diagram (GET /api/v2/calls/{id}), the message text on click.
 //
-// The list refreshes every 3 s. A call's messages come from the live trace ring, so an
+// The list refreshes every 3 s (the page shown stays). A call's messages come from the live trace ring, so an
 // old call may have none left: the page says so. There is no ZIP export: the server
 // does not build one (`format=zip` and `/dump` are refused there).
 
@@ -25,32 +26,49 @@ function duration(ms) {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
 }
 
+/** The URI of a From/To header value (`name <sip:u@h>;tag=x` → `sip:u@h`). */
+export function uriOf(v) {
+  const s = String(v || '');
+  const m = /<([^>]*)>/.exec(s);
+  return (m ? m[1] : s.split(';')[0]).trim();
+}
+
 function resultBadge(c) {
   const ok = c.result === 'success';
   return badge(ok ? 'ok' : 'failed', c.result || c.state || '?');
 }
 
+const PAGE = 100;
+
 async function renderList(ctx) {
   const box = h('div');
   const count = h('span', { class: 'small muted', 'data-testid': 'calls-count' });
+  let offset = 0;
+  const newer = h('button', { class: 'sm', 'data-testid': 'calls-newer', onclick: () => { offset = Math.max(0, offset - PAGE); refresh(); } }, 'Newer');
+  const older = h('button', { class: 'sm', 'data-testid': 'calls-older', onclick: () => { offset += PAGE; refresh(); } }, 'Older');
   ctx.el.append(
     h('div', { class: 'page-head' },
-      h('div', {}, h('h1', {}, 'Calls'), h('div', { class: 'sub' }, 'The last 200 calls this server’s engine finished, newest first. Open one to see its messages as a ladder.')),
+      h('div', {}, h('h1', {}, 'Calls'), h('div', { class: 'sub' }, 'The calls this server’s engine finished, newest first. Open one to see its messages as a ladder.')),
       h('div', { class: 'actions' },
         h('button', { onclick: () => refresh() }, icon('refresh'), 'Refresh'),
         h('button', { class: 'danger', 'data-testid': 'calls-clear', onclick: clearAll }, icon('trash'), 'Clear'))),
-    h('div', { class: 'card' }, h('div', { class: 'filters' }, count), box));
+    h('div', { class: 'card' }, h('div', { class: 'filters' }, count, h('span', { class: 'grow' }), newer, older), box));
 
   async function refresh() {
     try {
-      const calls = (await api.get('/calls')).calls || [];
+      const r = await api.get(`/calls?limit=${PAGE}&offset=${offset}`);
       if (!ctx.alive()) return;
-      count.textContent = `${calls.length} call${calls.length === 1 ? '' : 's'}`;
+      const calls = r.calls || [];
+      const total = typeof r.total === 'number' ? r.total : offset + calls.length;
+      if (!calls.length && offset > 0 && total > 0) { offset = Math.max(0, Math.floor((total - 1) / PAGE) * PAGE); return refresh(); }
+      count.textContent = calls.length ? `${fmtNum(offset + 1)}–${fmtNum(offset + calls.length)} of ${fmtNum(total)} call${total === 1 ? '' : 's'}${r.store ? ` (kept in ${r.store})` : ''}` : '0 calls';
+      newer.disabled = offset === 0;
+      older.disabled = offset + calls.length >= total;
       clear(box, table([
         { label: 'Started', render: (c) => h('span', { class: 'nowrap' }, fmtTime(c.started_at)) },
-        { label: 'Call-ID', render: (c) => h('a', { href: `#/calls/${encodeURIComponent(c.call_id)}`, class: 'mono small', 'data-testid': 'call-link' }, c.call_id) },
-        { label: 'From', render: (c) => h('span', { class: 'mono small' }, c.from || '–') },
-        { label: 'To', render: (c) => h('span', { class: 'mono small' }, c.to || '–') },
+        { label: 'Call-ID', render: (c) => h('a', { href: `#/calls/${encodeURIComponent(c.call_id)}`, class: 'mono small call-id', 'data-testid': 'call-link' }, c.call_id) },
+        { label: 'From', render: (c) => h('span', { class: 'mono small', title: c.from || '' }, uriOf(c.from) || '–') },
+        { label: 'To', render: (c) => h('span', { class: 'mono small', title: c.to || '' }, uriOf(c.to) || '–') },
         { label: 'Result', render: (c) => [resultBadge(c), c.error ? h('div', { class: 'small bad-text' }, c.error) : null] },
         { label: 'Duration', cls: 'num', render: (c) => duration(c.duration_ms) },
         { label: 'SIP', cls: 'num', render: (c) => fmtNum(c.sip_count) },
@@ -65,6 +83,7 @@ async function renderList(ctx) {
     if (!await confirmDialog('Clear the calls', 'Forget every call in the catalogue? Their messages stay in the live trace until it moves on.', { okText: 'Clear', danger: true })) return;
     try {
       await api.post('/calls/clear', {});
+      offset = 0;
       toast('The calls catalogue was cleared.', 'ok');
       refresh();
     } catch (e) { showError(e, 'clear the calls'); }
