@@ -27,7 +27,7 @@ export function freeTcpPort() {
 let server = null;
 
 /**
- * The one `gossipper server` of this run: {base, sipPort, log()}. Started with v1 on
+ * The one `gossipper server` of this run: {base, sipPort, log(), stop()}. Started with v1 on
  * (`-legacy_api_v1`), the internal users of its data dir (admin / sipcapture).
  */
 export function gossipperServer() {
@@ -35,7 +35,12 @@ export function gossipperServer() {
   return server;
 }
 
-async function start() {
+/** Another server of its own, with `/api/v1` off (`-legacy_api_v1=false`); killed at exit. */
+export function gossipperServerWithoutV1() {
+  return start({ v1: false });
+}
+
+async function start({ v1 = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'gossipper-browser-server-'));
   const sipPort = await freeUdpPort();
   const apiPort = await freeTcpPort();
@@ -44,7 +49,7 @@ async function start() {
   const env = { ...process.env };
   for (const k of ['GOSSIPPER_BOOTSTRAP_USERNAME', 'GOSSIPPER_BOOTSTRAP_PASSWORD', 'GOSSIPPER_JWT_SECRET', 'GOSSIPPER_API_TOKEN']) delete env[k];
   const args = ['server', '-sn', 'uas', '-i', '127.0.0.1', '-p', String(sipPort), '-nostdin', '-timeout', '900s',
-    '-api_addr', `127.0.0.1:${apiPort}`, '-ui_data_dir', join(dir, 'data'), '-legacy_api_v1=true'];
+    '-api_addr', `127.0.0.1:${apiPort}`, '-ui_data_dir', join(dir, 'data'), `-legacy_api_v1=${v1}`];
   const child = spawn(BIN, args, { stdio: ['ignore', out, out], env });
   const log = () => { try { return readFileSync(logPath, 'utf8').split('\n').slice(-40).join('\n'); } catch { return ''; } };
   let exited = null;
@@ -58,7 +63,8 @@ async function start() {
   }, { timeout: 30000, what: `gossipper server on ${base} (${BIN} ${args.join(' ')})` }).catch((e) => {
     throw new AssertionError(`${e.message}\n${log()}`);
   });
-  return { base, sipPort, log, dir };
+  const stop = () => { try { child.kill('SIGTERM'); } catch { /* gone */ } };
+  return { base, sipPort, log, dir, stop };
 }
 
 /**

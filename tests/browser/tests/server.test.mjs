@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { signIn, goto, shotBoth, assert, assertEq, eventually, apiAt, apiToken, uniq, ADMIN } from '../lib.mjs';
-import { gossipperServer, sippCalls, tsharkSip } from '../server.mjs';
+import { gossipperServer, gossipperServerWithoutV1, sippCalls, tsharkSip } from '../server.mjs';
 
 /** The trace rows the page shows: [{label, callId}]. */
 async function traceRows(page) {
@@ -102,6 +102,11 @@ export const tests = [
       await eventually(async () => (await traceRows(page)).length === 0, { what: 'no row after Clear' });
       assert((await page.locator('#page').innerText()).includes('No SIP message yet'), 'the empty trace says so');
       assertEq((await apiAt(srv.base, t, 'GET', '/sip/trace?limit=500')).body.messages.length, 0, 'messages left on the server');
+
+      // Debug capture is not built in the server: its refusal is shown, the switch stays off.
+      await page.getByTestId('capture-debug').click();
+      await page.locator('.toast.error', { hasText: 'app capture is not built' }).waitFor();
+      await eventually(async () => !(await page.getByTestId('capture-debug').isChecked()), { what: 'the Debug switch back off' });
 
       // SIP capture off: the switch turns it off on the server.
       await page.getByTestId('capture-sip').click();
@@ -211,6 +216,22 @@ export const tests = [
       await eventually(async () => (await page.locator(`[data-engine="${id}"]`).count()) === 0, { what: `${id} gone from the panel` });
       const after = (await apiAt(srv.base, t, 'GET', '/api/v1/clients')).body.clients.map((c) => c.id);
       assert(!after.includes(id), `GET /api/v1/clients no longer lists ${id}: ${after}`);
+    },
+  },
+  {
+    name: 'server with -legacy_api_v1=false: no v1 panel nor legacy toggle, the Live SIP pages still there',
+    async fn({ page }) {
+      const srv = await gossipperServerWithoutV1();
+      const h = await (await fetch(`${srv.base}/api/v2/health`)).json();
+      assertEq(h.legacy_api_v1, false, 'health says v1 is off');
+      await signIn(page, ADMIN, srv.base);
+      await goto(page, '#/dashboard');
+      await page.getByTestId('kpi-running').waitFor();
+      assertEq(await page.getByTestId('v1-panel').count(), 0, 'v1 panels');
+      assertEq(await page.getByTestId('legacy-toggle').count(), 0, 'legacy toggles');
+      assert(await page.locator('.nav a[data-nav="sip"]').isVisible(), 'the Live trace nav entry');
+      assert(await page.locator('.nav a[data-nav="calls"]').isVisible(), 'the Calls nav entry');
+      srv.stop();
     },
   },
 ];
