@@ -76,6 +76,15 @@ export async function render(ctx) {
     return rows.filter((r) => (!sc || r.scenario === sc) && (!cid || String(r.call_id || '').includes(cid)));
   }
 
+  // Frames can come five times a second under load: the table is redrawn at most every
+  // 300 ms (the rows are taken at once).
+  let drawTimer = null;
+  function drawSoon() {
+    if (drawTimer) return;
+    drawTimer = setTimeout(() => { drawTimer = null; if (ctx.alive()) { drawScenarios(); draw(); } }, 300);
+  }
+  ctx.onCleanup(() => clearTimeout(drawTimer));
+
   function drawScenarios() {
     const have = new Set([...scenarioSel.options].map((o) => o.value));
     for (const r of rows) {
@@ -158,8 +167,7 @@ export async function render(ctx) {
       let f;
       try { f = JSON.parse(ev.data); } catch { return; }
       take(f);
-      drawScenarios();
-      draw();
+      drawSoon();
     };
     sock.onerror = () => { /* onclose follows */ };
     sock.onclose = () => {
