@@ -38,15 +38,17 @@ export function dirArrow(dir) {
   return dir === 'send' ? '→' : dir === 'recv' ? '←' : '·';
 }
 
-/** Opens a dialog with the whole message and where it went. */
-export function messageDialog(r) {
+/** Opens a dialog with the whole message and where it went; `callLink` adds a link to
+ *  the call's page (its ladder). */
+export function messageDialog(r, { callLink = false } = {}) {
   const text = String(r.raw ?? '');
   const body = h('div', { class: 'stack' },
     h('dl', { class: 'kv' },
       h('dt', {}, 'Time'), h('dd', {}, `${clockMs(r.ts)} (${r.ts})`),
       h('dt', {}, 'Direction'), h('dd', {}, `${dirWord(r.dir)} ${r.transport ? `over ${r.transport.toUpperCase()}` : ''}`),
       h('dt', {}, 'From → to'), h('dd', { class: 'mono' }, `${r.src || '?'} → ${r.dst || '?'}`),
-      h('dt', {}, 'Call-ID'), h('dd', { class: 'mono' }, r.call_id || '–'),
+      h('dt', {}, 'Call-ID'), h('dd', { class: 'mono' }, r.call_id || '–',
+        callLink && r.call_id ? [' ', h('a', { href: `#/calls/${encodeURIComponent(r.call_id)}`, class: 'small', 'data-testid': 'open-call', onclick: () => m.close() }, 'Ladder of this call')] : null),
       r.scenario ? [h('dt', {}, 'Scenario'), h('dd', {}, r.scenario)] : null,
       h('dt', {}, 'Size'), h('dd', {}, `${r.size ?? text.length} bytes${r.raw_truncated ? ' (shown cut at 16 KiB)' : ''}`)),
     h('pre', { class: 'sip-raw', 'data-testid': 'sip-raw' }, text));

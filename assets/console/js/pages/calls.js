@@ -93,16 +93,32 @@ async function renderList(ctx) {
   ctx.every(3000, refresh);
 }
 
-async function renderCall(ctx, id) {
-  ctx.crumbs([['Calls', '#/calls'], [id]]);
-  const c = await api.get(`/calls/${encodeURIComponent(id)}`);
-  const sip = c.sip || [];
-  // This server's address is the sender of what it sent and the receiver of the rest.
+/** Lane names: this server is the sender of what it sent and the receiver of the rest. */
+function laneNames(sip) {
   const names = {};
   for (const r of sip) {
     if (r.dir === 'send' && r.src) names[r.src] = 'this server';
     if (r.dir === 'recv' && r.dst) names[r.dst] = 'this server';
   }
+  return names;
+}
+
+async function renderCall(ctx, id) {
+  ctx.crumbs([['Calls', '#/calls'], [id]]);
+  let c;
+  try {
+    c = await api.get(`/calls/${encodeURIComponent(id)}`);
+  } catch (e) {
+    // Not in the catalogue (still in progress, or long gone): its messages still in the
+    // live trace, if any, make the ladder.
+    if (e?.status !== 404) throw e;
+    const t = await api.get(`/sip/trace?limit=500&call_id=${encodeURIComponent(id)}`).catch(() => null);
+    const sip = t?.messages || [];
+    if (!sip.length) throw e;
+    return renderTraceOnly(ctx, id, sip, e);
+  }
+  const sip = c.sip || [];
+  const names = laneNames(sip);
   const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
   ctx.el.append(
     h('div', { class: 'page-head' },
@@ -127,4 +143,18 @@ async function renderCall(ctx, id) {
       sip.length
         ? h('div', { class: 'ladder-wrap' }, ladderSvg(ladderModel(sip), { onPick: messageDialog, names }))
         : emptyState('No message of this call is left', 'A call’s messages are read from the live trace, which keeps the last 1024 messages of the server (and none while SIP capture is off).')));
+}
+
+/** A call not in the catalogue whose messages are in the live trace: the ladder alone. */
+function renderTraceOnly(ctx, id, sip, why) {
+  ctx.el.append(
+    h('div', { class: 'page-head' },
+      h('div', {}, h('h1', {}, 'Call'), h('div', { class: 'sub mono', 'data-testid': 'call-id' }, id)),
+      h('div', { class: 'actions' }, h('a', { class: 'btn', href: '#/calls' }, 'All calls'))),
+    h('div', { class: 'alert info', 'data-testid': 'call-not-finished' }, icon('about'),
+      h('div', {}, h('b', {}, 'Not in the calls catalogue. '), `The server says: ${why.message} `,
+        'It may still be in progress. Below are its messages in the live trace so far.')),
+    h('div', { class: 'card mt' },
+      h('div', { class: 'card-head' }, h('h2', {}, 'Ladder'), h('div', { class: 'actions small muted' }, 'Click a message to read it.')),
+      h('div', { class: 'ladder-wrap' }, ladderSvg(ladderModel(sip), { onPick: messageDialog, names: laneNames(sip) }))));
 }

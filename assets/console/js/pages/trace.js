@@ -104,7 +104,7 @@ export async function render(ctx) {
     }
     const tbody = h('tbody', {}, list.map((r) => h('tr', {
       class: ['trace-row', r.status >= 300 ? 'bad' : ''], 'data-testid': 'trace-row', 'data-seq': r.seq, tabindex: 0,
-      onclick: () => messageDialog(r), onkeydown: (e) => { if (e.key === 'Enter') messageDialog(r); },
+      onclick: () => messageDialog(r, { callLink: true }), onkeydown: (e) => { if (e.key === 'Enter') messageDialog(r, { callLink: true }); },
     },
     h('td', { class: 'mono nowrap' }, clockMs(r.ts)),
     h('td', { class: 'nowrap', title: dirWord(r.dir) }, h('span', { class: ['dir', r.dir] }, dirArrow(r.dir)), ' ', dirWord(r.dir)),
