@@ -6,7 +6,8 @@
 # `gossipper ui` on a free loopback port with a fresh temp data dir, runs every test in
 # tests/browser/tests/, and saves screenshots of each page to tests/browser/screenshots/.
 # Builds nothing: it uses $GOSSIPPER_BIN, else target/debug/gossipper
-# (cargo build -p gossipper). Exits non-zero on any failure.
+# (cargo build -p gossipper); the tests of `gossipper server` (server.test.mjs) start
+# their own server from it, and SIPp (`sipp`) and `tshark`. Exits non-zero on any failure.
 # Usage: scripts/browser-test.sh [test-name-filter]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +51,7 @@ done
 
 mkdir -p tests/browser/screenshots
 rc=0
-BASE_URL="http://$ADDR" CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$PWD/tests/browser/screenshots" \
+BASE_URL="http://$ADDR" GOSSIPPER_BIN="$BIN" CHROMIUM="$CHROMIUM" SCREENSHOT_DIR="$PWD/tests/browser/screenshots" \
   node tests/browser/run.mjs "${1:-}" || rc=$?
 if [ "$rc" != 0 ]; then
   echo "browser-test: failed; the master's log follows" >&2

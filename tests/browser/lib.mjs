@@ -47,7 +47,13 @@ export async function eventually(fn, { timeout = 15000, interval = 200, what = '
 
 /** Direct REST call (setup/teardown), returning {status, body}. */
 export async function api(token, method, path, body) {
-  const res = await fetch(`${BASE}/api/v2${path}`, {
+  return apiAt(BASE, token, method, path, body);
+}
+
+/** The same against another listener (`base`); a path starting `/api/` is taken as it is
+ *  (`/api/v1/…`), any other is under `/api/v2`. */
+export async function apiAt(base, token, method, path, body) {
+  const res = await fetch(`${base}${path.startsWith('/api/') ? '' : '/api/v2'}${path}`, {
     method,
     headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -58,8 +64,8 @@ export async function api(token, method, path, body) {
   return { status: res.status, body: parsed };
 }
 
-export async function apiToken(user = ADMIN) {
-  const r = await api(null, 'POST', '/auth/login', user);
+export async function apiToken(user = ADMIN, base = BASE) {
+  const r = await apiAt(base, null, 'POST', '/auth/login', user);
   assertEq(r.status, 200, `API login of ${user.username}`);
   return r.body.token;
 }
@@ -71,8 +77,8 @@ export async function createUser(username, password, role) {
 }
 
 /** Signs in through the form and waits for the dashboard. */
-export async function signIn(page, user = ADMIN) {
-  await page.goto(`${BASE}/`);
+export async function signIn(page, user = ADMIN, base = BASE) {
+  await page.goto(`${base}/`);
   await page.getByTestId('login-username').fill(user.username);
   await page.getByTestId('login-password').fill(user.password);
   await page.getByTestId('login-submit').click();

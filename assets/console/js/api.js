@@ -4,7 +4,8 @@
 // borrows it from an open one over a BroadcastChannel, and signing out ends it in
 // every tab), error
 // decoding ({"error": …} → ApiError with the server's words), the 401 → sign-in rule,
-// single-use tickets for WebSockets, blob downloads, and NDJSON streams.
+// single-use tickets for WebSockets, blob downloads, and NDJSON streams. A path is under
+// /api/v2 unless it names its API (`/api/v1/…`, served by `gossipper server`).
 
 const SESSION_KEY = 'gossipper.session';
 const BASE = '/api/v2';
@@ -94,6 +95,10 @@ async function errorFrom(res, path) {
   return new ApiError(res.status, msg, path);
 }
 
+/** `/api/v1/…` paths (gossipper server's hybrid control) are taken as they are; every
+ *  other path is under /api/v2. */
+function url(path) { return path.startsWith('/api/') ? path : BASE + path; }
+
 /** Raw fetch with auth; throws ApiError on network errors and non-2xx answers. */
 export async function request(method, path, { body, headers, signal, expectLogin } = {}) {
   const opts = { method, headers: authHeaders(headers), signal };
@@ -107,7 +112,7 @@ export async function request(method, path, { body, headers, signal, expectLogin
   }
   let res;
   try {
-    res = await fetch(BASE + path, opts);
+    res = await fetch(url(path), opts);
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, `Cannot reach the gossipper server (${e.message}). Is it still running?`, path);

@@ -3,11 +3,14 @@
 //
 // Routes: #/dashboard #/servers #/clients #/gateway #/scenarios[/id] #/scenarios/new
 // #/scenarios/builtin/id #/jobs[/id] #/load[/id] #/reports?report=id #/media #/users
-// #/audit #/settings #/about. Admin pages are hidden from operators and refused if typed.
+// #/audit #/settings #/about, and in `gossipper server` #/sip (Live Trace) and
+// #/calls[/call-id]. Admin pages are hidden from operators and refused if typed; the
+// server-only pages are left out of the nav in `gossipper ui` (typed, they say why).
 
 import * as api from './api.js';
 import { h, clear, icon, toast, showError, modal, field, errorBox } from './ui.js';
 import { renderLogin } from './pages/login.js';
+import { runtime, resetRuntime } from './runtime.js';
 
 const PAGES = {
   dashboard: { title: 'Dashboard', icon: 'dashboard', load: () => import('./pages/dashboard.js') },
@@ -19,6 +22,8 @@ const PAGES = {
   gateway: { title: 'Gateway', icon: 'gateway', load: () => import('./pages/gateway.js') },
   scenarios: { title: 'Scenarios', icon: 'scenarios', load: () => import('./pages/scenarios.js') },
   media: { title: 'Media', icon: 'media', load: () => import('./pages/media.js') },
+  sip: { title: 'Live trace', icon: 'trace', server: true, load: () => import('./pages/trace.js') },
+  calls: { title: 'Calls', icon: 'calls', server: true, load: () => import('./pages/calls.js') },
   users: { title: 'Users', icon: 'users', admin: true, load: () => import('./pages/users.js') },
   audit: { title: 'Audit log', icon: 'audit', admin: true, load: () => import('./pages/audit.js') },
   settings: { title: 'Settings', icon: 'settings', load: () => import('./pages/settings.js') },
@@ -28,6 +33,7 @@ const PAGES = {
 const NAV = [
   ['Overview', ['dashboard']],
   ['Run', ['load', 'jobs', 'reports']],
+  ['Live SIP', ['sip', 'calls']],
   ['Configure', ['servers', 'clients', 'gateway', 'scenarios', 'media']],
   ['Administration', ['users', 'audit', 'settings']],
   [null, ['about']],
@@ -69,9 +75,19 @@ function buildShell() {
   for (const [group, keys] of NAV) {
     const visible = keys.filter((k) => admin || !PAGES[k].admin);
     if (!visible.length) continue;
-    if (group) nav.append(h('div', { class: 'group' }, admin || group !== 'Administration' ? group : 'Account'));
-    visible.forEach((k) => nav.append(navLink(k)));
+    // Server-only entries stay hidden until /health says this is `gossipper server`.
+    const serverOnly = visible.every((k) => PAGES[k].server);
+    if (group) nav.append(h('div', { class: 'group', 'data-server-only': serverOnly ? '' : null, hidden: serverOnly }, admin || group !== 'Administration' ? group : 'Account'));
+    visible.forEach((k) => {
+      const a = navLink(k);
+      if (PAGES[k].server) { a.hidden = true; a.dataset.serverOnly = ''; }
+      nav.append(a);
+    });
   }
+  runtime().then((rt) => {
+    if (!rt.server) return;
+    for (const el of nav.querySelectorAll('[data-server-only]')) el.hidden = false;
+  });
   const crumbs = h('div', { class: 'crumbs' });
   const liveDot = h('span', { class: 'live-dot', title: 'Live updates' }, 'live');
   const menu = h('div', { class: 'menu', hidden: true },
@@ -222,6 +238,7 @@ export function changePasswordDialog(onChanged) {
 }
 
 function start() {
+  resetRuntime();
   liveConn?.close();
   liveConn = null;
   lastLive = null;

@@ -46,9 +46,11 @@ const FILES: &[Asset] = &[
     file!("js/chart.js"),
     file!("js/editor.js"),
     file!("js/jobs-common.js"),
+    file!("js/ladder.js"),
     file!("js/monitor.js"),
     file!("js/pages/about.js"),
     file!("js/pages/audit.js"),
+    file!("js/pages/calls.js"),
     file!("js/pages/dashboard.js"),
     file!("js/pages/gateway.js"),
     file!("js/pages/jobs.js"),
@@ -59,9 +61,14 @@ const FILES: &[Asset] = &[
     file!("js/pages/reports.js"),
     file!("js/pages/scenarios.js"),
     file!("js/pages/settings.js"),
+    file!("js/pages/trace.js"),
     file!("js/pages/users.js"),
     file!("js/run-view.js"),
+    file!("js/runtime.js"),
+    file!("js/sip-messages.js"),
     file!("js/ui.js"),
+    file!("js/v1panel.js"),
+    file!("js/v1views.js"),
     // END FILES
 ];
 

@@ -2,13 +2,46 @@
 // failures, p50/p99 response time) over every running job, fed by /live. Calls placed
 // (client jobs) and calls answered (server jobs) are summed apart: a call from a load
 // test of this master to a UAS of this master is one call, not two on one line.
+//
+// In `gossipper server` with /api/v1 on, the v1 panel (`v1panel.js`: the live engines,
+// their rate and pause, dynamic clients) is shown under the KPIs, and the "legacy
+// engine" toggle (`runtime.js`) shows the v1 views instead of the v2 jobs dashboard: the
+// panel, the transports and the running scenario (`v1views.js`).
 
 import * as api from '../api.js';
 import { h, clear, kpi, table, fmtAgo, fmtDuration, fmtNum, jobDuration, emptyState, icon, showError } from '../ui.js';
 import { standardCharts } from '../chart.js';
 import { FINAL, jobLink, profileLabel, statusBadge, stopJob, liveStatsOf, isActive } from '../jobs-common.js';
+import { runtime, legacyEngine, setLegacyEngine } from '../runtime.js';
+import { v1Panel } from '../v1panel.js';
+import { v1Transports, v1Scenario } from '../v1views.js';
+import { navigate } from '../app.js';
+
+/** The "legacy engine" switch: v2 jobs dashboard or the v1 engines alone. */
+function legacyToggle() {
+  const on = legacyEngine();
+  const pick = (v) => { setLegacyEngine(v); navigate('#/dashboard'); };
+  return h('span', { class: 'legacy-toggle', title: 'The v1 views steer this server’s live engines directly (rate, pause, dynamic clients)' },
+    h('span', { class: 'small muted' }, 'Engine view'),
+    h('span', { class: 'btn-group', 'data-testid': 'legacy-toggle' },
+      h('button', { class: on ? '' : 'on', 'data-testid': 'legacy-off', 'aria-pressed': String(!on), onclick: () => pick(false) }, 'Jobs (v2)'),
+      h('button', { class: on ? 'on' : '', 'data-testid': 'legacy-on', 'aria-pressed': String(on), onclick: () => pick(true) }, 'Legacy engine (v1)')));
+}
 
 export async function render(ctx) {
+  const rt = await runtime();
+  const v1 = rt.server && rt.v1 ? v1Panel(ctx) : null;
+  if (v1 && legacyEngine()) {
+    const transports = v1Transports(ctx);
+    const scenario = v1Scenario(ctx);
+    ctx.el.append(
+      h('div', { class: 'page-head' },
+        h('div', {}, h('h1', {}, 'Dashboard'), h('div', { class: 'sub' }, 'The legacy engine view: this server’s live engines, transports and scenario over /api/v1.')),
+        h('div', { class: 'actions' }, legacyToggle())),
+      v1.el, transports.el, scenario.el);
+    await Promise.all([v1.start(), transports.start(), scenario.start()]);
+    return;
+  }
   const kRunning = h('span', {}, '–');
   const kOk = h('span', {}, '–');
   const kFail = h('span', {}, '–');
@@ -23,6 +56,7 @@ export async function render(ctx) {
     h('div', { class: 'page-head' },
       h('div', {}, h('h1', {}, 'Dashboard'), h('div', { class: 'sub' }, 'Everything running on this master, live.')),
       h('div', { class: 'actions' },
+        v1 ? legacyToggle() : null,
         h('a', { class: 'btn', href: '#/jobs' }, icon('jobs'), 'All jobs'),
         h('a', { class: 'btn primary', href: '#/load', 'data-testid': 'new-load-test' }, icon('load'), 'New load test'))),
     h('div', { class: 'grid g4' },
@@ -30,6 +64,7 @@ export async function render(ctx) {
       kpi('Succeeded (24 h)', kOk, { cls: 'ok', testid: 'kpi-succeeded' }),
       kpi('Failed (24 h)', kFail, { cls: 'bad', testid: 'kpi-failed' }),
       kpi('Calls placed per second now', kCps, { testid: 'kpi-cps', hint: kCpsHint })),
+    v1 ? v1.el : null,
     h('div', { class: 'mt' }, charts.el),
     h('div', { class: 'card mt' }, h('div', { class: 'card-head' }, h('h2', {}, 'Running jobs')), runningBox),
     h('div', { class: 'card mt' }, h('div', { class: 'card-head' }, h('h2', {}, 'Recent results'), h('div', { class: 'actions' }, h('a', { href: '#/reports', class: 'small' }, 'All reports'))), recentBox));
@@ -116,4 +151,5 @@ export async function render(ctx) {
 
   await refresh();
   ctx.every(5000, refresh);
+  await v1?.start();
 }
