@@ -11,11 +11,12 @@
 //!
 //! Modules: `api` (the v1 routes), `scenario` (live replacement), `clients` (dynamic
 //! UAC engines), `transports` (listener and clients on and off), `v2` (the live SIP
-//! trace and calls catalogue routes, kept by `trace` and `calls`, exported by `pcap`), `config` (the flat JSON of `-config`, turned into flags). It reuses the
+//! trace and calls catalogue routes, kept by `trace` and `calls`, exported by `pcap` and, zipped, by `bundle`), `config` (the flat JSON of `-config`, turned into flags). It reuses the
 //! master's HTTP server (`service::http`: connection caps, request deadlines), its
 //! listen-address forms and its constant-time secret comparison.
 
 mod api;
+mod bundle;
 mod calls;
 mod clients;
 pub(crate) mod config;

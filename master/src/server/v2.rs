@@ -11,6 +11,7 @@
 
 use std::io::Read as _;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::json;
@@ -114,7 +115,7 @@ pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) 
             state.catalogue().clear();
             json(200, &json!({"calls": [], "cleared": true}))
         }
-        ("GET", r) if r.starts_with("calls/") => call(state, &r["calls/".len()..]),
+        ("GET", r) if r.starts_with("calls/") => call(state, &r["calls/".len()..], inc.query),
         (
             _,
             "sip/trace" | "sip/trace/capture" | "sip/trace/clear" | "sip/trace/export"
@@ -244,8 +245,8 @@ fn put_capture(state: &State, inc: &mut Incoming<'_>) -> Reply {
     json(200, &capture(state))
 }
 
-/// `GET /sip/trace/export?format=text|pcap`: every record in the ring that passes the
-/// filters.
+/// `GET /sip/trace/export?format=text|pcap|zip`: every record in the ring that passes the
+/// filters (`zip`: the text and the pcap of them, `bundle::trace`).
 fn export(state: &State, query: &str) -> Reply {
     if let Err(r) = only(query, &["format", "since", "call_id", "scenario"]) {
         return r;
@@ -255,13 +256,17 @@ fn export(state: &State, query: &str) -> Reply {
         Err(r) => return r,
     };
     let format = query_param(query, "format").unwrap_or_else(|| "text".into());
-    if !matches!(format.as_str(), "text" | "pcap") {
+    if !matches!(format.as_str(), "text" | "pcap" | "zip") {
         return error(
             400,
-            &format!("format: \"{format}\" is not taken (text or pcap; zip is not built)"),
+            &format!("format: \"{format}\" is not taken (text, pcap or zip)"),
         );
     }
     let records = state.ring().list(&f, usize::MAX);
+    if format == "zip" {
+        return super::bundle::trace(&records, SystemTime::now())
+            .unwrap_or_else(|e| error(413, &e));
+    }
     if format == "pcap" {
         Reply::Generated {
             content_type: "application/vnd.tcpdump.pcap",
@@ -275,8 +280,26 @@ fn export(state: &State, query: &str) -> Reply {
     }
 }
 
-/// `GET /calls/{call-id}`: the call's row and its SIP records still in the trace ring.
-fn call(state: &State, raw_id: &str) -> Reply {
+/// `GET /calls/{call-id}`: the call's row and its SIP records still in the trace ring, as
+/// JSON, or with `?format=zip` or a path ending in `/dump` as the ZIP of `bundle::call`.
+fn call(state: &State, raw_id: &str, query: &str) -> Reply {
+    if let Err(r) = only(query, &["format"]) {
+        return r;
+    }
+    let (raw_id, dump) = match raw_id.strip_suffix("/dump") {
+        Some(id) => (id, true),
+        None => (raw_id, false),
+    };
+    let zip = match query_param(query, "format").as_deref() {
+        None | Some("" | "json") => dump,
+        Some("zip") => true,
+        Some(other) => {
+            return error(
+                400,
+                &format!("format: \"{other}\" is not taken (json or zip)"),
+            );
+        }
+    };
     let id = decode_path(raw_id);
     if id.is_empty() {
         return error(400, "call-id: empty");
@@ -291,15 +314,16 @@ fn call(state: &State, raw_id: &str) -> Reply {
         );
     };
     let sip = state.ring().of_call(&id).cloned().collect();
-    json(
-        200,
-        &CallDetail {
-            summary,
-            sip,
-            debug: Vec::new(),
-            rtp: Vec::new(),
-        },
-    )
+    let detail = CallDetail {
+        summary,
+        sip,
+        debug: Vec::new(),
+        rtp: Vec::new(),
+    };
+    if zip {
+        return super::bundle::call(&detail, SystemTime::now()).unwrap_or_else(|e| error(413, &e));
+    }
+    json(200, &detail)
 }
 
 /// One query parameter, percent-decoded (`+` is a space).
