@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::{ApiError, Call, Ctx, Reply, jobs as job_routes};
+use crate::service::paths::check_name;
 use crate::service::store::jobs::{self, Report};
 use crate::zip::{Zip, size};
 
@@ -67,6 +68,7 @@ pub(super) fn export(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
         if ids[..i].contains(id) {
             return Err(ApiError::field("ids", format!("\"{id}\" is named twice")));
         }
+        check_name(id).map_err(|e| ApiError::field("ids", format!("\"{id}\": {e}")))?;
         job_routes::existing(ctx, id)?;
         let before = files.len();
         for (kind, name) in EXPORTED {
