@@ -264,8 +264,7 @@ fn export(state: &State, query: &str) -> Reply {
     }
     let records = state.ring().list(&f, usize::MAX);
     if format == "zip" {
-        return super::bundle::trace(&records, SystemTime::now())
-            .unwrap_or_else(|e| error(413, &e));
+        return super::bundle::trace(&records, SystemTime::now());
     }
     if format == "pcap" {
         Reply::Generated {
@@ -321,7 +320,7 @@ fn call(state: &State, raw_id: &str, query: &str) -> Reply {
         rtp: Vec::new(),
     };
     if zip {
-        return super::bundle::call(&detail, SystemTime::now()).unwrap_or_else(|e| error(413, &e));
+        return super::bundle::call(&detail, SystemTime::now());
     }
     json(200, &detail)
 }
