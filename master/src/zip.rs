@@ -63,7 +63,7 @@ pub(crate) struct Zip {
 
 impl Zip {
     /// An empty archive of at most `cap` bytes (never more than 4 GiB), whose entries all
-    /// carry `modified` as their time.
+    /// carry `modified` as their time (UTC: the format has no time zone).
     pub(crate) fn new(cap: u64, modified: SystemTime) -> Zip {
         let (time, date) = dos_time_date(modified);
         Zip {
