@@ -6,8 +6,9 @@
 //! atomic store in the run's control block) or keep state (`trace`, `calls` do).
 //!
 //! Routes: `GET /sip/trace?since=&limit=&call_id=&scenario=`, `GET/PUT /sip/trace/capture`,
-//! `POST /sip/trace/clear`, `GET /sip/trace/ws` (`trace_ws`), `GET /sip/trace/export?format=text|pcap&call_id=&scenario=`,
-//! `GET /calls`, `GET /calls/{call-id}`, `POST /calls/clear`.
+//! `POST /sip/trace/clear`, `GET /sip/trace/ws` (`trace_ws`), `GET /sip/trace/export?format=text|pcap|zip&call_id=&scenario=`,
+//! `GET /calls`, `GET /calls/{call-id}?format=json|zip`, `GET /calls/{call-id}/dump` (the
+//! ZIPs: `bundle`), `POST /calls/clear`.
 
 use std::io::Read as _;
 use std::sync::Arc;
