@@ -19,6 +19,9 @@ command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 # sngrep and tshark: the HEP collector and the pcap reader of tests/tests/hep_export.rs.
 command -v sngrep >/dev/null 2>&1 || need_apt+=(sngrep)
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
+# unzip (and its zipinfo): the ZIP reader of master's zip.rs tests, server_zip.rs and
+# reports_export.rs (a reader that is not our writer).
+command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 # Kamailio: the real proxy of tests/tests/transport_kamailio.rs (TLS and WebSocket legs).
 kamailio_pkgs=(kamailio kamailio-tls-modules kamailio-websocket-modules)
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 || need_apt+=("${kamailio_pkgs[@]}")
@@ -42,6 +45,7 @@ command -v sipp >/dev/null || { echo "sipp (Debian package sip-tester) is requir
 command -v tcpdump >/dev/null || { echo "tcpdump (Debian package tcpdump) is required for the tests" >&2; exit 1; }
 command -v sngrep >/dev/null || { echo "sngrep (Debian package sngrep) is required for the tests" >&2; exit 1; }
 command -v tshark >/dev/null || { echo "tshark (Debian package tshark) is required for the tests" >&2; exit 1; }
+command -v unzip >/dev/null || { echo "unzip (Debian package unzip) is required for the tests" >&2; exit 1; }
 command -v prometheus >/dev/null || { echo "prometheus (Debian package prometheus) is required for the tests" >&2; exit 1; }
 dpkg -s "${kamailio_pkgs[@]}" >/dev/null 2>&1 ||
   { echo "kamailio (Debian packages ${kamailio_pkgs[*]}) is required for the tests" >&2; exit 1; }

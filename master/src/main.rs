@@ -15,7 +15,8 @@
 //!
 //! Shared by them: `job` (the resolved job spec, the worker's line protocol, artifact
 //! names and exit codes, between `service` and `worker`), `report` (report.html),
-//! `exporter` (a run's own `/metrics` listener, `-metrics_addr`) and `signals`. `worker` and `sipp` never reach into `service`, nor `service` into them.
+//! `exporter` (a run's own `/metrics` listener, `-metrics_addr`), `signals` and `zip` (the
+//! ZIP downloads' writer). `worker` and `sipp` never reach into `service`, nor `service` into them.
 //! `main` only dispatches on the first argument; each mode prints its own errors once
 //! and maps them to an exit code.
 
@@ -30,6 +31,7 @@ mod signals;
 mod sipp;
 mod tools;
 mod worker;
+mod zip;
 
 use std::process::ExitCode;
 

@@ -467,6 +467,11 @@ fn the_document_validates_and_real_replies_fit_its_schemas() {
         !reports["reports"].as_array().unwrap().is_empty(),
         "{reports}"
     );
+    s.get(
+        "/reports/export.zip",
+        &format!("/reports/export.zip?ids={client_id}"),
+        tk,
+    );
 
     // Catalogues and administration.
     s.get("/load-test", "/load-test", tk);

@@ -5,7 +5,7 @@
 //!   INVITE, 180, 200, ACK, BYE, 200 with the right directions, peer and Call-ID;
 //!   `call_id=` and `scenario=` filter; `since=`/`next` page; the pcap export, read by
 //!   `tshark -r`, shows the same messages with their real addresses; the text export
-//!   has them too; clear empties the ring;
+//!   has them too (the ZIP of both: `server_zip.rs`); clear empties the ring;
 //! - the WebSocket (`/sip/trace/ws`) sends the backlog after `since`, then a frame when
 //!   the ring is cleared, when capture changes and when new messages come;
 //! - capture off: SIPp keeps calling and nothing new is recorded (the calls still reach
@@ -409,7 +409,7 @@ fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
         ("GET", "/api/v2/sip/trace?limit=0", None, "limit"),
         ("GET", "/api/v2/sip/trace?since=x", None, "since"),
         ("GET", "/api/v2/sip/trace?callid=1", None, "callid"),
-        ("GET", "/api/v2/sip/trace/export?format=zip", None, "format"),
+        ("GET", "/api/v2/sip/trace/export?format=tar", None, "format"),
         (
             "PUT",
             "/api/v2/sip/trace/capture",

@@ -17,13 +17,14 @@
 //! engines, also `-config`'s `clients[]`), `listeners` (`-config`'s extra SIP
 //! listeners, each an engine), `feed` (an extra engine's statistics, trace and calls),
 //! `transports` (listeners and clients on and off), `v2` (the live SIP trace and calls
-//! catalogue routes, kept by `trace` and `calls`, exported by `pcap`, persisted by
-//! `cdr` in `calls.sqlite`), `config` (the flat and composite JSON of `-config`). It
+//! catalogue routes, kept by `trace` and `calls`, exported by `pcap` and, zipped, by
+//! `bundle`, persisted by `cdr` in `calls.sqlite`), `config` (the flat and composite JSON of `-config`). It
 //! reuses the master's HTTP server (`service::http`: connection caps, request
 //! deadlines), its listen-address forms and its constant-time secret comparison.
 
 mod access;
 mod api;
+mod bundle;
 mod calls;
 mod cdr;
 mod clients;

@@ -8,12 +8,14 @@
 //!
 //! Routes: `GET /sip/trace?since=&limit=&call_id=&scenario=`,
 //! `GET/PUT /sip/trace/capture`, `POST /sip/trace/clear`, `GET /sip/trace/ws`
-//! (`trace_ws`), `GET /sip/trace/export?format=text|pcap&call_id=&scenario=`,
-//! `GET /calls?limit=&offset=` (from `cdr` with `-ui_data_dir`), `GET /calls/{call-id}`,
-//! `POST /calls/clear`.
+//! (`trace_ws`), `GET /sip/trace/export?format=text|pcap|zip&call_id=&scenario=`,
+//! `GET /calls?limit=&offset=` (from `cdr` with `-ui_data_dir`),
+//! `GET /calls/{call-id}?format=json|zip`, `GET /calls/{call-id}/dump` (the ZIPs:
+//! `bundle`), `POST /calls/clear`.
 
 use std::io::Read as _;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::json;
@@ -120,7 +122,7 @@ pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>, route: &str) 
             }
             json(200, &json!({"calls": [], "cleared": true}))
         }
-        ("GET", r) if r.starts_with("calls/") => call(state, &r["calls/".len()..]),
+        ("GET", r) if r.starts_with("calls/") => call(state, &r["calls/".len()..], inc.query),
         (
             _,
             "sip/trace" | "sip/trace/capture" | "sip/trace/clear" | "sip/trace/export"
@@ -261,8 +263,8 @@ fn put_capture(state: &State, inc: &mut Incoming<'_>) -> Reply {
     json(200, &capture(state))
 }
 
-/// `GET /sip/trace/export?format=text|pcap`: every record in the ring that passes the
-/// filters.
+/// `GET /sip/trace/export?format=text|pcap|zip`: every record in the ring that passes the
+/// filters (`zip`: the text and the pcap of them, `bundle::trace`).
 fn export(state: &State, query: &str) -> Reply {
     if let Err(r) = only_by_url(state, query, &["format", "since", "call_id", "scenario"]) {
         return r;
@@ -272,13 +274,16 @@ fn export(state: &State, query: &str) -> Reply {
         Err(r) => return r,
     };
     let format = query_param(query, "format").unwrap_or_else(|| "text".into());
-    if !matches!(format.as_str(), "text" | "pcap") {
+    if !matches!(format.as_str(), "text" | "pcap" | "zip") {
         return error(
             400,
-            &format!("format: \"{format}\" is not taken (text or pcap; zip is not built)"),
+            &format!("format: \"{format}\" is not taken (text, pcap or zip)"),
         );
     }
     let records = state.ring().list(&f, usize::MAX);
+    if format == "zip" {
+        return super::bundle::trace(&records, SystemTime::now());
+    }
     if format == "pcap" {
         Reply::Generated {
             content_type: "application/vnd.tcpdump.pcap",
@@ -347,8 +352,26 @@ fn calls(state: &State, query: &str) -> Reply {
     )
 }
 
-/// `GET /calls/{call-id}`: the call's row and its SIP records still in the trace ring.
-fn call(state: &State, raw_id: &str) -> Reply {
+/// `GET /calls/{call-id}`: the call's row and its SIP records still in the trace ring, as
+/// JSON, or with `?format=zip` or a path ending in `/dump` as the ZIP of `bundle::call`.
+fn call(state: &State, raw_id: &str, query: &str) -> Reply {
+    if let Err(r) = only(query, &["format"]) {
+        return r;
+    }
+    let (raw_id, dump) = match raw_id.strip_suffix("/dump") {
+        Some(id) => (id, true),
+        None => (raw_id, false),
+    };
+    let zip = match query_param(query, "format").as_deref() {
+        None | Some("" | "json") => dump,
+        Some("zip") => true,
+        Some(other) => {
+            return error(
+                400,
+                &format!("format: \"{other}\" is not taken (json or zip)"),
+            );
+        }
+    };
     let id = decode_path(raw_id);
     if id.is_empty() {
         return error(400, "call-id: empty");
@@ -373,15 +396,16 @@ fn call(state: &State, raw_id: &str) -> Reply {
         );
     };
     let sip = state.ring().of_call(&id).cloned().collect();
-    json(
-        200,
-        &CallDetail {
-            summary,
-            sip,
-            debug: Vec::new(),
-            rtp: Vec::new(),
-        },
-    )
+    let detail = CallDetail {
+        summary,
+        sip,
+        debug: Vec::new(),
+        rtp: Vec::new(),
+    };
+    if zip {
+        return super::bundle::call(&detail, SystemTime::now());
+    }
+    json(200, &detail)
 }
 
 /// One query parameter, percent-decoded (`+` is a space).

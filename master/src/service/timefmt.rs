@@ -100,6 +100,23 @@ pub(crate) fn http_date(t: SystemTime) -> String {
     )
 }
 
+/// MS-DOS `(time, date)` of `t` in UTC, as ZIP entries carry it: 2-second steps, years
+/// 1980 to 2107 (earlier instants are written as 1980-01-01 00:00, later ones as the end
+/// of 2107).
+pub(crate) fn dos_time_date(t: SystemTime) -> (u16, u16) {
+    let p = parts(t);
+    if p.year < 1980 {
+        return (0, 1 << 5 | 1);
+    }
+    if p.year > 2107 {
+        return (23 << 11 | 59 << 5 | 29, 127 << 9 | 12 << 5 | 31);
+    }
+    // Every field is within its bit width by the checks above and by `parts`.
+    let time = (p.hour << 11 | p.minute << 5 | (p.second / 2)) as u16;
+    let date = ((p.year - 1980) << 9 | i64::from(p.month) << 5 | i64::from(p.day)) as u16;
+    (time, date)
+}
+
 /// The RFC 3339 form of a [`compact`] name, or `None` if it is not one.
 pub(crate) fn compact_to_rfc3339(ts: &str) -> Option<String> {
     let b = ts.as_bytes();
@@ -154,5 +171,16 @@ mod tests {
         let b = compact(UNIX_EPOCH + Duration::new(101, 0));
         assert!(a < b);
         assert_eq!(compact_to_rfc3339("not-a-ts"), None);
+    }
+
+    #[test]
+    fn dos_time_and_date_are_packed_and_clamped() {
+        // 2025-01-02T03:04:05Z
+        let t = UNIX_EPOCH + Duration::from_secs(1_735_787_045);
+        assert_eq!(
+            dos_time_date(t),
+            (3 << 11 | 4 << 5 | 2, 45 << 9 | 1 << 5 | 2)
+        );
+        assert_eq!(dos_time_date(UNIX_EPOCH), (0, 1 << 5 | 1));
     }
 }

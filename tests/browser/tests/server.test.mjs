@@ -4,10 +4,16 @@
 // And in `gossipper ui` (BASE): the same routes say they need `gossipper server`.
 
 import { readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { signIn, goto, shotBoth, assert, assertEq, eventually, apiAt, apiToken, uniq, ADMIN } from '../lib.mjs';
 import { gossipperServer, gossipperServerWithoutV1, sippCalls, tsharkSip } from '../server.mjs';
+
+/** The entry names of a ZIP, in order, as `unzip -Z1` lists them. */
+function unzipList(path) {
+  return execFileSync('unzip', ['-Z1', path], { encoding: 'utf8' }).trim().split('\n').join(' ');
+}
 
 /** The trace rows the page shows: [{label, callId}]. */
 async function traceRows(page) {
@@ -35,7 +41,7 @@ export const tests = [
     },
   },
   {
-    name: 'server: the live trace shows SIPp’s INVITE and 200 with its Call-ID; pause, clear, text and pcap exports',
+    name: 'server: the live trace shows SIPp’s INVITE and 200 with its Call-ID; pause, clear, text, pcap and ZIP exports',
     async fn({ page }) {
       const srv = await gossipperServer();
       const t = await apiToken(ADMIN, srv.base);
@@ -86,6 +92,13 @@ export const tests = [
       await dlText.saveAs(txt);
       const text = readFileSync(txt, 'utf8');
       for (const id of callIds) assert(text.includes(`Call-ID: ${id}`), `the text export has ${id}`);
+      // The ZIP export: the same text and a pcap, read by unzip (not by our writer).
+      const [dlZip] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-zip').click()]);
+      const zipPath = join(tmpdir(), `${tag}.zip`);
+      await dlZip.saveAs(zipPath);
+      assertEq(unzipList(zipPath), 'sip-trace.txt sip-trace.pcap', 'the trace ZIP\u2019s entries');
+      const zipText = execFileSync('unzip', ['-p', zipPath, 'sip-trace.txt'], { encoding: 'utf8' });
+      for (const id of callIds) assert(zipText.includes(`Call-ID: ${id}`), `the ZIP's text has ${id}`);
 
       // Pause: SIPp's next calls reach the server but not the page; resume brings them.
       await page.getByTestId('trace-pause').click();
@@ -119,6 +132,7 @@ export const tests = [
       await eventually(async () => (await apiAt(srv.base, t, 'GET', '/sip/trace/capture')).body.sip === true, { what: 'capture on again' });
       rmSync(pcap, { force: true });
       rmSync(txt, { force: true });
+      rmSync(zipPath, { force: true });
     },
   },
   {
@@ -156,6 +170,15 @@ export const tests = [
       const raw = await page.getByTestId('sip-raw').innerText();
       assert(raw.startsWith('ACK sip:') && raw.includes(callIds[0]), `the ACK's text: ${raw.slice(0, 200)}`);
       await page.keyboard.press('Escape');
+      // Download ZIP: the call's JSON, its messages as text and as a pcap.
+      const [dlCall] = await Promise.all([page.waitForEvent('download'), page.getByTestId('call-zip').click()]);
+      const callZip = join(tmpdir(), `${uniq("call")}.zip`);
+      await dlCall.saveAs(callZip);
+      assertEq(unzipList(callZip), 'call.json sip.txt sip.pcap', 'the call ZIP\u2019s entries');
+      const detail = JSON.parse(execFileSync('unzip', ['-p', callZip, 'call.json'], { encoding: 'utf8' }));
+      assertEq(detail.call_id, callIds[0], 'call.json names the call');
+      assertEq(detail.sip.length, 6, 'call.json holds the call\u2019s 6 messages');
+      rmSync(callZip, { force: true });
       await shotBoth(page, 'server-call-ladder');
     },
   },

@@ -4,8 +4,8 @@
 // as a ladder diagram (GET /api/v2/calls/{id}), the message text on click.
 //
 // The list refreshes every 3 s (the page shown stays). A call's messages come from the live trace ring, so an
-// old call may have none left: the page says so. There is no ZIP export: the server
-// does not build one (`format=zip` and `/dump` are refused there).
+// old call may have none left: the page says so. Download ZIP gets the call's ZIP
+// (GET /api/v2/calls/{id}/dump: call.json, sip.txt, sip.pcap).
 
 import * as api from '../api.js';
 import { h, clear, icon, table, badge, showError, toast, emptyState, confirmDialog, fmtTime, fmtNum } from '../ui.js';
@@ -123,7 +123,9 @@ async function renderCall(ctx, id) {
   ctx.el.append(
     h('div', { class: 'page-head' },
       h('div', {}, h('h1', {}, 'Call'), h('div', { class: 'sub mono', 'data-testid': 'call-id' }, c.call_id)),
-      h('div', { class: 'actions' }, h('a', { class: 'btn', href: '#/calls' }, 'All calls'))),
+      h('div', { class: 'actions' },
+        h('button', { 'data-testid': 'call-zip', onclick: () => downloadZip(c.call_id) }, icon('download'), 'Download ZIP'),
+        h('a', { class: 'btn', href: '#/calls' }, 'All calls'))),
     h('div', { class: 'grid g2' },
       h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Summary')), h('div', { class: 'card-body' }, h('dl', { class: 'kv' },
         row('Result', [resultBadge(c), c.error ? h('span', { class: 'bad-text' }, ` ${c.error}`) : null]),
@@ -143,6 +145,13 @@ async function renderCall(ctx, id) {
       sip.length
         ? h('div', { class: 'ladder-wrap' }, ladderSvg(ladderModel(sip), { onPick: messageDialog, names }))
         : emptyState('No message of this call is left', 'A call’s messages are read from the live trace, which keeps the last 1024 messages of the server (and none while SIP capture is off).')));
+}
+
+/** The call's ZIP, named by the server (`call-<Call-ID>.zip`). */
+async function downloadZip(id) {
+  try {
+    await api.download(`/calls/${encodeURIComponent(id)}/dump`);
+  } catch (e) { showError(e, 'download the call\u2019s ZIP'); }
 }
 
 /** A call not in the catalogue whose messages are in the live trace: the ladder alone. */

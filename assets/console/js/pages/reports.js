@@ -3,6 +3,9 @@
 // actual, SIPp's per-message table and the KPIs of summary.json beside the HTML report;
 // &compare=<job-id> puts two runs side by side, their requests first, and says when
 // they were not asked the same thing (their numbers then do not compare like with like).
+// The list's check boxes pick runs for "Download ZIP": the server's
+// GET /reports/export.zip?ids=a,b builds one ZIP with a folder per run (summary.json,
+// report.html, report.pdf when there is one), at most EXPORT_MAX runs and 64 MiB.
 
 import * as api from '../api.js';
 import { h, clear, icon, table, emptyState, fmtAgo, fmtNum, showError, errorBox, badge } from '../ui.js';
@@ -28,9 +31,12 @@ export async function render(ctx) {
   }
   const jobs = [...byJob.values()];
   if (reportId) return one(ctx, reportId, compare, jobs);
-  ctx.el.append(h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Reports'), h('div', { class: 'sub' }, 'Every finished job leaves a summary and an HTML report.'))),
+  const picker = exportPicker(jobs);
+  ctx.el.append(h('div', { class: 'page-head' }, h('div', {}, h('h1', {}, 'Reports'), h('div', { class: 'sub' }, 'Every finished job leaves a summary and an HTML report.')),
+    jobs.length ? h('div', { class: 'actions' }, picker.button) : null),
     missing ? h('div', { class: 'alert warn', style: { marginBottom: '16px' } }, icon('alert'), h('div', {}, h('b', {}, 'This master has no report catalogue yet: '), missing.message)) : null,
     h('div', { class: 'card' }, table([
+      { label: picker.all, cls: 'pick', render: picker.box },
       { label: 'Run', render: (r) => h('a', { href: `#/reports?report=${encodeURIComponent(r.job_id)}`, title: r.job_id, 'data-testid': 'report-link' },
         r.name ? [h('b', {}, r.name), ' ', h('span', { class: 'mono faint small' }, shortJobId(r.job_id))] : h('span', { class: 'mono' }, shortJobId(r.job_id))) },
       { label: 'Profile', render: (r) => h('span', {}, h('span', { class: 'faint' }, `${r.profile_kind} · `), r.profile_id === '_load_wizard' ? 'Load test' : r.profile_id) },
@@ -40,6 +46,52 @@ export async function render(ctx) {
       { label: 'Files', render: (r) => h('div', { class: 'row', style: { gap: '4px' } }, [...r.kinds].filter(Boolean).map((k) => h('span', { class: 'badge plain' }, k.replace('report_', '')))) },
       { label: '', cls: 'actions', render: (r) => h('a', { class: 'btn sm', href: `#/reports?report=${encodeURIComponent(r.job_id)}` }, icon('eye'), 'Open') },
     ], jobs, { rowAttrs: (r) => ({ 'data-job': r.job_id }), empty: emptyState('No reports yet', 'Run a load test; its report appears here when it ends.', h('a', { class: 'btn primary', href: '#/load' }, 'New load test')) })));
+}
+
+/** The server's cap on the runs of one ZIP export (reports.rs EXPORT_MAX_JOBS). */
+const EXPORT_MAX = 50;
+
+/**
+ * Check boxes for the list and the "Download ZIP" button they drive. The ZIP holds the
+ * picked runs in the list's order (newest first).
+ */
+function exportPicker(jobs) {
+  const picked = new Set();
+  const boxes = [];
+  const text = h('span', {}, 'Download ZIP');
+  const button = h('button', {
+    'data-testid': 'export-zip', disabled: true,
+    title: `One ZIP of the picked runs: a folder each with summary.json and report.html (at most ${EXPORT_MAX} runs and 64 MiB)`,
+    onclick: () => {
+      const ids = jobs.map((j) => j.job_id).filter((id) => picked.has(id));
+      api.download(`/reports/export.zip?ids=${ids.map(encodeURIComponent).join(',')}`).catch((e) => showError(e, 'download the reports'));
+    },
+  }, icon('download'), text);
+  const all = h('input', { type: 'checkbox', 'aria-label': 'Pick every run', 'data-testid': 'report-pick-all' });
+  const refresh = () => {
+    const n = picked.size;
+    button.disabled = n === 0 || n > EXPORT_MAX;
+    text.textContent = n > EXPORT_MAX ? `Download ZIP (${n}: at most ${EXPORT_MAX})` : n ? `Download ZIP (${n})` : 'Download ZIP';
+    all.checked = n > 0 && n === jobs.length;
+    all.indeterminate = n > 0 && n < jobs.length;
+  };
+  all.addEventListener('change', () => {
+    for (const b of boxes) {
+      b.checked = all.checked;
+      if (all.checked) picked.add(b.value); else picked.delete(b.value);
+    }
+    refresh();
+  });
+  const box = (r) => {
+    const b = h('input', { type: 'checkbox', value: r.job_id, 'aria-label': `Pick ${r.job_id}`, 'data-testid': 'report-pick' });
+    b.addEventListener('change', () => {
+      if (b.checked) picked.add(r.job_id); else picked.delete(r.job_id);
+      refresh();
+    });
+    boxes.push(b);
+    return b;
+  };
+  return { button, all, box };
 }
 
 const label = (j, id) => (j?.name ? `${j.name} (${shortJobId(id)})` : shortJobId(id));

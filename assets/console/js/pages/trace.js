@@ -2,7 +2,7 @@
 // messages the server's engine sent and received, appended as they come, with the SIP
 // and debug capture switches (PUT /sip/trace/capture), filters by scenario and by Call-ID
 // (part of it is enough), pause (no more polling until resumed), clear (POST
-// /sip/trace/clear) and the text and pcap exports (GET /sip/trace/export, downloaded
+// /sip/trace/clear) and the text, pcap and ZIP exports (GET /sip/trace/export, downloaded
 // with the session's token, never a token in a URL). A row opens the whole message.
 //
 // New messages come over the trace WebSocket (/sip/trace/ws?since=&ticket=, a single-use
@@ -56,7 +56,8 @@ export async function render(ctx) {
         pauseBtn,
         h('button', { 'data-testid': 'trace-clear', onclick: clearRing }, icon('trash'), 'Clear'),
         h('button', { 'data-testid': 'export-text', onclick: () => exportAs('text') }, icon('download'), 'Export text'),
-        h('button', { 'data-testid': 'export-pcap', onclick: () => exportAs('pcap') }, icon('download'), 'Export pcap'))),
+        h('button', { 'data-testid': 'export-pcap', onclick: () => exportAs('pcap') }, icon('download'), 'Export pcap'),
+        h('button', { 'data-testid': 'export-zip', onclick: () => exportAs('zip') }, icon('download'), 'Export ZIP'))),
     h('div', { class: 'card' },
       h('div', { class: 'filters' },
         h('label', { class: 'check', title: 'Record the SIP messages' }, sipBox, 'SIP'),
@@ -219,7 +220,8 @@ export async function render(ctx) {
     if (cid && rows.some((r) => r.call_id === cid)) q.set('call_id', cid);
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
     try {
-      await api.download(`/sip/trace/export?${q}`, `sip-trace-${stamp}.${format === 'pcap' ? 'pcap' : 'txt'}`);
+      const ext = { pcap: 'pcap', zip: 'zip' }[format] || 'txt';
+      await api.download(`/sip/trace/export?${q}`, `sip-trace-${stamp}.${ext}`);
     } catch (e) { showError(e, `export the trace as ${format}`); }
   }
 

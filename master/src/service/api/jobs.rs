@@ -421,35 +421,43 @@ fn kind_file(kind: &str) -> Option<(&'static str, &'static str)> {
     })
 }
 
-pub(super) fn artifact(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let id = call.param("id").to_string();
-    let kind = call.param("kind").to_string();
-    check_name(&id).map_err(|e| ApiError::field("id", e))?;
-    find(ctx, &id)?;
-    let dir = ctx.supervisor.artifacts_dir(&id)?;
-    let row = ctx
-        .store
-        .db
-        .read(|c| jobs::newest_artifact(c, &id, &kind))?;
-    let fixed = kind_file(&kind);
-    let path = match (&row, fixed) {
+/// The file of a job's artifact of `kind`: the newest artifact row of that kind, else
+/// the kind's fixed file name; `None` when there is no such file. The job must exist
+/// (`find`) and `id` be a checked name.
+pub(super) fn artifact_path(
+    ctx: &Ctx,
+    id: &str,
+    kind: &str,
+) -> Result<Option<std::path::PathBuf>, ApiError> {
+    let dir = ctx.supervisor.artifacts_dir(id)?;
+    let row = ctx.store.db.read(|c| jobs::newest_artifact(c, id, kind))?;
+    let path = match (&row, kind_file(kind)) {
         // Rows are written by the supervisor; still, never serve outside the job folder.
         (Some(a), _) if std::path::Path::new(&a.path).starts_with(&dir) => {
             std::path::PathBuf::from(&a.path)
         }
         (_, Some((name, _))) => dir.join(name),
-        _ => {
-            return Err(ApiError::NotFound(format!(
-                "job \"{id}\" has no {kind} artifact"
-            )));
-        }
+        _ => return Ok(None),
     };
-    if !path.is_file() {
+    Ok(path.is_file().then_some(path))
+}
+
+/// A job that must exist, by a checked `id`.
+pub(super) fn existing(ctx: &Ctx, id: &str) -> Result<Job, ApiError> {
+    check_name(id).map_err(|e| ApiError::field("id", e))?;
+    find(ctx, id)
+}
+
+pub(super) fn artifact(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = call.param("id").to_string();
+    let kind = call.param("kind").to_string();
+    existing(ctx, &id)?;
+    let Some(path) = artifact_path(ctx, &id, &kind)? else {
         return Err(ApiError::NotFound(format!(
             "job \"{id}\" has no {kind} artifact"
         )));
-    }
-    let content_type = fixed.map_or("application/octet-stream", |(_, ct)| ct);
+    };
+    let content_type = kind_file(&kind).map_or("application/octet-stream", |(_, ct)| ct);
     let file_name = path
         .file_name()
         .map_or_else(|| kind.clone(), |n| n.to_string_lossy().into_owned());

@@ -272,6 +272,7 @@ pub(crate) const ROUTES: &[Route] = &[
     // Prometheus (also served at the root, /metrics).
     scraped("/metrics", metrics::metrics),
     r("GET", "/reports", User, 0, reports::list),
+    r("GET", "/reports/export.zip", User, 0, reports::export),
     r("GET", "/load-test", User, 0, loadtest::info),
     r("POST", "/load-test/run", User, JSON_BODY, loadtest::run),
     r("GET", "/tools", User, 0, tools::list),

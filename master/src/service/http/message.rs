@@ -120,6 +120,13 @@ pub(crate) enum Reply {
         content_type: &'static str,
         file_name: String,
     },
+    /// A 200 body made for this request and saved as `file_name` (`Content-Disposition:
+    /// attachment`): the ZIP downloads; never cached.
+    Download {
+        content_type: &'static str,
+        file_name: String,
+        body: Vec<u8>,
+    },
     /// A file shown in the browser (reports): inline, framable by our own pages only,
     /// and forbidden to load anything (`Content-Security-Policy: default-src 'none'`).
     Page {
@@ -159,6 +166,9 @@ impl std::fmt::Debug for Reply {
                 String::from_utf8_lossy(body)
             ),
             Reply::File { path, .. } => write!(f, "File({})", path.display()),
+            Reply::Download {
+                file_name, body, ..
+            } => write!(f, "Download({file_name}, {} bytes)", body.len()),
             Reply::Page { path, .. } => write!(f, "Page({})", path.display()),
             Reply::Empty(s) => write!(f, "Empty({s})"),
             Reply::Stream { content_type, .. } => write!(f, "Stream({content_type})"),
@@ -195,7 +205,8 @@ impl Reply {
             Reply::Static { .. }
             | Reply::File { .. }
             | Reply::Page { .. }
-            | Reply::Generated { .. } => 200,
+            | Reply::Generated { .. }
+            | Reply::Download { .. } => 200,
             Reply::Stream { .. } => 200,
             Reply::WebSocket { .. } => 101,
             Reply::Empty(s) => *s,

@@ -92,6 +92,24 @@ pub(super) fn send(out: Out<'_>, reply: Reply) -> After {
             &[("Content-Type", content_type), NO_STORE, nosniff],
             &body,
         ),
+        Reply::Download {
+            content_type,
+            file_name,
+            body,
+        } => fixed(
+            &out,
+            200,
+            &[
+                ("Content-Type", content_type),
+                (
+                    "Content-Disposition",
+                    &format!("attachment; filename=\"{file_name}\""),
+                ),
+                NO_STORE,
+                nosniff,
+            ],
+            &body,
+        ),
         Reply::Static {
             content_type,
             body,

@@ -779,6 +779,15 @@ pub(super) const OPS: &[Entry] = &[
                 obj(&["reports"], json!({"reports": array(r("Report"))})),
             )
     }),
+    ("GET", "/reports/export.zip", || {
+        op("Downloads the reports of several jobs as one ZIP: <job-id>/summary.json, report.html and report.pdf (when present) per job; at most 50 jobs and 64 MiB of files (413 past either, naming the cap); 404 names a job that does not exist or has no report")
+            .query(
+                "ids",
+                json!({"type": "string", "pattern": "^[^,]+(,[^,]+)*$"}),
+                "the job ids, comma-separated, in the order of the folders",
+            )
+            .raw(200, &["application/zip"], "the ZIP (Content-Disposition: attachment)")
+    }),
     ("GET", "/load-test", || {
         op("How to run POST /load-test/run, with its defaults").reply(
             200,
