@@ -11,7 +11,8 @@
 //! - a client job started through `/api/v2` (a worker process, as in `gossipper ui`)
 //!   places its calls on the server's SIP listener, which answers them: the v1 stats and
 //!   `/api/v2/calls` count them;
-//! - `-legacy_api_v1=false` switches v1 off (404 naming the flag) and `/health` says so;
+//! - with `-ui_data_dir`, v1 is off unless `-legacy_api_v1=true` is given (404 naming the
+//!   flag) and `/health` says so;
 //! - SIPp's calls to the server's listener are rows of `DIR/calls.sqlite`, which
 //!   `/api/v2/calls` pages through, and which a clean stop (SIGTERM) and a new process
 //!   on the same data dir keep;
@@ -116,7 +117,7 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     let data = temp_data_dir("server-v2");
     let sip_port = free_port();
     let api = format!("127.0.0.1:{}", free_port());
-    let server = start("server-v2", &data, sip_port, &api, &[]);
+    let server = start("server-v2", &data, sip_port, &api, &["-legacy_api_v1=true"]);
 
     // What the console reads first: open, and it says where it runs.
     let health = req(&api, "GET", "/api/v2/health", None, None).json();
@@ -304,16 +305,11 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     }
     drop(server);
 
-    // The same data dir with v1 off: its routes are 404 naming the flag; v2 goes on.
+    // The same data dir without -legacy_api_v1: v1 is off, as with the Go tool, its routes
+    // 404 naming the flag; v2 goes on.
     let sip_port = free_port();
     let api = format!("127.0.0.1:{}", free_port());
-    let _server = start(
-        "server-v2-no-v1",
-        &data,
-        sip_port,
-        &api,
-        &["-legacy_api_v1=false"],
-    );
+    let _server = start("server-v2-no-v1", &data, sip_port, &api, &[]);
     let health = req(&api, "GET", "/api/v2/health", None, None).json();
     assert_eq!(health["mode"], "server", "{health}");
     assert_eq!(health["legacy_api_v1"], false, "{health}");
@@ -350,7 +346,13 @@ fn sipps_calls_are_rows_of_calls_sqlite_that_survive_a_restart() {
     let data = temp_data_dir("server-cdr");
     let sip_port = free_port();
     let api = format!("127.0.0.1:{}", free_port());
-    let server = start("server-cdr", &data, sip_port, &api, &[]);
+    let server = start(
+        "server-cdr",
+        &data,
+        sip_port,
+        &api,
+        &["-legacy_api_v1=true"],
+    );
     let jwt = login(&api, "/api/v2/auth/login");
 
     // SIPp places a bounded number of calls on the server's listener.
@@ -424,7 +426,13 @@ fn sipps_calls_are_rows_of_calls_sqlite_that_survive_a_restart() {
     );
 
     let api = format!("127.0.0.1:{}", free_port());
-    let _server = start("server-cdr-again", &data, free_port(), &api, &[]);
+    let _server = start(
+        "server-cdr-again",
+        &data,
+        free_port(),
+        &api,
+        &["-legacy_api_v1=true"],
+    );
     let jwt = login(&api, "/api/v2/auth/login");
     let all = ok(&api, "/api/v2/calls", &jwt);
     assert_eq!(all["total"], CALLS, "after the restart: {all:#}");

@@ -54,7 +54,7 @@ pub(super) struct Access {
     /// `-ui_data_dir`: the master's `/api/v2`, console and users; its tokens open
     /// `/api/v1` and the server's own `/api/v2` routes.
     pub(super) service: Option<Service>,
-    /// `-legacy_api_v1` (default true): whether `/api/v1` is served.
+    /// `-legacy_api_v1` (default true, false with `-ui_data_dir`): whether `/api/v1` is served.
     pub(super) legacy_api_v1: bool,
     /// `-ui_data_dir`'s `calls.sqlite`: every finished call as a row.
     pub(super) cdr: Option<Cdr>,
@@ -300,7 +300,7 @@ pub(super) fn dispatch(state: &Arc<State>, inc: &mut Incoming<'_>) -> Reply {
             return error(
                 404,
                 &format!(
-                    "no route /api/v1/{route}: the v1 API is switched off (-legacy_api_v1=false); use /api/v2"
+                    "no route /api/v1/{route}: the v1 API is off (-legacy_api_v1=false, the default with -ui_data_dir; -legacy_api_v1=true turns it on); use /api/v2"
                 ),
             );
         }

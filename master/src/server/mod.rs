@@ -169,7 +169,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
         access: Some(api::Access {
             token,
             service,
-            legacy_api_v1: flags.legacy_api_v1.unwrap_or(true),
+            legacy_api_v1: v1_on(&flags),
             cdr,
         }),
         engines: Some(engines),
@@ -293,7 +293,7 @@ fn open_service(
         media_quota: service::store::media::Quota::default(),
         kube: None,
         mode: service::Mode::Server {
-            legacy_api_v1: flags.legacy_api_v1.unwrap_or(true),
+            legacy_api_v1: v1_on(flags),
         },
         log_name: "gossipper server",
     })
@@ -366,6 +366,12 @@ impl Sidecar for ApiSidecar {
     fn wants_finished_calls(&self) -> bool {
         true
     }
+}
+
+/// Whether `/api/v1` is served: `-legacy_api_v1` when given; else on, except with
+/// `-ui_data_dir`, where v2 takes over and v1 must be asked for (the Go tool's rule).
+fn v1_on(flags: &sipp::ServerFlags) -> bool {
+    flags.legacy_api_v1.unwrap_or(flags.ui_data_dir.is_none())
 }
 
 #[cfg(test)]
