@@ -7,8 +7,8 @@
 //! socket, spawn anything, or panic on peer input — bad SDP, garbage, wrong keys or a
 //! handshake that never ends fail this bridge with a [`WebrtcFailure`], nothing else.
 //!
-//! Driven by the shard's event loop, one bridge per call and one UDP socket per call
-//! (`local_addr`). Contract, as for every state machine here (STYLE.md §3): make one
+//! Driven by the shard's event loop, one bridge per call, on a UDP socket of its own or
+//! one shared by many calls (`local_addr`; see [`WebrtcBridge::set_host`]). Contract, as for every state machine here (STYLE.md §3): make one
 //! mutation (`handle_datagram`, `handle_timeout`, an SDP step, `send_audio`, `send_dtmf`,
 //! `close`), then drain `poll_transmit` until `None`, then read `poll_timeout`, then
 //! drain `poll_event`.
@@ -260,7 +260,9 @@ impl WebrtcBridge {
             ice_state: "new",
             ..WebrtcStats::default()
         };
+        // Port 0: a shared socket is picked later and named through `set_host`.
         if !cfg.relay_only
+            && cfg.local_addr.port() != 0
             && let Ok(host) = Candidate::host(cfg.local_addr, "udp")
             && rtc.add_local_candidate(host).is_some()
         {
@@ -311,6 +313,28 @@ impl WebrtcBridge {
         }
         bridge.drain(now);
         bridge
+    }
+
+    /// Names the socket of a bridge made with port 0 (a shared socket, chosen once the
+    /// call knows its peer): its host candidate. Call before the SDP step; later calls,
+    /// and calls on a bridge that has its address, are ignored.
+    pub fn set_host(&mut self, local_addr: SocketAddr) {
+        if self.cfg.local_addr.port() != 0 || self.phase != Phase::New {
+            return;
+        }
+        self.cfg.local_addr = local_addr;
+        if !self.cfg.relay_only
+            && let Ok(host) = Candidate::host(local_addr, "udp")
+            && self.rtc.add_local_candidate(host).is_some()
+        {
+            self.stats.local_candidates += 1;
+        }
+    }
+
+    /// Our ICE username fragment: the first half of the USERNAME of every connectivity
+    /// check the peer sends us (how a shared socket tells its calls apart).
+    pub fn local_ufrag(&mut self) -> String {
+        self.rtc.direct_api().local_ice_credentials().ufrag
     }
 
     // ---- getters ----------------------------------------------------------------------

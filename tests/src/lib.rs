@@ -136,21 +136,10 @@ impl Sock {
 /// one of the process's open files. Checking the process's own sockets (not merely the
 /// port) means another program on that port is never taken for our server.
 pub fn bound_by(pid: u32, sock: Sock, port: u16) -> bool {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+    let inodes = socket_inodes(pid);
+    if inodes.is_empty() {
         return false;
-    };
-    let inodes: Vec<String> = fds
-        .flatten()
-        .filter_map(|fd| {
-            let link = std::fs::read_link(fd.path()).ok()?;
-            let link = link.to_str()?;
-            Some(
-                link.strip_prefix("socket:[")?
-                    .strip_suffix(']')?
-                    .to_string(),
-            )
-        })
-        .collect();
+    }
     let tables: [&str; 2] = match sock {
         Sock::Udp => ["/proc/net/udp", "/proc/net/udp6"],
         Sock::TcpListen => ["/proc/net/tcp", "/proc/net/tcp6"],
@@ -172,6 +161,44 @@ pub fn bound_by(pid: u32, sock: Sock, port: u16) -> bool {
                 && inodes.iter().any(|i| i == inode)
         })
     })
+}
+
+/// How many UDP sockets process `pid` holds open: rows of /proc/net/udp[6] whose inode
+/// is one of its open files.
+pub fn udp_sockets(pid: u32) -> usize {
+    let inodes = socket_inodes(pid);
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .map(|table| {
+            let text = std::fs::read_to_string(table).unwrap_or_default();
+            text.lines()
+                .skip(1)
+                .filter(|row| {
+                    row.split_whitespace()
+                        .nth(9)
+                        .is_some_and(|inode| inodes.iter().any(|i| i == inode))
+                })
+                .count()
+        })
+        .sum()
+}
+
+/// The inodes of the sockets process `pid` has open (none if it is gone).
+fn socket_inodes(pid: u32) -> Vec<String> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| {
+            let link = std::fs::read_link(fd.path()).ok()?;
+            let link = link.to_str()?;
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect()
 }
 
 /// SIPp on a free loopback UDP port, run in `dir` for at most `timeout` (a SIPp time such

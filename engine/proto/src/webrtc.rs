@@ -91,6 +91,10 @@ pub struct WebrtcSettings {
     pub dtls_cert: Option<DtlsCert>,
     /// Call sockets this shard may hold open.
     pub max_sockets: usize,
+    /// Above 0: calls share at most this many sockets per shard (`shared`), routed by
+    /// peer address and ICE ufrag; 0: a socket per call (what STUN and TURN gathering
+    /// need: their servers answer every call from one address).
+    pub shared_sockets: usize,
     /// Where `rtp_record` without a path writes `<call-id>.wav`.
     pub record_dir: std::path::PathBuf,
     /// What a relative `rtp_record` path is joined to (the file rule's write base).
@@ -253,6 +257,9 @@ struct Entry {
     source: Option<actions::FileSource>,
     /// `rtp_record`: the call's recording.
     recording: Option<record::Recording>,
+    /// Shared sockets: the peer addresses routed to this call, and its ICE ufrag.
+    peers: Vec<SocketAddr>,
+    ufrag: Option<String>,
 }
 
 /// The WebRTC side of one shard. See the module docs for the drive order.
@@ -283,6 +290,11 @@ pub struct WebrtcCalls {
     library: Option<std::sync::Arc<crate::media::library::MediaLibrary>>,
     /// Finished recordings for the shell to write.
     recordings: VecDeque<crate::media::PendingRecording>,
+    /// The shared sockets and their routes (`WebrtcSettings::shared_sockets` above 0).
+    shared: Option<shared::SharedSockets>,
+    /// The origin of the 1 ms grid audio frames are due on (the first call's start), so
+    /// the frames of one millisecond leave in one turn and one sendmmsg per socket.
+    grid: Option<Instant>,
 }
 
 impl std::fmt::Debug for WebrtcCalls {
@@ -307,6 +319,8 @@ impl WebrtcCalls {
         let mut pcma = [0u8; 160];
         G711Law::MuLaw.encode_slice(&tone, &mut pcmu);
         G711Law::ALaw.encode_slice(&tone, &mut pcma);
+        let shared = (settings.shared_sockets > 0)
+            .then(|| shared::SharedSockets::new(settings.shared_sockets));
         WebrtcCalls {
             settings,
             seed,
@@ -326,6 +340,8 @@ impl WebrtcCalls {
             warnings: VecDeque::new(),
             library: None,
             recordings: VecDeque::new(),
+            shared,
+            grid: None,
         }
     }
 
@@ -341,6 +357,13 @@ impl WebrtcCalls {
         &self.counters
     }
 
+    /// Copies the shared sockets' collision count into the counters.
+    fn sync_collisions(&mut self) {
+        if let Some(s) = &self.shared {
+            self.counters.route_collisions = s.collisions;
+        }
+    }
+
     /// Frames sent, those within 1 ms of their schedule, and the worst lateness (µs).
     pub fn schedule(&self) -> Schedule {
         self.schedule
@@ -351,9 +374,22 @@ impl WebrtcCalls {
         self.calls.len()
     }
 
-    /// Call sockets open (used or spare).
+    /// Call sockets open (used or spare; shared ones once each).
     pub fn open_sockets(&self) -> usize {
-        self.by_port.len() + self.free.len()
+        match &self.shared {
+            Some(s) => s.open(),
+            None => self.by_port.len() + self.free.len(),
+        }
+    }
+
+    /// Whether calls share sockets (`WebrtcSettings::shared_sockets`).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Shared sockets: learnt pairs another live call already owned (datagrams astray).
+    pub fn route_collisions(&self) -> u64 {
+        self.shared.as_ref().map_or(0, |s| s.collisions)
     }
 
     /// How many more bound ports the shell should hand in so that `new_calls` calls can
@@ -362,6 +398,11 @@ impl WebrtcCalls {
     pub fn ports_wanted(&self, new_calls: usize) -> usize {
         if self.exhausted {
             return 0;
+        }
+        if let Some(s) = &self.shared {
+            // The pool grows with the live calls, whatever is due.
+            let room = self.settings.max_sockets.saturating_sub(s.open());
+            return s.wanted(self.calls.len()).min(room);
         }
         let room = self
             .settings
@@ -372,13 +413,36 @@ impl WebrtcCalls {
 
     /// Whether a new call can have its socket now.
     pub fn has_free_port(&self) -> bool {
-        !self.free.is_empty()
+        match &self.shared {
+            // Any shared socket takes an offer; an answer takes the spare the pool keeps
+            // (see `shared::SharedSockets::wanted`) or a socket where its peer is new.
+            Some(s) => s.open() > 0,
+            None => !self.free.is_empty(),
+        }
+    }
+
+    /// Whether a call whose first request carries `body` (an offer, or nothing) can have
+    /// its socket now: a free one, or, shared, one where none of the offer's candidate
+    /// addresses is already a peer.
+    pub fn can_take_offer(&self, now: Instant, body: &[u8]) -> bool {
+        match &self.shared {
+            Some(s) => {
+                let peers = std::str::from_utf8(body)
+                    .map(shared::candidate_addrs)
+                    .unwrap_or_default();
+                s.fits(now, &peers)
+            }
+            None => !self.free.is_empty(),
+        }
     }
 
     /// Whether the shell may still bind another call socket (below `max_sockets`, and
     /// no bind has failed). When not, a call without a free socket fails (`no_socket`)
     /// instead of waiting.
     pub fn can_bind_more(&self) -> bool {
+        if self.shared.is_some() {
+            return self.ports_wanted(1) > 0;
+        }
         self.ports_wanted(self.free.len() + 1) > 0
     }
 
@@ -386,7 +450,10 @@ impl WebrtcCalls {
 
     /// The shell bound a call socket on `port`.
     pub fn supply(&mut self, port: u16) {
-        self.free.push(port);
+        match self.shared.as_mut() {
+            Some(s) => s.supply(port),
+            None => self.free.push(port),
+        }
     }
 
     /// The shell could not bind another call socket.
@@ -399,7 +466,14 @@ impl WebrtcCalls {
     /// A call of the WebRTC scenario was created: it takes a socket and gets its bridge.
     /// `false` when no socket is free (the call cannot carry WebRTC media).
     pub fn open(&mut self, now: Instant, number: u64, call_id: &[u8], handle: CallHandle) -> bool {
-        let Some(port) = self.free.pop() else {
+        self.grid.get_or_insert(now);
+        // A shared socket is picked at the SDP step (port 0 until then).
+        let port = match &self.shared {
+            Some(s) if s.open() > 0 => Some(0),
+            Some(_) => None,
+            None => self.free.pop(),
+        };
+        let Some(port) = port else {
             self.counters.no_socket += 1;
             return false;
         };
@@ -420,7 +494,9 @@ impl WebrtcCalls {
         cfg.seed = self.seed ^ number.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let bridge = WebrtcBridge::new(now, cfg);
         let recording = record::automatic(now, s, call_id);
-        self.by_port.insert(port, number);
+        if self.shared.is_none() {
+            self.by_port.insert(port, number);
+        }
         self.calls.insert(
             number,
             Entry {
@@ -439,6 +515,8 @@ impl WebrtcCalls {
                 check: None,
                 source: None,
                 recording,
+                peers: Vec::new(),
+                ufrag: None,
             },
         );
         self.counters.calls += 1;
@@ -471,6 +549,11 @@ impl WebrtcCalls {
             e.bridge.add_remote_candidates(now, text);
         } else if is_sdp {
             e.remote_offer = Some(text.to_owned());
+            if self.shared.is_some() {
+                // The socket is taken now, where the offer's address is new (the
+                // endpoint checked `can_take_offer` just before).
+                self.pick_shared_socket(now, number, SdpKind::Answer);
+            }
         } else if let Some(offer) = e.remote_offer.as_mut() {
             // Trickle before our answer: the candidates join the offer.
             for line in text
@@ -488,10 +571,13 @@ impl WebrtcCalls {
     /// it the first time. Nothing is written when it cannot be made (no bridge, no offer
     /// to answer, a bad offer): the bridge failure is reported by `poll_failed`.
     pub fn write_local_sdp(&mut self, now: Instant, number: u64, kind: SdpKind, out: &mut Vec<u8>) {
+        if self.shared.is_some() {
+            self.pick_shared_socket(now, number, kind);
+        }
         let Some(e) = self.calls.get_mut(&number) else {
             return;
         };
-        if e.local_sdp.is_none() {
+        if e.local_sdp.is_none() && (e.port != 0 || self.shared.is_none()) {
             let made = match kind {
                 SdpKind::Offer => e.bridge.create_offer(now).ok(),
                 SdpKind::Answer => match e.remote_offer.take() {
@@ -512,8 +598,66 @@ impl WebrtcCalls {
         self.after(now, number);
     }
 
+    /// Shared sockets: call `number` takes its socket before its first SDP (an offer
+    /// spread evenly; an answer where the offer's addresses are not already peers) and
+    /// names it as its host candidate. No socket fits: the call fails (`no_socket`).
+    fn pick_shared_socket(&mut self, now: Instant, number: u64, kind: SdpKind) {
+        let live = self.calls.len();
+        let (Some(s), Some(e)) = (self.shared.as_mut(), self.calls.get_mut(&number)) else {
+            return;
+        };
+        if e.port != 0 || e.local_sdp.is_some() {
+            return;
+        }
+        let port = match kind {
+            SdpKind::Offer => s.pick_for_offer(live),
+            SdpKind::Answer => {
+                let Some(offer) = e.remote_offer.as_deref() else {
+                    return;
+                };
+                e.peers = shared::candidate_addrs(offer);
+                s.pick_for_answer(now, number, &e.peers)
+            }
+        };
+        let Some(port) = port else {
+            e.peers.clear();
+            self.counters.no_socket += 1;
+            self.failed.push_back((e.handle, WebrtcFailure::Internal));
+            self.warnings.push_back(format!(
+                "call {number}: webrtc: every shared socket already has a call with this peer address; the call fails (no_socket)"
+            ));
+            return;
+        };
+        e.port = port;
+        e.bridge.set_host(SocketAddr::new(self.settings.ip, port));
+        let ufrag = e.bridge.local_ufrag();
+        s.attach(number, &ufrag);
+        e.ufrag = Some(ufrag);
+    }
+
     /// A datagram arrived on the call socket bound to `port`.
     pub fn handle_datagram(&mut self, now: Instant, port: u16, src: SocketAddr, bytes: &[u8]) {
+        if let Some(s) = self.shared.as_mut() {
+            let Some(number) = s.route(port, src, bytes) else {
+                self.counters.stray_datagrams += 1;
+                return;
+            };
+            let ip = self.settings.ip;
+            if let Some(e) = self.calls.get_mut(&number) {
+                // A check from an address not routed yet (peer-reflexive): learnt.
+                if e.port == port
+                    && !e.peers.contains(&src)
+                    && e.peers.len() < shared::MAX_ROUTES
+                    && s.learn(number, port, src)
+                {
+                    e.peers.push(src);
+                }
+                e.bridge
+                    .handle_datagram(now, src, SocketAddr::new(ip, port), bytes);
+            }
+            self.after(now, number);
+            return;
+        }
         let Some(&number) = self.by_port.get(&port) else {
             self.counters.stray_datagrams += 1;
             return;
@@ -528,6 +672,10 @@ impl WebrtcCalls {
 
     /// Runs due bridge timers and sends due audio frames.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(s) = self.shared.as_mut() {
+            s.sweep(now);
+        }
+        self.sync_collisions();
         for _ in 0..MAX_WAKES {
             match self.wake.peek() {
                 Some(Reverse((at, _))) if *at <= now => {}
@@ -621,6 +769,13 @@ impl WebrtcCalls {
         };
         while let Some(t) = e.bridge.poll_transmit(&mut self.scratch) {
             let bytes = self.scratch.get(..t.len).unwrap_or(&[]);
+            if let Some(s) = self.shared.as_mut()
+                && !e.peers.contains(&t.destination)
+                && e.peers.len() < shared::MAX_ROUTES
+                && s.learn(number, e.port, t.destination)
+            {
+                e.peers.push(t.destination);
+            }
             self.tx.push(e.port, t.destination, bytes);
         }
         while let Some(ev) = e.bridge.poll_event() {
@@ -629,7 +784,7 @@ impl WebrtcCalls {
                     self.counters.connected += 1;
                     e.connected = true;
                     if e.tone {
-                        e.audio_at = Some(now);
+                        e.audio_at = Some(on_grid(self.grid, now));
                     }
                     if !e.dtmf.is_empty() {
                         e.dtmf_at = Some(now);
@@ -702,8 +857,17 @@ impl WebrtcCalls {
             let bytes = self.scratch.get(..t.len).unwrap_or(&[]);
             self.tx.push(e.port, t.destination, bytes);
         }
-        self.by_port.remove(&e.port);
-        self.closed.push_back(e.port);
+        match self.shared.as_mut() {
+            Some(s) => {
+                if e.port != 0 {
+                    s.release(now, number, e.port, &e.peers, e.ufrag.as_deref());
+                }
+            }
+            None => {
+                self.by_port.remove(&e.port);
+                self.closed.push_back(e.port);
+            }
+        }
         let stats = e.bridge.stats();
         if let Some(why) = stats.failure {
             self.count_failure(why);
@@ -776,9 +940,20 @@ impl WebrtcCalls {
     }
 }
 
+/// The first instant of the 1 ms grid at or after `now` (`now` without a grid).
+fn on_grid(grid: Option<Instant>, now: Instant) -> Instant {
+    let Some(origin) = grid else {
+        return now;
+    };
+    let since = now.saturating_duration_since(origin);
+    let ms = since.as_nanos().div_ceil(1_000_000);
+    origin + Duration::from_nanos(u64::try_from(ms * 1_000_000).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests;
 
 mod actions;
 mod record;
+mod shared;
 pub use actions::EndedWebrtc;

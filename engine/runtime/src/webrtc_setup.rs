@@ -18,6 +18,10 @@ use crate::config::JobSpec;
 use crate::runner::RunError;
 use crate::webrtc::WebrtcSettings;
 
+/// Shared WebRTC sockets a shard binds at most: 128 × 128 pairs between two gossipper
+/// instances (see `gossipper_proto::webrtc`'s shared module).
+const SHARED_SOCKETS: usize = 128;
+
 /// The settings shared by every shard (each shard's `max_sockets` is set by the runner).
 /// `clock` is the runner's reading of both clocks: REST credentials are made from it, and
 /// remade later by mapping a call's `now` onto Unix time through it.
@@ -78,6 +82,13 @@ pub(crate) fn settings(
             "webrtc: ice_timeout_ms and dtls_timeout_ms must be above 0".into(),
         ));
     }
+    // Shared sockets unless a STUN or TURN server is set: their servers answer every
+    // call from one address, so gathering needs a socket per call.
+    let shared_sockets = if stun_servers.is_empty() && turn.is_none() {
+        SHARED_SOCKETS
+    } else {
+        0
+    };
     Ok(WebrtcSettings {
         ip,
         prefers_pcma: spec.webrtc.prefers_pcma,
@@ -88,6 +99,7 @@ pub(crate) fn settings(
         dtls_timeout: Duration::from_millis(spec.webrtc.dtls_timeout_ms),
         dtls_cert: generate_dtls_cert(),
         max_sockets: 0,
+        shared_sockets,
         // As for classic media: a job's own folder, or (SIPp's command line) relative to
         // the working directory.
         record_dir: match &spec.record_dir {

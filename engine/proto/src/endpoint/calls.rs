@@ -265,9 +265,10 @@ impl Endpoint {
             if self
                 .webrtc
                 .as_ref()
-                .is_some_and(|w| !w.has_free_port() && w.can_bind_more())
+                .is_some_and(|w| !w.can_take_offer(now, msg.body()) && w.can_bind_more())
             {
-                // No call socket bound yet: the request waits for the shell's next top-up
+                // No call socket for it yet (none bound, or, shared, none where the
+                // offer's address is new): the request waits for the shell's next top-up
                 // (this turn, before `handle_timeout`). Past the socket cap, or once the
                 // shell could bind no more, the call is made and fails as `no_socket`.
                 self.webrtc_wait.hold(msg, src);

@@ -397,6 +397,11 @@ impl Endpoint {
         w.ports_wanted(owed.min(10_000) as usize)
     }
 
+    /// WebRTC: whether calls share sockets (routed by peer address and ICE ufrag).
+    pub fn webrtc_shared(&self) -> bool {
+        self.webrtc.as_ref().is_some_and(WebrtcCalls::is_shared)
+    }
+
     /// WebRTC call sockets open (used and spare).
     pub fn webrtc_sockets(&self) -> usize {
         self.webrtc.as_ref().map_or(0, WebrtcCalls::open_sockets)
@@ -734,7 +739,12 @@ impl Endpoint {
     /// WebRTC servers: the first requests that waited for a call socket go in, as far as
     /// the sockets the shell bound since allow.
     fn release_webrtc_waiting(&mut self, now: Instant, wall: SystemTime) {
-        while self.webrtc.as_ref().is_some_and(WebrtcCalls::has_free_port) {
+        // Each held request is tried once per turn (one that still finds no socket is
+        // held again, at the back).
+        for _ in 0..self.webrtc_wait.len() {
+            if !self.webrtc.as_ref().is_some_and(WebrtcCalls::has_free_port) {
+                break;
+            }
             let Some((bytes, src)) = self.webrtc_wait.pop() else {
                 break;
             };

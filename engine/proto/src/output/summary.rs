@@ -422,6 +422,12 @@ pub struct WebrtcSummary {
     pub calls: u64,
     /// Calls whose ICE and DTLS came up.
     pub connected: u64,
+    /// Datagrams on a WebRTC socket that no live call owned (a late close_notify, a
+    /// stranger).
+    pub stray_datagrams: u64,
+    /// Shared sockets: a peer address learnt by a call while another live call of the same
+    /// socket already had it (that call's datagrams went to the first).
+    pub route_collisions: u64,
     /// Set-up failures by cause (`ice_timeout`, `dtls_timeout`, `dtls_failure`,
     /// `fingerprint_mismatch`, `missing_fingerprint`, `remote_sdp`,
     /// `srtp_undecryptable`, `turn`, `internal`, `no_socket`); causes that never happened are
@@ -438,6 +444,8 @@ impl WebrtcSummary {
         Some(WebrtcSummary {
             calls: w.calls,
             connected: w.connected,
+            stray_datagrams: w.stray_datagrams,
+            route_collisions: w.route_collisions,
             failures: w
                 .failures()
                 .into_iter()

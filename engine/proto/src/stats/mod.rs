@@ -242,8 +242,11 @@ counters! {
         pub connected: u64,
         /// Calls that could not get a socket (past `-max_socket`, or out of descriptors).
         pub no_socket: u64,
-        /// Datagrams on a call socket whose call had ended.
+        /// Datagrams on a call socket whose call had ended (or, shared, no call's).
         pub stray_datagrams: u64,
+        /// Shared sockets: peer addresses another live call already had (see
+        /// `webrtc::shared`).
+        pub route_collisions: u64,
         pub failed_remote_sdp: u64,
         pub failed_missing_fingerprint: u64,
         pub failed_ice_timeout: u64,

@@ -130,13 +130,13 @@ impl WebrtcCalls {
                 e.tone = true;
                 e.tone_until = duration_ms.map(|ms| now + Duration::from_millis(ms));
                 if e.connected && e.audio_at.is_none() {
-                    e.audio_at = Some(now);
+                    e.audio_at = Some(super::on_grid(self.grid, now));
                 }
             }
             MediaCommand::Stream(StreamCommand::Resume) => {
                 e.tone = true;
                 if e.connected && e.audio_at.is_none() {
-                    e.audio_at = Some(now);
+                    e.audio_at = Some(super::on_grid(self.grid, now));
                 }
             }
             MediaCommand::Stream(StreamCommand::Pause) => {
@@ -176,7 +176,7 @@ impl WebrtcCalls {
                 e.tone = true;
                 e.tone_until = None;
                 if e.connected && e.audio_at.is_none() {
-                    e.audio_at = Some(now);
+                    e.audio_at = Some(super::on_grid(self.grid, now));
                 }
             }
             MediaCommand::RecordStart { path, side } => {

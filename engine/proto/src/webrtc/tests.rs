@@ -30,6 +30,7 @@ fn settings() -> WebrtcSettings {
         dtls_timeout: Duration::from_secs(10),
         dtls_cert: generate_dtls_cert(),
         max_sockets: 4,
+        shared_sockets: 0,
         record_dir: "rec".into(),
         write_base: "job".into(),
         record_calls: crate::config::RecordCalls::Off,
@@ -477,4 +478,108 @@ fn rest_turn_credentials_are_remade_for_calls_after_their_refresh_time() {
         ..setup
     };
     assert_eq!(fixed.credentials_at(t0 + ttl * 10).username, "u");
+}
+
+/// Hands each side the sockets it asks for, numbered from `base`.
+fn top_up(w: &mut WebrtcCalls, next: &mut u16) {
+    for _ in 0..w.ports_wanted(1) {
+        w.supply(*next);
+        *next += 2;
+    }
+}
+
+/// Delivers every queued datagram of `from` to `to`, each from the socket it left by.
+fn deliver_shared(t: Instant, from: &mut WebrtcCalls, to: &mut WebrtcCalls) -> usize {
+    let mut tx = WebrtcTx::default();
+    let mut n = 0;
+    while from.poll_transmit(&mut tx) {
+        for item in &tx.items {
+            let src = SocketAddr::new(IP, item.port);
+            to.handle_datagram(t, item.dest.port(), src, tx.bytes(item));
+            n += 1;
+        }
+        tx.clear();
+    }
+    n
+}
+
+#[test]
+fn calls_on_shared_sockets_are_told_apart_and_each_carries_audio_both_ways() {
+    const CALLS: u64 = 12;
+    let t0 = crate::sim::epoch();
+    let shared = || WebrtcSettings {
+        shared_sockets: 16,
+        max_sockets: 1000,
+        ..settings()
+    };
+    let mut uac = WebrtcCalls::new(shared(), 1);
+    let mut uas = WebrtcCalls::new(shared(), 2);
+    let (mut uac_next, mut uas_next) = (41_000, 42_000);
+    for n in 1..=CALLS {
+        top_up(&mut uac, &mut uac_next);
+        top_up(&mut uas, &mut uas_next);
+        assert!(uac.has_free_port() && uas.has_free_port());
+        assert!(uac.open(t0, n, b"c", H) && uas.open(t0, n, b"c", H));
+        let mut offer = Vec::new();
+        uac.write_local_sdp(t0, n, SdpKind::Offer, &mut offer);
+        uas.handle_sip(t0, n, &offer);
+        let mut answer = Vec::new();
+        uas.write_local_sdp(t0, n, SdpKind::Answer, &mut answer);
+        assert!(!answer.is_empty(), "call {n} found a socket");
+        uac.handle_sip(t0, n, &answer);
+    }
+    let mut now = t0;
+    for _ in 0..200_000 {
+        for _ in 0..1_000 {
+            if deliver_shared(now, &mut uac, &mut uas) + deliver_shared(now, &mut uas, &mut uac)
+                == 0
+            {
+                break;
+            }
+        }
+        let Some(next) = [uac.poll_timeout(), uas.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            break;
+        };
+        now = now.max(next);
+        if now > t0 + Duration::from_secs(1) {
+            break;
+        }
+        uac.handle_timeout(now);
+        uas.handle_timeout(now);
+    }
+    assert!(uac.poll_failed().is_none() && uas.poll_failed().is_none());
+    assert_eq!(
+        (uac.counters().connected, uas.counters().connected),
+        (CALLS, CALLS)
+    );
+    // ⌈√12⌉ = 4 offering sockets, about as many answering ones and a spare: half the
+    // calls at most.
+    let (a, b) = (uac.open_sockets(), uas.open_sockets());
+    assert!(a <= 6 && b <= 6, "sockets: uac {a}, uas {b}");
+    assert_eq!((uac.route_collisions(), uas.route_collisions()), (0, 0));
+    assert_eq!(
+        uac.counters().stray_datagrams + uas.counters().stray_datagrams,
+        0
+    );
+    // Frames leave on the 1 ms grid, on time in virtual time.
+    let s = uac.schedule();
+    assert!(s.frames > 0 && s.within_1ms == s.frames, "{s:?}");
+    for n in 1..=CALLS {
+        let x = uac.end_call(now, n).unwrap().stats;
+        let y = uas.end_call(now, n).unwrap().stats;
+        assert!(
+            x.rtp_packets_received > 10 && y.rtp_packets_received > 10,
+            "call {n}: {} / {}",
+            x.rtp_packets_received,
+            y.rtp_packets_received
+        );
+        assert_eq!(x.rtp_echoed_received, 0, "call {n} heard only its peer");
+    }
+    // A datagram from nowhere is stray, and an ended call's pair drops late datagrams.
+    uas.handle_datagram(now, 42_000, SocketAddr::new(IP, 9), &[0x80, 0, 0, 0]);
+    assert!(uas.counters().stray_datagrams >= 1);
 }
