@@ -1,6 +1,7 @@
 //! The WebRTC calls of one shard, sans-IO: a `gossipper-media` [`WebrtcBridge`] per call
-//! of a `<scenario webrtc="true">`, the per-call UDP ports they use, their audio clock,
-//! and the shard's WebRTC counters.
+//! of a `<scenario webrtc="true">`, the UDP ports they use (a few shared by all calls,
+//! see [`shared`], or one per call when STUN or TURN servers are set), their audio
+//! clock (a 1 ms grid), and the shard's WebRTC counters.
 //!
 //! Owns: the bridges by call number, which port each call has (the shell binds the
 //! sockets and hands the ports in, as `-t un` does: `ports_wanted` / `supply`), the SDP
@@ -19,7 +20,7 @@
 //!                                     from a 183 or a 200), the offer (UAS, kept until
 //!                                     [webrtc_answer]), trickle candidates later on
 //! write_local_sdp(…)                  rendering [webrtc_offer] / [webrtc_answer]
-//! handle_datagram(now, port, src, b)  a datagram on a call's socket
+//! handle_datagram(now, port, src, b)  a datagram on a socket (shared: routed to its call)
 //! handle_timeout(now)                 bridge timers, and a 20 ms audio frame per
 //!                                     connected call (a G.711 tone, or Opus silence)
 //! poll_transmit / poll_failed / poll_closed_port / poll_timeout
@@ -30,14 +31,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 use std::time::Instant;
 
 use gossipper_media::g711::G711Law;
 use gossipper_media::webrtc::{
-    AudioCodec, DtlsCert, OPUS_SILENCE_FRAME, TurnCredentials, WebrtcBridge, WebrtcConfig,
-    WebrtcEvent, WebrtcFailure, WebrtcStats,
+    AudioCodec, OPUS_SILENCE_FRAME, WebrtcBridge, WebrtcConfig, WebrtcEvent, WebrtcFailure,
+    WebrtcStats,
 };
 
 use gossipper_media::quality::{self, Conditions};
@@ -71,79 +72,6 @@ impl Schedule {
 const MAX_CATCH_UP: u32 = 5;
 /// Wake-ups handled per `handle_timeout`, so a storm cannot starve receiving.
 const MAX_WAKES: usize = 100_000;
-
-/// What a shard's WebRTC calls are set up with, fixed for the run.
-#[derive(Clone, Debug)]
-pub struct WebrtcSettings {
-    /// The address the call sockets are bound to: every call's host candidate.
-    pub ip: IpAddr,
-    /// Offer PCMA before PCMU and send PCMA when the peer takes both.
-    pub prefers_pcma: bool,
-    /// STUN servers (resolved), for a server-reflexive candidate.
-    pub stun_servers: Vec<SocketAddr>,
-    /// The TURN server every call allocates a relay candidate on, and its credentials.
-    pub turn: Option<TurnSetup>,
-    /// ICE transport policy `relay`: the TURN relay is a call's only candidate.
-    pub relay_only: bool,
-    pub ice_timeout: Duration,
-    pub dtls_timeout: Duration,
-    /// One certificate for the shard's calls (saves a key generation per call).
-    pub dtls_cert: Option<DtlsCert>,
-    /// Call sockets this shard may hold open.
-    pub max_sockets: usize,
-    /// Above 0: calls share at most this many sockets per shard (`shared`), routed by
-    /// peer address and ICE ufrag; 0: a socket per call (what STUN and TURN gathering
-    /// need: their servers answer every call from one address).
-    pub shared_sockets: usize,
-    /// Where `rtp_record` without a path writes `<call-id>.wav`.
-    pub record_dir: std::path::PathBuf,
-    /// What a relative `rtp_record` path is joined to (the file rule's write base).
-    pub write_base: std::path::PathBuf,
-    /// Record every call (`-record_wav_dir`, `-record_wav_duplex`) into `record_dir`.
-    pub record_calls: crate::config::RecordCalls,
-}
-
-/// A TURN server (UDP, resolved) and the credentials calls use there.
-#[derive(Clone, Debug)]
-pub struct TurnSetup {
-    pub server: SocketAddr,
-    /// Static or inline credentials, or the REST ones made when the run began.
-    pub credentials: TurnCredentials,
-    /// coturn REST credentials are made anew, for the calls that start after that,
-    /// min(60 s, TTL/4) before they expire.
-    pub rest: Option<TurnRest>,
-}
-
-/// What remaking coturn REST credentials needs: the shared secret, the identity, the TTL,
-/// and the wall clock of one instant (the library reads no clock: `now` is mapped onto
-/// Unix time through it).
-#[derive(Clone, Debug)]
-pub struct TurnRest {
-    pub secret: Vec<u8>,
-    pub identity: String,
-    pub ttl: Duration,
-    pub anchor: Instant,
-    pub anchor_unix: u64,
-}
-
-impl TurnSetup {
-    /// The credentials for a call starting at `now`, REST ones remade when due.
-    pub fn credentials_at(&mut self, now: Instant) -> &TurnCredentials {
-        if let Some(r) = &self.rest {
-            let now_unix = r
-                .anchor_unix
-                .saturating_add(now.saturating_duration_since(r.anchor).as_secs());
-            if self
-                .credentials
-                .refresh_at_unix(r.ttl)
-                .is_some_and(|at| now_unix >= at)
-            {
-                self.credentials = TurnCredentials::rest(&r.secret, &r.identity, now_unix, r.ttl);
-            }
-        }
-        &self.credentials
-    }
-}
 
 /// A WebRTC call's numbers in the shape of a classic call's `media` block (call records,
 /// summary.json's media totals, `mos_min` thresholds): audio frames each way, the
@@ -598,43 +526,6 @@ impl WebrtcCalls {
         self.after(now, number);
     }
 
-    /// Shared sockets: call `number` takes its socket before its first SDP (an offer
-    /// spread evenly; an answer where the offer's addresses are not already peers) and
-    /// names it as its host candidate. No socket fits: the call fails (`no_socket`).
-    fn pick_shared_socket(&mut self, now: Instant, number: u64, kind: SdpKind) {
-        let live = self.calls.len();
-        let (Some(s), Some(e)) = (self.shared.as_mut(), self.calls.get_mut(&number)) else {
-            return;
-        };
-        if e.port != 0 || e.local_sdp.is_some() {
-            return;
-        }
-        let port = match kind {
-            SdpKind::Offer => s.pick_for_offer(live),
-            SdpKind::Answer => {
-                let Some(offer) = e.remote_offer.as_deref() else {
-                    return;
-                };
-                e.peers = shared::candidate_addrs(offer);
-                s.pick_for_answer(now, number, &e.peers)
-            }
-        };
-        let Some(port) = port else {
-            e.peers.clear();
-            self.counters.no_socket += 1;
-            self.failed.push_back((e.handle, WebrtcFailure::Internal));
-            self.warnings.push_back(format!(
-                "call {number}: webrtc: every shared socket already has a call with this peer address; the call fails (no_socket)"
-            ));
-            return;
-        };
-        e.port = port;
-        e.bridge.set_host(SocketAddr::new(self.settings.ip, port));
-        let ufrag = e.bridge.local_ufrag();
-        s.attach(number, &ufrag);
-        e.ufrag = Some(ufrag);
-    }
-
     /// A datagram arrived on the call socket bound to `port`.
     pub fn handle_datagram(&mut self, now: Instant, port: u16, src: SocketAddr, bytes: &[u8]) {
         if let Some(s) = self.shared.as_mut() {
@@ -955,5 +846,7 @@ mod tests;
 
 mod actions;
 mod record;
+mod settings;
 mod shared;
 pub use actions::EndedWebrtc;
+pub use settings::{TurnRest, TurnSetup, WebrtcSettings};

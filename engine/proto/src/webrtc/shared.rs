@@ -20,6 +20,10 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use gossipper_media::webrtc::WebrtcFailure;
+
+use super::SdpKind;
+
 /// How long an ended call's route stays reserved (late DTLS and RTCP are dropped).
 const QUARANTINE: Duration = Duration::from_secs(2);
 /// Peer addresses a call learns at most (a host candidate or two, a peer-reflexive one).
@@ -211,6 +215,45 @@ impl SharedSockets {
                 self.routes.remove(&(port, peer));
             }
         }
+    }
+}
+
+impl super::WebrtcCalls {
+    /// Shared sockets: call `number` takes its socket before its first SDP (an offer
+    /// spread evenly; an answer where the offer's addresses are not already peers) and
+    /// names it as its host candidate. No socket fits: the call fails (`no_socket`).
+    pub(super) fn pick_shared_socket(&mut self, now: Instant, number: u64, kind: SdpKind) {
+        let live = self.calls.len();
+        let (Some(s), Some(e)) = (self.shared.as_mut(), self.calls.get_mut(&number)) else {
+            return;
+        };
+        if e.port != 0 || e.local_sdp.is_some() {
+            return;
+        }
+        let port = match kind {
+            SdpKind::Offer => s.pick_for_offer(live),
+            SdpKind::Answer => {
+                let Some(offer) = e.remote_offer.as_deref() else {
+                    return;
+                };
+                e.peers = candidate_addrs(offer);
+                s.pick_for_answer(now, number, &e.peers)
+            }
+        };
+        let Some(port) = port else {
+            e.peers.clear();
+            self.counters.no_socket += 1;
+            self.failed.push_back((e.handle, WebrtcFailure::Internal));
+            self.warnings.push_back(format!(
+                "call {number}: webrtc: every shared socket already has a call with this peer address; the call fails (no_socket)"
+            ));
+            return;
+        };
+        e.port = port;
+        e.bridge.set_host(SocketAddr::new(self.settings.ip, port));
+        let ufrag = e.bridge.local_ufrag();
+        s.attach(number, &ufrag);
+        e.ufrag = Some(ufrag);
     }
 }
 

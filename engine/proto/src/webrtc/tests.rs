@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use gossipper_media::webrtc::{WebrtcFailure, generate_dtls_cert};
+use gossipper_media::webrtc::{TurnCredentials, WebrtcFailure, generate_dtls_cert};
 
 use super::*;
 
