@@ -1,6 +1,6 @@
 //! The WebRTC calls of one shard, sans-IO: a `gossipper-media` [`WebrtcBridge`] per call
 //! of a `<scenario webrtc="true">`, the UDP ports they use (a few shared by all calls,
-//! see [`shared`], or one per call when STUN or TURN servers are set), their audio
+//! see `webrtc/shared.rs`, or one per call when STUN or TURN servers are set), their audio
 //! clock (a 1 ms grid), and the shard's WebRTC counters.
 //!
 //! Owns: the bridges by call number, which port each call has (the shell binds the
