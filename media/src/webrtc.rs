@@ -49,6 +49,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 use thiserror::Error;
 
@@ -252,6 +253,13 @@ impl WebrtcBridge {
         if let Some(cert) = &cfg.dtls_cert {
             rc = rc.set_dtls_cert(cert.clone());
         }
+        // Audio only, no bandwidth estimation: no transport-wide sequence numbers (TWCC)
+        // nor absolute send time. With TWCC each side sent a feedback packet per call
+        // every 50 ms, 20 SRTCP packets a second beside 50 of audio.
+        let mut exts = ExtensionMap::empty();
+        exts.set(1, Extension::AudioLevel);
+        exts.set(4, Extension::RtpMid);
+        rc = rc.set_extension_map(exts);
         let mut rtc = rc
             .set_stats_interval(Some(Duration::from_secs(1)))
             .set_rtcp_report_interval_audio(Duration::from_secs(1))

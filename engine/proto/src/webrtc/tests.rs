@@ -578,6 +578,9 @@ fn calls_on_shared_sockets_are_told_apart_and_each_carries_audio_both_ways() {
             y.rtp_packets_received
         );
         assert_eq!(x.rtp_echoed_received, 0, "call {n} heard only its peer");
+        // Audio and a report a second: no TWCC feedback every 50 ms beside it.
+        let rtcp = x.srtp_packets_sent - x.rtp_packets_sent;
+        assert!(rtcp <= 3, "call {n}: {rtcp} RTCP packets in ~1 s");
     }
     // A datagram from nowhere is stray, and an ended call's pair drops late datagrams.
     uas.handle_datagram(now, 42_000, SocketAddr::new(IP, 9), &[0x80, 0, 0, 0]);
