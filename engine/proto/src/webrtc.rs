@@ -188,6 +188,8 @@ struct Entry {
     /// Shared sockets: the peer addresses routed to this call, and its ICE ufrag.
     peers: Vec<SocketAddr>,
     ufrag: Option<String>,
+    /// Shared sockets: none fitted the offer; the call failed as `no_socket`.
+    no_socket: bool,
 }
 
 /// The WebRTC side of one shard. See the module docs for the drive order.
@@ -445,6 +447,7 @@ impl WebrtcCalls {
                 recording,
                 peers: Vec::new(),
                 ufrag: None,
+                no_socket: false,
             },
         );
         self.counters.calls += 1;
@@ -518,7 +521,7 @@ impl WebrtcCalls {
         if let Some(sdp) = &e.local_sdp {
             // The template's own line end follows the keyword.
             out.extend_from_slice(sdp.trim_end_matches(['\r', '\n']).as_bytes());
-        } else if kind == SdpKind::Answer && e.bridge.failure().is_none() {
+        } else if kind == SdpKind::Answer && e.bridge.failure().is_none() && !e.no_socket {
             // `[webrtc_answer]` before any offer arrived: nothing to answer.
             let h = e.handle;
             self.failed.push_back((h, WebrtcFailure::RemoteSdp));

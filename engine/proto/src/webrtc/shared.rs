@@ -227,7 +227,7 @@ impl super::WebrtcCalls {
         let (Some(s), Some(e)) = (self.shared.as_mut(), self.calls.get_mut(&number)) else {
             return;
         };
-        if e.port != 0 || e.local_sdp.is_some() {
+        if e.port != 0 || e.local_sdp.is_some() || e.no_socket {
             return;
         }
         let port = match kind {
@@ -242,6 +242,7 @@ impl super::WebrtcCalls {
         };
         let Some(port) = port else {
             e.peers.clear();
+            e.no_socket = true;
             self.counters.no_socket += 1;
             self.failed.push_back((e.handle, WebrtcFailure::Internal));
             self.warnings.push_back(format!(

@@ -586,3 +586,38 @@ fn calls_on_shared_sockets_are_told_apart_and_each_carries_audio_both_ways() {
     uas.handle_datagram(now, 42_000, SocketAddr::new(IP, 9), &[0x80, 0, 0, 0]);
     assert!(uas.counters().stray_datagrams >= 1);
 }
+
+/// An answerer capped at one shared socket, two offers from the same address: the
+/// second call would share a pair with the first, so it fails at once as `no_socket`
+/// (before any SDP goes out), and the first is unaffected.
+#[test]
+fn an_offer_whose_address_every_shared_socket_already_has_fails_as_no_socket() {
+    let t0 = crate::sim::epoch();
+    let one = || WebrtcSettings {
+        shared_sockets: 16,
+        max_sockets: 1,
+        ..settings()
+    };
+    let mut uac = WebrtcCalls::new(one(), 1);
+    let mut uas = WebrtcCalls::new(one(), 2);
+    let (mut a, mut b) = (43_000, 44_000);
+    top_up(&mut uac, &mut a);
+    top_up(&mut uas, &mut b);
+    assert_eq!((uac.open_sockets(), uas.open_sockets()), (1, 1));
+    for n in 1..=2 {
+        assert!(uac.open(t0, n, b"c", H) && uas.open(t0, n, b"c", H));
+        let mut offer = Vec::new();
+        uac.write_local_sdp(t0, n, SdpKind::Offer, &mut offer);
+        let body = String::from_utf8(offer.clone()).unwrap();
+        assert!(body.contains("127.0.0.1 43000 typ host"), "{body}");
+        assert_eq!(uas.can_take_offer(t0, &offer), n == 1);
+        uas.handle_sip(t0, n, &offer);
+        let mut answer = Vec::new();
+        uas.write_local_sdp(t0, n, SdpKind::Answer, &mut answer);
+        assert_eq!(answer.is_empty(), n == 2, "call {n}");
+    }
+    assert_eq!(uas.counters().no_socket, 1);
+    assert!(matches!(uas.poll_failed(), Some((h, _)) if h == H));
+    assert!(uas.poll_failed().is_none());
+    assert!(uas.poll_warning().is_some_and(|w| w.contains("no_socket")));
+}
