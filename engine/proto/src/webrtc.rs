@@ -537,17 +537,15 @@ impl WebrtcCalls {
                 return;
             };
             let ip = self.settings.ip;
-            if let Some(e) = self.calls.get_mut(&number) {
-                // A check from an address not routed yet (peer-reflexive): learnt.
-                if e.port == port
-                    && !e.peers.contains(&src)
-                    && e.peers.len() < shared::MAX_ROUTES
-                    && s.learn(number, port, src)
-                {
-                    e.peers.push(src);
-                }
+            // A check from an address not routed yet (peer-reflexive) is learnt when the
+            // bridge answers it (`after`), so one that fails its integrity check is not.
+            if let Some(e) = self.calls.get_mut(&number)
+                && e.port == port
+            {
                 e.bridge
                     .handle_datagram(now, src, SocketAddr::new(ip, port), bytes);
+            } else {
+                self.counters.stray_datagrams += 1;
             }
             self.after(now, number);
             return;

@@ -568,6 +568,39 @@ fn calls_on_shared_sockets_are_told_apart_and_each_carries_audio_both_ways() {
     // Frames leave on the 1 ms grid, on time in virtual time.
     let s = uac.schedule();
     assert!(s.frames > 0 && s.within_1ms == s.frames, "{s:?}");
+    // A forged check naming call 1's ufrag, from a stranger, without a valid integrity:
+    // the bridge does not answer it, so the stranger is not learnt, and what it sends
+    // next is stray; the same check on another socket is stray at once.
+    let (ufrag, port) = {
+        let e = uas.calls.get(&1).unwrap();
+        (e.ufrag.clone().unwrap(), e.port)
+    };
+    let mut check = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    check.extend_from_slice(&[9; 12]);
+    let user = format!("{ufrag}:evil");
+    let padded = (user.len() + 3) & !3;
+    check.extend_from_slice(&[0x00, 0x06, 0x00, user.len() as u8]);
+    check.extend_from_slice(user.as_bytes());
+    check.resize(20 + 4 + padded, 0);
+    check[3] = (4 + padded) as u8;
+    let stranger = SocketAddr::new(IP, 9);
+    let stray = uas.counters().stray_datagrams;
+    uas.handle_datagram(now, port, stranger, &check);
+    let mut tx = WebrtcTx::default();
+    if uas.poll_transmit(&mut tx) {
+        assert!(
+            tx.items.iter().all(|t| t.dest != stranger),
+            "answered a forged check"
+        );
+    }
+    uas.handle_datagram(
+        now,
+        port,
+        stranger,
+        &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],
+    );
+    uas.handle_datagram(now, port + 1, stranger, &check);
+    assert_eq!(uas.counters().stray_datagrams, stray + 2);
     for n in 1..=CALLS {
         let x = uac.end_call(now, n).unwrap().stats;
         let y = uas.end_call(now, n).unwrap().stats;
