@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -70,17 +71,32 @@ pub(super) struct Filter {
 }
 
 impl Filter {
-    pub(super) fn keeps(&self, r: &Record) -> bool {
-        r.seq > self.since
-            && self.call_id.as_deref().is_none_or(|c| r.call_id == c)
-            && self.scenario.as_deref().is_none_or(|s| r.scenario == s)
+    fn keeps(&self, e: &Entry) -> bool {
+        e.seq > self.since
+            && self.scenario.as_deref().is_none_or(|s| &*e.scenario == s)
+            && self
+                .call_id
+                .as_deref()
+                .is_none_or(|c| call_id_of(&e.bytes) == c)
     }
+}
+
+/// One message in the ring as captured: its bytes and addresses, parsed into a
+/// [`Record`] only when a reader asks for it.
+struct Entry {
+    seq: u64,
+    msg: CapturedMsg,
+    scenario: Arc<str>,
+    /// The kept bytes (the buffer is reused when the entry leaves the ring).
+    bytes: Vec<u8>,
 }
 
 /// The ring and its sequence.
 #[derive(Default)]
 pub(super) struct Ring {
-    records: VecDeque<Record>,
+    entries: VecDeque<Entry>,
+    /// The engines' scenario names seen (one shared copy each).
+    names: Vec<Arc<str>>,
     /// The last sequence number given.
     last: u64,
     /// Messages the shards could not keep (their batch between two publishes was full).
@@ -90,14 +106,34 @@ pub(super) struct Ring {
 }
 
 impl Ring {
-    /// Adds one captured message.
+    /// Adds one captured message (a copy of its bytes, into the buffer of the entry it
+    /// pushes out once the ring is full: nothing is allocated in steady state).
     pub(super) fn push(&mut self, m: &CapturedMsg, bytes: &[u8], scenario: &str) {
         self.last += 1;
-        if self.records.len() == RING {
-            self.records.pop_front();
-        }
-        self.records
-            .push_back(record(self.last, m, bytes, scenario));
+        let scenario = match self.names.iter().find(|n| &***n == scenario) {
+            Some(n) => n.clone(),
+            None => {
+                let n: Arc<str> = scenario.into();
+                self.names.push(n.clone());
+                n
+            }
+        };
+        let mut buf = if self.entries.len() == RING {
+            self.entries
+                .pop_front()
+                .map(|e| e.bytes)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        self.entries.push_back(Entry {
+            seq: self.last,
+            msg: *m,
+            scenario,
+            bytes: buf,
+        });
     }
 
     /// Gives `n` sequence numbers to messages not kept (more came in one tick than the
@@ -113,22 +149,26 @@ impl Ring {
 
     /// Records after `f.since` that pass `f`, oldest first, at most `limit`.
     pub(super) fn list(&self, f: &Filter, limit: usize) -> Vec<Record> {
-        self.records
+        self.entries
             .iter()
-            .filter(|r| f.keeps(r))
+            .filter(|e| f.keeps(e))
             .take(limit)
-            .cloned()
+            .map(record)
             .collect()
     }
 
     /// Every record of one call, oldest first.
-    pub(super) fn of_call(&self, call_id: &str) -> impl Iterator<Item = &Record> {
-        self.records.iter().filter(move |r| r.call_id == call_id)
+    pub(super) fn of_call(&self, call_id: &str) -> Vec<Record> {
+        let f = Filter {
+            call_id: Some(call_id.to_owned()),
+            ..Filter::default()
+        };
+        self.list(&f, usize::MAX)
     }
 
     /// Empties the ring (sequence numbers go on).
     pub(super) fn clear(&mut self) {
-        self.records.clear();
+        self.entries.clear();
         self.clears += 1;
     }
 
@@ -138,8 +178,9 @@ impl Ring {
     }
 }
 
-/// The Record of a captured message.
-fn record(seq: u64, m: &CapturedMsg, bytes: &[u8], scenario: &str) -> Record {
+/// The Record of an entry.
+fn record(e: &Entry) -> Record {
+    let (m, bytes) = (&e.msg, &e.bytes[..]);
     let text = String::from_utf8_lossy(bytes);
     let first = text.lines().next().unwrap_or("").trim_end();
     let (method, status) = if let Some(rest) = first.strip_prefix("SIP/2.0 ") {
@@ -153,12 +194,12 @@ fn record(seq: u64, m: &CapturedMsg, bytes: &[u8], scenario: &str) -> Record {
     };
     let peer = if m.sent { m.dst } else { m.src };
     Record {
-        seq,
+        seq: e.seq,
         ts: rfc3339(m.wall),
         kind: "sip",
         dir: if m.sent { "send" } else { "recv" },
         peer: peer.to_string(),
-        scenario: scenario.to_owned(),
+        scenario: e.scenario.to_string(),
         summary: first.chars().take(200).collect(),
         method,
         status,
@@ -176,16 +217,51 @@ fn record(seq: u64, m: &CapturedMsg, bytes: &[u8], scenario: &str) -> Record {
     }
 }
 
+/// A message's Call-ID as its Record shows it (empty for none).
+fn call_id_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let text = String::from_utf8_lossy(bytes);
+    match text {
+        std::borrow::Cow::Borrowed(t) => {
+            std::borrow::Cow::Borrowed(header(t, "call-id", Some("i")).unwrap_or(""))
+        }
+        std::borrow::Cow::Owned(t) => {
+            std::borrow::Cow::Owned(header(&t, "call-id", Some("i")).unwrap_or("").to_owned())
+        }
+    }
+}
+
 /// A message's Call-ID, From and To (`None` for a message that is not UTF-8 or has
-/// no Call-ID): what the calls catalogue notes of every captured message.
+/// no Call-ID): what the calls catalogue notes of every captured message. One pass
+/// over the headers.
 pub(super) fn call_fields(bytes: &[u8]) -> Option<(&str, &str, &str)> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let call_id = header(text, "call-id", Some("i")).filter(|c| !c.is_empty())?;
-    Some((
-        call_id,
-        header(text, "from", Some("f")).unwrap_or(""),
-        header(text, "to", Some("t")).unwrap_or(""),
-    ))
+    let (mut call_id, mut from, mut to) = (None, None, None);
+    for l in text.lines().skip(1) {
+        if l.trim().is_empty() {
+            break;
+        }
+        let Some((n, v)) = l.split_once(':') else {
+            continue;
+        };
+        let n = n.trim();
+        let slot = if n.eq_ignore_ascii_case("call-id") || n.eq_ignore_ascii_case("i") {
+            &mut call_id
+        } else if n.eq_ignore_ascii_case("from") || n.eq_ignore_ascii_case("f") {
+            &mut from
+        } else if n.eq_ignore_ascii_case("to") || n.eq_ignore_ascii_case("t") {
+            &mut to
+        } else {
+            continue;
+        };
+        if slot.is_none() {
+            *slot = Some(v.trim());
+        }
+        if call_id.is_some() && from.is_some() && to.is_some() {
+            break;
+        }
+    }
+    let call_id = call_id.filter(|c| !c.is_empty())?;
+    Some((call_id, from.unwrap_or(""), to.unwrap_or("")))
 }
 
 /// The first value of header `name` (or its compact form), trimmed; headers end at the
@@ -286,6 +362,19 @@ mod tests {
         ring.clear();
         assert!(ring.list(&Filter::default(), 10).is_empty());
         assert_eq!(ring.last(), 3);
+    }
+
+    #[test]
+    fn call_fields_take_each_header_once_in_either_form() {
+        let m = b"INVITE sip:a@x SIP/2.0\r\nf: <sip:u@x>;tag=1\r\nTo : <sip:s@y>\r\n\
+                  i: abc\r\nCall-ID: other\r\n\r\nt: body";
+        assert_eq!(
+            call_fields(m),
+            Some(("abc", "<sip:u@x>;tag=1", "<sip:s@y>"))
+        );
+        assert_eq!(call_fields(b"SIP/2.0 200 OK\r\nTo: t\r\n\r\n"), None);
+        assert_eq!(call_fields(b"SIP/2.0 200 OK\r\nCall-ID:\r\n\r\n"), None);
+        assert_eq!(call_fields(b"\xff\r\nCall-ID: x\r\n\r\n"), None);
     }
 
     #[test]

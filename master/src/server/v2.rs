@@ -395,7 +395,7 @@ fn call(state: &State, raw_id: &str, query: &str) -> Reply {
             &format!("call-id: no finished call \"{id}\" in the catalogue (it keeps {kept})"),
         );
     };
-    let sip = state.ring().of_call(&id).cloned().collect();
+    let sip = state.ring().of_call(&id);
     let detail = CallDetail {
         summary,
         sip,
