@@ -3,14 +3,16 @@
 //!
 //! Owns: the ring (filled on the runner thread from each tick's captured messages, read
 //! by the API threads; one lock, taken once per tick and once per request), turning a
-//! captured message into a Record (first line, method, status, Call-ID), filters, and
-//! the text export. Must not: touch the shards (they capture only while the control
-//! block's `capturing` is on, and hand their messages over at their publish) or write
-//! the pcap layout (`pcap`).
+//! ring entry into a Record when a reader asks (first line, method, status, Call-ID),
+//! filters, and the text export. Must not: touch the shards (they capture only while the
+//! control block's `capturing` is on, and hand their messages over at their publish),
+//! parse a message on the way in (most leave the ring unread), or write the pcap layout
+//! (`pcap`).
 //!
-//! Memory: at most [`RING`] records of at most 16 KiB of message each (plus their
-//! parsed fields, well under 2 KiB), so about 18 MiB at worst; the shards' own batches
-//! add at most 2 MiB per shard between two publishes (`shard::capture`).
+//! Memory: at most [`RING`] entries of at most 16 KiB of message each, in buffers the
+//! entries reuse, so about 16 MiB at worst (plus a reply's Records while it is built);
+//! the shards' own batches add at most 2 MiB per shard between two publishes
+//! (`shard::capture`).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
