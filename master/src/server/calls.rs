@@ -128,15 +128,21 @@ impl Catalogue {
             finished.len().saturating_sub(KEEP)
         };
         let (older, booked) = finished.split_at(first);
-        for f in older {
-            self.noted
-                .remove(String::from_utf8_lossy(&f.call_id).as_ref());
+        // Nothing noted (capture off): no Call-ID to look up.
+        if !self.noted.is_empty() {
+            for f in older {
+                self.noted
+                    .remove(String::from_utf8_lossy(&f.call_id).as_ref());
+            }
         }
         let mut rows: Vec<CallSummary> = booked
             .iter()
             .map(|f| summary(f, role, scenario, ended))
             .collect();
         for row in &mut rows {
+            if self.noted.is_empty() {
+                break;
+            }
             if let Some(s) = self.noted.remove(&row.call_id) {
                 row.from = s.from;
                 row.to = s.to;
