@@ -341,6 +341,24 @@ impl WebrtcCalls {
         new_calls.saturating_sub(self.free.len()).min(room)
     }
 
+    /// `ports_wanted` for a server with `waiting` first requests held for a socket: with
+    /// shared sockets, one more per held offer (each found every socket reserved for its
+    /// peer: live calls, or the 2 s quarantine of ended ones), so it can take a fresh one.
+    #[must_use]
+    pub fn ports_wanted_answering(&self, waiting: usize) -> usize {
+        match &self.shared {
+            Some(s) if !self.exhausted => {
+                let room = self
+                    .settings
+                    .max_sockets
+                    .min(s.cap())
+                    .saturating_sub(s.open());
+                s.wanted(self.calls.len()).max(waiting).min(room)
+            }
+            _ => self.ports_wanted(1 + waiting),
+        }
+    }
+
     /// Whether a new call can have its socket now.
     pub fn has_free_port(&self) -> bool {
         match &self.shared {
@@ -370,8 +388,9 @@ impl WebrtcCalls {
     /// no bind has failed). When not, a call without a free socket fails (`no_socket`)
     /// instead of waiting.
     pub fn can_bind_more(&self) -> bool {
-        if self.shared.is_some() {
-            return self.ports_wanted(1) > 0;
+        if let Some(s) = &self.shared {
+            // Any socket below the caps can still be bound for an offer that fits none.
+            return !self.exhausted && s.open() < self.settings.max_sockets.min(s.cap());
         }
         self.ports_wanted(self.free.len() + 1) > 0
     }

@@ -384,10 +384,11 @@ impl Endpoint {
         if self.stopping {
             return 0;
         }
-        let owed = if !self.is_client() {
+        if !self.is_client() {
             // A spare for the next first request, and one for each that waits.
-            1 + self.webrtc_wait.len() as u64
-        } else if self.run.env.users.is_some() {
+            return w.ports_wanted_answering(self.webrtc_wait.len().min(10_000));
+        }
+        let owed = if self.run.env.users.is_some() {
             self.users_waiting.len() as u64
         } else {
             let room = self.budget.limit.saturating_sub(self.calls.len() as u64);

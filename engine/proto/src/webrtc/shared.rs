@@ -60,6 +60,11 @@ impl SharedSockets {
         }
     }
 
+    /// The most sockets this pool binds.
+    pub(super) fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// Ports bound.
     pub(super) fn open(&self) -> usize {
         self.ports.len()
