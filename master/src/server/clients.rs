@@ -17,7 +17,6 @@
 use std::io::Read as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -31,7 +30,7 @@ use gossipper_engine::shard::Control;
 
 use super::api::{State, error, json};
 use super::config;
-use super::feed::{Feed, Snapshot};
+use super::feed::Snapshot;
 use crate::service::http::{Incoming, Reply};
 use crate::sipp::{self, Parsed};
 
@@ -290,37 +289,16 @@ pub(super) fn start(
             ),
         ));
     }
-    let start = SystemTime::now();
-    let info = RunInfo::of_run(
-        &prepared.scenario,
-        &spec,
-        prepared.local.port(),
-        start,
-        std::process::id(),
-    );
-    let live = Snapshot::new(&info, start);
-    let control = prepared.control();
-    control.set_capturing(state.control().capturing());
-    let ended = Arc::new(AtomicBool::new(false));
-    let feed = Feed {
-        live: Arc::clone(&live),
-        sink: Arc::downgrade(state),
-        role: Role::Client,
-        name: prepared.scenario.name.clone(),
+    let spawned = super::feed::spawn(prepared, &spec, state, format!("v1-{id}"), "dynamic client");
+    let super::feed::Spawned {
+        info,
+        live,
+        control,
+        ended,
+    } = match spawned {
+        Ok(s) => s,
+        Err(e) => return Err((500, format!("cannot start the client's thread: {e}"))),
     };
-    let done = Arc::clone(&ended);
-    let spawned = std::thread::Builder::new()
-        .name(format!("v1-{id}"))
-        .spawn(move || {
-            let mut feed = feed;
-            if let Err(e) = prepared.run(&mut feed) {
-                eprintln!("gossipper server: dynamic client stopped: {e}");
-            }
-            done.store(true, Ordering::Relaxed);
-        });
-    if let Err(e) = spawned {
-        return Err((500, format!("cannot start the client's thread: {e}")));
-    }
     eprintln!(
         "gossipper server: dynamic client {id} started ({} toward {})",
         info.scenario_name,

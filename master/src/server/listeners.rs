@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use gossipper_engine::config::JobSpec;
 use gossipper_engine::output::run_info::RunInfo;
@@ -24,7 +24,7 @@ use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
 
 use super::api::State;
-use super::feed::{Feed, Snapshot};
+use super::feed::Snapshot;
 
 /// One extra listener's engine.
 pub(super) struct Listener {
@@ -78,33 +78,12 @@ fn start_one(id: &str, spec: JobSpec, state: &Arc<State>) -> Result<Listener, St
             prepared.scenario.name
         ));
     }
-    let start = SystemTime::now();
-    let info = RunInfo::of_run(
-        &prepared.scenario,
-        &spec,
-        prepared.local.port(),
-        start,
-        std::process::id(),
-    );
-    let live = Snapshot::new(&info, start);
-    let control = prepared.control();
-    control.set_capturing(state.control().capturing());
-    let ended = Arc::new(AtomicBool::new(false));
-    let mut feed = Feed {
-        live: Arc::clone(&live),
-        sink: Arc::downgrade(state),
-        role: Role::Server,
-        name: prepared.scenario.name.clone(),
-    };
-    let done = Arc::clone(&ended);
-    std::thread::Builder::new()
-        .name(id.to_string())
-        .spawn(move || {
-            if let Err(e) = prepared.run(&mut feed) {
-                eprintln!("gossipper server: listener stopped: {e}");
-            }
-            done.store(true, Ordering::Relaxed);
-        })
+    let super::feed::Spawned {
+        info,
+        live,
+        control,
+        ended,
+    } = super::feed::spawn(prepared, &spec, state, id.to_string(), "listener")
         .map_err(|e| format!("cannot start its thread: {e}"))?;
     let transport = info.run.transport.to_ascii_lowercase();
     let port = info.run.local_port;
