@@ -164,6 +164,8 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             "gossipper server: WARNING: no -api_token: any local process may steer this server"
         );
     }
+    // Jobs the /api/v2 of -ui_data_dir started end with the server.
+    let jobs = service.clone();
     let mut sidecar = ApiSidecar {
         listener: Some(listener),
         access: Some(api::Access {
@@ -178,6 +180,14 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     let code = sipp::run::run_with(*spec, Some(&mut sidecar));
     if let Some(state) = &sidecar.state {
         state.close();
+    }
+    if let Some(jobs) = jobs {
+        let left = jobs.shutdown();
+        if left > 0 {
+            eprintln!(
+                "gossipper server: {left} job(s) did not settle in time; the next start settles them"
+            );
+        }
     }
     code
 }

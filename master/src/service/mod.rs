@@ -273,11 +273,58 @@ fn run(args: UiArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),
     };
+    stop_jobs_on_signal("gossipper ui", service.clone());
     http::serve(
         listener,
         limits,
         Arc::new(move |inc: &mut http::Incoming<'_>| service.dispatch(inc)),
     )
+}
+
+/// The first SIGTERM or SIGINT stops every job ([`Service::shutdown`]) and then ends
+/// the process; a second one ends it at once. Without a handler the signal would end
+/// the master and leave its workers (each in its own process group) sending load.
+fn stop_jobs_on_signal(name: &'static str, service: Service) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "{name}: cannot install signal handlers ({e}); a SIGTERM will not stop running jobs"
+            );
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("ui-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for sig in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    eprintln!("{name}: second signal {sig}: exiting without waiting for jobs");
+                    std::process::exit(128 + sig);
+                }
+                let service = service.clone();
+                let _ = std::thread::Builder::new()
+                    .name("ui-shutdown".into())
+                    .spawn(move || {
+                        eprintln!("{name}: signal {sig}: stopping running jobs, then exiting");
+                        let left = service.shutdown();
+                        if left > 0 {
+                            eprintln!("{name}: {left} job(s) did not settle in time; the next start settles them");
+                        } else {
+                            eprintln!("{name}: every job has stopped; exiting");
+                        }
+                        std::process::exit(0);
+                    });
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!(
+            "{name}: cannot start the signal thread ({e}); a SIGTERM will not stop running jobs"
+        );
+    }
 }
 
 /// Which long-running mode serves `/api/v2` (told to the console by `/health` and
@@ -394,6 +441,12 @@ impl Service {
             supervisor,
         });
         Ok(Service { ctx })
+    }
+
+    /// Stops every job and waits for their final rows (see
+    /// [`supervisor::Supervisor::shutdown`]); the number still unsettled.
+    pub(crate) fn shutdown(&self) -> usize {
+        self.ctx.supervisor.shutdown()
     }
 
     /// Answers one request: root paths, `/api/v2`, the console.

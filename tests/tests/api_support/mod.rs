@@ -130,6 +130,36 @@ impl Master {
         self.spawn();
     }
 
+    /// Sends SIGTERM (as systemd or Kubernetes stop a service) and waits up to `within`
+    /// for the process to exit; its exit status. Panics with the log if it does not exit.
+    pub(crate) fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("a running gossipper ui");
+        let pid = c.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "gossipper ui did not exit within {within:?} of SIGTERM; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the process again on the same data dir after [`terminate`](Self::terminate).
+    pub(crate) fn start_again(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+    }
+
     pub(crate) fn keep_dir(&mut self) {
         self.keep_dir = true;
     }

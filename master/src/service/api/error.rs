@@ -46,6 +46,9 @@ pub(crate) enum ApiError {
     /// 413 for a quota (not the body limit of the route).
     #[error("{0}")]
     OverQuota(String),
+    /// 503: the master is ending and takes no new work.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::TooLarge(_) | ApiError::OverQuota(_) => 413,
             ApiError::TooMany { .. } => 429,
             ApiError::Internal(_) => 500,
+            ApiError::Unavailable(_) => 503,
         }
     }
 

@@ -28,6 +28,7 @@ impl From<StartError> for ApiError {
             StartError::BadRequest(m) => ApiError::BadRequest(m),
             StartError::Rejected(e) => ApiError::BadRequest(e.to_string()),
             StartError::Refused(r @ Refusal::Duplicate(_)) => ApiError::Conflict(r.to_string()),
+            StartError::Refused(r @ Refusal::ShuttingDown) => ApiError::Unavailable(r.to_string()),
             StartError::Refused(r) => ApiError::TooMany {
                 message: r.to_string(),
                 retry_after_s: None,

@@ -48,6 +48,9 @@ pub(crate) enum Refusal {
     },
     #[error("job \"{0}\" is already starting or running")]
     Duplicate(String),
+    /// The master is stopping its jobs to end (SIGTERM or SIGINT).
+    #[error("this master is shutting down and starts no new job")]
+    ShuttingDown,
 }
 
 /// The starting and running jobs (`J` is the running job's handle).
@@ -57,6 +60,8 @@ pub(crate) struct Places<J> {
     starting: HashMap<String, String>,
     /// Forked and not yet settled: id → (user, handle).
     running: HashMap<String, (String, Arc<J>)>,
+    /// Set once when the master ends: no place is given any more.
+    closed: bool,
 }
 
 impl<J> Places<J> {
@@ -65,11 +70,26 @@ impl<J> Places<J> {
             limits,
             starting: HashMap::new(),
             running: HashMap::new(),
+            closed: false,
         }
+    }
+
+    /// From now on every admission is refused ([`Refusal::ShuttingDown`]); jobs that
+    /// hold a place keep it until they are released.
+    pub(crate) fn close(&mut self) {
+        self.closed = true;
+    }
+
+    /// Jobs starting or running.
+    pub(crate) fn occupied(&self) -> usize {
+        self.starting.len() + self.running.len()
     }
 
     /// Gives job `id` of `user` a place, or says why not.
     pub(crate) fn admit(&mut self, id: &str, user: &str) -> Result<(), Refusal> {
+        if self.closed {
+            return Err(Refusal::ShuttingDown);
+        }
         if self.starting.contains_key(id) || self.running.contains_key(id) {
             return Err(Refusal::Duplicate(id.to_string()));
         }
@@ -105,6 +125,11 @@ impl<J> Places<J> {
     pub(crate) fn release(&mut self, id: &str) {
         self.starting.remove(id);
         self.running.remove(id);
+    }
+
+    /// The ids of the jobs admitted whose workers are not forked yet.
+    pub(crate) fn starting_ids(&self) -> Vec<String> {
+        self.starting.keys().cloned().collect()
     }
 
     pub(crate) fn is_starting(&self, id: &str) -> bool {

@@ -640,6 +640,39 @@ impl Supervisor {
         reply
     }
 
+    /// Ends every job before the master exits (SIGTERM or SIGINT): no new job is
+    /// admitted, each starting or running job is stopped as `POST /jobs/{id}/stop` would
+    /// (SIGTERM to its worker's group, SIGKILL after the stop grace), and this waits
+    /// until every worker has exited and its row and artifacts are final, or `wait` has
+    /// passed. Without it a master stopped by systemd or Kubernetes would leave its
+    /// workers sending load to the system under test with no one left to stop them
+    /// ([`recover`](Self::recover) only reaches them at the next start). Returns the
+    /// jobs still unsettled at the end (0 when all ended in time).
+    pub(crate) fn shutdown(&self) -> usize {
+        // The grace, then time for the reader threads to reap and record.
+        let wait = self.stop_grace + Duration::from_secs(5);
+        let ids: Vec<String> = {
+            let mut places = lock(&self.places);
+            places.close();
+            let mut ids: Vec<String> = places.running_jobs().into_keys().collect();
+            ids.extend(places.starting_ids());
+            ids
+        };
+        for id in &ids {
+            if let Err(e) = self.stop(id) {
+                eprintln!("gossipper ui: job {id}: stopping at shutdown: {e}");
+            }
+        }
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = lock(&self.places).occupied();
+            if left == 0 || Instant::now() >= deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Subscribes to a running job's lines.
     pub(crate) fn subscribe(&self, id: &str) -> Option<Subscription> {
         self.running(id)?.hub.subscribe()

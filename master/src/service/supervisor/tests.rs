@@ -631,3 +631,52 @@ fn a_restart_settles_rows_a_stop_had_marked_as_stopped_and_stops_their_workers()
     );
     assert_eq!(f.sup.recover().unwrap(), 0, "settled once");
 }
+
+#[test]
+fn shutdown_stops_every_running_job_waits_for_their_final_rows_and_admits_no_new_one() {
+    let f = fixture(SLOW_TO_STOP);
+    for id in ["a", "b"] {
+        f.start(tool_job(id)).unwrap();
+    }
+    for id in ["a", "b"] {
+        wait_started(&f, id);
+    }
+    let pids: Vec<u32> = ["a", "b"]
+        .iter()
+        .map(|id| f.sup.running(id).unwrap().pgid)
+        .collect();
+    let left = f.sup.shutdown();
+    assert_eq!(left, 0, "every job settled before shutdown returned");
+    for id in ["a", "b"] {
+        // Final at return, not later: shutdown waited for the rows.
+        let job = f.sup.db.read(|c| jobs::by_id(c, id)).unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Stopped, "{job:?}");
+        assert!(job.finished_at.is_some(), "{job:?}");
+        let files: Vec<String> = f
+            .sup
+            .db
+            .read(|c| jobs::artifacts(c, id))
+            .unwrap()
+            .into_iter()
+            .map(|a| a.path)
+            .collect();
+        assert!(
+            files.iter().any(|p| p.ends_with("summary.json")),
+            "{id}: {files:?}"
+        );
+    }
+    for pid in pids {
+        // Reaped, not merely signalled.
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} still alive"
+        );
+    }
+    let refused = f.start(tool_job("c"));
+    assert!(
+        matches!(refused, Err(StartError::Refused(Refusal::ShuttingDown))),
+        "{:?}",
+        refused.map(|j| j.status)
+    );
+    assert!(f.sup.db.read(|c| jobs::by_id(c, "c")).unwrap().is_none());
+}
