@@ -13,7 +13,9 @@
 //! - `/api/v2/calls` lists SIPp's calls (ended, success, inbound, 6 SIP messages) and
 //!   `/api/v2/calls/{id}` returns the call's messages;
 //! - over TCP (`-t t1` both sides), records say `tcp` and carry the connection's
-//!   addresses; the pcap still holds every message, as UDP packets;
+//!   addresses; the pcap holds every message as a TCP segment of that connection,
+//!   which tshark dissects as SIP with no TCP analysis warning (sequence and
+//!   acknowledgement numbers follow the bytes each way);
 //! - bad input (limit over 500, an unknown export format, an unknown parameter, app
 //!   capture, no token) gets a 4xx naming the field.
 //!
@@ -511,7 +513,9 @@ fn messages_over_tcp_are_traced_with_the_connections_addresses() {
             "{m}"
         );
     }
-    // The pcap writes them as UDP packets tshark dissects as SIP.
+    // The pcap writes them as TCP segments of the connection, which tshark dissects as
+    // SIP, in order, with no TCP analysis warning (lost segment, out of order, ACK of
+    // unseen data...).
     let r = call(
         &api,
         "GET",
@@ -522,27 +526,42 @@ fn messages_over_tcp_are_traced_with_the_connections_addresses() {
     assert_eq!(r.status, 200, "{}", r.text());
     let pcap = dir.join("trace.pcap");
     std::fs::write(&pcap, &r.body).unwrap();
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(&pcap)
-        .args(["-d", &format!("udp.port=={sip_port},sip")])
-        .args(["-T", "fields", "-e", "sip.Call-ID"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let tshark = |extra: &[&str]| {
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args(["-d", &format!("tcp.port=={sip_port},sip")])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tshark: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let rows = tshark(&["-T", "fields", "-e", "ip.proto", "-e", "sip.Call-ID"]);
+    let mut ids = Vec::new();
+    for row in rows.lines() {
+        let (proto, id) = row.split_once('\t').unwrap();
+        assert_eq!(proto, "6", "a TCP segment: {row}");
+        ids.push(id.to_string());
+    }
     let want: Vec<String> = msgs
         .iter()
         .map(|m| m["call_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids, want);
+    let warned = tshark(&[
+        "-Y",
+        "tcp.analysis.flags",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ]);
+    assert_eq!(warned.trim(), "", "segments tshark's TCP analysis flags");
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
