@@ -194,3 +194,120 @@ fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unre
     let (code, out) = call_alice(&m.data_dir, k.udp_port);
     assert_eq!(code, Some(1), "a call after the Expires 0 must fail: {out}");
 }
+
+/// The Go tool's single-gateway routes, on the first profile in id order: `PUT /gateway`
+/// creates `default` when there is none, `GET /gateway` answers it (password masked),
+/// `PUT /gateway/arm` arms it and SIPp's call through Kamailio reaches it,
+/// `POST /gateway/originate` calls through the registrar; with a profile whose id sorts
+/// first, the aliases act on that one.
+#[test]
+fn the_single_gateway_aliases_act_on_the_first_profile() {
+    let m = Master::start("gateway-alias");
+    let tk = m.admin_token();
+    let tk = tk.as_str();
+    let k = Kamailio::start_registrar(&m.data_dir, "gw.test", "s3cret");
+
+    let r = m.get("/api/v2/gateway", Some(tk));
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(r.error().contains("no gateway profile"), "{}", r.error());
+    let r = m.json(
+        "PUT",
+        "/api/v2/gateway/arm",
+        Some(tk),
+        &json!({"scenario_id": "uas"}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    let body = json!({"domain": "gw.test", "addr": format!("127.0.0.1:{}", k.udp_port),
+                      "username": "alice", "password": "s3cret", "advertised_ip": "127.0.0.1",
+                      "local_ip": "127.0.0.1", "register_expires": 60, "keepalive_seconds": -1});
+    let r = m.json("PUT", "/api/v2/gateway", Some(tk), &body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["id"], "default");
+    assert_eq!(r.json()["password"], "***");
+    let mut p = m.get("/api/v2/gateway", Some(tk)).json();
+    assert_eq!(
+        (&p["id"], &p["username"], &p["password"]),
+        (&json!("default"), &json!("alice"), &json!("***")),
+        "{p}"
+    );
+    // A second PUT updates it; the mask keeps the password the arm registers with.
+    p["notes"] = json!("via the alias");
+    let r = m.json("PUT", "/api/v2/gateway", Some(tk), &p);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        m.get("/api/v2/gateways/default", Some(tk)).json()["notes"],
+        "via the alias"
+    );
+
+    let r = m.json(
+        "PUT",
+        "/api/v2/gateway/arm",
+        Some(tk),
+        &json!({"scenario_id": "uas"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let armed = r.json()["job_id"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["job"]["profile_id"], "default");
+    wait_job(&m, tk, &armed, Duration::from_secs(15), running);
+    let start = Instant::now();
+    loop {
+        let (code, out) = call_alice(&m.data_dir, k.udp_port);
+        if code == Some(0) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no call reached the gateway armed through /gateway/arm ({code:?}):\n{out}\nkamailio:\n{}\nworker:\n{}",
+            k.log_tail(),
+            std::fs::read_to_string(
+                m.data_dir
+                    .join(format!("artifacts/jobs/{armed}/worker.log"))
+            )
+            .unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let r = m.json(
+        "POST",
+        "/api/v2/gateway/originate",
+        Some(tk),
+        &json!({"scenario_id": "uac", "to": "alice", "total_calls": 2}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let orig = r.json()["job_id"].as_str().unwrap().to_string();
+    let j = wait_job(&m, tk, &orig, Duration::from_secs(30), finished);
+    assert_eq!(j["status"], "succeeded", "{j}\nkamailio:\n{}", k.log_tail());
+    assert_eq!(j["profile_id"], "default", "{j}");
+    let r = m.json(
+        "POST",
+        "/api/v2/gateway/originate",
+        Some(tk),
+        &json!({"scenario_id": "uac"}),
+    );
+    assert_eq!(r.status, 400, "a missing to: {}", r.text());
+
+    // A profile whose id sorts before "default" becomes the aliases' one.
+    let r = m.json(
+        "POST",
+        "/api/v2/gateways",
+        Some(tk),
+        &json!({"id": "a-first", "domain": "other.test", "username": "carol"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let g = m.get("/api/v2/gateway", Some(tk)).json();
+    assert_eq!(
+        (&g["id"], &g["username"]),
+        (&json!("a-first"), &json!("carol")),
+        "{g}"
+    );
+
+    let r = m.json(
+        "POST",
+        &format!("/api/v2/jobs/{armed}/stop"),
+        Some(tk),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_job(&m, tk, &armed, Duration::from_secs(15), finished);
+}

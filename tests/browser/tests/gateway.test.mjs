@@ -22,6 +22,19 @@ export const tests = [
       await page.getByTestId('gw-addr').fill(`127.0.0.1:${deaf}`);
       await page.getByTestId('gw-username').fill('alice');
       await page.getByTestId('gw-password').fill('s3cret');
+      // Autodiscover fills the address the API suggests and says which interface it is.
+      const ips = (await api(await apiToken(), 'GET', '/gateway/ips')).body;
+      assert(ips && typeof ips.suggested === 'string' && ips.ips.length > 0, `the host has addresses: ${JSON.stringify(ips)}`);
+      await page.getByTestId('gw-autodiscover').click();
+      await eventually(async () => (await page.getByTestId('gw-advertised_ip').inputValue()) === ips.suggested,
+        { what: `Autodiscover to fill ${ips.suggested}` });
+      const said = await page.getByTestId('gw-autodiscover-result').innerText();
+      const iface = ips.ips.find((a) => a.ip === ips.suggested).interface;
+      assert(said.includes(`Filled ${ips.suggested} (${iface})`) && said.includes(`${ips.ips.length} address`),
+        `the page says what it filled: ${said}`);
+      const offered = await page.locator('#gw-ips option').evaluateAll((os) => os.map((o) => o.value));
+      assert(JSON.stringify(offered) === JSON.stringify(ips.ips.map((a) => a.ip)), `every address is offered: ${offered}`);
+      await shotBoth(page, 'gateway-autodiscover');
       await page.getByTestId('gw-advertised_ip').fill('127.0.0.1');
       await page.getByTestId('gw-local_ip').fill('127.0.0.1');
       await shotBoth(page, 'gateway-form');

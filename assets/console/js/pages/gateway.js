@@ -190,7 +190,30 @@ function gatewayForm(p, creating) {
   // The API answers a stored password as `***`; sending `***` (or nothing) keeps it.
   const password = inp('password', { type: 'password', autocomplete: 'new-password', placeholder: creating ? '' : 'unchanged' });
   const registerUser = inp('register_user', { placeholder: 'empty: the user name' });
-  const advertised = inp('advertised_ip', { placeholder: 'empty: the route’s source address' });
+  const advertised = inp('advertised_ip', { placeholder: 'empty: the route’s source address', list: 'gw-ips' });
+  // Autodiscover: the host's addresses (GET /gateway/ips) offered as the field's choices,
+  // the suggested one (the first non-loopback IPv4) filled in.
+  const ips = h('datalist', { id: 'gw-ips' });
+  const found = h('span', { class: 'help', 'data-testid': 'gw-autodiscover-result' });
+  const discover = h('button', { type: 'button', 'data-testid': 'gw-autodiscover', onclick: async () => {
+    discover.disabled = true;
+    found.replaceChildren();
+    try {
+      const r = await api.get('/gateway/ips');
+      const list = r.ips || [];
+      ips.replaceChildren(...list.map((a) => h('option', { value: a.ip }, `${a.interface}${a.loopback ? ' (loopback)' : ''}`)));
+      if (r.suggested) {
+        advertised.value = r.suggested;
+        const a = list.find((x) => x.ip === r.suggested);
+        found.textContent = `Filled ${r.suggested}${a ? ` (${a.interface})` : ''}; ${list.length} address${list.length === 1 ? '' : 'es'} in the list.`;
+      } else {
+        found.textContent = 'This host has no address to suggest.';
+      }
+    } catch (e) {
+      found.replaceChildren(errorBox(e));
+    } finally { discover.disabled = false; }
+  } }, 'Autodiscover');
+  const advertisedRow = h('div', { class: 'stack' }, h('div', { class: 'row' }, advertised, discover, ips), found);
   const localIp = inp('local_ip', { placeholder: 'empty: every address' });
   const expires = inp('register_expires', { type: 'number', min: 1 });
   const keepalive = inp('keepalive_seconds', { type: 'number', min: -1 });
@@ -214,7 +237,7 @@ function gatewayForm(p, creating) {
       field('User name', username, 'The Digest user.'),
       field('Password', password, creating ? null : '*** keeps the stored password.'),
       field('AOR user', registerUser),
-      field('Advertised IP', advertised, 'The Contact’s address.'),
+      field('Advertised IP', advertisedRow, 'The Contact’s address; Autodiscover lists this host’s addresses.'),
       field('Local IP', localIp, 'The socket’s bind address.'),
       field('Contact port', port, '0: any free port.'),
       field('Expires (s)', expires),

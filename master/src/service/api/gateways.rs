@@ -147,9 +147,65 @@ pub(super) fn get(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
     Reply::ok(&masked(p))
 }
 
+/// The profile the single-gateway aliases (`/gateway`, `/gateway/arm`,
+/// `/gateway/originate`, the Go tool's API before it had several) act on: the first in id
+/// order.
+fn first_id(ctx: &Ctx) -> Option<String> {
+    ctx.store.gateways.list().into_iter().map(|p| p.id).min()
+}
+
+fn no_profile() -> ApiError {
+    ApiError::NotFound(
+        "no gateway profile: create one with PUT /gateway or POST /gateways".to_string(),
+    )
+}
+
+/// `GET /gateway`: the first profile (alias of `GET /gateways/{id}`).
+pub(super) fn get_first(ctx: &Ctx, _call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = first_id(ctx).ok_or_else(no_profile)?;
+    let p = ctx.store.gateways.get(&id).ok_or_else(|| not_found(&id))?;
+    Reply::ok(&masked(p))
+}
+
+/// `PUT /gateway`: updates the first profile as `PUT /gateways/{id}` does; with none yet
+/// it creates one (its `id` from the body, else `default`), as the single-gateway API
+/// saved its one profile.
+pub(super) fn put_first(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    match first_id(ctx) {
+        Some(id) => update_id(ctx, call, id),
+        None => {
+            let mut p: GatewayProfile = call.json()?;
+            if p.id.is_empty() {
+                p.id = "default".into();
+            }
+            create_profile(ctx, call, p)
+        }
+    }
+}
+
+/// `PUT /gateway/arm`: arms the first profile.
+pub(super) fn arm_first(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = first_id(ctx).ok_or_else(no_profile)?;
+    arm_id(ctx, call, id)
+}
+
+/// `POST /gateway/originate`: originates from the first profile.
+pub(super) fn originate_first(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
+    let id = first_id(ctx).ok_or_else(no_profile)?;
+    originate_id(ctx, call, id)
+}
+
 /// `POST /gateways`.
 pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
-    let mut p: GatewayProfile = profiles::body_for(call, None)?;
+    let p: GatewayProfile = profiles::body_for(call, None)?;
+    create_profile(ctx, call, p)
+}
+
+fn create_profile(
+    ctx: &Ctx,
+    call: &mut Call<'_, '_>,
+    mut p: GatewayProfile,
+) -> Result<Reply, ApiError> {
     if p.password == MASK {
         return Err(ApiError::field(
             "password",
@@ -165,6 +221,10 @@ pub(super) fn create(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiErr
 /// `PUT /gateways/{id}`: an empty or `***` password keeps the stored one.
 pub(super) fn update(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let id = call.param("id").to_string();
+    update_id(ctx, call, id)
+}
+
+fn update_id(ctx: &Ctx, call: &mut Call<'_, '_>, id: String) -> Result<Reply, ApiError> {
     let mut p: GatewayProfile = profiles::body_for(call, Some(&id))?;
     if p.password.is_empty() || p.password == MASK {
         let old = ctx.store.gateways.get(&id).ok_or_else(|| not_found(&id))?;
@@ -255,6 +315,10 @@ fn start(
 /// INVITEs with that UAS scenario (and registering when the profile says so).
 pub(super) fn arm(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let id = call.param("id").to_string();
+    arm_id(ctx, call, id)
+}
+
+fn arm_id(ctx: &Ctx, call: &mut Call<'_, '_>, id: String) -> Result<Reply, ApiError> {
     let p = ctx.store.gateways.get(&id).ok_or_else(|| not_found(&id))?;
     let body: ArmBody = call.json()?;
     start(ctx, call, p, GatewayIntent::Arm, body.scenario_id)
@@ -264,6 +328,10 @@ pub(super) fn arm(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError>
 /// calling `to` through the registrar with the account.
 pub(super) fn originate(ctx: &Ctx, call: &mut Call<'_, '_>) -> Result<Reply, ApiError> {
     let id = call.param("id").to_string();
+    originate_id(ctx, call, id)
+}
+
+fn originate_id(ctx: &Ctx, call: &mut Call<'_, '_>, id: String) -> Result<Reply, ApiError> {
     let mut p = ctx.store.gateways.get(&id).ok_or_else(|| not_found(&id))?;
     let body: OriginateBody = call.json()?;
     if body.to.is_empty() {

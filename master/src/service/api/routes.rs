@@ -148,6 +148,17 @@ pub(crate) const ROUTES: &[Route] = &[
     r("GET", "/gateways/{id}", User, 0, gateways::get),
     // The Autodiscover button's source: the host's interface addresses.
     r("GET", "/gateway/ips", User, 0, gateways::ips),
+    // The single-gateway aliases of the Go tool, on the first profile in id order.
+    r("GET", "/gateway", User, 0, gateways::get_first),
+    r("PUT", "/gateway", User, JSON_BODY, gateways::put_first),
+    r("PUT", "/gateway/arm", User, SMALL_BODY, gateways::arm_first),
+    r(
+        "POST",
+        "/gateway/originate",
+        User,
+        SMALL_BODY,
+        gateways::originate_first,
+    ),
     r("PUT", "/gateways/{id}", User, JSON_BODY, gateways::update),
     r("DELETE", "/gateways/{id}", User, 0, gateways::delete),
     r("PUT", "/gateways/{id}/arm", User, SMALL_BODY, gateways::arm),

@@ -122,7 +122,9 @@ pub(super) fn apply(
         return Ok(());
     }
     job.local_ip = parse_ip("local_ip", &p.local_ip)?;
-    job.local_port = (p.contact_port != 0).then_some(p.contact_port);
+    // 0 binds any free port (the Contact then names the bound one); left unset, a UAS
+    // would take the SIP default 5060, which another gateway or a PBX on the host holds.
+    job.local_port = Some(p.contact_port);
     if !p.register {
         return Ok(());
     }
@@ -179,6 +181,17 @@ mod tests {
             contact_port: 5090,
             ..GatewayProfile::default()
         }
+    }
+
+    #[test]
+    fn contact_port_0_binds_any_free_port_not_the_sip_default() {
+        let mut job = JobSpec::default();
+        let p = GatewayProfile {
+            contact_port: 0,
+            ..profile()
+        };
+        apply(&mut job, &p, &ScenarioSource::Builtin("uas".into()), None).unwrap();
+        assert_eq!(job.local_port, Some(0));
     }
 
     #[test]

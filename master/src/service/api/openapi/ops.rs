@@ -522,6 +522,36 @@ pub(super) const OPS: &[Entry] = &[
             ))
             .reply(201, "the job", obj(&["job_id", "job"], json!({"job_id": s(), "job": r("Job")})))
     }),
+    ("GET", "/gateway", || {
+        op("The first REGISTER gateway profile in id order (the single-gateway alias of GET /gateways/{id}); 404 with none").reply(
+            200,
+            "the profile",
+            r("GatewayProfile"),
+        )
+    }),
+    ("PUT", "/gateway", || {
+        op("Replaces the first REGISTER gateway profile (alias of PUT /gateways/{id}); with none it creates one (id from the body, else default)")
+            .body(r("GatewayProfileRequest"))
+            .reply(200, "replaced", r("GatewayProfile"))
+            .reply(201, "created (there was none)", r("GatewayProfile"))
+    }),
+    ("PUT", "/gateway/arm", || {
+        op("Arms the first REGISTER gateway profile (alias of PUT /gateways/{id}/arm)")
+            .body(closed(&["scenario_id"], json!({"scenario_id": s()})))
+            .reply(
+                201,
+                "the job",
+                obj(&["job_id", "job"], json!({"job_id": s(), "job": r("Job")})),
+            )
+    }),
+    ("POST", "/gateway/originate", || {
+        op("Originates from the first REGISTER gateway profile (alias of POST /gateways/{id}/originate)")
+            .body(closed(
+                &["scenario_id", "to"],
+                json!({"scenario_id": s(), "to": s(), "total_calls": i()}),
+            ))
+            .reply(201, "the job", obj(&["job_id", "job"], json!({"job_id": s(), "job": r("Job")})))
+    }),
     ("GET", "/scenarios", || {
         op("Stored scenarios' metadata").reply(
             200,
