@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gossipper_e2e::{Sock, bound_by, free_port};
+use gossipper_e2e::{Sock, bound_by, free_port, run, sipp_bin, tail};
 
 /// Where Kamailio sends each leg.
 pub struct Legs {
@@ -179,4 +179,36 @@ impl Drop for Kamailio {
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
+}
+
+/// SIPp's `uac` calling `user` at the registrar on `kport` (127.0.0.1), `n` calls at 5/s
+/// from `dir`: its exit code (0: every call reached the bound contact and succeeded;
+/// 1: a call failed, e.g. the registrar's 404 for a user with no binding) and the tail
+/// of its output.
+pub fn call_aor(dir: &Path, kport: u16, user: &str, n: u32) -> (Option<i32>, String) {
+    let (status, out, err) = run(
+        "sipp uac",
+        Command::new(sipp_bin()).current_dir(dir).args([
+            "-sn",
+            "uac",
+            "-s",
+            user,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+            "-m",
+            &n.to_string(),
+            "-r",
+            "5",
+            "-timeout",
+            "10s",
+            "-recv_timeout",
+            "4000",
+            "-nostdin",
+            &format!("127.0.0.1:{kport}"),
+        ]),
+        Duration::from_secs(20),
+    );
+    (status.code(), format!("{}\n{}", tail(&out), tail(&err)))
 }

@@ -14,42 +14,12 @@ mod jobs_support;
 #[path = "../kamailio/mod.rs"]
 mod kamailio;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use api_support::Master;
-use gossipper_e2e::{free_port, run, sipp_bin, tail};
 use jobs_support::*;
-use kamailio::Kamailio;
+use kamailio::{Kamailio, call_aor};
 use serde_json::json;
-
-/// SIPp's uac calling alice@gw.test through Kamailio once; its exit code.
-fn call_alice(dir: &Path, kport: u16) -> (Option<i32>, String) {
-    let (status, out, err) = run(
-        "sipp uac",
-        Command::new(sipp_bin()).current_dir(dir).args([
-            "-sn",
-            "uac",
-            "-s",
-            "alice",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-            "-m",
-            "1",
-            "-timeout",
-            "10s",
-            "-recv_timeout",
-            "4000",
-            "-nostdin",
-            &format!("127.0.0.1:{kport}"),
-        ]),
-        Duration::from_secs(20),
-    );
-    (status.code(), format!("{}\n{}", tail(&out), tail(&err)))
-}
 
 #[test]
 fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unregisters() {
@@ -137,7 +107,7 @@ fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unre
     wait_job(&m, tk, &armed, Duration::from_secs(15), running);
     let start = Instant::now();
     loop {
-        let (code, out) = call_alice(&m.data_dir, k.udp_port);
+        let (code, out) = call_aor(&m.data_dir, k.udp_port, "alice", 1);
         if code == Some(0) {
             break;
         }
@@ -191,7 +161,7 @@ fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unre
         log.contains("gateway: \"alice\" unregistered (Expires 0)"),
         "{log}"
     );
-    let (code, out) = call_alice(&m.data_dir, k.udp_port);
+    let (code, out) = call_aor(&m.data_dir, k.udp_port, "alice", 1);
     assert_eq!(code, Some(1), "a call after the Expires 0 must fail: {out}");
 }
 
@@ -252,7 +222,7 @@ fn the_single_gateway_aliases_act_on_the_first_profile() {
     wait_job(&m, tk, &armed, Duration::from_secs(15), running);
     let start = Instant::now();
     loop {
-        let (code, out) = call_alice(&m.data_dir, k.udp_port);
+        let (code, out) = call_aor(&m.data_dir, k.udp_port, "alice", 1);
         if code == Some(0) {
             break;
         }

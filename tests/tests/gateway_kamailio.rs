@@ -14,8 +14,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, run, scratch_dir, sipp_bin, tail};
-use kamailio::Kamailio;
+use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, scratch_dir, tail};
+use kamailio::{Kamailio, call_aor};
 
 const DOMAIN: &str = "gw.test";
 
@@ -66,35 +66,6 @@ fn gateway(
     (p, port)
 }
 
-/// SIPp's uac calling alice@gw.test through Kamailio: `n` calls; its exit status.
-fn call_alice(dir: &Path, kport: u16, n: u32) -> (Option<i32>, String) {
-    let (status, out, err) = run(
-        "sipp uac",
-        Command::new(sipp_bin()).current_dir(dir).args([
-            "-sn",
-            "uac",
-            "-s",
-            "alice",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-            "-m",
-            &n.to_string(),
-            "-r",
-            "5",
-            "-timeout",
-            "10s",
-            "-recv_timeout",
-            "4000",
-            "-nostdin",
-            &format!("127.0.0.1:{kport}"),
-        ]),
-        Duration::from_secs(20),
-    );
-    (status.code(), format!("{}\n{}", tail(&out), tail(&err)))
-}
-
 /// Kamailio's request lines of `method` (`xlog` in registrar.cfg.in: method, URI,
 /// source, CSeq, Expires).
 fn requests(k: &Kamailio, method: &str) -> Vec<String> {
@@ -120,7 +91,7 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
     // Registered: a call to the AOR reaches the armed uas (bounded wait for the binding).
     let start = Instant::now();
     loop {
-        let (code, out) = call_alice(&dir, k.udp_port, 1);
+        let (code, out) = call_aor(&dir, k.udp_port, "alice", 1);
         if code == Some(0) {
             break;
         }
@@ -132,7 +103,7 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
         std::thread::sleep(Duration::from_millis(300));
     }
     // Five more calls, all through Kamailio's lookup to our socket.
-    let (code, out) = call_alice(&dir, k.udp_port, 5);
+    let (code, out) = call_aor(&dir, k.udp_port, "alice", 5);
     assert_eq!(code, Some(0), "{out}\nkamailio:\n{}", k.log_tail());
 
     // The 4 s binding is refreshed at 3.6 s: a later authorised REGISTER, same Call-ID.
@@ -166,7 +137,7 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
     assert_eq!(from(&options[0]), uas, "{options:#?}");
     assert!(options[0].contains("OPTIONS sip:gw.test "), "{options:#?}");
     // Still reachable after the refresh.
-    let (code, out) = call_alice(&dir, k.udp_port, 1);
+    let (code, out) = call_aor(&dir, k.udp_port, "alice", 1);
     assert_eq!(code, Some(0), "after the refresh: {out}");
 
     // Stop (SIGTERM, as the supervisor does): the Expires 0 goes out and is answered.
@@ -191,7 +162,7 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
         registers(&k)
     );
     // The binding is gone at once (not left to lapse): Kamailio answers 404 now.
-    let (code, out) = call_alice(&dir, k.udp_port, 1);
+    let (code, out) = call_aor(&dir, k.udp_port, "alice", 1);
     assert_eq!(code, Some(1), "a call after the Expires 0 must fail: {out}");
 }
 
@@ -226,6 +197,6 @@ fn a_wrong_password_is_reported_by_name() {
         .unwrap_or_default();
     assert!(exit.contains("refused user"), "{exit}");
     // Nothing is bound: no call reaches us.
-    let (code, _) = call_alice(&dir, k.udp_port, 1);
+    let (code, _) = call_aor(&dir, k.udp_port, "alice", 1);
     assert_eq!(code, Some(1));
 }

@@ -360,12 +360,12 @@ fn the_server_command_line_help_config_file_and_refusals() {
     let composite = dir.join("hybrid.json");
     std::fs::write(
         &composite,
-        r#"{"server":{"id":"s"},"clients":[],"gateways":[],"rate":1}"#,
+        r#"{"server":{"id":"s"},"clients":[],"workloads":[],"rate":1}"#,
     )
     .unwrap();
     let (status, _, err) = run(&["server", "-config", composite.to_str().unwrap()]);
     assert_eq!(status.code(), Some(255), "{err}");
-    assert!(err.contains("gateways"), "{err}");
+    assert!(err.contains("workloads"), "{err}");
 
     // A flat profile sets the port, the API and its token; the command line adds to it.
     let sip_port = free_port();

@@ -4,9 +4,10 @@
 //!
 //! Owns: the table of keys we take and what flag each becomes, the composite ("hybrid")
 //! keys of `gossipper server -config` (`server{…, listeners[]}`, top-level
-//! `listeners[]`, `clients[]`, `client`, `auth{}`: [`Composite`]), and the refusal of
-//! every other key, named: the composite keys not built (`gateway`, `gateways`,
-//! `workloads`), the composite keys on the root command, the features gossipper does
+//! `listeners[]`, `clients[]`, `client`, `auth{}`, `gateway{}` or a one-entry
+//! `gateways[]`: [`Composite`]), and the refusal of every other key, named: the
+//! composite keys not built (`aliases` and `workloads` here, a second gateway account),
+//! the composite keys on the root command, the features gossipper does
 //! not have (`hep_*`, `log_otel_*`, …) and unknown keys. Must not: interpret a value
 //! (the flags go through the same scanner and resolver as the command line, so a bad
 //! value gets the flag's own error; a client goes through the dynamic clients' checks)
@@ -113,6 +114,8 @@ const COMPOSITE: &[&str] = &["server", "clients", "client", "listeners"];
 
 /// The composite keys not built yet, refused by name everywhere.
 const NOT_BUILT: &[&str] = &["gateway", "gateways", "auth", "aliases", "workloads"];
+// (`gateway`, `gateways` and `auth` are taken at the top of a `gossipper server
+// -config` file, which removes them before the flat keys are read.)
 
 /// The keys of one `listeners[]` row.
 const LISTENER_KEYS: &[&str] = &["transport", "local_ip", "local_port"];
@@ -153,6 +156,59 @@ pub(super) struct Composite {
     pub(super) dir: std::path::PathBuf,
     /// `auth{type, sqlite_path, jwt_secret}` (with `ui_data_dir`).
     pub(super) auth: Option<AuthConf>,
+    /// `gateway{}` (or `gateways[0]`): the REGISTER gateway account the server keeps
+    /// registered from its UDP listener, as the JSON object given.
+    pub(super) gateway: Option<GatewayDef>,
+}
+
+/// The gateway account of a `-config` file, checked by the server (it is a gateway
+/// profile's fields).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct GatewayDef {
+    /// Where it is, for errors (`gateway`, `gateways[0]`).
+    pub(super) place: String,
+    pub(super) value: Value,
+}
+
+/// `gateway{}` or `gateways[]` (one entry: each account needs INVITEs routed to it by
+/// Request-URI user, which one server does not do yet).
+fn gateway_def(
+    gateway: Option<Value>,
+    gateways: Option<Value>,
+) -> Result<Option<GatewayDef>, String> {
+    let def = match (gateway, gateways) {
+        (Some(_), Some(_)) => {
+            return Err("gateway and gateways: give the gateway account once".into());
+        }
+        (Some(v), None) => GatewayDef {
+            place: "gateway".into(),
+            value: v,
+        },
+        (None, Some(Value::Array(mut items))) => {
+            if items.len() > 1 {
+                return Err(format!(
+                    "gateways: {} accounts; one server keeps one gateway account (routing INVITEs between accounts by Request-URI user is not built): run one server per account, or several gateway jobs from gossipper ui",
+                    items.len()
+                ));
+            }
+            match items.pop() {
+                None => return Ok(None),
+                Some(v) => GatewayDef {
+                    place: "gateways[0]".into(),
+                    value: v,
+                },
+            }
+        }
+        (None, Some(v)) => return Err(format!("gateways: {v} is not an array of gateway objects")),
+        (None, None) => return Ok(None),
+    };
+    if !def.value.is_object() {
+        return Err(format!(
+            "{}: {} is not a JSON object of gateway profile fields",
+            def.place, def.value
+        ));
+    }
+    Ok(Some(def))
 }
 
 /// `auth{}`: where `ui_data_dir`'s users live and what signs their tokens.
@@ -229,10 +285,12 @@ pub(super) fn composite_of(text: &[u8], dir: &Path) -> Result<Composite, String>
     let clients = map.remove("clients");
     let client = map.remove("client");
     let auth = map.remove("auth").map(|v| auth_conf(&v, dir)).transpose()?;
+    let gateway = gateway_def(map.remove("gateway"), map.remove("gateways"))?;
     let mut out = Composite {
         flags: flags_of_map(&map, dir, "")?,
         dir: dir.to_path_buf(),
         auth,
+        gateway,
         ..Composite::default()
     };
     let mut rows = None;
@@ -492,7 +550,7 @@ fn flags_of_map(
         .collect();
     if !not_built.is_empty() {
         return Err(format!(
-            "not taken here: {} (the REGISTER gateway and several workloads are not built; auth{{}} is taken at the top of a gossipper server -config file)",
+            "not taken here: {} (several workloads and aliases in a server file are not built; gateway{{}}, gateways[] and auth{{}} are taken at the top of a gossipper server -config file)",
             not_built.join(", ")
         ));
     }
@@ -670,12 +728,34 @@ mod tests {
             (c.clients[1].id.as_deref(), c.clients[1].place.as_str()),
             (None, "client")
         );
+        assert_eq!(c.gateway, None);
+    }
+
+    #[test]
+    fn a_gateway_object_or_a_one_entry_gateways_array_is_kept_for_the_server() {
+        let c = composite_of(br#"{"gateway":{"domain":"d"}}"#, Path::new("")).unwrap();
+        let g = c.gateway.unwrap();
+        assert_eq!(
+            (g.place.as_str(), &g.value["domain"]),
+            ("gateway", &Value::from("d"))
+        );
+        let c = composite_of(br#"{"gateways":[{"domain":"d"}]}"#, Path::new("")).unwrap();
+        assert_eq!(c.gateway.unwrap().place, "gateways[0]");
+        let c = composite_of(br#"{"gateways":[]}"#, Path::new("")).unwrap();
+        assert_eq!(c.gateway, None);
+        assert!(c.flags.is_empty());
     }
 
     #[test]
     fn composite_keys_that_are_wrong_or_not_built_are_refused_by_name() {
         for (json, names) in [
-            (r#"{"gateway":{}}"#, "gateway"),
+            (r#"{"gateway":[]}"#, "gateway: [] is not a JSON object"),
+            (
+                r#"{"gateway":{},"gateways":[]}"#,
+                "give the gateway account once",
+            ),
+            (r#"{"gateways":[{},{}]}"#, "gateways: 2 accounts"),
+            (r#"{"gateways":{}}"#, "gateways: {} is not an array"),
             (r#"{"auth":{"type":"none"}}"#, "auth.type"),
             (r#"{"auth":{"sqlite":"x"}}"#, "auth.sqlite"),
             (r#"{"auth":{"jwt_secret":7}}"#, "auth.jwt_secret"),

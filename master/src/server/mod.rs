@@ -18,7 +18,8 @@
 //! listeners, each an engine), `feed` (an extra engine's statistics, trace and calls),
 //! `transports` (listeners and clients on and off), `v2` (the live SIP trace and calls
 //! catalogue routes, kept by `trace` and `calls`, exported by `pcap` and, zipped, by
-//! `bundle`, persisted by `cdr` in `calls.sqlite`), `config` (the flat and composite JSON of `-config`). It
+//! `bundle`, persisted by `cdr` in `calls.sqlite`), `config` (the flat and composite JSON of `-config`),
+//! `gateway` (`-config`'s REGISTER gateway account on the server's UDP listener). It
 //! reuses the master's HTTP server (`service::http`: connection caps, request
 //! deadlines), its listen-address forms and its constant-time secret comparison.
 
@@ -30,6 +31,7 @@ mod cdr;
 mod clients;
 pub(crate) mod config;
 mod feed;
+mod gateway;
 mod listeners;
 mod live;
 mod pcap;
@@ -66,7 +68,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             return Exit::Fatal.into();
         }
     };
-    let (spec, flags) = match sipp::parse_server(&args) {
+    let (mut spec, flags) = match sipp::parse_server(&args) {
         Ok((Parsed::Run(spec), flags)) => (spec, flags),
         Ok((Parsed::Help | Parsed::Usage, _)) => {
             print!("{}", sipp::flags::server_usage());
@@ -88,6 +90,15 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             return Exit::Fatal.into();
         }
     };
+    if let Some(def) = &composite.gateway {
+        match gateway::register_of(def, spec.transport) {
+            Ok(reg) => spec.register = reg,
+            Err(e) => {
+                eprintln!("gossipper server: -config: {e}");
+                return Exit::Fatal.into();
+            }
+        }
+    }
     if spec.background {
         // -bg: the same command again, detached; the API is bound by that process.
         return sipp::run::run(*spec);

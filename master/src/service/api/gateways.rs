@@ -16,10 +16,6 @@ use crate::service::resolve::request::{GatewayIntent, StartRequest};
 use crate::service::store::jobs::{Job, ProfileKind};
 use crate::service::store::profiles::{GatewayProfile, ProfileDir};
 
-/// Characters a user, domain or address may not hold (they would end a quoted string,
-/// a URI or a header parameter).
-const FORBIDDEN: &str = "/\"<>;,@\\";
-
 /// What a password reads as in every answer.
 const MASK: &str = "***";
 
@@ -37,83 +33,8 @@ impl Resource for GatewayProfile {
 
 fn check(p: &mut GatewayProfile) -> Result<(), ApiError> {
     check_name(&p.id).map_err(|e| ApiError::field("id", e))?;
-    if p.name.is_empty() {
-        p.name = p.id.clone();
-    }
-    if p.name.len() > 200 {
-        return Err(ApiError::field("name", "must be at most 200 bytes"));
-    }
-    if p.transport.is_empty() {
-        p.transport = "udp".into();
-    }
-    if !p.transport.eq_ignore_ascii_case("udp") {
-        return Err(ApiError::field(
-            "transport",
-            format!(
-                "\"{}\": the REGISTER gateway runs over udp only in this build",
-                p.transport
-            ),
-        ));
-    }
-    for (field, v) in [
-        ("domain", &p.domain),
-        ("addr", &p.addr),
-        ("username", &p.username),
-        ("register_user", &p.register_user),
-        ("originate_to", &p.originate_to),
-    ] {
-        // These go into the request line, From/To, Contact and the Digest header.
-        if v.len() > 253
-            || v.chars()
-                .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
-        {
-            return Err(ApiError::field(
-                field,
-                "must be at most 253 bytes without spaces, control characters or any of / \" < > ; , @ \\",
-            ));
-        }
-    }
-    if p.password
-        .chars()
-        .any(|c| c.is_control() || c == '"' || c == '\\')
-    {
-        return Err(ApiError::field(
-            "password",
-            "must not contain control characters, \" or \\",
-        ));
-    }
-    for (field, v) in [
-        ("advertised_ip", &p.advertised_ip),
-        ("local_ip", &p.local_ip),
-    ] {
-        if !v.is_empty() && v.parse::<std::net::IpAddr>().is_err() {
-            return Err(ApiError::field(
-                field,
-                format!("\"{v}\" is not an IP address"),
-            ));
-        }
-    }
-    if p.register && (p.domain.is_empty() || (p.username.is_empty() && p.register_user.is_empty()))
-    {
-        return Err(ApiError::field(
-            if p.domain.is_empty() {
-                "domain"
-            } else {
-                "username"
-            },
-            "a gateway that registers needs a domain and a username (or register_user)",
-        ));
-    }
-    if p.register_expires == 0 {
-        p.register_expires = 300;
-    }
-    if p.keepalive_seconds < -1 {
-        return Err(ApiError::field(
-            "keepalive_seconds",
-            "must be -1 (off) or a number of seconds ≥ 0",
-        ));
-    }
-    Ok(())
+    p.normalize()
+        .map_err(|(field, problem)| ApiError::field(field, problem))
 }
 
 /// The profile as answered: its password masked.

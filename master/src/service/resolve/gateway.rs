@@ -128,6 +128,16 @@ pub(super) fn apply(
     if !p.register {
         return Ok(());
     }
+    job.register = Some(register_spec(p)?);
+    Ok(())
+}
+
+/// The account's REGISTER loop (`p.register` is the caller's to check): the registrar,
+/// the AOR, the Digest credentials, the Contact (its port 0: the bound UAS port), the
+/// Expires asked for, the keep-alive and the retry after a failure. Also what a
+/// `gossipper server -config` file's `gateway{}` becomes on the server's UDP listener.
+pub(crate) fn register_spec(p: &GatewayProfile) -> Result<RegisterSpec, ResolveError> {
+    let (_, registrar) = registrar(p)?;
     let advertised = parse_ip("advertised_ip", &p.advertised_ip)?;
     let user = if p.register_user.is_empty() {
         &p.username
@@ -144,7 +154,7 @@ pub(super) fn apply(
             "a gateway that registers needs a domain and a username (or register_user)",
         ));
     }
-    job.register = Some(RegisterSpec {
+    Ok(RegisterSpec {
         registrar,
         domain: p.domain.clone(),
         user: user.clone(),
@@ -162,8 +172,7 @@ pub(super) fn apply(
         },
         keepalive_s: u32::try_from(p.keepalive_seconds).unwrap_or(0),
         retry_s: RETRY_S,
-    });
-    Ok(())
+    })
 }
 
 #[cfg(test)]

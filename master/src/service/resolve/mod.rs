@@ -12,7 +12,7 @@
 //! through the store, once. Must not: bind sockets, run the engine, or write (the
 //! supervisor checks and writes the spec; the worker runs it).
 
-mod gateway;
+pub(crate) mod gateway;
 mod invite_media;
 mod media_refs;
 pub(crate) mod request;

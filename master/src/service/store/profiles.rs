@@ -120,6 +120,95 @@ pub(crate) struct GatewayProfile {
     pub(crate) runtime: Option<IgnoredAny>,
 }
 
+/// Characters a user, domain or address may not hold (they would end a quoted string,
+/// a URI or a header parameter).
+const FORBIDDEN: &str = "/\"<>;,@\\";
+
+impl GatewayProfile {
+    /// Checks the account's fields and fills the defaults (`name` from `id`, `udp`,
+    /// Expires 300); the field at fault and why. The id is the caller's to check (a
+    /// `-config` gateway may have none).
+    pub(crate) fn normalize(&mut self) -> Result<(), (&'static str, String)> {
+        if self.name.is_empty() {
+            self.name = self.id.clone();
+        }
+        if self.name.len() > 200 {
+            return Err(("name", "must be at most 200 bytes".to_string()));
+        }
+        if self.transport.is_empty() {
+            self.transport = "udp".into();
+        }
+        if !self.transport.eq_ignore_ascii_case("udp") {
+            return Err((
+                "transport",
+                format!(
+                    "\"{}\": the REGISTER gateway runs over udp only in this build",
+                    self.transport
+                ),
+            ));
+        }
+        for (field, v) in [
+            ("domain", &self.domain),
+            ("addr", &self.addr),
+            ("username", &self.username),
+            ("register_user", &self.register_user),
+            ("originate_to", &self.originate_to),
+        ] {
+            // These go into the request line, From/To, Contact and the Digest header.
+            if v.len() > 253
+                || v.chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
+            {
+                return Err((field,
+                    "must be at most 253 bytes without spaces, control characters or any of / \" < > ; , @ \\".to_string(),
+                ));
+            }
+        }
+        if self
+            .password
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+        {
+            return Err((
+                "password",
+                "must not contain control characters, \" or \\".to_string(),
+            ));
+        }
+        for (field, v) in [
+            ("advertised_ip", &self.advertised_ip),
+            ("local_ip", &self.local_ip),
+        ] {
+            if !v.is_empty() && v.parse::<std::net::IpAddr>().is_err() {
+                return Err((field, format!("\"{v}\" is not an IP address")));
+            }
+        }
+        if self.register
+            && (self.domain.is_empty()
+                || (self.username.is_empty() && self.register_user.is_empty()))
+        {
+            return Err((
+                if self.domain.is_empty() {
+                    "domain"
+                } else {
+                    "username"
+                },
+                "a gateway that registers needs a domain and a username (or register_user)"
+                    .to_string(),
+            ));
+        }
+        if self.register_expires == 0 {
+            self.register_expires = 300;
+        }
+        if self.keepalive_seconds < -1 {
+            return Err((
+                "keepalive_seconds",
+                "must be -1 (off) or a number of seconds ≥ 0".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for GatewayProfile {
     fn default() -> Self {
         GatewayProfile {
