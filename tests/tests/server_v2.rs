@@ -607,6 +607,54 @@ fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
         "no INVITE sent by the client in the trace: {trace:#}"
     );
 
+    // A live replacement reaches the extra listener too: its next calls are answered by
+    // the new scenario, whose 200 carries a header the built-in's does not.
+    let r = call(
+        &api,
+        "POST",
+        "/api/v1/scenario/apply",
+        Some(&format!("Bearer {jwt}")),
+        Some(REPLACED_UAS),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["applied"], true, "{}", r.text());
+    let sipp_tcp_csv = data.join("sipp-tcp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &sipp_tcp_csv)
+        .args(["-sn", "uac", "-t", "t1", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string(), "-r", "10", "-m", "2"])
+        .arg(format!("127.0.0.1:{tcp}"));
+    let (status, _, _) =
+        spawn_logged("sipp uac t1", &mut cmd, &sipp_tcp_csv).wait(Duration::from_secs(60));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "sipp uac t1:\n{}",
+        logs(&sipp_tcp_csv)
+    );
+    let replaced = |t: &Value| {
+        t["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| {
+                m["transport"] == "tcp"
+                    && m["dir"] == "send"
+                    && m["status"] == 200
+                    && m["method"] == "INVITE"
+                    && m["raw"].as_str().unwrap_or("").contains("X-Replaced: yes")
+            })
+            .count()
+    };
+    let trace = until(
+        &api,
+        "/api/v2/sip/trace?limit=500",
+        &jwt,
+        Duration::from_secs(10),
+        |t| replaced(t) == 2,
+    );
+    assert_eq!(replaced(&trace), 2, "{trace:#}");
+
     // The TCP listener turned off: its state says so, the UDP one is still on.
     let r = req(
         &api,
@@ -671,3 +719,34 @@ fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
     assert!(err.contains("needs -ui_data_dir"), "{err}");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// A UAS whose 200 to the INVITE carries `X-Replaced: yes`.
+const REPLACED_UAS: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="replaced uas">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]R[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+X-Replaced: yes
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#;

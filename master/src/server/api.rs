@@ -195,6 +195,7 @@ impl State {
             spec: &self.spec,
             control: &self.control,
             live: &self.scenario,
+            listeners: self.listeners(),
         }
     }
 

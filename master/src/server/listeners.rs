@@ -9,8 +9,8 @@
 //! Must not: write files (no screen, no trace files, no summary: the primary engine's
 //! own), or outlive the server (stopped with it).
 //!
-//! They keep the scenario they started with: a live scenario replacement
-//! (`/api/v1/scenario`) reaches the primary engine only.
+//! A live scenario replacement (`/api/v1/scenario`) reaches them with the primary
+//! engine: the same checked scenario, handed to each engine's shards.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

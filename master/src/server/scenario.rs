@@ -1,6 +1,7 @@
 //! The scenario routes of the v1 API (reference §5.13): `GET /scenario`, `PUT /scenario`
-//! (`?apply=true`) and `POST /scenario/apply`, replacing the primary engine's scenario
-//! while it runs.
+//! (`?apply=true`) and `POST /scenario/apply`, replacing the server's scenario while it
+//! runs: the primary engine's and every extra `-config` listener's (they run the one
+//! scenario of the server, each on its own transport).
 //!
 //! Owns: what the server runs now (its scenario and the view `GET` shows), reading and
 //! checking a replacement, writing the `-sf` file. Must not: touch the shards: a checked
@@ -123,6 +124,8 @@ pub(super) struct Engine<'a> {
     pub(super) spec: &'a JobSpec,
     pub(super) control: &'a Control,
     pub(super) live: &'a Live,
+    /// The extra listeners: a replacement reaches them with the primary.
+    pub(super) listeners: &'a [super::listeners::Listener],
 }
 
 /// `PUT /api/v1/scenario[?apply=true]`: the XML body is checked, written to the `-sf`
@@ -261,6 +264,9 @@ fn install(
 ) {
     let sc = Arc::new(sc);
     e.control.replace_scenario(Arc::clone(&sc));
+    for l in e.listeners {
+        l.control.replace_scenario(Arc::clone(&sc));
+    }
     let mut view = view_of(source).unwrap_or_else(|_| now.view.clone());
     if let Some(p) = file {
         view.scenario_file = p.display().to_string();
