@@ -36,6 +36,15 @@ Again in the evening, quiet, with calls on shared sockets (--no-anchor), two run
   53.2 % / 71.3 % (uac / uas); CPU per SRTP packet 7.8 / 8.2 and 9.6 / 8.7 µs;
   set-up: 100.0 calls/s, 52 failed as no_socket in the first run (fixed: an answer
   that finds every socket in quarantine now waits for a fresh one), 0 in the second.
+
+Later that evening, BUSY machine (two other engineers building, load average 3-5, so the
+cores were shared), 500 calls --no-anchor, back to back, before / after 122fbc1 (a frame
+packetized in the drain that writes it, one datagram copy, the clock read again after
+the receive phase): CPU per SRTP packet uac/uas 6.07/6.13 vs 6.10/6.07 µs, then
+7.97/8.10 vs 4.70/1.67 (the uas starved), 5.50/5.73 vs 8.70/8.80: the load swings these
+by 2x, more than any difference; within 1 ms 15-46 % on every run (contention, not the
+code). perf's `webrtc_cost` (virtual time, no kernel) gives the userland share: 3.0-4.7
+µs per packet at 200 calls, the same before and after.
 """
 
 import argparse

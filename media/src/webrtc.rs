@@ -683,6 +683,16 @@ impl WebrtcBridge {
         }
         self.rtp_time += u64::from(codec.samples_per_20ms());
         self.stats.rtp_packets_sent += 1;
+        self.packetize(now)
+    }
+
+    /// str0m packetizes a written frame only on its next timeout (it asks for one at
+    /// once): run it now, so the frame's SRTP packet is out of this one drain instead of
+    /// a second wake-up and drain of the call (one str0m poll cycle per frame, not two).
+    fn packetize(&mut self, now: Instant) -> Result<(), WebrtcError> {
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            return Err(self.fail_rtc(now, e));
+        }
         self.drain(now);
         Ok(())
     }
@@ -722,8 +732,7 @@ impl WebrtcBridge {
             return Err(self.fail_rtc(now, e));
         }
         self.stats.dtmf_sent += 1;
-        self.drain(now);
-        Ok(())
+        self.packetize(now)
     }
 
     fn sendable(&self) -> Result<(Pt, AudioCodec, Mid), WebrtcError> {
@@ -770,13 +779,20 @@ impl WebrtcBridge {
     /// The next datagram to send, copied into `out` (cleared first).
     #[must_use]
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<Transmit> {
-        let t = self.transmits.pop_front()?;
         out.clear();
+        self.poll_transmit_append(out)
+    }
+
+    /// The next datagram to send, appended to `out` (its `len` bytes are the tail): a
+    /// caller that batches a turn's datagrams in one buffer copies each once.
+    #[must_use]
+    pub fn poll_transmit_append(&mut self, out: &mut Vec<u8>) -> Option<Transmit> {
+        let t = self.transmits.pop_front()?;
         out.extend_from_slice(&t.contents);
         Some(Transmit {
             source: t.source,
             destination: t.destination,
-            len: out.len(),
+            len: t.contents.len(),
         })
     }
 

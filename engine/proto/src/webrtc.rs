@@ -131,15 +131,18 @@ pub struct WebrtcTx {
 }
 
 impl WebrtcTx {
-    fn push(&mut self, port: u16, dest: SocketAddr, bytes: &[u8]) {
+    /// Moves the bridge's next datagram in (its bytes copied once, straight into `buf`),
+    /// from `port`; returns its destination, `None` once the bridge has none.
+    fn take(&mut self, bridge: &mut WebrtcBridge, port: u16) -> Option<SocketAddr> {
         let start = self.buf.len();
-        self.buf.extend_from_slice(bytes);
+        let t = bridge.poll_transmit_append(&mut self.buf)?;
         self.items.push(WebrtcTransmit {
             port,
-            dest,
+            dest: t.destination,
             start,
-            len: bytes.len(),
+            len: t.len,
         });
+        Some(t.destination)
     }
 
     pub fn clear(&mut self) {
@@ -209,7 +212,6 @@ pub struct WebrtcCalls {
     /// A 1 kHz tone, one 20 ms frame in each G.711 law (it repeats exactly).
     pcmu: [u8; 160],
     pcma: [u8; 160],
-    scratch: Vec<u8>,
     counters: WebrtcCounters,
     /// Audio frames sent and how late against their 20 ms schedule (the classic media's
     /// `scheduled_*` figures, for the ≥ 99 % within 1 ms goal).
@@ -264,7 +266,6 @@ impl WebrtcCalls {
             tx: WebrtcTx::default(),
             pcmu,
             pcma,
-            scratch: Vec::with_capacity(1500),
             counters: WebrtcCounters::default(),
             schedule: Schedule::default(),
             warnings: VecDeque::new(),
@@ -678,16 +679,14 @@ impl WebrtcCalls {
         let Some(e) = self.calls.get_mut(&number) else {
             return;
         };
-        while let Some(t) = e.bridge.poll_transmit(&mut self.scratch) {
-            let bytes = self.scratch.get(..t.len).unwrap_or(&[]);
+        while let Some(dest) = self.tx.take(&mut e.bridge, e.port) {
             if let Some(s) = self.shared.as_mut()
-                && !e.peers.contains(&t.destination)
+                && !e.peers.contains(&dest)
                 && e.peers.len() < shared::MAX_ROUTES
-                && s.learn(number, e.port, t.destination)
+                && s.learn(number, e.port, dest)
             {
-                e.peers.push(t.destination);
+                e.peers.push(dest);
             }
-            self.tx.push(e.port, t.destination, bytes);
         }
         while let Some(ev) = e.bridge.poll_event() {
             match ev {
@@ -764,10 +763,7 @@ impl WebrtcCalls {
             self.recordings.push_back(r.finish());
         }
         e.bridge.close(now);
-        while let Some(t) = e.bridge.poll_transmit(&mut self.scratch) {
-            let bytes = self.scratch.get(..t.len).unwrap_or(&[]);
-            self.tx.push(e.port, t.destination, bytes);
-        }
+        while self.tx.take(&mut e.bridge, e.port).is_some() {}
         match self.shared.as_mut() {
             Some(s) => {
                 if e.port != 0 {
