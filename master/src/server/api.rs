@@ -25,6 +25,7 @@ use gossipper_engine::output::summary;
 use gossipper_engine::runner::Tick;
 use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
+use gossipper_engine::shard::capture::Captured;
 use gossipper_engine::stats::ShardStats;
 
 use crate::service::Service;
@@ -36,7 +37,7 @@ use super::access::{self, admit, admit_v2, audit};
 use super::calls::Catalogue;
 use super::cdr::Cdr;
 use super::listeners::{self, Listener};
-use super::trace::{RING, Ring, call_fields};
+use super::trace::{RING, Ring};
 use super::{clients, scenario, transports, v2};
 
 /// The one engine's id (the Go gossipper's name for the primary engine).
@@ -254,34 +255,30 @@ impl State {
     /// catalogue (every engine's ticks: the primary's, the extra listeners', the
     /// clients'; `role` and `name` are the engine's).
     pub(super) fn record(&self, tick: &Tick<'_>, role: Role, name: &str) {
-        if tick.captured.is_empty() && tick.finished.is_empty() {
-            return;
+        if !tick.captured.is_empty() {
+            self.trace(tick.captured, name);
         }
-        let mut ring = self.ring();
-        let mut catalogue = self.catalogue();
-        // Only the newest RING messages of a tick can stay in the ring: the older ones
-        // get their sequence numbers (a reader sees the gap) but are not parsed into
-        // records; the catalogue notes every one.
-        let skip = tick.captured.len().saturating_sub(RING);
-        ring.skip(skip as u64);
-        for (i, (m, bytes)) in tick.captured.iter().enumerate() {
-            if let Some((call_id, from, to)) = call_fields(bytes) {
-                let peer = if m.sent { m.dst } else { m.src };
-                catalogue.saw(call_id, from, to, peer, m.sent);
-            }
-            if i >= skip {
-                ring.push(m, bytes, name);
-            }
-        }
-        ring.dropped += tick.captured.dropped;
-        drop(ring);
         if !tick.finished.is_empty() {
-            let rows = catalogue.add(tick.finished, role, name, tick.wall, self.cdr.is_some());
-            drop(catalogue);
+            let rows =
+                self.catalogue()
+                    .add(tick.finished, role, name, tick.wall, self.cdr.is_some());
             if let Some(c) = &self.cdr {
                 c.push(rows);
             }
         }
+    }
+
+    /// Puts a tick's captured SIP in the trace ring.
+    fn trace(&self, captured: &Captured, name: &str) {
+        let mut ring = self.ring();
+        // Only the newest RING messages of a tick can stay in the ring: the older ones
+        // get their sequence numbers (a reader sees the gap) but are not copied.
+        let skip = captured.len().saturating_sub(RING);
+        ring.skip(skip as u64);
+        for (m, bytes) in captured.iter().skip(skip) {
+            ring.push(m, bytes, name);
+        }
+        ring.dropped += captured.dropped;
     }
 }
 

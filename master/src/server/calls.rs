@@ -2,15 +2,14 @@
 //! [`KEEP`] finished calls, in memory, as CallSummary rows.
 //!
 //! Owns: the catalogue and the row of a finished call, made from what the runner hands
-//! every tick (`Tick::finished`: Call-ID, outcome, duration, media numbers) and from
-//! what the live capture showed of that Call-ID while it ran (From, To, peer, SIP
-//! counts: noted for at most [`NOTED`] calls in progress). Must not:
+//! every tick (`Tick::finished`: Call-ID, outcome, duration, media numbers, and the
+//! call's SIP as the engine noted it at every step: From, To, peer, message counts, so
+//! complete at any rate and with the capture off). Must not:
 //! keep messages of its own (a call's detail reads the trace ring, so a call whose
 //! messages have left the ring shows none) or persist anything (`cdr` writes the rows
 //! `add` returns to `calls.sqlite`).
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -24,9 +23,6 @@ use crate::service::timefmt::rfc3339;
 
 /// Finished calls kept.
 pub(super) const KEEP: usize = 200;
-/// Calls in progress whose SIP is noted (From, To, peer, counts) until they end; more
-/// push the oldest out (those then end with these fields empty).
-pub(super) const NOTED: usize = 8192;
 
 /// One finished call (reference §5.5 CallSummary). Debug and RTP samples are not
 /// collected: their counts are 0, and `rtp_*` carry the call's packet counters.
@@ -69,48 +65,13 @@ pub(super) struct CallDetail {
     pub(super) rtp: Vec<serde_json::Value>,
 }
 
-/// The catalogue, newest last, and what the trace showed of the calls in progress.
+/// The catalogue, newest last.
 #[derive(Default)]
 pub(super) struct Catalogue {
     calls: VecDeque<CallSummary>,
-    noted: HashMap<String, SipSeen>,
-    /// Call-IDs in the order first noted (some may have ended: their entry is gone).
-    order: VecDeque<String>,
 }
 
 impl Catalogue {
-    /// Notes one captured message of call `call_id`.
-    pub(super) fn saw(
-        &mut self,
-        call_id: &str,
-        from: &str,
-        to: &str,
-        peer: SocketAddr,
-        sent: bool,
-    ) {
-        if let Some(seen) = self.noted.get_mut(call_id) {
-            seen.count(sent);
-            return;
-        }
-        while self.noted.len() >= NOTED || self.order.len() >= 2 * NOTED {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.noted.remove(&old);
-                }
-                None => break,
-            }
-        }
-        let mut seen = SipSeen {
-            from: from.to_owned(),
-            to: to.to_owned(),
-            peer: peer.to_string(),
-            ..SipSeen::default()
-        };
-        seen.count(sent);
-        self.noted.insert(call_id.to_owned(), seen);
-        self.order.push_back(call_id.to_owned());
-    }
-
     /// Books the calls that finished at `ended` (only the newest [`KEEP`] of them stay
     /// in memory). With `all`, returns the rows of every one of them (for `calls.sqlite`);
     /// else nothing.
@@ -127,31 +88,10 @@ impl Catalogue {
         } else {
             finished.len().saturating_sub(KEEP)
         };
-        let (older, booked) = finished.split_at(first);
-        // Nothing noted (capture off): no Call-ID to look up.
-        if !self.noted.is_empty() {
-            for f in older {
-                self.noted
-                    .remove(String::from_utf8_lossy(&f.call_id).as_ref());
-            }
-        }
-        let mut rows: Vec<CallSummary> = booked
+        let rows: Vec<CallSummary> = finished[first..]
             .iter()
             .map(|f| summary(f, role, scenario, ended))
             .collect();
-        for row in &mut rows {
-            if self.noted.is_empty() {
-                break;
-            }
-            if let Some(s) = self.noted.remove(&row.call_id) {
-                row.from = s.from;
-                row.to = s.to;
-                row.peer = s.peer;
-                row.sip_send = s.send;
-                row.sip_recv = s.recv;
-                row.sip_count = s.send + s.recv;
-            }
-        }
         let kept = rows.len().saturating_sub(KEEP);
         let push = |calls: &mut VecDeque<CallSummary>, row: CallSummary| {
             if calls.len() == KEEP {
@@ -191,27 +131,7 @@ impl Catalogue {
     }
 }
 
-/// What the trace shows of one call.
-#[derive(Clone, Default)]
-struct SipSeen {
-    from: String,
-    to: String,
-    peer: String,
-    send: u64,
-    recv: u64,
-}
-
-impl SipSeen {
-    fn count(&mut self, sent: bool) {
-        if sent {
-            self.send += 1;
-        } else {
-            self.recv += 1;
-        }
-    }
-}
-
-/// The row of a finished call (SIP fields filled from the trace by `add`).
+/// The row of a finished call.
 fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallSummary {
     let (state, result, error) = match f.outcome {
         Outcome::Success => ("ended", "success", String::new()),
@@ -221,12 +141,13 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         .checked_sub(Duration::from_micros(f.duration_us))
         .unwrap_or(ended);
     let m = &f.media;
+    let sip = f.sip.as_deref().cloned().unwrap_or_default();
     CallSummary {
         call_id: String::from_utf8_lossy(&f.call_id).into_owned(),
         scenario: scenario.to_owned(),
-        from: String::new(),
-        to: String::new(),
-        peer: String::new(),
+        from: sip.from,
+        to: sip.to,
+        peer: sip.peer.map(|p| p.to_string()).unwrap_or_default(),
         direction: match role {
             Role::Server => "inbound",
             Role::Client => "outbound",
@@ -237,9 +158,9 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         started_at: rfc3339(started),
         ended_at: rfc3339(ended),
         duration_ms: f.duration_us / 1000,
-        sip_count: 0,
-        sip_send: 0,
-        sip_recv: 0,
+        sip_count: u64::from(sip.sent) + u64::from(sip.received),
+        sip_send: u64::from(sip.sent),
+        sip_recv: u64::from(sip.received),
         debug_count: 0,
         rtp_count: m.rtp_packets_sent + m.rtp_packets_received,
         rtp_send: m.rtp_packets_sent,
@@ -264,6 +185,7 @@ impl CallSummary {
             duration_us: 2_500_000,
             media: Default::default(),
             webrtc: None,
+            sip: None,
         };
         summary(&f, Role::Server, "uas", SystemTime::UNIX_EPOCH)
     }
@@ -272,9 +194,10 @@ impl CallSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gossipper_engine::shard::CallSip;
     use gossipper_engine::stats::FailureReason;
 
-    fn finished(id: &str, outcome: Outcome) -> Finished {
+    fn finished(id: &str, outcome: Outcome, sip: Option<CallSip>) -> Finished {
         Finished {
             number: 1,
             call_id: id.as_bytes().into(),
@@ -282,21 +205,25 @@ mod tests {
             duration_us: 2_500_000,
             media: Default::default(),
             webrtc: None,
+            sip: sip.map(Box::new),
         }
     }
 
     #[test]
-    fn a_finished_call_takes_what_the_trace_noted_of_it() {
-        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+    fn a_finished_call_shows_the_sip_the_engine_noted() {
+        let sip = CallSip {
+            from: "<sip:u@x>;tag=1".into(),
+            to: "<sip:s@y>".into(),
+            peer: Some("127.0.0.1:5070".parse().unwrap()),
+            sent: 3,
+            received: 4,
+        };
         let mut c = Catalogue::default();
-        c.saw("a@x", "<sip:u@x>;tag=1", "<sip:s@y>", peer, false);
-        c.saw("a@x", "", "", peer, true);
-        c.saw("b@x", "f", "t", peer, false);
         let end = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
         c.add(
             &[
-                finished("a@x", Outcome::Success),
-                finished("b@x", Outcome::Failed(FailureReason::TimeoutOnRecv)),
+                finished("a@x", Outcome::Success, Some(sip)),
+                finished("b@x", Outcome::Failed(FailureReason::TimeoutOnRecv), None),
             ],
             Role::Server,
             "uas",
@@ -307,10 +234,10 @@ mod tests {
         assert_eq!(list.len(), 2);
         let a = c.get("a@x").unwrap();
         assert_eq!(
-            (a.from.as_str(), a.peer.as_str()),
-            ("<sip:u@x>;tag=1", "127.0.0.1:5070")
+            (a.from.as_str(), a.to.as_str(), a.peer.as_str()),
+            ("<sip:u@x>;tag=1", "<sip:s@y>", "127.0.0.1:5070")
         );
-        assert_eq!((a.sip_count, a.sip_send, a.sip_recv), (2, 1, 1));
+        assert_eq!((a.sip_count, a.sip_send, a.sip_recv), (7, 3, 4));
         assert_eq!(
             (a.state, a.result, a.direction),
             ("ended", "success", "inbound")
@@ -318,13 +245,12 @@ mod tests {
         assert_eq!(a.started_at, "1970-01-01T00:01:37.5Z");
         let b = &list[0];
         assert_eq!(
-            (b.call_id.as_str(), b.state, b.error.as_str()),
-            ("b@x", "failed", "TimeoutOnRecv")
+            (b.call_id.as_str(), b.state, b.error.as_str(), b.sip_count),
+            ("b@x", "failed", "TimeoutOnRecv", 0)
         );
-        assert!(c.noted.is_empty());
         for i in 0..KEEP + 3 {
             c.add(
-                &[finished(&i.to_string(), Outcome::Success)],
+                &[finished(&i.to_string(), Outcome::Success, None)],
                 Role::Client,
                 "uac",
                 end,
@@ -333,17 +259,5 @@ mod tests {
         }
         assert_eq!(c.list().len(), KEEP);
         assert_eq!(c.list()[0].call_id, (KEEP + 2).to_string());
-    }
-
-    #[test]
-    fn noted_calls_are_bounded() {
-        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
-        let mut c = Catalogue::default();
-        for i in 0..NOTED + 10 {
-            c.saw(&i.to_string(), "", "", peer, false);
-        }
-        assert_eq!(c.noted.len(), NOTED);
-        assert!(!c.noted.contains_key("0"));
-        assert!(c.order.len() <= 2 * NOTED);
     }
 }

@@ -232,40 +232,6 @@ fn call_id_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A message's Call-ID, From and To (`None` for a message that is not UTF-8 or has
-/// no Call-ID): what the calls catalogue notes of every captured message. One pass
-/// over the headers.
-pub(super) fn call_fields(bytes: &[u8]) -> Option<(&str, &str, &str)> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let (mut call_id, mut from, mut to) = (None, None, None);
-    for l in text.lines().skip(1) {
-        if l.trim().is_empty() {
-            break;
-        }
-        let Some((n, v)) = l.split_once(':') else {
-            continue;
-        };
-        let n = n.trim();
-        let slot = if n.eq_ignore_ascii_case("call-id") || n.eq_ignore_ascii_case("i") {
-            &mut call_id
-        } else if n.eq_ignore_ascii_case("from") || n.eq_ignore_ascii_case("f") {
-            &mut from
-        } else if n.eq_ignore_ascii_case("to") || n.eq_ignore_ascii_case("t") {
-            &mut to
-        } else {
-            continue;
-        };
-        if slot.is_none() {
-            *slot = Some(v.trim());
-        }
-        if call_id.is_some() && from.is_some() && to.is_some() {
-            break;
-        }
-    }
-    let call_id = call_id.filter(|c| !c.is_empty())?;
-    Some((call_id, from.unwrap_or(""), to.unwrap_or("")))
-}
-
 /// The first value of header `name` (or its compact form), trimmed; headers end at the
 /// first empty line.
 fn header<'a>(text: &'a str, name: &str, compact: Option<&str>) -> Option<&'a str> {
@@ -364,19 +330,6 @@ mod tests {
         ring.clear();
         assert!(ring.list(&Filter::default(), 10).is_empty());
         assert_eq!(ring.last(), 3);
-    }
-
-    #[test]
-    fn call_fields_take_each_header_once_in_either_form() {
-        let m = b"INVITE sip:a@x SIP/2.0\r\nf: <sip:u@x>;tag=1\r\nTo : <sip:s@y>\r\n\
-                  i: abc\r\nCall-ID: other\r\n\r\nt: body";
-        assert_eq!(
-            call_fields(m),
-            Some(("abc", "<sip:u@x>;tag=1", "<sip:s@y>"))
-        );
-        assert_eq!(call_fields(b"SIP/2.0 200 OK\r\nTo: t\r\n\r\n"), None);
-        assert_eq!(call_fields(b"SIP/2.0 200 OK\r\nCall-ID:\r\n\r\n"), None);
-        assert_eq!(call_fields(b"\xff\r\nCall-ID: x\r\n\r\n"), None);
     }
 
     #[test]

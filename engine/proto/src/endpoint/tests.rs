@@ -651,3 +651,102 @@ mod accepting {
         assert_eq!((c.successful_calls, c.failed_calls), (5, 0), "{c:?}");
     }
 }
+
+mod call_sip_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::endpoint::{Event, Finished};
+    use crate::sim::{self, SimNet};
+    use crate::sip::{HeaderName, SipMessage};
+
+    fn finished(e: &mut Endpoint) -> Vec<Finished> {
+        std::iter::from_fn(|| e.poll_event())
+            .filter_map(|e| match e {
+                Event::Finished(f) => Some(f),
+                Event::Shard(_) => None,
+            })
+            .collect()
+    }
+
+    /// 3000 calls at 20,000 calls/s (2000 calls, some 14,000 messages, per 100 ms: far
+    /// past what the live capture keeps), in virtual time: every finished call, on both
+    /// sides, carries the From and To of its first message, its peer and exactly the
+    /// messages the network carried for it.
+    #[test]
+    fn every_finished_call_carries_its_sip_at_any_rate() {
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let (server, client) = (addr(5060), addr(5061));
+        let mut net = SimNet::new(9);
+        let uas = net.add_server(sim::builtin("uas"), server);
+        let uac = net.add_client(sim::builtin("uac"), client, server, 20_000.0, 3000);
+        for i in [uas, uac] {
+            net.endpoints[i].collect_finished(true);
+            net.endpoints[i].collect_call_sip(true);
+        }
+        net.run_until(2_000_000, |n| {
+            n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+        });
+        assert_eq!(net.endpoints[uac].stats().counters.successful_calls, 3000);
+        let invites = net
+            .log
+            .iter()
+            .filter(|s| s.first_line.starts_with("INVITE "));
+        let last = invites.map(|s| s.at).max().unwrap();
+        assert!(
+            last < Duration::from_millis(160),
+            "the calls were created at 20,000 calls/s: the last at {last:?}"
+        );
+        // What the network carried, per Call-ID: (first message's From and To, sent by
+        // the client, sent by the server).
+        let mut wire: HashMap<String, (String, String, u32, u32)> = HashMap::new();
+        for s in &net.log {
+            assert!(!s.dropped);
+            let w = wire.entry(s.call_id.clone()).or_insert_with(|| {
+                let m = SipMessage::parse(&s.bytes).unwrap();
+                let h = |n| String::from_utf8_lossy(m.header(n).unwrap()).into_owned();
+                (h(HeaderName::From), h(HeaderName::To), 0, 0)
+            });
+            if s.from == client {
+                w.2 += 1;
+            } else {
+                w.3 += 1;
+            }
+        }
+        for (side, me, peer) in [(uac, client, server), (uas, server, client)] {
+            let calls = finished(&mut net.endpoints[side]);
+            assert_eq!(calls.len(), 3000);
+            for f in &calls {
+                let id = String::from_utf8_lossy(&f.call_id);
+                let sip = f.sip.as_deref().unwrap();
+                let (from, to, by_client, by_server) = &wire[id.as_ref()];
+                let (sent, received) = if me == client {
+                    (*by_client, *by_server)
+                } else {
+                    (*by_server, *by_client)
+                };
+                assert_eq!(
+                    (&sip.from, &sip.to, sip.peer, sip.sent, sip.received),
+                    (from, to, Some(peer), sent, received),
+                    "call {id}"
+                );
+                assert!(sip.from.contains("tag=") && sip.sent >= 3 && sip.received >= 3);
+            }
+        }
+    }
+
+    /// Without `collect_call_sip`, finished calls carry nothing (and nothing is noted).
+    #[test]
+    fn without_the_catalogue_no_sip_is_noted() {
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let mut net = SimNet::new(9);
+        let _uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 100.0, 3);
+        net.endpoints[uac].collect_finished(true);
+        net.run_until(100_000, |n| n.endpoints[uac].done());
+        let calls = finished(&mut net.endpoints[uac]);
+        assert_eq!(calls.len(), 3);
+        assert!(calls.iter().all(|f| f.sip.is_none()));
+        assert!(net.endpoints[uac].call_sip.is_none());
+    }
+}

@@ -40,7 +40,7 @@ pub use self::traces::ShardTraces;
 pub use self::twin_io::TwinPlan;
 pub use self::udp::{PerCallSettings, udp_socket};
 use crate::call::ShardEvent;
-pub use crate::endpoint::{Budget, CallsOn, Endpoint, Finished};
+pub use crate::endpoint::{Budget, CallSip, CallsOn, Endpoint, Finished};
 use crate::scenario::Scenario;
 use crate::stats::ShardStats;
 use crate::transport::StreamPlan;
