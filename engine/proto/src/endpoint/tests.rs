@@ -750,3 +750,92 @@ mod call_sip_tests {
         assert!(net.endpoints[uac].call_sip.is_none());
     }
 }
+
+mod rate_change {
+    use super::*;
+    use crate::sim;
+
+    /// A uac core pacing `rate` calls/s from `now` (no peer answers: only INVITEs go out).
+    fn client(rate: f64, now: Instant) -> Endpoint {
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        Endpoint::new(
+            0,
+            1,
+            sim::builtin("uac"),
+            sim::env(local, Some(remote), now),
+            7,
+            InjectData::default(),
+            Pacer::new(rate, now),
+            Budget {
+                remaining: None,
+                limit: 100_000,
+            },
+        )
+    }
+
+    /// Drives `core` from deadline to deadline until `end`; returns the instants at
+    /// which calls were created (one entry per call; retransmissions are not calls).
+    fn created_until(core: &mut Endpoint, end: Instant, wall: SystemTime) -> Vec<Instant> {
+        let mut at = Vec::new();
+        for _ in 0..100_000 {
+            let Some(t) = core.poll_timeout().filter(|t| *t <= end) else {
+                break;
+            };
+            let before = core.stats().counters.outgoing_calls;
+            core.handle_timeout(t, wall);
+            let _ = sent(core);
+            let n = core.stats().counters.outgoing_calls - before;
+            at.extend(std::iter::repeat_n(t, n as usize));
+        }
+        at
+    }
+
+    /// A rate change re-arms the pacer: the next creation deadline comes from the new
+    /// rate at once, not from the old one (a 2 calls/s pacer's next call was 500 ms
+    /// away). Up 2 → 20,000 calls/s: the first new call is created at the change (within
+    /// one pacer tick, 1 ms), then 20 per 1 ms tick; down 20,000 → 2: the next is 500 ms
+    /// after the change.
+    #[test]
+    fn the_first_call_at_a_new_rate_comes_within_one_tick_of_the_change() {
+        let t0 = sim::epoch();
+        let wall = SystemTime::UNIX_EPOCH;
+        let ms = Duration::from_millis(1);
+        let mut core = client(2.0, t0);
+        let before = created_until(&mut core, t0 + 100 * ms, wall);
+        assert_eq!(before, vec![t0], "2 calls/s: one call in the first 100 ms");
+        assert_eq!(core.poll_timeout(), Some(t0 + 500 * ms));
+
+        // The API changes the rate between two turns, 100.3 ms in.
+        let change = t0 + 100 * ms + Duration::from_micros(300);
+        core.set_rate(20_000.0, change);
+        let next = core.poll_timeout().unwrap();
+        assert!(
+            next <= change + ms,
+            "the pacer is re-armed: next creation {:?} after the change",
+            next - change
+        );
+        let after = created_until(&mut core, change + 10 * ms, wall);
+        let first = after[0];
+        assert!(
+            first >= change && first - change <= ms,
+            "{:?}",
+            first - change
+        );
+        // Then the new pace: 20 calls per 1 ms tick, 200 in 10 ms (±1 for the edges).
+        assert!((199..=202).contains(&after.len()), "{}", after.len());
+        let in_second_ms = after
+            .iter()
+            .filter(|t| **t > first && **t <= first + ms)
+            .count();
+        assert_eq!(in_second_ms, 20, "{after:?}");
+
+        // Down again: the 20,000 calls/s deadlines are dropped for the new pace's.
+        let down = change + 10 * ms + Duration::from_micros(500);
+        core.set_rate(2.0, down);
+        let after = created_until(&mut core, down + 600 * ms, wall);
+        assert_eq!(after.len(), 2, "{after:?}");
+        assert!(after[0] - down <= ms, "{:?}", after[0] - down);
+        assert_eq!(after[1] - after[0], 500 * ms);
+    }
+}
