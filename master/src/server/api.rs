@@ -13,6 +13,7 @@
 //! and clients on and off in `transports`, the live WebSocket in `live`.
 
 use std::io::Read as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -77,6 +78,10 @@ pub(super) struct State {
     /// The live SIP trace and the calls catalogue (`/api/v2`), filled every tick.
     ring: Mutex<Ring>,
     catalogue: Mutex<Catalogue>,
+    /// Debug capture (`PUT /sip/trace/capture`'s `app` and `level:"debug"`): failed
+    /// calls' debug records go in the ring while both are on.
+    app_capture: AtomicBool,
+    debug_level: AtomicBool,
     cdr: Option<Cdr>,
     /// The extra listeners of `-config` (set once, right after the state is made).
     listeners: std::sync::OnceLock<Vec<Listener>>,
@@ -143,6 +148,8 @@ impl State {
             }),
             ring: Mutex::new(Ring::default()),
             catalogue: Mutex::new(Catalogue::default()),
+            app_capture: AtomicBool::new(false),
+            debug_level: AtomicBool::new(false),
             cdr: access.cdr,
             listeners: std::sync::OnceLock::new(),
         })
@@ -235,6 +242,24 @@ impl State {
         }
     }
 
+    /// Debug capture: `app` (`None`: unchanged) and the level (`Some(true)`: debug).
+    pub(super) fn set_debug_capture(&self, app: Option<bool>, debug: Option<bool>) {
+        if let Some(a) = app {
+            self.app_capture.store(a, Ordering::Relaxed);
+        }
+        if let Some(d) = debug {
+            self.debug_level.store(d, Ordering::Relaxed);
+        }
+    }
+
+    /// (`app`, level is `debug`).
+    pub(super) fn debug_capture(&self) -> (bool, bool) {
+        (
+            self.app_capture.load(Ordering::Relaxed),
+            self.debug_level.load(Ordering::Relaxed),
+        )
+    }
+
     /// `calls.sqlite`, with `-ui_data_dir`.
     pub(super) fn cdr(&self) -> Option<&Cdr> {
         self.cdr.as_ref()
@@ -258,6 +283,9 @@ impl State {
         if !tick.captured.is_empty() {
             self.trace(tick.captured, name);
         }
+        if !tick.finished.is_empty() && self.debug_capture() == (true, true) {
+            self.debug(tick, name);
+        }
         if !tick.finished.is_empty() {
             let rows =
                 self.catalogue()
@@ -265,6 +293,19 @@ impl State {
             if let Some(c) = &self.cdr {
                 c.push(rows);
             }
+        }
+    }
+
+    /// Puts the debug records of a tick's failed calls in the trace ring (debug capture
+    /// on): one per failed call, at the tick's time.
+    fn debug(&self, tick: &Tick<'_>, name: &str) {
+        let mut ring = None;
+        for f in tick.finished {
+            let Some(line) = f.sip.as_deref().and_then(|s| s.failure.as_deref()) else {
+                continue;
+            };
+            let ring = ring.get_or_insert_with(|| self.ring());
+            ring.push_debug(tick.wall, &String::from_utf8_lossy(&f.call_id), line, name);
         }
     }
 

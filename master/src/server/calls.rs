@@ -24,8 +24,9 @@ use crate::service::timefmt::rfc3339;
 /// Finished calls kept.
 pub(super) const KEEP: usize = 200;
 
-/// One finished call (reference §5.5 CallSummary). Debug and RTP samples are not
-/// collected: their counts are 0, and `rtp_*` carry the call's packet counters.
+/// One finished call (reference §5.5 CallSummary). A failed call has one debug record
+/// (`debug`: why, where, on what); RTP samples are not collected: `rtp_*` carry the
+/// call's packet counters.
 #[derive(Clone, Debug, Serialize)]
 pub(super) struct CallSummary {
     pub(super) call_id: String,
@@ -53,6 +54,10 @@ pub(super) struct CallSummary {
     pub(super) rtp_src: String,
     pub(super) payload_type: Option<u8>,
     pub(super) codec: String,
+    /// Why the call failed, where and on what (the engine's debug line; in memory only:
+    /// a row read back from `calls.sqlite` has none).
+    #[serde(skip)]
+    pub(super) debug: Option<String>,
 }
 
 /// CallSummary plus the call's SIP records (reference §5.5 CallDetail).
@@ -161,7 +166,7 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         sip_count: u64::from(sip.sent) + u64::from(sip.received),
         sip_send: u64::from(sip.sent),
         sip_recv: u64::from(sip.received),
-        debug_count: 0,
+        debug_count: u64::from(sip.failure.is_some()),
         rtp_count: m.rtp_packets_sent + m.rtp_packets_received,
         rtp_send: m.rtp_packets_sent,
         rtp_recv: m.rtp_packets_received,
@@ -171,6 +176,7 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         rtp_src: String::new(),
         payload_type: None,
         codec: String::new(),
+        debug: sip.failure,
     }
 }
 
@@ -217,13 +223,21 @@ mod tests {
             peer: Some("127.0.0.1:5070".parse().unwrap()),
             sent: 3,
             received: 4,
+            failure: None,
         };
         let mut c = Catalogue::default();
         let end = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
         c.add(
             &[
                 finished("a@x", Outcome::Success, Some(sip)),
-                finished("b@x", Outcome::Failed(FailureReason::TimeoutOnRecv), None),
+                finished(
+                    "b@x",
+                    Outcome::Failed(FailureReason::TimeoutOnRecv),
+                    Some(CallSip {
+                        failure: Some("call failed: TimeoutOnRecv at element 2".into()),
+                        ..CallSip::default()
+                    }),
+                ),
             ],
             Role::Server,
             "uas",
@@ -238,6 +252,7 @@ mod tests {
             ("<sip:u@x>;tag=1", "<sip:s@y>", "127.0.0.1:5070")
         );
         assert_eq!((a.sip_count, a.sip_send, a.sip_recv), (7, 3, 4));
+        assert_eq!((a.debug_count, a.debug.as_deref()), (0, None));
         assert_eq!(
             (a.state, a.result, a.direction),
             ("ended", "success", "inbound")
@@ -247,6 +262,11 @@ mod tests {
         assert_eq!(
             (b.call_id.as_str(), b.state, b.error.as_str(), b.sip_count),
             ("b@x", "failed", "TimeoutOnRecv", 0)
+        );
+        assert_eq!(b.debug_count, 1);
+        assert_eq!(
+            b.debug.as_deref(),
+            Some("call failed: TimeoutOnRecv at element 2")
         );
         for i in 0..KEEP + 3 {
             c.add(

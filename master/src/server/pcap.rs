@@ -28,7 +28,8 @@ pub(super) fn pcap(records: &[Record]) -> Vec<u8> {
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&SNAPLEN.to_le_bytes());
     out.extend_from_slice(&LINKTYPE_RAW.to_le_bytes());
-    for r in records {
+    // Debug records are no packets: the text export carries them.
+    for r in records.iter().filter(|r| r.kind == "sip") {
         let packet = packet(r.src_addr, r.dst_addr, &r.bytes);
         let since = r.wall.duration_since(UNIX_EPOCH).unwrap_or_default();
         let secs = u32::try_from(since.as_secs()).unwrap_or(u32::MAX);

@@ -4,14 +4,18 @@
 //! capture keeps only so many messages per publish).
 //!
 //! Owns: [`Notes`], one slot per call-table slot, and [`CallSip`], what a finished call
-//! carries out. Only kept while [`super::Endpoint::collect_call_sip`] is on (the server's
+//! carries out, with the debug line of a failed call (why, at which scenario element,
+//! on which message: `failure`). Only kept while [`super::Endpoint::collect_call_sip`] is on (the server's
 //! catalogue); a run without it pays one branch per step and nothing per call (the
 //! `Call` struct does not grow). Must not: parse more than the first message of a call.
 
 use std::net::SocketAddr;
 
 use super::table::CallHandle;
+use crate::call::Outcome;
+use crate::scenario::{CommandKind, RecvMatch, Scenario};
 use crate::sip::{HeaderName, SipMessage};
+use crate::stats::FailureReason;
 
 /// A finished call's SIP, as the catalogue shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,6 +29,9 @@ pub struct CallSip {
     /// retransmissions included).
     pub sent: u32,
     pub received: u32,
+    /// Why the call failed, where in the scenario and on which message (failed calls
+    /// only): the live trace's debug record of the call.
+    pub failure: Option<String>,
 }
 
 /// One call-table slot's note: the call of `generation` in that slot.
@@ -38,6 +45,8 @@ struct Note {
     to: Vec<u8>,
     sent: u32,
     received: u32,
+    /// Set by `failed` (one per call: allocated only when a call fails).
+    failure: Option<String>,
 }
 
 /// The notes of the live calls, indexed like the call table's slots.
@@ -69,6 +78,7 @@ impl Notes {
             n.to.clear();
             n.sent = 0;
             n.received = 0;
+            n.failure = None;
         }
         n.sent = n.sent.saturating_add(sent as u32);
         if received.is_some() {
@@ -96,8 +106,40 @@ impl Notes {
         n.to.extend_from_slice(first.header(HeaderName::To).unwrap_or_default());
     }
 
-    /// What call `h` did, as it ends (its note is freed).
-    pub(super) fn take(&mut self, h: CallHandle, peer: SocketAddr) -> CallSip {
+    /// Notes why call `h` failed in the step just noted: `reason`, at element `pc` of
+    /// `sc`, on `received` (the message that step was handed, if any).
+    pub(super) fn failed(
+        &mut self,
+        h: CallHandle,
+        reason: FailureReason,
+        sc: &Scenario,
+        pc: usize,
+        received: Option<&SipMessage<'_>>,
+    ) {
+        let Some(n) = self.slots.get_mut(h.index as usize) else {
+            return;
+        };
+        if !n.live || n.generation != h.generation {
+            return;
+        }
+        let mut line = format!("call failed: {reason:?}");
+        if let Some(c) = sc.commands.get(pc) {
+            line += &format!(
+                " at element {pc} ({}, line {})",
+                element(&c.kind),
+                c.pos.line
+            );
+        }
+        if let Some(m) = received {
+            let first = String::from_utf8_lossy(m.first_line());
+            line += &format!(", on \"{}\"", first.chars().take(120).collect::<String>());
+        }
+        n.failure = Some(line);
+    }
+
+    /// What call `h` did, as it ends with `outcome` (its note is freed). A failure no step
+    /// explained (a lost connection, a failed RTP check) gets a line of its own.
+    pub(super) fn take(&mut self, h: CallHandle, peer: SocketAddr, outcome: Outcome) -> CallSip {
         let mut sip = CallSip {
             peer: Some(peer),
             ..CallSip::default()
@@ -111,7 +153,39 @@ impl Notes {
             sip.to = String::from_utf8_lossy(&n.to).into_owned();
             sip.sent = n.sent;
             sip.received = n.received;
+            sip.failure = n.failure.take();
+        }
+        if let Outcome::Failed(reason) = outcome {
+            let why = format!("call failed: {reason:?}");
+            // The outcome may differ from the step's (a failed RTP check fails a call
+            // its scenario passed).
+            if !sip.failure.as_deref().is_some_and(|f| f.starts_with(&why)) {
+                sip.failure = Some(why);
+            }
+        } else {
+            sip.failure = None;
         }
         sip
+    }
+}
+
+/// A scenario element as its XML names it: `<recv response="180">`, `<send>`.
+fn element(kind: &CommandKind) -> String {
+    match kind {
+        CommandKind::Send(_) => "<send>".into(),
+        CommandKind::Recv(r) => match &r.matcher {
+            RecvMatch::Response(code) => format!("<recv response=\"{code}\">"),
+            RecvMatch::Request(m) => format!("<recv request=\"{m}\">"),
+            RecvMatch::Regex { request: true, .. } => "<recv request=…>".into(),
+            RecvMatch::Regex { request: false, .. } => "<recv response=…>".into(),
+        },
+        CommandKind::Pause(_) => "<pause>".into(),
+        CommandKind::Nop => "<nop>".into(),
+        CommandKind::Label(l) => format!("<label id=\"{l}\">"),
+        other => {
+            let name = format!("{other:?}");
+            let name = name.split(['(', ' ', '{']).next().unwrap_or("").to_owned();
+            format!("<{}>", name.to_lowercase())
+        }
     }
 }

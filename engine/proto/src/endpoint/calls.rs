@@ -119,6 +119,9 @@ impl Endpoint {
             let tx = &self.out.tx;
             let first = tx.items.get(sent_before).map(|t| tx.bytes(t));
             notes.step(h, current, tx.items.len() - sent_before, first);
+            if let Progress::Finished(Outcome::Failed(reason)) = progress {
+                notes.failed(h, reason, scenario, call.position(), current);
+            }
         }
         // Media actions of this step go to the media engine before the call may end.
         if !self.out.media.is_empty()
@@ -212,7 +215,7 @@ impl Endpoint {
             let sip = self
                 .call_sip
                 .as_mut()
-                .map(|n| Box::new(n.take(h, call.peer())));
+                .map(|n| Box::new(n.take(h, call.peer(), outcome)));
             self.finished.push_back(Finished {
                 number: call.number(),
                 call_id: call.call_id().into(),

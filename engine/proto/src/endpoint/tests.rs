@@ -731,7 +731,52 @@ mod call_sip_tests {
                     "call {id}"
                 );
                 assert!(sip.from.contains("tag=") && sip.sent >= 3 && sip.received >= 3);
+                assert_eq!(sip.failure, None, "call {id} passed");
             }
+        }
+    }
+
+    /// A call that fails carries the debug line of why: the reason, the scenario element
+    /// it was at (index, element, line) and the message it failed on (a call that passes
+    /// carries none: `every_finished_call_carries_its_sip_at_any_rate`).
+    #[test]
+    fn a_failed_call_carries_why_where_and_on_what() {
+        let uas_busy = r#"<?xml version="1.0"?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <recv request="ACK"/>
+</scenario>"#;
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let mut net = SimNet::new(6);
+        let uas = net.add_server(sim::scenario(uas_busy), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 10.0, 2);
+        for i in [uas, uac] {
+            net.endpoints[i].collect_finished(true);
+            net.endpoints[i].collect_call_sip(true);
+        }
+        // The busy uas waits for an ACK that never comes (no recv timeout): only the
+        // uac's calls end.
+        net.run_until(100_000, |n| n.endpoints[uac].done());
+        let calls = finished(&mut net.endpoints[uac]);
+        assert_eq!(calls.len(), 2);
+        for f in &calls {
+            let why = f.sip.as_deref().unwrap().failure.as_deref().unwrap();
+            // The built-in uac waits for an optional 100 at element 1, line 5 of its XML.
+            assert!(
+                why.starts_with(
+                    "call failed: UnexpectedMessage at element 1 (<recv response=\"100\">, line "
+                ) && why.ends_with(", on \"SIP/2.0 486 Busy Here\""),
+                "{why}"
+            );
         }
     }
 
