@@ -83,7 +83,7 @@ use crate::stats::ShardStats;
 use crate::webrtc::{WebrtcCalls, WebrtcTx};
 
 /// The pacer's wake-up granularity at high rates.
-const PACER_TICK: Duration = Duration::from_millis(1);
+const PACER_TICK: Duration = crate::load::BURST;
 
 /// What the endpoint may still do, fixed by the runner for this shard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
