@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use gossipper_engine::call::Outcome;
 use gossipper_engine::scenario::Role;
-use gossipper_engine::shard::Finished;
+use gossipper_engine::shard::{CallSip, Finished};
 
 use super::trace::Record;
 use crate::service::timefmt::rfc3339;
@@ -146,12 +146,13 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         .checked_sub(Duration::from_micros(f.duration_us))
         .unwrap_or(ended);
     let m = &f.media;
-    let sip = f.sip.as_deref().cloned().unwrap_or_default();
+    let none = CallSip::default();
+    let sip = f.sip.as_deref().unwrap_or(&none);
     CallSummary {
         call_id: String::from_utf8_lossy(&f.call_id).into_owned(),
         scenario: scenario.to_owned(),
-        from: sip.from,
-        to: sip.to,
+        from: String::from_utf8_lossy(sip.from()).into_owned(),
+        to: String::from_utf8_lossy(sip.to()).into_owned(),
         peer: sip.peer.map(|p| p.to_string()).unwrap_or_default(),
         direction: match role {
             Role::Server => "inbound",
@@ -176,7 +177,7 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         rtp_src: String::new(),
         payload_type: None,
         codec: String::new(),
-        debug: sip.failure,
+        debug: sip.failure.clone(),
     }
 }
 
@@ -200,7 +201,6 @@ impl CallSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gossipper_engine::shard::CallSip;
     use gossipper_engine::stats::FailureReason;
 
     fn finished(id: &str, outcome: Outcome, sip: Option<CallSip>) -> Finished {
@@ -217,14 +217,9 @@ mod tests {
 
     #[test]
     fn a_finished_call_shows_the_sip_the_engine_noted() {
-        let sip = CallSip {
-            from: "<sip:u@x>;tag=1".into(),
-            to: "<sip:s@y>".into(),
-            peer: Some("127.0.0.1:5070".parse().unwrap()),
-            sent: 3,
-            received: 4,
-            failure: None,
-        };
+        let mut sip = CallSip::with_fields("<sip:u@x>;tag=1", "<sip:s@y>");
+        sip.peer = Some("127.0.0.1:5070".parse().unwrap());
+        (sip.sent, sip.received) = (3, 4);
         let mut c = Catalogue::default();
         let end = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
         c.add(
@@ -233,9 +228,10 @@ mod tests {
                 finished(
                     "b@x",
                     Outcome::Failed(FailureReason::TimeoutOnRecv),
-                    Some(CallSip {
-                        failure: Some("call failed: TimeoutOnRecv at element 2".into()),
-                        ..CallSip::default()
+                    Some({
+                        let mut sip = CallSip::default();
+                        sip.failure = Some("call failed: TimeoutOnRecv at element 2".into());
+                        sip
                     }),
                 ),
             ],

@@ -5,9 +5,11 @@
 //!
 //! Owns: [`Notes`], one slot per call-table slot, and [`CallSip`], what a finished call
 //! carries out, with the debug line of a failed call (why, at which scenario element,
-//! on which message: `failure`). Only kept while [`super::Endpoint::collect_call_sip`] is on (the server's
-//! catalogue); a run without it pays one branch per step and nothing per call (the
-//! `Call` struct does not grow). Must not: parse more than the first message of a call.
+//! on which message: `failure`). Only kept while [`super::Endpoint::collect_call_sip`] is
+//! on (the server's catalogue); a run without it pays one branch per step and nothing per
+//! call (the `Call` struct does not grow). With it, a call costs a note per step, one
+//! //! buffer for its From and To (moved out with it) and its `Box<CallSip>`. Must not: parse
+//! more than the first message of a call.
 
 use std::net::SocketAddr;
 
@@ -20,9 +22,10 @@ use crate::stats::FailureReason;
 /// A finished call's SIP, as the catalogue shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallSip {
-    /// The first message's From and To header values (empty when it had none).
-    pub from: String,
-    pub to: String,
+    /// The first message's From and To header values, one after the other (`from()`,
+    /// `to()`; empty when it had none): the note's own buffer, moved out, not copied.
+    from_to: Vec<u8>,
+    from_len: usize,
     /// The peer the call talked to.
     pub peer: Option<SocketAddr>,
     /// SIP messages the call sent (retransmissions included) and received (its
@@ -34,6 +37,27 @@ pub struct CallSip {
     pub failure: Option<String>,
 }
 
+impl CallSip {
+    /// A call's SIP with these From and To values (the other fields zero).
+    pub fn with_fields(from: &str, to: &str) -> CallSip {
+        CallSip {
+            from_to: [from.as_bytes(), to.as_bytes()].concat(),
+            from_len: from.len(),
+            ..CallSip::default()
+        }
+    }
+
+    /// The first message's From header value.
+    pub fn from(&self) -> &[u8] {
+        self.from_to.get(..self.from_len).unwrap_or_default()
+    }
+
+    /// The first message's To header value.
+    pub fn to(&self) -> &[u8] {
+        self.from_to.get(self.from_len..).unwrap_or_default()
+    }
+}
+
 /// One call-table slot's note: the call of `generation` in that slot.
 #[derive(Default)]
 struct Note {
@@ -41,8 +65,10 @@ struct Note {
     live: bool,
     /// From and To taken (from the call's first message).
     fields: bool,
-    from: Vec<u8>,
-    to: Vec<u8>,
+    /// From then To (a slot whose buffer went out with its last call gets a new one at
+    /// its next call's first message: one allocation per call).
+    from_to: Vec<u8>,
+    from_len: usize,
     sent: u32,
     received: u32,
     /// Set by `failed` (one per call: allocated only when a call fails).
@@ -74,8 +100,8 @@ impl Notes {
             n.generation = h.generation;
             n.live = true;
             n.fields = false;
-            n.from.clear();
-            n.to.clear();
+            n.from_to.clear();
+            n.from_len = 0;
             n.sent = 0;
             n.received = 0;
             n.failure = None;
@@ -101,9 +127,12 @@ impl Notes {
             (None, None) => return,
         };
         n.fields = true;
-        n.from
-            .extend_from_slice(first.header(HeaderName::From).unwrap_or_default());
-        n.to.extend_from_slice(first.header(HeaderName::To).unwrap_or_default());
+        let from = first.header(HeaderName::From).unwrap_or_default();
+        let to = first.header(HeaderName::To).unwrap_or_default();
+        n.from_to.reserve_exact(from.len() + to.len());
+        n.from_to.extend_from_slice(from);
+        n.from_to.extend_from_slice(to);
+        n.from_len = from.len();
     }
 
     /// Notes why call `h` failed in the step just noted: `reason`, at element `pc` of
@@ -149,8 +178,8 @@ impl Notes {
             && n.generation == h.generation
         {
             n.live = false;
-            sip.from = String::from_utf8_lossy(&n.from).into_owned();
-            sip.to = String::from_utf8_lossy(&n.to).into_owned();
+            sip.from_to = std::mem::take(&mut n.from_to);
+            sip.from_len = n.from_len;
             sip.sent = n.sent;
             sip.received = n.received;
             sip.failure = n.failure.take();

@@ -263,7 +263,7 @@ impl Endpoint {
 
     /// Whether each finished call carries its SIP (`Finished::sip`: From, To, peer,
     /// message counts; the server's calls catalogue). Costs a note per call step and a
-    /// slot per concurrent call (two reused buffers); only with `collect_finished`.
+    /// slot per concurrent call, one From/To buffer per call); only with `collect_finished`.
     pub fn collect_call_sip(&mut self, on: bool) {
         self.call_sip = on.then(call_sip::Notes::default);
     }
