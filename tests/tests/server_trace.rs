@@ -16,8 +16,15 @@
 //!   addresses; the pcap holds every message as a TCP segment of that connection,
 //!   which tshark dissects as SIP with no TCP analysis warning (sequence and
 //!   acknowledgement numbers follow the bytes each way);
-//! - bad input (limit over 500, an unknown export format, an unknown parameter, app
-//!   capture, no token) gets a 4xx naming the field.
+//! - SIPp at 3,000 calls/s against a one-shard server overflows the capture (a shard
+//!   keeps 1024 messages per 100 ms, about 1,700 calls/s), yet every catalogued call
+//!   shows its From, To, peer and all its SIP messages (the engine notes them);
+//! - a call that fails (the server's uac against SIPp answering 486) has a debug record
+//!   saying why, where and on what: in `/api/v2/calls/{id}` always, in the trace (and
+//!   its text export, not its pcap) while debug capture is on (`app:true`,
+//!   `level:"debug"`), filtered by Call-ID like SIP records;
+//! - bad input (limit over 500, an unknown export format, an unknown parameter, RTP
+//!   capture, an unknown level, no token) gets a 4xx naming the field.
 //!
 //! Every wait has a deadline; every process is killed when its guard drops.
 
@@ -415,14 +422,20 @@ fn the_server_traces_sipps_calls_exports_them_and_catalogues_them() {
         (
             "PUT",
             "/api/v2/sip/trace/capture",
-            Some(r#"{"app":true}"#),
-            "app",
+            Some(r#"{"rtp":true}"#),
+            "rtp",
         ),
         (
             "PUT",
             "/api/v2/sip/trace/capture",
-            Some(r#"{"level":"debug"}"#),
+            Some(r#"{"level":"trace"}"#),
             "level",
+        ),
+        (
+            "PUT",
+            "/api/v2/sip/trace/capture",
+            Some(r#"{"app":"yes"}"#),
+            "app",
         ),
         (
             "PUT",
@@ -563,5 +576,207 @@ fn messages_over_tcp_are_traced_with_the_connections_addresses() {
     ]);
     assert_eq!(warned.trim(), "", "segments tshark's TCP analysis flags");
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn catalogued_calls_are_complete_when_the_capture_overflows() {
+    const CALLS: u64 = 6000;
+    let dir = memory_scratch("server-trace-rate");
+    let sip_port = free_port();
+    let sipp_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
+    let server = start_server(
+        "gossipper server (rate)",
+        sip_port,
+        &api,
+        &dir.join("server.csv"),
+        &["-sn", "uas", "-shards", "1"],
+    );
+    // 3,000 calls/s for 2 s: any 200 consecutive calls hold some that the capture
+    // dropped (a 100 ms period brings about 300 calls, 1,800 messages; 1024 are kept).
+    let csv_path = dir.join("sipp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &csv_path)
+        .args([
+            "-sn",
+            "uac",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &sipp_port.to_string(),
+        ])
+        .args(["-r", "3000", "-m", &CALLS.to_string()])
+        .arg(format!("127.0.0.1:{sip_port}"));
+    let (status, _, _) =
+        spawn_logged("sipp 3000", &mut cmd, &csv_path).wait(Duration::from_secs(90));
+    assert_eq!(status.code(), Some(0), "sipp:\n{}", logs(&csv_path));
+    let t = get(&api, "/api/v2/sip/trace?limit=1");
+    assert!(n(&t, "dropped") > 0, "the capture kept everything: {t:#}");
+    // The uas's timewait (4 s) ends the last calls.
+    stats_until(&api, Duration::from_secs(60), |s| {
+        n(s, "success_calls") >= CALLS && n(s, "active_calls") == 0
+    });
+    let calls = get(&api, "/api/v2/calls?limit=1000");
+    let rows = calls["calls"].as_array().unwrap();
+    assert_eq!(rows.len(), 200, "{calls:#}");
+    let sipp = format!("127.0.0.1:{sipp_port}");
+    for c in rows {
+        // Six messages, more if one was retransmitted on the busy machine.
+        let (count, send, recv) = (n(c, "sip_count"), n(c, "sip_send"), n(c, "sip_recv"));
+        assert!(send >= 3 && recv >= 3 && count == send + recv, "{c}");
+        assert_eq!(c["peer"], sipp.as_str(), "{c}");
+        assert!(c["from"].as_str().unwrap().contains("sipp"), "{c}");
+        assert!(c["to"].as_str().unwrap().contains("service"), "{c}");
+    }
+    let exact = rows.iter().filter(|c| n(c, "sip_count") == 6).count();
+    assert!(exact > 100, "{exact} of 200 calls without a retransmission");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIPp answering every INVITE with 486 (and ending its call there).
+const BUSY: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+</scenario>
+"#;
+
+#[test]
+fn a_failed_call_has_a_debug_record_in_its_detail_and_in_the_trace() {
+    let dir = memory_scratch("server-trace-debug");
+    let busy = dir.join("busy.xml");
+    std::fs::write(&busy, BUSY).unwrap();
+    let sipp_port = free_port();
+    let sipp_csv = dir.join("sipp.csv");
+    let mut cmd = Command::new(sipp_bin());
+    peer_args(&mut cmd, &sipp_csv).arg("-sf").arg(&busy).args([
+        "-i",
+        "127.0.0.1",
+        "-p",
+        &sipp_port.to_string(),
+    ]);
+    let mut sipp = spawn_logged("sipp busy", &mut cmd, &sipp_csv);
+    sipp.wait_bound(gossipper_e2e::Sock::Udp, sipp_port);
+    let api = format!("127.0.0.1:{}", free_port());
+    let remote = format!("127.0.0.1:{sipp_port}");
+    let server = start_server(
+        "gossipper server (uac, debug)",
+        free_port(),
+        &api,
+        &dir.join("server.csv"),
+        &["-sn", "uac", &remote, "-r", "5", "-m", "1000"],
+    );
+    let on = call(
+        &api,
+        "PUT",
+        "/api/v2/sip/trace/capture",
+        Some(&bearer()),
+        Some(r#"{"app":true,"level":"debug"}"#),
+    );
+    assert_eq!(on.status, 200, "{}", on.text());
+    assert_eq!(
+        on.json(),
+        serde_json::json!({"sip": true, "app": true, "rtp": false, "level": "debug"})
+    );
+
+    // Two calls that failed with debug capture on.
+    let seen = n(&get(&api, "/api/v1/stats"), "failed_calls");
+    stats_until(&api, Duration::from_secs(30), |s| {
+        n(s, "failed_calls") >= seen + 2
+    });
+    let calls = get(&api, "/api/v2/calls");
+    let row = &calls["calls"][0];
+    assert_eq!(
+        (&row["state"], &row["error"], &row["debug_count"]),
+        (&"failed".into(), &"UnexpectedMessage".into(), &1.into()),
+        "{row}"
+    );
+    let id = row["call_id"].as_str().unwrap().to_owned();
+    let why_prefix = "call failed: UnexpectedMessage at element 1 (<recv response=\"100\">, line ";
+    let why_suffix = ", on \"SIP/2.0 486 Busy Here\"";
+    let is_why = |r: &Value| {
+        let s = r["summary"].as_str().unwrap_or("");
+        r["kind"] == "app"
+            && r["level"] == "debug"
+            && r["call_id"] == id.as_str()
+            && s.starts_with(why_prefix)
+            && s.ends_with(why_suffix)
+    };
+    let detail = get(&api, &format!("/api/v2/calls/{}", id.replace('@', "%40")));
+    let debug = detail["debug"].as_array().unwrap();
+    assert!(debug.len() == 1 && is_why(&debug[0]), "{detail:#}");
+    let sip = detail["sip"].as_array().unwrap();
+    assert!(sip.iter().all(|r| r["kind"] == "sip"), "{detail:#}");
+
+    // In the trace: filtered by Call-ID with the call's SIP (INVITE, 486, ACK or not).
+    let q = format!(
+        "/api/v2/sip/trace?limit=500&call_id={}",
+        id.replace('@', "%40")
+    );
+    let t = until(&api, &q, |v| messages(v).iter().any(is_why));
+    let msgs = messages(&t);
+    assert!(msgs.iter().all(|r| r["call_id"] == id.as_str()), "{t:#}");
+    assert!(
+        msgs.iter()
+            .any(|r| r["kind"] == "sip" && r["status"] == 486),
+        "{t:#}"
+    );
+    let r = call(
+        &api,
+        "GET",
+        &format!(
+            "/api/v2/sip/trace/export?format=text&call_id={}",
+            id.replace('@', "%40")
+        ),
+        Some(&bearer()),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert!(
+        text.contains(&format!(" debug app {id} -----\n{why_prefix}")),
+        "{text}"
+    );
+
+    // Debug capture off: later failures leave no debug record in the trace, but their
+    // rows still carry theirs.
+    let off = call(
+        &api,
+        "PUT",
+        "/api/v2/sip/trace/capture",
+        Some(&bearer()),
+        Some(r#"{"app":false,"level":"info"}"#),
+    );
+    assert_eq!(off.status, 200, "{}", off.text());
+    let now = get(&api, "/api/v2/sip/trace?limit=500");
+    let last = messages(&now)
+        .iter()
+        .filter_map(|r| r["seq"].as_u64())
+        .max()
+        .unwrap();
+    let seen = n(&get(&api, "/api/v1/stats"), "failed_calls");
+    stats_until(&api, Duration::from_secs(30), |s| {
+        n(s, "failed_calls") >= seen + 3
+    });
+    let later = get(&api, &format!("/api/v2/sip/trace?limit=500&since={last}"));
+    assert!(
+        !messages(&later).is_empty() && messages(&later).iter().all(|r| r["kind"] == "sip"),
+        "{later:#}"
+    );
+    let newest = &get(&api, "/api/v2/calls")["calls"][0];
+    assert_eq!(newest["debug_count"], 1, "{newest}");
+    drop(server);
+    drop(sipp);
     let _ = std::fs::remove_dir_all(&dir);
 }

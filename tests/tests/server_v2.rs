@@ -35,7 +35,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use api_support::{ADMIN_PASSWORD, Resp, temp_data_dir};
+use api_support::{Resp, temp_data_dir};
 use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, peer_args, sipp_bin};
 use serde_json::{Value, json};
 use server_support::*;
@@ -44,28 +44,11 @@ use server_support::*;
 /// waits until SIP and the API are up.
 fn start(name: &str, data: &Path, sip_port: u16, api: &str, extra: &[&str]) -> Proc {
     let stat = data.with_extension(format!("{name}.csv"));
-    let mut cmd = Command::new(gossipper_bin());
-    cmd.arg("server")
-        .env_remove("GOSSIPPER_BOOTSTRAP_USERNAME")
-        .env_remove("GOSSIPPER_BOOTSTRAP_PASSWORD")
-        .env_remove("GOSSIPPER_JWT_SECRET")
-        .env_remove("GOSSIPPER_API_TOKEN");
-    peer_args(&mut cmd, &stat)
-        .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &sip_port.to_string()])
+    let mut cmd = server_command(&stat);
+    cmd.args(["-sn", "uas", "-i", "127.0.0.1", "-p", &sip_port.to_string()])
         .args(["-api_addr", api, "-ui_data_dir", data.to_str().unwrap()])
         .args(extra);
-    let mut p = spawn_logged(name, &mut cmd, &stat);
-    p.wait_bound(Sock::Udp, sip_port);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(api).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{name}: the API never listened on {api}\n{}",
-            logs(&stat)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    p
+    launch(name, &mut cmd, &stat, Some(sip_port), api)
 }
 
 fn req(api: &str, method: &str, path: &str, jwt: Option<&str>, body: Option<&Value>) -> Resp {
@@ -78,18 +61,6 @@ fn ok(api: &str, path: &str, jwt: &str) -> Value {
     let r = req(api, "GET", path, Some(jwt), None);
     assert_eq!(r.status, 200, "GET {path}: {}", r.text());
     r.json()
-}
-
-fn login(api: &str, path: &str) -> String {
-    let r = req(
-        api,
-        "POST",
-        path,
-        None,
-        Some(&json!({"username": "admin", "password": ADMIN_PASSWORD})),
-    );
-    assert_eq!(r.status, 200, "POST {path}: {}", r.text());
-    r.json()["token"].as_str().unwrap().to_string()
 }
 
 /// Polls `path` until `pred` holds on its JSON (at most `limit`).
@@ -141,8 +112,8 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     assert_eq!(r.status, 401, "{}", r.text());
 
     // The bootstrap admin logs in (v2, and the same login on v1).
-    let jwt = login(&api, "/api/v2/auth/login");
-    let jwt1 = login(&api, "/api/v1/auth/login");
+    let jwt = login_admin(&api, "/api/v2/auth/login");
+    let jwt1 = login_admin(&api, "/api/v1/auth/login");
     assert_eq!(ok(&api, "/api/v2/me", &jwt)["username"], "admin");
     let v1_auth = req(&api, "GET", "/api/v1/auth/status", None, None).json();
     assert_eq!(v1_auth["auth"], "internal", "{v1_auth}");
@@ -313,7 +284,7 @@ fn a_server_with_a_data_dir_serves_v2_users_and_console_beside_v1() {
     let health = req(&api, "GET", "/api/v2/health", None, None).json();
     assert_eq!(health["mode"], "server", "{health}");
     assert_eq!(health["legacy_api_v1"], false, "{health}");
-    let jwt = login(&api, "/api/v2/auth/login");
+    let jwt = login_admin(&api, "/api/v2/auth/login");
     let r = req(&api, "GET", "/api/v1/stats", Some(&jwt), None);
     assert_eq!(r.status, 404, "{}", r.text());
     assert!(r.error().contains("legacy_api_v1"), "{}", r.text());
@@ -353,7 +324,7 @@ fn sipps_calls_are_rows_of_calls_sqlite_that_survive_a_restart() {
         &api,
         &["-legacy_api_v1=true"],
     );
-    let jwt = login(&api, "/api/v2/auth/login");
+    let jwt = login_admin(&api, "/api/v2/auth/login");
 
     // SIPp places a bounded number of calls on the server's listener.
     let sipp_csv = data.with_extension("sipp.csv");
@@ -433,7 +404,7 @@ fn sipps_calls_are_rows_of_calls_sqlite_that_survive_a_restart() {
         &api,
         &["-legacy_api_v1=true"],
     );
-    let jwt = login(&api, "/api/v2/auth/login");
+    let jwt = login_admin(&api, "/api/v2/auth/login");
     let all = ok(&api, "/api/v2/calls", &jwt);
     assert_eq!(all["total"], CALLS, "after the restart: {all:#}");
     let id = all["calls"][0]["call_id"]
@@ -503,7 +474,7 @@ fn a_composite_config_runs_two_listeners_and_a_client_in_one_server() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let jwt = login(&api, "/api/v2/auth/login");
+    let jwt = login_admin(&api, "/api/v2/auth/login");
     // auth{} put the users where it said (relative to the file), not in the data dir.
     assert!(data.join("auth/settings.sqlite").is_file());
     assert!(!data.join("ui/settings.sqlite").exists());

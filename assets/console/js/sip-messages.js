@@ -4,13 +4,16 @@
 //
 // A Record (GET /api/v2/sip/trace) is {seq, ts, kind, dir: send|recv, peer, scenario,
 // summary (first line), method, status (0 for a request), call_id, raw, raw_truncated,
-// size, src, dst, transport}.
+// size, src, dst, transport}; a debug record has kind and dir "app", level "debug" and
+// its line as summary and raw.
 
 import { h, modal, icon, toast } from './ui.js';
 
 /** "INVITE" for a request, "180 Ringing" for a response (the reason from its first line). */
 export function messageLabel(r) {
   if (!r) return '';
+  // A debug record (kind "app"): its line.
+  if (r.kind && r.kind !== 'sip') return String(r.summary || r.kind);
   if (r.status) {
     const m = /^SIP\/2\.0\s+(\d{3})\s*(.*)$/i.exec(String(r.summary || '').trim());
     const reason = m ? m[2].trim() : '';
@@ -30,7 +33,7 @@ export function clockMs(ts) {
 
 /** "sent" / "received". */
 export function dirWord(dir) {
-  return dir === 'send' ? 'sent' : dir === 'recv' ? 'received' : String(dir || '?');
+  return dir === 'send' ? 'sent' : dir === 'recv' ? 'received' : dir === 'app' ? 'debug' : String(dir || '?');
 }
 
 /** The arrow glyph of a direction, seen from this server: → sent, ← received. */

@@ -4,7 +4,12 @@
 //! `elapsed × rate − already opened` calls per wake-up). Must not: read clocks or create
 //! calls; the shard asks `due(now)` each loop turn and opens that many.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Above 1,000 calls/s the endpoint releases new calls in bursts this far apart (one
+/// loop turn per call would cost more than the call). A rate change carries the calls
+/// owed for at most this long before it (`Pacer::set_rate`).
+pub const BURST: Duration = Duration::from_millis(1);
 
 /// A per-shard call pacer.
 #[derive(Clone, Debug)]
@@ -14,6 +19,8 @@ pub struct Pacer {
     /// When the current rate took effect, and how many calls were opened since.
     epoch: Instant,
     opened_since_epoch: u64,
+    /// Calls owed under the previous rate when it changed, due at once (`set_rate`).
+    carried: u64,
     paused: bool,
 }
 
@@ -23,6 +30,7 @@ impl Pacer {
             rate_cps: rate_cps.max(0.0),
             epoch: now,
             opened_since_epoch: 0,
+            carried: 0,
             paused: false,
         }
     }
@@ -36,13 +44,29 @@ impl Pacer {
         self.epoch
     }
 
-    /// Changes the rate from `now` on; calls already opened are not owed again.
+    /// Changes the rate from `now` on: the new rate's first call is due at `now`, the
+    /// next ones `1 / rate` apart. Calls already opened are not owed again; calls owed
+    /// under the old rate during the last [`BURST`] before `now` (the ones a 1 ms burst
+    /// still holds back) stay due, so the change neither stalls nor skips the old pace's
+    /// last tick. An older backlog (a shard held at the call limit) is dropped.
     pub fn set_rate(&mut self, rate_cps: f64, now: Instant) {
         if (rate_cps - self.rate_cps).abs() > f64::EPSILON {
+            let before = self.scheduled_before(now);
+            let window = before - self.scheduled_before(now.checked_sub(BURST).unwrap_or(now));
+            self.carried = before.saturating_sub(self.opened_since_epoch).min(window);
             self.rate_cps = rate_cps.max(0.0);
             self.epoch = now;
             self.opened_since_epoch = 0;
         }
+    }
+
+    /// How many calls of the current rate were due strictly before `t` (none while paused).
+    fn scheduled_before(&self, t: Instant) -> u64 {
+        if self.paused || self.rate_cps <= 0.0 || t <= self.epoch {
+            return 0;
+        }
+        let elapsed = t.saturating_duration_since(self.epoch).as_secs_f64();
+        (elapsed * self.rate_cps - 1e-6).ceil().max(0.0) as u64 + self.carried
     }
 
     /// Pauses or resumes call creation (SIPp's `p` key). Resuming does not open the
@@ -52,6 +76,7 @@ impl Pacer {
             self.paused = paused;
             self.epoch = now;
             self.opened_since_epoch = 0;
+            self.carried = 0;
         }
     }
 
@@ -64,7 +89,7 @@ impl Pacer {
         }
         let elapsed = now.saturating_duration_since(self.epoch).as_secs_f64();
         // The epsilon keeps float rounding from owing 0 at the very instant `next_due` named.
-        let owed = (elapsed * self.rate_cps + 1e-6).floor() as u64 + 1;
+        let owed = (elapsed * self.rate_cps + 1e-6).floor() as u64 + 1 + self.carried;
         owed.saturating_sub(self.opened_since_epoch)
     }
 
@@ -79,7 +104,7 @@ impl Pacer {
         if self.paused || self.rate_cps <= 0.0 {
             return None;
         }
-        let secs = self.opened_since_epoch as f64 / self.rate_cps;
+        let secs = self.opened_since_epoch.saturating_sub(self.carried) as f64 / self.rate_cps;
         Some(self.epoch + std::time::Duration::from_secs_f64(secs.min(1.0e9)))
     }
 }
@@ -163,7 +188,37 @@ mod tests {
         p.opened(1);
         let t1 = t0 + Duration::from_secs(1);
         p.set_rate(100.0, t1);
+        // The 10 calls owed at 10 calls/s (a backlog: none was opened for 1 s) are not
+        // carried; the one due exactly at t1 is the new rate's first.
         assert_eq!(p.due(t1), 1);
         assert_eq!(p.due(t1 + Duration::from_millis(500)), 51);
+    }
+
+    /// A change mid-burst keeps the old pace's calls of its last millisecond due (10,000
+    /// calls/s opened in 1 ms bursts: 0.7 ms after a burst, 6 more are owed).
+    #[test]
+    fn a_rate_change_carries_the_calls_its_last_burst_held_back() {
+        let t0 = crate::sim::epoch();
+        let ms = Duration::from_millis(1);
+        let mut p = Pacer::new(10_000.0, t0);
+        let t1 = t0 + 10 * ms;
+        p.opened(p.due(t1));
+        assert_eq!(p.due(t1), 0);
+        let change = t1 + Duration::from_micros(700);
+        // Owed strictly before the change: the 6 at t1 + 0.1 .. 0.6 ms (the one at 0.7 ms
+        // is the change's own instant: the new rate's first).
+        p.set_rate(20_000.0, change);
+        assert_eq!(p.due(change), 6 + 1, "6 carried and the new rate's first");
+        p.opened(7);
+        assert_eq!(p.next_due(), Some(change + Duration::from_micros(50)));
+        assert_eq!(p.due(change + ms), 20);
+        // Down: the same, and a pause carries nothing.
+        p.opened(20);
+        let down = change + ms + Duration::from_micros(500);
+        p.set_rate(2_000.0, down);
+        assert_eq!(p.due(down), 9 + 1);
+        p.set_paused(true, down);
+        p.set_paused(false, down);
+        assert_eq!(p.due(down), 1);
     }
 }

@@ -59,6 +59,8 @@ pub(crate) enum Token {
     TwinListener,
     /// A 3PCC twin connection, by its slot (`shard::twin_io`).
     Twin(u64),
+    /// The run's control block changed (`shard::wake`): nothing to read.
+    Wake,
 }
 
 const TAG_SHIFT: u32 = 56;
@@ -78,6 +80,7 @@ impl Token {
             Token::Rtcp => (9, 0),
             Token::TwinListener => (10, 0),
             Token::Twin(slot) => (11, slot & VALUE_MASK),
+            Token::Wake => (12, 0),
         };
         (tag << TAG_SHIFT) | value
     }
@@ -96,6 +99,7 @@ impl Token {
             9 => Token::Rtcp,
             10 => Token::TwinListener,
             11 => Token::Twin(value),
+            12 => Token::Wake,
             _ => return None,
         })
     }
@@ -180,6 +184,9 @@ pub(crate) struct Poller {
     ready: Vec<Ready>,
     /// The last wait or look reported readiness (a sleep does not).
     known: bool,
+    /// An epoll set holding only the control block's wake-up (`watch_wake`): a blind
+    /// sleep waits on it, so a control change ends the sleep.
+    sleeper: Option<OwnedFd>,
 }
 
 impl Poller {
@@ -199,7 +206,38 @@ impl Poller {
             events: vec![libc::epoll_event { events: 0, u64: 0 }; batch.max(1)],
             ready: Vec::with_capacity(batch.max(1)),
             known: false,
+            sleeper: None,
         })
+    }
+
+    /// Ends every wait and sleep when `fd` (the control block's eventfd, `shard::wake`)
+    /// is written: watched edge-triggered, so it is never read.
+    #[allow(unsafe_code)]
+    pub(crate) fn watch_wake(&mut self, fd: RawFd) -> std::io::Result<()> {
+        let edge = |epfd: RawFd, token: Token| {
+            let mut ev = libc::epoll_event {
+                events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+                u64: token.raw(),
+            };
+            // SAFETY: `ev` lives on this frame for the call; epoll_ctl only reads it.
+            let rc = unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        };
+        // SAFETY: epoll_create1 takes no pointer; a non-negative result is a new fd that
+        // nothing else owns.
+        let sleeper = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if sleeper < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `sleeper` is the open epoll fd created above, owned by no one else.
+        let sleeper = unsafe { OwnedFd::from_raw_fd(sleeper) };
+        edge(sleeper.as_raw_fd(), Token::Wake)?;
+        edge(self.registry.epoll.as_raw_fd(), Token::Wake)?;
+        self.sleeper = Some(sleeper);
+        Ok(())
     }
 
     /// The handle sources register with.
@@ -233,7 +271,10 @@ impl Poller {
             Wait::Sleep(d) => {
                 self.ready.clear();
                 self.known = false;
-                sleep(d);
+                match &self.sleeper {
+                    Some(s) => sleep_or_wake(s, d),
+                    None => sleep(d),
+                }
             }
             Wait::Readable(d) => self.epoll_wait(d),
         }
@@ -282,6 +323,24 @@ impl Poller {
                 });
             }
         }
+    }
+}
+
+/// Sleeps `d` without waking for input, but for a control change: one epoll_pwait2 on
+/// the set that holds only the wake-up (on kernels before 5.11, whose epoll_wait rounds
+/// to milliseconds, a plain sleep: a 200 µs gather must not last 1 ms).
+#[allow(unsafe_code)]
+fn sleep_or_wake(sleeper: &OwnedFd, d: Duration) {
+    let ts = libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    };
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: `ev` is one writable entry on this frame; `ts` lives for the call; a null
+    // signal mask leaves the thread's mask unchanged.
+    let n = unsafe { libc::epoll_pwait2(sleeper.as_raw_fd(), &mut ev, 1, &ts, std::ptr::null()) };
+    if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        sleep(d);
     }
 }
 
@@ -336,5 +395,63 @@ mod tests {
         p.registry().remove(b.as_raw_fd()).expect("remove");
         p.look();
         assert!(p.ready().is_empty(), "removed: no longer reported");
+    }
+
+    /// A control change (the control block's eventfd written) ends a blind sleep and a
+    /// wait for input at once; each set reports it once (edge-triggered, never read), and
+    /// then a sleep lasts its full time again.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // real time: the test measures a wake-up
+    fn a_control_change_ends_a_sleep_and_a_wait_at_once() {
+        use crate::shard::wake::Wake;
+        use std::sync::Arc;
+        use std::time::Instant;
+        let wake = Arc::new(Wake::default());
+        let mut p = Poller::new(8).expect("epoll");
+        p.watch_wake(wake.fd().expect("eventfd")).expect("watch");
+        let later = |w: &Arc<Wake>| {
+            let w = Arc::clone(w);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                w.signal();
+            })
+        };
+        let woken = |r: &[Ready]| r.iter().any(|r| r.token == Token::Wake);
+        let t = later(&wake);
+        let start = Instant::now();
+        p.wait(Wait::Sleep(Duration::from_secs(10)));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the sleep was not woken"
+        );
+        t.join().expect("signal");
+        // The same change, in the loop's set: reported once.
+        p.wait(Wait::Readable(Duration::ZERO));
+        assert!(woken(p.ready()), "{:?}", p.ready());
+        p.wait(Wait::Readable(Duration::ZERO));
+        assert!(p.ready().is_empty(), "reported once: {:?}", p.ready());
+
+        let t = later(&wake);
+        let start = Instant::now();
+        p.wait(Wait::Readable(Duration::from_secs(10)));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the wait was not woken"
+        );
+        assert!(woken(p.ready()), "{:?}", p.ready());
+        t.join().expect("signal");
+        // That change ends the next sleep at once; the one after sleeps its time.
+        let start = Instant::now();
+        p.wait(Wait::Sleep(Duration::from_secs(10)));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the pending change"
+        );
+        let start = Instant::now();
+        p.wait(Wait::Sleep(Duration::from_millis(30)));
+        assert!(
+            start.elapsed() >= Duration::from_millis(30),
+            "no stale wake-up"
+        );
     }
 }

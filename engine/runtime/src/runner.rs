@@ -95,6 +95,12 @@ pub trait Observer {
     fn wants_finished_calls(&self) -> bool {
         false
     }
+    /// Whether each finished call carries its SIP (`Finished::sip`: From, To, peer,
+    /// message counts), complete at any rate (a note per call step; only with
+    /// `wants_finished_calls`).
+    fn wants_call_sip(&self) -> bool {
+        false
+    }
     /// Whether received and sent messages should be written to the -trace_msg file.
     fn message_trace(&mut self) -> Option<std::fs::File> {
         None
@@ -897,6 +903,7 @@ impl Prepared {
     /// `start_at_unix_ms` when it names one: until then, it waits).
     pub fn run(mut self, observer: &mut dyn Observer) -> Result<RunReport, RunError> {
         let want_finished = observer.wants_finished_calls();
+        let want_sip = want_finished && observer.wants_call_sip();
         let message_file = observer.message_trace();
         let short_file = observer.short_message_trace();
         for plan in &mut self.plans {
@@ -909,6 +916,7 @@ impl Prepared {
                 })?);
             }
             plan.endpoint.collect_finished(want_finished);
+            plan.endpoint.collect_call_sip(want_sip);
             if let Some(f) = &message_file {
                 plan.traces.messages = f.try_clone().ok();
             }

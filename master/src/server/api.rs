@@ -13,6 +13,7 @@
 //! and clients on and off in `transports`, the live WebSocket in `live`.
 
 use std::io::Read as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -25,6 +26,7 @@ use gossipper_engine::output::summary;
 use gossipper_engine::runner::Tick;
 use gossipper_engine::scenario::Role;
 use gossipper_engine::shard::Control;
+use gossipper_engine::shard::capture::Captured;
 use gossipper_engine::stats::ShardStats;
 
 use crate::service::Service;
@@ -36,7 +38,7 @@ use super::access::{self, admit, admit_v2, audit};
 use super::calls::Catalogue;
 use super::cdr::Cdr;
 use super::listeners::{self, Listener};
-use super::trace::{RING, Ring, call_fields};
+use super::trace::{RING, Ring};
 use super::{clients, scenario, transports, v2};
 
 /// The one engine's id (the Go gossipper's name for the primary engine).
@@ -76,6 +78,10 @@ pub(super) struct State {
     /// The live SIP trace and the calls catalogue (`/api/v2`), filled every tick.
     ring: Mutex<Ring>,
     catalogue: Mutex<Catalogue>,
+    /// Debug capture (`PUT /sip/trace/capture`'s `app` and `level:"debug"`): failed
+    /// calls' debug records go in the ring while both are on.
+    app_capture: AtomicBool,
+    debug_level: AtomicBool,
     cdr: Option<Cdr>,
     /// The extra listeners of `-config` (set once, right after the state is made).
     listeners: std::sync::OnceLock<Vec<Listener>>,
@@ -142,6 +148,8 @@ impl State {
             }),
             ring: Mutex::new(Ring::default()),
             catalogue: Mutex::new(Catalogue::default()),
+            app_capture: AtomicBool::new(false),
+            debug_level: AtomicBool::new(false),
             cdr: access.cdr,
             listeners: std::sync::OnceLock::new(),
         })
@@ -235,6 +243,24 @@ impl State {
         }
     }
 
+    /// Debug capture: `app` (`None`: unchanged) and the level (`Some(true)`: debug).
+    pub(super) fn set_debug_capture(&self, app: Option<bool>, debug: Option<bool>) {
+        if let Some(a) = app {
+            self.app_capture.store(a, Ordering::Relaxed);
+        }
+        if let Some(d) = debug {
+            self.debug_level.store(d, Ordering::Relaxed);
+        }
+    }
+
+    /// (`app`, level is `debug`).
+    pub(super) fn debug_capture(&self) -> (bool, bool) {
+        (
+            self.app_capture.load(Ordering::Relaxed),
+            self.debug_level.load(Ordering::Relaxed),
+        )
+    }
+
     /// `calls.sqlite`, with `-ui_data_dir`.
     pub(super) fn cdr(&self) -> Option<&Cdr> {
         self.cdr.as_ref()
@@ -255,34 +281,46 @@ impl State {
     /// catalogue (every engine's ticks: the primary's, the extra listeners', the
     /// clients'; `role` and `name` are the engine's).
     pub(super) fn record(&self, tick: &Tick<'_>, role: Role, name: &str) {
-        if tick.captured.is_empty() && tick.finished.is_empty() {
-            return;
+        if !tick.captured.is_empty() {
+            self.trace(tick.captured, name);
         }
-        let mut ring = self.ring();
-        let mut catalogue = self.catalogue();
-        // Only the newest RING messages of a tick can stay in the ring: the older ones
-        // get their sequence numbers (a reader sees the gap) but are not parsed into
-        // records; the catalogue notes every one.
-        let skip = tick.captured.len().saturating_sub(RING);
-        ring.skip(skip as u64);
-        for (i, (m, bytes)) in tick.captured.iter().enumerate() {
-            if let Some((call_id, from, to)) = call_fields(bytes) {
-                let peer = if m.sent { m.dst } else { m.src };
-                catalogue.saw(call_id, from, to, peer, m.sent);
-            }
-            if i >= skip {
-                ring.push(m, bytes, name);
-            }
+        if !tick.finished.is_empty() && self.debug_capture() == (true, true) {
+            self.debug(tick, name);
         }
-        ring.dropped += tick.captured.dropped;
-        drop(ring);
         if !tick.finished.is_empty() {
-            let rows = catalogue.add(tick.finished, role, name, tick.wall, self.cdr.is_some());
-            drop(catalogue);
+            let rows =
+                self.catalogue()
+                    .add(tick.finished, role, name, tick.wall, self.cdr.is_some());
             if let Some(c) = &self.cdr {
                 c.push(rows);
             }
         }
+    }
+
+    /// Puts the debug records of a tick's failed calls in the trace ring (debug capture
+    /// on): one per failed call, at the tick's time.
+    fn debug(&self, tick: &Tick<'_>, name: &str) {
+        let mut ring = None;
+        for f in tick.finished {
+            let Some(line) = f.sip.as_deref().and_then(|s| s.failure.as_deref()) else {
+                continue;
+            };
+            let ring = ring.get_or_insert_with(|| self.ring());
+            ring.push_debug(tick.wall, &String::from_utf8_lossy(&f.call_id), line, name);
+        }
+    }
+
+    /// Puts a tick's captured SIP in the trace ring.
+    fn trace(&self, captured: &Captured, name: &str) {
+        let mut ring = self.ring();
+        // Only the newest RING messages of a tick can stay in the ring: the older ones
+        // get their sequence numbers (a reader sees the gap) but are not copied.
+        let skip = captured.len().saturating_sub(RING);
+        ring.skip(skip as u64);
+        for (m, bytes) in captured.iter().skip(skip) {
+            ring.push(m, bytes, name);
+        }
+        ring.dropped += captured.dropped;
     }
 }
 

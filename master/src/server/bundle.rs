@@ -1,7 +1,7 @@
 //! The ZIP downloads of `gossipper server`'s `/api/v2`: the live trace as text and pcap
 //! together (`GET /sip/trace/export?format=zip`), and one call's dump (`GET
 //! /calls/{call-id}?format=zip` or `/calls/{call-id}/dump`): its catalogue detail as
-//! JSON, and its SIP messages as text and pcap.
+//! JSON, its SIP messages as text and pcap, and a failed call's debug record as text.
 //!
 //! Owns: the entries' names and the download's file name. Must not: read the ring or the
 //! catalogue (`v2` hands it the records and the detail) or lay out ZIP, pcap or text
@@ -43,13 +43,18 @@ pub(super) fn call(detail: &CallDetail, now: SystemTime) -> Reply {
         Ok(j) => j,
         Err(e) => return error(500, &format!("call.json: {e}")),
     };
+    let mut entries = vec![
+        ("call.json", json),
+        ("sip.txt", text(&detail.sip)),
+        ("sip.pcap", super::pcap::pcap(&detail.sip)),
+    ];
+    // A failed call's debug record.
+    if !detail.debug.is_empty() {
+        entries.push(("debug.txt", text(&detail.debug)));
+    }
     download(
         format!("call-{}.zip", file_safe(&detail.summary.call_id)),
-        &[
-            ("call.json", json),
-            ("sip.txt", text(&detail.sip)),
-            ("sip.pcap", super::pcap::pcap(&detail.sip)),
-        ],
+        &entries,
         now,
     )
 }

@@ -2,34 +2,31 @@
 //! [`KEEP`] finished calls, in memory, as CallSummary rows.
 //!
 //! Owns: the catalogue and the row of a finished call, made from what the runner hands
-//! every tick (`Tick::finished`: Call-ID, outcome, duration, media numbers) and from
-//! what the live capture showed of that Call-ID while it ran (From, To, peer, SIP
-//! counts: noted for at most [`NOTED`] calls in progress). Must not:
+//! every tick (`Tick::finished`: Call-ID, outcome, duration, media numbers, and the
+//! call's SIP as the engine noted it at every step: From, To, peer, message counts, so
+//! complete at any rate and with the capture off). Must not:
 //! keep messages of its own (a call's detail reads the trace ring, so a call whose
 //! messages have left the ring shows none) or persist anything (`cdr` writes the rows
 //! `add` returns to `calls.sqlite`).
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use gossipper_engine::call::Outcome;
 use gossipper_engine::scenario::Role;
-use gossipper_engine::shard::Finished;
+use gossipper_engine::shard::{CallSip, Finished};
 
 use super::trace::Record;
 use crate::service::timefmt::rfc3339;
 
 /// Finished calls kept.
 pub(super) const KEEP: usize = 200;
-/// Calls in progress whose SIP is noted (From, To, peer, counts) until they end; more
-/// push the oldest out (those then end with these fields empty).
-pub(super) const NOTED: usize = 8192;
 
-/// One finished call (reference §5.5 CallSummary). Debug and RTP samples are not
-/// collected: their counts are 0, and `rtp_*` carry the call's packet counters.
+/// One finished call (reference §5.5 CallSummary). A failed call has one debug record
+/// (`debug`: why, where, on what); RTP samples are not collected: `rtp_*` carry the
+/// call's packet counters.
 #[derive(Clone, Debug, Serialize)]
 pub(super) struct CallSummary {
     pub(super) call_id: String,
@@ -57,6 +54,10 @@ pub(super) struct CallSummary {
     pub(super) rtp_src: String,
     pub(super) payload_type: Option<u8>,
     pub(super) codec: String,
+    /// Why the call failed, where and on what (the engine's debug line; in memory only:
+    /// a row read back from `calls.sqlite` has none).
+    #[serde(skip)]
+    pub(super) debug: Option<String>,
 }
 
 /// CallSummary plus the call's SIP records (reference §5.5 CallDetail).
@@ -69,48 +70,13 @@ pub(super) struct CallDetail {
     pub(super) rtp: Vec<serde_json::Value>,
 }
 
-/// The catalogue, newest last, and what the trace showed of the calls in progress.
+/// The catalogue, newest last.
 #[derive(Default)]
 pub(super) struct Catalogue {
     calls: VecDeque<CallSummary>,
-    noted: HashMap<String, SipSeen>,
-    /// Call-IDs in the order first noted (some may have ended: their entry is gone).
-    order: VecDeque<String>,
 }
 
 impl Catalogue {
-    /// Notes one captured message of call `call_id`.
-    pub(super) fn saw(
-        &mut self,
-        call_id: &str,
-        from: &str,
-        to: &str,
-        peer: SocketAddr,
-        sent: bool,
-    ) {
-        if let Some(seen) = self.noted.get_mut(call_id) {
-            seen.count(sent);
-            return;
-        }
-        while self.noted.len() >= NOTED || self.order.len() >= 2 * NOTED {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.noted.remove(&old);
-                }
-                None => break,
-            }
-        }
-        let mut seen = SipSeen {
-            from: from.to_owned(),
-            to: to.to_owned(),
-            peer: peer.to_string(),
-            ..SipSeen::default()
-        };
-        seen.count(sent);
-        self.noted.insert(call_id.to_owned(), seen);
-        self.order.push_back(call_id.to_owned());
-    }
-
     /// Books the calls that finished at `ended` (only the newest [`KEEP`] of them stay
     /// in memory). With `all`, returns the rows of every one of them (for `calls.sqlite`);
     /// else nothing.
@@ -127,31 +93,10 @@ impl Catalogue {
         } else {
             finished.len().saturating_sub(KEEP)
         };
-        let (older, booked) = finished.split_at(first);
-        // Nothing noted (capture off): no Call-ID to look up.
-        if !self.noted.is_empty() {
-            for f in older {
-                self.noted
-                    .remove(String::from_utf8_lossy(&f.call_id).as_ref());
-            }
-        }
-        let mut rows: Vec<CallSummary> = booked
+        let rows: Vec<CallSummary> = finished[first..]
             .iter()
             .map(|f| summary(f, role, scenario, ended))
             .collect();
-        for row in &mut rows {
-            if self.noted.is_empty() {
-                break;
-            }
-            if let Some(s) = self.noted.remove(&row.call_id) {
-                row.from = s.from;
-                row.to = s.to;
-                row.peer = s.peer;
-                row.sip_send = s.send;
-                row.sip_recv = s.recv;
-                row.sip_count = s.send + s.recv;
-            }
-        }
         let kept = rows.len().saturating_sub(KEEP);
         let push = |calls: &mut VecDeque<CallSummary>, row: CallSummary| {
             if calls.len() == KEEP {
@@ -191,27 +136,7 @@ impl Catalogue {
     }
 }
 
-/// What the trace shows of one call.
-#[derive(Clone, Default)]
-struct SipSeen {
-    from: String,
-    to: String,
-    peer: String,
-    send: u64,
-    recv: u64,
-}
-
-impl SipSeen {
-    fn count(&mut self, sent: bool) {
-        if sent {
-            self.send += 1;
-        } else {
-            self.recv += 1;
-        }
-    }
-}
-
-/// The row of a finished call (SIP fields filled from the trace by `add`).
+/// The row of a finished call.
 fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallSummary {
     let (state, result, error) = match f.outcome {
         Outcome::Success => ("ended", "success", String::new()),
@@ -221,12 +146,14 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         .checked_sub(Duration::from_micros(f.duration_us))
         .unwrap_or(ended);
     let m = &f.media;
+    let none = CallSip::default();
+    let sip = f.sip.as_deref().unwrap_or(&none);
     CallSummary {
         call_id: String::from_utf8_lossy(&f.call_id).into_owned(),
         scenario: scenario.to_owned(),
-        from: String::new(),
-        to: String::new(),
-        peer: String::new(),
+        from: String::from_utf8_lossy(sip.from()).into_owned(),
+        to: String::from_utf8_lossy(sip.to()).into_owned(),
+        peer: sip.peer.map(|p| p.to_string()).unwrap_or_default(),
         direction: match role {
             Role::Server => "inbound",
             Role::Client => "outbound",
@@ -237,10 +164,10 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         started_at: rfc3339(started),
         ended_at: rfc3339(ended),
         duration_ms: f.duration_us / 1000,
-        sip_count: 0,
-        sip_send: 0,
-        sip_recv: 0,
-        debug_count: 0,
+        sip_count: u64::from(sip.sent) + u64::from(sip.received),
+        sip_send: u64::from(sip.sent),
+        sip_recv: u64::from(sip.received),
+        debug_count: u64::from(sip.failure.is_some()),
         rtp_count: m.rtp_packets_sent + m.rtp_packets_received,
         rtp_send: m.rtp_packets_sent,
         rtp_recv: m.rtp_packets_received,
@@ -250,6 +177,7 @@ fn summary(f: &Finished, role: Role, scenario: &str, ended: SystemTime) -> CallS
         rtp_src: String::new(),
         payload_type: None,
         codec: String::new(),
+        debug: sip.failure.clone(),
     }
 }
 
@@ -264,6 +192,7 @@ impl CallSummary {
             duration_us: 2_500_000,
             media: Default::default(),
             webrtc: None,
+            sip: None,
         };
         summary(&f, Role::Server, "uas", SystemTime::UNIX_EPOCH)
     }
@@ -274,7 +203,7 @@ mod tests {
     use super::*;
     use gossipper_engine::stats::FailureReason;
 
-    fn finished(id: &str, outcome: Outcome) -> Finished {
+    fn finished(id: &str, outcome: Outcome, sip: Option<CallSip>) -> Finished {
         Finished {
             number: 1,
             call_id: id.as_bytes().into(),
@@ -282,21 +211,29 @@ mod tests {
             duration_us: 2_500_000,
             media: Default::default(),
             webrtc: None,
+            sip: sip.map(Box::new),
         }
     }
 
     #[test]
-    fn a_finished_call_takes_what_the_trace_noted_of_it() {
-        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+    fn a_finished_call_shows_the_sip_the_engine_noted() {
+        let mut sip = CallSip::with_fields("<sip:u@x>;tag=1", "<sip:s@y>");
+        sip.peer = Some("127.0.0.1:5070".parse().unwrap());
+        (sip.sent, sip.received) = (3, 4);
         let mut c = Catalogue::default();
-        c.saw("a@x", "<sip:u@x>;tag=1", "<sip:s@y>", peer, false);
-        c.saw("a@x", "", "", peer, true);
-        c.saw("b@x", "f", "t", peer, false);
         let end = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
         c.add(
             &[
-                finished("a@x", Outcome::Success),
-                finished("b@x", Outcome::Failed(FailureReason::TimeoutOnRecv)),
+                finished("a@x", Outcome::Success, Some(sip)),
+                finished(
+                    "b@x",
+                    Outcome::Failed(FailureReason::TimeoutOnRecv),
+                    Some({
+                        let mut sip = CallSip::default();
+                        sip.failure = Some("call failed: TimeoutOnRecv at element 2".into());
+                        sip
+                    }),
+                ),
             ],
             Role::Server,
             "uas",
@@ -307,10 +244,11 @@ mod tests {
         assert_eq!(list.len(), 2);
         let a = c.get("a@x").unwrap();
         assert_eq!(
-            (a.from.as_str(), a.peer.as_str()),
-            ("<sip:u@x>;tag=1", "127.0.0.1:5070")
+            (a.from.as_str(), a.to.as_str(), a.peer.as_str()),
+            ("<sip:u@x>;tag=1", "<sip:s@y>", "127.0.0.1:5070")
         );
-        assert_eq!((a.sip_count, a.sip_send, a.sip_recv), (2, 1, 1));
+        assert_eq!((a.sip_count, a.sip_send, a.sip_recv), (7, 3, 4));
+        assert_eq!((a.debug_count, a.debug.as_deref()), (0, None));
         assert_eq!(
             (a.state, a.result, a.direction),
             ("ended", "success", "inbound")
@@ -318,13 +256,17 @@ mod tests {
         assert_eq!(a.started_at, "1970-01-01T00:01:37.5Z");
         let b = &list[0];
         assert_eq!(
-            (b.call_id.as_str(), b.state, b.error.as_str()),
-            ("b@x", "failed", "TimeoutOnRecv")
+            (b.call_id.as_str(), b.state, b.error.as_str(), b.sip_count),
+            ("b@x", "failed", "TimeoutOnRecv", 0)
         );
-        assert!(c.noted.is_empty());
+        assert_eq!(b.debug_count, 1);
+        assert_eq!(
+            b.debug.as_deref(),
+            Some("call failed: TimeoutOnRecv at element 2")
+        );
         for i in 0..KEEP + 3 {
             c.add(
-                &[finished(&i.to_string(), Outcome::Success)],
+                &[finished(&i.to_string(), Outcome::Success, None)],
                 Role::Client,
                 "uac",
                 end,
@@ -333,17 +275,5 @@ mod tests {
         }
         assert_eq!(c.list().len(), KEEP);
         assert_eq!(c.list()[0].call_id, (KEEP + 2).to_string());
-    }
-
-    #[test]
-    fn noted_calls_are_bounded() {
-        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
-        let mut c = Catalogue::default();
-        for i in 0..NOTED + 10 {
-            c.saw(&i.to_string(), "", "", peer, false);
-        }
-        assert_eq!(c.noted.len(), NOTED);
-        assert!(!c.noted.contains_key("0"));
-        assert!(c.order.len() <= 2 * NOTED);
     }
 }

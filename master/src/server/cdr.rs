@@ -302,6 +302,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallSummary> {
         rtp_src: r.get(22)?,
         payload_type: r.get(23)?,
         codec: r.get(24)?,
+        debug: None,
     })
 }
 

@@ -122,4 +122,9 @@ impl Observer for Feed {
     fn wants_finished_calls(&self) -> bool {
         true
     }
+
+    /// Its rows show each call's From, To, peer and SIP counts.
+    fn wants_call_sip(&self) -> bool {
+        true
+    }
 }

@@ -387,6 +387,11 @@ impl Sidecar for ApiSidecar {
     fn wants_finished_calls(&self) -> bool {
         true
     }
+
+    /// Its rows show each call's From, To, peer and SIP counts.
+    fn wants_call_sip(&self) -> bool {
+        true
+    }
 }
 
 /// Whether `/api/v1` is served: `-legacy_api_v1` when given; else on, except with

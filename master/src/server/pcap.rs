@@ -40,7 +40,8 @@ pub(super) fn pcap(records: &[Record]) -> Vec<u8> {
     out.extend_from_slice(&LINKTYPE_RAW.to_le_bytes());
     // (from, to) → the next sequence number from `from`.
     let mut next_seq: HashMap<(SocketAddr, SocketAddr), u32> = HashMap::new();
-    for r in records {
+    // Debug records are no packets: the text export carries them.
+    for r in records.iter().filter(|r| r.kind == "sip") {
         let packet = if r.transport == "udp" {
             packet(r.src_addr, r.dst_addr, Layer4::Udp, &r.bytes)
         } else {

@@ -1,5 +1,6 @@
 //! The live SIP trace of `gossipper server` (`/api/v2/sip/trace`, reference §5.5): the
-//! last [`RING`] SIP messages the engine sent and received, as Records.
+//! last [`RING`] SIP messages the engine sent and received, and, while debug capture is
+//! on, the engine's debug records (a failed call's why, where and on what), as Records.
 //!
 //! Owns: the ring (filled on the runner thread from each tick's captured messages, read
 //! by the API threads; one lock, taken once per tick and once per request), turning a
@@ -76,21 +77,32 @@ impl Filter {
     fn keeps(&self, e: &Entry) -> bool {
         e.seq > self.since
             && self.scenario.as_deref().is_none_or(|s| &*e.scenario == s)
-            && self
-                .call_id
-                .as_deref()
-                .is_none_or(|c| call_id_of(&e.bytes) == c)
+            && self.call_id.as_deref().is_none_or(|c| match &e.source {
+                Source::Sip(_) => call_id_of(&e.bytes) == c,
+                Source::Debug { call_id, .. } => &**call_id == c,
+            })
     }
 }
 
-/// One message in the ring as captured: its bytes and addresses, parsed into a
-/// [`Record`] only when a reader asks for it.
+/// One message in the ring as captured, or one debug record: its bytes (the message,
+/// or the debug line) and addresses, parsed into a [`Record`] only when a reader asks
+/// for it.
 struct Entry {
     seq: u64,
-    msg: CapturedMsg,
+    source: Source,
     scenario: Arc<str>,
     /// The kept bytes (the buffer is reused when the entry leaves the ring).
     bytes: Vec<u8>,
+}
+
+/// What an entry is.
+enum Source {
+    Sip(CapturedMsg),
+    /// A debug line of call `call_id`, noted at `wall`.
+    Debug {
+        wall: SystemTime,
+        call_id: Box<str>,
+    },
 }
 
 /// The ring and its sequence.
@@ -111,6 +123,25 @@ impl Ring {
     /// Adds one captured message (a copy of its bytes, into the buffer of the entry it
     /// pushes out once the ring is full: nothing is allocated in steady state).
     pub(super) fn push(&mut self, m: &CapturedMsg, bytes: &[u8], scenario: &str) {
+        self.push_entry(Source::Sip(*m), bytes, scenario);
+    }
+
+    /// Adds one debug record: `line`, about call `call_id`, at `wall`.
+    pub(super) fn push_debug(
+        &mut self,
+        wall: SystemTime,
+        call_id: &str,
+        line: &str,
+        scenario: &str,
+    ) {
+        let source = Source::Debug {
+            wall,
+            call_id: call_id.into(),
+        };
+        self.push_entry(source, line.as_bytes(), scenario);
+    }
+
+    fn push_entry(&mut self, source: Source, bytes: &[u8], scenario: &str) {
         self.last += 1;
         let scenario = match self.names.iter().find(|n| &***n == scenario) {
             Some(n) => n.clone(),
@@ -132,7 +163,7 @@ impl Ring {
         buf.extend_from_slice(bytes);
         self.entries.push_back(Entry {
             seq: self.last,
-            msg: *m,
+            source,
             scenario,
             bytes: buf,
         });
@@ -182,7 +213,17 @@ impl Ring {
 
 /// The Record of an entry.
 fn record(e: &Entry) -> Record {
-    let (m, bytes) = (&e.msg, &e.bytes[..]);
+    let m = match &e.source {
+        Source::Sip(m) => m,
+        Source::Debug { wall, call_id } => {
+            let line = String::from_utf8_lossy(&e.bytes);
+            let mut r = debug_record(call_id, &e.scenario, &line, rfc3339(*wall));
+            r.seq = e.seq;
+            r.wall = *wall;
+            return r;
+        }
+    };
+    let bytes = &e.bytes[..];
     let text = String::from_utf8_lossy(bytes);
     let first = text.lines().next().unwrap_or("").trim_end();
     let (method, status) = if let Some(rest) = first.strip_prefix("SIP/2.0 ") {
@@ -219,6 +260,35 @@ fn record(e: &Entry) -> Record {
     }
 }
 
+/// A debug record (`kind:"app"`, `dir:"app"`, `level:"debug"`; no addresses): `line`
+/// about call `call_id` of `scenario`, at `ts` (`seq` 0: a call's detail builds these
+/// from its catalogue row, not from the ring).
+pub(super) fn debug_record(call_id: &str, scenario: &str, line: &str, ts: String) -> Record {
+    let none = SocketAddr::from(([0, 0, 0, 0], 0));
+    Record {
+        seq: 0,
+        ts,
+        kind: "app",
+        dir: "app",
+        peer: String::new(),
+        scenario: scenario.to_owned(),
+        summary: line.chars().take(200).collect(),
+        method: String::new(),
+        status: 0,
+        call_id: call_id.to_owned(),
+        level: "debug",
+        bytes: line.as_bytes().into(),
+        raw_truncated: false,
+        size: line.len(),
+        src: String::new(),
+        dst: String::new(),
+        transport: "",
+        wall: SystemTime::UNIX_EPOCH,
+        src_addr: none,
+        dst_addr: none,
+    }
+}
+
 /// A message's Call-ID as its Record shows it (empty for none).
 fn call_id_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     let text = String::from_utf8_lossy(bytes);
@@ -230,40 +300,6 @@ fn call_id_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
             std::borrow::Cow::Owned(header(&t, "call-id", Some("i")).unwrap_or("").to_owned())
         }
     }
-}
-
-/// A message's Call-ID, From and To (`None` for a message that is not UTF-8 or has
-/// no Call-ID): what the calls catalogue notes of every captured message. One pass
-/// over the headers.
-pub(super) fn call_fields(bytes: &[u8]) -> Option<(&str, &str, &str)> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let (mut call_id, mut from, mut to) = (None, None, None);
-    for l in text.lines().skip(1) {
-        if l.trim().is_empty() {
-            break;
-        }
-        let Some((n, v)) = l.split_once(':') else {
-            continue;
-        };
-        let n = n.trim();
-        let slot = if n.eq_ignore_ascii_case("call-id") || n.eq_ignore_ascii_case("i") {
-            &mut call_id
-        } else if n.eq_ignore_ascii_case("from") || n.eq_ignore_ascii_case("f") {
-            &mut from
-        } else if n.eq_ignore_ascii_case("to") || n.eq_ignore_ascii_case("t") {
-            &mut to
-        } else {
-            continue;
-        };
-        if slot.is_none() {
-            *slot = Some(v.trim());
-        }
-        if call_id.is_some() && from.is_some() && to.is_some() {
-            break;
-        }
-    }
-    let call_id = call_id.filter(|c| !c.is_empty())?;
-    Some((call_id, from.unwrap_or(""), to.unwrap_or("")))
 }
 
 /// The first value of header `name` (or its compact form), trimmed; headers end at the
@@ -288,6 +324,18 @@ fn lossy<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 pub(super) fn text(records: &[Record]) -> Vec<u8> {
     let mut out = Vec::new();
     for r in records {
+        if r.kind != "sip" {
+            out.extend_from_slice(
+                format!(
+                    "----- {} {} {} {} -----\n",
+                    r.ts, r.level, r.kind, r.call_id
+                )
+                .as_bytes(),
+            );
+            out.extend_from_slice(&r.bytes);
+            out.extend_from_slice(b"\n\n");
+            continue;
+        }
         let arrow = if r.dir == "send" { "sent" } else { "received" };
         out.extend_from_slice(
             format!(
@@ -367,16 +415,34 @@ mod tests {
     }
 
     #[test]
-    fn call_fields_take_each_header_once_in_either_form() {
-        let m = b"INVITE sip:a@x SIP/2.0\r\nf: <sip:u@x>;tag=1\r\nTo : <sip:s@y>\r\n\
-                  i: abc\r\nCall-ID: other\r\n\r\nt: body";
+    fn debug_records_share_the_ring_filter_by_call_id_and_export_as_text_only() {
+        let c = captured(&[(
+            false,
+            "INVITE sip:a@x SIP/2.0\r\nCall-ID: abc\r\nCSeq: 1 INVITE\r\n\r\n",
+        )]);
+        let mut ring = Ring::default();
+        let (m, b) = c.iter().next().unwrap();
+        ring.push(m, b, "uac");
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(60);
+        ring.push_debug(at, "abc", "call failed: TimeoutOnRecv at element 2", "uac");
+        ring.push_debug(at, "other", "call failed: UnexpectedMessage", "uac");
+        let of_abc = ring.of_call("abc");
+        assert_eq!(of_abc.len(), 2);
+        let d = &of_abc[1];
         assert_eq!(
-            call_fields(m),
-            Some(("abc", "<sip:u@x>;tag=1", "<sip:s@y>"))
+            (d.seq, d.kind, d.dir, d.level, d.call_id.as_str()),
+            (2, "app", "app", "debug", "abc")
         );
-        assert_eq!(call_fields(b"SIP/2.0 200 OK\r\nTo: t\r\n\r\n"), None);
-        assert_eq!(call_fields(b"SIP/2.0 200 OK\r\nCall-ID:\r\n\r\n"), None);
-        assert_eq!(call_fields(b"\xff\r\nCall-ID: x\r\n\r\n"), None);
+        assert_eq!(d.summary, "call failed: TimeoutOnRecv at element 2");
+        assert_eq!(d.ts, "1970-01-01T00:01:00Z");
+        let text = String::from_utf8(text(&of_abc)).unwrap();
+        assert!(
+            text.contains("----- 1970-01-01T00:01:00Z debug app abc -----\ncall failed: TimeoutOnRecv at element 2\n"),
+            "{text}"
+        );
+        let only_sip = crate::server::pcap::pcap(&of_abc);
+        let one = crate::server::pcap::pcap(&of_abc[..1]);
+        assert_eq!(only_sip, one, "a debug record is no packet");
     }
 
     #[test]

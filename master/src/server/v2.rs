@@ -31,7 +31,8 @@ const MAX_LIMIT: usize = 500;
 /// The largest capture body read.
 const MAX_BODY: u64 = 4 << 10;
 
-/// `{sip, app, rtp, level}`: only SIP capture exists here.
+/// `{sip, app, rtp, level}`: SIP capture, and debug records (`app` with `level:"debug"`);
+/// no RTP capture.
 #[derive(Serialize)]
 pub(super) struct Capture {
     sip: bool,
@@ -86,11 +87,12 @@ impl CapturePatch {
 }
 
 pub(super) fn capture(state: &State) -> Capture {
+    let (app, debug) = state.debug_capture();
     Capture {
         sip: state.control().capturing(),
-        app: false,
+        app,
         rtp: false,
-        level: "info",
+        level: if debug { "debug" } else { "info" },
     }
 }
 
@@ -224,8 +226,8 @@ fn list(state: &State, query: &str) -> Reply {
     )
 }
 
-/// `PUT /sip/trace/capture`: turns SIP capture on or off; app and RTP capture are not
-/// built (asking for them is refused).
+/// `PUT /sip/trace/capture`: turns SIP capture on or off, and debug records (`app:true`
+/// with `level:"debug"`); RTP capture is not built (asking for it is refused).
 fn put_capture(state: &State, inc: &mut Incoming<'_>) -> Reply {
     if inc.content_length.is_some_and(|n| n > MAX_BODY) {
         return error(413, "the capture body is larger than 4 KiB");
@@ -241,22 +243,24 @@ fn put_capture(state: &State, inc: &mut Incoming<'_>) -> Reply {
         Ok(p) => p,
         Err(e) => return error(400, &e),
     };
-    for (field, on) in [("app", patch.app), ("rtp", patch.rtp)] {
-        if on == Some(true) {
-            return error(
-                400,
-                &format!("{field}: {field} capture is not built in gossipper server (SIP only)"),
-            );
-        }
-    }
-    if let Some(l) = patch.level.as_deref()
-        && l != "info"
-    {
+    if patch.rtp == Some(true) {
         return error(
             400,
-            &format!("level: \"{l}\" is not taken (only \"info\": there is no debug capture)"),
+            "rtp: rtp capture is not built in gossipper server (SIP and debug records only)",
         );
     }
+    let debug = match patch.level.as_deref() {
+        None => None,
+        Some("info") => Some(false),
+        Some("debug") => Some(true),
+        Some(l) => {
+            return error(
+                400,
+                &format!("level: \"{l}\" is not taken (\"info\" or \"debug\")"),
+            );
+        }
+    };
+    state.set_debug_capture(patch.app, debug);
     if let Some(sip) = patch.sip {
         state.set_capturing(sip);
     }
@@ -395,11 +399,23 @@ fn call(state: &State, raw_id: &str, query: &str) -> Reply {
             &format!("call-id: no finished call \"{id}\" in the catalogue (it keeps {kept})"),
         );
     };
-    let sip = state.ring().of_call(&id);
+    let sip: Vec<_> = state
+        .ring()
+        .of_call(&id)
+        .into_iter()
+        .filter(|r| r.kind == "sip")
+        .collect();
+    let debug = summary
+        .debug
+        .iter()
+        .map(|line| {
+            super::trace::debug_record(&id, &summary.scenario, line, summary.ended_at.clone())
+        })
+        .collect();
     let detail = CallDetail {
         summary,
         sip,
-        debug: Vec::new(),
+        debug,
         rtp: Vec::new(),
     };
     if zip {

@@ -73,6 +73,10 @@ pub(crate) trait Sidecar {
     fn wants_finished_calls(&self) -> bool {
         false
     }
+    /// Whether each finished call should carry its SIP (`Finished::sip`).
+    fn wants_call_sip(&self) -> bool {
+        false
+    }
 }
 
 /// The SIPp observer with a sidecar fed from the same ticks.
@@ -88,6 +92,9 @@ impl Observer for WithSidecar<'_> {
     }
     fn wants_finished_calls(&self) -> bool {
         self.inner.wants_finished_calls() || self.sidecar.wants_finished_calls()
+    }
+    fn wants_call_sip(&self) -> bool {
+        self.sidecar.wants_call_sip()
     }
     fn message_trace(&mut self) -> Option<std::fs::File> {
         self.inner.message_trace()

@@ -120,10 +120,17 @@ export const tests = [
       assert((await page.locator('#page').innerText()).includes('No SIP message yet'), 'the empty trace says so');
       assertEq((await apiAt(srv.base, t, 'GET', '/sip/trace?limit=500')).body.messages.length, 0, 'messages left on the server');
 
-      // Debug capture is not built in the server: its refusal is shown, the switch stays off.
+      // The Debug switch turns debug records on (app + level debug) on the server, and off.
       await page.getByTestId('capture-debug').click();
-      await page.locator('.toast.error', { hasText: 'app capture is not built' }).waitFor();
-      await eventually(async () => !(await page.getByTestId('capture-debug').isChecked()), { what: 'the Debug switch back off' });
+      await eventually(async () => {
+        const c = (await apiAt(srv.base, t, 'GET', '/sip/trace/capture')).body;
+        return c.app === true && c.level === 'debug';
+      }, { what: 'debug capture on on the server' });
+      await page.getByTestId('capture-debug').click();
+      await eventually(async () => {
+        const c = (await apiAt(srv.base, t, 'GET', '/sip/trace/capture')).body;
+        return c.app === false && c.level === 'info';
+      }, { what: 'debug capture off again' });
 
       // SIP capture off: the switch turns it off on the server.
       await page.getByTestId('capture-sip').click();

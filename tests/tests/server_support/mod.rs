@@ -98,28 +98,62 @@ pub(crate) fn start_server(
     stat: &Path,
     extra: &[&str],
 ) -> Proc {
-    let mut cmd = Command::new(gossipper_bin());
-    cmd.arg("server");
-    peer_args(&mut cmd, stat)
-        .args(extra)
+    let mut cmd = server_command(stat);
+    cmd.args(extra)
         .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
         .args(["-api_addr", api, "-api_token", TOKEN]);
-    let mut p = spawn_logged(name, &mut cmd, stat);
-    if extra.contains(&"uas") {
-        p.wait_bound(Sock::Udp, sip_port);
+    let sip = extra.contains(&"uas").then_some(sip_port);
+    launch(name, &mut cmd, stat, sip, api)
+}
+
+/// `gossipper server` with SIPp's peer flags (its CSV at `stat`), without the
+/// environment's bootstrap user, JWT secret or API token (each test names its own).
+pub(crate) fn server_command(stat: &Path) -> Command {
+    let mut cmd = Command::new(gossipper_bin());
+    cmd.arg("server")
+        .env_remove("GOSSIPPER_BOOTSTRAP_USERNAME")
+        .env_remove("GOSSIPPER_BOOTSTRAP_PASSWORD")
+        .env_remove("GOSSIPPER_JWT_SECRET")
+        .env_remove("GOSSIPPER_API_TOKEN");
+    peer_args(&mut cmd, stat);
+    cmd
+}
+
+/// Spawns the server `cmd` (its output next to `stat`), then waits until it listens for
+/// SIP on UDP `sip_port` (when given) and for the API on `api` (20 s at most).
+pub(crate) fn launch(
+    name: &str,
+    cmd: &mut Command,
+    stat: &Path,
+    sip_port: Option<u16>,
+    api: &str,
+) -> Proc {
+    let mut p = spawn_logged(name, cmd, stat);
+    if let Some(port) = sip_port {
+        p.wait_bound(Sock::Udp, port);
     }
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if std::net::TcpStream::connect(api).is_ok() {
-            break;
-        }
+    while std::net::TcpStream::connect(api).is_err() {
         assert!(
             Instant::now() < deadline,
-            "{name}: the API never listened on {api}"
+            "{name}: the API never listened on {api}\n{}",
+            logs(stat)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
     p
+}
+
+/// Logs in as the bootstrap admin (`api_support::ADMIN_PASSWORD`) at `path` (`/api/v2/auth/login`
+/// or an alias); returns the JWT.
+pub(crate) fn login_admin(api: &str, path: &str) -> String {
+    let body = format!(
+        r#"{{"username":"admin","password":"{}"}}"#,
+        crate::api_support::ADMIN_PASSWORD
+    );
+    let r = call(api, "POST", path, None, Some(&body));
+    assert_eq!(r.status, 200, "POST {path}: {}", r.text());
+    r.json()["token"].as_str().unwrap().to_string()
 }
 
 /// Polls `GET /api/v1/stats` until `ok` holds (at most `limit`); returns the last one.

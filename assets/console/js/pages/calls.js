@@ -113,7 +113,7 @@ async function renderCall(ctx, id) {
     // live trace, if any, make the ladder.
     if (e?.status !== 404) throw e;
     const t = await api.get(`/sip/trace?limit=500&call_id=${encodeURIComponent(id)}`).catch(() => null);
-    const sip = t?.messages || [];
+    const sip = (t?.messages || []).filter((r) => (r.kind || 'sip') === 'sip');
     if (!sip.length) throw e;
     return renderTraceOnly(ctx, id, sip, e);
   }
@@ -133,7 +133,8 @@ async function renderCall(ctx, id) {
         row('Direction', c.direction || '–'),
         row('From', h('span', { class: 'mono small' }, c.from || '–')),
         row('To', h('span', { class: 'mono small' }, c.to || '–')),
-        row('Peer', h('span', { class: 'mono' }, c.peer || '–'))))),
+        row('Peer', h('span', { class: 'mono' }, c.peer || '–')),
+        (c.debug || []).length ? row('Debug', h('span', { class: 'mono small', 'data-testid': 'call-debug' }, c.debug.map((d) => d.summary).join('\n'))) : null))),
       h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', {}, 'Timing and counts')), h('div', { class: 'card-body' }, h('dl', { class: 'kv' },
         row('Started', fmtTime(c.started_at)),
         row('Ended', fmtTime(c.ended_at)),

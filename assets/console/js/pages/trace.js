@@ -61,7 +61,7 @@ export async function render(ctx) {
     h('div', { class: 'card' },
       h('div', { class: 'filters' },
         h('label', { class: 'check', title: 'Record the SIP messages' }, sipBox, 'SIP'),
-        h('label', { class: 'check', title: 'Record the engine’s debug lines too' }, dbgBox, 'Debug'),
+        h('label', { class: 'check', title: 'Record the engine’s debug records too (why a call failed, where, on what)' }, dbgBox, 'Debug'),
         h('span', { class: 'sep-v' }),
         scenarioSel, callIdInput, h('span', { class: 'grow' }), status),
       body));

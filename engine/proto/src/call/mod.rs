@@ -208,6 +208,11 @@ impl Call {
         self.number
     }
 
+    /// The index of the scenario element the call is at (where it failed, once failed).
+    pub fn position(&self) -> usize {
+        self.pc
+    }
+
     pub fn user_id(&self) -> u64 {
         self.rare.as_ref().map_or(0, |r| r.user_id)
     }

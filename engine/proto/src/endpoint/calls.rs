@@ -32,6 +32,8 @@ pub struct Finished {
     pub media: crate::stats::media::CallMedia,
     /// The call's WebRTC bridge, what it did (`webrtc="true"` scenarios only).
     pub webrtc: Option<Box<gossipper_media::webrtc::WebrtcStats>>,
+    /// The call's From, To, peer and message counts (with `collect_call_sip` only).
+    pub sip: Option<Box<super::CallSip>>,
 }
 
 impl Finished {
@@ -100,6 +102,7 @@ impl Endpoint {
             (None, Some((_, i))) => super::source_ips::PER_IP_FLOW | u64::from(i),
             (None, None) => call.number(),
         };
+        let sent_before = self.out.tx.items.len();
         let mut cx = ShardCx {
             run,
             shard: &mut self.shard,
@@ -112,6 +115,14 @@ impl Endpoint {
         };
         let progress = f(call, &mut cx);
         self.out.tx.flow = 0;
+        if let Some(notes) = self.call_sip.as_mut() {
+            let tx = &self.out.tx;
+            let first = tx.items.get(sent_before).map(|t| tx.bytes(t));
+            notes.step(h, current, tx.items.len() - sent_before, first);
+            if let Progress::Finished(Outcome::Failed(reason)) = progress {
+                notes.failed(h, reason, scenario, call.position(), current);
+            }
+        }
         // Media actions of this step go to the media engine before the call may end.
         if !self.out.media.is_empty()
             && let Some(w) = self.webrtc.as_mut()
@@ -201,6 +212,10 @@ impl Endpoint {
         }
         self.shard.stats.current_calls = self.calls.len() as u64;
         if self.collect_finished {
+            let sip = self
+                .call_sip
+                .as_mut()
+                .map(|n| Box::new(n.take(h, call.peer(), outcome)));
             self.finished.push_back(Finished {
                 number: call.number(),
                 call_id: call.call_id().into(),
@@ -208,6 +223,7 @@ impl Endpoint {
                 duration_us,
                 media,
                 webrtc,
+                sip,
             });
         }
         if self.run.env.users.is_some() && !self.stopping {

@@ -42,6 +42,7 @@
 //! [`Endpoint::handle_stream_event`] (`connections`), which counts it and fails the calls
 //! a lost connection carried.
 
+mod call_sip;
 mod calls;
 mod connections;
 pub mod dead_calls;
@@ -62,6 +63,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use self::call_sip::CallSip;
 pub use self::calls::{Finished, render_call_id};
 pub use self::connections::{CallsOn, Carried, StreamEvent};
 use self::port_pool::PortPool;
@@ -81,7 +83,7 @@ use crate::stats::ShardStats;
 use crate::webrtc::{WebrtcCalls, WebrtcTx};
 
 /// The pacer's wake-up granularity at high rates.
-const PACER_TICK: Duration = Duration::from_millis(1);
+const PACER_TICK: Duration = crate::load::BURST;
 
 /// What the endpoint may still do, fixed by the runner for this shard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -133,6 +135,8 @@ pub struct Endpoint {
     /// Finished calls not polled yet (only collected when someone wants them).
     finished: VecDeque<Finished>,
     collect_finished: bool,
+    /// Each call's From, To and message counts, for its `Finished` (`collect_call_sip`).
+    call_sip: Option<call_sip::Notes>,
     /// RTP of this shard's calls (`None` when the run has no media).
     media: Option<MediaEngine>,
     /// `-t un` clients: the local port of each call (`None`: every call uses the shard's
@@ -221,6 +225,7 @@ impl Endpoint {
             call_id_buf: String::with_capacity(64),
             finished: VecDeque::new(),
             collect_finished: false,
+            call_sip: None,
             media: None,
             udp_ports: None,
             source_ips: None,
@@ -254,6 +259,13 @@ impl Endpoint {
     /// -trace_rtt want them; collecting costs a little per call).
     pub fn collect_finished(&mut self, on: bool) {
         self.collect_finished = on;
+    }
+
+    /// Whether each finished call carries its SIP (`Finished::sip`: From, To, peer,
+    /// message counts; the server's calls catalogue). Costs a note per call step and a
+    /// slot per concurrent call, one From/To buffer per call); only with `collect_finished`.
+    pub fn collect_call_sip(&mut self, on: bool) {
+        self.call_sip = on.then(call_sip::Notes::default);
     }
 
     /// Makes this shard part of segment `segment` of a run split over workers: its

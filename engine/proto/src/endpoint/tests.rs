@@ -651,3 +651,239 @@ mod accepting {
         assert_eq!((c.successful_calls, c.failed_calls), (5, 0), "{c:?}");
     }
 }
+
+mod call_sip_tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::endpoint::{Event, Finished};
+    use crate::sim::{self, SimNet};
+    use crate::sip::{HeaderName, SipMessage};
+
+    fn finished(e: &mut Endpoint) -> Vec<Finished> {
+        std::iter::from_fn(|| e.poll_event())
+            .filter_map(|e| match e {
+                Event::Finished(f) => Some(f),
+                Event::Shard(_) => None,
+            })
+            .collect()
+    }
+
+    /// 3000 calls at 20,000 calls/s (2000 calls, some 14,000 messages, per 100 ms: far
+    /// past what the live capture keeps), in virtual time: every finished call, on both
+    /// sides, carries the From and To of its first message, its peer and exactly the
+    /// messages the network carried for it.
+    #[test]
+    fn every_finished_call_carries_its_sip_at_any_rate() {
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let (server, client) = (addr(5060), addr(5061));
+        let mut net = SimNet::new(9);
+        let uas = net.add_server(sim::builtin("uas"), server);
+        let uac = net.add_client(sim::builtin("uac"), client, server, 20_000.0, 3000);
+        for i in [uas, uac] {
+            net.endpoints[i].collect_finished(true);
+            net.endpoints[i].collect_call_sip(true);
+        }
+        net.run_until(2_000_000, |n| {
+            n.endpoints[uac].done() && n.endpoints[uas].live_calls() == 0
+        });
+        assert_eq!(net.endpoints[uac].stats().counters.successful_calls, 3000);
+        let invites = net
+            .log
+            .iter()
+            .filter(|s| s.first_line.starts_with("INVITE "));
+        let last = invites.map(|s| s.at).max().unwrap();
+        assert!(
+            last < Duration::from_millis(160),
+            "the calls were created at 20,000 calls/s: the last at {last:?}"
+        );
+        // What the network carried, per Call-ID: (first message's From and To, sent by
+        // the client, sent by the server).
+        let mut wire: HashMap<String, (String, String, u32, u32)> = HashMap::new();
+        for s in &net.log {
+            assert!(!s.dropped);
+            let w = wire.entry(s.call_id.clone()).or_insert_with(|| {
+                let m = SipMessage::parse(&s.bytes).unwrap();
+                let h = |n| String::from_utf8_lossy(m.header(n).unwrap()).into_owned();
+                (h(HeaderName::From), h(HeaderName::To), 0, 0)
+            });
+            if s.from == client {
+                w.2 += 1;
+            } else {
+                w.3 += 1;
+            }
+        }
+        for (side, me, peer) in [(uac, client, server), (uas, server, client)] {
+            let calls = finished(&mut net.endpoints[side]);
+            assert_eq!(calls.len(), 3000);
+            for f in &calls {
+                let id = String::from_utf8_lossy(&f.call_id);
+                let sip = f.sip.as_deref().unwrap();
+                let (from, to, by_client, by_server) = &wire[id.as_ref()];
+                let (sent, received) = if me == client {
+                    (*by_client, *by_server)
+                } else {
+                    (*by_server, *by_client)
+                };
+                assert_eq!(
+                    (sip.from(), sip.to(), sip.peer, sip.sent, sip.received),
+                    (from.as_bytes(), to.as_bytes(), Some(peer), sent, received),
+                    "call {id}"
+                );
+                let tagged = String::from_utf8_lossy(sip.from()).contains("tag=");
+                assert!(tagged && sip.sent >= 3 && sip.received >= 3);
+                assert_eq!(sip.failure, None, "call {id} passed");
+            }
+        }
+    }
+
+    /// A call that fails carries the debug line of why: the reason, the scenario element
+    /// it was at (index, element, line) and the message it failed on (a call that passes
+    /// carries none: `every_finished_call_carries_its_sip_at_any_rate`).
+    #[test]
+    fn a_failed_call_carries_why_where_and_on_what() {
+        let uas_busy = r#"<?xml version="1.0"?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <recv request="ACK"/>
+</scenario>"#;
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let mut net = SimNet::new(6);
+        let uas = net.add_server(sim::scenario(uas_busy), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 10.0, 2);
+        for i in [uas, uac] {
+            net.endpoints[i].collect_finished(true);
+            net.endpoints[i].collect_call_sip(true);
+        }
+        // The busy uas waits for an ACK that never comes (no recv timeout): only the
+        // uac's calls end.
+        net.run_until(100_000, |n| n.endpoints[uac].done());
+        let calls = finished(&mut net.endpoints[uac]);
+        assert_eq!(calls.len(), 2);
+        for f in &calls {
+            let why = f.sip.as_deref().unwrap().failure.as_deref().unwrap();
+            // The built-in uac waits for an optional 100 at element 1, line 5 of its XML.
+            assert!(
+                why.starts_with(
+                    "call failed: UnexpectedMessage at element 1 (<recv response=\"100\">, line "
+                ) && why.ends_with(", on \"SIP/2.0 486 Busy Here\""),
+                "{why}"
+            );
+        }
+    }
+
+    /// Without `collect_call_sip`, finished calls carry nothing (and nothing is noted).
+    #[test]
+    fn without_the_catalogue_no_sip_is_noted() {
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let mut net = SimNet::new(9);
+        let _uas = net.add_server(sim::builtin("uas"), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 100.0, 3);
+        net.endpoints[uac].collect_finished(true);
+        net.run_until(100_000, |n| n.endpoints[uac].done());
+        let calls = finished(&mut net.endpoints[uac]);
+        assert_eq!(calls.len(), 3);
+        assert!(calls.iter().all(|f| f.sip.is_none()));
+        assert!(net.endpoints[uac].call_sip.is_none());
+    }
+}
+
+mod rate_change {
+    use super::*;
+    use crate::sim;
+
+    /// A uac core pacing `rate` calls/s from `now` (no peer answers: only INVITEs go out).
+    fn client(rate: f64, now: Instant) -> Endpoint {
+        let local: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        Endpoint::new(
+            0,
+            1,
+            sim::builtin("uac"),
+            sim::env(local, Some(remote), now),
+            7,
+            InjectData::default(),
+            Pacer::new(rate, now),
+            Budget {
+                remaining: None,
+                limit: 100_000,
+            },
+        )
+    }
+
+    /// Drives `core` from deadline to deadline until `end`; returns the instants at
+    /// which calls were created (one entry per call; retransmissions are not calls).
+    fn created_until(core: &mut Endpoint, end: Instant, wall: SystemTime) -> Vec<Instant> {
+        let mut at = Vec::new();
+        for _ in 0..100_000 {
+            let Some(t) = core.poll_timeout().filter(|t| *t <= end) else {
+                break;
+            };
+            let before = core.stats().counters.outgoing_calls;
+            core.handle_timeout(t, wall);
+            let _ = sent(core);
+            let n = core.stats().counters.outgoing_calls - before;
+            at.extend(std::iter::repeat_n(t, n as usize));
+        }
+        at
+    }
+
+    /// A rate change re-arms the pacer: the next creation deadline comes from the new
+    /// rate at once, not from the old one (a 2 calls/s pacer's next call was 500 ms
+    /// away). Up 2 → 20,000 calls/s: the first new call is created at the change (within
+    /// one pacer tick, 1 ms), then 20 per 1 ms tick; down 20,000 → 2: the next is 500 ms
+    /// after the change (the old pace's calls of the last 0.5 ms go at once).
+    #[test]
+    fn the_first_call_at_a_new_rate_comes_within_one_tick_of_the_change() {
+        let t0 = sim::epoch();
+        let wall = SystemTime::UNIX_EPOCH;
+        let ms = Duration::from_millis(1);
+        let mut core = client(2.0, t0);
+        let before = created_until(&mut core, t0 + 100 * ms, wall);
+        assert_eq!(before, vec![t0], "2 calls/s: one call in the first 100 ms");
+        assert_eq!(core.poll_timeout(), Some(t0 + 500 * ms));
+
+        // The API changes the rate between two turns, 100.3 ms in.
+        let change = t0 + 100 * ms + Duration::from_micros(300);
+        core.set_rate(20_000.0, change);
+        let next = core.poll_timeout().unwrap();
+        assert!(
+            next <= change + ms,
+            "the pacer is re-armed: next creation {:?} after the change",
+            next - change
+        );
+        let after = created_until(&mut core, change + 10 * ms, wall);
+        let first = after[0];
+        assert!(
+            first >= change && first - change <= ms,
+            "{:?}",
+            first - change
+        );
+        // Then the new pace: 20 calls per 1 ms tick, 200 in 10 ms (±1 for the edges).
+        assert!((199..=202).contains(&after.len()), "{}", after.len());
+        let in_second_ms = after
+            .iter()
+            .filter(|t| **t > first && **t <= first + ms)
+            .count();
+        assert_eq!(in_second_ms, 20, "{after:?}");
+
+        // Down again, 0.5 ms after a burst: the 9 calls the old pace owed since then
+        // (0.05 to 0.45 ms after it) and the new rate's first go at once, the next 500 ms
+        // later.
+        let down = change + 10 * ms + Duration::from_micros(500);
+        core.set_rate(2.0, down);
+        let after = created_until(&mut core, down + 600 * ms, wall);
+        assert_eq!(after.len(), 9 + 1 + 1, "{after:?}");
+        assert!(after[..10].iter().all(|t| *t == down), "{after:?}");
+        assert_eq!(after[10] - after[9], 500 * ms);
+    }
+}

@@ -14,7 +14,8 @@
 //! (now, wall) = clock() again, so what fell due while reading goes this turn
 //! sockets:  `-t un` and WebRTC call sockets the endpoint wants → handle_*_port
 //! control:  the runner's rate, pause, accepting, quit and scenario → set_rate /
-//!           set_paused / set_accepting / stop / abort_all / replace_scenario
+//!           set_paused / set_accepting / stop / abort_all / replace_scenario (a change
+//!           wakes a sleeping shard at once: `wake`)
 //! timers:   endpoint.handle_timeout(now, wall)
 //! output:   poll_transmit → sendmmsg (UDP) or the connections (streams); poll_rtp_transmit
 //!           → sendmmsg; poll_webrtc_transmit → the call sockets, then the ended calls'
@@ -46,9 +47,9 @@ use crate::poller::{Poller, Token};
 use crate::transport::Streams;
 
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
-/// The longest a loop waits when nothing is due: control changes (a new rate, pause,
-/// quit) are seen within this. An idle shard wakes 40 times a second, not 1,000 (an idle
-/// uas spent 3.5 % of a core on 1 ms wake-ups).
+/// The longest a loop waits when nothing is due. An idle shard wakes 40 times a second,
+/// not 1,000 (an idle uas spent 3.5 % of a core on 1 ms wake-ups). Control changes (a
+/// new rate, pause, quit) do not wait for it: they wake the shard (`wake`).
 const QUIET_SLEEP: Duration = Duration::from_millis(25);
 /// How long a finished shard keeps its stream connections open for the peer to close:
 /// SIPp fails the calls still on a connection that closes under them (FailedTcpClosed),
@@ -125,7 +126,12 @@ impl Shard {
             twin,
             ..
         } = plan;
-        let poller = Poller::new(EVENTS).map_err(|e| format!("cannot create epoll: {e}"))?;
+        let mut poller = Poller::new(EVENTS).map_err(|e| format!("cannot create epoll: {e}"))?;
+        if let Some(fd) = control.wake_fd() {
+            poller
+                .watch_wake(fd)
+                .map_err(|e| format!("cannot watch the control block: {e}"))?;
+        }
         let registry = poller.registry().clone();
         let sip = match socket {
             ShardSocket::Udp(socket) => {

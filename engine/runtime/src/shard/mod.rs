@@ -27,6 +27,7 @@ pub mod traces;
 pub mod twin_io;
 pub mod udp;
 pub mod wait;
+pub mod wake;
 pub(crate) mod webrtc_io;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -40,7 +41,7 @@ pub use self::traces::ShardTraces;
 pub use self::twin_io::TwinPlan;
 pub use self::udp::{PerCallSettings, udp_socket};
 use crate::call::ShardEvent;
-pub use crate::endpoint::{Budget, CallsOn, Endpoint, Finished};
+pub use crate::endpoint::{Budget, CallSip, CallsOn, Endpoint, Finished};
 use crate::scenario::Scenario;
 use crate::stats::ShardStats;
 use crate::transport::StreamPlan;
@@ -65,6 +66,8 @@ pub struct Control {
     /// `gossipper server`'s live SIP capture: shards keep what they send and receive
     /// (`capture::Captured`) and publish it. Off unless the server turns it on.
     capturing: AtomicBool,
+    /// Wakes the shards after each change, so they apply it at once (`wake`).
+    wake: wake::Wake,
 }
 
 impl Control {
@@ -77,27 +80,36 @@ impl Control {
         let _ = self
             .quit
             .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed);
+        self.wake.signal();
     }
     pub fn hard_quit(&self) {
         self.quit.store(2, Ordering::Relaxed);
+        self.wake.signal();
     }
     pub fn quit_level(&self) -> u8 {
         self.quit.load(Ordering::Relaxed)
     }
     pub fn set_paused(&self, p: bool) {
         self.paused.store(p, Ordering::Relaxed);
+        self.wake.signal();
     }
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::Relaxed)
     }
     pub fn set_accepting(&self, accepting: bool) {
         self.refusing.store(!accepting, Ordering::Relaxed);
+        self.wake.signal();
     }
     pub fn accepting(&self) -> bool {
         !self.refusing.load(Ordering::Relaxed)
     }
     pub fn set_capturing(&self, on: bool) {
         self.capturing.store(on, Ordering::Relaxed);
+        self.wake.signal();
+    }
+    /// The eventfd a shard watches to wake on a change.
+    pub(crate) fn wake_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.wake.fd()
     }
     pub fn capturing(&self) -> bool {
         self.capturing.load(Ordering::Relaxed)
@@ -105,6 +117,7 @@ impl Control {
     pub fn set_rate(&self, cps: f64) {
         self.rate_bits
             .store(cps.max(0.0).to_bits(), Ordering::Relaxed);
+        self.wake.signal();
     }
     pub fn rate(&self) -> f64 {
         f64::from_bits(self.rate_bits.load(Ordering::Relaxed))
@@ -117,6 +130,8 @@ impl Control {
         *next = Some(sc);
         // Under the lock: a shard that sees the new epoch finds this scenario.
         self.scenario_epoch.fetch_add(1, Ordering::Release);
+        drop(next);
+        self.wake.signal();
     }
     /// How many replacements so far (a shard compares it with the last it took).
     pub fn scenario_epoch(&self) -> u64 {
