@@ -1,6 +1,6 @@
 //! SIPp's default behaviours for an aborted client call: a BYE when the INVITE was
-//! answered with a 2xx, a CANCEL while it is still unanswered (`-default_behaviors`
-//! `bye` and `cancel`, on unless `-nd`).
+//! answered with a 2xx, a CANCEL while it is still unanswered, an ACK for a failure
+//! (3xx-6xx) no step expected (`-default_behaviors` `bye` and `cancel`, on unless `-nd`).
 //!
 //! Owns: deriving those requests from the ACK or INVITE the call already sent (so no
 //! extra state is kept per call). Must not: send or count; the call queues the bytes.
@@ -15,11 +15,32 @@ pub(super) enum AbortRequest {
     /// A CANCEL built from the INVITE (RFC 3261 §9.1: same Request-URI, top Via, From,
     /// To, Call-ID, CSeq number).
     Cancel,
+    /// The ACK of a non-2xx final response, built from the INVITE (RFC 3261 §17.1.1.3:
+    /// its Request-URI, top Via and branch, From, Call-ID, Route, CSeq number) with the
+    /// response's To.
+    Ack,
+}
+
+/// Appends the ACK of a failure whose To is `to` (the response's value) to `out`;
+/// false when `invite` is not our INVITE.
+pub(super) fn derive_ack(invite: &[u8], to: &[u8], out: &mut Vec<u8>) -> bool {
+    derive_with(invite, AbortRequest::Ack, b"", Some(to), out)
 }
 
 /// Appends the derived request to `out`; returns false when `src` is not a request of the
 /// expected kind.
 pub(super) fn derive(src: &[u8], kind: AbortRequest, branch: &[u8], out: &mut Vec<u8>) -> bool {
+    derive_with(src, kind, branch, None, out)
+}
+
+/// As [`derive`]; `to`, when given, replaces the To header's value.
+fn derive_with(
+    src: &[u8],
+    kind: AbortRequest,
+    branch: &[u8],
+    to: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> bool {
     let mut lines = src
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
@@ -29,6 +50,7 @@ pub(super) fn derive(src: &[u8], kind: AbortRequest, branch: &[u8], out: &mut Ve
     let (expected, method): (&[u8], &[u8]) = match kind {
         AbortRequest::Bye { .. } => (b"ACK ", b"BYE"),
         AbortRequest::Cancel => (b"INVITE ", b"CANCEL"),
+        AbortRequest::Ack => (b"INVITE ", b"ACK"),
     };
     let Some(rest) = first.strip_prefix(expected) else {
         return false;
@@ -56,7 +78,7 @@ pub(super) fn derive(src: &[u8], kind: AbortRequest, branch: &[u8], out: &mut Ve
                 }
                 via_seen = true;
                 match kind {
-                    AbortRequest::Cancel => push_line(out, b"Via", value),
+                    AbortRequest::Cancel | AbortRequest::Ack => push_line(out, b"Via", value),
                     AbortRequest::Bye { .. } => {
                         out.extend_from_slice(b"Via: ");
                         out.extend_from_slice(strip_branch(value));
@@ -70,7 +92,7 @@ pub(super) fn derive(src: &[u8], kind: AbortRequest, branch: &[u8], out: &mut Ve
                 let number = value.split(|&b| b == b' ').next().unwrap_or(b"1");
                 out.extend_from_slice(b"CSeq: ");
                 match kind {
-                    AbortRequest::Cancel => out.extend_from_slice(number),
+                    AbortRequest::Cancel | AbortRequest::Ack => out.extend_from_slice(number),
                     AbortRequest::Bye { cseq } => {
                         out.extend_from_slice(cseq.to_string().as_bytes())
                     }
@@ -78,6 +100,9 @@ pub(super) fn derive(src: &[u8], kind: AbortRequest, branch: &[u8], out: &mut Ve
                 out.push(b' ');
                 out.extend_from_slice(method);
                 out.extend_from_slice(b"\r\n");
+            }
+            HeaderName::To if to.is_some() => {
+                push_line(out, b"To", to.unwrap_or_default());
             }
             HeaderName::From
             | HeaderName::To
@@ -157,6 +182,31 @@ mod tests {
             Some(&b"SIP/2.0/UDP 10.0.0.2:5061;branch=z9hG4bK-abort"[..])
         );
         assert_eq!(m.header(HeaderName::Route), Some(&b"<sip:proxy;lr>"[..]));
+    }
+
+    #[test]
+    fn the_ack_of_a_failure_keeps_the_invites_branch_and_takes_the_responses_to() {
+        let mut out = Vec::new();
+        assert!(derive_ack(INVITE, b"b <sip:b@10.0.0.1>;tag=486x", &mut out));
+        let m = SipMessage::parse(&out).unwrap();
+        assert_eq!(m.method(), Some(&b"ACK"[..]));
+        assert_eq!(m.request_uri(), Some(&b"sip:svc@10.0.0.1:5060"[..]));
+        assert_eq!((m.cseq().number, m.cseq().method), (1, &b"ACK"[..]));
+        assert_eq!(
+            m.header(HeaderName::Via),
+            Some(&b"SIP/2.0/UDP 10.0.0.2:5061;branch=z9hG4bK-1-1-0"[..])
+        );
+        assert_eq!(
+            m.header(HeaderName::To),
+            Some(&b"b <sip:b@10.0.0.1>;tag=486x"[..])
+        );
+        assert_eq!(
+            m.header(HeaderName::From),
+            Some(&b"a <sip:a@10.0.0.2>;tag=1"[..])
+        );
+        assert_eq!(m.header(HeaderName::ContentType), None);
+        assert_eq!(m.body(), b"");
+        assert!(!derive_ack(ACK, b"x", &mut Vec::new()));
     }
 
     #[test]

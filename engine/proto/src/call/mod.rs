@@ -323,6 +323,7 @@ impl Call {
                 self.pc,
                 String::from_utf8_lossy(msg.first_line())
             )));
+            self.ack_unexpected_failure(msg, cx);
             return self.finish(now, Outcome::Failed(FailureReason::UnexpectedMessage), cx);
         }
         Progress::Running
@@ -561,7 +562,10 @@ impl Call {
         } else if let Some(k) = self.kept.as_mut() {
             k.last_recv.clear();
         }
-        let cancel_may_need_it = self.invite == InviteState::Pending && cx.run.env.behaviors.cancel;
+        // The INVITE is kept while it is unanswered: a CANCEL, or the ACK of a failure
+        // no step expected, is derived from it.
+        let b = cx.run.env.behaviors;
+        let cancel_may_need_it = self.invite == InviteState::Pending && (b.cancel || b.bye);
         if let Some(k) = self.kept.as_mut() {
             if k.retrans.is_none() && !cancel_may_need_it {
                 k.last_sent.clear();

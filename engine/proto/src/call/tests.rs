@@ -531,6 +531,61 @@ Content-Length: 0
     }
 }
 
+const BUSY_UAS: &str = r#"<?xml version="1.0"?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=busy[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <recv request="ACK"/>
+</scenario>"#;
+
+#[test]
+fn an_unexpected_failure_to_the_invite_is_acked_before_the_abort_and_nd_sends_nothing() {
+    for behaviors_on in [true, false] {
+        let mut net = SimNet::new(15);
+        let uas = net.add_server(sim::scenario(BUSY_UAS), addr(5060));
+        let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1.0, 1);
+        if !behaviors_on {
+            net.endpoints[uac].run.env.behaviors = crate::config::DefaultBehaviors {
+                bye: false,
+                pingreply: false,
+                abort_unexp: true,
+                cancel: false,
+            };
+        }
+        net.run_until(100_000, |n| {
+            n.endpoints[uac].done() && (!behaviors_on || n.endpoints[uas].live_calls() == 0)
+        });
+        assert_eq!(
+            net.endpoints[uac]
+                .stats()
+                .counters
+                .failed_unexpected_message,
+            1
+        );
+        let acks: Vec<_> = net
+            .log
+            .iter()
+            .filter(|s| s.first_line.starts_with("ACK "))
+            .collect();
+        if behaviors_on {
+            assert_eq!(acks.len(), 1, "one ACK for the 486");
+            // The uas took it as the ACK of its 486 (same transaction): a clean end.
+            assert_eq!(net.endpoints[uas].stats().counters.successful_calls, 1);
+            assert_eq!(net.endpoints[uas].stats().counters.failed_calls, 0);
+        } else {
+            assert!(acks.is_empty(), "-nd: no ACK");
+        }
+    }
+}
+
 /// Datagrams queued by endpoint `i`, taken off its queue.
 fn take_sent(net: &mut SimNet, i: usize) -> Vec<Vec<u8>> {
     let mut tx = crate::call::TxQueue::default();

@@ -14,7 +14,7 @@ use super::render;
 use super::token::Token;
 use super::{Call, InviteState, Outcome, Progress, ShardCx, ShardEvent, abort};
 use crate::scenario::{Command, CommandKind, RecvMatch};
-use crate::sip::SipMessage;
+use crate::sip::{HeaderName, SipMessage};
 use crate::stats::FailureReason;
 
 impl Call {
@@ -290,6 +290,32 @@ impl Call {
         }
         cx.shard.scratch = out;
         self.invite = InviteState::None;
+    }
+
+    /// An unexpected final failure (3xx-6xx) to our INVITE is ACKed before the call is
+    /// aborted, as SIPp's abort does for 4xx and up and as the INVITE client transaction
+    /// must (RFC 3261 §17.1.1.3): without it the peer retransmits the failure until its
+    /// Timer H (32 s). The ACK is built from the INVITE (its Request-URI, top Via with
+    /// the same branch, From, Call-ID, Route, CSeq number) with the response's To (its
+    /// tag). On with `-default_behaviors` `bye` (off with `-nd`).
+    pub(super) fn ack_unexpected_failure(&mut self, msg: &SipMessage<'_>, cx: &mut ShardCx<'_>) {
+        if !cx.run.env.behaviors.bye
+            || msg.is_request()
+            || msg.cseq().method != b"INVITE"
+            || !msg.status().is_some_and(|s| (300..700).contains(&s))
+        {
+            return;
+        }
+        let Some(to) = msg.header(HeaderName::To) else {
+            return;
+        };
+        let mut out = std::mem::take(&mut cx.shard.scratch);
+        out.clear();
+        if abort::derive_ack(self.last_sent(), to, &mut out) {
+            cx.out.tx.push(self.wire_dest(&cx.run.env), &out);
+            cx.shard.stats.counters.messages_sent += 1;
+        }
+        cx.shard.scratch = out;
     }
 
     /// Appends the last ACK we sent to `out`: its kept bytes, or its step rendered
