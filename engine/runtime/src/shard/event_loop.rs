@@ -504,6 +504,12 @@ impl Shard {
             }
             Sip::Udp(_) => Shape::Datagrams,
         };
+        // The connected twin is read every turn and kept out of the epoll set.
+        let beside = match &self.sip {
+            Sip::Udp(u) => u.twin_fd(),
+            Sip::Streams(_) => None,
+        };
+        self.poller.set_beside(beside);
         self.poller.wait(self.waiting.next(shape, got, until));
         // Connections and call sockets are read on readiness: after a blind sleep, look.
         let on_readiness = self.webrtc.is_some()

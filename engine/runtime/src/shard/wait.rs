@@ -72,7 +72,7 @@ impl WaitPolicy {
             return Wait::Now;
         }
         match shape {
-            Shape::Framed => return Wait::Sleep(until.min(FRAME)),
+            Shape::Framed => return Wait::Quiet(until.min(FRAME)),
             Shape::Streams if drained > 0 => return Wait::Sleep(until.min(STREAM_COALESCE)),
             Shape::Streams => return Wait::Readable(until),
             Shape::Datagrams => {}
@@ -101,12 +101,12 @@ mod tests {
     fn a_framed_client_sleeps_to_its_deadline_whatever_it_received() {
         let mut w = WaitPolicy::default();
         for drained in [0, 1, 50] {
-            assert_eq!(w.next(Shape::Framed, drained, MS), Wait::Sleep(MS));
+            assert_eq!(w.next(Shape::Framed, drained, MS), Wait::Quiet(MS));
         }
         let far = Duration::from_millis(25);
         assert_eq!(
             w.next(Shape::Framed, 0, far),
-            Wait::Sleep(FRAME),
+            Wait::Quiet(FRAME),
             "a frame at most"
         );
         assert_eq!(w.next(Shape::Datagrams, 0, far), Wait::Readable(far));
