@@ -206,7 +206,7 @@ impl Shard {
             control,
             published,
             batch: TxQueue::default(),
-            waiting: WaitPolicy::default(),
+            waiting: WaitPolicy,
             rate_seen: f64::NAN,
             paused_seen: false,
             accepting_seen: true,
