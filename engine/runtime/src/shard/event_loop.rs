@@ -35,7 +35,7 @@ use super::media_io::MediaIo;
 use super::traces::Traces;
 use super::twin_io::TwinIo;
 use super::udp::{SipUdp, TwinPeer};
-use super::wait::{self, Shape, WaitPolicy};
+use super::wait::{self, Shape, Wait, WaitPolicy};
 use super::webrtc_io::WebrtcIo;
 use super::{Control, Published, ShardPlan, ShardSocket, clock, os};
 use crate::call::{ShardEvent, TxQueue};
@@ -510,7 +510,15 @@ impl Shard {
             Sip::Streams(_) => None,
         };
         self.poller.set_beside(beside);
-        self.poller.wait(self.waiting.next(shape, got, until));
+        let mut wait = self.waiting.next(shape, got, until);
+        if let Wait::Quiet(d) = wait
+            && beside.is_none()
+        {
+            // No twin (it could not be opened): the peer's datagrams come to the shard
+            // socket in the set, and a quiet wait would wake for each. Sleep blind.
+            wait = Wait::Sleep(d);
+        }
+        self.poller.wait(wait);
         // Connections and call sockets are read on readiness: after a blind sleep, look.
         let on_readiness = self.webrtc.is_some()
             || self.twin.is_some()
