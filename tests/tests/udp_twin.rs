@@ -69,18 +69,39 @@ fn wait_for_twin(pid: u32, port: u16, peer: SocketAddr) -> Vec<Option<SocketAddr
     }
 }
 
-fn ours(dir: &std::path::Path, csv: &std::path::Path, args: &[&str]) -> Command {
+fn ours(dir: &std::path::Path, csv: &std::path::Path, args: &[String]) -> Command {
     let mut cmd = Command::new(gossipper_bin());
     cmd.current_dir(dir).args(args);
     peer_args(&mut cmd, csv);
     cmd
 }
 
-fn sipp(dir: &std::path::Path, csv: &std::path::Path, args: &[&str]) -> Command {
+fn sipp(dir: &std::path::Path, csv: &std::path::Path, args: &[String]) -> Command {
     let mut cmd = Command::new(sipp_bin());
     cmd.current_dir(dir).args(args);
     peer_args(&mut cmd, csv);
     cmd
+}
+
+/// `-sn uas` on 127.0.0.1:`port` for `calls` calls, then `extra`.
+fn uas(port: u16, calls: u32, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ["-sn", "uas", "-i", "127.0.0.1", "-p"]
+        .map(String::from)
+        .into();
+    v.extend([port.to_string(), "-m".into(), calls.to_string()]);
+    v.extend(extra.iter().map(|a| a.to_string()));
+    v
+}
+
+/// `-sn uac` from 127.0.0.1:`port` to 127.0.0.1:`remote`, `calls` calls at `rate` a
+/// second, then `extra`.
+fn uac(remote: u16, port: u16, calls: u32, rate: u32, extra: &[&str]) -> Vec<String> {
+    let mut v = vec![format!("127.0.0.1:{remote}")];
+    v.extend(["-sn", "uac", "-i", "127.0.0.1", "-p"].map(String::from));
+    v.extend([port.to_string(), "-m".into(), calls.to_string()]);
+    v.extend(["-r".into(), rate.to_string()]);
+    v.extend(extra.iter().map(|a| a.to_string()));
+    v
 }
 
 fn local(port: u16) -> SocketAddr {
@@ -92,32 +113,9 @@ fn our_client_talks_to_sipp_from_a_twin_connected_to_it_on_the_same_port() {
     let dir = scratch_dir("udp-twin-uac");
     let (sport, cport) = (free_port(), free_port());
     let (s_csv, c_csv) = (dir.join("server.csv"), dir.join("client.csv"));
-    let (s, c) = (sport.to_string(), cport.to_string());
-    let mut server = Proc::spawn(
-        "sipp uas",
-        &mut sipp(
-            &dir,
-            &s_csv,
-            &["-sn", "uas", "-i", "127.0.0.1", "-p", &s, "-m", "20"],
-        ),
-    );
+    let mut server = Proc::spawn("sipp uas", &mut sipp(&dir, &s_csv, &uas(sport, 20, &[])));
     server.wait_bound(Sock::Udp, sport);
-    let remote = format!("127.0.0.1:{sport}");
-    let args = [
-        remote.as_str(),
-        "-sn",
-        "uac",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &c,
-        "-m",
-        "20",
-        "-r",
-        "10",
-        "-d",
-        "1500",
-    ];
+    let args = uac(sport, cport, 20, 10, &["-d", "1500"]);
     let client = Proc::spawn("gossipper uac", &mut ours(&dir, &c_csv, &args));
     let socks = wait_for_twin(client.child.id(), cport, local(sport));
     assert_eq!(
@@ -145,53 +143,17 @@ fn our_server_connects_its_twin_to_its_first_caller_and_serves_everyone() {
     let dir = scratch_dir("udp-twin-uas");
     let sport = free_port();
     let (s_csv, c_csv) = (dir.join("server.csv"), dir.join("client.csv"));
-    let s = sport.to_string();
     let mut server = Proc::spawn(
         "gossipper uas",
-        &mut ours(
-            &dir,
-            &s_csv,
-            &[
-                "-sn",
-                "uas",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &s,
-                "-m",
-                "40",
-                "-shards",
-                "1",
-            ],
-        ),
+        &mut ours(&dir, &s_csv, &uas(sport, 40, &["-shards", "1"])),
     );
     server.wait_bound(Sock::Udp, sport);
     let pid = server.child.id();
     // The first caller: SIPp, 20 calls.
     let cport = free_port();
-    let c = cport.to_string();
-    let remote = format!("127.0.0.1:{sport}");
     let first = Proc::spawn(
         "sipp uac (first caller)",
-        &mut sipp(
-            &dir,
-            &c_csv,
-            &[
-                remote.as_str(),
-                "-sn",
-                "uac",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &c,
-                "-m",
-                "20",
-                "-r",
-                "10",
-                "-d",
-                "1500",
-            ],
-        ),
+        &mut sipp(&dir, &c_csv, &uac(sport, cport, 20, 10, &["-d", "1500"])),
     );
     let socks = wait_for_twin(pid, sport, local(cport));
     assert!(
@@ -209,26 +171,9 @@ fn our_server_connects_its_twin_to_its_first_caller_and_serves_everyone() {
     assert_eq!(c1.last("FailedCall(C)"), 0, "first caller's failures");
     // A second caller from another port: its datagrams reach the socket open to anyone.
     let c2_csv = dir.join("client2.csv");
-    let c2port = free_port().to_string();
     let second = Proc::spawn(
         "sipp uac (second caller)",
-        &mut sipp(
-            &dir,
-            &c2_csv,
-            &[
-                remote.as_str(),
-                "-sn",
-                "uac",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &c2port,
-                "-m",
-                "20",
-                "-r",
-                "20",
-            ],
-        ),
+        &mut sipp(&dir, &c2_csv, &uac(sport, free_port(), 20, 20, &[])),
     );
     let (st, out, err) = second.wait(Duration::from_secs(40));
     assert_eq!(st.code(), Some(0), "second caller\n{out}\n{err}");
@@ -255,25 +200,9 @@ fn a_stray_first_datagram_takes_the_twin_and_the_real_caller_is_still_served() {
     let dir = scratch_dir("udp-twin-stray");
     let sport = free_port();
     let (s_csv, c_csv) = (dir.join("server.csv"), dir.join("client.csv"));
-    let s = sport.to_string();
     let mut server = Proc::spawn(
         "gossipper uas",
-        &mut ours(
-            &dir,
-            &s_csv,
-            &[
-                "-sn",
-                "uas",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &s,
-                "-m",
-                "20",
-                "-shards",
-                "1",
-            ],
-        ),
+        &mut ours(&dir, &s_csv, &uas(sport, 20, &["-shards", "1"])),
     );
     server.wait_bound(Sock::Udp, sport);
     let stray = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -285,27 +214,9 @@ fn a_stray_first_datagram_takes_the_twin_and_the_real_caller_is_still_served() {
         socks.contains(&Some(stray.local_addr().unwrap())),
         "the twin follows the first sender: {socks:?}"
     );
-    let remote = format!("127.0.0.1:{sport}");
-    let cport = free_port().to_string();
     let client = Proc::spawn(
         "sipp uac",
-        &mut sipp(
-            &dir,
-            &c_csv,
-            &[
-                remote.as_str(),
-                "-sn",
-                "uac",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                &cport,
-                "-m",
-                "20",
-                "-r",
-                "20",
-            ],
-        ),
+        &mut sipp(&dir, &c_csv, &uac(sport, free_port(), 20, 20, &[])),
     );
     finish_pair(
         "twin after a stray",
@@ -323,32 +234,14 @@ fn a_server_that_starts_late_costs_no_call_despite_the_icmp_errors() {
     let dir = scratch_dir("udp-twin-late");
     let (sport, cport) = (free_port(), free_port());
     let (s_csv, c_csv) = (dir.join("server.csv"), dir.join("client.csv"));
-    let (s, c) = (sport.to_string(), cport.to_string());
-    let remote = format!("127.0.0.1:{sport}");
     // Nothing listens yet: the first INVITEs bring ICMP port-unreachable back, which a
     // connected socket reports on its next send and receive.
-    let args = [
-        remote.as_str(),
-        "-sn",
-        "uac",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &c,
-        "-m",
-        "10",
-        "-r",
-        "10",
-    ];
+    let args = uac(sport, cport, 10, 10, &[]);
     let client = Proc::spawn("gossipper uac", &mut ours(&dir, &c_csv, &args));
     std::thread::sleep(Duration::from_millis(1200));
     let mut server = Proc::spawn(
         "sipp uas (late)",
-        &mut sipp(
-            &dir,
-            &s_csv,
-            &["-sn", "uas", "-i", "127.0.0.1", "-p", &s, "-m", "10"],
-        ),
+        &mut sipp(&dir, &s_csv, &uas(sport, 10, &[])),
     );
     server.wait_bound(Sock::Udp, sport);
     finish_pair(

@@ -8,12 +8,15 @@
 //! read or write sockets, or decide how long to wait (`shard::wait::WaitPolicy` does).
 //! Used by the shard loop and the stream transport, which registers its connections.
 //!
-//! A [`Wait::Sleep`] does not wake for input (a framed UDP client, a gather): it sleeps
-//! without a system call on the sockets. After it, and after [`Wait::Now`], readiness is
-//! unknown: sources that only read on readiness (stream connections, call sockets) ask
-//! for a zero-timeout look ([`Poller::look`]); the shard's SIP UDP socket, the RTP socket
-//! and the hand-off are read without one, as they always were, so a framed client makes
-//! exactly one sleep, one recvmmsg and one sendmmsg per frame.
+//! A [`Wait::Sleep`] does not wake for input (a gather): it sleeps without a system call
+//! on the sockets. After it, and after [`Wait::Now`], readiness is unknown: sources that
+//! only read on readiness (stream connections, call sockets) ask for a zero-timeout look
+//! ([`Poller::look`]); the shard's SIP UDP socket, the RTP socket and the hand-off are
+//! read without one, as they always were. A framed UDP client waits [`Wait::Quiet`]: an
+//! epoll wait for its frame on a set that holds its shard socket but not the connected
+//! twin its traffic comes on (that one sits beside the set, [`Poller::set_beside`], and
+//! only [`Wait::Readable`] wakes for it), so a frame is one wait, the twin's recvmmsg
+//! batches and one sendmmsg.
 //!
 //! The UDP socket of each WebRTC call (`shard::webrtc_io`) registers like a `-t un`
 //! call socket: a `Token` of its own, its datagrams fed to the endpoint on readiness, its
@@ -32,6 +35,10 @@ pub enum Wait {
     Sleep(Duration),
     /// Sleep until a descriptor is readable or this long has passed.
     Readable(Duration),
+    /// Sleep this long, waking early only for a descriptor of the epoll set (not the
+    /// one beside it, `Poller::set_beside`): a framed client's frame, which then knows
+    /// without a read whether its shard socket holds anything.
+    Quiet(Duration),
 }
 
 /// What a registered descriptor is; encoded in the epoll event's 64-bit data.
@@ -187,6 +194,8 @@ pub(crate) struct Poller {
     /// An epoll set holding only the control block's wake-up (`watch_wake`): a blind
     /// sleep waits on it, so a control change ends the sleep.
     sleeper: Option<OwnedFd>,
+    /// A descriptor `Readable` waits also wake for, outside the epoll set (`set_beside`).
+    beside: Option<RawFd>,
 }
 
 impl Poller {
@@ -207,6 +216,7 @@ impl Poller {
             ready: Vec::with_capacity(batch.max(1)),
             known: false,
             sleeper: None,
+            beside: None,
         })
     }
 
@@ -276,26 +286,61 @@ impl Poller {
                     None => sleep(d),
                 }
             }
-            Wait::Readable(d) => self.epoll_wait(d),
+            Wait::Readable(d) => self.epoll_wait(d, true),
+            Wait::Quiet(d) => self.epoll_wait(d, false),
         }
+    }
+
+    /// A socket that `Readable` waits also wake for without its being in the epoll set
+    /// (its owner reads it every turn, so its readiness is never reported): the wait is
+    /// then a `ppoll` of the epoll descriptor and it. A socket in an epoll set carries the
+    /// set's wait entry all the time, so the kernel runs epoll's wake-up callback for
+    /// every datagram it receives and for every one it sent (`sock_wfree`, when the
+    /// datagram is freed), turn or no turn; under `ppoll` the entry exists only while the
+    /// loop sleeps. `None` removes it.
+    pub(crate) fn set_beside(&mut self, fd: Option<RawFd>) {
+        self.beside = fd;
     }
 
     /// Looks at readiness without waiting (after a sleep, for sources that read only
     /// when ready).
     pub(crate) fn look(&mut self) {
-        self.epoll_wait(Duration::ZERO);
+        self.epoll_wait(Duration::ZERO, false);
     }
 
-    /// One epoll_pwait2 (the timeout is not rounded to milliseconds).
+    /// One epoll_pwait2 (the timeout is not rounded to milliseconds); with `beside`
+    /// and a descriptor set beside the epoll set, a ppoll of the two first.
     #[allow(unsafe_code)]
-    fn epoll_wait(&mut self, timeout: Duration) {
+    fn epoll_wait(&mut self, timeout: Duration, beside: bool) {
         self.ready.clear();
         self.known = true;
         let epfd = self.registry.epoll.as_raw_fd();
-        let ts = libc::timespec {
+        let mut ts = libc::timespec {
             tv_sec: timeout.as_secs() as libc::time_t,
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
         };
+        if let Some(fd) = self.beside.filter(|_| beside)
+            && !timeout.is_zero()
+        {
+            let mut fds = [epfd, fd].map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            // SAFETY: `fds` and `ts` live on this frame for the call; a null signal mask
+            // leaves the thread's mask unchanged.
+            let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &ts, std::ptr::null()) };
+            if n <= 0 || fds[0].revents == 0 {
+                // Timed out, or only the descriptor beside the set is ready (its owner
+                // reads it every turn): nothing in the set is.
+                return;
+            }
+            // Something in the set is ready: collect what, without waiting.
+            ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+        }
         let max = self.events.len().min(i32::MAX as usize) as libc::c_int;
         // SAFETY: `events` holds `max` writable entries owned by `self`; `ts` lives for
         // the call; a null signal mask leaves the thread's mask unchanged.
@@ -453,5 +498,49 @@ mod tests {
             start.elapsed() >= Duration::from_millis(30),
             "no stale wake-up"
         );
+    }
+
+    #[test]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the test times the waits themselves"
+    )]
+    fn a_socket_beside_the_set_wakes_a_readable_wait_but_not_a_quiet_one() {
+        use std::net::UdpSocket;
+        use std::time::Instant;
+        let a = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let beside = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let watched = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let mut p = Poller::new(8).expect("epoll");
+        p.registry()
+            .add(watched.as_raw_fd(), Token::Sip, READ)
+            .expect("add");
+        p.set_beside(Some(beside.as_raw_fd()));
+        a.send_to(b"x", beside.local_addr().expect("addr"))
+            .expect("send");
+        let quiet = Duration::from_millis(30);
+        let t = Instant::now();
+        p.wait(Wait::Quiet(quiet));
+        assert!(t.elapsed() >= quiet, "a quiet wait sleeps through it");
+        assert!(p.readiness_known() && !p.may_read(Token::Sip));
+        let t = Instant::now();
+        p.wait(Wait::Readable(Duration::from_secs(5)));
+        assert!(
+            t.elapsed() < Duration::from_secs(4),
+            "a readable wait wakes for it"
+        );
+        assert!(
+            p.readiness_known() && p.ready().is_empty(),
+            "but does not report it"
+        );
+        a.send_to(b"y", watched.local_addr().expect("addr"))
+            .expect("send");
+        p.wait(Wait::Readable(Duration::from_secs(5)));
+        assert!(
+            p.may_read(Token::Sip),
+            "the set's own readiness is still reported"
+        );
+        p.wait(Wait::Quiet(Duration::from_secs(5)));
+        assert!(p.may_read(Token::Sip), "and wakes a quiet wait");
     }
 }

@@ -37,7 +37,7 @@ use super::media_io::MediaIo;
 use super::traces::Traces;
 use super::twin_io::TwinIo;
 use super::udp::{SipUdp, TwinPeer};
-use super::wait::{self, Shape, WaitPolicy};
+use super::wait::{self, Shape, Wait, WaitPolicy};
 use super::webrtc_io::WebrtcIo;
 use super::{Control, Published, ShardPlan, ShardSocket, clock, os};
 use crate::call::{ShardEvent, TxQueue};
@@ -213,7 +213,7 @@ impl Shard {
             control,
             published,
             batch: TxQueue::default(),
-            waiting: WaitPolicy::default(),
+            waiting: WaitPolicy,
             rate_seen: f64::NAN,
             paused_seen: false,
             accepting_seen: true,
@@ -514,7 +514,21 @@ impl Shard {
             }
             Sip::Udp(_) => Shape::Datagrams,
         };
-        self.poller.wait(self.waiting.next(shape, got, until));
+        // The connected twin is read every turn and kept out of the epoll set.
+        let beside = match &self.sip {
+            Sip::Udp(u) => u.twin_fd(),
+            Sip::Streams(_) => None,
+        };
+        self.poller.set_beside(beside);
+        let mut wait = self.waiting.next(shape, got, until);
+        if let Wait::Quiet(d) = wait
+            && beside.is_none()
+        {
+            // No twin (it could not be opened): the peer's datagrams come to the shard
+            // socket in the set, and a quiet wait would wake for each. Sleep blind.
+            wait = Wait::Sleep(d);
+        }
+        self.poller.wait(wait);
         // Connections and call sockets are read on readiness: after a blind sleep, look.
         let on_readiness = self.webrtc.is_some()
             || self.twin.is_some()

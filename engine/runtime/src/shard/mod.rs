@@ -12,9 +12,9 @@
 //! Where glommio sits: glommio is the per-core executor. It creates the shard's thread,
 //! pins it to its CPU (`Placement::Fixed`) and runs the shard's loop as its one task. The
 //! loop never awaits: it does its I/O with non-blocking system calls (recvmmsg, sendmmsg,
-//! read, write) and blocks in exactly one place per turn, its poller (epoll_pwait2, or a
-//! clock_nanosleep when a framed UDP client sleeps blind), so no glommio reactor, timer or
-//! io_uring operation runs beside it.
+//! read, write) and blocks in exactly one place per turn, its poller (epoll_pwait2, a
+//! ppoll of the epoll set and the connected UDP twin, or a clock_nanosleep for a gather),
+//! so no glommio reactor, timer or io_uring operation runs beside it.
 
 pub mod capture;
 mod event_loop;

@@ -16,9 +16,16 @@
 //! the kernel skips its per-datagram route lookup (~5 % of a datagram's kernel cost on
 //! loopback, `perf/README.md`). Same port, same order: the shard socket is drained first.
 //!
-//! Receive: the shard socket is drained every turn (at most `MAX_DRAIN` recvmmsg
-//! batches), readable or not, as it always was: a framed client sleeps blind and reads
-//! once per frame. Call sockets are read when the poller reports them. Send: one
+//! The twin is not in the shard's epoll set: a socket in a set carries the set's wait
+//! entry, and the kernel then runs epoll's callback for every datagram received and for
+//! every datagram sent (when it is freed); the loop's waits `ppoll` the twin beside the
+//! set instead (`Poller::set_beside`), so the entry exists only while the loop sleeps.
+//!
+//! Receive: the twin is drained every turn (at most `MAX_DRAIN` recvmmsg batches),
+//! readable or not: a framed client does not wake for it and reads once per frame. The
+//! shard socket is drained every turn too unless a twin exists and the last wait reported
+//! readiness without it (it then hears only strangers). Call sockets are read when the
+//! poller reports them. Send: one
 //! sendmmsg per socket and run of datagrams (`Transmit::flow` of a `un` call is its local
 //! port).
 
@@ -174,8 +181,15 @@ impl SipUdp {
         if self.stamps {
             let _ = super::os::enable_receive_timestamps(s.as_raw_fd());
         }
-        self.registry.add(s.as_raw_fd(), Token::Sip, READ)?;
+        // Not in the epoll set: it is read every turn, and the loop's waits wake for it
+        // beside the set (`Poller::set_beside`), so the kernel runs no epoll callback
+        // per datagram in or out of it.
         Ok(s)
+    }
+
+    /// The connected twin, once open.
+    pub(crate) fn twin_fd(&self) -> Option<RawFd> {
+        self.twin.as_ref().map(|t| t.socket.as_raw_fd())
     }
 
     /// Open sockets (the shard's and the calls').
@@ -209,7 +223,13 @@ impl SipUdp {
     ) -> usize {
         let mut at = Received { floor, now, wall };
         let fd = self.main.as_raw_fd();
-        let (mut n, first) = drain(fd, &mut self.rx, ep, traces, handoff, &mut at, MAX_DRAIN);
+        // With a twin the shard socket hears only strangers: after a wait that reported
+        // readiness without it, it holds nothing (one recvmmsg less per turn).
+        let (mut n, first) = if self.twin.is_none() || poller.may_read(Token::Sip) {
+            drain(fd, &mut self.rx, ep, traces, handoff, &mut at, MAX_DRAIN)
+        } else {
+            (0, None)
+        };
         if let Some(twin) = &self.twin {
             // After the shard socket: what reached it before the twin existed is older.
             let fd = twin.socket.as_raw_fd();
