@@ -559,6 +559,34 @@ fn the_document_validates_and_real_replies_fit_its_schemas() {
         Send::Json(json!({"scenario_id": "uas", "to": "bob"})),
         400,
     );
+    // The single-gateway aliases act on the only profile.
+    let mut first = s.get("/gateway", "/gateway", tk);
+    assert_eq!(first["id"], "oa-gw", "{first}");
+    first["notes"] = json!("via the alias");
+    s.call(
+        "PUT",
+        "/gateway",
+        "/gateway",
+        Some(tk),
+        Send::Json(first),
+        200,
+    );
+    s.call(
+        "PUT",
+        "/gateway/arm",
+        "/gateway/arm",
+        Some(tk),
+        Send::Json(json!({"scenario_id": "uac"})),
+        400,
+    );
+    s.call(
+        "POST",
+        "/gateway/originate",
+        "/gateway/originate",
+        Some(tk),
+        Send::Json(json!({"scenario_id": "uas", "to": "bob"})),
+        400,
+    );
     s.call(
         "DELETE",
         "/gateways/{id}",
