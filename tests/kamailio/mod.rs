@@ -162,6 +162,39 @@ impl Kamailio {
     pub fn log_tail(&self) -> String {
         gossipper_e2e::tail(&std::fs::read_to_string(&self.log).unwrap_or_default())
     }
+
+    /// The request lines of `method` in the log (`xlog` in registrar.cfg.in: method,
+    /// URI, source, CSeq, Expires).
+    pub fn requests(&self, method: &str) -> Vec<String> {
+        let needle = format!("REQ {method} ");
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&needle))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// SIPp's one call to `user` through this registrar (see [`call_aor`]), again every
+    /// 300 ms until it succeeds: a binding is there and routes to a live scenario. Panics
+    /// after 10 s naming `what` was called, with SIPp's output, the log's end and
+    /// `more()` (e.g. the callee's own log).
+    pub fn wait_reachable(&self, dir: &Path, user: &str, what: &str, more: impl Fn() -> String) {
+        let start = Instant::now();
+        loop {
+            let (code, out) = call_aor(dir, self.udp_port, user, 1);
+            if code == Some(0) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no call reached {what} in 10 s (sipp exit {code:?}):\n{out}\nkamailio:\n{}{}",
+                self.log_tail(),
+                more()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
 }
 
 impl Drop for Kamailio {

@@ -14,7 +14,7 @@ mod jobs_support;
 #[path = "../kamailio/mod.rs"]
 mod kamailio;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use api_support::Master;
 use jobs_support::*;
@@ -105,19 +105,7 @@ fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unre
     let armed = r.json()["job_id"].as_str().unwrap().to_string();
     assert_eq!(r.json()["job"]["profile_kind"], "gateway");
     wait_job(&m, tk, &armed, Duration::from_secs(15), running);
-    let start = Instant::now();
-    loop {
-        let (code, out) = call_aor(&m.data_dir, k.udp_port, "alice", 1);
-        if code == Some(0) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no call reached the armed gateway in 10 s ({code:?}):\n{out}\nkamailio:\n{}",
-            k.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    k.wait_reachable(&m.data_dir, "alice", "the armed gateway", String::new);
     let g = m.get("/api/v2/gateways/g1", Some(tk)).json();
     assert_eq!(g["armed_scenario_id"], "uas", "{g}");
 
@@ -220,24 +208,20 @@ fn the_single_gateway_aliases_act_on_the_first_profile() {
     let armed = r.json()["job_id"].as_str().unwrap().to_string();
     assert_eq!(r.json()["job"]["profile_id"], "default");
     wait_job(&m, tk, &armed, Duration::from_secs(15), running);
-    let start = Instant::now();
-    loop {
-        let (code, out) = call_aor(&m.data_dir, k.udp_port, "alice", 1);
-        if code == Some(0) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no call reached the gateway armed through /gateway/arm ({code:?}):\n{out}\nkamailio:\n{}\nworker:\n{}",
-            k.log_tail(),
-            std::fs::read_to_string(
-                m.data_dir
-                    .join(format!("artifacts/jobs/{armed}/worker.log"))
+    k.wait_reachable(
+        &m.data_dir,
+        "alice",
+        "the gateway armed through /gateway/arm",
+        || {
+            let log = m
+                .data_dir
+                .join(format!("artifacts/jobs/{armed}/worker.log"));
+            format!(
+                "\nworker:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
             )
-            .unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+        },
+    );
     let r = m.json(
         "POST",
         "/api/v2/gateway/originate",

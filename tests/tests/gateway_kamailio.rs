@@ -66,22 +66,6 @@ fn gateway(
     (p, port)
 }
 
-/// Kamailio's request lines of `method` (`xlog` in registrar.cfg.in: method, URI,
-/// source, CSeq, Expires).
-fn requests(k: &Kamailio, method: &str) -> Vec<String> {
-    let needle = format!("REQ {method} ");
-    std::fs::read_to_string(k.dir.join("kamailio.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .map(str::to_string)
-        .collect()
-}
-
-fn registers(k: &Kamailio) -> Vec<String> {
-    requests(k, "REGISTER")
-}
-
 #[test]
 fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
     let dir = scratch_dir("gateway-kamailio");
@@ -89,39 +73,29 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
     let (worker, port) = gateway(&dir, k.udp_port, "s3cret", 4, 2);
 
     // Registered: a call to the AOR reaches the armed uas (bounded wait for the binding).
-    let start = Instant::now();
-    loop {
-        let (code, out) = call_aor(&dir, k.udp_port, "alice", 1);
-        if code == Some(0) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no call reached the gateway within 10 s (sipp exit {code:?}):\n{out}\nkamailio:\n{}",
-            k.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    k.wait_reachable(&dir, "alice", "the gateway", String::new);
     // Five more calls, all through Kamailio's lookup to our socket.
     let (code, out) = call_aor(&dir, k.udp_port, "alice", 5);
     assert_eq!(code, Some(0), "{out}\nkamailio:\n{}", k.log_tail());
 
     // The 4 s binding is refreshed at 3.6 s: a later authorised REGISTER, same Call-ID.
-    let first_count = registers(&k).len();
-    assert!(first_count >= 2, "{:?}", registers(&k));
+    let first_count = k.requests("REGISTER").len();
+    assert!(first_count >= 2, "{:?}", k.requests("REGISTER"));
     let start = Instant::now();
-    while registers(&k).len() < first_count + 2 {
+    while k.requests("REGISTER").len() < first_count + 2 {
         assert!(
             start.elapsed() < Duration::from_secs(8),
             "no refresh within 8 s: {:#?}",
-            registers(&k)
+            k.requests("REGISTER")
         );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(
-        registers(&k).iter().all(|l| l.contains("expires 4")),
+        k.requests("REGISTER")
+            .iter()
+            .all(|l| l.contains("expires 4")),
         "{:#?}",
-        registers(&k)
+        k.requests("REGISTER")
     );
     // OPTIONS keep-alives (every 2 s here) from the same socket as the REGISTERs.
     let from = |l: &str| {
@@ -130,10 +104,18 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
             .and_then(|r| r.split(' ').next())
             .map(str::to_string)
     };
-    let options = requests(&k, "OPTIONS");
-    assert!(!options.is_empty(), "no keep-alive: {:#?}", registers(&k));
+    let options = k.requests("OPTIONS");
+    assert!(
+        !options.is_empty(),
+        "no keep-alive: {:#?}",
+        k.requests("REGISTER")
+    );
     let uas = Some(format!("127.0.0.1:{port}"));
-    assert_eq!(from(&registers(&k)[0]), uas, "REGISTER from the UAS socket");
+    assert_eq!(
+        from(&k.requests("REGISTER")[0]),
+        uas,
+        "REGISTER from the UAS socket"
+    );
     assert_eq!(from(&options[0]), uas, "{options:#?}");
     assert!(options[0].contains("OPTIONS sip:gw.test "), "{options:#?}");
     // Still reachable after the refresh.
@@ -157,9 +139,11 @@ fn the_gateway_registers_takes_calls_refreshes_and_unregisters_at_kamailio() {
         tail(&err)
     );
     assert!(
-        registers(&k).iter().any(|l| l.contains("expires 0")),
+        k.requests("REGISTER")
+            .iter()
+            .any(|l| l.contains("expires 0")),
         "{:#?}",
-        registers(&k)
+        k.requests("REGISTER")
     );
     // The binding is gone at once (not left to lapse): Kamailio answers 404 now.
     let (code, out) = call_aor(&dir, k.udp_port, "alice", 1);
@@ -172,11 +156,11 @@ fn a_wrong_password_is_reported_by_name() {
     let k = Kamailio::start_registrar(&dir, DOMAIN, "s3cret");
     let (worker, _port) = gateway(&dir, k.udp_port, "wrong", 300, 0);
     let start = Instant::now();
-    while registers(&k).len() < 3 {
+    while k.requests("REGISTER").len() < 3 {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "{:#?}",
-            registers(&k)
+            k.requests("REGISTER")
         );
         std::thread::sleep(Duration::from_millis(100));
     }

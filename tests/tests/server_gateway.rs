@@ -24,17 +24,6 @@ use server_support::{TOKEN, get, n};
 
 const DOMAIN: &str = "gw.test";
 
-/// Kamailio's REGISTER lines (`xlog` in registrar.cfg.in: method, URI, source, CSeq,
-/// Expires).
-fn registers(k: &Kamailio) -> Vec<String> {
-    std::fs::read_to_string(k.dir.join("kamailio.log"))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("REQ REGISTER "))
-        .map(str::to_string)
-        .collect()
-}
-
 fn write_config(dir: &Path, v: &Value) -> String {
     let path = dir.join("server.json");
     std::fs::write(&path, v.to_string()).unwrap();
@@ -65,21 +54,9 @@ fn a_config_gateway_registers_from_the_servers_listener_takes_calls_and_unregist
     server.wait_bound(Sock::Udp, sip_port);
 
     // SIPp calls alice@gw.test through Kamailio until the binding is there.
-    let start = Instant::now();
-    loop {
-        let (code, out) = call_aor(&dir, k.udp_port, "alice", 1);
-        if code == Some(0) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no call reached the server's gateway in 10 s ({code:?}):\n{out}\nkamailio:\n{}",
-            k.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    k.wait_reachable(&dir, "alice", "the server's gateway", String::new);
     // The REGISTER came from the server's listener, and the call was the server's.
-    let regs = registers(&k);
+    let regs = k.requests("REGISTER");
     let ours = format!("from 127.0.0.1:{sip_port} ");
     assert!(regs.first().is_some_and(|l| l.contains(&ours)), "{regs:#?}");
     let start = Instant::now();
@@ -101,7 +78,7 @@ fn a_config_gateway_registers_from_the_servers_listener_takes_calls_and_unregist
         .args(["-TERM", &server.child.id().to_string()])
         .status();
     let (_status, _out, err) = server.wait(Duration::from_secs(15));
-    let regs = registers(&k);
+    let regs = k.requests("REGISTER");
     assert!(
         regs.iter()
             .any(|l| l.contains("expires 0") && l.contains(&ours)),
