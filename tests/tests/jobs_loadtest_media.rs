@@ -162,6 +162,19 @@ fn n(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
+/// The echoes counted by a client of `calls` calls against an echoing peer: every
+/// packet sent comes back, but for at most one a call. The last packet leaves just before
+/// the BYE, and on a loaded machine its echo can arrive after the call's media closed
+/// (seen in a full run beside three builds: 50 of 51, and 201 of 202).
+fn assert_echoed(md: &Value, calls: u64, what: &str) {
+    let sent = n(md, "rtp_packets_sent");
+    let echoed = n(md, "rtp_packets_received");
+    assert!(
+        echoed <= sent && echoed + calls >= sent,
+        "{what}: {echoed} echoes of {sent} packets sent in {calls} calls: {md}"
+    );
+}
+
 #[test]
 fn invite_media_carries_rtp_both_ways_and_records_each_call() {
     let dir = scratch_dir("lt-media-plain");
@@ -214,7 +227,7 @@ fn the_early_media_variants_start_rtp_with_the_provisional_answer() {
         // 1.5 s of early media and 0.5 s of hold: about 100 packets a call. Media that
         // waited for the 200 would send about 25.
         assert!(sent >= 2 * 60, "{scenario}: RTP from the {code}: {md}");
-        assert_eq!(n(md, "rtp_packets_received"), sent, "{scenario}: {md}");
+        assert_echoed(md, 2, scenario);
     }
     // Against a UAS that sends no early answer, the early variant fails its calls
     // (SIPp's uas rings with a 180 without SDP and answers 200): the variant insists.
@@ -265,7 +278,7 @@ fn invite_media_savpf_runs_srtp_both_ways_against_our_uas() {
     let md = media(&s);
     let sent = n(md, "rtp_packets_sent");
     assert!(sent >= 2 * 20, "{md}");
-    assert_eq!(n(md, "rtp_packets_received"), sent, "{md}");
+    assert_echoed(md, 2, "savpf");
     assert_eq!(n(md, "srtp_auth_failures"), 0, "{md}");
     let (status, out, err) = uas.wait(Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "{out}\n{err}");
@@ -310,5 +323,5 @@ fn invite_media_scale_holds_30_s_unless_told_and_carries_rtp() {
     let md = media(&s);
     let sent = n(md, "rtp_packets_sent");
     assert!(sent >= 2 * 30, "{md}");
-    assert_eq!(n(md, "rtp_packets_received"), sent, "{md}");
+    assert_echoed(md, 2, "invite_media_scale");
 }
