@@ -180,9 +180,22 @@ impl Kamailio {
     /// after 10 s naming `what` was called, with SIPp's output, the log's end and
     /// `more()` (e.g. the callee's own log).
     pub fn wait_reachable(&self, dir: &Path, user: &str, what: &str, more: impl Fn() -> String) {
+        self.wait_answered(dir, user, &["-sn", "uac"], what, more);
+    }
+
+    /// As [`Kamailio::wait_reachable`], the caller being SIPp's `scenario` arguments
+    /// (`["-sf", path]`: e.g. a caller that expects a 486).
+    pub fn wait_answered(
+        &self,
+        dir: &Path,
+        user: &str,
+        scenario: &[&str],
+        what: &str,
+        more: impl Fn() -> String,
+    ) {
         let start = Instant::now();
         loop {
-            let (code, out) = call_aor(dir, self.udp_port, user, 1);
+            let (code, out) = call_aor_with(dir, self.udp_port, user, 1, scenario);
             if code == Some(0) {
                 return;
             }
@@ -219,28 +232,40 @@ impl Drop for Kamailio {
 /// 1: a call failed, e.g. the registrar's 404 for a user with no binding) and the tail
 /// of its output.
 pub fn call_aor(dir: &Path, kport: u16, user: &str, n: u32) -> (Option<i32>, String) {
+    call_aor_with(dir, kport, user, n, &["-sn", "uac"])
+}
+
+/// As [`call_aor`], SIPp running `scenario` (`["-sf", path]` or `["-sn", name]`).
+pub fn call_aor_with(
+    dir: &Path,
+    kport: u16,
+    user: &str,
+    n: u32,
+    scenario: &[&str],
+) -> (Option<i32>, String) {
     let (status, out, err) = run(
         "sipp uac",
-        Command::new(sipp_bin()).current_dir(dir).args([
-            "-sn",
-            "uac",
-            "-s",
-            user,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-            "-m",
-            &n.to_string(),
-            "-r",
-            "5",
-            "-timeout",
-            "10s",
-            "-recv_timeout",
-            "4000",
-            "-nostdin",
-            &format!("127.0.0.1:{kport}"),
-        ]),
+        Command::new(sipp_bin())
+            .current_dir(dir)
+            .args(scenario)
+            .args([
+                "-s",
+                user,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &free_port().to_string(),
+                "-m",
+                &n.to_string(),
+                "-r",
+                "5",
+                "-timeout",
+                "10s",
+                "-recv_timeout",
+                "4000",
+                "-nostdin",
+                &format!("127.0.0.1:{kport}"),
+            ]),
         Duration::from_secs(20),
     );
     (status.code(), format!("{}\n{}", tail(&out), tail(&err)))

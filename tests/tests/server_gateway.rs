@@ -3,8 +3,11 @@
 //! (Kamailio with registrar, usrloc and auth; `tests/kamailio/registrar.cfg.in`) from the
 //! server's own UDP listener, so SIPp's call to the account through Kamailio reaches the
 //! server's scenario; a SIGTERM sends `Expires: 0` and Kamailio answers 404 at once.
+//! Two accounts on two UDP listeners of one server (`gateways[].listener`), the second
+//! listener running a scenario of its own that answers 486: SIPp's call to each AOR gets
+//! its own listener's answer (200 for alice, 486 for bob), and a SIGTERM removes both.
 //! What the server cannot honour (a gateway on a TCP listener, a `contact_port` of its
-//! own) is refused by name before anything starts, and so is a second account.
+//! own, two accounts on one listener) is refused by name before anything starts.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns: a failed unwrap is a failed test
 
@@ -18,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, peer_args, scratch_dir, tail};
-use kamailio::{Kamailio, call_aor};
+use kamailio::{Kamailio, call_aor, call_aor_with};
 use serde_json::{Value, json};
 use server_support::{TOKEN, get, n};
 
@@ -31,9 +34,144 @@ fn write_config(dir: &Path, v: &Value) -> String {
 }
 
 fn account(kport: u16) -> Value {
-    json!({"domain": DOMAIN, "addr": format!("127.0.0.1:{kport}"), "username": "alice",
+    user_account(kport, "alice")
+}
+
+fn user_account(kport: u16, user: &str) -> Value {
+    json!({"domain": DOMAIN, "addr": format!("127.0.0.1:{kport}"), "username": user,
            "password": "s3cret", "advertised_ip": "127.0.0.1", "register_expires": 60,
            "keepalive_seconds": -1})
+}
+
+/// The second listener's scenario: every INVITE is answered 486 (the ACK taken).
+const BUSY_UAS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="busy">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+    SIP/2.0 486 Busy Here
+    [last_Via:]
+    [last_From:]
+    [last_To:];tag=[pid]SIPpTag01[call_number]
+    [last_Call-ID:]
+    [last_CSeq:]
+    Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+</scenario>
+"#;
+
+/// SIPp's caller that succeeds only on a 486 (ACKed on the INVITE's branch).
+const BUSY_CALLER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<scenario name="expects 486">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [service] <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="486"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"#;
+
+#[test]
+fn two_accounts_on_two_listeners_reach_each_listeners_scenario_and_both_unregister() {
+    let dir = scratch_dir("server-gateways");
+    let k = Kamailio::start_registrar(&dir, DOMAIN, "s3cret");
+    std::fs::write(dir.join("busy.xml"), BUSY_UAS).unwrap();
+    let caller = dir.join("expects486.xml");
+    std::fs::write(&caller, BUSY_CALLER).unwrap();
+    let caller = ["-sf", caller.to_str().unwrap()];
+    let (p0, p1) = (free_port(), free_port());
+    let api = format!("127.0.0.1:{}", free_port());
+    let mut bob = user_account(k.udp_port, "bob");
+    bob["listener"] = json!(1);
+    let config = write_config(
+        &dir,
+        &json!({"scenario_name": "uas", "api_addr": api, "api_token": TOKEN,
+                "listeners": [
+                    {"transport": "u1", "local_ip": "127.0.0.1", "local_port": p0},
+                    {"transport": "u1", "local_ip": "127.0.0.1", "local_port": p1,
+                     "scenario_file": "busy.xml"}],
+                "gateways": [user_account(k.udp_port, "alice"), bob]}),
+    );
+    let mut cmd = Command::new(gossipper_bin());
+    peer_args(cmd.arg("server"), &dir.join("server.csv")).args(["-config", &config]);
+    let mut server = Proc::spawn("gossipper server", &mut cmd);
+    server.wait_bound(Sock::Udp, p0);
+    server.wait_bound(Sock::Udp, p1);
+
+    // alice's calls reach the primary's uas (200), bob's the second listener's (486).
+    k.wait_reachable(&dir, "alice", "alice's listener (uas)", String::new);
+    k.wait_answered(&dir, "bob", &caller, "bob's listener (486)", String::new);
+    // Each account registered from its own listener.
+    let regs = k.requests("REGISTER");
+    for p in [p0, p1] {
+        let from = format!("from 127.0.0.1:{p} ");
+        assert!(regs.iter().any(|l| l.contains(&from)), "{p}: {regs:#?}");
+    }
+    // And the other way round each call fails: the scenarios are not shared.
+    let (code, out) = call_aor(&dir, k.udp_port, "bob", 1);
+    assert_eq!(
+        code,
+        Some(1),
+        "bob's call must get the 486, not a 200: {out}"
+    );
+    let (code, out) = call_aor_with(&dir, k.udp_port, "alice", 1, &caller);
+    assert_eq!(
+        code,
+        Some(1),
+        "alice's call must get the 200, not a 486: {out}"
+    );
+
+    // SIGTERM: an Expires 0 from each listener, and neither AOR is reachable.
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    let (_status, _out, err) = server.wait(Duration::from_secs(15));
+    let regs = k.requests("REGISTER");
+    for p in [p0, p1] {
+        let from = format!("from 127.0.0.1:{p} ");
+        assert!(
+            regs.iter()
+                .any(|l| l.contains("expires 0") && l.contains(&from)),
+            "no Expires 0 from {p}: {regs:#?}\nserver:\n{}",
+            tail(&err)
+        );
+    }
+    let (code, out) = call_aor(&dir, k.udp_port, "alice", 1);
+    assert_eq!(
+        code,
+        Some(1),
+        "alice's call after the Expires 0 must fail: {out}"
+    );
+    let (code, out) = call_aor_with(&dir, k.udp_port, "bob", 1, &caller);
+    assert_eq!(
+        code,
+        Some(1),
+        "bob's call after the Expires 0 must fail: {out}"
+    );
 }
 
 #[test]
@@ -101,6 +239,12 @@ fn what_a_server_gateway_cannot_do_is_refused_by_name_before_anything_starts() {
         let mut v = json!({"scenario_name": "uas", "local_ip": "127.0.0.1",
                            "local_port": free_port(), "api_addr": format!("127.0.0.1:{}", free_port()),
                            "api_token": TOKEN});
+        if extra.get("listeners").is_some() {
+            // The rows give the listeners' addresses and ports.
+            let o = v.as_object_mut().unwrap();
+            o.remove("local_ip");
+            o.remove("local_port");
+        }
         for (k, x) in extra.as_object().unwrap() {
             v[k] = x.clone();
         }
@@ -118,8 +262,19 @@ fn what_a_server_gateway_cannot_do_is_refused_by_name_before_anything_starts() {
             "gateway.contact_port: not taken in a server file",
         ),
         (
-            json!({"gateways": [account(5060), account(5061)]}),
-            "gateways: 2 accounts",
+            json!({"gateways": [account(5060), user_account(5060, "bob")]}),
+            "gateways[1].listener: the server's listener already registers gateways[0]'s account",
+        ),
+        (
+            json!({"listeners": [{"transport": "u1", "local_port": free_port()},
+                                 {"transport": "t1", "local_port": free_port()}],
+                   "gateways": [{"listener": 1, "domain": DOMAIN, "username": "bob",
+                                 "addr": "127.0.0.1:5060"}]}),
+            "gateways[0].listener: listeners[1] listens on t1",
+        ),
+        (
+            json!({"gateways": [account(5060), {"listener": 2, "domain": DOMAIN}]}),
+            "gateways[1].listener: 2 is not a listener of this server",
         ),
         (
             json!({"gateway": {"domain": DOMAIN, "username": "alice", "bogus": true}}),

@@ -4,9 +4,9 @@
 //!
 //! Owns: the table of keys we take and what flag each becomes, the composite ("hybrid")
 //! keys of `gossipper server -config` (`server{…, listeners[]}`, top-level
-//! `listeners[]`, `clients[]`, `client`, `auth{}`, `gateway{}` or a one-entry
-//! `gateways[]`: [`Composite`]), and the refusal of every other key, named: the
-//! composite keys not built (`aliases` and `workloads` here, a second gateway account),
+//! `listeners[]`, `clients[]`, `client`, `auth{}`, `gateway{}` or `gateways[]`:
+//! [`Composite`]), and the refusal of every other key, named: the
+//! composite keys not built (`aliases` and `workloads` here),
 //! the composite keys on the root command, the features gossipper does
 //! not have (`hep_*`, `log_otel_*`, …) and unknown keys. Must not: interpret a value
 //! (the flags go through the same scanner and resolver as the command line, so a bad
@@ -117,20 +117,39 @@ const NOT_BUILT: &[&str] = &["gateway", "gateways", "auth", "aliases", "workload
 // (`gateway`, `gateways` and `auth` are taken at the top of a `gossipper server
 // -config` file, which removes them before the flat keys are read.)
 
-/// The keys of one `listeners[]` row.
-const LISTENER_KEYS: &[&str] = &["transport", "local_ip", "local_port"];
+/// The keys of one `listeners[]` row (a scenario of its own: not on the first row).
+const LISTENER_KEYS: &[&str] = &[
+    "transport",
+    "local_ip",
+    "local_port",
+    "scenario_name",
+    "scenario_file",
+];
 
 /// What a `listeners[]` row sets of the primary engine (its first row).
 const LISTENER_FLAGS: &[(&str, &str)] =
     &[("transport", "t"), ("local_ip", "i"), ("local_port", "p")];
 
 /// One `listeners[]` row: a SIP listener of the server (the first is the primary
-/// engine's; each other one is an engine of its own running the same scenario).
+/// engine's; each other one is an engine of its own running the server's scenario, or
+/// the row's own).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct ListenerRow {
     pub(super) transport: String,
     pub(super) local_ip: Option<String>,
     pub(super) local_port: String,
+    /// `scenario_name` or `scenario_file` (taken from the file's folder): the row's own
+    /// scenario instead of the server's.
+    pub(super) scenario: Option<RowScenario>,
+}
+
+/// A listener row's own scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum RowScenario {
+    /// A built-in's name (`scenario_name`).
+    Name(String),
+    /// An XML file (`scenario_file`, from the file's folder).
+    File(std::path::PathBuf),
 }
 
 /// One `clients[]` entry: a UAC engine started with the server, as a dynamic client.
@@ -156,59 +175,75 @@ pub(super) struct Composite {
     pub(super) dir: std::path::PathBuf,
     /// `auth{type, sqlite_path, jwt_secret}` (with `ui_data_dir`).
     pub(super) auth: Option<AuthConf>,
-    /// `gateway{}` (or `gateways[0]`): the REGISTER gateway account the server keeps
-    /// registered from its UDP listener, as the JSON object given.
-    pub(super) gateway: Option<GatewayDef>,
+    /// `gateway{}` or `gateways[]`: the REGISTER gateway accounts the server keeps
+    /// registered from its UDP listeners, as the JSON objects given.
+    pub(super) gateways: Vec<GatewayDef>,
 }
 
-/// The gateway account of a `-config` file, checked by the server (it is a gateway
-/// profile's fields).
+/// A gateway account of a `-config` file, checked by the server (it is a gateway
+/// profile's fields, and `listener`).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct GatewayDef {
-    /// Where it is, for errors (`gateway`, `gateways[0]`).
+    /// Where it is, for errors (`gateway`, `gateways[1]`).
     pub(super) place: String,
+    /// `listener`: the index in `listeners[]` of the listener it registers from (0, the
+    /// first and the default, is the primary engine's).
+    pub(super) listener: usize,
+    /// The gateway profile's fields (without `listener`).
     pub(super) value: Value,
 }
 
-/// `gateway{}` or `gateways[]` (one entry: each account needs INVITEs routed to it by
-/// Request-URI user, which one server does not do yet).
-fn gateway_def(
+/// `gateway{}` or `gateways[]`, each entry an object whose `listener` (if given) names
+/// one of the `rows` listeners by its index in `listeners[]`.
+fn gateway_defs(
     gateway: Option<Value>,
     gateways: Option<Value>,
-) -> Result<Option<GatewayDef>, String> {
-    let def = match (gateway, gateways) {
+    rows: usize,
+) -> Result<Vec<GatewayDef>, String> {
+    let entries: Vec<(String, Value)> = match (gateway, gateways) {
         (Some(_), Some(_)) => {
-            return Err("gateway and gateways: give the gateway account once".into());
+            return Err("gateway and gateways: give the gateway accounts once".into());
         }
-        (Some(v), None) => GatewayDef {
-            place: "gateway".into(),
-            value: v,
-        },
-        (None, Some(Value::Array(mut items))) => {
-            if items.len() > 1 {
-                return Err(format!(
-                    "gateways: {} accounts; one server keeps one gateway account (routing INVITEs between accounts by Request-URI user is not built): run one server per account, or several gateway jobs from gossipper ui",
-                    items.len()
-                ));
-            }
-            match items.pop() {
-                None => return Ok(None),
-                Some(v) => GatewayDef {
-                    place: "gateways[0]".into(),
-                    value: v,
-                },
-            }
-        }
+        (Some(v), None) => vec![("gateway".into(), v)],
+        (None, Some(Value::Array(items))) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("gateways[{i}]"), v))
+            .collect(),
         (None, Some(v)) => return Err(format!("gateways: {v} is not an array of gateway objects")),
-        (None, None) => return Ok(None),
+        (None, None) => return Ok(Vec::new()),
     };
-    if !def.value.is_object() {
-        return Err(format!(
-            "{}: {} is not a JSON object of gateway profile fields",
-            def.place, def.value
-        ));
-    }
-    Ok(Some(def))
+    entries
+        .into_iter()
+        .map(|(place, v)| {
+            let Value::Object(mut o) = v else {
+                return Err(format!(
+                    "{place}: {v} is not a JSON object of gateway profile fields"
+                ));
+            };
+            let listener = match o.remove("listener") {
+                None => 0,
+                Some(n) => match n.as_u64() {
+                    Some(i) if (i as usize) < rows => i as usize,
+                    _ => {
+                        return Err(format!(
+                            "{place}.listener: {n} is not a listener of this server (the index in listeners[]: {})",
+                            if rows == 1 {
+                                "0, the server's one listener".to_string()
+                            } else {
+                                format!("0 to {}", rows - 1)
+                            }
+                        ));
+                    }
+                },
+            };
+            Ok(GatewayDef {
+                place,
+                listener,
+                value: Value::Object(o),
+            })
+        })
+        .collect()
 }
 
 /// `auth{}`: where `ui_data_dir`'s users live and what signs their tokens.
@@ -285,12 +320,11 @@ pub(super) fn composite_of(text: &[u8], dir: &Path) -> Result<Composite, String>
     let clients = map.remove("clients");
     let client = map.remove("client");
     let auth = map.remove("auth").map(|v| auth_conf(&v, dir)).transpose()?;
-    let gateway = gateway_def(map.remove("gateway"), map.remove("gateways"))?;
+    let (gateway, gateways) = (map.remove("gateway"), map.remove("gateways"));
     let mut out = Composite {
         flags: flags_of_map(&map, dir, "")?,
         dir: dir.to_path_buf(),
         auth,
-        gateway,
         ..Composite::default()
     };
     let mut rows = None;
@@ -315,7 +349,7 @@ pub(super) fn composite_of(text: &[u8], dir: &Path) -> Result<Composite, String>
         out.flags.extend(flags_of_map(&server, dir, "server.")?);
     }
     if let Some((name, v)) = rows {
-        let mut rows = listener_rows(name, &v)?;
+        let mut rows = listener_rows(name, &v, dir)?;
         if let Some(k) = primary_keys
             .iter()
             .find(|k| LISTENER_FLAGS.iter().any(|(key, _)| key == k))
@@ -325,6 +359,11 @@ pub(super) fn composite_of(text: &[u8], dir: &Path) -> Result<Composite, String>
             ));
         }
         let first = rows.remove(0);
+        if first.scenario.is_some() {
+            return Err(format!(
+                "{name}[0]: the first listener is the server's own engine: its scenario is the server's (scenario_name / scenario_file); a scenario of its own is for the rows after it"
+            ));
+        }
         out.flags.extend(["-t".into(), first.transport]);
         if let Some(ip) = first.local_ip {
             out.flags.extend(["-i".into(), ip]);
@@ -332,6 +371,7 @@ pub(super) fn composite_of(text: &[u8], dir: &Path) -> Result<Composite, String>
         out.flags.extend(["-p".into(), first.local_port]);
         out.listeners = rows;
     }
+    out.gateways = gateway_defs(gateway, gateways, out.listeners.len() + 1)?;
     let mut entries = Vec::new();
     match clients {
         None => {}
@@ -383,8 +423,9 @@ pub(super) fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// The rows of `listeners[]`: each `{transport, local_ip?, local_port}`, at least one.
-fn listener_rows(name: &str, v: &Value) -> Result<Vec<ListenerRow>, String> {
+/// The rows of `listeners[]`: each `{transport, local_ip?, local_port, scenario_name? |
+/// scenario_file?}`, at least one (a `scenario_file` is taken from `dir`).
+fn listener_rows(name: &str, v: &Value, dir: &Path) -> Result<Vec<ListenerRow>, String> {
     let Value::Array(items) = v else {
         return Err(format!("{name}: {v} is not an array of listener objects"));
     };
@@ -414,12 +455,23 @@ fn listener_rows(name: &str, v: &Value) -> Result<Vec<ListenerRow>, String> {
                     .map(|v| scalar(&format!("{place}.{k}"), v))
                     .transpose()
             };
+            let scenario = match (field("scenario_name")?, field("scenario_file")?) {
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "{place}: scenario_name and scenario_file: give the row's scenario once"
+                    ));
+                }
+                (Some(n), None) => Some(RowScenario::Name(n)),
+                (None, Some(f)) => Some(RowScenario::File(dir.join(f))),
+                (None, None) => None,
+            };
             Ok(ListenerRow {
                 transport: field("transport")?
                     .ok_or_else(|| format!("{place}.transport: missing (u1, t1, l1, w1, ...)"))?,
                 local_ip: field("local_ip")?,
                 local_port: field("local_port")?
                     .ok_or_else(|| format!("{place}.local_port: missing"))?,
+                scenario,
             })
         })
         .collect()
@@ -717,7 +769,8 @@ mod tests {
             [ListenerRow {
                 transport: "t1".into(),
                 local_ip: None,
-                local_port: "5071".into()
+                local_port: "5071".into(),
+                scenario: None,
             }]
         );
         assert_eq!(c.clients.len(), 2);
@@ -728,22 +781,49 @@ mod tests {
             (c.clients[1].id.as_deref(), c.clients[1].place.as_str()),
             (None, "client")
         );
-        assert_eq!(c.gateway, None);
+        assert_eq!(c.gateways, []);
     }
 
     #[test]
-    fn a_gateway_object_or_a_one_entry_gateways_array_is_kept_for_the_server() {
+    fn a_gateway_object_or_a_gateways_array_is_kept_for_the_server() {
         let c = composite_of(br#"{"gateway":{"domain":"d"}}"#, Path::new("")).unwrap();
-        let g = c.gateway.unwrap();
+        let [g] = c.gateways.as_slice() else {
+            panic!("{:?}", c.gateways)
+        };
         assert_eq!(
-            (g.place.as_str(), &g.value["domain"]),
-            ("gateway", &Value::from("d"))
+            (g.place.as_str(), g.listener, &g.value["domain"]),
+            ("gateway", 0, &Value::from("d"))
         );
         let c = composite_of(br#"{"gateways":[{"domain":"d"}]}"#, Path::new("")).unwrap();
-        assert_eq!(c.gateway.unwrap().place, "gateways[0]");
+        assert_eq!(c.gateways[0].place, "gateways[0]");
         let c = composite_of(br#"{"gateways":[]}"#, Path::new("")).unwrap();
-        assert_eq!(c.gateway, None);
+        assert_eq!(c.gateways, []);
         assert!(c.flags.is_empty());
+        // Several accounts, each on the listener its `listener` names (taken out of the
+        // profile's fields); a row with a scenario of its own.
+        let c = composite(
+            r#"{"scenario_name":"uas",
+                "listeners":[{"transport":"u1","local_port":5070},
+                             {"transport":"u1","local_port":5071,"scenario_file":"busy.xml"}],
+                "gateways":[{"username":"a"},{"username":"b","listener":1}]}"#,
+        )
+        .unwrap();
+        let got: Vec<_> = c
+            .gateways
+            .iter()
+            .map(|g| {
+                (
+                    g.place.as_str(),
+                    g.listener,
+                    g.value.get("listener").is_none(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [("gateways[0]", 0, true), ("gateways[1]", 1, true)]);
+        assert_eq!(
+            c.listeners[0].scenario,
+            Some(RowScenario::File("/profiles/busy.xml".into()))
+        );
     }
 
     #[test]
@@ -752,9 +832,30 @@ mod tests {
             (r#"{"gateway":[]}"#, "gateway: [] is not a JSON object"),
             (
                 r#"{"gateway":{},"gateways":[]}"#,
-                "give the gateway account once",
+                "give the gateway accounts once",
             ),
-            (r#"{"gateways":[{},{}]}"#, "gateways: 2 accounts"),
+            (
+                r#"{"gateways":[{},{"listener":1}]}"#,
+                "gateways[1].listener: 1 is not a listener of this server (the index in listeners[]: 0, the server's one listener)",
+            ),
+            (
+                r#"{"listeners":[{"transport":"u1","local_port":1},{"transport":"u1","local_port":2}],
+                    "gateways":[{"listener":"listener-1"}]}"#,
+                "gateways[0].listener: \"listener-1\" is not a listener of this server (the index in listeners[]: 0 to 1)",
+            ),
+            (
+                r#"{"gateways":[{},7]}"#,
+                "gateways[1]: 7 is not a JSON object",
+            ),
+            (
+                r#"{"listeners":[{"transport":"u1","local_port":1,"scenario_name":"uas"}]}"#,
+                "listeners[0]: the first listener is the server's own engine",
+            ),
+            (
+                r#"{"listeners":[{"transport":"u1","local_port":1},
+                    {"transport":"u1","local_port":2,"scenario_name":"uas","scenario_file":"a.xml"}]}"#,
+                "listeners[1]: scenario_name and scenario_file",
+            ),
             (r#"{"gateways":{}}"#, "gateways: {} is not an array"),
             (r#"{"auth":{"type":"none"}}"#, "auth.type"),
             (r#"{"auth":{"sqlite":"x"}}"#, "auth.sqlite"),

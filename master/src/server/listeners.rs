@@ -1,6 +1,9 @@
 //! The server's extra SIP listeners (`-config`'s `listeners[]` after the first): each an
-//! engine of its own in the server's process, running the primary engine's scenario on
-//! its own transport, address and port (the primary engine has the first row).
+//! engine of its own in the server's process, running the primary engine's scenario
+//! (or the row's own `scenario_name` / `scenario_file`) on its own transport, address
+//! and port (the primary engine has the first row). A gateway account the row names
+//! (`gateways[].listener`) is registered from its socket, so the registrar's INVITEs
+//! for it reach this listener's scenario.
 //!
 //! Owns: starting them with the server (all bound before the API serves, or the server
 //! does not start), their statistics, and their listener switch
@@ -9,21 +12,23 @@
 //! Must not: write files (no screen, no trace files, no summary: the primary engine's
 //! own), or outlive the server (stopped with it).
 //!
-//! A live scenario replacement (`/api/v1/scenario`) reaches them with the primary
-//! engine: the same checked scenario, handed to each engine's shards.
+//! A live scenario replacement (`/api/v1/scenario`) reaches those running the server's
+//! scenario with the primary engine: the same checked scenario, handed to each engine's
+//! shards. A listener with a scenario of its own keeps it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gossipper_engine::config::JobSpec;
+use gossipper_engine::config::{JobSpec, ScenarioSource};
 use gossipper_engine::output::run_info::RunInfo;
 use gossipper_engine::output::summary::Summary;
 use gossipper_engine::runner;
-use gossipper_engine::scenario::Role;
+use gossipper_engine::scenario::{Role, builtin};
 use gossipper_engine::shard::Control;
 
 use super::api::State;
+use super::config::RowScenario;
 use super::feed::Snapshot;
 
 /// One extra listener's engine.
@@ -33,10 +38,42 @@ pub(super) struct Listener {
     pub(super) transport: String,
     pub(super) port: u16,
     pub(super) control: Arc<Control>,
+    /// Runs the row's own scenario (a live replacement of the server's passes it by).
+    pub(super) own_scenario: bool,
     info: RunInfo,
     spec: JobSpec,
     live: Arc<Mutex<Snapshot>>,
     ended: Arc<AtomicBool>,
+}
+
+/// One extra listener's resolved run.
+pub(super) struct Run {
+    pub(super) spec: JobSpec,
+    /// The row gave its own scenario.
+    pub(super) own_scenario: bool,
+}
+
+/// A row's own scenario as the engine takes it (a built-in's name checked here; a file
+/// is read when the listener starts, as the server's `-sf` is). The error names the key.
+pub(super) fn own_scenario(s: &RowScenario) -> Result<ScenarioSource, String> {
+    match s {
+        RowScenario::Name(n) => match builtin::get(n) {
+            Some(b) => Ok(ScenarioSource::Builtin(b.id.into())),
+            None => Err(format!(
+                "scenario_name: \"{n}\" is not a built-in scenario (they are: {})",
+                builtin::all()
+                    .iter()
+                    .map(|b| b.id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        },
+        RowScenario::File(p) if p.is_file() => Ok(ScenarioSource::File(p.clone())),
+        RowScenario::File(p) => Err(format!(
+            "scenario_file: {} is not a file that can be read",
+            p.display()
+        )),
+    }
 }
 
 /// The resolved run of each extra listener (the primary's spec with the row's
@@ -55,11 +92,11 @@ pub(super) fn quiet(mut spec: JobSpec) -> JobSpec {
 
 /// Starts every listener (`specs` from [`quiet`]), each on its own runner thread; the
 /// first that cannot start stops those started and is the error.
-pub(super) fn start(specs: Vec<JobSpec>, state: &Arc<State>) -> Result<Vec<Listener>, String> {
+pub(super) fn start(runs: Vec<Run>, state: &Arc<State>) -> Result<Vec<Listener>, String> {
     let mut out: Vec<Listener> = Vec::new();
-    for (i, spec) in specs.into_iter().enumerate() {
+    for (i, run) in runs.into_iter().enumerate() {
         let id = format!("listener-{}", i + 1);
-        match start_one(&id, spec, state) {
+        match start_one(&id, run, state) {
             Ok(l) => out.push(l),
             Err(e) => {
                 stop_all(&out, Duration::from_secs(1));
@@ -70,7 +107,8 @@ pub(super) fn start(specs: Vec<JobSpec>, state: &Arc<State>) -> Result<Vec<Liste
     Ok(out)
 }
 
-fn start_one(id: &str, spec: JobSpec, state: &Arc<State>) -> Result<Listener, String> {
+fn start_one(id: &str, run: Run, state: &Arc<State>) -> Result<Listener, String> {
+    let Run { spec, own_scenario } = run;
     let prepared = runner::prepare(&spec).map_err(|e| e.to_string())?;
     if prepared.role != Role::Server {
         return Err(format!(
@@ -93,6 +131,7 @@ fn start_one(id: &str, spec: JobSpec, state: &Arc<State>) -> Result<Listener, St
         transport,
         port,
         control,
+        own_scenario,
         info,
         spec,
         live,

@@ -19,7 +19,8 @@
 //! `transports` (listeners and clients on and off), `v2` (the live SIP trace and calls
 //! catalogue routes, kept by `trace` and `calls`, exported by `pcap` and, zipped, by
 //! `bundle`, persisted by `cdr` in `calls.sqlite`), `config` (the flat and composite JSON of `-config`),
-//! `gateway` (`-config`'s REGISTER gateway account on the server's UDP listener). It
+//! `gateway` (`-config`'s REGISTER gateway accounts, each on one of the server's UDP
+//! listeners). It
 //! reuses the master's HTTP server (`service::http`: connection caps, request
 //! deadlines), its listen-address forms and its constant-time secret comparison.
 
@@ -90,26 +91,25 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
             return Exit::Fatal.into();
         }
     };
-    if let Some(def) = &composite.gateway {
-        match gateway::register_of(def, spec.transport) {
-            Ok(reg) => spec.register = reg,
-            Err(e) => {
-                eprintln!("gossipper server: -config: {e}");
-                return Exit::Fatal.into();
-            }
-        }
-    }
-    if spec.background {
-        // -bg: the same command again, detached; the API is bound by that process.
-        return sipp::run::run(*spec);
-    }
-    let engines = match engines_of(&args, &composite) {
+    // Every -config entry is checked before anything binds.
+    let mut engines = match engines_of(&args, &composite) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("gossipper server: -config: {e}");
             return Exit::Fatal.into();
         }
     };
+    let rows = composite.listeners.len();
+    let mut listener_specs: Vec<&mut gossipper_engine::config::JobSpec> =
+        engines.listeners.iter_mut().map(|l| &mut l.spec).collect();
+    if let Err(e) = gateway::attach(&composite.gateways, &mut spec, &mut listener_specs, rows) {
+        eprintln!("gossipper server: -config: {e}");
+        return Exit::Fatal.into();
+    }
+    if spec.background {
+        // -bg: the same command again, detached; the API is bound by that process.
+        return sipp::run::run(*spec);
+    }
     let token = match token(flags.api_token.clone(), std::env::var(TOKEN_ENV).ok()) {
         Ok(t) => t,
         Err(e) => {
@@ -219,14 +219,14 @@ fn with_config(args: &[String]) -> Result<(Vec<String>, config::Composite), Stri
 /// The engines `-config` adds, resolved and checked before anything is bound.
 struct Engines {
     /// Each extra listener's run.
-    listeners: Vec<gossipper_engine::config::JobSpec>,
+    listeners: Vec<listeners::Run>,
     /// Each client's id (if given) and run.
     clients: Vec<(Option<String>, gossipper_engine::config::JobSpec)>,
 }
 
 /// Resolves the extra listeners (the server's command line with the row's `-t`, `-i`
-/// and `-p` last, so they win) and the clients (a dynamic client's checks), naming the
-/// entry at fault.
+/// and `-p` last, so they win; the row's own scenario, if it has one) and the clients
+/// (a dynamic client's checks), naming the entry at fault.
 fn engines_of(args: &[String], c: &config::Composite) -> Result<Engines, String> {
     let mut listeners = Vec::new();
     for (i, row) in c.listeners.iter().enumerate() {
@@ -236,11 +236,19 @@ fn engines_of(args: &[String], c: &config::Composite) -> Result<Engines, String>
             a.extend(["-i".into(), ip.clone()]);
         }
         a.extend(["-p".into(), row.local_port.clone()]);
-        match sipp::parse_server(&a) {
-            Ok((Parsed::Run(spec), _)) => listeners.push(listeners::quiet(*spec)),
+        let mut spec = match sipp::parse_server(&a) {
+            Ok((Parsed::Run(spec), _)) => listeners::quiet(*spec),
             Ok(_) => return Err(format!("listeners[{}]: describes no run", i + 1)),
             Err(e) => return Err(format!("listeners[{}]: {e}", i + 1)),
+        };
+        if let Some(own) = &row.scenario {
+            spec.scenario =
+                listeners::own_scenario(own).map_err(|e| format!("listeners[{}].{e}", i + 1))?;
         }
+        listeners.push(listeners::Run {
+            spec,
+            own_scenario: row.scenario.is_some(),
+        });
     }
     let mut clients = Vec::new();
     for def in &c.clients {

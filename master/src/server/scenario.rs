@@ -124,7 +124,8 @@ pub(super) struct Engine<'a> {
     pub(super) spec: &'a JobSpec,
     pub(super) control: &'a Control,
     pub(super) live: &'a Live,
-    /// The extra listeners: a replacement reaches them with the primary.
+    /// The extra listeners: a replacement reaches those running the server's scenario
+    /// with the primary.
     pub(super) listeners: &'a [super::listeners::Listener],
 }
 
@@ -264,7 +265,7 @@ fn install(
 ) {
     let sc = Arc::new(sc);
     e.control.replace_scenario(Arc::clone(&sc));
-    for l in e.listeners {
+    for l in e.listeners.iter().filter(|l| !l.own_scenario) {
         l.control.replace_scenario(Arc::clone(&sc));
     }
     let mut view = view_of(source).unwrap_or_else(|_| now.view.clone());
