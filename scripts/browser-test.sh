@@ -36,6 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Created here, not by the redirect below: that runs in the forked child, and on a loaded
+# machine the loop's first sed could look before the child had opened it.
+: >"$LOG"
 env -u GOSSIPPER_BOOTSTRAP_USERNAME -u GOSSIPPER_BOOTSTRAP_PASSWORD -u GOSSIPPER_JWT_SECRET \
   "$BIN" ui --data-dir "$DATA" --listen 127.0.0.1:0 2>"$LOG" &
 PID=$!
