@@ -61,8 +61,10 @@ impl Pacer {
     /// of the current pace less than two [`BURST`]s before `now`: the interval the next
     /// burst covers began there, so that burst, at its usual instant, opens the new rate's
     /// share of it (20 calls at 20,000 calls/s, 2 at 2,000) and nothing opens at the change
-    /// itself. The old rate's calls scheduled between that burst and `now` are not opened
-    /// (the change moves at most one burst's worth of calls, `BURST × |new − old|`).
+    /// itself; a burst overdue at `now` opens at once with one tick of the new rate. The
+    /// old rate's calls scheduled since that burst are not opened (the change moves at
+    /// most one burst's worth of calls, `BURST × |new − old|`, more only for an overdue
+    /// shard).
     /// Otherwise (no recent burst: a new pace, a slow rate, a shard held at the call
     /// limit) the new rate's first call is due at `now`, the next ones `1 / rate` apart,
     /// and a backlog of the old rate is dropped.
@@ -75,8 +77,11 @@ impl Pacer {
         });
         match recent {
             Some(b) => {
-                self.epoch = b;
-                // The call scheduled at the new epoch went in that burst.
+                // A burst overdue at the change (the shard turns late) counts one tick
+                // back from the change: it opens one tick of the new rate at once.
+                self.epoch = b.max(now.checked_sub(BURST).unwrap_or(b));
+                // The call scheduled at the new epoch went in that burst (or is among the
+                // overdue burst's calls of the old rate, not opened).
                 self.opened_since_epoch = 1;
             }
             None => {
@@ -276,7 +281,7 @@ mod tests {
             (20_000.0, 10_000.0),
             (10_000.0, 20_000.0),
         ] {
-            for after_burst_us in [0, 1, 300, 700, 999, 1_030] {
+            for after_burst_us in [0, 1, 300, 700, 999, 1_030, 1_400, 2_000] {
                 let t0 = crate::sim::epoch();
                 let mut p = Pacer::new(old, t0);
                 let last = bursts_until(&mut p, t0 + 10 * ms).last().unwrap().0;
@@ -290,11 +295,9 @@ mod tests {
                     assert_eq!(p.due(change), 0, "{case}: nothing at the change itself");
                 }
                 // Overdue (the change came after the burst's instant): the burst at the
-                // change holds the new rate's calls since the last burst.
-                let first_size = ((first_at - last).as_secs_f64() * new + 1e-6).floor() as u64;
+                // change holds one tick of the new rate.
                 let n = p.due(first_at);
-                assert_eq!(n, first_size, "{case}");
-                assert!(n.abs_diff((new / 1000.0) as u64) <= 1, "{case}: {n}");
+                assert_eq!(n, (new / 1000.0) as u64, "{case}");
                 p.opened(n, first_at);
                 let after = bursts_until(&mut p, first_at + 5 * ms);
                 assert_eq!(
