@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 pub const BURST: Duration = Duration::from_millis(1);
 /// The rate (calls/s of one shard) from which calls go in [`BURST`]s.
 pub const BURST_RATE: f64 = 1000.0;
+/// A rate change counts from the last burst when that was at most this long before it
+/// (`Pacer::set_rate`): a shard on time turns every [`BURST`], a busy one a few later.
+const RECENT: Duration = Duration::from_millis(4);
 
 /// A per-shard call pacer.
 ///
@@ -58,13 +61,13 @@ impl Pacer {
 
     /// Changes the rate at `now` (the shard applies it on the wake-up the change causes,
     /// between two bursts). The new rate counts from the last burst, if that opened calls
-    /// of the current pace less than two [`BURST`]s before `now`: the interval the next
+    /// of the current pace less than [`RECENT`] before `now`: the interval the next
     /// burst covers began there, so that burst, at its usual instant, opens the new rate's
     /// share of it (20 calls at 20,000 calls/s, 2 at 2,000) and nothing opens at the change
-    /// itself; a burst overdue at `now` opens at once with one tick of the new rate. The
+    /// itself; a burst overdue at `now` (a shard that turns late) opens at once with the
+    /// new rate's calls since the last burst, as a late burst does without a change. The
     /// old rate's calls scheduled since that burst are not opened (the change moves at
-    /// most one burst's worth of calls, `BURST × |new − old|`, more only for an overdue
-    /// shard).
+    /// most `RECENT × |new − old|` calls).
     /// Otherwise (no recent burst: a new pace, a slow rate, a shard held at the call
     /// limit) the new rate's first call is due at `now`, the next ones `1 / rate` apart,
     /// and a backlog of the old rate is dropped.
@@ -73,15 +76,12 @@ impl Pacer {
             return;
         }
         let recent = self.last_burst.filter(|b| {
-            !self.paused && *b >= self.epoch && now.saturating_duration_since(*b) <= 2 * BURST
+            !self.paused && *b >= self.epoch && now.saturating_duration_since(*b) <= RECENT
         });
         match recent {
             Some(b) => {
-                // A burst overdue at the change (the shard turns late) counts one tick
-                // back from the change: it opens one tick of the new rate at once.
-                self.epoch = b.max(now.checked_sub(BURST).unwrap_or(b));
-                // The call scheduled at the new epoch went in that burst (or is among the
-                // overdue burst's calls of the old rate, not opened).
+                self.epoch = b;
+                // The call scheduled at the new epoch went in that burst.
                 self.opened_since_epoch = 1;
             }
             None => {
@@ -281,7 +281,7 @@ mod tests {
             (20_000.0, 10_000.0),
             (10_000.0, 20_000.0),
         ] {
-            for after_burst_us in [0, 1, 300, 700, 999, 1_030, 1_400, 2_000] {
+            for after_burst_us in [0, 1, 300, 700, 999, 1_030, 1_400, 2_000, 3_900] {
                 let t0 = crate::sim::epoch();
                 let mut p = Pacer::new(old, t0);
                 let last = bursts_until(&mut p, t0 + 10 * ms).last().unwrap().0;
@@ -295,9 +295,10 @@ mod tests {
                     assert_eq!(p.due(change), 0, "{case}: nothing at the change itself");
                 }
                 // Overdue (the change came after the burst's instant): the burst at the
-                // change holds one tick of the new rate.
+                // change holds the new rate's calls since the last burst.
                 let n = p.due(first_at);
-                assert_eq!(n, (new / 1000.0) as u64, "{case}");
+                let since = ((first_at - last).as_secs_f64() * new + 1e-6).floor() as u64;
+                assert_eq!(n, since.max(1), "{case}");
                 p.opened(n, first_at);
                 let after = bursts_until(&mut p, first_at + 5 * ms);
                 assert_eq!(
