@@ -1,5 +1,6 @@
 """What the perf/ scripts share: a process's CPU ticks, free ports on 127.0.0.1, and a
-tcpdump capture of INVITEs with a reader for its pcap file."""
+tcpdump capture of INVITEs (and of other UDP or TCP traffic) with readers for its pcap
+file."""
 
 import re
 import select
@@ -54,14 +55,17 @@ class Capture:
     the pcap file `path`, each written as it comes (--immediate-mode: without it, packets
     still in the kernel's ring when tcpdump is stopped are lost). start() returns once
     tcpdump says it listens; stop() ends it and returns how many packets the kernel
-    dropped (a capture that lost packets cannot date the first or last one)."""
+    dropped (a capture that lost packets cannot date the first or last one). `wrap`: a
+    command prefix for tcpdump (e.g. taskset and chrt: tcpdump, woken by the first packet
+    of a burst, would otherwise preempt the sender mid-burst on its core)."""
 
-    def __init__(self, path, bpf, iface="lo", snaplen=96):
+    def __init__(self, path, bpf, iface="lo", snaplen=96, wrap=()):
         self.path, self.bpf, self.iface, self.snaplen, self.proc = path, bpf, iface, snaplen, None
+        self.wrap = list(wrap)
 
     def start(self, timeout=10.0):
         self.proc = subprocess.Popen(
-            ["tcpdump", "-i", self.iface, "-n", "-s", str(self.snaplen), "-B", "65536", "--immediate-mode", "-U", "-w", self.path,
+            [*self.wrap, "tcpdump", "-i", self.iface, "-n", "-s", str(self.snaplen), "-B", "65536", "--immediate-mode", "-U", "-w", self.path,
              self.bpf],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         said = b""
@@ -98,6 +102,21 @@ def udp_packets(path):
     """The IPv4 UDP datagrams of a pcap file as (capture time in s, source address, source
     port, destination port, the payload's captured bytes), in file order. Link types: Ethernet (Linux
     lo), Linux cooked (SLL, SLL2) and raw IP; microsecond and nanosecond pcaps."""
+    return [(ts, src, sport, dport, payload)
+            for ts, proto, src, sport, dport, _, payload in ip_packets(path) if proto == 17]
+
+
+def tcp_segments(path):
+    """The IPv4 TCP segments of a pcap file as (capture time in s, source port, destination
+    port, TCP flags, the payload's captured bytes), in file order (as `udp_packets`)."""
+    return [(ts, sport, dport, flags, payload)
+            for ts, proto, _, sport, dport, flags, payload in ip_packets(path) if proto == 6]
+
+
+def ip_packets(path):
+    """The IPv4 UDP datagrams and TCP segments of a pcap file as (capture time in s, IP
+    protocol (17 or 6), source address, source port, destination port, TCP flags (0 for
+    UDP), the payload's captured bytes), in file order."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
@@ -118,13 +137,19 @@ def udp_packets(path):
         pkt = data[pos + 16:pos + 16 + incl]
         pos += 16 + incl
         ip = pkt[skip:]
-        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] not in (6, 17):
             continue
         ihl = (ip[0] & 0x0F) * 4
-        udp = ip[ihl:]
-        if len(udp) < 8:
-            continue
+        l4 = ip[ihl:]
         src = ".".join(str(b) for b in ip[12:16])
-        sport, dport = struct.unpack(">HH", udp[:4])
-        out.append((sec + sub * frac, src, sport, dport, bytes(udp[8:])))
+        if ip[9] == 17:
+            if len(l4) < 8:
+                continue
+            sport, dport = struct.unpack(">HH", l4[:4])
+            out.append((sec + sub * frac, 17, src, sport, dport, 0, bytes(l4[8:])))
+        else:
+            if len(l4) < 20 or len(l4) < (l4[12] >> 4) * 4:
+                continue
+            sport, dport = struct.unpack(">HH", l4[:4])
+            out.append((sec + sub * frac, 6, src, sport, dport, l4[13], bytes(l4[(l4[12] >> 4) * 4:])))
     return out

@@ -6,12 +6,22 @@
 
 use std::time::{Duration, Instant};
 
-/// Above 1,000 calls/s the endpoint releases new calls in bursts this far apart (one
-/// loop turn per call would cost more than the call). A rate change carries the calls
-/// owed for at most this long before it (`Pacer::set_rate`).
+/// From [`BURST_RATE`] calls/s on (per shard) new calls are released in bursts this far
+/// apart (one loop turn per call would cost more than the call), as SIPp does.
 pub const BURST: Duration = Duration::from_millis(1);
+/// The rate (calls/s of one shard) from which calls go in [`BURST`]s.
+pub const BURST_RATE: f64 = 1000.0;
+/// A rate change counts from the last burst when that was at most this long before it
+/// (`Pacer::set_rate`): a shard on time turns every [`BURST`], a busy one a few later.
+const RECENT: Duration = Duration::from_millis(4);
 
 /// A per-shard call pacer.
+///
+/// Calls are scheduled `1 / rate` apart from the epoch (the first at the epoch). From
+/// [`BURST_RATE`] on they are released in bursts at least [`BURST`] apart: a burst at `t`
+/// opens every call scheduled up to `t`, and none opens in between (`due` owes nothing
+/// before the next burst's instant). A rate change applies to the whole interval the next
+/// burst covers (`set_rate`), so the first burst after a change has the new rate's size.
 #[derive(Clone, Debug)]
 pub struct Pacer {
     /// Calls per second for this shard.
@@ -19,8 +29,8 @@ pub struct Pacer {
     /// When the current rate took effect, and how many calls were opened since.
     epoch: Instant,
     opened_since_epoch: u64,
-    /// Calls owed under the previous rate when it changed, due at once (`set_rate`).
-    carried: u64,
+    /// The last instant calls were opened (the last burst, above [`BURST_RATE`]).
+    last_burst: Option<Instant>,
     paused: bool,
 }
 
@@ -30,7 +40,7 @@ impl Pacer {
             rate_cps: rate_cps.max(0.0),
             epoch: now,
             opened_since_epoch: 0,
-            carried: 0,
+            last_burst: None,
             paused: false,
         }
     }
@@ -44,68 +54,93 @@ impl Pacer {
         self.epoch
     }
 
-    /// Changes the rate from `now` on: the new rate's first call is due at `now`, the
-    /// next ones `1 / rate` apart. Calls already opened are not owed again; calls owed
-    /// under the old rate during the last [`BURST`] before `now` (the ones a 1 ms burst
-    /// still holds back) stay due, so the change neither stalls nor skips the old pace's
-    /// last tick. An older backlog (a shard held at the call limit) is dropped.
-    pub fn set_rate(&mut self, rate_cps: f64, now: Instant) {
-        if (rate_cps - self.rate_cps).abs() > f64::EPSILON {
-            let before = self.scheduled_before(now);
-            let window = before - self.scheduled_before(now.checked_sub(BURST).unwrap_or(now));
-            self.carried = before.saturating_sub(self.opened_since_epoch).min(window);
-            self.rate_cps = rate_cps.max(0.0);
-            self.epoch = now;
-            self.opened_since_epoch = 0;
-        }
+    /// Whether calls go in bursts at the current rate.
+    fn bursts(&self) -> bool {
+        self.rate_cps >= BURST_RATE
     }
 
-    /// How many calls of the current rate were due strictly before `t` (none while paused).
-    fn scheduled_before(&self, t: Instant) -> u64 {
-        if self.paused || self.rate_cps <= 0.0 || t <= self.epoch {
-            return 0;
+    /// Changes the rate at `now` (the shard applies it on the wake-up the change causes,
+    /// between two bursts). The new rate counts from the last burst, if that opened calls
+    /// of the current pace less than [`RECENT`] before `now`: the interval the next
+    /// burst covers began there, so that burst, at its usual instant, opens the new rate's
+    /// share of it (20 calls at 20,000 calls/s, 2 at 2,000) and nothing opens at the change
+    /// itself; a burst overdue at `now` (a shard that turns late) opens at once with the
+    /// new rate's calls since the last burst, as a late burst does without a change. The
+    /// old rate's calls scheduled since that burst are not opened (the change moves at
+    /// most `RECENT × |new − old|` calls).
+    /// Otherwise (no recent burst: a new pace, a slow rate, a shard held at the call
+    /// limit) the new rate's first call is due at `now`, the next ones `1 / rate` apart,
+    /// and a backlog of the old rate is dropped.
+    pub fn set_rate(&mut self, rate_cps: f64, now: Instant) {
+        if (rate_cps - self.rate_cps).abs() <= f64::EPSILON {
+            return;
         }
-        let elapsed = t.saturating_duration_since(self.epoch).as_secs_f64();
-        (elapsed * self.rate_cps - 1e-6).ceil().max(0.0) as u64 + self.carried
+        let recent = self.last_burst.filter(|b| {
+            !self.paused && *b >= self.epoch && now.saturating_duration_since(*b) <= RECENT
+        });
+        match recent {
+            Some(b) => {
+                self.epoch = b;
+                // The call scheduled at the new epoch went in that burst.
+                self.opened_since_epoch = 1;
+            }
+            None => {
+                self.epoch = now;
+                self.opened_since_epoch = 0;
+            }
+        }
+        self.rate_cps = rate_cps.max(0.0);
     }
 
     /// Pauses or resumes call creation (SIPp's `p` key). Resuming does not open the
-    /// calls missed while paused.
+    /// calls missed while paused: the first call is due at the resume (at the next
+    /// burst's instant if the last burst was less than a [`BURST`] before).
     pub fn set_paused(&mut self, paused: bool, now: Instant) {
         if paused != self.paused {
             self.paused = paused;
             self.epoch = now;
             self.opened_since_epoch = 0;
-            self.carried = 0;
         }
     }
 
     /// How many calls are owed at `now` (none before the epoch: a shard's pacer may start
-    /// a little later than the others', so the shards' calls interleave).
+    /// a little later than the others', so the shards' calls interleave; none before the
+    /// next burst's instant, above [`BURST_RATE`]).
     #[must_use]
     pub fn due(&self, now: Instant) -> u64 {
         if self.paused || self.rate_cps <= 0.0 || now < self.epoch {
             return 0;
         }
+        if self.bursts() && self.last_burst.is_some_and(|b| now < b + BURST) {
+            return 0;
+        }
         let elapsed = now.saturating_duration_since(self.epoch).as_secs_f64();
         // The epsilon keeps float rounding from owing 0 at the very instant `next_due` named.
-        let owed = (elapsed * self.rate_cps + 1e-6).floor() as u64 + 1 + self.carried;
+        let owed = (elapsed * self.rate_cps + 1e-6).floor() as u64 + 1;
         owed.saturating_sub(self.opened_since_epoch)
     }
 
-    /// Records that `n` calls were opened.
-    pub fn opened(&mut self, n: u64) {
+    /// Records that `n` calls were opened at `now` (a burst, when `n > 0`).
+    pub fn opened(&mut self, n: u64, now: Instant) {
         self.opened_since_epoch += n;
+        if n > 0 {
+            self.last_burst = Some(now);
+        }
     }
 
-    /// When the next call falls due (for the shard's sleep), if paced.
+    /// When the next call falls due (for the shard's sleep), if paced: above
+    /// [`BURST_RATE`], no sooner than one [`BURST`] after the last burst.
     #[must_use]
     pub fn next_due(&self) -> Option<Instant> {
         if self.paused || self.rate_cps <= 0.0 {
             return None;
         }
-        let secs = self.opened_since_epoch.saturating_sub(self.carried) as f64 / self.rate_cps;
-        Some(self.epoch + std::time::Duration::from_secs_f64(secs.min(1.0e9)))
+        let secs = self.opened_since_epoch as f64 / self.rate_cps;
+        let at = self.epoch + Duration::from_secs_f64(secs.min(1.0e9));
+        match self.last_burst.filter(|_| self.bursts()) {
+            Some(b) => Some(at.max(b + BURST)),
+            None => Some(at),
+        }
     }
 }
 
@@ -149,7 +184,7 @@ mod tests {
         let t0 = crate::sim::epoch();
         let mut p = Pacer::new(10.0, t0);
         assert_eq!(p.due(t0), 1);
-        p.opened(1);
+        p.opened(1, t0);
         assert_eq!(p.due(t0 + Duration::from_millis(99)), 0);
         assert_eq!(p.due(t0 + Duration::from_millis(100)), 1);
         assert_eq!(p.due(t0 + Duration::from_millis(1000)), 10);
@@ -182,43 +217,136 @@ mod tests {
     }
 
     #[test]
-    fn rate_change_rebases() {
+    fn a_rate_change_after_a_quiet_spell_starts_at_the_change() {
         let t0 = crate::sim::epoch();
         let mut p = Pacer::new(10.0, t0);
-        p.opened(1);
+        p.opened(1, t0);
         let t1 = t0 + Duration::from_secs(1);
         p.set_rate(100.0, t1);
         // The 10 calls owed at 10 calls/s (a backlog: none was opened for 1 s) are not
-        // carried; the one due exactly at t1 is the new rate's first.
+        // kept; the one due exactly at t1 is the new rate's first.
         assert_eq!(p.due(t1), 1);
         assert_eq!(p.due(t1 + Duration::from_millis(500)), 51);
     }
 
-    /// A change mid-burst keeps the old pace's calls of its last millisecond due (10,000
-    /// calls/s opened in 1 ms bursts: 0.7 ms after a burst, 6 more are owed).
+    /// Opens what is due at each of the pacer's own deadlines up to `end`; returns
+    /// (instant, calls) of every burst.
+    fn bursts_until(p: &mut Pacer, end: Instant) -> Vec<(Instant, u64)> {
+        let mut out = Vec::new();
+        for _ in 0..100_000 {
+            let Some(t) = p.next_due().filter(|t| *t <= end) else {
+                break;
+            };
+            let n = p.due(t);
+            assert!(n > 0, "next_due named {t:?} but nothing is due then");
+            p.opened(n, t);
+            out.push((t, n));
+        }
+        out
+    }
+
+    /// At 20,000 calls/s the calls go in 1 ms bursts of 20, and none between them.
     #[test]
-    fn a_rate_change_carries_the_calls_its_last_burst_held_back() {
+    fn above_the_burst_rate_calls_go_in_bursts_one_tick_apart() {
         let t0 = crate::sim::epoch();
         let ms = Duration::from_millis(1);
-        let mut p = Pacer::new(10_000.0, t0);
-        let t1 = t0 + 10 * ms;
-        p.opened(p.due(t1));
-        assert_eq!(p.due(t1), 0);
-        let change = t1 + Duration::from_micros(700);
-        // Owed strictly before the change: the 6 at t1 + 0.1 .. 0.6 ms (the one at 0.7 ms
-        // is the change's own instant: the new rate's first).
-        p.set_rate(20_000.0, change);
-        assert_eq!(p.due(change), 6 + 1, "6 carried and the new rate's first");
-        p.opened(7);
-        assert_eq!(p.next_due(), Some(change + Duration::from_micros(50)));
-        assert_eq!(p.due(change + ms), 20);
-        // Down: the same, and a pause carries nothing.
-        p.opened(20);
-        let down = change + ms + Duration::from_micros(500);
-        p.set_rate(2_000.0, down);
-        assert_eq!(p.due(down), 9 + 1);
-        p.set_paused(true, down);
-        p.set_paused(false, down);
-        assert_eq!(p.due(down), 1);
+        let mut p = Pacer::new(20_000.0, t0);
+        let b = bursts_until(&mut p, t0 + 5 * ms);
+        assert_eq!(
+            b,
+            (0..6)
+                .map(|i| (t0 + i * ms, if i == 0 { 1 } else { 20 }))
+                .collect::<Vec<_>>()
+        );
+        for us in [1, 50, 500, 999] {
+            assert_eq!(
+                p.due(t0 + 5 * ms + Duration::from_micros(us)),
+                0,
+                "{us} µs after a burst"
+            );
+        }
+        // A late turn (timer slack) opens what is due by then: the pace holds.
+        assert_eq!(p.due(t0 + 6 * ms + Duration::from_micros(60)), 21);
+    }
+
+    /// A rate change that lands between two bursts (or while a burst is overdue) opens
+    /// nothing at the change; the next burst, at its usual instant, has the new rate's size,
+    /// and so do the ones after it.
+    #[test]
+    fn the_first_burst_after_a_rate_change_has_the_new_size() {
+        let ms = Duration::from_millis(1);
+        for (old, new) in [
+            (20_000.0, 2_000.0),
+            (2_000.0, 20_000.0),
+            (20_000.0, 10_000.0),
+            (10_000.0, 20_000.0),
+        ] {
+            for after_burst_us in [0, 1, 300, 700, 999, 1_030, 1_400, 2_000, 3_900] {
+                let t0 = crate::sim::epoch();
+                let mut p = Pacer::new(old, t0);
+                let last = bursts_until(&mut p, t0 + 10 * ms).last().unwrap().0;
+                let change = last + Duration::from_micros(after_burst_us);
+                p.set_rate(new, change);
+                let case = format!("{old} -> {new}, {after_burst_us} µs after a burst");
+                // The shard turns at the change (its wake-up) and never before the present.
+                let first_at = p.next_due().unwrap().max(change);
+                assert_eq!(first_at, (last + ms).max(change), "{case}");
+                if change < last + ms {
+                    assert_eq!(p.due(change), 0, "{case}: nothing at the change itself");
+                }
+                // Overdue (the change came after the burst's instant): the burst at the
+                // change holds the new rate's calls since the last burst.
+                let n = p.due(first_at);
+                let since = ((first_at - last).as_secs_f64() * new + 1e-6).floor() as u64;
+                assert_eq!(n, since.max(1), "{case}");
+                p.opened(n, first_at);
+                let after = bursts_until(&mut p, first_at + 5 * ms);
+                assert_eq!(
+                    after,
+                    (1..=5)
+                        .map(|i| (first_at + i * ms, (new / 1000.0) as u64))
+                        .collect::<Vec<_>>(),
+                    "{case}"
+                );
+            }
+        }
+    }
+
+    /// A pause opens nothing from the change on; a resume opens the first call at once
+    /// (or at the next burst's instant, within a tick of the last burst), then the pace.
+    #[test]
+    fn a_pause_stops_at_once_and_a_resume_starts_at_once() {
+        let t0 = crate::sim::epoch();
+        let ms = Duration::from_millis(1);
+        let mut p = Pacer::new(20_000.0, t0);
+        let last = bursts_until(&mut p, t0 + 10 * ms).last().unwrap().0;
+        let pause = last + Duration::from_micros(400);
+        p.set_paused(true, pause);
+        assert_eq!(p.next_due(), None);
+        assert_eq!(p.due(last + 50 * ms), 0);
+        let resume = last + Duration::from_micros(200) + 100 * ms;
+        p.set_paused(false, resume);
+        assert_eq!(p.due(resume), 1, "the first call at the resume");
+        let b = bursts_until(&mut p, resume + 3 * ms);
+        assert_eq!(
+            b,
+            vec![
+                (resume, 1),
+                (resume + ms, 20),
+                (resume + 2 * ms, 20),
+                (resume + 3 * ms, 20)
+            ]
+        );
+        // Paused and resumed within one tick: the first call waits for the burst's instant.
+        let last = b.last().unwrap().0;
+        p.set_paused(true, last + Duration::from_micros(100));
+        p.set_paused(false, last + Duration::from_micros(300));
+        assert_eq!(p.due(last + Duration::from_micros(300)), 0);
+        assert_eq!(p.next_due(), Some(last + ms));
+        assert_eq!(
+            p.due(last + ms),
+            1 + 14,
+            "the calls since the resume, 0.3 ms before"
+        );
     }
 }

@@ -462,7 +462,7 @@ impl Endpoint {
             opened += 1;
         }
         if self.run.env.users.is_none() {
-            self.pacer.opened(opened);
+            self.pacer.opened(opened, now);
         }
         if let Some(r) = self.budget.remaining.as_mut() {
             *r -= opened.min(*r);

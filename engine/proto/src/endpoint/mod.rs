@@ -61,7 +61,7 @@ mod tests;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 pub use self::call_sip::CallSip;
 pub use self::calls::{Finished, render_call_id};
@@ -81,9 +81,6 @@ use crate::segment::Segment;
 use crate::sip::SipMessage;
 use crate::stats::ShardStats;
 use crate::webrtc::{WebrtcCalls, WebrtcTx};
-
-/// The pacer's wake-up granularity at high rates.
-const PACER_TICK: Duration = crate::load::BURST;
 
 /// What the endpoint may still do, fixed by the runner for this shard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -730,15 +727,11 @@ impl Endpoint {
             (true, true) => {
                 (!self.users_waiting.is_empty()).then_some(self.last_tick.max(self.run.env.start))
             }
-            // Above 1,000 calls/s new calls are released in 1 ms bursts, as SIPp does:
-            // one loop turn per call would cost more than the call.
-            (true, false) => self.pacer.next_due().map(|d| {
-                if self.pacer.rate_cps() >= 1000.0 {
-                    d.max(self.last_tick + PACER_TICK)
-                } else {
-                    d
-                }
-            }),
+            // Above 1,000 calls/s new calls are released in 1 ms bursts, as SIPp does
+            // (the pacer's `next_due` names the next burst's instant, counted from the
+            // last burst, not from this shard's last turn: a turn between two bursts, a
+            // control change's wake-up or a call's timer, does not push the next one back).
+            (true, false) => self.pacer.next_due(),
         };
         let media = self.media.as_ref().and_then(MediaEngine::poll_timeout);
         let webrtc = self.webrtc.as_ref().and_then(WebrtcCalls::poll_timeout);

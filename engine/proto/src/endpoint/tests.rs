@@ -839,9 +839,9 @@ mod rate_change {
 
     /// A rate change re-arms the pacer: the next creation deadline comes from the new
     /// rate at once, not from the old one (a 2 calls/s pacer's next call was 500 ms
-    /// away). Up 2 → 20,000 calls/s: the first new call is created at the change (within
-    /// one pacer tick, 1 ms), then 20 per 1 ms tick; down 20,000 → 2: the next is 500 ms
-    /// after the change (the old pace's calls of the last 0.5 ms go at once).
+    /// away). Up 2 → 20,000 calls/s: the first new call is created at the change (no
+    /// burst in the last 2 ms to count from), then 20 per 1 ms tick; down 20,000 → 2,
+    /// 0.5 ms after a burst: nothing more at 20,000, the next call 500 ms after that burst.
     #[test]
     fn the_first_call_at_a_new_rate_comes_within_one_tick_of_the_change() {
         let t0 = sim::epoch();
@@ -863,27 +863,92 @@ mod rate_change {
         );
         let after = created_until(&mut core, change + 10 * ms, wall);
         let first = after[0];
-        assert!(
-            first >= change && first - change <= ms,
-            "{:?}",
-            first - change
-        );
-        // Then the new pace: 20 calls per 1 ms tick, 200 in 10 ms (±1 for the edges).
-        assert!((199..=202).contains(&after.len()), "{}", after.len());
+        assert_eq!(first, change);
+        // Then the new pace: 20 calls per 1 ms tick, 200 in 10 ms after the first.
+        assert_eq!(after.len(), 1 + 200, "{after:?}");
         let in_second_ms = after
             .iter()
             .filter(|t| **t > first && **t <= first + ms)
             .count();
         assert_eq!(in_second_ms, 20, "{after:?}");
 
-        // Down again, 0.5 ms after a burst: the 9 calls the old pace owed since then
-        // (0.05 to 0.45 ms after it) and the new rate's first go at once, the next 500 ms
-        // later.
-        let down = change + 10 * ms + Duration::from_micros(500);
+        let last = *after.last().unwrap();
+        let down = last + Duration::from_micros(500);
         core.set_rate(2.0, down);
         let after = created_until(&mut core, down + 600 * ms, wall);
-        assert_eq!(after.len(), 9 + 1 + 1, "{after:?}");
-        assert!(after[..10].iter().all(|t| *t == down), "{after:?}");
-        assert_eq!(after[10] - after[9], 500 * ms);
+        assert_eq!(after, vec![last + 500 * ms], "{after:?}");
+    }
+
+    /// The bursts (instant, calls) among creation instants.
+    fn bursts(at: &[Instant]) -> Vec<(Instant, usize)> {
+        let mut out: Vec<(Instant, usize)> = Vec::new();
+        for t in at {
+            match out.last_mut() {
+                Some((b, n)) if b == t => *n += 1,
+                _ => out.push((*t, 1)),
+            }
+        }
+        out
+    }
+
+    /// The shard applies a control change on the wake-up it causes, between two bursts
+    /// (`shard::event_loop`: steer, then handle_timeout): that turn opens nothing, and the
+    /// first burst after it, at its usual instant (one tick after the last burst: the
+    /// wake-up does not push it back), has the new rate's size. A pause releases nothing
+    /// after the wake-up; a resume opens its first call on it.
+    #[test]
+    fn a_control_change_at_t_is_used_by_the_first_burst_after_t() {
+        let t0 = sim::epoch();
+        let wall = SystemTime::UNIX_EPOCH;
+        let ms = Duration::from_millis(1);
+        let us = Duration::from_micros;
+        let mut core = client(20_000.0, t0);
+        let mut last = created_until(&mut core, t0 + 10 * ms, wall).pop().unwrap();
+        // (new rate, µs after the last burst the change lands), in turn.
+        for (rate, offset) in [
+            (2_000.0, 300),
+            (20_000.0, 999),
+            (10_000.0, 1),
+            (20_000.0, 650),
+            (2_000.0, 0),
+        ] {
+            let change = last + us(offset);
+            core.set_rate(rate, change);
+            let before = core.stats().counters.outgoing_calls;
+            core.handle_timeout(change, wall);
+            let _ = sent(&mut core);
+            assert_eq!(
+                core.stats().counters.outgoing_calls,
+                before,
+                "the wake-up opens nothing"
+            );
+            assert_eq!(
+                core.poll_timeout(),
+                Some(last + ms),
+                "{rate} at +{offset} µs"
+            );
+            let after = bursts(&created_until(&mut core, last + 4 * ms, wall));
+            let size = (rate / 1000.0) as usize;
+            assert_eq!(
+                after,
+                (1..=4).map(|i| (last + i * ms, size)).collect::<Vec<_>>(),
+                "{rate} at +{offset} µs"
+            );
+            last = after.last().unwrap().0;
+        }
+        // Pause 0.4 ms after a burst: nothing after the wake-up; resume 50.2 ms later:
+        // the first call on the resume's wake-up, then the pace.
+        let pause = last + us(400);
+        core.set_paused(true, pause);
+        core.handle_timeout(pause, wall);
+        assert!(created_until(&mut core, pause + 50 * ms, wall).is_empty());
+        let resume = pause + 50 * ms + us(200);
+        core.set_paused(false, resume);
+        let on_wake = core.stats().counters.outgoing_calls;
+        core.handle_timeout(resume, wall);
+        let _ = sent(&mut core);
+        assert_eq!(core.stats().counters.outgoing_calls - on_wake, 1);
+        let after = bursts(&created_until(&mut core, resume + 2 * ms, wall));
+        assert_eq!(after, vec![(resume + ms, 2), (resume + 2 * ms, 2)]);
     }
 }

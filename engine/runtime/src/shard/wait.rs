@@ -35,7 +35,7 @@ pub use crate::poller::Wait;
 
 /// Clients pacing at least this many calls per second run in frames (the pacer already
 /// releases their calls in 1 ms bursts from this rate on).
-pub const FRAMED_RATE: f64 = 1000.0;
+pub const FRAMED_RATE: f64 = crate::load::BURST_RATE;
 /// A framed client's longest sleep: datagrams wait at most this long to be read.
 pub const FRAME: Duration = Duration::from_millis(1);
 /// A wake-up that found fewer datagrams than this is a trickle worth gathering.
