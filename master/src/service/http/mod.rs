@@ -22,6 +22,7 @@ mod head;
 mod limits;
 mod message;
 mod reply;
+mod slice;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -46,6 +47,7 @@ pub(crate) type Handler = Arc<dyn Fn(&mut Incoming<'_>) -> Reply + Send + Sync>;
 
 /// Accepts connections for ever: each admitted one is served on a thread of its own.
 pub(crate) fn serve(listener: TcpListener, limits: Limits, handler: Handler) -> ! {
+    slice::ask_short_slice();
     let admission = Admission::new(&limits);
     let mut last_error: Option<Instant> = None;
     loop {
@@ -78,6 +80,7 @@ pub(crate) fn serve(listener: TcpListener, limits: Limits, handler: Handler) -> 
             .spawn(move || {
                 // Given back when the thread ends, panic or not.
                 let _slot = slot;
+                slice::ask_short_slice();
                 conn::run(&handler, stream, limits, accepted_at);
             });
         if let Err(e) = spawned {
