@@ -22,6 +22,11 @@ const SLICE_NS: u64 = 100_000;
 pub(super) fn ask_short_slice() {
     #[cfg(target_os = "linux")]
     {
+        // SAFETY: sched_getscheduler(2) on the calling thread reads nothing of ours.
+        // A thread run under another policy (`chrt`: batch, idle, real-time) keeps it.
+        if unsafe { libc::sched_getscheduler(0) } != libc::SCHED_OTHER {
+            return;
+        }
         let attr = libc::sched_attr {
             size: std::mem::size_of::<libc::sched_attr>() as u32,
             sched_policy: libc::SCHED_OTHER as u32,
