@@ -470,6 +470,15 @@ fn an_aborted_unanswered_call_sends_cancel() {
     assert_eq!(net.endpoints[uas].stats().counters.successful_calls, 1);
 }
 
+/// `-nd` as these tests take it: no BYE, CANCEL or ping answer for an aborted call, but
+/// an unexpected message still aborts it (what the tests are about).
+const NO_BYE_NOR_CANCEL: crate::config::DefaultBehaviors = crate::config::DefaultBehaviors {
+    bye: false,
+    pingreply: false,
+    abort_unexp: true,
+    cancel: false,
+};
+
 #[test]
 fn an_aborted_answered_call_sends_bye_and_nd_sends_nothing() {
     let client = r#"<?xml version="1.0"?>
@@ -501,12 +510,7 @@ Content-Length: 0
         let uas = net.add_server(sim::builtin("uas"), addr(5060));
         let uac = net.add_client(sim::scenario(client), addr(5061), addr(5060), 1.0, 1);
         if !behaviors_on {
-            net.endpoints[uac].run.env.behaviors = crate::config::DefaultBehaviors {
-                bye: false,
-                pingreply: false,
-                abort_unexp: true,
-                cancel: false,
-            };
+            net.endpoints[uac].run.env.behaviors = NO_BYE_NOR_CANCEL;
         }
         // With -nd nobody ends the uas's call: only the client is waited for.
         net.run_until(100_000, |n| {
@@ -553,12 +557,7 @@ fn an_unexpected_failure_to_the_invite_is_acked_before_the_abort_and_nd_sends_no
         let uas = net.add_server(sim::scenario(BUSY_UAS), addr(5060));
         let uac = net.add_client(sim::builtin("uac"), addr(5061), addr(5060), 1.0, 1);
         if !behaviors_on {
-            net.endpoints[uac].run.env.behaviors = crate::config::DefaultBehaviors {
-                bye: false,
-                pingreply: false,
-                abort_unexp: true,
-                cancel: false,
-            };
+            net.endpoints[uac].run.env.behaviors = NO_BYE_NOR_CANCEL;
         }
         net.run_until(100_000, |n| {
             n.endpoints[uac].done() && (!behaviors_on || n.endpoints[uas].live_calls() == 0)
