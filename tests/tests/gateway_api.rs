@@ -19,7 +19,48 @@ use std::time::Duration;
 use api_support::Master;
 use jobs_support::*;
 use kamailio::{Kamailio, call_aor};
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// Arms through `route` with the built-in uas: 201, then the job running. Its reply.
+fn arm(m: &Master, tk: &str, route: &str) -> Value {
+    let r = m.json("PUT", route, Some(tk), &json!({"scenario_id": "uas"}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let reply = r.json();
+    let id = reply["job_id"].as_str().unwrap();
+    wait_job(m, tk, id, Duration::from_secs(15), running);
+    reply
+}
+
+/// Originates `calls` calls of the built-in uac to `to` through `route`: 201, then the
+/// job succeeded. Its id and its finished job.
+fn originate(
+    m: &Master,
+    tk: &str,
+    k: &Kamailio,
+    route: &str,
+    to: &str,
+    calls: u32,
+) -> (String, Value) {
+    let body = json!({"scenario_id": "uac", "to": to, "total_calls": calls});
+    let r = m.json("POST", route, Some(tk), &body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["job_id"].as_str().unwrap().to_string();
+    let j = wait_job(m, tk, &id, Duration::from_secs(30), finished);
+    assert_eq!(j["status"], "succeeded", "{j}\nkamailio:\n{}", k.log_tail());
+    (id, j)
+}
+
+/// Stops job `id`: 200, then the job finished.
+fn stop_job(m: &Master, tk: &str, id: &str) {
+    let r = m.json(
+        "POST",
+        &format!("/api/v2/jobs/{id}/stop"),
+        Some(tk),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_job(m, tk, id, Duration::from_secs(15), finished);
+}
 
 #[test]
 fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unregisters() {
@@ -95,32 +136,16 @@ fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unre
     assert_eq!(m.get("/api/v2/jobs", Some(tk)).json()["total"], 0);
 
     // Arm: registered, and SIPp's call through Kamailio reaches the armed uas.
-    let r = m.json(
-        "PUT",
-        "/api/v2/gateways/g1/arm",
-        Some(tk),
-        &json!({"scenario_id": "uas"}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let armed = r.json()["job_id"].as_str().unwrap().to_string();
-    assert_eq!(r.json()["job"]["profile_kind"], "gateway");
-    wait_job(&m, tk, &armed, Duration::from_secs(15), running);
+    let reply = arm(&m, tk, "/api/v2/gateways/g1/arm");
+    let armed = reply["job_id"].as_str().unwrap().to_string();
+    assert_eq!(reply["job"]["profile_kind"], "gateway");
     k.wait_reachable(&m.data_dir, "alice", "the armed gateway", String::new);
     let g = m.get("/api/v2/gateways/g1", Some(tk)).json();
     assert_eq!(g["armed_scenario_id"], "uas", "{g}");
 
     // Originate: our uac calls alice through the registrar, which routes to the armed job.
-    let r = m.json(
-        "POST",
-        "/api/v2/gateways/g1/originate",
-        Some(tk),
-        &json!({"scenario_id": "uac", "to": "alice", "total_calls": 3}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let orig = r.json()["job_id"].as_str().unwrap().to_string();
-    let j = wait_job(&m, tk, &orig, Duration::from_secs(30), finished);
-    assert_eq!(j["status"], "succeeded", "{j}\nkamailio:\n{}", k.log_tail());
-    let summary: serde_json::Value = serde_json::from_slice(
+    let (orig, _) = originate(&m, tk, &k, "/api/v2/gateways/g1/originate", "alice", 3);
+    let summary: Value = serde_json::from_slice(
         &std::fs::read(
             m.data_dir
                 .join(format!("artifacts/jobs/{orig}/summary.json")),
@@ -131,14 +156,7 @@ fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unre
     assert_eq!(summary["success_calls"], 3, "{summary}");
 
     // Stop the armed job: Expires 0, and the AOR is gone at Kamailio at once.
-    let r = m.json(
-        "POST",
-        &format!("/api/v2/jobs/{armed}/stop"),
-        Some(tk),
-        &json!({}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    wait_job(&m, tk, &armed, Duration::from_secs(15), finished);
+    stop_job(&m, tk, &armed);
     let log = std::fs::read_to_string(
         m.data_dir
             .join(format!("artifacts/jobs/{armed}/worker.log")),
@@ -198,16 +216,9 @@ fn the_single_gateway_aliases_act_on_the_first_profile() {
         "via the alias"
     );
 
-    let r = m.json(
-        "PUT",
-        "/api/v2/gateway/arm",
-        Some(tk),
-        &json!({"scenario_id": "uas"}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let armed = r.json()["job_id"].as_str().unwrap().to_string();
-    assert_eq!(r.json()["job"]["profile_id"], "default");
-    wait_job(&m, tk, &armed, Duration::from_secs(15), running);
+    let reply = arm(&m, tk, "/api/v2/gateway/arm");
+    let armed = reply["job_id"].as_str().unwrap().to_string();
+    assert_eq!(reply["job"]["profile_id"], "default");
     k.wait_reachable(
         &m.data_dir,
         "alice",
@@ -222,16 +233,7 @@ fn the_single_gateway_aliases_act_on_the_first_profile() {
             )
         },
     );
-    let r = m.json(
-        "POST",
-        "/api/v2/gateway/originate",
-        Some(tk),
-        &json!({"scenario_id": "uac", "to": "alice", "total_calls": 2}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let orig = r.json()["job_id"].as_str().unwrap().to_string();
-    let j = wait_job(&m, tk, &orig, Duration::from_secs(30), finished);
-    assert_eq!(j["status"], "succeeded", "{j}\nkamailio:\n{}", k.log_tail());
+    let (_, j) = originate(&m, tk, &k, "/api/v2/gateway/originate", "alice", 2);
     assert_eq!(j["profile_id"], "default", "{j}");
     let r = m.json(
         "POST",
@@ -256,12 +258,5 @@ fn the_single_gateway_aliases_act_on_the_first_profile() {
         "{g}"
     );
 
-    let r = m.json(
-        "POST",
-        &format!("/api/v2/jobs/{armed}/stop"),
-        Some(tk),
-        &json!({}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    wait_job(&m, tk, &armed, Duration::from_secs(15), finished);
+    stop_job(&m, tk, &armed);
 }
