@@ -5,7 +5,9 @@
 //! server's scenario; a SIGTERM sends `Expires: 0` and Kamailio answers 404 at once.
 //! Two accounts on two UDP listeners of one server (`gateways[].listener`), the second
 //! listener running a scenario of its own that answers 486: SIPp's call to each AOR gets
-//! its own listener's answer (200 for alice, 486 for bob), and a SIGTERM removes both.
+//! its own listener's answer (200 for alice, 486 for bob); bob's listener turned off
+//! through `/api/v1/transports` removes his binding (Kamailio answers his callers 404)
+//! and turned on registers it again; a SIGTERM removes both.
 //! What the server cannot honour (a gateway on a TCP listener, a `contact_port` of its
 //! own, two accounts on one listener) is refused by name before anything starts.
 
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use gossipper_e2e::{Proc, Sock, free_port, gossipper_bin, peer_args, scratch_dir, tail};
 use kamailio::{Kamailio, call_aor, call_aor_with};
 use serde_json::{Value, json};
-use server_support::{TOKEN, get, n};
+use server_support::{TOKEN, bearer, call, get, n};
 
 const DOMAIN: &str = "gw.test";
 
@@ -143,6 +145,76 @@ fn two_accounts_on_two_listeners_reach_each_listeners_scenario_and_both_unregist
         code,
         Some(1),
         "alice's call must get the 200, not a 486: {out}"
+    );
+
+    // Listener 1 off: bob's binding goes (an Expires 0 from its port), so Kamailio
+    // answers bob's callers itself (404) instead of routing them to a listener that
+    // drops their INVITEs; alice's binding stays.
+    let from_p1 = format!("from 127.0.0.1:{p1} ");
+    let switch = |enabled: bool| {
+        let body = json!({"index": 1, "enabled": enabled}).to_string();
+        let r = call(
+            &api,
+            "POST",
+            "/api/v1/transports",
+            Some(&bearer()),
+            Some(&body),
+        );
+        assert_eq!(r.status, 200, "{body}: {}", r.text());
+    };
+    switch(false);
+    let start = Instant::now();
+    while !k
+        .requests("REGISTER")
+        .iter()
+        .any(|l| l.contains("expires 0") && l.contains(&from_p1))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no Expires 0 from listener 1 after it was turned off:\n{}",
+            k.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let registers_from_p1 = k
+        .requests("REGISTER")
+        .iter()
+        .filter(|l| l.contains(&from_p1))
+        .count();
+    // The Expires 0 is challenged and sent again with credentials: the binding goes
+    // when Kamailio has taken the second one, so ask until its 404 comes.
+    loop {
+        let (code, out) = call_aor_with(&dir, k.udp_port, "bob", 1, &caller);
+        assert_eq!(
+            code,
+            Some(1),
+            "bob's call with his listener off must fail: {out}"
+        );
+        if out.contains("404") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "Kamailio never answered bob's caller 404 itself: {out}\n{}",
+            k.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, out) = call_aor(&dir, k.udp_port, "alice", 1);
+    assert_eq!(code, Some(0), "alice's listener stayed on: {out}");
+    // On again: bob registers again from listener 1, and his calls get its 486.
+    switch(true);
+    k.wait_answered(
+        &dir,
+        "bob",
+        &caller,
+        "bob's listener, on again (486)",
+        String::new,
+    );
+    let regs = k.requests("REGISTER");
+    assert!(
+        regs.iter().filter(|l| l.contains(&from_p1)).count() > registers_from_p1,
+        "no new REGISTER from listener 1: {regs:#?}"
     );
 
     // SIGTERM: an Expires 0 from each listener, and neither AOR is reachable.

@@ -1,7 +1,10 @@
 //! The REGISTER gateway's account on the shard that owns its Call-ID: the endpoint feeds
 //! it the responses carrying that Call-ID, fires its timers, sends what it queues from
 //! the shard's (UAS) socket, turns its reports into run events, and on stop sends the
-//! `Expires: 0` before the shard may finish.
+//! `Expires: 0` before the shard may finish. A listener turned off
+//! ([`Endpoint::set_accepting`]) removes the binding the same way, so the registrar
+//! answers its callers at once instead of routing them to a listener that drops their
+//! INVITEs; turned back on, it registers again.
 //!
 //! Owns: nothing but the glue; the protocol is `crate::register`. Must not: touch
 //! sockets or the clock.
@@ -13,10 +16,12 @@ use crate::call::ShardEvent;
 use crate::register::{RegisterEvent, Registration};
 use crate::sip::SipMessage;
 
-/// The account and whether its `Expires: 0` went out.
+/// The account, whether it started, whether the listener's refusal took its binding
+/// away, and whether the run's final `Expires: 0` went out.
 pub(super) struct Gateway {
     reg: Registration,
     started: bool,
+    off: bool,
     leaving: bool,
     buf: Vec<u8>,
 }
@@ -29,6 +34,7 @@ impl Endpoint {
         self.gateway = Some(Box::new(Gateway {
             reg,
             started: false,
+            off: false,
             leaving: false,
             buf: Vec::with_capacity(1024),
         }));
@@ -52,15 +58,25 @@ impl Endpoint {
         true
     }
 
-    /// Starts the account, fires its timers and, once the run stops, removes the binding.
+    /// Starts the account (once the listener takes calls), follows the listener off and
+    /// on, fires its timers and, once the run stops, removes the binding.
     pub(super) fn gateway_timeout(&mut self, now: Instant) {
         let stopping = self.stopping;
+        let accepting = !self.refusing;
         let Some(g) = self.gateway.as_mut() else {
             return;
         };
-        if !g.started && !stopping {
-            g.started = true;
-            g.reg.start(now);
+        if !stopping {
+            if accepting && !g.started {
+                g.started = true;
+                g.reg.start(now);
+            } else if accepting && g.off {
+                g.off = false;
+                g.reg.restart(now);
+            } else if !accepting && g.started && !g.off {
+                g.off = true;
+                g.reg.unregister(now);
+            }
         }
         if stopping && !g.leaving {
             g.leaving = true;
@@ -73,8 +89,11 @@ impl Endpoint {
     /// The account's next deadline.
     pub(super) fn gateway_deadline(&self) -> Option<Instant> {
         let g = self.gateway.as_ref()?;
-        if self.stopping && !g.leaving {
-            // The Expires 0 goes out at the next turn.
+        let accepting = !self.refusing;
+        let listener_changed = !self.stopping
+            && (accepting && (!g.started || g.off) || !accepting && g.started && !g.off);
+        if self.stopping && !g.leaving || listener_changed {
+            // The REGISTER or the Expires 0 goes out at the next turn.
             return Some(self.last_tick);
         }
         g.reg.poll_timeout()
@@ -159,10 +178,8 @@ mod tests {
         r.into_bytes()
     }
 
-    #[test]
-    fn the_shard_registers_routes_the_answers_and_waits_for_the_expires_0_to_finish() {
-        let t0 = sim::epoch();
-        let wall = SystemTime::UNIX_EPOCH;
+    /// A uas shard on 127.0.0.1:5070 with alice's account (Expires 60) at REGISTRAR.
+    fn shard_with_account(t0: Instant) -> Endpoint {
         let local: SocketAddr = "127.0.0.1:5070".parse().unwrap();
         let registrar: SocketAddr = REGISTRAR.parse().unwrap();
         let mut core = Endpoint::new(
@@ -192,6 +209,15 @@ mod tests {
             },
             1,
         ));
+        core
+    }
+
+    #[test]
+    fn the_shard_registers_routes_the_answers_and_waits_for_the_expires_0_to_finish() {
+        let t0 = sim::epoch();
+        let wall = SystemTime::UNIX_EPOCH;
+        let registrar: SocketAddr = REGISTRAR.parse().unwrap();
+        let mut core = shard_with_account(t0);
         assert_eq!(core.gateway_registered(), Some(false));
         core.handle_timeout(t0, wall);
         let out = sent(&mut core);
@@ -221,5 +247,55 @@ mod tests {
         assert!(!core.done());
         core.handle_datagram(t1, wall, &ok_to(&out[0].1), registrar);
         assert!(core.done());
+    }
+
+    #[test]
+    fn a_listener_turned_off_removes_the_binding_and_turned_on_registers_again() {
+        let t0 = sim::epoch();
+        let wall = SystemTime::UNIX_EPOCH;
+        let registrar: SocketAddr = REGISTRAR.parse().unwrap();
+        let mut core = shard_with_account(t0);
+        // Off before the first turn: nothing is registered until the listener is on.
+        core.set_accepting(false, t0);
+        core.handle_timeout(t0, wall);
+        assert!(sent(&mut core).is_empty());
+        core.set_accepting(true, t0);
+        assert_eq!(core.poll_timeout(), Some(t0), "at once");
+        core.handle_timeout(t0, wall);
+        let out = sent(&mut core);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1.contains("\r\nExpires: 60\r\n"), "{}", out[0].1);
+        core.handle_datagram(t0, wall, &ok_to(&out[0].1), registrar);
+        assert_eq!(core.gateway_registered(), Some(true));
+
+        // Off: the Expires 0 goes out at the next turn.
+        let t1 = t0 + Duration::from_secs(1);
+        core.set_accepting(false, t1);
+        assert!(core.poll_timeout().is_some_and(|t| t <= t1));
+        core.handle_timeout(t1, wall);
+        let out = sent(&mut core);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1.contains("\r\nExpires: 0\r\n"), "{}", out[0].1);
+        core.handle_datagram(t1, wall, &ok_to(&out[0].1), registrar);
+        assert_eq!(core.gateway_registered(), Some(false));
+        let _ = std::iter::from_fn(|| core.poll_event()).count();
+        // Nothing more while off: no refresh, no retry.
+        core.handle_timeout(t1 + Duration::from_secs(120), wall);
+        assert!(sent(&mut core).is_empty());
+
+        // On again: a new REGISTER from the same account.
+        let t2 = t1 + Duration::from_secs(121);
+        core.set_accepting(true, t2);
+        core.handle_timeout(t2, wall);
+        let out = sent(&mut core);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1.contains("\r\nExpires: 60\r\n"), "{}", out[0].1);
+        core.handle_datagram(t2, wall, &ok_to(&out[0].1), registrar);
+        assert_eq!(core.gateway_registered(), Some(true));
+        let events: Vec<_> = std::iter::from_fn(|| core.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Shard(ShardEvent::Log(t)) if t.contains("registered (Expires 60 s)"))),
+            "{events:?}"
+        );
     }
 }

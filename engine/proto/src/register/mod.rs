@@ -201,6 +201,21 @@ impl Registration {
         }
     }
 
+    /// Registers again after [`Registration::unregister`] (a listener turned back on):
+    /// a new REGISTER on the same Call-ID with the next CSeq, so a late answer to the
+    /// `Expires: 0` is stale. A no-op while registered or registering; from `Idle` it is
+    /// [`Registration::start`].
+    pub fn restart(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Registered | Phase::Registering) {
+            return;
+        }
+        self.timers = [None; 4];
+        self.phase = Phase::Idle;
+        self.challenges = 0;
+        self.too_brief = 0;
+        self.send_register(now, self.ask_s, None);
+    }
+
     /// Removes the binding: a REGISTER with `Expires: 0` from the same Call-ID. Without
     /// a binding (never registered, or the last attempt failed) nothing is sent and
     /// `Unregistered { confirmed: false }` is reported.

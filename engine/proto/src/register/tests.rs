@@ -274,6 +274,49 @@ fn unregister_sends_expires_zero_on_the_same_call_id() {
 }
 
 #[test]
+fn restart_after_unregister_registers_again_on_the_same_call_id() {
+    let t0 = crate::sim::epoch();
+    let mut r = Registration::new(spec(), 10);
+    r.start(t0);
+    register(&mut r, t0, "secret", 4);
+    let _ = events(&mut r);
+    let t1 = t0 + Duration::from_secs(1);
+    r.unregister(t1);
+    let bye = sent(&mut r).remove(0);
+    // Turned back on before the Expires 0 was answered: a new REGISTER, next CSeq.
+    r.restart(t1);
+    assert!(!r.done());
+    let again = sent(&mut r);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(header(&again[0], "Expires"), Some("4"));
+    assert_eq!(header(&again[0], "Call-ID"), Some(r.call_id()));
+    assert_eq!(header(&again[0], "CSeq"), Some("4 REGISTER"), "{again:?}");
+    // The late answer to the Expires 0 is stale; the new REGISTER's binds.
+    feed(&mut r, t1, &answer(&bye, "200 OK", ""));
+    assert!(events(&mut r).is_empty());
+    feed(&mut r, t1, &registrar(&again[0], "secret", 4));
+    let creds = sent(&mut r).remove(0);
+    feed(&mut r, t1, &registrar(&creds, "secret", 4));
+    assert!(r.registered());
+    assert_eq!(events(&mut r), [RegisterEvent::Registered { expires_s: 4 }]);
+    // A second restart while registered sends nothing.
+    r.restart(t1);
+    assert!(sent(&mut r).is_empty());
+
+    // After a confirmed Expires 0 (done), it registers again too.
+    r.unregister(t1);
+    let bye = sent(&mut r).remove(0);
+    feed(&mut r, t1, &registrar(&bye, "secret", 0));
+    let creds = sent(&mut r).remove(0);
+    feed(&mut r, t1, &answer(&creds, "200 OK", ""));
+    assert!(r.done());
+    let _ = events(&mut r);
+    r.restart(t1);
+    assert_eq!(sent(&mut r).len(), 1);
+    assert!(!r.done());
+}
+
+#[test]
 fn unregister_without_a_binding_sends_nothing() {
     let t0 = crate::sim::epoch();
     let mut r = Registration::new(spec(), 8);
