@@ -1,5 +1,6 @@
-//! The master's HTTP/1.1 server: one acceptor, one thread per admitted connection, and
-//! a deadline on every read and write, so no client, however slow, holds the service.
+//! The master's HTTP/1.1 server: one acceptor, one thread per admitted connection (kept
+//! a while for the next one: `pool`), and a deadline on every read and write, so no
+//! client, however slow, holds the service.
 //!
 //! Owns: the listening socket (`bind`, `--listen`), admission (`limits::Admission`: a
 //! global cap and a per-client cap; past either, a short 503 written without waiting,
@@ -8,7 +9,8 @@
 //!
 //! Submodules: `limits` (the numbers and the admission count), `head` (request heads,
 //! parsed by httparse), `conn` (one connection: head, body, keep-alive), `reply` (status
-//! line, headers, bodies, streams, WebSocket upgrade), `error` (protocol refusals).
+//! line, headers, bodies, streams, WebSocket upgrade), `error` (protocol refusals),
+//! `pool` (connection threads reused), `slice` (their short scheduler slice).
 //!
 //! Why our own server rather than tiny_http 0.12: tiny_http starts a thread per
 //! connection without limit, offers no read or write timeout and no head deadline, and
@@ -21,6 +23,7 @@ mod error;
 mod head;
 mod limits;
 mod message;
+mod pool;
 mod reply;
 mod slice;
 
@@ -30,9 +33,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) use error::HttpError;
+use limits::Admission;
 pub(crate) use limits::Limits;
-use limits::{Admission, STACK_SIZE};
 pub(crate) use message::{EncodeError, Incoming, Reply, error_body};
+use pool::Pool;
 
 /// Declared bodies larger than this are refused before a byte of body is read: 512 MiB,
 /// above every route limit (an api's routes refuse what is over their own).
@@ -45,10 +49,12 @@ const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
 /// What answers a request: the api's `dispatch` (any function in tests).
 pub(crate) type Handler = Arc<dyn Fn(&mut Incoming<'_>) -> Reply + Send + Sync>;
 
-/// Accepts connections for ever: each admitted one is served on a thread of its own.
+/// Accepts connections for ever: each admitted one is served on a thread of its own
+/// (an idle one from an earlier connection, else a new one).
 pub(crate) fn serve(listener: TcpListener, limits: Limits, handler: Handler) -> ! {
     slice::ask_short_slice();
     let admission = Admission::new(&limits);
+    let pool = Pool::new(pool::MAX_IDLE, pool::IDLE_FOR);
     let mut last_error: Option<Instant> = None;
     loop {
         let stream = match listener.accept() {
@@ -74,15 +80,11 @@ pub(crate) fn serve(listener: TcpListener, limits: Limits, handler: Handler) -> 
             }
         };
         let handler = Arc::clone(&handler);
-        let spawned = std::thread::Builder::new()
-            .name("ui-conn".into())
-            .stack_size(STACK_SIZE)
-            .spawn(move || {
-                // Given back when the thread ends, panic or not.
-                let _slot = slot;
-                slice::ask_short_slice();
-                conn::run(&handler, stream, limits, accepted_at);
-            });
+        let spawned = pool.run(Box::new(move || {
+            // Given back when the connection ends, panic or not.
+            let _slot = slot;
+            conn::run(&handler, stream, limits, accepted_at);
+        }));
         if let Err(e) = spawned {
             eprintln!("gossipper ui: cannot start a connection thread: {e}");
         }
