@@ -27,30 +27,9 @@ command -v node >/dev/null || { echo "browser-test: node (20+) is required" >&2;
 echo "== npm ci (tests/browser)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
-DATA="$(mktemp -d "${TMPDIR:-/tmp}/gossipper-browser.XXXXXX")"
-LOG="$DATA.log"
-PID=""
-cleanup() {
-  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$DATA" "$LOG"
-}
-trap cleanup EXIT
-
-# Created here, not by the redirect below: that runs in the forked child, and on a loaded
-# machine the loop's first sed could look before the child had opened it.
-: >"$LOG"
-env -u GOSSIPPER_BOOTSTRAP_USERNAME -u GOSSIPPER_BOOTSTRAP_PASSWORD -u GOSSIPPER_JWT_SECRET \
-  "$BIN" ui --data-dir "$DATA" --listen 127.0.0.1:0 2>"$LOG" &
-PID=$!
-
-ADDR=""
-for _ in $(seq 1 300); do
-  ADDR="$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$LOG" | head -n1)"
-  [ -n "$ADDR" ] && break
-  kill -0 "$PID" 2>/dev/null || { echo "browser-test: gossipper ui exited:" >&2; cat "$LOG" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$ADDR" ] || { echo "browser-test: gossipper ui did not start" >&2; cat "$LOG" >&2; exit 1; }
+NAME=browser-test
+# shellcheck source=scripts/start-ui.sh
+. scripts/start-ui.sh
 
 mkdir -p tests/browser/screenshots
 rc=0

@@ -8,30 +8,9 @@ command -v curl >/dev/null || { echo "$SMOKE: curl is required" >&2; exit 1; }
 command -v jq >/dev/null || { echo "$SMOKE: jq is required" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "$SMOKE: $BIN not found; build it first (cargo build -p gossipper)" >&2; exit 1; }
 
-DATA="$(mktemp -d "${TMPDIR:-/tmp}/gossipper-$SMOKE.XXXXXX")"
-LOG="$DATA.log"
-PID=""
-cleanup() {
-  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$DATA" "$LOG"
-}
-trap cleanup EXIT
-
-# Created here, not by the redirect below: that runs in the forked child, and on a loaded
-# machine the loop's first sed could look before the child had opened it.
-: >"$LOG"
-env -u GOSSIPPER_BOOTSTRAP_USERNAME -u GOSSIPPER_BOOTSTRAP_PASSWORD -u GOSSIPPER_JWT_SECRET \
-  "$BIN" ui --data-dir "$DATA" --listen 127.0.0.1:0 2>"$LOG" &
-PID=$!
-
-ADDR=""
-for _ in $(seq 1 300); do
-  ADDR="$(sed -n 's/.*listening on http:\/\/\([0-9.:]*\).*/\1/p' "$LOG" | head -n1)"
-  [ -n "$ADDR" ] && break
-  kill -0 "$PID" 2>/dev/null || { echo "$SMOKE: gossipper ui exited:" >&2; cat "$LOG" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$ADDR" ] || { echo "$SMOKE: gossipper ui did not start" >&2; cat "$LOG" >&2; exit 1; }
+NAME="$SMOKE"
+# shellcheck source=scripts/start-ui.sh
+. scripts/start-ui.sh
 BASE="http://$ADDR"
 API="$BASE/api/v2"
 
