@@ -47,9 +47,9 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::{Codec, FormatParams};
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt, TelephoneEvent};
+use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap};
+use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 use thiserror::Error;
 
@@ -63,11 +63,17 @@ pub use stats::{WebrtcFailure, WebrtcStats};
 pub use str0m::config::DtlsCert;
 use turn::{TurnClient, TurnEvent, TurnInput};
 
+use crate::rtp::{TELEPHONE_EVENT_LEN, TelephoneEvent as Rfc4733Event, dtmf_event_for};
+
 /// RFC 4733 telephone-event payload type we offer at 8 kHz.
 pub const TELEPHONE_EVENT_PT: u8 = 101;
 /// Inbound RTP datagrams in a row without one decrypted frame before we call the keys
 /// wrong: 100 packets is 2 s of 20 ms audio, long past any reordering.
 const UNDECRYPTABLE_STREAK: u32 = 100;
+/// Payload types a bridge names the codec of (ours are four).
+const MAX_PTS: usize = 8;
+/// Between two RTCP reports of a call (see `WebrtcBridge::new`).
+const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What one bridge is set up with. Built once per call from the profile's `webrtc` row.
 #[derive(Debug, Clone)]
@@ -196,9 +202,21 @@ pub struct WebrtcBridge {
     mid: Option<Mid>,
     send: Option<(Pt, AudioCodec)>,
     tele_pt: Option<Pt>,
+    /// The negotiated payload types and their codecs (`None`: telephone-event), to name
+    /// the codec of a received packet (RTP mode: str0m hands us packets, not frames).
+    /// Inline, as `own_ssrcs`: read per packet, a heap block of its own would be one
+    /// more cache miss per packet at 1,000 calls.
+    pts: [Option<(Pt, Option<AudioCodec>)>; MAX_PTS],
+    /// Our send stream (str0m declared it from the SDP), looked up once.
+    tx_ssrc: Option<Ssrc>,
     cfg: WebrtcConfig,
     /// Our RTP clock for the next audio frame.
     rtp_time: u64,
+    /// The sequence number of our next RTP packet (extended; starts below 2^14, so
+    /// the SRTP rollover counter starts at 0 as the peer assumes).
+    seq: u64,
+    /// The next audio packet starts a talkspurt (RTP marker bit).
+    marker: bool,
     rtc_timeout: Option<Instant>,
     ice_deadline: Option<Instant>,
     dtls_deadline: Option<Instant>,
@@ -212,7 +230,7 @@ pub struct WebrtcBridge {
     events: VecDeque<WebrtcEvent>,
     undecryptable: u32,
     /// The SSRCs of the RTP we sent (read from the headers, which SRTP leaves clear).
-    own_ssrcs: Vec<u32>,
+    own_ssrcs: [Option<u32>; 8],
     stats: WebrtcStats,
 }
 
@@ -260,9 +278,19 @@ impl WebrtcBridge {
         exts.set(1, Extension::AudioLevel);
         exts.set(4, Extension::RtpMid);
         rc = rc.set_extension_map(exts);
+        // RTCP sender/receiver reports every 5 s (RFC 3550's minimum, str0m's default for
+        // audio), not every second: str0m builds and parses each report through fixed
+        // 31-entry lists (an SDES is ~30 KB moved around), ~60,000 instructions a report,
+        // which at 1 s was 7 % of a call's userland work beside 50 packets a second of
+        // audio (callgrind, perf/src/bin/webrtc_cost.rs). The loss and RTT of the call
+        // record come from these reports: a call shorter than 5 s may lack them.
+        // RTP mode: we write whole RTP packets and read them back, and str0m skips its
+        // packetizer, depacketizer and frame buffers (a G.711 or Opus frame is one
+        // packet, telephone-events are ours to build; see `send_audio`, `send_dtmf`).
         let mut rtc = rc
+            .set_rtp_mode(true)
             .set_stats_interval(Some(Duration::from_secs(1)))
-            .set_rtcp_report_interval_audio(Duration::from_secs(1))
+            .set_rtcp_report_interval_audio(RTCP_INTERVAL)
             .build(now);
         let mut stats = WebrtcStats {
             ice_state: "new",
@@ -293,6 +321,10 @@ impl WebrtcBridge {
             mid: None,
             send: None,
             tele_pt: None,
+            pts: [None; MAX_PTS],
+            tx_ssrc: None,
+            seq: cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 50,
+            marker: true,
             cfg,
             rtp_time: 0,
             rtc_timeout: None,
@@ -305,7 +337,7 @@ impl WebrtcBridge {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             undecryptable: 0,
-            own_ssrcs: Vec::new(),
+            own_ssrcs: [None; 8],
             stats,
         };
         bridge.stun.handle_timeout(now);
@@ -479,13 +511,22 @@ impl WebrtcBridge {
         let Some(mid) = self.mid else {
             return Err(self.fail_sdp(now, "no audio m-line"));
         };
-        let negotiated: Vec<(Pt, Codec)> = match self.rtc.writer(mid) {
-            Some(w) => w
-                .payload_params()
+        // What str0m's frame writer offers as `payload_params`: our codecs the peer took.
+        let negotiated: Vec<(Pt, Codec)> = match self.rtc.media(mid) {
+            Some(m) => self
+                .rtc
+                .codec_config()
+                .params()
+                .iter()
+                .filter(|p| m.remote_pts().contains(&p.pt()))
                 .map(|p| (p.pt(), p.spec().codec))
                 .collect(),
             None => Vec::new(),
         };
+        // Our codec config has four (PCMU, PCMA, Opus, telephone-event).
+        for (slot, (pt, c)) in self.pts.iter_mut().zip(&negotiated) {
+            *slot = Some((*pt, AudioCodec::from_str0m(*c)));
+        }
         self.tele_pt = negotiated
             .iter()
             .find(|(_, c)| *c == Codec::Tele)
@@ -616,7 +657,7 @@ impl WebrtcBridge {
             self.stats.srtp_packets_received += 1;
             self.stats.srtp_bytes_received += data.len() as u64;
             let is_rtcp = data.get(1).is_some_and(|b| (192..=223).contains(b));
-            if !is_rtcp && rtp_ssrc(data).is_some_and(|s| self.own_ssrcs.contains(&s)) {
+            if !is_rtcp && rtp_ssrc(data).is_some_and(|s| self.own_ssrcs.contains(&Some(s))) {
                 // Our own stream, echoed back: it decrypts, but str0m drops it as ours.
                 self.stats.rtp_echoed_received += 1;
             } else if !is_rtcp && self.phase == Phase::Connected {
@@ -675,20 +716,49 @@ impl WebrtcBridge {
     /// packet such as [`OPUS_SILENCE_FRAME`]).
     pub fn send_audio(&mut self, now: Instant, payload: &[u8]) -> Result<(), WebrtcError> {
         self.check_usable()?;
-        let (pt, codec, mid) = self.sendable()?;
-        let time = MediaTime::new(self.rtp_time, clock_of(codec));
-        let w = self.rtc.writer(mid).ok_or(WebrtcError::NotConnected)?;
-        if let Err(e) = w.write(pt, now, time, payload) {
-            return Err(self.fail_rtc(now, e));
-        }
+        let (pt, codec, _) = self.sendable()?;
+        let marker = std::mem::take(&mut self.marker);
+        self.write_rtp(now, pt, marker, payload)?;
         self.rtp_time += u64::from(codec.samples_per_20ms());
         self.stats.rtp_packets_sent += 1;
         self.packetize(now)
     }
 
-    /// str0m packetizes a written frame only on its next timeout (it asks for one at
-    /// once): run it now, so the frame's SRTP packet is out of this one drain instead of
-    /// a second wake-up and drain of the call (one str0m poll cycle per frame, not two).
+    /// Queues one RTP packet of ours (the next sequence number, our RTP clock) on the
+    /// send stream str0m declared for the audio m-line.
+    fn write_rtp(
+        &mut self,
+        now: Instant,
+        pt: Pt,
+        marker: bool,
+        payload: &[u8],
+    ) -> Result<(), WebrtcError> {
+        let (_, _, mid) = self.sendable()?;
+        let mut api = self.rtc.direct_api();
+        let ssrc = match self.tx_ssrc {
+            Some(s) => s,
+            None => {
+                let s = api
+                    .stream_tx_by_mid(mid, None)
+                    .ok_or(WebrtcError::NotConnected)?
+                    .ssrc();
+                self.tx_ssrc = Some(s);
+                s
+            }
+        };
+        let stream = api.stream_tx(&ssrc).ok_or(WebrtcError::NotConnected)?;
+        // The RTP timestamp is the clock's low 32 bits (it wraps, as RFC 3550 wants).
+        let time = (self.rtp_time & u64::from(u32::MAX)) as u32;
+        stream
+            .write_rtp(RtpWrite::new(pt, SeqNo::from(self.seq), time, now, payload).marker(marker));
+        self.seq += 1;
+        Ok(())
+    }
+
+    /// str0m sends a written RTP packet only on its next timeout (it stamps the queued
+    /// packets then, and asks for one at once): run it now, so the packet's SRTP is out
+    /// of this one drain instead of a second wake-up and drain of the call (one str0m
+    /// poll cycle per frame, not two).
     fn packetize(&mut self, now: Instant) -> Result<(), WebrtcError> {
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             return Err(self.fail_rtc(now, e));
@@ -706,31 +776,32 @@ impl WebrtcBridge {
         duration: Duration,
     ) -> Result<(), WebrtcError> {
         self.check_usable()?;
-        let (pt, codec, mid) = self.sendable()?;
-        let event = match digit {
-            '0'..='9' => digit as u8 - b'0',
-            '*' => 10,
-            '#' => 11,
-            'A'..='D' => digit as u8 - b'A' + 12,
-            _ => return Err(WebrtcError::Misuse("a DTMF digit outside 0-9 * # A-D")),
+        let (_, codec, _) = self.sendable()?;
+        let Some(event) = dtmf_event_for(digit).filter(|_| !digit.is_ascii_lowercase()) else {
+            return Err(WebrtcError::Misuse("a DTMF digit outside 0-9 * # A-D"));
         };
-        if self.tele_pt.is_none() || codec == AudioCodec::Opus {
-            // str0m picks the telephone-event PT with the audio clock; ours is 8 kHz only.
+        let Some(tele_pt) = self.tele_pt.filter(|_| codec != AudioCodec::Opus) else {
+            // Our telephone-event is 8 kHz only; Opus runs a 48 kHz clock.
             return Err(WebrtcError::Misuse(
                 "DTMF without a negotiated 8 kHz telephone-event",
             ));
-        }
-        let time = MediaTime::new(self.rtp_time, clock_of(codec));
-        let w = self.rtc.writer(mid).ok_or(WebrtcError::NotConnected)?;
-        let tone = TelephoneEvent {
+        };
+        // One packet per key, its end bit set and the whole duration in it (what
+        // str0m's frame writer sent), at the audio clock's current time.
+        let units = duration.as_millis().saturating_mul(8);
+        let tone = Rfc4733Event {
             event,
             end: true,
             volume: 10,
-            duration,
+            duration: u16::try_from(units).unwrap_or(u16::MAX),
         };
-        if let Err(e) = w.telephone_event(tone).write(pt, now, time, &[][..]) {
-            return Err(self.fail_rtc(now, e));
+        let mut payload = [0u8; TELEPHONE_EVENT_LEN];
+        if tone.write(&mut payload).is_err() {
+            return Err(WebrtcError::Misuse("a telephone-event payload"));
         }
+        self.write_rtp(now, tele_pt, true, &payload)?;
+        // The audio after the event starts a new talkspurt.
+        self.marker = true;
         self.stats.dtmf_sent += 1;
         self.packetize(now)
     }
@@ -847,10 +918,10 @@ impl WebrtcBridge {
                         self.stats.srtp_bytes_sent += t.contents.len() as u64;
                         let is_rtcp = t.contents.get(1).is_some_and(|b| (192..=223).contains(b));
                         if let Some(s) = rtp_ssrc(&t.contents).filter(|_| !is_rtcp)
-                            && !self.own_ssrcs.contains(&s)
-                            && self.own_ssrcs.len() < 8
+                            && !self.own_ssrcs.contains(&Some(s))
+                            && let Some(free) = self.own_ssrcs.iter_mut().find(|o| o.is_none())
                         {
-                            self.own_ssrcs.push(s);
+                            *free = Some(s);
                         }
                     }
                     if self.relayed.is_some_and(|r| r == t.source)
@@ -947,15 +1018,21 @@ impl WebrtcBridge {
             Event::MediaAdded(m) if m.kind == MediaKind::Audio && self.mid.is_none() => {
                 self.mid = Some(m.mid);
             }
-            Event::MediaData(d) => {
+            Event::RtpPacket(p) => {
                 self.undecryptable = 0;
                 self.stats.rtp_packets_received += 1;
-                let codec = AudioCodec::from_str0m(d.params.spec().codec);
+                let pt = p.header.payload_type;
+                let codec = self
+                    .pts
+                    .iter()
+                    .flatten()
+                    .find(|(p, _)| *p == pt)
+                    .and_then(|(_, c)| *c);
                 self.events.push_back(WebrtcEvent::Media(MediaFrame {
                     codec,
-                    pt: *d.pt,
-                    rtp_time: d.time.numer(),
-                    payload: d.data,
+                    pt: *pt,
+                    rtp_time: p.time.numer(),
+                    payload: p.payload,
                 }));
             }
             Event::PeerStats(s) => {

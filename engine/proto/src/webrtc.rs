@@ -190,6 +190,10 @@ struct Entry {
     recording: Option<record::Recording>,
     /// Shared sockets: the peer addresses routed to this call, and its ICE ufrag.
     peers: Vec<SocketAddr>,
+    /// The destination of the call's last datagram, when it is in `peers`: the check
+    /// per datagram stays in this entry, not in `peers`' heap block (a cache miss per
+    /// SRTP packet at 1,000 calls, ~1 % of a side's CPU in perf).
+    last_dest: Option<SocketAddr>,
     ufrag: Option<String>,
     /// Shared sockets: none fitted the offer; the call failed as `no_socket`.
     no_socket: bool,
@@ -466,6 +470,7 @@ impl WebrtcCalls {
                 source: None,
                 recording,
                 peers: Vec::new(),
+                last_dest: None,
                 ufrag: None,
                 no_socket: false,
             },
@@ -680,12 +685,20 @@ impl WebrtcCalls {
             return;
         };
         while let Some(dest) = self.tx.take(&mut e.bridge, e.port) {
+            if e.last_dest == Some(dest) {
+                continue;
+            }
+            let mut known = e.peers.contains(&dest);
             if let Some(s) = self.shared.as_mut()
-                && !e.peers.contains(&dest)
+                && !known
                 && e.peers.len() < shared::MAX_ROUTES
                 && s.learn(number, e.port, dest)
             {
                 e.peers.push(dest);
+                known = true;
+            }
+            if known {
+                e.last_dest = Some(dest);
             }
         }
         while let Some(ev) = e.bridge.poll_event() {

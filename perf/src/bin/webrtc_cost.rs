@@ -6,7 +6,14 @@
 //! packet that is ours and str0m's; perf/webrtc_scale.py measures the whole (kernel and
 //! wake-ups too) and is noisy on a busy machine, this is not.
 //!
-//!   cargo run --release -p gossipper-perf --bin webrtc_cost [CALLS]   (default 200)
+//!   cargo run --release -p gossipper-perf --bin webrtc_cost [CALLS] [SECONDS]
+//!   (defaults 200 calls, 5 s)
+//!
+//! Instructions per packet, repeatable on a busy machine: the measured phase is one
+//! function, `measured`, so callgrind counts it alone:
+//!
+//!   valgrind --tool=callgrind --toggle-collect='*measured*' \
+//!     target/release/webrtc_cost 50 1   (Ir of `measured` / the SRTP packets printed)
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -16,7 +23,6 @@ use gossipper_media::webrtc::{WebrtcBridge, WebrtcConfig, WebrtcEvent, generate_
 use gossipper_perf::count_arg;
 
 const TICK: Duration = Duration::from_millis(1);
-const MEASURED: Duration = Duration::from_secs(5);
 
 struct Net {
     bridges: Vec<WebrtcBridge>,
@@ -75,6 +81,18 @@ impl Net {
     }
 }
 
+/// The measured phase: `seconds` of virtual audio (its own function so that callgrind's
+/// `--toggle-collect` counts it alone).
+#[inline(never)]
+fn measured(net: &mut Net, mut now: Instant, mut ms: u64, seconds: u64) {
+    let end = now + Duration::from_secs(seconds);
+    while now < end {
+        now += TICK;
+        ms += 1;
+        net.tick(now, Some(ms));
+    }
+}
+
 fn thread_cpu() -> Duration {
     let ns = std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
@@ -85,6 +103,11 @@ fn thread_cpu() -> Duration {
 
 fn main() {
     let calls = count_arg(200) as usize;
+    let seconds = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5u64);
+    let measured_time = Duration::from_secs(seconds);
     let cert = generate_dtls_cert();
     let mut now = Instant::now();
     let mut net = Net {
@@ -132,19 +155,14 @@ fn main() {
     }
     net.srtp = 0;
     let cpu = thread_cpu();
-    let end = now + MEASURED;
-    while now < end {
-        now += TICK;
-        ms += 1;
-        net.tick(now, Some(ms));
-    }
+    measured(&mut net, now, ms, seconds);
     let used = thread_cpu() - cpu;
     // Each packet is counted once, on arrival; the send side of it is in the same CPU.
     println!(
         "{calls} calls, {} SRTP packets in {} s of virtual time: {:.2} µs of CPU per packet \
          (sent or received: {:.2} µs per packet each way)",
         net.srtp,
-        MEASURED.as_secs(),
+        measured_time.as_secs(),
         used.as_secs_f64() * 1e6 / net.srtp as f64,
         used.as_secs_f64() * 1e6 / (2 * net.srtp) as f64,
     );

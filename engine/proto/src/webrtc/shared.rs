@@ -247,6 +247,7 @@ impl super::WebrtcCalls {
         };
         let Some(port) = port else {
             e.peers.clear();
+            e.last_dest = None;
             e.no_socket = true;
             self.counters.no_socket += 1;
             self.failed.push_back((e.handle, WebrtcFailure::Internal));
