@@ -110,7 +110,7 @@ fn candidate(len: usize, first: u8, last: u8) -> Option<(&'static [u8], HeaderNa
 /// `name` equals `lower` (an all-lowercase ASCII pattern) ignoring ASCII case, eight bytes
 /// at a time (this runs once per header line on the hot path). Words may overlap; no
 /// padding, so no byte-by-byte copies.
-fn eq_lowercase(lower: &[u8], name: &[u8]) -> bool {
+pub(super) fn eq_lowercase(lower: &[u8], name: &[u8]) -> bool {
     let n = name.len();
     if n != lower.len() {
         return false;

@@ -6,7 +6,7 @@
 //! text, or trust a peer length (`Content-Length: 4294967295` is refused before it is used).
 //! Driven by the shard (datagrams, framed stream messages); read by `call` and `scenario`.
 
-use memchr::{memchr, memrchr};
+use memchr::{memchr, memchr2, memrchr};
 
 use super::header::HeaderName;
 use super::scan::{self, DecimalError, Line};
@@ -55,6 +55,19 @@ impl HeaderEntry {
         name_span: Span { start: 0, end: 0 },
         value: Span { start: 0, end: 0 },
     };
+}
+
+/// Where `parse_headers` met the headers the parser reads itself (table indices), so
+/// they are not searched for again.
+#[derive(Default)]
+struct Seen {
+    /// The first Call-ID.
+    call_id: Option<usize>,
+    /// The first CSeq.
+    cseq: Option<usize>,
+    /// The first Content-Length, and how many there are.
+    content_length: Option<usize>,
+    content_lengths: usize,
 }
 
 /// What the start line says.
@@ -109,6 +122,21 @@ impl<'a> SipMessage<'a> {
     /// without one it is the rest of the buffer.
     #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<SipMessage<'a>, ParseError> {
+        let mut slot = None;
+        Self::parse_into(buf, &mut slot)?;
+        // `parse_into` filled the slot when it returned Ok.
+        slot.ok_or(ParseError::Empty)
+    }
+
+    /// [`parse`](Self::parse) into `slot`, returning the message there. For the receive
+    /// path: the message is ~1.4 KB (the header table) and is built where it stays, where
+    /// returning it by value copied it once per message (or twice, moved out of the
+    /// `Result`). After an error the slot holds nothing to read (it may be filled in
+    /// part): use the returned message only.
+    pub fn parse_into<'s>(
+        buf: &'a [u8],
+        slot: &'s mut Option<SipMessage<'a>>,
+    ) -> Result<&'s SipMessage<'a>, ParseError> {
         if u32::try_from(buf.len()).is_err() {
             return Err(ParseError::TooLarge);
         }
@@ -119,7 +147,7 @@ impl<'a> SipMessage<'a> {
         let line = scan::next_line(buf, begin).ok_or(ParseError::BadStartLine)?;
         let start = parse_start_line(buf, line)?;
 
-        let mut msg = SipMessage {
+        let msg = slot.insert(SipMessage {
             buf,
             first_line: Span::new(line.start, line.end),
             start,
@@ -130,15 +158,22 @@ impl<'a> SipMessage<'a> {
             cseq_method: Span::default(),
             content_length: None,
             body: Span::default(),
-        };
-        let headers_end = msg.parse_headers(line.next)?;
-        msg.locate_required()?;
-        msg.locate_body(headers_end)?;
+        });
+        msg.index(line.next)?;
         Ok(msg)
     }
 
+    /// Indexes the headers from `pos` and locates Call-ID, CSeq and the body.
+    fn index(&mut self, pos: usize) -> Result<(), ParseError> {
+        let mut seen = Seen::default();
+        let headers_end = self.parse_headers(pos, &mut seen)?;
+        self.locate_required(&seen)?;
+        self.locate_body(headers_end, &seen)
+    }
+
     /// Fills the header table from `pos` up to the empty line; returns the offset after it.
-    fn parse_headers(&mut self, mut pos: usize) -> Result<usize, ParseError> {
+    /// Notes in `seen` where the headers the parser reads itself are.
+    fn parse_headers(&mut self, mut pos: usize, seen: &mut Seen) -> Result<usize, ParseError> {
         let buf = self.buf;
         loop {
             let line = scan::next_line(buf, pos).ok_or(ParseError::Unterminated)?;
@@ -165,27 +200,40 @@ impl<'a> SipMessage<'a> {
                 continue;
             }
             let entry = parse_header_line(buf, line)?;
-            let slot = self
-                .headers
-                .get_mut(self.header_count)
-                .ok_or(ParseError::TooManyHeaders)?;
+            let at = self.header_count;
+            let slot = self.headers.get_mut(at).ok_or(ParseError::TooManyHeaders)?;
             *slot = entry;
             self.header_count += 1;
+            match entry.name {
+                HeaderName::CallId => {
+                    seen.call_id.get_or_insert(at);
+                }
+                HeaderName::CSeq => {
+                    seen.cseq.get_or_insert(at);
+                }
+                HeaderName::ContentLength => {
+                    seen.content_length.get_or_insert(at);
+                    seen.content_lengths += 1;
+                }
+                _ => {}
+            }
         }
     }
 
     /// Finds Call-ID and CSeq (the first of each) and checks them.
-    fn locate_required(&mut self) -> Result<(), ParseError> {
-        let call_id = self
-            .entry(HeaderName::CallId)
+    fn locate_required(&mut self, seen: &Seen) -> Result<(), ParseError> {
+        let call_id = seen
+            .call_id
+            .and_then(|i| self.headers.get(i))
             .ok_or(ParseError::MissingHeader("Call-ID"))?
             .value;
         if call_id.is_empty() {
             return Err(ParseError::BadCallId);
         }
         self.call_id = call_id;
-        let cseq = self
-            .entry(HeaderName::CSeq)
+        let cseq = seen
+            .cseq
+            .and_then(|i| self.headers.get(i))
             .ok_or(ParseError::MissingHeader("CSeq"))?
             .value;
         let (number, method) = parse_cseq(self.buf, cseq).ok_or(ParseError::BadCSeq)?;
@@ -195,10 +243,16 @@ impl<'a> SipMessage<'a> {
     }
 
     /// Applies Content-Length (every occurrence must agree) to place the body.
-    fn locate_body(&mut self, headers_end: usize) -> Result<(), ParseError> {
+    fn locate_body(&mut self, headers_end: usize, seen: &Seen) -> Result<(), ParseError> {
         let mut length: Option<u64> = None;
-        for e in self
-            .entries()
+        // The one Content-Length at once; several are compared in message order.
+        let first = seen.content_length.and_then(|i| self.headers.get(i..=i));
+        let lengths = match (seen.content_lengths, first) {
+            (1, Some(one)) => one,
+            (0, _) => &[],
+            _ => self.entries(),
+        };
+        for e in lengths
             .iter()
             .filter(|e| e.name == HeaderName::ContentLength)
         {
@@ -232,16 +286,6 @@ impl<'a> SipMessage<'a> {
 
     fn entry(&self, name: HeaderName) -> Option<&HeaderEntry> {
         self.entries().iter().find(|e| e.name == name)
-    }
-
-    /// True if the entry's name matches `query` (resolved as `kind`): by kind for known
-    /// names (so compact and long forms match each other), by text for `Other`.
-    fn matches(&self, e: &HeaderEntry, kind: HeaderName, query: &[u8]) -> bool {
-        if kind == HeaderName::Other {
-            e.name == HeaderName::Other && e.name_span.slice(self.buf).eq_ignore_ascii_case(query)
-        } else {
-            e.name == kind
-        }
     }
 
     /// The whole buffer the message was parsed from.
@@ -328,11 +372,27 @@ impl<'a> SipMessage<'a> {
     /// and as written: comma-joined values are not split (see
     /// [`split_comma_values`](super::split_comma_values)).
     pub fn header_values(&self, name: &[u8]) -> impl Iterator<Item = &'a [u8]> {
-        let kind = HeaderName::from_bytes(name);
+        self.header_values_of(HeaderName::from_bytes(name), name)
+    }
+
+    /// [`header_values`](Self::header_values) for a caller that resolved `name` already:
+    /// `kind` must be `HeaderName::from_bytes(name)` (a compiled `[last_*]` keyword keeps
+    /// it, so a send does not look the name up again).
+    pub fn header_values_of(
+        &self,
+        kind: HeaderName,
+        name: &[u8],
+    ) -> impl Iterator<Item = &'a [u8]> {
         let buf = self.buf;
+        // By kind for known names (compact and long forms match each other), by text for
+        // `Other`; this runs once per header line for every `[last_*]` of every send.
         self.entries()
             .iter()
-            .filter(move |e| self.matches(e, kind, name))
+            .filter(move |e| {
+                e.name == kind
+                    && (kind != HeaderName::Other
+                        || e.name_span.slice(buf).eq_ignore_ascii_case(name))
+            })
             .map(move |e| e.value.slice(buf))
     }
 
@@ -452,7 +512,7 @@ fn parse_start_line(buf: &[u8], line: Line) -> Result<StartLine, ParseError> {
         .min(between.len() - lead);
     let (uri_start, uri_end) = (sp1 + 1 + lead, sp2 - trail);
     let uri = text.get(uri_start..uri_end).unwrap_or(&[]);
-    if memchr(b' ', uri).is_some() || uri.contains(&b'\t') {
+    if memchr2(b' ', b'\t', uri).is_some() {
         return Err(ParseError::BadStartLine);
     }
     if !text.get(sp2 + 1..).is_some_and(is_version) {
@@ -467,7 +527,7 @@ fn parse_start_line(buf: &[u8], line: Line) -> Result<StartLine, ParseError> {
 
 /// `SIP/2.0`, case-insensitively (RFC 3261 §7.1 makes the version string case-insensitive).
 fn is_version(v: &[u8]) -> bool {
-    v.eq_ignore_ascii_case(b"SIP/2.0")
+    super::header::eq_lowercase(b"sip/2.0", v)
 }
 
 /// One `name: value` line (not a continuation).
