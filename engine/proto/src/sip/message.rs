@@ -533,14 +533,35 @@ fn is_version(v: &[u8]) -> bool {
 /// One `name: value` line (not a continuation).
 fn parse_header_line(buf: &[u8], line: Line) -> Result<HeaderEntry, ParseError> {
     let text = buf.get(line.start..line.end).ok_or(ParseError::BadHeader)?;
-    let (name_len, colon) = scan::split_header_line(text).ok_or(ParseError::BadHeader)?;
-    let name = text.get(..name_len).unwrap_or(&[]);
+    let (name_len, colon, name) = match known_name(text) {
+        Some(known) => known,
+        None => {
+            let (name_len, colon) = scan::split_header_line(text).ok_or(ParseError::BadHeader)?;
+            // The token before the colon resolved to no known name (`known_name`).
+            (name_len, colon, HeaderName::Other)
+        }
+    };
     let (value_start, value_end) = scan::trim_range(buf, line.start + colon + 1, line.end);
     Ok(HeaderEntry {
-        name: HeaderName::from_bytes(name),
+        name,
         name_span: Span::new(line.start, line.start + name_len),
         value: Span::new(value_start, value_end),
     })
+}
+
+/// A header line whose name the enum knows: (name length, colon offset, name). The text
+/// before the first colon, less trailing `WSP`, equals a known name ignoring case, so it
+/// is a token and the line is what `split_header_line` accepts, with the same lengths:
+/// the byte-by-byte token scan is skipped for the common names. `None` for anything else
+/// (unknown or invalid names, no colon): the caller runs the full check.
+fn known_name(text: &[u8]) -> Option<(usize, usize, HeaderName)> {
+    let colon = scan::find_colon(text)?;
+    let mut name_len = colon;
+    while name_len > 0 && text.get(name_len - 1).copied().is_some_and(scan::is_wsp) {
+        name_len -= 1;
+    }
+    let name = HeaderName::from_bytes(text.get(..name_len)?);
+    (name != HeaderName::Other).then_some((name_len, colon, name))
 }
 
 /// `CSeq: 1*DIGIT LWS Method` → (number, method range).
