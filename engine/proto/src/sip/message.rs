@@ -57,17 +57,13 @@ impl HeaderEntry {
     };
 }
 
-/// Where `parse_headers` met the headers the parser reads itself (table indices), so
-/// they are not searched for again.
-#[derive(Default)]
-struct Seen {
-    /// The first Call-ID.
-    call_id: Option<usize>,
-    /// The first CSeq.
-    cseq: Option<usize>,
-    /// The first Content-Length, and how many there are.
-    content_length: Option<usize>,
-    content_lengths: usize,
+/// Slots in [`SipMessage`]'s per-name index: one per `HeaderName` (`Other` unused).
+const NAMES: usize = HeaderName::ALL.len() + 1;
+const _: () = assert!(NAMES <= 32, "`repeated` has one bit per name");
+
+/// The bit of `name` in [`SipMessage`]'s `repeated` mask.
+fn bit(name: HeaderName) -> u32 {
+    1u32 << (name as u32)
 }
 
 /// What the start line says.
@@ -104,6 +100,13 @@ pub struct SipMessage<'a> {
     start: StartLine,
     headers: [HeaderEntry; MAX_HEADERS],
     header_count: usize,
+    /// Per known name (`HeaderName as usize`): 1 + the table index of its first line, 0
+    /// when it has none, so a lookup (`[last_Via:]`, Call-ID, a tag) does not walk the
+    /// whole table.
+    first: [u8; NAMES],
+    /// Bit `HeaderName as usize` set when that name has more than one line (or, never in
+    /// practice, when its index did not fit `first`): those are walked from the first.
+    repeated: u32,
     call_id: Span,
     cseq_number: u32,
     cseq_method: Span,
@@ -153,6 +156,8 @@ impl<'a> SipMessage<'a> {
             start,
             headers: [HeaderEntry::EMPTY; MAX_HEADERS],
             header_count: 0,
+            first: [0; NAMES],
+            repeated: 0,
             call_id: Span::default(),
             cseq_number: 0,
             cseq_method: Span::default(),
@@ -165,15 +170,14 @@ impl<'a> SipMessage<'a> {
 
     /// Indexes the headers from `pos` and locates Call-ID, CSeq and the body.
     fn index(&mut self, pos: usize) -> Result<(), ParseError> {
-        let mut seen = Seen::default();
-        let headers_end = self.parse_headers(pos, &mut seen)?;
-        self.locate_required(&seen)?;
-        self.locate_body(headers_end, &seen)
+        let headers_end = self.parse_headers(pos)?;
+        self.locate_required()?;
+        self.locate_body(headers_end)
     }
 
     /// Fills the header table from `pos` up to the empty line; returns the offset after it.
-    /// Notes in `seen` where the headers the parser reads itself are.
-    fn parse_headers(&mut self, mut pos: usize, seen: &mut Seen) -> Result<usize, ParseError> {
+    /// Notes each known name's first line (`first`, `repeated`).
+    fn parse_headers(&mut self, mut pos: usize) -> Result<usize, ParseError> {
         let buf = self.buf;
         loop {
             let line = scan::next_line(buf, pos).ok_or(ParseError::Unterminated)?;
@@ -204,36 +208,30 @@ impl<'a> SipMessage<'a> {
             let slot = self.headers.get_mut(at).ok_or(ParseError::TooManyHeaders)?;
             *slot = entry;
             self.header_count += 1;
-            match entry.name {
-                HeaderName::CallId => {
-                    seen.call_id.get_or_insert(at);
+            if entry.name != HeaderName::Other {
+                match (
+                    self.first.get_mut(entry.name as usize),
+                    u8::try_from(at + 1),
+                ) {
+                    (Some(f), Ok(i)) if *f == 0 => *f = i,
+                    _ => self.repeated |= bit(entry.name),
                 }
-                HeaderName::CSeq => {
-                    seen.cseq.get_or_insert(at);
-                }
-                HeaderName::ContentLength => {
-                    seen.content_length.get_or_insert(at);
-                    seen.content_lengths += 1;
-                }
-                _ => {}
             }
         }
     }
 
     /// Finds Call-ID and CSeq (the first of each) and checks them.
-    fn locate_required(&mut self, seen: &Seen) -> Result<(), ParseError> {
-        let call_id = seen
-            .call_id
-            .and_then(|i| self.headers.get(i))
+    fn locate_required(&mut self) -> Result<(), ParseError> {
+        let call_id = self
+            .entry(HeaderName::CallId)
             .ok_or(ParseError::MissingHeader("Call-ID"))?
             .value;
         if call_id.is_empty() {
             return Err(ParseError::BadCallId);
         }
         self.call_id = call_id;
-        let cseq = seen
-            .cseq
-            .and_then(|i| self.headers.get(i))
+        let cseq = self
+            .entry(HeaderName::CSeq)
             .ok_or(ParseError::MissingHeader("CSeq"))?
             .value;
         let (number, method) = parse_cseq(self.buf, cseq).ok_or(ParseError::BadCSeq)?;
@@ -243,16 +241,10 @@ impl<'a> SipMessage<'a> {
     }
 
     /// Applies Content-Length (every occurrence must agree) to place the body.
-    fn locate_body(&mut self, headers_end: usize, seen: &Seen) -> Result<(), ParseError> {
+    fn locate_body(&mut self, headers_end: usize) -> Result<(), ParseError> {
         let mut length: Option<u64> = None;
-        // The one Content-Length at once; several are compared in message order.
-        let first = seen.content_length.and_then(|i| self.headers.get(i..=i));
-        let lengths = match (seen.content_lengths, first) {
-            (1, Some(one)) => one,
-            (0, _) => &[],
-            _ => self.entries(),
-        };
-        for e in lengths
+        for e in self
+            .lines_of(HeaderName::ContentLength)
             .iter()
             .filter(|e| e.name == HeaderName::ContentLength)
         {
@@ -284,8 +276,25 @@ impl<'a> SipMessage<'a> {
         self.headers.get(..self.header_count).unwrap_or(&[])
     }
 
+    /// The table lines that may be called `name`: for a known name, from its first line
+    /// on (just that line when it is the only one; none when absent); every line for
+    /// `Other`. Filter on the name: a repeated name's range holds other names too.
+    fn lines_of(&self, name: HeaderName) -> &[HeaderEntry] {
+        if name == HeaderName::Other {
+            return self.entries();
+        }
+        let first = usize::from(self.first.get(name as usize).copied().unwrap_or(0));
+        let from = first.saturating_sub(1);
+        let lines = match (first, self.repeated & bit(name) != 0) {
+            (0, false) => None,
+            (_, true) => self.entries().get(from..),
+            (_, false) => self.entries().get(from..first),
+        };
+        lines.unwrap_or(&[])
+    }
+
     fn entry(&self, name: HeaderName) -> Option<&HeaderEntry> {
-        self.entries().iter().find(|e| e.name == name)
+        self.lines_of(name).iter().find(|e| e.name == name)
     }
 
     /// The whole buffer the message was parsed from.
@@ -385,8 +394,8 @@ impl<'a> SipMessage<'a> {
     ) -> impl Iterator<Item = &'a [u8]> {
         let buf = self.buf;
         // By kind for known names (compact and long forms match each other), by text for
-        // `Other`; this runs once per header line for every `[last_*]` of every send.
-        self.entries()
+        // `Other`; this runs for every `[last_*]` of every send.
+        self.lines_of(kind)
             .iter()
             .filter(move |e| {
                 e.name == kind
@@ -452,6 +461,22 @@ impl<'a> SipMessage<'a> {
         }
         if last_end > self.body.start {
             return Err("header range overlaps the body");
+        }
+        for name in HeaderName::ALL {
+            let all = self.entries().iter().filter(|e| e.name == name).count();
+            let indexed = self
+                .lines_of(name)
+                .iter()
+                .filter(|e| e.name == name)
+                .count();
+            let first = self.entries().iter().find(|e| e.name == name);
+            let same_first = match (self.entry(name), first) {
+                (Some(a), Some(b)) => std::ptr::eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            if all != indexed || !same_first {
+                return Err("per-name index misses a line");
+            }
         }
         match self.start {
             StartLine::Request { method, uri, .. } if !(inside(method) && inside(uri)) => {
