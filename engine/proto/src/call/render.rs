@@ -123,16 +123,23 @@ impl LenSlots {
     }
 }
 
+/// The blank line that ends a header section, searched with one searcher built once
+/// (`memmem::find` built a new one for every message).
+static CRLF_CRLF: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+
+/// The length of what follows the first CRLF CRLF of `msg`, or (none) its first LF LF,
+/// or 0.
+fn body_len(msg: &[u8]) -> usize {
+    match CRLF_CRLF.find(msg) {
+        Some(p) => msg.len() - (p + 4),
+        None => memchr::memmem::find(msg, b"\n\n").map_or(0, |p| msg.len() - (p + 2)),
+    }
+}
+
 /// Writes the body length into every `[len]` slot, last slot first so offsets stay valid.
 fn patch_len(out: &mut Vec<u8>, base: usize, slots: &[(usize, i64)]) {
-    let msg = out.get(base..).unwrap_or(&[]);
-    let body_len = match memchr::memmem::find(msg, b"\r\n\r\n") {
-        Some(p) => msg.len() - (p + 4),
-        None => match memchr::memmem::find(msg, b"\n\n") {
-            Some(p) => msg.len() - (p + 2),
-            None => 0,
-        },
-    };
+    let body_len = body_len(out.get(base..).unwrap_or(&[]));
     for &(pos, offset) in slots.iter().rev() {
         // SIPp writes `[len]` right-aligned in five columns (`Content-Length:    32`).
         let mut buf = [0u8; 24];
@@ -236,10 +243,14 @@ fn render_keyword(
                 out.extend_from_slice(m.raw());
             }
         }
-        Keyword::LastHeader { name, value_only } => {
+        Keyword::LastHeader {
+            name,
+            kind,
+            value_only,
+        } => {
             if let Some(m) = last {
                 let mut first = true;
-                for v in m.header_values(name.as_bytes()) {
+                for v in m.header_values_of(*kind, name.as_bytes()) {
                     if !first {
                         out.extend_from_slice(b"\r\n");
                     }
@@ -445,5 +456,48 @@ fn push_ip(out: &mut Vec<u8>, dest: std::net::SocketAddr, env: &super::Env) {
         out.extend_from_slice(env.remote_ip_text.as_bytes());
     } else {
         let _ = write!(out, "{}", dest.ip());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_len;
+
+    /// The line-end walk agrees with searching CRLF CRLF, then LF LF, with `memmem`.
+    #[test]
+    fn body_len_finds_the_first_blank_line_as_memmem_does() {
+        let reference = |m: &[u8]| match memchr::memmem::find(m, b"\r\n\r\n") {
+            Some(p) => m.len() - (p + 4),
+            None => memchr::memmem::find(m, b"\n\n").map_or(0, |p| m.len() - (p + 2)),
+        };
+        let cases: [&[u8]; 10] = [
+            b"",
+            b"\n",
+            b"\n\n",
+            b"\r\n\r\n",
+            b"A\r\nB: 1\r\n\r\nbody",
+            b"A\nB: 1\n\nbody\r\n\r\nmore",
+            b"A\r\n\r\nx\n\ny",
+            b"\r\n\r\r\n\r\n",
+            b"no blank line\r\n",
+            b"A\n\r\n\r\nb",
+        ];
+        for m in cases {
+            assert_eq!(
+                body_len(m),
+                reference(m),
+                "{:?}",
+                String::from_utf8_lossy(m)
+            );
+        }
+        // Every arrangement of CR, LF and x up to five bytes.
+        for n in 0..=5u32 {
+            for code in 0..3u32.pow(n) {
+                let m: Vec<u8> = (0..n)
+                    .map(|i| [b'\r', b'\n', b'x'][(code / 3u32.pow(i) % 3) as usize])
+                    .collect();
+                assert_eq!(body_len(&m), reference(&m), "{m:?}");
+            }
+        }
     }
 }

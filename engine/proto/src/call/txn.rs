@@ -355,10 +355,16 @@ fn start_line_kind(out: &[u8]) -> (Option<&[u8]>, Option<u16>) {
     let line_end = memchr::memchr(b'\n', out).unwrap_or(out.len());
     let line = out.get(..line_end).unwrap_or(&[]);
     if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
-        let code = rest
-            .get(..3)
-            .and_then(|c| std::str::from_utf8(c).ok())
-            .and_then(|c| c.parse().ok());
+        let code = match rest.first_chunk::<3>() {
+            // Three digits (every status line we render): no UTF-8 check, no `str::parse`.
+            Some(&[a, b, c]) if [a, b, c].iter().all(u8::is_ascii_digit) => {
+                Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+            }
+            _ => rest
+                .get(..3)
+                .and_then(|c| std::str::from_utf8(c).ok())
+                .and_then(|c| c.parse().ok()),
+        };
         return (None, code);
     }
     let sp = memchr::memchr(b' ', line).unwrap_or(0);

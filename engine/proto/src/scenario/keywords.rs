@@ -52,9 +52,10 @@ pub(super) fn parse(ctx: &mut Ctx<'_>, inner: &str, at: usize) -> Option<Keyword
     }
     if let Some(header) = name.strip_prefix("last_") {
         // SIPp copies the whole header line for `[last_Via]` and `[last_Via:]` alike.
-        let name = header.strip_suffix(':').unwrap_or(header);
+        let name = header.strip_suffix(':').unwrap_or(header).trim();
         return Some(Keyword::LastHeader {
-            name: name.trim().to_owned(),
+            name: name.to_owned(),
+            kind: crate::sip::HeaderName::from_bytes(name.as_bytes()),
             value_only: false,
         });
     }

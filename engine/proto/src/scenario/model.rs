@@ -314,9 +314,11 @@ pub enum Keyword {
     LastMessage,
     /// `[last_Via:]` / `[last_Via]`: the header line(s) of the last received message; the
     /// whole template line is dropped when the header is missing. Holds the header name
-    /// without the colon, as written.
+    /// without the colon, as written, and resolved once (`Other` for a name outside
+    /// [`HeaderName`](crate::sip::HeaderName)), so a send does not look the name up again.
     LastHeader {
         name: String,
+        kind: crate::sip::HeaderName,
         value_only: bool,
     },
     ClockTick(i64),

@@ -110,7 +110,8 @@ fn candidate(len: usize, first: u8, last: u8) -> Option<(&'static [u8], HeaderNa
 /// `name` equals `lower` (an all-lowercase ASCII pattern) ignoring ASCII case, eight bytes
 /// at a time (this runs once per header line on the hot path). Words may overlap; no
 /// padding, so no byte-by-byte copies.
-fn eq_lowercase(lower: &[u8], name: &[u8]) -> bool {
+#[inline]
+pub(super) fn eq_lowercase(lower: &[u8], name: &[u8]) -> bool {
     let n = name.len();
     if n != lower.len() {
         return false;
@@ -120,7 +121,11 @@ fn eq_lowercase(lower: &[u8], name: &[u8]) -> bool {
         _ => false,
     };
     match n {
-        0..4 => name.eq_ignore_ascii_case(lower),
+        0..2 => name.eq_ignore_ascii_case(lower),
+        2..4 => match (word2x2(name), word2x2(lower)) {
+            (Some(a), Some(b)) => to_lower8(a) == b,
+            _ => false,
+        },
         4..8 => match (word4x2(name), word4x2(lower)) {
             (Some(a), Some(b)) => to_lower8(a) == b,
             _ => false,
@@ -141,6 +146,13 @@ fn word4x2(s: &[u8]) -> Option<u64> {
     let head = s.first_chunk::<4>()?;
     let tail = s.last_chunk::<4>()?;
     Some(u64::from(u32::from_le_bytes(*head)) | u64::from(u32::from_le_bytes(*tail)) << 32)
+}
+
+/// For 2..4 bytes: the first two and the last two (overlapping) in one word.
+fn word2x2(s: &[u8]) -> Option<u64> {
+    let head = s.first_chunk::<2>()?;
+    let tail = s.last_chunk::<2>()?;
+    Some(u64::from(u16::from_le_bytes(*head)) | u64::from(u16::from_le_bytes(*tail)) << 16)
 }
 
 /// ASCII-lowercases eight packed bytes (SWAR): a byte in `A..=Z` gets bit 5 set; every
@@ -308,7 +320,8 @@ mod tests {
         assert!(eq_lowercase(b"proxy-authorization", b"Proxy-Authorization"));
         assert!(eq_lowercase(b"call-id", b"CALL-ID"));
         for pattern in [
-            &b"to"[..],
+            &b"m"[..],
+            b"to",
             b"via",
             b"cseq",
             b"route",
@@ -318,6 +331,7 @@ mod tests {
             b"content-length",
             b"www-authenticate",
             b"proxy-authorization",
+            b"sip/2.0",
         ] {
             for i in 0..pattern.len() {
                 for b in 0..=255u8 {

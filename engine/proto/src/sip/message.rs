@@ -6,7 +6,7 @@
 //! text, or trust a peer length (`Content-Length: 4294967295` is refused before it is used).
 //! Driven by the shard (datagrams, framed stream messages); read by `call` and `scenario`.
 
-use memchr::{memchr, memrchr};
+use memchr::{memchr, memchr2, memrchr};
 
 use super::header::HeaderName;
 use super::scan::{self, DecimalError, Line};
@@ -57,6 +57,15 @@ impl HeaderEntry {
     };
 }
 
+/// Slots in [`SipMessage`]'s per-name index: one per `HeaderName` (`Other` unused).
+const NAMES: usize = HeaderName::ALL.len() + 1;
+const _: () = assert!(NAMES <= 32, "`repeated` has one bit per name");
+
+/// The bit of `name` in [`SipMessage`]'s `repeated` mask.
+fn bit(name: HeaderName) -> u32 {
+    1u32 << (name as u32)
+}
+
 /// What the start line says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StartLine {
@@ -91,6 +100,13 @@ pub struct SipMessage<'a> {
     start: StartLine,
     headers: [HeaderEntry; MAX_HEADERS],
     header_count: usize,
+    /// Per known name (`HeaderName as usize`): 1 + the table index of its first line, 0
+    /// when it has none, so a lookup (`[last_Via:]`, Call-ID, a tag) does not walk the
+    /// whole table.
+    first: [u8; NAMES],
+    /// Bit `HeaderName as usize` set when that name has more than one line (or, never in
+    /// practice, when its index did not fit `first`): those are walked from the first.
+    repeated: u32,
     call_id: Span,
     cseq_number: u32,
     cseq_method: Span,
@@ -109,6 +125,21 @@ impl<'a> SipMessage<'a> {
     /// without one it is the rest of the buffer.
     #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<SipMessage<'a>, ParseError> {
+        let mut slot = None;
+        Self::parse_into(buf, &mut slot)?;
+        // `parse_into` filled the slot when it returned Ok.
+        slot.ok_or(ParseError::Empty)
+    }
+
+    /// [`parse`](Self::parse) into `slot`, returning the message there. For the receive
+    /// path: the message is ~1.4 KB (the header table) and is built where it stays, where
+    /// returning it by value copied it once per message (or twice, moved out of the
+    /// `Result`). After an error the slot holds nothing to read (it may be filled in
+    /// part): use the returned message only.
+    pub fn parse_into<'s>(
+        buf: &'a [u8],
+        slot: &'s mut Option<SipMessage<'a>>,
+    ) -> Result<&'s SipMessage<'a>, ParseError> {
         if u32::try_from(buf.len()).is_err() {
             return Err(ParseError::TooLarge);
         }
@@ -119,25 +150,33 @@ impl<'a> SipMessage<'a> {
         let line = scan::next_line(buf, begin).ok_or(ParseError::BadStartLine)?;
         let start = parse_start_line(buf, line)?;
 
-        let mut msg = SipMessage {
+        let msg = slot.insert(SipMessage {
             buf,
             first_line: Span::new(line.start, line.end),
             start,
             headers: [HeaderEntry::EMPTY; MAX_HEADERS],
             header_count: 0,
+            first: [0; NAMES],
+            repeated: 0,
             call_id: Span::default(),
             cseq_number: 0,
             cseq_method: Span::default(),
             content_length: None,
             body: Span::default(),
-        };
-        let headers_end = msg.parse_headers(line.next)?;
-        msg.locate_required()?;
-        msg.locate_body(headers_end)?;
+        });
+        msg.index(line.next)?;
         Ok(msg)
     }
 
+    /// Indexes the headers from `pos` and locates Call-ID, CSeq and the body.
+    fn index(&mut self, pos: usize) -> Result<(), ParseError> {
+        let headers_end = self.parse_headers(pos)?;
+        self.locate_required()?;
+        self.locate_body(headers_end)
+    }
+
     /// Fills the header table from `pos` up to the empty line; returns the offset after it.
+    /// Notes each known name's first line (`first`, `repeated`).
     fn parse_headers(&mut self, mut pos: usize) -> Result<usize, ParseError> {
         let buf = self.buf;
         loop {
@@ -165,12 +204,19 @@ impl<'a> SipMessage<'a> {
                 continue;
             }
             let entry = parse_header_line(buf, line)?;
-            let slot = self
-                .headers
-                .get_mut(self.header_count)
-                .ok_or(ParseError::TooManyHeaders)?;
+            let at = self.header_count;
+            let slot = self.headers.get_mut(at).ok_or(ParseError::TooManyHeaders)?;
             *slot = entry;
             self.header_count += 1;
+            if entry.name != HeaderName::Other {
+                match (
+                    self.first.get_mut(entry.name as usize),
+                    u8::try_from(at + 1),
+                ) {
+                    (Some(f), Ok(i)) if *f == 0 => *f = i,
+                    _ => self.repeated |= bit(entry.name),
+                }
+            }
         }
     }
 
@@ -198,7 +244,7 @@ impl<'a> SipMessage<'a> {
     fn locate_body(&mut self, headers_end: usize) -> Result<(), ParseError> {
         let mut length: Option<u64> = None;
         for e in self
-            .entries()
+            .lines_of(HeaderName::ContentLength)
             .iter()
             .filter(|e| e.name == HeaderName::ContentLength)
         {
@@ -230,18 +276,25 @@ impl<'a> SipMessage<'a> {
         self.headers.get(..self.header_count).unwrap_or(&[])
     }
 
-    fn entry(&self, name: HeaderName) -> Option<&HeaderEntry> {
-        self.entries().iter().find(|e| e.name == name)
+    /// The table lines that may be called `name`: for a known name, from its first line
+    /// on (just that line when it is the only one; none when absent); every line for
+    /// `Other`. Filter on the name: a repeated name's range holds other names too.
+    fn lines_of(&self, name: HeaderName) -> &[HeaderEntry] {
+        if name == HeaderName::Other {
+            return self.entries();
+        }
+        let first = usize::from(self.first.get(name as usize).copied().unwrap_or(0));
+        let from = first.saturating_sub(1);
+        let lines = match (first, self.repeated & bit(name) != 0) {
+            (0, false) => None,
+            (_, true) => self.entries().get(from..),
+            (_, false) => self.entries().get(from..first),
+        };
+        lines.unwrap_or(&[])
     }
 
-    /// True if the entry's name matches `query` (resolved as `kind`): by kind for known
-    /// names (so compact and long forms match each other), by text for `Other`.
-    fn matches(&self, e: &HeaderEntry, kind: HeaderName, query: &[u8]) -> bool {
-        if kind == HeaderName::Other {
-            e.name == HeaderName::Other && e.name_span.slice(self.buf).eq_ignore_ascii_case(query)
-        } else {
-            e.name == kind
-        }
+    fn entry(&self, name: HeaderName) -> Option<&HeaderEntry> {
+        self.lines_of(name).iter().find(|e| e.name == name)
     }
 
     /// The whole buffer the message was parsed from.
@@ -328,11 +381,27 @@ impl<'a> SipMessage<'a> {
     /// and as written: comma-joined values are not split (see
     /// [`split_comma_values`](super::split_comma_values)).
     pub fn header_values(&self, name: &[u8]) -> impl Iterator<Item = &'a [u8]> {
-        let kind = HeaderName::from_bytes(name);
+        self.header_values_of(HeaderName::from_bytes(name), name)
+    }
+
+    /// [`header_values`](Self::header_values) for a caller that resolved `name` already:
+    /// `kind` must be `HeaderName::from_bytes(name)` (a compiled `[last_*]` keyword keeps
+    /// it, so a send does not look the name up again).
+    pub fn header_values_of(
+        &self,
+        kind: HeaderName,
+        name: &[u8],
+    ) -> impl Iterator<Item = &'a [u8]> {
         let buf = self.buf;
-        self.entries()
+        // By kind for known names (compact and long forms match each other), by text for
+        // `Other`; this runs for every `[last_*]` of every send.
+        self.lines_of(kind)
             .iter()
-            .filter(move |e| self.matches(e, kind, name))
+            .filter(move |e| {
+                e.name == kind
+                    && (kind != HeaderName::Other
+                        || e.name_span.slice(buf).eq_ignore_ascii_case(name))
+            })
             .map(move |e| e.value.slice(buf))
     }
 
@@ -393,6 +462,22 @@ impl<'a> SipMessage<'a> {
         if last_end > self.body.start {
             return Err("header range overlaps the body");
         }
+        for name in HeaderName::ALL {
+            let all = self.entries().iter().filter(|e| e.name == name).count();
+            let indexed = self
+                .lines_of(name)
+                .iter()
+                .filter(|e| e.name == name)
+                .count();
+            let first = self.entries().iter().find(|e| e.name == name);
+            let same_first = match (self.entry(name), first) {
+                (Some(a), Some(b)) => std::ptr::eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            if all != indexed || !same_first {
+                return Err("per-name index misses a line");
+            }
+        }
         match self.start {
             StartLine::Request { method, uri, .. } if !(inside(method) && inside(uri)) => {
                 Err("request line range outside the buffer")
@@ -452,7 +537,7 @@ fn parse_start_line(buf: &[u8], line: Line) -> Result<StartLine, ParseError> {
         .min(between.len() - lead);
     let (uri_start, uri_end) = (sp1 + 1 + lead, sp2 - trail);
     let uri = text.get(uri_start..uri_end).unwrap_or(&[]);
-    if memchr(b' ', uri).is_some() || uri.contains(&b'\t') {
+    if memchr2(b' ', b'\t', uri).is_some() {
         return Err(ParseError::BadStartLine);
     }
     if !text.get(sp2 + 1..).is_some_and(is_version) {
@@ -467,20 +552,41 @@ fn parse_start_line(buf: &[u8], line: Line) -> Result<StartLine, ParseError> {
 
 /// `SIP/2.0`, case-insensitively (RFC 3261 §7.1 makes the version string case-insensitive).
 fn is_version(v: &[u8]) -> bool {
-    v.eq_ignore_ascii_case(b"SIP/2.0")
+    super::header::eq_lowercase(b"sip/2.0", v)
 }
 
 /// One `name: value` line (not a continuation).
 fn parse_header_line(buf: &[u8], line: Line) -> Result<HeaderEntry, ParseError> {
     let text = buf.get(line.start..line.end).ok_or(ParseError::BadHeader)?;
-    let (name_len, colon) = scan::split_header_line(text).ok_or(ParseError::BadHeader)?;
-    let name = text.get(..name_len).unwrap_or(&[]);
+    let (name_len, colon, name) = match known_name(text) {
+        Some(known) => known,
+        None => {
+            let (name_len, colon) = scan::split_header_line(text).ok_or(ParseError::BadHeader)?;
+            // The token before the colon resolved to no known name (`known_name`).
+            (name_len, colon, HeaderName::Other)
+        }
+    };
     let (value_start, value_end) = scan::trim_range(buf, line.start + colon + 1, line.end);
     Ok(HeaderEntry {
-        name: HeaderName::from_bytes(name),
+        name,
         name_span: Span::new(line.start, line.start + name_len),
         value: Span::new(value_start, value_end),
     })
+}
+
+/// A header line whose name the enum knows: (name length, colon offset, name). The text
+/// before the first colon, less trailing `WSP`, equals a known name ignoring case, so it
+/// is a token and the line is what `split_header_line` accepts, with the same lengths:
+/// the byte-by-byte token scan is skipped for the common names. `None` for anything else
+/// (unknown or invalid names, no colon): the caller runs the full check.
+fn known_name(text: &[u8]) -> Option<(usize, usize, HeaderName)> {
+    let colon = scan::find_colon(text)?;
+    let mut name_len = colon;
+    while name_len > 0 && text.get(name_len - 1).copied().is_some_and(scan::is_wsp) {
+        name_len -= 1;
+    }
+    let name = HeaderName::from_bytes(text.get(..name_len)?);
+    (name != HeaderName::Other).then_some((name_len, colon, name))
 }
 
 /// `CSeq: 1*DIGIT LWS Method` → (number, method range).

@@ -173,6 +173,7 @@ fn uas_replies_carry_status_and_copy_headers() {
     // [last_Record-Route:] fills a whole line of its own.
     let record_route = Keyword::LastHeader {
         name: "Record-Route".into(),
+        kind: crate::sip::HeaderName::RecordRoute,
         value_only: false,
     };
     assert!(ok.template.segments.windows(2).any(|w| {
@@ -526,10 +527,12 @@ fn keywords_parse_with_offsets_and_parameters() {
             Keyword::Len(0),
             Keyword::LastHeader {
                 name: "Via".into(),
+                kind: crate::sip::HeaderName::Via,
                 value_only: false
             },
             Keyword::LastHeader {
                 name: "From".into(),
+                kind: crate::sip::HeaderName::From,
                 value_only: false
             },
             Keyword::LastRequestUri,

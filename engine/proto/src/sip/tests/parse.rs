@@ -370,6 +370,35 @@ fn malformed_content_length_is_refused() {
 }
 
 #[test]
+fn the_first_call_id_and_cseq_count_and_a_folded_content_length_is_read_through_the_fold() {
+    let raw = request(
+        "i: second\r\nCSeq: 9 BYE\r\nContent-Length:\r\n 2\r\n",
+        "ab",
+    );
+    let m = parse(&raw);
+    assert_eq!(m.call_id(), b"c1");
+    assert_eq!((m.cseq().number, m.cseq().method), (7, &b"OPTIONS"[..]));
+    assert_eq!((m.content_length(), m.body()), (Some(2), &b"ab"[..]));
+    // Three Content-Lengths: each is checked, in order.
+    let third = request("l: 2\r\nContent-Length: 2\r\nl: x\r\n", "ab");
+    assert_eq!(err(&third), ParseError::BadContentLength);
+}
+
+#[test]
+fn parse_into_gives_what_parse_gives() {
+    for raw in [
+        UAC_INVITE,
+        UAC_BYE,
+        UAS_200_OK,
+        b"OPTIONS sip:a SIP/2.0\r\n\r\n",
+    ] {
+        let mut slot = None;
+        let into = SipMessage::parse_into(raw, &mut slot).map(|m| m.headers().count());
+        assert_eq!(into, SipMessage::parse(raw).map(|m| m.headers().count()));
+    }
+}
+
+#[test]
 fn repeated_content_length_must_agree() {
     let same = request("Content-Length: 2\r\nl: 2\r\n", "ab");
     assert_eq!(parse(&same).body(), b"ab");
