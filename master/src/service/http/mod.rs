@@ -54,7 +54,11 @@ pub(crate) type Handler = Arc<dyn Fn(&mut Incoming<'_>) -> Reply + Send + Sync>;
 pub(crate) fn serve(listener: TcpListener, limits: Limits, handler: Handler) -> ! {
     slice::ask_short_slice();
     let admission = Admission::new(&limits);
-    let pool = Pool::new(pool::MAX_IDLE, pool::IDLE_FOR);
+    let pool = Pool::new(pool::MAX_IDLE, pool::IDLE_FOR, pool::KEEP);
+    if let Err(e) = pool.prestart() {
+        // Connections still get threads, made as they come.
+        eprintln!("gossipper ui: cannot start an idle connection thread: {e}");
+    }
     let mut last_error: Option<Instant> = None;
     loop {
         let stream = match listener.accept() {
