@@ -233,8 +233,15 @@ def judge(kind, old, new, at, before, after, tick=TICK):
         if shows(n, gap, new) and abs(n - new * gap) < abs(n - old * gap):
             delay = (t - at) * 1e6
             met = (k == 1 or (k == 2 and after[0][0] <= at + WAKE)) and t - at <= tick + WAKE
+            # Each burst of the way: its start after the POST, its size and the gap since
+            # the burst before it (what `shows` judged it by).
+            starts = [before] + after[:k + 1] if before else after[:k + 1]
+            way = ", ".join(
+                f"+{(b[0] - at) * 1e6:.0f} µs {b[1]} after {(b[0] - a[0]) * 1e6:.0f} µs"
+                for a, b in zip(starts, starts[1:]))
             sizes = ",".join(f"{b[1]}" for b in after[:k + 1])
-            return met, k, delay, f"burst {k} after the POST, +{delay:.0f} µs (sizes {sizes})"
+            text = f"burst {k} after the POST, +{delay:.0f} µs (sizes {sizes})"
+            return met, k, delay, text if met else f"{text}; bursts: {way}"
     sizes = ",".join(f"{b[1]}" for b in after[:8])
     return False, None, None, f"no burst at {new:,} calls/s in the {len(after)} after the POST (sizes {sizes}...)"
 
