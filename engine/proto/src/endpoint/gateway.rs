@@ -26,6 +26,30 @@ pub(super) struct Gateway {
     buf: Vec<u8>,
 }
 
+/// What the account does to follow its listener (see [`Gateway::follow`]).
+enum Follow {
+    /// The listener takes calls: the first REGISTER.
+    Start,
+    /// The listener is on again: register again.
+    Restart,
+    /// The listener is off: remove the binding.
+    Unregister,
+}
+
+impl Gateway {
+    /// What the account must do for a listener that is `accepting` or not, if anything
+    /// (nothing once the run is `stopping`: the final `Expires: 0` is its own step).
+    fn follow(&self, accepting: bool, stopping: bool) -> Option<Follow> {
+        match (stopping, accepting, self.started, self.off) {
+            (true, ..) => None,
+            (false, true, false, _) => Some(Follow::Start),
+            (false, true, true, true) => Some(Follow::Restart),
+            (false, false, true, false) => Some(Follow::Unregister),
+            _ => None,
+        }
+    }
+}
+
 impl Endpoint {
     /// Gives this shard the gateway's account (the runner picks the shard that owns its
     /// Call-ID, so the registrar's answers arrive here). It registers at the next
@@ -66,17 +90,20 @@ impl Endpoint {
         let Some(g) = self.gateway.as_mut() else {
             return;
         };
-        if !stopping {
-            if accepting && !g.started {
+        match g.follow(accepting, stopping) {
+            Some(Follow::Start) => {
                 g.started = true;
                 g.reg.start(now);
-            } else if accepting && g.off {
+            }
+            Some(Follow::Restart) => {
                 g.off = false;
                 g.reg.restart(now);
-            } else if !accepting && g.started && !g.off {
+            }
+            Some(Follow::Unregister) => {
                 g.off = true;
                 g.reg.unregister(now);
             }
+            None => {}
         }
         if stopping && !g.leaving {
             g.leaving = true;
@@ -89,9 +116,7 @@ impl Endpoint {
     /// The account's next deadline.
     pub(super) fn gateway_deadline(&self) -> Option<Instant> {
         let g = self.gateway.as_ref()?;
-        let accepting = !self.refusing;
-        let listener_changed = !self.stopping
-            && (accepting && (!g.started || g.off) || !accepting && g.started && !g.off);
+        let listener_changed = g.follow(!self.refusing, self.stopping).is_some();
         if self.stopping && !g.leaving || listener_changed {
             // The REGISTER or the Expires 0 goes out at the next turn.
             return Some(self.last_tick);
