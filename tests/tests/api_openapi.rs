@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use api_support::{Master, Resp, VALID_XML, wav_bytes};
-use jobs_support::{finished, free_udp_port, running, wait_job, wait_stats_line};
+use jobs_support::{finished, free_udp_port, running, stop_job, wait_job, wait_stats_line};
 use openapi_support::{check, operation, reply, spec_validator};
 use serde_json::{Value, json};
 
@@ -543,14 +543,7 @@ fn the_document_validates_and_real_replies_fit_its_schemas() {
     );
     let armed_id = armed.json()["job_id"].as_str().unwrap().to_string();
     wait_job(&m, tk, &armed_id, Duration::from_secs(30), running);
-    let r = m.req(
-        "POST",
-        &format!("/api/v2/jobs/{armed_id}/stop"),
-        Some(tk),
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    wait_job(&m, tk, &armed_id, Duration::from_secs(30), finished);
+    stop_job(&m, tk, &armed_id, Duration::from_secs(30));
     s.call(
         "POST",
         "/gateways/{id}/originate",

@@ -50,18 +50,6 @@ fn originate(
     (id, j)
 }
 
-/// Stops job `id`: 200, then the job finished.
-fn stop_job(m: &Master, tk: &str, id: &str) {
-    let r = m.json(
-        "POST",
-        &format!("/api/v2/jobs/{id}/stop"),
-        Some(tk),
-        &json!({}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    wait_job(m, tk, id, Duration::from_secs(15), finished);
-}
-
 #[test]
 fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unregisters() {
     let m = Master::start("gateway-api");
@@ -156,7 +144,7 @@ fn arm_registers_and_answers_originate_calls_through_the_registrar_and_stop_unre
     assert_eq!(summary["success_calls"], 3, "{summary}");
 
     // Stop the armed job: Expires 0, and the AOR is gone at Kamailio at once.
-    stop_job(&m, tk, &armed);
+    stop_job(&m, tk, &armed, Duration::from_secs(15));
     let log = std::fs::read_to_string(
         m.data_dir
             .join(format!("artifacts/jobs/{armed}/worker.log")),
@@ -258,5 +246,5 @@ fn the_single_gateway_aliases_act_on_the_first_profile() {
         "{g}"
     );
 
-    stop_job(&m, tk, &armed);
+    stop_job(&m, tk, &armed, Duration::from_secs(15));
 }

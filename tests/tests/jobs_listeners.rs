@@ -85,14 +85,7 @@ fn every_enabled_sip_row_of_a_server_profile_is_a_listener_of_its_job() {
     sipp_calls(&m.data_dir, "u1", udp, 3);
     sipp_calls(&m.data_dir, "t1", tcp, 2);
 
-    let r = m.json(
-        "POST",
-        &format!("/api/v2/jobs/{id}/stop"),
-        Some(tk),
-        &json!({}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let j = wait_job(&m, tk, &id, Duration::from_secs(30), finished);
+    let j = stop_job(&m, tk, &id, Duration::from_secs(30));
     assert_eq!(j["status"], "stopped", "{j}");
     let summary: serde_json::Value = serde_json::from_slice(
         &std::fs::read(m.data_dir.join(format!("artifacts/jobs/{id}/summary.json"))).unwrap(),

@@ -79,6 +79,14 @@ pub(crate) fn wait_job(
     }
 }
 
+/// Stops job `id` (`POST /api/v2/jobs/{id}/stop`: 200) and waits up to `within` for it to
+/// finish; returns the finished job.
+pub(crate) fn stop_job(m: &Master, tk: &str, id: &str, within: Duration) -> Value {
+    let r = m.req("POST", &format!("/api/v2/jobs/{id}/stop"), Some(tk), None);
+    assert_eq!(r.status, 200, "stop {id}: {}", r.text());
+    wait_job(m, tk, id, within, finished)
+}
+
 pub(crate) fn finished(j: &Value) -> bool {
     j["finished_at"].is_string()
 }
