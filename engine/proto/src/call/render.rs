@@ -463,7 +463,7 @@ fn push_ip(out: &mut Vec<u8>, dest: std::net::SocketAddr, env: &super::Env) {
 mod tests {
     use super::body_len;
 
-    /// The line-end walk agrees with searching CRLF CRLF, then LF LF, with `memmem`.
+    /// The searcher built once agrees with `memmem::find` of CRLF CRLF, then LF LF.
     #[test]
     fn body_len_finds_the_first_blank_line_as_memmem_does() {
         let reference = |m: &[u8]| match memchr::memmem::find(m, b"\r\n\r\n") {
